@@ -1,0 +1,134 @@
+package decider
+
+// Combine runs two deciders side by side. A Left command goes to a and a
+// Right command to b; each decides on its own part of the [Pair] state, and
+// its events come back wrapped on the same side. Each part of the state
+// evolves only by the events of its own side.
+func Combine[C1, E1, S1, C2, E2, S2 any](a Decider[C1, E1, S1], b Decider[C2, E2, S2]) Decider[Either[C1, C2], Either[E1, E2], Pair[S1, S2]] {
+	return Decider[Either[C1, C2], Either[E1, E2], Pair[S1, S2]]{
+		Decide: func(c Either[C1, C2], s Pair[S1, S2]) ([]Either[E1, E2], error) {
+			if c1, ok := c.Left(); ok {
+				events, err := a.Decide(c1, s.First)
+				return wrap(events, Left[E1, E2]), err
+			}
+			c2, _ := c.Right()
+			events, err := b.Decide(c2, s.Second)
+			return wrap(events, Right[E1, E2]), err
+		},
+		Evolve: func(s Pair[S1, S2], e Either[E1, E2]) Pair[S1, S2] {
+			if e1, ok := e.Left(); ok {
+				s.First = a.Evolve(s.First, e1)
+				return s
+			}
+			e2, _ := e.Right()
+			s.Second = b.Evolve(s.Second, e2)
+			return s
+		},
+		Initial: func() Pair[S1, S2] {
+			return Pair[S1, S2]{First: a.InitialState(), Second: b.InitialState()}
+		},
+		IsTerminal: func(s Pair[S1, S2]) bool {
+			return a.Terminal(s.First) && b.Terminal(s.Second)
+		},
+	}
+}
+
+func wrap[E, W any](events []E, f func(E) W) []W {
+	if events == nil {
+		return nil
+	}
+	out := make([]W, len(events))
+	for i, e := range events {
+		out[i] = f(e)
+	}
+	return out
+}
+
+// Neutral returns the decider that accepts every command, decides no event
+// and never changes its empty state. It is the identity of [Combine]:
+// combining a decider with Neutral and sending only Left commands behaves
+// as the decider alone.
+func Neutral[C, E any]() Decider[C, E, struct{}] {
+	return Decider[C, E, struct{}]{
+		Decide:     func(C, struct{}) ([]E, error) { return nil, nil },
+		Evolve:     func(s struct{}, _ E) struct{} { return s },
+		IsTerminal: func(struct{}) bool { return true },
+	}
+}
+
+// Many runs one instance of d per key. A command for key k is decided by
+// the instance of k on its own state, and its events are addressed to k.
+// Instances never see each other's commands or events. An instance whose
+// state becomes terminal (see [Decider.IsTerminal]) is forgotten, and a key
+// not in the map is in d's initial state.
+//
+// The state map is never mutated: Evolve copies it, so a state value that
+// a caller holds stays valid. That costs a copy of the map per event; for
+// many thousands of live keys, store each instance in its own stream
+// instead.
+func Many[K comparable, C, E, S any](d Decider[C, E, S]) Decider[Keyed[K, C], Keyed[K, E], map[K]S] {
+	get := func(m map[K]S, k K) S {
+		if s, ok := m[k]; ok {
+			return s
+		}
+		return d.InitialState()
+	}
+	return Decider[Keyed[K, C], Keyed[K, E], map[K]S]{
+		Decide: func(c Keyed[K, C], m map[K]S) ([]Keyed[K, E], error) {
+			events, err := d.Decide(c.Value, get(m, c.Key))
+			return wrap(events, func(e E) Keyed[K, E] { return Keyed[K, E]{Key: c.Key, Value: e} }), err
+		},
+		Evolve: func(m map[K]S, e Keyed[K, E]) map[K]S {
+			next := make(map[K]S, len(m)+1)
+			for k, s := range m {
+				next[k] = s
+			}
+			s := d.Evolve(get(m, e.Key), e.Value)
+			if d.Terminal(s) {
+				delete(next, e.Key)
+			} else {
+				next[e.Key] = s
+			}
+			return next
+		},
+		Initial: func() map[K]S { return map[K]S{} },
+	}
+}
+
+// MapCommand adapts d to accept commands of type C2, converted by f.
+func MapCommand[C2, C, E, S any](d Decider[C, E, S], f func(C2) C) Decider[C2, E, S] {
+	return Decider[C2, E, S]{
+		Decide:     func(c C2, s S) ([]E, error) { return d.Decide(f(c), s) },
+		Evolve:     d.Evolve,
+		Initial:    d.Initial,
+		IsTerminal: d.IsTerminal,
+	}
+}
+
+// MapEvent adapts d to events of type E2. to converts the events d decides;
+// from converts an E2 back for d to evolve by. from must invert to.
+func MapEvent[E2, C, E, S any](d Decider[C, E, S], to func(E) E2, from func(E2) E) Decider[C, E2, S] {
+	return Decider[C, E2, S]{
+		Decide: func(c C, s S) ([]E2, error) {
+			events, err := d.Decide(c, s)
+			return wrap(events, to), err
+		},
+		Evolve:     func(s S, e E2) S { return d.Evolve(s, from(e)) },
+		Initial:    d.Initial,
+		IsTerminal: d.IsTerminal,
+	}
+}
+
+// MapState adapts d to a state of type S2. to converts d's state to S2 and
+// from converts it back; from must invert to on the states d reaches.
+func MapState[S2, C, E, S any](d Decider[C, E, S], to func(S) S2, from func(S2) S) Decider[C, E, S2] {
+	out := Decider[C, E, S2]{
+		Decide:  func(c C, s S2) ([]E, error) { return d.Decide(c, from(s)) },
+		Evolve:  func(s S2, e E) S2 { return to(d.Evolve(from(s), e)) },
+		Initial: func() S2 { return to(d.InitialState()) },
+	}
+	if d.IsTerminal != nil {
+		out.IsTerminal = func(s S2) bool { return d.IsTerminal(from(s)) }
+	}
+	return out
+}

@@ -1,0 +1,109 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+)
+
+// Codec turns typed events into stored bytes and back.
+//
+// Encode returns the type name, the schema version and the payload of an
+// event. Decode returns the event of a type name, schema version and
+// payload; a type name it does not know fails with [ErrUnknownEventType].
+type Codec[E any] interface {
+	Encode(e E) (typeName string, schemaVersion int, data []byte, err error)
+	Decode(typeName string, schemaVersion int, data []byte) (E, error)
+}
+
+// JSONCodec is a [Codec] that stores events as JSON, with a registry from
+// type names to Go types. Register every concrete type that can appear in
+// E before use; a type that implements json.Marshaler and
+// json.Unmarshaler (on its pointer) encodes itself.
+//
+// A JSONCodec is safe for concurrent use once its types are registered.
+type JSONCodec[E any] struct {
+	byName map[string]jsonType
+	byType map[reflect.Type]jsonType
+}
+
+type jsonType struct {
+	name    string
+	version int
+	typ     reflect.Type
+}
+
+// NewJSONCodec returns a JSON codec with no registered types.
+func NewJSONCodec[E any]() *JSONCodec[E] {
+	return &JSONCodec[E]{byName: map[string]jsonType{}, byType: map[reflect.Type]jsonType{}}
+}
+
+// Register maps the type name to the dynamic type of sample, at schema
+// version 1. sample must be a value of a concrete type that E holds, such
+// as DogRegistered{} for an interface E. It returns c, so that calls chain.
+// It panics when the name is empty or either the name or the type is
+// already registered: that is a programming error found at start-up.
+func (c *JSONCodec[E]) Register(name string, sample E) *JSONCodec[E] {
+	return c.RegisterVersion(name, 1, sample)
+}
+
+// RegisterVersion is [JSONCodec.Register] for a type whose current schema
+// version is not 1. Records of older versions are upcast before they reach
+// the codec (see package upcast).
+func (c *JSONCodec[E]) RegisterVersion(name string, version int, sample E) *JSONCodec[E] {
+	t := reflect.TypeOf(any(sample))
+	switch {
+	case name == "":
+		panic("annals: JSONCodec.Register: empty type name")
+	case t == nil:
+		panic(fmt.Sprintf("annals: JSONCodec.Register(%q): sample is a nil interface; pass a value of the concrete type", name))
+	case version < 1:
+		panic(fmt.Sprintf("annals: JSONCodec.Register(%q): schema version %d, want ≥ 1", name, version))
+	}
+	if old, ok := c.byName[name]; ok {
+		panic(fmt.Sprintf("annals: JSONCodec.Register: type name %q already maps to %v", name, old.typ))
+	}
+	if old, ok := c.byType[t]; ok {
+		panic(fmt.Sprintf("annals: JSONCodec.Register: %v already registered as %q", t, old.name))
+	}
+	jt := jsonType{name: name, version: version, typ: t}
+	c.byName[name] = jt
+	c.byType[t] = jt
+	return c
+}
+
+// Encode implements [Codec].
+func (c *JSONCodec[E]) Encode(e E) (string, int, []byte, error) {
+	t := reflect.TypeOf(any(e))
+	jt, ok := c.byType[t]
+	if !ok {
+		return "", 0, nil, fmt.Errorf("encode %v: type not registered with the codec: %w", t, ErrUnknownEventType)
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return "", 0, nil, fmt.Errorf("encode %s: %w", jt.name, err)
+	}
+	return jt.name, jt.version, data, nil
+}
+
+// Decode implements [Codec]. A schema version other than the registered one
+// is an error: upcast old records before decoding them.
+func (c *JSONCodec[E]) Decode(name string, version int, data []byte) (E, error) {
+	var zero E
+	jt, ok := c.byName[name]
+	if !ok {
+		return zero, fmt.Errorf("decode %q: no Go type registered for this name: %w", name, ErrUnknownEventType)
+	}
+	if version != jt.version {
+		return zero, fmt.Errorf("decode %q: stored schema version %d, the codec reads version %d; register an upcaster: %w", name, version, jt.version, ErrSchemaVersion)
+	}
+	p := reflect.New(jt.typ)
+	if err := json.Unmarshal(data, p.Interface()); err != nil {
+		return zero, fmt.Errorf("decode %q v%d: %w", name, version, err)
+	}
+	e, ok := p.Elem().Interface().(E)
+	if !ok {
+		return zero, fmt.Errorf("decode %q: %v is not a %v", name, jt.typ, reflect.TypeFor[E]())
+	}
+	return e, nil
+}

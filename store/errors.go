@@ -1,0 +1,112 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrConflict reports that a stream's version was not the one a writer
+	// expected: someone else appended first. Reload and decide again.
+	ErrConflict = errors.New("version conflict")
+	// ErrInvalid reports input a store refuses: an empty or too long
+	// stream ID or type name, a bad expected version, a malformed URL.
+	ErrInvalid = errors.New("invalid input")
+	// ErrNotFound reports that something looked up does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrUnknownEventType reports a stored type name that the codec has no
+	// Go type for. Register the type, or an upcaster that renames it.
+	ErrUnknownEventType = errors.New("unknown event type")
+	// ErrSchemaVersion reports a stored schema version that the code cannot
+	// read: newer than it knows, or with no upcaster to the current one.
+	ErrSchemaVersion = errors.New("unsupported schema version")
+	// ErrCheckpointBackwards reports an attempt to move a consumer's
+	// checkpoint to a lower position.
+	ErrCheckpointBackwards = errors.New("checkpoint moves backwards")
+	// ErrUnknownScheme reports a store URL whose scheme no linked adapter
+	// handles.
+	ErrUnknownScheme = errors.New("unknown store scheme")
+)
+
+// ConflictError is the error of an append whose expected version did not
+// match. It matches [ErrConflict] with errors.Is.
+type ConflictError struct {
+	StreamID string
+	Expected int64
+	Actual   int64
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("append to stream %q: expected version %s, actual version %d: %v",
+		e.StreamID, versionString(e.Expected), e.Actual, ErrConflict)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+func versionString(v int64) string {
+	switch v {
+	case NoStream:
+		return "0 (no stream)"
+	case AnyVersion:
+		return "any"
+	}
+	return fmt.Sprint(v)
+}
+
+// CheckExpected returns a [*ConflictError] when an append that expects
+// version expected meets a stream at version actual, and nil when the
+// append may go ahead. Adapters call it inside their write transaction.
+func CheckExpected(streamID string, expected, actual int64) error {
+	if expected == AnyVersion || expected == actual {
+		return nil
+	}
+	return &ConflictError{StreamID: streamID, Expected: expected, Actual: actual}
+}
+
+// ValidateAppend checks the arguments of [Store.Append] and returns an error
+// matching [ErrInvalid] that says what is wrong. Adapters call it before
+// they write anything, so that all of them refuse the same input.
+func ValidateAppend(streamID string, expected int64, events []Event) error {
+	if err := ValidateStreamID(streamID); err != nil {
+		return err
+	}
+	if expected < AnyVersion {
+		return fmt.Errorf("append to stream %q: expected version %d: must be a version ≥ 0, NoStream or AnyVersion: %w", streamID, expected, ErrInvalid)
+	}
+	for i, e := range events {
+		switch {
+		case e.Type == "":
+			return fmt.Errorf("append to stream %q: event %d has an empty type name: %w", streamID, i, ErrInvalid)
+		case len(e.Type) > MaxTypeLen:
+			return fmt.Errorf("append to stream %q: event %d type name is %d bytes, the limit is %d: %w", streamID, i, len(e.Type), MaxTypeLen, ErrInvalid)
+		case e.SchemaVersion < 0:
+			return fmt.Errorf("append to stream %q: event %d (%s) has schema version %d, want ≥ 1: %w", streamID, i, e.Type, e.SchemaVersion, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// ValidateStreamID returns an error matching [ErrInvalid] when id is empty
+// or longer than [MaxStreamIDLen] bytes.
+func ValidateStreamID(id string) error {
+	if id == "" {
+		return fmt.Errorf("stream ID is empty: %w", ErrInvalid)
+	}
+	if len(id) > MaxStreamIDLen {
+		return fmt.Errorf("stream ID %.32q… is %d bytes, the limit is %d: %w", id, len(id), MaxStreamIDLen, ErrInvalid)
+	}
+	return nil
+}
+
+// ValidateConsumer returns an error matching [ErrInvalid] when a consumer
+// name is empty or longer than [MaxStreamIDLen] bytes.
+func ValidateConsumer(name string) error {
+	if name == "" {
+		return fmt.Errorf("consumer name is empty: %w", ErrInvalid)
+	}
+	if len(name) > MaxStreamIDLen {
+		return fmt.Errorf("consumer name is %d bytes, the limit is %d: %w", len(name), MaxStreamIDLen, ErrInvalid)
+	}
+	return nil
+}

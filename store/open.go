@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// EnvVar is the environment variable from which applications read the
+// store URL, by convention: memory:, sqlite:///path/app.db, postgres://….
+const EnvVar = "ANNALS_STORE"
+
+// Opener opens a store from a parsed URL. Adapters register one per scheme.
+type Opener func(ctx context.Context, u *url.URL) (Store, error)
+
+// adapters is the registry of linked adapters. Like database/sql's driver
+// registry it is process-wide: registration happens in adapters' init
+// functions, so a binary links only the adapters it imports.
+var adapters struct {
+	sync.RWMutex
+	byScheme map[string]Opener
+}
+
+// Register makes an adapter available to [Open] under a URL scheme. Adapter
+// packages call it from init. It panics if the scheme is registered twice.
+func Register(scheme string, open Opener) {
+	adapters.Lock()
+	defer adapters.Unlock()
+	if adapters.byScheme == nil {
+		adapters.byScheme = map[string]Opener{}
+	}
+	if _, dup := adapters.byScheme[scheme]; dup {
+		panic("annals: store adapter registered twice for scheme " + scheme)
+	}
+	adapters.byScheme[scheme] = open
+}
+
+// Schemes returns the URL schemes of the adapters linked into the program,
+// sorted.
+func Schemes() []string {
+	adapters.RLock()
+	defer adapters.RUnlock()
+	out := make([]string, 0, len(adapters.byScheme))
+	for s := range adapters.byScheme {
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Open opens the store a URL names, with the adapter registered for its
+// scheme: "memory:", "sqlite:///abs/path.db", "postgres://user@host/db"….
+// The adapter's package must be imported, usually for its side effect:
+//
+//	import _ "github.com/annals-dev/annals/store/sqlite"
+//
+// An unknown scheme or a malformed URL fails with an error that matches
+// [ErrUnknownScheme] or [ErrInvalid] and lists the linked schemes.
+func Open(ctx context.Context, rawURL string) (Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" {
+		// The URL is left out of the message: it may hold a password.
+		return nil, fmt.Errorf("open store: not a URL of the form scheme:… (linked schemes: %s): %w",
+			strings.Join(Schemes(), ", "), ErrInvalid)
+	}
+	adapters.RLock()
+	open, ok := adapters.byScheme[u.Scheme]
+	adapters.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("open store: scheme %q is not linked into this program (linked schemes: %s; import the adapter package): %w",
+			u.Scheme, strings.Join(Schemes(), ", "), ErrUnknownScheme)
+	}
+	return open(ctx, u)
+}

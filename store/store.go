@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"iter"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Expected versions with a special meaning for [Store.Append].
+const (
+	// AnyVersion appends whatever the stream's current version is. Use it
+	// only where lost updates cannot happen, such as a stream with one
+	// writer; command handling always passes the version it loaded.
+	AnyVersion int64 = -1
+	// NoStream expects the stream not to exist yet.
+	NoStream int64 = 0
+)
+
+// Limits on the identifiers a store accepts. Longer values are rejected with
+// [ErrInvalid] rather than truncated.
+const (
+	MaxStreamIDLen = 255
+	MaxTypeLen     = 255
+)
+
+// Record is an event as stored.
+type Record struct {
+	// ID identifies the event everywhere (a UUIDv7 unless the writer chose one).
+	ID uuid.UUID
+	// StreamID names the stream, usually one aggregate instance.
+	StreamID string
+	// Version is the 1-based position of the event in its stream;
+	// versions in a stream are contiguous.
+	Version int64
+	// Position is the event's place in the global log: strictly increasing
+	// in the order in which consumers see events.
+	Position int64
+	// Type is the event's type name, as the codec wrote it.
+	Type string
+	// SchemaVersion is the version of the payload's schema for Type.
+	SchemaVersion int
+	// Time is when the event was recorded, in UTC.
+	Time time.Time
+	// Data is the payload as stored.
+	Data []byte
+	// Encoding names the transformations applied to Data after the codec
+	// (compression, encryption); empty means none.
+	Encoding string
+	// Metadata carries correlation and causation.
+	Metadata Metadata
+}
+
+// Metadata travels with an event and is stored beside its payload.
+type Metadata struct {
+	// CorrelationID names the conversation the event belongs to: the ID of
+	// the first command or event that started it.
+	CorrelationID string `json:"correlation_id,omitempty"`
+	// CausationID is the ID of the command or event that caused this one.
+	CausationID string `json:"causation_id,omitempty"`
+	// Extra holds application-defined values.
+	Extra map[string]string `json:"extra,omitempty"`
+}
+
+// Event is an event to append.
+type Event struct {
+	// ID identifies the event; the zero UUID asks the store for a new UUIDv7.
+	ID uuid.UUID
+	// Type is the event's type name; it must not be empty.
+	Type string
+	// SchemaVersion is the version of Data's schema; 0 is stored as 1.
+	SchemaVersion int
+	// Data is the payload; it may be empty.
+	Data []byte
+	// Encoding names what was applied to Data after the codec; see Record.
+	Encoding string
+	// Metadata is stored with the event.
+	Metadata Metadata
+}
+
+// LogQuery selects a page of the global log.
+type LogQuery struct {
+	// After is the position after which to read; 0 reads from the start.
+	After int64
+	// Limit caps how many records are returned; 0 or less means 100.
+	Limit int
+	// Types, when not empty, keeps only records whose Type is listed.
+	Types []string
+}
+
+// DefaultLogLimit is the page size of [LogQuery] when Limit is not set.
+const DefaultLogLimit = 100
+
+// Store is an event store: streams of events with optimistic concurrency,
+// a global log of all events in one total order, and consumer checkpoints.
+//
+// Implementations are safe for concurrent use. Every method honours the
+// cancellation of its context.
+type Store interface {
+	// Append atomically appends events to a stream and returns the stream's
+	// new version. expected is the version the caller last saw: NoStream
+	// for a stream that must not exist, AnyVersion to skip the check. A
+	// wrong expected version fails with an error that matches
+	// [ErrConflict] and is a [*ConflictError]; nothing is written. Bad
+	// input fails with [ErrInvalid]; nothing is written.
+	Append(ctx context.Context, streamID string, expected int64, events []Event) (int64, error)
+
+	// ReadStream yields the records of a stream in version order, starting
+	// at version from (1 or less reads from the start). A stream that does
+	// not exist yields nothing.
+	ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[Record, error]
+
+	// ReadLog returns up to q.Limit records of the global log with
+	// positions greater than q.After, in position order. A consumer that
+	// passes the last position it saw as After never skips an event and
+	// never sees one twice, whatever the writers do.
+	ReadLog(ctx context.Context, q LogQuery) ([]Record, error)
+
+	// Head returns the position of the last event in the global log, or 0
+	// when the log is empty.
+	Head(ctx context.Context) (int64, error)
+
+	// Wait blocks until the global log holds an event after position
+	// after, or ctx is done.
+	Wait(ctx context.Context, after int64) error
+
+	// Checkpoint returns the last position recorded for consumer, or 0.
+	Checkpoint(ctx context.Context, consumer string) (int64, error)
+
+	// SetCheckpoint records position for consumer. A position lower than
+	// the recorded one fails with [ErrCheckpointBackwards].
+	SetCheckpoint(ctx context.Context, consumer string, position int64) error
+
+	// Close releases the store's resources.
+	Close() error
+}
