@@ -3,6 +3,8 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 var (
@@ -80,6 +82,8 @@ func ValidateAppend(streamID string, expected int64, events []Event) error {
 			return fmt.Errorf("append to stream %q: event %d has an empty type name: %w", streamID, i, ErrInvalid)
 		case len(e.Type) > MaxTypeLen:
 			return fmt.Errorf("append to stream %q: event %d type name is %d bytes, the limit is %d: %w", streamID, i, len(e.Type), MaxTypeLen, ErrInvalid)
+		case !validText(e.Type):
+			return fmt.Errorf("append to stream %q: event %d type name %q is not valid UTF-8 or contains a NUL byte: %w", streamID, i, e.Type, ErrInvalid)
 		case e.SchemaVersion < 0:
 			return fmt.Errorf("append to stream %q: event %d (%s) has schema version %d, want ≥ 1: %w", streamID, i, e.Type, e.SchemaVersion, ErrInvalid)
 		}
@@ -96,6 +100,9 @@ func ValidateStreamID(id string) error {
 	if len(id) > MaxStreamIDLen {
 		return fmt.Errorf("stream ID %.32q… is %d bytes, the limit is %d: %w", id, len(id), MaxStreamIDLen, ErrInvalid)
 	}
+	if !validText(id) {
+		return fmt.Errorf("stream ID %q is not valid UTF-8 or contains a NUL byte: %w", id, ErrInvalid)
+	}
 	return nil
 }
 
@@ -108,5 +115,15 @@ func ValidateConsumer(name string) error {
 	if len(name) > MaxStreamIDLen {
 		return fmt.Errorf("consumer name is %d bytes, the limit is %d: %w", len(name), MaxStreamIDLen, ErrInvalid)
 	}
+	if !validText(name) {
+		return fmt.Errorf("consumer name %q is not valid UTF-8 or contains a NUL byte: %w", name, ErrInvalid)
+	}
 	return nil
+}
+
+// validText reports whether s can be stored as text by every adapter:
+// PostgreSQL refuses invalid UTF-8 and NUL bytes in text columns, so all
+// adapters refuse them alike.
+func validText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
