@@ -1,0 +1,651 @@
+package proptest
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"pgregory.net/rapid"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// contractTimeout bounds each contract test that waits on other goroutines,
+// so that a store that loses a wake-up fails the test instead of hanging it.
+// It is a deadlock guard, not a speed requirement.
+const contractTimeout = 3 * time.Minute
+
+// StoreContract runs the behaviour every [store.Store] must have against the
+// stores that open returns. Each subtest calls open once and uses the store
+// alone; open should return a fresh, empty store and register its cleanup
+// with t.Cleanup.
+//
+// Adapters run it from their own tests:
+//
+//	func TestContract(t *testing.T) {
+//		proptest.StoreContract(t, func(t *testing.T) store.Store {
+//			s, err := mystore.Open(context.Background(), filepath.Join(t.TempDir(), "db"))
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			t.Cleanup(func() { s.Close() })
+//			return s
+//		})
+//	}
+func StoreContract(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		run  func(*testing.T, store.Store)
+	}{
+		{"StateMachine", contractStateMachine},
+		{"FailedBatchWritesNothing", contractFailedBatch},
+		{"InvalidInput", contractInvalidInput},
+		{"Payloads", contractPayloads},
+		{"ReadStreamFrom", contractReadStreamFrom},
+		{"Checkpoints", contractCheckpoints},
+		{"Wait", contractWait},
+		{"Cancellation", contractCancellation},
+		{"ConcurrentWritersTailingReader", contractConcurrentLog},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
+	}
+}
+
+// modelEvent is what the state machine remembers of an appended event.
+type modelEvent struct {
+	id       uuid.UUID
+	stream   string
+	version  int64
+	typ      string
+	schema   int
+	data     []byte
+	metadata store.Metadata
+}
+
+// storeMachine checks a store against a list of the events it should hold.
+// One store serves every rapid run: each run uses its own stream names and
+// checks only the part of the global log written after it started.
+type storeMachine struct {
+	s        store.Store
+	ctx      context.Context
+	run      string
+	base     int64 // head of the log when the run started
+	log      []modelEvent
+	versions map[string]int64
+}
+
+var machineTypes = []string{"Opened", "Deposited", "Withdrawn", "Ünïcødé ✓"}
+
+func (m *storeMachine) stream(t *rapid.T) string {
+	return m.run + "/" + rapid.SampledFrom([]string{"a", "b", "c", "δ"}).Draw(t, "stream")
+}
+
+func (m *storeMachine) events(t *rapid.T) []store.Event {
+	n := rapid.IntRange(0, 4).Draw(t, "batch")
+	events := make([]store.Event, n)
+	for i := range events {
+		events[i] = store.Event{
+			Type:          rapid.SampledFrom(machineTypes).Draw(t, "type"),
+			SchemaVersion: rapid.IntRange(1, 3).Draw(t, "schema"),
+			Data:          rapid.SliceOfN(rapid.Byte(), 0, 16).Draw(t, "data"),
+			Metadata: store.Metadata{
+				CorrelationID: rapid.StringMatching(`[a-z0-9]{0,8}`).Draw(t, "correlation"),
+				CausationID:   rapid.StringMatching(`[a-z0-9]{0,8}`).Draw(t, "causation"),
+			},
+		}
+		if rapid.Bool().Draw(t, "own id") {
+			events[i].ID = uuid.New()
+		}
+	}
+	return events
+}
+
+func (m *storeMachine) appendEvents(t *rapid.T, streamID string, expected int64, events []store.Event) {
+	actual := m.versions[streamID]
+	version, err := m.s.Append(m.ctx, streamID, expected, events)
+	if expected != store.AnyVersion && expected != actual {
+		var conflict *store.ConflictError
+		if !errors.Is(err, store.ErrConflict) || !errors.As(err, &conflict) {
+			t.Fatalf("append to %q expecting %d at version %d: got error %v, want a *store.ConflictError", streamID, expected, actual, err)
+		}
+		if conflict.StreamID != streamID || conflict.Expected != expected || conflict.Actual != actual {
+			t.Fatalf("conflict error says stream %q expected %d actual %d, want %q, %d, %d",
+				conflict.StreamID, conflict.Expected, conflict.Actual, streamID, expected, actual)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("append %d events to %q expecting %d at version %d: %v", len(events), streamID, expected, actual, err)
+	}
+	if want := actual + int64(len(events)); version != want {
+		t.Fatalf("append to %q returned version %d, want %d", streamID, version, want)
+	}
+	for i, e := range events {
+		m.log = append(m.log, modelEvent{
+			id: e.ID, stream: streamID, version: actual + int64(i) + 1, typ: e.Type,
+			schema: e.SchemaVersion, data: e.Data, metadata: e.Metadata,
+		})
+	}
+	m.versions[streamID] = version
+}
+
+// Check compares every stream, the whole log and the head with the model.
+func (m *storeMachine) Check(t *rapid.T) {
+	head, err := m.s.Head(m.ctx)
+	if err != nil {
+		t.Fatalf("head: %v", err)
+	}
+	if want := m.base + int64(len(m.log)); head != want {
+		t.Fatalf("head is %d, want %d", head, want)
+	}
+	for streamID := range m.versions {
+		var want []modelEvent
+		for _, e := range m.log {
+			if e.stream == streamID {
+				want = append(want, e)
+			}
+		}
+		got, err := collect(m.s.ReadStream(m.ctx, streamID, 0))
+		if err != nil {
+			t.Fatalf("read stream %q: %v", streamID, err)
+		}
+		compareRecords(t, "stream "+streamID, got, want)
+	}
+}
+
+func compareRecords(t *rapid.T, what string, got []store.Record, want []modelEvent) {
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d records, want %d", what, len(got), len(want))
+	}
+	for i, r := range got {
+		w := want[i]
+		switch {
+		case r.StreamID != w.stream || r.Version != w.version:
+			t.Fatalf("%s record %d: stream %q version %d, want %q version %d", what, i, r.StreamID, r.Version, w.stream, w.version)
+		case r.Type != w.typ || r.SchemaVersion != w.schema:
+			t.Fatalf("%s record %d: type %q v%d, want %q v%d", what, i, r.Type, r.SchemaVersion, w.typ, w.schema)
+		case !bytes.Equal(r.Data, w.data):
+			t.Fatalf("%s record %d: data %x, want %x", what, i, r.Data, w.data)
+		case r.Metadata.CorrelationID != w.metadata.CorrelationID || r.Metadata.CausationID != w.metadata.CausationID:
+			t.Fatalf("%s record %d: metadata %+v, want %+v", what, i, r.Metadata, w.metadata)
+		case r.ID == uuid.Nil || (w.id != uuid.Nil && r.ID != w.id):
+			t.Fatalf("%s record %d: ID %v, want %v (or a fresh one when none was given)", what, i, r.ID, w.id)
+		case r.Time.IsZero() || r.Time.Location() != time.UTC:
+			t.Fatalf("%s record %d: time %v, want a UTC timestamp", what, i, r.Time)
+		}
+	}
+}
+
+func contractStateMachine(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	runs := 0
+	rapid.Check(t, func(t *rapid.T) {
+		runs++
+		base, err := s.Head(ctx)
+		if err != nil {
+			t.Fatalf("head: %v", err)
+		}
+		m := &storeMachine{s: s, ctx: ctx, run: fmt.Sprintf("sm-%d-%s", runs, uuid.NewString()[:8]), base: base, versions: map[string]int64{}}
+		t.Repeat(map[string]func(*rapid.T){
+			"append expecting the current version": func(t *rapid.T) {
+				id := m.stream(t)
+				m.appendEvents(t, id, m.versions[id], m.events(t))
+			},
+			"append expecting a wrong version": func(t *rapid.T) {
+				id := m.stream(t)
+				wrong := rapid.Int64Range(0, 8).Filter(func(v int64) bool { return v != m.versions[id] }).Draw(t, "wrong")
+				m.appendEvents(t, id, wrong, m.events(t))
+			},
+			"append expecting no stream": func(t *rapid.T) {
+				id := m.stream(t)
+				m.appendEvents(t, id, store.NoStream, m.events(t))
+			},
+			"append to any version": func(t *rapid.T) {
+				id := m.stream(t)
+				m.appendEvents(t, id, store.AnyVersion, m.events(t))
+			},
+			"read the log in pages": func(t *rapid.T) {
+				limit := rapid.IntRange(1, 7).Draw(t, "limit")
+				var types []string
+				if rapid.Bool().Draw(t, "filter") {
+					types = rapid.SliceOfNDistinct(rapid.SampledFrom(machineTypes), 1, 2, rapid.ID).Draw(t, "types")
+				}
+				var got []store.Record
+				after := m.base
+				for {
+					page, err := s.ReadLog(ctx, store.LogQuery{After: after, Limit: limit, Types: types})
+					if err != nil {
+						t.Fatalf("read log after %d: %v", after, err)
+					}
+					if len(page) > limit {
+						t.Fatalf("read log with limit %d returned %d records", limit, len(page))
+					}
+					if len(page) == 0 {
+						break
+					}
+					for _, r := range page {
+						if r.Position <= after {
+							t.Fatalf("read log after %d returned position %d", after, r.Position)
+						}
+						after = r.Position
+					}
+					got = append(got, page...)
+				}
+				var want []modelEvent
+				for _, e := range m.log {
+					if len(types) == 0 || slices.Contains(types, e.typ) {
+						want = append(want, e)
+					}
+				}
+				compareRecords(t, fmt.Sprintf("log (types %q)", types), got, want)
+				if len(types) == 0 {
+					for i, r := range got {
+						if want := m.base + int64(i) + 1; r.Position != want {
+							t.Fatalf("log record %d has position %d, want %d: positions must be contiguous", i, r.Position, want)
+						}
+					}
+				}
+			},
+			"": m.Check,
+		})
+	})
+}
+
+func contractFailedBatch(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.Append(ctx, "batch", store.NoStream, []store.Event{{Type: "A"}}); err != nil {
+		t.Fatal(err)
+	}
+	bad := []store.Event{{Type: "A"}, {Type: "B"}, {Type: ""}, {Type: "C"}}
+	if _, err := s.Append(ctx, "batch", 1, bad); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("batch with an empty type: got %v, want store.ErrInvalid", err)
+	}
+	if _, err := s.Append(ctx, "batch", 0, []store.Event{{Type: "A"}, {Type: "B"}}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("batch expecting version 0 of a stream at 1: got %v, want store.ErrConflict", err)
+	}
+	recs, err := collect(s.ReadStream(ctx, "batch", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 {
+		t.Fatalf("after two failed batches the stream has %d events, want 1", len(recs))
+	}
+	if head, err := s.Head(ctx); err != nil || head != 1 {
+		t.Fatalf("head after two failed batches = %d, %v; want 1", head, err)
+	}
+}
+
+func contractInvalidInput(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	long := strings.Repeat("x", store.MaxStreamIDLen+1)
+	cases := []struct {
+		name   string
+		stream string
+		events []store.Event
+	}{
+		{"empty stream ID", "", []store.Event{{Type: "A"}}},
+		{"stream ID too long", long, []store.Event{{Type: "A"}}},
+		{"stream ID not UTF-8", "bad\xff", []store.Event{{Type: "A"}}},
+		{"stream ID with NUL", "bad\x00id", []store.Event{{Type: "A"}}},
+		{"empty type", "s", []store.Event{{Type: ""}}},
+		{"type too long", "s", []store.Event{{Type: strings.Repeat("t", store.MaxTypeLen+1)}}},
+		{"negative schema version", "s", []store.Event{{Type: "A", SchemaVersion: -1}}},
+	}
+	for _, c := range cases {
+		_, err := s.Append(ctx, c.stream, store.AnyVersion, c.events)
+		if !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("%s: got %v, want an error matching store.ErrInvalid", c.name, err)
+		}
+	}
+	if _, err := s.Append(ctx, "s", -2, []store.Event{{Type: "A"}}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("expected version -2: got %v, want store.ErrInvalid", err)
+	}
+	// The longest valid names are kept whole, not truncated.
+	maxID := strings.Repeat("é", store.MaxStreamIDLen/2)
+	maxType := strings.Repeat("t", store.MaxTypeLen)
+	if _, err := s.Append(ctx, maxID, store.NoStream, []store.Event{{Type: maxType}}); err != nil {
+		t.Fatalf("append with the longest valid stream ID and type: %v", err)
+	}
+	recs, err := collect(s.ReadStream(ctx, maxID, 0))
+	if err != nil || len(recs) != 1 || recs[0].Type != maxType || recs[0].StreamID != maxID {
+		t.Fatalf("longest names did not round-trip: %d records, err %v", len(recs), err)
+	}
+	if head, err := s.Head(ctx); err != nil || head != 1 {
+		t.Fatalf("head = %d, %v after refused appends; want 1", head, err)
+	}
+}
+
+func contractPayloads(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	big := make([]byte, 1<<20)
+	for i := range big {
+		big[i] = byte(i*7 + i>>8)
+	}
+	payloads := map[string][]byte{
+		"empty":   {},
+		"nil":     nil,
+		"unicode": []byte(`{"name":"Fido 🐕","city":"Zürich","note":"中文"}`),
+		"binary":  {0, 1, 2, 0xff, 0xfe, 0},
+		"1MiB":    big,
+	}
+	for name, data := range payloads {
+		meta := store.Metadata{CorrelationID: "c-" + name, CausationID: "ç-" + name, Extra: map[string]string{"ключ": "значение"}}
+		if _, err := s.Append(ctx, "payload-"+name, store.NoStream, []store.Event{{Type: "Typé", Data: data, Encoding: "test", Metadata: meta}}); err != nil {
+			t.Fatalf("append %s payload: %v", name, err)
+		}
+		recs, err := collect(s.ReadStream(ctx, "payload-"+name, 0))
+		if err != nil {
+			t.Fatalf("read %s payload: %v", name, err)
+		}
+		if len(recs) != 1 {
+			t.Fatalf("%s payload: %d records, want 1", name, len(recs))
+		}
+		r := recs[0]
+		if !bytes.Equal(r.Data, data) || r.Encoding != "test" || r.Type != "Typé" || r.SchemaVersion != 1 {
+			t.Fatalf("%s payload did not round-trip: %d bytes (want %d), encoding %q, type %q v%d",
+				name, len(r.Data), len(data), r.Encoding, r.Type, r.SchemaVersion)
+		}
+		if r.Metadata.CorrelationID != meta.CorrelationID || r.Metadata.CausationID != meta.CausationID || r.Metadata.Extra["ключ"] != "значение" {
+			t.Fatalf("%s metadata did not round-trip: %+v", name, r.Metadata)
+		}
+	}
+}
+
+func contractReadStreamFrom(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	events := make([]store.Event, 10)
+	for i := range events {
+		events[i] = store.Event{Type: "N", Data: []byte{byte(i + 1)}}
+	}
+	if _, err := s.Append(ctx, "from", store.NoStream, events); err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []int64{-1, 0, 1, 4, 10, 11} {
+		recs, err := collect(s.ReadStream(ctx, "from", from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := max(from, 1)
+		if want := max(0, 10-first+1); int64(len(recs)) != want {
+			t.Fatalf("read from %d: %d records, want %d", from, len(recs), want)
+		}
+		for i, r := range recs {
+			if r.Version != first+int64(i) || r.Data[0] != byte(r.Version) {
+				t.Fatalf("read from %d: record %d has version %d", from, i, r.Version)
+			}
+		}
+	}
+	// A consumer may stop early, and the store keeps working.
+	n := 0
+	for _, err := range s.ReadStream(ctx, "from", 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; n == 3 {
+			break
+		}
+	}
+	if _, err := s.Append(ctx, "from", 10, []store.Event{{Type: "N", Data: []byte{11}}}); err != nil {
+		t.Fatalf("append after an abandoned read: %v", err)
+	}
+	if recs, err := collect(s.ReadStream(ctx, "missing", 0)); err != nil || len(recs) != 0 {
+		t.Fatalf("reading a missing stream: %d records, %v; want none and no error", len(recs), err)
+	}
+}
+
+func contractCheckpoints(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if pos, err := s.Checkpoint(ctx, "projector"); err != nil || pos != 0 {
+		t.Fatalf("new consumer checkpoint = %d, %v; want 0", pos, err)
+	}
+	for _, pos := range []int64{5, 5, 9} {
+		if err := s.SetCheckpoint(ctx, "projector", pos); err != nil {
+			t.Fatalf("set checkpoint %d: %v", pos, err)
+		}
+	}
+	if err := s.SetCheckpoint(ctx, "projector", 4); !errors.Is(err, store.ErrCheckpointBackwards) {
+		t.Fatalf("moving a checkpoint from 9 to 4: got %v, want store.ErrCheckpointBackwards", err)
+	}
+	if pos, err := s.Checkpoint(ctx, "projector"); err != nil || pos != 9 {
+		t.Fatalf("checkpoint after a refused move = %d, %v; want 9", pos, err)
+	}
+	if pos, err := s.Checkpoint(ctx, "other"); err != nil || pos != 0 {
+		t.Fatalf("another consumer's checkpoint = %d, %v; want 0", pos, err)
+	}
+	if err := s.SetCheckpoint(ctx, "", 1); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("empty consumer name: got %v, want store.ErrInvalid", err)
+	}
+	// Racing consumers: whatever the interleaving, the checkpoint ends at
+	// the highest position recorded and never lower.
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for pos := int64(10); pos < 60; pos++ {
+				err := s.SetCheckpoint(ctx, "racing", pos+int64(w))
+				if err != nil && !errors.Is(err, store.ErrCheckpointBackwards) {
+					t.Errorf("racing checkpoint: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if pos, err := s.Checkpoint(ctx, "racing"); err != nil || pos != 62 {
+		t.Fatalf("racing checkpoint ended at %d, %v; want 62", pos, err)
+	}
+}
+
+func contractWait(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), contractTimeout)
+	defer cancel()
+	if _, err := s.Append(ctx, "wait", store.NoStream, []store.Event{{Type: "A"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wait(ctx, 0); err != nil {
+		t.Fatalf("wait after 0 with one event stored: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Wait(ctx, 1) }()
+	if _, err := s.Append(ctx, "wait", 1, []store.Event{{Type: "B"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("wait after 1, woken by an append: %v", err)
+	}
+	short, stop := context.WithCancel(ctx)
+	stop()
+	if err := s.Wait(short, 2); !errors.Is(err, context.Canceled) {
+		t.Fatalf("wait with a cancelled context: got %v, want context.Canceled", err)
+	}
+}
+
+func contractCancellation(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Append(cancelled, "c", store.NoStream, []store.Event{{Type: "A"}}); err == nil {
+		t.Fatal("append with a cancelled context succeeded")
+	}
+	if _, err := s.ReadLog(cancelled, store.LogQuery{}); err == nil {
+		t.Fatal("read log with a cancelled context succeeded")
+	}
+	if _, err := collect(s.ReadStream(cancelled, "c", 0)); err == nil {
+		t.Fatal("read stream with a cancelled context succeeded")
+	}
+	if head, err := s.Head(ctx); err != nil || head != 0 {
+		t.Fatalf("head after a cancelled append = %d, %v; want 0", head, err)
+	}
+	// Appends cancelled at random moments leave each batch whole or absent.
+	const batch = 5
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 25 {
+				ctx, cancel := context.WithTimeout(ctx, time.Duration(rand.IntN(3000))*time.Microsecond)
+				events := make([]store.Event, batch)
+				for j := range events {
+					events[j] = store.Event{Type: "C", Data: []byte{byte(j)}}
+				}
+				_, _ = s.Append(ctx, fmt.Sprintf("c-%d-%d", w, i), store.NoStream, events)
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	head, err := s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := readAll(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(log)) != head || head%batch != 0 {
+		t.Fatalf("after cancelled appends the log holds %d records and head %d; want whole batches of %d", len(log), head, batch)
+	}
+	for i := 0; i < len(log); i += batch {
+		for j, r := range log[i : i+batch] {
+			if r.StreamID != log[i].StreamID || r.Version != int64(j+1) {
+				t.Fatalf("log position %d: stream %q version %d breaks the batch of %q", r.Position, r.StreamID, r.Version, log[i].StreamID)
+			}
+		}
+	}
+	if _, err := s.Append(ctx, "after", store.NoStream, []store.Event{{Type: "A"}}); err != nil {
+		t.Fatalf("append after cancelled appends: %v", err)
+	}
+}
+
+// contractConcurrentLog has 8 writers append 10,000 events in batches while
+// a reader tails the log. The reader must see every event once, in the
+// order a later full read gives, and each batch contiguous.
+func contractConcurrentLog(t *testing.T, s store.Store) {
+	const writers, total = 8, 10_000
+	ctx, cancel := context.WithTimeout(context.Background(), contractTimeout)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			streamID := fmt.Sprintf("writer-%d", w)
+			var version int64
+			for written := 0; written < total/writers; {
+				n := min(1+rng.IntN(9), total/writers-written)
+				events := make([]store.Event, n)
+				for i := range events {
+					// Data holds the event's version and its batch's last
+					// version, so the check below can find batch edges.
+					data := binary.BigEndian.AppendUint64(nil, uint64(version)+uint64(i)+1)
+					events[i] = store.Event{Type: "W", Data: binary.BigEndian.AppendUint64(data, uint64(version)+uint64(n))}
+				}
+				v, err := s.Append(ctx, streamID, version, events)
+				if err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					cancel()
+					return
+				}
+				version, written = v, written+n
+			}
+		})
+	}
+
+	// The reader stops at the first empty page read after every writer
+	// finished; waiting is cut short when they finish.
+	waitCtx, writersDone := context.WithCancel(ctx)
+	go func() { wg.Wait(); writersDone() }()
+	var tailed []store.Record
+	for after := int64(0); ; {
+		finished := waitCtx.Err() != nil
+		page, err := s.ReadLog(ctx, store.LogQuery{After: after, Limit: 1 + rand.IntN(200)})
+		if err != nil {
+			t.Fatalf("tailing reader: %v", err)
+		}
+		for _, r := range page {
+			if r.Position <= after {
+				t.Fatalf("tailing reader: position %d after %d", r.Position, after)
+			}
+			after = r.Position
+		}
+		tailed = append(tailed, page...)
+		if len(page) > 0 {
+			continue
+		}
+		if finished {
+			break
+		}
+		if err := s.Wait(waitCtx, after); err != nil && waitCtx.Err() == nil {
+			t.Fatalf("tailing reader waiting after %d with %d of %d events seen: %v", after, len(tailed), total, err)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("writers did not finish: %v", ctx.Err())
+	}
+
+	full, err := readAll(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(full) != total || len(tailed) != total {
+		t.Fatalf("tailing reader saw %d events, a full read %d; want %d", len(tailed), len(full), total)
+	}
+	seen := map[uuid.UUID]bool{}
+	next := map[string]int64{}
+	for i, r := range full {
+		if tailed[i].ID != r.ID || tailed[i].Position != r.Position {
+			t.Fatalf("position %d: the tailing reader saw %v at %d, a full read %v at %d", i, tailed[i].ID, tailed[i].Position, r.ID, r.Position)
+		}
+		if seen[r.ID] {
+			t.Fatalf("event %v appears twice in the log", r.ID)
+		}
+		seen[r.ID] = true
+		if next[r.StreamID]++; r.Version != next[r.StreamID] || binary.BigEndian.Uint64(r.Data[:8]) != uint64(r.Version) {
+			t.Fatalf("stream %q: version %d comes after %d in the log", r.StreamID, r.Version, next[r.StreamID]-1)
+		}
+	}
+	// The events of one append are contiguous in the log: every record
+	// that is not the last of its batch is followed by the next one.
+	for i, r := range full {
+		if last := binary.BigEndian.Uint64(r.Data[8:]); uint64(r.Version) < last {
+			if i+1 == len(full) || full[i+1].StreamID != r.StreamID || full[i+1].Version != r.Version+1 {
+				t.Fatalf("stream %q: the batch ending at version %d is split in the log after version %d (position %d)", r.StreamID, last, r.Version, r.Position)
+			}
+		}
+	}
+}
+
+func collect(seq func(func(store.Record, error) bool)) ([]store.Record, error) {
+	var out []store.Record
+	for r, err := range seq {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func readAll(ctx context.Context, s store.Store) ([]store.Record, error) {
+	var out []store.Record
+	for after := int64(0); ; {
+		page, err := s.ReadLog(ctx, store.LogQuery{After: after, Limit: 1000})
+		if err != nil {
+			return out, err
+		}
+		if len(page) == 0 {
+			return out, nil
+		}
+		out = append(out, page...)
+		after = page[len(page)-1].Position
+	}
+}

@@ -1,0 +1,112 @@
+package proptest_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/annals-dev/annals/proptest"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+)
+
+// Broken stores, each with one defect the contract must catch. They wrap
+// the memory store and change one behaviour.
+type lossyLog struct{ *memory.Store }
+
+// ReadLog drops every 37th position, as a store that skips events
+// committed out of order would.
+func (s lossyLog) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
+	recs, err := s.Store.ReadLog(ctx, q)
+	out := recs[:0]
+	for _, r := range recs {
+		if r.Position%37 != 0 {
+			out = append(out, r)
+		}
+	}
+	return out, err
+}
+
+type piecemeal struct{ *memory.Store }
+
+// Append writes events one at a time: a batch that fails half-way is
+// half-written.
+func (s piecemeal) Append(ctx context.Context, id string, expected int64, events []store.Event) (int64, error) {
+	v := expected
+	for _, e := range events {
+		var err error
+		if v, err = s.Store.Append(ctx, id, v, []store.Event{e}); err != nil {
+			return v, err
+		}
+	}
+	if len(events) == 0 {
+		return s.Store.Append(ctx, id, expected, nil)
+	}
+	return v, nil
+}
+
+type forgivingCheckpoint struct{ *memory.Store }
+
+// SetCheckpoint ignores a backwards move instead of refusing it.
+func (s forgivingCheckpoint) SetCheckpoint(ctx context.Context, consumer string, pos int64) error {
+	if err := s.Store.SetCheckpoint(ctx, consumer, pos); err != nil && !errors.Is(err, store.ErrCheckpointBackwards) {
+		return err
+	}
+	return nil
+}
+
+type vagueConflict struct{ *memory.Store }
+
+// Append reports conflicts without saying which versions clashed.
+func (s vagueConflict) Append(ctx context.Context, id string, expected int64, events []store.Event) (int64, error) {
+	v, err := s.Store.Append(ctx, id, expected, events)
+	if errors.Is(err, store.ErrConflict) {
+		return v, &store.ConflictError{StreamID: id, Expected: expected}
+	}
+	return v, err
+}
+
+var brokenStores = map[string]struct {
+	open    func() store.Store
+	failing string // the contract subtest that must fail
+}{
+	"lossy-log":            {func() store.Store { return lossyLog{memory.New()} }, "ConcurrentWritersTailingReader"},
+	"piecemeal":            {func() store.Store { return piecemeal{memory.New()} }, "FailedBatchWritesNothing"},
+	"forgiving-checkpoint": {func() store.Store { return forgivingCheckpoint{memory.New()} }, "Checkpoints"},
+	"vague-conflict":       {func() store.Store { return vagueConflict{memory.New()} }, "StateMachine"},
+}
+
+const brokenEnv = "ANNALS_PROPTEST_BROKEN_STORE"
+
+// TestBrokenStore runs the contract against the broken store named by the
+// environment; it runs only as a subprocess of
+// TestStoreContractCatchesBrokenStores, which expects it to fail.
+func TestBrokenStore(t *testing.T) {
+	name := os.Getenv(brokenEnv)
+	if name == "" {
+		t.Skip("runs as a subprocess of TestStoreContractCatchesBrokenStores")
+	}
+	proptest.StoreContract(t, func(t *testing.T) store.Store { return brokenStores[name].open() })
+}
+
+func TestStoreContractCatchesBrokenStores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a test binary per broken store")
+	}
+	for name, b := range brokenStores {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenStore$", "-test.v")
+			cmd.Env = append(os.Environ(), brokenEnv+"="+name)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the contract passed a store with the %s defect:\n%s", name, out)
+			}
+			if want := "--- FAIL: TestBrokenStore/" + b.failing; !strings.Contains(string(out), want) {
+				t.Fatalf("the contract did not fail %s for the %s defect:\n%s", b.failing, name, out)
+			}
+		})
+	}
+}

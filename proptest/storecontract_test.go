@@ -1,0 +1,17 @@
+package proptest_test
+
+import (
+	"testing"
+
+	"github.com/annals-dev/annals/proptest"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+)
+
+func TestStoreContractMemory(t *testing.T) {
+	proptest.StoreContract(t, func(t *testing.T) store.Store {
+		s := memory.New()
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
