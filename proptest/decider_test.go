@@ -100,10 +100,10 @@ func (r *recorder) Errorf(format string, args ...any) {
 
 func TestSpecPassesWhatHolds(t *testing.T) {
 	d := tallyDecider()
-	Given(t, d, voted{"x"}).When(vote{"y"}).Then(voted{"y"})
-	Given(t, d, voted{"x"}, voted{"x"}, voted{"x"}).When(vote{"x"}).ThenError(errTooMany)
-	Given(t, d, voted{"x"}).When(vote{"x"}).ThenState(tally{Votes: map[string]int{"x": 2}, Total: 2})
-	Given(t, d, voted{"x"}).ThenState(tally{Votes: map[string]int{"x": 1}, Total: 1})
+	For(t, d).Given(voted{"x"}).When(vote{"y"}).Then(voted{"y"})
+	For(t, d).Given(voted{"x"}, voted{"x"}, voted{"x"}).When(vote{"x"}).ThenError(errTooMany)
+	For(t, d).Given(voted{"x"}).When(vote{"x"}).ThenState(tally{Votes: map[string]int{"x": 2}, Total: 2})
+	For(t, d).Given(voted{"x"}).ThenState(tally{Votes: map[string]int{"x": 1}, Total: 1})
 }
 
 func TestSpecReportsWhatDiffers(t *testing.T) {
@@ -114,22 +114,22 @@ func TestSpecReportsWhatDiffers(t *testing.T) {
 		want []string // fragments the failure message must contain
 	}{
 		{"other events", func(tb testing.TB) {
-			Given(tb, d, voted{"x"}).When(vote{"y"}).Then(voted{"x"})
+			For(tb, d).Given(voted{"x"}).When(vote{"y"}).Then(voted{"x"})
 		}, []string{"- proptest.voted{Option:x}", "+ proptest.voted{Option:y}", "when  proptest.vote{option:y}"}},
 		{"rejected instead", func(tb testing.TB) {
-			Given(tb, d, voted{"x"}, voted{"x"}, voted{"x"}).When(vote{"x"}).Then(voted{"x"})
+			For(tb, d).Given(voted{"x"}, voted{"x"}, voted{"x"}).When(vote{"x"}).Then(voted{"x"})
 		}, []string{"rejected", "too many votes"}},
 		{"accepted instead", func(tb testing.TB) {
-			Given(tb, d).When(vote{"x"}).ThenError(errTooMany)
+			For(tb, d).When(vote{"x"}).ThenError(errTooMany)
 		}, []string{"accepted", "proptest.voted{Option:x}"}},
 		{"other error", func(tb testing.TB) {
-			Given(tb, d, voted{"x"}, voted{"x"}, voted{"x"}).When(vote{"x"}).ThenError(errors.New("closed"))
+			For(tb, d).Given(voted{"x"}, voted{"x"}, voted{"x"}).When(vote{"x"}).ThenError(errors.New("closed"))
 		}, []string{"then  error closed", "too many votes"}},
 		{"other state", func(tb testing.TB) {
-			Given(tb, d, voted{"x"}).When(vote{"x"}).ThenState(tally{Votes: map[string]int{"x": 2}, Total: 3})
+			For(tb, d).Given(voted{"x"}).When(vote{"x"}).ThenState(tally{Votes: map[string]int{"x": 2}, Total: 3})
 		}, []string{"-   Total: 3", "+   Total: 2"}},
 		{"no command", func(tb testing.TB) {
-			Given(tb, d).Then()
+			For(tb, d).Then()
 		}, []string{"Then without When"}},
 	}
 	for _, c := range cases {

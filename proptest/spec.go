@@ -12,11 +12,12 @@ import (
 
 // Spec is a given/when/then specification of one decision: given a
 // history, when a command is decided, then these events, this error or
-// this state. Start one with [Given]:
+// this state. Start one with [For]:
 //
-//	proptest.Given(t, account.Decider, account.Opened{ID: "a"}).
-//		When(account.Withdraw{Amount: 10}).
-//		ThenError(account.ErrInsufficientFunds)
+//	proptest.For(t, bank.Decider).
+//		Given(bank.Opened{Owner: "ada"}).
+//		When(bank.Withdraw{Amount: 10}).
+//		ThenError(bank.ErrInsufficientFunds)
 //
 // A failing Then reports the history, the command, and a line-by-line
 // difference between what was expected and what was decided.
@@ -28,9 +29,17 @@ type Spec[C, E, S any] struct {
 	when    bool
 }
 
-// Given starts a specification of d with the history events.
-func Given[C, E, S any](t testing.TB, d decider.Decider[C, E, S], events ...E) *Spec[C, E, S] {
-	return &Spec[C, E, S]{t: t, d: d, given: events}
+// For starts a specification of d with an empty history. Failures are
+// reported with t.Errorf, so one test can hold many specifications.
+func For[C, E, S any](t testing.TB, d decider.Decider[C, E, S]) *Spec[C, E, S] {
+	return &Spec[C, E, S]{t: t, d: d}
+}
+
+// Given appends events to the history. (It is a method rather than an
+// argument of [For] so that events of concrete types convert to E.)
+func (s *Spec[C, E, S]) Given(events ...E) *Spec[C, E, S] {
+	s.given = append(s.given, events...)
+	return s
 }
 
 // When sets the command to decide.
