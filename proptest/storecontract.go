@@ -49,6 +49,7 @@ func StoreContract(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"StateMachine", contractStateMachine},
 		{"FailedBatchWritesNothing", contractFailedBatch},
+		{"DuplicateEventIDs", contractDuplicateIDs},
 		{"InvalidInput", contractInvalidInput},
 		{"Payloads", contractPayloads},
 		{"ReadStreamFrom", contractReadStreamFrom},
@@ -283,6 +284,57 @@ func contractFailedBatch(t *testing.T, s store.Store) {
 	}
 	if head, err := s.Head(ctx); err != nil || head != 1 {
 		t.Fatalf("head after two failed batches = %d, %v; want 1", head, err)
+	}
+}
+
+func contractDuplicateIDs(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	x, y := uuid.New(), uuid.New()
+	if _, err := s.Append(ctx, "first", store.NoStream, []store.Event{{ID: x, Type: "A"}}); err != nil {
+		t.Fatal(err)
+	}
+	// An ID already stored, in another stream, refuses the whole batch.
+	if _, err := s.Append(ctx, "second", store.NoStream, []store.Event{{ID: y, Type: "A"}, {ID: x, Type: "B"}}); !errors.Is(err, store.ErrDuplicateEvent) {
+		t.Fatalf("batch reusing a stored event ID: got %v, want store.ErrDuplicateEvent", err)
+	}
+	// So does an ID given twice in one batch.
+	if _, err := s.Append(ctx, "second", store.NoStream, []store.Event{{ID: y, Type: "A"}, {ID: y, Type: "B"}}); !errors.Is(err, store.ErrDuplicateEvent) {
+		t.Fatalf("batch with one ID twice: got %v, want store.ErrDuplicateEvent", err)
+	}
+	if head, err := s.Head(ctx); err != nil || head != 1 {
+		t.Fatalf("head after refused duplicates = %d, %v; want 1", head, err)
+	}
+	if recs, err := collect(s.ReadStream(ctx, "second", 0)); err != nil || len(recs) != 0 {
+		t.Fatalf("stream of refused batches holds %d events, %v; want none", len(recs), err)
+	}
+	// The refused ID is free to use once.
+	if _, err := s.Append(ctx, "second", store.NoStream, []store.Event{{ID: y, Type: "A"}}); err != nil {
+		t.Fatalf("append with the ID of a refused batch: %v", err)
+	}
+	// Writers racing with the same ID on different streams: exactly one
+	// wins, whatever the interleaving.
+	for round := range 20 {
+		id := uuid.New()
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for w := range errs {
+			wg.Go(func() {
+				_, errs[w] = s.Append(ctx, fmt.Sprintf("race-%d-%d", round, w), store.NoStream, []store.Event{{ID: id, Type: "R"}})
+			})
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, store.ErrDuplicateEvent):
+				t.Fatalf("racing append of one event ID: %v, want nil or store.ErrDuplicateEvent", err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d of 4 racing appends of one event ID succeeded, want exactly 1", won)
+		}
 	}
 }
 

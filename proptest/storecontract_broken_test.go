@@ -5,8 +5,11 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/annals-dev/annals/proptest"
 	"github.com/annals-dev/annals/store"
@@ -69,6 +72,22 @@ func (s vagueConflict) Append(ctx context.Context, id string, expected int64, ev
 	return v, err
 }
 
+type reissuedIDs struct{ *memory.Store }
+
+// Append replaces a duplicate event ID with a fresh one instead of
+// refusing the batch, so an idempotent append happens twice.
+func (s reissuedIDs) Append(ctx context.Context, id string, expected int64, events []store.Event) (int64, error) {
+	v, err := s.Store.Append(ctx, id, expected, events)
+	if errors.Is(err, store.ErrDuplicateEvent) {
+		fresh := slices.Clone(events)
+		for i := range fresh {
+			fresh[i].ID = uuid.Nil
+		}
+		return s.Store.Append(ctx, id, expected, fresh)
+	}
+	return v, err
+}
+
 var brokenStores = map[string]struct {
 	open    func() store.Store
 	failing string // the contract subtest that must fail
@@ -77,6 +96,7 @@ var brokenStores = map[string]struct {
 	"piecemeal":            {func() store.Store { return piecemeal{memory.New()} }, "FailedBatchWritesNothing"},
 	"forgiving-checkpoint": {func() store.Store { return forgivingCheckpoint{memory.New()} }, "Checkpoints"},
 	"vague-conflict":       {func() store.Store { return vagueConflict{memory.New()} }, "StateMachine"},
+	"reissued-ids":         {func() store.Store { return reissuedIDs{memory.New()} }, "DuplicateEventIDs"},
 }
 
 const brokenEnv = "ANNALS_PROPTEST_BROKEN_STORE"

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
 var (
@@ -28,6 +30,11 @@ var (
 	// ErrUnknownScheme reports a store URL whose scheme no linked adapter
 	// handles.
 	ErrUnknownScheme = errors.New("unknown store scheme")
+	// ErrDuplicateEvent reports an append of an event whose ID the store
+	// already holds. Event IDs are unique in a store, so an append that
+	// derives its IDs from an idempotency key happens at most once; the
+	// whole batch is refused.
+	ErrDuplicateEvent = errors.New("duplicate event ID")
 )
 
 // ConflictError is the error of an append whose expected version did not
@@ -76,7 +83,17 @@ func ValidateAppend(streamID string, expected int64, events []Event) error {
 	if expected < AnyVersion {
 		return fmt.Errorf("append to stream %q: expected version %d: must be a version ≥ 0, NoStream or AnyVersion: %w", streamID, expected, ErrInvalid)
 	}
+	var ids map[uuid.UUID]int // only built when the writer chose IDs
 	for i, e := range events {
+		if e.ID != uuid.Nil {
+			if ids == nil {
+				ids = make(map[uuid.UUID]int, len(events))
+			}
+			if j, dup := ids[e.ID]; dup {
+				return fmt.Errorf("append to stream %q: events %d and %d share the ID %v: %w", streamID, j, i, e.ID, ErrDuplicateEvent)
+			}
+			ids[e.ID] = i
+		}
 		switch {
 		case e.Type == "":
 			return fmt.Errorf("append to stream %q: event %d has an empty type name: %w", streamID, i, ErrInvalid)

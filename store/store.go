@@ -103,12 +103,18 @@ type Store interface {
 	// for a stream that must not exist, AnyVersion to skip the check. A
 	// wrong expected version fails with an error that matches
 	// [ErrConflict] and is a [*ConflictError]; nothing is written. Bad
-	// input fails with [ErrInvalid]; nothing is written.
+	// input fails with [ErrInvalid]; nothing is written. Event IDs are
+	// unique in a store: an event whose ID is already stored, in any
+	// stream, fails the append with [ErrDuplicateEvent]; nothing is
+	// written. Appending no events checks the expected version and writes
+	// nothing.
 	Append(ctx context.Context, streamID string, expected int64, events []Event) (int64, error)
 
 	// ReadStream yields the records of a stream in version order, starting
 	// at version from (1 or less reads from the start). A stream that does
-	// not exist yields nothing.
+	// not exist yields nothing. A store that sequences the global log
+	// after commit may yield Position 0 for an event it has not sequenced
+	// yet; ReadLog always sets it.
 	ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[Record, error]
 
 	// ReadLog returns up to q.Limit records of the global log with

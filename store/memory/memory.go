@@ -30,6 +30,7 @@ type Store struct {
 	mu          sync.RWMutex
 	log         []store.Record // log[i].Position == i+1
 	streams     map[string][]int
+	ids         map[uuid.UUID]struct{}
 	checkpoints map[string]int64
 	changed     chan struct{} // closed and replaced on every append
 	closed      bool
@@ -41,6 +42,7 @@ var _ store.Store = (*Store)(nil)
 func New() *Store {
 	return &Store{
 		streams:     map[string][]int{},
+		ids:         map[uuid.UUID]struct{}{},
 		checkpoints: map[string]int64{},
 		changed:     make(chan struct{}),
 	}
@@ -82,7 +84,13 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 	if err := store.CheckExpected(streamID, expected, actual); err != nil {
 		return 0, err
 	}
+	for _, r := range records {
+		if _, dup := s.ids[r.ID]; dup {
+			return 0, fmt.Errorf("append to stream %q: event ID %v is already stored: %w", streamID, r.ID, store.ErrDuplicateEvent)
+		}
+	}
 	for i := range records {
+		s.ids[records[i].ID] = struct{}{}
 		records[i].Version = actual + int64(i) + 1
 		records[i].Position = int64(len(s.log)) + 1
 		idx = append(idx, len(s.log))
