@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/annals-dev/annals/decider"
 )
@@ -88,25 +91,62 @@ type Result[E, S any] struct {
 	State S
 	// Version is the stream's version after the events.
 	Version int64
+	// Duplicate reports that a command handled with an idempotency key
+	// (see [WithIdempotencyKey]) had already been handled: its events were
+	// stored before, and nothing was appended this time.
+	Duplicate bool
 }
 
-// HandleOption sets the metadata of the events a command appends.
-type HandleOption func(*Metadata)
+// HandleOption configures one call of [Runner.Handle].
+type HandleOption func(*handleConfig)
+
+type handleConfig struct {
+	meta Metadata
+	key  string
+}
 
 // WithMetadata sets the metadata stored with every event of the command.
 func WithMetadata(m Metadata) HandleOption {
-	return func(dst *Metadata) { *dst = m }
+	return func(c *handleConfig) { c.meta = m }
 }
 
+// WithIdempotencyKey makes the command take effect at most once per key:
+// the IDs of the events it appends derive from the key, the store refuses
+// an event ID it already holds, and Handle reports such a repeat as a
+// [Result] with Duplicate set instead of appending again. Sagas key each
+// command by the event that caused it (see [Cause]).
+func WithIdempotencyKey(key string) HandleOption {
+	return func(c *handleConfig) { c.key = key }
+}
+
+// idempotentIDs is the namespace of the event IDs derived from
+// idempotency keys.
+var idempotentIDs = uuid.MustParse("6f1c1e9a-3b0e-4c52-9d5e-2a7f4c8b9e10")
+
+// EventID returns the ID of the i-th event appended by a command handled
+// with idempotency key key.
+func EventID(key string, i int) uuid.UUID {
+	return uuid.NewSHA1(idempotentIDs, []byte(key+"/"+strconv.Itoa(i)))
+}
+
+// ErrRejected matches every business-rule rejection that [Runner.Handle]
+// returns: the error of Decide, which errors.Is also matches.
+var ErrRejected = errors.New("command rejected")
+
+type rejection struct{ err error }
+
+func (r rejection) Error() string   { return r.err.Error() }
+func (r rejection) Unwrap() []error { return []error{r.err, ErrRejected} }
+
 // Handle decides cmd on the current state of the stream and appends the
-// events. A business-rule rejection from Decide is returned as it is (test
-// it with errors.Is) and stores nothing. A conflict is retried from the
-// caught-up state; one that outlasts the retries returns an error matching
-// [ErrConflict].
+// events. A business-rule rejection from Decide is returned as it is
+// (errors.Is matches Decide's error and [ErrRejected]) and stores nothing.
+// A conflict is retried from the caught-up state; one that outlasts the
+// retries returns an error matching [ErrConflict].
 func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, opts ...HandleOption) (Result[E, S], error) {
-	var meta Metadata
+	var cfg handleConfig
 	for _, o := range opts {
-		o(&meta)
+		o(&cfg)
 	}
 	state, version, err := r.Load(ctx, streamID)
 	if err != nil {
@@ -115,12 +155,12 @@ func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, op
 	for attempt := 0; ; attempt++ {
 		events, err := r.decider.Decide(cmd, state)
 		if err != nil {
-			return Result[E, S]{}, err
+			return Result[E, S]{}, rejection{err}
 		}
 		if len(events) == 0 {
 			return Result[E, S]{State: state, Version: version}, nil
 		}
-		records, err := r.encode(events, meta)
+		records, err := r.encode(events, cfg)
 		if err != nil {
 			return Result[E, S]{}, err
 		}
@@ -131,6 +171,10 @@ func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, op
 				r.cache.put(streamID, state, next)
 			}
 			return Result[E, S]{Events: events, State: state, Version: next}, nil
+		}
+		if cfg.key != "" && errors.Is(err, ErrDuplicateEvent) {
+			state, version, err := r.Load(ctx, streamID)
+			return Result[E, S]{State: state, Version: version, Duplicate: true}, err
 		}
 		if !errors.Is(err, ErrConflict) || attempt >= r.retries {
 			if errors.Is(err, ErrConflict) {
@@ -147,14 +191,17 @@ func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, op
 	}
 }
 
-func (r *Runner[C, E, S]) encode(events []E, meta Metadata) ([]Event, error) {
+func (r *Runner[C, E, S]) encode(events []E, cfg handleConfig) ([]Event, error) {
 	out := make([]Event, len(events))
 	for i, e := range events {
 		name, version, data, err := r.codec.Encode(e)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = Event{Type: name, SchemaVersion: version, Data: data, Metadata: meta}
+		out[i] = Event{Type: name, SchemaVersion: version, Data: data, Metadata: cfg.meta}
+		if cfg.key != "" {
+			out[i].ID = EventID(cfg.key, i)
+		}
 	}
 	return out, nil
 }
