@@ -88,15 +88,40 @@ func (s reissuedIDs) Append(ctx context.Context, id string, expected int64, even
 	return v, err
 }
 
+type laxCommit struct{ *memory.Store }
+
+// Commit moves the checkpoint without comparing it: two instances of a
+// consumer both commit.
+func (s laxCommit) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
+	actual, err := s.Store.Checkpoint(ctx, consumer)
+	if err != nil {
+		return err
+	}
+	if to < actual && to != 0 {
+		to = actual
+	}
+	return s.Store.Commit(ctx, consumer, actual, to, fn)
+}
+
+type sharedLease struct{ *memory.Store }
+
+// Lock grants every caller the lease at once.
+func (s sharedLease) Lock(ctx context.Context, name string) (store.Lease, error) {
+	return s.Store.Lock(ctx, name+"/"+uuid.NewString())
+}
+
 var brokenStores = map[string]struct {
-	open    func() store.Store
-	failing string // the contract subtest that must fail
+	open     func() store.Store
+	failing  string // the contract subtest that must fail
+	consumer bool   // run ConsumerContract rather than StoreContract
 }{
-	"lossy-log":            {func() store.Store { return lossyLog{memory.New()} }, "ConcurrentWritersTailingReader"},
-	"piecemeal":            {func() store.Store { return piecemeal{memory.New()} }, "FailedBatchWritesNothing"},
-	"forgiving-checkpoint": {func() store.Store { return forgivingCheckpoint{memory.New()} }, "Checkpoints"},
-	"vague-conflict":       {func() store.Store { return vagueConflict{memory.New()} }, "StateMachine"},
-	"reissued-ids":         {func() store.Store { return reissuedIDs{memory.New()} }, "DuplicateEventIDs"},
+	"lax-commit":           {func() store.Store { return laxCommit{memory.New()} }, "CheckpointComparedAndSet", true},
+	"shared-lease":         {func() store.Store { return sharedLease{memory.New()} }, "Leases", true},
+	"lossy-log":            {func() store.Store { return lossyLog{memory.New()} }, "ConcurrentWritersTailingReader", false},
+	"piecemeal":            {func() store.Store { return piecemeal{memory.New()} }, "FailedBatchWritesNothing", false},
+	"forgiving-checkpoint": {func() store.Store { return forgivingCheckpoint{memory.New()} }, "Checkpoints", false},
+	"vague-conflict":       {func() store.Store { return vagueConflict{memory.New()} }, "StateMachine", false},
+	"reissued-ids":         {func() store.Store { return reissuedIDs{memory.New()} }, "DuplicateEventIDs", false},
 }
 
 const brokenEnv = "ANNALS_PROPTEST_BROKEN_STORE"
@@ -108,6 +133,10 @@ func TestBrokenStore(t *testing.T) {
 	name := os.Getenv(brokenEnv)
 	if name == "" {
 		t.Skip("runs as a subprocess of TestStoreContractCatchesBrokenStores")
+	}
+	if brokenStores[name].consumer {
+		proptest.ConsumerContract(t, func(t *testing.T) proptest.ConsumerStore { return brokenStores[name].open().(proptest.ConsumerStore) })
+		return
 	}
 	proptest.StoreContract(t, func(t *testing.T) store.Store { return brokenStores[name].open() })
 }

@@ -15,3 +15,11 @@ func TestStoreContractMemory(t *testing.T) {
 		return s
 	})
 }
+
+func TestConsumerContractMemory(t *testing.T) {
+	proptest.ConsumerContract(t, func(t *testing.T) proptest.ConsumerStore {
+		s := memory.New()
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -126,14 +126,20 @@ func ValidateStreamID(id string) error {
 // ValidateConsumer returns an error matching [ErrInvalid] when a consumer
 // name is empty or longer than [MaxStreamIDLen] bytes.
 func ValidateConsumer(name string) error {
+	return validName("consumer name", name)
+}
+
+// validName checks a name that adapters store as text, and says which
+// kind of name is wrong.
+func validName(what, name string) error {
 	if name == "" {
-		return fmt.Errorf("consumer name is empty: %w", ErrInvalid)
+		return fmt.Errorf("%s is empty: %w", what, ErrInvalid)
 	}
 	if len(name) > MaxStreamIDLen {
-		return fmt.Errorf("consumer name is %d bytes, the limit is %d: %w", len(name), MaxStreamIDLen, ErrInvalid)
+		return fmt.Errorf("%s is %d bytes, the limit is %d: %w", what, len(name), MaxStreamIDLen, ErrInvalid)
 	}
 	if !validText(name) {
-		return fmt.Errorf("consumer name %q is not valid UTF-8 or contains a NUL byte: %w", name, ErrInvalid)
+		return fmt.Errorf("%s %q is not valid UTF-8 or contains a NUL byte: %w", what, name, ErrInvalid)
 	}
 	return nil
 }

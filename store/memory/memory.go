@@ -33,6 +33,7 @@ type Store struct {
 	ids         map[uuid.UUID]struct{}
 	checkpoints map[string]int64
 	changed     chan struct{} // closed and replaced on every append
+	consumers   consumers
 	closed      bool
 }
 
@@ -45,6 +46,10 @@ func New() *Store {
 		ids:         map[uuid.UUID]struct{}{},
 		checkpoints: map[string]int64{},
 		changed:     make(chan struct{}),
+		consumers: consumers{
+			states: map[string]map[string][]byte{},
+			leases: map[string]chan struct{}{},
+		},
 	}
 }
 

@@ -1,0 +1,120 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// A Committer commits what a consumer of the global log did with a batch
+// of events together with the consumer's checkpoint, in one transaction of
+// the store, so that a crash neither loses nor repeats an event. T is what
+// the consumer writes through: a [StateTx] for view states kept in the
+// store, or an adapter's own transaction type (*sql.Tx, pgx.Tx) for a
+// user's SQL tables.
+//
+// Commit runs fn in a transaction. When fn returns nil, it moves consumer's
+// checkpoint from from to to and commits fn's writes with it; when fn
+// fails, nothing fn wrote is kept, the checkpoint stays, and Commit returns
+// fn's error. The checkpoint is compared and set: when it is not from as
+// the transaction starts (another instance of the consumer moved it),
+// Commit fails with an error matching [ErrConflict] and fn's writes are not
+// kept. to may be lower than from only to rebuild a read model from the
+// start (to = 0).
+type Committer[T any] interface {
+	Commit(ctx context.Context, consumer string, from, to int64, fn func(tx T) error) error
+}
+
+// A StateTx reads and writes view states inside a consumer's transaction.
+// A state is a payload under a view name and a key, such as one row of a
+// read model per order.
+type StateTx interface {
+	// LoadState returns the state stored under view and key, and false
+	// when there is none.
+	LoadState(ctx context.Context, view, key string) ([]byte, bool, error)
+	// SaveState stores data under view and key, replacing what was there.
+	SaveState(ctx context.Context, view, key string, data []byte) error
+	// DeleteState removes the state under view and key, if any.
+	DeleteState(ctx context.Context, view, key string) error
+	// DeleteStates removes every state of view, to rebuild it.
+	DeleteStates(ctx context.Context, view string) error
+}
+
+// A StateStore keeps view states beside the events, and commits them with
+// consumer checkpoints. Queries read states with LoadState outside any
+// transaction; they see only committed states.
+type StateStore interface {
+	Committer[StateTx]
+	LoadState(ctx context.Context, view, key string) ([]byte, bool, error)
+}
+
+// A Locker grants exclusive leases by name among the processes that share
+// a store, so that only one instance of a projection or saga works at a
+// time and another takes over when it dies. Correctness never depends on
+// a lease: checkpoints are compared and set. A lease saves the work of
+// instances that would only lose the race.
+type Locker interface {
+	// Lock blocks until the caller holds the lease on name, or ctx is done.
+	Lock(ctx context.Context, name string) (Lease, error)
+}
+
+// A Lease is held until released or lost.
+type Lease interface {
+	// Lost is closed when the lease can no longer be guaranteed: the
+	// connection that held it broke, or it expired unrenewed. The holder
+	// must stop working under it.
+	Lost() <-chan struct{}
+	// Release gives the lease up; another waiting Lock may then take it.
+	Release() error
+}
+
+// ConsumerError is the error of a projection or saga that stopped on an
+// event: the checkpoint stays before Position, so that the consumer
+// resumes at that event once the cause is fixed.
+type ConsumerError struct {
+	Consumer string
+	Position int64
+	EventID  string
+	Type     string
+	Err      error
+}
+
+func (e *ConsumerError) Error() string {
+	return fmt.Sprintf("consumer %q stopped at position %d (event %s, type %s): %v", e.Consumer, e.Position, e.EventID, e.Type, e.Err)
+}
+
+// Unwrap returns the handler's error.
+func (e *ConsumerError) Unwrap() error { return e.Err }
+
+// CheckCheckpoint returns an error matching [ErrConflict] when a consumer
+// that expects its checkpoint at from finds it at actual. Adapters call it
+// inside Commit's transaction.
+func CheckCheckpoint(consumer string, from, actual int64) error {
+	if from == actual {
+		return nil
+	}
+	return fmt.Errorf("consumer %q: checkpoint is %d, expected %d (another instance moved it): %w", consumer, actual, from, ErrConflict)
+}
+
+// ValidateState returns an error matching [ErrInvalid] when a view name or
+// key cannot be stored.
+func ValidateState(view, key string) error {
+	if err := validName("view name", view); err != nil {
+		return err
+	}
+	if key == "" {
+		return nil // the view's single state
+	}
+	return validName("view key", key)
+}
+
+// ValidateCommit checks the arguments of [Committer.Commit] and returns an
+// error matching [ErrInvalid] that says what is wrong.
+func ValidateCommit(consumer string, from, to int64) error {
+	if err := ValidateConsumer(consumer); err != nil {
+		return err
+	}
+	if from < 0 || to < 0 || (to < from && to != 0) {
+		return fmt.Errorf("consumer %q: commit from %d to %d: positions must be ≥ 0 and move forward, or back to 0 to rebuild: %w", consumer, from, to, ErrInvalid)
+	}
+	return nil
+}
