@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 )
 
 // Codec turns typed events into stored bytes and back.
@@ -106,4 +107,15 @@ func (c *JSONCodec[E]) Decode(name string, version int, data []byte) (E, error) 
 		return zero, fmt.Errorf("decode %q: %v is not a %v", name, jt.typ, reflect.TypeFor[E]())
 	}
 	return e, nil
+}
+
+// Types returns the registered type names, so that a consumer of the log
+// reads only the events it can decode.
+func (c *JSONCodec[E]) Types() []string {
+	names := make([]string, 0, len(c.byName))
+	for name := range c.byName {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }

@@ -1,0 +1,284 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+	"github.com/annals-dev/annals/view"
+)
+
+// tally is a view per counter stream: how many increments it saw and the
+// last value, so a doubled or skipped event shows.
+type tally struct {
+	Count int `json:"count"`
+	Last  int `json:"last"`
+}
+
+var tallyView = view.View[tally, incremented]{
+	Evolve: func(t tally, e incremented) tally { return tally{Count: t.Count + 1, Last: e.To} },
+}
+
+func byStream(r store.Record, _ incremented) (string, bool) { return r.StreamID, true }
+
+func newTally(s store.ConsumerStore, opts ...store.ConsumerOption) *store.ViewProjection[tally, incremented] {
+	return store.NewViewProjection(s, "tally", tallyView, counterCodec(), byStream, opts...)
+}
+
+// For any interleaving of appends and projection steps, with any batch
+// size, the projected states equal each stream's replay, and a rebuild
+// from zero gives the same states.
+func TestViewProjectionIncrementalEqualsRebuild(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		ctx := context.Background()
+		s := memory.New()
+		r := store.NewRunner(s, counter, counterCodec())
+		p := newTally(s, store.WithBatchSize(rapid.IntRange(1, 7).Draw(t, "batch")))
+		streams := []string{"a", "b", "c"}
+		counts := map[string]int{}
+		for range rapid.IntRange(0, 40).Draw(t, "steps") {
+			if rapid.Bool().Draw(t, "project") {
+				if _, err := p.Step(ctx); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			id := rapid.SampledFrom(streams).Draw(t, "stream")
+			if _, err := r.Handle(ctx, id, increment{}); err != nil {
+				t.Fatal(err)
+			}
+			counts[id]++
+		}
+		if _, err := p.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		check := func(what string) {
+			for _, id := range streams {
+				got, err := p.Get(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := (tally{Count: counts[id], Last: counts[id]}); got != want {
+					t.Fatalf("%s: stream %s view %+v, want %+v", what, id, got, want)
+				}
+			}
+		}
+		check("incremental")
+		if err := p.Rebuild(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		check("rebuilt")
+	})
+}
+
+func appendN(t *testing.T, r *store.Runner[increment, incremented, int], stream string, n int) {
+	t.Helper()
+	for range n {
+		if _, err := r.Handle(context.Background(), stream, increment{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A handler that fails on one event stops its projection there: the events
+// before it commit, the checkpoint stays before it, other projections go
+// on, and the fixed handler resumes at that event.
+func TestProjectionStopsAtFailingEventAndResumes(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	appendN(t, store.NewRunner(s, counter, counterCodec()), "c", 12)
+
+	var broken sync.Mutex
+	failAt := int64(7)
+	handler := func(ctx context.Context, tx store.StateTx, r store.Record) error {
+		broken.Lock()
+		defer broken.Unlock()
+		if r.Position == failAt {
+			return errors.New("cannot handle this one")
+		}
+		// Record in the transaction, so only committed applications count.
+		return tx.SaveState(ctx, "applied", fmt.Sprint(r.Position), []byte("x"))
+	}
+	p := store.NewProjection(s, s, "fragile", handler, store.WithBatchSize(5))
+	other := newTally(s)
+
+	_, err := p.CatchUp(ctx)
+	var stopped *store.ConsumerError
+	if !errors.As(err, &stopped) || stopped.Position != 7 || stopped.Consumer != "fragile" || stopped.Type != "Incremented" {
+		t.Fatalf("CatchUp error = %v, want a ConsumerError at position 7", err)
+	}
+	if !strings.Contains(err.Error(), "position 7") || !strings.Contains(err.Error(), "cannot handle this one") {
+		t.Errorf("error %q does not say where and why", err)
+	}
+	if pos, _ := p.Position(ctx); pos != 6 {
+		t.Fatalf("checkpoint = %d after failing at 7, want 6", pos)
+	}
+	if _, err := other.CatchUp(ctx); err != nil {
+		t.Fatalf("another projection: %v", err)
+	}
+	if got, _ := other.Get(ctx, "c"); got.Count != 12 {
+		t.Fatalf("the other projection saw %d events, want 12", got.Count)
+	}
+
+	broken.Lock()
+	failAt = -1 // the fix
+	broken.Unlock()
+	if n, err := p.CatchUp(ctx); err != nil || n != 6 {
+		t.Fatalf("after the fix CatchUp handled %d events, %v; want the 6 from position 7", n, err)
+	}
+	for pos := int64(1); pos <= 12; pos++ {
+		if _, ok, _ := s.LoadState(ctx, "applied", fmt.Sprint(pos)); !ok {
+			t.Errorf("event at position %d was never applied", pos)
+		}
+	}
+}
+
+func TestRebuildReportsProgress(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	appendN(t, store.NewRunner(s, counter, counterCodec()), "c", 23)
+	p := newTally(s, store.WithBatchSize(10))
+	if _, err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var reports []store.Progress
+	if err := p.Rebuild(ctx, func(pr store.Progress) { reports = append(reports, pr) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) < 3 {
+		t.Fatalf("%d progress reports for 23 events in batches of 10, want at least 3", len(reports))
+	}
+	for i, pr := range reports {
+		if pr.Head != 23 || (i > 0 && (pr.Position < reports[i-1].Position || pr.Events < reports[i-1].Events)) {
+			t.Fatalf("report %d = %+v goes backwards or has the wrong head", i, pr)
+		}
+	}
+	if last := reports[len(reports)-1]; last.Position != 23 || last.Events != 23 || last.Rate <= 0 {
+		t.Fatalf("last report %+v, want position 23, 23 events and a rate", last)
+	}
+	if got, _ := p.Get(ctx, "c"); got.Count != 23 {
+		t.Fatalf("rebuilt view counted %d, want 23", got.Count)
+	}
+}
+
+// A projection that reads only some types still moves its checkpoint to
+// the head, so a system can tell that it is up to date.
+func TestFilteredProjectionReachesHead(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	if _, err := s.Append(ctx, "other", store.NoStream, []store.Event{{Type: "Unrelated"}, {Type: "Unrelated"}}); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, store.NewRunner(s, counter, counterCodec()), "c", 2)
+	if _, err := s.Append(ctx, "other", 2, []store.Event{{Type: "Unrelated"}}); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	p := store.NewProjection(s, s, "filtered", func(context.Context, store.StateTx, store.Record) error { calls++; return nil },
+		store.WithTypes("Incremented"), store.WithBatchSize(1))
+	if _, err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if pos, _ := p.Position(ctx); pos != 5 || calls != 2 {
+		t.Fatalf("checkpoint %d after %d calls; want the head 5 after 2", pos, calls)
+	}
+}
+
+// Two instances of one projection running at once, without leases, still
+// apply every event exactly once: the checkpoint is compared and set.
+func TestRacingInstancesApplyEachEventOnce(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	r := store.NewRunner(s, counter, counterCodec())
+	for _, id := range []string{"a", "b", "c", "d"} {
+		appendN(t, r, id, 50)
+	}
+	var wg sync.WaitGroup
+	for range 3 {
+		p := newTally(s, store.WithBatchSize(3), store.WithoutLease())
+		wg.Go(func() {
+			for {
+				_, err := p.CatchUp(ctx)
+				if err == nil {
+					return
+				}
+				if !errors.Is(err, store.ErrConflict) {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, id := range []string{"a", "b", "c", "d"} {
+		if got, _ := newTally(s).Get(ctx, id); got != (tally{Count: 50, Last: 50}) {
+			t.Fatalf("stream %s: %+v, want 50 events applied once each", id, got)
+		}
+	}
+}
+
+// Run holds the projection's lease: while the first instance runs, a
+// second waits and handles nothing; when the first stops, the second takes
+// over from its checkpoint.
+func TestRunTakesOverWhenTheHolderStops(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	r := store.NewRunner(s, counter, counterCodec())
+	instance := func(name string) *store.Projection[store.StateTx] {
+		return store.NewProjection(s, s, "who", func(ctx context.Context, tx store.StateTx, rec store.Record) error {
+			return tx.SaveState(ctx, "who", fmt.Sprint(rec.Position), []byte(name))
+		})
+	}
+	handledBy := func(pos int64) string {
+		for {
+			data, ok, err := s.LoadState(ctx, "who", fmt.Sprint(pos))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				return string(data)
+			}
+			runtimeYield()
+		}
+	}
+	run := func(name string) (context.CancelFunc, chan error) {
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- instance(name).Run(runCtx) }()
+		return stop, done
+	}
+
+	appendN(t, r, "c", 3)
+	stopFirst, firstDone := run("first")
+	if got := handledBy(3); got != "first" {
+		t.Fatalf("event 3 handled by %q", got)
+	}
+	stopSecond, secondDone := run("second")
+	appendN(t, r, "c", 3)
+	for pos := int64(4); pos <= 6; pos++ {
+		if got := handledBy(pos); got != "first" {
+			t.Fatalf("event %d handled by %q while the first instance held the lease", pos, got)
+		}
+	}
+	stopFirst()
+	if err := <-firstDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("first Run returned %v, want context.Canceled", err)
+	}
+	appendN(t, r, "c", 2)
+	for pos := int64(7); pos <= 8; pos++ {
+		if got := handledBy(pos); got != "second" {
+			t.Fatalf("event %d handled by %q after the first instance stopped", pos, got)
+		}
+	}
+	stopSecond()
+	if err := <-secondDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("second Run returned %v, want context.Canceled", err)
+	}
+}

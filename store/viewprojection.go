@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/annals-dev/annals/view"
+)
+
+// A ConsumerStore is a store that also keeps view states and commits them
+// with consumer checkpoints. Every adapter of this module is one.
+type ConsumerStore interface {
+	Store
+	StateStore
+}
+
+// A ViewProjection runs a [view.View] over the global log and keeps one
+// state per key in the store, as JSON, committed with its checkpoint:
+// a materialised read model that needs no tables of its own.
+//
+// Events whose type the codec does not know are skipped, so a view reads
+// only the events it registered, from a log that holds every aggregate's.
+type ViewProjection[S, E any] struct {
+	*Projection[StateTx]
+	states StateStore
+	view   view.View[S, E]
+}
+
+// NewViewProjection returns a projection named name that folds v over the
+// events of the log that codec decodes. key says which state an event
+// evolves; it returns false for an event the view ignores. The states live
+// under the view name name; S must encode as JSON.
+func NewViewProjection[S, E any](s ConsumerStore, name string, v view.View[S, E], codec Codec[E], key func(Record, E) (string, bool), opts ...ConsumerOption) *ViewProjection[S, E] {
+	if types, ok := codec.(interface{ Types() []string }); ok {
+		opts = append([]ConsumerOption{WithTypes(types.Types()...)}, opts...)
+	}
+	apply := func(ctx context.Context, tx StateTx, recs []Record) (int, error) {
+		states := map[string]S{}
+		var order []string
+		for i, r := range recs {
+			e, err := codec.Decode(r.Type, r.SchemaVersion, r.Data)
+			if errors.Is(err, ErrUnknownEventType) {
+				continue
+			}
+			if err != nil {
+				return i, err
+			}
+			k, ok := key(r, e)
+			if !ok {
+				continue
+			}
+			st, seen := states[k]
+			if !seen {
+				if st, err = loadState(ctx, tx, name, k, v); err != nil {
+					return i, err
+				}
+				order = append(order, k)
+			}
+			states[k] = v.Evolve(st, e)
+		}
+		for _, k := range order {
+			data, err := json.Marshal(states[k])
+			if err != nil {
+				return 0, fmt.Errorf("view %q key %q: encode the state: %w", name, k, err)
+			}
+			if err := tx.SaveState(ctx, name, k, data); err != nil {
+				return 0, fmt.Errorf("view %q key %q: %w", name, k, err)
+			}
+		}
+		return len(recs), nil
+	}
+	return &ViewProjection[S, E]{
+		Projection: newProjection(s, Committer[StateTx](s), name, apply, newConsumerConfig(opts)),
+		states:     s,
+		view:       v,
+	}
+}
+
+type stateLoader interface {
+	LoadState(ctx context.Context, view, key string) ([]byte, bool, error)
+}
+
+func loadState[S, E any](ctx context.Context, from stateLoader, name, key string, v view.View[S, E]) (S, error) {
+	data, ok, err := from.LoadState(ctx, name, key)
+	if err != nil || !ok {
+		return v.InitialState(), err
+	}
+	var st S
+	if err := json.Unmarshal(data, &st); err != nil {
+		return st, fmt.Errorf("view %q key %q: decode the stored state: %w", name, key, err)
+	}
+	return st, nil
+}
+
+// Get returns the committed state of key: the view's initial state when no
+// event has evolved it.
+func (p *ViewProjection[S, E]) Get(ctx context.Context, key string) (S, error) {
+	return loadState(ctx, p.states, p.name, key, p.view)
+}
+
+// Rebuild deletes every state of the view and rebuilds them from the start
+// of the log; see [Projection.Rebuild].
+func (p *ViewProjection[S, E]) Rebuild(ctx context.Context, progress func(Progress)) error {
+	return p.Projection.Rebuild(ctx, func(ctx context.Context, tx StateTx) error {
+		return tx.DeleteStates(ctx, p.name)
+	}, progress)
+}
