@@ -58,14 +58,20 @@ func Neutral[C, E any]() Decider[C, E, struct{}] {
 
 // Many runs one instance of d per key. A command for key k is decided by
 // the instance of k on its own state, and its events are addressed to k.
-// Instances never see each other's commands or events. An instance whose
-// state becomes terminal (see [Decider.IsTerminal]) is forgotten, and a key
-// not in the map is in d's initial state.
+// Instances never see each other's commands or events: the state of each
+// key is the replay of that key's events alone. A key not in the map is in
+// d's initial state.
+//
+// An instance that reaches a terminal state (see [Decider.IsTerminal]) is
+// kept: forgetting it would put its key back in the initial state, and a
+// finished instance — a closed account, a sealed counter — would start over
+// with its next command. Many itself is never terminal, since a command for
+// a new key can always come.
 //
 // The state map is never mutated: Evolve copies it, so a state value that
-// a caller holds stays valid. That costs a copy of the map per event; for
-// many thousands of live keys, store each instance in its own stream
-// instead.
+// a caller holds stays valid. That costs a copy of the map per event, and
+// the map holds every key that ever had an event; for many thousands of
+// keys, store each instance in its own stream instead.
 func Many[K comparable, C, E, S any](d Decider[C, E, S]) Decider[Keyed[K, C], Keyed[K, E], map[K]S] {
 	get := func(m map[K]S, k K) S {
 		if s, ok := m[k]; ok {
@@ -83,12 +89,7 @@ func Many[K comparable, C, E, S any](d Decider[C, E, S]) Decider[Keyed[K, C], Ke
 			for k, s := range m {
 				next[k] = s
 			}
-			s := d.Evolve(get(m, e.Key), e.Value)
-			if d.Terminal(s) {
-				delete(next, e.Key)
-			} else {
-				next[e.Key] = s
-			}
+			next[e.Key] = d.Evolve(get(m, e.Key), e.Value)
 			return next
 		},
 		Initial: func() map[K]S { return map[K]S{} },

@@ -12,8 +12,9 @@ package decider
 // already holds.
 //
 // Initial returns the state before any event; nil means the zero value of S.
-// IsTerminal, when set, reports that no further event can happen in a state;
-// [Many] uses it to forget finished instances. nil means never terminal.
+// IsTerminal, when set, reports that an instance is finished: no command
+// decides an event in that state any more. nil means never terminal.
+// [Combine] is terminal when both its parts are.
 type Decider[C, E, S any] struct {
 	Decide     func(C, S) ([]E, error)
 	Evolve     func(S, E) S

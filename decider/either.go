@@ -1,7 +1,8 @@
 package decider
 
 // Either holds exactly one of a left value L or a right value R. It routes
-// commands and events between two combined deciders.
+// commands and events between two combined deciders. Build one with [Left]
+// or [Right]; the zero Either holds the zero left value.
 type Either[L, R any] struct {
 	left    L
 	right   R

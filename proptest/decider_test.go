@@ -61,6 +61,11 @@ func TestReplayEqualsLiveCatchesImpureDeciders(t *testing.T) {
 	shared := map[string]int{}
 	inPlace.Initial = func() tally { return tally{Votes: shared} }
 
+	// Evolve updates the map in place, though each replay starts from a
+	// fresh one: the state a caller held changes under it.
+	freshInPlace := inPlace
+	freshInPlace.Initial = func() tally { return tally{Votes: map[string]int{}} }
+
 	// Decide depends on something outside its arguments.
 	calls := 0
 	hidden := tallyDecider()
@@ -75,7 +80,7 @@ func TestReplayEqualsLiveCatchesImpureDeciders(t *testing.T) {
 		return []voted{{Option: c.option}}, errTooMany
 	}
 
-	for name, d := range map[string]decider.Decider[vote, voted, tally]{"in-place evolve": inPlace, "hidden input": hidden, "leaky rejection": leaky} {
+	for name, d := range map[string]decider.Decider[vote, voted, tally]{"in-place evolve": inPlace, "in-place evolve, fresh initial": freshInPlace, "hidden input": hidden, "leaky rejection": leaky} {
 		if msg := replayMismatch(d, commands); msg == "" {
 			t.Errorf("%s: replay-equals-live found nothing wrong", name)
 		} else {
