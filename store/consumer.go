@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -66,6 +67,12 @@ type Lease interface {
 	// Release gives the lease up; another waiting Lock may then take it.
 	Release() error
 }
+
+// ErrLeaseLost reports that a consumer stopped because the lease it ran
+// under was lost: its connection to the store broke, or the lease expired.
+// Another instance may already have taken over; run it again to wait for
+// the lease.
+var ErrLeaseLost = errors.New("lease lost")
 
 // ConsumerError is the error of a projection or saga that stopped on an
 // event: the checkpoint stays before Position, so that the consumer

@@ -203,13 +203,13 @@ func follow(ctx context.Context, s Store, name string, lease bool, step func(con
 		}
 		defer l.Release()
 		if lost := l.Lost(); lost != nil {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithCancel(ctx)
-			defer cancel()
+			var cancel context.CancelCauseFunc
+			ctx, cancel = context.WithCancelCause(ctx)
+			defer cancel(nil)
 			go func() {
 				select {
 				case <-lost:
-					cancel()
+					cancel(fmt.Errorf("consumer %q: %w", name, ErrLeaseLost))
 				case <-ctx.Done():
 				}
 			}()
@@ -217,13 +217,13 @@ func follow(ctx context.Context, s Store, name string, lease bool, step func(con
 	}
 	for {
 		n, at, err := step(ctx)
+		if err == nil && n == 0 {
+			err = s.Wait(ctx, at)
+		}
 		if err != nil {
-			return err
-		}
-		if n > 0 {
-			continue
-		}
-		if err := s.Wait(ctx, at); err != nil {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
 			return err
 		}
 	}

@@ -282,3 +282,39 @@ func TestRunTakesOverWhenTheHolderStops(t *testing.T) {
 		t.Fatalf("second Run returned %v, want context.Canceled", err)
 	}
 }
+
+// losingLocker grants leases that the test can make lost.
+type losingLocker struct {
+	*memory.Store
+	lost chan struct{}
+}
+
+type losableLease struct {
+	store.Lease
+	lost chan struct{}
+}
+
+func (l losableLease) Lost() <-chan struct{} { return l.lost }
+
+func (s losingLocker) Lock(ctx context.Context, name string) (store.Lease, error) {
+	l, err := s.Store.Lock(ctx, name)
+	return losableLease{Lease: l, lost: s.lost}, err
+}
+
+func TestRunStopsWhenTheLeaseIsLost(t *testing.T) {
+	ctx := context.Background()
+	s := losingLocker{Store: memory.New(), lost: make(chan struct{})}
+	appendN(t, store.NewRunner(s, counter, counterCodec()), "c", 2)
+	done := make(chan error, 1)
+	go func() { done <- newTally(s).Run(ctx) }()
+	for {
+		if v, _ := newTally(s).Get(ctx, "c"); v.Count == 2 {
+			break
+		}
+		runtimeYield()
+	}
+	close(s.lost)
+	if err := <-done; !errors.Is(err, store.ErrLeaseLost) || !strings.Contains(err.Error(), `"tally"`) {
+		t.Fatalf("Run after losing its lease returned %v, want store.ErrLeaseLost naming the consumer", err)
+	}
+}
