@@ -133,7 +133,7 @@ func median(ss []sample) sample {
 	}
 }
 
-func (s sample) eventsPerSec() float64  { return s.eventsPerOp / (s.nsPerOp * 1e-9) }
+func (s sample) eventsPerSec() float64   { return s.eventsPerOp / (s.nsPerOp * 1e-9) }
 func (s sample) allocsPerEvent() float64 { return s.allocsPerOp / s.eventsPerOp }
 
 // write prints a Markdown table: one line per workload and baseline.
