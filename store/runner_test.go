@@ -33,7 +33,7 @@ var counter = decider.Decider[increment, incremented, int]{
 	Evolve: func(_ int, e incremented) int { return e.To },
 }
 
-func counterCodec() store.Codec[incremented] {
+func counterCodec() *store.JSONCodec[incremented] {
 	return store.NewJSONCodec[incremented]().Register("Incremented", incremented{})
 }
 
