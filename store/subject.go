@@ -169,6 +169,9 @@ func findPersonalFields(t reflect.Type) ([]string, error) {
 	for _, f := range reflect.VisibleFields(st) {
 		tag, tagged := f.Tag.Lookup(personalTag)
 		if !tagged {
+			if nested := nestedTag(f.Type, map[reflect.Type]bool{st: true}); nested != "" && !f.Anonymous {
+				return nil, fmt.Errorf("%v.%s: holds the field %s tagged %s:..., but only top-level fields can be personal; tag %s itself", st, f.Name, nested, personalTag, f.Name)
+			}
 			continue
 		}
 		if tag != "personal" {
@@ -198,6 +201,28 @@ func findPersonalFields(t reflect.Type) ([]string, error) {
 }
 
 var jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+
+// nestedTag returns the name of a field inside t (a struct, or a pointer,
+// slice, array or map of one) that carries the personal tag, or "".
+func nestedTag(t reflect.Type, seen map[reflect.Type]bool) string {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] {
+		return ""
+	}
+	seen[t] = true
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if _, tagged := f.Tag.Lookup(personalTag); tagged {
+			return t.String() + "." + f.Name
+		}
+		if n := nestedTag(f.Type, seen); n != "" {
+			return n
+		}
+	}
+	return ""
+}
 
 // envelope is the payload of a record with personal fields: the other
 // fields as they were, and the personal ones encrypted with the subject's
