@@ -30,6 +30,11 @@ const (
 // corrupt or hostile record cannot exhaust memory.
 const MaxInflatedSize = 64 << 20
 
+// MinCompressSize is the size below which payloads are stored without
+// trying to compress them: they rarely shrink, and trying costs more than
+// it could save.
+const MinCompressSize = 64
+
 // encoding is a parsed Encoding string.
 type encoding struct {
 	personal bool
@@ -133,13 +138,17 @@ type compressor struct {
 }
 
 // deflate returns data compressed, or nil when compressing does not make
-// it smaller.
+// it smaller. It uses the fastest level: records are small, and at that
+// size the higher levels cost several times the time for a few bytes.
 func (c *compressor) deflate(data []byte) []byte {
+	if len(data) < MinCompressSize {
+		return nil
+	}
 	var buf bytes.Buffer
 	buf.Grow(len(data))
 	w, _ := c.writers.Get().(*flate.Writer)
 	if w == nil {
-		w, _ = flate.NewWriter(&buf, flate.DefaultCompression) // the level is valid
+		w, _ = flate.NewWriter(&buf, flate.BestSpeed) // the level is valid
 	} else {
 		w.Reset(&buf)
 	}

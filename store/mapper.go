@@ -76,8 +76,9 @@ func WithUpcaster(r *upcast.Registry) MapperOption {
 }
 
 // WithCompression compresses payloads with DEFLATE when that makes them
-// smaller; payloads that would grow are stored as they are. Reading
-// compressed records needs no option.
+// smaller; payloads that would not shrink, and those under
+// [MinCompressSize] bytes, are stored as they are. Reading compressed
+// records needs no option.
 func WithCompression() MapperOption {
 	return func(p *pipeline) { p.compress = true }
 }
