@@ -114,6 +114,8 @@ func ValidateAppend(streamID string, expected int64, events []Event) error {
 			return fmt.Errorf("append to stream %q: event %d type name %q is not valid UTF-8 or contains a NUL byte: %w", streamID, i, e.Type, ErrInvalid)
 		case e.SchemaVersion < 0:
 			return fmt.Errorf("append to stream %q: event %d (%s) has schema version %d, want ≥ 1: %w", streamID, i, e.Type, e.SchemaVersion, ErrInvalid)
+		case !validText(e.Encoding):
+			return fmt.Errorf("append to stream %q: event %d (%s) encoding %q is not valid UTF-8 or contains a NUL byte: %w", streamID, i, e.Type, e.Encoding, ErrInvalid)
 		}
 	}
 	return nil
