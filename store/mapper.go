@@ -87,31 +87,29 @@ func WithCompression() MapperOption {
 // key of k, and decrypts with any key of k. The ciphertext is bound to its
 // record (stream, version, event ID, type and schema version; for a
 // snapshot, stream, version, type and schema version): copied anywhere
-// else, it fails to decrypt with [ErrDecrypt].
+// else, it fails to decrypt with [ErrDecrypt]. It panics when k is nil.
 func WithEncryption(k *Keyring) MapperOption {
-	return func(p *pipeline) {
-		if k == nil {
-			panic("annals: store.WithEncryption: nil keyring")
-		}
-		p.keyring = k
+	if k == nil {
+		panic("annals: store.WithEncryption: nil keyring")
 	}
+	return func(p *pipeline) { p.keyring = k }
 }
 
 // WithSubjectKeys encrypts the personal fields of events that implement
 // [PersonalData] with one key per data subject, kept in ks and wrapped by
-// the write key of master. See [PersonalData] and [ForgetSubject].
+// the write key of master, which may be the keyring of [WithEncryption].
+// See [PersonalData] and [ForgetSubject]. It panics when ks or master is
+// nil.
 func WithSubjectKeys(ks KeyStore, master *Keyring) MapperOption {
-	return func(p *pipeline) {
-		if ks == nil || master == nil {
-			panic("annals: store.WithSubjectKeys: nil key store or master keyring")
-		}
-		p.subjects = &subjects{store: ks, master: master}
+	if ks == nil || master == nil {
+		panic("annals: store.WithSubjectKeys: nil key store or master keyring")
 	}
+	return func(p *pipeline) { p.subjects = &subjects{store: ks, master: master} }
 }
 
 // NewMapper returns a pipeline around codec c with the given options.
 // Without options it reads and writes what c does, and also reads
-// compressed records.
+// compressed records. It panics when c is nil.
 func NewMapper[T any](c Codec[T], opts ...MapperOption) *Pipeline[T] {
 	if c == nil {
 		panic("annals: store.NewMapper: nil codec")

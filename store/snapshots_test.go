@@ -184,11 +184,17 @@ func TestSnapshotAheadOfTheStreamIsIgnored(t *testing.T) {
 	ctx := context.Background()
 	s := memory.New()
 	history(t, store.NewRunner(s, accounts, accountCodec()), "a", 2)
-	r := store.NewRunner(s, accounts, accountCodec(), store.WithSnapshots(s, snapshot.Every(100), accountStateCodec()))
+	var logs bytes.Buffer
+	r := store.NewRunner(s, accounts, accountCodec(), store.WithSnapshots(s, snapshot.Every(100), accountStateCodec()), store.WithLogger(logTo(&logs)))
 	ahead, _ := accountStateCodec().ToSnapshot(ctx, "a", 10, account{CustomerID: "c-1", Balance: 1000})
-	s.SaveSnapshot(ctx, ahead)
+	if err := s.SaveSnapshot(ctx, ahead); err != nil {
+		t.Fatal(err)
+	}
 	if a, v, err := r.Load(ctx, "a"); err != nil || v != 3 || a.Balance != 2 {
 		t.Fatalf("with a snapshot beyond the stream's end: %+v at %d, %v; want balance 2 at 3", a, v, err)
+	}
+	if !strings.Contains(logs.String(), "no event at its version") {
+		t.Fatalf("the snapshot ahead of its stream was not logged:\n%s", logs.String())
 	}
 	if _, err := r.Handle(ctx, "a", accountCmd{Amount: 5}); err != nil {
 		t.Fatalf("a command after ignoring the snapshot: %v", err)
