@@ -71,6 +71,7 @@ type modelEvent struct {
 	typ      string
 	schema   int
 	data     []byte
+	encoding string
 	metadata store.Metadata
 }
 
@@ -88,6 +89,9 @@ type storeMachine struct {
 
 var machineTypes = []string{"Opened", "Deposited", "Withdrawn", "Ünïcødé ✓"}
 
+// machineEncodings are Encoding values a store must keep as they are.
+var machineEncodings = []string{"", "", "deflate", "aes256gcm:k1", "personal+deflate+aes256gcm:key-2.b_c"}
+
 func (m *storeMachine) stream(t *rapid.T) string {
 	return m.run + "/" + rapid.SampledFrom([]string{"a", "b", "c", "δ"}).Draw(t, "stream")
 }
@@ -100,6 +104,7 @@ func (m *storeMachine) events(t *rapid.T) []store.Event {
 			Type:          rapid.SampledFrom(machineTypes).Draw(t, "type"),
 			SchemaVersion: rapid.IntRange(1, 3).Draw(t, "schema"),
 			Data:          rapid.SliceOfN(rapid.Byte(), 0, 16).Draw(t, "data"),
+			Encoding:      rapid.SampledFrom(machineEncodings).Draw(t, "encoding"),
 			Metadata: store.Metadata{
 				CorrelationID: rapid.StringMatching(`[a-z0-9]{0,8}`).Draw(t, "correlation"),
 				CausationID:   rapid.StringMatching(`[a-z0-9]{0,8}`).Draw(t, "causation"),
@@ -135,7 +140,7 @@ func (m *storeMachine) appendEvents(t *rapid.T, streamID string, expected int64,
 	for i, e := range events {
 		m.log = append(m.log, modelEvent{
 			id: e.ID, stream: streamID, version: actual + int64(i) + 1, typ: e.Type,
-			schema: e.SchemaVersion, data: e.Data, metadata: e.Metadata,
+			schema: e.SchemaVersion, data: e.Data, encoding: e.Encoding, metadata: e.Metadata,
 		})
 	}
 	m.versions[streamID] = version
@@ -178,6 +183,8 @@ func compareRecords(t *rapid.T, what string, got []store.Record, want []modelEve
 			t.Fatalf("%s record %d: type %q v%d, want %q v%d", what, i, r.Type, r.SchemaVersion, w.typ, w.schema)
 		case !bytes.Equal(r.Data, w.data):
 			t.Fatalf("%s record %d: data %x, want %x", what, i, r.Data, w.data)
+		case r.Encoding != w.encoding:
+			t.Fatalf("%s record %d: encoding %q, want %q", what, i, r.Encoding, w.encoding)
 		case r.Metadata.CorrelationID != w.metadata.CorrelationID || r.Metadata.CausationID != w.metadata.CausationID:
 			t.Fatalf("%s record %d: metadata %+v, want %+v", what, i, r.Metadata, w.metadata)
 		case r.ID == uuid.Nil || (w.id != uuid.Nil && r.ID != w.id):
@@ -353,6 +360,8 @@ func contractInvalidInput(t *testing.T, s store.Store) {
 		{"empty type", "s", []store.Event{{Type: ""}}},
 		{"type too long", "s", []store.Event{{Type: strings.Repeat("t", store.MaxTypeLen+1)}}},
 		{"negative schema version", "s", []store.Event{{Type: "A", SchemaVersion: -1}}},
+		{"encoding with NUL", "s", []store.Event{{Type: "A", Encoding: "deflate\x00"}}},
+		{"encoding not UTF-8", "s", []store.Event{{Type: "A", Encoding: "\xff"}}},
 	}
 	for _, c := range cases {
 		_, err := s.Append(ctx, c.stream, store.AnyVersion, c.events)

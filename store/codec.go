@@ -1,10 +1,14 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
+	"time"
+
+	"github.com/annals-dev/annals/snapshot"
 )
 
 // Codec turns typed events into stored bytes and back.
@@ -22,11 +26,23 @@ type Codec[E any] interface {
 // E before use; a type that implements json.Marshaler and
 // json.Unmarshaler (on its pointer) encodes itself.
 //
+// A JSONCodec is also a [Mapper] and a [SnapshotMapper] that stores plain
+// JSON, for the simple case: store.NewRunner(s, d, codec). It reads
+// compressed records too, but not encrypted ones, and upcasts nothing;
+// wrap it with [NewMapper] for that.
+//
 // A JSONCodec is safe for concurrent use once its types are registered.
 type JSONCodec[E any] struct {
 	byName map[string]jsonType
 	byType map[reflect.Type]jsonType
+	plain  *pipeline // reads what needs no configuration: compression
 }
+
+var (
+	_ Mapper[int]         = (*JSONCodec[int])(nil)
+	_ SnapshotMapper[int] = (*JSONCodec[int])(nil)
+	_ SchemaVersioner     = (*JSONCodec[int])(nil)
+)
 
 type jsonType struct {
 	name    string
@@ -36,7 +52,7 @@ type jsonType struct {
 
 // NewJSONCodec returns a JSON codec with no registered types.
 func NewJSONCodec[E any]() *JSONCodec[E] {
-	return &JSONCodec[E]{byName: map[string]jsonType{}, byType: map[reflect.Type]jsonType{}}
+	return &JSONCodec[E]{byName: map[string]jsonType{}, byType: map[reflect.Type]jsonType{}, plain: &pipeline{}}
 }
 
 // Register maps the type name to the dynamic type of sample, at schema
@@ -118,4 +134,54 @@ func (c *JSONCodec[E]) Types() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// SchemaVersion implements [SchemaVersioner]: it returns the schema version
+// registered for a type name.
+func (c *JSONCodec[E]) SchemaVersion(name string) (int, bool) {
+	jt, ok := c.byName[name]
+	return jt.version, ok
+}
+
+// ToEvent implements [Mapper]: the event's JSON, stored as it is.
+func (c *JSONCodec[E]) ToEvent(_ context.Context, at Placement, e E, meta Metadata) (Event, error) {
+	name, version, data, err := c.Encode(e)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{ID: at.ID, Type: name, SchemaVersion: version, Data: data, Metadata: meta}, nil
+}
+
+// FromRecord implements [Mapper].
+func (c *JSONCodec[E]) FromRecord(ctx context.Context, r Record) (E, error) {
+	id := identity{kind: 'e', streamID: r.StreamID, version: r.Version, eventID: r.ID, typ: r.Type, schema: r.SchemaVersion}
+	data, _, err := c.plain.open(ctx, id, r.Data, r.Encoding)
+	if err != nil {
+		var zero E
+		return zero, err
+	}
+	return c.Decode(r.Type, r.SchemaVersion, data)
+}
+
+// ToSnapshot implements [SnapshotMapper]: the state's JSON, stored as it
+// is, under the name and version the state's type is registered with.
+func (c *JSONCodec[E]) ToSnapshot(_ context.Context, streamID string, version int64, s E) (snapshot.Snapshot, error) {
+	name, schema, data, err := c.Encode(s)
+	if err != nil {
+		return snapshot.Snapshot{}, err
+	}
+	return snapshot.Snapshot{StreamID: streamID, Version: version, Type: name, SchemaVersion: schema, Time: time.Now().UTC(), Data: data}, nil
+}
+
+// FromSnapshot implements [SnapshotMapper]. A snapshot of a type name or
+// schema version other than the registered one fails with
+// [ErrUnknownEventType] or [ErrSchemaVersion].
+func (c *JSONCodec[E]) FromSnapshot(ctx context.Context, s snapshot.Snapshot) (E, error) {
+	id := identity{kind: 's', streamID: s.StreamID, version: s.Version, typ: s.Type, schema: s.SchemaVersion}
+	data, _, err := c.plain.open(ctx, id, s.Data, s.Encoding)
+	if err != nil {
+		var zero E
+		return zero, err
+	}
+	return c.Decode(s.Type, s.SchemaVersion, data)
 }

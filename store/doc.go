@@ -26,4 +26,30 @@
 // Every event also has a position in one global log, read page by page
 // with [Store.ReadLog]. A consumer that remembers the last position it saw
 // never skips an event and never sees one twice.
+//
+// # Evolving data
+//
+// A [Mapper] turns typed events into stored records and back; a
+// [*JSONCodec] is one, and [NewMapper] wraps any [Codec] in a pipeline:
+//
+//	write: event → codec → personal fields → deflate → AES-256-GCM
+//	read:  decrypt → inflate → personal fields → upcast → codec → event
+//
+// Each record's Encoding names the steps applied to it ("", "deflate",
+// "aes256gcm:k2", "personal+deflate+aes256gcm:k2"…), so records written
+// with and without them live side by side. [WithUpcaster] brings old
+// schema versions to the current one (package upcast); [WithCompression]
+// deflates payloads that shrink; [WithEncryption] seals them with a
+// [Keyring] of key IDs, one writing and several reading, usually from
+// [KeyringFromEnv]; [WithSubjectKeys] encrypts the personal fields of
+// [PersonalData] with a key per data subject held in a [KeyStore], so that
+// [ForgetSubject] makes them unreadable while the stream still loads. A
+// payload that cannot be decrypted fails with [ErrDecrypt] naming the key;
+// an unknown Encoding with [ErrUnknownEncoding].
+//
+// [WithSnapshots] makes a Runner load the latest snapshot (package
+// snapshot) and the events after it, and save a snapshot after an append
+// when its policy says so, without ever failing a command for it.
+//
+// The design and its reasons are in docs/evolving-data.md.
 package store

@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/annals-dev/annals/upcast"
 )
 
 var (
@@ -23,7 +25,16 @@ var (
 	ErrUnknownEventType = errors.New("unknown event type")
 	// ErrSchemaVersion reports a stored schema version that the code cannot
 	// read: newer than it knows, or with no upcaster to the current one.
-	ErrSchemaVersion = errors.New("unsupported schema version")
+	// It is [upcast.ErrSchemaVersion], so errors from either package match.
+	ErrSchemaVersion = upcast.ErrSchemaVersion
+	// ErrDecrypt reports a payload that cannot be decrypted: its key is not
+	// configured, the key is wrong, or the stored bytes were changed or
+	// copied from another record. The error names the key ID.
+	ErrDecrypt = errors.New("decryption failed")
+	// ErrUnknownEncoding reports a record whose Encoding names a
+	// transformation this code does not know or in an order it does not
+	// write, so its payload cannot be read.
+	ErrUnknownEncoding = errors.New("unknown encoding")
 	// ErrCheckpointBackwards reports an attempt to move a consumer's
 	// checkpoint to a lower position.
 	ErrCheckpointBackwards = errors.New("checkpoint moves backwards")
@@ -103,6 +114,8 @@ func ValidateAppend(streamID string, expected int64, events []Event) error {
 			return fmt.Errorf("append to stream %q: event %d type name %q is not valid UTF-8 or contains a NUL byte: %w", streamID, i, e.Type, ErrInvalid)
 		case e.SchemaVersion < 0:
 			return fmt.Errorf("append to stream %q: event %d (%s) has schema version %d, want ≥ 1: %w", streamID, i, e.Type, e.SchemaVersion, ErrInvalid)
+		case !validText(e.Encoding):
+			return fmt.Errorf("append to stream %q: event %d (%s) encoding %q is not valid UTF-8 or contains a NUL byte: %w", streamID, i, e.Type, e.Encoding, ErrInvalid)
 		}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
+	"github.com/annals-dev/annals/upcast"
 	"github.com/annals-dev/annals/view"
 )
 
@@ -316,5 +317,24 @@ func TestRunStopsWhenTheLeaseIsLost(t *testing.T) {
 	close(s.lost)
 	if err := <-done; !errors.Is(err, store.ErrLeaseLost) || !strings.Contains(err.Error(), `"tally"`) {
 		t.Fatalf("Run after losing its lease returned %v, want store.ErrLeaseLost naming the consumer", err)
+	}
+}
+
+// A view reads events stored under a name its upcaster renames from: the
+// type filter a mapper gives includes the old names.
+func TestProjectionReadsRenamedTypes(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	if _, err := s.Append(ctx, "c", store.NoStream, []store.Event{{Type: "Bumped", Data: []byte(`{"To":1}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	m := store.NewMapper(counterCodec(), store.WithUpcaster(upcast.New().Rename("Bumped", "Incremented")))
+	appendN(t, store.NewRunner(s, counter, m), "c", 1)
+	p := store.NewViewProjection(s, "renamed", tallyView, m, byStream)
+	if _, err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := p.Get(ctx, "c"); got != (tally{Count: 2, Last: 2}) {
+		t.Fatalf("view = %+v, want both events, the old-named one included", got)
 	}
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -22,23 +25,32 @@ const DefaultRetries = 3
 // conflict it catches up from the stream and decides afresh, a bounded
 // number of times.
 //
+// With [WithSnapshots], it loads a stream from its latest snapshot and the
+// events after it, and saves a snapshot after an append when the policy
+// says so.
+//
 // A Runner is safe for concurrent use.
 type Runner[C, E, S any] struct {
 	store   Store
 	decider decider.Decider[C, E, S]
-	codec   Codec[E]
+	events  Mapper[E]
 	retries int
 	backoff func(attempt int) time.Duration
 	cache   *stateCache[S]
+	snaps   *snapshots[S]
+	logger  *slog.Logger
 }
 
 // RunnerOption configures a [Runner].
 type RunnerOption func(*runnerConfig)
 
 type runnerConfig struct {
-	retries   int
-	backoff   func(int) time.Duration
-	cacheSize int
+	retries         int
+	backoff         func(int) time.Duration
+	cacheSize       int
+	snapshots       any // a *snapshotConfig[S], checked by NewRunner
+	snapshotTimeout time.Duration
+	logger          *slog.Logger
 }
 
 // WithCache keeps the state and version of up to size recently used
@@ -63,22 +75,37 @@ func WithBackoff(f func(attempt int) time.Duration) RunnerOption {
 	return func(c *runnerConfig) { c.backoff = f }
 }
 
+// WithLogger sets the logger of what the runner does not fail a command
+// for: a snapshot that could not be saved, read or used. The default is
+// slog.Default() at the time of logging.
+func WithLogger(l *slog.Logger) RunnerOption {
+	return func(c *runnerConfig) { c.logger = l }
+}
+
 // JitterBackoff is the default backoff of [WithBackoff].
 func JitterBackoff(attempt int) time.Duration {
 	ceiling := min(time.Millisecond<<min(attempt, 10), 100*time.Millisecond)
 	return rand.N(ceiling) + 1
 }
 
-// NewRunner returns a Runner for decider d on store s, with codec c for its
-// events.
-func NewRunner[C, E, S any](s Store, d decider.Decider[C, E, S], c Codec[E], opts ...RunnerOption) *Runner[C, E, S] {
-	cfg := runnerConfig{retries: DefaultRetries, backoff: JitterBackoff}
+// NewRunner returns a Runner for decider d on store s, with mapper m for
+// its events: a [*JSONCodec] for plain JSON, or a [NewMapper] pipeline. It
+// panics when a [WithSnapshots] option's state type is not S.
+func NewRunner[C, E, S any](s Store, d decider.Decider[C, E, S], m Mapper[E], opts ...RunnerOption) *Runner[C, E, S] {
+	cfg := runnerConfig{retries: DefaultRetries, backoff: JitterBackoff, snapshotTimeout: DefaultSnapshotTimeout}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	r := &Runner[C, E, S]{store: s, decider: d, codec: c, retries: cfg.retries, backoff: cfg.backoff}
+	r := &Runner[C, E, S]{store: s, decider: d, events: m, retries: cfg.retries, backoff: cfg.backoff, logger: cfg.logger}
 	if cfg.cacheSize > 0 {
 		r.cache = newStateCache[S](cfg.cacheSize)
+	}
+	if cfg.snapshots != nil {
+		sc, ok := cfg.snapshots.(*snapshotConfig[S])
+		if !ok {
+			panic(fmt.Sprintf("annals: store.NewRunner: WithSnapshots was given a %T, want a snapshot mapper of the runner's state %v", cfg.snapshots, reflect.TypeFor[S]()))
+		}
+		r.snaps = &snapshots[S]{snapshotConfig: *sc, timeout: cfg.snapshotTimeout}
 	}
 	return r
 }
@@ -148,29 +175,32 @@ func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, op
 	for _, o := range opts {
 		o(&cfg)
 	}
-	state, version, err := r.Load(ctx, streamID)
+	cur, err := r.loadCurrent(ctx, streamID)
 	if err != nil {
 		return Result[E, S]{}, err
 	}
 	for attempt := 0; ; attempt++ {
-		events, err := r.decider.Decide(cmd, state)
+		events, err := r.decider.Decide(cmd, cur.state)
 		if err != nil {
 			return Result[E, S]{}, rejection{err}
 		}
 		if len(events) == 0 {
-			return Result[E, S]{State: state, Version: version}, nil
+			return Result[E, S]{State: cur.state, Version: cur.version}, nil
 		}
-		records, err := r.encode(events, cfg)
+		records, err := r.encode(ctx, streamID, cur.version, events, cfg)
 		if err != nil {
 			return Result[E, S]{}, err
 		}
-		next, err := r.store.Append(ctx, streamID, version, records)
+		next, err := r.store.Append(ctx, streamID, cur.version, records)
 		if err == nil {
-			state = r.decider.Fold(state, events)
-			if r.cache != nil {
-				r.cache.put(streamID, state, next)
+			after := loaded[S]{state: r.decider.Fold(cur.state, events), version: next, snapVersion: cur.snapVersion}
+			if r.snaps != nil {
+				after.snapVersion = r.snaps.afterAppend(ctx, r.log(), streamID, after, records)
 			}
-			return Result[E, S]{Events: events, State: state, Version: next}, nil
+			if r.cache != nil {
+				r.cache.put(streamID, after)
+			}
+			return Result[E, S]{Events: events, State: after.state, Version: next}, nil
 		}
 		if cfg.key != "" && errors.Is(err, ErrDuplicateEvent) {
 			state, version, err := r.Load(ctx, streamID)
@@ -185,78 +215,150 @@ func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, op
 		if err := sleep(ctx, r.backoff(attempt+1)); err != nil {
 			return Result[E, S]{}, err
 		}
-		if state, version, err = r.LoadFrom(ctx, streamID, state, version); err != nil {
+		if cur.state, cur.version, err = r.LoadFrom(ctx, streamID, cur.state, cur.version); err != nil {
 			return Result[E, S]{}, err
 		}
 	}
 }
 
-func (r *Runner[C, E, S]) encode(events []E, cfg handleConfig) ([]Event, error) {
+func (r *Runner[C, E, S]) encode(ctx context.Context, streamID string, version int64, events []E, cfg handleConfig) ([]Event, error) {
 	out := make([]Event, len(events))
 	for i, e := range events {
-		name, version, data, err := r.codec.Encode(e)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = Event{Type: name, SchemaVersion: version, Data: data, Metadata: cfg.meta}
+		at := Placement{StreamID: streamID, Version: version + int64(i) + 1}
 		if cfg.key != "" {
-			out[i].ID = EventID(cfg.key, i)
+			at.ID = EventID(cfg.key, i)
 		}
+		ev, err := r.events.ToEvent(ctx, at, e, cfg.meta)
+		if err != nil {
+			return nil, fmt.Errorf("handle command on stream %q: encode event %d: %w", streamID, i, err)
+		}
+		out[i] = ev
 	}
 	return out, nil
+}
+
+// loaded is a stream's state at a version, and the version of the
+// snapshot it was loaded from (0 for none).
+type loaded[S any] struct {
+	state       S
+	version     int64
+	snapVersion int64
 }
 
 // Load returns the current state and version of a stream. A stream with no
 // events is in the initial state at version 0.
 func (r *Runner[C, E, S]) Load(ctx context.Context, streamID string) (S, int64, error) {
-	if r.cache == nil {
-		return r.LoadFrom(ctx, streamID, r.decider.InitialState(), 0)
+	l, err := r.loadCurrent(ctx, streamID)
+	return l.state, l.version, err
+}
+
+func (r *Runner[C, E, S]) loadCurrent(ctx context.Context, streamID string) (loaded[S], error) {
+	if r.cache != nil {
+		if l, ok := r.cache.get(streamID); ok {
+			var err error
+			if l.state, l.version, err = r.LoadFrom(ctx, streamID, l.state, l.version); err != nil {
+				return l, err
+			}
+			r.cache.put(streamID, l)
+			return l, nil
+		}
 	}
-	state, version, ok := r.cache.get(streamID)
-	if !ok {
-		state = r.decider.InitialState()
+	l, err := r.loadFresh(ctx, streamID, math.MaxInt64, keepAll)
+	if err == nil && r.cache != nil {
+		r.cache.put(streamID, l)
 	}
-	state, version, err := r.LoadFrom(ctx, streamID, state, version)
-	if err == nil {
-		r.cache.put(streamID, state, version)
+	return l, err
+}
+
+// loadFresh loads a stream up to version upTo, from its latest snapshot at
+// or below upTo when there is a usable one, and from the start otherwise.
+func (r *Runner[C, E, S]) loadFresh(ctx context.Context, streamID string, upTo int64, keep func(Record) bool) (loaded[S], error) {
+	if r.snaps != nil {
+		state, version, ok, err := r.snaps.load(ctx, r.log(), streamID, upTo)
+		if err != nil {
+			return loaded[S]{state: r.decider.InitialState()}, err
+		}
+		if ok {
+			state, v, err := r.fold(ctx, streamID, state, version, keep, true)
+			if err == nil {
+				return loaded[S]{state: state, version: v, snapVersion: version}, nil
+			}
+			if !errors.Is(err, errSnapshotAhead) {
+				return loaded[S]{state: r.decider.InitialState()}, err
+			}
+			r.log().WarnContext(ctx, "annals: snapshot ignored: the stream has no event at its version; replaying the stream",
+				"stream", streamID, "snapshot_version", version)
+		}
 	}
-	return state, version, err
+	state, version, err := r.fold(ctx, streamID, r.decider.InitialState(), 0, keep, false)
+	return loaded[S]{state: state, version: version}, err
 }
 
 // LoadFrom evolves state, known to be the state at version, by the events
 // of the stream after version, and returns the new state and version.
 func (r *Runner[C, E, S]) LoadFrom(ctx context.Context, streamID string, state S, version int64) (S, int64, error) {
-	return r.load(ctx, streamID, state, version, func(Record) bool { return true })
+	return r.fold(ctx, streamID, state, version, keepAll, false)
 }
 
 // LoadAt returns the state of a stream as it was at version: the fold of
-// its first version events. A version beyond the end loads everything.
+// its first version events. A version beyond the end loads everything. A
+// snapshot at or below version is used when there is one.
 func (r *Runner[C, E, S]) LoadAt(ctx context.Context, streamID string, version int64) (S, int64, error) {
-	return r.load(ctx, streamID, r.decider.InitialState(), 0, func(rec Record) bool { return rec.Version <= version })
+	l, err := r.loadFresh(ctx, streamID, version, func(rec Record) bool { return rec.Version <= version })
+	return l.state, l.version, err
 }
 
 // LoadAsOf returns the state of a stream as it was at time t: the fold of
-// the events recorded at or before t.
+// the events recorded at or before t. It replays from the start.
 func (r *Runner[C, E, S]) LoadAsOf(ctx context.Context, streamID string, t time.Time) (S, int64, error) {
-	return r.load(ctx, streamID, r.decider.InitialState(), 0, func(rec Record) bool { return !rec.Time.After(t) })
+	return r.fold(ctx, streamID, r.decider.InitialState(), 0, func(rec Record) bool { return !rec.Time.After(t) }, false)
 }
 
-func (r *Runner[C, E, S]) load(ctx context.Context, streamID string, state S, version int64, keep func(Record) bool) (S, int64, error) {
-	for rec, err := range r.store.ReadStream(ctx, streamID, version+1) {
+func keepAll(Record) bool { return true }
+
+// errSnapshotAhead reports a snapshot of a version the stream does not have.
+var errSnapshotAhead = errors.New("snapshot is ahead of the stream")
+
+// fold evolves state, the state at version, by the stream's events after
+// version that keep accepts. With verify, it first checks that the stream
+// has an event at version, and fails with errSnapshotAhead if not.
+func (r *Runner[C, E, S]) fold(ctx context.Context, streamID string, state S, version int64, keep func(Record) bool, verify bool) (S, int64, error) {
+	from := version + 1
+	if verify {
+		from = version
+	}
+	for rec, err := range r.store.ReadStream(ctx, streamID, from) {
 		if err != nil {
 			return state, version, fmt.Errorf("load stream %q: %w", streamID, err)
+		}
+		if verify {
+			if rec.Version != version {
+				return state, version, errSnapshotAhead
+			}
+			verify = false
+			continue
 		}
 		if !keep(rec) {
 			break
 		}
-		e, err := r.codec.Decode(rec.Type, rec.SchemaVersion, rec.Data)
+		e, err := r.events.FromRecord(ctx, rec)
 		if err != nil {
 			return state, version, fmt.Errorf("load stream %q version %d: %w", streamID, rec.Version, err)
 		}
 		state = r.decider.Evolve(state, e)
 		version = rec.Version
 	}
+	if verify {
+		return state, version, errSnapshotAhead
+	}
 	return state, version, nil
+}
+
+func (r *Runner[C, E, S]) log() *slog.Logger {
+	if r.logger != nil {
+		return r.logger
+	}
+	return slog.Default()
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

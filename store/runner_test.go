@@ -33,7 +33,7 @@ var counter = decider.Decider[increment, incremented, int]{
 	Evolve: func(_ int, e incremented) int { return e.To },
 }
 
-func counterCodec() store.Codec[incremented] {
+func counterCodec() *store.JSONCodec[incremented] {
 	return store.NewJSONCodec[incremented]().Register("Incremented", incremented{})
 }
 
@@ -193,5 +193,40 @@ func TestRunnerReportsUndecodableEvents(t *testing.T) {
 	_, _, err := store.NewRunner(s, counter, counterCodec()).Load(ctx, "c")
 	if !errors.Is(err, store.ErrUnknownEventType) || !strings.Contains(err.Error(), "Mystery") {
 		t.Fatalf("error = %v, want ErrUnknownEventType naming the type", err)
+	}
+}
+
+// A command handled twice with one idempotency key takes effect once, and
+// its events decrypt: the derived IDs are the ones the ciphertext is bound
+// to.
+func TestRunnerIdempotencyKeyWithEncryption(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	keys, err := store.NewKeyring(store.Key{ID: "k1", Secret: make([]byte, store.KeySize)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := store.NewRunner(s, counter, store.NewMapper(counterCodec(), store.WithEncryption(keys)))
+	first, err := r.Handle(ctx, "c", increment{}, store.WithIdempotencyKey("order-7/ship"))
+	if err != nil || first.Duplicate {
+		t.Fatalf("first handling: %+v, %v", first, err)
+	}
+	again, err := r.Handle(ctx, "c", increment{}, store.WithIdempotencyKey("order-7/ship"))
+	if err != nil || !again.Duplicate || again.State != 1 || again.Version != 1 {
+		t.Fatalf("second handling: %+v, %v; want a duplicate at state 1, version 1", again, err)
+	}
+	if other, err := r.Handle(ctx, "c", increment{}, store.WithIdempotencyKey("order-8/ship")); err != nil || other.Duplicate || other.State != 2 {
+		t.Fatalf("another key: %+v, %v; want a new event", other, err)
+	}
+	for rec, err := range s.ReadStream(ctx, "c", 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.ID != store.EventID("order-7/ship", 0) && rec.ID != store.EventID("order-8/ship", 0) {
+			t.Fatalf("event ID %v is not derived from a key", rec.ID)
+		}
+		if !strings.Contains(rec.Encoding, "aes256gcm") {
+			t.Fatalf("encoding %q, want encrypted", rec.Encoding)
+		}
 	}
 }

@@ -74,7 +74,7 @@ type SagaRunner[S, E, C any] struct {
 	name       string
 	store      ConsumerStore
 	process    saga.Process[S, E, C]
-	codec      Codec[E]
+	mapper     Mapper[E]
 	key        func(Record, E) (string, bool)
 	dispatch   Dispatcher[C]
 	stateful   bool
@@ -105,8 +105,8 @@ func WithRejections[C any](f func(ctx context.Context, cmd C, cause Cause, err e
 }
 
 // NewSaga returns a runner named name for a stateless saga.
-func NewSaga[E, C any](s ConsumerStore, name string, sg saga.Saga[E, C], codec Codec[E], dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[struct{}, E, C] {
-	r := NewProcess(s, name, sg.Process(), codec, func(Record, E) (string, bool) { return "", true }, dispatch, opts...)
+func NewSaga[E, C any](s ConsumerStore, name string, sg saga.Saga[E, C], mapper Mapper[E], dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[struct{}, E, C] {
+	r := NewProcess(s, name, sg.Process(), mapper, func(Record, E) (string, bool) { return "", true }, dispatch, opts...)
 	r.stateful = false
 	return r
 }
@@ -115,14 +115,12 @@ func NewSaga[E, C any](s ConsumerStore, name string, sg saga.Saga[E, C], codec C
 // kept in the store under the view name name, one per key: key says which
 // instance an event belongs to (an order ID, say), or false when no
 // instance cares. S must encode as JSON.
-func NewProcess[S, E, C any](s ConsumerStore, name string, p saga.Process[S, E, C], codec Codec[E], key func(Record, E) (string, bool), dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[S, E, C] {
+func NewProcess[S, E, C any](s ConsumerStore, name string, p saga.Process[S, E, C], mapper Mapper[E], key func(Record, E) (string, bool), dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[S, E, C] {
 	var cfg sagaConfig[C]
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if types, ok := codec.(interface{ Types() []string }); ok {
-		cfg.consumer = append([]ConsumerOption{WithTypes(types.Types()...)}, cfg.consumer...)
-	}
+	cfg.consumer = append(typesOf(mapper), cfg.consumer...)
 	if cfg.onRejected == nil {
 		cfg.onRejected = func(ctx context.Context, cmd C, cause Cause, err error) error {
 			slog.WarnContext(ctx, "saga command rejected", "saga", name, "command", fmt.Sprintf("%T", cmd),
@@ -131,7 +129,7 @@ func NewProcess[S, E, C any](s ConsumerStore, name string, p saga.Process[S, E, 
 		}
 	}
 	return &SagaRunner[S, E, C]{
-		name: name, store: s, process: p, codec: codec, key: key, dispatch: dispatch,
+		name: name, store: s, process: p, mapper: mapper, key: key, dispatch: dispatch,
 		stateful: true, cfg: newConsumerConfig(cfg.consumer), onRejected: cfg.onRejected,
 	}
 }
@@ -221,7 +219,7 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, rec Record, states map
 	stop := func(err error) error {
 		return &ConsumerError{Consumer: r.name, Position: rec.Position, EventID: rec.ID.String(), Type: rec.Type, Err: err}
 	}
-	e, err := r.codec.Decode(rec.Type, rec.SchemaVersion, rec.Data)
+	e, err := r.mapper.FromRecord(ctx, rec)
 	if errors.Is(err, ErrUnknownEventType) {
 		return nil
 	}

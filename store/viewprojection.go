@@ -20,7 +20,7 @@ type ConsumerStore interface {
 // state per key in the store, as JSON, committed with its checkpoint:
 // a materialised read model that needs no tables of its own.
 //
-// Events whose type the codec does not know are skipped, so a view reads
+// Events whose type the mapper does not know are skipped, so a view reads
 // only the events it registered, from a log that holds every aggregate's.
 type ViewProjection[S, E any] struct {
 	*Projection[StateTx]
@@ -29,18 +29,16 @@ type ViewProjection[S, E any] struct {
 }
 
 // NewViewProjection returns a projection named name that folds v over the
-// events of the log that codec decodes. key says which state an event
+// events of the log that mapper decodes. key says which state an event
 // evolves; it returns false for an event the view ignores. The states live
 // under the view name name; S must encode as JSON.
-func NewViewProjection[S, E any](s ConsumerStore, name string, v view.View[S, E], codec Codec[E], key func(Record, E) (string, bool), opts ...ConsumerOption) *ViewProjection[S, E] {
-	if types, ok := codec.(interface{ Types() []string }); ok {
-		opts = append([]ConsumerOption{WithTypes(types.Types()...)}, opts...)
-	}
+func NewViewProjection[S, E any](s ConsumerStore, name string, v view.View[S, E], mapper Mapper[E], key func(Record, E) (string, bool), opts ...ConsumerOption) *ViewProjection[S, E] {
+	opts = append(typesOf(mapper), opts...)
 	apply := func(ctx context.Context, tx StateTx, recs []Record) (int, error) {
 		states := map[string]S{}
 		var order []string
 		for i, r := range recs {
-			e, err := codec.Decode(r.Type, r.SchemaVersion, r.Data)
+			e, err := mapper.FromRecord(ctx, r)
 			if errors.Is(err, ErrUnknownEventType) {
 				continue
 			}
@@ -106,4 +104,20 @@ func (p *ViewProjection[S, E]) Rebuild(ctx context.Context, progress func(Progre
 	return p.Projection.Rebuild(ctx, func(ctx context.Context, tx StateTx) error {
 		return tx.DeleteStates(ctx, p.name)
 	}, progress)
+}
+
+// typesOf returns the option that makes a consumer read only the types m
+// decodes, when m can list them (a [JSONCodec] or a [Pipeline] around
+// one). A type filter is what keeps a consumer from reading and skipping
+// every other aggregate's events.
+func typesOf[E any](m Mapper[E]) []ConsumerOption {
+	lister, ok := m.(interface{ Types() []string })
+	if !ok {
+		return nil
+	}
+	types := lister.Types()
+	if len(types) == 0 {
+		return nil
+	}
+	return []ConsumerOption{WithTypes(types...)}
 }

@@ -1,5 +1,6 @@
 // Package memory is an in-memory [store.Store], for tests, examples and
-// single-process programs that need no durability.
+// single-process programs that need no durability. A Store is also a
+// [snapshot.Store] and a [store.KeyStore], as every adapter is.
 //
 // It keeps payloads as bytes, copied in and out, exactly as a database
 // would: nothing works here only because a Go value was shared. It
@@ -17,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -32,12 +34,18 @@ type Store struct {
 	streams     map[string][]int
 	ids         map[uuid.UUID]struct{}
 	checkpoints map[string]int64
+	snapshots   map[string]snapshot.Snapshot // the latest per stream
+	keys        map[string]store.SubjectKey
 	changed     chan struct{} // closed and replaced on every append
 	consumers   consumers
 	closed      bool
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store    = (*Store)(nil)
+	_ snapshot.Store = (*Store)(nil)
+	_ store.KeyStore = (*Store)(nil)
+)
 
 // New returns an empty store.
 func New() *Store {
@@ -45,6 +53,8 @@ func New() *Store {
 		streams:     map[string][]int{},
 		ids:         map[uuid.UUID]struct{}{},
 		checkpoints: map[string]int64{},
+		snapshots:   map[string]snapshot.Snapshot{},
+		keys:        map[string]store.SubjectKey{},
 		changed:     make(chan struct{}),
 		consumers: consumers{
 			states: map[string]map[string][]byte{},
@@ -220,6 +230,103 @@ func (s *Store) Close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	return nil
+}
+
+// SaveSnapshot implements [snapshot.Store].
+func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error {
+	if err := store.ValidateSnapshot(snap); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	snap.Data = clone(snap.Data)
+	snap.Time = snap.Time.UTC()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	if old, ok := s.snapshots[snap.StreamID]; ok && old.Version > snap.Version {
+		return nil
+	}
+	s.snapshots[snap.StreamID] = snap
+	return nil
+}
+
+// LatestSnapshot implements [snapshot.Store].
+func (s *Store) LatestSnapshot(ctx context.Context, streamID string) (snapshot.Snapshot, bool, error) {
+	if err := store.ValidateStreamID(streamID); err != nil {
+		return snapshot.Snapshot{}, false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return snapshot.Snapshot{}, false, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	snap, ok := s.snapshots[streamID]
+	snap.Data = clone(snap.Data)
+	return snap, ok, nil
+}
+
+// CreateSubjectKey implements [store.KeyStore].
+func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store.SubjectKey, error) {
+	if err := store.ValidateSubjectKey(k); err != nil {
+		return store.SubjectKey{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return store.SubjectKey{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.SubjectKey{}, errClosed
+	}
+	if old, ok := s.keys[k.Subject]; ok {
+		return copyKey(old), nil
+	}
+	k = copyKey(k)
+	s.keys[k.Subject] = k
+	return copyKey(k), nil
+}
+
+// SubjectKey implements [store.KeyStore].
+func (s *Store) SubjectKey(ctx context.Context, subject string) (store.SubjectKey, error) {
+	if err := store.ValidateSubject(subject); err != nil {
+		return store.SubjectKey{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return store.SubjectKey{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	k, ok := s.keys[subject]
+	if !ok {
+		return store.SubjectKey{}, fmt.Errorf("key of data subject %q: %w", subject, store.ErrNotFound)
+	}
+	return copyKey(k), nil
+}
+
+// DeleteSubjectKey implements [store.KeyStore].
+func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
+	if err := store.ValidateSubject(subject); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	delete(s.keys, subject)
+	return nil
+}
+
+func copyKey(k store.SubjectKey) store.SubjectKey {
+	k.Wrapped = clone(k.Wrapped)
+	return k
 }
 
 func clone(b []byte) []byte {

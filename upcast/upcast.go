@@ -1,0 +1,266 @@
+package upcast
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ErrSchemaVersion reports a stored schema version that the code cannot
+// read: newer than the current version, or with no chain of upcasters
+// leading to it. The store package's ErrSchemaVersion is this same value.
+var ErrSchemaVersion = errors.New("unsupported schema version")
+
+// Func turns a payload of one schema version into the payload of the next
+// version. It must not modify data; it returns new bytes, or data itself
+// when nothing changes.
+type Func func(data []byte) ([]byte, error)
+
+// Payload is a stored payload with the type name and schema version it was
+// written as.
+type Payload struct {
+	Type    string
+	Version int
+	Data    []byte
+}
+
+// Target reports the current schema version of a type name, and whether
+// the code knows the type at all. A decoder (such as the store's JSON
+// codec) provides it.
+type Target func(typeName string) (version int, ok bool)
+
+// Registry holds upcasters and renames. The zero value is an empty
+// registry ready to use, as is the result of [New]; a nil *Registry
+// upcasts nothing.
+type Registry struct {
+	steps   map[key]step
+	renames map[string]string
+	names   map[string]bool // every name a step or rename leads from or to
+}
+
+type key struct {
+	name    string
+	version int
+}
+
+// step turns (name, version) of its key into (to.name, to.version).
+type step struct {
+	to key
+	f  Func // nil for a rename that leaves the bytes alone
+}
+
+// New returns an empty registry.
+func New() *Registry {
+	return &Registry{steps: map[key]step{}, renames: map[string]string{}}
+}
+
+// Add registers f as the upcaster from schema version from of typeName to
+// version from+1. It returns r, so that calls chain. It panics when the
+// name is empty, from is below 1, f is nil, or a step from (typeName, from)
+// is already registered: that is a programming error found at start-up.
+func (r *Registry) Add(typeName string, from int, f Func) *Registry {
+	switch {
+	case f == nil:
+		panic(fmt.Sprintf("annals: upcast.Add(%q, %d): nil upcaster", typeName, from))
+	case from == int(^uint(0)>>1):
+		panic(fmt.Sprintf("annals: upcast.Add(%q, %d): no version after it", typeName, from))
+	}
+	r.addStep(typeName, from, step{to: key{typeName, from + 1}, f: f}, "Add")
+	return r
+}
+
+// Rename makes payloads stored under oldName read as newName, at the same
+// schema version. A step registered with [Registry.Add] or
+// [Registry.RenameAt] for the exact name and version of a payload runs
+// instead. It panics when a name is empty, the names are equal, or oldName
+// is already renamed.
+func (r *Registry) Rename(oldName, newName string) *Registry {
+	switch {
+	case oldName == "" || newName == "":
+		panic(fmt.Sprintf("annals: upcast.Rename(%q, %q): empty type name", oldName, newName))
+	case oldName == newName:
+		panic(fmt.Sprintf("annals: upcast.Rename(%q, %q): a type cannot be renamed to itself", oldName, newName))
+	}
+	if prev, dup := r.renames[oldName]; dup {
+		panic(fmt.Sprintf("annals: upcast.Rename(%q, %q): already renamed to %q", oldName, newName, prev))
+	}
+	if r.renames == nil {
+		r.renames = map[string]string{}
+	}
+	r.renames[oldName] = newName
+	r.addNames(oldName, newName)
+	return r
+}
+
+// RenameAt makes payloads stored under oldName at schema version version
+// read as newName at schema version newVersion, with unchanged bytes: for a
+// type that got a new name, and perhaps a fresh version count, when its
+// schema changed. It panics on an empty name, a version below 1, a rename
+// to the same name and version, or a step already registered from
+// (oldName, version).
+func (r *Registry) RenameAt(oldName string, version int, newName string, newVersion int) *Registry {
+	switch {
+	case newName == "":
+		panic(fmt.Sprintf("annals: upcast.RenameAt(%q, %d, %q, %d): empty type name", oldName, version, newName, newVersion))
+	case newVersion < 1:
+		panic(fmt.Sprintf("annals: upcast.RenameAt(%q, %d, %q, %d): schema version %d, want ≥ 1", oldName, version, newName, newVersion, newVersion))
+	case oldName == newName && version == newVersion:
+		panic(fmt.Sprintf("annals: upcast.RenameAt(%q, %d, %q, %d): renames a version to itself", oldName, version, newName, newVersion))
+	}
+	r.addStep(oldName, version, step{to: key{newName, newVersion}}, "RenameAt")
+	return r
+}
+
+func (r *Registry) addStep(name string, version int, s step, method string) {
+	switch {
+	case name == "":
+		panic(fmt.Sprintf("annals: upcast.%s: empty type name", method))
+	case version < 1:
+		panic(fmt.Sprintf("annals: upcast.%s(%q, %d): schema version %d, want ≥ 1", method, name, version, version))
+	}
+	k := key{name, version}
+	if prev, dup := r.steps[k]; dup {
+		panic(fmt.Sprintf("annals: upcast.%s(%q, %d): a step from this version is already registered (to %q v%d)", method, name, version, prev.to.name, prev.to.version))
+	}
+	if r.steps == nil {
+		r.steps = map[key]step{}
+	}
+	r.steps[k] = s
+	r.addNames(name, s.to.name)
+}
+
+func (r *Registry) addNames(names ...string) {
+	if r.names == nil {
+		r.names = map[string]bool{}
+	}
+	for _, n := range names {
+		r.names[n] = true
+	}
+}
+
+// Names returns every type name a step or rename of r reads or leads to,
+// sorted: with the codec's names, the types a reader of the log must take
+// so that no record stored under an old name escapes it.
+func (r *Registry) Names() []string {
+	if r == nil {
+		return nil
+	}
+	names := make([]string, 0, len(r.names))
+	for n := range r.names {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// next returns the step that applies to a payload of name at version.
+func (r *Registry) next(name string, version int) (step, bool) {
+	if r == nil {
+		return step{}, false
+	}
+	if s, ok := r.steps[key{name, version}]; ok {
+		return s, true
+	}
+	if to, ok := r.renames[name]; ok {
+		return step{to: key{to, version}}, true
+	}
+	return step{}, false
+}
+
+// Upcast brings p to the current schema version of its type, as current
+// reports it, running one step at a time. It returns p unchanged when it is
+// already current.
+//
+// When current does not know the type, the registry has no step for it and
+// p has not been upcast yet, p is returned as it is, for the decoder to
+// report the unknown type. When current is nil, every step that applies
+// runs and the decoder judges the result.
+//
+// A payload newer than the current version, a missing step, or a chain
+// that leads back to where it started fails with an error that matches
+// [ErrSchemaVersion] and is a [*VersionError]. An upcaster's own error is
+// returned wrapped with the type and versions of the failed step.
+func (r *Registry) Upcast(p Payload, current Target) (Payload, error) {
+	start := p
+	var seen []key
+	for {
+		want, known := 0, false
+		if current != nil {
+			want, known = current(p.Type)
+		}
+		if known {
+			switch {
+			case p.Version == want:
+				return p, nil
+			case p.Version > want:
+				return p, &VersionError{Type: p.Type, Version: p.Version, Current: want, StoredType: start.Type, StoredVersion: start.Version, newer: true}
+			}
+		}
+		s, ok := r.next(p.Type, p.Version)
+		if !ok {
+			// A chain that stops short of a type the code reads is broken:
+			// the type is known, or the registry upcasts other versions of
+			// it, or this payload already went some of the way.
+			if known || (current != nil && (len(seen) > 0 || r.names[p.Type])) {
+				return p, &VersionError{Type: p.Type, Version: p.Version, Current: want, StoredType: start.Type, StoredVersion: start.Version}
+			}
+			return p, nil
+		}
+		k := key{p.Type, p.Version}
+		if slices.Contains(seen, k) {
+			return p, &VersionError{Type: p.Type, Version: p.Version, StoredType: start.Type, StoredVersion: start.Version, cycle: true}
+		}
+		seen = append(seen, k)
+		if s.f != nil {
+			data, err := s.f(p.Data)
+			if err != nil {
+				return p, fmt.Errorf("upcast %q from schema version %d to %d: %w", p.Type, p.Version, s.to.version, err)
+			}
+			p.Data = data
+		}
+		p.Type, p.Version = s.to.name, s.to.version
+	}
+}
+
+// VersionError is the error of a payload that cannot be brought to the
+// current schema version. It matches [ErrSchemaVersion] with errors.Is.
+type VersionError struct {
+	// Type and Version are where the chain stopped.
+	Type    string
+	Version int
+	// Current is the version the code reads for Type; 0 when it does not
+	// read Type at all (the chain stopped at an old name), or for a cycle.
+	Current int
+	// StoredType and StoredVersion are what the payload was stored as.
+	StoredType    string
+	StoredVersion int
+
+	newer, cycle bool
+}
+
+func (e *VersionError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "upcast %q", e.StoredType)
+	if e.StoredType != e.Type || e.StoredVersion != e.Version {
+		fmt.Fprintf(&b, " v%d (now %q v%d)", e.StoredVersion, e.Type, e.Version)
+	}
+	switch {
+	case e.cycle:
+		fmt.Fprintf(&b, ": the upcasters lead back to %q v%d in a cycle; fix the renames", e.Type, e.Version)
+	case e.newer:
+		fmt.Fprintf(&b, ": stored schema version %d is newer than version %d that this code reads; deploy the newer code", e.Version, e.Current)
+	case e.Current == 0:
+		fmt.Fprintf(&b, ": this code does not read %q, and no upcaster or rename is registered from %q v%d; register one with Add(%q, %d, f) or RenameAt",
+			e.Type, e.Type, e.Version, e.Type, e.Version)
+	default:
+		fmt.Fprintf(&b, ": stored schema version %d, this code reads version %d, and no upcaster is registered from %q v%d; register one with Add(%q, %d, f)",
+			e.Version, e.Current, e.Type, e.Version, e.Type, e.Version)
+	}
+	b.WriteString(": ")
+	b.WriteString(ErrSchemaVersion.Error())
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrSchemaVersion) true.
+func (e *VersionError) Is(target error) bool { return target == ErrSchemaVersion }
