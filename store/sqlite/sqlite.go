@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -149,14 +151,22 @@ func (c *insertCache) get(ctx context.Context, rows int) (*sql.Stmt, error) {
 	if st, ok := c.stmts[rows]; ok {
 		return st, nil
 	}
+	// The shared parameters are numbered (?1, ?2, ?3); the rows' own are
+	// plain ?, which SQLite numbers one above the highest number seen so
+	// far, so the first row names its first parameter ?4 and the rest
+	// follow on: row i holds parameters 4+6i to 9+6i. Only the shared
+	// parameters are named: binding looks each name up in a list, and
+	// naming every parameter would make a batch quadratic.
 	var b strings.Builder
 	b.WriteString(`INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata) VALUES `)
 	for i := range rows {
-		p := sharedParams + i*rowParams + 1
-		if i > 0 {
+		first := "?"
+		if i == 0 {
+			first = "?" + strconv.Itoa(sharedParams+1)
+		} else {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, "(?%d,?1,?3+%d,?%d,?%d,?2,?%d,?%d,?%d)", p, i+1, p+1, p+2, p+3, p+4, p+5)
+		fmt.Fprintf(&b, "(%s,?1,?3+%d,?,?,?2,?,?,?)", first, i+1)
 	}
 	st, err := c.db.PrepareContext(ctx, b.String())
 	if err != nil {
@@ -191,24 +201,34 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 	// so that the write lock is held only for the statements.
 	args := make([]any, sharedParams+len(events)*rowParams)
 	args[0], args[1] = streamID, time.Now().UnixNano()
+	ids := make([]byte, 16*len(events))
+	var meta metadataEncoder
 	for i, e := range events {
 		row := args[sharedParams+i*rowParams:]
-		id := e.ID
-		if id == uuid.Nil {
-			var err error
-			if id, err = uuid.NewV7(); err != nil {
+		id := ids[16*i : 16*i+16 : 16*i+16]
+		if e.ID == uuid.Nil {
+			v7, err := uuid.NewV7()
+			if err != nil {
 				return 0, fmt.Errorf("append to stream %q: %w", streamID, err)
 			}
+			copy(id, v7[:])
+		} else {
+			copy(id, e.ID[:])
 		}
 		data := e.Data
 		if data == nil {
 			data = []byte{} // a nil []byte would be stored as NULL
 		}
-		meta, err := encodeMetadata(e.Metadata)
+		m, err := meta.encode(e.Metadata)
 		if err != nil {
 			return 0, fmt.Errorf("append to stream %q: event %d metadata: %w", streamID, i, err)
 		}
-		row[0], row[1], row[2], row[3], row[4], row[5] = id[:], e.Type, int64(max(e.SchemaVersion, 1)), data, e.Encoding, meta
+		row[0], row[1], row[2], row[3], row[5] = id, e.Type, int64(max(e.SchemaVersion, 1)), data, m
+		if e.Encoding == "" {
+			row[4] = "" // a constant: no allocation
+		} else {
+			row[4] = e.Encoding
+		}
 	}
 
 	// The INSERT statements are prepared on the writer connection before
@@ -314,15 +334,28 @@ func explainBusy(err error, timeout time.Duration) error {
 	return err
 }
 
-func encodeMetadata(m store.Metadata) (any, error) {
+// metadataEncoder turns metadata into the value of the metadata column:
+// NULL when empty, else JSON. The events of a batch usually share their
+// metadata, so it reuses the last encoding when the metadata repeats.
+type metadataEncoder struct {
+	last    store.Metadata
+	encoded any
+}
+
+func (enc *metadataEncoder) encode(m store.Metadata) (any, error) {
 	if m.CorrelationID == "" && m.CausationID == "" && len(m.Extra) == 0 {
 		return nil, nil // NULL
+	}
+	if enc.encoded != nil && m.CorrelationID == enc.last.CorrelationID && m.CausationID == enc.last.CausationID &&
+		maps.Equal(m.Extra, enc.last.Extra) {
+		return enc.encoded, nil
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, err
 	}
-	return string(b), nil
+	enc.last, enc.encoded = m, string(b)
+	return enc.encoded, nil
 }
 
 // ReadStream implements [store.Store]. It reads the stream in pages, each
