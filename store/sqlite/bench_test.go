@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +22,8 @@ import (
 // a batch), a fresh UUIDv7 and JSON metadata per event. What the store
 // adds is its work: validation, the expected-version check in the
 // transaction, and waking waiters. Compare ns/op of store and raw in the
-// same run:
+// same run, and cpu-ns/op, the processor time per append, which other
+// work on the machine disturbs less:
 //
 //	go test -run '^$' -bench Append -benchtime 2000x -count 3 ./store/sqlite
 func BenchmarkAppend(b *testing.B) {
@@ -31,6 +33,25 @@ func BenchmarkAppend(b *testing.B) {
 			b.Run(fmt.Sprintf("sync=%s/batch=%d/raw", sync, batch), func(b *testing.B) { benchRaw(b, sync, batch) })
 		}
 	}
+}
+
+// reportCPU reports the processor time the process spent per operation,
+// user and system, as cpu-ns/op. On a machine shared with other work it
+// varies much less than the elapsed time. Call it after the setup:
+// defer reportCPU(b)().
+func reportCPU(b *testing.B) func() {
+	start := cpuTime(b)
+	return func() {
+		b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchStreams is how many streams the single-event benchmarks spread
@@ -60,6 +81,7 @@ func benchStore(b *testing.B, sync Synchronous, batch int) {
 	events := benchEvents(batch)
 	versions := make([]int64, benchStreams)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	b.ResetTimer()
 	for i := range b.N {
 		stream, expected := benchStream(i, batch, versions)
@@ -103,6 +125,7 @@ func benchRaw(b *testing.B, sync Synchronous, batch int) {
 	versions := make([]int64, benchStreams)
 	args := make([]any, 0, 9*batch)
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	b.ResetTimer()
 	for i := range b.N {
 		stream, version := benchStream(i, batch, versions)

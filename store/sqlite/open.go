@@ -132,12 +132,12 @@ func durationParam(opt func(time.Duration) Option) func(string) (Option, error) 
 func openURL(ctx context.Context, u *url.URL) (store.Store, error) {
 	path, opts, err := parseURL(u)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
 	return Open(ctx, path, opts...)
 }
 
-const urlForms = "sqlite:///absolute/path/app.db or sqlite::memory:"
+const urlForms = "sqlite::memory: or sqlite:///absolute/path/app.db"
 
 // parseURL returns the database path and the options of a "sqlite:" URL.
 // It never puts the whole URL in an error: a URL can hold secrets.
@@ -151,7 +151,7 @@ func parseURL(u *url.URL) (string, []Option, error) {
 	case u.Opaque == Memory:
 		path = Memory
 	case u.Opaque != "":
-		return "", nil, fmt.Errorf("sqlite URL path %q is relative; write %s (three slashes before an absolute path): %w", u.Opaque, urlForms, store.ErrInvalid)
+		return "", nil, fmt.Errorf("sqlite URL path %q is relative; put an absolute path after three slashes, as in sqlite:///absolute/path/app.db (or use sqlite::memory:): %w", u.Opaque, store.ErrInvalid)
 	case u.Host != "":
 		return "", nil, fmt.Errorf("sqlite URL names host %q, but a file database has no host; the path follows three slashes: sqlite:///%s%s: %w", u.Host, u.Host, u.Path, store.ErrInvalid)
 	case u.Path == "":

@@ -63,7 +63,7 @@ func TestOpenRefusesBadURLs(t *testing.T) {
 		url  string
 		want []string // in the error message
 	}{
-		{"sqlite:app.db", []string{`"app.db" is relative`, "sqlite:///absolute/path/app.db"}},
+		{"sqlite:app.db", []string{`"app.db" is relative`, "three slashes", "sqlite:///absolute/path/app.db"}},
 		{"sqlite:./data/app.db", []string{"relative"}},
 		{"sqlite://data/app.db", []string{`host "data"`, "sqlite:///data/app.db"}},
 		{"sqlite://", []string{"no database path"}},
