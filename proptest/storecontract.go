@@ -393,9 +393,11 @@ func contractPayloads(t *testing.T, s store.Store) {
 	}
 	for name, data := range payloads {
 		meta := store.Metadata{CorrelationID: "c-" + name, CausationID: "ç-" + name, Extra: map[string]string{"ключ": "значение"}}
+		before := time.Now()
 		if _, err := s.Append(ctx, "payload-"+name, store.NoStream, []store.Event{{Type: "Typé", Data: data, Encoding: "test", Metadata: meta}}); err != nil {
 			t.Fatalf("append %s payload: %v", name, err)
 		}
+		after := time.Now()
 		recs, err := collect(s.ReadStream(ctx, "payload-"+name, 0))
 		if err != nil {
 			t.Fatalf("read %s payload: %v", name, err)
@@ -410,6 +412,12 @@ func contractPayloads(t *testing.T, s store.Store) {
 		}
 		if r.Metadata.CorrelationID != meta.CorrelationID || r.Metadata.CausationID != meta.CausationID || r.Metadata.Extra["ключ"] != "значение" {
 			t.Fatalf("%s metadata did not round-trip: %+v", name, r.Metadata)
+		}
+		// The time is when the append happened, whatever unit the store
+		// keeps it in; the slack allows for a database's own clock and
+		// coarser precision.
+		if r.Time.Before(before.Add(-time.Minute)) || r.Time.After(after.Add(time.Minute)) {
+			t.Fatalf("%s payload recorded at %v, but appended between %v and %v", name, r.Time, before.UTC(), after.UTC())
 		}
 	}
 }
@@ -519,6 +527,13 @@ func contractWait(t *testing.T, s store.Store) {
 	stop()
 	if err := s.Wait(short, 2); !errors.Is(err, context.Canceled) {
 		t.Fatalf("wait with a cancelled context: got %v, want context.Canceled", err)
+	}
+	// With nothing new, Wait blocks until its context ends: a Wait that
+	// returned at once would make every tailing consumer spin.
+	idle, stopIdle := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer stopIdle()
+	if err := s.Wait(idle, 2); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("wait after the head with no new events: got %v, want it to block until context.DeadlineExceeded", err)
 	}
 }
 
