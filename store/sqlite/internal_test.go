@@ -3,10 +3,14 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/annals-dev/annals/store"
 )
 
 // The connection settings that the package doc promises are the ones the
@@ -84,5 +88,43 @@ func TestParseURL(t *testing.T) {
 		if path != g.path || cfg != g.want {
 			t.Errorf("%s: path %q, config %+v; want %q, %+v", g.url, path, cfg, g.path, g.want)
 		}
+	}
+}
+
+// A file whose schema a newer program has migrated further is refused,
+// not written with a schema this program does not know; a current file
+// opens again without applying a step twice.
+func TestSchemaVersions(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "schema.db")
+	for range 3 {
+		s, err := Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var steps, latest int
+		if err := s.r.QueryRowContext(ctx, `SELECT count(*), max(version) FROM annals_schema_migrations`).Scan(&steps, &latest); err != nil {
+			t.Fatal(err)
+		}
+		if steps != len(migrations) || latest != len(migrations) {
+			t.Fatalf("schema records %d steps up to version %d; want each of the %d migrations once", steps, latest, len(migrations))
+		}
+		s.Close()
+	}
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := len(migrations) + 1
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO annals_schema_migrations (version, name, applied_at) VALUES (?, 'from the future', 0)`, future); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(ctx, path); err == nil {
+		s.Close()
+		t.Fatal("opened a database whose schema is newer than the program")
+	} else if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "newer") || !strings.Contains(err.Error(), "upgrade") {
+		t.Fatalf("opening a newer schema: %v; want store.ErrInvalid saying it is newer and to upgrade", err)
 	}
 }

@@ -286,7 +286,7 @@ func (s *Store) append(ctx context.Context, streamID string, expected int64, ins
 		chunk[2] = actual + int64(start)
 		if _, err := tx.StmtContext(ctx, ins).ExecContext(ctx, chunk...); err != nil {
 			if isUniqueEventID(err) {
-				return 0, duplicateError(ctx, tx, streamID, args)
+				return 0, duplicateError(ctx, tx, streamID, args, start, n)
 			}
 			return 0, fmt.Errorf("append to stream %q: insert: %w", streamID, err)
 		}
@@ -306,16 +306,19 @@ func isUniqueEventID(err error) bool {
 }
 
 // duplicateError names the first event of a refused batch whose ID is
-// already stored. It runs in the append's transaction, after the failed
-// INSERT has been undone.
-func duplicateError(ctx context.Context, tx *sql.Tx, streamID string, args []any) error {
-	for i := sharedParams; i < len(args); i += rowParams {
-		id := args[i].([]byte)
+// already stored, looking among the n events from start, whose INSERT
+// failed. It runs in the append's transaction, after that INSERT has been
+// undone; the batch's earlier chunks are still in the transaction, but
+// they cannot hold the ID, since ValidateAppend refused IDs repeated in a
+// batch.
+func duplicateError(ctx context.Context, tx *sql.Tx, streamID string, args []any, start, n int) error {
+	for i := start; i < start+n; i++ {
+		id := args[sharedParams+i*rowParams].([]byte)
 		var stored string
 		err := tx.QueryRowContext(ctx, `SELECT stream_id FROM annals_events WHERE event_id = ?`, id).Scan(&stored)
 		if err == nil {
 			return fmt.Errorf("append to stream %q: event %d has ID %v, already stored in stream %q: %w",
-				streamID, (i-sharedParams)/rowParams, uuid.UUID(id), stored, store.ErrDuplicateEvent)
+				streamID, i, uuid.UUID(id), stored, store.ErrDuplicateEvent)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("append to stream %q: an event ID is already stored: %w (finding it: %v)", streamID, store.ErrDuplicateEvent, err)

@@ -320,10 +320,18 @@ func TestDuplicateErrorNamesTheEvent(t *testing.T) {
 	if _, err := s.Append(ctx, "first", store.NoStream, []store.Event{{ID: id, Type: "A"}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.Append(ctx, "second", store.NoStream, []store.Event{{Type: "A"}, {ID: id, Type: "B"}})
-	if !errors.Is(err, store.ErrDuplicateEvent) || !strings.Contains(err.Error(), id.String()) ||
-		!strings.Contains(err.Error(), "event 1") || !strings.Contains(err.Error(), `"first"`) {
-		t.Fatalf("duplicate error %q: want store.ErrDuplicateEvent naming event 1, its ID and the stream that holds it", err)
+	// The duplicate in a batch of one INSERT, and in the third INSERT of a
+	// batch whose first two are in the transaction already.
+	for _, at := range []int{1, 600} {
+		events := make([]store.Event, at+1)
+		for i := range events {
+			events[i] = store.Event{Type: "A"}
+		}
+		events[at].ID = id
+		_, err := s.Append(ctx, "second", store.NoStream, events)
+		if want := fmt.Sprintf("event %d has ID %v, already stored in stream \"first\"", at, id); !errors.Is(err, store.ErrDuplicateEvent) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("duplicate error %q: want store.ErrDuplicateEvent saying %q", err, want)
+		}
 	}
 }
 
