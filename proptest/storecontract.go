@@ -353,6 +353,10 @@ func contractInvalidInput(t *testing.T, s store.Store) {
 		{"empty type", "s", []store.Event{{Type: ""}}},
 		{"type too long", "s", []store.Event{{Type: strings.Repeat("t", store.MaxTypeLen+1)}}},
 		{"negative schema version", "s", []store.Event{{Type: "A", SchemaVersion: -1}}},
+		{"correlation ID not UTF-8", "s", []store.Event{{Type: "A", Metadata: store.Metadata{CorrelationID: "bad\xff"}}}},
+		{"causation ID with NUL", "s", []store.Event{{Type: "A", Metadata: store.Metadata{CausationID: "bad\x00id"}}}},
+		{"metadata value with NUL", "s", []store.Event{{Type: "A"}, {Type: "A", Metadata: store.Metadata{Extra: map[string]string{"k": "a\x00b"}}}}},
+		{"metadata key not UTF-8", "s", []store.Event{{Type: "A", Metadata: store.Metadata{Extra: map[string]string{"\xfe": "v"}}}}},
 	}
 	for _, c := range cases {
 		_, err := s.Append(ctx, c.stream, store.AnyVersion, c.events)
