@@ -362,6 +362,10 @@ func contractInvalidInput(t *testing.T, s store.Store) {
 		{"negative schema version", "s", []store.Event{{Type: "A", SchemaVersion: -1}}},
 		{"encoding with NUL", "s", []store.Event{{Type: "A", Encoding: "deflate\x00"}}},
 		{"encoding not UTF-8", "s", []store.Event{{Type: "A", Encoding: "\xff"}}},
+		{"correlation ID not UTF-8", "s", []store.Event{{Type: "A", Metadata: store.Metadata{CorrelationID: "bad\xff"}}}},
+		{"causation ID with NUL", "s", []store.Event{{Type: "A", Metadata: store.Metadata{CausationID: "bad\x00id"}}}},
+		{"metadata value with NUL", "s", []store.Event{{Type: "A"}, {Type: "A", Metadata: store.Metadata{Extra: map[string]string{"k": "a\x00b"}}}}},
+		{"metadata key not UTF-8", "s", []store.Event{{Type: "A", Metadata: store.Metadata{Extra: map[string]string{"\xfe": "v"}}}}},
 	}
 	for _, c := range cases {
 		_, err := s.Append(ctx, c.stream, store.AnyVersion, c.events)
@@ -402,9 +406,11 @@ func contractPayloads(t *testing.T, s store.Store) {
 	}
 	for name, data := range payloads {
 		meta := store.Metadata{CorrelationID: "c-" + name, CausationID: "ç-" + name, Extra: map[string]string{"ключ": "значение"}}
+		before := time.Now()
 		if _, err := s.Append(ctx, "payload-"+name, store.NoStream, []store.Event{{Type: "Typé", Data: data, Encoding: "test", Metadata: meta}}); err != nil {
 			t.Fatalf("append %s payload: %v", name, err)
 		}
+		after := time.Now()
 		recs, err := collect(s.ReadStream(ctx, "payload-"+name, 0))
 		if err != nil {
 			t.Fatalf("read %s payload: %v", name, err)
@@ -419,6 +425,12 @@ func contractPayloads(t *testing.T, s store.Store) {
 		}
 		if r.Metadata.CorrelationID != meta.CorrelationID || r.Metadata.CausationID != meta.CausationID || r.Metadata.Extra["ключ"] != "значение" {
 			t.Fatalf("%s metadata did not round-trip: %+v", name, r.Metadata)
+		}
+		// The time is when the append happened, whatever unit the store
+		// keeps it in; the slack allows for a database's own clock and
+		// coarser precision.
+		if r.Time.Before(before.Add(-time.Minute)) || r.Time.After(after.Add(time.Minute)) {
+			t.Fatalf("%s payload recorded at %v, but appended between %v and %v", name, r.Time, before.UTC(), after.UTC())
 		}
 	}
 }
@@ -528,6 +540,13 @@ func contractWait(t *testing.T, s store.Store) {
 	stop()
 	if err := s.Wait(short, 2); !errors.Is(err, context.Canceled) {
 		t.Fatalf("wait with a cancelled context: got %v, want context.Canceled", err)
+	}
+	// With nothing new, Wait blocks until its context ends: a Wait that
+	// returned at once would make every tailing consumer spin.
+	idle, stopIdle := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer stopIdle()
+	if err := s.Wait(idle, 2); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("wait after the head with no new events: got %v, want it to block until context.DeadlineExceeded", err)
 	}
 }
 

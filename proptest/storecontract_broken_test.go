@@ -3,11 +3,13 @@ package proptest_test
 import (
 	"context"
 	"errors"
+	"iter"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -110,6 +112,26 @@ func (s sharedLease) Lock(ctx context.Context, name string) (store.Lease, error)
 	return s.Store.Lock(ctx, name+"/"+uuid.NewString())
 }
 
+type impatientWait struct{ *memory.Store }
+
+// Wait returns at once, so a tailing consumer spins instead of waiting.
+func (s impatientWait) Wait(ctx context.Context, after int64) error { return ctx.Err() }
+
+type epochClock struct{ *memory.Store }
+
+// ReadStream reports every event as recorded at the Unix epoch, as a store
+// that read nanoseconds as seconds, or the reverse, would.
+func (s epochClock) ReadStream(ctx context.Context, id string, from int64) iter.Seq2[store.Record, error] {
+	return func(yield func(store.Record, error) bool) {
+		for r, err := range s.Store.ReadStream(ctx, id, from) {
+			r.Time = time.Unix(0, 0).UTC()
+			if !yield(r, err) {
+				return
+			}
+		}
+	}
+}
+
 var brokenStores = map[string]struct {
 	open     func() store.Store
 	failing  string // the contract subtest that must fail
@@ -122,6 +144,8 @@ var brokenStores = map[string]struct {
 	"forgiving-checkpoint": {func() store.Store { return forgivingCheckpoint{memory.New()} }, "Checkpoints", false},
 	"vague-conflict":       {func() store.Store { return vagueConflict{memory.New()} }, "StateMachine", false},
 	"reissued-ids":         {func() store.Store { return reissuedIDs{memory.New()} }, "DuplicateEventIDs", false},
+	"impatient-wait":       {func() store.Store { return impatientWait{memory.New()} }, "Wait", false},
+	"epoch-clock":          {func() store.Store { return epochClock{memory.New()} }, "Payloads", false},
 }
 
 const brokenEnv = "ANNALS_PROPTEST_BROKEN_STORE"

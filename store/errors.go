@@ -116,9 +116,26 @@ func ValidateAppend(streamID string, expected int64, events []Event) error {
 			return fmt.Errorf("append to stream %q: event %d (%s) has schema version %d, want ≥ 1: %w", streamID, i, e.Type, e.SchemaVersion, ErrInvalid)
 		case !validText(e.Encoding):
 			return fmt.Errorf("append to stream %q: event %d (%s) encoding %q is not valid UTF-8 or contains a NUL byte: %w", streamID, i, e.Type, e.Encoding, ErrInvalid)
+		case !validMetadata(e.Metadata):
+			return fmt.Errorf("append to stream %q: event %d (%s) has metadata that is not valid UTF-8 or contains a NUL byte: %w", streamID, i, e.Type, ErrInvalid)
 		}
 	}
 	return nil
+}
+
+// validMetadata reports whether every text of m can be stored as it is:
+// adapters keep metadata as JSON, which would replace invalid UTF-8, and
+// PostgreSQL's jsonb refuses NUL.
+func validMetadata(m Metadata) bool {
+	if !validText(m.CorrelationID) || !validText(m.CausationID) {
+		return false
+	}
+	for k, v := range m.Extra {
+		if !validText(k) || !validText(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidateStreamID returns an error matching [ErrInvalid] when id is empty

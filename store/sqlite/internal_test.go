@@ -1,0 +1,130 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// The connection settings that the package doc promises are the ones the
+// connections have.
+func TestConnectionSettings(t *testing.T) {
+	ctx := context.Background()
+	for _, sync := range []Synchronous{SyncFull, SyncNormal} {
+		t.Run(string(sync), func(t *testing.T) {
+			s, err := Open(ctx, filepath.Join(t.TempDir(), "settings.db"), WithSynchronous(sync), WithBusyTimeout(1234*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			wantSync := map[Synchronous]int{SyncFull: 2, SyncNormal: 1}[sync]
+			for name, db := range map[string]*sql.DB{"writer": s.w, "reader": s.r} {
+				var mode string
+				var syncLevel, timeout, fk, queryOnly int
+				for pragma, dest := range map[string]any{
+					"journal_mode": &mode, "synchronous": &syncLevel, "busy_timeout": &timeout,
+					"foreign_keys": &fk, "query_only": &queryOnly,
+				} {
+					if err := db.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(dest); err != nil {
+						t.Fatalf("%s: PRAGMA %s: %v", name, pragma, err)
+					}
+				}
+				if mode != "wal" || syncLevel != wantSync || timeout != 1234 || fk != 1 || (queryOnly == 1) != (name == "reader") {
+					t.Errorf("%s connection: journal_mode=%s synchronous=%d busy_timeout=%d foreign_keys=%d query_only=%d; want wal, %d, 1234, 1, %v",
+						name, mode, syncLevel, timeout, fk, queryOnly, wantSync, name == "reader")
+				}
+			}
+		})
+	}
+}
+
+// Migrations are numbered 1, 2, … in order: migrate relies on it to pick
+// the steps a database lacks.
+func TestMigrationsNumbered(t *testing.T) {
+	for i, m := range migrations {
+		if m.version != i+1 || m.name == "" || m.sql == "" {
+			t.Errorf("migration %d is numbered %d (%q); want %d with a name and SQL", i, m.version, m.name, i+1)
+		}
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	dir := t.TempDir()
+	good := []struct {
+		url  string
+		path string
+		want config
+	}{
+		{"sqlite:///" + dir[1:] + "/app.db", dir + "/app.db", defaultConfig()},
+		{"sqlite:" + dir + "/app.db", dir + "/app.db", defaultConfig()},
+		{"sqlite::memory:", Memory, defaultConfig()},
+		{"sqlite:///" + dir[1:] + "/my%20app.db?busy_timeout=2s&synchronous=NORMAL&poll_interval=50ms", dir + "/my app.db",
+			config{busyTimeout: 2 * time.Second, pollInterval: 50 * time.Millisecond, synchronous: SyncNormal}},
+		{"sqlite::memory:?busy_timeout=100ms", Memory, config{busyTimeout: 100 * time.Millisecond, pollInterval: DefaultPollInterval, synchronous: SyncFull}},
+	}
+	for _, g := range good {
+		u, err := url.Parse(g.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path, opts, err := parseURL(u)
+		if err != nil {
+			t.Errorf("%s: %v", g.url, err)
+			continue
+		}
+		cfg := defaultConfig()
+		for _, o := range opts {
+			if err := o(&cfg); err != nil {
+				t.Errorf("%s: option: %v", g.url, err)
+			}
+		}
+		if path != g.path || cfg != g.want {
+			t.Errorf("%s: path %q, config %+v; want %q, %+v", g.url, path, cfg, g.path, g.want)
+		}
+	}
+}
+
+// A file whose schema a newer program has migrated further is refused,
+// not written with a schema this program does not know; a current file
+// opens again without applying a step twice.
+func TestSchemaVersions(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "schema.db")
+	for range 3 {
+		s, err := Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var steps, latest int
+		if err := s.r.QueryRowContext(ctx, `SELECT count(*), max(version) FROM annals_schema_migrations`).Scan(&steps, &latest); err != nil {
+			t.Fatal(err)
+		}
+		if steps != len(migrations) || latest != len(migrations) {
+			t.Fatalf("schema records %d steps up to version %d; want each of the %d migrations once", steps, latest, len(migrations))
+		}
+		s.Close()
+	}
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := len(migrations) + 1
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO annals_schema_migrations (version, name, applied_at) VALUES (?, 'from the future', 0)`, future); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(ctx, path); err == nil {
+		s.Close()
+		t.Fatal("opened a database whose schema is newer than the program")
+	} else if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "newer") || !strings.Contains(err.Error(), "upgrade") {
+		t.Fatalf("opening a newer schema: %v; want store.ErrInvalid saying it is newer and to upgrade", err)
+	}
+}

@@ -1,0 +1,240 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/annals-dev/annals/store"
+)
+
+func init() {
+	store.Register("sqlite", openURL)
+}
+
+// Memory is the path that opens a private in-memory database, as
+// "sqlite::memory:" does in a URL. It lives as long as the [Store].
+const Memory = ":memory:"
+
+// Defaults of the options.
+const (
+	DefaultBusyTimeout  = 5 * time.Second
+	DefaultPollInterval = 250 * time.Millisecond
+	// MinPollInterval is the shortest poll interval accepted: anything
+	// shorter would spin a core on an idle database.
+	MinPollInterval = 10 * time.Millisecond
+)
+
+// Synchronous is SQLite's synchronous setting: how often the database
+// file is flushed to stable storage.
+type Synchronous string
+
+const (
+	// SyncFull flushes the write-ahead log on every commit: an append that
+	// returned survives a power failure. It is the default.
+	SyncFull Synchronous = "full"
+	// SyncNormal flushes only at checkpoints. An append that returned
+	// survives the crash of the program, but the last appends before a
+	// power failure or an operating-system crash can be lost (never torn:
+	// each batch is still whole or absent). Faster on slow disks.
+	SyncNormal Synchronous = "normal"
+)
+
+// Option configures [Open].
+type Option func(*config) error
+
+type config struct {
+	busyTimeout  time.Duration
+	pollInterval time.Duration
+	synchronous  Synchronous
+}
+
+func defaultConfig() config {
+	return config{busyTimeout: DefaultBusyTimeout, pollInterval: DefaultPollInterval, synchronous: SyncFull}
+}
+
+// WithBusyTimeout sets how long a write waits for another process that
+// holds the database's write lock before it fails (SQLite's busy_timeout).
+// In-process writers queue in Go and do not count against it. The default
+// is [DefaultBusyTimeout]; it must be at least 1ms.
+func WithBusyTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < time.Millisecond {
+			return fmt.Errorf("busy timeout %v: must be at least 1ms: %w", d, store.ErrInvalid)
+		}
+		c.busyTimeout = d
+		return nil
+	}
+}
+
+// WithPollInterval sets how often [Store.Wait] looks for events appended
+// by other processes sharing the file. Appends through the same Store
+// wake waiters at once, without polling. The default is
+// [DefaultPollInterval]; it must be at least [MinPollInterval].
+func WithPollInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d < MinPollInterval {
+			return fmt.Errorf("poll interval %v: must be at least %v: %w", d, MinPollInterval, store.ErrInvalid)
+		}
+		c.pollInterval = d
+		return nil
+	}
+}
+
+// WithSynchronous sets how often the database is flushed to stable
+// storage; see [SyncFull] (the default) and [SyncNormal].
+func WithSynchronous(s Synchronous) Option {
+	return func(c *config) error {
+		switch Synchronous(strings.ToLower(string(s))) {
+		case SyncFull:
+			c.synchronous = SyncFull
+		case SyncNormal:
+			c.synchronous = SyncNormal
+		default:
+			return fmt.Errorf("synchronous %q: want %q or %q: %w", s, SyncFull, SyncNormal, store.ErrInvalid)
+		}
+		return nil
+	}
+}
+
+// queryParam is a URL query parameter and the option it sets.
+type queryParam struct {
+	name  string
+	parse func(string) (Option, error)
+}
+
+// queryParams are the URL query parameters, in the order the error for an
+// unknown parameter lists them.
+var queryParams = []queryParam{
+	{"busy_timeout", durationParam(WithBusyTimeout)},
+	{"poll_interval", durationParam(WithPollInterval)},
+	{"synchronous", func(v string) (Option, error) { return WithSynchronous(Synchronous(v)), nil }},
+}
+
+func durationParam(opt func(time.Duration) Option) func(string) (Option, error) {
+	return func(v string) (Option, error) {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a duration such as 5s or 250ms", v)
+		}
+		return opt(d), nil
+	}
+}
+
+// openURL opens the store a "sqlite:" URL names; store.Open calls it.
+func openURL(ctx context.Context, u *url.URL) (store.Store, error) {
+	path, opts, err := parseURL(u)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
+	return Open(ctx, path, opts...)
+}
+
+const urlForms = "sqlite::memory: or sqlite:///absolute/path/app.db"
+
+// parseURL returns the database path and the options of a "sqlite:" URL.
+// It never puts the whole URL in an error: a URL can hold secrets.
+func parseURL(u *url.URL) (string, []Option, error) {
+	var path string
+	switch {
+	case u.User != nil:
+		return "", nil, fmt.Errorf("sqlite URL holds a user name; a file database has none: write %s: %w", urlForms, store.ErrInvalid)
+	case u.Fragment != "":
+		return "", nil, fmt.Errorf("sqlite URL has a #fragment; write %s: %w", urlForms, store.ErrInvalid)
+	case u.Opaque == Memory:
+		path = Memory
+	case u.Opaque != "":
+		return "", nil, fmt.Errorf("sqlite URL path %q is relative; put an absolute path after three slashes, as in sqlite:///absolute/path/app.db (or use sqlite::memory:): %w", u.Opaque, store.ErrInvalid)
+	case u.Host != "":
+		return "", nil, fmt.Errorf("sqlite URL names host %q, but a file database has no host; the path follows three slashes: sqlite:///%s%s: %w", u.Host, u.Host, u.Path, store.ErrInvalid)
+	case u.Path == "":
+		return "", nil, fmt.Errorf("sqlite URL has no database path; write %s: %w", urlForms, store.ErrInvalid)
+	default:
+		path = u.Path
+	}
+
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "", nil, fmt.Errorf("sqlite URL query: %v: %w", err, store.ErrInvalid)
+	}
+	var opts []Option
+	// Sorted, so that the first bad parameter reported is the same every time.
+	for _, key := range slices.Sorted(maps.Keys(q)) {
+		i := slices.IndexFunc(queryParams, func(p queryParam) bool { return p.name == key })
+		if i < 0 {
+			names := make([]string, len(queryParams))
+			for j, p := range queryParams {
+				names[j] = p.name
+			}
+			return "", nil, fmt.Errorf("sqlite URL parameter %q is not known; the parameters are %s, as in sqlite:///path/app.db?busy_timeout=10s: %w",
+				key, strings.Join(names, ", "), store.ErrInvalid)
+		}
+		if vals := q[key]; len(vals) != 1 {
+			return "", nil, fmt.Errorf("sqlite URL parameter %q is given %d times; give it once: %w", key, len(vals), store.ErrInvalid)
+		}
+		opt, err := queryParams[i].parse(q.Get(key))
+		if err != nil {
+			return "", nil, fmt.Errorf("sqlite URL parameter %s: %v: %w", key, err, store.ErrInvalid)
+		}
+		opts = append(opts, opt)
+	}
+	return path, opts, nil
+}
+
+// checkPath refuses a database path that SQLite would misread or that
+// depends on the working directory.
+func checkPath(path string) error {
+	switch {
+	case path == Memory:
+		return nil
+	case path == "":
+		return fmt.Errorf("sqlite database path is empty; pass an absolute file path or %q: %w", Memory, store.ErrInvalid)
+	case !filepath.IsAbs(path):
+		return fmt.Errorf("sqlite database path %q is relative; pass an absolute path (see filepath.Abs), or in a URL write sqlite:///absolute/path.db: %w", path, store.ErrInvalid)
+	case strings.ContainsAny(path, "?\x00"):
+		return fmt.Errorf("sqlite database path %q contains '?' or a NUL byte, which SQLite would cut the name at; rename the file: %w", path, store.ErrInvalid)
+	case strings.HasSuffix(path, "/"):
+		return fmt.Errorf("sqlite database path %q names a directory; add a file name such as app.db: %w", path, store.ErrInvalid)
+	}
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("sqlite database directory %s does not exist; create it first: %w", dir, store.ErrInvalid)
+		}
+		return fmt.Errorf("sqlite database directory %s: %w", dir, err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("sqlite database path %q: %s is not a directory: %w", path, dir, store.ErrInvalid)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("sqlite database path %q is a directory; add a file name such as app.db: %w", path, store.ErrInvalid)
+	}
+	return nil
+}
+
+// dsn returns the modernc.org/sqlite data source name of a connection.
+// Writers begin their transactions with BEGIN IMMEDIATE; readers are
+// query-only, so that no read can ever take the write lock by mistake.
+func (c config) dsn(path string, writer bool) string {
+	v := url.Values{}
+	v.Set("_busy_timeout", fmt.Sprint(c.busyTimeout.Milliseconds()))
+	v.Set("_foreign_keys", "1")
+	if path != Memory {
+		v.Set("_synchronous", strings.ToUpper(string(c.synchronous)))
+		if writer {
+			v.Set("_journal_mode", "WAL")
+		}
+	}
+	if writer {
+		v.Set("_txlock", "immediate")
+	} else {
+		v.Set("_query_only", "1")
+	}
+	return path + "?" + v.Encode()
+}

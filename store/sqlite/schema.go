@@ -1,0 +1,93 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// migration is one step of the schema. Steps are applied in order, each
+// once, in the transaction that records it; a database records the steps
+// it has in annals_schema_migrations.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations is the schema, oldest step first. Append new steps; never
+// edit or reorder a step that has been released, since databases in use
+// have applied it.
+var migrations = []migration{
+	{1, "events and checkpoints", `
+-- The global log and every stream. position is the rowid: an append takes
+-- the write lock (BEGIN IMMEDIATE) before it inserts, so positions are
+-- max+1 in commit order. Events are never deleted, so positions are never
+-- reused and AUTOINCREMENT would only cost a write.
+CREATE TABLE annals_events (
+	position       INTEGER PRIMARY KEY,
+	event_id       BLOB    NOT NULL UNIQUE CHECK (length(event_id) = 16),
+	stream_id      TEXT    NOT NULL,
+	version        INTEGER NOT NULL CHECK (version >= 1),
+	type           TEXT    NOT NULL,
+	schema_version INTEGER NOT NULL CHECK (schema_version >= 1),
+	recorded_at    INTEGER NOT NULL, -- Unix time in nanoseconds, UTC
+	data           BLOB    NOT NULL,
+	encoding       TEXT    NOT NULL,
+	metadata       TEXT,             -- JSON of store.Metadata; NULL when empty
+	UNIQUE (stream_id, version)
+) STRICT;
+
+CREATE TABLE annals_checkpoints (
+	consumer    TEXT    PRIMARY KEY,
+	position    INTEGER NOT NULL CHECK (position >= 0),
+	recorded_at INTEGER NOT NULL -- Unix time in nanoseconds, UTC
+) STRICT, WITHOUT ROWID;
+`},
+}
+
+// migrate brings the schema of the database up to date. It runs in one
+// write transaction, so processes that open a new file at the same time
+// apply each step once, and a step that fails leaves nothing behind.
+func migrate(ctx context.Context, db *sql.DB) (err error) {
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see config.dsn
+	if err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS annals_schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	name       TEXT    NOT NULL,
+	applied_at INTEGER NOT NULL -- Unix time in nanoseconds, UTC
+) STRICT`); err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM annals_schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	latest := migrations[len(migrations)-1].version
+	if current > latest {
+		return fmt.Errorf("database schema is at version %d, newer than the %d this program knows; upgrade the program: %w", current, latest, store.ErrInvalid)
+	}
+	for _, m := range migrations[current:] {
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("migrate schema to version %d (%s): %w", m.version, m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO annals_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+			m.version, m.name, time.Now().UnixNano()); err != nil {
+			return fmt.Errorf("migrate schema to version %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,624 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"maps"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// Store is an event store in one SQLite database file. It is safe for
+// concurrent use, and several processes may open the same file.
+type Store struct {
+	path string
+	cfg  config
+
+	// w has one connection, on which every write happens: in-process
+	// writers queue for it in database/sql rather than in SQLite's busy
+	// handler, which sleeps. r is the pool of query-only readers; for an
+	// in-memory database, which lives in one connection, r is w.
+	w, r *sql.DB
+
+	// Statements prepared on w.
+	streamVersion, setCheckpoint *sql.Stmt
+	inserts                      insertCache
+	// Statements prepared on r.
+	readStream, readLog, readLogTypes, head, checkpoint *sql.Stmt
+
+	mu      sync.Mutex
+	changed chan struct{} // made by a waiter, closed by the next append
+	closed  atomic.Bool
+	done    chan struct{} // closed by Close
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the event store in the SQLite database at path, an absolute
+// file name, creating the file and the schema when they do not exist; the
+// directory must exist. The path [Memory] opens a private in-memory
+// database instead, which lives until Close. Invalid paths and options
+// fail with [store.ErrInvalid].
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, fmt.Errorf("open sqlite store: %w", err)
+		}
+	}
+	if err := checkPath(path); err != nil {
+		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
+	s := &Store{path: path, cfg: cfg, done: make(chan struct{})}
+	if err := s.open(ctx); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context) error {
+	var err error
+	if s.w, err = sql.Open("sqlite", s.cfg.dsn(s.path, true)); err != nil {
+		return err
+	}
+	// One writer connection that is never closed for being idle: for an
+	// in-memory database it is the database.
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, s.w); err != nil {
+		return err
+	}
+	if s.path == Memory {
+		s.r = s.w
+	} else {
+		if s.r, err = sql.Open("sqlite", s.cfg.dsn(s.path, false)); err != nil {
+			return err
+		}
+		n := max(4, runtime.GOMAXPROCS(0))
+		s.r.SetMaxOpenConns(n)
+		s.r.SetMaxIdleConns(n)
+		if err := s.r.PingContext(ctx); err != nil {
+			return err
+		}
+	}
+	s.inserts.db = s.w
+	prepare := []struct {
+		db    *sql.DB
+		stmt  **sql.Stmt
+		query string
+	}{
+		{s.w, &s.streamVersion, `SELECT coalesce(max(version), 0) FROM annals_events WHERE stream_id = ?`},
+		{s.w, &s.setCheckpoint, `INSERT INTO annals_checkpoints (consumer, position, recorded_at) VALUES (?1, ?2, ?3)
+			ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, recorded_at = excluded.recorded_at
+			WHERE excluded.position >= annals_checkpoints.position`},
+		{s.r, &s.readStream, `SELECT ` + recordColumns + ` FROM annals_events
+			WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`},
+		{s.r, &s.readLog, `SELECT ` + recordColumns + ` FROM annals_events
+			WHERE position > ? ORDER BY position LIMIT ?`},
+		{s.r, &s.readLogTypes, `SELECT ` + recordColumns + ` FROM annals_events
+			WHERE position > ? AND type IN (SELECT value FROM json_each(?)) ORDER BY position LIMIT ?`},
+		{s.r, &s.head, `SELECT coalesce(max(position), 0) FROM annals_events`},
+		{s.r, &s.checkpoint, `SELECT position FROM annals_checkpoints WHERE consumer = ?`},
+	}
+	for _, p := range prepare {
+		if *p.stmt, err = p.db.PrepareContext(ctx, p.query); err != nil {
+			return fmt.Errorf("prepare %q: %w", p.query, err)
+		}
+	}
+	return nil
+}
+
+// Columns of a record, in the order scanRecord reads them.
+const recordColumns = `position, event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata`
+
+// Parameters shared by every row of an insert; then each row has its own.
+const (
+	sharedParams = 3 // ?1 stream_id, ?2 recorded_at, ?3 version before the first row
+	rowParams    = 6 // event_id, type, schema_version, data, encoding, metadata
+	// maxInsertRows caps the rows of one INSERT statement; a larger batch
+	// is inserted in chunks, in the same transaction.
+	maxInsertRows = 256
+)
+
+// insertCache holds the prepared multi-row INSERT statements, one per
+// number of rows, made when first needed.
+type insertCache struct {
+	db    *sql.DB
+	mu    sync.Mutex
+	stmts map[int]*sql.Stmt
+}
+
+func (c *insertCache) get(ctx context.Context, rows int) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.stmts[rows]; ok {
+		return st, nil
+	}
+	// The shared parameters are numbered (?1, ?2, ?3); the rows' own are
+	// plain ?, which SQLite numbers one above the highest number seen so
+	// far, so the first row names its first parameter ?4 and the rest
+	// follow on: row i holds parameters 4+6i to 9+6i. Only the shared
+	// parameters are named: binding looks each name up in a list, and
+	// naming every parameter would make a batch quadratic.
+	var b strings.Builder
+	b.WriteString(`INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata) VALUES `)
+	for i := range rows {
+		first := "?"
+		if i == 0 {
+			first = "?" + strconv.Itoa(sharedParams+1)
+		} else {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "(%s,?1,?3+%d,?,?,?2,?,?,?)", first, i+1)
+	}
+	st, err := c.db.PrepareContext(ctx, b.String())
+	if err != nil {
+		return nil, err
+	}
+	if c.stmts == nil {
+		c.stmts = map[int]*sql.Stmt{}
+	}
+	c.stmts[rows] = st
+	return st, nil
+}
+
+func (c *insertCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.stmts {
+		st.Close()
+	}
+	c.stmts = nil
+}
+
+// Append implements [store.Store]. It checks the expected version and
+// inserts the whole batch in one BEGIN IMMEDIATE transaction.
+func (s *Store) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
+	if err := store.ValidateAppend(streamID, expected, events); err != nil {
+		return 0, err
+	}
+	if err := s.usable(ctx); err != nil {
+		return 0, err
+	}
+	// The rows' own parameters are ready before the transaction starts,
+	// so that the write lock is held only for the statements.
+	args := make([]any, sharedParams+len(events)*rowParams)
+	args[0], args[1] = streamID, time.Now().UnixNano()
+	ids := make([]byte, 16*len(events))
+	var meta metadataEncoder
+	for i, e := range events {
+		row := args[sharedParams+i*rowParams:]
+		id := ids[16*i : 16*i+16 : 16*i+16]
+		if e.ID == uuid.Nil {
+			v7, err := uuid.NewV7()
+			if err != nil {
+				return 0, fmt.Errorf("append to stream %q: %w", streamID, err)
+			}
+			copy(id, v7[:])
+		} else {
+			copy(id, e.ID[:])
+		}
+		data := e.Data
+		if data == nil {
+			data = []byte{} // a nil []byte would be stored as NULL
+		}
+		m, err := meta.encode(e.Metadata)
+		if err != nil {
+			return 0, fmt.Errorf("append to stream %q: event %d metadata: %w", streamID, i, err)
+		}
+		row[0], row[1], row[2], row[3], row[5] = id, e.Type, int64(max(e.SchemaVersion, 1)), data, m
+		if e.Encoding == "" {
+			row[4] = "" // a constant: no allocation
+		} else {
+			row[4] = e.Encoding
+		}
+	}
+
+	// The INSERT statements are prepared on the writer connection before
+	// the transaction holds it.
+	var inserts []*sql.Stmt
+	for start := 0; start < len(events); start += maxInsertRows {
+		ins, err := s.inserts.get(ctx, min(len(events)-start, maxInsertRows))
+		if err != nil {
+			return 0, s.fail(fmt.Errorf("append to stream %q: prepare insert: %w", streamID, err))
+		}
+		inserts = append(inserts, ins)
+	}
+
+	version, err := s.append(ctx, streamID, expected, inserts, args)
+	if err != nil {
+		return 0, s.fail(err)
+	}
+	if len(events) > 0 {
+		s.notify()
+	}
+	return version, nil
+}
+
+// append runs the transaction of Append: inserts[i] inserts the rows of
+// chunk i of the batch, whose parameters are in args.
+func (s *Store) append(ctx context.Context, streamID string, expected int64, inserts []*sql.Stmt, args []any) (_ int64, err error) {
+	events := (len(args) - sharedParams) / rowParams
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("append to stream %q: %w", streamID, explainBusy(err, s.cfg.busyTimeout))
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	var actual int64
+	if err := tx.StmtContext(ctx, s.streamVersion).QueryRowContext(ctx, streamID).Scan(&actual); err != nil {
+		return 0, fmt.Errorf("append to stream %q: read version: %w", streamID, err)
+	}
+	if err := store.CheckExpected(streamID, expected, actual); err != nil {
+		return 0, err
+	}
+	if events == 0 {
+		return actual, tx.Commit()
+	}
+	for i, ins := range inserts {
+		start := i * maxInsertRows
+		n := min(events-start, maxInsertRows)
+		chunk := args
+		if events > maxInsertRows {
+			chunk = append(append(make([]any, 0, sharedParams+n*rowParams), args[:sharedParams]...),
+				args[sharedParams+start*rowParams:sharedParams+(start+n)*rowParams]...)
+		}
+		chunk[2] = actual + int64(start)
+		if _, err := tx.StmtContext(ctx, ins).ExecContext(ctx, chunk...); err != nil {
+			if isUniqueEventID(err) {
+				return 0, duplicateError(ctx, tx, streamID, args, start, n)
+			}
+			return 0, fmt.Errorf("append to stream %q: insert: %w", streamID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("append to stream %q: commit: %w", streamID, err)
+	}
+	return actual + int64(events), nil
+}
+
+// isUniqueEventID reports whether err is the violation of the uniqueness
+// of event IDs.
+func isUniqueEventID(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE &&
+		strings.Contains(se.Error(), "annals_events.event_id")
+}
+
+// duplicateError names the first event of a refused batch whose ID is
+// already stored, looking among the n events from start, whose INSERT
+// failed. It runs in the append's transaction, after that INSERT has been
+// undone; the batch's earlier chunks are still in the transaction, but
+// they cannot hold the ID, since ValidateAppend refused IDs repeated in a
+// batch.
+func duplicateError(ctx context.Context, tx *sql.Tx, streamID string, args []any, start, n int) error {
+	for i := start; i < start+n; i++ {
+		id := args[sharedParams+i*rowParams].([]byte)
+		var stored string
+		err := tx.QueryRowContext(ctx, `SELECT stream_id FROM annals_events WHERE event_id = ?`, id).Scan(&stored)
+		if err == nil {
+			return fmt.Errorf("append to stream %q: event %d has ID %v, already stored in stream %q: %w",
+				streamID, i, uuid.UUID(id), stored, store.ErrDuplicateEvent)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("append to stream %q: an event ID is already stored: %w (finding it: %v)", streamID, store.ErrDuplicateEvent, err)
+		}
+	}
+	return fmt.Errorf("append to stream %q: an event ID is already stored: %w", streamID, store.ErrDuplicateEvent)
+}
+
+// explainBusy adds what to do to an error of a write that waited longer
+// than the busy timeout for another process's write lock.
+func explainBusy(err error, timeout time.Duration) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY {
+		return fmt.Errorf("another process held the write lock for longer than the busy timeout (%v); raise it with busy_timeout or shorten that process's transactions: %w", timeout, err)
+	}
+	return err
+}
+
+// metadataEncoder turns metadata into the value of the metadata column:
+// NULL when empty, else JSON. The events of a batch usually share their
+// metadata, so it reuses the last encoding when the metadata repeats.
+type metadataEncoder struct {
+	last    store.Metadata
+	encoded any
+}
+
+func (enc *metadataEncoder) encode(m store.Metadata) (any, error) {
+	if m.CorrelationID == "" && m.CausationID == "" && len(m.Extra) == 0 {
+		return nil, nil // NULL
+	}
+	if enc.encoded != nil && m.CorrelationID == enc.last.CorrelationID && m.CausationID == enc.last.CausationID &&
+		maps.Equal(m.Extra, enc.last.Extra) {
+		return enc.encoded, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	enc.last, enc.encoded = m, string(b)
+	return enc.encoded, nil
+}
+
+// ReadStream implements [store.Store]. It reads the stream in pages, each
+// in its own short read transaction, so that no transaction stays open
+// while the caller handles records; since a stream only grows at its end,
+// the pages join up into one consistent prefix of it.
+func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
+	return func(yield func(store.Record, error) bool) {
+		next := max(from, 1)
+		for {
+			if err := s.usable(ctx); err != nil {
+				yield(store.Record{}, err)
+				return
+			}
+			page, err := s.query(ctx, s.readStream, streamID, next, streamPage)
+			if err != nil {
+				yield(store.Record{}, s.fail(fmt.Errorf("read stream %q from version %d: %w", streamID, next, err)))
+				return
+			}
+			for _, r := range page {
+				if err := ctx.Err(); err != nil {
+					yield(store.Record{}, err)
+					return
+				}
+				if !yield(r, nil) {
+					return
+				}
+			}
+			if len(page) < streamPage {
+				return
+			}
+			next = page[len(page)-1].Version + 1
+		}
+	}
+}
+
+// streamPage is how many records ReadStream reads per query.
+const streamPage = 512
+
+// ReadLog implements [store.Store].
+func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
+	if err := s.usable(ctx); err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = store.DefaultLogLimit
+	}
+	var recs []store.Record
+	var err error
+	if len(q.Types) == 0 {
+		recs, err = s.query(ctx, s.readLog, q.After, limit)
+	} else {
+		types, jerr := json.Marshal(q.Types)
+		if jerr != nil {
+			return nil, fmt.Errorf("read log: types: %w", jerr)
+		}
+		recs, err = s.query(ctx, s.readLogTypes, q.After, string(types), limit)
+	}
+	if err != nil {
+		return nil, s.fail(fmt.Errorf("read log after %d: %w", q.After, err))
+	}
+	return recs, nil
+}
+
+// query runs a prepared SELECT of recordColumns and reads every row.
+func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.Record, error) {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Record
+	for rows.Next() {
+		var (
+			r        store.Record
+			id, meta []byte
+			ns       int64
+		)
+		if err := rows.Scan(&r.Position, &id, &r.StreamID, &r.Version, &r.Type, &r.SchemaVersion, &ns, &r.Data, &r.Encoding, &meta); err != nil {
+			return nil, err
+		}
+		if r.ID, err = uuid.FromBytes(id); err != nil {
+			return nil, fmt.Errorf("position %d: event ID: %w", r.Position, err)
+		}
+		r.Time = time.Unix(0, ns).UTC()
+		if len(meta) > 0 {
+			if err := json.Unmarshal(meta, &r.Metadata); err != nil {
+				return nil, fmt.Errorf("position %d: metadata: %w", r.Position, err)
+			}
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Head implements [store.Store].
+func (s *Store) Head(ctx context.Context) (int64, error) {
+	if err := s.usable(ctx); err != nil {
+		return 0, err
+	}
+	var head int64
+	if err := s.head.QueryRowContext(ctx).Scan(&head); err != nil {
+		return 0, s.fail(fmt.Errorf("read head: %w", err))
+	}
+	return head, nil
+}
+
+// Wait implements [store.Store]. An append through this Store wakes it at
+// once. Appends by other processes, or by another Store on the same file,
+// are found by reading the head every poll interval (see
+// [WithPollInterval]), in the calling goroutine; an in-memory database
+// has no other writers and is never polled.
+func (s *Store) Wait(ctx context.Context, after int64) error {
+	var poll *time.Timer
+	var tick <-chan time.Time
+	for {
+		// Take the channel before reading the head, so that an append
+		// committed after the read still closes the channel we wait on.
+		changed := s.changedChan()
+		head, err := s.Head(ctx)
+		if err != nil {
+			return err
+		}
+		if head > after {
+			return nil
+		}
+		if s.path != Memory {
+			if poll == nil {
+				poll = time.NewTimer(s.cfg.pollInterval)
+				defer poll.Stop()
+			} else {
+				poll.Reset(s.cfg.pollInterval)
+			}
+			tick = poll.C
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.done:
+			return s.closedError()
+		case <-changed:
+		case <-tick:
+		}
+	}
+}
+
+func (s *Store) changedChan() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changed == nil {
+		s.changed = make(chan struct{})
+	}
+	return s.changed
+}
+
+// notify wakes the waiters after a commit. No channel is made when
+// nobody waits.
+func (s *Store) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
+}
+
+// Checkpoint implements [store.Store].
+func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) {
+	if err := store.ValidateConsumer(consumer); err != nil {
+		return 0, err
+	}
+	if err := s.usable(ctx); err != nil {
+		return 0, err
+	}
+	var pos int64
+	err := s.checkpoint.QueryRowContext(ctx, consumer).Scan(&pos)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, s.fail(fmt.Errorf("read checkpoint of consumer %q: %w", consumer, err))
+	}
+	return pos, nil
+}
+
+// SetCheckpoint implements [store.Store]. One statement moves the
+// checkpoint only forwards, so racing consumers cannot move it back.
+func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int64) error {
+	if err := store.ValidateConsumer(consumer); err != nil {
+		return err
+	}
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
+	if position < 0 {
+		return fmt.Errorf("consumer %q: checkpoint %d is below the recorded 0: %w", consumer, position, store.ErrCheckpointBackwards)
+	}
+	res, err := s.setCheckpoint.ExecContext(ctx, consumer, position, time.Now().UnixNano())
+	if err != nil {
+		return s.fail(fmt.Errorf("set checkpoint of consumer %q: %w", consumer, explainBusy(err, s.cfg.busyTimeout)))
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.fail(fmt.Errorf("set checkpoint of consumer %q: %w", consumer, err))
+	} else if n == 0 {
+		old, err := s.Checkpoint(ctx, consumer)
+		if err != nil {
+			return fmt.Errorf("consumer %q: checkpoint %d is below the recorded one: %w (reading it: %v)", consumer, position, store.ErrCheckpointBackwards, err)
+		}
+		return fmt.Errorf("consumer %q: checkpoint %d is below the recorded %d: %w", consumer, position, old, store.ErrCheckpointBackwards)
+	}
+	return nil
+}
+
+// Close implements [store.Store]. It waits for calls in progress, closes
+// the database and wakes every Wait; every call after it fails with an
+// error matching [store.ErrInvalid]. Closing twice is harmless.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	close(s.done)
+	return s.closeDBs()
+}
+
+func (s *Store) closeDBs() error {
+	s.inserts.close()
+	var errs []error
+	for _, st := range []*sql.Stmt{s.streamVersion, s.setCheckpoint, s.readStream, s.readLog, s.readLogTypes, s.head, s.checkpoint} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	if s.r != nil && s.r != s.w {
+		errs = append(errs, s.r.Close())
+	}
+	if s.w != nil {
+		errs = append(errs, s.w.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close sqlite store %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// usable returns the error of a call that must not start: the store is
+// closed or ctx is done.
+func (s *Store) usable(ctx context.Context) error {
+	if s.closed.Load() {
+		return s.closedError()
+	}
+	return ctx.Err()
+}
+
+func (s *Store) closedError() error {
+	return fmt.Errorf("sqlite store %s is closed: %w", s.path, store.ErrInvalid)
+}
+
+// fail replaces the error of a call that Close cut short with the
+// closed-store error, which says what happened.
+func (s *Store) fail(err error) error {
+	if s.closed.Load() && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrDuplicateEvent) {
+		return fmt.Errorf("%w (%v)", s.closedError(), err)
+	}
+	return err
+}
