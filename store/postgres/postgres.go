@@ -164,7 +164,10 @@ func parseURL(rawURL string) (string, config, error) {
 		// The URL is left out of the message: it may hold a password.
 		return "", c, fmt.Errorf("postgres store: want a URL postgres://user@host/database?schema=…&prefix=…: %w", store.ErrInvalid)
 	}
-	q := u.Query()
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "", c, fmt.Errorf("postgres store: malformed URL query: %v: %w", err, store.ErrInvalid)
+	}
 	if v, ok := q[schemaParam]; ok {
 		c.schema = v[len(v)-1]
 		q.Del(schemaParam)
