@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -195,4 +196,35 @@ func pgxExec(t *testing.T, connURL, sql string) (int64, error) {
 		return 0, fmt.Errorf("exec %s: %w", sql, err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// The steps of ExampleOpen, against the test server.
+func TestExampleFlow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	s, err := postgres.Open(ctx, db.URL, postgres.WithSchema(db.Schema+"_dogschool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t.Cleanup(func() { pgxExec(t, db.URL, "DROP SCHEMA "+db.Schema+"_dogschool CASCADE") })
+	version, err := s.Append(ctx, "dog-fido", store.NoStream, []store.Event{
+		{Type: "DogRegistered", Data: []byte(`{"name":"Fido"}`)},
+		{Type: "TrickAdded", Data: []byte(`{"trick":"roll over"}`)},
+	})
+	if err != nil || version != 2 {
+		t.Fatalf("append: version %d, %v", version, err)
+	}
+	page, err := s.ReadLog(ctx, store.LogQuery{After: 0, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range page {
+		got = append(got, fmt.Sprintf("%d %s %d %s", r.Position, r.StreamID, r.Version, r.Type))
+	}
+	if want := []string{"1 dog-fido 1 DogRegistered", "2 dog-fido 2 TrickAdded"}; !slices.Equal(got, want) {
+		t.Fatalf("log reads %q, want %q", got, want)
+	}
 }
