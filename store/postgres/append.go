@@ -171,7 +171,7 @@ func (s *Store) appendError(ctx context.Context, streamID string, expected int64
 			return s.conflict(ctx, streamID, expected)
 		}
 	}
-	s.recover(err)
+	s.dropDeadConnections(err)
 	if ctx.Err() != nil {
 		return fmt.Errorf("append to stream %q: %w", streamID, errors.Join(ctx.Err(), err))
 	}

@@ -205,10 +205,10 @@ func connectionLost(err error) bool {
 		errors.As(err, &netErr) || pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed")
 }
 
-// recover drops the pool's connections after one of them was found dead:
+// dropDeadConnections drops the pool's connections after one of them was found dead:
 // when the server closed its connections, the idle ones are dead too, and
 // each would fail one more call. A pool the caller gave is left alone.
-func (s *Store) recover(err error) {
+func (s *Store) dropDeadConnections(err error) {
 	if s.ownPool && connectionLost(err) {
 		s.pool.Reset()
 	}
@@ -219,7 +219,7 @@ func (s *Store) recover(err error) {
 func (s *Store) retry(ctx context.Context, read func() error) error {
 	err := read()
 	if err != nil && connectionLost(err) && ctx.Err() == nil {
-		s.recover(err)
+		s.dropDeadConnections(err)
 		err = read()
 	}
 	return err

@@ -42,7 +42,7 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 				return
 			}
 			if err != nil && !yielded && attempt == 1 && connectionLost(err) && ctx.Err() == nil {
-				s.recover(err)
+				s.dropDeadConnections(err)
 				continue
 			}
 			if err != nil {
@@ -226,7 +226,7 @@ func (s *Store) Wait(ctx context.Context, after int64) error {
 	}
 	err := s.wait(ctx, after)
 	if err != nil && connectionLost(err) && ctx.Err() == nil {
-		s.recover(err)
+		s.dropDeadConnections(err)
 		err = s.wait(ctx, after)
 	}
 	if err != nil && ctx.Err() != nil {
@@ -344,7 +344,7 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 		return fmt.Errorf("consumer %q: checkpoint %d is below the recorded %d: %w", consumer, position, recorded, store.ErrCheckpointBackwards)
 	}
 	if err != nil {
-		s.recover(err)
+		s.dropDeadConnections(err)
 		return fmt.Errorf("consumer %q: write checkpoint: %w", consumer, err)
 	}
 	return nil

@@ -174,12 +174,12 @@ CREATE TABLE {checkpoints} (
 -- next positions of the global log, and returns the log's head. The
 -- package documentation says why this never skips an event; in short:
 --
--- A stamper holds the sequencer lock until it commits, and looks for rows
--- to stamp only after it took the lock: in READ COMMITTED each statement
--- of a function gets a fresh snapshot, so it sees all that earlier
--- stampers stamped. Positions come from the counter in log_head, never
--- reused. Rows of one transaction get consecutive positions, in version
--- order, so the events of one append are contiguous in the log.
+-- A stamper holds the sequencer lock until it commits, and looks for
+-- rows to stamp only after it took the lock: in READ COMMITTED each
+-- statement of a function gets a fresh snapshot, so it sees all that
+-- earlier stampers stamped. Positions come from the counter in log_head,
+-- never reused. Rows of one transaction get consecutive positions, in
+-- version order, so the events of one append are contiguous in the log.
 --
 -- Writers call it with wait = false after their append committed, and
 -- never wait: if another session holds the lock, they leave, and that
