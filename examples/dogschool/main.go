@@ -7,6 +7,7 @@
 //
 //	go run ./examples/dogschool
 //	ANNALS_STORE=sqlite:///tmp/dogs.db go run ./examples/dogschool
+//	ANNALS_STORE='postgres://localhost/dogs?schema=dogschool' go run ./examples/dogschool
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 
 	"github.com/annals-dev/annals/store"
 	_ "github.com/annals-dev/annals/store/memory"
+	_ "github.com/annals-dev/annals/store/postgres"
 	_ "github.com/annals-dev/annals/store/sqlite"
 )
 

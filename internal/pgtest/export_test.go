@@ -1,0 +1,4 @@
+package pgtest
+
+// SchemaName exposes schemaName to the external tests.
+var SchemaName = schemaName

@@ -1,0 +1,30 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/annals-dev/annals/internal/pgtest"
+	"github.com/annals-dev/annals/proptest"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/postgres"
+)
+
+func TestContract(t *testing.T) {
+	t.Parallel()
+	proptest.StoreContract(t, func(t *testing.T) store.Store {
+		return open(t)
+	})
+}
+
+// open returns a store in a schema of the test's own.
+func open(t *testing.T, opts ...postgres.Option) *postgres.Store {
+	t.Helper()
+	db := pgtest.New(t)
+	s, err := postgres.Open(context.Background(), db.URL+"&pool_max_conns=12", append([]postgres.Option{postgres.WithSchema(db.Schema)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}

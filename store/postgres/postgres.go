@@ -1,0 +1,226 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/annals-dev/annals/store"
+)
+
+func init() {
+	open := func(ctx context.Context, u *url.URL) (store.Store, error) { return Open(ctx, u.String()) }
+	store.Register("postgres", open)
+	store.Register("postgresql", open)
+}
+
+// Session settings that [Open] gives the pool's connections unless the URL
+// sets them. A statement waiting for a lock longer than DefaultLockTimeout
+// fails instead of queueing behind a stuck transaction, and a session left
+// idle inside a transaction for DefaultIdleInTransactionTimeout (a client
+// that hung half-way) is ended by the server, releasing its locks.
+// Override either as a URL query parameter, in PostgreSQL's units:
+// postgres://…?lock_timeout=30s&idle_in_transaction_session_timeout=5min
+// ("0" disables).
+const (
+	DefaultLockTimeout              = "10s"
+	DefaultIdleInTransactionTimeout = "1min"
+	// DefaultApplicationName names the store's sessions in
+	// pg_stat_activity unless the URL's application_name does.
+	DefaultApplicationName = "annals"
+)
+
+const (
+	lockTimeoutParam              = "lock_timeout"
+	idleInTransactionTimeoutParam = "idle_in_transaction_session_timeout"
+	applicationNameParam          = "application_name"
+	schemaParam, prefixParam      = "schema", "prefix"
+)
+
+// Store is an event store in PostgreSQL. It is safe for concurrent use.
+// Create it with [Open] or [New].
+type Store struct {
+	pool    *pgxpool.Pool
+	ownPool bool
+	n       names
+	sql     statements
+	recheck time.Duration // see defaultRecheck
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Option configures a store opened with [Open] or [New].
+type Option func(*config)
+
+type config struct {
+	schema, prefix       string
+	schemaSet, prefixSet bool
+}
+
+// WithSchema keeps the store's tables in the named schema (default
+// "public"), created if missing. It overrides the URL's schema parameter.
+func WithSchema(name string) Option {
+	return func(c *config) { c.schema, c.schemaSet = name, true }
+}
+
+// WithPrefix starts the names of the store's tables with prefix (default
+// "annals_"); it may be empty. It overrides the URL's prefix parameter.
+func WithPrefix(prefix string) Option {
+	return func(c *config) { c.prefix, c.prefixSet = prefix, true }
+}
+
+// Open connects to the PostgreSQL database a URL names, creates or
+// upgrades the store's tables, and returns the store, which owns its
+// connection pool. The URL is pgx's (postgres://user:pass@host:port/db?…,
+// pool settings such as pool_max_conns included) plus two parameters of
+// the store's, removed before pgx sees the URL:
+//
+//   - schema: the schema of the store's tables (default "public");
+//   - prefix: the start of their names (default "annals_").
+//
+// Open sets lock_timeout, idle_in_transaction_session_timeout and
+// application_name on the pool's connections unless the URL sets them;
+// see [DefaultLockTimeout]. Options override URL parameters. A malformed
+// URL, or a schema or prefix PostgreSQL would truncate, fails with
+// [store.ErrInvalid].
+func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
+	connURL, c, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	n, err := newNames(c.schema, c.prefix)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(connURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres store: %v: %w", err, store.ErrInvalid)
+	}
+	params := cfg.ConnConfig.RuntimeParams
+	for k, v := range map[string]string{
+		lockTimeoutParam:              DefaultLockTimeout,
+		idleInTransactionTimeoutParam: DefaultIdleInTransactionTimeout,
+		applicationNameParam:          DefaultApplicationName,
+	} {
+		if _, set := params[k]; !set {
+			params[k] = v
+		}
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres store: %w", err)
+	}
+	s, err := newStore(ctx, pool, true, n)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New returns a store on an existing pool, creating or upgrading its
+// tables. The pool stays the caller's: [Store.Close] does not close it,
+// and the session settings are the pool's own (see [DefaultLockTimeout]
+// for the ones Open sets). Its connections must run in READ COMMITTED,
+// PostgreSQL's default.
+func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error) {
+	if pool == nil {
+		return nil, fmt.Errorf("postgres store: nil pool: %w", store.ErrInvalid)
+	}
+	c := config{schema: DefaultSchema, prefix: DefaultPrefix}
+	for _, o := range opts {
+		o(&c)
+	}
+	n, err := newNames(c.schema, c.prefix)
+	if err != nil {
+		return nil, err
+	}
+	return newStore(ctx, pool, false, n)
+}
+
+func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, n names) (*Store, error) {
+	if err := migrate(ctx, pool, n); err != nil {
+		return nil, err
+	}
+	return &Store{pool: pool, ownPool: own, n: n, sql: newStatements(n), recheck: defaultRecheck}, nil
+}
+
+// parseURL splits the store's parameters off a postgres:// URL.
+func parseURL(rawURL string) (string, config, error) {
+	c := config{schema: DefaultSchema, prefix: DefaultPrefix}
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		// The URL is left out of the message: it may hold a password.
+		return "", c, fmt.Errorf("postgres store: want a URL postgres://user@host/database?schema=…&prefix=…: %w", store.ErrInvalid)
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "", c, fmt.Errorf("postgres store: malformed URL query: %v: %w", err, store.ErrInvalid)
+	}
+	if v, ok := q[schemaParam]; ok {
+		c.schema = v[len(v)-1]
+		q.Del(schemaParam)
+	}
+	if v, ok := q[prefixParam]; ok {
+		c.prefix = v[len(v)-1]
+		q.Del(prefixParam)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), c, nil
+}
+
+// Close closes the store's connection pool, if the store opened it.
+func (s *Store) Close() error {
+	if s.ownPool {
+		s.pool.Close()
+	}
+	return nil
+}
+
+// Pool returns the store's connection pool, for code that shares the
+// store's database.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// connectionLost reports an error that means the server connection is
+// gone: terminated by the server (pg_terminate_backend, a restart) or
+// broken on the way. The statement that met it did not complete.
+func connectionLost(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "57P0") || strings.HasPrefix(pgErr.Code, "08")
+	}
+	var netErr net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.As(err, &netErr) || pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed")
+}
+
+// dropDeadConnections drops the pool's connections after one of them was found dead:
+// when the server closed its connections, the idle ones are dead too, and
+// each would fail one more call. A pool the caller gave is left alone.
+func (s *Store) dropDeadConnections(err error) {
+	if s.ownPool && connectionLost(err) {
+		s.pool.Reset()
+	}
+}
+
+// retry runs an idempotent read, and runs it once more if the first try
+// met a connection the server had closed.
+func (s *Store) retry(ctx context.Context, read func() error) error {
+	err := read()
+	if err != nil && connectionLost(err) && ctx.Err() == nil {
+		s.dropDeadConnections(err)
+		err = read()
+	}
+	return err
+}

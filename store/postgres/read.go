@@ -1,0 +1,351 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// defaultRecheck is how long [Store.Wait] sleeps on notifications before
+// it runs the sequencing step once more itself. Notifications come from
+// the sequencing step, which every append runs after it commits; the
+// recheck only matters when a writer died between its commit and that
+// step, and no other writer came after it.
+const defaultRecheck = 5 * time.Second
+
+// ReadStream implements [store.Store]. It reads the stream in one query,
+// streamed row by row as the caller iterates. Events committed but not yet
+// sequenced have Position 0.
+func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
+	return func(yield func(store.Record, error) bool) {
+		if err := ctx.Err(); err != nil {
+			yield(store.Record{}, err)
+			return
+		}
+		yielded := false
+		for attempt := 1; ; attempt++ {
+			err := s.readStream(ctx, streamID, max(from, 1), func(r store.Record) bool {
+				yielded = true
+				return yield(r, nil)
+			})
+			if errors.Is(err, errStopped) {
+				return
+			}
+			if err != nil && !yielded && attempt == 1 && connectionLost(err) && ctx.Err() == nil {
+				s.dropDeadConnections(err)
+				continue
+			}
+			if err != nil {
+				yield(store.Record{}, fmt.Errorf("read stream %q: %w", streamID, err))
+			}
+			return
+		}
+	}
+}
+
+var errStopped = errors.New("stopped by the caller")
+
+func (s *Store) readStream(ctx context.Context, streamID string, from int64, yield func(store.Record) bool) error {
+	rows, err := s.pool.Query(ctx, s.sql.readStream, streamID, from)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var sc recordScanner
+	for rows.Next() {
+		r, _, err := sc.scan(rows)
+		if err != nil {
+			return err
+		}
+		if !yield(r) {
+			return errStopped
+		}
+	}
+	return rows.Err()
+}
+
+// recordScanner scans the record columns, all nullable because ReadLog's
+// query returns a row of NULLs when its page is empty.
+type recordScanner struct {
+	position, version       pgtype.Int8
+	streamID, typ, encoding pgtype.Text
+	correlation, causation  pgtype.Text
+	eventID                 pgtype.UUID
+	schema                  pgtype.Int4
+	recordedAt              pgtype.Timestamptz
+	data, extra             []byte
+}
+
+func (sc *recordScanner) dest() []any {
+	return []any{&sc.position, &sc.streamID, &sc.version, &sc.eventID, &sc.typ, &sc.schema, &sc.recordedAt,
+		&sc.data, &sc.encoding, &sc.correlation, &sc.causation, &sc.extra}
+}
+
+// scan reads one row; ok is false for the row of NULLs.
+func (sc *recordScanner) scan(rows pgx.Rows, before ...any) (r store.Record, ok bool, err error) {
+	sc.data, sc.extra = nil, nil
+	if err := rows.Scan(append(before, sc.dest()...)...); err != nil {
+		return r, false, err
+	}
+	if !sc.streamID.Valid {
+		return r, false, nil
+	}
+	r = store.Record{
+		ID:            uuid.UUID(sc.eventID.Bytes),
+		StreamID:      sc.streamID.String,
+		Version:       sc.version.Int64,
+		Position:      sc.position.Int64, // 0 when not sequenced yet
+		Type:          sc.typ.String,
+		SchemaVersion: int(sc.schema.Int32),
+		Time:          sc.recordedAt.Time.UTC(),
+		Data:          sc.data,
+		Encoding:      sc.encoding.String,
+		Metadata: store.Metadata{
+			CorrelationID: sc.correlation.String,
+			CausationID:   sc.causation.String,
+		},
+	}
+	if r.Data == nil {
+		r.Data = []byte{}
+	}
+	if sc.extra != nil {
+		if err := json.Unmarshal(sc.extra, &r.Metadata.Extra); err != nil {
+			return r, false, fmt.Errorf("event %v: metadata: %w", r.ID, err)
+		}
+	}
+	return r, true, nil
+}
+
+// ReadLog implements [store.Store]. It reads the page and learns in the
+// same query whether committed events are still waiting for a position
+// (their writer's sequencing step has not run, or never will because the
+// writer died). When they are and the page reached the end of the
+// sequenced log, it runs the sequencing step and reads on, so that a page
+// ends short only where the committed log ends.
+func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = store.DefaultLogLimit
+	}
+	var out []store.Record
+	err := s.retry(ctx, func() error {
+		out = out[:0]
+		pending, err := s.readLogPage(ctx, q.After, limit, q.Types, &out)
+		if err != nil || !pending || len(out) == limit {
+			return err
+		}
+		if _, err := s.sequenceLog(ctx); err != nil {
+			return err
+		}
+		after := q.After
+		if len(out) > 0 {
+			after = out[len(out)-1].Position
+		}
+		_, err = s.readLogPage(ctx, after, limit-len(out), q.Types, &out)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read log after %d: %w", q.After, err)
+	}
+	return out, nil
+}
+
+func (s *Store) readLogPage(ctx context.Context, after int64, limit int, types []string, out *[]store.Record) (pending bool, err error) {
+	var rows pgx.Rows
+	if len(types) > 0 {
+		rows, err = s.pool.Query(ctx, s.sql.readLogTypes, after, limit, types)
+	} else {
+		rows, err = s.pool.Query(ctx, s.sql.readLog, after, limit)
+	}
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	var sc recordScanner
+	for rows.Next() {
+		r, ok, err := sc.scan(rows, &pending)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			*out = append(*out, r)
+		}
+	}
+	return pending, rows.Err()
+}
+
+// sequenceLog runs the sequencing step and returns the log's head.
+func (s *Store) sequenceLog(ctx context.Context) (int64, error) {
+	var head int64
+	err := s.pool.QueryRow(ctx, s.sql.sequence).Scan(&head)
+	return head, err
+}
+
+// Head implements [store.Store]. It runs the sequencing step first, so
+// the head counts every event committed before the call.
+func (s *Store) Head(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var head int64
+	err := s.retry(ctx, func() (err error) {
+		head, err = s.sequenceLog(ctx)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("head: %w", err)
+	}
+	return head, nil
+}
+
+// Wait implements [store.Store]. It holds one connection for the duration
+// of the call, LISTENing on the store's channel, on which every
+// sequencing step notifies the head when it ends. It runs the sequencing
+// step itself after it starts listening, and again on each notification
+// that does not announce a head past after: a writer that found another
+// session sequencing left its events to that session, which may have
+// missed them, and whose notification is the cue to look. It also looks
+// every few seconds, for the writer that died
+// between its commit and its sequencing step.
+func (s *Store) Wait(ctx context.Context, after int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.wait(ctx, after)
+	if err != nil && connectionLost(err) && ctx.Err() == nil {
+		s.dropDeadConnections(err)
+		err = s.wait(ctx, after)
+	}
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("wait after %d: %w", after, err)
+	}
+	return nil
+}
+
+func (s *Store) wait(ctx context.Context, after int64) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	conn := c.Conn()
+	defer func() {
+		// A connection still listening would collect notifications for
+		// its next user; one that cannot UNLISTEN is closed, and the
+		// pool replaces it.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(ctx, s.sql.unlisten); err != nil {
+			conn.Close(ctx)
+		}
+		c.Release()
+	}()
+	if _, err := conn.Exec(ctx, s.sql.listen); err != nil {
+		return err
+	}
+	for {
+		var head int64
+		if err := conn.QueryRow(ctx, s.sql.sequence).Scan(&head); err != nil {
+			return err
+		}
+		if head > after {
+			return nil
+		}
+		head, err := s.nextNotification(ctx, conn)
+		if err != nil {
+			return err
+		}
+		if head > after {
+			return nil
+		}
+	}
+}
+
+// nextNotification waits for a notification on the store's channel and
+// returns the head it announces, or 0 when the recheck interval passed
+// first.
+func (s *Store) nextNotification(ctx context.Context, conn *pgx.Conn) (int64, error) {
+	recheck, cancel := context.WithTimeout(ctx, s.recheck)
+	defer cancel()
+	for {
+		note, err := conn.WaitForNotification(recheck)
+		switch {
+		case ctx.Err() != nil:
+			return 0, ctx.Err()
+		case recheck.Err() != nil:
+			return 0, nil
+		case err != nil:
+			return 0, err
+		case note.Channel == s.n.channel:
+			head, _ := strconv.ParseInt(note.Payload, 10, 64)
+			return head, nil
+		}
+	}
+}
+
+// Checkpoint implements [store.Store].
+func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) {
+	if err := store.ValidateConsumer(consumer); err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var pos int64
+	err := s.retry(ctx, func() error {
+		err := s.pool.QueryRow(ctx, s.sql.checkpoint, consumer).Scan(&pos)
+		if errors.Is(err, pgx.ErrNoRows) {
+			pos, err = 0, nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("consumer %q: read checkpoint: %w", consumer, err)
+	}
+	return pos, nil
+}
+
+// SetCheckpoint implements [store.Store]. The comparison with the recorded
+// position happens in the database, in the statement that writes it.
+func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int64) error {
+	if err := store.ValidateConsumer(consumer); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if position < 0 {
+		return fmt.Errorf("consumer %q: checkpoint %d is below the recorded 0: %w", consumer, position, store.ErrCheckpointBackwards)
+	}
+	err := s.retry(ctx, func() error {
+		var written int64
+		return s.pool.QueryRow(ctx, s.sql.setCheckpoint, consumer, position).Scan(&written)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		recorded, rerr := s.Checkpoint(ctx, consumer)
+		if rerr != nil {
+			return fmt.Errorf("consumer %q: checkpoint %d is below the recorded one: %w", consumer, position, store.ErrCheckpointBackwards)
+		}
+		return fmt.Errorf("consumer %q: checkpoint %d is below the recorded %d: %w", consumer, position, recorded, store.ErrCheckpointBackwards)
+	}
+	if err != nil {
+		s.dropDeadConnections(err)
+		return fmt.Errorf("consumer %q: write checkpoint: %w", consumer, err)
+	}
+	return nil
+}

@@ -1,0 +1,304 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// Defaults for where the store keeps its tables.
+const (
+	DefaultSchema = "public"
+	DefaultPrefix = "annals_"
+)
+
+// maxIdentifierLen is PostgreSQL's NAMEDATALEN-1: longer identifiers are
+// silently truncated, so two long names could end up naming one table.
+const maxIdentifierLen = 63
+
+// objectSuffixes are the names, after the prefix, of every table, index,
+// constraint and function the migrations create. A prefix is valid only if
+// every one of them fits in maxIdentifierLen bytes. Migrations that add
+// objects add their names here.
+var objectSuffixes = []string{
+	"schema_migrations", "schema_migrations_pkey",
+	"events", "events_pkey", "events_event_id_key", "events_position_key",
+	"log_head", "log_head_pkey", "log_head_one_check", "sequence_log",
+	"checkpoints", "checkpoints_pkey",
+}
+
+// names holds the quoted, schema-qualified names the SQL uses, and what is
+// derived from the schema and prefix: lock keys and the notification
+// channel, which are per database in PostgreSQL and must not collide
+// between two stores sharing one.
+type names struct {
+	schema, prefix string
+
+	events, logHead, checkpoints, migrations, sequence string // quoted
+
+	pkey, eventIDKey string // unquoted constraint names, to classify errors
+
+	channel       string // unquoted; its quoted form is listen
+	listen        string
+	sequenceLock  int64
+	migrationLock int64
+}
+
+func newNames(schema, prefix string) (names, error) {
+	if err := validIdentifier("schema", schema); err != nil {
+		return names{}, err
+	}
+	if !utf8.ValidString(prefix) || strings.ContainsRune(prefix, 0) {
+		return names{}, fmt.Errorf("postgres store: table prefix %q is not valid UTF-8 or contains a NUL byte: %w", prefix, store.ErrInvalid)
+	}
+	for _, suffix := range objectSuffixes {
+		if name := prefix + suffix; len(name) > maxIdentifierLen {
+			return names{}, fmt.Errorf("postgres store: table prefix %q is %d bytes: the name %q would be %d bytes, over PostgreSQL's limit of %d, which truncates it; use a prefix of at most %d bytes: %w",
+				prefix, len(prefix), name, len(name), maxIdentifierLen, maxIdentifierLen-longestSuffix(), store.ErrInvalid)
+		}
+	}
+	q := func(suffix string) string { return pgx.Identifier{schema, prefix + suffix}.Sanitize() }
+	id := schema + "\x00" + prefix
+	channel := fmt.Sprintf("annals_%016x", hash64("channel\x00"+id))
+	return names{
+		schema: schema, prefix: prefix,
+		events: q("events"), logHead: q("log_head"), checkpoints: q("checkpoints"),
+		migrations: q("schema_migrations"), sequence: q("sequence_log"),
+		pkey: prefix + "events_pkey", eventIDKey: prefix + "events_event_id_key",
+		channel: channel, listen: pgx.Identifier{channel}.Sanitize(),
+		sequenceLock:  int64(hash64("sequence\x00" + id)),
+		migrationLock: int64(hash64("migrate\x00" + id)),
+	}, nil
+}
+
+func validIdentifier(what, s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("postgres store: %s name is empty: %w", what, store.ErrInvalid)
+	case len(s) > maxIdentifierLen:
+		return fmt.Errorf("postgres store: %s name %q is %d bytes, over PostgreSQL's limit of %d, which truncates it: %w", what, s, len(s), maxIdentifierLen, store.ErrInvalid)
+	case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
+		return fmt.Errorf("postgres store: %s name %q is not valid UTF-8 or contains a NUL byte: %w", what, s, store.ErrInvalid)
+	}
+	return nil
+}
+
+func longestSuffix() int {
+	n := 0
+	for _, s := range objectSuffixes {
+		n = max(n, len(s))
+	}
+	return n
+}
+
+func hash64(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+// A migration changes the database from version-1 to version. Migrations
+// are applied in order, each once, in one transaction with the row that
+// records it; the list only ever grows.
+type migration struct {
+	version     int
+	description string
+	sql         func(names) string
+}
+
+var migrations = []migration{
+	{1, "events, the global log sequencer, consumer checkpoints", migration1},
+}
+
+// migration1 creates the event table, the sequencer and checkpoints. See
+// the package documentation for why events are inserted without a
+// position and stamped by sequence_log after they commit.
+func migration1(n names) string {
+	r := strings.NewReplacer(
+		"{events}", n.events, "{log_head}", n.logHead, "{checkpoints}", n.checkpoints,
+		"{sequence}", n.sequence, "{channel}", quoteLiteral(n.channel),
+		"{lock}", fmt.Sprint(n.sequenceLock),
+		"{events_pkey}", pgx.Identifier{n.prefix + "events_pkey"}.Sanitize(),
+		"{events_event_id_key}", pgx.Identifier{n.prefix + "events_event_id_key"}.Sanitize(),
+		"{events_position_key}", pgx.Identifier{n.prefix + "events_position_key"}.Sanitize(),
+		"{log_head_pkey}", pgx.Identifier{n.prefix + "log_head_pkey"}.Sanitize(),
+		"{log_head_one_check}", pgx.Identifier{n.prefix + "log_head_one_check"}.Sanitize(),
+		"{checkpoints_pkey}", pgx.Identifier{n.prefix + "checkpoints_pkey"}.Sanitize(),
+	)
+	return r.Replace(`
+CREATE TABLE {events} (
+	position       bigint,
+	stream_id      text        NOT NULL,
+	version        bigint      NOT NULL,
+	event_id       uuid        NOT NULL,
+	type           text        NOT NULL,
+	schema_version integer     NOT NULL,
+	recorded_at    timestamptz NOT NULL DEFAULT now(),
+	data           bytea       NOT NULL,
+	encoding       text        NOT NULL,
+	correlation_id text        NOT NULL,
+	causation_id   text        NOT NULL,
+	extra          jsonb,
+	txid           xid8        NOT NULL DEFAULT pg_current_xact_id(),
+	CONSTRAINT {events_pkey} PRIMARY KEY (stream_id, version),
+	CONSTRAINT {events_event_id_key} UNIQUE (event_id),
+	-- Also finds the rows still to be sequenced: NULLs are indexed.
+	CONSTRAINT {events_position_key} UNIQUE (position)
+);
+
+CREATE TABLE {log_head} (
+	one      boolean NOT NULL DEFAULT true,
+	position bigint  NOT NULL,
+	CONSTRAINT {log_head_pkey} PRIMARY KEY (one),
+	CONSTRAINT {log_head_one_check} CHECK (one)
+);
+INSERT INTO {log_head} (one, position) VALUES (true, 0);
+
+CREATE TABLE {checkpoints} (
+	consumer   text        NOT NULL,
+	position   bigint      NOT NULL,
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	CONSTRAINT {checkpoints_pkey} PRIMARY KEY (consumer)
+);
+
+-- sequence_log gives the committed events that have no position yet the
+-- next positions of the global log, and returns the log's head. The
+-- package documentation says why this never skips an event; in short:
+--
+-- A stamper holds the sequencer lock until it commits, and looks for
+-- rows to stamp only after it took the lock: in READ COMMITTED each
+-- statement of a function gets a fresh snapshot, so it sees all that
+-- earlier stampers stamped. Positions come from the counter in log_head,
+-- never reused. Rows of one transaction get consecutive positions, in
+-- version order, so the events of one append are contiguous in the log.
+--
+-- Writers call it with wait = false after their append committed, and
+-- never wait: if another session holds the lock, they leave, and that
+-- session's commit notifies. Every stamper notifies, even when it found
+-- nothing, so that a waiting reader wakes and stamps whatever committed
+-- while the lock was held. Readers call it with wait = true: they queue
+-- for the lock, so that on return everything committed before the call
+-- has a position.
+CREATE FUNCTION {sequence}(wait boolean) RETURNS bigint LANGUAGE plpgsql AS $fn$
+DECLARE
+	head bigint;
+	tids tid[];
+	stamped bigint;
+BEGIN
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'annals: the global log is sequenced in READ COMMITTED only, not in %', current_setting('transaction_isolation')
+			USING HINT = 'do not set default_transaction_isolation on the store''s connections';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM {events} WHERE position IS NULL) THEN
+		RETURN (SELECT position FROM {log_head});
+	END IF;
+	IF wait THEN
+		PERFORM pg_advisory_xact_lock({lock});
+	ELSIF NOT pg_try_advisory_xact_lock({lock}) THEN
+		RETURN 0;
+	END IF;
+	SELECT position INTO head FROM {log_head};
+	SELECT array_agg(ctid ORDER BY txid, stream_id, version) INTO tids
+	FROM {events} WHERE position IS NULL;
+	IF tids IS NOT NULL THEN
+		-- A TID join: cheap whatever the statistics say about NULLs.
+		UPDATE {events} e SET position = head + u.n
+		FROM unnest(tids) WITH ORDINALITY AS u(tid, n)
+		WHERE e.ctid = u.tid;
+		GET DIAGNOSTICS stamped = ROW_COUNT;
+		IF stamped <> cardinality(tids) THEN
+			RAISE EXCEPTION 'annals: sequencing found % events but stamped %', cardinality(tids), stamped;
+		END IF;
+		head := head + stamped;
+		UPDATE {log_head} SET position = head;
+	END IF;
+	PERFORM pg_notify({channel}, head::text);
+	RETURN head;
+END
+$fn$;
+`)
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// migrate brings the store's tables to the latest version. It is cheap
+// when they are: one query, no lock, no DDL, so a store opens with the
+// privileges to read and write its tables only. Otherwise it applies the
+// missing migrations in one transaction under an advisory lock, so that
+// processes starting together do not race.
+func migrate(ctx context.Context, pool *pgxpool.Pool, n names) error {
+	latest := migrations[len(migrations)-1].version
+	var current int
+	err := pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+n.migrations).Scan(&current)
+	switch {
+	case err == nil && current == latest:
+		return nil
+	case err == nil && current > latest:
+		return errNewerSchema(n, current, latest)
+	case err != nil && !isUndefined(err):
+		return fmt.Errorf("postgres store: read schema version: %w", err)
+	}
+
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres store: migrate: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", n.migrationLock); err != nil {
+		return fmt.Errorf("postgres store: migrate: take the migration lock: %w", err)
+	}
+	var schemaExists bool
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", n.schema).Scan(&schemaExists); err != nil {
+		return fmt.Errorf("postgres store: migrate: %w", err)
+	}
+	if !schemaExists {
+		if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{n.schema}.Sanitize()); err != nil {
+			return fmt.Errorf("postgres store: migrate: create schema %q: %w", n.schema, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+n.migrations+` (
+		version     integer     NOT NULL,
+		description text        NOT NULL,
+		applied_at  timestamptz NOT NULL DEFAULT now(),
+		CONSTRAINT `+pgx.Identifier{n.prefix + "schema_migrations_pkey"}.Sanitize()+` PRIMARY KEY (version))`); err != nil {
+		return fmt.Errorf("postgres store: migrate: create %s: %w", n.migrations, err)
+	}
+	if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+n.migrations).Scan(&current); err != nil {
+		return fmt.Errorf("postgres store: read schema version: %w", err)
+	}
+	if current > latest {
+		return errNewerSchema(n, current, latest)
+	}
+	for _, m := range migrations[current:] {
+		if _, err := tx.Exec(ctx, m.sql(n)); err != nil {
+			return fmt.Errorf("postgres store: migration %d (%s): %w", m.version, m.description, err)
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO "+n.migrations+" (version, description) VALUES ($1, $2)", m.version, m.description); err != nil {
+			return fmt.Errorf("postgres store: record migration %d: %w", m.version, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres store: migrate: commit: %w", err)
+	}
+	return nil
+}
+
+func errNewerSchema(n names, current, latest int) error {
+	return fmt.Errorf("postgres store: the tables in schema %q with prefix %q are at version %d, newer than this program knows (%d); upgrade the program: %w",
+		n.schema, n.prefix, current, latest, store.ErrInvalid)
+}
+
+// isUndefined reports a missing table or schema.
+func isUndefined(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000")
+}
