@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/annals-dev/annals/internal/pgtest"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
 )
@@ -79,32 +80,46 @@ func TestRunPrintsDogAndThreeNotifications(t *testing.T) {
 	}
 }
 
-// On a durable store a second run finds the first run's dog in the log.
-func TestRunTwiceOnSQLite(t *testing.T) {
-	url := "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "dogs.db"))
-	var outs [2]string
-	for i := range outs {
-		var out bytes.Buffer
-		if err := run(context.Background(), &out, url); err != nil {
-			t.Fatalf("run %d: %v", i+1, err)
-		}
-		outs[i] = out.String()
+// On a durable store a second run finds the first run's dog in the log:
+// the example runs unchanged on each store, chosen by URL.
+func TestRunTwiceOnDurableStores(t *testing.T) {
+	stores := map[string]func(t *testing.T) string{
+		"sqlite": func(t *testing.T) string {
+			return "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "dogs.db"))
+		},
+		"postgres": func(t *testing.T) string {
+			db := pgtest.New(t)
+			return db.URL + "&schema=" + db.Schema
+		},
 	}
-	for i, want := range []int{3, 6} {
-		if !strings.Contains(outs[i], fmt.Sprintf("first %d notifications (store sqlite)", want)) {
-			t.Errorf("run %d does not announce %d notifications:\n%s", i+1, want, outs[i])
-		}
-		if n := len(regexp.MustCompile(`(?m)^  #\d+ dog-`).FindAllString(outs[i], -1)); n != want {
-			t.Errorf("run %d printed %d notifications, want %d:\n%s", i+1, n, want, outs[i])
-		}
-	}
-	if !strings.Contains(outs[1], "earlier runs' dogs are in the log") {
-		t.Errorf("the second run does not say the first run's dogs are there:\n%s", outs[1])
-	}
-	// The second run's log starts with the first run's dog.
-	first := regexp.MustCompile(`registered dog (\S+)`).FindStringSubmatch(outs[0])
-	if first == nil || !strings.Contains(outs[1], "#1 dog-"+first[1]) {
-		t.Errorf("the second run's log does not start with the first run's dog %v:\n%s", first, outs[1])
+	for scheme, open := range stores {
+		t.Run(scheme, func(t *testing.T) {
+			url := open(t)
+			var outs [2]string
+			for i := range outs {
+				var out bytes.Buffer
+				if err := run(context.Background(), &out, url); err != nil {
+					t.Fatalf("run %d: %v", i+1, err)
+				}
+				outs[i] = out.String()
+			}
+			for i, want := range []int{3, 6} {
+				if !strings.Contains(outs[i], fmt.Sprintf("first %d notifications (store %s)", want, scheme)) {
+					t.Errorf("run %d does not announce %d notifications:\n%s", i+1, want, outs[i])
+				}
+				if n := len(regexp.MustCompile(`(?m)^  #\d+ dog-`).FindAllString(outs[i], -1)); n != want {
+					t.Errorf("run %d printed %d notifications, want %d:\n%s", i+1, n, want, outs[i])
+				}
+			}
+			if !strings.Contains(outs[1], "earlier runs' dogs are in the log") {
+				t.Errorf("the second run does not say the first run's dogs are there:\n%s", outs[1])
+			}
+			// The second run's log starts with the first run's dog.
+			first := regexp.MustCompile(`registered dog (\S+)`).FindStringSubmatch(outs[0])
+			if first == nil || !strings.Contains(outs[1], "#1 dog-"+first[1]) {
+				t.Errorf("the second run's log does not start with the first run's dog %v:\n%s", first, outs[1])
+			}
+		})
 	}
 }
 
