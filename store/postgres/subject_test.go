@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -70,11 +71,20 @@ func TestDeletedKeyStaysOnDiskUntilPurged(t *testing.T) {
 	if !inFile("after VACUUM") {
 		t.Fatal("a plain VACUUM erased the deleted key; the package documentation says it does not")
 	}
-	if err := s.PurgeDeletedSubjectKeys(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if inFile("after the purge") {
-		t.Fatal("the deleted key's bytes are still in the table's file after PurgeDeletedSubjectKeys")
+	// A transaction older than the delete, anywhere in the database (the
+	// test server is shared), keeps the dead row through a rewrite: purge
+	// again until such transactions have ended.
+	for attempt := 1; ; attempt++ {
+		if err := s.PurgeDeletedSubjectKeys(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !inFile("after the purge") {
+			break
+		}
+		if attempt == 100 {
+			t.Fatal("the deleted key's bytes are still in the table's file after PurgeDeletedSubjectKeys")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	for _, subject := range []string{"keep-1", "keep-2"} {
 		if _, err := s.SubjectKey(ctx, subject); err != nil {
