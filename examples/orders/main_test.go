@@ -12,9 +12,11 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/annals-dev/annals/internal/pgtest"
 	"github.com/annals-dev/annals/proptest"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
+	"github.com/annals-dev/annals/store/postgres"
 )
 
 func TestRunShipsThePaidOrderAndCancelsTheShortOne(t *testing.T) {
@@ -140,6 +142,24 @@ func play(ctx context.Context, t *rapid.T, sh *Shop, async bool, script []Comman
 // asyncStores are the stores the async mode is checked on.
 var asyncStores = map[string]func(t *testing.T) store.ConsumerStore{
 	"memory": func(*testing.T) store.ConsumerStore { return memory.New() },
+	// A schema of its own per run; the previous run's store is closed
+	// then, so that a hundred runs do not hold a hundred connection pools.
+	"postgres": func() func(*testing.T) store.ConsumerStore {
+		var previous *postgres.Store
+		return func(t *testing.T) store.ConsumerStore {
+			if previous != nil {
+				previous.Close()
+			}
+			db := pgtest.New(t)
+			s, err := postgres.Open(context.Background(), db.URL, postgres.WithSchema(db.Schema))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			previous = s
+			return s
+		}
+	}(),
 }
 
 // For any script, the sync mode on the memory store and the async mode on

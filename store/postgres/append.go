@@ -23,6 +23,17 @@ type statements struct {
 	readStream                       string
 	checkpoint, setCheckpoint        string
 	listen, unlisten                 string
+
+	saveSnapshot, latestSnapshot string
+
+	createKey, subjectKey, deleteKey string
+
+	casCheckpoint, casFirstCheckpoint string
+	loadState                         string
+	clearStates, deleteStates         string
+	saveStates                        string
+
+	lock, unlock string
 }
 
 const recordColumns = `position, stream_id, version, event_id, type, schema_version, recorded_at, data, encoding, correlation_id, causation_id, extra`
@@ -78,6 +89,45 @@ WHERE c.position <= excluded.position
 RETURNING position`,
 		listen:   `LISTEN ` + n.listen,
 		unlisten: `UNLISTEN ` + n.listen,
+
+		// A snapshot replaces the stored one unless that one is of a
+		// higher version; ON CONFLICT takes the row lock, so concurrent
+		// savers are ordered and the highest version stays.
+		saveSnapshot: `INSERT INTO ` + n.snapshots + ` AS s (stream_id, version, type, schema_version, taken_at, data, encoding)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, type = excluded.type,
+	schema_version = excluded.schema_version, taken_at = excluded.taken_at, data = excluded.data, encoding = excluded.encoding
+WHERE s.version <= excluded.version`,
+		latestSnapshot: `SELECT version, type, schema_version, taken_at, data, encoding FROM ` + n.snapshots + ` WHERE stream_id = $1`,
+
+		// The first key of a subject wins: a create that finds one
+		// returns no row, and the caller reads the stored key in a new
+		// statement, which sees the winner's commit.
+		createKey: `INSERT INTO ` + n.subjectKeys + ` (subject, key_id, wrapped) VALUES ($1, $2, $3)
+ON CONFLICT (subject) DO NOTHING
+RETURNING key_id, wrapped`,
+		subjectKey: `SELECT key_id, wrapped FROM ` + n.subjectKeys + ` WHERE subject = $1`,
+		deleteKey:  `DELETE FROM ` + n.subjectKeys + ` WHERE subject = $1`,
+
+		// The compared-and-set checkpoint, first in a consumer's
+		// transaction: it moves the checkpoint from $2 to $3 only if it
+		// is at $2, and keeps the row locked until the transaction ends,
+		// so another instance's commit waits and then finds it moved.
+		casCheckpoint: `UPDATE ` + n.checkpoints + ` SET position = $3, updated_at = now() WHERE consumer = $1 AND position = $2`,
+		// From 0 the row may not exist yet; a row that exists must be at 0.
+		casFirstCheckpoint: `INSERT INTO ` + n.checkpoints + ` AS c (consumer, position) VALUES ($1, $3)
+ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, updated_at = now()
+WHERE c.position = $2`,
+		loadState:   `SELECT data FROM ` + n.states + ` WHERE view_name = $1 AND state_key = $2`,
+		clearStates: `DELETE FROM ` + n.states + ` WHERE view_name = ANY($1::text[])`,
+		deleteStates: `DELETE FROM ` + n.states + ` s USING unnest($1::text[], $2::text[]) AS d(view_name, state_key)
+WHERE s.view_name = d.view_name AND s.state_key = d.state_key`,
+		saveStates: `INSERT INTO ` + n.states + ` (view_name, state_key, data)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+ON CONFLICT (view_name, state_key) DO UPDATE SET data = excluded.data, updated_at = now()`,
+
+		lock:   `SELECT pg_advisory_lock($1, $2)`,
+		unlock: `SELECT pg_advisory_unlock($1, $2)`,
 	}
 }
 

@@ -228,3 +228,36 @@ func TestExampleFlow(t *testing.T) {
 		t.Fatalf("log reads %q, want %q", got, want)
 	}
 }
+
+// The steps of ExampleStore_SQL, against the test server.
+func TestExampleSQLFlow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	s, err := postgres.Open(ctx, db.URL, postgres.WithSchema(db.Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	table := pgx.Identifier{db.Schema, "order_events"}.Sanitize()
+	if _, err := s.Pool().Exec(ctx, `CREATE TABLE `+table+` (order_id text NOT NULL, events int NOT NULL, PRIMARY KEY (order_id))`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "order-42", store.NoStream, []store.Event{{Type: "OrderPlaced"}, {Type: "OrderPaid"}}); err != nil {
+		t.Fatal(err)
+	}
+	counts := store.NewProjection(s, s.SQL(), "order-events", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
+		_, err := tx.Exec(ctx, `INSERT INTO `+table+` AS o (order_id, events) VALUES ($1, 1)
+			ON CONFLICT (order_id) DO UPDATE SET events = o.events + 1`, r.StreamID)
+		return err
+	})
+	for range 2 { // the second catch-up finds nothing new
+		if _, err := counts.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var events int
+	if err := s.Pool().QueryRow(ctx, `SELECT events FROM `+table+` WHERE order_id = 'order-42'`).Scan(&events); err != nil || events != 2 {
+		t.Fatalf("order-42 has %d events (%v), want 2", events, err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/annals-dev/annals/internal/pgtest"
 	"github.com/annals-dev/annals/proptest"
+	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/postgres"
 )
@@ -15,6 +16,21 @@ func TestContract(t *testing.T) {
 	proptest.StoreContract(t, func(t *testing.T) store.Store {
 		return open(t)
 	})
+}
+
+func TestSnapshotStoreContract(t *testing.T) {
+	t.Parallel()
+	proptest.SnapshotStoreContract(t, func(t *testing.T) snapshot.Store { return open(t) })
+}
+
+func TestKeyStoreContract(t *testing.T) {
+	t.Parallel()
+	proptest.KeyStoreContract(t, func(t *testing.T) store.KeyStore { return open(t) })
+}
+
+func TestConsumerContract(t *testing.T) {
+	t.Parallel()
+	proptest.ConsumerContract(t, func(t *testing.T) proptest.ConsumerStore { return open(t) })
 }
 
 // open returns a store in a schema of the test's own.

@@ -16,11 +16,17 @@
 // # Tables
 //
 // The store keeps its tables in one schema (default "public"), their
-// names starting with one prefix (default "annals_"): events, log_head,
-// checkpoints, schema_migrations, and the function sequence_log. Both are
+// names starting with one prefix (default "annals_"): events, log_head
+// and the function sequence_log (the global log), checkpoints and states
+// (consumers), snapshots, subject_keys, and schema_migrations. Both are
 // quoted wherever they appear, and refused with [store.ErrInvalid] when
 // PostgreSQL would truncate a name made from them (63 bytes), rather than
 // let two long names meet.
+//
+// A Store is a [store.Store], a [snapshot.Store], a [store.KeyStore], a
+// [store.StateStore] and a [store.Locker], all in that one schema; two
+// stores in one database with another schema or prefix share nothing,
+// leases and notifications included.
 //
 // Opening a store brings its tables to the current version: the
 // migrations not yet recorded in schema_migrations run in order, in one
@@ -122,4 +128,140 @@
 //
 // The pool (pgxpool) runs its own health-check goroutine while the store
 // is open; [Store.Close] stops it when the store opened the pool.
+//
+// # Snapshots
+//
+// The snapshots table holds one row per stream, the latest snapshot.
+// [Store.SaveSnapshot] is one upsert, INSERT … ON CONFLICT (stream_id) DO
+// UPDATE … WHERE the stored version ≤ the new one: the row lock that ON
+// CONFLICT takes orders concurrent savers, so the highest version stays
+// whatever the order in which they commit.
+//
+// # Subject keys, and what forgetting erases
+//
+// The subject_keys table holds one key per data subject, wrapped by a
+// master key. [Store.CreateSubjectKey] inserts with ON CONFLICT DO NOTHING
+// and then reads the stored key in a statement of its own, so concurrent
+// creators all get the first one.
+//
+// [Store.DeleteSubjectKey] (and [store.ForgetSubject]) deletes the row:
+// once it returns, no transaction that starts later sees the key, so every
+// process reading the store reads the subject's personal fields as
+// forgotten. The bytes of the key are not erased by the delete:
+//
+//   - In the table's file, a deleted row is a dead row version until a
+//     VACUUM removes it, and VACUUM (autovacuum too) frees its space for
+//     reuse without overwriting it: the bytes stay until a new row takes
+//     the space. The table is created with autovacuum set to clean it
+//     after any deletion. [Store.PurgeDeletedSubjectKeys] (VACUUM FULL)
+//     rewrites the table into a new file without them; it locks the
+//     table while it runs, needs the table owner's privileges, and cannot
+//     drop a row that a transaction older than the delete may still see.
+//   - The write-ahead log holds the insert of the key until its segments
+//     are recycled, and a WAL archive for as long as it is kept. Streaming
+//     replicas apply the delete, and keep the dead row version until they
+//     replay a vacuum of it.
+//   - Backups (base backups, pg_dump files) taken before the delete hold
+//     the key for as long as they are kept, and restoring one brings it
+//     back.
+//
+// What those copies hold is the wrapped key, readable only with the
+// master key that wrapped it. What an operator should do: at a quiet
+// time after forgetting, purge (or VACUUM (FULL) the key table); keep
+// WAL archives and backups no longer than the time promised for erasure;
+// and keep a record of forgotten subject IDs (they are not personal data,
+// for instance an event in the domain) so that they are forgotten again
+// after a restore from a backup older than the deletion.
+//
+// # Consumers: checkpoints, view states and the application's tables
+//
+// [Store.Commit], and the Commit of the committer that [Store.SQL] returns,
+// run the batch of a projection or saga in one transaction that begins
+// with the compared-and-set checkpoint: UPDATE checkpoints SET position =
+// to WHERE consumer = … AND position = from (from 0, an insert that
+// updates only a row at 0). That statement locks the checkpoint's row
+// until the transaction ends. Another instance's commit waits for the
+// lock, then finds the checkpoint moved and fails with [store.ErrConflict]
+// before its handler runs; a [Store.SetCheckpoint] waits likewise. Two
+// instances never both commit a batch, and their handlers never write at
+// the same time, so they cannot deadlock each other on the application's
+// rows.
+//
+// View states live in the states table, keyed by view name and key. The
+// [store.StateTx] of a commit keeps the states its handler saves and
+// deletes in memory, answers reads from them first (then from the
+// database, in the transaction), and writes them all when the handler
+// returns, in one round trip: one multi-row statement each for the views
+// cleared, the states deleted and the states saved (unnest of arrays, an
+// upsert for the saves), in key order. A batch costs BEGIN, the
+// checkpoint, one query per state read that the batch has not written,
+// the writes, and COMMIT, whatever its size. pgx prepares each statement
+// once per connection and reuses it.
+//
+// [Store.SQL] hands the handler that transaction itself, a pgx.Tx, for
+// read models in the application's own tables in the same database. The
+// handler may run any statement that can run in a transaction (not
+// VACUUM, not CREATE INDEX CONCURRENTLY), read the store's tables, and use
+// savepoints (tx.Begin). It must not:
+//
+//   - commit or roll back the transaction: both are refused with an
+//     error; the handler returns nil to commit, an error to roll back;
+//   - append to the store, or write through the pool or any other
+//     connection, for anything that must commit with the batch: that
+//     commits on its own, whatever becomes of the batch; and a handler
+//     that waits for a pool connection while its transaction holds one
+//     can wait forever once the pool is exhausted. Commands that follow
+//     from events belong in a saga;
+//   - do what cannot be undone outside the database (send mail, call a
+//     service): a batch that fails is run again, and so is its handler;
+//   - take long: the checkpoint's row stays locked, and the server ends
+//     a session idle in its transaction for longer than
+//     idle_in_transaction_session_timeout (see [DefaultIdleInTransactionTimeout]).
+//
+// The transaction runs in READ COMMITTED, like every transaction of the
+// store.
+//
+// # Leases
+//
+// [Store.Lock] takes a session-level advisory lock, pg_advisory_lock(int,
+// int), on a connection of the lease's own, and [store.Lease.Release]
+// unlocks it and closes that connection. The connection is opened with the
+// pool's settings and hooks, but with lock_timeout and statement_timeout
+// off, since Lock waits as long as its context allows. It is not one of
+// the pool's: a lease is held for as long as its consumer runs, a system
+// runs several consumers, and each also holds a pool connection while it
+// waits for new events; leases taken from a pool of four would leave two
+// consumers' appends waiting forever for a connection. Count one
+// connection per held lease, besides the pool, in max_connections.
+//
+// A lease ends with its session. A process that dies loses its
+// connections; the server ends their sessions and releases their locks,
+// and a Lock waiting in another process gets the lease at once, with no
+// expiry to wait out. The lease's goroutine, started by Lock and stopped
+// by Release, reads the otherwise idle connection: when the server ends
+// the session (pg_terminate_backend, a restart, a failover), the read
+// fails and [store.Lease.Lost] is closed at once; after five seconds
+// without news it pings the server, to find a connection that died
+// without a word. After a network partition the server keeps the session,
+// and so the lock, until it notices the connection is gone, which its
+// tcp_keepalives_* and tcp_user_timeout settings bound; until then no
+// other instance takes over, and the holder, whose ping fails, stops.
+// Nothing is done twice meanwhile: checkpoints are compared and set.
+//
+// A lease's key is a 64-bit hash (FNV-1a) of the schema, the prefix and
+// the lease name, split into the two 32-bit keys of the two-key form.
+// That form has a key space of its own, apart from the one-bigint locks of
+// the sequencer, the migrations and most applications, so stores with
+// other schemas or prefixes in one database hold their leases apart. Two
+// names whose hashes are equal would share one lease: one consumer would
+// wait for as long as the other runs. The chance that any two of n lease
+// names in a database collide is about n²/2⁶⁵, 3·10⁻¹⁴ for a thousand.
+// The leases held and awaited are in pg_locks:
+//
+//	SELECT l.pid, l.granted, a.application_name, a.backend_start
+//	FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+//	WHERE l.locktype = 'advisory' AND l.objsubid = 2;
+//
+// Session-level locks (and LISTEN) need the session: connect directly or
+// through a pooler in session mode, not in transaction mode.
 package postgres

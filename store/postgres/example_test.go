@@ -6,6 +6,8 @@ import (
 	"log"
 	"os"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/postgres"
 )
@@ -55,4 +57,38 @@ func Example_storeOpen() {
 		log.Fatal(err)
 	}
 	fmt.Println("events in the log:", head)
+}
+
+// A read model in the application's own table: the projection's handler
+// writes through the transaction that also moves its checkpoint, so the
+// table and the checkpoint never disagree, whatever crashes. Compiled but
+// not run by go test; TestExampleSQLFlow runs the same steps.
+func ExampleStore_SQL() {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, os.Getenv("DATABASE_URL"), postgres.WithSchema("shop"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Pool().Exec(ctx, `CREATE TABLE IF NOT EXISTS shop.order_events (
+		order_id text NOT NULL, events int NOT NULL, PRIMARY KEY (order_id))`); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "order-42", store.NoStream, []store.Event{{Type: "OrderPlaced"}, {Type: "OrderPaid"}}); err != nil {
+		log.Fatal(err)
+	}
+
+	counts := store.NewProjection(s, s.SQL(), "order-events", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
+		_, err := tx.Exec(ctx, `INSERT INTO shop.order_events (order_id, events) VALUES ($1, 1)
+			ON CONFLICT (order_id) DO UPDATE SET events = order_events.events + 1`, r.StreamID)
+		return err
+	})
+	if _, err := counts.CatchUp(ctx); err != nil { // or Run(ctx) to follow the log
+		log.Fatal(err)
+	}
+	var events int
+	if err := s.Pool().QueryRow(ctx, `SELECT events FROM shop.order_events WHERE order_id = 'order-42'`).Scan(&events); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("order-42 has", events, "events")
 }

@@ -53,6 +53,8 @@ type Store struct {
 	n       names
 	sql     statements
 	recheck time.Duration // see defaultRecheck
+
+	leaseCheck time.Duration // see defaultLeaseCheck
 }
 
 var _ store.Store = (*Store)(nil)
@@ -153,7 +155,7 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, n names) (*Stor
 	if err := migrate(ctx, pool, n); err != nil {
 		return nil, err
 	}
-	return &Store{pool: pool, ownPool: own, n: n, sql: newStatements(n), recheck: defaultRecheck}, nil
+	return &Store{pool: pool, ownPool: own, n: n, sql: newStatements(n), recheck: defaultRecheck, leaseCheck: defaultLeaseCheck}, nil
 }
 
 // parseURL splits the store's parameters off a postgres:// URL.

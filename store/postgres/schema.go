@@ -34,6 +34,9 @@ var objectSuffixes = []string{
 	"events", "events_pkey", "events_event_id_key", "events_position_key",
 	"log_head", "log_head_pkey", "log_head_one_check", "sequence_log",
 	"checkpoints", "checkpoints_pkey",
+	"snapshots", "snapshots_pkey",
+	"subject_keys", "subject_keys_pkey",
+	"states", "states_pkey",
 }
 
 // names holds the quoted, schema-qualified names the SQL uses, and what is
@@ -44,6 +47,7 @@ type names struct {
 	schema, prefix string
 
 	events, logHead, checkpoints, migrations, sequence string // quoted
+	snapshots, subjectKeys, states                     string // quoted
 
 	pkey, eventIDKey string // unquoted constraint names, to classify errors
 
@@ -73,6 +77,7 @@ func newNames(schema, prefix string) (names, error) {
 		schema: schema, prefix: prefix,
 		events: q("events"), logHead: q("log_head"), checkpoints: q("checkpoints"),
 		migrations: q("schema_migrations"), sequence: q("sequence_log"),
+		snapshots: q("snapshots"), subjectKeys: q("subject_keys"), states: q("states"),
 		pkey: prefix + "events_pkey", eventIDKey: prefix + "events_event_id_key",
 		channel: channel, listen: pgx.Identifier{channel}.Sanitize(),
 		sequenceLock:  int64(hash64("sequence\x00" + id)),
@@ -117,6 +122,9 @@ type migration struct {
 
 var migrations = []migration{
 	{1, "events, the global log sequencer, consumer checkpoints", migration1},
+	{2, "snapshots", migration2},
+	{3, "subject keys", migration3},
+	{4, "view states", migration4},
 }
 
 // migration1 creates the event table, the sequencer and checkpoints. See
@@ -228,6 +236,63 @@ $fn$;
 `)
 }
 
+// constraint returns the quoted name of a constraint or index of the
+// store's, made from the prefix like its tables'.
+func (n names) constraint(suffix string) string {
+	return pgx.Identifier{n.prefix + suffix}.Sanitize()
+}
+
+// migration2 creates the snapshot table: the latest snapshot of each
+// stream, one row per stream, replaced by an upsert that keeps the
+// highest version.
+func migration2(n names) string {
+	return `
+CREATE TABLE ` + n.snapshots + ` (
+	stream_id      text        NOT NULL,
+	version        bigint      NOT NULL,
+	type           text        NOT NULL,
+	schema_version integer     NOT NULL,
+	taken_at       timestamptz NOT NULL,
+	data           bytea       NOT NULL,
+	encoding       text        NOT NULL,
+	CONSTRAINT ` + n.constraint("snapshots_pkey") + ` PRIMARY KEY (stream_id)
+);
+`
+}
+
+// migration3 creates the table of data subjects' keys, each wrapped by a
+// master key. Deleting a row is how a subject is forgotten; autovacuum is
+// told to clean the table after any deletion (rather than after 50 rows
+// and a fifth of the table), so that a deleted key does not linger as a
+// dead row version in the table's pages longer than needed. The package
+// documentation says what a deletion does and does not erase.
+func migration3(n names) string {
+	return `
+CREATE TABLE ` + n.subjectKeys + ` (
+	subject    text        NOT NULL,
+	key_id     text        NOT NULL,
+	wrapped    bytea       NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	CONSTRAINT ` + n.constraint("subject_keys_pkey") + ` PRIMARY KEY (subject)
+) WITH (autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0);
+`
+}
+
+// migration4 creates the table of view states: a payload under a view
+// name and a key, written in the transaction that moves a consumer's
+// checkpoint.
+func migration4(n names) string {
+	return `
+CREATE TABLE ` + n.states + ` (
+	view_name  text        NOT NULL,
+	state_key  text        NOT NULL,
+	data       bytea       NOT NULL,
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	CONSTRAINT ` + n.constraint("states_pkey") + ` PRIMARY KEY (view_name, state_key)
+);
+`
+}
+
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // migrate brings the store's tables to the latest version. It is cheap
@@ -236,7 +301,13 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 // missing migrations in one transaction under an advisory lock, so that
 // processes starting together do not race.
 func migrate(ctx context.Context, pool *pgxpool.Pool, n names) error {
-	latest := migrations[len(migrations)-1].version
+	return migrateTo(ctx, pool, n, migrations[len(migrations)-1].version)
+}
+
+// migrateTo applies the migrations up to version target; the tests use it
+// to make tables as an older program left them.
+func migrateTo(ctx context.Context, pool *pgxpool.Pool, n names, target int) error {
+	latest := target
 	var current int
 	err := pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+n.migrations).Scan(&current)
 	switch {
@@ -278,7 +349,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, n names) error {
 	if current > latest {
 		return errNewerSchema(n, current, latest)
 	}
-	for _, m := range migrations[current:] {
+	for _, m := range migrations[current:latest] {
 		if _, err := tx.Exec(ctx, m.sql(n)); err != nil {
 			return fmt.Errorf("postgres store: migration %d (%s): %w", m.version, m.description, err)
 		}

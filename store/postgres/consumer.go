@@ -1,0 +1,281 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/annals-dev/annals/store"
+)
+
+var (
+	_ store.StateStore    = (*Store)(nil)
+	_ store.ConsumerStore = (*Store)(nil)
+)
+
+// rollbackTimeout bounds the ROLLBACK of a consumer's transaction that
+// failed, which runs even when the caller's context is done.
+const rollbackTimeout = 5 * time.Second
+
+// Commit implements [store.Committer] for view states kept in the store.
+// The transaction starts with the compared-and-set checkpoint (see
+// [Store.SQL]); the states fn saves or deletes are kept in memory until fn
+// returns, and then written in one round trip, as one multi-row statement
+// each for cleared views, deleted states and saved states. Reads inside
+// fn see fn's own writes.
+func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
+	return s.commit(ctx, consumer, from, to, func(tx pgx.Tx) error {
+		st := &stateTx{tx: tx, sql: &s.sql, writes: map[stateKey][]byte{}, cleared: map[string]bool{}}
+		if err := fn(st); err != nil {
+			return err
+		}
+		if err := st.flush(ctx); err != nil {
+			return fmt.Errorf("consumer %q: write view states: %w", consumer, err)
+		}
+		return nil
+	})
+}
+
+// SQL returns the committer for read models in the application's own
+// tables, in the store's database: its Commit runs fn in the transaction
+// that moves consumer's checkpoint, and passes fn that transaction, so
+// that what fn writes and the checkpoint commit together or not at all.
+// Use it with [store.NewProjection]:
+//
+//	p := store.NewProjection(s, s.SQL(), "order-table", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
+//		_, err := tx.Exec(ctx, "INSERT INTO orders …", …)
+//		return err
+//	})
+//
+// fn may run any statement in tx, including savepoints (tx.Begin). It
+// must not commit or roll back tx (both fail with an error: return an
+// error from fn to roll back), and must not append to the store or use
+// another connection of its pool for what must commit with the batch:
+// those commit on their own, whatever becomes of the batch, and an append
+// waiting for a pool connection while fn holds one can wait forever. The
+// package documentation says more.
+func (s *Store) SQL() store.Committer[pgx.Tx] { return sqlCommitter{s} }
+
+type sqlCommitter struct{ s *Store }
+
+func (c sqlCommitter) Commit(ctx context.Context, consumer string, from, to int64, fn func(pgx.Tx) error) error {
+	return c.s.commit(ctx, consumer, from, to, func(tx pgx.Tx) error { return fn(handlerTx{tx}) })
+}
+
+// errHandlerEndsTx is the error of a handler that tries to end the
+// transaction Commit gave it.
+var errHandlerEndsTx = errors.New("the transaction of a consumer's batch is committed or rolled back by Commit, not by its handler: return nil to commit, an error to roll back")
+
+// handlerTx is the transaction a handler gets: the store's own, whose end
+// the store decides.
+type handlerTx struct{ pgx.Tx }
+
+func (handlerTx) Commit(context.Context) error   { return errHandlerEndsTx }
+func (handlerTx) Rollback(context.Context) error { return errHandlerEndsTx }
+
+// commit runs fn in a transaction that first moves consumer's checkpoint
+// from from to to, compared and set in one statement (an UPDATE with the
+// expected position as its predicate). That statement also locks the
+// checkpoint's row until the transaction ends: another instance's commit
+// waits for it, then finds the checkpoint moved and fails with
+// [store.ErrConflict] before its fn runs. fn's error is returned as it is.
+func (s *Store) commit(ctx context.Context, consumer string, from, to int64, fn func(pgx.Tx) error) error {
+	if err := store.ValidateCommit(consumer, from, to); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var tx pgx.Tx
+	// Nothing has run yet when the first statement meets a dead
+	// connection: it is safe to start again on another.
+	err := s.retry(ctx, func() (err error) {
+		tx, err = s.beginConsumer(ctx, consumer, from, to)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		return fmt.Errorf("consumer %q: begin the commit from %d to %d: %w", consumer, from, to, err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		defer cancel()
+		_ = tx.Rollback(ctx) // a no-op after Commit
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		s.dropDeadConnections(err)
+		return fmt.Errorf("consumer %q: commit from %d to %d: %w", consumer, from, to, err)
+	}
+	return nil
+}
+
+// beginConsumer begins a transaction and moves the checkpoint in it.
+func (s *Store) beginConsumer(ctx context.Context, consumer string, from, to int64) (pgx.Tx, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rollback := func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		defer cancel()
+		_ = tx.Rollback(ctx)
+	}
+	cas := s.sql.casCheckpoint
+	if from == 0 {
+		cas = s.sql.casFirstCheckpoint
+	}
+	tag, err := tx.Exec(ctx, cas, consumer, from, to)
+	if err != nil {
+		rollback()
+		return nil, err
+	}
+	if tag.RowsAffected() == 1 {
+		return tx, nil
+	}
+	var actual int64
+	err = tx.QueryRow(ctx, s.sql.checkpoint, consumer).Scan(&actual)
+	rollback()
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("consumer %q: checkpoint is not at %d; reading it: %w", consumer, from, err)
+	}
+	if err := store.CheckCheckpoint(consumer, from, actual); err != nil {
+		return nil, err
+	}
+	// It moved away from from and back between the two statements.
+	return nil, fmt.Errorf("consumer %q: checkpoint moved from %d while the commit began (another instance moved it): %w", consumer, from, store.ErrConflict)
+}
+
+// LoadState implements [store.StateStore]: it reads the committed state.
+func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, error) {
+	if err := store.ValidateState(view, key); err != nil {
+		return nil, false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	var data []byte
+	err := s.retry(ctx, func() error { return s.pool.QueryRow(ctx, s.sql.loadState, view, key).Scan(&data) })
+	return stateResult(view, key, data, err)
+}
+
+func stateResult(view, key string, data []byte, err error) ([]byte, bool, error) {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("load state %q of view %q: %w", key, view, err)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return data, true, nil
+}
+
+type stateKey struct{ view, key string }
+
+// stateTx keeps the writes of a consumer's batch until its handler
+// returns, then writes them all in one round trip. Reads look at the
+// pending writes first, then at the database, in the transaction.
+type stateTx struct {
+	tx      pgx.Tx
+	sql     *statements
+	writes  map[stateKey][]byte // nil value: deleted
+	cleared map[string]bool     // views whose stored states are all deleted
+}
+
+func (t *stateTx) LoadState(ctx context.Context, view, key string) ([]byte, bool, error) {
+	if err := store.ValidateState(view, key); err != nil {
+		return nil, false, err
+	}
+	if data, ok := t.writes[stateKey{view, key}]; ok {
+		return slices.Clone(data), data != nil, nil
+	}
+	if t.cleared[view] {
+		return nil, false, nil
+	}
+	var data []byte
+	err := t.tx.QueryRow(ctx, t.sql.loadState, view, key).Scan(&data)
+	return stateResult(view, key, data, err)
+}
+
+func (t *stateTx) SaveState(ctx context.Context, view, key string, data []byte) error {
+	if err := store.ValidateState(view, key); err != nil {
+		return err
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	t.writes[stateKey{view, key}] = slices.Clone(data)
+	return ctx.Err()
+}
+
+func (t *stateTx) DeleteState(ctx context.Context, view, key string) error {
+	if err := store.ValidateState(view, key); err != nil {
+		return err
+	}
+	t.writes[stateKey{view, key}] = nil
+	return ctx.Err()
+}
+
+func (t *stateTx) DeleteStates(ctx context.Context, view string) error {
+	if err := store.ValidateState(view, ""); err != nil {
+		return err
+	}
+	for k := range t.writes {
+		if k.view == view {
+			delete(t.writes, k)
+		}
+	}
+	t.cleared[view] = true
+	return ctx.Err()
+}
+
+// flush writes the pending changes: cleared views first, then the
+// deleted and the saved states, which the clearing did not cancel. Rows
+// are written in key order, so that two transactions writing the same
+// states lock them in the same order and cannot deadlock.
+func (t *stateTx) flush(ctx context.Context) error {
+	b := &pgx.Batch{}
+	if len(t.cleared) > 0 {
+		views := make([]string, 0, len(t.cleared))
+		for v := range t.cleared {
+			views = append(views, v)
+		}
+		slices.Sort(views)
+		b.Queue(t.sql.clearStates, views)
+	}
+	keys := make([]stateKey, 0, len(t.writes))
+	for k := range t.writes {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b stateKey) int { return cmp.Or(cmp.Compare(a.view, b.view), cmp.Compare(a.key, b.key)) })
+	var delViews, delKeys, saveViews, saveKeys []string
+	var saveData [][]byte
+	for _, k := range keys {
+		if data := t.writes[k]; data == nil {
+			delViews, delKeys = append(delViews, k.view), append(delKeys, k.key)
+		} else {
+			saveViews, saveKeys, saveData = append(saveViews, k.view), append(saveKeys, k.key), append(saveData, data)
+		}
+	}
+	if len(delKeys) > 0 {
+		b.Queue(t.sql.deleteStates, delViews, delKeys)
+	}
+	if len(saveKeys) > 0 {
+		b.Queue(t.sql.saveStates, saveViews, saveKeys, saveData)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return t.tx.SendBatch(ctx, b).Close()
+}

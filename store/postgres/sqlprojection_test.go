@@ -1,0 +1,248 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// readModel is a projection into a table of the test's own, through the
+// store's SQL committer: one row per event, keyed by its position, so an
+// event applied twice fails on the primary key.
+type readModel struct {
+	f       *faulty
+	table   string // quoted
+	sleepAt int64  // the handler sleeps in the server at this position
+	p       *store.Projection[pgx.Tx]
+}
+
+func newReadModel(t *testing.T, f *faulty, batch int) *readModel {
+	m := &readModel{f: f, table: pgx.Identifier{f.db.Schema, "applied"}.Sanitize()}
+	f.exec(t, `CREATE TABLE `+m.table+` (position bigint PRIMARY KEY, stream_id text NOT NULL, version bigint NOT NULL)`)
+	m.p = store.NewProjection(f.Store, f.SQL(), "applied", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
+		if r.Position == m.sleepAt {
+			if _, err := tx.Exec(ctx, "SELECT pg_sleep(60)"); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO `+m.table+` (position, stream_id, version) VALUES ($1, $2, $3)`, r.Position, r.StreamID, r.Version)
+		return err
+	}, store.WithBatchSize(batch), store.WithoutLease())
+	return m
+}
+
+// check reads the checkpoint and the table in one statement, so in one
+// snapshot, and fails unless the table holds exactly the events up to
+// the checkpoint. It returns the checkpoint.
+func (m *readModel) check(t *testing.T) int64 {
+	t.Helper()
+	var checkpoint, rows, highest int64
+	err := m.f.admin.QueryRow(context.Background(), `
+		SELECT coalesce((SELECT position FROM `+pgx.Identifier{m.f.db.Schema, "annals_checkpoints"}.Sanitize()+` WHERE consumer = 'applied'), 0),
+			count(*), coalesce(max(position), 0)
+		FROM `+m.table).Scan(&checkpoint, &rows, &highest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != checkpoint || highest != checkpoint {
+		t.Fatalf("the table holds %d rows up to position %d, but the checkpoint is %d: a batch was kept in part", rows, highest, checkpoint)
+	}
+	return checkpoint
+}
+
+func appendEvents(t *testing.T, s store.Store, streams, perStream int) int64 {
+	t.Helper()
+	ctx := context.Background()
+	for i := range streams {
+		if _, err := s.Append(ctx, fmt.Sprint("order-", i), store.NoStream, batch(perStream, 16, "Placed")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return int64(streams * perStream)
+}
+
+// failedOnDuplicate reports an error of an event applied twice.
+func failedOnDuplicate(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// A projection into the user's own table whose connection is killed in
+// the middle of a batch keeps none of that batch: the table and the
+// checkpoint agree, and a new run applies every event exactly once.
+func TestSQLProjectionKilledMidBatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := openFaulty(t)
+	total := appendEvents(t, f.Store, 10, 50)
+	m := newReadModel(t, f, 100)
+	m.sleepAt = 250 // the middle of the third batch
+
+	done := make(chan error, 1)
+	go func() { _, err := m.p.CatchUp(ctx); done <- err }()
+	if !f.terminateWhenSleeping(t) {
+		t.Fatal("the handler never slept at position 250")
+	}
+	if err := <-done; err == nil {
+		t.Fatal("the projection whose connection was killed reported no error")
+	}
+	// The killed batch is absent; the events before the one that failed
+	// may have been committed again, on a new connection.
+	if at := m.check(t); at != 200 && at != 249 {
+		t.Fatalf("checkpoint %d after the batch 201…300 was killed at 250, want 200 or 249", at)
+	}
+	m.sleepAt = 0
+	if _, err := m.p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if at := m.check(t); at != total {
+		t.Fatalf("after catching up, the checkpoint is %d, want %d", at, total)
+	}
+	m.checkRows(t, total)
+}
+
+// The same when the store's connections are killed at random moments:
+// in a handler, in the commit, between batches. After every kill the
+// table and the checkpoint agree; in the end every event is in the table
+// once, with its own stream and version.
+func TestSQLProjectionKilledAtRandom(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := openFaulty(t)
+	total := appendEvents(t, f.Store, 100, 50)
+	m := newReadModel(t, f, 50)
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, seed))
+	t.Logf("seed %d", seed)
+	// Kill at random until maxKills, then let the projection finish: on
+	// a slow machine a batch may take longer than the pause between kills.
+	const maxKills = 25
+	kills := 0
+	for round := 0; ; round++ {
+		if round == 2*maxKills {
+			t.Fatalf("the projection did not catch up in %d rounds", round)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := m.p.CatchUp(ctx); done <- err }()
+		var err error
+	running:
+		for {
+			pause := time.Duration(rng.IntN(30_000)) * time.Microsecond
+			if kills == maxKills {
+				pause = time.Hour
+			}
+			select {
+			case err = <-done:
+				break running
+			case <-time.After(pause):
+				kills++
+				f.terminate(t, "")
+			}
+		}
+		if failedOnDuplicate(err) {
+			t.Fatalf("round %d: an event was applied twice: %v", round, err)
+		}
+		at := m.check(t)
+		if err == nil && at == total {
+			t.Logf("caught up after %d rounds and %d kills", round+1, kills)
+			break
+		}
+	}
+	if kills == 0 {
+		t.Log("no kill landed before the projection caught up")
+	}
+	m.checkRows(t, total)
+}
+
+// checkRows fails unless the table holds each of the first total events
+// of the log once, with the stream and version the log gives it.
+func (m *readModel) checkRows(t *testing.T, total int64) {
+	t.Helper()
+	var matching int64
+	err := m.f.admin.QueryRow(context.Background(), `
+		SELECT count(*) FROM `+m.table+` a
+		JOIN `+pgx.Identifier{m.f.db.Schema, "annals_events"}.Sanitize()+` e
+			ON e.position = a.position AND e.stream_id = a.stream_id AND e.version = a.version`).Scan(&matching)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if matching != total {
+		t.Fatalf("%d rows of the table match their event in the log, want %d", matching, total)
+	}
+}
+
+// The SQL committer compares and sets the checkpoint before the handler
+// runs, refuses a handler that would end the transaction itself, and
+// keeps nothing of a failed handler.
+func TestSQLCommitter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.Pool().Exec(ctx, `CREATE TABLE notes (note text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	note := func(text string) func(pgx.Tx) error {
+		return func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO notes VALUES ($1)`, text)
+			return err
+		}
+	}
+	c := s.SQL()
+	if err := c.Commit(ctx, "notes", 0, 5, note("first")); err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	err := c.Commit(ctx, "notes", 3, 8, func(tx pgx.Tx) error { ran = true; return note("stale")(tx) })
+	if !errors.Is(err, store.ErrConflict) || ran {
+		t.Fatalf("commit from 3 with the checkpoint at 5: %v (handler ran: %v), want store.ErrConflict before the handler", err, ran)
+	}
+	for name, end := range map[string]func(pgx.Tx) error{
+		"commit":   func(tx pgx.Tx) error { return tx.Commit(ctx) },
+		"rollback": func(tx pgx.Tx) error { return tx.Rollback(ctx) },
+	} {
+		err := c.Commit(ctx, "notes", 5, 6, func(tx pgx.Tx) error {
+			if err := note(name)(tx); err != nil {
+				return err
+			}
+			return end(tx)
+		})
+		if err == nil || !strings.Contains(err.Error(), "by Commit, not by its handler") {
+			t.Errorf("a handler that calls %s: %v, want an error saying Commit ends the transaction", name, err)
+		}
+	}
+	// A savepoint inside the handler is the handler's to end.
+	err = c.Commit(ctx, "notes", 5, 6, func(tx pgx.Tx) error {
+		sp, err := tx.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		if err := note("undone")(sp); err != nil {
+			return err
+		}
+		if err := sp.Rollback(ctx); err != nil {
+			return err
+		}
+		return note("second")(tx)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := s.Pool().Query(ctx, `SELECT note FROM notes ORDER BY note`)
+	notes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || !slices.Equal(notes, []string{"first", "second"}) {
+		t.Fatalf("notes: %q (%v), want first and second only", notes, err)
+	}
+	if pos, err := s.Checkpoint(ctx, "notes"); err != nil || pos != 6 {
+		t.Fatalf("checkpoint %d, %v; want 6", pos, err)
+	}
+}
