@@ -215,6 +215,25 @@ func consumerOwnWrites(t *testing.T, s ConsumerStore) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Commit(ctx, "c", 1, 1, func(tx store.StateTx) error {
+		batch, ok := tx.(store.StateBatchTx)
+		if !ok {
+			return nil
+		}
+		if err := tx.SaveState(ctx, "v", "new", []byte("unsaved")); err != nil {
+			return err
+		}
+		got, err := batch.LoadStates(ctx, "v", []string{"a", "b", "new", "missing"})
+		if err != nil {
+			return err
+		}
+		if len(got) != 3 || string(got["a"]) != "old-a" || string(got["b"]) != "old-b" || string(got["new"]) != "unsaved" {
+			t.Errorf("LoadStates = %q, want a and b as committed and new as written in the transaction", got)
+		}
+		return errors.New("roll back")
+	}); err == nil {
+		t.Fatal("a commit whose function failed succeeded")
+	}
 	err := s.Commit(ctx, "c", 1, 2, func(tx store.StateTx) error {
 		check := func(key, want string, found bool) {
 			got, ok, err := tx.LoadState(ctx, "v", key)
@@ -239,6 +258,15 @@ func consumerOwnWrites(t *testing.T, s ConsumerStore) {
 			return err
 		}
 		check("c", "after clear", true)
+		if batch, ok := tx.(store.StateBatchTx); ok {
+			got, err := batch.LoadStates(ctx, "v", []string{"a", "b", "c", "d"})
+			if err != nil {
+				return err
+			}
+			if len(got) != 1 || string(got["c"]) != "after clear" {
+				t.Errorf("LoadStates in the transaction = %q, want only c, as the transaction left it", got)
+			}
+		}
 		return nil
 	})
 	if err != nil {

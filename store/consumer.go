@@ -40,6 +40,16 @@ type StateTx interface {
 	DeleteStates(ctx context.Context, view string) error
 }
 
+// A StateBatchTx is a [StateTx] that loads many states of a view in one
+// round trip. A [ViewProjection] loads the states a batch needs with it
+// when its store's transaction is one; adapters whose reads are remote
+// implement it.
+type StateBatchTx interface {
+	StateTx
+	// LoadStates returns the stored states of the keys that have one.
+	LoadStates(ctx context.Context, view string, keys []string) (map[string][]byte, error)
+}
+
 // A StateStore keeps view states beside the events, and commits them with
 // consumer checkpoints. Queries read states with LoadState outside any
 // transaction; they see only committed states.

@@ -84,6 +84,23 @@ func NewProjection[T any](s Store, c Committer[T], name string, handle func(ctx 
 	return newProjection(s, c, name, apply, newConsumerConfig(opts))
 }
 
+// NewBatchProjection is [NewProjection] for a handler that takes a whole
+// batch at once, to write it in fewer round trips (a multi-row statement,
+// COPY). handle returns how many of recs it applied; when it fails after
+// applying n, the batch is rolled back, the first n events are applied
+// again in a transaction of their own and committed, and the projection
+// stops at event n with a [*ConsumerError].
+func NewBatchProjection[T any](s Store, c Committer[T], name string, handle func(ctx context.Context, tx T, recs []Record) (int, error), opts ...ConsumerOption) *Projection[T] {
+	apply := func(ctx context.Context, tx T, recs []Record) (int, error) {
+		n, err := handle(ctx, tx, recs)
+		if err != nil {
+			return min(max(n, 0), len(recs)-1), err
+		}
+		return len(recs), nil
+	}
+	return newProjection(s, c, name, apply, newConsumerConfig(opts))
+}
+
 func newProjection[T any](s Store, c Committer[T], name string, apply func(context.Context, T, []Record) (int, error), cfg consumerConfig) *Projection[T] {
 	return &Projection[T]{name: name, store: s, committer: c, apply: apply, cfg: cfg}
 }

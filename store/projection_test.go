@@ -338,3 +338,46 @@ func TestProjectionReadsRenamedTypes(t *testing.T) {
 		t.Fatalf("view = %+v, want both events, the old-named one included", got)
 	}
 }
+
+// A batch handler that fails after applying some events commits those and
+// stops at the first it did not apply.
+func TestBatchProjectionStopsWhereTheBatchFailed(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	appendN(t, store.NewRunner(s, counter, counterCodec()), "c", 10)
+	broken := true
+	var batches []int
+	p := store.NewBatchProjection(s, s, "batched", func(ctx context.Context, tx store.StateTx, recs []store.Record) (int, error) {
+		batches = append(batches, len(recs))
+		for i, r := range recs {
+			if broken && r.Position == 7 {
+				return i, errors.New("row 7 refused")
+			}
+			if err := tx.SaveState(ctx, "batched", fmt.Sprint(r.Position), nil); err != nil {
+				return i, err
+			}
+		}
+		return len(recs), nil
+	}, store.WithBatchSize(4))
+	_, err := p.CatchUp(ctx)
+	var stopped *store.ConsumerError
+	if !errors.As(err, &stopped) || stopped.Position != 7 {
+		t.Fatalf("CatchUp = %v, want a ConsumerError at position 7", err)
+	}
+	if pos, _ := p.Position(ctx); pos != 6 {
+		t.Fatalf("checkpoint %d, want 6: the batch's events before 7 commit", pos)
+	}
+	// Batches of 4: 1-4, then 5-8 fails at 7 and 5-6 is applied again.
+	if fmt.Sprint(batches) != "[4 4 2]" {
+		t.Fatalf("handler saw batches %v, want [4 4 2]", batches)
+	}
+	broken = false
+	if _, err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for pos := 1; pos <= 10; pos++ {
+		if _, ok, _ := s.LoadState(ctx, "batched", fmt.Sprint(pos)); !ok {
+			t.Errorf("event %d not applied", pos)
+		}
+	}
+}

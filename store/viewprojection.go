@@ -35,8 +35,11 @@ type ViewProjection[S, E any] struct {
 func NewViewProjection[S, E any](s ConsumerStore, name string, v view.View[S, E], mapper Mapper[E], key func(Record, E) (string, bool), opts ...ConsumerOption) *ViewProjection[S, E] {
 	opts = append(typesOf(mapper), opts...)
 	apply := func(ctx context.Context, tx StateTx, recs []Record) (int, error) {
-		states := map[string]S{}
-		var order []string
+		type keyed struct {
+			key   string
+			event E
+		}
+		events := make([]keyed, 0, len(recs))
 		for i, r := range recs {
 			e, err := mapper.FromRecord(ctx, r)
 			if errors.Is(err, ErrUnknownEventType) {
@@ -45,20 +48,26 @@ func NewViewProjection[S, E any](s ConsumerStore, name string, v view.View[S, E]
 			if err != nil {
 				return i, err
 			}
-			k, ok := key(r, e)
-			if !ok {
-				continue
+			if k, ok := key(r, e); ok {
+				events = append(events, keyed{k, e})
 			}
-			st, seen := states[k]
-			if !seen {
-				if st, err = loadState(ctx, tx, name, k, v); err != nil {
-					return i, err
-				}
-				order = append(order, k)
-			}
-			states[k] = v.Evolve(st, e)
 		}
-		for _, k := range order {
+		var keys []string
+		seen := map[string]bool{}
+		for _, ke := range events {
+			if !seen[ke.key] {
+				seen[ke.key] = true
+				keys = append(keys, ke.key)
+			}
+		}
+		states, err := loadStates(ctx, tx, name, keys, v)
+		if err != nil {
+			return 0, err
+		}
+		for _, ke := range events {
+			states[ke.key] = v.Evolve(states[ke.key], ke.event)
+		}
+		for _, k := range keys {
 			data, err := json.Marshal(states[k])
 			if err != nil {
 				return 0, fmt.Errorf("view %q key %q: encode the state: %w", name, k, err)
@@ -76,6 +85,46 @@ func NewViewProjection[S, E any](s ConsumerStore, name string, v view.View[S, E]
 	}
 }
 
+// loadStates returns the states of keys, the initial state for those with
+// none stored, in one round trip when tx is a [StateBatchTx].
+func loadStates[S, E any](ctx context.Context, tx StateTx, name string, keys []string, v view.View[S, E]) (map[string]S, error) {
+	states := make(map[string]S, len(keys))
+	batch, ok := tx.(StateBatchTx)
+	if !ok {
+		for _, k := range keys {
+			st, err := loadState(ctx, tx, name, k, v)
+			if err != nil {
+				return nil, err
+			}
+			states[k] = st
+		}
+		return states, nil
+	}
+	stored, err := batch.LoadStates(ctx, name, keys)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		data, ok := stored[k]
+		if !ok {
+			states[k] = v.InitialState()
+			continue
+		}
+		if states[k], err = decodeState[S](name, k, data); err != nil {
+			return nil, err
+		}
+	}
+	return states, nil
+}
+
+func decodeState[S any](name, key string, data []byte) (S, error) {
+	var st S
+	if err := json.Unmarshal(data, &st); err != nil {
+		return st, fmt.Errorf("view %q key %q: decode the stored state: %w", name, key, err)
+	}
+	return st, nil
+}
+
 type stateLoader interface {
 	LoadState(ctx context.Context, view, key string) ([]byte, bool, error)
 }
@@ -85,11 +134,7 @@ func loadState[S, E any](ctx context.Context, from stateLoader, name, key string
 	if err != nil || !ok {
 		return v.InitialState(), err
 	}
-	var st S
-	if err := json.Unmarshal(data, &st); err != nil {
-		return st, fmt.Errorf("view %q key %q: decode the stored state: %w", name, key, err)
-	}
-	return st, nil
+	return decodeState[S](name, key, data)
 }
 
 // Get returns the committed state of key: the view's initial state when no

@@ -9,8 +9,9 @@ import (
 )
 
 var (
-	_ store.StateStore = (*Store)(nil)
-	_ store.Locker     = (*Store)(nil)
+	_ store.StateBatchTx = (*stateTx)(nil)
+	_ store.StateStore   = (*Store)(nil)
+	_ store.Locker       = (*Store)(nil)
 )
 
 // consumers holds what the store keeps for consumers of the log besides
@@ -112,6 +113,21 @@ func (tx *stateTx) LoadState(ctx context.Context, view, key string) ([]byte, boo
 		return nil, false, nil
 	}
 	return tx.s.LoadState(ctx, view, key)
+}
+
+// LoadStates implements [store.StateBatchTx].
+func (tx *stateTx) LoadStates(ctx context.Context, view string, keys []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		data, ok, err := tx.LoadState(ctx, view, k)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[k] = data
+		}
+	}
+	return out, nil
 }
 
 func (tx *stateTx) SaveState(ctx context.Context, view, key string, data []byte) error {

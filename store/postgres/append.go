@@ -30,6 +30,7 @@ type statements struct {
 
 	casCheckpoint, casFirstCheckpoint string
 	loadState                         string
+	loadStates                        string
 	clearStates, deleteStates         string
 	saveStates                        string
 
@@ -119,6 +120,7 @@ RETURNING key_id, wrapped`,
 ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, updated_at = now()
 WHERE c.position = $2`,
 		loadState:   `SELECT data FROM ` + n.states + ` WHERE view_name = $1 AND state_key = $2`,
+		loadStates:  `SELECT state_key, data FROM ` + n.states + ` WHERE view_name = $1 AND state_key = ANY($2)`,
 		clearStates: `DELETE FROM ` + n.states + ` WHERE view_name = ANY($1::text[])`,
 		deleteStates: `DELETE FROM ` + n.states + ` s USING unnest($1::text[], $2::text[]) AS d(view_name, state_key)
 WHERE s.view_name = d.view_name AND s.state_key = d.state_key`,

@@ -14,6 +14,7 @@ import (
 )
 
 var (
+	_ store.StateBatchTx  = (*stateTx)(nil)
 	_ store.StateStore    = (*Store)(nil)
 	_ store.ConsumerStore = (*Store)(nil)
 )
@@ -206,6 +207,52 @@ func (t *stateTx) LoadState(ctx context.Context, view, key string) ([]byte, bool
 	var data []byte
 	err := t.tx.QueryRow(ctx, t.sql.loadState, view, key).Scan(&data)
 	return stateResult(view, key, data, err)
+}
+
+// LoadStates implements [store.StateBatchTx]: the keys the batch has not
+// written are read in one query.
+func (t *stateTx) LoadStates(ctx context.Context, view string, keys []string) (map[string][]byte, error) {
+	if err := store.ValidateState(view, ""); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(keys))
+	var missing []string
+	for _, k := range keys {
+		if err := store.ValidateState(view, k); err != nil {
+			return nil, err
+		}
+		if data, ok := t.writes[stateKey{view, k}]; ok {
+			if data != nil {
+				out[k] = slices.Clone(data)
+			}
+			continue
+		}
+		if !t.cleared[view] {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	rows, err := t.tx.Query(ctx, t.sql.loadStates, view, missing)
+	if err != nil {
+		return nil, fmt.Errorf("load states of view %q: %w", view, err)
+	}
+	for rows.Next() {
+		var key string
+		var data []byte
+		if err := rows.Scan(&key, &data); err != nil {
+			return nil, fmt.Errorf("load states of view %q: %w", view, err)
+		}
+		if data == nil {
+			data = []byte{}
+		}
+		out[key] = data
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load states of view %q: %w", view, err)
+	}
+	return out, nil
 }
 
 func (t *stateTx) SaveState(ctx context.Context, view, key string, data []byte) error {
