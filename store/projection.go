@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -291,5 +292,30 @@ func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Cont
 		if err != nil || n == 0 {
 			return err
 		}
+	}
+}
+
+// LogProgress returns a progress callback for [Projection.Rebuild] that
+// logs to l (slog.Default() when nil) at most once per interval, and always
+// the last report, so that a rebuild of millions of events shows how far
+// it is and how fast it goes without flooding the log.
+func LogProgress(l *slog.Logger, consumer string, interval time.Duration) func(Progress) {
+	var last time.Time
+	return func(p Progress) {
+		done := p.Head > 0 && p.Position >= p.Head
+		if !done && time.Since(last) < interval {
+			return
+		}
+		last = time.Now()
+		if l == nil {
+			l = slog.Default()
+		}
+		percent := 100.0
+		if p.Head > 0 {
+			percent = 100 * float64(min(p.Position, p.Head)) / float64(p.Head)
+		}
+		l.Info("rebuilding projection", "consumer", consumer, "events", p.Events, "position", p.Position,
+			"head", p.Head, "percent", fmt.Sprintf("%.1f", percent), "events_per_second", fmt.Sprintf("%.0f", p.Rate),
+			"elapsed", p.Elapsed.Round(time.Millisecond))
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 
@@ -379,5 +381,21 @@ func TestBatchProjectionStopsWhereTheBatchFailed(t *testing.T) {
 		if _, ok, _ := s.LoadState(ctx, "batched", fmt.Sprint(pos)); !ok {
 			t.Errorf("event %d not applied", pos)
 		}
+	}
+}
+
+func TestLogProgressIsThrottledButLogsTheEnd(t *testing.T) {
+	var buf strings.Builder
+	l := slog.New(slog.NewTextHandler(&buf, nil))
+	report := store.LogProgress(l, "tally", time.Hour)
+	for pos := int64(1); pos <= 10; pos++ {
+		report(store.Progress{Events: int(pos), Position: pos, Head: 10, Elapsed: time.Second, Rate: float64(pos)})
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines for 10 reports within the interval, want the first and the last:\n%s", len(lines), buf.String())
+	}
+	if !strings.Contains(lines[1], "position=10") || !strings.Contains(lines[1], "percent=100.0") || !strings.Contains(lines[1], "consumer=tally") {
+		t.Fatalf("last line %q does not report the end", lines[1])
 	}
 }
