@@ -27,18 +27,19 @@ func TestConnectionSettings(t *testing.T) {
 			wantSync := map[Synchronous]int{SyncFull: 2, SyncNormal: 1}[sync]
 			for name, db := range map[string]*sql.DB{"writer": s.w, "reader": s.r} {
 				var mode string
-				var syncLevel, timeout, fk, queryOnly int
+				var syncLevel, timeout, fk, queryOnly, secureDelete int
 				for pragma, dest := range map[string]any{
 					"journal_mode": &mode, "synchronous": &syncLevel, "busy_timeout": &timeout,
-					"foreign_keys": &fk, "query_only": &queryOnly,
+					"foreign_keys": &fk, "query_only": &queryOnly, "secure_delete": &secureDelete,
 				} {
 					if err := db.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(dest); err != nil {
 						t.Fatalf("%s: PRAGMA %s: %v", name, pragma, err)
 					}
 				}
-				if mode != "wal" || syncLevel != wantSync || timeout != 1234 || fk != 1 || (queryOnly == 1) != (name == "reader") {
-					t.Errorf("%s connection: journal_mode=%s synchronous=%d busy_timeout=%d foreign_keys=%d query_only=%d; want wal, %d, 1234, 1, %v",
-						name, mode, syncLevel, timeout, fk, queryOnly, wantSync, name == "reader")
+				writer := name == "writer"
+				if mode != "wal" || syncLevel != wantSync || timeout != 1234 || fk != 1 || (queryOnly == 1) == writer || (secureDelete == 1) != writer {
+					t.Errorf("%s connection: journal_mode=%s synchronous=%d busy_timeout=%d foreign_keys=%d query_only=%d secure_delete=%d; want wal, %d, 1234, 1, query_only %v, secure_delete %v",
+						name, mode, syncLevel, timeout, fk, queryOnly, secureDelete, wantSync, !writer, writer)
 				}
 			}
 		})
@@ -65,9 +66,9 @@ func TestParseURL(t *testing.T) {
 		{"sqlite:///" + dir[1:] + "/app.db", dir + "/app.db", defaultConfig()},
 		{"sqlite:" + dir + "/app.db", dir + "/app.db", defaultConfig()},
 		{"sqlite::memory:", Memory, defaultConfig()},
-		{"sqlite:///" + dir[1:] + "/my%20app.db?busy_timeout=2s&synchronous=NORMAL&poll_interval=50ms", dir + "/my app.db",
-			config{busyTimeout: 2 * time.Second, pollInterval: 50 * time.Millisecond, synchronous: SyncNormal}},
-		{"sqlite::memory:?busy_timeout=100ms", Memory, config{busyTimeout: 100 * time.Millisecond, pollInterval: DefaultPollInterval, synchronous: SyncFull}},
+		{"sqlite:///" + dir[1:] + "/my%20app.db?busy_timeout=2s&synchronous=NORMAL&poll_interval=50ms&lease_duration=1m", dir + "/my app.db",
+			config{busyTimeout: 2 * time.Second, pollInterval: 50 * time.Millisecond, synchronous: SyncNormal, leaseDuration: time.Minute}},
+		{"sqlite::memory:?busy_timeout=100ms", Memory, config{busyTimeout: 100 * time.Millisecond, pollInterval: DefaultPollInterval, synchronous: SyncFull, leaseDuration: DefaultLeaseDuration}},
 	}
 	for _, g := range good {
 		u, err := url.Parse(g.url)

@@ -68,7 +68,7 @@ func TestOpenRefusesBadURLs(t *testing.T) {
 		{"sqlite://data/app.db", []string{`host "data"`, "sqlite:///data/app.db"}},
 		{"sqlite://", []string{"no database path"}},
 		{"sqlite:", []string{"no database path"}},
-		{"sqlite:///" + dir[1:] + "/a.db?cache=shared", []string{`"cache" is not known`, "busy_timeout, poll_interval, synchronous"}},
+		{"sqlite:///" + dir[1:] + "/a.db?cache=shared", []string{`"cache" is not known`, "busy_timeout, lease_duration, poll_interval, synchronous"}},
 		{"sqlite:///" + dir[1:] + "/a.db?busy_timeout=soon", []string{"busy_timeout", "not a duration"}},
 		{"sqlite:///" + dir[1:] + "/a.db?busy_timeout=1s&busy_timeout=2s", []string{"given 2 times"}},
 		{"sqlite:///" + dir[1:] + "/a.db?busy_timeout=0s", []string{"at least 1ms"}},
