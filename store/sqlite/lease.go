@@ -126,9 +126,12 @@ func (l *lease) Lost() <-chan struct{} { return l.lost }
 
 func (l *lease) lose() { l.loseOnce.Do(func() { close(l.lost) }) }
 
-// renew keeps the lease until ctx is done, and closes lost when it cannot.
+// renew keeps the lease until ctx is done. A timer closes lost when the
+// lease expires unrenewed, even while a renewal waits for the write lock.
 func (l *lease) renew(ctx context.Context, expires time.Time) {
 	defer close(l.exited)
+	expiry := time.AfterFunc(time.Until(expires), l.lose)
+	defer expiry.Stop()
 	d := l.s.cfg.leaseDuration
 	every := d / 3
 	timer := time.NewTimer(every)
@@ -137,16 +140,14 @@ func (l *lease) renew(ctx context.Context, expires time.Time) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-l.lost:
+			return
 		case <-l.s.done:
 			l.lose()
 			return
 		case <-timer.C:
 		}
 		now := time.Now()
-		if !now.Before(expires) {
-			l.lose() // expired unrenewed: another may hold it already
-			return
-		}
 		// A renewal that cannot finish before the lease expires is too late.
 		rctx, cancel := context.WithDeadline(ctx, expires)
 		res, err := l.s.renewLease.ExecContext(rctx, l.name, l.owner, now.Add(d).UnixNano())
@@ -162,7 +163,11 @@ func (l *lease) renew(ctx context.Context, expires time.Time) {
 			l.lose() // another took it over after it expired
 			return
 		case err == nil:
+			if !expiry.Stop() {
+				return // it expired before the renewal: lost is closed
+			}
 			expires = now.Add(d)
+			expiry.Reset(time.Until(expires))
 			timer.Reset(every)
 		default:
 			// Try again soon, until it expires.
