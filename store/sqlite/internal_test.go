@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -128,4 +129,63 @@ func TestSchemaVersions(t *testing.T) {
 	} else if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "newer") || !strings.Contains(err.Error(), "upgrade") {
 		t.Fatalf("opening a newer schema: %v; want store.ErrInvalid saying it is newer and to upgrade", err)
 	}
+}
+
+// A file made by the first release of the schema (events and checkpoints
+// only) is brought up to date when opened: its events and checkpoints
+// stay, and the tables of later steps work.
+func TestMigrateFromFirstSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := sql.Open("sqlite", defaultConfig().dsn(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	saved := migrations
+	migrations = migrations[:1]
+	err = migrate(ctx, db)
+	migrations = saved
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding)
+		VALUES (randomblob(16), 'old', 1, 'Old', 1, 0, x'01', '')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO annals_checkpoints (consumer, position, recorded_at) VALUES ('view', 1, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var steps int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM annals_schema_migrations`).Scan(&steps); err != nil || steps != len(migrations) {
+		t.Fatalf("after opening, %d steps recorded (%v); want %d", steps, err, len(migrations))
+	}
+	if recs, err := s.ReadLog(ctx, store.LogQuery{}); err != nil || len(recs) != 1 || recs[0].StreamID != "old" {
+		t.Fatalf("the old event after migrating: %v, %v", recs, err)
+	}
+	// The old checkpoint is compared and set like a new one.
+	if err := s.Commit(ctx, "view", 0, 2, func(store.StateTx) error { return nil }); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("commit from a wrong checkpoint: %v, want store.ErrConflict", err)
+	}
+	if err := s.Commit(ctx, "view", 1, 2, func(tx store.StateTx) error { return tx.SaveState(ctx, "view", "k", []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveSnapshot(ctx, snapshot.Snapshot{StreamID: "old", Version: 1, Type: "T", SchemaVersion: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateSubjectKey(ctx, store.SubjectKey{Subject: "c", KeyID: "k", Wrapped: []byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Lock(ctx, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
 }
