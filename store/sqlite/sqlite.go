@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -491,11 +492,18 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Record
+	var (
+		out []store.Record
+		// The events of a batch usually share their metadata: the last
+		// metadata decoded, as stored and decoded, is reused when it
+		// repeats.
+		lastMeta    []byte
+		lastDecoded store.Metadata
+	)
 	for rows.Next() {
 		var (
 			r        store.Record
-			id, meta []byte
+			id, meta sql.RawBytes // valid until the next row; copied below
 			ns       int64
 		)
 		if err := rows.Scan(&r.Position, &id, &r.StreamID, &r.Version, &r.Type, &r.SchemaVersion, &ns, &r.Data, &r.Encoding, &meta); err != nil {
@@ -505,10 +513,18 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 			return nil, fmt.Errorf("position %d: event ID: %w", r.Position, err)
 		}
 		r.Time = time.Unix(0, ns).UTC()
-		if len(meta) > 0 {
+		switch {
+		case len(meta) == 0:
+		case lastMeta != nil && bytes.Equal(meta, lastMeta):
+			r.Metadata = lastDecoded
+			r.Metadata.Extra = maps.Clone(lastDecoded.Extra) // each record has its own
+		default:
 			if err := json.Unmarshal(meta, &r.Metadata); err != nil {
 				return nil, fmt.Errorf("position %d: metadata: %w", r.Position, err)
 			}
+			lastMeta = append(lastMeta[:0], meta...)
+			lastDecoded = r.Metadata
+			lastDecoded.Extra = maps.Clone(r.Metadata.Extra)
 		}
 		out = append(out, r)
 	}

@@ -360,3 +360,26 @@ func TestWaitSeesAnotherStore(t *testing.T) {
 		t.Fatalf("wait for another store's append: %v", waitErr)
 	}
 }
+
+// Records read in one page share their metadata's decoding, but not its
+// map: changing one record's metadata changes no other.
+func TestRecordsDoNotShareMetadata(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openFile(t)
+	meta := store.Metadata{CorrelationID: "c", Extra: map[string]string{"k": "v"}}
+	other := store.Metadata{CausationID: "d"}
+	events := []store.Event{{Type: "A", Metadata: meta}, {Type: "A", Metadata: meta}, {Type: "A", Metadata: other}, {Type: "A", Metadata: meta}}
+	if _, err := s.Append(ctx, "s", store.NoStream, events); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.ReadLog(ctx, store.LogQuery{})
+	if err != nil || len(recs) != 4 {
+		t.Fatalf("read %d records, %v", len(recs), err)
+	}
+	recs[0].Metadata.Extra["k"] = "changed"
+	for i, want := range []store.Metadata{meta, other, meta} {
+		if got := recs[i+1].Metadata; got.CorrelationID != want.CorrelationID || got.CausationID != want.CausationID || fmt.Sprint(got.Extra) != fmt.Sprint(want.Extra) {
+			t.Errorf("record %d has metadata %+v, want %+v", i+2, got, want)
+		}
+	}
+}
