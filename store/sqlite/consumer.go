@@ -228,6 +228,7 @@ func (c sqlCommitter) Commit(ctx context.Context, consumer string, from, to int6
 // ReadDB returns the store's pool of query-only connections, for the
 // queries of read models kept in the application's own tables (see
 // [Store.SQL]). Do not close it; [Store.Close] does. On an in-memory
-// database it is the store's only connection: close each query's rows
-// before calling the store again.
+// database it is the store's only connection, which can also write: use
+// it only to read, and close each query's rows before calling the store
+// again.
 func (s *Store) ReadDB() *sql.DB { return s.r }

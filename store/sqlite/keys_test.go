@@ -64,17 +64,15 @@ func randomKey(seed, stream uint64, n int) []byte {
 // frames.
 func TestDeletedKeyLeavesNoBytes(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
+	path := filepath.Join(t.TempDir(), "keys.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	runs, created, checkedDeleted := 0, 0, 0
 	rapid.Check(t, func(rt *rapid.T) {
 		runs++
-		// A file per run keeps the files small to search.
-		path := filepath.Join(dir, fmt.Sprintf("keys-%d.db", runs))
-		s, err := Open(ctx, path)
-		if err != nil {
-			rt.Fatal(err)
-		}
-		defer s.Close()
 		subjects := make([]string, 6)
 		for i := range subjects {
 			subjects[i] = fmt.Sprintf("run-%d/customer-%d", runs, i)
@@ -123,10 +121,10 @@ func TestDeletedKeyLeavesNoBytes(t *testing.T) {
 			},
 			"append": func(rt *rapid.T) {
 				// Other writes between, so that pages split and move.
-				n := rapid.IntRange(1, 40).Draw(rt, "events")
+				n := rapid.IntRange(1, 10).Draw(rt, "events")
 				events := make([]store.Event, n)
 				for i := range events {
-					events[i] = store.Event{Type: "E", Data: bytes.Repeat([]byte{'x'}, rapid.IntRange(0, 300).Draw(rt, "data"))}
+					events[i] = store.Event{Type: "E", Data: bytes.Repeat([]byte{'x'}, rapid.IntRange(0, 1000).Draw(rt, "data"))}
 				}
 				if _, err := s.Append(ctx, subjects[0], store.AnyVersion, events); err != nil {
 					rt.Fatal(err)

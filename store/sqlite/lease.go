@@ -48,10 +48,10 @@ func (s *Store) Lock(ctx context.Context, name string) (store.Lease, error) {
 			n, err = res.RowsAffected()
 		}
 		switch {
-		case ctx.Err() != nil:
-			return nil, ctx.Err()
 		case err == nil && n == 1:
 			return s.newLease(name, owner, expires), nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
 		case err != nil && !isBusy(err):
 			return nil, s.fail(fmt.Errorf("lock %q: %w", name, err))
 		}
