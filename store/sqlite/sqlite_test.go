@@ -73,6 +73,7 @@ func TestOpenRefusesBadURLs(t *testing.T) {
 		{"sqlite:///" + dir[1:] + "/a.db?busy_timeout=1s&busy_timeout=2s", []string{"given 2 times"}},
 		{"sqlite:///" + dir[1:] + "/a.db?busy_timeout=0s", []string{"at least 1ms"}},
 		{"sqlite:///" + dir[1:] + "/a.db?poll_interval=1ms", []string{"at least 10ms"}},
+		{"sqlite:///" + dir[1:] + "/a.db?lease_duration=50ms", []string{"lease duration", "at least 100ms"}},
 		{"sqlite:///" + dir[1:] + "/a.db?synchronous=off", []string{`synchronous "off"`, `"full" or "normal"`}},
 		{"sqlite:///" + dir[1:] + "/a.db?%zz", []string{"query"}},
 		{"sqlite://me@/" + dir[1:] + "/a.db", []string{"user name"}},
