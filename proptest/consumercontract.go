@@ -218,7 +218,7 @@ func consumerOwnWrites(t *testing.T, s ConsumerStore) {
 	if err := s.Commit(ctx, "c", 1, 1, func(tx store.StateTx) error {
 		batch, ok := tx.(store.StateBatchTx)
 		if !ok {
-			return nil
+			return errors.New("roll back")
 		}
 		if err := tx.SaveState(ctx, "v", "new", []byte("unsaved")); err != nil {
 			return err

@@ -33,6 +33,7 @@ import (
 	"github.com/annals-dev/annals/store"
 	_ "github.com/annals-dev/annals/store/memory"
 	_ "github.com/annals-dev/annals/store/postgres"
+	_ "github.com/annals-dev/annals/store/sqlite"
 )
 
 func main() {

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"maps"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,17 +20,26 @@ import (
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
 	"github.com/annals-dev/annals/store/postgres"
+	"github.com/annals-dev/annals/store/sqlite"
 )
 
 func TestRunShipsThePaidOrderAndCancelsTheShortOne(t *testing.T) {
-	for _, mode := range []string{"sync", "async"} {
-		t.Run(mode, func(t *testing.T) {
+	file := "sqlite://" + filepath.Join(t.TempDir(), "shop.db")
+	for _, c := range []struct{ name, url, mode, want string }{
+		{"sync", "memory:", "sync", "store memory, sync mode"},
+		{"async", "memory:", "async", "store memory, async mode"},
+		// A durable store runs in async mode unless told otherwise; a
+		// second run on the same file places orders of its own.
+		{"sqlite", file, "", "store sqlite, async mode"},
+		{"sqlite again", file, "", "store sqlite, async mode"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := run(context.Background(), &out, config{url: "memory:", mode: mode}); err != nil {
+			if err := run(context.Background(), &out, config{url: c.url, mode: c.mode}); err != nil {
 				t.Fatal(err)
 			}
 			for _, want := range []string{
-				mode + " mode",
+				c.want,
 				"order A: shipped, amount 30, paid true\n",
 				"order B: cancelled, amount 120, paid false (out of stock)\n",
 			} {
@@ -139,62 +151,89 @@ func play(ctx context.Context, t *rapid.T, sh *Shop, async bool, script []Comman
 	return outcome(ctx, t, sh, rejected)
 }
 
+// asyncStore is a store the async mode is checked on, and how many of
+// rapid's checks to run on it: a durable store runs fewer, since every
+// check opens a database and waits for consumers after every command.
+type asyncStore struct {
+	open   func(t *testing.T) store.ConsumerStore
+	checks func(all int) int
+}
+
 // asyncStores are the stores the async mode is checked on.
-var asyncStores = map[string]func(t *testing.T) store.ConsumerStore{
-	"memory": func(*testing.T) store.ConsumerStore { return memory.New() },
-	// A schema of its own per run; the previous run's store is closed
-	// then, so that a hundred runs do not hold a hundred connection pools.
-	"postgres": func() func(*testing.T) store.ConsumerStore {
-		var previous *postgres.Store
-		return func(t *testing.T) store.ConsumerStore {
-			if previous != nil {
-				previous.Close()
+var asyncStores = map[string]asyncStore{
+	"memory": {
+		open:   func(*testing.T) store.ConsumerStore { return memory.New() },
+		checks: func(all int) int { return all },
+	},
+	"sqlite": {
+		// A file per check: t.TempDir is new on every call.
+		open: func(t *testing.T) store.ConsumerStore {
+			s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "shop.db"))
+			if err != nil {
+				t.Fatal(err)
 			}
+			return s
+		},
+		checks: func(all int) int { return max(1, all/5) },
+	},
+	"postgres": {
+		// A schema of its own per check.
+		open: func(t *testing.T) store.ConsumerStore {
 			db := pgtest.New(t)
 			s, err := postgres.Open(context.Background(), db.URL, postgres.WithSchema(db.Schema))
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { s.Close() })
-			previous = s
 			return s
-		}
-	}(),
+		},
+		checks: func(all int) int { return max(1, all/5) },
+	},
+}
+
+// withChecks runs f with rapid's number of checks set to n.
+func withChecks(t *testing.T, n int, f func()) {
+	flag := flag.Lookup("rapid.checks")
+	all := flag.Value.String()
+	if err := flag.Value.Set(strconv.Itoa(n)); err != nil {
+		t.Fatal(err)
+	}
+	defer flag.Value.Set(all)
+	f()
 }
 
 // For any script, the sync mode on the memory store and the async mode on
 // every store end with equal decider states, views and process states.
 func TestSyncAndAsyncModesAgree(t *testing.T) {
-	for name, open := range asyncStores {
+	all, err := strconv.Atoi(flag.Lookup("rapid.checks").Value.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, as := range asyncStores {
 		t.Run(name, func(t *testing.T) {
-			s := open(t)
-			runs := 0
-			rapid.Check(t, func(rt *rapid.T) {
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-				defer cancel()
-				script := rapid.SliceOfN(scriptCommand, 1, 25).Draw(rt, "script")
-				want := play(ctx, rt, NewShop(memory.New(), store.Sync), false, script)
+			withChecks(t, as.checks(all), func() {
+				rapid.Check(t, func(rt *rapid.T) {
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+					defer cancel()
+					script := rapid.SliceOfN(scriptCommand, 1, 25).Draw(rt, "script")
+					want := play(ctx, rt, NewShop(memory.New(), store.Sync), false, script)
 
-				// One durable store serves every run: each run starts
-				// from empty streams by prefixing nothing but using a
-				// fresh store when the adapter is cheap to open.
-				runs++
-				as := s
-				if name == "memory" || runs > 1 {
-					as = open(t)
-				}
-				sh := NewShop(as, store.Async)
-				runCtx, stop := context.WithCancel(ctx)
-				done := make(chan error, 1)
-				go func() { done <- sh.System.Run(runCtx) }()
-				got := play(ctx, rt, sh, true, script)
-				stop()
-				if err := <-done; err != nil {
-					rt.Fatalf("async system: %v", err)
-				}
-				if !maps.Equal(got, want) {
-					rt.Fatalf("async on %s:\n%v\nsync on memory:\n%v", name, got, want)
-				}
+					// A fresh store for every run: the script's order IDs
+					// are the same each time.
+					s := as.open(t)
+					defer s.Close()
+					sh := NewShop(s, store.Async)
+					runCtx, stop := context.WithCancel(ctx)
+					done := make(chan error, 1)
+					go func() { done <- sh.System.Run(runCtx) }()
+					got := play(ctx, rt, sh, true, script)
+					stop()
+					if err := <-done; err != nil {
+						rt.Fatalf("async system: %v", err)
+					}
+					if !maps.Equal(got, want) {
+						rt.Fatalf("async on %s:\n%v\nsync on memory:\n%v", name, got, want)
+					}
+				})
 			})
 		})
 	}

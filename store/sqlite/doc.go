@@ -1,7 +1,11 @@
 // Package sqlite is a [store.Store] in one SQLite database file, on
 // modernc.org/sqlite (pure Go, no cgo). It behaves exactly as the memory
-// store does, as the store contract in package proptest proves, and
-// several processes on one machine may share the file.
+// store does, as the contracts in package proptest prove, and several
+// processes on one machine may share the file. Beside the events, the
+// same file keeps snapshots ([snapshot.Store]), data subjects' keys
+// ([store.KeyStore]), view states committed with consumer checkpoints
+// ([store.StateStore]) and leases ([store.Locker]); [Store.SQL] commits
+// read models in the application's own tables.
 //
 // Importing the package registers the URL scheme "sqlite" with
 // [store.Open]:
@@ -10,9 +14,10 @@
 //	sqlite::memory:                   a private in-memory database
 //	sqlite:///var/lib/app/events.db?busy_timeout=10s&synchronous=normal
 //
-// The query parameters are busy_timeout and poll_interval (Go durations
-// such as 10s or 250ms) and synchronous (full or normal); they match
-// [WithBusyTimeout], [WithPollInterval] and [WithSynchronous]. Anything
+// The query parameters are busy_timeout, lease_duration and
+// poll_interval (Go durations such as 10s or 250ms) and synchronous (full
+// or normal); they match [WithBusyTimeout], [WithLeaseDuration],
+// [WithPollInterval] and [WithSynchronous]. Anything
 // else in the URL — a relative path, a host, an unknown parameter — is
 // refused with [store.ErrInvalid] and a message that shows the form to
 // write. [Open] takes a path and options directly.
@@ -49,7 +54,7 @@
 //
 // Every connection has journal_mode=WAL (for files), foreign_keys=ON, so
 // that tables added by later migrations can rely on them, and the busy
-// timeout.
+// timeout; the writer also has secure_delete=ON (see Forgetting).
 //
 // # Durability
 //
@@ -91,7 +96,17 @@
 //	                    stream_id), type, schema_version, recorded_at (Unix
 //	                    nanoseconds, UTC), data (BLOB), encoding, metadata
 //	                    (JSON text, NULL when empty)
-//	annals_checkpoints  consumer (PRIMARY KEY), position, recorded_at
+//	annals_checkpoints  consumer (PRIMARY KEY), position, recorded_at,
+//	                    generation (how many Commits moved it)
+//	annals_snapshots    stream_id (UNIQUE), version, type, schema_version,
+//	                    taken_at (Unix nanoseconds, NULL for the zero
+//	                    time), data, encoding: the latest snapshot per stream
+//	annals_subject_keys subject (PRIMARY KEY), key_id, wrapped, created_at;
+//	                    annals_subject_keys_scratch, of the same columns, is
+//	                    empty but while a key is deleted
+//	annals_view_states  view_name, state_key (PRIMARY KEY together), data
+//	annals_leases       name (PRIMARY KEY), owner (16 random bytes),
+//	                    expires_at (Unix nanoseconds)
 //
 // A stream's version is the largest version of its events, read through
 // the (stream_id, version) index, so no separate table of streams has to
@@ -101,4 +116,85 @@
 //
 // A checkpoint moves in one statement that updates the row only when the
 // new position is not lower, so racing consumers can never move it back.
+//
+// # Snapshots
+//
+// A stream has one row of annals_snapshots, its latest snapshot: a save
+// replaces it in one statement unless the stored one has a higher
+// version, so writers that save out of order keep the newest. Loading a
+// snapshot is one read of that row by its unique index.
+//
+// # Forgetting
+//
+// [Store.DeleteSubjectKey] (through [store.ForgetSubject]) removes a data
+// subject's key from the file, not only from the table, so that someone
+// who later holds both a copy of the file and the master key still cannot
+// read the subject's personal data. SQLite alone does not promise that:
+// a deleted row's bytes stay in the page's free space, and even with
+// secure_delete, which overwrites deleted rows and freed pages with zeros,
+// copies that the b-tree left behind when it moved rows between pages
+// stay in the pages' unused space. So the writer connection runs with
+// secure_delete, and a delete rewrites the key table in its transaction:
+// it copies the other keys to annals_subject_keys_scratch, empties the
+// key table at once (its pages are freed and zeroed), copies the keys
+// back and empties the scratch table the same way. The delete then
+// checkpoints the write-ahead log into the database file and truncates
+// the log, which still holds the pages as they were.
+//
+// What is guaranteed once DeleteSubjectKey has returned nil: the bytes of
+// the key are in neither the database file nor its -wal file. A test
+// searches both for every piece of deleted keys after any sequence of
+// creates, deletes and appends. Not covered: copies made before (backups,
+// copies of the file, a replica), blocks that the file system or an SSD
+// freed but did not erase, and writes by other programs that open the
+// file without secure_delete. A delete costs time in proportion to the
+// number of keys stored, since it rewrites them all; forgetting is rare.
+// When readers in other connections keep the log from being truncated
+// within the busy timeout, DeleteSubjectKey deletes the key but returns
+// an error that says so; calling it again finishes the job.
+//
+// # View states and the application's tables
+//
+// [Store.Commit] commits view states with a consumer's checkpoint, for
+// [store.ViewProjection] and the saga runners. The function that folds the
+// batch runs before the write transaction, with its writes staged in
+// memory and its reads of committed states, so that the write lock is
+// held only while the staged writes are applied. To know that no other
+// instance committed while it worked, Commit reads the checkpoint and its
+// generation before and compares both in the write transaction, which
+// also catches a checkpoint moved away and back by a rebuild; a conflict
+// fails with [store.ErrConflict]. A view's states should be written by
+// one consumer.
+//
+// [Store.SQL] is the committer of read models in the application's own
+// tables: its Commit hands the handler the *sql.Tx of the write
+// transaction that also moves the checkpoint. The handler may read and
+// write any table through that transaction, create tables, and read the
+// store's own; it must not commit or roll back the transaction, write the
+// annals_ tables or change the connection's settings. It holds the
+// store's only writer connection and the database's write lock until it
+// returns, so it must not call the store, not even to append: every
+// write of the store waits for that connection, and would wait forever;
+// on an in-memory database, where one connection does everything, so
+// would every read. [Store.ReadDB] is a pool of query-only connections
+// for reading the application's tables.
+//
+// # Leases
+//
+// [Store.Lock] grants leases among all the processes that share the file:
+// a lease is a row of annals_leases with its holder's random token and
+// its expiry. Lock takes the row when there is none or it has expired,
+// and otherwise waits: a release in the same Store wakes it at once,
+// other processes' releases and expiries are seen every poll interval.
+// The lease renews itself in a goroutine of its own, three times per
+// lease duration ([DefaultLeaseDuration], see [WithLeaseDuration]),
+// until Release deletes the row. Its Lost channel is closed when a
+// renewal finds the row taken over, or when the lease expires before a
+// renewal succeeds (another process held the write lock too long, the
+// process was paused, the store was closed). A process that dies stops
+// renewing, and another takes the lease over once it has expired: a test
+// kills a holding process with SIGKILL and takes its lease over. Expiry
+// times are Unix times of the machine's clock, which the processes share;
+// a step of the clock moves every expiry with it. Correctness never
+// depends on a lease: checkpoints are compared and set.
 package sqlite

@@ -2,9 +2,12 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/sqlite"
@@ -62,4 +65,85 @@ func Example_url() {
 	// Output:
 	// 0 <nil>
 	// open sqlite store: sqlite URL path "events.db" is relative; put an absolute path after three slashes, as in sqlite:///absolute/path/app.db (or use sqlite::memory:): invalid input
+}
+
+// A read model in the application's own table: the projection's handler
+// writes through the transaction that also moves the projection's
+// checkpoint, so a crash never loses or doubles an event.
+func ExampleStore_SQL() {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, sqlite.Memory)
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	s.Append(ctx, "dog-1", store.NoStream, []store.Event{{Type: "DogRegistered"}, {Type: "TrickAdded"}, {Type: "TrickAdded"}})
+	s.Append(ctx, "dog-2", store.NoStream, []store.Event{{Type: "DogRegistered"}, {Type: "TrickAdded"}})
+
+	tricks := store.NewProjection(s, s.SQL(), "trick-counts", func(ctx context.Context, tx *sql.Tx, r store.Record) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO trick_counts (dog, tricks) VALUES (?, 1)
+			ON CONFLICT (dog) DO UPDATE SET tricks = tricks + 1`, r.StreamID)
+		return err
+	}, store.WithTypes("TrickAdded"))
+	// Rebuild empties the read model (here it also creates the table) and
+	// replays the log; later, tricks.Run(ctx) follows it.
+	err = tricks.Rebuild(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS trick_counts (dog TEXT PRIMARY KEY, tricks INTEGER NOT NULL);
+			DELETE FROM trick_counts`)
+		return err
+	}, nil)
+	if err != nil {
+		panic(err)
+	}
+
+	rows, err := s.ReadDB().QueryContext(ctx, `SELECT dog, tricks FROM trick_counts ORDER BY dog`)
+	if err != nil {
+		panic(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var dog string
+		var n int
+		rows.Scan(&dog, &n)
+		fmt.Println(dog, n)
+	}
+	// Output:
+	// dog-1 2
+	// dog-2 1
+}
+
+// A lease lets one process of several do a job, such as running a
+// projection: the others wait in Lock until it is released, or until it
+// expires because its holder died.
+func ExampleStore_Lock() {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, sqlite.Memory)
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+
+	lease, err := s.Lock(ctx, "nightly-report")
+	fmt.Println("first:", err)
+
+	wait, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err = s.Lock(wait, "nightly-report")
+	fmt.Println("second, while held:", errors.Is(err, context.DeadlineExceeded))
+
+	select {
+	case <-lease.Lost():
+		fmt.Println("lost: stop working")
+	default:
+		fmt.Println("still held")
+	}
+	lease.Release()
+	second, err := s.Lock(ctx, "nightly-report")
+	fmt.Println("second, after release:", err)
+	second.Release()
+	// Output:
+	// first: <nil>
+	// second, while held: true
+	// still held
+	// second, after release: <nil>
 }

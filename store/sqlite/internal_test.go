@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -27,18 +28,19 @@ func TestConnectionSettings(t *testing.T) {
 			wantSync := map[Synchronous]int{SyncFull: 2, SyncNormal: 1}[sync]
 			for name, db := range map[string]*sql.DB{"writer": s.w, "reader": s.r} {
 				var mode string
-				var syncLevel, timeout, fk, queryOnly int
+				var syncLevel, timeout, fk, queryOnly, secureDelete int
 				for pragma, dest := range map[string]any{
 					"journal_mode": &mode, "synchronous": &syncLevel, "busy_timeout": &timeout,
-					"foreign_keys": &fk, "query_only": &queryOnly,
+					"foreign_keys": &fk, "query_only": &queryOnly, "secure_delete": &secureDelete,
 				} {
 					if err := db.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(dest); err != nil {
 						t.Fatalf("%s: PRAGMA %s: %v", name, pragma, err)
 					}
 				}
-				if mode != "wal" || syncLevel != wantSync || timeout != 1234 || fk != 1 || (queryOnly == 1) != (name == "reader") {
-					t.Errorf("%s connection: journal_mode=%s synchronous=%d busy_timeout=%d foreign_keys=%d query_only=%d; want wal, %d, 1234, 1, %v",
-						name, mode, syncLevel, timeout, fk, queryOnly, wantSync, name == "reader")
+				writer := name == "writer"
+				if mode != "wal" || syncLevel != wantSync || timeout != 1234 || fk != 1 || (queryOnly == 1) == writer || (secureDelete == 1) != writer {
+					t.Errorf("%s connection: journal_mode=%s synchronous=%d busy_timeout=%d foreign_keys=%d query_only=%d secure_delete=%d; want wal, %d, 1234, 1, query_only %v, secure_delete %v",
+						name, mode, syncLevel, timeout, fk, queryOnly, secureDelete, wantSync, !writer, writer)
 				}
 			}
 		})
@@ -65,9 +67,9 @@ func TestParseURL(t *testing.T) {
 		{"sqlite:///" + dir[1:] + "/app.db", dir + "/app.db", defaultConfig()},
 		{"sqlite:" + dir + "/app.db", dir + "/app.db", defaultConfig()},
 		{"sqlite::memory:", Memory, defaultConfig()},
-		{"sqlite:///" + dir[1:] + "/my%20app.db?busy_timeout=2s&synchronous=NORMAL&poll_interval=50ms", dir + "/my app.db",
-			config{busyTimeout: 2 * time.Second, pollInterval: 50 * time.Millisecond, synchronous: SyncNormal}},
-		{"sqlite::memory:?busy_timeout=100ms", Memory, config{busyTimeout: 100 * time.Millisecond, pollInterval: DefaultPollInterval, synchronous: SyncFull}},
+		{"sqlite:///" + dir[1:] + "/my%20app.db?busy_timeout=2s&synchronous=NORMAL&poll_interval=50ms&lease_duration=1m", dir + "/my app.db",
+			config{busyTimeout: 2 * time.Second, pollInterval: 50 * time.Millisecond, synchronous: SyncNormal, leaseDuration: time.Minute}},
+		{"sqlite::memory:?busy_timeout=100ms", Memory, config{busyTimeout: 100 * time.Millisecond, pollInterval: DefaultPollInterval, synchronous: SyncFull, leaseDuration: DefaultLeaseDuration}},
 	}
 	for _, g := range good {
 		u, err := url.Parse(g.url)
@@ -127,4 +129,63 @@ func TestSchemaVersions(t *testing.T) {
 	} else if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "newer") || !strings.Contains(err.Error(), "upgrade") {
 		t.Fatalf("opening a newer schema: %v; want store.ErrInvalid saying it is newer and to upgrade", err)
 	}
+}
+
+// A file made by the first release of the schema (events and checkpoints
+// only) is brought up to date when opened: its events and checkpoints
+// stay, and the tables of later steps work.
+func TestMigrateFromFirstSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := sql.Open("sqlite", defaultConfig().dsn(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	saved := migrations
+	migrations = migrations[:1]
+	err = migrate(ctx, db)
+	migrations = saved
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding)
+		VALUES (randomblob(16), 'old', 1, 'Old', 1, 0, x'01', '')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO annals_checkpoints (consumer, position, recorded_at) VALUES ('view', 1, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var steps int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM annals_schema_migrations`).Scan(&steps); err != nil || steps != len(migrations) {
+		t.Fatalf("after opening, %d steps recorded (%v); want %d", steps, err, len(migrations))
+	}
+	if recs, err := s.ReadLog(ctx, store.LogQuery{}); err != nil || len(recs) != 1 || recs[0].StreamID != "old" {
+		t.Fatalf("the old event after migrating: %v, %v", recs, err)
+	}
+	// The old checkpoint is compared and set like a new one.
+	if err := s.Commit(ctx, "view", 0, 2, func(store.StateTx) error { return nil }); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("commit from a wrong checkpoint: %v, want store.ErrConflict", err)
+	}
+	if err := s.Commit(ctx, "view", 1, 2, func(tx store.StateTx) error { return tx.SaveState(ctx, "view", "k", []byte("v")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveSnapshot(ctx, snapshot.Snapshot{StreamID: "old", Version: 1, Type: "T", SchemaVersion: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateSubjectKey(ctx, store.SubjectKey{Subject: "c", KeyID: "k", Wrapped: []byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Lock(ctx, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
 }

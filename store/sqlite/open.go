@@ -25,11 +25,16 @@ const Memory = ":memory:"
 
 // Defaults of the options.
 const (
-	DefaultBusyTimeout  = 5 * time.Second
-	DefaultPollInterval = 250 * time.Millisecond
+	DefaultBusyTimeout   = 5 * time.Second
+	DefaultPollInterval  = 250 * time.Millisecond
+	DefaultLeaseDuration = 15 * time.Second
 	// MinPollInterval is the shortest poll interval accepted: anything
 	// shorter would spin a core on an idle database.
 	MinPollInterval = 10 * time.Millisecond
+	// MinLeaseDuration is the shortest lease duration accepted: a lease
+	// is renewed three times per duration, and renewing more often would
+	// keep the write lock busy.
+	MinLeaseDuration = 100 * time.Millisecond
 )
 
 // Synchronous is SQLite's synchronous setting: how often the database
@@ -51,13 +56,14 @@ const (
 type Option func(*config) error
 
 type config struct {
-	busyTimeout  time.Duration
-	pollInterval time.Duration
-	synchronous  Synchronous
+	busyTimeout   time.Duration
+	pollInterval  time.Duration
+	synchronous   Synchronous
+	leaseDuration time.Duration
 }
 
 func defaultConfig() config {
-	return config{busyTimeout: DefaultBusyTimeout, pollInterval: DefaultPollInterval, synchronous: SyncFull}
+	return config{busyTimeout: DefaultBusyTimeout, pollInterval: DefaultPollInterval, synchronous: SyncFull, leaseDuration: DefaultLeaseDuration}
 }
 
 // WithBusyTimeout sets how long a write waits for another process that
@@ -88,6 +94,23 @@ func WithPollInterval(d time.Duration) Option {
 	}
 }
 
+// WithLeaseDuration sets how long a lease (see [Store.Lock]) lasts
+// unless renewed. The holder renews it three times per duration; when a
+// process dies, another takes the lease over once the duration has passed
+// since the last renewal. Shorter means faster takeover, longer means
+// more tolerance of a holder stalled by a slow disk or a paused machine.
+// The default is [DefaultLeaseDuration]; it must be at least
+// [MinLeaseDuration].
+func WithLeaseDuration(d time.Duration) Option {
+	return func(c *config) error {
+		if d < MinLeaseDuration {
+			return fmt.Errorf("lease duration %v: must be at least %v: %w", d, MinLeaseDuration, store.ErrInvalid)
+		}
+		c.leaseDuration = d
+		return nil
+	}
+}
+
 // WithSynchronous sets how often the database is flushed to stable
 // storage; see [SyncFull] (the default) and [SyncNormal].
 func WithSynchronous(s Synchronous) Option {
@@ -114,6 +137,7 @@ type queryParam struct {
 // unknown parameter lists them.
 var queryParams = []queryParam{
 	{"busy_timeout", durationParam(WithBusyTimeout)},
+	{"lease_duration", durationParam(WithLeaseDuration)},
 	{"poll_interval", durationParam(WithPollInterval)},
 	{"synchronous", func(v string) (Option, error) { return WithSynchronous(Synchronous(v)), nil }},
 }
@@ -219,8 +243,10 @@ func checkPath(path string) error {
 }
 
 // dsn returns the modernc.org/sqlite data source name of a connection.
-// Writers begin their transactions with BEGIN IMMEDIATE; readers are
-// query-only, so that no read can ever take the write lock by mistake.
+// Writers begin their transactions with BEGIN IMMEDIATE and overwrite
+// deleted content with zeros (secure_delete), so that a deleted subject
+// key does not linger in free space; readers are query-only, so that no
+// read can ever take the write lock by mistake.
 func (c config) dsn(path string, writer bool) string {
 	v := url.Values{}
 	v.Set("_busy_timeout", fmt.Sprint(c.busyTimeout.Milliseconds()))
@@ -233,6 +259,7 @@ func (c config) dsn(path string, writer bool) string {
 	}
 	if writer {
 		v.Set("_txlock", "immediate")
+		v.Add("_pragma", "secure_delete=ON")
 	} else {
 		v.Set("_query_only", "1")
 	}

@@ -27,9 +27,10 @@ import (
 // started again with -test.run=^TestChild$ and the environment variables
 // below saying what to do.
 const (
-	childEnv = "ANNALS_SQLITE_CHILD" // "writer" or "crash"
+	childEnv = "ANNALS_SQLITE_CHILD" // "writer", "crash", "lease" or "project"
 	pathEnv  = "ANNALS_SQLITE_PATH"  // the database file
 	idEnv    = "ANNALS_SQLITE_ID"    // the writer's number
+	leaseEnv = "ANNALS_SQLITE_LEASE" // the lease duration, for "lease"
 )
 
 // Numbers of the multi-process test: each writer appends writerBatches
@@ -51,7 +52,11 @@ func TestChild(t *testing.T) {
 	id, _ := strconv.Atoi(os.Getenv(idEnv))
 	// A long busy timeout: the writers contend for the lock on a loaded
 	// machine, and the test is about correctness, not speed.
-	s, err := sqlite.Open(ctx, os.Getenv(pathEnv), sqlite.WithBusyTimeout(time.Minute))
+	opts := []sqlite.Option{sqlite.WithBusyTimeout(time.Minute)}
+	if d, err := time.ParseDuration(os.Getenv(leaseEnv)); err == nil {
+		opts = append(opts, sqlite.WithLeaseDuration(d))
+	}
+	s, err := sqlite.Open(ctx, os.Getenv(pathEnv), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +66,10 @@ func TestChild(t *testing.T) {
 		childWriter(t, ctx, s, id)
 	case "crash":
 		childCrash(t, ctx, s, id)
+	case "lease":
+		childLease(t, ctx, s)
+	case "project":
+		childProject(t, ctx, s, os.Getenv(stepEnv))
 	default:
 		t.Fatalf("unknown child mode %q", mode)
 	}

@@ -47,6 +47,67 @@ CREATE TABLE annals_checkpoints (
 	recorded_at INTEGER NOT NULL -- Unix time in nanoseconds, UTC
 ) STRICT, WITHOUT ROWID;
 `},
+	{2, "snapshots", `
+-- The latest snapshot of each stream: a save replaces the row unless it
+-- holds a higher version. A rowid table, since a state can be large and
+-- the rows of a WITHOUT ROWID table should be small.
+CREATE TABLE annals_snapshots (
+	stream_id      TEXT    NOT NULL UNIQUE,
+	version        INTEGER NOT NULL CHECK (version >= 1),
+	type           TEXT    NOT NULL,
+	schema_version INTEGER NOT NULL CHECK (schema_version >= 1),
+	taken_at       INTEGER,          -- Unix time in nanoseconds, UTC; NULL for the zero time
+	data           BLOB    NOT NULL,
+	encoding       TEXT    NOT NULL
+) STRICT;
+`},
+	{3, "subject keys", `
+-- One wrapped key per data subject. Deleting a row forgets the subject.
+-- The writer connection runs with secure_delete, which overwrites deleted
+-- rows and freed pages with zeros; but when the b-tree moves rows between
+-- pages it can leave old copies in a page's unused space. So a delete
+-- rewrites the table: the other keys are copied to the scratch table, the
+-- table is emptied at once (its pages freed and zeroed), the keys copied
+-- back, and the scratch table emptied the same way.
+CREATE TABLE annals_subject_keys (
+	subject    TEXT    PRIMARY KEY,
+	key_id     TEXT    NOT NULL,
+	wrapped    BLOB    NOT NULL CHECK (length(wrapped) >= 1),
+	created_at INTEGER NOT NULL -- Unix time in nanoseconds, UTC
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE annals_subject_keys_scratch (
+	subject    TEXT    PRIMARY KEY,
+	key_id     TEXT    NOT NULL,
+	wrapped    BLOB    NOT NULL,
+	created_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+`},
+	{4, "view states", `
+-- View states, written with a consumer's checkpoint in one transaction.
+CREATE TABLE annals_view_states (
+	view_name TEXT NOT NULL,
+	state_key TEXT NOT NULL, -- '' for a view's single state
+	data      BLOB NOT NULL,
+	PRIMARY KEY (view_name, state_key)
+) STRICT, WITHOUT ROWID;
+
+-- Every Commit adds one to its consumer's generation, so that a Commit
+-- whose handler ran outside the write transaction can tell that another
+-- committed meanwhile, even one that moved the checkpoint back to where
+-- it was (a rebuild).
+ALTER TABLE annals_checkpoints ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+`},
+	{5, "leases", `
+-- Leases: a row per held lease, with its holder's random token and when it
+-- expires unless renewed (Unix time in nanoseconds, by the clock of the
+-- machine that the processes share).
+CREATE TABLE annals_leases (
+	name       TEXT    PRIMARY KEY,
+	owner      BLOB    NOT NULL CHECK (length(owner) = 16),
+	expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+`},
 }
 
 // migrate brings the schema of the database up to date. It runs in one

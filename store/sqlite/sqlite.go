@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -19,6 +20,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -35,18 +37,32 @@ type Store struct {
 	w, r *sql.DB
 
 	// Statements prepared on w.
-	streamVersion, setCheckpoint *sql.Stmt
-	inserts                      insertCache
+	streamVersion, setCheckpoint                        *sql.Stmt
+	saveSnapshot, createKey, deleteKey                  *sql.Stmt
+	copyKeys, clearKeys, restoreKeys, clearScratch      *sql.Stmt
+	txCheckpoint, putCheckpoint, saveState, deleteState *sql.Stmt
+	deleteStates, takeLease, renewLease, releaseLease   *sql.Stmt
+	inserts                                             insertCache
 	// Statements prepared on r.
-	readStream, readLog, readLogTypes, head, checkpoint *sql.Stmt
+	readStream, readLog, readLogTypes, head, checkpoint     *sql.Stmt
+	latestSnapshot, subjectKey, loadState, checkpointAndGen *sql.Stmt
+	// stmts holds every prepared statement, to close them.
+	stmts []*sql.Stmt
 
 	mu      sync.Mutex
 	changed chan struct{} // made by a waiter, closed by the next append
+	freed   chan struct{} // made by a Lock that waits, closed by the next Release
 	closed  atomic.Bool
 	done    chan struct{} // closed by Close
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store      = (*Store)(nil)
+	_ snapshot.Store   = (*Store)(nil)
+	_ store.KeyStore   = (*Store)(nil)
+	_ store.StateStore = (*Store)(nil)
+	_ store.Locker     = (*Store)(nil)
+)
 
 // Open opens the event store in the SQLite database at path, an absolute
 // file name, creating the file and the schema when they do not exist; the
@@ -116,11 +132,56 @@ func (s *Store) open(ctx context.Context) error {
 			WHERE position > ? AND type IN (SELECT value FROM json_each(?)) ORDER BY position LIMIT ?`},
 		{s.r, &s.head, `SELECT coalesce(max(position), 0) FROM annals_events`},
 		{s.r, &s.checkpoint, `SELECT position FROM annals_checkpoints WHERE consumer = ?`},
+
+		// Snapshots: a save replaces the stored one unless that is newer.
+		{s.w, &s.saveSnapshot, `INSERT INTO annals_snapshots (stream_id, version, type, schema_version, taken_at, data, encoding)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+			ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, type = excluded.type,
+				schema_version = excluded.schema_version, taken_at = excluded.taken_at, data = excluded.data, encoding = excluded.encoding
+			WHERE excluded.version >= annals_snapshots.version`},
+		{s.r, &s.latestSnapshot, `SELECT version, type, schema_version, taken_at, data, encoding FROM annals_snapshots WHERE stream_id = ?`},
+
+		// Subject keys: the first key stored for a subject wins; the
+		// no-op update makes RETURNING give the stored row.
+		{s.w, &s.createKey, `INSERT INTO annals_subject_keys (subject, key_id, wrapped, created_at) VALUES (?1, ?2, ?3, ?4)
+			ON CONFLICT (subject) DO UPDATE SET key_id = annals_subject_keys.key_id
+			RETURNING key_id, wrapped`},
+		{s.w, &s.deleteKey, `DELETE FROM annals_subject_keys WHERE subject = ?`},
+		// Rewriting the key table: a DELETE without WHERE empties a table
+		// at once, freeing its pages, which secure_delete zeroes.
+		{s.w, &s.copyKeys, `INSERT INTO annals_subject_keys_scratch (subject, key_id, wrapped, created_at)
+			SELECT subject, key_id, wrapped, created_at FROM annals_subject_keys ORDER BY subject`},
+		{s.w, &s.clearKeys, `DELETE FROM annals_subject_keys`},
+		{s.w, &s.restoreKeys, `INSERT INTO annals_subject_keys (subject, key_id, wrapped, created_at)
+			SELECT subject, key_id, wrapped, created_at FROM annals_subject_keys_scratch ORDER BY subject`},
+		{s.w, &s.clearScratch, `DELETE FROM annals_subject_keys_scratch`},
+		{s.r, &s.subjectKey, `SELECT key_id, wrapped FROM annals_subject_keys WHERE subject = ?`},
+
+		// Consumers: view states and checkpoints, compared and set.
+		{s.r, &s.checkpointAndGen, `SELECT position, generation FROM annals_checkpoints WHERE consumer = ?`},
+		{s.w, &s.txCheckpoint, `SELECT position, generation FROM annals_checkpoints WHERE consumer = ?`},
+		{s.w, &s.putCheckpoint, `INSERT INTO annals_checkpoints (consumer, position, recorded_at, generation) VALUES (?1, ?2, ?3, 1)
+			ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, recorded_at = excluded.recorded_at,
+				generation = annals_checkpoints.generation + 1`},
+		{s.w, &s.saveState, `INSERT INTO annals_view_states (view_name, state_key, data) VALUES (?1, ?2, ?3)
+			ON CONFLICT (view_name, state_key) DO UPDATE SET data = excluded.data`},
+		{s.w, &s.deleteState, `DELETE FROM annals_view_states WHERE view_name = ? AND state_key = ?`},
+		{s.w, &s.deleteStates, `DELETE FROM annals_view_states WHERE view_name = ?`},
+		{s.r, &s.loadState, `SELECT data FROM annals_view_states WHERE view_name = ? AND state_key = ?`},
+
+		// Leases: taken when free or expired, renewed and released only by
+		// their holder.
+		{s.w, &s.takeLease, `INSERT INTO annals_leases (name, owner, expires_at) VALUES (?1, ?2, ?3)
+			ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+			WHERE annals_leases.expires_at <= ?4`},
+		{s.w, &s.renewLease, `UPDATE annals_leases SET expires_at = ?3 WHERE name = ?1 AND owner = ?2`},
+		{s.w, &s.releaseLease, `DELETE FROM annals_leases WHERE name = ?1 AND owner = ?2`},
 	}
 	for _, p := range prepare {
 		if *p.stmt, err = p.db.PrepareContext(ctx, p.query); err != nil {
 			return fmt.Errorf("prepare %q: %w", p.query, err)
 		}
+		s.stmts = append(s.stmts, *p.stmt)
 	}
 	return nil
 }
@@ -431,11 +492,18 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Record
+	var (
+		out []store.Record
+		// The events of a batch usually share their metadata: the last
+		// metadata decoded, as stored and decoded, is reused when it
+		// repeats.
+		lastMeta    []byte
+		lastDecoded store.Metadata
+	)
 	for rows.Next() {
 		var (
 			r        store.Record
-			id, meta []byte
+			id, meta sql.RawBytes // valid until the next row; copied below
 			ns       int64
 		)
 		if err := rows.Scan(&r.Position, &id, &r.StreamID, &r.Version, &r.Type, &r.SchemaVersion, &ns, &r.Data, &r.Encoding, &meta); err != nil {
@@ -445,10 +513,18 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 			return nil, fmt.Errorf("position %d: event ID: %w", r.Position, err)
 		}
 		r.Time = time.Unix(0, ns).UTC()
-		if len(meta) > 0 {
+		switch {
+		case len(meta) == 0:
+		case lastMeta != nil && bytes.Equal(meta, lastMeta):
+			r.Metadata = lastDecoded
+			r.Metadata.Extra = maps.Clone(lastDecoded.Extra) // each record has its own
+		default:
 			if err := json.Unmarshal(meta, &r.Metadata); err != nil {
 				return nil, fmt.Errorf("position %d: metadata: %w", r.Position, err)
 			}
+			lastMeta = append(lastMeta[:0], meta...)
+			lastDecoded = r.Metadata
+			lastDecoded.Extra = maps.Clone(r.Metadata.Extra)
 		}
 		out = append(out, r)
 	}
@@ -584,10 +660,8 @@ func (s *Store) Close() error {
 func (s *Store) closeDBs() error {
 	s.inserts.close()
 	var errs []error
-	for _, st := range []*sql.Stmt{s.streamVersion, s.setCheckpoint, s.readStream, s.readLog, s.readLogTypes, s.head, s.checkpoint} {
-		if st != nil {
-			errs = append(errs, st.Close())
-		}
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
 	}
 	if s.r != nil && s.r != s.w {
 		errs = append(errs, s.r.Close())

@@ -68,11 +68,12 @@ func TestOpenRefusesBadURLs(t *testing.T) {
 		{"sqlite://data/app.db", []string{`host "data"`, "sqlite:///data/app.db"}},
 		{"sqlite://", []string{"no database path"}},
 		{"sqlite:", []string{"no database path"}},
-		{"sqlite:///" + dir[1:] + "/a.db?cache=shared", []string{`"cache" is not known`, "busy_timeout, poll_interval, synchronous"}},
+		{"sqlite:///" + dir[1:] + "/a.db?cache=shared", []string{`"cache" is not known`, "busy_timeout, lease_duration, poll_interval, synchronous"}},
 		{"sqlite:///" + dir[1:] + "/a.db?busy_timeout=soon", []string{"busy_timeout", "not a duration"}},
 		{"sqlite:///" + dir[1:] + "/a.db?busy_timeout=1s&busy_timeout=2s", []string{"given 2 times"}},
 		{"sqlite:///" + dir[1:] + "/a.db?busy_timeout=0s", []string{"at least 1ms"}},
 		{"sqlite:///" + dir[1:] + "/a.db?poll_interval=1ms", []string{"at least 10ms"}},
+		{"sqlite:///" + dir[1:] + "/a.db?lease_duration=50ms", []string{"lease duration", "at least 100ms"}},
 		{"sqlite:///" + dir[1:] + "/a.db?synchronous=off", []string{`synchronous "off"`, `"full" or "normal"`}},
 		{"sqlite:///" + dir[1:] + "/a.db?%zz", []string{"query"}},
 		{"sqlite://me@/" + dir[1:] + "/a.db", []string{"user name"}},
@@ -358,5 +359,28 @@ func TestWaitSeesAnotherStore(t *testing.T) {
 	wg.Wait()
 	if waitErr != nil {
 		t.Fatalf("wait for another store's append: %v", waitErr)
+	}
+}
+
+// Records read in one page share their metadata's decoding, but not its
+// map: changing one record's metadata changes no other.
+func TestRecordsDoNotShareMetadata(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openFile(t)
+	meta := store.Metadata{CorrelationID: "c", Extra: map[string]string{"k": "v"}}
+	other := store.Metadata{CausationID: "d"}
+	events := []store.Event{{Type: "A", Metadata: meta}, {Type: "A", Metadata: meta}, {Type: "A", Metadata: other}, {Type: "A", Metadata: meta}}
+	if _, err := s.Append(ctx, "s", store.NoStream, events); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.ReadLog(ctx, store.LogQuery{})
+	if err != nil || len(recs) != 4 {
+		t.Fatalf("read %d records, %v", len(recs), err)
+	}
+	recs[0].Metadata.Extra["k"] = "changed"
+	for i, want := range []store.Metadata{meta, other, meta} {
+		if got := recs[i+1].Metadata; got.CorrelationID != want.CorrelationID || got.CausationID != want.CausationID || fmt.Sprint(got.Extra) != fmt.Sprint(want.Extra) {
+			t.Errorf("record %d has metadata %+v, want %+v", i+2, got, want)
+		}
 	}
 }

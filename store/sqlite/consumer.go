@@ -1,0 +1,234 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// Commit implements [store.Committer] for view states kept in the store.
+//
+// fn runs before the write transaction begins, so that the write lock is
+// not held while a view folds its events: the states it saves and
+// deletes are staged in memory, and its reads see the committed states
+// with its own writes over them. Then one write transaction checks that
+// neither the consumer's checkpoint nor its generation (a count of its
+// commits) has changed since fn started, applies the staged writes and
+// moves the checkpoint. A commit of another instance in between, even
+// one that moved the checkpoint away and back, fails this one with
+// [store.ErrConflict].
+func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
+	if err := store.ValidateCommit(consumer, from, to); err != nil {
+		return err
+	}
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
+	// The generation fn's reads start from.
+	var pos, gen int64
+	err := s.checkpointAndGen.QueryRowContext(ctx, consumer).Scan(&pos, &gen)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return s.fail(fmt.Errorf("consumer %q: read checkpoint: %w", consumer, err))
+	}
+	if err := store.CheckCheckpoint(consumer, from, pos); err != nil {
+		return err
+	}
+	tx := &stateTx{s: s, writes: map[stateKey][]byte{}, cleared: map[string]bool{}}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.commit(ctx, consumer, from, to, gen, func(sqlTx *sql.Tx) error {
+		for view := range tx.cleared {
+			if _, err := sqlTx.StmtContext(ctx, s.deleteStates).ExecContext(ctx, view); err != nil {
+				return fmt.Errorf("delete the states of view %q: %w", view, err)
+			}
+		}
+		for k, data := range tx.writes {
+			var err error
+			if data == nil {
+				_, err = sqlTx.StmtContext(ctx, s.deleteState).ExecContext(ctx, k.view, k.key)
+			} else {
+				_, err = sqlTx.StmtContext(ctx, s.saveState).ExecContext(ctx, k.view, k.key, data)
+			}
+			if err != nil {
+				return fmt.Errorf("write state %q of view %q: %w", k.key, k.view, err)
+			}
+		}
+		return nil
+	})
+}
+
+// anyGeneration makes commit compare the checkpoint alone: the function
+// it runs is inside the transaction.
+const anyGeneration = -1
+
+// commit runs fn in a write transaction that first checks consumer's
+// checkpoint (and, unless gen is anyGeneration, its generation) and
+// finally moves it to to.
+func (s *Store) commit(ctx context.Context, consumer string, from, to, gen int64, fn func(*sql.Tx) error) (err error) {
+	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE
+	if err != nil {
+		return s.fail(fmt.Errorf("consumer %q: commit: %w", consumer, explainBusy(err, s.cfg.busyTimeout)))
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	var pos, nowGen int64
+	err = tx.StmtContext(ctx, s.txCheckpoint).QueryRowContext(ctx, consumer).Scan(&pos, &nowGen)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return s.fail(fmt.Errorf("consumer %q: read checkpoint: %w", consumer, err))
+	}
+	if err := store.CheckCheckpoint(consumer, from, pos); err != nil {
+		return err
+	}
+	if gen != anyGeneration && gen != nowGen {
+		return fmt.Errorf("consumer %q: checkpoint is %d as expected, but another instance committed while this one worked (generation %d, expected %d): %w",
+			consumer, pos, nowGen, gen, store.ErrConflict)
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if _, err := tx.StmtContext(ctx, s.putCheckpoint).ExecContext(ctx, consumer, to, time.Now().UnixNano()); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, sql.ErrTxDone) {
+			return fmt.Errorf("consumer %q: the handler committed or rolled back the transaction itself; it must leave that to Commit: %w", consumer, err)
+		}
+		return s.fail(fmt.Errorf("consumer %q: move checkpoint to %d: %w", consumer, to, err))
+	}
+	if err := tx.Commit(); err != nil {
+		return s.fail(fmt.Errorf("consumer %q: commit: %w", consumer, err))
+	}
+	return nil
+}
+
+// LoadState implements [store.StateStore]. It reads the committed state.
+func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, error) {
+	if err := store.ValidateState(view, key); err != nil {
+		return nil, false, err
+	}
+	if err := s.usable(ctx); err != nil {
+		return nil, false, err
+	}
+	var data []byte
+	err := s.loadState.QueryRowContext(ctx, view, key).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, s.fail(fmt.Errorf("load state %q of view %q: %w", key, view, err))
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return data, true, nil
+}
+
+type stateKey struct{ view, key string }
+
+// stateTx stages the writes of a Commit until its write transaction.
+type stateTx struct {
+	s       *Store
+	writes  map[stateKey][]byte // nil: deleted
+	cleared map[string]bool     // views whose committed states are all deleted
+}
+
+func (tx *stateTx) LoadState(ctx context.Context, view, key string) ([]byte, bool, error) {
+	if err := store.ValidateState(view, key); err != nil {
+		return nil, false, err
+	}
+	if data, ok := tx.writes[stateKey{view, key}]; ok {
+		if data == nil {
+			return nil, false, nil
+		}
+		return bytes.Clone(data), true, nil
+	}
+	if tx.cleared[view] {
+		return nil, false, nil
+	}
+	return tx.s.LoadState(ctx, view, key)
+}
+
+func (tx *stateTx) SaveState(ctx context.Context, view, key string, data []byte) error {
+	if err := store.ValidateState(view, key); err != nil {
+		return err
+	}
+	tx.writes[stateKey{view, key}] = append([]byte{}, data...) // never nil
+	return ctx.Err()
+}
+
+func (tx *stateTx) DeleteState(ctx context.Context, view, key string) error {
+	if err := store.ValidateState(view, key); err != nil {
+		return err
+	}
+	tx.writes[stateKey{view, key}] = nil
+	return ctx.Err()
+}
+
+func (tx *stateTx) DeleteStates(ctx context.Context, view string) error {
+	if err := store.ValidateState(view, ""); err != nil {
+		return err
+	}
+	for k := range tx.writes {
+		if k.view == view {
+			delete(tx.writes, k)
+		}
+	}
+	tx.cleared[view] = true
+	return ctx.Err()
+}
+
+// SQL returns the committer of read models in the application's own
+// tables of the database: its Commit runs the handler with the
+// *sql.Tx of the write transaction that then moves the consumer's
+// checkpoint, so the handler's writes and the checkpoint commit together
+// or not at all. Use it with [store.NewProjection]:
+//
+//	p := store.NewProjection(s, s.SQL(), "trick-counts", func(ctx context.Context, tx *sql.Tx, r store.Record) error {
+//		_, err := tx.ExecContext(ctx, `UPDATE dogs SET tricks = tricks + 1 WHERE id = ?`, r.StreamID)
+//		return err
+//	})
+//
+// The handler may read and write any table through tx, create tables, and
+// read the store's tables; it must not commit or roll back tx, nor write
+// the annals_ tables, nor change the connection's settings (PRAGMA). The
+// transaction holds the store's only writer connection and the database's
+// write lock until the handler returns, so the handler must not call the
+// store (an append, a snapshot, another commit: each would wait for the
+// connection the handler holds, forever; on an in-memory database every
+// call would), and it should be quick: other writers wait meanwhile.
+// tx.ExecContext prepares its statement on every call; a handler that
+// runs one statement per event is faster with tx.PrepareContext once per
+// transaction.
+func (s *Store) SQL() store.Committer[*sql.Tx] { return sqlCommitter{s} }
+
+type sqlCommitter struct{ s *Store }
+
+func (c sqlCommitter) Commit(ctx context.Context, consumer string, from, to int64, fn func(*sql.Tx) error) error {
+	if err := store.ValidateCommit(consumer, from, to); err != nil {
+		return err
+	}
+	if err := c.s.usable(ctx); err != nil {
+		return err
+	}
+	return c.s.commit(ctx, consumer, from, to, anyGeneration, fn)
+}
+
+// ReadDB returns the store's pool of query-only connections, for the
+// queries of read models kept in the application's own tables (see
+// [Store.SQL]). Do not close it; [Store.Close] does. On an in-memory
+// database it is the store's only connection, which can also write: use
+// it only to read, and close each query's rows before calling the store
+// again.
+func (s *Store) ReadDB() *sql.DB { return s.r }

@@ -1,0 +1,147 @@
+package sqlite_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/proptest"
+	"github.com/annals-dev/annals/snapshot"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/sqlite"
+)
+
+// stores are the two kinds of database the contracts run on: a file, and
+// an in-memory database, which lives in one connection.
+var stores = map[string]func(t *testing.T) *sqlite.Store{
+	"file":   func(t *testing.T) *sqlite.Store { s, _ := openFile(t); return s },
+	"memory": func(t *testing.T) *sqlite.Store { return openAt(t, sqlite.Memory) },
+}
+
+func TestSnapshotStoreContract(t *testing.T) {
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			proptest.SnapshotStoreContract(t, func(t *testing.T) snapshot.Store { return open(t) })
+		})
+	}
+}
+
+func TestKeyStoreContract(t *testing.T) {
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			proptest.KeyStoreContract(t, func(t *testing.T) store.KeyStore { return open(t) })
+		})
+	}
+}
+
+func TestConsumerContract(t *testing.T) {
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			proptest.ConsumerContract(t, func(t *testing.T) proptest.ConsumerStore { return open(t) })
+		})
+	}
+}
+
+// A small account whose state holds a slice and a map, so that snapshots
+// must round-trip more than a number.
+type (
+	accountCmd struct {
+		Amount int
+		Note   string
+	}
+	accountEvent interface{ isAccountEvent() }
+	deposited    struct {
+		Amount int `json:"amount"`
+	}
+	noted struct {
+		Note string `json:"note"`
+	}
+	account struct {
+		Balance int            `json:"balance"`
+		Notes   []string       `json:"notes"`
+		Counts  map[string]int `json:"counts"`
+	}
+)
+
+func (deposited) isAccountEvent() {}
+func (noted) isAccountEvent()     {}
+
+var errOverdrawn = errors.New("overdrawn")
+
+var accounts = decider.Decider[accountCmd, accountEvent, account]{
+	Decide: func(c accountCmd, s account) ([]accountEvent, error) {
+		if s.Balance+c.Amount < 0 {
+			return nil, errOverdrawn
+		}
+		var out []accountEvent
+		if c.Amount != 0 {
+			out = append(out, deposited{Amount: c.Amount})
+		}
+		if c.Note != "" {
+			out = append(out, noted{Note: c.Note})
+		}
+		return out, nil
+	},
+	Evolve: func(s account, e accountEvent) account {
+		switch e := e.(type) {
+		case deposited:
+			s.Balance += e.Amount
+		case noted:
+			s.Notes = append(s.Notes[:len(s.Notes):len(s.Notes)], e.Note)
+			counts := make(map[string]int, len(s.Counts)+1)
+			for k, v := range s.Counts {
+				counts[k] = v
+			}
+			counts[e.Note]++
+			s.Counts = counts
+		}
+		return s
+	},
+}
+
+var accountCommand = rapid.Custom(func(t *rapid.T) accountCmd {
+	return accountCmd{
+		Amount: rapid.IntRange(-30, 50).Draw(t, "amount"),
+		Note:   rapid.SampledFrom([]string{"", "", "rent", "food", "Zürich"}).Draw(t, "note"),
+	}
+})
+
+func TestSnapshotEqualsReplay(t *testing.T) {
+	events := store.NewJSONCodec[accountEvent]().Register("Deposited", deposited{}).Register("Noted", noted{})
+	states := store.NewJSONCodec[account]().Register("Account", account{})
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			proptest.SnapshotEqualsReplay(t, s, s, accounts, events, states, accountCommand)
+		})
+	}
+}
+
+// The snapshots and states of one file are there after reopening it.
+func TestSnapshotsAndStatesSurviveReopening(t *testing.T) {
+	ctx := context.Background()
+	s, path := openFile(t)
+	snap := snapshot.Snapshot{StreamID: "acct-1", Version: 40, Type: "Account", SchemaVersion: 3, Data: []byte(`{"balance":7}`), Encoding: "deflate"}
+	if err := s.SaveSnapshot(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, "summary", 0, 12, func(tx store.StateTx) error { return tx.SaveState(ctx, "summary", "acct-1", []byte("seven")) }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openAt(t, path)
+	got, ok, err := s.LatestSnapshot(ctx, "acct-1")
+	if err != nil || !ok || got.Version != 40 || string(got.Data) != `{"balance":7}` || got.Encoding != "deflate" || !got.Time.IsZero() {
+		t.Fatalf("snapshot after reopening: %+v, found %v, %v; want version 40 as saved, with the zero time", got, ok, err)
+	}
+	data, ok, err := s.LoadState(ctx, "summary", "acct-1")
+	if err != nil || !ok || string(data) != "seven" {
+		t.Fatalf("state after reopening: %q, found %v, %v", data, ok, err)
+	}
+	if pos, err := s.Checkpoint(ctx, "summary"); err != nil || pos != 12 {
+		t.Fatalf("checkpoint after reopening: %d, %v; want 12", pos, err)
+	}
+}

@@ -1,0 +1,116 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// CreateSubjectKey implements [store.KeyStore]. One statement inserts the
+// key or, when the subject has one, returns that one, so concurrent
+// creators in any process agree on the first.
+func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store.SubjectKey, error) {
+	if err := store.ValidateSubjectKey(k); err != nil {
+		return store.SubjectKey{}, err
+	}
+	if err := s.usable(ctx); err != nil {
+		return store.SubjectKey{}, err
+	}
+	stored := store.SubjectKey{Subject: k.Subject}
+	err := s.createKey.QueryRowContext(ctx, k.Subject, k.KeyID, k.Wrapped, time.Now().UnixNano()).Scan(&stored.KeyID, &stored.Wrapped)
+	if err != nil {
+		return store.SubjectKey{}, s.fail(fmt.Errorf("create key of data subject %q: %w", k.Subject, explainBusy(err, s.cfg.busyTimeout)))
+	}
+	return stored, nil
+}
+
+// SubjectKey implements [store.KeyStore].
+func (s *Store) SubjectKey(ctx context.Context, subject string) (store.SubjectKey, error) {
+	if err := store.ValidateSubject(subject); err != nil {
+		return store.SubjectKey{}, err
+	}
+	if err := s.usable(ctx); err != nil {
+		return store.SubjectKey{}, err
+	}
+	k := store.SubjectKey{Subject: subject}
+	err := s.subjectKey.QueryRowContext(ctx, subject).Scan(&k.KeyID, &k.Wrapped)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.SubjectKey{}, fmt.Errorf("key of data subject %q: %w", subject, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.SubjectKey{}, s.fail(fmt.Errorf("read key of data subject %q: %w", subject, err))
+	}
+	return k, nil
+}
+
+// DeleteSubjectKey implements [store.KeyStore]. In one write
+// transaction it deletes the key's row and rewrites the rest of the key
+// table, so that no copy of the key is left anywhere in the table's pages
+// (see the package documentation); then it checkpoints the write-ahead
+// log into the database file and truncates it, so that no older copy of
+// those pages is left in the log. The rewrite takes time in proportion to
+// the number of keys stored. When other connections' reads keep the log
+// from being truncated within the busy timeout, the key is deleted all
+// the same but DeleteSubjectKey returns an error that says so; calling it
+// again, as deleting is idempotent, finishes the job.
+func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
+	if err := store.ValidateSubject(subject); err != nil {
+		return err
+	}
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
+	if err := s.deleteKeyTx(ctx, subject); err != nil {
+		return s.fail(fmt.Errorf("delete key of data subject %q: %w", subject, explainBusy(err, s.cfg.busyTimeout)))
+	}
+	if s.path == Memory {
+		return nil // no file holds it
+	}
+	if err := s.truncateLog(ctx); err != nil {
+		return s.fail(fmt.Errorf("key of data subject %q deleted, but %w", subject, err))
+	}
+	return nil
+}
+
+func (s *Store) deleteKeyTx(ctx context.Context, subject string) (err error) {
+	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	res, err := tx.StmtContext(ctx, s.deleteKey).ExecContext(ctx, subject)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n > 0 {
+		for _, st := range []*sql.Stmt{s.copyKeys, s.clearKeys, s.restoreKeys, s.clearScratch} {
+			if _, err := tx.StmtContext(ctx, st).ExecContext(ctx); err != nil {
+				return fmt.Errorf("rewrite the key table: %w", err)
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+// truncateLog copies every page of the write-ahead log into the database
+// file and truncates the log to zero bytes.
+func (s *Store) truncateLog(ctx context.Context) error {
+	var busy, frames, done int
+	if err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done); err != nil {
+		return fmt.Errorf("checkpointing the write-ahead log failed: %w", err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("readers in other connections kept the write-ahead log from being checkpointed and truncated within the busy timeout (%v), so older copies of its bytes may remain in %s-wal until the next checkpoint; call DeleteSubjectKey again", s.cfg.busyTimeout, s.path)
+	}
+	return nil
+}

@@ -1,0 +1,199 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// Lock implements [store.Locker] among all the processes that open the
+// database file. A lease is a row of annals_leases that names its holder
+// by a random token and says when it expires: Lock takes the row when
+// there is none or it has expired, and otherwise tries again when a lease
+// of this Store is released or every poll interval (see
+// [WithPollInterval]), until ctx is done.
+//
+// The returned lease renews itself in a goroutine of its own, three times
+// per lease duration (see [WithLeaseDuration]), until Release. Lost is
+// closed when a renewal finds the lease taken over, or when it could not
+// be renewed before it expired (the write lock was held too long, the
+// process was paused, the store was closed): from then on another process
+// may hold it. A process that dies stops renewing, and another takes the
+// lease over once it has expired. Expiry times are read from the clock of
+// the machine that the processes share.
+func (s *Store) Lock(ctx context.Context, name string) (store.Lease, error) {
+	if err := store.ValidateConsumer(name); err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	owner := uuid.New()
+	var poll *time.Timer
+	for {
+		if err := s.usable(ctx); err != nil {
+			return nil, err
+		}
+		freed := s.freedChan()
+		now := time.Now()
+		expires := now.Add(s.cfg.leaseDuration)
+		res, err := s.takeLease.ExecContext(ctx, name, owner[:], expires.UnixNano(), now.UnixNano())
+		var n int64
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		switch {
+		case err == nil && n == 1:
+			return s.newLease(name, owner, expires), nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case err != nil && !isBusy(err):
+			return nil, s.fail(fmt.Errorf("lock %q: %w", name, err))
+		}
+		// Held by another, or another process held the write lock for
+		// longer than the busy timeout: wait, then try again.
+		if poll == nil {
+			poll = time.NewTimer(s.cfg.pollInterval)
+			defer poll.Stop()
+		} else {
+			poll.Reset(s.cfg.pollInterval)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.done:
+			return nil, s.closedError()
+		case <-freed:
+		case <-poll.C:
+		}
+	}
+}
+
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
+func (s *Store) freedChan() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.freed == nil {
+		s.freed = make(chan struct{})
+	}
+	return s.freed
+}
+
+// notifyFreed wakes the Locks of this Store that wait, after a release.
+func (s *Store) notifyFreed() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.freed != nil {
+		close(s.freed)
+		s.freed = nil
+	}
+}
+
+// lease is a held lease and the goroutine that renews it.
+type lease struct {
+	s     *Store
+	name  string
+	owner []byte
+
+	lost     chan struct{}
+	loseOnce sync.Once
+
+	stop   context.CancelFunc // stops the renewal
+	exited chan struct{}      // closed when the renewal has stopped
+
+	releaseOnce sync.Once
+	releaseErr  error
+}
+
+func (s *Store) newLease(name string, owner uuid.UUID, expires time.Time) *lease {
+	ctx, stop := context.WithCancel(context.Background())
+	l := &lease{s: s, name: name, owner: owner[:], lost: make(chan struct{}), stop: stop, exited: make(chan struct{})}
+	go l.renew(ctx, expires)
+	return l
+}
+
+// Lost implements [store.Lease].
+func (l *lease) Lost() <-chan struct{} { return l.lost }
+
+func (l *lease) lose() { l.loseOnce.Do(func() { close(l.lost) }) }
+
+// renew keeps the lease until ctx is done. A timer closes lost when the
+// lease expires unrenewed, even while a renewal waits for the write lock.
+func (l *lease) renew(ctx context.Context, expires time.Time) {
+	defer close(l.exited)
+	expiry := time.AfterFunc(time.Until(expires), l.lose)
+	defer expiry.Stop()
+	d := l.s.cfg.leaseDuration
+	every := d / 3
+	timer := time.NewTimer(every)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.lost:
+			return
+		case <-l.s.done:
+			l.lose()
+			return
+		case <-timer.C:
+		}
+		now := time.Now()
+		// A renewal that cannot finish before the lease expires is too late.
+		rctx, cancel := context.WithDeadline(ctx, expires)
+		res, err := l.s.renewLease.ExecContext(rctx, l.name, l.owner, now.Add(d).UnixNano())
+		var n int64
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return // released meanwhile
+		case err == nil && n == 0:
+			l.lose() // another took it over after it expired
+			return
+		case err == nil:
+			if !expiry.Stop() {
+				return // it expired before the renewal: lost is closed
+			}
+			expires = now.Add(d)
+			expiry.Reset(time.Until(expires))
+			timer.Reset(every)
+		default:
+			// Try again soon, until it expires.
+			timer.Reset(max(0, min(d/10, time.Until(expires))))
+		}
+	}
+}
+
+// Release implements [store.Lease]: it stops the renewal and deletes the
+// lease's row, unless another has taken it over. Releasing twice is
+// harmless. When the row cannot be deleted (the store is closed), the
+// lease expires unrenewed.
+func (l *lease) Release() error {
+	l.releaseOnce.Do(func() {
+		l.stop()
+		<-l.exited
+		defer l.s.notifyFreed()
+		if l.s.closed.Load() {
+			l.releaseErr = fmt.Errorf("release lease %q: %w; it expires within %v", l.name, l.s.closedError(), l.s.cfg.leaseDuration)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), l.s.cfg.leaseDuration)
+		defer cancel()
+		if _, err := l.s.releaseLease.ExecContext(ctx, l.name, l.owner); err != nil {
+			l.releaseErr = l.s.fail(fmt.Errorf("release lease %q (it expires within %v): %w", l.name, l.s.cfg.leaseDuration, err))
+		}
+	})
+	return l.releaseErr
+}

@@ -1,0 +1,275 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/sqlite"
+)
+
+// stepEnv tells a "project" child what to do: "rebuild" the read model
+// from the start, or "resume" the projection from its checkpoint.
+const stepEnv = "ANNALS_SQLITE_STEP"
+
+// The log of the crash test: rebuildStreams streams of rebuildPerStream
+// events each, appended in rounds so that the streams interleave.
+const (
+	rebuildStreams   = 50
+	rebuildPerStream = 1000
+	rebuildEvents    = rebuildStreams * rebuildPerStream
+	rebuildRounds    = 2
+	projectionName   = "read-model"
+)
+
+// readModel is a read model in the application's own tables, made so that
+// an event applied twice or missed shows: a row per event, whose position
+// is its primary key (applying an event twice fails the handler), and per
+// stream the number of events, the sum of their versions and the last
+// version. gen marks the rows with the handler's generation, so that rows
+// a rebuild should have replaced show too.
+type readModel struct {
+	prefix string
+	gen    int
+	// Statements prepared on the transaction of the current batch.
+	tx             *sql.Tx
+	insert, upsert *sql.Stmt
+}
+
+func (m *readModel) reset(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, fmt.Sprintf(`
+		CREATE TABLE IF NOT EXISTS %[1]s_events (position INTEGER PRIMARY KEY, stream TEXT NOT NULL, version INTEGER NOT NULL, gen INTEGER NOT NULL);
+		CREATE TABLE IF NOT EXISTS %[1]s_streams (stream TEXT PRIMARY KEY, events INTEGER NOT NULL, version_sum INTEGER NOT NULL, last_version INTEGER NOT NULL);
+		DELETE FROM %[1]s_events;
+		DELETE FROM %[1]s_streams`, m.prefix))
+	return err
+}
+
+func (m *readModel) handle(ctx context.Context, tx *sql.Tx, r store.Record) error {
+	if tx != m.tx {
+		var err error
+		if m.insert, err = tx.PrepareContext(ctx, fmt.Sprintf(`INSERT INTO %s_events (position, stream, version, gen) VALUES (?, ?, ?, ?)`, m.prefix)); err != nil {
+			return err
+		}
+		if m.upsert, err = tx.PrepareContext(ctx, fmt.Sprintf(`INSERT INTO %s_streams (stream, events, version_sum, last_version) VALUES (?1, 1, ?2, ?2)
+			ON CONFLICT (stream) DO UPDATE SET events = events + 1, version_sum = version_sum + ?2, last_version = ?2`, m.prefix)); err != nil {
+			return err
+		}
+		m.tx = tx
+	}
+	if _, err := m.insert.ExecContext(ctx, r.Position, r.StreamID, r.Version, m.gen); err != nil {
+		return err
+	}
+	_, err := m.upsert.ExecContext(ctx, r.StreamID, r.Version)
+	return err
+}
+
+// childProject runs the projection of the crash test, printing its
+// checkpoint after each batch, and "done" at the end.
+func childProject(t *testing.T, ctx context.Context, s *sqlite.Store, step string) {
+	batch, _ := strconv.Atoi(os.Getenv(idEnv))
+	m := &readModel{prefix: "rm", gen: 2}
+	p := store.NewProjection(s, s.SQL(), projectionName, m.handle, store.WithBatchSize(batch))
+	switch step {
+	case "rebuild":
+		if err := p.Rebuild(ctx, m.reset, func(pr store.Progress) { fmt.Println("at", pr.Position) }); err != nil {
+			t.Fatal(err)
+		}
+	case "resume":
+		for {
+			n, err := p.Step(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pos, err := p.Position(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Println("at", pos)
+			if n == 0 {
+				break
+			}
+		}
+	default:
+		t.Fatalf("unknown step %q", step)
+	}
+	fmt.Println("done")
+}
+
+// readModelCounts returns the rows of the read model m: events by
+// generation, the highest position, and the events counted by streams.
+func readModelCounts(t *testing.T, db *sql.DB, prefix string) (gen1, gen2, maxPos, counted int64) {
+	t.Helper()
+	err := db.QueryRow(fmt.Sprintf(`SELECT
+		(SELECT count(*) FROM %[1]s_events WHERE gen = 1),
+		(SELECT count(*) FROM %[1]s_events WHERE gen = 2),
+		(SELECT coalesce(max(position), 0) FROM %[1]s_events),
+		(SELECT coalesce(sum(events), 0) FROM %[1]s_streams)`, prefix)).Scan(&gen1, &gen2, &maxPos, &counted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gen1, gen2, maxPos, counted
+}
+
+func queryStrings(t *testing.T, db *sql.DB, query string) []string {
+	t.Helper()
+	rows, err := db.Query(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a, b, c, d any
+		if err := rows.Scan(&a, &b, &c, &d); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprint(a, b, c, d))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A projection process that rebuilds a read model of 50,000 events in the
+// application's own tables is killed with SIGKILL at random points and
+// started again, several times, then left to finish. After every kill the
+// read model holds exactly the events up to its checkpoint; at the end it
+// equals what a clean rebuild makes of the log: no event applied twice,
+// none missed, none left from before the rebuild.
+func TestKilledProjectionRebuildsExactly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts projection processes")
+	}
+	ctx := context.Background()
+	s, path := openFile(t, sqlite.WithSynchronous(sqlite.SyncNormal))
+	start := time.Now()
+	for round := range rebuildRounds {
+		for i := range rebuildStreams {
+			events := make([]store.Event, rebuildPerStream/rebuildRounds)
+			for j := range events {
+				events[j] = store.Event{Type: "Counted", Data: []byte(strconv.Itoa(round))}
+			}
+			if _, err := s.Append(ctx, fmt.Sprintf("counter-%02d", i), store.AnyVersion, events); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Logf("appended %d events in %v", rebuildEvents, time.Since(start).Round(time.Millisecond))
+
+	// An older read model, by the handler's first generation, that the
+	// rebuild must replace.
+	old := &readModel{prefix: "rm", gen: 1}
+	if err := s.SQL().Commit(ctx, projectionName, 0, 0, func(tx *sql.Tx) error { return old.reset(ctx, tx) }); err != nil {
+		t.Fatal(err)
+	}
+	first := store.NewProjection(s, s.SQL(), projectionName, old.handle, store.WithBatchSize(500))
+	for range 5 {
+		if _, err := first.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := s.ReadDB()
+	if gen1, _, _, _ := readModelCounts(t, db, "rm"); gen1 != 2500 {
+		t.Fatalf("the old read model holds %d events, want 2500", gen1)
+	}
+
+	// After a kill, the read model holds exactly the events 1…checkpoint:
+	// as many rows as the checkpoint, the highest at the checkpoint (so,
+	// positions being unique, every one of them), counted once by the
+	// streams; and all of one generation.
+	check := func(after string) (rebuilt bool, pos int64) {
+		t.Helper()
+		pos, err := s.Checkpoint(ctx, projectionName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gen1, gen2, maxPos, counted := readModelCounts(t, db, "rm")
+		rows := gen1 + gen2
+		if rows != pos || maxPos != pos || counted != pos || (gen1 > 0 && gen2 > 0) {
+			t.Fatalf("%s: checkpoint %d, but the read model holds %d events of the old generation and %d of the new, up to position %d, and the streams count %d",
+				after, pos, gen1, gen2, maxPos, counted)
+		}
+		return gen1 == 0, pos
+	}
+
+	const kills = 6
+	batches := []int{500, 137, 1000, 250, 64, 731, 500}
+	targets := make([]int64, kills-1)
+	for i := range targets {
+		targets[i] = 1 + rand.Int64N(rebuildEvents*4/5)
+	}
+	slices.Sort(targets)
+	var at []string
+	start = time.Now()
+	step := func(rebuilt bool) string {
+		if rebuilt {
+			return "resume"
+		}
+		return "rebuild" // until the rebuild has emptied the old read model
+	}
+	rebuilt := false
+	for k := range kills {
+		c := startChild(t, "project", path, stepEnv+"="+step(rebuilt), idEnv+"="+strconv.Itoa(batches[k]))
+		if k == 0 {
+			// Early, perhaps before the rebuild has reset anything.
+			time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
+		} else {
+			target := targets[k-1]
+			var last, batch time.Duration // when the last batch ended, and how long it took
+			began := time.Now()
+			c.waitFor(t, fmt.Sprintf("pass position %d", target), func(line string) bool {
+				now := time.Since(began)
+				batch, last = now-last, now
+				pos, err := strconv.ParseInt(strings.TrimPrefix(line, "at "), 10, 64)
+				return err == nil && pos >= target
+			}, 2*time.Minute)
+			// Somewhere in the next batch: reading, handling or committing it.
+			time.Sleep(rand.N(max(batch, time.Millisecond)))
+		}
+		c.kill(t)
+		var pos int64
+		rebuilt, pos = check(fmt.Sprintf("after kill %d", k+1))
+		at = append(at, fmt.Sprintf("%d (%s)", pos, map[bool]string{true: "rebuilding", false: "not reset yet"}[rebuilt]))
+	}
+	c := startChild(t, "project", path, stepEnv+"="+step(rebuilt), idEnv+"="+strconv.Itoa(batches[kills]))
+	c.waitFor(t, "finish", func(line string) bool { return line == "done" }, 5*time.Minute)
+	if err := c.wait(); err != nil {
+		t.Fatalf("the last projection process: %v\n%s", err, c.stderr)
+	}
+	t.Logf("killed at checkpoints %s; the projection processes took %v", strings.Join(at, ", "), time.Since(start).Round(time.Millisecond))
+	if rebuilt, pos := check("at the end"); !rebuilt || pos != rebuildEvents {
+		t.Fatalf("at the end: checkpoint %d, rebuilt %v; want %d, rebuilt", pos, rebuilt, rebuildEvents)
+	}
+
+	// A clean rebuild folds every event of the log once: the read model
+	// must hold, for each event, its row, and for each stream, the count
+	// and sums of its events. Compare both ways with what the log holds.
+	for table, fromLog := range map[string]string{
+		"rm_events":  `SELECT position, stream_id, version, 2 FROM annals_events`,
+		"rm_streams": `SELECT stream_id, count(*), sum(version), max(version) FROM annals_events GROUP BY stream_id`,
+	} {
+		var missing, extra int
+		err := db.QueryRow(fmt.Sprintf(`SELECT
+			(SELECT count(*) FROM (%[2]s EXCEPT SELECT * FROM %[1]s)),
+			(SELECT count(*) FROM (SELECT * FROM %[1]s EXCEPT %[2]s))`, table, fromLog)).Scan(&missing, &extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if missing != 0 || extra != 0 {
+			t.Fatalf("%s: %d rows of a clean rebuild are missing, and %d rows are not in it", table, missing, extra)
+		}
+	}
+	if n := countRows(t, db, "rm_streams"); n != rebuildStreams {
+		t.Fatalf("the read model has %d streams, want %d", n, rebuildStreams)
+	}
+}

@@ -1,0 +1,69 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/annals-dev/annals/snapshot"
+	"github.com/annals-dev/annals/store"
+)
+
+// Times that Unix nanoseconds in an int64 can hold.
+var (
+	minNanoTime = time.Unix(0, -1<<63)
+	maxNanoTime = time.Unix(0, 1<<63-1)
+)
+
+// SaveSnapshot implements [snapshot.Store]. One statement stores the
+// snapshot unless the stored one has a higher version, so that writers
+// saving out of order keep the newest.
+func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error {
+	if err := store.ValidateSnapshot(snap); err != nil {
+		return err
+	}
+	var taken any // NULL for the zero time
+	if !snap.Time.IsZero() {
+		if snap.Time.Before(minNanoTime) || snap.Time.After(maxNanoTime) {
+			return fmt.Errorf("snapshot of stream %q: time %v is outside the years 1678 to 2262 that the SQLite store records: %w", snap.StreamID, snap.Time, store.ErrInvalid)
+		}
+		taken = snap.Time.UnixNano()
+	}
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
+	data := snap.Data
+	if data == nil {
+		data = []byte{} // a nil []byte would be stored as NULL
+	}
+	_, err := s.saveSnapshot.ExecContext(ctx, snap.StreamID, snap.Version, snap.Type, int64(snap.SchemaVersion), taken, data, snap.Encoding)
+	if err != nil {
+		return s.fail(fmt.Errorf("save snapshot of stream %q at version %d: %w", snap.StreamID, snap.Version, explainBusy(err, s.cfg.busyTimeout)))
+	}
+	return nil
+}
+
+// LatestSnapshot implements [snapshot.Store].
+func (s *Store) LatestSnapshot(ctx context.Context, streamID string) (snapshot.Snapshot, bool, error) {
+	if err := store.ValidateStreamID(streamID); err != nil {
+		return snapshot.Snapshot{}, false, err
+	}
+	if err := s.usable(ctx); err != nil {
+		return snapshot.Snapshot{}, false, err
+	}
+	snap := snapshot.Snapshot{StreamID: streamID}
+	var taken sql.NullInt64
+	err := s.latestSnapshot.QueryRowContext(ctx, streamID).Scan(&snap.Version, &snap.Type, &snap.SchemaVersion, &taken, &snap.Data, &snap.Encoding)
+	if errors.Is(err, sql.ErrNoRows) {
+		return snapshot.Snapshot{}, false, nil
+	}
+	if err != nil {
+		return snapshot.Snapshot{}, false, s.fail(fmt.Errorf("read snapshot of stream %q: %w", streamID, err))
+	}
+	if taken.Valid {
+		snap.Time = time.Unix(0, taken.Int64).UTC()
+	}
+	return snap, true, nil
+}
