@@ -52,4 +52,24 @@
 // when its policy says so, without ever failing a command for it.
 //
 // The design and its reasons are in docs/evolving-data.md.
+//
+// # Consumers of the log
+//
+// A [Projection] applies the log to a read model, and a [SagaRunner]
+// dispatches the commands a saga or process (package saga) returns; both
+// commit each batch with their checkpoint through a [Committer], compared
+// and set, so a crash neither loses nor repeats an event:
+//
+//	read batch after checkpoint → handle (in the transaction) → commit with checkpoint
+//
+// [NewViewProjection] keeps a [view.View]'s states in the store itself
+// ([StateStore]); [NewProjection] and [NewBatchProjection] hand a handler
+// the adapter's own transaction for the application's tables. A saga's
+// commands carry an idempotency key derived from the causing event
+// ([Cause.Options]), so a replayed event never takes effect twice. A
+// [System] runs views and sagas with the deciders, in the appending
+// goroutine ([Sync]) or concurrently and across processes under leases
+// ([Async]), with the same results.
+//
+// The design and its reasons are in docs/read-side.md.
 package store
