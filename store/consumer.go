@@ -95,6 +95,7 @@ type ConsumerError struct {
 	Err      error
 }
 
+// Error says which consumer stopped, where, and why.
 func (e *ConsumerError) Error() string {
 	return fmt.Sprintf("consumer %q stopped at position %d (event %s, type %s): %v", e.Consumer, e.Position, e.EventID, e.Type, e.Err)
 }

@@ -56,6 +56,7 @@ type ConflictError struct {
 	Actual   int64
 }
 
+// Error names the stream and both versions.
 func (e *ConflictError) Error() string {
 	return fmt.Sprintf("append to stream %q: expected version %s, actual version %d: %v",
 		e.StreamID, versionString(e.Expected), e.Actual, ErrConflict)

@@ -239,6 +239,7 @@ type VersionError struct {
 	newer, cycle bool
 }
 
+// Error names the type and the versions stored, reached and wanted.
 func (e *VersionError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "upcast %q", e.StoredType)
