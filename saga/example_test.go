@@ -1,0 +1,59 @@
+package saga_test
+
+import (
+	"fmt"
+
+	"github.com/annals-dev/annals/saga"
+)
+
+type (
+	OrderPlaced     struct{ ID string }
+	PaymentReceived struct{ ID string }
+	RequestPayment  struct{ ID string }
+	Ship            struct{ ID string }
+)
+
+// A saga answers an event with commands.
+func ExampleSaga() {
+	billing := saga.Saga[any, any]{React: func(e any) []any {
+		if placed, ok := e.(OrderPlaced); ok {
+			return []any{RequestPayment{ID: placed.ID}}
+		}
+		return nil
+	}}
+	fmt.Printf("%+v\n", billing.React(OrderPlaced{ID: "42"}))
+	// Output: [{ID:42}]
+}
+
+// A process remembers: it ships once the order was placed and paid, in
+// either order, and only once.
+func ExampleProcess() {
+	type seen struct{ Placed, Paid bool }
+	shipping := saga.Process[seen, any, Ship]{
+		React: func(s seen, e any) []Ship {
+			switch e := e.(type) {
+			case OrderPlaced:
+				if s.Paid && !s.Placed {
+					return []Ship{{ID: e.ID}}
+				}
+			case PaymentReceived:
+				if s.Placed && !s.Paid {
+					return []Ship{{ID: e.ID}}
+				}
+			}
+			return nil
+		},
+		Evolve: func(s seen, e any) seen {
+			switch e.(type) {
+			case OrderPlaced:
+				s.Placed = true
+			case PaymentReceived:
+				s.Paid = true
+			}
+			return s
+		},
+	}
+	commands, _ := shipping.Run([]any{PaymentReceived{ID: "42"}, OrderPlaced{ID: "42"}, PaymentReceived{ID: "42"}})
+	fmt.Printf("%+v\n", commands)
+	// Output: [{ID:42}]
+}
