@@ -435,17 +435,17 @@ func waitForWaiter(t *testing.T, s *Store, granted bool) {
 }
 
 // The wake-up protocol, one statement at a time, in any interleaving. A
-// waiter LISTENs on a connection of its own, then, in turn, queues for
-// the wait lock, runs the sequencing step, and, when the head has not
-// moved past what it saw, sleeps until a notification; when woken it
-// lets go of the lock and runs the step again, as Store.Wait does.
-// Writers run the guarded append, which takes the lock in shared mode
-// and holds it until they commit, and stall; or, finding the lock taken
-// (the guarded append inserted nothing), append without it, commit, and
-// notify; or do all that at once through Append. Whenever the waiter
-// sleeps and every writer that committed without the lock has notified,
-// either the waiter has seen every committed event or a notification is
-// on its way to it: it never sleeps through an event.
+// waiter LISTENs on a connection of its own and runs the sequencing step;
+// then, in turn, it queues for the wait lock, runs the step, and, when
+// the head has not moved past what it saw, sleeps until a notification;
+// when woken it lets go of the lock and runs the step again, as
+// Store.Wait does. Writers run the guarded append, which takes the lock
+// in shared mode and holds it until they commit, and stall; or, finding
+// the lock taken (the guarded append inserted nothing), append without
+// it, commit, and notify; or do all that at once through Append.
+// Whenever the waiter sleeps and every writer that committed without the
+// lock has notified, either the waiter has seen every committed event or
+// a notification is on its way to it: it never sleeps through an event.
 func TestWakeProtocolProperty(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -469,13 +469,14 @@ func TestWakeProtocolProperty(t *testing.T) {
 			rt.Fatal(err)
 		}
 		const (
+			toLook   = "to look before it queues"
 			toLock   = "to queue for the lock"
 			locking  = "queueing for the lock"
 			toStep   = "to run the step"
 			sleeping = "sleeping"
 			woken    = "woken"
 		)
-		waiter := toLock
+		waiter := toLook
 		var locked chan error // the result of the lock request in flight
 		var stalled []pgx.Tx  // writers that hold the lock in shared mode
 		toAppend := 0         // writers that found the lock taken
@@ -582,6 +583,12 @@ func TestWakeProtocolProperty(t *testing.T) {
 			},
 			"waiter takes its next step": func(rt *rapid.T) {
 				switch waiter {
+				case toLook:
+					if head, _ := step(rt); head > seen {
+						seen = head // Wait returns; the consumer reads, and waits again
+					} else {
+						waiter = toLock
+					}
 				case toLock:
 					locked = make(chan error, 1)
 					go func() {
@@ -604,7 +611,7 @@ func TestWakeProtocolProperty(t *testing.T) {
 					switch {
 					case head > seen: // Wait returns; the consumer reads, and waits again
 						unlock(rt)
-						seen, waiter = head, toLock
+						seen, waiter = head, toLook
 					case more:
 					default:
 						waiter = sleeping
@@ -618,10 +625,10 @@ func TestWakeProtocolProperty(t *testing.T) {
 					}
 				case woken:
 					unlock(rt)
-					if head, _ := step(rt); head > seen {
-						seen = head
-					}
 					waiter = toLock
+					if head, _ := step(rt); head > seen {
+						seen, waiter = head, toLook
+					}
 				}
 			},
 			"": sleepsThrough,

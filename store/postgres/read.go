@@ -227,9 +227,10 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 }
 
 // Wait implements [store.Store]. It holds one connection for the duration
-// of the call, LISTENing on the store's channel. Then it takes the wait
-// lock, runs the sequencing step, and, when the head is not past after,
-// sleeps until a notification, holding the lock. While a consumer holds
+// of the call, LISTENing on the store's channel, and runs the sequencing
+// step. When the head is not past after, it takes the wait lock, runs the
+// step again, and, when the head is still not past after, sleeps until a
+// notification, holding the lock. While a consumer holds
 // it, writers cannot take the lock in shared mode, and each one that
 // tries notifies after its commit; a writer that took it first held it
 // until its commit, so the step, which follows the lock, saw its events.
@@ -285,6 +286,12 @@ func (s *Store) wait(ctx context.Context, after int64) error {
 	step := func() (head int64, more bool, err error) {
 		err = conn.QueryRow(ctx, s.sql.sequence, s.batch).Scan(&head, &more)
 		return head, more, err
+	}
+	// Look before taking the lock: under load there is often something
+	// new already, and a waiter that holds the lock makes writers take
+	// the longer path that notifies.
+	if head, _, err := step(); err != nil || head > after {
+		return err
 	}
 	for {
 		if !held {
