@@ -433,8 +433,8 @@ func newOneEvent(streamID string, expected int64, e store.Event) (oneEvent, erro
 
 // oneEventOIDs are the types of appendOne's parameters, as the server
 // describes them, oneEventFormats the formats encodeOne sends them in,
-// and binaryResults the result formats the store asks for. None is ever
-// written to.
+// and binaryResults the result formats the store asks for. None of them
+// is ever written to.
 var (
 	binaryResults   = []int16{pgx.BinaryFormatCode}
 	oneEventOIDs    = []uint32{pgtype.TextOID, pgtype.Int8OID, pgtype.UUIDOID, pgtype.TextOID, pgtype.Int4OID, pgtype.ByteaOID, pgtype.TextOID, pgtype.TextOID, pgtype.TextOID, pgtype.JSONBOID}
@@ -485,7 +485,7 @@ func encodeOne(sd *pgconn.StatementDescription, one *oneEvent) ([][]byte, []int1
 // transaction of its own: a pipeline with a Sync after each, so that each
 // commits before the next one starts and takes its snapshot. pgx prepares
 // each statement once per connection. The caller reads the results in
-// order (readResult, readSync) and closes the pipeline, which reads and
+// order (GetResults, readSync) and closes the pipeline, which reads and
 // drops what it did not read.
 func sendEach(ctx context.Context, conn *pgx.Conn, stmts ...statement) (*pgconn.Pipeline, error) {
 	type encoded struct {
@@ -558,20 +558,7 @@ func encodeParams(conn *pgx.Conn, sd *pgconn.StatementDescription, args []any) (
 	return params, formats, nil
 }
 
-// readResult reads the result of one statement in a pipeline.
-func readResult(pl *pgconn.Pipeline) (*pgconn.Result, error) {
-	res, err := pl.GetResults()
-	if err != nil {
-		return nil, err
-	}
-	rr, ok := res.(*pgconn.ResultReader)
-	if !ok {
-		return nil, fmt.Errorf("pipeline: got %T, want a statement result", res)
-	}
-	result := rr.Read()
-	return result, result.Err
-}
-
+// readSync reads the end of a transaction in a pipeline.
 func readSync(pl *pgconn.Pipeline) error {
 	res, err := pl.GetResults()
 	if err != nil {

@@ -195,9 +195,10 @@ func (s *Store) readLogPage(ctx context.Context, after int64, limit int, types [
 const sequenceBatch = 10_000
 
 // sequenceLog runs one sequencing step, which numbers at least
-// max(want, sequenceBatch) of the pending events (fewer only when fewer
-// are pending), and returns the log's head and whether events were still
-// pending when it looked.
+// max(want, s.batch) of the pending events, whole transactions (fewer
+// only when fewer are pending), and returns the log's head and whether
+// events were still pending when it looked. s.batch is sequenceBatch but
+// in tests.
 func (s *Store) sequenceLog(ctx context.Context, want int64) (head int64, more bool, err error) {
 	err = s.pool.QueryRow(ctx, s.sql.sequence, max(want, s.batch)).Scan(&head, &more)
 	return head, more, err
@@ -230,14 +231,14 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 // of the call, LISTENing on the store's channel, and runs the sequencing
 // step. When the head is not past after, it takes the wait lock, runs the
 // step again, and, when the head is still not past after, sleeps until a
-// notification, holding the lock. While a consumer holds
-// it, writers cannot take the lock in shared mode, and each one that
-// tries notifies after its commit; a writer that took it first held it
-// until its commit, so the step, which follows the lock, saw its events.
-// When woken, it releases the lock, so that other waiters can take it,
-// and looks again. docs/global-log.md has the proof. It also looks every
-// few seconds on its own, for a writer that died between its commit and
-// its notification.
+// notification, holding the lock. While a consumer holds it, writers
+// cannot take the lock in shared mode, and each one that tries notifies
+// after its commit; a writer that took it first held it until its
+// commit, so the step, which follows the lock, saw its events. When
+// woken, it releases the lock, so that other waiters can take it, and
+// looks again. docs/global-log.md has the proof. It also looks every few
+// seconds on its own, for a writer that died between its commit and its
+// notification.
 func (s *Store) Wait(ctx context.Context, after int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
