@@ -150,7 +150,12 @@ func (sys *System) settleOnce(ctx context.Context) error {
 	}
 }
 
-// quiet reports whether every consumer's checkpoint has reached the head.
+// quiet reports whether every consumer's checkpoint has reached the head,
+// and the head did not move while the checkpoints were read. A saga
+// appends the commands it dispatches before it moves its checkpoint past
+// the event that caused them, so an append that the first head missed,
+// by a consumer whose checkpoint then looked caught up, shows in the
+// second.
 func (sys *System) quiet(ctx context.Context) (bool, error) {
 	head, err := sys.base.Head(ctx)
 	if err != nil {
@@ -162,7 +167,8 @@ func (sys *System) quiet(ctx context.Context) (bool, error) {
 			return false, err
 		}
 	}
-	return true, nil
+	again, err := sys.base.Head(ctx)
+	return err == nil && again == head, err
 }
 
 // WaitQuiet blocks until every consumer's checkpoint has reached the head

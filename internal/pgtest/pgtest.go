@@ -18,6 +18,11 @@
 // binary: it gets a parent-death signal when the binary exits, stops, and
 // removes its directory. No TestMain is needed.
 //
+// Benchmarks that measure writes should run on a cluster as durable as a
+// production server's: with ANNALS_TEST_POSTGRES_DURABLE=1 the throwaway
+// cluster keeps PostgreSQL's defaults (fsync, full_page_writes and
+// synchronous_commit on), so that every commit waits for its flush.
+//
 // Without a server and without binaries, New skips the test with one line
 // saying so, except when CI=true, where it fails: CI must not pass by
 // skipping the database tests.
@@ -52,6 +57,11 @@ import (
 // EnvURL names the environment variable holding the URL of a PostgreSQL
 // server for tests. The user it names must be able to create schemas.
 const EnvURL = "ANNALS_TEST_POSTGRES"
+
+// EnvDurable names the environment variable that, set to 1, makes the
+// throwaway cluster durable: PostgreSQL's default settings instead of
+// fsync and full_page_writes off. It has no effect when EnvURL is set.
+const EnvDurable = "ANNALS_TEST_POSTGRES_DURABLE"
 
 // DB is a schema of its own for one test, on the shared test server.
 type DB struct {
@@ -168,8 +178,25 @@ func start() (serverURL, skip string, err error) {
 	if bindir == "" {
 		return "", fmt.Sprintf("no PostgreSQL server: %s is not set and initdb/postgres are neither on PATH nor in /usr/lib/postgresql/*/bin", EnvURL), nil
 	}
-	u, err := startCluster(bindir)
+	mode, err := clusterMode(os.Getenv(EnvDurable))
+	if err != nil {
+		return "", "", err
+	}
+	// The shared cluster lives as long as the test binary.
+	u, _, err := startCluster(bindir, mode)
 	return u, "", err
+}
+
+// clusterMode turns the value of EnvDurable into the mode cluster.sh
+// takes.
+func clusterMode(durable string) (string, error) {
+	switch durable {
+	case "", "0", "false":
+		return "fast", nil
+	case "1", "true":
+		return "durable", nil
+	}
+	return "", fmt.Errorf("%s=%q: want 1 (durable settings) or 0 (fsync off, the default)", EnvDurable, durable)
 }
 
 // findBinaries returns the directory holding initdb and postgres, or "".
@@ -204,14 +231,17 @@ func isExecutable(path string) bool {
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
-// startCluster runs cluster.sh in a new temporary directory and waits until
-// the server accepts connections.
-func startCluster(bindir string) (string, error) {
+// startCluster runs cluster.sh in a new temporary directory, in mode
+// "fast" or "durable", and waits until the server accepts connections. It
+// returns the server's URL and a function that stops the cluster and
+// removes its directory, which otherwise happens when the test binary
+// exits.
+func startCluster(bindir, mode string) (string, func(), error) {
 	dir, err := os.MkdirTemp("", "annals-pgtest-")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	cmd := exec.Command("/bin/sh", "-c", clusterScript, "cluster.sh", bindir, dir)
+	cmd := exec.Command("/bin/sh", "-c", clusterScript, "cluster.sh", bindir, dir, mode)
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if os.Geteuid() == 0 {
@@ -220,20 +250,24 @@ func startCluster(bindir string) (string, error) {
 		uid, gid, err := unprivilegedUser()
 		if err != nil {
 			os.RemoveAll(dir)
-			return "", err
+			return "", nil, err
 		}
 		if err := os.Chown(dir, int(uid), int(gid)); err != nil {
 			os.RemoveAll(dir)
-			return "", err
+			return "", nil, err
 		}
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uid, Gid: gid}
 	}
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
-		return "", fmt.Errorf("start PostgreSQL cluster: %w", err)
+		return "", nil, fmt.Errorf("start PostgreSQL cluster: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-exited
+	}
 
 	u := "postgres://postgres@/postgres?host=" + url.QueryEscape(dir)
 	deadline := time.Now().Add(2 * time.Minute)
@@ -242,18 +276,18 @@ func startCluster(bindir string) (string, error) {
 		err := exec1(ctx, u, "SELECT 1")
 		cancel()
 		if err == nil {
-			return u, nil
+			return u, stop, nil
 		}
 		select {
 		case werr := <-exited:
 			log, _ := os.ReadFile(filepath.Join(dir, "cluster.log"))
 			os.RemoveAll(dir)
-			return "", fmt.Errorf("PostgreSQL cluster from %s exited (%v) before accepting connections; its log:\n%s", bindir, werr, log)
+			return "", nil, fmt.Errorf("PostgreSQL cluster from %s exited (%v) before accepting connections; its log:\n%s", bindir, werr, log)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			return "", fmt.Errorf("PostgreSQL cluster from %s in %s did not accept connections within 2 minutes: %w", bindir, dir, err)
+			stop()
+			return "", nil, fmt.Errorf("PostgreSQL cluster from %s in %s did not accept connections within 2 minutes: %w", bindir, dir, err)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package pgtest_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -78,4 +79,47 @@ func TestSchemaNames(t *testing.T) {
 			rt.Fatalf("two schema names for test %q are both %q", name, got)
 		}
 	})
+}
+
+// The throwaway cluster trades durability for speed unless asked to be
+// durable, for benchmarks: then it keeps PostgreSQL's defaults, every
+// commit waiting for its flush.
+func TestClusterModes(t *testing.T) {
+	bindir := pgtest.FindBinaries()
+	if bindir == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no PostgreSQL binaries; CI=true, so this test fails instead of skipping")
+		}
+		t.Skip("no PostgreSQL binaries")
+	}
+	for durable, want := range map[string]string{"": "off off on", "1": "on on on"} {
+		t.Run("durable="+durable, func(t *testing.T) {
+			t.Parallel()
+			mode, err := pgtest.ClusterMode(durable)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, stop, err := pgtest.StartCluster(bindir, mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stop()
+			ctx := context.Background()
+			conn, err := pgx.Connect(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			var got string
+			if err := conn.QueryRow(ctx, "SELECT current_setting('fsync') || ' ' || current_setting('full_page_writes') || ' ' || current_setting('synchronous_commit')").Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Fatalf("%s=%q: fsync, full_page_writes, synchronous_commit = %s, want %s", pgtest.EnvDurable, durable, got, want)
+			}
+		})
+	}
+	if _, err := pgtest.ClusterMode("yes please"); err == nil || !strings.Contains(err.Error(), pgtest.EnvDurable) {
+		t.Fatalf("an unknown value of %s: got %v, want an error that names it", pgtest.EnvDurable, err)
+	}
 }

@@ -6,18 +6,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/annals-dev/annals/store"
 )
 
 // statements are the store's SQL, with its table names filled in.
 type statements struct {
-	appendOne, appendMany, appendAny string
-	sequence, sequenceAfterAppend    string
+	appendOne, appendMany, appendAny appendSQL
+	sequence                         string
+	notify, waitLock, waitUnlock     string
 	version                          string
 	readLog, readLogTypes            string
 	readStream                       string
@@ -36,6 +39,14 @@ type statements struct {
 
 	lock, unlock string
 }
+
+// appendSQL is an append statement in two forms. The guarded one inserts
+// only if it can take the wait lock in shared mode, which it then holds
+// until it commits; it is the one every append runs first. The unguarded
+// one inserts without the lock; an append runs it when the guarded one
+// inserted nothing because a consumer waits, and notifies after it
+// commits. docs/global-log.md says why this wakes every waiting consumer.
+type appendSQL struct{ guarded, unguarded string }
 
 const recordColumns = `position, stream_id, version, event_id, type, schema_version, recorded_at, data, encoding, correlation_id, causation_id, extra`
 
@@ -62,25 +73,42 @@ LEFT JOIN LATERAL (
 	expectedExists := `($2::bigint = 0 OR EXISTS (SELECT 1 FROM ` + n.events + ` WHERE stream_id = $1 AND version = $2::bigint))`
 	unnest := `unnest($3::uuid[], $4::text[], $5::int[], $6::bytea[], $7::text[], $8::text[], $9::text[], $10::text[])
 		WITH ORDINALITY AS e(id, type, schema_version, data, encoding, correlation_id, causation_id, extra, ord)`
+	// The guard is a CTE, evaluated once per statement, so that an
+	// append of many events takes or misses the wait lock once for all.
+	guard := `WITH guard AS MATERIALIZED (SELECT pg_try_advisory_xact_lock_shared(` + fmt.Sprint(n.waitLock) + `) AS free)
+`
+	insert := `INSERT INTO ` + n.events + ` (` + insertColumns + `)
+`
+	oneValues := `SELECT $1, $2::bigint + 1, $3, $4, $5, $6, $7, $8, $9, $10::jsonb
+`
+	manyValues := `SELECT $1, $2::bigint + e.ord, e.id, e.type, e.schema_version, e.data, e.encoding, e.correlation_id, e.causation_id, e.extra::jsonb
+`
+	anyValues := `SELECT $1, h.v + e.ord, e.id, e.type, e.schema_version, e.data, e.encoding, e.correlation_id, e.causation_id, e.extra::jsonb
+`
+	// $2 is unused by appendAny but keeps the parameters of appendMany.
+	anyFrom := `(SELECT coalesce(max(version), 0) AS v FROM ` + n.events + ` WHERE stream_id = $1 AND $2::bigint = -1) h,
+	` + unnest
 	return statements{
-		appendOne: `INSERT INTO ` + n.events + ` (` + insertColumns + `)
-SELECT $1, $2::bigint + 1, $3, $4, $5, $6, $7, $8, $9, $10::jsonb
-WHERE ` + expectedExists,
-		appendMany: `INSERT INTO ` + n.events + ` (` + insertColumns + `)
-SELECT $1, $2::bigint + e.ord, e.id, e.type, e.schema_version, e.data, e.encoding, e.correlation_id, e.causation_id, e.extra::jsonb
-FROM ` + unnest + `
-WHERE ` + expectedExists,
-		// $2 is unused but keeps the parameters of appendMany.
-		appendAny: `INSERT INTO ` + n.events + ` (` + insertColumns + `)
-SELECT $1, h.v + e.ord, e.id, e.type, e.schema_version, e.data, e.encoding, e.correlation_id, e.causation_id, e.extra::jsonb
-FROM (SELECT coalesce(max(version), 0) AS v FROM ` + n.events + ` WHERE stream_id = $1 AND $2::bigint = -1) h,
-	` + unnest + `
-RETURNING version`,
-		sequence:            `SELECT ` + n.sequence + `(true)`,
-		sequenceAfterAppend: `SELECT ` + n.sequence + `(false)`,
-		version:             `SELECT coalesce(max(version), 0) FROM ` + n.events + ` WHERE stream_id = $1`,
-		readLog:             pendingAndPage(""),
-		readLogTypes:        pendingAndPage(" AND type = ANY($3)"),
+		appendOne: appendSQL{
+			// One row: the guard in WHERE is evaluated once.
+			guarded:   insert + oneValues + `WHERE pg_try_advisory_xact_lock_shared(` + fmt.Sprint(n.waitLock) + `) AND ` + expectedExists,
+			unguarded: insert + oneValues + `WHERE ` + expectedExists,
+		},
+		appendMany: appendSQL{
+			guarded:   guard + insert + manyValues + `FROM guard, ` + unnest + ` WHERE guard.free AND ` + expectedExists,
+			unguarded: insert + manyValues + `FROM ` + unnest + ` WHERE ` + expectedExists,
+		},
+		appendAny: appendSQL{
+			guarded:   guard + insert + anyValues + `FROM guard, ` + anyFrom + ` WHERE guard.free RETURNING version`,
+			unguarded: insert + anyValues + `FROM ` + anyFrom + ` RETURNING version`,
+		},
+		sequence:     `SELECT new_head, more FROM ` + n.sequenceBatch + `(true, $1)`,
+		notify:       `SELECT pg_notify(` + quoteLiteral(n.channel) + `, '')`,
+		waitLock:     `SELECT pg_advisory_lock(` + fmt.Sprint(n.waitLock) + `)`,
+		waitUnlock:   `SELECT pg_advisory_unlock(` + fmt.Sprint(n.waitLock) + `)`,
+		version:      `SELECT coalesce(max(version), 0) FROM ` + n.events + ` WHERE stream_id = $1`,
+		readLog:      pendingAndPage(""),
+		readLogTypes: pendingAndPage(" AND type = ANY($3)"),
 		readStream: `SELECT ` + recordColumns + ` FROM ` + n.events + `
 WHERE stream_id = $1 AND version >= $2 ORDER BY version`,
 		checkpoint: `SELECT position FROM ` + n.checkpoints + ` WHERE consumer = $1`,
@@ -134,9 +162,12 @@ ON CONFLICT (view_name, state_key) DO UPDATE SET data = excluded.data, updated_a
 }
 
 // Append implements [store.Store]. One statement inserts the events and
-// checks the expected version, in a transaction of its own; the
-// sequencing step that gives them their log positions runs after it
-// commits, as a second transaction sent in the same round trip.
+// checks the expected version, in a transaction of its own, and tries the
+// wait lock in shared mode, which it holds until it commits. When a
+// consumer waits, holding the lock, that statement inserts nothing; the
+// append then inserts without the lock and notifies after it commits,
+// which wakes the consumer. The events get their log positions later,
+// from whoever reads the log first.
 func (s *Store) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
 	if err := store.ValidateAppend(streamID, expected, events); err != nil {
 		return 0, err
@@ -154,12 +185,38 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 	case len(events) == 1:
 		sql = s.sql.appendOne
 	}
-	args, err := appendArgs(streamID, expected, events)
-	if err != nil {
-		return 0, fmt.Errorf("append to stream %q: %w", streamID, err)
+	st := statement{sql: sql.guarded}
+	if len(events) == 1 && expected != store.AnyVersion {
+		one, err := newOneEvent(streamID, expected, events[0])
+		if err != nil {
+			return 0, fmt.Errorf("append to stream %q: %w", streamID, err)
+		}
+		st.one = &one
+	} else {
+		var err error
+		if st.args, err = appendArgs(streamID, expected, events); err != nil {
+			return 0, fmt.Errorf("append to stream %q: %w", streamID, err)
+		}
 	}
 	for attempt := 1; ; attempt++ {
-		inserted, last, err := s.appendOnce(ctx, sql, args)
+		st.sql = sql.guarded
+		inserted, last, err := s.appendOnce(ctx, st, false)
+		if err == nil && inserted == 0 {
+			// Either the version check failed or a consumer waits,
+			// holding the wait lock: tell which, and in the second case
+			// append without the lock and notify after the commit.
+			if expected != store.AnyVersion {
+				actual, err := s.streamVersion(ctx, streamID)
+				if err != nil {
+					return 0, fmt.Errorf("append to stream %q: nothing inserted, then reading the version: %w", streamID, err)
+				}
+				if actual != expected {
+					return 0, &store.ConflictError{StreamID: streamID, Expected: expected, Actual: actual}
+				}
+			}
+			st.sql = sql.unguarded
+			inserted, last, err = s.appendOnce(ctx, st, true)
+		}
 		if err != nil {
 			// With AnyVersion there is no conflict to report: a writer
 			// that lost the race for the next version tries again.
@@ -195,11 +252,18 @@ func (s *Store) checkVersion(ctx context.Context, streamID string, expected int6
 
 // conflict reads the stream's version for the error of a failed check.
 func (s *Store) conflict(ctx context.Context, streamID string, expected int64) error {
-	var actual int64
-	if err := s.retry(ctx, func() error { return s.pool.QueryRow(ctx, s.sql.version, streamID).Scan(&actual) }); err != nil {
+	actual, err := s.streamVersion(ctx, streamID)
+	if err != nil {
 		return fmt.Errorf("append to stream %q: version conflict, then reading the version: %w", streamID, err)
 	}
 	return &store.ConflictError{StreamID: streamID, Expected: expected, Actual: actual}
+}
+
+// streamVersion reads the version of a stream, 0 when it has no events.
+func (s *Store) streamVersion(ctx context.Context, streamID string) (int64, error) {
+	var actual int64
+	err := s.retry(ctx, func() error { return s.pool.QueryRow(ctx, s.sql.version, streamID).Scan(&actual) })
+	return actual, err
 }
 
 // maxAnyVersionAttempts bounds the retries of an AnyVersion append that
@@ -275,57 +339,197 @@ func appendArgs(streamID string, expected int64, events []store.Event) ([]any, e
 	return []any{streamID, expected, ids, types, schemas, data, encodings, correlations, causations, extras}, nil
 }
 
-// appendOnce runs an append statement and, after it commits, the
-// sequencing step, in one round trip: a pipeline with a Sync after each,
-// so that each runs in a transaction of its own. It returns how many
-// events were inserted and the highest version it returned, if any. An error
-// of the sequencing step is not the append's: its events are committed,
-// and the next sequencing step, of any writer or reader, stamps them.
-func (s *Store) appendOnce(ctx context.Context, sql string, args []any) (inserted, last int64, err error) {
+// appendOnce runs an append statement in a transaction of its own, and,
+// with notify, then a notification in another, in the same round trip. It
+// returns how many events were inserted and the highest version the
+// statement returned, if any. An error of the notification is not the
+// append's: its events are committed, and a waiting consumer finds them
+// when it next looks (at the latest after its recheck interval, see
+// defaultRecheck).
+func (s *Store) appendOnce(ctx context.Context, st statement, notify bool) (inserted, last int64, err error) {
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer c.Release()
-	conn := c.Conn()
-	appendSD, err := conn.Prepare(ctx, sql, sql)
-	if err != nil {
-		return 0, 0, err
-	}
-	sequenceSD, err := conn.Prepare(ctx, s.sql.sequenceAfterAppend, s.sql.sequenceAfterAppend)
-	if err != nil {
-		return 0, 0, err
-	}
-	params, formats, err := encodeParams(conn, appendSD, args)
-	if err != nil {
-		return 0, 0, err
-	}
-	binaryResults := []int16{pgx.BinaryFormatCode}
-
-	pl := conn.PgConn().StartPipeline(ctx)
-	defer pl.Close()
-	pl.SendQueryStatement(appendSD, params, formats, binaryResults)
-	pl.SendPipelineSync()
-	pl.SendQueryStatement(sequenceSD, nil, nil, binaryResults)
-	pl.SendPipelineSync()
-	if err := pl.Flush(); err != nil {
-		return 0, 0, err
-	}
-	result, err := readResult(pl)
-	if err != nil {
-		return 0, 0, err
-	}
-	inserted = result.CommandTag.RowsAffected()
-	for _, row := range result.Rows {
-		if len(row) == 1 && len(row[0]) == 8 {
-			last = max(last, int8Value(row[0]))
+	if !notify {
+		// One statement: no pipeline needed.
+		sd, params, formats, err := prepare(ctx, c.Conn(), st)
+		if err != nil {
+			return 0, 0, err
 		}
+		return readRows(c.Conn().PgConn().ExecPrepared(ctx, sd.Name, params, formats, binaryResults))
+	}
+	pl, err := sendEach(ctx, c.Conn(), st, statement{sql: s.sql.notify})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer pl.Close()
+	res, err := pl.GetResults()
+	if err != nil {
+		return 0, 0, err
+	}
+	rr, ok := res.(*pgconn.ResultReader)
+	if !ok {
+		return 0, 0, fmt.Errorf("pipeline: got %T, want a statement result", res)
+	}
+	if inserted, last, err = readRows(rr); err != nil {
+		return 0, 0, err
 	}
 	// ReadyForQuery after the Sync confirms the commit.
 	if err := readSync(pl); err != nil {
 		return 0, 0, err
 	}
 	return inserted, last, nil
+}
+
+// readRows reads the result of an append statement: how many rows it
+// inserted, and the highest version it returned, if it returns any.
+func readRows(rr *pgconn.ResultReader) (inserted, last int64, err error) {
+	for rr.NextRow() {
+		if row := rr.Values(); len(row) == 1 && len(row[0]) == 8 {
+			last = max(last, int8Value(row[0]))
+		}
+	}
+	tag, err := rr.Close()
+	return tag.RowsAffected(), last, err
+}
+
+// statement is a SQL statement with its arguments: args, or, for the
+// append of one event, the event, which encodeOne encodes.
+type statement struct {
+	sql  string
+	args []any
+	one  *oneEvent
+}
+
+// oneEvent is what the append of one event writes: the parameters of
+// appendOne, ready to encode.
+type oneEvent struct {
+	streamID string
+	expected int64
+	id       uuid.UUID
+	schema   int32
+	event    store.Event
+	extra    []byte // the metadata's extra values in JSON, nil for none
+}
+
+func newOneEvent(streamID string, expected int64, e store.Event) (oneEvent, error) {
+	one := oneEvent{streamID: streamID, expected: expected, id: e.ID, schema: int32(max(e.SchemaVersion, 1)), event: e}
+	if one.id == uuid.Nil {
+		var err error
+		if one.id, err = uuid.NewV7(); err != nil {
+			return oneEvent{}, err
+		}
+	}
+	if len(e.Metadata.Extra) > 0 {
+		var err error
+		if one.extra, err = json.Marshal(e.Metadata.Extra); err != nil {
+			return oneEvent{}, err
+		}
+	}
+	return one, nil
+}
+
+// oneEventOIDs are the types of appendOne's parameters, as the server
+// describes them, oneEventFormats the formats encodeOne sends them in,
+// and binaryResults the result formats the store asks for. None of them
+// is ever written to.
+var (
+	binaryResults   = []int16{pgx.BinaryFormatCode}
+	oneEventOIDs    = []uint32{pgtype.TextOID, pgtype.Int8OID, pgtype.UUIDOID, pgtype.TextOID, pgtype.Int4OID, pgtype.ByteaOID, pgtype.TextOID, pgtype.TextOID, pgtype.TextOID, pgtype.JSONBOID}
+	oneEventFormats = []int16{pgx.TextFormatCode, pgx.BinaryFormatCode, pgx.BinaryFormatCode, pgx.TextFormatCode, pgx.BinaryFormatCode, pgx.BinaryFormatCode, pgx.TextFormatCode, pgx.TextFormatCode, pgx.TextFormatCode, pgx.TextFormatCode}
+)
+
+// encodeOne encodes the parameters of appendOne into one buffer, which
+// spares the append of one event most of the allocations of going
+// through []any. It reports false when the statement does not take the
+// parameters it knows.
+func encodeOne(sd *pgconn.StatementDescription, one *oneEvent) ([][]byte, []int16, bool) {
+	if !slices.Equal(sd.ParamOIDs, oneEventOIDs) {
+		return nil, nil, false
+	}
+	e := &one.event
+	buf := make([]byte, 0, len(one.streamID)+8+16+len(e.Type)+4+len(e.Encoding)+
+		len(e.Metadata.CorrelationID)+len(e.Metadata.CausationID)+len(one.extra))
+	params := make([][]byte, len(oneEventOIDs))
+	add := func(i int, b []byte) {
+		start := len(buf)
+		buf = append(buf, b...)
+		params[i] = buf[start:len(buf):len(buf)]
+	}
+	addString := func(i int, s string) {
+		start := len(buf)
+		buf = append(buf, s...)
+		params[i] = buf[start:len(buf):len(buf)]
+	}
+	addString(0, one.streamID)
+	add(1, binary.BigEndian.AppendUint64(nil, uint64(one.expected)))
+	add(2, one.id[:])
+	addString(3, e.Type)
+	add(4, binary.BigEndian.AppendUint32(nil, uint32(one.schema)))
+	params[5] = e.Data
+	if params[5] == nil {
+		params[5] = []byte{}
+	}
+	addString(6, e.Encoding)
+	addString(7, e.Metadata.CorrelationID)
+	addString(8, e.Metadata.CausationID)
+	if one.extra != nil {
+		add(9, one.extra)
+	}
+	return params, oneEventFormats, true
+}
+
+// sendEach sends statements to conn in one round trip, each in a
+// transaction of its own: a pipeline with a Sync after each, so that each
+// commits before the next one starts and takes its snapshot. pgx prepares
+// each statement once per connection. The caller reads the results in
+// order (GetResults, readSync) and closes the pipeline, which reads and
+// drops what it did not read.
+func sendEach(ctx context.Context, conn *pgx.Conn, stmts ...statement) (*pgconn.Pipeline, error) {
+	type encoded struct {
+		sd      *pgconn.StatementDescription
+		params  [][]byte
+		formats []int16
+	}
+	var buf [2]encoded
+	enc := buf[:0]
+	for _, st := range stmts {
+		sd, params, formats, err := prepare(ctx, conn, st)
+		if err != nil {
+			return nil, err
+		}
+		enc = append(enc, encoded{sd, params, formats})
+	}
+	pl := conn.PgConn().StartPipeline(ctx)
+	for _, e := range enc {
+		pl.SendQueryStatement(e.sd, e.params, e.formats, binaryResults)
+		pl.SendPipelineSync()
+	}
+	if err := pl.Flush(); err != nil {
+		pl.Close()
+		return nil, err
+	}
+	return pl, nil
+}
+
+// prepare prepares a statement on conn, once per connection, and encodes
+// its arguments.
+func prepare(ctx context.Context, conn *pgx.Conn, st statement) (*pgconn.StatementDescription, [][]byte, []int16, error) {
+	sd, err := conn.Prepare(ctx, st.sql, st.sql)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if st.one != nil {
+		params, formats, ok := encodeOne(sd, st.one)
+		if !ok {
+			return nil, nil, nil, fmt.Errorf("statement %q does not take the parameters of one event", st.sql)
+		}
+		return sd, params, formats, nil
+	}
+	params, formats, err := encodeParams(conn, sd, st.args)
+	return sd, params, formats, err
 }
 
 // int8Value decodes a bigint in binary format.
@@ -354,20 +558,7 @@ func encodeParams(conn *pgx.Conn, sd *pgconn.StatementDescription, args []any) (
 	return params, formats, nil
 }
 
-// readResult reads the result of one statement in a pipeline.
-func readResult(pl *pgconn.Pipeline) (*pgconn.Result, error) {
-	res, err := pl.GetResults()
-	if err != nil {
-		return nil, err
-	}
-	rr, ok := res.(*pgconn.ResultReader)
-	if !ok {
-		return nil, fmt.Errorf("pipeline: got %T, want a statement result", res)
-	}
-	result := rr.Read()
-	return result, result.Err
-}
-
+// readSync reads the end of a transaction in a pipeline.
 func readSync(pl *pgconn.Pipeline) error {
 	res, err := pl.GetResults()
 	if err != nil {

@@ -18,6 +18,18 @@ func TestContract(t *testing.T) {
 	})
 }
 
+// The contract again with sequencing steps that number a single event
+// at least, rather than thousands, so that reads, heads and waits take
+// the path where one step does not number all that is pending.
+func TestContractInSmallBatches(t *testing.T) {
+	t.Parallel()
+	proptest.StoreContract(t, func(t *testing.T) store.Store {
+		s := open(t)
+		postgres.SetSequenceBatch(s, 1)
+		return s
+	})
+}
+
 func TestSnapshotStoreContract(t *testing.T) {
 	t.Parallel()
 	proptest.SnapshotStoreContract(t, func(t *testing.T) snapshot.Store { return open(t) })

@@ -17,8 +17,9 @@
 //
 // The store keeps its tables in one schema (default "public"), their
 // names starting with one prefix (default "annals_"): events, log_head
-// and the function sequence_log (the global log), checkpoints and states
-// (consumers), snapshots, subject_keys, and schema_migrations. Both are
+// and the functions sequence_batch and sequence_log (the global log),
+// checkpoints and states (consumers), snapshots, subject_keys, and
+// schema_migrations. Both are
 // quoted wherever they appear, and refused with [store.ErrInvalid] when
 // PostgreSQL would truncate a name made from them (63 bytes), rather than
 // let two long names meet.
@@ -36,11 +37,15 @@
 //
 // # Appends
 //
-// One statement inserts an append's events and checks the expected
-// version: the version expected must exist (unless it is 0) and the next
-// must not, which the primary key (stream_id, version) enforces against
-// concurrent writers. The unique event_id enforces [store.ErrDuplicateEvent].
-// A failed check writes nothing.
+// One statement, in one transaction and one round trip, inserts an
+// append's events and checks the expected version: the version expected
+// must exist (unless it is 0) and the next must not, which the primary key
+// (stream_id, version) enforces against concurrent writers. The unique
+// event_id enforces [store.ErrDuplicateEvent]. A failed check writes
+// nothing. The statement also tries the wait lock (see Waiting) and
+// inserts only if it got it. An append does nothing else: its events are
+// committed without a position, and get one from whoever reads the log
+// first.
 //
 // # The global log: sequencing after commit
 //
@@ -65,55 +70,70 @@
 //     next positions. Positions are contiguous, in order of sequencing, and
 //     nothing outside the store holds readers back.
 //
-// The sequencing step is the function sequence_log. It takes a
-// transaction-scoped advisory lock, then reads the events that have no
-// position (the unique index on position holds the NULLs too), orders them
-// by (transaction id, stream, version), and numbers them on from the
-// counter in log_head. Because the function runs in READ COMMITTED, each
-// of its statements gets a fresh snapshot, taken after the lock was
-// granted: it sees all that the previous holder stamped, and a position is
-// never given twice. Every event committed before a step took the lock is
-// stamped by that step or an earlier one; one transaction's events are
-// stamped together, so the events of one append are contiguous. A reader
-// reads only stamped events, whose positions commit at once: it can never
-// see position n+1 before n.
+// The sequencing step is the function sequence_batch. It takes a
+// transaction-scoped advisory lock, the sequencer lock, then reads the
+// events that have no position (a partial index on the id of the
+// transaction that wrote them finds them), takes those of the transactions
+// with the lowest ids, whole transactions, at least a batch of them
+// (10,000 events) when that many are pending, orders them by
+// (transaction id, stream, version), and numbers them on from the counter
+// in log_head. Because the function runs in READ COMMITTED, each of its
+// statements gets a fresh snapshot, taken after the lock was granted: it
+// sees all that the previous holder numbered, and a position is never
+// given twice. One transaction's events are numbered together, so the
+// events of one append are contiguous; appends to one stream are numbered
+// in version order, since the later one began after the earlier one
+// committed and so has the higher transaction id. A reader reads only
+// numbered events, whose positions commit at once: it can never see
+// position n+1 before n.
 //
-// Who runs the step:
+// Readers run the step, writers never:
 //
-//   - Every append, right after it commits, as a second transaction sent
-//     in the same round trip (a pipeline with two Syncs). A writer never
-//     waits for the lock: if another session holds it, the writer leaves
-//     its events to that session, or to the next step.
-//   - [Store.ReadLog], when its page reaches the end of the stamped log and
-//     committed events still lack a position (one query tells both), and
-//     [Store.Head]. They wait for the lock, so they see every event
-//     committed before they were called. A writer that died between its
-//     commit and its step leaves its events invisible only until then.
+//   - [Store.ReadLog], when its page reaches the end of the numbered log and
+//     committed events still lack a position (one query tells both). It
+//     runs steps and reads on until its page is full or nothing committed
+//     before the call is left without a position.
+//   - [Store.Head], until nothing is pending.
 //   - [Store.Wait] (below).
 //
-// [Store.ReadStream] does not run the step, and may yield Position 0 for
-// an event committed but not sequenced yet.
+// They queue for the sequencer lock, so they see every event committed
+// before they were called. Events appended while nobody reads wait for a
+// position until someone does; the batches keep any one step short
+// however many piled up. [Store.ReadStream] does not run the step, and
+// yields Position 0 for an event committed but not numbered yet.
 //
 // The costs: each event is written twice (inserted, then updated with its
-// position, leaving a dead row version for autovacuum), each append
-// carries a second, short transaction, and sequencing steps run one at a
-// time, each stamping every event committed since the previous one, so a
-// busier log gets bigger batches. docs/global-log.md has the measurements.
+// position by its first reader, leaving a dead row version for
+// autovacuum); the update is batched, and paid by readers. Appends pay a
+// version check and a shared advisory lock. docs/global-log.md has the
+// measurements, and the proofs.
 //
 // # Waiting
 //
-// Every sequencing step that held the lock ends with pg_notify on a
-// channel named after the schema and prefix, carrying the new head, even
-// when it stamped nothing. [Store.Wait] LISTENs on one connection it holds
-// for the duration of the call, runs the step, and sleeps until a
-// notification. It returns when the notified head is past its position;
-// otherwise it runs the step again: a writer that found the lock taken
-// left its events to the holder, whose snapshot may have missed them, and
-// the holder's notification is the cue to look. Waiters do not poll; they
-// look once every few seconds on their own only in case a writer died
-// between its commit and its step. A NOTIFY in the writers' own
-// transactions would also wake waiters, but PostgreSQL serialises the
-// commits of all transactions that notify, which is the table lock again.
+// [Store.Wait] LISTENs on a channel named after the schema and prefix, on
+// one connection it holds for the duration of the call, and runs the
+// sequencing step. When nothing new is there, it takes the wait lock, a
+// session-level advisory lock, in exclusive mode, runs the step again, and
+// sleeps until a notification, holding the lock; woken, it releases the
+// lock and looks again. Every append tries the wait lock in shared mode in
+// the statement that inserts, and holds it until it commits. Writers never
+// conflict with each other over it. A waiter that asks for the lock while
+// an append holds it waits for that append's commit, so the step that
+// follows sees its events. An append that did not get it (a consumer
+// waits, or queues for the lock) inserts nothing, inserts again without
+// the lock, and notifies in a transaction of its own after its commit:
+// that notification wakes the waiters. So a waiter never sleeps through
+// an event, and writers pay for waking it only while one waits.
+//
+// Several waiters queue for the lock behind each other; each one that
+// holds it releases it when woken. A waiter that queues longer than
+// lock_timeout looks without the lock and queues again. Waiters do not
+// poll; they look once every few seconds on their own only in case a
+// writer died between its commit and its notification. A NOTIFY in the
+// writers' own transactions would wake waiters without the lock, but
+// PostgreSQL serialises the commits of all transactions that notify,
+// flushes included, which is the table lock again; a notification in a
+// transaction that writes nothing does not wait for a flush.
 //
 // # Connections
 //
@@ -251,10 +271,10 @@
 // A lease's key is a 64-bit hash (FNV-1a) of the schema, the prefix and
 // the lease name, split into the two 32-bit keys of the two-key form.
 // That form has a key space of its own, apart from the one-bigint locks of
-// the sequencer, the migrations and most applications, so stores with
-// other schemas or prefixes in one database hold their leases apart. Two
-// names whose hashes are equal would share one lease: one consumer would
-// wait for as long as the other runs. The chance that any two of n lease
+// the sequencer, the waiters, the migrations and most applications, so
+// stores with other schemas or prefixes in one database hold their leases
+// apart. Two names whose hashes are equal would share one lease: one
+// consumer would wait for as long as the other runs. The chance that any two of n lease
 // names in a database collide is about n²/2⁶⁵, 3·10⁻¹⁴ for a thousand.
 // The leases held and awaited are in pg_locks:
 //

@@ -15,3 +15,12 @@ func MigrateTo(ctx context.Context, pool *pgxpool.Pool, schema, prefix string, v
 	}
 	return migrateTo(ctx, pool, n, version)
 }
+
+// SetSequenceBatch makes the sequencing steps of s number batches of at
+// least n events, rather than thousands, so that tests of a few events
+// take the bounded path.
+func SetSequenceBatch(s *Store, n int64) { s.batch = n }
+
+// WaitLockKey returns the key of the advisory lock that waiting consumers
+// of s hold, for tests that play a waiter.
+func WaitLockKey(s *Store) int64 { return s.n.waitLock }

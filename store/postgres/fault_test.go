@@ -171,65 +171,29 @@ func TestConnectionDroppedDuringInsert(t *testing.T) {
 	}
 }
 
-// The connection of an append dies after the events committed, in the
-// sequencing step that follows (a trigger makes it sleep). The append's
-// commit was confirmed, so it succeeds; its events are whole, and the next
-// read of the log gives them positions.
-func TestConnectionDroppedDuringSequencing(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	f := openFaulty(t)
-	events := pgx.Identifier{f.db.Schema, "annals_events"}.Sanitize()
-	head := pgx.Identifier{f.db.Schema, "annals_log_head"}.Sanitize()
-	f.exec(t, `CREATE FUNCTION slow_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN
-			IF EXISTS (SELECT 1 FROM `+events+` WHERE type = 'SlowStamp' AND position = NEW.position) THEN
-				PERFORM pg_sleep(30);
-			END IF;
-			RETURN NEW;
-		END $$`)
-	f.exec(t, `CREATE TRIGGER slow_stamp BEFORE UPDATE ON `+head+` FOR EACH ROW EXECUTE FUNCTION slow_stamp()`)
-
-	done := make(chan bool)
-	go func() { done <- f.terminateWhenSleeping(t) }()
-	v, err := f.Append(ctx, "stamped-late", store.NoStream, batch(5, 100, "SlowStamp"))
-	if !<-done {
-		t.Fatal("the sequencing step never reached the sleeping trigger")
-	}
-	if err != nil || v != 5 {
-		t.Fatalf("append whose commit was confirmed before its connection died: version %d, %v; want 5, nil", v, err)
-	}
-	recs, err := collect(f.ReadStream(ctx, "stamped-late", 0))
-	if err != nil || len(recs) != 5 {
-		t.Fatalf("the stream holds %d events (%v), want 5", len(recs), err)
-	}
-	for _, r := range recs {
-		if r.Position != 0 {
-			t.Fatalf("event %d has position %d though its sequencing step died", r.Version, r.Position)
-		}
-	}
-	f.exec(t, `DROP TRIGGER slow_stamp ON `+head)
-	log, err := f.ReadLog(ctx, store.LogQuery{})
-	if err != nil || len(log) != 5 {
-		t.Fatalf("read log: %d records, %v; want the 5 events", len(log), err)
-	}
-	for i, r := range log {
-		if r.Position != int64(i)+1 || r.Version != int64(i)+1 {
-			t.Fatalf("log record %d: position %d version %d", i, r.Position, r.Version)
-		}
-	}
-}
-
-// Connections die at random moments while appends of large batches run:
-// whatever each append returned, its batch is stored whole or not at all,
-// and one that succeeded is stored.
+// Connections die at random moments while appends of large batches run,
+// half of them while a consumer waits (holding the wait lock), so that
+// they take the path that appends without the lock and then notifies:
+// whatever each append returned, its batch is stored whole or not at
+// all, and one that succeeded is stored.
 func TestConnectionDroppedAtRandom(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := openFaulty(t)
+	waiter, err := pgx.Connect(ctx, f.db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiter.Close(ctx)
+	waitLock := postgres.WaitLockKey(f.Store)
 	const size = 30
 	outcomes := map[string]int{}
 	for i := range 25 {
+		if i%2 == 1 {
+			if _, err := waiter.Exec(ctx, "SELECT pg_advisory_lock($1)", waitLock); err != nil {
+				t.Fatal(err)
+			}
+		}
 		id := fmt.Sprintf("random-%d", i)
 		delay := time.Duration(rand.IntN(20_000)) * time.Microsecond
 		killed := make(chan struct{})
@@ -240,6 +204,11 @@ func TestConnectionDroppedAtRandom(t *testing.T) {
 		}()
 		_, err := f.Append(ctx, id, store.NoStream, batch(size, 16<<10, "Big"))
 		<-killed
+		if i%2 == 1 {
+			if _, err := waiter.Exec(ctx, "SELECT pg_advisory_unlock($1)", waitLock); err != nil {
+				t.Fatal(err)
+			}
+		}
 		var recs []store.Record
 		var rerr error
 		for range 3 { // the first read may meet a closed connection

@@ -27,7 +27,8 @@ const leaseTimeout = 5 * time.Second
 // 64-bit hash of the schema, the prefix and the name, split into the two
 // 32-bit keys of pg_advisory_lock(int, int). That form has a key space of
 // its own in PostgreSQL, apart from the single bigint keys that the
-// sequencer and the migrations use (and that most applications use), so
+// sequencer, the waiters and the migrations use (and that most
+// applications use), so
 // only another two-key lock with the same 64 bits could collide with it.
 func (n names) leaseKey(name string) (int32, int32) {
 	h := hash64("lease\x00" + n.schema + "\x00" + n.prefix + "\x00" + name)

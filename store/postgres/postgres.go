@@ -53,6 +53,7 @@ type Store struct {
 	n       names
 	sql     statements
 	recheck time.Duration // see defaultRecheck
+	batch   int64         // see sequenceBatch
 
 	leaseCheck time.Duration // see defaultLeaseCheck
 }
@@ -155,7 +156,7 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, n names) (*Stor
 	if err := migrate(ctx, pool, n); err != nil {
 		return nil, err
 	}
-	return &Store{pool: pool, ownPool: own, n: n, sql: newStatements(n), recheck: defaultRecheck, leaseCheck: defaultLeaseCheck}, nil
+	return &Store{pool: pool, ownPool: own, n: n, sql: newStatements(n), recheck: defaultRecheck, batch: sequenceBatch, leaseCheck: defaultLeaseCheck}, nil
 }
 
 // parseURL splits the store's parameters off a postgres:// URL.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/annals-dev/annals/store"
@@ -18,9 +19,9 @@ import (
 
 // defaultRecheck is how long [Store.Wait] sleeps on notifications before
 // it runs the sequencing step once more itself. Notifications come from
-// the sequencing step, which every append runs after it commits; the
-// recheck only matters when a writer died between its commit and that
-// step, and no other writer came after it.
+// the writers that find a consumer waiting, each after its commit; the
+// recheck only matters when such a writer died between its commit and its
+// notification, and no other writer came after it.
 const defaultRecheck = 5 * time.Second
 
 // ReadStream implements [store.Store]. It reads the stream in one query,
@@ -127,11 +128,12 @@ func (sc *recordScanner) scan(rows pgx.Rows, before ...any) (r store.Record, ok 
 }
 
 // ReadLog implements [store.Store]. It reads the page and learns in the
-// same query whether committed events are still waiting for a position
-// (their writer's sequencing step has not run, or never will because the
-// writer died). When they are and the page reached the end of the
-// sequenced log, it runs the sequencing step and reads on, so that a page
-// ends short only where the committed log ends.
+// same query whether committed events are still waiting for a position.
+// When they are and the page reached the end of the sequenced log, it
+// runs the sequencing step, which numbers a batch of them, and reads on,
+// until the page is full or nothing committed before the call is left
+// without a position: a page ends short only where the committed log
+// ends.
 func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -144,17 +146,16 @@ func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, 
 	err := s.retry(ctx, func() error {
 		out = out[:0]
 		pending, err := s.readLogPage(ctx, q.After, limit, q.Types, &out)
-		if err != nil || !pending || len(out) == limit {
-			return err
+		for err == nil && pending && len(out) < limit {
+			if _, pending, err = s.sequenceLog(ctx, int64(limit-len(out))); err != nil {
+				return err
+			}
+			after := q.After
+			if len(out) > 0 {
+				after = out[len(out)-1].Position
+			}
+			_, err = s.readLogPage(ctx, after, limit-len(out), q.Types, &out)
 		}
-		if _, err := s.sequenceLog(ctx); err != nil {
-			return err
-		}
-		after := q.After
-		if len(out) > 0 {
-			after = out[len(out)-1].Position
-		}
-		_, err = s.readLogPage(ctx, after, limit-len(out), q.Types, &out)
 		return err
 	})
 	if err != nil {
@@ -187,23 +188,38 @@ func (s *Store) readLogPage(ctx context.Context, after int64, limit int, types [
 	return pending, rows.Err()
 }
 
-// sequenceLog runs the sequencing step and returns the log's head.
-func (s *Store) sequenceLog(ctx context.Context) (int64, error) {
-	var head int64
-	err := s.pool.QueryRow(ctx, s.sql.sequence).Scan(&head)
-	return head, err
+// sequenceBatch is the number of events one sequencing step numbers at
+// least, when that many are pending: big enough that the cost of a step
+// (its lock, its commit) is spread over many events, small enough that no
+// step holds the sequencer lock long (tens of milliseconds).
+const sequenceBatch = 10_000
+
+// sequenceLog runs one sequencing step, which numbers at least
+// max(want, s.batch) of the pending events, whole transactions (fewer
+// only when fewer are pending), and returns the log's head and whether
+// events were still pending when it looked. s.batch is sequenceBatch but
+// in tests.
+func (s *Store) sequenceLog(ctx context.Context, want int64) (head int64, more bool, err error) {
+	err = s.pool.QueryRow(ctx, s.sql.sequence, max(want, s.batch)).Scan(&head, &more)
+	return head, more, err
 }
 
-// Head implements [store.Store]. It runs the sequencing step first, so
-// the head counts every event committed before the call.
+// Head implements [store.Store]. It runs the sequencing step until no
+// event committed before the call is left without a position, so the
+// head counts every one of them.
 func (s *Store) Head(ctx context.Context) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	var head int64
-	err := s.retry(ctx, func() (err error) {
-		head, err = s.sequenceLog(ctx)
-		return err
+	err := s.retry(ctx, func() error {
+		for more := true; more; {
+			var err error
+			if head, more, err = s.sequenceLog(ctx, s.batch); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("head: %w", err)
@@ -212,14 +228,17 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 }
 
 // Wait implements [store.Store]. It holds one connection for the duration
-// of the call, LISTENing on the store's channel, on which every
-// sequencing step notifies the head when it ends. It runs the sequencing
-// step itself after it starts listening, and again on each notification
-// that does not announce a head past after: a writer that found another
-// session sequencing left its events to that session, which may have
-// missed them, and whose notification is the cue to look. It also looks
-// every few seconds, for the writer that died
-// between its commit and its sequencing step.
+// of the call, LISTENing on the store's channel, and runs the sequencing
+// step. When the head is not past after, it takes the wait lock, runs the
+// step again, and, when the head is still not past after, sleeps until a
+// notification, holding the lock. While a consumer holds it, writers
+// cannot take the lock in shared mode, and each one that tries notifies
+// after its commit; a writer that took it first held it until its
+// commit, so the step, which follows the lock, saw its events. When
+// woken, it releases the lock, so that other waiters can take it, and
+// looks again. docs/global-log.md has the proof. It also looks every few
+// seconds on its own, for a writer that died between its commit and its
+// notification.
 func (s *Store) Wait(ctx context.Context, after int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -244,12 +263,19 @@ func (s *Store) wait(ctx context.Context, after int64) error {
 		return err
 	}
 	conn := c.Conn()
+	held := false
 	defer func() {
-		// A connection still listening would collect notifications for
-		// its next user; one that cannot UNLISTEN is closed, and the
-		// pool replaces it.
+		// A connection that still held the lock or listened would keep
+		// writers notifying, or collect notifications for its next
+		// user; one that cannot let go of them is closed, and the pool
+		// replaces it.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
+		if held {
+			if _, err := conn.Exec(ctx, s.sql.waitUnlock); err != nil {
+				conn.Close(ctx)
+			}
+		}
 		if _, err := conn.Exec(ctx, s.sql.unlisten); err != nil {
 			conn.Close(ctx)
 		}
@@ -258,27 +284,61 @@ func (s *Store) wait(ctx context.Context, after int64) error {
 	if _, err := conn.Exec(ctx, s.sql.listen); err != nil {
 		return err
 	}
+	step := func() (head int64, more bool, err error) {
+		err = conn.QueryRow(ctx, s.sql.sequence, s.batch).Scan(&head, &more)
+		return head, more, err
+	}
+	// Look before taking the lock: under load there is often something
+	// new already, and a waiter that holds the lock makes writers take
+	// the longer path that notifies.
+	if head, _, err := step(); err != nil || head > after {
+		return err
+	}
 	for {
-		var head int64
-		if err := conn.QueryRow(ctx, s.sql.sequence).Scan(&head); err != nil {
+		if !held {
+			// Queue for the lock behind the writers that hold it, whose
+			// events the step then sees, and behind other waiters,
+			// which let go of it when they are woken. When that takes
+			// longer than lock_timeout, look without it, and queue again.
+			_, err := conn.Exec(ctx, s.sql.waitLock)
+			switch {
+			case err == nil:
+				held = true
+			case !isLockTimeout(err):
+				return err
+			}
+		}
+		head, more, err := step()
+		switch {
+		case err != nil:
+			return err
+		case head > after:
+			return nil
+		case more || !held:
+			continue
+		}
+		if head, err = s.nextNotification(ctx, conn); err != nil || head > after {
 			return err
 		}
-		if head > after {
-			return nil
-		}
-		head, err := s.nextNotification(ctx, conn)
-		if err != nil {
+		if _, err := conn.Exec(ctx, s.sql.waitUnlock); err != nil {
 			return err
 		}
-		if head > after {
-			return nil
+		held = false
+		if head, _, err = step(); err != nil || head > after {
+			return err
 		}
 	}
 }
 
+// isLockTimeout reports the error of a lock wait longer than lock_timeout.
+func isLockTimeout(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55P03"
+}
+
 // nextNotification waits for a notification on the store's channel and
-// returns the head it announces, or 0 when the recheck interval passed
-// first.
+// returns the head it announces: 0 when it announces none (a writer's
+// notification) or when the recheck interval passed first.
 func (s *Store) nextNotification(ctx context.Context, conn *pgx.Conn) (int64, error) {
 	recheck, cancel := context.WithTimeout(ctx, s.recheck)
 	defer cancel()

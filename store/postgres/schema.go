@@ -37,6 +37,7 @@ var objectSuffixes = []string{
 	"snapshots", "snapshots_pkey",
 	"subject_keys", "subject_keys_pkey",
 	"states", "states_pkey",
+	"events_pending", "sequence_batch",
 }
 
 // names holds the quoted, schema-qualified names the SQL uses, and what is
@@ -48,12 +49,14 @@ type names struct {
 
 	events, logHead, checkpoints, migrations, sequence string // quoted
 	snapshots, subjectKeys, states                     string // quoted
+	sequenceBatch                                      string // quoted
 
 	pkey, eventIDKey string // unquoted constraint names, to classify errors
 
 	channel       string // unquoted; its quoted form is listen
 	listen        string
 	sequenceLock  int64
+	waitLock      int64 // held by waiting consumers, tried by writers
 	migrationLock int64
 }
 
@@ -78,9 +81,10 @@ func newNames(schema, prefix string) (names, error) {
 		events: q("events"), logHead: q("log_head"), checkpoints: q("checkpoints"),
 		migrations: q("schema_migrations"), sequence: q("sequence_log"),
 		snapshots: q("snapshots"), subjectKeys: q("subject_keys"), states: q("states"),
-		pkey: prefix + "events_pkey", eventIDKey: prefix + "events_event_id_key",
+		sequenceBatch: q("sequence_batch"), pkey: prefix + "events_pkey", eventIDKey: prefix + "events_event_id_key",
 		channel: channel, listen: pgx.Identifier{channel}.Sanitize(),
 		sequenceLock:  int64(hash64("sequence\x00" + id)),
+		waitLock:      int64(hash64("wait\x00" + id)),
 		migrationLock: int64(hash64("migrate\x00" + id)),
 	}, nil
 }
@@ -125,6 +129,7 @@ var migrations = []migration{
 	{2, "snapshots", migration2},
 	{3, "subject keys", migration3},
 	{4, "view states", migration4},
+	{5, "sequencing in bounded batches, off the write path", migration5},
 }
 
 // migration1 creates the event table, the sequencer and checkpoints. See
@@ -291,6 +296,127 @@ CREATE TABLE ` + n.states + ` (
 	CONSTRAINT ` + n.constraint("states_pkey") + ` PRIMARY KEY (view_name, state_key)
 );
 `
+}
+
+// migration5 takes the sequencing step off the write path: appends no
+// longer run it, readers do, in batches of bounded size
+// (docs/global-log.md says why and proves it). It changes no event and no
+// position.
+//
+//   - The unique index on position holds the numbered events only; the
+//     events still to be numbered have an index of their own, on the
+//     transaction that wrote them, which is the order they are numbered
+//     in. An insert still writes three index entries.
+//   - sequence_batch is the sequencing step, numbering at least max_events
+//     events (whole transactions) a call when that many are pending, so
+//     that no call holds the sequencer lock long, however much is pending.
+//   - sequence_log keeps its signature and its behaviour (number all that
+//     is pending, notify the head) for programs of earlier versions that
+//     share the database during an upgrade.
+func migration5(n names) string {
+	r := strings.NewReplacer(
+		"{events}", n.events, "{log_head}", n.logHead,
+		"{sequence}", n.sequence, "{sequence_batch}", n.sequenceBatch,
+		"{channel}", quoteLiteral(n.channel), "{lock}", fmt.Sprint(n.sequenceLock),
+		"{events_position_key}", n.constraint("events_position_key"),
+		"{events_pending}", n.constraint("events_pending"),
+	)
+	return r.Replace(`
+ALTER TABLE {events} DROP CONSTRAINT {events_position_key};
+CREATE UNIQUE INDEX {events_position_key} ON {events} (position) WHERE position IS NOT NULL;
+CREATE INDEX {events_pending} ON {events} (txid) WHERE position IS NULL;
+
+-- sequence_batch gives committed events that have no position yet the
+-- next positions of the global log: those of the transactions with the
+-- lowest ids, whole transactions, at least max_events events when that
+-- many are pending (fewer only when fewer are). It returns the log's head
+-- and whether more events were pending when it looked.
+--
+-- It holds the sequencer lock until it commits, and looks for events only
+-- after it took the lock: in READ COMMITTED each statement of a function
+-- gets a fresh snapshot, so it sees all that earlier calls numbered.
+-- Positions come from the counter in log_head, never reused. A
+-- transaction's events get consecutive positions, in version order, so
+-- the events of one append are contiguous. Successive appends to one
+-- stream are numbered in version order: the later one began after the
+-- earlier one committed, so it has the higher transaction id, and is
+-- never numbered first.
+--
+-- With wait = false it does not queue for the lock: if another session
+-- holds it, it returns new_head = 0.
+CREATE FUNCTION {sequence_batch}(wait boolean, max_events bigint, OUT new_head bigint, OUT more boolean)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+	cutoff xid8;
+	tids tid[];
+	stamped bigint;
+BEGIN
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'annals: the global log is sequenced in READ COMMITTED only, not in %', current_setting('transaction_isolation')
+			USING HINT = 'do not set default_transaction_isolation on the store''s connections';
+	END IF;
+	more := false;
+	IF NOT EXISTS (SELECT 1 FROM {events} WHERE position IS NULL) THEN
+		new_head := (SELECT position FROM {log_head});
+		RETURN;
+	END IF;
+	IF wait THEN
+		PERFORM pg_advisory_xact_lock({lock});
+	ELSIF NOT pg_try_advisory_xact_lock({lock}) THEN
+		new_head := 0;
+		more := true;
+		RETURN;
+	END IF;
+	SELECT position INTO new_head FROM {log_head};
+	SELECT txid INTO cutoff FROM {events} WHERE position IS NULL
+	ORDER BY txid OFFSET greatest(max_events, 1) - 1 LIMIT 1;
+	IF cutoff IS NULL THEN
+		SELECT array_agg(ctid ORDER BY txid, stream_id, version) INTO tids
+		FROM {events} WHERE position IS NULL;
+	ELSE
+		SELECT array_agg(ctid ORDER BY txid, stream_id, version) INTO tids
+		FROM {events} WHERE position IS NULL AND txid <= cutoff;
+		more := EXISTS (SELECT 1 FROM {events} WHERE position IS NULL AND txid > cutoff);
+	END IF;
+	IF tids IS NOT NULL THEN
+		-- A TID join: cheap whatever the statistics say about NULLs.
+		UPDATE {events} e SET position = new_head + u.n
+		FROM unnest(tids) WITH ORDINALITY AS u(tid, n)
+		WHERE e.ctid = u.tid;
+		GET DIAGNOSTICS stamped = ROW_COUNT;
+		IF stamped <> cardinality(tids) THEN
+			RAISE EXCEPTION 'annals: sequencing found % events but stamped %', cardinality(tids), stamped;
+		END IF;
+		new_head := new_head + stamped;
+		UPDATE {log_head} SET position = new_head;
+	END IF;
+END
+$fn$;
+
+-- sequence_log, for programs of earlier versions: numbers everything
+-- pending, in batches, and notifies the head when it held the lock.
+CREATE OR REPLACE FUNCTION {sequence}(wait boolean) RETURNS bigint LANGUAGE plpgsql AS $fn$
+DECLARE
+	head bigint;
+	pending boolean;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM {events} WHERE position IS NULL) THEN
+		RETURN (SELECT position FROM {log_head});
+	END IF;
+	IF wait THEN
+		PERFORM pg_advisory_xact_lock({lock});
+	ELSIF NOT pg_try_advisory_xact_lock({lock}) THEN
+		RETURN 0;
+	END IF;
+	LOOP
+		SELECT b.new_head, b.more INTO head, pending FROM {sequence_batch}(true, 10000) b;
+		EXIT WHEN NOT pending;
+	END LOOP;
+	PERFORM pg_notify({channel}, head::text);
+	RETURN head;
+END
+$fn$;
+`)
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
