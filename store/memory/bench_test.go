@@ -179,28 +179,50 @@ func BenchmarkHandle(b *testing.B) {
 	}
 }
 
-func BenchmarkAppendBatch(b *testing.B) {
+// BenchmarkAppend appends pre-encoded events: one per append to 1,000
+// streams in turn, or a batch of 100 to a new stream.
+func BenchmarkAppend(b *testing.B) {
 	ctx := context.Background()
-	n := workload.BatchSize
-	events, err := workload.Events(ctx, "account", 1, n+1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Run(fmt.Sprintf("memory/events=%d/lib", n), func(b *testing.B) {
-		s := memory.New()
-		workload.Loop(b, n, func(i int) error {
-			_, err := s.Append(ctx, workload.StreamID(i, 1), store.NoStream, events)
-			return err
-		})
-	})
-	b.Run(fmt.Sprintf("memory/events=%d/raw", n), func(b *testing.B) {
-		payloads := make([]rawPayload, n)
-		for i, e := range events {
-			payloads[i] = rawPayload{typ: e.Type, data: e.Data}
+	const streams = 1000
+	for _, n := range []int{1, workload.BatchSize} {
+		events, err := workload.Events(ctx, "account", 1, n+1)
+		if err != nil {
+			b.Fatal(err)
 		}
-		s := newRawStore()
-		workload.Loop(b, n, func(i int) error { return s.append(workload.StreamID(i, 1), 0, payloads) })
-	})
+		stream := func(i int, versions []int64) (string, int64) {
+			if n == 1 {
+				return workload.StreamID(i%streams, 1), versions[i%streams]
+			}
+			return workload.StreamID(i, 1), 0
+		}
+		b.Run(fmt.Sprintf("memory/events=%d/lib", n), func(b *testing.B) {
+			s := memory.New()
+			versions := make([]int64, streams)
+			workload.Loop(b, n, func(i int) error {
+				id, expected := stream(i, versions)
+				v, err := s.Append(ctx, id, expected, events)
+				if n == 1 {
+					versions[i%streams] = v
+				}
+				return err
+			})
+		})
+		b.Run(fmt.Sprintf("memory/events=%d/raw", n), func(b *testing.B) {
+			payloads := make([]rawPayload, n)
+			for i, e := range events {
+				payloads[i] = rawPayload{typ: e.Type, data: e.Data}
+			}
+			s := newRawStore()
+			versions := make([]int64, streams)
+			workload.Loop(b, n, func(i int) error {
+				id, expected := stream(i, versions)
+				if n == 1 {
+					versions[i%streams] = expected + 1
+				}
+				return s.append(id, expected, payloads)
+			})
+		})
+	}
 }
 
 func BenchmarkReadLog(b *testing.B) {

@@ -101,12 +101,13 @@ func scanEvents(rows pgx.Rows, visit func(*rawEvent)) (last int64, n int, err er
 	var r rawEvent
 	var position *int64
 	var extra []byte
-	dest := []any{&position, &r.stream, &r.version, &r.id, &r.typ, &r.schema, &r.at, &r.data, &r.encoding, &r.correlation, &r.causation, &extra}
+	var id [16]byte
+	dest := []any{&position, &r.stream, &r.version, &id, &r.typ, &r.schema, &r.at, &r.data, &r.encoding, &r.correlation, &r.causation, &extra}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return 0, 0, err
 		}
-		r.position = 0
+		r.id, r.position = id, 0
 		if position != nil {
 			r.position = *position
 		}
