@@ -36,7 +36,7 @@ type Store struct {
 	checkpoints map[string]int64
 	snapshots   map[string]snapshot.Snapshot // the latest per stream
 	keys        map[string]store.SubjectKey
-	changed     chan struct{} // closed and replaced on every append
+	changed     chan struct{} // made by a waiter, closed by the next append
 	consumers   consumers
 	closed      bool
 }
@@ -55,7 +55,6 @@ func New() *Store {
 		checkpoints: map[string]int64{},
 		snapshots:   map[string]snapshot.Snapshot{},
 		keys:        map[string]store.SubjectKey{},
-		changed:     make(chan struct{}),
 		consumers: consumers{
 			states: map[string]map[string][]byte{},
 			leases: map[string]chan struct{}{},
@@ -112,34 +111,49 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 		s.log = append(s.log, records[i])
 	}
 	s.streams[streamID] = idx
-	if len(records) > 0 {
+	if len(records) > 0 && s.changed != nil {
 		close(s.changed)
-		s.changed = make(chan struct{})
+		s.changed = nil
 	}
 	return actual + int64(len(records)), nil
 }
 
 var errClosed = fmt.Errorf("memory store is closed: %w", store.ErrInvalid)
 
-// ReadStream implements [store.Store].
+// streamChunk is how many records ReadStream copies under one read lock.
+const streamChunk = 32
+
+// ReadStream implements [store.Store]. It copies the records in chunks,
+// each under the read lock, and yields them with the lock released, so
+// that the caller may append while it iterates.
 func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
 	return func(yield func(store.Record, error) bool) {
-		for i := max(from, 1) - 1; ; i++ {
+		var chunk [streamChunk]store.Record
+		for next := max(from, 1) - 1; ; {
 			if err := ctx.Err(); err != nil {
 				yield(store.Record{}, err)
 				return
 			}
 			s.mu.RLock()
 			idx := s.streams[streamID]
-			if i >= int64(len(idx)) {
-				s.mu.RUnlock()
-				return
+			n := 0
+			for ; n < streamChunk && next+int64(n) < int64(len(idx)); n++ {
+				chunk[n] = copyRecord(s.log[idx[next+int64(n)]])
 			}
-			rec := copyRecord(s.log[idx[i]])
 			s.mu.RUnlock()
-			if !yield(rec, nil) {
+			for i := range n {
+				if err := ctx.Err(); err != nil {
+					yield(store.Record{}, err)
+					return
+				}
+				if !yield(chunk[i], nil) {
+					return
+				}
+			}
+			if n < streamChunk {
 				return
 			}
+			next += streamChunk
 		}
 	}
 }
@@ -179,9 +193,13 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 // Wait implements [store.Store].
 func (s *Store) Wait(ctx context.Context, after int64) error {
 	for {
-		s.mu.RLock()
-		head, changed := int64(len(s.log)), s.changed
-		s.mu.RUnlock()
+		s.mu.Lock()
+		head := int64(len(s.log))
+		if s.changed == nil && head <= after {
+			s.changed = make(chan struct{})
+		}
+		changed := s.changed
+		s.mu.Unlock()
 		if head > after {
 			return nil
 		}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,29 +23,11 @@ import (
 // the same pragmas and connections (one writer connection with BEGIN
 // IMMEDIATE transactions, a pool of query-only readers), the same rows and
 // the same columns read, encoding/json for payloads and states, and
-// nothing of the library in the timed work. The appends also report
-// cpu-ns/op, the processor time per operation, which other work on the
-// machine disturbs less than the elapsed time:
+// nothing of the library in the timed work. Each also reports cpu-ns/op,
+// the processor time per operation, which other work on the machine
+// disturbs less than the elapsed time:
 //
 //	go test -run '^$' -bench . -benchmem -count 6 ./store/sqlite
-
-// reportCPU reports the processor time the process spent per operation,
-// user and system, as cpu-ns/op. Call it after the setup:
-// defer reportCPU(b)().
-func reportCPU(b *testing.B) func() {
-	start := cpuTime(b)
-	return func() {
-		b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
-	}
-}
-
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // openStore opens a store on a new file.
 func openStore(b *testing.B, sync Synchronous) *Store {
@@ -172,7 +153,6 @@ func BenchmarkAppend(b *testing.B) {
 			b.Run(fmt.Sprintf("sqlite/sync=%s/events=%d/lib", sync, n), func(b *testing.B) {
 				s := openStore(b, sync)
 				versions := make([]int64, streams)
-				defer reportCPU(b)()
 				workload.Loop(b, n, func(i int) error {
 					id, expected := stream(i, versions)
 					v, err := s.Append(ctx, id, expected, events)
@@ -188,7 +168,6 @@ func BenchmarkAppend(b *testing.B) {
 				ins := db.prepare(b, db.w, `INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata) VALUES `+rows)
 				versions := make([]int64, streams)
 				args := make([]any, 0, 9*n)
-				defer reportCPU(b)()
 				workload.Loop(b, n, func(i int) error {
 					id, version := stream(i, versions)
 					now := time.Now().UnixNano()
@@ -237,14 +216,12 @@ func BenchmarkHandle(b *testing.B) {
 		for _, perStream := range []int{1, workload.CommandsPerAgg} {
 			b.Run(fmt.Sprintf("sqlite/sync=%s/per-stream=%d/lib", sync, perStream), func(b *testing.B) {
 				r := store.NewRunner(openStore(b, sync), workload.Decider(), workload.Codec())
-				defer reportCPU(b)()
 				workload.Loop(b, 1, workload.Handle(ctx, r, perStream))
 			})
 			b.Run(fmt.Sprintf("sqlite/sync=%s/per-stream=%d/raw", sync, perStream), func(b *testing.B) {
 				db := openRaw(b, filepath.Join(b.TempDir(), "raw.db"), sync)
 				load := db.prepare(b, db.r, `SELECT `+rawColumns+` FROM annals_events WHERE stream_id = ? ORDER BY version`)
 				ins := db.prepare(b, db.w, `INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata) VALUES (?,?,?,?,?,?,?,?,?)`)
-				defer reportCPU(b)()
 				workload.Loop(b, 1, func(i int) error {
 					stream := workload.StreamID(i, perStream)
 					rows, err := load.QueryContext(ctx, stream)
