@@ -139,13 +139,21 @@ func getAll(ctx context.Context, s school, ids []uuid.UUID) error {
 	return nil
 }
 
+// loop runs op in b.Loop, reporting perOp units of work per operation
+// and the processor time per operation.
 func loop(b *testing.B, unit string, perOp int, op func() error) {
 	b.ReportAllocs()
+	var cpu time.Duration
+	first := true
 	for b.Loop() {
+		if first {
+			cpu, first = workload.CPUTime(b), false
+		}
 		if err := op(); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(workload.CPUTime(b)-cpu)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(perOp), unit+"/op")
 }
 

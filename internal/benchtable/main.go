@@ -1,7 +1,8 @@
 // Command benchtable turns `go test -bench` output into the table of
 // docs/benchmarks.md: for each workload and store, the library's
-// throughput, each baseline's, their ratio, the library's time per
-// operation, and allocations per unit of work.
+// throughput, each baseline's, their ratio, the ratio of their processor
+// times (when they report cpu-ns/op), the library's time per operation,
+// and allocations per unit of work.
 //
 // Benchmarks follow one convention: a workload is a benchmark path whose
 // last element names the variant — "lib" for the library, anything else
@@ -50,8 +51,8 @@ var units = []string{"events", "commands", "gets"}
 
 // sample is one benchmark result line.
 type sample struct {
-	nsPerOp, perOp, allocsPerOp float64
-	unit                        string
+	nsPerOp, cpuPerOp, perOp, allocsPerOp float64
+	unit                                  string
 }
 
 // row is one workload on one store: its variants' medians.
@@ -149,6 +150,8 @@ func parseMetrics(fields []string) (sample, error) {
 		switch unit := fields[i+1]; unit {
 		case "ns/op":
 			s.nsPerOp = v
+		case "cpu-ns/op":
+			s.cpuPerOp = v
 		case "allocs/op":
 			s.allocsPerOp = v
 		default:
@@ -174,6 +177,7 @@ func median(ss []sample) sample {
 	}
 	return sample{
 		nsPerOp:     pick(func(s sample) float64 { return s.nsPerOp }),
+		cpuPerOp:    pick(func(s sample) float64 { return s.cpuPerOp }),
 		perOp:       pick(func(s sample) float64 { return s.perOp }),
 		allocsPerOp: pick(func(s sample) float64 { return s.allocsPerOp }),
 		unit:        ss[0].unit,
@@ -196,12 +200,22 @@ func duration(ns float64) string {
 	return fmt.Sprintf("%.3g ns", ns)
 }
 
+// cpuRatio is the ratio of the processor time per unit of work of base to
+// that of lib, "—" when either did not report it or when the store runs
+// in a server, whose work the client's processor time leaves out.
+func cpuRatio(store string, lib, base sample) string {
+	if lib.cpuPerOp == 0 || base.cpuPerOp == 0 || store == "postgres" {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", (base.cpuPerOp/base.perOp)/(lib.cpuPerOp/lib.perOp))
+}
+
 // write prints a Markdown table: one line per workload, store and
 // baseline.
 func write(w io.Writer, rows []row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
-	fmt.Fprintln(tw, "| workload\t store\t unit\t library /s\t baseline\t baseline /s\t ratio\t library time/op\t allocs/unit (lib)\t allocs/unit (baseline)\t")
-	fmt.Fprintln(tw, "|---\t---\t---\t---:\t---\t---:\t---:\t---:\t---:\t---:\t")
+	fmt.Fprintln(tw, "| workload\t store\t unit\t library /s\t baseline\t baseline /s\t ratio\t CPU ratio\t library time/op\t allocs/unit (lib)\t allocs/unit (baseline)\t")
+	fmt.Fprintln(tw, "|---\t---\t---\t---:\t---\t---:\t---:\t---:\t---:\t---:\t---:\t")
 	for _, r := range rows {
 		lib := r.variants["lib"]
 		store := r.store
@@ -216,14 +230,14 @@ func write(w io.Writer, rows []row) {
 		}
 		slices.Sort(baselines)
 		if len(baselines) == 0 {
-			fmt.Fprintf(tw, "| %s\t %s\t %s\t %.0f\t —\t —\t —\t %s\t %.1f\t —\t\n", r.workload, store, lib.unit,
+			fmt.Fprintf(tw, "| %s\t %s\t %s\t %.0f\t —\t —\t —\t —\t %s\t %.1f\t —\t\n", r.workload, store, lib.unit,
 				lib.perSec(), duration(lib.nsPerOp), lib.allocsPerUnit())
 			continue
 		}
 		for _, b := range baselines {
 			base := r.variants[b]
-			fmt.Fprintf(tw, "| %s\t %s\t %s\t %.0f\t %s\t %.0f\t %.2f\t %s\t %.1f\t %.1f\t\n", r.workload, store, lib.unit,
-				lib.perSec(), b, base.perSec(), lib.perSec()/base.perSec(), duration(lib.nsPerOp),
+			fmt.Fprintf(tw, "| %s\t %s\t %s\t %.0f\t %s\t %.0f\t %.2f\t %s\t %s\t %.1f\t %.1f\t\n", r.workload, store, lib.unit,
+				lib.perSec(), b, base.perSec(), lib.perSec()/base.perSec(), cpuRatio(r.store, lib, base), duration(lib.nsPerOp),
 				lib.allocsPerUnit(), base.allocsPerUnit())
 		}
 	}
