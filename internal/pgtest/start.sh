@@ -69,7 +69,7 @@ start_postgres() {
 	PGTEST_SETTINGS=""
 	if [ -x "$bindir/psql" ]; then
 		PGTEST_SETTINGS=$("$bindir/psql" -X -At -h "$PGTEST_DIR" -U postgres -d postgres -c \
-			"SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings
+			"SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name) FROM pg_settings
 			 WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_level', 'shared_buffers')")
 	fi
 	echo "$PGTEST_VERSION from $bindir, socket in $PGTEST_DIR${PGTEST_SETTINGS:+, $PGTEST_SETTINGS}"
