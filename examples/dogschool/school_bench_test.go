@@ -240,11 +240,13 @@ func (s rawSchool) GetDog(ctx context.Context, id uuid.UUID) (Dog, error) {
 	return dog, err
 }
 
-// rawMemory keeps events in a log and an index per stream, behind a lock.
+// rawMemory keeps events in a log and an index per stream, behind a lock,
+// with their IDs kept unique.
 type rawMemory struct {
 	mu      sync.RWMutex
 	log     []rawEvent
 	streams map[string][]int
+	ids     map[uuid.UUID]struct{}
 }
 
 type rawEvent struct {
@@ -257,7 +259,9 @@ type rawEvent struct {
 	data     []byte
 }
 
-func newRawMemory() *rawMemory { return &rawMemory{streams: map[string][]int{}} }
+func newRawMemory() *rawMemory {
+	return &rawMemory{streams: map[string][]int{}, ids: map[uuid.UUID]struct{}{}}
+}
 
 func (m *rawMemory) stream(_ context.Context, id string, visit func(string, []byte) error) (int64, error) {
 	m.mu.RLock()
@@ -282,6 +286,10 @@ func (m *rawMemory) insert(_ context.Context, stream string, version int64, typ 
 	if int64(len(m.streams[stream]))+1 != version {
 		return fmt.Errorf("stream %s is not at version %d", stream, version-1)
 	}
+	if _, dup := m.ids[id]; dup {
+		return fmt.Errorf("event ID %v is already stored", id)
+	}
+	m.ids[id] = struct{}{}
 	e.position = int64(len(m.log)) + 1
 	m.streams[stream] = append(m.streams[stream], len(m.log))
 	m.log = append(m.log, e)

@@ -18,7 +18,8 @@ import (
 // The benchmarks of this file run the workloads of docs/benchmarks.md on
 // the memory store ("lib") and on rawStore ("raw"), the least an
 // in-memory event store written by hand does: a slice for the log and an
-// index per stream behind one lock, a version check, UUIDv7 event IDs, and
+// index per stream behind one lock, a version check, UUIDv7 event IDs
+// kept unique (as the databases' unique index on them does), and
 // encoding/json for payloads and states.
 //
 //	go test -run '^$' -bench . -benchmem ./store/memory
@@ -44,11 +45,12 @@ type rawStore struct {
 	mu        sync.RWMutex
 	log       []rawEvent
 	streams   map[string][]int // positions-1 of each stream's events
+	ids       map[uuid.UUID]struct{}
 	snapshots map[string]rawSnapshot
 }
 
 func newRawStore() *rawStore {
-	return &rawStore{streams: map[string][]int{}, snapshots: map[string]rawSnapshot{}}
+	return &rawStore{streams: map[string][]int{}, ids: map[uuid.UUID]struct{}{}, snapshots: map[string]rawSnapshot{}}
 }
 
 // rawPayload is an event to append: its type name and JSON.
@@ -73,7 +75,13 @@ func (s *rawStore) append(stream string, expected int64, events []rawPayload) er
 	if int64(len(idx)) != expected {
 		return fmt.Errorf("stream %s is at version %d, not %d", stream, len(idx), expected)
 	}
+	for _, e := range stored {
+		if _, dup := s.ids[e.id]; dup {
+			return fmt.Errorf("event ID %v is already stored", e.id)
+		}
+	}
 	for i := range stored {
+		s.ids[stored[i].id] = struct{}{}
 		stored[i].version = expected + int64(i) + 1
 		stored[i].position = int64(len(s.log)) + 1
 		idx = append(idx, len(s.log))
@@ -149,6 +157,7 @@ func (s *rawStore) copyFrom(b *testing.B, lib *memory.Store, streams ...string) 
 			break
 		}
 		for _, r := range recs {
+			s.ids[r.ID] = struct{}{}
 			s.streams[r.StreamID] = append(s.streams[r.StreamID], len(s.log))
 			s.log = append(s.log, rawEvent{id: r.ID, stream: r.StreamID, version: r.Version, position: r.Position, typ: r.Type, at: r.Time, data: r.Data})
 		}

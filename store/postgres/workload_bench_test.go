@@ -35,7 +35,7 @@ type bench struct {
 	schema string
 }
 
-func newBench(b *testing.B) bench {
+func newBench(b testing.TB) bench {
 	b.Helper()
 	ctx := context.Background()
 	db := pgtest.New(b)
