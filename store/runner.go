@@ -132,6 +132,19 @@ type handleConfig struct {
 	key  string
 }
 
+// newHandleConfig applies opts. The options get a pointer, which escapes:
+// without options nothing is allocated.
+func newHandleConfig(opts []HandleOption) handleConfig {
+	if len(opts) == 0 {
+		return handleConfig{}
+	}
+	cfg := new(handleConfig)
+	for _, o := range opts {
+		o(cfg)
+	}
+	return *cfg
+}
+
 // WithMetadata sets the metadata stored with every event of the command.
 func WithMetadata(m Metadata) HandleOption {
 	return func(c *handleConfig) { c.meta = m }
@@ -171,10 +184,7 @@ func (r rejection) Unwrap() []error { return []error{r.err, ErrRejected} }
 // A conflict is retried from the caught-up state; one that outlasts the
 // retries returns an error matching [ErrConflict].
 func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, opts ...HandleOption) (Result[E, S], error) {
-	var cfg handleConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
+	cfg := newHandleConfig(opts)
 	cur, err := r.loadCurrent(ctx, streamID)
 	if err != nil {
 		return Result[E, S]{}, err
@@ -327,15 +337,26 @@ func (r *Runner[C, E, S]) fold(ctx context.Context, streamID string, state S, ve
 	if verify {
 		from = version
 	}
+	// The body of a range over a function is a closure: what it changes
+	// lives in one variable, allocated once, and it leaves by break, not
+	// return, whose results would be allocated too.
+	f := struct {
+		state   S
+		version int64
+		verify  bool
+		err     error
+	}{state: state, version: version, verify: verify}
 	for rec, err := range r.store.ReadStream(ctx, streamID, from) {
 		if err != nil {
-			return state, version, fmt.Errorf("load stream %q: %w", streamID, err)
+			f.err = fmt.Errorf("load stream %q: %w", streamID, err)
+			break
 		}
-		if verify {
-			if rec.Version != version {
-				return state, version, errSnapshotAhead
+		if f.verify {
+			if rec.Version != f.version {
+				f.err = errSnapshotAhead
+				break
 			}
-			verify = false
+			f.verify = false
 			continue
 		}
 		if !keep(rec) {
@@ -343,15 +364,16 @@ func (r *Runner[C, E, S]) fold(ctx context.Context, streamID string, state S, ve
 		}
 		e, err := r.events.FromRecord(ctx, rec)
 		if err != nil {
-			return state, version, fmt.Errorf("load stream %q version %d: %w", streamID, rec.Version, err)
+			f.err = fmt.Errorf("load stream %q version %d: %w", streamID, rec.Version, err)
+			break
 		}
-		state = r.decider.Evolve(state, e)
-		version = rec.Version
+		f.state = r.decider.Evolve(f.state, e)
+		f.version = rec.Version
 	}
-	if verify {
-		return state, version, errSnapshotAhead
+	if f.err == nil && f.verify {
+		f.err = errSnapshotAhead
 	}
-	return state, version, nil
+	return f.state, f.version, f.err
 }
 
 func (r *Runner[C, E, S]) log() *slog.Logger {

@@ -61,7 +61,7 @@ func BenchmarkColdStart(b *testing.B) {
 		{"raw", raw, map[string]float64{"binary-bytes": rawSize}},
 	}
 	for _, v := range variants {
-		b.Run(v.name, func(b *testing.B) {
+		b.Run("sqlite/"+v.name, func(b *testing.B) {
 			db := filepath.Join(b.TempDir(), "cold.db")
 			env := append(os.Environ(), "ANNALS_STORE=sqlite://"+db, "RAW_DB="+db)
 			for range b.N {

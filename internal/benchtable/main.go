@@ -1,13 +1,18 @@
 // Command benchtable turns `go test -bench` output into the table of
-// docs/benchmarks.md: for each workload, the library's events per second,
-// each baseline's, their ratio, and allocations per event.
+// docs/benchmarks.md: for each workload and store, the library's
+// throughput, each baseline's, their ratio, the ratio of their processor
+// times (when they report cpu-ns/op), the library's time per operation,
+// and allocations per unit of work.
 //
 // Benchmarks follow one convention: a workload is a benchmark path whose
 // last element names the variant — "lib" for the library, anything else
-// (such as "raw" or "lock") for a baseline written with the driver alone
-// in the same run — and each reports how many events one operation
-// handles with b.ReportMetric(n, "events/op"). Repeated runs (-count) are
-// summarised by their median.
+// (such as "raw" or "raw-read") for a baseline written with the driver
+// alone in the same run — and each reports how many units of work one
+// operation does with b.ReportMetric(n, "events/op") (or "commands/op",
+// "gets/op"). The element of the path that names a store (memory, sqlite,
+// postgres) goes into the store column; a path without one takes the
+// store of its package when the package is an adapter. Repeated runs
+// (-count) are summarised by their median.
 //
 //	go test -run '^$' -bench . -benchmem -count 6 ./... | go run ./internal/benchtable
 package main
@@ -17,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,21 +36,29 @@ func main() {
 		os.Exit(1)
 	}
 	if len(rows) == 0 {
-		fmt.Fprintln(os.Stderr, "benchtable: no benchmark with a lib variant and an events/op metric in the input")
+		fmt.Fprintln(os.Stderr, "benchtable: no benchmark with a lib variant and an events/op, commands/op or gets/op metric in the input")
 		os.Exit(1)
 	}
 	write(os.Stdout, rows)
 }
 
+// stores are the path elements that name a store.
+var stores = []string{"memory", "sqlite", "postgres"}
+
+// units are the metrics that count the work of one operation, in the
+// order in which one is picked when a line reports several.
+var units = []string{"events", "commands", "gets"}
+
 // sample is one benchmark result line.
 type sample struct {
-	nsPerOp, eventsPerOp, allocsPerOp float64
+	nsPerOp, cpuPerOp, perOp, allocsPerOp float64
+	unit                                  string
 }
 
-// row is one workload: its variants' medians.
+// row is one workload on one store: its variants' medians.
 type row struct {
-	workload string
-	variants map[string]sample
+	workload, store string
+	variants        map[string]sample
 }
 
 // parse reads benchmark lines such as
@@ -53,12 +67,22 @@ type row struct {
 //
 // and returns a row per workload that has a "lib" variant.
 func parse(r io.Reader) ([]row, error) {
-	samples := map[string]map[string][]sample{}
-	var order []string
+	type key struct{ workload, store string }
+	samples := map[key]map[string][]sample{}
+	var order []key
+	pkgStore := ""
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
+		line := sc.Text()
+		if pkg, ok := strings.CutPrefix(line, "pkg: "); ok {
+			pkgStore = ""
+			if base := path.Base(strings.TrimSpace(pkg)); slices.Contains(stores, base) {
+				pkgStore = base
+			}
+			continue
+		}
+		fields := strings.Fields(line)
 		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") {
 			continue
 		}
@@ -68,50 +92,75 @@ func parse(r io.Reader) ([]row, error) {
 				name = name[:i] // the GOMAXPROCS suffix
 			}
 		}
-		slash := strings.LastIndex(name, "/")
-		if slash < 0 {
+		elems := strings.Split(strings.TrimPrefix(name, "Benchmark"), "/")
+		if len(elems) < 2 {
 			continue
 		}
-		workload, variant := strings.TrimPrefix(name[:slash], "Benchmark"), name[slash+1:]
-		var s sample
-		for i := 2; i+1 < len(fields); i += 2 {
-			v, err := strconv.ParseFloat(fields[i], 64)
-			if err != nil {
-				return nil, fmt.Errorf("%s: value %q is not a number", fields[0], fields[i])
+		variant := elems[len(elems)-1]
+		k := key{store: pkgStore}
+		var workload []string
+		for i, e := range elems[:len(elems)-1] {
+			if i > 0 && slices.Contains(stores, e) {
+				k.store = e
+				continue
 			}
-			switch fields[i+1] {
-			case "ns/op":
-				s.nsPerOp = v
-			case "events/op":
-				s.eventsPerOp = v
-			case "allocs/op":
-				s.allocsPerOp = v
-			}
+			workload = append(workload, e)
 		}
-		if s.nsPerOp == 0 || s.eventsPerOp == 0 {
+		k.workload = strings.Join(workload, "/")
+		s, err := parseMetrics(fields)
+		if err != nil {
+			return nil, err
+		}
+		if s.nsPerOp == 0 || s.perOp == 0 {
 			continue
 		}
-		if samples[workload] == nil {
-			samples[workload] = map[string][]sample{}
-			order = append(order, workload)
+		if samples[k] == nil {
+			samples[k] = map[string][]sample{}
+			order = append(order, k)
 		}
-		samples[workload][variant] = append(samples[workload][variant], s)
+		samples[k][variant] = append(samples[k][variant], s)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
 	var rows []row
-	for _, w := range order {
-		if _, ok := samples[w]["lib"]; !ok {
+	for _, k := range order {
+		if _, ok := samples[k]["lib"]; !ok {
 			continue
 		}
-		r := row{workload: w, variants: map[string]sample{}}
-		for v, ss := range samples[w] {
+		r := row{workload: k.workload, store: k.store, variants: map[string]sample{}}
+		for v, ss := range samples[k] {
 			r.variants[v] = median(ss)
 		}
 		rows = append(rows, r)
 	}
 	return rows, nil
+}
+
+// parseMetrics reads the value-unit pairs after a benchmark's name and
+// iteration count.
+func parseMetrics(fields []string) (sample, error) {
+	var s sample
+	rank := len(units)
+	for i := 2; i+1 < len(fields); i += 2 {
+		v, err := strconv.ParseFloat(fields[i], 64)
+		if err != nil {
+			return s, fmt.Errorf("%s: value %q is not a number", fields[0], fields[i])
+		}
+		switch unit := fields[i+1]; unit {
+		case "ns/op":
+			s.nsPerOp = v
+		case "cpu-ns/op":
+			s.cpuPerOp = v
+		case "allocs/op":
+			s.allocsPerOp = v
+		default:
+			if u := slices.Index(units, strings.TrimSuffix(unit, "/op")); u >= 0 && u < rank && strings.HasSuffix(unit, "/op") {
+				rank, s.perOp, s.unit = u, v, units[u]
+			}
+		}
+	}
+	return s, nil
 }
 
 func median(ss []sample) sample {
@@ -128,21 +177,51 @@ func median(ss []sample) sample {
 	}
 	return sample{
 		nsPerOp:     pick(func(s sample) float64 { return s.nsPerOp }),
-		eventsPerOp: pick(func(s sample) float64 { return s.eventsPerOp }),
+		cpuPerOp:    pick(func(s sample) float64 { return s.cpuPerOp }),
+		perOp:       pick(func(s sample) float64 { return s.perOp }),
 		allocsPerOp: pick(func(s sample) float64 { return s.allocsPerOp }),
+		unit:        ss[0].unit,
 	}
 }
 
-func (s sample) eventsPerSec() float64   { return s.eventsPerOp / (s.nsPerOp * 1e-9) }
-func (s sample) allocsPerEvent() float64 { return s.allocsPerOp / s.eventsPerOp }
+func (s sample) perSec() float64        { return s.perOp / (s.nsPerOp * 1e-9) }
+func (s sample) allocsPerUnit() float64 { return s.allocsPerOp / s.perOp }
 
-// write prints a Markdown table: one line per workload and baseline.
+// duration formats nanoseconds with three significant digits.
+func duration(ns float64) string {
+	switch {
+	case ns >= 1e9:
+		return fmt.Sprintf("%.3g s", ns/1e9)
+	case ns >= 1e6:
+		return fmt.Sprintf("%.3g ms", ns/1e6)
+	case ns >= 1e3:
+		return fmt.Sprintf("%.3g µs", ns/1e3)
+	}
+	return fmt.Sprintf("%.3g ns", ns)
+}
+
+// cpuRatio is the ratio of the processor time per unit of work of base to
+// that of lib, "—" when either did not report it or when the store runs
+// in a server, whose work the client's processor time leaves out.
+func cpuRatio(store string, lib, base sample) string {
+	if lib.cpuPerOp == 0 || base.cpuPerOp == 0 || store == "postgres" {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", (base.cpuPerOp/base.perOp)/(lib.cpuPerOp/lib.perOp))
+}
+
+// write prints a Markdown table: one line per workload, store and
+// baseline.
 func write(w io.Writer, rows []row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
-	fmt.Fprintln(tw, "| workload\t baseline\t library events/s\t baseline events/s\t ratio\t allocs/event (lib)\t allocs/event (baseline)\t")
-	fmt.Fprintln(tw, "|---\t---\t---:\t---:\t---:\t---:\t---:\t")
+	fmt.Fprintln(tw, "| workload\t store\t unit\t library /s\t baseline\t baseline /s\t ratio\t CPU ratio\t library time/op\t allocs/unit (lib)\t allocs/unit (baseline)\t")
+	fmt.Fprintln(tw, "|---\t---\t---\t---:\t---\t---:\t---:\t---:\t---:\t---:\t---:\t")
 	for _, r := range rows {
 		lib := r.variants["lib"]
+		store := r.store
+		if store == "" {
+			store = "—"
+		}
 		var baselines []string
 		for v := range r.variants {
 			if v != "lib" {
@@ -151,14 +230,15 @@ func write(w io.Writer, rows []row) {
 		}
 		slices.Sort(baselines)
 		if len(baselines) == 0 {
-			fmt.Fprintf(tw, "| %s\t —\t %.0f\t —\t —\t %.1f\t —\t\n", r.workload, lib.eventsPerSec(), lib.allocsPerEvent())
+			fmt.Fprintf(tw, "| %s\t %s\t %s\t %.0f\t —\t —\t —\t —\t %s\t %.1f\t —\t\n", r.workload, store, lib.unit,
+				lib.perSec(), duration(lib.nsPerOp), lib.allocsPerUnit())
 			continue
 		}
 		for _, b := range baselines {
 			base := r.variants[b]
-			fmt.Fprintf(tw, "| %s\t %s\t %.0f\t %.0f\t %.2f\t %.1f\t %.1f\t\n", r.workload, b,
-				lib.eventsPerSec(), base.eventsPerSec(), lib.eventsPerSec()/base.eventsPerSec(),
-				lib.allocsPerEvent(), base.allocsPerEvent())
+			fmt.Fprintf(tw, "| %s\t %s\t %s\t %.0f\t %s\t %.0f\t %.2f\t %s\t %s\t %.1f\t %.1f\t\n", r.workload, store, lib.unit,
+				lib.perSec(), b, base.perSec(), lib.perSec()/base.perSec(), cpuRatio(r.store, lib, base), duration(lib.nsPerOp),
+				lib.allocsPerUnit(), base.allocsPerUnit())
 		}
 	}
 	tw.Flush()

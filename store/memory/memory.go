@@ -30,13 +30,13 @@ func init() {
 // [New].
 type Store struct {
 	mu          sync.RWMutex
-	log         []store.Record // log[i].Position == i+1
+	log         eventLog // the record at position p is log.at(p-1)
 	streams     map[string][]int
 	ids         map[uuid.UUID]struct{}
 	checkpoints map[string]int64
 	snapshots   map[string]snapshot.Snapshot // the latest per stream
 	keys        map[string]store.SubjectKey
-	changed     chan struct{} // closed and replaced on every append
+	changed     chan struct{} // made by a waiter, closed by the next append
 	consumers   consumers
 	closed      bool
 }
@@ -55,7 +55,6 @@ func New() *Store {
 		checkpoints: map[string]int64{},
 		snapshots:   map[string]snapshot.Snapshot{},
 		keys:        map[string]store.SubjectKey{},
-		changed:     make(chan struct{}),
 		consumers: consumers{
 			states: map[string]map[string][]byte{},
 			leases: map[string]chan struct{}{},
@@ -107,39 +106,54 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 	for i := range records {
 		s.ids[records[i].ID] = struct{}{}
 		records[i].Version = actual + int64(i) + 1
-		records[i].Position = int64(len(s.log)) + 1
-		idx = append(idx, len(s.log))
-		s.log = append(s.log, records[i])
+		records[i].Position = int64(s.log.len()) + 1
+		idx = append(idx, s.log.len())
+		s.log.append(records[i])
 	}
 	s.streams[streamID] = idx
-	if len(records) > 0 {
+	if len(records) > 0 && s.changed != nil {
 		close(s.changed)
-		s.changed = make(chan struct{})
+		s.changed = nil
 	}
 	return actual + int64(len(records)), nil
 }
 
 var errClosed = fmt.Errorf("memory store is closed: %w", store.ErrInvalid)
 
-// ReadStream implements [store.Store].
+// streamChunk is how many records ReadStream copies under one read lock.
+const streamChunk = 32
+
+// ReadStream implements [store.Store]. It copies the records in chunks,
+// each under the read lock, and yields them with the lock released, so
+// that the caller may append while it iterates.
 func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
 	return func(yield func(store.Record, error) bool) {
-		for i := max(from, 1) - 1; ; i++ {
+		var chunk [streamChunk]store.Record
+		for next := max(from, 1) - 1; ; {
 			if err := ctx.Err(); err != nil {
 				yield(store.Record{}, err)
 				return
 			}
 			s.mu.RLock()
 			idx := s.streams[streamID]
-			if i >= int64(len(idx)) {
-				s.mu.RUnlock()
-				return
+			n := 0
+			for ; n < streamChunk && next+int64(n) < int64(len(idx)); n++ {
+				chunk[n] = copyRecord(*s.log.at(idx[next+int64(n)]))
 			}
-			rec := copyRecord(s.log[idx[i]])
 			s.mu.RUnlock()
-			if !yield(rec, nil) {
+			for i := range n {
+				if err := ctx.Err(); err != nil {
+					yield(store.Record{}, err)
+					return
+				}
+				if !yield(chunk[i], nil) {
+					return
+				}
+			}
+			if n < streamChunk {
 				return
 			}
+			next += streamChunk
 		}
 	}
 }
@@ -156,12 +170,12 @@ func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, 
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []store.Record
-	for i := max(q.After, 0); i < int64(len(s.log)) && len(out) < limit; i++ {
-		rec := s.log[i]
+	for i := max(q.After, 0); i < int64(s.log.len()) && len(out) < limit; i++ {
+		rec := s.log.at(int(i))
 		if len(q.Types) > 0 && !slices.Contains(q.Types, rec.Type) {
 			continue
 		}
-		out = append(out, copyRecord(rec))
+		out = append(out, copyRecord(*rec))
 	}
 	return out, nil
 }
@@ -173,15 +187,19 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return int64(len(s.log)), nil
+	return int64(s.log.len()), nil
 }
 
 // Wait implements [store.Store].
 func (s *Store) Wait(ctx context.Context, after int64) error {
 	for {
-		s.mu.RLock()
-		head, changed := int64(len(s.log)), s.changed
-		s.mu.RUnlock()
+		s.mu.Lock()
+		head := int64(s.log.len())
+		if s.changed == nil && head <= after {
+			s.changed = make(chan struct{})
+		}
+		changed := s.changed
+		s.mu.Unlock()
 		if head > after {
 			return nil
 		}
@@ -346,6 +364,30 @@ func cloneMeta(m store.Metadata) store.Metadata {
 	}
 	return m
 }
+
+// logBlock is how many records a block of the log holds.
+const logBlock = 4096
+
+// eventLog is the global log in blocks of logBlock records: appending
+// never copies the records already stored, as growing one slice would.
+type eventLog struct {
+	blocks [][]store.Record
+	n      int
+}
+
+func (l *eventLog) len() int { return l.n }
+
+func (l *eventLog) append(r store.Record) {
+	if l.n%logBlock == 0 {
+		l.blocks = append(l.blocks, make([]store.Record, 0, logBlock))
+	}
+	last := &l.blocks[len(l.blocks)-1]
+	*last = append(*last, r)
+	l.n++
+}
+
+// at returns the record at index i (position i+1).
+func (l *eventLog) at(i int) *store.Record { return &l.blocks[i/logBlock][i%logBlock] }
 
 func copyRecord(r store.Record) store.Record {
 	r.Data = clone(r.Data)

@@ -3,244 +3,249 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
+	"github.com/annals-dev/annals/internal/workload"
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
-	"github.com/annals-dev/annals/view"
 )
 
-// catchUpEvents is how many events each catch-up of BenchmarkCatchUp
-// handles: benchStreams streams of catchUpEvents/benchStreams events.
-const catchUpEvents = 20_000
-
-// seedLog opens a store on a new file holding catchUpEvents events.
-func seedLog(b *testing.B) *Store {
-	b.Helper()
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(b.TempDir(), "log.db"), WithSynchronous(SyncNormal))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	per := catchUpEvents / benchStreams
-	for round := range 4 {
-		for i := range benchStreams {
-			if _, err := s.Append(ctx, fmt.Sprintf("dog-%d", i), store.AnyVersion, benchEvents(per/4)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		_ = round
-	}
-	return s
-}
-
-// The CatchUp benchmarks measure a consumer reading the whole global log
-// and handling every event, against baselines in the same run. One
-// operation is a catch-up of all catchUpEvents events; compare the
-// events/s of each with raw-read, which reads the same rows in pages of
-// DefaultBatchSize through database/sql by hand, and the projections that
-// write a row per event with raw-read-insert, which does the same inserts
-// in one hand-made transaction per page:
+// BenchmarkCatchUp rebuilds read models over the global log of 100,000
+// events, in pages of 500 with the checkpoint committed per page:
 //
-//	go test -run '^$' -bench CatchUp -benchtime 5x -count 3 ./store/sqlite
+//   - decode: a store.Projection whose handler decodes each event and
+//     writes nothing, against reading the log raw (raw-read);
+//   - view: a store.ViewProjection keeping each account's state in the
+//     store, against raw-read and raw-states, which per page loads the
+//     states the page touches from a table like the store's, folds the
+//     events and upserts them with the checkpoint in one transaction;
+//   - sql: a store.Projection through Store.SQL inserting a row per event
+//     into the application's table, against raw-read and raw-insert,
+//     which does the same inserts and checkpoint per page by hand.
 func BenchmarkCatchUp(b *testing.B) {
-	const page = store.DefaultBatchSize
 	ctx := context.Background()
-	s := seedLog(b)
-
-	b.Run("raw-read", func(b *testing.B) {
-		st, err := s.r.PrepareContext(ctx, `SELECT `+recordColumns+` FROM annals_events WHERE position > ? ORDER BY position LIMIT ?`)
-		if err != nil {
+	s, db, want := seededLog(b)
+	perStream := want.Events / min(workload.LogStreams, want.Events)
+	name := func(model, variant string) string {
+		return fmt.Sprintf("sqlite/events=%d/%s/%s", want.Events, model, variant)
+	}
+	rawRead := func(b *testing.B) {
+		page := db.prepare(b, db.r, rawLogPage)
+		workload.Loop(b, want.Events, func(int) error {
+			t, err := rawReadLog(ctx, page, nil)
+			if err != nil {
+				return err
+			}
+			return workload.Check("raw read", t, want)
+		})
+	}
+	exec := func(b *testing.B, query string) {
+		if _, err := db.w.ExecContext(ctx, query); err != nil {
 			b.Fatal(err)
 		}
-		defer st.Close()
-		benchCatchUp(b, func() int { return rawRead(b, st, page, nil) })
-	})
-	b.Run("readlog", func(b *testing.B) {
-		benchCatchUp(b, func() int {
-			n := 0
-			for after := int64(0); ; {
-				recs, err := s.ReadLog(ctx, store.LogQuery{After: after, Limit: page})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(recs) == 0 {
-					return n
-				}
-				n += len(recs)
-				after = recs[len(recs)-1].Position
+	}
+	exec(b, `CREATE TABLE raw_view_states (view_name TEXT NOT NULL, state_key TEXT NOT NULL, data BLOB NOT NULL,
+		PRIMARY KEY (view_name, state_key)) STRICT, WITHOUT ROWID`)
+	exec(b, `CREATE TABLE deposits (position INTEGER PRIMARY KEY, stream TEXT NOT NULL, amount INTEGER NOT NULL) STRICT`)
+	const (
+		insertDeposit = `INSERT INTO deposits (position, stream, amount) VALUES (?, ?, ?)`
+		rawCheckpoint = `INSERT INTO annals_checkpoints (consumer, position, recorded_at) VALUES (?, ?, ?)
+			ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, recorded_at = excluded.recorded_at`
+	)
+
+	b.Run(name("decode", "lib"), func(b *testing.B) {
+		catchUp := workload.CatchUpDecode(ctx, s)
+		workload.Loop(b, want.Events, func(int) error {
+			t, err := catchUp()
+			if err != nil {
+				return err
 			}
+			return workload.Check("projection", t, want)
 		})
 	})
-	b.Run("projection-sql-noop", func(b *testing.B) {
-		p := store.NewProjection(s, s.SQL(), "noop", func(context.Context, *sql.Tx, store.Record) error { return nil })
-		benchCatchUp(b, func() int { return rebuild(b, p, func(context.Context, *sql.Tx) error { return nil }) })
-	})
+	b.Run(name("decode", "raw-read"), rawRead)
 
-	createSeen := func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS seen (position INTEGER PRIMARY KEY, stream TEXT NOT NULL, version INTEGER NOT NULL);
-			DELETE FROM seen`)
-		return err
-	}
-	b.Run("raw-read-insert", func(b *testing.B) {
-		st, err := s.r.PrepareContext(ctx, `SELECT `+recordColumns+` FROM annals_events WHERE position > ? ORDER BY position LIMIT ?`)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer st.Close()
-		benchCatchUp(b, func() int {
-			tx, err := s.w.BeginTx(ctx, nil)
-			if err != nil {
-				b.Fatal(err)
+	b.Run(name("view", "lib"), func(b *testing.B) {
+		catchUp := workload.CatchUpView(ctx, s, perStream)
+		workload.Loop(b, want.Events, func(int) error { return catchUp() })
+	})
+	b.Run(name("view", "raw-read"), rawRead)
+	b.Run(name("view", "raw-states"), func(b *testing.B) {
+		page := db.prepare(b, db.r, rawLogPage)
+		load := db.prepare(b, db.w, `SELECT data FROM raw_view_states WHERE view_name = 'accounts' AND state_key = ?`)
+		save := db.prepare(b, db.w, `INSERT INTO raw_view_states (view_name, state_key, data) VALUES ('accounts', ?, ?)
+			ON CONFLICT (view_name, state_key) DO UPDATE SET data = excluded.data`)
+		checkpoint := db.prepare(b, db.w, rawCheckpoint)
+		wantState := workload.AccountAt(perStream)
+		workload.Loop(b, want.Events, func(int) error {
+			if _, err := db.w.ExecContext(ctx, `DELETE FROM raw_view_states`); err != nil {
+				return err
 			}
-			if err := createSeen(ctx, tx); err != nil {
-				b.Fatal(err)
-			}
-			if err := tx.Commit(); err != nil {
-				b.Fatal(err)
-			}
-			return rawRead(b, st, page, func(rows []rawRow) {
-				tx, err := s.w.BeginTx(ctx, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				ins, err := tx.PrepareContext(ctx, `INSERT INTO seen (position, stream, version) VALUES (?, ?, ?)`)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, r := range rows {
-					if _, err := ins.ExecContext(ctx, r.position, r.stream, r.version); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if _, err := tx.ExecContext(ctx, `INSERT INTO annals_checkpoints (consumer, position, recorded_at) VALUES ('raw', ?, ?)
-					ON CONFLICT (consumer) DO UPDATE SET position = excluded.position`, rows[len(rows)-1].position, time.Now().UnixNano()); err != nil {
-					b.Fatal(err)
-				}
-				if err := tx.Commit(); err != nil {
-					b.Fatal(err)
+			var events []rawEvent
+			var err error
+			t, rerr := rawReadLog(ctx, page, func(r rawEvent) {
+				events = append(events, r)
+				if len(events) == workload.Page {
+					err = errors.Join(err, rawFold(ctx, db, load, save, checkpoint, events))
+					events = events[:0]
 				}
 			})
+			if err == nil && len(events) > 0 {
+				err = rawFold(ctx, db, load, save, checkpoint, events)
+			}
+			if err = errors.Join(err, rerr); err != nil {
+				return err
+			}
+			var data []byte
+			if err := db.r.QueryRowContext(ctx, `SELECT data FROM raw_view_states WHERE state_key = ?`, workload.StreamID(0, 1)).Scan(&data); err != nil {
+				return err
+			}
+			var a workload.Account
+			if err := json.Unmarshal(data, &a); err != nil {
+				return err
+			}
+			if err := workload.CheckAccount(a, wantState); err != nil {
+				return err
+			}
+			return workload.Check("raw states", t, want)
 		})
 	})
-	b.Run("projection-sql-insert", func(b *testing.B) {
+
+	b.Run(name("sql", "lib"), func(b *testing.B) {
+		codec := workload.Codec()
 		var cur *sql.Tx
 		var ins *sql.Stmt
-		p := store.NewProjection(s, s.SQL(), "insert", func(ctx context.Context, tx *sql.Tx, r store.Record) error {
+		p := store.NewProjection(s, s.SQL(), "deposits", func(ctx context.Context, tx *sql.Tx, r store.Record) error {
+			e, err := codec.FromRecord(ctx, r)
+			if err != nil {
+				return err
+			}
 			if tx != cur {
-				var err error
-				if ins, err = tx.PrepareContext(ctx, `INSERT INTO seen (position, stream, version) VALUES (?, ?, ?)`); err != nil {
+				if ins, err = tx.PrepareContext(ctx, insertDeposit); err != nil {
 					return err
 				}
 				cur = tx
 			}
-			_, err := ins.ExecContext(ctx, r.Position, r.StreamID, r.Version)
+			_, err = ins.ExecContext(ctx, r.Position, r.StreamID, amount(e))
 			return err
+		}, store.WithoutLease())
+		workload.Loop(b, want.Events, func(int) error {
+			return p.Rebuild(ctx, func(ctx context.Context, tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, `DELETE FROM deposits`)
+				return err
+			}, nil)
 		})
-		benchCatchUp(b, func() int { return rebuild(b, p, createSeen) })
 	})
-	b.Run("view-projection", func(b *testing.B) {
-		type trick struct {
-			Trick string `json:"trick"`
-		}
-		codec := store.NewJSONCodec[trick]().Register("TrickAdded", trick{})
-		count := view.View[int, trick]{Evolve: func(n int, _ trick) int { return n + 1 }}
-		p := store.NewViewProjection(s, "tricks", count, codec, func(r store.Record, _ trick) (string, bool) { return r.StreamID, true })
-		benchCatchUp(b, func() int {
-			return rebuild(b, p.Projection, func(ctx context.Context, tx store.StateTx) error { return tx.DeleteStates(ctx, "tricks") })
+	b.Run(name("sql", "raw-read"), rawRead)
+	b.Run(name("sql", "raw-insert"), func(b *testing.B) {
+		page := db.prepare(b, db.r, rawLogPage)
+		ins := db.prepare(b, db.w, insertDeposit)
+		checkpoint := db.prepare(b, db.w, rawCheckpoint)
+		workload.Loop(b, want.Events, func(int) error {
+			if _, err := db.w.ExecContext(ctx, `DELETE FROM deposits`); err != nil {
+				return err
+			}
+			var events []rawEvent
+			insert := func() error {
+				tx, err := db.w.BeginTx(ctx, nil)
+				if err != nil {
+					return err
+				}
+				defer tx.Rollback()
+				txIns := tx.StmtContext(ctx, ins)
+				for _, r := range events {
+					if _, err := txIns.ExecContext(ctx, r.position, r.stream, amount(r.event)); err != nil {
+						return err
+					}
+				}
+				if _, err := tx.StmtContext(ctx, checkpoint).ExecContext(ctx, "raw-deposits", events[len(events)-1].position, time.Now().UnixNano()); err != nil {
+					return err
+				}
+				events = events[:0]
+				return tx.Commit()
+			}
+			var err error
+			t, rerr := rawReadLog(ctx, page, func(r rawEvent) {
+				events = append(events, r)
+				if len(events) == workload.Page {
+					err = errors.Join(err, insert())
+				}
+			})
+			if err == nil && len(events) > 0 {
+				err = insert()
+			}
+			if err = errors.Join(err, rerr); err != nil {
+				return err
+			}
+			return workload.Check("raw inserts", t, want)
 		})
 	})
 }
 
-func benchCatchUp(b *testing.B, catchUp func() int) {
-	b.ReportAllocs()
-	defer reportCPU(b)()
-	start := time.Now()
-	events := 0
-	for b.Loop() {
-		n := catchUp()
-		if n != catchUpEvents {
-			b.Fatalf("caught up %d events, want %d", n, catchUpEvents)
-		}
-		events += n
+func amount(e workload.Event) int64 {
+	if d, ok := e.(workload.Deposited); ok {
+		return d.Amount
 	}
-	b.ReportMetric(float64(events)/time.Since(start).Seconds(), "events/s")
+	return 0
 }
 
-func rebuild[T any](b *testing.B, p *store.Projection[T], reset func(context.Context, T) error) int {
-	n := 0
-	err := p.Rebuild(context.Background(), reset, func(pr store.Progress) { n = pr.Events })
+// rawFold applies a page of events to the states in raw_view_states and
+// moves the checkpoint, in one transaction.
+func rawFold(ctx context.Context, db rawDB, load, save, checkpoint *sql.Stmt, events []rawEvent) error {
+	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
-	return n
-}
-
-type rawRow struct {
-	position, version int64
-	stream            string
-}
-
-// rawRead reads the log in pages as the store does, scanning every column
-// of the records, and hands each page to handle.
-func rawRead(b *testing.B, st *sql.Stmt, page int, handle func([]rawRow)) int {
-	ctx := context.Background()
-	n := 0
-	rows := make([]rawRow, 0, page)
-	for after := int64(0); ; {
-		rs, err := st.QueryContext(ctx, after, page)
+	defer tx.Rollback()
+	states := map[string]workload.Account{}
+	var keys []string
+	txLoad := tx.StmtContext(ctx, load)
+	for _, r := range events {
+		a, ok := states[r.stream]
+		if !ok {
+			var data []byte
+			err := txLoad.QueryRowContext(ctx, r.stream).Scan(&data)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return err
+			default:
+				if err := json.Unmarshal(data, &a); err != nil {
+					return err
+				}
+			}
+			keys = append(keys, r.stream)
+		}
+		states[r.stream] = workload.Evolve(a, r.event)
+	}
+	txSave := tx.StmtContext(ctx, save)
+	for _, k := range keys {
+		data, err := json.Marshal(states[k])
 		if err != nil {
-			b.Fatal(err)
+			return err
 		}
-		rows = rows[:0]
-		for rs.Next() {
-			var (
-				r                  rawRow
-				id, data, meta     []byte
-				typ, encoding      string
-				schema, recordedAt int64
-			)
-			if err := rs.Scan(&r.position, &id, &r.stream, &r.version, &typ, &schema, &recordedAt, &data, &encoding, &meta); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := uuid.FromBytes(id); err != nil {
-				b.Fatal(err)
-			}
-			rows = append(rows, r)
+		if _, err := txSave.ExecContext(ctx, k, data); err != nil {
+			return err
 		}
-		if err := rs.Err(); err != nil {
-			b.Fatal(err)
-		}
-		rs.Close()
-		if len(rows) == 0 {
-			return n
-		}
-		if handle != nil {
-			handle(rows)
-		}
-		n += len(rows)
-		after = rows[len(rows)-1].position
 	}
+	if _, err := tx.StmtContext(ctx, checkpoint).ExecContext(ctx, "raw-accounts", events[len(events)-1].position, time.Now().UnixNano()); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // BenchmarkSnapshot saves and loads a snapshot of about 1 KiB, through the
 // store and by hand with the same statements on the same connections.
 func BenchmarkSnapshot(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(b.TempDir(), "snap.db"), WithSynchronous(SyncNormal))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(b, SyncNormal)
 	snap := snapshot.Snapshot{StreamID: "account-1", Type: "Account", SchemaVersion: 1, Time: time.Now().UTC(), Data: make([]byte, 1024)}
 	var version int64
-	b.Run("save/store", func(b *testing.B) {
+	b.Run("sqlite/save/lib", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			version++
@@ -250,7 +255,7 @@ func BenchmarkSnapshot(b *testing.B) {
 			}
 		}
 	})
-	b.Run("save/raw", func(b *testing.B) {
+	b.Run("sqlite/save/raw", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			version++
@@ -259,7 +264,7 @@ func BenchmarkSnapshot(b *testing.B) {
 			}
 		}
 	})
-	b.Run("load/store", func(b *testing.B) {
+	b.Run("sqlite/load/lib", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, ok, err := s.LatestSnapshot(ctx, "account-1"); err != nil || !ok {
@@ -267,7 +272,7 @@ func BenchmarkSnapshot(b *testing.B) {
 			}
 		}
 	})
-	b.Run("load/raw", func(b *testing.B) {
+	b.Run("sqlite/load/raw", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			var v, sv int64

@@ -6,158 +6,256 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/annals-dev/annals/internal/workload"
 	"github.com/annals-dev/annals/store"
 )
 
-// The Append benchmarks compare the store with a baseline that writes the
-// same rows through database/sql by hand: the same file schema, pragmas and
-// BEGIN IMMEDIATE transactions, a prepared INSERT (one multi-row INSERT for
-// a batch), a fresh UUIDv7 per event and the JSON metadata encoded once per
-// batch. What the store adds is its work: validation, the expected-version
-// check in the transaction, and waking waiters. Compare ns/op of store and raw in the
-// same run, and cpu-ns/op, the processor time per append, which other
-// work on the machine disturbs less:
+// The benchmarks of these files run the workloads of docs/benchmarks.md on
+// the store ("lib") and on baselines written with database/sql and the
+// driver alone ("raw"): the same schema (made by the store's migrations),
+// the same pragmas and connections (one writer connection with BEGIN
+// IMMEDIATE transactions, a pool of query-only readers), the same rows and
+// the same columns read, encoding/json for payloads and states, and
+// nothing of the library in the timed work. Each also reports cpu-ns/op,
+// the processor time per operation, which other work on the machine
+// disturbs less than the elapsed time:
 //
-//	go test -run '^$' -bench Append -benchtime 2000x -count 3 ./store/sqlite
-func BenchmarkAppend(b *testing.B) {
-	for _, sync := range []Synchronous{SyncFull, SyncNormal} {
-		for _, batch := range []int{1, 100} {
-			b.Run(fmt.Sprintf("sync=%s/batch=%d/store", sync, batch), func(b *testing.B) { benchStore(b, sync, batch) })
-			b.Run(fmt.Sprintf("sync=%s/batch=%d/raw", sync, batch), func(b *testing.B) { benchRaw(b, sync, batch) })
-		}
-	}
-}
+//	go test -run '^$' -bench . -benchmem -count 6 ./store/sqlite
 
-// reportCPU reports the processor time the process spent per operation,
-// user and system, as cpu-ns/op. On a machine shared with other work it
-// varies much less than the elapsed time. Call it after the setup:
-// defer reportCPU(b)().
-func reportCPU(b *testing.B) func() {
-	start := cpuTime(b)
-	return func() {
-		b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
-	}
-}
-
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// benchStreams is how many streams the single-event benchmarks spread
-// their appends over, as command handling spreads over aggregates.
-const benchStreams = 1000
-
-var (
-	benchData = []byte(`{"dog_id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","name":"Fido","breed":"border collie","trick":"roll over"}`)
-	benchMeta = store.Metadata{CorrelationID: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", CausationID: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c"}
-)
-
-func benchEvents(n int) []store.Event {
-	events := make([]store.Event, n)
-	for i := range events {
-		events[i] = store.Event{Type: "TrickAdded", SchemaVersion: 1, Data: benchData, Metadata: benchMeta}
-	}
-	return events
-}
-
-func benchStore(b *testing.B, sync Synchronous, batch int) {
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(b.TempDir(), "bench.db"), WithSynchronous(sync))
+// openStore opens a store on a new file.
+func openStore(b *testing.B, sync Synchronous) *Store {
+	b.Helper()
+	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "lib.db"), WithSynchronous(sync))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	events := benchEvents(batch)
-	versions := make([]int64, benchStreams)
-	b.ReportAllocs()
-	defer reportCPU(b)()
-	b.ResetTimer()
-	for i := range b.N {
-		stream, expected := benchStream(i, batch, versions)
-		v, err := s.Append(ctx, stream, expected, events)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if batch == 1 {
-			versions[i%benchStreams] = v
-		}
-	}
+	b.Cleanup(func() { s.Close() })
+	return s
 }
 
-func benchStream(i, batch int, versions []int64) (string, int64) {
-	if batch == 1 {
-		return fmt.Sprintf("dog-%d", i%benchStreams), versions[i%benchStreams]
-	}
-	return fmt.Sprintf("dog-%d", i), store.NoStream
+// rawDB is a baseline's connections to a database file, set up as the
+// store sets up its own.
+type rawDB struct {
+	w, r *sql.DB
 }
 
-func benchRaw(b *testing.B, sync Synchronous, batch int) {
+// openRaw opens path with the store's writer and reader settings,
+// creating the schema with the store's migrations when the file is new.
+func openRaw(b *testing.B, path string, sync Synchronous) rawDB {
+	b.Helper()
 	ctx := context.Background()
 	cfg := defaultConfig()
 	cfg.synchronous = sync
-	db, err := sql.Open("sqlite", cfg.dsn(filepath.Join(b.TempDir(), "raw.db"), true))
+	w, err := sql.Open("sqlite", cfg.dsn(path, true))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	if err := migrate(ctx, db); err != nil {
+	b.Cleanup(func() { w.Close() })
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, w); err != nil {
 		b.Fatal(err)
 	}
-	rows := strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?),", batch), ",")
-	ins, err := db.PrepareContext(ctx, `INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata) VALUES `+rows)
+	r, err := sql.Open("sqlite", cfg.dsn(path, false))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ins.Close()
-	events := benchEvents(batch)
-	versions := make([]int64, benchStreams)
-	args := make([]any, 0, 9*batch)
-	b.ReportAllocs()
-	defer reportCPU(b)()
-	b.ResetTimer()
-	for i := range b.N {
-		stream, version := benchStream(i, batch, versions)
-		now := time.Now().UnixNano()
-		// The events of a batch share their metadata, as those of one
-		// command do: it is encoded once.
-		metaJSON, err := json.Marshal(events[0].Metadata)
-		if err != nil {
-			b.Fatal(err)
+	b.Cleanup(func() { r.Close() })
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	return rawDB{w: w, r: r}
+}
+
+func (db rawDB) prepare(b *testing.B, on *sql.DB, query string) *sql.Stmt {
+	b.Helper()
+	st, err := on.PrepareContext(context.Background(), query)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+// The columns a baseline reads: those the store reads for a record.
+const rawColumns = `position, event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata`
+
+// rawEvent is a row as a baseline reads it, with its payload decoded.
+type rawEvent struct {
+	position, version int64
+	id                uuid.UUID
+	stream            string
+	at                time.Time
+	event             workload.Event
+}
+
+// scanEvents reads rows of rawColumns, decodes each payload into the
+// workload's structs, and hands each event to visit.
+func scanEvents(rows *sql.Rows, visit func(rawEvent)) (last int64, n int, err error) {
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			r                  rawEvent
+			id, data, meta     sql.RawBytes
+			typ, encoding      string
+			schema, recordedAt int64
+		)
+		if err := rows.Scan(&r.position, &id, &r.stream, &r.version, &typ, &schema, &recordedAt, &data, &encoding, &meta); err != nil {
+			return 0, 0, err
 		}
-		var meta any = string(metaJSON)
-		args = args[:0]
-		for _, e := range events {
-			id, err := uuid.NewV7()
+		if r.id, err = uuid.FromBytes(id); err != nil {
+			return 0, 0, err
+		}
+		r.at = time.Unix(0, recordedAt).UTC()
+		if r.event, err = workload.DecodeEvent(typ, data); err != nil {
+			return 0, 0, err
+		}
+		visit(r)
+		last, n = r.position, n+1
+	}
+	return last, n, rows.Err()
+}
+
+// BenchmarkAppend appends pre-encoded events: one per append to 1,000
+// streams in turn, or a batch of 100 to a new stream. The baseline checks
+// nothing: it inserts the rows with a prepared multi-row INSERT in a
+// transaction, a fresh UUIDv7 per event, and the metadata encoded once.
+func BenchmarkAppend(b *testing.B) {
+	ctx := context.Background()
+	const streams = 1000
+	for _, sync := range []Synchronous{SyncFull, SyncNormal} {
+		for _, n := range []int{1, workload.BatchSize} {
+			events, err := workload.Events(ctx, "account", 1, n+1)
 			if err != nil {
 				b.Fatal(err)
 			}
-			version++
-			args = append(args, id[:], stream, version, e.Type, int64(e.SchemaVersion), now, e.Data, e.Encoding, meta)
+			meta := store.Metadata{CorrelationID: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", CausationID: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c"}
+			for i := range events {
+				events[i].Metadata = meta
+			}
+			// Operation i appends to stream i%streams a single event, or
+			// a batch to the new stream i.
+			stream := func(i int, versions []int64) (string, int64) {
+				if n == 1 {
+					return workload.StreamID(i%streams, 1), versions[i%streams]
+				}
+				return workload.StreamID(i, 1), 0
+			}
+			b.Run(fmt.Sprintf("sqlite/sync=%s/events=%d/lib", sync, n), func(b *testing.B) {
+				s := openStore(b, sync)
+				versions := make([]int64, streams)
+				workload.Loop(b, n, func(i int) error {
+					id, expected := stream(i, versions)
+					v, err := s.Append(ctx, id, expected, events)
+					if n == 1 {
+						versions[i%streams] = v
+					}
+					return err
+				})
+			})
+			b.Run(fmt.Sprintf("sqlite/sync=%s/events=%d/raw", sync, n), func(b *testing.B) {
+				db := openRaw(b, filepath.Join(b.TempDir(), "raw.db"), sync)
+				rows := strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?),", n), ",")
+				ins := db.prepare(b, db.w, `INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata) VALUES `+rows)
+				versions := make([]int64, streams)
+				args := make([]any, 0, 9*n)
+				workload.Loop(b, n, func(i int) error {
+					id, version := stream(i, versions)
+					now := time.Now().UnixNano()
+					metaJSON, err := json.Marshal(meta)
+					if err != nil {
+						return err
+					}
+					var m any = string(metaJSON)
+					args = args[:0]
+					for _, e := range events {
+						eventID, err := uuid.NewV7()
+						if err != nil {
+							return err
+						}
+						version++
+						args = append(args, eventID[:], id, version, e.Type, int64(e.SchemaVersion), now, e.Data, e.Encoding, m)
+					}
+					tx, err := db.w.BeginTx(ctx, nil)
+					if err != nil {
+						return err
+					}
+					if _, err := tx.StmtContext(ctx, ins).ExecContext(ctx, args...); err != nil {
+						tx.Rollback()
+						return err
+					}
+					if n == 1 {
+						versions[i%streams] = version
+					}
+					return tx.Commit()
+				})
+			})
 		}
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := tx.StmtContext(ctx, ins).ExecContext(ctx, args...); err != nil {
-			b.Fatal(err)
-		}
-		if err := tx.Commit(); err != nil {
-			b.Fatal(err)
-		}
-		if batch == 1 {
-			versions[i%benchStreams] = version
+	}
+}
+
+// BenchmarkHandle handles one command per operation, end to end: load
+// the stream, decide, encode, append with the version loaded. Each
+// command goes to a new stream (per-stream=1), or the commands go ten to
+// a stream (per-stream=10). The baseline reads the stream's rows, decodes
+// and folds them, decides, encodes the event and inserts it in a
+// transaction of its own, with the version loaded plus one: the table's
+// UNIQUE (stream_id, version) refuses a concurrent writer's duplicate.
+func BenchmarkHandle(b *testing.B) {
+	ctx := context.Background()
+	for _, sync := range []Synchronous{SyncFull, SyncNormal} {
+		for _, perStream := range []int{1, workload.CommandsPerAgg} {
+			b.Run(fmt.Sprintf("sqlite/sync=%s/per-stream=%d/lib", sync, perStream), func(b *testing.B) {
+				r := store.NewRunner(openStore(b, sync), workload.Decider(), workload.Codec())
+				workload.Loop(b, 1, workload.Handle(ctx, r, perStream))
+			})
+			b.Run(fmt.Sprintf("sqlite/sync=%s/per-stream=%d/raw", sync, perStream), func(b *testing.B) {
+				db := openRaw(b, filepath.Join(b.TempDir(), "raw.db"), sync)
+				load := db.prepare(b, db.r, `SELECT `+rawColumns+` FROM annals_events WHERE stream_id = ? ORDER BY version`)
+				ins := db.prepare(b, db.w, `INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata) VALUES (?,?,?,?,?,?,?,?,?)`)
+				workload.Loop(b, 1, func(i int) error {
+					stream := workload.StreamID(i, perStream)
+					rows, err := load.QueryContext(ctx, stream)
+					if err != nil {
+						return err
+					}
+					var a workload.Account
+					var version int64
+					if _, _, err := scanEvents(rows, func(r rawEvent) { a, version = workload.Evolve(a, r.event), r.version }); err != nil {
+						return err
+					}
+					events, err := workload.Decide(workload.CommandFor(i%perStream), a)
+					if err != nil {
+						return err
+					}
+					typ, data, err := workload.EncodeEvent(events[0])
+					if err != nil {
+						return err
+					}
+					id, err := uuid.NewV7()
+					if err != nil {
+						return err
+					}
+					tx, err := db.w.BeginTx(ctx, nil)
+					if err != nil {
+						return err
+					}
+					if _, err := tx.StmtContext(ctx, ins).ExecContext(ctx, id[:], stream, version+1, typ, int64(1), time.Now().UnixNano(), data, "", nil); err != nil {
+						tx.Rollback()
+						return err
+					}
+					return tx.Commit()
+				})
+			})
 		}
 	}
 }

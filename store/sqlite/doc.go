@@ -26,7 +26,10 @@
 //
 // Every append is one transaction, begun with BEGIN IMMEDIATE: it takes
 // the database's write lock first, then reads the stream's version, checks
-// the expected version and inserts the batch with multi-row INSERTs. The
+// the expected version and inserts the batch with multi-row INSERTs; the
+// append of a single event, the commonest, checks the version in the
+// INSERT itself (INSERT … SELECT … WHERE the stream's highest version is
+// the one expected), one statement instead of two. The
 // global position is the table's INTEGER PRIMARY KEY, which SQLite assigns
 // as the largest key plus one. Because the write lock is held from before
 // the first insert until the commit, appends happen one after another:

@@ -218,16 +218,30 @@ func (c *insertCache) get(ctx context.Context, rows int) (*sql.Stmt, error) {
 	// follow on: row i holds parameters 4+6i to 9+6i. Only the shared
 	// parameters are named: binding looks each name up in a list, and
 	// naming every parameter would make a batch quadratic.
+	//
+	//
+	// A single row is inserted only if the stream is at version ?3, the
+	// one before it: the statement checks the expected version itself,
+	// so that the append of one event runs one statement in its
+	// transaction, not a query and then an insert. For more rows the
+	// append reads the version first: an INSERT whose SELECT reads the
+	// table it inserts into makes SQLite stage every row in a temporary
+	// table, which costs more than the query once there are a few.
 	var b strings.Builder
-	b.WriteString(`INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata) VALUES `)
-	for i := range rows {
-		first := "?"
-		if i == 0 {
-			first = "?" + strconv.Itoa(sharedParams+1)
-		} else {
-			b.WriteByte(',')
+	b.WriteString(`INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata) `)
+	if rows == 1 {
+		b.WriteString(`SELECT ?4,?1,?3+1,?,?,?2,?,?,? WHERE (SELECT coalesce(max(version), 0) FROM annals_events WHERE stream_id = ?1) = ?3`)
+	} else {
+		b.WriteString(`VALUES `)
+		for i := range rows {
+			first := "?"
+			if i == 0 {
+				first = "?" + strconv.Itoa(sharedParams+1)
+			} else {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "(%s,?1,?3+%d,?,?,?2,?,?,?)", first, i+1)
 		}
-		fmt.Fprintf(&b, "(%s,?1,?3+%d,?,?,?2,?,?,?)", first, i+1)
 	}
 	st, err := c.db.PrepareContext(ctx, b.String())
 	if err != nil {
@@ -294,7 +308,8 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 
 	// The INSERT statements are prepared on the writer connection before
 	// the transaction holds it.
-	var inserts []*sql.Stmt
+	var first [1]*sql.Stmt
+	inserts := first[:0]
 	for start := 0; start < len(events); start += maxInsertRows {
 		ins, err := s.inserts.get(ctx, min(len(events)-start, maxInsertRows))
 		if err != nil {
@@ -326,12 +341,17 @@ func (s *Store) append(ctx context.Context, streamID string, expected int64, ins
 			_ = tx.Rollback()
 		}
 	}()
-	var actual int64
-	if err := tx.StmtContext(ctx, s.streamVersion).QueryRowContext(ctx, streamID).Scan(&actual); err != nil {
-		return 0, fmt.Errorf("append to stream %q: read version: %w", streamID, err)
-	}
-	if err := store.CheckExpected(streamID, expected, actual); err != nil {
-		return 0, err
+	// The insert of one event checks the expected version itself (see
+	// insertCache.get); otherwise the version is read first.
+	checked := events == 1 && expected != store.AnyVersion
+	actual := expected
+	if !checked {
+		if actual, err = s.version(ctx, tx, streamID); err != nil {
+			return 0, err
+		}
+		if err := store.CheckExpected(streamID, expected, actual); err != nil {
+			return 0, err
+		}
 	}
 	if events == 0 {
 		return actual, tx.Commit()
@@ -345,17 +365,39 @@ func (s *Store) append(ctx context.Context, streamID string, expected int64, ins
 				args[sharedParams+start*rowParams:sharedParams+(start+n)*rowParams]...)
 		}
 		chunk[2] = actual + int64(start)
-		if _, err := tx.StmtContext(ctx, ins).ExecContext(ctx, chunk...); err != nil {
+		res, err := tx.StmtContext(ctx, ins).ExecContext(ctx, chunk...)
+		if err != nil {
 			if isUniqueEventID(err) {
 				return 0, duplicateError(ctx, tx, streamID, args, start, n)
 			}
 			return 0, fmt.Errorf("append to stream %q: insert: %w", streamID, err)
+		}
+		if !checked {
+			continue
+		}
+		if inserted, err := res.RowsAffected(); err != nil {
+			return 0, fmt.Errorf("append to stream %q: insert: %w", streamID, err)
+		} else if inserted == 0 {
+			// The stream is not at the version expected.
+			if actual, err = s.version(ctx, tx, streamID); err != nil {
+				return 0, err
+			}
+			return 0, &store.ConflictError{StreamID: streamID, Expected: expected, Actual: actual}
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("append to stream %q: commit: %w", streamID, err)
 	}
 	return actual + int64(events), nil
+}
+
+// version reads the version of a stream in tx.
+func (s *Store) version(ctx context.Context, tx *sql.Tx, streamID string) (int64, error) {
+	var v int64
+	if err := tx.StmtContext(ctx, s.streamVersion).QueryRowContext(ctx, streamID).Scan(&v); err != nil {
+		return 0, fmt.Errorf("append to stream %q: read version: %w", streamID, err)
+	}
+	return v, nil
 }
 
 // isUniqueEventID reports whether err is the violation of the uniqueness
