@@ -45,7 +45,9 @@
 // nothing. The statement also tries the wait lock (see Waiting) and
 // inserts only if it got it. An append does nothing else: its events are
 // committed without a position, and get one from whoever reads the log
-// first.
+// first. A writer that dies mid-append leaves the append whole or absent:
+// a test kills writer processes with SIGKILL while they append batches of
+// up to 800 events, and checks the whole log after each kill.
 //
 // # The global log: sequencing after commit
 //

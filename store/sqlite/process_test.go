@@ -1,10 +1,8 @@
 package sqlite_test
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -13,12 +11,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/annals-dev/annals/internal/crashtest"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/sqlite"
 )
@@ -65,7 +63,9 @@ func TestChild(t *testing.T) {
 	case "writer":
 		childWriter(t, ctx, s, id)
 	case "crash":
-		childCrash(t, ctx, s, id)
+		if err := crashtest.Write(ctx, s, uint64(id), func() { fmt.Println("ready") }); err != nil {
+			t.Fatal(err)
+		}
 	case "lease":
 		childLease(t, ctx, s)
 	case "project":
@@ -73,22 +73,6 @@ func TestChild(t *testing.T) {
 	default:
 		t.Fatalf("unknown child mode %q", mode)
 	}
-}
-
-// batchEvents returns n events for versions after version; each one's
-// data holds its version and the last version of its batch, so a reader
-// can tell whether a batch is whole.
-func batchEvents(version int64, n int, id func(v int64) uuid.UUID) []store.Event {
-	events := make([]store.Event, n)
-	for i := range events {
-		v := version + int64(i) + 1
-		data := binary.BigEndian.AppendUint64(nil, uint64(v))
-		events[i] = store.Event{Type: "P", Data: binary.BigEndian.AppendUint64(data, uint64(version)+uint64(n))}
-		if id != nil {
-			events[i].ID = id(v)
-		}
-	}
-	return events
 }
 
 // eventID is the ID of the event at version v of a stream, so the parent
@@ -103,7 +87,7 @@ func childWriter(t *testing.T, ctx context.Context, s *sqlite.Store, id int) {
 	var version int64
 	for b := range writerBatches {
 		n := 1 + rng.IntN(9)
-		v, err := s.Append(ctx, own, version, batchEvents(version, n, func(v int64) uuid.UUID { return eventID(own, v) }))
+		v, err := s.Append(ctx, own, version, crashtest.Batch(version, n, func(v int64) uuid.UUID { return eventID(own, v) }))
 		if err != nil {
 			t.Fatalf("writer %d batch %d: %v", id, b, err)
 		}
@@ -133,97 +117,10 @@ func childWriter(t *testing.T, ctx context.Context, s *sqlite.Store, id int) {
 	}
 }
 
-// childCrash appends batches until it is killed. It says "ready" once its
-// first batch is committed.
-func childCrash(t *testing.T, ctx context.Context, s *sqlite.Store, id int) {
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(id)))
-	versions := map[string]int64{}
-	for b := 0; ; b++ {
-		stream := fmt.Sprintf("crash-%d", rng.IntN(3))
-		if _, ok := versions[stream]; !ok {
-			var last int64
-			for r, err := range s.ReadStream(ctx, stream, 0) {
-				if err != nil {
-					t.Fatal(err)
-				}
-				last = r.Version
-			}
-			versions[stream] = last
-		}
-		// Mostly small batches; some span several INSERT statements.
-		n := 1 + rng.IntN(20)
-		if rng.IntN(5) == 0 {
-			n = 200 + rng.IntN(600)
-		}
-		v, err := s.Append(ctx, stream, versions[stream], batchEvents(versions[stream], n, nil))
-		if err != nil {
-			t.Fatalf("crash writer batch %d: %v", b, err)
-		}
-		versions[stream] = v
-		if b == 0 {
-			fmt.Println("ready")
-		}
-	}
-}
-
 func childCommand(t *testing.T, mode, path string, id int) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), childEnv+"="+mode, pathEnv+"="+path, idEnv+"="+strconv.Itoa(id))
 	return cmd
-}
-
-// checkLog reads the whole log and checks what must hold whatever the
-// writers did: positions 1…head without a gap, every stream's versions
-// contiguous from 1, every event ID once, and every batch of events made
-// by batchEvents whole and contiguous in the log. It returns the log.
-func checkLog(t *testing.T, s store.Store) []store.Record {
-	t.Helper()
-	ctx := context.Background()
-	var log []store.Record
-	for after := int64(0); ; {
-		page, err := s.ReadLog(ctx, store.LogQuery{After: after, Limit: 1000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page) == 0 {
-			break
-		}
-		log = append(log, page...)
-		after = page[len(page)-1].Position
-	}
-	head, err := s.Head(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if int64(len(log)) != head {
-		t.Fatalf("the log holds %d events, the head is %d", len(log), head)
-	}
-	seen := map[uuid.UUID]bool{}
-	versions := map[string]int64{}
-	for i, r := range log {
-		if r.Position != int64(i)+1 {
-			t.Fatalf("log record %d has position %d: positions must be 1, 2, 3…", i, r.Position)
-		}
-		if seen[r.ID] {
-			t.Fatalf("event %v is twice in the log", r.ID)
-		}
-		seen[r.ID] = true
-		if versions[r.StreamID]++; r.Version != versions[r.StreamID] {
-			t.Fatalf("stream %q: version %d at position %d follows version %d", r.StreamID, r.Version, r.Position, versions[r.StreamID]-1)
-		}
-		if r.Type != "P" {
-			continue
-		}
-		if binary.BigEndian.Uint64(r.Data) != uint64(r.Version) {
-			t.Fatalf("stream %q version %d holds the data of version %d", r.StreamID, r.Version, binary.BigEndian.Uint64(r.Data))
-		}
-		if last := int64(binary.BigEndian.Uint64(r.Data[8:])); r.Version < last {
-			if i+1 == len(log) || log[i+1].StreamID != r.StreamID || log[i+1].Version != r.Version+1 {
-				t.Fatalf("stream %q: the batch ending at version %d is cut after version %d (position %d)", r.StreamID, last, r.Version, r.Position)
-			}
-		}
-	}
-	return log
 }
 
 // Several processes append to one file at once, each to its own stream and
@@ -306,7 +203,7 @@ func TestManyProcessesShareOneFile(t *testing.T) {
 		}
 	}
 
-	log := checkLog(t, s)
+	log := crashtest.CheckLog(t, s)
 	if len(tailed) != len(log) {
 		t.Fatalf("the tailing reader saw %d events, the log holds %d", len(tailed), len(log))
 	}
@@ -358,48 +255,14 @@ func TestKilledWriterLeavesWholeBatches(t *testing.T) {
 	ctx := context.Background()
 	var heads []int64
 	for k := range kills {
-		cmd := childCommand(t, "crash", path, k)
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ready := make(chan bool, 1)
-		go func() {
-			line, _ := bufio.NewReader(stdout).ReadString('\n')
-			ready <- line == "ready\n"
-		}()
-		select {
-		case ok := <-ready:
-			if !ok {
-				cmd.Process.Kill()
-				cmd.Wait()
-				t.Fatalf("crash writer %d did not start:\n%s", k, stderr.String())
-			}
-		case <-time.After(2 * time.Minute):
-			cmd.Process.Kill()
-			t.Fatalf("crash writer %d did not commit its first batch:\n%s", k, stderr.String())
-		}
-		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		err = cmd.Wait()
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("crash writer %d ended with %v before it was killed:\n%s", k, err, stderr.String())
-		}
+		crashtest.Kill(t, childCommand(t, "crash", path, k))
 
 		checkIntegrity(t, path)
 		s, err := sqlite.Open(ctx, path)
 		if err != nil {
 			t.Fatalf("reopen after kill %d: %v", k, err)
 		}
-		log := checkLog(t, s)
+		log := crashtest.CheckLog(t, s)
 		heads = append(heads, int64(len(log)))
 		// The store still takes appends after the crash.
 		if _, err := s.Append(ctx, fmt.Sprintf("after-kill-%d", k), store.NoStream, []store.Event{{Type: "A"}}); err != nil {
