@@ -6,9 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/annals-dev/annals/internal/pgtest"
 	"github.com/annals-dev/annals/store"
-	"github.com/annals-dev/annals/store/postgres"
 )
 
 // Sizes of BenchmarkLogFirstRead's rounds: benchStreams streams of
@@ -27,12 +25,7 @@ const (
 // their difference, the numbering.
 func BenchmarkLogFirstRead(b *testing.B) {
 	ctx := context.Background()
-	db := pgtest.New(b)
-	s, err := postgres.Open(ctx, db.URL, postgres.WithSchema(db.Schema))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
+	s := newBench(b).s
 	const total = benchStreams * benchPerStream
 	readAll := func(after int64) (int64, error) {
 		n := 0
