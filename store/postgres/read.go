@@ -24,6 +24,10 @@ import (
 // notification, and no other writer came after it.
 const defaultRecheck = 5 * time.Second
 
+// maxPagePrealloc bounds the records ReadLog makes room for before it
+// reads, whatever limit the caller asks for.
+const maxPagePrealloc = 1024
+
 // ReadStream implements [store.Store]. It reads the stream in one query,
 // streamed row by row as the caller iterates. Events committed but not yet
 // sequenced have Position 0.
@@ -62,7 +66,7 @@ func (s *Store) readStream(ctx context.Context, streamID string, from int64, yie
 		return err
 	}
 	defer rows.Close()
-	var sc recordScanner
+	sc := newRecordScanner()
 	for rows.Next() {
 		r, _, err := sc.scan(rows)
 		if err != nil {
@@ -85,17 +89,22 @@ type recordScanner struct {
 	schema                  pgtype.Int4
 	recordedAt              pgtype.Timestamptz
 	data, extra             []byte
+	dest                    []any // built once: a row's scan allocates nothing for it
 }
 
-func (sc *recordScanner) dest() []any {
-	return []any{&sc.position, &sc.streamID, &sc.version, &sc.eventID, &sc.typ, &sc.schema, &sc.recordedAt,
-		&sc.data, &sc.encoding, &sc.correlation, &sc.causation, &sc.extra}
+// newRecordScanner returns a scanner of rows whose record columns come
+// after the columns scanned into before.
+func newRecordScanner(before ...any) *recordScanner {
+	sc := &recordScanner{}
+	sc.dest = append(before, &sc.position, &sc.streamID, &sc.version, &sc.eventID, &sc.typ, &sc.schema, &sc.recordedAt,
+		&sc.data, &sc.encoding, &sc.correlation, &sc.causation, &sc.extra)
+	return sc
 }
 
 // scan reads one row; ok is false for the row of NULLs.
-func (sc *recordScanner) scan(rows pgx.Rows, before ...any) (r store.Record, ok bool, err error) {
+func (sc *recordScanner) scan(rows pgx.Rows) (r store.Record, ok bool, err error) {
 	sc.data, sc.extra = nil, nil
-	if err := rows.Scan(append(before, sc.dest()...)...); err != nil {
+	if err := rows.Scan(sc.dest...); err != nil {
 		return r, false, err
 	}
 	if !sc.streamID.Valid {
@@ -142,7 +151,9 @@ func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, 
 	if limit <= 0 {
 		limit = store.DefaultLogLimit
 	}
-	var out []store.Record
+	// A page is usually full while a consumer catches up: room for it, up
+	// to a bound, saves growing the slice record by record.
+	out := make([]store.Record, 0, min(limit, maxPagePrealloc))
 	err := s.retry(ctx, func() error {
 		out = out[:0]
 		pending, err := s.readLogPage(ctx, q.After, limit, q.Types, &out)
@@ -175,9 +186,9 @@ func (s *Store) readLogPage(ctx context.Context, after int64, limit int, types [
 		return false, err
 	}
 	defer rows.Close()
-	var sc recordScanner
+	sc := newRecordScanner(&pending)
 	for rows.Next() {
-		r, ok, err := sc.scan(rows, &pending)
+		r, ok, err := sc.scan(rows)
 		if err != nil {
 			return false, err
 		}
