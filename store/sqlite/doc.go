@@ -90,8 +90,10 @@
 // The tables are created when a file is first opened, by numbered
 // migrations recorded in annals_schema_migrations and applied in one
 // write transaction, so processes that open a new file together apply
-// each step once; a file whose schema is newer than the program is
-// refused. Table names start with annals_, so that an application may keep
+// each step once. Their race to switch the file to WAL and to create the
+// schema can make SQLite answer busy at once, without waiting: Open tries
+// again, after short random pauses, for up to the busy timeout. A file
+// whose schema is newer than the program is refused. Table names start with annals_, so that an application may keep
 // its own tables, such as read models, in the same file.
 //
 //	annals_events       position (INTEGER PRIMARY KEY), event_id (16-byte

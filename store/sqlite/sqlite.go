@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"math/rand/v2"
 	"runtime"
 	"strconv"
 	"strings"
@@ -98,7 +99,7 @@ func (s *Store) open(ctx context.Context) error {
 	s.w.SetMaxIdleConns(1)
 	s.w.SetConnMaxLifetime(0)
 	s.w.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, s.w); err != nil {
+	if err := s.migrate(ctx); err != nil {
 		return err
 	}
 	if s.path == Memory {
@@ -184,6 +185,26 @@ func (s *Store) open(ctx context.Context) error {
 		s.stmts = append(s.stmts, *p.stmt)
 	}
 	return nil
+}
+
+// migrate brings the schema up to date. Processes that open a new file at
+// once race to switch it to WAL and to create the schema, and SQLite
+// reports some of those collisions as busy at once, without waiting out
+// the busy timeout: migrate tries again, after a short random pause, for
+// as long as the busy timeout.
+func (s *Store) migrate(ctx context.Context) error {
+	deadline := time.Now().Add(s.cfg.busyTimeout)
+	for {
+		err := migrate(ctx, s.w)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return explainBusy(err, s.cfg.busyTimeout)
+		}
+		select {
+		case <-time.After(time.Duration(5+rand.IntN(45)) * time.Millisecond):
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		}
+	}
 }
 
 // Columns of a record, in the order scanRecord reads them.
