@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -32,6 +33,39 @@ type Projection[T any] struct {
 	committer Committer[T]
 	apply     func(ctx context.Context, tx T, recs []Record) (int, error)
 	cfg       consumerConfig
+	cursor    cursor
+}
+
+// cursor remembers where this projection's last commit left its
+// checkpoint, and whether that batch filled its page. While the
+// projection catches up, the next step then reads only the page: not the
+// checkpoint, which the commit set, nor the head, which a full page does
+// not need. The commit compares and sets the checkpoint, so a checkpoint
+// moved meanwhile by another instance fails it with [ErrConflict]; the
+// step then forgets the cursor and runs again from what the store says.
+type cursor struct {
+	mu   sync.Mutex
+	at   int64
+	full bool
+	ok   bool
+}
+
+func (c *cursor) get() (at int64, full, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.at, c.full, c.ok
+}
+
+func (c *cursor) set(at int64, full bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at, c.full, c.ok = at, full, true
+}
+
+func (c *cursor) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ok = false
 }
 
 // ConsumerOption configures a projection or a saga.
@@ -124,14 +158,60 @@ func (p *Projection[T]) Step(ctx context.Context) (int, error) {
 
 // step also returns the checkpoint after the batch.
 func (p *Projection[T]) step(ctx context.Context) (int, int64, error) {
-	from, head, recs, err := nextBatch(ctx, p.store, p.name, p.cfg)
-	if err != nil || head <= from {
-		return 0, from, err
+	_, cached, _ := p.cursor.get() // a full batch: the next step uses the cursor
+	n, at, err := p.stepOnce(ctx)
+	if err != nil {
+		p.cursor.forget()
+		var stopped *ConsumerError
+		if cached && errors.Is(err, ErrConflict) && !errors.As(err, &stopped) && ctx.Err() == nil {
+			// The checkpoint moved since this projection set it: start
+			// again from where it is now. (A handler's error, even a
+			// conflict, stops the projection as it did.)
+			return p.stepOnce(ctx)
+		}
 	}
+	return n, at, err
+}
+
+func (p *Projection[T]) stepOnce(ctx context.Context) (int, int64, error) {
+	var (
+		from, head int64
+		recs       []Record
+		err        error
+	)
+	if at, full, ok := p.cursor.get(); ok && full {
+		from = at
+		recs, err = p.store.ReadLog(ctx, LogQuery{After: from, Limit: p.cfg.batch, Types: p.cfg.types})
+		if err != nil {
+			return 0, from, fmt.Errorf("consumer %q: read the log after %d: %w", p.name, from, err)
+		}
+		if len(recs) < p.cfg.batch {
+			// The page ends short: the batch's end then depends on the
+			// head, which must be read before the page.
+			recs = nil
+		} else {
+			head = recs[len(recs)-1].Position
+		}
+	}
+	if recs == nil {
+		if from, head, recs, err = nextBatch(ctx, p.store, p.name, p.cfg); err != nil || head <= from {
+			return 0, from, err
+		}
+	}
+	n, to, err := p.commitBatch(ctx, from, head, recs)
+	if err == nil {
+		p.cursor.set(to, len(recs) == p.cfg.batch)
+	}
+	return n, to, err
+}
+
+// commitBatch handles recs, the batch after the checkpoint from, and
+// commits them with the checkpoint.
+func (p *Projection[T]) commitBatch(ctx context.Context, from, head int64, recs []Record) (int, int64, error) {
 	to := batchEnd(from, head, recs, p.cfg.batch)
 	failed := len(recs)
 	var handlerErr error
-	err = p.committer.Commit(ctx, p.name, from, to, func(tx T) error {
+	err := p.committer.Commit(ctx, p.name, from, to, func(tx T) error {
 		failed, handlerErr = p.apply(ctx, tx, recs)
 		return handlerErr
 	})
@@ -273,6 +353,7 @@ func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Cont
 	if err != nil {
 		return fmt.Errorf("rebuild %q: %w", p.name, err)
 	}
+	p.cursor.forget()
 	if err := p.committer.Commit(ctx, p.name, from, 0, func(tx T) error { return reset(ctx, tx) }); err != nil {
 		return fmt.Errorf("rebuild %q: reset: %w", p.name, err)
 	}

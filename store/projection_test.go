@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,7 +83,10 @@ func TestViewProjectionIncrementalEqualsRebuild(t *testing.T) {
 	})
 }
 
-func appendN(t *testing.T, r *store.Runner[increment, incremented, int], stream string, n int) {
+func appendN(t interface {
+	Helper()
+	Fatal(...any)
+}, r *store.Runner[increment, incremented, int], stream string, n int) {
 	t.Helper()
 	for range n {
 		if _, err := r.Handle(context.Background(), stream, increment{}); err != nil {
@@ -224,6 +229,82 @@ func TestRacingInstancesApplyEachEventOnce(t *testing.T) {
 		if got, _ := newTally(s).Get(ctx, id); got != (tally{Count: 50, Last: 50}) {
 			t.Fatalf("stream %s: %+v, want 50 events applied once each", id, got)
 		}
+	}
+}
+
+// readCountingStore counts the reads of checkpoints and of the head.
+type readCountingStore struct {
+	*memory.Store
+	checkpoints, heads atomic.Int64
+}
+
+func (c *readCountingStore) Checkpoint(ctx context.Context, name string) (int64, error) {
+	c.checkpoints.Add(1)
+	return c.Store.Checkpoint(ctx, name)
+}
+
+func (c *readCountingStore) Head(ctx context.Context) (int64, error) {
+	c.heads.Add(1)
+	return c.Store.Head(ctx)
+}
+
+// While a projection catches up over full pages, each step reads only its
+// page: the checkpoint is where the last commit set it, and a full page
+// needs no head. For any log and batch size, the checkpoint and the head
+// are read at most three times in a catch-up (by its first step, by the
+// step of the short page at the end, and by the step that finds nothing
+// more), where reading them every step would read them once a page; and
+// every event is applied once.
+func TestCatchUpReadsOnlyPagesWhileBehind(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		ctx := context.Background()
+		s := &readCountingStore{Store: memory.New()}
+		r := store.NewRunner(s, counter, counterCodec())
+		ids := []string{"a", "b", "c"}
+		counts := rapid.SliceOfN(rapid.IntRange(0, 40), len(ids), len(ids)).Draw(rt, "counts")
+		for i, id := range ids {
+			appendN(rt, r, id, counts[i])
+		}
+		batch := rapid.IntRange(1, 20).Draw(rt, "batch")
+		p := newTally(s, store.WithBatchSize(batch), store.WithoutLease())
+		if _, err := p.CatchUp(ctx); err != nil {
+			rt.Fatal(err)
+		}
+		if c, h := s.checkpoints.Load(), s.heads.Load(); c > 3 || h > 3 {
+			rt.Fatalf("a catch-up over %d events in batches of %d read the checkpoint %d times and the head %d times; want at most 3 each",
+				counts[0]+counts[1]+counts[2], batch, c, h)
+		}
+		for i, id := range ids {
+			if got, _ := p.Get(ctx, id); got != (tally{Count: counts[i], Last: counts[i]}) {
+				rt.Fatalf("stream %s: %+v, want %d events applied once each", id, got, counts[i])
+			}
+		}
+	})
+}
+
+// A projection whose checkpoint another instance moved since its last
+// step starts again from where the checkpoint is, without an error and
+// without applying an event twice.
+func TestProjectionFollowsACheckpointMovedElsewhere(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	appendN(t, store.NewRunner(s, counter, counterCodec()), "a", 10)
+	first := newTally(s, store.WithBatchSize(3), store.WithoutLease())
+	second := newTally(s, store.WithBatchSize(3), store.WithoutLease())
+	steps := []*store.ViewProjection[tally, incremented]{first, second, second, first, first, second}
+	var handled []int
+	for i, p := range steps {
+		n, err := p.Step(ctx)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		handled = append(handled, n)
+	}
+	if want := []int{3, 3, 3, 1, 0, 0}; !slices.Equal(handled, want) {
+		t.Fatalf("the steps handled %v events, want %v", handled, want)
+	}
+	if got, _ := first.Get(ctx, "a"); got != (tally{Count: 10, Last: 10}) {
+		t.Fatalf("stream a: %+v, want 10 events applied once each", got)
 	}
 }
 
