@@ -719,7 +719,9 @@ func TestSequencingBatchesProperty(t *testing.T) {
 					events int64
 				}
 				var pending []txn
-				rows, _ := s.pool.Query(ctx, "SELECT txid::text, count(*) FROM "+s.n.events+" WHERE position IS NULL GROUP BY txid ORDER BY txid")
+				// The text of the id is named apart from the column: ORDER BY
+				// txid would otherwise sort the text, and "10009" < "9990".
+				rows, _ := s.pool.Query(ctx, "SELECT txid::text AS id, count(*) FROM "+s.n.events+" WHERE position IS NULL GROUP BY txid ORDER BY txid")
 				for rows.Next() {
 					var x txn
 					if err := rows.Scan(&x.id, &x.events); err != nil {
