@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/annals-dev/annals/internal/staged"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -32,7 +33,7 @@ func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn 
 	if err := s.checkCheckpoint(ctx, consumer, from); err != nil {
 		return err
 	}
-	tx := &stateTx{s: s, writes: map[stateKey][]byte{}, cleared: map[string]bool{}}
+	tx := &stateTx{s: s}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -48,21 +49,22 @@ func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn 
 	if err := store.CheckCheckpoint(consumer, from, s.checkpoints[consumer]); err != nil {
 		return err
 	}
-	for view := range tx.cleared {
+	for _, view := range tx.Cleared() {
 		delete(s.consumers.states, view)
 	}
-	for k, data := range tx.writes {
-		states := s.consumers.states[k.view]
+	_ = tx.Each(func(view, key string, data []byte) error {
+		states := s.consumers.states[view]
 		if data == nil {
-			delete(states, k.key)
-			continue
+			delete(states, key)
+			return nil
 		}
 		if states == nil {
 			states = map[string][]byte{}
-			s.consumers.states[k.view] = states
+			s.consumers.states[view] = states
 		}
-		states[k.key] = data
-	}
+		states[key] = data
+		return nil
+	})
 	s.checkpoints[consumer] = to
 	return nil
 }
@@ -93,24 +95,18 @@ func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, 
 	return clone(data), ok, nil
 }
 
-type stateKey struct{ view, key string }
-
 // stateTx stages writes until Commit applies them all at once.
 type stateTx struct {
-	s       *Store
-	writes  map[stateKey][]byte // nil value: deleted
-	cleared map[string]bool     // views whose committed states are all deleted
+	staged.Writes
+	s *Store
 }
 
 func (tx *stateTx) LoadState(ctx context.Context, view, key string) ([]byte, bool, error) {
 	if err := store.ValidateState(view, key); err != nil {
 		return nil, false, err
 	}
-	if data, ok := tx.writes[stateKey{view, key}]; ok {
-		return clone(data), data != nil, nil
-	}
-	if tx.cleared[view] {
-		return nil, false, nil
+	if data, ok, decided := tx.Staged(view, key); decided {
+		return data, ok, nil
 	}
 	return tx.s.LoadState(ctx, view, key)
 }
@@ -128,38 +124,6 @@ func (tx *stateTx) LoadStates(ctx context.Context, view string, keys []string) (
 		}
 	}
 	return out, nil
-}
-
-func (tx *stateTx) SaveState(ctx context.Context, view, key string, data []byte) error {
-	if err := store.ValidateState(view, key); err != nil {
-		return err
-	}
-	if data == nil {
-		data = []byte{}
-	}
-	tx.writes[stateKey{view, key}] = clone(data)
-	return ctx.Err()
-}
-
-func (tx *stateTx) DeleteState(ctx context.Context, view, key string) error {
-	if err := store.ValidateState(view, key); err != nil {
-		return err
-	}
-	tx.writes[stateKey{view, key}] = nil
-	return ctx.Err()
-}
-
-func (tx *stateTx) DeleteStates(ctx context.Context, view string) error {
-	if err := store.ValidateState(view, ""); err != nil {
-		return err
-	}
-	for k := range tx.writes {
-		if k.view == view {
-			delete(tx.writes, k)
-		}
-	}
-	tx.cleared[view] = true
-	return ctx.Err()
 }
 
 // Lock implements [store.Locker] within the process: the store is the

@@ -1,15 +1,14 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/annals-dev/annals/internal/staged"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -31,7 +30,7 @@ const rollbackTimeout = 5 * time.Second
 // fn see fn's own writes.
 func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
 	return s.commit(ctx, consumer, from, to, func(tx pgx.Tx) error {
-		st := &stateTx{tx: tx, sql: &s.sql, writes: map[stateKey][]byte{}, cleared: map[string]bool{}}
+		st := &stateTx{tx: tx, sql: &s.sql}
 		if err := fn(st); err != nil {
 			return err
 		}
@@ -182,27 +181,21 @@ func stateResult(view, key string, data []byte, err error) ([]byte, bool, error)
 	return data, true, nil
 }
 
-type stateKey struct{ view, key string }
-
 // stateTx keeps the writes of a consumer's batch until its handler
 // returns, then writes them all in one round trip. Reads look at the
 // pending writes first, then at the database, in the transaction.
 type stateTx struct {
-	tx      pgx.Tx
-	sql     *statements
-	writes  map[stateKey][]byte // nil value: deleted
-	cleared map[string]bool     // views whose stored states are all deleted
+	staged.Writes
+	tx  pgx.Tx
+	sql *statements
 }
 
 func (t *stateTx) LoadState(ctx context.Context, view, key string) ([]byte, bool, error) {
 	if err := store.ValidateState(view, key); err != nil {
 		return nil, false, err
 	}
-	if data, ok := t.writes[stateKey{view, key}]; ok {
-		return slices.Clone(data), data != nil, nil
-	}
-	if t.cleared[view] {
-		return nil, false, nil
+	if data, ok, decided := t.Staged(view, key); decided {
+		return data, ok, nil
 	}
 	var data []byte
 	err := t.tx.QueryRow(ctx, t.sql.loadState, view, key).Scan(&data)
@@ -221,14 +214,11 @@ func (t *stateTx) LoadStates(ctx context.Context, view string, keys []string) (m
 		if err := store.ValidateState(view, k); err != nil {
 			return nil, err
 		}
-		if data, ok := t.writes[stateKey{view, k}]; ok {
-			if data != nil {
-				out[k] = slices.Clone(data)
-			}
-			continue
-		}
-		if !t.cleared[view] {
+		data, ok, decided := t.Staged(view, k)
+		if !decided {
 			missing = append(missing, k)
+		} else if ok {
+			out[k] = data
 		}
 	}
 	if len(missing) == 0 {
@@ -255,66 +245,25 @@ func (t *stateTx) LoadStates(ctx context.Context, view string, keys []string) (m
 	return out, nil
 }
 
-func (t *stateTx) SaveState(ctx context.Context, view, key string, data []byte) error {
-	if err := store.ValidateState(view, key); err != nil {
-		return err
-	}
-	if data == nil {
-		data = []byte{}
-	}
-	t.writes[stateKey{view, key}] = slices.Clone(data)
-	return ctx.Err()
-}
-
-func (t *stateTx) DeleteState(ctx context.Context, view, key string) error {
-	if err := store.ValidateState(view, key); err != nil {
-		return err
-	}
-	t.writes[stateKey{view, key}] = nil
-	return ctx.Err()
-}
-
-func (t *stateTx) DeleteStates(ctx context.Context, view string) error {
-	if err := store.ValidateState(view, ""); err != nil {
-		return err
-	}
-	for k := range t.writes {
-		if k.view == view {
-			delete(t.writes, k)
-		}
-	}
-	t.cleared[view] = true
-	return ctx.Err()
-}
-
 // flush writes the pending changes: cleared views first, then the
 // deleted and the saved states, which the clearing did not cancel. Rows
 // are written in key order, so that two transactions writing the same
 // states lock them in the same order and cannot deadlock.
 func (t *stateTx) flush(ctx context.Context) error {
 	b := &pgx.Batch{}
-	if len(t.cleared) > 0 {
-		views := make([]string, 0, len(t.cleared))
-		for v := range t.cleared {
-			views = append(views, v)
-		}
-		slices.Sort(views)
+	if views := t.Cleared(); len(views) > 0 {
 		b.Queue(t.sql.clearStates, views)
 	}
-	keys := make([]stateKey, 0, len(t.writes))
-	for k := range t.writes {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b stateKey) int { return cmp.Or(cmp.Compare(a.view, b.view), cmp.Compare(a.key, b.key)) })
 	var delViews, delKeys, saveViews, saveKeys []string
 	var saveData [][]byte
-	for _, k := range keys {
-		if data := t.writes[k]; data == nil {
-			delViews, delKeys = append(delViews, k.view), append(delKeys, k.key)
+	_ = t.Each(func(view, key string, data []byte) error {
+		if data == nil {
+			delViews, delKeys = append(delViews, view), append(delKeys, key)
 		} else {
-			saveViews, saveKeys, saveData = append(saveViews, k.view), append(saveKeys, k.key), append(saveData, data)
+			saveViews, saveKeys, saveData = append(saveViews, view), append(saveKeys, key), append(saveData, data)
 		}
-	}
+		return nil
+	})
 	if len(delKeys) > 0 {
 		b.Queue(t.sql.deleteStates, delViews, delKeys)
 	}

@@ -1,13 +1,13 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/annals-dev/annals/internal/staged"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -38,7 +38,7 @@ func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn 
 	if err := store.CheckCheckpoint(consumer, from, pos); err != nil {
 		return err
 	}
-	tx := &stateTx{s: s, writes: map[stateKey][]byte{}, cleared: map[string]bool{}}
+	tx := &stateTx{s: s}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -46,23 +46,23 @@ func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn 
 		return err
 	}
 	return s.commit(ctx, consumer, from, to, gen, func(sqlTx *sql.Tx) error {
-		for view := range tx.cleared {
+		for _, view := range tx.Cleared() {
 			if _, err := sqlTx.StmtContext(ctx, s.deleteStates).ExecContext(ctx, view); err != nil {
 				return fmt.Errorf("delete the states of view %q: %w", view, err)
 			}
 		}
-		for k, data := range tx.writes {
+		return tx.Each(func(view, key string, data []byte) error {
 			var err error
 			if data == nil {
-				_, err = sqlTx.StmtContext(ctx, s.deleteState).ExecContext(ctx, k.view, k.key)
+				_, err = sqlTx.StmtContext(ctx, s.deleteState).ExecContext(ctx, view, key)
 			} else {
-				_, err = sqlTx.StmtContext(ctx, s.saveState).ExecContext(ctx, k.view, k.key, data)
+				_, err = sqlTx.StmtContext(ctx, s.saveState).ExecContext(ctx, view, key, data)
 			}
 			if err != nil {
-				return fmt.Errorf("write state %q of view %q: %w", k.key, k.view, err)
+				return fmt.Errorf("write state %q of view %q: %w", key, view, err)
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 }
 
@@ -135,58 +135,20 @@ func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, 
 	return data, true, nil
 }
 
-type stateKey struct{ view, key string }
-
 // stateTx stages the writes of a Commit until its write transaction.
 type stateTx struct {
-	s       *Store
-	writes  map[stateKey][]byte // nil: deleted
-	cleared map[string]bool     // views whose committed states are all deleted
+	staged.Writes
+	s *Store
 }
 
 func (tx *stateTx) LoadState(ctx context.Context, view, key string) ([]byte, bool, error) {
 	if err := store.ValidateState(view, key); err != nil {
 		return nil, false, err
 	}
-	if data, ok := tx.writes[stateKey{view, key}]; ok {
-		if data == nil {
-			return nil, false, nil
-		}
-		return bytes.Clone(data), true, nil
-	}
-	if tx.cleared[view] {
-		return nil, false, nil
+	if data, ok, decided := tx.Staged(view, key); decided {
+		return data, ok, nil
 	}
 	return tx.s.LoadState(ctx, view, key)
-}
-
-func (tx *stateTx) SaveState(ctx context.Context, view, key string, data []byte) error {
-	if err := store.ValidateState(view, key); err != nil {
-		return err
-	}
-	tx.writes[stateKey{view, key}] = append([]byte{}, data...) // never nil
-	return ctx.Err()
-}
-
-func (tx *stateTx) DeleteState(ctx context.Context, view, key string) error {
-	if err := store.ValidateState(view, key); err != nil {
-		return err
-	}
-	tx.writes[stateKey{view, key}] = nil
-	return ctx.Err()
-}
-
-func (tx *stateTx) DeleteStates(ctx context.Context, view string) error {
-	if err := store.ValidateState(view, ""); err != nil {
-		return err
-	}
-	for k := range tx.writes {
-		if k.view == view {
-			delete(tx.writes, k)
-		}
-	}
-	tx.cleared[view] = true
-	return ctx.Err()
 }
 
 // SQL returns the committer of read models in the application's own
