@@ -84,10 +84,22 @@ func (w *Writes) Cleared() []string {
 	return slices.Sorted(maps.Keys(w.cleared))
 }
 
-// Each calls fn with every staged state, in order of view and key, so that
-// two transactions writing the same states write them in the same order;
-// data is nil for a deleted state. It stops at fn's first error.
+// Each calls fn with every staged state, in no particular order; data is
+// nil for a deleted state. It stops at fn's first error.
 func (w *Writes) Each(fn func(view, key string, data []byte) error) error {
+	for k, data := range w.writes {
+		if err := fn(k.view, k.key, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EachInOrder is Each in order of view and key, so that two transactions
+// writing the same rows of a database lock them in the same order and
+// cannot deadlock. Sorting costs; an adapter with one writer at a time
+// has no need of it.
+func (w *Writes) EachInOrder(fn func(view, key string, data []byte) error) error {
 	keys := slices.SortedFunc(maps.Keys(w.writes), func(a, b key) int {
 		return cmp.Or(cmp.Compare(a.view, b.view), cmp.Compare(a.key, b.key))
 	})

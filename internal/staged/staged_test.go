@@ -18,8 +18,9 @@ import (
 // For any sequence of saves, deletes and clears over a committed set of
 // states, what a transaction reads through Staged, and what applying the
 // staged writes as an adapter does (cleared views first, then each staged
-// state, which Each gives in order of view and key) leaves, both equal a
-// model that applies each operation at once.
+// state, which EachInOrder gives in order of view and key) leaves, both equal a
+// model that applies each operation at once; Each and EachInOrder give the
+// same writes.
 func TestStagedWritesAgreeWithTheirApplication(t *testing.T) {
 	views, keys := []string{"a", "b"}, []string{"k1", "k2", "k3"}
 	rapid.Check(t, func(rt *rapid.T) {
@@ -62,26 +63,34 @@ func TestStagedWritesAgreeWithTheirApplication(t *testing.T) {
 				rt.Fatal(err)
 			}
 		}
-		applied := map[[2]string][]byte{}
-		for k, data := range committed {
-			if !slices.Contains(w.Cleared(), k[0]) {
-				applied[k] = data
+		apply := func(each func(func(v, k string, data []byte) error) error) (map[[2]string][]byte, [][2]string) {
+			applied := map[[2]string][]byte{}
+			for k, data := range committed {
+				if !slices.Contains(w.Cleared(), k[0]) {
+					applied[k] = data
+				}
 			}
-		}
-		var order [][2]string
-		if err := w.Each(func(v, k string, data []byte) error {
-			order = append(order, [2]string{v, k})
-			if data == nil {
-				delete(applied, [2]string{v, k})
-			} else {
-				applied[[2]string{v, k}] = data
+			var order [][2]string
+			if err := each(func(v, k string, data []byte) error {
+				order = append(order, [2]string{v, k})
+				if data == nil {
+					delete(applied, [2]string{v, k})
+				} else {
+					applied[[2]string{v, k}] = data
+				}
+				return nil
+			}); err != nil {
+				rt.Fatal(err)
 			}
-			return nil
-		}); err != nil {
-			rt.Fatal(err)
+			return applied, order
 		}
+		applied, _ := apply(w.Each)
+		inOrder, order := apply(w.EachInOrder)
 		if !slices.IsSortedFunc(order, func(a, b [2]string) int { return slices.Compare(a[:], b[:]) }) {
-			rt.Fatalf("Each went in the order %v", order)
+			rt.Fatalf("EachInOrder went in the order %v", order)
+		}
+		if !maps.EqualFunc(applied, inOrder, bytes.Equal) {
+			rt.Fatalf("Each applied %q, EachInOrder %q", applied, inOrder)
 		}
 		for _, v := range views {
 			for _, k := range keys {

@@ -256,7 +256,7 @@ func (t *stateTx) flush(ctx context.Context) error {
 	}
 	var delViews, delKeys, saveViews, saveKeys []string
 	var saveData [][]byte
-	_ = t.Each(func(view, key string, data []byte) error {
+	_ = t.EachInOrder(func(view, key string, data []byte) error {
 		if data == nil {
 			delViews, delKeys = append(delViews, view), append(delKeys, key)
 		} else {
