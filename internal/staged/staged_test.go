@@ -18,9 +18,9 @@ import (
 // For any sequence of saves, deletes and clears over a committed set of
 // states, what a transaction reads through Staged, and what applying the
 // staged writes as an adapter does (cleared views first, then each staged
-// state, which EachInOrder gives in order of view and key) leaves, both equal a
-// model that applies each operation at once; Each and EachInOrder give the
-// same writes.
+// state) leaves, both equal a model that applies each operation at once.
+// Each and EachInOrder give the same writes, EachInOrder in order of view
+// and key.
 func TestStagedWritesAgreeWithTheirApplication(t *testing.T) {
 	views, keys := []string{"a", "b"}, []string{"k1", "k2", "k3"}
 	rapid.Check(t, func(rt *rapid.T) {
