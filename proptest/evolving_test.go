@@ -2,7 +2,6 @@ package proptest_test
 
 import (
 	"context"
-	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -10,90 +9,12 @@ import (
 	"sync"
 	"testing"
 
-	"pgregory.net/rapid"
-
-	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/internal/ledger"
 	"github.com/annals-dev/annals/proptest"
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
 )
-
-// A small ledger whose state has a slice and a map, so that snapshots
-// must round-trip more than a number.
-type (
-	ledgerCmd struct {
-		Amount int
-		Tag    string
-	}
-	ledgerEvent interface{ isLedgerEvent() }
-	booked      struct {
-		Amount int `json:"amount"`
-	}
-	tagged struct {
-		Tag string `json:"tag"`
-	}
-	ledger struct {
-		Balance int            `json:"balance"`
-		Tags    []string       `json:"tags"`
-		Counts  map[string]int `json:"counts"`
-	}
-)
-
-func (booked) isLedgerEvent() {}
-func (tagged) isLedgerEvent() {}
-
-var ledgerDecider = decider.Decider[ledgerCmd, ledgerEvent, ledger]{
-	Decide: func(c ledgerCmd, s ledger) ([]ledgerEvent, error) {
-		if s.Balance+c.Amount < 0 {
-			return nil, errOverdrawn
-		}
-		var out []ledgerEvent
-		if c.Amount != 0 {
-			out = append(out, booked{Amount: c.Amount})
-		}
-		if c.Tag != "" {
-			out = append(out, tagged{Tag: c.Tag})
-		}
-		return out, nil
-	},
-	Evolve: func(s ledger, e ledgerEvent) ledger {
-		switch e := e.(type) {
-		case booked:
-			s.Balance += e.Amount
-		case tagged:
-			s.Tags = append(slices.Clip(s.Tags), e.Tag)
-			counts := maps.Clone(s.Counts)
-			if counts == nil {
-				counts = map[string]int{}
-			}
-			counts[e.Tag]++
-			s.Counts = counts
-		}
-		return s
-	},
-}
-
-type overdrawn struct{}
-
-func (overdrawn) Error() string { return "overdrawn" }
-
-var errOverdrawn error = overdrawn{}
-
-var ledgerCommand = rapid.Custom(func(t *rapid.T) ledgerCmd {
-	return ledgerCmd{
-		Amount: rapid.IntRange(-30, 50).Draw(t, "amount"),
-		Tag:    rapid.SampledFrom([]string{"", "", "rent", "food", "fun"}).Draw(t, "tag"),
-	}
-})
-
-func ledgerEvents() *store.JSONCodec[ledgerEvent] {
-	return store.NewJSONCodec[ledgerEvent]().Register("Booked", booked{}).Register("Tagged", tagged{})
-}
-
-func ledgerState() *store.JSONCodec[ledger] {
-	return store.NewJSONCodec[ledger]().Register("Ledger", ledger{})
-}
 
 func TestKeyStoreContractMemory(t *testing.T) {
 	proptest.KeyStoreContract(t, func(t *testing.T) store.KeyStore { return memory.New() })
@@ -105,7 +26,7 @@ func TestSnapshotStoreContractMemory(t *testing.T) {
 
 func TestSnapshotEqualsReplayMemory(t *testing.T) {
 	s := memory.New()
-	proptest.SnapshotEqualsReplay(t, s, s, ledgerDecider, ledgerEvents(), ledgerState(), ledgerCommand)
+	proptest.SnapshotEqualsReplay(t, s, s, ledger.Decider, ledger.Events(), ledger.States(), ledger.Commands)
 }
 
 // Defects that the contracts and the snapshot property must catch, each
@@ -184,9 +105,9 @@ func (s staleSnapshotVersion) LatestSnapshot(ctx context.Context, id string) (sn
 }
 
 // forgetfulState loses the tag counts when it takes a snapshot.
-type forgetfulState struct{ *store.JSONCodec[ledger] }
+type forgetfulState struct{ *store.JSONCodec[ledger.State] }
 
-func (f forgetfulState) ToSnapshot(ctx context.Context, id string, v int64, s ledger) (snapshot.Snapshot, error) {
+func (f forgetfulState) ToSnapshot(ctx context.Context, id string, v int64, s ledger.State) (snapshot.Snapshot, error) {
 	s.Counts = nil
 	return f.JSONCodec.ToSnapshot(ctx, id, v, s)
 }
@@ -211,11 +132,11 @@ var brokenEvolving = map[string]struct {
 	}, "TestBrokenEvolving/DeleteIsForGood"},
 	"stale-snapshot-version": {func(t *testing.T) {
 		s := memory.New()
-		proptest.SnapshotEqualsReplay(t, s, staleSnapshotVersion{s}, ledgerDecider, ledgerEvents(), ledgerState(), ledgerCommand)
+		proptest.SnapshotEqualsReplay(t, s, staleSnapshotVersion{s}, ledger.Decider, ledger.Events(), ledger.States(), ledger.Commands)
 	}, "TestBrokenEvolving"},
 	"forgetful-state-mapper": {func(t *testing.T) {
 		s := memory.New()
-		proptest.SnapshotEqualsReplay(t, s, s, ledgerDecider, ledgerEvents(), forgetfulState{ledgerState()}, ledgerCommand)
+		proptest.SnapshotEqualsReplay(t, s, s, ledger.Decider, ledger.Events(), forgetfulState{ledger.States()}, ledger.Commands)
 	}, "TestBrokenEvolving"},
 }
 

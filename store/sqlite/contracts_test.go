@@ -2,12 +2,9 @@ package sqlite_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 
-	"pgregory.net/rapid"
-
-	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/internal/ledger"
 	"github.com/annals-dev/annals/proptest"
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
@@ -45,77 +42,11 @@ func TestConsumerContract(t *testing.T) {
 	}
 }
 
-// A small account whose state holds a slice and a map, so that snapshots
-// must round-trip more than a number.
-type (
-	accountCmd struct {
-		Amount int
-		Note   string
-	}
-	accountEvent interface{ isAccountEvent() }
-	deposited    struct {
-		Amount int `json:"amount"`
-	}
-	noted struct {
-		Note string `json:"note"`
-	}
-	account struct {
-		Balance int            `json:"balance"`
-		Notes   []string       `json:"notes"`
-		Counts  map[string]int `json:"counts"`
-	}
-)
-
-func (deposited) isAccountEvent() {}
-func (noted) isAccountEvent()     {}
-
-var errOverdrawn = errors.New("overdrawn")
-
-var accounts = decider.Decider[accountCmd, accountEvent, account]{
-	Decide: func(c accountCmd, s account) ([]accountEvent, error) {
-		if s.Balance+c.Amount < 0 {
-			return nil, errOverdrawn
-		}
-		var out []accountEvent
-		if c.Amount != 0 {
-			out = append(out, deposited{Amount: c.Amount})
-		}
-		if c.Note != "" {
-			out = append(out, noted{Note: c.Note})
-		}
-		return out, nil
-	},
-	Evolve: func(s account, e accountEvent) account {
-		switch e := e.(type) {
-		case deposited:
-			s.Balance += e.Amount
-		case noted:
-			s.Notes = append(s.Notes[:len(s.Notes):len(s.Notes)], e.Note)
-			counts := make(map[string]int, len(s.Counts)+1)
-			for k, v := range s.Counts {
-				counts[k] = v
-			}
-			counts[e.Note]++
-			s.Counts = counts
-		}
-		return s
-	},
-}
-
-var accountCommand = rapid.Custom(func(t *rapid.T) accountCmd {
-	return accountCmd{
-		Amount: rapid.IntRange(-30, 50).Draw(t, "amount"),
-		Note:   rapid.SampledFrom([]string{"", "", "rent", "food", "Zürich"}).Draw(t, "note"),
-	}
-})
-
 func TestSnapshotEqualsReplay(t *testing.T) {
-	events := store.NewJSONCodec[accountEvent]().Register("Deposited", deposited{}).Register("Noted", noted{})
-	states := store.NewJSONCodec[account]().Register("Account", account{})
 	for name, open := range stores {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
-			proptest.SnapshotEqualsReplay(t, s, s, accounts, events, states, accountCommand)
+			proptest.SnapshotEqualsReplay(t, s, s, ledger.Decider, ledger.Events(), ledger.States(), ledger.Commands)
 		})
 	}
 }
