@@ -9,10 +9,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/internal/ledger"
 	"github.com/annals-dev/annals/proptest"
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 	"github.com/annals-dev/annals/store/memory"
 )
 
@@ -50,7 +52,7 @@ type lastSnapshotWins struct {
 }
 
 func (s *lastSnapshotWins) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error {
-	if err := store.ValidateSnapshot(snap); err != nil {
+	if err := check.Snapshot(snap); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -64,7 +66,7 @@ func (s *lastSnapshotWins) SaveSnapshot(ctx context.Context, snap snapshot.Snaps
 }
 
 func (s *lastSnapshotWins) LatestSnapshot(ctx context.Context, id string) (snapshot.Snapshot, bool, error) {
-	if err := store.ValidateStreamID(id); err != nil {
+	if err := check.StreamID(id); err != nil {
 		return snapshot.Snapshot{}, false, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -105,11 +107,11 @@ func (s staleSnapshotVersion) LatestSnapshot(ctx context.Context, id string) (sn
 }
 
 // forgetfulState loses the tag counts when it takes a snapshot.
-type forgetfulState struct{ *store.JSONCodec[ledger.State] }
+type forgetfulState struct{ *codec.JSON[ledger.State] }
 
 func (f forgetfulState) ToSnapshot(ctx context.Context, id string, v int64, s ledger.State) (snapshot.Snapshot, error) {
 	s.Counts = nil
-	return f.JSONCodec.ToSnapshot(ctx, id, v, s)
+	return f.JSON.ToSnapshot(ctx, id, v, s)
 }
 
 var brokenEvolving = map[string]struct {

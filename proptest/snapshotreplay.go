@@ -12,6 +12,8 @@ import (
 	"github.com/google/uuid"
 	"pgregory.net/rapid"
 
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
@@ -36,7 +38,7 @@ const MaxSnapshotInterval = 25
 // (nil and empty slices, unexported fields). A snapshot the runner fails
 // to save or read fails the check, since the runner only logs it.
 func SnapshotEqualsReplay[C, E, S any](t *testing.T, s store.Store, snaps snapshot.Store, d decider.Decider[C, E, S],
-	events store.Mapper[E], state store.SnapshotMapper[S], command *rapid.Generator[C]) {
+	events codec.Mapper[E], state codec.SnapshotMapper[S], command *rapid.Generator[C]) {
 	t.Helper()
 	ctx := context.Background()
 	runs := 0
@@ -47,9 +49,9 @@ func SnapshotEqualsReplay[C, E, S any](t *testing.T, s store.Store, snaps snapsh
 		commands := rapid.SliceOfN(command, 0, MaxCommands).Draw(t, "commands")
 
 		warnings := &warningLog{}
-		withSnaps := store.NewRunner(s, d, events, store.WithRetries(0),
-			store.WithSnapshots(snaps, snapshot.Every(interval), state), store.WithLogger(slog.New(warnings)))
-		replay := store.NewRunner(s, d, events, store.WithRetries(0))
+		withSnaps := annals.NewRunner(s, d, events, annals.WithRetries(0),
+			annals.WithSnapshots(snaps, snapshot.Every(interval), state), annals.WithLogger(slog.New(warnings)))
+		replay := annals.NewRunner(s, d, events, annals.WithRetries(0))
 
 		live, version := d.InitialState(), int64(0)
 		for i, c := range commands {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // SnapshotStoreContract runs the behaviour every [snapshot.Store] must
@@ -211,7 +212,7 @@ func snapContractInvalid(t *testing.T, ss snapshot.Store) {
 		if err := ss.SaveSnapshot(ctx, s); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("save a snapshot with %s: %v, want store.ErrInvalid", name, err)
 		}
-		if s.StreamID != "" && store.ValidateStreamID(s.StreamID) == nil {
+		if s.StreamID != "" && check.StreamID(s.StreamID) == nil {
 			if _, ok, err := ss.LatestSnapshot(ctx, s.StreamID); ok || err != nil {
 				t.Errorf("after refusing a snapshot with %s: found %v, %v; want nothing stored", name, ok, err)
 			}

@@ -8,7 +8,7 @@
 //
 // which must equal the fold of every event from the initial state. The
 // store package's Runner does this when it is given a snapshot store, a
-// [Policy] and a codec for the state (store.WithSnapshots).
+// [Policy] and a codec for the state (annals.WithSnapshots).
 //
 // # What a snapshot records
 //

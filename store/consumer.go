@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 )
 
 // A Committer commits what a consumer of the global log did with a batch
@@ -83,56 +82,3 @@ type Lease interface {
 // Another instance may already have taken over; run it again to wait for
 // the lease.
 var ErrLeaseLost = errors.New("lease lost")
-
-// ConsumerError is the error of a projection or saga that stopped on an
-// event: the checkpoint stays before Position, so that the consumer
-// resumes at that event once the cause is fixed.
-type ConsumerError struct {
-	Consumer string
-	Position int64
-	EventID  string
-	Type     string
-	Err      error
-}
-
-// Error says which consumer stopped, where, and why.
-func (e *ConsumerError) Error() string {
-	return fmt.Sprintf("consumer %q stopped at position %d (event %s, type %s): %v", e.Consumer, e.Position, e.EventID, e.Type, e.Err)
-}
-
-// Unwrap returns the handler's error.
-func (e *ConsumerError) Unwrap() error { return e.Err }
-
-// CheckCheckpoint returns an error matching [ErrConflict] when a consumer
-// that expects its checkpoint at from finds it at actual. Adapters call it
-// inside Commit's transaction.
-func CheckCheckpoint(consumer string, from, actual int64) error {
-	if from == actual {
-		return nil
-	}
-	return fmt.Errorf("consumer %q: checkpoint is %d, expected %d (another instance moved it): %w", consumer, actual, from, ErrConflict)
-}
-
-// ValidateState returns an error matching [ErrInvalid] when a view name or
-// key cannot be stored.
-func ValidateState(view, key string) error {
-	if err := validName("view name", view); err != nil {
-		return err
-	}
-	if key == "" {
-		return nil // the view's single state
-	}
-	return validName("view key", key)
-}
-
-// ValidateCommit checks the arguments of [Committer.Commit] and returns an
-// error matching [ErrInvalid] that says what is wrong.
-func ValidateCommit(consumer string, from, to int64) error {
-	if err := ValidateConsumer(consumer); err != nil {
-		return err
-	}
-	if from < 0 || to < 0 || (to < from && to != 0) {
-		return fmt.Errorf("consumer %q: commit from %d to %d: positions must be ≥ 0 and move forward, or back to 0 to rebuild: %w", consumer, from, to, ErrInvalid)
-	}
-	return nil
-}

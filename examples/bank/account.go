@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/store"
 )
@@ -137,8 +139,8 @@ func evolve(a Account, e Event) Account {
 }
 
 // Codec stores account events as JSON under stable type names.
-func Codec() *store.JSONCodec[Event] {
-	return store.NewJSONCodec[Event]().
+func Codec() *codec.JSON[Event] {
+	return codec.NewJSON[Event]().
 		Register("AccountOpened", Opened{}).
 		Register("MoneyDeposited", Deposited{}).
 		Register("MoneyWithdrawn", Withdrawn{}).
@@ -147,13 +149,13 @@ func Codec() *store.JSONCodec[Event] {
 
 // Bank runs accounts on a store.
 type Bank struct {
-	accounts *store.Runner[Command, Event, Account]
+	accounts *annals.Runner[Command, Event, Account]
 }
 
 // New returns a bank on s. Options tune the command runner, for example
 // its retries under contention.
-func New(s store.Store, opts ...store.RunnerOption) *Bank {
-	return &Bank{accounts: store.NewRunner(s, Decider, Codec(), opts...)}
+func New(s store.Store, opts ...annals.RunnerOption) *Bank {
+	return &Bank{accounts: annals.NewRunner(s, Decider, Codec(), opts...)}
 }
 
 // Execute handles one command on account id and returns the account after

@@ -10,6 +10,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/examples/bank"
 	"github.com/annals-dev/annals/proptest"
 	"github.com/annals-dev/annals/store"
@@ -94,8 +95,8 @@ func TestConcurrentDepositsEndExact(t *testing.T) {
 	const goroutines, deposits = 32, 1000
 	ctx := context.Background()
 	s := memory.New()
-	b := bank.New(s, store.WithCache(8), store.WithRetries(1000), store.WithBackoff(func(attempt int) time.Duration {
-		return store.JitterBackoff(min(attempt, 3))
+	b := bank.New(s, annals.WithCache(8), annals.WithRetries(1000), annals.WithBackoff(func(attempt int) time.Duration {
+		return annals.JitterBackoff(min(attempt, 3))
 	}))
 	if _, err := b.Execute(ctx, "acc", bank.Open{Owner: "ada"}); err != nil {
 		t.Fatal(err)

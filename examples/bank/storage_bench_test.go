@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/examples/bank"
 	"github.com/annals-dev/annals/store"
 )
@@ -26,21 +27,21 @@ func history() []bank.Event {
 // plain and with compression (which applies only where it makes a payload
 // smaller) and encryption (which adds a 12-byte nonce and a 16-byte tag).
 func BenchmarkStoredBytes(b *testing.B) {
-	key, err := store.ParseKey("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+	key, err := codec.ParseKey("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
 	if err != nil {
 		b.Fatal(err)
 	}
-	kr, err := store.NewKeyring(key)
+	kr, err := codec.NewKeyring(key)
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, c := range []struct {
 		name string
-		m    store.Mapper[bank.Event]
+		m    codec.Mapper[bank.Event]
 	}{
 		{"plain", bank.Codec()},
-		{"deflate", store.NewMapper(bank.Codec(), store.WithCompression())},
-		{"deflate+aes256gcm", store.NewMapper(bank.Codec(), store.WithCompression(), store.WithEncryption(kr))},
+		{"deflate", codec.NewMapper(bank.Codec(), codec.WithCompression())},
+		{"deflate+aes256gcm", codec.NewMapper(bank.Codec(), codec.WithCompression(), codec.WithEncryption(kr))},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			events := history()
@@ -49,7 +50,7 @@ func BenchmarkStoredBytes(b *testing.B) {
 			for b.Loop() {
 				stored = 0
 				for i, e := range events {
-					ev, err := c.m.ToEvent(ctx, store.Placement{StreamID: "account-1", Version: int64(i + 1)}, e, store.Metadata{})
+					ev, err := c.m.ToEvent(ctx, codec.Placement{StreamID: "account-1", Version: int64(i + 1)}, e, store.Metadata{})
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/store"
 )
@@ -134,8 +136,8 @@ func evolve(c Cart, e Event) Cart {
 }
 
 // Codec stores cart events as JSON under stable type names.
-func Codec() *store.JSONCodec[Event] {
-	return store.NewJSONCodec[Event]().
+func Codec() *codec.JSON[Event] {
+	return codec.NewJSON[Event]().
 		Register("CartItemAdded", ItemAdded{}).
 		Register("CartItemRemoved", ItemRemoved{}).
 		Register("CartCheckedOut", CheckedOut{})
@@ -143,13 +145,13 @@ func Codec() *store.JSONCodec[Event] {
 
 // Carts runs carts on a store.
 type Carts struct {
-	carts *store.Runner[Command, Event, Cart]
+	carts *annals.Runner[Command, Event, Cart]
 }
 
 // New returns the carts on s. Options tune the command runner, for example
 // its retries under contention.
-func New(s store.Store, opts ...store.RunnerOption) *Carts {
-	return &Carts{carts: store.NewRunner(s, Decider, Codec(), opts...)}
+func New(s store.Store, opts ...annals.RunnerOption) *Carts {
+	return &Carts{carts: annals.NewRunner(s, Decider, Codec(), opts...)}
 }
 
 // Execute handles one command on cart id and returns the cart after it. A

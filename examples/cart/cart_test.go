@@ -11,6 +11,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/examples/cart"
 	"github.com/annals-dev/annals/proptest"
 	"github.com/annals-dev/annals/store"
@@ -216,8 +217,8 @@ func TestStoredCartsAgreeWithTheDecider(t *testing.T) {
 func TestConcurrentAddsNeverOverfill(t *testing.T) {
 	ctx := context.Background()
 	s := memory.New()
-	carts := cart.New(s, store.WithRetries(100), store.WithBackoff(func(attempt int) time.Duration {
-		return store.JitterBackoff(min(attempt, 3))
+	carts := cart.New(s, annals.WithRetries(100), annals.WithBackoff(func(attempt int) time.Duration {
+		return annals.JitterBackoff(min(attempt, 3))
 	}))
 	const shoppers = 10
 	errs := make([]error, shoppers)

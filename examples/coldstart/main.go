@@ -18,6 +18,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/store"
 )
@@ -50,8 +52,8 @@ func run(ctx context.Context, w io.Writer, url string) error {
 		return err
 	}
 	defer s.Close()
-	codec := store.NewJSONCodec[Visited]().Register("Visited", Visited{})
-	res, err := store.NewRunner(s, visits, codec).Handle(ctx, "visits", Visit{})
+	events := codec.NewJSON[Visited]().Register("Visited", Visited{})
+	res, err := annals.NewRunner(s, visits, events).Handle(ctx, "visits", Visit{})
 	if err != nil {
 		return err
 	}

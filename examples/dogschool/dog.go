@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/store"
 )
@@ -92,20 +94,20 @@ var Decider = decider.Decider[Command, Event, Dog]{
 }
 
 // Codec stores dog events as JSON under stable type names.
-func Codec() *store.JSONCodec[Event] {
-	return store.NewJSONCodec[Event]().
+func Codec() *codec.JSON[Event] {
+	return codec.NewJSON[Event]().
 		Register("DogRegistered", Registered{}).
 		Register("TrickAdded", TrickAdded{})
 }
 
 // School is the dog school application.
 type School struct {
-	dogs *store.Runner[Command, Event, Dog]
+	dogs *annals.Runner[Command, Event, Dog]
 }
 
 // NewSchool returns a dog school on store s.
 func NewSchool(s store.Store) *School {
-	return &School{dogs: store.NewRunner(s, Decider, Codec())}
+	return &School{dogs: annals.NewRunner(s, Decider, Codec())}
 }
 
 // RegisterDog registers a dog and returns its ID.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -12,11 +13,11 @@ import (
 // event, plain and with compression (which applies only where it makes a
 // payload smaller) and encryption (a 12-byte nonce and a 16-byte tag).
 func BenchmarkStoredBytes(b *testing.B) {
-	key, err := store.ParseKey("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+	key, err := codec.ParseKey("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
 	if err != nil {
 		b.Fatal(err)
 	}
-	kr, err := store.NewKeyring(key)
+	kr, err := codec.NewKeyring(key)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -26,11 +27,11 @@ func BenchmarkStoredBytes(b *testing.B) {
 	}
 	for _, c := range []struct {
 		name string
-		m    store.Mapper[Event]
+		m    codec.Mapper[Event]
 	}{
 		{"plain", Codec()},
-		{"deflate", store.NewMapper(Codec(), store.WithCompression())},
-		{"deflate+aes256gcm", store.NewMapper(Codec(), store.WithCompression(), store.WithEncryption(kr))},
+		{"deflate", codec.NewMapper(Codec(), codec.WithCompression())},
+		{"deflate+aes256gcm", codec.NewMapper(Codec(), codec.WithCompression(), codec.WithEncryption(kr))},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			ctx := context.Background()
@@ -38,7 +39,7 @@ func BenchmarkStoredBytes(b *testing.B) {
 			for b.Loop() {
 				stored = 0
 				for i, e := range events {
-					ev, err := c.m.ToEvent(ctx, store.Placement{StreamID: "dog-1", Version: int64(i + 1)}, e, store.Metadata{})
+					ev, err := c.m.ToEvent(ctx, codec.Placement{StreamID: "dog-1", Version: int64(i + 1)}, e, store.Metadata{})
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
-	"github.com/annals-dev/annals/store"
 )
 
 // Every event of the system is an Event, so that the fulfilment process
@@ -67,8 +67,8 @@ func (e StockReserved) orderID() string    { return e.OrderID }
 func (e StockUnavailable) orderID() string { return e.OrderID }
 
 // Codec stores every event of the system under a stable name.
-func Codec() *store.JSONCodec[Event] {
-	return store.NewJSONCodec[Event]().
+func Codec() *codec.JSON[Event] {
+	return codec.NewJSON[Event]().
 		Register("OrderPlaced", OrderPlaced{}).
 		Register("OrderShipped", OrderShipped{}).
 		Register("OrderCancelled", OrderCancelled{}).

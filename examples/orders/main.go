@@ -30,6 +30,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/store"
 	_ "github.com/annals-dev/annals/store/memory"
 	_ "github.com/annals-dev/annals/store/postgres"
@@ -65,25 +66,25 @@ type config struct {
 	consumers string // "elsewhere" when another process runs them
 }
 
-func open(ctx context.Context, cfg config) (store.ConsumerStore, store.Mode, error) {
+func open(ctx context.Context, cfg config) (annals.ConsumerStore, annals.Mode, error) {
 	s, err := store.Open(ctx, cfg.url)
 	if err != nil {
 		return nil, 0, err
 	}
-	cs, ok := s.(store.ConsumerStore)
+	cs, ok := s.(annals.ConsumerStore)
 	if !ok {
 		s.Close()
 		return nil, 0, fmt.Errorf("the %T store keeps no view states; use an adapter of this module", s)
 	}
-	mode := store.Async
+	mode := annals.Async
 	if strings.HasPrefix(cfg.url, "memory:") {
-		mode = store.Sync // nothing durable for another process to share
+		mode = annals.Sync // nothing durable for another process to share
 	}
 	switch cfg.mode {
 	case "sync":
-		mode = store.Sync
+		mode = annals.Sync
 	case "async":
-		mode = store.Async
+		mode = annals.Async
 	case "":
 	default:
 		cs.Close()
@@ -102,7 +103,7 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 
 	done := make(chan error, 1)
 	runCtx, stopConsumers := context.WithCancel(ctx)
-	if mode == store.Async && cfg.consumers != "elsewhere" {
+	if mode == annals.Async && cfg.consumers != "elsewhere" {
 		go func() { done <- shop.System.Run(runCtx) }()
 	} else {
 		done <- nil
@@ -118,10 +119,10 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 		ConfirmPayment{OrderID: first},
 		PlaceOrder{OrderID: second, SKU: "book", Quantity: 9, Amount: 120},
 	}
-	modeName := map[store.Mode]string{store.Sync: "sync", store.Async: "async"}[mode]
+	modeName := map[annals.Mode]string{annals.Sync: "sync", annals.Async: "async"}[mode]
 	fmt.Fprintf(w, "store %s, %s mode\n", strings.SplitN(cfg.url, ":", 2)[0], modeName)
 	for _, c := range script {
-		if mode == store.Async {
+		if mode == annals.Async {
 			// The payment can only be confirmed once the process asked
 			// for it: in async mode, let it catch up first.
 			if err := waitQuiet(ctx, shop); err != nil {
@@ -168,5 +169,5 @@ func runConsumers(ctx context.Context, cfg config) error {
 	}
 	defer s.Close()
 	fmt.Println("running the fulfilment process and the order summary; interrupt to stop")
-	return NewShop(s, store.Async).System.Run(ctx)
+	return NewShop(s, annals.Async).System.Run(ctx)
 }

@@ -15,9 +15,9 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/internal/pgtest"
 	"github.com/annals-dev/annals/proptest"
-	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
 	"github.com/annals-dev/annals/store/postgres"
 	"github.com/annals-dev/annals/store/sqlite"
@@ -137,7 +137,7 @@ func play(ctx context.Context, t *rapid.T, sh *Shop, async bool, script []Comman
 	for i, c := range script {
 		err := sh.Send(ctx, c)
 		switch {
-		case errors.Is(err, store.ErrRejected):
+		case errors.Is(err, annals.ErrRejected):
 			rejected = append(rejected, fmt.Sprint(i))
 		case err != nil:
 			t.Fatalf("command %d %+v: %v", i, c, err)
@@ -155,19 +155,19 @@ func play(ctx context.Context, t *rapid.T, sh *Shop, async bool, script []Comman
 // rapid's checks to run on it: a durable store runs fewer, since every
 // check opens a database and waits for consumers after every command.
 type asyncStore struct {
-	open   func(t *testing.T) store.ConsumerStore
+	open   func(t *testing.T) annals.ConsumerStore
 	checks func(all int) int
 }
 
 // asyncStores are the stores the async mode is checked on.
 var asyncStores = map[string]asyncStore{
 	"memory": {
-		open:   func(*testing.T) store.ConsumerStore { return memory.New() },
+		open:   func(*testing.T) annals.ConsumerStore { return memory.New() },
 		checks: func(all int) int { return all },
 	},
 	"sqlite": {
 		// A file per check: t.TempDir is new on every call.
-		open: func(t *testing.T) store.ConsumerStore {
+		open: func(t *testing.T) annals.ConsumerStore {
 			s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "shop.db"))
 			if err != nil {
 				t.Fatal(err)
@@ -178,7 +178,7 @@ var asyncStores = map[string]asyncStore{
 	},
 	"postgres": {
 		// A schema of its own per check.
-		open: func(t *testing.T) store.ConsumerStore {
+		open: func(t *testing.T) annals.ConsumerStore {
 			db := pgtest.New(t)
 			s, err := postgres.Open(context.Background(), db.URL, postgres.WithSchema(db.Schema))
 			if err != nil {
@@ -215,13 +215,13 @@ func TestSyncAndAsyncModesAgree(t *testing.T) {
 					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 					defer cancel()
 					script := rapid.SliceOfN(scriptCommand, 1, 25).Draw(rt, "script")
-					want := play(ctx, rt, NewShop(memory.New(), store.Sync), false, script)
+					want := play(ctx, rt, NewShop(memory.New(), annals.Sync), false, script)
 
 					// A fresh store for every run: the script's order IDs
 					// are the same each time.
 					s := as.open(t)
 					defer s.Close()
-					sh := NewShop(s, store.Async)
+					sh := NewShop(s, annals.Async)
 					runCtx, stop := context.WithCancel(ctx)
 					done := make(chan error, 1)
 					go func() { done <- sh.System.Run(runCtx) }()

@@ -4,19 +4,20 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/store"
 )
 
 // Shop is the order system: three deciders, the fulfilment process that
 // coordinates them, and the order summary read model, wired as a
-// [store.System].
+// [annals.System].
 type Shop struct {
-	System     *store.System
-	orders     *store.Runner[Command, Event, Order]
-	payments   *store.Runner[Command, Event, Payment]
-	stock      *store.Runner[Command, Event, Stock]
-	summary    *store.ViewProjection[Summary, Event]
-	fulfilment *store.SagaRunner[Fulfilment, Event, Command]
+	System     *annals.System
+	orders     *annals.Runner[Command, Event, Order]
+	payments   *annals.Runner[Command, Event, Payment]
+	stock      *annals.Runner[Command, Event, Stock]
+	summary    *annals.ViewProjection[Summary, Event]
+	fulfilment *annals.SagaRunner[Fulfilment, Event, Command]
 }
 
 // byOrder keys the process and the view by order ID; stock added to a SKU
@@ -27,18 +28,18 @@ func byOrder(_ store.Record, e Event) (string, bool) {
 }
 
 // NewShop wires the shop on s, to run in mode.
-func NewShop(s store.ConsumerStore, mode store.Mode) *Shop {
-	sys := store.NewSystem(s, mode)
+func NewShop(s annals.ConsumerStore, mode annals.Mode) *Shop {
+	sys := annals.NewSystem(s, mode)
 	codec := Codec()
 	sh := &Shop{
 		System:   sys,
-		orders:   store.NewRunner(sys.Store(), OrderDecider, codec),
-		payments: store.NewRunner(sys.Store(), PaymentDecider, codec),
-		stock:    store.NewRunner(sys.Store(), StockDecider, codec),
-		summary:  store.NewViewProjection(s, "order-summary", SummaryView, codec, byOrder),
+		orders:   annals.NewRunner(sys.Store(), OrderDecider, codec),
+		payments: annals.NewRunner(sys.Store(), PaymentDecider, codec),
+		stock:    annals.NewRunner(sys.Store(), StockDecider, codec),
+		summary:  annals.NewViewProjection(s, "order-summary", SummaryView, codec, byOrder),
 	}
-	sh.fulfilment = store.NewProcess(s, "fulfilment", FulfilmentProcess, codec, byOrder,
-		func(ctx context.Context, c Command, cause store.Cause) error {
+	sh.fulfilment = annals.NewProcess(s, "fulfilment", FulfilmentProcess, codec, byOrder,
+		func(ctx context.Context, c Command, cause annals.Cause) error {
 			return sh.Send(ctx, c, cause.Options()...)
 		})
 	sys.Add(sh.summary, sh.fulfilment)
@@ -46,7 +47,7 @@ func NewShop(s store.ConsumerStore, mode store.Mode) *Shop {
 }
 
 // Send handles a command with the decider it is for.
-func (sh *Shop) Send(ctx context.Context, c Command, opts ...store.HandleOption) error {
+func (sh *Shop) Send(ctx context.Context, c Command, opts ...annals.HandleOption) error {
 	var err error
 	switch c.(type) {
 	case PlaceOrder, ShipOrder, CancelOrder:

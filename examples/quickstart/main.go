@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
-	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
 )
 
@@ -25,8 +26,8 @@ var account = decider.Decider[Deposit, Deposited, int]{
 
 func main() {
 	ctx := context.Background()
-	codec := store.NewJSONCodec[Deposited]().Register("Deposited", Deposited{})
-	accounts := store.NewRunner(memory.New(), account, codec)
+	events := codec.NewJSON[Deposited]().Register("Deposited", Deposited{})
+	accounts := annals.NewRunner(memory.New(), account, events)
 
 	accounts.Handle(ctx, "account-1", Deposit{Amount: 30})
 	res, _ := accounts.Handle(ctx, "account-1", Deposit{Amount: 12})

@@ -12,8 +12,8 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
-	"github.com/annals-dev/annals/store"
 )
 
 // Command books an amount (negative to take it out) and, when Tag is not
@@ -92,11 +92,11 @@ var Commands = rapid.Custom(func(t *rapid.T) Command {
 })
 
 // Events returns the codec of the ledger's events.
-func Events() *store.JSONCodec[Event] {
-	return store.NewJSONCodec[Event]().Register("Booked", Booked{}).Register("Tagged", Tagged{})
+func Events() *codec.JSON[Event] {
+	return codec.NewJSON[Event]().Register("Booked", Booked{}).Register("Tagged", Tagged{})
 }
 
 // States returns the codec of the ledger's state, for snapshots.
-func States() *store.JSONCodec[State] {
-	return store.NewJSONCodec[State]().Register("Ledger", State{})
+func States() *codec.JSON[State] {
+	return codec.NewJSON[State]().Register("Ledger", State{})
 }

@@ -13,7 +13,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 type key struct{ view, key string }
@@ -27,7 +27,7 @@ type Writes struct {
 
 // SaveState stages a copy of data (never nil) under view and key.
 func (w *Writes) SaveState(ctx context.Context, view, k string, data []byte) error {
-	if err := store.ValidateState(view, k); err != nil {
+	if err := check.State(view, k); err != nil {
 		return err
 	}
 	w.put(key{view, k}, append([]byte{}, data...))
@@ -36,7 +36,7 @@ func (w *Writes) SaveState(ctx context.Context, view, k string, data []byte) err
 
 // DeleteState stages the deletion of the state under view and key.
 func (w *Writes) DeleteState(ctx context.Context, view, k string) error {
-	if err := store.ValidateState(view, k); err != nil {
+	if err := check.State(view, k); err != nil {
 		return err
 	}
 	w.put(key{view, k}, nil)
@@ -46,7 +46,7 @@ func (w *Writes) DeleteState(ctx context.Context, view, k string) error {
 // DeleteStates stages the deletion of every state of view: the committed
 // ones, and those staged so far.
 func (w *Writes) DeleteStates(ctx context.Context, view string) error {
-	if err := store.ValidateState(view, ""); err != nil {
+	if err := check.State(view, ""); err != nil {
 		return err
 	}
 	maps.DeleteFunc(w.writes, func(k key, _ []byte) bool { return k.view == view })

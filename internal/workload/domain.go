@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
-	"github.com/annals-dev/annals/store"
 )
 
 // Commands.
@@ -106,13 +106,13 @@ func Decider() decider.Decider[Command, Event, Account] {
 }
 
 // Codec returns the library's codec of the events.
-func Codec() *store.JSONCodec[Event] {
-	return store.NewJSONCodec[Event]().Register(TypeOpened, Opened{}).Register(TypeDeposited, Deposited{})
+func Codec() *codec.JSON[Event] {
+	return codec.NewJSON[Event]().Register(TypeOpened, Opened{}).Register(TypeDeposited, Deposited{})
 }
 
 // StateCodec returns the library's codec of the state, for snapshots.
-func StateCodec() *store.JSONCodec[Account] {
-	return store.NewJSONCodec[Account]().Register(TypeAccount, Account{})
+func StateCodec() *codec.JSON[Account] {
+	return codec.NewJSON[Account]().Register(TypeAccount, Account{})
 }
 
 // EncodeEvent is the raw baselines' encoder: the type name and JSON of an

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/view"
@@ -30,7 +32,7 @@ const (
 	BatchSize      = 100     // events of an appended batch
 	CommandsPerAgg = 10      // commands per stream in the second command workload
 	SnapshotEvery  = 100     // events between snapshots of the aggregates
-	Page           = store.DefaultBatchSize
+	Page           = annals.DefaultBatchSize
 )
 
 // Size returns n multiplied by the scale in ANNALS_BENCH_SCALE, at least 1.
@@ -119,10 +121,10 @@ func Check(what string, got, want Total) error {
 // Events returns the events of versions from to to-1 of an account's
 // history, encoded by the library's codec for appending.
 func Events(ctx context.Context, stream string, from, to int) ([]store.Event, error) {
-	codec := Codec()
+	m := Codec()
 	out := make([]store.Event, 0, to-from)
 	for v := from; v < to; v++ {
-		e, err := codec.ToEvent(ctx, store.Placement{StreamID: stream, Version: int64(v)}, HistoryEvent(v), store.Metadata{})
+		e, err := m.ToEvent(ctx, codec.Placement{StreamID: stream, Version: int64(v)}, HistoryEvent(v), store.Metadata{})
 		if err != nil {
 			return nil, err
 		}
@@ -198,7 +200,7 @@ func SnapshotVersion(n int) int {
 
 // Handle returns the library side of command handling: operation i handles
 // command i%perStream of stream i/perStream through r.
-func Handle(ctx context.Context, r *store.Runner[Command, Event, Account], perStream int) func(i int) error {
+func Handle(ctx context.Context, r *annals.Runner[Command, Event, Account], perStream int) func(i int) error {
 	return func(i int) error {
 		res, err := r.Handle(ctx, StreamID(i, perStream), CommandFor(i%perStream))
 		if err == nil && res.Version != int64(i%perStream+1) {
@@ -210,7 +212,7 @@ func Handle(ctx context.Context, r *store.Runner[Command, Event, Account], perSt
 
 // ReadLog is the library side of reading the global log into typed
 // events: pages of Page records, each decoded by m.
-func ReadLog(ctx context.Context, s store.Store, m store.Mapper[Event]) (Total, error) {
+func ReadLog(ctx context.Context, s store.Store, m codec.Mapper[Event]) (Total, error) {
 	var t Total
 	for after := int64(0); ; {
 		recs, err := s.ReadLog(ctx, store.LogQuery{After: after, Limit: Page})
@@ -233,7 +235,7 @@ func ReadLog(ctx context.Context, s store.Store, m store.Mapper[Event]) (Total, 
 
 // Load is the library side of loading an aggregate: r.Load, checked
 // against the state folded without the library.
-func Load(ctx context.Context, r *store.Runner[Command, Event, Account], stream string, n int) func(int) error {
+func Load(ctx context.Context, r *annals.Runner[Command, Event, Account], stream string, n int) func(int) error {
 	want := AccountAt(n)
 	return func(int) error {
 		a, v, err := r.Load(ctx, stream)
@@ -257,18 +259,18 @@ func CheckAccount(a, want Account) error {
 
 // CatchUpDecode returns the library side of a projection's catch-up that
 // decodes every event and writes nothing but its checkpoint: a rebuild
-// of a store.Projection committed through s, which returns the events it
+// of a annals.Projection committed through s, which returns the events it
 // saw.
-func CatchUpDecode(ctx context.Context, s store.ConsumerStore) func() (Total, error) {
-	codec := Codec()
+func CatchUpDecode(ctx context.Context, s annals.ConsumerStore) func() (Total, error) {
+	m := Codec()
 	var t Total
-	p := store.NewProjection(s, store.Committer[store.StateTx](s), "decode", func(ctx context.Context, _ store.StateTx, r store.Record) error {
-		e, err := codec.FromRecord(ctx, r)
+	p := annals.NewProjection(s, store.Committer[store.StateTx](s), "decode", func(ctx context.Context, _ store.StateTx, r store.Record) error {
+		e, err := m.FromRecord(ctx, r)
 		if err == nil {
 			t.Add(e)
 		}
 		return err
-	}, store.WithoutLease())
+	}, annals.WithoutLease())
 	return func() (Total, error) {
 		t = Total{}
 		err := p.Rebuild(ctx, func(context.Context, store.StateTx) error { return nil }, nil)
@@ -277,12 +279,12 @@ func CatchUpDecode(ctx context.Context, s store.ConsumerStore) func() (Total, er
 }
 
 // CatchUpView returns the library side of a view's catch-up: a rebuild of
-// a store.ViewProjection that keeps each account's state in s, checked
+// a annals.ViewProjection that keeps each account's state in s, checked
 // against the state folded without the library.
-func CatchUpView(ctx context.Context, s store.ConsumerStore, perStream int) func() error {
+func CatchUpView(ctx context.Context, s annals.ConsumerStore, perStream int) func() error {
 	accounts := view.View[Account, Event]{Evolve: Evolve}
 	byStream := func(r store.Record, _ Event) (string, bool) { return r.StreamID, true }
-	p := store.NewViewProjection(s, "accounts", accounts, Codec(), byStream, store.WithoutLease())
+	p := annals.NewViewProjection(s, "accounts", accounts, Codec(), byStream, annals.WithoutLease())
 	want := AccountAt(perStream)
 	return func() error {
 		if err := p.Rebuild(ctx, nil); err != nil {

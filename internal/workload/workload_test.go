@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/internal/workload"
-	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
 )
 
@@ -40,8 +40,8 @@ func TestSeedsMatchExpectations(t *testing.T) {
 		if want := workload.SnapshotVersion(n); snap.Version != int64(want) || ok != (want > 0) {
 			t.Errorf("%d events: latest snapshot at %d (%v), want %d", n, snap.Version, ok, want)
 		}
-		for _, opts := range [][]store.RunnerOption{nil, {store.WithSnapshots(s, nil, workload.StateCodec())}} {
-			r := store.NewRunner(s, workload.Decider(), workload.Codec(), opts...)
+		for _, opts := range [][]annals.RunnerOption{nil, {annals.WithSnapshots(s, nil, workload.StateCodec())}} {
+			r := annals.NewRunner(s, workload.Decider(), workload.Codec(), opts...)
 			if err := workload.Load(ctx, r, "account", n)(0); err != nil {
 				t.Errorf("%d events: %v", n, err)
 			}
@@ -53,7 +53,7 @@ func TestSeedsMatchExpectations(t *testing.T) {
 func TestHandleFollowsHistory(t *testing.T) {
 	ctx := context.Background()
 	s := memory.New()
-	r := store.NewRunner(s, workload.Decider(), workload.Codec())
+	r := annals.NewRunner(s, workload.Decider(), workload.Codec())
 	handle := workload.Handle(ctx, r, 10)
 	for i := range 25 {
 		if err := handle(i); err != nil {

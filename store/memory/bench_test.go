@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/internal/workload"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
@@ -176,7 +177,7 @@ func BenchmarkHandle(b *testing.B) {
 	ctx := context.Background()
 	for _, perStream := range []int{1, workload.CommandsPerAgg} {
 		b.Run(fmt.Sprintf("memory/per-stream=%d/lib", perStream), func(b *testing.B) {
-			r := store.NewRunner(memory.New(), workload.Decider(), workload.Codec())
+			r := annals.NewRunner(memory.New(), workload.Decider(), workload.Codec())
 			workload.Loop(b, 1, workload.Handle(ctx, r, perStream))
 		})
 		b.Run(fmt.Sprintf("memory/per-stream=%d/raw", perStream), func(b *testing.B) {
@@ -277,7 +278,7 @@ func BenchmarkLoadStream(b *testing.B) {
 	raw.copyFrom(b, lib)
 	want := workload.AccountAt(n)
 	b.Run(fmt.Sprintf("memory/events=%d/lib", n), func(b *testing.B) {
-		r := store.NewRunner(lib, workload.Decider(), workload.Codec())
+		r := annals.NewRunner(lib, workload.Decider(), workload.Codec())
 		workload.Loop(b, n, workload.Load(ctx, r, "account", n))
 	})
 	b.Run(fmt.Sprintf("memory/events=%d/raw", n), func(b *testing.B) {
@@ -304,7 +305,7 @@ func BenchmarkLoadAggregate(b *testing.B) {
 		tail := n - workload.SnapshotVersion(n)
 		want := workload.AccountAt(n)
 		b.Run(fmt.Sprintf("memory/events=%d/snapshots/lib", n), func(b *testing.B) {
-			r := store.NewRunner(lib, workload.Decider(), workload.Codec(), store.WithSnapshots(lib, nil, workload.StateCodec()))
+			r := annals.NewRunner(lib, workload.Decider(), workload.Codec(), annals.WithSnapshots(lib, nil, workload.StateCodec()))
 			workload.Loop(b, tail, workload.Load(ctx, r, "account", n))
 		})
 		b.Run(fmt.Sprintf("memory/events=%d/snapshots/raw", n), func(b *testing.B) {
@@ -326,7 +327,7 @@ func BenchmarkLoadAggregate(b *testing.B) {
 			})
 		})
 		b.Run(fmt.Sprintf("memory/events=%d/replay/lib", n), func(b *testing.B) {
-			r := store.NewRunner(lib, workload.Decider(), workload.Codec())
+			r := annals.NewRunner(lib, workload.Decider(), workload.Codec())
 			workload.Loop(b, n, workload.Load(ctx, r, "account", n))
 		})
 		b.Run(fmt.Sprintf("memory/events=%d/replay/raw", n), func(b *testing.B) {

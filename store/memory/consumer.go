@@ -7,6 +7,7 @@ import (
 
 	"github.com/annals-dev/annals/internal/staged"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 var (
@@ -25,7 +26,7 @@ type consumers struct {
 
 // Commit implements [store.Committer] for view states.
 func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
-	if err := store.ValidateCommit(consumer, from, to); err != nil {
+	if err := check.Commit(consumer, from, to); err != nil {
 		return err
 	}
 	s.consumers.commit.Lock()
@@ -46,7 +47,7 @@ func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn 
 		return errClosed
 	}
 	// Commits are serialised, but SetCheckpoint is not: check again.
-	if err := store.CheckCheckpoint(consumer, from, s.checkpoints[consumer]); err != nil {
+	if err := check.Checkpoint(consumer, from, s.checkpoints[consumer]); err != nil {
 		return err
 	}
 	for _, view := range tx.Cleared() {
@@ -78,12 +79,12 @@ func (s *Store) checkCheckpoint(ctx context.Context, consumer string, from int64
 	if s.closed {
 		return errClosed
 	}
-	return store.CheckCheckpoint(consumer, from, s.checkpoints[consumer])
+	return check.Checkpoint(consumer, from, s.checkpoints[consumer])
 }
 
 // LoadState implements [store.StateStore].
 func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, error) {
-	if err := store.ValidateState(view, key); err != nil {
+	if err := check.State(view, key); err != nil {
 		return nil, false, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -102,7 +103,7 @@ type stateTx struct {
 }
 
 func (tx *stateTx) LoadState(ctx context.Context, view, key string) ([]byte, bool, error) {
-	if err := store.ValidateState(view, key); err != nil {
+	if err := check.State(view, key); err != nil {
 		return nil, false, err
 	}
 	if data, ok, decided := tx.Staged(view, key); decided {
@@ -129,7 +130,7 @@ func (tx *stateTx) LoadStates(ctx context.Context, view string, keys []string) (
 // Lock implements [store.Locker] within the process: the store is the
 // only thing its leases guard.
 func (s *Store) Lock(ctx context.Context, name string) (store.Lease, error) {
-	if err := store.ValidateConsumer(name); err != nil {
+	if err := check.Consumer(name); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
 	for {

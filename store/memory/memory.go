@@ -20,6 +20,7 @@ import (
 
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 func init() {
@@ -64,7 +65,7 @@ func New() *Store {
 
 // Append implements [store.Store].
 func (s *Store) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
-	if err := store.ValidateAppend(streamID, expected, events); err != nil {
+	if err := check.Append(streamID, expected, events); err != nil {
 		return 0, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -95,7 +96,7 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 	}
 	idx := s.streams[streamID]
 	actual := int64(len(idx))
-	if err := store.CheckExpected(streamID, expected, actual); err != nil {
+	if err := check.Expected(streamID, expected, actual); err != nil {
 		return 0, err
 	}
 	for _, r := range records {
@@ -213,7 +214,7 @@ func (s *Store) Wait(ctx context.Context, after int64) error {
 
 // Checkpoint implements [store.Store].
 func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) {
-	if err := store.ValidateConsumer(consumer); err != nil {
+	if err := check.Consumer(consumer); err != nil {
 		return 0, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -226,7 +227,7 @@ func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) 
 
 // SetCheckpoint implements [store.Store].
 func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int64) error {
-	if err := store.ValidateConsumer(consumer); err != nil {
+	if err := check.Consumer(consumer); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -252,7 +253,7 @@ func (s *Store) Close() error {
 
 // SaveSnapshot implements [snapshot.Store].
 func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error {
-	if err := store.ValidateSnapshot(snap); err != nil {
+	if err := check.Snapshot(snap); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -274,7 +275,7 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error 
 
 // LatestSnapshot implements [snapshot.Store].
 func (s *Store) LatestSnapshot(ctx context.Context, streamID string) (snapshot.Snapshot, bool, error) {
-	if err := store.ValidateStreamID(streamID); err != nil {
+	if err := check.StreamID(streamID); err != nil {
 		return snapshot.Snapshot{}, false, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -289,7 +290,7 @@ func (s *Store) LatestSnapshot(ctx context.Context, streamID string) (snapshot.S
 
 // CreateSubjectKey implements [store.KeyStore].
 func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store.SubjectKey, error) {
-	if err := store.ValidateSubjectKey(k); err != nil {
+	if err := check.SubjectKey(k); err != nil {
 		return store.SubjectKey{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -310,7 +311,7 @@ func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store
 
 // SubjectKey implements [store.KeyStore].
 func (s *Store) SubjectKey(ctx context.Context, subject string) (store.SubjectKey, error) {
-	if err := store.ValidateSubject(subject); err != nil {
+	if err := check.Subject(subject); err != nil {
 		return store.SubjectKey{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -327,7 +328,7 @@ func (s *Store) SubjectKey(ctx context.Context, subject string) (store.SubjectKe
 
 // DeleteSubjectKey implements [store.KeyStore].
 func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
-	if err := store.ValidateSubject(subject); err != nil {
+	if err := check.Subject(subject); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

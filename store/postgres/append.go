@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // statements are the store's SQL, with its table names filled in.
@@ -169,7 +170,7 @@ ON CONFLICT (view_name, state_key) DO UPDATE SET data = excluded.data, updated_a
 // which wakes the consumer. The events get their log positions later,
 // from whoever reads the log first.
 func (s *Store) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
-	if err := store.ValidateAppend(streamID, expected, events); err != nil {
+	if err := check.Append(streamID, expected, events); err != nil {
 		return 0, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -244,7 +245,7 @@ func (s *Store) checkVersion(ctx context.Context, streamID string, expected int6
 	if err := s.retry(ctx, func() error { return s.pool.QueryRow(ctx, s.sql.version, streamID).Scan(&actual) }); err != nil {
 		return 0, fmt.Errorf("append to stream %q: read its version: %w", streamID, err)
 	}
-	if err := store.CheckExpected(streamID, expected, actual); err != nil {
+	if err := check.Expected(streamID, expected, actual); err != nil {
 		return 0, err
 	}
 	return actual, nil

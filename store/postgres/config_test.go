@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/internal/pgtest"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/postgres"
@@ -246,7 +247,7 @@ func TestExampleSQLFlow(t *testing.T) {
 	if _, err := s.Append(ctx, "order-42", store.NoStream, []store.Event{{Type: "OrderPlaced"}, {Type: "OrderPaid"}}); err != nil {
 		t.Fatal(err)
 	}
-	counts := store.NewProjection(s, s.SQL(), "order-events", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
+	counts := annals.NewProjection(s, s.SQL(), "order-events", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
 		_, err := tx.Exec(ctx, `INSERT INTO `+table+` AS o (order_id, events) VALUES ($1, 1)
 			ON CONFLICT (order_id) DO UPDATE SET events = o.events + 1`, r.StreamID)
 		return err

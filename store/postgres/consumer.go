@@ -8,14 +8,16 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/internal/staged"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 var (
-	_ store.StateBatchTx  = (*stateTx)(nil)
-	_ store.StateStore    = (*Store)(nil)
-	_ store.ConsumerStore = (*Store)(nil)
+	_ store.StateBatchTx   = (*stateTx)(nil)
+	_ store.StateStore     = (*Store)(nil)
+	_ annals.ConsumerStore = (*Store)(nil)
 )
 
 // rollbackTimeout bounds the ROLLBACK of a consumer's transaction that
@@ -45,9 +47,9 @@ func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn 
 // tables, in the store's database: its Commit runs fn in the transaction
 // that moves consumer's checkpoint, and passes fn that transaction, so
 // that what fn writes and the checkpoint commit together or not at all.
-// Use it with [store.NewProjection]:
+// Use it with [annals.NewProjection]:
 //
-//	p := store.NewProjection(s, s.SQL(), "order-table", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
+//	p := annals.NewProjection(s, s.SQL(), "order-table", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
 //		_, err := tx.Exec(ctx, "INSERT INTO orders …", …)
 //		return err
 //	})
@@ -85,7 +87,7 @@ func (handlerTx) Rollback(context.Context) error { return errHandlerEndsTx }
 // waits for it, then finds the checkpoint moved and fails with
 // [store.ErrConflict] before its fn runs. fn's error is returned as it is.
 func (s *Store) commit(ctx context.Context, consumer string, from, to int64, fn func(pgx.Tx) error) error {
-	if err := store.ValidateCommit(consumer, from, to); err != nil {
+	if err := check.Commit(consumer, from, to); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -148,7 +150,7 @@ func (s *Store) beginConsumer(ctx context.Context, consumer string, from, to int
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("consumer %q: checkpoint is not at %d; reading it: %w", consumer, from, err)
 	}
-	if err := store.CheckCheckpoint(consumer, from, actual); err != nil {
+	if err := check.Checkpoint(consumer, from, actual); err != nil {
 		return nil, err
 	}
 	// It moved away from from and back between the two statements.
@@ -157,7 +159,7 @@ func (s *Store) beginConsumer(ctx context.Context, consumer string, from, to int
 
 // LoadState implements [store.StateStore]: it reads the committed state.
 func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, error) {
-	if err := store.ValidateState(view, key); err != nil {
+	if err := check.State(view, key); err != nil {
 		return nil, false, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -191,7 +193,7 @@ type stateTx struct {
 }
 
 func (t *stateTx) LoadState(ctx context.Context, view, key string) ([]byte, bool, error) {
-	if err := store.ValidateState(view, key); err != nil {
+	if err := check.State(view, key); err != nil {
 		return nil, false, err
 	}
 	if data, ok, decided := t.Staged(view, key); decided {
@@ -205,13 +207,13 @@ func (t *stateTx) LoadState(ctx context.Context, view, key string) ([]byte, bool
 // LoadStates implements [store.StateBatchTx]: the keys the batch has not
 // written are read in one query.
 func (t *stateTx) LoadStates(ctx context.Context, view string, keys []string) (map[string][]byte, error) {
-	if err := store.ValidateState(view, ""); err != nil {
+	if err := check.State(view, ""); err != nil {
 		return nil, err
 	}
 	out := make(map[string][]byte, len(keys))
 	var missing []string
 	for _, k := range keys {
-		if err := store.ValidateState(view, k); err != nil {
+		if err := check.State(view, k); err != nil {
 			return nil, err
 		}
 		data, ok, decided := t.Staged(view, k)

@@ -166,7 +166,7 @@
 // and then reads the stored key in a statement of its own, so concurrent
 // creators all get the first one.
 //
-// [Store.DeleteSubjectKey] (and [store.ForgetSubject]) deletes the row:
+// [Store.DeleteSubjectKey] (and [codec.ForgetSubject]) deletes the row:
 // once it returns, no transaction that starts later sees the key, so every
 // process reading the store reads the subject's personal fields as
 // forgotten. The bytes of the key are not erased by the delete:

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/postgres"
 )
@@ -78,7 +79,7 @@ func ExampleStore_SQL() {
 		log.Fatal(err)
 	}
 
-	counts := store.NewProjection(s, s.SQL(), "order-events", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
+	counts := annals.NewProjection(s, s.SQL(), "order-events", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
 		_, err := tx.Exec(ctx, `INSERT INTO shop.order_events (order_id, events) VALUES ($1, 1)
 			ON CONFLICT (order_id) DO UPDATE SET events = order_events.events + 1`, r.StreamID)
 		return err

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 var _ store.Locker = (*Store)(nil)
@@ -44,7 +45,7 @@ func (n names) leaseKey(name string) (int32, int32) {
 // Lost when it breaks; Release stops it. Release every lease, also one
 // that was lost, and before the store is closed.
 func (s *Store) Lock(ctx context.Context, name string) (store.Lease, error) {
-	if err := store.ValidateConsumer(name); err != nil {
+	if err := check.Consumer(name); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
 	if err := ctx.Err(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -14,7 +15,7 @@ import (
 const (
 	benchStreams   = 1000
 	benchPerStream = 20
-	benchPage      = store.DefaultBatchSize
+	benchPage      = annals.DefaultBatchSize
 )
 
 // BenchmarkLogFirstRead measures what numbering the log costs its first

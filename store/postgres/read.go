@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // defaultRecheck is how long [Store.Wait] sleeps on notifications before
@@ -371,7 +372,7 @@ func (s *Store) nextNotification(ctx context.Context, conn *pgx.Conn) (int64, er
 
 // Checkpoint implements [store.Store].
 func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) {
-	if err := store.ValidateConsumer(consumer); err != nil {
+	if err := check.Consumer(consumer); err != nil {
 		return 0, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -394,7 +395,7 @@ func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) 
 // SetCheckpoint implements [store.Store]. The comparison with the recorded
 // position happens in the database, in the statement that writes it.
 func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int64) error {
-	if err := store.ValidateConsumer(consumer); err != nil {
+	if err := check.Consumer(consumer); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 var _ snapshot.Store = (*Store)(nil)
@@ -20,7 +21,7 @@ var _ snapshot.Store = (*Store)(nil)
 // concurrent savers need no lock of their own and the highest version
 // wins whatever the order of their commits.
 func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error {
-	if err := store.ValidateSnapshot(snap); err != nil {
+	if err := check.Snapshot(snap); err != nil {
 		return err
 	}
 	if snap.SchemaVersion > math.MaxInt32 {
@@ -47,7 +48,7 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error 
 
 // LatestSnapshot implements [snapshot.Store].
 func (s *Store) LatestSnapshot(ctx context.Context, streamID string) (snapshot.Snapshot, bool, error) {
-	if err := store.ValidateStreamID(streamID); err != nil {
+	if err := check.StreamID(streamID); err != nil {
 		return snapshot.Snapshot{}, false, fmt.Errorf("latest snapshot: %w", err)
 	}
 	if err := ctx.Err(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -23,13 +24,13 @@ type readModel struct {
 	f       *faulty
 	table   string // quoted
 	sleepAt int64  // the handler sleeps in the server at this position
-	p       *store.Projection[pgx.Tx]
+	p       *annals.Projection[pgx.Tx]
 }
 
 func newReadModel(t *testing.T, f *faulty, batch int) *readModel {
 	m := &readModel{f: f, table: pgx.Identifier{f.db.Schema, "applied"}.Sanitize()}
 	f.exec(t, `CREATE TABLE `+m.table+` (position bigint PRIMARY KEY, stream_id text NOT NULL, version bigint NOT NULL)`)
-	m.p = store.NewProjection(f.Store, f.SQL(), "applied", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
+	m.p = annals.NewProjection(f.Store, f.SQL(), "applied", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
 		if r.Position == m.sleepAt {
 			if _, err := tx.Exec(ctx, "SELECT pg_sleep(60)"); err != nil {
 				return err
@@ -37,7 +38,7 @@ func newReadModel(t *testing.T, f *faulty, batch int) *readModel {
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO `+m.table+` (position, stream_id, version) VALUES ($1, $2, $3)`, r.Position, r.StreamID, r.Version)
 		return err
-	}, store.WithBatchSize(batch), store.WithoutLease())
+	}, annals.WithBatchSize(batch), annals.WithoutLease())
 	return m
 }
 

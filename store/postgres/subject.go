@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 var _ store.KeyStore = (*Store)(nil)
@@ -21,7 +22,7 @@ const maxKeyCreateAttempts = 10
 // a concurrent creator to commit), and then the stored key is read in a
 // statement of its own, whose snapshot includes the winner.
 func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store.SubjectKey, error) {
-	if err := store.ValidateSubjectKey(k); err != nil {
+	if err := check.SubjectKey(k); err != nil {
 		return store.SubjectKey{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -53,7 +54,7 @@ func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store
 
 // SubjectKey implements [store.KeyStore].
 func (s *Store) SubjectKey(ctx context.Context, subject string) (store.SubjectKey, error) {
-	if err := store.ValidateSubject(subject); err != nil {
+	if err := check.Subject(subject); err != nil {
 		return store.SubjectKey{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -76,7 +77,7 @@ func (s *Store) SubjectKey(ctx context.Context, subject string) (store.SubjectKe
 // once; see the package documentation for what remains of it on disk
 // until the table is vacuumed, in the WAL and in backups.
 func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
-	if err := store.ValidateSubject(subject); err != nil {
+	if err := check.Subject(subject); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/internal/pgtest"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/postgres"
@@ -56,7 +57,7 @@ func TestDeletedKeyStaysOnDiskUntilPurged(t *testing.T) {
 	if !inFile("before the delete") {
 		t.Fatal("the stored key is not in the table's file; the test cannot tell anything")
 	}
-	if err := store.ForgetSubject(ctx, s, "forget-me"); err != nil {
+	if err := codec.ForgetSubject(ctx, s, "forget-me"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.SubjectKey(ctx, "forget-me"); !errors.Is(err, store.ErrNotFound) {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/internal/pgtest"
 	"github.com/annals-dev/annals/internal/workload"
 	"github.com/annals-dev/annals/store"
@@ -210,7 +211,7 @@ func BenchmarkHandle(b *testing.B) {
 	ctx := context.Background()
 	for _, perStream := range []int{1, workload.CommandsPerAgg} {
 		b.Run(fmt.Sprintf("postgres/per-stream=%d/lib", perStream), func(b *testing.B) {
-			r := store.NewRunner(newBench(b).s, workload.Decider(), workload.Codec())
+			r := annals.NewRunner(newBench(b).s, workload.Decider(), workload.Codec())
 			workload.Loop(b, 1, workload.Handle(ctx, r, perStream))
 		})
 		b.Run(fmt.Sprintf("postgres/per-stream=%d/raw", perStream), func(b *testing.B) {
@@ -339,7 +340,7 @@ func BenchmarkLoadStream(b *testing.B) {
 	}
 	want := workload.AccountAt(n)
 	b.Run(fmt.Sprintf("postgres/events=%d/lib", n), func(b *testing.B) {
-		r := store.NewRunner(bn.s, workload.Decider(), workload.Codec())
+		r := annals.NewRunner(bn.s, workload.Decider(), workload.Codec())
 		workload.Loop(b, n, workload.Load(ctx, r, "account", n))
 	})
 	b.Run(fmt.Sprintf("postgres/events=%d/raw", n), func(b *testing.B) {
@@ -369,7 +370,7 @@ func BenchmarkLoadAggregate(b *testing.B) {
 		tail := n - workload.SnapshotVersion(n)
 		want := workload.AccountAt(n)
 		b.Run(fmt.Sprintf("postgres/events=%d/snapshots/lib", n), func(b *testing.B) {
-			r := store.NewRunner(bn.s, workload.Decider(), workload.Codec(), store.WithSnapshots(bn.s, nil, workload.StateCodec()))
+			r := annals.NewRunner(bn.s, workload.Decider(), workload.Codec(), annals.WithSnapshots(bn.s, nil, workload.StateCodec()))
 			workload.Loop(b, tail, workload.Load(ctx, r, "account", n))
 		})
 		b.Run(fmt.Sprintf("postgres/events=%d/snapshots/raw", n), func(b *testing.B) {
@@ -400,7 +401,7 @@ func BenchmarkLoadAggregate(b *testing.B) {
 			})
 		})
 		b.Run(fmt.Sprintf("postgres/events=%d/replay/lib", n), func(b *testing.B) {
-			r := store.NewRunner(bn.s, workload.Decider(), workload.Codec())
+			r := annals.NewRunner(bn.s, workload.Decider(), workload.Codec())
 			workload.Loop(b, n, workload.Load(ctx, r, "account", n))
 		})
 		b.Run(fmt.Sprintf("postgres/events=%d/replay/raw", n), func(b *testing.B) {
@@ -418,13 +419,13 @@ func BenchmarkLoadAggregate(b *testing.B) {
 // BenchmarkCatchUp rebuilds read models over the global log of 100,000
 // events, in pages of 500 with the checkpoint committed per page:
 //
-//   - decode: a store.Projection whose handler decodes each event and
+//   - decode: a annals.Projection whose handler decodes each event and
 //     writes nothing, against reading the log raw (raw-read);
-//   - view: a store.ViewProjection keeping each account's state in the
+//   - view: a annals.ViewProjection keeping each account's state in the
 //     store, against raw-read and raw-states, which per page reads the
 //     states the page touches in one query, folds the events, and upserts
 //     the states in one statement with the checkpoint, in one transaction;
-//   - sql: a store.Projection through Store.SQL inserting a row per event
+//   - sql: a annals.Projection through Store.SQL inserting a row per event
 //     into the application's table, against raw-read and raw-insert,
 //     which does the same inserts and checkpoint per page by hand.
 func BenchmarkCatchUp(b *testing.B) {
@@ -554,14 +555,14 @@ func BenchmarkCatchUp(b *testing.B) {
 
 	b.Run(name("sql", "lib"), func(b *testing.B) {
 		codec := workload.Codec()
-		p := store.NewProjection(bn.s, bn.s.SQL(), "deposits", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
+		p := annals.NewProjection(bn.s, bn.s.SQL(), "deposits", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
 			e, err := codec.FromRecord(ctx, r)
 			if err != nil {
 				return err
 			}
 			_, err = tx.Exec(ctx, insertDeposit, r.Position, r.StreamID, amount(e))
 			return err
-		}, store.WithoutLease())
+		}, annals.WithoutLease())
 		workload.Loop(b, want.Events, func(int) error {
 			return p.Rebuild(ctx, func(ctx context.Context, tx pgx.Tx) error {
 				_, err := tx.Exec(ctx, `DELETE FROM `+deposits)

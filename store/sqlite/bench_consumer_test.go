@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/internal/workload"
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
@@ -17,13 +18,13 @@ import (
 // BenchmarkCatchUp rebuilds read models over the global log of 100,000
 // events, in pages of 500 with the checkpoint committed per page:
 //
-//   - decode: a store.Projection whose handler decodes each event and
+//   - decode: a annals.Projection whose handler decodes each event and
 //     writes nothing, against reading the log raw (raw-read);
-//   - view: a store.ViewProjection keeping each account's state in the
+//   - view: a annals.ViewProjection keeping each account's state in the
 //     store, against raw-read and raw-states, which per page loads the
 //     states the page touches from a table like the store's, folds the
 //     events and upserts them with the checkpoint in one transaction;
-//   - sql: a store.Projection through Store.SQL inserting a row per event
+//   - sql: a annals.Projection through Store.SQL inserting a row per event
 //     into the application's table, against raw-read and raw-insert,
 //     which does the same inserts and checkpoint per page by hand.
 func BenchmarkCatchUp(b *testing.B) {
@@ -119,7 +120,7 @@ func BenchmarkCatchUp(b *testing.B) {
 		codec := workload.Codec()
 		var cur *sql.Tx
 		var ins *sql.Stmt
-		p := store.NewProjection(s, s.SQL(), "deposits", func(ctx context.Context, tx *sql.Tx, r store.Record) error {
+		p := annals.NewProjection(s, s.SQL(), "deposits", func(ctx context.Context, tx *sql.Tx, r store.Record) error {
 			e, err := codec.FromRecord(ctx, r)
 			if err != nil {
 				return err
@@ -132,7 +133,7 @@ func BenchmarkCatchUp(b *testing.B) {
 			}
 			_, err = ins.ExecContext(ctx, r.Position, r.StreamID, amount(e))
 			return err
-		}, store.WithoutLease())
+		}, annals.WithoutLease())
 		workload.Loop(b, want.Events, func(int) error {
 			return p.Rebuild(ctx, func(ctx context.Context, tx *sql.Tx) error {
 				_, err := tx.ExecContext(ctx, `DELETE FROM deposits`)

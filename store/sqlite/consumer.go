@@ -9,6 +9,7 @@ import (
 
 	"github.com/annals-dev/annals/internal/staged"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // Commit implements [store.Committer] for view states kept in the store.
@@ -23,7 +24,7 @@ import (
 // one that moved the checkpoint away and back, fails this one with
 // [store.ErrConflict].
 func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
-	if err := store.ValidateCommit(consumer, from, to); err != nil {
+	if err := check.Commit(consumer, from, to); err != nil {
 		return err
 	}
 	if err := s.usable(ctx); err != nil {
@@ -35,7 +36,7 @@ func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn 
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return s.fail(fmt.Errorf("consumer %q: read checkpoint: %w", consumer, err))
 	}
-	if err := store.CheckCheckpoint(consumer, from, pos); err != nil {
+	if err := check.Checkpoint(consumer, from, pos); err != nil {
 		return err
 	}
 	tx := &stateTx{s: s}
@@ -88,7 +89,7 @@ func (s *Store) commit(ctx context.Context, consumer string, from, to, gen int64
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return s.fail(fmt.Errorf("consumer %q: read checkpoint: %w", consumer, err))
 	}
-	if err := store.CheckCheckpoint(consumer, from, pos); err != nil {
+	if err := check.Checkpoint(consumer, from, pos); err != nil {
 		return err
 	}
 	if gen != anyGeneration && gen != nowGen {
@@ -115,7 +116,7 @@ func (s *Store) commit(ctx context.Context, consumer string, from, to, gen int64
 
 // LoadState implements [store.StateStore]. It reads the committed state.
 func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, error) {
-	if err := store.ValidateState(view, key); err != nil {
+	if err := check.State(view, key); err != nil {
 		return nil, false, err
 	}
 	if err := s.usable(ctx); err != nil {
@@ -142,7 +143,7 @@ type stateTx struct {
 }
 
 func (tx *stateTx) LoadState(ctx context.Context, view, key string) ([]byte, bool, error) {
-	if err := store.ValidateState(view, key); err != nil {
+	if err := check.State(view, key); err != nil {
 		return nil, false, err
 	}
 	if data, ok, decided := tx.Staged(view, key); decided {
@@ -155,9 +156,9 @@ func (tx *stateTx) LoadState(ctx context.Context, view, key string) ([]byte, boo
 // tables of the database: its Commit runs the handler with the
 // *sql.Tx of the write transaction that then moves the consumer's
 // checkpoint, so the handler's writes and the checkpoint commit together
-// or not at all. Use it with [store.NewProjection]:
+// or not at all. Use it with [annals.NewProjection]:
 //
-//	p := store.NewProjection(s, s.SQL(), "trick-counts", func(ctx context.Context, tx *sql.Tx, r store.Record) error {
+//	p := annals.NewProjection(s, s.SQL(), "trick-counts", func(ctx context.Context, tx *sql.Tx, r store.Record) error {
 //		_, err := tx.ExecContext(ctx, `UPDATE dogs SET tricks = tricks + 1 WHERE id = ?`, r.StreamID)
 //		return err
 //	})
@@ -178,7 +179,7 @@ func (s *Store) SQL() store.Committer[*sql.Tx] { return sqlCommitter{s} }
 type sqlCommitter struct{ s *Store }
 
 func (c sqlCommitter) Commit(ctx context.Context, consumer string, from, to int64, fn func(*sql.Tx) error) error {
-	if err := store.ValidateCommit(consumer, from, to); err != nil {
+	if err := check.Commit(consumer, from, to); err != nil {
 		return err
 	}
 	if err := c.s.usable(ctx); err != nil {

@@ -131,7 +131,7 @@
 //
 // # Forgetting
 //
-// [Store.DeleteSubjectKey] (through [store.ForgetSubject]) removes a data
+// [Store.DeleteSubjectKey] (through [codec.ForgetSubject]) removes a data
 // subject's key from the file, not only from the table, so that someone
 // who later holds both a copy of the file and the master key still cannot
 // read the subject's personal data. SQLite alone does not promise that:
@@ -161,7 +161,7 @@
 // # View states and the application's tables
 //
 // [Store.Commit] commits view states with a consumer's checkpoint, for
-// [store.ViewProjection] and the saga runners. The function that folds the
+// [annals.ViewProjection] and the saga runners. The function that folds the
 // batch runs before the write transaction, with its writes staged in
 // memory and its reads of committed states, so that the write lock is
 // held only while the staged writes are applied. To know that no other

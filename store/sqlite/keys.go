@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // CreateSubjectKey implements [store.KeyStore]. One statement inserts the
 // key or, when the subject has one, returns that one, so concurrent
 // creators in any process agree on the first.
 func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store.SubjectKey, error) {
-	if err := store.ValidateSubjectKey(k); err != nil {
+	if err := check.SubjectKey(k); err != nil {
 		return store.SubjectKey{}, err
 	}
 	if err := s.usable(ctx); err != nil {
@@ -30,7 +31,7 @@ func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store
 
 // SubjectKey implements [store.KeyStore].
 func (s *Store) SubjectKey(ctx context.Context, subject string) (store.SubjectKey, error) {
-	if err := store.ValidateSubject(subject); err != nil {
+	if err := check.Subject(subject); err != nil {
 		return store.SubjectKey{}, err
 	}
 	if err := s.usable(ctx); err != nil {
@@ -58,7 +59,7 @@ func (s *Store) SubjectKey(ctx context.Context, subject string) (store.SubjectKe
 // the same but DeleteSubjectKey returns an error that says so; calling it
 // again, as deleting is idempotent, finishes the job.
 func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
-	if err := store.ValidateSubject(subject); err != nil {
+	if err := check.Subject(subject); err != nil {
 		return err
 	}
 	if err := s.usable(ctx); err != nil {

@@ -12,6 +12,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // Lock implements [store.Locker] among all the processes that open the
@@ -30,7 +31,7 @@ import (
 // lease over once it has expired. Expiry times are read from the clock of
 // the machine that the processes share.
 func (s *Store) Lock(ctx context.Context, name string) (store.Lease, error) {
-	if err := store.ValidateConsumer(name); err != nil {
+	if err := check.Consumer(name); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
 	owner := uuid.New()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/sqlite"
 )
@@ -77,10 +78,10 @@ func (m *readModel) handle(ctx context.Context, tx *sql.Tx, r store.Record) erro
 func childProject(t *testing.T, ctx context.Context, s *sqlite.Store, step string) {
 	batch, _ := strconv.Atoi(os.Getenv(idEnv))
 	m := &readModel{prefix: "rm", gen: 2}
-	p := store.NewProjection(s, s.SQL(), projectionName, m.handle, store.WithBatchSize(batch))
+	p := annals.NewProjection(s, s.SQL(), projectionName, m.handle, annals.WithBatchSize(batch))
 	switch step {
 	case "rebuild":
-		if err := p.Rebuild(ctx, m.reset, func(pr store.Progress) { fmt.Println("at", pr.Position) }); err != nil {
+		if err := p.Rebuild(ctx, m.reset, func(pr annals.Progress) { fmt.Println("at", pr.Position) }); err != nil {
 			t.Fatal(err)
 		}
 	case "resume":
@@ -172,7 +173,7 @@ func TestKilledProjectionRebuildsExactly(t *testing.T) {
 	if err := s.SQL().Commit(ctx, projectionName, 0, 0, func(tx *sql.Tx) error { return old.reset(ctx, tx) }); err != nil {
 		t.Fatal(err)
 	}
-	first := store.NewProjection(s, s.SQL(), projectionName, old.handle, store.WithBatchSize(500))
+	first := annals.NewProjection(s, s.SQL(), projectionName, old.handle, annals.WithBatchSize(500))
 	for range 5 {
 		if _, err := first.Step(ctx); err != nil {
 			t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // Times that Unix nanoseconds in an int64 can hold.
@@ -21,7 +22,7 @@ var (
 // snapshot unless the stored one has a higher version, so that writers
 // saving out of order keep the newest.
 func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error {
-	if err := store.ValidateSnapshot(snap); err != nil {
+	if err := check.Snapshot(snap); err != nil {
 		return err
 	}
 	var taken any // NULL for the zero time
@@ -47,7 +48,7 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error 
 
 // LatestSnapshot implements [snapshot.Store].
 func (s *Store) LatestSnapshot(ctx context.Context, streamID string) (snapshot.Snapshot, bool, error) {
-	if err := store.ValidateStreamID(streamID); err != nil {
+	if err := check.StreamID(streamID); err != nil {
 		return snapshot.Snapshot{}, false, err
 	}
 	if err := s.usable(ctx); err != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // Store is an event store in one SQLite database file. It is safe for
@@ -287,7 +288,7 @@ func (c *insertCache) close() {
 // Append implements [store.Store]. It checks the expected version and
 // inserts the whole batch in one BEGIN IMMEDIATE transaction.
 func (s *Store) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
-	if err := store.ValidateAppend(streamID, expected, events); err != nil {
+	if err := check.Append(streamID, expected, events); err != nil {
 		return 0, err
 	}
 	if err := s.usable(ctx); err != nil {
@@ -370,7 +371,7 @@ func (s *Store) append(ctx context.Context, streamID string, expected int64, ins
 		if actual, err = s.version(ctx, tx, streamID); err != nil {
 			return 0, err
 		}
-		if err := store.CheckExpected(streamID, expected, actual); err != nil {
+		if err := check.Expected(streamID, expected, actual); err != nil {
 			return 0, err
 		}
 	}
@@ -667,7 +668,7 @@ func (s *Store) notify() {
 
 // Checkpoint implements [store.Store].
 func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) {
-	if err := store.ValidateConsumer(consumer); err != nil {
+	if err := check.Consumer(consumer); err != nil {
 		return 0, err
 	}
 	if err := s.usable(ctx); err != nil {
@@ -684,7 +685,7 @@ func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) 
 // SetCheckpoint implements [store.Store]. One statement moves the
 // checkpoint only forwards, so racing consumers cannot move it back.
 func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int64) error {
-	if err := store.ValidateConsumer(consumer); err != nil {
+	if err := check.Consumer(consumer); err != nil {
 		return err
 	}
 	if err := s.usable(ctx); err != nil {

@@ -1,0 +1,188 @@
+package codec
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/annals-dev/annals/snapshot"
+	"github.com/annals-dev/annals/store"
+)
+
+// Codec turns typed events into stored bytes and back.
+//
+// Encode returns the type name, the schema version and the payload of an
+// event. Decode returns the event of a type name, schema version and
+// payload; a type name it does not know fails with [ErrUnknownEventType].
+type Codec[E any] interface {
+	Encode(e E) (typeName string, schemaVersion int, data []byte, err error)
+	Decode(typeName string, schemaVersion int, data []byte) (E, error)
+}
+
+// JSON is a [Codec] that stores events as JSON, with a registry from
+// type names to Go types. Register every concrete type that can appear in
+// E before use; a type that implements json.Marshaler and
+// json.Unmarshaler (on its pointer) encodes itself.
+//
+// A JSON is also a [Mapper] and a [SnapshotMapper] that stores plain
+// JSON, for the simple case: annals.NewRunner(s, d, codec). It reads
+// compressed records too, but not encrypted ones, and upcasts nothing;
+// wrap it with [NewMapper] for that.
+//
+// A JSON is safe for concurrent use once its types are registered.
+type JSON[E any] struct {
+	byName map[string]jsonType
+	byType map[reflect.Type]jsonType
+	plain  *pipeline // reads what needs no configuration: compression
+}
+
+var (
+	_ Mapper[int]         = (*JSON[int])(nil)
+	_ SnapshotMapper[int] = (*JSON[int])(nil)
+	_ SchemaVersioner     = (*JSON[int])(nil)
+)
+
+type jsonType struct {
+	name    string
+	version int
+	typ     reflect.Type
+}
+
+// NewJSON returns a JSON codec with no registered types.
+func NewJSON[E any]() *JSON[E] {
+	return &JSON[E]{byName: map[string]jsonType{}, byType: map[reflect.Type]jsonType{}, plain: &pipeline{}}
+}
+
+// Register maps the type name to the dynamic type of sample, at schema
+// version 1. sample must be a value of a concrete type that E holds, such
+// as DogRegistered{} for an interface E. It returns c, so that calls chain.
+// It panics when the name is empty or either the name or the type is
+// already registered: that is a programming error found at start-up.
+func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
+	return c.RegisterVersion(name, 1, sample)
+}
+
+// RegisterVersion is [JSON.Register] for a type whose current schema
+// version is not 1. Records of older versions are upcast before they reach
+// the codec (see package upcast).
+func (c *JSON[E]) RegisterVersion(name string, version int, sample E) *JSON[E] {
+	t := reflect.TypeOf(any(sample))
+	switch {
+	case name == "":
+		panic("annals: JSON.Register: empty type name")
+	case t == nil:
+		panic(fmt.Sprintf("annals: JSON.Register(%q): sample is a nil interface; pass a value of the concrete type", name))
+	case version < 1:
+		panic(fmt.Sprintf("annals: JSON.Register(%q): schema version %d, want ≥ 1", name, version))
+	}
+	if old, ok := c.byName[name]; ok {
+		panic(fmt.Sprintf("annals: JSON.Register: type name %q already maps to %v", name, old.typ))
+	}
+	if old, ok := c.byType[t]; ok {
+		panic(fmt.Sprintf("annals: JSON.Register: %v already registered as %q", t, old.name))
+	}
+	jt := jsonType{name: name, version: version, typ: t}
+	c.byName[name] = jt
+	c.byType[t] = jt
+	return c
+}
+
+// Encode implements [Codec].
+func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
+	t := reflect.TypeOf(any(e))
+	jt, ok := c.byType[t]
+	if !ok {
+		return "", 0, nil, fmt.Errorf("encode %v: type not registered with the codec: %w", t, ErrUnknownEventType)
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return "", 0, nil, fmt.Errorf("encode %s: %w", jt.name, err)
+	}
+	return jt.name, jt.version, data, nil
+}
+
+// Decode implements [Codec]. A schema version other than the registered one
+// is an error: upcast old records before decoding them.
+func (c *JSON[E]) Decode(name string, version int, data []byte) (E, error) {
+	var zero E
+	jt, ok := c.byName[name]
+	if !ok {
+		return zero, fmt.Errorf("decode %q: no Go type registered for this name: %w", name, ErrUnknownEventType)
+	}
+	if version != jt.version {
+		return zero, fmt.Errorf("decode %q: stored schema version %d, the codec reads version %d; register an upcaster: %w", name, version, jt.version, ErrSchemaVersion)
+	}
+	p := reflect.New(jt.typ)
+	if err := json.Unmarshal(data, p.Interface()); err != nil {
+		return zero, fmt.Errorf("decode %q v%d: %w", name, version, err)
+	}
+	e, ok := p.Elem().Interface().(E)
+	if !ok {
+		return zero, fmt.Errorf("decode %q: %v is not a %v", name, jt.typ, reflect.TypeFor[E]())
+	}
+	return e, nil
+}
+
+// Types returns the registered type names, so that a consumer of the log
+// reads only the events it can decode.
+func (c *JSON[E]) Types() []string {
+	names := make([]string, 0, len(c.byName))
+	for name := range c.byName {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// SchemaVersion implements [SchemaVersioner]: it returns the schema version
+// registered for a type name.
+func (c *JSON[E]) SchemaVersion(name string) (int, bool) {
+	jt, ok := c.byName[name]
+	return jt.version, ok
+}
+
+// ToEvent implements [Mapper]: the event's JSON, stored as it is.
+func (c *JSON[E]) ToEvent(_ context.Context, at Placement, e E, meta store.Metadata) (store.Event, error) {
+	name, version, data, err := c.Encode(e)
+	if err != nil {
+		return store.Event{}, err
+	}
+	return store.Event{ID: at.ID, Type: name, SchemaVersion: version, Data: data, Metadata: meta}, nil
+}
+
+// FromRecord implements [Mapper].
+func (c *JSON[E]) FromRecord(ctx context.Context, r store.Record) (E, error) {
+	id := identity{kind: 'e', streamID: r.StreamID, version: r.Version, eventID: r.ID, typ: r.Type, schema: r.SchemaVersion}
+	data, _, err := c.plain.open(ctx, id, r.Data, r.Encoding)
+	if err != nil {
+		var zero E
+		return zero, err
+	}
+	return c.Decode(r.Type, r.SchemaVersion, data)
+}
+
+// ToSnapshot implements [SnapshotMapper]: the state's JSON, stored as it
+// is, under the name and version the state's type is registered with.
+func (c *JSON[E]) ToSnapshot(_ context.Context, streamID string, version int64, s E) (snapshot.Snapshot, error) {
+	name, schema, data, err := c.Encode(s)
+	if err != nil {
+		return snapshot.Snapshot{}, err
+	}
+	return snapshot.Snapshot{StreamID: streamID, Version: version, Type: name, SchemaVersion: schema, Time: time.Now().UTC(), Data: data}, nil
+}
+
+// FromSnapshot implements [SnapshotMapper]. A snapshot of a type name or
+// schema version other than the registered one fails with
+// [ErrUnknownEventType] or [ErrSchemaVersion].
+func (c *JSON[E]) FromSnapshot(ctx context.Context, s snapshot.Snapshot) (E, error) {
+	id := identity{kind: 's', streamID: s.StreamID, version: s.Version, typ: s.Type, schema: s.SchemaVersion}
+	data, _, err := c.plain.open(ctx, id, s.Data, s.Encoding)
+	if err != nil {
+		var zero E
+		return zero, err
+	}
+	return c.Decode(s.Type, s.SchemaVersion, data)
+}

@@ -1,0 +1,25 @@
+package codec
+
+import (
+	"errors"
+
+	"github.com/annals-dev/annals/upcast"
+)
+
+var (
+	// ErrUnknownEventType reports a stored type name that the codec has no
+	// Go type for. Register the type, or an upcaster that renames it.
+	ErrUnknownEventType = errors.New("unknown event type")
+	// ErrSchemaVersion reports a stored schema version that the code cannot
+	// read: newer than it knows, or with no upcaster to the current one.
+	// It is [upcast.ErrSchemaVersion], so errors from either package match.
+	ErrSchemaVersion = upcast.ErrSchemaVersion
+	// ErrDecrypt reports a payload that cannot be decrypted: its key is not
+	// configured, the key is wrong, or the stored bytes were changed or
+	// copied from another record. The error names the key ID.
+	ErrDecrypt = errors.New("decryption failed")
+	// ErrUnknownEncoding reports a record whose Encoding names a
+	// transformation this code does not know or in an order it does not
+	// write, so its payload cannot be read.
+	ErrUnknownEncoding = errors.New("unknown encoding")
+)

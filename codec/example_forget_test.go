@@ -1,0 +1,72 @@
+package codec_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/store/memory"
+)
+
+// CustomerRegistered holds personal data about one customer, the data
+// subject: the fields tagged personal are encrypted with that customer's
+// own key.
+type CustomerRegistered struct {
+	CustomerID string `json:"customer_id"`
+	Name       string `json:"name" annals:"personal"`
+	Email      string `json:"email" annals:"personal"`
+	Plan       string `json:"plan"`
+}
+
+// DataSubject names the customer the personal fields are about.
+func (e CustomerRegistered) DataSubject() string { return e.CustomerID }
+
+// Customer is the state; it is not snapshotted here. (A state that is
+// snapshotted and holds personal data implements DataSubject and tags its
+// fields as well.)
+type Customer struct{ ID, Name, Email, Plan string }
+
+var customers = decider.Decider[CustomerRegistered, CustomerRegistered, Customer]{
+	Decide: func(c CustomerRegistered, _ Customer) ([]CustomerRegistered, error) {
+		return []CustomerRegistered{c}, nil
+	},
+	Evolve: func(_ Customer, e CustomerRegistered) Customer {
+		return Customer{e.CustomerID, e.Name, e.Email, e.Plan}
+	},
+}
+
+// Forgetting a customer: each customer's personal fields are encrypted
+// with a key of their own, kept (wrapped by the master key) in the store's
+// key table. Deleting the key makes them unreadable everywhere, backups
+// included, while the events still load with those fields empty.
+func ExampleForgetSubject() {
+	ctx := context.Background()
+	s := memory.New()                                                             // the event store is also the key store
+	key, err := codec.ParseKey("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") // from ANNALS_CIPHER_KEY in practice
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	master, err := codec.NewKeyring(key)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	jc := codec.NewJSON[CustomerRegistered]().Register("CustomerRegistered", CustomerRegistered{})
+	runner := annals.NewRunner(s, customers, codec.NewMapper(jc, codec.WithSubjectKeys(s, master)))
+
+	res, err := runner.Handle(ctx, "customer-42", CustomerRegistered{CustomerID: "c-42", Name: "Ann Smith", Email: "ann@example.com", Plan: "gold"})
+	fmt.Printf("%+v %v\n", res.State, err)
+
+	if err := codec.ForgetSubject(ctx, s, "c-42"); err != nil {
+		fmt.Println(err)
+		return
+	}
+	after, _, err := runner.Load(ctx, "customer-42")
+	fmt.Printf("%+v %v\n", after, err)
+	// Output:
+	// {ID:c-42 Name:Ann Smith Email:ann@example.com Plan:gold} <nil>
+	// {ID:c-42 Name: Email: Plan:gold} <nil>
+}

@@ -1,0 +1,288 @@
+package codec
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/annals-dev/annals/snapshot"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/upcast"
+)
+
+// Mapper turns typed events into events to append and stored records back
+// into typed events. The [Runner] takes one; projections and other readers
+// of the global log decode records with the same value.
+//
+// A [*JSON] is a Mapper that stores plain JSON. [NewMapper] wraps any
+// [Codec] in the full pipeline:
+//
+//	write: event → codec → personal fields → compression → encryption → Event
+//	read:  Record → decryption → decompression → personal fields → upcast → codec → event
+//
+// ToEvent gets the event's [Placement] — its stream, the version it will
+// have and its ID — since an encrypted payload is bound to its place;
+// FromRecord gets a context, since it may look up keys in the store.
+type Mapper[E any] interface {
+	ToEvent(ctx context.Context, at Placement, e E, meta store.Metadata) (store.Event, error)
+	FromRecord(ctx context.Context, r store.Record) (E, error)
+}
+
+// Placement is where an event will be stored: its stream, the version it
+// will have there, and its ID. The zero ID asks for a new UUIDv7; a
+// command handled with an idempotency key gives IDs derived from the key
+// (see [WithIdempotencyKey]).
+type Placement struct {
+	StreamID string
+	Version  int64
+	ID       uuid.UUID
+}
+
+// SnapshotMapper turns a state into a snapshot and back. A [*JSON] of
+// the state type is one; [NewMapper] builds one with upcasting,
+// compression and encryption. FromSnapshot fails, rather than guess, when
+// the snapshot's type name or schema version is not the one the codec
+// reads and no upcaster leads to it.
+type SnapshotMapper[S any] interface {
+	ToSnapshot(ctx context.Context, streamID string, version int64, s S) (snapshot.Snapshot, error)
+	FromSnapshot(ctx context.Context, s snapshot.Snapshot) (S, error)
+}
+
+// SchemaVersioner is implemented by codecs that know the current schema
+// version of each type name, as [JSON] does. A [Pipeline] then
+// upcasts every record to exactly that version, and reports a record it
+// cannot bring there with [ErrSchemaVersion].
+type SchemaVersioner interface {
+	SchemaVersion(typeName string) (version int, ok bool)
+}
+
+// Pipeline is the [Mapper] and [SnapshotMapper] that [NewMapper] returns:
+// a codec with optional upcasting, personal-data encryption, compression
+// and encryption around it. Records say in their Encoding which steps
+// applied, so a Pipeline reads records written with any subset of them:
+// turning compression or encryption on keeps older records readable.
+//
+// A Pipeline is safe for concurrent use.
+type Pipeline[T any] struct {
+	codec  Codec[T]
+	target upcast.Target
+	p      *pipeline
+}
+
+var (
+	_ Mapper[int]         = (*Pipeline[int])(nil)
+	_ SnapshotMapper[int] = (*Pipeline[int])(nil)
+)
+
+// MapperOption configures [NewMapper].
+type MapperOption func(*pipeline)
+
+// WithUpcaster upcasts every record and snapshot through r before
+// decoding it.
+func WithUpcaster(r *upcast.Registry) MapperOption {
+	return func(p *pipeline) { p.upcaster = r }
+}
+
+// WithCompression compresses payloads with DEFLATE when that makes them
+// smaller; payloads that would not shrink, and those under
+// [MinCompressSize] bytes, are stored as they are. Reading compressed
+// records needs no option.
+func WithCompression() MapperOption {
+	return func(p *pipeline) { p.compress = true }
+}
+
+// WithEncryption encrypts every payload with AES-256-GCM under the write
+// key of k, and decrypts with any key of k. The ciphertext is bound to its
+// record (stream, version, event ID, type and schema version; for a
+// snapshot, stream, version, type and schema version): copied anywhere
+// else, it fails to decrypt with [ErrDecrypt]. It panics when k is nil.
+func WithEncryption(k *Keyring) MapperOption {
+	if k == nil {
+		panic("annals: codec.WithEncryption: nil keyring")
+	}
+	return func(p *pipeline) { p.keyring = k }
+}
+
+// WithSubjectKeys encrypts the personal fields of events that implement
+// [PersonalData] with one key per data subject, kept in ks and wrapped by
+// the write key of master, which may be the keyring of [WithEncryption].
+// See [PersonalData] and [ForgetSubject]. It panics when ks or master is
+// nil.
+func WithSubjectKeys(ks store.KeyStore, master *Keyring) MapperOption {
+	if ks == nil || master == nil {
+		panic("annals: codec.WithSubjectKeys: nil key store or master keyring")
+	}
+	return func(p *pipeline) { p.subjects = &subjects{store: ks, master: master} }
+}
+
+// NewMapper returns a pipeline around codec c with the given options.
+// Without options it reads and writes what c does, and also reads
+// compressed records. It panics when c is nil.
+func NewMapper[T any](c Codec[T], opts ...MapperOption) *Pipeline[T] {
+	if c == nil {
+		panic("annals: codec.NewMapper: nil codec")
+	}
+	p := &pipeline{}
+	for _, o := range opts {
+		o(p)
+	}
+	m := &Pipeline[T]{codec: c, p: p}
+	if sv, ok := c.(SchemaVersioner); ok {
+		m.target = sv.SchemaVersion
+	}
+	return m
+}
+
+// Types returns the type names of the records the pipeline reads, when
+// its codec can list its own (as [JSON.Types] does): the codec's names
+// and every old name its upcaster renames from. Consumers of the log read
+// only these types. It returns nil when the codec cannot list its names,
+// and consumers then read every record.
+func (m *Pipeline[T]) Types() []string {
+	lister, ok := m.codec.(interface{ Types() []string })
+	if !ok {
+		return nil
+	}
+	names := append(lister.Types(), m.p.upcaster.Names()...)
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// ToEvent implements [Mapper]. The event gets the ID of at, or a fresh
+// UUIDv7 when at has none, and an encrypted payload is bound to it.
+func (m *Pipeline[T]) ToEvent(ctx context.Context, at Placement, e T, meta store.Metadata) (store.Event, error) {
+	name, schema, data, err := m.codec.Encode(e)
+	if err != nil {
+		return store.Event{}, err
+	}
+	eventID := at.ID
+	if eventID == uuid.Nil {
+		if eventID, err = uuid.NewV7(); err != nil {
+			return store.Event{}, fmt.Errorf("encode %s: %w", name, err)
+		}
+	}
+	id := identity{kind: 'e', streamID: at.StreamID, version: at.Version, eventID: eventID, typ: name, schema: max(schema, 1)}
+	data, enc, err := m.p.seal(ctx, id, e, data)
+	if err != nil {
+		return store.Event{}, err
+	}
+	return store.Event{ID: eventID, Type: name, SchemaVersion: id.schema, Data: data, Encoding: enc, Metadata: meta}, nil
+}
+
+// FromRecord implements [Mapper]. Personal fields whose subject has been
+// forgotten decode as zero values.
+func (m *Pipeline[T]) FromRecord(ctx context.Context, r store.Record) (T, error) {
+	id := identity{kind: 'e', streamID: r.StreamID, version: r.Version, eventID: r.ID, typ: r.Type, schema: r.SchemaVersion}
+	data, _, err := m.p.open(ctx, id, r.Data, r.Encoding)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return m.decode(r.Type, r.SchemaVersion, data)
+}
+
+// ToSnapshot implements [SnapshotMapper].
+func (m *Pipeline[T]) ToSnapshot(ctx context.Context, streamID string, version int64, s T) (snapshot.Snapshot, error) {
+	name, schema, data, err := m.codec.Encode(s)
+	if err != nil {
+		return snapshot.Snapshot{}, err
+	}
+	id := identity{kind: 's', streamID: streamID, version: version, typ: name, schema: max(schema, 1)}
+	data, enc, err := m.p.seal(ctx, id, s, data)
+	if err != nil {
+		return snapshot.Snapshot{}, err
+	}
+	return snapshot.Snapshot{StreamID: streamID, Version: version, Type: name, SchemaVersion: id.schema,
+		Time: time.Now().UTC(), Data: data, Encoding: enc}, nil
+}
+
+// FromSnapshot implements [SnapshotMapper]. A snapshot whose personal
+// fields belong to a forgotten subject fails with an error matching
+// [store.ErrNotFound]: a state is not rebuilt from part of itself, so the runner
+// replays the stream instead.
+func (m *Pipeline[T]) FromSnapshot(ctx context.Context, s snapshot.Snapshot) (T, error) {
+	var zero T
+	id := identity{kind: 's', streamID: s.StreamID, version: s.Version, typ: s.Type, schema: s.SchemaVersion}
+	data, forgotten, err := m.p.open(ctx, id, s.Data, s.Encoding)
+	if err != nil {
+		return zero, err
+	}
+	if forgotten {
+		return zero, fmt.Errorf("%s holds personal data of a forgotten subject: %w", id, store.ErrNotFound)
+	}
+	return m.decode(s.Type, s.SchemaVersion, data)
+}
+
+func (m *Pipeline[T]) decode(name string, schema int, data []byte) (T, error) {
+	p, err := m.p.upcaster.Upcast(upcast.Payload{Type: name, Version: schema, Data: data}, m.target)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return m.codec.Decode(p.Type, p.Version, p.Data)
+}
+
+// pipeline is the part of a Pipeline that does not depend on the value
+// type: the steps between the codec's bytes and the stored ones.
+type pipeline struct {
+	upcaster *upcast.Registry
+	compress bool
+	keyring  *Keyring
+	subjects *subjects
+	zip      compressor
+}
+
+// seal applies the configured steps to data, the codec's bytes of value,
+// and returns the stored bytes and their Encoding.
+func (p *pipeline) seal(ctx context.Context, id identity, value any, data []byte) ([]byte, string, error) {
+	var enc encoding
+	if p.subjects != nil {
+		var err error
+		if data, enc.personal, err = p.subjects.seal(ctx, id, value, data); err != nil {
+			return nil, "", err
+		}
+	}
+	if p.compress {
+		if z := p.zip.deflate(data); z != nil {
+			data, enc.deflate = z, true
+		}
+	}
+	if p.keyring != nil {
+		if id.version < 1 {
+			return nil, "", fmt.Errorf("encrypt %s: an encrypted payload is bound to its stream version; pass the version it will have (≥ 1): %w", id, store.ErrInvalid)
+		}
+		data, enc.keyID = p.keyring.seal(data, id.aad()), p.keyring.WriteKeyID()
+	}
+	return data, enc.String(), nil
+}
+
+// open undoes the steps that encoding names, in reverse order. forgotten
+// reports personal fields left out because their subject's key is gone.
+func (p *pipeline) open(ctx context.Context, id identity, data []byte, encodingName string) (_ []byte, forgotten bool, _ error) {
+	enc, err := parseEncoding(encodingName)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", id, err)
+	}
+	if enc.keyID != "" {
+		if p.keyring == nil {
+			return nil, false, fmt.Errorf("decrypt %s: it is encrypted with key %q and no keyring is configured; use codec.WithEncryption: %w", id, enc.keyID, ErrDecrypt)
+		}
+		if data, err = p.keyring.open(enc.keyID, data, id.aad(), id.String()); err != nil {
+			return nil, false, err
+		}
+	}
+	if enc.deflate {
+		if data, err = p.zip.inflate(data); err != nil {
+			return nil, false, fmt.Errorf("%s: %w", id, err)
+		}
+	}
+	if enc.personal {
+		if data, forgotten, err = p.subjects.open(ctx, id, data); err != nil {
+			return nil, false, err
+		}
+	}
+	return data, forgotten, nil
+}

@@ -1,0 +1,270 @@
+package codec_test
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+)
+
+// appendAll encodes events with m at the end of the stream and appends them.
+func appendAll(t fataler, s store.Store, m codec.Mapper[accountEvent], stream string, events ...accountEvent) []store.Record {
+	t.Helper()
+	ctx := context.Background()
+	var version int64
+	for range s.ReadStream(ctx, stream, 0) {
+		version++
+	}
+	batch := make([]store.Event, len(events))
+	for i, e := range events {
+		ev, err := m.ToEvent(ctx, codec.Placement{StreamID: stream, Version: version + int64(i) + 1}, e, store.Metadata{})
+		if err != nil {
+			t.Fatalf("encode %+v: %v", e, err)
+		}
+		batch[i] = ev
+	}
+	if _, err := s.Append(ctx, stream, version, batch); err != nil {
+		t.Fatal(err)
+	}
+	var out []store.Record
+	for rec, err := range s.ReadStream(ctx, stream, version+1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+var genAccountEvent = rapid.OneOf(
+	rapid.Custom(func(t *rapid.T) accountEvent {
+		return accountOpened{
+			CustomerID: rapid.StringMatching(`c-[0-9]{1,4}`).Draw(t, "customer"),
+			Holder:     "Holder-" + rapid.String().Draw(t, "holder"),
+			Email:      rapid.SampledFrom([]string{"", "ann@example.com"}).Draw(t, "email"),
+		}
+	}),
+	rapid.Custom(func(t *rapid.T) accountEvent {
+		return moneyDeposited{
+			Amount: rapid.Int64().Draw(t, "amount"),
+			Note:   strings.Repeat(rapid.StringN(0, 8, -1).Draw(t, "note"), rapid.IntRange(0, 40).Draw(t, "repeat")),
+		}
+	}),
+)
+
+func TestPipelineRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	runs := 0
+	rapid.Check(t, func(t *rapid.T) {
+		runs++
+		compress := rapid.Bool().Draw(t, "compress")
+		encrypt := rapid.Bool().Draw(t, "encrypt")
+		personal := rapid.Bool().Draw(t, "personal")
+		opts := []codec.MapperOption{codec.WithUpcaster(accountUpcaster())}
+		if compress {
+			opts = append(opts, codec.WithCompression())
+		}
+		if encrypt {
+			opts = append(opts, codec.WithEncryption(mustKeyring(t, testKey1)))
+		}
+		if personal {
+			opts = append(opts, codec.WithSubjectKeys(s, mustKeyring(t, testKey2)))
+		}
+		m := codec.NewMapper(accountCodec(), opts...)
+		events := rapid.SliceOfN(genAccountEvent, 1, 5).Draw(t, "events")
+		stream := fmt.Sprintf("round-trip-%d", runs)
+		recs := appendAll(t, s, m, stream, events...)
+		for i, rec := range recs {
+			got, err := m.FromRecord(ctx, rec)
+			if err != nil {
+				t.Fatalf("decode record %d (encoding %q): %v", i, rec.Encoding, err)
+			}
+			if !reflect.DeepEqual(got, events[i]) {
+				t.Fatalf("record %d (encoding %q) decoded as %+v, want %+v", i, rec.Encoding, got, events[i])
+			}
+			if encrypt != strings.Contains(rec.Encoding, "aes256gcm:k1") {
+				t.Fatalf("encrypt = %v but the encoding is %q", encrypt, rec.Encoding)
+			}
+			_, isOpened := events[i].(accountOpened)
+			if (personal && isOpened) != strings.Contains(rec.Encoding, "personal") {
+				t.Fatalf("personal = %v for a %T, but the encoding is %q", personal, events[i], rec.Encoding)
+			}
+			if (personal && isOpened || encrypt) && bytes.Contains(rec.Data, []byte("Holder-")) {
+				t.Fatalf("the holder's name is readable in the stored bytes %q (encoding %q)", rec.Data, rec.Encoding)
+			}
+			if strings.Contains(rec.Encoding, "deflate") {
+				if !compress {
+					t.Fatalf("compressed without WithCompression: %q", rec.Encoding)
+				}
+				_, _, plain, _ := accountCodec().Encode(events[i])
+				if !encrypt && !personal && len(rec.Data) >= len(plain) {
+					t.Fatalf("compressed payload of %d bytes is not smaller than the %d bytes of JSON", len(rec.Data), len(plain))
+				}
+			}
+		}
+	})
+}
+
+func TestCompressionOnlyWhenSmaller(t *testing.T) {
+	s := memory.New()
+	m := codec.NewMapper(accountCodec(), codec.WithCompression())
+	recs := appendAll(t, s, m, "zip",
+		moneyDeposited{Amount: 1},
+		moneyDeposited{Amount: 2, Note: strings.Repeat("monthly salary ", 40)})
+	if recs[0].Encoding != "" || string(recs[0].Data) != `{"amount":1}` {
+		t.Errorf("a tiny payload was stored as %q with encoding %q; want it plain", recs[0].Data, recs[0].Encoding)
+	}
+	if recs[1].Encoding != "deflate" || len(recs[1].Data) > 100 {
+		t.Errorf("a repetitive payload was stored in %d bytes with encoding %q; want it deflated", len(recs[1].Data), recs[1].Encoding)
+	}
+	// The plain codec reads compressed records: they need no key.
+	got, err := accountCodec().FromRecord(context.Background(), recs[1])
+	if err != nil || got.(moneyDeposited).Amount != 2 {
+		t.Fatalf("plain codec on a compressed record: %+v, %v", got, err)
+	}
+}
+
+func TestMixedStoreReadsBackFully(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	k1 := mustKeyring(t, testKey1)
+	k2 := mustKeyring(t, testKey2, testKey1)
+	writers := []struct {
+		name string
+		m    codec.Mapper[accountEvent]
+	}{
+		{"plain codec", accountCodec()},
+		{"compressed", codec.NewMapper(accountCodec(), codec.WithCompression())},
+		{"encrypted k1", codec.NewMapper(accountCodec(), codec.WithEncryption(k1))},
+		{"compressed and encrypted k2", codec.NewMapper(accountCodec(), codec.WithCompression(), codec.WithEncryption(k2))},
+		{"personal", codec.NewMapper(accountCodec(), codec.WithSubjectKeys(s, k1))},
+		{"everything", codec.NewMapper(accountCodec(), codec.WithSubjectKeys(s, k2), codec.WithCompression(), codec.WithEncryption(k2))},
+	}
+	var want []accountEvent
+	for i, w := range writers {
+		batch := []accountEvent{
+			accountOpened{CustomerID: fmt.Sprintf("c-%d", i), Holder: "Ann " + w.name},
+			moneyDeposited{Amount: int64(i), Note: strings.Repeat(w.name+" ", 20)},
+		}
+		appendAll(t, s, w.m, "mixed", batch...)
+		want = append(want, batch...)
+	}
+	reader := codec.NewMapper(accountCodec(), codec.WithUpcaster(accountUpcaster()), codec.WithSubjectKeys(s, k2), codec.WithEncryption(k2))
+	encodings := map[string]bool{}
+	i := 0
+	for rec, err := range s.ReadStream(ctx, "mixed", 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		encodings[rec.Encoding] = true
+		got, err := reader.FromRecord(ctx, rec)
+		if err != nil {
+			t.Fatalf("record %d (encoding %q): %v", i, rec.Encoding, err)
+		}
+		if !reflect.DeepEqual(got, want[i]) {
+			t.Fatalf("record %d (encoding %q): %+v, want %+v", i, rec.Encoding, got, want[i])
+		}
+		i++
+	}
+	if i != len(want) {
+		t.Fatalf("read %d records, want %d", i, len(want))
+	}
+	// Whether the envelope of the last writer shrinks depends on its random
+	// ciphertext, so either form of it will do.
+	if encodings["personal+deflate+aes256gcm:k2"] {
+		encodings["personal+aes256gcm:k2"] = true
+	}
+	for _, e := range []string{"", "deflate", "aes256gcm:k1", "deflate+aes256gcm:k2", "personal", "personal+aes256gcm:k2"} {
+		if !encodings[e] {
+			t.Errorf("no record with encoding %q among %v", e, encodings)
+		}
+	}
+}
+
+func TestUnknownEncodingsFailClearly(t *testing.T) {
+	ctx := context.Background()
+	m := codec.NewMapper(accountCodec(), codec.WithEncryption(mustKeyring(t, testKey1)))
+	for _, enc := range []string{"gzip", "deflate+deflate", "aes256gcm:k1+deflate", "aes256gcm:", "aes256gcm:a b", "deflate+", "+", "personal+personal", "Deflate"} {
+		rec := store.Record{StreamID: "s", Version: 1, Type: "MoneyDeposited", SchemaVersion: 2, Data: []byte(`{}`), Encoding: enc}
+		_, err := m.FromRecord(ctx, rec)
+		if !errors.Is(err, codec.ErrUnknownEncoding) || !strings.Contains(err.Error(), fmt.Sprintf("%q", enc)) {
+			t.Errorf("encoding %q: %v; want ErrUnknownEncoding quoting it", enc, err)
+		}
+	}
+}
+
+func TestCorruptCompressedPayloadIsAnError(t *testing.T) {
+	ctx := context.Background()
+	rec := store.Record{StreamID: "s", Version: 1, Type: "MoneyDeposited", SchemaVersion: 2, Data: []byte("not deflate at all"), Encoding: "deflate"}
+	if _, err := accountCodec().FromRecord(ctx, rec); err == nil || !strings.Contains(err.Error(), "inflate") {
+		t.Fatalf("corrupt deflate: %v, want an inflate error", err)
+	}
+}
+
+func TestDecompressionBombIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compresses 64 MiB")
+	}
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, flate.BestSpeed)
+	zeros := make([]byte, 1<<20)
+	for range codec.MaxInflatedSize>>20 + 1 {
+		w.Write(zeros)
+	}
+	w.Close()
+	rec := store.Record{StreamID: "s", Version: 1, Type: "MoneyDeposited", SchemaVersion: 2, Data: buf.Bytes(), Encoding: "deflate"}
+	_, err := accountCodec().FromRecord(context.Background(), rec)
+	if err == nil || !strings.Contains(err.Error(), "exceeds") {
+		t.Fatalf("%d bytes inflating to more than %d: %v, want a size error", buf.Len(), codec.MaxInflatedSize, err)
+	}
+}
+
+func TestPlainCodecRefusesEncryptedRecords(t *testing.T) {
+	s := memory.New()
+	recs := appendAll(t, s, codec.NewMapper(accountCodec(), codec.WithEncryption(mustKeyring(t, testKey1))), "enc", moneyDeposited{Amount: 1})
+	for name, m := range map[string]codec.Mapper[accountEvent]{
+		"plain codec":     accountCodec(),
+		"mapper, no keys": codec.NewMapper(accountCodec()),
+	} {
+		_, err := m.FromRecord(context.Background(), recs[0])
+		if !errors.Is(err, codec.ErrDecrypt) || !strings.Contains(err.Error(), `"k1"`) {
+			t.Errorf("%s on an encrypted record: %v; want ErrDecrypt naming k1", name, err)
+		}
+	}
+}
+
+func TestEncryptionNeedsTheVersion(t *testing.T) {
+	m := codec.NewMapper(accountCodec(), codec.WithEncryption(mustKeyring(t, testKey1)))
+	if _, err := m.ToEvent(context.Background(), codec.Placement{StreamID: "s", Version: 0}, moneyDeposited{Amount: 1}, store.Metadata{}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("encrypting for version 0: %v, want ErrInvalid", err)
+	}
+}
+
+func TestInflateHandlesEveryPooledReaderState(t *testing.T) {
+	// A reader returned to the pool after an error must still work.
+	ctx := context.Background()
+	m := codec.NewMapper(accountCodec(), codec.WithCompression())
+	s := memory.New()
+	good := appendAll(t, s, m, "pool", moneyDeposited{Amount: 7, Note: strings.Repeat("abc", 100)})[0]
+	bad := good
+	bad.Data = bad.Data[:len(bad.Data)/2]
+	for range 3 {
+		if _, err := m.FromRecord(ctx, bad); err == nil || !strings.Contains(err.Error(), "inflate") {
+			t.Fatalf("truncated deflate: %v", err)
+		}
+		if got, err := m.FromRecord(ctx, good); err != nil || got.(moneyDeposited).Amount != 7 {
+			t.Fatalf("after a failure, a good record: %+v, %v", got, err)
+		}
+	}
+}

@@ -1,0 +1,298 @@
+package codec
+
+import (
+	"bytes"
+	"context"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
+)
+
+// PersonalData is implemented by events (and states) that hold personal
+// data about one data subject, such as a customer. DataSubject returns the
+// subject's ID: a stable identifier that is not itself personal data (a
+// customer number, not an e-mail address), since it stays readable after
+// the subject is forgotten.
+//
+// The personal fields are the top-level fields tagged `annals:"personal"`:
+//
+//	type CustomerRegistered struct {
+//		CustomerID string `json:"customer_id"`
+//		Name       string `json:"name" annals:"personal"`
+//		Email      string `json:"email" annals:"personal"`
+//		Tier       string `json:"tier"`
+//	}
+//
+//	func (e CustomerRegistered) DataSubject() string { return e.CustomerID }
+//
+// A mapper configured with [WithSubjectKeys] encrypts those fields with a
+// key of their own per subject, kept in a [store.KeyStore]. [ForgetSubject]
+// deletes the key: from then on the personal fields of that subject's
+// events decode as zero values, while every other field, and every other
+// subject's data, still loads, so Evolve still runs. Without
+// WithSubjectKeys the tags are ignored and the fields are stored like the
+// others.
+type PersonalData interface {
+	DataSubject() string
+}
+
+// personalTag is the struct tag key that marks personal fields.
+const personalTag = "annals"
+
+// ForgetSubject deletes the data subject's key from ks: the personal
+// fields of every event and snapshot written for the subject become
+// unreadable, in every copy of the database that does not keep the key.
+// Events written for the subject later get a new key.
+//
+// Personal data outside the marked fields is not affected: states that
+// hold personal data must themselves implement [PersonalData] and tag
+// their fields, or their snapshots keep it; a runner's in-memory cache
+// keeps states until they are evicted.
+func ForgetSubject(ctx context.Context, ks store.KeyStore, subject string) error {
+	if err := check.Subject(subject); err != nil {
+		return err
+	}
+	if err := ks.DeleteSubjectKey(ctx, subject); err != nil {
+		return fmt.Errorf("forget subject %q: %w", subject, err)
+	}
+	return nil
+}
+
+// subjects encrypts personal fields with per-subject keys.
+type subjects struct {
+	store  store.KeyStore
+	master *Keyring
+	fields sync.Map // reflect.Type → personalFields
+}
+
+type personalFields struct {
+	names []string // JSON names of the personal fields
+	err   error
+}
+
+// fieldsOf returns the JSON names of the personal fields of t.
+func (s *subjects) fieldsOf(t reflect.Type) ([]string, error) {
+	if f, ok := s.fields.Load(t); ok {
+		pf := f.(personalFields)
+		return pf.names, pf.err
+	}
+	names, err := findPersonalFields(t)
+	s.fields.Store(t, personalFields{names, err})
+	return names, err
+}
+
+func findPersonalFields(t reflect.Type) ([]string, error) {
+	if t == nil {
+		return nil, nil
+	}
+	st := t
+	if st.Kind() == reflect.Pointer {
+		st = st.Elem()
+	}
+	if st.Kind() != reflect.Struct {
+		return nil, nil
+	}
+	var names []string
+	for _, f := range reflect.VisibleFields(st) {
+		tag, tagged := f.Tag.Lookup(personalTag)
+		if !tagged {
+			if nested := nestedTag(f.Type, map[reflect.Type]bool{st: true}); nested != "" && !f.Anonymous {
+				return nil, fmt.Errorf("%v.%s: holds the field %s tagged %s:..., but only top-level fields can be personal; tag %s itself", st, f.Name, nested, personalTag, f.Name)
+			}
+			continue
+		}
+		if tag != "personal" {
+			return nil, fmt.Errorf("%v.%s: unknown tag %s:%q; the only value is \"personal\"", st, f.Name, personalTag, tag)
+		}
+		if !f.IsExported() || f.Anonymous {
+			return nil, fmt.Errorf("%v.%s: only exported, named fields can be personal", st, f.Name)
+		}
+		if len(f.Index) > 1 {
+			return nil, fmt.Errorf("%v.%s: a personal field must be a field of %v itself, not of an embedded struct; tag the embedding field", st, f.Name, st)
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			if f.Tag.Get("json") == "-" {
+				return nil, fmt.Errorf("%v.%s: personal, but not encoded (json:\"-\")", st, f.Name)
+			}
+		case "":
+			name = f.Name
+		}
+		names = append(names, name)
+	}
+	if len(names) > 0 && (t.Implements(jsonMarshaler) || reflect.PointerTo(st).Implements(jsonMarshaler) || st.Implements(jsonMarshaler)) {
+		return nil, fmt.Errorf("%v has personal fields and its own MarshalJSON; the field names it writes cannot be known, so personal fields are not supported on it", st)
+	}
+	return names, nil
+}
+
+var jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+
+// nestedTag returns the name of a field inside t (a struct, or a pointer,
+// slice, array or map of one) that carries the personal tag, or "".
+func nestedTag(t reflect.Type, seen map[reflect.Type]bool) string {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] {
+		return ""
+	}
+	seen[t] = true
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if _, tagged := f.Tag.Lookup(personalTag); tagged {
+			return t.String() + "." + f.Name
+		}
+		if n := nestedTag(f.Type, seen); n != "" {
+			return n
+		}
+	}
+	return ""
+}
+
+// envelope is the payload of a record with personal fields: the other
+// fields as they were, and the personal ones encrypted with the subject's
+// key, bound to the record and the subject.
+type envelope struct {
+	Subject  string          `json:"subject"`
+	Personal []byte          `json:"personal"`
+	Data     json.RawMessage `json:"data"`
+}
+
+// seal moves the personal fields of data (the codec's JSON of value) into
+// an envelope. It returns data unchanged and false when value names no
+// subject's personal data or its personal fields are all absent.
+func (s *subjects) seal(ctx context.Context, id identity, value any, data []byte) ([]byte, bool, error) {
+	pd, ok := value.(PersonalData)
+	if !ok {
+		return data, false, nil
+	}
+	names, err := s.fieldsOf(reflect.TypeOf(value))
+	if err != nil || len(names) == 0 {
+		return data, false, err
+	}
+	subject := pd.DataSubject()
+	if err := check.Subject(subject); err != nil {
+		return nil, false, fmt.Errorf("%s has personal fields: DataSubject: %w", id.typ, err)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil || obj == nil {
+		return nil, false, fmt.Errorf("%s has personal fields, but its codec did not write a JSON object", id.typ)
+	}
+	personal := make(map[string]json.RawMessage, len(names))
+	for _, n := range names {
+		if v, ok := obj[n]; ok {
+			personal[n] = v
+			delete(obj, n)
+		}
+	}
+	if len(personal) == 0 {
+		return data, false, nil
+	}
+	aead, err := s.key(ctx, subject, true)
+	if err != nil {
+		return nil, false, err
+	}
+	plain, err := marshalJSON(personal)
+	if err != nil {
+		return nil, false, err
+	}
+	rest, err := marshalJSON(obj)
+	if err != nil {
+		return nil, false, err
+	}
+	out, err := marshalJSON(envelope{Subject: subject, Personal: aead.Seal(nil, nil, plain, personalAAD(id, subject)), Data: rest})
+	return out, true, err
+}
+
+// open restores the personal fields of an envelope. When the subject's key
+// is gone it returns the other fields alone and forgotten = true.
+func (s *subjects) open(ctx context.Context, id identity, data []byte) (_ []byte, forgotten bool, _ error) {
+	var env envelope
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&env); err != nil || env.Subject == "" || len(env.Data) == 0 {
+		return nil, false, fmt.Errorf("%s: malformed personal-data envelope", id)
+	}
+	if s == nil {
+		return nil, false, fmt.Errorf("%s holds personal data of subject %q; configure codec.WithSubjectKeys to read it: %w", id, env.Subject, ErrDecrypt)
+	}
+	aead, err := s.key(ctx, env.Subject, false)
+	if errors.Is(err, store.ErrNotFound) {
+		return env.Data, true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	plain, err := aead.Open(nil, nil, env.Personal, personalAAD(id, env.Subject))
+	if err != nil {
+		return nil, false, fmt.Errorf("decrypt personal data of %s with the key of subject %q: the stored bytes were changed or belong to another record: %w", id, env.Subject, ErrDecrypt)
+	}
+	var personal, obj map[string]json.RawMessage
+	if err := json.Unmarshal(plain, &personal); err != nil {
+		return nil, false, fmt.Errorf("%s: personal data is not a JSON object: %w", id, err)
+	}
+	if err := json.Unmarshal(env.Data, &obj); err != nil || obj == nil {
+		return nil, false, fmt.Errorf("%s: data beside the personal fields is not a JSON object", id)
+	}
+	for k, v := range personal {
+		obj[k] = v
+	}
+	out, err := marshalJSON(obj)
+	return out, false, err
+}
+
+// key returns the AEAD of subject's key, creating the key when create is
+// set and there is none. A missing key fails with ErrNotFound.
+func (s *subjects) key(ctx context.Context, subject string, create bool) (cipher.AEAD, error) {
+	k, err := s.store.SubjectKey(ctx, subject)
+	if errors.Is(err, store.ErrNotFound) && create {
+		secret := make([]byte, KeySize)
+		rand.Read(secret) // never fails
+		k, err = s.store.CreateSubjectKey(ctx, store.SubjectKey{
+			Subject: subject,
+			KeyID:   s.master.WriteKeyID(),
+			Wrapped: s.master.seal(secret, wrapAAD(subject)),
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("key of data subject %q: %w", subject, err)
+	}
+	secret, err := s.master.open(k.KeyID, k.Wrapped, wrapAAD(subject), fmt.Sprintf("key of data subject %q", subject))
+	if err != nil {
+		return nil, err
+	}
+	if len(secret) != KeySize {
+		return nil, fmt.Errorf("key of data subject %q is %d bytes, want %d: %w", subject, len(secret), KeySize, ErrDecrypt)
+	}
+	return newAEAD(secret)
+}
+
+func personalAAD(id identity, subject string) []byte {
+	return appendString(append(id.aad(), 'p'), subject)
+}
+
+func wrapAAD(subject string) []byte {
+	return appendString([]byte(aadPrefix+"k"), subject)
+}
+
+// marshalJSON encodes v without escaping HTML, so values keep the bytes
+// the codec wrote.
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}

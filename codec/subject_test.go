@@ -1,0 +1,273 @@
+package codec_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+)
+
+func shreddingMapper(s *memory.Store, master *codec.Keyring) *codec.Pipeline[accountEvent] {
+	return codec.NewMapper(accountCodec(), codec.WithUpcaster(accountUpcaster()), codec.WithSubjectKeys(s, master))
+}
+
+func TestForgettingACustomer(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	master := mustKeyring(t, testKey1)
+	r := annals.NewRunner(s, accounts, shreddingMapper(s, master))
+	for _, c := range []struct{ stream, customer, holder string }{{"account-1", "c-1", "Ann Smith"}, {"account-2", "c-2", "Bob Jones"}} {
+		if _, err := r.Handle(ctx, c.stream, accountCmd{Open: true, CustomerID: c.customer, Holder: c.holder, Email: c.customer + "@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Handle(ctx, c.stream, accountCmd{Amount: 250}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for rec := range s.ReadStream(ctx, "account-1", 0) {
+		if bytes.Contains(rec.Data, []byte("Ann")) || bytes.Contains(rec.Data, []byte("c-1@example")) {
+			t.Fatalf("personal data readable in the stored record %s", rec.Data)
+		}
+	}
+
+	if err := codec.ForgetSubject(ctx, s, "c-1"); err != nil {
+		t.Fatal(err)
+	}
+	a, v, err := r.Load(ctx, "account-1")
+	if err != nil {
+		t.Fatalf("load a forgotten customer's account: %v", err)
+	}
+	if want := (account{CustomerID: "c-1", Balance: 250, Deposits: 1}); a != want || v != 2 {
+		t.Fatalf("forgotten customer's account: %+v at %d, want %+v at 2", a, v, want)
+	}
+	var opened accountEvent
+	for rec := range s.ReadStream(ctx, "account-1", 1) {
+		opened, err = shreddingMapper(s, master).FromRecord(ctx, rec)
+		break
+	}
+	if err != nil || opened != (accountOpened{CustomerID: "c-1"}) {
+		t.Fatalf("forgotten opening decodes as %+v, %v; want the customer ID alone", opened, err)
+	}
+	if b, _, err := r.Load(ctx, "account-2"); err != nil || b.Holder != "Bob Jones" {
+		t.Fatalf("another customer after forgetting c-1: %+v, %v", b, err)
+	}
+
+	// The customer comes back: new events get a new key; old ones stay forgotten.
+	if _, err := r.Handle(ctx, "account-3", accountCmd{Open: true, CustomerID: "c-1", Holder: "Ann Smith"}); err != nil {
+		t.Fatal(err)
+	}
+	if a3, _, err := r.Load(ctx, "account-3"); err != nil || a3.Holder != "Ann Smith" {
+		t.Fatalf("a new account of a returning customer: %+v, %v", a3, err)
+	}
+	if a, _, _ := r.Load(ctx, "account-1"); a.Holder != "" {
+		t.Fatalf("the old account got its forgotten holder back: %+v", a)
+	}
+	if err := codec.ForgetSubject(ctx, s, "c-1"); err != nil {
+		t.Fatalf("forgetting twice: %v", err)
+	}
+	if err := codec.ForgetSubject(ctx, s, ""); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("forgetting an empty subject: %v, want ErrInvalid", err)
+	}
+}
+
+func TestSubjectKeysAreWrappedByTheMasterKey(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	appendAll(t, s, shreddingMapper(s, mustKeyring(t, testKey1)), "a", accountOpened{CustomerID: "c-9", Holder: "Eve"})
+	k, err := s.SubjectKey(ctx, "c-9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.KeyID != "k1" || len(k.Wrapped) != codec.KeySize+28 {
+		t.Fatalf("stored key: master %q, %d wrapped bytes; want k1 and a sealed 32-byte key", k.KeyID, len(k.Wrapped))
+	}
+	// The master key rotates; keys wrapped by k1 still open with k1 in the ring.
+	rotated := shreddingMapper(s, mustKeyring(t, testKey2, testKey1))
+	for rec := range s.ReadStream(ctx, "a", 0) {
+		if e, err := rotated.FromRecord(ctx, rec); err != nil || e.(accountOpened).Holder != "Eve" {
+			t.Fatalf("after rotating the master key: %+v, %v", e, err)
+		}
+		_, err := shreddingMapper(s, mustKeyring(t, testKey2)).FromRecord(ctx, rec)
+		wantDecryptError(t, "subject key without its master key", err, "k1")
+	}
+}
+
+func TestPersonalRecordsNeedSubjectKeysToRead(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	rec := appendAll(t, s, shreddingMapper(s, mustKeyring(t, testKey1)), "a", accountOpened{CustomerID: "c-1", Holder: "Ann"})[0]
+	_, err := codec.NewMapper(accountCodec()).FromRecord(ctx, rec)
+	if !errors.Is(err, codec.ErrDecrypt) || !strings.Contains(err.Error(), "WithSubjectKeys") {
+		t.Fatalf("reading personal data without subject keys: %v; want ErrDecrypt saying what to configure", err)
+	}
+}
+
+func TestTamperedPersonalEnvelopeFails(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	m := shreddingMapper(s, mustKeyring(t, testKey1))
+	recs := appendAll(t, s, m, "a", accountOpened{CustomerID: "c-1", Holder: "Ann"}, accountOpened{CustomerID: "c-2", Holder: "Bob"})
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(recs[0].Data, &env); err != nil {
+		t.Fatalf("envelope: %v", err)
+	}
+	edit := func(key, value string) store.Record {
+		e := map[string]json.RawMessage{}
+		for k, v := range env {
+			e[k] = v
+		}
+		e[key] = json.RawMessage(value)
+		r := recs[0]
+		r.Data, _ = json.Marshal(e)
+		return r
+	}
+	var sealed []byte
+	json.Unmarshal(env["personal"], &sealed)
+	sealed[len(sealed)-1] ^= 1
+	flipped, _ := json.Marshal(base64.StdEncoding.EncodeToString(sealed))
+	for name, r := range map[string]store.Record{
+		"flipped bit":                     edit("personal", string(flipped)),
+		"another subject's key":           edit("subject", `"c-2"`),
+		"personal data of another record": withData(recs[0], recs[1]),
+	} {
+		got, err := m.FromRecord(ctx, r)
+		if !errors.Is(err, codec.ErrDecrypt) {
+			t.Errorf("%s: %+v, %v; want ErrDecrypt", name, got, err)
+		}
+	}
+	for name, r := range map[string]store.Record{
+		"not JSON":           {StreamID: "a", Version: 1, Type: "AccountOpened", SchemaVersion: 2, Data: []byte("{"), Encoding: "personal"},
+		"unknown field":      edit("extra", "1"),
+		"data not an object": edit("data", "[1]"),
+	} {
+		if got, err := m.FromRecord(ctx, r); err == nil {
+			t.Errorf("%s: decoded as %+v", name, got)
+		}
+	}
+}
+
+type (
+	typoTag struct {
+		ID   string
+		Name string `annals:"persnal"`
+	}
+	hiddenPersonal struct {
+		ID   string
+		Name string `json:"-" annals:"personal"`
+	}
+	inner struct {
+		Name string `annals:"personal"`
+	}
+	embeddedPersonal struct {
+		ID string
+		inner
+	}
+	nestedPersonal struct {
+		ID      string
+		Holders []*inner
+	}
+	selfMarshaling struct {
+		ID   string
+		Name string `annals:"personal"`
+	}
+	noSubject struct {
+		ID   string
+		Name string `annals:"personal"`
+	}
+	allOptional struct {
+		ID   string `json:"id"`
+		Name string `json:"name,omitempty" annals:"personal"`
+	}
+)
+
+func (e typoTag) DataSubject() string          { return e.ID }
+func (e hiddenPersonal) DataSubject() string   { return e.ID }
+func (e embeddedPersonal) DataSubject() string { return e.ID }
+func (e nestedPersonal) DataSubject() string   { return e.ID }
+func (e selfMarshaling) DataSubject() string   { return e.ID }
+func (e noSubject) DataSubject() string        { return "" }
+func (e allOptional) DataSubject() string      { return e.ID }
+
+func (e selfMarshaling) MarshalJSON() ([]byte, error) { return []byte(`{"n":"` + e.Name + `"}`), nil }
+
+func TestPersonalFieldMistakesAreErrors(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	jc := codec.NewJSON[any]().
+		Register("typo", typoTag{}).Register("hidden", hiddenPersonal{}).
+		Register("self", selfMarshaling{}).Register("nosubject", noSubject{}).
+		Register("embedded", embeddedPersonal{}).Register("nested", nestedPersonal{})
+	m := codec.NewMapper(jc, codec.WithSubjectKeys(s, mustKeyring(t, testKey1)))
+	for _, c := range []struct {
+		event any
+		want  string
+	}{
+		{typoTag{ID: "c", Name: "x"}, `unknown tag annals:"persnal"`},
+		{hiddenPersonal{ID: "c", Name: "x"}, "not encoded"},
+		{selfMarshaling{ID: "c", Name: "x"}, "MarshalJSON"},
+		{noSubject{ID: "c", Name: "x"}, "data subject ID is empty"},
+		{embeddedPersonal{ID: "c", inner: inner{Name: "x"}}, "embedded struct"},
+		{nestedPersonal{ID: "c", Holders: []*inner{{Name: "x"}}}, "only top-level fields can be personal"},
+	} {
+		if _, err := m.ToEvent(ctx, codec.Placement{StreamID: "s", Version: 1}, c.event, store.Metadata{}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%T: %v; want an error saying %q", c.event, err, c.want)
+		}
+	}
+}
+
+func TestNoPersonalDataNoKey(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	jc := codec.NewJSON[any]().Register("opt", allOptional{})
+	m := codec.NewMapper(jc, codec.WithSubjectKeys(s, mustKeyring(t, testKey1)))
+	ev, err := m.ToEvent(ctx, codec.Placement{StreamID: "s", Version: 1}, allOptional{ID: "c-1"}, store.Metadata{})
+	if err != nil || ev.Encoding != "" || string(ev.Data) != `{"id":"c-1"}` {
+		t.Fatalf("event without personal values: %s (encoding %q), %v; want it plain", ev.Data, ev.Encoding, err)
+	}
+	if _, err := s.SubjectKey(ctx, "c-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a key was created for a subject with no personal data stored: %v", err)
+	}
+}
+
+func TestConcurrentWritersAgreeOnASubjectKey(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	m := shreddingMapper(s, mustKeyring(t, testKey1))
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Go(func() {
+			stream := fmt.Sprintf("account-%d", i)
+			ev, err := m.ToEvent(ctx, codec.Placement{StreamID: stream, Version: 1}, accountOpened{CustomerID: "shared", Holder: fmt.Sprint("Holder ", i)}, store.Metadata{})
+			if err == nil {
+				_, err = s.Append(ctx, stream, store.NoStream, []store.Event{ev})
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 16 {
+		for rec := range s.ReadStream(ctx, fmt.Sprintf("account-%d", i), 0) {
+			e, err := m.FromRecord(ctx, rec)
+			if err != nil || e.(accountOpened).Holder != fmt.Sprint("Holder ", i) {
+				t.Fatalf("writer %d's event: %+v, %v", i, e, err)
+			}
+		}
+	}
+}

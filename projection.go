@@ -1,0 +1,404 @@
+package annals
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// DefaultBatchSize is how many events a projection or saga takes from the
+// log per transaction, unless [WithBatchSize] says otherwise.
+const DefaultBatchSize = 500
+
+// A Projection applies the events of the global log, in order, to a read
+// model, and commits each batch with its checkpoint through a
+// [store.Committer]: after a crash it resumes exactly after the last batch that
+// committed, so no event is lost or applied twice.
+//
+// T is what the handler writes through: a [store.StateTx] for states kept in
+// the store (see [ViewProjection]), or an adapter's transaction for the
+// user's own tables. The handler must do all its writes through tx; what
+// it does elsewhere is not undone when the batch fails.
+//
+// A Projection is safe for concurrent use, but one instance working at a
+// time is enough: instances that race only lose commits to each other
+// ([store.ErrConflict]) and retry. [Projection.Run] holds a lease when the store
+// is a [store.Locker], so that the others wait.
+type Projection[T any] struct {
+	name      string
+	store     store.Store
+	committer store.Committer[T]
+	apply     func(ctx context.Context, tx T, recs []store.Record) (int, error)
+	cfg       consumerConfig
+	cursor    cursor
+}
+
+// cursor remembers where this projection's last commit left its
+// checkpoint, and whether that batch filled its page. While the
+// projection catches up, the next step then reads only the page: not the
+// checkpoint, which the commit set, nor the head, which a full page does
+// not need. The commit compares and sets the checkpoint, so a checkpoint
+// moved meanwhile by another instance fails it with [store.ErrConflict]; the
+// step then forgets the cursor and runs again from what the store says.
+type cursor struct {
+	mu   sync.Mutex
+	at   int64
+	full bool
+	ok   bool
+}
+
+func (c *cursor) get() (at int64, full, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.at, c.full, c.ok
+}
+
+func (c *cursor) set(at int64, full bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at, c.full, c.ok = at, full, true
+}
+
+func (c *cursor) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ok = false
+}
+
+// ConsumerOption configures a projection or a saga.
+type ConsumerOption func(*consumerConfig)
+
+type consumerConfig struct {
+	batch int
+	types []string
+	lease bool
+}
+
+func newConsumerConfig(opts []ConsumerOption) consumerConfig {
+	cfg := consumerConfig{batch: DefaultBatchSize, lease: true}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return cfg
+}
+
+// WithBatchSize sets how many events a consumer handles per transaction.
+func WithBatchSize(n int) ConsumerOption {
+	return func(c *consumerConfig) { c.batch = max(n, 1) }
+}
+
+// WithTypes makes a consumer read only events of the given types from the
+// log. Its checkpoint still moves past the events it skips.
+func WithTypes(types ...string) ConsumerOption {
+	return func(c *consumerConfig) { c.types = append(c.types, types...) }
+}
+
+// WithoutLease makes Run work without taking the consumer's lease, even
+// when the store can grant one.
+func WithoutLease() ConsumerOption {
+	return func(c *consumerConfig) { c.lease = false }
+}
+
+// NewProjection returns a projection named name (its checkpoint's
+// consumer name) that calls handle for each event of the log, in order,
+// inside the transaction of its batch. A handler error stops the
+// projection at that event: the events before it in the batch commit, the
+// checkpoint stays before it, and Step returns a [*ConsumerError].
+func NewProjection[T any](s store.Store, c store.Committer[T], name string, handle func(ctx context.Context, tx T, rec store.Record) error, opts ...ConsumerOption) *Projection[T] {
+	apply := func(ctx context.Context, tx T, recs []store.Record) (int, error) {
+		for i, r := range recs {
+			if err := handle(ctx, tx, r); err != nil {
+				return i, err
+			}
+		}
+		return len(recs), nil
+	}
+	return newProjection(s, c, name, apply, newConsumerConfig(opts))
+}
+
+// NewBatchProjection is [NewProjection] for a handler that takes a whole
+// batch at once, to write it in fewer round trips (a multi-row statement,
+// COPY). handle returns how many of recs it applied; when it fails after
+// applying n, the batch is rolled back, the first n events are applied
+// again in a transaction of their own and committed, and the projection
+// stops at event n with a [*ConsumerError].
+func NewBatchProjection[T any](s store.Store, c store.Committer[T], name string, handle func(ctx context.Context, tx T, recs []store.Record) (int, error), opts ...ConsumerOption) *Projection[T] {
+	apply := func(ctx context.Context, tx T, recs []store.Record) (int, error) {
+		n, err := handle(ctx, tx, recs)
+		if err != nil {
+			return min(max(n, 0), len(recs)-1), err
+		}
+		return len(recs), nil
+	}
+	return newProjection(s, c, name, apply, newConsumerConfig(opts))
+}
+
+func newProjection[T any](s store.Store, c store.Committer[T], name string, apply func(context.Context, T, []store.Record) (int, error), cfg consumerConfig) *Projection[T] {
+	return &Projection[T]{name: name, store: s, committer: c, apply: apply, cfg: cfg}
+}
+
+// Name returns the projection's name.
+func (p *Projection[T]) Name() string { return p.name }
+
+// Position returns the projection's checkpoint: the position of the last
+// event it has handled or skipped.
+func (p *Projection[T]) Position(ctx context.Context) (int64, error) {
+	return p.store.Checkpoint(ctx, p.name)
+}
+
+// Step handles the next batch of events after the checkpoint and returns
+// how many it handled; 0 means the projection has caught up.
+func (p *Projection[T]) Step(ctx context.Context) (int, error) {
+	n, _, err := p.step(ctx)
+	return n, err
+}
+
+// step also returns the checkpoint after the batch.
+func (p *Projection[T]) step(ctx context.Context) (int, int64, error) {
+	_, cached, _ := p.cursor.get() // a full batch: the next step uses the cursor
+	n, at, err := p.stepOnce(ctx)
+	if err != nil {
+		p.cursor.forget()
+		var stopped *ConsumerError
+		if cached && errors.Is(err, store.ErrConflict) && !errors.As(err, &stopped) && ctx.Err() == nil {
+			// The checkpoint moved since this projection set it: start
+			// again from where it is now. (A handler's error, even a
+			// conflict, stops the projection as it did.)
+			return p.stepOnce(ctx)
+		}
+	}
+	return n, at, err
+}
+
+func (p *Projection[T]) stepOnce(ctx context.Context) (int, int64, error) {
+	var (
+		from, head int64
+		recs       []store.Record
+		err        error
+	)
+	if at, full, ok := p.cursor.get(); ok && full {
+		from = at
+		recs, err = p.store.ReadLog(ctx, store.LogQuery{After: from, Limit: p.cfg.batch, Types: p.cfg.types})
+		if err != nil {
+			return 0, from, fmt.Errorf("consumer %q: read the log after %d: %w", p.name, from, err)
+		}
+		if len(recs) < p.cfg.batch {
+			// The page ends short: the batch's end then depends on the
+			// head, which must be read before the page.
+			recs = nil
+		} else {
+			head = recs[len(recs)-1].Position
+		}
+	}
+	if recs == nil {
+		if from, head, recs, err = nextBatch(ctx, p.store, p.name, p.cfg); err != nil || head <= from {
+			return 0, from, err
+		}
+	}
+	n, to, err := p.commitBatch(ctx, from, head, recs)
+	if err == nil {
+		p.cursor.set(to, len(recs) == p.cfg.batch)
+	}
+	return n, to, err
+}
+
+// commitBatch handles recs, the batch after the checkpoint from, and
+// commits them with the checkpoint.
+func (p *Projection[T]) commitBatch(ctx context.Context, from, head int64, recs []store.Record) (int, int64, error) {
+	to := batchEnd(from, head, recs, p.cfg.batch)
+	failed := len(recs)
+	var handlerErr error
+	err := p.committer.Commit(ctx, p.name, from, to, func(tx T) error {
+		failed, handlerErr = p.apply(ctx, tx, recs)
+		return handlerErr
+	})
+	if handlerErr == nil && err != nil {
+		return 0, from, fmt.Errorf("projection %q: commit positions %d to %d: %w", p.name, from+1, to, err)
+	}
+	if handlerErr == nil {
+		return len(recs), to, nil
+	}
+	bad := recs[failed]
+	stopped := &ConsumerError{Consumer: p.name, Position: bad.Position, EventID: bad.ID.String(), Type: bad.Type, Err: handlerErr}
+	if failed == 0 {
+		return 0, from, stopped
+	}
+	// Keep the events before the one that failed.
+	to = recs[failed-1].Position
+	err = p.committer.Commit(ctx, p.name, from, to, func(tx T) error {
+		_, err := p.apply(ctx, tx, recs[:failed])
+		return err
+	})
+	if err != nil {
+		return 0, from, errors.Join(stopped, fmt.Errorf("projection %q: commit the %d events before the failed one: %w", p.name, failed, err))
+	}
+	return failed, to, stopped
+}
+
+// nextBatch reads a consumer's checkpoint, the head, and the next batch of
+// events after the checkpoint.
+func nextBatch(ctx context.Context, s store.Store, name string, cfg consumerConfig) (from, head int64, recs []store.Record, err error) {
+	if from, err = s.Checkpoint(ctx, name); err != nil {
+		return 0, 0, nil, fmt.Errorf("consumer %q: %w", name, err)
+	}
+	// The head is read before the log, so every event up to it is visible
+	// to the read that follows.
+	if head, err = s.Head(ctx); err != nil || head <= from {
+		return from, head, nil, err
+	}
+	recs, err = s.ReadLog(ctx, store.LogQuery{After: from, Limit: cfg.batch, Types: cfg.types})
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("consumer %q: read the log after %d: %w", name, from, err)
+	}
+	return from, head, recs, nil
+}
+
+// batchEnd is the checkpoint after a batch: its last event, or, when the
+// page was not full, the head read before it: no event of interest lies
+// between them, so a consumer that filters by type still reaches the head.
+func batchEnd(from, head int64, recs []store.Record, limit int) int64 {
+	to := from
+	if len(recs) > 0 {
+		to = recs[len(recs)-1].Position
+	}
+	if len(recs) < limit {
+		to = max(to, head)
+	}
+	return to
+}
+
+// CatchUp handles batches until the projection has reached the head of the
+// log, and returns how many events it handled.
+func (p *Projection[T]) CatchUp(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := p.Step(ctx)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+}
+
+// Run catches up, then follows the log as events arrive, until ctx is done
+// or the handler fails. When the store is a [store.Locker] it first takes the
+// projection's lease (see [WithoutLease]) and stops when the lease is
+// lost. It returns the handler's [*ConsumerError], or ctx's error.
+func (p *Projection[T]) Run(ctx context.Context) error {
+	return follow(ctx, p.store, p.name, p.cfg.lease, p.step)
+}
+
+// follow runs step until it handles nothing, waits for the log to pass the
+// checkpoint, and repeats; under the consumer's lease when asked.
+func follow(ctx context.Context, s store.Store, name string, lease bool, step func(context.Context) (int, int64, error)) error {
+	if locker, ok := s.(store.Locker); ok && lease {
+		l, err := locker.Lock(ctx, LeaseName(name))
+		if err != nil {
+			return fmt.Errorf("consumer %q: take the lease: %w", name, err)
+		}
+		defer l.Release()
+		if lost := l.Lost(); lost != nil {
+			var cancel context.CancelCauseFunc
+			ctx, cancel = context.WithCancelCause(ctx)
+			defer cancel(nil)
+			go func() {
+				select {
+				case <-lost:
+					cancel(fmt.Errorf("consumer %q: %w", name, store.ErrLeaseLost))
+				case <-ctx.Done():
+				}
+			}()
+		}
+	}
+	for {
+		n, at, err := step(ctx)
+		if err == nil && n == 0 {
+			err = s.Wait(ctx, at)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			return err
+		}
+	}
+}
+
+// LeaseName is the name of the lease that a consumer's Run holds.
+func LeaseName(consumer string) string { return "consumer:" + consumer }
+
+// Progress reports how far a rebuild has gone.
+type Progress struct {
+	// Events is how many events the rebuild has handled.
+	Events int
+	// Position is the checkpoint reached, and Head the head of the log
+	// when the rebuild started: Position/Head is the fraction done.
+	Position, Head int64
+	// Elapsed is the time since the rebuild started, and Rate the events
+	// handled per second.
+	Elapsed time.Duration
+	Rate    float64
+}
+
+// Rebuild rebuilds the read model from the start of the log: in one
+// transaction it runs reset, which must empty the read model, and moves
+// the checkpoint back to 0; then it catches up, calling progress (if not
+// nil) after each batch. A rebuild interrupted by a crash resumes where it
+// stopped when the projection runs again.
+func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Context, tx T) error, progress func(Progress)) error {
+	from, err := p.store.Checkpoint(ctx, p.name)
+	if err != nil {
+		return fmt.Errorf("rebuild %q: %w", p.name, err)
+	}
+	p.cursor.forget()
+	if err := p.committer.Commit(ctx, p.name, from, 0, func(tx T) error { return reset(ctx, tx) }); err != nil {
+		return fmt.Errorf("rebuild %q: reset: %w", p.name, err)
+	}
+	head, err := p.store.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("rebuild %q: %w", p.name, err)
+	}
+	start := time.Now()
+	events := 0
+	for {
+		n, at, err := p.step(ctx)
+		events += n
+		if progress != nil && (n > 0 || err == nil) {
+			elapsed := time.Since(start)
+			progress(Progress{Events: events, Position: at, Head: head, Elapsed: elapsed, Rate: float64(events) / max(elapsed.Seconds(), 1e-9)})
+		}
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+}
+
+// LogProgress returns a progress callback for [Projection.Rebuild] that
+// logs to l (slog.Default() when nil) at most once per interval, and always
+// the last report, so that a rebuild of millions of events shows how far
+// it is and how fast it goes without flooding the log.
+func LogProgress(l *slog.Logger, consumer string, interval time.Duration) func(Progress) {
+	var last time.Time
+	return func(p Progress) {
+		done := p.Head > 0 && p.Position >= p.Head
+		if !done && time.Since(last) < interval {
+			return
+		}
+		last = time.Now()
+		if l == nil {
+			l = slog.Default()
+		}
+		percent := 100.0
+		if p.Head > 0 {
+			percent = 100 * float64(min(p.Position, p.Head)) / float64(p.Head)
+		}
+		l.Info("rebuilding projection", "consumer", consumer, "events", p.Events, "position", p.Position,
+			"head", p.Head, "percent", fmt.Sprintf("%.1f", percent), "events_per_second", fmt.Sprintf("%.0f", p.Rate),
+			"elapsed", p.Elapsed.Round(time.Millisecond))
+	}
+}

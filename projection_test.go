@@ -1,0 +1,484 @@
+package annals_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+	"github.com/annals-dev/annals/upcast"
+	"github.com/annals-dev/annals/view"
+)
+
+// tally is a view per counter stream: how many increments it saw and the
+// last value, so a doubled or skipped event shows.
+type tally struct {
+	Count int `json:"count"`
+	Last  int `json:"last"`
+}
+
+var tallyView = view.View[tally, incremented]{
+	Evolve: func(t tally, e incremented) tally { return tally{Count: t.Count + 1, Last: e.To} },
+}
+
+func byStream(r store.Record, _ incremented) (string, bool) { return r.StreamID, true }
+
+func newTally(s annals.ConsumerStore, opts ...annals.ConsumerOption) *annals.ViewProjection[tally, incremented] {
+	return annals.NewViewProjection(s, "tally", tallyView, counterCodec(), byStream, opts...)
+}
+
+// For any interleaving of appends and projection steps, with any batch
+// size, the projected states equal each stream's replay, and a rebuild
+// from zero gives the same states.
+func TestViewProjectionIncrementalEqualsRebuild(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		ctx := context.Background()
+		s := memory.New()
+		r := annals.NewRunner(s, counter, counterCodec())
+		p := newTally(s, annals.WithBatchSize(rapid.IntRange(1, 7).Draw(t, "batch")))
+		streams := []string{"a", "b", "c"}
+		counts := map[string]int{}
+		for range rapid.IntRange(0, 40).Draw(t, "steps") {
+			if rapid.Bool().Draw(t, "project") {
+				if _, err := p.Step(ctx); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			id := rapid.SampledFrom(streams).Draw(t, "stream")
+			if _, err := r.Handle(ctx, id, increment{}); err != nil {
+				t.Fatal(err)
+			}
+			counts[id]++
+		}
+		if _, err := p.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		check := func(what string) {
+			for _, id := range streams {
+				got, err := p.Get(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := (tally{Count: counts[id], Last: counts[id]}); got != want {
+					t.Fatalf("%s: stream %s view %+v, want %+v", what, id, got, want)
+				}
+			}
+		}
+		check("incremental")
+		if err := p.Rebuild(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		check("rebuilt")
+	})
+}
+
+func appendN(t interface {
+	Helper()
+	Fatal(...any)
+}, r *annals.Runner[increment, incremented, int], stream string, n int) {
+	t.Helper()
+	for range n {
+		if _, err := r.Handle(context.Background(), stream, increment{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A handler that fails on one event stops its projection there: the events
+// before it commit, the checkpoint stays before it, other projections go
+// on, and the fixed handler resumes at that event.
+func TestProjectionStopsAtFailingEventAndResumes(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 12)
+
+	var broken sync.Mutex
+	failAt := int64(7)
+	handler := func(ctx context.Context, tx store.StateTx, r store.Record) error {
+		broken.Lock()
+		defer broken.Unlock()
+		if r.Position == failAt {
+			return errors.New("cannot handle this one")
+		}
+		// Record in the transaction, so only committed applications count.
+		return tx.SaveState(ctx, "applied", fmt.Sprint(r.Position), []byte("x"))
+	}
+	p := annals.NewProjection(s, s, "fragile", handler, annals.WithBatchSize(5))
+	other := newTally(s)
+
+	_, err := p.CatchUp(ctx)
+	var stopped *annals.ConsumerError
+	if !errors.As(err, &stopped) || stopped.Position != 7 || stopped.Consumer != "fragile" || stopped.Type != "Incremented" {
+		t.Fatalf("CatchUp error = %v, want a ConsumerError at position 7", err)
+	}
+	if !strings.Contains(err.Error(), "position 7") || !strings.Contains(err.Error(), "cannot handle this one") {
+		t.Errorf("error %q does not say where and why", err)
+	}
+	if pos, _ := p.Position(ctx); pos != 6 {
+		t.Fatalf("checkpoint = %d after failing at 7, want 6", pos)
+	}
+	if _, err := other.CatchUp(ctx); err != nil {
+		t.Fatalf("another projection: %v", err)
+	}
+	if got, _ := other.Get(ctx, "c"); got.Count != 12 {
+		t.Fatalf("the other projection saw %d events, want 12", got.Count)
+	}
+
+	broken.Lock()
+	failAt = -1 // the fix
+	broken.Unlock()
+	if n, err := p.CatchUp(ctx); err != nil || n != 6 {
+		t.Fatalf("after the fix CatchUp handled %d events, %v; want the 6 from position 7", n, err)
+	}
+	for pos := int64(1); pos <= 12; pos++ {
+		if _, ok, _ := s.LoadState(ctx, "applied", fmt.Sprint(pos)); !ok {
+			t.Errorf("event at position %d was never applied", pos)
+		}
+	}
+}
+
+func TestRebuildReportsProgress(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 23)
+	p := newTally(s, annals.WithBatchSize(10))
+	if _, err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var reports []annals.Progress
+	if err := p.Rebuild(ctx, func(pr annals.Progress) { reports = append(reports, pr) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) < 3 {
+		t.Fatalf("%d progress reports for 23 events in batches of 10, want at least 3", len(reports))
+	}
+	for i, pr := range reports {
+		if pr.Head != 23 || (i > 0 && (pr.Position < reports[i-1].Position || pr.Events < reports[i-1].Events)) {
+			t.Fatalf("report %d = %+v goes backwards or has the wrong head", i, pr)
+		}
+	}
+	if last := reports[len(reports)-1]; last.Position != 23 || last.Events != 23 || last.Rate <= 0 {
+		t.Fatalf("last report %+v, want position 23, 23 events and a rate", last)
+	}
+	if got, _ := p.Get(ctx, "c"); got.Count != 23 {
+		t.Fatalf("rebuilt view counted %d, want 23", got.Count)
+	}
+}
+
+// A projection that reads only some types still moves its checkpoint to
+// the head, so a system can tell that it is up to date.
+func TestFilteredProjectionReachesHead(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	if _, err := s.Append(ctx, "other", store.NoStream, []store.Event{{Type: "Unrelated"}, {Type: "Unrelated"}}); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 2)
+	if _, err := s.Append(ctx, "other", 2, []store.Event{{Type: "Unrelated"}}); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	p := annals.NewProjection(s, s, "filtered", func(context.Context, store.StateTx, store.Record) error { calls++; return nil },
+		annals.WithTypes("Incremented"), annals.WithBatchSize(1))
+	if _, err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if pos, _ := p.Position(ctx); pos != 5 || calls != 2 {
+		t.Fatalf("checkpoint %d after %d calls; want the head 5 after 2", pos, calls)
+	}
+}
+
+// Two instances of one projection running at once, without leases, still
+// apply every event exactly once: the checkpoint is compared and set.
+func TestRacingInstancesApplyEachEventOnce(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	r := annals.NewRunner(s, counter, counterCodec())
+	for _, id := range []string{"a", "b", "c", "d"} {
+		appendN(t, r, id, 50)
+	}
+	var wg sync.WaitGroup
+	for range 3 {
+		p := newTally(s, annals.WithBatchSize(3), annals.WithoutLease())
+		wg.Go(func() {
+			for {
+				_, err := p.CatchUp(ctx)
+				if err == nil {
+					return
+				}
+				if !errors.Is(err, store.ErrConflict) {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, id := range []string{"a", "b", "c", "d"} {
+		if got, _ := newTally(s).Get(ctx, id); got != (tally{Count: 50, Last: 50}) {
+			t.Fatalf("stream %s: %+v, want 50 events applied once each", id, got)
+		}
+	}
+}
+
+// readCountingStore counts the reads of checkpoints and of the head.
+type readCountingStore struct {
+	*memory.Store
+	checkpoints, heads atomic.Int64
+}
+
+func (c *readCountingStore) Checkpoint(ctx context.Context, name string) (int64, error) {
+	c.checkpoints.Add(1)
+	return c.Store.Checkpoint(ctx, name)
+}
+
+func (c *readCountingStore) Head(ctx context.Context) (int64, error) {
+	c.heads.Add(1)
+	return c.Store.Head(ctx)
+}
+
+// While a projection catches up over full pages, each step reads only its
+// page: the checkpoint is where the last commit set it, and a full page
+// needs no head. For any log and batch size, the checkpoint and the head
+// are read at most three times in a catch-up (by its first step, by the
+// step of the short page at the end, and by the step that finds nothing
+// more), where reading them every step would read them once a page; and
+// every event is applied once.
+func TestCatchUpReadsOnlyPagesWhileBehind(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		ctx := context.Background()
+		s := &readCountingStore{Store: memory.New()}
+		r := annals.NewRunner(s, counter, counterCodec())
+		ids := []string{"a", "b", "c"}
+		counts := rapid.SliceOfN(rapid.IntRange(0, 40), len(ids), len(ids)).Draw(rt, "counts")
+		for i, id := range ids {
+			appendN(rt, r, id, counts[i])
+		}
+		batch := rapid.IntRange(1, 20).Draw(rt, "batch")
+		p := newTally(s, annals.WithBatchSize(batch), annals.WithoutLease())
+		if _, err := p.CatchUp(ctx); err != nil {
+			rt.Fatal(err)
+		}
+		if c, h := s.checkpoints.Load(), s.heads.Load(); c > 3 || h > 3 {
+			rt.Fatalf("a catch-up over %d events in batches of %d read the checkpoint %d times and the head %d times; want at most 3 each",
+				counts[0]+counts[1]+counts[2], batch, c, h)
+		}
+		for i, id := range ids {
+			if got, _ := p.Get(ctx, id); got != (tally{Count: counts[i], Last: counts[i]}) {
+				rt.Fatalf("stream %s: %+v, want %d events applied once each", id, got, counts[i])
+			}
+		}
+	})
+}
+
+// A projection whose checkpoint another instance moved since its last
+// step starts again from where the checkpoint is, without an error and
+// without applying an event twice.
+func TestProjectionFollowsACheckpointMovedElsewhere(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "a", 10)
+	first := newTally(s, annals.WithBatchSize(3), annals.WithoutLease())
+	second := newTally(s, annals.WithBatchSize(3), annals.WithoutLease())
+	steps := []*annals.ViewProjection[tally, incremented]{first, second, second, first, first, second}
+	var handled []int
+	for i, p := range steps {
+		n, err := p.Step(ctx)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		handled = append(handled, n)
+	}
+	if want := []int{3, 3, 3, 1, 0, 0}; !slices.Equal(handled, want) {
+		t.Fatalf("the steps handled %v events, want %v", handled, want)
+	}
+	if got, _ := first.Get(ctx, "a"); got != (tally{Count: 10, Last: 10}) {
+		t.Fatalf("stream a: %+v, want 10 events applied once each", got)
+	}
+}
+
+// Run holds the projection's lease: while the first instance runs, a
+// second waits and handles nothing; when the first stops, the second takes
+// over from its checkpoint.
+func TestRunTakesOverWhenTheHolderStops(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	r := annals.NewRunner(s, counter, counterCodec())
+	instance := func(name string) *annals.Projection[store.StateTx] {
+		return annals.NewProjection(s, s, "who", func(ctx context.Context, tx store.StateTx, rec store.Record) error {
+			return tx.SaveState(ctx, "who", fmt.Sprint(rec.Position), []byte(name))
+		})
+	}
+	handledBy := func(pos int64) string {
+		for {
+			data, ok, err := s.LoadState(ctx, "who", fmt.Sprint(pos))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				return string(data)
+			}
+			runtimeYield()
+		}
+	}
+	run := func(name string) (context.CancelFunc, chan error) {
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- instance(name).Run(runCtx) }()
+		return stop, done
+	}
+
+	appendN(t, r, "c", 3)
+	stopFirst, firstDone := run("first")
+	if got := handledBy(3); got != "first" {
+		t.Fatalf("event 3 handled by %q", got)
+	}
+	stopSecond, secondDone := run("second")
+	appendN(t, r, "c", 3)
+	for pos := int64(4); pos <= 6; pos++ {
+		if got := handledBy(pos); got != "first" {
+			t.Fatalf("event %d handled by %q while the first instance held the lease", pos, got)
+		}
+	}
+	stopFirst()
+	if err := <-firstDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("first Run returned %v, want context.Canceled", err)
+	}
+	appendN(t, r, "c", 2)
+	for pos := int64(7); pos <= 8; pos++ {
+		if got := handledBy(pos); got != "second" {
+			t.Fatalf("event %d handled by %q after the first instance stopped", pos, got)
+		}
+	}
+	stopSecond()
+	if err := <-secondDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("second Run returned %v, want context.Canceled", err)
+	}
+}
+
+// losingLocker grants leases that the test can make lost.
+type losingLocker struct {
+	*memory.Store
+	lost chan struct{}
+}
+
+type losableLease struct {
+	store.Lease
+	lost chan struct{}
+}
+
+func (l losableLease) Lost() <-chan struct{} { return l.lost }
+
+func (s losingLocker) Lock(ctx context.Context, name string) (store.Lease, error) {
+	l, err := s.Store.Lock(ctx, name)
+	return losableLease{Lease: l, lost: s.lost}, err
+}
+
+func TestRunStopsWhenTheLeaseIsLost(t *testing.T) {
+	ctx := context.Background()
+	s := losingLocker{Store: memory.New(), lost: make(chan struct{})}
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 2)
+	done := make(chan error, 1)
+	go func() { done <- newTally(s).Run(ctx) }()
+	for {
+		if v, _ := newTally(s).Get(ctx, "c"); v.Count == 2 {
+			break
+		}
+		runtimeYield()
+	}
+	close(s.lost)
+	if err := <-done; !errors.Is(err, store.ErrLeaseLost) || !strings.Contains(err.Error(), `"tally"`) {
+		t.Fatalf("Run after losing its lease returned %v, want store.ErrLeaseLost naming the consumer", err)
+	}
+}
+
+// A view reads events stored under a name its upcaster renames from: the
+// type filter a mapper gives includes the old names.
+func TestProjectionReadsRenamedTypes(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	if _, err := s.Append(ctx, "c", store.NoStream, []store.Event{{Type: "Bumped", Data: []byte(`{"To":1}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	m := codec.NewMapper(counterCodec(), codec.WithUpcaster(upcast.New().Rename("Bumped", "Incremented")))
+	appendN(t, annals.NewRunner(s, counter, m), "c", 1)
+	p := annals.NewViewProjection(s, "renamed", tallyView, m, byStream)
+	if _, err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := p.Get(ctx, "c"); got != (tally{Count: 2, Last: 2}) {
+		t.Fatalf("view = %+v, want both events, the old-named one included", got)
+	}
+}
+
+// A batch handler that fails after applying some events commits those and
+// stops at the first it did not apply.
+func TestBatchProjectionStopsWhereTheBatchFailed(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 10)
+	broken := true
+	var batches []int
+	p := annals.NewBatchProjection(s, s, "batched", func(ctx context.Context, tx store.StateTx, recs []store.Record) (int, error) {
+		batches = append(batches, len(recs))
+		for i, r := range recs {
+			if broken && r.Position == 7 {
+				return i, errors.New("row 7 refused")
+			}
+			if err := tx.SaveState(ctx, "batched", fmt.Sprint(r.Position), nil); err != nil {
+				return i, err
+			}
+		}
+		return len(recs), nil
+	}, annals.WithBatchSize(4))
+	_, err := p.CatchUp(ctx)
+	var stopped *annals.ConsumerError
+	if !errors.As(err, &stopped) || stopped.Position != 7 {
+		t.Fatalf("CatchUp = %v, want a ConsumerError at position 7", err)
+	}
+	if pos, _ := p.Position(ctx); pos != 6 {
+		t.Fatalf("checkpoint %d, want 6: the batch's events before 7 commit", pos)
+	}
+	// Batches of 4: 1-4, then 5-8 fails at 7 and 5-6 is applied again.
+	if fmt.Sprint(batches) != "[4 4 2]" {
+		t.Fatalf("handler saw batches %v, want [4 4 2]", batches)
+	}
+	broken = false
+	if _, err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for pos := 1; pos <= 10; pos++ {
+		if _, ok, _ := s.LoadState(ctx, "batched", fmt.Sprint(pos)); !ok {
+			t.Errorf("event %d not applied", pos)
+		}
+	}
+}
+
+func TestLogProgressIsThrottledButLogsTheEnd(t *testing.T) {
+	var buf strings.Builder
+	l := slog.New(slog.NewTextHandler(&buf, nil))
+	report := annals.LogProgress(l, "tally", time.Hour)
+	for pos := int64(1); pos <= 10; pos++ {
+		report(annals.Progress{Events: int(pos), Position: pos, Head: 10, Elapsed: time.Second, Rate: float64(pos)})
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines for 10 reports within the interval, want the first and the last:\n%s", len(lines), buf.String())
+	}
+	if !strings.Contains(lines[1], "position=10") || !strings.Contains(lines[1], "percent=100.0") || !strings.Contains(lines[1], "consumer=tally") {
+		t.Fatalf("last line %q does not report the end", lines[1])
+	}
+}

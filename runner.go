@@ -1,0 +1,400 @@
+package annals
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/store"
+)
+
+// DefaultRetries is how many times [Runner.Handle] catches up and decides
+// again after a conflict, unless [WithRetries] says otherwise.
+const DefaultRetries = 3
+
+// Runner handles commands for one kind of aggregate: it loads a stream's
+// state, decides, and appends the events with the version it loaded. On a
+// conflict it catches up from the stream and decides afresh, a bounded
+// number of times.
+//
+// With [WithSnapshots], it loads a stream from its latest snapshot and the
+// events after it, and saves a snapshot after an append when the policy
+// says so.
+//
+// A Runner is safe for concurrent use.
+type Runner[C, E, S any] struct {
+	store   store.Store
+	decider decider.Decider[C, E, S]
+	events  codec.Mapper[E]
+	retries int
+	backoff func(attempt int) time.Duration
+	cache   *stateCache[S]
+	snaps   *snapshots[S]
+	logger  *slog.Logger
+}
+
+// RunnerOption configures a [Runner].
+type RunnerOption func(*runnerConfig)
+
+type runnerConfig struct {
+	retries         int
+	backoff         func(int) time.Duration
+	cacheSize       int
+	snapshots       any // a *snapshotConfig[S], checked by NewRunner
+	snapshotTimeout time.Duration
+	logger          *slog.Logger
+}
+
+// WithCache keeps the state and version of up to size recently used
+// streams in memory, so that a command reads only the events appended
+// since the stream was last used. Events appended by other processes are
+// still read: the cache only saves reading what this runner already folded.
+// It requires Evolve to be pure, since cached states are shared.
+func WithCache(size int) RunnerOption {
+	return func(c *runnerConfig) { c.cacheSize = size }
+}
+
+// WithRetries sets how many times a command is decided again after a
+// conflict before Handle gives up with [store.ErrConflict]. 0 means never.
+func WithRetries(n int) RunnerOption {
+	return func(c *runnerConfig) { c.retries = max(n, 0) }
+}
+
+// WithBackoff sets the pause before retry number attempt (1-based). The
+// default waits a random time up to 1ms·2^attempt, capped at 100ms, so that
+// writers that collided do not collide again in step.
+func WithBackoff(f func(attempt int) time.Duration) RunnerOption {
+	return func(c *runnerConfig) { c.backoff = f }
+}
+
+// WithLogger sets the logger of what the runner does not fail a command
+// for: a snapshot that could not be saved, read or used. The default is
+// slog.Default() at the time of logging.
+func WithLogger(l *slog.Logger) RunnerOption {
+	return func(c *runnerConfig) { c.logger = l }
+}
+
+// JitterBackoff is the default backoff of [WithBackoff].
+func JitterBackoff(attempt int) time.Duration {
+	ceiling := min(time.Millisecond<<min(attempt, 10), 100*time.Millisecond)
+	return rand.N(ceiling) + 1
+}
+
+// NewRunner returns a Runner for decider d on store s, with mapper m for
+// its events: a [*codec.JSON] for plain JSON, or a [codec.NewMapper] pipeline. It
+// panics when a [WithSnapshots] option's state type is not S.
+func NewRunner[C, E, S any](s store.Store, d decider.Decider[C, E, S], m codec.Mapper[E], opts ...RunnerOption) *Runner[C, E, S] {
+	cfg := runnerConfig{retries: DefaultRetries, backoff: JitterBackoff, snapshotTimeout: DefaultSnapshotTimeout}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	r := &Runner[C, E, S]{store: s, decider: d, events: m, retries: cfg.retries, backoff: cfg.backoff, logger: cfg.logger}
+	if cfg.cacheSize > 0 {
+		r.cache = newStateCache[S](cfg.cacheSize)
+	}
+	if cfg.snapshots != nil {
+		sc, ok := cfg.snapshots.(*snapshotConfig[S])
+		if !ok {
+			panic(fmt.Sprintf("annals: annals.NewRunner: WithSnapshots was given a %T, want a snapshot mapper of the runner's state %v", cfg.snapshots, reflect.TypeFor[S]()))
+		}
+		r.snaps = &snapshots[S]{snapshotConfig: *sc, timeout: cfg.snapshotTimeout}
+	}
+	return r
+}
+
+// Result is what a handled command did.
+type Result[E, S any] struct {
+	// Events are the events appended; empty when the command decided none.
+	Events []E
+	// State is the stream's state after the events.
+	State S
+	// Version is the stream's version after the events.
+	Version int64
+	// Duplicate reports that a command handled with an idempotency key
+	// (see [WithIdempotencyKey]) had already been handled: its events were
+	// stored before, and nothing was appended this time.
+	Duplicate bool
+}
+
+// HandleOption configures one call of [Runner.Handle].
+type HandleOption func(*handleConfig)
+
+type handleConfig struct {
+	meta store.Metadata
+	key  string
+}
+
+// newHandleConfig applies opts. The options get a pointer, which escapes:
+// without options nothing is allocated.
+func newHandleConfig(opts []HandleOption) handleConfig {
+	if len(opts) == 0 {
+		return handleConfig{}
+	}
+	cfg := new(handleConfig)
+	for _, o := range opts {
+		o(cfg)
+	}
+	return *cfg
+}
+
+// WithMetadata sets the metadata stored with every event of the command.
+func WithMetadata(m store.Metadata) HandleOption {
+	return func(c *handleConfig) { c.meta = m }
+}
+
+// WithIdempotencyKey makes the command take effect at most once per key:
+// the IDs of the events it appends derive from the key, the store refuses
+// an event ID it already holds, and Handle reports such a repeat as a
+// [Result] with Duplicate set instead of appending again. Sagas key each
+// command by the event that caused it (see [Cause]).
+func WithIdempotencyKey(key string) HandleOption {
+	return func(c *handleConfig) { c.key = key }
+}
+
+// idempotentIDs is the namespace of the event IDs derived from
+// idempotency keys.
+var idempotentIDs = uuid.MustParse("6f1c1e9a-3b0e-4c52-9d5e-2a7f4c8b9e10")
+
+// EventID returns the ID of the i-th event appended by a command handled
+// with idempotency key key.
+func EventID(key string, i int) uuid.UUID {
+	return uuid.NewSHA1(idempotentIDs, []byte(key+"/"+strconv.Itoa(i)))
+}
+
+// ErrRejected matches every business-rule rejection that [Runner.Handle]
+// returns: the error of Decide, which errors.Is also matches.
+var ErrRejected = errors.New("command rejected")
+
+type rejection struct{ err error }
+
+func (r rejection) Error() string   { return r.err.Error() }
+func (r rejection) Unwrap() []error { return []error{r.err, ErrRejected} }
+
+// Handle decides cmd on the current state of the stream and appends the
+// events. A business-rule rejection from Decide is returned as it is
+// (errors.Is matches Decide's error and [ErrRejected]) and stores nothing.
+// A conflict is retried from the caught-up state; one that outlasts the
+// retries returns an error matching [store.ErrConflict].
+func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, opts ...HandleOption) (Result[E, S], error) {
+	cfg := newHandleConfig(opts)
+	cur, err := r.loadCurrent(ctx, streamID)
+	if err != nil {
+		return Result[E, S]{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		events, err := r.decider.Decide(cmd, cur.state)
+		if err != nil {
+			return Result[E, S]{}, rejection{err}
+		}
+		if len(events) == 0 {
+			return Result[E, S]{State: cur.state, Version: cur.version}, nil
+		}
+		records, err := r.encode(ctx, streamID, cur.version, events, cfg)
+		if err != nil {
+			return Result[E, S]{}, err
+		}
+		next, err := r.store.Append(ctx, streamID, cur.version, records)
+		if err == nil {
+			after := loaded[S]{state: r.decider.Fold(cur.state, events), version: next, snapVersion: cur.snapVersion}
+			if r.snaps != nil {
+				after.snapVersion = r.snaps.afterAppend(ctx, r.log(), streamID, after, records)
+			}
+			if r.cache != nil {
+				r.cache.put(streamID, after)
+			}
+			return Result[E, S]{Events: events, State: after.state, Version: next}, nil
+		}
+		if cfg.key != "" && errors.Is(err, store.ErrDuplicateEvent) {
+			state, version, err := r.Load(ctx, streamID)
+			return Result[E, S]{State: state, Version: version, Duplicate: true}, err
+		}
+		if !errors.Is(err, store.ErrConflict) || attempt >= r.retries {
+			if errors.Is(err, store.ErrConflict) {
+				return Result[E, S]{}, fmt.Errorf("handle command on stream %q: gave up after %d attempts: %w", streamID, attempt+1, err)
+			}
+			return Result[E, S]{}, fmt.Errorf("handle command on stream %q: %w", streamID, err)
+		}
+		if err := sleep(ctx, r.backoff(attempt+1)); err != nil {
+			return Result[E, S]{}, err
+		}
+		if cur.state, cur.version, err = r.LoadFrom(ctx, streamID, cur.state, cur.version); err != nil {
+			return Result[E, S]{}, err
+		}
+	}
+}
+
+func (r *Runner[C, E, S]) encode(ctx context.Context, streamID string, version int64, events []E, cfg handleConfig) ([]store.Event, error) {
+	out := make([]store.Event, len(events))
+	for i, e := range events {
+		at := codec.Placement{StreamID: streamID, Version: version + int64(i) + 1}
+		if cfg.key != "" {
+			at.ID = EventID(cfg.key, i)
+		}
+		ev, err := r.events.ToEvent(ctx, at, e, cfg.meta)
+		if err != nil {
+			return nil, fmt.Errorf("handle command on stream %q: encode event %d: %w", streamID, i, err)
+		}
+		out[i] = ev
+	}
+	return out, nil
+}
+
+// loaded is a stream's state at a version, and the version of the
+// snapshot it was loaded from (0 for none).
+type loaded[S any] struct {
+	state       S
+	version     int64
+	snapVersion int64
+}
+
+// Load returns the current state and version of a stream. A stream with no
+// events is in the initial state at version 0.
+func (r *Runner[C, E, S]) Load(ctx context.Context, streamID string) (S, int64, error) {
+	l, err := r.loadCurrent(ctx, streamID)
+	return l.state, l.version, err
+}
+
+func (r *Runner[C, E, S]) loadCurrent(ctx context.Context, streamID string) (loaded[S], error) {
+	if r.cache != nil {
+		if l, ok := r.cache.get(streamID); ok {
+			var err error
+			if l.state, l.version, err = r.LoadFrom(ctx, streamID, l.state, l.version); err != nil {
+				return l, err
+			}
+			r.cache.put(streamID, l)
+			return l, nil
+		}
+	}
+	l, err := r.loadFresh(ctx, streamID, math.MaxInt64, keepAll)
+	if err == nil && r.cache != nil {
+		r.cache.put(streamID, l)
+	}
+	return l, err
+}
+
+// loadFresh loads a stream up to version upTo, from its latest snapshot at
+// or below upTo when there is a usable one, and from the start otherwise.
+func (r *Runner[C, E, S]) loadFresh(ctx context.Context, streamID string, upTo int64, keep func(store.Record) bool) (loaded[S], error) {
+	if r.snaps != nil {
+		state, version, ok, err := r.snaps.load(ctx, r.log(), streamID, upTo)
+		if err != nil {
+			return loaded[S]{state: r.decider.InitialState()}, err
+		}
+		if ok {
+			state, v, err := r.fold(ctx, streamID, state, version, keep, true)
+			if err == nil {
+				return loaded[S]{state: state, version: v, snapVersion: version}, nil
+			}
+			if !errors.Is(err, errSnapshotAhead) {
+				return loaded[S]{state: r.decider.InitialState()}, err
+			}
+			r.log().WarnContext(ctx, "annals: snapshot ignored: the stream has no event at its version; replaying the stream",
+				"stream", streamID, "snapshot_version", version)
+		}
+	}
+	state, version, err := r.fold(ctx, streamID, r.decider.InitialState(), 0, keep, false)
+	return loaded[S]{state: state, version: version}, err
+}
+
+// LoadFrom evolves state, known to be the state at version, by the events
+// of the stream after version, and returns the new state and version.
+func (r *Runner[C, E, S]) LoadFrom(ctx context.Context, streamID string, state S, version int64) (S, int64, error) {
+	return r.fold(ctx, streamID, state, version, keepAll, false)
+}
+
+// LoadAt returns the state of a stream as it was at version: the fold of
+// its first version events. A version beyond the end loads everything. A
+// snapshot at or below version is used when there is one.
+func (r *Runner[C, E, S]) LoadAt(ctx context.Context, streamID string, version int64) (S, int64, error) {
+	l, err := r.loadFresh(ctx, streamID, version, func(rec store.Record) bool { return rec.Version <= version })
+	return l.state, l.version, err
+}
+
+// LoadAsOf returns the state of a stream as it was at time t: the fold of
+// the events recorded at or before t. It replays from the start.
+func (r *Runner[C, E, S]) LoadAsOf(ctx context.Context, streamID string, t time.Time) (S, int64, error) {
+	return r.fold(ctx, streamID, r.decider.InitialState(), 0, func(rec store.Record) bool { return !rec.Time.After(t) }, false)
+}
+
+func keepAll(store.Record) bool { return true }
+
+// errSnapshotAhead reports a snapshot of a version the stream does not have.
+var errSnapshotAhead = errors.New("snapshot is ahead of the stream")
+
+// fold evolves state, the state at version, by the stream's events after
+// version that keep accepts. With verify, it first checks that the stream
+// has an event at version, and fails with errSnapshotAhead if not.
+func (r *Runner[C, E, S]) fold(ctx context.Context, streamID string, state S, version int64, keep func(store.Record) bool, verify bool) (S, int64, error) {
+	from := version + 1
+	if verify {
+		from = version
+	}
+	// The body of a range over a function is a closure: what it changes
+	// lives in one variable, allocated once, and it leaves by break, not
+	// return, whose results would be allocated too.
+	f := struct {
+		state   S
+		version int64
+		verify  bool
+		err     error
+	}{state: state, version: version, verify: verify}
+	for rec, err := range r.store.ReadStream(ctx, streamID, from) {
+		if err != nil {
+			f.err = fmt.Errorf("load stream %q: %w", streamID, err)
+			break
+		}
+		if f.verify {
+			if rec.Version != f.version {
+				f.err = errSnapshotAhead
+				break
+			}
+			f.verify = false
+			continue
+		}
+		if !keep(rec) {
+			break
+		}
+		e, err := r.events.FromRecord(ctx, rec)
+		if err != nil {
+			f.err = fmt.Errorf("load stream %q version %d: %w", streamID, rec.Version, err)
+			break
+		}
+		f.state = r.decider.Evolve(f.state, e)
+		f.version = rec.Version
+	}
+	if f.err == nil && f.verify {
+		f.err = errSnapshotAhead
+	}
+	return f.state, f.version, f.err
+}
+
+func (r *Runner[C, E, S]) log() *slog.Logger {
+	if r.logger != nil {
+		return r.logger
+	}
+	return slog.Default()
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

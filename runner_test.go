@@ -1,0 +1,234 @@
+package annals_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+)
+
+// A counter whose events carry the value they lead to, so a decision made
+// on a stale state shows up as a repeated or skipped value.
+type (
+	increment   struct{ Limit int }
+	incremented struct{ To int }
+)
+
+var errLimit = errors.New("limit reached")
+
+var counter = decider.Decider[increment, incremented, int]{
+	Decide: func(c increment, s int) ([]incremented, error) {
+		if c.Limit > 0 && s >= c.Limit {
+			return nil, errLimit
+		}
+		return []incremented{{To: s + 1}}, nil
+	},
+	Evolve: func(_ int, e incremented) int { return e.To },
+}
+
+func counterCodec() *codec.JSON[incremented] {
+	return codec.NewJSON[incremented]().Register("Incremented", incremented{})
+}
+
+func TestRunnerConcurrentCommandsLoseNothing(t *testing.T) {
+	const goroutines, perGoroutine = 32, 1000
+	ctx := context.Background()
+	s := memory.New()
+	r := annals.NewRunner(s, counter, counterCodec(), annals.WithRetries(10_000), annals.WithCache(16))
+
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for range goroutines {
+		wg.Go(func() {
+			for range perGoroutine {
+				if _, err := r.Handle(ctx, "counter-1", increment{}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+
+	state, version, err := annals.NewRunner(s, counter, counterCodec()).Load(ctx, "counter-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := goroutines * perGoroutine; state != want || version != int64(want) {
+		t.Fatalf("state %d at version %d, want %d at %d", state, version, want, want)
+	}
+	// Every event was decided on the state it was appended to: the values
+	// run 1, 2, 3… with no repeat, which a retry that re-sent a stale
+	// decision would break.
+	want := 1
+	for rec, err := range s.ReadStream(ctx, "counter-1", 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := counterCodec().Decode(rec.Type, rec.SchemaVersion, rec.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.To != want {
+			t.Fatalf("event at version %d carries %d, want %d", rec.Version, e.To, want)
+		}
+		want++
+	}
+}
+
+// racingStore lets another writer append to the stream just before each
+// append of the runner, so every attempt of the runner conflicts.
+type racingStore struct {
+	*memory.Store
+	races int
+}
+
+func (s *racingStore) Append(ctx context.Context, id string, expected int64, events []store.Event) (int64, error) {
+	s.races++
+	if _, err := s.Store.Append(ctx, id, store.AnyVersion, []store.Event{{Type: "Incremented", Data: fmt.Appendf(nil, `{"To":%d}`, 1000+s.races)}}); err != nil {
+		return 0, err
+	}
+	return s.Store.Append(ctx, id, expected, events)
+}
+
+func TestRunnerGivesUpWithConflictNamingVersions(t *testing.T) {
+	ctx := context.Background()
+	s := &racingStore{Store: memory.New()}
+	r := annals.NewRunner(s, counter, counterCodec(), annals.WithRetries(2), annals.WithBackoff(func(int) time.Duration { return 0 }))
+
+	_, err := r.Handle(ctx, "counter-x", increment{})
+	var conflict *store.ConflictError
+	if !errors.Is(err, store.ErrConflict) || !errors.As(err, &conflict) {
+		t.Fatalf("error = %v, want a ConflictError", err)
+	}
+	if s.races != 3 {
+		t.Errorf("append attempts = %d, want 1 + 2 retries", s.races)
+	}
+	// The third attempt loaded version 2 and found version 3.
+	if conflict.StreamID != "counter-x" || conflict.Expected != 2 || conflict.Actual != 3 {
+		t.Errorf("conflict = %+v, want stream counter-x expected 2 actual 3", *conflict)
+	}
+	for _, part := range []string{`"counter-x"`, "expected version 2", "actual version 3"} {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("error %q does not say %s", err, part)
+		}
+	}
+	// Only the racing writer's events are stored.
+	head, _ := s.Head(ctx)
+	if head != 3 {
+		t.Errorf("head = %d, want the 3 racing events only", head)
+	}
+}
+
+func TestRunnerRejectionStoresNothing(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	r := annals.NewRunner(s, counter, counterCodec())
+	for range 2 {
+		if _, err := r.Handle(ctx, "c", increment{Limit: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.Handle(ctx, "c", increment{Limit: 2}); !errors.Is(err, errLimit) {
+		t.Fatalf("error = %v, want the business rule's error", err)
+	}
+	if head, _ := s.Head(ctx); head != 2 {
+		t.Fatalf("head = %d after a rejection, want 2", head)
+	}
+}
+
+func TestRunnerTimeTravel(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	r := annals.NewRunner(s, counter, counterCodec())
+	for range 5 {
+		if _, err := r.Handle(ctx, "c", increment{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for v := int64(0); v <= 6; v++ {
+		state, version, err := r.LoadAt(ctx, "c", v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := min(v, 5)
+		if int64(state) != want || version != want {
+			t.Errorf("LoadAt(%d) = %d at version %d, want %d", v, state, version, want)
+		}
+	}
+	var third time.Time
+	for rec := range s.ReadStream(ctx, "c", 3) {
+		third = rec.Time
+		break
+	}
+	state, _, err := r.LoadAsOf(ctx, "c", third)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state < 3 {
+		t.Errorf("LoadAsOf(time of version 3) = %d, want at least 3", state)
+	}
+	if state, _, _ := r.LoadAsOf(ctx, "c", third.Add(-time.Hour)); state != 0 {
+		t.Errorf("LoadAsOf(an hour before) = %d, want 0", state)
+	}
+}
+
+func TestRunnerReportsUndecodableEvents(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	if _, err := s.Append(ctx, "c", store.NoStream, []store.Event{{Type: "Mystery", Data: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := annals.NewRunner(s, counter, counterCodec()).Load(ctx, "c")
+	if !errors.Is(err, codec.ErrUnknownEventType) || !strings.Contains(err.Error(), "Mystery") {
+		t.Fatalf("error = %v, want ErrUnknownEventType naming the type", err)
+	}
+}
+
+// A command handled twice with one idempotency key takes effect once, and
+// its events decrypt: the derived IDs are the ones the ciphertext is bound
+// to.
+func TestRunnerIdempotencyKeyWithEncryption(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	keys, err := codec.NewKeyring(codec.Key{ID: "k1", Secret: make([]byte, codec.KeySize)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := annals.NewRunner(s, counter, codec.NewMapper(counterCodec(), codec.WithEncryption(keys)))
+	first, err := r.Handle(ctx, "c", increment{}, annals.WithIdempotencyKey("order-7/ship"))
+	if err != nil || first.Duplicate {
+		t.Fatalf("first handling: %+v, %v", first, err)
+	}
+	again, err := r.Handle(ctx, "c", increment{}, annals.WithIdempotencyKey("order-7/ship"))
+	if err != nil || !again.Duplicate || again.State != 1 || again.Version != 1 {
+		t.Fatalf("second handling: %+v, %v; want a duplicate at state 1, version 1", again, err)
+	}
+	if other, err := r.Handle(ctx, "c", increment{}, annals.WithIdempotencyKey("order-8/ship")); err != nil || other.Duplicate || other.State != 2 {
+		t.Fatalf("another key: %+v, %v; want a new event", other, err)
+	}
+	for rec, err := range s.ReadStream(ctx, "c", 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.ID != annals.EventID("order-7/ship", 0) && rec.ID != annals.EventID("order-8/ship", 0) {
+			t.Fatalf("event ID %v is not derived from a key", rec.ID)
+		}
+		if !strings.Contains(rec.Encoding, "aes256gcm") {
+			t.Fatalf("encoding %q, want encrypted", rec.Encoding)
+		}
+	}
+}

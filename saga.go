@@ -1,0 +1,272 @@
+package annals
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/saga"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/view"
+)
+
+// Cause is what made a saga dispatch a command: the saga, the event it
+// reacted to, and the command's place among the commands it sent for that
+// event.
+type Cause struct {
+	Saga  string
+	Event store.Record
+	Index int
+}
+
+// Key is the command's idempotency key: the saga's name, the causing
+// event's ID and the command's index. A replayed event gives its commands
+// the same keys; two sagas reacting to one event give theirs different
+// keys.
+func (c Cause) Key() string {
+	return c.Saga + "/" + c.Event.ID.String() + "/" + strconv.Itoa(c.Index)
+}
+
+// Options returns the [HandleOption]s with which a dispatched command
+// takes effect once however often its event is replayed
+// ([WithIdempotencyKey]), and carries its origin: the causing event as
+// causation, and the causing event's correlation (or the event itself
+// when it has none) as correlation.
+func (c Cause) Options() []HandleOption {
+	correlation := c.Event.Metadata.CorrelationID
+	if correlation == "" {
+		correlation = c.Event.ID.String()
+	}
+	return []HandleOption{
+		WithMetadata(store.Metadata{CorrelationID: correlation, CausationID: c.Event.ID.String()}),
+		WithIdempotencyKey(c.Key()),
+	}
+}
+
+// A Dispatcher sends a command to the runner that handles it, with the
+// cause's options:
+//
+//	func(ctx context.Context, c Command, cause annals.Cause) error {
+//		switch c := c.(type) {
+//		case ChargeCard:
+//			_, err := payments.Handle(ctx, c.OrderID, c, cause.Options()...)
+//			return err
+//		…
+//	}
+//
+// An error that matches [ErrRejected] is a business answer to the command,
+// not a failure: the saga reports it (see [WithRejections]) and goes on.
+// Any other error stops the saga at the causing event, to retry it later.
+type Dispatcher[C any] func(ctx context.Context, cmd C, cause Cause) error
+
+// SagaRunner runs a [saga.Process] (or a stateless [saga.Saga]) over the
+// global log: for each event it dispatches the commands the process
+// returns, then commits the process states and its checkpoint.
+//
+// Each command takes effect exactly once however often an event is
+// replayed: a crash between dispatching and committing replays the event
+// from the same committed state, so the process returns the same commands
+// with the same idempotency keys, and the store refuses their events a
+// second time.
+type SagaRunner[S, E, C any] struct {
+	name       string
+	store      ConsumerStore
+	process    saga.Process[S, E, C]
+	mapper     codec.Mapper[E]
+	key        func(store.Record, E) (string, bool)
+	dispatch   Dispatcher[C]
+	stateful   bool
+	cfg        consumerConfig
+	onRejected func(ctx context.Context, cmd C, cause Cause, err error) error
+}
+
+// SagaOption configures a [SagaRunner].
+type SagaOption[C any] func(*sagaConfig[C])
+
+type sagaConfig[C any] struct {
+	consumer   []ConsumerOption
+	onRejected func(ctx context.Context, cmd C, cause Cause, err error) error
+}
+
+// WithConsumerOptions applies consumer options (batch size, lease) to a
+// saga.
+func WithConsumerOptions[C any](opts ...ConsumerOption) SagaOption[C] {
+	return func(c *sagaConfig[C]) { c.consumer = append(c.consumer, opts...) }
+}
+
+// WithRejections calls f when a dispatched command is rejected by a
+// business rule. f returning nil goes on with the next command; an error
+// stops the saga at the causing event. The default logs the rejection with
+// log/slog and goes on.
+func WithRejections[C any](f func(ctx context.Context, cmd C, cause Cause, err error) error) SagaOption[C] {
+	return func(c *sagaConfig[C]) { c.onRejected = f }
+}
+
+// NewSaga returns a runner named name for a stateless saga.
+func NewSaga[E, C any](s ConsumerStore, name string, sg saga.Saga[E, C], mapper codec.Mapper[E], dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[struct{}, E, C] {
+	r := NewProcess(s, name, sg.Process(), mapper, func(store.Record, E) (string, bool) { return "", true }, dispatch, opts...)
+	r.stateful = false
+	return r
+}
+
+// NewProcess returns a runner named name for a process whose states are
+// kept in the store under the view name name, one per key: key says which
+// instance an event belongs to (an order ID, say), or false when no
+// instance cares. S must encode as JSON.
+func NewProcess[S, E, C any](s ConsumerStore, name string, p saga.Process[S, E, C], mapper codec.Mapper[E], key func(store.Record, E) (string, bool), dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[S, E, C] {
+	var cfg sagaConfig[C]
+	for _, o := range opts {
+		o(&cfg)
+	}
+	cfg.consumer = append(typesOf(mapper), cfg.consumer...)
+	if cfg.onRejected == nil {
+		cfg.onRejected = func(ctx context.Context, cmd C, cause Cause, err error) error {
+			slog.WarnContext(ctx, "saga command rejected", "saga", name, "command", fmt.Sprintf("%T", cmd),
+				"position", cause.Event.Position, "event", cause.Event.ID, "error", err)
+			return nil
+		}
+	}
+	return &SagaRunner[S, E, C]{
+		name: name, store: s, process: p, mapper: mapper, key: key, dispatch: dispatch,
+		stateful: true, cfg: newConsumerConfig(cfg.consumer), onRejected: cfg.onRejected,
+	}
+}
+
+// Name returns the saga's name.
+func (r *SagaRunner[S, E, C]) Name() string { return r.name }
+
+// Position returns the saga's checkpoint.
+func (r *SagaRunner[S, E, C]) Position(ctx context.Context) (int64, error) {
+	return r.store.Checkpoint(ctx, r.name)
+}
+
+// State returns the committed state of the process instance key.
+func (r *SagaRunner[S, E, C]) State(ctx context.Context, key string) (S, error) {
+	return loadState(ctx, r.store, r.name, key, r.asView())
+}
+
+func (r *SagaRunner[S, E, C]) asView() view.View[S, E] {
+	return view.View[S, E]{Evolve: r.process.Evolve, Initial: r.process.Initial}
+}
+
+// Step handles the next batch of events and returns how many it handled;
+// 0 means the saga has caught up.
+func (r *SagaRunner[S, E, C]) Step(ctx context.Context) (int, error) {
+	n, _, err := r.step(ctx)
+	return n, err
+}
+
+// CatchUp handles batches until the saga has reached the head of the log.
+func (r *SagaRunner[S, E, C]) CatchUp(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := r.Step(ctx)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+}
+
+// Run catches up, then follows the log, like [Projection.Run].
+func (r *SagaRunner[S, E, C]) Run(ctx context.Context) error {
+	return follow(ctx, r.store, r.name, r.cfg.lease, r.step)
+}
+
+func (r *SagaRunner[S, E, C]) step(ctx context.Context) (int, int64, error) {
+	from, head, recs, err := nextBatch(ctx, r.store, r.name, r.cfg)
+	if err != nil || head <= from {
+		return 0, from, err
+	}
+	states := map[string]S{}
+	var order []string
+	done := len(recs)
+	var stopped error
+	for i, rec := range recs {
+		if stopped = r.handle(ctx, rec, states, &order); stopped != nil {
+			done = i
+			break
+		}
+	}
+	to := batchEnd(from, head, recs, r.cfg.batch)
+	if done < len(recs) {
+		to = from
+		if done > 0 {
+			to = recs[done-1].Position
+		}
+	}
+	if to != from {
+		err := r.store.Commit(ctx, r.name, from, to, func(tx store.StateTx) error {
+			for _, k := range order {
+				if err := r.save(ctx, tx, k, states[k]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, from, errors.Join(stopped, fmt.Errorf("saga %q: commit positions %d to %d: %w", r.name, from+1, to, err))
+		}
+	}
+	return done, to, stopped
+}
+
+// handle reacts to one event: it dispatches the commands and, when all
+// went through, records the instance's next state in states.
+func (r *SagaRunner[S, E, C]) handle(ctx context.Context, rec store.Record, states map[string]S, order *[]string) error {
+	stop := func(err error) error {
+		return &ConsumerError{Consumer: r.name, Position: rec.Position, EventID: rec.ID.String(), Type: rec.Type, Err: err}
+	}
+	e, err := r.mapper.FromRecord(ctx, rec)
+	if errors.Is(err, codec.ErrUnknownEventType) {
+		return nil
+	}
+	if err != nil {
+		return stop(err)
+	}
+	k, ok := r.key(rec, e)
+	if !ok {
+		return nil
+	}
+	st, seen := states[k]
+	if !seen && r.stateful {
+		if st, err = loadState(ctx, r.store, r.name, k, r.asView()); err != nil {
+			return stop(err)
+		}
+	} else if !seen {
+		st = r.process.InitialState()
+	}
+	commands, next := r.process.Step(st, e)
+	for i, c := range commands {
+		cause := Cause{Saga: r.name, Event: rec, Index: i}
+		err := r.dispatch(ctx, c, cause)
+		if err != nil && errors.Is(err, ErrRejected) {
+			err = r.onRejected(ctx, c, cause, err)
+		}
+		if err != nil {
+			return stop(fmt.Errorf("dispatch %T: %w", c, err))
+		}
+	}
+	if r.stateful {
+		if !seen {
+			*order = append(*order, k)
+		}
+		states[k] = next
+	}
+	return nil
+}
+
+func (r *SagaRunner[S, E, C]) save(ctx context.Context, tx store.StateTx, key string, st S) error {
+	if r.process.Terminal(st) {
+		return tx.DeleteState(ctx, r.name, key)
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("saga %q key %q: encode the state: %w", r.name, key, err)
+	}
+	return tx.SaveState(ctx, r.name, key, data)
+}

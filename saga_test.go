@@ -1,0 +1,181 @@
+package annals_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/saga"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+)
+
+// bump asks to increment stream Target, up to Limit (0: no limit).
+type bump struct {
+	Target string
+	Limit  int
+}
+
+// mirrorSaga bumps "b-x" whenever "a-x" reaches a multiple of 3.
+func mirrorSaga(limit int) saga.Saga[incremented, bump] {
+	return saga.Saga[incremented, bump]{React: func(e incremented) []bump {
+		if e.To%3 != 0 {
+			return nil
+		}
+		return []bump{{Limit: limit}}
+	}}
+}
+
+// dispatchTo routes a bump of "a-x" to prefix+"-x": a saga over bare
+// events cannot see the stream, so the dispatcher routes by cause.
+func dispatchTo(r *annals.Runner[increment, incremented, int], prefix string) annals.Dispatcher[bump] {
+	return func(ctx context.Context, c bump, cause annals.Cause) error {
+		target := c.Target
+		if target == "" {
+			target = prefix + strings.TrimPrefix(cause.Event.StreamID, "a")
+		}
+		_, err := r.Handle(ctx, target, increment{Limit: c.Limit}, cause.Options()...)
+		return err
+	}
+}
+
+// flakyCommit loses the connection when committing, after the saga has
+// dispatched its commands: the worst moment for exactly-once.
+type flakyCommit struct {
+	*memory.Store
+	failures int
+}
+
+func (s *flakyCommit) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
+	if s.failures > 0 {
+		s.failures--
+		return errors.New("connection lost")
+	}
+	return s.Store.Commit(ctx, consumer, from, to, fn)
+}
+
+func TestSagaCommandTakesEffectOnceWhenReplayed(t *testing.T) {
+	ctx := context.Background()
+	s := &flakyCommit{Store: memory.New()}
+	r := annals.NewRunner(s, counter, counterCodec())
+	appendN(t, r, "a-1", 9)
+	appendN(t, r, "a-2", 6)
+	sg := annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), dispatchTo(r, "b"), annals.WithConsumerOptions[bump](annals.WithTypes("Incremented")))
+
+	s.failures = 3
+	for attempt := 0; ; attempt++ {
+		_, err := sg.CatchUp(ctx)
+		if err == nil {
+			break
+		}
+		if attempt > 5 || !strings.Contains(err.Error(), "connection lost") {
+			t.Fatalf("attempt %d: %v", attempt, err)
+		}
+	}
+	for id, want := range map[string]int{"b-1": 3, "b-2": 2} {
+		got, _, err := r.Load(ctx, id)
+		if err != nil || got != want {
+			t.Fatalf("%s = %d, %v after replays; want %d: every command once", id, got, err, want)
+		}
+	}
+	// The bumps carry their cause.
+	var causes []string
+	for rec, err := range s.ReadStream(ctx, "b-1", 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		causes = append(causes, rec.Metadata.CausationID)
+		if rec.Metadata.CorrelationID != rec.Metadata.CausationID {
+			t.Errorf("correlation %q, want the causing event %q (it had none of its own)", rec.Metadata.CorrelationID, rec.Metadata.CausationID)
+		}
+	}
+	var want []string
+	for rec := range s.ReadStream(ctx, "a-1", 0) {
+		if rec.Version%3 == 0 {
+			want = append(want, rec.ID.String())
+		}
+	}
+	if strings.Join(causes, ",") != strings.Join(want, ",") {
+		t.Fatalf("b-1 caused by %v, want the a-1 events %v", causes, want)
+	}
+}
+
+func TestSagaRejections(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	r := annals.NewRunner(s, counter, counterCodec())
+	appendN(t, r, "a-1", 6) // two bumps, the second over the limit of 1
+
+	var rejected []error
+	sg := annals.NewSaga(s, "lenient", mirrorSaga(1), counterCodec(), dispatchTo(r, "b"),
+		annals.WithRejections(func(_ context.Context, _ bump, _ annals.Cause, err error) error {
+			rejected = append(rejected, err)
+			return nil
+		}))
+	if _, err := sg.CatchUp(ctx); err != nil {
+		t.Fatalf("a rejection stopped a saga told to go on: %v", err)
+	}
+	if len(rejected) != 1 || !errors.Is(rejected[0], errLimit) || !errors.Is(rejected[0], annals.ErrRejected) {
+		t.Fatalf("rejections reported: %v, want the one limit error", rejected)
+	}
+
+	strict := annals.NewSaga(s, "strict", mirrorSaga(1), counterCodec(), dispatchTo(r, "c"),
+		annals.WithRejections(func(_ context.Context, _ bump, _ annals.Cause, err error) error { return err }))
+	_, err := strict.CatchUp(ctx)
+	var stopped *annals.ConsumerError
+	if !errors.As(err, &stopped) || stopped.Position != 6 || !errors.Is(err, errLimit) || !errors.Is(err, annals.ErrRejected) {
+		t.Fatalf("strict saga: %v, want a ConsumerError at the 6th event wrapping the rejection", err)
+	}
+	if pos, _ := strict.Position(ctx); pos != 5 {
+		t.Fatalf("strict saga checkpoint %d, want 5", pos)
+	}
+	// Two sagas reacting to the same event send two commands: the
+	// idempotency keys include the saga's name.
+	if b, _, _ := r.Load(ctx, "b-1"); b != 1 {
+		t.Fatalf("b-1 = %d, want the lenient saga's one bump", b)
+	}
+	if c, _, _ := r.Load(ctx, "c-1"); c != 1 {
+		t.Fatalf("c-1 = %d, want the strict saga's one bump", c)
+	}
+}
+
+// A process remembers across events and across restarts of its runner:
+// it bumps "b-x" on every second event of "a-x".
+func TestProcessStateSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	r := annals.NewRunner(s, counter, counterCodec())
+	everySecond := saga.Process[int, incremented, bump]{
+		Evolve: func(n int, _ incremented) int { return n + 1 },
+		React: func(n int, _ incremented) []bump {
+			if n%2 == 1 {
+				return []bump{{}}
+			}
+			return nil
+		},
+	}
+	onlyA := func(rec store.Record, _ incremented) (string, bool) {
+		return rec.StreamID, strings.HasPrefix(rec.StreamID, "a-")
+	}
+	newProcess := func() *annals.SagaRunner[int, incremented, bump] {
+		return annals.NewProcess(s, "pairs", everySecond, counterCodec(), onlyA, dispatchTo(r, "b"), annals.WithConsumerOptions[bump](annals.WithBatchSize(2)))
+	}
+	appendN(t, r, "a-1", 3)
+	if _, err := newProcess().CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := newProcess().State(ctx, "a-1"); err != nil || n != 3 {
+		t.Fatalf("process state for a-1 = %d, %v; want 3", n, err)
+	}
+	appendN(t, r, "a-1", 1)
+	if _, err := newProcess().CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Bumps after the 2nd and the 4th event: the 4th was counted from the
+	// state a previous runner committed.
+	if got, _, _ := r.Load(ctx, "b-1"); got != 2 {
+		t.Fatalf("b-1 = %d, want 2", got)
+	}
+}

@@ -1,0 +1,287 @@
+package annals_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/proptest"
+	"github.com/annals-dev/annals/snapshot"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+	"github.com/annals-dev/annals/upcast"
+)
+
+var accountCommand = rapid.Custom(func(t *rapid.T) accountCmd {
+	if rapid.IntRange(0, 9).Draw(t, "kind") == 0 {
+		return accountCmd{Open: true, CustomerID: rapid.SampledFrom([]string{"c-1", "c-2"}).Draw(t, "customer"),
+			Holder: rapid.StringN(1, 12, -1).Draw(t, "holder")}
+	}
+	return accountCmd{Amount: rapid.Int64Range(-5, 500).Draw(t, "amount"), Note: rapid.StringN(0, 30, -1).Draw(t, "note")}
+})
+
+func TestSnapshotEqualsReplayThroughThePipeline(t *testing.T) {
+	s := memory.New()
+	master := mustKeyring(t, testKey2, testKey1)
+	opts := []codec.MapperOption{codec.WithUpcaster(accountUpcaster()), codec.WithSubjectKeys(s, master), codec.WithCompression(), codec.WithEncryption(master)}
+	proptest.SnapshotEqualsReplay(t, s, s, accounts,
+		codec.NewMapper(accountCodec(), opts...), codec.NewMapper(accountStateCodec(), opts...), accountCommand)
+}
+
+func TestSnapshotEqualsReplayPlain(t *testing.T) {
+	s := memory.New()
+	proptest.SnapshotEqualsReplay(t, s, s, accounts, accountCodec(), accountStateCodec(), accountCommand)
+}
+
+// history opens an account and makes n deposits of 1 through r.
+func history(t *testing.T, r *annals.Runner[accountCmd, accountEvent, account], stream string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := r.Handle(ctx, stream, accountCmd{Open: true, CustomerID: "c-1", Holder: "Ann"}); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if _, err := r.Handle(ctx, stream, accountCmd{Amount: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// countingStore counts the records its streams yield.
+type countingStore struct {
+	*memory.Store
+	read atomic.Int64
+}
+
+func (s *countingStore) ReadStream(ctx context.Context, id string, from int64) iter.Seq2[store.Record, error] {
+	return func(yield func(store.Record, error) bool) {
+		for rec, err := range s.Store.ReadStream(ctx, id, from) {
+			s.read.Add(1)
+			if !yield(rec, err) {
+				return
+			}
+		}
+	}
+}
+
+func logTo(buf *bytes.Buffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func TestLoadReadsOnlyTheTailAfterASnapshot(t *testing.T) {
+	ctx := context.Background()
+	s := &countingStore{Store: memory.New()}
+	r := annals.NewRunner(s, accounts, accountCodec(), annals.WithSnapshots(s, snapshot.Every(10), accountStateCodec()))
+	history(t, r, "a", 94) // 95 events: the latest snapshot is at 90
+	s.read.Store(0)
+	a, v, err := r.Load(ctx, "a")
+	if err != nil || v != 95 || a.Balance != 94 {
+		t.Fatalf("load: %+v at %d, %v", a, v, err)
+	}
+	if n := s.read.Load(); n != 6 {
+		t.Fatalf("load read %d records, want 6 (the snapshot's own version, then 91…95)", n)
+	}
+}
+
+func TestSnapshotOfAnotherStateVersionIsNeverDecodedAsThisOne(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	history(t, annals.NewRunner(s, accounts, accountCodec()), "a", 9) // 10 events, balance 9
+	// A snapshot at version 10 as "Account" v1 that decodes without error
+	// into today's type but means something else: a state that could only
+	// be wrong.
+	poisoned := snapshot.Snapshot{StreamID: "a", Version: 10, Type: "Account", SchemaVersion: 1, Time: time.Now().UTC(),
+		Data: []byte(`{"customer_id":"c-1","balance_cents":123400,"balance":-1}`)}
+	if err := s.SaveSnapshot(ctx, poisoned); err != nil {
+		t.Fatal(err)
+	}
+	v2 := codec.NewJSON[account]().RegisterVersion("Account", 2, account{})
+	var logs bytes.Buffer
+
+	r := annals.NewRunner(s, accounts, accountCodec(), annals.WithSnapshots(s, nil, v2), annals.WithLogger(logTo(&logs)))
+	a, v, err := r.Load(ctx, "a")
+	if err != nil || v != 10 || a.Balance != 9 || a.Holder != "Ann" {
+		t.Fatalf("with a v1 snapshot and a v2 state codec: %+v at %d, %v; want the replayed balance 9", a, v, err)
+	}
+	if !strings.Contains(logs.String(), "snapshot ignored") || !strings.Contains(logs.String(), "level=INFO") {
+		t.Fatalf("the ignored snapshot was not logged at info level:\n%s", logs.String())
+	}
+
+	// With an upcaster from v1 to v2 the snapshot is used: its (made-up)
+	// balance shows it.
+	up := upcast.New().Add("Account", 1, upcast.JSON(func(o map[string]json.RawMessage) error {
+		o["balance"] = o["balance_cents"]
+		delete(o, "balance_cents")
+		return nil
+	}))
+	r = annals.NewRunner(s, accounts, accountCodec(), annals.WithSnapshots(s, nil, codec.NewMapper(v2, codec.WithUpcaster(up))))
+	if a, _, err := r.Load(ctx, "a"); err != nil || a.Balance != 123400 {
+		t.Fatalf("with an upcaster for the v1 snapshot: %+v, %v; want the upcast snapshot's balance", a, err)
+	}
+
+	// A snapshot of a state type the codec does not know is ignored too.
+	poisoned.Type, poisoned.Version = "LegacyAccount", 10
+	s2 := memory.New()
+	history(t, annals.NewRunner(s2, accounts, accountCodec()), "a", 9)
+	s2.SaveSnapshot(ctx, poisoned)
+	r = annals.NewRunner(s2, accounts, accountCodec(), annals.WithSnapshots(s2, nil, v2), annals.WithLogger(logTo(&logs)))
+	if a, _, err := r.Load(ctx, "a"); err != nil || a.Balance != 9 {
+		t.Fatalf("with a snapshot of an unknown state type: %+v, %v; want the replayed balance 9", a, err)
+	}
+}
+
+type failingSnapshots struct {
+	*memory.Store
+	hang bool
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (f failingSnapshots) SaveSnapshot(ctx context.Context, _ snapshot.Snapshot) error {
+	if f.hang {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return errDiskFull
+}
+
+func TestFailedSnapshotWriteNeverFailsTheCommand(t *testing.T) {
+	ctx := context.Background()
+	for _, hang := range []bool{false, true} {
+		s := memory.New()
+		var logs bytes.Buffer
+		r := annals.NewRunner(s, accounts, accountCodec(),
+			annals.WithSnapshots(failingSnapshots{s, hang}, snapshot.Every(1), accountStateCodec()),
+			annals.WithSnapshotTimeout(20*time.Millisecond), annals.WithLogger(logTo(&logs)))
+		res, err := r.Handle(ctx, "a", accountCmd{Open: true, CustomerID: "c-1", Holder: "Ann"})
+		if err != nil || res.Version != 1 {
+			t.Fatalf("hang=%v: command with a failing snapshot store: %+v, %v; want success", hang, res, err)
+		}
+		want := "disk full"
+		if hang {
+			want = "deadline exceeded"
+		}
+		if !strings.Contains(logs.String(), "snapshot not saved") || !strings.Contains(logs.String(), want) || !strings.Contains(logs.String(), "level=WARN") {
+			t.Fatalf("hang=%v: the failed snapshot was not logged as a warning with its cause:\n%s", hang, logs.String())
+		}
+		if _, ok, _ := s.LatestSnapshot(ctx, "a"); ok {
+			t.Fatal("a snapshot was stored")
+		}
+	}
+}
+
+func TestSnapshotAheadOfTheStreamIsIgnored(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	history(t, annals.NewRunner(s, accounts, accountCodec()), "a", 2)
+	var logs bytes.Buffer
+	r := annals.NewRunner(s, accounts, accountCodec(), annals.WithSnapshots(s, snapshot.Every(100), accountStateCodec()), annals.WithLogger(logTo(&logs)))
+	ahead, _ := accountStateCodec().ToSnapshot(ctx, "a", 10, account{CustomerID: "c-1", Balance: 1000})
+	if err := s.SaveSnapshot(ctx, ahead); err != nil {
+		t.Fatal(err)
+	}
+	if a, v, err := r.Load(ctx, "a"); err != nil || v != 3 || a.Balance != 2 {
+		t.Fatalf("with a snapshot beyond the stream's end: %+v at %d, %v; want balance 2 at 3", a, v, err)
+	}
+	if !strings.Contains(logs.String(), "no event at its version") {
+		t.Fatalf("the snapshot ahead of its stream was not logged:\n%s", logs.String())
+	}
+	if _, err := r.Handle(ctx, "a", accountCmd{Amount: 5}); err != nil {
+		t.Fatalf("a command after ignoring the snapshot: %v", err)
+	}
+}
+
+type unreadableSnapshots struct{ *memory.Store }
+
+func (unreadableSnapshots) LatestSnapshot(ctx context.Context, _ string) (snapshot.Snapshot, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return snapshot.Snapshot{}, false, err
+	}
+	return snapshot.Snapshot{}, false, errors.New("connection reset")
+}
+
+func TestUnreadableSnapshotsFallBackToReplay(t *testing.T) {
+	s := memory.New()
+	history(t, annals.NewRunner(s, accounts, accountCodec()), "a", 2)
+	var logs bytes.Buffer
+	r := annals.NewRunner(s, accounts, accountCodec(), annals.WithSnapshots(unreadableSnapshots{s}, nil, accountStateCodec()), annals.WithLogger(logTo(&logs)))
+	if a, _, err := r.Load(context.Background(), "a"); err != nil || a.Balance != 2 {
+		t.Fatalf("load with an unreadable snapshot store: %+v, %v", a, err)
+	}
+	if !strings.Contains(logs.String(), "connection reset") {
+		t.Fatalf("the snapshot read failure was not logged:\n%s", logs.String())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := r.Load(ctx, "a"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("load with a cancelled context: %v", err)
+	}
+}
+
+func TestSnapshotOfAForgottenSubjectIsNotUsed(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	master := mustKeyring(t, testKey1)
+	events := codec.NewMapper(accountCodec(), codec.WithSubjectKeys(s, master))
+	state := codec.NewMapper(accountStateCodec(), codec.WithSubjectKeys(s, master))
+	var logs bytes.Buffer
+	r := annals.NewRunner(s, accounts, events, annals.WithSnapshots(s, snapshot.Every(5), state), annals.WithLogger(logTo(&logs)))
+	history(t, r, "a", 6)
+	snap, ok, _ := s.LatestSnapshot(ctx, "a")
+	if !ok || snap.Encoding != "personal" || bytes.Contains(snap.Data, []byte("Ann")) {
+		t.Fatalf("snapshot of a state with personal data: found %v, encoding %q, data %s", ok, snap.Encoding, snap.Data)
+	}
+	if err := codec.ForgetSubject(ctx, s, "c-1"); err != nil {
+		t.Fatal(err)
+	}
+	a, v, err := r.Load(ctx, "a")
+	if want := (account{CustomerID: "c-1", Balance: 6, Deposits: 6}); err != nil || a != want || v != 7 {
+		t.Fatalf("after forgetting: %+v at %d, %v; want %+v from a replay", a, v, err, want)
+	}
+	if strings.Contains(logs.String(), "level=WARN") {
+		t.Fatalf("a forgotten subject's snapshot was logged as a problem:\n%s", logs.String())
+	}
+}
+
+func TestSnapshotsWithACache(t *testing.T) {
+	s := memory.New()
+	var saved []int64
+	spy := snapshotSpy{Store: s, saved: &saved}
+	r := annals.NewRunner(s, accounts, accountCodec(), annals.WithCache(4), annals.WithSnapshots(spy, snapshot.Every(5), accountStateCodec()))
+	history(t, r, "a", 22) // versions 1…23
+	if fmt.Sprint(saved) != "[5 10 15 20]" {
+		t.Fatalf("snapshots saved at %v, want [5 10 15 20]", saved)
+	}
+}
+
+type snapshotSpy struct {
+	*memory.Store
+	saved *[]int64
+}
+
+func (s snapshotSpy) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error {
+	*s.saved = append(*s.saved, snap.Version)
+	return s.Store.SaveSnapshot(ctx, snap)
+}
+
+func TestWithSnapshotsOfAnotherStateTypePanics(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "WithSnapshots") {
+			t.Fatalf("recovered %v, want a panic naming WithSnapshots", r)
+		}
+	}()
+	s := memory.New()
+	annals.NewRunner(s, accounts, accountCodec(), annals.WithSnapshots(s, nil, codec.NewJSON[int]().Register("n", 0)))
+}

@@ -1,0 +1,222 @@
+package check
+
+import (
+	"fmt"
+	"github.com/google/uuid"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/annals-dev/annals/snapshot"
+	"github.com/annals-dev/annals/store"
+)
+
+// Expected returns a [*store.ConflictError] when an append that expects
+// version expected meets a stream at version actual, and nil when the
+// append may go ahead. Adapters call it inside their write transaction.
+func Expected(streamID string, expected, actual int64) error {
+	if expected == store.AnyVersion || expected == actual {
+		return nil
+	}
+	return &store.ConflictError{StreamID: streamID, Expected: expected, Actual: actual}
+}
+
+// Append checks the arguments of [store.Store.Append] and returns an error
+// matching [store.ErrInvalid] that says what is wrong. Adapters call it before
+// they write anything, so that all of them refuse the same input.
+func Append(streamID string, expected int64, events []store.Event) error {
+	if err := StreamID(streamID); err != nil {
+		return err
+	}
+	if expected < store.AnyVersion {
+		return fmt.Errorf("append to stream %q: expected version %d: must be a version ≥ 0, NoStream or AnyVersion: %w", streamID, expected, store.ErrInvalid)
+	}
+	var ids map[uuid.UUID]int // only built when the writer chose IDs
+	for i, e := range events {
+		if e.ID != uuid.Nil {
+			if ids == nil {
+				ids = make(map[uuid.UUID]int, len(events))
+			}
+			if j, dup := ids[e.ID]; dup {
+				return fmt.Errorf("append to stream %q: events %d and %d share the ID %v: %w", streamID, j, i, e.ID, store.ErrDuplicateEvent)
+			}
+			ids[e.ID] = i
+		}
+		switch {
+		case e.Type == "":
+			return fmt.Errorf("append to stream %q: event %d has an empty type name: %w", streamID, i, store.ErrInvalid)
+		case len(e.Type) > store.MaxTypeLen:
+			return fmt.Errorf("append to stream %q: event %d type name is %d bytes, the limit is %d: %w", streamID, i, len(e.Type), store.MaxTypeLen, store.ErrInvalid)
+		case !validText(e.Type):
+			return fmt.Errorf("append to stream %q: event %d type name %q is not valid UTF-8 or contains a NUL byte: %w", streamID, i, e.Type, store.ErrInvalid)
+		case e.SchemaVersion < 0:
+			return fmt.Errorf("append to stream %q: event %d (%s) has schema version %d, want ≥ 1: %w", streamID, i, e.Type, e.SchemaVersion, store.ErrInvalid)
+		case !validText(e.Encoding):
+			return fmt.Errorf("append to stream %q: event %d (%s) encoding %q is not valid UTF-8 or contains a NUL byte: %w", streamID, i, e.Type, e.Encoding, store.ErrInvalid)
+		case !validMetadata(e.Metadata):
+			return fmt.Errorf("append to stream %q: event %d (%s) has metadata that is not valid UTF-8 or contains a NUL byte: %w", streamID, i, e.Type, store.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// validMetadata reports whether every text of m can be stored as it is:
+// adapters keep metadata as JSON, which would replace invalid UTF-8, and
+// PostgreSQL's jsonb refuses NUL.
+func validMetadata(m store.Metadata) bool {
+	if !validText(m.CorrelationID) || !validText(m.CausationID) {
+		return false
+	}
+	for k, v := range m.Extra {
+		if !validText(k) || !validText(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// StreamID returns an error matching [store.ErrInvalid] when id is empty
+// or longer than [store.MaxStreamIDLen] bytes.
+func StreamID(id string) error {
+	if id == "" {
+		return fmt.Errorf("stream ID is empty: %w", store.ErrInvalid)
+	}
+	if len(id) > store.MaxStreamIDLen {
+		return fmt.Errorf("stream ID %.32q… is %d bytes, the limit is %d: %w", id, len(id), store.MaxStreamIDLen, store.ErrInvalid)
+	}
+	if !validText(id) {
+		return fmt.Errorf("stream ID %q is not valid UTF-8 or contains a NUL byte: %w", id, store.ErrInvalid)
+	}
+	return nil
+}
+
+// Consumer returns an error matching [store.ErrInvalid] when a consumer
+// name is empty or longer than [store.MaxStreamIDLen] bytes.
+func Consumer(name string) error {
+	return validName("consumer name", name)
+}
+
+// validName checks a name that adapters store as text, and says which
+// kind of name is wrong.
+func validName(what, name string) error {
+	if name == "" {
+		return fmt.Errorf("%s is empty: %w", what, store.ErrInvalid)
+	}
+	if len(name) > store.MaxStreamIDLen {
+		return fmt.Errorf("%s is %d bytes, the limit is %d: %w", what, len(name), store.MaxStreamIDLen, store.ErrInvalid)
+	}
+	if !validText(name) {
+		return fmt.Errorf("%s %q is not valid UTF-8 or contains a NUL byte: %w", what, name, store.ErrInvalid)
+	}
+	return nil
+}
+
+// validText reports whether s can be stored as text by every adapter:
+// PostgreSQL refuses invalid UTF-8 and NUL bytes in text columns, so all
+// adapters refuse them alike.
+func validText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// Checkpoint returns an error matching [store.ErrConflict] when a consumer
+// that expects its checkpoint at from finds it at actual. Adapters call it
+// inside Commit's transaction.
+func Checkpoint(consumer string, from, actual int64) error {
+	if from == actual {
+		return nil
+	}
+	return fmt.Errorf("consumer %q: checkpoint is %d, expected %d (another instance moved it): %w", consumer, actual, from, store.ErrConflict)
+}
+
+// State returns an error matching [store.ErrInvalid] when a view name or
+// key cannot be stored.
+func State(view, key string) error {
+	if err := validName("view name", view); err != nil {
+		return err
+	}
+	if key == "" {
+		return nil // the view's single state
+	}
+	return validName("view key", key)
+}
+
+// Commit checks the arguments of [store.Committer.Commit] and returns an
+// error matching [store.ErrInvalid] that says what is wrong.
+func Commit(consumer string, from, to int64) error {
+	if err := Consumer(consumer); err != nil {
+		return err
+	}
+	if from < 0 || to < 0 || (to < from && to != 0) {
+		return fmt.Errorf("consumer %q: commit from %d to %d: positions must be ≥ 0 and move forward, or back to 0 to rebuild: %w", consumer, from, to, store.ErrInvalid)
+	}
+	return nil
+}
+
+// Subject returns an error matching [store.ErrInvalid] when a data
+// subject's ID is empty, longer than [store.MaxStreamIDLen] bytes, not valid
+// UTF-8 or holds a NUL byte.
+func Subject(subject string) error {
+	switch {
+	case subject == "":
+		return fmt.Errorf("data subject ID is empty: %w", store.ErrInvalid)
+	case len(subject) > store.MaxStreamIDLen:
+		return fmt.Errorf("data subject ID is %d bytes, the limit is %d: %w", len(subject), store.MaxStreamIDLen, store.ErrInvalid)
+	case !validText(subject):
+		return fmt.Errorf("data subject ID %q is not valid UTF-8 or contains a NUL byte: %w", subject, store.ErrInvalid)
+	}
+	return nil
+}
+
+// SubjectKey returns an error matching [store.ErrInvalid] when k cannot
+// be stored: an invalid subject, a malformed key ID, or wrapped bytes that
+// are empty or longer than [store.MaxWrappedKeyLen]. Adapters call it before
+// they write.
+func SubjectKey(k store.SubjectKey) error {
+	if err := Subject(k.Subject); err != nil {
+		return err
+	}
+	if err := KeyID(k.KeyID); err != nil {
+		return fmt.Errorf("key of subject %q: master %v: %w", k.Subject, err, store.ErrInvalid)
+	}
+	if len(k.Wrapped) == 0 || len(k.Wrapped) > store.MaxWrappedKeyLen {
+		return fmt.Errorf("key of subject %q: wrapped key is %d bytes, want 1 to %d: %w", k.Subject, len(k.Wrapped), store.MaxWrappedKeyLen, store.ErrInvalid)
+	}
+	return nil
+}
+
+// Snapshot returns an error matching [store.ErrInvalid] when a snapshot
+// cannot be stored: an invalid stream ID, a version or schema version
+// below 1, or an empty, too long or malformed type name. Adapters call it
+// before they write.
+func Snapshot(s snapshot.Snapshot) error {
+	if err := StreamID(s.StreamID); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	switch {
+	case s.Version < 1:
+		return fmt.Errorf("snapshot of stream %q: version %d, want ≥ 1: %w", s.StreamID, s.Version, store.ErrInvalid)
+	case s.Type == "":
+		return fmt.Errorf("snapshot of stream %q: empty type name: %w", s.StreamID, store.ErrInvalid)
+	case len(s.Type) > store.MaxTypeLen:
+		return fmt.Errorf("snapshot of stream %q: type name is %d bytes, the limit is %d: %w", s.StreamID, len(s.Type), store.MaxTypeLen, store.ErrInvalid)
+	case !validText(s.Type):
+		return fmt.Errorf("snapshot of stream %q: type name %q is not valid UTF-8 or contains a NUL byte: %w", s.StreamID, s.Type, store.ErrInvalid)
+	case s.SchemaVersion < 1:
+		return fmt.Errorf("snapshot of stream %q: schema version %d, want ≥ 1: %w", s.StreamID, s.SchemaVersion, store.ErrInvalid)
+	case !validText(s.Encoding):
+		return fmt.Errorf("snapshot of stream %q: encoding %q is not valid UTF-8 or contains a NUL byte: %w", s.StreamID, s.Encoding, store.ErrInvalid)
+	}
+	return nil
+}
+
+// KeyID returns an error when id cannot can name a key in an Encoding string.
+func KeyID(id string) error {
+	if id == "" || len(id) > 64 {
+		return fmt.Errorf("key ID %q: want 1 to 64 characters", id)
+	}
+	for _, r := range id {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("key ID %q: only letters, digits, '.', '_' and '-' are allowed", id)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package annals
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/view"
+)
+
+// A ConsumerStore is a store that also keeps view states and commits them
+// with consumer checkpoints. Every adapter of this module is one.
+type ConsumerStore interface {
+	store.Store
+	store.StateStore
+}
+
+// A ViewProjection runs a [view.View] over the global log and keeps one
+// state per key in the store, as JSON, committed with its checkpoint:
+// a materialised read model that needs no tables of its own.
+//
+// Events whose type the mapper does not know are skipped, so a view reads
+// only the events it registered, from a log that holds every aggregate's.
+type ViewProjection[S, E any] struct {
+	*Projection[store.StateTx]
+	states store.StateStore
+	view   view.View[S, E]
+}
+
+// NewViewProjection returns a projection named name that folds v over the
+// events of the log that mapper decodes. key says which state an event
+// evolves; it returns false for an event the view ignores. The states live
+// under the view name name; S must encode as JSON.
+func NewViewProjection[S, E any](s ConsumerStore, name string, v view.View[S, E], mapper codec.Mapper[E], key func(store.Record, E) (string, bool), opts ...ConsumerOption) *ViewProjection[S, E] {
+	opts = append(typesOf(mapper), opts...)
+	apply := func(ctx context.Context, tx store.StateTx, recs []store.Record) (int, error) {
+		type keyed struct {
+			key   string
+			event E
+		}
+		events := make([]keyed, 0, len(recs))
+		for i, r := range recs {
+			e, err := mapper.FromRecord(ctx, r)
+			if errors.Is(err, codec.ErrUnknownEventType) {
+				continue
+			}
+			if err != nil {
+				return i, err
+			}
+			if k, ok := key(r, e); ok {
+				events = append(events, keyed{k, e})
+			}
+		}
+		var keys []string
+		seen := map[string]bool{}
+		for _, ke := range events {
+			if !seen[ke.key] {
+				seen[ke.key] = true
+				keys = append(keys, ke.key)
+			}
+		}
+		states, err := loadStates(ctx, tx, name, keys, v)
+		if err != nil {
+			return 0, err
+		}
+		for _, ke := range events {
+			states[ke.key] = v.Evolve(states[ke.key], ke.event)
+		}
+		for _, k := range keys {
+			data, err := json.Marshal(states[k])
+			if err != nil {
+				return 0, fmt.Errorf("view %q key %q: encode the state: %w", name, k, err)
+			}
+			if err := tx.SaveState(ctx, name, k, data); err != nil {
+				return 0, fmt.Errorf("view %q key %q: %w", name, k, err)
+			}
+		}
+		return len(recs), nil
+	}
+	return &ViewProjection[S, E]{
+		Projection: newProjection(s, store.Committer[store.StateTx](s), name, apply, newConsumerConfig(opts)),
+		states:     s,
+		view:       v,
+	}
+}
+
+// loadStates returns the states of keys, the initial state for those with
+// none stored, in one round trip when tx is a [store.StateBatchTx].
+func loadStates[S, E any](ctx context.Context, tx store.StateTx, name string, keys []string, v view.View[S, E]) (map[string]S, error) {
+	states := make(map[string]S, len(keys))
+	batch, ok := tx.(store.StateBatchTx)
+	if !ok {
+		for _, k := range keys {
+			st, err := loadState(ctx, tx, name, k, v)
+			if err != nil {
+				return nil, err
+			}
+			states[k] = st
+		}
+		return states, nil
+	}
+	stored, err := batch.LoadStates(ctx, name, keys)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		data, ok := stored[k]
+		if !ok {
+			states[k] = v.InitialState()
+			continue
+		}
+		if states[k], err = decodeState[S](name, k, data); err != nil {
+			return nil, err
+		}
+	}
+	return states, nil
+}
+
+func decodeState[S any](name, key string, data []byte) (S, error) {
+	var st S
+	if err := json.Unmarshal(data, &st); err != nil {
+		return st, fmt.Errorf("view %q key %q: decode the stored state: %w", name, key, err)
+	}
+	return st, nil
+}
+
+type stateLoader interface {
+	LoadState(ctx context.Context, view, key string) ([]byte, bool, error)
+}
+
+func loadState[S, E any](ctx context.Context, from stateLoader, name, key string, v view.View[S, E]) (S, error) {
+	data, ok, err := from.LoadState(ctx, name, key)
+	if err != nil || !ok {
+		return v.InitialState(), err
+	}
+	return decodeState[S](name, key, data)
+}
+
+// Get returns the committed state of key: the view's initial state when no
+// event has evolved it.
+func (p *ViewProjection[S, E]) Get(ctx context.Context, key string) (S, error) {
+	return loadState(ctx, p.states, p.name, key, p.view)
+}
+
+// Rebuild deletes every state of the view and rebuilds them from the start
+// of the log; see [Projection.Rebuild].
+func (p *ViewProjection[S, E]) Rebuild(ctx context.Context, progress func(Progress)) error {
+	return p.Projection.Rebuild(ctx, func(ctx context.Context, tx store.StateTx) error {
+		return tx.DeleteStates(ctx, p.name)
+	}, progress)
+}
+
+// typesOf returns the option that makes a consumer read only the types m
+// decodes, when m can list them (a [codec.JSON] or a [codec.Pipeline] around
+// one). A type filter is what keeps a consumer from reading and skipping
+// every other aggregate's events.
+func typesOf[E any](m codec.Mapper[E]) []ConsumerOption {
+	lister, ok := m.(interface{ Types() []string })
+	if !ok {
+		return nil
+	}
+	types := lister.Types()
+	if len(types) == 0 {
+		return nil
+	}
+	return []ConsumerOption{WithTypes(types...)}
+}
