@@ -25,6 +25,18 @@ var (
 	// derives its IDs from an idempotency key happens at most once; the
 	// whole batch is refused.
 	ErrDuplicateEvent = errors.New("duplicate event ID")
+	// ErrOutcomeUnknown reports a write whose outcome the store cannot
+	// know: the request was sent, then the connection broke or the
+	// context ended before the answer came back, so it may or may not
+	// have committed. Read the stream (or retry with an idempotency key)
+	// to find out. An error that matches it never matches [ErrConflict].
+	// A write that fails before its request left, or that the database
+	// is known to have rolled back, does not match it: nothing was stored.
+	ErrOutcomeUnknown = errors.New("outcome unknown: the write may have been stored")
+	// ErrUnsupported reports a call that the store's adapter does not
+	// implement, such as view states on an adapter that keeps only events
+	// and checkpoints. It is [errors.ErrUnsupported].
+	ErrUnsupported = errors.ErrUnsupported
 )
 
 // ConflictError is the error of an append whose expected version did not
