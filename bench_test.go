@@ -20,7 +20,7 @@ func BenchmarkHandleWithSnapshots(b *testing.B) {
 			name = "cache+snapshot-every-100"
 		}
 		b.Run(name, func(b *testing.B) {
-			s := memory.New()
+			s := annals.New(memory.New())
 			opts := []annals.RunnerOption{annals.WithCache(16)}
 			if snapshots {
 				opts = append(opts, annals.WithSnapshots(s, snapshot.Every(100), accountStateCodec()))

@@ -31,7 +31,7 @@ func walletCodec() *codec.JSON[Paid] {
 // payments each wallet received.
 func ExampleNewViewProjection() {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	wallets := annals.NewRunner(s, wallet, walletCodec())
 	for _, id := range []string{"ada", "bob", "ada"} {
 		wallets.Handle(ctx, id, Pay{Amount: 10})
@@ -51,9 +51,12 @@ func ExampleNewViewProjection() {
 // both when Handle returns.
 func ExampleSystem() {
 	ctx := context.Background()
-	s := memory.New()
-	sys := annals.NewSystem(s, annals.Sync)
-	wallets := annals.NewRunner(sys.Store(), wallet, walletCodec())
+	s := annals.New(memory.New())
+	sys, err := annals.NewSystem(s, annals.Sync)
+	if err != nil {
+		panic(err)
+	}
+	wallets := annals.NewRunner(s, wallet, walletCodec())
 
 	bonus := saga.Saga[Paid, Pay]{React: func(e Paid) []Pay {
 		if e.Amount >= 100 {
@@ -63,11 +66,14 @@ func ExampleSystem() {
 	}}
 	balances := annals.NewViewProjection(s, "balances", view.Of(wallet), walletCodec(),
 		func(r store.Record, _ Paid) (string, bool) { return r.StreamID, true })
-	sys.Add(balances, annals.NewSaga(s, "bonus", bonus, walletCodec(),
+	err = sys.Add(balances, annals.NewSaga(s, "bonus", bonus, walletCodec(),
 		func(ctx context.Context, c Pay, cause annals.Cause) error {
 			_, err := wallets.Handle(ctx, cause.Event.StreamID, c, cause.Options()...)
 			return err
 		}))
+	if err != nil {
+		panic(err)
+	}
 
 	wallets.Handle(ctx, "ada", Pay{Amount: 100})
 	balance, _ := balances.Get(ctx, "ada")

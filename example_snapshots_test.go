@@ -38,7 +38,7 @@ var savings = decider.Decider[int64, InterestPaid, Savings]{
 // store is also a snapshot store, as every adapter is.
 func ExampleWithSnapshots() {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	events := codec.NewJSON[InterestPaid]().Register("InterestPaid", InterestPaid{})
 	state := codec.NewJSON[Savings]().Register("Savings", Savings{})
 	accounts := annals.NewRunner(s, savings, events, annals.WithSnapshots(s, snapshot.Every(100), state))

@@ -51,7 +51,7 @@ func (s *rivalStore) Append(ctx context.Context, streamID string, expected int64
 
 func ExampleRunner() {
 	ctx := context.Background()
-	mem := memory.New()
+	mem := annals.New(memory.New())
 
 	// Between our load and our append, a rival sells seat 1.
 	rival := annals.NewRunner(mem, concert, concertCodec())
@@ -63,7 +63,7 @@ func ExampleRunner() {
 	// Our append of seat 1 conflicts; the runner catches up and decides
 	// again on the new state, so it buys seat 2 instead of selling seat 1
 	// twice.
-	box := annals.NewRunner(s, concert, concertCodec())
+	box := annals.NewRunner(annals.New(s), concert, concertCodec())
 	res, err := box.Handle(ctx, "concert-1", Buy{})
 	if err != nil {
 		fmt.Println(err)
@@ -77,7 +77,7 @@ func ExampleRunner() {
 
 func ExampleRunner_LoadAt() {
 	ctx := context.Background()
-	box := annals.NewRunner(memory.New(), concert, concertCodec())
+	box := annals.NewRunner(annals.New(memory.New()), concert, concertCodec())
 	for range 4 {
 		if _, err := box.Handle(ctx, "concert-1", Buy{}); err != nil {
 			fmt.Println(err) // a refusal stores nothing

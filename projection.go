@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // DefaultBatchSize is how many events a projection or saga takes from the
@@ -30,12 +34,14 @@ const DefaultBatchSize = 500
 // ([store.ErrConflict]) and retry. [Projection.Run] holds a lease when the store
 // is a [store.Locker], so that the others wait.
 type Projection[T any] struct {
-	name      string
-	store     store.Store
-	committer store.Committer[T]
-	apply     func(ctx context.Context, tx T, recs []store.Record) (int, error)
-	cfg       consumerConfig
-	cursor    cursor
+	name       string
+	store      *Store
+	committer  store.Committer[T]
+	apply      func(ctx context.Context, tx T, recs []store.Record) (int, error)
+	cfg        consumerConfig
+	cursor     cursor
+	migrations []func(context.Context, T) error
+	migrated   atomic.Bool
 }
 
 // cursor remembers where this projection's last commit left its
@@ -74,9 +80,10 @@ func (c *cursor) forget() {
 type ConsumerOption func(*consumerConfig)
 
 type consumerConfig struct {
-	batch int
-	types []string
-	lease bool
+	batch  int
+	types  []string
+	lease  bool
+	schema any // a []func(context.Context, T) error, checked by newProjection
 }
 
 func newConsumerConfig(opts []ConsumerOption) consumerConfig {
@@ -104,12 +111,99 @@ func WithoutLease() ConsumerOption {
 	return func(c *consumerConfig) { c.lease = false }
 }
 
+// Envelope is an event decoded from the log, with the record it was
+// stored as: its stream, version, position, time and metadata.
+type Envelope[E any] struct {
+	// Event is the decoded event.
+	Event E
+	store.Record
+}
+
 // NewProjection returns a projection named name (its checkpoint's
-// consumer name) that calls handle for each event of the log, in order,
-// inside the transaction of its batch. A handler error stops the
-// projection at that event: the events before it in the batch commit, the
-// checkpoint stays before it, and Step returns a [*ConsumerError].
-func NewProjection[T any](s store.Store, c store.Committer[T], name string, handle func(ctx context.Context, tx T, rec store.Record) error, opts ...ConsumerOption) *Projection[T] {
+// consumer name) that calls handle, inside the transaction of its batch,
+// for each event of the log that m decodes, in order. It reads only the
+// types m lists (see codec.Mapper), and skips events m does not know.
+//
+// T is the transaction the handler writes through: the adapter's own for
+// a read model in the application's tables (*sql.Tx on SQLite, pgx.Tx on
+// PostgreSQL; see [SQL]), or [store.StateTx] for states kept in the
+// store. A store that has no transactions of type T fails here, with an
+// error that matches [store.ErrUnsupported] and names the type it has.
+// [WithSchema] creates and migrates the read model's tables.
+//
+// A handler error stops the projection at that event: the events before
+// it in the batch commit, the checkpoint stays before it, and Step returns
+// a [*ConsumerError].
+func NewProjection[T, E any](s *Store, name string, m codec.Mapper[E], handle func(ctx context.Context, tx T, ev Envelope[E]) error, opts ...ConsumerOption) (*Projection[T], error) {
+	apply := func(ctx context.Context, tx T, recs []store.Record) (int, error) {
+		for i, r := range recs {
+			e, err := m.FromRecord(ctx, r)
+			if errors.Is(err, codec.ErrUnknownEventType) {
+				continue
+			}
+			if err == nil {
+				err = handle(ctx, tx, Envelope[E]{Event: e, Record: r})
+			}
+			if err != nil {
+				return i, err
+			}
+		}
+		return len(recs), nil
+	}
+	return newProjection(s, name, apply, append(typesOf(m), opts...))
+}
+
+// NewBatchProjection is [NewProjection] for a handler that takes a whole
+// batch at once, to write it in fewer round trips (a multi-row statement,
+// COPY). handle returns how many of evs it applied; when it fails after
+// applying n, the batch is rolled back, the first n events are applied
+// again in a transaction of their own and committed, and the projection
+// stops at event n with a [*ConsumerError].
+func NewBatchProjection[T, E any](s *Store, name string, m codec.Mapper[E], handle func(ctx context.Context, tx T, evs []Envelope[E]) (int, error), opts ...ConsumerOption) (*Projection[T], error) {
+	apply := func(ctx context.Context, tx T, recs []store.Record) (int, error) {
+		evs := make([]Envelope[E], 0, len(recs))
+		at := make([]int, 0, len(recs)) // the index in recs of each of evs
+		for i, r := range recs {
+			e, err := m.FromRecord(ctx, r)
+			if errors.Is(err, codec.ErrUnknownEventType) {
+				continue
+			}
+			if err != nil {
+				if n, herr := applyBatch(ctx, tx, evs, handle); herr != nil {
+					return at[n], herr
+				}
+				return i, err
+			}
+			evs = append(evs, Envelope[E]{Event: e, Record: r})
+			at = append(at, i)
+		}
+		n, err := applyBatch(ctx, tx, evs, handle)
+		if err != nil {
+			return at[n], err
+		}
+		return len(recs), nil
+	}
+	return newProjection(s, name, apply, append(typesOf(m), opts...))
+}
+
+// applyBatch runs a batch handler and returns the index of the event it
+// failed at.
+func applyBatch[T, E any](ctx context.Context, tx T, evs []Envelope[E], handle func(context.Context, T, []Envelope[E]) (int, error)) (int, error) {
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	n, err := handle(ctx, tx, evs)
+	if err != nil {
+		return min(max(n, 0), len(evs)-1), err
+	}
+	return len(evs), nil
+}
+
+// NewRecordProjection is [NewProjection] for a handler that takes the
+// records as stored, undecoded: a read model of the log itself, or one
+// that decodes by hand. It reads every type unless [WithTypes] says
+// otherwise.
+func NewRecordProjection[T any](s *Store, name string, handle func(ctx context.Context, tx T, rec store.Record) error, opts ...ConsumerOption) (*Projection[T], error) {
 	apply := func(ctx context.Context, tx T, recs []store.Record) (int, error) {
 		for i, r := range recs {
 			if err := handle(ctx, tx, r); err != nil {
@@ -118,16 +212,12 @@ func NewProjection[T any](s store.Store, c store.Committer[T], name string, hand
 		}
 		return len(recs), nil
 	}
-	return newProjection(s, c, name, apply, newConsumerConfig(opts))
+	return newProjection(s, name, apply, opts)
 }
 
-// NewBatchProjection is [NewProjection] for a handler that takes a whole
-// batch at once, to write it in fewer round trips (a multi-row statement,
-// COPY). handle returns how many of recs it applied; when it fails after
-// applying n, the batch is rolled back, the first n events are applied
-// again in a transaction of their own and committed, and the projection
-// stops at event n with a [*ConsumerError].
-func NewBatchProjection[T any](s store.Store, c store.Committer[T], name string, handle func(ctx context.Context, tx T, recs []store.Record) (int, error), opts ...ConsumerOption) *Projection[T] {
+// NewRecordBatchProjection is [NewBatchProjection] for a handler that
+// takes the records as stored, undecoded.
+func NewRecordBatchProjection[T any](s *Store, name string, handle func(ctx context.Context, tx T, recs []store.Record) (int, error), opts ...ConsumerOption) (*Projection[T], error) {
 	apply := func(ctx context.Context, tx T, recs []store.Record) (int, error) {
 		n, err := handle(ctx, tx, recs)
 		if err != nil {
@@ -135,15 +225,108 @@ func NewBatchProjection[T any](s store.Store, c store.Committer[T], name string,
 		}
 		return len(recs), nil
 	}
-	return newProjection(s, c, name, apply, newConsumerConfig(opts))
+	return newProjection(s, name, apply, opts)
 }
 
-func newProjection[T any](s store.Store, c store.Committer[T], name string, apply func(context.Context, T, []store.Record) (int, error), cfg consumerConfig) *Projection[T] {
-	return &Projection[T]{name: name, store: s, committer: c, apply: apply, cfg: cfg}
+// committerFor returns the committer through which a consumer of s writes
+// a T: the store's view states for store.StateTx, its SQL otherwise.
+func committerFor[T any](s *Store) (store.Committer[T], error) {
+	if c, ok := any(store.Committer[store.StateTx](s)).(store.Committer[T]); ok {
+		if s.states == nil {
+			return nil, s.unsupported("view states", "store.StateStore")
+		}
+		return c, nil
+	}
+	return SQL[T](s)
+}
+
+func newProjection[T any](s *Store, name string, apply func(context.Context, T, []store.Record) (int, error), opts []ConsumerOption) (*Projection[T], error) {
+	if err := check.Consumer(name); err != nil {
+		return nil, fmt.Errorf("new projection: %w", err)
+	}
+	c, err := committerFor[T](s)
+	if err != nil {
+		return nil, fmt.Errorf("new projection %q: %w", name, err)
+	}
+	cfg := newConsumerConfig(opts)
+	var migrations []func(context.Context, T) error
+	if cfg.schema != nil {
+		m, ok := cfg.schema.([]func(context.Context, T) error)
+		if !ok {
+			return nil, fmt.Errorf("new projection %q: WithSchema was given migrations of %T, want []func(context.Context, %v) error, the projection's transaction: %w",
+				name, cfg.schema, reflect.TypeFor[T](), store.ErrInvalid)
+		}
+		migrations = m
+	}
+	return &Projection[T]{name: name, store: s, committer: c, apply: apply, cfg: cfg, migrations: migrations}, nil
+}
+
+// WithSchema gives a projection the migrations that create and change its
+// read model's tables, in order: migration i brings the schema from
+// version i to version i+1. Before its first batch, and before a rebuild,
+// the projection runs those it has not run yet, in one transaction that
+// also records the schema's version (as the checkpoint of the consumer
+// "schema:" + the projection's name), so that each runs once, whatever
+// the number of instances and however they crash. Never change a
+// migration that has run; add one.
+//
+//	annals.WithSchema(
+//		func(ctx context.Context, tx *sql.Tx) error {
+//			_, err := tx.ExecContext(ctx, `CREATE TABLE dogs (id TEXT PRIMARY KEY, tricks INTEGER NOT NULL)`)
+//			return err
+//		},
+//	)
+//
+// T must be the projection's transaction type; another fails the
+// projection's constructor.
+func WithSchema[T any](migrations ...func(ctx context.Context, tx T) error) ConsumerOption {
+	return func(c *consumerConfig) { c.schema = migrations }
+}
+
+// SchemaConsumer is the name of the checkpoint that records the schema
+// version of the read model of projection.
+func SchemaConsumer(projection string) string { return "schema:" + projection }
+
+// migrate runs the migrations the read model has not had yet.
+func (p *Projection[T]) migrate(ctx context.Context) error {
+	if len(p.migrations) == 0 || p.migrated.Load() {
+		return nil
+	}
+	name := SchemaConsumer(p.name)
+	for {
+		at, err := p.store.Checkpoint(ctx, name)
+		if err != nil {
+			return fmt.Errorf("projection %q: read the schema version: %w", p.name, err)
+		}
+		want := int64(len(p.migrations))
+		if at > want {
+			return fmt.Errorf("projection %q: the read model's schema is at version %d, but this program knows %d migrations: run the newer program, or rebuild: %w", p.name, at, want, store.ErrInvalid)
+		}
+		if at < want {
+			err = p.committer.Commit(ctx, name, at, want, func(tx T) error {
+				for i := at; i < want; i++ {
+					if err := p.migrations[i](ctx, tx); err != nil {
+						return fmt.Errorf("migration %d: %w", i+1, err)
+					}
+				}
+				return nil
+			})
+			if errors.Is(err, store.ErrConflict) && ctx.Err() == nil {
+				continue // another instance migrated meanwhile
+			}
+			if err != nil {
+				return fmt.Errorf("projection %q: migrate the read model from version %d to %d: %w", p.name, at, want, err)
+			}
+		}
+		p.migrated.Store(true)
+		return nil
+	}
 }
 
 // Name returns the projection's name.
 func (p *Projection[T]) Name() string { return p.name }
+
+func (p *Projection[T]) storeHandle() *Store { return p.store }
 
 // Position returns the projection's checkpoint: the position of the last
 // event it has handled or skipped.
@@ -160,6 +343,9 @@ func (p *Projection[T]) Step(ctx context.Context) (int, error) {
 
 // step also returns the checkpoint after the batch.
 func (p *Projection[T]) step(ctx context.Context) (int, int64, error) {
+	if err := p.migrate(ctx); err != nil {
+		return 0, 0, err
+	}
 	_, cached, _ := p.cursor.get() // a full batch: the next step uses the cursor
 	n, at, err := p.stepOnce(ctx)
 	if err != nil {
@@ -224,7 +410,7 @@ func (p *Projection[T]) commitBatch(ctx context.Context, from, head int64, recs 
 		return len(recs), to, nil
 	}
 	bad := recs[failed]
-	stopped := &ConsumerError{Consumer: p.name, Position: bad.Position, EventID: bad.ID.String(), Type: bad.Type, Err: handlerErr}
+	stopped := consumerError(p.name, bad, handlerErr)
 	if failed == 0 {
 		return 0, from, stopped
 	}
@@ -242,7 +428,7 @@ func (p *Projection[T]) commitBatch(ctx context.Context, from, head int64, recs 
 
 // nextBatch reads a consumer's checkpoint, the head, and the next batch of
 // events after the checkpoint.
-func nextBatch(ctx context.Context, s store.Store, name string, cfg consumerConfig) (from, head int64, recs []store.Record, err error) {
+func nextBatch(ctx context.Context, s *Store, name string, cfg consumerConfig) (from, head int64, recs []store.Record, err error) {
 	if from, err = s.Checkpoint(ctx, name); err != nil {
 		return 0, 0, nil, fmt.Errorf("consumer %q: %w", name, err)
 	}
@@ -274,16 +460,40 @@ func batchEnd(from, head int64, recs []store.Record, limit int) int64 {
 
 // CatchUp handles batches until the projection has reached the head of the
 // log, and returns how many events it handled.
+//
+// Instances of one projection may catch up at the same time: a batch that
+// another instance committed first is that instance's progress, not an
+// error, and CatchUp goes on from the checkpoint it set.
 func (p *Projection[T]) CatchUp(ctx context.Context) (int, error) {
-	total := 0
+	return catchUp(ctx, p.Step)
+}
+
+// catchUp steps until a step handles nothing. A commit that lost to
+// another instance (a conflict that is not a handler's error) is retried
+// from the moved checkpoint, a bounded number of times in a row.
+func catchUp(ctx context.Context, step func(context.Context) (int, error)) (int, error) {
+	total, lost := 0, 0
 	for {
-		n, err := p.Step(ctx)
+		n, err := step(ctx)
 		total += n
+		var stopped *ConsumerError
+		if err != nil && errors.Is(err, store.ErrConflict) && !errors.As(err, &stopped) && ctx.Err() == nil && lost < maxLostCommits {
+			lost++
+			if err := sleep(ctx, JitterBackoff(lost)); err != nil {
+				return total, err
+			}
+			continue
+		}
 		if err != nil || n == 0 {
 			return total, err
 		}
+		lost = 0
 	}
 }
+
+// maxLostCommits bounds how many commits in a row a consumer catching up
+// may lose to other instances before it reports the conflict.
+const maxLostCommits = 100
 
 // Run catches up, then follows the log as events arrive, until ctx is done
 // or the handler fails. When the store is a [store.Locker] it first takes the
@@ -295,9 +505,9 @@ func (p *Projection[T]) Run(ctx context.Context) error {
 
 // follow runs step until it handles nothing, waits for the log to pass the
 // checkpoint, and repeats; under the consumer's lease when asked.
-func follow(ctx context.Context, s store.Store, name string, lease bool, step func(context.Context) (int, int64, error)) error {
-	if locker, ok := s.(store.Locker); ok && lease {
-		l, err := locker.Lock(ctx, LeaseName(name))
+func follow(ctx context.Context, s *Store, name string, lease bool, step func(context.Context) (int, int64, error)) error {
+	if s.locker != nil && lease {
+		l, err := s.locker.Lock(ctx, LeaseName(name))
 		if err != nil {
 			return fmt.Errorf("consumer %q: take the lease: %w", name, err)
 		}
@@ -351,6 +561,9 @@ type Progress struct {
 // nil) after each batch. A rebuild interrupted by a crash resumes where it
 // stopped when the projection runs again.
 func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Context, tx T) error, progress func(Progress)) error {
+	if err := p.migrate(ctx); err != nil {
+		return fmt.Errorf("rebuild %q: %w", p.name, err)
+	}
 	from, err := p.store.Checkpoint(ctx, p.name)
 	if err != nil {
 		return fmt.Errorf("rebuild %q: %w", p.name, err)

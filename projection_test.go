@@ -35,7 +35,7 @@ var tallyView = view.View[tally, incremented]{
 
 func byStream(r store.Record, _ incremented) (string, bool) { return r.StreamID, true }
 
-func newTally(s annals.ConsumerStore, opts ...annals.ConsumerOption) *annals.ViewProjection[tally, incremented] {
+func newTally(s *annals.Store, opts ...annals.ConsumerOption) *annals.ViewProjection[tally, incremented] {
 	return annals.NewViewProjection(s, "tally", tallyView, counterCodec(), byStream, opts...)
 }
 
@@ -45,7 +45,7 @@ func newTally(s annals.ConsumerStore, opts ...annals.ConsumerOption) *annals.Vie
 func TestViewProjectionIncrementalEqualsRebuild(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		ctx := context.Background()
-		s := memory.New()
+		s := annals.New(memory.New())
 		r := annals.NewRunner(s, counter, counterCodec())
 		p := newTally(s, annals.WithBatchSize(rapid.IntRange(1, 7).Draw(t, "batch")))
 		streams := []string{"a", "b", "c"}
@@ -69,6 +69,12 @@ func TestViewProjectionIncrementalEqualsRebuild(t *testing.T) {
 		check := func(what string) {
 			for _, id := range streams {
 				got, err := p.Get(ctx, id)
+				if counts[id] == 0 {
+					if !errors.Is(err, store.ErrNotFound) || got != (tally{}) {
+						t.Fatalf("%s: stream %s with no events: %+v, %v; want the initial state and store.ErrNotFound", what, id, got, err)
+					}
+					continue
+				}
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -102,7 +108,7 @@ func appendN(t interface {
 // on, and the fixed handler resumes at that event.
 func TestProjectionStopsAtFailingEventAndResumes(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 12)
 
 	var broken sync.Mutex
@@ -116,7 +122,7 @@ func TestProjectionStopsAtFailingEventAndResumes(t *testing.T) {
 		// Record in the transaction, so only committed applications count.
 		return tx.SaveState(ctx, "applied", fmt.Sprint(r.Position), []byte("x"))
 	}
-	p := annals.NewProjection(s, s, "fragile", handler, annals.WithBatchSize(5))
+	p := must(annals.NewRecordProjection(s, "fragile", handler, annals.WithBatchSize(5)))
 	other := newTally(s)
 
 	_, err := p.CatchUp(ctx)
@@ -152,7 +158,7 @@ func TestProjectionStopsAtFailingEventAndResumes(t *testing.T) {
 
 func TestRebuildReportsProgress(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 23)
 	p := newTally(s, annals.WithBatchSize(10))
 	if _, err := p.CatchUp(ctx); err != nil {
@@ -182,7 +188,7 @@ func TestRebuildReportsProgress(t *testing.T) {
 // the head, so a system can tell that it is up to date.
 func TestFilteredProjectionReachesHead(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	if _, err := s.Append(ctx, "other", store.NoStream, []store.Event{{Type: "Unrelated"}, {Type: "Unrelated"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -191,8 +197,8 @@ func TestFilteredProjectionReachesHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := 0
-	p := annals.NewProjection(s, s, "filtered", func(context.Context, store.StateTx, store.Record) error { calls++; return nil },
-		annals.WithTypes("Incremented"), annals.WithBatchSize(1))
+	p := must(annals.NewRecordProjection(s, "filtered", func(context.Context, store.StateTx, store.Record) error { calls++; return nil },
+		annals.WithTypes("Incremented"), annals.WithBatchSize(1)))
 	if _, err := p.CatchUp(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +211,7 @@ func TestFilteredProjectionReachesHead(t *testing.T) {
 // apply every event exactly once: the checkpoint is compared and set.
 func TestRacingInstancesApplyEachEventOnce(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	r := annals.NewRunner(s, counter, counterCodec())
 	for _, id := range []string{"a", "b", "c", "d"} {
 		appendN(t, r, id, 50)
@@ -260,7 +266,8 @@ func (c *readCountingStore) Head(ctx context.Context) (int64, error) {
 func TestCatchUpReadsOnlyPagesWhileBehind(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		ctx := context.Background()
-		s := &readCountingStore{Store: memory.New()}
+		s := annals.New(&readCountingStore{Store: memory.New()})
+		counting := s.Adapter().(*readCountingStore)
 		r := annals.NewRunner(s, counter, counterCodec())
 		ids := []string{"a", "b", "c"}
 		counts := rapid.SliceOfN(rapid.IntRange(0, 40), len(ids), len(ids)).Draw(rt, "counts")
@@ -272,7 +279,7 @@ func TestCatchUpReadsOnlyPagesWhileBehind(t *testing.T) {
 		if _, err := p.CatchUp(ctx); err != nil {
 			rt.Fatal(err)
 		}
-		if c, h := s.checkpoints.Load(), s.heads.Load(); c > 3 || h > 3 {
+		if c, h := counting.checkpoints.Load(), counting.heads.Load(); c > 3 || h > 3 {
 			rt.Fatalf("a catch-up over %d events in batches of %d read the checkpoint %d times and the head %d times; want at most 3 each",
 				counts[0]+counts[1]+counts[2], batch, c, h)
 		}
@@ -289,7 +296,7 @@ func TestCatchUpReadsOnlyPagesWhileBehind(t *testing.T) {
 // without applying an event twice.
 func TestProjectionFollowsACheckpointMovedElsewhere(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	appendN(t, annals.NewRunner(s, counter, counterCodec()), "a", 10)
 	first := newTally(s, annals.WithBatchSize(3), annals.WithoutLease())
 	second := newTally(s, annals.WithBatchSize(3), annals.WithoutLease())
@@ -315,12 +322,12 @@ func TestProjectionFollowsACheckpointMovedElsewhere(t *testing.T) {
 // over from its checkpoint.
 func TestRunTakesOverWhenTheHolderStops(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	r := annals.NewRunner(s, counter, counterCodec())
 	instance := func(name string) *annals.Projection[store.StateTx] {
-		return annals.NewProjection(s, s, "who", func(ctx context.Context, tx store.StateTx, rec store.Record) error {
+		return must(annals.NewRecordProjection(s, "who", func(ctx context.Context, tx store.StateTx, rec store.Record) error {
 			return tx.SaveState(ctx, "who", fmt.Sprint(rec.Position), []byte(name))
-		})
+		}))
 	}
 	handledBy := func(pos int64) string {
 		for {
@@ -389,7 +396,8 @@ func (s losingLocker) Lock(ctx context.Context, name string) (store.Lease, error
 
 func TestRunStopsWhenTheLeaseIsLost(t *testing.T) {
 	ctx := context.Background()
-	s := losingLocker{Store: memory.New(), lost: make(chan struct{})}
+	lost := make(chan struct{})
+	s := annals.New(losingLocker{Store: memory.New(), lost: lost})
 	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 2)
 	done := make(chan error, 1)
 	go func() { done <- newTally(s).Run(ctx) }()
@@ -399,7 +407,7 @@ func TestRunStopsWhenTheLeaseIsLost(t *testing.T) {
 		}
 		runtimeYield()
 	}
-	close(s.lost)
+	close(lost)
 	if err := <-done; !errors.Is(err, store.ErrLeaseLost) || !strings.Contains(err.Error(), `"tally"`) {
 		t.Fatalf("Run after losing its lease returned %v, want store.ErrLeaseLost naming the consumer", err)
 	}
@@ -409,7 +417,7 @@ func TestRunStopsWhenTheLeaseIsLost(t *testing.T) {
 // type filter a mapper gives includes the old names.
 func TestProjectionReadsRenamedTypes(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	if _, err := s.Append(ctx, "c", store.NoStream, []store.Event{{Type: "Bumped", Data: []byte(`{"To":1}`)}}); err != nil {
 		t.Fatal(err)
 	}
@@ -428,11 +436,11 @@ func TestProjectionReadsRenamedTypes(t *testing.T) {
 // stops at the first it did not apply.
 func TestBatchProjectionStopsWhereTheBatchFailed(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 10)
 	broken := true
 	var batches []int
-	p := annals.NewBatchProjection(s, s, "batched", func(ctx context.Context, tx store.StateTx, recs []store.Record) (int, error) {
+	p := must(annals.NewRecordBatchProjection(s, "batched", func(ctx context.Context, tx store.StateTx, recs []store.Record) (int, error) {
 		batches = append(batches, len(recs))
 		for i, r := range recs {
 			if broken && r.Position == 7 {
@@ -443,7 +451,7 @@ func TestBatchProjectionStopsWhereTheBatchFailed(t *testing.T) {
 			}
 		}
 		return len(recs), nil
-	}, annals.WithBatchSize(4))
+	}, annals.WithBatchSize(4)))
 	_, err := p.CatchUp(ctx)
 	var stopped *annals.ConsumerError
 	if !errors.As(err, &stopped) || stopped.Position != 7 {

@@ -2,9 +2,13 @@ package annals
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -33,7 +37,7 @@ const DefaultRetries = 3
 //
 // A Runner is safe for concurrent use.
 type Runner[C, E, S any] struct {
-	store   store.Store
+	store   *Store
 	decider decider.Decider[C, E, S]
 	events  codec.Mapper[E]
 	retries int
@@ -93,7 +97,7 @@ func JitterBackoff(attempt int) time.Duration {
 // NewRunner returns a Runner for decider d on store s, with mapper m for
 // its events: a [*codec.JSON] for plain JSON, or a [codec.NewMapper] pipeline. It
 // panics when a [WithSnapshots] option's state type is not S.
-func NewRunner[C, E, S any](s store.Store, d decider.Decider[C, E, S], m codec.Mapper[E], opts ...RunnerOption) *Runner[C, E, S] {
+func NewRunner[C, E, S any](s *Store, d decider.Decider[C, E, S], m codec.Mapper[E], opts ...RunnerOption) *Runner[C, E, S] {
 	cfg := runnerConfig{retries: DefaultRetries, backoff: JitterBackoff, snapshotTimeout: DefaultSnapshotTimeout}
 	for _, o := range opts {
 		o(&cfg)
@@ -130,8 +134,9 @@ type Result[E, S any] struct {
 type HandleOption func(*handleConfig)
 
 type handleConfig struct {
-	meta store.Metadata
-	key  string
+	meta        store.Metadata
+	key         string
+	fingerprint string
 }
 
 // newHandleConfig applies opts. The options get a pointer, which escapes:
@@ -171,32 +176,50 @@ func EventID(key string, i int) uuid.UUID {
 	return uuid.NewSHA1(idempotentIDs, []byte(key+"/"+strconv.Itoa(i)))
 }
 
-// ErrRejected matches every business-rule rejection that [Runner.Handle]
-// returns: the error of Decide, which errors.Is also matches.
-var ErrRejected = errors.New("command rejected")
-
 type rejection struct{ err error }
 
 func (r rejection) Error() string   { return r.err.Error() }
 func (r rejection) Unwrap() []error { return []error{r.err, ErrRejected} }
 
 // Handle decides cmd on the current state of the stream and appends the
-// events. A business-rule rejection from Decide is returned as it is
-// (errors.Is matches Decide's error and [ErrRejected]) and stores nothing.
-// A conflict is retried from the caught-up state; one that outlasts the
-// retries returns an error matching [store.ErrConflict].
+// events. What it returns is one of the outcomes listed at [ErrStored]:
+//
+//   - the events were stored: a nil error, or one that matches
+//     [ErrStored] when something after the append failed; the Result
+//     holds the events, the state and the version after them;
+//   - the outcome is unknown (store.ErrOutcomeUnknown): retry with the
+//     same idempotency key to find out;
+//   - nothing was stored: a business-rule rejection from Decide is
+//     returned as it is (errors.Is matches Decide's error and
+//     [ErrRejected]) with the Result's State and Version those it was
+//     decided on; a conflict is retried from the caught-up state, and one
+//     that outlasts the retries returns an error matching
+//     [store.ErrConflict].
+//
+// With [WithIdempotencyKey], a command whose key was already handled on
+// the stream returns the current state with Duplicate set, whatever
+// deciding again would say; a key first used on another stream or with
+// another command fails with [ErrIdempotencyKey].
 func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, opts ...HandleOption) (Result[E, S], error) {
 	cfg := newHandleConfig(opts)
+	if cfg.key != "" {
+		cfg.fingerprint = fingerprint(cmd)
+	}
 	cur, err := r.loadCurrent(ctx, streamID)
 	if err != nil {
 		return Result[E, S]{}, err
 	}
 	for attempt := 0; ; attempt++ {
 		events, err := r.decider.Decide(cmd, cur.state)
-		if err != nil {
-			return Result[E, S]{}, rejection{err}
-		}
-		if len(events) == 0 {
+		if err != nil || len(events) == 0 {
+			if cfg.key != "" {
+				if res, done, kerr := r.alreadyDone(ctx, streamID, cur, cfg, false); done || kerr != nil {
+					return res, kerr
+				}
+			}
+			if err != nil {
+				return Result[E, S]{State: cur.state, Version: cur.version}, rejection{err}
+			}
 			return Result[E, S]{State: cur.state, Version: cur.version}, nil
 		}
 		records, err := r.encode(ctx, streamID, cur.version, events, cfg)
@@ -204,7 +227,8 @@ func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, op
 			return Result[E, S]{}, err
 		}
 		next, err := r.store.Append(ctx, streamID, cur.version, records)
-		if err == nil {
+		var stored *StoredError
+		if err == nil || errors.As(err, &stored) {
 			after := loaded[S]{state: r.decider.Fold(cur.state, events), version: next, snapVersion: cur.snapVersion}
 			if r.snaps != nil {
 				after.snapVersion = r.snaps.afterAppend(ctx, r.log(), streamID, after, records)
@@ -212,11 +236,11 @@ func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, op
 			if r.cache != nil {
 				r.cache.put(streamID, after)
 			}
-			return Result[E, S]{Events: events, State: after.state, Version: next}, nil
+			return Result[E, S]{Events: events, State: after.state, Version: next}, err
 		}
 		if cfg.key != "" && errors.Is(err, store.ErrDuplicateEvent) {
-			state, version, err := r.Load(ctx, streamID)
-			return Result[E, S]{State: state, Version: version, Duplicate: true}, err
+			res, _, kerr := r.alreadyDone(ctx, streamID, cur, cfg, true)
+			return res, kerr
 		}
 		if !errors.Is(err, store.ErrConflict) || attempt >= r.retries {
 			if errors.Is(err, store.ErrConflict) {
@@ -233,14 +257,67 @@ func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, op
 	}
 }
 
+// idempotencyExtra is the metadata entry, on the first event a command
+// with an idempotency key appends, that binds the key to the command's
+// fingerprint.
+const idempotencyExtra = "annals.idempotency"
+
+// alreadyDone looks for the first event of a command with cfg's key in the
+// stream. Found with the command's fingerprint, the command was handled:
+// done, with the current state and Duplicate set. Found with another
+// fingerprint, or, when the store refused the key's event ID (refused),
+// not found in this stream, the key was used for something else.
+func (r *Runner[C, E, S]) alreadyDone(ctx context.Context, streamID string, cur loaded[S], cfg handleConfig, refused bool) (Result[E, S], bool, error) {
+	id := EventID(cfg.key, 0)
+	for rec, err := range r.store.ReadStream(ctx, streamID, 1) {
+		if err != nil {
+			return Result[E, S]{}, false, fmt.Errorf("handle command on stream %q: look up idempotency key %q: %w", streamID, cfg.key, err)
+		}
+		if rec.ID != id {
+			continue
+		}
+		if got := rec.Metadata.Extra[idempotencyExtra]; got != "" && got != cfg.fingerprint {
+			return Result[E, S]{}, false, fmt.Errorf("handle command on stream %q: idempotency key %q was first used with another command (version %d): %w", streamID, cfg.key, rec.Version, ErrIdempotencyKey)
+		}
+		state, version, err := r.LoadFrom(ctx, streamID, cur.state, cur.version)
+		if err != nil {
+			return Result[E, S]{}, false, err
+		}
+		return Result[E, S]{State: state, Version: version, Duplicate: true}, true, nil
+	}
+	if refused {
+		return Result[E, S]{}, false, fmt.Errorf("handle command on stream %q: idempotency key %q was first used on another stream: %w", streamID, cfg.key, ErrIdempotencyKey)
+	}
+	return Result[E, S]{}, false, nil
+}
+
+// fingerprint identifies a command by its type and content, so that an
+// idempotency key reused for another command is caught.
+func fingerprint(cmd any) string {
+	data, err := json.Marshal(cmd)
+	if err != nil {
+		data = fmt.Appendf(nil, "%#v", cmd)
+	}
+	sum := sha256.Sum256(append(fmt.Appendf(nil, "%T\x00", cmd), data...))
+	return hex.EncodeToString(sum[:16])
+}
+
 func (r *Runner[C, E, S]) encode(ctx context.Context, streamID string, version int64, events []E, cfg handleConfig) ([]store.Event, error) {
 	out := make([]store.Event, len(events))
 	for i, e := range events {
 		at := codec.Placement{StreamID: streamID, Version: version + int64(i) + 1}
+		meta := cfg.meta
 		if cfg.key != "" {
 			at.ID = EventID(cfg.key, i)
+			if i == 0 {
+				meta.Extra = maps.Clone(meta.Extra)
+				if meta.Extra == nil {
+					meta.Extra = map[string]string{}
+				}
+				meta.Extra[idempotencyExtra] = cfg.fingerprint
+			}
 		}
-		ev, err := r.events.ToEvent(ctx, at, e, cfg.meta)
+		ev, err := r.events.ToEvent(ctx, at, e, meta)
 		if err != nil {
 			return nil, fmt.Errorf("handle command on stream %q: encode event %d: %w", streamID, i, err)
 		}

@@ -42,8 +42,8 @@ func counterCodec() *codec.JSON[incremented] {
 func TestRunnerConcurrentCommandsLoseNothing(t *testing.T) {
 	const goroutines, perGoroutine = 32, 1000
 	ctx := context.Background()
-	s := memory.New()
-	r := annals.NewRunner(s, counter, counterCodec(), annals.WithRetries(10_000), annals.WithCache(16))
+	s := annals.New(memory.New())
+	r := annals.NewRunner(annals.New(s), counter, counterCodec(), annals.WithRetries(10_000), annals.WithCache(16))
 
 	var wg sync.WaitGroup
 	errs := make(chan error, goroutines)
@@ -63,7 +63,7 @@ func TestRunnerConcurrentCommandsLoseNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	state, version, err := annals.NewRunner(s, counter, counterCodec()).Load(ctx, "counter-1")
+	state, version, err := annals.NewRunner(annals.New(s), counter, counterCodec()).Load(ctx, "counter-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func (s *racingStore) Append(ctx context.Context, id string, expected int64, eve
 func TestRunnerGivesUpWithConflictNamingVersions(t *testing.T) {
 	ctx := context.Background()
 	s := &racingStore{Store: memory.New()}
-	r := annals.NewRunner(s, counter, counterCodec(), annals.WithRetries(2), annals.WithBackoff(func(int) time.Duration { return 0 }))
+	r := annals.NewRunner(annals.New(s), counter, counterCodec(), annals.WithRetries(2), annals.WithBackoff(func(int) time.Duration { return 0 }))
 
 	_, err := r.Handle(ctx, "counter-x", increment{})
 	var conflict *store.ConflictError
@@ -135,8 +135,8 @@ func TestRunnerGivesUpWithConflictNamingVersions(t *testing.T) {
 
 func TestRunnerRejectionStoresNothing(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
-	r := annals.NewRunner(s, counter, counterCodec())
+	s := annals.New(memory.New())
+	r := annals.NewRunner(annals.New(s), counter, counterCodec())
 	for range 2 {
 		if _, err := r.Handle(ctx, "c", increment{Limit: 2}); err != nil {
 			t.Fatal(err)
@@ -152,8 +152,8 @@ func TestRunnerRejectionStoresNothing(t *testing.T) {
 
 func TestRunnerTimeTravel(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
-	r := annals.NewRunner(s, counter, counterCodec())
+	s := annals.New(memory.New())
+	r := annals.NewRunner(annals.New(s), counter, counterCodec())
 	for range 5 {
 		if _, err := r.Handle(ctx, "c", increment{}); err != nil {
 			t.Fatal(err)
@@ -188,11 +188,11 @@ func TestRunnerTimeTravel(t *testing.T) {
 
 func TestRunnerReportsUndecodableEvents(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	if _, err := s.Append(ctx, "c", store.NoStream, []store.Event{{Type: "Mystery", Data: []byte(`{}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := annals.NewRunner(s, counter, counterCodec()).Load(ctx, "c")
+	_, _, err := annals.NewRunner(annals.New(s), counter, counterCodec()).Load(ctx, "c")
 	if !errors.Is(err, codec.ErrUnknownEventType) || !strings.Contains(err.Error(), "Mystery") {
 		t.Fatalf("error = %v, want ErrUnknownEventType naming the type", err)
 	}
@@ -203,12 +203,12 @@ func TestRunnerReportsUndecodableEvents(t *testing.T) {
 // to.
 func TestRunnerIdempotencyKeyWithEncryption(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	keys, err := codec.NewKeyring(codec.Key{ID: "k1", Secret: make([]byte, codec.KeySize)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := annals.NewRunner(s, counter, codec.NewMapper(counterCodec(), codec.WithEncryption(keys)))
+	r := annals.NewRunner(annals.New(s), counter, codec.NewMapper(counterCodec(), codec.WithEncryption(keys)))
 	first, err := r.Handle(ctx, "c", increment{}, annals.WithIdempotencyKey("order-7/ship"))
 	if err != nil || first.Duplicate {
 		t.Fatalf("first handling: %+v, %v", first, err)

@@ -74,7 +74,7 @@ type Dispatcher[C any] func(ctx context.Context, cmd C, cause Cause) error
 // second time.
 type SagaRunner[S, E, C any] struct {
 	name       string
-	store      ConsumerStore
+	store      *Store
 	process    saga.Process[S, E, C]
 	mapper     codec.Mapper[E]
 	key        func(store.Record, E) (string, bool)
@@ -107,7 +107,7 @@ func WithRejections[C any](f func(ctx context.Context, cmd C, cause Cause, err e
 }
 
 // NewSaga returns a runner named name for a stateless saga.
-func NewSaga[E, C any](s ConsumerStore, name string, sg saga.Saga[E, C], mapper codec.Mapper[E], dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[struct{}, E, C] {
+func NewSaga[E, C any](s *Store, name string, sg saga.Saga[E, C], mapper codec.Mapper[E], dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[struct{}, E, C] {
 	r := NewProcess(s, name, sg.Process(), mapper, func(store.Record, E) (string, bool) { return "", true }, dispatch, opts...)
 	r.stateful = false
 	return r
@@ -117,7 +117,7 @@ func NewSaga[E, C any](s ConsumerStore, name string, sg saga.Saga[E, C], mapper 
 // kept in the store under the view name name, one per key: key says which
 // instance an event belongs to (an order ID, say), or false when no
 // instance cares. S must encode as JSON.
-func NewProcess[S, E, C any](s ConsumerStore, name string, p saga.Process[S, E, C], mapper codec.Mapper[E], key func(store.Record, E) (string, bool), dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[S, E, C] {
+func NewProcess[S, E, C any](s *Store, name string, p saga.Process[S, E, C], mapper codec.Mapper[E], key func(store.Record, E) (string, bool), dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[S, E, C] {
 	var cfg sagaConfig[C]
 	for _, o := range opts {
 		o(&cfg)
@@ -138,6 +138,8 @@ func NewProcess[S, E, C any](s ConsumerStore, name string, p saga.Process[S, E, 
 
 // Name returns the saga's name.
 func (r *SagaRunner[S, E, C]) Name() string { return r.name }
+
+func (r *SagaRunner[S, E, C]) storeHandle() *Store { return r.store }
 
 // Position returns the saga's checkpoint.
 func (r *SagaRunner[S, E, C]) Position(ctx context.Context) (int64, error) {
@@ -161,15 +163,9 @@ func (r *SagaRunner[S, E, C]) Step(ctx context.Context) (int, error) {
 }
 
 // CatchUp handles batches until the saga has reached the head of the log.
+// Instances racing are handled as in [Projection.CatchUp].
 func (r *SagaRunner[S, E, C]) CatchUp(ctx context.Context) (int, error) {
-	total := 0
-	for {
-		n, err := r.Step(ctx)
-		total += n
-		if err != nil || n == 0 {
-			return total, err
-		}
-	}
+	return catchUp(ctx, r.Step)
 }
 
 // Run catches up, then follows the log, like [Projection.Run].
@@ -219,7 +215,7 @@ func (r *SagaRunner[S, E, C]) step(ctx context.Context) (int, int64, error) {
 // went through, records the instance's next state in states.
 func (r *SagaRunner[S, E, C]) handle(ctx context.Context, rec store.Record, states map[string]S, order *[]string) error {
 	stop := func(err error) error {
-		return &ConsumerError{Consumer: r.name, Position: rec.Position, EventID: rec.ID.String(), Type: rec.Type, Err: err}
+		return consumerError(r.name, rec, err)
 	}
 	e, err := r.mapper.FromRecord(ctx, rec)
 	if errors.Is(err, codec.ErrUnknownEventType) {

@@ -59,10 +59,10 @@ func (s *flakyCommit) Commit(ctx context.Context, consumer string, from, to int6
 func TestSagaCommandTakesEffectOnceWhenReplayed(t *testing.T) {
 	ctx := context.Background()
 	s := &flakyCommit{Store: memory.New()}
-	r := annals.NewRunner(s, counter, counterCodec())
+	r := annals.NewRunner(annals.New(s), counter, counterCodec())
 	appendN(t, r, "a-1", 9)
 	appendN(t, r, "a-2", 6)
-	sg := annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), dispatchTo(r, "b"), annals.WithConsumerOptions[bump](annals.WithTypes("Incremented")))
+	sg := annals.NewSaga(annals.New(s), "mirror", mirrorSaga(0), counterCodec(), dispatchTo(r, "b"), annals.WithConsumerOptions[bump](annals.WithTypes("Incremented")))
 
 	s.failures = 3
 	for attempt := 0; ; attempt++ {
@@ -104,12 +104,12 @@ func TestSagaCommandTakesEffectOnceWhenReplayed(t *testing.T) {
 
 func TestSagaRejections(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
-	r := annals.NewRunner(s, counter, counterCodec())
+	s := annals.New(memory.New())
+	r := annals.NewRunner(annals.New(s), counter, counterCodec())
 	appendN(t, r, "a-1", 6) // two bumps, the second over the limit of 1
 
 	var rejected []error
-	sg := annals.NewSaga(s, "lenient", mirrorSaga(1), counterCodec(), dispatchTo(r, "b"),
+	sg := annals.NewSaga(annals.New(s), "lenient", mirrorSaga(1), counterCodec(), dispatchTo(r, "b"),
 		annals.WithRejections(func(_ context.Context, _ bump, _ annals.Cause, err error) error {
 			rejected = append(rejected, err)
 			return nil
@@ -121,7 +121,7 @@ func TestSagaRejections(t *testing.T) {
 		t.Fatalf("rejections reported: %v, want the one limit error", rejected)
 	}
 
-	strict := annals.NewSaga(s, "strict", mirrorSaga(1), counterCodec(), dispatchTo(r, "c"),
+	strict := annals.NewSaga(annals.New(s), "strict", mirrorSaga(1), counterCodec(), dispatchTo(r, "c"),
 		annals.WithRejections(func(_ context.Context, _ bump, _ annals.Cause, err error) error { return err }))
 	_, err := strict.CatchUp(ctx)
 	var stopped *annals.ConsumerError
@@ -145,8 +145,8 @@ func TestSagaRejections(t *testing.T) {
 // it bumps "b-x" on every second event of "a-x".
 func TestProcessStateSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
-	r := annals.NewRunner(s, counter, counterCodec())
+	s := annals.New(memory.New())
+	r := annals.NewRunner(annals.New(s), counter, counterCodec())
 	everySecond := saga.Process[int, incremented, bump]{
 		Evolve: func(n int, _ incremented) int { return n + 1 },
 		React: func(n int, _ incremented) []bump {
@@ -160,7 +160,7 @@ func TestProcessStateSurvivesRestart(t *testing.T) {
 		return rec.StreamID, strings.HasPrefix(rec.StreamID, "a-")
 	}
 	newProcess := func() *annals.SagaRunner[int, incremented, bump] {
-		return annals.NewProcess(s, "pairs", everySecond, counterCodec(), onlyA, dispatchTo(r, "b"), annals.WithConsumerOptions[bump](annals.WithBatchSize(2)))
+		return annals.NewProcess(annals.New(s), "pairs", everySecond, counterCodec(), onlyA, dispatchTo(r, "b"), annals.WithConsumerOptions[bump](annals.WithBatchSize(2)))
 	}
 	appendN(t, r, "a-1", 3)
 	if _, err := newProcess().CatchUp(ctx); err != nil {

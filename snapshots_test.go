@@ -33,7 +33,7 @@ var accountCommand = rapid.Custom(func(t *rapid.T) accountCmd {
 })
 
 func TestSnapshotEqualsReplayThroughThePipeline(t *testing.T) {
-	s := memory.New()
+	s := annals.New(memory.New())
 	master := mustKeyring(t, testKey2, testKey1)
 	opts := []codec.MapperOption{codec.WithUpcaster(accountUpcaster()), codec.WithSubjectKeys(s, master), codec.WithCompression(), codec.WithEncryption(master)}
 	proptest.SnapshotEqualsReplay(t, s, s, accounts,
@@ -41,7 +41,7 @@ func TestSnapshotEqualsReplayThroughThePipeline(t *testing.T) {
 }
 
 func TestSnapshotEqualsReplayPlain(t *testing.T) {
-	s := memory.New()
+	s := annals.New(memory.New())
 	proptest.SnapshotEqualsReplay(t, s, s, accounts, accountCodec(), accountStateCodec(), accountCommand)
 }
 
@@ -83,7 +83,7 @@ func logTo(buf *bytes.Buffer) *slog.Logger {
 func TestLoadReadsOnlyTheTailAfterASnapshot(t *testing.T) {
 	ctx := context.Background()
 	s := &countingStore{Store: memory.New()}
-	r := annals.NewRunner(s, accounts, accountCodec(), annals.WithSnapshots(s, snapshot.Every(10), accountStateCodec()))
+	r := annals.NewRunner(annals.New(s), accounts, accountCodec(), annals.WithSnapshots(annals.New(s), snapshot.Every(10), accountStateCodec()))
 	history(t, r, "a", 94) // 95 events: the latest snapshot is at 90
 	s.read.Store(0)
 	a, v, err := r.Load(ctx, "a")
@@ -97,8 +97,8 @@ func TestLoadReadsOnlyTheTailAfterASnapshot(t *testing.T) {
 
 func TestSnapshotOfAnotherStateVersionIsNeverDecodedAsThisOne(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
-	history(t, annals.NewRunner(s, accounts, accountCodec()), "a", 9) // 10 events, balance 9
+	s := annals.New(memory.New())
+	history(t, annals.NewRunner(annals.New(s), accounts, accountCodec()), "a", 9) // 10 events, balance 9
 	// A snapshot at version 10 as "Account" v1 that decodes without error
 	// into today's type but means something else: a state that could only
 	// be wrong.
@@ -110,7 +110,7 @@ func TestSnapshotOfAnotherStateVersionIsNeverDecodedAsThisOne(t *testing.T) {
 	v2 := codec.NewJSON[account]().RegisterVersion("Account", 2, account{})
 	var logs bytes.Buffer
 
-	r := annals.NewRunner(s, accounts, accountCodec(), annals.WithSnapshots(s, nil, v2), annals.WithLogger(logTo(&logs)))
+	r := annals.NewRunner(annals.New(s), accounts, accountCodec(), annals.WithSnapshots(annals.New(s), nil, v2), annals.WithLogger(logTo(&logs)))
 	a, v, err := r.Load(ctx, "a")
 	if err != nil || v != 10 || a.Balance != 9 || a.Holder != "Ann" {
 		t.Fatalf("with a v1 snapshot and a v2 state codec: %+v at %d, %v; want the replayed balance 9", a, v, err)
@@ -126,14 +126,14 @@ func TestSnapshotOfAnotherStateVersionIsNeverDecodedAsThisOne(t *testing.T) {
 		delete(o, "balance_cents")
 		return nil
 	}))
-	r = annals.NewRunner(s, accounts, accountCodec(), annals.WithSnapshots(s, nil, codec.NewMapper(v2, codec.WithUpcaster(up))))
+	r = annals.NewRunner(annals.New(s), accounts, accountCodec(), annals.WithSnapshots(annals.New(s), nil, codec.NewMapper(v2, codec.WithUpcaster(up))))
 	if a, _, err := r.Load(ctx, "a"); err != nil || a.Balance != 123400 {
 		t.Fatalf("with an upcaster for the v1 snapshot: %+v, %v; want the upcast snapshot's balance", a, err)
 	}
 
 	// A snapshot of a state type the codec does not know is ignored too.
 	poisoned.Type, poisoned.Version = "LegacyAccount", 10
-	s2 := memory.New()
+	s2 := annals.New(memory.New())
 	history(t, annals.NewRunner(s2, accounts, accountCodec()), "a", 9)
 	s2.SaveSnapshot(ctx, poisoned)
 	r = annals.NewRunner(s2, accounts, accountCodec(), annals.WithSnapshots(s2, nil, v2), annals.WithLogger(logTo(&logs)))
@@ -143,7 +143,7 @@ func TestSnapshotOfAnotherStateVersionIsNeverDecodedAsThisOne(t *testing.T) {
 }
 
 type failingSnapshots struct {
-	*memory.Store
+	*annals.Store
 	hang bool
 }
 
@@ -160,9 +160,9 @@ func (f failingSnapshots) SaveSnapshot(ctx context.Context, _ snapshot.Snapshot)
 func TestFailedSnapshotWriteNeverFailsTheCommand(t *testing.T) {
 	ctx := context.Background()
 	for _, hang := range []bool{false, true} {
-		s := memory.New()
+		s := annals.New(memory.New())
 		var logs bytes.Buffer
-		r := annals.NewRunner(s, accounts, accountCodec(),
+		r := annals.NewRunner(annals.New(s), accounts, accountCodec(),
 			annals.WithSnapshots(failingSnapshots{s, hang}, snapshot.Every(1), accountStateCodec()),
 			annals.WithSnapshotTimeout(20*time.Millisecond), annals.WithLogger(logTo(&logs)))
 		res, err := r.Handle(ctx, "a", accountCmd{Open: true, CustomerID: "c-1", Holder: "Ann"})
@@ -184,10 +184,10 @@ func TestFailedSnapshotWriteNeverFailsTheCommand(t *testing.T) {
 
 func TestSnapshotAheadOfTheStreamIsIgnored(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
-	history(t, annals.NewRunner(s, accounts, accountCodec()), "a", 2)
+	s := annals.New(memory.New())
+	history(t, annals.NewRunner(annals.New(s), accounts, accountCodec()), "a", 2)
 	var logs bytes.Buffer
-	r := annals.NewRunner(s, accounts, accountCodec(), annals.WithSnapshots(s, snapshot.Every(100), accountStateCodec()), annals.WithLogger(logTo(&logs)))
+	r := annals.NewRunner(annals.New(s), accounts, accountCodec(), annals.WithSnapshots(annals.New(s), snapshot.Every(100), accountStateCodec()), annals.WithLogger(logTo(&logs)))
 	ahead, _ := accountStateCodec().ToSnapshot(ctx, "a", 10, account{CustomerID: "c-1", Balance: 1000})
 	if err := s.SaveSnapshot(ctx, ahead); err != nil {
 		t.Fatal(err)
@@ -203,7 +203,7 @@ func TestSnapshotAheadOfTheStreamIsIgnored(t *testing.T) {
 	}
 }
 
-type unreadableSnapshots struct{ *memory.Store }
+type unreadableSnapshots struct{ *annals.Store }
 
 func (unreadableSnapshots) LatestSnapshot(ctx context.Context, _ string) (snapshot.Snapshot, bool, error) {
 	if err := ctx.Err(); err != nil {
@@ -213,10 +213,10 @@ func (unreadableSnapshots) LatestSnapshot(ctx context.Context, _ string) (snapsh
 }
 
 func TestUnreadableSnapshotsFallBackToReplay(t *testing.T) {
-	s := memory.New()
-	history(t, annals.NewRunner(s, accounts, accountCodec()), "a", 2)
+	s := annals.New(memory.New())
+	history(t, annals.NewRunner(annals.New(s), accounts, accountCodec()), "a", 2)
 	var logs bytes.Buffer
-	r := annals.NewRunner(s, accounts, accountCodec(), annals.WithSnapshots(unreadableSnapshots{s}, nil, accountStateCodec()), annals.WithLogger(logTo(&logs)))
+	r := annals.NewRunner(annals.New(s), accounts, accountCodec(), annals.WithSnapshots(unreadableSnapshots{s}, nil, accountStateCodec()), annals.WithLogger(logTo(&logs)))
 	if a, _, err := r.Load(context.Background(), "a"); err != nil || a.Balance != 2 {
 		t.Fatalf("load with an unreadable snapshot store: %+v, %v", a, err)
 	}
@@ -232,12 +232,12 @@ func TestUnreadableSnapshotsFallBackToReplay(t *testing.T) {
 
 func TestSnapshotOfAForgottenSubjectIsNotUsed(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	master := mustKeyring(t, testKey1)
 	events := codec.NewMapper(accountCodec(), codec.WithSubjectKeys(s, master))
 	state := codec.NewMapper(accountStateCodec(), codec.WithSubjectKeys(s, master))
 	var logs bytes.Buffer
-	r := annals.NewRunner(s, accounts, events, annals.WithSnapshots(s, snapshot.Every(5), state), annals.WithLogger(logTo(&logs)))
+	r := annals.NewRunner(annals.New(s), accounts, events, annals.WithSnapshots(annals.New(s), snapshot.Every(5), state), annals.WithLogger(logTo(&logs)))
 	history(t, r, "a", 6)
 	snap, ok, _ := s.LatestSnapshot(ctx, "a")
 	if !ok || snap.Encoding != "personal" || bytes.Contains(snap.Data, []byte("Ann")) {
@@ -256,10 +256,10 @@ func TestSnapshotOfAForgottenSubjectIsNotUsed(t *testing.T) {
 }
 
 func TestSnapshotsWithACache(t *testing.T) {
-	s := memory.New()
+	s := annals.New(memory.New())
 	var saved []int64
 	spy := snapshotSpy{Store: s, saved: &saved}
-	r := annals.NewRunner(s, accounts, accountCodec(), annals.WithCache(4), annals.WithSnapshots(spy, snapshot.Every(5), accountStateCodec()))
+	r := annals.NewRunner(annals.New(s), accounts, accountCodec(), annals.WithCache(4), annals.WithSnapshots(spy, snapshot.Every(5), accountStateCodec()))
 	history(t, r, "a", 22) // versions 1…23
 	if fmt.Sprint(saved) != "[5 10 15 20]" {
 		t.Fatalf("snapshots saved at %v, want [5 10 15 20]", saved)
@@ -267,7 +267,7 @@ func TestSnapshotsWithACache(t *testing.T) {
 }
 
 type snapshotSpy struct {
-	*memory.Store
+	*annals.Store
 	saved *[]int64
 }
 
@@ -282,6 +282,6 @@ func TestWithSnapshotsOfAnotherStateTypePanics(t *testing.T) {
 			t.Fatalf("recovered %v, want a panic naming WithSnapshots", r)
 		}
 	}()
-	s := memory.New()
-	annals.NewRunner(s, accounts, accountCodec(), annals.WithSnapshots(s, nil, codec.NewJSON[int]().Register("n", 0)))
+	s := annals.New(memory.New())
+	annals.NewRunner(annals.New(s), accounts, accountCodec(), annals.WithSnapshots(annals.New(s), nil, codec.NewJSON[int]().Register("n", 0)))
 }

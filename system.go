@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/annals-dev/annals/store"
@@ -26,15 +26,20 @@ type Consumer interface {
 	Run(ctx context.Context) error
 }
 
+// onStore is implemented by the consumers of this package, so that a
+// system refuses one built on another store.
+type onStore interface{ storeHandle() *Store }
+
 // Mode says how a [System] runs its consumers.
 type Mode int
 
 const (
 	// Sync runs every consumer in the goroutine that appended, after each
-	// append, until the system is quiet: when a command returns, every
-	// view shows it and every command a saga sent because of it has been
-	// handled, with all that followed. For tests, examples and
-	// single-process programs such as serverless functions.
+	// append, until the system has caught up: when a command returns,
+	// every view shows it and every command a saga sent because of it has
+	// been handled, with all that followed. For tests, examples and
+	// single-process programs such as serverless functions; several
+	// instances may share one durable store.
 	Sync Mode = iota
 	// Async leaves appends alone; [System.Run] runs each consumer in its
 	// own goroutine, following the log, and several processes may run
@@ -43,43 +48,100 @@ const (
 	Async
 )
 
-// A System wires deciders, views and sagas over one store, and runs them in
-// one of two modes with the same results: [Sync], in the caller's
-// goroutine, or [Async], concurrently and across processes.
+// String returns "sync" or "async".
+func (m Mode) String() string {
+	if m == Async {
+		return "async"
+	}
+	return "sync"
+}
+
+// A System wires deciders, views and sagas over one store, and runs them
+// in one of two modes with the same results: [Sync], in the goroutine that
+// appends, or [Async], concurrently and across processes.
 //
-// Build runners on [System.Store] and consumers on the store itself, then
-// add the consumers:
+// A system attaches itself to its store: every runner built on that store,
+// before or after the system, is part of it, so the same application code
+// runs in both modes and no append can bypass the system:
 //
-//	sys := annals.NewSystem(s, mode)
-//	orders := annals.NewRunner(sys.Store(), order.Decider, order.Codec())
-//	sys.Add(annals.NewViewProjection(s, "order-summary", …), annals.NewProcess(s, "fulfilment", …))
+//	s, err := annals.Open(ctx, os.Getenv(annals.EnvVar))
+//	sys, err := annals.NewSystem(s, annals.Sync)
+//	orders := annals.NewRunner(s, order.Decider, order.Codec())
+//	err = sys.Add(annals.NewViewProjection(s, "order-summary", …))
 //	go sys.Run(ctx) // Async only
+//
+// # What a command is told in Sync mode
+//
+// The events of a command are stored before any consumer sees them, so a
+// consumer's failure never unstores them. When a consumer fails on an
+// event that the command's append led to, the command gets its result and
+// an error that matches [ErrStored] (a [*StoredError]): do not retry it.
+// The consumer stops at that event (see [ConsumerError]); later commands
+// still succeed, and each tries the stopped consumer again, so a passing
+// fault heals by itself. [System.Status] and [System.WaitQuiet] report a
+// stopped consumer until it has caught up. A checkpoint that another
+// instance moved is that instance's progress, never an error.
 type System struct {
-	base      store.Store
+	store     *Store
 	mode      Mode
-	mu        sync.Mutex // guards consumers
+	mu        sync.Mutex // guards consumers and stopped
 	consumers []Consumer
-	settling  atomic.Bool
+	stopped   map[string]error
+	settle    sync.Mutex // one settling goroutine at a time
 	onError   func(consumer string, err error)
 }
 
-// NewSystem returns a system over s that runs its consumers in mode.
-func NewSystem(s store.Store, mode Mode) *System {
-	return &System{base: s, mode: mode, onError: func(consumer string, err error) {
+// settlingKey marks the context of a consumer run by a settling system:
+// an append it makes (a saga's command) is settled by the loop that runs
+// it, not by a nested one.
+type settlingKey struct{}
+
+// NewSystem returns a system over s that runs its consumers in mode, and
+// attaches it to s. A store has at most one system: a second fails with
+// an error that matches [store.ErrInvalid].
+func NewSystem(s *Store, mode Mode) (*System, error) {
+	sys := &System{store: s, mode: mode, stopped: map[string]error{}, onError: func(consumer string, err error) {
 		slog.Error("consumer failed", "consumer", consumer, "error", err)
 	}}
+	if !s.system.CompareAndSwap(nil, sys) {
+		return nil, fmt.Errorf("store %s already has a system: build one system per store and add every consumer to it: %w", s.name, store.ErrInvalid)
+	}
+	return sys, nil
 }
 
-// OnError sets what Run does with a consumer's failure, before it retries
-// (infrastructure errors) or stops that consumer (a [*ConsumerError]). The
+// Store returns the store the system runs over.
+func (sys *System) Store() *Store { return sys.store }
+
+// Mode returns the mode the system runs in.
+func (sys *System) Mode() Mode { return sys.mode }
+
+// OnError sets what the system does with a consumer's failure: in Async
+// mode before Run retries it (infrastructure errors) or stops that
+// consumer (a [*ConsumerError]); in Sync mode when a consumer stops. The
 // default logs it with log/slog.
 func (sys *System) OnError(f func(consumer string, err error)) { sys.onError = f }
 
-// Add adds consumers to the system.
-func (sys *System) Add(consumers ...Consumer) {
+// Add adds consumers to the system. A consumer built on another store, or
+// whose name the system already has, is refused with an error that
+// matches [store.ErrInvalid], and none of consumers is added.
+func (sys *System) Add(consumers ...Consumer) error {
 	sys.mu.Lock()
 	defer sys.mu.Unlock()
+	names := map[string]bool{}
+	for _, c := range sys.consumers {
+		names[c.Name()] = true
+	}
+	for _, c := range consumers {
+		if on, ok := c.(onStore); ok && on.storeHandle() != sys.store {
+			return fmt.Errorf("add consumer %q: it was built on another store than the system's (%s): build it on the store the system was made with: %w", c.Name(), sys.store.name, store.ErrInvalid)
+		}
+		if names[c.Name()] {
+			return fmt.Errorf("add consumer %q: the system already has a consumer of that name: %w", c.Name(), store.ErrInvalid)
+		}
+		names[c.Name()] = true
+	}
 	sys.consumers = append(sys.consumers, consumers...)
+	return nil
 }
 
 func (sys *System) snapshot() []Consumer {
@@ -88,68 +150,151 @@ func (sys *System) snapshot() []Consumer {
 	return append([]Consumer(nil), sys.consumers...)
 }
 
-// Store returns the store that command runners of the system use. In Sync
-// mode an append through it returns only once the system has settled
-// (see [System.Settle]); a consumer that fails makes the append return its
-// error, though the events were stored. In Async mode it is the system's
-// store itself.
-func (sys *System) Store() store.Store {
-	if sys.mode == Async {
-		return sys.base
+func (sys *System) setStopped(name string, err error) {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	if err == nil {
+		delete(sys.stopped, name)
+	} else {
+		sys.stopped[name] = err
 	}
-	return settlingStore{Store: sys.base, sys: sys}
 }
 
-type settlingStore struct {
-	store.Store
-	sys *System
+func (sys *System) stoppedErr(name string) error {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	return sys.stopped[name]
 }
 
-func (s settlingStore) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
-	v, err := s.Store.Append(ctx, streamID, expected, events)
-	if err != nil || len(events) == 0 {
-		return v, err
-	}
-	if err := s.sys.Settle(ctx); err != nil {
-		return v, fmt.Errorf("append to stream %q stored the events, then: %w", streamID, err)
-	}
-	return v, nil
-}
-
-// Settle runs every consumer in the caller's goroutine until none has
-// anything left to do. An append that a saga makes while the system
-// settles is handled by the same loop: Settle called within Settle
-// returns at once.
-func (sys *System) Settle(ctx context.Context) error {
-	for sys.settling.CompareAndSwap(false, true) {
-		err := sys.settleOnce(ctx)
-		sys.settling.Store(false)
-		if err != nil {
-			return err
+// stoppedErrors returns the errors of the stopped consumers, joined.
+func (sys *System) stoppedErrors() error {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	var errs []error
+	for _, c := range sys.consumers {
+		if err := sys.stopped[c.Name()]; err != nil {
+			errs = append(errs, err)
 		}
-		// An append by another goroutine while the flag was set did not
-		// settle; settle again if the log moved on since.
-		if quiet, err := sys.quiet(ctx); err != nil || quiet {
-			return err
-		}
+	}
+	return errors.Join(errs...)
+}
+
+// maxSettleRounds bounds how many rounds a settle makes while other
+// instances keep moving the checkpoints it is working on.
+const maxSettleRounds = 10_000
+
+// settleAfter runs the consumers after an append that took stream from
+// version from to version to, until none has anything left to do. A
+// consumer that fails on an event of that append, or that was running
+// until now, makes it return a [*StoredError]; one that was already
+// stopped and fails again is left stopped and not reported.
+func (sys *System) settleAfter(ctx context.Context, stream string, from, to int64) error {
+	if ctx.Value(settlingKey{}) == sys {
+		return nil // a saga's command: the loop that runs the saga settles it
+	}
+	sys.settle.Lock()
+	defer sys.settle.Unlock()
+	err := sys.settleLocked(context.WithValue(ctx, settlingKey{}, sys), func(ce *ConsumerError, wasStopped bool) bool {
+		return !wasStopped || (ce.StreamID == stream && ce.Version > from && ce.Version <= to)
+	})
+	if err != nil {
+		return &StoredError{StreamID: stream, Version: to, Err: err}
 	}
 	return nil
 }
 
-func (sys *System) settleOnce(ctx context.Context) error {
-	for {
-		progress := 0
-		for _, c := range sys.snapshot() {
-			n, err := c.Step(ctx)
-			if err != nil {
-				return err
+// Settle runs every consumer in the caller's goroutine until none has
+// anything left to do, and returns the errors of the consumers that are
+// stopped. A Sync system settles after every append by itself; Settle is
+// for a program that appended some other way, or to retry stopped
+// consumers.
+func (sys *System) Settle(ctx context.Context) error {
+	if ctx.Value(settlingKey{}) == sys {
+		return nil
+	}
+	sys.settle.Lock()
+	defer sys.settle.Unlock()
+	if err := sys.settleLocked(context.WithValue(ctx, settlingKey{}, sys), func(*ConsumerError, bool) bool { return true }); err != nil {
+		return err
+	}
+	return sys.stoppedErrors()
+}
+
+// settleLocked steps every consumer until a round makes no progress.
+// report says whether a consumer's failure is returned; a consumer that
+// failed is not stepped again in this settle.
+func (sys *System) settleLocked(ctx context.Context, report func(ce *ConsumerError, wasStopped bool) bool) error {
+	consumers := sys.snapshot()
+	failed := make([]bool, len(consumers))
+	var reported []error
+	for range maxSettleRounds {
+		progress, conflicts := 0, 0
+		for i, c := range consumers {
+			if failed[i] {
+				continue
 			}
+			n, err := c.Step(ctx)
 			progress += n
+			var ce *ConsumerError
+			switch {
+			case err == nil:
+				if n == 0 && sys.stoppedErr(c.Name()) != nil {
+					sys.setStopped(c.Name(), nil) // caught up again
+				}
+			case errors.As(err, &ce):
+				failed[i] = true
+				wasStopped := sys.stoppedErr(c.Name()) != nil
+				sys.setStopped(c.Name(), err)
+				if report(ce, wasStopped) {
+					sys.onError(c.Name(), err)
+					reported = append(reported, err)
+				}
+			case errors.Is(err, store.ErrConflict) && ctx.Err() == nil:
+				conflicts++ // another instance moved the checkpoint: its progress
+			default:
+				return errors.Join(append(reported, fmt.Errorf("consumer %q: %w", c.Name(), err))...)
+			}
 		}
-		if progress == 0 {
-			return nil
+		if progress == 0 && conflicts == 0 {
+			return errors.Join(reported...)
 		}
 	}
+	return errors.Join(append(reported, fmt.Errorf("consumers still moving after %d rounds: other instances keep appending", maxSettleRounds))...)
+}
+
+// ConsumerStatus is where a consumer of a system stands.
+type ConsumerStatus struct {
+	// Name is the consumer's name.
+	Name string
+	// Checkpoint is the position of the last event it has handled.
+	Checkpoint int64
+	// Head is the position of the last event in the log when the
+	// status was read.
+	Head int64
+	// Lag is how many positions of the log it has yet to handle.
+	Lag int64
+	// Stopped is the error that stopped it, nil while it works.
+	Stopped error
+}
+
+// Status returns each consumer's checkpoint, the head of the log, the lag
+// between them and the error that stopped the consumer, if any, in the
+// order the consumers were added.
+func (sys *System) Status(ctx context.Context) ([]ConsumerStatus, error) {
+	head, err := sys.store.Head(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("system status: %w", err)
+	}
+	consumers := sys.snapshot()
+	out := make([]ConsumerStatus, 0, len(consumers))
+	for _, c := range consumers {
+		pos, err := c.Position(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("system status: consumer %q: %w", c.Name(), err)
+		}
+		out = append(out, ConsumerStatus{Name: c.Name(), Checkpoint: pos, Head: head, Lag: max(head-pos, 0), Stopped: sys.stoppedErr(c.Name())})
+	}
+	return out, nil
 }
 
 // quiet reports whether every consumer's checkpoint has reached the head,
@@ -159,7 +304,7 @@ func (sys *System) settleOnce(ctx context.Context) error {
 // by a consumer whose checkpoint then looked caught up, shows in the
 // second.
 func (sys *System) quiet(ctx context.Context) (bool, error) {
-	head, err := sys.base.Head(ctx)
+	head, err := sys.store.Head(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -169,26 +314,56 @@ func (sys *System) quiet(ctx context.Context) (bool, error) {
 			return false, err
 		}
 	}
-	again, err := sys.base.Head(ctx)
+	again, err := sys.store.Head(ctx)
 	return err == nil && again == head, err
 }
 
 // WaitQuiet blocks until every consumer's checkpoint has reached the head
-// of the log and the head has stopped moving, or ctx is done. It is how a
-// test of an Async system waits for the consequences of its commands.
+// of the log and the head has stopped moving. It returns at once, with
+// their errors, when consumers have stopped, since they will not catch up
+// by themselves; and when ctx ends first, it says which consumers were
+// behind and where. It is how a test of an Async system waits for the
+// consequences of its commands.
 func (sys *System) WaitQuiet(ctx context.Context) error {
 	for {
-		quiet, err := sys.quiet(ctx)
-		if err != nil {
-			return err
+		if err := sys.stoppedErrors(); err != nil {
+			return fmt.Errorf("wait for the system: consumers stopped: %w", err)
 		}
-		if quiet {
+		quiet, err := sys.quiet(ctx)
+		if err == nil && quiet {
 			return nil
 		}
-		if err := sleep(ctx, 5*time.Millisecond); err != nil {
-			return err
+		if err == nil {
+			err = sleep(ctx, 5*time.Millisecond)
+		}
+		if err != nil {
+			return sys.behind(ctx, err)
 		}
 	}
+}
+
+// behind wraps err, the reason a wait ended, with the consumers that were
+// behind, read with a context of its own.
+func (sys *System) behind(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	status, serr := sys.Status(rctx)
+	if serr != nil {
+		return err
+	}
+	var lagging []string
+	for _, s := range status {
+		if s.Lag > 0 {
+			lagging = append(lagging, fmt.Sprintf("%s at %d of %d", s.Name, s.Checkpoint, s.Head))
+		}
+	}
+	if len(lagging) == 0 {
+		return err
+	}
+	return fmt.Errorf("wait for the system: consumers behind (%s): %w", strings.Join(lagging, ", "), err)
 }
 
 // Run runs the consumers named (all when none is named) concurrently, each
@@ -231,6 +406,7 @@ func (sys *System) keepRunning(ctx context.Context, c Consumer) error {
 		sys.onError(c.Name(), err)
 		var stopped *ConsumerError
 		if errors.As(err, &stopped) {
+			sys.setStopped(c.Name(), err)
 			return err
 		}
 		if err := sleep(ctx, min(time.Duration(attempt)*100*time.Millisecond, 5*time.Second)); err != nil {

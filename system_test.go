@@ -24,11 +24,13 @@ type counters struct {
 	tally  *annals.ViewProjection[tally, incremented]
 }
 
-func newCounters(s annals.ConsumerStore, mode annals.Mode) *counters {
-	sys := annals.NewSystem(s, mode)
-	r := annals.NewRunner(sys.Store(), counter, counterCodec())
+func newCounters(s *annals.Store, mode annals.Mode) *counters {
+	sys := must(annals.NewSystem(s, mode))
+	r := annals.NewRunner(s, counter, counterCodec())
 	c := &counters{sys: sys, runner: r, tally: newTally(s)}
-	sys.Add(c.tally, annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), dispatchTo(r, "b")))
+	if err := sys.Add(c.tally, annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), dispatchTo(r, "b"))); err != nil {
+		panic(err)
+	}
 	return c
 }
 
@@ -43,7 +45,7 @@ func (c *counters) outcome(t *rapid.T, streams []string) map[string]string {
 				t.Fatal(err)
 			}
 			v, err := c.tally.Get(ctx, prefix+id)
-			if err != nil {
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				t.Fatal(err)
 			}
 			out[prefix+id] = fmt.Sprintf("state %d version %d view %+v", state, version, v)
@@ -59,7 +61,7 @@ func TestSyncAndAsyncSystemsAgree(t *testing.T) {
 		streams := []string{"1", "2", "3"}
 		script := rapid.SliceOfN(rapid.SampledFrom(streams), 0, 30).Draw(t, "script")
 
-		sync := newCounters(memory.New(), annals.Sync)
+		sync := newCounters(annals.New(memory.New()), annals.Sync)
 		for i, id := range script {
 			if _, err := sync.runner.Handle(ctx, "a-"+id, increment{}); err != nil {
 				t.Fatal(err)
@@ -72,7 +74,7 @@ func TestSyncAndAsyncSystemsAgree(t *testing.T) {
 				}
 			}
 			v, err := sync.tally.Get(ctx, "b-"+id)
-			if err != nil {
+			if err != nil && (n/3 > 0 || !errors.Is(err, store.ErrNotFound)) {
 				t.Fatal(err)
 			}
 			if v.Count != n/3 {
@@ -80,7 +82,7 @@ func TestSyncAndAsyncSystemsAgree(t *testing.T) {
 			}
 		}
 
-		async := newCounters(memory.New(), annals.Async)
+		async := newCounters(annals.New(memory.New()), annals.Async)
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- async.sys.Run(runCtx) }()
@@ -102,21 +104,73 @@ func TestSyncAndAsyncSystemsAgree(t *testing.T) {
 	})
 }
 
-// A consumer that fails in a Sync system makes the append that triggered
-// it return the failure, though the events were stored.
+// A consumer that fails in a Sync system makes the command whose events
+// it failed on return its result and an error that says the events were
+// stored; a later command, which did not cause the failure, succeeds,
+// while the status and WaitQuiet report the stopped consumer.
 func TestSyncSystemReportsConsumerFailure(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
-	sys := annals.NewSystem(s, annals.Sync)
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Sync))
 	boom := errors.New("read model down")
-	sys.Add(annals.NewProjection(s, s, "down", func(context.Context, store.StateTx, store.Record) error { return boom }))
-	r := annals.NewRunner(sys.Store(), counter, counterCodec())
-	_, err := r.Handle(ctx, "c", increment{})
-	if !errors.Is(err, boom) {
-		t.Fatalf("Handle = %v, want the consumer's failure", err)
+	failing := true
+	down := must(annals.NewRecordProjection(s, "down", func(context.Context, store.StateTx, store.Record) error {
+		if failing {
+			return boom
+		}
+		return nil
+	}))
+	if err := sys.Add(down); err != nil {
+		t.Fatal(err)
+	}
+	r := annals.NewRunner(s, counter, counterCodec())
+	res, err := r.Handle(ctx, "c", increment{})
+	if !errors.Is(err, annals.ErrStored) || !errors.Is(err, boom) || errors.Is(err, store.ErrConflict) {
+		t.Fatalf("Handle = %v, want ErrStored with the consumer's failure", err)
+	}
+	if res.Version != 1 || res.State != 1 || len(res.Events) != 1 {
+		t.Fatalf("Handle result = %+v, want the stored event, state 1 at version 1", res)
 	}
 	if head, _ := s.Head(ctx); head != 1 {
 		t.Fatalf("head = %d, want the stored event", head)
+	}
+	res, err = r.Handle(ctx, "c", increment{})
+	if err != nil || res.Version != 2 {
+		t.Fatalf("a later command = %+v, %v; want success: it did not cause the failure", res, err)
+	}
+	status := must(sys.Status(ctx))
+	if len(status) != 1 || status[0].Stopped == nil || status[0].Lag != 2 {
+		t.Fatalf("status = %+v, want down stopped with a lag of 2", status)
+	}
+	if err := sys.WaitQuiet(ctx); !errors.Is(err, boom) {
+		t.Fatalf("WaitQuiet = %v, want the stopped consumer's error at once", err)
+	}
+	failing = false // the fault passes: the next command heals the consumer
+	if _, err := r.Handle(ctx, "c", increment{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.WaitQuiet(ctx); err != nil {
+		t.Fatalf("WaitQuiet after the fault passed: %v", err)
+	}
+}
+
+// A system refuses what would wire past it: a second system on the
+// store, a consumer built on another store, a name used twice.
+func TestSystemRefusesMiswiring(t *testing.T) {
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Sync))
+	if _, err := annals.NewSystem(s, annals.Async); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("second system on one store: %v, want store.ErrInvalid", err)
+	}
+	other := annals.New(memory.New())
+	if err := sys.Add(newTally(other)); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("consumer on another store: %v, want store.ErrInvalid", err)
+	}
+	if err := sys.Add(newTally(s), newTally(s)); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("two consumers named alike: %v, want store.ErrInvalid", err)
+	}
+	if status := must(sys.Status(context.Background())); len(status) != 0 {
+		t.Fatalf("a refused Add added %+v", status)
 	}
 }
 
@@ -125,17 +179,19 @@ func TestSyncSystemReportsConsumerFailure(t *testing.T) {
 func TestAsyncSystemIsolatesFailures(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s := memory.New()
-	sys := annals.NewSystem(s, annals.Async)
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Async))
 	var reported []string
 	sys.OnError(func(consumer string, err error) { reported = append(reported, consumer) })
 	boom := errors.New("read model down")
 	good := newTally(s)
-	sys.Add(annals.NewProjection(s, s, "down", func(context.Context, store.StateTx, store.Record) error { return boom }), good)
+	if err := sys.Add(must(annals.NewRecordProjection(s, "down", func(context.Context, store.StateTx, store.Record) error { return boom })), good); err != nil {
+		t.Fatal(err)
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- sys.Run(runCtx) }()
-	appendN(t, annals.NewRunner(sys.Store(), counter, counterCodec()), "c", 4)
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 4)
 	for {
 		if v, _ := good.Get(ctx, "c"); v.Count == 4 {
 			break

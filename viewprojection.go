@@ -11,13 +11,6 @@ import (
 	"github.com/annals-dev/annals/view"
 )
 
-// A ConsumerStore is a store that also keeps view states and commits them
-// with consumer checkpoints. Every adapter of this module is one.
-type ConsumerStore interface {
-	store.Store
-	store.StateStore
-}
-
 // A ViewProjection runs a [view.View] over the global log and keeps one
 // state per key in the store, as JSON, committed with its checkpoint:
 // a materialised read model that needs no tables of its own.
@@ -34,7 +27,7 @@ type ViewProjection[S, E any] struct {
 // events of the log that mapper decodes. key says which state an event
 // evolves; it returns false for an event the view ignores. The states live
 // under the view name name; S must encode as JSON.
-func NewViewProjection[S, E any](s ConsumerStore, name string, v view.View[S, E], mapper codec.Mapper[E], key func(store.Record, E) (string, bool), opts ...ConsumerOption) *ViewProjection[S, E] {
+func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mapper codec.Mapper[E], key func(store.Record, E) (string, bool), opts ...ConsumerOption) *ViewProjection[S, E] {
 	opts = append(typesOf(mapper), opts...)
 	apply := func(ctx context.Context, tx store.StateTx, recs []store.Record) (int, error) {
 		type keyed struct {
@@ -81,7 +74,7 @@ func NewViewProjection[S, E any](s ConsumerStore, name string, v view.View[S, E]
 		return len(recs), nil
 	}
 	return &ViewProjection[S, E]{
-		Projection: newProjection(s, store.Committer[store.StateTx](s), name, apply, newConsumerConfig(opts)),
+		Projection: &Projection[store.StateTx]{name: name, store: s, committer: s, apply: apply, cfg: newConsumerConfig(opts)},
 		states:     s,
 		view:       v,
 	}
@@ -139,10 +132,18 @@ func loadState[S, E any](ctx context.Context, from stateLoader, name, key string
 	return decodeState[S](name, key, data)
 }
 
-// Get returns the committed state of key: the view's initial state when no
-// event has evolved it.
+// Get returns the committed state of key. When no event has evolved it,
+// Get returns the view's initial state and an error that matches
+// [store.ErrNotFound], so that a query can answer "no such order".
 func (p *ViewProjection[S, E]) Get(ctx context.Context, key string) (S, error) {
-	return loadState(ctx, p.states, p.name, key, p.view)
+	data, ok, err := p.states.LoadState(ctx, p.name, key)
+	if err != nil {
+		return p.view.InitialState(), fmt.Errorf("view %q key %q: %w", p.name, key, err)
+	}
+	if !ok {
+		return p.view.InitialState(), fmt.Errorf("view %q has no state for key %q: %w", p.name, key, store.ErrNotFound)
+	}
+	return decodeState[S](p.name, key, data)
 }
 
 // Rebuild deletes every state of the view and rebuilds them from the start

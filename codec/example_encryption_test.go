@@ -39,7 +39,7 @@ func ExampleKeyringFromEnv() {
 		return
 	}
 	jc := codec.NewJSON[NoteTaken]().Register("NoteTaken", NoteTaken{})
-	s := memory.New()
+	s := annals.New(memory.New())
 
 	// Before: plain JSON. After: compressed where it helps, then encrypted.
 	if _, err := annals.NewRunner(s, notebook, jc).Handle(ctx, "notes", "written in clear"); err != nil {

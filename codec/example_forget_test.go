@@ -43,7 +43,7 @@ var customers = decider.Decider[CustomerRegistered, CustomerRegistered, Customer
 // included, while the events still load with those fields empty.
 func ExampleForgetSubject() {
 	ctx := context.Background()
-	s := memory.New()                                                             // the event store is also the key store
+	s := annals.New(memory.New())                                                 // the event store is also the key store
 	key, err := codec.ParseKey("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=") // from ANNALS_CIPHER_KEY in practice
 	if err != nil {
 		fmt.Println(err)

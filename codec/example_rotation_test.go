@@ -42,7 +42,7 @@ func ExampleNewKeyring_rotation() {
 		return
 	}
 	jc := codec.NewJSON[PINChanged]().Register("PINChanged", PINChanged{})
-	s := memory.New()
+	s := annals.New(memory.New())
 
 	before, err := codec.NewKeyring(k1)
 	if err != nil {

@@ -32,7 +32,7 @@ var club = decider.Decider[string, MemberJoined, clubState]{
 // 1 are upcast as they are read; new records are written as version 2.
 func ExampleWithUpcaster() {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	// A record written by the old code.
 	if _, err := s.Append(ctx, "club-1", store.NoStream, []store.Event{{Type: "MemberJoined", SchemaVersion: 1, Data: []byte(`{"owner":"Ann"}`)}}); err != nil {
 		fmt.Println(err)

@@ -149,7 +149,7 @@ func v1Event(e accountEvent) any {
 func writeGolden(t *testing.T, path string, i int) {
 	c := goldenCases[i]
 	ctx := context.Background()
-	ks := memory.New()
+	ks := annals.New(memory.New())
 	jc := codec.NewJSON[any]().Register("AccountOpened", accountOpenedV1{}).Register("Deposited", depositedV1{})
 	m := codec.NewMapper(jc, c.options(ks)...)
 	f := goldenFile{Comment: c.comment}
@@ -201,7 +201,7 @@ func TestGolden(t *testing.T) {
 			if err := json.Unmarshal(raw, &f); err != nil {
 				t.Fatal(err)
 			}
-			s := memory.New()
+			s := annals.New(memory.New())
 			for _, k := range f.SubjectKeys {
 				if _, err := s.CreateSubjectKey(ctx, k); err != nil {
 					t.Fatal(err)

@@ -17,13 +17,13 @@ import (
 	"github.com/annals-dev/annals/store/memory"
 )
 
-func shreddingMapper(s *memory.Store, master *codec.Keyring) *codec.Pipeline[accountEvent] {
+func shreddingMapper(s store.KeyStore, master *codec.Keyring) *codec.Pipeline[accountEvent] {
 	return codec.NewMapper(accountCodec(), codec.WithUpcaster(accountUpcaster()), codec.WithSubjectKeys(s, master))
 }
 
 func TestForgettingACustomer(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	master := mustKeyring(t, testKey1)
 	r := annals.NewRunner(s, accounts, shreddingMapper(s, master))
 	for _, c := range []struct{ stream, customer, holder string }{{"account-1", "c-1", "Ann Smith"}, {"account-2", "c-2", "Bob Jones"}} {
@@ -82,7 +82,7 @@ func TestForgettingACustomer(t *testing.T) {
 
 func TestSubjectKeysAreWrappedByTheMasterKey(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	appendAll(t, s, shreddingMapper(s, mustKeyring(t, testKey1)), "a", accountOpened{CustomerID: "c-9", Holder: "Eve"})
 	k, err := s.SubjectKey(ctx, "c-9")
 	if err != nil {
@@ -104,7 +104,7 @@ func TestSubjectKeysAreWrappedByTheMasterKey(t *testing.T) {
 
 func TestPersonalRecordsNeedSubjectKeysToRead(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	rec := appendAll(t, s, shreddingMapper(s, mustKeyring(t, testKey1)), "a", accountOpened{CustomerID: "c-1", Holder: "Ann"})[0]
 	_, err := codec.NewMapper(accountCodec()).FromRecord(ctx, rec)
 	if !errors.Is(err, codec.ErrDecrypt) || !strings.Contains(err.Error(), "WithSubjectKeys") {
@@ -114,7 +114,7 @@ func TestPersonalRecordsNeedSubjectKeysToRead(t *testing.T) {
 
 func TestTamperedPersonalEnvelopeFails(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	m := shreddingMapper(s, mustKeyring(t, testKey1))
 	recs := appendAll(t, s, m, "a", accountOpened{CustomerID: "c-1", Holder: "Ann"}, accountOpened{CustomerID: "c-2", Holder: "Bob"})
 	var env map[string]json.RawMessage
@@ -202,7 +202,7 @@ func (e selfMarshaling) MarshalJSON() ([]byte, error) { return []byte(`{"n":"` +
 
 func TestPersonalFieldMistakesAreErrors(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	jc := codec.NewJSON[any]().
 		Register("typo", typoTag{}).Register("hidden", hiddenPersonal{}).
 		Register("self", selfMarshaling{}).Register("nosubject", noSubject{}).
@@ -227,7 +227,7 @@ func TestPersonalFieldMistakesAreErrors(t *testing.T) {
 
 func TestNoPersonalDataNoKey(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	jc := codec.NewJSON[any]().Register("opt", allOptional{})
 	m := codec.NewMapper(jc, codec.WithSubjectKeys(s, mustKeyring(t, testKey1)))
 	ev, err := m.ToEvent(ctx, codec.Placement{StreamID: "s", Version: 1}, allOptional{ID: "c-1"}, store.Metadata{})
@@ -241,7 +241,7 @@ func TestNoPersonalDataNoKey(t *testing.T) {
 
 func TestConcurrentWritersAgreeOnASubjectKey(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	m := shreddingMapper(s, mustKeyring(t, testKey1))
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)

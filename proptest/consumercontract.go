@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/store"
 )
 
 // ConsumerStore is what [ConsumerContract] checks: a store that keeps view
 // states, commits them with checkpoints, and grants leases.
 type ConsumerStore interface {
-	annals.ConsumerStore
+	store.Store
+	store.StateStore
 	store.Locker
 }
 

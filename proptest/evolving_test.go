@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/internal/ledger"
 	"github.com/annals-dev/annals/proptest"
@@ -27,7 +28,7 @@ func TestSnapshotStoreContractMemory(t *testing.T) {
 }
 
 func TestSnapshotEqualsReplayMemory(t *testing.T) {
-	s := memory.New()
+	s := annals.New(memory.New())
 	proptest.SnapshotEqualsReplay(t, s, s, ledger.Decider, ledger.Events(), ledger.States(), ledger.Commands)
 }
 
@@ -94,7 +95,7 @@ type softDelete struct{ *memory.Store }
 // DeleteSubjectKey keeps the key.
 func (softDelete) DeleteSubjectKey(context.Context, string) error { return nil }
 
-type staleSnapshotVersion struct{ *memory.Store }
+type staleSnapshotVersion struct{ *annals.Store }
 
 // LatestSnapshot claims the state is one version older than it is, so the
 // event at the snapshot's version is folded twice.
@@ -133,11 +134,11 @@ var brokenEvolving = map[string]struct {
 		proptest.KeyStoreContract(t, func(*testing.T) store.KeyStore { return softDelete{memory.New()} })
 	}, "TestBrokenEvolving/DeleteIsForGood"},
 	"stale-snapshot-version": {func(t *testing.T) {
-		s := memory.New()
+		s := annals.New(memory.New())
 		proptest.SnapshotEqualsReplay(t, s, staleSnapshotVersion{s}, ledger.Decider, ledger.Events(), ledger.States(), ledger.Commands)
 	}, "TestBrokenEvolving"},
 	"forgetful-state-mapper": {func(t *testing.T) {
-		s := memory.New()
+		s := annals.New(memory.New())
 		proptest.SnapshotEqualsReplay(t, s, s, ledger.Decider, ledger.Events(), forgetfulState{ledger.States()}, ledger.Commands)
 	}, "TestBrokenEvolving"},
 }

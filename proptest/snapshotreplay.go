@@ -16,7 +16,6 @@ import (
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/snapshot"
-	"github.com/annals-dev/annals/store"
 )
 
 // MaxSnapshotInterval is the largest snapshot interval that
@@ -37,7 +36,7 @@ const MaxSnapshotInterval = 25
 // reflect.DeepEqual, so the state's codec must round-trip it exactly
 // (nil and empty slices, unexported fields). A snapshot the runner fails
 // to save or read fails the check, since the runner only logs it.
-func SnapshotEqualsReplay[C, E, S any](t *testing.T, s store.Store, snaps snapshot.Store, d decider.Decider[C, E, S],
+func SnapshotEqualsReplay[C, E, S any](t *testing.T, s *annals.Store, snaps snapshot.Store, d decider.Decider[C, E, S],
 	events codec.Mapper[E], state codec.SnapshotMapper[S], command *rapid.Generator[C]) {
 	t.Helper()
 	ctx := context.Background()

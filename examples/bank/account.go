@@ -154,7 +154,7 @@ type Bank struct {
 
 // New returns a bank on s. Options tune the command runner, for example
 // its retries under contention.
-func New(s store.Store, opts ...annals.RunnerOption) *Bank {
+func New(s *annals.Store, opts ...annals.RunnerOption) *Bank {
 	return &Bank{accounts: annals.NewRunner(s, Decider, Codec(), opts...)}
 }
 

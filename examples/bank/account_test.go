@@ -94,7 +94,7 @@ func TestBalanceIsAcceptedDepositsMinusWithdrawals(t *testing.T) {
 func TestConcurrentDepositsEndExact(t *testing.T) {
 	const goroutines, deposits = 32, 1000
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	b := bank.New(s, annals.WithCache(8), annals.WithRetries(1000), annals.WithBackoff(func(attempt int) time.Duration {
 		return annals.JitterBackoff(min(attempt, 3))
 	}))
@@ -132,7 +132,7 @@ func TestConcurrentDepositsEndExact(t *testing.T) {
 
 func TestRejectedCommandStoresNothing(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	b := bank.New(s)
 	if _, err := b.Execute(ctx, "acc", bank.Open{Owner: "ada"}); err != nil {
 		t.Fatal(err)

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/examples/bank"
 	"github.com/annals-dev/annals/store/memory"
 )
 
 func Example() {
 	ctx := context.Background()
-	b := bank.New(memory.New())
+	b := bank.New(annals.New(memory.New()))
 
 	b.Execute(ctx, "42", bank.Open{Owner: "Ada"})
 	b.Execute(ctx, "42", bank.Deposit{Amount: 100_00})

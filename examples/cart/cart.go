@@ -150,7 +150,7 @@ type Carts struct {
 
 // New returns the carts on s. Options tune the command runner, for example
 // its retries under contention.
-func New(s store.Store, opts ...annals.RunnerOption) *Carts {
+func New(s *annals.Store, opts ...annals.RunnerOption) *Carts {
 	return &Carts{carts: annals.NewRunner(s, Decider, Codec(), opts...)}
 }
 

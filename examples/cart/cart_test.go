@@ -137,7 +137,7 @@ func TestNeverMoreThanFiveItems(t *testing.T) {
 
 func TestRejectedSixthItemStoresNothing(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	carts := cart.New(s)
 	for _, sku := range []string{"apple", "pear", "fig", "apple", "plum"} {
 		if _, err := carts.Execute(ctx, "c1", cart.AddItem{SKU: sku}); err != nil {
@@ -181,7 +181,7 @@ func TestStoredCartsAgreeWithTheDecider(t *testing.T) {
 	ctx := context.Background()
 	rapid.Check(t, func(t *rapid.T) {
 		commands := sessions.Draw(t, "commands")
-		s := memory.New()
+		s := annals.New(memory.New())
 		carts := cart.New(s)
 		c := cart.Decider.InitialState()
 		var stored int64
@@ -216,7 +216,7 @@ func TestStoredCartsAgreeWithTheDecider(t *testing.T) {
 // a retry after a conflict decides on the cart as it now is.
 func TestConcurrentAddsNeverOverfill(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	carts := cart.New(s, annals.WithRetries(100), annals.WithBackoff(func(attempt int) time.Duration {
 		return annals.JitterBackoff(min(attempt, 3))
 	}))

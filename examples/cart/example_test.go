@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/examples/cart"
 	"github.com/annals-dev/annals/store/memory"
 )
 
 func Example() {
 	ctx := context.Background()
-	carts := cart.New(memory.New())
+	carts := cart.New(annals.New(memory.New()))
 
 	for _, sku := range []string{"apple", "pear", "apple", "fig", "plum", "kiwi"} {
 		if _, err := carts.Execute(ctx, "c1", cart.AddItem{SKU: sku}); err != nil {

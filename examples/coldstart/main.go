@@ -21,7 +21,6 @@ import (
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
-	"github.com/annals-dev/annals/store"
 )
 
 // Visit is the command, Visited the event: a visitor counter.
@@ -36,7 +35,7 @@ var visits = decider.Decider[Visit, Visited, int]{
 }
 
 func main() {
-	url := os.Getenv(store.EnvVar)
+	url := os.Getenv(annals.EnvVar)
 	if url == "" {
 		url = "sqlite://" + os.TempDir() + "/annals-coldstart.db"
 	}
@@ -47,7 +46,7 @@ func main() {
 }
 
 func run(ctx context.Context, w io.Writer, url string) error {
-	s, err := store.Open(ctx, url)
+	s, err := annals.Open(ctx, url)
 	if err != nil {
 		return err
 	}

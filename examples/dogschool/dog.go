@@ -106,7 +106,7 @@ type School struct {
 }
 
 // NewSchool returns a dog school on store s.
-func NewSchool(s store.Store) *School {
+func NewSchool(s *annals.Store) *School {
 	return &School{dogs: annals.NewRunner(s, Decider, Codec())}
 }
 

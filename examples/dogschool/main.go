@@ -17,6 +17,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/store"
 	_ "github.com/annals-dev/annals/store/memory"
 	_ "github.com/annals-dev/annals/store/postgres"
@@ -24,7 +25,7 @@ import (
 )
 
 func main() {
-	url := os.Getenv(store.EnvVar)
+	url := os.Getenv(annals.EnvVar)
 	if url == "" {
 		url = "memory:"
 	}
@@ -35,7 +36,7 @@ func main() {
 }
 
 func run(ctx context.Context, w io.Writer, url string) error {
-	s, err := store.Open(ctx, url)
+	s, err := annals.Open(ctx, url)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/internal/pgtest"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
@@ -20,7 +21,7 @@ import (
 
 func TestSchool(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	school := NewSchool(s)
 
 	id, err := school.RegisterDog(ctx, "Fido")

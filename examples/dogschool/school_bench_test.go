@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/internal/workload"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
@@ -67,7 +68,7 @@ func BenchmarkDogSchool(b *testing.B) {
 			return fmt.Sprintf("%s/dogs=%d/%s/%s", st.name, dogs, phase, variant)
 		}
 		b.Run(name("commands", "lib"), func(b *testing.B) {
-			school := NewSchool(st.lib(b))
+			school := NewSchool(annals.New(st.lib(b)))
 			loop(b, "commands", dogs*(1+benchTricks), func() error {
 				_, err := teach(ctx, school, dogs)
 				return err
@@ -81,7 +82,7 @@ func BenchmarkDogSchool(b *testing.B) {
 			})
 		})
 		b.Run(name("gets", "lib"), func(b *testing.B) {
-			school := NewSchool(st.lib(b))
+			school := NewSchool(annals.New(st.lib(b)))
 			ids, err := teach(ctx, school, dogs)
 			if err != nil {
 				b.Fatal(err)

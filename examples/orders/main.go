@@ -31,7 +31,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/annals-dev/annals"
-	"github.com/annals-dev/annals/store"
 	_ "github.com/annals-dev/annals/store/memory"
 	_ "github.com/annals-dev/annals/store/postgres"
 	_ "github.com/annals-dev/annals/store/sqlite"
@@ -41,7 +40,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	cfg := config{
-		url:       os.Getenv(store.EnvVar),
+		url:       os.Getenv(annals.EnvVar),
 		mode:      os.Getenv("ANNALS_MODE"),
 		consumers: os.Getenv("ANNALS_CONSUMERS"),
 	}
@@ -66,15 +65,10 @@ type config struct {
 	consumers string // "elsewhere" when another process runs them
 }
 
-func open(ctx context.Context, cfg config) (annals.ConsumerStore, annals.Mode, error) {
-	s, err := store.Open(ctx, cfg.url)
+func open(ctx context.Context, cfg config) (*annals.Store, annals.Mode, error) {
+	s, err := annals.Open(ctx, cfg.url)
 	if err != nil {
 		return nil, 0, err
-	}
-	cs, ok := s.(annals.ConsumerStore)
-	if !ok {
-		s.Close()
-		return nil, 0, fmt.Errorf("the %T store keeps no view states; use an adapter of this module", s)
 	}
 	mode := annals.Async
 	if strings.HasPrefix(cfg.url, "memory:") {
@@ -87,10 +81,10 @@ func open(ctx context.Context, cfg config) (annals.ConsumerStore, annals.Mode, e
 		mode = annals.Async
 	case "":
 	default:
-		cs.Close()
+		s.Close()
 		return nil, 0, fmt.Errorf("ANNALS_MODE=%q: want sync or async", cfg.mode)
 	}
-	return cs, mode, nil
+	return s, mode, nil
 }
 
 func run(ctx context.Context, w io.Writer, cfg config) error {
@@ -99,7 +93,10 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 		return err
 	}
 	defer s.Close()
-	shop := NewShop(s, mode)
+	shop, err := NewShop(s, mode)
+	if err != nil {
+		return err
+	}
 
 	done := make(chan error, 1)
 	runCtx, stopConsumers := context.WithCancel(ctx)
@@ -119,8 +116,7 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 		ConfirmPayment{OrderID: first},
 		PlaceOrder{OrderID: second, SKU: "book", Quantity: 9, Amount: 120},
 	}
-	modeName := map[annals.Mode]string{annals.Sync: "sync", annals.Async: "async"}[mode]
-	fmt.Fprintf(w, "store %s, %s mode\n", strings.SplitN(cfg.url, ":", 2)[0], modeName)
+	fmt.Fprintf(w, "store %s, %s mode\n", strings.SplitN(cfg.url, ":", 2)[0], mode)
 	for _, c := range script {
 		if mode == annals.Async {
 			// The payment can only be confirmed once the process asked
@@ -168,6 +164,10 @@ func runConsumers(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer s.Close()
+	shop, err := NewShop(s, annals.Async)
+	if err != nil {
+		return err
+	}
 	fmt.Println("running the fulfilment process and the order summary; interrupt to stop")
-	return NewShop(s, annals.Async).System.Run(ctx)
+	return shop.System.Run(ctx)
 }

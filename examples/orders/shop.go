@@ -28,22 +28,27 @@ func byOrder(_ store.Record, e Event) (string, bool) {
 }
 
 // NewShop wires the shop on s, to run in mode.
-func NewShop(s annals.ConsumerStore, mode annals.Mode) *Shop {
-	sys := annals.NewSystem(s, mode)
-	codec := Codec()
+func NewShop(s *annals.Store, mode annals.Mode) (*Shop, error) {
+	sys, err := annals.NewSystem(s, mode)
+	if err != nil {
+		return nil, err
+	}
+	events := Codec()
 	sh := &Shop{
 		System:   sys,
-		orders:   annals.NewRunner(sys.Store(), OrderDecider, codec),
-		payments: annals.NewRunner(sys.Store(), PaymentDecider, codec),
-		stock:    annals.NewRunner(sys.Store(), StockDecider, codec),
-		summary:  annals.NewViewProjection(s, "order-summary", SummaryView, codec, byOrder),
+		orders:   annals.NewRunner(s, OrderDecider, events),
+		payments: annals.NewRunner(s, PaymentDecider, events),
+		stock:    annals.NewRunner(s, StockDecider, events),
+		summary:  annals.NewViewProjection(s, "order-summary", SummaryView, events, byOrder),
 	}
-	sh.fulfilment = annals.NewProcess(s, "fulfilment", FulfilmentProcess, codec, byOrder,
+	sh.fulfilment = annals.NewProcess(s, "fulfilment", FulfilmentProcess, events, byOrder,
 		func(ctx context.Context, c Command, cause annals.Cause) error {
 			return sh.Send(ctx, c, cause.Options()...)
 		})
-	sys.Add(sh.summary, sh.fulfilment)
-	return sh
+	if err := sys.Add(sh.summary, sh.fulfilment); err != nil {
+		return nil, err
+	}
+	return sh, nil
 }
 
 // Send handles a command with the decider it is for.

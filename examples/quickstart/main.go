@@ -26,8 +26,9 @@ var account = decider.Decider[Deposit, Deposited, int]{
 
 func main() {
 	ctx := context.Background()
+	s := annals.New(memory.New()) // in production: annals.Open(ctx, os.Getenv(annals.EnvVar))
 	events := codec.NewJSON[Deposited]().Register("Deposited", Deposited{})
-	accounts := annals.NewRunner(memory.New(), account, events)
+	accounts := annals.NewRunner(s, account, events)
 
 	accounts.Handle(ctx, "account-1", Deposit{Amount: 30})
 	res, _ := accounts.Handle(ctx, "account-1", Deposit{Amount: 12})

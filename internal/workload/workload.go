@@ -261,17 +261,16 @@ func CheckAccount(a, want Account) error {
 // decodes every event and writes nothing but its checkpoint: a rebuild
 // of a annals.Projection committed through s, which returns the events it
 // saw.
-func CatchUpDecode(ctx context.Context, s annals.ConsumerStore) func() (Total, error) {
-	m := Codec()
+func CatchUpDecode(ctx context.Context, s *annals.Store) func() (Total, error) {
 	var t Total
-	p := annals.NewProjection(s, store.Committer[store.StateTx](s), "decode", func(ctx context.Context, _ store.StateTx, r store.Record) error {
-		e, err := m.FromRecord(ctx, r)
-		if err == nil {
-			t.Add(e)
-		}
-		return err
+	p, err := annals.NewProjection(s, "decode", Codec(), func(ctx context.Context, _ store.StateTx, ev annals.Envelope[Event]) error {
+		t.Add(ev.Event)
+		return nil
 	}, annals.WithoutLease())
 	return func() (Total, error) {
+		if err != nil {
+			return Total{}, err
+		}
 		t = Total{}
 		err := p.Rebuild(ctx, func(context.Context, store.StateTx) error { return nil }, nil)
 		return t, err
@@ -281,7 +280,7 @@ func CatchUpDecode(ctx context.Context, s annals.ConsumerStore) func() (Total, e
 // CatchUpView returns the library side of a view's catch-up: a rebuild of
 // a annals.ViewProjection that keeps each account's state in s, checked
 // against the state folded without the library.
-func CatchUpView(ctx context.Context, s annals.ConsumerStore, perStream int) func() error {
+func CatchUpView(ctx context.Context, s *annals.Store, perStream int) func() error {
 	accounts := view.View[Account, Event]{Evolve: Evolve}
 	byStream := func(r store.Record, _ Event) (string, bool) { return r.StreamID, true }
 	p := annals.NewViewProjection(s, "accounts", accounts, Codec(), byStream, annals.WithoutLease())

@@ -13,7 +13,7 @@ import (
 // the seeded data, read back through the library.
 func TestSeedsMatchExpectations(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
+	s := annals.New(memory.New())
 	if err := workload.SeedLog(ctx, s, 7, 230); err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestSeedsMatchExpectations(t *testing.T) {
 	}
 
 	for _, n := range []int{1, 49, 50, 51, 150, 1234} {
-		s := memory.New()
+		s := annals.New(memory.New())
 		if err := workload.SeedAccount(ctx, s, s, "account", n); err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +41,7 @@ func TestSeedsMatchExpectations(t *testing.T) {
 			t.Errorf("%d events: latest snapshot at %d (%v), want %d", n, snap.Version, ok, want)
 		}
 		for _, opts := range [][]annals.RunnerOption{nil, {annals.WithSnapshots(s, nil, workload.StateCodec())}} {
-			r := annals.NewRunner(s, workload.Decider(), workload.Codec(), opts...)
+			r := annals.NewRunner(annals.New(s), workload.Decider(), workload.Codec(), opts...)
 			if err := workload.Load(ctx, r, "account", n)(0); err != nil {
 				t.Errorf("%d events: %v", n, err)
 			}
@@ -52,8 +52,8 @@ func TestSeedsMatchExpectations(t *testing.T) {
 // Commands handled through the runner decide the events of the history.
 func TestHandleFollowsHistory(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
-	r := annals.NewRunner(s, workload.Decider(), workload.Codec())
+	s := annals.New(memory.New())
+	r := annals.NewRunner(annals.New(s), workload.Decider(), workload.Codec())
 	handle := workload.Handle(ctx, r, 10)
 	for i := range 25 {
 		if err := handle(i); err != nil {

@@ -177,7 +177,7 @@ func BenchmarkHandle(b *testing.B) {
 	ctx := context.Background()
 	for _, perStream := range []int{1, workload.CommandsPerAgg} {
 		b.Run(fmt.Sprintf("memory/per-stream=%d/lib", perStream), func(b *testing.B) {
-			r := annals.NewRunner(memory.New(), workload.Decider(), workload.Codec())
+			r := annals.NewRunner(annals.New(memory.New()), workload.Decider(), workload.Codec())
 			workload.Loop(b, 1, workload.Handle(ctx, r, perStream))
 		})
 		b.Run(fmt.Sprintf("memory/per-stream=%d/raw", perStream), func(b *testing.B) {
@@ -278,7 +278,7 @@ func BenchmarkLoadStream(b *testing.B) {
 	raw.copyFrom(b, lib)
 	want := workload.AccountAt(n)
 	b.Run(fmt.Sprintf("memory/events=%d/lib", n), func(b *testing.B) {
-		r := annals.NewRunner(lib, workload.Decider(), workload.Codec())
+		r := annals.NewRunner(annals.New(lib), workload.Decider(), workload.Codec())
 		workload.Loop(b, n, workload.Load(ctx, r, "account", n))
 	})
 	b.Run(fmt.Sprintf("memory/events=%d/raw", n), func(b *testing.B) {
@@ -305,7 +305,7 @@ func BenchmarkLoadAggregate(b *testing.B) {
 		tail := n - workload.SnapshotVersion(n)
 		want := workload.AccountAt(n)
 		b.Run(fmt.Sprintf("memory/events=%d/snapshots/lib", n), func(b *testing.B) {
-			r := annals.NewRunner(lib, workload.Decider(), workload.Codec(), annals.WithSnapshots(lib, nil, workload.StateCodec()))
+			r := annals.NewRunner(annals.New(lib), workload.Decider(), workload.Codec(), annals.WithSnapshots(lib, nil, workload.StateCodec()))
 			workload.Loop(b, tail, workload.Load(ctx, r, "account", n))
 		})
 		b.Run(fmt.Sprintf("memory/events=%d/snapshots/raw", n), func(b *testing.B) {
@@ -327,7 +327,7 @@ func BenchmarkLoadAggregate(b *testing.B) {
 			})
 		})
 		b.Run(fmt.Sprintf("memory/events=%d/replay/lib", n), func(b *testing.B) {
-			r := annals.NewRunner(lib, workload.Decider(), workload.Codec())
+			r := annals.NewRunner(annals.New(lib), workload.Decider(), workload.Codec())
 			workload.Loop(b, n, workload.Load(ctx, r, "account", n))
 		})
 		b.Run(fmt.Sprintf("memory/events=%d/replay/raw", n), func(b *testing.B) {
@@ -363,7 +363,7 @@ func BenchmarkCatchUp(b *testing.B) {
 		})
 	}
 	b.Run(fmt.Sprintf("memory/events=%d/decode/lib", n), func(b *testing.B) {
-		catchUp := workload.CatchUpDecode(ctx, lib)
+		catchUp := workload.CatchUpDecode(ctx, annals.New(lib))
 		workload.Loop(b, want.Events, func(int) error {
 			t, err := catchUp()
 			if err != nil {
@@ -374,7 +374,7 @@ func BenchmarkCatchUp(b *testing.B) {
 	})
 	b.Run(fmt.Sprintf("memory/events=%d/decode/raw-read", n), rawRead)
 	b.Run(fmt.Sprintf("memory/events=%d/view/lib", n), func(b *testing.B) {
-		catchUp := workload.CatchUpView(ctx, lib, n/streams)
+		catchUp := workload.CatchUpView(ctx, annals.New(lib), n/streams)
 		workload.Loop(b, want.Events, func(int) error { return catchUp() })
 	})
 	b.Run(fmt.Sprintf("memory/events=%d/view/raw-read", n), rawRead)

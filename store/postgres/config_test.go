@@ -247,11 +247,11 @@ func TestExampleSQLFlow(t *testing.T) {
 	if _, err := s.Append(ctx, "order-42", store.NoStream, []store.Event{{Type: "OrderPlaced"}, {Type: "OrderPaid"}}); err != nil {
 		t.Fatal(err)
 	}
-	counts := annals.NewProjection(s, s.SQL(), "order-events", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
+	counts := must(annals.NewRecordProjection(annals.New(s), "order-events", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
 		_, err := tx.Exec(ctx, `INSERT INTO `+table+` AS o (order_id, events) VALUES ($1, 1)
 			ON CONFLICT (order_id) DO UPDATE SET events = o.events + 1`, r.StreamID)
 		return err
-	})
+	}))
 	for range 2 { // the second catch-up finds nothing new
 		if _, err := counts.CatchUp(ctx); err != nil {
 			t.Fatal(err)

@@ -8,16 +8,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/internal/staged"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/check"
 )
 
 var (
-	_ store.StateBatchTx   = (*stateTx)(nil)
-	_ store.StateStore     = (*Store)(nil)
-	_ annals.ConsumerStore = (*Store)(nil)
+	_ store.StateBatchTx = (*stateTx)(nil)
+	_ store.StateStore   = (*Store)(nil)
 )
 
 // rollbackTimeout bounds the ROLLBACK of a consumer's transaction that

@@ -79,11 +79,11 @@ func ExampleStore_SQL() {
 		log.Fatal(err)
 	}
 
-	counts := annals.NewProjection(s, s.SQL(), "order-events", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
+	counts := must(annals.NewRecordProjection(annals.New(s), "order-events", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
 		_, err := tx.Exec(ctx, `INSERT INTO shop.order_events (order_id, events) VALUES ($1, 1)
 			ON CONFLICT (order_id) DO UPDATE SET events = order_events.events + 1`, r.StreamID)
 		return err
-	})
+	}))
 	if _, err := counts.CatchUp(ctx); err != nil { // or Run(ctx) to follow the log
 		log.Fatal(err)
 	}

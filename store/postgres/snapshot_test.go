@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"testing"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/internal/ledger"
 	"github.com/annals-dev/annals/proptest"
 )
@@ -12,5 +13,5 @@ import (
 func TestSnapshotEqualsReplay(t *testing.T) {
 	t.Parallel()
 	s := open(t)
-	proptest.SnapshotEqualsReplay(t, s, s, ledger.Decider, ledger.Events(), ledger.States(), ledger.Commands)
+	proptest.SnapshotEqualsReplay(t, annals.New(s), s, ledger.Decider, ledger.Events(), ledger.States(), ledger.Commands)
 }

@@ -30,7 +30,7 @@ type readModel struct {
 func newReadModel(t *testing.T, f *faulty, batch int) *readModel {
 	m := &readModel{f: f, table: pgx.Identifier{f.db.Schema, "applied"}.Sanitize()}
 	f.exec(t, `CREATE TABLE `+m.table+` (position bigint PRIMARY KEY, stream_id text NOT NULL, version bigint NOT NULL)`)
-	m.p = annals.NewProjection(f.Store, f.SQL(), "applied", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
+	m.p = must(annals.NewRecordProjection(annals.New(f.Store), "applied", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
 		if r.Position == m.sleepAt {
 			if _, err := tx.Exec(ctx, "SELECT pg_sleep(60)"); err != nil {
 				return err
@@ -38,7 +38,7 @@ func newReadModel(t *testing.T, f *faulty, batch int) *readModel {
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO `+m.table+` (position, stream_id, version) VALUES ($1, $2, $3)`, r.Position, r.StreamID, r.Version)
 		return err
-	}, annals.WithBatchSize(batch), annals.WithoutLease())
+	}, annals.WithBatchSize(batch), annals.WithoutLease()))
 	return m
 }
 

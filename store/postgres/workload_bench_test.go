@@ -211,7 +211,7 @@ func BenchmarkHandle(b *testing.B) {
 	ctx := context.Background()
 	for _, perStream := range []int{1, workload.CommandsPerAgg} {
 		b.Run(fmt.Sprintf("postgres/per-stream=%d/lib", perStream), func(b *testing.B) {
-			r := annals.NewRunner(newBench(b).s, workload.Decider(), workload.Codec())
+			r := annals.NewRunner(annals.New(newBench(b).s), workload.Decider(), workload.Codec())
 			workload.Loop(b, 1, workload.Handle(ctx, r, perStream))
 		})
 		b.Run(fmt.Sprintf("postgres/per-stream=%d/raw", perStream), func(b *testing.B) {
@@ -340,7 +340,7 @@ func BenchmarkLoadStream(b *testing.B) {
 	}
 	want := workload.AccountAt(n)
 	b.Run(fmt.Sprintf("postgres/events=%d/lib", n), func(b *testing.B) {
-		r := annals.NewRunner(bn.s, workload.Decider(), workload.Codec())
+		r := annals.NewRunner(annals.New(bn.s), workload.Decider(), workload.Codec())
 		workload.Loop(b, n, workload.Load(ctx, r, "account", n))
 	})
 	b.Run(fmt.Sprintf("postgres/events=%d/raw", n), func(b *testing.B) {
@@ -370,7 +370,7 @@ func BenchmarkLoadAggregate(b *testing.B) {
 		tail := n - workload.SnapshotVersion(n)
 		want := workload.AccountAt(n)
 		b.Run(fmt.Sprintf("postgres/events=%d/snapshots/lib", n), func(b *testing.B) {
-			r := annals.NewRunner(bn.s, workload.Decider(), workload.Codec(), annals.WithSnapshots(bn.s, nil, workload.StateCodec()))
+			r := annals.NewRunner(annals.New(bn.s), workload.Decider(), workload.Codec(), annals.WithSnapshots(bn.s, nil, workload.StateCodec()))
 			workload.Loop(b, tail, workload.Load(ctx, r, "account", n))
 		})
 		b.Run(fmt.Sprintf("postgres/events=%d/snapshots/raw", n), func(b *testing.B) {
@@ -401,7 +401,7 @@ func BenchmarkLoadAggregate(b *testing.B) {
 			})
 		})
 		b.Run(fmt.Sprintf("postgres/events=%d/replay/lib", n), func(b *testing.B) {
-			r := annals.NewRunner(bn.s, workload.Decider(), workload.Codec())
+			r := annals.NewRunner(annals.New(bn.s), workload.Decider(), workload.Codec())
 			workload.Loop(b, n, workload.Load(ctx, r, "account", n))
 		})
 		b.Run(fmt.Sprintf("postgres/events=%d/replay/raw", n), func(b *testing.B) {
@@ -469,7 +469,7 @@ func BenchmarkCatchUp(b *testing.B) {
 	}
 
 	b.Run(name("decode", "lib"), func(b *testing.B) {
-		catchUp := workload.CatchUpDecode(ctx, bn.s)
+		catchUp := workload.CatchUpDecode(ctx, annals.New(bn.s))
 		workload.Loop(b, want.Events, func(int) error {
 			t, err := catchUp()
 			if err != nil {
@@ -481,7 +481,7 @@ func BenchmarkCatchUp(b *testing.B) {
 	b.Run(name("decode", "raw-read"), rawRead)
 
 	b.Run(name("view", "lib"), func(b *testing.B) {
-		catchUp := workload.CatchUpView(ctx, bn.s, perStream)
+		catchUp := workload.CatchUpView(ctx, annals.New(bn.s), perStream)
 		workload.Loop(b, want.Events, func(int) error { return catchUp() })
 	})
 	b.Run(name("view", "raw-read"), rawRead)
@@ -555,14 +555,14 @@ func BenchmarkCatchUp(b *testing.B) {
 
 	b.Run(name("sql", "lib"), func(b *testing.B) {
 		codec := workload.Codec()
-		p := annals.NewProjection(bn.s, bn.s.SQL(), "deposits", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
+		p := must(annals.NewRecordProjection(annals.New(bn.s), "deposits", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
 			e, err := codec.FromRecord(ctx, r)
 			if err != nil {
 				return err
 			}
 			_, err = tx.Exec(ctx, insertDeposit, r.Position, r.StreamID, amount(e))
 			return err
-		}, annals.WithoutLease())
+		}, annals.WithoutLease()))
 		workload.Loop(b, want.Events, func(int) error {
 			return p.Rebuild(ctx, func(ctx context.Context, tx pgx.Tx) error {
 				_, err := tx.Exec(ctx, `DELETE FROM `+deposits)

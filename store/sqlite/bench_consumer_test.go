@@ -59,7 +59,7 @@ func BenchmarkCatchUp(b *testing.B) {
 	)
 
 	b.Run(name("decode", "lib"), func(b *testing.B) {
-		catchUp := workload.CatchUpDecode(ctx, s)
+		catchUp := workload.CatchUpDecode(ctx, annals.New(s))
 		workload.Loop(b, want.Events, func(int) error {
 			t, err := catchUp()
 			if err != nil {
@@ -71,7 +71,7 @@ func BenchmarkCatchUp(b *testing.B) {
 	b.Run(name("decode", "raw-read"), rawRead)
 
 	b.Run(name("view", "lib"), func(b *testing.B) {
-		catchUp := workload.CatchUpView(ctx, s, perStream)
+		catchUp := workload.CatchUpView(ctx, annals.New(s), perStream)
 		workload.Loop(b, want.Events, func(int) error { return catchUp() })
 	})
 	b.Run(name("view", "raw-read"), rawRead)
@@ -120,7 +120,7 @@ func BenchmarkCatchUp(b *testing.B) {
 		codec := workload.Codec()
 		var cur *sql.Tx
 		var ins *sql.Stmt
-		p := annals.NewProjection(s, s.SQL(), "deposits", func(ctx context.Context, tx *sql.Tx, r store.Record) error {
+		p := must(annals.NewRecordProjection(annals.New(s), "deposits", func(ctx context.Context, tx *sql.Tx, r store.Record) error {
 			e, err := codec.FromRecord(ctx, r)
 			if err != nil {
 				return err
@@ -133,7 +133,7 @@ func BenchmarkCatchUp(b *testing.B) {
 			}
 			_, err = ins.ExecContext(ctx, r.Position, r.StreamID, amount(e))
 			return err
-		}, annals.WithoutLease())
+		}, annals.WithoutLease()))
 		workload.Loop(b, want.Events, func(int) error {
 			return p.Rebuild(ctx, func(ctx context.Context, tx *sql.Tx) error {
 				_, err := tx.ExecContext(ctx, `DELETE FROM deposits`)

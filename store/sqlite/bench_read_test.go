@@ -103,7 +103,7 @@ func BenchmarkLoadStream(b *testing.B) {
 	db := openRaw(b, s.path, SyncFull)
 	want := workload.AccountAt(n)
 	b.Run(fmt.Sprintf("sqlite/events=%d/lib", n), func(b *testing.B) {
-		r := annals.NewRunner(s, workload.Decider(), workload.Codec())
+		r := annals.NewRunner(annals.New(s), workload.Decider(), workload.Codec())
 		workload.Loop(b, n, workload.Load(ctx, r, "account", n))
 	})
 	b.Run(fmt.Sprintf("sqlite/events=%d/raw", n), func(b *testing.B) {
@@ -134,7 +134,7 @@ func BenchmarkLoadAggregate(b *testing.B) {
 		tail := n - workload.SnapshotVersion(n)
 		want := workload.AccountAt(n)
 		b.Run(fmt.Sprintf("sqlite/events=%d/snapshots/lib", n), func(b *testing.B) {
-			r := annals.NewRunner(s, workload.Decider(), workload.Codec(), annals.WithSnapshots(s, nil, workload.StateCodec()))
+			r := annals.NewRunner(annals.New(s), workload.Decider(), workload.Codec(), annals.WithSnapshots(s, nil, workload.StateCodec()))
 			workload.Loop(b, tail, workload.Load(ctx, r, "account", n))
 		})
 		b.Run(fmt.Sprintf("sqlite/events=%d/snapshots/raw", n), func(b *testing.B) {
@@ -165,7 +165,7 @@ func BenchmarkLoadAggregate(b *testing.B) {
 			})
 		})
 		b.Run(fmt.Sprintf("sqlite/events=%d/replay/lib", n), func(b *testing.B) {
-			r := annals.NewRunner(s, workload.Decider(), workload.Codec())
+			r := annals.NewRunner(annals.New(s), workload.Decider(), workload.Codec())
 			workload.Loop(b, n, workload.Load(ctx, r, "account", n))
 		})
 		b.Run(fmt.Sprintf("sqlite/events=%d/replay/raw", n), func(b *testing.B) {

@@ -216,7 +216,7 @@ func BenchmarkHandle(b *testing.B) {
 	for _, sync := range []Synchronous{SyncFull, SyncNormal} {
 		for _, perStream := range []int{1, workload.CommandsPerAgg} {
 			b.Run(fmt.Sprintf("sqlite/sync=%s/per-stream=%d/lib", sync, perStream), func(b *testing.B) {
-				r := annals.NewRunner(openStore(b, sync), workload.Decider(), workload.Codec())
+				r := annals.NewRunner(annals.New(openStore(b, sync)), workload.Decider(), workload.Codec())
 				workload.Loop(b, 1, workload.Handle(ctx, r, perStream))
 			})
 			b.Run(fmt.Sprintf("sqlite/sync=%s/per-stream=%d/raw", sync, perStream), func(b *testing.B) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/internal/ledger"
 	"github.com/annals-dev/annals/proptest"
 	"github.com/annals-dev/annals/snapshot"
@@ -46,7 +47,7 @@ func TestSnapshotEqualsReplay(t *testing.T) {
 	for name, open := range stores {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
-			proptest.SnapshotEqualsReplay(t, s, s, ledger.Decider, ledger.Events(), ledger.States(), ledger.Commands)
+			proptest.SnapshotEqualsReplay(t, annals.New(s), s, ledger.Decider, ledger.Events(), ledger.States(), ledger.Commands)
 		})
 	}
 }

@@ -81,11 +81,11 @@ func ExampleStore_SQL() {
 	s.Append(ctx, "dog-1", store.NoStream, []store.Event{{Type: "DogRegistered"}, {Type: "TrickAdded"}, {Type: "TrickAdded"}})
 	s.Append(ctx, "dog-2", store.NoStream, []store.Event{{Type: "DogRegistered"}, {Type: "TrickAdded"}})
 
-	tricks := annals.NewProjection(s, s.SQL(), "trick-counts", func(ctx context.Context, tx *sql.Tx, r store.Record) error {
+	tricks := must(annals.NewRecordProjection(annals.New(s), "trick-counts", func(ctx context.Context, tx *sql.Tx, r store.Record) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO trick_counts (dog, tricks) VALUES (?, 1)
 			ON CONFLICT (dog) DO UPDATE SET tricks = tricks + 1`, r.StreamID)
 		return err
-	}, annals.WithTypes("TrickAdded"))
+	}, annals.WithTypes("TrickAdded")))
 	// Rebuild empties the read model (here it also creates the table) and
 	// replays the log; later, tricks.Run(ctx) follows it.
 	err = tricks.Rebuild(ctx, func(ctx context.Context, tx *sql.Tx) error {

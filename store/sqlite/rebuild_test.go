@@ -78,7 +78,7 @@ func (m *readModel) handle(ctx context.Context, tx *sql.Tx, r store.Record) erro
 func childProject(t *testing.T, ctx context.Context, s *sqlite.Store, step string) {
 	batch, _ := strconv.Atoi(os.Getenv(idEnv))
 	m := &readModel{prefix: "rm", gen: 2}
-	p := annals.NewProjection(s, s.SQL(), projectionName, m.handle, annals.WithBatchSize(batch))
+	p := must(annals.NewRecordProjection(annals.New(s), projectionName, m.handle, annals.WithBatchSize(batch)))
 	switch step {
 	case "rebuild":
 		if err := p.Rebuild(ctx, m.reset, func(pr annals.Progress) { fmt.Println("at", pr.Position) }); err != nil {
@@ -173,7 +173,7 @@ func TestKilledProjectionRebuildsExactly(t *testing.T) {
 	if err := s.SQL().Commit(ctx, projectionName, 0, 0, func(tx *sql.Tx) error { return old.reset(ctx, tx) }); err != nil {
 		t.Fatal(err)
 	}
-	first := annals.NewProjection(s, s.SQL(), projectionName, old.handle, annals.WithBatchSize(500))
+	first := must(annals.NewRecordProjection(annals.New(s), projectionName, old.handle, annals.WithBatchSize(500)))
 	for range 5 {
 		if _, err := first.Step(ctx); err != nil {
 			t.Fatal(err)

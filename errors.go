@@ -1,0 +1,99 @@
+package annals
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// What a call that writes tells its caller is one of three outcomes, each
+// told apart with errors.Is:
+//
+//   - nil, or an error that matches [ErrStored]: the write was stored.
+//     The result the call returns holds what was stored. With ErrStored,
+//     something that ran after the write failed (a consumer of a Sync
+//     system); the write must not be retried.
+//   - an error that matches [store.ErrOutcomeUnknown]: the request was
+//     sent, then the connection or the deadline cut the answer off. The
+//     write may or may not be stored; retry with an idempotency key (see
+//     [WithIdempotencyKey]), which answers "already done" when it was.
+//   - any other error: nothing was stored. This is the case of
+//     [store.ErrConflict], [ErrRejected], [store.ErrInvalid] and of a
+//     context that ended before the write was sent.
+var (
+	// ErrStored matches the error of a write that was stored although
+	// something after it failed. The error is a [*StoredError].
+	ErrStored = errors.New("stored")
+
+	// ErrRejected matches every business-rule rejection that
+	// [Runner.Handle] returns: the error of Decide, which errors.Is also
+	// matches. Nothing was stored.
+	ErrRejected = errors.New("command rejected")
+
+	// ErrIdempotencyKey reports an idempotency key that was first used
+	// for another stream or another command: nothing was stored. Use a
+	// key per command (a request ID), never per customer or per day.
+	ErrIdempotencyKey = errors.New("idempotency key reused")
+)
+
+// StoredError is the error of a write that was stored although something
+// after it failed, such as a consumer of a [Sync] system. It matches
+// [ErrStored], and never [store.ErrConflict] nor [store.ErrOutcomeUnknown],
+// whatever failed after the write: the write itself is done.
+type StoredError struct {
+	// StreamID and Version say what was stored: the stream and its
+	// version after the write.
+	StreamID string
+	Version  int64
+	// Err is what failed after the write, such as a [*ConsumerError].
+	Err error
+}
+
+// Error says what was stored and what failed after.
+func (e *StoredError) Error() string {
+	return fmt.Sprintf("stream %q: stored up to version %d, then: %v", e.StreamID, e.Version, e.Err)
+}
+
+// Is makes errors.Is(err, ErrStored) true.
+func (e *StoredError) Is(target error) bool { return target == ErrStored }
+
+// Unwrap returns what failed after the write, unless it would make the
+// error match store.ErrConflict or store.ErrOutcomeUnknown, which would
+// tell the caller the write was not, or may not be, stored.
+func (e *StoredError) Unwrap() error {
+	if errors.Is(e.Err, store.ErrConflict) || errors.Is(e.Err, store.ErrOutcomeUnknown) {
+		return nil
+	}
+	return e.Err
+}
+
+// ConsumerError is the error of a projection or saga that stopped on an
+// event: the checkpoint stays before Position, so that the consumer
+// resumes at that event once the cause is fixed.
+type ConsumerError struct {
+	// Consumer is the consumer's name.
+	Consumer string
+	// Position, EventID, Type, StreamID and Version identify the event
+	// it stopped at.
+	Position int64
+	EventID  string
+	Type     string
+	StreamID string
+	Version  int64
+	// Err is the handler's error.
+	Err error
+}
+
+// consumerError returns the error of consumer stopping at rec.
+func consumerError(consumer string, rec store.Record, err error) *ConsumerError {
+	return &ConsumerError{Consumer: consumer, Position: rec.Position, EventID: rec.ID.String(), Type: rec.Type, StreamID: rec.StreamID, Version: rec.Version, Err: err}
+}
+
+// Error says which consumer stopped, where, and why.
+func (e *ConsumerError) Error() string {
+	return fmt.Sprintf("consumer %q stopped at position %d (event %s, type %s, stream %q version %d): %v", e.Consumer, e.Position, e.EventID, e.Type, e.StreamID, e.Version, e.Err)
+}
+
+// Unwrap returns the handler's error.
+func (e *ConsumerError) Unwrap() error { return e.Err }

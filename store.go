@@ -1,0 +1,259 @@
+package annals
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"reflect"
+	"sync/atomic"
+
+	"github.com/annals-dev/annals/snapshot"
+	"github.com/annals-dev/annals/store"
+)
+
+// EnvVar is the environment variable from which applications read the
+// store URL, by convention: memory:, sqlite:///path/app.db, postgres://….
+const EnvVar = store.EnvVar
+
+// Store is the handle an application holds on an event store: it appends
+// and reads events, and it is what runners, projections, sagas and
+// systems are built on. It can do everything its adapter can, without a
+// type assertion: keep view states, snapshots and data subjects' keys,
+// grant leases, and hand SQL read models the adapter's transactions (see
+// [SQL]). A feature the adapter does not implement fails with an error
+// that matches [store.ErrUnsupported] and names it; [Store.Unsupported]
+// lists them up front.
+//
+// When a [System] in [Sync] mode runs over the store, every append through
+// it returns once the system's consumers have handled what followed from
+// it, whichever runner made it.
+//
+// A Store is safe for concurrent use.
+type Store struct {
+	adapter store.Store
+	name    string // what the messages call the store: the URL scheme or the adapter's type
+	states  store.StateStore
+	snaps   snapshot.Store
+	keys    store.KeyStore
+	locker  store.Locker
+	system  atomic.Pointer[System]
+}
+
+// The handle is each of the interfaces that consumers of a store take.
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.StateStore = (*Store)(nil)
+	_ snapshot.Store   = (*Store)(nil)
+	_ store.KeyStore   = (*Store)(nil)
+	_ store.Locker     = (*Store)(nil)
+)
+
+// Open opens the store a URL names, with the adapter registered for its
+// scheme: "memory:", "sqlite:///abs/path.db", "postgres://user@host/db"….
+// The adapter's package must be imported, usually for its side effect:
+//
+//	import _ "github.com/annals-dev/annals/store/sqlite"
+//
+// An unknown scheme or a malformed URL fails with an error that matches
+// [store.ErrUnknownScheme] or [store.ErrInvalid] and lists the linked
+// schemes. On error the returned store is nil.
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	a, err := store.Open(ctx, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	s := New(a)
+	if scheme, _, ok := cutScheme(rawURL); ok {
+		s.name = scheme
+	}
+	return s, nil
+}
+
+func cutScheme(rawURL string) (string, string, bool) {
+	for i, r := range rawURL {
+		if r == ':' {
+			return rawURL[:i], rawURL[i+1:], i > 0
+		}
+	}
+	return "", rawURL, false
+}
+
+// New returns the handle on an adapter value, such as memory.New() or a
+// store opened with its adapter's own Open. The handle uses whatever of
+// store.StateStore, snapshot.Store, store.KeyStore and store.Locker the
+// adapter implements. Closing the handle closes the adapter.
+func New(adapter store.Store) *Store {
+	if h, ok := adapter.(*Store); ok {
+		return h
+	}
+	s := &Store{adapter: adapter, name: reflect.TypeOf(adapter).String()}
+	s.states, _ = adapter.(store.StateStore)
+	s.snaps, _ = adapter.(snapshot.Store)
+	s.keys, _ = adapter.(store.KeyStore)
+	s.locker, _ = adapter.(store.Locker)
+	return s
+}
+
+// Adapter returns the adapter the handle runs on, for code that needs an
+// adapter's own methods (a PostgreSQL pool, say).
+func (s *Store) Adapter() store.Store { return s.adapter }
+
+// Unsupported lists the features of a handle that its adapter does not
+// implement, each with the interface that would provide it; empty for
+// every adapter of this module.
+func (s *Store) Unsupported() []string {
+	var missing []string
+	if s.states == nil {
+		missing = append(missing, "view states and consumer commits (store.StateStore): view projections, processes and sagas")
+	}
+	if s.snaps == nil {
+		missing = append(missing, "snapshots (snapshot.Store)")
+	}
+	if s.keys == nil {
+		missing = append(missing, "data subjects' keys (store.KeyStore): codec.WithSubjectKeys")
+	}
+	if s.locker == nil {
+		missing = append(missing, "leases (store.Locker): consumers run without one")
+	}
+	return missing
+}
+
+func (s *Store) unsupported(what, iface string) error {
+	return fmt.Errorf("store %s does not keep %s: its adapter does not implement %s: %w", s.name, what, iface, store.ErrUnsupported)
+}
+
+// Append appends events to a stream; see [store.Store.Append]. Under a
+// [System] in [Sync] mode it then runs the system's consumers until they
+// have handled what followed from the append; if one of them fails
+// because of these events, the events are stored all the same and the
+// error is a [*StoredError] that says so.
+func (s *Store) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
+	v, err := s.adapter.Append(ctx, streamID, expected, events)
+	if err != nil || len(events) == 0 {
+		return v, err
+	}
+	if sys := s.system.Load(); sys != nil && sys.mode == Sync {
+		if err := sys.settleAfter(ctx, streamID, v-int64(len(events)), v); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+// ReadStream yields the records of a stream from version from; see
+// [store.Store.ReadStream].
+func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
+	return s.adapter.ReadStream(ctx, streamID, from)
+}
+
+// ReadLog returns a page of the global log; see [store.Store.ReadLog].
+func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
+	return s.adapter.ReadLog(ctx, q)
+}
+
+// Head returns the position of the last event of the global log.
+func (s *Store) Head(ctx context.Context) (int64, error) { return s.adapter.Head(ctx) }
+
+// Wait blocks until the log holds an event after position after.
+func (s *Store) Wait(ctx context.Context, after int64) error { return s.adapter.Wait(ctx, after) }
+
+// Checkpoint returns the last position recorded for consumer, or 0.
+func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) {
+	return s.adapter.Checkpoint(ctx, consumer)
+}
+
+// SetCheckpoint records position for consumer; see
+// [store.Store.SetCheckpoint].
+func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int64) error {
+	return s.adapter.SetCheckpoint(ctx, consumer, position)
+}
+
+// Close closes the adapter.
+func (s *Store) Close() error { return s.adapter.Close() }
+
+// Commit runs fn in a transaction that keeps view states and moves a
+// consumer's checkpoint; see [store.Committer].
+func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
+	if s.states == nil {
+		return s.unsupported("view states", "store.StateStore")
+	}
+	return s.states.Commit(ctx, consumer, from, to, fn)
+}
+
+// LoadState returns a committed view state; see [store.StateStore].
+func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, error) {
+	if s.states == nil {
+		return nil, false, s.unsupported("view states", "store.StateStore")
+	}
+	return s.states.LoadState(ctx, view, key)
+}
+
+// SaveSnapshot stores a snapshot; see [snapshot.Store].
+func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error {
+	if s.snaps == nil {
+		return s.unsupported("snapshots", "snapshot.Store")
+	}
+	return s.snaps.SaveSnapshot(ctx, snap)
+}
+
+// LatestSnapshot returns a stream's latest snapshot; see [snapshot.Store].
+func (s *Store) LatestSnapshot(ctx context.Context, streamID string) (snapshot.Snapshot, bool, error) {
+	if s.snaps == nil {
+		return snapshot.Snapshot{}, false, s.unsupported("snapshots", "snapshot.Store")
+	}
+	return s.snaps.LatestSnapshot(ctx, streamID)
+}
+
+// CreateSubjectKey stores a data subject's key; see [store.KeyStore].
+func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store.SubjectKey, error) {
+	if s.keys == nil {
+		return store.SubjectKey{}, s.unsupported("data subjects' keys", "store.KeyStore")
+	}
+	return s.keys.CreateSubjectKey(ctx, k)
+}
+
+// SubjectKey returns a data subject's key; see [store.KeyStore].
+func (s *Store) SubjectKey(ctx context.Context, subject string) (store.SubjectKey, error) {
+	if s.keys == nil {
+		return store.SubjectKey{}, s.unsupported("data subjects' keys", "store.KeyStore")
+	}
+	return s.keys.SubjectKey(ctx, subject)
+}
+
+// DeleteSubjectKey deletes a data subject's key; see [store.KeyStore] and
+// codec.ForgetSubject.
+func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
+	if s.keys == nil {
+		return s.unsupported("data subjects' keys", "store.KeyStore")
+	}
+	return s.keys.DeleteSubjectKey(ctx, subject)
+}
+
+// Lock takes the lease on name; see [store.Locker].
+func (s *Store) Lock(ctx context.Context, name string) (store.Lease, error) {
+	if s.locker == nil {
+		return nil, s.unsupported("leases", "store.Locker")
+	}
+	return s.locker.Lock(ctx, name)
+}
+
+// SQL returns the committer through which a read model in the
+// application's own tables writes with the consumer's checkpoint, for an
+// adapter whose transactions are of type T: *sql.Tx for store/sqlite,
+// pgx.Tx for store/postgres. [NewProjection] calls it; few programs need
+// to. A store whose adapter has no such transactions fails with an error
+// that matches [store.ErrUnsupported] and says which type it has, if any.
+func SQL[T any](s *Store) (store.Committer[T], error) {
+	type sqlAdapter interface{ SQL() store.Committer[T] }
+	if a, ok := s.adapter.(sqlAdapter); ok {
+		return a.SQL(), nil
+	}
+	want := reflect.TypeFor[T]()
+	if m, ok := reflect.TypeOf(s.adapter).MethodByName("SQL"); ok && m.Type.NumOut() == 1 {
+		if commit, ok := m.Type.Out(0).MethodByName("Commit"); ok && commit.Type.NumIn() == 5 && commit.Type.In(4).NumIn() == 1 {
+			have := commit.Type.In(4).In(0) // Commit(ctx, consumer, from, to, fn func(tx T) error)
+			return nil, fmt.Errorf("store %s hands SQL read models a %v, not a %v: write the handler for %v: %w", s.name, have, want, have, store.ErrUnsupported)
+		}
+	}
+	return nil, fmt.Errorf("store %s has no SQL tables for read models (asked for %v transactions); use a view projection, or a SQL adapter such as sqlite or postgres: %w", s.name, want, store.ErrUnsupported)
+}
