@@ -209,8 +209,8 @@ func (c *JSON[E]) Decode(name string, version int, data []byte) (E, error) {
 	return e, nil
 }
 
-// Types returns the registered type names, so that a consumer of the log
-// reads only the events it can decode.
+// Types implements [Mapper]: the registered type names, sorted, so that a
+// consumer of the log reads only the events it can decode.
 func (c *JSON[E]) Types() []string {
 	names := make([]string, 0, len(c.byName))
 	for name := range c.byName {

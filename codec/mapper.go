@@ -26,9 +26,15 @@ import (
 // ToEvent gets the event's [Placement] — its stream, the version it will
 // have and its ID — since an encrypted payload is bound to its place;
 // FromRecord gets a context, since it may look up keys in the store.
+//
+// Types returns the type names of the records FromRecord decodes, so that
+// a consumer of the global log reads only those instead of reading and
+// skipping every other aggregate's events. A mapper that cannot list them
+// returns nil, and its consumers read every record.
 type Mapper[E any] interface {
 	ToEvent(ctx context.Context, at Placement, e E, meta store.Metadata) (store.Event, error)
 	FromRecord(ctx context.Context, r store.Record) (E, error)
+	Types() []string
 }
 
 // Placement is where an event will be stored: its stream, the version it
@@ -151,11 +157,11 @@ func (m *Pipeline[T]) Err() error {
 	return nil
 }
 
-// Types returns the type names of the records the pipeline reads, when
-// its codec can list its own (as [JSON.Types] does): the codec's names
-// and every old name its upcaster renames from. Consumers of the log read
-// only these types. It returns nil when the codec cannot list its names,
-// and consumers then read every record.
+// Types implements [Mapper]: the type names of the records the pipeline
+// reads, when its codec can list its own (as [JSON.Types] does): the
+// codec's names and every old name its upcaster renames from. Consumers
+// of the log read only these types. It returns nil when the codec cannot
+// list its names, and consumers then read every record.
 func (m *Pipeline[T]) Types() []string {
 	lister, ok := m.codec.(interface{ Types() []string })
 	if !ok {

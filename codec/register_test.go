@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -486,4 +487,16 @@ func genTree(depth int) *rapid.Generator[tree] {
 		}
 		return v
 	})
+}
+
+// A consumer filters the log by its mapper's types through the Mapper
+// interface, whatever the mapper.
+func TestMapperTypes(t *testing.T) {
+	c := codec.NewJSON[any]().Register("B", moneyDeposited{}).Register("A", accountOpened{})
+	for name, m := range map[string]codec.Mapper[any]{"JSON": c, "Pipeline": codec.NewMapper[any](c, codec.WithUpcaster(accountUpcaster()))} {
+		got := m.Types()
+		if !slices.IsSorted(got) || !slices.Contains(got, "A") || !slices.Contains(got, "B") {
+			t.Errorf("%s.Types() = %v, want the registered names, sorted", name, got)
+		}
+	}
 }
