@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/annals-dev/annals/snapshot"
@@ -27,6 +28,12 @@ type Codec[E any] interface {
 // E before use; a type that implements json.Marshaler and
 // json.Unmarshaler (on its pointer) encodes itself.
 //
+// A JSON refuses at registration a type whose values it would store
+// without their content, since reloading them would give another state
+// and no error: see [JSON.RegisterVersion] and [ErrUnencodable]. After a
+// refusal, [JSON.Err] reports it and every call that encodes or decodes
+// returns it, so nothing is stored until the registration is fixed.
+//
 // A JSON is also a [Mapper] and a [SnapshotMapper] that stores plain
 // JSON, for the simple case: annals.NewRunner(s, d, codec). It reads
 // compressed records too, but not encrypted ones, and upcasts nothing;
@@ -37,6 +44,8 @@ type JSON[E any] struct {
 	byName map[string]jsonType
 	byType map[reflect.Type]jsonType
 	plain  *pipeline // reads what needs no configuration: compression
+	err    error     // the first registration refused
+	shapes sync.Map  // reflect.Type → shape, of the values found in fields of type any
 }
 
 var (
@@ -49,6 +58,7 @@ type jsonType struct {
 	name    string
 	version int
 	typ     reflect.Type
+	dynamic bool // has fields of type any, whose content Encode checks
 }
 
 // NewJSON returns a JSON codec with no registered types.
@@ -61,6 +71,10 @@ func NewJSON[E any]() *JSON[E] {
 // as DogRegistered{} for an interface E. It returns c, so that calls chain.
 // It panics when the name is empty or either the name or the type is
 // already registered: that is a programming error found at start-up.
+//
+// A type whose values JSON would store without their content is refused
+// (see [JSON.RegisterVersion]): the refusal is kept, [JSON.Err] reports
+// it, and every later call that encodes or decodes returns it.
 func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
 	return c.RegisterVersion(name, 1, sample)
 }
@@ -68,6 +82,35 @@ func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
 // RegisterVersion is [JSON.Register] for a type whose current schema
 // version is not 1. Records of older versions are upcast before they reach
 // the codec (see package upcast).
+//
+// It refuses, with an error matching [ErrUnencodable], a type whose
+// values would not survive JSON:
+//
+//   - a struct with fields but none that JSON encodes (all unexported),
+//     which would be stored as {} — decider.Either is one — unless it
+//     implements json.Marshaler (or encoding.TextMarshaler) and its
+//     pointer json.Unmarshaler (or encoding.TextUnmarshaler); the same for
+//     every struct reached through its exported fields, slices, arrays,
+//     maps and pointers;
+//   - a struct whose MarshalJSON or UnmarshalJSON is promoted from an
+//     embedded field, such as a time.Time, while it has other fields: JSON
+//     would encode the embedded field alone;
+//   - a type that declares MarshalJSON on its pointer where JSON does not
+//     call it (the registered value itself, a map value);
+//   - a chan, func, complex number or unsafe.Pointer, an interface other
+//     than any, and a map key that is not a string, an integer or a text
+//     marshaler;
+//   - a sample that does not survive encoding: it must decode to a value
+//     that is reflect.DeepEqual to it or that encodes to the same bytes.
+//     Pass a sample with its fields set to check a type's own marshalers.
+//
+// An empty struct, such as a marker event, is accepted: it has nothing to
+// lose. The content of a field of type any is known only from a value:
+// [JSON.Encode] refuses a value that holds a type refused here, and
+// decodes as JSON's own types (map[string]any, []any, float64, string,
+// bool).
+//
+// Only the first refusal is kept; later registrations are not checked.
 func (c *JSON[E]) RegisterVersion(name string, version int, sample E) *JSON[E] {
 	t := reflect.TypeOf(any(sample))
 	switch {
@@ -84,14 +127,37 @@ func (c *JSON[E]) RegisterVersion(name string, version int, sample E) *JSON[E] {
 	if old, ok := c.byType[t]; ok {
 		panic(fmt.Sprintf("annals: JSON.Register: %v already registered as %q", t, old.name))
 	}
-	jt := jsonType{name: name, version: version, typ: t}
+	if c.err != nil {
+		return c
+	}
+	s := inspect(t)
+	if s.fault == nil {
+		s.fault = roundTrip(t, any(sample))
+	}
+	if s.fault != nil {
+		c.err = s.fault.err(fmt.Sprintf("register %q", name), t)
+		return c
+	}
+	jt := jsonType{name: name, version: version, typ: t, dynamic: s.dynamic}
 	c.byName[name] = jt
 	c.byType[t] = jt
 	return c
 }
 
-// Encode implements [Codec].
+// Err returns the first registration that was refused, an error matching
+// [ErrUnencodable], or nil. While it is not nil, every call that encodes
+// or decodes returns it.
+func (c *JSON[E]) Err() error {
+	return c.err
+}
+
+// Encode implements [Codec]. A value that holds, in a field of type any,
+// a value of a type that [JSON.RegisterVersion] would refuse fails with
+// [ErrUnencodable].
 func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
+	if c.err != nil {
+		return "", 0, nil, c.err
+	}
 	t := reflect.TypeOf(any(e))
 	jt, ok := c.byType[t]
 	if !ok {
@@ -101,13 +167,30 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 	if err != nil {
 		return "", 0, nil, fmt.Errorf("encode %s: %w", jt.name, err)
 	}
+	if jt.dynamic {
+		if f := contents(reflect.ValueOf(any(e)), false, "", c.shapeOf); f != nil {
+			return "", 0, nil, f.err(fmt.Sprintf("encode %q", jt.name), t)
+		}
+	}
 	return jt.name, jt.version, data, nil
+}
+
+// shapeOf inspects a type found in a field of type any, once.
+func (c *JSON[E]) shapeOf(t reflect.Type) shape {
+	if s, ok := c.shapes.Load(t); ok {
+		return s.(shape)
+	}
+	s, _ := c.shapes.LoadOrStore(t, inspect(t))
+	return s.(shape)
 }
 
 // Decode implements [Codec]. A schema version other than the registered one
 // is an error: upcast old records before decoding them.
 func (c *JSON[E]) Decode(name string, version int, data []byte) (E, error) {
 	var zero E
+	if c.err != nil {
+		return zero, c.err
+	}
 	jt, ok := c.byName[name]
 	if !ok {
 		return zero, fmt.Errorf("decode %q: no Go type registered for this name: %w", name, ErrUnknownEventType)
@@ -126,8 +209,8 @@ func (c *JSON[E]) Decode(name string, version int, data []byte) (E, error) {
 	return e, nil
 }
 
-// Types returns the registered type names, so that a consumer of the log
-// reads only the events it can decode.
+// Types implements [Mapper]: the registered type names, sorted, so that a
+// consumer of the log reads only the events it can decode.
 func (c *JSON[E]) Types() []string {
 	names := make([]string, 0, len(c.byName))
 	for name := range c.byName {
@@ -155,6 +238,10 @@ func (c *JSON[E]) ToEvent(_ context.Context, at Placement, e E, meta store.Metad
 
 // FromRecord implements [Mapper].
 func (c *JSON[E]) FromRecord(ctx context.Context, r store.Record) (E, error) {
+	if c.err != nil {
+		var zero E
+		return zero, c.err
+	}
 	id := identity{kind: 'e', streamID: r.StreamID, version: r.Version, eventID: r.ID, typ: r.Type, schema: r.SchemaVersion}
 	data, _, err := c.plain.open(ctx, id, r.Data, r.Encoding)
 	if err != nil {
@@ -178,6 +265,10 @@ func (c *JSON[E]) ToSnapshot(_ context.Context, streamID string, version int64, 
 // schema version other than the registered one fails with
 // [ErrUnknownEventType] or [ErrSchemaVersion].
 func (c *JSON[E]) FromSnapshot(ctx context.Context, s snapshot.Snapshot) (E, error) {
+	if c.err != nil {
+		var zero E
+		return zero, c.err
+	}
 	id := identity{kind: 's', streamID: s.StreamID, version: s.Version, typ: s.Type, schema: s.SchemaVersion}
 	data, _, err := c.plain.open(ctx, id, s.Data, s.Encoding)
 	if err != nil {

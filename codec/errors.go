@@ -22,4 +22,11 @@ var (
 	// transformation this code does not know or in an order it does not
 	// write, so its payload cannot be read.
 	ErrUnknownEncoding = errors.New("unknown encoding")
+	// ErrUnencodable reports a type whose values a codec would store
+	// without their content, such as a struct whose fields are all
+	// unexported, which JSON stores as {}. [JSON] refuses such a type when
+	// it is registered and then fails every encode and decode with the
+	// refusal; see [JSON.RegisterVersion]. The error names the type name,
+	// the Go type, what is wrong with it and what to do.
+	ErrUnencodable = errors.New("unencodable type")
 )

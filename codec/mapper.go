@@ -14,8 +14,8 @@ import (
 )
 
 // Mapper turns typed events into events to append and stored records back
-// into typed events. The [Runner] takes one; projections and other readers
-// of the global log decode records with the same value.
+// into typed events. A command runner takes one; projections and other
+// readers of the global log decode records with the same value.
 //
 // A [*JSON] is a Mapper that stores plain JSON. [NewMapper] wraps any
 // [Codec] in the full pipeline:
@@ -26,15 +26,21 @@ import (
 // ToEvent gets the event's [Placement] — its stream, the version it will
 // have and its ID — since an encrypted payload is bound to its place;
 // FromRecord gets a context, since it may look up keys in the store.
+//
+// Types returns the type names of the records FromRecord decodes, so that
+// a consumer of the global log reads only those instead of reading and
+// skipping every other aggregate's events. A mapper that cannot list them
+// returns nil, and its consumers read every record.
 type Mapper[E any] interface {
 	ToEvent(ctx context.Context, at Placement, e E, meta store.Metadata) (store.Event, error)
 	FromRecord(ctx context.Context, r store.Record) (E, error)
+	Types() []string
 }
 
 // Placement is where an event will be stored: its stream, the version it
 // will have there, and its ID. The zero ID asks for a new UUIDv7; a
 // command handled with an idempotency key gives IDs derived from the key
-// (see [WithIdempotencyKey]).
+// (see annals.WithIdempotencyKey).
 type Placement struct {
 	StreamID string
 	Version  int64
@@ -121,6 +127,10 @@ func WithSubjectKeys(ks store.KeyStore, master *Keyring) MapperOption {
 // NewMapper returns a pipeline around codec c with the given options.
 // Without options it reads and writes what c does, and also reads
 // compressed records. It panics when c is nil.
+//
+// When c reports a refused registration, as [JSON.Err] does, the
+// pipeline's [Pipeline.Err] reports it too and every call that encodes or
+// decodes returns it, before any other step.
 func NewMapper[T any](c Codec[T], opts ...MapperOption) *Pipeline[T] {
 	if c == nil {
 		panic("annals: codec.NewMapper: nil codec")
@@ -136,11 +146,22 @@ func NewMapper[T any](c Codec[T], opts ...MapperOption) *Pipeline[T] {
 	return m
 }
 
-// Types returns the type names of the records the pipeline reads, when
-// its codec can list its own (as [JSON.Types] does): the codec's names
-// and every old name its upcaster renames from. Consumers of the log read
-// only these types. It returns nil when the codec cannot list its names,
-// and consumers then read every record.
+// Err returns the registration error of the codec, when the codec has an
+// Err method as [JSON] does: an error matching [ErrUnencodable] for a
+// type it refused. While it is not nil, every call that encodes or decodes
+// returns it.
+func (m *Pipeline[T]) Err() error {
+	if r, ok := m.codec.(interface{ Err() error }); ok {
+		return r.Err()
+	}
+	return nil
+}
+
+// Types implements [Mapper]: the type names of the records the pipeline
+// reads, when its codec can list its own (as [JSON.Types] does): the
+// codec's names and every old name its upcaster renames from. Consumers
+// of the log read only these types. It returns nil when the codec cannot
+// list its names, and consumers then read every record.
 func (m *Pipeline[T]) Types() []string {
 	lister, ok := m.codec.(interface{ Types() []string })
 	if !ok {
@@ -154,6 +175,9 @@ func (m *Pipeline[T]) Types() []string {
 // ToEvent implements [Mapper]. The event gets the ID of at, or a fresh
 // UUIDv7 when at has none, and an encrypted payload is bound to it.
 func (m *Pipeline[T]) ToEvent(ctx context.Context, at Placement, e T, meta store.Metadata) (store.Event, error) {
+	if err := m.Err(); err != nil {
+		return store.Event{}, err
+	}
 	name, schema, data, err := m.codec.Encode(e)
 	if err != nil {
 		return store.Event{}, err
@@ -175,6 +199,10 @@ func (m *Pipeline[T]) ToEvent(ctx context.Context, at Placement, e T, meta store
 // FromRecord implements [Mapper]. Personal fields whose subject has been
 // forgotten decode as zero values.
 func (m *Pipeline[T]) FromRecord(ctx context.Context, r store.Record) (T, error) {
+	if err := m.Err(); err != nil {
+		var zero T
+		return zero, err
+	}
 	id := identity{kind: 'e', streamID: r.StreamID, version: r.Version, eventID: r.ID, typ: r.Type, schema: r.SchemaVersion}
 	data, _, err := m.p.open(ctx, id, r.Data, r.Encoding)
 	if err != nil {
@@ -186,6 +214,9 @@ func (m *Pipeline[T]) FromRecord(ctx context.Context, r store.Record) (T, error)
 
 // ToSnapshot implements [SnapshotMapper].
 func (m *Pipeline[T]) ToSnapshot(ctx context.Context, streamID string, version int64, s T) (snapshot.Snapshot, error) {
+	if err := m.Err(); err != nil {
+		return snapshot.Snapshot{}, err
+	}
 	name, schema, data, err := m.codec.Encode(s)
 	if err != nil {
 		return snapshot.Snapshot{}, err
@@ -205,6 +236,9 @@ func (m *Pipeline[T]) ToSnapshot(ctx context.Context, streamID string, version i
 // replays the stream instead.
 func (m *Pipeline[T]) FromSnapshot(ctx context.Context, s snapshot.Snapshot) (T, error) {
 	var zero T
+	if err := m.Err(); err != nil {
+		return zero, err
+	}
 	id := identity{kind: 's', streamID: s.StreamID, version: s.Version, typ: s.Type, schema: s.SchemaVersion}
 	data, forgotten, err := m.p.open(ctx, id, s.Data, s.Encoding)
 	if err != nil {

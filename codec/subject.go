@@ -135,8 +135,6 @@ func findPersonalFields(t reflect.Type) ([]string, error) {
 	return names, nil
 }
 
-var jsonMarshaler = reflect.TypeFor[json.Marshaler]()
-
 // nestedTag returns the name of a field inside t (a struct, or a pointer,
 // slice, array or map of one) that carries the personal tag, or "".
 func nestedTag(t reflect.Type, seen map[reflect.Type]bool) string {

@@ -1,0 +1,50 @@
+// Package codec is the record pipeline: it turns typed events and states
+// into the bytes a store keeps, and stored records back into values.
+//
+// A [Codec] maps a value to a type name, a schema version and a payload.
+// [JSON] is the default one, a registry from type names to Go types:
+//
+//	events := codec.NewJSON[Event]().
+//		Register("Opened", Opened{}).
+//		Register("Deposited", Deposited{})
+//	if err := events.Err(); err != nil {
+//		return err // a type whose values would be stored without their content
+//	}
+//
+// A [Mapper] turns values into events to append and records back into
+// values, and lists the type names it decodes so that a consumer of the
+// global log reads only those. A [*JSON] is a Mapper that stores plain
+// JSON; [NewMapper] wraps any Codec in the full pipeline:
+//
+//	write: event → codec → personal fields → compression → encryption → Event
+//	read:  Record → decryption → decompression → personal fields → upcast → codec → event
+//
+// A [SnapshotMapper] does the same for states.
+//
+// # Nothing is stored without its content
+//
+// encoding/json stores a struct whose fields are all unexported, such as
+// decider.Either, as {}; reloading it gives another state and no error. So
+// [JSON] checks every type when it is registered, with the structs,
+// slices, maps and pointers reachable through its exported fields, and
+// encodes and decodes a sample of it. It refuses a struct with no field
+// JSON encodes unless it marshals itself, a MarshalJSON promoted from an
+// embedded field over other fields, a MarshalJSON that JSON would not
+// call, a field JSON cannot encode (chan, func, complex) or decode (an
+// interface other than any), and a sample that does not survive the round
+// trip. Register keeps its chaining signature, so the refusal is kept:
+// [JSON.Err] reports the first, and every encode and decode, of the codec
+// and of a [NewMapper] pipeline around it, returns it. Its error matches
+// [ErrUnencodable] and says which type, what is wrong, and what to do:
+// export the fields, implement json.Marshaler and json.Unmarshaler, or
+// register the parts the type holds instead of the type.
+//
+// # Encoding, encryption and personal data
+//
+// Every record says in its Encoding which steps were applied after the
+// codec ([EncodingPersonal], [EncodingDeflate], [EncodingAES256GCM]), so a
+// pipeline reads records written with any subset of them. Encryption is
+// AES-256-GCM under a [Keyring] whose key IDs let keys rotate; personal
+// fields ([PersonalData]) are encrypted with one key per data subject,
+// and [ForgetSubject] deletes it.
+package codec

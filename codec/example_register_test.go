@@ -1,0 +1,28 @@
+package codec_test
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/decider"
+)
+
+// A decider.Either keeps its value in unexported fields, so JSON would
+// store every one as {}. The codec refuses it when it is registered, and
+// from then on refuses to encode or decode anything, so that nothing is
+// stored without its content.
+func ExampleJSON_Err() {
+	c := codec.NewJSON[any]().
+		Register("Deposited", moneyDeposited{}).
+		Register("Either", decider.Right[int]("x"))
+
+	fmt.Println(errors.Is(c.Err(), codec.ErrUnencodable))
+	fmt.Println(c.Err())
+	_, _, _, err := c.Encode(moneyDeposited{Amount: 5})
+	fmt.Println(errors.Is(err, codec.ErrUnencodable))
+	// Output:
+	// true
+	// register "Either" (decider.Either[int,string]): the type has no exported fields (only left, right, isRight) and does not implement json.Marshaler, so JSON would store every value as {}; export the fields that hold its content, implement json.Marshaler and json.Unmarshaler on it, or register its parts (the types it holds) instead: unencodable type
+	// true
+}

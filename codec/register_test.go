@@ -1,0 +1,502 @@
+package codec_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"pgregory.net/rapid"
+
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/snapshot"
+	"github.com/annals-dev/annals/store"
+)
+
+// Types whose values JSON would store without their content.
+type (
+	onlyUnexported struct {
+		amount int
+		note   string
+	}
+	// eitherLike is decider.Either by another name: one of two values,
+	// with the choice in an unexported flag.
+	eitherLike struct {
+		left    accountOpened
+		right   moneyDeposited
+		isRight bool
+	}
+	hidden       struct{ secret string }
+	nestedField  struct{ Inner hidden }
+	nestedSlice  struct{ Items []hidden }
+	nestedMap    struct{ ByID map[string]hidden }
+	nestedPtr    struct{ Next *hidden }
+	nestedDeep   struct{ Lines []map[string]*nestedField }
+	chanField    struct{ Done chan struct{} }
+	funcField    struct{ Hook func() }
+	complexField struct{ Z complex128 }
+	ifaceField   struct{ Err error }
+	structKey    struct{ Scores map[hidden]int }
+	// stamped embeds time.Time, whose MarshalJSON is promoted to it: JSON
+	// would store the time and lose Note.
+	stamped struct {
+		time.Time
+		Note string
+	}
+	// ptrMarshal declares its marshaler on the pointer, which JSON does
+	// not call for a value held in an interface.
+	ptrMarshal struct{ n int }
+	// forgetful marshals its content and ignores it when unmarshalling.
+	forgetful struct{ n int }
+	// capped changes its value on the way back.
+	capped    struct{ N int }
+	bigValues struct{ Totals map[string]big.Int }
+	// JSON encodes the fields of an unexported embedded pointer but
+	// cannot allocate it when decoding.
+	embeddedPtr      struct{ *hidden2 }
+	namedEmbeddedPtr struct {
+		*hidden2 `json:"h"`
+	}
+	hidden2 struct{ Note string }
+	// panicky's MarshalJSON panics on the sample.
+	panicky struct{ N int }
+)
+
+func (p panicky) MarshalJSON() ([]byte, error) { panic("no") }
+func (p *panicky) UnmarshalJSON([]byte) error  { return nil }
+
+func (p *ptrMarshal) MarshalJSON() ([]byte, error) { return json.Marshal(p.n) }
+func (p *ptrMarshal) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &p.n) }
+
+func (f forgetful) MarshalJSON() ([]byte, error) { return json.Marshal(f.n) }
+func (f *forgetful) UnmarshalJSON([]byte) error  { return nil }
+
+func (c *capped) UnmarshalJSON(b []byte) error {
+	var v struct{ N int }
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	c.N = min(v.N, 10)
+	return nil
+}
+
+func TestRegisterRefusesWhatJSONWouldLose(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		sample any
+		says   string // part of the error that says what is wrong
+	}{
+		{"only unexported fields", onlyUnexported{}, "no exported fields (only amount, note)"},
+		{"decider.Either", decider.Left[accountOpened, moneyDeposited](accountOpened{CustomerID: "c-1"}), "no exported fields (only left, right, isRight)"},
+		{"zero decider.Either", decider.Either[int, string]{}, "no exported fields"},
+		{"Either-like struct", eitherLike{}, "no exported fields"},
+		{"nested struct field", nestedField{}, "at .Inner, codec_test.hidden has no exported fields"},
+		{"nested in a slice", nestedSlice{}, "at .Items[], codec_test.hidden"},
+		{"nested in a map", nestedMap{}, "at .ByID[…], codec_test.hidden"},
+		{"nested behind a pointer", nestedPtr{}, "at .Next, codec_test.hidden"},
+		{"nested deep", nestedDeep{}, "at .Lines[][…].Inner, codec_test.hidden"},
+		{"chan field", chanField{}, "is a chan, which JSON cannot encode"},
+		{"func field", funcField{}, "is a func, which JSON cannot encode"},
+		{"complex field", complexField{}, "is a complex128, which JSON cannot encode"},
+		{"interface field", ifaceField{}, "is an interface other than any"},
+		{"struct map key", structKey{}, "is the key type of a map"},
+		{"embedded time.Time", stamped{}, "gets MarshalJSON from its embedded time.Time"},
+		{"pointer MarshalJSON", ptrMarshal{}, "declares MarshalJSON on its pointer"},
+		{"big.Int map values", bigValues{}, "at .Totals[…], big.Int declares MarshalJSON on its pointer"},
+		{"unexported embedded pointer", embeddedPtr{&hidden2{"n"}}, "embeds *codec_test.hidden2, a pointer to an unexported struct"},
+		{"named unexported embedded pointer", namedEmbeddedPtr{}, "embeds *codec_test.hidden2"},
+		{"sample whose MarshalJSON panics", panicky{}, "panics when the sample is encoded and decoded"},
+		{"sample that forgets", forgetful{n: 7}, "the sample encodes as 7 and decodes to a value that encodes as 0"},
+		{"sample that changes", capped{N: 50}, `the sample encodes as {"N":50} and decodes to a value that encodes as {"N":10}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := codec.NewJSON[any]().Register("Good", moneyDeposited{}).Register("Bad", tc.sample)
+			err := c.Err()
+			if !errors.Is(err, codec.ErrUnencodable) {
+				t.Fatalf("Err() = %v, want ErrUnencodable", err)
+			}
+			goType := fmt.Sprintf("(%v)", reflect.TypeOf(tc.sample))
+			for _, part := range []string{`register "Bad"`, goType, tc.says} {
+				if !strings.Contains(err.Error(), part) {
+					t.Errorf("error %q does not say %q", err, part)
+				}
+			}
+			if !strings.Contains(err.Error(), "; ") {
+				t.Errorf("error %q does not say what to do", err)
+			}
+			nothingWorks(t, c, err)
+		})
+	}
+}
+
+// nothingWorks checks that every call of the codec, and of a pipeline
+// around it, that encodes or decodes returns the registration error.
+func nothingWorks(t *testing.T, c *codec.JSON[any], want error) {
+	t.Helper()
+	ctx := context.Background()
+	good := moneyDeposited{Amount: 5}
+	rec := store.Record{StreamID: "s", Version: 1, Type: "Good", SchemaVersion: 1, Data: []byte(`{"amount":5}`)}
+	snap := snapshot.Snapshot{StreamID: "s", Version: 1, Type: "Good", SchemaVersion: 1, Data: []byte(`{"amount":5}`)}
+	p := codec.NewMapper[any](c, codec.WithCompression())
+	calls := map[string]func() error{
+		"Encode": func() error { _, _, _, err := c.Encode(good); return err },
+		"Decode": func() error { _, err := c.Decode("Good", 1, []byte(`{"amount":5}`)); return err },
+		"ToEvent": func() error {
+			_, err := c.ToEvent(ctx, codec.Placement{StreamID: "s", Version: 1}, good, store.Metadata{})
+			return err
+		},
+		"FromRecord":   func() error { _, err := c.FromRecord(ctx, rec); return err },
+		"ToSnapshot":   func() error { _, err := c.ToSnapshot(ctx, "s", 1, good); return err },
+		"FromSnapshot": func() error { _, err := c.FromSnapshot(ctx, snap); return err },
+		"Pipeline.Err": p.Err,
+		"Pipeline.ToEvent": func() error {
+			_, err := p.ToEvent(ctx, codec.Placement{StreamID: "s", Version: 1}, good, store.Metadata{})
+			return err
+		},
+		"Pipeline.FromRecord":   func() error { _, err := p.FromRecord(ctx, rec); return err },
+		"Pipeline.ToSnapshot":   func() error { _, err := p.ToSnapshot(ctx, "s", 1, good); return err },
+		"Pipeline.FromSnapshot": func() error { _, err := p.FromSnapshot(ctx, snap); return err },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, want) || !errors.Is(err, codec.ErrUnencodable) {
+			t.Errorf("%s after a refused registration: %v, want %v", name, err, want)
+		}
+	}
+}
+
+// The first refusal is the one reported, and a refused type is not
+// registered.
+func TestRegisterKeepsTheFirstRefusal(t *testing.T) {
+	c := codec.NewJSON[any]().Register("A", onlyUnexported{}).Register("B", chanField{}).Register("C", moneyDeposited{})
+	if err := c.Err(); err == nil || !strings.Contains(err.Error(), `"A"`) {
+		t.Fatalf("Err() = %v, want the refusal of A", err)
+	}
+	if got := c.Types(); len(got) != 0 {
+		t.Errorf("Types() = %v after refusing the first registration, want none", got)
+	}
+}
+
+// Snapshot states go through the same registration.
+func TestRegisterRefusesStateTypes(t *testing.T) {
+	type state struct {
+		balance  int64
+		deposits int
+	}
+	states := codec.NewJSON[state]().Register("Account", state{})
+	if !errors.Is(states.Err(), codec.ErrUnencodable) {
+		t.Fatalf("Err() = %v, want ErrUnencodable", states.Err())
+	}
+	if _, err := states.ToSnapshot(context.Background(), "a-1", 3, state{balance: 10, deposits: 1}); !errors.Is(err, codec.ErrUnencodable) {
+		t.Fatalf("ToSnapshot: %v, want ErrUnencodable", err)
+	}
+	m := codec.NewMapper[state](states)
+	if _, err := m.ToSnapshot(context.Background(), "a-1", 3, state{balance: 10, deposits: 1}); !errors.Is(err, codec.ErrUnencodable) {
+		t.Fatalf("Pipeline.ToSnapshot: %v, want ErrUnencodable", err)
+	}
+}
+
+// What a field of type any holds is known only from the value: Encode
+// refuses a value whose content JSON would drop, without spoiling the
+// codec.
+func TestEncodeRefusesUnencodableContentOfAny(t *testing.T) {
+	type note struct {
+		Attrs map[string]any
+		Extra any
+	}
+	c := codec.NewJSON[any]().Register("Note", note{})
+	if err := c.Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err := c.Encode(note{Attrs: map[string]any{"choice": decider.Right[int]("x")}})
+	if !errors.Is(err, codec.ErrUnencodable) || !strings.Contains(err.Error(), `at .Attrs["choice"], decider.Either`) {
+		t.Fatalf("Encode with an Either in an any field: %v, want ErrUnencodable naming the field", err)
+	}
+	_, _, _, err = c.Encode(note{Extra: []any{1, nestedField{}}})
+	if !errors.Is(err, codec.ErrUnencodable) || !strings.Contains(err.Error(), "at .Extra[1].Inner, codec_test.hidden") {
+		t.Fatalf("Encode with a nested hidden struct in an any field: %v", err)
+	}
+	if c.Err() != nil {
+		t.Fatalf("a refused value spoiled the codec: %v", c.Err())
+	}
+	_, _, data, err := c.Encode(note{Attrs: map[string]any{"n": 1.5, "tags": []any{"a"}}, Extra: moneyDeposited{Amount: 3}})
+	if err != nil || string(data) != `{"Attrs":{"n":1.5,"tags":["a"]},"Extra":{"amount":3}}` {
+		t.Fatalf("Encode of encodable content: %s, %v", data, err)
+	}
+}
+
+// Types that JSON stores with their content.
+type (
+	plain struct {
+		ID     string
+		Amount int64
+		Rate   float64
+		OK     bool
+		Raw    []byte
+		Tags   []string
+		Counts map[string]int
+		ByNum  map[int]string
+		Ref    *string
+		Code   [3]uint16
+	}
+	marker struct{}
+	// money marshals itself: its fields are unexported.
+	money struct {
+		cents    int64
+		currency string
+	}
+	// temperature has a value MarshalJSON and the usual pointer
+	// UnmarshalJSON.
+	temperature struct{ milli int64 }
+	timed       struct {
+		At       time.Time
+		Deadline *time.Time
+		ID       uuid.UUID
+	}
+	base struct {
+		ID      string
+		Version int
+	}
+	Detail     struct{ Note string }
+	embeddings struct {
+		base
+		*Detail `json:"detail,omitempty"`
+		Amount  int
+	}
+	// ownTime embeds time.Time and declares its own marshalers, which
+	// encode every field.
+	ownTime struct {
+		time.Time
+		Note string
+	}
+	onlyTime struct{ time.Time }
+	tree     struct {
+		Label    string
+		Children []*tree
+	}
+	// ignored leaves out what is not its content.
+	ignored struct {
+		Name  string
+		Cache map[string]int `json:"-"`
+		_     [0]func()
+	}
+	nestedOK struct {
+		Lines   []map[string]*base
+		Amounts map[string]money
+		Temps   []temperature
+		Raw     json.RawMessage
+		Meta    map[string]any
+	}
+	pointerOK struct{ n int }
+)
+
+func (m money) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Cents    int64  `json:"cents"`
+		Currency string `json:"currency"`
+	}{m.cents, m.currency})
+}
+
+func (m *money) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Cents    int64  `json:"cents"`
+		Currency string `json:"currency"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	m.cents, m.currency = v.Cents, v.Currency
+	return nil
+}
+
+func (t temperature) MarshalText() ([]byte, error) { return fmt.Appendf(nil, "%dmC", t.milli), nil }
+func (t *temperature) UnmarshalText(b []byte) error {
+	_, err := fmt.Sscanf(string(b), "%dmC", &t.milli)
+	return err
+}
+
+func (o ownTime) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		At   time.Time
+		Note string
+	}{o.Time, o.Note})
+}
+
+func (o *ownTime) UnmarshalJSON(b []byte) error {
+	var v struct {
+		At   time.Time
+		Note string
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	o.Time, o.Note = v.At, v.Note
+	return nil
+}
+
+func (p *pointerOK) MarshalJSON() ([]byte, error) { return json.Marshal(p.n) }
+func (p *pointerOK) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &p.n) }
+
+var (
+	when    = time.Date(2024, 5, 1, 12, 30, 0, 123456789, time.UTC)
+	ref     = "ref"
+	samples = map[string]any{
+		"Plain":       plain{ID: "p-1", Amount: -3, Rate: 0.25, OK: true, Raw: []byte{0, 1}, Tags: []string{"a"}, Counts: map[string]int{"x": 1}, ByNum: map[int]string{2: "two"}, Ref: &ref, Code: [3]uint16{1, 2, 3}},
+		"Marker":      marker{},
+		"Money":       money{cents: 1250, currency: "EUR"},
+		"Temperature": temperature{milli: -4500},
+		"Timed":       timed{At: when, Deadline: &when, ID: uuid.MustParse("01890a5d-ac96-774b-bcce-b302099a8057")},
+		"Time":        when,
+		"Embeddings":  embeddings{base: base{ID: "e", Version: 2}, Detail: &Detail{Note: "n"}, Amount: 4},
+		"OwnTime":     ownTime{Time: when, Note: "kept"},
+		"OnlyTime":    onlyTime{when},
+		"Tree":        tree{Label: "root", Children: []*tree{{Label: "leaf"}}},
+		"Ignored":     ignored{Name: "n"},
+		"NestedOK":    nestedOK{Lines: []map[string]*base{{"a": {ID: "a"}}}, Amounts: map[string]money{"x": {1, "EUR"}}, Temps: []temperature{{20}}, Raw: json.RawMessage(`{"k":1}`), Meta: map[string]any{"n": 1.0, "s": "v"}},
+		"PointerOK":   &pointerOK{n: 9},
+		"Bytes":       []byte("abc"),
+		"Scores":      map[string][]int{"a": {1, 2}},
+		"Account":     account{CustomerID: "c", Holder: "h", Balance: 3, Deposits: 1},
+	}
+)
+
+func acceptedCodec(t testing.TB) *codec.JSON[any] {
+	c := codec.NewJSON[any]()
+	for name, sample := range samples {
+		c.Register(name, sample)
+	}
+	if err := c.Err(); err != nil {
+		t.Fatalf("registering accepted types: %v", err)
+	}
+	return c
+}
+
+func TestRegisterAcceptsWhatJSONKeeps(t *testing.T) {
+	c := acceptedCodec(t)
+	ctx := context.Background()
+	p := codec.NewMapper[any](c, codec.WithCompression())
+	if p.Err() != nil {
+		t.Fatal(p.Err())
+	}
+	for name, sample := range samples {
+		t.Run(name, func(t *testing.T) {
+			ev, err := p.ToEvent(ctx, codec.Placement{StreamID: "s", Version: 1}, sample, store.Metadata{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Type != name {
+				t.Fatalf("stored as %q, want %q", ev.Type, name)
+			}
+			got, err := p.FromRecord(ctx, store.Record{ID: ev.ID, StreamID: "s", Version: 1, Type: ev.Type, SchemaVersion: ev.SchemaVersion, Data: ev.Data, Encoding: ev.Encoding})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameValue(t, sample, got)
+		})
+	}
+}
+
+// sameValue checks that got is want, or encodes as want does (a time.Time
+// that lost its monotonic reading, a float64 in a field of type any).
+func sameValue(t interface {
+	Helper()
+	Fatalf(string, ...any)
+}, want, got any) {
+	t.Helper()
+	if reflect.DeepEqual(want, got) {
+		return
+	}
+	a, _ := json.Marshal(want)
+	b, _ := json.Marshal(got)
+	if !bytes.Equal(a, b) || reflect.TypeOf(want) != reflect.TypeOf(got) {
+		t.Fatalf("round trip changed the value:\n want %T %+v (%s)\n  got %T %+v (%s)", want, want, a, got, got, b)
+	}
+}
+
+// Any value of an accepted type comes back from the codec as it went in.
+func TestAcceptedTypesRoundTrip(t *testing.T) {
+	c := acceptedCodec(t)
+	gen := rapid.OneOf(
+		rapid.Make[plain]().AsAny(),
+		rapid.Make[marker]().AsAny(),
+		rapid.Custom(func(t *rapid.T) any {
+			v := embeddings{base: rapid.Make[base]().Draw(t, "base"), Amount: rapid.Int().Draw(t, "amount")}
+			if rapid.Bool().Draw(t, "inner") {
+				v.Detail = &Detail{Note: rapid.String().Draw(t, "note")}
+			}
+			return v
+		}),
+		genTree(3).AsAny(),
+		rapid.Make[map[string][]int]().AsAny(),
+		rapid.Make[[]byte]().AsAny(),
+		rapid.Make[account]().AsAny(),
+		rapid.Custom(func(t *rapid.T) any {
+			return money{cents: rapid.Int64().Draw(t, "cents"), currency: rapid.StringOfN(rapid.RuneFrom([]rune("ABCDEFGHIJKLMNOPQRSTUVWXYZ")), 3, 3, -1).Draw(t, "currency")}
+		}),
+		rapid.Custom(func(t *rapid.T) any {
+			return temperature{milli: rapid.Int64().Draw(t, "milli")}
+		}),
+		rapid.Custom(func(t *rapid.T) any {
+			at := time.Unix(rapid.Int64Range(-62135596800, 253402300799).Draw(t, "sec"), rapid.Int64Range(0, 999_999_999).Draw(t, "nsec")).UTC()
+			v := timed{At: at, ID: uuid.UUID(rapid.Make[[16]byte]().Draw(t, "id"))}
+			if rapid.Bool().Draw(t, "deadline") {
+				v.Deadline = &at
+			}
+			return v
+		}),
+		rapid.Custom(func(t *rapid.T) any {
+			return ownTime{Time: time.Unix(rapid.Int64Range(0, 1<<34).Draw(t, "sec"), 0).UTC(), Note: rapid.String().Draw(t, "note")}
+		}),
+		rapid.Custom(func(t *rapid.T) any {
+			return nestedOK{
+				Lines:   rapid.SliceOf(rapid.MapOf(rapid.String(), rapid.Ptr(rapid.Make[base](), true))).Draw(t, "lines"),
+				Amounts: rapid.MapOf(rapid.String(), rapid.Custom(func(t *rapid.T) money { return money{cents: rapid.Int64().Draw(t, "c")} })).Draw(t, "amounts"),
+				Temps:   rapid.SliceOf(rapid.Custom(func(t *rapid.T) temperature { return temperature{rapid.Int64().Draw(t, "m")} })).Draw(t, "temps"),
+				Raw:     json.RawMessage(fmt.Sprintf(`{"n":%d}`, rapid.Int().Draw(t, "raw"))),
+			}
+		}),
+		rapid.Custom(func(t *rapid.T) any { return &pointerOK{n: rapid.Int().Draw(t, "n")} }),
+	)
+	rapid.Check(t, func(t *rapid.T) {
+		v := gen.Draw(t, "value")
+		name, version, data, err := c.Encode(v)
+		if err != nil {
+			t.Fatalf("encode %#v: %v", v, err)
+		}
+		got, err := c.Decode(name, version, data)
+		if err != nil {
+			t.Fatalf("decode %s %s: %v", name, data, err)
+		}
+		sameValue(t, v, got)
+	})
+}
+
+func genTree(depth int) *rapid.Generator[tree] {
+	return rapid.Custom(func(t *rapid.T) tree {
+		v := tree{Label: rapid.String().Draw(t, "label")}
+		if depth > 0 {
+			v.Children = rapid.SliceOfN(rapid.Ptr(genTree(depth-1), true), 0, 3).Draw(t, "children")
+		}
+		return v
+	})
+}
+
+// A consumer filters the log by its mapper's types through the Mapper
+// interface, whatever the mapper.
+func TestMapperTypes(t *testing.T) {
+	c := codec.NewJSON[any]().Register("B", moneyDeposited{}).Register("A", accountOpened{})
+	for name, m := range map[string]codec.Mapper[any]{"JSON": c, "Pipeline": codec.NewMapper[any](c, codec.WithUpcaster(accountUpcaster()))} {
+		got := m.Types()
+		if !slices.IsSorted(got) || !slices.Contains(got, "A") || !slices.Contains(got, "B") {
+			t.Errorf("%s.Types() = %v, want the registered names, sorted", name, got)
+		}
+	}
+}

@@ -1,0 +1,438 @@
+package codec
+
+import (
+	"bytes"
+	stdenc "encoding"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"runtime"
+	"strings"
+)
+
+// This file decides, when a type is registered with [JSON], whether its
+// values survive encoding/json: a value that would be stored without its
+// content ({} for a struct whose fields are all unexported) must be refused
+// before it is stored, since reloading it gives another state and no error.
+
+var (
+	jsonMarshaler   = reflect.TypeFor[json.Marshaler]()
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textMarshaler   = reflect.TypeFor[stdenc.TextMarshaler]()
+	textUnmarshaler = reflect.TypeFor[stdenc.TextUnmarshaler]()
+)
+
+// Remedies named in the errors, so that each says what to do.
+const (
+	fixStruct = "export the fields that hold its content, implement json.Marshaler and json.Unmarshaler on it, or register its parts (the types it holds) instead"
+	fixField  = "leave the field out of the stored value (tag it json:\"-\") or store what it stands for in a type JSON encodes"
+	fixIface  = "use a concrete type, or implement json.Marshaler and json.Unmarshaler on the enclosing type"
+	fixSample = "make MarshalJSON and UnmarshalJSON inverse, or export the fields that hold the value's content"
+)
+
+// fault is a reason why values of a registered type would not survive
+// JSON.
+type fault struct {
+	path string       // where in the registered type: "" for itself, ".Items[]" for a part
+	typ  reflect.Type // the type at path
+	what string       // what is wrong
+	fix  string       // what to do
+}
+
+// err is the error of doing (such as `register "Opened"`) for the Go type
+// t.
+func (f *fault) err(doing string, t reflect.Type) error {
+	where := "the type"
+	if f.path != "" {
+		where = fmt.Sprintf("at %s, %v", f.path, f.typ)
+	}
+	return fmt.Errorf("%s (%v): %s %s; %s: %w", doing, t, where, f.what, f.fix, ErrUnencodable)
+}
+
+// shape is what inspecting a type found.
+type shape struct {
+	fault *fault
+	// dynamic reports positions of type any that JSON encodes: what they
+	// hold is known only from a value, so [JSON.Encode] checks it then.
+	dynamic bool
+}
+
+// inspect checks the values of t as JSON would encode them at the top
+// level, where they are not addressable (an event held in an interface).
+func inspect(t reflect.Type) shape {
+	in := inspector{seen: map[seenKey]bool{}}
+	f := in.visit(t, false, "")
+	return shape{fault: f, dynamic: in.dynamic}
+}
+
+type inspector struct {
+	seen    map[seenKey]bool
+	dynamic bool
+}
+
+// seenKey is a type at a position: whether the value there is addressable
+// decides whether JSON calls the methods of its pointer.
+type seenKey struct {
+	t    reflect.Type
+	addr bool
+}
+
+func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
+	k := seenKey{t, addr}
+	if in.seen[k] {
+		return nil // a recursive type: checked, or being checked, above
+	}
+	in.seen[k] = true
+
+	switch t.Kind() {
+	case reflect.Pointer:
+		return in.visit(t.Elem(), true, path)
+	case reflect.Interface:
+		if t.NumMethod() == 0 {
+			in.dynamic = true
+			return nil
+		}
+		return &fault{path, t, "is an interface other than any: JSON encodes what it holds but cannot decode into it", fixIface}
+	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
+		return &fault{path, t, fmt.Sprintf("is a %v, which JSON cannot encode", t.Kind()), fixField}
+	}
+
+	enc, encOK := encoderOf(t, addr)
+	dec, decOK := decoderOf(t)
+	if f := promoted(t, path, enc, encOK, dec, decOK); f != nil {
+		return f
+	}
+	if encOK && decOK {
+		return nil // the type encodes and decodes itself
+	}
+	if ptrEnc, ok := encoderOf(t, true); !encOK && ok {
+		return &fault{path, t, fmt.Sprintf("declares %s on its pointer, which JSON does not call for a value that is not addressable (an event held in an interface, a map value): the value would be encoded as if it had no such method", ptrEnc),
+			fmt.Sprintf("declare %s on the value receiver, or register a pointer", ptrEnc)}
+	}
+
+	switch t.Kind() {
+	case reflect.Struct:
+		fields, hidden, unsettable := jsonFields(t)
+		if len(unsettable) > 0 {
+			return &fault{path, t, fmt.Sprintf("embeds %s, a pointer to an unexported struct, which JSON cannot set when decoding", unsettable[0]),
+				"embed the struct by value, export its type, or give it a named field"}
+		}
+		if len(fields) == 0 && len(hidden) > 0 {
+			what := fmt.Sprintf("has no exported fields (only %s) and does not implement json.Marshaler, so JSON would store every value as {}", strings.Join(hidden, ", "))
+			if encOK {
+				what = fmt.Sprintf("implements %s but its pointer has no UnmarshalJSON or UnmarshalText, and JSON cannot decode into its unexported fields (%s)", enc, strings.Join(hidden, ", "))
+			}
+			return &fault{path, t, what, fixStruct}
+		}
+		if encOK {
+			return nil // encoded by its method, decoded field by field
+		}
+		for _, f := range fields {
+			if fl := in.visit(f.typ, addr, path+"."+f.name); fl != nil {
+				return fl
+			}
+		}
+	case reflect.Slice:
+		if encOK || isBytes(t) {
+			return nil
+		}
+		return in.visit(t.Elem(), true, path+"[]")
+	case reflect.Array:
+		if encOK {
+			return nil
+		}
+		return in.visit(t.Elem(), addr, path+"[]")
+	case reflect.Map:
+		if encOK {
+			return nil
+		}
+		if f := mapKey(t.Key(), path+" (key)"); f != nil {
+			return f
+		}
+		return in.visit(t.Elem(), false, path+"[…]")
+	}
+	return nil
+}
+
+// encoderOf returns the method JSON calls to encode a t, in the order
+// encoding/json looks for one: MarshalJSON before MarshalText, and the
+// methods of *t only when the value is addressable.
+func encoderOf(t reflect.Type, addr bool) (string, bool) {
+	for _, m := range []struct {
+		iface reflect.Type
+		name  string
+	}{{jsonMarshaler, "MarshalJSON"}, {textMarshaler, "MarshalText"}} {
+		if t.Implements(m.iface) || addr && reflect.PointerTo(t).Implements(m.iface) {
+			return m.name, true
+		}
+	}
+	return "", false
+}
+
+// decoderOf returns the method JSON calls to decode into a t; decoding
+// always goes through a pointer.
+func decoderOf(t reflect.Type) (string, bool) {
+	p := reflect.PointerTo(t)
+	switch {
+	case p.Implements(jsonUnmarshaler):
+		return "UnmarshalJSON", true
+	case p.Implements(textUnmarshaler):
+		return "UnmarshalText", true
+	}
+	return "", false
+}
+
+// promoted reports a struct whose encoding or decoding method is promoted
+// from an embedded field while the struct has other fields: JSON then
+// encodes only the embedded value (the classic struct embedding a
+// time.Time), and the other fields are lost.
+func promoted(t reflect.Type, path, enc string, encOK bool, dec string, decOK bool) *fault {
+	if t.Kind() != reflect.Struct || !twoFields(t) {
+		return nil
+	}
+	for _, m := range []struct {
+		name string
+		ok   bool
+	}{{enc, encOK}, {dec, decOK}} {
+		if !m.ok || declares(t, m.name) || declares(reflect.PointerTo(t), m.name) {
+			continue
+		}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.Anonymous {
+				continue
+			}
+			if _, ok := f.Type.MethodByName(m.name); ok || f.Type.Kind() != reflect.Pointer && hasMethod(reflect.PointerTo(f.Type), m.name) {
+				return &fault{path, t, fmt.Sprintf("gets %s from its embedded %v, so JSON would encode only that field and lose the others", m.name, f.Type),
+					fmt.Sprintf("declare MarshalJSON and UnmarshalJSON on %v, or give the embedded field a name", t)}
+			}
+		}
+	}
+	return nil
+}
+
+// twoFields reports whether struct t has more than one field that holds
+// content: a promoted method that encodes the only one loses nothing.
+func twoFields(t reflect.Type) bool {
+	n := 0
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Name != "_" && f.Tag.Get("json") != "-" {
+			n++
+		}
+	}
+	return n > 1
+}
+
+func hasMethod(t reflect.Type, name string) bool {
+	_, ok := t.MethodByName(name)
+	return ok
+}
+
+// declares reports whether t has the method name from its own
+// declaration rather than by promotion from an embedded field. The
+// compiler generates the code of a promoted method (and of the pointer's
+// copy of a value method); reflect says only that the method exists, so
+// the generated code's file name tells them apart. When the runtime cannot
+// say, the method counts as declared: nothing is refused on a guess.
+func declares(t reflect.Type, name string) bool {
+	m, ok := t.MethodByName(name)
+	if !ok {
+		return false
+	}
+	fn := runtime.FuncForPC(m.Func.Pointer())
+	if fn == nil {
+		return true
+	}
+	file, _ := fn.FileLine(fn.Entry())
+	return file != "<autogenerated>"
+}
+
+// mapKey checks a map's key type: JSON encodes keys that are strings,
+// integers or text marshalers, and fails on any other.
+func mapKey(k reflect.Type, path string) *fault {
+	switch k.Kind() {
+	case reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return nil
+	}
+	if k.Implements(textMarshaler) && reflect.PointerTo(k).Implements(textUnmarshaler) {
+		return nil
+	}
+	return &fault{path, k, "is the key type of a map, and JSON encodes only string, integer and encoding.TextMarshaler keys (with UnmarshalText to decode)",
+		"key the map by a string or an integer, or implement encoding.TextMarshaler and encoding.TextUnmarshaler on the key"}
+}
+
+func isBytes(t reflect.Type) bool {
+	e := t.Elem()
+	if e.Kind() != reflect.Uint8 {
+		return false
+	}
+	p := reflect.PointerTo(e)
+	return !p.Implements(jsonMarshaler) && !p.Implements(textMarshaler)
+}
+
+// field is a field that JSON encodes, with the index that reaches it
+// through embedded structs.
+type field struct {
+	name  string
+	typ   reflect.Type
+	index []int
+}
+
+// jsonFields returns the fields of struct t that JSON encodes, found as
+// encoding/json finds them (exported fields, and the fields of embedded
+// structs, exported or not), the names of the fields that hold content
+// JSON leaves out (unexported ones not tagged json:"-"), and those of
+// embedded pointers to unexported structs, which encoding/json encodes but
+// cannot decode into (it fails, or panics when the field is tagged with a
+// name). Name conflicts between embedded structs, which JSON resolves by
+// dropping fields, are not resolved here.
+func jsonFields(t reflect.Type) (fields []field, hidden, unsettable []string) {
+	var walk func(t reflect.Type, index []int, seen map[reflect.Type]bool)
+	walk = func(t reflect.Type, index []int, seen map[reflect.Type]bool) {
+		if seen[t] {
+			return
+		}
+		seen[t] = true
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			if sf.Name == "_" {
+				continue
+			}
+			tag := sf.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			ft := sf.Type
+			if ft.Name() == "" && ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if !sf.IsExported() && !(sf.Anonymous && ft.Kind() == reflect.Struct) {
+				hidden = append(hidden, sf.Name)
+				continue
+			}
+			if sf.Anonymous && !sf.IsExported() && sf.Type.Kind() == reflect.Pointer {
+				unsettable = append(unsettable, sf.Type.String())
+				continue
+			}
+			idx := append(index[:len(index):len(index)], i)
+			name, _, _ := strings.Cut(tag, ",")
+			if name == "" && sf.Anonymous && ft.Kind() == reflect.Struct {
+				walk(ft, idx, seen)
+				continue
+			}
+			if name == "" {
+				name = sf.Name
+			}
+			fields = append(fields, field{name: name, typ: sf.Type, index: idx})
+		}
+	}
+	walk(t, nil, map[reflect.Type]bool{})
+	return fields, hidden, unsettable
+}
+
+// roundTrip checks that sample, of type t, decodes to itself or at least
+// to a value that encodes the same. A panic, of encoding/json or of the
+// type's own methods, is a fault too.
+func roundTrip(t reflect.Type, sample any) (f *fault) {
+	defer func() {
+		if r := recover(); r != nil {
+			f = &fault{"", t, fmt.Sprintf("panics when the sample is encoded and decoded: %v", r), fixSample}
+		}
+	}()
+	data, err := json.Marshal(sample)
+	if err != nil {
+		return &fault{"", t, fmt.Sprintf("cannot encode the sample: %v", err), fixSample}
+	}
+	p := reflect.New(t)
+	if err := json.Unmarshal(data, p.Interface()); err != nil {
+		return &fault{"", t, fmt.Sprintf("cannot decode the sample's encoding %s: %v", clip(data), err), fixSample}
+	}
+	got := p.Elem().Interface()
+	if reflect.DeepEqual(sample, got) {
+		return nil
+	}
+	again, err := json.Marshal(got)
+	if err != nil || !bytes.Equal(data, again) {
+		return &fault{"", t, fmt.Sprintf("does not survive encoding: the sample encodes as %s and decodes to a value that encodes as %s", clip(data), clip(again)), fixSample}
+	}
+	return nil
+}
+
+func clip(b []byte) string {
+	if len(b) > 120 {
+		return string(b[:120]) + "…"
+	}
+	return string(b)
+}
+
+// contents checks what the positions of type any in v hold, which
+// inspecting v's type could not see. v has been encoded without error, so
+// it holds no cycle. shapeOf inspects a dynamic type.
+func contents(v reflect.Value, addr bool, path string, shapeOf func(reflect.Type) shape) *fault {
+	t := v.Type()
+	switch t.Kind() {
+	case reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		e := v.Elem()
+		s := shapeOf(e.Type())
+		if s.fault != nil {
+			f := *s.fault
+			f.path = path + f.path
+			return &f
+		}
+		if s.dynamic {
+			return contents(e, false, path, shapeOf)
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return contents(v.Elem(), true, path, shapeOf)
+		}
+	case reflect.Struct:
+		if _, ok := encoderOf(t, addr); ok {
+			return nil
+		}
+		fields, _, _ := jsonFields(t)
+		for _, f := range fields {
+			fv, err := v.FieldByIndexErr(f.index)
+			if err != nil {
+				continue // behind a nil embedded pointer: not encoded
+			}
+			if fl := contents(fv, addr, path+"."+f.name, shapeOf); fl != nil {
+				return fl
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if _, ok := encoderOf(t, addr); ok || leaf(t.Elem()) {
+			return nil
+		}
+		for i := range v.Len() {
+			if fl := contents(v.Index(i), addr || t.Kind() == reflect.Slice, fmt.Sprintf("%s[%d]", path, i), shapeOf); fl != nil {
+				return fl
+			}
+		}
+	case reflect.Map:
+		if _, ok := encoderOf(t, addr); ok || leaf(t.Elem()) {
+			return nil
+		}
+		for it := v.MapRange(); it.Next(); {
+			if fl := contents(it.Value(), false, fmt.Sprintf("%s[%#v]", path, it.Key()), shapeOf); fl != nil {
+				return fl
+			}
+		}
+	}
+	return nil
+}
+
+// leaf reports a kind that holds no interface.
+func leaf(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64:
+		return true
+	}
+	return false
+}
