@@ -159,11 +159,7 @@ func (p *ViewProjection[S, E]) Rebuild(ctx context.Context, progress func(Progre
 // one). A type filter is what keeps a consumer from reading and skipping
 // every other aggregate's events.
 func typesOf[E any](m codec.Mapper[E]) []ConsumerOption {
-	lister, ok := m.(interface{ Types() []string })
-	if !ok {
-		return nil
-	}
-	types := lister.Types()
+	types := m.Types()
 	if len(types) == 0 {
 		return nil
 	}
