@@ -15,19 +15,34 @@ import (
 )
 
 // Cause is what made a saga dispatch a command: the saga, the event it
-// reacted to, and the command's place among the commands it sent for that
-// event.
+// reacted to, the process instance the event belongs to, and the command's
+// place among the commands it sent for that event. The event's stream,
+// version, position and metadata are in Event:
+//
+//	func(ctx context.Context, c Command, cause annals.Cause) error {
+//		// cause.Instance is the order the process instance is for,
+//		// cause.Event.StreamID the stream of the event it reacted to.
+//		_, err := payments.Handle(ctx, "payment-"+cause.Instance, c, cause.Options()...)
+//		return err
+//	}
 type Cause struct {
-	Saga  string
+	// Saga is the saga's name.
+	Saga string
+	// Event is the record of the event the saga reacted to.
 	Event store.Record
+	// Instance is the key of the process instance that reacted: what the
+	// process's key function returned for the event ("" for a stateless
+	// saga).
+	Instance string
+	// Index is the command's place among those sent for the event.
 	Index int
 }
 
-// Key is the command's idempotency key: the saga's name, the causing
-// event's ID and the command's index. A replayed event gives its commands
-// the same keys; two sagas reacting to one event give theirs different
-// keys.
-func (c Cause) Key() string {
+// IdempotencyKey is the command's idempotency key: the saga's name, the
+// causing event's ID and the command's index. A replayed event gives its
+// commands the same keys; two sagas reacting to one event give theirs
+// different keys.
+func (c Cause) IdempotencyKey() string {
 	return c.Saga + "/" + c.Event.ID.String() + "/" + strconv.Itoa(c.Index)
 }
 
@@ -43,7 +58,7 @@ func (c Cause) Options() []HandleOption {
 	}
 	return []HandleOption{
 		WithMetadata(store.Metadata{CorrelationID: correlation, CausationID: c.Event.ID.String()}),
-		WithIdempotencyKey(c.Key()),
+		WithIdempotencyKey(c.IdempotencyKey()),
 	}
 }
 
@@ -238,7 +253,7 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, rec store.Record, stat
 	}
 	commands, next := r.process.Step(st, e)
 	for i, c := range commands {
-		cause := Cause{Saga: r.name, Event: rec, Index: i}
+		cause := Cause{Saga: r.name, Event: rec, Instance: k, Index: i}
 		err := r.dispatch(ctx, c, cause)
 		if err != nil && errors.Is(err, ErrRejected) {
 			err = r.onRejected(ctx, c, cause, err)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/store"
@@ -43,6 +44,12 @@ func NewShop(s *annals.Store, mode annals.Mode) (*Shop, error) {
 	}
 	sh.fulfilment = annals.NewProcess(s, "fulfilment", FulfilmentProcess, events, byOrder,
 		func(ctx context.Context, c Command, cause annals.Cause) error {
+			// The cause says which order's process sent c (Instance) and
+			// which event made it (Event: its stream, type, metadata).
+			// Its options make c take effect once however often that
+			// event is replayed, and record the event as c's causation.
+			slog.DebugContext(ctx, "fulfilment sends a command", "order", cause.Instance,
+				"command", fmt.Sprintf("%T", c), "because_of", cause.Event.Type, "stream", cause.Event.StreamID)
 			return sh.Send(ctx, c, cause.Options()...)
 		})
 	if err := sys.Add(sh.summary, sh.fulfilment); err != nil {
