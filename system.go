@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/annals-dev/annals/store"
+	"github.com/samber/lo"
 )
 
 // A Consumer follows the global log: a [Projection], [ViewProjection] or
@@ -127,10 +128,7 @@ func (sys *System) OnError(f func(consumer string, err error)) { sys.onError = f
 func (sys *System) Add(consumers ...Consumer) error {
 	sys.mu.Lock()
 	defer sys.mu.Unlock()
-	names := map[string]bool{}
-	for _, c := range sys.consumers {
-		names[c.Name()] = true
-	}
+	names := lo.SliceToMap(sys.consumers, func(c Consumer) (string, bool) { return c.Name(), true })
 	for _, c := range consumers {
 		if on, ok := c.(onStore); ok && on.storeHandle() != sys.store {
 			return fmt.Errorf("add consumer %q: it was built on another store than the system's (%s): build it on the store the system was made with: %w", c.Name(), sys.store.name, store.ErrInvalid)
@@ -374,10 +372,7 @@ func (sys *System) behind(ctx context.Context, err error) error {
 func (sys *System) Run(ctx context.Context, names ...string) error {
 	consumers := sys.snapshot()
 	if len(names) > 0 {
-		byName := map[string]Consumer{}
-		for _, c := range consumers {
-			byName[c.Name()] = c
-		}
+		byName := lo.KeyBy(consumers, Consumer.Name)
 		consumers = consumers[:0:0]
 		for _, n := range names {
 			c, ok := byName[n]

@@ -9,6 +9,7 @@ import (
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/view"
+	"github.com/samber/lo"
 )
 
 // A ViewProjection runs a [view.View] over the global log and keeps one
@@ -47,14 +48,7 @@ func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mappe
 				events = append(events, keyed{k, e})
 			}
 		}
-		var keys []string
-		seen := map[string]bool{}
-		for _, ke := range events {
-			if !seen[ke.key] {
-				seen[ke.key] = true
-				keys = append(keys, ke.key)
-			}
-		}
+		keys := lo.Uniq(lo.Map(events, func(ke keyed, _ int) string { return ke.key }))
 		states, err := loadStates(ctx, tx, name, keys, v)
 		if err != nil {
 			return 0, err

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -43,12 +44,7 @@ func Register(scheme string, open Opener) {
 func Schemes() []string {
 	adapters.RLock()
 	defer adapters.RUnlock()
-	out := make([]string, 0, len(adapters.byScheme))
-	for s := range adapters.byScheme {
-		out = append(out, s)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(adapters.byScheme))
 }
 
 // Open opens the store a URL names, with the adapter registered for its

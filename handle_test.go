@@ -1,0 +1,184 @@
+package annals_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"iter"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/snapshot"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+	"github.com/annals-dev/annals/store/sqlite"
+)
+
+// eventsOnly is an adapter that keeps events and checkpoints and nothing
+// else, as a third party's minimal adapter would.
+type eventsOnly struct{ inner *memory.Store }
+
+func (e eventsOnly) Append(ctx context.Context, id string, expected int64, events []store.Event) (int64, error) {
+	return e.inner.Append(ctx, id, expected, events)
+}
+func (e eventsOnly) ReadStream(ctx context.Context, id string, from int64) iter.Seq2[store.Record, error] {
+	return e.inner.ReadStream(ctx, id, from)
+}
+func (e eventsOnly) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
+	return e.inner.ReadLog(ctx, q)
+}
+func (e eventsOnly) Head(ctx context.Context) (int64, error)     { return e.inner.Head(ctx) }
+func (e eventsOnly) Wait(ctx context.Context, after int64) error { return e.inner.Wait(ctx, after) }
+func (e eventsOnly) Checkpoint(ctx context.Context, c string) (int64, error) {
+	return e.inner.Checkpoint(ctx, c)
+}
+func (e eventsOnly) SetCheckpoint(ctx context.Context, c string, p int64) error {
+	return e.inner.SetCheckpoint(ctx, c, p)
+}
+func (e eventsOnly) Close() error { return e.inner.Close() }
+
+// A handle on an adapter that implements only the store contract runs
+// commands, lists what it cannot do, and fails each missing feature with
+// store.ErrUnsupported naming it; the adapters of this module lack
+// nothing.
+func TestHandleOnAPartialAdapter(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(eventsOnly{memory.New()})
+	if missing := s.Unsupported(); len(missing) != 4 {
+		t.Fatalf("Unsupported() = %q, want view states, snapshots, keys and leases", missing)
+	}
+	res, err := annals.NewRunner(s, counter, counterCodec()).Handle(ctx, "c", increment{})
+	if err != nil || res.Version != 1 {
+		t.Fatalf("a command on events alone: %+v, %v", res, err)
+	}
+	_, stepErr := newTally(s).Step(ctx)
+	checks := map[string]error{
+		"view states": stepErr,
+		"snapshots":   s.SaveSnapshot(ctx, snapshot.Snapshot{StreamID: "c", Version: 1, Type: "t", SchemaVersion: 1}),
+		"keys":        s.DeleteSubjectKey(ctx, "c-1"),
+	}
+	_, checks["leases"] = s.Lock(ctx, "x")
+	for what, err := range checks {
+		if !errors.Is(err, store.ErrUnsupported) || !strings.Contains(err.Error(), "does not implement") {
+			t.Errorf("%s on a partial adapter: %v, want store.ErrUnsupported saying what is missing", what, err)
+		}
+	}
+	if missing := annals.New(memory.New()).Unsupported(); len(missing) != 0 {
+		t.Errorf("the memory adapter lacks %q", missing)
+	}
+}
+
+// SQL reaches an adapter's transactions of the type asked for, and says
+// what is wrong otherwise: a memory store has none, and a SQLite store
+// has *sql.Tx, not pgx.Tx.
+func TestSQLReachesTheAdaptersTransactions(t *testing.T) {
+	ctx := context.Background()
+	lite, err := sqlite.Open(ctx, sqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := annals.New(lite)
+	defer s.Close()
+	if _, err := annals.SQL[*sql.Tx](s); err != nil {
+		t.Fatalf("SQL[*sql.Tx] on SQLite: %v", err)
+	}
+	_, err = annals.SQL[pgx.Tx](s)
+	if !errors.Is(err, store.ErrUnsupported) || !strings.Contains(err.Error(), "*sql.Tx") {
+		t.Fatalf("SQL[pgx.Tx] on SQLite: %v, want store.ErrUnsupported naming *sql.Tx", err)
+	}
+	_, err = annals.SQL[*sql.Tx](annals.New(memory.New()))
+	if !errors.Is(err, store.ErrUnsupported) || !strings.Contains(err.Error(), "no SQL tables") {
+		t.Fatalf("SQL on memory: %v, want store.ErrUnsupported saying it has no SQL tables", err)
+	}
+	_, err = annals.NewProjection(annals.New(memory.New()), "p", counterCodec(), func(context.Context, *sql.Tx, annals.Envelope[incremented]) error { return nil })
+	if !errors.Is(err, store.ErrUnsupported) {
+		t.Fatalf("a SQL projection on memory: %v, want store.ErrUnsupported", err)
+	}
+}
+
+// A SQL read model's migrations run once each, in order, before the first
+// batch, whatever the number of projection instances; the handler gets
+// typed events; a program that knows fewer migrations than have run
+// refuses to project; and a rebuild keeps the schema and replays.
+func TestSQLProjectionMigratesOnceAndProjectsTypedEvents(t *testing.T) {
+	ctx := context.Background()
+	lite, err := sqlite.Open(ctx, sqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := annals.New(lite)
+	defer s.Close()
+	r := annals.NewRunner(s, counter, counterCodec())
+	appendN(t, r, "a", 3)
+	appendN(t, r, "b", 2)
+
+	migrations := []func(context.Context, *sql.Tx) error{
+		func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `CREATE TABLE counts (stream TEXT PRIMARY KEY, last INTEGER NOT NULL)`)
+			return err
+		},
+		func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `ALTER TABLE counts ADD COLUMN seen INTEGER NOT NULL DEFAULT 0`)
+			return err
+		},
+	}
+	handle := func(ctx context.Context, tx *sql.Tx, ev annals.Envelope[incremented]) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO counts (stream, last, seen) VALUES (?, ?, 1)
+			ON CONFLICT (stream) DO UPDATE SET last = excluded.last, seen = seen + 1`, ev.StreamID, ev.Event.To)
+		return err
+	}
+	p1 := must(annals.NewProjection(s, "counts", counterCodec(), handle, annals.WithSchema(migrations...)))
+	p2 := must(annals.NewProjection(s, "counts", counterCodec(), handle, annals.WithSchema(migrations...)))
+	for _, p := range []*annals.Projection[*sql.Tx]{p1, p2} {
+		if _, err := p.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, _ := s.Checkpoint(ctx, annals.SchemaConsumer("counts")); v != 2 {
+		t.Fatalf("schema version = %d, want 2", v)
+	}
+	want := map[string][2]int{"a": {3, 3}, "b": {2, 2}}
+	readCounts := func() map[string][2]int {
+		rows, err := lite.ReadDB().QueryContext(ctx, `SELECT stream, last, seen FROM counts`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		got := map[string][2]int{}
+		for rows.Next() {
+			var id string
+			var last, seen int
+			if err := rows.Scan(&id, &last, &seen); err != nil {
+				t.Fatal(err)
+			}
+			got[id] = [2]int{last, seen}
+		}
+		return got
+	}
+	if got := readCounts(); len(got) != 2 || got["a"] != want["a"] || got["b"] != want["b"] {
+		t.Fatalf("read model = %v, want %v", got, want)
+	}
+
+	older := must(annals.NewProjection(s, "counts", counterCodec(), handle, annals.WithSchema(migrations[0])))
+	if _, err := older.Step(ctx); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "version 2") {
+		t.Fatalf("a program with one migration on a schema at 2: %v, want store.ErrInvalid naming the version", err)
+	}
+
+	err = p1.Rebuild(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM counts`)
+		return err
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readCounts(); got["a"] != want["a"] || got["b"] != want["b"] {
+		t.Fatalf("read model after a rebuild = %v, want %v", got, want)
+	}
+
+	if _, err := annals.NewProjection(s, "bad", counterCodec(), handle, annals.WithSchema(func(context.Context, pgx.Tx) error { return nil })); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("migrations of another transaction type: %v, want store.ErrInvalid", err)
+	}
+}
