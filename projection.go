@@ -343,11 +343,19 @@ func (p *Projection[T]) Step(ctx context.Context) (int, error) {
 
 // step also returns the checkpoint after the batch.
 func (p *Projection[T]) step(ctx context.Context) (int, int64, error) {
+	n, at, _, err := p.advance(ctx)
+	return n, at, err
+}
+
+// advance handles the next batch and also says whether the batch reached
+// the head it read: whether the projection has caught up with every event
+// appended before the step.
+func (p *Projection[T]) advance(ctx context.Context) (int, int64, bool, error) {
 	if err := p.migrate(ctx); err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
-	_, cached, _ := p.cursor.get() // a full batch: the next step uses the cursor
-	n, at, err := p.stepOnce(ctx)
+	_, _, cached := p.cursor.get()
+	n, at, caughtUp, err := p.stepOnce(ctx)
 	if err != nil {
 		p.cursor.forget()
 		var stopped *ConsumerError
@@ -358,39 +366,51 @@ func (p *Projection[T]) step(ctx context.Context) (int, int64, error) {
 			return p.stepOnce(ctx)
 		}
 	}
-	return n, at, err
+	return n, at, caughtUp, err
 }
 
-func (p *Projection[T]) stepOnce(ctx context.Context) (int, int64, error) {
+func (p *Projection[T]) stepOnce(ctx context.Context) (int, int64, bool, error) {
 	var (
 		from, head int64
 		recs       []store.Record
 		err        error
 	)
-	if at, full, ok := p.cursor.get(); ok && full {
+	if at, full, ok := p.cursor.get(); ok {
+		// The last commit of this projection set the checkpoint to at.
 		from = at
-		recs, err = p.store.ReadLog(ctx, store.LogQuery{After: from, Limit: p.cfg.batch, Types: p.cfg.types})
-		if err != nil {
-			return 0, from, fmt.Errorf("consumer %q: read the log after %d: %w", p.name, from, err)
+		if !full {
+			// It reached the head: nothing is new unless the head moved.
+			if head, err = p.store.Head(ctx); err != nil || head <= from {
+				return 0, from, err == nil, err
+			}
 		}
-		if len(recs) < p.cfg.batch {
+		limit := p.cfg.batch
+		if !full {
+			limit = pageLimit(from, head, p.cfg.batch)
+		}
+		recs, err = p.store.ReadLog(ctx, store.LogQuery{After: from, Limit: limit, Types: p.cfg.types})
+		if err != nil {
+			return 0, from, false, fmt.Errorf("consumer %q: read the log after %d: %w", p.name, from, err)
+		}
+		if len(recs) == p.cfg.batch {
+			head = recs[len(recs)-1].Position
+		} else if full {
 			// The page ends short: the batch's end then depends on the
 			// head, which must be read before the page.
 			recs = nil
-		} else {
-			head = recs[len(recs)-1].Position
 		}
 	}
 	if recs == nil {
 		if from, head, recs, err = nextBatch(ctx, p.store, p.name, p.cfg); err != nil || head <= from {
-			return 0, from, err
+			return 0, from, err == nil, err
 		}
 	}
 	n, to, err := p.commitBatch(ctx, from, head, recs)
+	full := len(recs) == p.cfg.batch
 	if err == nil {
-		p.cursor.set(to, len(recs) == p.cfg.batch)
+		p.cursor.set(to, full)
 	}
-	return n, to, err
+	return n, to, err == nil && !full, err
 }
 
 // commitBatch handles recs, the batch after the checkpoint from, and
@@ -437,11 +457,18 @@ func nextBatch(ctx context.Context, s *Store, name string, cfg consumerConfig) (
 	if head, err = s.Head(ctx); err != nil || head <= from {
 		return from, head, nil, err
 	}
-	recs, err = s.ReadLog(ctx, store.LogQuery{After: from, Limit: cfg.batch, Types: cfg.types})
+	recs, err = s.ReadLog(ctx, store.LogQuery{After: from, Limit: pageLimit(from, head, cfg.batch), Types: cfg.types})
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("consumer %q: read the log after %d: %w", name, from, err)
 	}
 	return from, head, recs, nil
+}
+
+// pageLimit is the size of the page to read after from when the head is
+// known: the log's positions are contiguous, so no more than head-from
+// events lie between them, and a page that size needs no more room.
+func pageLimit(from, head int64, batch int) int {
+	return int(min(int64(batch), max(head-from, 1)))
 }
 
 // batchEnd is the checkpoint after a batch: its last event, or, when the

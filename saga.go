@@ -189,9 +189,16 @@ func (r *SagaRunner[S, E, C]) Run(ctx context.Context) error {
 }
 
 func (r *SagaRunner[S, E, C]) step(ctx context.Context) (int, int64, error) {
+	n, at, _, err := r.advance(ctx)
+	return n, at, err
+}
+
+// advance handles the next batch and also says whether it reached the
+// head it read.
+func (r *SagaRunner[S, E, C]) advance(ctx context.Context) (int, int64, bool, error) {
 	from, head, recs, err := nextBatch(ctx, r.store, r.name, r.cfg)
 	if err != nil || head <= from {
-		return 0, from, err
+		return 0, from, err == nil, err
 	}
 	states := map[string]S{}
 	var order []string
@@ -220,10 +227,10 @@ func (r *SagaRunner[S, E, C]) step(ctx context.Context) (int, int64, error) {
 			return nil
 		})
 		if err != nil {
-			return 0, from, errors.Join(stopped, fmt.Errorf("saga %q: commit positions %d to %d: %w", r.name, from+1, to, err))
+			return 0, from, false, errors.Join(stopped, fmt.Errorf("saga %q: commit positions %d to %d: %w", r.name, from+1, to, err))
 		}
 	}
-	return done, to, stopped
+	return done, to, stopped == nil && len(recs) < r.cfg.batch, stopped
 }
 
 // handle reacts to one event: it dispatches the commands and, when all

@@ -37,6 +37,7 @@ type Store struct {
 	keys    store.KeyStore
 	locker  store.Locker
 	system  atomic.Pointer[System]
+	appends atomic.Uint64 // appends that stored events, for a settling system
 }
 
 // The handle is each of the interfaces that consumers of a store take.
@@ -132,6 +133,7 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 	if err != nil || len(events) == 0 {
 		return v, err
 	}
+	s.appends.Add(1)
 	if sys := s.system.Load(); sys != nil && sys.mode == Sync {
 		if err := sys.settleAfter(ctx, streamID, v-int64(len(events)), v); err != nil {
 			return v, err

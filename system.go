@@ -218,7 +218,25 @@ func (sys *System) Settle(ctx context.Context) error {
 	return sys.stoppedErrors()
 }
 
-// settleLocked steps every consumer until a round makes no progress.
+// advancer is a consumer of this package: its step also says whether it
+// reached the head it read.
+type advancer interface {
+	advance(ctx context.Context) (n int, at int64, caughtUp bool, err error)
+}
+
+// stepToHead steps c, and says whether it has caught up with every event
+// appended before the step.
+func stepToHead(ctx context.Context, c Consumer) (int, bool, error) {
+	if a, ok := c.(advancer); ok {
+		n, _, caughtUp, err := a.advance(ctx)
+		return n, caughtUp, err
+	}
+	n, err := c.Step(ctx)
+	return n, n == 0 && err == nil, err
+}
+
+// settleLocked steps every consumer until every one has caught up with
+// the events appended before its step and no consumer appended meanwhile.
 // report says whether a consumer's failure is returned; a consumer that
 // failed is not stepped again in this settle.
 func (sys *System) settleLocked(ctx context.Context, report func(ce *ConsumerError, wasStopped bool) bool) error {
@@ -226,18 +244,18 @@ func (sys *System) settleLocked(ctx context.Context, report func(ce *ConsumerErr
 	failed := make([]bool, len(consumers))
 	var reported []error
 	for range maxSettleRounds {
-		progress, conflicts := 0, 0
+		appends := sys.store.appends.Load()
+		settled := true
 		for i, c := range consumers {
 			if failed[i] {
 				continue
 			}
-			n, err := c.Step(ctx)
-			progress += n
+			_, caughtUp, err := stepToHead(ctx, c)
 			var ce *ConsumerError
 			switch {
 			case err == nil:
-				if n == 0 && sys.stoppedErr(c.Name()) != nil {
-					sys.setStopped(c.Name(), nil) // caught up again
+				if sys.stoppedErr(c.Name()) != nil {
+					sys.setStopped(c.Name(), nil) // past the event it stopped at
 				}
 			case errors.As(err, &ce):
 				failed[i] = true
@@ -247,13 +265,17 @@ func (sys *System) settleLocked(ctx context.Context, report func(ce *ConsumerErr
 					sys.onError(c.Name(), err)
 					reported = append(reported, err)
 				}
+				continue
 			case errors.Is(err, store.ErrConflict) && ctx.Err() == nil:
-				conflicts++ // another instance moved the checkpoint: its progress
+				// another instance moved the checkpoint: its progress
 			default:
 				return errors.Join(append(reported, fmt.Errorf("consumer %q: %w", c.Name(), err))...)
 			}
+			settled = settled && err == nil && caughtUp
 		}
-		if progress == 0 && conflicts == 0 {
+		// A consumer that appended (a saga's command) made events the
+		// others may not have seen.
+		if settled && sys.store.appends.Load() == appends {
 			return errors.Join(reported...)
 		}
 	}

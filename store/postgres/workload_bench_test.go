@@ -17,6 +17,7 @@ import (
 	"github.com/annals-dev/annals/internal/workload"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/postgres"
+	"github.com/annals-dev/annals/view"
 )
 
 // The benchmarks of this file run the workloads of docs/benchmarks.md on
@@ -248,6 +249,40 @@ func BenchmarkHandle(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkSyncHandle handles commands, one per stream of 1,000 in turn,
+// in a Sync system with one view projection of the accounts: each command
+// returns once the view shows it. The baseline is the bare runner on the
+// same store, without the system: the ratio is what a Sync system with a
+// view costs a command.
+func BenchmarkSyncHandle(b *testing.B) {
+	ctx := context.Background()
+	perStream := workload.CommandsPerAgg
+	b.Run("postgres/lib", func(b *testing.B) {
+		s := annals.New(newBench(b).s)
+		sys, err := annals.NewSystem(s, annals.Sync)
+		if err != nil {
+			b.Fatal(err)
+		}
+		byStream := func(r store.Record, _ workload.Event) (string, bool) { return r.StreamID, true }
+		accounts := annals.NewViewProjection(s, "accounts", view.View[workload.Account, workload.Event]{Evolve: workload.Evolve}, workload.Codec(), byStream)
+		if err := sys.Add(accounts); err != nil {
+			b.Fatal(err)
+		}
+		r := annals.NewRunner(s, workload.Decider(), workload.Codec())
+		workload.Loop(b, 1, workload.Handle(ctx, r, perStream))
+		if head, err := s.Head(ctx); err != nil || head == 0 {
+			b.Fatalf("head %d, %v", head, err)
+		}
+		if at, err := accounts.Position(ctx); err != nil || at != int64(b.N) {
+			b.Fatalf("the view is at %d after %d commands (%v)", at, b.N, err)
+		}
+	})
+	b.Run("postgres/bare-runner", func(b *testing.B) {
+		r := annals.NewRunner(annals.New(newBench(b).s), workload.Decider(), workload.Codec())
+		workload.Loop(b, 1, workload.Handle(ctx, r, perStream))
+	})
 }
 
 // seededLog returns a bench whose store holds the global log of the read
