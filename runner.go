@@ -60,10 +60,15 @@ type runnerConfig struct {
 }
 
 // WithCache keeps the state and version of up to size recently used
-// streams in memory, so that a command reads only the events appended
-// since the stream was last used. Events appended by other processes are
-// still read: the cache only saves reading what this runner already folded.
-// It requires Evolve to be pure, since cached states are shared.
+// streams in memory. A command on a cached stream is decided on the cached
+// state and appended at the cached version without reading the stream
+// first: one round trip. When another writer appended meanwhile, the
+// append conflicts, and the runner reads the events after the cached
+// version and decides again (a fast-forward, which does not count as a
+// retry). A command that a cached state would reject, or that would
+// append nothing, is decided again on the stream as it is before the
+// answer is given, so a stale cache never turns a command down. It
+// requires Evolve to be pure, since cached states are shared.
 func WithCache(size int) RunnerOption {
 	return func(c *runnerConfig) { c.cacheSize = size }
 }
@@ -205,12 +210,21 @@ func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, op
 	if cfg.key != "" {
 		cfg.fingerprint = fingerprint(cmd)
 	}
-	cur, err := r.loadCurrent(ctx, streamID)
+	cur, verified, err := r.loadForCommand(ctx, streamID)
 	if err != nil {
 		return Result[E, S]{}, err
 	}
 	for attempt := 0; ; attempt++ {
 		events, err := r.decider.Decide(cmd, cur.state)
+		if (err != nil || len(events) == 0) && !verified {
+			// A cached state may be stale: an answer that appends
+			// nothing is given only on the stream as it is.
+			if cur, err = r.catchUp(ctx, streamID, cur); err != nil {
+				return Result[E, S]{}, err
+			}
+			verified, attempt = true, attempt-1
+			continue
+		}
 		if err != nil || len(events) == 0 {
 			if cfg.key != "" {
 				if res, done, kerr := r.alreadyDone(ctx, streamID, cur, cfg, false); done || kerr != nil {
@@ -242,6 +256,15 @@ func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, op
 			res, _, kerr := r.alreadyDone(ctx, streamID, cur, cfg, true)
 			return res, kerr
 		}
+		if errors.Is(err, store.ErrConflict) && !verified {
+			// The cached state was stale: fast-forward and decide again,
+			// without spending a retry.
+			if cur, err = r.catchUp(ctx, streamID, cur); err != nil {
+				return Result[E, S]{}, err
+			}
+			verified, attempt = true, attempt-1
+			continue
+		}
 		if !errors.Is(err, store.ErrConflict) || attempt >= r.retries {
 			if errors.Is(err, store.ErrConflict) {
 				return Result[E, S]{}, fmt.Errorf("handle command on stream %q: gave up after %d attempts: %w", streamID, attempt+1, err)
@@ -251,10 +274,34 @@ func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, op
 		if err := sleep(ctx, r.backoff(attempt+1)); err != nil {
 			return Result[E, S]{}, err
 		}
-		if cur.state, cur.version, err = r.LoadFrom(ctx, streamID, cur.state, cur.version); err != nil {
+		if cur, err = r.catchUp(ctx, streamID, cur); err != nil {
 			return Result[E, S]{}, err
 		}
 	}
+}
+
+// loadForCommand returns the state a command is decided on, and whether
+// it was read from the store: a stream the cache holds is taken as cached,
+// without a read, and appended to at its cached version; a conflict then
+// catches up (see [WithCache]).
+func (r *Runner[C, E, S]) loadForCommand(ctx context.Context, streamID string) (loaded[S], bool, error) {
+	if r.cache != nil {
+		if l, ok := r.cache.get(streamID); ok {
+			return l, false, nil
+		}
+	}
+	l, err := r.loadCurrent(ctx, streamID)
+	return l, true, err
+}
+
+// catchUp evolves cur by the stream's events after its version.
+func (r *Runner[C, E, S]) catchUp(ctx context.Context, streamID string, cur loaded[S]) (loaded[S], error) {
+	var err error
+	cur.state, cur.version, err = r.LoadFrom(ctx, streamID, cur.state, cur.version)
+	if err == nil && r.cache != nil {
+		r.cache.put(streamID, cur)
+	}
+	return cur, err
 }
 
 // idempotencyExtra is the metadata entry, on the first event a command

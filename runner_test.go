@@ -14,6 +14,7 @@ import (
 	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
+	"pgregory.net/rapid"
 )
 
 // A counter whose events carry the value they lead to, so a decision made
@@ -231,4 +232,71 @@ func TestRunnerIdempotencyKeyWithEncryption(t *testing.T) {
 			t.Fatalf("encoding %q, want encrypted", rec.Encoding)
 		}
 	}
+}
+
+// Runners with caches, racing on one stream, each decide on their cached
+// state and append at its version without reading first. For any number
+// of runners and any scripts of increments with limits, no update is lost
+// or applied on a stale state (the final count is the number of
+// successes, and every success left the count one above the state before
+// it), every rejection holds on the state it reports, and a cached load
+// equals an uncached one.
+func TestCachedRunnersRacingLoseNothing(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		ctx := context.Background()
+		s := annals.New(memory.New())
+		n := rapid.IntRange(2, 4).Draw(rt, "runners")
+		scripts := make([][]int, n)
+		for i := range scripts {
+			scripts[i] = rapid.SliceOfN(rapid.IntRange(0, 30), 1, 25).Draw(rt, fmt.Sprintf("limits %d", i))
+		}
+		type outcome struct {
+			res annals.Result[incremented, int]
+			err error
+			cmd increment
+		}
+		outcomes := make([][]outcome, n)
+		runners := make([]*annals.Runner[increment, incremented, int], n)
+		var wg sync.WaitGroup
+		for i := range n {
+			runners[i] = annals.NewRunner(s, counter, counterCodec(), annals.WithCache(2),
+				annals.WithRetries(1000), annals.WithBackoff(func(int) time.Duration { return 0 }))
+			wg.Go(func() {
+				for _, limit := range scripts[i] {
+					c := increment{Limit: limit} // 0: no limit
+					res, err := runners[i].Handle(ctx, "shared", c)
+					outcomes[i] = append(outcomes[i], outcome{res, err, c})
+				}
+			})
+		}
+		wg.Wait()
+		successes := 0
+		for i := range outcomes {
+			for _, o := range outcomes[i] {
+				switch {
+				case o.err == nil:
+					successes++
+					if len(o.res.Events) != 1 || o.res.State != o.res.Events[0].To || o.res.State != int(o.res.Version) {
+						rt.Fatalf("runner %d: %+v for %+v: want one increment to the version", i, o.res, o.cmd)
+					}
+				case errors.Is(o.err, errLimit):
+					if o.res.State < o.cmd.Limit {
+						rt.Fatalf("runner %d: %+v rejected on state %d, which is below the limit", i, o.cmd, o.res.State)
+					}
+				default:
+					rt.Fatalf("runner %d: %v", i, o.err)
+				}
+			}
+		}
+		fresh := annals.NewRunner(s, counter, counterCodec())
+		state, version, err := fresh.Load(ctx, "shared")
+		if err != nil || state != successes || version != int64(successes) {
+			rt.Fatalf("the stream holds %d at version %d (%v); want the %d successes", state, version, err, successes)
+		}
+		for i, r := range runners {
+			if cs, cv, err := r.Load(ctx, "shared"); err != nil || cs != state || cv != version {
+				rt.Fatalf("runner %d with a cache loads %d at %d (%v), uncached %d at %d", i, cs, cv, err, state, version)
+			}
+		}
+	})
 }
