@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/samber/lo v1.53.0
 	modernc.org/sqlite v1.61.1
 	pgregory.net/rapid v1.3.0
 )

@@ -219,12 +219,9 @@ func sameEvents[E any](got, want []E) bool {
 	return true
 }
 
-func mapSlice[A, B any](xs []A, f func(A) B) []B {
-	out := make([]B, len(xs))
-	for i, x := range xs {
-		out[i] = f(x)
-	}
-	return out
+// noIndex adapts a conversion to the transform lo.Map takes.
+func noIndex[A, B any](f func(A) B) func(A, int) B {
+	return func(a A, _ int) B { return f(a) }
 }
 
 func identity[T any](x T) T { return x }
