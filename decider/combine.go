@@ -2,6 +2,8 @@ package decider
 
 import "github.com/samber/lo"
 
+//go:generate go run gennary.go
+
 // Combine runs two deciders side by side. A Left command goes to a and a
 // Right command to b; each decides on its own part of the [Pair] state, and
 // its events come back wrapped on the same side. Each part of the state
@@ -118,4 +120,11 @@ func MapState[S2, C, E, S any](d Decider[C, E, S], to func(S) S2, from func(S2) 
 		out.IsTerminal = func(s S2) bool { return d.IsTerminal(from(s)) }
 	}
 	return out
+}
+
+// flatten adapts a decider over nested commands, events and states to
+// flat ones by isomorphisms: it is how Combine3 and the others are
+// derived from Combine.
+func flatten[C, E, S, FC, FE, FS any](d Decider[C, E, S], command func(FC) C, event func(E) FE, unevent func(FE) E, state func(S) FS, unstate func(FS) S) Decider[FC, FE, FS] {
+	return MapState(MapEvent(MapCommand(d, command), event, unevent), state, unstate)
 }

@@ -76,18 +76,6 @@ func split[L, R any](history []decider.Either[L, R]) (lefts []L, rights []R) {
 	return lefts, rights
 }
 
-func showEither[L, R any](e decider.Either[L, R]) string {
-	if l, ok := e.Left(); ok {
-		return fmt.Sprintf("Left(%+v)", l)
-	}
-	r, _ := e.Right()
-	return fmt.Sprintf("Right(%+v)", r)
-}
-
-func showHistory[L, R any](history []decider.Either[L, R]) string {
-	return "[" + strings.Join(lo.Map(history, noIndex(showEither[L, R])), " ") + "]"
-}
-
 // Replaying a mixed history and projecting gives each decider's replay of
 // its own events.
 func checkCombineReplay[C1, E1, S1, C2, E2, S2 any](ab combined[C1, E1, S1, C2, E2, S2], a decider.Decider[C1, E1, S1], b decider.Decider[C2, E2, S2], in combineInput[C1, E1, C2, E2]) string {
@@ -95,7 +83,7 @@ func checkCombineReplay[C1, E1, S1, C2, E2, S2 any](ab combined[C1, E1, S1, C2, 
 	got := ab.Replay(in.History)
 	want := decider.Pair[S1, S2]{First: a.Replay(lefts), Second: b.Replay(rights)}
 	if !reflect.DeepEqual(got, want) {
-		return fmt.Sprintf("replaying %s on the combined decider gives %+v; each decider replaying its own events gives %+v", showHistory(in.History), got, want)
+		return fmt.Sprintf("replaying %v on the combined decider gives %+v; each decider replaying its own events gives %+v", in.History, got, want)
 	}
 	return ""
 }
@@ -122,7 +110,7 @@ func checkCombineLeft[C1, E1, S1, C2, E2, S2 any](ab combined[C1, E1, S1, C2, E2
 		return fmt.Sprintf("Left(%+v) in %+v: error %v, the left decider alone says %v", in.Left, s, err, wantErr)
 	}
 	if !sameEvents(got, lo.Map(want, noIndex(decider.Left[E1, E2]))) {
-		return fmt.Sprintf("Left(%+v) in %+v: events %s, the left decider alone decides %+v", in.Left, s, showHistory(got), want)
+		return fmt.Sprintf("Left(%+v) in %+v: events %v, the left decider alone decides %+v", in.Left, s, got, want)
 	}
 	if err != nil {
 		return ""
@@ -147,7 +135,7 @@ func checkCombineRight[C1, E1, S1, C2, E2, S2 any](ab combined[C1, E1, S1, C2, E
 		return fmt.Sprintf("Right(%+v) in %+v: error %v, the right decider alone says %v", in.Right, s, err, wantErr)
 	}
 	if !sameEvents(got, lo.Map(want, noIndex(decider.Right[E1, E2]))) {
-		return fmt.Sprintf("Right(%+v) in %+v: events %s, the right decider alone decides %+v", in.Right, s, showHistory(got), want)
+		return fmt.Sprintf("Right(%+v) in %+v: events %v, the right decider alone decides %+v", in.Right, s, got, want)
 	}
 	if err != nil {
 		return ""
