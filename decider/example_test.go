@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/samber/lo"
+
 	"github.com/annals-dev/annals/decider"
 )
 
@@ -175,6 +177,32 @@ func ExampleCombine3() {
 	// {First:true Second:1 Third:21} 21
 	// heating set to 21
 	// {First:true Second:1 Third:21}
+}
+
+func ExampleFanOut() {
+	// "All off" switches off the light of every room it names, or none.
+	type AllOff struct{ Rooms []string }
+	lights := decider.Many[string](light)
+	allOff := decider.FanOut(lights, func(c AllOff) []decider.Keyed[string, Switch] {
+		return lo.Map(c.Rooms, func(room string, _ int) decider.Keyed[string, Switch] {
+			return decider.Keyed[string, Switch]{Key: room, Value: Switch{On: false}}
+		})
+	})
+
+	_, rooms, _ := lights.Run([]decider.Keyed[string, Switch]{
+		{Key: "kitchen", Value: Switch{On: true}},
+		{Key: "hall", Value: Switch{On: true}},
+	})
+	events, err := allOff.Decide(AllOff{Rooms: []string{"kitchen", "hall"}}, rooms)
+	fmt.Println(events, err)
+
+	// The cellar light is already off: the whole command is refused and
+	// the kitchen's light stays on.
+	events, err = allOff.Decide(AllOff{Rooms: []string{"kitchen", "cellar"}}, rooms)
+	fmt.Println(events, err)
+	// Output:
+	// [{Key:"kitchen" Value:Switched{On:false}} {Key:"hall" Value:Switched{On:false}}] <nil>
+	// [] instance cellar: the light is already off
 }
 
 // A codec persists a sum by its parts: the index of its case and the
