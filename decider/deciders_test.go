@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
 
 	"pgregory.net/rapid"
 
@@ -62,11 +63,7 @@ var counter = decider.Decider[counterCmd, counterEvent, counterState]{
 			case next < 0:
 				return nil, fmt.Errorf("%s %d from %d: %w", c.Op, c.By, s.N, errUnderflow)
 			}
-			events := make([]counterEvent, c.By)
-			for i := range events {
-				events[i] = counterEvent{Op: op}
-			}
-			return events, nil
+			return slices.Repeat([]counterEvent{{Op: op}}, c.By), nil
 		}
 		return nil, fmt.Errorf("%q: %w", c.Op, errUnknown)
 	},

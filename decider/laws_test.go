@@ -417,19 +417,11 @@ type optionVotes struct {
 }
 
 func toList(s tallyState) []optionVotes {
-	out := []optionVotes{}
-	for _, k := range slices.Sorted(maps.Keys(s)) {
-		out = append(out, optionVotes{Option: k, Votes: s[k]})
-	}
-	return out
+	return lo.Map(slices.Sorted(maps.Keys(s)), func(k string, _ int) optionVotes { return optionVotes{Option: k, Votes: s[k]} })
 }
 
 func fromList(l []optionVotes) tallyState {
-	s := tallyState{}
-	for _, o := range l {
-		s[o.Option] = o.Votes
-	}
-	return s
+	return lo.SliceToMap(l, func(o optionVotes) (string, int) { return o.Option, o.Votes })
 }
 
 func TestMapsByIdentityChangeNothing(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/samber/lo"
 	"pgregory.net/rapid"
 
 	"github.com/annals-dev/annals/decider"
@@ -111,11 +112,7 @@ func ExampleForProcess() {
 	restock := saga.Process[map[string]int, any, any]{
 		Evolve: func(s map[string]int, e any) map[string]int {
 			if taken, ok := e.(Taken); ok {
-				next := map[string]int{taken.Item: s[taken.Item] + 1}
-				for k, v := range s {
-					next[k] = max(next[k], v)
-				}
-				return next
+				return lo.Assign(s, map[string]int{taken.Item: s[taken.Item] + 1})
 			}
 			return s
 		},

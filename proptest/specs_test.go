@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/samber/lo"
+
 	"github.com/annals-dev/annals/saga"
 	"github.com/annals-dev/annals/view"
 )
@@ -22,13 +24,7 @@ var (
 	}}
 	announcer = saga.Process[map[string]int, voted, string]{
 		Evolve: func(s map[string]int, e voted) map[string]int {
-			next := map[string]int{e.Option: s[e.Option] + 1}
-			for k, v := range s {
-				if k != e.Option {
-					next[k] = v
-				}
-			}
-			return next
+			return lo.Assign(s, map[string]int{e.Option: s[e.Option] + 1})
 		},
 		React: func(s map[string]int, e voted) []string {
 			if s[e.Option] == 2 {

@@ -397,12 +397,7 @@ func checkManyProcesses(many manyProcess, history []decider.Keyed[string, int]) 
 	for _, k := range keys {
 		own := lo.Map(perKey[k], func(e decider.Keyed[string, int], _ int) int { return e.Value })
 		want, wantState, _ := trace(counting(k), own)
-		var mine [][]string
-		for i, e := range history {
-			if e.Key == k {
-				mine = append(mine, got[i])
-			}
-		}
+		mine := lo.FilterMap(history, func(e decider.Keyed[string, int], i int) ([]string, bool) { return got[i], e.Key == k })
 		if !sameList(lo.Flatten(mine), lo.Flatten(want)) {
 			return fmt.Sprintf("over %v: key %q's commands %v; alone over %v it gives %v", history, k, lo.Flatten(mine), own, lo.Flatten(want))
 		}
