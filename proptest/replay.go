@@ -91,14 +91,14 @@ func ReplayEqualsLive[C, E, S any, G Commands[C, S]](t testing.TB, d decider.Dec
 	next, o := nextCommand[C, S](commands), configure(opts)
 	rapid.Check(t, func(t *rapid.T) {
 		r := &liveRun[C, E, S]{d: d, live: d.InitialState()}
-		for range drawLength(t, o) {
+		for i := range drawLength(t, o) {
 			parent := r.live
 			c := next(t, parent)
 			events, msg := r.step(c)
 			if msg != "" {
 				t.Fatal(msg)
 			}
-			if msg := r.siblings(parent, c, events, next(t, parent)); msg != "" {
+			if msg := r.siblings(i, parent, c, events, next(t, parent)); msg != "" {
 				t.Fatal(msg)
 			}
 		}
@@ -124,18 +124,17 @@ func EvolveIsPure[C, E, S any, G Commands[C, S]](t testing.TB, d decider.Decider
 	next, o := nextCommand[C, S](commands), configure(opts)
 	rapid.Check(t, func(t *rapid.T) {
 		r := &liveRun[C, E, S]{d: d, live: d.InitialState()}
-		for range drawLength(t, o) {
+		for i := range drawLength(t, o) {
 			parent := r.live
 			c := next(t, parent)
 			events, err := d.Decide(c, parent)
 			if err != nil {
 				continue
 			}
-			if msg := r.siblings(parent, c, events, next(t, parent)); msg != "" {
+			if msg := r.siblings(i, parent, c, events, next(t, parent)); msg != "" {
 				t.Fatal(msg)
 			}
 			r.live = d.Fold(parent, events)
-			r.index++
 		}
 	})
 }
@@ -207,16 +206,16 @@ func (r *liveRun[C, E, S]) step(c C) ([]E, string) {
 	return events, ""
 }
 
-// siblings evolves parent by the events c decided and, from the same
-// parent, by those another command decides, and describes how one
-// evolution changed the other's result, or returns "".
-func (r *liveRun[C, E, S]) siblings(parent S, c C, events []E, other C) string {
+// siblings evolves parent by the events that c, command i, decided and,
+// from the same parent, by those another command decides, and describes
+// how one evolution changed the other's result, or returns "".
+func (r *liveRun[C, E, S]) siblings(i int, parent S, c C, events []E, other C) string {
 	otherEvents, err := r.d.Decide(other, parent)
 	if err != nil || len(events) == 0 || len(otherEvents) == 0 {
 		return ""
 	}
 	if msg := siblingMismatch(r.d.Evolve, parent, events, otherEvents); msg != "" {
-		return fmt.Sprintf("command %d, %s, and another command on the same state, %s: %s", r.index-1, show(c), show(other), msg)
+		return fmt.Sprintf("command %d, %s, and another command on the same state, %s: %s", i, show(c), show(other), msg)
 	}
 	return ""
 }
