@@ -1,5 +1,9 @@
 package decider
 
+import "github.com/samber/lo"
+
+//go:generate go run gennary.go
+
 // Combine runs two deciders side by side. A Left command goes to a and a
 // Right command to b; each decides on its own part of the [Pair] state, and
 // its events come back wrapped on the same side. Each part of the state
@@ -9,11 +13,11 @@ func Combine[C1, E1, S1, C2, E2, S2 any](a Decider[C1, E1, S1], b Decider[C2, E2
 		Decide: func(c Either[C1, C2], s Pair[S1, S2]) ([]Either[E1, E2], error) {
 			if c1, ok := c.Left(); ok {
 				events, err := a.Decide(c1, s.First)
-				return wrap(events, Left[E1, E2]), err
+				return lo.Map(events, as(Left[E1, E2])), err
 			}
 			c2, _ := c.Right()
 			events, err := b.Decide(c2, s.Second)
-			return wrap(events, Right[E1, E2]), err
+			return lo.Map(events, as(Right[E1, E2])), err
 		},
 		Evolve: func(s Pair[S1, S2], e Either[E1, E2]) Pair[S1, S2] {
 			if e1, ok := e.Left(); ok {
@@ -33,15 +37,9 @@ func Combine[C1, E1, S1, C2, E2, S2 any](a Decider[C1, E1, S1], b Decider[C2, E2
 	}
 }
 
-func wrap[E, W any](events []E, f func(E) W) []W {
-	if events == nil {
-		return nil
-	}
-	out := make([]W, len(events))
-	for i, e := range events {
-		out[i] = f(e)
-	}
-	return out
+// as adapts a conversion to the transform [lo.Map] takes.
+func as[A, B any](f func(A) B) func(A, int) B {
+	return func(a A, _ int) B { return f(a) }
 }
 
 // Neutral returns the decider that accepts every command, decides no event
@@ -73,24 +71,14 @@ func Neutral[C, E any]() Decider[C, E, struct{}] {
 // the map holds every key that ever had an event; for many thousands of
 // keys, store each instance in its own stream instead.
 func Many[K comparable, C, E, S any](d Decider[C, E, S]) Decider[Keyed[K, C], Keyed[K, E], map[K]S] {
-	get := func(m map[K]S, k K) S {
-		if s, ok := m[k]; ok {
-			return s
-		}
-		return d.InitialState()
-	}
+	get := func(m map[K]S, k K) S { return lo.ValueOr(m, k, d.InitialState()) }
 	return Decider[Keyed[K, C], Keyed[K, E], map[K]S]{
 		Decide: func(c Keyed[K, C], m map[K]S) ([]Keyed[K, E], error) {
 			events, err := d.Decide(c.Value, get(m, c.Key))
-			return wrap(events, func(e E) Keyed[K, E] { return Keyed[K, E]{Key: c.Key, Value: e} }), err
+			return lo.Map(events, func(e E, _ int) Keyed[K, E] { return Keyed[K, E]{Key: c.Key, Value: e} }), err
 		},
 		Evolve: func(m map[K]S, e Keyed[K, E]) map[K]S {
-			next := make(map[K]S, len(m)+1)
-			for k, s := range m {
-				next[k] = s
-			}
-			next[e.Key] = d.Evolve(get(m, e.Key), e.Value)
-			return next
+			return lo.Assign(m, map[K]S{e.Key: d.Evolve(get(m, e.Key), e.Value)})
 		},
 		Initial: func() map[K]S { return map[K]S{} },
 	}
@@ -112,7 +100,7 @@ func MapEvent[E2, C, E, S any](d Decider[C, E, S], to func(E) E2, from func(E2) 
 	return Decider[C, E2, S]{
 		Decide: func(c C, s S) ([]E2, error) {
 			events, err := d.Decide(c, s)
-			return wrap(events, to), err
+			return lo.Map(events, as(to)), err
 		},
 		Evolve:     func(s S, e E2) S { return d.Evolve(s, from(e)) },
 		Initial:    d.Initial,
@@ -132,4 +120,11 @@ func MapState[S2, C, E, S any](d Decider[C, E, S], to func(S) S2, from func(S2) 
 		out.IsTerminal = func(s S2) bool { return d.IsTerminal(from(s)) }
 	}
 	return out
+}
+
+// flatten adapts a decider over nested commands, events and states to
+// flat ones by isomorphisms: it is how Combine3 and the others are
+// derived from Combine.
+func flatten[C, E, S, FC, FE, FS any](d Decider[C, E, S], command func(FC) C, event func(E) FE, unevent func(FE) E, state func(S) FS, unstate func(FS) S) Decider[FC, FE, FS] {
+	return MapState(MapEvent(MapCommand(d, command), event, unevent), state, unstate)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
 
 	"pgregory.net/rapid"
 
@@ -62,11 +63,7 @@ var counter = decider.Decider[counterCmd, counterEvent, counterState]{
 			case next < 0:
 				return nil, fmt.Errorf("%s %d from %d: %w", c.Op, c.By, s.N, errUnderflow)
 			}
-			events := make([]counterEvent, c.By)
-			for i := range events {
-				events[i] = counterEvent{Op: op}
-			}
-			return events, nil
+			return slices.Repeat([]counterEvent{{Op: op}}, c.By), nil
 		}
 		return nil, fmt.Errorf("%q: %w", c.Op, errUnknown)
 	},
@@ -219,12 +216,9 @@ func sameEvents[E any](got, want []E) bool {
 	return true
 }
 
-func mapSlice[A, B any](xs []A, f func(A) B) []B {
-	out := make([]B, len(xs))
-	for i, x := range xs {
-		out[i] = f(x)
-	}
-	return out
+// noIndex adapts a conversion to the transform lo.Map takes.
+func noIndex[A, B any](f func(A) B) func(A, int) B {
+	return func(a A, _ int) B { return f(a) }
 }
 
 func identity[T any](x T) T { return x }

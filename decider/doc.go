@@ -18,22 +18,75 @@
 //
 //   - [Combine] runs two deciders side by side over [Either] commands and
 //     events and a [Pair] of states;
-//   - [Many] runs one decider per key over [Keyed] commands and events;
+//   - [Combine3] to [Combine6] run three to six deciders side by side over
+//     the flat sums [Sum3] to [Sum6] and the tuples [Tuple3] to [Tuple6];
+//   - [Many] runs one decider per key over [Keyed] commands and events,
+//     and [FanOut] decides one command as commands for several keys, all
+//     or nothing;
 //   - [MapCommand], [MapEvent] and [MapState] adapt one side of a decider;
 //   - [Neutral] is the identity of Combine.
 //
+// Combine3 and the others are not written again: each is Combine of the
+// first decider and the combination of the rest, flattened by the maps.
+// The value they return builds the commands and events of each part from
+// the part's own types, so combining three deciders needs no type
+// argument, alias or helper in user code:
+//
+//	home := decider.Combine3(light, bell, heating)
+//	events, state, err := home.Step(home.InitialState(), home.Second(Ring{}))
+//
 // Each combinator obeys laws (combining then projecting equals running each
-// part alone; Many keeps keys independent; Neutral changes nothing; a map
-// by an isomorphism changes only the shape; maps compose) that the tests
-// of this package check as properties, each shown able to fail on a
-// deliberately broken combinator.
+// part alone; a flat combination behaves as the nested one; Many keeps keys
+// independent; a fan-out is its parts decided in turn, or nothing;
+// Neutral changes nothing; a map by an isomorphism changes only the shape;
+// maps compose) that the tests of this package check as properties, each
+// shown able to fail on a deliberately broken combinator.
+//
+// # Printing
+//
+// The sums and products of this package print short: String gives
+// Left(Deposited{Amount:3}) or {First:true Second:2}, with struct values by
+// their type name and strings quoted, and GoString (the %#v verb) gives
+// the parts in Go syntax, decider.Either{Left:bank.Deposited{Amount:3}}, so
+// that a nil slice and an empty one differ in a failure message.
+//
+// # Persisting sums
+//
+// A combined decider is a domain concept, not a storage layout: its
+// commands and events are sums, and a codec persists a sum by its parts,
+// each part by its own registered type. Every sum type of this package
+// ([Either], [Sum3] to [Sum6]) implements [Sum], and a pointer to it
+// [SumSetter]; that is the whole contract a codec needs, by reflection:
+//
+//   - encoding: index, part := v.Case(), then store the index and the part
+//     as a value of its own registered type (for a part of interface type,
+//     of the part's dynamic type);
+//   - decoding: p := reflect.New(t) for the sum's type t, read the index and
+//     decode the part as the type it was stored under (or, when the part
+//     has a concrete type, as p.Interface().(SumSetter).CaseTypes()[index]),
+//     then p.Interface().(SumSetter).SetCase(index, part);
+//   - a part that is itself a sum is persisted the same way, recursively.
+//
+// Cases are numbered from 0 in the order of the type's parameters (Left is
+// 0 and Right 1; First is 0). CaseTypes depends only on the type, so a
+// codec can list, and refuse at registration, the case types it cannot
+// round-trip. SetCase refuses an index that is not a case and a value
+// that the case's type cannot hold, with an error that wraps [ErrCase], so
+// a corrupt record is an error, never a sum holding the wrong case.
+//
+// The products ([Pair], [Tuple3] to [Tuple6], [Keyed]) are plain structs
+// with exported fields; a codec persists them field by field. A [Many]
+// decider and the composites that contain it are stored one stream per
+// instance: the stream is chosen from a command's [Keyed.Key], and the
+// stream holds the [Keyed.Value] of each event.
 //
 // # Terminal states
 //
 // [Decider.IsTerminal] marks an instance as finished. Combinators carry it
-// but never act on it: [Combine] is terminal when both parts are, [Neutral]
-// is always terminal (so combining with it changes nothing), the maps keep
-// the decider's own, and [Many] keeps a terminal instance in its state
-// rather than forgetting it, because a forgotten key is back in the
-// initial state and its finished instance would accept commands again.
+// but never act on it: [Combine] and Combine3 to Combine6 are terminal
+// when every part is, [Neutral] is always terminal (so combining with it
+// changes nothing), the maps keep the decider's own, and [Many] keeps a
+// terminal instance in its state rather than forgetting it, because a
+// forgotten key is back in the initial state and its finished instance
+// would accept commands again.
 package decider

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/samber/lo"
+
 	"github.com/annals-dev/annals/decider"
 )
 
@@ -121,4 +123,108 @@ func ExampleMany() {
 	// Output:
 	// map[hall:true kitchen:false] <nil>
 	// the light is already off
+}
+
+// A thermostat is set to a temperature between 10 and 30 degrees.
+type (
+	Set    struct{ Degrees int } // command
+	WasSet struct{ Degrees int } // event
+)
+
+var heating = decider.Decider[Set, WasSet, int]{
+	Decide: func(c Set, _ int) ([]WasSet, error) {
+		if c.Degrees < 10 || c.Degrees > 30 {
+			return nil, fmt.Errorf("%d degrees is out of range", c.Degrees)
+		}
+		return []WasSet{{Degrees: c.Degrees}}, nil
+	},
+	Evolve:  func(_ int, e WasSet) int { return e.Degrees },
+	Initial: func() int { return 18 },
+}
+
+func ExampleCombine3() {
+	// Three deciders as one. The combination builds each part's commands
+	// and events from the part's own types: no type arguments to spell.
+	home := decider.Combine3(light, bell, heating)
+
+	s := home.InitialState()
+	events, s, _ := home.Step(s, home.First(Switch{On: true}))
+	fmt.Println(events)
+	events, s, _ = home.Step(s, home.Second(Ring{}))
+	fmt.Println(events)
+	events, s, _ = home.Step(s, home.Third(Set{Degrees: 21}))
+	fmt.Println(events)
+	_, _, err := home.Step(s, home.Third(Set{Degrees: 45}))
+	fmt.Println(err)
+
+	// Each part's state is a named field of a flat tuple, and an event
+	// tells which part it belongs to.
+	fmt.Println(s, s.Third)
+	if set, ok := events[0].Third(); ok {
+		fmt.Println("heating set to", set.Degrees)
+	}
+
+	// Replaying a history built with the event constructors gives the
+	// same state.
+	fmt.Println(home.Replay([]decider.Sum3[Switched, Rang, WasSet]{
+		home.FirstEvent(Switched{On: true}), home.SecondEvent(Rang{}), home.ThirdEvent(WasSet{Degrees: 21}),
+	}))
+	// Output:
+	// [First(Switched{On:true})]
+	// [Second(Rang{})]
+	// [Third(WasSet{Degrees:21})]
+	// 45 degrees is out of range
+	// {First:true Second:1 Third:21} 21
+	// heating set to 21
+	// {First:true Second:1 Third:21}
+}
+
+func ExampleFanOut() {
+	// "All off" switches off the light of every room it names, or none.
+	type AllOff struct{ Rooms []string }
+	lights := decider.Many[string](light)
+	allOff := decider.FanOut(lights, func(c AllOff) []decider.Keyed[string, Switch] {
+		return lo.Map(c.Rooms, func(room string, _ int) decider.Keyed[string, Switch] {
+			return decider.Keyed[string, Switch]{Key: room, Value: Switch{On: false}}
+		})
+	})
+
+	_, rooms, _ := lights.Run([]decider.Keyed[string, Switch]{
+		{Key: "kitchen", Value: Switch{On: true}},
+		{Key: "hall", Value: Switch{On: true}},
+	})
+	events, err := allOff.Decide(AllOff{Rooms: []string{"kitchen", "hall"}}, rooms)
+	fmt.Println(events, err)
+
+	// The cellar light is already off: the whole command is refused and
+	// the kitchen's light stays on.
+	events, err = allOff.Decide(AllOff{Rooms: []string{"kitchen", "cellar"}}, rooms)
+	fmt.Println(events, err)
+	// Output:
+	// [{Key:"kitchen" Value:Switched{On:false}} {Key:"hall" Value:Switched{On:false}}] <nil>
+	// [] instance cellar: the light is already off
+}
+
+// A codec persists a sum by its parts: the index of its case and the
+// case's value, each stored as its own type.
+func ExampleSumSetter() {
+	home := decider.Combine3(light, bell, heating)
+	event := home.ThirdEvent(WasSet{Degrees: 21})
+
+	index, value := event.Case()
+	fmt.Println(index, event.CaseTypes()[index], value)
+
+	var restored decider.Sum3[Switched, Rang, WasSet]
+	if err := restored.SetCase(index, value); err != nil {
+		panic(err)
+	}
+	fmt.Printf("%v %#v\n", restored, restored)
+
+	// A value that does not fit the case is refused.
+	err := restored.SetCase(0, WasSet{Degrees: 21})
+	fmt.Println(errors.Is(err, decider.ErrCase))
+	// Output:
+	// 2 decider_test.WasSet {21}
+	// Third(WasSet{Degrees:21}) decider.Sum3{Third:decider_test.WasSet{Degrees:21}}
+	// true
 }

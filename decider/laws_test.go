@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/samber/lo"
 	"pgregory.net/rapid"
 
 	"github.com/annals-dev/annals/decider"
@@ -70,27 +71,9 @@ func combineInputs[C1, E1, C2, E2 any](c1 *rapid.Generator[C1], e1 *rapid.Genera
 }
 
 func split[L, R any](history []decider.Either[L, R]) (lefts []L, rights []R) {
-	for _, e := range history {
-		if l, ok := e.Left(); ok {
-			lefts = append(lefts, l)
-		} else {
-			r, _ := e.Right()
-			rights = append(rights, r)
-		}
-	}
+	lefts = lo.FilterMap(history, func(e decider.Either[L, R], _ int) (L, bool) { return e.Left() })
+	rights = lo.FilterMap(history, func(e decider.Either[L, R], _ int) (R, bool) { return e.Right() })
 	return lefts, rights
-}
-
-func showEither[L, R any](e decider.Either[L, R]) string {
-	if l, ok := e.Left(); ok {
-		return fmt.Sprintf("Left(%+v)", l)
-	}
-	r, _ := e.Right()
-	return fmt.Sprintf("Right(%+v)", r)
-}
-
-func showHistory[L, R any](history []decider.Either[L, R]) string {
-	return "[" + strings.Join(mapSlice(history, showEither[L, R]), " ") + "]"
 }
 
 // Replaying a mixed history and projecting gives each decider's replay of
@@ -100,7 +83,7 @@ func checkCombineReplay[C1, E1, S1, C2, E2, S2 any](ab combined[C1, E1, S1, C2, 
 	got := ab.Replay(in.History)
 	want := decider.Pair[S1, S2]{First: a.Replay(lefts), Second: b.Replay(rights)}
 	if !reflect.DeepEqual(got, want) {
-		return fmt.Sprintf("replaying %s on the combined decider gives %+v; each decider replaying its own events gives %+v", showHistory(in.History), got, want)
+		return fmt.Sprintf("replaying %v on the combined decider gives %+v; each decider replaying its own events gives %+v", in.History, got, want)
 	}
 	return ""
 }
@@ -126,8 +109,8 @@ func checkCombineLeft[C1, E1, S1, C2, E2, S2 any](ab combined[C1, E1, S1, C2, E2
 	if !sameError(err, wantErr) {
 		return fmt.Sprintf("Left(%+v) in %+v: error %v, the left decider alone says %v", in.Left, s, err, wantErr)
 	}
-	if !sameEvents(got, mapSlice(want, decider.Left[E1, E2])) {
-		return fmt.Sprintf("Left(%+v) in %+v: events %s, the left decider alone decides %+v", in.Left, s, showHistory(got), want)
+	if !sameEvents(got, lo.Map(want, noIndex(decider.Left[E1, E2]))) {
+		return fmt.Sprintf("Left(%+v) in %+v: events %v, the left decider alone decides %+v", in.Left, s, got, want)
 	}
 	if err != nil {
 		return ""
@@ -151,8 +134,8 @@ func checkCombineRight[C1, E1, S1, C2, E2, S2 any](ab combined[C1, E1, S1, C2, E
 	if !sameError(err, wantErr) {
 		return fmt.Sprintf("Right(%+v) in %+v: error %v, the right decider alone says %v", in.Right, s, err, wantErr)
 	}
-	if !sameEvents(got, mapSlice(want, decider.Right[E1, E2])) {
-		return fmt.Sprintf("Right(%+v) in %+v: events %s, the right decider alone decides %+v", in.Right, s, showHistory(got), want)
+	if !sameEvents(got, lo.Map(want, noIndex(decider.Right[E1, E2]))) {
+		return fmt.Sprintf("Right(%+v) in %+v: events %v, the right decider alone decides %+v", in.Right, s, got, want)
 	}
 	if err != nil {
 		return ""
@@ -269,11 +252,11 @@ func runInputs[C, E any](commands *rapid.Generator[C], events *rapid.Generator[E
 }
 
 func withCommands[C, C2, E any](in runInput[C, E], f func(C) C2) runInput[C2, E] {
-	return runInput[C2, E]{History: in.History, Commands: mapSlice(in.Commands, f)}
+	return runInput[C2, E]{History: in.History, Commands: lo.Map(in.Commands, noIndex(f))}
 }
 
 func withHistory[C, E, E2 any](in runInput[C, E], f func(E) E2) runInput[C, E2] {
-	return runInput[C, E2]{History: mapSlice(in.History, f), Commands: in.Commands}
+	return runInput[C, E2]{History: lo.Map(in.History, noIndex(f)), Commands: in.Commands}
 }
 
 // checkBehavesAs replays the history on d and (embedded) on d2, then runs
@@ -284,7 +267,7 @@ func checkBehavesAs[C, E, S, C2, E2, S2 any](d2 decider.Decider[C2, E2, S2], d d
 	if got, want := via.state(d2.InitialState()), d.InitialState(); !reflect.DeepEqual(got, want) {
 		return fmt.Sprintf("initial state %+v, want %+v", got, want)
 	}
-	s, s2 := d.Replay(in.History), d2.Replay(mapSlice(in.History, via.event))
+	s, s2 := d.Replay(in.History), d2.Replay(lo.Map(in.History, noIndex(via.event)))
 	compare := func(when string) string {
 		if got := via.state(s2); !reflect.DeepEqual(got, s) {
 			return fmt.Sprintf("%s: state %+v, want %+v", when, got, s)
@@ -303,7 +286,7 @@ func checkBehavesAs[C, E, S, C2, E2, S2 any](d2 decider.Decider[C2, E2, S2], d d
 		if !sameError(err2, err) {
 			return fmt.Sprintf("command %d (%+v) in state %+v: error %v, want %v", i, c, s, err2, err)
 		}
-		if want := mapSlice(events, via.event); !sameEvents(events2, want) {
+		if want := lo.Map(events, noIndex(via.event)); !sameEvents(events2, want) {
 			return fmt.Sprintf("command %d (%+v) in state %+v: events %+v, want %+v", i, c, s, events2, want)
 		}
 		if err != nil {
@@ -434,19 +417,11 @@ type optionVotes struct {
 }
 
 func toList(s tallyState) []optionVotes {
-	out := []optionVotes{}
-	for _, k := range slices.Sorted(maps.Keys(s)) {
-		out = append(out, optionVotes{Option: k, Votes: s[k]})
-	}
-	return out
+	return lo.Map(slices.Sorted(maps.Keys(s)), func(k string, _ int) optionVotes { return optionVotes{Option: k, Votes: s[k]} })
 }
 
 func fromList(l []optionVotes) tallyState {
-	s := tallyState{}
-	for _, o := range l {
-		s[o.Option] = o.Votes
-	}
-	return s
+	return lo.SliceToMap(l, func(o optionVotes) (string, int) { return o.Option, o.Votes })
 }
 
 func TestMapsByIdentityChangeNothing(t *testing.T) {
@@ -545,21 +520,12 @@ func manyInputs[C, E any](commands *rapid.Generator[C], events *rapid.Generator[
 }
 
 func eventsOf[E any](history []decider.Keyed[string, E], key string) []E {
-	var out []E
-	for _, e := range history {
-		if e.Key == key {
-			out = append(out, e.Value)
-		}
-	}
-	return out
+	return lo.FilterMap(history, func(e decider.Keyed[string, E], _ int) (E, bool) { return e.Value, e.Key == key })
 }
 
 // instance is the state of key's instance: its entry, or the initial state.
 func instance[C, E, S any](d decider.Decider[C, E, S], m map[string]S, key string) S {
-	if s, ok := m[key]; ok {
-		return s
-	}
-	return d.InitialState()
+	return lo.ValueOr(m, key, d.InitialState())
 }
 
 // The state of each key's instance is the replay of that key's events
@@ -589,7 +555,7 @@ func checkManyDecide[C, E, S any](m manyDecider[C, E, S], d decider.Decider[C, E
 		return fmt.Sprintf("%+v after %+v: error %v; the decider alone on %q's state %+v says %v", in.Command, in.History, err, k, own, wantErr)
 	}
 	address := func(e E) decider.Keyed[string, E] { return decider.Keyed[string, E]{Key: k, Value: e} }
-	if !sameEvents(got, mapSlice(want, address)) {
+	if !sameEvents(got, lo.Map(want, noIndex(address))) {
 		return fmt.Sprintf("%+v after %+v: events %+v; the decider alone decides %+v for %q", in.Command, in.History, got, want, k)
 	}
 	if err != nil {

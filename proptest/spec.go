@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/decider"
 )
@@ -20,9 +23,12 @@ import (
 //		ThenError(bank.ErrInsufficientFunds)
 //
 // A failing Then reports the history, the command, and a line-by-line
-// difference between what was expected and what was decided.
+// difference between what was expected and what was decided, with values
+// printed by %#v so that nil and empty differ. A specification that
+// reaches the end of its test without a Then fails it: it would check
+// nothing.
 type Spec[C, E, S any] struct {
-	t       testing.TB
+	then
 	d       decider.Decider[C, E, S]
 	given   []E
 	command C
@@ -32,7 +38,9 @@ type Spec[C, E, S any] struct {
 // For starts a specification of d with an empty history. Failures are
 // reported with t.Errorf, so one test can hold many specifications.
 func For[C, E, S any](t testing.TB, d decider.Decider[C, E, S]) *Spec[C, E, S] {
-	return &Spec[C, E, S]{t: t, d: d}
+	s := &Spec[C, E, S]{d: d}
+	s.expect(t, s.context)
+	return s
 }
 
 // Given appends events to the history. (It is a method rather than an
@@ -53,15 +61,17 @@ func (s *Spec[C, E, S]) decide() ([]E, error) {
 }
 
 func (s *Spec[C, E, S]) context() string {
-	return fmt.Sprintf("given %s\nwhen  %s", lines(s.given), describe(s.command))
+	if !s.when {
+		return "given " + lines(s.given)
+	}
+	return fmt.Sprintf("given %s\nwhen  %s", lines(s.given), show(s.command))
 }
 
 // Then checks that the command is accepted and decides exactly events, in
-// order.
+// order. Then() with no events checks that it decides none.
 func (s *Spec[C, E, S]) Then(events ...E) {
 	s.t.Helper()
-	if !s.when {
-		s.t.Errorf("Then without When: call When(command) first")
+	if !s.checked("Then", s.when) {
 		return
 	}
 	got, err := s.decide()
@@ -69,8 +79,8 @@ func (s *Spec[C, E, S]) Then(events ...E) {
 		s.t.Errorf("%s\nthen  %s\nbut the command was rejected: %v", s.context(), lines(events), err)
 		return
 	}
-	if !reflect.DeepEqual(got, events) && !(len(got) == 0 && len(events) == 0) {
-		s.t.Errorf("%s\nthe events differ (- want, + got):\n%s", s.context(), diff(strs(events), strs(got)))
+	if !sameList(got, events) {
+		s.t.Errorf("%s\nthe events differ (- want, + got):\n%s", s.context(), diffLists(events, got))
 	}
 }
 
@@ -78,8 +88,7 @@ func (s *Spec[C, E, S]) Then(events ...E) {
 // errors.Is target.
 func (s *Spec[C, E, S]) ThenError(target error) {
 	s.t.Helper()
-	if !s.when {
-		s.t.Errorf("ThenError without When: call When(command) first")
+	if !s.checked("ThenError", s.when) {
 		return
 	}
 	got, err := s.decide()
@@ -97,64 +106,118 @@ func (s *Spec[C, E, S]) ThenError(target error) {
 // the command decides (or the history alone when there is no When).
 func (s *Spec[C, E, S]) ThenState(want S) {
 	s.t.Helper()
+	s.checked("ThenState", true)
 	state := s.d.Replay(s.given)
 	if s.when {
 		events, err := s.d.Decide(s.command, state)
 		if err != nil {
-			s.t.Errorf("%s\nthen  state %s\nbut the command was rejected: %v", s.context(), describe(want), err)
+			s.t.Errorf("%s\nthen  state %s\nbut the command was rejected: %v", s.context(), show(want), err)
 			return
 		}
 		state = s.d.Fold(state, events)
 	}
 	if !reflect.DeepEqual(state, want) {
-		s.t.Errorf("given %s\nthe state differs (- want, + got):\n%s", lines(s.given), diff(fieldLines(want), fieldLines(state)))
+		s.t.Errorf("%s\nthe state differs (- want, + got):\n%s", s.context(), diffValues(want, state))
 	}
 }
 
-// describe renders a value with its type, the way a reader of a failed
-// specification wants to see it.
-func describe(v any) string { return fmt.Sprintf("%T%+v", v, v) }
-
-func strs[E any](events []E) []string {
-	out := make([]string, len(events))
-	for i, e := range events {
-		out[i] = describe(e)
-	}
-	return out
+// then is what every specification shares: its test, and whether a Then
+// ran. A specification without a Then fails its test when the test ends.
+type then struct {
+	t    testing.TB
+	done bool
 }
 
-func lines[E any](events []E) string {
-	if len(events) == 0 {
-		return "(no events)"
+func (th *then) expect(t testing.TB, context func() string) {
+	th.t = t
+	t.Cleanup(func() {
+		if !th.done {
+			t.Errorf("%s\nthe specification has no Then: it checks nothing", context())
+		}
+	})
+}
+
+// checked records that a Then ran, and fails it when it needs a When
+// that was not given.
+func (th *then) checked(name string, when bool) bool {
+	th.t.Helper()
+	th.done = true
+	if !when {
+		th.t.Errorf("%s without When: call When first", name)
 	}
-	return strings.Join(strs(events), "\n      ")
+	return when
+}
+
+// show renders a value with its type, in Go syntax, so that nil and empty
+// differ: bank.Deposited{Amount:10}, []string(nil), []string{}.
+func show(v any) string { return fmt.Sprintf("%#v", v) }
+
+// lines renders a list of events or commands one per line.
+func lines[T any](list []T) string {
+	if len(list) == 0 {
+		return "(none)"
+	}
+	return strings.Join(lo.Map(list, func(v T, _ int) string { return show(v) }), "\n      ")
+}
+
+// sameList compares lists element by element, so that a nil list and an
+// empty one are both "none".
+func sameList[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b))
+}
+
+// diffLists is a line diff of two lists of values.
+func diffLists[T any](want, got []T) string {
+	show := func(v T, _ int) string { return show(v) }
+	return diff(lo.Map(want, show), lo.Map(got, show))
+}
+
+// diffValues is a line diff of two values, field by field; when they
+// print the same it says so, since they differ where %#v cannot show.
+func diffValues(want, got any) string {
+	if d := diff(fieldLines(want), fieldLines(got)); d != "" {
+		return d
+	}
+	return fmt.Sprintf("  %s\n(the two print the same but are not reflect.DeepEqual: they differ in what %%#v does not show, such as the target of a pointer or a func)\n", show(got))
 }
 
 // fieldLines renders a struct one field per line, so that a difference in
-// one field shows as one changed line; other values are one line.
+// one field shows as one changed line; other values are one line. Fields
+// print by %#v, unexported ones too.
 func fieldLines(v any) []string {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Pointer && !rv.IsNil() {
 		rv = rv.Elem()
 	}
-	if rv.Kind() != reflect.Struct {
-		return []string{describe(v)}
+	if rv.Kind() != reflect.Struct || implementsGoString(rv) {
+		return []string{show(v)}
 	}
 	out := []string{fmt.Sprintf("%T", rv.Interface())}
 	for i := range rv.NumField() {
-		f := rv.Type().Field(i)
-		if !f.IsExported() {
-			out = append(out, fmt.Sprintf("  %s: (unexported)", f.Name))
-			continue
+		f := rv.Field(i)
+		if rv.Type().Field(i).IsExported() {
+			out = append(out, fmt.Sprintf("  %s: %s", rv.Type().Field(i).Name, show(f.Interface())))
+		} else {
+			out = append(out, fmt.Sprintf("  %s: %#v", rv.Type().Field(i).Name, f))
 		}
-		out = append(out, fmt.Sprintf("  %s: %+v", f.Name, rv.Field(i).Interface()))
 	}
 	return out
 }
 
+// implementsGoString reports a value that renders itself for %#v, such as
+// the sums and tuples of package decider.
+func implementsGoString(rv reflect.Value) bool {
+	_, ok := rv.Interface().(fmt.GoStringer)
+	return ok
+}
+
 // diff is a line diff by longest common subsequence: lines only in want
-// start with "-", lines only in got with "+", common lines with " ".
+// start with "-", lines only in got with "+", common lines with " ". It
+// is "" when the lines are the same.
 func diff(want, got []string) string {
+	if slices.Equal(want, got) {
+		return ""
+	}
 	n, m := len(want), len(got)
 	lcs := make([][]int, n+1)
 	for i := range lcs {
@@ -176,12 +239,12 @@ func diff(want, got []string) string {
 		case i < n && j < m && want[i] == got[j]:
 			fmt.Fprintf(&b, "  %s\n", want[i])
 			i, j = i+1, j+1
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			fmt.Fprintf(&b, "+ %s\n", got[j])
-			j++
-		default:
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
 			fmt.Fprintf(&b, "- %s\n", want[i])
 			i++
+		default:
+			fmt.Fprintf(&b, "+ %s\n", got[j])
+			j++
 		}
 	}
 	return b.String()

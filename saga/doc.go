@@ -20,8 +20,24 @@
 //
 // # Composition
 //
-// [Combine] runs two sagas over [decider.Either] events and commands,
-// [Merge] runs two sagas on the same events, and [MapEvent] and
-// [MapCommand] adapt either side. Their laws are checked as properties by
-// this package's tests.
+// Sagas and processes compose like deciders, by explicit routing:
+//
+//   - [Combine] runs two sagas over [decider.Either] events and commands,
+//     [Merge] runs two sagas on the same events, [Many] runs one saga per
+//     key over [decider.Keyed] events, and [MapEvent] and [MapCommand]
+//     adapt either side;
+//   - [CombineProcesses], [MergeProcesses], [ManyProcesses],
+//     [MapProcessEvent] and [MapProcessCommand] do the same for
+//     processes, each part in its own part of the state.
+//
+// Many and ManyProcesses build each instance from its key, so a keyed
+// reaction knows the instance it belongs to (to address its commands by
+// it), and Go infers the key type from that function.
+//
+// Their laws (a combined saga or process reacts to each event as the part
+// of its side alone; merged ones answer with the first's commands, then
+// the second's; each key's instance behaves as it would alone over that
+// key's events; maps compose and keep the rest) are checked as properties
+// by this package's tests, each shown able to fail on a deliberately
+// broken combinator.
 package saga

@@ -3,6 +3,7 @@ package saga_test
 import (
 	"fmt"
 
+	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/saga"
 )
 
@@ -56,4 +57,44 @@ func ExampleProcess() {
 	commands, _ := shipping.Run([]any{PaymentReceived{ID: "42"}, OrderPlaced{ID: "42"}, PaymentReceived{ID: "42"}})
 	fmt.Printf("%+v\n", commands)
 	// Output: [{ID:42}]
+}
+
+// One process per order: each instance knows its order's key and
+// addresses its command by it.
+func ExampleManyProcesses() {
+	type seen struct{ Placed, Paid bool }
+	shipping := saga.ManyProcesses(func(order string) saga.Process[seen, any, Ship] {
+		return saga.Process[seen, any, Ship]{
+			React: func(s seen, e any) []Ship {
+				switch e.(type) {
+				case OrderPlaced:
+					if s.Paid && !s.Placed {
+						return []Ship{{ID: order}}
+					}
+				case PaymentReceived:
+					if s.Placed && !s.Paid {
+						return []Ship{{ID: order}}
+					}
+				}
+				return nil
+			},
+			Evolve: func(s seen, e any) seen {
+				switch e.(type) {
+				case OrderPlaced:
+					s.Placed = true
+				case PaymentReceived:
+					s.Paid = true
+				}
+				return s
+			},
+		}
+	})
+	commands, _ := shipping.Run([]decider.Keyed[string, any]{
+		{Key: "7", Value: OrderPlaced{}},
+		{Key: "9", Value: PaymentReceived{}},
+		{Key: "7", Value: PaymentReceived{}},
+		{Key: "9", Value: OrderPlaced{}},
+	})
+	fmt.Printf("%+v\n", commands)
+	// Output: [{ID:7} {ID:9}]
 }

@@ -1,6 +1,10 @@
 package saga
 
-import "github.com/annals-dev/annals/decider"
+import (
+	"github.com/samber/lo"
+
+	"github.com/annals-dev/annals/decider"
+)
 
 // A Saga reacts to an event with the commands it causes, possibly none.
 // React must be pure: the same event always gives the same commands, in
@@ -23,10 +27,10 @@ func Combine[E1, C1, E2, C2 any](a Saga[E1, C1], b Saga[E2, C2]) Saga[decider.Ei
 	return Saga[decider.Either[E1, E2], decider.Either[C1, C2]]{
 		React: func(e decider.Either[E1, E2]) []decider.Either[C1, C2] {
 			if e1, ok := e.Left(); ok {
-				return mapSlice(a.React(e1), decider.Left[C1, C2])
+				return lo.Map(a.React(e1), left[C1, C2])
 			}
 			e2, _ := e.Right()
-			return mapSlice(b.React(e2), decider.Right[C1, C2])
+			return lo.Map(b.React(e2), right[C1, C2])
 		},
 	}
 }
@@ -36,8 +40,17 @@ func Combine[E1, C1, E2, C2 any](a Saga[E1, C1], b Saga[E2, C2]) Saga[decider.Ei
 func Merge[E, C1, C2 any](a Saga[E, C1], b Saga[E, C2]) Saga[E, decider.Either[C1, C2]] {
 	return Saga[E, decider.Either[C1, C2]]{
 		React: func(e E) []decider.Either[C1, C2] {
-			return append(mapSlice(a.React(e), decider.Left[C1, C2]), mapSlice(b.React(e), decider.Right[C1, C2])...)
+			return append(lo.Map(a.React(e), left[C1, C2]), lo.Map(b.React(e), right[C1, C2])...)
 		},
+	}
+}
+
+// Many runs one saga per key over events addressed to keys: an event for
+// key k is reacted to by instance(k), so each instance knows its key and
+// can address its commands by it. The key type is inferred from instance.
+func Many[K comparable, E, C any](instance func(key K) Saga[E, C]) Saga[decider.Keyed[K, E], C] {
+	return Saga[decider.Keyed[K, E], C]{
+		React: func(e decider.Keyed[K, E]) []C { return instance(e.Key).React(e.Value) },
 	}
 }
 
@@ -56,16 +69,11 @@ func MapEvent[E2, E, C any](s Saga[E, C], f func(E2) (E, bool)) Saga[E2, C] {
 
 // MapCommand adapts s to commands of type C2, converted by f.
 func MapCommand[C2, E, C any](s Saga[E, C], f func(C) C2) Saga[E, C2] {
-	return Saga[E, C2]{React: func(e E) []C2 { return mapSlice(s.React(e), f) }}
+	return Saga[E, C2]{React: func(e E) []C2 {
+		return lo.Map(s.React(e), func(c C, _ int) C2 { return f(c) })
+	}}
 }
 
-func mapSlice[A, B any](in []A, f func(A) B) []B {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make([]B, len(in))
-	for i, a := range in {
-		out[i] = f(a)
-	}
-	return out
-}
+// left and right wrap a command on one side, in the shape lo.Map takes.
+func left[C1, C2 any](c C1, _ int) decider.Either[C1, C2]  { return decider.Left[C1, C2](c) }
+func right[C1, C2 any](c C2, _ int) decider.Either[C1, C2] { return decider.Right[C1](c) }

@@ -1,6 +1,10 @@
 package view
 
-import "github.com/annals-dev/annals/decider"
+import (
+	"github.com/samber/lo"
+
+	"github.com/annals-dev/annals/decider"
+)
 
 // Combine folds a over Left events and b over Right events, into the First
 // and Second parts of a pair of states.
@@ -44,16 +48,7 @@ func Merge[S1, S2, E any](a View[S1, E], b View[S2, E]) View[decider.Pair[S1, S2
 func Many[K comparable, S, E any](v View[S, E]) View[map[K]S, decider.Keyed[K, E]] {
 	return View[map[K]S, decider.Keyed[K, E]]{
 		Evolve: func(m map[K]S, e decider.Keyed[K, E]) map[K]S {
-			s, ok := m[e.Key]
-			if !ok {
-				s = v.InitialState()
-			}
-			next := make(map[K]S, len(m)+1)
-			for k, old := range m {
-				next[k] = old
-			}
-			next[e.Key] = v.Evolve(s, e.Value)
-			return next
+			return lo.Assign(m, map[K]S{e.Key: v.Evolve(lo.ValueOr(m, e.Key, v.InitialState()), e.Value)})
 		},
 		Initial: func() map[K]S { return map[K]S{} },
 	}
