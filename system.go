@@ -82,6 +82,13 @@ func (m Mode) String() string {
 // fault heals by itself. [System.Status] and [System.WaitQuiet] report a
 // stopped consumer until it has caught up. A checkpoint that another
 // instance moved is that instance's progress, never an error.
+//
+// One goroutine of a process settles at a time, so that a command returns
+// only once its own consequences are handled, whatever other goroutines
+// do. A saga's dispatcher must hand its commands the context it was given:
+// that context tells the append that the settle running the saga will
+// handle its events. An append with another context would wait for that
+// settle to end, which waits for the dispatcher: a deadlock.
 type System struct {
 	store     *Store
 	mode      Mode
