@@ -182,3 +182,22 @@ func TestSQLProjectionMigratesOnceAndProjectsTypedEvents(t *testing.T) {
 		t.Fatalf("migrations of another transaction type: %v, want store.ErrInvalid", err)
 	}
 }
+
+// ReadDB hands queries the adapter's read handle, and refuses a type the
+// adapter does not have.
+func TestReadDBReachesTheAdaptersQueries(t *testing.T) {
+	ctx := context.Background()
+	lite, err := sqlite.Open(ctx, sqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := annals.New(lite)
+	defer s.Close()
+	db, err := annals.ReadDB[*sql.DB](s)
+	if err != nil || db != lite.ReadDB() {
+		t.Fatalf("ReadDB[*sql.DB] on SQLite: %v, %v", db, err)
+	}
+	if _, err := annals.ReadDB[*sql.DB](annals.New(memory.New())); !errors.Is(err, store.ErrUnsupported) {
+		t.Fatalf("ReadDB on memory: %v, want store.ErrUnsupported", err)
+	}
+}

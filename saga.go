@@ -31,8 +31,8 @@ type Cause struct {
 	// Event is the record of the event the saga reacted to.
 	Event store.Record
 	// Instance is the key of the process instance that reacted: what the
-	// process's key function returned for the event ("" for a stateless
-	// saga).
+	// process's key function returned for the event; for a stateless
+	// saga, the stream of the event.
 	Instance string
 	// Index is the command's place among those sent for the event.
 	Index int
@@ -123,7 +123,7 @@ func WithRejections[C any](f func(ctx context.Context, cmd C, cause Cause, err e
 
 // NewSaga returns a runner named name for a stateless saga.
 func NewSaga[E, C any](s *Store, name string, sg saga.Saga[E, C], mapper codec.Mapper[E], dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[struct{}, E, C] {
-	r := NewProcess(s, name, sg.Process(), mapper, func(store.Record, E) (string, bool) { return "", true }, dispatch, opts...)
+	r := NewProcess(s, name, sg.Process(), mapper, func(rec store.Record, _ E) (string, bool) { return rec.StreamID, true }, dispatch, opts...)
 	r.stateful = false
 	return r
 }

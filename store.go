@@ -239,6 +239,23 @@ func (s *Store) Lock(ctx context.Context, name string) (store.Lease, error) {
 	return s.locker.Lock(ctx, name)
 }
 
+// ReadDB returns the adapter's handle for the queries of read models kept
+// in the application's own tables, for an adapter whose handle is of type
+// T: *sql.DB on SQLite (a pool of read-only connections), *pgxpool.Pool on
+// PostgreSQL. Queries see what the projections committed. A store whose
+// adapter has no such handle fails with an error that matches
+// [store.ErrUnsupported].
+func ReadDB[T any](s *Store) (T, error) {
+	switch a := s.adapter.(type) {
+	case interface{ ReadDB() T }:
+		return a.ReadDB(), nil
+	case interface{ Pool() T }:
+		return a.Pool(), nil
+	}
+	var zero T
+	return zero, fmt.Errorf("store %s has no %v for the queries of read models: %w", s.name, reflect.TypeFor[T](), store.ErrUnsupported)
+}
+
 // SQL returns the committer through which a read model in the
 // application's own tables writes with the consumer's checkpoint, for an
 // adapter whose transactions are of type T: *sql.Tx for store/sqlite,

@@ -159,7 +159,9 @@ func (m *Pipeline[T]) Err() error {
 
 // Types implements [Mapper]: the type names of the records the pipeline
 // reads, when its codec can list its own (as [JSON.Types] does): the
-// codec's names and every old name its upcaster renames from. Consumers
+// codec's names and every name its upcaster leads from to one of them,
+// but not names its upcaster leads only to types the codec does not read,
+// so that readers that share one upcaster read only their own. Consumers
 // of the log read only these types. It returns nil when the codec cannot
 // list its names, and consumers then read every record.
 func (m *Pipeline[T]) Types() []string {
@@ -167,9 +169,15 @@ func (m *Pipeline[T]) Types() []string {
 	if !ok {
 		return nil
 	}
-	names := append(lister.Types(), m.p.upcaster.Names()...)
-	slices.Sort(names)
-	return slices.Compact(names)
+	if m.p.upcaster == nil {
+		return lister.Types()
+	}
+	if m.target == nil {
+		names := append(lister.Types(), m.p.upcaster.Names()...)
+		slices.Sort(names)
+		return slices.Compact(names)
+	}
+	return m.p.upcaster.Reads(m.target, lister.Types())
 }
 
 // ToEvent implements [Mapper]. The event gets the ID of at, or a fresh

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
+	"github.com/annals-dev/annals/upcast"
 )
 
 // appendAll encodes events with m at the end of the stream and appends them.
@@ -266,5 +268,36 @@ func TestInflateHandlesEveryPooledReaderState(t *testing.T) {
 		if got, err := m.FromRecord(ctx, good); err != nil || got.(moneyDeposited).Amount != 7 {
 			t.Fatalf("after a failure, a good record: %+v, %v", got, err)
 		}
+	}
+}
+
+// Readers that share one upcaster each read only their own records: the
+// types a pipeline lists are its codec's and the names leading to them,
+// and a record of a type the upcaster knows but the codec does not is an
+// unknown type to skip, not a broken upcast.
+func TestSharedUpcasterReadsOnlyTheCodecsTypes(t *testing.T) {
+	type added struct {
+		Cents int `json:"cents"`
+	}
+	type checkedOut struct {
+		Cart string `json:"cart"`
+	}
+	shared := upcast.New().
+		Add("ItemAdded", 1, func(data []byte) ([]byte, error) { return []byte(`{"cents":1}`), nil }).
+		Rename("CheckedOutV0", "CheckedOut")
+	narrow := codec.NewMapper(codec.NewJSON[checkedOut]().Register("CheckedOut", checkedOut{}), codec.WithUpcaster(shared))
+	if got, want := narrow.Types(), []string{"CheckedOut", "CheckedOutV0"}; !slices.Equal(got, want) {
+		t.Fatalf("Types() = %q, want %q", got, want)
+	}
+	_, err := narrow.FromRecord(context.Background(), store.Record{StreamID: "c", Version: 1, Type: "ItemAdded", SchemaVersion: 2, Data: []byte(`{"cents":3}`)})
+	if !errors.Is(err, codec.ErrUnknownEventType) || errors.Is(err, codec.ErrSchemaVersion) {
+		t.Fatalf("a current record of a type the codec does not read: %v, want ErrUnknownEventType", err)
+	}
+	wide := codec.NewMapper(codec.NewJSON[added]().RegisterVersion("ItemAdded", 2, added{}), codec.WithUpcaster(shared))
+	if got, want := wide.Types(), []string{"ItemAdded"}; !slices.Equal(got, want) {
+		t.Fatalf("Types() = %q, want %q", got, want)
+	}
+	if _, err := wide.FromRecord(context.Background(), store.Record{StreamID: "c", Version: 1, Type: "ItemAdded", SchemaVersion: 3, Data: []byte(`{}`)}); !errors.Is(err, codec.ErrSchemaVersion) {
+		t.Fatalf("a newer version of the codec's own type: %v, want ErrSchemaVersion", err)
 	}
 }

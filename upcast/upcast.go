@@ -139,6 +139,53 @@ func (r *Registry) addNames(names ...string) {
 	}
 }
 
+// leadsToRead reports whether some step or rename of r leads from name,
+// at any version and through any chain, to a type that current reads.
+func (r *Registry) leadsToRead(name string, current Target) bool {
+	seen := map[string]bool{}
+	var from func(n string) bool
+	from = func(n string) bool {
+		if seen[n] {
+			return false
+		}
+		seen[n] = true
+		if _, ok := current(n); ok && n != name {
+			return true
+		}
+		for k, st := range r.steps {
+			if k.name == n && st.to.name != n && from(st.to.name) {
+				return true
+			}
+			if k.name == n && st.to.name == n {
+				if _, ok := current(n); ok {
+					return true
+				}
+			}
+		}
+		if to, ok := r.renames[n]; ok && from(to) {
+			return true
+		}
+		return false
+	}
+	return from(name)
+}
+
+// Reads returns the names of r that a reader of the types current reads
+// must take from the log: those types, and every name some step or rename
+// leads from to one of them. A name that leads only to types the reader
+// does not read is left out, so that readers sharing a registry each read
+// only their own records.
+func (r *Registry) Reads(current Target, names []string) []string {
+	out := slices.Clone(names)
+	for _, n := range r.Names() {
+		if r.leadsToRead(n, current) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // Names returns every type name a step or rename of r reads or leads to,
 // sorted: with the codec's names, the types a reader of the log must take
 // so that no record stored under an old name escapes it.
@@ -199,10 +246,11 @@ func (r *Registry) Upcast(p Payload, current Target) (Payload, error) {
 		}
 		s, ok := r.next(p.Type, p.Version)
 		if !ok {
-			// A chain that stops short of a type the code reads is broken:
-			// the type is known, or the registry upcasts other versions of
-			// it, or this payload already went some of the way.
-			if known || (current != nil && (len(seen) > 0 || r.names[p.Type])) {
+			// A chain that stops short of the version the code reads is
+			// broken. A type the code does not read at all is not this
+			// code's: the codec reports it as unknown, so that a reader
+			// that shares an upcaster with others skips it.
+			if known || (current != nil && r.leadsToRead(p.Type, current)) {
 				return p, &VersionError{Type: p.Type, Version: p.Version, Current: want, StoredType: start.Type, StoredVersion: start.Version}
 			}
 			return p, nil

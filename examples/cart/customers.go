@@ -17,10 +17,6 @@ import (
 // created by the projection's first migration (annals.WithSchema).
 const CustomerOrders = "customer-orders"
 
-// customerOrdersReader is the consumer name under which queries read the
-// table: see [Shop.Customers].
-const customerOrdersReader = CustomerOrders + "-queries"
-
 // newCustomerOrders returns the projection. A store without SQL tables
 // (the memory store) fails with an error matching store.ErrUnsupported.
 func newCustomerOrders(s *annals.Store, events codec.Mapper[OrderEvent]) (*annals.Projection[*sql.Tx], error) {
@@ -81,7 +77,7 @@ func (c CustomerSummary) String() string {
 
 // queryCustomers reads the summaries of customers, by customer, from the
 // read model.
-func queryCustomers(ctx context.Context, tx *sql.Tx, customers []string) ([]CustomerSummary, error) {
+func queryCustomers(ctx context.Context, db *sql.DB, customers []string) ([]CustomerSummary, error) {
 	if len(customers) == 0 {
 		return nil, nil
 	}
@@ -89,7 +85,7 @@ func queryCustomers(ctx context.Context, tx *sql.Tx, customers []string) ([]Cust
 	for i, c := range customers {
 		args[i] = c
 	}
-	rows, err := tx.QueryContext(ctx, `
+	rows, err := db.QueryContext(ctx, `
 		SELECT customer, COUNT(*),
 			SUM(status = 'shipped'), SUM(status = 'cancelled'),
 			SUM(CASE WHEN status = 'cancelled' THEN 0 ELSE items END),

@@ -41,7 +41,7 @@ type Shop struct {
 	orders    *annals.Runner[OrderCommand, OrderEvent, Order]
 	checkout  *annals.SagaRunner[struct{}, CheckedOut, OrderCommand]
 	customers *annals.Projection[*sql.Tx] // nil on a store without SQL tables
-	tables    store.Committer[*sql.Tx]    // nil likewise
+	tables    *sql.DB                     // nil likewise: the read model's queries
 	noTables  error                       // why they are nil
 }
 
@@ -70,7 +70,7 @@ func NewShop(s *annals.Store, mode annals.Mode, keys *codec.Keyring) (*Shop, err
 
 	switch p, err := newCustomerOrders(s, m.Orders); {
 	case err == nil:
-		if sh.tables, err = annals.SQL[*sql.Tx](s); err != nil {
+		if sh.tables, err = annals.ReadDB[*sql.DB](s); err != nil {
 			return nil, err
 		}
 		sh.customers = p
@@ -146,17 +146,7 @@ func (sh *Shop) Customers(ctx context.Context, customers ...string) ([]CustomerS
 	if sh.tables == nil {
 		return nil, fmt.Errorf("orders per customer: %w", sh.noTables)
 	}
-	// The store handle offers nothing to read the application's tables
-	// with: SQLite's pool of read connections (sqlite.Store.ReadDB) is
-	// reachable only by asserting the adapter's type. So the query runs in
-	// the committer's transaction, as a consumer of its own whose
-	// checkpoint stays at 0. It takes the write lock for a read.
-	var out []CustomerSummary
-	err := sh.tables.Commit(ctx, customerOrdersReader, 0, 0, func(tx *sql.Tx) error {
-		var err error
-		out, err = queryCustomers(ctx, tx, customers)
-		return err
-	})
+	out, err := queryCustomers(ctx, sh.tables, customers)
 	if err != nil {
 		return nil, fmt.Errorf("orders per customer: %w", err)
 	}
