@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -27,7 +28,9 @@ const contractTimeout = 3 * time.Minute
 // StoreContract runs the behaviour every [store.Store] must have against the
 // stores that open returns. Each subtest calls open once and uses the store
 // alone; open should return a fresh, empty store and register its cleanup
-// with t.Cleanup.
+// with t.Cleanup. Among the behaviours: writes cut by deadlines at any
+// moment tell their callers the truth, as [store.Store.Append] says (on a
+// store that is also a [store.StateStore], consumers' commits too).
 //
 // Adapters run it from their own tests:
 //
@@ -56,6 +59,7 @@ func StoreContract(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Checkpoints", contractCheckpoints},
 		{"Wait", contractWait},
 		{"Cancellation", contractCancellation},
+		{"DeadlinesTellTheTruth", contractDeadlines},
 		{"ConcurrentWritersTailingReader", contractConcurrentLog},
 	}
 	for _, tc := range tests {
@@ -603,6 +607,283 @@ func contractCancellation(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Append(ctx, "after", store.NoStream, []store.Event{{Type: "A"}}); err != nil {
 		t.Fatalf("append after cancelled appends: %v", err)
+	}
+}
+
+// deadlineWorkers is how many goroutines call the store at once in
+// contractDeadlines, so that calls also queue for connections and locks
+// while their deadlines run.
+const deadlineWorkers = 4
+
+// deadlineCall is one write of contractDeadlines and what its caller was
+// told.
+type deadlineCall struct {
+	op       string // "append", "checkpoint" or "commit"
+	deadline time.Duration
+	events   int  // append: the size of the batch
+	stale    bool // append: expect a wrong version, to draw a conflict
+
+	// Set by the call.
+	stream   string      // append
+	expected int64       // append
+	ids      []uuid.UUID // append: the events' IDs
+	consumer string      // checkpoint, commit
+	position int64       // checkpoint
+	key      string      // commit: the state it saves
+	version  int64       // append: the version returned
+	err      error
+	cut      bool // the call's context was done when it returned
+}
+
+func (c *deadlineCall) String() string {
+	switch c.op {
+	case "append":
+		return fmt.Sprintf("append of %d events to %q expecting %d with a deadline of %v", c.events, c.stream, c.expected, c.deadline)
+	case "checkpoint":
+		return fmt.Sprintf("checkpoint of %q to %d with a deadline of %v", c.consumer, c.position, c.deadline)
+	}
+	return fmt.Sprintf("commit of %q saving state %q with a deadline of %v", c.consumer, c.key, c.deadline)
+}
+
+// deadlineWorker runs one goroutine's calls of contractDeadlines, each on
+// what the worker believes the store holds, and learns again from the
+// store after each failure.
+type deadlineWorker struct {
+	s          store.Store
+	states     store.StateStore // nil when the store keeps no view states
+	view       string
+	stream     string
+	consumer   string // of the commits
+	prefix     string // of the checkpoints' consumers
+	version    int64  // of stream, as last seen
+	checkpoint int64  // of consumer, as last seen
+	readErr    error  // of learning again; fails the run
+}
+
+func (w *deadlineWorker) run(c *deadlineCall, n int) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.deadline)
+	defer cancel()
+	switch c.op {
+	case "append":
+		c.stream, c.expected = w.stream, w.version
+		if c.stale {
+			c.expected = w.version + 1
+		}
+		events := make([]store.Event, c.events)
+		for i := range events {
+			c.ids = append(c.ids, uuid.New())
+			events[i] = store.Event{ID: c.ids[i], Type: "Timed", Data: []byte{byte(i)}}
+		}
+		c.version, c.err = w.s.Append(ctx, c.stream, c.expected, events)
+	case "checkpoint":
+		// A consumer of its own, whose checkpoint is 0 unless this call
+		// stored it.
+		c.consumer, c.position = fmt.Sprintf("%s/%d", w.prefix, n), int64(n+1)
+		c.err = w.s.SetCheckpoint(ctx, c.consumer, c.position)
+	case "commit":
+		c.consumer, c.key = w.consumer, fmt.Sprintf("%s/%d", w.consumer, n)
+		c.err = w.states.Commit(ctx, c.consumer, w.checkpoint, w.checkpoint+1, func(tx store.StateTx) error {
+			return tx.SaveState(ctx, w.view, c.key, []byte(c.key))
+		})
+	}
+	c.cut = ctx.Err() != nil
+	switch {
+	case c.err == nil && c.op == "append":
+		w.version = c.version
+	case c.err == nil && c.op == "commit":
+		w.checkpoint++
+	case c.err != nil && w.readErr == nil:
+		// Whatever the error says, read what is true now.
+		bg := context.Background()
+		var recs []store.Record
+		recs, w.readErr = collect(w.s.ReadStream(bg, w.stream, 0))
+		w.version = int64(len(recs))
+		if w.readErr == nil && w.states != nil {
+			w.checkpoint, w.readErr = w.s.Checkpoint(bg, w.consumer)
+		}
+	}
+}
+
+// contractDeadlines runs appends, checkpoint moves and, on a store that
+// keeps view states, consumer commits, several at a time, each under a
+// deadline drawn around the time an append takes, so that deadlines cut
+// calls before they reach the store, while they wait, while they write
+// and while they commit. Then it holds every call to what its caller was
+// told: a call that returned nil is stored; a call whose error does not
+// match [store.ErrOutcomeUnknown] is not; no error matches both that and
+// [store.ErrConflict]; and an error of a call whose deadline had passed
+// matches context.DeadlineExceeded, unless it is a conflict.
+func contractDeadlines(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	states, _ := s.(store.StateStore)
+	ops := []string{"append", "append", "checkpoint"}
+	if states != nil {
+		ops = append(ops, "commit")
+	}
+
+	// The pace of the store: the median time of an append nothing cuts.
+	var took []time.Duration
+	for i := range 15 {
+		start := time.Now()
+		if _, err := s.Append(ctx, "pace", int64(i), []store.Event{{Type: "Timed"}}); err != nil {
+			t.Fatal(err)
+		}
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	pace := took[len(took)/2]
+	// Deadlines spread evenly on a log scale, from a fraction of the pace
+	// to many times it, so that some cut calls before they start, some
+	// while they queue behind the other workers' calls, some while they
+	// write, and some not at all, whatever the pace.
+	shortest, longest := pace/8, 8*deadlineWorkers*pace
+	logSpan := math.Log(float64(longest) / float64(shortest))
+
+	outcomes := map[string]int{}
+	runs := 0
+	rapid.Check(t, func(rt *rapid.T) {
+		runs++
+		run := fmt.Sprintf("dl-%d-%s", runs, uuid.NewString()[:8])
+		// The deadlines are drawn from a seed rather than one by one:
+		// rapid's draws lean to small numbers.
+		spread := rand.New(rand.NewPCG(rapid.Uint64().Draw(rt, "seed"), 0))
+		workers := make([]*deadlineWorker, deadlineWorkers)
+		plans := make([][]*deadlineCall, deadlineWorkers)
+		for i := range workers {
+			workers[i] = &deadlineWorker{
+				s: s, states: states, view: run,
+				stream: fmt.Sprintf("%s/%d", run, i), consumer: fmt.Sprintf("%s/c%d", run, i), prefix: fmt.Sprintf("%s/p%d", run, i),
+			}
+			for range rapid.IntRange(1, 6).Draw(rt, "calls") {
+				plans[i] = append(plans[i], &deadlineCall{
+					op:       rapid.SampledFrom(ops).Draw(rt, "op"),
+					deadline: time.Duration(float64(shortest) * math.Exp(spread.Float64()*logSpan)),
+					events:   rapid.IntRange(1, 4).Draw(rt, "events"),
+					stale:    rapid.IntRange(0, 5).Draw(rt, "stale") == 0,
+				})
+			}
+		}
+		var wg sync.WaitGroup
+		for i, w := range workers {
+			wg.Go(func() {
+				for n, c := range plans[i] {
+					w.run(c, n)
+				}
+			})
+		}
+		wg.Wait()
+
+		for i, w := range workers {
+			if w.readErr != nil {
+				rt.Fatalf("worker %d: reading the store after a failed call: %v", i, w.readErr)
+			}
+			recs, err := collect(s.ReadStream(ctx, w.stream, 0))
+			if err != nil {
+				rt.Fatalf("read stream %q: %v", w.stream, err)
+			}
+			stored := map[uuid.UUID]bool{}
+			for v, r := range recs {
+				if r.Version != int64(v+1) {
+					rt.Fatalf("stream %q: record %d has version %d", w.stream, v, r.Version)
+				}
+				stored[r.ID] = true
+			}
+			// A consumer's checkpoint is moved once by each stored
+			// commit, with its state. Commits whose outcome is unknown
+			// may still land while this reads: the checkpoint read
+			// before the states and the one read after bound them.
+			var before int64
+			if states != nil {
+				if before, err = s.Checkpoint(ctx, w.consumer); err != nil {
+					rt.Fatalf("checkpoint of %q: %v", w.consumer, err)
+				}
+			}
+			var commits int64
+			for _, c := range plans[i] {
+				var isStored bool
+				switch c.op {
+				case "append":
+					n := 0
+					for _, id := range c.ids {
+						if stored[id] {
+							n++
+						}
+					}
+					if n != 0 && n != len(c.ids) {
+						rt.Fatalf("%v: %d of its events are stored", c, n)
+					}
+					isStored = n > 0
+					if c.err == nil && c.version != c.expected+int64(c.events) {
+						rt.Fatalf("%v returned version %d, want %d", c, c.version, c.expected+int64(c.events))
+					}
+				case "checkpoint":
+					pos, err := s.Checkpoint(ctx, c.consumer)
+					if err != nil {
+						rt.Fatalf("checkpoint of %q: %v", c.consumer, err)
+					}
+					if pos != 0 && pos != c.position {
+						rt.Fatalf("%v: the checkpoint is %d", c, pos)
+					}
+					isStored = pos == c.position
+				case "commit":
+					_, ok, err := states.LoadState(ctx, w.view, c.key)
+					if err != nil {
+						rt.Fatalf("load state %q: %v", c.key, err)
+					}
+					isStored = ok
+					if ok {
+						commits++
+					}
+				}
+				checkTold(rt, c, isStored, outcomes)
+			}
+			if states != nil {
+				after, err := s.Checkpoint(ctx, w.consumer)
+				if err != nil {
+					rt.Fatalf("checkpoint of %q: %v", w.consumer, err)
+				}
+				if commits < before || commits > after {
+					rt.Fatalf("consumer %q: %d commits stored their state, but its checkpoint moved %d times (%d when read again): a state was stored without its checkpoint, or a checkpoint without its state", w.consumer, commits, before, after)
+				}
+			}
+		}
+	})
+	t.Logf("pace %v, deadlines from %v to %v; outcomes: %v", pace, shortest, longest, outcomes)
+	// A test that was given nothing to check fails.
+	if outcomes["succeeded"] == 0 || outcomes["cut, nothing stored"]+outcomes["cut, outcome unknown, stored"]+outcomes["cut, outcome unknown, not stored"] == 0 {
+		t.Fatalf("no call both succeeded and was cut by its deadline (outcomes %v): the deadlines checked nothing", outcomes)
+	}
+}
+
+// checkTold fails the run unless what call c returned is true of the
+// store, which holds its write when stored.
+func checkTold(t *rapid.T, c *deadlineCall, stored bool, outcomes map[string]int) {
+	err := c.err
+	unknown := errors.Is(err, store.ErrOutcomeUnknown)
+	conflict := errors.Is(err, store.ErrConflict)
+	switch {
+	case err == nil && !stored:
+		t.Fatalf("%v returned nil, but nothing of it is stored", c)
+	case err != nil && !unknown && stored:
+		t.Fatalf("%v failed with %q, which does not match store.ErrOutcomeUnknown, but it is stored", c, err)
+	case unknown && conflict:
+		t.Fatalf("%v failed with %q, which matches both store.ErrOutcomeUnknown and store.ErrConflict", c, err)
+	case err != nil && c.cut && !conflict && !errors.Is(err, context.DeadlineExceeded):
+		t.Fatalf("%v failed after its deadline with %q, which does not match context.DeadlineExceeded", c, err)
+	case err != nil && !c.cut && !conflict:
+		t.Fatalf("%v failed before its deadline: %v", c, err)
+	}
+	switch {
+	case err == nil:
+		outcomes["succeeded"]++
+	case conflict:
+		outcomes["conflict"]++
+	case unknown && stored:
+		outcomes["cut, outcome unknown, stored"]++
+	case unknown:
+		outcomes["cut, outcome unknown, not stored"]++
+	default:
+		outcomes["cut, nothing stored"]++
 	}
 }
 

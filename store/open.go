@@ -15,6 +15,9 @@ import (
 const EnvVar = "ANNALS_STORE"
 
 // Opener opens a store from a parsed URL. Adapters register one per scheme.
+// It returns a store or an error, never both: a failed open returns a nil
+// Store, not an interface holding a nil pointer, on which Close would
+// panic.
 type Opener func(ctx context.Context, u *url.URL) (Store, error)
 
 // adapters is the registry of linked adapters. Like database/sql's driver
@@ -54,7 +57,9 @@ func Schemes() []string {
 //	import _ "github.com/annals-dev/annals/store/sqlite"
 //
 // An unknown scheme or a malformed URL fails with an error that matches
-// [ErrUnknownScheme] or [ErrInvalid] and lists the linked schemes.
+// [ErrUnknownScheme] or [ErrInvalid] and lists the linked schemes. Open
+// returns a store or an error, never both: when it fails, the Store is
+// nil and there is nothing to close.
 func Open(ctx context.Context, rawURL string) (Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" {
@@ -69,5 +74,14 @@ func Open(ctx context.Context, rawURL string) (Store, error) {
 		return nil, fmt.Errorf("open store: scheme %q is not linked into this program (linked schemes: %s; import the adapter package): %w",
 			u.Scheme, strings.Join(Schemes(), ", "), ErrUnknownScheme)
 	}
-	return open(ctx, u)
+	s, err := open(ctx, u)
+	switch {
+	case err != nil:
+		// Whatever the opener returned beside its error is not a store
+		// the caller could use or close.
+		return nil, err
+	case s == nil:
+		return nil, fmt.Errorf("open store: the adapter of scheme %q returned neither a store nor an error", u.Scheme)
+	}
+	return s, nil
 }

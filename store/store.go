@@ -108,6 +108,24 @@ type Store interface {
 	// stream, fails the append with [ErrDuplicateEvent]; nothing is
 	// written. Appending no events checks the expected version and writes
 	// nothing.
+	//
+	// Every append ends in one of three outcomes, told apart with
+	// errors.Is:
+	//
+	//   - nil: the whole batch is stored, even if ctx ended meanwhile.
+	//   - an error matching [ErrOutcomeUnknown]: the request that commits
+	//     the batch left, and its answer was cut off (ctx ended, or the
+	//     connection broke), so the batch may be stored whole or not at
+	//     all; read the stream, or retry with event IDs derived from an
+	//     idempotency key, to find out. It never matches [ErrConflict].
+	//   - any other error: nothing is stored.
+	//
+	// An append cut short by the end of ctx fails with an error that
+	// also matches ctx's error, context.Canceled or
+	// context.DeadlineExceeded, whether its outcome is unknown or nothing
+	// is stored. The other writes of a store and of its adapter
+	// (checkpoints, consumers' commits, snapshots, subject keys) end the
+	// same three ways.
 	Append(ctx context.Context, streamID string, expected int64, events []Event) (int64, error)
 
 	// ReadStream yields the records of a stream in version order, starting

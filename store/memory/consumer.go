@@ -43,8 +43,8 @@ func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed
+	if err := s.writable(ctx); err != nil {
+		return err
 	}
 	// Commits are serialised, but SetCheckpoint is not: check again.
 	if err := check.Checkpoint(consumer, from, s.checkpoints[consumer]); err != nil {

@@ -1,10 +1,3 @@
-// Package memory is an in-memory [store.Store], for tests, examples and
-// single-process programs that need no durability. A Store is also a
-// [snapshot.Store] and a [store.KeyStore], as every adapter is.
-//
-// It keeps payloads as bytes, copied in and out, exactly as a database
-// would: nothing works here only because a Go value was shared. It
-// registers the URL scheme "memory:"; every Open returns a new, empty store.
 package memory
 
 import (
@@ -91,8 +84,8 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return 0, errClosed
+	if err := s.writable(ctx); err != nil {
+		return 0, err
 	}
 	idx := s.streams[streamID]
 	actual := int64(len(idx))
@@ -120,6 +113,18 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 }
 
 var errClosed = fmt.Errorf("memory store is closed: %w", store.ErrInvalid)
+
+// writable returns why a write must not happen: the store is closed or
+// ctx has ended. Writers call it holding s.mu, right before they write,
+// so that a write whose context ended while it waited for the lock
+// stores nothing and says so. A write in memory cannot be cut half-way:
+// once it has begun, it is stored, and its caller told so.
+func (s *Store) writable(ctx context.Context) error {
+	if s.closed {
+		return errClosed
+	}
+	return ctx.Err()
+}
 
 // streamChunk is how many records ReadStream copies under one read lock.
 const streamChunk = 32
@@ -235,6 +240,9 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if old := s.checkpoints[consumer]; position < old {
 		return fmt.Errorf("consumer %q: checkpoint %d is below the recorded %d: %w", consumer, position, old, store.ErrCheckpointBackwards)
 	}
@@ -263,8 +271,8 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error 
 	snap.Time = snap.Time.UTC()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed
+	if err := s.writable(ctx); err != nil {
+		return err
 	}
 	if old, ok := s.snapshots[snap.StreamID]; ok && old.Version > snap.Version {
 		return nil
@@ -298,8 +306,8 @@ func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return store.SubjectKey{}, errClosed
+	if err := s.writable(ctx); err != nil {
+		return store.SubjectKey{}, err
 	}
 	if old, ok := s.keys[k.Subject]; ok {
 		return copyKey(old), nil
@@ -336,8 +344,8 @@ func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed
+	if err := s.writable(ctx); err != nil {
+		return err
 	}
 	delete(s.keys, subject)
 	return nil

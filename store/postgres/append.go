@@ -209,7 +209,7 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 			if expected != store.AnyVersion {
 				actual, err := s.streamVersion(ctx, streamID)
 				if err != nil {
-					return 0, fmt.Errorf("append to stream %q: nothing inserted, then reading the version: %w", streamID, err)
+					return 0, fmt.Errorf("append to stream %q: nothing inserted, then reading the version: %w", streamID, notStored(ctx, err))
 				}
 				if actual != expected {
 					return 0, &store.ConflictError{StreamID: streamID, Expected: expected, Actual: actual}
@@ -243,7 +243,7 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 func (s *Store) checkVersion(ctx context.Context, streamID string, expected int64) (int64, error) {
 	var actual int64
 	if err := s.retry(ctx, func() error { return s.pool.QueryRow(ctx, s.sql.version, streamID).Scan(&actual) }); err != nil {
-		return 0, fmt.Errorf("append to stream %q: read its version: %w", streamID, err)
+		return 0, fmt.Errorf("append to stream %q: read its version: %w", streamID, notStored(ctx, err))
 	}
 	if err := check.Expected(streamID, expected, actual); err != nil {
 		return 0, err
@@ -255,7 +255,7 @@ func (s *Store) checkVersion(ctx context.Context, streamID string, expected int6
 func (s *Store) conflict(ctx context.Context, streamID string, expected int64) error {
 	actual, err := s.streamVersion(ctx, streamID)
 	if err != nil {
-		return fmt.Errorf("append to stream %q: version conflict, then reading the version: %w", streamID, err)
+		return fmt.Errorf("append to stream %q: version conflict, then reading the version: %w", streamID, notStored(ctx, err))
 	}
 	return &store.ConflictError{StreamID: streamID, Expected: expected, Actual: actual}
 }
@@ -276,7 +276,8 @@ func (s *Store) lostVersionRace(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == s.n.pkey
 }
 
-// appendError turns a failed append into the error callers branch on.
+// appendError turns a failed append, whose error appendOnce classified,
+// into the error callers branch on.
 func (s *Store) appendError(ctx context.Context, streamID string, expected int64, err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
@@ -289,9 +290,6 @@ func (s *Store) appendError(ctx context.Context, streamID string, expected int64
 		}
 	}
 	s.dropDeadConnections(err)
-	if ctx.Err() != nil {
-		return fmt.Errorf("append to stream %q: %w", streamID, errors.Join(ctx.Err(), err))
-	}
 	return fmt.Errorf("append to stream %q: %w", streamID, err)
 }
 
@@ -343,43 +341,49 @@ func appendArgs(streamID string, expected int64, events []store.Event) ([]any, e
 // appendOnce runs an append statement in a transaction of its own, and,
 // with notify, then a notification in another, in the same round trip. It
 // returns how many events were inserted and the highest version the
-// statement returned, if any. An error of the notification is not the
-// append's: its events are committed, and a waiting consumer finds them
-// when it next looks (at the latest after its recheck interval, see
-// defaultRecheck).
+// statement returned, if any, or an error as writeError says: the append
+// statement commits by itself, so once it has been sent, an answer that
+// does not come back leaves the outcome unknown. An error of the
+// notification is not the append's: its events are committed, and a
+// waiting consumer finds them when it next looks (at the latest after its
+// recheck interval, see defaultRecheck).
 func (s *Store) appendOnce(ctx context.Context, st statement, notify bool) (inserted, last int64, err error) {
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, writeError(ctx, err, false)
 	}
 	defer c.Release()
 	if !notify {
 		// One statement: no pipeline needed.
 		sd, params, formats, err := prepare(ctx, c.Conn(), st)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, writeError(ctx, err, false)
 		}
-		return readRows(c.Conn().PgConn().ExecPrepared(ctx, sd.Name, params, formats, binaryResults))
+		inserted, last, err = readRows(c.Conn().PgConn().ExecPrepared(ctx, sd.Name, params, formats, binaryResults))
+		if err != nil {
+			return 0, 0, writeError(ctx, err, true)
+		}
+		return inserted, last, nil
 	}
-	pl, err := sendEach(ctx, c.Conn(), st, statement{sql: s.sql.notify})
+	pl, sent, err := sendEach(ctx, c.Conn(), st, statement{sql: s.sql.notify})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, writeError(ctx, err, sent)
 	}
 	defer pl.Close()
 	res, err := pl.GetResults()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, writeError(ctx, err, true)
 	}
 	rr, ok := res.(*pgconn.ResultReader)
 	if !ok {
-		return 0, 0, fmt.Errorf("pipeline: got %T, want a statement result", res)
+		return 0, 0, outcomeUnknown(ctx, fmt.Errorf("pipeline: got %T, want a statement result", res))
 	}
 	if inserted, last, err = readRows(rr); err != nil {
-		return 0, 0, err
+		return 0, 0, writeError(ctx, err, true)
 	}
 	// ReadyForQuery after the Sync confirms the commit.
 	if err := readSync(pl); err != nil {
-		return 0, 0, err
+		return 0, 0, writeError(ctx, err, true)
 	}
 	return inserted, last, nil
 }
@@ -487,8 +491,9 @@ func encodeOne(sd *pgconn.StatementDescription, one *oneEvent) ([][]byte, []int1
 // commits before the next one starts and takes its snapshot. pgx prepares
 // each statement once per connection. The caller reads the results in
 // order (GetResults, readSync) and closes the pipeline, which reads and
-// drops what it did not read.
-func sendEach(ctx context.Context, conn *pgx.Conn, stmts ...statement) (*pgconn.Pipeline, error) {
+// drops what it did not read. When it fails, sent tells whether the
+// statements may have left.
+func sendEach(ctx context.Context, conn *pgx.Conn, stmts ...statement) (_ *pgconn.Pipeline, sent bool, err error) {
 	type encoded struct {
 		sd      *pgconn.StatementDescription
 		params  [][]byte
@@ -499,7 +504,7 @@ func sendEach(ctx context.Context, conn *pgx.Conn, stmts ...statement) (*pgconn.
 	for _, st := range stmts {
 		sd, params, formats, err := prepare(ctx, conn, st)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		enc = append(enc, encoded{sd, params, formats})
 	}
@@ -510,9 +515,9 @@ func sendEach(ctx context.Context, conn *pgx.Conn, stmts ...statement) (*pgconn.
 	}
 	if err := pl.Flush(); err != nil {
 		pl.Close()
-		return nil, err
+		return nil, true, err
 	}
-	return pl, nil
+	return pl, true, nil
 }
 
 // prepare prepares a statement on conn, once per connection, and encodes

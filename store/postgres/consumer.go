@@ -83,7 +83,9 @@ func (handlerTx) Rollback(context.Context) error { return errHandlerEndsTx }
 // expected position as its predicate). That statement also locks the
 // checkpoint's row until the transaction ends: another instance's commit
 // waits for it, then finds the checkpoint moved and fails with
-// [store.ErrConflict] before its fn runs. fn's error is returned as it is.
+// [store.ErrConflict] before its fn runs. fn's error is returned as it
+// is, except that it also matches ctx.Err() once ctx has ended. Only an
+// error of the COMMIT can leave the outcome unknown (see writeError).
 func (s *Store) commit(ctx context.Context, consumer string, from, to int64, fn func(pgx.Tx) error) error {
 	if err := check.Commit(consumer, from, to); err != nil {
 		return err
@@ -102,7 +104,7 @@ func (s *Store) commit(ctx context.Context, consumer string, from, to int64, fn 
 		if errors.Is(err, store.ErrConflict) {
 			return err
 		}
-		return fmt.Errorf("consumer %q: begin the commit from %d to %d: %w", consumer, from, to, err)
+		return fmt.Errorf("consumer %q: begin the commit from %d to %d: %w", consumer, from, to, writeError(ctx, err, false))
 	}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
@@ -110,11 +112,13 @@ func (s *Store) commit(ctx context.Context, consumer string, from, to int64, fn 
 		_ = tx.Rollback(ctx) // a no-op after Commit
 	}()
 	if err := fn(tx); err != nil {
-		return err
+		// As it is, but for the context's error once it has ended:
+		// the COMMIT was not sent, so nothing was stored.
+		return writeError(ctx, err, false)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		s.dropDeadConnections(err)
-		return fmt.Errorf("consumer %q: commit from %d to %d: %w", consumer, from, to, err)
+		return fmt.Errorf("consumer %q: commit from %d to %d: %w", consumer, from, to, writeError(ctx, err, true))
 	}
 	return nil
 }

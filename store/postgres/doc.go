@@ -137,6 +137,35 @@
 // flushes included, which is the table lock again; a notification in a
 // transaction that writes nothing does not wait for a flush.
 //
+// # Deadlines, cancellation and broken connections
+//
+// Every write ends in one of three outcomes, told apart with errors.Is:
+//
+//   - nil: committed.
+//   - an error matching [store.ErrOutcomeUnknown]: the request that
+//     commits the write was sent and its answer never came back, because
+//     the context's deadline or cancellation cut the connection (pgx
+//     closes a connection whose context ends mid-request) or the
+//     connection broke. The server may have committed it, and often
+//     has: it runs a statement it has received to the end. Read the
+//     stream, or retry with an idempotency key, to find out. Such an
+//     error never matches [store.ErrConflict].
+//   - any other error: nothing was stored. The write failed before that
+//     request left, or the server answered it with an error, or it was a
+//     statement of a transaction whose COMMIT was never sent, which the
+//     server rolls back.
+//
+// When the context has ended, the error also matches its error,
+// context.DeadlineExceeded or context.Canceled, in the last two cases
+// alike. The request that commits is an append's one statement (its own
+// transaction), the COMMIT of a consumer's commit ([Store.Commit], the
+// committer of [Store.SQL]), and the one statement of
+// [Store.SetCheckpoint], [Store.SaveSnapshot],
+// [Store.CreateSubjectKey] and [Store.DeleteSubjectKey]; those last four
+// are safe to repeat and are repeated once on a connection that the
+// server had closed, which settles the outcome when the second try
+// succeeds.
+//
 // # Connections
 //
 // [Open] sets lock_timeout ([DefaultLockTimeout]) and
@@ -145,8 +174,9 @@
 // closes the store's connections (a restart, pg_terminate_backend), the
 // call that meets a dead connection drops the pool's other idle
 // connections, which are dead too; reads then retry once, appends fail
-// once. An append whose connection breaks returns an error and has
-// committed all its events or none; a read of the stream tells which.
+// once. An append whose connection breaks returns an error matching
+// [store.ErrOutcomeUnknown] and has committed all its events or none; a
+// read of the stream tells which.
 //
 // The pool (pgxpool) runs its own health-check goroutine while the store
 // is open; [Store.Close] stops it when the store opened the pool.

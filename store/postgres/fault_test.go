@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -175,7 +176,8 @@ func TestConnectionDroppedDuringInsert(t *testing.T) {
 // half of them while a consumer waits (holding the wait lock), so that
 // they take the path that appends without the lock and then notifies:
 // whatever each append returned, its batch is stored whole or not at
-// all, and one that succeeded is stored.
+// all, one that succeeded is stored, and one that failed but is stored
+// said that its outcome was unknown.
 func TestConnectionDroppedAtRandom(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -222,8 +224,12 @@ func TestConnectionDroppedAtRandom(t *testing.T) {
 		switch {
 		case len(recs) == size && err == nil:
 			outcomes["succeeded"]++
+		case len(recs) == size && !errors.Is(err, store.ErrOutcomeUnknown):
+			t.Fatalf("append %d failed with %q, which does not match store.ErrOutcomeUnknown, but it is stored", i, err)
 		case len(recs) == size:
-			outcomes["failed, stored whole"]++
+			outcomes["failed, outcome unknown, stored whole"]++
+		case len(recs) == 0 && errors.Is(err, store.ErrOutcomeUnknown):
+			outcomes["failed, outcome unknown, stored nothing"]++
 		case len(recs) == 0 && err != nil:
 			outcomes["failed, stored nothing"]++
 		case len(recs) == 0:

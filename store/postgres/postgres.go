@@ -17,9 +17,18 @@ import (
 )
 
 func init() {
-	open := func(ctx context.Context, u *url.URL) (store.Store, error) { return Open(ctx, u.String()) }
-	store.Register("postgres", open)
-	store.Register("postgresql", open)
+	store.Register("postgres", openURL)
+	store.Register("postgresql", openURL)
+}
+
+// openURL opens the store a "postgres:" URL names; store.Open calls it.
+func openURL(ctx context.Context, u *url.URL) (store.Store, error) {
+	s, err := Open(ctx, u.String())
+	if err != nil {
+		// Not s: a nil *Store in a store.Store is not a nil store.Store.
+		return nil, err
+	}
+	return s, nil
 }
 
 // Session settings that [Open] gives the pool's connections unless the URL

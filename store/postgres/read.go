@@ -404,20 +404,26 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 	if position < 0 {
 		return fmt.Errorf("consumer %q: checkpoint %d is below the recorded 0: %w", consumer, position, store.ErrCheckpointBackwards)
 	}
-	err := s.retry(ctx, func() error {
+	// Setting the same position again is harmless: it is safe to repeat.
+	moved := false
+	err := s.writeStatement(ctx, func() error {
 		var written int64
-		return s.pool.QueryRow(ctx, s.sql.setCheckpoint, consumer, position).Scan(&written)
+		err := s.pool.QueryRow(ctx, s.sql.setCheckpoint, consumer, position).Scan(&written)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // a higher position is recorded
+		}
+		moved = err == nil
+		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if err != nil {
+		return fmt.Errorf("consumer %q: write checkpoint: %w", consumer, err)
+	}
+	if !moved {
 		recorded, rerr := s.Checkpoint(ctx, consumer)
 		if rerr != nil {
 			return fmt.Errorf("consumer %q: checkpoint %d is below the recorded one: %w", consumer, position, store.ErrCheckpointBackwards)
 		}
 		return fmt.Errorf("consumer %q: checkpoint %d is below the recorded %d: %w", consumer, position, recorded, store.ErrCheckpointBackwards)
-	}
-	if err != nil {
-		s.dropDeadConnections(err)
-		return fmt.Errorf("consumer %q: write checkpoint: %w", consumer, err)
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error 
 		data = []byte{}
 	}
 	// The upsert is safe to repeat on a dead connection.
-	err := s.retry(ctx, func() error {
+	err := s.writeStatement(ctx, func() error {
 		_, err := s.pool.Exec(ctx, s.sql.saveSnapshot, snap.StreamID, snap.Version, snap.Type,
 			int32(snap.SchemaVersion), snap.Time.UTC(), data, snap.Encoding)
 		return err

@@ -32,16 +32,25 @@ func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store
 	// Both statements are safe to repeat on a dead connection: an insert
 	// that committed unseen is found by the next try, as any first key is.
 	for range maxKeyCreateAttempts {
-		err := s.retry(ctx, func() error {
-			return s.pool.QueryRow(ctx, s.sql.createKey, k.Subject, k.KeyID, k.Wrapped).Scan(&stored.KeyID, &stored.Wrapped)
+		created := false
+		err := s.writeStatement(ctx, func() error {
+			err := s.pool.QueryRow(ctx, s.sql.createKey, k.Subject, k.KeyID, k.Wrapped).Scan(&stored.KeyID, &stored.Wrapped)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil // another session's key was there first
+			}
+			created = err == nil
+			return err
 		})
-		if errors.Is(err, pgx.ErrNoRows) {
-			// Another session's key was there first.
+		if err == nil && !created {
 			err = s.retry(ctx, func() error {
 				return s.pool.QueryRow(ctx, s.sql.subjectKey, k.Subject).Scan(&stored.KeyID, &stored.Wrapped)
 			})
 			if errors.Is(err, pgx.ErrNoRows) {
 				continue // and was deleted since: try again
+			}
+			if err != nil {
+				// The insert stored nothing: the key was another's.
+				err = notStored(ctx, err)
 			}
 		}
 		if err != nil {
@@ -85,7 +94,7 @@ func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
 	}
 	// Deleting is idempotent, so a delete that met a dead connection is
 	// safe to repeat.
-	err := s.retry(ctx, func() error {
+	err := s.writeStatement(ctx, func() error {
 		_, err := s.pool.Exec(ctx, s.sql.deleteKey, subject)
 		return err
 	})

@@ -34,7 +34,7 @@ func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn 
 	var pos, gen int64
 	err := s.checkpointAndGen.QueryRowContext(ctx, consumer).Scan(&pos, &gen)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return s.fail(fmt.Errorf("consumer %q: read checkpoint: %w", consumer, err))
+		return s.fail(fmt.Errorf("consumer %q: read checkpoint: %w", consumer, notStored(ctx, err)))
 	}
 	if err := check.Checkpoint(consumer, from, pos); err != nil {
 		return err
@@ -74,44 +74,38 @@ const anyGeneration = -1
 // commit runs fn in a write transaction that first checks consumer's
 // checkpoint (and, unless gen is anyGeneration, its generation) and
 // finally moves it to to.
-func (s *Store) commit(ctx context.Context, consumer string, from, to, gen int64, fn func(*sql.Tx) error) (err error) {
-	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE
-	if err != nil {
-		return s.fail(fmt.Errorf("consumer %q: commit: %w", consumer, explainBusy(err, s.cfg.busyTimeout)))
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
+func (s *Store) commit(ctx context.Context, consumer string, from, to, gen int64, fn func(*sql.Tx) error) error {
+	var handlerErr error
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var pos, nowGen int64
+		err := tx.StmtContext(ctx, s.txCheckpoint).QueryRowContext(ctx, consumer).Scan(&pos, &nowGen)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read checkpoint: %w", err)
 		}
-	}()
-	var pos, nowGen int64
-	err = tx.StmtContext(ctx, s.txCheckpoint).QueryRowContext(ctx, consumer).Scan(&pos, &nowGen)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return s.fail(fmt.Errorf("consumer %q: read checkpoint: %w", consumer, err))
-	}
-	if err := check.Checkpoint(consumer, from, pos); err != nil {
+		if err := check.Checkpoint(consumer, from, pos); err != nil {
+			return err
+		}
+		if gen != anyGeneration && gen != nowGen {
+			return fmt.Errorf("consumer %q: checkpoint is %d as expected, but another instance committed while this one worked (generation %d, expected %d): %w",
+				consumer, pos, nowGen, gen, store.ErrConflict)
+		}
+		if handlerErr = fn(tx); handlerErr != nil {
+			return handlerErr
+		}
+		if _, err := tx.StmtContext(ctx, s.putCheckpoint).ExecContext(ctx, consumer, to, time.Now().UnixNano()); err != nil {
+			if errors.Is(err, sql.ErrTxDone) && ctx.Err() == nil {
+				return fmt.Errorf("the handler committed or rolled back the transaction itself; it must leave that to Commit: %w", err)
+			}
+			return fmt.Errorf("move checkpoint: %w", err)
+		}
+		return nil
+	})
+	if err == nil || handlerErr != nil || errors.Is(err, store.ErrConflict) {
+		// The handler's error is returned as it is, as Committer
+		// promises; write adds only the context's, once it has ended.
 		return err
 	}
-	if gen != anyGeneration && gen != nowGen {
-		return fmt.Errorf("consumer %q: checkpoint is %d as expected, but another instance committed while this one worked (generation %d, expected %d): %w",
-			consumer, pos, nowGen, gen, store.ErrConflict)
-	}
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if _, err := tx.StmtContext(ctx, s.putCheckpoint).ExecContext(ctx, consumer, to, time.Now().UnixNano()); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if errors.Is(err, sql.ErrTxDone) {
-			return fmt.Errorf("consumer %q: the handler committed or rolled back the transaction itself; it must leave that to Commit: %w", consumer, err)
-		}
-		return s.fail(fmt.Errorf("consumer %q: move checkpoint to %d: %w", consumer, to, err))
-	}
-	if err := tx.Commit(); err != nil {
-		return s.fail(fmt.Errorf("consumer %q: commit: %w", consumer, err))
-	}
-	return nil
+	return s.fail(fmt.Errorf("consumer %q: commit from %d to %d: %w", consumer, from, to, err))
 }
 
 // LoadState implements [store.StateStore]. It reads the committed state.

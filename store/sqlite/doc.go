@@ -59,6 +59,31 @@
 // that tables added by later migrations can rely on them, and the busy
 // timeout; the writer also has secure_delete=ON (see Forgetting).
 //
+// # Deadlines and cancellation
+//
+// Every write ends in one of three outcomes, told apart with errors.Is:
+//
+//   - nil: committed, even when the context ended meanwhile.
+//   - an error matching [store.ErrOutcomeUnknown]: SQLite failed the
+//     COMMIT with an I/O error, which can come after the commit record
+//     reached the log; the next open may find the write committed. Such
+//     an error never matches [store.ErrConflict].
+//   - any other error: nothing was stored.
+//
+// A deadline or a cancellation never leaves the outcome unknown: SQLite
+// runs in the process, so its answer cannot be cut off on the way. Each
+// write, even of one statement, runs in a transaction of its own
+// (BEGIN IMMEDIATE … COMMIT): when the context ends before the COMMIT,
+// database/sql rolls the transaction back and SQLite interrupts the
+// statement running; a COMMIT that the context interrupts has not
+// committed, and one that finished reports success. (A statement outside
+// a transaction would not tell: the driver reports the context's error
+// for a statement it interrupted even when the statement and its
+// implicit commit had finished.) A write whose context ended returns an
+// error that matches context.DeadlineExceeded or context.Canceled, and
+// says that nothing was stored, whatever met it first: the wait for the
+// writer connection, the rollback, or the interruption.
+//
 // # Durability
 //
 // The default is synchronous=FULL: every commit flushes the write-ahead

@@ -22,9 +22,12 @@ func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store
 		return store.SubjectKey{}, err
 	}
 	stored := store.SubjectKey{Subject: k.Subject}
-	err := s.createKey.QueryRowContext(ctx, k.Subject, k.KeyID, k.Wrapped, time.Now().UnixNano()).Scan(&stored.KeyID, &stored.Wrapped)
+	now := time.Now().UnixNano()
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		return tx.StmtContext(ctx, s.createKey).QueryRowContext(ctx, k.Subject, k.KeyID, k.Wrapped, now).Scan(&stored.KeyID, &stored.Wrapped)
+	})
 	if err != nil {
-		return store.SubjectKey{}, s.fail(fmt.Errorf("create key of data subject %q: %w", k.Subject, explainBusy(err, s.cfg.busyTimeout)))
+		return store.SubjectKey{}, s.fail(fmt.Errorf("create key of data subject %q: %w", k.Subject, err))
 	}
 	return stored, nil
 }
@@ -65,42 +68,36 @@ func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
 	if err := s.usable(ctx); err != nil {
 		return err
 	}
-	if err := s.deleteKeyTx(ctx, subject); err != nil {
-		return s.fail(fmt.Errorf("delete key of data subject %q: %w", subject, explainBusy(err, s.cfg.busyTimeout)))
+	if err := s.write(ctx, func(tx *sql.Tx) error { return s.deleteKey(ctx, tx, subject) }); err != nil {
+		return s.fail(fmt.Errorf("delete key of data subject %q: %w", subject, err))
 	}
 	if s.path == Memory {
 		return nil // no file holds it
 	}
 	if err := s.truncateLog(ctx); err != nil {
+		if done := ctx.Err(); done != nil && !errors.Is(err, done) {
+			err = fmt.Errorf("%w: %w", done, err)
+		}
 		return s.fail(fmt.Errorf("key of data subject %q deleted, but %w", subject, err))
 	}
 	return nil
 }
 
-func (s *Store) deleteKeyTx(ctx context.Context, subject string) (err error) {
-	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE
+// deleteKey deletes the key of subject in tx and rewrites the key table.
+func (s *Store) deleteKey(ctx context.Context, tx *sql.Tx, subject string) error {
+	res, err := tx.StmtContext(ctx, s.deleteKeyRow).ExecContext(ctx, subject)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	res, err := tx.StmtContext(ctx, s.deleteKey).ExecContext(ctx, subject)
-	if err != nil {
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return err
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n > 0 {
-		for _, st := range []*sql.Stmt{s.copyKeys, s.clearKeys, s.restoreKeys, s.clearScratch} {
-			if _, err := tx.StmtContext(ctx, st).ExecContext(ctx); err != nil {
-				return fmt.Errorf("rewrite the key table: %w", err)
-			}
+	for _, st := range []*sql.Stmt{s.copyKeys, s.clearKeys, s.restoreKeys, s.clearScratch} {
+		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx); err != nil {
+			return fmt.Errorf("rewrite the key table: %w", err)
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // truncateLog copies every page of the write-ahead log into the database

@@ -43,16 +43,12 @@ func (s *Store) Lock(ctx context.Context, name string) (store.Lease, error) {
 		freed := s.freedChan()
 		now := time.Now()
 		expires := now.Add(s.cfg.leaseDuration)
-		res, err := s.takeLease.ExecContext(ctx, name, owner[:], expires.UnixNano(), now.UnixNano())
-		var n int64
-		if err == nil {
-			n, err = res.RowsAffected()
-		}
+		n, err := s.exec(ctx, s.takeLease, name, owner[:], expires.UnixNano(), now.UnixNano())
 		switch {
 		case err == nil && n == 1:
 			return s.newLease(name, owner, expires), nil
-		case ctx.Err() != nil:
-			return nil, ctx.Err()
+		case err != nil && ctx.Err() != nil:
+			return nil, err // it matches ctx.Err(): nothing was taken
 		case err != nil && !isBusy(err):
 			return nil, s.fail(fmt.Errorf("lock %q: %w", name, err))
 		}
@@ -151,11 +147,7 @@ func (l *lease) renew(ctx context.Context, expires time.Time) {
 		now := time.Now()
 		// A renewal that cannot finish before the lease expires is too late.
 		rctx, cancel := context.WithDeadline(ctx, expires)
-		res, err := l.s.renewLease.ExecContext(rctx, l.name, l.owner, now.Add(d).UnixNano())
-		var n int64
-		if err == nil {
-			n, err = res.RowsAffected()
-		}
+		n, err := l.s.exec(rctx, l.s.renewLease, l.name, l.owner, now.Add(d).UnixNano())
 		cancel()
 		switch {
 		case ctx.Err() != nil:
@@ -192,7 +184,7 @@ func (l *lease) Release() error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), l.s.cfg.leaseDuration)
 		defer cancel()
-		if _, err := l.s.releaseLease.ExecContext(ctx, l.name, l.owner); err != nil {
+		if _, err := l.s.exec(ctx, l.s.releaseLease, l.name, l.owner); err != nil {
 			l.releaseErr = l.s.fail(fmt.Errorf("release lease %q (it expires within %v): %w", l.name, l.s.cfg.leaseDuration, err))
 		}
 	})

@@ -158,7 +158,12 @@ func openURL(ctx context.Context, u *url.URL) (store.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
-	return Open(ctx, path, opts...)
+	s, err := Open(ctx, path, opts...)
+	if err != nil {
+		// Not s: a nil *Store in a store.Store is not a nil store.Store.
+		return nil, err
+	}
+	return s, nil
 }
 
 const urlForms = "sqlite::memory: or sqlite:///absolute/path/app.db"

@@ -39,9 +39,9 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error 
 	if data == nil {
 		data = []byte{} // a nil []byte would be stored as NULL
 	}
-	_, err := s.saveSnapshot.ExecContext(ctx, snap.StreamID, snap.Version, snap.Type, int64(snap.SchemaVersion), taken, data, snap.Encoding)
+	_, err := s.exec(ctx, s.saveSnapshot, snap.StreamID, snap.Version, snap.Type, int64(snap.SchemaVersion), taken, data, snap.Encoding)
 	if err != nil {
-		return s.fail(fmt.Errorf("save snapshot of stream %q at version %d: %w", snap.StreamID, snap.Version, explainBusy(err, s.cfg.busyTimeout)))
+		return s.fail(fmt.Errorf("save snapshot of stream %q at version %d: %w", snap.StreamID, snap.Version, err))
 	}
 	return nil
 }

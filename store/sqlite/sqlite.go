@@ -40,7 +40,7 @@ type Store struct {
 
 	// Statements prepared on w.
 	streamVersion, setCheckpoint                        *sql.Stmt
-	saveSnapshot, createKey, deleteKey                  *sql.Stmt
+	saveSnapshot, createKey, deleteKeyRow               *sql.Stmt
 	copyKeys, clearKeys, restoreKeys, clearScratch      *sql.Stmt
 	txCheckpoint, putCheckpoint, saveState, deleteState *sql.Stmt
 	deleteStates, takeLease, renewLease, releaseLease   *sql.Stmt
@@ -148,7 +148,7 @@ func (s *Store) open(ctx context.Context) error {
 		{s.w, &s.createKey, `INSERT INTO annals_subject_keys (subject, key_id, wrapped, created_at) VALUES (?1, ?2, ?3, ?4)
 			ON CONFLICT (subject) DO UPDATE SET key_id = annals_subject_keys.key_id
 			RETURNING key_id, wrapped`},
-		{s.w, &s.deleteKey, `DELETE FROM annals_subject_keys WHERE subject = ?`},
+		{s.w, &s.deleteKeyRow, `DELETE FROM annals_subject_keys WHERE subject = ?`},
 		// Rewriting the key table: a DELETE without WHERE empties a table
 		// at once, freeing its pages, which secure_delete zeroes.
 		{s.w, &s.copyKeys, `INSERT INTO annals_subject_keys_scratch (subject, key_id, wrapped, created_at)
@@ -335,14 +335,17 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 	for start := 0; start < len(events); start += maxInsertRows {
 		ins, err := s.inserts.get(ctx, min(len(events)-start, maxInsertRows))
 		if err != nil {
-			return 0, s.fail(fmt.Errorf("append to stream %q: prepare insert: %w", streamID, err))
+			return 0, s.fail(fmt.Errorf("append to stream %q: prepare insert: %w", streamID, notStored(ctx, err)))
 		}
 		inserts = append(inserts, ins)
 	}
 
 	version, err := s.append(ctx, streamID, expected, inserts, args)
 	if err != nil {
-		return 0, s.fail(err)
+		if errors.As(err, new(*store.ConflictError)) {
+			return 0, err // it names the stream and the versions
+		}
+		return 0, s.fail(fmt.Errorf("append to stream %q: %w", streamID, err))
 	}
 	if len(events) > 0 {
 		s.notify()
@@ -352,72 +355,62 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 
 // append runs the transaction of Append: inserts[i] inserts the rows of
 // chunk i of the batch, whose parameters are in args.
-func (s *Store) append(ctx context.Context, streamID string, expected int64, inserts []*sql.Stmt, args []any) (_ int64, err error) {
+func (s *Store) append(ctx context.Context, streamID string, expected int64, inserts []*sql.Stmt, args []any) (version int64, err error) {
 	events := (len(args) - sharedParams) / rowParams
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("append to stream %q: %w", streamID, explainBusy(err, s.cfg.busyTimeout))
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	// The insert of one event checks the expected version itself (see
-	// insertCache.get); otherwise the version is read first.
-	checked := events == 1 && expected != store.AnyVersion
-	actual := expected
-	if !checked {
-		if actual, err = s.version(ctx, tx, streamID); err != nil {
-			return 0, err
-		}
-		if err := check.Expected(streamID, expected, actual); err != nil {
-			return 0, err
-		}
-	}
-	if events == 0 {
-		return actual, tx.Commit()
-	}
-	for i, ins := range inserts {
-		start := i * maxInsertRows
-		n := min(events-start, maxInsertRows)
-		chunk := args
-		if events > maxInsertRows {
-			chunk = append(append(make([]any, 0, sharedParams+n*rowParams), args[:sharedParams]...),
-				args[sharedParams+start*rowParams:sharedParams+(start+n)*rowParams]...)
-		}
-		chunk[2] = actual + int64(start)
-		res, err := tx.StmtContext(ctx, ins).ExecContext(ctx, chunk...)
-		if err != nil {
-			if isUniqueEventID(err) {
-				return 0, duplicateError(ctx, tx, streamID, args, start, n)
-			}
-			return 0, fmt.Errorf("append to stream %q: insert: %w", streamID, err)
-		}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		// The insert of one event checks the expected version itself (see
+		// insertCache.get); otherwise the version is read first.
+		checked := events == 1 && expected != store.AnyVersion
+		actual := expected
 		if !checked {
-			continue
-		}
-		if inserted, err := res.RowsAffected(); err != nil {
-			return 0, fmt.Errorf("append to stream %q: insert: %w", streamID, err)
-		} else if inserted == 0 {
-			// The stream is not at the version expected.
+			var err error
 			if actual, err = s.version(ctx, tx, streamID); err != nil {
-				return 0, err
+				return err
 			}
-			return 0, &store.ConflictError{StreamID: streamID, Expected: expected, Actual: actual}
+			if err := check.Expected(streamID, expected, actual); err != nil {
+				return err
+			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("append to stream %q: commit: %w", streamID, err)
-	}
-	return actual + int64(events), nil
+		for i, ins := range inserts {
+			start := i * maxInsertRows
+			n := min(events-start, maxInsertRows)
+			chunk := args
+			if events > maxInsertRows {
+				chunk = append(append(make([]any, 0, sharedParams+n*rowParams), args[:sharedParams]...),
+					args[sharedParams+start*rowParams:sharedParams+(start+n)*rowParams]...)
+			}
+			chunk[2] = actual + int64(start)
+			res, err := tx.StmtContext(ctx, ins).ExecContext(ctx, chunk...)
+			if err != nil {
+				if isUniqueEventID(err) {
+					return duplicateError(ctx, tx, args, start, n)
+				}
+				return fmt.Errorf("insert: %w", err)
+			}
+			if !checked {
+				continue
+			}
+			if inserted, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("insert: %w", err)
+			} else if inserted == 0 {
+				// The stream is not at the version expected.
+				if actual, err = s.version(ctx, tx, streamID); err != nil {
+					return err
+				}
+				return &store.ConflictError{StreamID: streamID, Expected: expected, Actual: actual}
+			}
+		}
+		version = actual + int64(events)
+		return nil
+	})
+	return version, err
 }
 
 // version reads the version of a stream in tx.
 func (s *Store) version(ctx context.Context, tx *sql.Tx, streamID string) (int64, error) {
 	var v int64
 	if err := tx.StmtContext(ctx, s.streamVersion).QueryRowContext(ctx, streamID).Scan(&v); err != nil {
-		return 0, fmt.Errorf("append to stream %q: read version: %w", streamID, err)
+		return 0, fmt.Errorf("read version: %w", err)
 	}
 	return v, nil
 }
@@ -436,20 +429,20 @@ func isUniqueEventID(err error) bool {
 // undone; the batch's earlier chunks are still in the transaction, but
 // they cannot hold the ID, since ValidateAppend refused IDs repeated in a
 // batch.
-func duplicateError(ctx context.Context, tx *sql.Tx, streamID string, args []any, start, n int) error {
+func duplicateError(ctx context.Context, tx *sql.Tx, args []any, start, n int) error {
 	for i := start; i < start+n; i++ {
 		id := args[sharedParams+i*rowParams].([]byte)
 		var stored string
 		err := tx.QueryRowContext(ctx, `SELECT stream_id FROM annals_events WHERE event_id = ?`, id).Scan(&stored)
 		if err == nil {
-			return fmt.Errorf("append to stream %q: event %d has ID %v, already stored in stream %q: %w",
-				streamID, i, uuid.UUID(id), stored, store.ErrDuplicateEvent)
+			return fmt.Errorf("event %d has ID %v, already stored in stream %q: %w",
+				i, uuid.UUID(id), stored, store.ErrDuplicateEvent)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("append to stream %q: an event ID is already stored: %w (finding it: %v)", streamID, store.ErrDuplicateEvent, err)
+			return fmt.Errorf("an event ID is already stored: %w (finding it: %v)", store.ErrDuplicateEvent, err)
 		}
 	}
-	return fmt.Errorf("append to stream %q: an event ID is already stored: %w", streamID, store.ErrDuplicateEvent)
+	return fmt.Errorf("an event ID is already stored: %w", store.ErrDuplicateEvent)
 }
 
 // explainBusy adds what to do to an error of a write that waited longer
@@ -694,18 +687,23 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 	if position < 0 {
 		return fmt.Errorf("consumer %q: checkpoint %d is below the recorded 0: %w", consumer, position, store.ErrCheckpointBackwards)
 	}
-	res, err := s.setCheckpoint.ExecContext(ctx, consumer, position, time.Now().UnixNano())
-	if err != nil {
-		return s.fail(fmt.Errorf("set checkpoint of consumer %q: %w", consumer, explainBusy(err, s.cfg.busyTimeout)))
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return s.fail(fmt.Errorf("set checkpoint of consumer %q: %w", consumer, err))
-	} else if n == 0 {
-		old, err := s.Checkpoint(ctx, consumer)
+	now := time.Now().UnixNano()
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.setCheckpoint).ExecContext(ctx, consumer, position, now)
 		if err != nil {
-			return fmt.Errorf("consumer %q: checkpoint %d is below the recorded one: %w (reading it: %v)", consumer, position, store.ErrCheckpointBackwards, err)
+			return err
 		}
-		return fmt.Errorf("consumer %q: checkpoint %d is below the recorded %d: %w", consumer, position, old, store.ErrCheckpointBackwards)
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return err
+		}
+		var old, gen int64
+		if err := tx.StmtContext(ctx, s.txCheckpoint).QueryRowContext(ctx, consumer).Scan(&old, &gen); err != nil {
+			return fmt.Errorf("checkpoint %d is below the recorded one: %w (reading it: %v)", position, store.ErrCheckpointBackwards, err)
+		}
+		return fmt.Errorf("checkpoint %d is below the recorded %d: %w", position, old, store.ErrCheckpointBackwards)
+	})
+	if err != nil {
+		return s.fail(fmt.Errorf("set checkpoint of consumer %q: %w", consumer, err))
 	}
 	return nil
 }

@@ -1,0 +1,18 @@
+// Package memory is an in-memory [store.Store], for tests, examples and
+// single-process programs that need no durability. A Store is also a
+// [snapshot.Store] and a [store.KeyStore], as every adapter is.
+//
+// It keeps payloads as bytes, copied in and out, exactly as a database
+// would: nothing works here only because a Go value was shared. It
+// registers the URL scheme "memory:"; every Open returns a new, empty store.
+//
+// # Deadlines and cancellation
+//
+// A write in memory is never cut half-way, so its outcome is always
+// known: nil means stored, and an error means that nothing was stored;
+// no error matches [store.ErrOutcomeUnknown]. Each write checks its
+// context last while it holds the store's lock, right before it writes:
+// a write whose context ended, also while it waited for the lock,
+// returns the context's error (context.DeadlineExceeded or
+// context.Canceled) and stores nothing.
+package memory

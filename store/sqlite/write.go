@@ -1,0 +1,101 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// write runs fn in a write transaction of the writer connection (BEGIN
+// IMMEDIATE) and commits it. Every write of the store goes through it,
+// even one of a single statement, so that every write ends the same way,
+// in one of the three outcomes of the package documentation:
+//
+//   - nil: committed, even if ctx ended meanwhile;
+//   - an error matching [store.ErrOutcomeUnknown]: SQLite failed the
+//     COMMIT with an I/O error, which can come after the commit record
+//     reached the disk;
+//   - any other error: nothing of fn's writes is stored.
+//
+// When ctx has ended, an error matches ctx.Err() too, whatever met the
+// write first: database/sql's rollback of a transaction whose context
+// ended (after which the transaction answers [sql.ErrTxDone]), SQLite's
+// interruption of a statement, or the wait for the writer connection.
+// SQLite runs in the process, so its answer is never cut off: a COMMIT
+// that was interrupted has not committed, and one that committed reports
+// success, so a deadline alone never leaves the outcome unknown. A single
+// statement outside a transaction would be different: the driver reports
+// the context's error for a statement it interrupted, even when the
+// statement and its implicit commit had finished.
+func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE, see dsn
+	if err != nil {
+		return notStored(ctx, explainBusy(err, s.cfg.busyTimeout))
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback() // it may have been rolled back already
+		return notStored(ctx, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return commitFailed(ctx, err)
+	}
+	return nil
+}
+
+// notStored returns the error of a write that did not commit. When ctx has
+// ended, the error matches ctx.Err() and says that nothing was stored;
+// the database's own answers (a conflict, a duplicate event ID, a
+// checkpoint moved backwards) are returned as they are.
+func notStored(ctx context.Context, err error) error {
+	done := ctx.Err()
+	switch {
+	case done == nil || isAnswer(err):
+		return err
+	case errors.Is(err, done):
+		return fmt.Errorf("%w; nothing was stored", err)
+	}
+	return fmt.Errorf("%w; nothing was stored: %w", done, err)
+}
+
+// isAnswer reports whether err is the store's answer to the write, which
+// the database gave before anything cut the write short.
+func isAnswer(err error) bool {
+	return errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrDuplicateEvent) ||
+		errors.Is(err, store.ErrCheckpointBackwards)
+}
+
+// commitFailed returns the error of a COMMIT that failed. SQLite rolls a
+// transaction back when its COMMIT fails (the driver finishes the job
+// when SQLite left it open, as after SQLITE_BUSY), except that an I/O
+// error may come after the log's commit record was written: the next
+// open of the file may find it committed.
+func commitFailed(ctx context.Context, err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_IOERR {
+		if done := ctx.Err(); done != nil {
+			return fmt.Errorf("commit: %w: %w: %w", done, store.ErrOutcomeUnknown, err)
+		}
+		return fmt.Errorf("commit: %w: %w", store.ErrOutcomeUnknown, err)
+	}
+	return notStored(ctx, fmt.Errorf("commit: %w", err))
+}
+
+// exec runs one statement prepared on the writer connection, through
+// write, and returns how many rows it changed.
+func (s *Store) exec(ctx context.Context, st *sql.Stmt, args ...any) (changed int64, err error) {
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		changed, err = res.RowsAffected()
+		return err
+	})
+	return changed, err
+}
