@@ -2,6 +2,7 @@ package annals_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/annals-dev/annals"
@@ -37,13 +38,19 @@ func ExampleNewViewProjection() {
 		wallets.Handle(ctx, id, Pay{Amount: 10})
 	}
 
+	// docs:begin view
 	payments := view.View[int, Paid]{Evolve: func(n int, _ Paid) int { return n + 1 }}
 	byWallet := func(r store.Record, _ Paid) (string, bool) { return r.StreamID, true }
 	counts := annals.NewViewProjection(s, "payment-counts", payments, walletCodec(), byWallet)
-	n, _ := counts.CatchUp(ctx) // or Run(ctx), to follow the log
+	n, _ := counts.CatchUp(ctx) // or Run(ctx), to follow the log, or a System
 	ada, _ := counts.Get(ctx, "ada")
+	_, err := counts.Get(ctx, "cyd") // no payment yet: errors.Is(err, store.ErrNotFound)
+	// docs:end view
 	fmt.Println(n, "events projected; ada received", ada, "payments")
-	// Output: 3 events projected; ada received 2 payments
+	fmt.Println(errors.Is(err, store.ErrNotFound))
+	// Output:
+	// 3 events projected; ada received 2 payments
+	// true
 }
 
 // A system in sync mode settles before a command returns: a payment of 100
@@ -51,6 +58,7 @@ func ExampleNewViewProjection() {
 // both when Handle returns.
 func ExampleSystem() {
 	ctx := context.Background()
+	// docs:begin sync
 	s := annals.New(memory.New())
 	sys, err := annals.NewSystem(s, annals.Sync)
 	if err != nil {
@@ -77,6 +85,7 @@ func ExampleSystem() {
 
 	wallets.Handle(ctx, "ada", Pay{Amount: 100})
 	balance, _ := balances.Get(ctx, "ada")
+	// docs:end sync
 	fmt.Println("ada's balance:", balance)
 	// Output: ada's balance: 105
 }

@@ -39,9 +39,11 @@ var savings = decider.Decider[int64, InterestPaid, Savings]{
 func ExampleWithSnapshots() {
 	ctx := context.Background()
 	s := annals.New(memory.New())
+	// docs:begin snapshots
 	events := codec.NewJSON[InterestPaid]().Register("InterestPaid", InterestPaid{})
 	state := codec.NewJSON[Savings]().Register("Savings", Savings{})
 	accounts := annals.NewRunner(s, savings, events, annals.WithSnapshots(s, snapshot.Every(100), state))
+	// docs:end snapshots
 
 	for range 1042 {
 		if _, err := accounts.Handle(ctx, "savings-1", 3); err != nil {

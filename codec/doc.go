@@ -39,12 +39,29 @@
 // export the fields, implement json.Marshaler and json.Unmarshaler, or
 // register the parts the type holds instead of the type.
 //
-// # Encoding, encryption and personal data
+// # Upcasting, compression, encryption and personal data
 //
 // Every record says in its Encoding which steps were applied after the
 // codec ([EncodingPersonal], [EncodingDeflate], [EncodingAES256GCM]), so a
-// pipeline reads records written with any subset of them. Encryption is
-// AES-256-GCM under a [Keyring] whose key IDs let keys rotate; personal
-// fields ([PersonalData]) are encrypted with one key per data subject,
-// and [ForgetSubject] deletes it.
+// pipeline reads records written with any subset of them, and turning a
+// step on never strands older records. The options of [NewMapper]:
+//
+//   - [WithUpcaster] brings records of old schema versions to the current
+//     one (package upcast) before decoding; a record no step leads from
+//     fails with [ErrSchemaVersion];
+//   - [WithCompression] deflates payloads that shrink;
+//   - [WithEncryption] seals payloads with AES-256-GCM under a [Keyring]
+//     whose key IDs let keys rotate, usually from [KeyringFromEnv]; a
+//     payload that cannot be decrypted fails with [ErrDecrypt], naming the
+//     key;
+//   - [WithSubjectKeys] encrypts the personal fields of [PersonalData] with
+//     one key per data subject, kept in a [store.KeyStore], and
+//     [ForgetSubject] deletes it: the events still load, with those fields
+//     empty.
+//
+// A record of a type the codec does not know fails with
+// [ErrUnknownEventType], which consumers of the log skip; one whose
+// Encoding this code does not know fails with [ErrUnknownEncoding].
+//
+// The design and its reasons are in docs/evolving-data.md.
 package codec

@@ -33,7 +33,9 @@ func ExampleKeyringFromEnv() {
 	getenv := func(name string) string { // os.Getenv in a real program
 		return map[string]string{"ANNALS_CIPHER_KEY": "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}[name]
 	}
-	keys, err := codec.KeyringFromEnv(getenv)
+	// docs:begin keyring
+	keys, err := codec.KeyringFromEnv(getenv) // reads ANNALS_CIPHER_KEY and ANNALS_CIPHER_OLD_KEYS
+	// docs:end keyring
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -46,7 +48,9 @@ func ExampleKeyringFromEnv() {
 		fmt.Println(err)
 		return
 	}
+	// docs:begin encryption
 	notes := annals.NewRunner(s, notebook, codec.NewMapper(jc, codec.WithCompression(), codec.WithEncryption(keys)))
+	// docs:end encryption
 	res, err := notes.Handle(ctx, "notes", "the safe's code is 1234")
 	fmt.Println(res.State, err)
 

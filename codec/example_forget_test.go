@@ -10,6 +10,8 @@ import (
 	"github.com/annals-dev/annals/store/memory"
 )
 
+// docs:begin personal
+
 // CustomerRegistered holds personal data about one customer, the data
 // subject: the fields tagged personal are encrypted with that customer's
 // own key.
@@ -22,6 +24,8 @@ type CustomerRegistered struct {
 
 // DataSubject names the customer the personal fields are about.
 func (e CustomerRegistered) DataSubject() string { return e.CustomerID }
+
+// docs:end personal
 
 // Customer is the state; it is not snapshotted here. (A state that is
 // snapshotted and holds personal data implements DataSubject and tags its
@@ -55,15 +59,19 @@ func ExampleForgetSubject() {
 		return
 	}
 	jc := codec.NewJSON[CustomerRegistered]().Register("CustomerRegistered", CustomerRegistered{})
+	// docs:begin forget
 	runner := annals.NewRunner(s, customers, codec.NewMapper(jc, codec.WithSubjectKeys(s, master)))
+	// docs:end forget
 
 	res, err := runner.Handle(ctx, "customer-42", CustomerRegistered{CustomerID: "c-42", Name: "Ann Smith", Email: "ann@example.com", Plan: "gold"})
 	fmt.Printf("%+v %v\n", res.State, err)
 
+	// docs:begin forget-call
 	if err := codec.ForgetSubject(ctx, s, "c-42"); err != nil {
 		fmt.Println(err)
 		return
 	}
+	// docs:end forget-call
 	after, _, err := runner.Load(ctx, "customer-42")
 	fmt.Printf("%+v %v\n", after, err)
 	// Output:

@@ -39,9 +39,11 @@ func ExampleWithUpcaster() {
 		return
 	}
 
+	// docs:begin upcast
 	jc := codec.NewJSON[MemberJoined]().RegisterVersion("MemberJoined", 2, MemberJoined{})
 	upcasters := upcast.New().Add("MemberJoined", 1, upcast.RenameField("owner", "name"))
 	clubs := annals.NewRunner(s, club, codec.NewMapper(jc, codec.WithUpcaster(upcasters)))
+	// docs:end upcast
 
 	res, err := clubs.Handle(ctx, "club-1", "Bob")
 	fmt.Println(res.State.Members, err)

@@ -9,7 +9,7 @@
 //
 // The current state of an aggregate is the fold of evolve over its events
 // from the initial state, so the events are the only thing a store keeps.
-// Package store runs deciders against a database; this package knows
+// Package annals runs deciders against a database; this package knows
 // nothing of storage, context or time.
 //
 // # Composition

@@ -18,10 +18,12 @@
 //   - [StoreContract] runs the behaviour every [store.Store] must have;
 //     each adapter of this module runs it, and a third-party adapter can
 //     run it from its own tests.
-//   - [ConsumerContract], [SnapshotStoreContract] and [KeyStoreContract] do
-//     the same for the view states and leases, the snapshot store and the
-//     key store of personal data that every adapter of this module also
-//     implements.
+//   - [ConsumerContract] does the same for what projections and sagas need
+//     of a store: view states committed with compared-and-set checkpoints,
+//     and leases ([ConsumerStore]).
+//   - [SnapshotStoreContract] and [KeyStoreContract] do the same for the
+//     snapshot store and the key store of personal data that every
+//     adapter of this module also implements.
 //   - [SnapshotEqualsReplay] checks, for any history and snapshot
 //     interval, that loading from snapshots equals a full replay, on a
 //     given store with given mappers.

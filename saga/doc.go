@@ -5,7 +5,7 @@
 //
 // A saga coordinates deciders: when an order is placed, ask for payment;
 // when the payment is received, ship. It decides nothing itself and does
-// no I/O; package store runs sagas over the global log and dispatches the
+// no I/O; package annals runs sagas over the global log and dispatches the
 // commands they return, each exactly once in effect.
 //
 // # Processes

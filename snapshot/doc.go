@@ -7,7 +7,7 @@
 //	state(v) = fold(snapshot state at s, events s+1 … v)
 //
 // which must equal the fold of every event from the initial state. The
-// store package's Runner does this when it is given a snapshot store, a
+// Runner of package annals does this when it is given a snapshot store, a
 // [Policy] and a codec for the state (annals.WithSnapshots).
 //
 // # What a snapshot records
@@ -32,6 +32,6 @@
 // # Stores
 //
 // A [Store] keeps the latest snapshot of each stream, in the same database
-// as the events. Every adapter of the store package implements it, and
+// as the events. Every adapter of this module implements it, and
 // proptest.SnapshotStoreContract checks an implementation.
 package snapshot

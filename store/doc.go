@@ -1,75 +1,64 @@
-// Package store runs deciders against an event store.
+// Package store is the contract between Annals and the databases it runs
+// on: the [Store] interface that every adapter implements (store/memory,
+// store/sqlite, store/postgres, or one written elsewhere), the [Record] of
+// an event as stored and the [Event] to append, the errors every layer
+// matches, the optional interfaces an adapter may implement, and the
+// registry of URL schemes.
 //
-// It defines the [Store] interface that every adapter implements
-// (store/memory, store/sqlite, store/postgres), the [Record] of an event as
-// stored, the [Codec] that turns typed events into bytes, and the [Runner]
-// that handles commands with optimistic concurrency:
+// Applications hold the handle of package annals (annals.Open), which
+// opens a store by URL, runs commands, projections and sagas on it, and
+// reaches the optional interfaces below without a type assertion. This
+// package is what an adapter implements and what the handle returns.
 //
-//	load (state, version) → decide → append(expected = version)
-//	    ↺ on ErrConflict: catch up from version, decide again (bounded)
+// # Streams and concurrency
 //
-// A store is opened from a URL, usually read from the ANNALS_STORE
-// environment variable, with the adapter registered for its scheme:
-//
-//	s, err := store.Open(ctx, os.Getenv(store.EnvVar))
-//
-// # Concurrency
-//
-// Every append names the version its writer expects. A stale writer gets
-// an error that matches [ErrConflict] and is a [*ConflictError] naming the
-// stream, the expected and the actual version; nothing is written. The
-// Runner retries such a command from the caught-up state, deciding afresh,
-// [DefaultRetries] times unless [WithRetries] says otherwise.
+// A stream is a sequence of events with contiguous versions from 1. Every
+// append names the version its writer expects ([NoStream] for a new
+// stream, [AnyVersion] to skip the check). A stale writer gets an error
+// that matches [ErrConflict] and is a [*ConflictError] naming the stream,
+// the expected and the actual version; nothing is written. An append is
+// atomic, and event IDs are unique in a store: an append of an ID already
+// stored fails with [ErrDuplicateEvent], which is what makes an
+// idempotency key work.
 //
 // # The global log
 //
 // Every event also has a position in one global log, read page by page
-// with [Store.ReadLog]. A consumer that remembers the last position it saw
-// never skips an event and never sees one twice.
+// with [Store.ReadLog] and a [LogQuery]. A consumer that remembers the last
+// position it saw never skips an event and never sees one twice, whatever
+// the writers do; [Store.Wait] blocks until the log grows, and
+// [Store.Checkpoint] and [Store.SetCheckpoint] keep consumers' positions.
 //
-// # Evolving data
+// # Optional interfaces
 //
-// A [Mapper] turns typed events into stored records and back; a
-// [*JSONCodec] is one, and [NewMapper] wraps any [Codec] in a pipeline:
+// An adapter may implement more than [Store]; the handle of package annals
+// finds what it implements once, and a call that needs what it lacks fails
+// with an error that matches [ErrUnsupported]:
 //
-//	write: event → codec → personal fields → deflate → AES-256-GCM
-//	read:  decrypt → inflate → personal fields → upcast → codec → event
+//   - [StateStore]: view states committed with a consumer's checkpoint,
+//     compared and set, through a [Committer] of [StateTx] ([StateBatchTx]
+//     loads many at once), for view projections and sagas;
+//   - [Locker]: named leases ([Lease]), so that one instance of a consumer
+//     works at a time;
+//   - [KeyStore]: a [SubjectKey] per data subject, for personal data;
+//   - snapshot.Store (package snapshot): the latest snapshot per stream;
+//   - a method SQL() returning a [Committer] of the database's own
+//     transaction type (*sql.Tx, pgx.Tx), for read models in the
+//     application's tables.
 //
-// Each record's Encoding names the steps applied to it ("", "deflate",
-// "aes256gcm:k2", "personal+deflate+aes256gcm:k2"…), so records written
-// with and without them live side by side. [WithUpcaster] brings old
-// schema versions to the current one (package upcast); [WithCompression]
-// deflates payloads that shrink; [WithEncryption] seals them with a
-// [Keyring] of key IDs, one writing and several reading, usually from
-// [KeyringFromEnv]; [WithSubjectKeys] encrypts the personal fields of
-// [PersonalData] with a key per data subject held in a [KeyStore], so that
-// [ForgetSubject] makes them unreadable while the stream still loads. A
-// payload that cannot be decrypted fails with [ErrDecrypt] naming the key;
-// an unknown Encoding with [ErrUnknownEncoding].
+// # Opening by URL
 //
-// [WithSnapshots] makes a Runner load the latest snapshot (package
-// snapshot) and the events after it, and save a snapshot after an append
-// when its policy says so, without ever failing a command for it.
+// Adapters [Register] a URL scheme from their package's init, as
+// database/sql drivers do, so a program links only the adapters it
+// imports; [Open] opens the store a URL names, and [Schemes] lists the
+// linked ones. [EnvVar] is the environment variable applications read the
+// URL from.
 //
-// The design and its reasons are in docs/evolving-data.md.
+// # Writing an adapter
 //
-// # Consumers of the log
-//
-// A [Projection] applies the log to a read model, and a [SagaRunner]
-// dispatches the commands a saga or process (package saga) returns; both
-// commit each batch with their checkpoint through a [Committer], compared
-// and set, so a crash neither loses nor repeats an event:
-//
-//	read batch after checkpoint → handle (in the transaction) → commit with checkpoint
-//
-// [NewViewProjection] keeps a [view.View]'s states in the store itself
-// ([StateStore]); [NewProjection] and [NewBatchProjection] hand a handler
-// the adapter's own transaction for the application's tables. A saga's
-// commands carry an idempotency key derived from the causing event
-// ([Cause.Options]), so a replayed event never takes effect twice. A
-// [System] runs views and sagas with the deciders, in the appending
-// goroutine ([Sync]) or concurrently and across processes under leases
-// ([Async]), with the same results.
-//
-// The design and its reasons are in docs/read-side.md.
+// An adapter implements [Store] and calls the checks of package
+// store/check, so that it refuses what every adapter refuses with the same
+// errors; package proptest holds the contracts its tests run (StoreContract,
+// ConsumerContract, SnapshotStoreContract, KeyStoreContract).
+// docs/architecture.md shows an adapter that implements [Store] alone.
 package store

@@ -9,7 +9,7 @@ import (
 
 // ErrSchemaVersion reports a stored schema version that the code cannot
 // read: newer than the current version, or with no chain of upcasters
-// leading to it. The store package's ErrSchemaVersion is this same value.
+// leading to it. Package codec's ErrSchemaVersion is this same value.
 var ErrSchemaVersion = errors.New("unsupported schema version")
 
 // Func turns a payload of one schema version into the payload of the next

@@ -44,7 +44,7 @@ func Merge[S1, S2, E any](a View[S1, E], b View[S2, E]) View[decider.Pair[S1, S2
 // The state map is never mutated: Evolve copies it, so a state a caller
 // holds stays valid. That costs a copy per event; a projection that keeps
 // one state per key stores each key's state on its own instead (see
-// package store).
+// annals.ViewProjection).
 func Many[K comparable, S, E any](v View[S, E]) View[map[K]S, decider.Keyed[K, E]] {
 	return View[map[K]S, decider.Keyed[K, E]]{
 		Evolve: func(m map[K]S, e decider.Keyed[K, E]) map[K]S {

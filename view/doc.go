@@ -6,9 +6,9 @@
 //	initial:              -> state
 //
 // A view is the evolve half of a decider without the decide half: it
-// answers queries and never rejects an event. Package store runs views over
-// the global log as projections, with a checkpoint committed together with
-// the view's state.
+// answers queries and never rejects an event. Package annals runs views
+// over the global log as projections (annals.NewViewProjection), with a
+// checkpoint committed together with the view's state.
 //
 // # Composition
 //
