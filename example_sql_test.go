@@ -63,17 +63,15 @@ func walletPayments(s *annals.Store) (*annals.Projection[pgx.Tx], error) {
 	return payments, err
 }
 
-// A read model in the application's own table, on SQLite. The program
-// opens the adapter itself to keep its pool of readers (ReadDB) for the
-// queries, and hands it to annals.New for everything else.
+// A read model in the application's own table, on SQLite; its queries
+// use the adapter's pool of readers, which annals.ReadDB reaches.
 func ExampleNewProjection() {
 	ctx := context.Background()
 	// docs:begin sqlite-open
-	db, err := sqlite.Open(ctx, sqlite.Memory) // or the path of a file
+	s, err := annals.Open(ctx, "sqlite::memory:") // or sqlite:///path/app.db
 	if err != nil {
 		panic(err)
 	}
-	s := annals.New(db)
 	defer s.Close()
 	// docs:end sqlite-open
 
@@ -92,8 +90,12 @@ func ExampleNewProjection() {
 	}
 
 	// docs:begin sqlite-query
+	db, err := annals.ReadDB[*sql.DB](s) // *pgxpool.Pool on PostgreSQL
+	if err != nil {
+		panic(err)
+	}
 	var total, payments int
-	err = db.ReadDB().QueryRowContext(ctx, `SELECT total, payments FROM wallet_totals WHERE wallet = ?`, "ada").Scan(&total, &payments)
+	err = db.QueryRowContext(ctx, `SELECT total, payments FROM wallet_totals WHERE wallet = ?`, "ada").Scan(&total, &payments)
 	// docs:end sqlite-query
 	version, _ := s.Checkpoint(ctx, annals.SchemaConsumer("wallet-totals"))
 	fmt.Println(total, payments, err, "; schema version", version)
