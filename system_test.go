@@ -211,3 +211,47 @@ func TestAsyncSystemIsolatesFailures(t *testing.T) {
 		t.Fatalf("Run of an unknown consumer: %v, want store.ErrNotFound", err)
 	}
 }
+
+// lostAnswer stores an append and then, once, reports its outcome
+// unknown, as a connection cut between the commit and its answer does.
+type lostAnswer struct {
+	*memory.Store
+	lose bool
+}
+
+func (s *lostAnswer) Append(ctx context.Context, id string, expected int64, events []store.Event) (int64, error) {
+	v, err := s.Store.Append(ctx, id, expected, events)
+	if err == nil && s.lose {
+		s.lose = false
+		return 0, fmt.Errorf("connection reset after commit: %w", store.ErrOutcomeUnknown)
+	}
+	return v, err
+}
+
+// A command whose answer was lost was stored before a Sync system's
+// consumers ran. Its retry with the same idempotency key answers a
+// duplicate, and, like a first success, only once the views show the
+// command and the saga has handled it.
+func TestDuplicateRunsTheSyncConsumers(t *testing.T) {
+	ctx := context.Background()
+	m := &lostAnswer{Store: memory.New()}
+	c := newCounters(annals.New(m), annals.Sync)
+	appendN(t, c.runner, "a-1", 2)
+	m.lose = true
+	if _, err := c.runner.Handle(ctx, "a-1", increment{}, annals.WithIdempotencyKey("third")); !errors.Is(err, store.ErrOutcomeUnknown) {
+		t.Fatalf("Handle = %v, want the outcome unknown", err)
+	}
+	if v, _ := c.tally.Get(ctx, "a-1"); v.Count != 2 {
+		t.Fatalf("view of a-1 = %+v before the retry, want the 2 events the consumers ran on", v)
+	}
+	res, err := c.runner.Handle(ctx, "a-1", increment{}, annals.WithIdempotencyKey("third"))
+	if err != nil || !res.Duplicate || res.State != 3 || res.Version != 3 {
+		t.Fatalf("retry = %+v, %v; want a duplicate at state 3, version 3", res, err)
+	}
+	if v, _ := c.tally.Get(ctx, "a-1"); v != (tally{Count: 3, Last: 3}) {
+		t.Fatalf("view of a-1 = %+v after the duplicate, want its 3 events", v)
+	}
+	if v, _ := c.tally.Get(ctx, "b-1"); v != (tally{Count: 1, Last: 1}) {
+		t.Fatalf("view of b-1 = %+v after the duplicate, want the bump the saga sent for the third event", v)
+	}
+}
