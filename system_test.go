@@ -364,3 +364,44 @@ func TestDuplicateRunsTheSyncConsumers(t *testing.T) {
 		t.Fatalf("view of b-1 = %+v after the duplicate, want the bump the saga sent for the third event", v)
 	}
 }
+
+// In Sync mode a consumer that stopped in one instance, and whose event
+// another instance then handled, is no longer reported stopped: its
+// checkpoint moved past the failure, which is progress. WaitQuiet and
+// Status of the first instance say so without waiting for its next
+// append.
+func TestSyncStoppedConsumerPassedByAnotherInstance(t *testing.T) {
+	ctx := context.Background()
+	m := memory.New()
+	instance := func(failing bool) (*annals.System, *annals.Runner[increment, incremented, int]) {
+		s := annals.New(m)
+		sys := must(annals.NewSystem(s, annals.Sync))
+		sys.OnError(func(string, error) {})
+		if err := sys.Add(must(annals.NewRecordProjection(s, "p", func(context.Context, store.StateTx, store.Record) error {
+			if failing {
+				return errors.New("read model down in this instance")
+			}
+			return nil
+		}))); err != nil {
+			t.Fatal(err)
+		}
+		return sys, annals.NewRunner(s, counter, counterCodec())
+	}
+	sysA, a := instance(true)
+	_, b := instance(false)
+	if _, err := a.Handle(ctx, "a", increment{}); !errors.Is(err, annals.ErrStored) {
+		t.Fatalf("Handle in the failing instance = %v, want ErrStored", err)
+	}
+	if status := must(sysA.Status(ctx)); status[0].Stopped == nil {
+		t.Fatalf("status before the other instance moved on = %+v, want p stopped", status)
+	}
+	if _, err := b.Handle(ctx, "b", increment{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sysA.WaitQuiet(ctx); err != nil {
+		t.Fatalf("WaitQuiet after the other instance handled the event = %v, want nil", err)
+	}
+	if status := must(sysA.Status(ctx)); status[0].Stopped != nil || status[0].Lag != 0 {
+		t.Fatalf("status = %+v, want p caught up and not stopped", status)
+	}
+}
