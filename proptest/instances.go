@@ -19,9 +19,9 @@ import (
 // one database, each on its own store from open with its own [annals.Sync]
 // system (a view by stream, a view of totals and a saga), misreport none
 // of the commands they handle at once. Each instance issues and redeems
-// vouchers that the others issue and redeem too, each command with an
-// idempotency key, and retries about half of them with the same key, as
-// a client that did not hear the answer would.
+// vouchers that the others issue and redeem too (at least 200 commands
+// in all), each with an idempotency key, and retries about half of them
+// with the same key, as a client that did not hear the answer would.
 //
 // Every command told stored has its events stored exactly once; every
 // rejection was decided on the state it returned and is genuine, and
@@ -33,7 +33,7 @@ import (
 // the runner's retries is allowed, and must have stored nothing.
 func InstancesMisreportNothing(t *testing.T, n int, open OpenInstances) {
 	t.Helper()
-	const perInstance = 8
+	perInstance := max(8, 200/n) // at least 200 commands in all, plus retries
 	ctx, cancel := context.WithTimeout(context.Background(), contractTimeout)
 	defer cancel()
 	stores := open(t, n)
