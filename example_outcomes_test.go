@@ -39,7 +39,7 @@ func outcome(res annals.Result[Sold, int], err error) string {
 // lostAnswer stores an append, then loses its answer once, as a
 // connection that breaks after the request left would.
 type lostAnswer struct {
-	store.Store
+	*memory.Store
 	lose bool
 }
 

@@ -207,8 +207,9 @@ func TestFilteredProjectionReachesHead(t *testing.T) {
 	}
 }
 
-// Two instances of one projection running at once, without leases, still
-// apply every event exactly once: the checkpoint is compared and set.
+// Instances of one projection catching up at once, without leases, still
+// apply every event exactly once, and none returns an error: the
+// checkpoint is compared and set.
 func TestRacingInstancesApplyEachEventOnce(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
@@ -220,15 +221,10 @@ func TestRacingInstancesApplyEachEventOnce(t *testing.T) {
 	for range 3 {
 		p := newTally(s, annals.WithBatchSize(3), annals.WithoutLease())
 		wg.Go(func() {
-			for {
-				_, err := p.CatchUp(ctx)
-				if err == nil {
-					return
-				}
-				if !errors.Is(err, store.ErrConflict) {
-					t.Error(err)
-					return
-				}
+			// A batch the other instances committed first is progress,
+			// not an error.
+			if _, err := p.CatchUp(ctx); err != nil {
+				t.Error(err)
 			}
 		})
 	}

@@ -203,8 +203,12 @@ func (r rejection) Unwrap() []error { return []error{r.err, ErrRejected} }
 //
 // With [WithIdempotencyKey], a command whose key was already handled on
 // the stream returns the current state with Duplicate set, whatever
-// deciding again would say; a key first used on another stream or with
-// another command fails with [ErrIdempotencyKey].
+// deciding again would say, and in a [Sync] system once the consumers
+// have handled the command, as a first success does (an error that
+// matches [ErrStored] says one failed on it); a key first used on another
+// stream or with another command fails with [ErrIdempotencyKey] (on
+// another stream, only when deciding there appends: a store cannot be
+// asked for the key's stream, and a rejection there stores nothing).
 func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, opts ...HandleOption) (Result[E, S], error) {
 	cfg := newHandleConfig(opts)
 	if cfg.key != "" {
@@ -316,9 +320,17 @@ const idempotencyExtra = "annals.idempotency"
 // not found in this stream, the key was used for something else.
 func (r *Runner[C, E, S]) alreadyDone(ctx context.Context, streamID string, cur loaded[S], cfg handleConfig, refused bool) (Result[E, S], bool, error) {
 	id := EventID(cfg.key, 0)
+	var first, last int64 // the versions of the command's events, once found
 	for rec, err := range r.store.ReadStream(ctx, streamID, 1) {
 		if err != nil {
 			return Result[E, S]{}, false, fmt.Errorf("handle command on stream %q: look up idempotency key %q: %w", streamID, cfg.key, err)
+		}
+		if first > 0 {
+			if rec.ID != EventID(cfg.key, int(rec.Version-first)) {
+				break
+			}
+			last = rec.Version
+			continue
 		}
 		if rec.ID != id {
 			continue
@@ -326,16 +338,25 @@ func (r *Runner[C, E, S]) alreadyDone(ctx context.Context, streamID string, cur 
 		if got := rec.Metadata.Extra[idempotencyExtra]; got != "" && got != cfg.fingerprint {
 			return Result[E, S]{}, false, fmt.Errorf("handle command on stream %q: idempotency key %q was first used with another command (version %d): %w", streamID, cfg.key, rec.Version, ErrIdempotencyKey)
 		}
-		state, version, err := r.LoadFrom(ctx, streamID, cur.state, cur.version)
-		if err != nil {
-			return Result[E, S]{}, false, err
+		first, last = rec.Version, rec.Version
+	}
+	if first == 0 {
+		if refused {
+			return Result[E, S]{}, false, fmt.Errorf("handle command on stream %q: idempotency key %q was first used on another stream: %w", streamID, cfg.key, ErrIdempotencyKey)
 		}
-		return Result[E, S]{State: state, Version: version, Duplicate: true}, true, nil
+		return Result[E, S]{}, false, nil
 	}
-	if refused {
-		return Result[E, S]{}, false, fmt.Errorf("handle command on stream %q: idempotency key %q was first used on another stream: %w", streamID, cfg.key, ErrIdempotencyKey)
+	state, version, err := r.LoadFrom(ctx, streamID, cur.state, cur.version)
+	if err != nil {
+		return Result[E, S]{}, false, err
 	}
-	return Result[E, S]{}, false, nil
+	// The call that stored the command may never have heard so (its
+	// answer was lost: store.ErrOutcomeUnknown), and then a Sync system
+	// has not run its consumers on the events: run them now, so that a
+	// duplicate, like a first success, returns once the views and sagas
+	// have handled the command, and says so if one fails on it.
+	res := Result[E, S]{State: state, Version: version, Duplicate: true}
+	return res, true, r.store.settle(ctx, streamID, first-1, last)
 }
 
 // fingerprint identifies a command by its type and content, so that an

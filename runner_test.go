@@ -143,8 +143,13 @@ func TestRunnerRejectionStoresNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := r.Handle(ctx, "c", increment{Limit: 2}); !errors.Is(err, errLimit) {
+	res, err := r.Handle(ctx, "c", increment{Limit: 2})
+	if !errors.Is(err, errLimit) || !errors.Is(err, annals.ErrRejected) {
 		t.Fatalf("error = %v, want the business rule's error", err)
+	}
+	// The rejection says what it was decided on.
+	if res.State != 2 || res.Version != 2 || len(res.Events) != 0 || res.Duplicate {
+		t.Fatalf("result of the rejection = %+v, want state 2 at version 2, no events", res)
 	}
 	if head, _ := s.Head(ctx); head != 2 {
 		t.Fatalf("head = %d after a rejection, want 2", head)
@@ -299,4 +304,41 @@ func TestCachedRunnersRacingLoseNothing(t *testing.T) {
 			}
 		}
 	})
+}
+
+// An idempotency key binds a command to its stream. A retry is answered
+// as a duplicate with the current state, even when deciding again would
+// reject it; the key reused on another stream, or with another command,
+// is refused and stores nothing.
+func TestIdempotencyKeyIsBoundToStreamAndCommand(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	r := annals.NewRunner(s, counter, counterCodec())
+	if _, err := r.Handle(ctx, "c", increment{Limit: 1}, annals.WithIdempotencyKey("k")); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, r, "c", 1) // another command: c is at 2, over the limit of 1
+	if _, err := r.Handle(ctx, "c", increment{Limit: 1}); !errors.Is(err, errLimit) {
+		t.Fatalf("deciding again = %v, want the limit's rejection", err)
+	}
+	res, err := r.Handle(ctx, "c", increment{Limit: 1}, annals.WithIdempotencyKey("k"))
+	if err != nil || !res.Duplicate || res.State != 2 || res.Version != 2 || len(res.Events) != 0 {
+		t.Fatalf("retry = %+v, %v; want a duplicate with the current state 2 at version 2", res, err)
+	}
+	for _, reuse := range []struct {
+		name, stream string
+		cmd          increment
+	}{
+		{"on another stream", "d", increment{Limit: 1}},
+		{"with another command", "c", increment{Limit: 5}},
+		{"with another command that deciding would reject", "c", increment{Limit: 2}},
+	} {
+		res, err := r.Handle(ctx, reuse.stream, reuse.cmd, annals.WithIdempotencyKey("k"))
+		if !errors.Is(err, annals.ErrIdempotencyKey) || res.Duplicate || len(res.Events) != 0 {
+			t.Fatalf("key reused %s = %+v, %v; want annals.ErrIdempotencyKey", reuse.name, res, err)
+		}
+	}
+	if head, _ := s.Head(ctx); head != 2 {
+		t.Fatalf("head = %d, want 2: the refused commands stored nothing", head)
+	}
 }

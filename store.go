@@ -134,12 +134,18 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 		return v, err
 	}
 	s.appends.Add(1)
+	return v, s.settle(ctx, streamID, v-int64(len(events)), v)
+}
+
+// settle runs the consumers of a Sync system over the store, if it has
+// one, until they have handled what followed from the events of stream
+// after version from up to version to, which are stored; see
+// System.settleAfter.
+func (s *Store) settle(ctx context.Context, streamID string, from, to int64) error {
 	if sys := s.system.Load(); sys != nil && sys.mode == Sync {
-		if err := sys.settleAfter(ctx, streamID, v-int64(len(events)), v); err != nil {
-			return v, err
-		}
+		return sys.settleAfter(ctx, streamID, from, to)
 	}
-	return v, nil
+	return nil
 }
 
 // ReadStream yields the records of a stream from version from; see

@@ -184,6 +184,36 @@ func (sys *System) stoppedErrors() error {
 	return errors.Join(errs...)
 }
 
+// forgetPassed forgets, in Sync mode, that a consumer stopped when its
+// checkpoint has since passed the event it stopped at: another instance
+// handled the event, which is progress. (In Async mode a stopped
+// consumer no longer runs in this process, wherever its checkpoint is.)
+// A checkpoint it cannot read leaves the consumer stopped.
+func (sys *System) forgetPassed(ctx context.Context) {
+	if sys.mode != Sync {
+		return
+	}
+	for _, c := range sys.snapshot() {
+		if sys.stoppedErr(c.Name()) == nil {
+			continue
+		}
+		if pos, err := c.Position(ctx); err == nil {
+			sys.passed(c.Name(), pos)
+		}
+	}
+}
+
+// passed forgets that consumer stopped if pos, its checkpoint, is at or
+// after the event it stopped at.
+func (sys *System) passed(consumer string, pos int64) {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	var stopped *ConsumerError
+	if sys.mode == Sync && errors.As(sys.stopped[consumer], &stopped) && pos >= stopped.Position {
+		delete(sys.stopped, consumer)
+	}
+}
+
 // maxSettleRounds bounds how many rounds a settle makes while other
 // instances keep moving the checkpoints it is working on.
 const maxSettleRounds = 10_000
@@ -319,6 +349,7 @@ func (sys *System) Status(ctx context.Context) ([]ConsumerStatus, error) {
 		if err != nil {
 			return nil, fmt.Errorf("system status: consumer %q: %w", c.Name(), err)
 		}
+		sys.passed(c.Name(), pos)
 		out = append(out, ConsumerStatus{Name: c.Name(), Checkpoint: pos, Head: head, Lag: max(head-pos, 0), Stopped: sys.stoppedErr(c.Name())})
 	}
 	return out, nil
@@ -353,6 +384,7 @@ func (sys *System) quiet(ctx context.Context) (bool, error) {
 // consequences of its commands.
 func (sys *System) WaitQuiet(ctx context.Context) error {
 	for {
+		sys.forgetPassed(ctx)
 		if err := sys.stoppedErrors(); err != nil {
 			return fmt.Errorf("wait for the system: consumers stopped: %w", err)
 		}

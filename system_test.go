@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,5 +210,182 @@ func TestAsyncSystemIsolatesFailures(t *testing.T) {
 	}
 	if err := sys.Run(ctx, "nosuch"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Run of an unknown consumer: %v, want store.ErrNotFound", err)
+	}
+}
+
+// A consumer whose failure wraps store.ErrConflict (a read model's own
+// optimistic lock, say) still makes the command say "stored", never
+// "conflict" nor "unknown", which would invite a retry that appends
+// twice. A retry with the command's idempotency key needs no new append:
+// it answers a duplicate, stored, with the consumer still failing on it;
+// a command that did not cause the failure succeeds.
+func TestSyncStoredErrorNeverSaysConflict(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Sync))
+	sys.OnError(func(string, error) {})
+	failing := true
+	if err := sys.Add(must(annals.NewRecordProjection(s, "locked", func(_ context.Context, _ store.StateTx, r store.Record) error {
+		if failing && r.StreamID == "c" {
+			return fmt.Errorf("row version changed: %w", store.ErrConflict)
+		}
+		return nil
+	}))); err != nil {
+		t.Fatal(err)
+	}
+	r := annals.NewRunner(s, counter, counterCodec())
+	res, err := r.Handle(ctx, "c", increment{}, annals.WithIdempotencyKey("k1"))
+	var stored *annals.StoredError
+	if !errors.As(err, &stored) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrOutcomeUnknown) {
+		t.Fatalf("Handle = %v, want a StoredError that matches neither ErrConflict nor ErrOutcomeUnknown", err)
+	}
+	if stored.StreamID != "c" || stored.Version != 1 || res.Version != 1 || res.State != 1 || len(res.Events) != 1 {
+		t.Fatalf("Handle = %+v, %+v; want the stored event at version 1 in both", res, *stored)
+	}
+	again, err := r.Handle(ctx, "c", increment{}, annals.WithIdempotencyKey("k1"))
+	if !errors.Is(err, annals.ErrStored) || !again.Duplicate || again.Version != 1 {
+		t.Fatalf("retry = %+v, %v; want the duplicate, stored, with the consumer's failure", again, err)
+	}
+	if res, err := r.Handle(ctx, "d", increment{}); err != nil || res.Version != 1 {
+		t.Fatalf("a command on another stream = %+v, %v; want success: it did not cause the failure", res, err)
+	}
+	if head, _ := s.Head(ctx); head != 2 {
+		t.Fatalf("head = %d, want 2 events: the retry appended nothing", head)
+	}
+	failing = false
+	if err := sys.Settle(ctx); err != nil {
+		t.Fatalf("settle once the fault passed: %v", err)
+	}
+}
+
+// Two instances of an application, each a handle with its own Sync
+// system and the same consumers, on one database: their consumers race
+// for the same checkpoints, and a commit that lost to the other instance
+// is its progress. No command is told anything but success, and the
+// views of both equal the replay.
+func TestSyncInstancesReportNoConflict(t *testing.T) {
+	ctx := context.Background()
+	m := memory.New()
+	instances := []*counters{newCounters(annals.New(m), annals.Sync), newCounters(annals.New(m), annals.Sync)}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		c := instances[g%2]
+		wg.Go(func() {
+			for range 60 {
+				if _, err := c.runner.Handle(ctx, fmt.Sprintf("a-%d", g), increment{}); err != nil {
+					t.Errorf("instance %d: %v", g%2, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range instances {
+		for g := range 4 {
+			a, _ := c.tally.Get(ctx, fmt.Sprintf("a-%d", g))
+			b, _ := c.tally.Get(ctx, fmt.Sprintf("b-%d", g))
+			if a != (tally{Count: 60, Last: 60}) || b != (tally{Count: 20, Last: 20}) {
+				t.Fatalf("views of a-%d and b-%d: %+v and %+v; want 60 increments and the saga's 20", g, g, a, b)
+			}
+		}
+	}
+}
+
+// WaitQuiet on an Async system returns a consumer's failure as soon as
+// the consumer stops, not when the caller's deadline ends: a stopped
+// consumer never catches up by itself.
+func TestWaitQuietReturnsAStoppedConsumerAtOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Async))
+	sys.OnError(func(string, error) {})
+	boom := errors.New("read model down")
+	if err := sys.Add(newTally(s), must(annals.NewRecordProjection(s, "down", func(_ context.Context, _ store.StateTx, r store.Record) error {
+		if r.Position == 3 {
+			return boom
+		}
+		return nil
+	}))); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sys.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 5)
+	err := sys.WaitQuiet(ctx)
+	var stopped *annals.ConsumerError
+	if !errors.As(err, &stopped) || stopped.Consumer != "down" || stopped.Position != 3 || !errors.Is(err, boom) || ctx.Err() != nil {
+		t.Fatalf("WaitQuiet = %v (context: %v), want the stopped consumer's error before the deadline", err, ctx.Err())
+	}
+}
+
+// A command whose answer was lost was stored before a Sync system's
+// consumers ran. Its retry with the same idempotency key answers a
+// duplicate, and, like a first success, only once the views show the
+// command and the saga has handled it.
+func TestDuplicateRunsTheSyncConsumers(t *testing.T) {
+	ctx := context.Background()
+	m := &lostAnswer{Store: memory.New()}
+	c := newCounters(annals.New(m), annals.Sync)
+	appendN(t, c.runner, "a-1", 2)
+	m.lose = true
+	if _, err := c.runner.Handle(ctx, "a-1", increment{}, annals.WithIdempotencyKey("third")); !errors.Is(err, store.ErrOutcomeUnknown) {
+		t.Fatalf("Handle = %v, want the outcome unknown", err)
+	}
+	if v, _ := c.tally.Get(ctx, "a-1"); v.Count != 2 {
+		t.Fatalf("view of a-1 = %+v before the retry, want the 2 events the consumers ran on", v)
+	}
+	res, err := c.runner.Handle(ctx, "a-1", increment{}, annals.WithIdempotencyKey("third"))
+	if err != nil || !res.Duplicate || res.State != 3 || res.Version != 3 {
+		t.Fatalf("retry = %+v, %v; want a duplicate at state 3, version 3", res, err)
+	}
+	if v, _ := c.tally.Get(ctx, "a-1"); v != (tally{Count: 3, Last: 3}) {
+		t.Fatalf("view of a-1 = %+v after the duplicate, want its 3 events", v)
+	}
+	if v, _ := c.tally.Get(ctx, "b-1"); v != (tally{Count: 1, Last: 1}) {
+		t.Fatalf("view of b-1 = %+v after the duplicate, want the bump the saga sent for the third event", v)
+	}
+}
+
+// In Sync mode a consumer that stopped in one instance, and whose event
+// another instance then handled, is no longer reported stopped: its
+// checkpoint moved past the failure, which is progress. WaitQuiet and
+// Status of the first instance say so without waiting for its next
+// append.
+func TestSyncStoppedConsumerPassedByAnotherInstance(t *testing.T) {
+	ctx := context.Background()
+	m := memory.New()
+	instance := func(failing bool) (*annals.System, *annals.Runner[increment, incremented, int]) {
+		s := annals.New(m)
+		sys := must(annals.NewSystem(s, annals.Sync))
+		sys.OnError(func(string, error) {})
+		if err := sys.Add(must(annals.NewRecordProjection(s, "p", func(context.Context, store.StateTx, store.Record) error {
+			if failing {
+				return errors.New("read model down in this instance")
+			}
+			return nil
+		}))); err != nil {
+			t.Fatal(err)
+		}
+		return sys, annals.NewRunner(s, counter, counterCodec())
+	}
+	sysA, a := instance(true)
+	_, b := instance(false)
+	if _, err := a.Handle(ctx, "a", increment{}); !errors.Is(err, annals.ErrStored) {
+		t.Fatalf("Handle in the failing instance = %v, want ErrStored", err)
+	}
+	if status := must(sysA.Status(ctx)); status[0].Stopped == nil {
+		t.Fatalf("status before the other instance moved on = %+v, want p stopped", status)
+	}
+	if _, err := b.Handle(ctx, "b", increment{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sysA.WaitQuiet(ctx); err != nil {
+		t.Fatalf("WaitQuiet after the other instance handled the event = %v, want nil", err)
+	}
+	if status := must(sysA.Status(ctx)); status[0].Stopped != nil || status[0].Lag != 0 {
+		t.Fatalf("status = %+v, want p caught up and not stopped", status)
 	}
 }

@@ -28,5 +28,16 @@
 //     interval, that loading from snapshots equals a full replay, on a
 //     given store with given mappers.
 //
+// For several instances of an application on one database, each adapter
+// opening its stores with an [OpenInstances]:
+//
+//   - [OutcomeContract] checks that every command tells its caller what
+//     the store holds afterwards (stored, nothing stored, or unknown)
+//     while faults hit the store's calls and another instance races.
+//   - [InstancesMisreportNothing] runs many instances at once, each with
+//     its own Sync system, and checks that no command was misreported.
+//   - [CatchUpRace] checks that instances of a projection, a view and a
+//     saga catching up at once all succeed and apply each event once.
+//
 // [rapid]: https://pkg.go.dev/pgregory.net/rapid
 package proptest
