@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/store"
 )
 
 // The attributes of this package's spans and metrics, besides the
@@ -293,9 +294,9 @@ func (o *observer) EndRead(ctx context.Context, r annals.ReadEnd) {
 func (o *observer) StartBatch(ctx context.Context, b annals.BatchStart) context.Context {
 	attrs := []attribute.KeyValue{ConsumerKey.String(b.Consumer), CheckpointFromKey.Int64(b.From), EventsKey.Int(len(b.Records))}
 	// The events' correlation, when they share one.
-	if corr := b.Records[0].Metadata.CorrelationID; corr != "" {
+	if corr := firstCorrelation(b.Records); corr != "" {
 		shared := true
-		for _, r := range b.Records[1:] {
+		for _, r := range b.Records {
 			shared = shared && r.Metadata.CorrelationID == corr
 		}
 		if shared {
@@ -337,4 +338,11 @@ func (o *observer) EndBatch(ctx context.Context, b annals.BatchEnd) {
 		o.consumerEvents.Add(ctx, int64(b.Handled), metric.WithAttributes(ConsumerKey.String(b.Consumer)))
 	}
 	o.batchTime.Record(ctx, d, metric.WithAttributes(set...))
+}
+
+func firstCorrelation(recs []store.Record) string {
+	if len(recs) == 0 {
+		return ""
+	}
+	return recs[0].Metadata.CorrelationID
 }
