@@ -57,3 +57,40 @@ func TestRetryCatchesUpAStoppedConsumer(t *testing.T) {
 		t.Fatalf("Retry(up) = %v, want ErrNotFound", err)
 	}
 }
+
+// In a Sync system, what a retried saga sends is handled by the other
+// consumers before Retry returns, and sent once.
+func TestRetryOfASagaSettlesWhatItSent(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Sync))
+	sys.OnError(func(string, error) {})
+	r := annals.NewRunner(s, counter, counterCodec())
+	down := true
+	dispatch := dispatchTo(r, "b")
+	mirror := annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), func(ctx context.Context, c bump, cause annals.Cause) error {
+		if down {
+			return errors.New("b is down")
+		}
+		return dispatch(ctx, c, cause)
+	})
+	totals := newTally(s)
+	if err := sys.Add(mirror, totals); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := r.Handle(ctx, "a-1", increment{}); err != nil && !errors.Is(err, annals.ErrStored) {
+			t.Fatal(err)
+		}
+	}
+	down = false
+	if n, err := sys.Retry(ctx, "mirror"); err != nil || n != 2 {
+		t.Fatalf("Retry(mirror) = %d, %v; want the third increment and the bump it sent handled", n, err)
+	}
+	if got, err := totals.Get(ctx, "b-1"); err != nil || got != (tally{Count: 1, Last: 1}) {
+		t.Fatalf("tally of b-1 after Retry = %+v, %v; want the one bump the saga sent", got, err)
+	}
+	if err := sys.WaitQuiet(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
