@@ -405,7 +405,9 @@ func (p *Projection[T]) stepOnce(ctx context.Context) (int, int64, bool, error) 
 			return 0, from, err == nil, err
 		}
 	}
-	n, to, err := p.commitBatch(ctx, from, head, recs)
+	bctx, endBatch := p.store.startBatch(ctx, p.name, from, recs)
+	n, to, err := p.commitBatch(bctx, from, head, recs)
+	endBatch(n, to, err)
 	full := len(recs) == p.cfg.batch
 	if err == nil {
 		p.cursor.set(to, full)

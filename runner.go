@@ -210,6 +210,13 @@ func (r rejection) Unwrap() []error { return []error{r.err, ErrRejected} }
 // another stream, only when deciding there appends: a store cannot be
 // asked for the key's stream, and a rejection there stores nothing).
 func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, opts ...HandleOption) (Result[E, S], error) {
+	if o := r.store.observing(); o != nil {
+		return observeCommand(ctx, o, r, streamID, cmd, opts)
+	}
+	return r.handle(ctx, streamID, cmd, opts...)
+}
+
+func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, opts ...HandleOption) (Result[E, S], error) {
 	cfg := newHandleConfig(opts)
 	if cfg.key != "" {
 		cfg.fingerprint = fingerprint(cmd)

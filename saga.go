@@ -200,6 +200,15 @@ func (r *SagaRunner[S, E, C]) advance(ctx context.Context) (int, int64, bool, er
 	if err != nil || head <= from {
 		return 0, from, err == nil, err
 	}
+	bctx, endBatch := r.store.startBatch(ctx, r.name, from, recs)
+	n, to, caughtUp, err := r.batch(bctx, from, head, recs)
+	endBatch(n, to, err)
+	return n, to, caughtUp, err
+}
+
+// batch handles recs, the batch after the checkpoint from, and commits
+// the process states with the checkpoint.
+func (r *SagaRunner[S, E, C]) batch(ctx context.Context, from, head int64, recs []store.Record) (int, int64, bool, error) {
 	states := map[string]S{}
 	var order []string
 	done := len(recs)

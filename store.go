@@ -38,6 +38,8 @@ type Store struct {
 	locker  store.Locker
 	system  atomic.Pointer[System]
 	appends atomic.Uint64 // appends that stored events, for a settling system
+
+	observer atomic.Pointer[observer] // see Observe
 }
 
 // The handle is each of the interfaces that consumers of a store take.
@@ -129,7 +131,7 @@ func (s *Store) unsupported(what, iface string) error {
 // because of these events, the events are stored all the same and the
 // error is a [*StoredError] that says so.
 func (s *Store) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
-	v, err := s.adapter.Append(ctx, streamID, expected, events)
+	v, err := s.append(ctx, streamID, expected, events)
 	if err != nil || len(events) == 0 {
 		return v, err
 	}
@@ -151,12 +153,12 @@ func (s *Store) settle(ctx context.Context, streamID string, from, to int64) err
 // ReadStream yields the records of a stream from version from; see
 // [store.Store.ReadStream].
 func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
-	return s.adapter.ReadStream(ctx, streamID, from)
+	return s.readStream(ctx, streamID, from)
 }
 
 // ReadLog returns a page of the global log; see [store.Store.ReadLog].
 func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
-	return s.adapter.ReadLog(ctx, q)
+	return s.readLog(ctx, q)
 }
 
 // Head returns the position of the last event of the global log.

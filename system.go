@@ -470,3 +470,45 @@ func (sys *System) keepRunning(ctx context.Context, c Consumer) error {
 		}
 	}
 }
+
+// Consumer returns the system's consumer named name, and false when it
+// has none.
+func (sys *System) Consumer(name string) (Consumer, bool) {
+	return lo.Find(sys.snapshot(), func(c Consumer) bool { return c.Name() == name })
+}
+
+// Retry catches the consumer named name up with the log in the caller's
+// goroutine, and returns how many events it handled: the retry of a
+// consumer that stopped, once the cause is fixed. The consumer's stopped
+// error is cleared when it catches up, and replaced when it stops again.
+// A consumer that stopped under [System.Run] stays out of that Run; Retry
+// is for an operator's command (see package ops) or a program that
+// restarts Run after it. In Sync mode the other consumers then handle
+// what the retried one appended (a saga's commands), as after any
+// append. A name the system does not have fails with an error that
+// matches [store.ErrNotFound].
+func (sys *System) Retry(ctx context.Context, name string) (int, error) {
+	c, ok := sys.Consumer(name)
+	if !ok {
+		return 0, fmt.Errorf("retry consumer %q: the system has no consumer of that name: %w", name, store.ErrNotFound)
+	}
+	settle := sys.mode == Sync && ctx.Value(settlingKey{}) != sys
+	if settle {
+		// Settled once below, not by each append of the consumer.
+		sys.settle.Lock()
+		defer sys.settle.Unlock()
+		ctx = context.WithValue(ctx, settlingKey{}, sys)
+	}
+	n, err := catchUp(ctx, c.Step)
+	var stopped *ConsumerError
+	switch {
+	case err == nil:
+		sys.setStopped(name, nil)
+	case errors.As(err, &stopped):
+		sys.setStopped(name, err)
+	}
+	if err == nil && settle {
+		err = sys.settleLocked(ctx, func(ce *ConsumerError, _ bool) bool { return ce.Consumer == name })
+	}
+	return n, err
+}

@@ -16,6 +16,12 @@
 //	ANNALS_STORE=sqlite:///tmp/shop.db ANNALS_CONSUMERS=elsewhere go run ./examples/orders
 //
 // ANNALS_MODE=sync or async overrides the mode the store suggests.
+//
+// Operators see and mend the consumers with the commands of package ops,
+// mounted on this binary (see ops.go):
+//
+//	ANNALS_STORE=sqlite:///tmp/shop.db go run ./examples/orders ops status
+//	ANNALS_STORE=sqlite:///tmp/shop.db go run ./examples/orders ops rebuild order-summary
 package main
 
 import (
@@ -48,6 +54,9 @@ func main() {
 		cfg.url = "memory:"
 	}
 	var err error
+	if len(os.Args) > 1 && os.Args[1] == "ops" {
+		os.Exit(runOps(ctx, cfg, os.Args[2:], os.Stdout, os.Stderr))
+	}
 	if len(os.Args) > 1 && os.Args[1] == "consumers" {
 		err = runConsumers(ctx, cfg)
 	} else {

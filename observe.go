@@ -1,0 +1,355 @@
+package annals
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"maps"
+	"sync/atomic"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// An Observer is told what happens on a store handle: the commands its
+// runners handle, the appends and reads of events through it, and the
+// batches its projections and sagas commit. It is how telemetry sees a
+// store without the store importing any: the module
+// github.com/annals-dev/annals/otel turns what an Observer is told into
+// OpenTelemetry traces and metrics, and a program may write its own (a
+// log, counters in a test). Set one with [Store.Observe].
+//
+// Each operation is a pair of calls. Start is called before it, with
+// the context it was given, and returns the context the operation runs
+// with: the place for a span, so that what the operation does nests
+// under it (a command's appends and reads, a batch's commands in a
+// [Sync] system). End is called once the operation is over, with that
+// context and what came of it. Start and End are called in the
+// goroutine of the operation, possibly from many goroutines at once,
+// and must not call back into the store.
+type Observer interface {
+	// StartCommand is called when [Runner.Handle] begins a command, and
+	// EndCommand when it returns.
+	StartCommand(ctx context.Context, c CommandStart) context.Context
+	EndCommand(ctx context.Context, c CommandEnd)
+	// StartAppend is called before the handle appends to a stream, and
+	// EndAppend after the adapter answered; a [Sync] system's consumers
+	// run after EndAppend. StartAppend takes a pointer so that it can
+	// add metadata to the events (see [AppendStart.SetExtra]).
+	StartAppend(ctx context.Context, a *AppendStart) context.Context
+	EndAppend(ctx context.Context, a AppendEnd)
+	// StartRead is called when a read of a stream (a runner loading
+	// one) or of the global log (a consumer's next batch) begins, and
+	// EndRead when it ends. A stream's read lasts as long as its caller
+	// ranges over it: a runner's load includes folding the events.
+	StartRead(ctx context.Context, r ReadStart) context.Context
+	EndRead(ctx context.Context, r ReadEnd)
+	// StartBatch is called before a projection or a saga handles a batch
+	// of events it read from the log, and EndBatch once the batch and its
+	// checkpoint are committed or it failed. A read that found nothing
+	// new is not a batch.
+	StartBatch(ctx context.Context, b BatchStart) context.Context
+	EndBatch(ctx context.Context, b BatchEnd)
+}
+
+// CommandStart is a command that [Runner.Handle] begins.
+type CommandStart struct {
+	// StreamID is the stream the command is for.
+	StreamID string
+	// Command is the command, as the caller passed it.
+	Command any
+	// Metadata is the metadata its events will carry ([WithMetadata]):
+	// its correlation and causation.
+	Metadata store.Metadata
+	// IdempotencyKey is the command's idempotency key, if it has one.
+	IdempotencyKey string
+}
+
+// CommandEnd is what came of a command.
+type CommandEnd struct {
+	CommandStart
+	// Outcome is what the command's error says happened.
+	Outcome Outcome
+	// Events is how many events the command appended, and Version the
+	// stream's version after them (or the version it was decided on).
+	Events  int
+	Version int64
+	// Duplicate reports a command whose idempotency key had already been
+	// handled.
+	Duplicate bool
+	// Attempts is how many times the command was decided and appended:
+	// 1, and one more for each conflict it caught up from. Conflicts is
+	// how many of its appends conflicted.
+	Attempts, Conflicts int
+	// Err is the error Handle returned.
+	Err error
+}
+
+// AppendStart is an append that the handle is about to make.
+type AppendStart struct {
+	StreamID string
+	// Expected is the version the append expects the stream to be at.
+	Expected int64
+	// Events are the events to append. They belong to the caller: add
+	// metadata with SetExtra, never by changing them.
+	Events []store.Event
+	extra  map[string]string
+}
+
+// SetExtra stores value under key in the metadata (Metadata.Extra) of
+// every event of the append, the way a trace context travels with the
+// events to the consumers that read them in other processes. The
+// caller's events are left as they are: the handle appends copies.
+func (a *AppendStart) SetExtra(key, value string) {
+	if a.extra == nil {
+		a.extra = map[string]string{}
+	}
+	a.extra[key] = value
+}
+
+// AppendEnd is what came of an append.
+type AppendEnd struct {
+	AppendStart
+	// Version is the stream's version after the append.
+	Version int64
+	// Err is the adapter's error.
+	Err error
+}
+
+// ReadStart is a read of a stream or of the global log.
+type ReadStart struct {
+	// StreamID is the stream read, and From the first version read; ""
+	// for a read of the global log.
+	StreamID string
+	From     int64
+	// Log is the query of a read of the global log.
+	Log store.LogQuery
+}
+
+// ReadEnd is what a read returned.
+type ReadEnd struct {
+	ReadStart
+	// Records is how many records the read returned; a caller that
+	// stops ranging over a stream early reads fewer than it holds.
+	Records int
+	// Err is the read's error.
+	Err error
+}
+
+// BatchStart is a batch of the log that a consumer is about to handle.
+type BatchStart struct {
+	// Consumer is the consumer's name.
+	Consumer string
+	// From is its checkpoint before the batch.
+	From int64
+	// Records are the records of the batch, in log order.
+	Records []store.Record
+}
+
+// BatchEnd is what came of a batch.
+type BatchEnd struct {
+	BatchStart
+	// Handled is how many records were handled and committed, and To the
+	// checkpoint after the batch.
+	Handled int
+	To      int64
+	// Err is the batch's error: a [*ConsumerError] when the consumer
+	// stopped at an event.
+	Err error
+}
+
+// Outcome is what a write's error says happened, among the outcomes
+// listed at [ErrStored], with the reasons for "nothing stored" that
+// callers branch on told apart.
+type Outcome int
+
+const (
+	// OutcomeOK: stored (or, for a command, nothing to store), with no error.
+	OutcomeOK Outcome = iota
+	// OutcomeRejected: a business rule refused the command ([ErrRejected]);
+	// nothing was stored.
+	OutcomeRejected
+	// OutcomeConflict: another writer went first, and the retries ran out
+	// ([store.ErrConflict]); nothing was stored.
+	OutcomeConflict
+	// OutcomeStoredWithError: stored, then something after the write failed
+	// ([ErrStored]), such as a consumer of a Sync system.
+	OutcomeStoredWithError
+	// OutcomeUnknown: the outcome is unknown ([store.ErrOutcomeUnknown]).
+	OutcomeUnknown
+	// OutcomeFailed: any other error; nothing was stored.
+	OutcomeFailed
+)
+
+// OutcomeOf returns the outcome that err, the error of a write, says.
+func OutcomeOf(err error) Outcome {
+	switch {
+	case err == nil:
+		return OutcomeOK
+	case errors.Is(err, ErrStored):
+		return OutcomeStoredWithError
+	case errors.Is(err, store.ErrOutcomeUnknown):
+		return OutcomeUnknown
+	case errors.Is(err, store.ErrConflict):
+		return OutcomeConflict
+	case errors.Is(err, ErrRejected):
+		return OutcomeRejected
+	}
+	return OutcomeFailed
+}
+
+// String returns the outcome's name as telemetry records it: "ok",
+// "rejected", "conflict", "stored_with_error", "outcome_unknown" or
+// "error".
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeOK:
+		return "ok"
+	case OutcomeRejected:
+		return "rejected"
+	case OutcomeConflict:
+		return "conflict"
+	case OutcomeStoredWithError:
+		return "stored_with_error"
+	case OutcomeUnknown:
+		return "outcome_unknown"
+	}
+	return "error"
+}
+
+// Observe makes o the observer of the handle: of every runner, projection,
+// saga and system built on it, before or after this call. nil stops
+// observing. An operation under way when it is called ends with the
+// observer it started with. Without an observer, observing costs a
+// pointer load per operation.
+func (s *Store) Observe(o Observer) {
+	if o == nil {
+		s.observer.Store(nil)
+		return
+	}
+	s.observer.Store(&observer{o})
+}
+
+// observer boxes an Observer for an atomic pointer.
+type observer struct{ Observer }
+
+func (s *Store) observing() Observer {
+	if o := s.observer.Load(); o != nil {
+		return o.Observer
+	}
+	return nil
+}
+
+// commandKey marks the context of an observed command with its counts
+// of appends and conflicts.
+type commandKey struct{}
+
+type commandCounts struct{ appends, conflicts atomic.Int64 }
+
+// observeCommand handles a command under o.
+func observeCommand[C, E, S any](ctx context.Context, o Observer, r *Runner[C, E, S], streamID string, cmd C, opts []HandleOption) (Result[E, S], error) {
+	cfg := newHandleConfig(opts)
+	start := CommandStart{StreamID: streamID, Command: cmd, Metadata: cfg.meta, IdempotencyKey: cfg.key}
+	counts := new(commandCounts)
+	ctx = o.StartCommand(context.WithValue(ctx, commandKey{}, counts), start)
+	res, err := r.handle(ctx, streamID, cmd, opts...)
+	end := CommandEnd{CommandStart: start, Outcome: OutcomeOf(err), Events: len(res.Events), Version: res.Version,
+		Duplicate: res.Duplicate, Conflicts: int(counts.conflicts.Load()), Err: err}
+	end.Attempts = end.Conflicts + 1
+	if end.Outcome == OutcomeConflict {
+		end.Attempts = end.Conflicts // it gave up after the last one
+	}
+	o.EndCommand(ctx, end)
+	return res, err
+}
+
+// append appends through the adapter, under the observer if there is one.
+func (s *Store) append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
+	o := s.observing()
+	if o == nil {
+		return s.adapter.Append(ctx, streamID, expected, events)
+	}
+	a := &AppendStart{StreamID: streamID, Expected: expected, Events: events}
+	octx := o.StartAppend(ctx, a)
+	if a.extra != nil {
+		a.Events = withExtra(events, a.extra)
+	}
+	v, err := s.adapter.Append(octx, streamID, expected, a.Events)
+	if c, ok := ctx.Value(commandKey{}).(*commandCounts); ok {
+		c.appends.Add(1)
+		if errors.Is(err, store.ErrConflict) {
+			c.conflicts.Add(1)
+		}
+	}
+	o.EndAppend(octx, AppendEnd{AppendStart: *a, Version: v, Err: err})
+	return v, err
+}
+
+// withExtra returns copies of events whose metadata also holds extra.
+func withExtra(events []store.Event, extra map[string]string) []store.Event {
+	out := make([]store.Event, len(events))
+	for i, e := range events {
+		m := maps.Clone(e.Metadata.Extra)
+		if m == nil {
+			m = make(map[string]string, len(extra))
+		}
+		maps.Copy(m, extra)
+		e.Metadata.Extra = m
+		out[i] = e
+	}
+	return out
+}
+
+// readStream reads a stream through the adapter, under the observer if
+// there is one.
+func (s *Store) readStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
+	o := s.observing()
+	if o == nil {
+		return s.adapter.ReadStream(ctx, streamID, from)
+	}
+	return func(yield func(store.Record, error) bool) {
+		r := ReadEnd{ReadStart: ReadStart{StreamID: streamID, From: from}}
+		octx := o.StartRead(ctx, r.ReadStart)
+		defer func() { o.EndRead(octx, r) }()
+		for rec, err := range s.adapter.ReadStream(octx, streamID, from) {
+			if err != nil {
+				r.Err = err
+			} else {
+				r.Records++
+			}
+			if !yield(rec, err) {
+				return
+			}
+		}
+	}
+}
+
+// readLog reads a page of the log through the adapter, under the
+// observer if there is one.
+func (s *Store) readLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
+	o := s.observing()
+	if o == nil {
+		return s.adapter.ReadLog(ctx, q)
+	}
+	start := ReadStart{Log: q}
+	octx := o.StartRead(ctx, start)
+	recs, err := s.adapter.ReadLog(octx, q)
+	o.EndRead(octx, ReadEnd{ReadStart: start, Records: len(recs), Err: err})
+	return recs, err
+}
+
+// startBatch tells the observer, if there is one, that consumer is about
+// to handle recs after its checkpoint from, and returns the context to
+// handle them with and the function to call with what came of them.
+func (s *Store) startBatch(ctx context.Context, consumer string, from int64, recs []store.Record) (context.Context, func(handled int, to int64, err error)) {
+	o := s.observing()
+	if o == nil || len(recs) == 0 {
+		return ctx, endNoBatch
+	}
+	start := BatchStart{Consumer: consumer, From: from, Records: recs}
+	ctx = o.StartBatch(ctx, start)
+	return ctx, func(handled int, to int64, err error) {
+		o.EndBatch(ctx, BatchEnd{BatchStart: start, Handled: handled, To: to, Err: err})
+	}
+}
+
+func endNoBatch(int, int64, error) {}

@@ -1,0 +1,266 @@
+package annals_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+)
+
+// recorder writes down what an observer is told, one line per call,
+// indented by how deep the call is nested in the operations before it.
+type recorder struct {
+	mu    sync.Mutex
+	lines []string
+	extra map[string]string // set on every append
+}
+
+type depthKey struct{}
+
+func (r *recorder) start(ctx context.Context, line string) context.Context {
+	d, _ := ctx.Value(depthKey{}).(int)
+	r.add(d, line)
+	return context.WithValue(ctx, depthKey{}, d+1)
+}
+
+func (r *recorder) end(ctx context.Context, line string) {
+	r.add(ctx.Value(depthKey{}).(int)-1, line)
+}
+
+func (r *recorder) add(depth int, line string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, strings.Repeat("  ", depth)+line)
+}
+
+func (r *recorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lines := r.lines
+	r.lines = nil
+	return lines
+}
+
+func (r *recorder) StartCommand(ctx context.Context, c annals.CommandStart) context.Context {
+	return r.start(ctx, fmt.Sprintf("command %T on %s caused=%v", c.Command, c.StreamID, c.Metadata.CausationID != ""))
+}
+
+func (r *recorder) EndCommand(ctx context.Context, c annals.CommandEnd) {
+	r.end(ctx, fmt.Sprintf("command %s: %v events=%d version=%d attempts=%d conflicts=%d", c.StreamID, c.Outcome, c.Events, c.Version, c.Attempts, c.Conflicts))
+}
+
+func (r *recorder) StartAppend(ctx context.Context, a *annals.AppendStart) context.Context {
+	for k, v := range r.extra {
+		a.SetExtra(k, v)
+	}
+	return r.start(ctx, fmt.Sprintf("append %s at %d: %d events", a.StreamID, a.Expected, len(a.Events)))
+}
+
+func (r *recorder) EndAppend(ctx context.Context, a annals.AppendEnd) {
+	r.end(ctx, fmt.Sprintf("append %s: version %d, %v", a.StreamID, a.Version, annals.OutcomeOf(a.Err)))
+}
+
+func (r *recorder) StartRead(ctx context.Context, rs annals.ReadStart) context.Context {
+	if rs.StreamID == "" {
+		return r.start(ctx, fmt.Sprintf("read log after %d", rs.Log.After))
+	}
+	return r.start(ctx, fmt.Sprintf("read %s from %d", rs.StreamID, rs.From))
+}
+
+func (r *recorder) EndRead(ctx context.Context, rs annals.ReadEnd) {
+	r.end(ctx, fmt.Sprintf("read: %d records", rs.Records))
+}
+
+func (r *recorder) StartBatch(ctx context.Context, b annals.BatchStart) context.Context {
+	return r.start(ctx, fmt.Sprintf("batch %s after %d: %d records", b.Consumer, b.From, len(b.Records)))
+}
+
+func (r *recorder) EndBatch(ctx context.Context, b annals.BatchEnd) {
+	r.end(ctx, fmt.Sprintf("batch %s: handled %d, checkpoint %d, %v", b.Consumer, b.Handled, b.To, b.Err))
+}
+
+// An observer sees each command with the loads and appends it made, and,
+// in a Sync system, the batches that followed and the commands a saga
+// sent, nested in them.
+func TestObserverSeesCommandsAppendsReadsAndBatches(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	rec := &recorder{}
+	s.Observe(rec)
+	c := newCounters(s, annals.Sync)
+	for range 2 {
+		if _, err := c.runner.Handle(ctx, "a-1", increment{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.take()
+	if _, err := c.runner.Handle(ctx, "a-1", increment{}); err != nil {
+		t.Fatal(err)
+	}
+	third := rec.take()
+	want := []string{
+		`command annals_test.increment on a-1 caused=false`,
+		`  read a-1 from 1`,
+		`  read: 2 records`,
+		`  append a-1 at 2: 1 events`,
+		`  append a-1: version 3, ok`,
+		`  read log after 2`,
+		`  read: 1 records`,
+		`  batch tally after 2: 1 records`,
+		`  batch tally: handled 1, checkpoint 3, <nil>`,
+		`  read log after 2`,
+		`  read: 1 records`,
+		`  batch mirror after 2: 1 records`,
+		`    command annals_test.increment on b-1 caused=true`,
+		`      read b-1 from 1`,
+		`      read: 0 records`,
+		`      append b-1 at 0: 1 events`,
+		`      append b-1: version 1, ok`,
+		`    command b-1: ok events=1 version=1 attempts=1 conflicts=0`,
+		`  batch mirror: handled 1, checkpoint 3, <nil>`,
+	}
+	if len(third) < len(want) || !slices.Equal(third[:len(want)], want) {
+		t.Fatalf("the third command was observed as\n%s\nwant it to begin with\n%s", strings.Join(third, "\n"), strings.Join(want, "\n"))
+	}
+	last := third[len(third)-1]
+	if last != "command a-1: ok events=1 version=3 attempts=1 conflicts=0" {
+		t.Fatalf("the third command ended with %q", last)
+	}
+
+	s.Observe(nil)
+	if _, err := c.runner.Handle(ctx, "a-1", increment{}); err != nil {
+		t.Fatal(err)
+	}
+	if lines := rec.take(); len(lines) != 0 {
+		t.Fatalf("observed after Observe(nil): %q", lines)
+	}
+}
+
+// outcomeStore fails every append with the error it is set to.
+type outcomeStore struct {
+	*memory.Store
+	fail error
+}
+
+func (o *outcomeStore) Append(ctx context.Context, stream string, expected int64, events []store.Event) (int64, error) {
+	if o.fail != nil {
+		return 0, o.fail
+	}
+	return o.Store.Append(ctx, stream, expected, events)
+}
+
+// Every outcome of a command is told apart, with its attempts.
+func TestObserverIsToldEachOutcome(t *testing.T) {
+	ctx := context.Background()
+	adapter := &outcomeStore{Store: memory.New()}
+	s := annals.New(adapter)
+	sys := must(annals.NewSystem(s, annals.Sync))
+	bad := must(annals.NewRecordProjection(s, "picky", func(_ context.Context, _ store.StateTx, r store.Record) error {
+		if r.StreamID == "bad" {
+			return errors.New("picky refuses")
+		}
+		return nil
+	}))
+	if err := sys.Add(bad); err != nil {
+		t.Fatal(err)
+	}
+	var before func()
+	racing := counter
+	racing.Decide = func(c increment, n int) ([]incremented, error) {
+		if before != nil {
+			before()
+		}
+		return counter.Decide(c, n)
+	}
+	rec := &recorder{}
+	s.Observe(rec)
+	r := annals.NewRunner(s, racing, counterCodec(), annals.WithRetries(2), annals.WithBackoff(func(int) time.Duration { return 0 }))
+	handle := func(stream string, c increment) {
+		t.Helper()
+		_, _ = r.Handle(ctx, stream, c)
+	}
+	handle("c", increment{})         // ok
+	handle("c", increment{Limit: 1}) // rejected
+	before = func() {                // someone else always appends first
+		if _, err := adapter.Store.Append(ctx, "c", store.AnyVersion, []store.Event{{Type: "Incremented", Data: []byte(`{"To":7}`)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	handle("c", increment{}) // conflict, three times
+	before = nil
+	handle("bad", increment{}) // stored, then the projection failed
+	adapter.fail = fmt.Errorf("connection reset: %w", store.ErrOutcomeUnknown)
+	handle("c", increment{})
+	adapter.fail = errors.New("disk full")
+	handle("c", increment{})
+
+	var got []string
+	for _, l := range rec.take() {
+		if strings.HasPrefix(l, "command ") && strings.Contains(l, ": ") {
+			got = append(got, l)
+		}
+	}
+	want := []string{
+		"command c: ok events=1 version=1 attempts=1 conflicts=0",
+		"command c: rejected events=0 version=1 attempts=1 conflicts=0",
+		"command c: conflict events=0 version=0 attempts=3 conflicts=3",
+		"command bad: stored_with_error events=1 version=1 attempts=1 conflicts=0",
+		"command c: outcome_unknown events=0 version=0 attempts=1 conflicts=0",
+		"command c: error events=0 version=0 attempts=1 conflicts=0",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("observed\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// Metadata an observer adds to an append is stored with each event, and
+// the caller's events are left as they were.
+func TestObserverAddsMetadataToAppends(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	s.Observe(&recorder{extra: map[string]string{"traceparent": "00-abc-def-01"}})
+	mine := map[string]string{"tenant": "t1"}
+	events := []store.Event{
+		{Type: "Incremented", Data: []byte(`{"To":1}`), Metadata: store.Metadata{CorrelationID: "c1", Extra: mine}},
+		{Type: "Incremented", Data: []byte(`{"To":2}`)},
+	}
+	if _, err := s.Append(ctx, "x", store.NoStream, events); err != nil {
+		t.Fatal(err)
+	}
+	if len(mine) != 1 || events[1].Metadata.Extra != nil {
+		t.Fatalf("the caller's metadata changed: %v, %v", mine, events[1].Metadata.Extra)
+	}
+	var stored []store.Metadata
+	for r, err := range s.ReadStream(ctx, "x", 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, r.Metadata)
+	}
+	if got := fmt.Sprint(stored); got != "[{c1  map[tenant:t1 traceparent:00-abc-def-01]} {  map[traceparent:00-abc-def-01]}]" {
+		t.Fatalf("stored metadata = %s", got)
+	}
+}
+
+func TestOutcomeOf(t *testing.T) {
+	for err, want := range map[error]annals.Outcome{
+		nil:                                     annals.OutcomeOK,
+		fmt.Errorf("x: %w", annals.ErrRejected): annals.OutcomeRejected,
+		&store.ConflictError{StreamID: "s"}:     annals.OutcomeConflict,
+		&annals.StoredError{Err: store.ErrConflict}:  annals.OutcomeStoredWithError,
+		fmt.Errorf("x: %w", store.ErrOutcomeUnknown): annals.OutcomeUnknown,
+		store.ErrInvalid: annals.OutcomeFailed,
+	} {
+		if got := annals.OutcomeOf(err); got != want {
+			t.Errorf("OutcomeOf(%v) = %v, want %v", err, got, want)
+		}
+	}
+}

@@ -1,0 +1,427 @@
+// Package ops mounts operator commands on an application's own binary.
+// Projections, views and sagas are the application's code, so a generic
+// tool cannot rebuild them; the application can, given a word on its
+// command line:
+//
+//	if len(os.Args) > 1 && os.Args[1] == "ops" {
+//		cmds := ops.Commands{System: sys, Rebuilders: []ops.Rebuilder{summary}}
+//		os.Exit(cmds.Run(ctx, os.Args[2:]))
+//	}
+//
+// The commands are
+//
+//	status                    each consumer's checkpoint, the head of the log, lag, stopped error
+//	rebuild NAME              rebuild a read model from the start of the log, with progress
+//	reset -yes NAME POSITION  move a consumer's checkpoint: forward, to skip events, or back to 0
+//	replay NAME               catch up a consumer that stopped, once the cause is fixed
+//
+// Each takes -json, for scripts, and -h; flags may come anywhere. Run
+// returns the exit status: 0 when the command did what it says, 1 when it
+// failed or named no such consumer, 2 for a malformed command line.
+//
+// A status read by another process than the one running the consumers
+// shows their checkpoints and lag, but not why one stopped: that lives in
+// the running process (see [annals.System.Status]), and replay finds it
+// out again.
+package ops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/store"
+)
+
+// A Rebuilder is a read model that can be rebuilt from the start of the
+// log: a [*annals.ViewProjection] is one; [RebuildWith] makes one of a
+// projection into the application's own tables.
+type Rebuilder interface {
+	Name() string
+	Rebuild(ctx context.Context, progress func(annals.Progress)) error
+}
+
+// RebuildWith returns the Rebuilder of a projection whose read model
+// reset empties, inside the transaction that moves its checkpoint back
+// to 0 (see [annals.Projection.Rebuild]).
+func RebuildWith[T any](p *annals.Projection[T], reset func(ctx context.Context, tx T) error) Rebuilder {
+	return projectionRebuilder[T]{p, reset}
+}
+
+type projectionRebuilder[T any] struct {
+	p     *annals.Projection[T]
+	reset func(context.Context, T) error
+}
+
+func (r projectionRebuilder[T]) Name() string { return r.p.Name() }
+
+func (r projectionRebuilder[T]) Rebuild(ctx context.Context, progress func(annals.Progress)) error {
+	return r.p.Rebuild(ctx, r.reset, progress)
+}
+
+// Commands are the operator commands of a system.
+type Commands struct {
+	// System is the application's system, as it wires its consumers.
+	System *annals.System
+	// Rebuilders are the read models rebuild can rebuild.
+	Rebuilders []Rebuilder
+	// Program names the commands in usage messages ("orders ops");
+	// "ops" when empty.
+	Program string
+	// Stdout and Stderr are where results, and progress and errors, go;
+	// os.Stdout and os.Stderr when nil.
+	Stdout, Stderr io.Writer
+	// ProgressEvery is the least time between two progress lines of a
+	// rebuild; one second when 0. The last line is always printed.
+	ProgressEvery time.Duration
+}
+
+// Exit statuses of [Commands.Run].
+const (
+	ExitOK      = 0
+	ExitFailure = 1 // the command failed, or named no such consumer
+	ExitUsage   = 2 // the command line is malformed
+)
+
+// command is one operator command.
+type command struct {
+	name, args, summary string
+	positional          int // how many arguments it takes
+	run                 func(c *Commands, ctx context.Context, call call) error
+}
+
+var commands = []command{
+	{"status", "", "each consumer's checkpoint, the head of the log, lag and stopped error", 0, (*Commands).status},
+	{"rebuild", "NAME", "rebuild a read model from the start of the log, with progress", 1, (*Commands).rebuild},
+	{"reset", "-yes NAME POSITION", "move a consumer's checkpoint: forward to skip events, or back to 0", 2, (*Commands).reset},
+	{"replay", "NAME", "catch up a consumer that stopped, once the cause is fixed", 1, (*Commands).replay},
+}
+
+// usageError is a malformed command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// Run runs the command that args (the words after the program's own
+// command word) name, and returns the exit status.
+func (c *Commands) Run(ctx context.Context, args []string) int {
+	stdout, stderr := c.writers()
+	if len(args) == 0 {
+		c.usage(stderr)
+		return ExitUsage
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		c.usage(stdout)
+		return ExitOK
+	}
+	for _, cmd := range commands {
+		if cmd.name == args[0] {
+			return c.runCommand(ctx, cmd, args[1:])
+		}
+	}
+	fmt.Fprintf(stderr, "%s: unknown command %q\n", c.program(), args[0])
+	c.usage(stderr)
+	return ExitUsage
+}
+
+func (c *Commands) runCommand(ctx context.Context, cmd command, args []string) int {
+	stdout, stderr := c.writers()
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	yes := fs.Bool("yes", false, "confirm the change")
+	commandUsage := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: %s %s [-json] %s\n\n%s.\n", c.program(), cmd.name, cmd.args, upper(cmd.summary))
+	}
+	positional, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		commandUsage(stdout)
+		return ExitOK
+	}
+	if err == nil && len(positional) != cmd.positional {
+		err = fmt.Errorf("%s takes %d arguments, got %d", cmd.name, cmd.positional, len(positional))
+	}
+	if err == nil && *yes && cmd.name != "reset" {
+		err = errors.New("-yes is for reset")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s %s: %v\n", c.program(), cmd.name, err)
+		commandUsage(stderr)
+		return ExitUsage
+	}
+	err = cmd.run(c, ctx, call{args: positional, yes: *yes, json: *jsonOut, stdout: stdout, stderr: stderr})
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "%s %s: %v\n", c.program(), cmd.name, err)
+		commandUsage(stderr)
+		return ExitUsage
+	case err != nil:
+		fmt.Fprintf(stderr, "%s %s: %v\n", c.program(), cmd.name, err)
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+// parseInterspersed parses flags anywhere among the arguments, and
+// returns the others in order. "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+func (c *Commands) usage(w io.Writer) {
+	fmt.Fprintf(w, "usage: %s COMMAND [-json] [ARGS]\n\nOperator commands of the application's consumers:\n\n", c.program())
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, cmd := range commands {
+		fmt.Fprintf(tw, "  %s %s\t%s\n", cmd.name, cmd.args, cmd.summary)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nFlags may come anywhere; -json prints results as JSON. Exit status: 0 done, 1 failed or no such consumer, 2 bad command line.\n")
+	if len(c.Rebuilders) > 0 {
+		fmt.Fprintf(w, "\nRead models that rebuild can rebuild:")
+		for _, r := range c.Rebuilders {
+			fmt.Fprintf(w, " %s", r.Name())
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func (c *Commands) program() string {
+	if c.Program == "" {
+		return "ops"
+	}
+	return c.Program
+}
+
+func (c *Commands) writers() (io.Writer, io.Writer) {
+	stdout, stderr := c.Stdout, c.Stderr
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	return stdout, stderr
+}
+
+func upper(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
+
+// call is a command's arguments and flags, and where it writes.
+type call struct {
+	args           []string
+	yes, json      bool
+	stdout, stderr io.Writer
+}
+
+// result prints v as JSON, or text as it is.
+func (o call) result(v any, text string) error {
+	if !o.json {
+		_, err := io.WriteString(o.stdout, text)
+		return err
+	}
+	enc := json.NewEncoder(o.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// consumer returns the system's consumer named name.
+func (c *Commands) consumer(name string) (annals.Consumer, error) {
+	cons, ok := c.System.Consumer(name)
+	if !ok {
+		return nil, fmt.Errorf("no consumer named %q (see status): %w", name, store.ErrNotFound)
+	}
+	return cons, nil
+}
+
+// Status is a consumer's line of the status command's JSON.
+type Status struct {
+	Name       string `json:"name"`
+	Checkpoint int64  `json:"checkpoint"`
+	Head       int64  `json:"head"`
+	Lag        int64  `json:"lag"`
+	// Stopped is the error that stopped the consumer in this process,
+	// empty while it works.
+	Stopped string `json:"stopped,omitempty"`
+}
+
+func (c *Commands) status(ctx context.Context, out call) error {
+	status, err := c.System.Status(ctx)
+	if err != nil {
+		return err
+	}
+	lines := make([]Status, len(status))
+	var text strings.Builder
+	tw := tabwriter.NewWriter(&text, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONSUMER\tCHECKPOINT\tHEAD\tLAG\tSTOPPED")
+	for i, s := range status {
+		lines[i] = Status{Name: s.Name, Checkpoint: s.Checkpoint, Head: s.Head, Lag: s.Lag}
+		stopped := "-"
+		if s.Stopped != nil {
+			lines[i].Stopped = s.Stopped.Error()
+			stopped = lines[i].Stopped
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", s.Name, s.Checkpoint, s.Head, s.Lag, stopped)
+	}
+	tw.Flush()
+	return out.result(lines, text.String())
+}
+
+// Rebuilt is the JSON of the rebuild command.
+type Rebuilt struct {
+	Name           string  `json:"name"`
+	Events         int     `json:"events"`
+	Position       int64   `json:"position"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+}
+
+func (c *Commands) rebuild(ctx context.Context, out call) error {
+	name := out.args[0]
+	var r Rebuilder
+	for _, candidate := range c.Rebuilders {
+		if candidate.Name() == name {
+			r = candidate
+		}
+	}
+	if r == nil {
+		if _, err := c.consumer(name); err != nil {
+			return err
+		}
+		return fmt.Errorf("consumer %q cannot be rebuilt: it is not among the application's read models (a saga's effects are not undone): %w", name, store.ErrNotFound)
+	}
+	every := c.ProgressEvery
+	if every == 0 {
+		every = time.Second
+	}
+	var last, final annals.Progress
+	var printed time.Time
+	progress := func(p annals.Progress) {
+		final = p
+		if time.Since(printed) < every || p.Position >= p.Head {
+			return
+		}
+		printed, last = time.Now(), p
+		fmt.Fprintln(out.stderr, progressLine(name, p))
+	}
+	if err := r.Rebuild(ctx, progress); err != nil {
+		return err
+	}
+	if final != last {
+		fmt.Fprintln(out.stderr, progressLine(name, final))
+	}
+	return out.result(Rebuilt{Name: name, Events: final.Events, Position: final.Position, ElapsedSeconds: final.Elapsed.Seconds()},
+		fmt.Sprintf("rebuilt %s: %d events, checkpoint %d, in %v\n", name, final.Events, final.Position, final.Elapsed.Round(time.Millisecond)))
+}
+
+func progressLine(name string, p annals.Progress) string {
+	percent := 100.0
+	if p.Head > 0 {
+		percent = 100 * float64(min(p.Position, p.Head)) / float64(p.Head)
+	}
+	return fmt.Sprintf("rebuild %s: position %d of %d (%.1f%%), %d events, %.0f events/s", name, p.Position, p.Head, percent, p.Events, p.Rate)
+}
+
+// Reset is the JSON of the reset command.
+type Reset struct {
+	Name string `json:"name"`
+	From int64  `json:"from"`
+	To   int64  `json:"to"`
+}
+
+func (c *Commands) reset(ctx context.Context, out call) error {
+	name := out.args[0]
+	to, err := strconv.ParseInt(out.args[1], 10, 64)
+	if err != nil || to < 0 {
+		return usageError{fmt.Sprintf("position %q is not a position of the log (0 or more)", out.args[1])}
+	}
+	cons, err := c.consumer(name)
+	if err != nil {
+		return err
+	}
+	s := c.System.Store()
+	from, err := cons.Position(ctx)
+	if err != nil {
+		return err
+	}
+	head, err := s.Head(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case to > head:
+		return fmt.Errorf("position %d is past the head of the log, %d: %w", to, head, store.ErrInvalid)
+	case to < from && to != 0:
+		return fmt.Errorf("%s is at %d: a checkpoint moves back only to 0, so that no event is handled twice by halves; rebuild a read model instead: %w", name, from, store.ErrInvalid)
+	case to == from:
+		return out.result(Reset{name, from, to}, fmt.Sprintf("%s is at %d already\n", name, from))
+	}
+	what := fmt.Sprintf("skips %s after %d", events(to-from), from)
+	if to < from {
+		what = fmt.Sprintf("handles all %s again, over the read model as it is", events(head))
+	}
+	if !out.yes {
+		return fmt.Errorf("moving %s from %d to %d %s; run again with -yes to do it", name, from, to, what)
+	}
+	if err := s.Commit(ctx, name, from, to, func(store.StateTx) error { return nil }); err != nil {
+		return err
+	}
+	return out.result(Reset{name, from, to}, fmt.Sprintf("moved %s from %d to %d: it %s\n", name, from, to, what))
+}
+
+func events(n int64) string {
+	if n == 1 {
+		return "1 event"
+	}
+	return fmt.Sprintf("%d events", n)
+}
+
+// Replayed is the JSON of the replay command.
+type Replayed struct {
+	Name       string `json:"name"`
+	Events     int    `json:"events"`
+	Checkpoint int64  `json:"checkpoint"`
+}
+
+func (c *Commands) replay(ctx context.Context, out call) error {
+	name := out.args[0]
+	cons, err := c.consumer(name)
+	if err != nil {
+		return err
+	}
+	n, err := c.System.Retry(ctx, name)
+	if err != nil {
+		return fmt.Errorf("%d events handled, then: %w", n, err)
+	}
+	at, err := cons.Position(ctx)
+	if err != nil {
+		return err
+	}
+	return out.result(Replayed{name, n, at}, fmt.Sprintf("replayed %s: %d events, checkpoint %d\n", name, n, at))
+}

@@ -1,0 +1,254 @@
+package ops_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/ops"
+	"github.com/annals-dev/annals/saga"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+	"github.com/annals-dev/annals/view"
+)
+
+// A tally: add commands, added events, a totals view per stream, an echo
+// saga that does nothing, and a ledger that fails while it is down.
+type (
+	add   struct{ N int }
+	added struct{ N int }
+)
+
+var tally = decider.Decider[add, added, int]{
+	Decide: func(c add, _ int) ([]added, error) { return []added{{c.N}}, nil },
+	Evolve: func(n int, e added) int { return n + e.N },
+}
+
+func events() *codec.JSON[added] { return codec.NewJSON[added]().Register("Added", added{}) }
+
+type shop struct {
+	sys     *annals.System
+	runner  *annals.Runner[add, added, int]
+	totals  *annals.ViewProjection[int, added]
+	ledger  *bool // down when true
+	out     bytes.Buffer
+	errs    bytes.Buffer
+	command ops.Commands
+}
+
+func newShop(t *testing.T) *shop {
+	t.Helper()
+	s := annals.New(memory.New())
+	sys, err := annals.NewSystem(s, annals.Sync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys.OnError(func(string, error) {})
+	down := false
+	ledger, err := annals.NewRecordProjection(s, "ledger", func(context.Context, store.StateTx, store.Record) error {
+		if down {
+			return errors.New("ledger down")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byStream := func(r store.Record, _ added) (string, bool) { return r.StreamID, true }
+	sh := &shop{
+		sys:    sys,
+		runner: annals.NewRunner(s, tally, events()),
+		totals: annals.NewViewProjection(s, "totals", view.View[int, added]{Evolve: tally.Evolve}, events(), byStream, annals.WithBatchSize(2)),
+		ledger: &down,
+	}
+	echo := annals.NewSaga(s, "echo", saga.Saga[added, add]{React: func(added) []add { return nil }}, events(),
+		func(context.Context, add, annals.Cause) error { return nil })
+	if err := sys.Add(sh.totals, echo, ledger); err != nil {
+		t.Fatal(err)
+	}
+	sh.command = ops.Commands{System: sys, Rebuilders: []ops.Rebuilder{sh.totals}, Program: "shop ops",
+		Stdout: &sh.out, Stderr: &sh.errs, ProgressEvery: time.Nanosecond}
+	return sh
+}
+
+func (sh *shop) add(t *testing.T, stream string, ns ...int) {
+	t.Helper()
+	for _, n := range ns {
+		if _, err := sh.runner.Handle(context.Background(), stream, add{n}); err != nil && !errors.Is(err, annals.ErrStored) {
+			t.Fatal(err)
+		}
+	}
+}
+
+// run runs an operator command and returns its exit status, stdout and
+// stderr.
+func (sh *shop) run(args ...string) (int, string, string) {
+	sh.out.Reset()
+	sh.errs.Reset()
+	code := sh.command.Run(context.Background(), args)
+	return code, sh.out.String(), sh.errs.String()
+}
+
+func TestStatusShowsEachConsumer(t *testing.T) {
+	sh := newShop(t)
+	sh.add(t, "a", 1, 2)
+	*sh.ledger = true
+	sh.add(t, "a", 3)
+
+	code, out, _ := sh.run("status")
+	want := `CONSUMER  CHECKPOINT  HEAD  LAG  STOPPED
+totals    3           3     0    -
+echo      3           3     0    -
+ledger    2           3     1    consumer "ledger" stopped at position 3`
+	if code != ops.ExitOK || !strings.HasPrefix(out, want) {
+		t.Fatalf("status = %d\n%s\nwant it to begin\n%s", code, out, want)
+	}
+
+	code, out, _ = sh.run("status", "-json")
+	var lines []ops.Status
+	if err := json.Unmarshal([]byte(out), &lines); code != ops.ExitOK || err != nil {
+		t.Fatalf("status -json = %d, %v\n%s", code, err, out)
+	}
+	if len(lines) != 3 || lines[0] != (ops.Status{Name: "totals", Checkpoint: 3, Head: 3}) || lines[2].Lag != 1 || !strings.Contains(lines[2].Stopped, "ledger down") {
+		t.Fatalf("status -json = %+v", lines)
+	}
+}
+
+func TestRebuildRebuildsAReadModelWithProgress(t *testing.T) {
+	ctx := context.Background()
+	sh := newShop(t)
+	sh.add(t, "a", 1, 2, 3)
+	sh.add(t, "b", 10)
+
+	code, out, progress := sh.run("rebuild", "totals")
+	if code != ops.ExitOK || !strings.HasPrefix(out, "rebuilt totals: 4 events, checkpoint 4, in ") {
+		t.Fatalf("rebuild = %d, %q, %q", code, out, progress)
+	}
+	wantProgress := "rebuild totals: position 2 of 4 (50.0%), 2 events, "
+	lines := strings.Split(strings.TrimSpace(progress), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], wantProgress) || !strings.HasPrefix(lines[1], "rebuild totals: position 4 of 4 (100.0%), 4 events, ") {
+		t.Fatalf("progress:\n%s\nwant a line per batch of 2, beginning %q", progress, wantProgress)
+	}
+	for stream, want := range map[string]int{"a": 6, "b": 10} {
+		if got, err := sh.totals.Get(ctx, stream); err != nil || got != want {
+			t.Fatalf("totals of %s after the rebuild = %d, %v; want %d", stream, got, err, want)
+		}
+	}
+
+	// Flags come anywhere.
+	code, out, _ = sh.run("rebuild", "totals", "-json")
+	var rebuilt ops.Rebuilt
+	if err := json.Unmarshal([]byte(out), &rebuilt); code != ops.ExitOK || err != nil || rebuilt.Name != "totals" || rebuilt.Events != 4 || rebuilt.Position != 4 {
+		t.Fatalf("rebuild totals -json = %d, %v, %+v", code, err, out)
+	}
+
+	for _, c := range []struct {
+		name, want string
+	}{
+		{"echo", `consumer "echo" cannot be rebuilt`},
+		{"nosuch", `no consumer named "nosuch"`},
+	} {
+		if code, _, errs := sh.run("rebuild", c.name); code != ops.ExitFailure || !strings.Contains(errs, c.want) {
+			t.Errorf("rebuild %s = %d, %q; want exit 1 and %q", c.name, code, errs, c.want)
+		}
+	}
+}
+
+func TestResetMovesACheckpointOnlyWhenConfirmed(t *testing.T) {
+	ctx := context.Background()
+	sh := newShop(t)
+	*sh.ledger = true
+	sh.add(t, "a", 1, 2, 3)
+	position := func() int64 {
+		c, _ := sh.sys.Consumer("ledger")
+		at, err := c.Position(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+
+	code, out, errs := sh.run("reset", "ledger", "1")
+	if code != ops.ExitFailure || out != "" || !strings.Contains(errs, "moving ledger from 0 to 1 skips 1 event after 0; run again with -yes") || position() != 0 {
+		t.Fatalf("reset without -yes = %d, %q, %q; checkpoint %d", code, out, errs, position())
+	}
+	code, out, errs = sh.run("reset", "-yes", "ledger", "1")
+	if code != ops.ExitOK || out != "moved ledger from 0 to 1: it skips 1 event after 0\n" || position() != 1 {
+		t.Fatalf("reset -yes = %d, %q, %q; checkpoint %d", code, out, errs, position())
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"reset", "-yes", "ledger", "9"}, ops.ExitFailure, "past the head of the log, 3"},
+		{[]string{"reset", "ledger", "-yes", "--", "-1"}, ops.ExitUsage, `position "-1" is not a position`},
+		{[]string{"reset", "ledger"}, ops.ExitUsage, "reset takes 2 arguments, got 1"},
+		{[]string{"reset", "-yes", "nosuch", "1"}, ops.ExitFailure, `no consumer named "nosuch"`},
+	} {
+		if code, _, errs := sh.run(c.args...); code != c.code || !strings.Contains(errs, c.want) {
+			t.Errorf("%q = %d, %q; want %d and %q", c.args, code, errs, c.code, c.want)
+		}
+	}
+	*sh.ledger = false
+	if code, _, errs := sh.run("replay", "ledger"); code != ops.ExitOK {
+		t.Fatalf("replay = %d, %s", code, errs)
+	}
+	if code, _, errs := sh.run("reset", "-yes", "ledger", "2"); code != ops.ExitFailure || !strings.Contains(errs, "moves back only to 0") {
+		t.Fatalf("reset back to 2 = %d, %q", code, errs)
+	}
+	if code, out, _ := sh.run("reset", "-yes", "-json", "ledger", "0"); code != ops.ExitOK || !strings.Contains(out, `"to": 0`) || position() != 0 {
+		t.Fatalf("reset to 0 = %d, %q; checkpoint %d", code, out, position())
+	}
+}
+
+func TestReplayRetriesAStoppedConsumer(t *testing.T) {
+	sh := newShop(t)
+	*sh.ledger = true
+	sh.add(t, "a", 1, 2)
+
+	code, _, errs := sh.run("replay", "ledger")
+	if code != ops.ExitFailure || !strings.Contains(errs, `0 events handled, then: consumer "ledger" stopped at position 1`) {
+		t.Fatalf("replay while down = %d, %q", code, errs)
+	}
+	*sh.ledger = false
+	code, out, _ := sh.run("replay", "-json", "ledger")
+	var replayed ops.Replayed
+	if err := json.Unmarshal([]byte(out), &replayed); code != ops.ExitOK || err != nil || replayed != (ops.Replayed{Name: "ledger", Events: 2, Checkpoint: 2}) {
+		t.Fatalf("replay after the fix = %d, %v, %s", code, err, out)
+	}
+	if _, out, _ := sh.run("status"); strings.Contains(out, "stopped at") {
+		t.Fatalf("status after replay still shows it stopped:\n%s", out)
+	}
+}
+
+func TestCommandLineConventions(t *testing.T) {
+	sh := newShop(t)
+	for _, c := range []struct {
+		args      []string
+		code      int
+		out, errs string
+	}{
+		{[]string{"-h"}, ops.ExitOK, "usage: shop ops COMMAND", ""},
+		{[]string{"help"}, ops.ExitOK, "Read models that rebuild can rebuild: totals", ""},
+		{[]string{"status", "-h"}, ops.ExitOK, "usage: shop ops status [-json]", ""},
+		{[]string{"reset", "-help"}, ops.ExitOK, "usage: shop ops reset [-json] -yes NAME POSITION", ""},
+		{nil, ops.ExitUsage, "", "usage: shop ops COMMAND"},
+		{[]string{"frobnicate"}, ops.ExitUsage, "", `unknown command "frobnicate"`},
+		{[]string{"status", "-verbose"}, ops.ExitUsage, "", "flag provided but not defined: -verbose"},
+		{[]string{"status", "extra"}, ops.ExitUsage, "", "status takes 0 arguments, got 1"},
+		{[]string{"replay", "-yes", "ledger"}, ops.ExitUsage, "", "-yes is for reset"},
+	} {
+		code, out, errs := sh.run(c.args...)
+		if code != c.code || !strings.Contains(out, c.out) || !strings.Contains(errs, c.errs) {
+			t.Errorf("%q = %d\nstdout: %s\nstderr: %s\nwant %d, stdout with %q, stderr with %q", c.args, code, out, errs, c.code, c.out, c.errs)
+		}
+	}
+}

@@ -1,0 +1,63 @@
+// Package annalsotel reports what an annals store does to OpenTelemetry:
+// traces of commands, appends, reads and consumer batches, and metrics of
+// command outcomes, latencies and consumers' lag. It is a module of its
+// own, so that a program that does not import it links no OpenTelemetry.
+//
+// It wraps the handle without changing its API, as OpenTelemetry's
+// contrib instrumentations do: [Instrument] sets an [annals.Observer] on
+// the store, and [ObserveSystem] registers gauges read from the system's
+// status. Both take the providers as options, the global ones by default:
+//
+//	s, err := annals.Open(ctx, os.Getenv(annals.EnvVar))
+//	err = annalsotel.Instrument(s, annalsotel.WithTracerProvider(tp), annalsotel.WithMeterProvider(mp))
+//	sys, err := annals.NewSystem(s, annals.Async)
+//	reg, err := annalsotel.ObserveSystem(sys, annalsotel.WithMeterProvider(mp))
+//
+// # Spans
+//
+//   - "handle <Command>" (internal): a command that a runner handled, with
+//     annals.stream, annals.command.type, annals.command.outcome ("ok",
+//     "rejected", "conflict", "stored_with_error", "outcome_unknown",
+//     "error"), annals.command.attempts and annals.command.conflicts,
+//     annals.events (appended), annals.stream.version, and the
+//     correlation and causation IDs of its metadata
+//     (annals.correlation_id, annals.causation_id). A rejection is the
+//     domain's answer: its span's status stays unset.
+//   - "append", "read_stream", "read_log" (client): the handle's
+//     database operations, with the semantic conventions' db.system.name
+//     (sqlite, postgresql, or the adapter's package name),
+//     db.operation.name, db.response.returned_rows and error.type. A
+//     command's loads and appends are its children. A read_stream span
+//     lasts as long as its reader ranges over it: a load's includes
+//     folding the events.
+//   - "process <consumer>" (consumer): a batch that a projection or saga
+//     handled and committed, with annals.consumer, annals.events,
+//     annals.checkpoint.from and .to, annals.consumer.handled. In a Sync
+//     system it is a child of the command whose append it follows, and
+//     the commands a saga sends are its children.
+//
+// An append writes its span's context into its events' metadata with
+// the propagators ([WithPropagators]; the global ones by default, which
+// write nothing until the program sets some, such as
+// propagation.TraceContext{}), and a batch's span links to the appends
+// whose events it handles, with each event's annals.event.id and
+// annals.log.position: a trace crosses from the process that appended
+// to the one that consumed.
+//
+// # Metrics
+//
+//   - annals.commands ({command}), counter: commands handled, by
+//     annals.command.type and annals.command.outcome.
+//   - annals.command.duration (s), histogram: the same, timed.
+//   - db.client.operation.duration (s), histogram: appends and reads,
+//     by db.system.name, db.operation.name and error.type.
+//   - annals.consumer.events ({event}), counter: events consumers
+//     handled and committed, by annals.consumer.
+//   - annals.consumer.batch.duration (s), histogram: the consumers'
+//     batches, by annals.consumer and error.type.
+//   - the gauges of [ObserveSystem]: annals.consumer.lag,
+//     annals.consumer.lag.age, annals.consumer.position,
+//     annals.consumer.stopped, annals.log.head.
+//
+// docs/operations.md of the module says what to alert on.
+package annalsotel

@@ -1,0 +1,471 @@
+package annalsotel_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/decider"
+	annalsotel "github.com/annals-dev/annals/otel"
+	"github.com/annals-dev/annals/saga"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+	_ "github.com/annals-dev/annals/store/sqlite"
+	"github.com/annals-dev/annals/view"
+)
+
+// A bank of accounts: deposits, rejected unless positive; an audit saga
+// flags every account that receives 100 or more; a balances view.
+type (
+	command   interface{ isCommand() }
+	Deposit   struct{ Amount int }
+	Flag      struct{}
+	event     interface{ isEvent() }
+	Deposited struct{ Amount int }
+	Flagged   struct{}
+)
+
+func (Deposit) isCommand() {}
+func (Flag) isCommand()    {}
+func (Deposited) isEvent() {}
+func (Flagged) isEvent()   {}
+func events() codec.Mapper[event] {
+	return codec.NewJSON[event]().Register("Deposited", Deposited{}).Register("Flagged", Flagged{})
+}
+
+var errNotPositive = errors.New("amount must be positive")
+
+var account = decider.Decider[command, event, int]{
+	Decide: func(c command, balance int) ([]event, error) {
+		switch c := c.(type) {
+		case Deposit:
+			if c.Amount <= 0 {
+				return nil, errNotPositive
+			}
+			return []event{Deposited(c)}, nil
+		case Flag:
+			return []event{Flagged{}}, nil
+		}
+		return nil, fmt.Errorf("unknown command %T", c)
+	},
+	Evolve: func(balance int, e event) int {
+		if d, ok := e.(Deposited); ok {
+			return balance + d.Amount
+		}
+		return balance
+	},
+}
+
+var audit = saga.Saga[event, command]{React: func(e event) []command {
+	if d, ok := e.(Deposited); ok && d.Amount >= 100 {
+		return []command{Flag{}}
+	}
+	return nil
+}}
+
+var balances = view.View[int, event]{Evolve: account.Evolve}
+
+// bank is the bank wired on a store, with the telemetry's recorders.
+type bank struct {
+	store    *annals.Store
+	sys      *annals.System
+	accounts *annals.Runner[command, event, int]
+	spans    *tracetest.SpanRecorder
+	metrics  *sdkmetric.ManualReader
+}
+
+func newBank(t *testing.T, s *annals.Store, mode annals.Mode, opts ...annalsotel.Option) *bank {
+	t.Helper()
+	b := &bank{store: s, spans: tracetest.NewSpanRecorder(), metrics: sdkmetric.NewManualReader()}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(b.spans))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(b.metrics))
+	opts = append([]annalsotel.Option{annalsotel.WithTracerProvider(tp), annalsotel.WithMeterProvider(mp)}, opts...)
+	if err := annalsotel.Instrument(s, opts...); err != nil {
+		t.Fatal(err)
+	}
+	sys, err := annals.NewSystem(s, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.sys = sys
+	b.accounts = annals.NewRunner(s, account, events(), annals.WithBackoff(func(int) time.Duration { return 0 }))
+	byStream := func(r store.Record, _ event) (string, bool) { return r.StreamID, true }
+	auditor := annals.NewSaga(s, "audit", audit, events(), func(ctx context.Context, c command, cause annals.Cause) error {
+		_, err := b.accounts.Handle(ctx, "audit-"+cause.Event.StreamID, c, cause.Options()...)
+		return err
+	})
+	if err := sys.Add(annals.NewViewProjection(s, "balances", balances, events(), byStream), auditor); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := annalsotel.ObserveSystem(sys, opts...); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// ended returns the ended spans named name.
+func (b *bank) ended(name string) []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for _, s := range b.spans.Ended() {
+		if s.Name() == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func attrs(s sdktrace.ReadOnlySpan) map[string]string {
+	m := map[string]string{}
+	for _, kv := range s.Attributes() {
+		m[string(kv.Key)] = kv.Value.Emit()
+	}
+	return m
+}
+
+// has reports the attributes of want that s lacks or has otherwise.
+func has(t *testing.T, s sdktrace.ReadOnlySpan, want map[string]string) {
+	t.Helper()
+	got := attrs(s)
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("span %q: %s = %q, want %q (attributes %v)", s.Name(), k, got[k], v, got)
+		}
+	}
+}
+
+// collect returns the metrics' data points, each as name{attributes} =
+// value: the sum of a counter, the value of a gauge, the count of a
+// histogram.
+func (b *bank) collect(t *testing.T) map[string]float64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := b.metrics.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	key := func(name string, set attribute.Set) string {
+		var parts []string
+		for _, kv := range set.ToSlice() {
+			parts = append(parts, string(kv.Key)+"="+kv.Value.Emit())
+		}
+		return name + "{" + strings.Join(parts, ",") + "}"
+	}
+	for _, sm := range rm.ScopeMetrics {
+		if sm.Scope.Name != annalsotel.ScopeName {
+			t.Errorf("metrics under scope %q", sm.Scope.Name)
+		}
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					out[key(m.Name, p.Attributes)] = float64(p.Value)
+				}
+			case metricdata.Gauge[int64]:
+				for _, p := range d.DataPoints {
+					out[key(m.Name, p.Attributes)] = float64(p.Value)
+				}
+			case metricdata.Gauge[float64]:
+				for _, p := range d.DataPoints {
+					out[key(m.Name, p.Attributes)] = p.Value
+				}
+			case metricdata.Histogram[float64]:
+				for _, p := range d.DataPoints {
+					out[key(m.Name, p.Attributes)] = float64(p.Count)
+				}
+			default:
+				t.Errorf("metric %s has data of type %T", m.Name, m.Data)
+			}
+		}
+	}
+	return out
+}
+
+// A scripted run on a Sync system: each command's span says its outcome
+// and nests its loads and appends, the batches that followed, and the
+// command the saga sent; the counters count each outcome.
+func TestScriptedRunTracesAndCounts(t *testing.T) {
+	ctx := context.Background()
+	adapter := memory.New()
+	b := newBank(t, annals.New(adapter), annals.Sync)
+
+	if _, err := b.accounts.Handle(ctx, "acct-1", Deposit{Amount: 50}, annals.WithMetadata(store.Metadata{CorrelationID: "req-1"})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.accounts.Handle(ctx, "acct-1", Deposit{Amount: 0}); !errors.Is(err, annals.ErrRejected) {
+		t.Fatalf("deposit of 0 = %v, want rejected", err)
+	}
+	if _, err := b.accounts.Handle(ctx, "acct-1", Deposit{Amount: 150}, annals.WithMetadata(store.Metadata{CorrelationID: "req-2"})); err != nil {
+		t.Fatal(err)
+	}
+	// A writer that always appends first: the command gives up.
+	racing := account
+	racing.Decide = func(c command, balance int) ([]event, error) {
+		if _, err := adapter.Append(ctx, "acct-2", store.AnyVersion, []store.Event{{Type: "Flagged", Data: []byte(`{}`)}}); err != nil {
+			t.Fatal(err)
+		}
+		return account.Decide(c, balance)
+	}
+	loser := annals.NewRunner(b.store, racing, events(), annals.WithRetries(1), annals.WithBackoff(func(int) time.Duration { return 0 }))
+	if _, err := loser.Handle(ctx, "acct-2", Deposit{Amount: 5}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("racing deposit = %v, want a conflict", err)
+	}
+
+	deposits := b.ended("handle Deposit")
+	if len(deposits) != 4 {
+		t.Fatalf("%d spans named %q, want 4", len(deposits), "handle Deposit")
+	}
+	first, rejected, big, conflicted := deposits[0], deposits[1], deposits[2], deposits[3]
+	has(t, first, map[string]string{
+		"annals.stream": "acct-1", "annals.command.type": "Deposit", "annals.command.outcome": "ok",
+		"annals.events": "1", "annals.stream.version": "1", "annals.command.attempts": "1",
+		"annals.command.conflicts": "0", "annals.correlation_id": "req-1",
+	})
+	has(t, rejected, map[string]string{"annals.command.outcome": "rejected", "annals.events": "0", "annals.stream.version": "1"})
+	if rejected.Status().Code != codes.Unset {
+		t.Errorf("a rejection's span has status %v, want unset: the domain answered", rejected.Status())
+	}
+	has(t, conflicted, map[string]string{
+		"annals.command.outcome": "conflict", "annals.command.attempts": "2", "annals.command.conflicts": "2", "error.type": "conflict",
+	})
+	if conflicted.Status().Code != codes.Error {
+		t.Errorf("a conflict's span has status %v, want error", conflicted.Status())
+	}
+
+	// The first command's load and append are its children.
+	children := map[string]sdktrace.ReadOnlySpan{}
+	for _, s := range b.spans.Ended() {
+		if s.Parent().SpanID() == first.SpanContext().SpanID() {
+			children[s.Name()] = s
+		}
+	}
+	if got := slices.Sorted(maps.Keys(children)); !slices.Equal(got, []string{"append", "process audit", "process balances", "read_log", "read_stream"}) {
+		t.Fatalf("the first command's children are %v", got)
+	}
+	appendSpan := children["append"]
+	if appendSpan.SpanKind() != trace.SpanKindClient {
+		t.Errorf("append span kind %v, want client", appendSpan.SpanKind())
+	}
+	has(t, appendSpan, map[string]string{
+		"db.system.name": "memory", "db.operation.name": "append", "annals.stream": "acct-1",
+		"annals.stream.expected_version": "0", "annals.stream.version": "1", "annals.events": "1", "annals.correlation_id": "req-1",
+	})
+	has(t, children["read_stream"], map[string]string{"db.operation.name": "read_stream", "db.response.returned_rows": "0", "annals.stream.from_version": "1"})
+	has(t, children["process balances"], map[string]string{
+		"annals.consumer": "balances", "annals.events": "1", "annals.checkpoint.from": "0", "annals.checkpoint.to": "1",
+		"annals.consumer.handled": "1", "annals.correlation_id": "req-1",
+	})
+
+	// The saga's command is a child of its batch, caused by the deposit.
+	flags := b.ended("handle Flag")
+	if len(flags) != 1 {
+		t.Fatalf("%d spans named %q, want 1", len(flags), "handle Flag")
+	}
+	var batch sdktrace.ReadOnlySpan
+	for _, s := range b.ended("process audit") {
+		if s.SpanContext().SpanID() == flags[0].Parent().SpanID() {
+			batch = s
+		}
+	}
+	if batch == nil || batch.Parent().SpanID() != big.SpanContext().SpanID() {
+		t.Fatalf("the saga's command is not a child of a batch of the deposit of 150")
+	}
+	if batch.SpanKind() != trace.SpanKindConsumer {
+		t.Errorf("batch span kind %v, want consumer", batch.SpanKind())
+	}
+	var cause store.Record
+	for r, err := range b.store.ReadStream(ctx, "acct-1", 2) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		cause = r
+	}
+	has(t, flags[0], map[string]string{
+		"annals.stream": "audit-acct-1", "annals.command.outcome": "ok",
+		"annals.causation_id": cause.ID.String(), "annals.correlation_id": "req-2",
+		"annals.command.idempotency_key": "audit/" + cause.ID.String() + "/0",
+	})
+
+	got := b.collect(t)
+	for k, v := range map[string]float64{
+		"annals.commands{annals.command.outcome=ok,annals.command.type=Deposit}":         2,
+		"annals.commands{annals.command.outcome=rejected,annals.command.type=Deposit}":   1,
+		"annals.commands{annals.command.outcome=conflict,annals.command.type=Deposit}":   1,
+		"annals.commands{annals.command.outcome=ok,annals.command.type=Flag}":            1,
+		"annals.command.duration{annals.command.outcome=ok,annals.command.type=Deposit}": 2,
+		// Three appends stored events; the racing command's two conflicted.
+		"db.client.operation.duration{db.operation.name=append,db.system.name=memory}":                     3,
+		"db.client.operation.duration{db.operation.name=append,db.system.name=memory,error.type=conflict}": 2,
+		"annals.consumer.events{annals.consumer=balances}":                                                 3,
+		"annals.consumer.events{annals.consumer=audit}":                                                    3,
+		// The racing writer's two events went around the system, which
+		// has not seen them yet.
+		"annals.consumer.lag{annals.consumer=balances}":      2,
+		"annals.consumer.position{annals.consumer=balances}": 3,
+		"annals.log.head{}": 5,
+	} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if t.Failed() {
+		t.Logf("metrics: %v", got)
+	}
+}
+
+// An append carries its span's context in its events' metadata, and the
+// batch that handles them later, in another goroutine or process, links
+// to it.
+func TestBatchesLinkToTheAppendsOfTheirEvents(t *testing.T) {
+	ctx := context.Background()
+	b := newBank(t, annals.New(memory.New()), annals.Async, annalsotel.WithPropagators(propagation.TraceContext{}))
+	request, span := sdktrace.NewTracerProvider().Tracer("test").Start(ctx, "POST /deposits")
+	if _, err := b.accounts.Handle(request, "acct-1", Deposit{Amount: 10}); err != nil {
+		t.Fatal(err)
+	}
+	span.End()
+	if err := b.sys.Settle(ctx); err != nil { // elsewhere, later
+		t.Fatal(err)
+	}
+
+	appends := b.ended("append")
+	if len(appends) != 1 {
+		t.Fatalf("%d append spans, want 1", len(appends))
+	}
+	appended := appends[0].SpanContext()
+	if appended.TraceID() != span.SpanContext().TraceID() {
+		t.Fatalf("the append is not in the request's trace")
+	}
+	var stored store.Record
+	for r, err := range b.store.ReadStream(ctx, "acct-1", 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = r
+	}
+	if want := fmt.Sprintf("00-%s-%s-01", appended.TraceID(), appended.SpanID()); stored.Metadata.Extra["traceparent"] != want {
+		t.Fatalf("stored metadata %v, want traceparent %s", stored.Metadata.Extra, want)
+	}
+	batches := b.ended("process balances")
+	if len(batches) != 1 {
+		t.Fatalf("%d batches of balances, want 1", len(batches))
+	}
+	batch := batches[0]
+	if batch.Parent().IsValid() {
+		t.Fatalf("the batch ran under no span, yet has parent %v", batch.Parent())
+	}
+	links := batch.Links()
+	if len(links) != 1 || links[0].SpanContext.SpanID() != appended.SpanID() || links[0].SpanContext.TraceID() != appended.TraceID() {
+		t.Fatalf("the batch links to %+v, want the append %v", links, appended)
+	}
+	got := map[string]string{}
+	for _, kv := range links[0].Attributes {
+		got[string(kv.Key)] = kv.Value.Emit()
+	}
+	if got["annals.event.id"] != stored.ID.String() || got["annals.log.position"] != "1" || got["annals.stream"] != "acct-1" {
+		t.Fatalf("link attributes %v", got)
+	}
+}
+
+// The gauges say how far behind each consumer is, in events and in
+// seconds, where its checkpoint is, and whether it stopped.
+func TestGaugesShowLagPositionAndStoppedConsumers(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	b := newBank(t, s, annals.Async)
+	failing := true
+	picky, err := annals.NewRecordProjection(s, "picky", func(context.Context, store.StateTx, store.Record) error {
+		if failing {
+			return errors.New("picky refuses")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.sys.OnError(func(string, error) {}) // the test looks at the gauge
+	if err := b.sys.Add(picky); err != nil {
+		t.Fatal(err)
+	}
+	for _, amount := range []int{1, 2, 3} {
+		if _, err := b.accounts.Handle(ctx, "acct-1", Deposit{Amount: amount}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	got := b.collect(t)
+	for k, v := range map[string]float64{
+		"annals.log.head{}":                                  3,
+		"annals.consumer.lag{annals.consumer=balances}":      3,
+		"annals.consumer.position{annals.consumer=balances}": 0,
+		"annals.consumer.stopped{annals.consumer=balances}":  0,
+		"annals.consumer.lag{annals.consumer=picky}":         3,
+	} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if age := got["annals.consumer.lag.age{annals.consumer=balances}"]; age < 0.02 || age > 60 {
+		t.Errorf("lag age = %vs, want the age of the first deposit", age)
+	}
+
+	if err := b.sys.Settle(ctx); err == nil {
+		t.Fatal("Settle succeeded, want picky stopped")
+	}
+	got = b.collect(t)
+	for k, v := range map[string]float64{
+		"annals.consumer.lag{annals.consumer=balances}":                            0,
+		"annals.consumer.lag.age{annals.consumer=balances}":                        0,
+		"annals.consumer.position{annals.consumer=balances}":                       3,
+		"annals.consumer.stopped{annals.consumer=picky}":                           1,
+		"annals.consumer.lag{annals.consumer=picky}":                               3,
+		"annals.consumer.batch.duration{annals.consumer=picky,error.type=stopped}": 1,
+	} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	failing = false
+	if _, err := b.sys.Retry(ctx, "picky"); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.collect(t)["annals.consumer.stopped{annals.consumer=picky}"]; got != 0 {
+		t.Errorf("picky still reported stopped after Retry: %v", got)
+	}
+	stopped := b.ended("process picky")[0]
+	has(t, stopped, map[string]string{"error.type": "stopped", "annals.log.position": "1", "annals.consumer.handled": "0"})
+	if stopped.Status().Code != codes.Error {
+		t.Errorf("a stopped batch's span has status %v", stopped.Status())
+	}
+}
+
+// The SQL adapters are named as the semantic conventions name them.
+func TestDBSystemNamesTheDatabase(t *testing.T) {
+	ctx := context.Background()
+	s, err := annals.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "bank.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b := newBank(t, s, annals.Sync)
+	if _, err := b.accounts.Handle(ctx, "acct-1", Deposit{Amount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	has(t, b.ended("append")[0], map[string]string{"db.system.name": "sqlite"})
+}
