@@ -1,9 +1,9 @@
 // Package crashtest holds what the adapters' crash tests share: a writer
-// that appends batches whose events say which batch they belong to, a
-// check of a whole log that a killed writer may have left, and the
-// killing itself. A test starts the writer in a subprocess (its own test
-// binary), kills it with SIGKILL at a random moment, reopens the store and
-// checks the log.
+// that appends batches whose events say which batch they belong to, and
+// whose store holds its last append in the middle; the killing itself; and
+// checks of a whole log that a killed writer may have left. A test starts
+// the writer in a subprocess (its own test binary), kills it with SIGKILL
+// once its append is held, reopens the store and checks the log.
 package crashtest
 
 import (
@@ -12,8 +12,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"math/rand/v2"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -56,12 +59,30 @@ func batchOf(r store.Record) (v, first, last int64, ok bool) {
 	return u(0), u(1), u(2), true
 }
 
-// Write appends batches to three streams until it is killed or an append
-// fails: mostly small batches, and one in five of 200 to 800 events. It
-// calls ready once, after its first batch has committed.
-func Write(ctx context.Context, s store.Store, seed uint64, ready func()) error {
+// The causation IDs that mark the event at which a writer's store holds
+// its last append (see Write), until the writer is killed. The crash
+// tests install the hold in the store: a hook in the writer process for
+// SQLite, triggers in the schema for PostgreSQL.
+const (
+	// HoldInsert holds the append as it inserts the marked event: the
+	// events before it in the batch are written, the transaction is open.
+	HoldInsert = "crashtest-hold-insert"
+	// HoldCommit holds the append as it commits the batch that holds the
+	// marked event: every event is written, only the commit is left.
+	HoldCommit = "crashtest-hold-commit"
+)
+
+// Write appends batches to three streams, as the writer process of a
+// crash test: mostly small batches, and one in five of 200 to 800 events.
+// It prints "acked STREAM VERSION" after each append that returns. After
+// 1 to 20 batches it appends one of 200 to 800 events, one of which
+// carries HoldInsert or HoldCommit as its causation ID: it prints
+// "holding STREAM FIRST LAST" first, and the store must hold that append
+// until the process is killed. Write fails if the append returns.
+func Write(ctx context.Context, s store.Store, seed uint64, out io.Writer) error {
 	rng := rand.New(rand.NewPCG(seed, uint64(time.Now().UnixNano())))
 	versions := map[string]int64{}
+	warmup := 1 + rng.IntN(20)
 	for b := 0; ; b++ {
 		stream := fmt.Sprintf("crash-%d", rng.IntN(3))
 		if _, ok := versions[stream]; !ok {
@@ -75,25 +96,46 @@ func Write(ctx context.Context, s store.Store, seed uint64, ready func()) error 
 			versions[stream] = last
 		}
 		n := 1 + rng.IntN(20)
-		if rng.IntN(5) == 0 {
+		if rng.IntN(5) == 0 || b == warmup {
 			n = 200 + rng.IntN(600)
 		}
-		v, err := s.Append(ctx, stream, versions[stream], Batch(versions[stream], n, nil))
+		events := Batch(versions[stream], n, nil)
+		if b == warmup {
+			mark := []string{HoldInsert, HoldCommit}[rng.IntN(2)]
+			events[rng.IntN(n)].Metadata.CausationID = mark
+			fmt.Fprintf(out, "holding %s %d %d\n", stream, versions[stream]+1, versions[stream]+int64(n))
+		}
+		v, err := s.Append(ctx, stream, versions[stream], events)
 		if err != nil {
 			return fmt.Errorf("batch %d: %w", b, err)
 		}
-		versions[stream] = v
-		if b == 0 {
-			ready()
+		if b == warmup {
+			return fmt.Errorf("the store did not hold the append of versions %d…%d of %q: it returned", versions[stream]+1, v, stream)
 		}
+		versions[stream] = v
+		fmt.Fprintf(out, "acked %s %d\n", stream, v)
 	}
 }
 
-// Kill starts cmd, waits until it prints "ready" on a line of its own,
-// lets it run for up to 300 ms more, and kills it with SIGKILL. It fails
-// the test when the process does not get ready within two minutes or
-// ends before it is killed.
-func Kill(t testing.TB, cmd *exec.Cmd) {
+// Killed is what a writer killed by Kill had been told.
+type Killed struct {
+	// Acked holds, for each stream the writer appended to, the version
+	// its last append that returned left the stream at.
+	Acked map[string]int64
+	// The batch of versions First…Last of Stream, whose append the store
+	// held when the writer was killed.
+	Stream      string
+	First, Last int64
+}
+
+// Kill starts cmd, a process running Write, and kills it with SIGKILL
+// once the store holds its last append: when the process prints "held"
+// (a hook in it stops the append and says so), or when held, if not nil,
+// reports it (for a hold that the test watches from outside). Whatever
+// the speed of the machine, the kill lands inside that append, which
+// cannot finish. Kill fails the test when the writer is not held within
+// two minutes or ends before it is killed.
+func Kill(t testing.TB, cmd *exec.Cmd, held func() bool) Killed {
 	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -104,31 +146,112 @@ func Kill(t testing.TB, cmd *exec.Cmd) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan bool, 1)
+	lines := make(chan string, 1024)
 	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		ready <- line == "ready\n"
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("the writer did not start:\n%s", stderr.String())
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
 		}
-	case <-time.After(2 * time.Minute):
+	}()
+	k := Killed{Acked: map[string]int64{}}
+	var other []string // what else the writer printed: a test failure
+	fail := func(format string, args ...any) {
+		t.Helper()
 		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("the writer did not commit its first batch within two minutes:\n%s", stderr.String())
+		for range lines {
+		}
+		err := cmd.Wait()
+		t.Fatalf("%s (%v):\n%s\n%s", fmt.Sprintf(format, args...), err, strings.Join(other, "\n"), stderr.String())
 	}
-	time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
+	deadline := time.After(2 * time.Minute)
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
+wait:
+	for {
+		select {
+		case line, open := <-lines:
+			if !open {
+				fail("the writer ended before its append was held")
+			}
+			var stream string
+			var v, last int64
+			switch {
+			case line == "held":
+				break wait
+			case scan(line, "acked %s %d", &stream, &v):
+				k.Acked[stream] = v
+			case scan(line, "holding %s %d %d", &stream, &v, &last):
+				k.Stream, k.First, k.Last = stream, v, last
+			default:
+				other = append(other, line)
+			}
+		case <-poll.C:
+			if held != nil && k.Stream != "" && held() {
+				break wait
+			}
+		case <-deadline:
+			fail("the writer's append was not held within two minutes")
+		}
+	}
+	if k.Stream == "" {
+		fail("the writer was held before it said which append")
+	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
+	}
+	for range lines { // the pipe must be drained before Wait
 	}
 	err = cmd.Wait()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("the writer ended with %v before it was killed:\n%s", err, stderr.String())
+		t.Fatalf("the writer ended with %v before it was killed:\n%s\n%s", err, strings.Join(other, "\n"), stderr.String())
+	}
+	return k
+}
+
+// scan reports whether line is format with every verb filled in.
+func scan(line, format string, args ...any) bool {
+	n, err := fmt.Sscanf(line, format, args...)
+	return err == nil && n == len(args)
+}
+
+// Acked is what the writers of a crash test were told: for each stream,
+// the version that its appends that returned left it at.
+type Acked map[string]int64
+
+// Check checks a log read after the writer k tells of was killed: every
+// stream of batches holds exactly the versions acknowledged, or these and
+// the whole batch the writer was killed in: no acknowledged event is
+// lost, and no event is there that the writers did not append. It adds
+// what k acknowledged to a, and the killed batch too when it is there.
+// CheckLog checks that each batch is whole.
+func (a Acked) Check(t testing.TB, log []store.Record, k Killed) {
+	t.Helper()
+	maps.Copy(a, k.Acked)
+	got := map[string]int64{}
+	for _, r := range log {
+		if r.Type == BatchType {
+			got[r.StreamID] = r.Version
+		}
+	}
+	streams := slices.Sorted(maps.Keys(got))
+	for stream := range a {
+		if _, ok := got[stream]; !ok {
+			streams = append(streams, stream)
+		}
+	}
+	for _, stream := range streams {
+		switch v, want := got[stream], a[stream]; {
+		case v == want:
+		case stream == k.Stream && want == k.First-1 && v == k.Last:
+			a[stream] = v // the killed append committed, whole
+		case v < want:
+			t.Fatalf("stream %q holds versions up to %d, but an append up to %d was acknowledged", stream, v, want)
+		default:
+			t.Fatalf("stream %q holds versions up to %d: beyond the %d acknowledged, and not the batch %d…%d of %q that the writer was killed in",
+				stream, v, want, k.First, k.Last, k.Stream)
+		}
 	}
 }
 

@@ -91,3 +91,58 @@ func TestCheckLogSeesMisplacedData(t *testing.T) {
 		t.Fatalf("check said %q", msg)
 	}
 }
+
+// checkAcked runs a.Check on the log of s and returns its failure, or ""
+// when it passed.
+func checkAcked(t testing.TB, s store.Store, a crashtest.Acked, k crashtest.Killed) string {
+	f := &fatalTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Check(f, crashtest.CheckLog(t, s), k)
+	}()
+	<-done
+	return f.msg
+}
+
+// Acked.Check passes a log of exactly the acknowledged batches, with or
+// without the batch the writer was killed in, and fails a log that lost
+// an acknowledged event or holds one that no writer was told of.
+func TestAckedCheckSeesLostAndExtraEvents(t *testing.T) {
+	ctx := context.Background()
+	appendBatches := func(sizes ...int) store.Store {
+		s := memory.New()
+		var v int64
+		for _, n := range sizes {
+			var err error
+			if v, err = s.Append(ctx, "crash-0", v, crashtest.Batch(v, n, nil)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return s
+	}
+	killed := crashtest.Killed{Acked: map[string]int64{"crash-0": 5}, Stream: "crash-0", First: 6, Last: 8}
+	for _, c := range []struct {
+		name  string
+		s     store.Store
+		acked crashtest.Acked
+		want  string // in the failure; "" to pass
+		after int64  // the version acknowledged after the check
+	}{
+		{"acknowledged", appendBatches(2, 3), crashtest.Acked{}, "", 5},
+		{"killed batch committed", appendBatches(2, 3, 3), crashtest.Acked{}, "", 8},
+		{"acknowledged batch lost", appendBatches(2), crashtest.Acked{}, "an append up to 5 was acknowledged", 0},
+		{"acknowledged in an earlier round, lost", appendBatches(2, 3), crashtest.Acked{"crash-1": 1}, `stream "crash-1" holds versions up to 0`, 0},
+		{"unacknowledged batch", appendBatches(2, 3, 4), crashtest.Acked{}, "beyond the 5 acknowledged", 0},
+	} {
+		msg := checkAcked(t, c.s, c.acked, killed)
+		switch {
+		case c.want == "" && msg != "":
+			t.Errorf("%s: the check failed: %s", c.name, msg)
+		case c.want != "" && !strings.Contains(msg, c.want):
+			t.Errorf("%s: the check said %q, want %q", c.name, msg, c.want)
+		case c.want == "" && c.acked["crash-0"] != c.after:
+			t.Errorf("%s: after the check, version %d of crash-0 is acknowledged, want %d", c.name, c.acked["crash-0"], c.after)
+		}
+	}
+}

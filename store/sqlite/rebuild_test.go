@@ -18,8 +18,12 @@ import (
 )
 
 // stepEnv tells a "project" child what to do: "rebuild" the read model
-// from the start, or "resume" the projection from its checkpoint.
-const stepEnv = "ANNALS_SQLITE_STEP"
+// from the start, or "resume" the projection from its checkpoint. holdEnv
+// tells it where to stop and wait to be killed (see readModel.stop).
+const (
+	stepEnv = "ANNALS_SQLITE_STEP"
+	holdEnv = "ANNALS_SQLITE_HOLD"
+)
 
 // The log of the crash test: rebuildStreams streams of rebuildPerStream
 // events each, appended in rounds so that the streams interleave.
@@ -40,6 +44,12 @@ const (
 type readModel struct {
 	prefix string
 	gen    int
+	// In a child, where it holds (see stop): "in", or at the write of the
+	// "checkpoint", or at the "commit" of the transaction that resets the
+	// read model, when holdAt is 0, or that handles the event at position
+	// holdAt.
+	hold   string
+	holdAt int64
 	// Statements prepared on the transaction of the current batch.
 	tx             *sql.Tx
 	insert, upsert *sql.Stmt
@@ -51,10 +61,27 @@ func (m *readModel) reset(ctx context.Context, tx *sql.Tx) error {
 		CREATE TABLE IF NOT EXISTS %[1]s_streams (stream TEXT PRIMARY KEY, events INTEGER NOT NULL, version_sum INTEGER NOT NULL, last_version INTEGER NOT NULL);
 		DELETE FROM %[1]s_events;
 		DELETE FROM %[1]s_streams`, m.prefix))
+	m.stop(0)
 	return err
 }
 
+// stop holds the child, now or at a later point of its transaction, when
+// it is where m.hold and m.holdAt say: in the transaction that resets the
+// read model (pos 0), or that handles the event at pos.
+func (m *readModel) stop(pos int64) {
+	switch {
+	case m.hold == "" || pos != m.holdAt:
+	case m.hold == "checkpoint":
+		holdCheckpoint.Store(true)
+	case m.hold == "commit":
+		holdCommit.Store(true)
+	default:
+		hold()
+	}
+}
+
 func (m *readModel) handle(ctx context.Context, tx *sql.Tx, r store.Record) error {
+	m.stop(r.Position)
 	if tx != m.tx {
 		var err error
 		if m.insert, err = tx.PrepareContext(ctx, fmt.Sprintf(`INSERT INTO %s_events (position, stream, version, gen) VALUES (?, ?, ?, ?)`, m.prefix)); err != nil {
@@ -74,10 +101,22 @@ func (m *readModel) handle(ctx context.Context, tx *sql.Tx, r store.Record) erro
 }
 
 // childProject runs the projection of the crash test, printing its
-// checkpoint after each batch, and "done" at the end.
+// checkpoint after each batch, and "done" at the end; or "held" where
+// holdEnv ("in", "checkpoint" or "commit", then "reset" or a position)
+// says.
 func childProject(t *testing.T, ctx context.Context, s *sqlite.Store, step string) {
 	batch, _ := strconv.Atoi(os.Getenv(idEnv))
 	m := &readModel{prefix: "rm", gen: 2}
+	if h := os.Getenv(holdEnv); h != "" {
+		point, at, _ := strings.Cut(h, " ")
+		m.hold = point
+		if at != "reset" {
+			var err error
+			if m.holdAt, err = strconv.ParseInt(at, 10, 64); err != nil || m.holdAt < 1 {
+				t.Fatalf("%s=%q: want a point of the transaction, then \"reset\" or a position", holdEnv, h)
+			}
+		}
+	}
 	p := must(annals.NewRecordProjection(annals.New(s), projectionName, m.handle, annals.WithBatchSize(batch)))
 	switch step {
 	case "rebuild":
@@ -142,11 +181,14 @@ func queryStrings(t *testing.T, db *sql.DB, query string) []string {
 }
 
 // A projection process that rebuilds a read model of 50,000 events in the
-// application's own tables is killed with SIGKILL at random points and
-// started again, several times, then left to finish. After every kill the
-// read model holds exactly the events up to its checkpoint; at the end it
-// equals what a clean rebuild makes of the log: no event applied twice,
-// none missed, none left from before the rebuild.
+// application's own tables is killed with SIGKILL and started again,
+// several times, then left to finish. Each process is killed where it
+// stops to wait for it: in the transaction that resets the read model, or
+// in the batch of a random position, as it handles that event, writes the
+// checkpoint or commits. After every kill the read model holds exactly the
+// events up to its checkpoint, which is the last one the process reported;
+// at the end it equals what a clean rebuild makes of the log: no event
+// applied twice, none missed, none left from before the rebuild.
 func TestKilledProjectionRebuildsExactly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts projection processes")
@@ -207,7 +249,7 @@ func TestKilledProjectionRebuildsExactly(t *testing.T) {
 	batches := []int{500, 137, 1000, 250, 64, 731, 500}
 	targets := make([]int64, kills-1)
 	for i := range targets {
-		targets[i] = 1 + rand.Int64N(rebuildEvents*4/5)
+		targets[i] = 1 + rand.Int64N(rebuildEvents)
 	}
 	slices.Sort(targets)
 	var at []string
@@ -218,29 +260,41 @@ func TestKilledProjectionRebuildsExactly(t *testing.T) {
 		}
 		return "rebuild" // until the rebuild has emptied the old read model
 	}
-	rebuilt := false
+	rebuilt, pos := false, int64(2500)
 	for k := range kills {
-		c := startChild(t, "project", path, stepEnv+"="+step(rebuilt), idEnv+"="+strconv.Itoa(batches[k]))
-		if k == 0 {
-			// Early, perhaps before the rebuild has reset anything.
-			time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
-		} else {
-			target := targets[k-1]
-			var last, batch time.Duration // when the last batch ended, and how long it took
-			began := time.Now()
-			c.waitFor(t, fmt.Sprintf("pass position %d", target), func(line string) bool {
-				now := time.Since(began)
-				batch, last = now-last, now
-				pos, err := strconv.ParseInt(strings.TrimPrefix(line, "at "), 10, 64)
-				return err == nil && pos >= target
-			}, 2*time.Minute)
-			// Somewhere in the next batch: reading, handling or committing it.
-			time.Sleep(rand.N(max(batch, time.Millisecond)))
+		// Where the child stops to be killed: in the transaction that
+		// resets the read model, the first time, then in the batch that
+		// holds a target position; either as it handles that event, or
+		// as it writes the checkpoint, or as it commits. The child cannot
+		// go past it.
+		point, where := []string{"in", "checkpoint", "commit"}[rand.IntN(3)], "reset"
+		if k > 0 {
+			where = strconv.FormatInt(targets[k-1], 10)
 		}
+		c := startChild(t, "project", path, stepEnv+"="+step(rebuilt), idEnv+"="+strconv.Itoa(batches[k]), holdEnv+"="+point+" "+where)
+		// The checkpoint the child last reported committed, which the
+		// kill must not lose; a rebuild commits its reset to 0 before it
+		// handles a batch.
+		acked := pos
+		if k > 0 && !rebuilt {
+			acked = 0
+		}
+		c.waitFor(t, "hold "+point+" "+where, func(line string) bool {
+			if p, err := strconv.ParseInt(strings.TrimPrefix(line, "at "), 10, 64); err == nil {
+				acked = p
+			}
+			return line == "held"
+		}, 2*time.Minute)
 		c.kill(t)
-		var pos int64
-		rebuilt, pos = check(fmt.Sprintf("after kill %d", k+1))
-		at = append(at, fmt.Sprintf("%d (%s)", pos, map[bool]string{true: "rebuilding", false: "not reset yet"}[rebuilt]))
+		after := fmt.Sprintf("after kill %d, held %s %s", k+1, point, where)
+		rebuilt, pos = check(after)
+		// Killed in the reset, the rebuild has not started; killed in a
+		// batch, it has, and it kept every batch before that one, and
+		// nothing of it.
+		if rebuilt != (k > 0) || pos != acked {
+			t.Fatalf("%s: checkpoint %d, rebuilt %v; want %d, rebuilt %v", after, pos, rebuilt, acked, k > 0)
+		}
+		at = append(at, fmt.Sprintf("%d (held %s %s)", pos, point, where))
 	}
 	c := startChild(t, "project", path, stepEnv+"="+step(rebuilt), idEnv+"="+strconv.Itoa(batches[kills]))
 	c.waitFor(t, "finish", func(line string) bool { return line == "done" }, 5*time.Minute)
