@@ -177,7 +177,9 @@ func TestSumRoundTrip(t *testing.T) {
 	)
 	t.Run("Either", func(t *testing.T) { checkSumRoundTrip(t, sumCases[:2], deposited[decider.Either[acct, bell]](t)) })
 	t.Run("Sum3", func(t *testing.T) { checkSumRoundTrip(t, sumCases[:3], deposited[decider.Sum3[acct, bell, noted]](t)) })
-	t.Run("Sum4", func(t *testing.T) { checkSumRoundTrip(t, sumCases[:4], deposited[decider.Sum4[acct, bell, noted, counted]](t)) })
+	t.Run("Sum4", func(t *testing.T) {
+		checkSumRoundTrip(t, sumCases[:4], deposited[decider.Sum4[acct, bell, noted, counted]](t))
+	})
 	t.Run("Sum5", func(t *testing.T) {
 		checkSumRoundTrip(t, sumCases[:5], deposited[decider.Sum5[acct, bell, noted, counted, flagged]](t))
 	})
