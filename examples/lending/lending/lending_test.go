@@ -27,7 +27,9 @@ import (
 
 func TestClerk(t *testing.T) {
 	lent := lending.OfBook("dune", book.Lent{Member: "ada", Due: 14})
-	late := func(isbn string) lending.Event { return lending.OfBook(isbn, book.Returned{Member: "ada", Day: 20, Late: true}) }
+	late := func(isbn string) lending.Event {
+		return lending.OfBook(isbn, book.Returned{Member: "ada", Day: 20, Late: true})
+	}
 	onTime := lending.OfBook("dune", book.Returned{Member: "ada", Day: 3})
 
 	proptest.ForProcess(t, lending.Clerk).
