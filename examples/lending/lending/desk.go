@@ -11,6 +11,8 @@ import (
 	"github.com/annals-dev/annals/store"
 )
 
+// docs:begin stored
+
 // The streams of the desk's instances: "book-<isbn>" for a copy and
 // "member-<id>" for a member.
 var (
@@ -27,6 +29,8 @@ func Stored(s *annals.Store, opts ...annals.RunnerOption) *annals.Composite[Comm
 	return annals.NewComposite(Decider, books, members)
 }
 
+// docs:end stored
+
 // Library is the lending desk running on a store: the deciders, the
 // clerk and the loans view, wired as one system.
 type Library struct {
@@ -35,6 +39,8 @@ type Library struct {
 	loans  *annals.ViewProjection[Loans, Event]
 	clerk  *annals.SagaRunner[Borrower, Event, Command]
 }
+
+// docs:begin open
 
 // Open wires the library on s, to run in mode.
 func Open(s *annals.Store, mode annals.Mode) (*Library, error) {
@@ -55,6 +61,8 @@ func Open(s *annals.Store, mode annals.Mode) (*Library, error) {
 	}
 	return l, nil
 }
+
+// docs:end open
 
 // Handle sends a command to the desk.
 func (l *Library) Handle(ctx context.Context, c Command) (annals.Result[Event, State], error) {

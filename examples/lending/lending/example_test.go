@@ -34,6 +34,8 @@ var seat = decider.Decider[TakeSeat, SeatTaken, string]{
 
 // seats names the stream of seat 7 "seat-007": names of your own choice
 // need a Stream function and the Key function that inverts it.
+// docs:begin seats
+
 var seats = codec.Streams[int]{
 	Stream: func(n int) string { return fmt.Sprintf("seat-%03d", n) },
 	Key: func(stream string) (int, bool) {
@@ -43,12 +45,15 @@ var seats = codec.Streams[int]{
 	},
 }
 
+// docs:end seats
+
 // Three deciders combined flat, each part stored one stream per
 // instance: no type argument, alias or helper is needed to combine them,
 // to run them, or to build their commands.
 func Example_threeDeciders() {
 	ctx := context.Background()
 	s := annals.New(memory.New())
+	// docs:begin three
 	library := decider.Combine3(decider.Many[string](book.Decider), decider.Many[string](member.Decider), decider.Many[int](seat))
 	desk := annals.NewComposite(library,
 		annals.NewInstances(s, book.Decider, codec.NewKeyed(lending.BookStreams, book.Codec())),
@@ -60,6 +65,7 @@ func Example_threeDeciders() {
 	_, err = desk.Handle(ctx, library.Third(decider.Keyed[int, TakeSeat]{Key: 7, Value: TakeSeat{Member: "bob"}}))
 	fmt.Println(err)
 	res, err = desk.Handle(ctx, library.First(decider.Keyed[string, book.Command]{Key: "dune", Value: book.Lend{Member: "ada", Due: 14}}))
+	// docs:end three
 	fmt.Println(res.Events, err)
 	// Output:
 	// [Third({Key:7 Value:SeatTaken{Member:ada}})] map[7:ada] <nil>

@@ -19,6 +19,8 @@ import (
 	"github.com/annals-dev/annals/examples/lending/member"
 )
 
+// docs:begin decider
+
 // Decider is the lending desk as one pure decider: one book decider per
 // ISBN and one member decider per member ID, side by side.
 var Decider = decider.Combine(decider.Many[string](book.Decider), decider.Many[string](member.Decider))
@@ -33,10 +35,16 @@ type (
 	State   = decider.Pair[map[string]book.State, map[string]member.State]
 )
 
+// docs:end decider
+
+// docs:begin to-book
+
 // ToBook addresses a command to the copy isbn.
 func ToBook(isbn string, c book.Command) Command {
 	return decider.Left[decider.Keyed[string, book.Command], decider.Keyed[string, member.Command]](decider.Keyed[string, book.Command]{Key: isbn, Value: c})
 }
+
+// docs:end to-book
 
 // ToMember addresses a command to the member id.
 func ToMember(id string, c member.Command) Command {

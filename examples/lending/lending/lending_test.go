@@ -80,6 +80,8 @@ var (
 // command draws a command for the desk in state s: to a copy or to a
 // member, mostly one the rules accept, so that runs reach full hands,
 // late returns and suspensions.
+// docs:begin command
+
 func command(t *rapid.T, s lending.State) lending.Command {
 	isbn := rapid.SampledFrom(isbns).Draw(t, "isbn")
 	who := rapid.SampledFrom(members).Draw(t, "member")
@@ -105,6 +107,8 @@ func command(t *rapid.T, s lending.State) lending.Command {
 	}
 	return lending.ToMember(who, member.Borrow{ISBN: isbn})
 }
+
+// docs:end command
 
 func TestReplayEqualsLive(t *testing.T) {
 	proptest.ReplayEqualsLive(t, lending.Decider, command)
@@ -171,6 +175,8 @@ func onEveryStore(t *testing.T, check func(t *testing.T, open func() *annals.Sto
 // For any commands, the desk stored one stream per copy and per member
 // decides as the pure composition does, and every instance loads back
 // from its stream as the pure fold has it.
+// docs:begin stored-equals-pure
+
 func TestStoredDeskEqualsPure(t *testing.T) {
 	onEveryStore(t, func(t *testing.T, open func() *annals.Store) {
 		proptest.CompositeEqualsPure(t, lending.Decider, func(*rapid.T) *annals.Composite[lending.Command, lending.Event, lending.State] {
@@ -178,6 +184,8 @@ func TestStoredDeskEqualsPure(t *testing.T) {
 		}, command, proptest.Length(1, 30))
 	})
 }
+
+// docs:end stored-equals-pure
 
 // visit draws what a visitor to the desk does in state s: bring back a
 // copy that is out, or check one out.

@@ -15,6 +15,8 @@ type Borrower struct {
 	LateReturns int `json:"late_returns"`
 }
 
+// docs:begin clerk
+
 // Clerk is the checkout process, one instance per member. It finishes a
 // checkout that the copy accepted, undoes one the member refused, gives a
 // returned copy back to its member, and suspends a member at the second
@@ -42,6 +44,7 @@ var Clerk = saga.Process[Borrower, Event, Command]{
 		}
 		return nil
 	},
+	// docs:end clerk
 	Evolve: func(b Borrower, e Event) Borrower {
 		if ev, ok := e.Left(); ok {
 			if r, ok := ev.Value.(book.Returned); ok && r.Late {

@@ -85,6 +85,7 @@ var (
 var Decider = decider.Decider[Command, Event, State]{
 	Decide: func(c Command, s State) ([]Event, error) {
 		switch c := c.(type) {
+		// docs:begin borrow
 		case Borrow:
 			switch {
 			case c.ISBN == "":
@@ -97,6 +98,7 @@ var Decider = decider.Decider[Command, Event, State]{
 				return []Event{BorrowRefused{ISBN: c.ISBN, Reason: ReasonLimit}}, nil
 			}
 			return []Event{Borrowed{ISBN: c.ISBN}}, nil
+		// docs:end borrow
 		case GiveBack:
 			if !slices.Contains(s.Loans, c.ISBN) {
 				return nil, ErrNotHeld
