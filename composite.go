@@ -133,8 +133,11 @@ func (c *Composite[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOp
 	if !pr.answered {
 		return Result[E, S]{}, err
 	}
-	res := Result[E, S]{Events: make([]E, len(pr.events)), State: c.initial(), Version: pr.version, Duplicate: pr.duplicate}
+	res := Result[E, S]{State: c.initial(), Version: pr.version, Duplicate: pr.duplicate}
 	reflect.ValueOf(&res.State).Elem().Field(i).Set(reflect.ValueOf(pr.state))
+	if len(pr.events) > 0 {
+		res.Events = make([]E, len(pr.events))
+	}
 	for j, e := range pr.events {
 		if serr := any(&res.Events[j]).(decider.SumSetter).SetCase(i, e); serr != nil {
 			panic(fmt.Sprintf("annals: Composite.Handle: part %d returned an event that does not fit its case: %v", i, serr)) // NewComposite checked the types

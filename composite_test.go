@@ -277,3 +277,22 @@ func TestCompositeEqualsPureComposition(t *testing.T) {
 			annals.NewInstances(s, accounts, codec.NewKeyed(codec.StreamPrefix[string](prefix+"account-"), codec.Mapper[accountEvent](accountCodec()))))
 	}, command)
 }
+
+// Options reach the part's runner: a command handled again with its
+// idempotency key is answered "already done", with the instance's state.
+func TestCompositePassesOptionsToItsParts(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	c := annals.NewComposite(library, newConcerts(s), newAccounts(s))
+	first, err := c.Handle(ctx, buy("a"), annals.WithIdempotencyKey("req-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.Handle(ctx, buy("a"), annals.WithIdempotencyKey("req-1"))
+	if err != nil || !again.Duplicate || again.Events != nil || !reflect.DeepEqual(again.State, first.State) || again.Version != 1 {
+		t.Fatalf("the same command again: %#v, %v; want a duplicate at version 1 with state %v", again, err, first.State)
+	}
+	if sold, _, _ := newConcerts(s).Load(ctx, "a"); sold != 1 {
+		t.Fatalf("concert a sold %d seats, want 1", sold)
+	}
+}
