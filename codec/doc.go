@@ -31,15 +31,16 @@
 //     stream of its instance, which [Streams] names from the key
 //     ([StreamPrefix] for "book-978-0"), as its value alone; reading a
 //     record gives the key back from its stream;
-//
 //   - [NewSum] builds the mapper of a sum (decider.Either, Sum3 to Sum6)
 //     from a mapper per case: a sum event is stored as its case's value,
 //     by that case's mapper, and a record is read by the case whose
 //     mapper lists its type name (and, for a keyed case, its stream).
 //
-//     books := codec.NewKeyed(codec.StreamPrefix[string]("book-"), book.Codec())
-//     members := codec.NewKeyed(codec.StreamPrefix[string]("member-"), member.Codec())
-//     events := codec.NewSum[lending.Event](books, members)
+// For many books and many members combined:
+//
+//	books := codec.NewKeyed(codec.StreamPrefix[string]("book-"), book.Codec())
+//	members := codec.NewKeyed(codec.StreamPrefix[string]("member-"), member.Codec())
+//	events := codec.NewSum[lending.Event](books, members)
 //
 // Each part keeps its names, its upcasters and its encryption. NewSum
 // refuses, with [ErrUnencodable], cases whose records could not be told
