@@ -79,10 +79,13 @@ type partResult struct {
 // do not fit it, and parts on different stores make NewComposite panic: a
 // programming error found at start-up.
 //
-// The composite runs d's parts, not d itself: give each part the decider
-// that d combines, which the test of the composite's agreement with d
-// (a fold of d against what the parts load back) checks.
+// The composite runs its parts' deciders, not d: build each part with the
+// decider that d combines in its place. proptest.CompositeEqualsPure
+// checks that the stored composite and d agree.
 func NewComposite[C, E, S any](d decider.Stepper[C, E, S], parts ...Part) *Composite[C, E, S] {
+	if lo.Contains(parts, nil) {
+		panic("annals: annals.NewComposite: a nil part")
+	}
 	c := &Composite[C, E, S]{parts: lo.Map(parts, func(p Part, _ int) part { return p.part() }), initial: d.InitialState}
 	commands, events := caseTypes[C](), caseTypes[E]()
 	state := reflect.TypeFor[S]()
