@@ -21,6 +21,32 @@
 //
 // A [SnapshotMapper] does the same for states.
 //
+// # Combined deciders: sums and instances
+//
+// The events of deciders combined by package decider are persisted by
+// their parts, so that a record of a combined event is exactly the record
+// of its part stored alone:
+//
+//   - [NewKeyed] stores a decider.Keyed event of a decider.Many in the
+//     stream of its instance, which [Streams] names from the key
+//     ([StreamPrefix] for "book-978-0"), as its value alone; reading a
+//     record gives the key back from its stream;
+//   - [NewSum] builds the mapper of a sum (decider.Either, Sum3 to Sum6)
+//     from a mapper per case: a sum event is stored as its case's value,
+//     by that case's mapper, and a record is read by the case whose
+//     mapper lists its type name (and, for a keyed case, its stream).
+//
+// For many books and many members combined:
+//
+//	books := codec.NewKeyed(codec.StreamPrefix[string]("book-"), book.Codec())
+//	members := codec.NewKeyed(codec.StreamPrefix[string]("member-"), member.Codec())
+//	events := codec.NewSum[lending.Event](books, members)
+//
+// Each part keeps its names, its upcasters and its encryption. NewSum
+// refuses, with [ErrUnencodable], cases whose records could not be told
+// apart. annals.NewInstances and annals.NewComposite store combined
+// deciders this way; docs/composition.md tells the design.
+//
 // # Nothing is stored without its content
 //
 // encoding/json stores a struct whose fields are all unexported, such as

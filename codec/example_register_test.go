@@ -11,7 +11,8 @@ import (
 // A decider.Either keeps its value in unexported fields, so JSON would
 // store every one as {}. The codec refuses it when it is registered, and
 // from then on refuses to encode or decode anything, so that nothing is
-// stored without its content.
+// stored without its content. The error says how a sum is stored: by its
+// parts, with codec.NewSum.
 func ExampleJSON_Err() {
 	c := codec.NewJSON[any]().
 		Register("Deposited", moneyDeposited{}).
@@ -23,6 +24,6 @@ func ExampleJSON_Err() {
 	fmt.Println(errors.Is(err, codec.ErrUnencodable))
 	// Output:
 	// true
-	// register "Either" (decider.Either[int,string]): the type has no exported fields (only left, right, isRight) and does not implement json.Marshaler, so JSON would store every value as {}; export the fields that hold its content, implement json.Marshaler and json.Unmarshaler on it, or register its parts (the types it holds) instead: unencodable type
+	// register "Either" (decider.Either[int,string]): the type has no exported fields (only left, right, isRight) and does not implement json.Marshaler, so JSON would store every value as {}; a sum of package decider is stored by its parts: build its mapper with codec.NewSum from a mapper per case, which stores each case as its part alone: unencodable type
 	// true
 }

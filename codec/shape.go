@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+
+	"github.com/annals-dev/annals/decider"
 )
 
 // This file decides, when a type is registered with [JSON], whether its
@@ -20,6 +22,7 @@ var (
 	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
 	textMarshaler   = reflect.TypeFor[stdenc.TextMarshaler]()
 	textUnmarshaler = reflect.TypeFor[stdenc.TextUnmarshaler]()
+	sumSetter       = reflect.TypeFor[decider.SumSetter]()
 )
 
 // Remedies named in the errors, so that each says what to do.
@@ -28,6 +31,8 @@ const (
 	fixField  = "leave the field out of the stored value (tag it json:\"-\") or store what it stands for in a type JSON encodes"
 	fixIface  = "use a concrete type, or implement json.Marshaler and json.Unmarshaler on the enclosing type"
 	fixSample = "make MarshalJSON and UnmarshalJSON inverse, or export the fields that hold the value's content"
+	fixKeyed  = "a decider.Keyed event is stored in its instance's stream, as its Value alone: build its mapper with codec.NewKeyed from the Value's mapper"
+	fixSum    = "a sum of package decider is stored by its parts: build its mapper with codec.NewSum from a mapper per case, which stores each case as its part alone"
 )
 
 // fault is a reason why values of a registered type would not survive
@@ -122,13 +127,20 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 			if encOK {
 				what = fmt.Sprintf("implements %s but its pointer has no UnmarshalJSON or UnmarshalText, and JSON cannot decode into its unexported fields (%s)", enc, strings.Join(hidden, ", "))
 			}
-			return &fault{path, t, what, fixStruct}
+			fix := fixStruct
+			if reflect.PointerTo(t).Implements(sumSetter) {
+				fix = fixSum
+			}
+			return &fault{path, t, what, fix}
 		}
 		if encOK {
 			return nil // encoded by its method, decoded field by field
 		}
 		for _, f := range fields {
 			if fl := in.visit(f.typ, addr, path+"."+f.name); fl != nil {
+				if fl.typ.Kind() == reflect.Interface && isKeyed(t) {
+					fl.fix = fixKeyed
+				}
 				return fl
 			}
 		}
@@ -153,6 +165,13 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 	}
 	return nil
 }
+
+// isKeyed reports whether t is a decider.Keyed.
+func isKeyed(t reflect.Type) bool {
+	return t.PkgPath() == keyedType.PkgPath() && strings.HasPrefix(t.Name(), "Keyed[")
+}
+
+var keyedType = reflect.TypeFor[decider.Keyed[int, int]]()
 
 // encoderOf returns the method JSON calls to encode a t, in the order
 // encoding/json looks for one: MarshalJSON before MarshalText, and the

@@ -22,6 +22,18 @@ type Decider[C, E, S any] struct {
 	IsTerminal func(S) bool
 }
 
+// Stepper is what every [Decider] does, and so every value that embeds
+// one, such as the Combined3 that [Combine3] returns. A function that
+// takes a Stepper takes either as it is, and Go infers C, E and S from
+// it: annals.NewComposite(decider.Combine3(a, b, c), …) needs no
+// .Decider and no type argument.
+type Stepper[C, E, S any] interface {
+	InitialState() S
+	Step(s S, c C) ([]E, S, error)
+}
+
+var _ Stepper[int, int, int] = Decider[int, int, int]{}
+
 // InitialState returns the state before any event.
 func (d Decider[C, E, S]) InitialState() S {
 	if d.Initial == nil {

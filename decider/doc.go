@@ -56,29 +56,33 @@
 // commands and events are sums, and a codec persists a sum by its parts,
 // each part by its own registered type. Every sum type of this package
 // ([Either], [Sum3] to [Sum6]) implements [Sum], and a pointer to it
-// [SumSetter]; that is the whole contract a codec needs, by reflection:
+// [SumSetter]; that is the whole contract a codec needs:
 //
-//   - encoding: index, part := v.Case(), then store the index and the part
-//     as a value of its own registered type (for a part of interface type,
-//     of the part's dynamic type);
-//   - decoding: p := reflect.New(t) for the sum's type t, read the index and
-//     decode the part as the type it was stored under (or, when the part
-//     has a concrete type, as p.Interface().(SumSetter).CaseTypes()[index]),
-//     then p.Interface().(SumSetter).SetCase(index, part);
+//   - encoding: index, part := v.Case(), then store the part as the
+//     mapper of case index stores it alone: the record of a sum event is
+//     its part's record, with the part's type name and payload;
+//   - decoding: find the case whose mapper reads the record (by its type
+//     name, and for a keyed case by its stream), decode the part with it,
+//     then p.SetCase(index, part) on a p of type *T;
 //   - a part that is itself a sum is persisted the same way, recursively.
 //
-// Cases are numbered from 0 in the order of the type's parameters (Left is
-// 0 and Right 1; First is 0). CaseTypes depends only on the type, so a
-// codec can list, and refuse at registration, the case types it cannot
-// round-trip. SetCase refuses an index that is not a case and a value
-// that the case's type cannot hold, with an error that wraps [ErrCase], so
-// a corrupt record is an error, never a sum holding the wrong case.
+// Package codec does it: codec.NewSum builds the mapper of a sum from a
+// mapper per case, and refuses cases whose records could not be told
+// apart. Cases are numbered from 0 in the order of the type's parameters
+// (Left is 0 and Right 1; First is 0). CaseTypes depends only on the
+// type, so a codec checks when it is built that each part maps its
+// case's type. SetCase refuses an index that is not a case and a value
+// that the case's type cannot hold, with an error that wraps [ErrCase],
+// so a corrupt record is an error, never a sum holding the wrong case.
 //
 // The products ([Pair], [Tuple3] to [Tuple6], [Keyed]) are plain structs
 // with exported fields; a codec persists them field by field. A [Many]
 // decider and the composites that contain it are stored one stream per
-// instance: the stream is chosen from a command's [Keyed.Key], and the
-// stream holds the [Keyed.Value] of each event.
+// instance (annals.Instances and annals.Composite run them): the stream is
+// chosen from a command's [Keyed.Key], and the stream holds the
+// [Keyed.Value] of each event, which codec.NewKeyed reads back with the
+// key from the stream. [Stepper] lets such a runner take a Decider or the
+// value Combine3 to Combine6 returns, as it is.
 //
 // # Terminal states
 //

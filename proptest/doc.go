@@ -27,6 +27,10 @@
 //   - [SnapshotEqualsReplay] checks, for any history and snapshot
 //     interval, that loading from snapshots equals a full replay, on a
 //     given store with given mappers.
+//   - [CompositeEqualsPure] checks, for any commands, that a composed
+//     decider stored one stream per instance (annals.Composite) decides
+//     as the pure composition does, and that its instances load back as
+//     the pure fold has them.
 //
 // For several instances of an application on one database, each adapter
 // opening its stores with an [OpenInstances]:

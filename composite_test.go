@@ -1,0 +1,298 @@
+package annals_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/proptest"
+	"github.com/annals-dev/annals/snapshot"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+)
+
+// Concerts, accounts and counters, each kind of instance in streams of
+// its own.
+var (
+	concertStreams = codec.StreamPrefix[string]("concert-")
+	accountStreams = codec.StreamPrefix[string]("account-")
+	gaugeStreams   = codec.StreamPrefix[int]("gauge-")
+)
+
+// A gauge counts up by the amount it is given, and refuses to go past
+// ten.
+var gauge = decider.Decider[int, int, int]{
+	Decide: func(n, total int) ([]int, error) {
+		if total+n > 10 {
+			return nil, fmt.Errorf("%d more would pass ten", n)
+		}
+		return []int{n}, nil
+	},
+	Evolve: func(total, n int) int { return total + n },
+}
+
+func gaugeCodec() *codec.JSON[int] { return codec.NewJSON[int]().Register("Counted", 0) }
+
+func newConcerts(s *annals.Store, opts ...annals.RunnerOption) *annals.Instances[string, Buy, Sold, int] {
+	return annals.NewInstances(s, concert, codec.NewKeyed(concertStreams, concertCodec()), opts...)
+}
+
+func newAccounts(s *annals.Store) *annals.Instances[string, accountCmd, accountEvent, account] {
+	return annals.NewInstances(s, accounts, codec.NewKeyed(accountStreams, codec.Mapper[accountEvent](accountCodec())))
+}
+
+func newGauges(s *annals.Store) *annals.Instances[int, int, int, int] {
+	return annals.NewInstances(s, gauge, codec.NewKeyed(gaugeStreams, gaugeCodec()))
+}
+
+func streamTypes(t *testing.T, s store.Store, stream string) []string {
+	t.Helper()
+	var types []string
+	for rec, err := range s.ReadStream(context.Background(), stream, 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, rec.Type)
+	}
+	return types
+}
+
+func TestInstancesRunOneStreamPerInstance(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	concerts := newConcerts(s)
+	for range 3 {
+		if _, err := concerts.Handle(ctx, decider.Keyed[string, Buy]{Key: "a"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := concerts.Handle(ctx, decider.Keyed[string, Buy]{Key: "b"})
+	if err != nil || !reflect.DeepEqual(res, annals.Result[Sold, int]{Events: []Sold{{Seat: 1}}, State: 1, Version: 1}) {
+		t.Fatalf("first seat of concert b: %+v, %v", res, err)
+	}
+	res, err = concerts.Handle(ctx, decider.Keyed[string, Buy]{Key: "a"})
+	if !errors.Is(err, errSoldOut) || !errors.Is(err, annals.ErrRejected) || res.State != 3 || res.Version != 3 {
+		t.Fatalf("a fourth seat of concert a: %+v, %v; want a rejection in state 3 at version 3", res, err)
+	}
+	if got := streamTypes(t, s, "concert-a"); len(got) != 3 {
+		t.Fatalf("stream concert-a holds %v, want three seats", got)
+	}
+	if got := streamTypes(t, s, "concert-b"); len(got) != 1 {
+		t.Fatalf("stream concert-b holds %v, want one seat", got)
+	}
+	if sold, v, err := concerts.Load(ctx, "a"); sold != 3 || v != 3 || err != nil {
+		t.Fatalf("Load(a) = %d, %d, %v", sold, v, err)
+	}
+	if sold, v, err := concerts.Load(ctx, "c"); sold != 0 || v != 0 || err != nil {
+		t.Fatalf("Load of an instance with no events = %d, %d, %v", sold, v, err)
+	}
+}
+
+// An instance is a Runner's stream: a rival's append between the load and
+// the append is caught up with and decided again, and the cache and
+// snapshots are the runner's.
+func TestInstancesHaveTheRunnersLoop(t *testing.T) {
+	ctx := context.Background()
+	mem := annals.New(memory.New())
+	rival := newConcerts(mem)
+	s := annals.New(&rivalStore{Store: mem, rival: func() {
+		if _, err := rival.Handle(ctx, decider.Keyed[string, Buy]{Key: "a"}); err != nil {
+			t.Error(err)
+		}
+	}})
+	concerts := newConcerts(s, annals.WithCache(8), annals.WithSnapshots(mem, snapshot.Every(2), codec.NewJSON[int]().Register("Sold", 0)))
+	res, err := concerts.Handle(ctx, decider.Keyed[string, Buy]{Key: "a"})
+	if err != nil || res.Events[0].Seat != 2 || res.Version != 2 {
+		t.Fatalf("after a rival's seat: %+v, %v; want seat 2", res, err)
+	}
+	snap, ok, err := mem.LatestSnapshot(ctx, "concert-a")
+	if err != nil || !ok || snap.Version != 2 {
+		t.Fatalf("snapshot of concert-a: %+v, %v, %v; want one at version 2", snap, ok, err)
+	}
+}
+
+// library combines many concerts with many accounts.
+var library = decider.Combine(decider.Many[string](concert), decider.Many[string](accounts))
+
+type (
+	libraryCommand = decider.Either[decider.Keyed[string, Buy], decider.Keyed[string, accountCmd]]
+	libraryEvent   = decider.Either[decider.Keyed[string, Sold], decider.Keyed[string, accountEvent]]
+	libraryState   = decider.Pair[map[string]int, map[string]account]
+)
+
+func buy(key string) libraryCommand {
+	return decider.Left[decider.Keyed[string, Buy], decider.Keyed[string, accountCmd]](decider.Keyed[string, Buy]{Key: key})
+}
+
+func open(key string) libraryCommand {
+	return decider.Right[decider.Keyed[string, Buy]](decider.Keyed[string, accountCmd]{Key: key, Value: accountCmd{Open: true, CustomerID: key}})
+}
+
+func TestCompositeRoutesEachCaseToItsPart(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	c := annals.NewComposite(library, newConcerts(s), newAccounts(s))
+
+	res, err := c.Handle(ctx, buy("a"))
+	want := annals.Result[libraryEvent, libraryState]{
+		Events:  []libraryEvent{decider.Left[decider.Keyed[string, Sold], decider.Keyed[string, accountEvent]](decider.Keyed[string, Sold]{Key: "a", Value: Sold{Seat: 1}})},
+		State:   libraryState{First: map[string]int{"a": 1}, Second: map[string]account{}},
+		Version: 1,
+	}
+	if err != nil || !reflect.DeepEqual(res, want) {
+		t.Fatalf("buy a seat: %#v, %v\nwant %#v", res, err, want)
+	}
+	res, err = c.Handle(ctx, open("ada"))
+	if err != nil || res.State.Second["ada"].CustomerID != "ada" || len(res.State.First) != 0 || res.Version != 1 {
+		t.Fatalf("open an account: %#v, %v", res, err)
+	}
+	res, err = c.Handle(ctx, open("ada"))
+	if !errors.Is(err, errAlreadyOpen) || !errors.Is(err, annals.ErrRejected) || res.State.Second["ada"].CustomerID != "ada" || res.Version != 1 {
+		t.Fatalf("open it again: %#v, %v; want a rejection with the account's state", res, err)
+	}
+	if got := streamTypes(t, s, "account-ada"); !reflect.DeepEqual(got, []string{"AccountOpened"}) {
+		t.Fatalf("stream account-ada holds %v", got)
+	}
+
+	// The log reads back as the composite's events, keys and all.
+	recs, err := s.ReadLog(ctx, store.LogQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read []string
+	for _, rec := range recs {
+		e, err := c.Events().FromRecord(ctx, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read = append(read, e.String())
+	}
+	if want := []string{`Left({Key:"a" Value:Sold{Seat:1}})`, `Right({Key:"ada" Value:accountOpened{CustomerID:ada Holder: Email:}})`}; !reflect.DeepEqual(read, want) {
+		t.Fatalf("the log read as the composite's events:\n%q\nwant\n%q", read, want)
+	}
+}
+
+// A composite of three deciders takes the value Combine3 returns, and
+// the commands its methods build.
+func TestCompositeOfCombined3(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	three := decider.Combine3(decider.Many[string](concert), decider.Many[string](accounts), decider.Many[int](gauge))
+	c := annals.NewComposite(three, newConcerts(s), newAccounts(s), newGauges(s))
+
+	res, err := c.Handle(ctx, three.Third(decider.Keyed[int, int]{Key: 7, Value: 4}))
+	if err != nil || !reflect.DeepEqual(res.Events, []decider.Sum3[decider.Keyed[string, Sold], decider.Keyed[string, accountEvent], decider.Keyed[int, int]]{three.ThirdEvent(decider.Keyed[int, int]{Key: 7, Value: 4})}) {
+		t.Fatalf("count 4 on gauge 7: %v, %v", res, err)
+	}
+	if res.State.Third[7] != 4 || len(res.State.First) != 0 {
+		t.Fatalf("state after counting: %v", res.State)
+	}
+	if _, err := c.Handle(ctx, three.Third(decider.Keyed[int, int]{Key: 7, Value: 7})); !errors.Is(err, annals.ErrRejected) {
+		t.Fatalf("counting past ten: %v, want a rejection", err)
+	}
+	if _, err := c.Handle(ctx, three.First(decider.Keyed[string, Buy]{Key: "x"})); err != nil {
+		t.Fatal(err)
+	}
+	if got := streamTypes(t, s, "gauge-7"); !reflect.DeepEqual(got, []string{"Counted"}) {
+		t.Fatalf("stream gauge-7 holds %v", got)
+	}
+}
+
+// A part of a composite can be a composite: Combine(a, Combine(b, c)).
+func TestNestedComposite(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	inner := decider.Combine(decider.Many[string](accounts), decider.Many[int](gauge))
+	outer := decider.Combine(decider.Many[string](concert), inner)
+	c := annals.NewComposite(outer, newConcerts(s), annals.NewComposite(inner, newAccounts(s), newGauges(s)))
+
+	cmd := decider.Right[decider.Keyed[string, Buy]](decider.Right[decider.Keyed[string, accountCmd]](decider.Keyed[int, int]{Key: 3, Value: 2}))
+	res, err := c.Handle(ctx, cmd)
+	if err != nil || res.State.Second.Second[3] != 2 || res.Version != 1 || len(res.Events) != 1 {
+		t.Fatalf("a nested command: %v, %v", res, err)
+	}
+	if got := res.Events[0].String(); got != "Right(Right({Key:3 Value:2}))" {
+		t.Fatalf("event %s", got)
+	}
+	loaded, err := c.Load(ctx, outer.Fold(outer.InitialState(), res.Events))
+	if err != nil || !reflect.DeepEqual(loaded, res.State) {
+		t.Fatalf("loaded back %v, %v; want %v", loaded, err, res.State)
+	}
+}
+
+func TestNewCompositePanicsOnPartsThatDoNotFit(t *testing.T) {
+	s := annals.New(memory.New())
+	other := annals.New(memory.New())
+	plain := decider.MapState(library, func(p libraryState) int { return len(p.First) }, func(int) libraryState { return library.InitialState() })
+	for name, c := range map[string]struct {
+		build func()
+		says  string
+	}{
+		"too few parts":      {func() { annals.NewComposite(library, newConcerts(s)) }, "1 parts for 2 cases"},
+		"parts swapped":      {func() { annals.NewComposite(library, newAccounts(s), newConcerts(s)) }, "part 0 runs decider.Keyed[string,github.com/annals-dev/annals_test.accountCmd] commands"},
+		"not a sum":          {func() { annals.NewComposite(decider.Many[string](concert), newConcerts(s)) }, "must be sums of package decider"},
+		"a state of no part": {func() { annals.NewComposite(plain, newConcerts(s), newAccounts(s)) }, "its state must have a field per part"},
+		"two stores":         {func() { annals.NewComposite(library, newConcerts(s), newAccounts(other)) }, "part 1 runs on another store"},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), c.says) {
+					t.Errorf("%s: panic %v, want one saying %q", name, r, c.says)
+				}
+			}()
+			c.build()
+		}()
+	}
+}
+
+// For any commands, the composite stored one stream per instance agrees
+// with the pure composition.
+func TestCompositeEqualsPureComposition(t *testing.T) {
+	s := annals.New(memory.New())
+	runs := 0
+	command := rapid.Custom(func(t *rapid.T) libraryCommand {
+		key := rapid.SampledFrom([]string{"a", "b", "c"}).Draw(t, "key")
+		if rapid.Bool().Draw(t, "concert") {
+			return buy(key)
+		}
+		if rapid.Bool().Draw(t, "open") {
+			return open(key)
+		}
+		return decider.Right[decider.Keyed[string, Buy]](decider.Keyed[string, accountCmd]{Key: key, Value: accountCmd{Amount: rapid.Int64Range(-1, 9).Draw(t, "amount")}})
+	})
+	proptest.CompositeEqualsPure(t, library, func(t *rapid.T) *annals.Composite[libraryCommand, libraryEvent, libraryState] {
+		// Streams of their own for every run, on one store.
+		runs++
+		prefix := fmt.Sprintf("run%d-", runs)
+		return annals.NewComposite(library,
+			annals.NewInstances(s, concert, codec.NewKeyed(codec.StreamPrefix[string](prefix+"concert-"), concertCodec())),
+			annals.NewInstances(s, accounts, codec.NewKeyed(codec.StreamPrefix[string](prefix+"account-"), codec.Mapper[accountEvent](accountCodec()))))
+	}, command)
+}
+
+// Options reach the part's runner: a command handled again with its
+// idempotency key is answered "already done", with the instance's state.
+func TestCompositePassesOptionsToItsParts(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	c := annals.NewComposite(library, newConcerts(s), newAccounts(s))
+	first, err := c.Handle(ctx, buy("a"), annals.WithIdempotencyKey("req-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.Handle(ctx, buy("a"), annals.WithIdempotencyKey("req-1"))
+	if err != nil || !again.Duplicate || again.Events != nil || !reflect.DeepEqual(again.State, first.State) || again.Version != 1 {
+		t.Fatalf("the same command again: %#v, %v; want a duplicate at version 1 with state %v", again, err, first.State)
+	}
+	if sold, _, _ := newConcerts(s).Load(ctx, "a"); sold != 1 {
+		t.Fatalf("concert a sold %d seats, want 1", sold)
+	}
+}

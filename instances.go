@@ -1,0 +1,121 @@
+package annals
+
+import (
+	"context"
+	"errors"
+	"reflect"
+
+	"github.com/samber/lo"
+
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/decider"
+)
+
+// Instances runs [decider.Many] of a decider one stream per instance: a
+// command addressed to key k is decided by k's instance alone, on the
+// state loaded from k's stream, and its events are appended to that
+// stream. It is a [Runner] with the stream taken from the command's key,
+// so every instance has the runner's optimistic concurrency, retries,
+// snapshots and cache, and its results are the instance's.
+//
+// The stored instances and the pure decider.Many[K](d) agree: the state
+// loaded from k's stream is the state of k in the fold of Many over every
+// event handled, since Many keeps keys apart as streams do. Unlike Many's
+// map, nothing holds every instance in memory, and instances never
+// contend: commands for two keys append to two streams.
+//
+// An Instances is safe for concurrent use.
+type Instances[K comparable, C, E, S any] struct {
+	runner *Runner[C, E, S]
+	events *codec.KeyedMapper[K, E]
+}
+
+// NewInstances returns the runner of decider.Many[K](d) on store s, one
+// stream per instance: events names each instance's stream from its key
+// and stores its events, as [codec.NewKeyed] builds it:
+//
+//	books := annals.NewInstances(s, book.Decider,
+//		codec.NewKeyed(codec.StreamPrefix[string]("book-"), book.Codec()))
+//
+// The options are those of [NewRunner]; a snapshot mapper of
+// [WithSnapshots] is one of an instance's state S.
+func NewInstances[K comparable, C, E, S any](s *Store, d decider.Decider[C, E, S], events *codec.KeyedMapper[K, E], opts ...RunnerOption) *Instances[K, C, E, S] {
+	if events == nil {
+		panic("annals: annals.NewInstances: nil mapper")
+	}
+	return &Instances[K, C, E, S]{runner: NewRunner(s, d, events.Events(), opts...), events: events}
+}
+
+// Handle decides the command's Value on the current state of the
+// instance of its Key, in that instance's stream, and appends the events
+// there: it is [Runner.Handle] on the stream [Instances.Stream] names,
+// with the same outcomes, and its Result is the instance's: its events,
+// its state and its stream's version.
+func (in *Instances[K, C, E, S]) Handle(ctx context.Context, cmd decider.Keyed[K, C], opts ...HandleOption) (Result[E, S], error) {
+	return in.runner.Handle(ctx, in.Stream(cmd.Key), cmd.Value, opts...)
+}
+
+// Load returns the current state and version of the instance key. An
+// instance with no events is in the initial state at version 0.
+func (in *Instances[K, C, E, S]) Load(ctx context.Context, key K) (S, int64, error) {
+	return in.runner.Load(ctx, in.Stream(key))
+}
+
+// Stream returns the stream of the instance key.
+func (in *Instances[K, C, E, S]) Stream(key K) string { return in.events.Streams().Stream(key) }
+
+// Runner returns the runner of every instance's stream, for what it does
+// beyond Handle and Load, such as loading a stream as of a time.
+func (in *Instances[K, C, E, S]) Runner() *Runner[C, E, S] { return in.runner }
+
+// Events returns the mapper of the instances' events as decider.Many's
+// events: a consumer of the log reads them with it, keys and all.
+func (in *Instances[K, C, E, S]) Events() *codec.KeyedMapper[K, E] { return in.events }
+
+func (in *Instances[K, C, E, S]) part() part { return instancesPart[K, C, E, S]{in} }
+
+// instancesPart is an Instances as a part of a Composite: its commands,
+// events and state are decider.Many's.
+type instancesPart[K comparable, C, E, S any] struct{ in *Instances[K, C, E, S] }
+
+func (p instancesPart[K, C, E, S]) handle(ctx context.Context, cmd any, opts []HandleOption) (partResult, error) {
+	c := cmd.(decider.Keyed[K, C])
+	res, err := p.in.Handle(ctx, c, opts...)
+	if !answered(err) {
+		return partResult{}, err
+	}
+	return partResult{
+		answered:  true,
+		events:    lo.Map(res.Events, func(e E, _ int) any { return decider.Keyed[K, E]{Key: c.Key, Value: e} }),
+		state:     map[K]S{c.Key: res.State},
+		version:   res.Version,
+		duplicate: res.Duplicate,
+	}, err
+}
+
+func (p instancesPart[K, C, E, S]) types() (command, event, state reflect.Type) {
+	return reflect.TypeFor[decider.Keyed[K, C]](), reflect.TypeFor[decider.Keyed[K, E]](), reflect.TypeFor[map[K]S]()
+}
+
+func (p instancesPart[K, C, E, S]) events() codec.Part { return p.in.events }
+
+func (p instancesPart[K, C, E, S]) load(ctx context.Context, like any) (any, error) {
+	out := map[K]S{}
+	for k := range like.(map[K]S) {
+		st, _, err := p.in.Load(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = st
+	}
+	return out, nil
+}
+
+func (p instancesPart[K, C, E, S]) store() *Store { return p.in.runner.store }
+
+// answered reports whether a runner's Result holds an answer along with
+// err: a success, a business-rule rejection, or a stored write that
+// something after it failed.
+func answered(err error) bool {
+	return err == nil || errors.Is(err, ErrRejected) || errors.Is(err, ErrStored)
+}

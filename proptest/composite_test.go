@@ -1,0 +1,83 @@
+package proptest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+)
+
+// A poll counts votes per option of many polls; a panel has many
+// tallies too.
+type (
+	pollCommand = decider.Either[decider.Keyed[string, vote], decider.Keyed[string, vote]]
+	pollEvent   = decider.Either[decider.Keyed[string, voted], decider.Keyed[string, voted]]
+	pollState   = decider.Pair[map[string]tally, map[string]tally]
+)
+
+var polls = decider.Combine(decider.Many[string](tallyDecider()), decider.Many[string](tallyDecider()))
+
+func votedCodec() *codec.JSON[voted] { return codec.NewJSON[voted]().Register("Voted", voted{}) }
+
+var pollCommandGen = rapid.Custom(func(t *rapid.T) pollCommand {
+	c := decider.Keyed[string, vote]{Key: rapid.SampledFrom([]string{"a", "b"}).Draw(t, "poll"), Value: voteGen.Draw(t, "vote")}
+	if rapid.Bool().Draw(t, "panel") {
+		return decider.Right[decider.Keyed[string, vote]](c)
+	}
+	return decider.Left[decider.Keyed[string, vote], decider.Keyed[string, vote]](c)
+})
+
+// pollComposite returns a composite of polls on streams of its own for
+// every run, with part b's decider, codec and prefix given.
+func pollComposite(s *annals.Store, b decider.Decider[vote, voted, tally], events codec.Mapper[voted], prefixB string) func(t *rapid.T) *annals.Composite[pollCommand, pollEvent, pollState] {
+	runs := 0
+	return func(t *rapid.T) *annals.Composite[pollCommand, pollEvent, pollState] {
+		runs++
+		run := fmt.Sprintf("run%d-", runs)
+		return annals.NewComposite(polls,
+			annals.NewInstances(s, tallyDecider(), codec.NewKeyed(codec.StreamPrefix[string](run+"poll-"), votedCodec())),
+			annals.NewInstances(s, b, codec.NewKeyed(codec.StreamPrefix[string](run+prefixB), events)))
+	}
+}
+
+func TestCompositeEqualsPureHolds(t *testing.T) {
+	s := annals.New(memory.New())
+	CompositeEqualsPure(t, polls, pollComposite(s, tallyDecider(), votedCodec(), "panel-"), pollCommandGen, Length(1, 30))
+}
+
+// lossy stores votes without their option.
+type lossy struct{}
+
+func (lossy) ToEvent(_ context.Context, at codec.Placement, _ voted, meta store.Metadata) (store.Event, error) {
+	return store.Event{ID: at.ID, Type: "Voted", Data: []byte("{}"), Metadata: meta}, nil
+}
+func (lossy) FromRecord(context.Context, store.Record) (voted, error) { return voted{}, nil }
+func (lossy) Types() []string                                         { return []string{"Voted"} }
+
+func TestCompositeEqualsPureCatchesWhatDiffers(t *testing.T) {
+	generous := tallyDecider()
+	generous.Decide = func(c vote, s tally) ([]voted, error) { return []voted{{Option: c.option}}, nil }
+	for name, c := range map[string]struct {
+		build func(t *rapid.T) *annals.Composite[pollCommand, pollEvent, pollState]
+		says  string
+	}{
+		"a part of another decider": {pollComposite(annals.New(memory.New()), generous, votedCodec(), "panel-"), "the pure composition rejects it"},
+		"two kinds in one stream":   {pollComposite(annals.New(memory.New()), tallyDecider(), votedCodec(), "poll-"), "load back from the store other than the pure fold"},
+		"events that lose content":  {pollComposite(annals.New(memory.New()), tallyDecider(), lossy{}, "panel-"), "load back from the store other than the pure fold"},
+	} {
+		r := &recorder{TB: t}
+		CompositeEqualsPure(r, polls, c.build, pollCommandGen)
+		r.finish()
+		if !strings.Contains(r.output(), c.says) {
+			t.Errorf("%s: the check said\n%s\nwant %q", name, r.output(), c.says)
+		}
+	}
+}
