@@ -13,7 +13,7 @@
 // [New] makes the same handle from an adapter value, such as
 // memory.New() in a test. The handle does everything its adapter can —
 // events, checkpoints, view states, snapshots, data subjects' keys, leases,
-// SQL read models ([SQL]) — without a type assertion; a feature the adapter
+// SQL read models ([SQL], and [ReadDB] for their queries) — without a type assertion; a feature the adapter
 // lacks fails with an error that matches [store.ErrUnsupported], and
 // [Store.Unsupported] lists them.
 //
@@ -32,6 +32,11 @@
 // compression, encryption and personal data. [WithSnapshots] loads long
 // streams from their latest snapshot, [WithCache] keeps recent states in
 // memory, and [Runner.LoadAt] and [Runner.LoadAsOf] read the past.
+//
+// A composed decider is stored one stream per instance: [NewInstances]
+// runs decider.Many with the stream named from each command's key, and
+// [NewComposite] routes each command of a combination of such parts
+// (decider.Combine, decider.Combine3…) to its part by the case of its sum.
 //
 // # What a write tells its caller
 //

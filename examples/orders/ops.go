@@ -25,6 +25,7 @@ func runOps(ctx context.Context, cfg config, args []string, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, "orders ops:", err)
 		return ops.ExitFailure
 	}
+	// docs:begin operations-ops
 	commands := ops.Commands{
 		System:     shop.System,
 		Rebuilders: []ops.Rebuilder{shop.summary},
@@ -33,4 +34,5 @@ func runOps(ctx context.Context, cfg config, args []string, stdout, stderr io.Wr
 		Stderr:     stderr,
 	}
 	return commands.Run(ctx, args)
+	// docs:end operations-ops
 }

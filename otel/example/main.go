@@ -54,6 +54,7 @@ var page = decider.Decider[visit, visited, int]{
 }
 
 func run(ctx context.Context) (err error) {
+	// docs:begin operations-otlp
 	// OTLP exporters behind the SDK's providers, made the global ones,
 	// and the W3C trace context to carry a trace from an append to the
 	// consumers that read its events.
@@ -98,6 +99,7 @@ func run(ctx context.Context) (err error) {
 	if _, err := annalsotel.ObserveSystem(sys); err != nil {
 		return err
 	}
+	// docs:end operations-otlp
 
 	events := codec.NewJSON[visited]().Register("Visited", visited{})
 	totals := annals.NewViewProjection(s, "totals", view.View[int, visited]{Evolve: page.Evolve}, events,
