@@ -42,6 +42,7 @@ type Projection[T any] struct {
 	cursor     cursor
 	migrations []func(context.Context, T) error
 	migrated   atomic.Bool
+	watcher    batchWatcher // nil but for a view
 }
 
 // cursor remembers where this projection's last commit left its
@@ -378,26 +379,31 @@ func (p *Projection[T]) stepOnce(ctx context.Context) (int, int64, bool, error) 
 	if at, full, ok := p.cursor.get(); ok {
 		// The last commit of this projection set the checkpoint to at.
 		from = at
-		if !full {
-			// It reached the head: nothing is new unless the head moved.
+		filtered := len(p.cfg.types) > 0
+		limit := p.cfg.batch
+		if !full && filtered {
+			// A page of some types only says nothing of the head, which
+			// the batch's end then needs, read before the page.
 			if head, err = p.store.Head(ctx); err != nil || head <= from {
 				return 0, from, err == nil, err
 			}
-		}
-		limit := p.cfg.batch
-		if !full {
 			limit = pageLimit(from, head, p.cfg.batch)
 		}
 		recs, err = p.store.ReadLog(ctx, store.LogQuery{After: from, Limit: limit, Types: p.cfg.types})
 		if err != nil {
 			return 0, from, false, fmt.Errorf("consumer %q: read the log after %d: %w", p.name, from, err)
 		}
-		if len(recs) == p.cfg.batch {
+		switch {
+		case len(recs) == p.cfg.batch || (len(recs) > 0 && !filtered):
+			// A full page ends where it ends; a short page of every
+			// type ends at the head as it was when it was read: a store
+			// numbers the events committed before a read, and reads
+			// them.
 			head = recs[len(recs)-1].Position
-		} else if full {
-			// The page ends short: the batch's end then depends on the
-			// head, which must be read before the page.
-			recs = nil
+		case !filtered:
+			return 0, from, true, nil // nothing after the checkpoint
+		case full:
+			recs = nil // a short page after a full one: read the head first
 		}
 	}
 	if recs == nil {
@@ -415,13 +421,35 @@ func (p *Projection[T]) stepOnce(ctx context.Context) (int, int64, bool, error) 
 	return n, to, err == nil && !full, err
 }
 
+// commit commits fn's writes with the checkpoint moved from from to to,
+// telling the projection's watcher, if it has one.
+func (p *Projection[T]) commit(ctx context.Context, from, to int64, fn func(T) error) error {
+	if p.watcher == nil {
+		return p.committer.Commit(ctx, p.name, from, to, fn)
+	}
+	p.watcher.begin(from)
+	err := p.committer.Commit(ctx, p.name, from, to, fn)
+	p.watcher.end(to, err)
+	return err
+}
+
+// A batchWatcher is told of each commit of a projection's batch, so that
+// a view can keep the states it committed: begin comes before the commit
+// starts, from the checkpoint it moves from, and end after it ended.
+// Between the two, the watcher holds whatever lock it needs.
+type batchWatcher interface {
+	begin(from int64)
+	end(to int64, err error)
+	reset()
+}
+
 // commitBatch handles recs, the batch after the checkpoint from, and
 // commits them with the checkpoint.
 func (p *Projection[T]) commitBatch(ctx context.Context, from, head int64, recs []store.Record) (int, int64, error) {
 	to := batchEnd(from, head, recs, p.cfg.batch)
 	failed := len(recs)
 	var handlerErr error
-	err := p.committer.Commit(ctx, p.name, from, to, func(tx T) error {
+	err := p.commit(ctx, from, to, func(tx T) error {
 		failed, handlerErr = p.apply(ctx, tx, recs)
 		return handlerErr
 	})
@@ -438,7 +466,7 @@ func (p *Projection[T]) commitBatch(ctx context.Context, from, head int64, recs 
 	}
 	// Keep the events before the one that failed.
 	to = recs[failed-1].Position
-	err = p.committer.Commit(ctx, p.name, from, to, func(tx T) error {
+	err = p.commit(ctx, from, to, func(tx T) error {
 		_, err := p.apply(ctx, tx, recs[:failed])
 		return err
 	})
@@ -598,6 +626,9 @@ func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Cont
 		return fmt.Errorf("rebuild %q: %w", p.name, err)
 	}
 	p.cursor.forget()
+	if p.watcher != nil {
+		p.watcher.reset()
+	}
 	if err := p.committer.Commit(ctx, p.name, from, 0, func(tx T) error { return reset(ctx, tx) }); err != nil {
 		return fmt.Errorf("rebuild %q: reset: %w", p.name, err)
 	}

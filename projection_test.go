@@ -486,3 +486,28 @@ func TestLogProgressIsThrottledButLogsTheEnd(t *testing.T) {
 		t.Fatalf("last line %q does not report the end", lines[1])
 	}
 }
+
+// A view keeps the states it committed, to evolve them without loading
+// them back; a batch that starts from a checkpoint another instance moved
+// makes it load them again. Two instances of one view, taking turns on
+// one stream's events in batches of two, end with the replayed state.
+func TestViewCacheSeesAnotherInstancesCommits(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	r := annals.NewRunner(s, counter, counterCodec())
+	a := newTally(s, annals.WithBatchSize(2))
+	b := newTally(s, annals.WithBatchSize(2))
+	for _, turn := range []struct {
+		events int
+		by     *annals.ViewProjection[tally, incremented]
+	}{{2, a}, {1, b}, {1, a}, {3, b}, {2, a}, {1, a}} {
+		appendN(t, r, "c", turn.events)
+		if _, err := turn.by.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := a.Get(ctx, "c")
+	if err != nil || got != (tally{Count: 10, Last: 10}) {
+		t.Fatalf("view = %+v, %v; want 10 events counted once each", got, err)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"sync"
 
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/store"
@@ -30,6 +32,7 @@ type ViewProjection[S, E any] struct {
 // under the view name name; S must encode as JSON.
 func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mapper codec.Mapper[E], key func(store.Record, E) (string, bool), opts ...ConsumerOption) *ViewProjection[S, E] {
 	opts = append(typesOf(mapper), opts...)
+	cache := newViewCache[S]()
 	apply := func(ctx context.Context, tx store.StateTx, recs []store.Record) (int, error) {
 		type keyed struct {
 			key   string
@@ -49,13 +52,16 @@ func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mappe
 			}
 		}
 		keys := lo.Uniq(lo.Map(events, func(ke keyed, _ int) string { return ke.key }))
-		states, err := loadStates(ctx, tx, name, keys, v)
+		states, missing := cache.lookup(keys)
+		loaded, err := loadStates(ctx, tx, name, missing, v)
 		if err != nil {
 			return 0, err
 		}
+		maps.Copy(states, loaded)
 		for _, ke := range events {
 			states[ke.key] = v.Evolve(states[ke.key], ke.event)
 		}
+		cache.stage(states)
 		for _, k := range keys {
 			data, err := json.Marshal(states[k])
 			if err != nil {
@@ -68,16 +74,90 @@ func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mappe
 		return len(recs), nil
 	}
 	return &ViewProjection[S, E]{
-		Projection: &Projection[store.StateTx]{name: name, store: s, committer: s, apply: apply, cfg: newConsumerConfig(opts)},
+		Projection: &Projection[store.StateTx]{name: name, store: s, committer: s, apply: apply, cfg: newConsumerConfig(opts), watcher: cache},
 		states:     s,
 		view:       v,
 	}
 }
 
+// maxCachedStates bounds how many states a view keeps in memory.
+const maxCachedStates = 4096
+
+// viewCache keeps the states a view committed, so that the next batch
+// need not load them back. They are the stored states for as long as
+// nobody else commits for the view: a batch whose commit moves the
+// checkpoint from the position of the view's own last commit (compared
+// and set in the commit) finds them current. Any other batch, or a failed
+// commit, empties it.
+type viewCache[S any] struct {
+	mu      sync.Mutex
+	at      int64 // the checkpoint the states are current at; -1 when none
+	states  map[string]S
+	valid   bool         // for the batch being committed
+	pending map[string]S // what the batch being committed writes
+}
+
+func newViewCache[S any]() *viewCache[S] {
+	return &viewCache[S]{at: -1, states: map[string]S{}}
+}
+
+func (c *viewCache[S]) begin(from int64) {
+	c.mu.Lock()
+	c.valid = from == c.at
+	c.pending = nil
+}
+
+func (c *viewCache[S]) end(to int64, err error) {
+	defer c.mu.Unlock()
+	if err != nil || !c.valid && c.at != -1 && len(c.states) > 0 {
+		clear(c.states)
+	}
+	if err != nil {
+		c.at = -1
+		return
+	}
+	if len(c.states)+len(c.pending) > maxCachedStates {
+		clear(c.states)
+	}
+	maps.Copy(c.states, c.pending)
+	c.at, c.pending = to, nil
+}
+
+func (c *viewCache[S]) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = -1
+	clear(c.states)
+}
+
+// lookup returns the cached states of keys, and the keys it does not
+// hold. It is called inside a commit, between begin and end.
+func (c *viewCache[S]) lookup(keys []string) (map[string]S, []string) {
+	found := make(map[string]S, len(keys))
+	if !c.valid {
+		return found, keys
+	}
+	var missing []string
+	for _, k := range keys {
+		if st, ok := c.states[k]; ok {
+			found[k] = st
+		} else {
+			missing = append(missing, k)
+		}
+	}
+	return found, missing
+}
+
+// stage records what the batch being committed writes.
+func (c *viewCache[S]) stage(states map[string]S) { c.pending = states }
+
 // loadStates returns the states of keys, the initial state for those with
 // none stored, in one round trip when tx is a [store.StateBatchTx].
 func loadStates[S, E any](ctx context.Context, tx store.StateTx, name string, keys []string, v view.View[S, E]) (map[string]S, error) {
 	states := make(map[string]S, len(keys))
+	if len(keys) == 0 {
+		return states, nil
+	}
 	batch, ok := tx.(store.StateBatchTx)
 	if !ok {
 		for _, k := range keys {
