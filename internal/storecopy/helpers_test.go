@@ -53,22 +53,17 @@ func fill(t testing.TB, s store.Store, streams, perStream int) int64 {
 	t.Helper()
 	ctx := context.Background()
 	encodings := []string{"", "deflate", "aes256gcm:k1", "personal+deflate+aes256gcm:k2"}
-	for v := range perStream {
+	// Each append writes a few events of one stream; the streams take
+	// turns, so that they interleave in the log.
+	chunk := 1 + perStream/10
+	for first := 0; first < perStream; first += chunk {
 		for i := range streams {
 			id := fmt.Sprintf("acct-%03d", i)
-			e := store.Event{
-				Type: "Deposited", SchemaVersion: 1 + i%2,
-				Data:     fmt.Appendf(nil, `{"amount":%d}`, v),
-				Encoding: encodings[(i+v)%len(encodings)],
-				Metadata: store.Metadata{CorrelationID: fmt.Sprint("c-", i), CausationID: fmt.Sprint("x-", v)},
+			var events []store.Event
+			for v := first; v < min(first+chunk, perStream); v++ {
+				events = append(events, event(i, v, encodings))
 			}
-			if v%3 == 0 {
-				e.Metadata.Extra = map[string]string{"tenant": "t1", "v": fmt.Sprint(v)}
-			}
-			if e.Encoding != "" {
-				e.Data = []byte{byte(v), 0, 0xff, byte(i)} // opaque bytes: copied, never decoded
-			}
-			if _, err := s.Append(ctx, id, int64(v), []store.Event{e}); err != nil {
+			if _, err := s.Append(ctx, id, int64(first), events); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -173,4 +168,21 @@ func names[T any](xs []T, name func(T) string) []string {
 		out[i] = name(x)
 	}
 	return slices.Clip(out)
+}
+
+// event is version v+1 of stream i, written by fill.
+func event(i, v int, encodings []string) store.Event {
+	e := store.Event{
+		Type: "Deposited", SchemaVersion: 1 + i%2,
+		Data:     fmt.Appendf(nil, `{"amount":%d}`, v),
+		Encoding: encodings[(i+v)%len(encodings)],
+		Metadata: store.Metadata{CorrelationID: fmt.Sprint("c-", i), CausationID: fmt.Sprint("x-", v)},
+	}
+	if v%3 == 0 {
+		e.Metadata.Extra = map[string]string{"tenant": "t1", "v": fmt.Sprint(v)}
+	}
+	if e.Encoding != "" {
+		e.Data = []byte{byte(v), 0, 0xff, byte(i)} // opaque bytes: copied, never decoded
+	}
+	return e
 }
