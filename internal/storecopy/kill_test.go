@@ -35,7 +35,9 @@ type marker struct{ phase, done int64 }
 
 func (m marker) String() string { return fmt.Sprintf("progress %d %d", m.phase, m.done) }
 
-func compareMarkers(a, b marker) int { return cmp.Or(cmp.Compare(a.phase, b.phase), cmp.Compare(a.done, b.done)) }
+func compareMarkers(a, b marker) int {
+	return cmp.Or(cmp.Compare(a.phase, b.phase), cmp.Compare(a.done, b.done))
+}
 
 func markerOf(p storecopy.Progress) marker {
 	return marker{int64(slices.Index(phases, p.Phase)), p.Done}
