@@ -43,13 +43,17 @@ type Options struct {
 // Phase names a step of the copy.
 type Phase string
 
-// The phases of a copy, in order.
+// The phases of a copy, in order. PhaseVerifyLog runs only when the
+// target holds what an interrupted copy wrote: those events are compared
+// with the source's before the copy goes on. The events a run copies are
+// verified in PhaseEvents, each batch read back from the target once it
+// is written.
 const (
+	PhaseVerifyLog    Phase = "verify log"
 	PhaseEvents       Phase = "events"
 	PhaseSnapshots    Phase = "snapshots"
 	PhaseSubjectKeys  Phase = "subject keys"
 	PhaseStates       Phase = "view states"
-	PhaseVerifyLog    Phase = "verify log"
 	PhaseCheckpoints  Phase = "checkpoints"
 	PhaseVerifyOthers Phase = "verify the rest"
 )
@@ -193,6 +197,7 @@ type copier struct {
 	srcInv, dstInv   store.Inventory
 	cps              []store.Checkpoint // the source's
 	resumeAfter      int64              // the source position of the last event the target holds
+	log              *logCheck
 	phase            Phase
 	phaseStart       time.Time
 	phaseRun, phaseN int64
@@ -213,7 +218,32 @@ func (c *copier) run(ctx context.Context) error {
 	if err := c.checkTarget(ctx); err != nil {
 		return err
 	}
+	if c.cps, err = collect(c.srcExp.ExportCheckpoints(ctx)); err != nil {
+		return fmt.Errorf("copy: read the source's checkpoints: %w", err)
+	}
+	v := newVerifier(c.report.TimePrecision)
+	c.log = v.newLogCheck(c.mapping(c.cps))
+	if c.dstInv.Events > 0 {
+		// What an interrupted copy wrote is compared with the source
+		// before the copy goes on from there.
+		c.startPhase(PhaseVerifyLog, c.dstInv.Events)
+		if err := c.log.walk(ctx, c.src, c.dst, c.resumeAfter, c.dstInv.Events, c.batch, c.progress); err != nil {
+			return err
+		}
+		if v.total > 0 {
+			c.log.compareStreams()
+			return v.failure()
+		}
+	}
 	if err := c.copyEvents(ctx); err != nil {
+		return err
+	}
+	if err := c.log.finish(ctx, c.src, c.dst); err != nil {
+		return err
+	}
+	c.report.Streams = int64(len(v.streams))
+	c.report.Checkpoints = c.log.cps
+	if err := v.failure(); err != nil {
 		return err
 	}
 	if c.report.Snapshots, err = copyAll(ctx, c, PhaseSnapshots, c.srcInv.Snapshots, c.srcExp.ExportSnapshots(ctx), c.dstImp.ImportSnapshots); err != nil {
@@ -225,25 +255,11 @@ func (c *copier) run(ctx context.Context) error {
 	if c.report.States, err = copyAll(ctx, c, PhaseStates, c.srcInv.States, c.srcExp.ExportStates(ctx), c.dstImp.ImportStates); err != nil {
 		return err
 	}
-	if c.cps, err = collect(c.srcExp.ExportCheckpoints(ctx)); err != nil {
-		return fmt.Errorf("copy: read the source's checkpoints: %w", err)
-	}
-	c.startPhase(PhaseVerifyLog, c.srcInv.Events)
-	v := newVerifier(c.report.TimePrecision)
-	maps, err := v.compareLogs(ctx, c.src, c.dst, c.batch, c.mapping(c.cps), c.progress)
-	if err != nil {
-		return err
-	}
-	c.report.Streams = int64(len(v.streams))
-	if err := v.failure(); err != nil {
-		return err
-	}
-	c.report.Checkpoints = maps
-	if err := c.copyCheckpoints(ctx, maps); err != nil {
+	if err := c.copyCheckpoints(ctx, c.log.cps); err != nil {
 		return err
 	}
 	c.startPhase(PhaseVerifyOthers, 4)
-	if err := v.compareRest(ctx, c.srcExp, c.dstExp, maps, c.progress); err != nil {
+	if err := v.compareRest(ctx, c.srcExp, c.dstExp, c.log.cps, c.progress); err != nil {
 		return err
 	}
 	return v.failure()
@@ -377,36 +393,75 @@ func collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
 }
 
 // copyEvents copies the source's log after resumeAfter, up to the head
-// read when the copy began, in batches, each one import. The next batch
-// is read while the last one is written.
-func (c *copier) copyEvents(ctx context.Context) error {
+// read when the copy began, in batches, each one import, and verifies
+// each batch by reading it back from the target. Three things overlap:
+// the next batch is read from the source while one is written, and a
+// batch written is read back and compared while the next is written.
+func (c *copier) copyEvents(ctx context.Context) (err error) {
 	c.startPhase(PhaseEvents, c.srcInv.Events)
 	done := c.dstInv.Events
 	c.progress(done, 0)
+	c.report.Events = done
 	if c.resumeAfter >= c.srcHead {
-		c.report.Events = done
 		return nil
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	pages, stop := prefetch(ctx, c.src, c.resumeAfter, c.srcHead, c.batch)
 	defer stop()
+	written := make(chan writtenPage, 1)
+	verified := make(chan error, 1)
+	go func() { verified <- c.verifyWritten(ctx, written) }()
+	defer func() {
+		close(written)
+		if verr := <-verified; err == nil {
+			err = verr
+		}
+	}()
 	var run int64
 	for p := range pages {
 		if p.err != nil {
 			return fmt.Errorf("copy: read the source's log: %w", p.err)
 		}
-		for i := range p.recs {
-			p.recs[i].Position = done + int64(i) + 1
+		out := slices.Clone(p.recs)
+		for i := range out {
+			out[i].Position = done + int64(i) + 1
 		}
-		if err := c.dstImp.ImportEvents(ctx, p.recs); err != nil {
+		if err := c.dstImp.ImportEvents(ctx, out); err != nil {
 			return fmt.Errorf("copy: write events to the target: %w", err)
+		}
+		select {
+		case written <- writtenPage{src: p.recs, after: done}:
+		case err := <-verified:
+			verified <- err // for the deferred wait
+			return err
 		}
 		done += int64(len(p.recs))
 		run += int64(len(p.recs))
-		c.report.Copied = run
+		c.report.Events, c.report.Copied = done, run
 		c.progress(done, run)
 	}
-	c.report.Events = done
 	return ctx.Err()
+}
+
+// writtenPage is a page of the source's log, written to the target after
+// position after.
+type writtenPage struct {
+	src   []store.Record
+	after int64
+}
+
+// verifyWritten reads back each page written and compares it with the
+// source's, until written is closed or a read fails.
+func (c *copier) verifyWritten(ctx context.Context, written <-chan writtenPage) error {
+	for w := range written {
+		back, err := c.dst.ReadLog(ctx, store.LogQuery{After: w.after, Limit: len(w.src)})
+		if err != nil {
+			return fmt.Errorf("copy: verify: read the target's log: %w", err)
+		}
+		c.log.pairs(w.src, back)
+	}
+	return nil
 }
 
 // page is a page of the log, or the error that ended the reading.

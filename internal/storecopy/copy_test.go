@@ -42,7 +42,7 @@ func TestCopyBetweenAdapters(t *testing.T) {
 				t.Errorf("report %+v", rep)
 			}
 			wantPhases := []storecopy.Phase{storecopy.PhaseEvents, storecopy.PhaseSnapshots, storecopy.PhaseSubjectKeys, storecopy.PhaseStates,
-				storecopy.PhaseVerifyLog, storecopy.PhaseCheckpoints, storecopy.PhaseVerifyOthers}
+				storecopy.PhaseCheckpoints, storecopy.PhaseVerifyOthers}
 			if !reflect.DeepEqual(phases, wantPhases) {
 				t.Errorf("phases %v, want %v", phases, wantPhases)
 			}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/annals-dev/annals/internal/storecopy"
+	"github.com/annals-dev/annals/store"
 )
 
 // The copier child's configuration, and its batch size.
@@ -26,8 +27,8 @@ const (
 	childBatch = 20
 )
 
-var phases = []storecopy.Phase{storecopy.PhaseEvents, storecopy.PhaseSnapshots, storecopy.PhaseSubjectKeys, storecopy.PhaseStates,
-	storecopy.PhaseVerifyLog, storecopy.PhaseCheckpoints, storecopy.PhaseVerifyOthers}
+var phases = []storecopy.Phase{storecopy.PhaseVerifyLog, storecopy.PhaseEvents, storecopy.PhaseSnapshots, storecopy.PhaseSubjectKeys,
+	storecopy.PhaseStates, storecopy.PhaseCheckpoints, storecopy.PhaseVerifyOthers}
 
 // marker is a progress report as the child prints it: the phase's place
 // in the copy and the items done. Markers of one copy come in order.
@@ -99,19 +100,37 @@ func TestKilledCopyEndsIdentical(t *testing.T) {
 	points := []marker{
 		pick(storecopy.PhaseEvents), pick(storecopy.PhaseEvents), pick(storecopy.PhaseEvents),
 		pick(storecopy.PhaseSnapshots, storecopy.PhaseSubjectKeys, storecopy.PhaseStates),
-		pick(storecopy.PhaseVerifyLog), pick(storecopy.PhaseVerifyLog),
 		pick(storecopy.PhaseCheckpoints, storecopy.PhaseVerifyOthers),
 	}
 	slices.SortFunc(points, compareMarkers)
 
 	to := storeURL(t, "postgres")
-	kills := 0
-	for _, at := range points {
+	kills, verifying := 0, 0
+	var killed []marker
+	for i, at := range points {
 		if killAt(t, from, to, at) {
 			kills++
+			killed = append(killed, at)
+		}
+		if i > 1 {
+			continue
+		}
+		// A run that resumes first compares what the killed one wrote
+		// with the source: kill one in the middle of that too.
+		inv, err := open(t, to).(store.Exporter).Inventory(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inv.Events > 2*childBatch {
+			at := marker{0, 1 + rng.Int64N(inv.Events-childBatch-1)}
+			if killAt(t, from, to, at) {
+				kills++
+				verifying++
+				killed = append(killed, at)
+			}
 		}
 	}
-	t.Logf("killed %d times, at %v", kills, points)
+	t.Logf("killed %d times (%d while verifying what an earlier run wrote), at %v", kills, verifying, killed)
 	if kills < 5 {
 		t.Fatalf("only %d of the copies were killed inside the copy, want at least 5", kills)
 	}

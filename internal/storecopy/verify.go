@@ -6,8 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"hash"
-	"hash/fnv"
+	"hash/maphash"
 	"iter"
 	"maps"
 	"slices"
@@ -51,7 +50,8 @@ type verifier struct {
 	streams  map[string]*streamSum
 	problems []string
 	total    int
-	h        hash.Hash
+	seed     maphash.Seed
+	buf      []byte // reused by checksum
 }
 
 // streamSum is what the verification knows of one stream on each side:
@@ -60,11 +60,11 @@ type verifier struct {
 type streamSum struct {
 	srcN, dstN       int64
 	srcLast, dstLast int64
-	srcSum, dstSum   [16]byte
+	srcSum, dstSum   uint64
 }
 
 func newVerifier(prec time.Duration) *verifier {
-	return &verifier{prec: prec, streams: map[string]*streamSum{}, h: fnv.New128a()}
+	return &verifier{prec: prec, streams: map[string]*streamSum{}, seed: maphash.MakeSeed()}
 }
 
 func (v *verifier) problem(format string, args ...any) {
@@ -84,66 +84,99 @@ func (v *verifier) failure() error {
 
 // checksum chains a record onto a stream's checksum: a hash of the
 // previous checksum and every field the copy keeps, times truncated to
-// the target's precision.
-func (v *verifier) checksum(prev [16]byte, r store.Record) [16]byte {
-	h := v.h
-	h.Reset()
-	h.Write(prev[:])
-	var buf []byte
+// the target's precision. The hash (maphash, with one seed per
+// verification) is fast and not kept: both sides are hashed in the
+// same run.
+func (v *verifier) checksum(prev uint64, r store.Record) uint64 {
+	b := binary.LittleEndian.AppendUint64(v.buf[:0], prev)
 	str := func(s string) {
-		buf = binary.AppendUvarint(buf, uint64(len(s)))
-		buf = append(buf, s...)
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
 	}
-	buf = append(buf, r.ID[:]...)
+	b = append(b, r.ID[:]...)
 	str(r.StreamID)
-	buf = binary.AppendVarint(buf, r.Version)
+	b = binary.AppendVarint(b, r.Version)
 	str(r.Type)
-	buf = binary.AppendVarint(buf, int64(r.SchemaVersion))
-	buf = binary.AppendVarint(buf, r.Time.Truncate(v.prec).UnixNano())
-	str(string(r.Data))
+	b = binary.AppendVarint(b, int64(r.SchemaVersion))
+	b = binary.AppendVarint(b, r.Time.Truncate(v.prec).UnixNano())
+	b = binary.AppendUvarint(b, uint64(len(r.Data)))
+	b = append(b, r.Data...)
 	str(r.Encoding)
 	str(r.Metadata.CorrelationID)
 	str(r.Metadata.CausationID)
-	for _, k := range slices.Sorted(maps.Keys(r.Metadata.Extra)) {
-		str(k)
-		str(r.Metadata.Extra[k])
-	}
-	h.Write(buf)
-	var out [16]byte
-	h.Sum(out[:0])
-	return out
-}
-
-// compareLogs reads both logs to their ends, in lockstep, and compares
-// them event by event: the same events in the same order, the target's
-// positions 1, 2, 3…, each stream's versions contiguous on both sides,
-// and the same count and checksum per stream. On the way it maps the
-// checkpoints: a checkpoint at a source position goes to the target
-// position of the last source event at or before it.
-func (v *verifier) compareLogs(ctx context.Context, src, dst store.Store, batch int, cps []CheckpointMap, progress func(done, run int64)) ([]CheckpointMap, error) {
-	// The positions to map, in order.
-	order := make([]int, 0, len(cps))
-	for i, m := range cps {
-		if !m.Schema {
-			order = append(order, i)
+	if len(r.Metadata.Extra) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(r.Metadata.Extra)) {
+			str(k)
+			str(r.Metadata.Extra[k])
 		}
 	}
-	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(cps[a].From, cps[b].From) })
-	next := 0
+	v.buf = b
+	return maphash.Bytes(v.seed, b)
+}
 
-	srcPages, stopSrc := prefetch(ctx, src, 0, 0, batch)
+// logCheck compares the source's log with the target's, event by event
+// in order: the same events, the target's positions 1, 2, 3…, each
+// stream's versions contiguous on both sides, and, at the end, the same
+// count and checksum per stream. On the way it maps the checkpoints: a
+// checkpoint at a source position goes to the target position of the
+// last source event at or before it.
+type logCheck struct {
+	*verifier
+	cps   []CheckpointMap
+	order []int // the indexes of the checkpoints to map, by position
+	next  int   // the first of order not mapped yet
+	n     int64 // the events compared: the target position of the last
+	last  store.Record
+}
+
+func (v *verifier) newLogCheck(cps []CheckpointMap) *logCheck {
+	c := &logCheck{verifier: v, cps: cps}
+	for i, m := range cps {
+		if !m.Schema {
+			c.order = append(c.order, i)
+		}
+	}
+	slices.SortFunc(c.order, func(a, b int) int { return cmp.Compare(cps[a].From, cps[b].From) })
+	return c
+}
+
+// pair compares a source event with the target event that should be its
+// copy, the next in the target's log.
+func (c *logCheck) pair(s, d store.Record) {
+	c.n++
+	for c.next < len(c.order) && c.cps[c.order[c.next]].From < s.Position {
+		m := &c.cps[c.order[c.next]]
+		m.To, m.Event = c.n-1, c.last.ID
+		c.next++
+	}
+	c.source(s)
+	c.target(d, c.n)
+	c.compareRecord(s, d, c.n)
+	c.last = s
+}
+
+// pairs compares a page of the source with the page of the target that
+// should be its copy.
+func (c *logCheck) pairs(src, dst []store.Record) {
+	k := min(len(src), len(dst))
+	for i := range k {
+		c.pair(src[i], dst[i])
+	}
+	if len(src) > k {
+		c.problem("the target lacks the %d events from %s@%d on, just written", len(src)-k, src[k].StreamID, src[k].Version)
+	}
+}
+
+// walk compares the source's log up to position srcUntil with the
+// target's first dstCount events, reading both in lockstep.
+func (c *logCheck) walk(ctx context.Context, src, dst store.Store, srcUntil, dstCount int64, batch int, progress func(done, run int64)) error {
+	srcPages, stopSrc := prefetch(ctx, src, 0, srcUntil, batch)
 	defer stopSrc()
-	dstPages, stopDst := prefetch(ctx, dst, 0, 0, batch)
+	dstPages, stopDst := prefetch(ctx, dst, 0, dstCount, batch)
 	defer stopDst()
-	var (
-		srcBuf, dstBuf []store.Record
-		srcDone        bool
-		dstDone        bool
-		n              int64 // events compared
-		srcLeft        int64 // source events the target lacks
-		dstLeft        int64
-		last           store.Record // the last source event
-	)
+	var srcBuf, dstBuf []store.Record
+	var srcDone, dstDone bool
+	var srcLeft, dstLeft int
 	fill := func(buf *[]store.Record, done *bool, pages <-chan page, side string) error {
 		for len(*buf) == 0 && !*done {
 			p, ok := <-pages
@@ -160,62 +193,69 @@ func (v *verifier) compareLogs(ctx context.Context, src, dst store.Store, batch 
 	}
 	for {
 		if err := fill(&srcBuf, &srcDone, srcPages, "source"); err != nil {
-			return nil, err
+			return err
 		}
 		if err := fill(&dstBuf, &dstDone, dstPages, "target"); err != nil {
-			return nil, err
+			return err
 		}
 		if len(srcBuf) == 0 && len(dstBuf) == 0 {
 			break
 		}
 		k := min(len(srcBuf), len(dstBuf))
 		if k == 0 {
-			// One side ended: count what the other holds beyond it.
-			srcLeft += int64(len(srcBuf))
-			dstLeft += int64(len(dstBuf))
-			for _, r := range srcBuf {
-				v.source(r)
-			}
-			for _, r := range dstBuf {
-				v.target(r, n+1)
-				n++
-			}
+			srcLeft += len(srcBuf)
+			dstLeft += len(dstBuf)
 			srcBuf, dstBuf = nil, nil
 			continue
 		}
 		for i := range k {
-			s, d := srcBuf[i], dstBuf[i]
-			n++
-			for next < len(order) && cps[order[next]].From < s.Position {
-				m := &cps[order[next]]
-				m.To, m.Event = n-1, last.ID
-				next++
-			}
-			v.source(s)
-			v.target(d, n)
-			v.compareRecord(s, d, n)
-			last = s
+			c.pair(srcBuf[i], dstBuf[i])
 		}
 		srcBuf, dstBuf = srcBuf[k:], dstBuf[k:]
-		progress(n, n)
-	}
-	for ; next < len(order); next++ {
-		m := &cps[order[next]]
-		m.To, m.Event, m.PastHead = n-dstLeft, last.ID, m.From > last.Position
+		progress(c.n, c.n)
 	}
 	if srcLeft > 0 {
-		v.problem("the source holds %d events after the target's last (appended since the copy began? stop the source's writers and run the copy again, which copies them)", srcLeft)
+		c.problem("the source holds %d events up to position %d that the target lacks", srcLeft, srcUntil)
 	}
 	if dstLeft > 0 {
-		v.problem("the target holds %d events after the source's last", dstLeft)
+		c.problem("the target holds %d events the source lacks", dstLeft)
 	}
-	for _, id := range slices.Sorted(maps.Keys(v.streams)) {
-		s := v.streams[id]
+	return nil
+}
+
+// finish checks that neither log holds more than was compared, maps the
+// checkpoints past the last event compared to it, and compares the
+// streams' counts and checksums.
+func (c *logCheck) finish(ctx context.Context, src, dst store.Store) error {
+	more, err := src.ReadLog(ctx, store.LogQuery{After: c.last.Position, Limit: 1})
+	if err != nil {
+		return fmt.Errorf("copy: verify: read the source's log: %w", err)
+	}
+	if len(more) > 0 {
+		c.problem("the source holds events after position %d, appended since the copy began (stop the source's writers and run the copy again, which copies them)", c.last.Position)
+	}
+	if more, err = dst.ReadLog(ctx, store.LogQuery{After: c.n, Limit: 1}); err != nil {
+		return fmt.Errorf("copy: verify: read the target's log: %w", err)
+	}
+	if len(more) > 0 {
+		c.problem("the target holds events after position %d, which the source lacks", c.n)
+	}
+	for ; c.next < len(c.order); c.next++ {
+		m := &c.cps[c.order[c.next]]
+		m.To, m.Event, m.PastHead = c.n, c.last.ID, m.From > c.last.Position
+	}
+	c.compareStreams()
+	return nil
+}
+
+// compareStreams compares the count and checksum of every stream seen.
+func (c *logCheck) compareStreams() {
+	for _, id := range slices.Sorted(maps.Keys(c.streams)) {
+		s := c.streams[id]
 		if s.srcN != s.dstN || s.srcSum != s.dstSum {
-			v.problem("stream %q: the source holds %d events (checksum %x), the target %d (checksum %x)", id, s.srcN, s.srcSum, s.dstN, s.dstSum)
+			c.problem("stream %q: the source holds %d events (checksum %016x), the target %d (checksum %016x)", id, s.srcN, s.srcSum, s.dstN, s.dstSum)
 		}
 	}
-	return cps, nil
 }
 
 func (v *verifier) stream(id string) *streamSum {

@@ -163,7 +163,9 @@ func (s *Store) ImportEvents(ctx context.Context, records []store.Record) error 
 		if data == nil {
 			data = []byte{}
 		}
-		rows[i] = []any{r.Position, r.StreamID, r.Version, r.ID, r.Type, int32(r.SchemaVersion), r.Time.Truncate(time.Microsecond),
+		// The ID as [16]byte: pgx encodes it directly, where a uuid.UUID
+		// goes through its driver.Valuer, a string.
+		rows[i] = []any{r.Position, r.StreamID, r.Version, [16]byte(r.ID), r.Type, int32(r.SchemaVersion), r.Time.Truncate(time.Microsecond),
 			data, r.Encoding, r.Metadata.CorrelationID, r.Metadata.CausationID, extra}
 	}
 	last := records[len(records)-1].Position

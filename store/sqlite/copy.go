@@ -207,6 +207,10 @@ func timeNanos(what string, t time.Time) (int64, error) {
 const (
 	importColumns = `position, event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata`
 	importParams  = 10
+	// importRows caps the rows of one INSERT: a statement is prepared
+	// per import, and fewer, larger statements cost less to prepare and
+	// run (SQLite takes up to 32,766 parameters).
+	importRows = 1000
 )
 
 // ImportEvents implements [store.Importer]. One write transaction reads
@@ -251,8 +255,8 @@ func (s *Store) ImportEvents(ctx context.Context, records []store.Record) error 
 		}
 		var stmt *sql.Stmt
 		stmtRows := 0
-		for start := 0; start < len(records); start += maxInsertRows {
-			n := min(len(records)-start, maxInsertRows)
+		for start := 0; start < len(records); start += importRows {
+			n := min(len(records)-start, importRows)
 			if n != stmtRows {
 				if stmt != nil {
 					stmt.Close()
