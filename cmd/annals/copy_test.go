@@ -30,8 +30,8 @@ func TestCopyToPostgres(t *testing.T) {
 			t.Errorf("the report lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	for _, want := range []string{"copy: events 0/5 (0%)", "copy: events 5/5 (100%)", "copy: verify log 5/5", "copy: checkpoints 1/1"} {
-		if !strings.Contains(r.stderr, want+"") {
+	for _, want := range []string{"copy: events 0/5 (0%)", "copy: events 5/5 (100%)", "copy: checkpoints 1/1", "copy: verify the rest 4/4"} {
+		if !strings.Contains(r.stderr, want) {
 			t.Errorf("the progress lacks %q:\n%s", want, r.stderr)
 		}
 	}
@@ -91,6 +91,15 @@ func TestCopyTerminalRefusalJSONAndRebuild(t *testing.T) {
 	}
 	if r := annals(t, ctx, to, "checkpoint", "orders-table"); r.status != 1 {
 		t.Errorf("the rebuilt consumer has a checkpoint in the target: %+v", r)
+	}
+
+	// A misspelt consumer to rebuild is refused before anything is written.
+	fresh := "sqlite://" + filepath.Join(t.TempDir(), "fresh.db")
+	if r := annals(t, ctx, "", "copy", "-from", from, "-to", fresh, "-rebuild", "orders-tabel"); r.status != 1 || !strings.Contains(r.stderr, `"orders-tabel", to be rebuilt, has no checkpoint`) {
+		t.Errorf("copy with a misspelt -rebuild: %+v", r)
+	}
+	if h := annals(t, ctx, fresh, "head"); h.stdout != "0\n" {
+		t.Errorf("the refused copy wrote to the target: head %q", h.stdout)
 	}
 
 	// A store with events of its own is no target.

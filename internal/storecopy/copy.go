@@ -221,6 +221,13 @@ func (c *copier) run(ctx context.Context) error {
 	if c.cps, err = collect(c.srcExp.ExportCheckpoints(ctx)); err != nil {
 		return fmt.Errorf("copy: read the source's checkpoints: %w", err)
 	}
+	// A consumer to rebuild that is misspelt would keep its checkpoint
+	// and resume without its read model: refuse before writing.
+	for _, name := range c.opts.Rebuild {
+		if !slices.ContainsFunc(c.cps, func(cp store.Checkpoint) bool { return cp.Consumer == name }) {
+			return fmt.Errorf("copy: consumer %q, to be rebuilt, has no checkpoint in the source; check its name (annals consumers lists them): %w", name, store.ErrNotFound)
+		}
+	}
 	v := newVerifier(c.report.TimePrecision)
 	c.log = v.newLogCheck(c.mapping(c.cps))
 	if c.dstInv.Events > 0 {
