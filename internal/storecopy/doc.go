@@ -30,22 +30,26 @@
 // # Phases, resuming and verification
 //
 // The copy runs in phases: events, in batches, each one transaction of
-// the target; snapshots; subject keys; view states; the verification of
-// the log, which also maps the checkpoints; the checkpoints; and the
-// verification of the rest. A copy that is killed at any point leaves
-// the target holding a prefix of the source's log and some of the rest,
-// each item as the source holds it; run again, it finds where it stopped
-// and ends with the same target as a copy that ran through. A target
-// that holds anything else (an event that is not the source's at the
-// same place, a checkpoint, snapshot, state or key the source does not
-// have) is refused with [ErrNotEmpty], and nothing is written.
+// the target; snapshots; subject keys; view states; the checkpoints; and
+// the verification of the rest. Each batch of events is read back from
+// the target once written and compared with the source's, event by
+// event, while the next batch is written; at the end of the events the
+// copy checks that neither log holds more, and compares each stream's
+// count and checksum. Then, after the checkpoints, it compares the
+// checkpoints (mapped), snapshots, states and keys.
 //
-// The verification compares the two logs event by event, in order,
-// with per-stream counts and checksums, and checks that each stream's
-// versions are contiguous and the target's positions gap-free; then it
-// compares the checkpoints (mapped), snapshots, states and keys. A
-// difference fails the copy with a [*MismatchError] naming it. Writers
-// and consumers of the source should be stopped while it runs: events
+// A copy that is killed at any point leaves the target holding a prefix
+// of the source's log and some of the rest, each item as the source
+// holds it. Run again, it first compares that prefix with the source
+// (the phase "verify log"), goes on from there, and ends with the same
+// target as a copy that ran through. A target that holds anything else
+// (an event that is not the source's at the same place, a checkpoint,
+// snapshot, state or key the source does not have) is refused with
+// [ErrNotEmpty], and nothing is written.
+//
+// A difference fails the copy with a [*MismatchError] naming it, before
+// the checkpoints are written when it is in the log. Writers and
+// consumers of the source should be stopped while it runs: events
 // appended to the source after the copy began are reported as missing
 // from the target, and a copy run again after they stopped picks them up.
 package storecopy
