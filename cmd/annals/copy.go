@@ -14,6 +14,7 @@ import (
 
 type namesFlag []string
 
+// String and Set make a repeatable flag.
 func (n *namesFlag) String() string     { return fmt.Sprint(*n) }
 func (n *namesFlag) Set(v string) error { *n = append(*n, v); return nil }
 

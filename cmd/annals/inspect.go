@@ -43,6 +43,7 @@ func headFlags(*flag.FlagSet) runFunc {
 
 type typesFlag []string
 
+// String and Set make a repeatable flag.
 func (t *typesFlag) String() string     { return strings.Join(*t, ",") }
 func (t *typesFlag) Set(v string) error { *t = append(*t, v); return nil }
 

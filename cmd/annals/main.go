@@ -119,6 +119,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 // value of the environment variable.
 type urlFlag struct{ p *string }
 
+// String never shows the URL; Set keeps it.
 func (f urlFlag) String() string     { return "" }
 func (f urlFlag) Set(v string) error { *f.p = v; return nil }
 

@@ -17,10 +17,12 @@ import (
 // the tool knows no application's types, only the steps around them.
 type rawCodec struct{}
 
+// Encode refuses: the tool reads only.
 func (rawCodec) Encode([]byte) (string, int, []byte, error) {
 	return "", 0, nil, errors.New("the annals tool does not write events")
 }
 
+// Decode returns the payload as it is.
 func (rawCodec) Decode(_ string, _ int, data []byte) ([]byte, error) { return data, nil }
 
 // decoder undoes the steps a record's Encoding names: decryption (with the

@@ -65,8 +65,9 @@ type Progress struct {
 	// Done counts the items of the phase in the target so far (events
 	// copied by an earlier, interrupted run included), out of Total.
 	Done, Total int64
-	// Run counts the items this run handled in the phase, in Elapsed.
-	Run     int64
+	// Run counts the items this run handled in the phase.
+	Run int64
+	// Elapsed is the time since the phase began.
 	Elapsed time.Duration
 }
 

@@ -24,6 +24,7 @@ const maxProblems = 20
 // MismatchError is the error of a copy whose target differs from its
 // source. Problems lists the first differences found.
 type MismatchError struct {
+	// Problems describes the first differences, one each.
 	Problems []string
 	// Total counts every difference found, listed or not.
 	Total int
