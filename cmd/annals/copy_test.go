@@ -20,7 +20,7 @@ func TestCopyToPostgres(t *testing.T) {
 	from, _ := fixture(t)
 	db := pgtest.New(t)
 	to := db.URL + "&schema=" + db.Schema
-	r := annals(t, ctx, "", "copy", "-from", from, "-to", to, "-batch", "2")
+	r := tool(t, ctx, "", "copy", "-from", from, "-to", to, "-batch", "2")
 	if r.status != 0 {
 		t.Fatalf("copy: %+v", r)
 	}
@@ -38,13 +38,13 @@ func TestCopyToPostgres(t *testing.T) {
 	if strings.Contains(r.stderr, "\r") {
 		t.Errorf("progress redraws lines though stderr is no terminal:\n%q", r.stderr)
 	}
-	a, b := annals(t, ctx, from, "ANNALS_CIPHER_KEY="+secret, "log"), annals(t, ctx, to, "ANNALS_CIPHER_KEY="+secret, "log")
+	a, b := tool(t, ctx, from, "ANNALS_CIPHER_KEY="+secret, "log"), tool(t, ctx, to, "ANNALS_CIPHER_KEY="+secret, "log")
 	if a.status != 0 || a.stdout != b.stdout || !strings.Contains(b.stdout, `"name":"Ada"`) {
 		t.Errorf("the copy reads otherwise than the original:\n%s\n%s", a.stdout, b.stdout)
 	}
 
 	// Again: the target now holds the copy, which is resumed, not refused.
-	if r := annals(t, ctx, "", "copy", "-from", from, "-to", to); r.status != 0 || !strings.Contains(r.stdout, "0 of them by this run") {
+	if r := tool(t, ctx, "", "copy", "-from", from, "-to", to); r.status != 0 || !strings.Contains(r.stdout, "0 of them by this run") {
 		t.Errorf("copy again: %+v", r)
 	}
 }
@@ -89,16 +89,16 @@ func TestCopyTerminalRefusalJSONAndRebuild(t *testing.T) {
 	if cp := rep.Checkpoints[1]; cp.Consumer != "schema:orders-table" || !cp.Rebuild || !cp.Schema {
 		t.Errorf("the rebuilt consumer's schema version: %+v", cp)
 	}
-	if r := annals(t, ctx, to, "checkpoint", "orders-table"); r.status != 1 {
+	if r := tool(t, ctx, to, "checkpoint", "orders-table"); r.status != 1 {
 		t.Errorf("the rebuilt consumer has a checkpoint in the target: %+v", r)
 	}
 
 	// A misspelt consumer to rebuild is refused before anything is written.
 	fresh := "sqlite://" + filepath.Join(t.TempDir(), "fresh.db")
-	if r := annals(t, ctx, "", "copy", "-from", from, "-to", fresh, "-rebuild", "orders-tabel"); r.status != 1 || !strings.Contains(r.stderr, `"orders-tabel", to be rebuilt, has no checkpoint`) {
+	if r := tool(t, ctx, "", "copy", "-from", from, "-to", fresh, "-rebuild", "orders-tabel"); r.status != 1 || !strings.Contains(r.stderr, `"orders-tabel", to be rebuilt, has no checkpoint`) {
 		t.Errorf("copy with a misspelt -rebuild: %+v", r)
 	}
-	if h := annals(t, ctx, fresh, "head"); h.stdout != "0\n" {
+	if h := tool(t, ctx, fresh, "head"); h.stdout != "0\n" {
 		t.Errorf("the refused copy wrote to the target: head %q", h.stdout)
 	}
 
@@ -112,11 +112,11 @@ func TestCopyTerminalRefusalJSONAndRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.Close()
-	r := annals(t, ctx, "", "copy", "-from", from, "-to", other)
+	r := tool(t, ctx, "", "copy", "-from", from, "-to", other)
 	if r.status != 1 || !strings.Contains(r.stderr, "target store holds other data") {
 		t.Errorf("copy into a store with other events: %+v", r)
 	}
-	if h := annals(t, ctx, other, "head"); h.stdout != "1\n" {
+	if h := tool(t, ctx, other, "head"); h.stdout != "1\n" {
 		t.Errorf("the refused copy wrote to the target: head %q", h.stdout)
 	}
 }

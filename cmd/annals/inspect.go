@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -179,8 +180,8 @@ func checkpointFlags(*flag.FlagSet) runFunc {
 }
 
 // schemaPrefix starts the names of checkpoints that hold a read model's
-// schema version (annals.SchemaConsumer) rather than a position.
-const schemaPrefix = "schema:"
+// schema version rather than a position.
+var schemaPrefix = annals.SchemaConsumer("")
 
 // checkpoints returns the checkpoints of the consumers named, or of all
 // consumers when none is named. A consumer that has no checkpoint is an
@@ -254,9 +255,6 @@ type leaseStatus struct {
 // stoppedNote says why the tool cannot tell whether a consumer stopped.
 const stoppedNote = "whether a consumer stopped on an error, and which, is not recorded in the store: the application's System.Status tells it"
 
-// leaseName is the lease a consumer's Run holds (annals.LeaseName).
-func leaseName(consumer string) string { return "consumer:" + consumer }
-
 func consumersFlags(*flag.FlagSet) runFunc {
 	return func(ctx context.Context, c *cli, g *globals, args []string) error {
 		return withStore(ctx, g, func(s store.Store) error {
@@ -297,7 +295,7 @@ func consumersFlags(*flag.FlagSet) runFunc {
 					}
 				}
 				if leases != nil {
-					h, held, err := leases.LeaseHolder(ctx, leaseName(cp.Consumer))
+					h, held, err := leases.LeaseHolder(ctx, annals.LeaseName(cp.Consumer))
 					if err != nil {
 						return err
 					}

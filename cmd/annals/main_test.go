@@ -81,9 +81,9 @@ type result struct {
 	status         int
 }
 
-// annals runs the tool with ANNALS_STORE set to url and the extra
+// tool runs the tool with ANNALS_STORE set to url and the extra
 // environment given as "NAME=value" arguments before the command line.
-func annals(t *testing.T, ctx context.Context, url string, args ...string) result {
+func tool(t *testing.T, ctx context.Context, url string, args ...string) result {
 	t.Helper()
 	env := map[string]string{store.EnvVar: url}
 	for len(args) > 0 && strings.Contains(args[0], "=") && !strings.HasPrefix(args[0], "-") {
@@ -116,7 +116,7 @@ func TestCommands(t *testing.T) {
 		{[]string{"stream", "-store", url, "dog-1", "-from", "3"}, []string{"dog-1@3"}},
 		{[]string{"log", "-limit", "1", "--", "-after"}, nil}, // "--" ends the flags: -after is an argument, refused below
 	} {
-		r := annals(t, ctx, url, c.args...)
+		r := tool(t, ctx, url, c.args...)
 		if c.want == nil {
 			if r.status != 2 {
 				t.Errorf("annals %v: status %d, want 2", c.args, r.status)
@@ -145,15 +145,15 @@ func TestCommands(t *testing.T) {
 func TestDecryptsWithKeysFromTheEnvironment(t *testing.T) {
 	ctx := context.Background()
 	url, _ := fixture(t)
-	without := annals(t, ctx, url, "stream", "customer-7")
+	without := tool(t, ctx, url, "stream", "customer-7")
 	if without.status != 0 || !strings.Contains(without.stdout, "bytes, personal+aes256gcm:k1>") || strings.Contains(without.stdout, "Ada") {
 		t.Errorf("without keys: %+v", without)
 	}
-	with := annals(t, ctx, url, "ANNALS_CIPHER_KEY="+secret, "stream", "customer-7")
+	with := tool(t, ctx, url, "ANNALS_CIPHER_KEY="+secret, "stream", "customer-7")
 	if with.status != 0 || !strings.Contains(with.stdout, `"name":"Ada"`) {
 		t.Errorf("with keys: %+v", with)
 	}
-	js := annals(t, ctx, url, "ANNALS_CIPHER_KEY="+secret, "stream", "-json", "customer-7")
+	js := tool(t, ctx, url, "ANNALS_CIPHER_KEY="+secret, "stream", "-json", "customer-7")
 	var rec struct {
 		Data     map[string]string `json:"data"`
 		Encoding string            `json:"encoding"`
@@ -161,7 +161,7 @@ func TestDecryptsWithKeysFromTheEnvironment(t *testing.T) {
 	if err := json.Unmarshal([]byte(js.stdout), &rec); err != nil || rec.Data["name"] != "Ada" || rec.Encoding != "personal+aes256gcm:k1" {
 		t.Errorf("-json with keys: %q (%v)", js.stdout, err)
 	}
-	bad := annals(t, ctx, url, "ANNALS_CIPHER_KEY=k1:short", "log")
+	bad := tool(t, ctx, url, "ANNALS_CIPHER_KEY=k1:short", "log")
 	if bad.status != 1 || !strings.Contains(bad.stderr, "ANNALS_CIPHER_KEY") {
 		t.Errorf("a malformed key: %+v", bad)
 	}
@@ -173,7 +173,7 @@ func TestFollowWaitsForNewEvents(t *testing.T) {
 	url, s := fixture(t)
 	done := make(chan result, 1)
 	go func() {
-		done <- annals(t, ctx, url, "log", "-after", "5", "-type", "TrickAdded", "-follow", "-limit", "1")
+		done <- tool(t, ctx, url, "log", "-after", "5", "-type", "TrickAdded", "-follow", "-limit", "1")
 	}()
 	// An event of another type first: the follower must not stop or skip.
 	time.Sleep(50 * time.Millisecond)
@@ -198,14 +198,14 @@ func TestBadUsage(t *testing.T) {
 	url, _ := fixture(t)
 	for _, args := range [][]string{{}, {"nosuch"}, {"head", "x"}, {"stream"}, {"checkpoint"}, {"log", "-limit", "-1"}, {"log", "-bogus"},
 		{"copy", "-from", url}, {"-bogus", "head"}} {
-		if r := annals(t, ctx, url, args...); r.status != 2 || !strings.Contains(r.stderr, "usage:") {
+		if r := tool(t, ctx, url, args...); r.status != 2 || !strings.Contains(r.stderr, "usage:") {
 			t.Errorf("annals %v: %+v, want status 2 and the usage", args, r)
 		}
 	}
-	if r := annals(t, ctx, "", "head"); r.status != 2 || !strings.Contains(r.stderr, store.EnvVar) {
+	if r := tool(t, ctx, "", "head"); r.status != 2 || !strings.Contains(r.stderr, store.EnvVar) {
 		t.Errorf("no store: %+v, want status 2 naming %s", r, store.EnvVar)
 	}
-	if r := annals(t, ctx, "nosuch://x", "head"); r.status != 1 || !strings.Contains(r.stderr, "not linked") {
+	if r := tool(t, ctx, "nosuch://x", "head"); r.status != 1 || !strings.Contains(r.stderr, "not linked") {
 		t.Errorf("unknown scheme: %+v", r)
 	}
 }
@@ -225,7 +225,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"stream", "x", "-h"}, "-from"},
 		{[]string{"help", "copy"}, "-rebuild"},
 	} {
-		r := annals(t, ctx, "", c.args...)
+		r := tool(t, ctx, "", c.args...)
 		if r.status != 0 || !strings.Contains(r.stdout, c.want) || r.stderr != "" {
 			t.Errorf("annals %v: %+v, want status 0 and %q on stdout", c.args, r, c.want)
 		}
@@ -240,7 +240,7 @@ func TestInspectionNeverCreatesAStore(t *testing.T) {
 	dir := t.TempDir()
 	typo := filepath.Join(dir, "evnets.db")
 	for _, cmd := range [][]string{{"head"}, {"log"}, {"consumers"}, {"verify"}, {"stream", "x"}, {"checkpoint", "x"}} {
-		r := annals(t, ctx, "sqlite://"+typo, cmd...)
+		r := tool(t, ctx, "sqlite://"+typo, cmd...)
 		if r.status != 1 || !strings.Contains(r.stderr, "does not exist") {
 			t.Errorf("annals %v on a missing file: %+v, want status 1 saying it does not exist", cmd, r)
 		}
@@ -252,18 +252,18 @@ func TestInspectionNeverCreatesAStore(t *testing.T) {
 	if err := os.WriteFile(other, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if r := annals(t, ctx, "sqlite://"+other, "head"); r.status != 1 || !strings.Contains(r.stderr, "holds no annals store") {
+	if r := tool(t, ctx, "sqlite://"+other, "head"); r.status != 1 || !strings.Contains(r.stderr, "holds no annals store") {
 		t.Errorf("a file without a store: %+v", r)
 	}
 	if fi, err := os.Stat(other); err != nil || fi.Size() != 0 {
 		t.Errorf("inspection wrote to a file that holds no store: %v, %v", fi, err)
 	}
-	if r := annals(t, ctx, "memory:", "head"); r.status != 1 || !strings.Contains(r.stderr, "inside its program") {
+	if r := tool(t, ctx, "memory:", "head"); r.status != 1 || !strings.Contains(r.stderr, "inside its program") {
 		t.Errorf("memory: %+v", r)
 	}
 	// Copying from a mistyped path neither creates it nor the target.
 	to := filepath.Join(dir, "to.db")
-	if r := annals(t, ctx, "", "copy", "-from", "sqlite://"+typo, "-to", "sqlite://"+to); r.status != 1 || !strings.Contains(r.stderr, "does not exist") {
+	if r := tool(t, ctx, "", "copy", "-from", "sqlite://"+typo, "-to", "sqlite://"+to); r.status != 1 || !strings.Contains(r.stderr, "does not exist") {
 		t.Errorf("copy from a missing file: %+v", r)
 	}
 	for _, p := range []string{typo, to} {
@@ -287,7 +287,7 @@ func TestUnknownNamesAreErrors(t *testing.T) {
 		{[]string{"stream", "missing"}, `stream "missing" has no events`},
 		{[]string{"-json", "checkpoint", "nobody"}, `consumer "nobody"`},
 	} {
-		r := annals(t, ctx, url, c.args...)
+		r := tool(t, ctx, url, c.args...)
 		if r.status != 1 || !strings.Contains(r.stderr, c.want) || r.stdout != "" {
 			t.Errorf("annals %v: %+v, want status 1 and %q", c.args, r, c.want)
 		}
@@ -299,10 +299,10 @@ func TestJSON(t *testing.T) {
 	ctx := context.Background()
 	url, _ := fixture(t)
 	var head struct{ Head int64 }
-	if r := annals(t, ctx, url, "head", "-json"); r.status != 0 || json.Unmarshal([]byte(r.stdout), &head) != nil || head.Head != 5 {
+	if r := tool(t, ctx, url, "head", "-json"); r.status != 0 || json.Unmarshal([]byte(r.stdout), &head) != nil || head.Head != 5 {
 		t.Errorf("head -json: %+v", r)
 	}
-	r := annals(t, ctx, url, "-json", "log")
+	r := tool(t, ctx, url, "-json", "log")
 	var recs []map[string]any
 	for _, l := range lines(r.stdout) {
 		var m map[string]any
@@ -323,7 +323,7 @@ func TestJSON(t *testing.T) {
 			StoppedKnown bool `json:"stopped_known"`
 		}
 	}
-	if r := annals(t, ctx, url, "consumers", "-json"); r.status != 0 || json.Unmarshal([]byte(r.stdout), &cps) != nil ||
+	if r := tool(t, ctx, url, "consumers", "-json"); r.status != 0 || json.Unmarshal([]byte(r.stdout), &cps) != nil ||
 		len(cps.Consumers) != 1 || cps.Consumers[0].Lag != 3 || cps.Consumers[0].StoppedKnown {
 		t.Errorf("consumers -json: %+v", r)
 	}
@@ -332,7 +332,7 @@ func TestJSON(t *testing.T) {
 		Events int64
 		Unread int64
 	}
-	if r := annals(t, ctx, url, "verify", "-json"); r.status != 0 || json.Unmarshal([]byte(r.stdout), &ver) != nil || !ver.OK || ver.Events != 5 || ver.Unread != 2 {
+	if r := tool(t, ctx, url, "verify", "-json"); r.status != 0 || json.Unmarshal([]byte(r.stdout), &ver) != nil || !ver.OK || ver.Events != 5 || ver.Unread != 2 {
 		t.Errorf("verify -json: %+v", r)
 	}
 }
@@ -354,7 +354,7 @@ func TestConsumers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lease.Release()
-	r := annals(t, ctx, url, "consumers")
+	r := tool(t, ctx, url, "consumers")
 	out := lines(r.stdout)
 	if r.status != 0 || len(out) != 5 {
 		t.Fatalf("consumers: %+v", r)
@@ -378,11 +378,11 @@ func TestConsumers(t *testing.T) {
 func TestVerifyFindsProblems(t *testing.T) {
 	ctx := context.Background()
 	url, _ := fixture(t)
-	if r := annals(t, ctx, url, "ANNALS_CIPHER_KEY="+secret, "verify"); r.status != 1 || !strings.Contains(r.stdout, `"secret-1"`) ||
+	if r := tool(t, ctx, url, "ANNALS_CIPHER_KEY="+secret, "verify"); r.status != 1 || !strings.Contains(r.stdout, `"secret-1"`) ||
 		!strings.Contains(r.stdout, "cannot be read") {
 		t.Errorf("verify with a record of an unknown key: %+v", r)
 	}
-	if r := annals(t, ctx, url, "verify"); r.status != 0 || !strings.Contains(r.stdout, "not read: 2 encrypted") || !strings.HasSuffix(r.stdout, "ok\n") {
+	if r := tool(t, ctx, url, "verify"); r.status != 0 || !strings.Contains(r.stdout, "not read: 2 encrypted") || !strings.HasSuffix(r.stdout, "ok\n") {
 		t.Errorf("verify without keys: %+v", r)
 	}
 	db, err := sql.Open("sqlite", strings.TrimPrefix(url, "sqlite://"))
@@ -393,7 +393,7 @@ func TestVerifyFindsProblems(t *testing.T) {
 	if _, err := db.ExecContext(ctx, `DELETE FROM annals_events WHERE position = 2`); err != nil {
 		t.Fatal(err)
 	}
-	r := annals(t, ctx, url, "verify")
+	r := tool(t, ctx, url, "verify")
 	if r.status != 1 || !strings.Contains(r.stdout, "the log jumps from position 1 to 3") || !strings.Contains(r.stdout, `stream "dog-1" jumps from version 1 to 3`) ||
 		!strings.Contains(r.stderr, "problems") {
 		t.Errorf("verify of a log with a gap: %+v", r)
