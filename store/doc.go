@@ -61,4 +61,14 @@
 // errors; package proptest holds the contracts its tests run (StoreContract,
 // ConsumerContract, SnapshotStoreContract, KeyStoreContract).
 // docs/architecture.md shows an adapter that implements [Store] alone.
+//
+// # Operating a store
+//
+// Tools that copy and inspect stores (cmd/annals) need more than the
+// methods above, and every adapter of this module provides it through
+// optional interfaces: an [Exporter] reads out all a store keeps
+// (checkpoints, snapshots, view states, subject keys, and counts of them),
+// an [Importer] writes records exactly as another store holds them (IDs,
+// versions, times, encodings, positions), and a [LeaseInspector] tells
+// who holds a lease. docs/operations.md shows them at work.
 package store

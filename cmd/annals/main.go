@@ -1,204 +1,267 @@
-// Command annals inspects an event store: the head of the global log, its
-// records, a stream, a consumer's checkpoint. The store is the URL of
-// -store, or of the ANNALS_STORE environment variable:
+// Command annals inspects, verifies and copies event stores. The store is
+// the URL of -store, or of the ANNALS_STORE environment variable:
 //
-//	annals head
+//	annals head                              the position of the last event
 //	annals log [-after N] [-limit N] [-type T]... [-follow]
-//	annals stream [-from V] STREAM
-//	annals checkpoint CONSUMER
+//	annals stream [-from V] STREAM           a stream's events
+//	annals checkpoint CONSUMER               a consumer's checkpoint
+//	annals consumers [CONSUMER]...           checkpoints, lag, leases
+//	annals verify                            walk the store and check it
+//	annals copy -from URL -to URL            copy a store to another
 //
-// Payloads print as text when they are JSON; compressed or encrypted ones
-// print as their size and encoding, since the tool holds no keys.
+// Flags go before or after the command's arguments; -json prints JSON
+// for scripts (one object per line for log and stream); -h prints the
+// usage. The exit status is 0 on success, 1 on an error (a stream or
+// consumer that does not exist, a problem verify found), 2 on bad usage.
+//
+// Inspection never creates a store: a SQLite path that names no file,
+// or a PostgreSQL database without a store's tables, is an error. A
+// payload prints as text when it is JSON; a compressed one is inflated;
+// an encrypted one (or one with personal data) is decrypted when the
+// keys are in ANNALS_CIPHER_KEY and ANNALS_CIPHER_OLD_KEYS, and otherwise
+// prints as its size and encoding.
+//
+// docs/operations.md shows how to move a store from SQLite to PostgreSQL
+// with annals copy.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/annals-dev/annals/store"
-	_ "github.com/annals-dev/annals/store/postgres"
+	"github.com/annals-dev/annals/store/postgres"
 	_ "github.com/annals-dev/annals/store/sqlite"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Getenv); err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintln(os.Stderr, "annals:", err)
-		if errors.Is(err, errUsage) {
-			fmt.Fprint(os.Stderr, usage)
-			os.Exit(2)
-		}
-		os.Exit(1)
+	c := &cli{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, tty: isTerminal(os.Stderr)}
+	os.Exit(c.main(ctx, os.Args[1:]))
+}
+
+// isTerminal reports whether f is a terminal (a character device), as
+// a progress display needs.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// cli is one run of the tool, with its outputs and environment.
+type cli struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	tty            bool // stderr is a terminal
+}
+
+// main runs the tool and returns its exit status.
+func (c *cli) main(ctx context.Context, args []string) int {
+	err := c.run(ctx, args)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(c.stderr, "annals:", err)
+		fmt.Fprint(c.stderr, usage)
+		return 2
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(c.stderr, "annals: interrupted")
+		return 1
+	}
+	fmt.Fprintln(c.stderr, "annals:", err)
+	return 1
+}
+
+const usage = `usage: annals [-store URL] [-json] COMMAND [flags] [arguments]
+
+commands:
+  head                               the position of the last event in the log
+  log [-after N] [-limit N] [-type T]... [-follow]
+                                     events of the global log
+  stream [-from V] STREAM            the events of a stream
+  checkpoint CONSUMER                a consumer's checkpoint
+  consumers [CONSUMER]...            consumers' checkpoints, lag and leases
+  verify                             walk the store and check everything in it
+  copy -from URL -to URL [-batch N] [-rebuild CONSUMER]...
+                                     copy a whole store to another, and verify it
+
+The store URL defaults to $ANNALS_STORE (sqlite:///path/app.db, postgres://…).
+Flags may come before or after arguments; -json prints JSON; -h prints help.
+Encrypted payloads are decrypted with the keys in ANNALS_CIPHER_KEY and
+ANNALS_CIPHER_OLD_KEYS, when set. Run "annals COMMAND -h" for a command's flags.
+`
+
+// errUsage marks a command line the tool cannot run.
+var errUsage = errors.New("bad usage")
+
+// globals are the flags every command takes.
+type globals struct {
+	store string
+	json  bool
+}
+
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.Var(urlFlag{&g.store}, "store", "store `URL` (default $"+store.EnvVar+")")
+	fs.BoolVar(&g.json, "json", g.json, "print JSON")
+}
+
+// urlFlag is a flag holding a URL that is never printed, since it may
+// hold a password: not as the default in the usage, which would show the
+// value of the environment variable.
+type urlFlag struct{ p *string }
+
+// String never shows the URL; Set keeps it.
+func (f urlFlag) String() string     { return "" }
+func (f urlFlag) Set(v string) error { *f.p = v; return nil }
+
+// command is one of the tool's commands.
+type command struct {
+	args  string // what follows the command's name in its usage
+	about string
+	// flags registers the command's own flags; run runs it.
+	flags func(fs *flag.FlagSet) func(ctx context.Context, c *cli, g *globals, args []string) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"head":       {"", "Print the position of the last event of the global log.", headFlags},
+		"log":        {"[-after N] [-limit N] [-type T]... [-follow]", "Print events of the global log.", logFlags},
+		"stream":     {"[-from V] STREAM", "Print the events of a stream; a stream without events is an error.", streamFlags},
+		"checkpoint": {"CONSUMER", "Print a consumer's checkpoint; a consumer without one is an error.", checkpointFlags},
+		"consumers":  {"[CONSUMER]...", "Print each consumer's checkpoint, lag, lease and what the store knows of its state.", consumersFlags},
+		"verify":     {"", "Walk the store: gap-free log, contiguous streams, every record and snapshot readable. Exits 1 on a problem.", verifyFlags},
+		"copy":       {"-from URL -to URL [-batch N] [-rebuild CONSUMER]...", "Copy a whole store to another (empty) one, resumably, and verify the copy.", copyFlags},
 	}
 }
 
-const usage = `usage:
-  annals [-store URL] head
-  annals [-store URL] log [-after N] [-limit N] [-type T]... [-follow]
-  annals [-store URL] stream [-from V] STREAM
-  annals [-store URL] checkpoint CONSUMER
-The store URL defaults to $ANNALS_STORE (sqlite:///path/app.db, postgres://…).
-`
-
-var errUsage = errors.New("bad usage")
-
-func run(ctx context.Context, args []string, w io.Writer, getenv func(string) string) error {
-	global := flag.NewFlagSet("annals", flag.ContinueOnError)
-	global.SetOutput(io.Discard)
-	url := global.String("store", getenv(store.EnvVar), "store URL")
-	if err := global.Parse(args); err != nil {
+func (c *cli) run(ctx context.Context, args []string) error {
+	g := &globals{store: c.getenv(store.EnvVar)}
+	top := flag.NewFlagSet("annals", flag.ContinueOnError)
+	top.SetOutput(io.Discard)
+	g.register(top)
+	if err := top.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(c.stdout, usage)
+			return err
+		}
 		return fmt.Errorf("%v: %w", err, errUsage)
 	}
-	if global.NArg() == 0 {
+	if top.NArg() == 0 {
 		return fmt.Errorf("no command: %w", errUsage)
 	}
-	if *url == "" {
-		return fmt.Errorf("no store: give -store URL or set %s: %w", store.EnvVar, errUsage)
+	name, rest := top.Arg(0), top.Args()[1:]
+	if name == "help" {
+		if len(rest) == 0 {
+			fmt.Fprint(c.stdout, usage)
+			return nil
+		}
+		name, rest = rest[0], []string{"-h"}
 	}
-	cmd, rest := global.Arg(0), global.Args()[1:]
-	commands := map[string]func(context.Context, store.Store, []string, io.Writer) error{
-		"head": head, "log": logCmd, "stream": streamCmd, "checkpoint": checkpoint,
-	}
-	f, ok := commands[cmd]
+	cmd, ok := commands()[name]
 	if !ok {
-		return fmt.Errorf("unknown command %q: %w", cmd, errUsage)
+		return fmt.Errorf("unknown command %q: %w", name, errUsage)
 	}
-	s, err := store.Open(ctx, *url)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	g.register(fs)
+	runCmd := cmd.flags(fs)
+	pos, err := parseInterleaved(fs, rest)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(c.stdout, "usage: annals %s %s\n\n%s\n\nflags:\n", name, cmd.args, cmd.about)
+		fs.SetOutput(c.stdout)
+		fs.PrintDefaults()
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %v: %w", name, err, errUsage)
+	}
+	return runCmd(ctx, c, g, pos)
+}
+
+// parseInterleaved parses flags wherever they are among the arguments,
+// as git and kubectl do, and returns the arguments. "--" ends the flags.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+}
+
+// needStore returns the store URL, or a usage error naming where it
+// comes from.
+func (g *globals) needStore() (string, error) {
+	if g.store == "" {
+		return "", fmt.Errorf("no store: give -store URL or set %s: %w", store.EnvVar, errUsage)
+	}
+	return g.store, nil
+}
+
+// openExisting opens a store to inspect it, never creating one: a SQLite
+// URL gets create=false, and a PostgreSQL database must already hold the
+// store's tables. A memory: store lives inside its program, so there is
+// nothing to inspect.
+func openExisting(ctx context.Context, rawURL string) (store.Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return store.Open(ctx, rawURL) // which says what is wrong, without the URL
+	}
+	switch u.Scheme {
+	case "memory":
+		return nil, fmt.Errorf("a memory: store lives inside its program and ends with it; there is nothing to inspect: %w", store.ErrInvalid)
+	case "sqlite":
+		q := u.Query()
+		q.Set("create", "false")
+		u.RawQuery = q.Encode()
+		rawURL = u.String()
+	case "postgres", "postgresql":
+		ok, err := postgres.Exists(ctx, rawURL)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("the PostgreSQL database holds no annals store (with the schema and prefix the URL gives, default public and annals_); check the URL: %w", store.ErrNotFound)
+		}
+	}
+	return store.Open(ctx, rawURL)
+}
+
+// withStore opens the store of g for inspection and runs f on it.
+func withStore(ctx context.Context, g *globals, f func(store.Store) error) error {
+	u, err := g.needStore()
+	if err != nil {
+		return err
+	}
+	s, err := openExisting(ctx, u)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	return f(ctx, s, rest, w)
+	return f(s)
 }
 
-func head(ctx context.Context, s store.Store, args []string, w io.Writer) error {
+// noArgs refuses arguments to a command that takes none.
+func noArgs(name string, args []string) error {
 	if len(args) > 0 {
-		return fmt.Errorf("head takes no arguments: %w", errUsage)
-	}
-	h, err := s.Head(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(w, h)
-	return err
-}
-
-type typesFlag []string
-
-func (t *typesFlag) String() string     { return strings.Join(*t, ",") }
-func (t *typesFlag) Set(v string) error { *t = append(*t, v); return nil }
-
-func logCmd(ctx context.Context, s store.Store, args []string, w io.Writer) error {
-	fs := flag.NewFlagSet("log", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	after := fs.Int64("after", 0, "read after this position")
-	limit := fs.Int("limit", 100, "at most this many records (0: all; with -follow: stop after this many)")
-	var types typesFlag
-	fs.Var(&types, "type", "only records of this type (repeatable)")
-	follow := fs.Bool("follow", false, "wait for new records")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("log: %v: %w", err, errUsage)
-	}
-	if fs.NArg() > 0 || *limit < 0 || *after < 0 {
-		return fmt.Errorf("log: unexpected arguments or negative numbers: %w", errUsage)
-	}
-	printed := 0
-	for pos := *after; ; {
-		page := store.DefaultLogLimit
-		if *limit > 0 {
-			page = min(page, *limit-printed)
-		}
-		// The head, read before the page, is where a filtered read that
-		// found nothing may wait from: every event up to it was visible.
-		h, err := s.Head(ctx)
-		if err != nil {
-			return err
-		}
-		recs, err := s.ReadLog(ctx, store.LogQuery{After: pos, Limit: page, Types: types})
-		if err != nil {
-			return err
-		}
-		for _, r := range recs {
-			if err := printRecord(w, r); err != nil {
-				return err
-			}
-			pos = r.Position
-		}
-		printed += len(recs)
-		if *limit > 0 && printed >= *limit {
-			return nil
-		}
-		if len(recs) > 0 {
-			continue
-		}
-		if !*follow {
-			return nil
-		}
-		pos = max(pos, h)
-		if err := s.Wait(ctx, pos); err != nil {
-			return err
-		}
-	}
-}
-
-func streamCmd(ctx context.Context, s store.Store, args []string, w io.Writer) error {
-	fs := flag.NewFlagSet("stream", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	from := fs.Int64("from", 1, "first version")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("stream: %v: %w", err, errUsage)
-	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("stream: want one stream ID: %w", errUsage)
-	}
-	n := 0
-	for r, err := range s.ReadStream(ctx, fs.Arg(0), *from) {
-		if err != nil {
-			return err
-		}
-		if err := printRecord(w, r); err != nil {
-			return err
-		}
-		n++
-	}
-	if n == 0 {
-		return fmt.Errorf("stream %q has no events from version %d: %w", fs.Arg(0), *from, store.ErrNotFound)
+		return fmt.Errorf("%s takes no arguments, got %s: %w", name, strings.Join(args, " "), errUsage)
 	}
 	return nil
-}
-
-func checkpoint(ctx context.Context, s store.Store, args []string, w io.Writer) error {
-	if len(args) != 1 {
-		return fmt.Errorf("checkpoint: want one consumer name: %w", errUsage)
-	}
-	pos, err := s.Checkpoint(ctx, args[0])
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(w, pos)
-	return err
-}
-
-// printRecord prints one record on a line: position, stream and version,
-// type and schema version, time, and the payload.
-func printRecord(w io.Writer, r store.Record) error {
-	payload := string(r.Data)
-	if r.Encoding != "" || !json.Valid(r.Data) {
-		payload = fmt.Sprintf("<%d bytes", len(r.Data))
-		if r.Encoding != "" {
-			payload += ", " + r.Encoding
-		}
-		payload += ">"
-	}
-	_, err := fmt.Fprintf(w, "%d\t%s@%d\t%s/v%d\t%s\t%s\n", r.Position, r.StreamID, r.Version, r.Type, r.SchemaVersion,
-		r.Time.Format("2006-01-02T15:04:05.000Z"), payload)
-	return err
 }

@@ -3,22 +3,41 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/sqlite"
 )
 
-// fixture opens a SQLite store with a dog's three events, an encrypted-
-// looking one and a checkpoint, and returns its URL.
-func fixture(t *testing.T) (string, store.Store) {
+// secret is the key the fixture encrypts with, as ANNALS_CIPHER_KEY
+// gives it.
+var secret = "k1:" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+
+// A customer's registration, whose name is personal data.
+type registered struct {
+	Customer string `json:"customer"`
+	Name     string `json:"name" annals:"personal"`
+}
+
+func (r registered) DataSubject() string { return r.Customer }
+
+// fixture opens a SQLite store with a dog's three events, a record whose
+// encoding names a key nobody has, a customer's registration encrypted
+// with the fixture's key and its name encrypted with the customer's, and
+// a checkpoint, and returns its URL.
+func fixture(t *testing.T) (string, *sqlite.Store) {
 	t.Helper()
 	ctx := context.Background()
-	url := "sqlite://" + filepath.Join(t.TempDir(), "cli.db")
-	s, err := store.Open(ctx, url)
+	path := filepath.Join(t.TempDir(), "cli.db")
+	s, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,26 +49,54 @@ func fixture(t *testing.T) (string, store.Store) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append(ctx, "secret-1", store.NoStream, []store.Event{{Type: "Sealed", Data: []byte{1, 2, 3}, Encoding: "aes256gcm:k1"}}); err != nil {
+	if _, err := s.Append(ctx, "secret-1", store.NoStream, []store.Event{{Type: "Sealed", Data: []byte{1, 2, 3}, Encoding: "aes256gcm:k9"}}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := codec.ParseKey(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := codec.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := codec.NewMapper[registered](codec.NewJSON[registered]().Register("Registered", registered{}),
+		codec.WithSubjectKeys(s, kr), codec.WithEncryption(kr))
+	e, err := m.ToEvent(ctx, codec.Placement{StreamID: "customer-7", Version: 1}, registered{Customer: "c7", Name: "Ada"}, store.Metadata{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "customer-7", store.NoStream, []store.Event{e}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetCheckpoint(ctx, "summary", 2); err != nil {
 		t.Fatal(err)
 	}
-	return url, s
+	return "sqlite://" + path, s
 }
 
-func annals(t *testing.T, ctx context.Context, url string, args ...string) (string, error) {
-	t.Helper()
-	var out bytes.Buffer
-	err := run(ctx, args, &out, func(k string) string {
-		if k == store.EnvVar {
-			return url
-		}
-		return ""
-	})
-	return out.String(), err
+// result is what one run of the tool printed and its exit status.
+type result struct {
+	stdout, stderr string
+	status         int
 }
+
+// tool runs the tool with ANNALS_STORE set to url and the extra
+// environment given as "NAME=value" arguments before the command line.
+func tool(t *testing.T, ctx context.Context, url string, args ...string) result {
+	t.Helper()
+	env := map[string]string{store.EnvVar: url}
+	for len(args) > 0 && strings.Contains(args[0], "=") && !strings.HasPrefix(args[0], "-") {
+		k, v, _ := strings.Cut(args[0], "=")
+		env[k], args = v, args[1:]
+	}
+	var out, errOut bytes.Buffer
+	c := &cli{stdout: &out, stderr: &errOut, getenv: func(k string) string { return env[k] }}
+	status := c.main(ctx, args)
+	return result{out.String(), errOut.String(), status}
+}
+
+func lines(s string) []string { return strings.Split(strings.TrimSuffix(s, "\n"), "\n") }
 
 func TestCommands(t *testing.T) {
 	ctx := context.Background()
@@ -58,29 +105,65 @@ func TestCommands(t *testing.T) {
 		args []string
 		want []string // lines, each a fragment the line must contain
 	}{
-		{[]string{"head"}, []string{"4"}},
+		{[]string{"head"}, []string{"5"}},
 		{[]string{"checkpoint", "summary"}, []string{"2"}},
-		{[]string{"checkpoint", "nobody"}, []string{"0"}},
-		{[]string{"log"}, []string{"1\tdog-1@1\tDogRegistered/v1", "2\tdog-1@2", "3\tdog-1@3", `4	secret-1@1	Sealed/v1`}},
+		{[]string{"log"}, []string{"1\tdog-1@1\tDogRegistered/v1", "2\tdog-1@2", "3\tdog-1@3", "4\tsecret-1@1\tSealed/v1\t", "5\tcustomer-7@1"}},
 		{[]string{"log", "-after", "1", "-limit", "1"}, []string{`{"trick":"sit"}`}},
-		{[]string{"log", "-type", "TrickAdded", "-type", "Sealed"}, []string{"2\t", "3\t", "<3 bytes, aes256gcm:k1>"}},
+		{[]string{"log", "-type", "TrickAdded", "-type", "Sealed"}, []string{"2\t", "3\t", "<3 bytes, aes256gcm:k9>"}},
 		{[]string{"stream", "-from", "2", "dog-1"}, []string{"dog-1@2", "dog-1@3"}},
+		// Flags after the arguments, and the global flags after the command.
+		{[]string{"stream", "dog-1", "-from", "3"}, []string{"dog-1@3"}},
+		{[]string{"stream", "-store", url, "dog-1", "-from", "3"}, []string{"dog-1@3"}},
+		{[]string{"log", "-limit", "1", "--", "-after"}, nil}, // "--" ends the flags: -after is an argument, refused below
 	} {
-		out, err := annals(t, ctx, url, c.args...)
-		if err != nil {
-			t.Errorf("annals %v: %v", c.args, err)
+		r := tool(t, ctx, url, c.args...)
+		if c.want == nil {
+			if r.status != 2 {
+				t.Errorf("annals %v: status %d, want 2", c.args, r.status)
+			}
 			continue
 		}
-		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-		if len(lines) != len(c.want) {
-			t.Errorf("annals %v printed %d lines, want %d:\n%s", c.args, len(lines), len(c.want), out)
+		if r.status != 0 {
+			t.Errorf("annals %v: status %d: %s", c.args, r.status, r.stderr)
+			continue
+		}
+		got := lines(r.stdout)
+		if len(got) != len(c.want) {
+			t.Errorf("annals %v printed %d lines, want %d:\n%s", c.args, len(got), len(c.want), r.stdout)
 			continue
 		}
 		for i, frag := range c.want {
-			if !strings.Contains(lines[i], frag) {
-				t.Errorf("annals %v line %d = %q, want it to contain %q", c.args, i+1, lines[i], frag)
+			if !strings.Contains(got[i], frag) {
+				t.Errorf("annals %v line %d = %q, want it to contain %q", c.args, i+1, got[i], frag)
 			}
 		}
+	}
+}
+
+// Payloads are decrypted, personal fields included, when the keys are in
+// the environment, and shown as their size and encoding otherwise.
+func TestDecryptsWithKeysFromTheEnvironment(t *testing.T) {
+	ctx := context.Background()
+	url, _ := fixture(t)
+	without := tool(t, ctx, url, "stream", "customer-7")
+	if without.status != 0 || !strings.Contains(without.stdout, "bytes, personal+aes256gcm:k1>") || strings.Contains(without.stdout, "Ada") {
+		t.Errorf("without keys: %+v", without)
+	}
+	with := tool(t, ctx, url, "ANNALS_CIPHER_KEY="+secret, "stream", "customer-7")
+	if with.status != 0 || !strings.Contains(with.stdout, `"name":"Ada"`) {
+		t.Errorf("with keys: %+v", with)
+	}
+	js := tool(t, ctx, url, "ANNALS_CIPHER_KEY="+secret, "stream", "-json", "customer-7")
+	var rec struct {
+		Data     map[string]string `json:"data"`
+		Encoding string            `json:"encoding"`
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &rec); err != nil || rec.Data["name"] != "Ada" || rec.Encoding != "personal+aes256gcm:k1" {
+		t.Errorf("-json with keys: %q (%v)", js.stdout, err)
+	}
+	bad := tool(t, ctx, url, "ANNALS_CIPHER_KEY=k1:short", "log")
+	if bad.status != 1 || !strings.Contains(bad.stderr, "ANNALS_CIPHER_KEY") {
+		t.Errorf("a malformed key: %+v", bad)
 	}
 }
 
@@ -88,13 +171,9 @@ func TestFollowWaitsForNewEvents(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	url, s := fixture(t)
-	done := make(chan string, 1)
+	done := make(chan result, 1)
 	go func() {
-		out, err := annals(t, ctx, url, "log", "-after", "4", "-type", "TrickAdded", "-follow", "-limit", "1")
-		if err != nil {
-			t.Error(err)
-		}
-		done <- out
+		done <- tool(t, ctx, url, "log", "-after", "5", "-type", "TrickAdded", "-follow", "-limit", "1")
 	}()
 	// An event of another type first: the follower must not stop or skip.
 	time.Sleep(50 * time.Millisecond)
@@ -105,9 +184,9 @@ func TestFollowWaitsForNewEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case out := <-done:
-		if !strings.Contains(out, `6	dog-1@4	TrickAdded/v1`) || strings.Count(out, "\n") != 1 {
-			t.Fatalf("follow printed %q, want the one new trick", out)
+	case r := <-done:
+		if r.status != 0 || !strings.Contains(r.stdout, "7\tdog-1@4\tTrickAdded/v1") || strings.Count(r.stdout, "\n") != 1 {
+			t.Fatalf("follow printed %+v, want the one new trick", r)
 		}
 	case <-ctx.Done():
 		t.Fatal("follow did not see the new event")
@@ -117,18 +196,206 @@ func TestFollowWaitsForNewEvents(t *testing.T) {
 func TestBadUsage(t *testing.T) {
 	ctx := context.Background()
 	url, _ := fixture(t)
-	for _, args := range [][]string{{}, {"nosuch"}, {"head", "x"}, {"stream"}, {"checkpoint"}, {"log", "-limit", "-1"}, {"log", "-bogus"}} {
-		if _, err := annals(t, ctx, url, args...); !errors.Is(err, errUsage) {
-			t.Errorf("annals %v: %v, want a usage error", args, err)
+	for _, args := range [][]string{{}, {"nosuch"}, {"head", "x"}, {"stream"}, {"checkpoint"}, {"log", "-limit", "-1"}, {"log", "-bogus"},
+		{"copy", "-from", url}, {"-bogus", "head"}} {
+		if r := tool(t, ctx, url, args...); r.status != 2 || !strings.Contains(r.stderr, "usage:") {
+			t.Errorf("annals %v: %+v, want status 2 and the usage", args, r)
 		}
 	}
-	if _, err := annals(t, ctx, "", "head"); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), store.EnvVar) {
-		t.Errorf("no store: %v, want a usage error naming %s", err, store.EnvVar)
+	if r := tool(t, ctx, "", "head"); r.status != 2 || !strings.Contains(r.stderr, store.EnvVar) {
+		t.Errorf("no store: %+v, want status 2 naming %s", r, store.EnvVar)
 	}
-	if _, err := annals(t, ctx, url, "stream", "missing"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("missing stream: %v, want store.ErrNotFound", err)
+	if r := tool(t, ctx, "nosuch://x", "head"); r.status != 1 || !strings.Contains(r.stderr, "not linked") {
+		t.Errorf("unknown scheme: %+v", r)
 	}
-	if _, err := annals(t, ctx, "nosuch://x", "head"); !errors.Is(err, store.ErrUnknownScheme) {
-		t.Errorf("unknown scheme: %v, want store.ErrUnknownScheme", err)
+}
+
+// -h prints the usage on stdout and exits 0, for the tool and for each
+// command.
+func TestHelp(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-h"}, "commands:"},
+		{[]string{"--help"}, "commands:"},
+		{[]string{"help"}, "commands:"},
+		{[]string{"log", "-h"}, "-follow"},
+		{[]string{"stream", "x", "-h"}, "-from"},
+		{[]string{"help", "copy"}, "-rebuild"},
+	} {
+		r := tool(t, ctx, "", c.args...)
+		if r.status != 0 || !strings.Contains(r.stdout, c.want) || r.stderr != "" {
+			t.Errorf("annals %v: %+v, want status 0 and %q on stdout", c.args, r, c.want)
+		}
+	}
+}
+
+// Inspecting never creates a store: a mistyped SQLite path is an error
+// that says so, and the file is not created; nor are tables added to a
+// SQLite file that holds none.
+func TestInspectionNeverCreatesAStore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	typo := filepath.Join(dir, "evnets.db")
+	for _, cmd := range [][]string{{"head"}, {"log"}, {"consumers"}, {"verify"}, {"stream", "x"}, {"checkpoint", "x"}} {
+		r := tool(t, ctx, "sqlite://"+typo, cmd...)
+		if r.status != 1 || !strings.Contains(r.stderr, "does not exist") {
+			t.Errorf("annals %v on a missing file: %+v, want status 1 saying it does not exist", cmd, r)
+		}
+	}
+	if _, err := os.Stat(typo); !os.IsNotExist(err) {
+		t.Fatalf("inspection created %s: %v", typo, err)
+	}
+	other := filepath.Join(dir, "other.db")
+	if err := os.WriteFile(other, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := tool(t, ctx, "sqlite://"+other, "head"); r.status != 1 || !strings.Contains(r.stderr, "holds no annals store") {
+		t.Errorf("a file without a store: %+v", r)
+	}
+	if fi, err := os.Stat(other); err != nil || fi.Size() != 0 {
+		t.Errorf("inspection wrote to a file that holds no store: %v, %v", fi, err)
+	}
+	if r := tool(t, ctx, "memory:", "head"); r.status != 1 || !strings.Contains(r.stderr, "inside its program") {
+		t.Errorf("memory: %+v", r)
+	}
+	// Copying from a mistyped path neither creates it nor the target.
+	to := filepath.Join(dir, "to.db")
+	if r := tool(t, ctx, "", "copy", "-from", "sqlite://"+typo, "-to", "sqlite://"+to); r.status != 1 || !strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("copy from a missing file: %+v", r)
+	}
+	for _, p := range []string{typo, to} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("copy from a missing file created %s", p)
+		}
+	}
+}
+
+// A stream or consumer that does not exist is an error, status 1, that
+// names what there is.
+func TestUnknownNamesAreErrors(t *testing.T) {
+	ctx := context.Background()
+	url, _ := fixture(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"checkpoint", "nobody"}, `consumer "nobody" has no checkpoint in this store (consumers: summary)`},
+		{[]string{"consumers", "summary", "nobody"}, `consumer "nobody" has no checkpoint`},
+		{[]string{"stream", "missing"}, `stream "missing" has no events`},
+		{[]string{"-json", "checkpoint", "nobody"}, `consumer "nobody"`},
+	} {
+		r := tool(t, ctx, url, c.args...)
+		if r.status != 1 || !strings.Contains(r.stderr, c.want) || r.stdout != "" {
+			t.Errorf("annals %v: %+v, want status 1 and %q", c.args, r, c.want)
+		}
+	}
+}
+
+// -json prints what scripts can parse, before or after the arguments.
+func TestJSON(t *testing.T) {
+	ctx := context.Background()
+	url, _ := fixture(t)
+	var head struct{ Head int64 }
+	if r := tool(t, ctx, url, "head", "-json"); r.status != 0 || json.Unmarshal([]byte(r.stdout), &head) != nil || head.Head != 5 {
+		t.Errorf("head -json: %+v", r)
+	}
+	r := tool(t, ctx, url, "-json", "log")
+	var recs []map[string]any
+	for _, l := range lines(r.stdout) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log -json line %q: %v", l, err)
+		}
+		recs = append(recs, m)
+	}
+	if len(recs) != 5 || recs[0]["data"].(map[string]any)["name"] != "Fido" || recs[3]["data_base64"] != "AQID" || recs[3]["unreadable"] == nil {
+		t.Errorf("log -json: %v", recs)
+	}
+	var cps struct {
+		Head      int64
+		Consumers []struct {
+			Name         string
+			Checkpoint   int64
+			Lag          int64
+			StoppedKnown bool `json:"stopped_known"`
+		}
+	}
+	if r := tool(t, ctx, url, "consumers", "-json"); r.status != 0 || json.Unmarshal([]byte(r.stdout), &cps) != nil ||
+		len(cps.Consumers) != 1 || cps.Consumers[0].Lag != 3 || cps.Consumers[0].StoppedKnown {
+		t.Errorf("consumers -json: %+v", r)
+	}
+	var ver struct {
+		OK     bool
+		Events int64
+		Unread int64
+	}
+	if r := tool(t, ctx, url, "verify", "-json"); r.status != 0 || json.Unmarshal([]byte(r.stdout), &ver) != nil || !ver.OK || ver.Events != 5 || ver.Unread != 2 {
+		t.Errorf("verify -json: %+v", r)
+	}
+}
+
+// consumers shows each consumer's checkpoint, lag, the age of the oldest
+// event it has not handled, who holds its lease, and that the store does
+// not know whether it stopped.
+func TestConsumers(t *testing.T) {
+	ctx := context.Background()
+	url, s := fixture(t)
+	if err := s.SetCheckpoint(ctx, "schema:summary", 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetCheckpoint(ctx, "caught-up", 5); err != nil {
+		t.Fatal(err)
+	}
+	lease, err := s.Lock(ctx, "consumer:summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release()
+	r := tool(t, ctx, url, "consumers")
+	out := lines(r.stdout)
+	if r.status != 0 || len(out) != 5 {
+		t.Fatalf("consumers: %+v", r)
+	}
+	if !strings.HasPrefix(out[0], "head 5") || !strings.Contains(out[1], "LAG") {
+		t.Errorf("header: %q", out[:2])
+	}
+	if f := strings.Fields(out[2]); f[0] != "caught-up" || f[1] != "5" || f[2] != "0" || f[3] != "-" || f[4] != "none" {
+		t.Errorf("caught-up: %q", out[2])
+	}
+	if f := strings.Fields(out[3]); f[0] != "summary" || f[1] != "(schema" || f[3] != "2" || f[4] != "3" || !strings.Contains(out[3], "token ") {
+		t.Errorf("summary: %q", out[3])
+	}
+	if !strings.Contains(out[4], "stopped: unknown") {
+		t.Errorf("last line: %q", out[4])
+	}
+}
+
+// verify finds a gap in the log, a stream that skips a version and a
+// record that does not decrypt with the keys given; it exits 1.
+func TestVerifyFindsProblems(t *testing.T) {
+	ctx := context.Background()
+	url, _ := fixture(t)
+	if r := tool(t, ctx, url, "ANNALS_CIPHER_KEY="+secret, "verify"); r.status != 1 || !strings.Contains(r.stdout, `"secret-1"`) ||
+		!strings.Contains(r.stdout, "cannot be read") {
+		t.Errorf("verify with a record of an unknown key: %+v", r)
+	}
+	if r := tool(t, ctx, url, "verify"); r.status != 0 || !strings.Contains(r.stdout, "not read: 2 encrypted") || !strings.HasSuffix(r.stdout, "ok\n") {
+		t.Errorf("verify without keys: %+v", r)
+	}
+	db, err := sql.Open("sqlite", strings.TrimPrefix(url, "sqlite://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `DELETE FROM annals_events WHERE position = 2`); err != nil {
+		t.Fatal(err)
+	}
+	r := tool(t, ctx, url, "verify")
+	if r.status != 1 || !strings.Contains(r.stdout, "the log jumps from position 1 to 3") || !strings.Contains(r.stdout, `stream "dog-1" jumps from version 1 to 3`) ||
+		!strings.Contains(r.stderr, "problems") {
+		t.Errorf("verify of a log with a gap: %+v", r)
 	}
 }

@@ -45,6 +45,7 @@ func main() {
 	}
 }
 
+// docs:begin run
 func run(ctx context.Context, w io.Writer, url string) error {
 	s, err := annals.Open(ctx, url)
 	if err != nil {
@@ -59,3 +60,5 @@ func run(ctx context.Context, w io.Writer, url string) error {
 	_, err = fmt.Fprintln(w, res.Version)
 	return err
 }
+
+// docs:end run

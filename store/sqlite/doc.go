@@ -15,9 +15,13 @@
 //	sqlite:///var/lib/app/events.db?busy_timeout=10s&synchronous=normal
 //
 // The query parameters are busy_timeout, lease_duration and
-// poll_interval (Go durations such as 10s or 250ms) and synchronous (full
-// or normal); they match [WithBusyTimeout], [WithLeaseDuration],
-// [WithPollInterval] and [WithSynchronous]. Anything
+// poll_interval (Go durations such as 10s or 250ms), synchronous (full
+// or normal) and create (true or false); they match [WithBusyTimeout],
+// [WithLeaseDuration], [WithPollInterval], [WithSynchronous] and
+// [WithCreate]. With create=false a path that names no file, or a file
+// that holds no store, is an error matching [store.ErrNotFound] and
+// nothing is created: tools that only inspect a store use it, so that a
+// mistyped path does not leave an empty store behind. Anything
 // else in the URL — a relative path, a host, an unknown parameter — is
 // refused with [store.ErrInvalid] and a message that shows the form to
 // write. [Open] takes a path and options directly.

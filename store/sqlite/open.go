@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,10 +62,26 @@ type config struct {
 	pollInterval  time.Duration
 	synchronous   Synchronous
 	leaseDuration time.Duration
+	noCreate      bool
 }
 
 func defaultConfig() config {
 	return config{busyTimeout: DefaultBusyTimeout, pollInterval: DefaultPollInterval, synchronous: SyncFull, leaseDuration: DefaultLeaseDuration}
+}
+
+// WithCreate sets whether [Open] creates the database file and the
+// store's tables when they do not exist; it does by default. With false,
+// a path that names no file, or a file that holds no store, fails with
+// an error matching [store.ErrNotFound] and nothing is created, so a
+// mistyped path in a tool that only inspects a store is an error rather
+// than a new, empty store. The tables of a store made by an older
+// version are still brought up to date, as any Open does. An in-memory
+// database is always new, so it refuses false.
+func WithCreate(create bool) Option {
+	return func(c *config) error {
+		c.noCreate = !create
+		return nil
+	}
 }
 
 // WithBusyTimeout sets how long a write waits for another process that
@@ -140,6 +158,13 @@ var queryParams = []queryParam{
 	{"lease_duration", durationParam(WithLeaseDuration)},
 	{"poll_interval", durationParam(WithPollInterval)},
 	{"synchronous", func(v string) (Option, error) { return WithSynchronous(Synchronous(v)), nil }},
+	{"create", func(v string) (Option, error) {
+		create, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not true or false", v)
+		}
+		return WithCreate(create), nil
+	}},
 }
 
 func durationParam(opt func(time.Duration) Option) func(string) (Option, error) {
@@ -243,6 +268,36 @@ func checkPath(path string) error {
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return fmt.Errorf("sqlite database path %q is a directory; add a file name such as app.db: %w", path, store.ErrInvalid)
+	}
+	return nil
+}
+
+// checkExists refuses, when the options forbid creating a store, a path
+// that names no file or a file that holds no store. It looks with a
+// query-only connection of its own, which creates nothing.
+func (c config) checkExists(ctx context.Context, path string) error {
+	if !c.noCreate {
+		return nil
+	}
+	if path == Memory {
+		return fmt.Errorf("create=false: an in-memory database is always created new: %w", store.ErrInvalid)
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("sqlite database %s does not exist, and create=false forbids creating it; check the path: %w", path, store.ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("sqlite database %s: %w", path, err)
+	}
+	db, err := sql.Open("sqlite", c.dsn(path, false))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var tables int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'annals_schema_migrations'`).Scan(&tables); err != nil {
+		return fmt.Errorf("sqlite database %s: %w", path, err)
+	}
+	if tables == 0 {
+		return fmt.Errorf("sqlite database %s holds no annals store, and create=false forbids creating one; check the path: %w", path, store.ErrNotFound)
 	}
 	return nil
 }

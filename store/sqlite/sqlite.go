@@ -81,6 +81,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := checkPath(path); err != nil {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
+	if err := cfg.checkExists(ctx, path); err != nil {
+		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
 	s := &Store{path: path, cfg: cfg, done: make(chan struct{})}
 	if err := s.open(ctx); err != nil {
 		s.closeDBs()

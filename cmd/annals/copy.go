@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/annals-dev/annals/internal/storecopy"
+	"github.com/annals-dev/annals/store"
+)
+
+type namesFlag []string
+
+// String and Set make a repeatable flag.
+func (n *namesFlag) String() string     { return fmt.Sprint(*n) }
+func (n *namesFlag) Set(v string) error { *n = append(*n, v); return nil }
+
+func copyFlags(fs *flag.FlagSet) runFunc {
+	from, to := new(string), new(string)
+	fs.Var(urlFlag{from}, "from", "`URL` of the store to copy (it must exist)")
+	fs.Var(urlFlag{to}, "to", "`URL` of the store to copy to: empty, or where an interrupted copy from the same store stopped")
+	batch := fs.Int("batch", storecopy.DefaultBatch, "events (or snapshots, states, keys) per transaction of the target")
+	var rebuild namesFlag
+	fs.Var(&rebuild, "rebuild", "leave out the checkpoint of `CONSUMER`, so that it rebuilds from the start in the target (repeatable): for read models in the application's own tables, which are not copied")
+	return func(ctx context.Context, c *cli, g *globals, args []string) error {
+		if err := noArgs("copy", args); err != nil {
+			return err
+		}
+		if *from == "" || *to == "" {
+			return fmt.Errorf("copy: give both -from URL and -to URL: %w", errUsage)
+		}
+		if *batch < 1 {
+			return fmt.Errorf("copy: -batch must be at least 1: %w", errUsage)
+		}
+		if *from == *to {
+			return fmt.Errorf("copy: -from and -to name the same store: %w", errUsage)
+		}
+		if u, err := url.Parse(*to); err == nil && u.Scheme == "memory" {
+			return fmt.Errorf("copy: a memory: store ends with this program; copy to a durable store: %w", errUsage)
+		}
+		src, err := openExisting(ctx, *from)
+		if err != nil {
+			return fmt.Errorf("copy: the source: %w", err)
+		}
+		defer src.Close()
+		dst, err := store.Open(ctx, *to)
+		if err != nil {
+			return fmt.Errorf("copy: the target: %w", err)
+		}
+		defer dst.Close()
+
+		prog := newProgress(c, "copy")
+		rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: *batch, Rebuild: rebuild, Progress: func(p storecopy.Progress) {
+			prog.report(string(p.Phase), p.Done, p.Total)
+		}})
+		prog.done()
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("copy interrupted after %d events; run the same command again to go on from there: %w", rep.Events, err)
+		}
+		if err != nil {
+			return err
+		}
+		if g.json {
+			return printJSON(c.stdout, newJSONReport(rep))
+		}
+		printReport(c, rep)
+		return nil
+	}
+}
+
+func printReport(c *cli, rep storecopy.Report) {
+	w := c.stdout
+	resumed := ""
+	if rep.Resumed {
+		resumed = fmt.Sprintf(" (%d of them by this run, which resumed an interrupted copy)", rep.Copied)
+	}
+	fmt.Fprintf(w, "copied %d events%s in %d streams, %d snapshots, %d subject keys and %d view states in %v\n",
+		rep.Events, resumed, rep.Streams, rep.Snapshots, rep.SubjectKeys, rep.States, rep.Elapsed.Round(time.Millisecond))
+	if rep.TimePrecision > time.Nanosecond {
+		fmt.Fprintf(w, "times are kept to the %v, the target's precision; finer digits were dropped\n", rep.TimePrecision)
+	}
+	fmt.Fprintf(w, "verified: the same events in the same order (positions 1 to %d), the same count and checksum in every stream, the same snapshots, keys and view states\n", rep.Events)
+	if len(rep.Checkpoints) == 0 {
+		fmt.Fprintln(w, "no checkpoints to copy")
+		return
+	}
+	fmt.Fprintln(w, "checkpoints, each the position of the last event its consumer handled, now that same event's position in the target, so that every consumer resumes at the event after it:")
+	for _, m := range rep.Checkpoints {
+		switch {
+		case m.Rebuild:
+			fmt.Fprintf(w, "  %s: not copied (-rebuild): rebuilds from the start\n", m.Consumer)
+		case m.Schema:
+			fmt.Fprintf(w, "  %s: %d, a read model's schema version, copied as it is\n", m.Consumer, m.From)
+		case m.From == 0:
+			fmt.Fprintf(w, "  %s: 0 → 0, nothing handled yet\n", m.Consumer)
+		default:
+			note := ""
+			if m.PastHead {
+				note = " (it was past the source's last event)"
+			}
+			fmt.Fprintf(w, "  %s: %d → %d, after event %v%s\n", m.Consumer, m.From, m.To, m.Event, note)
+		}
+	}
+}
+
+// jsonReport is the report of a copy as -json prints it.
+type jsonReport struct {
+	Events        int64            `json:"events"`
+	Copied        int64            `json:"copied"`
+	Resumed       bool             `json:"resumed"`
+	Streams       int64            `json:"streams"`
+	Snapshots     int64            `json:"snapshots"`
+	SubjectKeys   int64            `json:"subject_keys"`
+	States        int64            `json:"view_states"`
+	TimePrecision string           `json:"time_precision"`
+	ElapsedSecs   float64          `json:"elapsed_seconds"`
+	Verified      bool             `json:"verified"`
+	Checkpoints   []jsonCheckpoint `json:"checkpoints"`
+}
+
+type jsonCheckpoint struct {
+	Consumer string `json:"consumer"`
+	From     int64  `json:"from"`
+	To       *int64 `json:"to"` // null when left out for a rebuild
+	Event    string `json:"event,omitempty"`
+	Schema   bool   `json:"schema_version,omitempty"`
+	Rebuild  bool   `json:"rebuild,omitempty"`
+	PastHead bool   `json:"past_head,omitempty"`
+}
+
+func newJSONReport(rep storecopy.Report) jsonReport {
+	j := jsonReport{Events: rep.Events, Copied: rep.Copied, Resumed: rep.Resumed, Streams: rep.Streams, Snapshots: rep.Snapshots,
+		SubjectKeys: rep.SubjectKeys, States: rep.States, TimePrecision: rep.TimePrecision.String(), ElapsedSecs: rep.Elapsed.Seconds(),
+		Verified: true, Checkpoints: []jsonCheckpoint{}}
+	for _, m := range rep.Checkpoints {
+		cp := jsonCheckpoint{Consumer: m.Consumer, From: m.From, Schema: m.Schema, Rebuild: m.Rebuild, PastHead: m.PastHead}
+		if !m.Rebuild {
+			to := m.To
+			cp.To = &to
+		}
+		if m.Event != [16]byte{} {
+			cp.Event = m.Event.String()
+		}
+		j.Checkpoints = append(j.Checkpoints, cp)
+	}
+	return j
+}

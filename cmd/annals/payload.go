@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/snapshot"
+	"github.com/annals-dev/annals/store"
+)
+
+// rawCodec hands back a payload's bytes as the pipeline leaves them:
+// the tool knows no application's types, only the steps around them.
+type rawCodec struct{}
+
+// Encode refuses: the tool reads only.
+func (rawCodec) Encode([]byte) (string, int, []byte, error) {
+	return "", 0, nil, errors.New("the annals tool does not write events")
+}
+
+// Decode returns the payload as it is.
+func (rawCodec) Decode(_ string, _ int, data []byte) ([]byte, error) { return data, nil }
+
+// decoder undoes the steps a record's Encoding names: decryption (with the
+// keys from the environment, when set), decompression and personal
+// fields.
+type decoder struct {
+	mapper *codec.Pipeline[[]byte]
+	keys   bool // a keyring is configured
+}
+
+func newDecoder(s store.Store, getenv func(string) string) (*decoder, error) {
+	kr, err := codec.KeyringFromEnv(getenv)
+	if errors.Is(err, store.ErrNotFound) {
+		return &decoder{mapper: codec.NewMapper[[]byte](rawCodec{})}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	opts := []codec.MapperOption{codec.WithEncryption(kr)}
+	if ks, ok := s.(store.KeyStore); ok {
+		opts = append(opts, codec.WithSubjectKeys(ks, kr))
+	}
+	return &decoder{mapper: codec.NewMapper[[]byte](rawCodec{}, opts...), keys: true}, nil
+}
+
+// payload is a record's payload as the tool could read it.
+type payload struct {
+	data  []byte // the decoded payload, when ok
+	ok    bool
+	noKey bool  // it is encrypted and no keys were given
+	err   error // why it could not be read
+}
+
+func (d *decoder) classify(data []byte, err error) payload {
+	switch {
+	case err == nil:
+		return payload{data: data, ok: true}
+	case errors.Is(err, codec.ErrDecrypt) && !d.keys:
+		return payload{noKey: true, err: err}
+	}
+	return payload{err: err}
+}
+
+func (d *decoder) record(ctx context.Context, r store.Record) payload {
+	return d.classify(d.mapper.FromRecord(ctx, r))
+}
+
+func (d *decoder) snapshot(ctx context.Context, s snapshot.Snapshot) payload {
+	data, err := d.mapper.FromSnapshot(ctx, s)
+	if errors.Is(err, store.ErrNotFound) {
+		return payload{ok: true} // personal data of a forgotten subject: read, as far as it can be
+	}
+	return d.classify(data, err)
+}
+
+// text shows a payload on one line: as itself when it is JSON, else its
+// size and encoding, and why it could not be read.
+func (p payload) text(r store.Record) string {
+	if p.ok && json.Valid(p.data) {
+		return string(p.data)
+	}
+	s := fmt.Sprintf("<%d bytes", len(r.Data))
+	if r.Encoding != "" {
+		s += ", " + r.Encoding
+	}
+	if p.err != nil && !p.noKey {
+		s += ": cannot read: " + p.err.Error()
+	}
+	return s + ">"
+}
+
+// jsonRecord is a record as -json prints it.
+type jsonRecord struct {
+	Position      int64           `json:"position"`
+	ID            string          `json:"id"`
+	Stream        string          `json:"stream"`
+	Version       int64           `json:"version"`
+	Type          string          `json:"type"`
+	SchemaVersion int             `json:"schema_version"`
+	Time          time.Time       `json:"time"`
+	Encoding      string          `json:"encoding,omitempty"`
+	Metadata      store.Metadata  `json:"metadata"`
+	Data          json.RawMessage `json:"data,omitempty"`        // the payload, when it reads as JSON
+	DataBase64    string          `json:"data_base64,omitempty"` // otherwise its bytes: decoded when it could be, else as stored
+	Unreadable    string          `json:"unreadable,omitempty"`  // why it could not be decoded
+}
+
+func newJSONRecord(r store.Record, p payload) jsonRecord {
+	j := jsonRecord{Position: r.Position, ID: r.ID.String(), Stream: r.StreamID, Version: r.Version, Type: r.Type,
+		SchemaVersion: r.SchemaVersion, Time: r.Time, Encoding: r.Encoding, Metadata: r.Metadata}
+	switch {
+	case p.ok && json.Valid(p.data):
+		j.Data = p.data
+	case p.ok:
+		j.DataBase64 = base64.StdEncoding.EncodeToString(p.data)
+	default:
+		j.DataBase64 = base64.StdEncoding.EncodeToString(r.Data)
+		j.Unreadable = p.err.Error()
+	}
+	return j
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// maxListed caps the problems verify lists; it counts the rest.
+const maxListed = 50
+
+// errProblems is the error of a verification that found problems.
+var errProblems = errors.New("the store has problems")
+
+// verifyReport is what verify found.
+type verifyReport struct {
+	OK          bool  `json:"ok"`
+	Head        int64 `json:"head"`
+	Events      int64 `json:"events"`
+	Streams     int64 `json:"streams"`
+	Read        int64 `json:"read"` // records whose payloads were read
+	Snapshots   int64 `json:"snapshots"`
+	Checkpoints int64 `json:"checkpoints"`
+	// Unread counts the records and snapshots that are encrypted (or hold
+	// personal data) and could not be read because no keys were given;
+	// UnreadKeys names the keys they need.
+	Unread     int64    `json:"unread"`
+	UnreadKeys []string `json:"unread_keys,omitempty"`
+	Problems   []string `json:"problems"`
+	// ProblemCount counts every problem, listed or not.
+	ProblemCount int `json:"problem_count"`
+}
+
+func (r *verifyReport) problem(format string, args ...any) {
+	r.ProblemCount++
+	if len(r.Problems) < maxListed {
+		r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+	}
+}
+
+func verifyFlags(*flag.FlagSet) runFunc {
+	return func(ctx context.Context, c *cli, g *globals, args []string) error {
+		if err := noArgs("verify", args); err != nil {
+			return err
+		}
+		return withStore(ctx, g, func(s store.Store) error {
+			dec, err := newDecoder(s, c.getenv)
+			if err != nil {
+				return err
+			}
+			rep := &verifyReport{Problems: []string{}}
+			if err := verify(ctx, s, dec, rep, newProgress(c, "verify")); err != nil {
+				return err
+			}
+			if g.json {
+				if err := printJSON(c.stdout, rep); err != nil {
+					return err
+				}
+			} else {
+				printVerify(c, rep)
+			}
+			if !rep.OK {
+				return fmt.Errorf("verify: %d problems: %w", rep.ProblemCount, errProblems)
+			}
+			return nil
+		})
+	}
+}
+
+// verify walks the log, the snapshots and the checkpoints of s.
+func verify(ctx context.Context, s store.Store, dec *decoder, rep *verifyReport, prog *progress) error {
+	var err error
+	if rep.Head, err = s.Head(ctx); err != nil {
+		return err
+	}
+	unreadKeys := map[string]bool{}
+	unread := func(encoding string) {
+		rep.Unread++
+		for step := range strings.SplitSeq(encoding, "+") {
+			if id, ok := strings.CutPrefix(step, "aes256gcm:"); ok {
+				unreadKeys[id] = true
+			}
+		}
+	}
+	versions := map[string]int64{}
+	var after int64 // the position of the last event read
+	prog.report("events", 0, rep.Head)
+	for {
+		page, err := s.ReadLog(ctx, store.LogQuery{After: after, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, r := range page {
+			rep.Events++
+			if r.Position != after+1 {
+				rep.problem("the log jumps from position %d to %d: %d positions are missing", after, r.Position, r.Position-after-1)
+			}
+			after = r.Position
+			if last := versions[r.StreamID]; r.Version != last+1 {
+				rep.problem("stream %q jumps from version %d to %d at position %d", r.StreamID, last, r.Version, r.Position)
+			}
+			versions[r.StreamID] = r.Version
+			switch p := dec.record(ctx, r); {
+			case p.ok:
+				rep.Read++
+			case p.noKey:
+				unread(r.Encoding)
+			default:
+				rep.problem("event %s@%d at position %d (%s, encoding %q) cannot be read: %v", r.StreamID, r.Version, r.Position, r.Type, r.Encoding, p.err)
+			}
+		}
+		prog.report("events", rep.Events, rep.Head)
+	}
+	prog.done()
+	if rep.Events > 0 && after != rep.Head {
+		rep.problem("the head is %d, but the last event is at position %d", rep.Head, after)
+	}
+	rep.Streams = int64(len(versions))
+
+	if exp, ok := s.(store.Exporter); ok {
+		for snap, err := range exp.ExportSnapshots(ctx) {
+			if err != nil {
+				return err
+			}
+			rep.Snapshots++
+			if v := versions[snap.StreamID]; snap.Version > v {
+				rep.problem("the snapshot of stream %q is at version %d, but the stream has %d events", snap.StreamID, snap.Version, v)
+			}
+			switch p := dec.snapshot(ctx, snap); {
+			case p.ok:
+			case p.noKey:
+				unread(snap.Encoding)
+			default:
+				rep.problem("the snapshot of stream %q at version %d (%s, encoding %q) cannot be read: %v", snap.StreamID, snap.Version, snap.Type, snap.Encoding, p.err)
+			}
+		}
+		for cp, err := range exp.ExportCheckpoints(ctx) {
+			if err != nil {
+				return err
+			}
+			rep.Checkpoints++
+			if !strings.HasPrefix(cp.Consumer, schemaPrefix) && cp.Position > rep.Head {
+				rep.problem("consumer %q has checkpoint %d, past the head %d: it will skip the events appended up to there", cp.Consumer, cp.Position, rep.Head)
+			}
+		}
+	}
+	rep.UnreadKeys = slices.Sorted(maps.Keys(unreadKeys))
+	rep.OK = rep.ProblemCount == 0
+	return nil
+}
+
+func printVerify(c *cli, rep *verifyReport) {
+	w := c.stdout
+	fmt.Fprintf(w, "log: %d events in %d streams", rep.Events, rep.Streams)
+	if rep.Events > 0 {
+		fmt.Fprintf(w, ", positions 1 to %d", rep.Head)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "payloads: %d of %d events read; %d snapshots; %d checkpoints\n", rep.Read, rep.Events, rep.Snapshots, rep.Checkpoints)
+	if rep.Unread > 0 {
+		keys := ""
+		if len(rep.UnreadKeys) > 0 {
+			keys = " (keys " + strings.Join(rep.UnreadKeys, ", ") + ")"
+		}
+		fmt.Fprintf(w, "not read: %d encrypted records and snapshots%s: no keys given; set ANNALS_CIPHER_KEY (and ANNALS_CIPHER_OLD_KEYS) to check them\n",
+			rep.Unread, keys)
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintln(w, "problem:", p)
+	}
+	if more := rep.ProblemCount - len(rep.Problems); more > 0 {
+		fmt.Fprintf(w, "problem: … and %d more\n", more)
+	}
+	if rep.OK {
+		fmt.Fprintln(w, "ok")
+	}
+}

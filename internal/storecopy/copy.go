@@ -1,0 +1,595 @@
+package storecopy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/snapshot"
+	"github.com/annals-dev/annals/store"
+)
+
+// DefaultBatch is how many events one import writes, and how many
+// snapshots, states or keys, unless [Options.Batch] says otherwise.
+const DefaultBatch = 1000
+
+// ErrNotEmpty reports a target that holds data that is not the source's:
+// the copy writes nothing to it.
+var ErrNotEmpty = errors.New("target store holds other data")
+
+// Options configure [Copy].
+type Options struct {
+	// Batch is how many events (or snapshots, states, keys) one import
+	// writes, in one transaction of the target; 0 means [DefaultBatch].
+	Batch int
+	// Rebuild names consumers whose checkpoints are not copied, nor
+	// their read model's schema version (annals.SchemaConsumer), so that
+	// they rebuild from the start in the target: those whose read models
+	// live in the application's own tables, which the copy does not
+	// carry.
+	Rebuild []string
+	// Progress, when not nil, is called at the start of each phase and
+	// after each batch, in the goroutine that called Copy.
+	Progress func(Progress)
+}
+
+// Phase names a step of the copy.
+type Phase string
+
+// The phases of a copy, in order. PhaseVerifyLog runs only when the
+// target holds what an interrupted copy wrote: those events are compared
+// with the source's before the copy goes on. The events a run copies are
+// verified in PhaseEvents, each batch read back from the target once it
+// is written.
+const (
+	PhaseVerifyLog    Phase = "verify log"
+	PhaseEvents       Phase = "events"
+	PhaseSnapshots    Phase = "snapshots"
+	PhaseSubjectKeys  Phase = "subject keys"
+	PhaseStates       Phase = "view states"
+	PhaseCheckpoints  Phase = "checkpoints"
+	PhaseVerifyOthers Phase = "verify the rest"
+)
+
+// Progress is how far a phase has gone.
+type Progress struct {
+	// Phase is the phase under way.
+	Phase Phase
+	// Done counts the items of the phase in the target so far (events
+	// copied by an earlier, interrupted run included), out of Total.
+	Done, Total int64
+	// Run counts the items this run handled in the phase.
+	Run int64
+	// Elapsed is the time since the phase began.
+	Elapsed time.Duration
+}
+
+// Rate returns the items handled per second by this run in the phase.
+func (p Progress) Rate() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Run) / p.Elapsed.Seconds()
+}
+
+// Left estimates the time the phase still needs at its current rate; 0
+// when there is no rate yet.
+func (p Progress) Left() time.Duration {
+	r := p.Rate()
+	if r == 0 || p.Done >= p.Total {
+		return 0
+	}
+	return time.Duration(float64(p.Total-p.Done) / r * float64(time.Second))
+}
+
+// Report is what a copy did.
+type Report struct {
+	// Events counts the events in the target; Copied those this run
+	// wrote (fewer when it resumed an interrupted copy).
+	Events, Copied int64
+	// Resumed reports that the target already held part of the copy.
+	Resumed bool
+	// Streams counts the streams.
+	Streams int64
+	// Snapshots, SubjectKeys and States count what was copied of each.
+	Snapshots, SubjectKeys, States int64
+	// Checkpoints says where each consumer's checkpoint went.
+	Checkpoints []CheckpointMap
+	// TimePrecision is the finest time the target keeps; finer times
+	// were truncated to it.
+	TimePrecision time.Duration
+	// Elapsed is how long the copy took.
+	Elapsed time.Duration
+}
+
+// CheckpointMap is where a consumer's checkpoint went.
+type CheckpointMap struct {
+	// Consumer is the checkpoint's name.
+	Consumer string
+	// From is its value in the source, To in the target.
+	From, To int64
+	// Event is the ID of the event at From, the last the consumer
+	// handled, which is at To in the target; nil for a checkpoint at 0.
+	Event uuid.UUID
+	// Schema reports a read model's schema version (a name made by
+	// annals.SchemaConsumer), copied as it is.
+	Schema bool
+	// Rebuild reports a consumer left out by [Options.Rebuild]: it has no
+	// checkpoint in the target and rebuilds from the start.
+	Rebuild bool
+	// PastHead reports a checkpoint beyond the source's last event; it
+	// was mapped to the target's last event.
+	PastHead bool
+}
+
+// schemaPrefix starts the names of checkpoints that hold a read model's
+// schema version rather than a position.
+var schemaPrefix = annals.SchemaConsumer("")
+
+// endpoints are the capabilities the copy needs of its two stores.
+type endpoints struct {
+	src    store.Store
+	srcExp store.Exporter
+	dst    store.Store
+	dstExp store.Exporter
+	dstImp store.Importer
+}
+
+// adapter returns the adapter under an application's handle.
+func adapter(s store.Store) store.Store {
+	if h, ok := s.(interface{ Adapter() store.Store }); ok {
+		return h.Adapter()
+	}
+	return s
+}
+
+func open(src, dst store.Store) (endpoints, error) {
+	e := endpoints{src: adapter(src), dst: adapter(dst)}
+	var ok bool
+	if e.srcExp, ok = e.src.(store.Exporter); !ok {
+		return e, fmt.Errorf("copy: the source store (%T) cannot export all it holds: its adapter does not implement store.Exporter: %w", e.src, store.ErrUnsupported)
+	}
+	if e.dstExp, ok = e.dst.(store.Exporter); !ok {
+		return e, fmt.Errorf("copy: the target store (%T) cannot export all it holds, which the copy checks: its adapter does not implement store.Exporter: %w", e.dst, store.ErrUnsupported)
+	}
+	if e.dstImp, ok = e.dst.(store.Importer); !ok {
+		return e, fmt.Errorf("copy: the target store (%T) cannot import records as stored: its adapter does not implement store.Importer: %w", e.dst, store.ErrUnsupported)
+	}
+	return e, nil
+}
+
+// Copy copies everything src holds to dst, which must be empty or hold
+// what an interrupted copy from src left, and verifies the result; see
+// the package documentation. Either store may be an adapter or an
+// application's *annals.Store. A target that holds other data fails with
+// [ErrNotEmpty] before anything is written; a copy whose verification
+// finds a difference fails with a [*MismatchError]. The report is filled
+// in as far as the copy went.
+func Copy(ctx context.Context, src, dst store.Store, opts Options) (Report, error) {
+	start := time.Now()
+	e, err := open(src, dst)
+	if err != nil {
+		return Report{}, err
+	}
+	c := &copier{endpoints: e, opts: opts, batch: opts.Batch}
+	if c.batch <= 0 {
+		c.batch = DefaultBatch
+	}
+	c.report.TimePrecision = e.dstImp.TimePrecision()
+	err = c.run(ctx)
+	c.report.Elapsed = time.Since(start)
+	return c.report, err
+}
+
+type copier struct {
+	endpoints
+	opts   Options
+	batch  int
+	report Report
+
+	srcHead          int64
+	srcInv, dstInv   store.Inventory
+	cps              []store.Checkpoint // the source's
+	resumeAfter      int64              // the source position of the last event the target holds
+	log              *logCheck
+	phase            Phase
+	phaseStart       time.Time
+	phaseRun, phaseN int64
+}
+
+func (c *copier) run(ctx context.Context) error {
+	var err error
+	// Head first: PostgreSQL numbers the events committed before it.
+	if c.srcHead, err = c.src.Head(ctx); err != nil {
+		return fmt.Errorf("copy: read the source's head: %w", err)
+	}
+	if c.srcInv, err = c.srcExp.Inventory(ctx); err != nil {
+		return fmt.Errorf("copy: source: %w", err)
+	}
+	if c.dstInv, err = c.dstExp.Inventory(ctx); err != nil {
+		return fmt.Errorf("copy: target: %w", err)
+	}
+	if err := c.checkTarget(ctx); err != nil {
+		return err
+	}
+	if c.cps, err = collect(c.srcExp.ExportCheckpoints(ctx)); err != nil {
+		return fmt.Errorf("copy: read the source's checkpoints: %w", err)
+	}
+	// A consumer to rebuild that is misspelt would keep its checkpoint
+	// and resume without its read model: refuse before writing.
+	for _, name := range c.opts.Rebuild {
+		if !slices.ContainsFunc(c.cps, func(cp store.Checkpoint) bool { return cp.Consumer == name }) {
+			return fmt.Errorf("copy: consumer %q, to be rebuilt, has no checkpoint in the source; check its name (annals consumers lists them): %w", name, store.ErrNotFound)
+		}
+	}
+	v := newVerifier(c.report.TimePrecision)
+	c.log = v.newLogCheck(c.mapping(c.cps))
+	if c.dstInv.Events > 0 {
+		// What an interrupted copy wrote is compared with the source
+		// before the copy goes on from there.
+		c.startPhase(PhaseVerifyLog, c.dstInv.Events)
+		if err := c.log.walk(ctx, c.src, c.dst, c.resumeAfter, c.dstInv.Events, c.batch, c.progress); err != nil {
+			return err
+		}
+		if v.total > 0 {
+			c.log.compareStreams()
+			return v.failure()
+		}
+	}
+	if err := c.copyEvents(ctx); err != nil {
+		return err
+	}
+	if err := c.log.finish(ctx, c.src, c.dst); err != nil {
+		return err
+	}
+	c.report.Streams = int64(len(v.streams))
+	c.report.Checkpoints = c.log.cps
+	if err := v.failure(); err != nil {
+		return err
+	}
+	if c.report.Snapshots, err = copyAll(ctx, c, PhaseSnapshots, c.srcInv.Snapshots, c.srcExp.ExportSnapshots(ctx), c.dstImp.ImportSnapshots); err != nil {
+		return err
+	}
+	if c.report.SubjectKeys, err = copyAll(ctx, c, PhaseSubjectKeys, c.srcInv.SubjectKeys, c.srcExp.ExportSubjectKeys(ctx), c.dstImp.ImportSubjectKeys); err != nil {
+		return err
+	}
+	if c.report.States, err = copyAll(ctx, c, PhaseStates, c.srcInv.States, c.srcExp.ExportStates(ctx), c.dstImp.ImportStates); err != nil {
+		return err
+	}
+	if err := c.copyCheckpoints(ctx, c.log.cps); err != nil {
+		return err
+	}
+	c.startPhase(PhaseVerifyOthers, 4)
+	if err := v.compareRest(ctx, c.srcExp, c.dstExp, c.log.cps, c.progress); err != nil {
+		return err
+	}
+	return v.failure()
+}
+
+func (c *copier) startPhase(p Phase, total int64) {
+	c.phase, c.phaseStart, c.phaseRun, c.phaseN = p, time.Now(), 0, total
+	c.progress(0, 0)
+}
+
+// progress reports done items of the phase, run of them by this run.
+func (c *copier) progress(done, run int64) {
+	c.phaseRun = run
+	if c.opts.Progress != nil {
+		c.opts.Progress(Progress{Phase: c.phase, Done: done, Total: max(c.phaseN, done), Run: run, Elapsed: time.Since(c.phaseStart)})
+	}
+}
+
+// checkTarget finds whether the target is empty, holds what an
+// interrupted copy from this source left, or holds other data.
+func (c *copier) checkTarget(ctx context.Context) error {
+	if c.dstInv.Empty() {
+		return nil
+	}
+	c.report.Resumed = true
+	notEmpty := func(format string, args ...any) error {
+		return fmt.Errorf("copy: "+format+"; copy into an empty store: %w", append(args, ErrNotEmpty)...)
+	}
+	if c.dstInv.Events > 0 {
+		if c.dstInv.Events > c.srcInv.Events {
+			return notEmpty("the target holds %d events, the source %d", c.dstInv.Events, c.srcInv.Events)
+		}
+		srcFirst, err := c.src.ReadLog(ctx, store.LogQuery{Limit: 1})
+		if err != nil {
+			return fmt.Errorf("copy: source: %w", err)
+		}
+		dstFirst, err := c.dst.ReadLog(ctx, store.LogQuery{Limit: 1})
+		if err != nil {
+			return fmt.Errorf("copy: target: %w", err)
+		}
+		dstLast, err := c.dst.ReadLog(ctx, store.LogQuery{After: c.dstInv.Events - 1, Limit: 1})
+		if err != nil {
+			return fmt.Errorf("copy: target: %w", err)
+		}
+		if len(srcFirst) == 0 || len(dstFirst) == 0 || srcFirst[0].ID != dstFirst[0].ID {
+			return notEmpty("the target's first event is not the source's")
+		}
+		if len(dstLast) != 1 || dstLast[0].Position != c.dstInv.Events {
+			return notEmpty("the target's %d events are not numbered 1 to %d as a copy's are", c.dstInv.Events, c.dstInv.Events)
+		}
+		last := dstLast[0]
+		var found store.Record
+		for r, err := range c.src.ReadStream(ctx, last.StreamID, last.Version) {
+			if err != nil {
+				return fmt.Errorf("copy: source: %w", err)
+			}
+			found = r
+			break
+		}
+		if found.ID != last.ID || found.Version != last.Version || found.Position == 0 {
+			return notEmpty("the target's last event, %s@%d (%v), is not the source's", last.StreamID, last.Version, last.ID)
+		}
+		c.resumeAfter = found.Position
+	}
+	// Everything else the target holds must be the source's too.
+	type kind struct {
+		what  string
+		n     int64
+		names func(func(string) bool) error
+		src   func(func(string) bool) error
+	}
+	kinds := []kind{
+		{"checkpoint", c.dstInv.Checkpoints, names(c.dstExp.ExportCheckpoints(ctx), func(x store.Checkpoint) string { return x.Consumer }),
+			names(c.srcExp.ExportCheckpoints(ctx), func(x store.Checkpoint) string { return x.Consumer })},
+		{"snapshot of stream", c.dstInv.Snapshots, names(c.dstExp.ExportSnapshots(ctx), func(x snapshot.Snapshot) string { return x.StreamID }),
+			names(c.srcExp.ExportSnapshots(ctx), func(x snapshot.Snapshot) string { return x.StreamID })},
+		{"view state", c.dstInv.States, names(c.dstExp.ExportStates(ctx), func(x store.State) string { return x.View + "/" + x.Key }),
+			names(c.srcExp.ExportStates(ctx), func(x store.State) string { return x.View + "/" + x.Key })},
+		{"key of data subject", c.dstInv.SubjectKeys, names(c.dstExp.ExportSubjectKeys(ctx), func(x store.SubjectKey) string { return x.Subject }),
+			names(c.srcExp.ExportSubjectKeys(ctx), func(x store.SubjectKey) string { return x.Subject })},
+	}
+	for _, k := range kinds {
+		if k.n == 0 {
+			continue
+		}
+		held := map[string]bool{}
+		if err := k.names(func(n string) bool { held[n] = true; return true }); err != nil {
+			return fmt.Errorf("copy: target: %w", err)
+		}
+		if err := k.src(func(n string) bool { delete(held, n); return len(held) > 0 }); err != nil {
+			return fmt.Errorf("copy: source: %w", err)
+		}
+		if len(held) > 0 {
+			extra := slices.Sorted(func(yield func(string) bool) {
+				for n := range held {
+					if !yield(n) {
+						return
+					}
+				}
+			})
+			return notEmpty("the target holds %d %s %q that the source does not (%d in all)", len(extra[:min(len(extra), 5)]), k.what, extra[:min(len(extra), 5)], len(extra))
+		}
+	}
+	return nil
+}
+
+// names turns an export into a walk over the names of its items.
+func names[T any](seq iter.Seq2[T, error], name func(T) string) func(func(string) bool) error {
+	return func(f func(string) bool) error {
+		for x, err := range seq {
+			if err != nil {
+				return err
+			}
+			if !f(name(x)) {
+				return nil
+			}
+		}
+		return nil
+	}
+}
+
+func collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
+	var out []T
+	for x, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// copyEvents copies the source's log after resumeAfter, up to the head
+// read when the copy began, in batches, each one import, and verifies
+// each batch by reading it back from the target. Three things overlap:
+// the next batch is read from the source while one is written, and a
+// batch written is read back and compared while the next is written.
+func (c *copier) copyEvents(ctx context.Context) (err error) {
+	c.startPhase(PhaseEvents, c.srcInv.Events)
+	done := c.dstInv.Events
+	c.progress(done, 0)
+	c.report.Events = done
+	if c.resumeAfter >= c.srcHead {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages, stop := prefetch(ctx, c.src, c.resumeAfter, c.srcHead, c.batch)
+	defer stop()
+	written := make(chan writtenPage, 1)
+	verified := make(chan error, 1)
+	go func() { verified <- c.verifyWritten(ctx, written) }()
+	defer func() {
+		close(written)
+		if verr := <-verified; err == nil {
+			err = verr
+		}
+	}()
+	var run int64
+	for p := range pages {
+		if p.err != nil {
+			return fmt.Errorf("copy: read the source's log: %w", p.err)
+		}
+		out := slices.Clone(p.recs)
+		for i := range out {
+			out[i].Position = done + int64(i) + 1
+		}
+		if err := c.dstImp.ImportEvents(ctx, out); err != nil {
+			return fmt.Errorf("copy: write events to the target: %w", err)
+		}
+		select {
+		case written <- writtenPage{src: p.recs, after: done}:
+		case err := <-verified:
+			verified <- err // for the deferred wait
+			return err
+		}
+		done += int64(len(p.recs))
+		run += int64(len(p.recs))
+		c.report.Events, c.report.Copied = done, run
+		c.progress(done, run)
+	}
+	return ctx.Err()
+}
+
+// writtenPage is a page of the source's log, written to the target after
+// position after.
+type writtenPage struct {
+	src   []store.Record
+	after int64
+}
+
+// verifyWritten reads back each page written and compares it with the
+// source's, until written is closed or a read fails.
+func (c *copier) verifyWritten(ctx context.Context, written <-chan writtenPage) error {
+	for w := range written {
+		back, err := c.dst.ReadLog(ctx, store.LogQuery{After: w.after, Limit: len(w.src)})
+		if err != nil {
+			return fmt.Errorf("copy: verify: read the target's log: %w", err)
+		}
+		c.log.pairs(w.src, back)
+	}
+	return nil
+}
+
+// page is a page of the log, or the error that ended the reading.
+type page struct {
+	recs []store.Record
+	err  error
+}
+
+// prefetch reads the log of s after position after, up to position until
+// (to its end when until is 0), in pages of limit records, one page
+// ahead of the reader of the channel. stop ends it early; the channel is
+// closed after the last page or an error.
+func prefetch(ctx context.Context, s store.Store, after, until int64, limit int) (<-chan page, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	ch := make(chan page, 1)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		defer close(ch)
+		for until == 0 || after < until {
+			recs, err := s.ReadLog(ctx, store.LogQuery{After: after, Limit: limit})
+			if until > 0 {
+				// Events appended after the copy began are not copied.
+				recs = recs[:countBelow(recs, until)]
+			}
+			if err == nil && len(recs) == 0 {
+				return
+			}
+			select {
+			case ch <- page{recs, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+			after = recs[len(recs)-1].Position
+		}
+	}()
+	return ch, func() { cancel(); <-finished }
+}
+
+// countBelow counts the records of a page whose positions are at most
+// until.
+func countBelow(recs []store.Record, until int64) int {
+	n, _ := slices.BinarySearchFunc(recs, until+1, func(r store.Record, p int64) int {
+		return int(r.Position - p)
+	})
+	return n
+}
+
+// copyAll copies one kind of item in batches.
+func copyAll[T any](ctx context.Context, c *copier, p Phase, total int64, seq iter.Seq2[T, error], write func(context.Context, []T) error) (int64, error) {
+	c.startPhase(p, total)
+	var n int64
+	batch := make([]T, 0, c.batch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := write(ctx, batch); err != nil {
+			return fmt.Errorf("copy %s: %w", p, err)
+		}
+		n += int64(len(batch))
+		batch = batch[:0]
+		c.progress(n, n)
+		return nil
+	}
+	for x, err := range seq {
+		if err != nil {
+			return n, fmt.Errorf("copy %s: read the source: %w", p, err)
+		}
+		batch = append(batch, x)
+		if len(batch) == c.batch {
+			if err := flush(); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, flush()
+}
+
+// mapping returns the checkpoints to map, with the ones to copy as they
+// are or to leave out marked.
+func (c *copier) mapping(cps []store.Checkpoint) []CheckpointMap {
+	rebuild := map[string]bool{}
+	for _, name := range c.opts.Rebuild {
+		rebuild[name] = true
+		rebuild[annals.SchemaConsumer(name)] = true
+	}
+	out := make([]CheckpointMap, len(cps))
+	for i, cp := range cps {
+		out[i] = CheckpointMap{Consumer: cp.Consumer, From: cp.Position, Rebuild: rebuild[cp.Consumer],
+			Schema: strings.HasPrefix(cp.Consumer, schemaPrefix)}
+		if out[i].Schema {
+			out[i].To = cp.Position
+		}
+	}
+	return out
+}
+
+// copyCheckpoints writes the mapped checkpoints to the target, with the
+// times the source recorded.
+func (c *copier) copyCheckpoints(ctx context.Context, maps []CheckpointMap) error {
+	times := map[string]time.Time{}
+	for _, cp := range c.cps {
+		times[cp.Consumer] = cp.Time
+	}
+	var out []store.Checkpoint
+	for _, m := range maps {
+		if !m.Rebuild {
+			out = append(out, store.Checkpoint{Consumer: m.Consumer, Position: m.To, Time: times[m.Consumer]})
+		}
+	}
+	c.startPhase(PhaseCheckpoints, int64(len(out)))
+	for chunk := range slices.Chunk(out, c.batch) {
+		if err := c.dstImp.ImportCheckpoints(ctx, chunk); err != nil {
+			return fmt.Errorf("copy checkpoints: %w", err)
+		}
+	}
+	c.progress(int64(len(out)), int64(len(out)))
+	return nil
+}

@@ -1,0 +1,282 @@
+package storecopy_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"iter"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/annals-dev/annals/internal/storecopy"
+	"github.com/annals-dev/annals/snapshot"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+	"github.com/annals-dev/annals/store/sqlite"
+)
+
+// Every pair of adapters copies everything, as stored, and the target
+// reads back as the source does, but for times finer than it keeps.
+func TestCopyBetweenAdapters(t *testing.T) {
+	for _, pair := range [][2]string{
+		{"sqlite", "postgres"}, {"postgres", "sqlite"}, {"memory", "sqlite"},
+		{"sqlite", "memory"}, {"postgres", "postgres"}, {"memory", "postgres"},
+	} {
+		t.Run(pair[0]+"-to-"+pair[1], func(t *testing.T) {
+			ctx := context.Background()
+			src, dst := open(t, storeURL(t, pair[0])), open(t, storeURL(t, pair[1]))
+			head := fill(t, src, 7, 9)
+			var phases []storecopy.Phase
+			rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: 10, Progress: func(p storecopy.Progress) {
+				if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+					phases = append(phases, p.Phase)
+				}
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Events != head || rep.Copied != head || rep.Resumed || rep.Streams != 7 || rep.Snapshots != 4 || rep.States != 8 || rep.SubjectKeys != 3 {
+				t.Errorf("report %+v", rep)
+			}
+			wantPhases := []storecopy.Phase{storecopy.PhaseEvents, storecopy.PhaseSnapshots, storecopy.PhaseSubjectKeys, storecopy.PhaseStates,
+				storecopy.PhaseCheckpoints, storecopy.PhaseVerifyOthers}
+			if !reflect.DeepEqual(phases, wantPhases) {
+				t.Errorf("phases %v, want %v", phases, wantPhases)
+			}
+			a, b := dump(t, src), dump(t, dst)
+			prec := dst.(store.Importer).TimePrecision()
+			for i := range a.Events {
+				a.Events[i].Time = a.Events[i].Time.Truncate(prec)
+				normalize(&a.Events[i])
+				normalize(&b.Events[i])
+			}
+			if !reflect.DeepEqual(a.Events, b.Events) {
+				t.Errorf("events differ:\n%+v\n%+v", a.Events[:2], b.Events[:2])
+			}
+			for i := range a.Snapshots {
+				a.Snapshots[i].Time = a.Snapshots[i].Time.Truncate(prec)
+			}
+			if !reflect.DeepEqual(a.Snapshots, b.Snapshots) || !reflect.DeepEqual(a.States, b.States) || !reflect.DeepEqual(a.Keys, b.Keys) {
+				t.Errorf("snapshots, states or keys differ:\n%+v\n%+v", a, b)
+			}
+			got := names(b.Checkpoints, func(c store.Checkpoint) string { return fmt.Sprint(c.Consumer, "=", c.Position) })
+			want := []string{fmt.Sprint("balances=", head/2), fmt.Sprint("mailer=", head-1), "schema:orders-table=2"}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("checkpoints %v, want %v", got, want)
+			}
+			for _, m := range rep.Checkpoints {
+				if !m.Schema && m.Event != eventAt(t, src, m.From) {
+					t.Errorf("checkpoint %+v: want the event at %d", m, m.From)
+				}
+			}
+		})
+	}
+}
+
+// normalize makes records of different adapters comparable: empty extra
+// metadata is nil.
+func normalize(r *store.Record) {
+	if len(r.Metadata.Extra) == 0 {
+		r.Metadata.Extra = nil
+	}
+}
+
+// spaced is a store whose positions are three times the memory store's,
+// with gaps between them, as a store that numbered its log otherwise
+// might have.
+type spaced struct{ *memory.Store }
+
+func (s spaced) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
+	q.After /= 3
+	recs, err := s.Store.ReadLog(ctx, q)
+	for i := range recs {
+		recs[i].Position *= 3
+	}
+	return recs, err
+}
+
+func (s spaced) ReadStream(ctx context.Context, id string, from int64) iter.Seq2[store.Record, error] {
+	return func(yield func(store.Record, error) bool) {
+		for r, err := range s.Store.ReadStream(ctx, id, from) {
+			r.Position *= 3
+			if !yield(r, err) {
+				return
+			}
+		}
+	}
+}
+
+func (s spaced) Head(ctx context.Context) (int64, error) {
+	h, err := s.Store.Head(ctx)
+	return 3 * h, err
+}
+
+func (s spaced) ExportCheckpoints(ctx context.Context) iter.Seq2[store.Checkpoint, error] {
+	return func(yield func(store.Checkpoint, error) bool) {
+		for c, err := range s.Store.ExportCheckpoints(ctx) {
+			if !strings.HasPrefix(c.Consumer, "schema:") {
+				c.Position *= 3
+			}
+			if !yield(c, err) {
+				return
+			}
+		}
+	}
+}
+
+// A checkpoint goes to the target position of the event it names, not to
+// the same number: positions of a source with gaps are numbered anew.
+func TestCopyMapsCheckpointsToTheirEvents(t *testing.T) {
+	ctx := context.Background()
+	mem := memory.New()
+	head := fill(t, mem, 3, 4)
+	src := spaced{mem}
+	if err := mem.SetCheckpoint(ctx, "past-the-head", head+5); err != nil {
+		t.Fatal(err)
+	}
+	dst := open(t, storeURL(t, "sqlite"))
+	rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]storecopy.CheckpointMap{}
+	for _, m := range rep.Checkpoints {
+		byName[m.Consumer] = m
+	}
+	for name, want := range map[string]int64{"balances": head / 2, "mailer": head - 1, "schema:orders-table": 2, "past-the-head": head} {
+		m := byName[name]
+		got, err := dst.Checkpoint(ctx, name)
+		if err != nil || got != want || m.To != want {
+			t.Errorf("checkpoint %s: %d (report %+v), want %d (%v)", name, got, m, want, err)
+		}
+		if !m.Schema && eventAt(t, dst, m.To) != eventAt(t, mem, want) {
+			t.Errorf("checkpoint %s went to another event", name)
+		}
+	}
+	if m := byName["mailer"]; m.From != 3*(head-1) || m.Event != eventAt(t, mem, head-1) {
+		t.Errorf("mailer: %+v", m)
+	}
+	if !byName["past-the-head"].PastHead {
+		t.Errorf("a checkpoint past the head is not reported as such")
+	}
+}
+
+// A target with anything that is not the source's is refused before
+// anything is written.
+func TestCopyRefusesATargetWithOtherData(t *testing.T) {
+	ctx := context.Background()
+	src := open(t, storeURL(t, "sqlite"))
+	fill(t, src, 2, 3)
+	for name, spoil := range map[string]func(store.Store) error{
+		"an event": func(s store.Store) error {
+			_, err := s.Append(ctx, "other", store.NoStream, []store.Event{{Type: "X"}})
+			return err
+		},
+		"a checkpoint": func(s store.Store) error { return s.SetCheckpoint(ctx, "someone-else", 1) },
+		"a snapshot": func(s store.Store) error {
+			return s.(snapshot.Store).SaveSnapshot(ctx, snapshot.Snapshot{StreamID: "elsewhere", Version: 1, Type: "S", SchemaVersion: 1})
+		},
+		"a key": func(s store.Store) error {
+			_, err := s.(store.KeyStore).CreateSubjectKey(ctx, store.SubjectKey{Subject: "stranger", KeyID: "k", Wrapped: []byte{1}})
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dst := open(t, storeURL(t, "memory"))
+			if err := spoil(dst); err != nil {
+				t.Fatal(err)
+			}
+			before := dump(t, dst)
+			_, err := storecopy.Copy(ctx, src, dst, storecopy.Options{})
+			if !errors.Is(err, storecopy.ErrNotEmpty) {
+				t.Fatalf("copy into a store with %s: %v, want ErrNotEmpty", name, err)
+			}
+			if after := dump(t, dst); !reflect.DeepEqual(before, after) {
+				t.Errorf("the refused copy wrote to the target")
+			}
+		})
+	}
+}
+
+// A copy cut short at any phase and run again ends with the target a
+// copy that ran through makes; events appended to the source in between
+// are copied too.
+func TestCopyResumes(t *testing.T) {
+	ctx := context.Background()
+	src := open(t, storeURL(t, "sqlite"))
+	fill(t, src, 5, 8)
+	whole := open(t, storeURL(t, "sqlite"))
+	if _, err := storecopy.Copy(ctx, src, whole, storecopy.Options{Batch: 4}); err != nil {
+		t.Fatal(err)
+	}
+	dst := open(t, storeURL(t, "sqlite"))
+	cuts := 0
+	for stopAt := 1; ; stopAt += 3 {
+		cctx, cancel := context.WithCancel(ctx)
+		calls := 0
+		rep, err := storecopy.Copy(cctx, src, dst, storecopy.Options{Batch: 4, Progress: func(storecopy.Progress) {
+			if calls++; calls == stopAt {
+				cancel()
+			}
+		}})
+		cancel()
+		if err == nil {
+			if cuts < 5 || !rep.Resumed {
+				t.Fatalf("the copy ran through after %d cuts (resumed %v)", cuts, rep.Resumed)
+			}
+			break
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cut %d: %v", cuts, err)
+		}
+		cuts++
+	}
+	a, b := dump(t, whole), dump(t, dst)
+	for i := range a.Checkpoints {
+		a.Checkpoints[i].Time, b.Checkpoints[i].Time = time.Time{}, time.Time{}
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("the resumed copy differs from the whole one")
+	}
+
+	// More events in the source: running the copy again brings them over.
+	if _, err := src.Append(ctx, "late", store.NoStream, []store.Event{{Type: "Late"}, {Type: "Late"}}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{})
+	if err != nil || rep.Copied != 2 || !rep.Resumed {
+		t.Fatalf("copy of two new events: %+v, %v", rep, err)
+	}
+}
+
+// The verification finds a target that differs from its source.
+func TestCopyFindsADifference(t *testing.T) {
+	ctx := context.Background()
+	src := open(t, storeURL(t, "memory"))
+	fill(t, src, 3, 3)
+	path := t.TempDir() + "/dst.db"
+	dst, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if _, err := storecopy.Copy(ctx, src, dst, storecopy.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE annals_events SET data = x'00' WHERE position = 4`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = storecopy.Copy(ctx, src, dst, storecopy.Options{})
+	var mismatch *storecopy.MismatchError
+	if !errors.As(err, &mismatch) || !strings.Contains(err.Error(), "payload") || !strings.Contains(err.Error(), "checksum") {
+		t.Fatalf("copy over a changed target: %v, want a mismatch naming the payload and the stream's checksum", err)
+	}
+}

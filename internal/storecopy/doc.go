@@ -1,0 +1,55 @@
+// Package storecopy copies a whole event store to another, of any adapter,
+// and verifies the copy: the engine of `annals copy`.
+//
+//	report, err := storecopy.Copy(ctx, from, to, storecopy.Options{Progress: show})
+//
+// What is copied, as stored: the events, with their IDs, streams,
+// versions, times, types, schema versions, payloads, encodings and
+// metadata, in the order of the global log; snapshots; data subjects'
+// keys (wrapped, as stored); view states; and consumers' checkpoints.
+// Nothing is decoded, so encrypted payloads are copied without their
+// keys. The adapters must implement [store.Exporter] (the source) and
+// [store.Importer] and [store.Exporter] (the target), as every adapter of
+// this module does. A time finer than the target keeps (PostgreSQL keeps
+// microseconds) is truncated to it.
+//
+// # Positions and checkpoints
+//
+// The target numbers the events 1, 2, 3… in the source's log order: the
+// same positions as the source's when those have no gaps, as they never
+// do in the adapters of this module. A checkpoint is the position of the
+// last event its consumer handled; the copy maps it to the position of
+// that same event in the target (and 0 to 0), so that every consumer
+// resumes at the event after the last it handled, whatever its number.
+// A checkpoint named by annals.SchemaConsumer holds a read model's schema
+// version, not a position, and is copied as it is. [Options.Rebuild]
+// leaves consumers out, so that they rebuild from the start in the
+// target: those whose read models live in the application's own tables,
+// which the copy does not carry.
+//
+// # Phases, resuming and verification
+//
+// The copy runs in phases: events, in batches, each one transaction of
+// the target; snapshots; subject keys; view states; the checkpoints; and
+// the verification of the rest. Each batch of events is read back from
+// the target once written and compared with the source's, event by
+// event, while the next batch is written; at the end of the events the
+// copy checks that neither log holds more, and compares each stream's
+// count and checksum. Then, after the checkpoints, it compares the
+// checkpoints (mapped), snapshots, states and keys.
+//
+// A copy that is killed at any point leaves the target holding a prefix
+// of the source's log and some of the rest, each item as the source
+// holds it. Run again, it first compares that prefix with the source
+// (the phase "verify log"), goes on from there, and ends with the same
+// target as a copy that ran through. A target that holds anything else
+// (an event that is not the source's at the same place, a checkpoint,
+// snapshot, state or key the source does not have) is refused with
+// [ErrNotEmpty], and nothing is written.
+//
+// A difference fails the copy with a [*MismatchError] naming it, before
+// the checkpoints are written when it is in the log. Writers and
+// consumers of the source should be stopped while it runs: events
+// appended to the source after the copy began are reported as missing
+// from the target, and a copy run again after they stopped picks them up.
+package storecopy

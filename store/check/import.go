@@ -1,0 +1,56 @@
+package check
+
+import (
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// Records checks the records of [store.Importer.ImportEvents] before they
+// are written: each must be storable as an appended event would be, with
+// an ID, a version and a schema version of at least 1; no two may share an
+// ID; and their positions must be head+1, head+2, … in order. A position
+// out of line fails with an error matching [store.ErrConflict] (the log
+// is not where the caller thought), anything else with
+// [store.ErrInvalid]. Adapters call it with the head read in their write
+// transaction.
+func Records(records []store.Record, head int64) error {
+	ids := make(map[uuid.UUID]int, len(records))
+	for i, r := range records {
+		if want := head + int64(i) + 1; r.Position != want {
+			return fmt.Errorf("import events: record %d (%s@%d) has position %d, but the log's head is %d, so the next position is %d: %w",
+				i, r.StreamID, r.Version, r.Position, head+int64(i), want, store.ErrConflict)
+		}
+		if r.ID == uuid.Nil {
+			return fmt.Errorf("import events: record at position %d has no ID: %w", r.Position, store.ErrInvalid)
+		}
+		if j, dup := ids[r.ID]; dup {
+			return fmt.Errorf("import events: records %d and %d share the ID %v: %w", j, i, r.ID, store.ErrDuplicateEvent)
+		}
+		ids[r.ID] = i
+		if r.Version < 1 || r.SchemaVersion < 1 {
+			return fmt.Errorf("import events: record at position %d (%s@%d) has version %d and schema version %d, want both ≥ 1: %w",
+				r.Position, r.StreamID, r.Version, r.Version, r.SchemaVersion, store.ErrInvalid)
+		}
+		e := store.Event{ID: r.ID, Type: r.Type, SchemaVersion: r.SchemaVersion, Data: r.Data, Encoding: r.Encoding, Metadata: r.Metadata}
+		if err := Append(r.StreamID, store.AnyVersion, []store.Event{e}); err != nil {
+			return fmt.Errorf("import events: record at position %d: %w", r.Position, err)
+		}
+	}
+	return nil
+}
+
+// ImportCheckpoint returns an error matching [store.ErrInvalid] when a
+// checkpoint cannot be stored: an invalid consumer name or a negative
+// position.
+func ImportCheckpoint(c store.Checkpoint) error {
+	if err := Consumer(c.Consumer); err != nil {
+		return err
+	}
+	if c.Position < 0 {
+		return fmt.Errorf("consumer %q: checkpoint %d is negative: %w", c.Consumer, c.Position, store.ErrInvalid)
+	}
+	return nil
+}
