@@ -111,7 +111,7 @@ LEFT JOIN LATERAL (
 		readLog:      pendingAndPage(""),
 		readLogTypes: pendingAndPage(" AND type = ANY($3)"),
 		readStream: `SELECT ` + recordColumns + ` FROM ` + n.events + `
-WHERE stream_id = $1 AND version >= $2 ORDER BY version`,
+WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`,
 		checkpoint: `SELECT position FROM ` + n.checkpoints + ` WHERE consumer = $1`,
 		setCheckpoint: `INSERT INTO ` + n.checkpoints + ` AS c (consumer, position) VALUES ($1, $2)
 ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, updated_at = now()

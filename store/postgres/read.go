@@ -38,46 +38,55 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 			yield(store.Record{}, err)
 			return
 		}
-		yielded := false
-		for attempt := 1; ; attempt++ {
-			err := s.readStream(ctx, streamID, max(from, 1), func(r store.Record) bool {
-				yielded = true
-				return yield(r, nil)
+		from := max(from, 1)
+		for {
+			var chunk []store.Record
+			err := s.retry(ctx, func() (err error) {
+				chunk, err = s.readStreamChunk(ctx, streamID, from)
+				return err
 			})
-			if errors.Is(err, errStopped) {
-				return
-			}
-			if err != nil && !yielded && attempt == 1 && connectionLost(err) && ctx.Err() == nil {
-				s.dropDeadConnections(err)
-				continue
-			}
 			if err != nil {
 				yield(store.Record{}, fmt.Errorf("read stream %q: %w", streamID, err))
+				return
 			}
-			return
+			for _, r := range chunk {
+				if !yield(r, nil) {
+					return
+				}
+			}
+			if len(chunk) < streamChunk {
+				return
+			}
+			from = chunk[len(chunk)-1].Version + 1
 		}
 	}
 }
 
-var errStopped = errors.New("stopped by the caller")
+// streamChunk is how many records of a stream one query reads. The
+// records are yielded only once the query is done and its connection is
+// back in the pool, so that what the caller does with each (decode it,
+// look up a data subject's key, load another stream) never waits for a
+// connection that this read holds, whatever the pool's size.
+const streamChunk = 512
 
-func (s *Store) readStream(ctx context.Context, streamID string, from int64, yield func(store.Record) bool) error {
-	rows, err := s.pool.Query(ctx, s.sql.readStream, streamID, from)
+// readStreamChunk reads up to streamChunk records of a stream from
+// version from.
+func (s *Store) readStreamChunk(ctx context.Context, streamID string, from int64) ([]store.Record, error) {
+	rows, err := s.pool.Query(ctx, s.sql.readStream, streamID, from, streamChunk)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
+	var out []store.Record
 	sc := newRecordScanner()
 	for rows.Next() {
 		r, _, err := sc.scan(rows)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if !yield(r) {
-			return errStopped
-		}
+		out = append(out, r)
 	}
-	return rows.Err()
+	return out, rows.Err()
 }
 
 // recordScanner scans the record columns, all nullable because ReadLog's
