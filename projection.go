@@ -43,6 +43,10 @@ type Projection[T any] struct {
 	migrations []func(context.Context, T) error
 	migrated   atomic.Bool
 	watcher    batchWatcher // nil but for a view
+	// decode, when set, decodes a batch before its transaction begins,
+	// for apply to read; batchMu keeps one batch at a time.
+	decode  func(ctx context.Context, recs []store.Record) (int, error)
+	batchMu sync.Mutex
 }
 
 // cursor remembers where this projection's last commit left its
@@ -136,22 +140,47 @@ type Envelope[E any] struct {
 // it in the batch commit, the checkpoint stays before it, and Step returns
 // a [*ConsumerError].
 func NewProjection[T, E any](s *Store, name string, m codec.Mapper[E], handle func(ctx context.Context, tx T, ev Envelope[E]) error, opts ...ConsumerOption) (*Projection[T], error) {
+	var evs decodedBatch[E]
 	apply := func(ctx context.Context, tx T, recs []store.Record) (int, error) {
-		for i, r := range recs {
-			e, err := m.FromRecord(ctx, r)
-			if errors.Is(err, codec.ErrUnknownEventType) {
+		for i := range recs {
+			if !evs.ok[i] {
 				continue
 			}
-			if err == nil {
-				err = handle(ctx, tx, Envelope[E]{Event: e, Record: r})
-			}
-			if err != nil {
+			if err := handle(ctx, tx, evs.envs[i]); err != nil {
 				return i, err
 			}
 		}
 		return len(recs), nil
 	}
-	return newProjection(s, name, apply, append(typesOf(m), opts...))
+	p, err := newProjection(s, name, apply, append(typesOf(m), opts...))
+	if p != nil {
+		p.decode = func(ctx context.Context, recs []store.Record) (int, error) { return evs.decode(ctx, m, recs) }
+	}
+	return p, err
+}
+
+// decodedBatch holds the events of a batch, decoded before the batch's
+// transaction begins: decoding may read the store (a data subject's key),
+// and doing it inside the transaction would hold two connections at once.
+// envs[i] and ok[i] are those of the batch's i-th record; ok is false for
+// a type the mapper does not read, which the handler never sees.
+type decodedBatch[E any] struct {
+	envs []Envelope[E]
+	ok   []bool
+}
+
+// decode decodes recs, and returns how many it decoded before an error.
+func (b *decodedBatch[E]) decode(ctx context.Context, m codec.Mapper[E], recs []store.Record) (int, error) {
+	b.envs, b.ok = b.envs[:0], b.ok[:0]
+	for i, r := range recs {
+		e, err := m.FromRecord(ctx, r)
+		if err != nil && !errors.Is(err, codec.ErrUnknownEventType) {
+			return i, err
+		}
+		b.envs = append(b.envs, Envelope[E]{Event: e, Record: r})
+		b.ok = append(b.ok, err == nil)
+	}
+	return len(recs), nil
 }
 
 // NewBatchProjection is [NewProjection] for a handler that takes a whole
@@ -161,22 +190,15 @@ func NewProjection[T, E any](s *Store, name string, m codec.Mapper[E], handle fu
 // again in a transaction of their own and committed, and the projection
 // stops at event n with a [*ConsumerError].
 func NewBatchProjection[T, E any](s *Store, name string, m codec.Mapper[E], handle func(ctx context.Context, tx T, evs []Envelope[E]) (int, error), opts ...ConsumerOption) (*Projection[T], error) {
+	var decoded decodedBatch[E]
 	apply := func(ctx context.Context, tx T, recs []store.Record) (int, error) {
 		evs := make([]Envelope[E], 0, len(recs))
 		at := make([]int, 0, len(recs)) // the index in recs of each of evs
-		for i, r := range recs {
-			e, err := m.FromRecord(ctx, r)
-			if errors.Is(err, codec.ErrUnknownEventType) {
-				continue
+		for i := range recs {
+			if decoded.ok[i] {
+				evs = append(evs, decoded.envs[i])
+				at = append(at, i)
 			}
-			if err != nil {
-				if n, herr := applyBatch(ctx, tx, evs, handle); herr != nil {
-					return at[n], herr
-				}
-				return i, err
-			}
-			evs = append(evs, Envelope[E]{Event: e, Record: r})
-			at = append(at, i)
 		}
 		n, err := applyBatch(ctx, tx, evs, handle)
 		if err != nil {
@@ -184,7 +206,11 @@ func NewBatchProjection[T, E any](s *Store, name string, m codec.Mapper[E], hand
 		}
 		return len(recs), nil
 	}
-	return newProjection(s, name, apply, append(typesOf(m), opts...))
+	p, err := newProjection(s, name, apply, append(typesOf(m), opts...))
+	if p != nil {
+		p.decode = func(ctx context.Context, recs []store.Record) (int, error) { return decoded.decode(ctx, m, recs) }
+	}
+	return p, err
 }
 
 // applyBatch runs a batch handler and returns the index of the event it
@@ -447,6 +473,14 @@ type batchWatcher interface {
 // commits them with the checkpoint.
 func (p *Projection[T]) commitBatch(ctx context.Context, from, head int64, recs []store.Record) (int, int64, error) {
 	to := batchEnd(from, head, recs, p.cfg.batch)
+	if p.decode != nil {
+		// One batch at a time: apply reads what decode wrote.
+		p.batchMu.Lock()
+		defer p.batchMu.Unlock()
+		if n, err := p.decode(ctx, recs); err != nil {
+			return p.stopAt(ctx, from, recs, n, err)
+		}
+	}
 	failed := len(recs)
 	var handlerErr error
 	err := p.commit(ctx, from, to, func(tx T) error {
@@ -459,14 +493,19 @@ func (p *Projection[T]) commitBatch(ctx context.Context, from, head int64, recs 
 	if handlerErr == nil {
 		return len(recs), to, nil
 	}
-	bad := recs[failed]
-	stopped := consumerError(p.name, bad, handlerErr)
+	return p.stopAt(ctx, from, recs, failed, handlerErr)
+}
+
+// stopAt stops the projection at recs[failed], which cause failed: it
+// commits the events before it, and returns a [*ConsumerError].
+func (p *Projection[T]) stopAt(ctx context.Context, from int64, recs []store.Record, failed int, cause error) (int, int64, error) {
+	stopped := consumerError(p.name, recs[failed], cause)
 	if failed == 0 {
 		return 0, from, stopped
 	}
 	// Keep the events before the one that failed.
-	to = recs[failed-1].Position
-	err = p.commit(ctx, from, to, func(tx T) error {
+	to := recs[failed-1].Position
+	err := p.commit(ctx, from, to, func(tx T) error {
 		_, err := p.apply(ctx, tx, recs[:failed])
 		return err
 	})

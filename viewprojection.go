@@ -33,12 +33,14 @@ type ViewProjection[S, E any] struct {
 func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mapper codec.Mapper[E], key func(store.Record, E) (string, bool), opts ...ConsumerOption) *ViewProjection[S, E] {
 	opts = append(typesOf(mapper), opts...)
 	cache := newViewCache[S]()
-	apply := func(ctx context.Context, tx store.StateTx, recs []store.Record) (int, error) {
-		type keyed struct {
-			key   string
-			event E
-		}
-		events := make([]keyed, 0, len(recs))
+	type keyed struct {
+		at    int // the index of its record in the batch
+		key   string
+		event E
+	}
+	var events []keyed // of the batch being committed, decoded before its transaction
+	decode := func(ctx context.Context, recs []store.Record) (int, error) {
+		events = events[:0]
 		for i, r := range recs {
 			e, err := mapper.FromRecord(ctx, r)
 			if errors.Is(err, codec.ErrUnknownEventType) {
@@ -48,9 +50,13 @@ func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mappe
 				return i, err
 			}
 			if k, ok := key(r, e); ok {
-				events = append(events, keyed{k, e})
+				events = append(events, keyed{i, k, e})
 			}
 		}
+		return len(recs), nil
+	}
+	apply := func(ctx context.Context, tx store.StateTx, recs []store.Record) (int, error) {
+		events := lo.Filter(events, func(ke keyed, _ int) bool { return ke.at < len(recs) })
 		keys := lo.Uniq(lo.Map(events, func(ke keyed, _ int) string { return ke.key }))
 		states, missing := cache.lookup(keys)
 		loaded, err := loadStates(ctx, tx, name, missing, v)
@@ -74,7 +80,7 @@ func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mappe
 		return len(recs), nil
 	}
 	return &ViewProjection[S, E]{
-		Projection: &Projection[store.StateTx]{name: name, store: s, committer: s, apply: apply, cfg: newConsumerConfig(opts), watcher: cache},
+		Projection: &Projection[store.StateTx]{name: name, store: s, committer: s, apply: apply, decode: decode, cfg: newConsumerConfig(opts), watcher: cache},
 		states:     s,
 		view:       v,
 	}
