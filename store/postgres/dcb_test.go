@@ -28,9 +28,14 @@ func holdLocks(t *testing.T, s *Store, cond *store.AppendCondition, events []sto
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tx.Rollback(context.Background()) })
-	keys, exclusive := s.n.lockKeys(cond, events)
-	if _, err := tx.Exec(ctx, dcbLockSQL, keys, exclusive, nil); err != nil {
+	plan := s.n.lockPlan(cond, events)
+	if _, err := tx.Exec(ctx, dcbLockSQL, plan.keys, plan.exclusive, nil); err != nil {
 		t.Fatal(err)
+	}
+	if plan.table {
+		if _, err := tx.Exec(ctx, `LOCK TABLE `+s.n.events+` IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return tx
 }
@@ -148,33 +153,80 @@ func TestConditionWaitsForAndSeesAnAppendInFlight(t *testing.T) {
 	}
 }
 
-// An append whose keys would be too many locks takes the one key every
-// tagged append shares, exclusively, which still orders it with them.
-func TestManyTagsTakeTheSharedKey(t *testing.T) {
+// An append takes a key per tag of its events, shared, and per query item
+// of its condition, exclusive, sorted; one that would take too many, or
+// whose condition has an item without tags, locks the table instead, or
+// as well.
+func TestLockPlans(t *testing.T) {
 	t.Parallel()
 	s := openInternal(t)
 	var events []store.Event
 	for i := range 40 {
 		events = append(events, store.Event{Type: "T", Tags: []string{fmt.Sprint("a", i), fmt.Sprint("b", i)}})
 	}
-	keys, exclusive := s.n.lockKeys(nil, events)
-	if len(keys) != 1 || !exclusive[0] || keys[0] != s.n.dcbKey("all", "") {
-		t.Fatalf("lock keys of 80 tags: %v %v, want the shared key, exclusive", keys, exclusive)
+	if plan := s.n.lockPlan(nil, events); !plan.table || len(plan.keys) != 0 {
+		t.Fatalf("locks of 80 tags: %+v, want the table alone", plan)
 	}
-	keys, exclusive = s.n.lockKeys(&store.AppendCondition{FailIfEventsMatch: tagQuery("z", "a")}, events[:1])
-	want := map[int64]bool{s.n.dcbKey("all", ""): false, s.n.dcbKey("type", "T"): false, s.n.dcbKey("tag", "a0"): false,
-		s.n.dcbKey("tag", "b0"): false, s.n.dcbKey("tag", "a"): true}
-	if len(keys) != len(want) {
-		t.Fatalf("lock keys: %v, want %v", keys, want)
+	plan := s.n.lockPlan(&store.AppendCondition{FailIfEventsMatch: tagQuery("z", "a")}, events[:1])
+	want := map[int64]bool{s.n.dcbKey("a0"): false, s.n.dcbKey("b0"): false, s.n.dcbKey("a"): true}
+	if len(plan.keys) != len(want) || plan.table {
+		t.Fatalf("locks: %+v, want %v", plan, want)
 	}
-	for i, k := range keys {
-		if x, ok := want[k]; !ok || x != exclusive[i] || (i > 0 && keys[i-1] >= k) {
-			t.Fatalf("lock keys: %v %v, want %v, sorted", keys, exclusive, want)
+	for i, k := range plan.keys {
+		if x, ok := want[k]; !ok || x != plan.exclusive[i] || (i > 0 && plan.keys[i-1] >= k) {
+			t.Fatalf("locks: %+v, want %v, sorted", plan, want)
 		}
+	}
+	byType := store.AppendCondition{FailIfEventsMatch: store.QueryItems(store.QueryItem{Types: []string{"T"}}, store.QueryItem{Tags: []string{"a0"}})}
+	if plan := s.n.lockPlan(&byType, events[:1]); !plan.table || len(plan.keys) != 2 {
+		t.Fatalf("locks of a condition with an item of types alone: %+v, want the table and the tags' keys", plan)
+	}
+	if plan := s.n.lockPlan(&store.AppendCondition{}, nil); !plan.table {
+		t.Fatalf("locks of a condition on every tagged event: %+v, want the table", plan)
 	}
 	ctx := context.Background()
 	if _, err := s.AppendIf(ctx, "big", store.NoStream, events, store.AppendCondition{FailIfEventsMatch: tagQuery("a1")}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A condition with an item of types alone has no tag to lock: it waits
+// for every writer in flight, through the table, and then sees what it
+// wrote.
+func TestConditionOnTypesWaitsForWritersInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openInternal(t)
+	head, err := s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := []store.Event{{Type: "Invoiced", Tags: []string{"invoice:1"}}}
+	tx := holdLocks(t, s, nil, claim)
+	args, err := dcbArgs("i1", store.NoStream, claim, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, s.n.insertSQL(nil, false, false, &args), args...); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.AppendIf(ctx, "i2", store.NoStream, []store.Event{{Type: "Invoiced", Tags: []string{"invoice:2"}}},
+			store.AppendCondition{FailIfEventsMatch: store.QueryItems(store.QueryItem{Types: []string{"Invoiced"}}), After: head})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the second invoice did not wait for the first, in flight: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ce *store.ConditionError
+	if err := <-done; !errors.As(err, &ce) || ce.Item != 0 {
+		t.Fatalf("second invoice: %v, want a *store.ConditionError on item 0", err)
 	}
 }
 
