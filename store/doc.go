@@ -27,6 +27,15 @@
 // with [Store.ReadLog]. A consumer that remembers the last position it saw
 // never skips an event and never sees one twice.
 //
+// # Dynamic consistency boundaries
+//
+// An event may carry tags beside its stream ([Event.Tags]). A store that
+// implements [DCB] reads the tagged events that match a [Query] (items
+// OR'd, each of types OR'd and tags AND'd) and appends on an
+// [AppendCondition]: no event matching a query after a position. A failed
+// condition is a [*ConditionError], which matches [ErrConflict]. The
+// design, the locking on PostgreSQL and the costs are in docs/dcb.md.
+//
 // # Evolving data
 //
 // A [Mapper] turns typed events into stored records and back; a

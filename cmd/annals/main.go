@@ -188,7 +188,7 @@ func checkpoint(ctx context.Context, s store.Store, args []string, w io.Writer) 
 }
 
 // printRecord prints one record on a line: position, stream and version,
-// type and schema version, time, and the payload.
+// type and schema version (and tags, if any), time, and the payload.
 func printRecord(w io.Writer, r store.Record) error {
 	payload := string(r.Data)
 	if r.Encoding != "" || !json.Valid(r.Data) {
@@ -198,7 +198,11 @@ func printRecord(w io.Writer, r store.Record) error {
 		}
 		payload += ">"
 	}
-	_, err := fmt.Fprintf(w, "%d\t%s@%d\t%s/v%d\t%s\t%s\n", r.Position, r.StreamID, r.Version, r.Type, r.SchemaVersion,
+	typ := fmt.Sprintf("%s/v%d", r.Type, r.SchemaVersion)
+	if len(r.Tags) > 0 {
+		typ += " [" + strings.Join(r.Tags, " ") + "]" // the tags queries find it by
+	}
+	_, err := fmt.Fprintf(w, "%d\t%s@%d\t%s\t%s\t%s\n", r.Position, r.StreamID, r.Version, typ,
 		r.Time.Format("2006-01-02T15:04:05.000Z"), payload)
 	return err
 }

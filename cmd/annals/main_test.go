@@ -132,3 +132,16 @@ func TestBadUsage(t *testing.T) {
 		t.Errorf("unknown scheme: %v, want store.ErrUnknownScheme", err)
 	}
 }
+
+// A tagged event shows its tags after its type, as queries find it.
+func TestLogShowsTags(t *testing.T) {
+	ctx := context.Background()
+	url, s := fixture(t)
+	if _, err := s.Append(ctx, "user-1", store.NoStream, []store.Event{{Type: "Claimed", Data: []byte(`{}`), Tags: []string{"name:ada", "user:u1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := annals(t, ctx, url, "log")
+	if err != nil || !strings.Contains(out, "5\tuser-1@1\tClaimed/v1 [name:ada user:u1]\t") || !strings.Contains(out, "1\tdog-1@1\tDogRegistered/v1\t") {
+		t.Fatalf("log: %v\n%s", err, out)
+	}
+}

@@ -39,3 +39,43 @@ func TestPrintsWhatTheDocumentationSays(t *testing.T) {
 		t.Fatalf("run printed:\n%s\ndoc.go says:\n%s", out.String(), want.String())
 	}
 }
+
+// Every Go block of docs/dcb.md is this example's code, as it is.
+func TestTheDocsShowThisCode(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/dcb.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources strings.Builder
+	for _, dir := range []string{".", "../username"} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".go") {
+				b, err := os.ReadFile(dir + "/" + e.Name())
+				if err != nil {
+					t.Fatal(err)
+				}
+				sources.Write(b)
+			}
+		}
+	}
+	blocks := 0
+	for rest := string(doc); ; {
+		_, after, ok := strings.Cut(rest, "```go\n")
+		if !ok {
+			break
+		}
+		block, tail, _ := strings.Cut(after, "```\n")
+		rest = tail
+		blocks++
+		if !strings.Contains(sources.String(), block) {
+			t.Errorf("docs/dcb.md shows code that examples/courses and examples/username do not hold:\n%s", block)
+		}
+	}
+	if blocks == 0 {
+		t.Fatal("docs/dcb.md has no Go block")
+	}
+}
