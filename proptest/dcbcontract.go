@@ -195,15 +195,21 @@ func (m *dcbMachine) appendIf(t *rapid.T) {
 	}
 	id := m.stream(t)
 	expected := m.versions[id]
-	if rapid.IntRange(0, 5).Draw(t, "wrong version") == 0 {
+	switch rapid.IntRange(0, 5).Draw(t, "version") {
+	case 0:
 		expected = rapid.Int64Range(0, 6).Draw(t, "expected")
+	case 1:
+		expected = store.AnyVersion
 	}
 	events := m.events(t, 0, 1)
 	cond := store.AppendCondition{FailIfEventsMatch: q, After: after}
 	version, err := m.s.AppendIf(m.ctx, id, expected, events, cond)
 
 	_, moved := m.matching(q, after)
-	versionOK := expected == m.versions[id]
+	versionOK := expected == m.versions[id] || expected == store.AnyVersion
+	if expected == store.AnyVersion {
+		expected = m.versions[id]
+	}
 	switch {
 	case len(moved) > 0 || !versionOK:
 		if !errors.Is(err, store.ErrConflict) {
@@ -337,6 +343,15 @@ func dcbStateMachine(t *testing.T, s DCBStore) {
 				}
 				if v != m.versions[id]+int64(len(events)) {
 					t.Fatalf("append returned version %d, want %d", v, m.versions[id]+int64(len(events)))
+				}
+				m.record(id, m.versions[id], events)
+			},
+			"append tagged events to any version": func(t *rapid.T) {
+				id := m.stream(t)
+				events := m.events(t, 1, 1)
+				v, err := s.Append(ctx, id, store.AnyVersion, events)
+				if err != nil || v != m.versions[id]+int64(len(events)) {
+					t.Fatalf("append to %q at any version: %d, %v; want version %d", id, v, err, m.versions[id]+int64(len(events)))
 				}
 				m.record(id, m.versions[id], events)
 			},
