@@ -57,6 +57,7 @@ func ExampleStore_Unsupported() {
 	// - snapshots (snapshot.Store)
 	// - data subjects' keys (store.KeyStore): codec.WithSubjectKeys
 	// - leases (store.Locker): consumers run without one
+	// - reads by query and conditional appends (store.DCB): DCB runners
 	// a command: <nil>
 	// a view projection: true
 }

@@ -47,8 +47,8 @@ func (e eventsOnly) Close() error { return e.inner.Close() }
 func TestHandleOnAPartialAdapter(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(eventsOnly{memory.New()})
-	if missing := s.Unsupported(); len(missing) != 4 {
-		t.Fatalf("Unsupported() = %q, want view states, snapshots, keys and leases", missing)
+	if missing := s.Unsupported(); len(missing) != 5 {
+		t.Fatalf("Unsupported() = %q, want view states, snapshots, keys, leases and queries", missing)
 	}
 	res, err := annals.NewRunner(s, counter, counterCodec()).Handle(ctx, "c", increment{})
 	if err != nil || res.Version != 1 {
@@ -61,6 +61,10 @@ func TestHandleOnAPartialAdapter(t *testing.T) {
 		"keys":        s.DeleteSubjectKey(ctx, "c-1"),
 	}
 	_, checks["leases"] = s.Lock(ctx, "x")
+	_, checks["queries"] = s.AppendIf(ctx, "c", store.AnyVersion, []store.Event{{Type: "T", Tags: []string{"t"}}}, store.AppendCondition{})
+	for _, err := range s.ReadQuery(ctx, store.QueryAll(), 0) {
+		checks["reads by query"] = err
+	}
 	for what, err := range checks {
 		if !errors.Is(err, store.ErrUnsupported) || !strings.Contains(err.Error(), "does not implement") {
 			t.Errorf("%s on a partial adapter: %v, want store.ErrUnsupported saying what is missing", what, err)

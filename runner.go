@@ -44,6 +44,7 @@ type Runner[C, E, S any] struct {
 	backoff func(attempt int) time.Duration
 	cache   *stateCache[S]
 	snaps   *snapshots[S]
+	tags    func(E) []string // see WithTags
 	logger  *slog.Logger
 }
 
@@ -55,6 +56,7 @@ type runnerConfig struct {
 	backoff         func(int) time.Duration
 	cacheSize       int
 	snapshots       any // a *snapshotConfig[S], checked by NewRunner
+	tags            any // a func(E) []string, checked by NewRunner; see WithTags
 	snapshotTimeout time.Duration
 	logger          *slog.Logger
 }
@@ -117,6 +119,13 @@ func NewRunner[C, E, S any](s *Store, d decider.Decider[C, E, S], m codec.Mapper
 			panic(fmt.Sprintf("annals: annals.NewRunner: WithSnapshots was given a %T, want a snapshot mapper of the runner's state %v", cfg.snapshots, reflect.TypeFor[S]()))
 		}
 		r.snaps = &snapshots[S]{snapshotConfig: *sc, timeout: cfg.snapshotTimeout}
+	}
+	if cfg.tags != nil {
+		tags, ok := cfg.tags.(func(E) []string)
+		if !ok {
+			panic(fmt.Sprintf("annals: annals.NewRunner: WithTags was given a %T, want a func(%v) []string of the runner's events", cfg.tags, reflect.TypeFor[E]()))
+		}
+		r.tags = tags
 	}
 	return r
 }
@@ -395,6 +404,9 @@ func (r *Runner[C, E, S]) encode(ctx context.Context, streamID string, version i
 		ev, err := r.events.ToEvent(ctx, at, e, meta)
 		if err != nil {
 			return nil, fmt.Errorf("handle command on stream %q: encode event %d: %w", streamID, i, err)
+		}
+		if r.tags != nil {
+			ev.Tags = r.tags(e)
 		}
 		out[i] = ev
 	}

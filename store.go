@@ -36,6 +36,7 @@ type Store struct {
 	snaps   snapshot.Store
 	keys    store.KeyStore
 	locker  store.Locker
+	dcb     store.DCB // see dcb.go
 	system  atomic.Pointer[System]
 	appends atomic.Uint64 // appends that stored events, for a settling system
 
@@ -49,6 +50,7 @@ var (
 	_ snapshot.Store   = (*Store)(nil)
 	_ store.KeyStore   = (*Store)(nil)
 	_ store.Locker     = (*Store)(nil)
+	_ store.DCB        = (*Store)(nil)
 )
 
 // Open opens the store a URL names, with the adapter registered for its
@@ -83,7 +85,7 @@ func cutScheme(rawURL string) (string, string, bool) {
 
 // New returns the handle on an adapter value, such as memory.New() or a
 // store opened with its adapter's own Open. The handle uses whatever of
-// store.StateStore, snapshot.Store, store.KeyStore and store.Locker the
+// store.StateStore, snapshot.Store, store.KeyStore, store.Locker and store.DCB the
 // adapter implements. Closing the handle closes the adapter.
 func New(adapter store.Store) *Store {
 	if h, ok := adapter.(*Store); ok {
@@ -94,6 +96,7 @@ func New(adapter store.Store) *Store {
 	s.snaps, _ = adapter.(snapshot.Store)
 	s.keys, _ = adapter.(store.KeyStore)
 	s.locker, _ = adapter.(store.Locker)
+	s.dcb, _ = adapter.(store.DCB)
 	return s
 }
 
@@ -117,6 +120,9 @@ func (s *Store) Unsupported() []string {
 	}
 	if s.locker == nil {
 		missing = append(missing, "leases (store.Locker): consumers run without one")
+	}
+	if s.dcb == nil {
+		missing = append(missing, "reads by query and conditional appends (store.DCB): DCB runners")
 	}
 	return missing
 }

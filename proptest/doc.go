@@ -24,6 +24,11 @@
 //   - [SnapshotStoreContract] and [KeyStoreContract] do the same for the
 //     snapshot store and the key store of personal data that every
 //     adapter of this module also implements.
+//   - [DCBContract] does it for reads by query and conditional appends
+//     ([store.DCB]): reading by query equals filtering the log, a
+//     condition fails exactly when a matching event came after its
+//     position, and writers racing on overlapping and disjoint queries
+//     never both pass conditions they would break together.
 //   - [SnapshotEqualsReplay] checks, for any history and snapshot
 //     interval, that loading from snapshots equals a full replay, on a
 //     given store with given mappers.

@@ -23,3 +23,7 @@ func TestConsumerContractMemory(t *testing.T) {
 		return s
 	})
 }
+
+func TestDCBContractMemory(t *testing.T) {
+	proptest.DCBContract(t, func(t *testing.T) proptest.DCBStore { return memory.New() })
+}

@@ -29,6 +29,15 @@
 // the writers do; [Store.Wait] blocks until the log grows, and
 // [Store.Checkpoint] and [Store.SetCheckpoint] keep consumers' positions.
 //
+// # Dynamic consistency boundaries
+//
+// An event may carry tags beside its stream ([Event.Tags]). A store that
+// implements [DCB] reads the tagged events that match a [Query] (items
+// OR'd, each of types OR'd and tags AND'd) and appends on an
+// [AppendCondition]: no event matching a query after a position. A failed
+// condition is a [*ConditionError], which matches [ErrConflict]. The
+// design, the locking on PostgreSQL and the costs are in docs/dcb.md.
+//
 // # Optional interfaces
 //
 // An adapter may implement more than [Store]; the handle of package annals

@@ -50,6 +50,9 @@ type Record struct {
 	Encoding string
 	// Metadata carries correlation and causation.
 	Metadata Metadata
+	// Tags are the event's tags, as appended (see [Event.Tags]); nil for
+	// an event appended without tags.
+	Tags []string
 }
 
 // Metadata travels with an event and is stored beside its payload.
@@ -77,6 +80,12 @@ type Event struct {
 	Encoding string
 	// Metadata is stored with the event.
 	Metadata Metadata
+	// Tags, when not empty, make the event one that queries find (see
+	// [Query] and [DCB]), beside its stream: such as "course:c1" or
+	// "student:s7". At most [MaxTags], each 1 to [MaxTagLen] bytes of
+	// text, none repeated. Tags are stored as they are, never encrypted:
+	// they are index keys, so keep personal data out of them.
+	Tags []string
 }
 
 // LogQuery selects a page of the global log.

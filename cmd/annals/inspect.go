@@ -61,7 +61,11 @@ func (p recordPrinter) print(ctx context.Context, r store.Record) error {
 	if p.json {
 		return printJSON(p.w, newJSONRecord(r, pl))
 	}
-	_, err := fmt.Fprintf(p.w, "%d\t%s@%d\t%s/v%d\t%s\t%s\n", r.Position, r.StreamID, r.Version, r.Type, r.SchemaVersion,
+	typ := fmt.Sprintf("%s/v%d", r.Type, r.SchemaVersion)
+	if len(r.Tags) > 0 {
+		typ += " [" + strings.Join(r.Tags, " ") + "]" // the tags queries find it by
+	}
+	_, err := fmt.Fprintf(p.w, "%d\t%s@%d\t%s\t%s\t%s\n", r.Position, r.StreamID, r.Version, typ,
 		r.Time.Format("2006-01-02T15:04:05.000Z"), pl.text(r))
 	return err
 }

@@ -399,3 +399,20 @@ func TestVerifyFindsProblems(t *testing.T) {
 		t.Errorf("verify of a log with a gap: %+v", r)
 	}
 }
+
+// A tagged event shows its tags after its type, as queries find it.
+func TestLogShowsTags(t *testing.T) {
+	ctx := context.Background()
+	url, s := fixture(t)
+	if _, err := s.Append(ctx, "user-1", store.NoStream, []store.Event{{Type: "Claimed", Data: []byte(`{}`), Tags: []string{"name:ada", "user:u1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := tool(t, ctx, url, "log")
+	if r.status != 0 || !strings.Contains(r.stdout, "\tuser-1@1\tClaimed/v1 [name:ada user:u1]\t") || !strings.Contains(r.stdout, "\tdog-1@1\tDogRegistered/v1\t") {
+		t.Fatalf("log: %+v", r)
+	}
+	r = tool(t, ctx, url, "-json", "log")
+	if r.status != 0 || !strings.Contains(r.stdout, `"tags":["name:ada","user:u1"]`) {
+		t.Fatalf("log -json: %+v", r)
+	}
+}

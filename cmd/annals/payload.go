@@ -104,6 +104,7 @@ type jsonRecord struct {
 	SchemaVersion int             `json:"schema_version"`
 	Time          time.Time       `json:"time"`
 	Encoding      string          `json:"encoding,omitempty"`
+	Tags          []string        `json:"tags,omitempty"`
 	Metadata      store.Metadata  `json:"metadata"`
 	Data          json.RawMessage `json:"data,omitempty"`        // the payload, when it reads as JSON
 	DataBase64    string          `json:"data_base64,omitempty"` // otherwise its bytes: decoded when it could be, else as stored
@@ -112,7 +113,7 @@ type jsonRecord struct {
 
 func newJSONRecord(r store.Record, p payload) jsonRecord {
 	j := jsonRecord{Position: r.Position, ID: r.ID.String(), Stream: r.StreamID, Version: r.Version, Type: r.Type,
-		SchemaVersion: r.SchemaVersion, Time: r.Time, Encoding: r.Encoding, Metadata: r.Metadata}
+		SchemaVersion: r.SchemaVersion, Time: r.Time, Encoding: r.Encoding, Tags: r.Tags, Metadata: r.Metadata}
 	switch {
 	case p.ok && json.Valid(p.data):
 		j.Data = p.data

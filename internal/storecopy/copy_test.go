@@ -56,6 +56,12 @@ func TestCopyBetweenAdapters(t *testing.T) {
 			if !reflect.DeepEqual(a.Events, b.Events) {
 				t.Errorf("events differ:\n%+v\n%+v", a.Events[:2], b.Events[:2])
 			}
+			// Tagged events are found by query in the target as in the
+			// source.
+			q := store.QueryItems(store.QueryItem{Tags: []string{"acct:1"}})
+			if found, want := queried(t, dst, q), queried(t, src, q); len(want) == 0 || !reflect.DeepEqual(found, want) {
+				t.Errorf("query %v finds %v in the target, %v in the source", q, found, want)
+			}
 			for i := range a.Snapshots {
 				a.Snapshots[i].Time = a.Snapshots[i].Time.Truncate(prec)
 			}
@@ -74,6 +80,19 @@ func TestCopyBetweenAdapters(t *testing.T) {
 			}
 		})
 	}
+}
+
+// queried returns the IDs of the events of s that match q.
+func queried(t *testing.T, s store.Store, q store.Query) []string {
+	t.Helper()
+	var ids []string
+	for r, err := range s.(store.DCB).ReadQuery(context.Background(), q, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID.String())
+	}
+	return ids
 }
 
 // normalize makes records of different adapters comparable: empty extra

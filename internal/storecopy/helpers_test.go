@@ -181,6 +181,9 @@ func event(i, v int, encodings []string) store.Event {
 	if v%3 == 0 {
 		e.Metadata.Extra = map[string]string{"tenant": "t1", "v": fmt.Sprint(v)}
 	}
+	if v%4 == 1 {
+		e.Tags = []string{fmt.Sprint("acct:", i), fmt.Sprint("parity:", v%2)}
+	}
 	if e.Encoding != "" {
 		e.Data = []byte{byte(v), 0, 0xff, byte(i)} // opaque bytes: copied, never decoded
 	}

@@ -55,6 +55,9 @@ func Append(streamID string, expected int64, events []store.Event) error {
 		case !validMetadata(e.Metadata):
 			return fmt.Errorf("append to stream %q: event %d (%s) has metadata that is not valid UTF-8 or contains a NUL byte: %w", streamID, i, e.Type, store.ErrInvalid)
 		}
+		if err := Tags(e.Tags); err != nil {
+			return fmt.Errorf("append to stream %q: event %d (%s): %w", streamID, i, e.Type, err)
+		}
 	}
 	return nil
 }

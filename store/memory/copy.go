@@ -148,6 +148,7 @@ func (s *Store) ImportEvents(ctx context.Context, records []store.Record) error 
 		r.Time = r.Time.UTC()
 		s.ids[r.ID] = struct{}{}
 		s.streams[r.StreamID] = append(s.streams[r.StreamID], s.log.len())
+		s.tagged.add(s.log.len(), r)
 		s.log.append(r)
 	}
 	if len(records) > 0 && s.changed != nil {

@@ -33,12 +33,14 @@ type Store struct {
 	changed     chan struct{} // made by a waiter, closed by the next append
 	consumers   consumers
 	closed      bool
+	tagged      taggedIndex // the tagged events, for queries
 }
 
 var (
 	_ store.Store    = (*Store)(nil)
 	_ snapshot.Store = (*Store)(nil)
 	_ store.KeyStore = (*Store)(nil)
+	_ store.DCB      = (*Store)(nil)
 )
 
 // New returns an empty store.
@@ -78,7 +80,7 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 		}
 		records[i] = store.Record{
 			ID: id, StreamID: streamID, Type: e.Type, SchemaVersion: max(e.SchemaVersion, 1),
-			Time: now, Data: clone(e.Data), Encoding: e.Encoding, Metadata: cloneMeta(e.Metadata),
+			Time: now, Data: clone(e.Data), Encoding: e.Encoding, Metadata: cloneMeta(e.Metadata), Tags: cloneTags(e.Tags),
 		}
 	}
 
@@ -87,6 +89,12 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 	if err := s.writable(ctx); err != nil {
 		return 0, err
 	}
+	return s.appendLocked(streamID, expected, records)
+}
+
+// appendLocked appends records to a stream expected at version expected,
+// holding s.mu.
+func (s *Store) appendLocked(streamID string, expected int64, records []store.Record) (int64, error) {
 	idx := s.streams[streamID]
 	actual := int64(len(idx))
 	if err := check.Expected(streamID, expected, actual); err != nil {
@@ -102,6 +110,7 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 		records[i].Version = actual + int64(i) + 1
 		records[i].Position = int64(s.log.len()) + 1
 		idx = append(idx, s.log.len())
+		s.tagged.add(s.log.len(), records[i])
 		s.log.append(records[i])
 	}
 	s.streams[streamID] = idx
@@ -401,5 +410,6 @@ func (l *eventLog) at(i int) *store.Record { return &l.blocks[i/logBlock][i%logB
 func copyRecord(r store.Record) store.Record {
 	r.Data = clone(r.Data)
 	r.Metadata = cloneMeta(r.Metadata)
+	r.Tags = cloneTags(r.Tags)
 	return r
 }

@@ -49,7 +49,7 @@ type statements struct {
 // commits. docs/global-log.md says why this wakes every waiting consumer.
 type appendSQL struct{ guarded, unguarded string }
 
-const recordColumns = `position, stream_id, version, event_id, type, schema_version, recorded_at, data, encoding, correlation_id, causation_id, extra`
+const recordColumns = `position, stream_id, version, event_id, type, schema_version, recorded_at, data, encoding, correlation_id, causation_id, extra, tags`
 
 const insertColumns = `stream_id, version, event_id, type, schema_version, data, encoding, correlation_id, causation_id, extra`
 
@@ -58,7 +58,7 @@ func newStatements(n names) statements {
 	// that the reader learns in one round trip whether committed events
 	// are waiting for a position.
 	pendingAndPage := func(filter string) string {
-		return `SELECT p.pending, e.position, e.stream_id, e.version, e.event_id, e.type, e.schema_version, e.recorded_at, e.data, e.encoding, e.correlation_id, e.causation_id, e.extra
+		return `SELECT p.pending, e.position, e.stream_id, e.version, e.event_id, e.type, e.schema_version, e.recorded_at, e.data, e.encoding, e.correlation_id, e.causation_id, e.extra, e.tags
 FROM (SELECT EXISTS (SELECT 1 FROM ` + n.events + ` WHERE position IS NULL) AS pending) p
 LEFT JOIN LATERAL (
 	SELECT ` + recordColumns + ` FROM ` + n.events + `
@@ -178,6 +178,9 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 	}
 	if len(events) == 0 {
 		return s.checkVersion(ctx, streamID, expected)
+	}
+	if tagged(events) {
+		return s.appendTagged(ctx, streamID, expected, events, nil) // dcb.go
 	}
 	sql := s.sql.appendMany
 	switch {

@@ -56,3 +56,17 @@ func open(t *testing.T, opts ...postgres.Option) *postgres.Store {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+func TestDCBContract(t *testing.T) {
+	t.Parallel()
+	proptest.DCBContract(t, func(t *testing.T) proptest.DCBStore { return open(t) })
+}
+
+func TestDCBContractInSmallBatches(t *testing.T) {
+	t.Parallel()
+	proptest.DCBContract(t, func(t *testing.T) proptest.DCBStore {
+		s := open(t)
+		postgres.SetSequenceBatch(s, 1)
+		return s
+	})
+}

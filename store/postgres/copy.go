@@ -126,10 +126,19 @@ func (s *Store) ExportSubjectKeys(ctx context.Context) iter.Seq2[store.SubjectKe
 		})
 }
 
+// importedTags is the tags column of an imported record: NULL for one
+// without tags, as an append leaves it.
+func importedTags(tags []string) any {
+	if len(tags) == 0 {
+		return nil
+	}
+	return tags
+}
+
 // importColumns are the columns of the events table that ImportEvents
 // writes; txid takes its default.
 var importColumns = []string{"position", "stream_id", "version", "event_id", "type", "schema_version", "recorded_at",
-	"data", "encoding", "correlation_id", "causation_id", "extra"}
+	"data", "encoding", "correlation_id", "causation_id", "extra", "tags"}
 
 // ImportEvents implements [store.Importer]. One transaction takes the
 // sequencer lock, reads the head from log_head, checks that the records
@@ -166,7 +175,7 @@ func (s *Store) ImportEvents(ctx context.Context, records []store.Record) error 
 		// The ID as [16]byte: pgx encodes it directly, where a uuid.UUID
 		// goes through its driver.Valuer, a string.
 		rows[i] = []any{r.Position, r.StreamID, r.Version, [16]byte(r.ID), r.Type, int32(r.SchemaVersion), r.Time.Truncate(time.Microsecond),
-			data, r.Encoding, r.Metadata.CorrelationID, r.Metadata.CausationID, extra}
+			data, r.Encoding, r.Metadata.CorrelationID, r.Metadata.CausationID, extra, importedTags(r.Tags)}
 	}
 	last := records[len(records)-1].Position
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -65,6 +66,8 @@ type Store struct {
 	batch   int64         // see sequenceBatch
 
 	leaseCheck time.Duration // see defaultLeaseCheck
+
+	dcbSQL sync.Map // the SQL of conditional appends by the shape of their query; see dcb.go
 }
 
 var _ store.Store = (*Store)(nil)

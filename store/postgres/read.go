@@ -99,6 +99,7 @@ type recordScanner struct {
 	schema                  pgtype.Int4
 	recordedAt              pgtype.Timestamptz
 	data, extra             []byte
+	tags                    []string
 	dest                    []any // built once: a row's scan allocates nothing for it
 }
 
@@ -107,13 +108,13 @@ type recordScanner struct {
 func newRecordScanner(before ...any) *recordScanner {
 	sc := &recordScanner{}
 	sc.dest = append(before, &sc.position, &sc.streamID, &sc.version, &sc.eventID, &sc.typ, &sc.schema, &sc.recordedAt,
-		&sc.data, &sc.encoding, &sc.correlation, &sc.causation, &sc.extra)
+		&sc.data, &sc.encoding, &sc.correlation, &sc.causation, &sc.extra, &sc.tags)
 	return sc
 }
 
 // scan reads one row; ok is false for the row of NULLs.
 func (sc *recordScanner) scan(rows pgx.Rows) (r store.Record, ok bool, err error) {
-	sc.data, sc.extra = nil, nil
+	sc.data, sc.extra, sc.tags = nil, nil, nil
 	if err := rows.Scan(sc.dest...); err != nil {
 		return r, false, err
 	}
@@ -134,6 +135,7 @@ func (sc *recordScanner) scan(rows pgx.Rows) (r store.Record, ok bool, err error
 			CorrelationID: sc.correlation.String,
 			CausationID:   sc.causation.String,
 		},
+		Tags: sc.tags, // nil when NULL: an event without tags
 	}
 	if r.Data == nil {
 		r.Data = []byte{}

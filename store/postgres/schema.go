@@ -38,6 +38,7 @@ var objectSuffixes = []string{
 	"subject_keys", "subject_keys_pkey",
 	"states", "states_pkey",
 	"events_pending", "sequence_batch",
+	"events_tags", "events_tagged_type",
 }
 
 // names holds the quoted, schema-qualified names the SQL uses, and what is
@@ -130,6 +131,7 @@ var migrations = []migration{
 	{3, "subject keys", migration3},
 	{4, "view states", migration4},
 	{5, "sequencing in bounded batches, off the write path", migration5},
+	{6, "tags, for reads by query and conditional appends", migration6}, // dcb.go
 }
 
 // migration1 creates the event table, the sequencer and checkpoints. See

@@ -51,8 +51,8 @@ func TestUpgradeFromFirstVersion(t *testing.T) {
 	var versions []int
 	rows, _ := pool.Query(ctx, "SELECT version FROM "+q("schema_migrations")+" ORDER BY version")
 	versions, err = pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil || !slices.Equal(versions, []int{1, 2, 3, 4, 5}) {
-		t.Fatalf("migrations recorded after the upgrade: %v (%v), want 1 to 5", versions, err)
+	if err != nil || !slices.Equal(versions, []int{1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("migrations recorded after the upgrade: %v (%v), want 1 to 6", versions, err)
 	}
 	page, err := s.ReadLog(ctx, store.LogQuery{})
 	if err != nil || len(page) != 2 || page[1].Type != "TrickAdded" || page[1].Position != 2 {
@@ -72,6 +72,10 @@ func TestUpgradeFromFirstVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Release()
+	cond := store.AppendCondition{FailIfEventsMatch: store.QueryItems(store.QueryItem{Tags: []string{"dog:1"}})}
+	if _, err := s.AppendIf(ctx, "dog-1", 2, []store.Event{{Type: "TrickAdded", Tags: []string{"dog:1"}}}, cond); err != nil {
+		t.Fatalf("conditional append after the upgrade: %v", err)
+	}
 }
 
 // Tables of version 4, whose appends numbered the log right after they

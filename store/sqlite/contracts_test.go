@@ -77,3 +77,11 @@ func TestSnapshotsAndStatesSurviveReopening(t *testing.T) {
 		t.Fatalf("checkpoint after reopening: %d, %v; want 12", pos, err)
 	}
 }
+
+func TestDCBContract(t *testing.T) {
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			proptest.DCBContract(t, func(t *testing.T) proptest.DCBStore { return open(t) })
+		})
+	}
+}

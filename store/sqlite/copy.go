@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -273,12 +274,38 @@ func (s *Store) ImportEvents(ctx context.Context, records []store.Record) error 
 				return importError(err, records[start:start+n])
 			}
 		}
-		return stmt.Close()
+		if err := stmt.Close(); err != nil {
+			return err
+		}
+		return importTags(ctx, tx, records)
 	})
 	if err != nil {
 		return s.fail(fmt.Errorf("import %d events at positions %d to %d: %w", len(records), records[0].Position, records[len(records)-1].Position, err))
 	}
 	s.notify()
+	return nil
+}
+
+// importTags keeps the tags of the imported records that have some, as
+// an append of them would: on the event's row and in the tags table.
+func importTags(ctx context.Context, tx *sql.Tx, records []store.Record) error {
+	for _, r := range records {
+		if len(r.Tags) == 0 {
+			continue
+		}
+		tags, err := json.Marshal(r.Tags)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE annals_events SET tags = ? WHERE position = ?`, string(tags), r.Position); err != nil {
+			return fmt.Errorf("import the tags of event %s@%d: %w", r.StreamID, r.Version, err)
+		}
+		for _, tag := range r.Tags {
+			if _, err := tx.ExecContext(ctx, insertTagSQL, tag, r.Position, r.Type); err != nil {
+				return fmt.Errorf("import the tags of event %s@%d: %w", r.StreamID, r.Version, err)
+			}
+		}
+	}
 	return nil
 }
 

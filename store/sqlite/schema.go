@@ -108,6 +108,26 @@ CREATE TABLE annals_leases (
 	expires_at INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 `},
+	{6, "tags", `
+-- Tags (dynamic consistency boundaries, docs/dcb.md). A tagged event keeps
+-- its tags on its row, as a JSON array, so that every read carries them
+-- back; NULL for an event without tags, which no query finds.
+ALTER TABLE annals_events ADD COLUMN tags TEXT;
+
+-- One row per tag of each tagged event, with the event's type, so that a
+-- query item of tags and types is answered from this table alone, in
+-- position order, at a cost proportional to the events of its tag.
+CREATE TABLE annals_event_tags (
+	tag      TEXT    NOT NULL,
+	position INTEGER NOT NULL,
+	type     TEXT    NOT NULL,
+	PRIMARY KEY (tag, position)
+) STRICT, WITHOUT ROWID;
+
+-- Query items of types alone find the tagged events of a type here; the
+-- events without tags pay nothing for it.
+CREATE INDEX annals_events_tagged_type ON annals_events (type) WHERE tags IS NOT NULL;
+`},
 }
 
 // migrate brings the schema of the database up to date. It runs in one

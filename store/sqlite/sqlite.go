@@ -45,6 +45,7 @@ type Store struct {
 	txCheckpoint, putCheckpoint, saveState, deleteState *sql.Stmt
 	deleteStates, takeLease, renewLease, releaseLease   *sql.Stmt
 	inserts                                             insertCache
+	dcb                                                 dcbStatements // see dcb.go
 	// Statements prepared on r.
 	readStream, readLog, readLogTypes, head, checkpoint     *sql.Stmt
 	latestSnapshot, subjectKey, loadState, checkpointAndGen *sql.Stmt
@@ -64,6 +65,7 @@ var (
 	_ store.KeyStore   = (*Store)(nil)
 	_ store.StateStore = (*Store)(nil)
 	_ store.Locker     = (*Store)(nil)
+	_ store.DCB        = (*Store)(nil)
 )
 
 // Open opens the event store in the SQLite database at path, an absolute
@@ -212,7 +214,7 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // Columns of a record, in the order scanRecord reads them.
-const recordColumns = `position, event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata`
+const recordColumns = `position, event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata, tags`
 
 // Parameters shared by every row of an insert; then each row has its own.
 const (
@@ -296,6 +298,9 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 	}
 	if err := s.usable(ctx); err != nil {
 		return 0, err
+	}
+	if tagged(events) {
+		return s.appendTagged(ctx, streamID, expected, events, nil) // dcb.go
 	}
 	// The rows' own parameters are ready before the transaction starts,
 	// so that the write lock is held only for the statements.
@@ -562,12 +567,15 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 	)
 	for rows.Next() {
 		var (
-			r        store.Record
-			id, meta sql.RawBytes // valid until the next row; copied below
-			ns       int64
+			r              store.Record
+			id, meta, tags sql.RawBytes // valid until the next row; copied below
+			ns             int64
 		)
-		if err := rows.Scan(&r.Position, &id, &r.StreamID, &r.Version, &r.Type, &r.SchemaVersion, &ns, &r.Data, &r.Encoding, &meta); err != nil {
+		if err := rows.Scan(&r.Position, &id, &r.StreamID, &r.Version, &r.Type, &r.SchemaVersion, &ns, &r.Data, &r.Encoding, &meta, &tags); err != nil {
 			return nil, err
+		}
+		if r.Tags, err = decodeTags(tags); err != nil { // dcb.go
+			return nil, fmt.Errorf("position %d: tags: %w", r.Position, err)
 		}
 		if r.ID, err = uuid.FromBytes(id); err != nil {
 			return nil, fmt.Errorf("position %d: event ID: %w", r.Position, err)
@@ -724,6 +732,7 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	s.inserts.close()
+	s.dcb.close()
 	var errs []error
 	for _, st := range s.stmts {
 		errs = append(errs, st.Close())

@@ -1,0 +1,323 @@
+package annals
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/store"
+)
+
+// ReadQuery yields the tagged events that match q after position after,
+// in log order; see [store.DCB]. A store whose adapter does not read by
+// query yields one error matching [store.ErrUnsupported].
+func (s *Store) ReadQuery(ctx context.Context, q store.Query, after int64) iter.Seq2[store.Record, error] {
+	if s.dcb == nil {
+		return func(yield func(store.Record, error) bool) {
+			yield(store.Record{}, s.unsupported("reads by query", "store.DCB"))
+		}
+	}
+	return s.dcb.ReadQuery(ctx, q, after)
+}
+
+// AppendIf appends events to a stream if no event matching cond's query
+// was appended after its position; see [store.DCB]. Like [Store.Append],
+// under a [System] in [Sync] mode it then runs the system's consumers
+// until they have handled what followed from the append.
+func (s *Store) AppendIf(ctx context.Context, streamID string, expected int64, events []store.Event, cond store.AppendCondition) (int64, error) {
+	if s.dcb == nil {
+		return 0, s.unsupported("conditional appends", "store.DCB")
+	}
+	v, err := s.dcb.AppendIf(ctx, streamID, expected, events, cond)
+	if err != nil || len(events) == 0 {
+		return v, err
+	}
+	s.appends.Add(1)
+	if sys := s.system.Load(); sys != nil && sys.mode == Sync {
+		if err := sys.settleAfter(ctx, streamID, v-int64(len(events)), v); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+// A Boundary says where the decisions of a [DCBRunner] read and what they
+// write: the query whose events a command is decided on, and the tags of
+// each event decided, by which later queries find it. It belongs beside
+// the decider, as its codec does.
+type Boundary[C, E any] struct {
+	// Name starts the stream IDs of the decisions: the events of each
+	// command go to a stream of their own, Name + "/" + an ID of the
+	// decision. Empty means "decision".
+	Name string
+	// Query returns the query of the events cmd is decided on: its
+	// consistency boundary. Combine the queries of parts with
+	// [store.Query.Or].
+	Query func(cmd C) store.Query
+	// Tags returns the tags of an event: at least one. An event must
+	// carry the tags by which the queries of the decisions it affects
+	// find it.
+	Tags func(e E) []string
+}
+
+// DCBRunner handles commands whose consistency boundary is a query rather
+// than a stream (dynamic consistency boundaries, docs/dcb.md): it reads
+// the events of the command's query, folds them into a state, decides,
+// tags the events, and appends them on the condition that no event
+// matching the query was appended after the last one it read. On a
+// conflict it reads the events appended since, and decides afresh, a
+// bounded number of times, as [Runner] does.
+//
+// Each decision's events go to a stream of their own (see [Boundary]),
+// which they are alone in: the condition, not a stream version, is what
+// orders decisions. Stream-based [Runner]s and DCBRunners share a store
+// and a [System]; an event that a Runner appends with tags is seen by
+// the queries that match it.
+//
+// The decider's state is what the command's query shows: Evolve sees the
+// matching events that the mapper decodes (those of its types), in log
+// order; records of other types that the query matches are skipped.
+//
+// A DCBRunner is safe for concurrent use.
+type DCBRunner[C, E, S any] struct {
+	store    *Store
+	decider  decider.Decider[C, E, S]
+	events   codec.Mapper[E]
+	boundary Boundary[C, E]
+	types    []string // the mapper's types, sorted; nil decodes every record
+	retries  int
+	backoff  func(attempt int) time.Duration
+}
+
+// NewDCBRunner returns a DCBRunner for decider d on store s, with mapper
+// m for its events and boundary b. Of the [RunnerOption]s it takes
+// [WithRetries] and [WithBackoff]. It panics when b has no Query or no
+// Tags function.
+func NewDCBRunner[C, E, S any](s *Store, d decider.Decider[C, E, S], m codec.Mapper[E], b Boundary[C, E], opts ...RunnerOption) *DCBRunner[C, E, S] {
+	if b.Query == nil || b.Tags == nil {
+		panic("annals: annals.NewDCBRunner: the boundary needs a Query and a Tags function")
+	}
+	if b.Name == "" {
+		b.Name = "decision"
+	}
+	cfg := runnerConfig{retries: DefaultRetries, backoff: JitterBackoff}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	r := &DCBRunner[C, E, S]{store: s, decider: d, events: m, boundary: b, retries: cfg.retries, backoff: cfg.backoff}
+	if types := m.Types(); types != nil {
+		r.types = slices.Sorted(slices.Values(types))
+	}
+	return r
+}
+
+// DCBResult is what a command handled by a [DCBRunner] did.
+type DCBResult[E, S any] struct {
+	// Events are the events appended; empty when the command decided none.
+	Events []E
+	// State is the state the command's query shows after the events.
+	State S
+	// Position is the position of the last event the decision read: the
+	// position of its append condition. 0 when it read none.
+	Position int64
+	// StreamID is the stream the events were appended to; empty when
+	// the command appended nothing.
+	StreamID string
+	// Duplicate reports that a command handled with an idempotency key
+	// (see [WithIdempotencyKey]) had already been handled: nothing was
+	// appended this time.
+	Duplicate bool
+}
+
+// Handle decides cmd on the events of its query and appends the events it
+// decides, tagged, on the condition that no event matching the query was
+// appended since the decision read. Its outcomes are those of
+// [Runner.Handle]: stored (nil, or an error matching [ErrStored]); unknown
+// (store.ErrOutcomeUnknown); or nothing stored — a rejection from Decide
+// (matching [ErrRejected] and Decide's error) with the State and Position
+// it was decided on, or a conflict that outlasted the retries (matching
+// store.ErrConflict, a [*store.ConditionError] naming the query item that
+// kept moving).
+//
+// With [WithIdempotencyKey], the decision's stream and event IDs derive
+// from the key, so a command handled before is answered with Duplicate
+// set and the current state; a key first used with another command fails
+// with [ErrIdempotencyKey].
+func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOption) (DCBResult[E, S], error) {
+	cfg := newHandleConfig(opts)
+	if cfg.key != "" {
+		cfg.fingerprint = fingerprint(cmd)
+	}
+	q := r.boundary.Query(cmd)
+	state, pos, err := r.fold(ctx, q, r.decider.InitialState(), 0)
+	if err != nil {
+		return DCBResult[E, S]{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		events, err := r.decider.Decide(cmd, state)
+		if err != nil || len(events) == 0 {
+			if cfg.key != "" {
+				if res, done, kerr := r.alreadyDone(ctx, q, state, pos, cfg, false); done || kerr != nil {
+					return res, kerr
+				}
+			}
+			if err != nil {
+				return DCBResult[E, S]{State: state, Position: pos}, rejection{err}
+			}
+			return DCBResult[E, S]{State: state, Position: pos}, nil
+		}
+		stream, err := r.stream(cfg)
+		if err != nil {
+			return DCBResult[E, S]{}, err
+		}
+		records, err := r.encode(ctx, stream, events, cfg)
+		if err != nil {
+			return DCBResult[E, S]{}, err
+		}
+		_, err = r.store.AppendIf(ctx, stream, store.NoStream, records, store.AppendCondition{FailIfEventsMatch: q, After: pos})
+		var stored *StoredError
+		if err == nil || errors.As(err, &stored) {
+			return DCBResult[E, S]{Events: events, State: r.decider.Fold(state, events), Position: pos, StreamID: stream}, err
+		}
+		if cfg.key != "" && (errors.Is(err, store.ErrDuplicateEvent) || errors.As(err, new(*store.ConflictError))) {
+			// The key's stream or event IDs are taken: the command was
+			// handled before, or the key was used for something else.
+			res, _, kerr := r.alreadyDone(ctx, q, state, pos, cfg, true)
+			return res, kerr
+		}
+		if !errors.Is(err, store.ErrConflict) || attempt >= r.retries {
+			if errors.Is(err, store.ErrConflict) {
+				return DCBResult[E, S]{}, fmt.Errorf("handle command on %v: gave up after %d attempts: %w", q, attempt+1, err)
+			}
+			return DCBResult[E, S]{}, fmt.Errorf("handle command on %v: %w", q, err)
+		}
+		if err := sleep(ctx, r.backoff(attempt+1)); err != nil {
+			return DCBResult[E, S]{}, err
+		}
+		if state, pos, err = r.fold(ctx, q, state, pos); err != nil {
+			return DCBResult[E, S]{}, err
+		}
+	}
+}
+
+// Load returns the state that a query's events lead to, and the position
+// of the last of them: what a command with that query would be decided on.
+func (r *DCBRunner[C, E, S]) Load(ctx context.Context, q store.Query) (S, int64, error) {
+	return r.fold(ctx, q, r.decider.InitialState(), 0)
+}
+
+// fold evolves state, the state at position after, by the events of q
+// after it.
+func (r *DCBRunner[C, E, S]) fold(ctx context.Context, q store.Query, state S, after int64) (S, int64, error) {
+	f := struct {
+		state S
+		pos   int64
+		err   error
+	}{state: state, pos: after}
+	for rec, err := range r.store.ReadQuery(ctx, q, after) {
+		if err != nil {
+			f.err = fmt.Errorf("read %v: %w", q, err)
+			break
+		}
+		f.pos = rec.Position
+		if r.types != nil {
+			if _, ok := slices.BinarySearch(r.types, rec.Type); !ok {
+				continue // another decider's event that the query matches
+			}
+		}
+		e, err := r.events.FromRecord(ctx, rec)
+		if err != nil {
+			f.err = fmt.Errorf("read %v: position %d: %w", q, rec.Position, err)
+			break
+		}
+		f.state = r.decider.Evolve(f.state, e)
+	}
+	return f.state, f.pos, f.err
+}
+
+// idempotentStreams is the namespace of the decision IDs derived from
+// idempotency keys.
+var idempotentStreams = uuid.MustParse("3d0f6c52-9a51-4f0e-8a43-5b7e0c1d2f96")
+
+// stream returns the stream of a decision: derived from the idempotency
+// key when there is one, new otherwise.
+func (r *DCBRunner[C, E, S]) stream(cfg handleConfig) (string, error) {
+	if cfg.key != "" {
+		return r.boundary.Name + "/" + uuid.NewSHA1(idempotentStreams, []byte(cfg.key)).String(), nil
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", fmt.Errorf("handle command: %w", err)
+	}
+	return r.boundary.Name + "/" + id.String(), nil
+}
+
+func (r *DCBRunner[C, E, S]) encode(ctx context.Context, stream string, events []E, cfg handleConfig) ([]store.Event, error) {
+	out := make([]store.Event, len(events))
+	for i, e := range events {
+		at := codec.Placement{StreamID: stream, Version: int64(i) + 1}
+		meta := cfg.meta
+		if cfg.key != "" {
+			at.ID = EventID(cfg.key, i)
+			if i == 0 {
+				meta.Extra = maps.Clone(meta.Extra)
+				if meta.Extra == nil {
+					meta.Extra = map[string]string{}
+				}
+				meta.Extra[idempotencyExtra] = cfg.fingerprint
+			}
+		}
+		ev, err := r.events.ToEvent(ctx, at, e, meta)
+		if err != nil {
+			return nil, fmt.Errorf("handle command: encode event %d: %w", i, err)
+		}
+		ev.Tags = r.boundary.Tags(e)
+		out[i] = ev
+	}
+	return out, nil
+}
+
+// alreadyDone looks for the decision of cfg's key: its stream, whose first
+// event carries the command's fingerprint. Found with it, the command was
+// handled: done, with the state its query shows now. Found with another
+// fingerprint, or not found when the store refused the key's stream or
+// event IDs (refused), the key was used for something else.
+func (r *DCBRunner[C, E, S]) alreadyDone(ctx context.Context, q store.Query, state S, pos int64, cfg handleConfig, refused bool) (DCBResult[E, S], bool, error) {
+	stream, err := r.stream(cfg)
+	if err != nil {
+		return DCBResult[E, S]{}, false, err
+	}
+	for rec, err := range r.store.ReadStream(ctx, stream, 1) {
+		if err != nil {
+			return DCBResult[E, S]{}, false, fmt.Errorf("handle command: look up idempotency key %q: %w", cfg.key, err)
+		}
+		if got := rec.Metadata.Extra[idempotencyExtra]; rec.ID != EventID(cfg.key, 0) || got != cfg.fingerprint {
+			return DCBResult[E, S]{}, false, fmt.Errorf("handle command: idempotency key %q was first used with another command: %w", cfg.key, ErrIdempotencyKey)
+		}
+		state, pos, err := r.fold(ctx, q, state, pos)
+		if err != nil {
+			return DCBResult[E, S]{}, false, err
+		}
+		return DCBResult[E, S]{State: state, Position: pos, StreamID: stream, Duplicate: true}, true, nil
+	}
+	if refused {
+		return DCBResult[E, S]{}, false, fmt.Errorf("handle command: idempotency key %q was first used on another stream: %w", cfg.key, ErrIdempotencyKey)
+	}
+	return DCBResult[E, S]{}, false, nil
+}
+
+// WithTags makes a [Runner] tag the events it appends with what tags
+// returns for each, so that the queries of [DCBRunner]s see the events of
+// a stream-based decider: a course's stream, say, whose events carry the
+// course's tag. NewRunner panics when E is not the runner's event type.
+func WithTags[E any](tags func(E) []string) RunnerOption {
+	return func(c *runnerConfig) { c.tags = tags }
+}

@@ -1,0 +1,287 @@
+package annals_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+	"github.com/annals-dev/annals/view"
+)
+
+// A small domain of seats: a slot holds three seats, a slot's own stream
+// can close it, and a seat is taken by a decision whose boundary is the
+// slot's events.
+
+type seatEvent interface{ slot() string }
+
+type seatTaken struct{ Slot, Who string }
+type slotClosed struct{ Slot string }
+
+func (e seatTaken) slot() string  { return e.Slot }
+func (e slotClosed) slot() string { return e.Slot }
+
+type takeSeat struct{ Slot, Who string }
+
+type seats struct {
+	Taken  []string
+	Closed bool
+}
+
+const seatCapacity = 3
+
+var (
+	errSlotFull   = errors.New("slot full")
+	errSlotClosed = errors.New("slot closed")
+)
+
+var seatDecider = decider.Decider[takeSeat, seatEvent, seats]{
+	Decide: func(c takeSeat, s seats) ([]seatEvent, error) {
+		switch {
+		case s.Closed:
+			return nil, errSlotClosed
+		case slices.Contains(s.Taken, c.Who):
+			return nil, nil
+		case len(s.Taken) >= seatCapacity:
+			return nil, fmt.Errorf("%w: %d of %d taken", errSlotFull, len(s.Taken), seatCapacity)
+		}
+		return []seatEvent{seatTaken(c)}, nil
+	},
+	Evolve: func(s seats, e seatEvent) seats {
+		switch e := e.(type) {
+		case seatTaken:
+			s.Taken = append(slices.Clip(s.Taken), e.Who)
+		case slotClosed:
+			s.Closed = true
+		}
+		return s
+	},
+}
+
+func seatCodec() *codec.JSON[seatEvent] {
+	return codec.NewJSON[seatEvent]().Register("SeatTaken", seatTaken{}).Register("SlotClosed", slotClosed{})
+}
+
+var seatBoundary = annals.Boundary[takeSeat, seatEvent]{
+	Name: "seat",
+	Query: func(c takeSeat) store.Query {
+		return store.QueryItems(store.QueryItem{Types: []string{"SeatTaken", "SlotClosed"}, Tags: []string{"slot:" + c.Slot}})
+	},
+	Tags: func(e seatEvent) []string {
+		if t, ok := e.(seatTaken); ok {
+			return []string{"slot:" + t.Slot, "who:" + t.Who}
+		}
+		return []string{"slot:" + e.slot()}
+	},
+}
+
+// The slot's own stream, handled by a stream-based Runner: closing it.
+type closeSlot struct{ Slot string }
+
+var slotDecider = decider.Decider[closeSlot, seatEvent, bool]{
+	Decide: func(c closeSlot, closed bool) ([]seatEvent, error) {
+		if closed {
+			return nil, nil
+		}
+		return []seatEvent{slotClosed(c)}, nil
+	},
+	Evolve: func(bool, seatEvent) bool { return true },
+}
+
+func newSeats(s *annals.Store, opts ...annals.RunnerOption) *annals.DCBRunner[takeSeat, seatEvent, seats] {
+	return annals.NewDCBRunner(s, seatDecider, seatCodec(), seatBoundary, opts...)
+}
+
+func TestDCBRunnerDecidesOnItsQuery(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	r := newSeats(s)
+	for i, who := range []string{"ada", "bob", "cy"} {
+		res, err := r.Handle(ctx, takeSeat{"a", who})
+		if err != nil {
+			t.Fatalf("take seat %d: %v", i, err)
+		}
+		if len(res.Events) != 1 || len(res.State.Taken) != i+1 || res.Position != int64(i) || !strings.HasPrefix(res.StreamID, "seat/") {
+			t.Fatalf("take seat %d: %+v", i, res)
+		}
+		recs, err := collectRecords(s.ReadStream(ctx, res.StreamID, 0))
+		if err != nil || len(recs) != 1 || !slices.Equal(recs[0].Tags, []string{"slot:a", "who:" + who}) {
+			t.Fatalf("the decision's stream holds %+v, %v; want its event, tagged", recs, err)
+		}
+	}
+	res, err := r.Handle(ctx, takeSeat{"a", "dee"})
+	if !errors.Is(err, errSlotFull) || !errors.Is(err, annals.ErrRejected) || len(res.State.Taken) != 3 || res.Position != 3 {
+		t.Fatalf("a fourth seat: %+v, %v; want a rejection on the three seats at position 3", res, err)
+	}
+	// Taking a seat one holds decides nothing and appends nothing.
+	if res, err := r.Handle(ctx, takeSeat{"a", "bob"}); err != nil || len(res.Events) != 0 || res.StreamID != "" {
+		t.Fatalf("bob again: %+v, %v", res, err)
+	}
+	// Another slot is another boundary.
+	if _, err := r.Handle(ctx, takeSeat{"b", "dee"}); err != nil {
+		t.Fatalf("a seat in slot b: %v", err)
+	}
+	state, pos, err := r.Load(ctx, seatBoundary.Query(takeSeat{Slot: "a"}))
+	if err != nil || len(state.Taken) != 3 || pos != 3 {
+		t.Fatalf("load slot a: %+v at %d, %v", state, pos, err)
+	}
+}
+
+// A writer that appends between a decision's read and its append makes
+// the append fail; the runner reads what was appended and decides again,
+// on the state with it.
+func TestDCBRunnerDecidesAfreshAfterAConflict(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	r := newSeats(s)
+	for _, who := range []string{"ada", "bob"} {
+		if _, err := r.Handle(ctx, takeSeat{"a", who}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decisions := 0
+	sneaky := seatDecider
+	sneaky.Decide = func(c takeSeat, st seats) ([]seatEvent, error) {
+		decisions++
+		if decisions == 1 { // another writer takes the last seat meanwhile
+			if _, err := s.Append(ctx, "other", store.NoStream, []store.Event{{Type: "SeatTaken", Data: []byte(`{"Slot":"a","Who":"cy"}`), Tags: []string{"slot:a"}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return seatDecider.Decide(c, st)
+	}
+	res, err := annals.NewDCBRunner(s, sneaky, seatCodec(), seatBoundary).Handle(ctx, takeSeat{"a", "dee"})
+	if !errors.Is(err, errSlotFull) || decisions != 2 || !slices.Equal(res.State.Taken, []string{"ada", "bob", "cy"}) {
+		t.Fatalf("take a seat while another is taken: %+v, %v after %d decisions; want full, decided twice", res, err, decisions)
+	}
+
+	// With no retries, the conflict is the answer, and says what moved.
+	decisions = 0
+	sneaky.Decide = func(c takeSeat, st seats) ([]seatEvent, error) {
+		if _, err := s.Append(ctx, fmt.Sprint("closer-", decisions), store.NoStream, []store.Event{{Type: "SlotClosed", Data: []byte(`{"Slot":"b"}`), Tags: []string{"slot:b"}}}); err != nil {
+			t.Fatal(err)
+		}
+		decisions++
+		return seatDecider.Decide(c, st)
+	}
+	_, err = annals.NewDCBRunner(s, sneaky, seatCodec(), seatBoundary, annals.WithRetries(0)).Handle(ctx, takeSeat{"b", "eve"})
+	var ce *store.ConditionError
+	if !errors.As(err, &ce) || !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "slot:b") {
+		t.Fatalf("with no retries: %v, want the condition error naming slot:b", err)
+	}
+}
+
+// Many writers race for the seats of a slot: no more than its capacity
+// are taken, and every other command is told why.
+func TestDCBRunnerRacesForTheLastSeats(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	r := newSeats(s, annals.WithRetries(50))
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = r.Handle(ctx, takeSeat{"a", fmt.Sprint("w", i)})
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, errSlotFull):
+			t.Errorf("a writer was told %v, want a seat or slot full", err)
+		}
+	}
+	state, _, err := r.Load(ctx, seatBoundary.Query(takeSeat{Slot: "a"}))
+	if err != nil || ok != seatCapacity || len(state.Taken) != seatCapacity {
+		t.Fatalf("%d writers got a seat and the slot holds %v (%v); want %d", ok, state.Taken, err, seatCapacity)
+	}
+}
+
+func TestDCBRunnerIdempotencyKey(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	r := newSeats(s)
+	first, err := r.Handle(ctx, takeSeat{"a", "ada"}, annals.WithIdempotencyKey("req-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := r.Handle(ctx, takeSeat{"a", "ada"}, annals.WithIdempotencyKey("req-1"))
+	if err != nil || !again.Duplicate || again.StreamID != first.StreamID || len(again.State.Taken) != 1 {
+		t.Fatalf("the same command again: %+v, %v; want a duplicate of %s", again, err, first.StreamID)
+	}
+	for _, who := range []string{"bob", "cy"} {
+		if _, err := r.Handle(ctx, takeSeat{"a", who}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Full now, but the command was handled: a duplicate, not a rejection.
+	if again, err := r.Handle(ctx, takeSeat{"a", "ada"}, annals.WithIdempotencyKey("req-1")); err != nil || !again.Duplicate {
+		t.Fatalf("the same command on a full slot: %+v, %v; want a duplicate", again, err)
+	}
+	if _, err := r.Handle(ctx, takeSeat{"b", "bob"}, annals.WithIdempotencyKey("req-1")); !errors.Is(err, annals.ErrIdempotencyKey) {
+		t.Fatalf("the key with another command: %v, want ErrIdempotencyKey", err)
+	}
+	if head, err := s.Head(ctx); err != nil || head != 3 {
+		t.Fatalf("head = %d, %v; want 3", head, err)
+	}
+}
+
+// A stream-based runner whose events carry tags and a DCB runner share a
+// store and a Sync system: the DCB decision sees the stream's tagged
+// events, and the system's view has handled a DCB append when Handle
+// returns.
+func TestStreamAndDCBRunnersInOneSyncSystem(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	sys, err := annals.NewSystem(s, annals.Sync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perSlot := view.View[int, seatEvent]{Evolve: func(n int, e seatEvent) int {
+		if _, ok := e.(seatTaken); ok {
+			return n + 1
+		}
+		return n
+	}}
+	if err := sys.Add(annals.NewViewProjection(s, "seats-per-slot", perSlot, seatCodec(), func(_ store.Record, e seatEvent) (string, bool) { return e.slot(), true })); err != nil {
+		t.Fatal(err)
+	}
+	slots := annals.NewRunner(s, slotDecider, seatCodec(), annals.WithTags(func(e seatEvent) []string { return []string{"slot:" + e.slot()} }))
+	seatRunner := newSeats(s)
+
+	if _, err := seatRunner.Handle(ctx, takeSeat{"a", "ada"}); err != nil {
+		t.Fatal(err)
+	}
+	data, ok, err := s.LoadState(ctx, "seats-per-slot", "a")
+	if err != nil || !ok || string(data) != "1" {
+		t.Fatalf("view after a DCB append in a Sync system: %q, %v, %v; want 1", data, ok, err)
+	}
+	if _, err := slots.Handle(ctx, "slot-a", closeSlot{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seatRunner.Handle(ctx, takeSeat{"a", "bob"}); !errors.Is(err, errSlotClosed) {
+		t.Fatalf("a seat in a slot closed by its stream: %v, want errSlotClosed", err)
+	}
+}
+
+func collectRecords(seq func(func(store.Record, error) bool)) ([]store.Record, error) {
+	var out []store.Record
+	for r, err := range seq {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

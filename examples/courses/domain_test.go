@@ -1,0 +1,139 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/annals-dev/annals/proptest"
+)
+
+func TestCourseRules(t *testing.T) {
+	go101 := CourseDefined{Course: "go", Title: "Go", Capacity: 2}
+	proptest.For(t, CourseDecider).
+		When(DefineCourse{Course: "go", Title: "Go", Capacity: 2}).
+		Then(go101)
+	proptest.For(t, CourseDecider).
+		When(DefineCourse{Course: "go", Title: "Go", Capacity: 0}).
+		ThenError(ErrInvalidCourse)
+	proptest.For(t, CourseDecider).
+		Given(go101).
+		When(DefineCourse{Course: "go", Title: "Go again", Capacity: 3}).
+		ThenError(ErrCourseExists)
+	proptest.For(t, CourseDecider).
+		Given(go101).
+		When(RenameCourse{Course: "go", Title: "Go in depth"}).
+		Then(CourseRenamed{Course: "go", Title: "Go in depth"})
+	proptest.For(t, CourseDecider).
+		Given(go101).
+		When(RenameCourse{Course: "go", Title: "Go"}).
+		Then()
+	proptest.For(t, CourseDecider).
+		When(RenameCourse{Course: "go", Title: "Go"}).
+		ThenError(ErrNoSuchCourse)
+	proptest.For(t, CourseDecider).
+		Given(go101, CourseCancelled{Course: "go"}).
+		When(RenameCourse{Course: "go", Title: "Go?"}).
+		ThenError(ErrCancelled)
+	proptest.For(t, CourseDecider).
+		Given(go101).
+		When(CancelCourse{Course: "go"}).
+		Then(CourseCancelled{Course: "go"})
+	proptest.For(t, CourseDecider).
+		Given(go101, CourseCancelled{Course: "go"}).
+		When(CancelCourse{Course: "go"}).
+		Then()
+	proptest.For(t, CourseDecider).
+		Given(go101, CourseRenamed{Course: "go", Title: "Go in depth"}, CourseCancelled{Course: "go"}).
+		ThenState(Course{Defined: true, Title: "Go in depth", Capacity: 2, Cancelled: true})
+}
+
+// The given events of a subscription's specification are those its
+// query would read: the course's and the student's.
+func TestSubscriptionRules(t *testing.T) {
+	goDefined := CourseDefined{Course: "go", Title: "Go", Capacity: 2}
+	proptest.For(t, SubscriptionDecider).
+		Given(goDefined).
+		When(Subscribe{Student: "ada", Course: "go"}).
+		Then(StudentSubscribed{Student: "ada", Course: "go"})
+	proptest.For(t, SubscriptionDecider).
+		When(Subscribe{Student: "ada", Course: "go"}).
+		ThenError(ErrNoSuchCourse)
+	proptest.For(t, SubscriptionDecider).
+		Given(goDefined, CourseCancelled{Course: "go"}).
+		When(Subscribe{Student: "ada", Course: "go"}).
+		ThenError(ErrCancelled)
+	proptest.For(t, SubscriptionDecider).
+		Given(goDefined, StudentSubscribed{Student: "ada", Course: "go"}).
+		When(Subscribe{Student: "ada", Course: "go"}).
+		ThenError(ErrAlreadySubscribed)
+	proptest.For(t, SubscriptionDecider).
+		Given(goDefined, StudentSubscribed{Student: "ada", Course: "go"}, StudentSubscribed{Student: "bob", Course: "go"}).
+		When(Subscribe{Student: "cy", Course: "go"}).
+		ThenError(ErrCourseFull)
+	proptest.For(t, SubscriptionDecider).
+		Given(goDefined, StudentSubscribed{Student: "ada", Course: "go"}, StudentSubscribed{Student: "bob", Course: "go"},
+			StudentUnsubscribed{Student: "bob", Course: "go"}).
+		When(Subscribe{Student: "cy", Course: "go"}).
+		Then(StudentSubscribed{Student: "cy", Course: "go"})
+
+	// Five courses of the student's, each read through the student's tag.
+	history := []Event{goDefined}
+	for _, c := range []string{"c1", "c2", "c3", "c4", "c5"} {
+		history = append(history, StudentSubscribed{Student: "ada", Course: c})
+	}
+	proptest.For(t, SubscriptionDecider).
+		Given(history...).
+		When(Subscribe{Student: "ada", Course: "go"}).
+		ThenError(ErrTooManyCourses)
+	proptest.For(t, SubscriptionDecider).
+		Given(append(history, StudentUnsubscribed{Student: "ada", Course: "c3"})...).
+		When(Subscribe{Student: "ada", Course: "go"}).
+		Then(StudentSubscribed{Student: "ada", Course: "go"})
+
+	proptest.For(t, SubscriptionDecider).
+		Given(StudentSubscribed{Student: "ada", Course: "go"}).
+		When(Unsubscribe{Student: "ada", Course: "go"}).
+		Then(StudentUnsubscribed{Student: "ada", Course: "go"})
+	proptest.For(t, SubscriptionDecider).
+		Given(StudentSubscribed{Student: "ada", Course: "go"}, StudentUnsubscribed{Student: "ada", Course: "go"}).
+		When(Unsubscribe{Student: "ada", Course: "go"}).
+		ThenError(ErrNotSubscribed)
+}
+
+// Every event a decision appends is found by the queries of the decisions
+// it affects: a subscription by its course's seats and its student's
+// courses; a course's life by its seats, except a rename, which changes
+// no seat.
+func TestQueriesFindTheEventsTheyNeed(t *testing.T) {
+	events := []Event{
+		CourseDefined{Course: "go", Title: "Go", Capacity: 2},
+		CourseRenamed{Course: "go", Title: "Go!"},
+		CourseCancelled{Course: "go"},
+		StudentSubscribed{Student: "ada", Course: "go"},
+		StudentUnsubscribed{Student: "ada", Course: "go"},
+	}
+	names := []string{"CourseDefined", "CourseRenamed", "CourseCancelled", "StudentSubscribed", "StudentUnsubscribed"}
+	seats := CourseSeats("go")
+	subscribe := Subscriptions.Query(Subscribe{Student: "ada", Course: "go"})
+	unsubscribe := Subscriptions.Query(Unsubscribe{Student: "ada", Course: "go"})
+	for i, e := range events {
+		tags := Tags(e)
+		want := names[i] != "CourseRenamed"
+		if got := seats.Matches(names[i], tags); got != want {
+			t.Errorf("course seats match %s: %v, want %v", names[i], got, want)
+		}
+		if got := subscribe.Matches(names[i], tags); got != want {
+			t.Errorf("a subscription's query matches %s: %v, want %v", names[i], got, want)
+		}
+		if got, want := unsubscribe.Matches(names[i], tags), i >= 3; got != want {
+			t.Errorf("an unsubscription's query matches %s: %v, want %v", names[i], got, want)
+		}
+	}
+	// Another student's subscription to another course is not in the
+	// boundary; another student's to this course is.
+	if subscribe.Matches("StudentSubscribed", Tags(StudentSubscribed{Student: "bob", Course: "sql"})) {
+		t.Error("a subscription's query matches another pair's event")
+	}
+	if !subscribe.Matches("StudentSubscribed", Tags(StudentSubscribed{Student: "bob", Course: "go"})) {
+		t.Error("a subscription's query misses another student's seat in its course")
+	}
+}

@@ -1,0 +1,30 @@
+package postgres_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/annals-dev/annals/internal/dcbbench"
+	"github.com/annals-dev/annals/internal/pgtest"
+	"github.com/annals-dev/annals/store/postgres"
+)
+
+// The benchmarks of dynamic consistency boundaries (docs/dcb.md), each
+// against the same work on streams in the same run.
+
+func openDCB(b *testing.B) dcbbench.Store {
+	db := pgtest.New(b)
+	s, err := postgres.Open(context.Background(), db.URL+"&pool_max_conns=16"+os.Getenv("TMP_PG_EXTRA"), postgres.WithSchema(db.Schema))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+func BenchmarkDCBAppend(b *testing.B)           { dcbbench.Append(b, openDCB) }
+func BenchmarkDCBConcurrentAppend(b *testing.B) { dcbbench.ConcurrentAppend(b, openDCB) }
+func BenchmarkDCBRead(b *testing.B)             { dcbbench.Read(b, openDCB) }
+func BenchmarkDCBDecisions(b *testing.B)        { dcbbench.Decisions(b, openDCB) }
+func BenchmarkDCBWriters(b *testing.B)          { dcbbench.Writers(b, openDCB) }

@@ -1,0 +1,282 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/annals-dev/annals/store"
+)
+
+func tagQuery(tags ...string) store.Query {
+	return store.QueryItems(store.QueryItem{Tags: tags})
+}
+
+// holdLocks takes, in a transaction it leaves open, the advisory locks
+// that an append of events with cond would take, as a writer in the
+// middle of its append.
+func holdLocks(t *testing.T, s *Store, cond *store.AppendCondition, events []store.Event) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	plan := s.n.lockPlan(cond, events)
+	if _, err := tx.Exec(ctx, dcbLockSQL, plan.keys, plan.exclusive, nil); err != nil {
+		t.Fatal(err)
+	}
+	if plan.table {
+		if _, err := tx.Exec(ctx, `LOCK TABLE `+s.n.events+` IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tx
+}
+
+// An append whose condition shares a tag with a writer in flight waits
+// for it; appends that share nothing with it do not, conditional or not.
+func TestConditionsWaitOnlyForWhatTheyShare(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openInternal(t)
+	c1 := store.AppendCondition{FailIfEventsMatch: tagQuery("course:c1")}
+	tx := holdLocks(t, s, &c1, []store.Event{{Type: "Subscribed", Tags: []string{"course:c1", "student:s1"}}})
+
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	_, err := s.AppendIf(short, "w1", store.NoStream, []store.Event{{Type: "Subscribed", Tags: []string{"course:c1", "student:s2"}}}, c1)
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, store.ErrOutcomeUnknown) {
+		t.Fatalf("append on course c1 while another holds it: %v, want a deadline with nothing stored", err)
+	}
+	// A reader of course c1's events does not wait.
+	if _, err := collect(s.ReadQuery(ctx, tagQuery("course:c1"), 0)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		cond  *store.AppendCondition
+		event store.Event
+	}{
+		{"another course", &store.AppendCondition{FailIfEventsMatch: tagQuery("course:c2")}, store.Event{Type: "Subscribed", Tags: []string{"course:c2", "student:s3"}}},
+		{"the same student without a condition on it", &store.AppendCondition{FailIfEventsMatch: tagQuery("course:c3")}, store.Event{Type: "Subscribed", Tags: []string{"course:c3", "student:s1"}}},
+		{"a plain append of a tagged event", nil, store.Event{Type: "Noted", Tags: []string{"note:n1"}}},
+		{"a plain append of an untagged event", nil, store.Event{Type: "Noted"}},
+	} {
+		quick, cancel := context.WithTimeout(ctx, 5*time.Second)
+		var err error
+		start := time.Now()
+		if c.cond != nil {
+			_, err = s.AppendIf(quick, "w-"+c.name, store.NoStream, []store.Event{c.event}, *c.cond)
+		} else {
+			_, err = s.Append(quick, "w-"+c.name, store.NoStream, []store.Event{c.event})
+		}
+		cancel()
+		if err != nil {
+			t.Fatalf("%s while course c1 is held: %v (after %v)", c.name, err, time.Since(start))
+		}
+	}
+	// A plain append of an event that c1's condition would see waits too:
+	// it must not slip between that writer's check and its commit.
+	short, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := s.Append(short, "w-plain-c1", store.NoStream, []store.Event{{Type: "Subscribed", Tags: []string{"course:c1"}}}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("plain append tagged course c1 while it is held: %v, want a deadline", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendIf(ctx, "w1", store.NoStream, []store.Event{{Type: "Subscribed", Tags: []string{"course:c1", "student:s2"}}}, c1); err != nil {
+		t.Fatalf("append on course c1 once it is free: %v", err)
+	}
+}
+
+// A conditional append waits for a writer of a matching event that is
+// between its locks and its commit, then sees its event, committed but
+// not numbered yet, and fails. Without the wait its check would miss the
+// event; without counting unnumbered events it would pass a condition
+// that the event, numbered later after the position read, breaks.
+func TestConditionWaitsForAndSeesAnAppendInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openInternal(t)
+	q := store.QueryItems(store.QueryItem{Types: []string{"Claimed"}, Tags: []string{"name:ada"}})
+	if _, err := s.Append(ctx, "warm-up", store.NoStream, []store.Event{{Type: "Claimed", Tags: []string{"name:bob"}}}); err != nil {
+		t.Fatal(err)
+	}
+	head, err := s.Head(ctx) // numbers everything: the position a decision read
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A writer claims ada: it holds its locks and has inserted, and has
+	// not committed.
+	claim := []store.Event{{Type: "Claimed", Tags: []string{"name:ada", "user:u1"}}}
+	tx := holdLocks(t, s, nil, claim)
+	args, err := dcbArgs("u1", store.NoStream, claim, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inserted, dummy string
+	var item, pos *string
+	if err := tx.QueryRow(ctx, s.n.insertSQL(nil, false, false, &args), args...).Scan(&dummy, &inserted, &dummy, &item, &pos); err != nil || inserted != "1" {
+		t.Fatalf("insert in flight: %v, %s inserted", err, inserted)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.AppendIf(ctx, "u2", store.NoStream, []store.Event{{Type: "Claimed", Tags: []string{"name:ada", "user:u2"}}},
+			store.AppendCondition{FailIfEventsMatch: q, After: head})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the second claim did not wait for the first, in flight: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ce *store.ConditionError
+	if err := <-done; !errors.As(err, &ce) || ce.Item != 0 || ce.Position != 0 {
+		t.Fatalf("second claim: %v, want a *store.ConditionError on item 0, for an event not numbered yet", err)
+	}
+	recs, err := collect(s.ReadQuery(ctx, q, 0))
+	if err != nil || len(recs) != 1 || recs[0].StreamID != "u1" || recs[0].Position != head+1 {
+		t.Fatalf("claims of ada: %v, %v; want u1's only, at %d", recs, err, head+1)
+	}
+}
+
+// An append takes a key per tag of its events, shared, and per query item
+// of its condition, exclusive, sorted; one that would take too many, or
+// whose condition has an item without tags, locks the table instead, or
+// as well.
+func TestLockPlans(t *testing.T) {
+	t.Parallel()
+	s := openInternal(t)
+	var events []store.Event
+	for i := range 40 {
+		events = append(events, store.Event{Type: "T", Tags: []string{fmt.Sprint("a", i), fmt.Sprint("b", i)}})
+	}
+	if plan := s.n.lockPlan(nil, events); !plan.table || len(plan.keys) != 0 {
+		t.Fatalf("locks of 80 tags: %+v, want the table alone", plan)
+	}
+	plan := s.n.lockPlan(&store.AppendCondition{FailIfEventsMatch: tagQuery("z", "a")}, events[:1])
+	want := map[int64]bool{s.n.dcbKey("a0"): false, s.n.dcbKey("b0"): false, s.n.dcbKey("a"): true}
+	if len(plan.keys) != len(want) || plan.table {
+		t.Fatalf("locks: %+v, want %v", plan, want)
+	}
+	for i, k := range plan.keys {
+		if x, ok := want[k]; !ok || x != plan.exclusive[i] || (i > 0 && plan.keys[i-1] >= k) {
+			t.Fatalf("locks: %+v, want %v, sorted", plan, want)
+		}
+	}
+	byType := store.AppendCondition{FailIfEventsMatch: store.QueryItems(store.QueryItem{Types: []string{"T"}}, store.QueryItem{Tags: []string{"a0"}})}
+	if plan := s.n.lockPlan(&byType, events[:1]); !plan.table || len(plan.keys) != 2 {
+		t.Fatalf("locks of a condition with an item of types alone: %+v, want the table and the tags' keys", plan)
+	}
+	if plan := s.n.lockPlan(&store.AppendCondition{}, nil); !plan.table {
+		t.Fatalf("locks of a condition on every tagged event: %+v, want the table", plan)
+	}
+	ctx := context.Background()
+	if _, err := s.AppendIf(ctx, "big", store.NoStream, events, store.AppendCondition{FailIfEventsMatch: tagQuery("a1")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A condition with an item of types alone has no tag to lock: it waits
+// for every writer in flight, through the table, and then sees what it
+// wrote.
+func TestConditionOnTypesWaitsForWritersInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openInternal(t)
+	head, err := s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := []store.Event{{Type: "Invoiced", Tags: []string{"invoice:1"}}}
+	tx := holdLocks(t, s, nil, claim)
+	args, err := dcbArgs("i1", store.NoStream, claim, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, s.n.insertSQL(nil, false, false, &args), args...); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.AppendIf(ctx, "i2", store.NoStream, []store.Event{{Type: "Invoiced", Tags: []string{"invoice:2"}}},
+			store.AppendCondition{FailIfEventsMatch: store.QueryItems(store.QueryItem{Types: []string{"Invoiced"}}), After: head})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the second invoice did not wait for the first, in flight: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ce *store.ConditionError
+	if err := <-done; !errors.As(err, &ce) || ce.Item != 0 {
+		t.Fatalf("second invoice: %v, want a *store.ConditionError on item 0", err)
+	}
+}
+
+// Reads by query and condition checks use the tags' indexes: their cost
+// follows the events they match, not the log.
+func TestQueriesUseTheIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openInternal(t)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO `+s.n.events+` (stream_id, version, event_id, type, schema_version, data, encoding, correlation_id, causation_id, tags)
+SELECT 's' || (i / 10), i % 10 + 1, gen_random_uuid(), CASE WHEN i % 3 = 0 THEN 'Joined' ELSE 'Left' END, 1, '', '', '', '',
+	CASE WHEN i % 100 = 0 THEN ARRAY['course:' || (i / 1000), 'student:' || (i % 7)] END
+FROM generate_series(0, 49999) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Head(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE `+s.n.events); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(sql string, args []any) string {
+		rows, err := s.pool.Query(ctx, "EXPLAIN "+sql, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, line)
+		}
+		return strings.Join(lines, "\n")
+	}
+	for _, q := range []store.Query{
+		tagQuery("course:3"),
+		store.QueryItems(store.QueryItem{Types: []string{"Joined"}, Tags: []string{"course:3", "student:2"}}, store.QueryItem{Types: []string{"Left"}, Tags: []string{"student:5"}}),
+		store.QueryItems(store.QueryItem{Types: []string{"Joined"}}),
+	} {
+		args := []any{int64(100), 512}
+		read := plan(s.n.readQuerySQL(q, &args), args)
+		cargs := []any{int64(100)}
+		moved := plan(`SELECT * FROM (`+s.n.movedSQL(q, 1, &cargs)+`) m`, cargs)
+		for what, p := range map[string]string{"read": read, "check": moved} {
+			if strings.Contains(p, "Seq Scan on events") || strings.Contains(p, "Index Scan using events_position_key") ||
+				!(strings.Contains(p, "events_tags") || strings.Contains(p, "events_tagged_type")) {
+				t.Errorf("%s of %v does not use the tags' indexes:\n%s", what, q, p)
+			}
+		}
+	}
+}
