@@ -261,6 +261,25 @@ func BenchmarkHandle(b *testing.B) {
 	}
 }
 
+// BenchmarkHandleCached handles ten commands to a stream, one stream after
+// another, as BenchmarkHandle's per-stream=10 does, with the runner's
+// state cache (lib) and without it (uncached), in one run: a cached
+// stream is appended to at its cached version without being read.
+func BenchmarkHandleCached(b *testing.B) {
+	ctx := context.Background()
+	perStream := workload.CommandsPerAgg
+	for _, sync := range []Synchronous{SyncFull, SyncNormal} {
+		b.Run(fmt.Sprintf("sqlite/sync=%s/per-stream=%d/lib", sync, perStream), func(b *testing.B) {
+			r := annals.NewRunner(annals.New(openStore(b, sync)), workload.Decider(), workload.Codec(), annals.WithCache(1024))
+			workload.Loop(b, 1, workload.Handle(ctx, r, perStream))
+		})
+		b.Run(fmt.Sprintf("sqlite/sync=%s/per-stream=%d/uncached", sync, perStream), func(b *testing.B) {
+			r := annals.NewRunner(annals.New(openStore(b, sync)), workload.Decider(), workload.Codec())
+			workload.Loop(b, 1, workload.Handle(ctx, r, perStream))
+		})
+	}
+}
+
 // BenchmarkConcurrentHandle handles commands from 1 to 128 goroutines at
 // once, each on streams of its own, ten commands to a stream, as
 // BenchmarkHandle does from one: load, decide, encode, append. The
