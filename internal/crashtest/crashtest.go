@@ -328,3 +328,61 @@ func sameBatch(log []store.Record, i int, stream string, v, first, last int64) b
 	rv, rfirst, rlast, ok := batchOf(log[i])
 	return ok && rv == v && rfirst == first && rlast == last
 }
+
+// KillAtMarker starts cmd, hands every line it prints on stdout to seen,
+// and kills it with SIGKILL as soon as it prints a line that starts with
+// marker: the child prints the marker when it has reached the moment the
+// test wants to kill it at, and waits there. The lines printed before the
+// kill are all handed to seen, those still in the pipe included. It fails
+// the test when the child ends before it prints the marker, or does not
+// print it within two minutes.
+func KillAtMarker(t testing.TB, cmd *exec.Cmd, marker string, seen func(line string)) {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	timeout := time.After(2 * time.Minute)
+	killed := false
+	for !killed {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				cmd.Wait()
+				t.Fatalf("the child ended before it printed %q:\n%s", marker, stderr.String())
+			}
+			seen(line)
+			if strings.HasPrefix(line, marker) {
+				if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				killed = true
+			}
+		case <-timeout:
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the child did not print %q within two minutes:\n%s", marker, stderr.String())
+		}
+	}
+	for line := range lines {
+		seen(line)
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the child ended with %v, not killed:\n%s", err, stderr.String())
+	}
+}

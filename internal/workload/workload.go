@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -294,5 +296,70 @@ func CatchUpView(ctx context.Context, s *annals.Store, perStream int) func() err
 			return err
 		}
 		return CheckAccount(a, want)
+	}
+}
+
+// Goroutines are the numbers of goroutines of the concurrent workloads:
+// one, a few, and many more than the machine has cores.
+var Goroutines = []int{1, 8, 32, 128}
+
+// Concurrent runs b.N operations spread over goroutines goroutines, each
+// taking the next operation while any is left, and reports, as Loop does,
+// the processor time per operation and that each handles one event. op
+// is called with the goroutine's number g and how many operations that
+// goroutine did before (j), so that each goroutine can work on streams of
+// its own. It fails b on the first error.
+func Concurrent(b *testing.B, goroutines int, op func(g, j int) error) {
+	b.Helper()
+	b.ReportAllocs()
+	var (
+		next  atomic.Int64
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	cpu := CPUTime(b)
+	b.ResetTimer()
+	for g := range goroutines {
+		wg.Go(func() {
+			for j := 0; next.Add(1) <= int64(b.N); j++ {
+				if err := op(g, j); err != nil {
+					once.Do(func() { first = fmt.Errorf("goroutine %d, operation %d: %w", g, j, err) })
+					next.Store(int64(b.N)) // the others stop
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	if first != nil {
+		b.Fatal(first)
+	}
+	b.ReportMetric(float64(CPUTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(1, "events/op")
+}
+
+// ConcurrentStream names the stream of operation j of goroutine g in the
+// concurrent command workload: each goroutine has streams of its own,
+// CommandsPerAgg commands to a stream.
+func ConcurrentStream(g, j int) string {
+	return "account-" + strconv.Itoa(g) + "-" + strconv.Itoa(j/CommandsPerAgg)
+}
+
+// ConcurrentCommand is the command of operation j of a goroutine of the
+// concurrent command workload.
+func ConcurrentCommand(j int) Command { return CommandFor(j % CommandsPerAgg) }
+
+// HandleConcurrent returns the library side of the concurrent command
+// workload: operation j of goroutine g handles ConcurrentCommand(j) on
+// ConcurrentStream(g, j) through r.
+func HandleConcurrent(ctx context.Context, r *annals.Runner[Command, Event, Account]) func(g, j int) error {
+	return func(g, j int) error {
+		res, err := r.Handle(ctx, ConcurrentStream(g, j), ConcurrentCommand(j))
+		if err == nil && res.Version != int64(j%CommandsPerAgg+1) {
+			return fmt.Errorf("command %d of goroutine %d left the stream at version %d", j, g, res.Version)
+		}
+		return err
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -260,5 +261,30 @@ func TestExampleSQLFlow(t *testing.T) {
 	var events int
 	if err := s.Pool().QueryRow(ctx, `SELECT events FROM `+table+` WHERE order_id = 'order-42'`).Scan(&events); err != nil || events != 2 {
 		t.Fatalf("order-42 has %d events (%v), want 2", events, err)
+	}
+}
+
+// A URL without pool_max_conns gets the store's pool size, larger than
+// pgx's for a machine of few cores; a URL that sets it gets that size.
+func TestPoolSize(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	for _, c := range []struct {
+		query string
+		want  int32
+	}{
+		{"", int32(max(postgres.DefaultMinPoolConns, runtime.NumCPU()))},
+		{"&pool_max_conns=3", 3},
+		{"&pool_max_conns=40", 40},
+	} {
+		s, err := postgres.Open(ctx, db.URL+c.query, postgres.WithSchema(db.Schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Pool().Config().MaxConns; got != c.want {
+			t.Errorf("URL ending %q: a pool of %d connections, want %d", c.query, got, c.want)
+		}
+		s.Close()
 	}
 }

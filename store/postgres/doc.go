@@ -168,7 +168,12 @@
 //
 // # Connections
 //
-// [Open] sets lock_timeout ([DefaultLockTimeout]) and
+// [Open] makes a pool of max(16, CPUs) connections
+// ([DefaultMinPoolConns]) unless the URL sets pool_max_conns: commits
+// wait on the server's disk, which flushes the commits waiting together
+// at once, so a pool of pgx's default size, max(4, CPUs), caps the
+// throughput of many writers well below what the disk gives. It sets
+// lock_timeout ([DefaultLockTimeout]) and
 // idle_in_transaction_session_timeout ([DefaultIdleInTransactionTimeout])
 // on the pool's connections unless the URL sets them. When the server
 // closes the store's connections (a restart, pg_terminate_backend), the

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -48,7 +49,22 @@ const (
 	DefaultApplicationName = "annals"
 )
 
+// DefaultMinPoolConns is the smallest pool [Open] makes when the URL does
+// not set pool_max_conns: the pool has max(DefaultMinPoolConns, CPUs)
+// connections, where pgx alone would have max(4, CPUs). A command waits
+// on the server's disk for its commit (a flush of the write-ahead log)
+// far longer than it works, and PostgreSQL flushes the commits that wait
+// at once together: the more commands wait at the same time, the more
+// each flush carries, so a pool sized for the CPUs leaves the disk's
+// throughput unused as soon as more goroutines write than it has
+// connections. docs/benchmarks.md has the measurements. Each connection
+// is a server process and counts against the server's max_connections
+// (100 by default): set pool_max_conns in the URL to choose the size,
+// for instance when many processes share one server.
+const DefaultMinPoolConns = 16
+
 const (
+	poolMaxConnsParam             = "pool_max_conns"
 	lockTimeoutParam              = "lock_timeout"
 	idleInTransactionTimeoutParam = "idle_in_transaction_session_timeout"
 	applicationNameParam          = "application_name"
@@ -103,7 +119,9 @@ func WithPrefix(prefix string) Option {
 //
 // Open sets lock_timeout, idle_in_transaction_session_timeout and
 // application_name on the pool's connections unless the URL sets them;
-// see [DefaultLockTimeout]. Options override URL parameters. A malformed
+// see [DefaultLockTimeout]. The pool has max([DefaultMinPoolConns], CPUs)
+// connections unless the URL sets pool_max_conns. Options override URL
+// parameters. A malformed
 // URL, or a schema or prefix PostgreSQL would truncate, fails with
 // [store.ErrInvalid].
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
@@ -121,6 +139,9 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(connURL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres store: %v: %w", err, store.ErrInvalid)
+	}
+	if !poolSizeSet(connURL) {
+		cfg.MaxConns = int32(max(DefaultMinPoolConns, runtime.NumCPU()))
 	}
 	params := cfg.ConnConfig.RuntimeParams
 	for k, v := range map[string]string{
@@ -169,6 +190,13 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, n names) (*Stor
 		return nil, err
 	}
 	return &Store{pool: pool, ownPool: own, n: n, sql: newStatements(n), recheck: defaultRecheck, batch: sequenceBatch, leaseCheck: defaultLeaseCheck}, nil
+}
+
+// poolSizeSet reports whether a URL that parseURL accepted sets the
+// pool's size.
+func poolSizeSet(connURL string) bool {
+	u, err := url.Parse(connURL)
+	return err == nil && u.Query().Has(poolMaxConnsParam)
 }
 
 // parseURL splits the store's parameters off a postgres:// URL.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -249,6 +250,24 @@ func BenchmarkHandle(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkHandleCached handles ten commands to a stream, one stream after
+// another, as BenchmarkHandle's per-stream=10 does, with the runner's
+// state cache (lib) and without it (uncached), in one run: a cached
+// stream is appended to at its cached version without being read, one
+// round trip instead of two.
+func BenchmarkHandleCached(b *testing.B) {
+	ctx := context.Background()
+	perStream := workload.CommandsPerAgg
+	b.Run(fmt.Sprintf("postgres/per-stream=%d/lib", perStream), func(b *testing.B) {
+		r := annals.NewRunner(annals.New(newBench(b).s), workload.Decider(), workload.Codec(), annals.WithCache(1024))
+		workload.Loop(b, 1, workload.Handle(ctx, r, perStream))
+	})
+	b.Run(fmt.Sprintf("postgres/per-stream=%d/uncached", perStream), func(b *testing.B) {
+		r := annals.NewRunner(annals.New(newBench(b).s), workload.Decider(), workload.Codec())
+		workload.Loop(b, 1, workload.Handle(ctx, r, perStream))
+	})
 }
 
 // BenchmarkSyncHandle handles commands, one per stream of 1,000 in turn,
@@ -635,4 +654,76 @@ func amount(e workload.Event) int64 {
 		return d.Amount
 	}
 	return 0
+}
+
+// BenchmarkConcurrentHandle handles commands from 1, 8, 32 and 128
+// goroutines at once, each on streams of its own, ten commands to a
+// stream, as BenchmarkHandle does from one: load, decide, encode, append.
+//
+//   - lib: a store opened from a URL without pool settings, so with the
+//     store's default pool (see postgres.Open);
+//   - raw: the same commands by hand, one transaction per command (the
+//     INSERT alone), on a pgx pool of the same size with the same session
+//     settings;
+//   - pgx-pool: the library on pgx's own default pool, max(4, CPUs)
+//     connections, which the store used before it chose its own.
+func BenchmarkConcurrentHandle(b *testing.B) {
+	ctx := context.Background()
+	for _, goroutines := range workload.Goroutines {
+		b.Run(fmt.Sprintf("postgres/goroutines=%d/lib", goroutines), func(b *testing.B) {
+			r := annals.NewRunner(annals.New(newBench(b).s), workload.Decider(), workload.Codec())
+			workload.Concurrent(b, goroutines, workload.HandleConcurrent(ctx, r))
+		})
+		b.Run(fmt.Sprintf("postgres/goroutines=%d/pgx-pool", goroutines), func(b *testing.B) {
+			db := pgtest.New(b)
+			s, err := postgres.Open(ctx, db.URL+fmt.Sprintf("&pool_max_conns=%d", max(4, runtime.NumCPU())), postgres.WithSchema(db.Schema))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			r := annals.NewRunner(annals.New(s), workload.Decider(), workload.Codec())
+			workload.Concurrent(b, goroutines, workload.HandleConcurrent(ctx, r))
+		})
+		b.Run(fmt.Sprintf("postgres/goroutines=%d/raw", goroutines), func(b *testing.B) {
+			bn := newBench(b)
+			// The baseline's pool is as large as the store's.
+			cfg := bn.pool.Config()
+			cfg.MaxConns = bn.s.Pool().Config().MaxConns
+			pool, err := pgxpool.NewWithConfig(ctx, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(pool.Close)
+			t := bn.rawEvents(b)
+			load := `SELECT ` + rawColumns + ` FROM ` + t + ` WHERE stream_id = $1 ORDER BY version`
+			insert := `INSERT INTO ` + t + ` (stream_id, version, event_id, type, schema_version, data, encoding, correlation_id, causation_id)
+				VALUES ($1, $2, $3, $4, 1, $5, '', '', '')`
+			workload.Concurrent(b, goroutines, func(g, j int) error {
+				stream := workload.ConcurrentStream(g, j)
+				rows, err := pool.Query(ctx, load, stream)
+				if err != nil {
+					return err
+				}
+				var a workload.Account
+				var version int64
+				if _, _, err := scanEvents(rows, func(r *rawEvent) { a, version = workload.Evolve(a, r.event), r.version }); err != nil {
+					return err
+				}
+				events, err := workload.Decide(workload.ConcurrentCommand(j), a)
+				if err != nil {
+					return err
+				}
+				typ, data, err := workload.EncodeEvent(events[0])
+				if err != nil {
+					return err
+				}
+				id, err := uuid.NewV7()
+				if err != nil {
+					return err
+				}
+				_, err = pool.Exec(ctx, insert, stream, version+1, id, typ, data)
+				return err
+			})
+		})
+	}
 }

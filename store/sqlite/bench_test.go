@@ -260,3 +260,80 @@ func BenchmarkHandle(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHandleCached handles ten commands to a stream, one stream after
+// another, as BenchmarkHandle's per-stream=10 does, with the runner's
+// state cache (lib) and without it (uncached), in one run: a cached
+// stream is appended to at its cached version without being read.
+func BenchmarkHandleCached(b *testing.B) {
+	ctx := context.Background()
+	perStream := workload.CommandsPerAgg
+	for _, sync := range []Synchronous{SyncFull, SyncNormal} {
+		b.Run(fmt.Sprintf("sqlite/sync=%s/per-stream=%d/lib", sync, perStream), func(b *testing.B) {
+			r := annals.NewRunner(annals.New(openStore(b, sync)), workload.Decider(), workload.Codec(), annals.WithCache(1024))
+			workload.Loop(b, 1, workload.Handle(ctx, r, perStream))
+		})
+		b.Run(fmt.Sprintf("sqlite/sync=%s/per-stream=%d/uncached", sync, perStream), func(b *testing.B) {
+			r := annals.NewRunner(annals.New(openStore(b, sync)), workload.Decider(), workload.Codec())
+			workload.Loop(b, 1, workload.Handle(ctx, r, perStream))
+		})
+	}
+}
+
+// BenchmarkConcurrentHandle handles commands from 1 to 128 goroutines at
+// once, each on streams of its own, ten commands to a stream, as
+// BenchmarkHandle does from one: load, decide, encode, append. The
+// library's appends share transactions and syncs (group commit); the
+// baseline does the same commands by hand with the same connections, one
+// transaction per command, as BenchmarkHandle's does, at the same
+// concurrency. With synchronous=FULL most of a lone command's time is the
+// flush of the write-ahead log, which a group shares.
+func BenchmarkConcurrentHandle(b *testing.B) {
+	ctx := context.Background()
+	for _, sync := range []Synchronous{SyncFull, SyncNormal} {
+		for _, goroutines := range workload.Goroutines {
+			b.Run(fmt.Sprintf("sqlite/sync=%s/goroutines=%d/lib", sync, goroutines), func(b *testing.B) {
+				r := annals.NewRunner(annals.New(openStore(b, sync)), workload.Decider(), workload.Codec())
+				workload.Concurrent(b, goroutines, workload.HandleConcurrent(ctx, r))
+			})
+			b.Run(fmt.Sprintf("sqlite/sync=%s/goroutines=%d/raw", sync, goroutines), func(b *testing.B) {
+				db := openRaw(b, filepath.Join(b.TempDir(), "raw.db"), sync)
+				load := db.prepare(b, db.r, `SELECT `+rawColumns+` FROM annals_events WHERE stream_id = ? ORDER BY version`)
+				ins := db.prepare(b, db.w, `INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata) VALUES (?,?,?,?,?,?,?,?,?)`)
+				workload.Concurrent(b, goroutines, func(g, j int) error {
+					stream := workload.ConcurrentStream(g, j)
+					rows, err := load.QueryContext(ctx, stream)
+					if err != nil {
+						return err
+					}
+					var a workload.Account
+					var version int64
+					if _, _, err := scanEvents(rows, func(r rawEvent) { a, version = workload.Evolve(a, r.event), r.version }); err != nil {
+						return err
+					}
+					events, err := workload.Decide(workload.ConcurrentCommand(j), a)
+					if err != nil {
+						return err
+					}
+					typ, data, err := workload.EncodeEvent(events[0])
+					if err != nil {
+						return err
+					}
+					id, err := uuid.NewV7()
+					if err != nil {
+						return err
+					}
+					tx, err := db.w.BeginTx(ctx, nil)
+					if err != nil {
+						return err
+					}
+					if _, err := tx.StmtContext(ctx, ins).ExecContext(ctx, id[:], stream, version+1, typ, int64(1), time.Now().UnixNano(), data, "", nil); err != nil {
+						tx.Rollback()
+						return err
+					}
+					return tx.Commit()
+				})
+			})
+		}
+	}
+}

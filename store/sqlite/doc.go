@@ -28,23 +28,54 @@
 //
 // # The global log
 //
-// Every append is one transaction, begun with BEGIN IMMEDIATE: it takes
-// the database's write lock first, then reads the stream's version, checks
-// the expected version and inserts the batch with multi-row INSERTs; the
-// append of a single event, the commonest, checks the version in the
-// INSERT itself (INSERT … SELECT … WHERE the stream's highest version is
-// the one expected), one statement instead of two. The
-// global position is the table's INTEGER PRIMARY KEY, which SQLite assigns
-// as the largest key plus one. Because the write lock is held from before
-// the first insert until the commit, appends happen one after another:
-// positions are given in commit order, each batch's positions are
-// contiguous, and no transaction can commit a lower position after a
-// reader has seen a higher one. Readers see only committed snapshots, so a
-// consumer that reads after the last position it saw never skips an event
-// and never sees one twice. This is a gap-free log by a lock held from
-// insert to commit; SQLite allows one writer at a time anyway, so the lock
-// costs no concurrency that the database would otherwise give. Events are never
-// deleted, so positions are never reused and AUTOINCREMENT is not needed.
+// Every append runs in a write transaction, begun with BEGIN IMMEDIATE:
+// it takes the database's write lock first, then reads the stream's
+// version, checks the expected version and inserts the batch with
+// multi-row INSERTs; the append of a single event, the commonest, checks
+// the version in the INSERT itself (INSERT … SELECT … WHERE the stream's
+// highest version is the one expected), one statement instead of two.
+// The global position is the table's INTEGER PRIMARY KEY, which SQLite
+// assigns as the largest key plus one. Because the write lock is held
+// from before the first insert until the commit, transactions happen one
+// after another: positions are given in commit order, each batch's
+// positions are contiguous, and no transaction can commit a lower
+// position after a reader has seen a higher one. Readers see only
+// committed snapshots, so a consumer that reads after the last position
+// it saw never skips an event and never sees one twice. This is a
+// gap-free log by a lock held from insert to commit; SQLite allows one
+// writer at a time anyway, so the lock costs no concurrency that the
+// database would otherwise give. Events are never deleted, so positions
+// are never reused and AUTOINCREMENT is not needed.
+//
+// # Group commit
+//
+// With synchronous=FULL a commit waits for the disk to flush the
+// write-ahead log, which takes longer than the inserts. Appends of one
+// Store that arrive while another is being written therefore share the
+// next transaction and its flush: the first of them to be woken, the
+// leader, takes the writer connection and every append queued behind it
+// (up to 256 appends, or 8,192 events), runs each one's statements in a
+// savepoint of its own, commits once, and then tells each caller its
+// outcome. A lone writer waits for nobody: it finds the queue empty and
+// commits at once. There is no timer; a group is whatever queued while
+// the previous one was written, so groups grow with the load.
+//
+// Each append of a group keeps what it would have alone. Its expected
+// version is checked in the transaction, after the appends before it in
+// the group; a conflict, an event ID already stored, or any other error
+// of its statements rolls back its savepoint only, and only it fails,
+// having stored nothing. Nobody hears success before the COMMIT has
+// returned, and a COMMIT that fails fails every append of the group
+// (see Deadlines and cancellation for the outcome each is told). The
+// group's statements run under no caller's context, since SQLite
+// interrupts a statement whose context ends and an interrupted INSERT
+// rolls back the whole transaction; deadlines are checked between
+// statements instead (below). Appends through several Store values, or
+// several processes, on one file each form their own groups and take
+// the write lock in turn. A test kills a process of 32 writers with
+// SIGKILL inside a group, before and after its COMMIT, and finds every
+// acknowledged append stored, every append whole or absent, and the log
+// without a gap.
 //
 // # Connections
 //
@@ -75,8 +106,18 @@
 //   - any other error: nothing was stored.
 //
 // A deadline or a cancellation never leaves the outcome unknown: SQLite
-// runs in the process, so its answer cannot be cut off on the way. Each
-// write, even of one statement, runs in a transaction of its own
+// runs in the process, so its answer cannot be cut off on the way. An
+// append whose context ends while it waits to join a group leaves the
+// queue; one whose group has not reached its statements leaves the
+// group; one whose context ends while its group is being written is
+// taken out before the COMMIT (the group rolls back and is written again
+// without it, since later appends may have depended on it): each is told
+// that nothing was stored. Once the COMMIT has begun, the caller hears
+// its outcome, even if its context ended meanwhile. A group that waits
+// for another process's write lock waits up to the busy timeout
+// whatever the deadlines of its appends; those whose context ends
+// meanwhile are told at once. Every other write, even of one statement,
+// runs in a transaction of its own
 // (BEGIN IMMEDIATE … COMMIT): when the context ends before the COMMIT,
 // database/sql rolls the transaction back and SQLite interrupts the
 // statement running; a COMMIT that the context interrupts has not

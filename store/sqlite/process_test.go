@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,10 +26,11 @@ import (
 // started again with -test.run=^TestChild$ and the environment variables
 // below saying what to do.
 const (
-	childEnv = "ANNALS_SQLITE_CHILD" // "writer", "crash", "lease" or "project"
+	childEnv = "ANNALS_SQLITE_CHILD" // "writer", "crash", "group-crash", "lease" or "project"
 	pathEnv  = "ANNALS_SQLITE_PATH"  // the database file
 	idEnv    = "ANNALS_SQLITE_ID"    // the writer's number
 	leaseEnv = "ANNALS_SQLITE_LEASE" // the lease duration, for "lease"
+	stageEnv = "ANNALS_SQLITE_STAGE" // the group stage to stop at, for "group-crash"
 )
 
 // Numbers of the multi-process test: each writer appends writerBatches
@@ -69,6 +71,8 @@ func TestChild(t *testing.T) {
 		if err := crashtest.Write(ctx, s, uint64(id), os.Stdout); err != nil {
 			t.Fatal(err)
 		}
+	case "group-crash":
+		childGroupCrash(t, ctx, s, os.Getenv(stageEnv))
 	case "lease":
 		childLease(t, ctx, s)
 	case "project":
@@ -300,5 +304,144 @@ func checkIntegrity(t *testing.T, path string) {
 	var result string
 	if err := db.QueryRow("PRAGMA integrity_check").Scan(&result); err != nil || result != "ok" {
 		t.Fatalf("integrity check of %s: %q, %v", path, result, err)
+	}
+}
+
+// groupWriters is how many goroutines append at once in the child of
+// TestKilledGroupsKeepWhatTheyAcknowledged.
+const groupWriters = 32
+
+// childGroupCrash runs groupWriters writers, each appending batches to a
+// stream of its own and now and then one event to a stream they all
+// share, and prints "ok STREAM FIRST LAST" for every append that
+// returned success. Once 20 groups of several appends have reached
+// stage, the next one to reach it prints "in-group" and waits there
+// forever, to be killed.
+func childGroupCrash(t *testing.T, ctx context.Context, s *sqlite.Store, stage string) {
+	var (
+		mu     sync.Mutex
+		groups int
+	)
+	say := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Printf(format+"\n", args...)
+	}
+	sqlite.SetGroupHook(s, func(at string, wrote int) error {
+		if at != stage || wrote < 2 {
+			return nil
+		}
+		mu.Lock()
+		groups++
+		n := groups
+		mu.Unlock()
+		if n > 20 {
+			say("in-group %s %d", at, wrote)
+			time.Sleep(time.Hour)
+		}
+		return nil
+	})
+	version := func(stream string) int64 {
+		var v int64
+		for r, err := range s.ReadStream(ctx, stream, 0) {
+			if err != nil {
+				t.Error(err)
+			}
+			v = r.Version
+		}
+		return v
+	}
+	var wg sync.WaitGroup
+	for w := range groupWriters {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			own := fmt.Sprintf("group-%d", w)
+			v := version(own)
+			for b := 0; ; b++ {
+				stream, expected, n := own, v, 1+rng.IntN(5)
+				if b%5 == 4 {
+					stream, expected, n = "hot", version("hot"), 1
+				}
+				got, err := s.Append(ctx, stream, expected, crashtest.Batch(expected, n, func(v int64) uuid.UUID { return eventID(stream, v) }))
+				if errors.Is(err, store.ErrConflict) && stream == "hot" {
+					continue
+				}
+				if err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+				say("ok %s %d %d", stream, expected+1, got)
+				if stream == own {
+					v = got
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// A process whose 32 writers share group commits, killed with SIGKILL
+// while a group of several appends is written (before its COMMIT) or
+// just after its COMMIT (before anyone is told), loses no append it
+// acknowledged, leaves every append whole or absent and the log without
+// a gap, and the file opens again as a working store.
+func TestKilledGroupsKeepWhatTheyAcknowledged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts writer processes")
+	}
+	const kills = 6
+	path := filepath.Join(t.TempDir(), "group-crash.db")
+	ctx := context.Background()
+	for k := range kills {
+		stage := []string{"written", "committed"}[k%2]
+		cmd := childCommand(t, "group-crash", path, k)
+		cmd.Env = append(cmd.Env, stageEnv+"="+stage)
+		type acked struct {
+			stream      string
+			first, last int64
+		}
+		var acks []acked
+		var marker string
+		crashtest.KillAtMarker(t, cmd, "in-group", func(line string) {
+			var a acked
+			if _, err := fmt.Sscanf(line, "ok %s %d %d", &a.stream, &a.first, &a.last); err == nil {
+				acks = append(acks, a)
+			} else if strings.HasPrefix(line, "in-group") {
+				marker = line
+			}
+		})
+
+		checkIntegrity(t, path)
+		s, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatalf("reopen after kill %d: %v", k, err)
+		}
+		crashtest.CheckLog(t, s)
+		stored := map[uuid.UUID]bool{}
+		for _, a := range acks {
+			if !stored[eventID(a.stream, a.last)] {
+				for r, err := range s.ReadStream(ctx, a.stream, a.first) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					stored[r.ID] = true
+				}
+			}
+			for v := a.first; v <= a.last; v++ {
+				if !stored[eventID(a.stream, v)] {
+					t.Fatalf("kill %d (%s): stream %q version %d was acknowledged but is not stored", k, marker, a.stream, v)
+				}
+			}
+		}
+		if len(acks) == 0 {
+			t.Fatalf("kill %d: no append was acknowledged before it", k)
+		}
+		t.Logf("kill %d at %q: %d appends acknowledged, all stored", k, marker, len(acks))
+		if _, err := s.Append(ctx, fmt.Sprintf("after-group-kill-%d", k), store.NoStream, []store.Event{{Type: "A"}}); err != nil {
+			t.Fatalf("append after kill %d: %v", k, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -46,6 +46,7 @@ type Store struct {
 	deleteStates, takeLease, renewLease, releaseLease   *sql.Stmt
 	inserts                                             insertCache
 	dcb                                                 dcbStatements // see dcb.go
+	group                                               groupCommitter
 	// Statements prepared on r.
 	readStream, readLog, readLogTypes, head, checkpoint     *sql.Stmt
 	latestSnapshot, subjectKey, loadState, checkpointAndGen *sql.Stmt
@@ -87,6 +88,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
 	s := &Store{path: path, cfg: cfg, done: make(chan struct{})}
+	s.group.s = s
 	if err := s.open(ctx); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
@@ -291,7 +293,9 @@ func (c *insertCache) close() {
 }
 
 // Append implements [store.Store]. It checks the expected version and
-// inserts the whole batch in one BEGIN IMMEDIATE transaction.
+// inserts the whole batch in a savepoint of a BEGIN IMMEDIATE
+// transaction, which appends made meanwhile by other goroutines share
+// (group commit, see the package documentation).
 func (s *Store) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
 	if err := check.Append(streamID, expected, events); err != nil {
 		return 0, err
@@ -361,18 +365,22 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 	return version, nil
 }
 
-// append runs the transaction of Append: inserts[i] inserts the rows of
-// chunk i of the batch, whose parameters are in args.
+// append runs the statements of Append in a group commit (see group.go):
+// inserts[i] inserts the rows of chunk i of the batch, whose parameters
+// are in args. The statements run under a context that never ends (see
+// group.go for why); ctx only decides whether the append still joins or
+// stays in its group.
 func (s *Store) append(ctx context.Context, streamID string, expected int64, inserts []*sql.Stmt, args []any) (version int64, err error) {
 	events := (len(args) - sharedParams) / rowParams
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	ctx0 := background
+	err = s.group.do(ctx, events, func(tx *sql.Tx) error {
 		// The insert of one event checks the expected version itself (see
 		// insertCache.get); otherwise the version is read first.
 		checked := events == 1 && expected != store.AnyVersion
 		actual := expected
 		if !checked {
 			var err error
-			if actual, err = s.version(ctx, tx, streamID); err != nil {
+			if actual, err = s.version(ctx0, tx, streamID); err != nil {
 				return err
 			}
 			if err := check.Expected(streamID, expected, actual); err != nil {
@@ -388,10 +396,10 @@ func (s *Store) append(ctx context.Context, streamID string, expected int64, ins
 					args[sharedParams+start*rowParams:sharedParams+(start+n)*rowParams]...)
 			}
 			chunk[2] = actual + int64(start)
-			res, err := tx.StmtContext(ctx, ins).ExecContext(ctx, chunk...)
+			res, err := tx.StmtContext(ctx0, ins).ExecContext(ctx0, chunk...)
 			if err != nil {
 				if isUniqueEventID(err) {
-					return duplicateError(ctx, tx, args, start, n)
+					return duplicateError(ctx0, tx, args, start, n)
 				}
 				return fmt.Errorf("insert: %w", err)
 			}
@@ -402,7 +410,7 @@ func (s *Store) append(ctx context.Context, streamID string, expected int64, ins
 				return fmt.Errorf("insert: %w", err)
 			} else if inserted == 0 {
 				// The stream is not at the version expected.
-				if actual, err = s.version(ctx, tx, streamID); err != nil {
+				if actual, err = s.version(ctx0, tx, streamID); err != nil {
 					return err
 				}
 				return &store.ConflictError{StreamID: streamID, Expected: expected, Actual: actual}

@@ -13,9 +13,11 @@ import (
 )
 
 // write runs fn in a write transaction of the writer connection (BEGIN
-// IMMEDIATE) and commits it. Every write of the store goes through it,
-// even one of a single statement, so that every write ends the same way,
-// in one of the three outcomes of the package documentation:
+// IMMEDIATE) and commits it. Every write of the store but the appends
+// goes through it, even one of a single statement, so that every write
+// ends the same way, in one of the three outcomes of the package
+// documentation; appends share transactions through the group committer
+// (group.go), which ends each of them in the same outcomes:
 //
 //   - nil: committed, even if ctx ended meanwhile;
 //   - an error matching [store.ErrOutcomeUnknown]: SQLite failed the

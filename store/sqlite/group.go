@@ -1,0 +1,349 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// Group commit. With synchronous=FULL every commit waits for the disk to
+// flush the write-ahead log, and that flush, not the insert, is most of
+// the time an append takes. Appends that arrive while another is being
+// written wait for it, and then share one transaction and one flush: the
+// first of them to be woken, the leader, takes the writer connection and
+// the others waiting behind it (a group, bounded by maxGroupAppends and
+// maxGroupEvents), runs each one's statements in a savepoint of its own,
+// commits once, and tells each what happened. No timer is involved: a
+// lone writer finds nobody waiting and commits alone at once; a group is
+// whatever queued while the previous group was being written, so groups
+// grow with the load and with the time a flush takes.
+//
+// What each caller hears is what it would hear alone:
+//
+//   - Its expected version is checked in the transaction, after the
+//     appends of the group before it, as if they had committed just
+//     before; a conflict or a refused event ID rolls back its savepoint
+//     only, and it alone fails, having stored nothing.
+//   - Nobody hears success before the COMMIT returned; a COMMIT that
+//     fails fails every append in the group, with the outcome
+//     commitFailed says (unknown only for an I/O error).
+//   - A caller whose context ends while it waits to join a group leaves
+//     the queue, and one whose group has not begun its statements leaves
+//     the group: nothing of it is stored. One whose context ends while
+//     its group works is removed before the COMMIT: the group rolls back
+//     and runs again without it (its statements depend on the appends
+//     before them), so that it is told truly that nothing was stored. A
+//     context that ends once the COMMIT has begun changes nothing: the
+//     caller hears the COMMIT's outcome.
+//
+// The group's statements never run under a caller's context: SQLite
+// interrupts a statement whose context ends, and an interrupted INSERT
+// rolls back the whole transaction, which would take every other
+// caller's appends with it. Deadlines are checked between statements
+// instead.
+
+// Bounds of a group: it takes at most maxGroupAppends appends, and stops
+// taking more once it holds maxGroupEvents events (the first append is
+// always taken, whatever its size), so that no group holds the write lock
+// for long.
+const (
+	maxGroupAppends = 256
+	maxGroupEvents  = 8192
+)
+
+// groupCommitter queues the appends of one Store and forms their groups.
+// queue holds the appends waiting, in arrival order; while leading is
+// true an append at its head leads, or is about to. When leading is
+// false the queue is empty.
+type groupCommitter struct {
+	s       *Store
+	mu      sync.Mutex
+	queue   []*groupMember
+	leading bool
+	// hook, when set (tests only), is called with the stage a group has
+	// reached and how many of its appends wrote: "written", after every
+	// member's statements, before the deadlines are checked; "commit",
+	// just before the COMMIT, which does not run when the hook returns an
+	// error, the group failing as if the COMMIT had failed with it; and
+	// "committed", after a COMMIT that succeeded, before anyone is told.
+	// It may block.
+	hook func(stage string, wrote int) error
+}
+
+// memberState is where an append stands in the group commit; mu guards it.
+type memberState int
+
+const (
+	queued    memberState = iota // in the queue
+	leader                       // at the head of the queue, leading
+	taken                        // in a group whose statements have not reached it
+	running                      // its group runs; it leaves only with the outcome
+	abandoned                    // its context ended before it ran: it returned
+	finished                     // err holds its outcome
+)
+
+// groupMember is one append waiting for, or in, a group.
+type groupMember struct {
+	ctx    context.Context
+	events int
+	// work runs the append's statements in tx, under a context that never
+	// ends; it may run more than once, each time on the database as it
+	// then is, and returns an error of the append (nil: it wrote).
+	work  func(tx *sql.Tx) error
+	state memberState
+	err   error
+	wake  chan struct{} // a send when state becomes leader or finished
+}
+
+// do runs work in a group and returns its outcome, one of write's three.
+func (g *groupCommitter) do(ctx context.Context, events int, work func(tx *sql.Tx) error) error {
+	m := &groupMember{ctx: ctx, events: events, work: work, wake: make(chan struct{}, 1)}
+	g.mu.Lock()
+	g.queue = append(g.queue, m)
+	if !g.leading {
+		g.leading = true
+		m.state = leader
+		g.mu.Unlock()
+		return g.lead(m)
+	}
+	g.mu.Unlock()
+	for {
+		select {
+		case <-m.wake:
+		case <-ctx.Done():
+			g.mu.Lock()
+			switch m.state {
+			case queued:
+				g.remove(m)
+				m.state = abandoned
+				g.mu.Unlock()
+				return notStored(ctx, ctx.Err())
+			case taken:
+				m.state = abandoned
+				g.mu.Unlock()
+				return notStored(ctx, ctx.Err())
+			}
+			g.mu.Unlock()
+			<-m.wake // leader, running or finished: told soon
+		}
+		g.mu.Lock()
+		state := m.state
+		g.mu.Unlock()
+		switch state {
+		case finished:
+			return m.err
+		case leader:
+			return g.lead(m)
+		}
+	}
+}
+
+// remove takes m out of the queue; g.mu is held.
+func (g *groupCommitter) remove(m *groupMember) {
+	for i, q := range g.queue {
+		if q == m {
+			g.queue = append(g.queue[:i], g.queue[i+1:]...)
+			return
+		}
+	}
+}
+
+// handOff makes the head of the queue the next leader, or records that
+// nobody leads; g.mu is held.
+func (g *groupCommitter) handOff() {
+	if len(g.queue) == 0 {
+		g.leading = false
+		return
+	}
+	next := g.queue[0]
+	next.state = leader
+	next.wake <- struct{}{}
+}
+
+// lead runs the group that m, at the head of the queue, leads, and returns
+// m's outcome. It takes the writer connection first, waiting behind the
+// store's other writes; a leader whose context ends meanwhile hands the
+// lead on and leaves.
+func (g *groupCommitter) lead(m *groupMember) error {
+	conn, err := g.s.w.Conn(m.ctx)
+	if err != nil {
+		g.mu.Lock()
+		g.remove(m)
+		m.state = abandoned
+		g.handOff()
+		g.mu.Unlock()
+		return notStored(m.ctx, explainBusy(err, g.s.cfg.busyTimeout))
+	}
+	g.mu.Lock()
+	n, events := 0, 0
+	for n < len(g.queue) && n < maxGroupAppends && (n == 0 || events+g.queue[n].events <= maxGroupEvents) {
+		events += g.queue[n].events
+		if g.queue[n] != m {
+			g.queue[n].state = taken
+		}
+		n++
+	}
+	group := make([]*groupMember, n)
+	copy(group, g.queue[:n])
+	g.queue = append(g.queue[:0], g.queue[n:]...)
+	g.mu.Unlock()
+
+	stored := g.run(conn, group)
+	conn.Close()
+	if stored {
+		g.s.notify()
+	}
+
+	g.mu.Lock()
+	g.handOff()
+	for _, o := range group {
+		if o != m && o.state == running {
+			o.state = finished
+			o.wake <- struct{}{}
+		}
+	}
+	g.mu.Unlock()
+	return m.err
+}
+
+// start marks the members of group that are still there as running, so
+// that they wait for their outcome, and returns them; those whose context
+// has ended are told that nothing was stored.
+func (g *groupCommitter) start(group []*groupMember) []*groupMember {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	live := group[:0:0]
+	for _, m := range group {
+		if m.state == abandoned {
+			continue
+		}
+		m.state = running
+		if err := m.ctx.Err(); err != nil {
+			m.err = notStored(m.ctx, err)
+			continue
+		}
+		live = append(live, m)
+	}
+	return live
+}
+
+// Statements of the savepoint of each member of a group of several.
+const (
+	savepoint           = `SAVEPOINT annals_append`
+	releaseSavepoint    = `RELEASE annals_append`
+	rollbackToSavepoint = `ROLLBACK TO annals_append`
+)
+
+// background is the context of the group's statements: see the comment
+// at the top of this file.
+var background = context.Background()
+
+// run writes the group on conn and sets each member's err. It reports
+// whether a COMMIT stored anything.
+func (g *groupCommitter) run(conn *sql.Conn, group []*groupMember) bool {
+	live := g.start(group)
+	for len(live) > 0 {
+		tx, err := conn.BeginTx(background, nil) // BEGIN IMMEDIATE, see dsn
+		if err != nil {
+			for _, m := range live {
+				m.err = notStored(m.ctx, explainBusy(err, g.s.cfg.busyTimeout))
+			}
+			return false
+		}
+		wrote, broken := g.write(tx, live)
+		if broken != nil {
+			_ = tx.Rollback()
+			for _, m := range live {
+				m.err = notStored(m.ctx, fmt.Errorf("the transaction it shared with other appends failed: %w", broken))
+			}
+			return false
+		}
+		g.at("written", len(wrote))
+		// Before the COMMIT, take out whoever wrote but whose context has
+		// ended: roll back, and write the others again without them,
+		// since their statements may have depended on what is taken out.
+		if slices.ContainsFunc(wrote, func(m *groupMember) bool { return m.ctx.Err() != nil }) {
+			_ = tx.Rollback()
+			var rerun []*groupMember
+			for _, m := range live {
+				if err := m.ctx.Err(); err != nil {
+					m.err = notStored(m.ctx, err)
+					continue
+				}
+				rerun = append(rerun, m)
+			}
+			live = rerun
+			continue
+		}
+		if len(wrote) == 0 {
+			_ = tx.Rollback()
+			return false
+		}
+		err = g.at("commit", len(wrote))
+		if err != nil {
+			_ = tx.Rollback()
+		} else {
+			err = tx.Commit()
+		}
+		if err != nil {
+			for _, m := range wrote {
+				m.err = commitFailed(m.ctx, err)
+			}
+			return false
+		}
+		g.at("committed", len(wrote))
+		return true
+	}
+	return false
+}
+
+// at calls the test hook, if any.
+func (g *groupCommitter) at(stage string, wrote int) error {
+	if g.hook == nil {
+		return nil
+	}
+	return g.hook(stage, wrote)
+}
+
+// write runs the statements of each member in tx, in order, and returns
+// those that wrote. A member that fails is rolled back to its savepoint
+// and given its error; when a savepoint's own statements fail, the
+// transaction may be gone, and write returns the error that broke it.
+func (g *groupCommitter) write(tx *sql.Tx, live []*groupMember) (wrote []*groupMember, broken error) {
+	if len(live) == 1 {
+		// Alone: the transaction is the savepoint.
+		m := live[0]
+		if err := m.work(tx); err != nil {
+			m.err = notStored(m.ctx, err)
+			return nil, nil
+		}
+		m.err = nil
+		return live, nil
+	}
+	wrote = make([]*groupMember, 0, len(live))
+	for _, m := range live {
+		if _, err := tx.ExecContext(background, savepoint); err != nil {
+			return wrote, err
+		}
+		err := m.work(tx)
+		if err == nil {
+			if _, err := tx.ExecContext(background, releaseSavepoint); err != nil {
+				return wrote, err
+			}
+			m.err = nil
+			wrote = append(wrote, m)
+			continue
+		}
+		m.err = notStored(m.ctx, err)
+		if _, rerr := tx.ExecContext(background, rollbackToSavepoint); rerr != nil {
+			return wrote, errors.Join(err, rerr)
+		}
+		if _, rerr := tx.ExecContext(background, releaseSavepoint); rerr != nil {
+			return wrote, errors.Join(err, rerr)
+		}
+	}
+	return wrote, nil
+}

@@ -1,0 +1,388 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/annals-dev/annals/internal/crashtest"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/sqlite"
+)
+
+// groupRig forms a group of appends on purpose: a first append is held
+// after its statements (its group's "written" stage) while the appends
+// under test queue behind it one by one, in order; released, it commits,
+// and the next group is exactly the queued appends. The hooks of that
+// second group are the test's: written runs at its "written" stage,
+// commit's error replaces its COMMIT.
+type groupRig struct {
+	t       *testing.T
+	s       *sqlite.Store
+	written func(wrote int)
+	commit  error
+
+	mu      sync.Mutex
+	groups  int   // groups that reached "written"
+	commits []int // appends stored by each COMMIT that succeeded
+	held    chan struct{}
+	release chan struct{}
+}
+
+func newGroupRig(t *testing.T) *groupRig {
+	r := &groupRig{t: t, held: make(chan struct{}), release: make(chan struct{})}
+	r.s, _ = openFile(t)
+	// The INSERT of each batch size is prepared on the writer connection
+	// when first needed, which the held group holds: prepare them now.
+	var v int64
+	for n := 1; n <= 4; n++ {
+		var err error
+		if v, err = r.s.Append(context.Background(), "warm-up", v, crashtest.Batch(v, n, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sqlite.SetGroupHook(r.s, r.hook)
+	return r
+}
+
+func (r *groupRig) hook(stage string, wrote int) error {
+	r.mu.Lock()
+	switch stage {
+	case "written":
+		r.groups++
+		n := r.groups
+		r.mu.Unlock()
+		switch {
+		case n == 1:
+			close(r.held)
+			<-r.release
+		case n == 2 && r.written != nil:
+			r.written(wrote)
+		}
+		return nil
+	case "commit":
+		defer r.mu.Unlock()
+		if r.groups == 2 {
+			return r.commit
+		}
+	case "committed":
+		defer r.mu.Unlock()
+		r.commits = append(r.commits, wrote)
+	default:
+		r.mu.Unlock()
+	}
+	return nil
+}
+
+// groupAppend is an append of the group under test and what it returned.
+type groupAppend struct {
+	stream   string
+	expected int64
+	events   []store.Event
+	ctx      context.Context
+
+	version int64
+	err     error
+}
+
+// run appends each one in a goroutine of its own, in order, each queued
+// before the next starts, all behind the held first append; then it
+// releases the first, and returns when all have returned.
+func (r *groupRig) run(appends ...*groupAppend) {
+	r.t.Helper()
+	ctx := context.Background()
+	first := make(chan error, 1)
+	go func() {
+		_, err := r.s.Append(ctx, "first-"+uuid.NewString(), store.NoStream, []store.Event{{Type: "First"}})
+		first <- err
+	}()
+	<-r.held
+	var wg sync.WaitGroup
+	for i, a := range appends {
+		if a.ctx == nil {
+			a.ctx = ctx
+		}
+		wg.Go(func() { a.version, a.err = r.s.Append(a.ctx, a.stream, a.expected, a.events) })
+		waitFor(r.t, fmt.Sprintf("append %d to queue", i), func() bool { return sqlite.QueuedAppends(r.s) == i+1 })
+	}
+	close(r.release)
+	wg.Wait()
+	if err := <-first; err != nil {
+		r.t.Fatalf("the first append: %v", err)
+	}
+}
+
+// waitFor polls cond until it holds, for up to a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
+	}
+}
+
+func event(typ string) store.Event { return store.Event{ID: uuid.New(), Type: typ, Data: []byte(typ)} }
+
+// ids returns the IDs of the events of stream, in version order.
+func ids(t *testing.T, s store.Store, stream string) []uuid.UUID {
+	t.Helper()
+	var out []uuid.UUID
+	for r, err := range s.ReadStream(context.Background(), stream, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+// Appends queued behind a commit share the next one, and each keeps its
+// own expected version and atomicity: a conflict or a refused event ID
+// fails that append alone, with nothing of it stored, while the others
+// commit together.
+func TestGroupedAppendsFailAlone(t *testing.T) {
+	r := newGroupRig(t)
+	a := event("A")
+	apps := []*groupAppend{
+		{stream: "x", expected: store.NoStream, events: []store.Event{a, event("A2")}},
+		{stream: "x", expected: store.NoStream, events: []store.Event{event("B")}},                          // x is at 2 by then
+		{stream: "y", expected: store.NoStream, events: []store.Event{event("C"), {ID: a.ID, Type: "Dup"}}}, // a's ID is taken
+		{stream: "y", expected: store.NoStream, events: []store.Event{event("D")}},
+		{stream: "x", expected: 2, events: []store.Event{event("E")}}, // after the first
+		{stream: "z", expected: 5, events: []store.Event{event("F")}}, // z does not exist
+	}
+	r.run(apps...)
+
+	if apps[0].err != nil || apps[0].version != 2 || apps[3].err != nil || apps[3].version != 1 || apps[4].err != nil || apps[4].version != 3 {
+		t.Fatalf("the appends that fit: %v %d, %v %d, %v %d; want versions 2, 1, 3", apps[0].err, apps[0].version, apps[3].err, apps[3].version, apps[4].err, apps[4].version)
+	}
+	var conflict *store.ConflictError
+	if !errors.As(apps[1].err, &conflict) || conflict.Actual != 2 {
+		t.Fatalf("append expecting a new stream after the group's first wrote it: %v; want a conflict at version 2", apps[1].err)
+	}
+	if !errors.Is(apps[2].err, store.ErrDuplicateEvent) {
+		t.Fatalf("append of an event ID written earlier in the group: %v; want store.ErrDuplicateEvent", apps[2].err)
+	}
+	if !errors.As(apps[5].err, &conflict) || conflict.Actual != 0 {
+		t.Fatalf("append to a missing stream at version 5: %v; want a conflict at 0", apps[5].err)
+	}
+	if got := ids(t, r.s, "x"); len(got) != 3 || got[0] != a.ID || got[2] != apps[4].events[0].ID {
+		t.Fatalf("stream x holds %v; want the first append's two events and the fifth's", got)
+	}
+	if got := ids(t, r.s, "y"); len(got) != 1 || got[0] != apps[3].events[0].ID {
+		t.Fatalf("stream y holds %v; want the fourth append's event alone", got)
+	}
+	if got := ids(t, r.s, "z"); len(got) != 0 {
+		t.Fatalf("stream z holds %v; want nothing", got)
+	}
+	if len(r.commits) != 2 || r.commits[1] != 3 {
+		t.Fatalf("COMMITs stored %v appends; want the first alone, then the three that fit together", r.commits)
+	}
+	crashtest.CheckLog(t, r.s)
+}
+
+// An append whose context ends while its group is written is taken out
+// before the COMMIT and told that nothing was stored; the group is written
+// again without it, so that an append that depended on it now conflicts.
+func TestGroupedAppendCutBeforeCommit(t *testing.T) {
+	r := newGroupRig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	apps := []*groupAppend{
+		{stream: "x", expected: store.NoStream, events: []store.Event{event("A")}, ctx: ctx},
+		{stream: "x", expected: 1, events: []store.Event{event("B")}},
+		{stream: "y", expected: store.NoStream, events: []store.Event{event("C")}},
+	}
+	r.written = func(wrote int) {
+		if wrote != 3 {
+			t.Errorf("the group wrote %d appends before the cut; want 3", wrote)
+		}
+		cancel()
+	}
+	r.run(apps...)
+
+	if !errors.Is(apps[0].err, context.Canceled) || errors.Is(apps[0].err, store.ErrOutcomeUnknown) {
+		t.Fatalf("append cut before the COMMIT: %v; want context.Canceled, nothing stored", apps[0].err)
+	}
+	var conflict *store.ConflictError
+	if !errors.As(apps[1].err, &conflict) || conflict.Actual != 0 {
+		t.Fatalf("append that followed the cut one: %v; want a conflict at version 0", apps[1].err)
+	}
+	if apps[2].err != nil {
+		t.Fatalf("independent append in the same group: %v", apps[2].err)
+	}
+	if got := ids(t, r.s, "x"); len(got) != 0 {
+		t.Fatalf("stream x holds %v; want nothing", got)
+	}
+	if got := ids(t, r.s, "y"); len(got) != 1 {
+		t.Fatalf("stream y holds %v; want C", got)
+	}
+	crashtest.CheckLog(t, r.s)
+}
+
+// A COMMIT that fails fails every append of its group, and none is stored.
+func TestGroupFailedCommitFailsEveryAppend(t *testing.T) {
+	r := newGroupRig(t)
+	r.commit = errors.New("the disk is gone")
+	apps := []*groupAppend{
+		{stream: "x", expected: store.NoStream, events: []store.Event{event("A")}},
+		{stream: "y", expected: store.NoStream, events: []store.Event{event("B")}},
+		{stream: "y", expected: 5, events: []store.Event{event("C")}},
+	}
+	r.run(apps...)
+	for i, a := range apps[:2] {
+		if !errors.Is(a.err, r.commit) || errors.Is(a.err, store.ErrOutcomeUnknown) {
+			t.Errorf("append %d of a group whose COMMIT failed: %v; want the COMMIT's error, nothing stored", i, a.err)
+		}
+	}
+	if !errors.Is(apps[2].err, store.ErrConflict) {
+		t.Errorf("append that conflicted in a group whose COMMIT failed: %v; want its conflict", apps[2].err)
+	}
+	if got := len(ids(t, r.s, "x")) + len(ids(t, r.s, "y")); got != 0 {
+		t.Fatalf("%d events stored by a group whose COMMIT failed", got)
+	}
+	if _, err := r.s.Append(context.Background(), "x", store.NoStream, []store.Event{event("D")}); err != nil {
+		t.Fatalf("append after the failed group: %v", err)
+	}
+}
+
+// An append whose context ends while it waits in the queue leaves at
+// once, having stored nothing; the appends behind it go on.
+func TestQueuedAppendLeavesWhenCut(t *testing.T) {
+	r := newGroupRig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		_, err := r.s.Append(context.Background(), "first", store.NoStream, []store.Event{event("First")})
+		first <- err
+	}()
+	<-r.held
+	cut := make(chan error, 1)
+	go func() {
+		_, err := r.s.Append(ctx, "x", store.NoStream, []store.Event{event("A")})
+		cut <- err
+	}()
+	waitFor(t, "the append to queue", func() bool { return sqlite.QueuedAppends(r.s) == 1 })
+	after := make(chan error, 1)
+	go func() {
+		_, err := r.s.Append(context.Background(), "y", store.NoStream, []store.Event{event("B")})
+		after <- err
+	}()
+	waitFor(t, "the second append to queue", func() bool { return sqlite.QueuedAppends(r.s) == 2 })
+	cancel()
+	if err := <-cut; !errors.Is(err, context.Canceled) || errors.Is(err, store.ErrOutcomeUnknown) {
+		t.Fatalf("append cut in the queue: %v; want context.Canceled, nothing stored", err)
+	}
+	if n := sqlite.QueuedAppends(r.s); n != 1 {
+		t.Fatalf("%d appends queued after one left; want 1", n)
+	}
+	close(r.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-after; err != nil {
+		t.Fatalf("append queued behind the one that left: %v", err)
+	}
+	if got := ids(t, r.s, "x"); len(got) != 0 {
+		t.Fatalf("the cut append stored %v", got)
+	}
+}
+
+// An append that leads a group but waits for the writer connection, held
+// by another write of the store, hands the lead on when its context ends:
+// the append queued behind it then leads, and commits once the
+// connection is free.
+func TestLeaderHandsOnWhenCut(t *testing.T) {
+	s, _ := openFile(t)
+	bg := context.Background()
+	// Prepare the INSERT of one event, which needs the connection.
+	if _, err := s.Append(bg, "warm-up", store.NoStream, []store.Event{event("W")}); err != nil {
+		t.Fatal(err)
+	}
+	holding, free := make(chan struct{}), make(chan struct{})
+	committed := make(chan error, 1)
+	go func() {
+		committed <- s.SQL().Commit(bg, "holder", 0, 1, func(*sql.Tx) error {
+			close(holding)
+			<-free
+			return nil
+		})
+	}()
+	<-holding
+	ctx, cancel := context.WithCancel(bg)
+	led := make(chan error, 1)
+	go func() {
+		_, err := s.Append(ctx, "x", store.NoStream, []store.Event{event("A")})
+		led <- err
+	}()
+	waitFor(t, "the leader to queue", func() bool { return sqlite.QueuedAppends(s) == 1 })
+	next := make(chan error, 1)
+	go func() {
+		_, err := s.Append(bg, "y", store.NoStream, []store.Event{event("B")})
+		next <- err
+	}()
+	waitFor(t, "the second append to queue", func() bool { return sqlite.QueuedAppends(s) == 2 })
+	cancel()
+	if err := <-led; !errors.Is(err, context.Canceled) {
+		t.Fatalf("leader cut while waiting for the connection: %v; want context.Canceled", err)
+	}
+	close(free)
+	if err := <-committed; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-next; err != nil {
+		t.Fatalf("append behind a leader that left: %v", err)
+	}
+	if got := ids(t, s, "x"); len(got) != 0 {
+		t.Fatalf("the cut leader stored %v", got)
+	}
+	if got := ids(t, s, "y"); len(got) != 1 {
+		t.Fatalf("stream y holds %v; want B", got)
+	}
+}
+
+// Many writers at once share COMMITs, and the log they leave is whole.
+func TestConcurrentAppendsShareCommits(t *testing.T) {
+	s, _ := openFile(t)
+	var mu sync.Mutex
+	commits, stored := 0, 0
+	sqlite.SetGroupHook(s, func(stage string, wrote int) error {
+		if stage == "committed" {
+			mu.Lock()
+			commits, stored = commits+1, stored+wrote
+			mu.Unlock()
+		}
+		return nil
+	})
+	const writers, each = 32, 20
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			stream := fmt.Sprintf("w-%d", w)
+			var v int64
+			for i := range each {
+				var err error
+				if v, err = s.Append(context.Background(), stream, v, crashtest.Batch(v, 1+i%3, nil)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if stored != writers*each {
+		t.Fatalf("COMMITs stored %d appends; want %d", stored, writers*each)
+	}
+	if commits >= stored {
+		t.Errorf("%d COMMITs for %d appends of %d writers: no group formed", commits, stored, writers)
+	}
+	t.Logf("%d appends in %d COMMITs", stored, commits)
+	crashtest.CheckLog(t, s)
+}
