@@ -45,9 +45,9 @@ func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn 
 // tables, in the store's database: its Commit runs fn in the transaction
 // that moves consumer's checkpoint, and passes fn that transaction, so
 // that what fn writes and the checkpoint commit together or not at all.
-// Use it with [annals.NewProjection]:
+// annals.NewProjection reaches it through the application's handle:
 //
-//	p := annals.NewProjection(s, s.SQL(), "order-table", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
+//	p, err := annals.NewProjection(s, "order-table", events, func(ctx context.Context, tx pgx.Tx, ev annals.Envelope[Event]) error {
 //		_, err := tx.Exec(ctx, "INSERT INTO orders …", …)
 //		return err
 //	})

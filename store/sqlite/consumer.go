@@ -150,10 +150,11 @@ func (tx *stateTx) LoadState(ctx context.Context, view, key string) ([]byte, boo
 // tables of the database: its Commit runs the handler with the
 // *sql.Tx of the write transaction that then moves the consumer's
 // checkpoint, so the handler's writes and the checkpoint commit together
-// or not at all. Use it with [annals.NewProjection]:
+// or not at all. annals.NewProjection reaches it through the
+// application's handle:
 //
-//	p := annals.NewProjection(s, s.SQL(), "trick-counts", func(ctx context.Context, tx *sql.Tx, r store.Record) error {
-//		_, err := tx.ExecContext(ctx, `UPDATE dogs SET tricks = tricks + 1 WHERE id = ?`, r.StreamID)
+//	p, err := annals.NewProjection(s, "trick-counts", events, func(ctx context.Context, tx *sql.Tx, ev annals.Envelope[Event]) error {
+//		_, err := tx.ExecContext(ctx, `UPDATE dogs SET tricks = tricks + 1 WHERE id = ?`, ev.StreamID)
 //		return err
 //	})
 //
