@@ -21,6 +21,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"slices"
@@ -53,6 +54,9 @@ var units = []string{"events", "commands", "gets"}
 type sample struct {
 	nsPerOp, cpuPerOp, perOp, allocsPerOp float64
 	unit                                  string
+	// perEvent holds the metrics reported per event, such as
+	// "wal-B/event", by unit.
+	perEvent map[string]float64
 }
 
 // row is one workload on one store: its variants' medians.
@@ -158,6 +162,12 @@ func parseMetrics(fields []string) (sample, error) {
 			if u := slices.Index(units, strings.TrimSuffix(unit, "/op")); u >= 0 && u < rank && strings.HasSuffix(unit, "/op") {
 				rank, s.perOp, s.unit = u, v, units[u]
 			}
+			if strings.HasSuffix(unit, "/event") {
+				if s.perEvent == nil {
+					s.perEvent = map[string]float64{}
+				}
+				s.perEvent[unit] = v
+			}
 		}
 	}
 	return s, nil
@@ -175,13 +185,20 @@ func median(ss []sample) sample {
 		}
 		return vs[len(vs)/2]
 	}
-	return sample{
+	m := sample{
 		nsPerOp:     pick(func(s sample) float64 { return s.nsPerOp }),
 		cpuPerOp:    pick(func(s sample) float64 { return s.cpuPerOp }),
 		perOp:       pick(func(s sample) float64 { return s.perOp }),
 		allocsPerOp: pick(func(s sample) float64 { return s.allocsPerOp }),
 		unit:        ss[0].unit,
 	}
+	for unit := range ss[0].perEvent {
+		if m.perEvent == nil {
+			m.perEvent = map[string]float64{}
+		}
+		m.perEvent[unit] = pick(func(s sample) float64 { return s.perEvent[unit] })
+	}
+	return m
 }
 
 func (s sample) perSec() float64        { return s.perOp / (s.nsPerOp * 1e-9) }
@@ -211,8 +228,53 @@ func cpuRatio(store string, lib, base sample) string {
 }
 
 // write prints a Markdown table: one line per workload, store and
-// baseline.
+// baseline; then, when some workload reports metrics per event (such as
+// bytes written), a second table of those, the library's against each
+// baseline's.
 func write(w io.Writer, rows []row) {
+	writeThroughput(w, rows)
+	writePerEvent(w, rows)
+}
+
+// writePerEvent prints the metrics per event that a library variant and
+// a baseline both report, with their ratio (library / baseline: below 1
+// the library spends less).
+func writePerEvent(w io.Writer, rows []row) {
+	var lines [][]string
+	for _, r := range rows {
+		lib := r.variants["lib"]
+		for _, unit := range slices.Sorted(maps.Keys(lib.perEvent)) {
+			for _, b := range slices.Sorted(maps.Keys(r.variants)) {
+				base, ok := r.variants[b].perEvent[unit]
+				if b == "lib" || !ok {
+					continue
+				}
+				store := r.store
+				if store == "" {
+					store = "—"
+				}
+				ratio := "—"
+				if base != 0 {
+					ratio = fmt.Sprintf("%.2f", lib.perEvent[unit]/base)
+				}
+				lines = append(lines, []string{r.workload, store, unit, fmt.Sprintf("%.1f", lib.perEvent[unit]), b, fmt.Sprintf("%.1f", base), ratio})
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
+	fmt.Fprintln(tw, "| workload\t store\t metric\t library\t baseline\t baseline's\t ratio\t")
+	fmt.Fprintln(tw, "|---\t---\t---\t---:\t---\t---:\t---:\t")
+	for _, l := range lines {
+		fmt.Fprintf(tw, "| %s\t\n", strings.Join(l, "\t "))
+	}
+	tw.Flush()
+}
+
+func writeThroughput(w io.Writer, rows []row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
 	fmt.Fprintln(tw, "| workload\t store\t unit\t library /s\t baseline\t baseline /s\t ratio\t CPU ratio\t library time/op\t allocs/unit (lib)\t allocs/unit (baseline)\t")
 	fmt.Fprintln(tw, "|---\t---\t---\t---:\t---\t---:\t---:\t---:\t---:\t---:\t---:\t")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -85,6 +86,39 @@ func TestDuration(t *testing.T) {
 	for ns, want := range map[float64]string{12: "12 ns", 1234: "1.23 µs", 45_600_000: "45.6 ms", 2.5e9: "2.5 s"} {
 		if got := duration(ns); got != want {
 			t.Errorf("duration(%v) = %q, want %q", ns, got, want)
+		}
+	}
+}
+
+// Metrics per event, such as the bytes a write leaves, get a table of
+// their own: the library's median against each baseline's.
+func TestPerEventTable(t *testing.T) {
+	rows, err := parse(strings.NewReader(`pkg: github.com/annals-dev/annals/store/postgres
+BenchmarkWriteVolume/postgres/lib-2   	 20000	 200000 ns/op	 1.000 events/op	 1040 stored-B/event	 800 wal-B/event
+BenchmarkWriteVolume/postgres/lib-2   	 20000	 200000 ns/op	 1.000 events/op	 1060 stored-B/event	 820 wal-B/event
+BenchmarkWriteVolume/postgres/lib-2   	 20000	 200000 ns/op	 1.000 events/op	 1050 stored-B/event	 900 wal-B/event
+BenchmarkWriteVolume/postgres/plain-2 	 20000	 150000 ns/op	 1.000 events/op	 520 stored-B/event	 700 wal-B/event
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	write(&out, rows)
+	var got []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		var cells []string
+		for _, c := range strings.Split(strings.Trim(line, "| "), "|") {
+			cells = append(cells, strings.TrimSpace(c))
+		}
+		got = append(got, strings.Join(cells, ","))
+	}
+	for _, want := range []string{
+		// Medians: 1050 of 1040, 1050, 1060; 820 of 800, 820, 900.
+		"WriteVolume,postgres,stored-B/event,1050.0,plain,520.0,2.02",
+		"WriteVolume,postgres,wal-B/event,820.0,plain,700.0,1.17",
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("the table lacks the row %s:\n%s", want, out.String())
 		}
 	}
 }
