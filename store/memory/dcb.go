@@ -2,13 +2,9 @@ package memory
 
 import (
 	"context"
-	"fmt"
 	"iter"
 	"slices"
 	"sort"
-	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/check"
@@ -137,20 +133,9 @@ func (s *Store) AppendIf(ctx context.Context, streamID string, expected int64, e
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	now := time.Now().UTC()
-	records := make([]store.Record, len(events))
-	for i, e := range events {
-		id := e.ID
-		if id == uuid.Nil {
-			var err error
-			if id, err = uuid.NewV7(); err != nil {
-				return 0, fmt.Errorf("append to stream %q: %w", streamID, err)
-			}
-		}
-		records[i] = store.Record{
-			ID: id, StreamID: streamID, Type: e.Type, SchemaVersion: max(e.SchemaVersion, 1),
-			Time: now, Data: clone(e.Data), Encoding: e.Encoding, Metadata: cloneMeta(e.Metadata), Tags: cloneTags(e.Tags),
-		}
+	records, err := newRecords(streamID, events)
+	if err != nil {
+		return 0, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -58,6 +58,27 @@ func New() *Store {
 	}
 }
 
+// newRecords builds the records of an append before the lock is taken:
+// IDs and copies are not shared state.
+func newRecords(streamID string, events []store.Event) ([]store.Record, error) {
+	now := time.Now().UTC()
+	records := make([]store.Record, len(events))
+	for i, e := range events {
+		id := e.ID
+		if id == uuid.Nil {
+			var err error
+			if id, err = uuid.NewV7(); err != nil {
+				return nil, fmt.Errorf("append to stream %q: %w", streamID, err)
+			}
+		}
+		records[i] = store.Record{
+			ID: id, StreamID: streamID, Type: e.Type, SchemaVersion: max(e.SchemaVersion, 1),
+			Time: now, Data: clone(e.Data), Encoding: e.Encoding, Metadata: cloneMeta(e.Metadata), Tags: cloneTags(e.Tags),
+		}
+	}
+	return records, nil
+}
+
 // Append implements [store.Store].
 func (s *Store) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
 	if err := check.Append(streamID, expected, events); err != nil {
@@ -66,24 +87,10 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	// Build the records before taking the lock; IDs and copies are not
-	// shared state.
-	now := time.Now().UTC()
-	records := make([]store.Record, len(events))
-	for i, e := range events {
-		id := e.ID
-		if id == uuid.Nil {
-			var err error
-			if id, err = uuid.NewV7(); err != nil {
-				return 0, fmt.Errorf("append to stream %q: %w", streamID, err)
-			}
-		}
-		records[i] = store.Record{
-			ID: id, StreamID: streamID, Type: e.Type, SchemaVersion: max(e.SchemaVersion, 1),
-			Time: now, Data: clone(e.Data), Encoding: e.Encoding, Metadata: cloneMeta(e.Metadata), Tags: cloneTags(e.Tags),
-		}
+	records, err := newRecords(streamID, events)
+	if err != nil {
+		return 0, err
 	}
-
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.writable(ctx); err != nil {
