@@ -7,9 +7,11 @@ import (
 	"iter"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
@@ -49,23 +51,126 @@ func (s *Store) AppendIf(ctx context.Context, streamID string, expected int64, e
 	return v, nil
 }
 
-// A Boundary says where the decisions of a [DCBRunner] read and what they
-// write: the query whose events a command is decided on, and the tags of
-// each event decided, by which later queries find it. It belongs beside
-// the decider, as its codec does.
-type Boundary[C, E any] struct {
-	// Name starts the stream IDs of the decisions: the events of each
-	// command go to a stream of their own, Name + "/" + an ID of the
-	// decision. Empty means "decision".
-	Name string
+// A DCBDecider is a decider that carries its consistency boundary: for
+// each command, the query of the events the command is decided on, and
+// for each event, the tags by which later queries find it. It belongs
+// beside its codec, and a [DCBRunner] runs it on a store (dynamic
+// consistency boundaries, docs/dcb.md).
+//
+// The embedded decider's Decide and Evolve stay pure: Evolve sees the
+// events the command's query matches, in log order. [CombineDCB] joins
+// deciders that decide the same commands, ORing their queries and
+// keeping each one's state folded from its own query's events.
+type DCBDecider[C, E, S any] struct {
+	decider.Decider[C, E, S]
 	// Query returns the query of the events cmd is decided on: its
-	// consistency boundary. Combine the queries of parts with
-	// [store.Query.Or].
+	// consistency boundary.
 	Query func(cmd C) store.Query
 	// Tags returns the tags of an event: at least one. An event must
 	// carry the tags by which the queries of the decisions it affects
 	// find it.
 	Tags func(e E) []string
+	// Name starts the stream IDs of the decisions: the events of each
+	// command go to a stream of their own, Name + "/" + an ID of the
+	// decision. Empty means "decision".
+	Name string
+
+	// evolver, set by CombineDCB, routes each event of a command's
+	// decision to the parts whose queries match it.
+	evolver func(cmd C) Evolver[E, S]
+}
+
+// union is q OR r without the items of r that q already has: two parts
+// that read the same events make one item of the condition, not two.
+func union(q, r store.Query) store.Query {
+	u := q.Or(r)
+	if len(u.Items) == 0 {
+		return u
+	}
+	key := func(it store.QueryItem) string {
+		return strings.Join(it.Types, "\x00") + "\x01" + strings.Join(it.Tags, "\x00")
+	}
+	u.Items = lo.UniqBy(u.Items, key)
+	return u
+}
+
+// An Evolver evolves a decision's state by one event that the decision's
+// query matched: typ is the event's type name in the store and tags its
+// tags. See [DCBDecider.Evolver].
+type Evolver[E, S any] func(s S, typ string, tags []string, e E) S
+
+// Evolver returns what evolves the state that cmd is decided on by each
+// event its query matches. For a decider made by [CombineDCB] it evolves
+// each part by the events that part's own query matches, so that a part
+// never sees what another part's query brought in; for any other it is
+// Evolve.
+func (d DCBDecider[C, E, S]) Evolver(cmd C) Evolver[E, S] {
+	if d.evolver != nil {
+		return d.evolver(cmd)
+	}
+	return func(s S, _ string, _ []string, e E) S { return d.Evolve(s, e) }
+}
+
+// CombineDCB returns the decider that decides each command with a and b
+// together, on one consistency boundary: its query is the OR of theirs,
+// so one append condition covers every event either reads; its state is
+// the pair of theirs, each part folded from the events its own query
+// matches (see [DCBDecider.Evolver]); its decision is a's events and then
+// b's, and is rejected when either part rejects the command, with a's
+// rule checked first. An event's tags are the union of what a and b give
+// it, in a's order then b's new ones. Its Name is a's, or b's when a has
+// none.
+//
+// Combine rules that guard one decision: a course's seats and a
+// student's course limit, say, where the first part decides the
+// subscription and the second decides no event but may reject. Nest
+// CombineDCB for more than two parts.
+//
+// The combined decider's own Evolve evolves both parts by every event:
+// without the command it cannot tell which part's query an event
+// matches. The [DCBRunner] and [DCBDecider.Evolver] route by query;
+// proptest.ForDCB specifies combined deciders the same way.
+func CombineDCB[C, E, S1, S2 any](a DCBDecider[C, E, S1], b DCBDecider[C, E, S2]) DCBDecider[C, E, decider.Pair[S1, S2]] {
+	type pair = decider.Pair[S1, S2]
+	name := a.Name
+	if name == "" {
+		name = b.Name
+	}
+	return DCBDecider[C, E, pair]{
+		Decider: decider.Decider[C, E, pair]{
+			Decide: func(c C, s pair) ([]E, error) {
+				first, err := a.Decide(c, s.First)
+				if err != nil {
+					return nil, err
+				}
+				second, err := b.Decide(c, s.Second)
+				if err != nil {
+					return nil, err
+				}
+				return append(slices.Clip(first), second...), nil
+			},
+			Evolve: func(s pair, e E) pair {
+				return pair{First: a.Evolve(s.First, e), Second: b.Evolve(s.Second, e)}
+			},
+			Initial: func() pair { return pair{First: a.InitialState(), Second: b.InitialState()} },
+		},
+		Query: func(c C) store.Query { return union(a.Query(c), b.Query(c)) },
+		Tags:  func(e E) []string { return lo.Union(a.Tags(e), b.Tags(e)) },
+		Name:  name,
+		evolver: func(c C) Evolver[E, pair] {
+			qa, qb := a.Query(c), b.Query(c)
+			ea, eb := a.Evolver(c), b.Evolver(c)
+			return func(s pair, typ string, tags []string, e E) pair {
+				if qa.Matches(typ, tags) {
+					s.First = ea(s.First, typ, tags, e)
+				}
+				if qb.Matches(typ, tags) {
+					s.Second = eb(s.Second, typ, tags, e)
+				}
+				return s
+			}
+		},
+	}
 }
 
 // DCBRunner handles commands whose consistency boundary is a query rather
@@ -76,7 +181,8 @@ type Boundary[C, E any] struct {
 // conflict it reads the events appended since, and decides afresh, a
 // bounded number of times, as [Runner] does.
 //
-// Each decision's events go to a stream of their own (see [Boundary]),
+// Each decision's events go to a stream of their own (see
+// [DCBDecider].Name),
 // which they are alone in: the condition, not a stream version, is what
 // orders decisions. Stream-based [Runner]s and DCBRunners share a store
 // and a [System]; an event that a Runner appends with tags is seen by
@@ -88,31 +194,30 @@ type Boundary[C, E any] struct {
 //
 // A DCBRunner is safe for concurrent use.
 type DCBRunner[C, E, S any] struct {
-	store    *Store
-	decider  decider.Decider[C, E, S]
-	events   codec.Mapper[E]
-	boundary Boundary[C, E]
-	types    []string // the mapper's types, sorted; nil decodes every record
-	retries  int
-	backoff  func(attempt int) time.Duration
+	store   *Store
+	decider DCBDecider[C, E, S]
+	events  codec.Mapper[E]
+	types   []string // the mapper's types, sorted; nil decodes every record
+	retries int
+	backoff func(attempt int) time.Duration
 }
 
 // NewDCBRunner returns a DCBRunner for decider d on store s, with mapper
-// m for its events and boundary b. Of the [RunnerOption]s it takes
-// [WithRetries] and [WithBackoff]. It panics when b has no Query or no
-// Tags function.
-func NewDCBRunner[C, E, S any](s *Store, d decider.Decider[C, E, S], m codec.Mapper[E], b Boundary[C, E], opts ...RunnerOption) *DCBRunner[C, E, S] {
-	if b.Query == nil || b.Tags == nil {
-		panic("annals: annals.NewDCBRunner: the boundary needs a Query and a Tags function")
+// m for its events. Of the [RunnerOption]s it takes [WithRetries] and
+// [WithBackoff]. It panics when d has no Decide, Evolve, Query or Tags
+// function.
+func NewDCBRunner[C, E, S any](s *Store, d DCBDecider[C, E, S], m codec.Mapper[E], opts ...RunnerOption) *DCBRunner[C, E, S] {
+	if d.Decide == nil || d.Evolve == nil || d.Query == nil || d.Tags == nil {
+		panic("annals: annals.NewDCBRunner: the decider needs Decide, Evolve, Query and Tags functions")
 	}
-	if b.Name == "" {
-		b.Name = "decision"
+	if d.Name == "" {
+		d.Name = "decision"
 	}
 	cfg := runnerConfig{retries: DefaultRetries, backoff: JitterBackoff}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	r := &DCBRunner[C, E, S]{store: s, decider: d, events: m, boundary: b, retries: cfg.retries, backoff: cfg.backoff}
+	r := &DCBRunner[C, E, S]{store: s, decider: d, events: m, retries: cfg.retries, backoff: cfg.backoff}
 	if types := m.Types(); types != nil {
 		r.types = slices.Sorted(slices.Values(types))
 	}
@@ -156,8 +261,8 @@ func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOp
 	if cfg.key != "" {
 		cfg.fingerprint = fingerprint(cmd)
 	}
-	q := r.boundary.Query(cmd)
-	state, pos, err := r.fold(ctx, q, r.decider.InitialState(), 0)
+	q, evolve := r.decider.Query(cmd), r.decider.Evolver(cmd)
+	state, pos, err := r.fold(ctx, q, evolve, r.decider.InitialState(), 0)
 	if err != nil {
 		return DCBResult[E, S]{}, err
 	}
@@ -165,7 +270,7 @@ func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOp
 		events, err := r.decider.Decide(cmd, state)
 		if err != nil || len(events) == 0 {
 			if cfg.key != "" {
-				if res, done, kerr := r.alreadyDone(ctx, q, state, pos, cfg, false); done || kerr != nil {
+				if res, done, kerr := r.alreadyDone(ctx, q, evolve, state, pos, cfg, false); done || kerr != nil {
 					return res, kerr
 				}
 			}
@@ -185,12 +290,17 @@ func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOp
 		_, err = r.store.AppendIf(ctx, stream, store.NoStream, records, store.AppendCondition{FailIfEventsMatch: q, After: pos})
 		var stored *StoredError
 		if err == nil || errors.As(err, &stored) {
-			return DCBResult[E, S]{Events: events, State: r.decider.Fold(state, events), Position: pos, StreamID: stream}, err
+			for i, rec := range records {
+				if q.Matches(rec.Type, rec.Tags) {
+					state = evolve(state, rec.Type, rec.Tags, events[i])
+				}
+			}
+			return DCBResult[E, S]{Events: events, State: state, Position: pos, StreamID: stream}, err
 		}
 		if cfg.key != "" && (errors.Is(err, store.ErrDuplicateEvent) || errors.As(err, new(*store.ConflictError))) {
 			// The key's stream or event IDs are taken: the command was
 			// handled before, or the key was used for something else.
-			res, _, kerr := r.alreadyDone(ctx, q, state, pos, cfg, true)
+			res, _, kerr := r.alreadyDone(ctx, q, evolve, state, pos, cfg, true)
 			return res, kerr
 		}
 		if !errors.Is(err, store.ErrConflict) || attempt >= r.retries {
@@ -202,21 +312,21 @@ func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOp
 		if err := sleep(ctx, r.backoff(attempt+1)); err != nil {
 			return DCBResult[E, S]{}, err
 		}
-		if state, pos, err = r.fold(ctx, q, state, pos); err != nil {
+		if state, pos, err = r.fold(ctx, q, evolve, state, pos); err != nil {
 			return DCBResult[E, S]{}, err
 		}
 	}
 }
 
-// Load returns the state that a query's events lead to, and the position
-// of the last of them: what a command with that query would be decided on.
-func (r *DCBRunner[C, E, S]) Load(ctx context.Context, q store.Query) (S, int64, error) {
-	return r.fold(ctx, q, r.decider.InitialState(), 0)
+// Load returns the state that cmd would be decided on now, and the
+// position of the last event of its query: what Handle would read.
+func (r *DCBRunner[C, E, S]) Load(ctx context.Context, cmd C) (S, int64, error) {
+	return r.fold(ctx, r.decider.Query(cmd), r.decider.Evolver(cmd), r.decider.InitialState(), 0)
 }
 
 // fold evolves state, the state at position after, by the events of q
 // after it.
-func (r *DCBRunner[C, E, S]) fold(ctx context.Context, q store.Query, state S, after int64) (S, int64, error) {
+func (r *DCBRunner[C, E, S]) fold(ctx context.Context, q store.Query, evolve Evolver[E, S], state S, after int64) (S, int64, error) {
 	f := struct {
 		state S
 		pos   int64
@@ -238,7 +348,7 @@ func (r *DCBRunner[C, E, S]) fold(ctx context.Context, q store.Query, state S, a
 			f.err = fmt.Errorf("read %v: position %d: %w", q, rec.Position, err)
 			break
 		}
-		f.state = r.decider.Evolve(f.state, e)
+		f.state = evolve(f.state, rec.Type, rec.Tags, e)
 	}
 	return f.state, f.pos, f.err
 }
@@ -251,13 +361,13 @@ var idempotentStreams = uuid.MustParse("3d0f6c52-9a51-4f0e-8a43-5b7e0c1d2f96")
 // key when there is one, new otherwise.
 func (r *DCBRunner[C, E, S]) stream(cfg handleConfig) (string, error) {
 	if cfg.key != "" {
-		return r.boundary.Name + "/" + uuid.NewSHA1(idempotentStreams, []byte(cfg.key)).String(), nil
+		return r.decider.Name + "/" + uuid.NewSHA1(idempotentStreams, []byte(cfg.key)).String(), nil
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return "", fmt.Errorf("handle command: %w", err)
 	}
-	return r.boundary.Name + "/" + id.String(), nil
+	return r.decider.Name + "/" + id.String(), nil
 }
 
 func (r *DCBRunner[C, E, S]) encode(ctx context.Context, stream string, events []E, cfg handleConfig) ([]store.Event, error) {
@@ -279,7 +389,7 @@ func (r *DCBRunner[C, E, S]) encode(ctx context.Context, stream string, events [
 		if err != nil {
 			return nil, fmt.Errorf("handle command: encode event %d: %w", i, err)
 		}
-		ev.Tags = r.boundary.Tags(e)
+		ev.Tags = r.decider.Tags(e)
 		out[i] = ev
 	}
 	return out, nil
@@ -290,7 +400,7 @@ func (r *DCBRunner[C, E, S]) encode(ctx context.Context, stream string, events [
 // handled: done, with the state its query shows now. Found with another
 // fingerprint, or not found when the store refused the key's stream or
 // event IDs (refused), the key was used for something else.
-func (r *DCBRunner[C, E, S]) alreadyDone(ctx context.Context, q store.Query, state S, pos int64, cfg handleConfig, refused bool) (DCBResult[E, S], bool, error) {
+func (r *DCBRunner[C, E, S]) alreadyDone(ctx context.Context, q store.Query, evolve Evolver[E, S], state S, pos int64, cfg handleConfig, refused bool) (DCBResult[E, S], bool, error) {
 	stream, err := r.stream(cfg)
 	if err != nil {
 		return DCBResult[E, S]{}, false, err
@@ -302,7 +412,7 @@ func (r *DCBRunner[C, E, S]) alreadyDone(ctx context.Context, q store.Query, sta
 		if got := rec.Metadata.Extra[idempotencyExtra]; rec.ID != EventID(cfg.key, 0) || got != cfg.fingerprint {
 			return DCBResult[E, S]{}, false, fmt.Errorf("handle command: idempotency key %q was first used with another command: %w", cfg.key, ErrIdempotencyKey)
 		}
-		state, pos, err := r.fold(ctx, q, state, pos)
+		state, pos, err := r.fold(ctx, q, evolve, state, pos)
 		if err != nil {
 			return DCBResult[E, S]{}, false, err
 		}

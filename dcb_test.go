@@ -70,17 +70,20 @@ func seatCodec() *codec.JSON[seatEvent] {
 	return codec.NewJSON[seatEvent]().Register("SeatTaken", seatTaken{}).Register("SlotClosed", slotClosed{})
 }
 
-var seatBoundary = annals.Boundary[takeSeat, seatEvent]{
-	Name: "seat",
+var seatDCB = annals.DCBDecider[takeSeat, seatEvent, seats]{
+	Decider: seatDecider,
+	Name:    "seat",
 	Query: func(c takeSeat) store.Query {
 		return store.QueryItems(store.QueryItem{Types: []string{"SeatTaken", "SlotClosed"}, Tags: []string{"slot:" + c.Slot}})
 	},
-	Tags: func(e seatEvent) []string {
-		if t, ok := e.(seatTaken); ok {
-			return []string{"slot:" + t.Slot, "who:" + t.Who}
-		}
-		return []string{"slot:" + e.slot()}
-	},
+	Tags: seatTags,
+}
+
+func seatTags(e seatEvent) []string {
+	if t, ok := e.(seatTaken); ok {
+		return []string{"slot:" + t.Slot, "who:" + t.Who}
+	}
+	return []string{"slot:" + e.slot()}
 }
 
 // The slot's own stream, handled by a stream-based Runner: closing it.
@@ -97,7 +100,7 @@ var slotDecider = decider.Decider[closeSlot, seatEvent, bool]{
 }
 
 func newSeats(s *annals.Store, opts ...annals.RunnerOption) *annals.DCBRunner[takeSeat, seatEvent, seats] {
-	return annals.NewDCBRunner(s, seatDecider, seatCodec(), seatBoundary, opts...)
+	return annals.NewDCBRunner(s, seatDCB, seatCodec(), opts...)
 }
 
 func TestDCBRunnerDecidesOnItsQuery(t *testing.T) {
@@ -129,7 +132,7 @@ func TestDCBRunnerDecidesOnItsQuery(t *testing.T) {
 	if _, err := r.Handle(ctx, takeSeat{"b", "dee"}); err != nil {
 		t.Fatalf("a seat in slot b: %v", err)
 	}
-	state, pos, err := r.Load(ctx, seatBoundary.Query(takeSeat{Slot: "a"}))
+	state, pos, err := r.Load(ctx, takeSeat{Slot: "a"})
 	if err != nil || len(state.Taken) != 3 || pos != 3 {
 		t.Fatalf("load slot a: %+v at %d, %v", state, pos, err)
 	}
@@ -148,7 +151,7 @@ func TestDCBRunnerDecidesAfreshAfterAConflict(t *testing.T) {
 		}
 	}
 	decisions := 0
-	sneaky := seatDecider
+	sneaky := seatDCB
 	sneaky.Decide = func(c takeSeat, st seats) ([]seatEvent, error) {
 		decisions++
 		if decisions == 1 { // another writer takes the last seat meanwhile
@@ -158,7 +161,7 @@ func TestDCBRunnerDecidesAfreshAfterAConflict(t *testing.T) {
 		}
 		return seatDecider.Decide(c, st)
 	}
-	res, err := annals.NewDCBRunner(s, sneaky, seatCodec(), seatBoundary).Handle(ctx, takeSeat{"a", "dee"})
+	res, err := annals.NewDCBRunner(s, sneaky, seatCodec()).Handle(ctx, takeSeat{"a", "dee"})
 	if !errors.Is(err, errSlotFull) || decisions != 2 || !slices.Equal(res.State.Taken, []string{"ada", "bob", "cy"}) {
 		t.Fatalf("take a seat while another is taken: %+v, %v after %d decisions; want full, decided twice", res, err, decisions)
 	}
@@ -172,7 +175,7 @@ func TestDCBRunnerDecidesAfreshAfterAConflict(t *testing.T) {
 		decisions++
 		return seatDecider.Decide(c, st)
 	}
-	_, err = annals.NewDCBRunner(s, sneaky, seatCodec(), seatBoundary, annals.WithRetries(0)).Handle(ctx, takeSeat{"b", "eve"})
+	_, err = annals.NewDCBRunner(s, sneaky, seatCodec(), annals.WithRetries(0)).Handle(ctx, takeSeat{"b", "eve"})
 	var ce *store.ConditionError
 	if !errors.As(err, &ce) || !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "slot:b") {
 		t.Fatalf("with no retries: %v, want the condition error naming slot:b", err)
@@ -202,7 +205,7 @@ func TestDCBRunnerRacesForTheLastSeats(t *testing.T) {
 			t.Errorf("a writer was told %v, want a seat or slot full", err)
 		}
 	}
-	state, _, err := r.Load(ctx, seatBoundary.Query(takeSeat{Slot: "a"}))
+	state, _, err := r.Load(ctx, takeSeat{Slot: "a"})
 	if err != nil || ok != seatCapacity || len(state.Taken) != seatCapacity {
 		t.Fatalf("%d writers got a seat and the slot holds %v (%v); want %d", ok, state.Taken, err, seatCapacity)
 	}

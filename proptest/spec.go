@@ -33,6 +33,9 @@ type Spec[C, E, S any] struct {
 	given   []E
 	command C
 	when    bool
+	// dcb, for a specification started by ForDCB, folds the history and
+	// the decided events as the command's query sees them.
+	dcb func(cmd C, state S, events []E) (S, error)
 }
 
 // For starts a specification of d with an empty history. Failures are
@@ -57,7 +60,25 @@ func (s *Spec[C, E, S]) When(command C) *Spec[C, E, S] {
 }
 
 func (s *Spec[C, E, S]) decide() ([]E, error) {
-	return s.d.Decide(s.command, s.d.Replay(s.given))
+	state, err := s.replay()
+	if err != nil {
+		return nil, err
+	}
+	return s.d.Decide(s.command, state)
+}
+
+// replay is the state the command is decided on.
+func (s *Spec[C, E, S]) replay() (S, error) {
+	return s.fold(s.d.InitialState(), s.given)
+}
+
+// fold evolves state by events: all of them, or, for a DCB
+// specification, those the command's query matches.
+func (s *Spec[C, E, S]) fold(state S, events []E) (S, error) {
+	if s.dcb != nil {
+		return s.dcb(s.command, state, events)
+	}
+	return s.d.Fold(state, events), nil
 }
 
 func (s *Spec[C, E, S]) context() string {
@@ -107,14 +128,25 @@ func (s *Spec[C, E, S]) ThenError(target error) {
 func (s *Spec[C, E, S]) ThenState(want S) {
 	s.t.Helper()
 	s.checked("ThenState", true)
-	state := s.d.Replay(s.given)
+	if s.dcb != nil && !s.when {
+		s.t.Errorf("%s\nthen  state %s\nbut a DCB specification needs When: the command's query says which events its state sees", s.context(), show(want))
+		return
+	}
+	state, err := s.replay()
+	if err != nil {
+		s.t.Errorf("%s\nthen  state %s\nbut the history cannot be read: %v", s.context(), show(want), err)
+		return
+	}
 	if s.when {
 		events, err := s.d.Decide(s.command, state)
 		if err != nil {
 			s.t.Errorf("%s\nthen  state %s\nbut the command was rejected: %v", s.context(), show(want), err)
 			return
 		}
-		state = s.d.Fold(state, events)
+		if state, err = s.fold(state, events); err != nil {
+			s.t.Errorf("%s\nthen  state %s\nbut the decided events cannot be read: %v", s.context(), show(want), err)
+			return
+		}
 	}
 	if !reflect.DeepEqual(state, want) {
 		s.t.Errorf("%s\nthe state differs (- want, + got):\n%s", s.context(), diffValues(want, state))

@@ -40,7 +40,7 @@ func NewApp(s *annals.Store, mode annals.Mode) (*App, error) {
 		// see a course defined and cancelled.
 		// docs:begin dcb-3
 		Courses:       annals.NewRunner(s, CourseDecider, Codec(), annals.WithTags(Tags)),
-		Subscriptions: annals.NewDCBRunner(s, SubscriptionDecider, Codec(), Subscriptions, annals.WithRetries(Retries)),
+		Subscriptions: annals.NewDCBRunner(s, Subscriptions, Codec(), annals.WithRetries(Retries)),
 		// docs:end dcb-3
 		Listing: annals.NewViewProjection(s, "course-listing", ListingView, Codec(), byCourse),
 	}

@@ -14,9 +14,13 @@
 // windows where a rule is broken.
 //
 // So a subscription is decided by an [annals.DCBRunner] on the events of a
-// query, [Subscriptions]: the course's definition, cancellation and
-// subscriptions (tag course:…), OR the student's subscriptions (tag
-// student:…). The runner reads them, the decider decides, and the event
+// query. Each rule is a decider with its own query: [CourseSeating]
+// reads the course's definition, cancellation and subscriptions (tag
+// course:…) and decides the subscription; [StudentLimit] reads the
+// student's subscriptions (tag student:…) and refuses a sixth course.
+// [Subscriptions] combines them ([annals.CombineDCB]): its query is the
+// OR of theirs, and each rule's state is folded from its own query's
+// events. The runner reads them, the rules decide, and the event
 // (tagged with the course and the student) is appended on the condition
 // that no event matching the query was appended after the last one read.
 // Two subscriptions to one course, or of one student, are ordered; two
@@ -56,8 +60,9 @@
 //
 // # Tests
 //
-// The rules are given/when/then specifications (proptest.For) of the two
-// deciders, whose givens are the events their queries read. The races run
+// The rules are given/when/then specifications: proptest.For for the
+// course's life, and proptest.ForDCB for subscriptions, whose givens are
+// the log, of which each rule sees what its query matches. The races run
 // on SQLite and PostgreSQL: 32 students race for the last 5 seats of a
 // course, 20 times over, and the course never holds more than its
 // capacity, each refused student being told that it is full; and one

@@ -46,30 +46,39 @@ func TestCourseRules(t *testing.T) {
 		ThenState(Course{Defined: true, Title: "Go in depth", Capacity: 2, Cancelled: true})
 }
 
-// The given events of a subscription's specification are those its
-// query would read: the course's and the student's.
+// The given events of a subscription's specification are the log: the
+// decision sees those its query matches, each rule those of its own.
 func TestSubscriptionRules(t *testing.T) {
 	goDefined := CourseDefined{Course: "go", Title: "Go", Capacity: 2}
-	proptest.For(t, SubscriptionDecider).
+	proptest.ForDCB(t, Subscriptions, Codec()).
 		Given(goDefined).
 		When(Subscribe{Student: "ada", Course: "go"}).
 		Then(StudentSubscribed{Student: "ada", Course: "go"})
-	proptest.For(t, SubscriptionDecider).
+	proptest.ForDCB(t, Subscriptions, Codec()).
 		When(Subscribe{Student: "ada", Course: "go"}).
 		ThenError(ErrNoSuchCourse)
-	proptest.For(t, SubscriptionDecider).
+	// Another course's seats, full, are no concern of this one's.
+	proptest.ForDCB(t, Subscriptions, Codec()).
+		Given(goDefined, CourseDefined{Course: "sql", Title: "SQL", Capacity: 1},
+			StudentSubscribed{Student: "bob", Course: "sql"}, StudentSubscribed{Student: "cy", Course: "go"}).
+		When(Subscribe{Student: "ada", Course: "go"}).
+		ThenState(Enrolment{
+			First:  Seats{Defined: true, Capacity: 2, Students: []string{"cy", "ada"}},
+			Second: []string{"go"},
+		})
+	proptest.ForDCB(t, Subscriptions, Codec()).
 		Given(goDefined, CourseCancelled{Course: "go"}).
 		When(Subscribe{Student: "ada", Course: "go"}).
 		ThenError(ErrCancelled)
-	proptest.For(t, SubscriptionDecider).
+	proptest.ForDCB(t, Subscriptions, Codec()).
 		Given(goDefined, StudentSubscribed{Student: "ada", Course: "go"}).
 		When(Subscribe{Student: "ada", Course: "go"}).
 		ThenError(ErrAlreadySubscribed)
-	proptest.For(t, SubscriptionDecider).
+	proptest.ForDCB(t, Subscriptions, Codec()).
 		Given(goDefined, StudentSubscribed{Student: "ada", Course: "go"}, StudentSubscribed{Student: "bob", Course: "go"}).
 		When(Subscribe{Student: "cy", Course: "go"}).
 		ThenError(ErrCourseFull)
-	proptest.For(t, SubscriptionDecider).
+	proptest.ForDCB(t, Subscriptions, Codec()).
 		Given(goDefined, StudentSubscribed{Student: "ada", Course: "go"}, StudentSubscribed{Student: "bob", Course: "go"},
 			StudentUnsubscribed{Student: "bob", Course: "go"}).
 		When(Subscribe{Student: "cy", Course: "go"}).
@@ -80,20 +89,20 @@ func TestSubscriptionRules(t *testing.T) {
 	for _, c := range []string{"c1", "c2", "c3", "c4", "c5"} {
 		history = append(history, StudentSubscribed{Student: "ada", Course: c})
 	}
-	proptest.For(t, SubscriptionDecider).
+	proptest.ForDCB(t, Subscriptions, Codec()).
 		Given(history...).
 		When(Subscribe{Student: "ada", Course: "go"}).
 		ThenError(ErrTooManyCourses)
-	proptest.For(t, SubscriptionDecider).
+	proptest.ForDCB(t, Subscriptions, Codec()).
 		Given(append(history, StudentUnsubscribed{Student: "ada", Course: "c3"})...).
 		When(Subscribe{Student: "ada", Course: "go"}).
 		Then(StudentSubscribed{Student: "ada", Course: "go"})
 
-	proptest.For(t, SubscriptionDecider).
+	proptest.ForDCB(t, Subscriptions, Codec()).
 		Given(StudentSubscribed{Student: "ada", Course: "go"}).
 		When(Unsubscribe{Student: "ada", Course: "go"}).
 		Then(StudentUnsubscribed{Student: "ada", Course: "go"})
-	proptest.For(t, SubscriptionDecider).
+	proptest.ForDCB(t, Subscriptions, Codec()).
 		Given(StudentSubscribed{Student: "ada", Course: "go"}, StudentUnsubscribed{Student: "ada", Course: "go"}).
 		When(Unsubscribe{Student: "ada", Course: "go"}).
 		ThenError(ErrNotSubscribed)

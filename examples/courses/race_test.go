@@ -77,11 +77,11 @@ func TestRaceForTheLastSeats(t *testing.T) {
 						t.Fatalf("round %d: racer %d was told %v, want a seat or course full", round, i, err)
 					}
 				}
-				seats, _, err := app.Subscriptions.Load(ctx, CourseSeats(course))
+				seats, _, err := annals.NewDCBRunner(app.Store, CourseSeating, Codec()).Load(ctx, Subscribe{Course: course})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if taken := len(seats.Courses[course].Students); won != left || taken != capacity {
+				if taken := len(seats.Students); won != left || taken != capacity {
 					t.Fatalf("round %d: %d racers won and the course holds %d students; want %d and %d", round, won, taken, left, capacity)
 				}
 				listing, err := app.Listing.Get(ctx, course)

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/annals-dev/annals"
@@ -45,15 +44,14 @@ var (
 	ErrNotSubscribed     = errors.New("not subscribed")
 )
 
-// Enrolment is what a subscription decision reads: the courses and
-// students its query's events are about. Only the command's own course
-// and student are complete in it; Decide looks at nothing else.
-type Enrolment struct {
-	Courses  map[string]Seats    // by course
-	Students map[string][]string // each student's courses
-}
+// A subscription is decided by two rules, each a decider with a query of
+// its own, combined into one decision on one boundary: the course's
+// seats, which decide the subscription, and the student's limit, which
+// decides no event but may refuse one. Each rule's state is folded from
+// the events of its own query only, so neither looks at IDs.
 
-// Seats is a course's capacity and its subscribed students.
+// Seats is a course's capacity and its subscribed students, as the
+// query of its seats shows them.
 type Seats struct {
 	Defined   bool
 	Cancelled bool
@@ -61,70 +59,109 @@ type Seats struct {
 	Students  []string
 }
 
-// SubscriptionDecider decides subscriptions.
-var SubscriptionDecider = decider.Decider[SubscriptionCommand, Event, Enrolment]{
-	Decide: func(c SubscriptionCommand, e Enrolment) ([]Event, error) {
+// docs:begin dcb-seats
+// CourseSeating decides subscriptions on the seats of the course: the
+// course must be open and have a seat left, and a student takes one seat.
+var CourseSeating = annals.DCBDecider[SubscriptionCommand, Event, Seats]{
+	Decider: decider.Decider[SubscriptionCommand, Event, Seats]{
+		Decide: func(c SubscriptionCommand, seats Seats) ([]Event, error) {
+			student, course := c.Pair()
+			subscribed := slices.Contains(seats.Students, student)
+			switch c.(type) {
+			case Subscribe:
+				switch {
+				case !seats.Defined:
+					return nil, fmt.Errorf("subscribe %s to %s: %w", student, course, ErrNoSuchCourse)
+				case seats.Cancelled:
+					return nil, fmt.Errorf("subscribe %s to %s: %w", student, course, ErrCancelled)
+				case subscribed:
+					return nil, fmt.Errorf("subscribe %s to %s: %w", student, course, ErrAlreadySubscribed)
+				case len(seats.Students) >= seats.Capacity:
+					return nil, fmt.Errorf("subscribe %s to %s: all %d seats are taken: %w", student, course, seats.Capacity, ErrCourseFull)
+				}
+				return []Event{StudentSubscribed{Student: student, Course: course}}, nil
+			case Unsubscribe:
+				if !subscribed {
+					return nil, fmt.Errorf("unsubscribe %s from %s: %w", student, course, ErrNotSubscribed)
+				}
+				return []Event{StudentUnsubscribed{Student: student, Course: course}}, nil
+			}
+			return nil, fmt.Errorf("unknown subscription command %T", c)
+		},
+		Evolve: func(s Seats, e Event) Seats {
+			switch e := e.(type) {
+			case CourseDefined:
+				s.Defined, s.Capacity = true, e.Capacity
+			case CourseCancelled:
+				s.Cancelled = true
+			case StudentSubscribed:
+				s.Students = append(slices.Clip(s.Students), e.Student)
+			case StudentUnsubscribed:
+				s.Students = slices.DeleteFunc(slices.Clone(s.Students), func(x string) bool { return x == e.Student })
+			}
+			return s
+		},
+	},
+	Name: "subscription",
+	Query: func(c SubscriptionCommand) store.Query {
 		student, course := c.Pair()
-		seats, taken := e.Courses[course], e.Students[student]
-		switch c.(type) {
-		case Subscribe:
-			switch {
-			case !seats.Defined:
-				return nil, fmt.Errorf("subscribe %s to %s: %w", student, course, ErrNoSuchCourse)
-			case seats.Cancelled:
-				return nil, fmt.Errorf("subscribe %s to %s: %w", student, course, ErrCancelled)
-			case slices.Contains(seats.Students, student):
-				return nil, fmt.Errorf("subscribe %s to %s: %w", student, course, ErrAlreadySubscribed)
-			case len(seats.Students) >= seats.Capacity:
-				return nil, fmt.Errorf("subscribe %s to %s: all %d seats are taken: %w", student, course, seats.Capacity, ErrCourseFull)
-			case len(taken) >= MaxCourses:
-				return nil, fmt.Errorf("subscribe %s to %s: %s takes %d courses already: %w", student, course, student, len(taken), ErrTooManyCourses)
-			}
-			return []Event{StudentSubscribed{Student: student, Course: course}}, nil
-		case Unsubscribe:
-			if !slices.Contains(taken, course) {
-				return nil, fmt.Errorf("unsubscribe %s from %s: %w", student, course, ErrNotSubscribed)
-			}
-			return []Event{StudentUnsubscribed{Student: student, Course: course}}, nil
+		if _, ok := c.(Unsubscribe); ok {
+			return PairSubscriptions(student, course)
 		}
-		return nil, fmt.Errorf("unknown subscription command %T", c)
+		return CourseSeats(course)
 	},
-	Evolve: func(e Enrolment, ev Event) Enrolment {
-		// Evolve is pure: it copies the maps and slices it changes.
-		course := func(id string, f func(Seats) Seats) {
-			e.Courses = maps.Clone(e.Courses)
-			if e.Courses == nil {
-				e.Courses = map[string]Seats{}
-			}
-			e.Courses[id] = f(e.Courses[id])
-		}
-		student := func(id string, f func([]string) []string) {
-			e.Students = maps.Clone(e.Students)
-			if e.Students == nil {
-				e.Students = map[string][]string{}
-			}
-			e.Students[id] = f(e.Students[id])
-		}
-		switch ev := ev.(type) {
-		case CourseDefined:
-			course(ev.Course, func(s Seats) Seats { s.Defined, s.Capacity = true, ev.Capacity; return s })
-		case CourseCancelled:
-			course(ev.Course, func(s Seats) Seats { s.Cancelled = true; return s })
-		case StudentSubscribed:
-			course(ev.Course, func(s Seats) Seats { s.Students = append(slices.Clip(s.Students), ev.Student); return s })
-			student(ev.Student, func(c []string) []string { return append(slices.Clip(c), ev.Course) })
-		case StudentUnsubscribed:
-			course(ev.Course, func(s Seats) Seats {
-				s.Students = slices.DeleteFunc(slices.Clone(s.Students), func(x string) bool { return x == ev.Student })
-				return s
-			})
-			student(ev.Student, func(c []string) []string {
-				return slices.DeleteFunc(slices.Clone(c), func(x string) bool { return x == ev.Course })
-			})
-		}
-		return e
-	},
+	Tags: Tags,
 }
+
+// docs:end dcb-seats
+
+// docs:begin dcb-limit
+// StudentLimit guards subscriptions with the student's limit: it decides
+// no event, and refuses a subscription beyond MaxCourses.
+var StudentLimit = annals.DCBDecider[SubscriptionCommand, Event, []string]{
+	Decider: decider.Decider[SubscriptionCommand, Event, []string]{
+		Decide: func(c SubscriptionCommand, courses []string) ([]Event, error) {
+			student, course := c.Pair()
+			if _, ok := c.(Subscribe); ok && len(courses) >= MaxCourses {
+				return nil, fmt.Errorf("subscribe %s to %s: %s takes %d courses already: %w", student, course, student, len(courses), ErrTooManyCourses)
+			}
+			return nil, nil
+		},
+		Evolve: func(courses []string, e Event) []string {
+			switch e := e.(type) {
+			case StudentSubscribed:
+				return append(slices.Clip(courses), e.Course)
+			case StudentUnsubscribed:
+				return slices.DeleteFunc(slices.Clone(courses), func(x string) bool { return x == e.Course })
+			}
+			return courses
+		},
+	},
+	Query: func(c SubscriptionCommand) store.Query {
+		student, course := c.Pair()
+		if _, ok := c.(Unsubscribe); ok {
+			// An unsubscription frees a place whatever the count: it
+			// reads only the pair's own subscriptions, as the seats do.
+			return PairSubscriptions(student, course)
+		}
+		return StudentCourses(student)
+	},
+	Tags: Tags,
+}
+
+// docs:end dcb-limit
+
+// docs:begin dcb-2
+// Subscriptions decides subscriptions on both rules at once: its query is
+// the course's seats OR the student's courses, one append condition
+// covers both, and each rule sees only its own query's events.
+var Subscriptions = annals.CombineDCB(CourseSeating, StudentLimit)
+
+// Enrolment is what a subscription is decided on: the course's seats and
+// the student's courses.
+type Enrolment = decider.Pair[Seats, []string]
+
+// docs:end dcb-2
 
 // docs:begin dcb-1
 // CourseSeats is the query of what a course's seats depend on: its
@@ -146,23 +183,11 @@ func StudentCourses(student string) store.Query {
 	})
 }
 
-// Subscriptions is the boundary of subscription decisions. A
-// subscription reads its course's seats or its student's courses; an
-// unsubscription only the pair's own subscriptions, both tags at once.
-// docs:begin dcb-2
-var Subscriptions = annals.Boundary[SubscriptionCommand, Event]{
-	Name: "subscription",
-	Query: func(c SubscriptionCommand) store.Query {
-		student, course := c.Pair()
-		if _, ok := c.(Unsubscribe); ok {
-			return store.QueryItems(store.QueryItem{
-				Types: []string{"StudentSubscribed", "StudentUnsubscribed"},
-				Tags:  []string{CourseTag(course), StudentTag(student)},
-			})
-		}
-		return CourseSeats(course).Or(StudentCourses(student))
-	},
-	Tags: Tags,
+// PairSubscriptions is the query of one student's subscriptions to one
+// course: both tags at once.
+func PairSubscriptions(student, course string) store.Query {
+	return store.QueryItems(store.QueryItem{
+		Types: []string{"StudentSubscribed", "StudentUnsubscribed"},
+		Tags:  []string{CourseTag(course), StudentTag(student)},
+	})
 }
-
-// docs:end dcb-2

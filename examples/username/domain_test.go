@@ -53,8 +53,8 @@ func TestRules(t *testing.T) {
 
 // A claim's query finds every event that decides it: those naming the
 // username, however written, as taken or freed, and the account's own.
-func TestTheBoundaryFindsWhatDecides(t *testing.T) {
-	q := Boundary.Query(OpenAccount{Account: "a2", Username: "ADA"})
+func TestTheQueryFindsWhatDecides(t *testing.T) {
+	q := Claiming.Query(OpenAccount{Account: "a2", Username: "ADA"})
 	for _, c := range []struct {
 		e    Event
 		typ  string

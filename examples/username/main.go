@@ -30,7 +30,7 @@ func main() {
 func Accounts(s *annals.Store) *annals.DCBRunner[Command, Event, Claims] {
 	// A claim conflicts only with claims of its username or its account,
 	// and after one of them wins the rest are refused: few retries do.
-	return annals.NewDCBRunner(s, Decider, Codec(), Boundary, annals.WithRetries(10))
+	return annals.NewDCBRunner(s, Claiming, Codec(), annals.WithRetries(10))
 }
 
 // run plays a few claims on the store url names, with names of its own.

@@ -57,7 +57,7 @@ func TestRaceForAUsername(t *testing.T) {
 						t.Fatalf("round %d: account %d was told %v, want the username or taken", round, i, err)
 					}
 				}
-				claims, _, err := accounts.Load(ctx, Boundary.Query(OpenAccount{Username: username}))
+				claims, _, err := accounts.Load(ctx, OpenAccount{Username: username})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -102,7 +102,7 @@ func TestRaceToSwapUsernames(t *testing.T) {
 				wg.Wait()
 				held := map[string]string{}
 				for _, n := range names {
-					claims, _, err := accounts.Load(ctx, Boundary.Query(OpenAccount{Username: n}))
+					claims, _, err := accounts.Load(ctx, OpenAccount{Username: n})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -115,7 +115,7 @@ func TestRaceToSwapUsernames(t *testing.T) {
 				}
 				for i := range 2 {
 					account := fmt.Sprintf("s-%d-%d", round, i)
-					claims, _, err := accounts.Load(ctx, Boundary.Query(OpenAccount{Account: account, Username: names[0]}))
+					claims, _, err := accounts.Load(ctx, OpenAccount{Account: account, Username: names[0]})
 					if err != nil {
 						t.Fatal(err)
 					}

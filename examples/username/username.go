@@ -160,11 +160,12 @@ func Tags(e Event) []string {
 
 // docs:end dcb-4
 
-// Boundary is the consistency boundary of a claim: the events that name
-// the username, OR those of the account.
+// Claiming is the claims' decider with its consistency boundary: the
+// events that name the username, OR those of the account.
 // docs:begin dcb-5
-var Boundary = annals.Boundary[Command, Event]{
-	Name: "username",
+var Claiming = annals.DCBDecider[Command, Event, Claims]{
+	Decider: Decider,
+	Name:    "username",
 	Query: func(c Command) store.Query {
 		account, username := c.Claim()
 		return store.QueryItems(

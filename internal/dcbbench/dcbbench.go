@@ -219,8 +219,9 @@ var counter = decider.Decider[bump, bumped, int]{
 	Evolve: func(n int, _ bumped) int { return n + 1 },
 }
 
-var boundary = annals.Boundary[bump, bumped]{
-	Name: "bump",
+var counting = annals.DCBDecider[bump, bumped, int]{
+	Decider: counter,
+	Name:    "bump",
 	Query: func(c bump) store.Query {
 		return store.QueryItems(store.QueryItem{Types: []string{"Bumped"}, Tags: []string{courseTag(c.Course), fmt.Sprint("round:", c.Round)}})
 	},
@@ -236,7 +237,7 @@ func Decisions(b *testing.B, open func(b *testing.B) Store) {
 	ctx := context.Background()
 	run := func(b *testing.B, courses int) {
 		s := annals.New(open(b))
-		r := annals.NewDCBRunner(s, counter, codec.NewJSON[bumped]().Register("Bumped", bumped{}), boundary, annals.WithRetries(10_000))
+		r := annals.NewDCBRunner(s, counting, codec.NewJSON[bumped]().Register("Bumped", bumped{}), annals.WithRetries(10_000))
 		b.ReportAllocs()
 		b.ResetTimer()
 		err := writers(b.N, func(i int) error {

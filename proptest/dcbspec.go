@@ -1,0 +1,41 @@
+package proptest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/store"
+)
+
+// ForDCB starts a specification of a decider whose consistency boundary
+// is a query ([annals.DCBDecider]). The given events are the log, in
+// order: the command is decided on those its query matches, each event
+// named by m's type name and tagged by d.Tags, and a decider made by
+// [annals.CombineDCB] evolves each part by the events that part's own
+// query matches — what a [annals.DCBRunner] would read. So a
+// specification may give events that the command does not see, and
+// check that they do not count.
+//
+// ThenState needs a When: the command's query says which events its
+// state sees.
+func ForDCB[C, E, S any](t testing.TB, d annals.DCBDecider[C, E, S], m codec.Mapper[E]) *Spec[C, E, S] {
+	s := &Spec[C, E, S]{d: d.Decider}
+	s.dcb = func(cmd C, state S, events []E) (S, error) {
+		q, evolve := d.Query(cmd), d.Evolver(cmd)
+		for i, e := range events {
+			ev, err := m.ToEvent(context.Background(), codec.Placement{StreamID: "spec", Version: int64(i) + 1}, e, store.Metadata{})
+			if err != nil {
+				return state, fmt.Errorf("event %d (%#v): %w", i, e, err)
+			}
+			if tags := d.Tags(e); q.Matches(ev.Type, tags) {
+				state = evolve(state, ev.Type, tags, e)
+			}
+		}
+		return state, nil
+	}
+	s.expect(t, s.context)
+	return s
+}
