@@ -596,9 +596,13 @@ ALTER TABLE {log_head} ALTER COLUMN horizon SET NOT NULL;
 -- sequence_batch, as in migration 5: it numbers the lowest pending
 -- transactions, whole, at least max_events events when that many are
 -- pending, and returns the head and whether more were pending. It now
--- finds them by horizon and inflight, and writes their ranges.
+-- finds them by horizon and inflight, and writes their ranges. Its
+-- statements run their generic plans: each is one an index answers
+-- whatever its parameters, and planning them anew for every call, as
+-- PostgreSQL otherwise does when its estimates differ, costs more than
+-- running them.
 CREATE OR REPLACE FUNCTION {sequence_batch}(wait boolean, max_events bigint, OUT new_head bigint, OUT more boolean)
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
 	horizon_ xid8;
 	inflight_ xid8[];
@@ -634,10 +638,14 @@ BEGIN
 	-- pending. Those of inflight are all below the horizon. Each query
 	-- is one an index answers whatever the planner's statistics say:
 	-- the txid index by equality, by a range with both ends, or in
-	-- order with a LIMIT; max() from the end of the index.
-	WITH cutoff AS (
+	-- order with a LIMIT; max() from the end of the index. OFFSET 0
+	-- keeps the look-ups of inflight's transactions from being
+	-- flattened into a hash join over a scan of the table, which the
+	-- planner prefers on a small table, and MATERIALIZED makes the
+	-- cutoff's subqueries run once rather than once per use.
+	WITH cutoff AS MATERIALIZED (
 		SELECT (SELECT c.txid FROM (
-			(SELECT e.txid FROM unnest(inflight_) x CROSS JOIN LATERAL (SELECT txid FROM {events} WHERE txid = x) e)
+			(SELECT e.txid FROM unnest(inflight_) x CROSS JOIN LATERAL (SELECT txid FROM {events} WHERE txid = x OFFSET 0) e)
 			UNION ALL
 			(SELECT txid FROM {events} WHERE txid >= horizon_ ORDER BY txid LIMIT greatest(max_events, 1))
 		) c ORDER BY c.txid OFFSET greatest(max_events, 1) - 1 LIMIT 1) AS txid,
@@ -654,7 +662,7 @@ BEGIN
 	INTO tids, txids, streams, versions, top, more, snap
 	FROM cutoff c LEFT JOIN LATERAL (
 		SELECT e.ctid, e.txid, e.stream_id, e.version
-		FROM unnest(inflight_) x CROSS JOIN LATERAL (SELECT ctid, txid, stream_id, version FROM {events} WHERE txid = x) e
+		FROM unnest(inflight_) x CROSS JOIN LATERAL (SELECT ctid, txid, stream_id, version FROM {events} WHERE txid = x OFFSET 0) e
 		WHERE c.txid IS NULL OR e.txid <= c.txid
 		UNION ALL
 		SELECT ctid, txid, stream_id, version FROM {events}
@@ -662,12 +670,12 @@ BEGIN
 	) p ON true
 	GROUP BY c.txid, c.last;
 	IF tids IS NULL THEN
-		-- Nothing pending that this snapshot sees: the events that made
-		-- the check above look are in progress, or numbered. Move the
-		-- horizon on, so that the check stops looking at them.
+		-- Nothing pending that this snapshot sees: the step that held the
+		-- lock before numbered the events that made the check above
+		-- look, and moved the horizon past them. Writing nothing keeps
+		-- the steps that queued behind it read-only, which matters when
+		-- many readers wait for the lock at once.
 		more := false;
-		UPDATE {log_head} SET horizon = pg_snapshot_xmax(snap), inflight = ARRAY(SELECT pg_snapshot_xip(snap))
-		WHERE horizon <> pg_snapshot_xmax(snap) OR inflight <> ARRAY(SELECT pg_snapshot_xip(snap));
 		RETURN;
 	END IF;
 	-- A TID join: cheap whatever the statistics say. No index holds the
