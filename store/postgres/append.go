@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -56,15 +57,36 @@ const insertColumns = `stream_id, version, event_id, type, schema_version, data,
 func newStatements(n names) statements {
 	// pendingAndPage returns one row even when the page is empty, so
 	// that the reader learns in one round trip whether committed events
-	// are waiting for a position.
+	// are waiting for a position. The page is read through the ranges
+	// of the log (see migration7): from the one holding position $1+1
+	// on, each range's events, found by transaction id or by stream and
+	// version, kept when their position is in the range and in the
+	// page. Without a filter the page is positions $1+1 to $1+$2, and
+	// the rows come in no particular order (ReadLog sorts them); with
+	// one, it is the first $2 events after $1 that pass it, in order.
 	pendingAndPage := func(filter string) string {
-		return `SELECT p.pending, e.position, e.stream_id, e.version, e.event_id, e.type, e.schema_version, e.recorded_at, e.data, e.encoding, e.correlation_id, e.causation_id, e.extra, e.tags
-FROM (SELECT EXISTS (SELECT 1 FROM ` + n.events + ` WHERE position IS NULL) AS pending) p
+		columns := strings.ReplaceAll("e."+recordColumns, ", ", ", e.")
+		last, order := `least(r.last_position, $1 + $2)`, `
+	AND r.first_position <= $1 + $2`
+		if filter != "" {
+			last, order = `r.last_position`, `
+	ORDER BY r.first_position, e.position
+	LIMIT $2`
+		}
+		return `SELECT p.pending, ` + columns + `
+FROM (SELECT ` + pendingSQL(n, "(SELECT horizon FROM "+n.logHead+")", "(SELECT inflight FROM "+n.logHead+")") + ` AS pending) p
 LEFT JOIN LATERAL (
-	SELECT ` + recordColumns + ` FROM ` + n.events + `
-	WHERE position > $1` + filter + `
-	ORDER BY position
-	LIMIT $2
+	SELECT e.* FROM ` + n.logRanges + ` r CROSS JOIN LATERAL (
+		SELECT ` + columns + ` FROM ` + n.events + ` e
+		WHERE r.stream_id IS NULL AND (e.txid BETWEEN r.lo AND r.hi OR e.txid = ANY (r.extra))
+			AND e.position BETWEEN greatest(r.first_position, $1 + 1) AND ` + last + filter + `
+		UNION ALL
+		SELECT ` + columns + ` FROM ` + n.events + ` e
+		WHERE r.stream_id IS NOT NULL AND e.stream_id = r.stream_id
+			AND e.version BETWEEN r.first_version + greatest(r.first_position, $1 + 1) - r.first_position
+				AND r.first_version + ` + last + ` - r.first_position` + filter + `
+	) e
+	WHERE r.first_position >= (SELECT coalesce(max(first_position), 0) FROM ` + n.logRanges + ` WHERE first_position <= $1 + 1)` + order + `
 ) e ON true`
 	}
 	// The expected version is checked by the statement that inserts: the
@@ -109,7 +131,7 @@ LEFT JOIN LATERAL (
 		waitUnlock:   `SELECT pg_advisory_unlock(` + fmt.Sprint(n.waitLock) + `)`,
 		version:      `SELECT coalesce(max(version), 0) FROM ` + n.events + ` WHERE stream_id = $1`,
 		readLog:      pendingAndPage(""),
-		readLogTypes: pendingAndPage(" AND type = ANY($3)"),
+		readLogTypes: pendingAndPage(" AND e.type = ANY($3)"),
 		readStream: `SELECT ` + recordColumns + ` FROM ` + n.events + `
 WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`,
 		checkpoint: `SELECT position FROM ` + n.checkpoints + ` WHERE consumer = $1`,

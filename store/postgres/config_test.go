@@ -121,7 +121,7 @@ func TestOpenByURL(t *testing.T) {
 			db.Schema, scheme+"_events").Scan(&found); err != nil || !found {
 			t.Fatalf("%s: no table %s_events in the test's schema (%v)", scheme, scheme, err)
 		}
-		want := map[string]string{"lock_timeout": "10s", "idle_in_transaction_session_timeout": "1min", "application_name": "annals"}
+		want := map[string]string{"lock_timeout": "10s", "idle_in_transaction_session_timeout": "1min", "application_name": "annals", "jit": "off"}
 		if scheme == "postgresql" {
 			want["lock_timeout"] = "3s"
 		}

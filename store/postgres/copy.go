@@ -142,9 +142,9 @@ var importColumns = []string{"position", "stream_id", "version", "event_id", "ty
 
 // ImportEvents implements [store.Importer]. One transaction takes the
 // sequencer lock, reads the head from log_head, checks that the records
-// continue it, writes them with their positions (COPY) and moves
-// log_head past them; after the commit a notification wakes waiting
-// consumers. Holding the sequencer lock, it numbers events as the
+// continue it, writes them with their positions (COPY) and their ranges
+// of the log, and moves log_head past them; after the commit a
+// notification wakes waiting consumers. Holding the sequencer lock, it numbers events as the
 // sequencing step would, so appends by others meanwhile are numbered
 // after them. Times are truncated to microseconds, PostgreSQL's
 // resolution.
@@ -189,7 +189,10 @@ func (s *Store) ImportEvents(ctx context.Context, records []store.Record) error 
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.n.schema, s.n.prefix + "events"}, importColumns, pgx.CopyFromRows(rows)); err != nil {
 			return s.importError(err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE `+s.n.logHead+` SET position = $1`, last); err != nil {
+		if _, err := tx.Exec(ctx, s.n.importRangesSQL()); err != nil {
+			return fmt.Errorf("write the ranges of the log: %w", err)
+		}
+		if _, err := tx.Exec(ctx, s.n.importHeadSQL(), last); err != nil {
 			return fmt.Errorf("move the head: %w", err)
 		}
 		return nil
@@ -202,6 +205,33 @@ func (s *Store) ImportEvents(ctx context.Context, records []store.Record) error 
 	// until their recheck (see defaultRecheck).
 	_, _ = s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, s.n.channel, fmt.Sprint(last))
 	return nil
+}
+
+// importRangesSQL writes the ranges of the log (see migration7) of the
+// events the transaction imported, which it finds by its own id.
+func (n names) importRangesSQL() string {
+	return rangesOf(n, `(SELECT txid, stream_id, version, position FROM `+n.events+
+		` WHERE txid = pg_current_xact_id()) AS u(txid, stream_id, version, n)`)
+}
+
+// importHeadSQL moves the head to $1, past the imported events, and the
+// horizon past the importing transaction, whose events have positions:
+// the pending events are those of the transactions at or above the
+// horizon or in inflight, and none of those may have a position (see
+// migration7). The transactions between the old horizon and the
+// importing one that may have pending events join inflight: those in
+// progress, in one snapshot with those committed with events. The
+// sequencer lock, held, keeps every step out meanwhile.
+func (n names) importHeadSQL() string {
+	return `UPDATE ` + n.logHead + ` SET position = $1,
+	horizon = greatest(horizon, (pg_current_xact_id()::text::numeric + 1)::text::xid8),
+	inflight = ARRAY(
+		SELECT x FROM unnest(inflight) x WHERE x <> pg_current_xact_id()
+		UNION
+		SELECT x FROM pg_snapshot_xip(pg_current_snapshot()) x WHERE x >= horizon AND x < pg_current_xact_id()
+		UNION
+		SELECT txid FROM ` + n.events + ` WHERE txid >= horizon AND txid < pg_current_xact_id()
+		ORDER BY 1)`
 }
 
 // importError names what a failed import collided with.

@@ -24,9 +24,12 @@ import (
 // docs/dcb.md says why it works this way and what it costs; in short:
 //
 //   - A tagged event keeps its tags in the tags column (text[]), indexed
-//     by a GIN index for query items with tags, and by a btree on (type,
-//     position) for items of types alone. Both indexes are partial, on the
-//     tagged events: an event without tags costs nothing more than before.
+//     by a GIN index for query items with tags, and by a btree on type
+//     for items of types alone (on (type, position) at migration 6; no
+//     index holds the position since migration 7, so that numbering is a
+//     HOT update). Both indexes are partial, on the tagged events: an
+//     event without tags costs nothing more than before. A query finds
+//     its events through them and keeps those after its position.
 //   - A conditional append takes transaction-scoped advisory locks, in
 //     sorted order, before it checks its condition in a statement of its
 //     own, whose snapshot then sees every append it waited for: exclusive
@@ -37,14 +40,16 @@ import (
 //     appends that share no tag take no common exclusive lock and run in
 //     parallel.
 //   - The condition counts events committed but not yet numbered
-//     (position IS NULL): they will be numbered after every position read
-//     so far, so they are "after" any position a reader could pass.
+//     (position IS NULL, a filter on the rows the query's index found,
+//     not an index): they will be numbered after every position read so
+//     far, so they are "after" any position a reader could pass.
 
 var _ store.DCB = (*Store)(nil)
 
 // migration6 adds the tags of events and their indexes. Adding a column
 // with no default rewrites nothing; the indexes are built on the tagged
-// events, of which there are none yet.
+// events, of which there are none yet. Migration 7 makes the second one
+// an index on type alone.
 func migration6(n names) string {
 	return `
 ALTER TABLE ` + n.events + ` ADD COLUMN tags text[];
@@ -203,8 +208,8 @@ func lockTimeout(ctx context.Context) *string {
 // itemSQL returns the condition of a query item on a row of the events
 // table, adding its parameters to args. An item with tags is answered by
 // the tags' GIN index; its types are then a filter, written as an array
-// containment so that the planner cannot take the (type, position) index
-// for it instead, which holds every tagged event of those types: without
+// containment so that the planner cannot take the type index for it
+// instead, which holds every tagged event of those types: without
 // statistics, as on a new table, it would, and read them all.
 func itemSQL(it store.QueryItem, args *[]any) string {
 	param := func(v []string) string {
@@ -720,7 +725,7 @@ func (n names) readQuerySQL(q store.Query, args *[]any) string {
 		matching = `SELECT ` + recordColumns + ` FROM ` + n.events + ` WHERE tags IS NOT NULL AND position > $1`
 	}
 	return `SELECT p.pending, ` + strings.Join(cols, ", ") + `
-FROM (SELECT EXISTS (SELECT 1 FROM ` + n.events + ` WHERE position IS NULL) AS pending) p
+FROM (SELECT ` + pendingSQL(n, "(SELECT horizon FROM "+n.logHead+")", "(SELECT inflight FROM "+n.logHead+")") + ` AS pending) p
 LEFT JOIN LATERAL (
 	SELECT * FROM (` + matching + `) m
 	WHERE position > $1

@@ -16,8 +16,9 @@
 // # Tables
 //
 // The store keeps its tables in one schema (default "public"), their
-// names starting with one prefix (default "annals_"): events, log_head
-// and the functions sequence_batch and sequence_log (the global log),
+// names starting with one prefix (default "annals_"): events, log_head,
+// log_ranges and the functions sequence_batch and sequence_log (the
+// global log),
 // checkpoints and states (consumers), snapshots, subject_keys, and
 // schema_migrations. Both are
 // quoted wherever they appear, and refused with [store.ErrInvalid] when
@@ -73,21 +74,40 @@
 //     nothing outside the store holds readers back.
 //
 // The sequencing step is the function sequence_batch. It takes a
-// transaction-scoped advisory lock, the sequencer lock, then reads the
-// events that have no position (a partial index on the id of the
-// transaction that wrote them finds them), takes those of the transactions
-// with the lowest ids, whole transactions, at least a batch of them
-// (10,000 events) when that many are pending, orders them by
-// (transaction id, stream, version), and numbers them on from the counter
-// in log_head. Because the function runs in READ COMMITTED, each of its
-// statements gets a fresh snapshot, taken after the lock was granted: it
-// sees all that the previous holder numbered, and a position is never
-// given twice. One transaction's events are numbered together, so the
-// events of one append are contiguous; appends to one stream are numbered
-// in version order, since the later one began after the earlier one
-// committed and so has the higher transaction id. A reader reads only
-// numbered events, whose positions commit at once: it can never see
+// transaction-scoped advisory lock, the sequencer lock, then finds the
+// committed events that have no position, takes those of the
+// transactions with the lowest ids, whole transactions, at least a batch
+// of them (10,000 events) when that many are pending, orders them by
+// (transaction id, stream, version), and numbers them on from the
+// counter in log_head. Because the function runs in READ COMMITTED, each
+// of its statements gets a fresh snapshot, taken after the lock was
+// granted: it sees all that the previous holder numbered, and a position
+// is never given twice. One transaction's events are numbered together,
+// so the events of one append are contiguous; appends to one stream are
+// numbered in version order, since the later one began after the earlier
+// one committed and so has the higher transaction id. A reader reads
+// only numbered events, whose positions commit at once: it can never see
 // position n+1 before n.
+//
+// No index holds the position, so that numbering an event is a HOT
+// update, in place on its page, with no new index entry: the event table
+// leaves half of each page free for it (fillfactor 50). Readers find a
+// stretch of positions through log_ranges, which the step writes: one
+// row per range of about 64 numbered events, naming the transactions
+// whose events hold it (a range of their ids, and a list), or, for a
+// transaction of more events, one of its streams and the first version
+// it wrote there; an index on every event's transaction id and the
+// primary key find them. The events still to be numbered are found by a
+// horizon and a list in log_head: every committed event of a transaction
+// below the horizon and not in the list has a position, and none of those
+// at or above it or in the list has one. The list holds the transactions
+// that were in progress when the horizon was taken, however long they
+// run, so a long transaction elsewhere in the database holds nothing
+// back. [Store.ImportEvents], which writes events with their positions,
+// writes their ranges too and moves the horizon past itself. Reads by
+// query and conditions (see [Store.AppendIf]) find their events through
+// the tagged events' indexes, on tags and on type, neither of which
+// holds the position either, and filter them by position.
 //
 // Readers run the step, writers never:
 //
@@ -104,11 +124,13 @@
 // however many piled up. [Store.ReadStream] does not run the step, and
 // yields Position 0 for an event committed but not numbered yet.
 //
-// The costs: each event is written twice (inserted, then updated with its
-// position by its first reader, leaving a dead row version for
-// autovacuum); the update is batched, and paid by readers. Appends pay a
-// version check and a shared advisory lock. docs/global-log.md has the
-// measurements, and the proofs.
+// The costs: each event is written twice (inserted, then updated in
+// place with its position by its first reader, which writes about a
+// sixth of what the insert wrote to the write-ahead log), and the event
+// table takes about twice the space of a table that is never updated;
+// numbering is batched, and paid by readers. Appends pay a version check
+// and a shared advisory lock. docs/global-log.md has the measurements,
+// and the proofs.
 //
 // # Waiting
 //

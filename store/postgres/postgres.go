@@ -47,6 +47,13 @@ const (
 	// DefaultApplicationName names the store's sessions in
 	// pg_stat_activity unless the URL's application_name does.
 	DefaultApplicationName = "annals"
+	// DefaultJIT is PostgreSQL's jit setting for the store's sessions
+	// unless the URL's jit sets it. The store's queries are short; the
+	// planner's estimates for a page of the log read through its ranges
+	// (see docs/global-log.md), filtered by type, pass the cost above
+	// which PostgreSQL compiles a query, which then takes tens of
+	// milliseconds to read a page that takes one.
+	DefaultJIT = "off"
 )
 
 // DefaultMinPoolConns is the smallest pool [Open] makes when the URL does
@@ -68,6 +75,7 @@ const (
 	lockTimeoutParam              = "lock_timeout"
 	idleInTransactionTimeoutParam = "idle_in_transaction_session_timeout"
 	applicationNameParam          = "application_name"
+	jitParam                      = "jit"
 	schemaParam, prefixParam      = "schema", "prefix"
 )
 
@@ -117,8 +125,9 @@ func WithPrefix(prefix string) Option {
 //   - schema: the schema of the store's tables (default "public");
 //   - prefix: the start of their names (default "annals_").
 //
-// Open sets lock_timeout, idle_in_transaction_session_timeout and
-// application_name on the pool's connections unless the URL sets them;
+// Open sets lock_timeout, idle_in_transaction_session_timeout,
+// application_name and jit on the pool's connections unless the URL sets
+// them;
 // see [DefaultLockTimeout]. The pool has max([DefaultMinPoolConns], CPUs)
 // connections unless the URL sets pool_max_conns. Options override URL
 // parameters. A malformed
@@ -148,6 +157,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		lockTimeoutParam:              DefaultLockTimeout,
 		idleInTransactionTimeoutParam: DefaultIdleInTransactionTimeout,
 		applicationNameParam:          DefaultApplicationName,
+		jitParam:                      DefaultJIT,
 	} {
 		if _, set := params[k]; !set {
 			params[k] = v

@@ -1,11 +1,13 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"time"
 
@@ -199,6 +201,7 @@ func (s *Store) readLogPage(ctx context.Context, after int64, limit int, types [
 	}
 	defer rows.Close()
 	sc := newRecordScanner(&pending)
+	start := len(*out)
 	for rows.Next() {
 		r, ok, err := sc.scan(rows)
 		if err != nil {
@@ -208,8 +211,21 @@ func (s *Store) readLogPage(ctx context.Context, after int64, limit int, types [
 			*out = append(*out, r)
 		}
 	}
-	return pending, rows.Err()
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	if len(types) == 0 {
+		// The page of positions after to after+limit, in no particular
+		// order (see pendingAndPage); mostly in order already.
+		page := (*out)[start:]
+		if !slices.IsSortedFunc(page, byPosition) {
+			slices.SortFunc(page, byPosition)
+		}
+	}
+	return pending, nil
 }
+
+func byPosition(a, b store.Record) int { return cmp.Compare(a.Position, b.Position) }
 
 // sequenceBatch is the number of events one sequencing step numbers at
 // least, when that many are pending: big enough that the cost of a step

@@ -39,6 +39,7 @@ var objectSuffixes = []string{
 	"states", "states_pkey",
 	"events_pending", "sequence_batch",
 	"events_tags", "events_tagged_type",
+	"events_txid", "log_ranges", "log_ranges_pkey",
 }
 
 // names holds the quoted, schema-qualified names the SQL uses, and what is
@@ -50,7 +51,7 @@ type names struct {
 
 	events, logHead, checkpoints, migrations, sequence string // quoted
 	snapshots, subjectKeys, states                     string // quoted
-	sequenceBatch                                      string // quoted
+	sequenceBatch, logRanges                           string // quoted
 
 	pkey, eventIDKey string // unquoted constraint names, to classify errors
 
@@ -82,7 +83,7 @@ func newNames(schema, prefix string) (names, error) {
 		events: q("events"), logHead: q("log_head"), checkpoints: q("checkpoints"),
 		migrations: q("schema_migrations"), sequence: q("sequence_log"),
 		snapshots: q("snapshots"), subjectKeys: q("subject_keys"), states: q("states"),
-		sequenceBatch: q("sequence_batch"), pkey: prefix + "events_pkey", eventIDKey: prefix + "events_event_id_key",
+		sequenceBatch: q("sequence_batch"), logRanges: q("log_ranges"), pkey: prefix + "events_pkey", eventIDKey: prefix + "events_event_id_key",
 		channel: channel, listen: pgx.Identifier{channel}.Sanitize(),
 		sequenceLock:  int64(hash64("sequence\x00" + id)),
 		waitLock:      int64(hash64("wait\x00" + id)),
@@ -132,6 +133,7 @@ var migrations = []migration{
 	{4, "view states", migration4},
 	{5, "sequencing in bounded batches, off the write path", migration5},
 	{6, "tags, for reads by query and conditional appends", migration6}, // dcb.go
+	{7, "numbering in place, and ranges of the log for readers", migration7},
 }
 
 // migration1 creates the event table, the sequencer and checkpoints. See
@@ -404,6 +406,319 @@ DECLARE
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM {events} WHERE position IS NULL) THEN
 		RETURN (SELECT position FROM {log_head});
+	END IF;
+	IF wait THEN
+		PERFORM pg_advisory_xact_lock({lock});
+	ELSIF NOT pg_try_advisory_xact_lock({lock}) THEN
+		RETURN 0;
+	END IF;
+	LOOP
+		SELECT b.new_head, b.more INTO head, pending FROM {sequence_batch}(true, 10000) b;
+		EXIT WHEN NOT pending;
+	END LOOP;
+	PERFORM pg_notify({channel}, head::text);
+	RETURN head;
+END
+$fn$;
+`)
+}
+
+// rangeEvents is how many events a range of the log (see migration7)
+// holds at most, but for one transaction's events, which a range holds
+// whole: a reader that starts inside a range reads the events before its
+// start in that range too.
+const rangeEvents = 64
+
+// rangesSQL returns the INSERT of the ranges of events numbered
+// contiguously: from yields rows (txid, stream_id, version, n), n the
+// position minus offset, and straggler tells, of a row of runs, whether
+// its transaction is found by its id alone. The events of a transaction
+// of more than rangeEvents events get a range per run of one stream's
+// versions, found by stream and version, so that a reader never reads a
+// long transaction whole to find a page of it; the other transactions
+// are grouped into ranges of about rangeEvents events, found by
+// transaction id.
+//
+// The sequencing step numbers a transaction's events to one stream
+// together, so each of them is one run. With islands, a run is instead
+// every maximal stretch of consecutive positions holding consecutive
+// versions of one stream in one transaction, whatever wrote the events:
+// an import writes many streams, interleaved, in one transaction.
+func rangesSQL(n names, from, offset, straggler string, islands bool) string {
+	runs := `FROM ` + from + `
+				GROUP BY u.txid, u.stream_id`
+	if islands {
+		runs = `FROM (SELECT u.*, u.n - row_number() OVER (PARTITION BY u.txid, u.stream_id, u.version - u.n ORDER BY u.n) AS island
+					FROM ` + from + `) u
+				GROUP BY u.txid, u.stream_id, u.version - u.n, u.island`
+	}
+	return strings.NewReplacer("{log_ranges}", n.logRanges, "{offset}", offset, "{straggler}", straggler,
+		"{range_events}", fmt.Sprint(rangeEvents), "{runs}", runs).Replace(`
+	INSERT INTO {log_ranges} (first_position, last_position, lo, hi, extra, stream_id, first_version)
+	SELECT {offset} + min(t.first_n), {offset} + max(t.last_n),
+		min(t.txid) FILTER (WHERE NOT t.big AND NOT t.straggler),
+		max(t.txid) FILTER (WHERE NOT t.big AND NOT t.straggler),
+		array_agg(DISTINCT t.txid) FILTER (WHERE t.straggler AND NOT t.big),
+		min(t.stream_id) FILTER (WHERE t.big),
+		min(t.first_version) FILTER (WHERE t.big)
+	FROM (
+		SELECT *, sum(CASE WHEN big OR prev_big THEN 1 ELSE 0 END) OVER (ORDER BY first_n) AS bigs,
+			(first_n - 1) / {range_events} AS window_no, {straggler} AS straggler
+		FROM (
+			SELECT *, coalesce(lag(big) OVER (ORDER BY first_n), false) AS prev_big
+			FROM (
+				-- Runs of one transaction's events to one stream, in order.
+				SELECT u.txid, u.stream_id, min(u.n) AS first_n, max(u.n) AS last_n, min(u.version) AS first_version,
+					sum(count(*)) OVER (PARTITION BY u.txid) > {range_events} AS big
+				{runs}
+			) runs
+		) r
+	) t
+	GROUP BY t.bigs, CASE WHEN t.big THEN -1 ELSE t.window_no END`)
+}
+
+// rangesOf returns rangesSQL for events that already have positions, in
+// any arrangement (the numbered log at migration 7, an import): runs
+// found as islands, and a transaction found by its id alone when a
+// transaction before it in the log, not a long one, has a higher id, so
+// that the id ranges of the others stay narrow.
+func rangesOf(n names, events string) string {
+	return rangesSQL(n, events, "0", `coalesce(r.txid < max(r.txid) FILTER (WHERE NOT r.big)
+				OVER (ORDER BY r.first_n ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false)`, true)
+}
+
+// pendingSQL returns a boolean expression that is true when events with
+// no position may be waiting: some transaction at or above horizon, or in
+// inflight, has events. No event of those has a position (see
+// migration7), so the expression needs no look at a row, and each of its
+// parts is one an index answers whatever the planner's statistics say.
+func pendingSQL(n names, horizon, inflight string) string {
+	return `(coalesce((SELECT max(txid) FROM ` + n.events + `) >= ` + horizon + `, false)
+		OR EXISTS (SELECT 1 FROM unnest(` + inflight + `) x WHERE EXISTS (SELECT 1 FROM ` + n.events + ` WHERE txid = x)))`
+}
+
+// migration7 halves what numbering the log writes (docs/global-log.md
+// has the figures and the argument). Numbering stays an UPDATE of each
+// event's position, but no index holds the position any more, so the
+// update is a HOT update: a new version of the row on the same page and
+// no new index entry, which the write-ahead log records in a few dozen
+// bytes. Readers find the events of a stretch of positions through the
+// new table log_ranges, one row per range of at most rangeEvents
+// numbered events (but for one transaction's), which says which events
+// hold the range's positions: those of the transactions whose ids lie
+// between lo and hi or are in extra, or, for the events of a transaction
+// of more than rangeEvents events, one stream's versions from
+// first_version (such a transaction has a range per stream).
+// The index on txid, which every event now has, finds them.
+//
+// What is still to be numbered is no longer indexed by position IS NULL
+// (that index would block the HOT update): log_head keeps a horizon and
+// a list of transaction ids, inflight, such that every committed event
+// of a transaction below the horizon and not in the list has a position,
+// and no event of a transaction at or above it, or in the list, has one.
+// The events of the transactions at or above the horizon, or in the
+// list, are found through the txid index. The list holds the
+// transactions that were in progress when the horizon was taken, however
+// long they run, so a long transaction elsewhere in the database neither
+// stalls numbering nor makes it look at more events.
+//
+// The tagged events' index on (type, position) of migration 6 becomes
+// one on type alone, for the same reason: the query items of types alone
+// find their events through it, and filter them by position, as the
+// items with tags do through the GIN index (see dcb.go).
+//
+// The table's fillfactor leaves half of each page free for the numbered
+// version of its rows, which a HOT update needs on the same page.
+func migration7(n names) string {
+	r := strings.NewReplacer(
+		"{events}", n.events, "{log_head}", n.logHead, "{log_ranges}", n.logRanges,
+		"{sequence_batch}", n.sequenceBatch, "{lock}", fmt.Sprint(n.sequenceLock),
+		"{sequence}", n.sequence, "{channel}", quoteLiteral(n.channel),
+		"{events_position_key}", pgx.Identifier{n.schema, n.prefix + "events_position_key"}.Sanitize(),
+		"{events_pending}", pgx.Identifier{n.schema, n.prefix + "events_pending"}.Sanitize(),
+		"{events_tagged_type_old}", pgx.Identifier{n.schema, n.prefix + "events_tagged_type"}.Sanitize(),
+		"{events_tagged_type}", n.constraint("events_tagged_type"),
+		"{events_txid}", n.constraint("events_txid"),
+		"{log_ranges_pkey}", n.constraint("log_ranges_pkey"),
+		"{pending}", pendingSQL(n, "horizon_", "inflight_"),
+		"{existing_ranges}", rangesOf(n, `(SELECT txid, stream_id, version, position FROM `+n.events+
+			` WHERE position IS NOT NULL) AS u(txid, stream_id, version, n)`),
+		"{new_ranges}", rangesSQL(n, `unnest(txids, streams, versions) WITH ORDINALITY AS u(txid, stream_id, version, n)`,
+			"new_head", "txid = ANY (inflight_)", false),
+	)
+	return r.Replace(`
+-- The table first, in the mode that waits for every session using it
+-- and keeps every other out until the migration commits: appends in
+-- progress finish, so that the step below sees them committed, and none
+-- commits between that step and the horizon taken after it. Then every
+-- event pending gets a position from the step of version 5, so that the
+-- ranges below cover every committed event, and the horizon every event
+-- numbered.
+LOCK TABLE {events} IN ACCESS EXCLUSIVE MODE;
+ALTER TABLE {events} SET (fillfactor = 50);
+SELECT {sequence_batch}(true, 9223372036854775807);
+CREATE INDEX {events_txid} ON {events} (txid);
+
+-- The ranges of the log: positions first_position to last_position are
+-- held by the events of the transactions whose ids are between lo and hi
+-- or in extra, or, when stream_id is set, by that stream's versions from
+-- first_version.
+CREATE TABLE {log_ranges} (
+	first_position bigint NOT NULL,
+	last_position  bigint NOT NULL,
+	lo             xid8,
+	hi             xid8,
+	extra          xid8[],
+	stream_id      text,
+	first_version  bigint,
+	CONSTRAINT {log_ranges_pkey} PRIMARY KEY (first_position)
+);
+{existing_ranges};
+
+-- No index reads the position any more, in its columns or its predicate.
+DROP INDEX {events_position_key};
+DROP INDEX {events_pending};
+DROP INDEX {events_tagged_type_old};
+CREATE INDEX {events_tagged_type} ON {events} (type) WHERE tags IS NOT NULL;
+
+-- Two things are true of horizon and inflight after every step: every
+-- committed event of a transaction below horizon and not in inflight has
+-- a position, and no event of a transaction at or above horizon, or in
+-- inflight, has one. Every event has a position now; the transactions in
+-- progress now are in inflight, and those that start later are above
+-- the horizon.
+ALTER TABLE {log_head} ADD COLUMN horizon xid8, ADD COLUMN inflight xid8[] NOT NULL DEFAULT '{}';
+UPDATE {log_head} SET
+	horizon = pg_snapshot_xmax(pg_current_snapshot()),
+	inflight = ARRAY(SELECT pg_snapshot_xip(pg_current_snapshot()));
+ALTER TABLE {log_head} ALTER COLUMN horizon SET NOT NULL;
+
+-- sequence_batch, as in migration 5: it numbers the lowest pending
+-- transactions, whole, at least max_events events when that many are
+-- pending, and returns the head and whether more were pending. It now
+-- finds them by horizon and inflight, and writes their ranges. Its
+-- statements run their generic plans: each is one an index answers
+-- whatever its parameters, and planning them anew for every call, as
+-- PostgreSQL otherwise does when its estimates differ, costs more than
+-- running them.
+CREATE OR REPLACE FUNCTION {sequence_batch}(wait boolean, max_events bigint, OUT new_head bigint, OUT more boolean)
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
+DECLARE
+	horizon_ xid8;
+	inflight_ xid8[];
+	snap pg_snapshot;
+	tids tid[];
+	txids xid8[];
+	streams text[];
+	versions bigint[];
+	top xid8;
+	stamped bigint;
+BEGIN
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'annals: the global log is sequenced in READ COMMITTED only, not in %', current_setting('transaction_isolation')
+			USING HINT = 'do not set default_transaction_isolation on the store''s connections';
+	END IF;
+	more := false;
+	SELECT h.position, h.horizon, h.inflight INTO new_head, horizon_, inflight_ FROM {log_head} h;
+	IF NOT {pending} THEN
+		RETURN;
+	END IF;
+	IF wait THEN
+		PERFORM pg_advisory_xact_lock({lock});
+	ELSIF NOT pg_try_advisory_xact_lock({lock}) THEN
+		new_head := 0;
+		more := true;
+		RETURN;
+	END IF;
+	-- Each statement from here has a snapshot of its own, taken after the
+	-- lock was granted, so it sees what every earlier step numbered.
+	SELECT h.position, h.horizon, h.inflight INTO new_head, horizon_, inflight_ FROM {log_head} h;
+	-- One statement, so one snapshot, which snap is: the lowest pending
+	-- transactions, whole, at least max_events events when that many are
+	-- pending. Those of inflight are all below the horizon. Each query
+	-- is one an index answers whatever the planner's statistics say:
+	-- the txid index by equality, by a range with both ends, or in
+	-- order with a LIMIT; max() from the end of the index. OFFSET 0
+	-- keeps the look-ups of inflight's transactions from being
+	-- flattened into a hash join over a scan of the table, which the
+	-- planner prefers on a small table, and MATERIALIZED makes the
+	-- cutoff's subqueries run once rather than once per use.
+	WITH cutoff AS MATERIALIZED (
+		SELECT (SELECT c.txid FROM (
+			(SELECT e.txid FROM unnest(inflight_) x CROSS JOIN LATERAL (SELECT txid FROM {events} WHERE txid = x OFFSET 0) e)
+			UNION ALL
+			(SELECT txid FROM {events} WHERE txid >= horizon_ ORDER BY txid LIMIT greatest(max_events, 1))
+		) c ORDER BY c.txid OFFSET greatest(max_events, 1) - 1 LIMIT 1) AS txid,
+		(SELECT max(txid) FROM {events}) AS last
+	)
+	SELECT array_agg(p.ctid ORDER BY p.txid, p.stream_id, p.version) FILTER (WHERE p.ctid IS NOT NULL),
+		array_agg(p.txid ORDER BY p.txid, p.stream_id, p.version) FILTER (WHERE p.ctid IS NOT NULL),
+		array_agg(p.stream_id ORDER BY p.txid, p.stream_id, p.version) FILTER (WHERE p.ctid IS NOT NULL),
+		array_agg(p.version ORDER BY p.txid, p.stream_id, p.version) FILTER (WHERE p.ctid IS NOT NULL),
+		max(p.txid),
+		c.txid IS NOT NULL AND (c.last >= horizon_ AND c.last > c.txid OR EXISTS (SELECT 1 FROM unnest(inflight_) x WHERE x > c.txid
+			AND EXISTS (SELECT 1 FROM {events} WHERE txid = x))),
+		pg_current_snapshot()
+	INTO tids, txids, streams, versions, top, more, snap
+	FROM cutoff c LEFT JOIN LATERAL (
+		SELECT e.ctid, e.txid, e.stream_id, e.version
+		FROM unnest(inflight_) x CROSS JOIN LATERAL (SELECT ctid, txid, stream_id, version FROM {events} WHERE txid = x OFFSET 0) e
+		WHERE c.txid IS NULL OR e.txid <= c.txid
+		UNION ALL
+		SELECT ctid, txid, stream_id, version FROM {events}
+		WHERE txid BETWEEN horizon_ AND coalesce(c.txid, c.last)
+	) p ON true
+	GROUP BY c.txid, c.last;
+	IF tids IS NULL THEN
+		-- Nothing pending that this snapshot sees: the step that held the
+		-- lock before numbered the events that made the check above
+		-- look, and moved the horizon past them. Writing nothing keeps
+		-- the steps that queued behind it read-only, which matters when
+		-- many readers wait for the lock at once.
+		more := false;
+		RETURN;
+	END IF;
+	-- A TID join: cheap whatever the statistics say. No index holds the
+	-- position: a HOT update, in place.
+	UPDATE {events} e SET position = new_head + u.n
+	FROM unnest(tids) WITH ORDINALITY AS u(tid, n)
+	WHERE e.ctid = u.tid;
+	GET DIAGNOSTICS stamped = ROW_COUNT;
+	IF stamped <> cardinality(tids) THEN
+		RAISE EXCEPTION 'annals: sequencing found % events but stamped %', cardinality(tids), stamped;
+	END IF;
+	{new_ranges};
+	new_head := new_head + stamped;
+	-- The new horizon and list, true of what this step numbered (every
+	-- event snap shows, or those of the transactions up to top, every one
+	-- below snap's xmax): see the comment on log_head above.
+	IF NOT more THEN
+		horizon_ := pg_snapshot_xmax(snap);
+		inflight_ := ARRAY(SELECT pg_snapshot_xip(snap));
+	ELSIF top >= horizon_ THEN
+		horizon_ := (top::text::numeric + 1)::text::xid8;
+		inflight_ := ARRAY(SELECT x FROM pg_snapshot_xip(snap) x WHERE x < horizon_);
+	ELSE
+		-- Cut among the transactions of inflight: those numbered leave it;
+		-- those above top, and those below it still in progress, stay.
+		inflight_ := ARRAY(SELECT x FROM unnest(inflight_) x WHERE x <> ALL (txids));
+	END IF;
+	UPDATE {log_head} SET position = new_head, horizon = horizon_, inflight = inflight_;
+END
+$fn$;
+
+-- sequence_log, for programs of version 4: as in migration 5, but it
+-- looks for pending events as sequence_batch does.
+CREATE OR REPLACE FUNCTION {sequence}(wait boolean) RETURNS bigint LANGUAGE plpgsql AS $fn$
+DECLARE
+	head bigint;
+	horizon_ xid8;
+	inflight_ xid8[];
+	pending boolean;
+BEGIN
+	SELECT h.position, h.horizon, h.inflight INTO head, horizon_, inflight_ FROM {log_head} h;
+	IF NOT {pending} THEN
+		RETURN head;
 	END IF;
 	IF wait THEN
 		PERFORM pg_advisory_xact_lock({lock});

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -51,8 +52,8 @@ func TestUpgradeFromFirstVersion(t *testing.T) {
 	var versions []int
 	rows, _ := pool.Query(ctx, "SELECT version FROM "+q("schema_migrations")+" ORDER BY version")
 	versions, err = pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil || !slices.Equal(versions, []int{1, 2, 3, 4, 5, 6}) {
-		t.Fatalf("migrations recorded after the upgrade: %v (%v), want 1 to 6", versions, err)
+	if err != nil || !slices.Equal(versions, []int{1, 2, 3, 4, 5, 6, 7}) {
+		t.Fatalf("migrations recorded after the upgrade: %v (%v), want 1 to 7", versions, err)
 	}
 	page, err := s.ReadLog(ctx, store.LogQuery{})
 	if err != nil || len(page) != 2 || page[1].Type != "TrickAdded" || page[1].Position != 2 {
@@ -82,8 +83,9 @@ func TestUpgradeFromFirstVersion(t *testing.T) {
 // committed, hold numbered events and events still waiting for a
 // position. After the upgrade the numbered events keep their positions,
 // the pending ones follow them in the order of their transactions, the
-// indexes have their new shape, sequence_log still serves programs of
-// the earlier version, and appends and waits work.
+// indexes have their new shape (none on the position since version 7),
+// sequence_log still serves programs of the earlier version, and appends
+// and waits work.
 func TestUpgradeKeepsPositions(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -139,13 +141,7 @@ func TestUpgradeKeepsPositions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open on tables of version 4: %v", err)
 	}
-	var def string
-	if err := pool.QueryRow(ctx, "SELECT pg_get_indexdef(($1)::regclass)", q("events_position_key")).Scan(&def); err != nil || !strings.Contains(def, "UNIQUE") || !strings.Contains(def, "IS NOT NULL") {
-		t.Fatalf("the index on position after the upgrade: %q (%v), want unique on the numbered events", def, err)
-	}
-	if err := pool.QueryRow(ctx, "SELECT pg_get_indexdef(($1)::regclass)", q("events_pending")).Scan(&def); err != nil || !strings.Contains(def, "(txid)") || !strings.Contains(def, "IS NULL") {
-		t.Fatalf("the index of pending events after the upgrade: %q (%v), want one on txid of the events without a position", def, err)
-	}
+	checkIndexes(t, pool, db.Schema, "old_events")
 
 	log := readAllLog(t, s)
 	if len(log) != 7 {
@@ -187,6 +183,33 @@ func TestUpgradeKeepsPositions(t *testing.T) {
 	}
 }
 
+// checkIndexes fails unless the indexes of the event table are those of
+// version 7: the primary key, the event ID's, one on txid, and the
+// tagged events' GIN index on tags and btree on type; none reads the
+// position, in its columns or its predicate, so that numbering updates
+// in place.
+func checkIndexes(t *testing.T, pool *pgxpool.Pool, schema, table string) {
+	t.Helper()
+	rows, _ := pool.Query(context.Background(), "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY indexname", schema, table)
+	indexes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var txid, tags, types bool
+	for _, def := range indexes {
+		def = def[strings.Index(def, " USING "):] // the schema's name may say anything
+		if strings.Contains(def, "position") {
+			t.Fatalf("an index after the upgrade reads the position: %s", def)
+		}
+		txid = txid || strings.HasSuffix(def, "(txid)")
+		tags = tags || strings.Contains(def, "gin (tags)") && strings.HasSuffix(def, "WHERE (tags IS NOT NULL)")
+		types = types || strings.Contains(def, "btree (type) WHERE (tags IS NOT NULL)")
+	}
+	if !txid || !tags || !types || len(indexes) != 5 {
+		t.Fatalf("indexes of the event table after the upgrade: %q; want the primary key, the event ID's, one on txid, and the tagged events' on tags and on type", indexes)
+	}
+}
+
 func readAllLog(t *testing.T, s store.Store) []store.Record {
 	t.Helper()
 	var out []store.Record
@@ -201,4 +224,187 @@ func readAllLog(t *testing.T, s store.Store) []store.Record {
 		out = append(out, page...)
 		after = page[len(page)-1].Position
 	}
+}
+
+// Tables of version 6 (tags) hold numbered events, tagged and not, of
+// short and long transactions and of an import (many streams
+// interleaved in one transaction, written with their positions), and
+// events still waiting for a position. After the upgrade to version 7
+// every event keeps its position, the pending ones follow in the order
+// of their transactions, pages of every size from everywhere join into
+// the whole log, reads by query find the tagged events, and a condition
+// still fails on a matching event that is committed and not numbered.
+func TestUpgradeFromVersion6(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db := pgtest.New(t)
+	pool, err := pgxpool.New(ctx, db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := postgres.MigrateTo(ctx, pool, db.Schema, "old_", 6); err != nil {
+		t.Fatal(err)
+	}
+	q := func(name string) string { return pgx.Identifier{db.Schema, "old_" + name}.Sanitize() }
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, sql, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert := `INSERT INTO ` + q("events") + ` (stream_id, version, event_id, type, schema_version, data, encoding, correlation_id, causation_id, tags)
+		VALUES ($1, $2, gen_random_uuid(), $3, 1, '\x7b7d', '', '', '', $4)`
+	number := func() int64 {
+		t.Helper()
+		var head int64
+		if err := pool.QueryRow(ctx, "SELECT "+q("sequence_log")+"(true)").Scan(&head); err != nil {
+			t.Fatal(err)
+		}
+		return head
+	}
+	// Short transactions, tagged and not, and a long one of two streams.
+	for v := 1; v <= 3; v++ {
+		exec(insert, "dog-1", v, "Trick", []string{"dog:1"})
+	}
+	exec(insert, "cat-1", 1, "Born", nil)
+	exec(`INSERT INTO ` + q("events") + ` (stream_id, version, event_id, type, schema_version, data, encoding, correlation_id, causation_id, tags)
+		SELECT CASE WHEN i < 100 THEN 'big-1' ELSE 'big-2' END, CASE WHEN i < 100 THEN i + 1 ELSE i - 99 END,
+			gen_random_uuid(), 'Big', 1, '\x00', '', '', '', CASE WHEN i % 10 = 0 THEN ARRAY['big'] END
+		FROM generate_series(0, 129) i`)
+	head := number()
+	if head != 134 {
+		t.Fatalf("version 6 numbering: head %d, want 134", head)
+	}
+	// An import of version 6: 90 events of three streams, interleaved,
+	// with their positions, in one transaction that moves the head.
+	exec(`WITH ins AS (
+		INSERT INTO `+q("events")+` (position, stream_id, version, event_id, type, schema_version, data, encoding, correlation_id, causation_id, tags)
+		SELECT $1 + i + 1, 'imported-' || (i % 3), i / 3 + 1, gen_random_uuid(), 'Imported', 1, '\x00', '', '', '',
+			CASE WHEN i % 3 = 0 THEN ARRAY['imported'] END
+		FROM generate_series(0, 89) i RETURNING 1)
+		UPDATE `+q("log_head")+` SET position = $1 + (SELECT count(*) FROM ins)`, head)
+	exec(insert, "dog-2", 1, "Trick", []string{"dog:2"})
+	if head = number(); head != 225 {
+		t.Fatalf("version 6 numbering after the import: head %d, want 225", head)
+	}
+	// Committed, not numbered yet.
+	exec(insert, "dog-3", 1, "Trick", []string{"dog:1"})
+	exec(insert, "dog-1", 4, "Trick", []string{"dog:1"})
+
+	type placed struct {
+		id       string
+		position int64
+	}
+	before := map[string]placed{}
+	rows, _ := pool.Query(ctx, "SELECT stream_id || '/' || version, event_id::text, coalesce(position, 0) FROM "+q("events"))
+	for rows.Next() {
+		var key string
+		var p placed
+		if err := rows.Scan(&key, &p.id, &p.position); err != nil {
+			t.Fatal(err)
+		}
+		before[key] = p
+	}
+	if err := rows.Err(); err != nil || len(before) != 227 {
+		t.Fatalf("%d events before the upgrade (%v), want 227", len(before), err)
+	}
+
+	s, err := postgres.New(ctx, pool, postgres.WithSchema(db.Schema), postgres.WithPrefix("old_"))
+	if err != nil {
+		t.Fatalf("open on tables of version 6: %v", err)
+	}
+	var latest int
+	if err := pool.QueryRow(ctx, "SELECT max(version) FROM "+q("schema_migrations")).Scan(&latest); err != nil || latest != 7 {
+		t.Fatalf("schema version after the upgrade: %d (%v), want 7", latest, err)
+	}
+	checkIndexes(t, pool, db.Schema, "old_events")
+
+	whole := readAllLog(t, s)
+	if len(whole) != 227 {
+		t.Fatalf("the log after the upgrade holds %d events, want 227", len(whole))
+	}
+	for i, r := range whole {
+		key := fmt.Sprintf("%s/%d", r.StreamID, r.Version)
+		b := before[key]
+		switch {
+		case r.ID.String() != b.id:
+			t.Fatalf("%s: event ID %v, was %s", key, r.ID, b.id)
+		case b.position != 0 && r.Position != b.position:
+			t.Fatalf("%s: position %d, was %d before the upgrade", key, r.Position, b.position)
+		case r.Position != int64(i)+1:
+			t.Fatalf("log record %d (%s) has position %d", i, key, r.Position)
+		}
+	}
+	if whole[225].StreamID != "dog-3" || whole[226].StreamID != "dog-1" {
+		t.Fatalf("the pending events were numbered %s, %s; want dog-3 then dog-1, the order they committed in", whole[225].StreamID, whole[226].StreamID)
+	}
+	for _, limit := range []int{1, 2, 7, 64, 100} {
+		for after := int64(0); after < 227; after++ {
+			page, err := s.ReadLog(ctx, store.LogQuery{After: after, Limit: limit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := whole[after:min(int(after)+limit, len(whole))]
+			if len(page) != len(want) {
+				t.Fatalf("page of %d after %d: %d events, want %d", limit, after, len(page), len(want))
+			}
+			for i := range page {
+				if page[i].ID != want[i].ID || page[i].Position != want[i].Position {
+					t.Fatalf("page of %d after %d: record %d is %v at %d, want %v at %d", limit, after, i, page[i].ID, page[i].Position, want[i].ID, want[i].Position)
+				}
+			}
+		}
+	}
+	typed, err := s.ReadLog(ctx, store.LogQuery{After: 100, Limit: 50, Types: []string{"Imported"}})
+	if err != nil || len(typed) != 50 || typed[0].Position != 135 || typed[49].Position != 184 {
+		t.Fatalf("a page of imported events after 100: %d events (%v), want positions 135 to 184", len(typed), err)
+	}
+
+	for query, want := range map[string]int{"dog:1": 5, "big": 13, "imported": 30} {
+		got, err := collectQuery(s.ReadQuery(ctx, store.QueryItems(store.QueryItem{Tags: []string{query}}), 0))
+		if err != nil || len(got) != want {
+			t.Fatalf("query of tag %s after the upgrade: %d events (%v), want %d", query, len(got), err, want)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].Position <= got[i-1].Position {
+				t.Fatalf("query of tag %s: position %d after %d", query, got[i].Position, got[i-1].Position)
+			}
+		}
+	}
+
+	// Appended, not numbered: a condition on what was read fails on it.
+	cond := store.AppendCondition{FailIfEventsMatch: store.QueryItems(store.QueryItem{Tags: []string{"dog:5"}}), After: 227}
+	if _, err := s.Append(ctx, "dog-5", store.NoStream, []store.Event{{Type: "Trick", Tags: []string{"dog:5"}}}); err != nil {
+		t.Fatal(err)
+	}
+	var pending int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+q("events")+" WHERE position IS NULL").Scan(&pending); err != nil || pending != 1 {
+		t.Fatalf("%d events pending (%v), want the one appended", pending, err)
+	}
+	_, err = s.AppendIf(ctx, "dog-5", 1, []store.Event{{Type: "Trick", Tags: []string{"dog:5"}}}, cond)
+	var ce *store.ConditionError
+	if !errors.As(err, &ce) {
+		t.Fatalf("conditional append after a matching event pending: %v, want a condition error", err)
+	}
+	got, err := collectQuery(s.ReadQuery(ctx, cond.FailIfEventsMatch, 227))
+	if err != nil || len(got) != 1 || got[0].Position != 228 {
+		t.Fatalf("query of the pending event: %+v (%v), want it at 228", got, err)
+	}
+	cond.After = 228
+	if _, err := s.AppendIf(ctx, "dog-5", 1, []store.Event{{Type: "Trick", Tags: []string{"dog:5"}}}, cond); err != nil {
+		t.Fatalf("conditional append after reading the event: %v", err)
+	}
+}
+
+func collectQuery(seq func(func(store.Record, error) bool)) ([]store.Record, error) {
+	var out []store.Record
+	for r, err := range seq {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
