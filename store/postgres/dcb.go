@@ -187,6 +187,66 @@ const dcbLockSQL = `WITH t AS MATERIALIZED (
 SELECT count(CASE WHEN k.exclusive THEN pg_advisory_xact_lock(k.key)::text ELSE pg_advisory_xact_lock_shared(k.key)::text END)
 FROM t, unnest($1::bigint[], $2::bool[]) AS k(key, exclusive)`
 
+// smallLocks is how many advisory locks an append takes at most with a
+// lock statement written for their number and modes (lockSQL) rather
+// than dcbLockSQL's arrays. Most appends take one to three: a tag of the
+// condition, exclusive, and the tags of the event, shared.
+const smallLocks = 4
+
+// lockSQLs are the lock statements of appends of up to smallLocks keys,
+// indexed by lockShape.
+type lockSQLs [2][2<<smallLocks - 1]string
+
+// newLockSQLs writes the lock statement of every shape.
+func newLockSQLs() *lockSQLs {
+	var l lockSQLs
+	for timeout := range 2 {
+		for n := 0; n <= smallLocks; n++ {
+			for mask := 0; mask < 1<<n; mask++ {
+				exclusive := make([]bool, n)
+				for i := range exclusive {
+					exclusive[i] = mask&(1<<i) != 0
+				}
+				l[timeout][1<<n-1+mask] = lockSQL(exclusive, timeout == 1)
+			}
+		}
+	}
+	return &l
+}
+
+// lockShape returns the index in lockSQLs of the statement that takes
+// keys in the modes of exclusive, with a timeout or not.
+func lockShape(exclusive []bool, timeout bool) (int, int) {
+	mask := 0
+	for i, x := range exclusive {
+		mask |= btoi(x) << i
+	}
+	return btoi(timeout), 1<<len(exclusive) - 1 + mask
+}
+
+// lockSQL is dcbLockSQL for len(exclusive) keys in those modes, passed as
+// one bigint parameter each, then the timeout when there is one: a
+// statement of one row and no table, which costs the server a fraction
+// of unnesting arrays and counting. The target list is evaluated in
+// order: the timeout first, then the locks in the keys' sorted order.
+func lockSQL(exclusive []bool, timeout bool) string {
+	var b strings.Builder
+	b.WriteString("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+	if timeout {
+		t := "$" + strconv.Itoa(len(exclusive)+1) + "::text"
+		b.WriteString(", CASE WHEN current_setting('lock_timeout')::interval = interval '0' OR " + t +
+			"::interval < current_setting('lock_timeout')::interval THEN set_config('lock_timeout', " + t + ", true) END")
+	}
+	for i, x := range exclusive {
+		fn := "pg_advisory_xact_lock_shared"
+		if x {
+			fn = "pg_advisory_xact_lock"
+		}
+		b.WriteString(", " + fn + "($" + strconv.Itoa(i+1) + "::bigint)::text")
+	}
+	return b.String()
+}
+
 // lockTimeout returns the lock timeout for an append under ctx: a little
 // less than the time left before its deadline, or nil without one.
 func lockTimeout(ctx context.Context) *string {
@@ -420,7 +480,7 @@ func (s *Store) lockedInsertEncoded(ctx context.Context, plan locks, encode func
 	defer c.Release()
 	conn := c.Conn()
 	stmts := make([]encoded, 2, 3)
-	if stmts[0], err = encodeLock(ctx, conn, plan.keys, plan.exclusive, lockTimeout(ctx)); err != nil {
+	if stmts[0], err = s.encodeLock(ctx, conn, plan.keys, plan.exclusive, lockTimeout(ctx)); err != nil {
 		return nil, 0, writeError(ctx, err, false)
 	}
 	if stmts[1], err = encode(conn); err != nil {
@@ -863,7 +923,10 @@ func (s *Store) readQueryPage(ctx context.Context, query string, args []any, out
 // encodeLock prepares the lock statement on conn and encodes its
 // parameters: the keys (int8[]), their modes (bool[]) and the timeout
 // (text, or NULL).
-func encodeLock(ctx context.Context, conn *pgx.Conn, keys []int64, exclusive []bool, timeout *string) (encoded, error) {
+func (s *Store) encodeLock(ctx context.Context, conn *pgx.Conn, keys []int64, exclusive []bool, timeout *string) (encoded, error) {
+	if len(keys) <= smallLocks {
+		return s.encodeSmallLock(ctx, conn, keys, exclusive, timeout)
+	}
 	sd, err := conn.Prepare(ctx, dcbLockSQL, dcbLockSQL)
 	if err != nil {
 		return encoded{}, err
@@ -886,6 +949,37 @@ func encodeLock(ctx context.Context, conn *pgx.Conn, keys []int64, exclusive []b
 		params[2] = buf[start:len(buf):len(buf)]
 	}
 	return encoded{sd, params, binaryParams[:3]}, nil
+}
+
+// encodeSmallLock prepares the lock statement of the shape of keys (see
+// lockSQL) and encodes its parameters: each key (int8), then the timeout
+// (text) if there is one.
+func (s *Store) encodeSmallLock(ctx context.Context, conn *pgx.Conn, keys []int64, exclusive []bool, timeout *string) (encoded, error) {
+	t, i := lockShape(exclusive, timeout != nil)
+	sql := s.lockSQL[t][i]
+	sd, err := conn.Prepare(ctx, sql, sql)
+	if err != nil {
+		return encoded{}, err
+	}
+	n := len(keys) + t
+	if len(sd.ParamOIDs) != n || n > len(binaryParams) {
+		return encoded{}, fmt.Errorf("lock statement takes %d parameters, want %d", len(sd.ParamOIDs), n)
+	}
+	buf := make([]byte, 0, 8*len(keys)+16)
+	params := make([][]byte, n)
+	for i, k := range keys {
+		if sd.ParamOIDs[i] != pgtype.Int8OID {
+			return encoded{}, fmt.Errorf("lock statement takes type %d for key %d, want bigint", sd.ParamOIDs[i], i+1)
+		}
+		buf = binary.BigEndian.AppendUint64(buf, uint64(k))
+		params[i] = buf[len(buf)-8 : len(buf) : len(buf)]
+	}
+	if timeout != nil {
+		start := len(buf)
+		buf = append(buf, *timeout...)
+		params[n-1] = buf[start:len(buf):len(buf)]
+	}
+	return encoded{sd, params, binaryParams[:n]}, nil
 }
 
 // binaryParams are the formats of parameters all sent in binary; never

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/store"
 )
@@ -187,6 +189,60 @@ func TestLockPlans(t *testing.T) {
 	ctx := context.Background()
 	if _, err := s.AppendIf(ctx, "big", store.NoStream, events, store.AppendCondition{FailIfEventsMatch: tagQuery("a1")}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The lock statements written for a few keys take the locks that
+// dcbLockSQL takes, in their modes, and lower the lock timeout as it does.
+func TestLockStatementsOfEveryShape(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openInternal(t)
+	held := func(tx pgx.Tx) map[string]bool {
+		rows, err := tx.Query(ctx, `SELECT ((classid::bigint << 32) | objid::bigint)::text || ' ' || mode FROM pg_locks
+WHERE pid = pg_backend_pid() AND locktype = 'advisory'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		locks, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lo.SliceToMap(locks, func(l string) (string, bool) { return l, true })
+	}
+	keys := []int64{-1 << 40, -7, 3, 1 << 33} // sorted, as lockPlan sorts them
+	for n := 0; n <= smallLocks; n++ {
+		for mask := 0; mask < 1<<n; mask++ {
+			exclusive := make([]bool, n)
+			want := map[string]bool{}
+			for i := range exclusive {
+				exclusive[i] = mask&(1<<i) != 0
+				want[fmt.Sprint(keys[i], " ", map[bool]string{true: "ExclusiveLock", false: "ShareLock"}[exclusive[i]])] = true
+			}
+			for _, timeout := range []bool{false, true} {
+				tx, err := s.pool.Begin(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ti, i := lockShape(exclusive, timeout)
+				args := lo.ToAnySlice(keys[:n])
+				if timeout {
+					args = append(args, "1234ms")
+				}
+				if _, err := tx.Exec(ctx, s.lockSQL[ti][i], args...); err != nil {
+					t.Fatal(err)
+				}
+				var plans, lockTimeout string
+				if err := tx.QueryRow(ctx, `SELECT current_setting('plan_cache_mode'), current_setting('lock_timeout')`).Scan(&plans, &lockTimeout); err != nil {
+					t.Fatal(err)
+				}
+				if got := held(tx); !maps.Equal(got, want) || plans != "force_generic_plan" || (lockTimeout == "1234ms") != timeout {
+					t.Errorf("%d keys, exclusive %v, timeout %v: locks %v, plan_cache_mode %s, lock_timeout %s; want locks %v",
+						n, exclusive, timeout, got, plans, lockTimeout, want)
+				}
+				tx.Rollback(ctx)
+			}
+		}
 	}
 }
 
