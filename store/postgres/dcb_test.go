@@ -246,6 +246,51 @@ WHERE pid = pg_backend_pid() AND locktype = 'advisory'`)
 	}
 }
 
+// Reads by query keep one plan, whatever their tags, rather than being
+// planned anew each time, which costs more than running them on a table
+// of many tagged events.
+func TestReadsByQueryAreNotPlannedAnew(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openInternal(t)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO `+s.n.events+` (stream_id, version, event_id, type, schema_version, data, encoding, correlation_id, causation_id, tags)
+SELECT 's' || (i / 10), i % 10 + 1, gen_random_uuid(), 'Joined', 1, '', '', '', '', ARRAY['course:' || (i / 5), 'student:' || i]
+FROM generate_series(0, 19999) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Head(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE `+s.n.events); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	var sql string
+	for i := range 10 {
+		args := []any{int64(0), queryPage}
+		sql = s.n.readQuerySQL(store.QueryItems(store.QueryItem{Types: []string{"Joined"}, Tags: []string{fmt.Sprint("course:", i)}}), &args)
+		rows, err := c.Query(ctx, sql, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var generic, custom int64
+	if err := c.QueryRow(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1`, sql).Scan(&generic, &custom); err != nil {
+		t.Fatal(err)
+	}
+	if generic < 4 {
+		t.Errorf("10 reads by query: %d generic plans and %d custom ones, want the generic plan after the first few", generic, custom)
+	}
+}
+
 // A condition with an item of types alone has no tag to lock: it waits
 // for every writer in flight, through the table, and then sees what it
 // wrote.
