@@ -815,7 +815,7 @@ const queryPage = 512
 //
 // The query items' tags and types are read through subqueries, so that
 // the planner estimates the same rows whatever their values: otherwise,
-// on a table of more than a few thousand tagged events, the plan for
+// on a table of tens of thousands of tagged events, the plan for
 // given tags (a few rows) looks far cheaper than the plan for any tags
 // (a share of the table), and PostgreSQL plans each read anew, which
 // costs several times as much as running it. The plan is the same
