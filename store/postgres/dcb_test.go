@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/store"
 )
@@ -187,6 +189,105 @@ func TestLockPlans(t *testing.T) {
 	ctx := context.Background()
 	if _, err := s.AppendIf(ctx, "big", store.NoStream, events, store.AppendCondition{FailIfEventsMatch: tagQuery("a1")}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The lock statements written for a few keys take the locks that
+// dcbLockSQL takes, in their modes, and lower the lock timeout as it does.
+func TestLockStatementsOfEveryShape(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openInternal(t)
+	held := func(tx pgx.Tx) map[string]bool {
+		rows, err := tx.Query(ctx, `SELECT ((classid::bigint << 32) | objid::bigint)::text || ' ' || mode FROM pg_locks
+WHERE pid = pg_backend_pid() AND locktype = 'advisory'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		locks, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lo.SliceToMap(locks, func(l string) (string, bool) { return l, true })
+	}
+	keys := []int64{-1 << 40, -7, 3, 1 << 33} // sorted, as lockPlan sorts them
+	for n := 0; n <= smallLocks; n++ {
+		for mask := 0; mask < 1<<n; mask++ {
+			exclusive := make([]bool, n)
+			want := map[string]bool{}
+			for i := range exclusive {
+				exclusive[i] = mask&(1<<i) != 0
+				want[fmt.Sprint(keys[i], " ", map[bool]string{true: "ExclusiveLock", false: "ShareLock"}[exclusive[i]])] = true
+			}
+			for _, timeout := range []bool{false, true} {
+				tx, err := s.pool.Begin(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ti, i := lockShape(exclusive, timeout)
+				args := lo.ToAnySlice(keys[:n])
+				if timeout {
+					args = append(args, "1234ms")
+				}
+				if _, err := tx.Exec(ctx, s.lockSQL[ti][i], args...); err != nil {
+					t.Fatal(err)
+				}
+				var plans, lockTimeout string
+				if err := tx.QueryRow(ctx, `SELECT current_setting('plan_cache_mode'), current_setting('lock_timeout')`).Scan(&plans, &lockTimeout); err != nil {
+					t.Fatal(err)
+				}
+				if got := held(tx); !maps.Equal(got, want) || plans != "force_generic_plan" || (lockTimeout == "1234ms") != timeout {
+					t.Errorf("%d keys, exclusive %v, timeout %v: locks %v, plan_cache_mode %s, lock_timeout %s; want locks %v",
+						n, exclusive, timeout, got, plans, lockTimeout, want)
+				}
+				tx.Rollback(ctx)
+			}
+		}
+	}
+}
+
+// Reads by query keep one plan, whatever their tags, rather than being
+// planned anew each time, which costs more than running them on a table
+// of many tagged events.
+func TestReadsByQueryAreNotPlannedAnew(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openInternal(t)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO `+s.n.events+` (stream_id, version, event_id, type, schema_version, data, encoding, correlation_id, causation_id, tags)
+SELECT 's' || (i / 10), i % 10 + 1, gen_random_uuid(), 'Joined', 1, '', '', '', '', ARRAY['course:' || (i / 5), 'student:' || i]
+FROM generate_series(0, 19999) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Head(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE `+s.n.events); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	var sql string
+	for i := range 10 {
+		args := []any{int64(0), queryPage}
+		sql = s.n.readQuerySQL(store.QueryItems(store.QueryItem{Types: []string{"Joined"}, Tags: []string{fmt.Sprint("course:", i)}}), &args)
+		rows, err := c.Query(ctx, sql, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var generic, custom int64
+	if err := c.QueryRow(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1`, sql).Scan(&generic, &custom); err != nil {
+		t.Fatal(err)
+	}
+	if generic < 4 {
+		t.Errorf("10 reads by query: %d generic plans and %d custom ones, want the generic plan after the first few", generic, custom)
 	}
 }
 

@@ -91,7 +91,8 @@ type Store struct {
 
 	leaseCheck time.Duration // see defaultLeaseCheck
 
-	dcbSQL sync.Map // the SQL of conditional appends by the shape of their query; see dcb.go
+	dcbSQL  sync.Map  // the SQL of conditional appends by the shape of their query; see dcb.go
+	lockSQL *lockSQLs // the lock statements of conditional appends; see dcb.go
 }
 
 var _ store.Store = (*Store)(nil)
@@ -199,7 +200,8 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, n names) (*Stor
 	if err := migrate(ctx, pool, n); err != nil {
 		return nil, err
 	}
-	return &Store{pool: pool, ownPool: own, n: n, sql: newStatements(n), recheck: defaultRecheck, batch: sequenceBatch, leaseCheck: defaultLeaseCheck}, nil
+	return &Store{pool: pool, ownPool: own, n: n, sql: newStatements(n), recheck: defaultRecheck, batch: sequenceBatch, leaseCheck: defaultLeaseCheck,
+		lockSQL: newLockSQLs()}, nil
 }
 
 // poolSizeSet reports whether a URL that parseURL accepted sets the
