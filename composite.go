@@ -26,7 +26,8 @@ import (
 // A command's events are appended to one stream of one part, atomically
 // as every append is; a decision that would touch several instances is
 // several commands, coordinated by a process (see [decider.FanOut] on
-// atomicity).
+// atomicity), or one decision of a [DCBRunner] whose query covers them,
+// with the instances' events tagged for it (see [NewInstances]).
 //
 // A Composite is safe for concurrent use.
 type Composite[C, E, S any] struct {

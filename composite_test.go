@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/samber/lo"
 	"pgregory.net/rapid"
 
 	"github.com/annals-dev/annals"
@@ -117,6 +119,46 @@ func TestInstancesHaveTheRunnersLoop(t *testing.T) {
 	if err != nil || !ok || snap.Version != 2 {
 		t.Fatalf("snapshot of concert-a: %+v, %v, %v; want one at version 2", snap, ok, err)
 	}
+}
+
+// WithTags given the keyed event tags each instance's events with its
+// key, which a query then finds them by; given the event alone it tags by
+// the event, as for a Runner; given anything else NewInstances panics.
+func TestInstancesTagTheirEventsWithTheirKeys(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	byKey := newConcerts(s, annals.WithTags(func(e decider.Keyed[string, Sold]) []string {
+		return []string{"concert:" + e.Key, fmt.Sprint("seat:", e.Value.Seat)}
+	}))
+	for _, key := range []string{"a", "b", "a"} {
+		if _, err := byKey.Handle(ctx, decider.Keyed[string, Buy]{Key: key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := collectRecords(s.ReadQuery(ctx, store.QueryItems(store.QueryItem{Tags: []string{"concert:a"}}), 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := lo.Map(recs, func(r store.Record, _ int) string { return r.StreamID + " " + strings.Join(r.Tags, ",") })
+	if want := []string{"concert-a concert:a,seat:1", "concert-a concert:a,seat:2"}; !slices.Equal(got, want) {
+		t.Fatalf("the events tagged concert:a: %q, want %q", got, want)
+	}
+
+	byEvent := newConcerts(s, annals.WithTags(func(e Sold) []string { return []string{fmt.Sprint("seat:", e.Seat)} }))
+	if _, err := byEvent.Handle(ctx, decider.Keyed[string, Buy]{Key: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err = collectRecords(s.ReadQuery(ctx, store.QueryItems(store.QueryItem{Tags: []string{"seat:1"}}), 0))
+	if err != nil || len(recs) != 3 || recs[2].StreamID != "concert-c" || !slices.Equal(recs[2].Tags, []string{"seat:1"}) {
+		t.Fatalf("the events tagged seat:1: %+v, %v; want concert c's among them, tagged by its event", recs, err)
+	}
+
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "want a func(annals_test.Sold) []string or a func(decider.Keyed[string,") {
+			t.Fatalf("NewInstances with tags of another event type: panic %v", r)
+		}
+	}()
+	newConcerts(s, annals.WithTags(func(e int) []string { return nil }))
 }
 
 // library combines many concerts with many accounts.

@@ -3,7 +3,9 @@ package annals
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 
 	"github.com/samber/lo"
 
@@ -38,12 +40,37 @@ type Instances[K comparable, C, E, S any] struct {
 //		codec.NewKeyed(codec.StreamPrefix[string]("book-"), book.Codec()))
 //
 // The options are those of [NewRunner]; a snapshot mapper of
-// [WithSnapshots] is one of an instance's state S.
+// [WithSnapshots] is one of an instance's state S. [WithTags] takes a
+// func(E) []string, which tags an event by itself, or a
+// func(decider.Keyed[K, E]) []string, which is given each event with the
+// key of its instance: an instance's events rarely hold their key (the
+// stream does), and the queries of a [DCBRunner] find them by a tag made
+// of it, such as "book:978-0".
 func NewInstances[K comparable, C, E, S any](s *Store, d decider.Decider[C, E, S], events *codec.KeyedMapper[K, E], opts ...RunnerOption) *Instances[K, C, E, S] {
 	if events == nil {
 		panic("annals: annals.NewInstances: nil mapper")
 	}
+	opts = append(slices.Clip(opts), keyedTags[K, E](events.Streams()))
 	return &Instances[K, C, E, S]{runner: NewRunner(s, d, events.Events(), opts...), events: events}
+}
+
+// keyedTags turns the func(decider.Keyed[K, E]) []string of a [WithTags]
+// option into the runner's tags by stream, giving each event the key of
+// its stream.
+func keyedTags[K comparable, E any](streams codec.Streams[K]) RunnerOption {
+	return func(c *runnerConfig) {
+		switch tags := c.tags.(type) {
+		case nil, func(E) []string:
+		case func(decider.Keyed[K, E]) []string:
+			c.tags = func(streamID string, e E) []string {
+				key, _ := streams.Key(streamID)
+				return tags(decider.Keyed[K, E]{Key: key, Value: e})
+			}
+		default:
+			panic(fmt.Sprintf("annals: annals.NewInstances: WithTags was given a %T, want a func(%v) []string or a func(%v) []string",
+				c.tags, reflect.TypeFor[E](), reflect.TypeFor[decider.Keyed[K, E]]()))
+		}
+	}
 }
 
 // Handle decides the command's Value on the current state of the

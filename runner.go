@@ -44,7 +44,7 @@ type Runner[C, E, S any] struct {
 	backoff func(attempt int) time.Duration
 	cache   *stateCache[S]
 	snaps   *snapshots[S]
-	tags    func(E) []string // see WithTags
+	tags    func(streamID string, e E) []string // see WithTags
 	logger  *slog.Logger
 }
 
@@ -56,7 +56,7 @@ type runnerConfig struct {
 	backoff         func(int) time.Duration
 	cacheSize       int
 	snapshots       any // a *snapshotConfig[S], checked by NewRunner
-	tags            any // a func(E) []string, checked by NewRunner; see WithTags
+	tags            any // a func(E) []string, or a func(string, E) []string from NewInstances; checked by NewRunner; see WithTags
 	snapshotTimeout time.Duration
 	logger          *slog.Logger
 }
@@ -120,12 +120,14 @@ func NewRunner[C, E, S any](s *Store, d decider.Decider[C, E, S], m codec.Mapper
 		}
 		r.snaps = &snapshots[S]{snapshotConfig: *sc, timeout: cfg.snapshotTimeout}
 	}
-	if cfg.tags != nil {
-		tags, ok := cfg.tags.(func(E) []string)
-		if !ok {
-			panic(fmt.Sprintf("annals: annals.NewRunner: WithTags was given a %T, want a func(%v) []string of the runner's events", cfg.tags, reflect.TypeFor[E]()))
-		}
+	switch tags := cfg.tags.(type) {
+	case nil:
+	case func(E) []string:
+		r.tags = func(_ string, e E) []string { return tags(e) }
+	case func(string, E) []string: // from NewInstances, which knows each stream's key
 		r.tags = tags
+	default:
+		panic(fmt.Sprintf("annals: annals.NewRunner: WithTags was given a %T, want a func(%v) []string of the runner's events", cfg.tags, reflect.TypeFor[E]()))
 	}
 	return r
 }
@@ -406,7 +408,7 @@ func (r *Runner[C, E, S]) encode(ctx context.Context, streamID string, version i
 			return nil, fmt.Errorf("handle command on stream %q: encode event %d: %w", streamID, i, err)
 		}
 		if r.tags != nil {
-			ev.Tags = r.tags(e)
+			ev.Tags = r.tags(streamID, e)
 		}
 		out[i] = ev
 	}

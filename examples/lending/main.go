@@ -1,11 +1,14 @@
-// Command lending runs a short day at a library's lending desk: members
-// check books out and bring them back, a checkout the member may not take
-// is undone, and two late returns suspend a member. It prints what each
-// step led to, then every member's loans.
+// Command lending runs a short day at a library's lending desk: the
+// library acquires copies and members join, members check copies out and
+// bring them back, checkouts the rules refuse are refused, and two late
+// returns suspend a member. It prints what each step led to, then every
+// member's holdings.
 //
-// Books and members are two deciders composed with the algebra and
-// stored one stream per copy and one per member (package lending). The
-// store is memory unless ANNALS_STORE names another:
+// Copies and members are two deciders composed with the algebra and
+// stored one stream per copy and one per member; a checkout, which is
+// about a copy and a member at once, is decided on a dynamic consistency
+// boundary (package lending). The store is memory unless ANNALS_STORE
+// names another:
 //
 //	go run ./examples/lending
 //	ANNALS_STORE=sqlite:///tmp/library.db go run ./examples/lending
@@ -20,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/examples/lending/book"
@@ -82,36 +86,42 @@ func run(ctx context.Context, out io.Writer, url string) error {
 	fmt.Fprintf(out, "store %s, %s mode\n", scheme, lib.System.Mode())
 	d := &desk{ctx: ctx, out: out, s: s, lib: lib, run: uuid.NewString()[:8]}
 
+	var copies []any
+	for _, title := range []string{"Dune", "Emma", "Ulysses", "Hamlet"} {
+		copies = append(copies, lending.ToBook(d.key(isbn(title)), book.Acquire{Title: title}))
+	}
 	for _, step := range []struct {
 		what string
-		cmd  lending.Command
+		cmds []any // lending.Command or lending.LoanCommand
 	}{
-		{"ada checks out Dune", d.checkout("Dune", "ada")},
-		{"ada checks out Emma", d.checkout("Emma", "ada")},
-		{"ada checks out Ulysses", d.checkout("Ulysses", "ada")},
-		{"ada checks out Hamlet", d.checkout("Hamlet", "ada")},
-		{"bob checks out Dune", d.checkout("Dune", "bob")},
-		{"bob checks out Hamlet", d.checkout("Hamlet", "bob")},
-		{"Dune comes back on day 20", lending.Return(d.key(isbn("Dune")), 20)},
-		{"Emma comes back on day 21", lending.Return(d.key(isbn("Emma")), 21)},
-		{"ada checks out Dune", d.checkout("Dune", "ada")},
+		{"the library acquires Dune, Emma, Ulysses and Hamlet", copies},
+		{"ada and bob join", []any{d.join("ada", "Ada"), d.join("bob", "Bob")}},
+		{"ada checks out Dune", []any{d.checkout("Dune", "ada")}},
+		{"ada checks out Emma", []any{d.checkout("Emma", "ada")}},
+		{"ada checks out Ulysses", []any{d.checkout("Ulysses", "ada")}},
+		{"ada checks out Hamlet", []any{d.checkout("Hamlet", "ada")}},
+		{"bob checks out Dune", []any{d.checkout("Dune", "bob")}},
+		{"bob checks out Hamlet", []any{d.checkout("Hamlet", "bob")}},
+		{"Dune comes back on day 20", []any{lending.Return{ISBN: d.key(isbn("Dune")), Day: 20}}},
+		{"Emma comes back on day 21", []any{lending.Return{ISBN: d.key(isbn("Emma")), Day: 21}}},
+		{"ada checks out Dune", []any{d.checkout("Dune", "ada")}},
+		{"the library withdraws Emma", []any{lending.ToBook(d.key(isbn("Emma")), book.Withdraw{Reason: "worn out"})}},
+		{"bob checks out Emma", []any{d.checkout("Emma", "bob")}},
+		{"bob checks out Dune", []any{d.checkout("Dune", "bob")}},
 	} {
-		if err := d.step(step.what, step.cmd); err != nil {
+		if err := d.step(step.what, step.cmds); err != nil {
 			return err
 		}
 	}
 
-	fmt.Fprintln(out, "loans:")
+	fmt.Fprintln(out, "holdings:")
 	for _, m := range []string{"ada", "bob"} {
-		loans, err := lib.Loans(ctx, d.key(m))
+		h, err := lib.Holdings(ctx, d.key(m))
 		if err != nil {
 			return err
 		}
-		line := strings.Join(mapNames(loans.Books, d.name), ", ")
-		if loans.Refused > 0 {
-			line += fmt.Sprintf("; %d refused", loans.Refused)
-		}
-		if loans.Suspended {
+		line := strings.Join(lo.Map(h.Books, func(key string, _ int) string { return d.name(key) }), ", ")
+		if h.Suspended {
 			line += "; suspended"
 		}
 		fmt.Fprintf(out, "  %s: %s\n", m, line)
@@ -131,42 +141,50 @@ func (d *desk) name(key string) string {
 	return name
 }
 
-func mapNames(keys []string, name func(string) string) []string {
-	out := make([]string, len(keys))
-	for i, k := range keys {
-		out[i] = name(k)
-	}
-	return out
-}
-
 // checkout lends a copy to a member for two weeks, from day 0.
-func (d *desk) checkout(title, memberID string) lending.Command {
-	return lending.Checkout(d.key(isbn(title)), d.key(memberID), 14)
+func (d *desk) checkout(title, memberID string) lending.Checkout {
+	return lending.Checkout{ISBN: d.key(isbn(title)), Member: d.key(memberID), Due: 14}
 }
 
-// step sends a command and prints what followed from it: the desk's own
-// events and those of the commands the clerk sent because of them, read
-// back from the log.
-func (d *desk) step(what string, cmd lending.Command) error {
+// join makes someone a member.
+func (d *desk) join(memberID, name string) lending.Command {
+	return lending.ToMember(d.key(memberID), member.Join{Name: name})
+}
+
+// step sends commands, a copy's or a member's to its stream and a loan's
+// to the loans, and prints what followed from them: their events and
+// those of the commands the clerk sent because of them, read back from
+// the log.
+func (d *desk) step(what string, cmds []any) error {
 	head, err := d.s.Head(d.ctx)
 	if err != nil {
 		return err
 	}
-	_, err = d.lib.Handle(d.ctx, cmd)
-	if errors.Is(err, annals.ErrRejected) {
-		fmt.Fprintf(d.out, "%s: refused: %v\n", what, err)
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+	for _, cmd := range cmds {
+		switch cmd := cmd.(type) {
+		case lending.Command:
+			_, err = d.lib.Handle(d.ctx, cmd)
+		case lending.LoanCommand:
+			_, err = d.lib.HandleLoan(d.ctx, cmd)
+		default:
+			err = fmt.Errorf("not a command of the library: %T", cmd)
+		}
+		if errors.Is(err, annals.ErrRejected) && len(cmds) == 1 {
+			fmt.Fprintf(d.out, "%s: refused: %v\n", what, err)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
 	}
 	fmt.Fprintf(d.out, "%s:\n", what)
 	recs, err := d.s.ReadLog(d.ctx, store.LogQuery{After: head, Limit: 100})
 	if err != nil {
 		return err
 	}
+	events := lending.Events()
 	for _, rec := range recs {
-		e, err := d.lib.Desk.Events().FromRecord(d.ctx, rec)
+		e, err := events.FromRecord(d.ctx, rec)
 		if err != nil {
 			return err
 		}
@@ -175,35 +193,38 @@ func (d *desk) step(what string, cmd lending.Command) error {
 	return nil
 }
 
-// describe says what an event of the desk means.
-func (d *desk) describe(e lending.Event) string {
+// describe says what an event of the library means.
+func (d *desk) describe(e lending.LogEvent) string {
 	if ev, ok := e.Left(); ok {
-		title := d.name(ev.Key)
-		switch be := ev.Value.(type) {
-		case book.Lent:
-			return fmt.Sprintf("%s lent to %s until day %d", title, d.name(be.Member), be.Due)
-		case book.Returned:
-			late := ""
-			if be.Late {
-				late = ", late"
+		if be, ok := ev.Left(); ok {
+			title := d.name(be.Key)
+			switch be := be.Value.(type) {
+			case book.Acquired:
+				return fmt.Sprintf("%s acquired", title)
+			case book.Withdrawn:
+				return fmt.Sprintf("%s withdrawn: %s", title, be.Reason)
 			}
-			return fmt.Sprintf("%s returned by %s on day %d%s", title, d.name(be.Member), be.Day, late)
-		case book.LoanCancelled:
-			return fmt.Sprintf("loan of %s to %s cancelled: %s", title, d.name(be.Member), be.Reason)
+			return fmt.Sprintf("%s: %v", title, be.Value)
 		}
-		return fmt.Sprintf("%s: %v", title, ev.Value)
+		me, _ := ev.Right()
+		who := d.name(me.Key)
+		switch m := me.Value.(type) {
+		case member.Joined:
+			return fmt.Sprintf("%s joins as %s", who, m.Name)
+		case member.Suspended:
+			return fmt.Sprintf("%s is suspended: %s", who, m.Reason)
+		}
+		return fmt.Sprintf("%s: %v", who, me.Value)
 	}
-	ev, _ := e.Right()
-	who := d.name(ev.Key)
-	switch me := ev.Value.(type) {
-	case member.Borrowed:
-		return fmt.Sprintf("%s borrows %s", who, d.name(me.ISBN))
-	case member.BorrowRefused:
-		return fmt.Sprintf("%s may not borrow %s: %s", who, d.name(me.ISBN), me.Reason)
-	case member.GaveBack:
-		return fmt.Sprintf("%s gives %s back", who, d.name(me.ISBN))
-	case member.Suspended:
-		return fmt.Sprintf("%s is suspended: %s", who, me.Reason)
+	switch l, _ := e.Right(); l := l.(type) {
+	case lending.CheckedOut:
+		return fmt.Sprintf("%s lent to %s until day %d", d.name(l.ISBN), d.name(l.Member), l.Due)
+	case lending.Returned:
+		late := ""
+		if l.Late {
+			late = ", late"
+		}
+		return fmt.Sprintf("%s returned by %s on day %d%s", d.name(l.ISBN), d.name(l.Member), l.Day, late)
 	}
-	return fmt.Sprintf("%s: %v", who, ev.Value)
+	return fmt.Sprint(e)
 }

@@ -10,37 +10,38 @@ import (
 	"github.com/annals-dev/annals/internal/pgtest"
 )
 
-const want = `ada checks out Dune:
+const want = `the library acquires Dune, Emma, Ulysses and Hamlet:
+  Dune acquired
+  Emma acquired
+  Ulysses acquired
+  Hamlet acquired
+ada and bob join:
+  ada joins as Ada
+  bob joins as Bob
+ada checks out Dune:
   Dune lent to ada until day 14
-  ada borrows Dune
 ada checks out Emma:
   Emma lent to ada until day 14
-  ada borrows Emma
 ada checks out Ulysses:
   Ulysses lent to ada until day 14
-  ada borrows Ulysses
-ada checks out Hamlet:
-  Hamlet lent to ada until day 14
-  ada may not borrow Hamlet: three loans already
-  loan of Hamlet to ada cancelled: three loans already
+ada checks out Hamlet: refused: a member holds at most 3 copies
 bob checks out Dune: refused: the copy is lent already
 bob checks out Hamlet:
   Hamlet lent to bob until day 14
-  bob borrows Hamlet
 Dune comes back on day 20:
   Dune returned by ada on day 20, late
-  ada gives Dune back
 Emma comes back on day 21:
   Emma returned by ada on day 21, late
-  ada gives Emma back
   ada is suspended: two late returns
-ada checks out Dune:
-  Dune lent to ada until day 14
-  ada may not borrow Dune: suspended
-  loan of Dune to ada cancelled: suspended
-loans:
-  ada: Ulysses; 2 refused; suspended
-  bob: Hamlet
+ada checks out Dune: refused: the member is suspended
+the library withdraws Emma:
+  Emma withdrawn: worn out
+bob checks out Emma: refused: the copy is withdrawn
+bob checks out Dune:
+  Dune lent to bob until day 14
+holdings:
+  ada: Ulysses; suspended
+  bob: Hamlet, Dune
 `
 
 func TestRunTellsTheDay(t *testing.T) {

@@ -1,9 +1,9 @@
-// Package book decides on one copy of a book in a library: the copy is
-// lent to one member at a time, until it is returned or the loan is
-// cancelled.
+// Package book decides on one copy of a book in a library's catalogue:
+// a copy is acquired once, with its title, and may be withdrawn from
+// circulation.
 //
-// Days are numbered from the library's opening, so that the rules and
-// their tests need no clock.
+// Whether the copy is lent is not the copy's alone to decide: a loan is
+// the member's too, and package lending decides it on both at once.
 package book
 
 import (
@@ -19,111 +19,87 @@ type Command interface{ isCommand() }
 
 // Commands.
 type (
-	// Lend lends the copy to Member until day Due.
-	Lend struct {
-		Member string
-		Due    int
-	}
-	// Return brings the copy back on day Day.
-	Return struct{ Day int }
-	// CancelLoan undoes the loan to Member, which the member could not
-	// take after all.
-	CancelLoan struct {
-		Member string
-		Reason string
-	}
+	// Acquire adds the copy, a copy of Title, to the catalogue.
+	Acquire struct{ Title string }
+	// Withdraw takes the copy out of circulation, for Reason: it is not
+	// lent again.
+	Withdraw struct{ Reason string }
 )
 
-func (Lend) isCommand()       {}
-func (Return) isCommand()     {}
-func (CancelLoan) isCommand() {}
+func (Acquire) isCommand()  {}
+func (Withdraw) isCommand() {}
 
 // An Event is what happened to one copy.
 type Event interface{ isEvent() }
 
 // Events.
 type (
-	// Lent: the copy was lent to Member until day Due.
-	Lent struct {
-		Member string `json:"member"`
-		Due    int    `json:"due"`
+	// Acquired: the copy, a copy of Title, is in the catalogue.
+	Acquired struct {
+		Title string `json:"title"`
 	}
-	// Returned: Member brought the copy back on day Day, after the due
-	// day when Late.
-	Returned struct {
-		Member string `json:"member"`
-		Day    int    `json:"day"`
-		Late   bool   `json:"late"`
-	}
-	// LoanCancelled: the loan to Member was undone.
-	LoanCancelled struct {
-		Member string `json:"member"`
+	// Withdrawn: the copy is out of circulation, for Reason.
+	Withdrawn struct {
 		Reason string `json:"reason"`
 	}
 )
 
-func (Lent) isEvent()          {}
-func (Returned) isEvent()      {}
-func (LoanCancelled) isEvent() {}
+func (Acquired) isEvent()  {}
+func (Withdrawn) isEvent() {}
 
-// State is a copy's state: on the shelf when Member is "".
+// State is a copy's place in the catalogue.
 type State struct {
-	Member string `json:"member,omitempty"`
-	Due    int    `json:"due,omitempty"`
+	Title     string `json:"title,omitempty"`
+	Acquired  bool   `json:"acquired,omitempty"`
+	Withdrawn bool   `json:"withdrawn,omitempty"`
 }
-
-// OnShelf reports whether the copy can be lent.
-func (s State) OnShelf() bool { return s.Member == "" }
 
 // Business-rule rejections.
 var (
-	ErrLent        = errors.New("the copy is lent already")
-	ErrOnShelf     = errors.New("the copy is on the shelf")
-	ErrOtherMember = errors.New("the copy is lent to another member")
-	ErrNoMember    = errors.New("a loan needs a member")
+	ErrUnknown  = errors.New("the library has no such copy")
+	ErrAcquired = errors.New("the copy is in the catalogue already")
+	ErrNoTitle  = errors.New("a copy needs a title")
 )
 
-// Decider decides on one copy: a copy is lent once, to one member, until
-// it comes back.
+// Decider decides on one copy: acquired once, withdrawn at most once.
 var Decider = decider.Decider[Command, Event, State]{
 	Decide: func(c Command, s State) ([]Event, error) {
 		switch c := c.(type) {
-		case Lend:
-			if c.Member == "" {
-				return nil, ErrNoMember
+		// docs:begin book
+		case Acquire:
+			switch {
+			case c.Title == "":
+				return nil, ErrNoTitle
+			case s.Acquired:
+				return nil, ErrAcquired
 			}
-			if !s.OnShelf() {
-				return nil, ErrLent
+			return []Event{Acquired{Title: c.Title}}, nil
+		case Withdraw:
+			switch {
+			case !s.Acquired:
+				return nil, ErrUnknown
+			case s.Withdrawn:
+				return nil, nil // withdrawn already: nothing new
 			}
-			return []Event{Lent{Member: c.Member, Due: c.Due}}, nil
-		case Return:
-			if s.OnShelf() {
-				return nil, ErrOnShelf
-			}
-			return []Event{Returned{Member: s.Member, Day: c.Day, Late: c.Day > s.Due}}, nil
-		case CancelLoan:
-			if s.OnShelf() {
-				return nil, ErrOnShelf
-			}
-			if c.Member != s.Member {
-				return nil, ErrOtherMember
-			}
-			return []Event{LoanCancelled{Member: c.Member, Reason: c.Reason}}, nil
+			return []Event{Withdrawn{Reason: c.Reason}}, nil
+			// docs:end book
 		}
 		return nil, fmt.Errorf("book: unknown command %T", c)
 	},
 	Evolve: func(s State, e Event) State {
-		if e, ok := e.(Lent); ok {
-			return State{Member: e.Member, Due: e.Due}
+		switch e := e.(type) {
+		case Acquired:
+			s.Title, s.Acquired = e.Title, true
+		case Withdrawn:
+			s.Withdrawn = true
 		}
-		return State{} // returned or cancelled: back on the shelf
+		return s
 	},
 }
 
 // Codec stores a copy's events under stable names.
 func Codec() *codec.JSON[Event] {
 	return codec.NewJSON[Event]().
-		Register("BookLent", Lent{}).
-		Register("BookReturned", Returned{}).
-		Register("BookLoanCancelled", LoanCancelled{})
+		Register("BookAcquired", Acquired{}).
+		Register("BookWithdrawn", Withdrawn{})
 }

@@ -10,89 +10,74 @@ import (
 )
 
 func TestRules(t *testing.T) {
+	dune := book.Acquired{Title: "Dune"}
 	proptest.For(t, book.Decider).
-		When(book.Lend{Member: "ada", Due: 14}).
-		Then(book.Lent{Member: "ada", Due: 14})
+		When(book.Acquire{Title: "Dune"}).
+		Then(dune)
 	proptest.For(t, book.Decider).
-		Given(book.Lent{Member: "ada", Due: 14}).
-		When(book.Lend{Member: "bob", Due: 14}).
-		ThenError(book.ErrLent)
+		When(book.Acquire{}).
+		ThenError(book.ErrNoTitle)
 	proptest.For(t, book.Decider).
-		When(book.Lend{Due: 14}).
-		ThenError(book.ErrNoMember)
+		Given(dune).
+		When(book.Acquire{Title: "Dune"}).
+		ThenError(book.ErrAcquired)
 	proptest.For(t, book.Decider).
-		Given(book.Lent{Member: "ada", Due: 14}).
-		When(book.Return{Day: 14}).
-		Then(book.Returned{Member: "ada", Day: 14})
+		Given(dune).
+		When(book.Withdraw{Reason: "worn"}).
+		Then(book.Withdrawn{Reason: "worn"})
 	proptest.For(t, book.Decider).
-		Given(book.Lent{Member: "ada", Due: 14}).
-		When(book.Return{Day: 15}).
-		Then(book.Returned{Member: "ada", Day: 15, Late: true})
+		When(book.Withdraw{Reason: "worn"}).
+		ThenError(book.ErrUnknown)
 	proptest.For(t, book.Decider).
-		When(book.Return{Day: 3}).
-		ThenError(book.ErrOnShelf)
+		Given(dune, book.Withdrawn{Reason: "worn"}).
+		When(book.Withdraw{Reason: "lost"}).
+		Then()
 	proptest.For(t, book.Decider).
-		Given(book.Lent{Member: "ada", Due: 14}).
-		When(book.CancelLoan{Member: "bob", Reason: "r"}).
-		ThenError(book.ErrOtherMember)
-	proptest.For(t, book.Decider).
-		Given(book.Lent{Member: "ada", Due: 14}, book.LoanCancelled{Member: "ada", Reason: "r"}).
-		When(book.Lend{Member: "bob", Due: 20}).
-		Then(book.Lent{Member: "bob", Due: 20})
-	proptest.For(t, book.Decider).
-		Given(book.Lent{Member: "ada", Due: 14}, book.Returned{Member: "ada", Day: 3}).
-		ThenState(book.State{})
+		Given(dune, book.Withdrawn{Reason: "worn"}).
+		ThenState(book.State{Title: "Dune", Acquired: true, Withdrawn: true})
 }
 
-// Command draws a command a copy may get in state s: mostly one its rules
-// accept, so that runs reach every state, and sometimes one they refuse.
+// Command draws a command a copy may get: mostly one its rules accept,
+// so that runs reach every state, and sometimes one they refuse.
 func Command(t *rapid.T, s book.State) book.Command {
-	member := rapid.SampledFrom([]string{"ada", "bob", ""}).Draw(t, "member")
-	day := rapid.IntRange(0, 30).Draw(t, "day")
-	if rapid.IntRange(0, 4).Draw(t, "odd one") == 0 {
-		return rapid.SampledFrom([]book.Command{book.Lend{Member: member, Due: day}, book.Return{Day: day}, book.CancelLoan{Member: member, Reason: "r"}}).Draw(t, "any command")
+	title := rapid.SampledFrom([]string{"Dune", "Emma", ""}).Draw(t, "title")
+	if !s.Acquired || rapid.IntRange(0, 4).Draw(t, "again") == 0 {
+		return book.Acquire{Title: title}
 	}
-	if s.OnShelf() {
-		return book.Lend{Member: member, Due: day}
-	}
-	if rapid.Bool().Draw(t, "return") {
-		return book.Return{Day: day}
-	}
-	return book.CancelLoan{Member: s.Member, Reason: "r"}
+	return book.Withdraw{Reason: "worn"}
 }
 
 func TestReplayEqualsLive(t *testing.T) {
 	proptest.ReplayEqualsLive(t, book.Decider, Command)
 }
 
-// A copy is lent once: for any commands, a loan starts only on the
-// shelf, and ends, returned or cancelled, with the member it was lent to.
-func TestACopyIsLentOnce(t *testing.T) {
+// For any commands, a copy is acquired once, keeps its first title, and
+// is withdrawn only once it is in the catalogue.
+func TestAcquiredOnceWithdrawnOnce(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s := book.Decider.InitialState()
-		for range rapid.IntRange(0, 40).Draw(t, "length") {
+		acquired, withdrawn := 0, 0
+		for range rapid.IntRange(0, 20).Draw(t, "length") {
 			c := Command(t, s)
-			events, err := book.Decider.Decide(c, s)
+			events, next, err := book.Decider.Step(s, c)
 			if err != nil {
 				continue
 			}
 			for _, e := range events {
-				switch e := e.(type) {
-				case book.Lent:
-					if !s.OnShelf() {
-						t.Fatalf("%#v lent the copy again while lent to %q", c, s.Member)
-					}
-				case book.Returned:
-					if e.Member != s.Member || e.Late != (e.Day > s.Due) {
-						t.Fatalf("%#v in state %+v gave %+v", c, s, e)
-					}
-				case book.LoanCancelled:
-					if e.Member != s.Member {
-						t.Fatalf("%#v cancelled the loan of %q, lent to %q", c, e.Member, s.Member)
+				switch e.(type) {
+				case book.Acquired:
+					acquired++
+				case book.Withdrawn:
+					withdrawn++
+					if !s.Acquired {
+						t.Fatalf("%#v withdrew a copy the catalogue does not hold", c)
 					}
 				}
-				s = book.Decider.Evolve(s, e)
 			}
+			if acquired > 1 || withdrawn > 1 || (s.Acquired && next.Title != s.Title) {
+				t.Fatalf("%#v: acquired %d times, withdrawn %d times, from %+v to %+v", c, acquired, withdrawn, s, next)
+			}
+			s = next
 		}
 	})
 }

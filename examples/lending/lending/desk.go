@@ -3,9 +3,11 @@ package lending
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/examples/lending/book"
 	"github.com/annals-dev/annals/examples/lending/member"
 	"github.com/annals-dev/annals/store"
@@ -20,24 +22,33 @@ var (
 	MemberStreams = codec.StreamPrefix[string]("member-")
 )
 
-// Stored returns the lending desk's deciders stored on s, one stream per
-// copy and one per member, as the composite of [Decider]. opts apply to
-// both parts' runners.
+// Stored returns the desk's deciders stored on s, one stream per copy
+// and one per member, as the composite of [Decider]. Each instance tags
+// its events with its key, so that the queries of loans find them. opts
+// apply to both parts' runners.
 func Stored(s *annals.Store, opts ...annals.RunnerOption) *annals.Composite[Command, Event, State] {
-	books := annals.NewInstances(s, book.Decider, codec.NewKeyed(BookStreams, book.Codec()), opts...)
-	members := annals.NewInstances(s, member.Decider, codec.NewKeyed(MemberStreams, member.Codec()), opts...)
+	books := annals.NewInstances(s, book.Decider, codec.NewKeyed(BookStreams, book.Codec()),
+		append(slices.Clip(opts), annals.WithTags(func(e decider.Keyed[string, book.Event]) []string {
+			return Tags(OfDesk(OfBook(e.Key, e.Value)))
+		}))...)
+	members := annals.NewInstances(s, member.Decider, codec.NewKeyed(MemberStreams, member.Codec()),
+		append(slices.Clip(opts), annals.WithTags(func(e decider.Keyed[string, member.Event]) []string {
+			return Tags(OfDesk(OfMember(e.Key, e.Value)))
+		}))...)
 	return annals.NewComposite(Decider, books, members)
 }
 
 // docs:end stored
 
-// Library is the lending desk running on a store: the deciders, the
-// clerk and the loans view, wired as one system.
+// Library is the lending desk running on a store: the copies and members
+// on their streams, the loans on dynamic consistency boundaries, the
+// clerk and the holdings view, wired as one system.
 type Library struct {
 	System *annals.System
 	Desk   *annals.Composite[Command, Event, State]
-	loans  *annals.ViewProjection[Loans, Event]
-	clerk  *annals.SagaRunner[Borrower, Event, Command]
+	Loans  *annals.DCBRunner[LoanCommand, LogEvent, Ledger]
+	view   *annals.ViewProjection[Holdings, LogEvent]
+	clerk  *annals.SagaRunner[Borrower, LogEvent, Command]
 }
 
 // docs:begin open
@@ -48,15 +59,19 @@ func Open(s *annals.Store, mode annals.Mode) (*Library, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Library{System: sys, Desk: Stored(s)}
-	events := l.Desk.Events()
-	l.loans = annals.NewViewProjection(s, "loans", LoansView, events, ByMember)
+	events := Events()
+	l := &Library{
+		System: sys,
+		Desk:   Stored(s),
+		Loans:  annals.NewDCBRunner(s, LoanDecider, events, Loans),
+	}
+	l.view = annals.NewViewProjection(s, "holdings", HoldingsView, events, ByMember)
 	l.clerk = annals.NewProcess(s, "clerk", Clerk, events, ByMember,
 		func(ctx context.Context, c Command, cause annals.Cause) error {
 			_, err := l.Desk.Handle(ctx, c, cause.Options()...)
 			return err
 		})
-	if err := sys.Add(l.loans, l.clerk); err != nil {
+	if err := sys.Add(l.view, l.clerk); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -64,19 +79,25 @@ func Open(s *annals.Store, mode annals.Mode) (*Library, error) {
 
 // docs:end open
 
-// Handle sends a command to the desk.
+// Handle sends a command to a copy or a member, on its stream.
 func (l *Library) Handle(ctx context.Context, c Command) (annals.Result[Event, State], error) {
 	return l.Desk.Handle(ctx, c)
 }
 
-// Loans returns a member's loans as the read model has them; a member
-// the library has never heard of has none.
-func (l *Library) Loans(ctx context.Context, memberID string) (Loans, error) {
-	loans, err := l.loans.Get(ctx, memberID)
+// HandleLoan decides a checkout or a return on the events of its copy
+// and, for a checkout, of its member.
+func (l *Library) HandleLoan(ctx context.Context, c LoanCommand) (annals.DCBResult[LogEvent, Ledger], error) {
+	return l.Loans.Handle(ctx, c)
+}
+
+// Holdings returns a member's holdings as the read model has them; a
+// member the library has never heard of holds nothing.
+func (l *Library) Holdings(ctx context.Context, memberID string) (Holdings, error) {
+	h, err := l.view.Get(ctx, memberID)
 	if errors.Is(err, store.ErrNotFound) {
-		return Loans{}, nil
+		return Holdings{}, nil
 	}
-	return loans, err
+	return h, err
 }
 
 // Borrower returns what the clerk knows of a member.

@@ -64,11 +64,11 @@ func Example_threeDeciders() {
 	fmt.Println(res.Events, res.State.Third, err)
 	_, err = desk.Handle(ctx, library.Third(decider.Keyed[int, TakeSeat]{Key: 7, Value: TakeSeat{Member: "bob"}}))
 	fmt.Println(err)
-	res, err = desk.Handle(ctx, library.First(decider.Keyed[string, book.Command]{Key: "dune", Value: book.Lend{Member: "ada", Due: 14}}))
+	res, err = desk.Handle(ctx, library.First(decider.Keyed[string, book.Command]{Key: "dune", Value: book.Acquire{Title: "Dune"}}))
 	// docs:end three
 	fmt.Println(res.Events, err)
 	// Output:
 	// [Third({Key:7 Value:SeatTaken{Member:ada}})] map[7:ada] <nil>
 	// the seat is taken
-	// [First({Key:"dune" Value:Lent{Member:ada Due:14}})] <nil>
+	// [First({Key:"dune" Value:Acquired{Title:Dune}})] <nil>
 }

@@ -1,16 +1,27 @@
-// Package lending is a library's lending desk: its books and its members,
-// each a decider of its own, composed with the algebra and run on the
-// store one stream per book and one per member.
+// Package lending is a library's lending desk: its copies and its
+// members, each a decider of its own, composed with the algebra and
+// stored one stream per copy and one per member; and the loans between
+// them, decided on dynamic consistency boundaries (docs/dcb.md).
 //
-// A checkout touches a copy and a member, two streams that no one append
-// covers. So it is decided in steps, each one stream's atomic append, and
-// a process finishes the work or undoes it: the copy is lent first (a copy
-// is lent once, which its stream's optimistic concurrency enforces
-// against every rival checkout), then the member borrows it; when the
-// member may not (three loans already, or suspended), the process cancels
-// the loan, a compensating command, and the copy is back on the shelf.
-// The same process gives a returned copy back to its member, and suspends
-// a member after two late returns. A view keeps each member's loans.
+// A copy's life in the catalogue (acquired, withdrawn) is the copy's
+// alone, and a member's (joined, suspended) the member's: each lives in
+// its own stream. A loan is not one thing's: a copy is lent to one member
+// at a time, and a member holds at most [MaxLoans] copies, and a checkout
+// must keep both rules at once. No stream holds both the copy's loans and
+// the member's, and deciding in steps, the copy's then the member's, would
+// leave a window where a rule is broken and a step to undo. So a checkout
+// is one decision of an annals.DCBRunner on the events of a query,
+// [Loans]: the copy's life and loans (tag book:…) OR the member's life
+// and loans (tag member:…). Its event, tagged with both, is appended on
+// the condition that no event matching the query was appended since the
+// decision read it: two checkouts of one copy, or by one member, are
+// ordered, and a refused checkout is a rejection that stored nothing.
+// The copies' and members' streams tag their events (annals.WithTags), so
+// that the loans' queries see a copy withdrawn or a member suspended.
+//
+// A process, the clerk, suspends a member at the second late return, and
+// a view keeps each member's holdings; both read the streams' events and
+// the loans' from the one log.
 package lending
 
 import (
@@ -21,14 +32,14 @@ import (
 
 // docs:begin decider
 
-// Decider is the lending desk as one pure decider: one book decider per
-// ISBN and one member decider per member ID, side by side.
+// Decider is the catalogue and the membership as one pure decider: one
+// book decider per ISBN and one member decider per member ID, side by
+// side.
 var Decider = decider.Combine(decider.Many[string](book.Decider), decider.Many[string](member.Decider))
 
-// The lending desk's commands, events and state, as the algebra builds
-// them: a command or an event is for a book or for a member, addressed to
-// one of them by its key; the state holds every book's and every
-// member's.
+// The desk's commands, events and state, as the algebra builds them: a
+// command or an event is for a book or for a member, addressed to one of
+// them by its key; the state holds every book's and every member's.
 type (
 	Command = decider.Either[decider.Keyed[string, book.Command], decider.Keyed[string, member.Command]]
 	Event   = decider.Either[decider.Keyed[string, book.Event], decider.Keyed[string, member.Event]]
@@ -60,13 +71,3 @@ func OfBook(isbn string, e book.Event) Event {
 func OfMember(id string, e member.Event) Event {
 	return decider.Right[decider.Keyed[string, book.Event]](decider.Keyed[string, member.Event]{Key: id, Value: e})
 }
-
-// Checkout is the first step of lending the copy isbn to a member until
-// day due: the copy's. The checkout process does the rest.
-func Checkout(isbn, memberID string, due int) Command {
-	return ToBook(isbn, book.Lend{Member: memberID, Due: due})
-}
-
-// Return brings the copy isbn back on day day; the checkout process gives
-// it back to its member.
-func Return(isbn string, day int) Command { return ToBook(isbn, book.Return{Day: day}) }

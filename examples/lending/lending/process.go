@@ -1,7 +1,6 @@
 package lending
 
 import (
-	"github.com/annals-dev/annals/examples/lending/book"
 	"github.com/annals-dev/annals/examples/lending/member"
 	"github.com/annals-dev/annals/saga"
 	"github.com/annals-dev/annals/store"
@@ -15,60 +14,43 @@ type Borrower struct {
 	LateReturns int `json:"late_returns"`
 }
 
-// docs:begin clerk
-
-// Clerk is the checkout process, one instance per member. It finishes a
-// checkout that the copy accepted, undoes one the member refused, gives a
-// returned copy back to its member, and suspends a member at the second
-// late return.
-var Clerk = saga.Process[Borrower, Event, Command]{
-	React: func(b Borrower, e Event) []Command {
-		if ev, ok := e.Left(); ok {
-			switch lent := ev.Value.(type) {
-			case book.Lent:
-				// The copy is the member's: now the member takes it.
-				return []Command{ToMember(lent.Member, member.Borrow{ISBN: ev.Key})}
-			case book.Returned:
-				cs := []Command{ToMember(lent.Member, member.GiveBack{ISBN: ev.Key})}
-				if lent.Late && b.LateReturns+1 == SuspendAfter {
-					cs = append(cs, ToMember(lent.Member, member.Suspend{Reason: "two late returns"}))
-				}
-				return cs
-			}
-			return nil
-		}
-		ev, _ := e.Right()
-		if refused, ok := ev.Value.(member.BorrowRefused); ok {
-			// The second step was refused: compensate the first.
-			return []Command{ToBook(refused.ISBN, book.CancelLoan{Member: ev.Key, Reason: refused.Reason})}
+// Clerk is the library's process, one instance per member: at a member's
+// second late return, it suspends the member, on the member's stream,
+// where the queries of later checkouts see it.
+var Clerk = saga.Process[Borrower, LogEvent, Command]{
+	React: func(b Borrower, e LogEvent) []Command {
+		if r, ok := lateReturn(e); ok && b.LateReturns+1 == SuspendAfter {
+			return []Command{ToMember(r.Member, member.Suspend{Reason: "two late returns"})}
 		}
 		return nil
 	},
-	// docs:end clerk
-	Evolve: func(b Borrower, e Event) Borrower {
-		if ev, ok := e.Left(); ok {
-			if r, ok := ev.Value.(book.Returned); ok && r.Late {
-				b.LateReturns++
-			}
+	Evolve: func(b Borrower, e LogEvent) Borrower {
+		if _, ok := lateReturn(e); ok {
+			b.LateReturns++
 		}
 		return b
 	},
 }
 
+func lateReturn(e LogEvent) (Returned, bool) {
+	l, _ := e.Right()
+	r, ok := l.(Returned)
+	return r, ok && r.Late
+}
+
 // ByMember says which member an event concerns: the key of a member's
-// event, the member a copy's event names.
-func ByMember(_ store.Record, e Event) (string, bool) {
-	if ev, ok := e.Left(); ok {
-		switch be := ev.Value.(type) {
-		case book.Lent:
-			return be.Member, true
-		case book.Returned:
-			return be.Member, true
-		case book.LoanCancelled:
-			return be.Member, true
-		}
-		return "", false
+// event, the member a loan's event names; a copy's own events concern
+// no member.
+func ByMember(_ store.Record, e LogEvent) (string, bool) {
+	if d, ok := e.Left(); ok {
+		m, ok := d.Right()
+		return m.Key, ok
 	}
-	ev, _ := e.Right()
-	return ev.Key, true
+	switch e, _ := e.Right(); e := e.(type) {
+	case CheckedOut:
+		return e.Member, true
+	case Returned:
+		return e.Member, true
+	}
+	return "", false
 }

@@ -1,111 +1,81 @@
-// Package member decides on one member of a library: a member holds at
-// most three books at a time, and borrows nothing while suspended.
+// Package member decides on one member of a library: a member joins
+// once, and may be suspended, after which they borrow nothing.
+//
+// How many copies a member holds is not the member's alone to decide: a
+// loan is the copy's too, and package lending decides it on both at once.
 package member
 
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
 )
-
-// MaxLoans is how many books a member holds at most.
-const MaxLoans = 3
 
 // A Command is sent to one member.
 type Command interface{ isCommand() }
 
 // Commands.
 type (
-	// Borrow takes the book ISBN, lent to the member.
-	Borrow struct{ ISBN string }
-	// GiveBack gives the book ISBN back.
-	GiveBack struct{ ISBN string }
-	// Suspend stops the member from borrowing.
+	// Join makes Name a member of the library.
+	Join struct{ Name string }
+	// Suspend stops the member from borrowing, for Reason.
 	Suspend struct{ Reason string }
 )
 
-func (Borrow) isCommand()   {}
-func (GiveBack) isCommand() {}
-func (Suspend) isCommand()  {}
+func (Join) isCommand()    {}
+func (Suspend) isCommand() {}
 
 // An Event is what happened to one member.
 type Event interface{ isEvent() }
 
 // Events.
 type (
-	// Borrowed: the member holds the book ISBN.
-	Borrowed struct {
-		ISBN string `json:"isbn"`
+	// Joined: Name is a member of the library.
+	Joined struct {
+		Name string `json:"name"`
 	}
-	// BorrowRefused: the member may not hold the book ISBN, for Reason.
-	// A refusal is an event, not a rejection, because the checkout that
-	// lent the book must hear of it to undo the loan.
-	BorrowRefused struct {
-		ISBN   string `json:"isbn"`
-		Reason string `json:"reason"`
-	}
-	// GaveBack: the member no longer holds the book ISBN.
-	GaveBack struct {
-		ISBN string `json:"isbn"`
-	}
-	// Suspended: the member may borrow no more.
+	// Suspended: the member may borrow no more, for Reason.
 	Suspended struct {
 		Reason string `json:"reason"`
 	}
 )
 
-func (Borrowed) isEvent()      {}
-func (BorrowRefused) isEvent() {}
-func (GaveBack) isEvent()      {}
-func (Suspended) isEvent()     {}
+func (Joined) isEvent()    {}
+func (Suspended) isEvent() {}
 
-// State is a member's state.
+// State is a member's standing.
 type State struct {
-	Loans     []string `json:"loans,omitempty"`
-	Suspended bool     `json:"suspended,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Joined    bool   `json:"joined,omitempty"`
+	Suspended bool   `json:"suspended,omitempty"`
 }
-
-// Reasons a borrowing is refused.
-const (
-	ReasonSuspended = "suspended"
-	ReasonLimit     = "three loans already"
-)
 
 // Business-rule rejections.
 var (
-	ErrHeld    = errors.New("the member holds this book already")
-	ErrNotHeld = errors.New("the member does not hold this book")
-	ErrNoBook  = errors.New("a loan needs a book")
+	ErrUnknown = errors.New("the library has no such member")
+	ErrJoined  = errors.New("the member has joined already")
+	ErrNoName  = errors.New("a member needs a name")
 )
 
 // Decider decides on one member.
 var Decider = decider.Decider[Command, Event, State]{
 	Decide: func(c Command, s State) ([]Event, error) {
 		switch c := c.(type) {
-		// docs:begin borrow
-		case Borrow:
+		case Join:
 			switch {
-			case c.ISBN == "":
-				return nil, ErrNoBook
-			case slices.Contains(s.Loans, c.ISBN):
-				return nil, ErrHeld
-			case s.Suspended:
-				return []Event{BorrowRefused{ISBN: c.ISBN, Reason: ReasonSuspended}}, nil
-			case len(s.Loans) >= MaxLoans:
-				return []Event{BorrowRefused{ISBN: c.ISBN, Reason: ReasonLimit}}, nil
+			case c.Name == "":
+				return nil, ErrNoName
+			case s.Joined:
+				return nil, ErrJoined
 			}
-			return []Event{Borrowed{ISBN: c.ISBN}}, nil
-		// docs:end borrow
-		case GiveBack:
-			if !slices.Contains(s.Loans, c.ISBN) {
-				return nil, ErrNotHeld
-			}
-			return []Event{GaveBack{ISBN: c.ISBN}}, nil
+			return []Event{Joined{Name: c.Name}}, nil
 		case Suspend:
-			if s.Suspended {
+			switch {
+			case !s.Joined:
+				return nil, ErrUnknown
+			case s.Suspended:
 				return nil, nil // suspended already: nothing new
 			}
 			return []Event{Suspended{Reason: c.Reason}}, nil
@@ -114,13 +84,8 @@ var Decider = decider.Decider[Command, Event, State]{
 	},
 	Evolve: func(s State, e Event) State {
 		switch e := e.(type) {
-		case Borrowed:
-			s.Loans = append(slices.Clip(s.Loans), e.ISBN)
-		case GaveBack:
-			s.Loans = slices.DeleteFunc(slices.Clone(s.Loans), func(isbn string) bool { return isbn == e.ISBN })
-			if len(s.Loans) == 0 {
-				s.Loans = nil
-			}
+		case Joined:
+			s.Name, s.Joined = e.Name, true
 		case Suspended:
 			s.Suspended = true
 		}
@@ -131,8 +96,6 @@ var Decider = decider.Decider[Command, Event, State]{
 // Codec stores a member's events under stable names.
 func Codec() *codec.JSON[Event] {
 	return codec.NewJSON[Event]().
-		Register("MemberBorrowed", Borrowed{}).
-		Register("MemberBorrowRefused", BorrowRefused{}).
-		Register("MemberGaveBack", GaveBack{}).
+		Register("MemberJoined", Joined{}).
 		Register("MemberSuspended", Suspended{})
 }

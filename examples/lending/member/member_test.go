@@ -2,7 +2,6 @@ package member_test
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -12,77 +11,65 @@ import (
 )
 
 func TestRules(t *testing.T) {
-	three := []member.Event{member.Borrowed{ISBN: "a"}, member.Borrowed{ISBN: "b"}, member.Borrowed{ISBN: "c"}}
+	ada := member.Joined{Name: "Ada"}
 	proptest.For(t, member.Decider).
-		When(member.Borrow{ISBN: "a"}).
-		Then(member.Borrowed{ISBN: "a"})
+		When(member.Join{Name: "Ada"}).
+		Then(ada)
 	proptest.For(t, member.Decider).
-		Given(three...).
-		When(member.Borrow{ISBN: "d"}).
-		Then(member.BorrowRefused{ISBN: "d", Reason: member.ReasonLimit})
+		When(member.Join{}).
+		ThenError(member.ErrNoName)
 	proptest.For(t, member.Decider).
-		Given(append(three, member.GaveBack{ISBN: "b"})...).
-		When(member.Borrow{ISBN: "d"}).
-		Then(member.Borrowed{ISBN: "d"})
+		Given(ada).
+		When(member.Join{Name: "Ada"}).
+		ThenError(member.ErrJoined)
 	proptest.For(t, member.Decider).
-		Given(member.Suspended{Reason: "late"}).
-		When(member.Borrow{ISBN: "a"}).
-		Then(member.BorrowRefused{ISBN: "a", Reason: member.ReasonSuspended})
+		Given(ada).
+		When(member.Suspend{Reason: "late"}).
+		Then(member.Suspended{Reason: "late"})
 	proptest.For(t, member.Decider).
-		Given(member.Borrowed{ISBN: "a"}).
-		When(member.Borrow{ISBN: "a"}).
-		ThenError(member.ErrHeld)
+		When(member.Suspend{Reason: "late"}).
+		ThenError(member.ErrUnknown)
 	proptest.For(t, member.Decider).
-		When(member.GiveBack{ISBN: "a"}).
-		ThenError(member.ErrNotHeld)
-	proptest.For(t, member.Decider).
-		Given(member.Suspended{Reason: "late"}).
+		Given(ada, member.Suspended{Reason: "late"}).
 		When(member.Suspend{Reason: "again"}).
 		Then()
 	proptest.For(t, member.Decider).
-		Given(member.Borrowed{ISBN: "a"}, member.Borrowed{ISBN: "b"}, member.GaveBack{ISBN: "a"}).
-		ThenState(member.State{Loans: []string{"b"}})
+		Given(ada, member.Suspended{Reason: "late"}).
+		ThenState(member.State{Name: "Ada", Joined: true, Suspended: true})
 }
 
-var isbns = []string{"a", "b", "c", "d", "e"}
-
-// Command draws a command a member may get in state s: mostly one its
-// rules accept or refuse with an event, sometimes one they reject.
+// Command draws a command a member may get: mostly one the rules
+// accept, sometimes one they refuse.
 func Command(t *rapid.T, s member.State) member.Command {
-	switch rapid.IntRange(0, 9).Draw(t, "kind") {
-	case 0:
-		return member.Suspend{Reason: "late"}
-	case 1, 2, 3:
-		if len(s.Loans) > 0 && rapid.IntRange(0, 4).Draw(t, "held") > 0 {
-			return member.GiveBack{ISBN: rapid.SampledFrom(s.Loans).Draw(t, "isbn")}
-		}
-		return member.GiveBack{ISBN: rapid.SampledFrom(isbns).Draw(t, "isbn")}
+	if !s.Joined || rapid.IntRange(0, 4).Draw(t, "again") == 0 {
+		return member.Join{Name: rapid.SampledFrom([]string{"Ada", "Bob", ""}).Draw(t, "name")}
 	}
-	return member.Borrow{ISBN: rapid.SampledFrom(isbns).Draw(t, "isbn")}
+	return member.Suspend{Reason: "late"}
 }
 
 func TestReplayEqualsLive(t *testing.T) {
 	proptest.ReplayEqualsLive(t, member.Decider, Command)
 }
 
-// For any commands, a member holds at most three books, never the same
-// twice, and borrows nothing once suspended.
-func TestAtMostThreeLoansAndNoneWhileSuspended(t *testing.T) {
+// For any commands, a member joins once and stays suspended once
+// suspended.
+func TestJoinedOnceSuspendedForGood(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s := member.Decider.InitialState()
-		for range rapid.IntRange(0, 40).Draw(t, "length") {
+		joined := 0
+		for range rapid.IntRange(0, 20).Draw(t, "length") {
 			c := Command(t, s)
 			events, next, err := member.Decider.Step(s, c)
 			if err != nil {
 				continue
 			}
 			for _, e := range events {
-				if _, ok := e.(member.Borrowed); ok && s.Suspended {
-					t.Fatalf("%#v: a suspended member borrowed", c)
+				if _, ok := e.(member.Joined); ok {
+					joined++
 				}
 			}
-			if len(next.Loans) > member.MaxLoans || len(slices.Compact(slices.Sorted(slices.Values(next.Loans)))) != len(next.Loans) {
-				t.Fatalf("%#v: the member holds %v", c, next.Loans)
+			if joined > 1 || (s.Suspended && !next.Suspended) || (next.Suspended && !next.Joined) {
+				t.Fatalf("%#v: joined %d times, from %+v to %+v", c, joined, s, next)
 			}
 			s = next
 		}
@@ -90,11 +77,9 @@ func TestAtMostThreeLoansAndNoneWhileSuspended(t *testing.T) {
 }
 
 func ExampleDecider() {
-	_, s, _ := member.Decider.Run([]member.Command{
-		member.Borrow{ISBN: "dune"}, member.Borrow{ISBN: "emma"}, member.Borrow{ISBN: "ulysses"},
-	})
-	events, _ := member.Decider.Decide(member.Borrow{ISBN: "hamlet"}, s)
-	fmt.Printf("%+v\n", events)
+	_, s, _ := member.Decider.Run([]member.Command{member.Join{Name: "Ada"}, member.Suspend{Reason: "two late returns"}})
+	events, err := member.Decider.Decide(member.Suspend{Reason: "again"}, s)
+	fmt.Printf("%+v %+v %v\n", s, events, err)
 	// Output:
-	// [{ISBN:hamlet Reason:three loans already}]
+	// {Name:Ada Joined:true Suspended:true} [] <nil>
 }
