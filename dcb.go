@@ -428,6 +428,8 @@ func (r *DCBRunner[C, E, S]) alreadyDone(ctx context.Context, q store.Query, evo
 // returns for each, so that the queries of [DCBRunner]s see the events of
 // a stream-based decider: a course's stream, say, whose events carry the
 // course's tag. NewRunner panics when E is not the runner's event type.
+// With [NewInstances], E may also be decider.Keyed[K, E], the event with
+// the key of its instance's stream, for events that do not hold their key.
 func WithTags[E any](tags func(E) []string) RunnerOption {
 	return func(c *runnerConfig) { c.tags = tags }
 }

@@ -63,7 +63,7 @@ func Open(s *annals.Store, mode annals.Mode) (*Library, error) {
 	l := &Library{
 		System: sys,
 		Desk:   Stored(s),
-		Loans:  annals.NewDCBRunner(s, LoanDecider, events, Loans),
+		Loans:  annals.NewDCBRunner(s, Loans, events),
 	}
 	l.view = annals.NewViewProjection(s, "holdings", HoldingsView, events, ByMember)
 	l.clerk = annals.NewProcess(s, "clerk", Clerk, events, ByMember,

@@ -220,11 +220,12 @@ func MemberHistory(id string) store.Query {
 	return store.QueryItems(store.QueryItem{Types: memberTypes, Tags: []string{MemberTag(id)}})
 }
 
-// Loans is the consistency boundary of loan decisions. A checkout reads
-// its copy's history and its member's, so that one append condition
-// covers both rules; a return reads its copy's alone.
-var Loans = annals.Boundary[LoanCommand, LogEvent]{
-	Name: "loan",
+// Loans is the loan decider with its consistency boundary. A checkout
+// reads its copy's history and its member's, so that one append
+// condition covers both rules; a return reads its copy's alone.
+var Loans = annals.DCBDecider[LoanCommand, LogEvent, Ledger]{
+	Decider: LoanDecider,
+	Name:    "loan",
 	Query: func(c LoanCommand) store.Query {
 		if c, ok := c.(Checkout); ok {
 			return CopyHistory(c.ISBN).Or(MemberHistory(c.Member))
