@@ -230,7 +230,8 @@ func (g *groupCommitter) start(group []*groupMember) []*groupMember {
 	return live
 }
 
-// Statements of the savepoint of each member of a group of several.
+// Statements of the savepoint of each member of a group of several,
+// prepared on the writer connection when the store opens.
 const (
 	savepoint           = `SAVEPOINT annals_append`
 	releaseSavepoint    = `RELEASE annals_append`
@@ -325,12 +326,12 @@ func (g *groupCommitter) write(tx *sql.Tx, live []*groupMember) (wrote []*groupM
 	}
 	wrote = make([]*groupMember, 0, len(live))
 	for _, m := range live {
-		if _, err := tx.ExecContext(background, savepoint); err != nil {
+		if _, err := tx.StmtContext(background, g.s.savepoint).ExecContext(background); err != nil {
 			return wrote, err
 		}
 		err := m.work(tx)
 		if err == nil {
-			if _, err := tx.ExecContext(background, releaseSavepoint); err != nil {
+			if _, err := tx.StmtContext(background, g.s.release).ExecContext(background); err != nil {
 				return wrote, err
 			}
 			m.err = nil
@@ -338,10 +339,10 @@ func (g *groupCommitter) write(tx *sql.Tx, live []*groupMember) (wrote []*groupM
 			continue
 		}
 		m.err = notStored(m.ctx, err)
-		if _, rerr := tx.ExecContext(background, rollbackToSavepoint); rerr != nil {
+		if _, rerr := tx.StmtContext(background, g.s.rollbackTo).ExecContext(background); rerr != nil {
 			return wrote, errors.Join(err, rerr)
 		}
-		if _, rerr := tx.ExecContext(background, releaseSavepoint); rerr != nil {
+		if _, rerr := tx.StmtContext(background, g.s.release).ExecContext(background); rerr != nil {
 			return wrote, errors.Join(err, rerr)
 		}
 	}

@@ -44,6 +44,7 @@ type Store struct {
 	copyKeys, clearKeys, restoreKeys, clearScratch      *sql.Stmt
 	txCheckpoint, putCheckpoint, saveState, deleteState *sql.Stmt
 	deleteStates, takeLease, renewLease, releaseLease   *sql.Stmt
+	savepoint, release, rollbackTo                      *sql.Stmt // of the group commit
 	inserts                                             insertCache
 	dcb                                                 dcbStatements // see dcb.go
 	group                                               groupCommitter
@@ -185,6 +186,11 @@ func (s *Store) open(ctx context.Context) error {
 			WHERE annals_leases.expires_at <= ?4`},
 		{s.w, &s.renewLease, `UPDATE annals_leases SET expires_at = ?3 WHERE name = ?1 AND owner = ?2`},
 		{s.w, &s.releaseLease, `DELETE FROM annals_leases WHERE name = ?1 AND owner = ?2`},
+
+		// The savepoint of each append of a group (see group.go).
+		{s.w, &s.savepoint, savepoint},
+		{s.w, &s.release, releaseSavepoint},
+		{s.w, &s.rollbackTo, rollbackToSavepoint},
 	}
 	for _, p := range prepare {
 		if *p.stmt, err = p.db.PrepareContext(ctx, p.query); err != nil {
