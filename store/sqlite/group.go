@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Group commit. With synchronous=FULL every commit waits for the disk to
@@ -89,6 +92,12 @@ const (
 type groupMember struct {
 	ctx    context.Context
 	events int
+	// oneStatement says that work runs a single statement that writes:
+	// SQLite undoes a statement that fails, so a member that fails with
+	// an answer of the store, or an error of its statement alone (see
+	// statementOnly), needs no savepoint to leave the group's
+	// transaction as it found it.
+	oneStatement bool
 	// work runs the append's statements in tx, under a context that never
 	// ends; it may run more than once, each time on the database as it
 	// then is, and returns an error of the append (nil: it wrote).
@@ -99,8 +108,10 @@ type groupMember struct {
 }
 
 // do runs work in a group and returns its outcome, one of write's three.
-func (g *groupCommitter) do(ctx context.Context, events int, work func(tx *sql.Tx) error) error {
-	m := &groupMember{ctx: ctx, events: events, work: work, wake: make(chan struct{}, 1)}
+// oneStatement says that work writes with a single statement (see
+// groupMember).
+func (g *groupCommitter) do(ctx context.Context, events int, oneStatement bool, work func(tx *sql.Tx) error) error {
+	m := &groupMember{ctx: ctx, events: events, oneStatement: oneStatement, work: work, wake: make(chan struct{}, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, m)
 	if !g.leading {
@@ -301,6 +312,26 @@ func (g *groupCommitter) run(conn *sql.Conn, group []*groupMember) bool {
 	return false
 }
 
+// statementOnly reports whether err is an error that SQLite gives for a
+// statement alone, undoing the statement and leaving its transaction as
+// it was: a constraint, a value too big or of the wrong type, an error in
+// the SQL. SQLite may roll the whole transaction back on the others
+// (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY, SQLITE_NOMEM, SQLITE_INTERRUPT,
+// and errors it does not document for this), so after any other error
+// the group gives up (see "Response To Errors Within A Transaction" in
+// SQLite's documentation of the language).
+func statementOnly(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_RANGE, sqlite3.SQLITE_ERROR:
+		return true
+	}
+	return false
+}
+
 // at calls the test hook, if any.
 func (g *groupCommitter) at(stage string, wrote int) error {
 	if g.hook == nil {
@@ -326,6 +357,20 @@ func (g *groupCommitter) write(tx *sql.Tx, live []*groupMember) (wrote []*groupM
 	}
 	wrote = make([]*groupMember, 0, len(live))
 	for _, m := range live {
+		if m.oneStatement {
+			err := m.work(tx)
+			switch {
+			case err == nil:
+				m.err = nil
+				wrote = append(wrote, m)
+			case isAnswer(err) || statementOnly(err):
+				m.err = notStored(m.ctx, err)
+			default:
+				m.err = notStored(m.ctx, err)
+				return wrote, err
+			}
+			continue
+		}
 		if _, err := tx.StmtContext(background, g.s.savepoint).ExecContext(background); err != nil {
 			return wrote, err
 		}

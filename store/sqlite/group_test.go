@@ -157,8 +157,16 @@ func TestGroupedAppendsFailAlone(t *testing.T) {
 		{stream: "y", expected: store.NoStream, events: []store.Event{event("D")}},
 		{stream: "x", expected: 2, events: []store.Event{event("E")}}, // after the first
 		{stream: "z", expected: 5, events: []store.Event{event("F")}}, // z does not exist
+		{stream: "w", expected: store.NoStream, events: []store.Event{{ID: a.ID, Type: "Dup"}}}, // one event, a's ID
+		{stream: "w", expected: store.NoStream, events: []store.Event{event("G")}},
 	}
 	r.run(apps...)
+	if !errors.Is(apps[6].err, store.ErrDuplicateEvent) {
+		t.Fatalf("append of one event whose ID was written earlier in the group: %v; want store.ErrDuplicateEvent", apps[6].err)
+	}
+	if apps[7].err != nil || apps[7].version != 1 {
+		t.Fatalf("append after a refused one to the same stream: %v %d; want version 1", apps[7].err, apps[7].version)
+	}
 
 	if apps[0].err != nil || apps[0].version != 2 || apps[3].err != nil || apps[3].version != 1 || apps[4].err != nil || apps[4].version != 3 {
 		t.Fatalf("the appends that fit: %v %d, %v %d, %v %d; want versions 2, 1, 3", apps[0].err, apps[0].version, apps[3].err, apps[3].version, apps[4].err, apps[4].version)
@@ -182,8 +190,8 @@ func TestGroupedAppendsFailAlone(t *testing.T) {
 	if got := ids(t, r.s, "z"); len(got) != 0 {
 		t.Fatalf("stream z holds %v; want nothing", got)
 	}
-	if len(r.commits) != 2 || r.commits[1] != 3 {
-		t.Fatalf("COMMITs stored %v appends; want the first alone, then the three that fit together", r.commits)
+	if len(r.commits) != 2 || r.commits[1] != 4 {
+		t.Fatalf("COMMITs stored %v appends; want the first alone, then the four that fit together", r.commits)
 	}
 	crashtest.CheckLog(t, r.s)
 }

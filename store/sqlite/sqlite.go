@@ -379,10 +379,11 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 func (s *Store) append(ctx context.Context, streamID string, expected int64, inserts []*sql.Stmt, args []any) (version int64, err error) {
 	events := (len(args) - sharedParams) / rowParams
 	ctx0 := background
-	err = s.group.do(ctx, events, func(tx *sql.Tx) error {
-		// The insert of one event checks the expected version itself (see
-		// insertCache.get); otherwise the version is read first.
-		checked := events == 1 && expected != store.AnyVersion
+	// The insert of one event checks the expected version itself (see
+	// insertCache.get): it is the append's only statement that writes.
+	checked := events == 1 && expected != store.AnyVersion
+	err = s.group.do(ctx, events, checked, func(tx *sql.Tx) error {
+		// Otherwise the version is read first.
 		actual := expected
 		if !checked {
 			var err error
