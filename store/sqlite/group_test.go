@@ -155,8 +155,8 @@ func TestGroupedAppendsFailAlone(t *testing.T) {
 		{stream: "x", expected: store.NoStream, events: []store.Event{event("B")}},                          // x is at 2 by then
 		{stream: "y", expected: store.NoStream, events: []store.Event{event("C"), {ID: a.ID, Type: "Dup"}}}, // a's ID is taken
 		{stream: "y", expected: store.NoStream, events: []store.Event{event("D")}},
-		{stream: "x", expected: 2, events: []store.Event{event("E")}}, // after the first
-		{stream: "z", expected: 5, events: []store.Event{event("F")}}, // z does not exist
+		{stream: "x", expected: 2, events: []store.Event{event("E")}},                           // after the first
+		{stream: "z", expected: 5, events: []store.Event{event("F")}},                           // z does not exist
 		{stream: "w", expected: store.NoStream, events: []store.Event{{ID: a.ID, Type: "Dup"}}}, // one event, a's ID
 		{stream: "w", expected: store.NoStream, events: []store.Event{event("G")}},
 	}
