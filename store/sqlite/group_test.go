@@ -394,3 +394,56 @@ func TestConcurrentAppendsShareCommits(t *testing.T) {
 	t.Logf("%d appends in %d COMMITs", stored, commits)
 	crashtest.CheckLog(t, s)
 }
+
+// Appends that queue while a group is being written join it and share
+// its COMMIT, rather than wait for it and pay a flush of their own.
+func TestAppendsQueuedWhileAGroupWritesJoinIt(t *testing.T) {
+	s, _ := openFile(t)
+	bg := context.Background()
+	if _, err := s.Append(bg, "warm-up", store.NoStream, []store.Event{event("W")}); err != nil {
+		t.Fatal(err)
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	var (
+		once    sync.Once
+		mu      sync.Mutex
+		commits []int
+	)
+	sqlite.SetGroupHook(s, func(stage string, wrote int) error {
+		switch stage {
+		case "draining":
+			once.Do(func() { close(held); <-release })
+		case "committed":
+			mu.Lock()
+			commits = append(commits, wrote)
+			mu.Unlock()
+		}
+		return nil
+	})
+	errs := make(chan error, 3)
+	appendTo := func(stream string) {
+		_, err := s.Append(bg, stream, store.NoStream, []store.Event{event(stream)})
+		errs <- err
+	}
+	go appendTo("x")
+	<-held // x is written, its group not yet committed
+	go appendTo("y")
+	waitFor(t, "y to queue", func() bool { return sqlite.QueuedAppends(s) == 1 })
+	go appendTo("z")
+	waitFor(t, "z to queue", func() bool { return sqlite.QueuedAppends(s) == 2 })
+	close(release)
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(commits) != 1 || commits[0] != 3 {
+		t.Fatalf("COMMITs stored %v appends; want one COMMIT of all three", commits)
+	}
+	for _, stream := range []string{"x", "y", "z"} {
+		if got := ids(t, s, stream); len(got) != 1 {
+			t.Fatalf("stream %s holds %v; want one event", stream, got)
+		}
+	}
+	crashtest.CheckLog(t, s)
+}
