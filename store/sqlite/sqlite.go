@@ -574,6 +574,13 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 	defer rows.Close()
 	var (
 		out []store.Record
+		// One set of scan destinations serves every row, so that a row
+		// costs only the values it keeps; the raw bytes are valid until
+		// the next row, and copied.
+		r              store.Record
+		id, meta, tags sql.RawBytes
+		ns             int64
+		dest           = []any{&r.Position, &id, &r.StreamID, &r.Version, &r.Type, &r.SchemaVersion, &ns, &r.Data, &r.Encoding, &meta, &tags}
 		// The events of a batch usually share their metadata: the last
 		// metadata decoded, as stored and decoded, is reused when it
 		// repeats.
@@ -581,12 +588,8 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 		lastDecoded store.Metadata
 	)
 	for rows.Next() {
-		var (
-			r              store.Record
-			id, meta, tags sql.RawBytes // valid until the next row; copied below
-			ns             int64
-		)
-		if err := rows.Scan(&r.Position, &id, &r.StreamID, &r.Version, &r.Type, &r.SchemaVersion, &ns, &r.Data, &r.Encoding, &meta, &tags); err != nil {
+		r.Data, r.Metadata = nil, store.Metadata{} // Scan sets Data anew; the rest is overwritten
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		if r.Tags, err = decodeTags(tags); err != nil { // dcb.go
@@ -608,6 +611,11 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 			lastMeta = append(lastMeta[:0], meta...)
 			lastDecoded = r.Metadata
 			lastDecoded.Extra = maps.Clone(r.Metadata.Extra)
+		}
+		if out == nil {
+			// Most reads are of a short stream or of a page of the
+			// log: start with room for a few records, not one.
+			out = make([]store.Record, 0, 8)
 		}
 		out = append(out, r)
 	}
