@@ -52,6 +52,9 @@ func group(results []result) []series {
 	var out []series
 	for _, r := range results {
 		name := r.Adapter + ", " + r.Workload
+		if r.Streams == "uniform" {
+			name += ", uniform streams"
+		}
 		if r.Variant != "lib" {
 			name += " (" + r.Variant + ")"
 		}
@@ -72,16 +75,16 @@ func group(results []result) []series {
 // throughput, its ratio to the step before, and the percentiles.
 func markdown(results []result) string {
 	var b strings.Builder
-	b.WriteString("| store | workload | variant | writers | ops/s | × previous | p50 ms | p95 ms | p99 ms | p99.9 ms | conflicts |\n")
-	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| store | workload | variant | streams | writers | ops/s | × previous | p50 ms | p95 ms | p99 ms | p99.9 ms | conflicts |\n")
+	b.WriteString("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range group(results) {
 		for i, r := range s.points {
 			step := "—"
 			if i > 0 {
 				step = fmt.Sprintf("%.2f", r.OpsPerSec/s.points[i-1].OpsPerSec)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %d | %.0f | %s | %.2f | %.2f | %.2f | %.2f | %d |\n",
-				r.Adapter, r.Workload, r.Variant, r.Writers, r.OpsPerSec, step, r.P50, r.P95, r.P99, r.P999, r.Conflicts)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %.0f | %s | %.2f | %.2f | %.2f | %.2f | %d |\n",
+				r.Adapter, r.Workload, r.Variant, r.Streams, r.Writers, r.OpsPerSec, step, r.P50, r.P95, r.P99, r.P999, r.Conflicts)
 		}
 	}
 	return b.String()

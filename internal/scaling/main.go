@@ -56,6 +56,7 @@ type config struct {
 	writers   []int
 	duration  time.Duration
 	streams   int
+	zipf      float64 // the exponent of the streams' distribution; 0 for uniform
 	raw       bool
 	out       string // JSON lines, appended to
 }
@@ -72,6 +73,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&c.sync, "sync", "full", "SQLite's synchronous setting: full or normal")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each step runs")
 	fs.IntVar(&c.streams, "streams", 100_000, "how many streams the writers draw from")
+	fs.Float64Var(&c.zipf, "zipf", 1.1, "the exponent s of the streams' Zipf distribution, P(rank k) ∝ 1/(10+k)^s; 0 draws them uniformly")
 	fs.BoolVar(&c.raw, "raw", true, "on SQLite, also run the appends as a raw baseline")
 	fs.StringVar(&c.out, "out", "", "append the results to this file, one JSON object a line")
 	if err := fs.Parse(args); err != nil {
@@ -122,8 +124,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 				if err != nil {
 					return fmt.Errorf("%s, %s, %d writers: %w", workload, variant, n, err)
 				}
-				fmt.Fprintf(stdout, "%-8s %-8s %-4s %3d writers: %8.0f ops/s  p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms  conflicts %d\n",
-					r.Adapter, workload, variant, n, r.OpsPerSec, r.P50, r.P95, r.P99, r.P999, r.Conflicts)
+				fmt.Fprintf(stdout, "%-8s %-8s %-4s %-10s %3d writers: %8.0f ops/s  p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms  conflicts %d\n",
+					r.Adapter, workload, variant, r.Streams, n, r.OpsPerSec, r.P50, r.P95, r.P99, r.P999, r.Conflicts)
 				if err := enc.Encode(r); err != nil {
 					return err
 				}
@@ -138,6 +140,7 @@ type result struct {
 	Adapter   string  `json:"adapter"` // "sqlite sync=full", "postgres"
 	Workload  string  `json:"workload"`
 	Variant   string  `json:"variant"` // lib or raw
+	Streams   string  `json:"streams"` // how the streams were drawn: "zipf s=1.1", "uniform"
 	Writers   int     `json:"writers"`
 	Ops       int     `json:"ops"`
 	Seconds   float64 `json:"seconds"`
@@ -194,13 +197,16 @@ func step(ctx context.Context, c config, workload, variant string, n int) (resul
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
 			// Many small streams and a few hot ones: rank k is drawn with
-			// a probability proportional to 1/(10+k)^1.1, so that the
-			// hottest stream takes about 2% of the operations and the ten
-			// hottest about 12%.
-			zipf := rand.NewZipf(rng, 1.1, 10, uint64(c.streams-1))
+			// a probability proportional to 1/(10+k)^s; with s = 1.1, the
+			// default, the hottest stream takes about 2% of the operations
+			// and the ten hottest about 12%.
+			draw := func() uint64 { return rng.Uint64N(uint64(c.streams)) }
+			if c.zipf > 0 {
+				draw = rand.NewZipf(rng, c.zipf, 10, uint64(c.streams-1)).Uint64
+			}
 			var mine []time.Duration
 			for time.Now().Before(deadline) {
-				stream := "s-" + strconv.FormatUint(zipf.Uint64(), 10)
+				stream := "s-" + strconv.FormatUint(draw(), 10)
 				opStart := time.Now()
 				k, err := t.op(ctx, stream)
 				mine = append(mine, time.Since(opStart))
@@ -243,8 +249,12 @@ func step(ctx context.Context, c config, workload, variant string, n int) (resul
 		i := min(len(latencies)-1, int(math.Ceil(q*float64(len(latencies))))-1)
 		return float64(latencies[max(i, 0)]) / float64(time.Millisecond)
 	}
+	mix := fmt.Sprintf("zipf s=%g", c.zipf)
+	if c.zipf == 0 {
+		mix = "uniform"
+	}
 	return result{
-		Adapter: t.adapter, Workload: workload, Variant: variant, Writers: n,
+		Adapter: t.adapter, Workload: workload, Variant: variant, Streams: mix, Writers: n,
 		Ops: len(latencies), Seconds: elapsed.Seconds(), OpsPerSec: float64(len(latencies)) / elapsed.Seconds(),
 		Conflicts: conflicts.Load(), P50: ms(0.50), P95: ms(0.95), P99: ms(0.99), P999: ms(0.999), Tailed: tailed.Load(),
 	}, nil

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -87,16 +86,17 @@ func appender(s store.Store) func(context.Context, string) (int64, error) {
 	})
 }
 
-// counting counts the conflicts its store's appends meet.
-type counting struct {
-	store.Store
-	conflicts atomic.Int64
-}
+// counting counts the conflicts its store's appends meet, in the counter
+// of the operation that made them, which the context carries.
+type counting struct{ store.Store }
 
-func (c *counting) Append(ctx context.Context, stream string, expected int64, events []store.Event) (int64, error) {
+// conflictsKey is the context key of an operation's conflict counter.
+type conflictsKey struct{}
+
+func (c counting) Append(ctx context.Context, stream string, expected int64, events []store.Event) (int64, error) {
 	v, err := c.Store.Append(ctx, stream, expected, events)
-	if errors.Is(err, store.ErrConflict) {
-		c.conflicts.Add(1)
+	if n, ok := ctx.Value(conflictsKey{}).(*int64); ok && errors.Is(err, store.ErrConflict) {
+		*n++
 	}
 	return v, err
 }
@@ -109,13 +109,12 @@ func commander(s store.Store) func(context.Context, string) (int64, error) {
 		Decide: func(c deposit, _ int64) ([]deposited, error) { return []deposited{{Amount: c.Amount, Note: note}}, nil },
 		Evolve: func(balance int64, e deposited) int64 { return balance + e.Amount },
 	}
-	c := &counting{Store: s}
-	r := annals.NewRunner(annals.New(c), d, codec.NewJSON[deposited]().Register("Deposited", deposited{}),
+	r := annals.NewRunner(annals.New(counting{s}), d, codec.NewJSON[deposited]().Register("Deposited", deposited{}),
 		annals.WithCache(16384), annals.WithRetries(1000))
 	return func(ctx context.Context, stream string) (int64, error) {
-		before := c.conflicts.Load()
-		_, err := r.Handle(ctx, stream, deposit{Amount: 1})
-		return c.conflicts.Load() - before, err
+		var conflicts int64
+		_, err := r.Handle(context.WithValue(ctx, conflictsKey{}, &conflicts), stream, deposit{Amount: 1})
+		return conflicts, err
 	}
 }
 

@@ -55,10 +55,16 @@
 // next transaction and its flush: the first of them to be woken, the
 // leader, takes the writer connection and every append queued behind it
 // (up to 256 appends, or 8,192 events), runs each one's statements in a
-// savepoint of its own, commits once, and then tells each caller its
-// outcome. A lone writer waits for nobody: it finds the queue empty and
-// commits at once. There is no timer; a group is whatever queued while
-// the previous one was written, so groups grow with the load.
+// savepoint of its own (a single statement needs none: SQLite undoes a
+// failed statement by itself), takes in whatever queued meanwhile, up to
+// the same bounds, commits once, and then tells each caller its outcome.
+// A lone writer waits for nobody: it finds the queue empty and commits
+// at once. There is no timer; a group is whatever queued while the
+// previous one was written or while it is, so groups grow with the load.
+// A leader whose previous group held several appends yields the
+// processor once before it takes its group, so that the writers of that
+// group, woken together, can queue again first rather than split into a
+// group of one and a group of the rest.
 //
 // Each append of a group keeps what it would have alone. Its expected
 // version is checked in the transaction, after the appends before it in

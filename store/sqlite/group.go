@@ -5,8 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Group commit. With synchronous=FULL every commit waits for the disk to
@@ -16,10 +20,23 @@ import (
 // first of them to be woken, the leader, takes the writer connection and
 // the others waiting behind it (a group, bounded by maxGroupAppends and
 // maxGroupEvents), runs each one's statements in a savepoint of its own,
-// commits once, and tells each what happened. No timer is involved: a
-// lone writer finds nobody waiting and commits alone at once; a group is
-// whatever queued while the previous group was being written, so groups
-// grow with the load and with the time a flush takes.
+// commits once, and tells each what happened. Appends that queue while
+// the group's statements run join it too, until the queue is empty or
+// the group full (drain), since the statements take much less time than
+// the flush they would otherwise wait for and then pay again.
+//
+// No timer is involved: a lone writer finds nobody waiting and commits
+// alone at once; a group is whatever queued while the previous group was
+// being written or while it is, so groups grow with the load and with
+// the time a flush takes. One thing only helps them form: a leader whose
+// previous group held several appends yields the processor once
+// (runtime.Gosched) before it takes its group, so that the goroutines of
+// the process that are ready to run, among them the writers of that
+// group coming back with their next append, may queue first. Without it
+// the writers woken together by one COMMIT would split into a group of
+// the first one back, alone, and a group of all the others. The yield
+// waits for no one: with nothing else to run, the leader goes on at
+// once, and after a group of one (a lone writer) it does not yield.
 //
 // What each caller hears is what it would hear alone:
 //
@@ -63,6 +80,7 @@ type groupCommitter struct {
 	mu      sync.Mutex
 	queue   []*groupMember
 	leading bool
+	last    int // how many appends the last group took
 	// hook, when set (tests only), is called with the stage a group has
 	// reached and how many of its appends wrote: "written", after every
 	// member's statements, before the deadlines are checked; "commit",
@@ -89,6 +107,12 @@ const (
 type groupMember struct {
 	ctx    context.Context
 	events int
+	// oneStatement says that work runs a single statement that writes:
+	// SQLite undoes a statement that fails, so a member that fails with
+	// an answer of the store, or an error of its statement alone (see
+	// statementOnly), needs no savepoint to leave the group's
+	// transaction as it found it.
+	oneStatement bool
 	// work runs the append's statements in tx, under a context that never
 	// ends; it may run more than once, each time on the database as it
 	// then is, and returns an error of the append (nil: it wrote).
@@ -99,8 +123,10 @@ type groupMember struct {
 }
 
 // do runs work in a group and returns its outcome, one of write's three.
-func (g *groupCommitter) do(ctx context.Context, events int, work func(tx *sql.Tx) error) error {
-	m := &groupMember{ctx: ctx, events: events, work: work, wake: make(chan struct{}, 1)}
+// oneStatement says that work writes with a single statement (see
+// groupMember).
+func (g *groupCommitter) do(ctx context.Context, events int, oneStatement bool, work func(tx *sql.Tx) error) error {
+	m := &groupMember{ctx: ctx, events: events, oneStatement: oneStatement, work: work, wake: make(chan struct{}, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, m)
 	if !g.leading {
@@ -178,26 +204,23 @@ func (g *groupCommitter) lead(m *groupMember) error {
 		return notStored(m.ctx, explainBusy(err, g.s.cfg.busyTimeout))
 	}
 	g.mu.Lock()
-	n, events := 0, 0
-	for n < len(g.queue) && n < maxGroupAppends && (n == 0 || events+g.queue[n].events <= maxGroupEvents) {
-		events += g.queue[n].events
-		if g.queue[n] != m {
-			g.queue[n].state = taken
-		}
-		n++
+	company := g.last > 1
+	g.mu.Unlock()
+	if company {
+		runtime.Gosched()
 	}
-	group := make([]*groupMember, n)
-	copy(group, g.queue[:n])
-	g.queue = append(g.queue[:0], g.queue[n:]...)
+	g.mu.Lock()
+	group := g.take(nil)
 	g.mu.Unlock()
 
-	stored := g.run(conn, group)
+	stored := g.run(conn, &group)
 	conn.Close()
 	if stored {
 		g.s.notify()
 	}
 
 	g.mu.Lock()
+	g.last = len(group)
 	g.handOff()
 	for _, o := range group {
 		if o != m && o.state == running {
@@ -209,12 +232,39 @@ func (g *groupCommitter) lead(m *groupMember) error {
 	return m.err
 }
 
+// take moves appends from the head of the queue to the end of group, as
+// many as the bounds of a group let in, marks those queued as taken, and
+// returns the group; g.mu is held.
+func (g *groupCommitter) take(group []*groupMember) []*groupMember {
+	events := 0
+	for _, m := range group {
+		events += m.events
+	}
+	n := 0
+	for n < len(g.queue) && len(group) < maxGroupAppends && (len(group) == 0 || events+g.queue[n].events <= maxGroupEvents) {
+		m := g.queue[n]
+		events += m.events
+		if m.state == queued {
+			m.state = taken
+		}
+		group = append(group, m)
+		n++
+	}
+	g.queue = append(g.queue[:0], g.queue[n:]...)
+	return group
+}
+
 // start marks the members of group that are still there as running, so
 // that they wait for their outcome, and returns them; those whose context
 // has ended are told that nothing was stored.
 func (g *groupCommitter) start(group []*groupMember) []*groupMember {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.startLocked(group)
+}
+
+// startLocked is start with g.mu held.
+func (g *groupCommitter) startLocked(group []*groupMember) []*groupMember {
 	live := group[:0:0]
 	for _, m := range group {
 		if m.state == abandoned {
@@ -230,7 +280,8 @@ func (g *groupCommitter) start(group []*groupMember) []*groupMember {
 	return live
 }
 
-// Statements of the savepoint of each member of a group of several.
+// Statements of the savepoint of each member of a group of several,
+// prepared on the writer connection when the store opens.
 const (
 	savepoint           = `SAVEPOINT annals_append`
 	releaseSavepoint    = `RELEASE annals_append`
@@ -242,9 +293,10 @@ const (
 var background = context.Background()
 
 // run writes the group on conn and sets each member's err. It reports
-// whether a COMMIT stored anything.
-func (g *groupCommitter) run(conn *sql.Conn, group []*groupMember) bool {
-	live := g.start(group)
+// whether a COMMIT stored anything. The appends that queue while the
+// group writes join it (see drain), so run adds them to *group.
+func (g *groupCommitter) run(conn *sql.Conn, group *[]*groupMember) bool {
+	live := g.start(*group)
 	for len(live) > 0 {
 		tx, err := conn.BeginTx(background, nil) // BEGIN IMMEDIATE, see dsn
 		if err != nil {
@@ -253,7 +305,12 @@ func (g *groupCommitter) run(conn *sql.Conn, group []*groupMember) bool {
 			}
 			return false
 		}
-		wrote, broken := g.write(tx, live)
+		wrote, broken := g.write(tx, live, len(live) == 1)
+		if broken == nil && len(wrote) > 0 {
+			var more, moreWrote []*groupMember
+			more, moreWrote, broken = g.drain(tx, group, len(wrote))
+			live, wrote = append(live, more...), append(wrote, moreWrote...)
+		}
 		if broken != nil {
 			_ = tx.Rollback()
 			for _, m := range live {
@@ -300,6 +357,26 @@ func (g *groupCommitter) run(conn *sql.Conn, group []*groupMember) bool {
 	return false
 }
 
+// statementOnly reports whether err is an error that SQLite gives for a
+// statement alone, undoing the statement and leaving its transaction as
+// it was: a constraint, a value too big or of the wrong type, an error in
+// the SQL. SQLite may roll the whole transaction back on the others
+// (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY, SQLITE_NOMEM, SQLITE_INTERRUPT,
+// and errors it does not document for this), so after any other error
+// the group gives up (see "Response To Errors Within A Transaction" in
+// SQLite's documentation of the language).
+func statementOnly(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_RANGE, sqlite3.SQLITE_ERROR:
+		return true
+	}
+	return false
+}
+
 // at calls the test hook, if any.
 func (g *groupCommitter) at(stage string, wrote int) error {
 	if g.hook == nil {
@@ -308,12 +385,41 @@ func (g *groupCommitter) at(stage string, wrote int) error {
 	return g.hook(stage, wrote)
 }
 
+// drain takes into the group the appends that queued while its first
+// ones were written, and writes them in tx, again and again until the
+// queue is empty or the group full, so that they share its COMMIT rather
+// than wait for it and then pay a flush of their own: nobody is waited
+// for, only those already waiting are taken. It returns the members it
+// started and those of them that wrote; wrote is how many wrote before.
+// It is not called after a lone append that failed, which had no
+// savepoint and whose transaction is rolled back.
+func (g *groupCommitter) drain(tx *sql.Tx, group *[]*groupMember, wrote int) (live, written []*groupMember, broken error) {
+	for {
+		g.at("draining", wrote+len(written))
+		g.mu.Lock()
+		n := len(*group)
+		*group = g.take(*group)
+		more := g.startLocked((*group)[n:])
+		g.mu.Unlock()
+		if n == len(*group) {
+			return live, written, nil
+		}
+		live = append(live, more...)
+		w, err := g.write(tx, more, false)
+		written = append(written, w...)
+		if err != nil {
+			return live, written, err
+		}
+	}
+}
+
 // write runs the statements of each member in tx, in order, and returns
 // those that wrote. A member that fails is rolled back to its savepoint
 // and given its error; when a savepoint's own statements fail, the
 // transaction may be gone, and write returns the error that broke it.
-func (g *groupCommitter) write(tx *sql.Tx, live []*groupMember) (wrote []*groupMember, broken error) {
-	if len(live) == 1 {
+// A member alone in its transaction needs no savepoint.
+func (g *groupCommitter) write(tx *sql.Tx, live []*groupMember, alone bool) (wrote []*groupMember, broken error) {
+	if alone {
 		// Alone: the transaction is the savepoint.
 		m := live[0]
 		if err := m.work(tx); err != nil {
@@ -325,12 +431,26 @@ func (g *groupCommitter) write(tx *sql.Tx, live []*groupMember) (wrote []*groupM
 	}
 	wrote = make([]*groupMember, 0, len(live))
 	for _, m := range live {
-		if _, err := tx.ExecContext(background, savepoint); err != nil {
+		if m.oneStatement {
+			err := m.work(tx)
+			switch {
+			case err == nil:
+				m.err = nil
+				wrote = append(wrote, m)
+			case isAnswer(err) || statementOnly(err):
+				m.err = notStored(m.ctx, err)
+			default:
+				m.err = notStored(m.ctx, err)
+				return wrote, err
+			}
+			continue
+		}
+		if _, err := tx.StmtContext(background, g.s.savepoint).ExecContext(background); err != nil {
 			return wrote, err
 		}
 		err := m.work(tx)
 		if err == nil {
-			if _, err := tx.ExecContext(background, releaseSavepoint); err != nil {
+			if _, err := tx.StmtContext(background, g.s.release).ExecContext(background); err != nil {
 				return wrote, err
 			}
 			m.err = nil
@@ -338,10 +458,10 @@ func (g *groupCommitter) write(tx *sql.Tx, live []*groupMember) (wrote []*groupM
 			continue
 		}
 		m.err = notStored(m.ctx, err)
-		if _, rerr := tx.ExecContext(background, rollbackToSavepoint); rerr != nil {
+		if _, rerr := tx.StmtContext(background, g.s.rollbackTo).ExecContext(background); rerr != nil {
 			return wrote, errors.Join(err, rerr)
 		}
-		if _, rerr := tx.ExecContext(background, releaseSavepoint); rerr != nil {
+		if _, rerr := tx.StmtContext(background, g.s.release).ExecContext(background); rerr != nil {
 			return wrote, errors.Join(err, rerr)
 		}
 	}

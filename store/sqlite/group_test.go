@@ -155,10 +155,18 @@ func TestGroupedAppendsFailAlone(t *testing.T) {
 		{stream: "x", expected: store.NoStream, events: []store.Event{event("B")}},                          // x is at 2 by then
 		{stream: "y", expected: store.NoStream, events: []store.Event{event("C"), {ID: a.ID, Type: "Dup"}}}, // a's ID is taken
 		{stream: "y", expected: store.NoStream, events: []store.Event{event("D")}},
-		{stream: "x", expected: 2, events: []store.Event{event("E")}}, // after the first
-		{stream: "z", expected: 5, events: []store.Event{event("F")}}, // z does not exist
+		{stream: "x", expected: 2, events: []store.Event{event("E")}},                           // after the first
+		{stream: "z", expected: 5, events: []store.Event{event("F")}},                           // z does not exist
+		{stream: "w", expected: store.NoStream, events: []store.Event{{ID: a.ID, Type: "Dup"}}}, // one event, a's ID
+		{stream: "w", expected: store.NoStream, events: []store.Event{event("G")}},
 	}
 	r.run(apps...)
+	if !errors.Is(apps[6].err, store.ErrDuplicateEvent) {
+		t.Fatalf("append of one event whose ID was written earlier in the group: %v; want store.ErrDuplicateEvent", apps[6].err)
+	}
+	if apps[7].err != nil || apps[7].version != 1 {
+		t.Fatalf("append after a refused one to the same stream: %v %d; want version 1", apps[7].err, apps[7].version)
+	}
 
 	if apps[0].err != nil || apps[0].version != 2 || apps[3].err != nil || apps[3].version != 1 || apps[4].err != nil || apps[4].version != 3 {
 		t.Fatalf("the appends that fit: %v %d, %v %d, %v %d; want versions 2, 1, 3", apps[0].err, apps[0].version, apps[3].err, apps[3].version, apps[4].err, apps[4].version)
@@ -182,8 +190,8 @@ func TestGroupedAppendsFailAlone(t *testing.T) {
 	if got := ids(t, r.s, "z"); len(got) != 0 {
 		t.Fatalf("stream z holds %v; want nothing", got)
 	}
-	if len(r.commits) != 2 || r.commits[1] != 3 {
-		t.Fatalf("COMMITs stored %v appends; want the first alone, then the three that fit together", r.commits)
+	if len(r.commits) != 2 || r.commits[1] != 4 {
+		t.Fatalf("COMMITs stored %v appends; want the first alone, then the four that fit together", r.commits)
 	}
 	crashtest.CheckLog(t, r.s)
 }
@@ -384,5 +392,58 @@ func TestConcurrentAppendsShareCommits(t *testing.T) {
 		t.Errorf("%d COMMITs for %d appends of %d writers: no group formed", commits, stored, writers)
 	}
 	t.Logf("%d appends in %d COMMITs", stored, commits)
+	crashtest.CheckLog(t, s)
+}
+
+// Appends that queue while a group is being written join it and share
+// its COMMIT, rather than wait for it and pay a flush of their own.
+func TestAppendsQueuedWhileAGroupWritesJoinIt(t *testing.T) {
+	s, _ := openFile(t)
+	bg := context.Background()
+	if _, err := s.Append(bg, "warm-up", store.NoStream, []store.Event{event("W")}); err != nil {
+		t.Fatal(err)
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	var (
+		once    sync.Once
+		mu      sync.Mutex
+		commits []int
+	)
+	sqlite.SetGroupHook(s, func(stage string, wrote int) error {
+		switch stage {
+		case "draining":
+			once.Do(func() { close(held); <-release })
+		case "committed":
+			mu.Lock()
+			commits = append(commits, wrote)
+			mu.Unlock()
+		}
+		return nil
+	})
+	errs := make(chan error, 3)
+	appendTo := func(stream string) {
+		_, err := s.Append(bg, stream, store.NoStream, []store.Event{event(stream)})
+		errs <- err
+	}
+	go appendTo("x")
+	<-held // x is written, its group not yet committed
+	go appendTo("y")
+	waitFor(t, "y to queue", func() bool { return sqlite.QueuedAppends(s) == 1 })
+	go appendTo("z")
+	waitFor(t, "z to queue", func() bool { return sqlite.QueuedAppends(s) == 2 })
+	close(release)
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(commits) != 1 || commits[0] != 3 {
+		t.Fatalf("COMMITs stored %v appends; want one COMMIT of all three", commits)
+	}
+	for _, stream := range []string{"x", "y", "z"} {
+		if got := ids(t, s, stream); len(got) != 1 {
+			t.Fatalf("stream %s holds %v; want one event", stream, got)
+		}
+	}
 	crashtest.CheckLog(t, s)
 }

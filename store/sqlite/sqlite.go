@@ -44,6 +44,7 @@ type Store struct {
 	copyKeys, clearKeys, restoreKeys, clearScratch      *sql.Stmt
 	txCheckpoint, putCheckpoint, saveState, deleteState *sql.Stmt
 	deleteStates, takeLease, renewLease, releaseLease   *sql.Stmt
+	savepoint, release, rollbackTo                      *sql.Stmt // of the group commit
 	inserts                                             insertCache
 	dcb                                                 dcbStatements // see dcb.go
 	group                                               groupCommitter
@@ -185,6 +186,11 @@ func (s *Store) open(ctx context.Context) error {
 			WHERE annals_leases.expires_at <= ?4`},
 		{s.w, &s.renewLease, `UPDATE annals_leases SET expires_at = ?3 WHERE name = ?1 AND owner = ?2`},
 		{s.w, &s.releaseLease, `DELETE FROM annals_leases WHERE name = ?1 AND owner = ?2`},
+
+		// The savepoint of each append of a group (see group.go).
+		{s.w, &s.savepoint, savepoint},
+		{s.w, &s.release, releaseSavepoint},
+		{s.w, &s.rollbackTo, rollbackToSavepoint},
 	}
 	for _, p := range prepare {
 		if *p.stmt, err = p.db.PrepareContext(ctx, p.query); err != nil {
@@ -373,10 +379,11 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 func (s *Store) append(ctx context.Context, streamID string, expected int64, inserts []*sql.Stmt, args []any) (version int64, err error) {
 	events := (len(args) - sharedParams) / rowParams
 	ctx0 := background
-	err = s.group.do(ctx, events, func(tx *sql.Tx) error {
-		// The insert of one event checks the expected version itself (see
-		// insertCache.get); otherwise the version is read first.
-		checked := events == 1 && expected != store.AnyVersion
+	// The insert of one event checks the expected version itself (see
+	// insertCache.get): it is the append's only statement that writes.
+	checked := events == 1 && expected != store.AnyVersion
+	err = s.group.do(ctx, events, checked, func(tx *sql.Tx) error {
+		// Otherwise the version is read first.
 		actual := expected
 		if !checked {
 			var err error
@@ -567,6 +574,13 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 	defer rows.Close()
 	var (
 		out []store.Record
+		// One set of scan destinations serves every row, so that a row
+		// costs only the values it keeps; the raw bytes are valid until
+		// the next row, and copied.
+		r              store.Record
+		id, meta, tags sql.RawBytes
+		ns             int64
+		dest           = []any{&r.Position, &id, &r.StreamID, &r.Version, &r.Type, &r.SchemaVersion, &ns, &r.Data, &r.Encoding, &meta, &tags}
 		// The events of a batch usually share their metadata: the last
 		// metadata decoded, as stored and decoded, is reused when it
 		// repeats.
@@ -574,12 +588,8 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 		lastDecoded store.Metadata
 	)
 	for rows.Next() {
-		var (
-			r              store.Record
-			id, meta, tags sql.RawBytes // valid until the next row; copied below
-			ns             int64
-		)
-		if err := rows.Scan(&r.Position, &id, &r.StreamID, &r.Version, &r.Type, &r.SchemaVersion, &ns, &r.Data, &r.Encoding, &meta, &tags); err != nil {
+		r.Data, r.Metadata = nil, store.Metadata{} // Scan sets Data anew; the rest is overwritten
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		if r.Tags, err = decodeTags(tags); err != nil { // dcb.go
@@ -601,6 +611,11 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 			lastMeta = append(lastMeta[:0], meta...)
 			lastDecoded = r.Metadata
 			lastDecoded.Extra = maps.Clone(r.Metadata.Extra)
+		}
+		if out == nil {
+			// Most reads are of a short stream or of a page of the
+			// log: start with room for a few records, not one.
+			out = make([]store.Record, 0, 8)
 		}
 		out = append(out, r)
 	}
