@@ -16,6 +16,9 @@
 // the condition that no event matching the query was appended since the
 // decision read it: two checkouts of one copy, or by one member, are
 // ordered, and a refused checkout is a rejection that stored nothing.
+// [Loans] combines two rules (annals.CombineDCB), each on its own query's
+// events: the copy's, [CopyLoans], which decides checkouts and returns,
+// and the member's, [MemberLoans], which may refuse a checkout.
 // The copies' and members' streams tag their events (annals.WithTags), so
 // that the loans' queries see a copy withdrawn or a member suspended.
 //

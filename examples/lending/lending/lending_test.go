@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,92 +55,127 @@ func returned(isbn, id string, day int) lending.LogEvent {
 	return lending.OfLoan(lending.Returned{ISBN: isbn, Member: id, Day: day, Late: day > 14})
 }
 
-// The givens of a loan's specification are the events its query would
-// read: the copy's and the member's.
+// The givens of a loan's specification are the log: the copy's rule
+// sees what the copy's history matches, and the member's what the
+// member's history matches, as the runner would read them.
 func TestCheckoutRules(t *testing.T) {
 	dune := []lending.LogEvent{acquired("dune"), joined("ada")}
 	checkout := lending.Checkout{ISBN: "dune", Member: "ada", Due: 14}
-	proptest.For(t, lending.LoanDecider).
+	spec := func() *proptest.Spec[lending.LoanCommand, lending.LogEvent, lending.Ledger] {
+		return proptest.ForDCB(t, lending.Loans, placed{lending.Events()})
+	}
+	spec().
 		Given(dune...).
 		When(checkout).
 		Then(lent("dune", "ada"))
-	proptest.For(t, lending.LoanDecider).
+	spec().
 		Given(joined("ada")).
 		When(checkout).
 		ThenError(book.ErrUnknown)
-	proptest.For(t, lending.LoanDecider).
+	spec().
 		Given(acquired("dune")).
 		When(checkout).
 		ThenError(member.ErrUnknown)
-	proptest.For(t, lending.LoanDecider).
-		Given(append(dune, withdrawn("dune"))...).
+	// The copy's rule is checked first.
+	spec().
+		When(checkout).
+		ThenError(book.ErrUnknown)
+	spec().
+		Given(append(dune, withdrawn("dune"), suspended("ada"))...).
 		When(checkout).
 		ThenError(lending.ErrWithdrawn)
-	proptest.For(t, lending.LoanDecider).
+	spec().
 		Given(append(dune, lent("dune", "bob"))...).
 		When(checkout).
 		ThenError(lending.ErrLent)
-	proptest.For(t, lending.LoanDecider).
+	spec().
 		Given(append(dune, lent("dune", "ada"))...).
 		When(checkout).
 		ThenError(lending.ErrLent)
-	proptest.For(t, lending.LoanDecider).
+	spec().
 		Given(append(dune, lent("dune", "bob"), returned("dune", "bob", 10))...).
 		When(checkout).
 		Then(lent("dune", "ada"))
-	proptest.For(t, lending.LoanDecider).
+	spec().
 		Given(append(dune, suspended("ada"))...).
 		When(checkout).
 		ThenError(lending.ErrSuspended)
+	// Another copy's or another member's events do not count.
+	spec().
+		Given(append(dune, withdrawn("emma"), suspended("bob"), lent("emma", "bob"))...).
+		When(checkout).
+		Then(lent("dune", "ada"))
 
 	// Three copies of ada's, each read through her tag.
 	full := append(slices.Clone(dune), lent("emma", "ada"), lent("lear", "ada"), lent("ulysses", "ada"))
-	proptest.For(t, lending.LoanDecider).
+	spec().
 		Given(full...).
 		When(checkout).
 		ThenError(lending.ErrLimit)
-	proptest.For(t, lending.LoanDecider).
+	spec().
 		Given(append(full, returned("lear", "ada", 20))...).
 		When(checkout).
 		Then(lent("dune", "ada"))
-	proptest.For(t, lending.LoanDecider).
-		Given(full...).
+	spec().
+		Given(append(full, returned("lear", "ada", 20))...).
+		When(checkout).
 		ThenState(lending.Ledger{
-			Desk: lending.State{
-				First:  map[string]book.State{"dune": {Title: "dune", Acquired: true}},
-				Second: map[string]member.State{"ada": {Name: "ada", Joined: true}},
+			First: lending.Copy{Life: book.State{Title: "dune", Acquired: true}, Lent: true, Loan: lending.Loan{Member: "ada", Due: 14}},
+			Second: lending.Patron{
+				Standing: member.State{Name: "ada", Joined: true},
+				Held:     []string{"dune", "emma", "ulysses"},
 			},
-			Loans: map[string]lending.Loan{"emma": {Member: "ada", Due: 14}, "lear": {Member: "ada", Due: 14}, "ulysses": {Member: "ada", Due: 14}},
 		})
 
-	proptest.For(t, lending.LoanDecider).
+	spec().
 		Given(lent("dune", "ada")).
 		When(lending.Return{ISBN: "dune", Day: 14}).
 		Then(returned("dune", "ada", 14))
-	proptest.For(t, lending.LoanDecider).
+	spec().
 		Given(lent("dune", "ada")).
 		When(lending.Return{ISBN: "dune", Day: 15}).
 		Then(lending.OfLoan(lending.Returned{ISBN: "dune", Member: "ada", Day: 15, Late: true}))
-	proptest.For(t, lending.LoanDecider).
+	spec().
 		Given(lent("dune", "ada"), returned("dune", "ada", 3)).
 		When(lending.Return{ISBN: "dune", Day: 4}).
 		ThenError(lending.ErrOnShelf)
+	// A return is not the member's to refuse.
+	spec().
+		Given(joined("ada"), lent("dune", "ada"), suspended("ada")).
+		When(lending.Return{ISBN: "dune", Day: 4}).
+		Then(returned("dune", "ada", 4))
+}
+
+// placed is the log's mapper for the specifications, which place every
+// event in one stream: it stores a copy's or a member's event in its own
+// stream, as the desk does, and a loan's where it is placed.
+type placed struct{ *codec.Sum[lending.LogEvent] }
+
+func (p placed) ToEvent(ctx context.Context, at codec.Placement, e lending.LogEvent, meta store.Metadata) (store.Event, error) {
+	if stream, ok := streamOf(e); ok {
+		at.StreamID = stream
+	}
+	return p.Sum.ToEvent(ctx, at, e, meta)
+}
+
+// streamOf is the stream of a copy's or a member's event.
+func streamOf(e lending.LogEvent) (string, bool) {
+	d, ok := e.Left()
+	if !ok {
+		return "", false
+	}
+	if b, ok := d.Left(); ok {
+		return lending.BookStreams.Stream(b.Key), true
+	}
+	m, _ := d.Right()
+	return lending.MemberStreams.Stream(m.Key), true
 }
 
 // typeOf is the type name under which the log stores e, by the mapper
 // that the runners, the view and the clerk share.
 func typeOf(t *testing.T, e lending.LogEvent) string {
 	t.Helper()
-	stream := "loan/1"
-	if d, ok := e.Left(); ok {
-		if b, ok := d.Left(); ok {
-			stream = lending.BookStreams.Stream(b.Key)
-		} else {
-			m, _ := d.Right()
-			stream = lending.MemberStreams.Stream(m.Key)
-		}
-	}
-	ev, err := lending.Events().ToEvent(context.Background(), codec.Placement{StreamID: stream, Version: 1}, e, store.Metadata{})
+	ev, err := placed{lending.Events()}.ToEvent(context.Background(), codec.Placement{StreamID: "loan/1", Version: 1}, e, store.Metadata{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,6 +188,11 @@ func typeOf(t *testing.T, e lending.LogEvent) string {
 func TestQueriesFindTheEventsTheyNeed(t *testing.T) {
 	checkout := lending.Loans.Query(lending.Checkout{ISBN: "dune", Member: "ada", Due: 14})
 	giveBack := lending.Loans.Query(lending.Return{ISBN: "dune", Day: 20})
+	// A return reads its copy's history alone: the member's rule, which
+	// does not guard it, does not widen its boundary.
+	if !reflect.DeepEqual(giveBack, lending.CopyHistory("dune")) {
+		t.Errorf("a return of dune reads %+v, want its copy's history %+v", giveBack, lending.CopyHistory("dune"))
+	}
 	for _, c := range []struct {
 		e                  lending.LogEvent
 		checkout, giveBack bool
@@ -321,36 +362,82 @@ func TestStoredDeskEqualsPure(t *testing.T) {
 
 // docs:end stored-equals-pure
 
-// visit draws what happens next at the desk, whose log folds to l: a
+// wholeLog is the whole log folded by the rules of loans: every copy's
+// state, by the copy's rule from the events tagged with the copy, and
+// every member's, by the member's rule from the events tagged with the
+// member.
+type wholeLog struct {
+	copies  map[string]lending.Copy
+	patrons map[string]lending.Patron
+}
+
+// evolve folds an event into the states of the copies and the members
+// it is tagged with.
+func (w wholeLog) evolve(e lending.LogEvent) {
+	for _, tag := range lending.Tags(e) {
+		if isbn, ok := strings.CutPrefix(tag, lending.BookTag("")); ok {
+			w.copies[isbn] = lending.CopyLoans.Evolve(w.copies[isbn], e)
+		}
+		if id, ok := strings.CutPrefix(tag, lending.MemberTag("")); ok {
+			w.patrons[id] = lending.MemberLoans.Evolve(w.patrons[id], e)
+		}
+	}
+}
+
+// desk is the state of the desk's decider: every copy's and every
+// member's life.
+func (w wholeLog) desk() lending.State {
+	return lending.State{
+		First:  lo.MapValues(w.copies, func(c lending.Copy, _ string) book.State { return c.Life }),
+		Second: lo.MapValues(w.patrons, func(p lending.Patron, _ string) member.State { return p.Standing }),
+	}
+}
+
+// ledger is what a loan command is decided on: its copy's state and,
+// for a checkout, its member's. A return is not the member's rule's to
+// refuse, whatever it reads.
+func (w wholeLog) ledger(c lending.LoanCommand) lending.Ledger {
+	l := lending.Ledger{First: w.copies[c.Copy()]}
+	if c, ok := c.(lending.Checkout); ok {
+		l.Second = w.patrons[c.Member]
+	}
+	return l
+}
+
+// lent returns the copies lent, sorted.
+func (w wholeLog) lent() []string {
+	return slices.Sorted(maps.Keys(lo.PickBy(w.copies, func(_ string, c lending.Copy) bool { return c.Lent })))
+}
+
+// visit draws what happens next at the desk, whose log folds to w: a
 // copy acquired or withdrawn, a member joining or suspended, a copy
 // brought back, and mostly checkouts.
-func visit(t *rapid.T, l lending.Ledger) any {
+func visit(t *rapid.T, w wholeLog) any {
 	isbn := rapid.SampledFrom(isbns).Draw(t, "isbn")
 	who := rapid.SampledFrom(members).Draw(t, "member")
 	// rapid draws small numbers most often: the likeliest come first.
 	switch {
-	case !l.Desk.First[isbn].Acquired && rapid.IntRange(0, 2).Draw(t, "wait") < 2:
+	case !w.copies[isbn].Life.Acquired && rapid.IntRange(0, 2).Draw(t, "wait") < 2:
 		return lending.ToBook(isbn, book.Acquire{Title: isbn})
-	case !l.Desk.Second[who].Joined && rapid.IntRange(0, 2).Draw(t, "wait") < 2:
+	case !w.patrons[who].Standing.Joined && rapid.IntRange(0, 2).Draw(t, "wait") < 2:
 		return lending.ToMember(who, member.Join{Name: who})
 	}
 	switch kind := rapid.IntRange(0, 19).Draw(t, "kind"); {
 	case kind < 13:
 		// Mostly a copy on the shelf, so that members fill their hands.
 		shelf := lo.Filter(isbns, func(isbn string, _ int) bool {
-			_, lent := l.Loans[isbn]
-			return l.Desk.First[isbn].Acquired && !l.Desk.First[isbn].Withdrawn && !lent
+			c := w.copies[isbn]
+			return c.Life.Acquired && !c.Life.Withdrawn && !c.Lent
 		})
 		if len(shelf) > 0 && rapid.IntRange(0, 2).Draw(t, "from the shelf") < 2 {
 			isbn = rapid.SampledFrom(shelf).Draw(t, "on the shelf")
 		}
 		// Often the member who holds the most, so that hands fill up.
 		if rapid.Bool().Draw(t, "the busiest") {
-			who = lo.MaxBy(members, func(a, b string) bool { return len(l.Held(a)) > len(l.Held(b)) })
+			who = lo.MaxBy(members, func(a, b string) bool { return len(w.patrons[a].Held) > len(w.patrons[b].Held) })
 		}
-	case kind < 17 && len(l.Loans) > 0:
-		out := slices.Sorted(maps.Keys(l.Loans))
-		return lending.Return{ISBN: rapid.SampledFrom(out).Draw(t, "lent"), Day: rapid.IntRange(5, 16).Draw(t, "day")}
+	case kind < 17 && len(w.lent()) > 0:
+		return lending.Return{ISBN: rapid.SampledFrom(w.lent()).Draw(t, "lent"), Day: rapid.IntRange(5, 16).Draw(t, "day")}
 	case kind < 19:
 		return lending.ToBook(isbn, book.Withdraw{Reason: "worn"})
 	case kind == 19:
@@ -363,44 +450,44 @@ func visit(t *rapid.T, l lending.Ledger) any {
 // it does: every checkout of a copy in the catalogue, not withdrawn and
 // not lent, by a member who has joined, is not suspended and holds fewer
 // than the limit; every return of a copy lent, by its borrower.
-func audit(ctx context.Context, s *annals.Store) (lending.Ledger, string, error) {
-	l := lending.LoanDecider.InitialState()
+func audit(ctx context.Context, s *annals.Store) (wholeLog, string, error) {
+	w := wholeLog{copies: map[string]lending.Copy{}, patrons: map[string]lending.Patron{}}
 	events := lending.Events()
 	for after := int64(0); ; {
 		recs, err := s.ReadLog(ctx, store.LogQuery{After: after, Limit: 500})
 		if err != nil || len(recs) == 0 {
-			return l, "", err
+			return w, "", err
 		}
 		for _, rec := range recs {
 			after = rec.Position
 			e, err := events.FromRecord(ctx, rec)
 			if err != nil {
-				return l, "", err
+				return w, "", err
 			}
-			if broken := breaks(l, e); broken != "" {
-				return l, fmt.Sprintf("position %d, %v: %s", rec.Position, e, broken), nil
+			if broken := breaks(w, e); broken != "" {
+				return w, fmt.Sprintf("position %d, %v: %s", rec.Position, e, broken), nil
 			}
-			l = lending.LoanDecider.Evolve(l, e)
+			w.evolve(e)
 		}
 	}
 }
 
-func breaks(l lending.Ledger, e lending.LogEvent) string {
+func breaks(w wholeLog, e lending.LogEvent) string {
 	switch e, _ := e.Right(); e := e.(type) {
 	case lending.CheckedOut:
-		copy, who := l.Desk.First[e.ISBN], l.Desk.Second[e.Member]
-		if loan, ok := l.Loans[e.ISBN]; ok {
-			return fmt.Sprintf("the copy is lent to %s already", loan.Member)
+		copy, who := w.copies[e.ISBN], w.patrons[e.Member]
+		if copy.Lent {
+			return fmt.Sprintf("the copy is lent to %s already", copy.Loan.Member)
 		}
-		if !copy.Acquired || copy.Withdrawn || !who.Joined || who.Suspended {
-			return fmt.Sprintf("lent a copy %+v to a member %+v", copy, who)
+		if !copy.Life.Acquired || copy.Life.Withdrawn || !who.Standing.Joined || who.Standing.Suspended {
+			return fmt.Sprintf("lent a copy %+v to a member %+v", copy.Life, who.Standing)
 		}
-		if held := l.Held(e.Member); len(held) >= lending.MaxLoans {
-			return fmt.Sprintf("the member holds %v already", held)
+		if len(who.Held) >= lending.MaxLoans {
+			return fmt.Sprintf("the member holds %v already", who.Held)
 		}
 	case lending.Returned:
-		if loan, ok := l.Loans[e.ISBN]; !ok || loan.Member != e.Member || e.Late != (e.Day > loan.Due) {
-			return fmt.Sprintf("a return of a copy lent as %+v (%v)", loan, ok)
+		if copy := w.copies[e.ISBN]; !copy.Lent || copy.Loan.Member != e.Member || e.Late != (e.Day > copy.Loan.Due) {
+			return fmt.Sprintf("a return of a copy lent as %+v (%v)", copy.Loan, copy.Lent)
 		}
 	}
 	return ""
@@ -436,13 +523,13 @@ func TestLoansDecideAsOnTheWholeLog(t *testing.T) {
 				switch c := c.(type) {
 				case lending.Command:
 					var events []lending.Event
-					events, wantErr = lending.Decider.Decide(c, whole.Desk)
+					events, wantErr = lending.Decider.Decide(c, whole.desk())
 					want = lo.Map(events, func(e lending.Event, _ int) lending.LogEvent { return lending.OfDesk(e) })
 					var res annals.Result[lending.Event, lending.State]
 					res, err = lib.Handle(ctx, c)
 					got = lo.Map(res.Events, func(e lending.Event, _ int) lending.LogEvent { return lending.OfDesk(e) })
 				case lending.LoanCommand:
-					want, wantErr = lending.LoanDecider.Decide(c, whole)
+					want, wantErr = lending.Loans.Decide(c, whole.ledger(c))
 					var res annals.DCBResult[lending.LogEvent, lending.Ledger]
 					res, err = lib.HandleLoan(ctx, c)
 					got = res.Events
@@ -477,12 +564,12 @@ func TestLoansDecideAsOnTheWholeLog(t *testing.T) {
 // disagreement describes how the log, the clerk and the view disagree,
 // or returns "".
 func disagreement(ctx context.Context, lib *lending.Library, s *annals.Store) string {
-	l, broken, err := audit(ctx, s)
+	w, broken, err := audit(ctx, s)
 	if err != nil || broken != "" {
 		return fmt.Sprint(err, broken)
 	}
 	for _, who := range members {
-		standing := l.Desk.Second[who]
+		standing, held := w.patrons[who].Standing, w.patrons[who].Held
 		b, err := lib.Borrower(ctx, who)
 		if err != nil {
 			return err.Error()
@@ -494,8 +581,8 @@ func disagreement(ctx context.Context, lib *lending.Library, s *annals.Store) st
 		if err != nil {
 			return err.Error()
 		}
-		if held := slices.Sorted(slices.Values(h.Books)); !slices.Equal(held, l.Held(who)) || h.Suspended != standing.Suspended {
-			return fmt.Sprintf("the view shows %s with %+v, and the log has them hold %v, suspended %v", who, h, l.Held(who), standing.Suspended)
+		if books := slices.Sorted(slices.Values(h.Books)); !slices.Equal(books, held) || h.Suspended != standing.Suspended {
+			return fmt.Sprintf("the view shows %s with %+v, and the log has them hold %v, suspended %v", who, h, held, standing.Suspended)
 		}
 	}
 	return ""

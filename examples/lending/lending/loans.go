@@ -115,14 +115,11 @@ func Tags(e LogEvent) []string {
 	return nil
 }
 
-// Ledger is what a loan decision reads: the copies and members its
-// query's events are about, their lives as the desk's [Decider] folds
-// them, and the copies they have lent or borrowed. Only the command's own
-// copy and member are complete in it, and Decide looks at nothing else.
-type Ledger struct {
-	Desk  State           // the copies' and members' lives
-	Loans map[string]Loan // the copies lent, by ISBN
-}
+// A loan is decided by two rules, each a decider with a query of its
+// own, combined into one decision on one boundary: the copy's, which
+// decides the checkout or the return, and the member's, which decides no
+// event but may refuse a checkout. Each rule's state is folded from the
+// events of its own query only: one copy's, or one member's.
 
 // Loan is a copy's loan: to whom, until which day.
 type Loan struct {
@@ -130,10 +127,24 @@ type Loan struct {
 	Due    int
 }
 
-// Held returns the copies the member id holds, sorted.
-func (l Ledger) Held(id string) []string {
-	return slices.Sorted(slices.Values(lo.Keys(lo.PickBy(l.Loans, func(_ string, loan Loan) bool { return loan.Member == id }))))
+// Copy is one copy as its history shows it: its life in the catalogue,
+// as the desk's book decider folds it, and its loan, if it is lent.
+type Copy struct {
+	Life book.State
+	Lent bool
+	Loan Loan // when Lent
 }
+
+// Patron is one member as their history shows them: their standing, as
+// the desk's member decider folds it, and the copies they hold, sorted.
+type Patron struct {
+	Standing member.State
+	Held     []string
+}
+
+// Ledger is what a loan is decided on: the copy's history and the
+// member's, each folded by its own rule.
+type Ledger = decider.Pair[Copy, Patron]
 
 // The rules of loans.
 var (
@@ -144,60 +155,107 @@ var (
 	ErrOnShelf   = errors.New("the copy is on the shelf")
 )
 
-// LoanDecider decides checkouts and returns. A checkout keeps the copy's
-// rule (in the catalogue, not withdrawn, not lent) and the member's (a
-// member, not suspended, under the limit) together, in one decision; a
-// copy or member the library does not know is rejected with
-// [book.ErrUnknown] or [member.ErrUnknown].
-var LoanDecider = decider.Decider[LoanCommand, LogEvent, Ledger]{
-	Decide: func(c LoanCommand, l Ledger) ([]LogEvent, error) {
-		switch c := c.(type) {
-		// docs:begin checkout
-		case Checkout:
-			copy, who := l.Desk.First[c.ISBN], l.Desk.Second[c.Member]
-			_, lent := l.Loans[c.ISBN]
+// docs:begin checkout
+// CopyLoans decides checkouts and returns on the copy's history: a copy
+// is lent if it is in the catalogue, not withdrawn and not lent, and
+// comes back if it is lent. A copy the library does not know is
+// rejected with [book.ErrUnknown].
+var CopyLoans = annals.DCBDecider[LoanCommand, LogEvent, Copy]{
+	Decider: decider.Decider[LoanCommand, LogEvent, Copy]{
+		Decide: func(c LoanCommand, copy Copy) ([]LogEvent, error) {
+			switch c := c.(type) {
+			case Checkout:
+				switch {
+				case !copy.Life.Acquired:
+					return nil, book.ErrUnknown
+				case copy.Life.Withdrawn:
+					return nil, ErrWithdrawn
+				case copy.Lent:
+					return nil, ErrLent
+				}
+				return []LogEvent{OfLoan(CheckedOut{ISBN: c.ISBN, Member: c.Member, Due: c.Due})}, nil
+			case Return:
+				if !copy.Lent {
+					return nil, ErrOnShelf
+				}
+				return []LogEvent{OfLoan(Returned{ISBN: c.ISBN, Member: copy.Loan.Member, Day: c.Day, Late: c.Day > copy.Loan.Due})}, nil
+			}
+			return nil, fmt.Errorf("lending: unknown loan command %T", c)
+		},
+		Evolve: func(copy Copy, e LogEvent) Copy {
+			if d, ok := e.Left(); ok {
+				if b, ok := d.Left(); ok {
+					copy.Life = book.Decider.Evolve(copy.Life, b.Value)
+				}
+				return copy
+			}
+			switch e, _ := e.Right(); e := e.(type) {
+			case CheckedOut:
+				copy.Lent, copy.Loan = true, Loan{Member: e.Member, Due: e.Due}
+			case Returned:
+				copy.Lent, copy.Loan = false, Loan{}
+			}
+			return copy
+		},
+	},
+	Name:  "loan",
+	Query: func(c LoanCommand) store.Query { return CopyHistory(c.Copy()) },
+	Tags:  Tags,
+}
+
+// docs:end checkout
+
+// docs:begin member-limit
+// MemberLoans guards checkouts with the member's rule: it decides no
+// event, and refuses a checkout by someone who is not a member
+// ([member.ErrUnknown]), is suspended, or holds MaxLoans copies already.
+// A return frees a place whatever the member's standing: it reads the
+// copy's history alone, as the copy's rule does, so that the boundary
+// of a return stays the copy's.
+var MemberLoans = annals.DCBDecider[LoanCommand, LogEvent, Patron]{
+	Decider: decider.Decider[LoanCommand, LogEvent, Patron]{
+		Decide: func(c LoanCommand, p Patron) ([]LogEvent, error) {
+			if _, ok := c.(Checkout); !ok {
+				return nil, nil
+			}
 			switch {
-			case !copy.Acquired:
-				return nil, book.ErrUnknown
-			case copy.Withdrawn:
-				return nil, ErrWithdrawn
-			case lent:
-				return nil, ErrLent
-			case !who.Joined:
+			case !p.Standing.Joined:
 				return nil, member.ErrUnknown
-			case who.Suspended:
+			case p.Standing.Suspended:
 				return nil, ErrSuspended
-			case len(l.Held(c.Member)) >= MaxLoans:
+			case len(p.Held) >= MaxLoans:
 				return nil, ErrLimit
 			}
-			return []LogEvent{OfLoan(CheckedOut{ISBN: c.ISBN, Member: c.Member, Due: c.Due})}, nil
-			// docs:end checkout
-		case Return:
-			loan, lent := l.Loans[c.ISBN]
-			if !lent {
-				return nil, ErrOnShelf
+			return nil, nil
+		},
+		Evolve: func(p Patron, e LogEvent) Patron {
+			if d, ok := e.Left(); ok {
+				if m, ok := d.Right(); ok {
+					p.Standing = member.Decider.Evolve(p.Standing, m.Value)
+				}
+				return p
 			}
-			return []LogEvent{OfLoan(Returned{ISBN: c.ISBN, Member: loan.Member, Day: c.Day, Late: c.Day > loan.Due})}, nil
-		}
-		return nil, fmt.Errorf("lending: unknown loan command %T", c)
+			switch e, _ := e.Right(); e := e.(type) {
+			case CheckedOut:
+				// A new slice, sorted: the state before stays as it was.
+				p.Held = append(slices.Clip(p.Held), e.ISBN)
+				slices.Sort(p.Held)
+			case Returned:
+				p.Held = lo.Without(p.Held, e.ISBN)
+			}
+			return p
+		},
 	},
-	Evolve: func(l Ledger, e LogEvent) Ledger {
-		// Evolve is pure: the desk's decider copies its maps, and this
-		// one copies Loans.
-		if d, ok := e.Left(); ok {
-			l.Desk = Decider.Evolve(l.Desk, d)
-			return l
+	Query: func(c LoanCommand) store.Query {
+		if c, ok := c.(Checkout); ok {
+			return MemberHistory(c.Member)
 		}
-		switch e, _ := e.Right(); e := e.(type) {
-		case CheckedOut:
-			l.Loans = lo.Assign(l.Loans, map[string]Loan{e.ISBN: {Member: e.Member, Due: e.Due}})
-		case Returned:
-			l.Loans = lo.OmitByKeys(l.Loans, []string{e.ISBN})
-		}
-		return l
+		return CopyHistory(c.Copy())
 	},
-	Initial: func() Ledger { return Ledger{Desk: Decider.InitialState(), Loans: map[string]Loan{}} },
+	Tags: Tags,
 }
+
+// docs:end member-limit
 
 // The type names of the events that loans read, as the codecs register
 // them.
@@ -220,19 +278,10 @@ func MemberHistory(id string) store.Query {
 	return store.QueryItems(store.QueryItem{Types: memberTypes, Tags: []string{MemberTag(id)}})
 }
 
-// Loans is the loan decider with its consistency boundary. A checkout
-// reads its copy's history and its member's, so that one append
-// condition covers both rules; a return reads its copy's alone.
-var Loans = annals.DCBDecider[LoanCommand, LogEvent, Ledger]{
-	Decider: LoanDecider,
-	Name:    "loan",
-	Query: func(c LoanCommand) store.Query {
-		if c, ok := c.(Checkout); ok {
-			return CopyHistory(c.ISBN).Or(MemberHistory(c.Member))
-		}
-		return CopyHistory(c.Copy())
-	},
-	Tags: Tags,
-}
+// Loans decides loans on both rules at once: its query is the copy's
+// history OR, for a checkout, the member's, so that one append condition
+// covers both rules, and each rule sees only its own query's events. The
+// copy's rule is checked first. A return reads the copy's history alone.
+var Loans = annals.CombineDCB(CopyLoans, MemberLoans)
 
 // docs:end loans
