@@ -816,7 +816,8 @@ func (s *Store) appendOneTagged(ctx context.Context, streamID string, expected i
 const queryPage = 512
 
 // readQuerySQL returns the query of a page of the events matching q after
-// position $1, at most $2, with whether events wait for a position.
+// position $1, at most $2, with whether matching events wait for a
+// position.
 //
 // The query items' tags and types are read through subqueries, so that
 // the planner estimates the same rows whatever their values: otherwise,
@@ -842,14 +843,32 @@ func (n names) readQuerySQL(q store.Query, args *[]any) string {
 	// off by OFFSET 0 from the condition on positions, so that the cost
 	// is that of the events that match, wherever they are in the log.
 	// A query of every tagged event reads the log after the position.
-	matching := `SELECT ` + recordColumns + ` FROM ` + n.events + ` WHERE tags IS NOT NULL` + match + ` OFFSET 0`
+	//
+	// Whether the read must wait for numbering is a question about the
+	// matching events alone: a matching event the snapshot sees without
+	// a position is pending, and the step numbers it after every position
+	// read so far. Events that do not match may wait for a position
+	// without holding up the read: so reads whose queries share nothing
+	// with the appends in flight never run the step, which is one at a
+	// time across the store.
 	if match == "" {
-		matching = `SELECT ` + recordColumns + ` FROM ` + n.events + ` WHERE tags IS NOT NULL AND position > $1`
-	}
-	return `SELECT p.pending, ` + strings.Join(cols, ", ") + `
+		// A query of every tagged event reads the log after the
+		// position, and asks whether anything waits for a position.
+		matching := `SELECT ` + recordColumns + ` FROM ` + n.events + ` WHERE tags IS NOT NULL AND position > $1`
+		return `SELECT p.pending, ` + strings.Join(cols, ", ") + `
 FROM (SELECT ` + pendingSQL(n, "(SELECT horizon FROM "+n.logHead+")", "(SELECT inflight FROM "+n.logHead+")") + ` AS pending) p
 LEFT JOIN LATERAL (
 	SELECT * FROM (` + matching + `) m
+	ORDER BY position
+	LIMIT $2
+) e ON true`
+	}
+	matching := `SELECT ` + recordColumns + ` FROM ` + n.events + ` WHERE tags IS NOT NULL` + match
+	return `WITH m AS MATERIALIZED (` + matching + `)
+SELECT p.pending, ` + strings.Join(cols, ", ") + `
+FROM (SELECT EXISTS (SELECT 1 FROM m WHERE position IS NULL) AS pending) p
+LEFT JOIN LATERAL (
+	SELECT * FROM m
 	WHERE position > $1
 	ORDER BY position
 	LIMIT $2
@@ -857,9 +876,9 @@ LEFT JOIN LATERAL (
 }
 
 // ReadQuery implements [store.DCB]. Like ReadLog, it learns with each
-// page whether committed events wait for a position; when they do and the
-// page ends short, it runs the sequencing step and reads on, so that
-// every matching event committed before the call is yielded.
+// page whether committed events that match wait for a position; when
+// they do and the page ends short, it runs the sequencing step and reads
+// on, so that every matching event committed before the call is yielded.
 func (s *Store) ReadQuery(ctx context.Context, q store.Query, after int64) iter.Seq2[store.Record, error] {
 	return func(yield func(store.Record, error) bool) {
 		if err := check.ReadQuery(q, after); err != nil {

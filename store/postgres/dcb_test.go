@@ -388,3 +388,49 @@ FROM generate_series(0, 49999) AS i`); err != nil {
 		}
 	}
 }
+
+// A read by query waits for the numbering of the events it matches, and
+// of no others: an event of another course, committed and not numbered
+// yet, stays so, so that reads never queue for the one step of the store
+// behind appends they do not read. An event it matches that waits for a
+// position is numbered and read.
+func TestReadByQueryNumbersOnlyWhatItMatches(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openInternal(t)
+	appendTagged := func(stream, tag string) {
+		t.Helper()
+		if _, err := s.Append(ctx, stream, store.NoStream, []store.Event{{Type: "Subscribed", Data: []byte("{}"), Tags: []string{tag}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	position := func(stream string) *int64 {
+		t.Helper()
+		var pos *int64
+		if err := s.pool.QueryRow(ctx, `SELECT position FROM `+s.n.events+` WHERE stream_id = $1`, stream).Scan(&pos); err != nil {
+			t.Fatal(err)
+		}
+		return pos
+	}
+	appendTagged("s1", "course:c1")
+	if _, err := s.Head(ctx); err != nil { // numbers s1's event
+		t.Fatal(err)
+	}
+	appendTagged("s2", "course:c2")
+	if position("s2") != nil {
+		t.Fatal("an append numbered its event itself; this test needs it pending")
+	}
+	got, err := collect(s.ReadQuery(ctx, tagQuery("course:c1"), 0))
+	if err != nil || len(got) != 1 || got[0].StreamID != "s1" {
+		t.Fatalf("read course c1: %+v, %v; want s1's event", got, err)
+	}
+	if pos := position("s2"); pos != nil {
+		t.Fatalf("reading course c1 numbered course c2's event (position %d)", *pos)
+	}
+	// Its own pending event is numbered, after everything read before.
+	appendTagged("s3", "course:c1")
+	got, err = collect(s.ReadQuery(ctx, tagQuery("course:c1"), 0))
+	if err != nil || len(got) != 2 || got[1].StreamID != "s3" || got[1].Position <= got[0].Position {
+		t.Fatalf("read course c1 with one of its events pending: %+v, %v; want s1's then s3's, numbered", got, err)
+	}
+}
