@@ -94,6 +94,18 @@ func union(q, r store.Query) store.Query {
 	return u
 }
 
+// unionTags returns the tags that a and b give an event, a's first; a
+// part without a Tags function gives none.
+func unionTags[E any](a, b func(E) []string) func(E) []string {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return func(e E) []string { return lo.Union(a(e), b(e)) }
+}
+
 // An Evolver evolves a decision's state by one event that the decision's
 // query matched: typ is the event's type name in the store and tags its
 // tags. See [DCBDecider.Evolver].
@@ -118,7 +130,8 @@ func (d DCBDecider[C, E, S]) Evolver(cmd C) Evolver[E, S] {
 // matches (see [DCBDecider.Evolver]); its decision is a's events and then
 // b's, and is rejected when either part rejects the command, with a's
 // rule checked first. An event's tags are the union of what a and b give
-// it, in a's order then b's new ones. Its Name is a's, or b's when a has
+// it, in a's order then b's new ones (a part without a Tags function
+// gives none). Its Name is a's, or b's when a has
 // none.
 //
 // Combine rules that guard one decision: a course's seats and a
@@ -155,7 +168,7 @@ func CombineDCB[C, E, S1, S2 any](a DCBDecider[C, E, S1], b DCBDecider[C, E, S2]
 			Initial: func() pair { return pair{First: a.InitialState(), Second: b.InitialState()} },
 		},
 		Query: func(c C) store.Query { return union(a.Query(c), b.Query(c)) },
-		Tags:  func(e E) []string { return lo.Union(a.Tags(e), b.Tags(e)) },
+		Tags:  unionTags(a.Tags, b.Tags),
 		Name:  name,
 		evolver: func(c C) Evolver[E, pair] {
 			qa, qb := a.Query(c), b.Query(c)
