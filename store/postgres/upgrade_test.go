@@ -119,23 +119,7 @@ func TestUpgradeKeepsPositions(t *testing.T) {
 	// Committed, not numbered yet: the writers' steps had not run.
 	insert("dog-3", 1)
 	insert("dog-1", 4)
-	type placed struct {
-		id       string
-		position int64
-	}
-	before := map[string]placed{}
-	rows, _ := pool.Query(ctx, "SELECT stream_id || '/' || version, event_id::text, coalesce(position, 0) FROM "+q("events"))
-	for rows.Next() {
-		var key string
-		var p placed
-		if err := rows.Scan(&key, &p.id, &p.position); err != nil {
-			t.Fatal(err)
-		}
-		before[key] = p
-	}
-	if err := rows.Err(); err != nil || len(before) != 7 {
-		t.Fatalf("%d events before the upgrade (%v), want 7", len(before), err)
-	}
+	before := placesBefore(t, pool, q("events"), 7)
 
 	s, err := postgres.New(ctx, pool, postgres.WithSchema(db.Schema), postgres.WithPrefix("old_"))
 	if err != nil {
@@ -147,18 +131,7 @@ func TestUpgradeKeepsPositions(t *testing.T) {
 	if len(log) != 7 {
 		t.Fatalf("the log after the upgrade holds %d events, want 7", len(log))
 	}
-	for i, r := range log {
-		key := fmt.Sprintf("%s/%d", r.StreamID, r.Version)
-		b := before[key]
-		switch {
-		case r.ID.String() != b.id:
-			t.Fatalf("%s: event ID %v, was %s", key, r.ID, b.id)
-		case b.position != 0 && r.Position != b.position:
-			t.Fatalf("%s: position %d, was %d before the upgrade", key, r.Position, b.position)
-		case r.Position != int64(i)+1:
-			t.Fatalf("log record %d (%s) has position %d", i, key, r.Position)
-		}
-	}
+	checkKeptPlaces(t, log, before)
 	if log[5].StreamID != "dog-3" || log[6].StreamID != "dog-1" || log[6].Version != 4 {
 		t.Fatalf("the pending events were numbered %s/%d, %s/%d; want dog-3/1 then dog-1/4, the order they committed in",
 			log[5].StreamID, log[5].Version, log[6].StreamID, log[6].Version)
@@ -293,23 +266,7 @@ func TestUpgradeFromVersion6(t *testing.T) {
 	exec(insert, "dog-3", 1, "Trick", []string{"dog:1"})
 	exec(insert, "dog-1", 4, "Trick", []string{"dog:1"})
 
-	type placed struct {
-		id       string
-		position int64
-	}
-	before := map[string]placed{}
-	rows, _ := pool.Query(ctx, "SELECT stream_id || '/' || version, event_id::text, coalesce(position, 0) FROM "+q("events"))
-	for rows.Next() {
-		var key string
-		var p placed
-		if err := rows.Scan(&key, &p.id, &p.position); err != nil {
-			t.Fatal(err)
-		}
-		before[key] = p
-	}
-	if err := rows.Err(); err != nil || len(before) != 227 {
-		t.Fatalf("%d events before the upgrade (%v), want 227", len(before), err)
-	}
+	before := placesBefore(t, pool, q("events"), 227)
 
 	s, err := postgres.New(ctx, pool, postgres.WithSchema(db.Schema), postgres.WithPrefix("old_"))
 	if err != nil {
@@ -325,18 +282,7 @@ func TestUpgradeFromVersion6(t *testing.T) {
 	if len(whole) != 227 {
 		t.Fatalf("the log after the upgrade holds %d events, want 227", len(whole))
 	}
-	for i, r := range whole {
-		key := fmt.Sprintf("%s/%d", r.StreamID, r.Version)
-		b := before[key]
-		switch {
-		case r.ID.String() != b.id:
-			t.Fatalf("%s: event ID %v, was %s", key, r.ID, b.id)
-		case b.position != 0 && r.Position != b.position:
-			t.Fatalf("%s: position %d, was %d before the upgrade", key, r.Position, b.position)
-		case r.Position != int64(i)+1:
-			t.Fatalf("log record %d (%s) has position %d", i, key, r.Position)
-		}
-	}
+	checkKeptPlaces(t, whole, before)
 	if whole[225].StreamID != "dog-3" || whole[226].StreamID != "dog-1" {
 		t.Fatalf("the pending events were numbered %s, %s; want dog-3 then dog-1, the order they committed in", whole[225].StreamID, whole[226].StreamID)
 	}
@@ -407,4 +353,49 @@ func collectQuery(seq func(func(store.Record, error) bool)) ([]store.Record, err
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// placed is where an event was before an upgrade: its ID, and its
+// position, 0 when it was not numbered yet.
+type placed struct {
+	id       string
+	position int64
+}
+
+// placesBefore returns where each of the want events of table is, by
+// "stream/version".
+func placesBefore(t *testing.T, pool *pgxpool.Pool, table string, want int) map[string]placed {
+	t.Helper()
+	before := map[string]placed{}
+	rows, _ := pool.Query(context.Background(), "SELECT stream_id || '/' || version, event_id::text, coalesce(position, 0) FROM "+table)
+	for rows.Next() {
+		var key string
+		var p placed
+		if err := rows.Scan(&key, &p.id, &p.position); err != nil {
+			t.Fatal(err)
+		}
+		before[key] = p
+	}
+	if err := rows.Err(); err != nil || len(before) != want {
+		t.Fatalf("%d events before the upgrade (%v), want %d", len(before), err, want)
+	}
+	return before
+}
+
+// checkKeptPlaces checks that the log after an upgrade is gap-free from
+// 1, and that every event kept its ID and, if it had one, its position.
+func checkKeptPlaces(t *testing.T, log []store.Record, before map[string]placed) {
+	t.Helper()
+	for i, r := range log {
+		key := fmt.Sprintf("%s/%d", r.StreamID, r.Version)
+		b := before[key]
+		switch {
+		case r.ID.String() != b.id:
+			t.Fatalf("%s: event ID %v, was %s", key, r.ID, b.id)
+		case b.position != 0 && r.Position != b.position:
+			t.Fatalf("%s: position %d, was %d before the upgrade", key, r.Position, b.position)
+		case r.Position != int64(i)+1:
+			t.Fatalf("log record %d (%s) has position %d", i, key, r.Position)
+		}
+	}
 }
