@@ -204,6 +204,43 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
+// rawCommand is the raw baselines' command, by hand with the driver:
+// read the stream's rows with load, decode and fold them, decide cmd,
+// encode the event and insert it with ins, in a transaction of its own,
+// at the version read plus one.
+func rawCommand(ctx context.Context, db rawDB, load, ins *sql.Stmt, stream string, cmd workload.Command) error {
+	rows, err := load.QueryContext(ctx, stream)
+	if err != nil {
+		return err
+	}
+	var a workload.Account
+	var version int64
+	if _, _, err := scanEvents(rows, func(r rawEvent) { a, version = workload.Evolve(a, r.event), r.version }); err != nil {
+		return err
+	}
+	events, err := workload.Decide(cmd, a)
+	if err != nil {
+		return err
+	}
+	typ, data, err := workload.EncodeEvent(events[0])
+	if err != nil {
+		return err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.StmtContext(ctx, ins).ExecContext(ctx, id[:], stream, version+1, typ, int64(1), time.Now().UnixNano(), data, "", nil); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
 // BenchmarkHandle handles one command per operation, end to end: load
 // the stream, decide, encode, append with the version loaded. Each
 // command goes to a new stream (per-stream=1), or the commands go ten to
@@ -224,37 +261,7 @@ func BenchmarkHandle(b *testing.B) {
 				load := db.prepare(b, db.r, `SELECT `+rawColumns+` FROM annals_events WHERE stream_id = ? ORDER BY version`)
 				ins := db.prepare(b, db.w, `INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata) VALUES (?,?,?,?,?,?,?,?,?)`)
 				workload.Loop(b, 1, func(i int) error {
-					stream := workload.StreamID(i, perStream)
-					rows, err := load.QueryContext(ctx, stream)
-					if err != nil {
-						return err
-					}
-					var a workload.Account
-					var version int64
-					if _, _, err := scanEvents(rows, func(r rawEvent) { a, version = workload.Evolve(a, r.event), r.version }); err != nil {
-						return err
-					}
-					events, err := workload.Decide(workload.CommandFor(i%perStream), a)
-					if err != nil {
-						return err
-					}
-					typ, data, err := workload.EncodeEvent(events[0])
-					if err != nil {
-						return err
-					}
-					id, err := uuid.NewV7()
-					if err != nil {
-						return err
-					}
-					tx, err := db.w.BeginTx(ctx, nil)
-					if err != nil {
-						return err
-					}
-					if _, err := tx.StmtContext(ctx, ins).ExecContext(ctx, id[:], stream, version+1, typ, int64(1), time.Now().UnixNano(), data, "", nil); err != nil {
-						tx.Rollback()
-						return err
-					}
-					return tx.Commit()
+					return rawCommand(ctx, db, load, ins, workload.StreamID(i, perStream), workload.CommandFor(i%perStream))
 				})
 			})
 		}
@@ -301,37 +308,7 @@ func BenchmarkConcurrentHandle(b *testing.B) {
 				load := db.prepare(b, db.r, `SELECT `+rawColumns+` FROM annals_events WHERE stream_id = ? ORDER BY version`)
 				ins := db.prepare(b, db.w, `INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata) VALUES (?,?,?,?,?,?,?,?,?)`)
 				workload.Concurrent(b, goroutines, func(g, j int) error {
-					stream := workload.ConcurrentStream(g, j)
-					rows, err := load.QueryContext(ctx, stream)
-					if err != nil {
-						return err
-					}
-					var a workload.Account
-					var version int64
-					if _, _, err := scanEvents(rows, func(r rawEvent) { a, version = workload.Evolve(a, r.event), r.version }); err != nil {
-						return err
-					}
-					events, err := workload.Decide(workload.ConcurrentCommand(j), a)
-					if err != nil {
-						return err
-					}
-					typ, data, err := workload.EncodeEvent(events[0])
-					if err != nil {
-						return err
-					}
-					id, err := uuid.NewV7()
-					if err != nil {
-						return err
-					}
-					tx, err := db.w.BeginTx(ctx, nil)
-					if err != nil {
-						return err
-					}
-					if _, err := tx.StmtContext(ctx, ins).ExecContext(ctx, id[:], stream, version+1, typ, int64(1), time.Now().UnixNano(), data, "", nil); err != nil {
-						tx.Rollback()
-						return err
-					}
-					return tx.Commit()
+					return rawCommand(ctx, db, load, ins, workload.ConcurrentStream(g, j), workload.ConcurrentCommand(j))
 				})
 			})
 		}
