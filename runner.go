@@ -46,6 +46,7 @@ type Runner[C, E, S any] struct {
 	snaps   *snapshots[S]
 	tags    func(streamID string, e E) []string // see WithTags
 	logger  *slog.Logger
+	turns   turns
 }
 
 // RunnerOption configures a [Runner].
@@ -232,9 +233,43 @@ func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, op
 	if cfg.key != "" {
 		cfg.fingerprint = fingerprint(cmd)
 	}
+	t, err := r.turns.take(ctx, streamID)
+	if err != nil {
+		return Result[E, S]{}, fmt.Errorf("handle command on stream %q: waiting for the command before it on the stream: %w", streamID, err)
+	}
+	res, then, err := r.decideAndAppend(ctx, streamID, cmd, cfg)
+	r.turns.release(streamID, t)
+	// Out of the turn: saving a snapshot takes a write of its own, and a
+	// Sync system's consumers may handle commands on this stream.
+	if then.records != nil && r.snaps != nil {
+		before := then.after.snapVersion
+		then.after.snapVersion = r.snaps.afterAppend(ctx, r.log(), streamID, then.after, then.records)
+		if r.cache != nil && then.after.snapVersion != before {
+			r.cache.put(streamID, then.after) // keeps a later state, takes the snapshot's version
+		}
+	}
+	if err == nil && then.to > 0 {
+		err = r.store.settle(ctx, streamID, then.from, then.to)
+	}
+	return res, err
+}
+
+// settlement is what Handle does once a command's turn on its stream is
+// over: run a Sync system's consumers up to what followed from the
+// stream's events after version from up to version to (none when to is
+// 0), and, after an append of records that brought the stream to after,
+// save a snapshot if the policy says so.
+type settlement[S any] struct {
+	from, to int64
+	after    loaded[S]
+	records  []store.Event
+}
+
+// decideAndAppend is Handle's work within the stream's turn (see turns).
+func (r *Runner[C, E, S]) decideAndAppend(ctx context.Context, streamID string, cmd C, cfg handleConfig) (Result[E, S], settlement[S], error) {
 	cur, verified, err := r.loadForCommand(ctx, streamID)
 	if err != nil {
-		return Result[E, S]{}, err
+		return Result[E, S]{}, settlement[S]{}, err
 	}
 	for attempt := 0; ; attempt++ {
 		events, err := r.decider.Decide(cmd, cur.state)
@@ -242,62 +277,59 @@ func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, op
 			// A cached state may be stale: an answer that appends
 			// nothing is given only on the stream as it is.
 			if cur, err = r.catchUp(ctx, streamID, cur); err != nil {
-				return Result[E, S]{}, err
+				return Result[E, S]{}, settlement[S]{}, err
 			}
 			verified, attempt = true, attempt-1
 			continue
 		}
 		if err != nil || len(events) == 0 {
 			if cfg.key != "" {
-				if res, done, kerr := r.alreadyDone(ctx, streamID, cur, cfg, false); done || kerr != nil {
-					return res, kerr
+				if res, settle, done, kerr := r.alreadyDone(ctx, streamID, cur, cfg, false); done || kerr != nil {
+					return res, settle, kerr
 				}
 			}
 			if err != nil {
-				return Result[E, S]{State: cur.state, Version: cur.version}, rejection{err}
+				return Result[E, S]{State: cur.state, Version: cur.version}, settlement[S]{}, rejection{err}
 			}
-			return Result[E, S]{State: cur.state, Version: cur.version}, nil
+			return Result[E, S]{State: cur.state, Version: cur.version}, settlement[S]{}, nil
 		}
 		records, err := r.encode(ctx, streamID, cur.version, events, cfg)
 		if err != nil {
-			return Result[E, S]{}, err
+			return Result[E, S]{}, settlement[S]{}, err
 		}
-		next, err := r.store.Append(ctx, streamID, cur.version, records)
-		var stored *StoredError
-		if err == nil || errors.As(err, &stored) {
+		next, err := r.store.appendUnsettled(ctx, streamID, cur.version, records)
+		if err == nil {
 			after := loaded[S]{state: r.decider.Fold(cur.state, events), version: next, snapVersion: cur.snapVersion}
-			if r.snaps != nil {
-				after.snapVersion = r.snaps.afterAppend(ctx, r.log(), streamID, after, records)
-			}
 			if r.cache != nil {
 				r.cache.put(streamID, after)
 			}
-			return Result[E, S]{Events: events, State: after.state, Version: next}, err
+			return Result[E, S]{Events: events, State: after.state, Version: next},
+				settlement[S]{from: cur.version, to: next, after: after, records: records}, nil
 		}
 		if cfg.key != "" && errors.Is(err, store.ErrDuplicateEvent) {
-			res, _, kerr := r.alreadyDone(ctx, streamID, cur, cfg, true)
-			return res, kerr
+			res, settle, _, kerr := r.alreadyDone(ctx, streamID, cur, cfg, true)
+			return res, settle, kerr
 		}
 		if errors.Is(err, store.ErrConflict) && !verified {
 			// The cached state was stale: fast-forward and decide again,
 			// without spending a retry.
 			if cur, err = r.catchUp(ctx, streamID, cur); err != nil {
-				return Result[E, S]{}, err
+				return Result[E, S]{}, settlement[S]{}, err
 			}
 			verified, attempt = true, attempt-1
 			continue
 		}
 		if !errors.Is(err, store.ErrConflict) || attempt >= r.retries {
 			if errors.Is(err, store.ErrConflict) {
-				return Result[E, S]{}, fmt.Errorf("handle command on stream %q: gave up after %d attempts: %w", streamID, attempt+1, err)
+				return Result[E, S]{}, settlement[S]{}, fmt.Errorf("handle command on stream %q: gave up after %d attempts: %w", streamID, attempt+1, err)
 			}
-			return Result[E, S]{}, fmt.Errorf("handle command on stream %q: %w", streamID, err)
+			return Result[E, S]{}, settlement[S]{}, fmt.Errorf("handle command on stream %q: %w", streamID, err)
 		}
 		if err := sleep(ctx, r.backoff(attempt+1)); err != nil {
-			return Result[E, S]{}, err
+			return Result[E, S]{}, settlement[S]{}, err
 		}
 		if cur, err = r.catchUp(ctx, streamID, cur); err != nil {
-			return Result[E, S]{}, err
+			return Result[E, S]{}, settlement[S]{}, err
 		}
 	}
 }
@@ -336,12 +368,12 @@ const idempotencyExtra = "annals.idempotency"
 // done, with the current state and Duplicate set. Found with another
 // fingerprint, or, when the store refused the key's event ID (refused),
 // not found in this stream, the key was used for something else.
-func (r *Runner[C, E, S]) alreadyDone(ctx context.Context, streamID string, cur loaded[S], cfg handleConfig, refused bool) (Result[E, S], bool, error) {
+func (r *Runner[C, E, S]) alreadyDone(ctx context.Context, streamID string, cur loaded[S], cfg handleConfig, refused bool) (Result[E, S], settlement[S], bool, error) {
 	id := EventID(cfg.key, 0)
 	var first, last int64 // the versions of the command's events, once found
 	for rec, err := range r.store.ReadStream(ctx, streamID, 1) {
 		if err != nil {
-			return Result[E, S]{}, false, fmt.Errorf("handle command on stream %q: look up idempotency key %q: %w", streamID, cfg.key, err)
+			return Result[E, S]{}, settlement[S]{}, false, fmt.Errorf("handle command on stream %q: look up idempotency key %q: %w", streamID, cfg.key, err)
 		}
 		if first > 0 {
 			if rec.ID != EventID(cfg.key, int(rec.Version-first)) {
@@ -354,27 +386,27 @@ func (r *Runner[C, E, S]) alreadyDone(ctx context.Context, streamID string, cur 
 			continue
 		}
 		if got := rec.Metadata.Extra[idempotencyExtra]; got != "" && got != cfg.fingerprint {
-			return Result[E, S]{}, false, fmt.Errorf("handle command on stream %q: idempotency key %q was first used with another command (version %d): %w", streamID, cfg.key, rec.Version, ErrIdempotencyKey)
+			return Result[E, S]{}, settlement[S]{}, false, fmt.Errorf("handle command on stream %q: idempotency key %q was first used with another command (version %d): %w", streamID, cfg.key, rec.Version, ErrIdempotencyKey)
 		}
 		first, last = rec.Version, rec.Version
 	}
 	if first == 0 {
 		if refused {
-			return Result[E, S]{}, false, fmt.Errorf("handle command on stream %q: idempotency key %q was first used on another stream: %w", streamID, cfg.key, ErrIdempotencyKey)
+			return Result[E, S]{}, settlement[S]{}, false, fmt.Errorf("handle command on stream %q: idempotency key %q was first used on another stream: %w", streamID, cfg.key, ErrIdempotencyKey)
 		}
-		return Result[E, S]{}, false, nil
+		return Result[E, S]{}, settlement[S]{}, false, nil
 	}
 	state, version, err := r.LoadFrom(ctx, streamID, cur.state, cur.version)
 	if err != nil {
-		return Result[E, S]{}, false, err
+		return Result[E, S]{}, settlement[S]{}, false, err
 	}
 	// The call that stored the command may never have heard so (its
 	// answer was lost: store.ErrOutcomeUnknown), and then a Sync system
-	// has not run its consumers on the events: run them now, so that a
-	// duplicate, like a first success, returns once the views and sagas
-	// have handled the command, and says so if one fails on it.
+	// has not run its consumers on the events: Handle runs them, so that
+	// a duplicate, like a first success, returns once the views and
+	// sagas have handled the command, and says so if one fails on it.
 	res := Result[E, S]{State: state, Version: version, Duplicate: true}
-	return res, true, r.store.settle(ctx, streamID, first-1, last)
+	return res, settlement[S]{from: first - 1, to: last}, true, nil
 }
 
 // fingerprint identifies a command by its type and content, so that an

@@ -137,12 +137,21 @@ func (s *Store) unsupported(what, iface string) error {
 // because of these events, the events are stored all the same and the
 // error is a [*StoredError] that says so.
 func (s *Store) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
-	v, err := s.append(ctx, streamID, expected, events)
+	v, err := s.appendUnsettled(ctx, streamID, expected, events)
 	if err != nil || len(events) == 0 {
 		return v, err
 	}
-	s.appends.Add(1)
 	return v, s.settle(ctx, streamID, v-int64(len(events)), v)
+}
+
+// appendUnsettled is Append without running a Sync system's consumers,
+// which its caller runs with settle.
+func (s *Store) appendUnsettled(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
+	v, err := s.append(ctx, streamID, expected, events)
+	if err == nil && len(events) > 0 {
+		s.appends.Add(1)
+	}
+	return v, err
 }
 
 // settle runs the consumers of a Sync system over the store, if it has
