@@ -35,7 +35,13 @@ const DefaultRetries = 3
 // events after it, and saves a snapshot after an append when the policy
 // says so.
 //
-// A Runner is safe for concurrent use.
+// A Runner is safe for concurrent use. Its commands on one stream take
+// turns: a command waits for the one before it on the stream to have
+// appended, and then decides on the state that one left, so commands of
+// one runner never conflict with each other (conflicts still come from
+// other processes and other runners). Commands on different streams run
+// at once. A command whose context ends while it waits returns the
+// context's error, having stored nothing.
 type Runner[C, E, S any] struct {
 	store   *Store
 	decider decider.Decider[C, E, S]

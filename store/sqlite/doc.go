@@ -76,7 +76,22 @@
 // group's statements run under no caller's context, since SQLite
 // interrupts a statement whose context ends and an interrupted INSERT
 // rolls back the whole transaction; deadlines are checked between
-// statements instead (below). Appends through several Store values, or
+// statements instead (below).
+//
+// A conflict with an append before it in the same group is answered at
+// once, without a statement and before the group commits: the stream is
+// at the version that append left it at, which is what the check in the
+// transaction would read. A writer told so decides again and appends at
+// that version, and if the group is still taking appends, its second
+// append joins it and shares its COMMIT. On a hot stream, where many
+// writers read the same version, a group thus stores a chain of their
+// appends instead of one of them, and their conflicts cost neither
+// statements nor a place in the group (the bound of 256 counts only the
+// appends the group writes). The version named is the group's, not yet
+// committed: should the COMMIT then fail, an append at that version is
+// told the stream's true one, and nothing wrong is stored.
+//
+// Appends through several Store values, or
 // several processes, on one file each form their own groups and take
 // the write lock in turn. A test kills a process of 32 writers with
 // SIGKILL inside a group, before and after its COMMIT, and finds every

@@ -11,6 +11,8 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/annals-dev/annals/store"
 )
 
 // Group commit. With synchronous=FULL every commit waits for the disk to
@@ -44,6 +46,10 @@ import (
 //     appends of the group before it, as if they had committed just
 //     before; a conflict or a refused event ID rolls back its savepoint
 //     only, and it alone fails, having stored nothing.
+//   - A conflict with an append before it in the group is answered at
+//     once, with the version the group left the stream at (see write
+//     and answer), so that the writer can decide again and join the
+//     group while it still takes appends.
 //   - Nobody hears success before the COMMIT returned; a COMMIT that
 //     fails fails every append in the group, with the outcome
 //     commitFailed says (unknown only for an I/O error).
@@ -81,6 +87,13 @@ type groupCommitter struct {
 	queue   []*groupMember
 	leading bool
 	last    int // how many appends the last group took
+	// written holds, for the transaction the leader writes, the version
+	// each stream it appended to is at; see write. Only the leader, who
+	// holds the writer connection, uses it.
+	written map[string]int64
+	// leader is the member leading the group being written; only the
+	// leader uses it.
+	leader *groupMember
 	// hook, when set (tests only), is called with the stage a group has
 	// reached and how many of its appends wrote: "written", after every
 	// member's statements, before the deadlines are checked; "commit",
@@ -113,20 +126,28 @@ type groupMember struct {
 	// statementOnly), needs no savepoint to leave the group's
 	// transaction as it found it.
 	oneStatement bool
+	// stream and expected are the stream the append writes and the
+	// version it expects (store.AnyVersion when it checks none); events
+	// is how many events it appends. See write.
+	stream   string
+	expected int64
 	// work runs the append's statements in tx, under a context that never
 	// ends; it may run more than once, each time on the database as it
 	// then is, and returns an error of the append (nil: it wrote).
 	work  func(tx *sql.Tx) error
 	state memberState
 	err   error
-	wake  chan struct{} // a send when state becomes leader or finished
+	// answered says that write told the member its outcome before the
+	// group ended (see answer); only the leader uses it.
+	answered bool
+	wake     chan struct{} // a send when state becomes leader or finished
 }
 
 // do runs work in a group and returns its outcome, one of write's three.
 // oneStatement says that work writes with a single statement (see
 // groupMember).
-func (g *groupCommitter) do(ctx context.Context, events int, oneStatement bool, work func(tx *sql.Tx) error) error {
-	m := &groupMember{ctx: ctx, events: events, oneStatement: oneStatement, work: work, wake: make(chan struct{}, 1)}
+func (g *groupCommitter) do(ctx context.Context, stream string, expected int64, events int, oneStatement bool, work func(tx *sql.Tx) error) error {
+	m := &groupMember{ctx: ctx, stream: stream, expected: expected, events: events, oneStatement: oneStatement, work: work, wake: make(chan struct{}, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, m)
 	if !g.leading {
@@ -212,6 +233,7 @@ func (g *groupCommitter) lead(m *groupMember) error {
 	g.mu.Lock()
 	group := g.take(nil)
 	g.mu.Unlock()
+	g.leader = m
 
 	stored := g.run(conn, &group)
 	conn.Close()
@@ -236,14 +258,18 @@ func (g *groupCommitter) lead(m *groupMember) error {
 // many as the bounds of a group let in, marks those queued as taken, and
 // returns the group; g.mu is held.
 func (g *groupCommitter) take(group []*groupMember) []*groupMember {
-	events := 0
+	// Appends answered before the group ended (see answer) hold nothing
+	// in it and do not count.
+	size, events := 0, 0
 	for _, m := range group {
-		events += m.events
+		if !m.answered {
+			size, events = size+1, events+m.events
+		}
 	}
 	n := 0
-	for n < len(g.queue) && len(group) < maxGroupAppends && (len(group) == 0 || events+g.queue[n].events <= maxGroupEvents) {
+	for n < len(g.queue) && size < maxGroupAppends && (size == 0 || events+g.queue[n].events <= maxGroupEvents) {
 		m := g.queue[n]
-		events += m.events
+		size, events = size+1, events+m.events
 		if m.state == queued {
 			m.state = taken
 		}
@@ -305,12 +331,14 @@ func (g *groupCommitter) run(conn *sql.Conn, group *[]*groupMember) bool {
 			}
 			return false
 		}
+		clear(g.written)
 		wrote, broken := g.write(tx, live, len(live) == 1)
 		if broken == nil && len(wrote) > 0 {
 			var more, moreWrote []*groupMember
 			more, moreWrote, broken = g.drain(tx, group, len(wrote))
 			live, wrote = append(live, more...), append(wrote, moreWrote...)
 		}
+		live = slices.DeleteFunc(live, func(m *groupMember) bool { return m.answered })
 		if broken != nil {
 			_ = tx.Rollback()
 			for _, m := range live {
@@ -418,7 +446,17 @@ func (g *groupCommitter) drain(tx *sql.Tx, group *[]*groupMember, wrote int) (li
 // and given its error; when a savepoint's own statements fail, the
 // transaction may be gone, and write returns the error that broke it.
 // A member alone in its transaction needs no savepoint.
+//
+// An append that expects a version of a stream that an append before it
+// in the transaction wrote is answered at once: the stream is at the
+// version that append left it at (g.written), which is what the
+// member's own statements would read in the transaction. On a hot
+// stream, writers that read the same version all but one conflict in
+// the group they share, and this answer costs them no statement.
 func (g *groupCommitter) write(tx *sql.Tx, live []*groupMember, alone bool) (wrote []*groupMember, broken error) {
+	if g.written == nil {
+		g.written = map[string]int64{}
+	}
 	if alone {
 		// Alone: the transaction is the savepoint.
 		m := live[0]
@@ -427,16 +465,22 @@ func (g *groupCommitter) write(tx *sql.Tx, live []*groupMember, alone bool) (wro
 			return nil, nil
 		}
 		m.err = nil
+		g.wrote(m)
 		return live, nil
 	}
 	wrote = make([]*groupMember, 0, len(live))
 	for _, m := range live {
+		if v, ok := g.written[m.stream]; ok && m.expected != store.AnyVersion && v != m.expected {
+			g.answer(m, &store.ConflictError{StreamID: m.stream, Expected: m.expected, Actual: v})
+			continue
+		}
 		if m.oneStatement {
 			err := m.work(tx)
 			switch {
 			case err == nil:
 				m.err = nil
 				wrote = append(wrote, m)
+				g.wrote(m)
 			case isAnswer(err) || statementOnly(err):
 				m.err = notStored(m.ctx, err)
 			default:
@@ -455,6 +499,7 @@ func (g *groupCommitter) write(tx *sql.Tx, live []*groupMember, alone bool) (wro
 			}
 			m.err = nil
 			wrote = append(wrote, m)
+			g.wrote(m)
 			continue
 		}
 		m.err = notStored(m.ctx, err)
@@ -466,4 +511,31 @@ func (g *groupCommitter) write(tx *sql.Tx, live []*groupMember, alone bool) (wro
 		}
 	}
 	return wrote, nil
+}
+
+// answer tells m, a member of the group that stored nothing, its outcome
+// err at once, rather than when the group ends: a writer told of a
+// conflict can decide again and append while the group still takes
+// appends (see drain), and then shares its transaction. The leader, who
+// answers itself when the group ends, is not told early.
+func (g *groupCommitter) answer(m *groupMember, err error) {
+	m.err = err
+	if m == g.leader {
+		return
+	}
+	m.answered = true
+	g.mu.Lock()
+	m.state = finished
+	m.wake <- struct{}{}
+	g.mu.Unlock()
+}
+
+// wrote records the version m's append left its stream at, when it is
+// known without a read (see write).
+func (g *groupCommitter) wrote(m *groupMember) {
+	if m.expected == store.AnyVersion {
+		delete(g.written, m.stream)
+		return
+	}
+	g.written[m.stream] = m.expected + int64(m.events)
 }

@@ -447,3 +447,121 @@ func TestAppendsQueuedWhileAGroupWritesJoinIt(t *testing.T) {
 	}
 	crashtest.CheckLog(t, s)
 }
+
+// An append that expects a version of a stream that an append before it
+// in the same group wrote is told of its conflict before the group
+// commits, with the version the group left the stream at; deciding again
+// at that version, it joins the group while the group still takes
+// appends, and both are stored by one COMMIT.
+func TestConflictInAGroupIsAnsweredBeforeItsCommit(t *testing.T) {
+	s, _ := openFile(t)
+	bg := context.Background()
+	if _, err := s.Append(bg, "warm-up", store.NoStream, []store.Event{event("W")}); err != nil {
+		t.Fatal(err)
+	}
+	held, release, answered := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var (
+		drains  int
+		mu      sync.Mutex
+		commits []int
+	)
+	sqlite.SetGroupHook(s, func(stage string, wrote int) error {
+		switch stage {
+		case "draining":
+			drains++
+			switch drains {
+			case 1: // x is written: hold its group while h's two appends queue
+				close(held)
+				<-release
+			case 2: // A and B are written: wait for B to hear of its conflict and append again
+				select {
+				case <-answered:
+					for deadline := time.Now().Add(10 * time.Second); sqlite.QueuedAppends(s) == 0 && time.Now().Before(deadline); {
+						time.Sleep(time.Millisecond)
+					}
+				case <-time.After(10 * time.Second):
+				}
+			}
+		case "committed":
+			mu.Lock()
+			commits = append(commits, wrote)
+			mu.Unlock()
+		}
+		return nil
+	})
+	errs := make(chan error, 3)
+	go func() {
+		_, err := s.Append(bg, "x", store.NoStream, []store.Event{event("x")})
+		errs <- err
+	}()
+	<-held
+	a, b := event("A"), event("B")
+	go func() {
+		_, err := s.Append(bg, "h", store.NoStream, []store.Event{a})
+		errs <- err
+	}()
+	waitFor(t, "A to queue", func() bool { return sqlite.QueuedAppends(s) == 1 })
+	var (
+		conflict *store.ConflictError
+		retried  int64
+	)
+	go func() {
+		_, err := s.Append(bg, "h", store.NoStream, []store.Event{b})
+		if !errors.As(err, &conflict) {
+			errs <- fmt.Errorf("B, expecting no stream after A: %v; want a conflict", err)
+			return
+		}
+		close(answered)
+		retried, err = s.Append(bg, "h", conflict.Actual, []store.Event{b})
+		errs <- err
+	}()
+	waitFor(t, "B to queue", func() bool { return sqlite.QueuedAppends(s) == 2 })
+	close(release)
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if conflict.StreamID != "h" || conflict.Expected != store.NoStream || conflict.Actual != 1 {
+		t.Fatalf("B's conflict: %+v; want stream h expected 0 actual 1", *conflict)
+	}
+	if retried != 2 {
+		t.Fatalf("B's second append: version %d, want 2", retried)
+	}
+	if len(commits) != 1 || commits[0] != 3 {
+		t.Fatalf("COMMITs stored %v appends; want one COMMIT of x, A and B's second append", commits)
+	}
+	if got := ids(t, s, "h"); len(got) != 2 || got[0] != a.ID || got[1] != b.ID {
+		t.Fatalf("stream h holds %v; want A then B", got)
+	}
+	crashtest.CheckLog(t, s)
+}
+
+// A conflict answered before its group commits names the version the
+// group was writing; when the COMMIT then fails, nothing of the group is
+// stored, and an append at the version named is told the stream's true
+// version, so the writer is set right and stores nothing wrong.
+func TestConflictAnsweredInAGroupThatFails(t *testing.T) {
+	r := newGroupRig(t)
+	r.commit = errors.New("the disk is gone")
+	apps := []*groupAppend{
+		{stream: "h", expected: store.NoStream, events: []store.Event{event("A")}},
+		{stream: "h", expected: store.NoStream, events: []store.Event{event("B")}},
+	}
+	r.run(apps...)
+	if !errors.Is(apps[0].err, r.commit) {
+		t.Fatalf("A, in the group whose COMMIT failed: %v; want the COMMIT's error", apps[0].err)
+	}
+	var conflict *store.ConflictError
+	if !errors.As(apps[1].err, &conflict) || conflict.Actual != 1 {
+		t.Fatalf("B, after A in the group: %v; want a conflict at version 1", apps[1].err)
+	}
+	bg := context.Background()
+	_, err := r.s.Append(bg, "h", conflict.Actual, []store.Event{event("C")})
+	if !errors.As(err, &conflict) || conflict.Actual != store.NoStream {
+		t.Fatalf("an append at the version named: %v; want a conflict naming no stream", err)
+	}
+	if v, err := r.s.Append(bg, "h", store.NoStream, []store.Event{event("D")}); err != nil || v != 1 {
+		t.Fatalf("an append at the true version: %d, %v", v, err)
+	}
+}

@@ -382,7 +382,7 @@ func (s *Store) append(ctx context.Context, streamID string, expected int64, ins
 	// The insert of one event checks the expected version itself (see
 	// insertCache.get): it is the append's only statement that writes.
 	checked := events == 1 && expected != store.AnyVersion
-	err = s.group.do(ctx, events, checked, func(tx *sql.Tx) error {
+	err = s.group.do(ctx, streamID, expected, events, checked, func(tx *sql.Tx) error {
 		// Otherwise the version is read first.
 		actual := expected
 		if !checked {
