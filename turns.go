@@ -47,7 +47,7 @@ func (ts *turns) take(ctx context.Context, streamID string) (*turn, error) {
 	}
 	t := ts.m[streamID]
 	if t == nil {
-		t = &turn{token: make(chan struct{}, 1)}
+		t = freeTurns.Get().(*turn)
 		ts.m[streamID] = t
 	}
 	t.users++
@@ -79,6 +79,11 @@ func (ts *turns) leave(streamID string, t *turn) {
 	t.users--
 	if t.users == 0 {
 		delete(ts.m, streamID)
+		freeTurns.Put(t) // nobody holds or waits for it
 	}
 	ts.mu.Unlock()
 }
+
+// freeTurns keeps turns nobody uses, so that a command on a stream that
+// no other command holds allocates none.
+var freeTurns = sync.Pool{New: func() any { return &turn{token: make(chan struct{}, 1)} }}
