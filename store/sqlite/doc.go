@@ -115,6 +115,25 @@
 // that tables added by later migrations can rely on them, and the busy
 // timeout; the writer also has secure_delete=ON (see Forgetting).
 //
+// # Checkpoints
+//
+// A checkpoint copies the pages of the write-ahead log into the database
+// file, so that the log can start over. SQLite runs one, by default, on
+// the connection whose commit takes the log past 1,000 pages, before that
+// commit returns; under many writers, the appends of that commit's group
+// wait for the copy and for a flush of the database file, and those waits
+// were the slowest percent of all appends. The store's writer connection
+// has wal_autocheckpoint=0 instead, and a connection of the store's own
+// runs PASSIVE checkpoints in a goroutine, about every 1,000 pages
+// written; they wait for no reader or writer. Once a checkpoint finds the
+// log past 4,000 pages, the writer, before its next transaction, runs a
+// checkpoint of what was appended since, so that the next transaction
+// starts the log over (a checkpoint beside a writer never finds the log
+// all copied). The log thus stays within a few thousand pages, written
+// over in place. Other processes that open the file keep their own
+// policy; [Store.DeleteSubjectKey] still truncates the log at once (see
+// Forgetting).
+//
 // # Deadlines and cancellation
 //
 // Every write ends in one of three outcomes, told apart with errors.Is:

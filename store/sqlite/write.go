@@ -36,6 +36,7 @@ import (
 // the context's error for a statement it interrupted, even when the
 // statement and its implicit commit had finished.
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	s.ckpt.finishIn(s.w)
 	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE, see dsn
 	if err != nil {
 		return notStored(ctx, explainBusy(err, s.cfg.busyTimeout))
@@ -47,8 +48,13 @@ func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return commitFailed(ctx, err)
 	}
+	s.ckpt.wrote(otherWritePages)
 	return nil
 }
+
+// otherWritePages is about how many pages of log a write other than a
+// group's appends makes, for the checkpointer: a row and its indexes.
+const otherWritePages = 4
 
 // notStored returns the error of a write that did not commit. When ctx has
 // ended, the error matches ctx.Err() and says that nothing was stored;
