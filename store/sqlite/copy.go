@@ -328,7 +328,6 @@ func importError(err error, records []store.Record) error {
 // importTx runs fn in a write transaction (BEGIN IMMEDIATE); pages is
 // about how many pages of log it writes, for the checkpointer.
 func (s *Store) importTx(ctx context.Context, pages int64, fn func(*sql.Tx) error) (err error) {
-	s.ckpt.finishIn(s.w)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return explainBusy(err, s.cfg.busyTimeout)

@@ -118,21 +118,17 @@
 // # Checkpoints
 //
 // A checkpoint copies the pages of the write-ahead log into the database
-// file, so that the log can start over. SQLite runs one, by default, on
-// the connection whose commit takes the log past 1,000 pages, before that
-// commit returns; under many writers, the appends of that commit's group
-// wait for the copy and for a flush of the database file, and those waits
-// were the slowest percent of all appends. The store's writer connection
-// has wal_autocheckpoint=0 instead, and a connection of the store's own
-// runs PASSIVE checkpoints in a goroutine, about every 1,000 pages
-// written; they wait for no reader or writer. Once a checkpoint finds the
-// log past 4,000 pages, the writer, before its next transaction, runs a
-// checkpoint of what was appended since, so that the next transaction
-// starts the log over (a checkpoint beside a writer never finds the log
-// all copied). The log thus stays within a few thousand pages, written
-// over in place. Other processes that open the file keep their own
-// policy; [Store.DeleteSubjectKey] still truncates the log at once (see
-// Forgetting).
+// file and flushes it, so that the log can start over. SQLite runs one
+// on the connection whose commit finds the log past 1,000 pages, before
+// that commit returns; under many writers, the appends of that commit's
+// group wait for the copy and the flush, and those waits were the
+// slowest percent of all appends. A connection of the store's own
+// therefore runs PASSIVE checkpoints in a goroutine, about every 500
+// pages written, which wait for no reader or writer: the writer's own
+// checkpoints, which SQLite still runs and which start the log over,
+// then find most of the log copied and flushed already. Other processes
+// that open the file keep SQLite's policy; [Store.DeleteSubjectKey]
+// still truncates the log at once (see Forgetting).
 //
 // # Deadlines and cancellation
 //

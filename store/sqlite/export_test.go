@@ -15,10 +15,10 @@ func QueuedAppends(s *Store) int {
 func Checkpoints(s *Store) int64 { return s.ckpt.runs.Load() }
 
 // SetCheckpointPages sets, until t ends, after about how many pages of
-// log the checkpointer runs and how long the log may grow before it
-// starts over. Tests that call it must not run in parallel.
-func SetCheckpointPages(t interface{ Cleanup(func()) }, every, restart int64) {
-	oldEvery, oldRestart := checkpointPages, restartPages
-	checkpointPages, restartPages = every, restart
-	t.Cleanup(func() { checkpointPages, restartPages = oldEvery, oldRestart })
+// log the checkpointer runs. Tests that call it must not run in
+// parallel.
+func SetCheckpointPages(t interface{ Cleanup(func()) }, every int64) {
+	old := checkpointPages
+	checkpointPages = every
+	t.Cleanup(func() { checkpointPages = old })
 }

@@ -236,7 +236,6 @@ func (g *groupCommitter) lead(m *groupMember) error {
 	g.mu.Unlock()
 	g.leader = m
 
-	g.s.ckpt.finishIn(conn)
 	stored := g.run(conn, &group)
 	conn.Close()
 	if stored {

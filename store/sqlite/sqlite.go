@@ -10,7 +10,7 @@ import (
 	"iter"
 	"maps"
 	"math/rand/v2"
-	"net/url"
+
 	"runtime"
 	"strconv"
 	"strings"
@@ -102,10 +102,6 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 func (s *Store) open(ctx context.Context) error {
 	var err error
 	dsn := s.cfg.dsn(s.path, true)
-	if s.path != Memory {
-		// The store checkpoints in a goroutine: see checkpointer.go.
-		dsn += "&" + url.Values{"_pragma": {"wal_autocheckpoint=0"}}.Encode()
-	}
 	if s.w, err = sql.Open("sqlite", dsn); err != nil {
 		return err
 	}

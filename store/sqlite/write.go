@@ -36,7 +36,6 @@ import (
 // the context's error for a statement it interrupted, even when the
 // statement and its implicit commit had finished.
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	s.ckpt.finishIn(s.w)
 	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE, see dsn
 	if err != nil {
 		return notStored(ctx, explainBusy(err, s.cfg.busyTimeout))
