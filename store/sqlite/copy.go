@@ -246,7 +246,7 @@ func (s *Store) ImportEvents(ctx context.Context, records []store.Record) error 
 		id := r.ID
 		args = append(args, r.Position, id[:], r.StreamID, r.Version, r.Type, int64(r.SchemaVersion), ns, data, r.Encoding, m)
 	}
-	err := s.importTx(ctx, pagesOf(len(records), args), func(tx *sql.Tx) error {
+	err := s.importTx(ctx, func(tx *sql.Tx) error {
 		var head int64
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(position), 0) FROM annals_events`).Scan(&head); err != nil {
 			return fmt.Errorf("read the head: %w", err)
@@ -325,9 +325,8 @@ func importError(err error, records []store.Record) error {
 	return err
 }
 
-// importTx runs fn in a write transaction (BEGIN IMMEDIATE); pages is
-// about how many pages of log it writes, for the checkpointer.
-func (s *Store) importTx(ctx context.Context, pages int64, fn func(*sql.Tx) error) (err error) {
+// importTx runs fn in a write transaction (BEGIN IMMEDIATE).
+func (s *Store) importTx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return explainBusy(err, s.cfg.busyTimeout)
@@ -340,11 +339,7 @@ func (s *Store) importTx(ctx context.Context, pages int64, fn func(*sql.Tx) erro
 	if err := fn(tx); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	s.ckpt.wrote(pages)
-	return nil
+	return tx.Commit()
 }
 
 // importEach runs query once per item in one write transaction, with the
@@ -356,23 +351,17 @@ func importEach[T any](ctx context.Context, s *Store, what string, items []T, qu
 	if len(items) == 0 {
 		return nil
 	}
-	// The rows' parameters are ready before the write lock is taken.
-	rows := make([][]any, len(items))
-	var pages int64
-	for i, it := range items {
-		a, err := args(it)
-		if err != nil {
-			return s.fail(fmt.Errorf("import %d %s: %w", len(items), what, err))
-		}
-		rows[i], pages = a, pages+pagesOf(1, a)
-	}
-	err := s.importTx(ctx, pages, func(tx *sql.Tx) error {
+	err := s.importTx(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, query)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		for _, a := range rows {
+		for _, it := range items {
+			a, err := args(it)
+			if err != nil {
+				return err
+			}
 			if _, err := st.ExecContext(ctx, a...); err != nil {
 				return err
 			}

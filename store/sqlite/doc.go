@@ -115,21 +115,6 @@
 // that tables added by later migrations can rely on them, and the busy
 // timeout; the writer also has secure_delete=ON (see Forgetting).
 //
-// # Checkpoints
-//
-// A checkpoint copies the pages of the write-ahead log into the database
-// file and flushes it, so that the log can start over. SQLite runs one
-// on the connection whose commit finds the log past 1,000 pages, before
-// that commit returns; under many writers, the appends of that commit's
-// group wait for the copy and the flush, and those waits were the
-// slowest percent of all appends. A connection of the store's own
-// therefore runs PASSIVE checkpoints in a goroutine, about every 500
-// pages written, which wait for no reader or writer: the writer's own
-// checkpoints, which SQLite still runs and which start the log over,
-// then find most of the log copied and flushed already. Other processes
-// that open the file keep SQLite's policy; [Store.DeleteSubjectKey]
-// still truncates the log at once (see Forgetting).
-//
 // # Deadlines and cancellation
 //
 // Every write ends in one of three outcomes, told apart with errors.Is:

@@ -120,7 +120,6 @@ const (
 type groupMember struct {
 	ctx    context.Context
 	events int
-	pages  int64 // about how many pages of log it writes (see pagesOf)
 	// oneStatement says that work runs a single statement that writes:
 	// SQLite undoes a statement that fails, so a member that fails with
 	// an answer of the store, or an error of its statement alone (see
@@ -147,8 +146,8 @@ type groupMember struct {
 // do runs work in a group and returns its outcome, one of write's three.
 // oneStatement says that work writes with a single statement (see
 // groupMember).
-func (g *groupCommitter) do(ctx context.Context, stream string, expected int64, events int, pages int64, oneStatement bool, work func(tx *sql.Tx) error) error {
-	m := &groupMember{ctx: ctx, stream: stream, expected: expected, events: events, pages: pages, oneStatement: oneStatement, work: work, wake: make(chan struct{}, 1)}
+func (g *groupCommitter) do(ctx context.Context, stream string, expected int64, events int, oneStatement bool, work func(tx *sql.Tx) error) error {
+	m := &groupMember{ctx: ctx, stream: stream, expected: expected, events: events, oneStatement: oneStatement, work: work, wake: make(chan struct{}, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, m)
 	if !g.leading {
@@ -381,11 +380,6 @@ func (g *groupCommitter) run(conn *sql.Conn, group *[]*groupMember) bool {
 			return false
 		}
 		g.at("committed", len(wrote))
-		pages := int64(1)
-		for _, m := range wrote {
-			pages += m.pages
-		}
-		g.s.ckpt.wrote(pages)
 		return true
 	}
 	return false

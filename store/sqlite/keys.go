@@ -104,7 +104,6 @@ func (s *Store) deleteKey(ctx context.Context, tx *sql.Tx, subject string) error
 // file and truncates the log to zero bytes.
 func (s *Store) truncateLog(ctx context.Context) error {
 	var busy, frames, done int
-	defer s.ckpt.pause()()
 	if err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done); err != nil {
 		return fmt.Errorf("checkpointing the write-ahead log failed: %w", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"iter"
 	"maps"
 	"math/rand/v2"
-
 	"runtime"
 	"strconv"
 	"strings"
@@ -49,7 +48,6 @@ type Store struct {
 	inserts                                             insertCache
 	dcb                                                 dcbStatements // see dcb.go
 	group                                               groupCommitter
-	ckpt                                                *checkpointer // nil in memory; see checkpointer.go
 	// Statements prepared on r.
 	readStream, readLog, readLogTypes, head, checkpoint     *sql.Stmt
 	latestSnapshot, subjectKey, loadState, checkpointAndGen *sql.Stmt
@@ -101,8 +99,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 
 func (s *Store) open(ctx context.Context) error {
 	var err error
-	dsn := s.cfg.dsn(s.path, true)
-	if s.w, err = sql.Open("sqlite", dsn); err != nil {
+	if s.w, err = sql.Open("sqlite", s.cfg.dsn(s.path, true)); err != nil {
 		return err
 	}
 	// One writer connection that is never closed for being idle: for an
@@ -126,15 +123,6 @@ func (s *Store) open(ctx context.Context) error {
 		if err := s.r.PingContext(ctx); err != nil {
 			return err
 		}
-		c, err := sql.Open("sqlite", s.cfg.dsn(s.path, true))
-		if err != nil {
-			return err
-		}
-		c.SetMaxOpenConns(1)
-		c.SetMaxIdleConns(1)
-		c.SetConnMaxLifetime(0)
-		c.SetConnMaxIdleTime(0)
-		s.ckpt = newCheckpointer(c)
 	}
 	s.inserts.db = s.w
 	prepare := []struct {
@@ -394,8 +382,7 @@ func (s *Store) append(ctx context.Context, streamID string, expected int64, ins
 	// The insert of one event checks the expected version itself (see
 	// insertCache.get): it is the append's only statement that writes.
 	checked := events == 1 && expected != store.AnyVersion
-	pages := pagesOf(events, args[sharedParams:])
-	err = s.group.do(ctx, streamID, expected, events, pages, checked, func(tx *sql.Tx) error {
+	err = s.group.do(ctx, streamID, expected, events, checked, func(tx *sql.Tx) error {
 		// Otherwise the version is read first.
 		actual := expected
 		if !checked {
@@ -767,9 +754,9 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
-	errs := []error{s.ckpt.close()}
 	s.inserts.close()
 	s.dcb.close()
+	var errs []error
 	for _, st := range s.stmts {
 		errs = append(errs, st.Close())
 	}

@@ -47,13 +47,8 @@ func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return commitFailed(ctx, err)
 	}
-	s.ckpt.wrote(otherWritePages)
 	return nil
 }
-
-// otherWritePages is about how many pages of log a write other than a
-// group's appends makes, for the checkpointer: a row and its indexes.
-const otherWritePages = 4
 
 // notStored returns the error of a write that did not commit. When ctx has
 // ended, the error matches ctx.Err() and says that nothing was stored;
