@@ -91,9 +91,6 @@ type groupCommitter struct {
 	// each stream it appended to is at; see write. Only the leader, who
 	// holds the writer connection, uses it.
 	written map[string]int64
-	// leader is the member leading the group being written; only the
-	// leader uses it.
-	leader *groupMember
 	// hook, when set (tests only), is called with the stage a group has
 	// reached and how many of its appends wrote: "written", after every
 	// member's statements, before the deadlines are checked; "commit",
@@ -233,7 +230,6 @@ func (g *groupCommitter) lead(m *groupMember) error {
 	g.mu.Lock()
 	group := g.take(nil)
 	g.mu.Unlock()
-	g.leader = m
 
 	stored := g.run(conn, &group)
 	conn.Close()
@@ -516,13 +512,11 @@ func (g *groupCommitter) write(tx *sql.Tx, live []*groupMember, alone bool) (wro
 // answer tells m, a member of the group that stored nothing, its outcome
 // err at once, rather than when the group ends: a writer told of a
 // conflict can decide again and append while the group still takes
-// appends (see drain), and then shares its transaction. The leader, who
-// answers itself when the group ends, is not told early.
+// appends (see drain), and then shares its transaction. (The leader
+// writes first in every transaction of its group, so it is never
+// answered so.)
 func (g *groupCommitter) answer(m *groupMember, err error) {
 	m.err = err
-	if m == g.leader {
-		return
-	}
 	m.answered = true
 	g.mu.Lock()
 	m.state = finished
