@@ -150,10 +150,7 @@ func svgChart(results []result) string {
 				pts = append(pts, fmt.Sprintf("%.1f,%.1f", xOf(r.Writers), yOf(value(r))))
 			}
 			colour := palette[i%len(palette)]
-			dash := ""
-			if strings.Contains(s.name, "(raw)") {
-				dash = ` stroke-dasharray="5,3"`
-			}
+			dash := dashes(s.name)
 			fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"%s/>`+"\n", strings.Join(pts, " "), colour, dash)
 			for _, p := range pts {
 				xy := strings.Split(p, ",")
@@ -168,10 +165,7 @@ func svgChart(results []result) string {
 	for i, s := range all {
 		y := panelH + 4 + 18*i
 		colour := palette[i%len(palette)]
-		dash := ""
-		if strings.Contains(s.name, "(raw)") {
-			dash = ` stroke-dasharray="5,3"`
-		}
+		dash := dashes(s.name)
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"%s/>`, left, left+24, y+6, y+6, colour, dash)
 		fmt.Fprintf(&b, `<text x="%d" y="%d" dominant-baseline="middle">%s</text>`+"\n", left+30, y+6, html.EscapeString(s.name))
 	}
@@ -225,4 +219,16 @@ func label(v float64) string {
 		return fmt.Sprintf("%gk", v/1e3)
 	}
 	return fmt.Sprintf("%g", v)
+}
+
+// dashes is the stroke of a series: solid for the library, dashed for
+// the raw baseline, dotted for the grouped one.
+func dashes(name string) string {
+	switch {
+	case strings.Contains(name, "(raw)"):
+		return ` stroke-dasharray="5,3"`
+	case strings.Contains(name, "(grouped)"):
+		return ` stroke-dasharray="2,2"`
+	}
+	return ""
 }

@@ -56,9 +56,9 @@ type config struct {
 	writers   []int
 	duration  time.Duration
 	streams   int
-	zipf      float64 // the exponent of the streams' distribution; 0 for uniform
-	raw       bool
-	out       string // JSON lines, appended to
+	zipf      float64  // the exponent of the streams' distribution; 0 for uniform
+	baselines []string // on SQLite's appends: "raw", "grouped"
+	out       string   // JSON lines, appended to
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each step runs")
 	fs.IntVar(&c.streams, "streams", 100_000, "how many streams the writers draw from")
 	fs.Float64Var(&c.zipf, "zipf", 1.1, "the exponent s of the streams' Zipf distribution, P(rank k) ∝ 1/(10+k)^s; 0 draws them uniformly")
-	fs.BoolVar(&c.raw, "raw", true, "on SQLite, also run the appends as a raw baseline")
+	baselines := fs.String("baselines", "raw,grouped", `on SQLite, also run the appends with the driver, comma-separated: "raw" commits each append in its own transaction, "grouped" commits them in groups from a queue, as a hand-written group commit; "" runs none`)
 	fs.StringVar(&c.out, "out", "", "append the results to this file, one JSON object a line")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -97,6 +97,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		c.writers = append(c.writers, n)
 	}
+	for _, b := range strings.Split(*baselines, ",") {
+		switch b = strings.TrimSpace(b); b {
+		case "":
+		case "raw", "grouped":
+			c.baselines = append(c.baselines, b)
+		default:
+			return fmt.Errorf("-baselines: %q is not raw or grouped", b)
+		}
+	}
 	c.workloads = strings.Split(*loads, ",")
 	for _, w := range c.workloads {
 		if w != "appends" && w != "commands" {
@@ -115,8 +124,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	enc := json.NewEncoder(out)
 	for _, workload := range c.workloads {
 		variants := []string{"lib"}
-		if workload == "appends" && c.raw && c.url == "sqlite" {
-			variants = append(variants, "raw")
+		if workload == "appends" && c.url == "sqlite" {
+			variants = append(variants, c.baselines...)
 		}
 		for _, n := range c.writers {
 			for _, variant := range variants {
@@ -139,7 +148,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 type result struct {
 	Adapter   string  `json:"adapter"` // "sqlite sync=full", "postgres"
 	Workload  string  `json:"workload"`
-	Variant   string  `json:"variant"` // lib or raw
+	Variant   string  `json:"variant"` // lib, or a baseline: raw, grouped
 	Streams   string  `json:"streams"` // how the streams were drawn: "zipf s=1.1", "uniform"
 	Writers   int     `json:"writers"`
 	Ops       int     `json:"ops"`
@@ -331,13 +340,19 @@ func open(ctx context.Context, c config, workload, variant string, n int) (targe
 		}
 		cleanup = append(cleanup, r.Close)
 		t.reader = r
-		if variant == "raw" {
+		if variant != "lib" {
 			raw, err := openRawSQLite(ctx, path, c.sync)
 			if err != nil {
 				return t, err
 			}
 			cleanup = append(cleanup, raw.close)
-			t.op = raw.append
+			if variant == "raw" {
+				t.op = raw.each()
+				return t, nil
+			}
+			stop := make(chan struct{})
+			cleanup = append(cleanup, func() error { close(stop); return nil })
+			t.op = raw.grouped(stop)
 			return t, nil
 		}
 	} else {

@@ -27,8 +27,8 @@ func TestRunAndChart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 6 { // appends lib and raw, commands lib; 1 and 2 writers
-		t.Fatalf("%d results, want 6:\n%s", len(got), out.String())
+	if len(got) != 8 { // appends lib, raw and grouped, commands lib; 1 and 2 writers
+		t.Fatalf("%d results, want 8:\n%s", len(got), out.String())
 	}
 	for _, r := range got {
 		if r.Ops == 0 || r.Tailed < int64(r.Ops) || r.P50 <= 0 || r.P999 < r.P99 || r.P99 < r.P50 {
@@ -44,10 +44,10 @@ func TestRunAndChart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.HasPrefix(data, []byte("<svg")) || bytes.Count(data, []byte("<polyline")) != 6 {
-		t.Errorf("the chart is not an SVG of three series in two panels:\n%s", data)
+	if !bytes.HasPrefix(data, []byte("<svg")) || bytes.Count(data, []byte("<polyline")) != 8 {
+		t.Errorf("the chart is not an SVG of four series in two panels:\n%s", data)
 	}
-	if n := strings.Count(out.String(), "| sqlite sync=full |"); n != 6 {
-		t.Errorf("the table has %d rows of results, want 6:\n%s", n, out.String())
+	if n := strings.Count(out.String(), "| sqlite sync=full |"); n != 8 {
+		t.Errorf("the table has %d rows of results, want 8:\n%s", n, out.String())
 	}
 }

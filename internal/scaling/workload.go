@@ -118,14 +118,12 @@ func commander(s store.Store) func(context.Context, string) (int64, error) {
 	}
 }
 
-// rawSQLite is the raw baseline of the appends workload on SQLite: the
-// store's schema and connection settings, one transaction per append,
-// BEGIN IMMEDIATE, and the statement the store runs for one event.
+// rawSQLite is a raw baseline of the appends workload on SQLite: the
+// store's schema and connection settings, and the statement the store runs
+// to append one event at an expected version, written with the driver.
 type rawSQLite struct {
-	db     *sql.DB
-	insert *sql.Stmt
-	close  func() error
-	append func(context.Context, string) (int64, error)
+	db              *sql.DB
+	insert, version *sql.Stmt
 }
 
 func openRawSQLite(ctx context.Context, path, sync string) (*rawSQLite, error) {
@@ -156,32 +154,128 @@ func openRawSQLite(ctx context.Context, path, sync string) (*rawSQLite, error) {
 		db.Close()
 		return nil, err
 	}
-	r := &rawSQLite{db: db, insert: insert}
-	r.close = func() error { return errors.Join(insert.Close(), version.Close(), db.Close()) }
-	r.append = appendWith(func(ctx context.Context, stream string, expected int64) (int64, error) {
-		id, err := uuid.NewV7()
-		if err != nil {
+	return &rawSQLite{db: db, insert: insert, version: version}, nil
+}
+
+func (r *rawSQLite) close() error {
+	return errors.Join(r.insert.Close(), r.version.Close(), r.db.Close())
+}
+
+// appendIn appends one event in tx, or answers a conflict.
+func (r *rawSQLite) appendIn(ctx context.Context, tx *sql.Tx, stream string, expected int64) (int64, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return 0, err
+	}
+	res, err := tx.StmtContext(ctx, r.insert).ExecContext(ctx, id[:], stream, expected, time.Now().UnixNano(), payload)
+	if err != nil {
+		return 0, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return 0, err
+	} else if n == 0 {
+		var actual int64
+		if err := tx.StmtContext(ctx, r.version).QueryRowContext(ctx, stream).Scan(&actual); err != nil {
 			return 0, err
 		}
-		tx, err := db.BeginTx(ctx, nil)
+		return 0, &store.ConflictError{StreamID: stream, Expected: expected, Actual: actual}
+	}
+	return expected + 1, nil
+}
+
+// each is the baseline "raw": one transaction per append, BEGIN
+// IMMEDIATE, so every append pays its own commit.
+func (r *rawSQLite) each() func(context.Context, string) (int64, error) {
+	return appendWith(func(ctx context.Context, stream string, expected int64) (int64, error) {
+		tx, err := r.db.BeginTx(ctx, nil)
 		if err != nil {
 			return 0, err
 		}
 		defer tx.Rollback()
-		res, err := tx.StmtContext(ctx, insert).ExecContext(ctx, id[:], stream, expected, time.Now().UnixNano(), payload)
+		v, err := r.appendIn(ctx, tx, stream, expected)
 		if err != nil {
 			return 0, err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return 0, err
-		} else if n == 0 {
-			var actual int64
-			if err := tx.StmtContext(ctx, version).QueryRowContext(ctx, stream).Scan(&actual); err != nil {
-				return 0, err
-			}
-			return 0, &store.ConflictError{StreamID: stream, Expected: expected, Actual: actual}
-		}
-		return expected + 1, tx.Commit()
+		return v, tx.Commit()
 	})
-	return r, nil
+}
+
+// maxGroup bounds a group of the grouped baseline, as the store bounds
+// its own.
+const maxGroup = 256
+
+// groupedAppend is an append waiting in the grouped baseline's queue.
+type groupedAppend struct {
+	stream   string
+	expected int64
+	version  int64
+	err      error
+	done     chan struct{}
+}
+
+// grouped is the baseline "grouped": group commit written by hand with
+// the driver, the least a library's group commit can cost. One goroutine
+// takes the appends waiting in a queue, runs each one's statement in one
+// transaction as it arrives (a conflict is answered at once, and nothing
+// of it is written), and commits them together, at most maxGroup at a
+// time; a lone append waits for nobody. It stops when stop is closed.
+func (r *rawSQLite) grouped(stop <-chan struct{}) func(context.Context, string) (int64, error) {
+	queue := make(chan *groupedAppend, maxGroup)
+	go func() {
+		for {
+			var first *groupedAppend
+			select {
+			case first = <-queue:
+			case <-stop:
+				return
+			}
+			r.commitGroup(first, queue)
+		}
+	}()
+	return appendWith(func(ctx context.Context, stream string, expected int64) (int64, error) {
+		a := &groupedAppend{stream: stream, expected: expected, done: make(chan struct{})}
+		select {
+		case queue <- a:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		<-a.done
+		return a.version, a.err
+	})
+}
+
+// commitGroup writes first and every append that joins the queue while
+// the group is written, then commits them and answers each.
+func (r *rawSQLite) commitGroup(first *groupedAppend, queue <-chan *groupedAppend) {
+	ctx := context.Background()
+	var written []*groupedAppend
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		first.err = err
+		close(first.done)
+		return
+	}
+	defer tx.Rollback()
+	next := first
+	for n := 0; next != nil; n++ {
+		if next.version, next.err = r.appendIn(ctx, tx, next.stream, next.expected); next.err != nil {
+			close(next.done)
+		} else {
+			written = append(written, next)
+		}
+		next = nil
+		if n+1 < maxGroup {
+			select {
+			case next = <-queue:
+			default:
+			}
+		}
+	}
+	err = tx.Commit()
+	for _, a := range written {
+		if err != nil {
+			a.err = err
+		}
+		close(a.done)
+	}
 }
