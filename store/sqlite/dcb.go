@@ -245,14 +245,16 @@ func (s *Store) ReadQuery(ctx context.Context, q store.Query, after int64) iter.
 
 func (s *Store) queryPage(ctx context.Context, q store.Query, after int64) ([]store.Record, error) {
 	query, args := querySQL(q, after, queryPage)
-	st, temporary, err := s.dcb.stmt(ctx, s.r, query)
-	if err != nil {
-		return nil, err
-	}
-	if temporary {
-		defer st.Close()
-	}
-	return s.query(ctx, st, args...)
+	return s.readPage(func(db *sql.DB) ([]store.Record, error) {
+		st, temporary, err := s.dcb.stmt(ctx, db, query)
+		if err != nil {
+			return nil, err
+		}
+		if temporary {
+			defer st.Close()
+		}
+		return s.query(ctx, st, args...)
+	})
 }
 
 // AppendIf implements [store.DCB]: in the write transaction, it checks the

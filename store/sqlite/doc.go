@@ -106,7 +106,17 @@
 // the wait for another process that holds the write lock. The write
 // statements are prepared once on that connection. Reads use a pool of
 // query-only connections, which the write-ahead log lets read while a
-// write is in progress. An in-memory database lives in one connection,
+// write is in progress, with one exception: a stream read (ReadStream,
+// and a read by query of a [store.DCB]) borrows the writer connection
+// when it is idle, nothing else waits for it, and appends have been
+// coming one at a time. SQLite empties a connection's page cache when
+// another connection has committed since its last read, so a reader
+// fetches every page of a stream again after each append, while the
+// writer's cache still holds them: a lone writer's command, a read then
+// an append, runs about a tenth faster. An append that arrives during a
+// borrowed read waits for that one query, as it would for a group. A read
+// made inside a projection's handler, which holds the writer, goes to a
+// reader. An in-memory database lives in one connection,
 // which then serves reads and writes alike; ReadStream reads a stream in
 // pages, each query finished before records are handed to the caller, so
 // a caller may append while it iterates.

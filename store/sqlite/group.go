@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -91,13 +92,19 @@ type groupCommitter struct {
 	// each stream it appended to is at; see write. Only the leader, who
 	// holds the writer connection, uses it.
 	written map[string]int64
+	// outside counts the writes that hold the writer connection, or wait
+	// for it, outside the group commit (see Store.write); a read borrows
+	// the writer only when there are none, since one of them may run a
+	// caller's code that reads the store (a projection's handler).
+	outside atomic.Int32
 	// hook, when set (tests only), is called with the stage a group has
 	// reached and how many of its appends wrote: "written", after every
 	// member's statements, before the deadlines are checked; "commit",
 	// just before the COMMIT, which does not run when the hook returns an
-	// error, the group failing as if the COMMIT had failed with it; and
-	// "committed", after a COMMIT that succeeded, before anyone is told.
-	// It may block.
+	// error, the group failing as if the COMMIT had failed with it;
+	// "committed", after a COMMIT that succeeded, before anyone is told;
+	// and "borrowed", with 0, when a read has borrowed the writer (see
+	// borrow), before it runs. It may block.
 	hook func(stage string, wrote int) error
 }
 
@@ -532,4 +539,32 @@ func (g *groupCommitter) wrote(m *groupMember) {
 		return
 	}
 	g.written[m.stream] = m.expected + int64(m.events)
+}
+
+// borrow takes the writer connection for a read, and reports whether it
+// did. It does when no group holds the writer or waits for it, no write
+// outside the group commit does either, and the last group was a lone
+// append: under concurrent appends the writer is rarely idle for long,
+// and reads run best on readers, beside it. A borrower holds the writer
+// as a leader does: an append that arrives meanwhile queues, and leads
+// once giveBack is called, which the borrower must do as soon as its read
+// is done.
+func (g *groupCommitter) borrow() bool {
+	if g.outside.Load() > 0 {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.leading || g.last > 1 {
+		return false
+	}
+	g.leading = true
+	return true
+}
+
+// giveBack ends a borrow: the first append queued meanwhile leads.
+func (g *groupCommitter) giveBack() {
+	g.mu.Lock()
+	g.handOff()
+	g.mu.Unlock()
 }

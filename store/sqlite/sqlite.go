@@ -45,6 +45,7 @@ type Store struct {
 	txCheckpoint, putCheckpoint, saveState, deleteState *sql.Stmt
 	deleteStates, takeLease, renewLease, releaseLease   *sql.Stmt
 	savepoint, release, rollbackTo                      *sql.Stmt // of the group commit
+	readStreamW                                         *sql.Stmt // readStream, for a borrowed writer; see readPage
 	inserts                                             insertCache
 	dcb                                                 dcbStatements // see dcb.go
 	group                                               groupCommitter
@@ -135,6 +136,8 @@ func (s *Store) open(ctx context.Context) error {
 			ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, recorded_at = excluded.recorded_at
 			WHERE excluded.position >= annals_checkpoints.position`},
 		{s.r, &s.readStream, `SELECT ` + recordColumns + ` FROM annals_events
+			WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`},
+		{s.w, &s.readStreamW, `SELECT ` + recordColumns + ` FROM annals_events
 			WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`},
 		{s.r, &s.readLog, `SELECT ` + recordColumns + ` FROM annals_events
 			WHERE position > ? ORDER BY position LIMIT ?`},
@@ -514,7 +517,13 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 				yield(store.Record{}, err)
 				return
 			}
-			page, err := s.query(ctx, s.readStream, streamID, next, streamPage)
+			page, err := s.readPage(func(db *sql.DB) ([]store.Record, error) {
+				st := s.readStream
+				if db == s.w {
+					st = s.readStreamW
+				}
+				return s.query(ctx, st, streamID, next, streamPage)
+			})
 			if err != nil {
 				yield(store.Record{}, s.fail(fmt.Errorf("read stream %q from version %d: %w", streamID, next, err)))
 				return
@@ -534,6 +543,27 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 			next = page[len(page)-1].Version + 1
 		}
 	}
+}
+
+// readPage runs read, one query of the store's tables, on the writer
+// connection when it is idle and appends come one at a time, and
+// otherwise on a reader (see groupCommitter.borrow). In WAL mode SQLite
+// empties a connection's page cache whenever another connection has
+// committed since its last read, so a reader fetches every page of a
+// stream again after each append, while the writer's cache holds the
+// pages of its own appends: a lone writer's command reads its stream as
+// fast as a raw transaction that reads and appends on one connection.
+// A writer borrowed for a read is held as a group holds it: appends that
+// arrive meanwhile queue, and the first of them leads once the read is
+// done. With a group in flight the read goes to a reader and waits for
+// nothing.
+func (s *Store) readPage(read func(db *sql.DB) ([]store.Record, error)) ([]store.Record, error) {
+	if s.r != s.w && s.group.borrow() {
+		defer s.group.giveBack()
+		_ = s.group.at("borrowed", 0)
+		return read(s.w)
+	}
+	return read(s.r)
 }
 
 // streamPage is how many records ReadStream reads per query.

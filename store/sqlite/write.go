@@ -36,6 +36,8 @@ import (
 // the context's error for a statement it interrupted, even when the
 // statement and its implicit commit had finished.
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	s.group.outside.Add(1)
+	defer s.group.outside.Add(-1)
 	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE, see dsn
 	if err != nil {
 		return notStored(ctx, explainBusy(err, s.cfg.busyTimeout))
