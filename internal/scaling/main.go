@@ -36,6 +36,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/annals-dev/annals/internal/rawgroup"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/postgres"
 	"github.com/annals-dev/annals/store/sqlite"
@@ -350,9 +351,9 @@ func open(ctx context.Context, c config, workload, variant string, n int) (targe
 				t.op = raw.each()
 				return t, nil
 			}
-			stop := make(chan struct{})
-			cleanup = append(cleanup, func() error { close(stop); return nil })
-			t.op = raw.grouped(stop)
+			c := rawgroup.New(raw.db)
+			cleanup = append(cleanup, c.Close)
+			t.op = raw.grouped(c)
 			return t, nil
 		}
 	} else {

@@ -15,6 +15,7 @@ import (
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/internal/rawgroup"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -200,82 +201,17 @@ func (r *rawSQLite) each() func(context.Context, string) (int64, error) {
 	})
 }
 
-// maxGroup bounds a group of the grouped baseline, as the store bounds
-// its own.
-const maxGroup = 256
-
-// groupedAppend is an append waiting in the grouped baseline's queue.
-type groupedAppend struct {
-	stream   string
-	expected int64
-	version  int64
-	err      error
-	done     chan struct{}
-}
-
 // grouped is the baseline "grouped": group commit written by hand with
-// the driver, the least a library's group commit can cost. One goroutine
-// takes the appends waiting in a queue, runs each one's statement in one
-// transaction as it arrives (a conflict is answered at once, and nothing
-// of it is written), and commits them together, at most maxGroup at a
-// time; a lone append waits for nobody. It stops when stop is closed.
-func (r *rawSQLite) grouped(stop <-chan struct{}) func(context.Context, string) (int64, error) {
-	queue := make(chan *groupedAppend, maxGroup)
-	go func() {
-		for {
-			var first *groupedAppend
-			select {
-			case first = <-queue:
-			case <-stop:
-				return
-			}
-			r.commitGroup(first, queue)
-		}
-	}()
+// the driver (package rawgroup), the least a library's group commit can
+// cost; a conflict is answered at once, and nothing of it is written.
+func (r *rawSQLite) grouped(c *rawgroup.Committer) func(context.Context, string) (int64, error) {
 	return appendWith(func(ctx context.Context, stream string, expected int64) (int64, error) {
-		a := &groupedAppend{stream: stream, expected: expected, done: make(chan struct{})}
-		select {
-		case queue <- a:
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
-		<-a.done
-		return a.version, a.err
+		var v int64
+		err := c.Do(ctx, func(tx *sql.Tx) error {
+			var err error
+			v, err = r.appendIn(context.Background(), tx, stream, expected)
+			return err
+		})
+		return v, err
 	})
-}
-
-// commitGroup writes first and every append that joins the queue while
-// the group is written, then commits them and answers each.
-func (r *rawSQLite) commitGroup(first *groupedAppend, queue <-chan *groupedAppend) {
-	ctx := context.Background()
-	var written []*groupedAppend
-	tx, err := r.db.BeginTx(ctx, nil)
-	if err != nil {
-		first.err = err
-		close(first.done)
-		return
-	}
-	defer tx.Rollback()
-	next := first
-	for n := 0; next != nil; n++ {
-		if next.version, next.err = r.appendIn(ctx, tx, next.stream, next.expected); next.err != nil {
-			close(next.done)
-		} else {
-			written = append(written, next)
-		}
-		next = nil
-		if n+1 < maxGroup {
-			select {
-			case next = <-queue:
-			default:
-			}
-		}
-	}
-	err = tx.Commit()
-	for _, a := range written {
-		if err != nil {
-			a.err = err
-		}
-		close(a.done)
-	}
 }

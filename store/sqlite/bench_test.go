@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/internal/rawgroup"
 	"github.com/annals-dev/annals/internal/workload"
 	"github.com/annals-dev/annals/store"
 )
@@ -45,6 +46,9 @@ func openStore(b *testing.B, sync Synchronous) *Store {
 // store sets up its own.
 type rawDB struct {
 	w, r *sql.DB
+	// commit, when set, runs a command's write through a hand-written
+	// group commit (package rawgroup) instead of a transaction of its own.
+	commit func(ctx context.Context, fn func(*sql.Tx) error) error
 }
 
 // openRaw opens path with the store's writer and reader settings,
@@ -230,11 +234,18 @@ func rawCommand(ctx context.Context, db rawDB, load, ins *sql.Stmt, stream strin
 	if err != nil {
 		return err
 	}
+	insert := func(tx *sql.Tx) error {
+		_, err := tx.StmtContext(ctx, ins).ExecContext(ctx, id[:], stream, version+1, typ, int64(1), time.Now().UnixNano(), data, "", nil)
+		return err
+	}
+	if db.commit != nil {
+		return db.commit(ctx, insert)
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.StmtContext(ctx, ins).ExecContext(ctx, id[:], stream, version+1, typ, int64(1), time.Now().UnixNano(), data, "", nil); err != nil {
+	if err := insert(tx); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -307,6 +318,17 @@ func BenchmarkConcurrentHandle(b *testing.B) {
 				db := openRaw(b, filepath.Join(b.TempDir(), "raw.db"), sync)
 				load := db.prepare(b, db.r, `SELECT `+rawColumns+` FROM annals_events WHERE stream_id = ? ORDER BY version`)
 				ins := db.prepare(b, db.w, `INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata) VALUES (?,?,?,?,?,?,?,?,?)`)
+				workload.Concurrent(b, goroutines, func(g, j int) error {
+					return rawCommand(ctx, db, load, ins, workload.ConcurrentStream(g, j), workload.ConcurrentCommand(j))
+				})
+			})
+			b.Run(fmt.Sprintf("sqlite/sync=%s/goroutines=%d/grouped", sync, goroutines), func(b *testing.B) {
+				db := openRaw(b, filepath.Join(b.TempDir(), "grouped.db"), sync)
+				load := db.prepare(b, db.r, `SELECT `+rawColumns+` FROM annals_events WHERE stream_id = ? ORDER BY version`)
+				ins := db.prepare(b, db.w, `INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata) VALUES (?,?,?,?,?,?,?,?,?)`)
+				group := rawgroup.New(db.w)
+				b.Cleanup(func() { group.Close() })
+				db.commit = func(ctx context.Context, fn func(*sql.Tx) error) error { return group.Do(ctx, fn) }
 				workload.Concurrent(b, goroutines, func(g, j int) error {
 					return rawCommand(ctx, db, load, ins, workload.ConcurrentStream(g, j), workload.ConcurrentCommand(j))
 				})
