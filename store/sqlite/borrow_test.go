@@ -3,9 +3,13 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 
 	"github.com/annals-dev/annals/internal/crashtest"
 	"github.com/annals-dev/annals/store"
@@ -136,4 +140,69 @@ func TestReadInsideAHandlerUsesAReader(t *testing.T) {
 	if err != nil || len(got) != 2 {
 		t.Fatalf("a read inside a handler: versions %v, %v; want 1 and 2", got, err)
 	}
+}
+
+// Whichever connection a read runs on, it sees every append that returned
+// before it began and nothing of one that has not, and never waits for
+// good: writers that append and read their own streams back, at 1 to 4
+// at once, alongside a projection whose handler reads a stream while it
+// holds the writer.
+func TestReadsSeeEveryAcknowledgedAppend(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		s, _ := openFile(t)
+		writers := rapid.IntRange(1, 4).Draw(rt, "writers")
+		rounds := rapid.IntRange(1, 12).Draw(rt, "rounds")
+		sizes := rapid.SliceOfN(rapid.IntRange(1, 3), writers*rounds, writers*rounds).Draw(rt, "sizes")
+		handlerReads := rapid.Bool().Draw(rt, "handler reads")
+		var wg sync.WaitGroup
+		errs := make(chan error, writers+1)
+		for w := range writers {
+			wg.Go(func() {
+				stream := fmt.Sprintf("w%d", w)
+				var v int64
+				for r := range rounds {
+					var err error
+					if v, err = s.Append(ctx, stream, v, crashtest.Batch(v, sizes[w*rounds+r], nil)); err != nil {
+						errs <- err
+						return
+					}
+					got, err := readVersions(ctx, s, stream)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if int64(len(got)) != v || (v > 0 && got[v-1] != v) {
+						errs <- fmt.Errorf("%s at version %d read back versions %v", stream, v, got)
+						return
+					}
+				}
+			})
+		}
+		if handlerReads {
+			wg.Go(func() {
+				for i := range rounds {
+					err := s.SQL().Commit(ctx, "reader", int64(i), int64(i+1), func(*sql.Tx) error {
+						got, err := readVersions(ctx, s, "w0")
+						for j, v := range got {
+							if v != int64(j+1) {
+								return fmt.Errorf("w0 read inside a handler: versions %v", got)
+							}
+						}
+						return err
+					})
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			rt.Fatal(err)
+		}
+	})
 }
