@@ -135,10 +135,8 @@ func (s *Store) open(ctx context.Context) error {
 		{s.w, &s.setCheckpoint, `INSERT INTO annals_checkpoints (consumer, position, recorded_at) VALUES (?1, ?2, ?3)
 			ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, recorded_at = excluded.recorded_at
 			WHERE excluded.position >= annals_checkpoints.position`},
-		{s.r, &s.readStream, `SELECT ` + recordColumns + ` FROM annals_events
-			WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`},
-		{s.w, &s.readStreamW, `SELECT ` + recordColumns + ` FROM annals_events
-			WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`},
+		{s.r, &s.readStream, readStreamSQL},
+		{s.w, &s.readStreamW, readStreamSQL},
 		{s.r, &s.readLog, `SELECT ` + recordColumns + ` FROM annals_events
 			WHERE position > ? ORDER BY position LIMIT ?`},
 		{s.r, &s.readLogTypes, `SELECT ` + recordColumns + ` FROM annals_events
@@ -565,6 +563,10 @@ func (s *Store) readPage(read func(db *sql.DB) ([]store.Record, error)) ([]store
 	}
 	return read(s.r)
 }
+
+// readStreamSQL reads a page of a stream from a version on.
+const readStreamSQL = `SELECT ` + recordColumns + ` FROM annals_events
+	WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`
 
 // streamPage is how many records ReadStream reads per query.
 const streamPage = 512
