@@ -53,6 +53,7 @@ func main() {
 type config struct {
 	url       string // "sqlite" for files in a temporary directory, or a postgres:// URL
 	sync      string // SQLite's synchronous setting
+	ckptPages int    // SQLite's WithCheckpointPages; 0 leaves checkpoints to SQLite
 	workloads []string
 	writers   []int
 	duration  time.Duration
@@ -72,6 +73,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	)
 	fs.StringVar(&c.url, "url", "sqlite", `the store: "sqlite" (a new file for each step) or a postgres:// URL (a new schema for each step)`)
 	fs.StringVar(&c.sync, "sync", "full", "SQLite's synchronous setting: full or normal")
+	fs.IntVar(&c.ckptPages, "checkpoint-pages", 0, "SQLite's checkpoint_pages: copy the log into the database file beside the writer every this many pages; 0 leaves it to SQLite")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each step runs")
 	fs.IntVar(&c.streams, "streams", 100_000, "how many streams the writers draw from")
 	fs.Float64Var(&c.zipf, "zipf", 1.1, "the exponent s of the streams' Zipf distribution, P(rank k) ∝ 1/(10+k)^s; 0 draws them uniformly")
@@ -329,13 +331,17 @@ func open(ctx context.Context, c config, workload, variant string, n int) (targe
 		}
 		cleanup = append(cleanup, func() error { return os.RemoveAll(dir) })
 		path := filepath.Join(dir, "scaling.db")
-		s, err := sqlite.Open(ctx, path, sqlite.WithSynchronous(sqlite.Synchronous(c.sync)), sqlite.WithBusyTimeout(time.Minute))
+		ckpt := sqlite.WithCheckpointPages(c.ckptPages)
+		s, err := sqlite.Open(ctx, path, sqlite.WithSynchronous(sqlite.Synchronous(c.sync)), sqlite.WithBusyTimeout(time.Minute), ckpt)
 		if err != nil {
 			return t, err
 		}
 		cleanup = append(cleanup, s.Close)
 		t.store, t.adapter = s, "sqlite sync="+c.sync
-		r, err := sqlite.Open(ctx, path, sqlite.WithPollInterval(sqlite.MinPollInterval), sqlite.WithBusyTimeout(time.Minute))
+		if c.ckptPages > 0 {
+			t.adapter += fmt.Sprintf(" checkpoint_pages=%d", c.ckptPages)
+		}
+		r, err := sqlite.Open(ctx, path, sqlite.WithPollInterval(sqlite.MinPollInterval), sqlite.WithBusyTimeout(time.Minute), ckpt)
 		if err != nil {
 			return t, err
 		}

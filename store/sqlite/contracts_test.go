@@ -12,11 +12,14 @@ import (
 	"github.com/annals-dev/annals/store/sqlite"
 )
 
-// stores are the two kinds of database the contracts run on: a file, and
-// an in-memory database, which lives in one connection.
+// stores are the kinds of database the contracts run on: a file, a file
+// whose log the store checkpoints itself every 16 pages (so that
+// checkpoints run all through a test), and an in-memory database, which
+// lives in one connection.
 var stores = map[string]func(t *testing.T) *sqlite.Store{
-	"file":   func(t *testing.T) *sqlite.Store { s, _ := openFile(t); return s },
-	"memory": func(t *testing.T) *sqlite.Store { return openAt(t, sqlite.Memory) },
+	"file":         func(t *testing.T) *sqlite.Store { s, _ := openFile(t); return s },
+	"checkpointer": func(t *testing.T) *sqlite.Store { s, _ := openFile(t, sqlite.WithCheckpointPages(16)); return s },
+	"memory":       func(t *testing.T) *sqlite.Store { return openAt(t, sqlite.Memory) },
 }
 
 func TestSnapshotStoreContract(t *testing.T) {

@@ -246,7 +246,7 @@ func (s *Store) ImportEvents(ctx context.Context, records []store.Record) error 
 		id := r.ID
 		args = append(args, r.Position, id[:], r.StreamID, r.Version, r.Type, int64(r.SchemaVersion), ns, data, r.Encoding, m)
 	}
-	err := s.importTx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
 		var head int64
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(position), 0) FROM annals_events`).Scan(&head); err != nil {
 			return fmt.Errorf("read the head: %w", err)
@@ -325,23 +325,6 @@ func importError(err error, records []store.Record) error {
 	return err
 }
 
-// importTx runs fn in a write transaction (BEGIN IMMEDIATE).
-func (s *Store) importTx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return explainBusy(err, s.cfg.busyTimeout)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
 // importEach runs query once per item in one write transaction, with the
 // arguments args returns.
 func importEach[T any](ctx context.Context, s *Store, what string, items []T, query string, args func(T) ([]any, error)) error {
@@ -351,7 +334,7 @@ func importEach[T any](ctx context.Context, s *Store, what string, items []T, qu
 	if len(items) == 0 {
 		return nil
 	}
-	err := s.importTx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, query)
 		if err != nil {
 			return err

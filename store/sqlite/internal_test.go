@@ -69,6 +69,8 @@ func TestParseURL(t *testing.T) {
 		{"sqlite::memory:", Memory, defaultConfig()},
 		{"sqlite:///" + dir[1:] + "/my%20app.db?busy_timeout=2s&synchronous=NORMAL&poll_interval=50ms&lease_duration=1m", dir + "/my app.db",
 			config{busyTimeout: 2 * time.Second, pollInterval: 50 * time.Millisecond, synchronous: SyncNormal, leaseDuration: time.Minute}},
+		{"sqlite:///" + dir[1:] + "/app.db?checkpoint_pages=10000", dir + "/app.db",
+			config{busyTimeout: DefaultBusyTimeout, pollInterval: DefaultPollInterval, synchronous: SyncFull, leaseDuration: DefaultLeaseDuration, checkpointPages: 10000}},
 		{"sqlite::memory:?busy_timeout=100ms", Memory, config{busyTimeout: 100 * time.Millisecond, pollInterval: DefaultPollInterval, synchronous: SyncFull, leaseDuration: DefaultLeaseDuration}},
 	}
 	for _, g := range good {

@@ -103,6 +103,7 @@ func (s *Store) deleteKey(ctx context.Context, tx *sql.Tx, subject string) error
 // truncateLog copies every page of the write-ahead log into the database
 // file and truncates the log to zero bytes.
 func (s *Store) truncateLog(ctx context.Context) error {
+	defer s.ckpt.hold()()
 	var busy, frames, done int
 	if err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done); err != nil {
 		return fmt.Errorf("checkpointing the write-ahead log failed: %w", err)

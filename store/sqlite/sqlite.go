@@ -49,6 +49,7 @@ type Store struct {
 	inserts                                             insertCache
 	dcb                                                 dcbStatements // see dcb.go
 	group                                               groupCommitter
+	ckpt                                                *checkpointer // nil unless WithCheckpointPages
 	// Statements prepared on r.
 	readStream, readLog, readLogTypes, head, checkpoint     *sql.Stmt
 	latestSnapshot, subjectKey, loadState, checkpointAndGen *sql.Stmt
@@ -122,6 +123,9 @@ func (s *Store) open(ctx context.Context) error {
 		s.r.SetMaxOpenConns(n)
 		s.r.SetMaxIdleConns(n)
 		if err := s.r.PingContext(ctx); err != nil {
+			return err
+		}
+		if err := s.startCheckpointer(); err != nil {
 			return err
 		}
 	}
@@ -792,6 +796,7 @@ func (s *Store) closeDBs() error {
 	for _, st := range s.stmts {
 		errs = append(errs, st.Close())
 	}
+	errs = append(errs, s.ckpt.close())
 	if s.r != nil && s.r != s.w {
 		errs = append(errs, s.r.Close())
 	}

@@ -42,6 +42,15 @@ func TestContractFile(t *testing.T) {
 	})
 }
 
+// The contract holds when the store checkpoints the log itself, every 16
+// pages, so that checkpoints run all through it.
+func TestContractFileCheckpointer(t *testing.T) {
+	proptest.StoreContract(t, func(t *testing.T) store.Store {
+		s, _ := openFile(t, sqlite.WithCheckpointPages(16))
+		return s
+	})
+}
+
 func TestContractMemory(t *testing.T) {
 	proptest.StoreContract(t, func(t *testing.T) store.Store {
 		s, err := store.Open(context.Background(), "sqlite::memory:")
@@ -68,7 +77,9 @@ func TestOpenRefusesBadURLs(t *testing.T) {
 		{"sqlite://data/app.db", []string{`host "data"`, "sqlite:///data/app.db"}},
 		{"sqlite://", []string{"no database path"}},
 		{"sqlite:", []string{"no database path"}},
-		{"sqlite:///" + dir[1:] + "/a.db?cache=shared", []string{`"cache" is not known`, "busy_timeout, lease_duration, poll_interval, synchronous"}},
+		{"sqlite:///" + dir[1:] + "/a.db?cache=shared", []string{`"cache" is not known`, "busy_timeout, checkpoint_pages, lease_duration, poll_interval, synchronous"}},
+		{"sqlite:///" + dir[1:] + "/a.db?checkpoint_pages=many", []string{"checkpoint_pages", `"many" is not a whole number`}},
+		{"sqlite:///" + dir[1:] + "/a.db?checkpoint_pages=-1", []string{"checkpoint pages -1", "must be 0"}},
 		{"sqlite:///" + dir[1:] + "/a.db?busy_timeout=soon", []string{"busy_timeout", "not a duration"}},
 		{"sqlite:///" + dir[1:] + "/a.db?busy_timeout=1s&busy_timeout=2s", []string{"given 2 times"}},
 		{"sqlite:///" + dir[1:] + "/a.db?busy_timeout=0s", []string{"at least 1ms"}},

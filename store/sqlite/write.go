@@ -38,7 +38,12 @@ import (
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	s.group.outside.Add(1)
 	defer s.group.outside.Add(-1)
-	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE, see dsn
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return notStored(ctx, explainBusy(err, s.cfg.busyTimeout))
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil) // BEGIN IMMEDIATE, see dsn
 	if err != nil {
 		return notStored(ctx, explainBusy(err, s.cfg.busyTimeout))
 	}
@@ -49,6 +54,7 @@ func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return commitFailed(ctx, err)
 	}
+	s.ckpt.committed(conn)
 	return nil
 }
 
