@@ -24,11 +24,11 @@ import (
 // copying the log as it stood when the checkpoint began, beside the
 // appends that go on. The log can start again only when every page in it
 // has been copied, and appends committed during the copy have not been,
-// so the writer finishes the job: after the next commit, once that
-// commit's callers have been told, it runs a PASSIVE checkpoint of its
-// own, which copies only what was committed during the first, before the
-// next group takes the writer. The next write then starts the log from
-// its beginning.
+// so the writer finishes the job: after the next commit, before the next
+// group takes the writer, it runs a PASSIVE checkpoint of its own, which
+// copies only what was committed during the first. The next write then
+// starts the log from its beginning. That commit's callers, and those
+// queued behind them, wait for that short checkpoint, once every n pages.
 //
 // A checkpoint moves no data that is not already durable in the log, and
 // SQLite makes it safe to interrupt at any point, by a crash as much as
@@ -104,7 +104,7 @@ func checkpoint(row *sql.Row) bool {
 }
 
 // committed is called by whoever holds the writer connection conn after
-// a commit, once its callers have been told: it counts the pages the
+// a commit: it counts the pages the
 // commit wrote, wakes the checkpointer when a checkpoint is due, and
 // finishes the one that ended. A nil checkpointer does nothing.
 func (c *checkpointer) committed(conn *sql.Conn) {

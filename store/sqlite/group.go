@@ -240,24 +240,22 @@ func (g *groupCommitter) lead(m *groupMember) error {
 
 	stored := g.run(conn, &group)
 	if stored {
+		g.s.ckpt.committed(conn)
+	}
+	conn.Close()
+	if stored {
 		g.s.notify()
 	}
 
 	g.mu.Lock()
 	g.last = len(group)
+	g.handOff()
 	for _, o := range group {
 		if o != m && o.state == running {
 			o.state = finished
 			o.wake <- struct{}{}
 		}
 	}
-	g.mu.Unlock()
-	if stored {
-		g.s.ckpt.committed(conn)
-	}
-	conn.Close()
-	g.mu.Lock()
-	g.handOff()
 	g.mu.Unlock()
 	return m.err
 }
