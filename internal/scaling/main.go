@@ -57,6 +57,7 @@ type config struct {
 	workloads []string
 	writers   []int
 	duration  time.Duration
+	warmup    time.Duration // how long the writers run before a step's measurement begins
 	streams   int
 	zipf      float64  // the exponent of the streams' distribution; 0 for uniform
 	baselines []string // on SQLite's appends: "raw", "grouped"
@@ -75,6 +76,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&c.sync, "sync", "full", "SQLite's synchronous setting: full or normal")
 	fs.IntVar(&c.ckptPages, "checkpoint-pages", 0, "SQLite's checkpoint_pages: copy the log into the database file beside the writer every this many pages; 0 leaves it to SQLite")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each step runs")
+	fs.DurationVar(&c.warmup, "warmup", 0, "how long the writers of each step run before the measurement begins, for the steady state of a store whose files are new")
 	fs.IntVar(&c.streams, "streams", 100_000, "how many streams the writers draw from")
 	fs.Float64Var(&c.zipf, "zipf", 1.1, "the exponent s of the streams' Zipf distribution, P(rank k) ∝ 1/(10+k)^s; 0 draws them uniformly")
 	baselines := fs.String("baselines", "raw,grouped", `on SQLite, also run the appends with the driver, comma-separated: "raw" commits each append in its own transaction, "grouped" commits them in groups from a queue, as a hand-written group commit; "" runs none`)
@@ -177,7 +179,8 @@ type target struct {
 	close         func() error
 }
 
-// step runs one workload with n writers for c.duration on a new store.
+// step runs one workload with n writers on a new store for c.warmup, then
+// for c.duration, which it measures.
 func step(ctx context.Context, c config, workload, variant string, n int) (result, error) {
 	t, err := open(ctx, c, workload, variant, n)
 	if err != nil {
@@ -203,8 +206,8 @@ func step(ctx context.Context, c config, workload, variant string, n int) (resul
 		latencies []time.Duration
 		first     error
 	)
-	deadline := time.Now().Add(c.duration)
-	began := time.Now()
+	began := time.Now().Add(c.warmup)
+	deadline := began.Add(c.duration)
 	for w := range n {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
@@ -221,8 +224,10 @@ func step(ctx context.Context, c config, workload, variant string, n int) (resul
 				stream := "s-" + strconv.FormatUint(draw(), 10)
 				opStart := time.Now()
 				k, err := t.op(ctx, stream)
-				mine = append(mine, time.Since(opStart))
-				conflicts.Add(k)
+				if !opStart.Before(began) {
+					mine = append(mine, time.Since(opStart))
+					conflicts.Add(k)
+				}
 				if err != nil {
 					mu.Lock()
 					first = cmpErr(first, err)

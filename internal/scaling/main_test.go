@@ -20,7 +20,7 @@ func TestRunAndChart(t *testing.T) {
 	dir := t.TempDir()
 	results := filepath.Join(dir, "results.jsonl")
 	var out bytes.Buffer
-	if err := run(ctx, []string{"-writers", "1,2", "-duration", "150ms", "-streams", "50", "-out", results}, &out); err != nil {
+	if err := run(ctx, []string{"-writers", "1,2", "-duration", "150ms", "-warmup", "50ms", "-streams", "50", "-out", results}, &out); err != nil {
 		t.Fatal(err)
 	}
 	got, err := readResults([]string{results})

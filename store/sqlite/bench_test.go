@@ -32,9 +32,9 @@ import (
 //	go test -run '^$' -bench . -benchmem -count 6 ./store/sqlite
 
 // openStore opens a store on a new file.
-func openStore(b *testing.B, sync Synchronous) *Store {
+func openStore(b *testing.B, sync Synchronous, opts ...Option) *Store {
 	b.Helper()
-	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "lib.db"), WithSynchronous(sync))
+	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "lib.db"), append([]Option{WithSynchronous(sync)}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -314,6 +314,14 @@ func BenchmarkConcurrentHandle(b *testing.B) {
 				r := annals.NewRunner(annals.New(openStore(b, sync)), workload.Decider(), workload.Codec())
 				workload.Concurrent(b, goroutines, workload.HandleConcurrent(ctx, r))
 			})
+			if sync == SyncFull {
+				// The store again, with the log checkpointed beside the
+				// writer (WithCheckpointPages).
+				b.Run(fmt.Sprintf("sqlite/sync=%s/goroutines=%d/lib-checkpoint-pages", sync, goroutines), func(b *testing.B) {
+					r := annals.NewRunner(annals.New(openStore(b, sync, WithCheckpointPages(10000))), workload.Decider(), workload.Codec())
+					workload.Concurrent(b, goroutines, workload.HandleConcurrent(ctx, r))
+				})
+			}
 			b.Run(fmt.Sprintf("sqlite/sync=%s/goroutines=%d/raw", sync, goroutines), func(b *testing.B) {
 				db := openRaw(b, filepath.Join(b.TempDir(), "raw.db"), sync)
 				load := db.prepare(b, db.r, `SELECT `+rawColumns+` FROM annals_events WHERE stream_id = ? ORDER BY version`)

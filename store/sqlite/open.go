@@ -167,7 +167,8 @@ func WithSynchronous(s Synchronous) Option {
 // log file is still growing, which are slower to flush on some file
 // systems: see the package documentation, "Checkpoints", and
 // docs/benchmarks.md. 10000 is a good value to try. n must not be
-// negative; an in-memory database has no log and ignores it.
+// negative; an in-memory database has no log and ignores it. Every
+// process that opens the file should use the same n.
 func WithCheckpointPages(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
