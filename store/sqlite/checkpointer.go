@@ -1,7 +1,11 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
+	"errors"
+	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -54,13 +58,21 @@ type checkpointer struct {
 	finish atomic.Bool
 	stop   chan struct{} // closed by close
 	done   chan struct{} // closed when run returns
+	// ran, when set (tests only), is sent to after each checkpoint of
+	// run, and committed waits for it after waking run: each checkpoint
+	// then runs while the writer waits, whatever the disk's speed.
+	ran chan struct{}
 }
 
-// startCheckpointer opens the checkpointer's connection and starts it,
-// when the store has a log and WithCheckpointPages asked for one.
-func (s *Store) startCheckpointer() error {
+// startCheckpointer sizes the log and opens the checkpointer's
+// connection and starts it, when the store has a log and
+// WithCheckpointPages asked for one.
+func (s *Store) startCheckpointer(ctx context.Context) error {
 	if s.cfg.checkpointPages == 0 || s.path == Memory {
 		return nil
+	}
+	if err := s.sizeLog(ctx, s.cfg.checkpointPages); err != nil {
+		return fmt.Errorf("size the write-ahead log for checkpoint_pages=%d: %w", s.cfg.checkpointPages, err)
 	}
 	db, err := sql.Open("sqlite", s.cfg.dsn(s.path, false))
 	if err != nil {
@@ -72,6 +84,60 @@ func (s *Store) startCheckpointer() error {
 	s.ckpt = &checkpointer{db: db, every: s.cfg.checkpointPages, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go s.ckpt.run()
 	return nil
+}
+
+// sizeLog makes the write-ahead log file at least large enough for pages
+// pages, by writing zeros after its end and flushing them, unless it is
+// already. A commit that extends the file waits for the file system to
+// record the file's new blocks and size as well as its data, which took
+// about half again as long as a commit that overwrites the file on the
+// machine of docs/benchmarks.md. SQLite reuses the file from its
+// beginning once a checkpoint has copied it, and never shrinks it while
+// the store is open (no journal_size_limit), so with SQLite's 1,000
+// pages only the first few hundred appends extend it, but with tens of
+// thousands a store would extend it for its first minutes.
+//
+// SQLite knows where the log's valid frames end from the shared
+// wal-index, or, when it recovers the log, by reading frames from the
+// beginning until one's salt or checksum does not match the log's
+// header; bytes after the last frame are never read as frames, and
+// zeros, whose salts are zero, never match. (It leaves the old frames of
+// a reused log after the new ones the same way.) The zeros are written
+// only past the file's end, while the store holds the write lock, so
+// that no connection, in this process or another, writes frames or
+// truncates the file meanwhile.
+func (s *Store) sizeLog(ctx context.Context, pages int) error {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return explainBusy(err, s.cfg.busyTimeout)
+	}
+	defer conn.Close()
+	var pageSize int64
+	if err := conn.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
+		return err
+	}
+	tx, err := conn.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock
+	if err != nil {
+		return explainBusy(err, s.cfg.busyTimeout)
+	}
+	defer tx.Rollback()
+	f, err := os.OpenFile(s.path+"-wal", os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	const header, frameHeader = 32, 24
+	want := header + int64(pages)*(frameHeader+pageSize)
+	info, err := f.Stat()
+	if err == nil && info.Size() < want {
+		zeros := make([]byte, min(want-info.Size(), 1<<20))
+		for off := info.Size(); off < want && err == nil; off += int64(len(zeros)) {
+			_, err = f.WriteAt(zeros[:min(int64(len(zeros)), want-off)], off)
+		}
+		if err == nil {
+			err = f.Sync()
+		}
+	}
+	return errors.Join(err, f.Close())
 }
 
 // run checkpoints the log each time it is woken, until close.
@@ -88,6 +154,9 @@ func (c *checkpointer) run() {
 		c.mu.Unlock()
 		if ran {
 			c.finish.Store(true)
+		}
+		if c.ran != nil {
+			c.ran <- struct{}{}
 		}
 	}
 }
@@ -125,6 +194,9 @@ func (c *checkpointer) committed(conn *sql.Conn) {
 		select {
 		case c.wake <- struct{}{}:
 		default: // one is running, and copies these pages too
+		}
+		if c.ran != nil {
+			<-c.ran
 		}
 	}
 	if c.finish.Swap(false) {

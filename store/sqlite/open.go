@@ -33,6 +33,10 @@ const (
 	// MinPollInterval is the shortest poll interval accepted: anything
 	// shorter would spin a core on an idle database.
 	MinPollInterval = 10 * time.Millisecond
+	// MaxCheckpointPages is the most pages [WithCheckpointPages] takes:
+	// the log file is written to that size when the store opens, 400 MB
+	// with pages of 4 KiB.
+	MaxCheckpointPages = 100_000
 	// MinLeaseDuration is the shortest lease duration accepted: a lease
 	// is renewed three times per duration, and renewing more often would
 	// keep the write lock busy.
@@ -160,19 +164,20 @@ func WithSynchronous(s Synchronous) Option {
 // background once the writer has written n pages since the last copy,
 // while appends go on; the writer then copies what was committed
 // meanwhile, between two groups of appends, so that the log can start
-// again from its beginning. The log file grows to about n pages (4 KiB
-// each) and stays that size while the store is open. Under many
-// concurrent writers this lowers the 99th percentile of an append's
-// latency, at the cost of a larger log and of appends written while the
-// log file is still growing, which are slower to flush on some file
-// systems: see the package documentation, "Checkpoints", and
-// docs/benchmarks.md. 10000 is a good value to try. n must not be
-// negative; an in-memory database has no log and ignores it. Every
-// process that opens the file should use the same n.
+// again from its beginning. Open writes the log file to about n pages
+// (4 KiB each) if it is smaller, since commits that extend the file are
+// slower to flush than commits that write over it, and the file stays
+// that size while the store is open. Under many concurrent writers this
+// lowers the 99th percentile of an append's latency, at the cost of a
+// larger log file and a slower Open: see the package documentation,
+// "Checkpoints", and docs/benchmarks.md. 10000 is a good value to try.
+// n must be from 0 to [MaxCheckpointPages]; an in-memory database has
+// no log and ignores it. Every process that opens the file should use
+// the same n.
 func WithCheckpointPages(n int) Option {
 	return func(c *config) error {
-		if n < 0 {
-			return fmt.Errorf("checkpoint pages %d: must be 0 (SQLite's own checkpoints) or more: %w", n, store.ErrInvalid)
+		if n < 0 || n > MaxCheckpointPages {
+			return fmt.Errorf("checkpoint pages %d: must be 0 (SQLite's own checkpoints) to %d: %w", n, MaxCheckpointPages, store.ErrInvalid)
 		}
 		c.checkpointPages = n
 		return nil

@@ -125,7 +125,7 @@ func (s *Store) open(ctx context.Context) error {
 		if err := s.r.PingContext(ctx); err != nil {
 			return err
 		}
-		if err := s.startCheckpointer(); err != nil {
+		if err := s.startCheckpointer(ctx); err != nil {
 			return err
 		}
 	}

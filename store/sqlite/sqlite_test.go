@@ -80,6 +80,7 @@ func TestOpenRefusesBadURLs(t *testing.T) {
 		{"sqlite:///" + dir[1:] + "/a.db?cache=shared", []string{`"cache" is not known`, "busy_timeout, checkpoint_pages, lease_duration, poll_interval, synchronous"}},
 		{"sqlite:///" + dir[1:] + "/a.db?checkpoint_pages=many", []string{"checkpoint_pages", `"many" is not a whole number`}},
 		{"sqlite:///" + dir[1:] + "/a.db?checkpoint_pages=-1", []string{"checkpoint pages -1", "must be 0"}},
+		{"sqlite:///" + dir[1:] + "/a.db?checkpoint_pages=100001", []string{"checkpoint pages 100001", "to 100000"}},
 		{"sqlite:///" + dir[1:] + "/a.db?busy_timeout=soon", []string{"busy_timeout", "not a duration"}},
 		{"sqlite:///" + dir[1:] + "/a.db?busy_timeout=1s&busy_timeout=2s", []string{"given 2 times"}},
 		{"sqlite:///" + dir[1:] + "/a.db?busy_timeout=0s", []string{"at least 1ms"}},
