@@ -112,6 +112,9 @@ func (s *Store) sizeLog(ctx context.Context, pages int) error {
 		return explainBusy(err, s.cfg.busyTimeout)
 	}
 	defer conn.Close()
+	if _, ok := pagesWritten(conn); !ok {
+		return errors.New("the SQLite driver does not count the pages a connection writes (DBSTATUS_CACHE_WRITE), which the store's checkpoints rely on")
+	}
 	var pageSize int64
 	if err := conn.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
 		return err
@@ -150,7 +153,7 @@ func (c *checkpointer) run() {
 		case <-c.wake:
 		}
 		c.mu.Lock()
-		ran := checkpoint(c.db.QueryRowContext(background, passiveCheckpoint))
+		ran := ranCheckpoint(c.db.QueryRowContext(background, passiveCheckpoint))
 		c.mu.Unlock()
 		if ran {
 			c.finish.Store(true)
@@ -161,34 +164,41 @@ func (c *checkpointer) run() {
 	}
 }
 
+// pagesWritten returns how many pages conn has written since the last
+// call (SQLite's DBSTATUS_CACHE_WRITE, reset), and whether the driver
+// tells.
+func pagesWritten(conn *sql.Conn) (n int, ok bool) {
+	_ = conn.Raw(func(dc any) error {
+		var st sqlite.DBStatus
+		if st, ok = dc.(sqlite.DBStatus); ok {
+			n, _, _ = st.Status(sqlite.DBStatusCacheWrite, true)
+		}
+		return nil
+	})
+	return n, ok
+}
+
 // passiveCheckpoint copies what it can of the log without waiting for
 // anyone; it answers busy, the log's pages and the pages copied.
 const passiveCheckpoint = `PRAGMA wal_checkpoint(PASSIVE)`
 
-// checkpoint scans the answer of passiveCheckpoint, and reports whether
-// the checkpoint ran.
-func checkpoint(row *sql.Row) bool {
+// ranCheckpoint scans the answer of passiveCheckpoint, and reports
+// whether the checkpoint ran.
+func ranCheckpoint(row *sql.Row) bool {
 	var busy, log, copied int
 	return row.Scan(&busy, &log, &copied) == nil && busy == 0
 }
 
 // committed is called by whoever holds the writer connection conn after
-// a commit: it counts the pages the
-// commit wrote, wakes the checkpointer when a checkpoint is due, and
-// finishes the one that ended. A nil checkpointer does nothing.
+// a commit: it counts the pages the commit wrote, wakes the checkpointer
+// when a checkpoint is due, and finishes the one that ended. A nil
+// checkpointer does nothing.
 func (c *checkpointer) committed(conn *sql.Conn) {
 	if c == nil {
 		return
 	}
-	_ = conn.Raw(func(dc any) error {
-		if st, ok := dc.(interface {
-			Status(sqlite.DBStatusOp, bool) (int, int, error)
-		}); ok {
-			n, _, _ := st.Status(sqlite.DBStatusCacheWrite, true)
-			c.pages += n
-		}
-		return nil
-	})
+	n, _ := pagesWritten(conn)
+	c.pages += n
 	if c.pages >= c.every {
 		c.pages = 0
 		select {
@@ -200,7 +210,7 @@ func (c *checkpointer) committed(conn *sql.Conn) {
 		}
 	}
 	if c.finish.Swap(false) {
-		checkpoint(conn.QueryRowContext(background, passiveCheckpoint))
+		ranCheckpoint(conn.QueryRowContext(background, passiveCheckpoint))
 	}
 }
 

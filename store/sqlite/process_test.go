@@ -26,11 +26,12 @@ import (
 // started again with -test.run=^TestChild$ and the environment variables
 // below saying what to do.
 const (
-	childEnv = "ANNALS_SQLITE_CHILD" // "writer", "crash", "group-crash", "lease" or "project"
-	pathEnv  = "ANNALS_SQLITE_PATH"  // the database file
-	idEnv    = "ANNALS_SQLITE_ID"    // the writer's number
-	leaseEnv = "ANNALS_SQLITE_LEASE" // the lease duration, for "lease"
-	stageEnv = "ANNALS_SQLITE_STAGE" // the group stage to stop at, for "group-crash"
+	childEnv = "ANNALS_SQLITE_CHILD"            // "writer", "crash", "group-crash", "lease" or "project"
+	pathEnv  = "ANNALS_SQLITE_PATH"             // the database file
+	idEnv    = "ANNALS_SQLITE_ID"               // the writer's number
+	leaseEnv = "ANNALS_SQLITE_LEASE"            // the lease duration, for "lease"
+	stageEnv = "ANNALS_SQLITE_STAGE"            // the group stage to stop at, for "group-crash"
+	ckptEnv  = "ANNALS_SQLITE_CHECKPOINT_PAGES" // WithCheckpointPages, when set
 )
 
 // Numbers of the multi-process test: each writer appends writerBatches
@@ -55,6 +56,9 @@ func TestChild(t *testing.T) {
 	opts := []sqlite.Option{sqlite.WithBusyTimeout(time.Minute)}
 	if d, err := time.ParseDuration(os.Getenv(leaseEnv)); err == nil {
 		opts = append(opts, sqlite.WithLeaseDuration(d))
+	}
+	if n, err := strconv.Atoi(os.Getenv(ckptEnv)); err == nil {
+		opts = append(opts, sqlite.WithCheckpointPages(n))
 	}
 	if mode == "crash" || mode == "project" {
 		installHolds() // before the store opens its connections
@@ -396,6 +400,11 @@ func TestKilledGroupsKeepWhatTheyAcknowledged(t *testing.T) {
 		stage := []string{"written", "committed"}[k%2]
 		cmd := childCommand(t, "group-crash", path, k)
 		cmd.Env = append(cmd.Env, stageEnv+"="+stage)
+		if k >= kills-2 {
+			// The last two kills hit a store that checkpoints the log
+			// itself every 16 pages, beside its writer and on it.
+			cmd.Env = append(cmd.Env, ckptEnv+"=16")
+		}
 		type acked struct {
 			stream      string
 			first, last int64
