@@ -124,7 +124,10 @@
 //
 // Every connection has journal_mode=WAL (for files), foreign_keys=ON, so
 // that tables added by later migrations can rely on them, and the busy
-// timeout; the writer also has secure_delete=ON (see Forgetting).
+// timeout; the writer also has secure_delete=ON (see Forgetting). With
+// [WithCheckpointPages] one more connection, query-only like the
+// readers, copies the write-ahead log into the database file, and the
+// writer has wal_autocheckpoint=0 (see Checkpoints).
 //
 // # Deadlines and cancellation
 //
