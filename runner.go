@@ -39,9 +39,13 @@ const DefaultRetries = 3
 // turns: a command waits for the one before it on the stream to have
 // appended, and then decides on the state that one left, so commands of
 // one runner never conflict with each other (conflicts still come from
-// other processes and other runners). Commands on different streams run
-// at once. A command whose context ends while it waits returns the
-// context's error, having stored nothing.
+// other processes and other runners). The commands queued when a turn
+// ends are decided one after the other and their events appended
+// together, each answered as if handled alone; those with an idempotency
+// key, and all of a store with an [Observer], are appended one by one
+// (docs/architecture.md). Commands on different streams run at once. A
+// command whose context ends while it waits returns the context's error,
+// having stored nothing.
 type Runner[C, E, S any] struct {
 	store   *Store
 	decider decider.Decider[C, E, S]
@@ -239,25 +243,273 @@ func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, op
 	if cfg.key != "" {
 		cfg.fingerprint = fingerprint(cmd)
 	}
-	t, err := r.turns.take(ctx, streamID)
+	c := &command[C, E, S]{ctx: ctx, cmd: cmd, cfg: cfg}
+	c.ticket.job = c
+	lead, err := r.turns.enter(ctx, streamID, &c.ticket)
 	if err != nil {
-		return Result[E, S]{}, fmt.Errorf("handle command on stream %q: waiting for the command before it on the stream: %w", streamID, err)
+		return Result[E, S]{}, waitedTooLong(streamID, err)
 	}
-	res, then, err := r.decideAndAppend(ctx, streamID, cmd, cfg)
-	r.turns.release(streamID, t)
-	// Out of the turn: saving a snapshot takes a write of its own, and a
-	// Sync system's consumers may handle commands on this stream.
-	if then.records != nil && r.snaps != nil {
-		before := then.after.snapVersion
-		then.after.snapVersion = r.snaps.afterAppend(ctx, r.log(), streamID, then.after, then.records)
-		if r.cache != nil && then.after.snapVersion != before {
-			r.cache.put(streamID, then.after) // keeps a later state, takes the snapshot's version
+	if lead {
+		var group []*ticket
+		if cfg.key == "" && r.store.observing() == nil {
+			group = r.turns.gather(streamID, &c.ticket, maxTogether, joins[C, E, S])
+		}
+		var appended []settlement[S]
+		if group == nil {
+			if then, ok := r.decideOne(streamID, c); ok {
+				appended = []settlement[S]{then}
+			}
+		} else {
+			appended = r.decideInTurn(streamID, group)
+		}
+		r.turns.pass(streamID, group)
+		// Out of the turn: saving a snapshot takes a write of its own,
+		// and a Sync system's consumers may handle commands on this
+		// stream.
+		for _, a := range appended {
+			r.snapshotAfter(ctx, streamID, a)
 		}
 	}
-	if err == nil && then.to > 0 {
-		err = r.store.settle(ctx, streamID, then.from, then.to)
+	if c.panicked {
+		panic(c.panicValue)
 	}
-	return res, err
+	if c.err == nil && c.then.to > 0 {
+		c.err = r.store.settle(ctx, streamID, c.then.from, c.then.to)
+	}
+	return c.res, c.err
+}
+
+// maxTogether bounds the commands that a command holding its stream's
+// turn takes along (see turns.gather).
+const maxTogether = 128
+
+// command is a command handled in its stream's turn, and its outcome,
+// set by the command that leads the turn (see turns).
+type command[C, E, S any] struct {
+	ticket ticket // its place at the stream's turn
+	ctx    context.Context
+	cmd    C
+	cfg    handleConfig
+
+	res  Result[E, S]
+	then settlement[S] // the consumers' part: from and to
+	err  error
+	// panicked says that Decide or Evolve panicked on the command, with
+	// panicValue; the command's own Handle panics with it.
+	panicked   bool
+	panicValue any
+}
+
+// joins says whether a queued command, the job of a ticket, joins the
+// commands its turn's leader gathers: those with an idempotency key are
+// handled alone (see decideAndAppend), as are all commands of a store
+// with an [Observer], so that each command's append is its own, and its
+// events carry what the observer adds for that command (a trace's
+// context).
+func joins[C, E, S any](job any) bool {
+	return job.(*command[C, E, S]).cfg.key == ""
+}
+
+// waitedTooLong is the error of a command whose context ended while it
+// waited for its stream's turn.
+func waitedTooLong(streamID string, err error) error {
+	return fmt.Errorf("handle command on stream %q: waiting for the command before it on the stream: %w", streamID, err)
+}
+
+// decideInTurn handles the commands of group, the leader first, in the
+// stream's turn, and returns what each append stored, for snapshots. A
+// command alone, or one with an idempotency key, is handled by
+// decideAndAppend; several are decided one after the other and appended
+// together (decideTogether).
+func (r *Runner[C, E, S]) decideInTurn(streamID string, group []*ticket) []settlement[S] {
+	live := make([]*command[C, E, S], 0, len(group))
+	for _, t := range group {
+		c := t.job.(*command[C, E, S])
+		if err := c.ctx.Err(); err != nil {
+			c.err = waitedTooLong(streamID, err)
+			continue
+		}
+		live = append(live, c)
+	}
+	if len(live) > 1 {
+		return r.decideTogether(streamID, live)
+	}
+	return r.decideAlone(streamID, live)
+}
+
+// decideAlone handles each of cs on its own, in order, with
+// decideAndAppend, and returns what their appends stored.
+func (r *Runner[C, E, S]) decideAlone(streamID string, cs []*command[C, E, S]) []settlement[S] {
+	var appended []settlement[S]
+	for _, c := range cs {
+		if then, ok := r.decideOne(streamID, c); ok {
+			appended = append(appended, then)
+		}
+	}
+	return appended
+}
+
+// decideOne handles c on its own with decideAndAppend, and returns what
+// its append stored, if it appended. A panic of Decide or Evolve is
+// recorded in c, not let unwind the goroutine of the command that leads
+// the turn.
+func (r *Runner[C, E, S]) decideOne(streamID string, c *command[C, E, S]) (appended settlement[S], ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.panicked, c.panicValue = true, v
+		}
+	}()
+	var then settlement[S]
+	c.res, then, c.err = r.decideAndAppend(c.ctx, streamID, c.cmd, c.cfg)
+	c.then = settlement[S]{from: then.from, to: then.to}
+	return then, then.records != nil
+}
+
+// capturePanic runs f, and records a panic of f in c instead of letting
+// it unwind the goroutine of the command that leads the turn.
+func capturePanic[C, E, S any](c *command[C, E, S], f func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.panicked, c.panicValue = true, v
+		}
+	}()
+	f()
+}
+
+// decision is what Decide said on one command of decideTogether, on the
+// state the commands before it left at version from.
+type decision[E, S any] struct {
+	events   []E
+	err      error // a rejection
+	state    S     // after the events
+	from, to int64 // the versions before and after the events
+}
+
+// decideTogether handles cs, commands without idempotency keys queued on
+// one stream, with one append: it decides each on the state the ones
+// before it left, and appends all their events at once, at the version
+// the first was decided on. Each command keeps its own answer: a
+// rejection is a rejection of that command alone, on the state it was
+// decided on, and is given once that state is known to be the stream's,
+// as with decideAndAppend. A conflict catches up and decides them all
+// again. When the append fails otherwise, the commands are handled one
+// by one, so that one that cannot be stored fails alone; the outcome
+// unknown is the answer of those that appended, as it is for a command
+// handled alone.
+func (r *Runner[C, E, S]) decideTogether(streamID string, cs []*command[C, E, S]) []settlement[S] {
+	ctx := cs[0].ctx
+	cur, verified, err := r.loadForCommand(ctx, streamID)
+	if err != nil {
+		return r.decideAlone(streamID, cs)
+	}
+	for attempt := 0; ; attempt++ {
+		state, version := cur.state, cur.version
+		var records []store.Event
+		decided := make([]decision[E, S], 0, len(cs))
+		in := cs[:0:0] // the commands still decided together, with decided
+		for _, c := range cs {
+			d := decision[E, S]{state: state, from: version, to: version}
+			var recs []store.Event
+			capturePanic(c, func() {
+				d.events, d.err = r.decider.Decide(c.cmd, state)
+				if d.err != nil || len(d.events) == 0 {
+					d.events = nil
+					return
+				}
+				if recs, c.err = r.encode(c.ctx, streamID, version, d.events, c.cfg); c.err != nil {
+					return
+				}
+				d.state, d.to = r.decider.Fold(state, d.events), version+int64(len(d.events))
+			})
+			if c.panicked || c.err != nil {
+				continue // answered: nothing of it is stored
+			}
+			in, decided = append(in, c), append(decided, d)
+			records = append(records, recs...)
+			state, version = d.state, d.to
+		}
+		cs = in
+		if len(cs) == 0 {
+			return nil
+		}
+		if len(records) == 0 {
+			if !verified {
+				// Rejections and commands that append nothing are answered
+				// only on the stream as it is.
+				if cur, err = r.catchUp(ctx, streamID, cur); err != nil {
+					return r.decideAlone(streamID, cs)
+				}
+				verified, attempt = true, attempt-1
+				continue
+			}
+			r.answerTogether(streamID, cs, decided)
+			return nil
+		}
+		next, err := r.store.appendUnsettled(ctx, streamID, cur.version, records)
+		if err == nil {
+			after := loaded[S]{state: state, version: next, snapVersion: cur.snapVersion}
+			if r.cache != nil {
+				r.cache.put(streamID, after)
+			}
+			r.answerTogether(streamID, cs, decided)
+			return []settlement[S]{{after: after, records: records}}
+		}
+		if errors.Is(err, store.ErrConflict) && (!verified || attempt < r.retries) {
+			if verified {
+				if err := sleep(ctx, r.backoff(attempt+1)); err != nil {
+					return r.decideAlone(streamID, cs)
+				}
+			} else {
+				verified, attempt = true, attempt-1 // a stale cache does not spend a retry
+			}
+			if cur, err = r.catchUp(ctx, streamID, cur); err != nil {
+				return r.decideAlone(streamID, cs)
+			}
+			continue
+		}
+		if !errors.Is(err, store.ErrOutcomeUnknown) {
+			// Nothing was stored: each on its own, so that what failed
+			// the append fails only the command it comes from.
+			return r.decideAlone(streamID, cs)
+		}
+		var again []*command[C, E, S]
+		for i, c := range cs {
+			if decided[i].events != nil {
+				c.err = fmt.Errorf("handle command on stream %q: %w", streamID, err)
+			} else {
+				again = append(again, c) // its answer depended on the unknown
+			}
+		}
+		return r.decideAlone(streamID, again)
+	}
+}
+
+// answerTogether gives each of cs its answer from decided, once the
+// states they were decided on are known to be the stream's.
+func (r *Runner[C, E, S]) answerTogether(streamID string, cs []*command[C, E, S], decided []decision[E, S]) {
+	for i, c := range cs {
+		d := decided[i]
+		c.res = Result[E, S]{Events: d.events, State: d.state, Version: d.to}
+		switch {
+		case d.err != nil:
+			c.err = rejection{d.err}
+		case d.events != nil:
+			c.then = settlement[S]{from: d.from, to: d.to}
+		}
+	}
+}
+
+// snapshotAfter saves a snapshot after an append that brought the stream
+// to a.after, if the policy says so.
+func (r *Runner[C, E, S]) snapshotAfter(ctx context.Context, streamID string, a settlement[S]) {
+	if r.snaps == nil {
+		return
+	}
+	before := a.after.snapVersion
+	a.after.snapVersion = r.snaps.afterAppend(ctx, r.log(), streamID, a.after, a.records)
+	if r.cache != nil && a.after.snapVersion != before {
+		r.cache.put(streamID, a.after) // keeps a later state, takes the snapshot's version
+	}
 }
 
 // settlement is what Handle does once a command's turn on its stream is

@@ -3,13 +3,14 @@ package annals
 import (
 	"context"
 	"sync"
+
+	"github.com/samber/lo"
 )
 
 // turns lets the commands a Runner handles on one stream take turns: a
 // command holds its stream's turn from the load of the state it decides
-// on to the end of its append, and a second command on the stream waits
-// for it, then decides on the state the first one left (from the cache,
-// without a read, when the runner has one) and appends after it.
+// on to the end of its append, and the commands that arrive meanwhile
+// queue behind it.
 //
 // Without turns, commands on one stream in one process would race as if
 // they came from different processes: each loads the same version, all
@@ -19,6 +20,13 @@ import (
 // Turns order what the process already knows would collide; optimistic
 // concurrency still settles what it cannot know, the writes of other
 // processes and of other runners on the stream.
+//
+// When a turn ends, the command at the head of the queue takes it and
+// leads: it takes the commands queued behind it along (see gather), and
+// the runner decides them one after the other, each on the state the one
+// before it left, and appends their events together (see
+// Runner.decideTogether). A hot stream then takes a queue's worth of
+// commands for each append, where it took one.
 //
 // A turn is held only around the store's reads, Decide and the append,
 // never around a Sync system's consumers (which may handle commands on
@@ -30,60 +38,119 @@ type turns struct {
 	m  map[string]*turn
 }
 
-// turn is one stream's turn: whoever put the token into token holds it.
-// users counts the commands that hold it or wait for it; turns.mu guards
-// it, and the turn leaves the map when nobody uses it.
+// turn is one stream's turn: whether a command holds it, and the
+// commands waiting for it, in the order they came.
 type turn struct {
-	token chan struct{}
-	users int
+	held  bool
+	queue []*ticket
 }
 
-// take waits for streamID's turn and returns it, held; or returns ctx's
-// error if ctx ends first.
-func (ts *turns) take(ctx context.Context, streamID string) (*turn, error) {
+// ticket is a command's place at its stream's turn: job is the command
+// (the runner's *command). The turns' mu guards state.
+type ticket struct {
+	job   any
+	wake  chan struct{} // buffered: the state changed from queued; made when it queues
+	state ticketState
+}
+
+type ticketState uint8
+
+const (
+	queued  ticketState = iota
+	leading             // holds the turn, and leads the commands it gathers
+	taken               // gathered by a leader, which handles it
+	done                // handled by a leader: its job holds the outcome
+)
+
+// enter waits for t's turn on streamID. It returns true when t holds the
+// turn and leads, false when a leader took t along and handled it, or
+// ctx's error if ctx ended while t was still queued (t is then out of the
+// queue and was not handled).
+func (ts *turns) enter(ctx context.Context, streamID string, t *ticket) (bool, error) {
 	ts.mu.Lock()
 	if ts.m == nil {
 		ts.m = map[string]*turn{}
 	}
-	t := ts.m[streamID]
-	if t == nil {
-		t = freeTurns.Get().(*turn)
-		ts.m[streamID] = t
+	tn := ts.m[streamID]
+	if tn == nil {
+		tn = freeTurns.Get().(*turn)
+		ts.m[streamID] = tn
 	}
-	t.users++
+	if !tn.held {
+		tn.held, t.state = true, leading
+		ts.mu.Unlock()
+		return true, nil
+	}
+	if t.wake == nil {
+		t.wake = make(chan struct{}, 1)
+	}
+	tn.queue = append(tn.queue, t)
 	ts.mu.Unlock()
 	select {
-	case t.token <- struct{}{}:
-		return t, nil
-	default:
-	}
-	select {
-	case t.token <- struct{}{}:
-		return t, nil
+	case <-t.wake:
 	case <-ctx.Done():
-		ts.leave(streamID, t)
-		return nil, ctx.Err()
+		ts.mu.Lock()
+		if t.state == queued {
+			tn.queue = lo.Without(tn.queue, t)
+			ts.mu.Unlock()
+			return false, ctx.Err()
+		}
+		ts.mu.Unlock()
+		<-t.wake // taken along or leading: told soon
 	}
-}
-
-// release gives streamID's turn t, taken with take, to the next command
-// waiting for it.
-func (ts *turns) release(streamID string, t *turn) {
-	<-t.token
-	ts.leave(streamID, t)
-}
-
-// leave drops one user of t.
-func (ts *turns) leave(streamID string, t *turn) {
 	ts.mu.Lock()
-	t.users--
-	if t.users == 0 {
-		delete(ts.m, streamID)
-		freeTurns.Put(t) // nobody holds or waits for it
+	defer ts.mu.Unlock()
+	return t.state == leading, nil
+}
+
+// gather returns the leader t and the commands queued behind it that
+// join it, in order: from the head of the queue, as long as join says so
+// and at most limit in all. They leave the queue. With none queued, it
+// returns nil.
+func (ts *turns) gather(streamID string, t *ticket, limit int, join func(job any) bool) []*ticket {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	tn := ts.m[streamID]
+	if len(tn.queue) == 0 || !join(tn.queue[0].job) {
+		return nil
 	}
-	ts.mu.Unlock()
+	group := []*ticket{t}
+	n := 0
+	for n < len(tn.queue) && len(group) < limit && join(tn.queue[n].job) {
+		tn.queue[n].state = taken
+		group = append(group, tn.queue[n])
+		n++
+	}
+	tn.queue = append(tn.queue[:0], tn.queue[n:]...)
+	return group
+}
+
+// pass ends the turn of the leader of group (as gather returned it, nil
+// for a leader alone): it tells the others in group that they were
+// handled, and gives the turn to the command at the head of the queue, if
+// any.
+func (ts *turns) pass(streamID string, group []*ticket) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	for i, t := range group {
+		if i > 0 {
+			t.state = done
+			t.wake <- struct{}{}
+		}
+	}
+	tn := ts.m[streamID]
+	if len(tn.queue) == 0 {
+		delete(ts.m, streamID)
+		tn.held, tn.queue = false, tn.queue[:0]
+		freeTurns.Put(tn) // nobody holds or waits for it
+		return
+	}
+	next := tn.queue[0]
+	tn.queue = tn.queue[1:]
+	next.state = leading
+	next.wake <- struct{}{}
 }
 
 // freeTurns keeps turns nobody uses, so that a command on a stream that
 // no other command holds allocates none.
-var freeTurns = sync.Pool{New: func() any { return &turn{token: make(chan struct{}, 1)} }}
+var freeTurns = sync.Pool{New: func() any { return new(turn) }}
