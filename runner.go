@@ -254,15 +254,7 @@ func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, op
 		if cfg.key == "" && r.store.observing() == nil {
 			group = r.turns.gather(streamID, &c.ticket, maxTogether, joins[C, E, S])
 		}
-		var appended []settlement[S]
-		if group == nil {
-			if then, ok := r.decideOne(streamID, c); ok {
-				appended = []settlement[S]{then}
-			}
-		} else {
-			appended = r.decideInTurn(streamID, group)
-		}
-		r.turns.pass(streamID, group)
+		appended := r.lead(streamID, c, group)
 		// Out of the turn: saving a snapshot takes a write of its own,
 		// and a Sync system's consumers may handle commands on this
 		// stream.
@@ -302,10 +294,10 @@ type command[C, E, S any] struct {
 
 // joins says whether a queued command, the job of a ticket, joins the
 // commands its turn's leader gathers: those with an idempotency key are
-// handled alone (see decideAndAppend), as are all commands of a store
-// with an [Observer], so that each command's append is its own, and its
-// events carry what the observer adds for that command (a trace's
-// context).
+// handled alone (see decideAndAppend). A runner on a store with an
+// [Observer] gathers none (see handle), so that each command's append is
+// its own, and its events carry what the observer adds for that command
+// (a trace's context).
 func joins[C, E, S any](job any) bool {
 	return job.(*command[C, E, S]).cfg.key == ""
 }
@@ -316,11 +308,30 @@ func waitedTooLong(streamID string, err error) error {
 	return fmt.Errorf("handle command on stream %q: waiting for the command before it on the stream: %w", streamID, err)
 }
 
+// lead handles c, which holds its stream's turn, and the commands of
+// group that it gathered (nil for none), then passes the turn on, and
+// returns what each append stored, for snapshots. Alone, c is handled by
+// decideAndAppend in c's goroutine, and a panic of its Decide or Evolve
+// unwinds it as it is, once the turn has been passed on.
+func (r *Runner[C, E, S]) lead(streamID string, c *command[C, E, S], group []*ticket) (appended []settlement[S]) {
+	defer r.turns.pass(streamID, group)
+	if group != nil {
+		return r.decideInTurn(streamID, group)
+	}
+	var then settlement[S]
+	c.res, then, c.err = r.decideAndAppend(c.ctx, streamID, c.cmd, c.cfg)
+	c.then = settlement[S]{from: then.from, to: then.to}
+	if then.records != nil {
+		appended = []settlement[S]{then}
+	}
+	return appended
+}
+
 // decideInTurn handles the commands of group, the leader first, in the
-// stream's turn, and returns what each append stored, for snapshots. A
-// command alone, or one with an idempotency key, is handled by
-// decideAndAppend; several are decided one after the other and appended
-// together (decideTogether).
+// stream's turn, and returns what each append stored. Those whose
+// context has ended are told so; the others are decided one after the
+// other and appended together (decideTogether), or, when one is left,
+// handled alone.
 func (r *Runner[C, E, S]) decideInTurn(streamID string, group []*ticket) []settlement[S] {
 	live := make([]*command[C, E, S], 0, len(group))
 	for _, t := range group {

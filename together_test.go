@@ -451,3 +451,25 @@ func TestQueuedCommandsAppendedAloneWhenKeyedOrObserved(t *testing.T) {
 		})
 	}
 }
+
+// A command alone whose Decide panics unwinds its own Handle with the
+// panic, and the stream's turn goes on to the next command.
+func TestAPanicOfACommandAlonePassesTheTurnOn(t *testing.T) {
+	r := annals.NewRunner(annals.New(memory.New()), counter, counterCodec())
+	panicky := counter
+	panicky.Decide = func(increment, int) ([]incremented, error) { panic("decided badly") }
+	bad := annals.NewRunner(annals.New(memory.New()), panicky, counterCodec())
+	for _, r := range []*annals.Runner[increment, incremented, int]{r, bad} {
+		func() {
+			defer func() {
+				if v := recover(); r == bad && v != "decided badly" {
+					t.Fatalf("the panicking command recovered %v", v)
+				}
+			}()
+			_, _ = r.Handle(context.Background(), "c", increment{})
+		}()
+		if n := annals.WaitingTurns(r); n != 0 {
+			t.Fatalf("%d streams still have turns after the command returned", n)
+		}
+	}
+}
