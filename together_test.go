@@ -399,18 +399,6 @@ func TestCommandsTogetherAnswerAsIfAlone(t *testing.T) {
 	})
 }
 
-// silent is an observer that records nothing.
-type silent struct{}
-
-func (silent) StartCommand(ctx context.Context, _ annals.CommandStart) context.Context { return ctx }
-func (silent) EndCommand(context.Context, annals.CommandEnd)                           {}
-func (silent) StartAppend(ctx context.Context, _ *annals.AppendStart) context.Context  { return ctx }
-func (silent) EndAppend(context.Context, annals.AppendEnd)                             {}
-func (silent) StartRead(ctx context.Context, _ annals.ReadStart) context.Context       { return ctx }
-func (silent) EndRead(context.Context, annals.ReadEnd)                                 {}
-func (silent) StartBatch(ctx context.Context, _ annals.BatchStart) context.Context     { return ctx }
-func (silent) EndBatch(context.Context, annals.BatchEnd)                               {}
-
 // Commands with an idempotency key, and every command of a store with an
 // observer, are appended one by one even when they queue: the first keep
 // the events of one key in an append of their own, the second an append,
@@ -435,7 +423,7 @@ func TestQueuedCommandsAppendedAloneWhenKeyedOrObserved(t *testing.T) {
 			spy := &appendSpy{Store: memory.New()}
 			s := annals.New(spy)
 			if tc.observe {
-				s.Observe(silent{})
+				s.Observe(&recorder{})
 			}
 			d, holding, open := gate()
 			r := annals.NewRunner(s, d, counterCodec())
