@@ -16,6 +16,7 @@ import (
 	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
+	"github.com/annals-dev/annals/view"
 )
 
 // appendSpy records the size of every append its store is asked for, and
@@ -80,6 +81,18 @@ type answered struct {
 // order.
 func queueBehind(t *testing.T, r *annals.Runner[increment, incremented, int], holding <-chan struct{}, open func(), first increment, cmds []increment, opts func(i int) []annals.HandleOption) []answered {
 	t.Helper()
+	return queueBehindWith(t, r, holding, open, first, cmds, opts, nil)
+}
+
+// queueBehindThen is queueBehind, calling then(i) in the goroutine of
+// command i as soon as its Handle returned.
+func queueBehindThen(t *testing.T, r *annals.Runner[increment, incremented, int], holding <-chan struct{}, open func(), first increment, cmds []increment, then func(i int)) []answered {
+	t.Helper()
+	return queueBehindWith(t, r, holding, open, first, cmds, nil, then)
+}
+
+func queueBehindWith(t *testing.T, r *annals.Runner[increment, incremented, int], holding <-chan struct{}, open func(), first increment, cmds []increment, opts func(i int) []annals.HandleOption, then func(i int)) []answered {
+	t.Helper()
 	ctx := context.Background()
 	out := make([]answered, len(cmds)+1)
 	var wg sync.WaitGroup
@@ -95,6 +108,9 @@ func queueBehind(t *testing.T, r *annals.Runner[increment, incremented, int], ho
 				o = opts(i - 1)
 			}
 			res, err := r.Handle(ctx, "c", c, o...)
+			if then != nil {
+				then(i)
+			}
 			out[i] = answered{i: i, res: res, err: err}
 		})
 	}
@@ -458,6 +474,41 @@ func TestAPanicOfACommandAlonePassesTheTurnOn(t *testing.T) {
 		}()
 		if n := annals.WaitingTurns(r); n != 0 {
 			t.Fatalf("%d streams still have turns after the command returned", n)
+		}
+	}
+}
+
+// In a Sync system, each command appended together with others returns
+// once the system's views have handled its own events, as a command
+// handled alone does.
+func TestQueuedCommandsSettleASyncSystem(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	sys, err := annals.NewSystem(s, annals.Sync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := annals.NewViewProjection(s, "counts", view.Of(counter), counterCodec(),
+		func(r store.Record, _ incremented) (string, bool) { return r.StreamID, true })
+	if err := sys.Add(counts); err != nil {
+		t.Fatal(err)
+	}
+	d, holding, open := gate()
+	r := annals.NewRunner(s, d, counterCodec())
+	var seen [6]int
+	out := queueBehindThen(t, r, holding, open, increment{}, slices.Repeat([]increment{{}}, 5), func(i int) {
+		n, err := counts.Get(ctx, "c")
+		if err != nil {
+			t.Errorf("command %d: the view: %v", i, err)
+		}
+		seen[i] = n
+	})
+	for i, o := range out {
+		if o.err != nil {
+			t.Fatalf("command %d: %v", i, o.err)
+		}
+		if seen[i] < int(o.res.Version) {
+			t.Fatalf("command %d returned at version %d when the view had counted %d", i, o.res.Version, seen[i])
 		}
 	}
 }
