@@ -5,6 +5,7 @@ import (
 	"errors"
 	"iter"
 	"maps"
+	"slices"
 	"sync/atomic"
 
 	"github.com/annals-dev/annals/store"
@@ -92,7 +93,16 @@ type AppendStart struct {
 	// Events are the events to append. They belong to the caller: add
 	// metadata with SetExtra, never by changing them.
 	Events []store.Event
-	extra  map[string]string
+	// Together is how many commands share the one write to the store
+	// that these events are part of, this one included: 1 for a write
+	// of its own, more when a runner appends the commands queued on a
+	// stream together (see [Runner]). Each of those is observed as an
+	// append of its own events, at the version it was decided on, within
+	// its own command, and Part is its place among them, from 0; the
+	// write's duration is each one's. An observer that counts writes
+	// counts only Part 0.
+	Together, Part int
+	extra          map[string]string
 }
 
 // SetExtra stores value under key in the metadata (Metadata.Extra) of
@@ -268,19 +278,76 @@ func (s *Store) append(ctx context.Context, streamID string, expected int64, eve
 	if o == nil {
 		return s.adapter.Append(ctx, streamID, expected, events)
 	}
-	a := &AppendStart{StreamID: streamID, Expected: expected, Events: events}
+	a := &AppendStart{StreamID: streamID, Expected: expected, Events: events, Together: 1}
 	octx := o.StartAppend(ctx, a)
 	if a.extra != nil {
 		a.Events = withExtra(events, a.extra)
 	}
 	v, err := s.adapter.Append(octx, streamID, expected, a.Events)
+	countAppend(ctx, err)
+	o.EndAppend(octx, AppendEnd{AppendStart: *a, Version: v, Err: err})
+	return v, err
+}
+
+// countAppend counts an append, and a conflict, in the counts of the
+// observed command ctx is the context of, if it is one.
+func countAppend(ctx context.Context, err error) {
 	if c, ok := ctx.Value(commandKey{}).(*commandCounts); ok {
 		c.appends.Add(1)
 		if errors.Is(err, store.ErrConflict) {
 			c.conflicts.Add(1)
 		}
 	}
-	o.EndAppend(octx, AppendEnd{AppendStart: *a, Version: v, Err: err})
+}
+
+// appendPart is the part of an append that holds the events of one of
+// the commands appended together: n events decided at version expected
+// by the command whose context is ctx.
+type appendPart struct {
+	ctx      context.Context
+	expected int64
+	n        int
+}
+
+// appendTogether appends events, the events of the commands that parts
+// describe in order, in one append at version expected, under ctx, the
+// context of the command that leads. An observer sees an append of each
+// part, within the part's own command, and the metadata it adds for a
+// part goes to that part's events only.
+func (s *Store) appendTogether(ctx context.Context, streamID string, expected int64, events []store.Event, parts []appendPart) (int64, error) {
+	o := s.observing()
+	if o == nil {
+		return s.appendUnsettled(ctx, streamID, expected, events)
+	}
+	starts := make([]AppendStart, len(parts))
+	octxs := make([]context.Context, len(parts))
+	out, at, cloned := events, 0, false
+	for i, p := range parts {
+		a := &starts[i]
+		*a = AppendStart{StreamID: streamID, Expected: p.expected, Events: events[at : at+p.n], Together: len(parts), Part: i}
+		octxs[i] = o.StartAppend(p.ctx, a)
+		if a.extra != nil {
+			if !cloned {
+				out, cloned = slices.Clone(events), true // the caller's stay as they are
+			}
+			copy(out[at:], withExtra(a.Events, a.extra))
+			a.Events = out[at : at+p.n]
+		}
+		at += p.n
+	}
+	// The adapter's own work nests under no one command's append.
+	v, err := s.adapter.Append(ctx, streamID, expected, out)
+	if err == nil {
+		s.appends.Add(1)
+	}
+	for i, p := range parts {
+		countAppend(p.ctx, err)
+		end := AppendEnd{AppendStart: starts[i], Err: err}
+		if err == nil {
+			end.Version = p.expected + int64(p.n)
+		}
+		o.EndAppend(octxs[i], end)
+	}
 	return v, err
 }
 

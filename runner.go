@@ -41,9 +41,9 @@ const DefaultRetries = 3
 // one runner never conflict with each other (conflicts still come from
 // other processes and other runners). The commands queued when a turn
 // ends are decided one after the other and their events appended
-// together, each answered as if handled alone; those with an idempotency
-// key, and all of a store with an [Observer], are appended one by one
-// (docs/architecture.md). Commands on different streams run at once. A
+// together, each answered as if handled alone, and each seen by an
+// [Observer] as an append of its own events; those with an idempotency
+// key are appended one by one (docs/architecture.md). Commands on different streams run at once. A
 // command whose context ends while it waits returns the context's error,
 // having stored nothing.
 type Runner[C, E, S any] struct {
@@ -251,7 +251,7 @@ func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, op
 	}
 	if lead {
 		var group []*ticket
-		if cfg.key == "" && r.store.observing() == nil {
+		if cfg.key == "" {
 			group = r.turns.gather(streamID, &c.ticket, maxTogether, joins[C, E, S])
 		}
 		appended := r.lead(streamID, c, group)
@@ -294,10 +294,7 @@ type command[C, E, S any] struct {
 
 // joins says whether a queued command, the job of a ticket, joins the
 // commands its turn's leader gathers: those with an idempotency key are
-// handled alone (see decideAndAppend). A runner on a store with an
-// [Observer] gathers none (see handle), so that each command's append is
-// its own, and its events carry what the observer adds for that command
-// (a trace's context).
+// handled alone (see decideAndAppend).
 func joins[C, E, S any](job any) bool {
 	return job.(*command[C, E, S]).cfg.key == ""
 }
@@ -416,6 +413,7 @@ func (r *Runner[C, E, S]) decideTogether(streamID string, cs []*command[C, E, S]
 	for attempt := 0; ; attempt++ {
 		state, version := cur.state, cur.version
 		var records []store.Event
+		var parts []appendPart // for an observer: whose records are which
 		decided := make([]decision[E, S], 0, len(cs))
 		in := cs[:0:0] // the commands still decided together, with decided
 		for _, c := range cs {
@@ -436,7 +434,10 @@ func (r *Runner[C, E, S]) decideTogether(streamID string, cs []*command[C, E, S]
 				continue // answered: nothing of it is stored
 			}
 			in, decided = append(in, c), append(decided, d)
-			records = append(records, recs...)
+			if len(recs) > 0 {
+				records = append(records, recs...)
+				parts = append(parts, appendPart{ctx: c.ctx, expected: d.from, n: len(recs)})
+			}
 			state, version = d.state, d.to
 		}
 		cs = in
@@ -456,7 +457,7 @@ func (r *Runner[C, E, S]) decideTogether(streamID string, cs []*command[C, E, S]
 			r.answerTogether(streamID, cs, decided)
 			return nil
 		}
-		next, err := r.store.appendUnsettled(ctx, streamID, cur.version, records)
+		next, err := r.store.appendTogether(ctx, streamID, cur.version, records, parts)
 		if err == nil {
 			after := loaded[S]{state: state, version: next, snapVersion: cur.snapVersion}
 			if r.cache != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samber/lo"
 	"pgregory.net/rapid"
 
 	"github.com/annals-dev/annals"
@@ -415,41 +416,133 @@ func TestCommandsTogetherAnswerAsIfAlone(t *testing.T) {
 	})
 }
 
-// Commands with an idempotency key, and every command of a store with an
-// observer, are appended one by one even when they queue: the first keep
-// the events of one key in an append of their own, the second an append,
-// and what the observer adds to its events, for each command.
-func TestQueuedCommandsAppendedAloneWhenKeyedOrObserved(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		observe bool
-		opts    func(i int) []annals.HandleOption
-	}{
-		{"keyed", false, func(i int) []annals.HandleOption {
-			// The second and third: the first, without a key, leads the
-			// queue when the gate opens, and would take them along.
-			if i == 1 || i == 2 {
-				return []annals.HandleOption{annals.WithIdempotencyKey(fmt.Sprint("key-", i))}
-			}
-			return nil
-		}},
-		{"observed", true, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+// Commands with an idempotency key are appended one by one even when
+// they queue, keeping the events of one key in an append of their own.
+func TestQueuedCommandsWithKeysAppendedAlone(t *testing.T) {
+	spy := &appendSpy{Store: memory.New()}
+	d, holding, open := gate()
+	r := annals.NewRunner(annals.New(spy), d, counterCodec())
+	// The second and third: the first, without a key, leads the queue
+	// when the gate opens, and would take them along.
+	keyed := func(i int) []annals.HandleOption {
+		if i == 1 || i == 2 {
+			return []annals.HandleOption{annals.WithIdempotencyKey(fmt.Sprint("key-", i))}
+		}
+		return nil
+	}
+	out := queueBehind(t, r, holding, open, increment{}, slices.Repeat([]increment{{}}, 4), keyed)
+	if got := spy.appends(); !slices.Equal(got, []int{1, 1, 1, 1, 1}) {
+		t.Fatalf("appends of %v events, want one each", got)
+	}
+	for i, o := range out {
+		if o.err != nil || o.res.Version != int64(i+1) {
+			t.Fatalf("command %d: %+v, %v", i, o.res, o.err)
+		}
+	}
+}
+
+// partObserver sees each command as its Limit, with which it marks the
+// command's appends (metadata "command"), and keeps what it is told of
+// the appends and the commands by that mark.
+type partObserver struct {
+	recorder
+	mu       sync.Mutex
+	appends  map[string][]annals.AppendEnd
+	commands map[string]annals.CommandEnd
+}
+
+type markKey struct{}
+
+func (o *partObserver) StartCommand(ctx context.Context, c annals.CommandStart) context.Context {
+	return context.WithValue(ctx, markKey{}, fmt.Sprint(c.Command.(increment).Limit))
+}
+
+func (o *partObserver) EndCommand(ctx context.Context, c annals.CommandEnd) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.commands[ctx.Value(markKey{}).(string)] = c
+}
+
+func (o *partObserver) StartAppend(ctx context.Context, a *annals.AppendStart) context.Context {
+	a.SetExtra("command", ctx.Value(markKey{}).(string))
+	return ctx
+}
+
+func (o *partObserver) EndAppend(ctx context.Context, a annals.AppendEnd) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	mark := ctx.Value(markKey{}).(string)
+	o.appends[mark] = append(o.appends[mark], a)
+}
+
+// Commands of a store with an Observer are appended together too, and
+// the observer sees each one's own events appended within its own
+// command, at the version it was decided on: the metadata it adds for a
+// command (a trace's context) is on that command's events alone, and a
+// conflict of the shared append is each one's.
+func TestQueuedCommandsObservedEachWithItsOwnAppend(t *testing.T) {
+	for _, conflict := range []bool{false, true} {
+		t.Run(fmt.Sprintf("conflict=%v", conflict), func(t *testing.T) {
 			spy := &appendSpy{Store: memory.New()}
-			s := annals.New(spy)
-			if tc.observe {
-				s.Observe(&recorder{})
+			if conflict {
+				var once sync.Once
+				spy.answer = func(_ context.Context, _ *memory.Store, _ string, _ int64, events []store.Event) (int64, error, bool) {
+					conflicted := false
+					if len(events) > 1 {
+						once.Do(func() { conflicted = true })
+					}
+					return 0, fmt.Errorf("another writer: %w", store.ErrConflict), conflicted
+				}
 			}
+			s := annals.New(spy)
+			o := &partObserver{appends: map[string][]annals.AppendEnd{}, commands: map[string]annals.CommandEnd{}}
+			s.Observe(o)
 			d, holding, open := gate()
 			r := annals.NewRunner(s, d, counterCodec())
-			out := queueBehind(t, r, holding, open, increment{}, slices.Repeat([]increment{{}}, 4), tc.opts)
-			if got := spy.appends(); !slices.Equal(got, []int{1, 1, 1, 1, 1}) {
-				t.Fatalf("appends of %v events, want one each", got)
+			// Limits far above the counts: they only tell the commands apart.
+			queued := []increment{{Limit: 101}, {Limit: 102}, {Limit: 103}, {Limit: 104}}
+			out := queueBehind(t, r, holding, open, increment{Limit: 100}, queued, nil)
+
+			want := []int{1, 4}
+			if conflict {
+				want = []int{1, 4, 4}
 			}
-			for i, o := range out {
-				if o.err != nil || o.res.Version != int64(i+1) {
-					t.Fatalf("command %d: %+v, %v", i, o.res, o.err)
+			if got := spy.appends(); !slices.Equal(got, want) {
+				t.Fatalf("appends of %v events, want %v", got, want)
+			}
+			tries := 1 + lo.Ternary(conflict, 1, 0)
+			for i, a := range out {
+				if a.err != nil || a.res.Version != int64(i+1) {
+					t.Fatalf("command %d: %+v, %v", i, a.res, a.err)
+				}
+				mark := fmt.Sprint(100 + i)
+				together, attempts := 4, tries
+				if i == 0 {
+					together, attempts = 1, 1 // alone, before the others queued
+				}
+				seen := o.appends[mark]
+				if len(seen) != attempts {
+					t.Fatalf("command %d: %d appends observed, want %d", i, len(seen), attempts)
+				}
+				last := seen[len(seen)-1]
+				if last.Err != nil || last.Expected != int64(i) || len(last.Events) != 1 || last.Version != int64(i+1) ||
+					last.Together != together || (together > 1 && last.Part != i-1) {
+					t.Fatalf("command %d: append observed as %+v, want its one event at %d of %d together", i, last, i, together)
+				}
+				if got := last.Events[0].Metadata.Extra["command"]; got != mark {
+					t.Fatalf("command %d: its observed event carries command %q", i, got)
+				}
+				c := o.commands[mark]
+				if c.Attempts != attempts || c.Conflicts != attempts-1 || c.Events != 1 || c.Version != int64(i+1) {
+					t.Fatalf("command %d: observed as %+v, want %d attempts", i, c, attempts)
+				}
+			}
+			for rec, err := range spy.Store.ReadStream(context.Background(), "c", 1) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := rec.Metadata.Extra["command"], fmt.Sprint(100+rec.Version-1); got != want {
+					t.Fatalf("event at %d carries the metadata of command %s, want %s's", rec.Version, got, want)
 				}
 			}
 		})

@@ -29,7 +29,11 @@
 //     db.operation.name, db.response.returned_rows and error.type. A
 //     command's loads and appends are its children. A read_stream span
 //     lasts as long as its reader ranges over it: a load's includes
-//     folding the events.
+//     folding the events. The commands that a runner appends together
+//     (the commands queued on a stream, see [annals.Runner]) each have
+//     an append span of their own events, within their own command, with
+//     annals.append.together, the number of commands that share the one
+//     write; each of those spans lasts as long as the write.
 //   - "process <consumer>" (consumer): a batch that a projection or saga
 //     handled and committed, with annals.consumer, annals.events,
 //     annals.checkpoint.from and .to, annals.consumer.handled. In a Sync
@@ -50,7 +54,8 @@
 //     annals.command.type and annals.command.outcome.
 //   - annals.command.duration (s), histogram: the same, timed.
 //   - db.client.operation.duration (s), histogram: appends and reads,
-//     by db.system.name, db.operation.name and error.type.
+//     by db.system.name, db.operation.name and error.type; a write that
+//     holds the events of several commands counts once.
 //   - annals.consumer.events ({event}), counter: events consumers
 //     handled and committed, by annals.consumer.
 //   - annals.consumer.batch.duration (s), histogram: the consumers'

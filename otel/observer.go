@@ -41,6 +41,7 @@ const (
 	CheckpointFromKey  = attribute.Key("annals.checkpoint.from")
 	CheckpointToKey    = attribute.Key("annals.checkpoint.to")
 	HandledKey         = attribute.Key("annals.consumer.handled")
+	TogetherKey        = attribute.Key("annals.append.together")
 )
 
 // The names of the database operations of the handle, as
@@ -233,6 +234,9 @@ func (o *observer) EndCommand(ctx context.Context, c annals.CommandEnd) {
 func (o *observer) StartAppend(ctx context.Context, a *annals.AppendStart) context.Context {
 	attrs := []attribute.KeyValue{o.dbSystem, semconv.DBOperationName(OpAppend), StreamKey.String(a.StreamID),
 		ExpectedVersionKey.Int64(a.Expected), EventsKey.Int(len(a.Events))}
+	if a.Together > 1 {
+		attrs = append(attrs, TogetherKey.Int(a.Together))
+	}
 	if len(a.Events) > 0 {
 		m := a.Events[0].Metadata
 		attrs = metadataAttrs(attrs, m.CorrelationID, m.CausationID)
@@ -251,11 +255,13 @@ func (o *observer) EndAppend(ctx context.Context, a annals.AppendEnd) {
 	if a.Err == nil {
 		attrs = append(attrs, VersionKey.Int64(a.Version))
 	}
-	o.endDB(ctx, OpAppend, a.Err, attrs...)
+	// Commands appended together share one write: it is timed once.
+	o.endDB(ctx, OpAppend, a.Err, a.Part == 0, attrs...)
 }
 
-// endDB ends a database operation's span and records its duration.
-func (o *observer) endDB(ctx context.Context, op string, err error, attrs ...attribute.KeyValue) {
+// endDB ends a database operation's span and, if timed, records its
+// duration.
+func (o *observer) endDB(ctx context.Context, op string, err error, timed bool, attrs ...attribute.KeyValue) {
 	set := []attribute.KeyValue{o.dbSystem, semconv.DBOperationName(op)}
 	if err != nil {
 		et := errorType(err)
@@ -263,7 +269,9 @@ func (o *observer) endDB(ctx context.Context, op string, err error, attrs ...att
 		set = append(set, et)
 	}
 	d := end(ctx, err, err != nil, attrs...)
-	o.dbTime.Record(ctx, d, metric.WithAttributes(set...))
+	if timed {
+		o.dbTime.Record(ctx, d, metric.WithAttributes(set...))
+	}
 }
 
 // errorType is the error.type of a store's error: the outcome it says,
@@ -288,7 +296,7 @@ func (o *observer) EndRead(ctx context.Context, r annals.ReadEnd) {
 	if r.StreamID == "" {
 		op = OpReadLog
 	}
-	o.endDB(ctx, op, r.Err, semconv.DBResponseReturnedRows(r.Records))
+	o.endDB(ctx, op, r.Err, true, semconv.DBResponseReturnedRows(r.Records))
 }
 
 func (o *observer) StartBatch(ctx context.Context, b annals.BatchStart) context.Context {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -468,4 +470,107 @@ func TestDBSystemNamesTheDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	has(t, b.ended("append")[0], map[string]string{"db.system.name": "sqlite"})
+}
+
+// countingStore counts the appends its adapter is asked for.
+type countingStore struct {
+	*memory.Store
+	appends atomic.Int64
+}
+
+func (s *countingStore) Append(ctx context.Context, id string, expected int64, events []store.Event) (int64, error) {
+	s.appends.Add(1)
+	return s.Store.Append(ctx, id, expected, events)
+}
+
+// Commands queued on one stream are appended together, and each still
+// has an append span of its own, within its own command, whose context
+// its event carries; the write they share is timed once.
+func TestCommandsAppendedTogetherEachHaveTheirAppend(t *testing.T) {
+	ctx := context.Background()
+	adapter := &countingStore{Store: memory.New()}
+	b := newBank(t, annals.New(adapter), annals.Async, annalsotel.WithPropagators(propagation.TraceContext{}))
+	// The first deposit holds the stream's turn until the others wait
+	// for it.
+	deciding, release := make(chan struct{}), make(chan struct{})
+	var first sync.Once
+	gated := account
+	gated.Decide = func(c command, balance int) ([]event, error) {
+		first.Do(func() {
+			close(deciding)
+			<-release
+		})
+		return account.Decide(c, balance)
+	}
+	r := annals.NewRunner(b.store, gated, events())
+	const n = 5
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	handle := func(i int) {
+		wg.Go(func() { _, errs[i] = r.Handle(ctx, "acct-1", Deposit{Amount: i + 1}) })
+	}
+	handle(0)
+	<-deciding
+	for i := 1; i < n; i++ {
+		handle(i)
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(b.spans.Started()) < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the commands did not start")
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // from their spans to the stream's queue
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("deposit %d: %v", i, err)
+		}
+	}
+	if got := adapter.appends.Load(); got >= n {
+		t.Fatalf("%d appends for %d commands: none were appended together", got, n)
+	}
+
+	appendOf := map[trace.SpanID]sdktrace.ReadOnlySpan{} // by its command's span
+	together := 0
+	for _, s := range b.ended("append") {
+		if _, dup := appendOf[s.Parent().SpanID()]; dup {
+			t.Fatalf("a command has two append spans")
+		}
+		appendOf[s.Parent().SpanID()] = s
+		if attrs(s)["annals.append.together"] != "" {
+			together++
+		}
+	}
+	commands := b.ended("handle Deposit")
+	if len(commands) != n {
+		t.Fatalf("%d command spans, want %d", len(commands), n)
+	}
+	if together == 0 {
+		t.Fatalf("no append span says it was written together with others")
+	}
+	traceparents := map[string]string{} // by the version the event is at
+	for r, err := range b.store.ReadStream(ctx, "acct-1", 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		traceparents[fmt.Sprint(r.Version)] = r.Metadata.Extra["traceparent"]
+	}
+	for _, c := range commands {
+		a, ok := appendOf[c.SpanContext().SpanID()]
+		if !ok {
+			t.Fatalf("command %v has no append span", attrs(c))
+		}
+		version := attrs(c)["annals.stream.version"]
+		want := fmt.Sprintf("00-%s-%s-01", a.SpanContext().TraceID(), a.SpanContext().SpanID())
+		has(t, a, map[string]string{"annals.events": "1", "annals.stream.version": version})
+		if traceparents[version] != want {
+			t.Errorf("the event at %s carries %q, want its own command's append %s", version, traceparents[version], want)
+		}
+	}
+	// The wrapper's package names the store.
+	got := b.collect(t)["db.client.operation.duration{db.operation.name=append,db.system.name=otel_test}"]
+	if got != float64(adapter.appends.Load()) {
+		t.Errorf("%v appends timed, want the %d writes", got, adapter.appends.Load())
+	}
 }
