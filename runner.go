@@ -43,9 +43,9 @@ const DefaultRetries = 3
 // ends are decided one after the other and their events appended
 // together, each answered as if handled alone, and each seen by an
 // [Observer] as an append of its own events; those with an idempotency
-// key are appended one by one (docs/architecture.md). Commands on different streams run at once. A
-// command whose context ends while it waits returns the context's error,
-// having stored nothing.
+// key are appended one by one (docs/architecture.md). Commands on
+// different streams run at once. A command whose context ends while it
+// waits returns the context's error, having stored nothing.
 type Runner[C, E, S any] struct {
 	store   *Store
 	decider decider.Decider[C, E, S]
@@ -410,6 +410,7 @@ func (r *Runner[C, E, S]) decideTogether(streamID string, cs []*command[C, E, S]
 	if err != nil {
 		return r.decideAlone(streamID, cs)
 	}
+	observed := r.store.observing() != nil
 	for attempt := 0; ; attempt++ {
 		state, version := cur.state, cur.version
 		var records []store.Event
@@ -434,8 +435,8 @@ func (r *Runner[C, E, S]) decideTogether(streamID string, cs []*command[C, E, S]
 				continue // answered: nothing of it is stored
 			}
 			in, decided = append(in, c), append(decided, d)
-			if len(recs) > 0 {
-				records = append(records, recs...)
+			records = append(records, recs...)
+			if observed && len(recs) > 0 {
 				parts = append(parts, appendPart{ctx: c.ctx, expected: d.from, n: len(recs)})
 			}
 			state, version = d.state, d.to
