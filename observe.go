@@ -311,14 +311,11 @@ type appendPart struct {
 
 // appendTogether appends events, the events of the commands that parts
 // describe in order, in one append at version expected, under ctx, the
-// context of the command that leads. An observer sees an append of each
-// part, within the part's own command, and the metadata it adds for a
-// part goes to that part's events only.
-func (s *Store) appendTogether(ctx context.Context, streamID string, expected int64, events []store.Event, parts []appendPart) (int64, error) {
-	o := s.observing()
-	if o == nil {
-		return s.appendUnsettled(ctx, streamID, expected, events)
-	}
+// context of the command that leads. Observer o, the one the commands
+// were decided under, sees an append of each part, within the part's
+// own command, and the metadata it adds for a part goes to that part's
+// events only; without an observer, parts is empty.
+func (s *Store) appendTogether(ctx context.Context, o Observer, streamID string, expected int64, events []store.Event, parts []appendPart) (int64, error) {
 	starts := make([]AppendStart, len(parts))
 	octxs := make([]context.Context, len(parts))
 	out, at, cloned := events, 0, false

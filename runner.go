@@ -410,7 +410,7 @@ func (r *Runner[C, E, S]) decideTogether(streamID string, cs []*command[C, E, S]
 	if err != nil {
 		return r.decideAlone(streamID, cs)
 	}
-	observed := r.store.observing() != nil
+	o := r.store.observing() // the queue's appends end with the observer they start with
 	for attempt := 0; ; attempt++ {
 		state, version := cur.state, cur.version
 		var records []store.Event
@@ -436,7 +436,7 @@ func (r *Runner[C, E, S]) decideTogether(streamID string, cs []*command[C, E, S]
 			}
 			in, decided = append(in, c), append(decided, d)
 			records = append(records, recs...)
-			if observed && len(recs) > 0 {
+			if o != nil && len(recs) > 0 {
 				parts = append(parts, appendPart{ctx: c.ctx, expected: d.from, n: len(recs)})
 			}
 			state, version = d.state, d.to
@@ -458,7 +458,7 @@ func (r *Runner[C, E, S]) decideTogether(streamID string, cs []*command[C, E, S]
 			r.answerTogether(streamID, cs, decided)
 			return nil
 		}
-		next, err := r.store.appendTogether(ctx, streamID, cur.version, records, parts)
+		next, err := r.store.appendTogether(ctx, o, streamID, cur.version, records, parts)
 		if err == nil {
 			after := loaded[S]{state: state, version: next, snapVersion: cur.snapVersion}
 			if r.cache != nil {
