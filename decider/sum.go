@@ -14,8 +14,9 @@ import (
 //
 // Sum is the contract a codec in another package uses to persist a sum by
 // its parts (see "Persisting sums" in the package documentation): it
-// stores the index and the value of the case held, and restores the sum
-// through [SumSetter].
+// stores the value of the case held as that case's own record, with no
+// index or envelope, and restores the sum through [SumSetter] from the
+// case whose mapper reads the record.
 type Sum interface {
 	// Case returns the index of the case held and its value.
 	Case() (index int, value any)
