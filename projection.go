@@ -654,7 +654,8 @@ type Progress struct {
 // Rebuild rebuilds the read model from the start of the log: in one
 // transaction it runs reset, which must empty the read model, and moves
 // the checkpoint back to 0; then it catches up, calling progress (if not
-// nil) after each batch. A rebuild interrupted by a crash resumes where it
+// nil) once after each batch, or once at the end when the log held no
+// event to rebuild from. A rebuild interrupted by a crash resumes where it
 // stopped when the projection runs again.
 func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Context, tx T) error, progress func(Progress)) error {
 	if err := p.migrate(ctx); err != nil {
@@ -680,7 +681,9 @@ func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Cont
 	for {
 		n, at, err := p.step(ctx)
 		events += n
-		if progress != nil && (n > 0 || err == nil) {
+		// The step that finds nothing more reports only for an empty log:
+		// otherwise the batch before it made the last report.
+		if progress != nil && (n > 0 || (err == nil && events == 0)) {
 			elapsed := time.Since(start)
 			progress(Progress{Events: events, Position: at, Head: head, Elapsed: elapsed, Rate: float64(events) / max(elapsed.Seconds(), 1e-9)})
 		}

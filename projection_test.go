@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samber/lo"
 	"pgregory.net/rapid"
 
 	"github.com/annals-dev/annals"
@@ -168,12 +169,12 @@ func TestRebuildReportsProgress(t *testing.T) {
 	if err := p.Rebuild(ctx, func(pr annals.Progress) { reports = append(reports, pr) }); err != nil {
 		t.Fatal(err)
 	}
-	if len(reports) < 3 {
-		t.Fatalf("%d progress reports for 23 events in batches of 10, want at least 3", len(reports))
+	if got := lo.Map(reports, func(pr annals.Progress, _ int) int64 { return pr.Position }); fmt.Sprint(got) != "[10 20 23]" {
+		t.Fatalf("progress reported at positions %v for 23 events in batches of 10, want one report a batch: [10 20 23]", got)
 	}
 	for i, pr := range reports {
-		if pr.Head != 23 || (i > 0 && (pr.Position < reports[i-1].Position || pr.Events < reports[i-1].Events)) {
-			t.Fatalf("report %d = %+v goes backwards or has the wrong head", i, pr)
+		if pr.Head != 23 || pr.Events != int(pr.Position) {
+			t.Fatalf("report %d = %+v, want head 23 and as many events as its position", i, pr)
 		}
 	}
 	if last := reports[len(reports)-1]; last.Position != 23 || last.Events != 23 || last.Rate <= 0 {
@@ -468,6 +469,32 @@ func TestBatchProjectionStopsWhereTheBatchFailed(t *testing.T) {
 		if _, ok, _ := s.LoadState(ctx, "batched", fmt.Sprint(pos)); !ok {
 			t.Errorf("event %d not applied", pos)
 		}
+	}
+}
+
+// A rebuild of an empty log still reports once, so that a caller
+// waiting for its end hears of it; a rebuild through LogProgress logs
+// its first batch and its end once each.
+func TestRebuildReportsAnEmptyLogAndLogsTheEndOnce(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	p := newTally(s, annals.WithBatchSize(10))
+	var reports []annals.Progress
+	if err := p.Rebuild(ctx, func(pr annals.Progress) { reports = append(reports, pr) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) != 1 || reports[0].Events != 0 || reports[0].Head != 0 {
+		t.Fatalf("an empty log's rebuild reported %+v, want one report of nothing", reports)
+	}
+
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 23)
+	var buf strings.Builder
+	if err := p.Rebuild(ctx, annals.LogProgress(slog.New(slog.NewTextHandler(&buf, nil)), "tally", time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "position=10") || !strings.Contains(lines[1], "position=23") {
+		t.Fatalf("rebuild logged %d lines, want the first batch's and the end's:\n%s", len(lines), buf.String())
 	}
 }
 
