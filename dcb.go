@@ -213,6 +213,7 @@ type DCBRunner[C, E, S any] struct {
 	types   []string // the mapper's types, sorted; nil decodes every record
 	retries int
 	backoff func(attempt int) time.Duration
+	keyed   codec.JSONCheck // the commands fingerprinted for idempotency keys
 }
 
 // NewDCBRunner returns a DCBRunner for decider d on store s, with mapper
@@ -272,7 +273,10 @@ type DCBResult[E, S any] struct {
 func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOption) (DCBResult[E, S], error) {
 	cfg := newHandleConfig(opts)
 	if cfg.key != "" {
-		cfg.fingerprint = fingerprint(cmd)
+		var err error
+		if cfg.fingerprint, err = fingerprint(&r.keyed, cmd); err != nil {
+			return DCBResult[E, S]{}, fmt.Errorf("handle %T: idempotency key %q: %w", cmd, cfg.key, err)
+		}
 	}
 	q, evolve := r.decider.Query(cmd), r.decider.Evolver(cmd)
 	state, pos, err := r.fold(ctx, q, evolve, r.decider.InitialState(), 0)

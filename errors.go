@@ -3,6 +3,7 @@ package annals
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/annals-dev/annals/store"
 )
@@ -97,3 +98,39 @@ func (e *ConsumerError) Error() string {
 
 // Unwrap returns the handler's error.
 func (e *ConsumerError) Unwrap() error { return e.Err }
+
+// PanicError is the cause of a [ConsumerError] whose handler panicked: a
+// view's Evolve, a projection's handler, a saga's reaction or dispatcher,
+// a mapper's decoding. The consumer stops at the event as it would at an
+// error, in both modes of a [System]: the panic unwinds neither the
+// goroutine of the command whose events it handled (Sync), where the
+// command's events are stored and it is told [ErrStored], nor the
+// system's (Async), and the store stays usable.
+type PanicError struct {
+	// Value is what the handler panicked with.
+	Value any
+	// Stack is the stack of the goroutine where it panicked.
+	Stack []byte
+}
+
+// Error gives the panic's value and its stack.
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("panic: %v\n\n%s", e.Value, e.Stack)
+}
+
+// Unwrap returns the value panicked with when it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// recovered calls f and returns its error, or a [*PanicError] when f
+// panics.
+func recovered(f func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return f()
+}

@@ -146,7 +146,7 @@ func NewProjection[T, E any](s *Store, name string, m codec.Mapper[E], handle fu
 			if !evs.ok[i] {
 				continue
 			}
-			if err := handle(ctx, tx, evs.envs[i]); err != nil {
+			if err := recovered(func() error { return handle(ctx, tx, evs.envs[i]) }); err != nil {
 				return i, err
 			}
 		}
@@ -173,7 +173,8 @@ type decodedBatch[E any] struct {
 func (b *decodedBatch[E]) decode(ctx context.Context, m codec.Mapper[E], recs []store.Record) (int, error) {
 	b.envs, b.ok = b.envs[:0], b.ok[:0]
 	for i, r := range recs {
-		e, err := m.FromRecord(ctx, r)
+		var e E
+		err := recovered(func() (err error) { e, err = m.FromRecord(ctx, r); return err })
 		if err != nil && !errors.Is(err, codec.ErrUnknownEventType) {
 			return i, err
 		}
@@ -214,12 +215,13 @@ func NewBatchProjection[T, E any](s *Store, name string, m codec.Mapper[E], hand
 }
 
 // applyBatch runs a batch handler and returns the index of the event it
-// failed at.
+// failed at: the first when it panicked.
 func applyBatch[T, E any](ctx context.Context, tx T, evs []Envelope[E], handle func(context.Context, T, []Envelope[E]) (int, error)) (int, error) {
 	if len(evs) == 0 {
 		return 0, nil
 	}
-	n, err := handle(ctx, tx, evs)
+	var n int
+	err := recovered(func() (err error) { n, err = handle(ctx, tx, evs); return err })
 	if err != nil {
 		return min(max(n, 0), len(evs)-1), err
 	}
@@ -233,7 +235,7 @@ func applyBatch[T, E any](ctx context.Context, tx T, evs []Envelope[E], handle f
 func NewRecordProjection[T any](s *Store, name string, handle func(ctx context.Context, tx T, rec store.Record) error, opts ...ConsumerOption) (*Projection[T], error) {
 	apply := func(ctx context.Context, tx T, recs []store.Record) (int, error) {
 		for i, r := range recs {
-			if err := handle(ctx, tx, r); err != nil {
+			if err := recovered(func() error { return handle(ctx, tx, r) }); err != nil {
 				return i, err
 			}
 		}
@@ -246,7 +248,8 @@ func NewRecordProjection[T any](s *Store, name string, handle func(ctx context.C
 // takes the records as stored, undecoded.
 func NewRecordBatchProjection[T any](s *Store, name string, handle func(ctx context.Context, tx T, recs []store.Record) (int, error), opts ...ConsumerOption) (*Projection[T], error) {
 	apply := func(ctx context.Context, tx T, recs []store.Record) (int, error) {
-		n, err := handle(ctx, tx, recs)
+		var n int
+		err := recovered(func() (err error) { n, err = handle(ctx, tx, recs); return err })
 		if err != nil {
 			return min(max(n, 0), len(recs)-1), err
 		}
@@ -447,6 +450,10 @@ func (p *Projection[T]) stepOnce(ctx context.Context) (int, int64, bool, error) 
 	return n, to, err == nil && !full, err
 }
 
+// errCommitUnfinished is what the watcher is told of a commit that
+// unwound without returning.
+var errCommitUnfinished = errors.New("the commit did not return")
+
 // commit commits fn's writes with the checkpoint moved from from to to,
 // telling the projection's watcher, if it has one.
 func (p *Projection[T]) commit(ctx context.Context, from, to int64, fn func(T) error) error {
@@ -454,8 +461,9 @@ func (p *Projection[T]) commit(ctx context.Context, from, to int64, fn func(T) e
 		return p.committer.Commit(ctx, p.name, from, to, fn)
 	}
 	p.watcher.begin(from)
-	err := p.committer.Commit(ctx, p.name, from, to, fn)
-	p.watcher.end(to, err)
+	err := errCommitUnfinished
+	defer func() { p.watcher.end(to, err) }()
+	err = p.committer.Commit(ctx, p.name, from, to, fn)
 	return err
 }
 

@@ -57,6 +57,7 @@ type Runner[C, E, S any] struct {
 	tags    func(streamID string, e E) []string // see WithTags
 	logger  *slog.Logger
 	turns   turns
+	keyed   codec.JSONCheck // the commands fingerprinted for idempotency keys
 }
 
 // RunnerOption configures a [Runner].
@@ -114,8 +115,12 @@ func JitterBackoff(attempt int) time.Duration {
 
 // NewRunner returns a Runner for decider d on store s, with mapper m for
 // its events: a [*codec.JSON] for plain JSON, or a [codec.NewMapper] pipeline. It
-// panics when a [WithSnapshots] option's state type is not S.
+// panics when s, d's Decide or Evolve, or m is nil, and when a
+// [WithSnapshots] option's state type is not S.
 func NewRunner[C, E, S any](s *Store, d decider.Decider[C, E, S], m codec.Mapper[E], opts ...RunnerOption) *Runner[C, E, S] {
+	if s == nil || d.Decide == nil || d.Evolve == nil || m == nil {
+		panic("annals: annals.NewRunner: the store, the decider's Decide and Evolve, and the mapper must not be nil")
+	}
 	cfg := runnerConfig{retries: DefaultRetries, backoff: JitterBackoff, snapshotTimeout: DefaultSnapshotTimeout}
 	for _, o := range opts {
 		o(&cfg)
@@ -189,6 +194,14 @@ func WithMetadata(m store.Metadata) HandleOption {
 // an event ID it already holds, and Handle reports such a repeat as a
 // [Result] with Duplicate set instead of appending again. Sagas key each
 // command by the event that caused it (see [Cause]).
+//
+// A repeat is told from another command by the command's type and its
+// content as JSON: the same key with a command of other content fails
+// with [ErrIdempotencyKey]. So a keyed command must be one JSON encodes
+// whole: Handle refuses, with an error matching [codec.ErrUnencodable]
+// and storing nothing, a command whose fields are all unexported or that
+// holds a channel or a function; tag such a field json:"-" (a reply
+// channel) to leave it out of the comparison.
 func WithIdempotencyKey(key string) HandleOption {
 	return func(c *handleConfig) { c.key = key }
 }
@@ -241,7 +254,10 @@ func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, op
 func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, opts ...HandleOption) (Result[E, S], error) {
 	cfg := newHandleConfig(opts)
 	if cfg.key != "" {
-		cfg.fingerprint = fingerprint(cmd)
+		var err error
+		if cfg.fingerprint, err = fingerprint(&r.keyed, cmd); err != nil {
+			return Result[E, S]{}, fmt.Errorf("handle command on stream %q: idempotency key %q: %w", streamID, cfg.key, err)
+		}
 	}
 	c := &command[C, E, S]{ctx: ctx, cmd: cmd, cfg: cfg}
 	c.ticket.job = c
@@ -680,15 +696,22 @@ func (r *Runner[C, E, S]) alreadyDone(ctx context.Context, streamID string, cur 
 	return res, settlement[S]{from: first - 1, to: last}, true, nil
 }
 
-// fingerprint identifies a command by its type and content, so that an
-// idempotency key reused for another command is caught.
-func fingerprint(cmd any) string {
+// fingerprint identifies a command by its type and its content as JSON,
+// so that an idempotency key reused for another command is caught. A
+// command whose content JSON would lose, whole or in part, is refused:
+// two commands could not be told apart ({} for a struct whose fields are
+// all unexported), or a retry could not be told from the first (a reply
+// channel), and a stored write would be answered as another's.
+func fingerprint(check *codec.JSONCheck, cmd any) (string, error) {
+	if err := check.Check("fingerprint the command", cmd); err != nil {
+		return "", err
+	}
 	data, err := json.Marshal(cmd)
 	if err != nil {
-		data = fmt.Appendf(nil, "%#v", cmd)
+		return "", fmt.Errorf("fingerprint the command %T: %w", cmd, err)
 	}
 	sum := sha256.Sum256(append(fmt.Appendf(nil, "%T\x00", cmd), data...))
-	return hex.EncodeToString(sum[:16])
+	return hex.EncodeToString(sum[:16]), nil
 }
 
 func (r *Runner[C, E, S]) encode(ctx context.Context, streamID string, version int64, events []E, cfg handleConfig) ([]store.Event, error) {

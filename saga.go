@@ -2,7 +2,6 @@ package annals
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -97,6 +96,7 @@ type SagaRunner[S, E, C any] struct {
 	stateful   bool
 	cfg        consumerConfig
 	onRejected func(ctx context.Context, cmd C, cause Cause, err error) error
+	states     *stateJSON
 }
 
 // SagaOption configures a [SagaRunner].
@@ -121,8 +121,12 @@ func WithRejections[C any](f func(ctx context.Context, cmd C, cause Cause, err e
 	return func(c *sagaConfig[C]) { c.onRejected = f }
 }
 
-// NewSaga returns a runner named name for a stateless saga.
+// NewSaga returns a runner named name for a stateless saga. It panics
+// when s, sg's React, mapper or dispatch is nil.
 func NewSaga[E, C any](s *Store, name string, sg saga.Saga[E, C], mapper codec.Mapper[E], dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[struct{}, E, C] {
+	if sg.React == nil {
+		panic(fmt.Sprintf("annals: NewSaga(%q): the saga's React must not be nil", name))
+	}
 	r := NewProcess(s, name, sg.Process(), mapper, func(rec store.Record, _ E) (string, bool) { return rec.StreamID, true }, dispatch, opts...)
 	r.stateful = false
 	return r
@@ -132,7 +136,13 @@ func NewSaga[E, C any](s *Store, name string, sg saga.Saga[E, C], mapper codec.M
 // kept in the store under the view name name, one per key: key says which
 // instance an event belongs to (an order ID, say), or false when no
 // instance cares. S must encode as JSON.
+//
+// It panics when s, p's Evolve or React, mapper, key or dispatch is nil,
+// or when JSON would lose the content of S (see [NewViewProjection]).
 func NewProcess[S, E, C any](s *Store, name string, p saga.Process[S, E, C], mapper codec.Mapper[E], key func(store.Record, E) (string, bool), dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[S, E, C] {
+	if s == nil || p.Evolve == nil || p.React == nil || mapper == nil || key == nil || dispatch == nil {
+		panic(fmt.Sprintf("annals: NewProcess(%q): the store, the process's Evolve and React, the mapper, the key function and the dispatcher must not be nil", name))
+	}
 	var cfg sagaConfig[C]
 	for _, o := range opts {
 		o(&cfg)
@@ -148,6 +158,7 @@ func NewProcess[S, E, C any](s *Store, name string, p saga.Process[S, E, C], map
 	return &SagaRunner[S, E, C]{
 		name: name, store: s, process: p, mapper: mapper, key: key, dispatch: dispatch,
 		stateful: true, cfg: newConsumerConfig(cfg.consumer), onRejected: cfg.onRejected,
+		states: newStateJSON[S](fmt.Sprintf("process %q: state", name)),
 	}
 }
 
@@ -214,7 +225,11 @@ func (r *SagaRunner[S, E, C]) batch(ctx context.Context, from, head int64, recs 
 	done := len(recs)
 	var stopped error
 	for i, rec := range recs {
-		if stopped = r.handle(ctx, rec, states, &order); stopped != nil {
+		stopped = recovered(func() error { return r.handle(ctx, rec, states, &order) })
+		if panicked, ok := stopped.(*PanicError); ok {
+			stopped = consumerError(r.name, rec, panicked)
+		}
+		if stopped != nil {
 			done = i
 			break
 		}
@@ -291,9 +306,9 @@ func (r *SagaRunner[S, E, C]) save(ctx context.Context, tx store.StateTx, key st
 	if r.process.Terminal(st) {
 		return tx.DeleteState(ctx, r.name, key)
 	}
-	data, err := json.Marshal(st)
+	data, err := r.states.encode(st)
 	if err != nil {
-		return fmt.Errorf("saga %q key %q: encode the state: %w", r.name, key, err)
+		return fmt.Errorf("saga %q key %q: %w", r.name, key, err)
 	}
 	return tx.SaveState(ctx, r.name, key, data)
 }

@@ -106,8 +106,12 @@ type settlingKey struct{}
 
 // NewSystem returns a system over s that runs its consumers in mode, and
 // attaches it to s. A store has at most one system: a second fails with
-// an error that matches [store.ErrInvalid].
+// an error that matches [store.ErrInvalid], as does a mode other than
+// [Sync] and [Async].
 func NewSystem(s *Store, mode Mode) (*System, error) {
+	if mode != Sync && mode != Async {
+		return nil, fmt.Errorf("new system: mode %d is neither annals.Sync nor annals.Async: %w", mode, store.ErrInvalid)
+	}
 	sys := &System{store: s, mode: mode, stopped: map[string]error{}, onError: func(consumer string, err error) {
 		slog.Error("consumer failed", "consumer", consumer, "error", err)
 	}}
@@ -129,14 +133,17 @@ func (sys *System) Mode() Mode { return sys.mode }
 // default logs it with log/slog.
 func (sys *System) OnError(f func(consumer string, err error)) { sys.onError = f }
 
-// Add adds consumers to the system. A consumer built on another store, or
-// whose name the system already has, is refused with an error that
-// matches [store.ErrInvalid], and none of consumers is added.
+// Add adds consumers to the system. A nil consumer, one built on another
+// store, or one whose name the system already has, is refused with an
+// error that matches [store.ErrInvalid], and none of consumers is added.
 func (sys *System) Add(consumers ...Consumer) error {
 	sys.mu.Lock()
 	defer sys.mu.Unlock()
 	names := lo.SliceToMap(sys.consumers, func(c Consumer) (string, bool) { return c.Name(), true })
-	for _, c := range consumers {
+	for i, c := range consumers {
+		if lo.IsNil(c) {
+			return fmt.Errorf("add consumers: consumer %d is nil: %w", i, store.ErrInvalid)
+		}
 		if on, ok := c.(onStore); ok && on.storeHandle() != sys.store {
 			return fmt.Errorf("add consumer %q: it was built on another store than the system's (%s): build it on the store the system was made with: %w", c.Name(), sys.store.name, store.ErrInvalid)
 		}

@@ -30,7 +30,17 @@ type ViewProjection[S, E any] struct {
 // events of the log that mapper decodes. key says which state an event
 // evolves; it returns false for an event the view ignores. The states live
 // under the view name name; S must encode as JSON.
+//
+// It panics when s, v's Evolve, mapper or key is nil, or when JSON would
+// lose the content of S (a struct whose fields are all unexported would
+// be stored as {}; see [codec.JSONCheck]), with a message that says what
+// to do: these are mistakes of the program, found when it starts rather
+// than when a state is first saved.
 func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mapper codec.Mapper[E], key func(store.Record, E) (string, bool), opts ...ConsumerOption) *ViewProjection[S, E] {
+	if s == nil || v.Evolve == nil || mapper == nil || key == nil {
+		panic(fmt.Sprintf("annals: NewViewProjection(%q): the store, the view's Evolve, the mapper and the key function must not be nil", name))
+	}
+	stateJSON := newStateJSON[S](fmt.Sprintf("view %q: state", name))
 	opts = append(typesOf(mapper), opts...)
 	cache := newViewCache[S]()
 	type keyed struct {
@@ -42,14 +52,24 @@ func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mappe
 	decode := func(ctx context.Context, recs []store.Record) (int, error) {
 		events = events[:0]
 		for i, r := range recs {
-			e, err := mapper.FromRecord(ctx, r)
+			var (
+				e  E
+				k  string
+				ok bool
+			)
+			err := recovered(func() (err error) {
+				if e, err = mapper.FromRecord(ctx, r); err == nil {
+					k, ok = key(r, e)
+				}
+				return err
+			})
 			if errors.Is(err, codec.ErrUnknownEventType) {
 				continue
 			}
 			if err != nil {
 				return i, err
 			}
-			if k, ok := key(r, e); ok {
+			if ok {
 				events = append(events, keyed{i, k, e})
 			}
 		}
@@ -64,17 +84,26 @@ func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mappe
 			return 0, err
 		}
 		maps.Copy(states, loaded)
+		first := map[string]int{} // the index in recs of each key's first event
 		for _, ke := range events {
-			states[ke.key] = v.Evolve(states[ke.key], ke.event)
+			if _, ok := first[ke.key]; !ok {
+				first[ke.key] = ke.at
+			}
+			if err := recovered(func() error { states[ke.key] = v.Evolve(states[ke.key], ke.event); return nil }); err != nil {
+				return ke.at, err
+			}
 		}
 		cache.stage(states)
 		for _, k := range keys {
-			data, err := json.Marshal(states[k])
+			// A state that cannot be saved stops the view at the first
+			// event of the batch that evolved it: the events before are
+			// committed, and the view resumes there.
+			data, err := stateJSON.encode(states[k])
 			if err != nil {
-				return 0, fmt.Errorf("view %q key %q: encode the state: %w", name, k, err)
+				return first[k], fmt.Errorf("view %q key %q: %w", name, k, err)
 			}
 			if err := tx.SaveState(ctx, name, k, data); err != nil {
-				return 0, fmt.Errorf("view %q key %q: %w", name, k, err)
+				return first[k], fmt.Errorf("view %q key %q: %w", name, k, err)
 			}
 		}
 		return len(recs), nil
@@ -244,4 +273,34 @@ func typesOf[E any](m codec.Mapper[E]) []ConsumerOption {
 		return nil
 	}
 	return []ConsumerOption{WithTypes(types...)}
+}
+
+// stateJSON encodes the states of a view or process as JSON.
+type stateJSON struct {
+	check codec.JSONCheck
+}
+
+// newStateJSON returns the encoder of states of type S, and panics when
+// JSON would lose the content of S: the mistake is the program's, and
+// found when it starts.
+func newStateJSON[S any](doing string) *stateJSON {
+	j := &stateJSON{}
+	var zero S
+	if err := j.check.Check(doing, zero); err != nil {
+		panic("annals: " + err.Error())
+	}
+	return j
+}
+
+// encode encodes st, refusing a state that holds, in a field of type
+// any, a value whose content JSON would lose.
+func (j *stateJSON) encode(st any) ([]byte, error) {
+	if err := j.check.Check("encode the state", st); err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("encode the state: %w", err)
+	}
+	return data, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/annals-dev/annals/snapshot"
@@ -45,7 +44,7 @@ type JSON[E any] struct {
 	byType map[reflect.Type]jsonType
 	plain  *pipeline // reads what needs no configuration: compression
 	err    error     // the first registration refused
-	shapes sync.Map  // reflect.Type → shape, of the values found in fields of type any
+	check  JSONCheck // inspects the values found in fields of type any
 }
 
 var (
@@ -168,20 +167,11 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 		return "", 0, nil, fmt.Errorf("encode %s: %w", jt.name, err)
 	}
 	if jt.dynamic {
-		if f := contents(reflect.ValueOf(any(e)), false, "", c.shapeOf); f != nil {
+		if f := contents(reflect.ValueOf(any(e)), false, "", c.check.shapeOf); f != nil {
 			return "", 0, nil, f.err(fmt.Sprintf("encode %q", jt.name), t)
 		}
 	}
 	return jt.name, jt.version, data, nil
-}
-
-// shapeOf inspects a type found in a field of type any, once.
-func (c *JSON[E]) shapeOf(t reflect.Type) shape {
-	if s, ok := c.shapes.Load(t); ok {
-		return s.(shape)
-	}
-	s, _ := c.shapes.LoadOrStore(t, inspect(t))
-	return s.(shape)
 }
 
 // Decode implements [Codec]. A schema version other than the registered one

@@ -1,0 +1,48 @@
+package codec
+
+import (
+	"reflect"
+	"sync"
+)
+
+// JSONCheck checks values that are stored as JSON outside a codec: the
+// root package's view and process states, and the commands it
+// fingerprints for idempotency keys. The zero value is ready to use; it
+// inspects each type once, and must not be copied after first use.
+type JSONCheck struct {
+	shapes sync.Map // reflect.Type → shape
+}
+
+// shapeOf inspects t, once.
+func (c *JSONCheck) shapeOf(t reflect.Type) shape {
+	if s, ok := c.shapes.Load(t); ok {
+		return s.(shape)
+	}
+	s, _ := c.shapes.LoadOrStore(t, inspect(t))
+	return s.(shape)
+}
+
+// Check reports whether encoding/json stores v with its content: nil, or
+// an error matching [ErrUnencodable] that says where in v's type the
+// content would be lost and what to do. It makes the checks of
+// [JSON.Register] on v's type (a struct whose fields are all unexported
+// would be stored as {}; a channel or a function cannot be encoded; a
+// method JSON would not call) and those of [JSON.Encode] on what v holds
+// in fields of type any. A nil v holds nothing and passes. doing names
+// the check in the error, such as "encode the state".
+func (c *JSONCheck) Check(doing string, v any) error {
+	if v == nil {
+		return nil
+	}
+	t := reflect.TypeOf(v)
+	s := c.shapeOf(t)
+	if s.fault != nil {
+		return s.fault.err(doing, t)
+	}
+	if s.dynamic {
+		if f := contents(reflect.ValueOf(v), false, "", c.shapeOf); f != nil {
+			return f.err(doing, t)
+		}
+	}
+	return nil
+}

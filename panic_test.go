@@ -1,0 +1,311 @@
+package annals_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/saga"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+	"github.com/annals-dev/annals/view"
+)
+
+// panicsAt3 panics on the counter's third increment.
+func panicsAt3(e incremented) {
+	if e.To == 3 {
+		panic("the handler cannot take 3")
+	}
+}
+
+// consumersThatPanic builds, on s, one consumer of each kind whose own
+// code panics on the third increment.
+func consumersThatPanic(s *annals.Store) map[string]annals.Consumer {
+	nothing := func(context.Context, increment, annals.Cause) error { return nil }
+	return map[string]annals.Consumer{
+		"view": annals.NewViewProjection(s, "view", view.View[tally, incremented]{
+			Evolve: func(t tally, e incremented) tally { panicsAt3(e); return tallyView.Evolve(t, e) },
+		}, counterCodec(), byStream),
+		"projection": must(annals.NewProjection(s, "projection", counterCodec(), func(_ context.Context, _ store.StateTx, ev annals.Envelope[incremented]) error {
+			panicsAt3(ev.Event)
+			return nil
+		})),
+		"batch projection": must(annals.NewBatchProjection(s, "batch", counterCodec(), func(_ context.Context, _ store.StateTx, evs []annals.Envelope[incremented]) (int, error) {
+			for _, ev := range evs {
+				panicsAt3(ev.Event)
+			}
+			return len(evs), nil
+		})),
+		"record projection": must(annals.NewRecordProjection(s, "records", func(_ context.Context, _ store.StateTx, r store.Record) error {
+			if r.Version == 3 {
+				panic("the handler cannot take 3")
+			}
+			return nil
+		})),
+		"saga reaction": annals.NewSaga(s, "saga", saga.Saga[incremented, increment]{
+			React: func(e incremented) []increment { panicsAt3(e); return nil },
+		}, counterCodec(), nothing),
+		"process dispatcher": annals.NewProcess(s, "process", saga.Process[int, incremented, increment]{
+			Evolve: func(_ int, e incremented) int { return e.To },
+			React:  func(_ int, e incremented) []increment { return []increment{{Limit: e.To}} },
+		}, counterCodec(), byStream, func(_ context.Context, c increment, _ annals.Cause) error {
+			if c.Limit == 3 {
+				panic("the dispatcher cannot take 3")
+			}
+			return nil
+		}),
+	}
+}
+
+// A consumer whose code panics stops at the event it panicked on, as at
+// an error, in a Sync system: the command whose event it was is told its
+// event is stored (ErrStored, the cause a *PanicError), and the store
+// goes on taking commands. Before, a view's panic left its lock held and
+// every later write on the store waited for good.
+func TestAPanicInASyncConsumerStopsOnlyIt(t *testing.T) {
+	for kind := range consumersThatPanic(annals.New(memory.New())) {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			s := annals.New(memory.New())
+			c := consumersThatPanic(s)[kind]
+			sys := must(annals.NewSystem(s, annals.Sync))
+			sys.OnError(func(string, error) {})
+			if err := sys.Add(c); err != nil {
+				t.Fatal(err)
+			}
+			r := annals.NewRunner(s, counter, counterCodec())
+			appendN(t, r, "c", 2)
+
+			_, err := r.Handle(ctx, "c", increment{})
+			var stopped *annals.ConsumerError
+			var panicked *annals.PanicError
+			if !errors.Is(err, annals.ErrStored) || !errors.As(err, &stopped) || !errors.As(err, &panicked) {
+				t.Fatalf("the command whose event panicked got %v, want ErrStored with a ConsumerError caused by a PanicError", err)
+			}
+			if stopped.Position != 3 || !strings.Contains(panicked.Error(), "cannot take 3") || len(panicked.Stack) == 0 {
+				t.Fatalf("stopped at %d with %q, want position 3, the panic's value and its stack", stopped.Position, panicked.Error())
+			}
+			if _, v, err := r.Load(ctx, "c"); err != nil || v != 3 {
+				t.Fatalf("stream at version %d, %v: want the event stored", v, err)
+			}
+
+			done := make(chan error, 1)
+			go func() {
+				_, err := r.Handle(ctx, "other", increment{})
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err != nil && !errors.Is(err, annals.ErrStored) {
+					t.Fatalf("a command after the panic: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("a command after the panic did not return in 10 s: the panic left the store blocked")
+			}
+			if pos, err := c.Position(ctx); err != nil || pos != 2 {
+				t.Fatalf("the consumer's checkpoint is %d, %v; want 2, before the event it panicked on", pos, err)
+			}
+		})
+	}
+}
+
+// In an Async system the same panic stops the consumer with the same
+// error, instead of taking the process down.
+func TestAPanicInAnAsyncConsumerStopsOnlyIt(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := annals.New(memory.New())
+	c := consumersThatPanic(s)["view"]
+	sys := must(annals.NewSystem(s, annals.Async))
+	sys.OnError(func(string, error) {})
+	if err := sys.Add(c); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 5)
+	err := sys.Run(ctx)
+	var stopped *annals.ConsumerError
+	var panicked *annals.PanicError
+	if !errors.As(err, &stopped) || !errors.As(err, &panicked) || stopped.Position != 3 {
+		t.Fatalf("Run = %v, want a ConsumerError at position 3 caused by a PanicError", err)
+	}
+	if pos, _ := c.Position(ctx); pos != 2 {
+		t.Fatalf("checkpoint %d, want 2", pos)
+	}
+}
+
+type hiddenTally struct{ count int }
+
+// A state JSON would store as {} is refused when the view or process is
+// built, with a message that says what to do, rather than saved as {}
+// and read back as the zero state.
+func TestAStateJSONWouldEmptyIsRefusedAtConstruction(t *testing.T) {
+	s := annals.New(memory.New())
+	for name, build := range map[string]func(){
+		"view": func() {
+			annals.NewViewProjection(s, "hidden", view.View[hiddenTally, incremented]{
+				Evolve: func(h hiddenTally, _ incremented) hiddenTally { return hiddenTally{h.count + 1} },
+			}, counterCodec(), byStream)
+		},
+		"process": func() {
+			annals.NewProcess(s, "hidden", saga.Process[hiddenTally, incremented, increment]{
+				Evolve: func(h hiddenTally, _ incremented) hiddenTally { return hiddenTally{h.count + 1} },
+				React:  func(hiddenTally, incremented) []increment { return nil },
+			}, counterCodec(), byStream, func(context.Context, increment, annals.Cause) error { return nil })
+		},
+	} {
+		msg := panicMessage(build)
+		if !strings.Contains(msg, "no exported fields") || !strings.Contains(msg, "count") || !strings.Contains(msg, "export the fields") {
+			t.Errorf("%s: building it panicked with %q, want a message naming the hidden field and the remedy", name, msg)
+		}
+	}
+}
+
+// A state whose field of type any holds a value JSON would empty stops
+// the view at the first event of the batch that evolved that state: the
+// events before it are committed, nothing is saved as {}.
+func TestAStateJSONWouldEmptyStopsTheViewAtItsEvent(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	type noted struct{ Note any }
+	v := annals.NewViewProjection(s, "notes", view.View[noted, incremented]{
+		Evolve: func(n noted, e incremented) noted {
+			if e.To == 3 {
+				return noted{Note: hiddenTally{e.To}}
+			}
+			return noted{Note: e.To}
+		},
+	}, counterCodec(), byStream)
+	r := annals.NewRunner(s, counter, counterCodec())
+	for _, stream := range []string{"a", "a", "b", "b", "b"} { // b's third event hides its state
+		if _, err := r.Handle(ctx, stream, increment{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := v.CatchUp(ctx)
+	var stopped *annals.ConsumerError
+	if !errors.As(err, &stopped) || !errors.Is(err, codec.ErrUnencodable) {
+		t.Fatalf("CatchUp = %v, want a ConsumerError matching codec.ErrUnencodable", err)
+	}
+	// a's events (1, 2) were committed; b's first event (3) is where
+	// the batch first touched the state it could not save.
+	if stopped.Position != 3 {
+		t.Fatalf("stopped at %d, want 3: the first event of the batch that evolved b", stopped.Position)
+	}
+	if pos, _ := v.Position(ctx); pos != 2 {
+		t.Fatalf("checkpoint %d, want 2: the events before b's committed", pos)
+	}
+	if got, err := v.Get(ctx, "a"); err != nil || got.Note != float64(2) {
+		t.Fatalf("a's state %+v, %v; want its note 2 committed", got, err)
+	}
+	if _, err := v.Get(ctx, "b"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("b's state: %v, want none saved", err)
+	}
+}
+
+type (
+	secretPayment struct{ amount int }
+	replyPayment  struct {
+		Amount int
+		Reply  chan error
+	}
+	taggedReplyPayment struct {
+		Amount int
+		Reply  chan error `json:"-"`
+	}
+)
+
+// An idempotency key tells a retry from another command by the command's
+// JSON: a command JSON cannot encode whole is refused before anything is
+// stored, since {} would make two payments one, and a reply channel
+// would make a retry another command.
+func TestIdempotencyKeyNeedsACommandJSONEncodesWhole(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	for name, cmd := range map[string]any{"unexported fields": secretPayment{100}, "a channel": replyPayment{100, make(chan error)}} {
+		r := annals.NewRunner(s, counterOf[any](), counterCodec())
+		_, err := r.Handle(ctx, "pay-"+name, cmd, annals.WithIdempotencyKey("k-"+name))
+		if !errors.Is(err, codec.ErrUnencodable) {
+			t.Errorf("%s: Handle = %v, want an error matching codec.ErrUnencodable", name, err)
+		}
+		if _, v, _ := r.Load(ctx, "pay-"+name); v != 0 {
+			t.Errorf("%s: %d events stored, want none", name, v)
+		}
+	}
+
+	r := annals.NewRunner(s, counterOf[taggedReplyPayment](), counterCodec())
+	first, err := r.Handle(ctx, "pay", taggedReplyPayment{100, make(chan error)}, annals.WithIdempotencyKey("k"))
+	if err != nil || first.Duplicate {
+		t.Fatalf("first payment: %+v, %v", first, err)
+	}
+	retry, err := r.Handle(ctx, "pay", taggedReplyPayment{100, make(chan error)}, annals.WithIdempotencyKey("k"))
+	if err != nil || !retry.Duplicate {
+		t.Fatalf("the retry with another reply channel: %+v, %v; want a duplicate", retry, err)
+	}
+	if _, err := r.Handle(ctx, "pay", taggedReplyPayment{5, nil}, annals.WithIdempotencyKey("k")); !errors.Is(err, annals.ErrIdempotencyKey) {
+		t.Fatalf("another amount under the key: %v, want ErrIdempotencyKey", err)
+	}
+}
+
+// counterOf is the counter for commands of type C, whatever they hold.
+func counterOf[C any]() decider.Decider[C, incremented, int] {
+	return decider.Decider[C, incremented, int]{
+		Decide: func(_ C, s int) ([]incremented, error) { return []incremented{{To: s + 1}}, nil },
+		Evolve: counter.Evolve,
+	}
+}
+
+// What cannot work is refused when it is built, not when it is first used.
+func TestConstructorsRefuseWhatCannotWork(t *testing.T) {
+	s := annals.New(memory.New())
+	if msg := panicMessage(func() { annals.NewRunner(s, decider.Decider[increment, incremented, int]{}, counterCodec()) }); !strings.Contains(msg, "Decide and Evolve") {
+		t.Errorf("NewRunner with a zero decider panicked with %q, want a message naming Decide and Evolve", msg)
+	}
+	if msg := panicMessage(func() { annals.NewRunner[increment, incremented, int](s, counter, nil) }); !strings.Contains(msg, "mapper") {
+		t.Errorf("NewRunner with no mapper panicked with %q, want a message naming the mapper", msg)
+	}
+	if msg := panicMessage(func() {
+		annals.NewViewProjection(s, "v", view.View[tally, incremented]{}, counterCodec(), byStream)
+	}); !strings.Contains(msg, "Evolve") {
+		t.Errorf("NewViewProjection with no Evolve panicked with %q, want a message naming Evolve", msg)
+	}
+	if _, err := annals.NewSystem(s, annals.Mode(7)); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("NewSystem(Mode(7)) = %v, want ErrInvalid", err)
+	}
+	sys := must(annals.NewSystem(s, annals.Sync))
+	var none *annals.ViewProjection[tally, incremented]
+	if err := sys.Add(newTally(s), nil); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Add(nil) = %v, want ErrInvalid", err)
+	}
+	if err := sys.Add(none); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Add of a nil *ViewProjection = %v, want ErrInvalid", err)
+	}
+	if err := sys.Add(newTally(s)); err != nil {
+		t.Errorf("Add after the refusals: %v; want none of them added", err)
+	}
+}
+
+// panicMessage runs f and returns what it panicked with, or "".
+func panicMessage(f func()) (msg string) {
+	defer func() {
+		if v := recover(); v != nil {
+			msg = strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(toString(v), "\n", " "), "\t", " "))
+		}
+	}()
+	f()
+	return ""
+}
+
+func toString(v any) string {
+	if err, ok := v.(error); ok {
+		return err.Error()
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return ""
+}
