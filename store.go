@@ -41,6 +41,7 @@ type Store struct {
 	appends atomic.Uint64 // appends that stored events, for a settling system
 
 	observer atomic.Pointer[observer] // see Observe
+	closed   atomic.Bool              // Close was called: a system's Run stops
 }
 
 // The handle is each of the interfaces that consumers of a store take.
@@ -193,8 +194,12 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 	return s.adapter.SetCheckpoint(ctx, consumer, position)
 }
 
-// Close closes the adapter.
-func (s *Store) Close() error { return s.adapter.Close() }
+// Close closes the adapter. A [System.Run] on the store then returns an
+// error matching [store.ErrClosed], rather than retry forever.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	return s.adapter.Close()
+}
 
 // Commit runs fn in a transaction that keeps view states and moves a
 // consumer's checkpoint; see [store.Committer].

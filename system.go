@@ -436,7 +436,9 @@ func (sys *System) behind(ctx context.Context, err error) error {
 // following the log, until ctx is done. A consumer whose handler fails (a
 // [*ConsumerError]) stops while the others go on; other errors, such as a
 // lost connection, are retried with a growing pause. Run returns the
-// failures of the consumers that stopped, joined, once ctx is done.
+// failures of the consumers that stopped, joined, once ctx is done; or
+// once the store is closed, with an error matching [store.ErrClosed] for
+// each consumer still running then.
 func (sys *System) Run(ctx context.Context, names ...string) error {
 	consumers := sys.snapshot()
 	if len(names) > 0 {
@@ -459,12 +461,21 @@ func (sys *System) Run(ctx context.Context, names ...string) error {
 	return errors.Join(errs...)
 }
 
-// keepRunning runs c until ctx is done or its handler fails.
+// keepRunning runs c until ctx is done, its handler fails, or the store
+// is closed.
 func (sys *System) keepRunning(ctx context.Context, c Consumer) error {
 	for attempt := 1; ; attempt++ {
 		err := c.Run(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		// On a closed store nothing will succeed again: stop rather than
+		// retry.
+		if errors.Is(err, store.ErrClosed) {
+			return fmt.Errorf("consumer %q: %w", c.Name(), err)
+		}
+		if sys.store.closed.Load() {
+			return fmt.Errorf("consumer %q: %w: %v", c.Name(), store.ErrClosed, err)
 		}
 		sys.onError(c.Name(), err)
 		var stopped *ConsumerError

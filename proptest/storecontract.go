@@ -58,6 +58,7 @@ func StoreContract(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReadStreamFrom", contractReadStreamFrom},
 		{"Checkpoints", contractCheckpoints},
 		{"Wait", contractWait},
+		{"CloseEndsWaits", contractCloseEndsWaits},
 		{"Cancellation", contractCancellation},
 		{"DeadlinesTellTheTruth", contractDeadlines},
 		{"ConcurrentWritersTailingReader", contractConcurrentLog},
@@ -551,6 +552,43 @@ func contractWait(t *testing.T, s store.Store) {
 	defer stopIdle()
 	if err := s.Wait(idle, 2); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("wait after the head with no new events: got %v, want it to block until context.DeadlineExceeded", err)
+	}
+}
+
+// contractCloseEndsWaits: Close ends a Wait in progress, with an error
+// matching store.ErrClosed, without waiting for the Wait's context; a
+// Wait after Close for an event that is not there fails the same way at
+// once. A tailing consumer then stops instead of blocking Close or
+// waiting for good.
+func contractCloseEndsWaits(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), contractTimeout)
+	defer cancel()
+	if _, err := s.Append(ctx, "closing", store.NoStream, []store.Event{{Type: "A"}}); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- s.Wait(ctx, 1) }()
+	time.Sleep(50 * time.Millisecond) // most often, the Wait is blocked by now
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	for _, step := range []struct {
+		what string
+		ch   chan error
+		want error
+	}{{"a Wait in progress", waited, store.ErrClosed}, {"Close", closed, nil}} {
+		select {
+		case err := <-step.ch:
+			if !errors.Is(err, step.want) {
+				t.Fatalf("%s, when the store was closed, returned %v; want %v", step.what, err, step.want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not return within 10 s of Close: a closed store must end its waits", step.what)
+		}
+	}
+	after, stop := context.WithTimeout(ctx, 5*time.Second)
+	defer stop()
+	if err := s.Wait(after, 1); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("a Wait after Close returned %v; want an error matching store.ErrClosed at once", err)
 	}
 }
 

@@ -33,6 +33,11 @@ var (
 	// A write that fails before its request left, or that the database
 	// is known to have rolled back, does not match it: nothing was stored.
 	ErrOutcomeUnknown = errors.New("outcome unknown: the write may have been stored")
+	// ErrClosed reports a call on a store after its Close, and a Wait
+	// that Close ended. It wraps [ErrInvalid], so an error that matches
+	// it matches ErrInvalid too: nothing will succeed on the store again,
+	// so a consumer's loop stops rather than retry.
+	ErrClosed = fmt.Errorf("the store is closed: %w", ErrInvalid)
 	// ErrUnsupported reports a call that the store's adapter does not
 	// implement, such as view states on an adapter that keeps only events
 	// and checkpoints. It is [errors.ErrUnsupported].

@@ -128,7 +128,7 @@ func (s *Store) appendLocked(streamID string, expected int64, records []store.Re
 	return actual + int64(len(records)), nil
 }
 
-var errClosed = fmt.Errorf("memory store is closed: %w", store.ErrInvalid)
+var errClosed = fmt.Errorf("memory store: %w", store.ErrClosed)
 
 // writable returns why a write must not happen: the store is closed or
 // ctx has ended. Writers call it holding s.mu, right before they write,
@@ -220,10 +220,13 @@ func (s *Store) Wait(ctx context.Context, after int64) error {
 		if s.changed == nil && head <= after {
 			s.changed = make(chan struct{})
 		}
-		changed := s.changed
+		changed, closed := s.changed, s.closed
 		s.mu.Unlock()
 		if head > after {
 			return nil
+		}
+		if closed {
+			return errClosed
 		}
 		select {
 		case <-ctx.Done():
@@ -266,12 +269,18 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 	return nil
 }
 
-// Close implements [store.Store]. Appends after Close fail; reads still
-// work.
+// Close implements [store.Store]. Appends after Close fail with an error
+// matching [store.ErrClosed]; reads still work, but a Wait for an event
+// that is not there returns that error, and so does one waiting when
+// Close is called: no event will come.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 	return nil
 }
 

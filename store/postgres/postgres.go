@@ -93,6 +93,9 @@ type Store struct {
 
 	dcbSQL  sync.Map  // the SQL of conditional appends by the shape of their query; see dcb.go
 	lockSQL *lockSQLs // the lock statements of conditional appends; see dcb.go
+
+	closing context.Context    // done once Close is called: ends every Wait
+	close   context.CancelFunc // of closing
 }
 
 var _ store.Store = (*Store)(nil)
@@ -200,8 +203,9 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, n names) (*Stor
 	if err := migrate(ctx, pool, n); err != nil {
 		return nil, err
 	}
+	closing, closeStore := context.WithCancel(context.Background())
 	return &Store{pool: pool, ownPool: own, n: n, sql: newStatements(n), recheck: defaultRecheck, batch: sequenceBatch, leaseCheck: defaultLeaseCheck,
-		lockSQL: newLockSQLs()}, nil
+		lockSQL: newLockSQLs(), closing: closing, close: closeStore}, nil
 }
 
 // poolSizeSet reports whether a URL that parseURL accepted sets the
@@ -235,12 +239,22 @@ func parseURL(rawURL string) (string, config, error) {
 	return u.String(), c, nil
 }
 
-// Close closes the store's connection pool, if the store opened it.
+// Close ends every Wait in progress, which then fails with an error
+// matching [store.ErrClosed], as does every Wait after it, and closes the
+// store's connection pool, if the store opened it. It does not wait for
+// a Wait's context to end: a consumer that tails the log stops when its
+// store is closed. Closing twice is harmless.
 func (s *Store) Close() error {
+	s.close()
 	if s.ownPool {
 		s.pool.Close()
 	}
 	return nil
+}
+
+// closedError is the error of a Wait on a closed store.
+func (s *Store) closedError() error {
+	return fmt.Errorf("postgres store %s: %w", s.n.schema, store.ErrClosed)
 }
 
 // Pool returns the store's connection pool, for code that shares the

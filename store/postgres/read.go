@@ -282,7 +282,19 @@ func (s *Store) Wait(ctx context.Context, after int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if s.closing.Err() != nil {
+		return s.closedError()
+	}
+	// Close ends the wait: its connection goes back to the pool, which
+	// Close then closes, instead of Close waiting for the caller's context.
+	caller := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.closing, cancel)()
 	err := s.wait(ctx, after)
+	if err != nil && caller.Err() == nil && s.closing.Err() != nil {
+		return s.closedError()
+	}
 	if err != nil && connectionLost(err) && ctx.Err() == nil {
 		s.dropDeadConnections(err)
 		err = s.wait(ctx, after)

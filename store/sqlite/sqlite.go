@@ -779,8 +779,9 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 }
 
 // Close implements [store.Store]. It waits for calls in progress, closes
-// the database and wakes every Wait; every call after it fails with an
-// error matching [store.ErrInvalid]. Closing twice is harmless.
+// the database and wakes every Wait; every call after it, and every Wait
+// it woke, fails with an error matching [store.ErrClosed] (and so
+// [store.ErrInvalid]). Closing twice is harmless.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
@@ -819,7 +820,7 @@ func (s *Store) usable(ctx context.Context) error {
 }
 
 func (s *Store) closedError() error {
-	return fmt.Errorf("sqlite store %s is closed: %w", s.path, store.ErrInvalid)
+	return fmt.Errorf("sqlite store %s: %w", s.path, store.ErrClosed)
 }
 
 // fail replaces the error of a call that Close cut short with the
