@@ -856,6 +856,12 @@ func (r *Runner[C, E, S]) fold(ctx context.Context, streamID string, state S, ve
 		if !keep(rec) {
 			break
 		}
+		if rec.Version != f.version+1 {
+			// A decision on such a state would be made on events that are
+			// not the stream's, and appended after a gap.
+			f.err = fmt.Errorf("load stream %q: version %d follows version %d, where every stream's versions run 1, 2, 3…; run `annals verify` to find every such place: %w", streamID, rec.Version, f.version, store.ErrCorrupt)
+			break
+		}
 		e, err := r.events.FromRecord(ctx, rec)
 		if err != nil {
 			f.err = fmt.Errorf("load stream %q version %d: %w", streamID, rec.Version, err)

@@ -38,6 +38,11 @@ var (
 	// it matches ErrInvalid too: nothing will succeed on the store again,
 	// so a consumer's loop stops rather than retry.
 	ErrClosed = fmt.Errorf("the store is closed: %w", ErrInvalid)
+	// ErrCorrupt reports stored records that break what the store's
+	// writes keep: a stream whose versions skip or repeat one, as no
+	// append writes them. It is not retried; `annals verify` lists every
+	// such place, which the store's operator repairs.
+	ErrCorrupt = errors.New("the store's records are corrupt")
 	// ErrUnsupported reports a call that the store's adapter does not
 	// implement, such as view states on an adapter that keeps only events
 	// and checkpoints. It is [errors.ErrUnsupported].
