@@ -380,6 +380,25 @@ func contractInvalidInput(t *testing.T, s store.Store) {
 	if _, err := s.Append(ctx, "s", -2, []store.Event{{Type: "A"}}); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("expected version -2: got %v, want store.ErrInvalid", err)
 	}
+	// A read of what no append could have stored is refused alike,
+	// rather than answered with nothing by one adapter and with a
+	// database's error by another.
+	unstorable := []struct{ name, stream, typ string }{
+		{"empty", "", ""},
+		{"too long", long, strings.Repeat("t", store.MaxTypeLen+1)},
+		{"not UTF-8", "bad\xff", "A\xff"},
+		{"with NUL", "bad\x00id", "A\x00"},
+	}
+	for _, c := range unstorable {
+		recs, err := collect(s.ReadStream(ctx, c.stream, 0))
+		if !errors.Is(err, store.ErrInvalid) || len(recs) != 0 {
+			t.Errorf("read stream with a stream ID %s: %d records, %v; want none and store.ErrInvalid", c.name, len(recs), err)
+		}
+		recs, err = s.ReadLog(ctx, store.LogQuery{Types: []string{"A", c.typ}})
+		if !errors.Is(err, store.ErrInvalid) || len(recs) != 0 {
+			t.Errorf("read log of a type %s: %d records, %v; want none and store.ErrInvalid", c.name, len(recs), err)
+		}
+	}
 	// The longest valid names are kept whole, not truncated.
 	maxID := strings.Repeat("é", store.MaxStreamIDLen/2)
 	maxType := strings.Repeat("t", store.MaxTypeLen)
@@ -392,6 +411,13 @@ func contractInvalidInput(t *testing.T, s store.Store) {
 	}
 	if head, err := s.Head(ctx); err != nil || head != 1 {
 		t.Fatalf("head = %d, %v after refused appends; want 1", head, err)
+	}
+	// What could have been stored but was not is simply absent.
+	if recs, err := collect(s.ReadStream(ctx, "bad", 0)); err != nil || len(recs) != 0 {
+		t.Fatalf("read stream of a valid ID never appended to: %d records, %v; want none and no error", len(recs), err)
+	}
+	if recs, err := s.ReadLog(ctx, store.LogQuery{Types: []string{"Never"}}); err != nil || len(recs) != 0 {
+		t.Fatalf("read log of a valid type never appended: %d records, %v; want none and no error", len(recs), err)
 	}
 }
 

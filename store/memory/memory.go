@@ -150,6 +150,10 @@ const streamChunk = 32
 // that the caller may append while it iterates.
 func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
 	return func(yield func(store.Record, error) bool) {
+		if err := check.ReadStream(streamID); err != nil {
+			yield(store.Record{}, err)
+			return
+		}
 		var chunk [streamChunk]store.Record
 		for next := max(from, 1) - 1; ; {
 			if err := ctx.Err(); err != nil {
@@ -182,6 +186,9 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 
 // ReadLog implements [store.Store].
 func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
+	if err := check.ReadLog(q); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -36,6 +36,10 @@ const maxPagePrealloc = 1024
 // sequenced have Position 0.
 func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
 	return func(yield func(store.Record, error) bool) {
+		if err := check.ReadStream(streamID); err != nil {
+			yield(store.Record{}, err)
+			return
+		}
 		if err := ctx.Err(); err != nil {
 			yield(store.Record{}, err)
 			return
@@ -158,6 +162,9 @@ func (sc *recordScanner) scan(rows pgx.Rows) (r store.Record, ok bool, err error
 // without a position: a page ends short only where the committed log
 // ends.
 func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
+	if err := check.ReadLog(q); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
