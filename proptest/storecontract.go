@@ -56,6 +56,7 @@ func StoreContract(t *testing.T, open func(t *testing.T) store.Store) {
 		{"InvalidInput", contractInvalidInput},
 		{"Payloads", contractPayloads},
 		{"ReadStreamFrom", contractReadStreamFrom},
+		{"ReadLogLimits", contractReadLogLimits},
 		{"Checkpoints", contractCheckpoints},
 		{"Wait", contractWait},
 		{"Cancellation", contractCancellation},
@@ -504,6 +505,66 @@ func contractReadStreamFrom(t *testing.T, s store.Store) {
 	}
 	if recs, err := collect(s.ReadStream(ctx, "missing", 0)); err != nil || len(recs) != 0 {
 		t.Fatalf("reading a missing stream: %d records, %v; want none and no error", len(recs), err)
+	}
+}
+
+// contractReadLogLimits: a Limit of 0 or less reads a page of
+// store.DefaultLogLimit records, any larger Limit and any After are
+// accepted, and an After below 0 reads from the start, whatever a
+// database's integers can hold.
+func contractReadLogLimits(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	// Small appends and a large one: a database may keep them apart.
+	const n = store.DefaultLogLimit + 1
+	for i := range 3 {
+		if _, err := s.Append(ctx, fmt.Sprint("limits-", i), store.NoStream, []store.Event{{Type: "L"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Append(ctx, "limits", store.NoStream, slices.Repeat([]store.Event{{Type: "L"}}, n-3)); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		after int64
+		limit int
+		types []string
+		want  int
+	}{
+		{0, 0, nil, store.DefaultLogLimit},
+		{0, -1, nil, store.DefaultLogLimit},
+		{0, math.MinInt, []string{"L"}, store.DefaultLogLimit},
+		{0, math.MaxInt32, nil, n},
+		{0, math.MaxInt32 + 1, nil, n},
+		{0, math.MaxInt, nil, n},
+		{0, math.MaxInt, []string{"L"}, n},
+		{-5, 10, nil, 10},
+		{math.MinInt64, math.MaxInt, nil, n},
+		{math.MinInt64, 10, []string{"L"}, 10},
+		{n - 1, math.MaxInt, nil, 1},
+		{n - 1, math.MaxInt, []string{"L"}, 1},
+		{math.MaxInt32 + 1, 10, nil, 0},
+		{math.MaxInt32 + 1, 10, []string{"L"}, 0},
+		{math.MaxInt64 - 1, math.MaxInt, nil, 0},
+		{math.MaxInt64 - 1, math.MaxInt, []string{"L"}, 0},
+		{math.MaxInt64, 0, nil, 0},
+		{math.MaxInt64, math.MaxInt, []string{"L"}, 0},
+	}
+	for _, c := range cases {
+		recs, err := s.ReadLog(ctx, store.LogQuery{After: c.after, Limit: c.limit, Types: c.types})
+		if err != nil {
+			t.Errorf("read log after %d, limit %d, types %q: %v", c.after, c.limit, c.types, err)
+			continue
+		}
+		if len(recs) != c.want {
+			t.Errorf("read log after %d, limit %d, types %q: %d records, want %d", c.after, c.limit, c.types, len(recs), c.want)
+			continue
+		}
+		for i, r := range recs {
+			if want := max(c.after, 0) + int64(i) + 1; r.Position != want {
+				t.Errorf("read log after %d, limit %d, types %q: record %d has position %d, want %d", c.after, c.limit, c.types, i, r.Position, want)
+				break
+			}
+		}
 	}
 }
 

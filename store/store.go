@@ -90,9 +90,11 @@ type Event struct {
 
 // LogQuery selects a page of the global log.
 type LogQuery struct {
-	// After is the position after which to read; 0 reads from the start.
+	// After is the position after which to read; 0 (or less) reads from
+	// the start.
 	After int64
 	// Limit caps how many records are returned; 0 or less means 100.
+	// Any larger limit is accepted, however far past the log's end.
 	Limit int
 	// Types, when not empty, keeps only records whose Type is listed.
 	Types []string
