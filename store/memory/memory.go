@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -15,10 +14,6 @@ import (
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/check"
 )
-
-func init() {
-	store.Register("memory", func(context.Context, *url.URL) (store.Store, error) { return New(), nil })
-}
 
 // Store is an in-memory event store. The zero value is not usable; call
 // [New].
