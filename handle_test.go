@@ -205,3 +205,27 @@ func TestReadDBReachesTheAdaptersQueries(t *testing.T) {
 		t.Fatalf("ReadDB on memory: %v, want store.ErrUnsupported", err)
 	}
 }
+
+// A command on a stream ID that no store could hold is refused with
+// store.ErrInvalid before anything is decided, and so is loading such a
+// stream: its read is refused, as every adapter refuses it.
+func TestStreamIDsNoStoreHoldsAreRefused(t *testing.T) {
+	ctx := context.Background()
+	lite, err := sqlite.Open(ctx, sqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, adapter := range map[string]store.Store{"memory": memory.New(), "sqlite": lite} {
+		s := annals.New(adapter)
+		defer s.Close()
+		r := annals.NewRunner(s, counter, counterCodec())
+		for _, id := range []string{"", "a\x00", "a\xff", strings.Repeat("x", store.MaxStreamIDLen+1)} {
+			if _, err := r.Handle(ctx, id, increment{}); !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("%s: a command on stream %.8q: %v, want store.ErrInvalid", name, id, err)
+			}
+			if _, _, err := r.Load(ctx, id); !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("%s: loading stream %.8q: %v, want store.ErrInvalid", name, id, err)
+			}
+		}
+	}
+}

@@ -56,6 +56,7 @@ func StoreContract(t *testing.T, open func(t *testing.T) store.Store) {
 		{"InvalidInput", contractInvalidInput},
 		{"Payloads", contractPayloads},
 		{"ReadStreamFrom", contractReadStreamFrom},
+		{"ReadLogLimits", contractReadLogLimits},
 		{"Checkpoints", contractCheckpoints},
 		{"Wait", contractWait},
 		{"CloseEndsWaits", contractCloseEndsWaits},
@@ -381,6 +382,25 @@ func contractInvalidInput(t *testing.T, s store.Store) {
 	if _, err := s.Append(ctx, "s", -2, []store.Event{{Type: "A"}}); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("expected version -2: got %v, want store.ErrInvalid", err)
 	}
+	// A read of what no append could have stored is refused alike,
+	// rather than answered with nothing by one adapter and with a
+	// database's error by another.
+	unstorable := []struct{ name, stream, typ string }{
+		{"empty", "", ""},
+		{"too long", long, strings.Repeat("t", store.MaxTypeLen+1)},
+		{"not UTF-8", "bad\xff", "A\xff"},
+		{"with NUL", "bad\x00id", "A\x00"},
+	}
+	for _, c := range unstorable {
+		recs, err := collect(s.ReadStream(ctx, c.stream, 0))
+		if !errors.Is(err, store.ErrInvalid) || len(recs) != 0 {
+			t.Errorf("read stream with a stream ID %s: %d records, %v; want none and store.ErrInvalid", c.name, len(recs), err)
+		}
+		recs, err = s.ReadLog(ctx, store.LogQuery{Types: []string{"A", c.typ}})
+		if !errors.Is(err, store.ErrInvalid) || len(recs) != 0 {
+			t.Errorf("read log of a type %s: %d records, %v; want none and store.ErrInvalid", c.name, len(recs), err)
+		}
+	}
 	// The longest valid names are kept whole, not truncated.
 	maxID := strings.Repeat("é", store.MaxStreamIDLen/2)
 	maxType := strings.Repeat("t", store.MaxTypeLen)
@@ -393,6 +413,13 @@ func contractInvalidInput(t *testing.T, s store.Store) {
 	}
 	if head, err := s.Head(ctx); err != nil || head != 1 {
 		t.Fatalf("head = %d, %v after refused appends; want 1", head, err)
+	}
+	// What could have been stored but was not is simply absent.
+	if recs, err := collect(s.ReadStream(ctx, "bad", 0)); err != nil || len(recs) != 0 {
+		t.Fatalf("read stream of a valid ID never appended to: %d records, %v; want none and no error", len(recs), err)
+	}
+	if recs, err := s.ReadLog(ctx, store.LogQuery{Types: []string{"Never"}}); err != nil || len(recs) != 0 {
+		t.Fatalf("read log of a valid type never appended: %d records, %v; want none and no error", len(recs), err)
 	}
 }
 
@@ -479,6 +506,66 @@ func contractReadStreamFrom(t *testing.T, s store.Store) {
 	}
 	if recs, err := collect(s.ReadStream(ctx, "missing", 0)); err != nil || len(recs) != 0 {
 		t.Fatalf("reading a missing stream: %d records, %v; want none and no error", len(recs), err)
+	}
+}
+
+// contractReadLogLimits: a Limit of 0 or less reads a page of
+// store.DefaultLogLimit records, any larger Limit and any After are
+// accepted, and an After below 0 reads from the start, whatever a
+// database's integers can hold.
+func contractReadLogLimits(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	// Small appends and a large one: a database may keep them apart.
+	const n = store.DefaultLogLimit + 1
+	for i := range 3 {
+		if _, err := s.Append(ctx, fmt.Sprint("limits-", i), store.NoStream, []store.Event{{Type: "L"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Append(ctx, "limits", store.NoStream, slices.Repeat([]store.Event{{Type: "L"}}, n-3)); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		after int64
+		limit int
+		types []string
+		want  int
+	}{
+		{0, 0, nil, store.DefaultLogLimit},
+		{0, -1, nil, store.DefaultLogLimit},
+		{0, math.MinInt, []string{"L"}, store.DefaultLogLimit},
+		{0, math.MaxInt32, nil, n},
+		{0, math.MaxInt32 + 1, nil, n},
+		{0, math.MaxInt, nil, n},
+		{0, math.MaxInt, []string{"L"}, n},
+		{-5, 10, nil, 10},
+		{math.MinInt64, math.MaxInt, nil, n},
+		{math.MinInt64, 10, []string{"L"}, 10},
+		{n - 1, math.MaxInt, nil, 1},
+		{n - 1, math.MaxInt, []string{"L"}, 1},
+		{math.MaxInt32 + 1, 10, nil, 0},
+		{math.MaxInt32 + 1, 10, []string{"L"}, 0},
+		{math.MaxInt64 - 1, math.MaxInt, nil, 0},
+		{math.MaxInt64 - 1, math.MaxInt, []string{"L"}, 0},
+		{math.MaxInt64, 0, nil, 0},
+		{math.MaxInt64, math.MaxInt, []string{"L"}, 0},
+	}
+	for _, c := range cases {
+		recs, err := s.ReadLog(ctx, store.LogQuery{After: c.after, Limit: c.limit, Types: c.types})
+		if err != nil {
+			t.Errorf("read log after %d, limit %d, types %q: %v", c.after, c.limit, c.types, err)
+			continue
+		}
+		if len(recs) != c.want {
+			t.Errorf("read log after %d, limit %d, types %q: %d records, want %d", c.after, c.limit, c.types, len(recs), c.want)
+			continue
+		}
+		for i, r := range recs {
+			if want := max(c.after, 0) + int64(i) + 1; r.Position != want {
+				t.Errorf("read log after %d, limit %d, types %q: record %d has position %d, want %d", c.after, c.limit, c.types, i, r.Position, want)
+				break
+			}
+		}
 	}
 }
 

@@ -90,9 +90,11 @@ type Event struct {
 
 // LogQuery selects a page of the global log.
 type LogQuery struct {
-	// After is the position after which to read; 0 reads from the start.
+	// After is the position after which to read; 0 (or less) reads from
+	// the start.
 	After int64
 	// Limit caps how many records are returned; 0 or less means 100.
+	// Any larger limit is accepted, however far past the log's end.
 	Limit int
 	// Types, when not empty, keeps only records whose Type is listed.
 	Types []string
@@ -139,7 +141,9 @@ type Store interface {
 
 	// ReadStream yields the records of a stream in version order, starting
 	// at version from (1 or less reads from the start). A stream that does
-	// not exist yields nothing. A store that sequences the global log
+	// not exist yields nothing; a stream ID that no append could store
+	// (empty, too long, not valid UTF-8 or holding a NUL byte) yields an
+	// error matching [ErrInvalid]. A store that sequences the global log
 	// after commit may yield Position 0 for an event it has not sequenced
 	// yet; ReadLog always sets it.
 	ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[Record, error]
@@ -147,7 +151,9 @@ type Store interface {
 	// ReadLog returns up to q.Limit records of the global log with
 	// positions greater than q.After, in position order. A consumer that
 	// passes the last position it saw as After never skips an event and
-	// never sees one twice, whatever the writers do.
+	// never sees one twice, whatever the writers do. A type in q.Types
+	// that no event could have (empty, too long, not valid UTF-8 or
+	// holding a NUL byte) fails with [ErrInvalid].
 	ReadLog(ctx context.Context, q LogQuery) ([]Record, error)
 
 	// Head returns the position of the last event in the global log, or 0

@@ -62,6 +62,45 @@ func Append(streamID string, expected int64, events []store.Event) error {
 	return nil
 }
 
+// ReadStream checks the stream ID of [store.Store.ReadStream]. An ID that
+// no append could have stored (see [StreamID]) is refused rather than read
+// as a stream that does not exist: PostgreSQL cannot even be asked for it,
+// and every adapter answers alike.
+func ReadStream(streamID string) error {
+	if err := StreamID(streamID); err != nil {
+		return fmt.Errorf("read stream: no stream can have this ID: %w", err)
+	}
+	return nil
+}
+
+// ReadLog checks the arguments of [store.Store.ReadLog]. A type that no
+// event could have (empty, longer than [store.MaxTypeLen] bytes, not
+// valid UTF-8 or holding a NUL byte) is refused rather than matched by
+// nothing, as [ReadStream] refuses a stream ID. Any After and Limit are
+// accepted: a Limit of 0 or less is [store.DefaultLogLimit].
+func ReadLog(q store.LogQuery) error {
+	for i, typ := range q.Types {
+		if err := typeName(typ); err != nil {
+			return fmt.Errorf("read log: LogQuery.Types[%d]: no event can have this type: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// typeName returns an error matching [store.ErrInvalid] when no event
+// could have the type name typ.
+func typeName(typ string) error {
+	switch {
+	case typ == "":
+		return fmt.Errorf("type name is empty: %w", store.ErrInvalid)
+	case len(typ) > store.MaxTypeLen:
+		return fmt.Errorf("type name %.32q… is %d bytes, the limit is %d: %w", typ, len(typ), store.MaxTypeLen, store.ErrInvalid)
+	case !validText(typ):
+		return fmt.Errorf("type name %q is not valid UTF-8 or contains a NUL byte: %w", typ, store.ErrInvalid)
+	}
+	return nil
+}
+
 // validMetadata reports whether every text of m can be stored as it is:
 // adapters keep metadata as JSON, which would replace invalid UTF-8, and
 // PostgreSQL's jsonb refuses NUL.

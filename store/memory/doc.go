@@ -5,6 +5,9 @@
 // It keeps payloads as bytes, copied in and out, exactly as a database
 // would: nothing works here only because a Go value was shared. It
 // registers the URL scheme "memory:"; every Open returns a new, empty store.
+// The URL is memory: alone: one with a path, a host or parameters, such as
+// memory:///var/app.db, is refused with [store.ErrInvalid], since the
+// store would use none of it and keeps nothing once the program ends.
 //
 // # Deadlines and cancellation
 //

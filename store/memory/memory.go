@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -15,10 +14,6 @@ import (
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/check"
 )
-
-func init() {
-	store.Register("memory", func(context.Context, *url.URL) (store.Store, error) { return New(), nil })
-}
 
 // Store is an in-memory event store. The zero value is not usable; call
 // [New].
@@ -150,6 +145,10 @@ const streamChunk = 32
 // that the caller may append while it iterates.
 func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
 	return func(yield func(store.Record, error) bool) {
+		if err := check.ReadStream(streamID); err != nil {
+			yield(store.Record{}, err)
+			return
+		}
 		var chunk [streamChunk]store.Record
 		for next := max(from, 1) - 1; ; {
 			if err := ctx.Err(); err != nil {
@@ -182,6 +181,9 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 
 // ReadLog implements [store.Store].
 func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
+	if err := check.ReadLog(q); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -64,14 +64,21 @@ func newStatements(n names) statements {
 	// page. Without a filter the page is positions $1+1 to $1+$2, and
 	// the rows come in no particular order (ReadLog sorts them); with
 	// one, it is the first $2 events after $1 that pass it, in order.
+	//
+	// Both parameters are bigint wherever they appear: left to infer
+	// them from "$1 + 1", PostgreSQL would make them integer, and a
+	// position past 2^31 could not be sent. A version bound subtracts
+	// the range's first position before it adds a position, so that no
+	// sum passes the largest bigint (ReadLog keeps $1 + $2 below it).
 	pendingAndPage := func(filter string) string {
+		const after, limit = `$1::bigint`, `$2::bigint`
 		columns := strings.ReplaceAll("e."+recordColumns, ", ", ", e.")
-		last, order := `least(r.last_position, $1 + $2)`, `
-	AND r.first_position <= $1 + $2`
+		last, order := `least(r.last_position, `+after+` + `+limit+`)`, `
+	AND r.first_position <= `+after+` + `+limit
 		if filter != "" {
 			last, order = `r.last_position`, `
 	ORDER BY r.first_position, e.position
-	LIMIT $2`
+	LIMIT `+limit
 		}
 		return `SELECT p.pending, ` + columns + `
 FROM (SELECT ` + pendingSQL(n, "(SELECT horizon FROM "+n.logHead+")", "(SELECT inflight FROM "+n.logHead+")") + ` AS pending) p
@@ -79,14 +86,14 @@ LEFT JOIN LATERAL (
 	SELECT e.* FROM ` + n.logRanges + ` r CROSS JOIN LATERAL (
 		SELECT ` + columns + ` FROM ` + n.events + ` e
 		WHERE r.stream_id IS NULL AND (e.txid BETWEEN r.lo AND r.hi OR e.txid = ANY (r.extra))
-			AND e.position BETWEEN greatest(r.first_position, $1 + 1) AND ` + last + filter + `
+			AND e.position BETWEEN greatest(r.first_position, ` + after + ` + 1) AND ` + last + filter + `
 		UNION ALL
 		SELECT ` + columns + ` FROM ` + n.events + ` e
 		WHERE r.stream_id IS NOT NULL AND e.stream_id = r.stream_id
-			AND e.version BETWEEN r.first_version + greatest(r.first_position, $1 + 1) - r.first_position
-				AND r.first_version + ` + last + ` - r.first_position` + filter + `
+			AND e.version BETWEEN r.first_version - r.first_position + greatest(r.first_position, ` + after + ` + 1)
+				AND r.first_version - r.first_position + ` + last + filter + `
 	) e
-	WHERE r.first_position >= (SELECT coalesce(max(first_position), 0) FROM ` + n.logRanges + ` WHERE first_position <= $1 + 1)` + order + `
+	WHERE r.first_position >= (SELECT coalesce(max(first_position), 0) FROM ` + n.logRanges + ` WHERE first_position <= ` + after + ` + 1)` + order + `
 ) e ON true`
 	}
 	// The expected version is checked by the statement that inserts: the

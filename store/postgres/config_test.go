@@ -288,3 +288,36 @@ func TestPoolSize(t *testing.T) {
 		s.Close()
 	}
 }
+
+// The store's own URL parameters are given once: a schema or prefix
+// given twice is refused, as SQLite refuses a repeated parameter, before
+// anything is created, rather than one of them picked in silence.
+func TestURLParametersOfTheStoreAreGivenOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	for _, c := range []struct{ query, param string }{
+		{"&schema=" + db.Schema + "&schema=" + db.Schema + "_b", "schema"},
+		{"&schema=" + db.Schema + "&schema=" + db.Schema, "schema"},
+		{"&schema=" + db.Schema + "&prefix=a_&prefix=b_", "prefix"},
+	} {
+		s, err := store.Open(ctx, db.URL+c.query)
+		if s != nil {
+			s.Close()
+		}
+		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), `"`+c.param+`" is given 2 times; give it once`) {
+			t.Errorf("URL ending %q: %v, want store.ErrInvalid saying %s is given twice", c.query, err, c.param)
+		}
+		if _, err := postgres.Exists(ctx, db.URL+c.query); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("exists, URL ending %q: %v, want store.ErrInvalid", c.query, err)
+		}
+	}
+	var schemas int
+	if err := pgxQueryRow(t, db.URL, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", db.Schema+"_b").Scan(&schemas); err != nil || schemas != 0 {
+		t.Fatalf("a refused URL created %d schemas (%v)", schemas, err)
+	}
+	var tables int
+	if err := pgxQueryRow(t, db.URL, "SELECT count(*) FROM pg_tables WHERE schemaname = $1", db.Schema).Scan(&tables); err != nil || tables != 0 {
+		t.Fatalf("refused URLs left %d tables (%v)", tables, err)
+	}
+}

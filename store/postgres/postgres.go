@@ -135,8 +135,8 @@ func WithPrefix(prefix string) Option {
 // see [DefaultLockTimeout]. The pool has max([DefaultMinPoolConns], CPUs)
 // connections unless the URL sets pool_max_conns. Options override URL
 // parameters. A malformed
-// URL, or a schema or prefix PostgreSQL would truncate, fails with
-// [store.ErrInvalid].
+// URL, a schema or prefix given twice in it, or a schema or prefix
+// PostgreSQL would truncate, fails with [store.ErrInvalid].
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	connURL, c, err := parseURL(rawURL)
 	if err != nil {
@@ -227,13 +227,21 @@ func parseURL(rawURL string) (string, config, error) {
 	if err != nil {
 		return "", c, fmt.Errorf("postgres store: malformed URL query: %v: %w", err, store.ErrInvalid)
 	}
-	if v, ok := q[schemaParam]; ok {
-		c.schema = v[len(v)-1]
-		q.Del(schemaParam)
-	}
-	if v, ok := q[prefixParam]; ok {
-		c.prefix = v[len(v)-1]
-		q.Del(prefixParam)
+	// The store's own parameters, each given once: of two, PostgreSQL's
+	// URLs would keep the last, but a repeated schema is more likely a
+	// mistake than a choice, and picking one could open another store.
+	for _, p := range []struct {
+		name string
+		into *string
+	}{{schemaParam, &c.schema}, {prefixParam, &c.prefix}} {
+		switch v := q[p.name]; len(v) {
+		case 0:
+		case 1:
+			*p.into = v[0]
+			q.Del(p.name)
+		default:
+			return "", c, fmt.Errorf("postgres store: URL parameter %q is given %d times; give it once: %w", p.name, len(v), store.ErrInvalid)
+		}
 	}
 	u.RawQuery = q.Encode()
 	return u.String(), c, nil

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -36,6 +37,10 @@ const maxPagePrealloc = 1024
 // sequenced have Position 0.
 func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
 	return func(yield func(store.Record, error) bool) {
+		if err := check.ReadStream(streamID); err != nil {
+			yield(store.Record{}, err)
+			return
+		}
 		if err := ctx.Err(); err != nil {
 			yield(store.Record{}, err)
 			return
@@ -158,6 +163,9 @@ func (sc *recordScanner) scan(rows pgx.Rows) (r store.Record, ok bool, err error
 // without a position: a page ends short only where the committed log
 // ends.
 func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
+	if err := check.ReadLog(q); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -165,21 +173,24 @@ func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, 
 	if limit <= 0 {
 		limit = store.DefaultLogLimit
 	}
+	// Below 0, after is 0: the page's query reads positions after+1 to
+	// after+limit, which must start at the first one.
+	after := max(q.After, 0)
 	// A page is usually full while a consumer catches up: room for it, up
 	// to a bound, saves growing the slice record by record.
 	out := make([]store.Record, 0, min(limit, maxPagePrealloc))
 	err := s.retry(ctx, func() error {
 		out = out[:0]
-		pending, err := s.readLogPage(ctx, q.After, limit, q.Types, &out)
+		pending, err := s.readLogPage(ctx, after, limit, q.Types, &out)
 		for err == nil && pending && len(out) < limit {
 			if _, pending, err = s.sequenceLog(ctx, int64(limit-len(out))); err != nil {
 				return err
 			}
-			after := q.After
+			next := after
 			if len(out) > 0 {
-				after = out[len(out)-1].Position
+				next = out[len(out)-1].Position
 			}
-			_, err = s.readLogPage(ctx, after, limit-len(out), q.Types, &out)
+			_, err = s.readLogPage(ctx, next, limit-len(out), q.Types, &out)
 		}
 		return err
 	})
@@ -189,7 +200,16 @@ func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, 
 	return out, nil
 }
 
+// readLogPage reads up to limit records after position after ≥ 0 into
+// out, and says whether committed events wait for a position.
 func (s *Store) readLogPage(ctx context.Context, after int64, limit int, types []string, out *[]store.Record) (pending bool, err error) {
+	// The query reads positions up to after+limit, a bigint: a limit
+	// past the largest position is cut to reach it, which keeps the same
+	// records, and nothing comes after the largest.
+	limit = int(min(int64(limit), math.MaxInt64-after))
+	if limit == 0 {
+		return false, nil
+	}
 	var rows pgx.Rows
 	if len(types) > 0 {
 		rows, err = s.pool.Query(ctx, s.sql.readLogTypes, after, limit, types)

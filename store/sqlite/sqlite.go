@@ -513,6 +513,10 @@ func (enc *metadataEncoder) encode(m store.Metadata) (any, error) {
 // the pages join up into one consistent prefix of it.
 func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
 	return func(yield func(store.Record, error) bool) {
+		if err := check.ReadStream(streamID); err != nil {
+			yield(store.Record{}, err)
+			return
+		}
 		next := max(from, 1)
 		for {
 			if err := s.usable(ctx); err != nil {
@@ -577,6 +581,9 @@ const streamPage = 512
 
 // ReadLog implements [store.Store].
 func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
+	if err := check.ReadLog(q); err != nil {
+		return nil, err
+	}
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
