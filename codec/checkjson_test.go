@@ -21,7 +21,10 @@ func TestJSONCheck(t *testing.T) {
 			N     int
 			Reply chan error `json:"-"`
 		}
-		holder struct{ V any }
+		holder  struct{ V any }
+		onlyTag struct {
+			Reply chan error `json:"-"`
+		}
 	)
 	var c codec.JSONCheck
 	for _, tc := range []struct {
@@ -36,6 +39,7 @@ func TestJSONCheck(t *testing.T) {
 		{"any holding an int", holder{V: 1}, ""},
 		{"unexported fields", hidden{1}, "no exported fields (only n)"},
 		{"a channel", withChan{N: 1}, "chan"},
+		{"every field tagged -", onlyTag{Reply: make(chan error)}, `every one tagged json:"-" (Reply)`},
 		{"any holding unexported fields", holder{V: hidden{1}}, "at .V"},
 		{"a map holding unexported fields", map[string]any{"k": hidden{1}}, "no exported fields"},
 	} {

@@ -85,8 +85,9 @@ func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
 // It refuses, with an error matching [ErrUnencodable], a type whose
 // values would not survive JSON:
 //
-//   - a struct with fields but none that JSON encodes (all unexported),
-//     which would be stored as {} — decider.Either is one — unless it
+//   - a struct with fields but none that JSON encodes (all unexported, or
+//     all tagged json:"-"), which would be stored as {} — decider.Either
+//     is one — unless it
 //     implements json.Marshaler (or encoding.TextMarshaler) and its
 //     pointer json.Unmarshaler (or encoding.TextUnmarshaler); the same for
 //     every struct reached through its exported fields, slices, arrays,
@@ -104,7 +105,8 @@ func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
 //     Pass a sample with its fields set to check a type's own marshalers.
 //
 // An empty struct, such as a marker event, is accepted: it has nothing to
-// lose. The content of a field of type any is known only from a value:
+// lose; declare an event with no content so, rather than with fields
+// tagged json:"-". The content of a field of type any is known only from a value:
 // [JSON.Encode] refuses a value that holds a type refused here, and
 // decodes as JSON's own types (map[string]any, []any, float64, string,
 // bool).

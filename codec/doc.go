@@ -53,12 +53,18 @@
 // decider.Either, as {}; reloading it gives another state and no error. So
 // [JSON] checks every type when it is registered, with the structs,
 // slices, maps and pointers reachable through its exported fields, and
-// encodes and decodes a sample of it. It refuses a struct with no field
-// JSON encodes unless it marshals itself, a MarshalJSON promoted from an
-// embedded field over other fields, a MarshalJSON that JSON would not
-// call, a field JSON cannot encode (chan, func, complex) or decode (an
-// interface other than any), and a sample that does not survive the round
-// trip. Register keeps its chaining signature, so the refusal is kept:
+// encodes and decodes a sample of it. It refuses:
+//
+//   - a struct with fields but none that JSON encodes (all unexported, or
+//     all tagged json:"-"), unless it marshals itself; an empty struct,
+//     the way to declare an event with no content, passes;
+//   - a MarshalJSON promoted from an embedded field over other fields, and
+//     a MarshalJSON that JSON would not call;
+//   - a field JSON cannot encode (chan, func, complex) or decode (an
+//     interface other than any);
+//   - a sample that does not survive the round trip.
+//
+// Register keeps its chaining signature, so the refusal is kept:
 // [JSON.Err] reports the first, and every encode and decode, of the codec
 // and of a [NewMapper] pipeline around it, returns it. Its error matches
 // [ErrUnencodable] and says which type, what is wrong, and what to do:

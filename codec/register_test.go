@@ -69,6 +69,21 @@ type (
 	hidden2 struct{ Note string }
 	// panicky's MarshalJSON panics on the sample.
 	panicky struct{ N int }
+	// allDash has a field, and JSON stores none: every value is {}.
+	allDash struct {
+		A int `json:"-"`
+	}
+	allDashHidden struct {
+		a int `json:"-"`
+	}
+	embeddedAllDash struct{ allDash }
+	dashedEmbedding struct {
+		hidden2 `json:"-"`
+	}
+	nestedAllDash struct {
+		N     int
+		Inner allDash
+	}
 )
 
 func (p panicky) MarshalJSON() ([]byte, error) { panic("no") }
@@ -117,6 +132,11 @@ func TestRegisterRefusesWhatJSONWouldLose(t *testing.T) {
 		{"sample whose MarshalJSON panics", panicky{}, "panics when the sample is encoded and decoded"},
 		{"sample that forgets", forgetful{n: 7}, "the sample encodes as 7 and decodes to a value that encodes as 0"},
 		{"sample that changes", capped{N: 50}, `the sample encodes as {"N":50} and decodes to a value that encodes as {"N":10}`},
+		{"every field tagged -", allDash{A: 1}, `has fields, every one tagged json:"-" (A), so JSON would store every value as {}; for an event with no content declare an empty struct`},
+		{"unexported field tagged -", allDashHidden{}, `every one tagged json:"-" (a)`},
+		{"embedded struct whose fields are tagged -", embeddedAllDash{}, `every one tagged json:"-" (A)`},
+		{"embedded struct tagged -", dashedEmbedding{}, `every one tagged json:"-" (hidden2)`},
+		{"nested struct whose fields are tagged -", nestedAllDash{}, `at .Inner, codec_test.allDash has fields, every one tagged json:"-"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := codec.NewJSON[any]().Register("Good", moneyDeposited{}).Register("Bad", tc.sample)
@@ -296,6 +316,17 @@ type (
 		Meta    map[string]any
 	}
 	pointerOK struct{ n int }
+	// someDash leaves out a part and stores the rest.
+	someDash struct {
+		allDash
+		N     int
+		cache int `json:"-"`
+	}
+	// emptyParts has fields that hold nothing: it is a marker too.
+	emptyParts struct {
+		marker
+		_ int
+	}
 )
 
 func (m money) MarshalJSON() ([]byte, error) {
@@ -365,6 +396,8 @@ var (
 		"Bytes":       []byte("abc"),
 		"Scores":      map[string][]int{"a": {1, 2}},
 		"Account":     account{CustomerID: "c", Holder: "h", Balance: 3, Deposits: 1},
+		"SomeDash":    someDash{N: 2},
+		"EmptyParts":  emptyParts{},
 	}
 )
 
@@ -464,6 +497,8 @@ func TestAcceptedTypesRoundTrip(t *testing.T) {
 			}
 		}),
 		rapid.Custom(func(t *rapid.T) any { return &pointerOK{n: rapid.Int().Draw(t, "n")} }),
+		rapid.Custom(func(t *rapid.T) any { return someDash{N: rapid.Int().Draw(t, "n")} }),
+		rapid.Just[any](emptyParts{}),
 	)
 	rapid.Check(t, func(t *rapid.T) {
 		v := gen.Draw(t, "value")

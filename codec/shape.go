@@ -28,6 +28,7 @@ var (
 // Remedies named in the errors, so that each says what to do.
 const (
 	fixStruct = "export the fields that hold its content, implement json.Marshaler and json.Unmarshaler on it, or register its parts (the types it holds) instead"
+	fixDashed = "for an event with no content declare an empty struct (struct{}), or remove json:\"-\" from the fields that hold its content"
 	fixField  = "leave the field out of the stored value (tag it json:\"-\") or store what it stands for in a type JSON encodes"
 	fixIface  = "use a concrete type, or implement json.Marshaler and json.Unmarshaler on the enclosing type"
 	fixSample = "make MarshalJSON and UnmarshalJSON inverse, or export the fields that hold the value's content"
@@ -117,26 +118,18 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 
 	switch t.Kind() {
 	case reflect.Struct:
-		fields, hidden, unsettable := jsonFields(t)
-		if len(unsettable) > 0 {
-			return &fault{path, t, fmt.Sprintf("embeds %s, a pointer to an unexported struct, which JSON cannot set when decoding", unsettable[0]),
+		sf := jsonFields(t)
+		if len(sf.unsettable) > 0 {
+			return &fault{path, t, fmt.Sprintf("embeds %s, a pointer to an unexported struct, which JSON cannot set when decoding", sf.unsettable[0]),
 				"embed the struct by value, export its type, or give it a named field"}
 		}
-		if len(fields) == 0 && len(hidden) > 0 {
-			what := fmt.Sprintf("has no exported fields (only %s) and does not implement json.Marshaler, so JSON would store every value as {}", strings.Join(hidden, ", "))
-			if encOK {
-				what = fmt.Sprintf("implements %s but its pointer has no UnmarshalJSON or UnmarshalText, and JSON cannot decode into its unexported fields (%s)", enc, strings.Join(hidden, ", "))
-			}
-			fix := fixStruct
-			if reflect.PointerTo(t).Implements(sumSetter) {
-				fix = fixSum
-			}
-			return &fault{path, t, what, fix}
+		if f := empty(t, path, sf, enc, encOK); f != nil {
+			return f
 		}
 		if encOK {
 			return nil // encoded by its method, decoded field by field
 		}
-		for _, f := range fields {
+		for _, f := range sf.fields {
 			if fl := in.visit(f.typ, addr, path+"."+f.name); fl != nil {
 				if fl.typ.Kind() == reflect.Interface && isKeyed(t) {
 					fl.fix = fixKeyed
@@ -164,6 +157,34 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 		return in.visit(t.Elem(), false, path+"[…]")
 	}
 	return nil
+}
+
+// empty reports a struct t that has fields but none that JSON encodes,
+// so that JSON stores every value as {} (or, when t marshals itself,
+// decodes none of them). A struct with no fields at all, or only blank
+// ones, has nothing to lose and passes: it is how an event with no
+// content is declared. Fields tagged json:"-" count as fields: a struct
+// whose every field is tagged so declares content it never stores.
+func empty(t reflect.Type, path string, sf structFields, enc string, encOK bool) *fault {
+	if len(sf.fields) > 0 || len(sf.hidden) == 0 && len(sf.dashed) == 0 {
+		return nil
+	}
+	fix := fixStruct
+	if reflect.PointerTo(t).Implements(sumSetter) {
+		fix = fixSum
+	}
+	if len(sf.hidden) == 0 {
+		what := fmt.Sprintf("has fields, every one tagged json:\"-\" (%s), so JSON would store every value as {}", strings.Join(sf.dashed, ", "))
+		if encOK {
+			what = fmt.Sprintf("implements %s but its pointer has no UnmarshalJSON or UnmarshalText, and JSON decodes none of its fields: every one is tagged json:\"-\" (%s)", enc, strings.Join(sf.dashed, ", "))
+		}
+		return &fault{path, t, what, fixDashed}
+	}
+	what := fmt.Sprintf("has no exported fields (only %s) and does not implement json.Marshaler, so JSON would store every value as {}", strings.Join(sf.hidden, ", "))
+	if encOK {
+		what = fmt.Sprintf("implements %s but its pointer has no UnmarshalJSON or UnmarshalText, and JSON cannot decode into its unexported fields (%s)", enc, strings.Join(sf.hidden, ", "))
+	}
+	return &fault{path, t, what, fix}
 }
 
 // isKeyed reports whether t is a decider.Keyed.
@@ -298,15 +319,25 @@ type field struct {
 	index []int
 }
 
-// jsonFields returns the fields of struct t that JSON encodes, found as
-// encoding/json finds them (exported fields, and the fields of embedded
-// structs, exported or not), the names of the fields that hold content
-// JSON leaves out (unexported ones not tagged json:"-"), and those of
-// embedded pointers to unexported structs, which encoding/json encodes but
-// cannot decode into (it fails, or panics when the field is tagged with a
-// name). Name conflicts between embedded structs, which JSON resolves by
+// structFields is what JSON makes of the fields of a struct.
+type structFields struct {
+	fields []field // the fields JSON encodes
+	// hidden names the fields that hold content JSON leaves out
+	// (unexported ones not tagged json:"-"), and dashed those tagged
+	// json:"-", which JSON leaves out as told.
+	hidden, dashed []string
+	// unsettable names the embedded pointers to unexported structs, which
+	// encoding/json encodes but cannot decode into (it fails, or panics
+	// when the field is tagged with a name).
+	unsettable []string
+}
+
+// jsonFields returns the fields of struct t as encoding/json finds them:
+// exported fields, and the fields of embedded structs, exported or not.
+// Name conflicts between embedded structs, which JSON resolves by
 // dropping fields, are not resolved here.
-func jsonFields(t reflect.Type) (fields []field, hidden, unsettable []string) {
+func jsonFields(t reflect.Type) structFields {
+	var sf structFields
 	var walk func(t reflect.Type, index []int, seen map[reflect.Type]bool)
 	walk = func(t reflect.Type, index []int, seen map[reflect.Type]bool) {
 		if seen[t] {
@@ -314,40 +345,41 @@ func jsonFields(t reflect.Type) (fields []field, hidden, unsettable []string) {
 		}
 		seen[t] = true
 		for i := range t.NumField() {
-			sf := t.Field(i)
-			if sf.Name == "_" {
+			f := t.Field(i)
+			if f.Name == "_" {
 				continue
 			}
-			tag := sf.Tag.Get("json")
+			tag := f.Tag.Get("json")
 			if tag == "-" {
+				sf.dashed = append(sf.dashed, f.Name)
 				continue
 			}
-			ft := sf.Type
+			ft := f.Type
 			if ft.Name() == "" && ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
-			if !sf.IsExported() && !(sf.Anonymous && ft.Kind() == reflect.Struct) {
-				hidden = append(hidden, sf.Name)
+			if !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
+				sf.hidden = append(sf.hidden, f.Name)
 				continue
 			}
-			if sf.Anonymous && !sf.IsExported() && sf.Type.Kind() == reflect.Pointer {
-				unsettable = append(unsettable, sf.Type.String())
+			if f.Anonymous && !f.IsExported() && f.Type.Kind() == reflect.Pointer {
+				sf.unsettable = append(sf.unsettable, f.Type.String())
 				continue
 			}
 			idx := append(index[:len(index):len(index)], i)
 			name, _, _ := strings.Cut(tag, ",")
-			if name == "" && sf.Anonymous && ft.Kind() == reflect.Struct {
+			if name == "" && f.Anonymous && ft.Kind() == reflect.Struct {
 				walk(ft, idx, seen)
 				continue
 			}
 			if name == "" {
-				name = sf.Name
+				name = f.Name
 			}
-			fields = append(fields, field{name: name, typ: sf.Type, index: idx})
+			sf.fields = append(sf.fields, field{name: name, typ: f.Type, index: idx})
 		}
 	}
 	walk(t, nil, map[reflect.Type]bool{})
-	return fields, hidden, unsettable
+	return sf
 }
 
 // roundTrip checks that sample, of type t, decodes to itself or at least
@@ -413,8 +445,7 @@ func contents(v reflect.Value, addr bool, path string, shapeOf func(reflect.Type
 		if _, ok := encoderOf(t, addr); ok {
 			return nil
 		}
-		fields, _, _ := jsonFields(t)
-		for _, f := range fields {
+		for _, f := range jsonFields(t).fields {
 			fv, err := v.FieldByIndexErr(f.index)
 			if err != nil {
 				continue // behind a nil embedded pointer: not encoded
