@@ -92,6 +92,12 @@ func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
 //     pointer json.Unmarshaler (or encoding.TextUnmarshaler); the same for
 //     every struct reached through its exported fields, slices, arrays,
 //     maps and pointers;
+//   - a struct with fields of one JSON name of which JSON stores none:
+//     two embedded structs with an X at the same depth (and no shallower
+//     X), or two fields tagged with the same name. A field hidden by a
+//     shallower one of its name, or by one tagged with its name at its
+//     depth, is left out as encoding/json leaves it out, and passes: in Go
+//     too, v.X names the field that hides it;
 //   - a struct whose MarshalJSON or UnmarshalJSON is promoted from an
 //     embedded field, such as a time.Time, while it has other fields: JSON
 //     would encode the embedded field alone;

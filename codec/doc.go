@@ -58,6 +58,11 @@
 //   - a struct with fields but none that JSON encodes (all unexported, or
 //     all tagged json:"-"), unless it marshals itself; an empty struct,
 //     the way to declare an event with no content, passes;
+//   - fields of one JSON name of which JSON stores none, such as two
+//     embedded structs with an X at the same depth; a field hidden by a
+//     shallower one of its name (a struct's own X over an embedded X), or
+//     by one tagged with its name at its depth, is not stored and passes,
+//     as in Go, where v.X names the field that hides it;
 //   - a MarshalJSON promoted from an embedded field over other fields, and
 //     a MarshalJSON that JSON would not call;
 //   - a field JSON cannot encode (chan, func, complex) or decode (an

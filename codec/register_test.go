@@ -84,6 +84,43 @@ type (
 		N     int
 		Inner allDash
 	}
+	// twoShadows embeds two X at the same depth, and JSON drops both.
+	shadowA    struct{ X, A int }
+	shadowB    struct{ X, B int }
+	twoShadows struct {
+		shadowA
+		shadowB
+	}
+	// baseTwice reaches base.ID and base.Version by two paths of the same
+	// depth, and JSON drops both.
+	leftBase  struct{ base }
+	rightBase struct{ base }
+	baseTwice struct {
+		leftBase
+		rightBase
+		Amount int
+	}
+	TaggedN struct {
+		N int `json:"n"`
+	}
+	TaggedM struct {
+		M int `json:"n"`
+	}
+)
+
+// Types of fields tagged with the same name, which go vet reports, built
+// at run time.
+var (
+	// sameTag has two fields tagged "x".
+	sameTag = reflect.New(reflect.StructOf([]reflect.StructField{
+		{Name: "A", Type: reflect.TypeFor[int](), Tag: `json:"x"`},
+		{Name: "B", Type: reflect.TypeFor[int](), Tag: `json:"x"`},
+	})).Elem().Interface()
+	// twoTagged embeds two fields tagged "n" at the same depth.
+	twoTagged = reflect.New(reflect.StructOf([]reflect.StructField{
+		{Name: "TaggedN", Type: reflect.TypeFor[TaggedN](), Anonymous: true},
+		{Name: "TaggedM", Type: reflect.TypeFor[TaggedM](), Anonymous: true},
+	})).Elem().Interface()
 )
 
 func (p panicky) MarshalJSON() ([]byte, error) { panic("no") }
@@ -137,6 +174,10 @@ func TestRegisterRefusesWhatJSONWouldLose(t *testing.T) {
 		{"embedded struct whose fields are tagged -", embeddedAllDash{}, `every one tagged json:"-" (A)`},
 		{"embedded struct tagged -", dashedEmbedding{}, `every one tagged json:"-" (hidden2)`},
 		{"nested struct whose fields are tagged -", nestedAllDash{}, `at .Inner, codec_test.allDash has fields, every one tagged json:"-"`},
+		{"embedded fields of the same name", twoShadows{}, `has fields .shadowA.X and .shadowB.X that JSON names "X" at the same depth, so JSON stores none of them; give one of them another name with a json tag`},
+		{"a struct embedded twice", baseTwice{}, `has fields .leftBase.base.ID and .rightBase.base.ID that JSON names "ID"`},
+		{"embedded fields of the same tag", twoTagged, `has fields .TaggedN.N and .TaggedM.M that JSON names "n"`},
+		{"fields of the same tag", sameTag, `has fields .A and .B that JSON names "x"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := codec.NewJSON[any]().Register("Good", moneyDeposited{}).Register("Bad", tc.sample)
@@ -327,6 +368,20 @@ type (
 		marker
 		_ int
 	}
+	// shadowed's own X hides the embedded ones, as in Go: v.X is its own.
+	shadowed struct {
+		shadowA
+		shadowB
+		X int
+	}
+	// taggedWins's field tagged "X" hides shadowA.X at the same depth.
+	renamedX struct {
+		Y int `json:"X"`
+	}
+	taggedWins struct {
+		shadowA
+		renamedX
+	}
 )
 
 func (m money) MarshalJSON() ([]byte, error) {
@@ -398,6 +453,8 @@ var (
 		"Account":     account{CustomerID: "c", Holder: "h", Balance: 3, Deposits: 1},
 		"SomeDash":    someDash{N: 2},
 		"EmptyParts":  emptyParts{},
+		"Shadowed":    shadowed{shadowA: shadowA{A: 1}, shadowB: shadowB{B: 2}, X: 3},
+		"TaggedWins":  taggedWins{shadowA{A: 1}, renamedX{Y: 4}},
 	}
 )
 
@@ -499,6 +556,12 @@ func TestAcceptedTypesRoundTrip(t *testing.T) {
 		rapid.Custom(func(t *rapid.T) any { return &pointerOK{n: rapid.Int().Draw(t, "n")} }),
 		rapid.Custom(func(t *rapid.T) any { return someDash{N: rapid.Int().Draw(t, "n")} }),
 		rapid.Just[any](emptyParts{}),
+		rapid.Custom(func(t *rapid.T) any { // the hidden X are left out
+			return shadowed{shadowA: shadowA{A: rapid.Int().Draw(t, "a")}, shadowB: shadowB{B: rapid.Int().Draw(t, "b")}, X: rapid.Int().Draw(t, "x")}
+		}),
+		rapid.Custom(func(t *rapid.T) any {
+			return taggedWins{shadowA{A: rapid.Int().Draw(t, "a")}, renamedX{Y: rapid.Int().Draw(t, "y")}}
+		}),
 	)
 	rapid.Check(t, func(t *rapid.T) {
 		v := gen.Draw(t, "value")
@@ -522,6 +585,31 @@ func genTree(depth int) *rapid.Generator[tree] {
 		}
 		return v
 	})
+}
+
+// A field hidden by another of its JSON name, shallower or tagged at its
+// depth, is left out as encoding/json leaves it out: the type is
+// accepted, since in Go too v.X names the field that hides the others,
+// and the hidden field is not stored. Only fields of which JSON stores
+// none are refused.
+func TestRegisterAcceptsHiddenFields(t *testing.T) {
+	c := acceptedCodec(t)
+	for _, tc := range []struct {
+		v, back any
+		want    string
+	}{
+		{shadowed{shadowA: shadowA{X: 9, A: 1}, shadowB: shadowB{X: 8}, X: 3}, shadowed{shadowA: shadowA{A: 1}, X: 3}, `{"A":1,"B":0,"X":3}`},
+		{taggedWins{shadowA{X: 9, A: 1}, renamedX{Y: 4}}, taggedWins{shadowA{A: 1}, renamedX{Y: 4}}, `{"A":1,"X":4}`},
+	} {
+		name, version, data, err := c.Encode(tc.v)
+		if err != nil || string(data) != tc.want {
+			t.Fatalf("Encode(%+v) = %s, %v; want %s", tc.v, data, err, tc.want)
+		}
+		got, err := c.Decode(name, version, data)
+		if err != nil || got != tc.back {
+			t.Fatalf("Decode(%s) = %+v, %v; want %+v", data, got, err, tc.back)
+		}
+	}
 }
 
 // A consumer filters the log by its mapper's types through the Mapper

@@ -2,12 +2,18 @@ package codec
 
 import (
 	"bytes"
+	"cmp"
 	stdenc "encoding"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
+	"unicode"
+
+	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/decider"
 )
@@ -29,6 +35,7 @@ var (
 const (
 	fixStruct = "export the fields that hold its content, implement json.Marshaler and json.Unmarshaler on it, or register its parts (the types it holds) instead"
 	fixDashed = "for an event with no content declare an empty struct (struct{}), or remove json:\"-\" from the fields that hold its content"
+	fixClash  = "give one of them another name with a json tag (json:\"name\"), or give the embedded struct a field name"
 	fixField  = "leave the field out of the stored value (tag it json:\"-\") or store what it stands for in a type JSON encodes"
 	fixIface  = "use a concrete type, or implement json.Marshaler and json.Unmarshaler on the enclosing type"
 	fixSample = "make MarshalJSON and UnmarshalJSON inverse, or export the fields that hold the value's content"
@@ -122,6 +129,11 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 		if len(sf.unsettable) > 0 {
 			return &fault{path, t, fmt.Sprintf("embeds %s, a pointer to an unexported struct, which JSON cannot set when decoding", sf.unsettable[0]),
 				"embed the struct by value, export its type, or give it a named field"}
+		}
+		if len(sf.clashes) > 0 {
+			c := sf.clashes[0]
+			return &fault{path, t, fmt.Sprintf("has fields %s that JSON names %q at the same depth, so JSON stores none of them",
+				strings.Join(lo.Map(c, func(f field, _ int) string { return fieldPath(t, f.index) }), " and "), c[0].name), fixClash}
 		}
 		if f := empty(t, path, sf, enc, encOK); f != nil {
 			return f
@@ -314,14 +326,15 @@ func isBytes(t reflect.Type) bool {
 // field is a field that JSON encodes, with the index that reaches it
 // through embedded structs.
 type field struct {
-	name  string
-	typ   reflect.Type
-	index []int
+	name   string
+	typ    reflect.Type
+	index  []int
+	tagged bool // named by its json tag
 }
 
 // structFields is what JSON makes of the fields of a struct.
 type structFields struct {
-	fields []field // the fields JSON encodes
+	fields []field // the fields JSON encodes, in the order of their indexes
 	// hidden names the fields that hold content JSON leaves out
 	// (unexported ones not tagged json:"-"), and dashed those tagged
 	// json:"-", which JSON leaves out as told.
@@ -330,56 +343,138 @@ type structFields struct {
 	// encoding/json encodes but cannot decode into (it fails, or panics
 	// when the field is tagged with a name).
 	unsettable []string
+	// clashes are the fields JSON drops because others of their name are
+	// at their depth, tagged as they are: a set per name, of which JSON
+	// stores none.
+	clashes [][]field
 }
 
-// jsonFields returns the fields of struct t as encoding/json finds them:
-// exported fields, and the fields of embedded structs, exported or not.
-// Name conflicts between embedded structs, which JSON resolves by
-// dropping fields, are not resolved here.
+// jsonFields returns the fields of struct t as encoding/json's typeFields
+// finds them: exported fields, and the fields of embedded structs,
+// exported or not, depth by depth, each struct type once; then, of the
+// fields of one JSON name, the shallowest, and of those the one tagged
+// with the name, hides the others.
+//
+// A hidden field is never stored, and passes: a struct that declares its
+// own X over an embedded one means the X it declares (in Go too, v.X
+// names the shallowest X), and a json tag that gives a field the name of
+// another at its depth is the author's choice. When no field of a name
+// hides the others (two embedded structs each with an X at the same
+// depth, two fields tagged with the same name), JSON stores none of them,
+// though the author can set each (v.A.X): those are clashes, which
+// inspecting refuses.
 func jsonFields(t reflect.Type) structFields {
 	var sf structFields
-	var walk func(t reflect.Type, index []int, seen map[reflect.Type]bool)
-	walk = func(t reflect.Type, index []int, seen map[reflect.Type]bool) {
-		if seen[t] {
-			return
-		}
-		seen[t] = true
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if f.Name == "_" {
+	var all []field
+	// embedded is a struct type to walk at the next depth, with the index
+	// of each place it is embedded at: encoding/json walks it once, and
+	// counts its fields once per place, so that they clash.
+	type embedded struct {
+		typ reflect.Type
+		at  [][]int
+	}
+	visited := map[reflect.Type]bool{}
+	for next := []*embedded{{typ: t, at: [][]int{nil}}}; len(next) > 0; {
+		depth := next
+		next = nil
+		queued := map[reflect.Type]*embedded{}
+		for _, e := range depth {
+			if visited[e.typ] {
 				continue
 			}
-			tag := f.Tag.Get("json")
-			if tag == "-" {
-				sf.dashed = append(sf.dashed, f.Name)
-				continue
+			visited[e.typ] = true
+			for i := range e.typ.NumField() {
+				f := e.typ.Field(i)
+				if f.Name == "_" {
+					continue
+				}
+				tag := f.Tag.Get("json")
+				if tag == "-" {
+					sf.dashed = append(sf.dashed, f.Name)
+					continue
+				}
+				ft := f.Type
+				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
+					sf.hidden = append(sf.hidden, f.Name)
+					continue
+				}
+				if f.Anonymous && !f.IsExported() && f.Type.Kind() == reflect.Pointer {
+					sf.unsettable = append(sf.unsettable, f.Type.String())
+					continue
+				}
+				name, _, _ := strings.Cut(tag, ",")
+				if !validName(name) {
+					name = ""
+				}
+				if name == "" && f.Anonymous && ft.Kind() == reflect.Struct {
+					idx := append(slices.Clone(e.at[0]), i)
+					if q, ok := queued[ft]; ok {
+						q.at = append(q.at, idx)
+					} else {
+						queued[ft] = &embedded{typ: ft, at: [][]int{idx}}
+						next = append(next, queued[ft])
+					}
+					continue
+				}
+				for _, at := range e.at {
+					all = append(all, field{name: lo.Ternary(name == "", f.Name, name), typ: f.Type, index: append(slices.Clone(at), i), tagged: name != ""})
+				}
 			}
-			ft := f.Type
-			if ft.Name() == "" && ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
-				sf.hidden = append(sf.hidden, f.Name)
-				continue
-			}
-			if f.Anonymous && !f.IsExported() && f.Type.Kind() == reflect.Pointer {
-				sf.unsettable = append(sf.unsettable, f.Type.String())
-				continue
-			}
-			idx := append(index[:len(index):len(index)], i)
-			name, _, _ := strings.Cut(tag, ",")
-			if name == "" && f.Anonymous && ft.Kind() == reflect.Struct {
-				walk(ft, idx, seen)
-				continue
-			}
-			if name == "" {
-				name = f.Name
-			}
-			sf.fields = append(sf.fields, field{name: name, typ: f.Type, index: idx})
 		}
 	}
-	walk(t, nil, map[reflect.Type]bool{})
+	byName := lo.GroupBy(all, func(f field) string { return f.name })
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
+		same := byName[name]
+		slices.SortFunc(same, func(a, b field) int {
+			return cmp.Or(cmp.Compare(len(a.index), len(b.index)), compareBool(b.tagged, a.tagged), slices.Compare(a.index, b.index))
+		})
+		top := same[0]
+		if len(same) > 1 && len(same[1].index) == len(top.index) && same[1].tagged == top.tagged {
+			sf.clashes = append(sf.clashes, lo.Filter(same, func(f field, _ int) bool { return len(f.index) == len(top.index) && f.tagged == top.tagged }))
+			continue
+		}
+		sf.fields = append(sf.fields, top)
+	}
+	slices.SortFunc(sf.fields, func(a, b field) int { return slices.Compare(a.index, b.index) })
 	return sf
+}
+
+func compareBool(a, b bool) int {
+	return cmp.Compare(lo.Ternary(a, 1, 0), lo.Ternary(b, 1, 0))
+}
+
+// validName reports whether encoding/json takes a tag's name as the
+// field's name; it uses the Go name for any other.
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c): // not a backslash or a quote
+		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
+			return false
+		}
+	}
+	return true
+}
+
+// fieldPath names the field of struct t at index, through the embedded
+// structs that lead to it: ".shadowA.X".
+func fieldPath(t reflect.Type, index []int) string {
+	var b strings.Builder
+	for _, i := range index {
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		f := t.Field(i)
+		b.WriteString("." + f.Name)
+		t = f.Type
+	}
+	return b.String()
 }
 
 // roundTrip checks that sample, of type t, decodes to itself or at least
