@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -158,9 +159,17 @@ func (c *JSON[E]) Err() error {
 	return c.err
 }
 
+// replaced is how encoding/json writes each byte of a string that is not
+// valid UTF-8. Encode looks for it in what JSON wrote, which costs next to
+// nothing, and only then walks the value for such a string: a valid
+// string holding U+FFFD is written as the character itself, and the text
+// \ufffd with its backslash escaped.
+var replaced = []byte(`\ufffd`)
+
 // Encode implements [Codec]. A value that holds, in a field of type any,
 // a value of a type that [JSON.RegisterVersion] would refuse fails with
-// [ErrUnencodable].
+// [ErrUnencodable], and so does a value that holds a string that is not
+// valid UTF-8, which JSON would store changed: store bytes as []byte.
 func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 	if c.err != nil {
 		return "", 0, nil, c.err
@@ -173,6 +182,11 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 	data, err := json.Marshal(e)
 	if err != nil {
 		return "", 0, nil, fmt.Errorf("encode %s: %w", jt.name, err)
+	}
+	if bytes.Contains(data, replaced) {
+		if where, bad := badString(reflect.ValueOf(any(e)), false, ""); bad {
+			return "", 0, nil, fmt.Errorf("encode %q (%v): %s holds a string that is not valid UTF-8: JSON would store it changed; store bytes as []byte: %w", jt.name, t, where, ErrUnencodable)
+		}
 	}
 	if jt.dynamic {
 		if f := contents(reflect.ValueOf(any(e)), false, "", c.check.shapeOf); f != nil {

@@ -76,6 +76,15 @@
 // export the fields, implement json.Marshaler and json.Unmarshaler, or
 // register the parts the type holds instead of the type.
 //
+// What a value holds is checked when it is encoded: [JSON.Encode] refuses,
+// with [ErrUnencodable], a value of a refused type in a field of type any,
+// and a string (or string map key) that is not valid UTF-8, which JSON
+// would store with each invalid byte replaced by U+FFFD; bytes belong in a
+// []byte. The string check costs next to nothing: Encode walks the value
+// only when what JSON wrote holds a replaced byte. What a type's own
+// MarshalJSON or MarshalText writes is its own, and [JSONCheck], which
+// checks types and does not encode, does not look at strings.
+//
 // # Upcasting, compression, encryption and personal data
 //
 // Every record says in its Encoding which steps were applied after the

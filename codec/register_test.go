@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"pgregory.net/rapid"
@@ -292,6 +293,84 @@ func TestEncodeRefusesUnencodableContentOfAny(t *testing.T) {
 	if err != nil || string(data) != `{"Attrs":{"n":1.5,"tags":["a"]},"Extra":{"amount":3}}` {
 		t.Fatalf("Encode of encodable content: %s, %v", data, err)
 	}
+}
+
+// JSON stores each byte of a string that is not valid UTF-8 as U+FFFD,
+// so the value would come back changed: Encode refuses it, naming the
+// field, without spoiling the codec. Bytes are stored as []byte.
+func TestEncodeRefusesInvalidUTF8(t *testing.T) {
+	type (
+		name  struct{ Name string }
+		lines struct {
+			Items []struct{ Note *string }
+			Tags  map[string]int
+			Extra any
+		}
+	)
+	bad := "ab\xffcd"
+	c := codec.NewJSON[any]().Register("Name", name{}).Register("Lines", lines{}).Register("Text", "").Register("Plain", plain{})
+	if err := c.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		v    any
+		says string
+	}{
+		{name{bad}, `encode "Name" (codec_test.name): field .Name holds a string that is not valid UTF-8: JSON would store it changed; store bytes as []byte`},
+		{lines{Items: []struct{ Note *string }{{}, {&bad}}}, "field .Items[1].Note holds a string that is not valid UTF-8"},
+		{lines{Tags: map[string]int{"ok": 1, bad: 2}}, "a key of field .Tags holds a string that is not valid UTF-8"},
+		{lines{Extra: map[string]any{"k": []any{1.0, bad}}}, `field .Extra["k"][1] holds a string`},
+		{bad, "the value holds a string that is not valid UTF-8"},
+	} {
+		_, _, data, err := c.Encode(tc.v)
+		if !errors.Is(err, codec.ErrUnencodable) || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("Encode(%#v) = %s, %v; want ErrUnencodable saying %q", tc.v, data, err, tc.says)
+		}
+	}
+	_, err := codec.NewMapper[any](c).ToEvent(context.Background(), codec.Placement{StreamID: "s", Version: 1}, name{bad}, store.Metadata{})
+	if !errors.Is(err, codec.ErrUnencodable) {
+		t.Errorf("Pipeline.ToEvent: %v, want ErrUnencodable", err)
+	}
+	if c.Err() != nil {
+		t.Fatalf("a refused value spoiled the codec: %v", c.Err())
+	}
+	// What JSON stores as it is: U+FFFD itself, the text \ufffd, bytes,
+	// and what a marshaler writes.
+	for _, v := range []any{
+		name{"a\ufffdb"},
+		name{`a\ufffdb`},
+		plain{Raw: []byte{0xff}, Tags: []string{"\ufffd"}},
+		lines{Extra: json.RawMessage(`"\ufffd"`)},
+	} {
+		if _, _, _, err := c.Encode(v); err != nil {
+			t.Errorf("Encode(%#v): %v", v, err)
+		}
+	}
+}
+
+// Whatever the bytes of a string, Encode refuses it or it comes back as
+// it went in.
+func TestEncodeNeverChangesAString(t *testing.T) {
+	c := acceptedCodec(t)
+	rapid.Check(t, func(t *rapid.T) {
+		s := string(rapid.SliceOf(rapid.Byte()).Draw(t, "bytes"))
+		v := plain{ID: s, Tags: []string{s}, Counts: map[string]int{s: 1}, Ref: &s}
+		name, version, data, err := c.Encode(v)
+		if !utf8.ValidString(s) {
+			if !errors.Is(err, codec.ErrUnencodable) {
+				t.Fatalf("Encode of %q: %s, %v; want ErrUnencodable", s, data, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("Encode of %q: %v", s, err)
+		}
+		got, err := c.Decode(name, version, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameValue(t, v, got)
+	})
 }
 
 // Types that JSON stores with their content.

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/samber/lo"
 
@@ -580,4 +581,65 @@ func leaf(t reflect.Type) bool {
 		return true
 	}
 	return false
+}
+
+// badString returns where v, of a type [JSON] accepts, holds a string
+// that is not valid UTF-8, which JSON would store changed (each invalid
+// byte as U+FFFD): a string, or a string map key, that JSON encodes
+// itself. What a type's own marshaler writes is its own. v has been
+// encoded without error, so it holds no cycle.
+func badString(v reflect.Value, addr bool, path string) (string, bool) {
+	t := v.Type()
+	if _, ok := encoderOf(t, addr); ok {
+		return "", false
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return named(path), !utf8.ValidString(v.String())
+	case reflect.Interface:
+		if !v.IsNil() {
+			return badString(v.Elem(), false, path)
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return badString(v.Elem(), true, path)
+		}
+	case reflect.Struct:
+		for _, f := range jsonFields(t).fields {
+			fv, err := v.FieldByIndexErr(f.index)
+			if err != nil {
+				continue // behind a nil embedded pointer: not encoded
+			}
+			if where, ok := badString(fv, addr, path+"."+f.name); ok {
+				return where, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if isBytes(t) {
+			return "", false
+		}
+		for i := range v.Len() {
+			if where, ok := badString(v.Index(i), addr || t.Kind() == reflect.Slice, fmt.Sprintf("%s[%d]", path, i)); ok {
+				return where, true
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if k := it.Key(); k.Kind() == reflect.String && !utf8.ValidString(k.String()) {
+				return "a key of " + named(path), true
+			}
+			if where, ok := badString(it.Value(), false, fmt.Sprintf("%s[%#v]", path, it.Key())); ok {
+				return where, true
+			}
+		}
+	}
+	return "", false
+}
+
+// named names the position path in an encoded value.
+func named(path string) string {
+	if path == "" {
+		return "the value"
+	}
+	return "field " + path
 }
