@@ -23,13 +23,18 @@ type (
 		Tags       []string    `json:"tags,omitempty"`
 		At         time.Time   `json:"at"`
 	}
+	// tagged has a field of type any, whose content Encode checks.
+	tagged struct {
+		Order orderPlaced    `json:"order"`
+		Attrs map[string]any `json:"attrs"`
+	}
 )
 
 // BenchmarkEncode is the encode of an event by [codec.JSON]: a typical
-// one (ids, three lines, a note, tags, a time) and one that carries a
-// long text.
+// one (ids, three lines, a note, tags, a time), one that carries a long
+// text, and one with fields of type any.
 func BenchmarkEncode(b *testing.B) {
-	c := codec.NewJSON[any]().Register("OrderPlaced", orderPlaced{})
+	c := codec.NewJSON[any]().Register("OrderPlaced", orderPlaced{}).Register("Tagged", tagged{})
 	if err := c.Err(); err != nil {
 		b.Fatal(err)
 	}
@@ -49,8 +54,8 @@ func BenchmarkEncode(b *testing.B) {
 	text.Note = strings.Repeat("A long note with some text in it, and ünïcödé too. ", 80)
 	for _, bc := range []struct {
 		name string
-		e    orderPlaced
-	}{{"typical", typical}, {"text", text}} {
+		e    any
+	}{{"typical", typical}, {"text", text}, {"any", tagged{Order: typical, Attrs: map[string]any{"channel": "web", "lines": typical.Lines}}}} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
 				if _, _, _, err := c.Encode(bc.e); err != nil {

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -443,6 +444,20 @@ func jsonFields(t reflect.Type) structFields {
 	return sf
 }
 
+// fieldCache holds the encoded fields of each struct type, reflect.Type →
+// []field, as encoding/json caches its own: [JSON.Encode] walks the
+// fields of every value that has a field of type any.
+var fieldCache sync.Map
+
+// encodedFields returns the fields of struct t that JSON encodes.
+func encodedFields(t reflect.Type) []field {
+	if fs, ok := fieldCache.Load(t); ok {
+		return fs.([]field)
+	}
+	fs, _ := fieldCache.LoadOrStore(t, jsonFields(t).fields)
+	return fs.([]field)
+}
+
 func compareBool(a, b bool) int {
 	return cmp.Compare(lo.Ternary(a, 1, 0), lo.Ternary(b, 1, 0))
 }
@@ -541,7 +556,7 @@ func contents(v reflect.Value, addr bool, path string, shapeOf func(reflect.Type
 		if _, ok := encoderOf(t, addr); ok {
 			return nil
 		}
-		for _, f := range jsonFields(t).fields {
+		for _, f := range encodedFields(t) {
 			fv, err := v.FieldByIndexErr(f.index)
 			if err != nil {
 				continue // behind a nil embedded pointer: not encoded
@@ -605,7 +620,7 @@ func badString(v reflect.Value, addr bool, path string) (string, bool) {
 			return badString(v.Elem(), true, path)
 		}
 	case reflect.Struct:
-		for _, f := range jsonFields(t).fields {
+		for _, f := range encodedFields(t) {
 			fv, err := v.FieldByIndexErr(f.index)
 			if err != nil {
 				continue // behind a nil embedded pointer: not encoded
