@@ -21,7 +21,16 @@ func TestJSONCheck(t *testing.T) {
 			N     int
 			Reply chan error `json:"-"`
 		}
-		holder struct{ V any }
+		holder  struct{ V any }
+		onlyTag struct {
+			Reply chan error `json:"-"`
+		}
+		xa    struct{ X int }
+		xb    struct{ X int }
+		clash struct {
+			xa
+			xb
+		}
 	)
 	var c codec.JSONCheck
 	for _, tc := range []struct {
@@ -36,6 +45,9 @@ func TestJSONCheck(t *testing.T) {
 		{"any holding an int", holder{V: 1}, ""},
 		{"unexported fields", hidden{1}, "no exported fields (only n)"},
 		{"a channel", withChan{N: 1}, "chan"},
+		{"every field tagged -", onlyTag{Reply: make(chan error)}, `every one tagged json:"-" (Reply)`},
+		{"embedded fields of the same name", clash{}, `fields .xa.X and .xb.X that JSON names "X"`},
+		{"any holding embedded fields of the same name", holder{V: clash{}}, `at .V, codec_test.clash has fields .xa.X`},
 		{"any holding unexported fields", holder{V: hidden{1}}, "at .V"},
 		{"a map holding unexported fields", map[string]any{"k": hidden{1}}, "no exported fields"},
 	} {

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -85,12 +86,19 @@ func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
 // It refuses, with an error matching [ErrUnencodable], a type whose
 // values would not survive JSON:
 //
-//   - a struct with fields but none that JSON encodes (all unexported),
-//     which would be stored as {} — decider.Either is one — unless it
+//   - a struct with fields but none that JSON encodes (all unexported, or
+//     all tagged json:"-"), which would be stored as {} — decider.Either
+//     is one — unless it
 //     implements json.Marshaler (or encoding.TextMarshaler) and its
 //     pointer json.Unmarshaler (or encoding.TextUnmarshaler); the same for
 //     every struct reached through its exported fields, slices, arrays,
 //     maps and pointers;
+//   - a struct with fields of one JSON name of which JSON stores none:
+//     two embedded structs with an X at the same depth (and no shallower
+//     X), or two fields tagged with the same name. A field hidden by a
+//     shallower one of its name, or by one tagged with its name at its
+//     depth, is left out as encoding/json leaves it out, and passes: in Go
+//     too, v.X names the field that hides it;
 //   - a struct whose MarshalJSON or UnmarshalJSON is promoted from an
 //     embedded field, such as a time.Time, while it has other fields: JSON
 //     would encode the embedded field alone;
@@ -104,7 +112,8 @@ func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
 //     Pass a sample with its fields set to check a type's own marshalers.
 //
 // An empty struct, such as a marker event, is accepted: it has nothing to
-// lose. The content of a field of type any is known only from a value:
+// lose; declare an event with no content so, rather than with fields
+// tagged json:"-". The content of a field of type any is known only from a value:
 // [JSON.Encode] refuses a value that holds a type refused here, and
 // decodes as JSON's own types (map[string]any, []any, float64, string,
 // bool).
@@ -150,9 +159,17 @@ func (c *JSON[E]) Err() error {
 	return c.err
 }
 
+// replaced is how encoding/json writes each byte of a string that is not
+// valid UTF-8. Encode looks for it in what JSON wrote, which costs next to
+// nothing, and only then walks the value for such a string: a valid
+// string holding U+FFFD is written as the character itself, and the text
+// \ufffd with its backslash escaped.
+var replaced = []byte(`\ufffd`)
+
 // Encode implements [Codec]. A value that holds, in a field of type any,
 // a value of a type that [JSON.RegisterVersion] would refuse fails with
-// [ErrUnencodable].
+// [ErrUnencodable], and so does a value that holds a string that is not
+// valid UTF-8, which JSON would store changed: store bytes as []byte.
 func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 	if c.err != nil {
 		return "", 0, nil, c.err
@@ -165,6 +182,11 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 	data, err := json.Marshal(e)
 	if err != nil {
 		return "", 0, nil, fmt.Errorf("encode %s: %w", jt.name, err)
+	}
+	if bytes.Contains(data, replaced) {
+		if where, bad := badString(reflect.ValueOf(any(e)), false, ""); bad {
+			return "", 0, nil, fmt.Errorf("encode %q (%v): %s holds a string that is not valid UTF-8: JSON would store it changed; store bytes as []byte: %w", jt.name, t, where, ErrUnencodable)
+		}
 	}
 	if jt.dynamic {
 		if f := contents(reflect.ValueOf(any(e)), false, "", c.check.shapeOf); f != nil {

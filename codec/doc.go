@@ -53,17 +53,37 @@
 // decider.Either, as {}; reloading it gives another state and no error. So
 // [JSON] checks every type when it is registered, with the structs,
 // slices, maps and pointers reachable through its exported fields, and
-// encodes and decodes a sample of it. It refuses a struct with no field
-// JSON encodes unless it marshals itself, a MarshalJSON promoted from an
-// embedded field over other fields, a MarshalJSON that JSON would not
-// call, a field JSON cannot encode (chan, func, complex) or decode (an
-// interface other than any), and a sample that does not survive the round
-// trip. Register keeps its chaining signature, so the refusal is kept:
+// encodes and decodes a sample of it. It refuses:
+//
+//   - a struct with fields but none that JSON encodes (all unexported, or
+//     all tagged json:"-"), unless it marshals itself; an empty struct,
+//     the way to declare an event with no content, passes;
+//   - fields of one JSON name of which JSON stores none, such as two
+//     embedded structs with an X at the same depth; a field hidden by a
+//     shallower one of its name (a struct's own X over an embedded X), or
+//     by one tagged with its name at its depth, is not stored and passes,
+//     as in Go, where v.X names the field that hides it;
+//   - a MarshalJSON promoted from an embedded field over other fields, and
+//     a MarshalJSON that JSON would not call;
+//   - a field JSON cannot encode (chan, func, complex) or decode (an
+//     interface other than any);
+//   - a sample that does not survive the round trip.
+//
+// Register keeps its chaining signature, so the refusal is kept:
 // [JSON.Err] reports the first, and every encode and decode, of the codec
 // and of a [NewMapper] pipeline around it, returns it. Its error matches
 // [ErrUnencodable] and says which type, what is wrong, and what to do:
 // export the fields, implement json.Marshaler and json.Unmarshaler, or
 // register the parts the type holds instead of the type.
+//
+// What a value holds is checked when it is encoded: [JSON.Encode] refuses,
+// with [ErrUnencodable], a value of a refused type in a field of type any,
+// and a string (or string map key) that is not valid UTF-8, which JSON
+// would store with each invalid byte replaced by U+FFFD; bytes belong in a
+// []byte. The string check costs next to nothing: Encode walks the value
+// only when what JSON wrote holds a replaced byte. What a type's own
+// MarshalJSON or MarshalText writes is its own, and [JSONCheck], which
+// checks types and does not encode, does not look at strings.
 //
 // # Upcasting, compression, encryption and personal data
 //

@@ -26,7 +26,9 @@ var (
 	// without their content, such as a struct whose fields are all
 	// unexported, which JSON stores as {}. [JSON] refuses such a type when
 	// it is registered and then fails every encode and decode with the
-	// refusal; see [JSON.RegisterVersion]. The error names the type name,
-	// the Go type, what is wrong with it and what to do.
+	// refusal; see [JSON.RegisterVersion]. [JSON.Encode] returns it too
+	// for a value it would store changed, such as one holding a string
+	// that is not valid UTF-8. The error names the type name, the Go
+	// type, what is wrong and what to do.
 	ErrUnencodable = errors.New("unencodable type")
 )

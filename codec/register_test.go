@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"pgregory.net/rapid"
@@ -69,6 +70,58 @@ type (
 	hidden2 struct{ Note string }
 	// panicky's MarshalJSON panics on the sample.
 	panicky struct{ N int }
+	// allDash has a field, and JSON stores none: every value is {}.
+	allDash struct {
+		A int `json:"-"`
+	}
+	allDashHidden struct {
+		a int `json:"-"`
+	}
+	embeddedAllDash struct{ allDash }
+	dashedEmbedding struct {
+		hidden2 `json:"-"`
+	}
+	nestedAllDash struct {
+		N     int
+		Inner allDash
+	}
+	// twoShadows embeds two X at the same depth, and JSON drops both.
+	shadowA    struct{ X, A int }
+	shadowB    struct{ X, B int }
+	twoShadows struct {
+		shadowA
+		shadowB
+	}
+	// baseTwice reaches base.ID and base.Version by two paths of the same
+	// depth, and JSON drops both.
+	leftBase  struct{ base }
+	rightBase struct{ base }
+	baseTwice struct {
+		leftBase
+		rightBase
+		Amount int
+	}
+	TaggedN struct {
+		N int `json:"n"`
+	}
+	TaggedM struct {
+		M int `json:"n"`
+	}
+)
+
+// Types of fields tagged with the same name, which go vet reports, built
+// at run time.
+var (
+	// sameTag has two fields tagged "x".
+	sameTag = reflect.New(reflect.StructOf([]reflect.StructField{
+		{Name: "A", Type: reflect.TypeFor[int](), Tag: `json:"x"`},
+		{Name: "B", Type: reflect.TypeFor[int](), Tag: `json:"x"`},
+	})).Elem().Interface()
+	// twoTagged embeds two fields tagged "n" at the same depth.
+	twoTagged = reflect.New(reflect.StructOf([]reflect.StructField{
+		{Name: "TaggedN", Type: reflect.TypeFor[TaggedN](), Anonymous: true},
+		{Name: "TaggedM", Type: reflect.TypeFor[TaggedM](), Anonymous: true},
+	})).Elem().Interface()
 )
 
 func (p panicky) MarshalJSON() ([]byte, error) { panic("no") }
@@ -117,6 +170,15 @@ func TestRegisterRefusesWhatJSONWouldLose(t *testing.T) {
 		{"sample whose MarshalJSON panics", panicky{}, "panics when the sample is encoded and decoded"},
 		{"sample that forgets", forgetful{n: 7}, "the sample encodes as 7 and decodes to a value that encodes as 0"},
 		{"sample that changes", capped{N: 50}, `the sample encodes as {"N":50} and decodes to a value that encodes as {"N":10}`},
+		{"every field tagged -", allDash{A: 1}, `has fields, every one tagged json:"-" (A), so JSON would store every value as {}; for an event with no content declare an empty struct`},
+		{"unexported field tagged -", allDashHidden{}, `every one tagged json:"-" (a)`},
+		{"embedded struct whose fields are tagged -", embeddedAllDash{}, `every one tagged json:"-" (A)`},
+		{"embedded struct tagged -", dashedEmbedding{}, `every one tagged json:"-" (hidden2)`},
+		{"nested struct whose fields are tagged -", nestedAllDash{}, `at .Inner, codec_test.allDash has fields, every one tagged json:"-"`},
+		{"embedded fields of the same name", twoShadows{}, `has fields .shadowA.X and .shadowB.X that JSON names "X" at the same depth, so JSON stores none of them; give one of them another name with a json tag`},
+		{"a struct embedded twice", baseTwice{}, `has fields .leftBase.base.ID and .rightBase.base.ID that JSON names "ID"`},
+		{"embedded fields of the same tag", twoTagged, `has fields .TaggedN.N and .TaggedM.M that JSON names "n"`},
+		{"fields of the same tag", sameTag, `has fields .A and .B that JSON names "x"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := codec.NewJSON[any]().Register("Good", moneyDeposited{}).Register("Bad", tc.sample)
@@ -233,6 +295,84 @@ func TestEncodeRefusesUnencodableContentOfAny(t *testing.T) {
 	}
 }
 
+// JSON stores each byte of a string that is not valid UTF-8 as U+FFFD,
+// so the value would come back changed: Encode refuses it, naming the
+// field, without spoiling the codec. Bytes are stored as []byte.
+func TestEncodeRefusesInvalidUTF8(t *testing.T) {
+	type (
+		name  struct{ Name string }
+		lines struct {
+			Items []struct{ Note *string }
+			Tags  map[string]int
+			Extra any
+		}
+	)
+	bad := "ab\xffcd"
+	c := codec.NewJSON[any]().Register("Name", name{}).Register("Lines", lines{}).Register("Text", "").Register("Plain", plain{})
+	if err := c.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		v    any
+		says string
+	}{
+		{name{bad}, `encode "Name" (codec_test.name): field .Name holds a string that is not valid UTF-8: JSON would store it changed; store bytes as []byte`},
+		{lines{Items: []struct{ Note *string }{{}, {&bad}}}, "field .Items[1].Note holds a string that is not valid UTF-8"},
+		{lines{Tags: map[string]int{"ok": 1, bad: 2}}, "a key of field .Tags holds a string that is not valid UTF-8"},
+		{lines{Extra: map[string]any{"k": []any{1.0, bad}}}, `field .Extra["k"][1] holds a string`},
+		{bad, "the value holds a string that is not valid UTF-8"},
+	} {
+		_, _, data, err := c.Encode(tc.v)
+		if !errors.Is(err, codec.ErrUnencodable) || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("Encode(%#v) = %s, %v; want ErrUnencodable saying %q", tc.v, data, err, tc.says)
+		}
+	}
+	_, err := codec.NewMapper[any](c).ToEvent(context.Background(), codec.Placement{StreamID: "s", Version: 1}, name{bad}, store.Metadata{})
+	if !errors.Is(err, codec.ErrUnencodable) {
+		t.Errorf("Pipeline.ToEvent: %v, want ErrUnencodable", err)
+	}
+	if c.Err() != nil {
+		t.Fatalf("a refused value spoiled the codec: %v", c.Err())
+	}
+	// What JSON stores as it is: U+FFFD itself, the text \ufffd, bytes,
+	// and what a marshaler writes.
+	for _, v := range []any{
+		name{"a\ufffdb"},
+		name{`a\ufffdb`},
+		plain{Raw: []byte{0xff}, Tags: []string{"\ufffd"}},
+		lines{Extra: json.RawMessage(`"\ufffd"`)},
+	} {
+		if _, _, _, err := c.Encode(v); err != nil {
+			t.Errorf("Encode(%#v): %v", v, err)
+		}
+	}
+}
+
+// Whatever the bytes of a string, Encode refuses it or it comes back as
+// it went in.
+func TestEncodeNeverChangesAString(t *testing.T) {
+	c := acceptedCodec(t)
+	rapid.Check(t, func(t *rapid.T) {
+		s := string(rapid.SliceOf(rapid.Byte()).Draw(t, "bytes"))
+		v := plain{ID: s, Tags: []string{s}, Counts: map[string]int{s: 1}, Ref: &s}
+		name, version, data, err := c.Encode(v)
+		if !utf8.ValidString(s) {
+			if !errors.Is(err, codec.ErrUnencodable) {
+				t.Fatalf("Encode of %q: %s, %v; want ErrUnencodable", s, data, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("Encode of %q: %v", s, err)
+		}
+		got, err := c.Decode(name, version, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameValue(t, v, got)
+	})
+}
+
 // Types that JSON stores with their content.
 type (
 	plain struct {
@@ -296,6 +436,31 @@ type (
 		Meta    map[string]any
 	}
 	pointerOK struct{ n int }
+	// someDash leaves out a part and stores the rest.
+	someDash struct {
+		allDash
+		N     int
+		cache int `json:"-"`
+	}
+	// emptyParts has fields that hold nothing: it is a marker too.
+	emptyParts struct {
+		marker
+		_ int
+	}
+	// shadowed's own X hides the embedded ones, as in Go: v.X is its own.
+	shadowed struct {
+		shadowA
+		shadowB
+		X int
+	}
+	// taggedWins's field tagged "X" hides shadowA.X at the same depth.
+	renamedX struct {
+		Y int `json:"X"`
+	}
+	taggedWins struct {
+		shadowA
+		renamedX
+	}
 )
 
 func (m money) MarshalJSON() ([]byte, error) {
@@ -365,6 +530,10 @@ var (
 		"Bytes":       []byte("abc"),
 		"Scores":      map[string][]int{"a": {1, 2}},
 		"Account":     account{CustomerID: "c", Holder: "h", Balance: 3, Deposits: 1},
+		"SomeDash":    someDash{N: 2},
+		"EmptyParts":  emptyParts{},
+		"Shadowed":    shadowed{shadowA: shadowA{A: 1}, shadowB: shadowB{B: 2}, X: 3},
+		"TaggedWins":  taggedWins{shadowA{A: 1}, renamedX{Y: 4}},
 	}
 )
 
@@ -464,6 +633,14 @@ func TestAcceptedTypesRoundTrip(t *testing.T) {
 			}
 		}),
 		rapid.Custom(func(t *rapid.T) any { return &pointerOK{n: rapid.Int().Draw(t, "n")} }),
+		rapid.Custom(func(t *rapid.T) any { return someDash{N: rapid.Int().Draw(t, "n")} }),
+		rapid.Just[any](emptyParts{}),
+		rapid.Custom(func(t *rapid.T) any { // the hidden X are left out
+			return shadowed{shadowA: shadowA{A: rapid.Int().Draw(t, "a")}, shadowB: shadowB{B: rapid.Int().Draw(t, "b")}, X: rapid.Int().Draw(t, "x")}
+		}),
+		rapid.Custom(func(t *rapid.T) any {
+			return taggedWins{shadowA{A: rapid.Int().Draw(t, "a")}, renamedX{Y: rapid.Int().Draw(t, "y")}}
+		}),
 	)
 	rapid.Check(t, func(t *rapid.T) {
 		v := gen.Draw(t, "value")
@@ -487,6 +664,31 @@ func genTree(depth int) *rapid.Generator[tree] {
 		}
 		return v
 	})
+}
+
+// A field hidden by another of its JSON name, shallower or tagged at its
+// depth, is left out as encoding/json leaves it out: the type is
+// accepted, since in Go too v.X names the field that hides the others,
+// and the hidden field is not stored. Only fields of which JSON stores
+// none are refused.
+func TestRegisterAcceptsHiddenFields(t *testing.T) {
+	c := acceptedCodec(t)
+	for _, tc := range []struct {
+		v, back any
+		want    string
+	}{
+		{shadowed{shadowA: shadowA{X: 9, A: 1}, shadowB: shadowB{X: 8}, X: 3}, shadowed{shadowA: shadowA{A: 1}, X: 3}, `{"A":1,"B":0,"X":3}`},
+		{taggedWins{shadowA{X: 9, A: 1}, renamedX{Y: 4}}, taggedWins{shadowA{A: 1}, renamedX{Y: 4}}, `{"A":1,"X":4}`},
+	} {
+		name, version, data, err := c.Encode(tc.v)
+		if err != nil || string(data) != tc.want {
+			t.Fatalf("Encode(%+v) = %s, %v; want %s", tc.v, data, err, tc.want)
+		}
+		got, err := c.Decode(name, version, data)
+		if err != nil || got != tc.back {
+			t.Fatalf("Decode(%s) = %+v, %v; want %+v", data, got, err, tc.back)
+		}
+	}
 }
 
 // A consumer filters the log by its mapper's types through the Mapper

@@ -2,12 +2,20 @@ package codec
 
 import (
 	"bytes"
+	"cmp"
 	stdenc "encoding"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/decider"
 )
@@ -28,6 +36,8 @@ var (
 // Remedies named in the errors, so that each says what to do.
 const (
 	fixStruct = "export the fields that hold its content, implement json.Marshaler and json.Unmarshaler on it, or register its parts (the types it holds) instead"
+	fixDashed = "for an event with no content declare an empty struct (struct{}), or remove json:\"-\" from the fields that hold its content"
+	fixClash  = "give one of them another name with a json tag (json:\"name\"), or give the embedded struct a field name"
 	fixField  = "leave the field out of the stored value (tag it json:\"-\") or store what it stands for in a type JSON encodes"
 	fixIface  = "use a concrete type, or implement json.Marshaler and json.Unmarshaler on the enclosing type"
 	fixSample = "make MarshalJSON and UnmarshalJSON inverse, or export the fields that hold the value's content"
@@ -117,26 +127,23 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 
 	switch t.Kind() {
 	case reflect.Struct:
-		fields, hidden, unsettable := jsonFields(t)
-		if len(unsettable) > 0 {
-			return &fault{path, t, fmt.Sprintf("embeds %s, a pointer to an unexported struct, which JSON cannot set when decoding", unsettable[0]),
+		sf := jsonFields(t)
+		if len(sf.unsettable) > 0 {
+			return &fault{path, t, fmt.Sprintf("embeds %s, a pointer to an unexported struct, which JSON cannot set when decoding", sf.unsettable[0]),
 				"embed the struct by value, export its type, or give it a named field"}
 		}
-		if len(fields) == 0 && len(hidden) > 0 {
-			what := fmt.Sprintf("has no exported fields (only %s) and does not implement json.Marshaler, so JSON would store every value as {}", strings.Join(hidden, ", "))
-			if encOK {
-				what = fmt.Sprintf("implements %s but its pointer has no UnmarshalJSON or UnmarshalText, and JSON cannot decode into its unexported fields (%s)", enc, strings.Join(hidden, ", "))
-			}
-			fix := fixStruct
-			if reflect.PointerTo(t).Implements(sumSetter) {
-				fix = fixSum
-			}
-			return &fault{path, t, what, fix}
+		if len(sf.clashes) > 0 {
+			c := sf.clashes[0]
+			return &fault{path, t, fmt.Sprintf("has fields %s that JSON names %q at the same depth, so JSON stores none of them",
+				strings.Join(lo.Map(c, func(f field, _ int) string { return fieldPath(t, f.index) }), " and "), c[0].name), fixClash}
+		}
+		if f := empty(t, path, sf, enc, encOK); f != nil {
+			return f
 		}
 		if encOK {
 			return nil // encoded by its method, decoded field by field
 		}
-		for _, f := range fields {
+		for _, f := range sf.fields {
 			if fl := in.visit(f.typ, addr, path+"."+f.name); fl != nil {
 				if fl.typ.Kind() == reflect.Interface && isKeyed(t) {
 					fl.fix = fixKeyed
@@ -164,6 +171,34 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 		return in.visit(t.Elem(), false, path+"[…]")
 	}
 	return nil
+}
+
+// empty reports a struct t that has fields but none that JSON encodes,
+// so that JSON stores every value as {} (or, when t marshals itself,
+// decodes none of them). A struct with no fields at all, or only blank
+// ones, has nothing to lose and passes: it is how an event with no
+// content is declared. Fields tagged json:"-" count as fields: a struct
+// whose every field is tagged so declares content it never stores.
+func empty(t reflect.Type, path string, sf structFields, enc string, encOK bool) *fault {
+	if len(sf.fields) > 0 || len(sf.hidden) == 0 && len(sf.dashed) == 0 {
+		return nil
+	}
+	fix := fixStruct
+	if reflect.PointerTo(t).Implements(sumSetter) {
+		fix = fixSum
+	}
+	if len(sf.hidden) == 0 {
+		what := fmt.Sprintf("has fields, every one tagged json:\"-\" (%s), so JSON would store every value as {}", strings.Join(sf.dashed, ", "))
+		if encOK {
+			what = fmt.Sprintf("implements %s but its pointer has no UnmarshalJSON or UnmarshalText, and JSON decodes none of its fields: every one is tagged json:\"-\" (%s)", enc, strings.Join(sf.dashed, ", "))
+		}
+		return &fault{path, t, what, fixDashed}
+	}
+	what := fmt.Sprintf("has no exported fields (only %s) and does not implement json.Marshaler, so JSON would store every value as {}", strings.Join(sf.hidden, ", "))
+	if encOK {
+		what = fmt.Sprintf("implements %s but its pointer has no UnmarshalJSON or UnmarshalText, and JSON cannot decode into its unexported fields (%s)", enc, strings.Join(sf.hidden, ", "))
+	}
+	return &fault{path, t, what, fix}
 }
 
 // isKeyed reports whether t is a decider.Keyed.
@@ -293,61 +328,169 @@ func isBytes(t reflect.Type) bool {
 // field is a field that JSON encodes, with the index that reaches it
 // through embedded structs.
 type field struct {
-	name  string
-	typ   reflect.Type
-	index []int
+	name   string
+	typ    reflect.Type
+	index  []int
+	tagged bool // named by its json tag
 }
 
-// jsonFields returns the fields of struct t that JSON encodes, found as
-// encoding/json finds them (exported fields, and the fields of embedded
-// structs, exported or not), the names of the fields that hold content
-// JSON leaves out (unexported ones not tagged json:"-"), and those of
-// embedded pointers to unexported structs, which encoding/json encodes but
-// cannot decode into (it fails, or panics when the field is tagged with a
-// name). Name conflicts between embedded structs, which JSON resolves by
-// dropping fields, are not resolved here.
-func jsonFields(t reflect.Type) (fields []field, hidden, unsettable []string) {
-	var walk func(t reflect.Type, index []int, seen map[reflect.Type]bool)
-	walk = func(t reflect.Type, index []int, seen map[reflect.Type]bool) {
-		if seen[t] {
-			return
-		}
-		seen[t] = true
-		for i := range t.NumField() {
-			sf := t.Field(i)
-			if sf.Name == "_" {
+// structFields is what JSON makes of the fields of a struct.
+type structFields struct {
+	fields []field // the fields JSON encodes, in the order of their indexes
+	// hidden names the fields that hold content JSON leaves out
+	// (unexported ones not tagged json:"-"), and dashed those tagged
+	// json:"-", which JSON leaves out as told.
+	hidden, dashed []string
+	// unsettable names the embedded pointers to unexported structs, which
+	// encoding/json encodes but cannot decode into (it fails, or panics
+	// when the field is tagged with a name).
+	unsettable []string
+	// clashes are the fields JSON drops because others of their name are
+	// at their depth, tagged as they are: a set per name, of which JSON
+	// stores none.
+	clashes [][]field
+}
+
+// jsonFields returns the fields of struct t as encoding/json's typeFields
+// finds them: exported fields, and the fields of embedded structs,
+// exported or not, depth by depth, each struct type once; then, of the
+// fields of one JSON name, the shallowest, and of those the one tagged
+// with the name, hides the others.
+//
+// A hidden field is never stored, and passes: a struct that declares its
+// own X over an embedded one means the X it declares (in Go too, v.X
+// names the shallowest X), and a json tag that gives a field the name of
+// another at its depth is the author's choice. When no field of a name
+// hides the others (two embedded structs each with an X at the same
+// depth, two fields tagged with the same name), JSON stores none of them,
+// though the author can set each (v.A.X): those are clashes, which
+// inspecting refuses.
+func jsonFields(t reflect.Type) structFields {
+	var sf structFields
+	var all []field
+	// embedded is a struct type to walk at the next depth, with the index
+	// of each place it is embedded at: encoding/json walks it once, and
+	// counts its fields once per place, so that they clash.
+	type embedded struct {
+		typ reflect.Type
+		at  [][]int
+	}
+	visited := map[reflect.Type]bool{}
+	for next := []*embedded{{typ: t, at: [][]int{nil}}}; len(next) > 0; {
+		depth := next
+		next = nil
+		queued := map[reflect.Type]*embedded{}
+		for _, e := range depth {
+			if visited[e.typ] {
 				continue
 			}
-			tag := sf.Tag.Get("json")
-			if tag == "-" {
-				continue
+			visited[e.typ] = true
+			for i := range e.typ.NumField() {
+				f := e.typ.Field(i)
+				if f.Name == "_" {
+					continue
+				}
+				tag := f.Tag.Get("json")
+				if tag == "-" {
+					sf.dashed = append(sf.dashed, f.Name)
+					continue
+				}
+				ft := f.Type
+				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
+					sf.hidden = append(sf.hidden, f.Name)
+					continue
+				}
+				if f.Anonymous && !f.IsExported() && f.Type.Kind() == reflect.Pointer {
+					sf.unsettable = append(sf.unsettable, f.Type.String())
+					continue
+				}
+				name, _, _ := strings.Cut(tag, ",")
+				if !validName(name) {
+					name = ""
+				}
+				if name == "" && f.Anonymous && ft.Kind() == reflect.Struct {
+					idx := append(slices.Clone(e.at[0]), i)
+					if q, ok := queued[ft]; ok {
+						q.at = append(q.at, idx)
+					} else {
+						queued[ft] = &embedded{typ: ft, at: [][]int{idx}}
+						next = append(next, queued[ft])
+					}
+					continue
+				}
+				for _, at := range e.at {
+					all = append(all, field{name: lo.Ternary(name == "", f.Name, name), typ: f.Type, index: append(slices.Clone(at), i), tagged: name != ""})
+				}
 			}
-			ft := sf.Type
-			if ft.Name() == "" && ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if !sf.IsExported() && !(sf.Anonymous && ft.Kind() == reflect.Struct) {
-				hidden = append(hidden, sf.Name)
-				continue
-			}
-			if sf.Anonymous && !sf.IsExported() && sf.Type.Kind() == reflect.Pointer {
-				unsettable = append(unsettable, sf.Type.String())
-				continue
-			}
-			idx := append(index[:len(index):len(index)], i)
-			name, _, _ := strings.Cut(tag, ",")
-			if name == "" && sf.Anonymous && ft.Kind() == reflect.Struct {
-				walk(ft, idx, seen)
-				continue
-			}
-			if name == "" {
-				name = sf.Name
-			}
-			fields = append(fields, field{name: name, typ: sf.Type, index: idx})
 		}
 	}
-	walk(t, nil, map[reflect.Type]bool{})
-	return fields, hidden, unsettable
+	byName := lo.GroupBy(all, func(f field) string { return f.name })
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
+		same := byName[name]
+		slices.SortFunc(same, func(a, b field) int {
+			return cmp.Or(cmp.Compare(len(a.index), len(b.index)), compareBool(b.tagged, a.tagged), slices.Compare(a.index, b.index))
+		})
+		top := same[0]
+		if len(same) > 1 && len(same[1].index) == len(top.index) && same[1].tagged == top.tagged {
+			sf.clashes = append(sf.clashes, lo.Filter(same, func(f field, _ int) bool { return len(f.index) == len(top.index) && f.tagged == top.tagged }))
+			continue
+		}
+		sf.fields = append(sf.fields, top)
+	}
+	slices.SortFunc(sf.fields, func(a, b field) int { return slices.Compare(a.index, b.index) })
+	return sf
+}
+
+// fieldCache holds the encoded fields of each struct type, reflect.Type →
+// []field, as encoding/json caches its own: [JSON.Encode] walks the
+// fields of every value that has a field of type any.
+var fieldCache sync.Map
+
+// encodedFields returns the fields of struct t that JSON encodes.
+func encodedFields(t reflect.Type) []field {
+	if fs, ok := fieldCache.Load(t); ok {
+		return fs.([]field)
+	}
+	fs, _ := fieldCache.LoadOrStore(t, jsonFields(t).fields)
+	return fs.([]field)
+}
+
+func compareBool(a, b bool) int {
+	return cmp.Compare(lo.Ternary(a, 1, 0), lo.Ternary(b, 1, 0))
+}
+
+// validName reports whether encoding/json takes a tag's name as the
+// field's name; it uses the Go name for any other.
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c): // not a backslash or a quote
+		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
+			return false
+		}
+	}
+	return true
+}
+
+// fieldPath names the field of struct t at index, through the embedded
+// structs that lead to it: ".shadowA.X".
+func fieldPath(t reflect.Type, index []int) string {
+	var b strings.Builder
+	for _, i := range index {
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		f := t.Field(i)
+		b.WriteString("." + f.Name)
+		t = f.Type
+	}
+	return b.String()
 }
 
 // roundTrip checks that sample, of type t, decodes to itself or at least
@@ -413,8 +556,7 @@ func contents(v reflect.Value, addr bool, path string, shapeOf func(reflect.Type
 		if _, ok := encoderOf(t, addr); ok {
 			return nil
 		}
-		fields, _, _ := jsonFields(t)
-		for _, f := range fields {
+		for _, f := range encodedFields(t) {
 			fv, err := v.FieldByIndexErr(f.index)
 			if err != nil {
 				continue // behind a nil embedded pointer: not encoded
@@ -454,4 +596,65 @@ func leaf(t reflect.Type) bool {
 		return true
 	}
 	return false
+}
+
+// badString returns where v, of a type [JSON] accepts, holds a string
+// that is not valid UTF-8, which JSON would store changed (each invalid
+// byte as U+FFFD): a string, or a string map key, that JSON encodes
+// itself. What a type's own marshaler writes is its own. v has been
+// encoded without error, so it holds no cycle.
+func badString(v reflect.Value, addr bool, path string) (string, bool) {
+	t := v.Type()
+	if _, ok := encoderOf(t, addr); ok {
+		return "", false
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return named(path), !utf8.ValidString(v.String())
+	case reflect.Interface:
+		if !v.IsNil() {
+			return badString(v.Elem(), false, path)
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return badString(v.Elem(), true, path)
+		}
+	case reflect.Struct:
+		for _, f := range encodedFields(t) {
+			fv, err := v.FieldByIndexErr(f.index)
+			if err != nil {
+				continue // behind a nil embedded pointer: not encoded
+			}
+			if where, ok := badString(fv, addr, path+"."+f.name); ok {
+				return where, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if isBytes(t) {
+			return "", false
+		}
+		for i := range v.Len() {
+			if where, ok := badString(v.Index(i), addr || t.Kind() == reflect.Slice, fmt.Sprintf("%s[%d]", path, i)); ok {
+				return where, true
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if k := it.Key(); k.Kind() == reflect.String && !utf8.ValidString(k.String()) {
+				return "a key of " + named(path), true
+			}
+			if where, ok := badString(it.Value(), false, fmt.Sprintf("%s[%#v]", path, it.Key())); ok {
+				return where, true
+			}
+		}
+	}
+	return "", false
+}
+
+// named names the position path in an encoded value.
+func named(path string) string {
+	if path == "" {
+		return "the value"
+	}
+	return "field " + path
 }
