@@ -11,6 +11,17 @@ import (
 // inspects each type once, and must not be copied after first use.
 type JSONCheck struct {
 	shapes sync.Map // reflect.Type → shape
+	fields sync.Map // reflect.Type → []field, of the structs met in a value
+}
+
+// fieldsOf returns the fields of struct t that JSON encodes, found once:
+// a value with fields of type any is walked on every encode.
+func (c *JSONCheck) fieldsOf(t reflect.Type) []field {
+	if fs, ok := c.fields.Load(t); ok {
+		return fs.([]field)
+	}
+	fs, _ := c.fields.LoadOrStore(t, jsonFields(t).fields)
+	return fs.([]field)
 }
 
 // shapeOf inspects t, once.
@@ -40,7 +51,7 @@ func (c *JSONCheck) Check(doing string, v any) error {
 		return s.fault.err(doing, t)
 	}
 	if s.dynamic {
-		if f := contents(reflect.ValueOf(v), false, "", c.shapeOf); f != nil {
+		if f := c.contents(reflect.ValueOf(v), false, ""); f != nil {
 			return f.err(doing, t)
 		}
 	}

@@ -184,12 +184,12 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 		return "", 0, nil, fmt.Errorf("encode %s: %w", jt.name, err)
 	}
 	if bytes.Contains(data, replaced) {
-		if where, bad := badString(reflect.ValueOf(any(e)), false, ""); bad {
+		if where, bad := c.check.badString(reflect.ValueOf(any(e)), false, ""); bad {
 			return "", 0, nil, fmt.Errorf("encode %q (%v): %s holds a string that is not valid UTF-8: JSON would store it changed; store bytes as []byte: %w", jt.name, t, where, ErrUnencodable)
 		}
 	}
 	if jt.dynamic {
-		if f := contents(reflect.ValueOf(any(e)), false, "", c.check.shapeOf); f != nil {
+		if f := c.check.contents(reflect.ValueOf(any(e)), false, ""); f != nil {
 			return "", 0, nil, f.err(fmt.Sprintf("encode %q", jt.name), t)
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -444,20 +443,6 @@ func jsonFields(t reflect.Type) structFields {
 	return sf
 }
 
-// fieldCache holds the encoded fields of each struct type, reflect.Type →
-// []field, as encoding/json caches its own: [JSON.Encode] walks the
-// fields of every value that has a field of type any.
-var fieldCache sync.Map
-
-// encodedFields returns the fields of struct t that JSON encodes.
-func encodedFields(t reflect.Type) []field {
-	if fs, ok := fieldCache.Load(t); ok {
-		return fs.([]field)
-	}
-	fs, _ := fieldCache.LoadOrStore(t, jsonFields(t).fields)
-	return fs.([]field)
-}
-
 func compareBool(a, b bool) int {
 	return cmp.Compare(lo.Ternary(a, 1, 0), lo.Ternary(b, 1, 0))
 }
@@ -530,8 +515,8 @@ func clip(b []byte) string {
 
 // contents checks what the positions of type any in v hold, which
 // inspecting v's type could not see. v has been encoded without error, so
-// it holds no cycle. shapeOf inspects a dynamic type.
-func contents(v reflect.Value, addr bool, path string, shapeOf func(reflect.Type) shape) *fault {
+// it holds no cycle.
+func (c *JSONCheck) contents(v reflect.Value, addr bool, path string) *fault {
 	t := v.Type()
 	switch t.Kind() {
 	case reflect.Interface:
@@ -539,29 +524,29 @@ func contents(v reflect.Value, addr bool, path string, shapeOf func(reflect.Type
 			return nil
 		}
 		e := v.Elem()
-		s := shapeOf(e.Type())
+		s := c.shapeOf(e.Type())
 		if s.fault != nil {
 			f := *s.fault
 			f.path = path + f.path
 			return &f
 		}
 		if s.dynamic {
-			return contents(e, false, path, shapeOf)
+			return c.contents(e, false, path)
 		}
 	case reflect.Pointer:
 		if !v.IsNil() {
-			return contents(v.Elem(), true, path, shapeOf)
+			return c.contents(v.Elem(), true, path)
 		}
 	case reflect.Struct:
 		if _, ok := encoderOf(t, addr); ok {
 			return nil
 		}
-		for _, f := range encodedFields(t) {
+		for _, f := range c.fieldsOf(t) {
 			fv, err := v.FieldByIndexErr(f.index)
 			if err != nil {
 				continue // behind a nil embedded pointer: not encoded
 			}
-			if fl := contents(fv, addr, path+"."+f.name, shapeOf); fl != nil {
+			if fl := c.contents(fv, addr, path+"."+f.name); fl != nil {
 				return fl
 			}
 		}
@@ -570,7 +555,7 @@ func contents(v reflect.Value, addr bool, path string, shapeOf func(reflect.Type
 			return nil
 		}
 		for i := range v.Len() {
-			if fl := contents(v.Index(i), addr || t.Kind() == reflect.Slice, fmt.Sprintf("%s[%d]", path, i), shapeOf); fl != nil {
+			if fl := c.contents(v.Index(i), addr || t.Kind() == reflect.Slice, fmt.Sprintf("%s[%d]", path, i)); fl != nil {
 				return fl
 			}
 		}
@@ -579,7 +564,7 @@ func contents(v reflect.Value, addr bool, path string, shapeOf func(reflect.Type
 			return nil
 		}
 		for it := v.MapRange(); it.Next(); {
-			if fl := contents(it.Value(), false, fmt.Sprintf("%s[%#v]", path, it.Key()), shapeOf); fl != nil {
+			if fl := c.contents(it.Value(), false, fmt.Sprintf("%s[%#v]", path, it.Key())); fl != nil {
 				return fl
 			}
 		}
@@ -603,7 +588,7 @@ func leaf(t reflect.Type) bool {
 // byte as U+FFFD): a string, or a string map key, that JSON encodes
 // itself. What a type's own marshaler writes is its own. v has been
 // encoded without error, so it holds no cycle.
-func badString(v reflect.Value, addr bool, path string) (string, bool) {
+func (c *JSONCheck) badString(v reflect.Value, addr bool, path string) (string, bool) {
 	t := v.Type()
 	if _, ok := encoderOf(t, addr); ok {
 		return "", false
@@ -613,19 +598,19 @@ func badString(v reflect.Value, addr bool, path string) (string, bool) {
 		return named(path), !utf8.ValidString(v.String())
 	case reflect.Interface:
 		if !v.IsNil() {
-			return badString(v.Elem(), false, path)
+			return c.badString(v.Elem(), false, path)
 		}
 	case reflect.Pointer:
 		if !v.IsNil() {
-			return badString(v.Elem(), true, path)
+			return c.badString(v.Elem(), true, path)
 		}
 	case reflect.Struct:
-		for _, f := range encodedFields(t) {
+		for _, f := range c.fieldsOf(t) {
 			fv, err := v.FieldByIndexErr(f.index)
 			if err != nil {
 				continue // behind a nil embedded pointer: not encoded
 			}
-			if where, ok := badString(fv, addr, path+"."+f.name); ok {
+			if where, ok := c.badString(fv, addr, path+"."+f.name); ok {
 				return where, true
 			}
 		}
@@ -634,7 +619,7 @@ func badString(v reflect.Value, addr bool, path string) (string, bool) {
 			return "", false
 		}
 		for i := range v.Len() {
-			if where, ok := badString(v.Index(i), addr || t.Kind() == reflect.Slice, fmt.Sprintf("%s[%d]", path, i)); ok {
+			if where, ok := c.badString(v.Index(i), addr || t.Kind() == reflect.Slice, fmt.Sprintf("%s[%d]", path, i)); ok {
 				return where, true
 			}
 		}
@@ -643,7 +628,7 @@ func badString(v reflect.Value, addr bool, path string) (string, bool) {
 			if k := it.Key(); k.Kind() == reflect.String && !utf8.ValidString(k.String()) {
 				return "a key of " + named(path), true
 			}
-			if where, ok := badString(it.Value(), false, fmt.Sprintf("%s[%#v]", path, it.Key())); ok {
+			if where, ok := c.badString(it.Value(), false, fmt.Sprintf("%s[%#v]", path, it.Key())); ok {
 				return where, true
 			}
 		}
