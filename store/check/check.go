@@ -41,13 +41,10 @@ func Append(streamID string, expected int64, events []store.Event) error {
 			}
 			ids[e.ID] = i
 		}
+		if err := typeName(e.Type); err != nil {
+			return fmt.Errorf("append to stream %q: event %d: %w", streamID, i, err)
+		}
 		switch {
-		case e.Type == "":
-			return fmt.Errorf("append to stream %q: event %d has an empty type name: %w", streamID, i, store.ErrInvalid)
-		case len(e.Type) > store.MaxTypeLen:
-			return fmt.Errorf("append to stream %q: event %d type name is %d bytes, the limit is %d: %w", streamID, i, len(e.Type), store.MaxTypeLen, store.ErrInvalid)
-		case !validText(e.Type):
-			return fmt.Errorf("append to stream %q: event %d type name %q is not valid UTF-8 or contains a NUL byte: %w", streamID, i, e.Type, store.ErrInvalid)
 		case e.SchemaVersion < 0:
 			return fmt.Errorf("append to stream %q: event %d (%s) has schema version %d, want ≥ 1: %w", streamID, i, e.Type, e.SchemaVersion, store.ErrInvalid)
 		case !validText(e.Encoding):
