@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/samber/lo"
 	"pgregory.net/rapid"
 
 	"github.com/annals-dev/annals"
@@ -67,17 +68,21 @@ func TestCompositeEqualsPureCatchesWhatDiffers(t *testing.T) {
 	generous.Decide = func(c vote, s tally) ([]voted, error) { return []voted{{Option: c.option}}, nil }
 	for name, c := range map[string]struct {
 		build func(t *rapid.T) *annals.Composite[pollCommand, pollEvent, pollState]
-		says  string
+		says  []string // what the check may say, one of them
 	}{
-		"a part of another decider": {pollComposite(annals.New(memory.New()), generous, votedCodec(), "panel-"), "the pure composition rejects it"},
-		"two kinds in one stream":   {pollComposite(annals.New(memory.New()), tallyDecider(), votedCodec(), "poll-"), "load back from the store other than the pure fold"},
-		"events that lose content":  {pollComposite(annals.New(memory.New()), tallyDecider(), lossy{}, "panel-"), "load back from the store other than the pure fold"},
+		"a part of another decider": {pollComposite(annals.New(memory.New()), generous, votedCodec(), "panel-"), []string{"the pure composition rejects it"}},
+		// Where the two kinds meet shows first in what loads back, or,
+		// when the draws make the second kind's first command a vote its
+		// tally of both kinds' events refuses, in that decision.
+		"two kinds in one stream": {pollComposite(annals.New(memory.New()), tallyDecider(), votedCodec(), "poll-"),
+			[]string{"load back from the store other than the pure fold", "and the stored one fails: too many votes"}},
+		"events that lose content": {pollComposite(annals.New(memory.New()), tallyDecider(), lossy{}, "panel-"), []string{"load back from the store other than the pure fold"}},
 	} {
 		r := &recorder{TB: t}
 		CompositeEqualsPure(r, polls, c.build, pollCommandGen)
 		r.finish()
-		if !strings.Contains(r.output(), c.says) {
-			t.Errorf("%s: the check said\n%s\nwant %q", name, r.output(), c.says)
+		if !lo.SomeBy(c.says, func(s string) bool { return strings.Contains(r.output(), s) }) {
+			t.Errorf("%s: the check said\n%s\nwant one of %q", name, r.output(), c.says)
 		}
 	}
 }
