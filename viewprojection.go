@@ -84,11 +84,7 @@ func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mappe
 			return 0, err
 		}
 		maps.Copy(states, loaded)
-		first := map[string]int{} // the index in recs of each key's first event
 		for _, ke := range events {
-			if _, ok := first[ke.key]; !ok {
-				first[ke.key] = ke.at
-			}
 			if err := recovered(func() error { states[ke.key] = v.Evolve(states[ke.key], ke.event); return nil }); err != nil {
 				return ke.at, err
 			}
@@ -98,12 +94,15 @@ func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mappe
 			// A state that cannot be saved stops the view at the first
 			// event of the batch that evolved it: the events before are
 			// committed, and the view resumes there.
+			firstOf := func() int {
+				return lo.FindOrElse(events, keyed{}, func(ke keyed) bool { return ke.key == k }).at
+			}
 			data, err := stateJSON.encode(states[k])
 			if err != nil {
-				return first[k], fmt.Errorf("view %q key %q: %w", name, k, err)
+				return firstOf(), fmt.Errorf("view %q key %q: %w", name, k, err)
 			}
 			if err := tx.SaveState(ctx, name, k, data); err != nil {
-				return first[k], fmt.Errorf("view %q key %q: %w", name, k, err)
+				return firstOf(), fmt.Errorf("view %q key %q: %w", name, k, err)
 			}
 		}
 		return len(recs), nil

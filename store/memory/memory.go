@@ -219,7 +219,7 @@ func (s *Store) Wait(ctx context.Context, after int64) error {
 	for {
 		s.mu.Lock()
 		head := int64(s.log.len())
-		if s.changed == nil && head <= after {
+		if s.changed == nil && head <= after && !s.closed {
 			s.changed = make(chan struct{})
 		}
 		changed, closed := s.changed, s.closed
