@@ -165,50 +165,55 @@ func TestAStateJSONWouldEmptyIsRefusedAtConstruction(t *testing.T) {
 	}
 }
 
-// A state whose field of type any holds a value JSON would empty stops
-// the view at the first event of the batch that evolved that state: the
-// events before it are committed, nothing is saved as {}.
-func TestAStateJSONWouldEmptyStopsTheViewAtItsEvent(t *testing.T) {
+// A state JSON would store without its content stops the view at the
+// first event of the batch that evolved that state: the events before it
+// are committed, and nothing is saved changed. Its field of type any
+// holds a value JSON would empty, or a string that is not valid UTF-8,
+// whose bytes JSON would replace.
+func TestAStateJSONWouldChangeStopsTheViewAtItsEvent(t *testing.T) {
 	ctx := context.Background()
-	s := annals.New(memory.New())
 	type noted struct{ Note any }
-	v := annals.NewViewProjection(s, "notes", view.View[noted, incremented]{
-		Evolve: func(n noted, e incremented) noted {
-			if e.To == 3 {
-				return noted{Note: hiddenTally{e.To}}
+	for name, hide := range map[string]any{"emptied": hiddenTally{3}, "not UTF-8": "caf\xe9"} {
+		s := annals.New(memory.New())
+		v := annals.NewViewProjection(s, "notes", view.View[noted, incremented]{
+			Evolve: func(n noted, e incremented) noted {
+				if e.To == 3 {
+					return noted{Note: hide}
+				}
+				return noted{Note: e.To}
+			},
+		}, counterCodec(), byStream)
+		r := annals.NewRunner(s, counter, counterCodec())
+		for _, stream := range []string{"a", "a", "b", "b", "b"} { // b's third event hides its state
+			if _, err := r.Handle(ctx, stream, increment{}); err != nil {
+				t.Fatal(err)
 			}
-			return noted{Note: e.To}
-		},
-	}, counterCodec(), byStream)
-	r := annals.NewRunner(s, counter, counterCodec())
-	for _, stream := range []string{"a", "a", "b", "b", "b"} { // b's third event hides its state
-		if _, err := r.Handle(ctx, stream, increment{}); err != nil {
-			t.Fatal(err)
 		}
-	}
-	_, err := v.CatchUp(ctx)
-	var stopped *annals.ConsumerError
-	if !errors.As(err, &stopped) || !errors.Is(err, codec.ErrUnencodable) {
-		t.Fatalf("CatchUp = %v, want a ConsumerError matching codec.ErrUnencodable", err)
-	}
-	// a's events (1, 2) were committed; b's first event (3) is where
-	// the batch first touched the state it could not save.
-	if stopped.Position != 3 {
-		t.Fatalf("stopped at %d, want 3: the first event of the batch that evolved b", stopped.Position)
-	}
-	if pos, _ := v.Position(ctx); pos != 2 {
-		t.Fatalf("checkpoint %d, want 2: the events before b's committed", pos)
-	}
-	if got, err := v.Get(ctx, "a"); err != nil || got.Note != float64(2) {
-		t.Fatalf("a's state %+v, %v; want its note 2 committed", got, err)
-	}
-	if _, err := v.Get(ctx, "b"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("b's state: %v, want none saved", err)
+		_, err := v.CatchUp(ctx)
+		var stopped *annals.ConsumerError
+		if !errors.As(err, &stopped) || !errors.Is(err, codec.ErrUnencodable) {
+			t.Fatalf("%s: CatchUp = %v, want a ConsumerError matching codec.ErrUnencodable", name, err)
+		}
+		// a's events (1, 2) were committed; b's first event (3) is where
+		// the batch first touched the state it could not save.
+		if stopped.Position != 3 {
+			t.Fatalf("%s: stopped at %d, want 3: the first event of the batch that evolved b", name, stopped.Position)
+		}
+		if pos, _ := v.Position(ctx); pos != 2 {
+			t.Fatalf("%s: checkpoint %d, want 2: the events before b's committed", name, pos)
+		}
+		if got, err := v.Get(ctx, "a"); err != nil || got.Note != float64(2) {
+			t.Fatalf("%s: a's state %+v, %v; want its note 2 committed", name, got, err)
+		}
+		if _, err := v.Get(ctx, "b"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%s: b's state: %v, want none saved", name, err)
+		}
 	}
 }
 
 type (
 	secretPayment struct{ amount int }
+	notePayment   struct{ Note string }
 	replyPayment  struct {
 		Amount int
 		Reply  chan error
@@ -221,12 +226,13 @@ type (
 
 // An idempotency key tells a retry from another command by the command's
 // JSON: a command JSON cannot encode whole is refused before anything is
-// stored, since {} would make two payments one, and a reply channel
-// would make a retry another command.
+// stored, since {} or a string whose invalid bytes JSON replaces alike
+// would make two payments one, and a reply channel would make a retry
+// another command.
 func TestIdempotencyKeyNeedsACommandJSONEncodesWhole(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
-	for name, cmd := range map[string]any{"unexported fields": secretPayment{100}, "a channel": replyPayment{100, make(chan error)}} {
+	for name, cmd := range map[string]any{"unexported fields": secretPayment{100}, "a channel": replyPayment{100, make(chan error)}, "a string not UTF-8": notePayment{"caf\xe9"}} {
 		r := annals.NewRunner(s, counterOf[any](), counterCodec())
 		_, err := r.Handle(ctx, "pay-"+name, cmd, annals.WithIdempotencyKey("k-"+name))
 		if !errors.Is(err, codec.ErrUnencodable) {

@@ -199,8 +199,10 @@ func WithMetadata(m store.Metadata) HandleOption {
 // content as JSON: the same key with a command of other content fails
 // with [ErrIdempotencyKey]. So a keyed command must be one JSON encodes
 // whole: Handle refuses, with an error matching [codec.ErrUnencodable]
-// and storing nothing, a command whose fields are all unexported or that
-// holds a channel or a function; tag such a field json:"-" (a reply
+// and storing nothing, a command whose fields are all unexported, that
+// holds a channel or a function, or that holds a string that is not
+// valid UTF-8 (JSON replaces its bytes, so two such commands could not be
+// told apart: keep bytes in a []byte); tag a field json:"-" (a reply
 // channel) to leave it out of the comparison.
 func WithIdempotencyKey(key string) HandleOption {
 	return func(c *handleConfig) { c.key = key }
@@ -700,8 +702,10 @@ func (r *Runner[C, E, S]) alreadyDone(ctx context.Context, streamID string, cur 
 // so that an idempotency key reused for another command is caught. A
 // command whose content JSON would lose, whole or in part, is refused:
 // two commands could not be told apart ({} for a struct whose fields are
-// all unexported), or a retry could not be told from the first (a reply
-// channel), and a stored write would be answered as another's.
+// all unexported, or strings that differ only in bytes that are not
+// valid UTF-8, which JSON replaces alike), or a retry could not be told
+// from the first (a reply channel), and a stored write would be answered
+// as another's.
 func fingerprint(check *codec.JSONCheck, cmd any) (string, error) {
 	if err := check.Check("fingerprint the command", cmd); err != nil {
 		return "", err
@@ -709,6 +713,9 @@ func fingerprint(check *codec.JSONCheck, cmd any) (string, error) {
 	data, err := json.Marshal(cmd)
 	if err != nil {
 		return "", fmt.Errorf("fingerprint the command %T: %w", cmd, err)
+	}
+	if err := check.CheckEncoded("fingerprint the command", cmd, data); err != nil {
+		return "", err
 	}
 	sum := sha256.Sum256(append(fmt.Appendf(nil, "%T\x00", cmd), data...))
 	return hex.EncodeToString(sum[:16]), nil

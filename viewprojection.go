@@ -292,7 +292,8 @@ func newStateJSON[S any](doing string) *stateJSON {
 }
 
 // encode encodes st, refusing a state that holds, in a field of type
-// any, a value whose content JSON would lose.
+// any, a value whose content JSON would lose, or a string that is not
+// valid UTF-8, which JSON would store changed.
 func (j *stateJSON) encode(st any) ([]byte, error) {
 	if err := j.check.Check("encode the state", st); err != nil {
 		return nil, err
@@ -300,6 +301,9 @@ func (j *stateJSON) encode(st any) ([]byte, error) {
 	data, err := json.Marshal(st)
 	if err != nil {
 		return nil, fmt.Errorf("encode the state: %w", err)
+	}
+	if err := j.check.CheckEncoded("encode the state", st, data); err != nil {
+		return nil, err
 	}
 	return data, nil
 }

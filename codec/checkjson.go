@@ -1,6 +1,8 @@
 package codec
 
 import (
+	"bytes"
+	"fmt"
 	"reflect"
 	"sync"
 )
@@ -54,6 +56,23 @@ func (c *JSONCheck) Check(doing string, v any) error {
 		if f := c.contents(reflect.ValueOf(v), false, ""); f != nil {
 			return f.err(doing, t)
 		}
+	}
+	return nil
+}
+
+// CheckEncoded reports whether data, what encoding/json wrote for v after
+// [JSONCheck.Check] passed, holds every string of v unchanged: nil, or an
+// error matching [ErrUnencodable] that names the field holding a string
+// that is not valid UTF-8, which JSON wrote with each invalid byte
+// replaced by U+FFFD. It walks v only when data holds such a
+// replacement, so it costs next to nothing otherwise. doing names the
+// check in the error, such as "encode the state".
+func (c *JSONCheck) CheckEncoded(doing string, v any, data []byte) error {
+	if v == nil || !bytes.Contains(data, replaced) {
+		return nil
+	}
+	if where, bad := c.badString(reflect.ValueOf(v), false, ""); bad {
+		return fmt.Errorf("%s (%T): %s holds a string that is not valid UTF-8: JSON would store it changed; store bytes as []byte: %w", doing, v, where, ErrUnencodable)
 	}
 	return nil
 }

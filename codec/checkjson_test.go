@@ -1,9 +1,14 @@
 package codec_test
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"pgregory.net/rapid"
 
 	"github.com/annals-dev/annals/codec"
 )
@@ -61,4 +66,72 @@ func TestJSONCheck(t *testing.T) {
 			}
 		}
 	}
+}
+
+// CheckEncoded passes exactly what JSON wrote unchanged: a value whose
+// strings, wherever they are, decode back as they were, and it names
+// where a string that is not valid UTF-8 is.
+func TestJSONCheckEncodedNeverPassesAChangedString(t *testing.T) {
+	type inner struct{ Name string }
+	type state struct {
+		Note   string
+		Tags   []string
+		ByName map[string]int
+		Held   any
+		Inner  *inner
+	}
+	var c codec.JSONCheck
+	rapid.Check(t, func(t *rapid.T) {
+		s := string(rapid.SliceOf(rapid.Byte()).Draw(t, "bytes"))
+		where := rapid.IntRange(0, 4).Draw(t, "where")
+		v := state{Note: "n", Tags: []string{"t"}, ByName: map[string]int{"k": 1}, Held: "h", Inner: &inner{"i"}}
+		field := []string{".Note", ".Tags", ".ByName", ".Held", ".Inner.Name"}[where]
+		switch where {
+		case 0:
+			v.Note = s
+		case 1:
+			v.Tags = append(v.Tags, s)
+		case 2:
+			v.ByName[s] = 2
+		case 3:
+			v.Held = map[string]any{"deep": []any{s}}
+		case 4:
+			v.Inner.Name = s
+		}
+		data, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.CheckEncoded("save it", v, data)
+		var back state
+		if err := json.Unmarshal(data, &back); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := json.Marshal(back)
+		unchanged := utf8.ValidString(s)
+		if unchanged != (err == nil) {
+			t.Fatalf("CheckEncoded of %q at %s = %v; the string is valid UTF-8: %v", s, field, err, unchanged)
+		}
+		if unchanged && !reflect.DeepEqual(normal(t, data), normal(t, again)) {
+			t.Fatalf("passed %q at %s, but JSON did not write it back the same", s, field)
+		}
+		if !unchanged && (!errors.Is(err, codec.ErrUnencodable) || !strings.HasPrefix(err.Error(), "save it") || !strings.Contains(err.Error(), field)) {
+			t.Fatalf("CheckEncoded of %q at %s = %v; want an error matching ErrUnencodable that names %s", s, field, err, field)
+		}
+	})
+	for _, ok := range []any{nil, state{Note: "\ufffd"}, state{Note: `\ufffd`}, state{Held: "\ufffd"}} {
+		data, _ := json.Marshal(ok)
+		if err := c.CheckEncoded("save it", ok, data); err != nil {
+			t.Errorf("CheckEncoded(%#v) = %v, want nil: its strings are valid", ok, err)
+		}
+	}
+}
+
+// normal decodes JSON into plain values, for comparing two encodings.
+func normal(t *rapid.T, data []byte) any {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

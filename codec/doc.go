@@ -82,8 +82,9 @@
 // would store with each invalid byte replaced by U+FFFD; bytes belong in a
 // []byte. The string check costs next to nothing: Encode walks the value
 // only when what JSON wrote holds a replaced byte. What a type's own
-// MarshalJSON or MarshalText writes is its own, and [JSONCheck], which
-// checks types and does not encode, does not look at strings.
+// MarshalJSON or MarshalText writes is its own. [JSONCheck] makes the
+// same checks for values stored as JSON outside a codec: Check before
+// encoding, CheckEncoded on what encoding/json wrote.
 //
 // # Upcasting, compression, encryption and personal data
 //
