@@ -183,9 +183,9 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 	if err != nil {
 		return "", 0, nil, fmt.Errorf("encode %s: %w", jt.name, err)
 	}
-	if bytes.Contains(data, replaced) {
-		if where, bad := c.check.badString(reflect.ValueOf(any(e)), false, ""); bad {
-			return "", 0, nil, fmt.Errorf("encode %q (%v): %s holds a string that is not valid UTF-8: JSON would store it changed; store bytes as []byte: %w", jt.name, t, where, ErrUnencodable)
+	if bytes.Contains(data, replaced) { // rare: formats doing only then
+		if err := c.check.CheckEncoded(fmt.Sprintf("encode %q", jt.name), any(e), data); err != nil {
+			return "", 0, nil, err
 		}
 	}
 	if jt.dynamic {
