@@ -67,11 +67,12 @@ func PartOf[E any](m Mapper[E]) Part {
 // sum make it panic: a programming error found at start-up. Parts that
 // cannot be told apart are refused as [JSON.RegisterVersion] refuses a
 // type: [Sum.Err] reports an error that matches [ErrUnencodable] and names
-// the type, and every encode and decode returns it. That is the case of a
-// type name listed by two parts (the same event type registered in two
-// cases, say) unless both read only their own instances' streams with
-// prefixes that never meet; of a part that lists no type names; and of a
-// part whose own registration was refused.
+// the type, and every encode and decode returns it. That is the case of
+// two parts that keep their instances in streams whose prefixes meet
+// (one is, or begins, the other), whatever their type names; of a type
+// name listed by two parts (the same event type registered in two cases,
+// say) unless both read only their own instances' streams; of a part that
+// lists no type names; and of a part whose own registration was refused.
 func NewSum[E any](parts ...Part) *Sum[E] {
 	t := reflect.TypeFor[E]()
 	sum, ok := any(new(E)).(decider.SumSetter)
@@ -107,12 +108,15 @@ func (s *Sum[E]) check(t reflect.Type) error {
 			return fmt.Errorf("sum %v: case %d: %w", t, i, err)
 		}
 		names := p.types()
-		if names == nil {
+		if len(names) == 0 {
 			return refuse("case %d (%v) lists no type names, and a sum finds the case of a record by its type name; give the part a mapper that lists them (Types)", i, p.valueType())
 		}
 		for _, name := range lo.Uniq(names) {
 			s.byName[name] = append(s.byName[name], i)
 		}
+	}
+	if err := s.checkPrefixes(refuse); err != nil {
+		return err
 	}
 	names := lo.Keys(s.byName)
 	slices.Sort(names)
@@ -121,22 +125,46 @@ func (s *Sum[E]) check(t reflect.Type) error {
 		if len(cases) < 2 {
 			continue
 		}
-		var prefixes []string
-		owner := map[string]int{}
+		// Prefixes that meet were refused above: cases that all keep
+		// their instances in streams of their own are told apart by the
+		// stream.
 		for _, i := range cases {
-			ps, ok := s.parts[i].addressed(name)
-			if !ok {
+			if _, ok := s.parts[i].addressed(name); !ok {
 				return refuse("type %q is read by cases %v (%s), and its records would not say which; register the type in one case only, or store each case's instances in streams of their own (codec.NewKeyed)",
 					name, cases, strings.Join(lo.Map(cases, func(i, _ int) string { return s.parts[i].valueType().String() }), ", "))
 			}
-			for _, p := range ps {
-				for _, q := range prefixes {
-					if (strings.HasPrefix(p, q) || strings.HasPrefix(q, p)) && owner[q] != i {
-						return refuse("type %q is read by case %d and case %d, in streams prefixed %q and %q, which may name one stream; give each kind of instance a prefix of its own", name, owner[q], i, q, p)
-					}
-				}
-				prefixes, owner[p] = append(prefixes, p), i
+		}
+	}
+	return nil
+}
+
+// checkPrefixes refuses two cases that keep their instances in streams
+// whose prefixes meet: an instance of one could then share a stream with
+// an instance of the other (keys "x-1" under "book-" and "1" under
+// "book-x-"), whatever their type names, and each would load the other's
+// events as its own.
+func (s *Sum[E]) checkPrefixes(refuse func(format string, args ...any) error) error {
+	type owned struct {
+		prefix string
+		owner  int
+	}
+	var seen []owned
+	for i, p := range s.parts {
+		var mine []string
+		for _, name := range p.types() {
+			if ps, ok := p.addressed(name); ok {
+				mine = append(mine, ps...)
 			}
+		}
+		for _, prefix := range lo.Uniq(mine) {
+			for _, o := range seen {
+				if strings.HasPrefix(prefix, o.prefix) || strings.HasPrefix(o.prefix, prefix) {
+					return refuse("case %d (%v) and case %d (%v) keep their instances in streams prefixed %q and %q, which may name one stream; give each kind of instance a prefix that does not begin another's", o.owner, s.parts[o.owner].valueType(), i, p.valueType(), o.prefix, prefix)
+				}
+			}
+		}
+		for _, prefix := range lo.Uniq(mine) {
+			seen = append(seen, owned{prefix, i})
 		}
 	}
 	return nil

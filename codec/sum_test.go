@@ -415,6 +415,10 @@ func TestSumRefusesCasesItCannotTellApart(t *testing.T) {
 		{"prefixes that meet", codec.NewSum[bells](codec.NewKeyed(codec.StreamPrefix[string]("bell-"), rungCodec()), codec.NewKeyed(codec.StreamPrefix[string]("bell-tower-"), rungCodec())).Err(), `in streams prefixed "bell-" and "bell-tower-"`},
 		{"a refused part", codec.NewSum[decider.Either[lit, any]](litCodec(), codec.NewJSON[any]().Register("Hidden", hidden{})).Err(), "case 1: register \"Hidden\""},
 		{"a part that lists no names", codec.NewSum[decider.Either[lit, noted]](litCodec(), codec.PartOf[noted](silent{})).Err(), "case 1 (codec_test.noted) lists no type names"},
+		{"a codec that registered nothing", codec.NewSum[decider.Either[lit, noted]](litCodec(), codec.NewJSON[noted]()).Err(), "case 1 (codec_test.noted) lists no type names"},
+		{"prefixes that meet, types apart", codec.NewSum[decider.Either[decider.Keyed[string, lit], decider.Keyed[string, noted]]](codec.NewKeyed(codec.StreamPrefix[string]("item-"), litCodec()), codec.NewKeyed(codec.StreamPrefix[string]("item-"), notedCodec())).Err(), `in streams prefixed "item-" and "item-"`},
+		{"one prefix beginning another, types apart", codec.NewSum[decider.Either[decider.Keyed[string, lit], decider.Keyed[string, noted]]](codec.NewKeyed(codec.StreamPrefix[string]("book-x-"), litCodec()), codec.NewKeyed(codec.StreamPrefix[string]("book-"), notedCodec())).Err(), `keep their instances in streams prefixed "book-x-" and "book-", which may name one stream`},
+		{"prefixes that meet in a nested sum's case", codec.NewSum[decider.Either[decider.Keyed[string, lit], decider.Either[decider.Keyed[string, noted], lit]]](codec.NewKeyed(codec.StreamPrefix[string]("a-"), litCodec()), codec.NewSum[decider.Either[decider.Keyed[string, noted], lit]](codec.NewKeyed(codec.StreamPrefix[string]("a-b-"), notedCodec()), codec.NewJSON[lit]().Register("Other", lit{}))).Err(), `prefixed "a-" and "a-b-"`},
 	} {
 		if !errors.Is(c.err, codec.ErrUnencodable) || !strings.Contains(fmt.Sprint(c.err), c.says) {
 			t.Errorf("%s: %v, want ErrUnencodable saying %q", c.name, c.err, c.says)
