@@ -216,11 +216,11 @@ func (c *copier) run(ctx context.Context) error {
 	if c.dstInv, err = c.dstExp.Inventory(ctx); err != nil {
 		return fmt.Errorf("copy: target: %w", err)
 	}
-	if err := c.checkTarget(ctx); err != nil {
-		return err
-	}
 	if c.cps, err = collect(c.srcExp.ExportCheckpoints(ctx)); err != nil {
 		return fmt.Errorf("copy: read the source's checkpoints: %w", err)
+	}
+	if err := c.checkTarget(ctx); err != nil {
+		return err
 	}
 	// A consumer to rebuild that is misspelt would keep its checkpoint
 	// and resume without its read model: refuse before writing.
@@ -369,6 +369,24 @@ func (c *copier) checkTarget(ctx context.Context) error {
 				}
 			})
 			return notEmpty("the target holds %d %s %q that the source does not (%d in all)", len(extra[:min(len(extra), 5)]), k.what, extra[:min(len(extra), 5)], len(extra))
+		}
+	}
+	// A checkpoint the target holds may only move forward: one ahead of
+	// the source's would be moved back, and its consumer would handle
+	// events again. (A position maps to one no greater, and a schema
+	// version is copied as it is.)
+	if c.dstInv.Checkpoints > 0 {
+		held := map[string]int64{}
+		for cp, err := range c.dstExp.ExportCheckpoints(ctx) {
+			if err != nil {
+				return fmt.Errorf("copy: target: %w", err)
+			}
+			held[cp.Consumer] = cp.Position
+		}
+		for _, cp := range c.cps {
+			if at, ok := held[cp.Consumer]; ok && at > cp.Position {
+				return notEmpty("the target's checkpoint %q is at %d, ahead of the source's %d, and would move back", cp.Consumer, at, cp.Position)
+			}
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -217,6 +218,33 @@ func TestCopyRefusesATargetWithOtherData(t *testing.T) {
 				t.Errorf("the refused copy wrote to the target")
 			}
 		})
+	}
+}
+
+// Running a copy again over a finished one moves no checkpoint back: a
+// target whose consumer went further than the source's is refused, and
+// nothing is written.
+func TestCopyRefusesToMoveACheckpointBack(t *testing.T) {
+	ctx := context.Background()
+	src := open(t, storeURL(t, "sqlite"))
+	head := fill(t, src, 2, 3)
+	dst := open(t, storeURL(t, "sqlite"))
+	if _, err := storecopy.Copy(ctx, src, dst, storecopy.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.SetCheckpoint(ctx, "balances", head); err != nil {
+		t.Fatal(err)
+	}
+	before := dump(t, dst)
+	_, err := storecopy.Copy(ctx, src, dst, storecopy.Options{})
+	if !errors.Is(err, storecopy.ErrNotEmpty) || !strings.Contains(err.Error(), `checkpoint "balances" is at `+strconv.FormatInt(head, 10)) {
+		t.Fatalf("copy over a target whose checkpoint is ahead: %v, want ErrNotEmpty naming the checkpoint", err)
+	}
+	if after := dump(t, dst); !reflect.DeepEqual(before, after) {
+		t.Errorf("the refused copy wrote to the target")
+	}
+	if at, err := dst.Checkpoint(ctx, "balances"); err != nil || at != head {
+		t.Errorf("the target's checkpoint is %d, %v; want it left at %d", at, err, head)
 	}
 }
 
