@@ -127,14 +127,20 @@ func TestAPanicInAnAsyncConsumerStopsOnlyIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 5)
-	err := sys.Run(ctx)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sys.Run(runCtx) }()
 	var stopped *annals.ConsumerError
 	var panicked *annals.PanicError
-	if !errors.As(err, &stopped) || !errors.As(err, &panicked) || stopped.Position != 3 {
-		t.Fatalf("Run = %v, want a ConsumerError at position 3 caused by a PanicError", err)
+	if err := sys.WaitQuiet(ctx); !errors.As(err, &stopped) || !errors.As(err, &panicked) || stopped.Position != 3 {
+		t.Fatalf("WaitQuiet = %v, want a ConsumerError at position 3 caused by a PanicError", err)
 	}
 	if pos, _ := c.Position(ctx); pos != 2 {
 		t.Fatalf("checkpoint %d, want 2", pos)
+	}
+	stop()
+	if err := <-done; !errors.As(err, &stopped) || !errors.As(err, &panicked) || stopped.Position != 3 {
+		t.Fatalf("Run = %v, want a ConsumerError at position 3 caused by a PanicError", err)
 	}
 }
 

@@ -358,6 +358,11 @@ func (p *Projection[T]) Name() string { return p.name }
 
 func (p *Projection[T]) storeHandle() *Store { return p.store }
 
+// forgetCursor makes the next step start from the checkpoint the store
+// holds, not from where this projection's last commit left it: for a
+// retry after an operator moved the checkpoint (see [System.Retry]).
+func (p *Projection[T]) forgetCursor() { p.cursor.forget() }
+
 // Position returns the projection's checkpoint: the position of the last
 // event it has handled or skipped.
 func (p *Projection[T]) Position(ctx context.Context) (int64, error) {

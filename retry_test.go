@@ -3,7 +3,9 @@ package annals_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/store"
@@ -92,5 +94,130 @@ func TestRetryOfASagaSettlesWhatItSent(t *testing.T) {
 	}
 	if err := sys.WaitQuiet(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// In an Async system a consumer that stopped waits in Run: Status and
+// WaitQuiet report it stopped, and once Retry has caught it up Run
+// follows the log with it again, so that WaitQuiet sees it keep up and
+// Run ends without its old failure.
+func TestRetryReturnsAStoppedConsumerToRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Async))
+	sys.OnError(func(string, error) {})
+	var failing atomic.Bool
+	failing.Store(true)
+	handled := map[int64]int{}
+	down := must(annals.NewRecordProjection(s, "down", func(_ context.Context, _ store.StateTx, r store.Record) error {
+		if failing.Load() && r.Position == 2 {
+			return errors.New("read model down")
+		}
+		handled[r.Position]++
+		return nil
+	}))
+	if err := sys.Add(down); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sys.Run(runCtx) }()
+	r := annals.NewRunner(s, counter, counterCodec())
+	appendN(t, r, "c", 3)
+	var stopped *annals.ConsumerError
+	if err := sys.WaitQuiet(ctx); !errors.As(err, &stopped) || stopped.Position != 2 {
+		t.Fatalf("WaitQuiet while down = %v, want it stopped at 2", err)
+	}
+
+	failing.Store(false)
+	if n, err := sys.Retry(ctx, "down"); err != nil || n != 2 {
+		t.Fatalf("Retry after the fix = %d, %v; want events 2 and 3 handled", n, err)
+	}
+	appendN(t, r, "d", 2) // followed by Run, not by a retry
+	quiet, end := context.WithTimeout(ctx, 10*time.Second)
+	defer end()
+	if err := sys.WaitQuiet(quiet); err != nil {
+		t.Fatalf("WaitQuiet after the retry = %v, want the consumer running again and caught up", err)
+	}
+	if status := must(sys.Status(ctx)); status[0].Stopped != nil || status[0].Lag != 0 {
+		t.Fatalf("status after the retry = %+v, want it running and caught up", status[0])
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want no failure: the consumer was retried", err)
+	}
+	// Event 1 is handled again when the batch that failed at 2 is rolled
+	// back; from 2 on, Retry and Run took turns without overlap.
+	for pos := int64(2); pos <= 5; pos++ {
+		if handled[pos] != 1 {
+			t.Fatalf("event %d handled %d times, want once: %v", pos, handled[pos], handled)
+		}
+	}
+}
+
+// A consumer that stopped under Run in one process goes on there once
+// another process (an operator's ops replay) has caught it up: Run sees
+// its checkpoint move past the event it stopped at.
+func TestAStoppedConsumerResumesWhenAnotherProcessRetriesIt(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	shared := memory.New()
+	var failing atomic.Bool
+	failing.Store(true)
+	handle := func(_ context.Context, _ store.StateTx, r store.Record) error {
+		if failing.Load() && r.Position == 2 {
+			return errors.New("read model down")
+		}
+		return nil
+	}
+
+	// The application's process runs the consumer.
+	app := annals.New(shared)
+	sys := must(annals.NewSystem(app, annals.Async))
+	sys.OnError(func(string, error) {})
+	if err := sys.Add(must(annals.NewRecordProjection(app, "down", handle))); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sys.Run(runCtx) }()
+	r := annals.NewRunner(app, counter, counterCodec())
+	appendN(t, r, "c", 3)
+	var stopped *annals.ConsumerError
+	if err := sys.WaitQuiet(ctx); !errors.As(err, &stopped) || stopped.Position != 2 {
+		t.Fatalf("WaitQuiet while down = %v, want it stopped at 2", err)
+	}
+
+	// The operator's process retries it once the cause is fixed.
+	failing.Store(false)
+	op := annals.New(shared)
+	opSys := must(annals.NewSystem(op, annals.Async))
+	if err := opSys.Add(must(annals.NewRecordProjection(op, "down", handle))); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := opSys.Retry(ctx, "down"); err != nil || n != 2 {
+		t.Fatalf("the operator's Retry = %d, %v; want events 2 and 3 handled", n, err)
+	}
+
+	// The application's Run reads the checkpoint once a second.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if status := must(sys.Status(ctx)); status[0].Stopped == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the application still reports the consumer stopped 10 s after the operator's retry")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	appendN(t, r, "d", 2)
+	quiet, end := context.WithTimeout(ctx, 10*time.Second)
+	defer end()
+	if err := sys.WaitQuiet(quiet); err != nil {
+		t.Fatalf("WaitQuiet in the application after the operator's retry = %v, want its Run following the log again", err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want no failure: the consumer was retried", err)
 	}
 }

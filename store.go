@@ -42,6 +42,7 @@ type Store struct {
 
 	observer atomic.Pointer[observer] // see Observe
 	closed   atomic.Bool              // Close was called: a system's Run stops
+	done     chan struct{}            // closed by Close, for waits on a closed flag
 }
 
 // The handle is each of the interfaces that consumers of a store take.
@@ -92,7 +93,7 @@ func New(adapter store.Store) *Store {
 	if h, ok := adapter.(*Store); ok {
 		return h
 	}
-	s := &Store{adapter: adapter, name: reflect.TypeOf(adapter).String()}
+	s := &Store{adapter: adapter, name: reflect.TypeOf(adapter).String(), done: make(chan struct{})}
 	s.states, _ = adapter.(store.StateStore)
 	s.snaps, _ = adapter.(snapshot.Store)
 	s.keys, _ = adapter.(store.KeyStore)
@@ -197,7 +198,9 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 // Close closes the adapter. A [System.Run] on the store then returns an
 // error matching [store.ErrClosed], rather than retry forever.
 func (s *Store) Close() error {
-	s.closed.Store(true)
+	if s.closed.CompareAndSwap(false, true) {
+		close(s.done)
+	}
 	return s.adapter.Close()
 }
 

@@ -31,6 +31,10 @@ type Consumer interface {
 // system refuses one built on another store.
 type onStore interface{ storeHandle() *Store }
 
+// cursored is implemented by a consumer that remembers where its last
+// commit left its checkpoint, to skip reading it while it catches up.
+type cursored interface{ forgetCursor() }
+
 // Mode says how a [System] runs its consumers.
 type Mode int
 
@@ -92,11 +96,15 @@ func (m Mode) String() string {
 type System struct {
 	store     *Store
 	mode      Mode
-	mu        sync.Mutex // guards consumers and stopped
+	mu        sync.Mutex // guards consumers, stopped and retried
 	consumers []Consumer
 	stopped   map[string]error
-	settle    sync.Mutex // one settling goroutine at a time
-	onError   func(consumer string, err error)
+	// retried holds, for a consumer that stopped under Run, the channel
+	// that Run waits on and that is closed when the consumer no longer is
+	// stopped (Retry caught it up): Run then follows the log with it again.
+	retried map[string]chan struct{}
+	settle  sync.Mutex // one settling goroutine at a time
+	onError func(consumer string, err error)
 }
 
 // settlingKey marks the context of a consumer run by a settling system:
@@ -167,8 +175,61 @@ func (sys *System) setStopped(name string, err error) {
 	defer sys.mu.Unlock()
 	if err == nil {
 		delete(sys.stopped, name)
+		if ch, ok := sys.retried[name]; ok {
+			close(ch)
+			delete(sys.retried, name)
+		}
 	} else {
 		sys.stopped[name] = err
+	}
+}
+
+// stoppedPoll is how often Run reads the checkpoint of a consumer that
+// stopped, to see whether another process moved it on (ops replay or
+// reset, run from another process of the application).
+const stoppedPoll = time.Second
+
+// awaitRetry waits, for Run, until the consumer c, stopped at the event
+// at position at, is caught up by [System.Retry] in this process or its
+// checkpoint moves past that event (another process retried it, or
+// skipped the event), and reports whether it did; false when ctx ends or
+// the store is closed first.
+func (sys *System) awaitRetry(ctx context.Context, c Consumer, at int64) bool {
+	name := c.Name()
+	sys.mu.Lock()
+	if sys.stopped[name] == nil { // retried already
+		sys.mu.Unlock()
+		return true
+	}
+	ch, ok := sys.retried[name]
+	if !ok {
+		ch = make(chan struct{})
+		if sys.retried == nil {
+			sys.retried = map[string]chan struct{}{}
+		}
+		sys.retried[name] = ch
+	}
+	sys.mu.Unlock()
+	tick := time.NewTicker(stoppedPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ch:
+			return true
+		case <-ctx.Done():
+			return false
+		case <-sys.store.done:
+			return false
+		case <-tick.C:
+			// A retry that stopped again, later on, stopped it there.
+			if ce := (*ConsumerError)(nil); errors.As(sys.stoppedErr(name), &ce) {
+				at = max(at, ce.Position)
+			}
+			if pos, err := c.Position(ctx); err == nil && pos >= at {
+				sys.setStopped(name, nil)
+				return true
+			}
+		}
 	}
 }
 
@@ -434,11 +495,13 @@ func (sys *System) behind(ctx context.Context, err error) error {
 
 // Run runs the consumers named (all when none is named) concurrently, each
 // following the log, until ctx is done. A consumer whose handler fails (a
-// [*ConsumerError]) stops while the others go on; other errors, such as a
-// lost connection, are retried with a growing pause. Run returns the
-// failures of the consumers that stopped, joined, once ctx is done; or
-// once the store is closed, with an error matching [store.ErrClosed] for
-// each consumer still running then.
+// [*ConsumerError]) stops while the others go on, until [System.Retry]
+// catches it up once the cause is fixed, or its checkpoint moves past the
+// event it stopped at (ops replay or reset run by another process, read
+// every second): Run then follows the log with it again. Other errors, such as a lost connection, are retried with a
+// growing pause. Run returns the failures of the consumers still stopped,
+// joined, once ctx is done; or once the store is closed, with an error
+// matching [store.ErrClosed] for each consumer still running then.
 func (sys *System) Run(ctx context.Context, names ...string) error {
 	consumers := sys.snapshot()
 	if len(names) > 0 {
@@ -461,8 +524,9 @@ func (sys *System) Run(ctx context.Context, names ...string) error {
 	return errors.Join(errs...)
 }
 
-// keepRunning runs c until ctx is done, its handler fails, or the store
-// is closed.
+// keepRunning runs c until ctx is done or the store is closed. When its
+// handler fails, it waits for a [System.Retry] that catches c up, and
+// then runs it again.
 func (sys *System) keepRunning(ctx context.Context, c Consumer) error {
 	for attempt := 1; ; attempt++ {
 		err := c.Run(ctx)
@@ -481,7 +545,11 @@ func (sys *System) keepRunning(ctx context.Context, c Consumer) error {
 		var stopped *ConsumerError
 		if errors.As(err, &stopped) {
 			sys.setStopped(c.Name(), err)
-			return err
+			if !sys.awaitRetry(ctx, c, stopped.Position) {
+				return sys.stoppedErr(c.Name())
+			}
+			attempt = 0
+			continue
 		}
 		if err := sleep(ctx, min(time.Duration(attempt)*100*time.Millisecond, 5*time.Second)); err != nil {
 			return nil
@@ -499,12 +567,14 @@ func (sys *System) Consumer(name string) (Consumer, bool) {
 // goroutine, and returns how many events it handled: the retry of a
 // consumer that stopped, once the cause is fixed. The consumer's stopped
 // error is cleared when it catches up, and replaced when it stops again.
-// A consumer that stopped under [System.Run] stays out of that Run; Retry
-// is for an operator's command (see package ops) or a program that
-// restarts Run after it. In Sync mode the other consumers then handle
-// what the retried one appended (a saga's commands), as after any
-// append. A name the system does not have fails with an error that
-// matches [store.ErrNotFound].
+// Retry is for an operator's command (see package ops) or a program, once
+// the cause is fixed; a consumer that stopped under [System.Run] waits
+// there, and Run follows the log with it again once Retry has caught it
+// up. Retry begins at the checkpoint the store holds,
+// so that it begins where an operator moved it (ops reset). In Sync mode
+// the other consumers then handle what the retried one appended (a
+// saga's commands), as after any append. A name the system does not have
+// fails with an error that matches [store.ErrNotFound].
 func (sys *System) Retry(ctx context.Context, name string) (int, error) {
 	c, ok := sys.Consumer(name)
 	if !ok {
@@ -516,6 +586,9 @@ func (sys *System) Retry(ctx context.Context, name string) (int, error) {
 		sys.settle.Lock()
 		defer sys.settle.Unlock()
 		ctx = context.WithValue(ctx, settlingKey{}, sys)
+	}
+	if cur, ok := c.(cursored); ok {
+		cur.forgetCursor()
 	}
 	n, err := catchUp(ctx, c.Step)
 	var stopped *ConsumerError

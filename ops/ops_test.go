@@ -209,6 +209,21 @@ func TestResetMovesACheckpointOnlyWhenConfirmed(t *testing.T) {
 	}
 }
 
+// A replay after a reset in the same process begins where the reset
+// left the checkpoint, not where the consumer last committed it.
+func TestReplayAfterAResetHandlesTheEventsAgain(t *testing.T) {
+	sh := newShop(t)
+	sh.add(t, "a", 1, 2, 3)
+	if code, out, errs := sh.run("reset", "-yes", "totals", "0"); code != ops.ExitOK {
+		t.Fatalf("reset = %d, %q, %q", code, out, errs)
+	}
+	code, out, errs := sh.run("replay", "-json", "totals")
+	var replayed ops.Replayed
+	if err := json.Unmarshal([]byte(out), &replayed); code != ops.ExitOK || err != nil || replayed != (ops.Replayed{Name: "totals", Events: 3, Checkpoint: 3}) {
+		t.Fatalf("replay after the reset = %d, %v, %q, %q; want 3 events handled again", code, err, out, errs)
+	}
+}
+
 func TestReplayRetriesAStoppedConsumer(t *testing.T) {
 	sh := newShop(t)
 	*sh.ledger = true
