@@ -93,6 +93,15 @@ func verify(ctx context.Context, s store.Store, dec *decoder, rep *verifyReport,
 	prog.report("events", 0, rep.Head)
 	for {
 		page, err := s.ReadLog(ctx, store.LogQuery{After: after, Limit: 1000})
+		if errors.Is(err, store.ErrCorrupt) {
+			// A record the store cannot read (changed by hand): read one
+			// at a time up to it, name it, and go on after it.
+			if page, err = s.ReadLog(ctx, store.LogQuery{After: after, Limit: 1}); errors.Is(err, store.ErrCorrupt) {
+				rep.problem("the record after position %d cannot be read: %v", after, err)
+				after++
+				continue
+			}
+		}
 		if err != nil {
 			return err
 		}

@@ -149,7 +149,7 @@ func (sc *recordScanner) scan(rows pgx.Rows) (r store.Record, ok bool, err error
 	}
 	if sc.extra != nil {
 		if err := json.Unmarshal(sc.extra, &r.Metadata.Extra); err != nil {
-			return r, false, fmt.Errorf("event %v: metadata: %w", r.ID, err)
+			return r, false, fmt.Errorf("event %v: metadata that does not decode (%w): %w", r.ID, err, store.ErrCorrupt)
 		}
 	}
 	return r, true, nil

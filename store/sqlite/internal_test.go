@@ -191,3 +191,37 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 	}
 	l.Release()
 }
+
+// A row whose metadata or event ID does not decode (changed by hand) is
+// reported as a corrupt store, on every read that meets it.
+func TestARowThatDoesNotDecodeIsCorrupt(t *testing.T) {
+	ctx := context.Background()
+	for column, value := range map[string]string{"metadata": `'not json'`, "event_id": `x'0102'`} {
+		s, err := Open(ctx, filepath.Join(t.TempDir(), "hand.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := []store.Event{{Type: "T", Data: []byte(`{}`), Metadata: store.Metadata{CorrelationID: "c"}}}
+		if _, err := s.Append(ctx, "s", store.NoStream, events); err != nil {
+			t.Fatal(err)
+		}
+		// The table's CHECK refuses a short event ID: as a hand would, drop it.
+		if _, err := s.w.ExecContext(ctx, `PRAGMA ignore_check_constraints = ON`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.w.ExecContext(ctx, `UPDATE annals_events SET `+column+` = `+value); err != nil {
+			t.Fatal(err)
+		}
+		_, logErr := s.ReadLog(ctx, store.LogQuery{})
+		var streamErr error
+		for _, err := range s.ReadStream(ctx, "s", 0) {
+			streamErr = err
+		}
+		for read, err := range map[string]error{"ReadLog": logErr, "ReadStream": streamErr} {
+			if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "position 1") {
+				t.Errorf("%s after a hand changed %s: %v, want ErrCorrupt naming position 1", read, column, err)
+			}
+		}
+		s.Close()
+	}
+}

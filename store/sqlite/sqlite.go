@@ -639,7 +639,7 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 			return nil, fmt.Errorf("position %d: tags: %w", r.Position, err)
 		}
 		if r.ID, err = uuid.FromBytes(id); err != nil {
-			return nil, fmt.Errorf("position %d: event ID: %w", r.Position, err)
+			return nil, fmt.Errorf("position %d: an event ID that does not decode (%w): %w", r.Position, err, store.ErrCorrupt)
 		}
 		r.Time = time.Unix(0, ns).UTC()
 		switch {
@@ -649,7 +649,7 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 			r.Metadata.Extra = maps.Clone(lastDecoded.Extra) // each record has its own
 		default:
 			if err := json.Unmarshal(meta, &r.Metadata); err != nil {
-				return nil, fmt.Errorf("position %d: metadata: %w", r.Position, err)
+				return nil, fmt.Errorf("position %d: metadata that does not decode (%w): %w", r.Position, err, store.ErrCorrupt)
 			}
 			lastMeta = append(lastMeta[:0], meta...)
 			lastDecoded = r.Metadata
