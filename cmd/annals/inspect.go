@@ -141,6 +141,9 @@ func streamFlags(fs *flag.FlagSet) runFunc {
 		if len(args) != 1 {
 			return fmt.Errorf("stream: want one stream ID: %w", errUsage)
 		}
+		if *from < 1 {
+			return fmt.Errorf("stream: -from is a version of the stream, 1 or more: %w", errUsage)
+		}
 		return withStore(ctx, g, func(s store.Store) error {
 			p, err := newPrinter(c, g, s)
 			if err != nil {
@@ -282,7 +285,7 @@ func consumersFlags(*flag.FlagSet) runFunc {
 			}
 			leases, _ := s.(store.LeaseInspector)
 			now := time.Now()
-			var out []consumerStatus
+			out := []consumerStatus{} // [] in JSON when there are none
 			for _, cp := range cps {
 				if strings.HasPrefix(cp.Consumer, schemaPrefix) && len(args) == 0 {
 					continue // a read model's schema version, shown with its consumer

@@ -196,7 +196,7 @@ func TestFollowWaitsForNewEvents(t *testing.T) {
 func TestBadUsage(t *testing.T) {
 	ctx := context.Background()
 	url, _ := fixture(t)
-	for _, args := range [][]string{{}, {"nosuch"}, {"head", "x"}, {"stream"}, {"checkpoint"}, {"log", "-limit", "-1"}, {"log", "-bogus"},
+	for _, args := range [][]string{{}, {"nosuch"}, {"head", "x"}, {"stream"}, {"checkpoint"}, {"log", "-limit", "-1"}, {"log", "-bogus"}, {"stream", "-from", "-3", "dog-1"}, {"stream", "-from", "0", "dog-1"},
 		{"copy", "-from", url}, {"-bogus", "head"}} {
 		if r := tool(t, ctx, url, args...); r.status != 2 || !strings.Contains(r.stderr, "usage:") {
 			t.Errorf("annals %v: %+v, want status 2 and the usage", args, r)
@@ -445,5 +445,19 @@ func TestLogShowsTags(t *testing.T) {
 	r = tool(t, ctx, url, "-json", "log")
 	if r.status != 0 || !strings.Contains(r.stdout, `"tags":["name:ada","user:u1"]`) {
 		t.Fatalf("log -json: %+v", r)
+	}
+}
+
+// A store without consumers lists none: an empty list in JSON, not null.
+func TestConsumersOfAStoreWithoutAny(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "none.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if r := tool(t, ctx, "sqlite://"+path, "-json", "consumers"); r.status != 0 || !strings.Contains(r.stdout, `"consumers":[]`) {
+		t.Errorf("consumers -json of a store without any: %+v, want an empty list", r)
 	}
 }
