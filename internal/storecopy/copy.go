@@ -199,6 +199,7 @@ type copier struct {
 	cps              []store.Checkpoint // the source's
 	resumeAfter      int64              // the source position of the last event the target holds
 	log              *logCheck
+	versions         map[string]int64 // the last version of each stream written, once met; see checkVersions
 	phase            Phase
 	phaseStart       time.Time
 	phaseRun, phaseN int64
@@ -449,6 +450,9 @@ func (c *copier) copyEvents(ctx context.Context) (err error) {
 		if p.err != nil {
 			return fmt.Errorf("copy: read the source's log: %w", p.err)
 		}
+		if err := c.checkVersions(ctx, p.recs); err != nil {
+			return err
+		}
 		out := slices.Clone(p.recs)
 		for i := range out {
 			out[i].Position = done + int64(i) + 1
@@ -468,6 +472,35 @@ func (c *copier) copyEvents(ctx context.Context) (err error) {
 		c.progress(done, run)
 	}
 	return ctx.Err()
+}
+
+// checkVersions refuses a page of the source's log in which a stream's
+// version does not follow the last one written (a source edited by hand,
+// whose row was deleted), before the page is written: the target then
+// holds the events before it, every stream whole, rather than a stream
+// that no load would accept. A stream that an interrupted copy began is
+// looked up in the target once.
+func (c *copier) checkVersions(ctx context.Context, recs []store.Record) error {
+	if c.versions == nil {
+		c.versions = map[string]int64{}
+	}
+	for _, r := range recs {
+		last, ok := c.versions[r.StreamID]
+		if !ok && r.Version > 1 && c.dstInv.Events > 0 {
+			for t, err := range c.dst.ReadStream(ctx, r.StreamID, r.Version-1) {
+				if err != nil {
+					return fmt.Errorf("copy: target: %w", err)
+				}
+				last = t.Version
+			}
+		}
+		if r.Version != last+1 {
+			return fmt.Errorf("copy: the source's stream %q has version %d after %d, at position %d, where versions run 1, 2, 3…; nothing from this page of %d events on was copied; run annals verify on the source: %w",
+				r.StreamID, r.Version, last, r.Position, len(recs), store.ErrCorrupt)
+		}
+		c.versions[r.StreamID] = r.Version
+	}
+	return nil
 }
 
 // writtenPage is a page of the source's log, written to the target after

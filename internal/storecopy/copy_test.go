@@ -221,6 +221,48 @@ func TestCopyRefusesATargetWithOtherData(t *testing.T) {
 	}
 }
 
+// A source whose stream skips a version (a row deleted by hand) is not
+// copied from the page that holds the gap on: the target keeps the pages
+// before it, every stream whole, and loads; the error says where.
+func TestCopyStopsBeforeAStreamThatSkipsAVersion(t *testing.T) {
+	ctx := context.Background()
+	url := storeURL(t, "sqlite")
+	src := open(t, url)
+	fill(t, src, 2, 6) // acct-000 and acct-001 take turns, a few events at a time
+	db, err := sql.Open("sqlite", strings.TrimPrefix(url, "sqlite://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `DELETE FROM annals_events WHERE stream_id = 'acct-001' AND version = 4`); err != nil {
+		t.Fatal(err)
+	}
+	dst := open(t, storeURL(t, "sqlite"))
+	_, err = storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: 2})
+	if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), `stream "acct-001" has version 5 after 3`) {
+		t.Fatalf("copy of a source with a gap: %v, want ErrCorrupt naming the stream and its versions", err)
+	}
+	head, err := dst.Head(ctx)
+	if err != nil || head == 0 {
+		t.Fatalf("the target's head is %d, %v; want the pages before the gap copied", head, err)
+	}
+	for _, stream := range []string{"acct-000", "acct-001"} {
+		var want int64 = 1
+		for r, err := range dst.ReadStream(ctx, stream, 1) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Version != want {
+				t.Fatalf("the target's stream %s has version %d where %d belongs", stream, r.Version, want)
+			}
+			want++
+		}
+		if stream == "acct-001" && want > 4 {
+			t.Fatalf("the target's stream acct-001 reaches version %d, past the gap", want-1)
+		}
+	}
+}
+
 // Running a copy again over a finished one moves no checkpoint back: a
 // target whose consumer went further than the source's is refused, and
 // nothing is written.
