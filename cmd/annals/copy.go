@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/annals-dev/annals/internal/storecopy"
@@ -35,7 +36,7 @@ func copyFlags(fs *flag.FlagSet) runFunc {
 		if *batch < 1 {
 			return fmt.Errorf("copy: -batch must be at least 1: %w", errUsage)
 		}
-		if *from == *to {
+		if *from == *to || sameFile(*from, *to) {
 			return fmt.Errorf("copy: -from and -to name the same store: %w", errUsage)
 		}
 		if u, err := url.Parse(*to); err == nil && u.Scheme == "memory" {
@@ -147,4 +148,20 @@ func newJSONReport(rep storecopy.Report) jsonReport {
 		j.Checkpoints = append(j.Checkpoints, cp)
 	}
 	return j
+}
+
+// sameFile reports whether two sqlite: URLs, however spelt, name one
+// database file that exists.
+func sameFile(a, b string) bool {
+	path := func(raw string) (os.FileInfo, bool) {
+		u, err := url.Parse(raw)
+		if err != nil || u.Scheme != "sqlite" || u.Path == "" {
+			return nil, false
+		}
+		info, err := os.Stat(u.Path)
+		return info, err == nil
+	}
+	ia, okA := path(a)
+	ib, okB := path(b)
+	return okA && okB && os.SameFile(ia, ib)
 }

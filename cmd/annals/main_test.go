@@ -448,6 +448,18 @@ func TestLogShowsTags(t *testing.T) {
 	}
 }
 
+// A copy from a store onto itself is refused, however its URL is spelt.
+func TestCopyRefusesTheSameStore(t *testing.T) {
+	ctx := context.Background()
+	url, _ := fixture(t)
+	path := strings.TrimPrefix(url, "sqlite://")
+	for _, to := range []string{url, "sqlite:" + path, "sqlite://" + filepath.Dir(path) + "/./../" + filepath.Base(filepath.Dir(path)) + "/" + filepath.Base(path)} {
+		if r := tool(t, ctx, "", "copy", "-from", url, "-to", to); r.status != 2 || !strings.Contains(r.stderr, "name the same store") {
+			t.Errorf("copy -from %s -to %s: %+v, want status 2 and the same store named", url, to, r)
+		}
+	}
+}
+
 // A store without consumers lists none: an empty list in JSON, not null.
 func TestConsumersOfAStoreWithoutAny(t *testing.T) {
 	ctx := context.Background()
