@@ -222,8 +222,9 @@ func (sys *System) awaitRetry(ctx context.Context, c Consumer, at int64) bool {
 			return false
 		case <-tick.C:
 			// A retry that stopped again, later on, stopped it there.
-			if ce := (*ConsumerError)(nil); errors.As(sys.stoppedErr(name), &ce) {
-				at = max(at, ce.Position)
+			var again *ConsumerError
+			if errors.As(sys.stoppedErr(name), &again) {
+				at = max(at, again.Position)
 			}
 			if pos, err := c.Position(ctx); err == nil && pos >= at {
 				sys.setStopped(name, nil)
@@ -498,10 +499,11 @@ func (sys *System) behind(ctx context.Context, err error) error {
 // [*ConsumerError]) stops while the others go on, until [System.Retry]
 // catches it up once the cause is fixed, or its checkpoint moves past the
 // event it stopped at (ops replay or reset run by another process, read
-// every second): Run then follows the log with it again. Other errors, such as a lost connection, are retried with a
-// growing pause. Run returns the failures of the consumers still stopped,
-// joined, once ctx is done; or once the store is closed, with an error
-// matching [store.ErrClosed] for each consumer still running then.
+// every second): Run then follows the log with it again. Other errors,
+// such as a lost connection, are retried with a growing pause. Run
+// returns the failures of the consumers still stopped, joined, once ctx
+// is done; or once the store is closed, with an error matching
+// [store.ErrClosed] for each consumer still running then.
 func (sys *System) Run(ctx context.Context, names ...string) error {
 	consumers := sys.snapshot()
 	if len(names) > 0 {
@@ -525,8 +527,8 @@ func (sys *System) Run(ctx context.Context, names ...string) error {
 }
 
 // keepRunning runs c until ctx is done or the store is closed. When its
-// handler fails, it waits for a [System.Retry] that catches c up, and
-// then runs it again.
+// handler fails, it waits until c is retried (see awaitRetry), and then
+// runs it again.
 func (sys *System) keepRunning(ctx context.Context, c Consumer) error {
 	for attempt := 1; ; attempt++ {
 		err := c.Run(ctx)
@@ -570,11 +572,11 @@ func (sys *System) Consumer(name string) (Consumer, bool) {
 // Retry is for an operator's command (see package ops) or a program, once
 // the cause is fixed; a consumer that stopped under [System.Run] waits
 // there, and Run follows the log with it again once Retry has caught it
-// up. Retry begins at the checkpoint the store holds,
-// so that it begins where an operator moved it (ops reset). In Sync mode
-// the other consumers then handle what the retried one appended (a
-// saga's commands), as after any append. A name the system does not have
-// fails with an error that matches [store.ErrNotFound].
+// up. Retry begins at the checkpoint the store holds, so that it begins
+// where an operator moved it (ops reset). In Sync mode the other
+// consumers then handle what the retried one appended (a saga's
+// commands), as after any append. A name the system does not have fails
+// with an error that matches [store.ErrNotFound].
 func (sys *System) Retry(ctx context.Context, name string) (int, error) {
 	c, ok := sys.Consumer(name)
 	if !ok {
