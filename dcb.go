@@ -272,6 +272,9 @@ type DCBResult[E, S any] struct {
 // with [ErrIdempotencyKey].
 func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOption) (DCBResult[E, S], error) {
 	cfg := newHandleConfig(opts)
+	if err := cfg.checkKey(); err != nil {
+		return DCBResult[E, S]{}, fmt.Errorf("handle %T: %w", cmd, err)
+	}
 	if cfg.key != "" {
 		var err error
 		if cfg.fingerprint, err = fingerprint(&r.keyed, cmd); err != nil {

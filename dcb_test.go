@@ -235,6 +235,9 @@ func TestDCBRunnerIdempotencyKey(t *testing.T) {
 	if _, err := r.Handle(ctx, takeSeat{"b", "bob"}, annals.WithIdempotencyKey("req-1")); !errors.Is(err, annals.ErrIdempotencyKey) {
 		t.Fatalf("the key with another command: %v, want ErrIdempotencyKey", err)
 	}
+	if _, err := r.Handle(ctx, takeSeat{"c", "cy"}, annals.WithIdempotencyKey("")); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "idempotency key is empty") {
+		t.Fatalf("an empty key: %v, want ErrInvalid saying the key is empty", err)
+	}
 	if head, err := s.Head(ctx); err != nil || head != 3 {
 		t.Fatalf("head = %d, %v; want 3", head, err)
 	}

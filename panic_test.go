@@ -249,6 +249,14 @@ func TestIdempotencyKeyNeedsACommandJSONEncodesWhole(t *testing.T) {
 		}
 	}
 
+	// An empty key is a key gone missing, not no key.
+	if _, err := annals.NewRunner(s, counter, counterCodec()).Handle(ctx, "pay-empty", increment{}, annals.WithIdempotencyKey("")); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "idempotency key is empty") {
+		t.Errorf("an empty key: %v, want ErrInvalid saying the key is empty", err)
+	}
+	if head, err := s.Head(ctx); err != nil || head != 0 {
+		t.Errorf("head after the refused commands = %d, %v; want nothing stored", head, err)
+	}
+
 	r := annals.NewRunner(s, counterOf[taggedReplyPayment](), counterCodec())
 	first, err := r.Handle(ctx, "pay", taggedReplyPayment{100, make(chan error)}, annals.WithIdempotencyKey("k"))
 	if err != nil || first.Duplicate {

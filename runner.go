@@ -168,6 +168,7 @@ type HandleOption func(*handleConfig)
 type handleConfig struct {
 	meta        store.Metadata
 	key         string
+	keyed       bool // WithIdempotencyKey was given, key perhaps empty
 	fingerprint string
 }
 
@@ -203,9 +204,20 @@ func WithMetadata(m store.Metadata) HandleOption {
 // holds a channel or a function, or that holds a string that is not
 // valid UTF-8 (JSON replaces its bytes, so two such commands could not be
 // told apart: keep bytes in a []byte); tag a field json:"-" (a reply
-// channel) to leave it out of the comparison.
+// channel) to leave it out of the comparison. An empty key is refused
+// with an error matching [store.ErrInvalid], storing nothing: it is a key
+// that went missing (a request without its header), and the command
+// would otherwise run as often as it is sent.
 func WithIdempotencyKey(key string) HandleOption {
-	return func(c *handleConfig) { c.key = key }
+	return func(c *handleConfig) { c.key, c.keyed = key, true }
+}
+
+// checkKey refuses an idempotency key given empty.
+func (c handleConfig) checkKey() error {
+	if c.keyed && c.key == "" {
+		return fmt.Errorf("the idempotency key is empty: pass the key the request carries, or no WithIdempotencyKey for a command that may take effect twice: %w", store.ErrInvalid)
+	}
+	return nil
 }
 
 // idempotentIDs is the namespace of the event IDs derived from
@@ -255,6 +267,9 @@ func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, op
 
 func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, opts ...HandleOption) (Result[E, S], error) {
 	cfg := newHandleConfig(opts)
+	if err := cfg.checkKey(); err != nil {
+		return Result[E, S]{}, fmt.Errorf("handle command on stream %q: %w", streamID, err)
+	}
 	if cfg.key != "" {
 		var err error
 		if cfg.fingerprint, err = fingerprint(&r.keyed, cmd); err != nil {
