@@ -25,22 +25,31 @@ func TestRunReturnsWhenTheStoreIsClosed(t *testing.T) {
 			s := must(annals.Open(ctx, url))
 			sys := must(annals.NewSystem(s, annals.Async))
 			sys.OnError(func(string, error) {})
-			if err := sys.Add(newTally(s)); err != nil {
+			// One consumer keeps up; one stops at the second event and
+			// waits in Run for a retry that does not come.
+			down := must(annals.NewRecordProjection(s, "down", func(_ context.Context, _ store.StateTx, r store.Record) error {
+				if r.Position == 2 {
+					return errors.New("read model down")
+				}
+				return nil
+			}))
+			if err := sys.Add(newTally(s), down); err != nil {
 				t.Fatal(err)
 			}
 			appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 3)
 			ran := make(chan error, 1)
 			go func() { ran <- sys.Run(ctx) }()
-			if err := sys.WaitQuiet(ctx); err != nil {
-				t.Fatal(err)
+			var stopped *annals.ConsumerError
+			if err := sys.WaitQuiet(ctx); !errors.As(err, &stopped) || stopped.Consumer != "down" {
+				t.Fatalf("WaitQuiet = %v, want the consumer down stopped", err)
 			}
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
 			select {
 			case err := <-ran:
-				if !errors.Is(err, store.ErrClosed) {
-					t.Fatalf("Run on a closed store returned %v, want an error matching store.ErrClosed", err)
+				if !errors.Is(err, store.ErrClosed) || !errors.As(err, &stopped) || stopped.Consumer != "down" {
+					t.Fatalf("Run on a closed store returned %v, want an error matching store.ErrClosed and the stopped consumer's", err)
 				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("Run did not return within 10 s of the store's Close")
