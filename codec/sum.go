@@ -156,14 +156,15 @@ func (s *Sum[E]) checkPrefixes(refuse func(format string, args ...any) error) er
 				mine = append(mine, ps...)
 			}
 		}
-		for _, prefix := range lo.Uniq(mine) {
+		mine = lo.Uniq(mine)
+		for _, prefix := range mine {
 			for _, o := range seen {
 				if strings.HasPrefix(prefix, o.prefix) || strings.HasPrefix(o.prefix, prefix) {
 					return refuse("case %d (%v) and case %d (%v) keep their instances in streams prefixed %q and %q, which may name one stream; give each kind of instance a prefix that does not begin another's", o.owner, s.parts[o.owner].valueType(), i, p.valueType(), o.prefix, prefix)
 				}
 			}
 		}
-		for _, prefix := range lo.Uniq(mine) {
+		for _, prefix := range mine {
 			seen = append(seen, owned{prefix, i})
 		}
 	}
