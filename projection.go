@@ -88,7 +88,16 @@ type consumerConfig struct {
 	batch  int
 	types  []string
 	lease  bool
-	schema any // a []func(context.Context, T) error, checked by newProjection
+	schema any       // a []func(context.Context, T) error, checked by newProjection
+	source store.Log // nil: the consumer's own store
+}
+
+// log returns the log a consumer on s reads.
+func (c consumerConfig) log(s *Store) store.Log {
+	if c.source != nil {
+		return c.source
+	}
+	return s
 }
 
 func newConsumerConfig(opts []ConsumerOption) consumerConfig {
@@ -114,6 +123,22 @@ func WithTypes(types ...string) ConsumerOption {
 // when the store can grant one.
 func WithoutLease() ConsumerOption {
 	return func(c *consumerConfig) { c.lease = false }
+}
+
+// WithSource makes a consumer read the global log from log instead of from
+// its store, which keeps its checkpoint, its read model or process states,
+// and its lease: to follow from one process the log of an application
+// whose database it cannot reach, such as a log served over HTTP (see
+// package store/httplog). The checkpoint still moves in the transaction
+// of the batch, so the consumer never skips or repeats an event of log.
+//
+// Such a consumer runs by itself (Run, CatchUp, Step), not in a [System]:
+// a system settles its consumers after the appends of its own store, and
+// refuses one that reads another log. The records arrive as they are
+// stored: a payload encrypted for a data subject decodes only where the
+// subject's key can be read.
+func WithSource(log store.Log) ConsumerOption {
+	return func(c *consumerConfig) { c.source = log }
 }
 
 // Envelope is an event decoded from the log, with the record it was
@@ -358,6 +383,8 @@ func (p *Projection[T]) Name() string { return p.name }
 
 func (p *Projection[T]) storeHandle() *Store { return p.store }
 
+func (p *Projection[T]) source() store.Log { return p.cfg.source }
+
 // forgetCursor makes the next step start from the checkpoint the store
 // holds, not from where this projection's last commit left it: for a
 // retry after an operator moved the checkpoint (see [System.Retry]).
@@ -418,12 +445,12 @@ func (p *Projection[T]) stepOnce(ctx context.Context) (int, int64, bool, error) 
 		if !full && filtered {
 			// A page of some types only says nothing of the head, which
 			// the batch's end then needs, read before the page.
-			if head, err = p.store.Head(ctx); err != nil || head <= from {
+			if head, err = p.cfg.log(p.store).Head(ctx); err != nil || head <= from {
 				return 0, from, err == nil, err
 			}
 			limit = pageLimit(from, head, p.cfg.batch)
 		}
-		recs, err = p.store.ReadLog(ctx, store.LogQuery{After: from, Limit: limit, Types: p.cfg.types})
+		recs, err = p.cfg.log(p.store).ReadLog(ctx, store.LogQuery{After: from, Limit: limit, Types: p.cfg.types})
 		if err != nil {
 			return 0, from, false, fmt.Errorf("consumer %q: read the log after %d: %w", p.name, from, err)
 		}
@@ -536,10 +563,11 @@ func nextBatch(ctx context.Context, s *Store, name string, cfg consumerConfig) (
 	}
 	// The head is read before the log, so every event up to it is visible
 	// to the read that follows.
-	if head, err = s.Head(ctx); err != nil || head <= from {
+	log := cfg.log(s)
+	if head, err = log.Head(ctx); err != nil || head <= from {
 		return from, head, nil, err
 	}
-	recs, err = s.ReadLog(ctx, store.LogQuery{After: from, Limit: pageLimit(from, head, cfg.batch), Types: cfg.types})
+	recs, err = log.ReadLog(ctx, store.LogQuery{After: from, Limit: pageLimit(from, head, cfg.batch), Types: cfg.types})
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("consumer %q: read the log after %d: %w", name, from, err)
 	}
@@ -609,13 +637,13 @@ const maxLostCommits = 100
 // projection's lease (see [WithoutLease]) and stops when the lease is
 // lost. It returns the handler's [*ConsumerError], or ctx's error.
 func (p *Projection[T]) Run(ctx context.Context) error {
-	return follow(ctx, p.store, p.name, p.cfg.lease, p.step)
+	return follow(ctx, p.store, p.name, p.cfg, p.step)
 }
 
 // follow runs step until it handles nothing, waits for the log to pass the
 // checkpoint, and repeats; under the consumer's lease when asked.
-func follow(ctx context.Context, s *Store, name string, lease bool, step func(context.Context) (int, int64, error)) error {
-	if s.locker != nil && lease {
+func follow(ctx context.Context, s *Store, name string, cfg consumerConfig, step func(context.Context) (int, int64, error)) error {
+	if s.locker != nil && cfg.lease {
 		l, err := s.locker.Lock(ctx, LeaseName(name))
 		if err != nil {
 			return fmt.Errorf("consumer %q: take the lease: %w", name, err)
@@ -637,7 +665,7 @@ func follow(ctx context.Context, s *Store, name string, lease bool, step func(co
 	for {
 		n, at, err := step(ctx)
 		if err == nil && n == 0 {
-			err = s.Wait(ctx, at)
+			err = cfg.log(s).Wait(ctx, at)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -685,7 +713,7 @@ func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Cont
 	if err := p.committer.Commit(ctx, p.name, from, 0, func(tx T) error { return reset(ctx, tx) }); err != nil {
 		return fmt.Errorf("rebuild %q: reset: %w", p.name, err)
 	}
-	head, err := p.store.Head(ctx)
+	head, err := p.cfg.log(p.store).Head(ctx)
 	if err != nil {
 		return fmt.Errorf("rebuild %q: %w", p.name, err)
 	}

@@ -167,6 +167,8 @@ func (r *SagaRunner[S, E, C]) Name() string { return r.name }
 
 func (r *SagaRunner[S, E, C]) storeHandle() *Store { return r.store }
 
+func (r *SagaRunner[S, E, C]) source() store.Log { return r.cfg.source }
+
 // Position returns the saga's checkpoint.
 func (r *SagaRunner[S, E, C]) Position(ctx context.Context) (int64, error) {
 	return r.store.Checkpoint(ctx, r.name)
@@ -196,7 +198,7 @@ func (r *SagaRunner[S, E, C]) CatchUp(ctx context.Context) (int, error) {
 
 // Run catches up, then follows the log, like [Projection.Run].
 func (r *SagaRunner[S, E, C]) Run(ctx context.Context) error {
-	return follow(ctx, r.store, r.name, r.cfg.lease, r.step)
+	return follow(ctx, r.store, r.name, r.cfg, r.step)
 }
 
 func (r *SagaRunner[S, E, C]) step(ctx context.Context) (int, int64, error) {

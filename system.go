@@ -28,8 +28,12 @@ type Consumer interface {
 }
 
 // onStore is implemented by the consumers of this package, so that a
-// system refuses one built on another store.
-type onStore interface{ storeHandle() *Store }
+// system refuses one built on another store, or one that reads the log
+// from elsewhere (source is not nil; see [WithSource]).
+type onStore interface {
+	storeHandle() *Store
+	source() store.Log
+}
 
 // cursored is implemented by a consumer that remembers where its last
 // commit left its checkpoint, to skip reading it while it catches up.
@@ -142,8 +146,9 @@ func (sys *System) Mode() Mode { return sys.mode }
 func (sys *System) OnError(f func(consumer string, err error)) { sys.onError = f }
 
 // Add adds consumers to the system. A nil consumer, one built on another
-// store, or one whose name the system already has, is refused with an
-// error that matches [store.ErrInvalid], and none of consumers is added.
+// store, one that reads the log from another source ([WithSource]), or one
+// whose name the system already has, is refused with an error that
+// matches [store.ErrInvalid], and none of consumers is added.
 func (sys *System) Add(consumers ...Consumer) error {
 	sys.mu.Lock()
 	defer sys.mu.Unlock()
@@ -154,6 +159,9 @@ func (sys *System) Add(consumers ...Consumer) error {
 		}
 		if on, ok := c.(onStore); ok && on.storeHandle() != sys.store {
 			return fmt.Errorf("add consumer %q: it was built on another store than the system's (%s): build it on the store the system was made with: %w", c.Name(), sys.store.name, store.ErrInvalid)
+		}
+		if on, ok := c.(onStore); ok && on.source() != nil {
+			return fmt.Errorf("add consumer %q: it reads the log from another source (WithSource), which the system's appends do not move: run it by itself with its Run: %w", c.Name(), store.ErrInvalid)
 		}
 		if names[c.Name()] {
 			return fmt.Errorf("add consumer %q: the system already has a consumer of that name: %w", c.Name(), store.ErrInvalid)

@@ -174,3 +174,17 @@ type Store interface {
 	// Close releases the store's resources.
 	Close() error
 }
+
+// Log is the part of a [Store] that a consumer reads: the global log, its
+// head, and the wait for what comes after it. Every Store is a Log; so is
+// a client of a log served over HTTP (package store/httplog), from which
+// a process that holds no credentials of the database follows the log.
+// Its methods keep the promises of the Store methods of the same names.
+type Log interface {
+	// ReadLog is [Store.ReadLog].
+	ReadLog(ctx context.Context, q LogQuery) ([]Record, error)
+	// Head is [Store.Head].
+	Head(ctx context.Context) (int64, error)
+	// Wait is [Store.Wait].
+	Wait(ctx context.Context, after int64) error
+}

@@ -1,0 +1,144 @@
+package annals_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/httplog"
+	"github.com/annals-dev/annals/store/memory"
+)
+
+// serveLog serves the log of s over HTTP and returns a client of it.
+func serveLog(t testing.TB, s *annals.Store, opts ...httplog.HandlerOption) *httplog.Client {
+	srv := httptest.NewServer(httplog.Handler(s, opts...))
+	t.Cleanup(srv.Close)
+	return must(httplog.NewClient(srv.URL))
+}
+
+// For any interleaving of appends (of the view's events and of types it
+// does not read) and steps, a view on another store that reads the log
+// over HTTP ends with the states of the same view on the store itself,
+// and its checkpoint at the head: no event skipped or handled twice, and
+// none read from the log of its own store, which has a life of its own.
+func TestAViewOnAServedLogEqualsTheViewOnTheStore(t *testing.T) {
+	ctx := context.Background()
+	rapid.Check(t, func(rt *rapid.T) {
+		origin := annals.New(memory.New())
+		local := annals.New(memory.New())
+		batch := annals.WithBatchSize(rapid.IntRange(1, 5).Draw(rt, "batch"))
+		remote := newTally(local, annals.WithSource(serveLog(t, origin)), batch)
+		here := newTally(origin, batch)
+		r := annals.NewRunner(origin, counter, counterCodec())
+		own := annals.NewRunner(local, counter, counterCodec())
+		streams := []string{"a", "b", "c"}
+		for range rapid.IntRange(0, 30).Draw(rt, "steps") {
+			switch rapid.IntRange(0, 3).Draw(rt, "do") {
+			case 0:
+				if _, err := remote.Step(ctx); err != nil {
+					rt.Fatal(err)
+				}
+			case 1:
+				if _, err := r.Handle(ctx, rapid.SampledFrom(streams).Draw(rt, "stream"), increment{}); err != nil {
+					rt.Fatal(err)
+				}
+			case 2: // an event of the local store, which the view must not see
+				if _, err := own.Handle(ctx, rapid.SampledFrom(streams).Draw(rt, "stream"), increment{}); err != nil {
+					rt.Fatal(err)
+				}
+			default: // an event the view does not read
+				if _, err := origin.Append(ctx, "noise", store.AnyVersion, []store.Event{{Type: "Noise"}}); err != nil {
+					rt.Fatal(err)
+				}
+			}
+		}
+		if _, err := remote.CatchUp(ctx); err != nil {
+			rt.Fatal(err)
+		}
+		if _, err := here.CatchUp(ctx); err != nil {
+			rt.Fatal(err)
+		}
+		for _, id := range streams {
+			got, gerr := remote.Get(ctx, id)
+			want, werr := here.Get(ctx, id)
+			if got != want || (gerr == nil) != (werr == nil) {
+				rt.Fatalf("stream %s: over HTTP %+v, %v; on the store %+v, %v", id, got, gerr, want, werr)
+			}
+		}
+		head := must(origin.Head(ctx))
+		if at := must(remote.Position(ctx)); at != head {
+			rt.Fatalf("the remote view's checkpoint is %d; the head is %d", at, head)
+		}
+		if at := must(origin.Checkpoint(ctx, "tally")); at != head {
+			rt.Fatalf("the store's own view is at %d; the head is %d", at, head)
+		}
+	})
+}
+
+// Run follows a served log as writers append to it, each event once,
+// through the server's waits running out, until its context ends.
+func TestRunFollowsAServedLog(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	origin := annals.New(memory.New())
+	local := annals.New(memory.New())
+	p := newTally(local, annals.WithSource(serveLog(t, origin, httplog.WithMaxWait(5*time.Millisecond))), annals.WithBatchSize(3))
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+
+	r := annals.NewRunner(origin, counter, counterCodec())
+	var wg sync.WaitGroup
+	streams := []string{"a", "b", "c", "d"}
+	const each = 25
+	for _, id := range streams {
+		wg.Go(func() {
+			for range each {
+				if _, err := r.Handle(ctx, id, increment{}); err != nil {
+					t.Error(err)
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	head := must(origin.Head(ctx))
+	deadline := time.Now().Add(10 * time.Second)
+	for must(p.Position(ctx)) < head {
+		if time.Now().After(deadline) {
+			t.Fatalf("the view reached %d of %d in 10 s", must(p.Position(ctx)), head)
+		}
+		runtimeYield()
+	}
+	for _, id := range streams {
+		if got := must(p.Get(ctx, id)); got != (tally{Count: each, Last: each}) {
+			t.Errorf("stream %s: %+v; want %d increments, the last to %d", id, got, each, each)
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run after its context ended = %v; want context.Canceled", err)
+	}
+}
+
+// A system settles its consumers after its own store's appends, which do
+// not move another log: it refuses a consumer that reads one.
+func TestASystemRefusesAConsumerOfAnotherLog(t *testing.T) {
+	origin := annals.New(memory.New())
+	local := annals.New(memory.New())
+	sys := must(annals.NewSystem(local, annals.Async))
+	remote := newTally(local, annals.WithSource(serveLog(t, origin)))
+	if err := sys.Add(remote); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("Add of a view that reads another log = %v; want store.ErrInvalid", err)
+	}
+	if err := sys.Add(newTally(local)); err != nil {
+		t.Fatalf("Add of the same view on the store's own log: %v", err)
+	}
+}

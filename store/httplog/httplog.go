@@ -1,0 +1,222 @@
+package httplog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/annals-dev/annals/store"
+)
+
+// The paths the handler serves, under the prefix it is mounted at.
+const (
+	pathLog  = "/log"
+	pathHead = "/head"
+	pathWait = "/wait"
+)
+
+// Defaults of [Handler].
+const (
+	// DefaultMaxWait is how long the handler holds a request to /wait
+	// when no event comes.
+	DefaultMaxWait = 25 * time.Second
+	// DefaultMaxLimit is the largest page the handler serves.
+	DefaultMaxLimit = 10000
+)
+
+// record is a [store.Record] on the wire. Its fields are Record's, in
+// Record's order, so that each converts to the other; a field added to
+// Record and not here fails the build.
+type record struct {
+	ID            uuid.UUID      `json:"id"`
+	StreamID      string         `json:"stream_id"`
+	Version       int64          `json:"version"`
+	Position      int64          `json:"position"`
+	Type          string         `json:"type"`
+	SchemaVersion int            `json:"schema_version"`
+	Time          time.Time      `json:"time"`
+	Data          []byte         `json:"data"`
+	Encoding      string         `json:"encoding,omitempty"`
+	Metadata      store.Metadata `json:"metadata"`
+	Tags          []string       `json:"tags,omitempty"`
+}
+
+// page is the answer to /log.
+type page struct {
+	Records []record `json:"records"`
+}
+
+// head is the answer to /head and /wait.
+type head struct {
+	Head int64 `json:"head"`
+}
+
+// The kinds of failure an answer names, which the client turns back into
+// the store's errors.
+const (
+	kindInvalid     = "invalid"     // store.ErrInvalid: the request can never succeed
+	kindCorrupt     = "corrupt"     // store.ErrCorrupt
+	kindUnavailable = "unavailable" // the store is closed or the server stopping: try again
+	kindFailed      = "failed"      // any other failure of the store
+)
+
+// failure is the body of an answer other than 200.
+type failure struct {
+	Error string `json:"error"`
+	Kind  string `json:"kind"`
+}
+
+// HandlerOption configures [Handler].
+type HandlerOption func(*handler)
+
+// WithMaxWait sets how long a request to /wait is held when no event
+// comes ([DefaultMaxWait] unless set): less than the time-outs of the
+// proxies between the server and its clients. The client asks again, so
+// this bounds a request, not the wait.
+func WithMaxWait(d time.Duration) HandlerOption {
+	return func(h *handler) {
+		if d > 0 {
+			h.maxWait = d
+		}
+	}
+}
+
+// WithMaxLimit sets the largest page the handler serves ([DefaultMaxLimit]
+// unless set). A request for more is refused, never cut short: a
+// consumer takes a short page for the end of the log.
+func WithMaxLimit(n int) HandlerOption {
+	return func(h *handler) {
+		if n > 0 {
+			h.maxLimit = n
+		}
+	}
+}
+
+type handler struct {
+	log      store.Log
+	maxWait  time.Duration
+	maxLimit int
+}
+
+// Handler returns an HTTP handler that serves log, read-only, to the
+// [Client]s of this package:
+//
+//	GET /log?after=P&limit=N&type=T…  the records after position P
+//	GET /head                          the head of the log
+//	GET /wait?after=P                  the head, once it has passed P or
+//	                                   after the handler's longest wait
+//
+// Mount it under a prefix of your server with http.StripPrefix, behind
+// the authentication your other endpoints use: it serves every event of
+// the log, as stored. Payloads that the codec encrypted stay encrypted.
+func Handler(log store.Log, opts ...HandlerOption) http.Handler {
+	h := &handler{log: log, maxWait: DefaultMaxWait, maxLimit: DefaultMaxLimit}
+	for _, o := range opts {
+		o(h)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+pathLog, h.readLog)
+	mux.HandleFunc("GET "+pathHead, h.head)
+	mux.HandleFunc("GET "+pathWait, h.wait)
+	return mux
+}
+
+func (h *handler) readLog(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	after, err := intParam(q.Get("after"), "after")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	limit, err := intParam(q.Get("limit"), "limit")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if limit > int64(h.maxLimit) {
+		h.fail(w, r, fmt.Errorf("limit %d is above the %d records this server serves at once: ask for fewer (a consumer's WithBatchSize): %w", limit, h.maxLimit, store.ErrInvalid))
+		return
+	}
+	recs, err := h.log.ReadLog(r.Context(), store.LogQuery{After: after, Limit: int(limit), Types: q["type"]})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := page{Records: make([]record, len(recs))}
+	for i, rec := range recs {
+		out.Records[i] = record(rec)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *handler) head(w http.ResponseWriter, r *http.Request) {
+	at, err := h.log.Head(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, head{Head: at})
+}
+
+func (h *handler) wait(w http.ResponseWriter, r *http.Request) {
+	after, err := intParam(r.URL.Query().Get("after"), "after")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.maxWait)
+	err = h.log.Wait(ctx, after)
+	cancel()
+	if err != nil && (r.Context().Err() != nil || !errors.Is(err, context.DeadlineExceeded)) {
+		h.fail(w, r, err)
+		return
+	}
+	h.head(w, r) // the wait ended, by an event or by its time
+}
+
+// intParam parses a query parameter that is a number, 0 when absent.
+func intParam(v, name string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q is not a whole number: %w", name, v, store.ErrInvalid)
+	}
+	return n, nil
+}
+
+// fail answers with err, its kind telling the client which of the store's
+// errors it was.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return // the client has gone
+	}
+	status, kind := http.StatusInternalServerError, kindFailed
+	switch {
+	case errors.Is(err, store.ErrClosed):
+		status, kind = http.StatusServiceUnavailable, kindUnavailable
+	case errors.Is(err, store.ErrInvalid):
+		status, kind = http.StatusBadRequest, kindInvalid
+	case errors.Is(err, store.ErrCorrupt):
+		kind = kindCorrupt
+	}
+	if status != http.StatusBadRequest {
+		slog.ErrorContext(r.Context(), "serving the log failed", "path", r.URL.Path, "error", err)
+	}
+	writeJSON(w, status, failure{Error: err.Error(), Kind: kind})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client sees a cut answer as an error
+}
