@@ -1,0 +1,130 @@
+package annals
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/samber/lo"
+
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
+)
+
+// A Publisher hands records of the log to a message broker (package
+// github.com/annals-dev/annals/nats is one, for NATS JetStream).
+type Publisher interface {
+	// Publish publishes recs, in their order, and returns nil only once
+	// the broker has acknowledged every one of them. It gives each
+	// message its record's ID as the broker's message ID, so that the
+	// broker drops a record published a second time: a [Relay] that
+	// stops between the broker's acknowledgement and its checkpoint
+	// publishes the batch again.
+	Publish(ctx context.Context, recs []store.Record) error
+}
+
+// A Relay publishes the events of the global log to a message broker, in
+// the log's order, and moves its checkpoint after the broker has
+// acknowledged them: the transactional outbox, with the log as the
+// outbox. Nothing is lost: an event is only passed when the broker has
+// it. Nothing is handed over twice, as long as the broker drops a message
+// ID it has seen (NATS JetStream does within its stream's duplicate
+// window): what a relay publishes again after a crash is the batch it had
+// not yet checkpointed, under the same IDs.
+//
+// A Relay is a [Consumer]: add it to a [System], or run it by itself with
+// [Relay.Run]. It takes the options of consumers: [WithTypes] relays only
+// some types (its checkpoint still moves past the others), [WithBatchSize]
+// bounds a batch, [WithSource] relays a log read from elsewhere. Run
+// holds the relay's lease on a store that grants them, so one instance
+// publishes at a time.
+type Relay struct {
+	name  string
+	store *Store
+	pub   Publisher
+	cfg   consumerConfig
+}
+
+// NewRelay returns a relay named name (its checkpoint's consumer name)
+// that publishes the log of s through pub. A name that no checkpoint
+// could have, or a nil store or publisher, fails with [store.ErrInvalid].
+func NewRelay(s *Store, name string, pub Publisher, opts ...ConsumerOption) (*Relay, error) {
+	if err := check.Consumer(name); err != nil {
+		return nil, fmt.Errorf("new relay: %w", err)
+	}
+	if s == nil || lo.IsNil(pub) {
+		return nil, fmt.Errorf("new relay %q: the store and the publisher must not be nil: %w", name, store.ErrInvalid)
+	}
+	return &Relay{name: name, store: s, pub: pub, cfg: newConsumerConfig(opts)}, nil
+}
+
+// Name returns the relay's name.
+func (r *Relay) Name() string { return r.name }
+
+func (r *Relay) storeHandle() *Store { return r.store }
+
+func (r *Relay) source() store.Log { return r.cfg.source }
+
+// Position returns the relay's checkpoint: the position of the last event
+// the broker has acknowledged or the relay skipped.
+func (r *Relay) Position(ctx context.Context) (int64, error) {
+	return r.store.Checkpoint(ctx, r.name)
+}
+
+// Step publishes the next batch of events after the checkpoint and
+// returns how many it published; 0 means the relay has caught up.
+func (r *Relay) Step(ctx context.Context) (int, error) {
+	n, _, err := r.step(ctx)
+	return n, err
+}
+
+// CatchUp publishes batches until the relay has reached the head of the
+// log, and returns how many events it published.
+func (r *Relay) CatchUp(ctx context.Context) (int, error) {
+	return catchUp(ctx, r.Step)
+}
+
+// Run catches up, then follows the log as events arrive, until ctx is
+// done or publishing fails, like [Projection.Run]. A failure to publish
+// returns: in an Async [System], Run retries it after a pause.
+func (r *Relay) Run(ctx context.Context) error {
+	return follow(ctx, r.store, r.name, r.cfg, r.step)
+}
+
+func (r *Relay) step(ctx context.Context) (int, int64, error) {
+	n, at, _, err := r.advance(ctx)
+	return n, at, err
+}
+
+// advance publishes the next batch, and says whether it reached the head
+// it read.
+func (r *Relay) advance(ctx context.Context) (int, int64, bool, error) {
+	from, head, recs, err := nextBatch(ctx, r.store, r.name, r.cfg)
+	if err != nil || head <= from {
+		return 0, from, err == nil, err
+	}
+	bctx, endBatch := r.store.startBatch(ctx, r.name, from, recs)
+	n, to, err := r.publish(bctx, from, head, recs)
+	endBatch(n, to, err)
+	return n, to, err == nil && len(recs) < r.cfg.batch, err
+}
+
+// publish hands recs to the broker, then moves the checkpoint past them.
+func (r *Relay) publish(ctx context.Context, from, head int64, recs []store.Record) (int, int64, error) {
+	to := batchEnd(from, head, recs, r.cfg.batch)
+	if len(recs) > 0 {
+		if err := recovered(func() error { return r.pub.Publish(ctx, recs) }); err != nil {
+			return 0, from, fmt.Errorf("relay %q: publish positions %d to %d: %w", r.name, recs[0].Position, recs[len(recs)-1].Position, err)
+		}
+	}
+	err := r.store.SetCheckpoint(ctx, r.name, to)
+	if errors.Is(err, store.ErrCheckpointBackwards) {
+		// Another instance, run without the lease, published these and
+		// went further: its progress, not a failure.
+		return 0, from, fmt.Errorf("relay %q: another instance moved the checkpoint past %d: %w", r.name, to, store.ErrConflict)
+	}
+	if err != nil {
+		return 0, from, fmt.Errorf("relay %q: the broker has positions %d to %d, but the checkpoint did not move (they are published again, under the same IDs): %w", r.name, from+1, to, err)
+	}
+	return len(recs), to, nil
+}
