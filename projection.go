@@ -108,9 +108,15 @@ func newConsumerConfig(opts []ConsumerOption) consumerConfig {
 	return cfg
 }
 
-// WithBatchSize sets how many events a consumer handles per transaction.
+// WithBatchSize sets how many events a consumer handles per transaction;
+// n < 1 keeps [DefaultBatchSize], as a [store.LogQuery]'s Limit of 0 keeps
+// its default.
 func WithBatchSize(n int) ConsumerOption {
-	return func(c *consumerConfig) { c.batch = max(n, 1) }
+	return func(c *consumerConfig) {
+		if n >= 1 {
+			c.batch = n
+		}
+	}
 }
 
 // WithTypes makes a consumer read only events of the given types from the

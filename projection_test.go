@@ -538,3 +538,18 @@ func TestViewCacheSeesAnotherInstancesCommits(t *testing.T) {
 		t.Fatalf("view = %+v, %v; want 10 events counted once each", got, err)
 	}
 }
+
+// A batch size below 1 keeps the default, as a page limit of 0 does,
+// rather than make every event a transaction of its own.
+func TestABatchSizeBelowOneKeepsTheDefault(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	evs := lo.Times(annals.DefaultBatchSize+1, func(int) store.Event { return store.Event{Type: "T"} })
+	must(s.Append(ctx, "x", store.NoStream, evs))
+	for _, n := range []int{0, -3} {
+		p := must(annals.NewRecordProjection(s, fmt.Sprintf("p%d", n), func(context.Context, store.StateTx, store.Record) error { return nil }, annals.WithBatchSize(n)))
+		if got := must(p.Step(ctx)); got != annals.DefaultBatchSize {
+			t.Errorf("WithBatchSize(%d): a step handled %d events; want the default batch, %d", n, got, annals.DefaultBatchSize)
+		}
+	}
+}

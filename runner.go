@@ -88,7 +88,8 @@ func WithCache(size int) RunnerOption {
 }
 
 // WithRetries sets how many times a command is decided again after a
-// conflict before Handle gives up with [store.ErrConflict]. 0 means never.
+// conflict before Handle gives up with [store.ErrConflict]. 0 (or less)
+// means never.
 func WithRetries(n int) RunnerOption {
 	return func(c *runnerConfig) { c.retries = max(n, 0) }
 }

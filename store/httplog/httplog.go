@@ -77,9 +77,9 @@ type failure struct {
 type HandlerOption func(*handler)
 
 // WithMaxWait sets how long a request to /wait is held when no event
-// comes ([DefaultMaxWait] unless set): less than the time-outs of the
-// proxies between the server and its clients. The client asks again, so
-// this bounds a request, not the wait.
+// comes; d <= 0 keeps [DefaultMaxWait]. Make it less than the time-outs
+// of the proxies between the server and its clients. The client asks
+// again, so this bounds a request, not the wait.
 func WithMaxWait(d time.Duration) HandlerOption {
 	return func(h *handler) {
 		if d > 0 {
@@ -88,8 +88,8 @@ func WithMaxWait(d time.Duration) HandlerOption {
 	}
 }
 
-// WithMaxLimit sets the largest page the handler serves ([DefaultMaxLimit]
-// unless set). A request for more is refused, never cut short: a
+// WithMaxLimit sets the largest page the handler serves; n <= 0 keeps
+// [DefaultMaxLimit]. A request for more is refused, never cut short: a
 // consumer takes a short page for the end of the log.
 func WithMaxLimit(n int) HandlerOption {
 	return func(h *handler) {
