@@ -138,11 +138,13 @@ func WithoutLease() ConsumerOption {
 // package store/httplog). The checkpoint still moves in the transaction
 // of the batch, so the consumer never skips or repeats an event of log.
 //
-// Such a consumer runs by itself (Run, CatchUp, Step), not in a [System]:
-// a system settles its consumers after the appends of its own store, and
-// refuses one that reads another log. The records arrive as they are
-// stored: a payload encrypted for a data subject decodes only where the
-// subject's key can be read.
+// Such a consumer runs by itself (Run, CatchUp, Step), or in an Async
+// [System], which retries it when its source fails and counts its lag
+// against its source's head. A Sync system refuses it: it settles its
+// consumers after the appends of its own store, which do not move
+// another log. The records arrive as they are stored: a payload
+// encrypted for a data subject decodes only where the subject's key can
+// be read.
 func WithSource(log store.Log) ConsumerOption {
 	return func(c *consumerConfig) { c.source = log }
 }

@@ -3,8 +3,11 @@ package annals_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,17 +131,76 @@ func TestRunFollowsAServedLog(t *testing.T) {
 	}
 }
 
-// A system settles its consumers after its own store's appends, which do
-// not move another log: it refuses a consumer that reads one.
-func TestASystemRefusesAConsumerOfAnotherLog(t *testing.T) {
+// A Sync system settles its consumers after its own store's appends,
+// which do not move another log: it refuses a consumer that reads one.
+func TestASyncSystemRefusesAConsumerOfAnotherLog(t *testing.T) {
 	origin := annals.New(memory.New())
 	local := annals.New(memory.New())
-	sys := must(annals.NewSystem(local, annals.Async))
+	sys := must(annals.NewSystem(local, annals.Sync))
 	remote := newTally(local, annals.WithSource(serveLog(t, origin)))
 	if err := sys.Add(remote); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("Add of a view that reads another log = %v; want store.ErrInvalid", err)
 	}
 	if err := sys.Add(newTally(local)); err != nil {
 		t.Fatalf("Add of the same view on the store's own log: %v", err)
+	}
+}
+
+// An Async system runs a consumer of a served log beside one of its own
+// store's, through a server that fails the consumer's reads now and
+// then: it retries, and its status and WaitQuiet count each consumer
+// against the head of the log it reads.
+func TestAnAsyncSystemRunsAConsumerOfAServedLog(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	origin := annals.New(memory.New())
+	local := annals.New(memory.New())
+	var requests atomic.Int64
+	inner := httplog.Handler(origin, httplog.WithMaxWait(5*time.Millisecond))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/head" && requests.Add(1)%3 == 0 { // WaitQuiet reads the head too, and would report a failure
+			http.Error(w, "the proxy is busy", http.StatusBadGateway)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	sys := must(annals.NewSystem(local, annals.Async))
+	sys.OnError(func(string, error) {})
+	remote := annals.NewViewProjection(local, "remote", tallyView, counterCodec(), byStream, annals.WithSource(must(httplog.NewClient(srv.URL))), annals.WithBatchSize(2))
+	own := newTally(local)
+	if err := sys.Add(remote, own); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sys.Run(ctx) }()
+
+	theirs := annals.NewRunner(origin, counter, counterCodec())
+	ours := annals.NewRunner(local, counter, counterCodec())
+	for i := range 10 {
+		must(theirs.Handle(ctx, "a", increment{}))
+		if i < 3 {
+			must(ours.Handle(ctx, "a", increment{}))
+		}
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer wcancel()
+	if err := sys.WaitQuiet(wctx); err != nil {
+		t.Fatal(err)
+	}
+	status := must(sys.Status(ctx))
+	want := []annals.ConsumerStatus{{Name: "remote", Checkpoint: 10, Head: 10}, {Name: "tally", Checkpoint: 3, Head: 3}}
+	if !slices.Equal(status, want) {
+		t.Fatalf("status %+v; want %+v", status, want)
+	}
+	if got := must(remote.Get(ctx, "a")); got != (tally{Count: 10, Last: 10}) {
+		t.Fatalf("the remote view: %+v; want 10 increments", got)
+	}
+	if requests.Load() < 3 {
+		t.Fatalf("only %d requests: no failure was retried", requests.Load())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after its context ended: %v", err)
 	}
 }

@@ -28,8 +28,8 @@ type Consumer interface {
 }
 
 // onStore is implemented by the consumers of this package, so that a
-// system refuses one built on another store, or one that reads the log
-// from elsewhere (source is not nil; see [WithSource]).
+// system refuses one built on another store, and knows the log of one
+// that reads it from elsewhere (source is not nil; see [WithSource]).
 type onStore interface {
 	storeHandle() *Store
 	source() store.Log
@@ -146,9 +146,9 @@ func (sys *System) Mode() Mode { return sys.mode }
 func (sys *System) OnError(f func(consumer string, err error)) { sys.onError = f }
 
 // Add adds consumers to the system. A nil consumer, one built on another
-// store, one that reads the log from another source ([WithSource]), or one
-// whose name the system already has, is refused with an error that
-// matches [store.ErrInvalid], and none of consumers is added.
+// store, one whose name the system already has, or, in Sync mode, one that
+// reads the log from another source ([WithSource]), is refused with an
+// error that matches [store.ErrInvalid], and none of consumers is added.
 func (sys *System) Add(consumers ...Consumer) error {
 	sys.mu.Lock()
 	defer sys.mu.Unlock()
@@ -160,8 +160,8 @@ func (sys *System) Add(consumers ...Consumer) error {
 		if on, ok := c.(onStore); ok && on.storeHandle() != sys.store {
 			return fmt.Errorf("add consumer %q: it was built on another store than the system's (%s): build it on the store the system was made with: %w", c.Name(), sys.store.name, store.ErrInvalid)
 		}
-		if on, ok := c.(onStore); ok && on.source() != nil {
-			return fmt.Errorf("add consumer %q: it reads the log from another source (WithSource), which the system's appends do not move: run it by itself with its Run: %w", c.Name(), store.ErrInvalid)
+		if on, ok := c.(onStore); ok && on.source() != nil && sys.mode == Sync {
+			return fmt.Errorf("add consumer %q: it reads the log from another source (WithSource), which the appends a Sync system settles do not move: add it to an Async system, or run it by itself: %w", c.Name(), store.ErrInvalid)
 		}
 		if names[c.Name()] {
 			return fmt.Errorf("add consumer %q: the system already has a consumer of that name: %w", c.Name(), store.ErrInvalid)
@@ -402,8 +402,9 @@ type ConsumerStatus struct {
 	Name string
 	// Checkpoint is the position of the last event it has handled.
 	Checkpoint int64
-	// Head is the position of the last event in the log when the
-	// status was read.
+	// Head is the position of the last event in the log it reads (the
+	// store's, or its source's; see [WithSource]) when the status was
+	// read.
 	Head int64
 	// Lag is how many positions of the log it has yet to handle.
 	Lag int64
@@ -411,17 +412,18 @@ type ConsumerStatus struct {
 	Stopped error
 }
 
-// Status returns each consumer's checkpoint, the head of the log, the lag
-// between them and the error that stopped the consumer, if any, in the
-// order the consumers were added.
+// Status returns each consumer's checkpoint, the head of the log it
+// reads, the lag between them and the error that stopped the consumer,
+// if any, in the order the consumers were added.
 func (sys *System) Status(ctx context.Context) ([]ConsumerStatus, error) {
-	head, err := sys.store.Head(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("system status: %w", err)
-	}
+	heads := sys.headReader()
 	consumers := sys.snapshot()
 	out := make([]ConsumerStatus, 0, len(consumers))
 	for _, c := range consumers {
+		head, err := heads(ctx, c)
+		if err != nil {
+			return nil, fmt.Errorf("system status: %w", err)
+		}
 		pos, err := c.Position(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("system status: consumer %q: %w", c.Name(), err)
@@ -432,25 +434,61 @@ func (sys *System) Status(ctx context.Context) ([]ConsumerStatus, error) {
 	return out, nil
 }
 
-// quiet reports whether every consumer's checkpoint has reached the head,
-// and the head did not move while the checkpoints were read. A saga
+// headReader returns a function that reads the head of the log a
+// consumer reads: the store's, read once for all the consumers that read
+// it, or the consumer's own source's (see [WithSource]).
+func (sys *System) headReader() func(context.Context, Consumer) (int64, error) {
+	var (
+		storeHead int64
+		read      bool
+	)
+	return func(ctx context.Context, c Consumer) (int64, error) {
+		if on, ok := c.(onStore); ok && on.source() != nil {
+			head, err := on.source().Head(ctx)
+			if err != nil {
+				return 0, fmt.Errorf("consumer %q: the head of its source: %w", c.Name(), err)
+			}
+			return head, nil
+		}
+		if !read {
+			var err error
+			if storeHead, err = sys.store.Head(ctx); err != nil {
+				return 0, err
+			}
+			read = true
+		}
+		return storeHead, nil
+	}
+}
+
+// quiet reports whether every consumer's checkpoint has reached the head
+// of its log, and no head moved while the checkpoints were read. A saga
 // appends the commands it dispatches before it moves its checkpoint past
 // the event that caused them, so an append that the first head missed,
 // by a consumer whose checkpoint then looked caught up, shows in the
 // second.
 func (sys *System) quiet(ctx context.Context) (bool, error) {
-	head, err := sys.store.Head(ctx)
-	if err != nil {
-		return false, err
-	}
-	for _, c := range sys.snapshot() {
+	consumers := sys.snapshot()
+	first, again := sys.headReader(), sys.headReader()
+	heads := make([]int64, len(consumers))
+	for i, c := range consumers {
+		head, err := first(ctx, c)
+		if err != nil {
+			return false, err
+		}
 		pos, err := c.Position(ctx)
 		if err != nil || pos < head {
 			return false, err
 		}
+		heads[i] = head
 	}
-	again, err := sys.store.Head(ctx)
-	return err == nil && again == head, err
+	for i, c := range consumers {
+		head, err := again(ctx, c)
+		if err != nil || head != heads[i] {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // WaitQuiet blocks until every consumer's checkpoint has reached the head

@@ -153,8 +153,12 @@ func (c *Client) failure(resp *http.Response) error {
 	var f failure
 	if json.Unmarshal(body, &f) != nil || f.Kind == "" {
 		// Not an answer of the log's handler: a proxy's, a wrong URL's.
-		return fmt.Errorf("httplog: GET %s answered %s (%q): check that the URL is where the log's handler is mounted",
-			resp.Request.URL.Redacted(), resp.Status, strings.TrimSpace(string(body)))
+		hint := "" // a proxy's failure, or the authentication's refusal, says enough
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
+			hint = ": check that the URL is where the log's handler is mounted"
+		}
+		return fmt.Errorf("httplog: GET %s answered %s (%q)%s",
+			resp.Request.URL.Redacted(), resp.Status, strings.TrimSpace(string(body)), hint)
 	}
 	msg := fmt.Sprintf("httplog: the server of %s answered %s: %s", c.base.Redacted(), resp.Status, f.Error)
 	switch f.Kind {
