@@ -1,0 +1,50 @@
+// Package annalsnats publishes the events of an annals store to NATS
+// JetStream: a [Publisher] is the [annals.Publisher] of an
+// [annals.Relay], which reads the store's global log and moves its
+// checkpoint once JetStream has acknowledged what it published. It is a
+// module of its own, so that a program that does not import it links no
+// NATS client.
+//
+//	s, err := annals.Open(ctx, os.Getenv(annals.EnvVar))
+//	nc, err := nats.Connect(nats.DefaultURL)
+//	js, err := jetstream.New(nc)
+//	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+//		Name:       "ANNALS",
+//		Subjects:   []string{"annals.>"},
+//		Duplicates: time.Hour, // longer than a relay may stay down: see below
+//	})
+//	pub, err := annalsnats.NewPublisher(js)
+//	relay, err := annals.NewRelay(s, "to-nats", pub)
+//	err = relay.Run(ctx)
+//
+// # Messages
+//
+// Each record is one message, published to "annals." +
+// [SubjectToken](rec.Type) by default ([WithSubjectPrefix] and
+// [WithSubject] choose others); the subjects must be bound to a stream.
+// The message's body is rec.Data as stored, encoded and encrypted as it
+// is in the store; its Nats-Msg-Id is rec.ID; its headers, named by the
+// Header constants, carry the rest of the record. A subscriber rebuilds
+// the record with [Record] (or [RecordFromHeaders] from a core NATS
+// message) and decodes it as a consumer of the store would.
+//
+// # Each event once
+//
+// A relay that stops after JetStream acknowledged a batch but before its
+// checkpoint moved publishes the batch again when it starts, under the
+// same IDs, and JetStream drops each message whose Nats-Msg-Id it has
+// seen: the stream holds every event once, in the log's order. That
+// holds only within the stream's duplicate window
+// (StreamConfig.Duplicates, 2 minutes by default, at most the stream's
+// MaxAge): a message published again after it is stored again. Make the
+// window longer than a relay may stay down between an acknowledgement
+// and its checkpoint, restarts and outages included; a subscriber that
+// must never see an event twice also remembers the IDs (Nats-Msg-Id) it
+// has handled.
+//
+// A batch whose publish fails in the middle (a stream full, a leader
+// changing) may leave the records after the failure stored: published
+// again, they are dropped, and the failed record lands after them. A
+// subscriber that needs the log's order across such a failure orders by
+// Annals-Position.
+package annalsnats
