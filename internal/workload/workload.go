@@ -214,7 +214,7 @@ func Handle(ctx context.Context, r *annals.Runner[Command, Event, Account], perS
 
 // ReadLog is the library side of reading the global log into typed
 // events: pages of Page records, each decoded by m.
-func ReadLog(ctx context.Context, s store.Store, m codec.Mapper[Event]) (Total, error) {
+func ReadLog(ctx context.Context, s store.Log, m codec.Mapper[Event]) (Total, error) {
 	var t Total
 	for after := int64(0); ; {
 		recs, err := s.ReadLog(ctx, store.LogQuery{After: after, Limit: Page})
