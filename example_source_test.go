@@ -23,7 +23,7 @@ func ExampleWithSource() {
 	}
 	// docs:begin serve-log
 	mux := http.NewServeMux()
-	mux.Handle("/log-api/", http.StripPrefix("/log-api", httplog.Handler(orders)))
+	mux.Handle("/log-api/", http.StripPrefix("/log-api", httplog.NewHandler(orders)))
 	// docs:end serve-log
 	srv := httptest.NewServer(mux) // the orders service's server, behind its authentication
 	defer srv.Close()

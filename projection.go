@@ -453,8 +453,11 @@ func (p *Projection[T]) stepOnce(ctx context.Context) (int, int64, bool, error) 
 		if !full && filtered {
 			// A page of some types only says nothing of the head, which
 			// the batch's end then needs, read before the page.
-			if head, err = p.cfg.log(p.store).Head(ctx); err != nil || head <= from {
-				return 0, from, err == nil, err
+			if head, err = p.cfg.log(p.store).Head(ctx); err != nil {
+				return 0, from, false, fmt.Errorf("consumer %q: read the head of the log: %w", p.name, err)
+			}
+			if head <= from {
+				return 0, from, true, nil
 			}
 			limit = pageLimit(from, head, p.cfg.batch)
 		}
@@ -572,8 +575,11 @@ func nextBatch(ctx context.Context, s *Store, name string, cfg consumerConfig) (
 	// The head is read before the log, so every event up to it is visible
 	// to the read that follows.
 	log := cfg.log(s)
-	if head, err = log.Head(ctx); err != nil || head <= from {
-		return from, head, nil, err
+	if head, err = log.Head(ctx); err != nil {
+		return 0, 0, nil, fmt.Errorf("consumer %q: read the head of the log: %w", name, err)
+	}
+	if head <= from {
+		return from, head, nil, nil
 	}
 	recs, err = log.ReadLog(ctx, store.LogQuery{After: from, Limit: pageLimit(from, head, cfg.batch), Types: cfg.types})
 	if err != nil {
@@ -643,7 +649,10 @@ const maxLostCommits = 100
 // Run catches up, then follows the log as events arrive, until ctx is done
 // or the handler fails. When the store is a [store.Locker] it first takes the
 // projection's lease (see [WithoutLease]) and stops when the lease is
-// lost. It returns the handler's [*ConsumerError], or ctx's error.
+// lost. It returns the handler's [*ConsumerError], ctx's error, or the
+// error of a read or commit that failed (a lost connection, a source
+// that cannot be reached): an Async [System] runs it again after such an
+// error, with a growing pause.
 func (p *Projection[T]) Run(ctx context.Context) error {
 	return follow(ctx, p.store, p.name, p.cfg, p.step)
 }

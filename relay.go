@@ -124,7 +124,7 @@ func (r *Relay) publish(ctx context.Context, from, head int64, recs []store.Reco
 		return 0, from, fmt.Errorf("relay %q: another instance moved the checkpoint past %d: %w", r.name, to, store.ErrConflict)
 	}
 	if err != nil {
-		return 0, from, fmt.Errorf("relay %q: the broker has positions %d to %d, but the checkpoint did not move (they are published again, under the same IDs): %w", r.name, from+1, to, err)
+		return 0, from, fmt.Errorf("relay %q: the broker has positions %d to %d, but moving the checkpoint past them failed (what it did not pass is published again, under the same IDs): %w", r.name, from+1, to, err)
 	}
 	return len(recs), to, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +22,7 @@ import (
 
 // serveLog serves the log of s over HTTP and returns a client of it.
 func serveLog(t testing.TB, s *annals.Store, opts ...httplog.HandlerOption) *httplog.Client {
-	srv := httptest.NewServer(httplog.Handler(s, opts...))
+	srv := httptest.NewServer(httplog.NewHandler(s, opts...))
 	t.Cleanup(srv.Close)
 	return must(httplog.NewClient(srv.URL))
 }
@@ -156,7 +157,7 @@ func TestAnAsyncSystemRunsAConsumerOfAServedLog(t *testing.T) {
 	origin := annals.New(memory.New())
 	local := annals.New(memory.New())
 	var requests atomic.Int64
-	inner := httplog.Handler(origin, httplog.WithMaxWait(5*time.Millisecond))
+	inner := httplog.NewHandler(origin, httplog.WithMaxWait(5*time.Millisecond))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/head" && requests.Add(1)%3 == 0 { // WaitQuiet reads the head too, and would report a failure
 			http.Error(w, "the proxy is busy", http.StatusBadGateway)
@@ -202,5 +203,31 @@ func TestAnAsyncSystemRunsAConsumerOfAServedLog(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run after its context ended: %v", err)
+	}
+}
+
+// A consumer's batch may be larger than the server's page: the client
+// reads it in pages. And a source that cannot be reached is named in the
+// consumer's error.
+func TestAConsumerReadsBatchesLargerThanTheServersPage(t *testing.T) {
+	ctx := context.Background()
+	origin := annals.New(memory.New())
+	r := annals.NewRunner(origin, counter, counterCodec())
+	for range 12 {
+		must(r.Handle(ctx, "a", increment{}))
+		must(origin.Append(ctx, "noise", store.AnyVersion, []store.Event{{Type: "Noise"}}))
+	}
+	srv := httptest.NewServer(httplog.NewHandler(origin, httplog.WithMaxLimit(2)))
+	src := must(httplog.NewClient(srv.URL, httplog.WithPageLimit(2)))
+	p := newTally(annals.New(memory.New()), annals.WithSource(src), annals.WithBatchSize(5))
+	if n, err := p.CatchUp(ctx); err != nil || n != 12 || must(p.Position(ctx)) != 24 {
+		t.Fatalf("CatchUp = %d, %v, checkpoint %d; want the 12 events it reads, and the checkpoint at 24", n, err, must(p.Position(ctx)))
+	}
+	if got := must(p.Get(ctx, "a")); got != (tally{Count: 12, Last: 12}) {
+		t.Fatalf("state %+v; want 12 increments", got)
+	}
+	srv.Close()
+	if _, err := p.Step(ctx); err == nil || !strings.Contains(err.Error(), `consumer "tally": read the head of the log`) {
+		t.Fatalf("Step with the server gone = %v; want an error that names the consumer", err)
 	}
 }

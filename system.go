@@ -414,7 +414,9 @@ type ConsumerStatus struct {
 
 // Status returns each consumer's checkpoint, the head of the log it
 // reads, the lag between them and the error that stopped the consumer,
-// if any, in the order the consumers were added.
+// if any, in the order the consumers were added. A head that cannot be
+// read, the store's or a consumer's source's, fails it: a lag it could
+// not measure is not reported as 0.
 func (sys *System) Status(ctx context.Context) ([]ConsumerStatus, error) {
 	heads := sys.headReader()
 	consumers := sys.snapshot()

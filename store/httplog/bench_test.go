@@ -31,7 +31,7 @@ func BenchmarkReadLogOverHTTP(b *testing.B) {
 		b.Fatal(err)
 	}
 	want := workload.ExpectedLog(streams, n/streams)
-	srv := httptest.NewServer(httplog.Handler(s))
+	srv := httptest.NewServer(httplog.NewHandler(s))
 	b.Cleanup(srv.Close)
 	c, err := httplog.NewClient(srv.URL)
 	if err != nil {

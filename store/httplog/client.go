@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/annals-dev/annals/store"
 )
@@ -19,9 +20,10 @@ import (
 // log of a database it holds no credentials for, keeping its checkpoint
 // and read model in its own store. It is safe for concurrent use.
 type Client struct {
-	base   *url.URL
-	http   *http.Client
-	header http.Header
+	base      *url.URL
+	http      *http.Client
+	header    http.Header
+	pageLimit int
 }
 
 var _ store.Log = (*Client)(nil)
@@ -49,16 +51,32 @@ func WithHeader(name, value string) ClientOption {
 	return func(cl *Client) { cl.header.Add(name, value) }
 }
 
+// WithPageLimit sets the most records the client asks the server for in
+// one request; n <= 0 keeps [DefaultMaxLimit], the server's default. A
+// read of more asks page after page, so that it answers as a store would:
+// the records asked for, or all there are. Set it to at most the
+// server's [WithMaxLimit].
+func WithPageLimit(n int) ClientOption {
+	return func(cl *Client) {
+		if n > 0 {
+			cl.pageLimit = n
+		}
+	}
+}
+
 // NewClient returns a client of the log served at baseURL, the URL under
 // which the [Handler] is mounted (such as "https://orders.internal/log-api").
-// A URL that is not absolute http or https fails with [store.ErrInvalid].
+// A query in baseURL (such as a token) goes with every request. A URL
+// that is not absolute http or https fails with [store.ErrInvalid].
 func NewClient(baseURL string, opts ...ClientOption) (*Client, error) {
 	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("httplog: %q is not an absolute http or https URL: give the URL the log's handler is mounted at: %w", baseURL, store.ErrInvalid)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {
+		return nil, fmt.Errorf("httplog: %q is not an absolute http or https URL without a fragment: give the URL the log's handler is mounted at: %w", baseURL, store.ErrInvalid)
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/")
-	c := &Client{base: u, http: http.DefaultClient, header: http.Header{}}
+	if _, err := url.ParseQuery(u.RawQuery); err != nil {
+		return nil, fmt.Errorf("httplog: the query of %q does not parse: %v: %w", baseURL, err, store.ErrInvalid)
+	}
+	c := &Client{base: u, http: http.DefaultClient, header: http.Header{}, pageLimit: DefaultMaxLimit}
 	for _, o := range opts {
 		o(c)
 	}
@@ -66,60 +84,131 @@ func NewClient(baseURL string, opts ...ClientOption) (*Client, error) {
 }
 
 // ReadLog returns a page of the log after q.After; see [store.Store.ReadLog].
+// A limit above the client's page limit ([WithPageLimit]) is read in
+// several requests.
 func (c *Client) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
+	if q.Limit <= 0 {
+		q.Limit = store.DefaultLogLimit
+	}
+	var recs []store.Record
+	for after := q.After; ; {
+		page, err := c.readPage(ctx, after, min(q.Limit-len(recs), c.pageLimit), q.Types)
+		if err != nil {
+			return nil, err
+		}
+		if recs == nil {
+			recs = page
+		} else {
+			recs = append(recs, page...)
+		}
+		if len(recs) == q.Limit || len(page) < c.pageLimit {
+			return recs, nil
+		}
+		after = page[len(page)-1].Position
+	}
+}
+
+// readPage reads one page of at most limit records after after.
+func (c *Client) readPage(ctx context.Context, after int64, limit int, types []string) ([]store.Record, error) {
 	v := url.Values{}
-	v.Set("after", strconv.FormatInt(q.After, 10))
-	v.Set("limit", strconv.Itoa(q.Limit))
-	for _, t := range q.Types {
+	v.Set("after", strconv.FormatInt(after, 10))
+	v.Set("limit", strconv.Itoa(limit))
+	for _, t := range types {
 		v.Add("type", t)
 	}
-	var p page
-	if err := c.get(ctx, pathLog, v, &p); err != nil {
-		return nil, fmt.Errorf("read the log after %d: %w", q.After, err)
+	var p struct {
+		Records *[]record `json:"records"`
 	}
-	recs := make([]store.Record, len(p.Records))
-	last := q.After
-	for i, r := range p.Records {
+	if err := c.get(ctx, pathLog, v, &p); err != nil {
+		return nil, err
+	}
+	if p.Records == nil {
+		return nil, c.notTheHandler(pathLog, "records")
+	}
+	recs := make([]store.Record, len(*p.Records))
+	last := after
+	for i, r := range *p.Records {
 		if r.Position <= last {
-			return nil, fmt.Errorf("read the log after %d from %s: record %d is at position %d, not after %d: the server broke the log's order: %w", q.After, c.base.Redacted(), i, r.Position, last, store.ErrCorrupt)
+			return nil, fmt.Errorf("httplog: %s: record %d of the page after %d is at position %d, not after %d: the server broke the log's order: %w", c.base.Redacted(), i, after, r.Position, last, store.ErrCorrupt)
 		}
 		last = r.Position
 		recs[i] = store.Record(r)
+	}
+	if len(recs) > limit {
+		return nil, fmt.Errorf("httplog: %s: %d records for a page of %d: the server broke the log's paging: %w", c.base.Redacted(), len(recs), limit, store.ErrCorrupt)
 	}
 	return recs, nil
 }
 
 // Head returns the position of the last event of the log.
 func (c *Client) Head(ctx context.Context) (int64, error) {
-	var h head
-	if err := c.get(ctx, pathHead, nil, &h); err != nil {
-		return 0, fmt.Errorf("read the head of the log: %w", err)
-	}
-	return h.Head, nil
+	return c.head(ctx, pathHead, nil)
 }
 
 // Wait blocks until the log holds an event after position after, or ctx
-// is done. It asks the server again each time the server's longest wait
-// passes without one.
+// is done. It asks the server again each time the server's wait ends
+// without one; after a wait that ended early (a server shutting down, a
+// short WithMaxWait), it pauses first, longer each time, up to a second.
 func (c *Client) Wait(ctx context.Context, after int64) error {
 	v := url.Values{"after": {strconv.FormatInt(after, 10)}}
+	pause := time.Duration(0)
 	for {
-		var h head
-		if err := c.get(ctx, pathWait, v, &h); err != nil {
-			return fmt.Errorf("wait for the log to pass %d: %w", after, err)
+		start := time.Now()
+		head, err := c.head(ctx, pathWait, v)
+		if err != nil {
+			return err
 		}
-		if h.Head > after {
+		if head > after {
 			return nil
 		}
+		if time.Since(start) >= minWait {
+			pause = 0
+			continue
+		}
+		pause = min(max(2*pause, 10*time.Millisecond), time.Second)
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("httplog: %w", context.Cause(ctx))
+		case <-t.C:
+		}
 	}
+}
+
+// minWait is how long a wait must have lasted for the client to ask
+// again at once.
+const minWait = 500 * time.Millisecond
+
+// head reads the head from path, /head or /wait.
+func (c *Client) head(ctx context.Context, path string, v url.Values) (int64, error) {
+	var h struct {
+		Head *int64 `json:"head"`
+	}
+	if err := c.get(ctx, path, v, &h); err != nil {
+		return 0, err
+	}
+	if h.Head == nil {
+		return 0, c.notTheHandler(path, "head")
+	}
+	return *h.Head, nil
+}
+
+// notTheHandler is the error of an answer of 200 that does not hold what
+// the log's handler puts in it.
+func (c *Client) notTheHandler(path, field string) error {
+	return fmt.Errorf("httplog: GET %s%s answered without a %q: check that the URL is where the log's handler is mounted", shortURL(c.base), path, field)
 }
 
 // get sends a GET to path with the query v and decodes the answer into
 // out, or turns an error answer back into the store's error.
 func (c *Client) get(ctx context.Context, path string, v url.Values, out any) error {
-	u := *c.base
-	u.Path += path
-	u.RawQuery = v.Encode()
+	u := c.base.JoinPath(path)
+	q := c.base.Query()
+	for k, vs := range v {
+		q[k] = vs
+	}
+	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return fmt.Errorf("httplog: %w", err)
@@ -132,23 +221,27 @@ func (c *Client) get(ctx context.Context, path string, v url.Values, out any) er
 		if ctx.Err() != nil {
 			return fmt.Errorf("httplog: %w", context.Cause(ctx))
 		}
-		return fmt.Errorf("httplog: %w", err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its text repeats the whole URL
+		}
+		return fmt.Errorf("httplog: GET %s: %w", shortURL(u), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return c.failure(resp)
+		return c.failure(resp, u)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("httplog: %w", context.Cause(ctx))
 		}
-		return fmt.Errorf("httplog: GET %s: the answer does not decode: %w", u.Redacted(), err)
+		return fmt.Errorf("httplog: GET %s: the answer does not decode: %w", shortURL(u), err)
 	}
 	return nil
 }
 
 // failure turns an answer other than 200 into an error.
-func (c *Client) failure(resp *http.Response) error {
+func (c *Client) failure(resp *http.Response, u *url.URL) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	var f failure
 	if json.Unmarshal(body, &f) != nil || f.Kind == "" {
@@ -157,16 +250,27 @@ func (c *Client) failure(resp *http.Response) error {
 		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
 			hint = ": check that the URL is where the log's handler is mounted"
 		}
-		return fmt.Errorf("httplog: GET %s answered %s (%q)%s",
-			resp.Request.URL.Redacted(), resp.Status, strings.TrimSpace(string(body)), hint)
+		return fmt.Errorf("httplog: GET %s answered %s (%q)%s", shortURL(u), resp.Status, strings.TrimSpace(string(body)), hint)
 	}
-	msg := fmt.Sprintf("httplog: the server of %s answered %s: %s", c.base.Redacted(), resp.Status, f.Error)
+	var kind error
 	switch f.Kind {
 	case kindInvalid:
-		return fmt.Errorf("%s: %w", msg, store.ErrInvalid)
+		kind = store.ErrInvalid
 	case kindCorrupt:
-		return fmt.Errorf("%s: %w", msg, store.ErrCorrupt)
+		kind = store.ErrCorrupt
 	default:
-		return errors.New(msg)
+		return fmt.Errorf("httplog: the server of %s answered %s: %s", shortURL(c.base), resp.Status, f.Error)
 	}
+	msg := strings.TrimSuffix(f.Error, ": "+kind.Error()) // the server's message ends with it
+	return fmt.Errorf("httplog: the server of %s answered %s: %s: %w", shortURL(c.base), resp.Status, msg, kind)
+}
+
+// shortURL is u for an error message: without its password, and cut
+// short when a long query (many types) makes it long.
+func shortURL(u *url.URL) string {
+	s := u.Redacted()
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
 }

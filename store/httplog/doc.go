@@ -5,10 +5,13 @@
 // consumer on the store: it never skips an event and never sees one
 // twice.
 //
-// On the side that owns the store, mount [Handler] behind the
-// authentication of the server's other endpoints:
+// On the side that owns the store, mount a [Handler] behind the
+// authentication of the server's other endpoints, and let the server's
+// shutdown end the clients' waits:
 //
-//	mux.Handle("/log-api/", http.StripPrefix("/log-api", httplog.Handler(st)))
+//	h := httplog.NewHandler(st)
+//	mux.Handle("/log-api/", http.StripPrefix("/log-api", h))
+//	srv.RegisterOnShutdown(h.Close)
 //
 // On the other side, a projection or saga built on the process's own store
 // reads the log through a [Client]; its checkpoint moves in the

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,7 +23,7 @@ const (
 	pathWait = "/wait"
 )
 
-// Defaults of [Handler].
+// Defaults of [NewHandler].
 const (
 	// DefaultMaxWait is how long the handler holds a request to /wait
 	// when no event comes.
@@ -63,7 +64,7 @@ type head struct {
 const (
 	kindInvalid     = "invalid"     // store.ErrInvalid: the request can never succeed
 	kindCorrupt     = "corrupt"     // store.ErrCorrupt
-	kindUnavailable = "unavailable" // the store is closed or the server stopping: try again
+	kindUnavailable = "unavailable" // the store is closed: try again, elsewhere or later
 	kindFailed      = "failed"      // any other failure of the store
 )
 
@@ -73,15 +74,15 @@ type failure struct {
 	Kind  string `json:"kind"`
 }
 
-// HandlerOption configures [Handler].
-type HandlerOption func(*handler)
+// HandlerOption configures [NewHandler].
+type HandlerOption func(*Handler)
 
 // WithMaxWait sets how long a request to /wait is held when no event
 // comes; d <= 0 keeps [DefaultMaxWait]. Make it less than the time-outs
 // of the proxies between the server and its clients. The client asks
 // again, so this bounds a request, not the wait.
 func WithMaxWait(d time.Duration) HandlerOption {
-	return func(h *handler) {
+	return func(h *Handler) {
 		if d > 0 {
 			h.maxWait = d
 		}
@@ -90,22 +91,27 @@ func WithMaxWait(d time.Duration) HandlerOption {
 
 // WithMaxLimit sets the largest page the handler serves; n <= 0 keeps
 // [DefaultMaxLimit]. A request for more is refused, never cut short: a
-// consumer takes a short page for the end of the log.
+// consumer takes a short page for the end of the log. Give the clients
+// the same [WithPageLimit], or less.
 func WithMaxLimit(n int) HandlerOption {
-	return func(h *handler) {
+	return func(h *Handler) {
 		if n > 0 {
 			h.maxLimit = n
 		}
 	}
 }
 
-type handler struct {
+// Handler serves a log over HTTP; see [NewHandler].
+type Handler struct {
 	log      store.Log
 	maxWait  time.Duration
 	maxLimit int
+	mux      *http.ServeMux
+	closing  chan struct{}
+	close    sync.Once
 }
 
-// Handler returns an HTTP handler that serves log, read-only, to the
+// NewHandler returns an HTTP handler that serves log, read-only, to the
 // [Client]s of this package:
 //
 //	GET /log?after=P&limit=N&type=T…  the records after position P
@@ -116,19 +122,33 @@ type handler struct {
 // Mount it under a prefix of your server with http.StripPrefix, behind
 // the authentication your other endpoints use: it serves every event of
 // the log, as stored. Payloads that the codec encrypted stay encrypted.
-func Handler(log store.Log, opts ...HandlerOption) http.Handler {
-	h := &handler{log: log, maxWait: DefaultMaxWait, maxLimit: DefaultMaxLimit}
+// Register its Close with the server's shutdown, so that a graceful
+// shutdown does not wait for the clients' waits:
+//
+//	srv.RegisterOnShutdown(h.Close)
+func NewHandler(log store.Log, opts ...HandlerOption) *Handler {
+	h := &Handler{log: log, maxWait: DefaultMaxWait, maxLimit: DefaultMaxLimit, closing: make(chan struct{})}
 	for _, o := range opts {
 		o(h)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+pathLog, h.readLog)
-	mux.HandleFunc("GET "+pathHead, h.head)
-	mux.HandleFunc("GET "+pathWait, h.wait)
-	return mux
+	h.mux = http.NewServeMux()
+	h.mux.HandleFunc("GET "+pathLog, h.readLog)
+	h.mux.HandleFunc("GET "+pathHead, h.head)
+	h.mux.HandleFunc("GET "+pathWait, h.wait)
+	return h
 }
 
-func (h *handler) readLog(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers a request of a [Client].
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Close ends the waits of the clients: those open answer the head at
+// once, and so do those that come after, so that the server can shut
+// down without waiting out the longest wait. The clients then ask
+// again, with a pause, until they reach a server that serves the log.
+// Reads of the log go on.
+func (h *Handler) Close() { h.close.Do(func() { close(h.closing) }) }
+
+func (h *Handler) readLog(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	after, err := intParam(q.Get("after"), "after")
 	if err != nil {
@@ -141,7 +161,7 @@ func (h *handler) readLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if limit > int64(h.maxLimit) {
-		h.fail(w, r, fmt.Errorf("limit %d is above the %d records this server serves at once: ask for fewer (a consumer's WithBatchSize): %w", limit, h.maxLimit, store.ErrInvalid))
+		h.fail(w, r, fmt.Errorf("limit %d is above the %d records this server serves at once: give the client httplog.WithPageLimit(%d): %w", limit, h.maxLimit, h.maxLimit, store.ErrInvalid))
 		return
 	}
 	recs, err := h.log.ReadLog(r.Context(), store.LogQuery{After: after, Limit: int(limit), Types: q["type"]})
@@ -156,7 +176,7 @@ func (h *handler) readLog(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (h *handler) head(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) head(w http.ResponseWriter, r *http.Request) {
 	at, err := h.log.Head(r.Context())
 	if err != nil {
 		h.fail(w, r, err)
@@ -165,20 +185,27 @@ func (h *handler) head(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, head{Head: at})
 }
 
-func (h *handler) wait(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) wait(w http.ResponseWriter, r *http.Request) {
 	after, err := intParam(r.URL.Query().Get("after"), "after")
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.maxWait)
+	defer cancel()
+	go func() {
+		select {
+		case <-h.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	err = h.log.Wait(ctx, after)
-	cancel()
-	if err != nil && (r.Context().Err() != nil || !errors.Is(err, context.DeadlineExceeded)) {
+	if err != nil && (r.Context().Err() != nil || ctx.Err() == nil) {
 		h.fail(w, r, err)
 		return
 	}
-	h.head(w, r) // the wait ended, by an event or by its time
+	h.head(w, r) // the wait ended: by an event, by its time, or by Close
 }
 
 // intParam parses a query parameter that is a number, 0 when absent.
@@ -195,7 +222,7 @@ func intParam(v, name string) (int64, error) {
 
 // fail answers with err, its kind telling the client which of the store's
 // errors it was.
-func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		return // the client has gone
 	}

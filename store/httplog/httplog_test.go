@@ -9,10 +9,12 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/samber/lo"
 	"pgregory.net/rapid"
 
 	"github.com/annals-dev/annals/store"
@@ -22,13 +24,21 @@ import (
 
 // serve serves log over HTTP for the test, and returns a client of it.
 func serve(t testing.TB, log store.Log, opts ...httplog.HandlerOption) *httplog.Client {
-	srv := httptest.NewServer(http.StripPrefix("/api", httplog.Handler(log, opts...)))
+	return must(httplog.NewClient(serveURL(t, log, opts...)))
+}
+
+// serveURL serves log over HTTP for the test, and returns its URL.
+func serveURL(t testing.TB, log store.Log, opts ...httplog.HandlerOption) string {
+	srv := httptest.NewServer(http.StripPrefix("/api", httplog.NewHandler(log, opts...)))
 	t.Cleanup(srv.Close)
-	c, err := httplog.NewClient(srv.URL + "/api/")
+	return srv.URL + "/api/"
+}
+
+func must[T any](v T, err error) T {
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
-	return c
+	return v
 }
 
 // sameRecords fails unless got and want hold the same records, field by
@@ -60,7 +70,10 @@ func TestClientReadsWhatTheStoreHolds(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		st := memory.New()
 		defer st.Close()
-		c := serve(t, st)
+		// A server's largest page, and the client's, 0 for the default:
+		// a read of more asks for several pages.
+		pages := rapid.SampledFrom([]int{0, 1, 3, 7}).Draw(rt, "page limit")
+		c := must(httplog.NewClient(serveURL(t, st, httplog.WithMaxLimit(pages)), httplog.WithPageLimit(pages)))
 		types := []string{"Opened", "Closed", "dog.Named", "ü ☃"}
 		for range rapid.IntRange(0, 30).Draw(rt, "appends") {
 			n := rapid.IntRange(1, 3).Draw(rt, "events")
@@ -163,8 +176,12 @@ func TestClientTellsWhatFailed(t *testing.T) {
 	}
 	c := serve(t, st, httplog.WithMaxLimit(10))
 
-	if _, err := c.ReadLog(ctx, store.LogQuery{Types: []string{""}}); !errors.Is(err, store.ErrInvalid) {
-		t.Errorf("an empty type: %v; want store.ErrInvalid", err)
+	if _, err := c.ReadLog(ctx, store.LogQuery{Types: []string{""}}); !errors.Is(err, store.ErrInvalid) || strings.Count(err.Error(), store.ErrInvalid.Error()) != 1 {
+		t.Errorf("an empty type: %v; want store.ErrInvalid, said once", err)
+	}
+	many := lo.Times(100_000, func(i int) string { return fmt.Sprintf("Type%d", i) }) // a URL past the server's 1 MB of headers
+	if _, err := c.ReadLog(ctx, store.LogQuery{Types: many}); err == nil || len(err.Error()) > 1000 {
+		t.Errorf("a URL too long for the server: an error of %d bytes; want one shorter than 1000", len(fmt.Sprint(err)))
 	}
 	if _, err := c.ReadLog(ctx, store.LogQuery{Limit: 11}); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "above the 10 records") {
 		t.Errorf("a limit above the server's: %v; want store.ErrInvalid that names the server's limit", err)
@@ -209,6 +226,11 @@ func TestClientTellsWhatFailed(t *testing.T) {
 	}{
 		{"not found", http.NotFound, "check that the URL"},
 		{"cut off", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"records":[{"id":"`) }, "does not decode"},
+		{"not a page", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{}`) }, `without a "records"`},
+		{"null", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `null`) }, `without a "records"`},
+		{"too many", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `{"records":[%s]}`, strings.Join(lo.Times(101, func(i int) string { return fmt.Sprintf(`{"id":%q,"position":%d}`, uuid.New(), i+1) }), ","))
+		}, "broke the log's paging"},
 		{"out of order", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"records":[{"id":%q,"position":5},{"id":%q,"position":5}]}`, uuid.New(), uuid.New())
 		}, "broke the log's order"},
@@ -227,12 +249,24 @@ func TestClientTellsWhatFailed(t *testing.T) {
 		}
 		srv.Close()
 	}
+
+	// A server that answers everything with something else: no head is
+	// taken for 0, and Wait does not take it for "nothing yet".
+	catchAll := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"status":"ok"}`) }))
+	defer catchAll.Close()
+	other := must(httplog.NewClient(catchAll.URL))
+	if h, err := other.Head(ctx); err == nil || !strings.Contains(err.Error(), `without a "head"`) {
+		t.Errorf("Head from a server that is not the handler = %d, %v; want an error", h, err)
+	}
+	if err := other.Wait(ctx, 0); err == nil || !strings.Contains(err.Error(), `without a "head"`) {
+		t.Errorf("Wait on a server that is not the handler = %v; want an error", err)
+	}
 }
 
 // The handler refuses what is not a request of the protocol with 400 and
 // a message, and answers nothing but GET.
 func TestHandlerRefusesBadRequests(t *testing.T) {
-	h := httplog.Handler(memory.New())
+	h := httplog.NewHandler(memory.New())
 	for _, tc := range []struct {
 		method, target string
 		status         int
@@ -265,7 +299,7 @@ func TestNewClientRefusesAURLItCannotUse(t *testing.T) {
 // Headers given to the client reach the server with every request.
 func TestClientSendsItsHeaders(t *testing.T) {
 	var seen []string
-	inner := httplog.Handler(memory.New(), httplog.WithMaxWait(time.Millisecond))
+	inner := httplog.NewHandler(memory.New(), httplog.WithMaxWait(time.Millisecond))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer s3cret" {
 			http.Error(w, "who are you", http.StatusUnauthorized)
@@ -292,5 +326,82 @@ func TestClientSendsItsHeaders(t *testing.T) {
 	_ = c.Wait(wctx, 0)
 	if !slices.Equal(seen[:3], []string{"/head", "/log", "/wait"}) {
 		t.Fatalf("requests seen with the credentials: %v", seen)
+	}
+}
+
+// A wait that the server ends early, with nothing new, is asked again
+// after a pause, not at once: a server whose longest wait is short, or
+// that shuts down, is not flooded.
+func TestWaitPausesWhenTheServerAnswersAtOnce(t *testing.T) {
+	var requests atomic.Int64
+	inner := httplog.NewHandler(memory.New(), httplog.WithMaxWait(time.Nanosecond))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		inner.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := must(httplog.NewClient(srv.URL)).Wait(ctx, 0); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait = %v; want the deadline", err)
+	}
+	if n := requests.Load(); n > 30 {
+		t.Fatalf("%d requests in 300 ms; want a pause between them", n)
+	}
+}
+
+// Close ends the waits open on the handler, and those that come after,
+// with the head; the reads go on.
+func TestCloseEndsTheWaits(t *testing.T) {
+	st := memory.New()
+	h := httplog.NewHandler(st, httplog.WithMaxWait(time.Hour))
+	wait := func() chan *httptest.ResponseRecorder {
+		done := make(chan *httptest.ResponseRecorder, 1)
+		go func() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/wait?after=0", nil))
+			done <- rec
+		}()
+		return done
+	}
+	open := wait()
+	select {
+	case rec := <-open:
+		t.Fatalf("a wait on an empty log answered %d %s before Close", rec.Code, rec.Body)
+	case <-time.After(50 * time.Millisecond):
+	}
+	h.Close()
+	for _, done := range []chan *httptest.ResponseRecorder{open, wait()} {
+		select {
+		case rec := <-done:
+			if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"head":0}` {
+				t.Fatalf("a wait ended by Close: %d %s; want the head", rec.Code, rec.Body)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a wait did not end within 10 s of Close")
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/log", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("a read after Close: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// A query in the client's URL (a token) goes with every request.
+func TestClientKeepsTheQueryOfItsURL(t *testing.T) {
+	inner := httplog.NewHandler(memory.New())
+	var tokens []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tokens = append(tokens, r.URL.Query().Get("token"))
+		inner.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	c := must(httplog.NewClient(srv.URL + "/?token=s3cret"))
+	ctx := context.Background()
+	must(c.Head(ctx))
+	must(c.ReadLog(ctx, store.LogQuery{After: 3}))
+	if !slices.Equal(tokens, []string{"s3cret", "s3cret"}) {
+		t.Fatalf("tokens the server saw: %q", tokens)
 	}
 }
