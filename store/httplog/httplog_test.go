@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -298,14 +299,19 @@ func TestNewClientRefusesAURLItCannotUse(t *testing.T) {
 
 // Headers given to the client reach the server with every request.
 func TestClientSendsItsHeaders(t *testing.T) {
-	var seen []string
+	var (
+		mu   sync.Mutex
+		seen []string
+	)
 	inner := httplog.NewHandler(memory.New(), httplog.WithMaxWait(time.Millisecond))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer s3cret" {
 			http.Error(w, "who are you", http.StatusUnauthorized)
 			return
 		}
+		mu.Lock()
 		seen = append(seen, r.URL.Path)
+		mu.Unlock()
 		inner.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
@@ -324,6 +330,8 @@ func TestClientSendsItsHeaders(t *testing.T) {
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
 	_ = c.Wait(wctx, 0)
+	mu.Lock()
+	defer mu.Unlock()
 	if !slices.Equal(seen[:3], []string{"/head", "/log", "/wait"}) {
 		t.Fatalf("requests seen with the credentials: %v", seen)
 	}
@@ -391,9 +399,14 @@ func TestCloseEndsTheWaits(t *testing.T) {
 // A query in the client's URL (a token) goes with every request.
 func TestClientKeepsTheQueryOfItsURL(t *testing.T) {
 	inner := httplog.NewHandler(memory.New())
-	var tokens []string
+	var (
+		mu     sync.Mutex
+		tokens []string
+	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		tokens = append(tokens, r.URL.Query().Get("token"))
+		mu.Unlock()
 		inner.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
@@ -401,6 +414,8 @@ func TestClientKeepsTheQueryOfItsURL(t *testing.T) {
 	ctx := context.Background()
 	must(c.Head(ctx))
 	must(c.ReadLog(ctx, store.LogQuery{After: 3}))
+	mu.Lock()
+	defer mu.Unlock()
 	if !slices.Equal(tokens, []string{"s3cret", "s3cret"}) {
 		t.Fatalf("tokens the server saw: %q", tokens)
 	}
