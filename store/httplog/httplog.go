@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,8 +53,8 @@ type page struct {
 	Records []record `json:"records"`
 }
 
-// head is the answer to /head and /wait.
-type head struct {
+// headAnswer is the answer to /head and /wait.
+type headAnswer struct {
 	Head int64 `json:"head"`
 }
 
@@ -107,8 +106,10 @@ type Handler struct {
 	maxWait  time.Duration
 	maxLimit int
 	mux      *http.ServeMux
-	closing  chan struct{}
-	close    sync.Once
+	ctx      context.Context // ends with Close
+	cancel   context.CancelFunc
+	closing  <-chan struct{} // ctx.Done()
+	watch    watch
 }
 
 // NewHandler returns an HTTP handler that serves log, read-only, to the
@@ -122,12 +123,17 @@ type Handler struct {
 // Mount it under a prefix of your server with http.StripPrefix, behind
 // the authentication your other endpoints use: it serves every event of
 // the log, as stored. Payloads that the codec encrypted stay encrypted.
-// Register its Close with the server's shutdown, so that a graceful
+// However many clients wait, it runs one Wait on the log at a time, in a
+// goroutine that lives while a request waits: on PostgreSQL a wait
+// holds a connection of the pool, which the appends need. Register its
+// Close with the server's shutdown, so that a graceful
 // shutdown does not wait for the clients' waits:
 //
 //	srv.RegisterOnShutdown(h.Close)
 func NewHandler(log store.Log, opts ...HandlerOption) *Handler {
-	h := &Handler{log: log, maxWait: DefaultMaxWait, maxLimit: DefaultMaxLimit, closing: make(chan struct{})}
+	h := &Handler{log: log, maxWait: DefaultMaxWait, maxLimit: DefaultMaxLimit}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.closing = h.ctx.Done()
 	for _, o := range opts {
 		o(h)
 	}
@@ -138,15 +144,15 @@ func NewHandler(log store.Log, opts ...HandlerOption) *Handler {
 	return h
 }
 
-// ServeHTTP answers a request of a [Client].
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
-
 // Close ends the waits of the clients: those open answer the head at
 // once, and so do those that come after, so that the server can shut
 // down without waiting out the longest wait. The clients then ask
 // again, with a pause, until they reach a server that serves the log.
 // Reads of the log go on.
-func (h *Handler) Close() { h.close.Do(func() { close(h.closing) }) }
+func (h *Handler) Close() { h.cancel() }
+
+// ServeHTTP answers a request of a [Client].
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 func (h *Handler) readLog(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -182,7 +188,7 @@ func (h *Handler) head(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, head{Head: at})
+	writeJSON(w, http.StatusOK, headAnswer{Head: at})
 }
 
 func (h *Handler) wait(w http.ResponseWriter, r *http.Request) {
@@ -193,19 +199,13 @@ func (h *Handler) wait(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.maxWait)
 	defer cancel()
-	go func() {
-		select {
-		case <-h.closing:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	err = h.log.Wait(ctx, after)
-	if err != nil && (r.Context().Err() != nil || ctx.Err() == nil) {
+	head, err := h.await(ctx, after)
+	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.head(w, r) // the wait ended: by an event, by its time, or by Close
+	// The wait ended: by an event, by its time, or by Close.
+	writeJSON(w, http.StatusOK, headAnswer{Head: head})
 }
 
 // intParam parses a query parameter that is a number, 0 when absent.

@@ -420,3 +420,52 @@ func TestClientKeepsTheQueryOfItsURL(t *testing.T) {
 		t.Fatalf("tokens the server saw: %q", tokens)
 	}
 }
+
+// countingLog counts the waits on a log that run at once.
+type countingLog struct {
+	store.Log
+	now, most atomic.Int64
+}
+
+func (c *countingLog) Wait(ctx context.Context, after int64) error {
+	n := c.now.Add(1)
+	defer c.now.Add(-1)
+	for {
+		m := c.most.Load()
+		if n <= m || c.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return c.Log.Wait(ctx, after)
+}
+
+// However many clients wait, the store sees one wait at a time (on
+// PostgreSQL a wait holds a connection of the pool), and every client
+// wakes when an event comes.
+func TestClientsShareOneWaitOnTheStore(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	must(st.Append(ctx, "a", store.NoStream, []store.Event{{Type: "T"}}))
+	log := &countingLog{Log: st}
+	c := serve(t, log)
+	const clients = 40
+	errs := make(chan error, clients)
+	for range clients {
+		go func() { errs <- c.Wait(ctx, 1) }()
+	}
+	time.Sleep(100 * time.Millisecond) // the clients' requests arrive
+	select {
+	case err := <-errs:
+		t.Fatalf("a wait at the head returned %v before any event came", err)
+	default:
+	}
+	must(st.Append(ctx, "a", 1, []store.Event{{Type: "T"}}))
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if most := log.most.Load(); most != 1 {
+		t.Fatalf("%d waits on the store at once for %d clients; want 1", most, clients)
+	}
+}
