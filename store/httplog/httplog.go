@@ -108,7 +108,6 @@ type Handler struct {
 	mux      *http.ServeMux
 	ctx      context.Context // ends with Close
 	cancel   context.CancelFunc
-	closing  <-chan struct{} // ctx.Done()
 	watch    watch
 }
 
@@ -126,14 +125,13 @@ type Handler struct {
 // However many clients wait, it runs one Wait on the log at a time, in a
 // goroutine that lives while a request waits: on PostgreSQL a wait
 // holds a connection of the pool, which the appends need. Register its
-// Close with the server's shutdown, so that a graceful
-// shutdown does not wait for the clients' waits:
+// Close with the server's shutdown, so that a graceful shutdown does
+// not wait for the clients' waits:
 //
 //	srv.RegisterOnShutdown(h.Close)
 func NewHandler(log store.Log, opts ...HandlerOption) *Handler {
 	h := &Handler{log: log, maxWait: DefaultMaxWait, maxLimit: DefaultMaxLimit}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
-	h.closing = h.ctx.Done()
 	for _, o := range opts {
 		o(h)
 	}

@@ -469,3 +469,19 @@ func TestClientsShareOneWaitOnTheStore(t *testing.T) {
 		t.Fatalf("%d waits on the store at once for %d clients; want 1", most, clients)
 	}
 }
+
+// Every wait on a store that cannot wait is answered with its failure,
+// not only the first: the one wait the clients share fails again for
+// each.
+func TestEveryWaitOnAClosedStoreFails(t *testing.T) {
+	closed := memory.New()
+	closed.Close()
+	c := serve(t, closed, httplog.WithMaxWait(time.Hour))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := range 3 {
+		if err := c.Wait(ctx, 0); err == nil || !strings.Contains(err.Error(), "503") {
+			t.Fatalf("wait %d on a closed store: %v; want a 503", i, err)
+		}
+	}
+}

@@ -49,7 +49,7 @@ func (h *Handler) await(ctx context.Context, after int64) (int64, error) {
 		select {
 		case <-changed:
 		case <-ctx.Done():
-		case <-h.closing:
+		case <-h.ctx.Done():
 		}
 		w.mu.Lock()
 		head, err := w.head, w.err
@@ -83,7 +83,7 @@ func (h *Handler) follow() {
 			continue // and end: the requests end with Close
 		}
 		w.mu.Lock()
-		if head > w.head || err != w.err {
+		if head > w.head || err != nil || w.err != nil { // each failure reaches the requests waiting then
 			w.head = max(w.head, head)
 			w.err = err
 			close(w.changed)
@@ -99,7 +99,7 @@ func (h *Handler) follow() {
 		pause = min(max(2*pause, 10*time.Millisecond), time.Second)
 		select {
 		case <-time.After(pause):
-		case <-h.closing:
+		case <-h.ctx.Done():
 		}
 	}
 }
@@ -118,11 +118,4 @@ func (h *Handler) next(at int64) (int64, error) {
 }
 
 // closed reports whether Close was called.
-func (h *Handler) closed() bool {
-	select {
-	case <-h.closing:
-		return true
-	default:
-		return false
-	}
-}
+func (h *Handler) closed() bool { return h.ctx.Err() != nil }
