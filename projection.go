@@ -576,7 +576,7 @@ func nextBatch(ctx context.Context, s *Store, name string, cfg consumerConfig) (
 	// to the read that follows.
 	log := cfg.log(s)
 	if head, err = log.Head(ctx); err != nil {
-		return 0, 0, nil, fmt.Errorf("consumer %q: read the head of the log: %w", name, err)
+		return from, 0, nil, fmt.Errorf("consumer %q: read the head of the log: %w", name, err)
 	}
 	if head <= from {
 		return from, head, nil, nil
