@@ -209,6 +209,12 @@ func WithMetadata(m store.Metadata) HandleOption {
 // with an error matching [store.ErrInvalid], storing nothing: it is a key
 // that went missing (a request without its header), and the command
 // would otherwise run as often as it is sent.
+//
+// The comparison keeps a fingerprint of the command (a hash of its type
+// and JSON) in the metadata of its first event, in clear: forgetting a
+// data subject (codec.ForgetSubject) does not remove it, and a guessed
+// command can be checked against it. Keep personal data out of keyed
+// commands; carry an ID, and put the data in the events' personal fields.
 func WithIdempotencyKey(key string) HandleOption {
 	return func(c *handleConfig) { c.key, c.keyed = key, true }
 }

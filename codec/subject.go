@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,9 +39,12 @@ import (
 // key of their own per subject, kept in a [store.KeyStore]. [ForgetSubject]
 // deletes the key: from then on the personal fields of that subject's
 // events decode as zero values, while every other field, and every other
-// subject's data, still loads, so Evolve still runs. Without
-// WithSubjectKeys the tags are ignored and the fields are stored like the
-// others.
+// subject's data, still loads, so Evolve still runs. With WithSubjectKeys,
+// a value whose fields carry the tag but that is not a PersonalData (no
+// DataSubject, or one declared on the pointer receiver of a value event)
+// fails to encode with [ErrUnencodable] rather than be stored in clear.
+// Without WithSubjectKeys the tags are ignored and the fields are stored
+// like the others.
 type PersonalData interface {
 	DataSubject() string
 }
@@ -47,15 +52,26 @@ type PersonalData interface {
 // personalTag is the struct tag key that marks personal fields.
 const personalTag = "annals"
 
+var personalDataType = reflect.TypeFor[PersonalData]()
+
 // ForgetSubject deletes the data subject's key from ks: the personal
 // fields of every event and snapshot written for the subject become
 // unreadable, in every copy of the database that does not keep the key.
-// Events written for the subject later get a new key.
+// Events written for the subject later get a new key, and those written
+// before still read as forgotten.
 //
-// Personal data outside the marked fields is not affected: states that
-// hold personal data must themselves implement [PersonalData] and tag
-// their fields, or their snapshots keep it; a runner's in-memory cache
-// keeps states until they are evicted.
+// Personal data outside the marked fields is not affected:
+//   - states that hold personal data must themselves implement
+//     [PersonalData] and tag their fields, or their snapshots keep it;
+//   - a runner's in-memory cache keeps states until they are evicted;
+//   - read models keep what their handlers wrote: the states of a view
+//     (annals.NewViewProjection) are stored as JSON, tags or not, and SQL
+//     read models as their handlers wrote them. Rebuild them, or delete
+//     the subject's rows, after forgetting;
+//   - a command handled under an idempotency key leaves a fingerprint of
+//     its JSON (a hash, not the command) in the metadata of its first
+//     event, from which a guessed command can be confirmed. Keep personal
+//     data out of the commands you handle under a key.
 func ForgetSubject(ctx context.Context, ks store.KeyStore, subject string) error {
 	if err := check.Subject(subject); err != nil {
 		return err
@@ -119,13 +135,11 @@ func findPersonalFields(t reflect.Type) ([]string, error) {
 			return nil, fmt.Errorf("%v.%s: a personal field must be a field of %v itself, not of an embedded struct; tag the embedding field", st, f.Name, st)
 		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		switch name {
-		case "-":
-			if f.Tag.Get("json") == "-" {
-				return nil, fmt.Errorf("%v.%s: personal, but not encoded (json:\"-\")", st, f.Name)
-			}
-		case "":
-			name = f.Name
+		switch {
+		case name == "-" && f.Tag.Get("json") == "-":
+			return nil, fmt.Errorf("%v.%s: personal, but not encoded (json:\"-\")", st, f.Name)
+		case !validName(name):
+			name = f.Name // as encoding/json names it
 		}
 		names = append(names, name)
 	}
@@ -159,24 +173,54 @@ func nestedTag(t reflect.Type, seen map[reflect.Type]bool) string {
 
 // envelope is the payload of a record with personal fields: the other
 // fields as they were, and the personal ones encrypted with the subject's
-// key, bound to the record and the subject.
+// key, bound to the record and the subject. Key names that key (see
+// keyCheck): a subject forgotten and then seen again has a new key, and
+// an envelope sealed with the old one is then read as forgotten, not
+// taken for one whose bytes were changed. Envelopes written before Key
+// existed have none; they are opened with whatever key the subject has.
 type envelope struct {
 	Subject  string          `json:"subject"`
+	Key      []byte          `json:"key,omitempty"`
 	Personal []byte          `json:"personal"`
 	Data     json.RawMessage `json:"data"`
+}
+
+// keyCheckSize is how many bytes of a subject key's check value an
+// envelope keeps: enough that a new key of the subject never has the old
+// one's, and nothing of the key can be learned from it.
+const keyCheckSize = 8
+
+// keyCheck is the check value of a subject key: a MAC under the key of a
+// constant, as key check values are made, which names the key without
+// telling anything about it.
+func keyCheck(secret []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(aadPrefix + "subject key check"))
+	return m.Sum(nil)[:keyCheckSize]
 }
 
 // seal moves the personal fields of data (the codec's JSON of value) into
 // an envelope. It returns data unchanged and false when value names no
 // subject's personal data or its personal fields are all absent.
 func (s *subjects) seal(ctx context.Context, id identity, value any, data []byte) ([]byte, bool, error) {
-	pd, ok := value.(PersonalData)
-	if !ok {
-		return data, false, nil
+	t := reflect.TypeOf(value)
+	names, err := s.fieldsOf(t)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", id.typ, err)
 	}
-	names, err := s.fieldsOf(reflect.TypeOf(value))
-	if err != nil || len(names) == 0 {
-		return data, false, err
+	pd, ok := value.(PersonalData)
+	if !ok && len(names) > 0 {
+		// The fields would be stored in clear, which the tags say they
+		// must not be.
+		hint := "give it a method DataSubject() string"
+		if t != nil && reflect.PointerTo(t).Implements(personalDataType) {
+			hint = "its DataSubject method has a pointer receiver, and the event is a value: declare DataSubject on the value receiver"
+		}
+		return nil, false, fmt.Errorf("%s (%v) has fields tagged %s:\"personal\" (%s) but is not a codec.PersonalData, so they would be stored in clear: %s: %w",
+			id.typ, t, personalTag, strings.Join(names, ", "), hint, ErrUnencodable)
+	}
+	if !ok || len(names) == 0 {
+		return data, false, nil
 	}
 	subject := pd.DataSubject()
 	if err := check.Subject(subject); err != nil {
@@ -196,7 +240,7 @@ func (s *subjects) seal(ctx context.Context, id identity, value any, data []byte
 	if len(personal) == 0 {
 		return data, false, nil
 	}
-	aead, err := s.key(ctx, subject, true)
+	aead, check, err := s.key(ctx, subject, true)
 	if err != nil {
 		return nil, false, err
 	}
@@ -208,7 +252,7 @@ func (s *subjects) seal(ctx context.Context, id identity, value any, data []byte
 	if err != nil {
 		return nil, false, err
 	}
-	out, err := marshalJSON(envelope{Subject: subject, Personal: aead.Seal(nil, nil, plain, personalAAD(id, subject)), Data: rest})
+	out, err := marshalJSON(envelope{Subject: subject, Key: check, Personal: aead.Seal(nil, nil, plain, personalAAD(id, subject)), Data: rest})
 	return out, true, err
 }
 
@@ -224,8 +268,10 @@ func (s *subjects) open(ctx context.Context, id identity, data []byte) (_ []byte
 	if s == nil {
 		return nil, false, fmt.Errorf("%s holds personal data of subject %q; configure codec.WithSubjectKeys to read it: %w", id, env.Subject, ErrDecrypt)
 	}
-	aead, err := s.key(ctx, env.Subject, false)
-	if errors.Is(err, store.ErrNotFound) {
+	aead, check, err := s.key(ctx, env.Subject, false)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && env.Key != nil && !hmac.Equal(env.Key, check)) {
+		// Forgotten: its key is gone, or replaced by the key of the
+		// subject seen again.
 		return env.Data, true, nil
 	}
 	if err != nil {
@@ -249,9 +295,10 @@ func (s *subjects) open(ctx context.Context, id identity, data []byte) (_ []byte
 	return out, false, err
 }
 
-// key returns the AEAD of subject's key, creating the key when create is
-// set and there is none. A missing key fails with ErrNotFound.
-func (s *subjects) key(ctx context.Context, subject string, create bool) (cipher.AEAD, error) {
+// key returns the AEAD of subject's key and the key's check value,
+// creating the key when create is set and there is none. A missing key
+// fails with ErrNotFound.
+func (s *subjects) key(ctx context.Context, subject string, create bool) (cipher.AEAD, []byte, error) {
 	k, err := s.store.SubjectKey(ctx, subject)
 	if errors.Is(err, store.ErrNotFound) && create {
 		secret := make([]byte, KeySize)
@@ -263,16 +310,17 @@ func (s *subjects) key(ctx context.Context, subject string, create bool) (cipher
 		})
 	}
 	if err != nil {
-		return nil, fmt.Errorf("key of data subject %q: %w", subject, err)
+		return nil, nil, fmt.Errorf("key of data subject %q: %w", subject, err)
 	}
 	secret, err := s.master.open(k.KeyID, k.Wrapped, wrapAAD(subject), fmt.Sprintf("key of data subject %q", subject))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(secret) != KeySize {
-		return nil, fmt.Errorf("key of data subject %q is %d bytes, want %d: %w", subject, len(secret), KeySize, ErrDecrypt)
+		return nil, nil, fmt.Errorf("key of data subject %q is %d bytes, want %d: %w", subject, len(secret), KeySize, ErrDecrypt)
 	}
-	return newAEAD(secret)
+	aead, err := newAEAD(secret)
+	return aead, keyCheck(secret), err
 }
 
 func personalAAD(id identity, subject string) []byte {

@@ -135,15 +135,29 @@ func TestTamperedPersonalEnvelopeFails(t *testing.T) {
 	json.Unmarshal(env["personal"], &sealed)
 	sealed[len(sealed)-1] ^= 1
 	flipped, _ := json.Marshal(base64.StdEncoding.EncodeToString(sealed))
+	withoutCheck := func(r store.Record) store.Record { // as written before envelopes named their key
+		var e map[string]json.RawMessage
+		json.Unmarshal(r.Data, &e)
+		delete(e, "key")
+		r.Data, _ = json.Marshal(e)
+		return r
+	}
 	for name, r := range map[string]store.Record{
 		"flipped bit":                     edit("personal", string(flipped)),
-		"another subject's key":           edit("subject", `"c-2"`),
+		"another subject's key":           withoutCheck(edit("subject", `"c-2"`)),
 		"personal data of another record": withData(recs[0], recs[1]),
 	} {
 		got, err := m.FromRecord(ctx, r)
 		if !errors.Is(err, codec.ErrDecrypt) {
 			t.Errorf("%s: %+v, %v; want ErrDecrypt", name, got, err)
 		}
+	}
+	// The check names a key, not a subject: an envelope moved to another
+	// subject's name reads as one sealed with a key that subject no longer
+	// has, as forgotten (the record's other bytes are WithEncryption's to
+	// guard).
+	if got, err := m.FromRecord(ctx, edit("subject", `"c-2"`)); err != nil || got != (accountOpened{CustomerID: "c-1"}) {
+		t.Errorf("an envelope moved to another subject: %+v, %v; want its personal fields forgotten", got, err)
 	}
 	for name, r := range map[string]store.Record{
 		"not JSON":           {StreamID: "a", Version: 1, Type: "AccountOpened", SchemaVersion: 2, Data: []byte("{"), Encoding: "personal"},
@@ -188,7 +202,21 @@ type (
 		ID   string `json:"id"`
 		Name string `json:"name,omitempty" annals:"personal"`
 	}
+	onPointer struct {
+		ID   string
+		Name string `annals:"personal"`
+	}
+	untaggedSubject struct {
+		ID   string
+		Name string `annals:"personal"`
+	}
+	oddJSONName struct {
+		ID    string
+		Email string `json:"e'mail" annals:"personal"` // encoding/json ignores the name, and writes "Email"
+	}
 )
+
+func (e oddJSONName) DataSubject() string { return e.ID }
 
 func (e typoTag) DataSubject() string          { return e.ID }
 func (e hiddenPersonal) DataSubject() string   { return e.ID }
@@ -196,6 +224,7 @@ func (e embeddedPersonal) DataSubject() string { return e.ID }
 func (e nestedPersonal) DataSubject() string   { return e.ID }
 func (e selfMarshaling) DataSubject() string   { return e.ID }
 func (e noSubject) DataSubject() string        { return "" }
+func (e *onPointer) DataSubject() string       { return e.ID }
 func (e allOptional) DataSubject() string      { return e.ID }
 
 func (e selfMarshaling) MarshalJSON() ([]byte, error) { return []byte(`{"n":"` + e.Name + `"}`), nil }
@@ -206,7 +235,8 @@ func TestPersonalFieldMistakesAreErrors(t *testing.T) {
 	jc := codec.NewJSON[any]().
 		Register("typo", typoTag{}).Register("hidden", hiddenPersonal{}).
 		Register("self", selfMarshaling{}).Register("nosubject", noSubject{}).
-		Register("embedded", embeddedPersonal{}).Register("nested", nestedPersonal{})
+		Register("embedded", embeddedPersonal{}).Register("nested", nestedPersonal{}).
+		Register("pointer", onPointer{}).Register("untagged", untaggedSubject{})
 	m := codec.NewMapper(jc, codec.WithSubjectKeys(s, mustKeyring(t, testKey1)))
 	for _, c := range []struct {
 		event any
@@ -218,6 +248,8 @@ func TestPersonalFieldMistakesAreErrors(t *testing.T) {
 		{noSubject{ID: "c", Name: "x"}, "data subject ID is empty"},
 		{embeddedPersonal{ID: "c", inner: inner{Name: "x"}}, "embedded struct"},
 		{nestedPersonal{ID: "c", Holders: []*inner{{Name: "x"}}}, "only top-level fields can be personal"},
+		{onPointer{ID: "c", Name: "x"}, "pointer receiver"},
+		{untaggedSubject{ID: "c", Name: "x"}, "give it a method DataSubject() string"},
 	} {
 		if _, err := m.ToEvent(ctx, codec.Placement{StreamID: "s", Version: 1}, c.event, store.Metadata{}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%T: %v; want an error saying %q", c.event, err, c.want)
@@ -269,5 +301,58 @@ func TestConcurrentWritersAgreeOnASubjectKey(t *testing.T) {
 				t.Fatalf("writer %d's event: %+v, %v", i, e, err)
 			}
 		}
+	}
+}
+
+// A field whose json name encoding/json ignores is written under its Go
+// name: it is found there, and sealed, not stored in clear.
+func TestAPersonalFieldIsFoundUnderTheNameJSONWrites(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	m := codec.NewMapper(codec.NewJSON[any]().Register("odd", oddJSONName{}), codec.WithSubjectKeys(s, mustKeyring(t, testKey1)))
+	ev, err := m.ToEvent(ctx, codec.Placement{StreamID: "s", Version: 1}, oddJSONName{ID: "c-1", Email: "dave@secret.example"}, store.Metadata{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(ev.Data, []byte("secret")) {
+		t.Fatalf("personal data stored in clear: %s", ev.Data)
+	}
+	got, err := m.FromRecord(ctx, store.Record{ID: ev.ID, StreamID: "s", Version: 1, Type: ev.Type, SchemaVersion: ev.SchemaVersion, Encoding: ev.Encoding, Data: ev.Data})
+	if err != nil || got != (oddJSONName{ID: "c-1", Email: "dave@secret.example"}) {
+		t.Fatalf("decoded %+v, %v", got, err)
+	}
+}
+
+// A subject forgotten and then seen again gets a new key: the events
+// sealed with the old one read as forgotten, those sealed with the new
+// one read whole, and the stream loads (it did not: the old envelopes
+// were opened with the new key and failed as tampered).
+func TestASubjectSeenAgainAfterBeingForgotten(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	master := mustKeyring(t, testKey1)
+	r := annals.NewRunner(s, accounts, shreddingMapper(s, master))
+	if _, err := r.Handle(ctx, "account-1", accountCmd{Open: true, CustomerID: "c-1", Holder: "Ann Smith"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := codec.ForgetSubject(ctx, s, "c-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Handle(ctx, "account-2", accountCmd{Open: true, CustomerID: "c-1", Holder: "Ann Jones"}); err != nil {
+		t.Fatal(err)
+	}
+	for stream, want := range map[string]accountEvent{
+		"account-1": accountOpened{CustomerID: "c-1"},
+		"account-2": accountOpened{CustomerID: "c-1", Holder: "Ann Jones"},
+	} {
+		for rec := range s.ReadStream(ctx, stream, 1) {
+			got, err := shreddingMapper(s, master).FromRecord(ctx, rec)
+			if err != nil || got != want {
+				t.Errorf("%s: %+v, %v; want %+v", stream, got, err, want)
+			}
+		}
+	}
+	if _, err := r.Handle(ctx, "account-1", accountCmd{Amount: 10}); err != nil {
+		t.Fatalf("a command on the forgotten account after the subject came back: %v", err)
 	}
 }
