@@ -179,6 +179,10 @@ func TestRegisterRefusesWhatJSONWouldLose(t *testing.T) {
 		{"a struct embedded twice", baseTwice{}, `has fields .leftBase.base.ID and .rightBase.base.ID that JSON names "ID"`},
 		{"embedded fields of the same tag", twoTagged, `has fields .TaggedN.N and .TaggedM.M that JSON names "n"`},
 		{"fields of the same tag", sameTag, `has fields .A and .B that JSON names "x"`},
+		{"a text-only number in a slice", palette{}, "at .Colors[], codec_test.colorOnly implements MarshalText but its pointer has no UnmarshalText"},
+		{"a text-only map key", byColor{}, "at .Counts (key), codec_test.colorOnly is the key type of a map, and implements MarshalText"},
+		{"a text-only struct", wallet{}, "at .Items[], codec_test.moneyText implements MarshalText but its pointer has no UnmarshalText"},
+		{"a redacting string", withSecret{}, "at .S, codec_test.redacted implements MarshalJSON but its pointer has no UnmarshalJSON"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := codec.NewJSON[any]().Register("Good", moneyDeposited{}).Register("Bad", tc.sample)
@@ -702,3 +706,24 @@ func TestMapperTypes(t *testing.T) {
 		}
 	}
 }
+
+// Types that write themselves but cannot read back what they wrote, which
+// a zero sample at the top does not reach.
+type (
+	colorOnly int
+	palette   struct{ Colors []colorOnly }
+	byColor   struct{ Counts map[colorOnly]int }
+	moneyText struct {
+		Cents    int64
+		Currency string
+	}
+	wallet     struct{ Items []moneyText }
+	redacted   string
+	withSecret struct{ S redacted }
+)
+
+func (c colorOnly) MarshalText() ([]byte, error) { return []byte([]string{"red", "blue"}[c%2]), nil }
+func (m moneyText) MarshalText() ([]byte, error) {
+	return fmt.Appendf(nil, "%d.%02d %s", m.Cents/100, m.Cents%100, m.Currency), nil
+}
+func (redacted) MarshalJSON() ([]byte, error) { return []byte(`"***"`), nil }

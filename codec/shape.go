@@ -123,6 +123,15 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 		return &fault{path, t, fmt.Sprintf("declares %s on its pointer, which JSON does not call for a value that is not addressable (an event held in an interface, a map value): the value would be encoded as if it had no such method", ptrEnc),
 			fmt.Sprintf("declare %s on the value receiver, or register a pointer", ptrEnc)}
 	}
+	if encOK && !decOK && (t.Kind() != reflect.Struct || enc == "MarshalText") {
+		// JSON decodes what the method wrote as a t of its kind: a text
+		// into a number or a struct fails, a redacted string reads back
+		// changed. (A struct's MarshalJSON may write its own fields,
+		// which JSON decodes one by one: the sample's round trip checks
+		// that.)
+		return &fault{path, t, fmt.Sprintf("implements %s but its pointer has no %s, so JSON would decode what it writes as a %v, which it cannot be trusted to read", enc, unmarshalerFor(enc), t.Kind()),
+			fmt.Sprintf("implement %s on *%v", unmarshalerFor(enc), t)}
+	}
 
 	switch t.Kind() {
 	case reflect.Struct:
@@ -222,6 +231,10 @@ func encoderOf(t reflect.Type, addr bool) (string, bool) {
 	return "", false
 }
 
+// unmarshalerFor names the decoding method that matches the encoding
+// method enc.
+func unmarshalerFor(enc string) string { return "Un" + strings.ToLower(enc[:1]) + enc[1:] }
+
 // decoderOf returns the method JSON calls to decode into a t; decoding
 // always goes through a pointer.
 func decoderOf(t reflect.Type) (string, bool) {
@@ -304,9 +317,15 @@ func declares(t reflect.Type, name string) bool {
 // integers or text marshalers, and fails on any other.
 func mapKey(k reflect.Type, path string) *fault {
 	switch k.Kind() {
-	case reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		if k.Implements(textMarshaler) && !reflect.PointerTo(k).Implements(textUnmarshaler) {
+			return &fault{path, k, "is the key type of a map, and implements MarshalText, which JSON writes the key with, but its pointer has no UnmarshalText: JSON would read the text back as a number, which fails",
+				fmt.Sprintf("implement UnmarshalText on *%v", k)}
+		}
 		return nil
+	case reflect.String:
+		return nil // JSON writes and reads a string key as it is, methods or not
 	}
 	if k.Implements(textMarshaler) && reflect.PointerTo(k).Implements(textUnmarshaler) {
 		return nil
