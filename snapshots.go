@@ -30,6 +30,12 @@ const DefaultSnapshotTimeout = 2 * time.Second
 // name or schema version the state codec does not read and no upcaster
 // leads to, is logged and ignored: the stream is replayed in full and the
 // policy sees no snapshot, so a fresh one is taken soon.
+//
+// A snapshot holds what JSON stores of S: the codec refuses a state JSON
+// would store as {}, but an unexported field beside exported ones (a
+// cache, a set of seen IDs) is left out as JSON leaves it out, and a
+// state loaded from a snapshot then has it empty where a replay filled
+// it. Export what Evolve builds up, or keep it out of S.
 func WithSnapshots[S any](st snapshot.Store, policy snapshot.Policy, m codec.SnapshotMapper[S]) RunnerOption {
 	if st == nil || m == nil {
 		panic("annals: annals.WithSnapshots: nil snapshot store or state mapper")
