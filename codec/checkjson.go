@@ -61,13 +61,21 @@ func (c *JSONCheck) Check(doing string, v any) error {
 }
 
 // CheckEncoded reports whether data, what encoding/json wrote for v after
-// [JSONCheck.Check] passed, holds every string of v unchanged: nil, or an
-// error matching [ErrUnencodable] that names the field holding a string
-// that is not valid UTF-8, which JSON wrote with each invalid byte
-// replaced by U+FFFD. It walks v only when data holds such a
-// replacement, so it costs next to nothing otherwise. doing names the
-// check in the error, such as "encode the state".
+// [JSONCheck.Check] passed, reads back as v: nil, or an error matching
+// [ErrUnencodable]. It refuses data that nests arrays and objects deeper
+// than the 10,000 levels encoding/json decodes, which could be stored but
+// never read back, naming the depth; and a value holding a string that is
+// not valid UTF-8, which JSON wrote with each invalid byte replaced by
+// U+FFFD, naming the field that holds it. It scans data for its depth
+// only when data is long enough to be that deep, and walks v only when
+// data holds such a replacement, so it costs next to nothing otherwise.
+// doing names the check in the error, such as "encode the state".
 func (c *JSONCheck) CheckEncoded(doing string, v any, data []byte) error {
+	if len(data) > 2*maxJSONDepth { // each level takes two bytes at least
+		if d := jsonDepth(data); d > maxJSONDepth {
+			return fmt.Errorf("%s (%T): its JSON nests arrays and objects %d levels deep, and encoding/json reads no more than %d: it would be stored and then fail every read; store the value with fewer levels of nesting: %w", doing, v, d, maxJSONDepth, ErrUnencodable)
+		}
+	}
 	if v == nil || !bytes.Contains(data, replaced) {
 		return nil
 	}

@@ -183,7 +183,7 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 	if err != nil {
 		return "", 0, nil, fmt.Errorf("encode %s: %w", jt.name, err)
 	}
-	if bytes.Contains(data, replaced) { // rare: formats doing only then
+	if bytes.Contains(data, replaced) || len(data) > 2*maxJSONDepth { // rare: formats doing only then
 		if err := c.check.CheckEncoded(fmt.Sprintf("encode %q", jt.name), any(e), data); err != nil {
 			return "", 0, nil, err
 		}

@@ -28,7 +28,8 @@ const (
 )
 
 // MaxInflatedSize bounds the size of a decompressed payload, so that a
-// corrupt or hostile record cannot exhaust memory.
+// corrupt or hostile record cannot exhaust memory. A payload larger than
+// this is stored uncompressed, since it could not be inflated again.
 const MaxInflatedSize = 64 << 20
 
 // MinCompressSize is the size below which payloads are stored without
@@ -139,10 +140,16 @@ type compressor struct {
 }
 
 // deflate returns data compressed, or nil when compressing does not make
-// it smaller. It uses the fastest level: records are small, and at that
+// it smaller or data is larger than [MaxInflatedSize], which inflate
+// refuses. It uses the fastest level: records are small, and at that
 // size the higher levels cost several times the time for a few bytes.
 func (c *compressor) deflate(data []byte) []byte {
-	if len(data) < MinCompressSize {
+	return c.deflateUpTo(data, MaxInflatedSize)
+}
+
+// deflateUpTo is deflate for payloads that inflate to at most limit bytes.
+func (c *compressor) deflateUpTo(data []byte, limit int) []byte {
+	if len(data) < MinCompressSize || len(data) > limit {
 		return nil
 	}
 	var buf bytes.Buffer
@@ -166,7 +173,14 @@ func (c *compressor) deflate(data []byte) []byte {
 	return buf.Bytes()
 }
 
+// inflate returns data decompressed, refusing more than [MaxInflatedSize]
+// bytes.
 func (c *compressor) inflate(data []byte) ([]byte, error) {
+	return c.inflateUpTo(data, MaxInflatedSize)
+}
+
+// inflateUpTo is inflate refusing more than limit bytes.
+func (c *compressor) inflateUpTo(data []byte, limit int) ([]byte, error) {
 	src := bytes.NewReader(data)
 	r, _ := c.readers.Get().(io.ReadCloser)
 	if r == nil {
@@ -176,13 +190,13 @@ func (c *compressor) inflate(data []byte) ([]byte, error) {
 	}
 	defer c.readers.Put(r)
 	var out bytes.Buffer
-	out.Grow(min(len(data)*4, MaxInflatedSize))
-	n, err := out.ReadFrom(io.LimitReader(r, MaxInflatedSize+1))
+	out.Grow(min(len(data)*4, limit))
+	n, err := out.ReadFrom(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, fmt.Errorf("inflate: %w", err)
 	}
-	if n > MaxInflatedSize {
-		return nil, fmt.Errorf("inflate: payload exceeds %d bytes", MaxInflatedSize)
+	if n > int64(limit) {
+		return nil, fmt.Errorf("inflate: payload exceeds %d bytes", limit)
 	}
 	return out.Bytes(), nil
 }

@@ -43,8 +43,11 @@ var customers = decider.Decider[CustomerRegistered, CustomerRegistered, Customer
 
 // Forgetting a customer: each customer's personal fields are encrypted
 // with a key of their own, kept (wrapped by the master key) in the store's
-// key table. Deleting the key makes them unreadable everywhere, backups
-// included, while the events still load with those fields empty.
+// key table. Deleting the key makes them unreadable wherever the store is
+// read, while the events still load with those fields empty. Copies of
+// the wrapped key can outlive the delete: a backup keeps it as long as the
+// backup is kept, and restoring one brings it back. docs/evolving-data.md
+// lists where copies stay and what to do.
 func ExampleForgetSubject() {
 	ctx := context.Background()
 	s := annals.New(memory.New())                                                 // the event store is also the key store

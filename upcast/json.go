@@ -7,10 +7,14 @@ import (
 )
 
 // JSON returns an upcaster that edits a JSON object payload through f, as
-// a map from field names to raw JSON values. Values that f does not touch
-// keep their exact encoding. The result is the object f leaves, re-encoded
-// with its fields in sorted order. A payload that is not a JSON object
-// fails with an error.
+// a map from field names to raw JSON values. The result is the object f
+// leaves, re-encoded with its fields in sorted order and no whitespace
+// between tokens, even when f changes nothing: {"b": {"x" : 1}} becomes
+// {"b":{"x":1}}. Values that f does not touch keep their text otherwise:
+// escapes such as \u00e9 and numbers such as 1.50 are not rewritten.
+// Field names are decoded and written again, so an escape in a name may
+// come out as the character it stands for. A payload that is not a JSON
+// object fails with an error.
 //
 //	upcast.JSON(func(o map[string]json.RawMessage) error {
 //		o["currency"] = json.RawMessage(`"EUR"`)
@@ -39,9 +43,10 @@ func JSON(f func(obj map[string]json.RawMessage) error) Func {
 }
 
 // RenameField returns an upcaster that renames the top-level field from of
-// a JSON object to to. A payload without the field is left as it is (the
-// writer may have omitted an empty value); one that already has a field
-// named to fails, since its meaning would be ambiguous.
+// a JSON object to to. A payload without the field gets no field to (the
+// writer may have omitted an empty value), and is re-encoded as [JSON]
+// re-encodes every payload: sorted, without whitespace. One that already
+// has a field named to fails, since its meaning would be ambiguous.
 func RenameField(from, to string) Func {
 	return JSON(func(obj map[string]json.RawMessage) error {
 		v, ok := obj[from]

@@ -1,8 +1,11 @@
 package upcast_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
+	"slices"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -81,4 +84,53 @@ func TestJSONKeepsUntouchedValuesExact(t *testing.T) {
 	if string(out) != in {
 		t.Fatalf("got %s, want %s", out, in)
 	}
+}
+
+// Every payload is re-encoded, even one f leaves alone: its fields in
+// sorted order and no whitespace between tokens, the text of each value
+// otherwise kept, field names written anew.
+func TestJSONReencodesEveryPayload(t *testing.T) {
+	space := rapid.StringOf(rapid.SampledFrom([]rune(" \t\n\r")))
+	rapid.Check(t, func(t *rapid.T) {
+		obj := rapid.MapOfN(rapid.StringN(0, 6, -1), jsonValue, 0, 6).Draw(t, "object")
+		keys := rapid.Permutation(slices.Collect(maps.Keys(obj))).Draw(t, "order")
+		var in bytes.Buffer // obj's fields in the drawn order, with whitespace
+		in.WriteString("{" + space.Draw(t, "space"))
+		for i, k := range keys {
+			if i > 0 {
+				in.WriteString("," + space.Draw(t, "space"))
+			}
+			name, _ := json.Marshal(k)
+			value, _ := json.Marshal(obj[k])
+			var indented bytes.Buffer
+			if err := json.Indent(&indented, value, space.Draw(t, "prefix"), space.Draw(t, "indent")); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&in, "%s%s:%s%s%s", name, space.Draw(t, "space"), space.Draw(t, "space"), indented.Bytes(), space.Draw(t, "space"))
+		}
+		in.WriteString("}")
+		out, err := upcast.JSON(func(map[string]json.RawMessage) error { return nil })(in.Bytes())
+		if err != nil {
+			t.Fatalf("%s: %v", in.Bytes(), err)
+		}
+		var want bytes.Buffer // sorted and compact, each value as Marshal wrote it
+		want.WriteString("{")
+		for i, k := range slices.Sorted(maps.Keys(obj)) {
+			if i > 0 {
+				want.WriteString(",")
+			}
+			enc := json.NewEncoder(&want) // field names are written anew, without HTML escapes
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(k); err != nil {
+				t.Fatal(err)
+			}
+			want.Truncate(want.Len() - 1) // the newline Encode ends with
+			value, _ := json.Marshal(obj[k])
+			want.WriteString(":" + string(value))
+		}
+		want.WriteString("}")
+		if !bytes.Equal(out, want.Bytes()) {
+			t.Fatalf("%s gave %s, want %s", in.Bytes(), out, want.Bytes())
+		}
+	})
 }

@@ -224,8 +224,9 @@ func (r *Registry) next(name string, version int) (step, bool) {
 // report the unknown type. When current is nil, every step that applies
 // runs and the decoder judges the result.
 //
-// A payload newer than the current version, a missing step, or a chain
-// that leads back to where it started fails with an error that matches
+// A payload newer than the current version, a missing step, a chain that
+// leads back to where it started, or a stored version below 1, which no
+// step can be registered from, fails with an error that matches
 // [ErrSchemaVersion] and is a [*VersionError]. An upcaster's own error is
 // returned wrapped with the type and versions of the failed step.
 func (r *Registry) Upcast(p Payload, current Target) (Payload, error) {
@@ -297,6 +298,8 @@ func (e *VersionError) Error() string {
 	switch {
 	case e.cycle:
 		fmt.Fprintf(&b, ": the upcasters lead back to %q v%d in a cycle; fix the renames", e.Type, e.Version)
+	case e.Version < 1:
+		fmt.Fprintf(&b, ": stored schema version %d is invalid: a schema version starts at 1, so the record was not written by this library's codec, or was changed since; correct the record's schema version", e.Version)
 	case e.newer:
 		fmt.Fprintf(&b, ": stored schema version %d is newer than version %d that this code reads; deploy the newer code", e.Version, e.Current)
 	case e.Current == 0:

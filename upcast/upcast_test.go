@@ -170,6 +170,34 @@ func TestRegistryNeverSkipsAVersion(t *testing.T) {
 	})
 }
 
+// A stored schema version below 1 is reported as invalid, not as a step
+// to register: Add and RenameAt refuse such a version.
+func TestInvalidStoredVersionIsNamed(t *testing.T) {
+	current := targetOf(map[string]int{"W": 3})
+	for name, r := range map[string]*upcast.Registry{
+		"a type the code reads": upcast.New().Add("W", 1, mark("1")),
+		"a renamed type":        upcast.New().Rename("Old", "W"),
+		"an old name":           upcast.New().RenameAt("Old", 1, "W", 1),
+	} {
+		typ := "W"
+		if name != "a type the code reads" {
+			typ = "Old"
+		}
+		for _, version := range []int{0, -1} {
+			_, err := r.Upcast(upcast.Payload{Type: typ, Version: version, Data: []byte("x")}, current)
+			var ve *upcast.VersionError
+			if !errors.Is(err, upcast.ErrSchemaVersion) || !errors.As(err, &ve) {
+				t.Fatalf("%s, v%d: %v, want a VersionError", name, version, err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, fmt.Sprintf("stored schema version %d is invalid", version)) || !strings.Contains(msg, "starts at 1") ||
+				strings.Contains(msg, "Add(") || strings.Contains(msg, "RenameAt") {
+				t.Errorf("%s, v%d: %q, want it to say the stored version is invalid and not to advise a step from it", name, version, msg)
+			}
+		}
+	}
+}
+
 func TestUnknownTypePassesThrough(t *testing.T) {
 	r := upcast.New().Add("Known", 1, mark("1"))
 	p := upcast.Payload{Type: "Stranger", Version: 3, Data: []byte("x")}
