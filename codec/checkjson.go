@@ -53,7 +53,7 @@ func (c *JSONCheck) Check(doing string, v any) error {
 		return s.fault.err(doing, t)
 	}
 	if s.dynamic {
-		if f := c.contents(reflect.ValueOf(v), false, ""); f != nil {
+		if f := c.dynamic(reflect.ValueOf(v)); f != nil {
 			return f.err(doing, t)
 		}
 	}

@@ -113,10 +113,12 @@ func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
 //
 // An empty struct, such as a marker event, is accepted: it has nothing to
 // lose; declare an event with no content so, rather than with fields
-// tagged json:"-". The content of a field of type any is known only from a value:
-// [JSON.Encode] refuses a value that holds a type refused here, and
-// decodes as JSON's own types (map[string]any, []any, float64, string,
-// bool).
+// tagged json:"-". The content of a field of type any is known only from
+// a value: [JSON.Encode] refuses a value that holds a type refused here,
+// or an integer beyond ±2^53 (a float64, which JSON decodes a number into
+// there, cannot hold it exactly), and decodes as JSON's own types
+// (map[string]any, []any, float64, string, bool). It refuses too a value
+// nested deeper than the 10,000 levels encoding/json decodes.
 //
 // Only the first refusal is kept; later registrations are not checked.
 func (c *JSON[E]) RegisterVersion(name string, version int, sample E) *JSON[E] {
@@ -189,7 +191,7 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 		}
 	}
 	if jt.dynamic {
-		if f := c.check.contents(reflect.ValueOf(any(e)), false, ""); f != nil {
+		if f := c.check.dynamic(reflect.ValueOf(any(e))); f != nil {
 			return "", 0, nil, f.err(fmt.Sprintf("encode %q", jt.name), t)
 		}
 	}

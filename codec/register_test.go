@@ -727,3 +727,46 @@ func (m moneyText) MarshalText() ([]byte, error) {
 	return fmt.Appendf(nil, "%d.%02d %s", m.Cents/100, m.Cents%100, m.Currency), nil
 }
 func (redacted) MarshalJSON() ([]byte, error) { return []byte(`"***"`), nil }
+
+// JSON decodes a number below an interface as a float64: an integer that
+// a float64 holds exactly is stored, and one that it does not is refused
+// rather than read back changed. An integer in a field of its own type is
+// stored whatever its size.
+func TestEncodeRefusesAnIntegerAFloatWouldChange(t *testing.T) {
+	type counted struct {
+		Total int64
+		Attrs map[string]any
+		Extra any
+	}
+	c := codec.NewJSON[any]().Register("Counted", counted{})
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.OneOf(rapid.Int64(), rapid.Int64Range(-1<<54, 1<<54)).Draw(t, "n")
+		where := rapid.IntRange(0, 3).Draw(t, "where")
+		v := counted{Total: n}
+		switch where {
+		case 1:
+			v.Attrs = map[string]any{"n": n}
+		case 2:
+			v.Extra = []any{"a", struct{ N uint64 }{uint64(max(n, 0))}}
+		case 3:
+			v.Extra = &struct{ Inner []int64 }{[]int64{0, n}}
+		}
+		_, _, data, err := c.Encode(v)
+		inRange := func(x int64) bool { return x <= 1<<53 && x >= -(1<<53) }
+		exact := where == 0 || inRange(n)
+		if where == 2 {
+			exact = inRange(max(n, 0))
+		}
+		switch {
+		case exact && err != nil:
+			t.Fatalf("Encode(%+v) = %v; want it stored", v, err)
+		case !exact && (!errors.Is(err, codec.ErrUnencodable) || !strings.Contains(err.Error(), "held below an interface")):
+			t.Fatalf("Encode(%+v) = %s, %v; want ErrUnencodable", v, data, err)
+		case exact && where == 1:
+			back, err := c.Decode("Counted", 1, data)
+			if err != nil || back.(counted).Attrs["n"] != float64(n) || int64(back.(counted).Attrs["n"].(float64)) != n {
+				t.Fatalf("%d stored as %s read back as %v, %v", n, data, back, err)
+			}
+		}
+	})
+}

@@ -591,6 +591,77 @@ func (c *JSONCheck) contents(v reflect.Value, addr bool, path string) *fault {
 	return nil
 }
 
+// dynamic checks what the positions of type any in v hold (see
+// contents), and the integers below them.
+func (c *JSONCheck) dynamic(v reflect.Value) *fault {
+	if f := c.contents(v, false, ""); f != nil {
+		return f
+	}
+	if at, n, ok := inexactInteger(v, false); ok {
+		return &fault{strings.Join(lo.Reverse(at), ""), n.Type(), fmt.Sprintf("is the integer %v, held below an interface (any), which JSON decodes as a float64 that cannot hold it exactly", n),
+			"give the field a concrete integer type, or hold the number as a json.Number or a string"}
+	}
+	return nil
+}
+
+// maxExactFloat is 2^53: integers of larger magnitude are not all
+// float64s.
+const maxExactFloat = 1 << 53
+
+// inexactInteger finds in v an integer below an interface (below says v
+// is), which JSON decodes into a float64 (what it decodes into any) that
+// cannot hold it. It returns the integer and its path, last step first:
+// the path is built only for the integer it finds.
+func inexactInteger(v reflect.Value, below bool) ([]string, reflect.Value, bool) {
+	var (
+		at []string
+		n  reflect.Value
+		ok bool
+	)
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		x := v.Int()
+		return nil, v, below && (x > maxExactFloat || x < -maxExactFloat)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return nil, v, below && v.Uint() > maxExactFloat
+	case reflect.Interface:
+		if !v.IsNil() {
+			return inexactInteger(v.Elem(), true)
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return inexactInteger(v.Elem(), below)
+		}
+	case reflect.Struct:
+		if _, enc := encoderOf(v.Type(), false); enc {
+			return nil, n, false // what its method writes is its own
+		}
+		for i := range v.NumField() {
+			if f := v.Type().Field(i); f.IsExported() || f.Anonymous {
+				if at, n, ok = inexactInteger(v.Field(i), below); ok {
+					return append(at, "."+f.Name), n, true
+				}
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && isBytes(v.Type()) {
+			return nil, n, false
+		}
+		for i := range v.Len() {
+			if at, n, ok = inexactInteger(v.Index(i), below); ok {
+				return append(at, fmt.Sprintf("[%d]", i)), n, true
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if at, n, ok = inexactInteger(it.Value(), below); ok {
+				return append(at, fmt.Sprintf("[%#v]", it.Key())), n, true
+			}
+		}
+	}
+	return nil, n, false
+}
+
 // leaf reports a kind that holds no interface.
 func leaf(t reflect.Type) bool {
 	switch t.Kind() {
