@@ -183,6 +183,7 @@ func TestRegisterRefusesWhatJSONWouldLose(t *testing.T) {
 		{"a text-only map key", byColor{}, "at .Counts (key), codec_test.colorOnly is the key type of a map, and implements MarshalText"},
 		{"a text-only struct", wallet{}, "at .Items[], codec_test.moneyText implements MarshalText but its pointer has no UnmarshalText"},
 		{"a redacting string", withSecret{}, "at .S, codec_test.redacted implements MarshalJSON but its pointer has no UnmarshalJSON"},
+		{"a struct that writes a string", purse{}, `at .Items[], codec_test.moneyString implements MarshalJSON, which writes "0.00 EUR" for a zero value`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := codec.NewJSON[any]().Register("Good", moneyDeposited{}).Register("Bad", tc.sample)
@@ -717,9 +718,11 @@ type (
 		Cents    int64
 		Currency string
 	}
-	wallet     struct{ Items []moneyText }
-	redacted   string
-	withSecret struct{ S redacted }
+	wallet      struct{ Items []moneyText }
+	moneyString struct{ Cents int64 }
+	purse       struct{ Items []moneyString }
+	redacted    string
+	withSecret  struct{ S redacted }
 )
 
 func (c colorOnly) MarshalText() ([]byte, error) { return []byte([]string{"red", "blue"}[c%2]), nil }
@@ -769,4 +772,8 @@ func TestEncodeRefusesAnIntegerAFloatWouldChange(t *testing.T) {
 			}
 		}
 	})
+}
+
+func (m moneyString) MarshalJSON() ([]byte, error) {
+	return fmt.Appendf(nil, `"%d.%02d EUR"`, m.Cents/100, m.Cents%100), nil
 }

@@ -132,6 +132,11 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 		return &fault{path, t, fmt.Sprintf("implements %s but its pointer has no %s, so JSON would decode what it writes as a %v, which it cannot be trusted to read", enc, unmarshalerFor(enc), t.Kind()),
 			fmt.Sprintf("implement %s on *%v", unmarshalerFor(enc), t)}
 	}
+	if encOK && !decOK && path != "" {
+		if f := zeroRoundTrip(t, path, enc); f != nil {
+			return f // below the registered type, which no sample reaches
+		}
+	}
 
 	switch t.Kind() {
 	case reflect.Struct:
@@ -521,6 +526,28 @@ func roundTrip(t reflect.Type, sample any) (f *fault) {
 	again, err := json.Marshal(got)
 	if err != nil || !bytes.Equal(data, again) {
 		return &fault{"", t, fmt.Sprintf("does not survive encoding: the sample encodes as %s and decodes to a value that encodes as %s", clip(data), clip(again)), fixSample}
+	}
+	return nil
+}
+
+// zeroRoundTrip reports a struct t whose own enc (MarshalJSON) writes,
+// for its zero value, what JSON cannot decode back into a t field by
+// field (a string, say): every value would then be stored unreadable.
+// A method that fails or panics on a zero value tells nothing, and
+// passes.
+func zeroRoundTrip(t reflect.Type, path, enc string) (f *fault) {
+	defer func() {
+		if recover() != nil {
+			f = nil
+		}
+	}()
+	data, err := json.Marshal(reflect.Zero(t).Interface())
+	if err != nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, reflect.New(t).Interface()); err != nil {
+		return &fault{path, t, fmt.Sprintf("implements %s, which writes %s for a zero value, but its pointer has no UnmarshalJSON, and JSON cannot decode that into a %v: %v", enc, clip(data), t, err),
+			fmt.Sprintf("implement UnmarshalJSON on *%v", t)}
 	}
 	return nil
 }
