@@ -209,3 +209,25 @@ func TestNewRelayRefusesWhatItCannotRun(t *testing.T) {
 		}
 	}
 }
+
+// panicking is a publisher that panics.
+type panicking struct{}
+
+func (panicking) Publish(context.Context, []store.Record) error { panic("the broker's client blew up") }
+
+// A publisher that panics fails the step with the panic, not the process,
+// and the checkpoint stays.
+func TestARelayWhosePublisherPanicsStaysBehind(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	must(s.Append(ctx, "x", store.NoStream, []store.Event{{Type: "A"}}))
+	relay := must(annals.NewRelay(s, "to-broker", panicking{}))
+	_, err := relay.Step(ctx)
+	var pe *annals.PanicError
+	if !errors.As(err, &pe) || pe.Value != "the broker's client blew up" {
+		t.Fatalf("Step with a panicking publisher = %v; want a *annals.PanicError", err)
+	}
+	if at := must(relay.Position(ctx)); at != 0 {
+		t.Fatalf("checkpoint %d after the panic; want 0", at)
+	}
+}
