@@ -168,7 +168,8 @@ func TestAnAsyncSystemRunsAConsumerOfAServedLog(t *testing.T) {
 	defer srv.Close()
 	sys := must(annals.NewSystem(local, annals.Async))
 	sys.OnError(func(string, error) {})
-	remote := annals.NewViewProjection(local, "remote", tallyView, counterCodec(), byStream, annals.WithSource(must(httplog.NewClient(srv.URL))), annals.WithBatchSize(2))
+	client := must(httplog.NewClient(srv.URL))
+	remote := annals.NewViewProjection(local, "remote", tallyView, counterCodec(), byStream, annals.WithSource(client), annals.WithBatchSize(2))
 	own := newTally(local)
 	if err := sys.Add(remote, own); err != nil {
 		t.Fatal(err)
@@ -190,7 +191,7 @@ func TestAnAsyncSystemRunsAConsumerOfAServedLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	status := must(sys.Status(ctx))
-	want := []annals.ConsumerStatus{{Name: "remote", Checkpoint: 10, Head: 10}, {Name: "tally", Checkpoint: 3, Head: 3}}
+	want := []annals.ConsumerStatus{{Name: "remote", Checkpoint: 10, Head: 10, Log: client}, {Name: "tally", Checkpoint: 3, Head: 3, Log: local.Adapter()}}
 	if !slices.Equal(status, want) {
 		t.Fatalf("status %+v; want %+v", status, want)
 	}
@@ -229,5 +230,44 @@ func TestAConsumerReadsBatchesLargerThanTheServersPage(t *testing.T) {
 	srv.Close()
 	if _, err := p.Step(ctx); err == nil || !strings.Contains(err.Error(), `consumer "tally": read the head of the log`) {
 		t.Fatalf("Step with the server gone = %v; want an error that names the consumer", err)
+	}
+}
+
+// A source that does not answer hides no other consumer: Status says
+// which head it could not read and why, and still reports every
+// consumer, with -1 for what it does not know rather than a lag of 0.
+func TestStatusReportsEveryConsumerWhenASourceIsDown(t *testing.T) {
+	ctx := context.Background()
+	origin := annals.New(memory.New())
+	local := annals.New(memory.New())
+	srv := httptest.NewServer(httplog.NewHandler(origin))
+	client := must(httplog.NewClient(srv.URL))
+	sys := must(annals.NewSystem(local, annals.Async))
+	remote := annals.NewViewProjection(local, "remote", tallyView, counterCodec(), byStream, annals.WithSource(client))
+	own := newTally(local)
+	if err := sys.Add(remote, own); err != nil {
+		t.Fatal(err)
+	}
+	must(annals.NewRunner(origin, counter, counterCodec()).Handle(ctx, "a", increment{}))
+	ours := annals.NewRunner(local, counter, counterCodec())
+	for range 2 {
+		must(ours.Handle(ctx, "a", increment{}))
+	}
+	must(remote.CatchUp(ctx))
+	srv.Close()
+
+	status, err := sys.Status(ctx)
+	if err == nil || !strings.Contains(err.Error(), `consumer "remote"`) {
+		t.Fatalf("Status with the source down: error %v; want one naming the consumer", err)
+	}
+	if len(status) != 2 {
+		t.Fatalf("Status with the source down returned %d consumers; want both: %+v", len(status), status)
+	}
+	if got := status[0]; got.Name != "remote" || got.Checkpoint != 1 || got.Head != -1 || got.Lag != -1 || got.Unread == nil || got.Log != client {
+		t.Errorf("the consumer whose source is down: %+v; want checkpoint 1, head and lag -1, Unread set", got)
+	}
+	want := annals.ConsumerStatus{Name: own.Name(), Checkpoint: 0, Head: 2, Lag: 2, Log: local.Adapter()}
+	if status[1] != want {
+		t.Errorf("the consumer of the store: %+v; want %+v", status[1], want)
 	}
 }

@@ -400,48 +400,83 @@ func (sys *System) settleLocked(ctx context.Context, report func(ce *ConsumerErr
 type ConsumerStatus struct {
 	// Name is the consumer's name.
 	Name string
-	// Checkpoint is the position of the last event it has handled.
+	// Checkpoint is the position of the last event it has handled, or -1
+	// when it could not be read (see Unread).
 	Checkpoint int64
 	// Head is the position of the last event in the log it reads (the
 	// store's, or its source's; see [WithSource]) when the status was
-	// read.
+	// read, or -1 when it could not be read (see Unread).
 	Head int64
-	// Lag is how many positions of the log it has yet to handle.
+	// Lag is how many positions of the log it has yet to handle, or -1
+	// when the checkpoint or the head could not be read: a lag that was
+	// not measured is never reported as 0.
 	Lag int64
 	// Stopped is the error that stopped it, nil while it works.
 	Stopped error
+	// Unread is why its checkpoint or the head of its log could not be
+	// read, such as a source that does not answer; nil when both were.
+	Unread error
+	// Log is the log it reads: the store's adapter, or its source.
+	Log store.Log
 }
 
 // Status returns each consumer's checkpoint, the head of the log it
 // reads, the lag between them and the error that stopped the consumer,
-// if any, in the order the consumers were added. A head that cannot be
-// read, the store's or a consumer's source's, fails it: a lag it could
-// not measure is not reported as 0.
+// if any, in the order the consumers were added.
+//
+// A checkpoint or head that cannot be read, the store's or a consumer's
+// source's, makes Status return an error that says which and why. It
+// still returns every consumer's status then: those it could not read
+// have Unread set and -1 in place of what is unknown, so one source that
+// does not answer hides no other consumer from an operator.
 func (sys *System) Status(ctx context.Context) ([]ConsumerStatus, error) {
 	heads := sys.headReader()
 	consumers := sys.snapshot()
 	out := make([]ConsumerStatus, 0, len(consumers))
+	var unread []error
 	for _, c := range consumers {
-		head, err := heads(ctx, c)
-		if err != nil {
-			return nil, fmt.Errorf("system status: %w", err)
+		st := ConsumerStatus{Name: c.Name(), Checkpoint: -1, Head: -1, Lag: -1, Stopped: sys.stoppedErr(c.Name()), Log: sys.logOf(c)}
+		head, herr := heads(ctx, c)
+		pos, perr := c.Position(ctx)
+		if perr != nil {
+			perr = fmt.Errorf("consumer %q: its checkpoint: %w", c.Name(), perr)
 		}
-		pos, err := c.Position(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("system status: consumer %q: %w", c.Name(), err)
+		if herr == nil {
+			st.Head = head
 		}
-		sys.passed(c.Name(), pos)
-		out = append(out, ConsumerStatus{Name: c.Name(), Checkpoint: pos, Head: head, Lag: max(head-pos, 0), Stopped: sys.stoppedErr(c.Name())})
+		if perr == nil {
+			st.Checkpoint = pos
+			sys.passed(c.Name(), pos)
+		}
+		if st.Unread = errors.Join(herr, perr); st.Unread == nil {
+			st.Lag = max(head-pos, 0)
+		} else {
+			unread = append(unread, st.Unread)
+		}
+		out = append(out, st)
+	}
+	if len(unread) > 0 {
+		return out, fmt.Errorf("system status: %w", errors.Join(unread...))
 	}
 	return out, nil
 }
 
+// logOf returns the log c reads: its source, or the store's adapter.
+func (sys *System) logOf(c Consumer) store.Log {
+	if on, ok := c.(onStore); ok && on.source() != nil {
+		return on.source()
+	}
+	return sys.store.Adapter()
+}
+
 // headReader returns a function that reads the head of the log a
 // consumer reads: the store's, read once for all the consumers that read
-// it, or the consumer's own source's (see [WithSource]).
+// it (a failure too is read once), or the consumer's own source's (see
+// [WithSource]).
 func (sys *System) headReader() func(context.Context, Consumer) (int64, error) {
 	var (
 		storeHead int64
+		storeErr  error
 		read      bool
 	)
 	return func(ctx context.Context, c Consumer) (int64, error) {
@@ -453,13 +488,13 @@ func (sys *System) headReader() func(context.Context, Consumer) (int64, error) {
 			return head, nil
 		}
 		if !read {
-			var err error
-			if storeHead, err = sys.store.Head(ctx); err != nil {
-				return 0, err
+			storeHead, storeErr = sys.store.Head(ctx)
+			if storeErr != nil {
+				storeErr = fmt.Errorf("the head of the store: %w", storeErr)
 			}
 			read = true
 		}
-		return storeHead, nil
+		return storeHead, storeErr
 	}
 }
 
@@ -526,10 +561,7 @@ func (sys *System) behind(ctx context.Context, err error) error {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
-	status, serr := sys.Status(rctx)
-	if serr != nil {
-		return err
-	}
+	status, _ := sys.Status(rctx) // what it could read
 	var lagging []string
 	for _, s := range status {
 		if s.Lag > 0 {

@@ -263,24 +263,34 @@ func (c *Commands) consumer(name string) (annals.Consumer, error) {
 
 // Status is a consumer's line of the status command's JSON.
 type Status struct {
-	Name       string `json:"name"`
-	Checkpoint int64  `json:"checkpoint"`
-	Head       int64  `json:"head"`
-	Lag        int64  `json:"lag"`
+	Name string `json:"name"`
+	// Checkpoint, Head and Lag are -1 where they could not be read (see
+	// Unread).
+	Checkpoint int64 `json:"checkpoint"`
+	Head       int64 `json:"head"`
+	Lag        int64 `json:"lag"`
 	// Stopped is the error that stopped the consumer in this process,
 	// empty while it works.
 	Stopped string `json:"stopped,omitempty"`
+	// Unread is why its checkpoint or the head of its log could not be
+	// read, empty when both were.
+	Unread string `json:"unread,omitempty"`
 }
 
+// status prints every consumer's line, those it could not read too, and
+// then fails if it could not read one, so that the exit status says so.
 func (c *Commands) status(ctx context.Context, out call) error {
-	status, err := c.System.Status(ctx)
-	if err != nil {
-		return err
-	}
+	status, statusErr := c.System.Status(ctx)
 	lines := make([]Status, len(status))
 	var text strings.Builder
 	tw := tabwriter.NewWriter(&text, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONSUMER\tCHECKPOINT\tHEAD\tLAG\tSTOPPED")
+	known := func(n int64) string {
+		if n < 0 {
+			return "?"
+		}
+		return strconv.FormatInt(n, 10)
+	}
 	for i, s := range status {
 		lines[i] = Status{Name: s.Name, Checkpoint: s.Checkpoint, Head: s.Head, Lag: s.Lag}
 		stopped := "-"
@@ -288,10 +298,16 @@ func (c *Commands) status(ctx context.Context, out call) error {
 			lines[i].Stopped = s.Stopped.Error()
 			stopped = lines[i].Stopped
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", s.Name, s.Checkpoint, s.Head, s.Lag, stopped)
+		if s.Unread != nil {
+			lines[i].Unread = s.Unread.Error()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, known(s.Checkpoint), known(s.Head), known(s.Lag), stopped)
 	}
 	tw.Flush()
-	return out.result(lines, text.String())
+	if err := out.result(lines, text.String()); err != nil {
+		return err
+	}
+	return statusErr
 }
 
 // Rebuilt is the JSON of the rebuild command.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/annals-dev/annals/ops"
 	"github.com/annals-dev/annals/saga"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/httplog"
 	"github.com/annals-dev/annals/store/memory"
 	"github.com/annals-dev/annals/view"
 )
@@ -265,5 +267,59 @@ func TestCommandLineConventions(t *testing.T) {
 		if code != c.code || !strings.Contains(out, c.out) || !strings.Contains(errs, c.errs) {
 			t.Errorf("%q = %d\nstdout: %s\nstderr: %s\nwant %d, stdout with %q, stderr with %q", c.args, code, out, errs, c.code, c.out, c.errs)
 		}
+	}
+}
+
+// A consumer whose source does not answer still has its line, with ?
+// where status could not read, beside the others; and the command fails
+// with the reason, so that a script sees it.
+func TestStatusShowsEveryConsumerWhenASourceIsDown(t *testing.T) {
+	ctx := context.Background()
+	origin := annals.New(memory.New())
+	local := annals.New(memory.New())
+	srv := httptest.NewServer(httplog.NewHandler(origin))
+	client, err := httplog.NewClient(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	sys, err := annals.NewSystem(local, annals.Async)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byStream := func(r store.Record, _ added) (string, bool) { return r.StreamID, true }
+	totals := view.View[int, added]{Evolve: tally.Evolve}
+	if err := sys.Add(
+		annals.NewViewProjection(local, "remote", totals, events(), byStream, annals.WithSource(client)),
+		annals.NewViewProjection(local, "totals", totals, events(), byStream),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := annals.NewRunner(local, tally, events()).Handle(ctx, "a", add{1}); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	cmd := ops.Commands{System: sys, Program: "shop ops", Stdout: &out, Stderr: &errs}
+
+	code := cmd.Run(ctx, []string{"status"})
+	want := `CONSUMER  CHECKPOINT  HEAD  LAG  STOPPED
+remote    0           ?     ?    -
+totals    0           1     1    -
+`
+	if code != ops.ExitFailure || out.String() != want || !strings.Contains(errs.String(), `consumer "remote": the head of its source`) {
+		t.Fatalf("status = %d\n%s\nstderr: %s\nwant %d and\n%s", code, out.String(), errs.String(), ops.ExitFailure, want)
+	}
+
+	out.Reset()
+	code = cmd.Run(ctx, []string{"status", "-json"})
+	var lines []ops.Status
+	if err := json.Unmarshal(out.Bytes(), &lines); code != ops.ExitFailure || err != nil || len(lines) != 2 {
+		t.Fatalf("status -json = %d, %v\n%s", code, err, out.String())
+	}
+	if got := lines[0]; got.Head != -1 || got.Lag != -1 || got.Unread == "" {
+		t.Errorf("status -json for the consumer whose source is down: %+v; want head and lag -1, and why", got)
+	}
+	if got, want := lines[1], (ops.Status{Name: "totals", Checkpoint: 0, Head: 1, Lag: 1}); got != want {
+		t.Errorf("status -json for the store's consumer: %+v; want %+v", got, want)
 	}
 }

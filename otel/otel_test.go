@@ -161,6 +161,12 @@ func (b *bank) collect(t *testing.T) map[string]float64 {
 	if err := b.metrics.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
 	}
+	return points(t, rm)
+}
+
+// points returns the data points of rm as [bank.collect] does.
+func points(t *testing.T, rm metricdata.ResourceMetrics) map[string]float64 {
+	t.Helper()
 	out := map[string]float64{}
 	key := func(name string, set attribute.Set) string {
 		var parts []string

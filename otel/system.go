@@ -2,6 +2,8 @@ package annalsotel
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -21,11 +23,15 @@ import (
 //   - annals.consumer.stopped ({consumer}): 1 while it is stopped at an
 //     event (as far as this process knows: see [annals.System.Status]),
 //     0 while it works;
-//   - annals.log.head ({position}): the position of the last event.
+//   - annals.log.head ({position}): the position of the last event of
+//     the store's log.
 //
 // Each consumer's gauges carry its name as annals.consumer. Unregister
 // the returned registration to stop. A collection reads the head, each
-// checkpoint and, for each consumer that lags, one event.
+// checkpoint and, for each consumer that lags, one event of the log it
+// reads (its source's, for a consumer built [annals.WithSource]). A
+// consumer whose checkpoint or head cannot be read is left out of that
+// collection, the others are observed, and the callback returns why.
 func ObserveSystem(sys *annals.System, opts ...Option) (metric.Registration, error) {
 	m := newConfig(opts).meterProvider.Meter(ScopeName)
 	lag, err := m.Int64ObservableGauge("annals.consumer.lag", metric.WithUnit("{event}"),
@@ -54,42 +60,53 @@ func ObserveSystem(sys *annals.System, opts ...Option) (metric.Registration, err
 		return nil, err
 	}
 	return m.RegisterCallback(func(ctx context.Context, obs metric.Observer) error {
-		status, err := sys.Status(ctx)
+		status, statusErr := sys.Status(ctx)
+		h, err := storeHead(ctx, sys, status)
 		if err != nil {
 			return err
 		}
-		if len(status) == 0 {
-			h, err := sys.Store().Head(ctx)
-			if err != nil {
-				return err
-			}
-			obs.ObserveInt64(head, h)
-			return nil
-		}
-		obs.ObserveInt64(head, status[0].Head)
+		obs.ObserveInt64(head, h)
 		now := time.Now()
+		var ageErrs []error
 		for _, st := range status {
+			if st.Unread != nil {
+				continue // in statusErr; a lag not measured is not 0
+			}
 			attrs := metric.WithAttributes(ConsumerKey.String(st.Name))
 			obs.ObserveInt64(lag, st.Lag, attrs)
 			obs.ObserveInt64(position, st.Checkpoint, attrs)
 			obs.ObserveInt64(stopped, boolInt(st.Stopped != nil), attrs)
-			seconds, err := lagAge(ctx, sys.Store(), st, now)
+			seconds, err := lagAge(ctx, st, now)
 			if err != nil {
-				return err
+				ageErrs = append(ageErrs, fmt.Errorf("consumer %q: the age of its lag: %w", st.Name, err))
+				continue
 			}
 			obs.ObserveFloat64(age, seconds, attrs)
 		}
-		return nil
+		return errors.Join(statusErr, errors.Join(ageErrs...))
 	}, lag, age, position, stopped, head)
 }
 
+// storeHead is the head of the store's log: as a consumer of it read it
+// in status, or read now when none did.
+func storeHead(ctx context.Context, sys *annals.System, status []annals.ConsumerStatus) (int64, error) {
+	adapter := sys.Store().Adapter()
+	for _, st := range status {
+		if st.Log == adapter && st.Head >= 0 {
+			return st.Head, nil
+		}
+	}
+	return adapter.Head(ctx)
+}
+
 // lagAge is how long ago the first event after the consumer's checkpoint
-// was recorded, read from the adapter so that no span reports it.
-func lagAge(ctx context.Context, s *annals.Store, st annals.ConsumerStatus, now time.Time) (float64, error) {
+// was recorded, read from the log it reads (the store's adapter, so that
+// no span reports it, or its source).
+func lagAge(ctx context.Context, st annals.ConsumerStatus, now time.Time) (float64, error) {
 	if st.Lag <= 0 {
 		return 0, nil
 	}
-	recs, err := s.Adapter().ReadLog(ctx, store.LogQuery{After: st.Checkpoint, Limit: 1})
+	recs, err := st.Log.ReadLog(ctx, store.LogQuery{After: st.Checkpoint, Limit: 1})
 	if err != nil || len(recs) == 0 {
 		return 0, err
 	}
