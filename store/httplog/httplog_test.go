@@ -290,7 +290,7 @@ func TestHandlerRefusesBadRequests(t *testing.T) {
 }
 
 func TestNewClientRefusesAURLItCannotUse(t *testing.T) {
-	for _, u := range []string{"", "orders.internal/log", "ftp://host/log", "http://", "://x"} {
+	for _, u := range []string{"", "orders.internal/log", "ftp://host/log", "http://", "://x", "http://host/log#page", "http://host/log?token=%zz"} {
 		if _, err := httplog.NewClient(u); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("NewClient(%q) = %v; want store.ErrInvalid", u, err)
 		}
@@ -483,5 +483,42 @@ func TestEveryWaitOnAClosedStoreFails(t *testing.T) {
 		if err := c.Wait(ctx, 0); err == nil || !strings.Contains(err.Error(), "503") {
 			t.Fatalf("wait %d on a closed store: %v; want a 503", i, err)
 		}
+	}
+}
+
+// roundTripper counts the requests it carries to its transport.
+type roundTripper struct{ n atomic.Int64 }
+
+func (rt *roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	rt.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// The client given by WithHTTPClient carries every request.
+func TestClientUsesTheHTTPClientGiven(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	if _, err := s.Append(ctx, "a", store.NoStream, []store.Event{{Type: "A"}, {Type: "B"}}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(httplog.NewHandler(s, httplog.WithMaxWait(time.Millisecond)))
+	defer srv.Close()
+	rt := &roundTripper{}
+	c, err := httplog.NewClient(srv.URL, httplog.WithHTTPClient(&http.Client{Transport: rt}), httplog.WithPageLimit(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := c.ReadLog(ctx, store.LogQuery{Limit: 2})
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("ReadLog = %d records, %v; want 2", len(recs), err)
+	}
+	if _, err := c.Head(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Wait(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := rt.n.Load(); got != 4 {
+		t.Fatalf("the HTTP client given carried %d requests; want 4 (two pages, the head, the wait)", got)
 	}
 }
