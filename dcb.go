@@ -35,20 +35,71 @@ func (s *Store) ReadQuery(ctx context.Context, q store.Query, after int64) iter.
 // under a [System] in [Sync] mode it then runs the system's consumers
 // until they have handled what followed from the append.
 func (s *Store) AppendIf(ctx context.Context, streamID string, expected int64, events []store.Event, cond store.AppendCondition) (int64, error) {
+	v, err := s.appendIfUnsettled(ctx, streamID, expected, events, cond)
+	if err != nil || len(events) == 0 {
+		return v, err
+	}
+	return v, s.settle(ctx, streamID, v-int64(len(events)), v)
+}
+
+// appendIfUnsettled is AppendIf without running a Sync system's
+// consumers, which its caller runs with settle.
+func (s *Store) appendIfUnsettled(ctx context.Context, streamID string, expected int64, events []store.Event, cond store.AppendCondition) (int64, error) {
 	if s.dcb == nil {
 		return 0, s.unsupported("conditional appends", "store.DCB")
 	}
 	v, err := s.dcb.AppendIf(ctx, streamID, expected, events, cond)
-	if err != nil || len(events) == 0 {
-		return v, err
+	if err == nil && len(events) > 0 {
+		s.appends.Add(1)
 	}
-	s.appends.Add(1)
-	if sys := s.system.Load(); sys != nil && sys.mode == Sync {
-		if err := sys.settleAfter(ctx, streamID, v-int64(len(events)), v); err != nil {
-			return v, err
+	return v, err
+}
+
+// enterBoundary waits until the decision on q holds the turns of its
+// boundary in this process, and returns what ends them: one turn for the
+// tags of each of q's items (all of them: an item {course:c1, round:2}
+// has a turn of its own, which {course:c1, round:3} does not wait for),
+// and for each type of an item that names no tag ("*" for a query of
+// every event), taken in sorted order so that two decisions never wait
+// for each other.
+//
+// Decisions that would collide in one process, such as two bookings of
+// one class, then take turns instead of racing: without them, each would
+// read the same position, all but one would conflict, and with more
+// decisions than retries some would fail though nothing else wrote.
+// Turns are an ordering within the process, no more: the append
+// condition still settles what they cannot see, decisions of other
+// processes, and events whose tags the query does not name. A context
+// that ends while the decision waits ends the wait, with nothing held.
+func (s *Store) enterBoundary(ctx context.Context, q store.Query) (func(), error) {
+	var keys []string
+	for _, item := range q.Items {
+		switch {
+		case len(item.Tags) > 0:
+			keys = append(keys, "tags\x00"+strings.Join(slices.Sorted(slices.Values(item.Tags)), "\x00"))
+		case len(item.Types) > 0:
+			keys = append(keys, lo.Map(item.Types, func(typ string, _ int) string { return "type\x00" + typ })...)
+		default:
+			keys = append(keys, "*")
 		}
 	}
-	return v, nil
+	if len(q.Items) == 0 {
+		keys = append(keys, "*")
+	}
+	keys = lo.Uniq(keys)
+	slices.Sort(keys)
+	leave := func(held []string) {
+		for _, key := range slices.Backward(held) {
+			s.boundaries.pass(key, nil)
+		}
+	}
+	for i, key := range keys {
+		if _, err := s.boundaries.enter(ctx, key, &ticket{}); err != nil {
+			leave(keys[:i])
+			return nil, err
+		}
+	}
+	return func() { leave(keys) }, nil
 }
 
 // A DCBDecider is a decider that carries its consistency boundary: for
@@ -205,7 +256,14 @@ func CombineDCB[C, E, S1, S2 any](a DCBDecider[C, E, S1], b DCBDecider[C, E, S2]
 // matching events that the mapper decodes (those of its types), in log
 // order; records of other types that the query matches are skipped.
 //
-// A DCBRunner is safe for concurrent use.
+// A DCBRunner is safe for concurrent use. The decisions of a process on
+// one boundary take turns: a decision holds a turn for each item of its
+// query, named by the item's tags (by its types, for an item without
+// tags), from its first read to its append, and the decisions whose
+// queries hold an item with the same tags, by any DCBRunner of the
+// store, wait for it. So they do not conflict with each other; conflicts
+// still come from other processes, and from queries whose items overlap
+// without being the same.
 type DCBRunner[C, E, S any] struct {
 	store   *Store
 	decider DCBDecider[C, E, S]
@@ -282,58 +340,75 @@ func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOp
 		}
 	}
 	q, evolve := r.decider.Query(cmd), r.decider.Evolver(cmd)
+	leave, err := r.store.enterBoundary(ctx, q)
+	if err != nil {
+		return DCBResult[E, S]{}, fmt.Errorf("handle command on %v: wait for its turn: %w", q, err)
+	}
+	res, to, err := r.decide(ctx, cmd, q, evolve, cfg)
+	leave()
+	if err != nil || to == 0 {
+		return res, err
+	}
+	return res, r.store.settle(ctx, res.StreamID, 0, to)
+}
+
+// decide is Handle's work while the decision holds its turns: it reads,
+// decides and appends, again after each conflict, and returns the
+// version its append left the decision's stream at (0 when it appended
+// nothing), for Handle to run a Sync system's consumers once the turns
+// are passed on, since they may decide on the same boundary.
+func (r *DCBRunner[C, E, S]) decide(ctx context.Context, cmd C, q store.Query, evolve Evolver[E, S], cfg handleConfig) (DCBResult[E, S], int64, error) {
 	state, pos, err := r.fold(ctx, q, evolve, r.decider.InitialState(), 0)
 	if err != nil {
-		return DCBResult[E, S]{}, err
+		return DCBResult[E, S]{}, 0, err
 	}
 	for attempt := 0; ; attempt++ {
 		events, err := r.decider.Decide(cmd, state)
 		if err != nil || len(events) == 0 {
 			if cfg.key != "" {
 				if res, done, kerr := r.alreadyDone(ctx, q, evolve, state, pos, cfg, false); done || kerr != nil {
-					return res, kerr
+					return res, 0, kerr
 				}
 			}
 			if err != nil {
-				return DCBResult[E, S]{State: state, Position: pos}, rejection{err}
+				return DCBResult[E, S]{State: state, Position: pos}, 0, rejection{err}
 			}
-			return DCBResult[E, S]{State: state, Position: pos}, nil
+			return DCBResult[E, S]{State: state, Position: pos}, 0, nil
 		}
 		stream, err := r.stream(cfg)
 		if err != nil {
-			return DCBResult[E, S]{}, err
+			return DCBResult[E, S]{}, 0, err
 		}
 		records, err := r.encode(ctx, stream, events, cfg)
 		if err != nil {
-			return DCBResult[E, S]{}, err
+			return DCBResult[E, S]{}, 0, err
 		}
-		_, err = r.store.AppendIf(ctx, stream, store.NoStream, records, store.AppendCondition{FailIfEventsMatch: q, After: pos})
-		var stored *StoredError
-		if err == nil || errors.As(err, &stored) {
+		v, err := r.store.appendIfUnsettled(ctx, stream, store.NoStream, records, store.AppendCondition{FailIfEventsMatch: q, After: pos})
+		if err == nil {
 			for i, rec := range records {
 				if q.Matches(rec.Type, rec.Tags) {
 					state = evolve(state, rec.Type, rec.Tags, events[i])
 				}
 			}
-			return DCBResult[E, S]{Events: events, State: state, Position: pos, StreamID: stream}, err
+			return DCBResult[E, S]{Events: events, State: state, Position: pos, StreamID: stream}, v, nil
 		}
 		if cfg.key != "" && (errors.Is(err, store.ErrDuplicateEvent) || errors.As(err, new(*store.ConflictError))) {
 			// The key's stream or event IDs are taken: the command was
 			// handled before, or the key was used for something else.
 			res, _, kerr := r.alreadyDone(ctx, q, evolve, state, pos, cfg, true)
-			return res, kerr
+			return res, 0, kerr
 		}
 		if !errors.Is(err, store.ErrConflict) || attempt >= r.retries {
 			if errors.Is(err, store.ErrConflict) {
-				return DCBResult[E, S]{}, fmt.Errorf("handle command on %v: gave up after %d attempts: %w", q, attempt+1, err)
+				return DCBResult[E, S]{}, 0, fmt.Errorf("handle command on %v: gave up after %d attempts: %w", q, attempt+1, err)
 			}
-			return DCBResult[E, S]{}, fmt.Errorf("handle command on %v: %w", q, err)
+			return DCBResult[E, S]{}, 0, fmt.Errorf("handle command on %v: %w", q, err)
 		}
 		if err := sleep(ctx, r.backoff(attempt+1)); err != nil {
-			return DCBResult[E, S]{}, err
+			return DCBResult[E, S]{}, 0, err
 		}
 		if state, pos, err = r.fold(ctx, q, evolve, state, pos); err != nil {
-			return DCBResult[E, S]{}, err
+			return DCBResult[E, S]{}, 0, err
 		}
 	}
 }

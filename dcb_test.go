@@ -4,16 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/saga"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
+	"github.com/annals-dev/annals/store/sqlite"
 	"github.com/annals-dev/annals/view"
 )
 
@@ -290,4 +294,114 @@ func collectRecords(seq func(func(store.Record, error) bool)) ([]store.Record, e
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// Decisions on one boundary in one process take turns: with no retries
+// at all, twenty writers racing for a slot on a SQLite file through two
+// runners each get a seat or "slot full", never a conflict. In a Sync
+// system, a saga that reacts to a seat with another decision on the same
+// slot runs after the turn is passed on, or it would wait for itself.
+func TestDCBDecisionsInOneProcessTakeTurns(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "seats.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := annals.New(db)
+	defer s.Close()
+	sys, err := annals.NewSystem(s, annals.Sync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runners := []*annals.DCBRunner[takeSeat, seatEvent, seats]{newSeats(s, annals.WithRetries(0)), newSeats(s, annals.WithRetries(0))}
+	guest := annals.NewSaga(s, "guest", saga.Saga[seatEvent, takeSeat]{React: func(e seatEvent) []takeSeat {
+		if taken, ok := e.(seatTaken); ok && taken.Who == "w0" {
+			return []takeSeat{{Slot: taken.Slot, Who: "guest of w0"}}
+		}
+		return nil
+	}}, seatCodec(), func(ctx context.Context, c takeSeat, _ annals.Cause) error {
+		_, err := runners[0].Handle(ctx, c)
+		if errors.Is(err, annals.ErrRejected) {
+			return nil // full
+		}
+		return err
+	})
+	if err := sys.Add(guest); err != nil {
+		t.Fatal(err)
+	}
+	hctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = runners[i%2].Handle(hctx, takeSeat{"a", fmt.Sprint("w", i)})
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, errSlotFull):
+			t.Errorf("writer w%d was told %v; want a seat or slot full", i, err)
+		}
+	}
+	state, _, err := runners[1].Load(ctx, takeSeat{Slot: "a"})
+	if err != nil || len(state.Taken) != seatCapacity || ok > seatCapacity {
+		t.Fatalf("%d writers got a seat and the slot holds %v (%v); want %d in all", ok, state.Taken, err, seatCapacity)
+	}
+}
+
+// A decision waits for the turn of a decision on its boundary, and only
+// for that: Decide is not called while the other holds it, a decision on
+// another slot goes ahead, and a context that ends while it waits ends
+// the wait with nothing stored.
+func TestADCBDecisionWaitsForTheTurnOfItsBoundary(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	entered, release := make(chan string, 4), make(chan struct{})
+	blocking := seatDCB
+	blocking.Decide = func(c takeSeat, st seats) ([]seatEvent, error) {
+		entered <- c.Who
+		if c.Who == "holder" {
+			<-release
+		}
+		return seatDecider.Decide(c, st)
+	}
+	r := annals.NewDCBRunner(s, blocking, seatCodec())
+	held := make(chan error, 1)
+	go func() {
+		_, err := r.Handle(ctx, takeSeat{"a", "holder"})
+		held <- err
+	}()
+	if who := <-entered; who != "holder" {
+		t.Fatalf("%s decided first", who)
+	}
+	if _, err := r.Handle(ctx, takeSeat{"b", "elsewhere"}); err != nil {
+		t.Fatalf("a decision on another slot while slot a's turn is held: %v", err)
+	}
+	<-entered
+	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := r.Handle(wctx, takeSeat{"a", "waiter"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a decision on slot a while its turn is held, with a context that ends: %v; want the context's error", err)
+	}
+	select {
+	case who := <-entered:
+		t.Fatalf("%s decided while the holder held the slot's turn", who)
+	default:
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Handle(ctx, takeSeat{"a", "after"}); err != nil {
+		t.Fatalf("a decision after the turn was passed on: %v", err)
+	}
+	state, _, err := r.Load(ctx, takeSeat{Slot: "a"})
+	if err != nil || !slices.Equal(state.Taken, []string{"holder", "after"}) {
+		t.Fatalf("slot a holds %v (%v); want the holder and the one after it, not the waiter", state.Taken, err)
+	}
 }

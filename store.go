@@ -37,8 +37,11 @@ type Store struct {
 	keys    store.KeyStore
 	locker  store.Locker
 	dcb     store.DCB // see dcb.go
-	system  atomic.Pointer[System]
-	appends atomic.Uint64 // appends that stored events, for a settling system
+	// boundaries are the turns of the DCBRunners' decisions on the
+	// store, one for each tag their queries name (see enterBoundary).
+	boundaries turns
+	system     atomic.Pointer[System]
+	appends    atomic.Uint64 // appends that stored events, for a settling system
 
 	observer atomic.Pointer[observer] // see Observe
 	closed   atomic.Bool              // Close was called: a system's Run stops

@@ -21,10 +21,12 @@ type App struct {
 }
 
 // Retries bounds how often a subscription is decided again after another
-// took a seat meanwhile. A decision conflicts only with another that
-// appended to its course or its student, and a course fills after
-// Capacity subscriptions, so a command needs about as many retries as
-// there are seats left when many race for them.
+// process took a seat meanwhile (the subscriptions of one process take
+// turns on their course and student, and do not conflict). A decision
+// conflicts only with another that appended to its course or its
+// student, and a course fills after Capacity subscriptions, so a command
+// needs about as many retries as there are seats left when many
+// processes race for them.
 const Retries = 20
 
 // NewApp wires the catalogue on s, in mode.
