@@ -22,7 +22,10 @@ type KeyedMapper[K comparable, E any] struct {
 	events  Mapper[E]
 }
 
-var _ Mapper[decider.Keyed[string, int]] = (*KeyedMapper[string, int])(nil)
+var (
+	_ Mapper[decider.Keyed[string, int]] = (*KeyedMapper[string, int])(nil)
+	_ Placer[decider.Keyed[string, int]] = (*KeyedMapper[string, int])(nil)
+)
 
 // NewKeyed returns the mapper that stores the Value of a [decider.Keyed]
 // event with events in the stream that streams names for its Key. It
@@ -71,6 +74,11 @@ func (k *KeyedMapper[K, E]) FromRecord(ctx context.Context, r store.Record) (dec
 		return decider.Keyed[K, E]{}, err
 	}
 	return decider.Keyed[K, E]{Key: key, Value: v}, nil
+}
+
+// StreamOf implements [Placer]: the stream of e's instance.
+func (k *KeyedMapper[K, E]) StreamOf(e decider.Keyed[K, E]) (string, bool) {
+	return k.streams.Stream(e.Key), true
 }
 
 // Types implements [Mapper]: the type names of the instances' mapper.

@@ -47,6 +47,17 @@ type Placement struct {
 	ID       uuid.UUID
 }
 
+// A Placer is a [Mapper] that stores some events in streams it names
+// itself: a [*KeyedMapper] stores an instance's event in the instance's
+// stream, and refuses it placed elsewhere; a [*Sum] says what its case's
+// part says. Code that encodes events outside a runner, such as a test
+// harness that places a given history, asks it where each event goes.
+type Placer[E any] interface {
+	// StreamOf returns the stream e must be placed in, and false when
+	// it may be placed in any.
+	StreamOf(e E) (string, bool)
+}
+
 // SnapshotMapper turns a state into a snapshot and back. A [*JSON] of
 // the state type is one; [NewMapper] builds one with upcasting,
 // compression and encryption. FromSnapshot fails, rather than guess, when

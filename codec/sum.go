@@ -36,7 +36,10 @@ type Sum[E any] struct {
 	err    error
 }
 
-var _ Mapper[decider.Either[int, string]] = (*Sum[decider.Either[int, string]])(nil)
+var (
+	_ Mapper[decider.Either[int, string]] = (*Sum[decider.Either[int, string]])(nil)
+	_ Placer[decider.Either[int, string]] = (*Sum[decider.Either[int, string]])(nil)
+)
 
 // Part is the mapper of one case of a [Sum], as [NewSum] takes it. Every
 // mapper of this package is a Part: a [*JSON], a [*Pipeline], a
@@ -185,6 +188,14 @@ func (s *Sum[E]) ToEvent(ctx context.Context, at Placement, e E, meta store.Meta
 	return s.parts[i].toEvent(ctx, at, v, meta)
 }
 
+// StreamOf implements [Placer]: the stream e's case's part places it in,
+// if its part names one (a [*KeyedMapper], or a [Placer] of another
+// package given with [PartOf]).
+func (s *Sum[E]) StreamOf(e E) (string, bool) {
+	i, v := any(e).(decider.Sum).Case()
+	return s.parts[i].streamOf(v)
+}
+
 // FromRecord implements [Mapper]: the record decoded by the part that
 // reads its type (and, for keyed parts, its stream), as that part's case.
 // A record that no part reads fails with an error that matches
@@ -259,6 +270,8 @@ type part interface {
 	valueType() reflect.Type
 	toEvent(ctx context.Context, at Placement, v any, meta store.Metadata) (store.Event, error)
 	fromRecord(ctx context.Context, r store.Record) (any, error)
+	// streamOf is the stream the part places v in, if it names one.
+	streamOf(v any) (string, bool)
 	types() []string
 	// accepts reports whether a record of type typ, a type the part
 	// lists, in stream streamID is one of the part's own.
@@ -287,6 +300,15 @@ func (p mapperPart[E]) toEvent(ctx context.Context, at Placement, v any, meta st
 
 func (p mapperPart[E]) fromRecord(ctx context.Context, r store.Record) (any, error) {
 	return p.m.FromRecord(ctx, r)
+}
+
+func (p mapperPart[E]) streamOf(v any) (string, bool) {
+	placer, ok := p.m.(Placer[E])
+	e, isE := v.(E)
+	if !ok || !isE {
+		return "", false
+	}
+	return placer.StreamOf(e)
 }
 
 func (p mapperPart[E]) types() []string { return p.m.Types() }

@@ -115,8 +115,9 @@ func sumOf[E any](t fataler, i int, v any) E {
 
 // checkSumRoundTrip checks, with each case's mapper plain and with case
 // 0 upcasting, that every value of E is stored as its case's value alone
-// and reads back as itself, and, with the upcaster, that a record of an
-// old schema of case 0 reads as old.
+// and reads back as itself, that the sum names the stream of a keyed
+// case's instance (StreamOf) and no other, and, with the upcaster, that
+// a record of an old schema of case 0 reads as old.
 func checkSumRoundTrip[E any](t *testing.T, cases []sumCase, old E) {
 	ctx := context.Background()
 	for _, upcasting := range []bool{false, true} {
@@ -130,6 +131,10 @@ func checkSumRoundTrip[E any](t *testing.T, cases []sumCase, old E) {
 				v := cases[i].values.Draw(t, "value")
 				e := sumOf[E](t, i, v)
 				at := codec.Placement{StreamID: cases[i].stream(v), Version: rapid.Int64Range(1, 9).Draw(t, "version"), ID: uuid.New()}
+				// A keyed case names its instance's stream; others none.
+				if stream, ok := m.StreamOf(e); ok != (at.StreamID != anyStream(e)) || ok && stream != at.StreamID {
+					t.Fatalf("StreamOf(%v) = %q, %v; want %q placed by its part", e, stream, ok, at.StreamID)
+				}
 				ev, err := m.ToEvent(ctx, at, e, store.Metadata{})
 				if err != nil {
 					t.Fatal(err)

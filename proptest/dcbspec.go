@@ -19,14 +19,30 @@ import (
 // specification may give events that the command does not see, and
 // check that they do not count.
 //
+// The events are placed as a runner would place them: an event of an
+// instance stored one stream per instance (a [codec.KeyedMapper], alone
+// or in a [codec.Sum]) in its instance's stream, which m names as a
+// [codec.Placer], and any other in one stream. A given event m cannot
+// encode fails the Then with that error, never as the command's.
+//
 // ThenState needs a When: the command's query says which events its
 // state sees.
 func ForDCB[C, E, S any](t testing.TB, d annals.DCBDecider[C, E, S], m codec.Mapper[E]) *Spec[C, E, S] {
 	s := &Spec[C, E, S]{d: d.Decider}
+	placer, _ := m.(codec.Placer[E])
 	s.dcb = func(cmd C, state S, events []E) (S, error) {
 		q, evolve := d.Query(cmd), d.Evolver(cmd)
+		versions := map[string]int64{}
 		for i, e := range events {
-			ev, err := m.ToEvent(context.Background(), codec.Placement{StreamID: "spec", Version: int64(i) + 1}, e, store.Metadata{})
+			at := codec.Placement{StreamID: "spec"}
+			if placer != nil {
+				if stream, ok := placer.StreamOf(e); ok {
+					at.StreamID = stream
+				}
+			}
+			versions[at.StreamID]++
+			at.Version = versions[at.StreamID]
+			ev, err := m.ToEvent(context.Background(), at, e, store.Metadata{})
 			if err != nil {
 				return state, fmt.Errorf("event %d (%#v): %w", i, e, err)
 			}

@@ -62,10 +62,16 @@ func (s *Spec[C, E, S]) When(command C) *Spec[C, E, S] {
 func (s *Spec[C, E, S]) decide() ([]E, error) {
 	state, err := s.replay()
 	if err != nil {
-		return nil, err
+		return nil, historyError{err}
 	}
 	return s.d.Decide(s.command, state)
 }
+
+// historyError is a specification's given history that could not be
+// read: a fault of the specification, never the command's rejection.
+type historyError struct{ err error }
+
+func (e historyError) Error() string { return e.err.Error() }
 
 // replay is the state the command is decided on.
 func (s *Spec[C, E, S]) replay() (S, error) {
@@ -96,6 +102,10 @@ func (s *Spec[C, E, S]) Then(events ...E) {
 		return
 	}
 	got, err := s.decide()
+	if herr := (historyError{}); errors.As(err, &herr) {
+		s.t.Errorf("%s\nthen  %s\nbut the history cannot be read: %v", s.context(), lines(events), herr.err)
+		return
+	}
 	if err != nil {
 		s.t.Errorf("%s\nthen  %s\nbut the command was rejected: %v", s.context(), lines(events), err)
 		return
@@ -113,7 +123,10 @@ func (s *Spec[C, E, S]) ThenError(target error) {
 		return
 	}
 	got, err := s.decide()
+	herr := historyError{}
 	switch {
+	case errors.As(err, &herr):
+		s.t.Errorf("%s\nthen  error %v\nbut the history cannot be read: %v", s.context(), target, herr.err)
 	case err == nil:
 		s.t.Errorf("%s\nthen  error %v\nbut the command was accepted with %s", s.context(), target, lines(got))
 	case !errors.Is(err, target):

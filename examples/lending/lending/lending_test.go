@@ -62,7 +62,7 @@ func TestCheckoutRules(t *testing.T) {
 	dune := []lending.LogEvent{acquired("dune"), joined("ada")}
 	checkout := lending.Checkout{ISBN: "dune", Member: "ada", Due: 14}
 	spec := func() *proptest.Spec[lending.LoanCommand, lending.LogEvent, lending.Ledger] {
-		return proptest.ForDCB(t, lending.Loans, placed{lending.Events()})
+		return proptest.ForDCB(t, lending.Loans, lending.Events())
 	}
 	spec().
 		Given(dune...).
@@ -146,36 +146,16 @@ func TestCheckoutRules(t *testing.T) {
 		Then(returned("dune", "ada", 4))
 }
 
-// placed is the log's mapper for the specifications, which place every
-// event in one stream: it stores a copy's or a member's event in its own
-// stream, as the desk does, and a loan's where it is placed.
-type placed struct{ *codec.Sum[lending.LogEvent] }
-
-func (p placed) ToEvent(ctx context.Context, at codec.Placement, e lending.LogEvent, meta store.Metadata) (store.Event, error) {
-	if stream, ok := streamOf(e); ok {
-		at.StreamID = stream
-	}
-	return p.Sum.ToEvent(ctx, at, e, meta)
-}
-
-// streamOf is the stream of a copy's or a member's event.
-func streamOf(e lending.LogEvent) (string, bool) {
-	d, ok := e.Left()
-	if !ok {
-		return "", false
-	}
-	if b, ok := d.Left(); ok {
-		return lending.BookStreams.Stream(b.Key), true
-	}
-	m, _ := d.Right()
-	return lending.MemberStreams.Stream(m.Key), true
-}
-
 // typeOf is the type name under which the log stores e, by the mapper
 // that the runners, the view and the clerk share.
 func typeOf(t *testing.T, e lending.LogEvent) string {
 	t.Helper()
-	ev, err := placed{lending.Events()}.ToEvent(context.Background(), codec.Placement{StreamID: "loan/1", Version: 1}, e, store.Metadata{})
+	events := lending.Events()
+	at := codec.Placement{StreamID: "loan/1", Version: 1}
+	if stream, ok := events.StreamOf(e); ok {
+		at.StreamID = stream // a copy's or a member's event
+	}
+	ev, err := events.ToEvent(context.Background(), at, e, store.Metadata{})
 	if err != nil {
 		t.Fatal(err)
 	}

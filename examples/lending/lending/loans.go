@@ -65,6 +65,7 @@ type (
 func (CheckedOut) isLoanEvent() {}
 func (Returned) isLoanEvent()   {}
 
+// docs:begin log-events
 // LogEvent is an event of the library's log: a copy's or a member's,
 // from their streams, or a loan's.
 type LogEvent = decider.Either[Event, LoanEvent]
@@ -90,6 +91,8 @@ func Events() *codec.Sum[LogEvent] {
 	desk := codec.NewSum[Event](codec.NewKeyed(BookStreams, book.Codec()), codec.NewKeyed(MemberStreams, member.Codec()))
 	return codec.NewSum[LogEvent](desk, LoanCodec())
 }
+
+// docs:end log-events
 
 // BookTag and MemberTag are the tags by which queries find the events of
 // a copy and of a member.
