@@ -57,10 +57,19 @@ func Schemes() []string {
 //	import _ "github.com/annals-dev/annals/store/sqlite"
 //
 // An unknown scheme or a malformed URL fails with an error that matches
-// [ErrUnknownScheme] or [ErrInvalid] and lists the linked schemes. Open
+// [ErrUnknownScheme] or [ErrInvalid] and lists the linked schemes. An
+// empty URL, what an unset [EnvVar] gives, is malformed too: Open has no
+// default store, so that a deployment that forgot the variable fails at
+// start rather than run on a store that vanishes with the process. Open
 // returns a store or an error, never both: when it fails, the Store is
 // nil and there is nothing to close.
 func Open(ctx context.Context, rawURL string) (Store, error) {
+	if strings.TrimSpace(rawURL) == "" {
+		// Never a default: a deployment that forgot the variable would
+		// write to a store that vanishes with the process.
+		return nil, fmt.Errorf("open store: the URL is empty; is %s set? Give a URL such as sqlite:///var/lib/app/events.db, or memory: for tests (linked schemes: %s): %w",
+			EnvVar, strings.Join(Schemes(), ", "), ErrInvalid)
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" {
 		// The URL is left out of the message: it may hold a password.

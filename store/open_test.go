@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/annals-dev/annals/store"
@@ -33,6 +34,17 @@ func TestOpenReturnsNoStoreWithAnError(t *testing.T) {
 		}
 		if s != nil {
 			t.Errorf("%s: failed with %v but returned the store %#v", u, err, s)
+		}
+	}
+}
+
+// An empty URL, an unset variable's, is refused with a message that says
+// so and names the variable: there is no default store to fall back on.
+func TestOpenRefusesAnEmptyURLNamingTheVariable(t *testing.T) {
+	for _, u := range []string{"", "  "} {
+		s, err := store.Open(context.Background(), u)
+		if s != nil || !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "URL is empty") || !strings.Contains(err.Error(), store.EnvVar) {
+			t.Errorf("Open(%q) = %v, %v; want ErrInvalid saying the URL is empty and naming %s", u, s, err, store.EnvVar)
 		}
 	}
 }
