@@ -292,7 +292,7 @@ func TestWaitWakesOnNotification(t *testing.T) {
 	}
 
 	go func() { woke <- s.Wait(ctx, 1) }()
-	waitForWaiter(t, s, true)
+	waitForSleeper(t, s)
 	silent, inserted := begunAppend(t, s, "silent", 2, false)
 	if inserted != 2 {
 		t.Fatalf("the unguarded append inserted %d events, want 2", inserted)
@@ -432,6 +432,30 @@ func waitForWaiter(t *testing.T, s *Store, granted bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("no waiter took the wait lock (granted %v) within 5 seconds", granted)
+}
+
+// waitForSleeper returns once a waiter holds the wait lock and has run
+// its step since it took it, so that it sleeps until a notification (or
+// is about to): an event committed after that, without notifying, does
+// not wake it. A waiter that merely holds the lock may not have looked
+// yet, and would see such an event by itself.
+func waitForSleeper(t *testing.T, s *Store) {
+	t.Helper()
+	key := uint64(s.n.waitLock)
+	for range 500 {
+		var n int
+		if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE l.locktype = 'advisory' AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1
+			AND l.mode = 'ExclusiveLock' AND l.granted AND a.state = 'idle' AND a.query = $3`,
+			int64(key>>32), int64(key&0xffffffff), s.sql.sequence).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no waiter holding the wait lock ran its step within 5 seconds")
 }
 
 // The wake-up protocol, one statement at a time, in any interleaving. A
