@@ -261,9 +261,10 @@ func CombineDCB[C, E, S1, S2 any](a DCBDecider[C, E, S1], b DCBDecider[C, E, S2]
 // query, named by the item's tags (by its types, for an item without
 // tags), from its first read to its append, and the decisions whose
 // queries hold an item with the same tags, by any DCBRunner of the
-// store, wait for it. So they do not conflict with each other; conflicts
-// still come from other processes, and from queries whose items overlap
-// without being the same.
+// store handle, wait for it. So they do not conflict with each other;
+// conflicts still come from other processes, from queries whose items
+// overlap without being the same, and from tagged appends that take no
+// turn ([Runner]s built [WithTags], [Store.AppendIf] called directly).
 type DCBRunner[C, E, S any] struct {
 	store   *Store
 	decider DCBDecider[C, E, S]
@@ -344,8 +345,10 @@ func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOp
 	if err != nil {
 		return DCBResult[E, S]{}, fmt.Errorf("handle command on %v: wait for its turn: %w", q, err)
 	}
-	res, to, err := r.decide(ctx, cmd, q, evolve, cfg)
-	leave()
+	res, to, err := func() (DCBResult[E, S], int64, error) {
+		defer leave() // a panic of Decide, Evolve, Tags or the mapper too
+		return r.decide(ctx, cmd, q, evolve, cfg)
+	}()
 	if err != nil || to == 0 {
 		return res, err
 	}

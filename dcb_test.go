@@ -405,3 +405,47 @@ func TestADCBDecisionWaitsForTheTurnOfItsBoundary(t *testing.T) {
 		t.Fatalf("slot a holds %v (%v); want the holder and the one after it, not the waiter", state.Taken, err)
 	}
 }
+
+// A panic while a decision holds its turn (in Decide, Evolve, Tags or
+// the mapper) reaches the caller, as a Runner's does, and passes the
+// turn on: the next decision on the boundary goes ahead.
+func TestAPanicInADCBDecisionPassesItsTurnOn(t *testing.T) {
+	ctx := context.Background()
+	for name, spoil := range map[string]func(*annals.DCBDecider[takeSeat, seatEvent, seats]){
+		"Decide": func(d *annals.DCBDecider[takeSeat, seatEvent, seats]) {
+			d.Decide = func(c takeSeat, s seats) ([]seatEvent, error) {
+				if c.Who == "bad" {
+					panic("bad command")
+				}
+				return seatDecider.Decide(c, s)
+			}
+		},
+		"Tags": func(d *annals.DCBDecider[takeSeat, seatEvent, seats]) {
+			d.Tags = func(e seatEvent) []string {
+				if t, ok := e.(seatTaken); ok && t.Who == "bad" {
+					panic("bad tags")
+				}
+				return seatTags(e)
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := seatDCB
+			spoil(&d)
+			r := annals.NewDCBRunner(annals.New(memory.New()), d, seatCodec())
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Error("the panic did not reach the caller")
+					}
+				}()
+				_, _ = r.Handle(ctx, takeSeat{"a", "bad"})
+			}()
+			hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if _, err := r.Handle(hctx, takeSeat{"a", "good"}); err != nil {
+				t.Fatalf("a decision on the boundary after a panic: %v; want its turn passed on", err)
+			}
+		})
+	}
+}
