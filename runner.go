@@ -22,9 +22,16 @@ import (
 	"github.com/annals-dev/annals/store"
 )
 
-// DefaultRetries is how many times [Runner.Handle] catches up and decides
-// again after a conflict, unless [WithRetries] says otherwise.
-const DefaultRetries = 3
+// DefaultRetries is how many times [Runner.Handle] and [DCBRunner.Handle]
+// catch up and decide again after a conflict, unless [WithRetries] says
+// otherwise. Commands of one process on one stream or boundary take
+// turns and do not conflict; the retries are for other processes, such
+// as the instances of a serverless function. Four processes of eight
+// writers each deciding on one boundary of a SQLite file failed 2.7% of
+// their commands with 3 retries, 0.16% with 6, none with 8 or 10. With
+// [JitterBackoff], 8 retries pause at most about a third of a second in
+// all.
+const DefaultRetries = 8
 
 // Runner handles commands for one kind of aggregate: it loads a stream's
 // state, decides, and appends the events with the version it loaded. On a
