@@ -35,9 +35,11 @@ func openApp(t *testing.T, url string) *App {
 	return app
 }
 
-// 32 students race for the last 5 seats of a course, 20 times over: 5 of
-// them get a seat, the course never holds more than its capacity, and
-// each of the others is told that the course is full.
+// 32 students race for the last 5 seats of a course, 20 times over,
+// half of them through a second app on the same store, as another
+// process would (the subscriptions of one app take turns, and those of
+// two conflict): 5 of them get a seat, the course never holds more than
+// its capacity, and each of the others is told that the course is full.
 func TestRaceForTheLastSeats(t *testing.T) {
 	const (
 		rounds   = 20
@@ -49,7 +51,8 @@ func TestRaceForTheLastSeats(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			app := openApp(t, url(t))
+			u := url(t)
+			app, other := openApp(t, u), openApp(t, u)
 			for round := range rounds {
 				course := fmt.Sprint("course-", round)
 				if _, err := app.HandleCourse(ctx, DefineCourse{Course: course, Title: "Go", Capacity: capacity}); err != nil {
@@ -64,7 +67,7 @@ func TestRaceForTheLastSeats(t *testing.T) {
 				var wg sync.WaitGroup
 				for i := range racers {
 					wg.Go(func() {
-						_, errs[i] = app.HandleSubscription(ctx, Subscribe{Student: fmt.Sprintf("racer-%d-%d", round, i), Course: course})
+						_, errs[i] = []*App{app, other}[i%2].HandleSubscription(ctx, Subscribe{Student: fmt.Sprintf("racer-%d-%d", round, i), Course: course})
 					})
 				}
 				wg.Wait()

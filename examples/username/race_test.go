@@ -30,21 +30,28 @@ func open(t *testing.T, url string) *annals.Store {
 	return s
 }
 
-// 32 accounts open at once under one username, 20 times over: one gets
-// it, and every other is told it is taken.
+// 32 accounts open at once under one username, 20 times over, half of
+// them through a second store handle, as another process would (the
+// decisions of one handle take turns, and those of two conflict): one
+// gets it, and every other is told it is taken.
 func TestRaceForAUsername(t *testing.T) {
 	for name, url := range stores {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			accounts := Accounts(open(t, url(t)))
+			u := url(t)
+			accounts, other := Accounts(open(t, u)), Accounts(open(t, u))
 			for round := range 20 {
 				username := fmt.Sprint("ada", round)
 				errs := make([]error, 32)
 				var wg sync.WaitGroup
 				for i := range errs {
 					wg.Go(func() {
-						_, errs[i] = accounts.Handle(ctx, OpenAccount{Account: fmt.Sprintf("a-%d-%d", round, i), Username: username})
+						runner := accounts
+						if i%2 == 1 {
+							runner = other
+						}
+						_, errs[i] = runner.Handle(ctx, OpenAccount{Account: fmt.Sprintf("a-%d-%d", round, i), Username: username})
 					})
 				}
 				wg.Wait()

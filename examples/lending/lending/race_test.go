@@ -51,12 +51,20 @@ func do(t *testing.T, lib *lending.Library, cs ...lending.Command) {
 	}
 }
 
-// race runs the checkouts at once and returns what each was told.
-func race(lib *lending.Library, checkouts []lending.Checkout) []error {
+// race runs the checkouts at once and returns what each was told: half
+// of them through lib, and half through a second library on another
+// handle of lib's store s, as another process would (the decisions of one
+// handle take turns, and those of two conflict).
+func race(t *testing.T, lib *lending.Library, s *annals.Store, checkouts []lending.Checkout) []error {
+	t.Helper()
+	other, err := lending.Open(annals.New(s.Adapter()), annals.Sync)
+	if err != nil {
+		t.Fatal(err)
+	}
 	errs := make([]error, len(checkouts))
 	var wg sync.WaitGroup
 	for i, c := range checkouts {
-		wg.Go(func() { _, errs[i] = lib.HandleLoan(context.Background(), c) })
+		wg.Go(func() { _, errs[i] = []*lending.Library{lib, other}[i%2].HandleLoan(context.Background(), c) })
 	}
 	wg.Wait()
 	return errs
@@ -139,7 +147,7 @@ func TestRaceForACopy(t *testing.T) {
 				do(t, lib, lending.ToMember(who, member.Join{Name: who}))
 				checkouts[i] = lending.Checkout{ISBN: isbn, Member: who, Due: 14}
 			}
-			won := sc.winners(t, round, checkouts, race(lib, checkouts), lending.ErrLent)
+			won := sc.winners(t, round, checkouts, race(t, lib, s, checkouts), lending.ErrLent)
 			if len(won) != 1 {
 				t.Fatalf("round %d: %d members got the copy: %+v", round, len(won), won)
 			}
@@ -179,7 +187,7 @@ func TestRaceForAMembersLastLoan(t *testing.T) {
 			checkouts := lo.Map(isbns[lending.MaxLoans-1:], func(isbn string, _ int) lending.Checkout {
 				return lending.Checkout{ISBN: isbn, Member: who, Due: 14}
 			})
-			won := sc.winners(t, round, checkouts, race(lib, checkouts), lending.ErrLimit)
+			won := sc.winners(t, round, checkouts, race(t, lib, s, checkouts), lending.ErrLimit)
 			if len(won) != 1 {
 				t.Fatalf("round %d: %d of the checkouts passed: %+v", round, len(won), won)
 			}
@@ -221,7 +229,7 @@ func TestRaceOnCopiesAndMembersAtOnce(t *testing.T) {
 			checkouts := lo.Times(racers, func(i int) lending.Checkout {
 				return lending.Checkout{ISBN: isbns[i%side], Member: who[i/side%side], Due: 14}
 			})
-			won := sc.winners(t, round, checkouts, race(lib, checkouts), lending.ErrLent, lending.ErrLimit)
+			won := sc.winners(t, round, checkouts, race(t, lib, s, checkouts), lending.ErrLent, lending.ErrLimit)
 			if len(won) != side {
 				t.Fatalf("round %d: %d checkouts passed, want %d: %+v", round, len(won), side, won)
 			}
