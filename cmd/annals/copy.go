@@ -25,7 +25,7 @@ func copyFlags(fs *flag.FlagSet) runFunc {
 	fs.Var(urlFlag{to}, "to", "`URL` of the store to copy to: empty, or where an interrupted copy from the same store stopped")
 	batch := fs.Int("batch", storecopy.DefaultBatch, "events (or snapshots, states, keys) per transaction of the target")
 	var rebuild namesFlag
-	fs.Var(&rebuild, "rebuild", "leave out the checkpoint of `CONSUMER`, so that it rebuilds from the start in the target (repeatable): for read models in the application's own tables, which are not copied")
+	fs.Var(&rebuild, "rebuild", "leave out the checkpoint of `CONSUMER`, so that it rebuilds from the start in the target (repeatable): for read models in the application's own tables, which are not copied; a view whose states the store keeps is refused")
 	return func(ctx context.Context, c *cli, g *globals, args []string) error {
 		if err := noArgs("copy", args); err != nil {
 			return err

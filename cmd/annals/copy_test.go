@@ -102,6 +102,19 @@ func TestCopyTerminalRefusalJSONAndRebuild(t *testing.T) {
 		t.Errorf("the refused copy wrote to the target: head %q", h.stdout)
 	}
 
+	// A view whose states the store keeps is refused: the copy carries
+	// its states, and rebuilt from 0 it would apply every event again.
+	if err := s.Commit(ctx, "totals", 0, 3, func(tx store.StateTx) error { return tx.SaveState(ctx, "totals", "dog-1", []byte("3")) }); err != nil {
+		t.Fatal(err)
+	}
+	viewTarget := "sqlite://" + filepath.Join(t.TempDir(), "view.db")
+	if r := tool(t, ctx, "", "copy", "-from", from, "-to", viewTarget, "-rebuild", "totals"); r.status != 1 || !strings.Contains(r.stderr, `"totals" keeps its read model in the store`) {
+		t.Errorf("copy with -rebuild of a view kept in the store: %+v", r)
+	}
+	if h := tool(t, ctx, viewTarget, "head"); h.stdout != "0\n" {
+		t.Errorf("the refused copy wrote to the target: head %q", h.stdout)
+	}
+
 	// A store with events of its own is no target.
 	other := "sqlite://" + filepath.Join(t.TempDir(), "other.db")
 	o, err := store.Open(ctx, other)

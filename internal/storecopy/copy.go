@@ -33,7 +33,8 @@ type Options struct {
 	// their read model's schema version (annals.SchemaConsumer), so that
 	// they rebuild from the start in the target: those whose read models
 	// live in the application's own tables, which the copy does not
-	// carry.
+	// carry. A consumer whose view states the store keeps is refused
+	// with store.ErrInvalid: its states are copied.
 	Rebuild []string
 	// Progress, when not nil, is called at the start of each phase and
 	// after each batch, in the goroutine that called Copy.
@@ -229,6 +230,9 @@ func (c *copier) run(ctx context.Context) error {
 		if !slices.ContainsFunc(c.cps, func(cp store.Checkpoint) bool { return cp.Consumer == name }) {
 			return fmt.Errorf("copy: consumer %q, to be rebuilt, has no checkpoint in the source; check its name (annals consumers lists them): %w", name, store.ErrNotFound)
 		}
+	}
+	if err := c.refuseRebuildingViews(ctx); err != nil {
+		return err
 	}
 	v := newVerifier(c.report.TimePrecision)
 	c.log = v.newLogCheck(c.mapping(c.cps))
@@ -642,5 +646,23 @@ func (c *copier) copyCheckpoints(ctx context.Context, maps []CheckpointMap) erro
 		}
 	}
 	c.progress(int64(len(out)), int64(len(out)))
+	return nil
+}
+
+// refuseRebuildingViews refuses to rebuild a view whose states the store
+// keeps: the copy carries its states, and from a checkpoint of 0 it would
+// apply the whole log to them again.
+func (c *copier) refuseRebuildingViews(ctx context.Context) error {
+	if len(c.opts.Rebuild) == 0 {
+		return nil
+	}
+	for st, err := range c.srcExp.ExportStates(ctx) {
+		if err != nil {
+			return fmt.Errorf("copy: read the source's view states: %w", err)
+		}
+		if slices.Contains(c.opts.Rebuild, st.View) {
+			return fmt.Errorf("copy: consumer %q keeps its read model in the store, as view states, which the copy carries; it resumes at its checkpoint in the target, and rebuilt from the start it would apply every event to its copied states again: leave it out of -rebuild: %w", st.View, store.ErrInvalid)
+		}
+	}
 	return nil
 }
