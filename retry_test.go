@@ -221,3 +221,52 @@ func TestAStoppedConsumerResumesWhenAnotherProcessRetriesIt(t *testing.T) {
 		t.Fatalf("Run = %v, want no failure: the consumer was retried", err)
 	}
 }
+
+// A consumer that stopped in an Async system keeps its lease while it
+// waits to be retried: from outside, its lag grows while its lease is
+// held, and another instance, which would stop at the same event, does
+// not take it up. The lease is free once Run has ended.
+func TestAStoppedConsumerKeepsItsLease(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Async))
+	sys.OnError(func(string, error) {})
+	down := must(annals.NewRecordProjection(s, "down", func(_ context.Context, _ store.StateTx, r store.Record) error {
+		if r.Position == 2 {
+			return errors.New("read model down")
+		}
+		return nil
+	}))
+	if err := sys.Add(down); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sys.Run(runCtx) }()
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 3)
+	if err := sys.WaitQuiet(ctx); !errors.As(err, new(*annals.ConsumerError)) {
+		t.Fatalf("WaitQuiet while down = %v, want it stopped", err)
+	}
+	held := func() bool {
+		lctx, lcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer lcancel()
+		l, err := s.Lock(lctx, annals.LeaseName("down"))
+		if err != nil {
+			return true
+		}
+		_ = l.Release()
+		return false
+	}
+	// The lease is taken up again as soon as the stopped Run let go of it.
+	for deadline := time.Now().Add(5 * time.Second); !held(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the stopped consumer's lease is free: another instance could take it up")
+		}
+	}
+	stop()
+	<-done
+	if held() {
+		t.Fatal("the lease is still held after Run ended")
+	}
+}
