@@ -194,7 +194,10 @@ func TestAsyncSystemIsolatesFailures(t *testing.T) {
 	go func() { done <- sys.Run(runCtx) }()
 	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 4)
 	for {
-		if v, _ := good.Get(ctx, "c"); v.Count == 4 {
+		// Both must have got there: the good one to the head, the other
+		// to its failure (under load it may not have begun yet).
+		v, _ := good.Get(ctx, "c")
+		if status := must(sys.Status(ctx)); v.Count == 4 && status[0].Stopped != nil {
 			break
 		}
 		runtimeYield()
