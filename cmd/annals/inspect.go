@@ -149,11 +149,16 @@ func streamFlags(fs *flag.FlagSet) runFunc {
 			if err != nil {
 				return err
 			}
-			n := 0
+			n, want := 0, *from
+			var gaps []string // versions the stream skips, which no read of it should see
 			for r, err := range s.ReadStream(ctx, args[0], *from) {
 				if err != nil {
 					return err
 				}
+				if r.Version != want {
+					gaps = append(gaps, fmt.Sprintf("version %d where %d should be", r.Version, want))
+				}
+				want = r.Version + 1
 				if err := p.print(ctx, r); err != nil {
 					return err
 				}
@@ -161,6 +166,10 @@ func streamFlags(fs *flag.FlagSet) runFunc {
 			}
 			if n == 0 {
 				return fmt.Errorf("stream %q has no events from version %d: %w", args[0], *from, store.ErrNotFound)
+			}
+			if len(gaps) > 0 {
+				return fmt.Errorf("stream %q skips versions (%s): its records are corrupt, and the application fails to load it; run annals verify to find every such place: %w",
+					args[0], strings.Join(gaps, "; "), store.ErrCorrupt)
 			}
 			return nil
 		})

@@ -398,6 +398,14 @@ func TestVerifyFindsProblems(t *testing.T) {
 		!strings.Contains(r.stderr, "problems") {
 		t.Errorf("verify of a log with a gap: %+v", r)
 	}
+	// stream prints what it finds, and fails on the version it skips.
+	r = tool(t, ctx, url, "stream", "dog-1")
+	if r.status != 1 || !strings.Contains(r.stdout, "dog-1@3") || !strings.Contains(r.stderr, `stream "dog-1" skips versions (version 3 where 2 should be)`) {
+		t.Errorf("stream of a stream with a gap: %+v", r)
+	}
+	if r := tool(t, ctx, url, "stream", "-from", "3", "dog-1"); r.status != 0 {
+		t.Errorf("stream of a stream from after its gap: %+v", r)
+	}
 }
 
 // A record the store cannot read (its metadata changed by hand) is one
