@@ -158,7 +158,8 @@ func (c *Commands) runCommand(ctx context.Context, cmd command, args []string) i
 		commandUsage(stderr)
 		return ExitUsage
 	}
-	err = cmd.run(c, ctx, call{args: positional, yes: *yes, json: *jsonOut, stdout: stdout, stderr: stderr})
+	out := &written{w: stdout}
+	err = cmd.run(c, ctx, call{args: positional, yes: *yes, json: *jsonOut, stdout: out, stderr: stderr})
 	var ue usageError
 	switch {
 	case errors.As(err, &ue):
@@ -167,9 +168,57 @@ func (c *Commands) runCommand(ctx context.Context, cmd command, args []string) i
 		return ExitUsage
 	case err != nil:
 		fmt.Fprintf(stderr, "%s %s: %v\n", c.program(), cmd.name, err)
+		if *jsonOut && !out.any {
+			// A script reading stdout gets the failure as JSON too.
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(newFailure(err))
+		}
 		return ExitFailure
 	}
 	return ExitOK
+}
+
+// written is a writer that records whether anything was written to it.
+type written struct {
+	w   io.Writer
+	any bool
+}
+
+func (w *written) Write(p []byte) (int, error) {
+	w.any = true
+	return w.w.Write(p)
+}
+
+// Failure is what a command run with -json prints on stdout when it
+// fails before printing its result: the error, and where a consumer
+// stopped when that is the failure (a replay or rebuild that stopped at
+// an event).
+type Failure struct {
+	Error   string   `json:"error"`
+	Stopped *Stopped `json:"stopped,omitempty"`
+}
+
+// Stopped is the event a consumer stopped at, as in [annals.ConsumerError].
+type Stopped struct {
+	Consumer string `json:"consumer"`
+	Position int64  `json:"position"`
+	EventID  string `json:"event_id"`
+	Type     string `json:"type"`
+	StreamID string `json:"stream_id"`
+	Version  int64  `json:"version"`
+	Cause    string `json:"cause"`
+}
+
+func newFailure(err error) Failure {
+	f := Failure{Error: err.Error()}
+	if ce := (*annals.ConsumerError)(nil); errors.As(err, &ce) {
+		f.Stopped = &Stopped{Consumer: ce.Consumer, Position: ce.Position, EventID: ce.EventID, Type: ce.Type, StreamID: ce.StreamID, Version: ce.Version}
+		if ce.Err != nil {
+			f.Stopped.Cause = ce.Err.Error()
+		}
+	}
+	return f
 }
 
 // parseInterspersed parses flags anywhere among the arguments, and

@@ -235,8 +235,18 @@ func TestReplayRetriesAStoppedConsumer(t *testing.T) {
 	if code != ops.ExitFailure || !strings.Contains(errs, `0 events handled, then: consumer "ledger" stopped at position 1`) {
 		t.Fatalf("replay while down = %d, %q", code, errs)
 	}
-	*sh.ledger = false
+	// With -json, the failure is JSON on stdout too, with where it stopped.
 	code, out, _ := sh.run("replay", "-json", "ledger")
+	var failed ops.Failure
+	if err := json.Unmarshal([]byte(out), &failed); code != ops.ExitFailure || err != nil || failed.Stopped == nil ||
+		failed.Stopped.Consumer != "ledger" || failed.Stopped.Position != 1 || failed.Stopped.StreamID != "a" || failed.Stopped.Cause != "ledger down" || !strings.Contains(failed.Error, "stopped at position 1") {
+		t.Fatalf("replay -json while down = %d, %v, %s", code, err, out)
+	}
+	if code, out, _ := sh.run("reset", "-json", "nosuch", "1"); code != ops.ExitFailure || !strings.Contains(out, `"error": "no consumer named \"nosuch\"`) {
+		t.Fatalf("reset -json of no such consumer = %d, %s", code, out)
+	}
+	*sh.ledger = false
+	code, out, _ = sh.run("replay", "-json", "ledger")
 	var replayed ops.Replayed
 	if err := json.Unmarshal([]byte(out), &replayed); code != ops.ExitOK || err != nil || replayed != (ops.Replayed{Name: "ledger", Events: 2, Checkpoint: 2}) {
 		t.Fatalf("replay after the fix = %d, %v, %s", code, err, out)

@@ -184,7 +184,28 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %v: %w", name, err, errUsage)
 	}
-	return runCmd(ctx, c, g, pos)
+	stdout := c.stdout
+	out := &written{w: stdout}
+	c.stdout = out
+	err = runCmd(ctx, c, g, pos)
+	c.stdout = stdout
+	if err != nil && g.json && !out.any && !errors.Is(err, errUsage) {
+		// A script reading stdout gets the failure as JSON too; the
+		// message goes to stderr as well.
+		_ = printJSON(stdout, map[string]string{"error": err.Error()})
+	}
+	return err
+}
+
+// written is a writer that records whether anything was written to it.
+type written struct {
+	w   io.Writer
+	any bool
+}
+
+func (w *written) Write(p []byte) (int, error) {
+	w.any = true
+	return w.w.Write(p)
 }
 
 // parseInterleaved parses flags wherever they are among the arguments,

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -286,10 +287,18 @@ func TestUnknownNamesAreErrors(t *testing.T) {
 		{[]string{"consumers", "summary", "nobody"}, `consumer "nobody" has no checkpoint`},
 		{[]string{"stream", "missing"}, `stream "missing" has no events`},
 		{[]string{"-json", "checkpoint", "nobody"}, `consumer "nobody"`},
+		{[]string{"stream", "-json", "missing"}, `stream "missing" has no events`},
 	} {
 		r := tool(t, ctx, url, c.args...)
-		if r.status != 1 || !strings.Contains(r.stderr, c.want) || r.stdout != "" {
+		if r.status != 1 || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("annals %v: %+v, want status 1 and %q", c.args, r, c.want)
+		}
+		// Without -json stdout stays empty; with it, the failure is an
+		// object a script can parse.
+		var failed struct{ Error string }
+		if asJSON := slices.Contains(c.args, "-json"); !asJSON && r.stdout != "" ||
+			asJSON && (json.Unmarshal([]byte(r.stdout), &failed) != nil || !strings.Contains(failed.Error, c.want)) {
+			t.Errorf("annals %v printed %q on stdout", c.args, r.stdout)
 		}
 	}
 }
