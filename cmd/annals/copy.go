@@ -55,7 +55,7 @@ func copyFlags(fs *flag.FlagSet) runFunc {
 
 		prog := newProgress(c, "copy")
 		rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: *batch, Rebuild: rebuild, Progress: func(p storecopy.Progress) {
-			prog.report(string(p.Phase), p.Done, p.Total)
+			prog.reportRun(string(p.Phase), p.Done, p.Total, p.Run, p.Elapsed)
 		}})
 		prog.done()
 		if errors.Is(err, context.Canceled) {

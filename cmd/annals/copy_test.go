@@ -44,8 +44,13 @@ func TestCopyToPostgres(t *testing.T) {
 	}
 
 	// Again: the target now holds the copy, which is resumed, not refused.
-	if r := tool(t, ctx, "", "copy", "-from", from, "-to", to); r.status != 0 || !strings.Contains(r.stdout, "0 of them by this run") {
+	r = tool(t, ctx, "", "copy", "-from", from, "-to", to)
+	if r.status != 0 || !strings.Contains(r.stdout, "0 of them by this run") {
 		t.Errorf("copy again: %+v", r)
+	}
+	// The events an earlier run copied count for no rate.
+	if !strings.Contains(r.stderr, "copy: events 5/5 (100%)\n") {
+		t.Errorf("the resumed copy's progress shows a rate for the events it did not copy:\n%s", r.stderr)
 	}
 }
 

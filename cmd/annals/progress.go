@@ -35,13 +35,25 @@ func newProgress(c *cli, prefix string) *progress {
 // report shows done of total items of phase, with the rate since the
 // phase started.
 func (p *progress) report(phase string, done, total int64) {
-	now := time.Now()
+	p.enter(phase, done)
+	p.show(done, total, done-p.startDone, time.Since(p.phaseAt))
+}
+
+// reportRun is report for a phase that says how many of the items done
+// its run did, and in how long: a resumed copy's events begin at those
+// an earlier run copied, which count for no rate.
+func (p *progress) reportRun(phase string, done, total, run int64, elapsed time.Duration) {
+	p.enter(phase, done)
+	p.show(done, total, run, elapsed)
+}
+
+// enter starts phase, unless it is the current one.
+func (p *progress) enter(phase string, done int64) {
 	if phase != p.phase {
 		p.done()
-		p.phase, p.phaseAt, p.startDone, p.ended = phase, now, done, false
+		p.phase, p.phaseAt, p.startDone, p.ended = phase, time.Now(), done, false
 		p.last = time.Time{}
 	}
-	p.show(done, total, done-p.startDone, now.Sub(p.phaseAt))
 }
 
 // show shows a line unless one was shown too recently; the first and
