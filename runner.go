@@ -202,7 +202,11 @@ func WithMetadata(m store.Metadata) HandleOption {
 // the IDs of the events it appends derive from the key, the store refuses
 // an event ID it already holds, and Handle reports such a repeat as a
 // [Result] with Duplicate set instead of appending again. Sagas key each
-// command by the event that caused it (see [Cause]).
+// command by the event that caused it (see [Cause]). A repeat is found
+// by looking the key's event IDs up (every adapter of this module is a
+// [store.EventFinder]), so it costs a few lookups however long the
+// stream; like any command, it also loads the stream's state, which on
+// a long stream wants [WithSnapshots] or [WithCache].
 //
 // A repeat is told from another command by the command's type and its
 // content as JSON: the same key with a command of other content fails
@@ -687,26 +691,9 @@ const idempotencyExtra = "annals.idempotency"
 // fingerprint, or, when the store refused the key's event ID (refused),
 // not found in this stream, the key was used for something else.
 func (r *Runner[C, E, S]) alreadyDone(ctx context.Context, streamID string, cur loaded[S], cfg handleConfig, refused bool) (Result[E, S], settlement[S], bool, error) {
-	id := EventID(cfg.key, 0)
-	var first, last int64 // the versions of the command's events, once found
-	for rec, err := range r.store.ReadStream(ctx, streamID, 1) {
-		if err != nil {
-			return Result[E, S]{}, settlement[S]{}, false, fmt.Errorf("handle command on stream %q: look up idempotency key %q: %w", streamID, cfg.key, err)
-		}
-		if first > 0 {
-			if rec.ID != EventID(cfg.key, int(rec.Version-first)) {
-				break
-			}
-			last = rec.Version
-			continue
-		}
-		if rec.ID != id {
-			continue
-		}
-		if got := rec.Metadata.Extra[idempotencyExtra]; got != "" && got != cfg.fingerprint {
-			return Result[E, S]{}, settlement[S]{}, false, fmt.Errorf("handle command on stream %q: idempotency key %q was first used with another command (version %d): %w", streamID, cfg.key, rec.Version, ErrIdempotencyKey)
-		}
-		first, last = rec.Version, rec.Version
+	first, last, err := r.keyedEvents(ctx, streamID, cfg)
+	if err != nil {
+		return Result[E, S]{}, settlement[S]{}, false, err
 	}
 	if first == 0 {
 		if refused {
@@ -725,6 +712,68 @@ func (r *Runner[C, E, S]) alreadyDone(ctx context.Context, streamID string, cur 
 	// sagas have handled the command, and says so if one fails on it.
 	res := Result[E, S]{State: state, Version: version, Duplicate: true}
 	return res, settlement[S]{from: first - 1, to: last}, true, nil
+}
+
+// keyedEvents returns the versions of the first and last events that the
+// command with cfg's key appended to the stream (0 and 0 when it appended
+// none there), and an error when the key's first event holds another
+// command's fingerprint. It looks the key's event IDs up in the store's
+// index when the adapter is a [store.EventFinder], so that a retry costs
+// a few lookups however long the stream, and reads the stream otherwise.
+func (r *Runner[C, E, S]) keyedEvents(ctx context.Context, streamID string, cfg handleConfig) (first, last int64, err error) {
+	lookupErr := func(err error) error {
+		return fmt.Errorf("handle command on stream %q: look up idempotency key %q: %w", streamID, cfg.key, err)
+	}
+	fingerprinted := func(rec store.Record) error {
+		if got := rec.Metadata.Extra[idempotencyExtra]; got != "" && got != cfg.fingerprint {
+			return fmt.Errorf("handle command on stream %q: idempotency key %q was first used with another command (version %d): %w", streamID, cfg.key, rec.Version, ErrIdempotencyKey)
+		}
+		return nil
+	}
+	if f := r.store.finder; f != nil {
+		rec, ok, err := f.FindEvent(ctx, EventID(cfg.key, 0))
+		if err != nil {
+			return 0, 0, lookupErr(err)
+		}
+		if !ok || rec.StreamID != streamID {
+			return 0, 0, nil
+		}
+		if err := fingerprinted(rec); err != nil {
+			return 0, 0, err
+		}
+		first, last = rec.Version, rec.Version
+		for i := 1; ; i++ {
+			next, ok, err := f.FindEvent(ctx, EventID(cfg.key, i))
+			if err != nil {
+				return 0, 0, lookupErr(err)
+			}
+			if !ok || next.StreamID != streamID || next.Version != last+1 {
+				return first, last, nil
+			}
+			last = next.Version
+		}
+	}
+	id := EventID(cfg.key, 0)
+	for rec, err := range r.store.ReadStream(ctx, streamID, 1) {
+		if err != nil {
+			return 0, 0, lookupErr(err)
+		}
+		if first > 0 {
+			if rec.ID != EventID(cfg.key, int(rec.Version-first)) {
+				break
+			}
+			last = rec.Version
+			continue
+		}
+		if rec.ID != id {
+			continue
+		}
+		if err := fingerprinted(rec); err != nil {
+			return 0, 0, err
+		}
+		first, last = rec.Version, rec.Version
+	}
+	return first, last, nil
 }
 
 // fingerprint identifies a command by its type and its content as JSON,

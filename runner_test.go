@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
 	"pgregory.net/rapid"
@@ -310,9 +313,21 @@ func TestCachedRunnersRacingLoseNothing(t *testing.T) {
 // as a duplicate with the current state, even when deciding again would
 // reject it; the key reused on another stream, or with another command,
 // is refused and stores nothing.
+//
+// It holds whether the store looks the key up by event ID
+// (store.EventFinder) or the runner reads the stream for it.
 func TestIdempotencyKeyIsBoundToStreamAndCommand(t *testing.T) {
+	for name, adapter := range map[string]func() store.Store{
+		"finder":    func() store.Store { return memory.New() },
+		"no finder": func() store.Store { return struct{ store.Store }{memory.New()} },
+	} {
+		t.Run(name, func(t *testing.T) { checkIdempotencyKeyIsBound(t, adapter()) })
+	}
+}
+
+func checkIdempotencyKeyIsBound(t *testing.T, adapter store.Store) {
 	ctx := context.Background()
-	s := annals.New(memory.New())
+	s := annals.New(adapter)
 	r := annals.NewRunner(s, counter, counterCodec())
 	if _, err := r.Handle(ctx, "c", increment{Limit: 1}, annals.WithIdempotencyKey("k")); err != nil {
 		t.Fatal(err)
@@ -340,5 +355,45 @@ func TestIdempotencyKeyIsBoundToStreamAndCommand(t *testing.T) {
 	}
 	if head, _ := s.Head(ctx); head != 2 {
 		t.Fatalf("head = %d, want 2: the refused commands stored nothing", head)
+	}
+}
+
+// readCounter counts the records its adapter's streams yield.
+type readCounter struct {
+	*memory.Store
+	read atomic.Int64
+}
+
+func (c *readCounter) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
+	return func(yield func(store.Record, error) bool) {
+		for r, err := range c.Store.ReadStream(ctx, streamID, from) {
+			c.read.Add(1)
+			if !yield(r, err) {
+				return
+			}
+		}
+	}
+}
+
+// A command retried with its idempotency key on a long stream loaded
+// from snapshots is answered by looking the key's events up by ID, not
+// by reading the stream from its start: its cost does not grow with the
+// stream.
+func TestAKeyedRetryDoesNotReadTheWholeStream(t *testing.T) {
+	ctx := context.Background()
+	adapter := &readCounter{Store: memory.New()}
+	s := annals.New(adapter)
+	r := annals.NewRunner(s, counter, counterCodec(), annals.WithSnapshots(s, snapshot.Every(50), codec.NewJSON[int]().Register("Count", 0)))
+	appendN(t, r, "c", 999)
+	if _, err := r.Handle(ctx, "c", increment{}, annals.WithIdempotencyKey("late")); err != nil {
+		t.Fatal(err)
+	}
+	adapter.read.Store(0)
+	res, err := r.Handle(ctx, "c", increment{}, annals.WithIdempotencyKey("late"))
+	if err != nil || !res.Duplicate || res.Version != 1000 {
+		t.Fatalf("retry = %+v, %v; want a duplicate at version 1000", res, err)
+	}
+	if n := adapter.read.Load(); n > 100 {
+		t.Fatalf("the retry read %d records of a 1,000-event stream; want those after the latest snapshot", n)
 	}
 }

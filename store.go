@@ -36,7 +36,8 @@ type Store struct {
 	snaps   snapshot.Store
 	keys    store.KeyStore
 	locker  store.Locker
-	dcb     store.DCB // see dcb.go
+	dcb     store.DCB         // see dcb.go
+	finder  store.EventFinder // nil when the adapter finds no event by ID: runners read the stream
 	// boundaries are the turns of the DCBRunners' decisions on the
 	// store, one for each tag their queries name (see enterBoundary).
 	boundaries turns
@@ -102,6 +103,7 @@ func New(adapter store.Store) *Store {
 	s.keys, _ = adapter.(store.KeyStore)
 	s.locker, _ = adapter.(store.Locker)
 	s.dcb, _ = adapter.(store.DCB)
+	s.finder, _ = adapter.(store.EventFinder)
 	return s
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -173,6 +174,26 @@ func (m *storeMachine) Check(t *rapid.T) {
 			t.Fatalf("read stream %q: %v", streamID, err)
 		}
 		compareRecords(t, "stream "+streamID, got, want)
+		// A store that finds events by ID finds each one as its stream
+		// holds it (its position aside, which PostgreSQL may give only
+		// later), and no other.
+		if f, ok := m.s.(store.EventFinder); ok {
+			for _, r := range got {
+				found, ok, err := f.FindEvent(m.ctx, r.ID)
+				if err != nil || !ok {
+					t.Fatalf("find event %v (%s@%d): found %v, %v", r.ID, r.StreamID, r.Version, ok, err)
+				}
+				found.Position, r.Position = 0, 0
+				if !reflect.DeepEqual(found, r) {
+					t.Fatalf("find event %v: %+v; the stream holds %+v", r.ID, found, r)
+				}
+			}
+		}
+	}
+	if f, ok := m.s.(store.EventFinder); ok {
+		if rec, found, err := f.FindEvent(m.ctx, uuid.New()); err != nil || found {
+			t.Fatalf("find an event ID never stored: %+v, %v, %v; want not found", rec, found, err)
+		}
 	}
 }
 

@@ -132,6 +132,16 @@ func (s epochClock) ReadStream(ctx context.Context, id string, from int64) iter.
 	}
 }
 
+type staleFinder struct{ *memory.Store }
+
+// FindEvent finds an event with its metadata as it was at first, before
+// any: a lookup that reads a cache rather than the stored row.
+func (s staleFinder) FindEvent(ctx context.Context, id uuid.UUID) (store.Record, bool, error) {
+	r, ok, err := s.Store.FindEvent(ctx, id)
+	r.Metadata = store.Metadata{}
+	return r, ok, err
+}
+
 var brokenStores = map[string]struct {
 	open     func() store.Store
 	failing  string // the contract subtest that must fail
@@ -146,6 +156,7 @@ var brokenStores = map[string]struct {
 	"reissued-ids":         {func() store.Store { return reissuedIDs{memory.New()} }, "DuplicateEventIDs", false},
 	"impatient-wait":       {func() store.Store { return impatientWait{memory.New()} }, "Wait", false},
 	"epoch-clock":          {func() store.Store { return epochClock{memory.New()} }, "Payloads", false},
+	"stale-finder":         {func() store.Store { return staleFinder{memory.New()} }, "StateMachine", false},
 }
 
 const brokenEnv = "ANNALS_PROPTEST_BROKEN_STORE"

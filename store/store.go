@@ -188,3 +188,14 @@ type Log interface {
 	// Wait is [Store.Wait].
 	Wait(ctx context.Context, after int64) error
 }
+
+// An EventFinder finds a record by its event ID, through the index that
+// keeps event IDs unique ([ErrDuplicateEvent]): a runner looks up the
+// events of a command retried with an idempotency key there, rather than
+// reading the command's stream from its start. Every adapter of this
+// module is one; a runner on a store that is not reads the stream.
+type EventFinder interface {
+	// FindEvent returns the record of the event whose ID is id, as
+	// ReadStream returns it, and false when the store holds none.
+	FindEvent(ctx context.Context, id uuid.UUID) (Record, bool, error)
+}

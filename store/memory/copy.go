@@ -146,7 +146,7 @@ func (s *Store) ImportEvents(ctx context.Context, records []store.Record) error 
 	for _, r := range records {
 		r = copyRecord(r)
 		r.Time = r.Time.UTC()
-		s.ids[r.ID] = struct{}{}
+		s.ids[r.ID] = s.log.len()
 		s.streams[r.StreamID] = append(s.streams[r.StreamID], s.log.len())
 		s.tagged.add(s.log.len(), r)
 		s.log.append(r)

@@ -21,7 +21,7 @@ type Store struct {
 	mu          sync.RWMutex
 	log         eventLog // the record at position p is log.at(p-1)
 	streams     map[string][]int
-	ids         map[uuid.UUID]struct{}
+	ids         map[uuid.UUID]int // the index in log of each event
 	checkpoints map[string]int64
 	snapshots   map[string]snapshot.Snapshot // the latest per stream
 	keys        map[string]store.SubjectKey
@@ -32,17 +32,18 @@ type Store struct {
 }
 
 var (
-	_ store.Store    = (*Store)(nil)
-	_ snapshot.Store = (*Store)(nil)
-	_ store.KeyStore = (*Store)(nil)
-	_ store.DCB      = (*Store)(nil)
+	_ store.Store       = (*Store)(nil)
+	_ store.EventFinder = (*Store)(nil)
+	_ snapshot.Store    = (*Store)(nil)
+	_ store.KeyStore    = (*Store)(nil)
+	_ store.DCB         = (*Store)(nil)
 )
 
 // New returns an empty store.
 func New() *Store {
 	return &Store{
 		streams:     map[string][]int{},
-		ids:         map[uuid.UUID]struct{}{},
+		ids:         map[uuid.UUID]int{},
 		checkpoints: map[string]int64{},
 		snapshots:   map[string]snapshot.Snapshot{},
 		keys:        map[string]store.SubjectKey{},
@@ -108,7 +109,7 @@ func (s *Store) appendLocked(streamID string, expected int64, records []store.Re
 		}
 	}
 	for i := range records {
-		s.ids[records[i].ID] = struct{}{}
+		s.ids[records[i].ID] = s.log.len()
 		records[i].Version = actual + int64(i) + 1
 		records[i].Position = int64(s.log.len()) + 1
 		idx = append(idx, s.log.len())
@@ -139,6 +140,20 @@ func (s *Store) writable(ctx context.Context) error {
 
 // streamChunk is how many records ReadStream copies under one read lock.
 const streamChunk = 32
+
+// FindEvent implements [store.EventFinder].
+func (s *Store) FindEvent(ctx context.Context, id uuid.UUID) (store.Record, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Record{}, false, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	i, ok := s.ids[id]
+	if !ok {
+		return store.Record{}, false, nil
+	}
+	return copyRecord(*s.log.at(i)), true, nil
+}
 
 // ReadStream implements [store.Store]. It copies the records in chunks,
 // each under the read lock, and yields them with the lock released, so

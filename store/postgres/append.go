@@ -26,6 +26,7 @@ type statements struct {
 	version                          string
 	readLog, readLogTypes            string
 	readStream                       string
+	findEvent                        string
 	checkpoint, setCheckpoint        string
 	listen, unlisten                 string
 
@@ -141,6 +142,7 @@ LEFT JOIN LATERAL (
 		readLogTypes: pendingAndPage(" AND e.type = ANY($3)"),
 		readStream: `SELECT ` + recordColumns + ` FROM ` + n.events + `
 WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`,
+		findEvent:  `SELECT ` + recordColumns + ` FROM ` + n.events + ` WHERE event_id = $1`,
 		checkpoint: `SELECT position FROM ` + n.checkpoints + ` WHERE consumer = $1`,
 		setCheckpoint: `INSERT INTO ` + n.checkpoints + ` AS c (consumer, position) VALUES ($1, $2)
 ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, updated_at = now()

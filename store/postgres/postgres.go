@@ -98,7 +98,10 @@ type Store struct {
 	close   context.CancelFunc // of closing
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store       = (*Store)(nil)
+	_ store.EventFinder = (*Store)(nil)
+)
 
 // Option configures a store opened with [Open] or [New].
 type Option func(*config)

@@ -76,6 +76,37 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 // connection that this read holds, whatever the pool's size.
 const streamChunk = 512
 
+// FindEvent implements [store.EventFinder], through the unique index on
+// event_id. Like ReadStream, it gives Position 0 for an event the log has
+// not numbered yet.
+func (s *Store) FindEvent(ctx context.Context, id uuid.UUID) (store.Record, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Record{}, false, err
+	}
+	var (
+		r     store.Record
+		found bool
+	)
+	err := s.retry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, s.sql.findEvent, id)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		sc := newRecordScanner()
+		for rows.Next() {
+			if r, found, err = sc.scan(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return store.Record{}, false, fmt.Errorf("find event %v: %w", id, err)
+	}
+	return r, found, nil
+}
+
 // readStreamChunk reads up to streamChunk records of a stream from
 // version from.
 func (s *Store) readStreamChunk(ctx context.Context, streamID string, from int64) ([]store.Record, error) {

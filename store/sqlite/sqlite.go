@@ -52,6 +52,7 @@ type Store struct {
 	ckpt                                                *checkpointer // nil unless WithCheckpointPages
 	// Statements prepared on r.
 	readStream, readLog, readLogTypes, head, checkpoint     *sql.Stmt
+	findEvent                                               *sql.Stmt
 	latestSnapshot, subjectKey, loadState, checkpointAndGen *sql.Stmt
 	// stmts holds every prepared statement, to close them.
 	stmts []*sql.Stmt
@@ -64,12 +65,13 @@ type Store struct {
 }
 
 var (
-	_ store.Store      = (*Store)(nil)
-	_ snapshot.Store   = (*Store)(nil)
-	_ store.KeyStore   = (*Store)(nil)
-	_ store.StateStore = (*Store)(nil)
-	_ store.Locker     = (*Store)(nil)
-	_ store.DCB        = (*Store)(nil)
+	_ store.Store       = (*Store)(nil)
+	_ snapshot.Store    = (*Store)(nil)
+	_ store.KeyStore    = (*Store)(nil)
+	_ store.StateStore  = (*Store)(nil)
+	_ store.Locker      = (*Store)(nil)
+	_ store.DCB         = (*Store)(nil)
+	_ store.EventFinder = (*Store)(nil)
 )
 
 // Open opens the event store in the SQLite database at path, an absolute
@@ -146,6 +148,7 @@ func (s *Store) open(ctx context.Context) error {
 		{s.r, &s.readLogTypes, `SELECT ` + recordColumns + ` FROM annals_events
 			WHERE position > ? AND type IN (SELECT value FROM json_each(?)) ORDER BY position LIMIT ?`},
 		{s.r, &s.head, `SELECT coalesce(max(position), 0) FROM annals_events`},
+		{s.r, &s.findEvent, `SELECT ` + recordColumns + ` FROM annals_events WHERE event_id = ?`},
 		{s.r, &s.checkpoint, `SELECT position FROM annals_checkpoints WHERE consumer = ?`},
 
 		// Snapshots: a save replaces the stored one unless that is newer.
@@ -505,6 +508,21 @@ func (enc *metadataEncoder) encode(m store.Metadata) (any, error) {
 	}
 	enc.last, enc.encoded = m, string(b)
 	return enc.encoded, nil
+}
+
+// FindEvent implements [store.EventFinder], through the index on event_id.
+func (s *Store) FindEvent(ctx context.Context, id uuid.UUID) (store.Record, bool, error) {
+	if err := s.usable(ctx); err != nil {
+		return store.Record{}, false, err
+	}
+	recs, err := s.query(ctx, s.findEvent, id[:])
+	if err != nil {
+		return store.Record{}, false, s.fail(fmt.Errorf("find event %v: %w", id, err))
+	}
+	if len(recs) == 0 {
+		return store.Record{}, false, nil
+	}
+	return recs[0], true, nil
 }
 
 // ReadStream implements [store.Store]. It reads the stream in pages, each
