@@ -39,8 +39,11 @@ func NewShop(s *annals.Store, mode annals.Mode) (*Shop, error) {
 		System:   sys,
 		orders:   annals.NewRunner(s, OrderDecider, events),
 		payments: annals.NewRunner(s, PaymentDecider, events),
-		stock:    annals.NewRunner(s, StockDecider, events),
-		summary:  annals.NewViewProjection(s, "order-summary", SummaryView, events, byOrder),
+		// Every order reserves stock on its product's stream, which
+		// grows with every order: the cache decides on the state it
+		// holds, without reading the stream again.
+		stock:   annals.NewRunner(s, StockDecider, events, annals.WithCache(1024)),
+		summary: annals.NewViewProjection(s, "order-summary", SummaryView, events, byOrder),
 	}
 	sh.fulfilment = annals.NewProcess(s, "fulfilment", FulfilmentProcess, events, byOrder,
 		func(ctx context.Context, c Command, cause annals.Cause) error {
