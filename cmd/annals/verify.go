@@ -98,6 +98,7 @@ func verify(ctx context.Context, s store.Store, dec *decoder, rep *verifyReport,
 			// at a time up to it, name it, and go on after it.
 			if page, err = s.ReadLog(ctx, store.LogQuery{After: after, Limit: 1}); errors.Is(err, store.ErrCorrupt) {
 				rep.problem("the record after position %d cannot be read: %v", after, err)
+				rep.Events++ // counted, and not read
 				after++
 				continue
 			}
