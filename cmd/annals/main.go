@@ -71,6 +71,10 @@ func (c *cli) main(ctx context.Context, args []string) int {
 		return 0
 	case errors.Is(err, errUsage):
 		fmt.Fprintln(c.stderr, "annals:", err)
+		if cu := (*commandUsage)(nil); errors.As(err, &cu) {
+			fmt.Fprintf(c.stderr, "usage: annals %s %s\n(annals help %s lists its flags)\n", cu.name, cu.args, cu.name)
+			return 2
+		}
 		fmt.Fprint(c.stderr, usage)
 		return 2
 	case errors.Is(err, context.Canceled):
@@ -182,13 +186,16 @@ func (c *cli) run(ctx context.Context, args []string) error {
 		return err
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %v: %w", name, err, errUsage)
+		return &commandUsage{name, cmd.args, fmt.Errorf("%s: %v: %w", name, err, errUsage)}
 	}
 	stdout := c.stdout
 	out := &written{w: stdout}
 	c.stdout = out
 	err = runCmd(ctx, c, g, pos)
 	c.stdout = stdout
+	if errors.Is(err, errUsage) {
+		return &commandUsage{name, cmd.args, err}
+	}
 	if err != nil && g.json && !out.any && !errors.Is(err, errUsage) {
 		// A script reading stdout gets the failure as JSON too; the
 		// message goes to stderr as well.
@@ -196,6 +203,16 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	}
 	return err
 }
+
+// commandUsage is a command line that one command cannot run: its usage,
+// not the tool's, is printed.
+type commandUsage struct {
+	name, args string
+	err        error
+}
+
+func (e *commandUsage) Error() string { return e.err.Error() }
+func (e *commandUsage) Unwrap() error { return e.err }
 
 // written is a writer that records whether anything was written to it.
 type written struct {

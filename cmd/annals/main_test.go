@@ -199,8 +199,13 @@ func TestBadUsage(t *testing.T) {
 	url, _ := fixture(t)
 	for _, args := range [][]string{{}, {"nosuch"}, {"head", "x"}, {"stream"}, {"checkpoint"}, {"log", "-limit", "-1"}, {"log", "-bogus"}, {"stream", "-from", "-3", "dog-1"}, {"stream", "-from", "0", "dog-1"},
 		{"copy", "-from", url}, {"-bogus", "head"}} {
-		if r := tool(t, ctx, url, args...); r.status != 2 || !strings.Contains(r.stderr, "usage:") {
+		r := tool(t, ctx, url, args...)
+		if r.status != 2 || !strings.Contains(r.stderr, "usage:") {
 			t.Errorf("annals %v: %+v, want status 2 and the usage", args, r)
+		}
+		// A command's own bad usage shows that command's usage.
+		if len(args) > 0 && (args[0] == "log" || args[0] == "stream") && !strings.Contains(r.stderr, "usage: annals "+args[0]+" ") {
+			t.Errorf("annals %v: %+v, want the usage of %s", args, r, args[0])
 		}
 	}
 	if r := tool(t, ctx, "", "head"); r.status != 2 || !strings.Contains(r.stderr, store.EnvVar) {
@@ -440,7 +445,7 @@ func TestVerifyWalksPastARecordItCannotRead(t *testing.T) {
 		"the record after position 1 cannot be read",
 		"the store's records are corrupt",
 		"log: 5 events in 3 streams, positions 1 to 5", // the unreadable one counted
-		"payloads: 2 of 5 events read", // 2 encrypted without keys, 1 unreadable
+		"payloads: 2 of 5 events read",                 // 2 encrypted without keys, 1 unreadable
 		`stream "dog-1" jumps from version 1 to 3`,
 		`consumer "late" has checkpoint 100, past the head`,
 	} {
