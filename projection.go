@@ -392,7 +392,6 @@ func (p *Projection[T]) Name() string { return p.name }
 func (p *Projection[T]) storeHandle() *Store { return p.store }
 
 func (p *Projection[T]) source() store.Log { return p.cfg.source }
-func (p *Projection[T]) leased() bool      { return p.cfg.lease }
 
 // forgetCursor makes the next step start from the checkpoint the store
 // holds, not from where this projection's last commit left it: for a

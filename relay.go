@@ -64,7 +64,6 @@ func (r *Relay) Name() string { return r.name }
 func (r *Relay) storeHandle() *Store { return r.store }
 
 func (r *Relay) source() store.Log { return r.cfg.source }
-func (r *Relay) leased() bool      { return r.cfg.lease }
 
 // Position returns the relay's checkpoint: the position of the last event
 // the broker has acknowledged or the relay skipped.

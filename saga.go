@@ -168,7 +168,6 @@ func (r *SagaRunner[S, E, C]) Name() string { return r.name }
 func (r *SagaRunner[S, E, C]) storeHandle() *Store { return r.store }
 
 func (r *SagaRunner[S, E, C]) source() store.Log { return r.cfg.source }
-func (r *SagaRunner[S, E, C]) leased() bool      { return r.cfg.lease }
 
 // Position returns the saga's checkpoint.
 func (r *SagaRunner[S, E, C]) Position(ctx context.Context) (int64, error) {

@@ -33,7 +33,6 @@ type Consumer interface {
 type onStore interface {
 	storeHandle() *Store
 	source() store.Log
-	leased() bool // Run holds the consumer's lease
 }
 
 // cursored is implemented by a consumer that remembers where its last
@@ -241,34 +240,6 @@ func (sys *System) awaitRetry(ctx context.Context, c Consumer, at int64) bool {
 			}
 		}
 	}
-}
-
-// awaitRetryLeased is awaitRetry holding the consumer's lease, when its
-// Run holds one, as soon as it can take it: a stopped consumer still
-// shows as held by this process (annals consumers: its lag grows while
-// its lease is held), and another instance, which would stop at the
-// same event, does not take it up meanwhile. The lease is released
-// before the consumer runs again, whose Run takes it anew.
-func (sys *System) awaitRetryLeased(ctx context.Context, c Consumer, at int64) bool {
-	on, ok := c.(onStore)
-	if !ok || !on.leased() || sys.store.locker == nil {
-		return sys.awaitRetry(ctx, c, at)
-	}
-	lctx, cancel := context.WithCancel(ctx)
-	taken := make(chan store.Lease, 1)
-	go func() {
-		l, err := sys.store.locker.Lock(lctx, LeaseName(c.Name()))
-		if err != nil {
-			l = nil
-		}
-		taken <- l
-	}()
-	retried := sys.awaitRetry(ctx, c, at)
-	cancel()
-	if l := <-taken; l != nil {
-		_ = l.Release()
-	}
-	return retried
 }
 
 func (sys *System) stoppedErr(name string) error {
@@ -605,9 +576,7 @@ func (sys *System) behind(ctx context.Context, err error) error {
 
 // Run runs the consumers named (all when none is named) concurrently, each
 // following the log, until ctx is done. A consumer whose handler fails (a
-// [*ConsumerError]) stops while the others go on, keeping its lease (so
-// that its lag grows while its lease is held, and no other instance takes
-// it up to stop at the same event), until [System.Retry]
+// [*ConsumerError]) stops while the others go on, until [System.Retry]
 // catches it up once the cause is fixed, or its checkpoint moves past the
 // event it stopped at (ops replay or reset run by another process, read
 // every second): Run then follows the log with it again. Other errors,
@@ -658,7 +627,7 @@ func (sys *System) keepRunning(ctx context.Context, c Consumer) error {
 		var stopped *ConsumerError
 		if errors.As(err, &stopped) {
 			sys.setStopped(c.Name(), err)
-			if !sys.awaitRetryLeased(ctx, c, stopped.Position) {
+			if !sys.awaitRetry(ctx, c, stopped.Position) {
 				return sys.stoppedErr(c.Name())
 			}
 			attempt = 0
