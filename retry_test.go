@@ -3,6 +3,7 @@ package annals_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -219,5 +220,70 @@ func TestAStoppedConsumerResumesWhenAnotherProcessRetriesIt(t *testing.T) {
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v, want no failure: the consumer was retried", err)
+	}
+}
+
+// A consumer that stopped under Run in one process goes on there when
+// another process moves its checkpoint back (ops reset to 0, to handle
+// the whole log again once the cause is fixed): not only a move past the
+// event it stopped at counts.
+func TestAStoppedConsumerResumesWhenAnotherProcessResetsItToZero(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	shared := memory.New()
+	var failing atomic.Bool
+	failing.Store(true)
+	var mu sync.Mutex
+	handled := map[int64]int{}
+	handle := func(_ context.Context, _ store.StateTx, r store.Record) error {
+		if failing.Load() && r.Position == 2 {
+			return errors.New("read model down")
+		}
+		mu.Lock()
+		handled[r.Position]++
+		mu.Unlock()
+		return nil
+	}
+	app := annals.New(shared)
+	sys := must(annals.NewSystem(app, annals.Async))
+	sys.OnError(func(string, error) {})
+	if err := sys.Add(must(annals.NewRecordProjection(app, "down", handle, annals.WithBatchSize(1)))); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sys.Run(runCtx) }()
+	appendN(t, annals.NewRunner(app, counter, counterCodec()), "c", 3)
+	if err := sys.WaitQuiet(ctx); !errors.As(err, new(*annals.ConsumerError)) {
+		t.Fatalf("WaitQuiet while down = %v, want it stopped", err)
+	}
+
+	// The operator's process resets the checkpoint to 0 once the cause
+	// is fixed, as ops reset -yes down 0 does.
+	failing.Store(false)
+	op := annals.New(shared)
+	if err := op.Commit(ctx, "down", 1, 0, func(store.StateTx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	// The application's Run reads the checkpoint once a second.
+	for deadline := time.Now().Add(10 * time.Second); must(sys.Status(ctx))[0].Stopped != nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the application still reports the consumer stopped 10 s after the operator's reset to 0")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	quiet, end := context.WithTimeout(ctx, 10*time.Second)
+	defer end()
+	if err := sys.WaitQuiet(quiet); err != nil {
+		t.Fatalf("WaitQuiet in the application after the operator's reset to 0 = %v, want its Run following the log again", err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want no failure", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if handled[1] != 2 || handled[2] != 1 || handled[3] != 1 {
+		t.Fatalf("events handled %v; want event 1 again after the reset, and 2 and 3 once", handled)
 	}
 }

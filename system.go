@@ -199,11 +199,16 @@ const stoppedPoll = time.Second
 
 // awaitRetry waits, for Run, until the consumer c, stopped at the event
 // at position at, is caught up by [System.Retry] in this process or its
-// checkpoint moves past that event (another process retried it, or
-// skipped the event), and reports whether it did; false when ctx ends or
-// the store is closed first.
+// checkpoint moves: past that event (another process retried it, or
+// skipped the event), or back (ops reset to 0, to handle the log again,
+// or a rebuild), and reports whether it did; false when ctx ends or the
+// store is closed first.
 func (sys *System) awaitRetry(ctx context.Context, c Consumer, at int64) bool {
 	name := c.Name()
+	stoppedAt, err := c.Position(ctx) // where the stop left the checkpoint
+	if err != nil {
+		stoppedAt = -1 // unknown: only a move past the event counts
+	}
 	sys.mu.Lock()
 	if sys.stopped[name] == nil { // retried already
 		sys.mu.Unlock()
@@ -234,7 +239,7 @@ func (sys *System) awaitRetry(ctx context.Context, c Consumer, at int64) bool {
 			if errors.As(sys.stoppedErr(name), &again) {
 				at = max(at, again.Position)
 			}
-			if pos, err := c.Position(ctx); err == nil && pos >= at {
+			if pos, err := c.Position(ctx); err == nil && (pos >= at || stoppedAt >= 0 && pos < stoppedAt) {
 				sys.setStopped(name, nil)
 				return true
 			}
@@ -577,9 +582,11 @@ func (sys *System) behind(ctx context.Context, err error) error {
 // Run runs the consumers named (all when none is named) concurrently, each
 // following the log, until ctx is done. A consumer whose handler fails (a
 // [*ConsumerError]) stops while the others go on, until [System.Retry]
-// catches it up once the cause is fixed, or its checkpoint moves past the
-// event it stopped at (ops replay or reset run by another process, read
-// every second): Run then follows the log with it again. Other errors,
+// catches it up once the cause is fixed, or its checkpoint moves, past the
+// event it stopped at or back (ops replay, or ops reset, run by another
+// process; read every second): Run then follows the log with it again.
+// A stopped consumer lets go of its lease while it waits, so another
+// instance may take it up, and stop at the same event. Other errors,
 // such as a lost connection, are retried with a growing pause. Run
 // returns the failures of the consumers still stopped, joined, once ctx
 // is done; or once the store is closed, with an error matching
