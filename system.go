@@ -160,7 +160,7 @@ func (sys *System) Add(consumers ...Consumer) error {
 		if on, ok := c.(onStore); ok && on.storeHandle() != sys.store {
 			return fmt.Errorf("add consumer %q: it was built on another store than the system's (%s): build it on the store the system was made with: %w", c.Name(), sys.store.name, store.ErrInvalid)
 		}
-		if on, ok := c.(onStore); ok && on.source() != nil && sys.mode == Sync {
+		if sourceOf(c) != nil && sys.mode == Sync {
 			return fmt.Errorf("add consumer %q: it reads the log from another source (WithSource), which the appends a Sync system settles do not move: add it to an Async system, or run it by itself: %w", c.Name(), store.ErrInvalid)
 		}
 		if names[c.Name()] {
@@ -468,10 +468,19 @@ func (sys *System) Status(ctx context.Context) ([]ConsumerStatus, error) {
 
 // logOf returns the log c reads: its source, or the store's adapter.
 func (sys *System) logOf(c Consumer) store.Log {
-	if on, ok := c.(onStore); ok && on.source() != nil {
-		return on.source()
+	if src := sourceOf(c); src != nil {
+		return src
 	}
 	return sys.store.Adapter()
+}
+
+// sourceOf returns the log c reads instead of the store's (see
+// [WithSource]), or nil.
+func sourceOf(c Consumer) store.Log {
+	if on, ok := c.(onStore); ok {
+		return on.source()
+	}
+	return nil
 }
 
 // headReader returns a function that reads the head of the log a
@@ -485,8 +494,8 @@ func (sys *System) headReader() func(context.Context, Consumer) (int64, error) {
 		read      bool
 	)
 	return func(ctx context.Context, c Consumer) (int64, error) {
-		if on, ok := c.(onStore); ok && on.source() != nil {
-			head, err := on.source().Head(ctx)
+		if src := sourceOf(c); src != nil {
+			head, err := src.Head(ctx)
 			if err != nil {
 				return 0, fmt.Errorf("consumer %q: the head of its source: %w", c.Name(), err)
 			}

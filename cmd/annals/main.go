@@ -196,7 +196,7 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	if errors.Is(err, errUsage) {
 		return &commandUsage{name, cmd.args, err}
 	}
-	if err != nil && g.json && !out.any && !errors.Is(err, errUsage) {
+	if err != nil && g.json && !out.any {
 		// A script reading stdout gets the failure as JSON too; the
 		// message goes to stderr as well.
 		_ = printJSON(stdout, map[string]string{"error": err.Error()})
