@@ -18,3 +18,13 @@ func QueuedCommands[C, E, S any](r *Runner[C, E, S], streamID string) int {
 	}
 	return 0
 }
+
+// deposit is a command type of another package with the name and fields
+// of annals_test's deposit: the test's command type after a move.
+type deposit struct{ Amount int }
+
+// MovedDeposit returns a deposit of amount as a command of the moved type.
+func MovedDeposit(amount int) any { return deposit{Amount: amount} }
+
+// TypeName is typeName, for tests.
+var TypeName = typeName

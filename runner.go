@@ -12,6 +12,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -726,7 +727,7 @@ func (r *Runner[C, E, S]) keyedEvents(ctx context.Context, streamID string, cfg 
 	}
 	fingerprinted := func(rec store.Record) error {
 		if got := rec.Metadata.Extra[idempotencyExtra]; got != "" && got != cfg.fingerprint {
-			return fmt.Errorf("handle command on stream %q: idempotency key %q was first used with another command (version %d): %w", streamID, cfg.key, rec.Version, ErrIdempotencyKey)
+			return fmt.Errorf("handle command on stream %q: idempotency key %q was first used with another command (version %d), of another type name or content: %w", streamID, cfg.key, rec.Version, ErrIdempotencyKey)
 		}
 		return nil
 	}
@@ -776,8 +777,10 @@ func (r *Runner[C, E, S]) keyedEvents(ctx context.Context, streamID string, cfg 
 	return first, last, nil
 }
 
-// fingerprint identifies a command by its type and its content as JSON,
-// so that an idempotency key reused for another command is caught. A
+// fingerprint identifies a command by its type's name and its content as
+// JSON, so that an idempotency key reused for another command is caught.
+// The name leaves out packages (see [typeName]), so a command type moved
+// to another package still matches the commands stored before it moved. A
 // command whose content JSON would lose, whole or in part, is refused:
 // two commands could not be told apart ({} for a struct whose fields are
 // all unexported, or strings that differ only in bytes that are not
@@ -795,8 +798,20 @@ func fingerprint(check *codec.JSONCheck, cmd any) (string, error) {
 	if err := check.CheckEncoded("fingerprint the command", cmd, data); err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(append(fmt.Appendf(nil, "%T\x00", cmd), data...))
+	sum := sha256.Sum256(append(append([]byte(typeName(cmd)), 0), data...))
 	return hex.EncodeToString(sum[:16]), nil
+}
+
+// qualifier is a package's path or name and the dot before a type's name
+// in a Go type's string: what "%T" writes before "Request" in
+// "*payments.Request" and before "A" in "decider.Either[example.com/x.A,int]".
+var qualifier = regexp.MustCompile(`[^\[\](){},;*\s]+\.`)
+
+// typeName returns v's type as "%T" writes it, without packages:
+// "*Request" for a *payments.Request, "Either[A,int]" for a
+// decider.Either[example.com/x.A,int].
+func typeName(v any) string {
+	return qualifier.ReplaceAllString(fmt.Sprintf("%T", v), "")
 }
 
 func (r *Runner[C, E, S]) encode(ctx context.Context, streamID string, version int64, events []E, cfg handleConfig) ([]store.Event, error) {

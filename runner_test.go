@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -395,5 +396,57 @@ func TestAKeyedRetryDoesNotReadTheWholeStream(t *testing.T) {
 	}
 	if n := adapter.read.Load(); n > 100 {
 		t.Fatalf("the retry read %d records of a 1,000-event stream; want those after the latest snapshot", n)
+	}
+}
+
+type (
+	deposit  struct{ Amount int }
+	withdraw struct{ Amount int }
+)
+
+// A command type moved to another package still matches the commands
+// stored under its keys before the move: the fingerprint names the type
+// without its package. A command of another name with the same content
+// does not.
+func TestAKeyOutlivesItsCommandTypeMoving(t *testing.T) {
+	ctx := context.Background()
+	ledger := decider.Decider[any, incremented, int]{
+		Decide: func(any, int) ([]incremented, error) { return []incremented{{To: 1}}, nil },
+		Evolve: func(s int, _ incremented) int { return s + 1 },
+	}
+	r := annals.NewRunner(annals.New(memory.New()), ledger, counterCodec())
+	if _, err := r.Handle(ctx, "a", deposit{Amount: 5}, annals.WithIdempotencyKey("k")); err != nil {
+		t.Fatal(err)
+	}
+	moved := annals.MovedDeposit(5)
+	if fmt.Sprintf("%T", moved) == fmt.Sprintf("%T", deposit{}) {
+		t.Fatalf("the moved deposit is a %T, the same type as the first", moved)
+	}
+	res, err := r.Handle(ctx, "a", moved, annals.WithIdempotencyKey("k"))
+	if err != nil || !res.Duplicate || res.Version != 1 {
+		t.Fatalf("the moved command retried = %+v, %v; want a duplicate at version 1", res, err)
+	}
+	if _, err := r.Handle(ctx, "a", withdraw{Amount: 5}, annals.WithIdempotencyKey("k")); !errors.Is(err, annals.ErrIdempotencyKey) {
+		t.Fatalf("another command with the same content = %v, want annals.ErrIdempotencyKey", err)
+	}
+}
+
+// typeName leaves out every package, wherever it stands in the type.
+func TestTypeNameLeavesOutPackages(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		want string
+	}{
+		{deposit{}, "deposit"},
+		{&deposit{}, "*deposit"},
+		{annals.MovedDeposit(1), "deposit"},
+		{decider.Either[deposit, *url.URL]{}, "Either[deposit,*URL]"},
+		{map[string][]deposit{}, "map[string][]deposit"},
+		{decider.Keyed[string, any]{}, "Keyed[string,interface {}]"},
+		{17, "int"},
+	} {
+		if got := annals.TypeName(c.v); got != c.want {
+			t.Errorf("TypeName(%T) = %q, want %q", c.v, got, c.want)
+		}
 	}
 }
