@@ -386,14 +386,17 @@ func (r *DCBRunner[C, E, S]) decide(ctx context.Context, cmd C, q store.Query, e
 		if err != nil {
 			return DCBResult[E, S]{}, 0, err
 		}
+		// Evolve runs before the write, as Decide does: one that panics
+		// on the decision's events stores nothing.
+		after := state
+		for i, rec := range records {
+			if q.Matches(rec.Type, rec.Tags) {
+				after = evolve(after, rec.Type, rec.Tags, events[i])
+			}
+		}
 		v, err := r.store.appendIfUnsettled(ctx, stream, store.NoStream, records, store.AppendCondition{FailIfEventsMatch: q, After: pos})
 		if err == nil {
-			for i, rec := range records {
-				if q.Matches(rec.Type, rec.Tags) {
-					state = evolve(state, rec.Type, rec.Tags, events[i])
-				}
-			}
-			return DCBResult[E, S]{Events: events, State: state, Position: pos, StreamID: stream}, v, nil
+			return DCBResult[E, S]{Events: events, State: after, Position: pos, StreamID: stream}, v, nil
 		}
 		if cfg.key != "" && (errors.Is(err, store.ErrDuplicateEvent) || errors.As(err, new(*store.ConflictError))) {
 			// The key's stream or event IDs are taken: the command was

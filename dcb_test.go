@@ -428,11 +428,20 @@ func TestAPanicInADCBDecisionPassesItsTurnOn(t *testing.T) {
 				return seatTags(e)
 			}
 		},
+		"Evolve": func(d *annals.DCBDecider[takeSeat, seatEvent, seats]) {
+			d.Evolve = func(s seats, e seatEvent) seats {
+				if t, ok := e.(seatTaken); ok && t.Who == "bad" {
+					panic("bad event")
+				}
+				return seatDecider.Evolve(s, e)
+			}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := seatDCB
 			spoil(&d)
-			r := annals.NewDCBRunner(annals.New(memory.New()), d, seatCodec())
+			s := annals.New(memory.New())
+			r := annals.NewDCBRunner(s, d, seatCodec())
 			func() {
 				defer func() {
 					if recover() == nil {
@@ -441,6 +450,10 @@ func TestAPanicInADCBDecisionPassesItsTurnOn(t *testing.T) {
 				}()
 				_, _ = r.Handle(ctx, takeSeat{"a", "bad"})
 			}()
+			// Decide, Tags and Evolve run before the write.
+			if head, err := s.Head(ctx); err != nil || head != 0 {
+				t.Fatalf("head after the panic = %d, %v; want nothing stored", head, err)
+			}
 			hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			if _, err := r.Handle(hctx, takeSeat{"a", "good"}); err != nil {

@@ -329,3 +329,18 @@ func toString(v any) string {
 	}
 	return ""
 }
+
+// Evolve runs before the write, as Decide does: a command whose events
+// Evolve panics on panics in its Handle and stores nothing, whether it is
+// handled alone or queued with others.
+func TestAnEvolvePanicOnACommandsEventsStoresNothing(t *testing.T) {
+	d := counter
+	d.Evolve = func(s int, e incremented) int { panicsAt3(e); return counter.Evolve(s, e) }
+	adapter := memory.New()
+	r := annals.NewRunner(annals.New(adapter), d, counterCodec())
+	appendN(t, r, "c", 2)
+	if msg := panicMessage(func() { _, _ = r.Handle(context.Background(), "c", increment{}) }); msg != "the handler cannot take 3" {
+		t.Fatalf("the command Evolve panics on: %q, want its panic", msg)
+	}
+	assertCounts(t, adapter, "c", 2)
+}

@@ -365,6 +365,7 @@ func waitedTooLong(streamID string, err error) error {
 func (r *Runner[C, E, S]) lead(streamID string, c *command[C, E, S], group []*ticket) (appended []settlement[S]) {
 	defer r.turns.pass(streamID, group)
 	if group != nil {
+		defer panicUnanswered[C, E, S](group)
 		return r.decideInTurn(streamID, group)
 	}
 	var then settlement[S]
@@ -374,6 +375,25 @@ func (r *Runner[C, E, S]) lead(streamID string, c *command[C, E, S], group []*ti
 		appended = []settlement[S]{then}
 	}
 	return appended
+}
+
+// panicUnanswered recovers a panic of the work the commands of group
+// share, such as loading their stream (a mapper, an upcaster or Evolve
+// panicking on a stored event), or their append, and gives it to each
+// command not yet answered, so that each panics in its own Handle: none
+// is told it succeeded, and none is told it failed while its outcome is
+// unknown. A command's answer is set only once its outcome is known, so
+// one without an error when the panic unwinds has none.
+func panicUnanswered[C, E, S any](group []*ticket) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	for _, t := range group {
+		if c := t.job.(*command[C, E, S]); !c.panicked && c.err == nil {
+			c.panicked, c.panicValue = true, v
+		}
+	}
 }
 
 // decideInTurn handles the commands of group, the leader first, in the
@@ -620,9 +640,12 @@ func (r *Runner[C, E, S]) decideAndAppend(ctx context.Context, streamID string, 
 		if err != nil {
 			return Result[E, S]{}, settlement[S]{}, err
 		}
+		// Evolve runs before the write, as Decide does: one that panics
+		// on the command's events stores nothing.
+		state := r.decider.Fold(cur.state, events)
 		next, err := r.store.appendUnsettled(ctx, streamID, cur.version, records)
 		if err == nil {
-			after := loaded[S]{state: r.decider.Fold(cur.state, events), version: next, snapVersion: cur.snapVersion}
+			after := loaded[S]{state: state, version: next, snapVersion: cur.snapVersion}
 			if r.cache != nil {
 				r.cache.put(streamID, after)
 			}

@@ -605,3 +605,38 @@ func TestQueuedCommandsSettleASyncSystem(t *testing.T) {
 		}
 	}
 }
+
+// A panic in what the commands queued on a stream share, here Evolve on a
+// stored event while their leader loads the stream, is each one's: every
+// command panics in its own Handle, none is told it succeeded, and
+// nothing of theirs is stored.
+func TestAPanicLoadingTheStreamOfAQueueIsEachCommands(t *testing.T) {
+	spy := &appendSpy{Store: memory.New()}
+	d, holding, open := gate()
+	var poisoned atomic.Bool
+	d.Evolve = func(s int, e incremented) int {
+		if poisoned.Load() {
+			panic("poisoned")
+		}
+		return counter.Evolve(s, e)
+	}
+	s := annals.New(spy)
+	r := annals.NewRunner(s, d, counterCodec())
+	other := annals.NewRunner(s, counter, counterCodec())
+	open2 := func() {
+		// Another process's event, which this runner's Evolve cannot
+		// take, reaches the stream while the first command decides.
+		poisoned.Store(true)
+		if _, err := other.Handle(context.Background(), "c", increment{}); err != nil {
+			t.Error(err)
+		}
+		open()
+	}
+	out := queueBehind(t, r, holding, open2, increment{}, []increment{{}, {}, {}}, nil)
+	for i, o := range out {
+		if o.panicked != "poisoned" {
+			t.Errorf("command %d: %+v, want the panic", i, o)
+		}
+	}
+	assertCounts(t, spy.Store, "c", 1)
+}
