@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -811,14 +810,8 @@ func (r *Runner[C, E, S]) keyedEvents(ctx context.Context, streamID string, cfg 
 // from the first (a reply channel), and a stored write would be answered
 // as another's.
 func fingerprint(check *codec.JSONCheck, cmd any) (string, error) {
-	if err := check.Check("fingerprint the command", cmd); err != nil {
-		return "", err
-	}
-	data, err := json.Marshal(cmd)
+	data, err := check.Marshal("fingerprint the command", cmd)
 	if err != nil {
-		return "", fmt.Errorf("fingerprint the command %T: %w", cmd, err)
-	}
-	if err := check.CheckEncoded("fingerprint the command", cmd, data); err != nil {
 		return "", err
 	}
 	sum := sha256.Sum256(append(append([]byte(typeName(cmd)), 0), data...))

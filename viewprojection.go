@@ -295,15 +295,5 @@ func newStateJSON[S any](doing string) *stateJSON {
 // any, a value whose content JSON would lose, or a string that is not
 // valid UTF-8, which JSON would store changed.
 func (j *stateJSON) encode(st any) ([]byte, error) {
-	if err := j.check.Check("encode the state", st); err != nil {
-		return nil, err
-	}
-	data, err := json.Marshal(st)
-	if err != nil {
-		return nil, fmt.Errorf("encode the state: %w", err)
-	}
-	if err := j.check.CheckEncoded("encode the state", st, data); err != nil {
-		return nil, err
-	}
-	return data, nil
+	return j.check.Marshal("encode the state", st)
 }

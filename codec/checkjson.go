@@ -2,6 +2,8 @@ package codec
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sync"
@@ -83,4 +85,45 @@ func (c *JSONCheck) CheckEncoded(doing string, v any, data []byte) error {
 		return fmt.Errorf("%s (%T): %s holds a string that is not valid UTF-8: JSON would store it changed; store bytes as []byte: %w", doing, v, where, ErrUnencodable)
 	}
 	return nil
+}
+
+// Marshal encodes v with encoding/json after [JSONCheck.Check], and checks
+// what it wrote with [JSONCheck.CheckEncoded]: the JSON of v, or an error
+// matching [ErrUnencodable] that says what JSON could not write and what
+// to do, whether the checks or encoding/json itself refused v (a NaN, an
+// infinity or a cycle of pointers, a channel held in a field of type
+// any, a MarshalJSON of v's that failed). doing names the encoding in
+// the error, such as "encode the state".
+func (c *JSONCheck) Marshal(doing string, v any) ([]byte, error) {
+	if err := c.Check(doing, v); err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, marshalFailed(doing, v, err)
+	}
+	if err := c.CheckEncoded(doing, v, data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// marshalFailed is the error of doing, whose json.Marshal of v failed with
+// err: it matches err and [ErrUnencodable], and says what to do.
+func marshalFailed(doing string, v any, err error) error {
+	fix := "store a value JSON can write"
+	var (
+		value     *json.UnsupportedValueError
+		typ       *json.UnsupportedTypeError
+		marshaler *json.MarshalerError
+	)
+	switch {
+	case errors.As(err, &value):
+		fix = "JSON has no form for a float's NaN or infinities, nor for a cycle of pointers: keep such a value out (a nil pointer for a number that has none, say)"
+	case errors.As(err, &typ):
+		fix = "JSON has no form for a channel, a function or a complex number, held here in a field of type any: hold a type JSON writes there"
+	case errors.As(err, &marshaler):
+		fix = "the type's own MarshalJSON or MarshalText failed: make it write valid JSON for every value, or keep the value out"
+	}
+	return fmt.Errorf("%s (%T): %w; %s: %w", doing, v, err, fix, ErrUnencodable)
 }

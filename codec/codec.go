@@ -183,7 +183,7 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 	}
 	data, err := json.Marshal(e)
 	if err != nil {
-		return "", 0, nil, fmt.Errorf("encode %s: %w", jt.name, err)
+		return "", 0, nil, marshalFailed(fmt.Sprintf("encode %q", jt.name), any(e), err)
 	}
 	if bytes.Contains(data, replaced) || len(data) > 2*maxJSONDepth { // rare: formats doing only then
 		if err := c.check.CheckEncoded(fmt.Sprintf("encode %q", jt.name), any(e), data); err != nil {

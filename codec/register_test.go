@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -299,6 +301,64 @@ func TestEncodeRefusesUnencodableContentOfAny(t *testing.T) {
 		t.Fatalf("Encode of encodable content: %s, %v", data, err)
 	}
 }
+
+// A value encoding/json itself cannot write (a NaN, an infinity, a cycle
+// of pointers, a channel held in a field of type any, a MarshalJSON that
+// fails) is refused with ErrUnencodable and advice, by a codec and by
+// JSONCheck.Marshal alike; the error still matches encoding/json's own.
+func TestEncodeRefusesWhatJSONCannotWrite(t *testing.T) {
+	type (
+		reading struct {
+			Value float64
+			Extra any
+		}
+		link struct{ Next *link }
+	)
+	cycle := &link{}
+	cycle.Next = cycle
+	c := codec.NewJSON[any]().Register("Reading", reading{}).Register("Link", link{}).Register("Failing", failingMarshal{})
+	var (
+		value     *json.UnsupportedValueError
+		marshaler *json.MarshalerError
+	)
+	for _, tc := range []struct {
+		name   string
+		v      any
+		as     any
+		advice string
+	}{
+		{"NaN", reading{Value: math.NaN()}, &value, "no form for a float's NaN"},
+		{"infinity", reading{Extra: []any{math.Inf(-1)}}, &value, "no form for a float's NaN"},
+		{"cycle", *cycle, &value, "cycle of pointers"},
+		{"channel in any", reading{Extra: make(chan int)}, nil, "chan"},
+		{"failing MarshalJSON", failingMarshal{N: -1}, &marshaler, "own MarshalJSON"},
+	} {
+		for doing, encode := range map[string]func() error{
+			"Encode":            func() error { _, _, _, err := c.Encode(tc.v); return err },
+			"JSONCheck.Marshal": func() error { _, err := new(codec.JSONCheck).Marshal("encode", tc.v); return err },
+		} {
+			err := encode()
+			if !errors.Is(err, codec.ErrUnencodable) || (tc.as != nil && !errors.As(err, tc.as)) || !strings.Contains(err.Error(), tc.advice) {
+				t.Errorf("%s of a %s: %v; want ErrUnencodable, encoding/json's error and %q", doing, tc.name, err, tc.advice)
+			}
+		}
+	}
+	if c.Err() != nil {
+		t.Fatalf("a refused value spoiled the codec: %v", c.Err())
+	}
+}
+
+// failingMarshal is a type whose MarshalJSON fails for a negative N.
+type failingMarshal struct{ N int }
+
+func (f failingMarshal) MarshalJSON() ([]byte, error) {
+	if f.N < 0 {
+		return nil, errors.New("no JSON for a negative N")
+	}
+	return json.Marshal(f.N)
+}
+
+func (f *failingMarshal) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &f.N) }
 
 // JSON stores each byte of a string that is not valid UTF-8 as U+FFFD,
 // so the value would come back changed: Encode refuses it, naming the
@@ -770,6 +830,39 @@ func TestEncodeRefusesAnIntegerAFloatWouldChange(t *testing.T) {
 			if err != nil || back.(counted).Attrs["n"] != float64(n) || int64(back.(counted).Attrs["n"].(float64)) != n {
 				t.Fatalf("%d stored as %s read back as %v, %v", n, data, back, err)
 			}
+		}
+	})
+}
+
+// A json.Number below an interface is written as the number it holds,
+// which reads back as a float64: it is stored when that float64 writes
+// the same number again, and refused otherwise, never stored to be read
+// back as another number.
+func TestEncodeRefusesAJSONNumberAFloatWouldChange(t *testing.T) {
+	type measured struct{ Attrs map[string]any }
+	c := codec.NewJSON[measured]().Register("Measured", measured{})
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.OneOf(
+			rapid.Map(rapid.Int64(), func(x int64) string { return strconv.FormatInt(x, 10) }),
+			rapid.Map(rapid.Int64Range(-1<<54, 1<<54), func(x int64) string { return strconv.FormatInt(x, 10) }),
+			rapid.Map(rapid.Float64(), func(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }),
+			rapid.StringMatching(`-?[1-9][0-9]{0,25}(\.[0-9]{1,25})?(e-?[1-9][0-9]?)?`),
+		).Draw(t, "n")
+		_, _, data, err := c.Encode(measured{map[string]any{"n": json.Number(n)}})
+		// What a field of type any reads, written again.
+		var read map[string]any
+		holds := json.Unmarshal([]byte(`{"n":`+n+`}`), &read) == nil
+		if holds {
+			again, _ := json.Marshal(read["n"])
+			want, ok1 := new(big.Rat).SetString(n)
+			got, ok2 := new(big.Rat).SetString(string(again))
+			holds = ok1 && ok2 && want.Cmp(got) == 0
+		}
+		switch {
+		case holds && err != nil:
+			t.Fatalf("json.Number(%s): %v; want it stored", n, err)
+		case !holds && !errors.Is(err, codec.ErrUnencodable):
+			t.Fatalf("json.Number(%s) stored as %s, %v; it reads back as another number: want ErrUnencodable", n, data, err)
 		}
 	})
 }

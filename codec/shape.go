@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/big"
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -26,6 +28,7 @@ import (
 
 var (
 	jsonMarshaler   = reflect.TypeFor[json.Marshaler]()
+	jsonNumber      = reflect.TypeFor[json.Number]()
 	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
 	textMarshaler   = reflect.TypeFor[stdenc.TextMarshaler]()
 	textUnmarshaler = reflect.TypeFor[stdenc.TextUnmarshaler]()
@@ -625,8 +628,8 @@ func (c *JSONCheck) dynamic(v reflect.Value) *fault {
 		return f
 	}
 	if at, n, ok := inexactInteger(v, false); ok {
-		return &fault{strings.Join(lo.Reverse(at), ""), n.Type(), fmt.Sprintf("is the integer %v, held below an interface (any), which JSON decodes as a float64 that cannot hold it exactly", n),
-			"give the field a concrete integer type, or hold the number as a json.Number or a string"}
+		return &fault{strings.Join(lo.Reverse(at), ""), n.Type(), fmt.Sprintf("is the number %v, held below an interface (any), which JSON decodes as a float64 that cannot hold it exactly", n),
+			"give the field a concrete number type (an integer type, or json.Number), or hold the number in a string"}
 	}
 	return nil
 }
@@ -651,6 +654,10 @@ func inexactInteger(v reflect.Value, below bool) ([]string, reflect.Value, bool)
 		return nil, v, below && (x > maxExactFloat || x < -maxExactFloat)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return nil, v, below && v.Uint() > maxExactFloat
+	case reflect.String:
+		// A json.Number is written as the number it holds, which a
+		// field of type any reads back as a float64.
+		return nil, v, below && v.Type() == jsonNumber && !floatHolds(v.String())
 	case reflect.Interface:
 		if !v.IsNil() {
 			return inexactInteger(v.Elem(), true)
@@ -687,6 +694,19 @@ func inexactInteger(v reflect.Value, below bool) ([]string, reflect.Value, bool)
 		}
 	}
 	return nil, n, false
+}
+
+// floatHolds reports whether the JSON number n reads back as itself
+// through a float64: whether the float64 nearest to it writes the same
+// number, as 0.1 and 1e300 do and 9007199254740993 does not.
+func floatHolds(n string) bool {
+	f, err := strconv.ParseFloat(n, 64)
+	if err != nil {
+		return false // beyond a float64's range: it would not decode
+	}
+	want, ok1 := new(big.Rat).SetString(n)
+	got, ok2 := new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))
+	return ok1 && ok2 && want.Cmp(got) == 0
 }
 
 // leaf reports a kind that holds no interface.
