@@ -654,7 +654,7 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 			return nil, err
 		}
 		if r.Tags, err = decodeTags(tags); err != nil { // dcb.go
-			return nil, fmt.Errorf("position %d: tags: %w", r.Position, err)
+			return nil, fmt.Errorf("position %d: tags that do not decode (%w): %w", r.Position, err, store.ErrCorrupt)
 		}
 		if r.ID, err = uuid.FromBytes(id); err != nil {
 			return nil, fmt.Errorf("position %d: an event ID that does not decode (%w): %w", r.Position, err, store.ErrCorrupt)
