@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -209,11 +210,20 @@ func (c *JSON[E]) Decode(name string, version int, data []byte) (E, error) {
 	if !ok {
 		return zero, fmt.Errorf("decode %q: no Go type registered for this name: %w", name, ErrUnknownEventType)
 	}
-	if version != jt.version {
-		return zero, fmt.Errorf("decode %q: stored schema version %d, the codec reads version %d; register an upcaster: %w", name, version, jt.version, ErrSchemaVersion)
+	switch {
+	case version < 1:
+		return zero, fmt.Errorf("decode %q: stored schema version %d is invalid: a schema version starts at 1, so the record was not written by a codec of this library, or was changed since: %w", name, version, ErrSchemaVersion)
+	case version > jt.version:
+		return zero, fmt.Errorf("decode %q: stored schema version %d is newer than version %d that this code reads; deploy the newer code: %w", name, version, jt.version, ErrSchemaVersion)
+	case version < jt.version:
+		return zero, fmt.Errorf("decode %q: stored schema version %d, the codec reads version %d; upcast old records before decoding them (codec.NewMapper with codec.WithUpcaster): %w", name, version, jt.version, ErrSchemaVersion)
 	}
 	p := reflect.New(jt.typ)
 	if err := json.Unmarshal(data, p.Interface()); err != nil {
+		if _, syntax := errors.AsType[*json.SyntaxError](err); syntax {
+			// A codec writes only valid JSON.
+			return zero, fmt.Errorf("decode %q v%d: the stored payload is not valid JSON (%w), so it was changed since it was written, or its encoding does not name a step it went through: %w", name, version, err, store.ErrCorrupt)
+		}
 		return zero, fmt.Errorf("decode %q v%d: %w", name, version, err)
 	}
 	e, ok := p.Elem().Interface().(E)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/check"
 	"github.com/google/uuid"
 )
@@ -191,12 +192,14 @@ func (c *compressor) inflateUpTo(data []byte, limit int) ([]byte, error) {
 	defer c.readers.Put(r)
 	var out bytes.Buffer
 	out.Grow(min(len(data)*4, limit))
+	// What deflate wrote inflates again, to at most the limit it was
+	// written under: anything else was changed since.
 	n, err := out.ReadFrom(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
-		return nil, fmt.Errorf("inflate: %w", err)
+		return nil, fmt.Errorf("inflate: %w: %w", err, store.ErrCorrupt)
 	}
 	if n > int64(limit) {
-		return nil, fmt.Errorf("inflate: payload exceeds %d bytes", limit)
+		return nil, fmt.Errorf("inflate: payload exceeds %d bytes, more than a compressed payload is written with: %w", limit, store.ErrCorrupt)
 	}
 	return out.Bytes(), nil
 }

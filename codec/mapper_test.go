@@ -209,8 +209,36 @@ func TestUnknownEncodingsFailClearly(t *testing.T) {
 func TestCorruptCompressedPayloadIsAnError(t *testing.T) {
 	ctx := context.Background()
 	rec := store.Record{StreamID: "s", Version: 1, Type: "MoneyDeposited", SchemaVersion: 2, Data: []byte("not deflate at all"), Encoding: "deflate"}
-	if _, err := accountCodec().FromRecord(ctx, rec); err == nil || !strings.Contains(err.Error(), "inflate") {
-		t.Fatalf("corrupt deflate: %v, want an inflate error", err)
+	if _, err := accountCodec().FromRecord(ctx, rec); !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "inflate") {
+		t.Fatalf("corrupt deflate: %v, want store.ErrCorrupt from inflate", err)
+	}
+}
+
+// A stored schema version the codec cannot read says which of three
+// cases it is: invalid, newer than the code, or older and not upcast.
+// A payload that is not JSON at all was changed since it was written.
+func TestJSONDecodeSaysWhatIsWrongWithAPayload(t *testing.T) {
+	c := codec.NewJSON[accountEvent]().RegisterVersion("MoneyDeposited", 2, moneyDeposited{})
+	for _, tc := range []struct {
+		version int
+		data    string
+		is      error
+		says    string
+	}{
+		{0, `{}`, codec.ErrSchemaVersion, "is invalid"},
+		{-3, `{}`, codec.ErrSchemaVersion, "is invalid"},
+		{3, `{}`, codec.ErrSchemaVersion, "deploy the newer code"},
+		{1, `{}`, codec.ErrSchemaVersion, "upcast old records"},
+		{2, `{"amount": 1`, store.ErrCorrupt, "not valid JSON"},
+		{2, "\x00\x01", store.ErrCorrupt, "not valid JSON"},
+	} {
+		_, err := c.Decode("MoneyDeposited", tc.version, []byte(tc.data))
+		if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("Decode of v%d %q: %v; want %v saying %q", tc.version, tc.data, err, tc.is, tc.says)
+		}
+	}
+	if _, err := c.Decode("MoneyDeposited", 2, []byte(`{"amount": "one"}`)); err == nil || errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("Decode of JSON that does not fit the type: %v; want an error, not store.ErrCorrupt", err)
 	}
 }
 
@@ -227,8 +255,8 @@ func TestDecompressionBombIsRefused(t *testing.T) {
 	w.Close()
 	rec := store.Record{StreamID: "s", Version: 1, Type: "MoneyDeposited", SchemaVersion: 2, Data: buf.Bytes(), Encoding: "deflate"}
 	_, err := accountCodec().FromRecord(context.Background(), rec)
-	if err == nil || !strings.Contains(err.Error(), "exceeds") {
-		t.Fatalf("%d bytes inflating to more than %d: %v, want a size error", buf.Len(), codec.MaxInflatedSize, err)
+	if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "exceeds") {
+		t.Fatalf("%d bytes inflating to more than %d: %v, want store.ErrCorrupt for the size", buf.Len(), codec.MaxInflatedSize, err)
 	}
 }
 
@@ -262,8 +290,8 @@ func TestInflateHandlesEveryPooledReaderState(t *testing.T) {
 	bad := good
 	bad.Data = bad.Data[:len(bad.Data)/2]
 	for range 3 {
-		if _, err := m.FromRecord(ctx, bad); err == nil || !strings.Contains(err.Error(), "inflate") {
-			t.Fatalf("truncated deflate: %v", err)
+		if _, err := m.FromRecord(ctx, bad); !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "inflate") {
+			t.Fatalf("truncated deflate: %v, want store.ErrCorrupt from inflate", err)
 		}
 		if got, err := m.FromRecord(ctx, good); err != nil || got.(moneyDeposited).Amount != 7 {
 			t.Fatalf("after a failure, a good record: %+v, %v", got, err)

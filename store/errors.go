@@ -40,8 +40,11 @@ var (
 	ErrClosed = fmt.Errorf("the store is closed: %w", ErrInvalid)
 	// ErrCorrupt reports stored records that break what the store's
 	// writes keep: a stream whose versions skip or repeat one, as no
-	// append writes them. It is not retried; `annals verify` lists every
-	// such place, which the store's operator repairs.
+	// append writes them, or a column that does not decode. Package
+	// codec reports with it a payload that cannot be as written (bytes
+	// that do not inflate, JSON that does not parse). It is not retried;
+	// `annals verify` lists every such place in the store, which its
+	// operator repairs.
 	ErrCorrupt = errors.New("the store's records are corrupt")
 	// ErrUnsupported reports a call that the store's adapter does not
 	// implement, such as view states on an adapter that keeps only events
