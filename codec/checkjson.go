@@ -42,22 +42,42 @@ func (c *JSONCheck) shapeOf(t reflect.Type) shape {
 // content would be lost and what to do. It makes the checks of
 // [JSON.Register] on v's type (a struct whose fields are all unexported
 // would be stored as {}; a channel or a function cannot be encoded; a
-// method JSON would not call) and those of [JSON.Encode] on what v holds
-// in fields of type any. A nil v holds nothing and passes. doing names
-// the check in the error, such as "encode the state".
+// method JSON would not call) and those of [JSON.Encode] on v's value:
+// what it holds in fields of type any, and its times. A nil v holds
+// nothing and passes. doing names the check in the error, such as
+// "encode the state". Check walks v, which must hold no cycle of
+// pointers; [JSONCheck.Marshal] refuses one.
 func (c *JSONCheck) Check(doing string, v any) error {
+	s, err := c.checkType(doing, v)
+	if err != nil || s == nil {
+		return err
+	}
+	return c.checkValue(doing, v, *s)
+}
+
+// checkType makes Check's checks on v's type, and returns its shape (nil
+// for a nil v).
+func (c *JSONCheck) checkType(doing string, v any) (*shape, error) {
 	if v == nil {
-		return nil
+		return nil, nil
 	}
 	t := reflect.TypeOf(v)
 	s := c.shapeOf(t)
 	if s.fault != nil {
-		return s.fault.err(doing, t)
+		return nil, s.fault.err(doing, t)
 	}
+	return &s, nil
+}
+
+// checkValue makes Check's checks on v's value, of shape s.
+func (c *JSONCheck) checkValue(doing string, v any, s shape) error {
 	if s.dynamic {
 		if f := c.dynamic(reflect.ValueOf(v)); f != nil {
-			return f.err(doing, t)
+			return f.err(doing, reflect.TypeOf(v))
 		}
+	}
+	if s.times {
+		return c.checkZones(doing, v)
 	}
 	return nil
 }
@@ -95,12 +115,19 @@ func (c *JSONCheck) CheckEncoded(doing string, v any, data []byte) error {
 // any, a MarshalJSON of v's that failed). doing names the encoding in
 // the error, such as "encode the state".
 func (c *JSONCheck) Marshal(doing string, v any) ([]byte, error) {
-	if err := c.Check(doing, v); err != nil {
+	s, err := c.checkType(doing, v)
+	if err != nil {
 		return nil, err
 	}
 	data, err := json.Marshal(v)
 	if err != nil {
 		return nil, marshalFailed(doing, v, err)
+	}
+	// Encoded without error, v holds no cycle: its value can be walked.
+	if s != nil {
+		if err := c.checkValue(doing, v, *s); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.CheckEncoded(doing, v, data); err != nil {
 		return nil, err

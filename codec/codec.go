@@ -60,6 +60,7 @@ type jsonType struct {
 	version int
 	typ     reflect.Type
 	dynamic bool // has fields of type any, whose content Encode checks
+	times   bool // has fields of type time.Time, whose zones Encode checks
 }
 
 // NewJSON returns a JSON codec with no registered types.
@@ -116,8 +117,8 @@ func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
 // lose; declare an event with no content so, rather than with fields
 // tagged json:"-". The content of a field of type any is known only from
 // a value: [JSON.Encode] refuses a value that holds a type refused here,
-// or an integer beyond ±2^53 (a float64, which JSON decodes a number into
-// there, cannot hold it exactly), and decodes as JSON's own types
+// or an integer beyond ±2^53 or a json.Number that a float64 (which JSON
+// decodes a number into there) cannot hold exactly, and decodes as JSON's own types
 // (map[string]any, []any, float64, string, bool). It refuses too a value
 // nested deeper than the 10,000 levels encoding/json decodes.
 //
@@ -149,7 +150,7 @@ func (c *JSON[E]) RegisterVersion(name string, version int, sample E) *JSON[E] {
 		c.err = s.fault.err(fmt.Sprintf("register %q", name), t)
 		return c
 	}
-	jt := jsonType{name: name, version: version, typ: t, dynamic: s.dynamic}
+	jt := jsonType{name: name, version: version, typ: t, dynamic: s.dynamic, times: s.times}
 	c.byName[name] = jt
 	c.byType[t] = jt
 	return c
@@ -172,7 +173,10 @@ var replaced = []byte(`\ufffd`)
 // Encode implements [Codec]. A value that holds, in a field of type any,
 // a value of a type that [JSON.RegisterVersion] would refuse fails with
 // [ErrUnencodable], and so does a value that holds a string that is not
-// valid UTF-8, which JSON would store changed: store bytes as []byte.
+// valid UTF-8, which JSON would store changed (store bytes as []byte), a
+// time.Time in a zone whose offset has seconds, which JSON writes to the
+// minute (store it in UTC), or what encoding/json cannot write (a NaN, an
+// infinity, a cycle of pointers).
 func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 	if c.err != nil {
 		return "", 0, nil, c.err
@@ -194,6 +198,11 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 	if jt.dynamic {
 		if f := c.check.dynamic(reflect.ValueOf(any(e))); f != nil {
 			return "", 0, nil, f.err(fmt.Sprintf("encode %q", jt.name), t)
+		}
+	}
+	if jt.times {
+		if err := c.check.checkZones(fmt.Sprintf("encode %q", jt.name), any(e)); err != nil {
+			return "", 0, nil, err
 		}
 	}
 	return jt.name, jt.version, data, nil

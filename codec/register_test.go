@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // the zones of TestEncodeRefusesATimeJSONWouldMove
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -313,10 +314,18 @@ func TestEncodeRefusesWhatJSONCannotWrite(t *testing.T) {
 			Extra any
 		}
 		link struct{ Next *link }
+		// loop is walked for its times and what its any holds.
+		loop struct {
+			At    time.Time
+			Extra any
+			Next  *loop
+		}
 	)
 	cycle := &link{}
 	cycle.Next = cycle
-	c := codec.NewJSON[any]().Register("Reading", reading{}).Register("Link", link{}).Register("Failing", failingMarshal{})
+	walked := &loop{Extra: 1}
+	walked.Next = walked
+	c := codec.NewJSON[any]().Register("Reading", reading{}).Register("Link", link{}).Register("Loop", loop{}).Register("Failing", failingMarshal{})
 	var (
 		value     *json.UnsupportedValueError
 		marshaler *json.MarshalerError
@@ -330,6 +339,7 @@ func TestEncodeRefusesWhatJSONCannotWrite(t *testing.T) {
 		{"NaN", reading{Value: math.NaN()}, &value, "no form for a float's NaN"},
 		{"infinity", reading{Extra: []any{math.Inf(-1)}}, &value, "no form for a float's NaN"},
 		{"cycle", *cycle, &value, "cycle of pointers"},
+		{"cycle of a value walked", *walked, &value, "cycle of pointers"},
 		{"channel in any", reading{Extra: make(chan int)}, nil, "chan"},
 		{"failing MarshalJSON", failingMarshal{N: -1}, &marshaler, "own MarshalJSON"},
 	} {
@@ -345,6 +355,60 @@ func TestEncodeRefusesWhatJSONCannotWrite(t *testing.T) {
 	}
 	if c.Err() != nil {
 		t.Fatalf("a refused value spoiled the codec: %v", c.Err())
+	}
+}
+
+// JSON writes a time's offset to the minute, so a time in a zone whose
+// offset has seconds (local mean times before the 20th century's zones)
+// would be read back as another instant: Encode refuses it, wherever the
+// time stands in the event, and stores every other time to read back as
+// the same instant.
+func TestEncodeRefusesATimeJSONWouldMove(t *testing.T) {
+	type (
+		shift struct {
+			At     time.Time
+			Ends   *time.Time
+			Breaks []time.Time
+			ByName map[string]time.Time
+		}
+	)
+	c := codec.NewJSON[shift]().Register("Shift", shift{})
+	zones := []string{"UTC", "Europe/Amsterdam", "Africa/Monrovia", "Europe/Dublin", "Asia/Kolkata", "America/New_York", "Asia/Kathmandu"}
+	rapid.Check(t, func(t *rapid.T) {
+		loc, err := time.LoadLocation(rapid.SampledFrom(zones).Draw(t, "zone"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tm := time.Unix(rapid.Int64Range(-4e9, 2e9).Draw(t, "unix"), 0).In(loc)
+		var v shift
+		switch where := rapid.IntRange(0, 3).Draw(t, "where"); where {
+		case 0:
+			v.At = tm
+		case 1:
+			v.Ends = &tm
+		case 2:
+			v.Breaks = []time.Time{time.Unix(0, 0).UTC(), tm}
+		case 3:
+			v.ByName = map[string]time.Time{"lunch": tm}
+		}
+		raw, _ := json.Marshal(tm)
+		var back time.Time
+		moves := json.Unmarshal(raw, &back) != nil || !back.Equal(tm)
+		_, _, data, err := c.Encode(v)
+		switch {
+		case moves && (!errors.Is(err, codec.ErrUnencodable) || !strings.Contains(err.Error(), "to the minute")):
+			t.Fatalf("%v stored as %s, %v; it reads back as %v: want ErrUnencodable", tm, data, err, back)
+		case !moves && err != nil:
+			t.Fatalf("%v: %v; want it stored", tm, err)
+		}
+	})
+	amsterdam, err := time.LoadLocation("Europe/Amsterdam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Date(1930, 1, 1, 12, 0, 0, 0, amsterdam)
+	if err := new(codec.JSONCheck).Check("encode the state", shift{At: old}); !errors.Is(err, codec.ErrUnencodable) || !strings.Contains(err.Error(), "field .At") {
+		t.Fatalf("JSONCheck.Check of %v: %v; want ErrUnencodable naming the field", old, err)
 	}
 }
 

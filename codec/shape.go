@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -29,6 +30,7 @@ import (
 var (
 	jsonMarshaler   = reflect.TypeFor[json.Marshaler]()
 	jsonNumber      = reflect.TypeFor[json.Number]()
+	timeType        = reflect.TypeFor[time.Time]()
 	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
 	textMarshaler   = reflect.TypeFor[stdenc.TextMarshaler]()
 	textUnmarshaler = reflect.TypeFor[stdenc.TextUnmarshaler]()
@@ -72,6 +74,10 @@ type shape struct {
 	// dynamic reports positions of type any that JSON encodes: what they
 	// hold is known only from a value, so [JSON.Encode] checks it then.
 	dynamic bool
+	// times reports positions of type time.Time, which JSON writes with
+	// its zone's offset to the minute: [JSON.Encode] checks the zone of
+	// each (see badZone).
+	times bool
 }
 
 // inspect checks the values of t as JSON would encode them at the top
@@ -79,12 +85,12 @@ type shape struct {
 func inspect(t reflect.Type) shape {
 	in := inspector{seen: map[seenKey]bool{}}
 	f := in.visit(t, false, "")
-	return shape{fault: f, dynamic: in.dynamic}
+	return shape{fault: f, dynamic: in.dynamic, times: in.times}
 }
 
 type inspector struct {
-	seen    map[seenKey]bool
-	dynamic bool
+	seen           map[seenKey]bool
+	dynamic, times bool
 }
 
 // seenKey is a type at a position: whether the value there is addressable
@@ -100,6 +106,10 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 		return nil // a recursive type: checked, or being checked, above
 	}
 	in.seen[k] = true
+	if t == timeType {
+		in.times = true
+		return nil
+	}
 
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -771,6 +781,67 @@ func (c *JSONCheck) badString(v reflect.Value, addr bool, path string) (string, 
 		}
 	}
 	return "", false
+}
+
+// badZone returns where v, of a type [JSON] accepts, holds a time.Time
+// whose zone's offset has seconds, as local mean times before the 20th
+// century's zones do (Amsterdam's +00:19:32 until 1937): JSON writes the
+// offset to the minute, so the time would be read back as another
+// instant. What a type's own marshaler writes is its own. v has been
+// encoded without error, so it holds no cycle.
+func (c *JSONCheck) badZone(v reflect.Value, addr bool, path string) (string, time.Time, bool) {
+	t := v.Type()
+	if t == timeType {
+		tm := v.Interface().(time.Time)
+		_, offset := tm.Zone()
+		return named(path), tm, offset%60 != 0
+	}
+	if t.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return "", time.Time{}, false
+		}
+		return c.badZone(v.Elem(), true, path)
+	}
+	if _, ok := encoderOf(t, addr); ok {
+		return "", time.Time{}, false
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		for _, f := range c.fieldsOf(t) {
+			fv, err := v.FieldByIndexErr(f.index)
+			if err != nil {
+				continue // behind a nil embedded pointer: not encoded
+			}
+			if where, tm, ok := c.badZone(fv, addr, path+"."+f.name); ok {
+				return where, tm, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if where, tm, ok := c.badZone(v.Index(i), addr || t.Kind() == reflect.Slice, fmt.Sprintf("%s[%d]", path, i)); ok {
+				return where, tm, true
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if where, tm, ok := c.badZone(it.Value(), false, fmt.Sprintf("%s[%#v]", path, it.Key())); ok {
+				return where, tm, true
+			}
+		}
+	}
+	return "", time.Time{}, false
+}
+
+// checkZones is the error of doing when v holds a time.Time that JSON
+// would write as another instant (see badZone), or nil.
+func (c *JSONCheck) checkZones(doing string, v any) error {
+	where, tm, bad := c.badZone(reflect.ValueOf(v), false, "")
+	if !bad {
+		return nil
+	}
+	name, offset := tm.Zone()
+	return fmt.Errorf("%s (%T): %s is %v, in zone %s whose offset from UTC has seconds (%v), and JSON writes an offset to the minute, so it would be read back %v off; convert it with t.UTC(), or to a zone whose offset is whole minutes: %w",
+		doing, v, where, tm, name, time.Duration(offset)*time.Second, time.Duration(offset%60)*time.Second, ErrUnencodable)
 }
 
 // named names the position path in an encoded value.
