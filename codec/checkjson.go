@@ -16,6 +16,9 @@ import (
 type JSONCheck struct {
 	shapes sync.Map // reflect.Type → shape
 	fields sync.Map // reflect.Type → []field, of the structs met in a value
+	// timeFields holds, for the structs met in a value, the fields that
+	// can hold a time (see badZone).
+	timeFields sync.Map // reflect.Type → []field
 }
 
 // fieldsOf returns the fields of struct t that JSON encodes, found once:
@@ -77,7 +80,7 @@ func (c *JSONCheck) checkValue(doing string, v any, s shape) error {
 		}
 	}
 	if s.times {
-		return c.checkZones(doing, v)
+		return c.checkZones(func() string { return doing }, v)
 	}
 	return nil
 }

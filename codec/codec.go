@@ -201,7 +201,7 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 		}
 	}
 	if jt.times {
-		if err := c.check.checkZones(fmt.Sprintf("encode %q", jt.name), any(e)); err != nil {
+		if err := c.check.checkZones(func() string { return fmt.Sprintf("encode %q", jt.name) }, any(e)); err != nil {
 			return "", 0, nil, err
 		}
 	}

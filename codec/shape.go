@@ -783,65 +783,87 @@ func (c *JSONCheck) badString(v reflect.Value, addr bool, path string) (string, 
 	return "", false
 }
 
-// badZone returns where v, of a type [JSON] accepts, holds a time.Time
-// whose zone's offset has seconds, as local mean times before the 20th
-// century's zones do (Amsterdam's +00:19:32 until 1937): JSON writes the
-// offset to the minute, so the time would be read back as another
-// instant. What a type's own marshaler writes is its own. v has been
-// encoded without error, so it holds no cycle.
-func (c *JSONCheck) badZone(v reflect.Value, addr bool, path string) (string, time.Time, bool) {
+// badZone finds in v, of a type [JSON] accepts, a time.Time whose zone's
+// offset has seconds, as local mean times before the 20th century's
+// zones do (Amsterdam's +00:19:32 until 1937): JSON writes the offset to
+// the minute, so the time would be read back as another instant. It
+// returns the time and its path, last step first: the path is built only
+// for the time it finds. It walks only what can hold a time JSON writes
+// itself (what a type's own marshaler writes is its own), so that a
+// value's other content costs nothing. v has been encoded without error,
+// so it holds no cycle.
+func (c *JSONCheck) badZone(v reflect.Value, addr bool) (at []string, tm time.Time, bad bool) {
 	t := v.Type()
 	if t == timeType {
-		tm := v.Interface().(time.Time)
+		tm, _ = reflect.TypeAssert[time.Time](v)
 		_, offset := tm.Zone()
-		return named(path), tm, offset%60 != 0
+		return nil, tm, offset%60 != 0
 	}
 	if t.Kind() == reflect.Pointer {
 		if v.IsNil() {
-			return "", time.Time{}, false
+			return nil, tm, false
 		}
-		return c.badZone(v.Elem(), true, path)
+		return c.badZone(v.Elem(), true)
 	}
 	if _, ok := encoderOf(t, addr); ok {
-		return "", time.Time{}, false
+		return nil, tm, false
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		for _, f := range c.fieldsOf(t) {
+		for _, f := range c.timeFieldsOf(t) {
 			fv, err := v.FieldByIndexErr(f.index)
 			if err != nil {
 				continue // behind a nil embedded pointer: not encoded
 			}
-			if where, tm, ok := c.badZone(fv, addr, path+"."+f.name); ok {
-				return where, tm, true
+			if at, tm, bad = c.badZone(fv, addr); bad {
+				return append(at, "."+f.name), tm, true
 			}
 		}
 	case reflect.Slice, reflect.Array:
+		if !c.shapeOf(t.Elem()).times {
+			return nil, tm, false
+		}
 		for i := range v.Len() {
-			if where, tm, ok := c.badZone(v.Index(i), addr || t.Kind() == reflect.Slice, fmt.Sprintf("%s[%d]", path, i)); ok {
-				return where, tm, true
+			if at, tm, bad = c.badZone(v.Index(i), addr || t.Kind() == reflect.Slice); bad {
+				return append(at, fmt.Sprintf("[%d]", i)), tm, true
 			}
 		}
 	case reflect.Map:
+		if !c.shapeOf(t.Elem()).times {
+			return nil, tm, false
+		}
 		for it := v.MapRange(); it.Next(); {
-			if where, tm, ok := c.badZone(it.Value(), false, fmt.Sprintf("%s[%#v]", path, it.Key())); ok {
-				return where, tm, true
+			if at, tm, bad = c.badZone(it.Value(), false); bad {
+				return append(at, fmt.Sprintf("[%#v]", it.Key())), tm, true
 			}
 		}
 	}
-	return "", time.Time{}, false
+	return nil, tm, false
+}
+
+// timeFieldsOf returns the fields of struct t that JSON encodes and that
+// can hold a time.Time, found once.
+func (c *JSONCheck) timeFieldsOf(t reflect.Type) []field {
+	if fs, ok := c.timeFields.Load(t); ok {
+		return fs.([]field)
+	}
+	fs, _ := c.timeFields.LoadOrStore(t, lo.Filter(c.fieldsOf(t), func(f field, _ int) bool {
+		return c.shapeOf(f.typ).times
+	}))
+	return fs.([]field)
 }
 
 // checkZones is the error of doing when v holds a time.Time that JSON
-// would write as another instant (see badZone), or nil.
-func (c *JSONCheck) checkZones(doing string, v any) error {
-	where, tm, bad := c.badZone(reflect.ValueOf(v), false, "")
+// would write as another instant (see badZone), or nil. doing is called
+// only then.
+func (c *JSONCheck) checkZones(doing func() string, v any) error {
+	at, tm, bad := c.badZone(reflect.ValueOf(v), false)
 	if !bad {
 		return nil
 	}
 	name, offset := tm.Zone()
 	return fmt.Errorf("%s (%T): %s is %v, in zone %s whose offset from UTC has seconds (%v), and JSON writes an offset to the minute, so it would be read back %v off; convert it with t.UTC(), or to a zone whose offset is whole minutes: %w",
-		doing, v, where, tm, name, time.Duration(offset)*time.Second, time.Duration(offset%60)*time.Second, ErrUnencodable)
+		doing(), v, named(strings.Join(lo.Reverse(at), "")), tm, name, time.Duration(offset)*time.Second, time.Duration(offset%60)*time.Second, ErrUnencodable)
 }
 
 // named names the position path in an encoded value.
