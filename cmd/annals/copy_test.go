@@ -38,7 +38,8 @@ func TestCopyToPostgres(t *testing.T) {
 	if strings.Contains(r.stderr, "\r") {
 		t.Errorf("progress redraws lines though stderr is no terminal:\n%q", r.stderr)
 	}
-	a, b := tool(t, ctx, from, "ANNALS_CIPHER_KEY="+secret, "log"), tool(t, ctx, to, "ANNALS_CIPHER_KEY="+secret, "log")
+	// Read through the application's URL, pool settings included.
+	a, b := tool(t, ctx, from, "ANNALS_CIPHER_KEY="+secret, "log"), tool(t, ctx, to+"&pool_max_conns=1&pool_min_conns=0", "ANNALS_CIPHER_KEY="+secret, "log")
 	if a.status != 0 || a.stdout != b.stdout || !strings.Contains(b.stdout, `"name":"Ada"`) {
 		t.Errorf("the copy reads otherwise than the original:\n%s\n%s", a.stdout, b.stdout)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
@@ -401,7 +402,14 @@ func Exists(ctx context.Context, rawURL string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	conn, err := pgx.Connect(ctx, connURL)
+	// The URL is a pool's: its pool settings (pool_max_conns…) are the
+	// pool's to read, and a lone connection would send them to the
+	// server as settings of its session, which refuses them.
+	cfg, err := pgxpool.ParseConfig(connURL)
+	if err != nil {
+		return false, fmt.Errorf("postgres store: %v: %w", err, store.ErrInvalid)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 	if err != nil {
 		return false, fmt.Errorf("postgres store: %w", err)
 	}
