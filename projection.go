@@ -627,8 +627,7 @@ func catchUp(ctx context.Context, step func(context.Context) (int, error)) (int,
 	for {
 		n, err := step(ctx)
 		total += n
-		var stopped *ConsumerError
-		if err != nil && errors.Is(err, store.ErrConflict) && !errors.As(err, &stopped) && ctx.Err() == nil && lost < maxLostCommits {
+		if lostCommit(ctx, err) && lost < maxLostCommits {
 			lost++
 			if err := sleep(ctx, JitterBackoff(lost)); err != nil {
 				return total, err
@@ -642,6 +641,14 @@ func catchUp(ctx context.Context, step func(context.Context) (int, error)) (int,
 	}
 }
 
+// lostCommit reports a step's error that is another instance's progress:
+// a commit that lost the checkpoint's compare-and-set, not a handler's
+// error.
+func lostCommit(ctx context.Context, err error) bool {
+	var stopped *ConsumerError
+	return err != nil && errors.Is(err, store.ErrConflict) && !errors.As(err, &stopped) && ctx.Err() == nil
+}
+
 // maxLostCommits bounds how many commits in a row a consumer catching up
 // may lose to other instances before it reports the conflict.
 const maxLostCommits = 100
@@ -652,7 +659,9 @@ const maxLostCommits = 100
 // lost. It returns the handler's [*ConsumerError], ctx's error, or the
 // error of a read or commit that failed (a lost connection, a source
 // that cannot be reached): an Async [System] runs it again after such an
-// error, with a growing pause.
+// error, with a growing pause. A batch that another instance run without
+// the lease committed first is that instance's progress, not an error:
+// Run goes on from the checkpoint it set.
 func (p *Projection[T]) Run(ctx context.Context) error {
 	return follow(ctx, p.store, p.name, p.cfg, p.step)
 }
@@ -679,8 +688,19 @@ func follow(ctx context.Context, s *Store, name string, cfg consumerConfig, step
 			}()
 		}
 	}
+	lost := 0
 	for {
 		n, at, err := step(ctx)
+		if lostCommit(ctx, err) && lost < maxLostCommits {
+			// Another instance (run without the lease) committed the
+			// batch first: its progress, so go on from there.
+			lost++
+			if err := sleep(ctx, JitterBackoff(lost)); err != nil {
+				return context.Cause(ctx)
+			}
+			continue
+		}
+		lost = 0
 		if err == nil && n == 0 {
 			err = cfg.log(s).Wait(ctx, at)
 		}

@@ -237,6 +237,52 @@ func TestRacingInstancesApplyEachEventOnce(t *testing.T) {
 	}
 }
 
+// Instances of one projection following the log at once without leases
+// (Run with WithoutLease) take a batch another instance committed first
+// as its progress: none of them returns an error, and every event is
+// applied once.
+func TestRacingRunsWithoutLeasesReturnNoError(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := annals.New(memory.New())
+	r := annals.NewRunner(s, counter, counterCodec())
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for range 3 {
+		p := newTally(s, annals.WithBatchSize(2), annals.WithoutLease())
+		wg.Go(func() { errs <- p.Run(ctx) })
+	}
+	for range 100 {
+		for _, id := range []string{"a", "b"} {
+			appendN(t, r, id, 1)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for pos, _ := newTally(s).Position(ctx); pos < 200; pos, _ = newTally(s).Position(ctx) {
+		select {
+		case err := <-errs:
+			t.Fatalf("an instance's Run returned %v while the others ran", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the checkpoint is at %d, want 200", pos)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Run = %v, want only the cancel", err)
+		}
+	}
+	for _, id := range []string{"a", "b"} {
+		if got, _ := newTally(s).Get(context.Background(), id); got != (tally{Count: 100, Last: 100}) {
+			t.Fatalf("stream %s: %+v, want 100 events applied once each", id, got)
+		}
+	}
+}
+
 // readCountingStore counts the reads of checkpoints and of the head.
 type readCountingStore struct {
 	*memory.Store
