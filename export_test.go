@@ -28,3 +28,6 @@ func MovedDeposit(amount int) any { return deposit{Amount: amount} }
 
 // TypeName is typeName, for tests.
 var TypeName = typeName
+
+// DescribeCommand is describeCommand, for tests.
+var DescribeCommand = describeCommand

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/saga"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/view"
@@ -116,7 +119,10 @@ func WithConsumerOptions[C any](opts ...ConsumerOption) SagaOption[C] {
 // WithRejections calls f when a dispatched command is rejected by a
 // business rule. f returning nil goes on with the next command; an error
 // stops the saga at the causing event. The default logs the rejection with
-// log/slog and goes on.
+// log/slog, at level Warn, and goes on: the saga, the command's type (the
+// command a composite's sum holds, through its cases and keyed
+// instances), the instances' keys, the causing event and the error. It
+// logs no command's content, which may be personal data.
 func WithRejections[C any](f func(ctx context.Context, cmd C, cause Cause, err error) error) SagaOption[C] {
 	return func(c *sagaConfig[C]) { c.onRejected = f }
 }
@@ -150,7 +156,8 @@ func NewProcess[S, E, C any](s *Store, name string, p saga.Process[S, E, C], map
 	cfg.consumer = append(typesOf(mapper), cfg.consumer...)
 	if cfg.onRejected == nil {
 		cfg.onRejected = func(ctx context.Context, cmd C, cause Cause, err error) error {
-			slog.WarnContext(ctx, "saga command rejected", "saga", name, "command", fmt.Sprintf("%T", cmd),
+			command, keys := describeCommand(cmd)
+			slog.WarnContext(ctx, "saga command rejected", "saga", name, "command", command, "keys", keys,
 				"position", cause.Event.Position, "event", cause.Event.ID, "error", err)
 			return nil
 		}
@@ -313,4 +320,30 @@ func (r *SagaRunner[S, E, C]) save(ctx context.Context, tx store.StateTx, key st
 		return fmt.Errorf("saga %q key %q: %w", r.name, key, err)
 	}
 	return tx.SaveState(ctx, r.name, key, data)
+}
+
+// keyedPkg is the package of decider.Keyed, whose instances describeCommand
+// looks into.
+var keyedPkg = reflect.TypeFor[decider.Keyed[int, int]]().PkgPath()
+
+// describeCommand names cmd for a log: the type of the command it holds
+// through the cases of sums and the values of keyed commands, and the
+// keys of the instances on the way, outermost first. A composite's
+// command is a sum of keyed commands, whose own type says nothing of
+// which command it holds.
+func describeCommand(cmd any) (string, []string) {
+	var keys []string
+	for {
+		if s, ok := cmd.(decider.Sum); ok {
+			_, cmd = s.Case()
+			continue
+		}
+		v := reflect.ValueOf(cmd)
+		if v.Kind() == reflect.Struct && v.Type().PkgPath() == keyedPkg && strings.HasPrefix(v.Type().Name(), "Keyed[") {
+			keys = append(keys, fmt.Sprint(v.Field(0).Interface()))
+			cmd = v.Field(1).Interface()
+			continue
+		}
+		return fmt.Sprintf("%T", cmd), keys
+	}
 }

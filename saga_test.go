@@ -3,10 +3,12 @@ package annals_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/saga"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
@@ -177,5 +179,32 @@ func TestProcessStateSurvivesRestart(t *testing.T) {
 	// state a previous runner committed.
 	if got, _, _ := r.Load(ctx, "b-1"); got != 2 {
 		t.Fatalf("b-1 = %d, want 2", got)
+	}
+}
+
+// A rejected command is logged by the command it holds and the keys of
+// its instances, not by the sum a composite's command is.
+func TestDescribeCommandLooksThroughSumsAndKeys(t *testing.T) {
+	var composite decider.Either[decider.Keyed[string, bump], decider.Keyed[int, decider.Either[increment, bump]]]
+	var inner decider.Either[increment, bump]
+	if err := inner.SetCase(0, increment{Limit: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := composite.SetCase(1, decider.Keyed[int, decider.Either[increment, bump]]{Key: 7, Value: inner}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cmd  any
+		name string
+		keys []string
+	}{
+		{composite, "annals_test.increment", []string{"7"}},
+		{decider.Keyed[string, bump]{Key: "b-1"}, "annals_test.bump", []string{"b-1"}},
+		{bump{}, "annals_test.bump", nil},
+	} {
+		name, keys := annals.DescribeCommand(c.cmd)
+		if name != c.name || !slices.Equal(keys, c.keys) {
+			t.Errorf("DescribeCommand(%T) = %q, %q; want %q, %q", c.cmd, name, keys, c.name, c.keys)
+		}
 	}
 }
