@@ -33,18 +33,23 @@ func ExampleSystem_async() {
 	done := make(chan error, 1)
 	go func() { done <- sys.Run(running) }() // each consumer in a goroutine, under its lease
 
-	wallets.Handle(ctx, "ada", Pay{Amount: 100}) // returns once the events are stored
-	if err := sys.WaitQuiet(ctx); err != nil {   // in tests: until every consumer has caught up
+	// Handle returns once the events are stored.
+	if _, err := wallets.Handle(ctx, "ada", Pay{Amount: 100}); err != nil {
+		panic(err)
+	}
+	if err := sys.WaitQuiet(ctx); err != nil { // in tests: until every consumer has caught up
+		panic(err)
+	}
+	balance, err := balances.Get(ctx, "ada")
+	fmt.Println("ada's balance:", balance, err)
+
+	stop() // on shutdown: Run returns once every consumer has stopped
+	if err := <-done; err != nil {
 		panic(err)
 	}
 	// docs:end async
-	balance, err := balances.Get(ctx, "ada")
-	fmt.Println("ada's balance:", balance, err)
-	stop()
-	fmt.Println("run:", <-done)
 	// Output:
 	// ada's balance: 100 <nil>
-	// run: <nil>
 }
 
 // In sync mode a consumer that fails does not unstore the command that
