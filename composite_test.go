@@ -96,6 +96,21 @@ func TestInstancesRunOneStreamPerInstance(t *testing.T) {
 	if sold, v, err := concerts.Load(ctx, "c"); sold != 0 || v != 0 || err != nil {
 		t.Fatalf("Load of an instance with no events = %d, %d, %v", sold, v, err)
 	}
+	// An empty key is an ID left unset: it names no instance, through
+	// the instances or a composite of them.
+	head, _ := s.Head(ctx)
+	if _, err := concerts.Handle(ctx, decider.Keyed[string, Buy]{}); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "instance key is empty") {
+		t.Fatalf("a command with an empty key: %v, want store.ErrInvalid", err)
+	}
+	if _, err := annals.NewComposite(library, concerts, newAccounts(s)).Handle(ctx, buy("")); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("a composite's command with an empty key: %v, want store.ErrInvalid", err)
+	}
+	if _, _, err := concerts.Load(ctx, ""); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("Load with an empty key: %v, want store.ErrInvalid", err)
+	}
+	if after, _ := s.Head(ctx); after != head {
+		t.Fatalf("the head moved from %d to %d: commands with empty keys stored events", head, after)
+	}
 }
 
 // An instance is a Runner's stream: a rival's append between the load and

@@ -11,6 +11,7 @@ import (
 
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/store"
 )
 
 // Instances runs [decider.Many] of a decider one stream per instance: a
@@ -78,14 +79,34 @@ func keyedTags[K comparable, E any](streams codec.Streams[K]) RunnerOption {
 // there: it is [Runner.Handle] on the stream [Instances.Stream] names,
 // with the same outcomes, and its Result is the instance's: its events,
 // its state and its stream's version.
+//
+// A key that is an empty string names no instance (an ID left unset) and
+// fails with an error matching [store.ErrInvalid], storing nothing.
 func (in *Instances[K, C, E, S]) Handle(ctx context.Context, cmd decider.Keyed[K, C], opts ...HandleOption) (Result[E, S], error) {
+	if err := checkKey("handle command", cmd.Key); err != nil {
+		return Result[E, S]{}, err
+	}
 	return in.runner.Handle(ctx, in.Stream(cmd.Key), cmd.Value, opts...)
 }
 
 // Load returns the current state and version of the instance key. An
-// instance with no events is in the initial state at version 0.
+// instance with no events is in the initial state at version 0. A key
+// that is an empty string fails as in Handle.
 func (in *Instances[K, C, E, S]) Load(ctx context.Context, key K) (S, int64, error) {
+	if err := checkKey("load", key); err != nil {
+		var zero S
+		return zero, 0, err
+	}
 	return in.runner.Load(ctx, in.Stream(key))
+}
+
+// checkKey refuses an instance key that is an empty string: an ID left
+// unset, which would name the stream of no instance ("order-").
+func checkKey[K comparable](doing string, key K) error {
+	if v := reflect.ValueOf(key); v.Kind() == reflect.String && v.Len() == 0 {
+		return fmt.Errorf("%s: the instance key is empty; give the key of the instance the command is for: %w", doing, store.ErrInvalid)
+	}
+	return nil
 }
 
 // Stream returns the stream of the instance key.
