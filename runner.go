@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -823,11 +824,19 @@ func fingerprint(check *codec.JSONCheck, cmd any) (string, error) {
 // "*payments.Request" and before "A" in "decider.Either[example.com/x.A,int]".
 var qualifier = regexp.MustCompile(`[^\[\](){},;*\s]+\.`)
 
+// typeNames caches typeName by type.
+var typeNames sync.Map // reflect.Type → string
+
 // typeName returns v's type as "%T" writes it, without packages:
 // "*Request" for a *payments.Request, "Either[A,int]" for a
 // decider.Either[example.com/x.A,int].
 func typeName(v any) string {
-	return qualifier.ReplaceAllString(fmt.Sprintf("%T", v), "")
+	t := reflect.TypeOf(v)
+	if name, ok := typeNames.Load(t); ok {
+		return name.(string)
+	}
+	name, _ := typeNames.LoadOrStore(t, qualifier.ReplaceAllString(fmt.Sprintf("%T", v), ""))
+	return name.(string)
 }
 
 func (r *Runner[C, E, S]) encode(ctx context.Context, streamID string, version int64, events []E, cfg handleConfig) ([]store.Event, error) {
