@@ -68,7 +68,7 @@ func keyedTags[K comparable, E any](streams codec.Streams[K]) RunnerOption {
 				return tags(decider.Keyed[K, E]{Key: key, Value: e})
 			}
 		default:
-			panic(fmt.Sprintf("annals: annals.NewInstances: WithTags was given a %T, want a func(%v) []string or a func(%v) []string",
+			panic(fmt.Sprintf("annals: annals.NewInstances: WithTags was given a %T, want a func(%v) []string or a func(%v) []string; give each part of a composite options of its own",
 				c.tags, reflect.TypeFor[E](), reflect.TypeFor[decider.Keyed[K, E]]()))
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/saga"
+	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
 	"github.com/annals-dev/annals/view"
@@ -287,6 +288,18 @@ func TestConstructorsRefuseWhatCannotWork(t *testing.T) {
 	}
 	if msg := panicMessage(func() { annals.NewRunner[increment, incremented, int](s, counter, nil) }); !strings.Contains(msg, "mapper") {
 		t.Errorf("NewRunner with no mapper panicked with %q, want a message naming the mapper", msg)
+	}
+	// Options of another runner's types, as a composite's parts given
+	// one list would share them, name both types.
+	if msg := panicMessage(func() {
+		annals.NewRunner(s, counter, counterCodec(), annals.WithSnapshots(memory.New(), snapshot.Every(2), codec.NewJSON[tally]().Register("Tally", tally{})))
+	}); !strings.Contains(msg, "snapshot mapper of annals_test.tally states, and the runner's state is a int") || !strings.Contains(msg, "options of its own") {
+		t.Errorf("NewRunner with snapshots of another state panicked with %q, want both states named", msg)
+	}
+	if msg := panicMessage(func() {
+		annals.NewRunner(s, counter, counterCodec(), annals.WithTags(func(tally) []string { return nil }))
+	}); !strings.Contains(msg, "func(annals_test.tally) []string") || !strings.Contains(msg, "options of its own") {
+		t.Errorf("NewRunner with tags of other events panicked with %q, want both types named", msg)
 	}
 	if msg := panicMessage(func() {
 		annals.NewViewProjection(s, "v", view.View[tally, incremented]{}, counterCodec(), byStream)

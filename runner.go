@@ -141,7 +141,8 @@ func NewRunner[C, E, S any](s *Store, d decider.Decider[C, E, S], m codec.Mapper
 	if cfg.snapshots != nil {
 		sc, ok := cfg.snapshots.(*snapshotConfig[S])
 		if !ok {
-			panic(fmt.Sprintf("annals: annals.NewRunner: WithSnapshots was given a %T, want a snapshot mapper of the runner's state %v", cfg.snapshots, reflect.TypeFor[S]()))
+			panic(fmt.Sprintf("annals: annals.NewRunner: WithSnapshots was given a snapshot mapper of %v states, and the runner's state is a %v; give each runner, and each part of a composite, options of its own",
+				cfg.snapshots.(interface{ stateType() reflect.Type }).stateType(), reflect.TypeFor[S]()))
 		}
 		r.snaps = &snapshots[S]{snapshotConfig: *sc, timeout: cfg.snapshotTimeout}
 	}
@@ -152,7 +153,7 @@ func NewRunner[C, E, S any](s *Store, d decider.Decider[C, E, S], m codec.Mapper
 	case func(string, E) []string: // from NewInstances, which knows each stream's key
 		r.tags = tags
 	default:
-		panic(fmt.Sprintf("annals: annals.NewRunner: WithTags was given a %T, want a func(%v) []string of the runner's events", cfg.tags, reflect.TypeFor[E]()))
+		panic(fmt.Sprintf("annals: annals.NewRunner: WithTags was given a %T, want a func(%v) []string of the runner's events; give each runner, and each part of a composite, options of its own", cfg.tags, reflect.TypeFor[E]()))
 	}
 	return r
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/annals-dev/annals/codec"
@@ -61,6 +62,10 @@ type snapshotConfig[S any] struct {
 	policy snapshot.Policy
 	mapper codec.SnapshotMapper[S]
 }
+
+// stateType names S in the refusal of snapshots given to a runner of
+// another state.
+func (*snapshotConfig[S]) stateType() reflect.Type { return reflect.TypeFor[S]() }
 
 type snapshots[S any] struct {
 	snapshotConfig[S]
