@@ -3,6 +3,7 @@ package annals_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -356,4 +357,27 @@ func TestAnEvolvePanicOnACommandsEventsStoresNothing(t *testing.T) {
 		t.Fatalf("the command Evolve panics on: %q, want its panic", msg)
 	}
 	assertCounts(t, adapter, "c", 2)
+}
+
+// A stream ID or an idempotency key too long to store is refused with an
+// error that quotes only its start, not the megabyte it may be.
+func TestALongStreamIDOrKeyIsRefusedBriefly(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	r := annals.NewRunner(s, counter, counterCodec())
+	long := strings.Repeat("x", 1<<20)
+	_, handleErr := r.Handle(ctx, long, increment{})
+	_, _, loadErr := r.Load(ctx, long)
+	_, keyErr := r.Handle(ctx, "c", increment{}, annals.WithIdempotencyKey(long))
+	for what, err := range map[string]error{"Handle": handleErr, "Load": loadErr, "a long key": keyErr} {
+		if !errors.Is(err, store.ErrInvalid) || len(err.Error()) > 300 {
+			t.Errorf("%s: %d-byte error %.200q…, want store.ErrInvalid in a short error", what, len(fmt.Sprint(err)), fmt.Sprint(err))
+		}
+	}
+	if head, _ := s.Head(ctx); head != 0 {
+		t.Fatalf("head %d: a refused command stored events", head)
+	}
+	if _, err := r.Handle(ctx, "c", increment{}, annals.WithIdempotencyKey(strings.Repeat("k", annals.MaxIdempotencyKeyLen))); err != nil {
+		t.Fatalf("a key of the longest length: %v", err)
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // DefaultRetries is how many times [Runner.Handle] and [DCBRunner.Handle]
@@ -210,8 +211,9 @@ func WithMetadata(m store.Metadata) HandleOption {
 // stream; like any command, it also loads the stream's state, which on
 // a long stream wants [WithSnapshots] or [WithCache].
 //
-// A repeat is told from another command by the command's type and its
-// content as JSON: the same key with a command of other content fails
+// A repeat is told from another command by the name of the command's
+// type (without its package) and its content as JSON: the same key with
+// a command of other content fails
 // with [ErrIdempotencyKey]. So a keyed command must be one JSON encodes
 // whole: Handle refuses, with an error matching [codec.ErrUnencodable]
 // and storing nothing, a command whose fields are all unexported, that
@@ -221,10 +223,11 @@ func WithMetadata(m store.Metadata) HandleOption {
 // channel) to leave it out of the comparison. An empty key is refused
 // with an error matching [store.ErrInvalid], storing nothing: it is a key
 // that went missing (a request without its header), and the command
-// would otherwise run as often as it is sent.
+// would otherwise run as often as it is sent. So is a key longer than
+// [MaxIdempotencyKeyLen] bytes.
 //
-// The comparison keeps a fingerprint of the command (a hash of its type
-// and JSON) in the metadata of its first event, in clear: forgetting a
+// The comparison keeps a fingerprint of the command (a hash of its type's
+// name and JSON) in the metadata of its first event, in clear: forgetting a
 // data subject (codec.ForgetSubject) does not remove it, and a guessed
 // command can be checked against it. Keep personal data out of keyed
 // commands; carry an ID, and put the data in the events' personal fields.
@@ -237,8 +240,16 @@ func (c handleConfig) checkKey() error {
 	if c.keyed && c.key == "" {
 		return fmt.Errorf("the idempotency key is empty: pass the key the request carries, or no WithIdempotencyKey for a command that may take effect twice: %w", store.ErrInvalid)
 	}
+	if len(c.key) > MaxIdempotencyKeyLen {
+		return fmt.Errorf("the idempotency key %.32q… is %d bytes, the limit is %d: pass a shorter key, such as a hash of this one: %w", c.key, len(c.key), MaxIdempotencyKeyLen, store.ErrInvalid)
+	}
 	return nil
 }
+
+// MaxIdempotencyKeyLen is the longest idempotency key a command may carry,
+// in bytes: room for a request ID, or a saga's name and the event it
+// reacted to, and short enough to quote in an error.
+const MaxIdempotencyKeyLen = 1024
 
 // idempotentIDs is the namespace of the event IDs derived from
 // idempotency keys.
@@ -286,6 +297,10 @@ func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, op
 }
 
 func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, opts ...HandleOption) (Result[E, S], error) {
+	if err := check.StreamID(streamID); err != nil {
+		// Before the stream's ID is quoted in any error: it may be long.
+		return Result[E, S]{}, fmt.Errorf("handle command: %w", err)
+	}
 	cfg := newHandleConfig(opts)
 	if err := cfg.checkKey(); err != nil {
 		return Result[E, S]{}, fmt.Errorf("handle command on stream %q: %w", streamID, err)
@@ -953,6 +968,10 @@ var errSnapshotAhead = errors.New("snapshot is ahead of the stream")
 // version that keep accepts. With verify, it first checks that the stream
 // has an event at version, and fails with errSnapshotAhead if not.
 func (r *Runner[C, E, S]) fold(ctx context.Context, streamID string, state S, version int64, keep func(store.Record) bool, verify bool) (S, int64, error) {
+	if err := check.StreamID(streamID); err != nil {
+		// Before the stream's ID is quoted in any error: it may be long.
+		return state, version, fmt.Errorf("load: %w", err)
+	}
 	from := version + 1
 	if verify {
 		from = version
