@@ -290,6 +290,9 @@ func TestConstructorsRefuseWhatCannotWork(t *testing.T) {
 	if msg := panicMessage(func() { annals.NewRunner[increment, incremented, int](s, counter, nil) }); !strings.Contains(msg, "mapper") {
 		t.Errorf("NewRunner with no mapper panicked with %q, want a message naming the mapper", msg)
 	}
+	if msg := panicMessage(func() { annals.NewRunner(s, counter, (*codec.JSON[incremented])(nil)) }); !strings.Contains(msg, "mapper") {
+		t.Errorf("NewRunner with a nil *codec.JSON panicked with %q, want a message naming the mapper", msg)
+	}
 	// Options of another runner's types, as a composite's parts given
 	// one list would share them, name both types.
 	if msg := panicMessage(func() {

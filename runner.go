@@ -18,6 +18,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/samber/lo"
+
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/store"
@@ -128,7 +130,7 @@ func JitterBackoff(attempt int) time.Duration {
 // panics when s, d's Decide or Evolve, or m is nil, and when a
 // [WithSnapshots] option's state type is not S.
 func NewRunner[C, E, S any](s *Store, d decider.Decider[C, E, S], m codec.Mapper[E], opts ...RunnerOption) *Runner[C, E, S] {
-	if s == nil || d.Decide == nil || d.Evolve == nil || m == nil {
+	if s == nil || d.Decide == nil || d.Evolve == nil || lo.IsNil(m) {
 		panic("annals: annals.NewRunner: the store, the decider's Decide and Evolve, and the mapper must not be nil")
 	}
 	cfg := runnerConfig{retries: DefaultRetries, backoff: JitterBackoff, snapshotTimeout: DefaultSnapshotTimeout}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/samber/lo"
+
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/saga"
@@ -146,7 +148,7 @@ func NewSaga[E, C any](s *Store, name string, sg saga.Saga[E, C], mapper codec.M
 // It panics when s, p's Evolve or React, mapper, key or dispatch is nil,
 // or when JSON would lose the content of S (see [NewViewProjection]).
 func NewProcess[S, E, C any](s *Store, name string, p saga.Process[S, E, C], mapper codec.Mapper[E], key func(store.Record, E) (string, bool), dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[S, E, C] {
-	if s == nil || p.Evolve == nil || p.React == nil || mapper == nil || key == nil || dispatch == nil {
+	if s == nil || p.Evolve == nil || p.React == nil || lo.IsNil(mapper) || key == nil || dispatch == nil {
 		panic(fmt.Sprintf("annals: NewProcess(%q): the store, the process's Evolve and React, the mapper, the key function and the dispatcher must not be nil", name))
 	}
 	var cfg sagaConfig[C]

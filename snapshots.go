@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/samber/lo"
+
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
@@ -38,7 +40,7 @@ const DefaultSnapshotTimeout = 2 * time.Second
 // state loaded from a snapshot then has it empty where a replay filled
 // it. Export what Evolve builds up, or keep it out of S.
 func WithSnapshots[S any](st snapshot.Store, policy snapshot.Policy, m codec.SnapshotMapper[S]) RunnerOption {
-	if st == nil || m == nil {
+	if lo.IsNil(st) || lo.IsNil(m) {
 		panic("annals: annals.WithSnapshots: nil snapshot store or state mapper")
 	}
 	return func(c *runnerConfig) {

@@ -37,7 +37,7 @@ type ViewProjection[S, E any] struct {
 // to do: these are mistakes of the program, found when it starts rather
 // than when a state is first saved.
 func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mapper codec.Mapper[E], key func(store.Record, E) (string, bool), opts ...ConsumerOption) *ViewProjection[S, E] {
-	if s == nil || v.Evolve == nil || mapper == nil || key == nil {
+	if s == nil || v.Evolve == nil || lo.IsNil(mapper) || key == nil {
 		panic(fmt.Sprintf("annals: NewViewProjection(%q): the store, the view's Evolve, the mapper and the key function must not be nil", name))
 	}
 	stateJSON := newStateJSON[S](fmt.Sprintf("view %q: state", name))
