@@ -24,6 +24,6 @@ func ExampleJSON_Err() {
 	fmt.Println(errors.Is(err, codec.ErrUnencodable))
 	// Output:
 	// true
-	// register "Either" (decider.Either[int,string]): the type has no exported fields (only left, right, isRight) and does not implement json.Marshaler, so JSON would store every value as {}; a sum of package decider is stored by its parts: build its mapper with codec.NewSum from a mapper per case, which stores each case as its part alone: unencodable type
+	// register "Either" (decider.Either[int,string]): the type has no exported fields (only left, right, isRight) and does not implement json.Marshaler, so JSON would store every value as {}; a sum of package decider is stored by its parts: for events that are the sum, build their mapper with codec.NewSum from a mapper per case, which stores each case as its part alone; in a field, or in a view's or process's state, hold each case in a field of its own instead (a pointer per case, all nil but one): unencodable type
 	// true
 }

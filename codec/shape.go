@@ -46,7 +46,7 @@ const (
 	fixIface  = "use a concrete type, or implement json.Marshaler and json.Unmarshaler on the enclosing type"
 	fixSample = "make MarshalJSON and UnmarshalJSON inverse, or export the fields that hold the value's content"
 	fixKeyed  = "a decider.Keyed event is stored in its instance's stream, as its Value alone: build its mapper with codec.NewKeyed from the Value's mapper"
-	fixSum    = "a sum of package decider is stored by its parts: build its mapper with codec.NewSum from a mapper per case, which stores each case as its part alone"
+	fixSum    = "a sum of package decider is stored by its parts: for events that are the sum, build their mapper with codec.NewSum from a mapper per case, which stores each case as its part alone; in a field, or in a view's or process's state, hold each case in a field of its own instead (a pointer per case, all nil but one)"
 )
 
 // fault is a reason why values of a registered type would not survive

@@ -487,7 +487,7 @@ func TestNewSumPanicsOnAProgrammingError(t *testing.T) {
 // says which mapper stores it.
 func TestJSONPointsSumsToTheirMappers(t *testing.T) {
 	for sample, says := range map[any]string{
-		decider.Right[lit](noted{}):                       "build its mapper with codec.NewSum",
+		decider.Right[lit](noted{}):                       "build their mapper with codec.NewSum",
 		decider.Keyed[string, accountEvent]{Key: "k"}:     "build its mapper with codec.NewKeyed",
 		decider.Pair[lit, decider.Either[lit, noted]]{}:   "at .Second, decider.Either",
 		decider.Keyed[string, decider.Either[lit, lit]]{}: "codec.NewSum",
