@@ -420,6 +420,13 @@ func TestVerifyFindsProblems(t *testing.T) {
 	if r := tool(t, ctx, url, "stream", "-from", "3", "dog-1"); r.status != 0 {
 		t.Errorf("stream of a stream from after its gap: %+v", r)
 	}
+	// A type no append writes.
+	if _, err := db.ExecContext(ctx, `UPDATE annals_events SET type = '' WHERE position = 3`); err != nil {
+		t.Fatal(err)
+	}
+	if r := tool(t, ctx, url, "verify"); r.status != 1 || !strings.Contains(r.stdout, `event dog-1@3 at position 3 has type "" and schema version 1`) {
+		t.Errorf("verify of an event without a type: %+v", r)
+	}
 }
 
 // A record the store cannot read (its metadata changed by hand) is one

@@ -119,6 +119,9 @@ func verify(ctx context.Context, s store.Store, dec *decoder, rep *verifyReport,
 				rep.problem("stream %q jumps from version %d to %d at position %d", r.StreamID, last, r.Version, r.Position)
 			}
 			versions[r.StreamID] = r.Version
+			if r.Type == "" || r.SchemaVersion < 1 {
+				rep.problem("event %s@%d at position %d has type %q and schema version %d, which no append writes (every event has a type, and a schema version from 1)", r.StreamID, r.Version, r.Position, r.Type, r.SchemaVersion)
+			}
 			switch p := dec.record(ctx, r); {
 			case p.ok:
 				rep.Read++
