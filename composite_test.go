@@ -298,11 +298,6 @@ func TestNewCompositePanicsOnPartsThatDoNotFit(t *testing.T) {
 		"not a sum":          {func() { annals.NewComposite(decider.Many[string](concert), newConcerts(s)) }, "must be sums of package decider"},
 		"a state of no part": {func() { annals.NewComposite(plain, newConcerts(s), newAccounts(s)) }, "its state must have a field per part"},
 		"two stores":         {func() { annals.NewComposite(library, newConcerts(s), newAccounts(other)) }, "part 1 runs on another store"},
-		"one stream prefix": {func() {
-			annals.NewComposite(library,
-				annals.NewInstances(s, concert, codec.NewKeyed(codec.StreamPrefix[string]("shared-"), concertCodec())),
-				annals.NewInstances(s, accounts, codec.NewKeyed(codec.StreamPrefix[string]("shared-"), codec.Mapper[accountEvent](accountCodec()))))
-		}, "cannot be told apart"},
 	} {
 		func() {
 			defer func() {

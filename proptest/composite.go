@@ -19,10 +19,8 @@ import (
 // the same message, and nothing stored), and after each command the
 // instances of the pure fold's state load back from their streams
 // exactly as the fold has them. It catches parts built from other
-// deciders than d combines, streams of two kinds that meet (those of
-// codec.StreamPrefix NewComposite refuses itself, which the check
-// reports; those of Streams functions of your own only show here), and
-// events or states that do not survive the store.
+// deciders than d combines, streams of two kinds that meet, and events
+// or states that do not survive the store.
 //
 // newComposite returns the composite of one run, built on streams that
 // no other run writes (a stream prefix per run) or on a store of its own,
