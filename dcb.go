@@ -511,7 +511,7 @@ func (r *DCBRunner[C, E, S]) alreadyDone(ctx context.Context, q store.Query, evo
 			return DCBResult[E, S]{}, false, fmt.Errorf("handle command: look up idempotency key %q: %w", cfg.key, err)
 		}
 		if got := rec.Metadata.Extra[idempotencyExtra]; rec.ID != EventID(cfg.key, 0) || got != cfg.fingerprint {
-			return DCBResult[E, S]{}, false, fmt.Errorf("handle command: idempotency key %q was first used with another command, of another type name or content: %w", cfg.key, ErrIdempotencyKey)
+			return DCBResult[E, S]{}, false, fmt.Errorf("handle command: idempotency key %q was first used with another command, of another type or content: %w", cfg.key, ErrIdempotencyKey)
 		}
 		state, pos, err := r.fold(ctx, q, evolve, state, pos)
 		if err != nil {

@@ -26,8 +26,14 @@ type deposit struct{ Amount int }
 // MovedDeposit returns a deposit of amount as a command of the moved type.
 func MovedDeposit(amount int) any { return deposit{Amount: amount} }
 
-// TypeName is typeName, for tests.
-var TypeName = typeName
+// namedDeposit is the moved deposit naming the type it was before the move.
+type namedDeposit struct{ Amount int }
+
+func (namedDeposit) CommandName() string { return "annals_test.deposit" }
+
+// NamedMovedDeposit returns a deposit of amount as a command of the moved
+// type that names its former type.
+func NamedMovedDeposit(amount int) any { return namedDeposit{Amount: amount} }
 
 // DescribeCommand is describeCommand, for tests.
 var DescribeCommand = describeCommand

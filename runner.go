@@ -11,9 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
-	"regexp"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -213,9 +211,9 @@ func WithMetadata(m store.Metadata) HandleOption {
 // stream; like any command, it also loads the stream's state, which on
 // a long stream wants [WithSnapshots] or [WithCache].
 //
-// A repeat is told from another command by the name of the command's
-// type (without its package) and its content as JSON: the same key with
-// a command of other content fails
+// A repeat is told from another command by the command's type (as "%T"
+// writes it, or as its [CommandNamer] method names it) and its content as
+// JSON: the same key with a command of another type or content fails
 // with [ErrIdempotencyKey]. So a keyed command must be one JSON encodes
 // whole: Handle refuses, with an error matching [codec.ErrUnencodable]
 // and storing nothing, a command whose fields are all unexported, that
@@ -228,8 +226,8 @@ func WithMetadata(m store.Metadata) HandleOption {
 // would otherwise run as often as it is sent. So is a key longer than
 // [MaxIdempotencyKeyLen] bytes.
 //
-// The comparison keeps a fingerprint of the command (a hash of its type's
-// name and JSON) in the metadata of its first event, in clear: forgetting a
+// The comparison keeps a fingerprint of the command (a hash of its type
+// and JSON) in the metadata of its first event, in clear: forgetting a
 // data subject (codec.ForgetSubject) does not remove it, and a guessed
 // command can be checked against it. Keep personal data out of keyed
 // commands; carry an ID, and put the data in the events' personal fields.
@@ -768,7 +766,7 @@ func (r *Runner[C, E, S]) keyedEvents(ctx context.Context, streamID string, cfg 
 	}
 	fingerprinted := func(rec store.Record) error {
 		if got := rec.Metadata.Extra[idempotencyExtra]; got != "" && got != cfg.fingerprint {
-			return fmt.Errorf("handle command on stream %q: idempotency key %q was first used with another command (version %d), of another type name or content: %w", streamID, cfg.key, rec.Version, ErrIdempotencyKey)
+			return fmt.Errorf("handle command on stream %q: idempotency key %q was first used with another command (version %d), of another type or content: %w", streamID, cfg.key, rec.Version, ErrIdempotencyKey)
 		}
 		return nil
 	}
@@ -818,10 +816,9 @@ func (r *Runner[C, E, S]) keyedEvents(ctx context.Context, streamID string, cfg 
 	return first, last, nil
 }
 
-// fingerprint identifies a command by its type's name and its content as
-// JSON, so that an idempotency key reused for another command is caught.
-// The name leaves out packages (see [typeName]), so a command type moved
-// to another package still matches the commands stored before it moved. A
+// fingerprint identifies a command by its type (see [CommandNamer]) and
+// its content as JSON, so that an idempotency key reused for another
+// command is caught. A
 // command whose content JSON would lose, whole or in part, is refused:
 // two commands could not be told apart ({} for a struct whose fields are
 // all unexported, or strings that differ only in bytes that are not
@@ -833,28 +830,27 @@ func fingerprint(check *codec.JSONCheck, cmd any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(append(append([]byte(typeName(cmd)), 0), data...))
+	sum := sha256.Sum256(append(append([]byte(commandName(cmd)), 0), data...))
 	return hex.EncodeToString(sum[:16]), nil
 }
 
-// qualifier is a package's path or name and the dot before a type's name
-// in a Go type's string: what "%T" writes before "Request" in
-// "*payments.Request" and before "A" in "decider.Either[example.com/x.A,int]".
-var qualifier = regexp.MustCompile(`[^\[\](){},;*\s]+\.`)
+// CommandNamer is implemented by a command that names its own type for
+// the fingerprints of idempotency keys (see [WithIdempotencyKey]), in
+// place of the type as "%T" writes it ("payments.Request"). A command
+// type moved to another package, or renamed, keeps the keys stored
+// before by returning the name it had then:
+//
+//	func (Request) CommandName() string { return "payments.Request" }
+type CommandNamer interface {
+	CommandName() string
+}
 
-// typeNames caches typeName by type.
-var typeNames sync.Map // reflect.Type → string
-
-// typeName returns v's type as "%T" writes it, without packages:
-// "*Request" for a *payments.Request, "Either[A,int]" for a
-// decider.Either[example.com/x.A,int].
-func typeName(v any) string {
-	t := reflect.TypeOf(v)
-	if name, ok := typeNames.Load(t); ok {
-		return name.(string)
+// commandName names cmd's type in its fingerprint.
+func commandName(cmd any) string {
+	if n, ok := cmd.(CommandNamer); ok {
+		return n.CommandName()
 	}
-	name, _ := typeNames.LoadOrStore(t, qualifier.ReplaceAllString(fmt.Sprintf("%T", v), ""))
-	return name.(string)
+	return fmt.Sprintf("%T", cmd)
 }
 
 func (r *Runner[C, E, S]) encode(ctx context.Context, streamID string, version int64, events []E, cfg handleConfig) ([]store.Event, error) {
