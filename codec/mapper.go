@@ -2,6 +2,7 @@ package codec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -275,7 +276,13 @@ func (m *Pipeline[T]) decode(name string, schema int, data []byte) (T, error) {
 		var zero T
 		return zero, err
 	}
-	return m.codec.Decode(p.Type, p.Version, p.Data)
+	v, err := m.codec.Decode(p.Type, p.Version, p.Data)
+	if err != nil && (p.Type != name || p.Version != schema) && errors.Is(err, store.ErrCorrupt) {
+		// The payload the codec could not read is the upcasters', not
+		// the store's: the record is as written.
+		return v, fmt.Errorf("the upcasters brought %q v%d to %q v%d, which the codec cannot read (%v): fix the upcaster: %w", name, schema, p.Type, p.Version, err, ErrSchemaVersion)
+	}
+	return v, err
 }
 
 // pipeline is the part of a Pipeline that does not depend on the value

@@ -242,6 +242,24 @@ func TestJSONDecodeSaysWhatIsWrongWithAPayload(t *testing.T) {
 	}
 }
 
+// JSON that does not parse is corrupt when it comes from the store, and
+// an upcaster's fault when an upcaster wrote it: the record is as written.
+func TestAnUpcastersInvalidJSONIsNotCorruption(t *testing.T) {
+	type added struct {
+		Cents int `json:"cents"`
+	}
+	broken := upcast.New().Add("ItemAdded", 1, func([]byte) ([]byte, error) { return []byte(`{"cents":`), nil })
+	m := codec.NewMapper(codec.NewJSON[added]().RegisterVersion("ItemAdded", 2, added{}), codec.WithUpcaster(broken))
+	_, err := m.FromRecord(context.Background(), store.Record{StreamID: "c", Version: 1, Type: "ItemAdded", SchemaVersion: 1, Data: []byte(`{"cents":3}`)})
+	if errors.Is(err, store.ErrCorrupt) || !errors.Is(err, codec.ErrSchemaVersion) || !strings.Contains(err.Error(), "fix the upcaster") {
+		t.Fatalf("an upcaster writing invalid JSON: %v; want ErrSchemaVersion naming the upcaster, not store.ErrCorrupt", err)
+	}
+	_, err = m.FromRecord(context.Background(), store.Record{StreamID: "c", Version: 1, Type: "ItemAdded", SchemaVersion: 2, Data: []byte(`{"cents":`)})
+	if !errors.Is(err, store.ErrCorrupt) {
+		t.Fatalf("a stored payload that is not JSON: %v; want store.ErrCorrupt", err)
+	}
+}
+
 func TestDecompressionBombIsRefused(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compresses 64 MiB")

@@ -358,6 +358,24 @@ func TestEncodeRefusesWhatJSONCannotWrite(t *testing.T) {
 	}
 }
 
+// Numbers at the edges: an empty json.Number, which encoding/json writes
+// as 0; zeros written many ways; and numbers too small for a float64,
+// however large their exponent (the check of those does not grow with it).
+func TestEncodeJSONNumberEdges(t *testing.T) {
+	type measured struct{ Attrs map[string]any }
+	c := codec.NewJSON[measured]().Register("Measured", measured{})
+	for n, stored := range map[string]bool{
+		"": true, "0": true, "-0": true, "0.000": true, "0e-99999": true, "-0.0E+5": true,
+		"1e-400": false, "1e-1000000": false, "-2.5e-9999999": false,
+		"1" + strings.Repeat("0", 900): false,
+	} {
+		_, _, data, err := c.Encode(measured{map[string]any{"n": json.Number(n)}})
+		if stored && err != nil || !stored && !errors.Is(err, codec.ErrUnencodable) {
+			t.Errorf("json.Number(%.20q): %s, %v; want stored %v", n, data, err, stored)
+		}
+	}
+}
+
 // JSON writes a time's offset to the minute, so a time in a zone whose
 // offset has seconds (local mean times before the 20th century's zones)
 // would be read back as another instant: Encode refuses it, wherever the

@@ -710,14 +710,31 @@ func inexactInteger(v reflect.Value, below bool) ([]string, reflect.Value, bool)
 // through a float64: whether the float64 nearest to it writes the same
 // number, as 0.1 and 1e300 do and 9007199254740993 does not.
 func floatHolds(n string) bool {
+	if n == "" {
+		return true // encoding/json writes an empty json.Number as 0
+	}
 	f, err := strconv.ParseFloat(n, 64)
-	if err != nil {
+	switch {
+	case err != nil:
 		return false // beyond a float64's range: it would not decode
+	case f == 0:
+		// Zero, or a number too small for a float64: which, by its
+		// digits, without the exact arithmetic below, whose cost grows
+		// with the exponent ("1e-1000000").
+		mantissa, _, _ := strings.Cut(strings.ToLower(n), "e")
+		return strings.Trim(mantissa, "+-0.") == ""
+	case len(n) > maxExactDigits:
+		return false // more digits than any float64 is written with
 	}
 	want, ok1 := new(big.Rat).SetString(n)
 	got, ok2 := new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))
 	return ok1 && ok2 && want.Cmp(got) == 0
 }
+
+// maxExactDigits bounds the JSON numbers floatHolds compares exactly: a
+// float64 is written in at most 24 characters, and a number of 800
+// (zeros padding it out, say) is as far as the check goes.
+const maxExactDigits = 800
 
 // leaf reports a kind that holds no interface.
 func leaf(t reflect.Type) bool {
