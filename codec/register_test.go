@@ -383,11 +383,14 @@ func TestEncodeJSONNumberEdges(t *testing.T) {
 // the same instant.
 func TestEncodeRefusesATimeJSONWouldMove(t *testing.T) {
 	type (
+		stamp struct{ time.Time } // written as its time
 		shift struct {
-			At     time.Time
-			Ends   *time.Time
-			Breaks []time.Time
-			ByName map[string]time.Time
+			At      time.Time
+			Ends    *time.Time
+			Breaks  []time.Time
+			ByName  map[string]time.Time
+			Stamped stamp
+			ByTime  map[time.Time]int
 		}
 	)
 	c := codec.NewJSON[shift]().Register("Shift", shift{})
@@ -399,7 +402,7 @@ func TestEncodeRefusesATimeJSONWouldMove(t *testing.T) {
 		}
 		tm := time.Unix(rapid.Int64Range(-4e9, 2e9).Draw(t, "unix"), 0).In(loc)
 		var v shift
-		switch where := rapid.IntRange(0, 3).Draw(t, "where"); where {
+		switch where := rapid.IntRange(0, 5).Draw(t, "where"); where {
 		case 0:
 			v.At = tm
 		case 1:
@@ -408,6 +411,10 @@ func TestEncodeRefusesATimeJSONWouldMove(t *testing.T) {
 			v.Breaks = []time.Time{time.Unix(0, 0).UTC(), tm}
 		case 3:
 			v.ByName = map[string]time.Time{"lunch": tm}
+		case 4:
+			v.Stamped = stamp{tm}
+		case 5:
+			v.ByTime = map[time.Time]int{tm: 1}
 		}
 		raw, _ := json.Marshal(tm)
 		var back time.Time

@@ -110,6 +110,9 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 		in.times = true
 		return nil
 	}
+	if _, ok := embeddedTime(t); ok || t.Kind() == reflect.Map && t.Key() == timeType {
+		in.times = true // written as a time (its promoted methods), or keyed by times
+	}
 
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -822,6 +825,14 @@ func (c *JSONCheck) badZone(v reflect.Value, addr bool) (at []string, tm time.Ti
 		}
 		return c.badZone(v.Elem(), true)
 	}
+	if i, ok := embeddedTime(t); ok {
+		// Written by the time's own methods, promoted.
+		f := v.Field(i)
+		if f.Kind() == reflect.Pointer && f.IsNil() {
+			return nil, tm, false
+		}
+		return c.badZone(f, addr)
+	}
 	if _, ok := encoderOf(t, addr); ok {
 		return nil, tm, false
 	}
@@ -846,16 +857,39 @@ func (c *JSONCheck) badZone(v reflect.Value, addr bool) (at []string, tm time.Ti
 			}
 		}
 	case reflect.Map:
-		if !c.shapeOf(t.Elem()).times {
+		keys, values := t.Key() == timeType, c.shapeOf(t.Elem()).times
+		if !keys && !values {
 			return nil, tm, false
 		}
 		for it := v.MapRange(); it.Next(); {
-			if at, tm, bad = c.badZone(it.Value(), false); bad {
-				return append(at, fmt.Sprintf("[%#v]", it.Key())), tm, true
+			if keys {
+				if _, tm, bad = c.badZone(it.Key(), false); bad {
+					return []string{fmt.Sprintf(" key %v", tm)}, tm, true
+				}
+			}
+			if values {
+				if at, tm, bad = c.badZone(it.Value(), false); bad {
+					return append(at, fmt.Sprintf("[%#v]", it.Key())), tm, true
+				}
 			}
 		}
 	}
 	return nil, tm, false
+}
+
+// embeddedTime returns the index of the time.Time (or *time.Time) that
+// struct t embeds, whose methods JSON then calls to write t: t is written
+// as that time alone.
+func embeddedTime(t reflect.Type) (int, bool) {
+	if t.Kind() != reflect.Struct {
+		return 0, false
+	}
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Anonymous && (f.Type == timeType || f.Type == reflect.PointerTo(timeType)) {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // timeFieldsOf returns the fields of struct t that JSON encodes and that
