@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/samber/lo"
 	"pgregory.net/rapid"
 
@@ -99,7 +100,7 @@ func TestInstancesRunOneStreamPerInstance(t *testing.T) {
 	// An empty key is an ID left unset: it names no instance, through
 	// the instances or a composite of them.
 	head, _ := s.Head(ctx)
-	if _, err := concerts.Handle(ctx, decider.Keyed[string, Buy]{}); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "instance key is empty") {
+	if _, err := concerts.Handle(ctx, decider.Keyed[string, Buy]{}); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "an ID left unset") {
 		t.Fatalf("a command with an empty key: %v, want store.ErrInvalid", err)
 	}
 	if _, err := annals.NewComposite(library, concerts, newAccounts(s)).Handle(ctx, buy("")); !errors.Is(err, store.ErrInvalid) {
@@ -108,6 +109,14 @@ func TestInstancesRunOneStreamPerInstance(t *testing.T) {
 	if _, _, err := concerts.Load(ctx, ""); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("Load with an empty key: %v, want store.ErrInvalid", err)
 	}
+	byID := annals.NewInstances(s, concert, codec.NewKeyed(codec.StreamPrefix[uuid.UUID]("concert-by-id-"), concertCodec()))
+	if _, err := byID.Handle(ctx, decider.Keyed[uuid.UUID, Buy]{Key: uuid.Nil}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("a command with the nil UUID as its key: %v, want store.ErrInvalid", err)
+	}
+	if _, err := byID.Handle(ctx, decider.Keyed[uuid.UUID, Buy]{Key: uuid.New()}); err != nil {
+		t.Fatalf("a command with a UUID key: %v", err)
+	}
+	head++ // the UUID-keyed seat
 	if after, _ := s.Head(ctx); after != head {
 		t.Fatalf("the head moved from %d to %d: commands with empty keys stored events", head, after)
 	}

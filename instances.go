@@ -80,8 +80,9 @@ func keyedTags[K comparable, E any](streams codec.Streams[K]) RunnerOption {
 // with the same outcomes, and its Result is the instance's: its events,
 // its state and its stream's version.
 //
-// A key that is an empty string names no instance (an ID left unset) and
-// fails with an error matching [store.ErrInvalid], storing nothing.
+// A key that is an empty string or a zero array (uuid.Nil) names no
+// instance (an ID left unset) and fails with an error matching
+// [store.ErrInvalid], storing nothing.
 func (in *Instances[K, C, E, S]) Handle(ctx context.Context, cmd decider.Keyed[K, C], opts ...HandleOption) (Result[E, S], error) {
 	if err := checkKey("handle command", cmd.Key); err != nil {
 		return Result[E, S]{}, err
@@ -91,7 +92,7 @@ func (in *Instances[K, C, E, S]) Handle(ctx context.Context, cmd decider.Keyed[K
 
 // Load returns the current state and version of the instance key. An
 // instance with no events is in the initial state at version 0. A key
-// that is an empty string fails as in Handle.
+// that is an empty string or a zero array fails as in Handle.
 func (in *Instances[K, C, E, S]) Load(ctx context.Context, key K) (S, int64, error) {
 	if err := checkKey("load", key); err != nil {
 		var zero S
@@ -100,11 +101,12 @@ func (in *Instances[K, C, E, S]) Load(ctx context.Context, key K) (S, int64, err
 	return in.runner.Load(ctx, in.Stream(key))
 }
 
-// checkKey refuses an instance key that is an empty string: an ID left
-// unset, which would name the stream of no instance ("order-").
+// checkKey refuses an instance key that is an empty string or a zero
+// array (a UUID's): an ID left unset, which would name the stream of no
+// instance ("order-"). A zero number may be an ID, and passes.
 func checkKey[K comparable](doing string, key K) error {
-	if v := reflect.ValueOf(key); v.Kind() == reflect.String && v.Len() == 0 {
-		return fmt.Errorf("%s: the instance key is empty; give the key of the instance the command is for: %w", doing, store.ErrInvalid)
+	if v := reflect.ValueOf(key); v.IsZero() && (v.Kind() == reflect.String || v.Kind() == reflect.Array) {
+		return fmt.Errorf("%s: the instance key is the zero %v, an ID left unset; give the key of the instance the command is for: %w", doing, v.Type(), store.ErrInvalid)
 	}
 	return nil
 }

@@ -688,12 +688,15 @@ func follow(ctx context.Context, s *Store, name string, cfg consumerConfig, step
 			}()
 		}
 	}
+	leased := s.locker != nil && cfg.lease
 	lost := 0
 	for {
 		n, at, err := step(ctx)
-		if lostCommit(ctx, err) && lost < maxLostCommits {
+		if !leased && lostCommit(ctx, err) && lost < maxLostCommits {
 			// Another instance (run without the lease) committed the
-			// batch first: its progress, so go on from there.
+			// batch first: its progress, so go on from there. Under the
+			// lease no other instance commits, and a lost commit says
+			// the lease is gone: Run returns, to take it again.
 			lost++
 			if err := sleep(ctx, JitterBackoff(lost)); err != nil {
 				return context.Cause(ctx)
