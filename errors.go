@@ -53,7 +53,7 @@ type StoredError struct {
 
 // Error says what was stored and what failed after.
 func (e *StoredError) Error() string {
-	return fmt.Sprintf("stream %q: stored up to version %d, then: %v", e.StreamID, e.Version, e.Err)
+	return fmt.Sprintf("stream %q: the write is stored, up to version %d; what failed after it: %v", e.StreamID, e.Version, e.Err)
 }
 
 // Is makes errors.Is(err, ErrStored) true.

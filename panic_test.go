@@ -89,6 +89,11 @@ func TestAPanicInASyncConsumerStopsOnlyIt(t *testing.T) {
 			if !errors.Is(err, annals.ErrStored) || !errors.As(err, &stopped) || !errors.As(err, &panicked) {
 				t.Fatalf("the command whose event panicked got %v, want ErrStored with a ConsumerError caused by a PanicError", err)
 			}
+			// The message says first that the write is done, whatever the
+			// consumer's error says after it.
+			if !strings.HasPrefix(err.Error(), `stream "c": the write is stored, up to version 3; what failed after it: `) {
+				t.Fatalf("the command's error reads %q", err)
+			}
 			if stopped.Position != 3 || !strings.Contains(panicked.Error(), "cannot take 3") || len(panicked.Stack) == 0 {
 				t.Fatalf("stopped at %d with %q, want position 3, the panic's value and its stack", stopped.Position, panicked.Error())
 			}
