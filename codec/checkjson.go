@@ -44,7 +44,8 @@ func (c *JSONCheck) shapeOf(t reflect.Type) shape {
 // an error matching [ErrUnencodable] that says where in v's type the
 // content would be lost and what to do. It makes the checks of
 // [JSON.Register] on v's type (a struct whose fields are all unexported
-// would be stored as {}; a channel or a function cannot be encoded; a
+// would be stored as {}, an unexported field beside exported ones would be
+// left out; a channel or a function cannot be encoded; a
 // method JSON would not call) and those of [JSON.Encode] on v's value:
 // what it holds in fields of type any, and its times. A nil v holds
 // nothing and passes. doing names the check in the error, such as

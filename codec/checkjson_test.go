@@ -26,7 +26,15 @@ func TestJSONCheck(t *testing.T) {
 			N     int
 			Reply chan error `json:"-"`
 		}
-		holder  struct{ V any }
+		holder struct{ V any }
+		partly struct {
+			N int
+			n int
+		}
+		dashedN struct {
+			N int
+			n int `json:"-"`
+		}
 		onlyTag struct {
 			Reply chan error `json:"-"`
 		}
@@ -49,6 +57,8 @@ func TestJSONCheck(t *testing.T) {
 		{"a tagged channel", tagged{N: 1, Reply: make(chan error)}, ""},
 		{"any holding an int", holder{V: 1}, ""},
 		{"unexported fields", hidden{1}, "no exported fields (only n)"},
+		{"an unexported field beside an exported one", partly{1, 2}, "has unexported fields (n)"},
+		{"an unexported field tagged -", dashedN{1, 2}, ""},
 		{"a channel", withChan{N: 1}, "chan"},
 		{"every field tagged -", onlyTag{Reply: make(chan error)}, `every one tagged json:"-" (Reply)`},
 		{"embedded fields of the same name", clash{}, `fields .xa.X and .xb.X that JSON names "X"`},

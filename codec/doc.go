@@ -58,6 +58,10 @@
 //   - a struct with fields but none that JSON encodes (all unexported, or
 //     all tagged json:"-"), unless it marshals itself; an empty struct,
 //     the way to declare an event with no content, passes;
+//   - a struct with an unexported field beside exported ones, unless it
+//     marshals itself: JSON neither stores nor reads that field, so a
+//     value would load back without it. Tag such a field json:"-" when
+//     it holds nothing that must be kept;
 //   - fields of one JSON name of which JSON stores none, such as two
 //     embedded structs with an X at the same depth; a field hidden by a
 //     shallower one of its name (a struct's own X over an embedded X), or

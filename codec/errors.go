@@ -24,7 +24,8 @@ var (
 	ErrUnknownEncoding = errors.New("unknown encoding")
 	// ErrUnencodable reports a type whose values a codec would store
 	// without their content, such as a struct whose fields are all
-	// unexported, which JSON stores as {}. [JSON] refuses such a type when
+	// unexported, which JSON stores as {}, or one with an unexported field
+	// beside exported ones, which JSON leaves out. [JSON] refuses such a type when
 	// it is registered and then fails every encode and decode with the
 	// refusal; see [JSON.RegisterVersion]. [JSON.Encode] returns it too
 	// for a value it would store changed, such as one holding a string

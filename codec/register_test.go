@@ -32,6 +32,16 @@ type (
 		amount int
 		note   string
 	}
+	// partlyHidden has content JSON stores and one field it does not.
+	partlyHidden struct {
+		Guest  string
+		nights int
+	}
+	// partlyDashed leaves its unexported field out on purpose.
+	partlyDashed struct {
+		Guest string
+		cache int `json:"-"`
+	}
 	// eitherLike is decider.Either by another name: one of two values,
 	// with the choice in an unexported flag.
 	eitherLike struct {
@@ -152,6 +162,8 @@ func TestRegisterRefusesWhatJSONWouldLose(t *testing.T) {
 		says   string // part of the error that says what is wrong
 	}{
 		{"only unexported fields", onlyUnexported{}, "no exported fields (only amount, note)"},
+		{"an unexported field beside exported ones", partlyHidden{Guest: "Ada", nights: 2}, `has unexported fields (nights) that JSON neither stores nor reads, so a value would load back without them; export them, tag them json:"-"`},
+		{"an unexported field in a nested struct", struct{ Stay partlyHidden }{}, "at .Stay, codec_test.partlyHidden has unexported fields (nights)"},
 		{"decider.Either", decider.Left[accountOpened, moneyDeposited](accountOpened{CustomerID: "c-1"}), "no exported fields (only left, right, isRight)"},
 		{"zero decider.Either", decider.Either[int, string]{}, "no exported fields"},
 		{"Either-like struct", eitherLike{}, "no exported fields"},
@@ -688,6 +700,7 @@ var (
 		"EmptyParts":  emptyParts{},
 		"Shadowed":    shadowed{shadowA: shadowA{A: 1}, shadowB: shadowB{B: 2}, X: 3},
 		"TaggedWins":  taggedWins{shadowA{A: 1}, renamedX{Y: 4}},
+		"DashedCache": partlyDashed{Guest: "Ada"},
 	}
 )
 

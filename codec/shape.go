@@ -40,6 +40,7 @@ var (
 // Remedies named in the errors, so that each says what to do.
 const (
 	fixStruct = "export the fields that hold its content, implement json.Marshaler and json.Unmarshaler on it, or register its parts (the types it holds) instead"
+	fixHidden = "export them, tag them json:\"-\" if they hold nothing that must be kept (a cache), or implement json.Marshaler and json.Unmarshaler on it"
 	fixDashed = "for an event with no content declare an empty struct (struct{}), or remove json:\"-\" from the fields that hold its content"
 	fixClash  = "give one of them another name with a json tag (json:\"name\"), or give the embedded struct a field name"
 	fixField  = "leave the field out of the stored value (tag it json:\"-\") or store what it stands for in a type JSON encodes"
@@ -171,6 +172,10 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 		}
 		if encOK {
 			return nil // encoded by its method, decoded field by field
+		}
+		if len(sf.hidden) > 0 {
+			return &fault{path, t, fmt.Sprintf("has unexported fields (%s) that JSON neither stores nor reads, so a value would load back without them", strings.Join(sf.hidden, ", ")),
+				fixHidden}
 		}
 		for _, f := range sf.fields {
 			if fl := in.visit(f.typ, addr, path+"."+f.name); fl != nil {
