@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // writeError returns the error of a write that failed with err, saying
@@ -45,14 +46,7 @@ func outcomeUnknown(ctx context.Context, err error) error {
 // stored; the database's own answers (a conflict, a duplicate event ID, a
 // checkpoint moved backwards) are returned as they are.
 func notStored(ctx context.Context, err error) error {
-	done := ctx.Err()
-	switch {
-	case done == nil || isAnswer(err):
-		return err
-	case errors.Is(err, done):
-		return fmt.Errorf("%w; nothing was stored", err)
-	}
-	return fmt.Errorf("%w; nothing was stored: %w", done, err)
+	return check.NotStored(ctx, err, isAnswer(err))
 }
 
 // answered reports whether err tells for sure that the request it failed

@@ -10,6 +10,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // write runs fn in a write transaction of the writer connection (BEGIN
@@ -63,14 +64,7 @@ func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
 // the database's own answers (a conflict, a duplicate event ID, a
 // checkpoint moved backwards) are returned as they are.
 func notStored(ctx context.Context, err error) error {
-	done := ctx.Err()
-	switch {
-	case done == nil || isAnswer(err):
-		return err
-	case errors.Is(err, done):
-		return fmt.Errorf("%w; nothing was stored", err)
-	}
-	return fmt.Errorf("%w; nothing was stored: %w", done, err)
+	return check.NotStored(ctx, err, isAnswer(err))
 }
 
 // isAnswer reports whether err is the store's answer to the write, which
