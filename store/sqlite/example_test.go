@@ -63,9 +63,12 @@ func Example_url() {
 
 	_, err = store.Open(ctx, "sqlite:events.db")
 	fmt.Println(err)
+	_, err = store.Open(ctx, "sqlite://data/events.db") // two slashes: "data" is read as a host
+	fmt.Println(err)
 	// Output:
 	// 0 <nil>
 	// open sqlite store: sqlite URL path "events.db" is relative; put an absolute path after three slashes, as in sqlite:///absolute/path/app.db (or use sqlite::memory:): invalid input
+	// open sqlite store: sqlite URL names host "data", but a file database has no host, and its path must be absolute: the path follows three slashes, as in sqlite:///data/events.db for a file at the root, or sqlite:///path/to/data/events.db for data/events.db in a directory of yours (see filepath.Abs): invalid input
 }
 
 // A read model in the application's own table: the projection's handler

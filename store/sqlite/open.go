@@ -253,7 +253,8 @@ func parseURL(u *url.URL) (string, []Option, error) {
 	case u.Opaque != "":
 		return "", nil, fmt.Errorf("sqlite URL path %q is relative; put an absolute path after three slashes, as in sqlite:///absolute/path/app.db (or use sqlite::memory:): %w", u.Opaque, store.ErrInvalid)
 	case u.Host != "":
-		return "", nil, fmt.Errorf("sqlite URL names host %q, but a file database has no host; the path follows three slashes: sqlite:///%s%s: %w", u.Host, u.Host, u.Path, store.ErrInvalid)
+		return "", nil, fmt.Errorf("sqlite URL names host %q, but a file database has no host, and its path must be absolute: the path follows three slashes, as in sqlite:///%s%s for a file at the root, or sqlite:///path/to/%s%s for %s%s in a directory of yours (see filepath.Abs): %w",
+			u.Host, u.Host, u.Path, u.Host, u.Path, u.Host, u.Path, store.ErrInvalid)
 	case u.Path == "":
 		return "", nil, fmt.Errorf("sqlite URL has no database path; write %s: %w", urlForms, store.ErrInvalid)
 	default:
