@@ -15,7 +15,8 @@
 //	reset -yes NAME POSITION  move a consumer's checkpoint: forward, to skip events, or back to 0
 //	replay NAME               catch up a consumer that stopped, once the cause is fixed
 //
-// Each takes -json, for scripts, and -h; flags may come anywhere. Run
+// Each takes -json, for scripts, and -h; flags may come anywhere, before
+// the command's name too (ops -json status), as with the annals tool. Run
 // returns the exit status: 0 when the command did what it says, 1 when it
 // failed or named no such consumer, 2 for a malformed command line.
 //
@@ -111,21 +112,46 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// flags are the flags of every command. They may come before the
+// command's name too (ops -json status), as the annals tool takes its
+// own.
+type flags struct{ json, yes bool }
+
+// register defines the flags on fs, with the values already parsed as
+// their defaults.
+func (f *flags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.json, "json", f.json, "print the result as JSON")
+	fs.BoolVar(&f.yes, "yes", f.yes, "confirm the change")
+}
+
 // Run runs the command that args (the words after the program's own
 // command word) name, and returns the exit status.
 func (c *Commands) Run(ctx context.Context, args []string) int {
 	stdout, stderr := c.writers()
+	var f flags
+	top := flag.NewFlagSet(c.program(), flag.ContinueOnError)
+	top.SetOutput(io.Discard)
+	f.register(top)
+	if err := top.Parse(args); errors.Is(err, flag.ErrHelp) {
+		c.usage(stdout)
+		return ExitOK
+	} else if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", c.program(), err)
+		c.usage(stderr)
+		return ExitUsage
+	}
+	args = top.Args()
 	if len(args) == 0 {
 		c.usage(stderr)
 		return ExitUsage
 	}
-	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+	if args[0] == "help" {
 		c.usage(stdout)
 		return ExitOK
 	}
 	for _, cmd := range commands {
 		if cmd.name == args[0] {
-			return c.runCommand(ctx, cmd, args[1:])
+			return c.runCommand(ctx, cmd, f, args[1:])
 		}
 	}
 	fmt.Fprintf(stderr, "%s: unknown command %q\n", c.program(), args[0])
@@ -133,12 +159,11 @@ func (c *Commands) Run(ctx context.Context, args []string) int {
 	return ExitUsage
 }
 
-func (c *Commands) runCommand(ctx context.Context, cmd command, args []string) int {
+func (c *Commands) runCommand(ctx context.Context, cmd command, f flags, args []string) int {
 	stdout, stderr := c.writers()
 	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	jsonOut := fs.Bool("json", false, "print the result as JSON")
-	yes := fs.Bool("yes", false, "confirm the change")
+	f.register(fs)
 	commandUsage := func(w io.Writer) {
 		fmt.Fprintf(w, "usage: %s %s [-json] %s\n\n%s.\n", c.program(), cmd.name, cmd.args, upper(cmd.summary))
 	}
@@ -150,7 +175,7 @@ func (c *Commands) runCommand(ctx context.Context, cmd command, args []string) i
 	if err == nil && len(positional) != cmd.positional {
 		err = fmt.Errorf("%s takes %d arguments, got %d", cmd.name, cmd.positional, len(positional))
 	}
-	if err == nil && *yes && cmd.name != "reset" {
+	if err == nil && f.yes && cmd.name != "reset" {
 		err = errors.New("-yes is for reset")
 	}
 	if err != nil {
@@ -159,7 +184,7 @@ func (c *Commands) runCommand(ctx context.Context, cmd command, args []string) i
 		return ExitUsage
 	}
 	out := &written{w: stdout}
-	err = cmd.run(c, ctx, call{args: positional, yes: *yes, json: *jsonOut, stdout: out, stderr: stderr})
+	err = cmd.run(c, ctx, call{args: positional, yes: f.yes, json: f.json, stdout: out, stderr: stderr})
 	var ue usageError
 	switch {
 	case errors.As(err, &ue):
@@ -168,7 +193,7 @@ func (c *Commands) runCommand(ctx context.Context, cmd command, args []string) i
 		return ExitUsage
 	case err != nil:
 		fmt.Fprintf(stderr, "%s %s: %v\n", c.program(), cmd.name, err)
-		if *jsonOut && !out.any {
+		if f.json && !out.any {
 			// A script reading stdout gets the failure as JSON too.
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")

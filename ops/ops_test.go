@@ -280,6 +280,40 @@ func TestCommandLineConventions(t *testing.T) {
 	}
 }
 
+// Flags may come before the command's name too, as the annals tool
+// takes them: an application that mounts the commands gets the same
+// results either way.
+func TestFlagsBeforeTheCommand(t *testing.T) {
+	sh := newShop(t)
+	sh.add(t, "a", 1, 2)
+	_, after, _ := sh.run("status", "-json")
+	if code, before, errs := sh.run("-json", "status"); code != ops.ExitOK || before != after {
+		t.Errorf("-json status = %d\n%s\n%s\nwant what status -json prints:\n%s", code, before, errs, after)
+	}
+	if code, out, _ := sh.run("-json", "replay", "nosuch"); code != ops.ExitFailure || !strings.Contains(out, `"error": "no consumer named \"nosuch\"`) {
+		t.Errorf("-json replay nosuch = %d\n%s\nwant the failure as JSON", code, out)
+	}
+	if code, out, errs := sh.run("-yes", "-json", "reset", "totals", "1"); code != ops.ExitFailure || !strings.Contains(errs, "moves back only to 0") || !strings.Contains(out, `"error"`) {
+		t.Errorf("-yes -json reset totals 1 = %d\n%s\n%s\nwant the refusal, as JSON too", code, out, errs)
+	}
+	for _, c := range []struct {
+		args      []string
+		code      int
+		out, errs string
+	}{
+		{[]string{"-json", "-h"}, ops.ExitOK, "usage: shop ops COMMAND", ""},
+		{[]string{"-json"}, ops.ExitUsage, "", "usage: shop ops COMMAND"},
+		{[]string{"-verbose", "status"}, ops.ExitUsage, "", "flag provided but not defined: -verbose"},
+		{[]string{"-yes", "replay", "ledger"}, ops.ExitUsage, "", "-yes is for reset"},
+		{[]string{"-json", "frobnicate"}, ops.ExitUsage, "", `unknown command "frobnicate"`},
+	} {
+		code, out, errs := sh.run(c.args...)
+		if code != c.code || !strings.Contains(out, c.out) || !strings.Contains(errs, c.errs) {
+			t.Errorf("%q = %d\nstdout: %s\nstderr: %s\nwant %d, stdout with %q, stderr with %q", c.args, code, out, errs, c.code, c.out, c.errs)
+		}
+	}
+}
+
 // A consumer whose source does not answer still has its line, with ?
 // where status could not read, beside the others; and the command fails
 // with the reason, so that a script sees it.
