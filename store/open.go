@@ -50,6 +50,25 @@ func Schemes() []string {
 	return slices.Sorted(maps.Keys(adapters.byScheme))
 }
 
+// adapterPackages are the packages of this module's adapters, by the
+// schemes they register: an error for a scheme that is not linked names
+// the import that links it.
+var adapterPackages = map[string]string{
+	"memory":     "github.com/annals-dev/annals/store/memory",
+	"postgres":   "github.com/annals-dev/annals/store/postgres",
+	"postgresql": "github.com/annals-dev/annals/store/postgres",
+	"sqlite":     "github.com/annals-dev/annals/store/sqlite",
+}
+
+// linked says, for an error, which adapters the program links.
+func linked() string {
+	schemes := Schemes()
+	if len(schemes) == 0 {
+		return "no store adapter is linked into this program"
+	}
+	return "linked schemes: " + strings.Join(schemes, ", ")
+}
+
 // Open opens the store a URL names, with the adapter registered for its
 // scheme: "memory:", "sqlite:///abs/path.db", "postgres://user@host/db"….
 // The adapter's package must be imported, usually for its side effect:
@@ -57,7 +76,9 @@ func Schemes() []string {
 //	import _ "github.com/annals-dev/annals/store/sqlite"
 //
 // An unknown scheme or a malformed URL fails with an error that matches
-// [ErrUnknownScheme] or [ErrInvalid] and lists the linked schemes. An
+// [ErrUnknownScheme] or [ErrInvalid] and lists the linked schemes; for a
+// scheme of this module's adapters it names the package to import, and
+// for any other it lists the adapters there are. An
 // empty URL, what an unset [EnvVar] gives, is malformed too: Open has no
 // default store, so that a deployment that forgot the variable fails at
 // start rather than run on a store that vanishes with the process. Open
@@ -67,21 +88,26 @@ func Open(ctx context.Context, rawURL string) (Store, error) {
 	if strings.TrimSpace(rawURL) == "" {
 		// Never a default: a deployment that forgot the variable would
 		// write to a store that vanishes with the process.
-		return nil, fmt.Errorf("open store: the URL is empty; is %s set? Give a URL such as sqlite:///var/lib/app/events.db, or memory: for tests (linked schemes: %s): %w",
-			EnvVar, strings.Join(Schemes(), ", "), ErrInvalid)
+		return nil, fmt.Errorf("open store: the URL is empty; is %s set? Give a URL such as sqlite:///var/lib/app/events.db, or memory: for tests (%s): %w",
+			EnvVar, linked(), ErrInvalid)
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" {
 		// The URL is left out of the message: it may hold a password.
-		return nil, fmt.Errorf("open store: not a URL of the form scheme:… (linked schemes: %s): %w",
-			strings.Join(Schemes(), ", "), ErrInvalid)
+		return nil, fmt.Errorf("open store: not a URL of the form scheme:… (%s): %w", linked(), ErrInvalid)
 	}
 	adapters.RLock()
 	open, ok := adapters.byScheme[u.Scheme]
 	adapters.RUnlock()
+	if pkg, ours := adapterPackages[u.Scheme]; !ok && ours {
+		return nil, fmt.Errorf("open store: scheme %q is not linked into this program; link its adapter with import _ %q (%s): %w",
+			u.Scheme, pkg, linked(), ErrUnknownScheme)
+	}
 	if !ok {
-		return nil, fmt.Errorf("open store: scheme %q is not linked into this program (linked schemes: %s; import the adapter package): %w",
-			u.Scheme, strings.Join(Schemes(), ", "), ErrUnknownScheme)
+		return nil, fmt.Errorf("open store: scheme %q is not linked into this program, and Annals has no adapter for it: "+
+			"its adapters are sqlite: (a database file, sqlite:///path/app.db), postgres: or postgresql: (postgres://user@host/database) and memory: (for tests); "+
+			"an adapter of another module is linked by importing its package (%s): %w",
+			u.Scheme, linked(), ErrUnknownScheme)
 	}
 	s, err := open(ctx, u)
 	switch {

@@ -1,4 +1,4 @@
-package store_test
+package store
 
 import (
 	"context"
@@ -6,21 +6,19 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/annals-dev/annals/store"
 )
 
 // brokenStore is an adapter's store type whose open failed: the opener
 // returns a nil pointer to it together with the error.
-type brokenStore struct{ store.Store }
+type brokenStore struct{ Store }
 
 func init() {
 	errRefused := errors.New("refused")
-	store.Register("test-typed-nil", func(context.Context, *url.URL) (store.Store, error) {
+	Register("test-typed-nil", func(context.Context, *url.URL) (Store, error) {
 		var s *brokenStore
 		return s, errRefused
 	})
-	store.Register("test-nothing", func(context.Context, *url.URL) (store.Store, error) { return nil, nil })
+	Register("test-nothing", func(context.Context, *url.URL) (Store, error) { return nil, nil })
 }
 
 // Open returns a store or an error, never both: a nil store, not an
@@ -28,7 +26,7 @@ func init() {
 func TestOpenReturnsNoStoreWithAnError(t *testing.T) {
 	ctx := context.Background()
 	for _, u := range []string{"test-typed-nil:", "test-nothing:", "no-such-scheme:", "::"} {
-		s, err := store.Open(ctx, u)
+		s, err := Open(ctx, u)
 		if err == nil {
 			t.Errorf("%s: opened without an error", u)
 		}
@@ -42,9 +40,64 @@ func TestOpenReturnsNoStoreWithAnError(t *testing.T) {
 // so and names the variable: there is no default store to fall back on.
 func TestOpenRefusesAnEmptyURLNamingTheVariable(t *testing.T) {
 	for _, u := range []string{"", "  "} {
-		s, err := store.Open(context.Background(), u)
-		if s != nil || !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "URL is empty") || !strings.Contains(err.Error(), store.EnvVar) {
-			t.Errorf("Open(%q) = %v, %v; want ErrInvalid saying the URL is empty and naming %s", u, s, err, store.EnvVar)
+		s, err := Open(context.Background(), u)
+		if s != nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "URL is empty") || !strings.Contains(err.Error(), EnvVar) {
+			t.Errorf("Open(%q) = %v, %v; want ErrInvalid saying the URL is empty and naming %s", u, s, err, EnvVar)
+		}
+	}
+}
+
+// A scheme of one of this module's adapters that the program does not
+// link is named with the import that links it.
+func TestOpenNamesTheAdapterToImport(t *testing.T) {
+	for u, pkg := range map[string]string{
+		"sqlite:///var/lib/app.db": "github.com/annals-dev/annals/store/sqlite",
+		"postgres://db/app":        "github.com/annals-dev/annals/store/postgres",
+		"postgresql://db/app":      "github.com/annals-dev/annals/store/postgres",
+		"memory:":                  "github.com/annals-dev/annals/store/memory",
+		"SQLite:///var/lib/app.db": "github.com/annals-dev/annals/store/sqlite",
+	} {
+		s, err := Open(context.Background(), u)
+		if s != nil || !errors.Is(err, ErrUnknownScheme) || !strings.Contains(err.Error(), `import _ "`+pkg+`"`) {
+			t.Errorf("Open(%q) = %v, %v; want ErrUnknownScheme naming the import of %s", u, s, err, pkg)
+		}
+	}
+}
+
+// A scheme that no adapter of this module has, file: say, is not
+// reported as an import away: the error says there is none and lists
+// those there are.
+func TestOpenSaysThereIsNoSuchAdapter(t *testing.T) {
+	for _, u := range []string{"file:///var/lib/app.db", "mysql://db/app"} {
+		_, err := Open(context.Background(), u)
+		if !errors.Is(err, ErrUnknownScheme) || strings.Contains(err.Error(), "import _") {
+			t.Errorf("Open(%q): %v; want ErrUnknownScheme without an import to add", u, err)
+			continue
+		}
+		for _, want := range []string{"Annals has no adapter for it", "sqlite:///", "postgres:", "postgresql:", "memory:"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("Open(%q): %v; want it to say %q", u, err, want)
+			}
+		}
+	}
+}
+
+// A program that links no adapter at all is told so, in words, rather
+// than given an empty list.
+func TestOpenWithoutAnyAdapterLinked(t *testing.T) {
+	adapters.Lock()
+	linked := adapters.byScheme
+	adapters.byScheme = nil
+	adapters.Unlock()
+	t.Cleanup(func() {
+		adapters.Lock()
+		adapters.byScheme = linked
+		adapters.Unlock()
+	})
+	for _, u := range []string{"sqlite:///var/lib/app.db", "file:///var/lib/app.db", "", "::"} {
+		_, err := Open(context.Background(), u)
+		if err == nil || !strings.Contains(err.Error(), "no store adapter is linked into this program") || strings.Contains(err.Error(), "schemes: ") {
+			t.Errorf("Open(%q) with no adapter linked: %v; want it to say that none is", u, err)
 		}
 	}
 }
