@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/annals-dev/annals/internal/storecopy"
@@ -47,8 +48,18 @@ func copyFlags(fs *flag.FlagSet) runFunc {
 			return fmt.Errorf("copy: the source: %w", err)
 		}
 		defer src.Close()
+		// Opening the target creates it (a SQLite file, a PostgreSQL
+		// store's tables): what the source and the flags refuse is
+		// refused first.
+		if err := storecopy.CheckSource(ctx, src, storecopy.Options{Rebuild: rebuild}); err != nil {
+			return err
+		}
+		created := newSQLiteFile(*to)
 		dst, err := store.Open(ctx, *to)
 		if err != nil {
+			if created != "" {
+				err = also(err, removeFile(created))
+			}
 			return fmt.Errorf("copy: the target: %w", err)
 		}
 		defer dst.Close()
@@ -58,6 +69,9 @@ func copyFlags(fs *flag.FlagSet) runFunc {
 			prog.reportRun(string(p.Phase), p.Done, p.Total, p.Run, p.Elapsed)
 		}})
 		prog.done()
+		if err != nil && created != "" {
+			err = also(err, removeIfEmpty(ctx, dst, created))
+		}
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("copy interrupted after %d events; run the same command again to go on from there: %w", rep.Events, err)
 		}
@@ -150,15 +164,81 @@ func newJSONReport(rep storecopy.Report) jsonReport {
 	return j
 }
 
+// sqliteSidecars are the files SQLite keeps beside a database file.
+var sqliteSidecars = []string{"-wal", "-shm", "-journal"}
+
+// newSQLiteFile returns the path of the database file a sqlite: URL
+// names when no file is there, so that opening the URL creates it; ""
+// otherwise.
+func newSQLiteFile(rawURL string) string {
+	path := sqlitePath(rawURL)
+	if path == "" {
+		return ""
+	}
+	for _, suffix := range append([]string{""}, sqliteSidecars...) {
+		if _, err := os.Lstat(path + suffix); !errors.Is(err, os.ErrNotExist) {
+			return ""
+		}
+	}
+	return path
+}
+
+// removeIfEmpty closes the target of a failed copy and removes its file,
+// which the copy created, when the copy wrote nothing to it: a file
+// holding part of a copy is kept, for the next run to resume.
+func removeIfEmpty(ctx context.Context, dst store.Store, path string) error {
+	exp, ok := dst.(store.Exporter)
+	if !ok {
+		return nil
+	}
+	inv, err := exp.Inventory(context.WithoutCancel(ctx))
+	if err != nil || !inv.Empty() {
+		return nil
+	}
+	if err := dst.Close(); err != nil {
+		return fmt.Errorf("the target %s, which this copy created and wrote nothing to, is left: %w", path, err)
+	}
+	return removeFile(path)
+}
+
+// also adds to err the failure to clean up after it, if any.
+func also(err, cleanup error) error {
+	if cleanup == nil {
+		return err
+	}
+	return fmt.Errorf("%w; %w", err, cleanup)
+}
+
+// removeFile removes a SQLite database file that this copy created, and
+// the files SQLite keeps beside it.
+func removeFile(path string) error {
+	for _, suffix := range append([]string{""}, sqliteSidecars...) {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("the target %s, which this copy created and wrote nothing to, is left; remove it before running the copy again: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// sqlitePath returns the file path of a sqlite: URL that names one, ""
+// for any other URL.
+func sqlitePath(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "sqlite" || u.Host != "" || u.Opaque != "" || !filepath.IsAbs(u.Path) {
+		return ""
+	}
+	return u.Path
+}
+
 // sameFile reports whether two sqlite: URLs, however spelt, name one
 // database file that exists.
 func sameFile(a, b string) bool {
 	path := func(raw string) (os.FileInfo, bool) {
-		u, err := url.Parse(raw)
-		if err != nil || u.Scheme != "sqlite" || u.Path == "" {
+		p := sqlitePath(raw)
+		if p == "" {
 			return nil, false
 		}
-		info, err := os.Stat(u.Path)
+		info, err := os.Stat(p)
 		return info, err == nil
 	}
 	ia, okA := path(a)

@@ -3,13 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/annals-dev/annals/internal/pgtest"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/postgres"
+	"github.com/annals-dev/annals/store/sqlite"
 )
 
 // copy moves a SQLite store to PostgreSQL, says where each checkpoint
@@ -99,27 +104,24 @@ func TestCopyTerminalRefusalJSONAndRebuild(t *testing.T) {
 		t.Errorf("the rebuilt consumer has a checkpoint in the target: %+v", r)
 	}
 
-	// A misspelt consumer to rebuild is refused before anything is written.
-	fresh := "sqlite://" + filepath.Join(t.TempDir(), "fresh.db")
-	if r := tool(t, ctx, "", "copy", "-from", from, "-to", fresh, "-rebuild", "orders-tabel"); r.status != 1 || !strings.Contains(r.stderr, `"orders-tabel", to be rebuilt, has no checkpoint`) {
+	// A misspelt consumer to rebuild is refused before the target is
+	// created.
+	fresh := filepath.Join(t.TempDir(), "fresh.db")
+	if r := tool(t, ctx, "", "copy", "-from", from, "-to", "sqlite://"+fresh, "-rebuild", "orders-tabel"); r.status != 1 || !strings.Contains(r.stderr, `"orders-tabel", to be rebuilt, has no checkpoint`) {
 		t.Errorf("copy with a misspelt -rebuild: %+v", r)
 	}
-	if h := tool(t, ctx, fresh, "head"); h.stdout != "0\n" {
-		t.Errorf("the refused copy wrote to the target: head %q", h.stdout)
-	}
+	noFile(t, fresh)
 
 	// A view whose states the store keeps is refused: the copy carries
 	// its states, and rebuilt from 0 it would apply every event again.
 	if err := s.Commit(ctx, "totals", 0, 3, func(tx store.StateTx) error { return tx.SaveState(ctx, "totals", "dog-1", []byte("3")) }); err != nil {
 		t.Fatal(err)
 	}
-	viewTarget := "sqlite://" + filepath.Join(t.TempDir(), "view.db")
-	if r := tool(t, ctx, "", "copy", "-from", from, "-to", viewTarget, "-rebuild", "totals"); r.status != 1 || !strings.Contains(r.stderr, `"totals" keeps its read model in the store`) {
+	viewTarget := filepath.Join(t.TempDir(), "view.db")
+	if r := tool(t, ctx, "", "copy", "-from", from, "-to", "sqlite://"+viewTarget, "-rebuild", "totals"); r.status != 1 || !strings.Contains(r.stderr, `"totals" keeps its read model in the store`) {
 		t.Errorf("copy with -rebuild of a view kept in the store: %+v", r)
 	}
-	if h := tool(t, ctx, viewTarget, "head"); h.stdout != "0\n" {
-		t.Errorf("the refused copy wrote to the target: head %q", h.stdout)
-	}
+	noFile(t, viewTarget)
 
 	// A store with events of its own is no target.
 	other := "sqlite://" + filepath.Join(t.TempDir(), "other.db")
@@ -137,5 +139,66 @@ func TestCopyTerminalRefusalJSONAndRebuild(t *testing.T) {
 	}
 	if h := tool(t, ctx, other, "head"); h.stdout != "1\n" {
 		t.Errorf("the refused copy wrote to the target: head %q", h.stdout)
+	}
+}
+
+// A copy that fails before it writes an event removes the SQLite file it
+// created, so that nothing is left that looks like a copy; a file that
+// was there before is kept.
+func TestAFailedCopyRemovesOnlyTheFileItCreated(t *testing.T) {
+	ctx := context.Background()
+	from, _ := fixture(t)
+	db, err := sql.Open("sqlite", strings.TrimPrefix(from, "sqlite://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// dog-1 skips a version in the first page: the copy fails before it
+	// writes any event, after it has opened the target.
+	if _, err := db.ExecContext(ctx, `DELETE FROM annals_events WHERE position = 2`); err != nil {
+		t.Fatal(err)
+	}
+	created := filepath.Join(t.TempDir(), "created.db")
+	if r := tool(t, ctx, "", "copy", "-from", from, "-to", "sqlite://"+created); r.status != 1 || !strings.Contains(r.stderr, `stream "dog-1"`) {
+		t.Fatalf("copy of a source with a gap: %+v", r)
+	}
+	noFile(t, created)
+
+	existing := filepath.Join(t.TempDir(), "existing.db")
+	s, err := sqlite.Open(ctx, existing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if r := tool(t, ctx, "", "copy", "-from", from, "-to", "sqlite://"+existing); r.status != 1 {
+		t.Fatalf("copy of a source with a gap: %+v", r)
+	}
+	if h := tool(t, ctx, "sqlite://"+existing, "head"); h.status != 0 || h.stdout != "0\n" {
+		t.Errorf("the store that was there before the copy: %+v", h)
+	}
+}
+
+// A copy refused for what the source and the flags decide creates no
+// tables in a PostgreSQL target either.
+func TestARefusedCopyCreatesNoPostgresTables(t *testing.T) {
+	ctx := context.Background()
+	from, _ := fixture(t)
+	db := pgtest.New(t)
+	to := db.URL + "&schema=" + db.Schema
+	if r := tool(t, ctx, "", "copy", "-from", from, "-to", to, "-rebuild", "orders-tabel"); r.status != 1 || !strings.Contains(r.stderr, "has no checkpoint in the source") {
+		t.Fatalf("copy with a misspelt -rebuild: %+v", r)
+	}
+	if ok, err := postgres.Exists(ctx, to); ok || err != nil {
+		t.Errorf("the refused copy created the store's tables in the target (%v)", err)
+	}
+}
+
+// noFile fails the test if a SQLite database, or its log, is at path.
+func noFile(t *testing.T, path string) {
+	t.Helper()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the copy left %s (%v)", p, err)
+		}
 	}
 }

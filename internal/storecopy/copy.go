@@ -155,7 +155,7 @@ func open(src, dst store.Store) (endpoints, error) {
 	e := endpoints{src: adapter(src), dst: adapter(dst)}
 	var ok bool
 	if e.srcExp, ok = e.src.(store.Exporter); !ok {
-		return e, fmt.Errorf("copy: the source store (%T) cannot export all it holds: its adapter does not implement store.Exporter: %w", e.src, store.ErrUnsupported)
+		return e, errNoExporter("source", e.src)
 	}
 	if e.dstExp, ok = e.dst.(store.Exporter); !ok {
 		return e, fmt.Errorf("copy: the target store (%T) cannot export all it holds, which the copy checks: its adapter does not implement store.Exporter: %w", e.dst, store.ErrUnsupported)
@@ -224,14 +224,7 @@ func (c *copier) run(ctx context.Context) error {
 	if err := c.checkTarget(ctx); err != nil {
 		return err
 	}
-	// A consumer to rebuild that is misspelt would keep its checkpoint
-	// and resume without its read model: refuse before writing.
-	for _, name := range c.opts.Rebuild {
-		if !slices.ContainsFunc(c.cps, func(cp store.Checkpoint) bool { return cp.Consumer == name }) {
-			return fmt.Errorf("copy: consumer %q, to be rebuilt, has no checkpoint in the source; check its name (annals consumers lists them): %w", name, store.ErrNotFound)
-		}
-	}
-	if err := c.refuseRebuildingViews(ctx); err != nil {
+	if err := checkRebuild(ctx, c.srcExp, c.cps, c.opts.Rebuild); err != nil {
 		return err
 	}
 	v := newVerifier(c.report.TimePrecision)
@@ -649,18 +642,47 @@ func (c *copier) copyCheckpoints(ctx context.Context, maps []CheckpointMap) erro
 	return nil
 }
 
-// refuseRebuildingViews refuses to rebuild a view whose states the store
-// keeps: the copy carries its states, and from a checkpoint of 0 it would
-// apply the whole log to them again.
-func (c *copier) refuseRebuildingViews(ctx context.Context) error {
-	if len(c.opts.Rebuild) == 0 {
+// CheckSource refuses what [Copy] would refuse for what src holds and
+// opts say, with the same errors, before a target is opened: opening one
+// may create it. Copy checks again.
+func CheckSource(ctx context.Context, src store.Store, opts Options) error {
+	exp, ok := adapter(src).(store.Exporter)
+	if !ok {
+		return errNoExporter("source", src)
+	}
+	if len(opts.Rebuild) == 0 {
 		return nil
 	}
-	for st, err := range c.srcExp.ExportStates(ctx) {
+	cps, err := collect(exp.ExportCheckpoints(ctx))
+	if err != nil {
+		return fmt.Errorf("copy: read the source's checkpoints: %w", err)
+	}
+	return checkRebuild(ctx, exp, cps, opts.Rebuild)
+}
+
+func errNoExporter(which string, s store.Store) error {
+	return fmt.Errorf("copy: the %s store (%T) cannot export all it holds: its adapter does not implement store.Exporter: %w", which, adapter(s), store.ErrUnsupported)
+}
+
+// checkRebuild refuses consumers to rebuild that the source, with
+// checkpoints cps, does not have: one misspelt would keep its checkpoint
+// and resume without its read model. It refuses too a view whose states
+// the store keeps: the copy carries its states, and from a checkpoint of
+// 0 it would apply the whole log to them again.
+func checkRebuild(ctx context.Context, src store.Exporter, cps []store.Checkpoint, rebuild []string) error {
+	for _, name := range rebuild {
+		if !slices.ContainsFunc(cps, func(cp store.Checkpoint) bool { return cp.Consumer == name }) {
+			return fmt.Errorf("copy: consumer %q, to be rebuilt, has no checkpoint in the source; check its name (annals consumers lists them): %w", name, store.ErrNotFound)
+		}
+	}
+	if len(rebuild) == 0 {
+		return nil
+	}
+	for st, err := range src.ExportStates(ctx) {
 		if err != nil {
 			return fmt.Errorf("copy: read the source's view states: %w", err)
 		}
-		if slices.Contains(c.opts.Rebuild, st.View) {
+		if slices.Contains(rebuild, st.View) {
 			return fmt.Errorf("copy: consumer %q keeps its read model in the store, as view states, which the copy carries; it resumes at its checkpoint in the target, and rebuilt from the start it would apply every event to its copied states again: leave it out of -rebuild: %w", st.View, store.ErrInvalid)
 		}
 	}
