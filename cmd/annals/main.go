@@ -6,7 +6,7 @@
 //	annals stream [-from V] STREAM           a stream's events
 //	annals checkpoint CONSUMER               a consumer's checkpoint
 //	annals consumers [CONSUMER]...           checkpoints, lag, leases
-//	annals verify                            walk the store and check it
+//	annals verify [-payload any]             walk the store and check it
 //	annals copy -from URL -to URL            copy a store to another
 //
 // Flags go before or after the command's arguments; -json prints JSON
@@ -142,7 +142,7 @@ func commands() map[string]command {
 		"stream":     {"[-from V] STREAM", "Print the events of a stream; a stream without events is an error.", streamFlags},
 		"checkpoint": {"CONSUMER", "Print a consumer's checkpoint; a consumer without one is an error.", checkpointFlags},
 		"consumers":  {"[CONSUMER]...", "Print each consumer's checkpoint, lag, lease and what the store knows of its state.", consumersFlags},
-		"verify":     {"", "Walk the store: gap-free log, contiguous streams, every record and snapshot readable. Exits 1 on a problem.", verifyFlags},
+		"verify":     {"[-payload json|any]", "Walk the store: gap-free log, contiguous streams, every record and snapshot readable (as JSON unless -payload any). Exits 1 on a problem.", verifyFlags},
 		"copy":       {"-from URL -to URL [-batch N] [-rebuild CONSUMER]...", "Copy a whole store to another (empty) one, resumably, and verify the copy.", copyFlags},
 	}
 }

@@ -469,6 +469,36 @@ func TestVerifyWalksPastARecordItCannotRead(t *testing.T) {
 	}
 }
 
+// A payload that decodes but is not JSON, which the library's codecs
+// write, is a problem verify names, unless -payload any says the store's
+// codec writes another format; stream marks it.
+func TestVerifyFindsAPayloadThatIsNotJSON(t *testing.T) {
+	ctx := context.Background()
+	url, _ := fixture(t)
+	db, err := sql.Open("sqlite", strings.TrimPrefix(url, "sqlite://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `UPDATE annals_events SET data = CAST('{"trick":"si' AS BLOB) WHERE position = 2`); err != nil {
+		t.Fatal(err)
+	}
+	r := tool(t, ctx, url, "verify")
+	if r.status != 1 || !strings.Contains(r.stdout, `event dog-1@2 at position 2 (TrickAdded, encoding "") cannot be read: it is not JSON`) ||
+		!strings.Contains(r.stdout, "payloads: 2 of 5 events read") {
+		t.Errorf("verify of a payload that is not JSON: %+v", r)
+	}
+	if r := tool(t, ctx, url, "verify", "-payload", "any"); r.status != 0 || !strings.HasSuffix(r.stdout, "ok\n") {
+		t.Errorf("verify -payload any: %+v", r)
+	}
+	if r := tool(t, ctx, url, "verify", "-payload", "xml"); r.status != 2 || !strings.Contains(r.stderr, "-payload is json or any") {
+		t.Errorf("verify -payload xml: %+v", r)
+	}
+	if r := tool(t, ctx, url, "stream", "dog-1"); r.status != 0 || !strings.Contains(r.stdout, "<12 bytes, not JSON>") {
+		t.Errorf("stream of a payload that is not JSON: %+v", r)
+	}
+}
+
 // A tagged event shows its tags after its type, as queries find it.
 func TestLogShowsTags(t *testing.T) {
 	ctx := context.Background()

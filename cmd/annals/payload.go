@@ -54,12 +54,15 @@ type payload struct {
 	ok    bool
 	noKey bool  // it is encrypted and no keys were given
 	err   error // why it could not be read
+	// notJSON says why the decoded payload is not JSON, which the
+	// library's codecs write; nil when it is.
+	notJSON error
 }
 
 func (d *decoder) classify(data []byte, err error) payload {
 	switch {
 	case err == nil:
-		return payload{data: data, ok: true}
+		return payload{data: data, ok: true, notJSON: notJSON(data)}
 	case errors.Is(err, codec.ErrDecrypt) && !d.keys:
 		return payload{noKey: true, err: err}
 	}
@@ -78,15 +81,30 @@ func (d *decoder) snapshot(ctx context.Context, s snapshot.Snapshot) payload {
 	return d.classify(data, err)
 }
 
+// errNotJSON reports a decoded payload that is not JSON.
+var errNotJSON = errors.New("it is not JSON, which the library's codecs write: the record was changed since it was written, or a codec of your own writes another format (then pass -payload any)")
+
+// notJSON returns nil for a JSON payload, else why it is not JSON.
+func notJSON(data []byte) error {
+	var raw json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return fmt.Errorf("%w (%v)", errNotJSON, err)
+	}
+	return nil
+}
+
 // text shows a payload on one line: as itself when it is JSON, else its
 // size and encoding, and why it could not be read.
 func (p payload) text(r store.Record) string {
-	if p.ok && json.Valid(p.data) {
+	if p.ok && p.notJSON == nil {
 		return string(p.data)
 	}
 	s := fmt.Sprintf("<%d bytes", len(r.Data))
 	if r.Encoding != "" {
 		s += ", " + r.Encoding
+	}
+	if p.ok {
+		s += ", not JSON"
 	}
 	if p.err != nil && !p.noKey {
 		s += ": cannot read: " + p.err.Error()
@@ -115,7 +133,7 @@ func newJSONRecord(r store.Record, p payload) jsonRecord {
 	j := jsonRecord{Position: r.Position, ID: r.ID.String(), Stream: r.StreamID, Version: r.Version, Type: r.Type,
 		SchemaVersion: r.SchemaVersion, Time: r.Time, Encoding: r.Encoding, Tags: r.Tags, Metadata: r.Metadata}
 	switch {
-	case p.ok && json.Valid(p.data):
+	case p.ok && p.notJSON == nil:
 		j.Data = p.data
 	case p.ok:
 		j.DataBase64 = base64.StdEncoding.EncodeToString(p.data)

@@ -44,10 +44,14 @@ func (r *verifyReport) problem(format string, args ...any) {
 	}
 }
 
-func verifyFlags(*flag.FlagSet) runFunc {
+func verifyFlags(fs *flag.FlagSet) runFunc {
+	payloads := fs.String("payload", "json", "what a payload must be once decoded: `json`, what the library's codecs write, or any, for a codec of your own that writes another format")
 	return func(ctx context.Context, c *cli, g *globals, args []string) error {
 		if err := noArgs("verify", args); err != nil {
 			return err
+		}
+		if *payloads != "json" && *payloads != "any" {
+			return fmt.Errorf("verify: -payload is json or any, not %q: %w", *payloads, errUsage)
 		}
 		return withStore(ctx, g, func(s store.Store) error {
 			dec, err := newDecoder(s, c.getenv)
@@ -55,7 +59,7 @@ func verifyFlags(*flag.FlagSet) runFunc {
 				return err
 			}
 			rep := &verifyReport{Problems: []string{}}
-			if err := verify(ctx, s, dec, rep, newProgress(c, "verify")); err != nil {
+			if err := verify(ctx, s, dec, *payloads, rep, newProgress(c, "verify")); err != nil {
 				return err
 			}
 			if g.json {
@@ -74,7 +78,8 @@ func verifyFlags(*flag.FlagSet) runFunc {
 }
 
 // verify walks the log, the snapshots and the checkpoints of s.
-func verify(ctx context.Context, s store.Store, dec *decoder, rep *verifyReport, prog *progress) error {
+// payloads is what a decoded payload must be: "json", or "any".
+func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, rep *verifyReport, prog *progress) error {
 	var err error
 	if rep.Head, err = s.Head(ctx); err != nil {
 		return err
@@ -91,6 +96,7 @@ func verify(ctx context.Context, s store.Store, dec *decoder, rep *verifyReport,
 	versions := map[string]int64{}
 	var after int64 // the position of the last event read
 	prog.report("events", 0, rep.Head)
+	anyPayload := payloads == "any"
 	for {
 		page, err := s.ReadLog(ctx, store.LogQuery{After: after, Limit: 1000})
 		if errors.Is(err, store.ErrCorrupt) {
@@ -123,6 +129,8 @@ func verify(ctx context.Context, s store.Store, dec *decoder, rep *verifyReport,
 				rep.problem("event %s@%d at position %d has type %q and schema version %d, which no append writes (every event has a type, and a schema version from 1)", r.StreamID, r.Version, r.Position, r.Type, r.SchemaVersion)
 			}
 			switch p := dec.record(ctx, r); {
+			case p.ok && p.notJSON != nil && !anyPayload:
+				rep.problem("event %s@%d at position %d (%s, encoding %q) cannot be read: %v", r.StreamID, r.Version, r.Position, r.Type, r.Encoding, p.notJSON)
 			case p.ok:
 				rep.Read++
 			case p.noKey:
@@ -149,6 +157,8 @@ func verify(ctx context.Context, s store.Store, dec *decoder, rep *verifyReport,
 				rep.problem("the snapshot of stream %q is at version %d, but the stream has %d events", snap.StreamID, snap.Version, v)
 			}
 			switch p := dec.snapshot(ctx, snap); {
+			case p.ok && p.notJSON != nil && !anyPayload:
+				rep.problem("the snapshot of stream %q at version %d (%s, encoding %q) cannot be read: %v", snap.StreamID, snap.Version, snap.Type, snap.Encoding, p.notJSON)
 			case p.ok:
 			case p.noKey:
 				unread(snap.Encoding)
