@@ -35,11 +35,11 @@ func ExampleKeyringFromEnv() {
 	}
 	// docs:begin keyring
 	keys, err := codec.KeyringFromEnv(getenv) // reads ANNALS_CIPHER_KEY and ANNALS_CIPHER_OLD_KEYS
-	// docs:end keyring
 	if err != nil {
-		fmt.Println(err)
+		fmt.Println(err) // unset or malformed: stop, rather than write in clear
 		return
 	}
+	// docs:end keyring
 	jc := codec.NewJSON[NoteTaken]().Register("NoteTaken", NoteTaken{})
 	s := annals.New(memory.New())
 
