@@ -244,6 +244,13 @@
 //     the key for as long as they are kept, and restoring one brings it
 //     back.
 //
+// A view's states are plain JSON, personal fields included, and a view
+// rebuilt after forgetting leaves its old states as dead rows in the
+// same way, in clear: [Store.PurgeDeletedStates] rewrites the states
+// table, with the same limits. The tables of SQL read models are the
+// application's: rewrite them with VACUUM (FULL) after deleting or
+// rebuilding a subject's rows.
+//
 // What those copies hold is the wrapped key, readable only with the
 // master key that wrapped it. What an operator should do: at a quiet
 // time after forgetting, purge (or VACUUM (FULL) the key table); keep

@@ -125,3 +125,22 @@ func (s *Store) PurgeDeletedSubjectKeys(ctx context.Context) error {
 	}
 	return nil
 }
+
+// PurgeDeletedStates rewrites the table of view states (VACUUM FULL), so
+// that the states a view deleted or replaced are no longer in its files.
+// A view's states are plain JSON, personal fields included: after a
+// subject is forgotten and its views rebuilt (ops rebuild deletes every
+// state of a view and writes them again), the old states are dead rows
+// until a rewrite, as deleted keys are (see
+// [Store.PurgeDeletedSubjectKeys], whose limits it shares). It holds an
+// exclusive lock on the states table while it runs, so every view of the
+// store waits.
+func (s *Store) PurgeDeletedStates(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, "VACUUM (FULL) "+s.n.states); err != nil {
+		return fmt.Errorf("purge deleted view states: %w", err)
+	}
+	return nil
+}

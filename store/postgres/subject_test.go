@@ -94,6 +94,70 @@ func TestDeletedKeyStaysOnDiskUntilPurged(t *testing.T) {
 	}
 }
 
+// A view's state deleted to rebuild the view (its plaintext, personal
+// fields included) stays in the states table's file until
+// PurgeDeletedStates rewrites it; the states kept are kept.
+func TestDeletedStateStaysOnDiskUntilPurged(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	s, err := postgres.Open(ctx, db.URL, postgres.WithSchema(db.Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	table := pgx.Identifier{db.Schema, "annals_states"}.Sanitize()
+	secret := []byte(`{"name":"SECRET-NAME-OF-C3","plan":"gold"}`)
+	save := func(from, to int64, view, key string, data []byte) {
+		t.Helper()
+		if err := s.Commit(ctx, "v", from, to, func(tx store.StateTx) error {
+			if view == "" {
+				return tx.DeleteStates(ctx, "customers")
+			}
+			return tx.SaveState(ctx, view, key, data)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(0, 1, "customers", "c-3", secret)
+	save(1, 2, "orders", "o-1", []byte(`{"total":3}`))
+	inFile := func(when string) bool {
+		t.Helper()
+		if _, err := s.Pool().Exec(ctx, "CHECKPOINT"); err != nil {
+			skipWithoutPrivilege(t, err)
+			t.Fatal(err)
+		}
+		var file []byte
+		if err := s.Pool().QueryRow(ctx, "SELECT pg_read_binary_file(pg_relation_filepath($1::regclass))", table).Scan(&file); err != nil {
+			skipWithoutPrivilege(t, err)
+			t.Fatalf("%s: read the states table's file: %v", when, err)
+		}
+		return bytes.Contains(file, []byte("SECRET-NAME-OF-C3"))
+	}
+	if !inFile("before the rebuild") {
+		t.Fatal("the stored state is not in the table's file; the test cannot tell anything")
+	}
+	save(2, 0, "", "", nil) // a rebuild: every state of the view deleted, back to 0
+	if !inFile("after the rebuild's delete") {
+		t.Fatal("the deleted state is gone from the file at once; PurgeDeletedStates's doc says it stays until purged")
+	}
+	for attempt := 1; ; attempt++ {
+		if err := s.PurgeDeletedStates(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !inFile("after the purge") {
+			break
+		}
+		if attempt == 100 {
+			t.Fatal("the deleted state's bytes are still in the table's file after PurgeDeletedStates")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if data, ok, err := s.LoadState(ctx, "orders", "o-1"); err != nil || !ok || string(data) != `{"total":3}` {
+		t.Fatalf("the state kept, after the purge: %s, %v, %v", data, ok, err)
+	}
+}
+
 func skipWithoutPrivilege(t *testing.T, err error) {
 	t.Helper()
 	var pgErr *pgconn.PgError
