@@ -737,7 +737,11 @@ type Progress struct {
 // the checkpoint back to 0; then it catches up, calling progress (if not
 // nil) once after each batch, or once at the end when the log held no
 // event to rebuild from. A rebuild interrupted by a crash resumes where it
-// stopped when the projection runs again.
+// stopped when the projection runs again. Instances of the projection
+// that run meanwhile (an application's) carry on from the checkpoint the
+// reset set, and a batch one of them commits first is the rebuild's
+// progress, as in [Projection.CatchUp]; progress counts only the events
+// this rebuild handled.
 func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Context, tx T) error, progress func(Progress)) error {
 	if err := p.migrate(ctx); err != nil {
 		return fmt.Errorf("rebuild %q: %w", p.name, err)
@@ -758,9 +762,21 @@ func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Cont
 		return fmt.Errorf("rebuild %q: %w", p.name, err)
 	}
 	start := time.Now()
-	events := 0
+	events, lost := 0, 0
 	for {
 		n, at, err := p.step(ctx)
+		if lostCommit(ctx, err) && lost < maxLostCommits {
+			// Another instance of the projection (the application's
+			// own, which carries on from the checkpoint the reset set)
+			// committed the batch first: its progress is the rebuild's,
+			// so go on from there, as catching up does.
+			lost++
+			if err := sleep(ctx, JitterBackoff(lost)); err != nil {
+				return err
+			}
+			continue
+		}
+		lost = 0
 		events += n
 		// The step that finds nothing more reports only for an empty log:
 		// otherwise the batch before it made the last report.

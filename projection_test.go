@@ -185,6 +185,71 @@ func TestRebuildReportsProgress(t *testing.T) {
 	}
 }
 
+// A rebuild that loses batches to another instance of the projection (an
+// application's instance, which carries on from the checkpoint the
+// rebuild set) goes on from where that instance got to, as catching up
+// does, and the read model ends as a rebuild alone leaves it.
+func TestARebuildGoesOnFromAnotherInstancesProgress(t *testing.T) {
+	ctx := context.Background()
+	mem := &commitsRaced{Store: memory.New()}
+	s := annals.New(mem)
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 43)
+	p := newTally(s, annals.WithBatchSize(5), annals.WithoutLease())
+	other := newTally(s, annals.WithBatchSize(5), annals.WithoutLease())
+	if _, err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var positions []int64
+	err := p.Rebuild(ctx, func(pr annals.Progress) {
+		positions = append(positions, pr.Position)
+		if pr.Position == 5 {
+			// From here the other instance commits first, three times:
+			// the rebuild's next commits each find the checkpoint moved.
+			mem.race(3, func() {
+				if _, err := other.Step(ctx); err != nil {
+					t.Errorf("the other instance's step: %v", err)
+				}
+			})
+		}
+	})
+	if err != nil {
+		t.Fatalf("rebuild that lost batches to another instance: %v", err)
+	}
+	if mem.raced != 3 {
+		t.Fatalf("the other instance committed first %d times, want 3: the test did not race", mem.raced)
+	}
+	if got, _ := p.Get(ctx, "c"); got.Count != 43 {
+		t.Fatalf("rebuilt view counted %d, want 43", got.Count)
+	}
+	if last := positions[len(positions)-1]; last != 43 {
+		t.Fatalf("progress reported at %v, want it to end at the head, 43", positions)
+	}
+}
+
+// commitsRaced runs a function before the next commits of a consumer that
+// move its checkpoint forward: another instance's commit, made after the
+// consumer read its checkpoint and before it commits.
+type commitsRaced struct {
+	*memory.Store
+	left   int
+	before func()
+	raced  int
+}
+
+func (m *commitsRaced) race(times int, before func()) { m.left, m.before = times, before }
+
+func (m *commitsRaced) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
+	if m.left > 0 && to > from {
+		m.left--
+		left := m.left
+		m.left = 0 // the other instance's own commit is not raced
+		m.before()
+		m.raced++
+		m.left = left
+	}
+	return m.Store.Commit(ctx, consumer, from, to, fn)
+}
+
 // A projection that reads only some types still moves its checkpoint to
 // the head, so a system can tell that it is up to date.
 func TestFilteredProjectionReachesHead(t *testing.T) {
