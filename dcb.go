@@ -35,6 +35,9 @@ func (s *Store) ReadQuery(ctx context.Context, q store.Query, after int64) iter.
 // under a [System] in [Sync] mode it then runs the system's consumers
 // until they have handled what followed from the append.
 func (s *Store) AppendIf(ctx context.Context, streamID string, expected int64, events []store.Event, cond store.AppendCondition) (int64, error) {
+	if m := s.inHandler(ctx); m != nil {
+		return 0, m.refuse(fmt.Sprintf("append to stream %q", streamID))
+	}
 	v, err := s.appendIfUnsettled(ctx, streamID, expected, events, cond)
 	if err != nil || len(events) == 0 {
 		return v, err
@@ -330,6 +333,9 @@ type DCBResult[E, S any] struct {
 // set and the current state; a key first used with another command fails
 // with [ErrIdempotencyKey].
 func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOption) (DCBResult[E, S], error) {
+	if m := r.store.inHandler(ctx); m != nil {
+		return DCBResult[E, S]{}, m.refuse(fmt.Sprintf("handle %T", cmd))
+	}
 	cfg := newHandleConfig(opts)
 	if err := cfg.checkKey(); err != nil {
 		return DCBResult[E, S]{}, fmt.Errorf("handle %T: %w", cmd, err)

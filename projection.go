@@ -321,7 +321,41 @@ func newProjection[T any](s *Store, name string, apply func(context.Context, T, 
 		}
 		migrations = m
 	}
-	return &Projection[T]{name: name, store: s, committer: c, apply: apply, cfg: cfg, migrations: migrations}, nil
+	mark := &handlerMark{store: s, consumer: name}
+	marked := func(ctx context.Context, tx T, recs []store.Record) (int, error) {
+		return apply(context.WithValue(ctx, handlerKey{}, mark), tx, recs)
+	}
+	return &Projection[T]{name: name, store: s, committer: c, apply: marked, cfg: cfg, migrations: migrations}, nil
+}
+
+// handlerKey is the key of the [handlerMark] of the context a
+// projection's handler is called with.
+type handlerKey struct{}
+
+// handlerMark says which projection's handler a context is of.
+type handlerMark struct {
+	store    *Store
+	consumer string
+}
+
+// inHandler returns the mark of ctx when it is the context of the handler
+// of a projection of s, and nil otherwise. A write to s from there is
+// refused (see handlerMark.refuse).
+func (s *Store) inHandler(ctx context.Context) *handlerMark {
+	if m, ok := ctx.Value(handlerKey{}).(*handlerMark); ok && m.store == s {
+		return m
+	}
+	return nil
+}
+
+// refuse returns the error, matching [store.ErrInvalid], of a write to the
+// store that is doing from inside the handler m marks: its transaction
+// holds SQLite's one writer, and in a Sync system the checkpoints the
+// write would wait for, so the write would wait for the handler forever;
+// and a rebuild or a replay would write again.
+func (m *handlerMark) refuse(doing string) error {
+	return fmt.Errorf("%s from inside the handler of projection %q: its transaction holds the store (SQLite's writer, a Sync system's checkpoints), so the write would wait for the handler forever, and a rebuild or replay would write again; "+
+		"a projection only reads the log: send commands from a saga or a process (annals.NewSaga, annals.NewProcess), which sends them after its checkpoint commits: %w", doing, m.consumer, store.ErrInvalid)
 }
 
 // WithSchema gives a projection the migrations that create and change its

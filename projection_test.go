@@ -250,6 +250,43 @@ func (m *commitsRaced) Commit(ctx context.Context, consumer string, from, to int
 	return m.Store.Commit(ctx, consumer, from, to, fn)
 }
 
+// A projection's handler that writes to the store it reads is refused at
+// once, by every way of writing, and nothing is stored: its transaction
+// holds the store (SQLite's writer, a Sync system's checkpoints), so the
+// write would wait for the handler until its deadline, and a rebuild
+// would write again. A write with another context, or to another store,
+// is not the library's to see.
+func TestAProjectionsHandlerMayNotWriteToItsStore(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	r := annals.NewRunner(s, counter, counterCodec())
+	appendN(t, r, "c", 1)
+	var errs []error
+	p := must(annals.NewRecordProjection(s, "writer", func(ctx context.Context, _ store.StateTx, rec store.Record) error {
+		_, err := r.Handle(ctx, "other", increment{})
+		errs = append(errs, err)
+		_, err = s.Append(ctx, "other", store.AnyVersion, []store.Event{{Type: "Incremented", Data: []byte(`{}`)}})
+		errs = append(errs, err)
+		_, err = s.AppendIf(ctx, "other", store.AnyVersion, []store.Event{{Type: "Incremented", Data: []byte(`{}`)}}, store.AppendCondition{})
+		errs = append(errs, err)
+		return nil
+	}))
+	if _, err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != 3 {
+		t.Fatalf("the handler ran %d writes, want 3", len(errs))
+	}
+	for i, err := range errs {
+		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), `from inside the handler of projection "writer"`) || !strings.Contains(err.Error(), "annals.NewSaga") {
+			t.Errorf("write %d from the handler: %v, want store.ErrInvalid naming the projection and what to do", i, err)
+		}
+	}
+	if head, _ := s.Head(ctx); head != 1 {
+		t.Fatalf("head %d after the handler's writes, want 1: nothing stored", head)
+	}
+}
+
 // A projection that reads only some types still moves its checkpoint to
 // the head, so a system can tell that it is up to date.
 func TestFilteredProjectionReachesHead(t *testing.T) {

@@ -301,6 +301,9 @@ func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, op
 		// Before the stream's ID is quoted in any error: it may be long.
 		return Result[E, S]{}, fmt.Errorf("handle command: %w", err)
 	}
+	if m := r.store.inHandler(ctx); m != nil {
+		return Result[E, S]{}, m.refuse(fmt.Sprintf("handle a command on stream %q", streamID))
+	}
 	cfg := newHandleConfig(opts)
 	if err := cfg.checkKey(); err != nil {
 		return Result[E, S]{}, fmt.Errorf("handle command on stream %q: %w", streamID, err)

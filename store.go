@@ -144,6 +144,9 @@ func (s *Store) unsupported(what, iface string) error {
 // because of these events, the events are stored all the same and the
 // error is a [*StoredError] that says so.
 func (s *Store) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
+	if m := s.inHandler(ctx); m != nil {
+		return 0, m.refuse(fmt.Sprintf("append to stream %q", streamID))
+	}
 	v, err := s.appendUnsettled(ctx, streamID, expected, events)
 	if err != nil || len(events) == 0 {
 		return v, err
