@@ -28,6 +28,9 @@ import (
 // [decider.Decider] or the value decider.Combine3 to Combine6 returns.
 // Commands are drawn as [ReplayEqualsLive] draws them; commands that
 // depend on the state see the pure one.
+//
+// It takes testing.TB, not [T]: it is a whole property and runs
+// rapid.Check itself, so a test calls it, never another property.
 func CompositeEqualsPure[C, E, S any, G Commands[C, S]](t testing.TB, d decider.Stepper[C, E, S], newComposite func(t *rapid.T) *annals.Composite[C, E, S], commands G, opts ...Option) {
 	t.Helper()
 	next, o := nextCommand[C, S](commands), configure(opts)

@@ -25,6 +25,9 @@ type ConsumerStore interface {
 // against the stores open returns: view states committed atomically with
 // compared-and-set checkpoints, and exclusive leases. Like
 // [StoreContract], each subtest opens a fresh store.
+//
+// It takes *testing.T, not [T]: it runs each behaviour as a subtest
+// (t.Run) and hands that subtest's t to open.
 func ConsumerContract(t *testing.T, open func(t *testing.T) ConsumerStore) {
 	t.Helper()
 	tests := []struct {

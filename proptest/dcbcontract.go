@@ -38,6 +38,9 @@ type DCBStore interface {
 //     pass conditions they would break together, and the log shows every
 //     successful conditional append after the events its decision read
 //     and before any event that would have broken its condition.
+//
+// It takes *testing.T, not [T]: it runs each behaviour as a subtest
+// (t.Run) and hands that subtest's t to open.
 func DCBContract(t *testing.T, open func(t *testing.T) DCBStore) {
 	t.Helper()
 	tests := []struct {

@@ -3,7 +3,6 @@ package proptest
 import (
 	"context"
 	"fmt"
-	"testing"
 
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/codec"
@@ -26,8 +25,9 @@ import (
 // encode fails the Then with that error, never as the command's.
 //
 // ThenState needs a When: the command's query says which events its
-// state sees.
-func ForDCB[C, E, S any](t testing.TB, d annals.DCBDecider[C, E, S], m codec.Mapper[E]) *Spec[C, E, S] {
+// state sees. As with [For], inside a rapid property t is the property's
+// *rapid.T ([T]).
+func ForDCB[C, E, S any](t T, d annals.DCBDecider[C, E, S], m codec.Mapper[E]) *Spec[C, E, S] {
 	s := &Spec[C, E, S]{d: d.Decider}
 	placer, _ := m.(codec.Placer[E])
 	s.dcb = func(cmd C, state S, events []E) (S, error) {

@@ -9,9 +9,28 @@
 //     check of [EvolveIsPure] at every step; [Length] bounds a run.
 //   - [EvolveIsPure] and [ViewEvolveIsPure] evolve one state twice and
 //     require neither result to change the other.
-//   - [For], [ForView], [ForSaga] and [ForProcess] start given/when/then
-//     specifications that print values with %#v and fail a test that
-//     gives them no Then.
+//   - [For], [ForDCB], [ForView], [ForSaga] and [ForProcess] start
+//     given/when/then specifications that print values with %#v and fail
+//     a test that gives them no Then.
+//
+// A specification takes a [T], which *testing.T and *rapid.T both are,
+// so it can be the body of a property: written inside rapid.Check, it
+// takes the property's rt, never the test's t, and rapid shrinks a case
+// whose Then fails to the smallest that still fails:
+//
+//	rapid.Check(t, func(rt *rapid.T) {
+//		balance := rapid.Int64Range(0, 100).Draw(rt, "balance")
+//		proptest.For(rt, bank.Decider).
+//			Given(bank.Opened{Owner: "ada"}, bank.Deposited{Amount: balance}).
+//			When(bank.Withdraw{Amount: balance + 1}).
+//			ThenError(bank.ErrInsufficientFunds)
+//	})
+//
+// The other specifications take rt alike. The checks that run
+// rapid.Check themselves ([ReplayEqualsLive], [EvolveIsPure],
+// [ViewEvolveIsPure], [CompositeEqualsPure], [SnapshotEqualsReplay])
+// take the test's t, since each is a whole property; so do the
+// contracts, which run subtests.
 //
 // For stores:
 //

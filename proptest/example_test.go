@@ -2,7 +2,9 @@ package proptest_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/samber/lo"
@@ -76,6 +78,55 @@ func ExampleFor() {
 		proptest.For(t, shelf).When(Take{Item: "tea"}).ThenError(errNotThere)
 		proptest.For(t, shelf).Given(Placed{Item: "jam"}, Placed{Item: "tea"}).ThenState(Shelf{Items: []string{"jam", "tea"}})
 	}
+}
+
+// Inside a rapid property, a specification takes the property's
+// *rapid.T, not the test's t: a failing Then fails that case, and rapid
+// shrinks it to the smallest that still fails. Here a careless shelf
+// takes its first item whatever is asked for, and rapid shrinks the
+// shelves it finds that on to two items. In a test, the last line is
+// rapid.Check(t, property); here report stands in for t and prints what
+// rapid reports.
+func ExampleFor_insideRapidCheck() {
+	careless := shelf
+	careless.Decide = func(c any, s Shelf) ([]any, error) {
+		if _, ok := c.(Take); ok && len(s.Items) > 0 {
+			return []any{Taken{Item: s.Items[0]}}, nil
+		}
+		return shelf.Decide(c, s)
+	}
+	property := func(rt *rapid.T) {
+		items := rapid.SliceOfN(rapid.SampledFrom([]string{"jam", "tea", "oat"}), 1, 8).Draw(rt, "items")
+		item := rapid.SampledFrom(items).Draw(rt, "item")
+		proptest.For(rt, careless).
+			Given(lo.Map(items, func(item string, _ int) any { return Placed{Item: item} })...).
+			When(Take{Item: item}).
+			Then(Taken{Item: item})
+	}
+	rapid.Check(report{}, property)
+	// Output:
+	// given proptest_test.Placed{Item:"jam"}
+	//       proptest_test.Placed{Item:"tea"}
+	// when  proptest_test.Take{Item:"tea"}
+	// the events differ (- want, + got):
+	// - proptest_test.Taken{Item:"tea"}
+	// + proptest_test.Taken{Item:"jam"}
+}
+
+// report stands in for a test's t in an example: it prints the failure
+// rapid reports, less the lines that change from run to run (how many
+// cases passed before, how to reproduce it).
+type report struct{ rapid.TB }
+
+func (report) Helper()             {}
+func (report) Name() string        { return "ExampleFor_insideRapidCheck" }
+func (report) Logf(string, ...any) {}
+func (report) Failed() bool        { return false }
+func (report) FailNow()            {}
+func (report) Errorf(format string, args ...any) {
+	_, failure, _ := strings.Cut(fmt.Sprintf(format, args...), " tests: ")
+	failure, _, _ = strings.Cut(failure, "\nTo reproduce")
+	fmt.Println(failure)
 }
 
 // A view: given a history, when an event arrives, then a state.

@@ -31,6 +31,10 @@ import (
 // the views. Afterwards the views equal the replay of the streams and the
 // saga issued one reward per redeemed voucher. A conflict that outlasts
 // the runner's retries is allowed, and must have stored nothing.
+//
+// It takes *testing.T, not [T]: open, an [OpenInstances], takes it to
+// make a database per test (t.TempDir) and close it (t.Cleanup); and it
+// is one long concurrent run, not a case of a property.
 func InstancesMisreportNothing(t *testing.T, n int, open OpenInstances) {
 	t.Helper()
 	perInstance := max(8, 200/n) // at least 200 commands in all, plus retries
@@ -143,6 +147,10 @@ func outcomeOf(c *call) string {
 // first is its progress. Afterwards the views equal the replay of the
 // streams, the projection counted every event once, and the saga issued
 // one reward per redeemed voucher, however many instances dispatched it.
+//
+// It takes *testing.T, not [T]: open, an [OpenInstances], takes it to
+// make a database per test (t.TempDir) and close it (t.Cleanup); and it
+// is one long concurrent run, not a case of a property.
 func CatchUpRace(t *testing.T, n int, open OpenInstances) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), contractTimeout)

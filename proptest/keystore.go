@@ -23,6 +23,9 @@ import (
 //	func TestKeyStoreContract(t *testing.T) {
 //		proptest.KeyStoreContract(t, func(t *testing.T) store.KeyStore { return openTestStore(t) })
 //	}
+//
+// It takes *testing.T, not [T]: it runs each behaviour as a subtest
+// (t.Run) and hands that subtest's t to open.
 func KeyStoreContract(t *testing.T, open func(t *testing.T) store.KeyStore) {
 	t.Helper()
 	tests := []struct {

@@ -66,6 +66,9 @@ const outcomeVouchers = 3
 // (an adapter that cannot pass a subtest yet may skip it there, saying
 // what it misses); each rapid run works on streams and consumers of its
 // own, which start at the head of the log.
+//
+// It takes *testing.T, not [T]: it runs each behaviour as a subtest
+// (t.Run) and hands that subtest's t to open.
 func OutcomeContract(t *testing.T, open OpenInstances) {
 	t.Helper()
 	inFlight := map[step][]faultKind{stepAppend: {cancelDuring}, stepCommit: {cancelDuring}}

@@ -86,6 +86,9 @@ func drawLength(t *rapid.T, o options) int {
 // anything but their arguments. States and events are compared with
 // reflect.DeepEqual, so unexported fields count; a failure names the
 // command and prints values with %#v, so nil and empty differ.
+//
+// It takes testing.TB, not [T]: it is a whole property and runs
+// rapid.Check itself, so a test calls it, never another property.
 func ReplayEqualsLive[C, E, S any, G Commands[C, S]](t testing.TB, d decider.Decider[C, E, S], commands G, opts ...Option) {
 	t.Helper()
 	next, o := nextCommand[C, S](commands), configure(opts)
@@ -119,6 +122,9 @@ func ReplayEqualsLive[C, E, S any, G Commands[C, S]](t testing.TB, d decider.Dec
 // siblings evolved from one parent — a state a runner caches and decides
 // on twice, a retry after a conflict — overwrite each other's last item.
 // Copy the slice (slices.Clip or slices.Clone) before appending.
+//
+// It takes testing.TB, not [T]: it is a whole property and runs
+// rapid.Check itself, so a test calls it, never another property.
 func EvolveIsPure[C, E, S any, G Commands[C, S]](t testing.TB, d decider.Decider[C, E, S], commands G, opts ...Option) {
 	t.Helper()
 	next, o := nextCommand[C, S](commands), configure(opts)
@@ -143,6 +149,9 @@ func EvolveIsPure[C, E, S any, G Commands[C, S]](t testing.TB, d decider.Decider
 // sequence of events drawn from events, evolving a state by one event and
 // the same state by another changes neither the state nor the first
 // result.
+//
+// It takes testing.TB, not [T]: it is a whole property and runs
+// rapid.Check itself, so a test calls it, never another property.
 func ViewEvolveIsPure[S, E any](t testing.TB, v view.View[S, E], events *rapid.Generator[E], opts ...Option) {
 	t.Helper()
 	o := configure(opts)

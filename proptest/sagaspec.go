@@ -3,7 +3,6 @@ package proptest
 import (
 	"fmt"
 	"reflect"
-	"testing"
 
 	"github.com/annals-dev/annals/saga"
 )
@@ -27,8 +26,9 @@ type SagaSpec[E, C any] struct {
 }
 
 // ForSaga starts a specification of s. Failures are reported with
-// t.Errorf, so one test can hold many specifications.
-func ForSaga[E, C any](t testing.TB, s saga.Saga[E, C]) *SagaSpec[E, C] {
+// t.Errorf, so one test can hold many specifications; inside a rapid
+// property, t is the property's *rapid.T ([T]).
+func ForSaga[E, C any](t T, s saga.Saga[E, C]) *SagaSpec[E, C] {
 	spec := &SagaSpec[E, C]{s: s}
 	spec.expect(t, spec.context)
 	return spec
@@ -80,8 +80,9 @@ type ProcessSpec[S, E, C any] struct {
 }
 
 // ForProcess starts a specification of p with an empty history. Failures
-// are reported with t.Errorf, so one test can hold many specifications.
-func ForProcess[S, E, C any](t testing.TB, p saga.Process[S, E, C]) *ProcessSpec[S, E, C] {
+// are reported with t.Errorf, so one test can hold many specifications;
+// inside a rapid property, t is the property's *rapid.T ([T]).
+func ForProcess[S, E, C any](t T, p saga.Process[S, E, C]) *ProcessSpec[S, E, C] {
 	s := &ProcessSpec[S, E, C]{p: p}
 	s.expect(t, s.context)
 	return s

@@ -36,6 +36,9 @@ const MaxSnapshotInterval = 25
 // reflect.DeepEqual, so the state's codec must round-trip it exactly
 // (nil and empty slices, unexported fields). A snapshot the runner fails
 // to save or read fails the check, since the runner only logs it.
+//
+// It takes *testing.T, not [T]: it is a whole property and runs
+// rapid.Check itself, so a test calls it, never another property.
 func SnapshotEqualsReplay[C, E, S any](t *testing.T, s *annals.Store, snaps snapshot.Store, d decider.Decider[C, E, S],
 	events codec.Mapper[E], state codec.SnapshotMapper[S], command *rapid.Generator[C]) {
 	t.Helper()

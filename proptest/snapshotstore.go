@@ -27,6 +27,9 @@ import (
 //	func TestSnapshotStoreContract(t *testing.T) {
 //		proptest.SnapshotStoreContract(t, func(t *testing.T) snapshot.Store { return openTestStore(t) })
 //	}
+//
+// It takes *testing.T, not [T]: it runs each behaviour as a subtest
+// (t.Run) and hands that subtest's t to open.
 func SnapshotStoreContract(t *testing.T, open func(t *testing.T) snapshot.Store) {
 	t.Helper()
 	tests := []struct {

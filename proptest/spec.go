@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/samber/lo"
+	"pgregory.net/rapid"
 
 	"github.com/annals-dev/annals/decider"
 )
@@ -39,8 +40,9 @@ type Spec[C, E, S any] struct {
 }
 
 // For starts a specification of d with an empty history. Failures are
-// reported with t.Errorf, so one test can hold many specifications.
-func For[C, E, S any](t testing.TB, d decider.Decider[C, E, S]) *Spec[C, E, S] {
+// reported with t.Errorf, so one test can hold many specifications;
+// inside a rapid property, t is the property's *rapid.T ([T]).
+func For[C, E, S any](t T, d decider.Decider[C, E, S]) *Spec[C, E, S] {
 	s := &Spec[C, E, S]{d: d}
 	s.expect(t, s.context)
 	return s
@@ -166,18 +168,42 @@ func (s *Spec[C, E, S]) ThenState(want S) {
 	}
 }
 
+// T is what a specification needs of its test. *testing.T, *testing.B
+// and *rapid.T all have it, so that inside rapid.Check a specification
+// takes the property's *rapid.T (the package doc shows how): a failing
+// Then fails that case, and rapid shrinks it to the smallest that still
+// fails. Given the outer t instead, a specification would fail the test
+// once for every failing case drawn, none of them shrunk, while rapid
+// reported that the property passed.
+type T interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
+var (
+	_ T = (*testing.T)(nil)
+	_ T = (*testing.B)(nil)
+	_ T = (*rapid.T)(nil)
+)
+
 // then is what every specification shares: its test, and whether a Then
 // ran. A specification without a Then fails its test when the test ends.
 type then struct {
-	t    testing.TB
+	t    T
 	done bool
 }
 
-func (th *then) expect(t testing.TB, context func() string) {
+func (th *then) expect(t T, context func() string) {
 	th.t = t
 	t.Cleanup(func() {
 		if !th.done {
-			t.Errorf("%s\nthe specification has no Then: it checks nothing", context())
+			// Fatalf, not Errorf: a *rapid.T checks a case for failures
+			// before it runs the case's cleanups, so an Errorf here would
+			// count against the next case drawn, and rapid would call
+			// the property flaky. Fatalf fails this case.
+			t.Fatalf("%s\nthe specification has no Then: it checks nothing", context())
 		}
 	})
 }

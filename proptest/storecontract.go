@@ -45,6 +45,9 @@ const contractTimeout = 3 * time.Minute
 //			return s
 //		})
 //	}
+//
+// It takes *testing.T, not [T]: it runs each behaviour as a subtest
+// (t.Run) and hands that subtest's t to open.
 func StoreContract(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Helper()
 	tests := []struct {

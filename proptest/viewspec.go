@@ -3,7 +3,6 @@ package proptest
 import (
 	"fmt"
 	"reflect"
-	"testing"
 
 	"github.com/annals-dev/annals/view"
 )
@@ -30,8 +29,9 @@ type ViewSpec[S, E any] struct {
 }
 
 // ForView starts a specification of v with an empty history. Failures
-// are reported with t.Errorf, so one test can hold many specifications.
-func ForView[S, E any](t testing.TB, v view.View[S, E]) *ViewSpec[S, E] {
+// are reported with t.Errorf, so one test can hold many specifications;
+// inside a rapid property, t is the property's *rapid.T ([T]).
+func ForView[S, E any](t T, v view.View[S, E]) *ViewSpec[S, E] {
 	s := &ViewSpec[S, E]{v: v}
 	s.expect(t, s.context)
 	return s
