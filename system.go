@@ -107,6 +107,8 @@ type System struct {
 	// that Run waits on and that is closed when the consumer no longer is
 	// stopped (Retry caught it up): Run then follows the log with it again.
 	retried map[string]chan struct{}
+	// running names the consumers a Run of this system runs.
+	running map[string]bool
 	settle  sync.Mutex // one settling goroutine at a time
 	onError func(consumer string, err error)
 }
@@ -124,7 +126,7 @@ func NewSystem(s *Store, mode Mode) (*System, error) {
 	if mode != Sync && mode != Async {
 		return nil, fmt.Errorf("new system: mode %d is neither annals.Sync nor annals.Async: %w", mode, store.ErrInvalid)
 	}
-	sys := &System{store: s, mode: mode, stopped: map[string]error{}, onError: func(consumer string, err error) {
+	sys := &System{store: s, mode: mode, stopped: map[string]error{}, running: map[string]bool{}, onError: func(consumer string, err error) {
 		slog.Error("consumer failed", "consumer", consumer, "error", err)
 	}}
 	if !s.system.CompareAndSwap(nil, sys) {
@@ -580,16 +582,25 @@ func (sys *System) behind(ctx context.Context, err error) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
 	status, _ := sys.Status(rctx) // what it could read
-	var lagging []string
+	var lagging, idle []string
+	sys.mu.Lock()
 	for _, s := range status {
 		if s.Lag > 0 {
 			lagging = append(lagging, fmt.Sprintf("%s at %d of %d", s.Name, s.Checkpoint, s.Head))
+			if sys.mode == Async && !sys.running[s.Name] {
+				idle = append(idle, s.Name)
+			}
 		}
 	}
+	sys.mu.Unlock()
 	if len(lagging) == 0 {
 		return err
 	}
-	return fmt.Errorf("wait for the system: consumers behind (%s): %w", strings.Join(lagging, ", "), err)
+	hint := ""
+	if len(idle) > 0 {
+		hint = fmt.Sprintf("; no Run of this Async system runs %s: call go sys.Run(ctx), unless another process runs them", strings.Join(idle, ", "))
+	}
+	return fmt.Errorf("wait for the system: consumers behind (%s)%s: %w", strings.Join(lagging, ", "), hint, err)
 }
 
 // Run runs the consumers named (all when none is named) concurrently, each
@@ -603,7 +614,11 @@ func (sys *System) behind(ctx context.Context, err error) error {
 // such as a lost connection, are retried with a growing pause. Run
 // returns the failures of the consumers still stopped, joined, once ctx
 // is done; or once the store is closed, with an error matching
-// [store.ErrClosed] for each consumer still running then.
+// [store.ErrClosed] for each consumer still running then. A consumer runs
+// under one Run of a system at a time: a Run that names one another Run
+// runs fails at once with an error matching [store.ErrInvalid] (two Runs
+// of different consumers go on side by side; instances of a consumer
+// belong in processes of their own).
 func (sys *System) Run(ctx context.Context, names ...string) error {
 	consumers := sys.snapshot()
 	if len(names) > 0 {
@@ -617,6 +632,10 @@ func (sys *System) Run(ctx context.Context, names ...string) error {
 			consumers = append(consumers, c)
 		}
 	}
+	if err := sys.startRunning(consumers); err != nil {
+		return err
+	}
+	defer sys.stopRunning(consumers)
 	var wg sync.WaitGroup
 	errs := make([]error, len(consumers))
 	for i, c := range consumers {
@@ -624,6 +643,28 @@ func (sys *System) Run(ctx context.Context, names ...string) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// startRunning marks consumers as run by a Run, or fails when a Run
+// already runs one of them.
+func (sys *System) startRunning(consumers []Consumer) error {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	if c, ok := lo.Find(consumers, func(c Consumer) bool { return sys.running[c.Name()] }); ok {
+		return fmt.Errorf("run system: consumer %q already runs under another Run of this system: call Run once (with no names, it runs every consumer), or once per consumer: %w", c.Name(), store.ErrInvalid)
+	}
+	for _, c := range consumers {
+		sys.running[c.Name()] = true
+	}
+	return nil
+}
+
+func (sys *System) stopRunning(consumers []Consumer) {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	for _, c := range consumers {
+		delete(sys.running, c.Name())
+	}
 }
 
 // keepRunning runs c until ctx is done or the store is closed. When its

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -390,5 +391,71 @@ func TestSyncStoppedConsumerPassedByAnotherInstance(t *testing.T) {
 	}
 	if status := must(sysA.Status(ctx)); status[0].Stopped != nil || status[0].Lag != 0 {
 		t.Fatalf("status = %+v, want p caught up and not stopped", status)
+	}
+}
+
+// A consumer runs under one Run of a system at a time: a second Run that
+// names it fails at once, Runs of other consumers go on side by side,
+// and once a Run has returned its consumers may run again.
+func TestAConsumerRunsUnderOneRunAtATime(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := newCounters(annals.New(memory.New()), annals.Async)
+	first := make(chan error, 1)
+	go func() { first <- c.sys.Run(ctx, "tally") }()
+	// The first Run runs once the view shows a command's event.
+	if _, err := c.runner.Handle(ctx, "a-1", increment{}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if v, err := c.tally.Get(ctx, "a-1"); err == nil && v.Count == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first Run did not run the view")
+		}
+	}
+	err := c.sys.Run(ctx, "mirror", "tally")
+	if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), `consumer "tally" already runs under another Run`) {
+		t.Fatalf("a second Run of a running consumer: %v, want store.ErrInvalid naming it", err)
+	}
+	other, stopOther := context.WithCancel(ctx)
+	otherDone := make(chan error, 1)
+	go func() { otherDone <- c.sys.Run(other, "mirror") }()
+	if _, err := c.runner.Handle(ctx, "a-2", increment{}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer wcancel()
+	if err := c.sys.WaitQuiet(wctx); err != nil {
+		t.Fatalf("Runs of the two consumers side by side: %v", err)
+	}
+	stopOther()
+	if err := <-otherDone; err != nil {
+		t.Fatalf("the Run of mirror: %v", err)
+	}
+	cancel()
+	if err := <-first; err != nil {
+		t.Fatalf("the first Run: %v", err)
+	}
+	again, stop := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer stop()
+	if err := c.sys.Run(again, "tally"); err != nil {
+		t.Fatalf("a Run after the first returned: %v", err)
+	}
+}
+
+// WaitQuiet on an Async system whose consumers no Run runs says so.
+func TestWaitQuietSaysWhenNoRunRuns(t *testing.T) {
+	ctx := context.Background()
+	c := newCounters(annals.New(memory.New()), annals.Async)
+	if _, err := c.runner.Handle(ctx, "a-1", increment{}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	err := c.sys.WaitQuiet(wctx)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no Run of this Async system runs") || !strings.Contains(err.Error(), "tally") {
+		t.Fatalf("WaitQuiet without Run: %v, want the deadline and that no Run runs the consumers", err)
 	}
 }
