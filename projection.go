@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/store"
@@ -304,7 +307,7 @@ func committerFor[T any](s *Store) (store.Committer[T], error) {
 }
 
 func newProjection[T any](s *Store, name string, apply func(context.Context, T, []store.Record) (int, error), opts []ConsumerOption) (*Projection[T], error) {
-	if err := check.Consumer(name); err != nil {
+	if err := checkConsumerName(name); err != nil {
 		return nil, fmt.Errorf("new projection: %w", err)
 	}
 	c, err := committerFor[T](s)
@@ -326,6 +329,23 @@ func newProjection[T any](s *Store, name string, apply func(context.Context, T, 
 		return apply(context.WithValue(ctx, handlerKey{}, mark), tx, recs)
 	}
 	return &Projection[T]{name: name, store: s, committer: c, apply: marked, cfg: cfg, migrations: migrations}, nil
+}
+
+// reservedPrefixes begin the names of the checkpoints the library keeps
+// beside its consumers': a read model's schema version (SchemaConsumer)
+// and the mark of an unfinished copy (annals:copy-unfinished).
+var reservedPrefixes = []string{"schema:", "annals:"}
+
+// checkConsumerName checks the name of a consumer: one the store takes,
+// and none that a checkpoint of the library's own is named.
+func checkConsumerName(name string) error {
+	if err := check.Consumer(name); err != nil {
+		return err
+	}
+	if p, ok := lo.Find(reservedPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }); ok {
+		return fmt.Errorf("consumer name %q begins with %q, which the library's own checkpoints are named with; name the consumer otherwise: %w", name, p, store.ErrInvalid)
+	}
+	return nil
 }
 
 // handlerKey is the key of the [handlerMark] of the context a

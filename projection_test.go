@@ -287,6 +287,30 @@ func TestAProjectionsHandlerMayNotWriteToItsStore(t *testing.T) {
 	}
 }
 
+// A consumer may not take the name of a checkpoint the library keeps
+// beside the consumers' own (a read model's schema version, the mark of
+// an unfinished copy): it would read or move that checkpoint.
+func TestAConsumerNameMayNotBeReserved(t *testing.T) {
+	s := annals.New(memory.New())
+	for _, name := range []string{"schema:tally", "annals:copy-unfinished"} {
+		_, err := annals.NewRecordProjection(s, name, func(context.Context, store.StateTx, store.Record) error { return nil })
+		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "name the consumer otherwise") {
+			t.Errorf("projection named %q: %v, want store.ErrInvalid saying to rename it", name, err)
+		}
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "name the consumer otherwise") {
+					t.Errorf("process named %q: recovered %v, want a panic saying to rename it", name, r)
+				}
+			}()
+			annals.NewSaga(s, name, mirrorSaga(0), counterCodec(), dispatchTo(annals.NewRunner(s, counter, counterCodec()), "b"))
+		}()
+	}
+	if _, err := annals.NewRecordProjection(s, "schemas", func(context.Context, store.StateTx, store.Record) error { return nil }); err != nil {
+		t.Errorf("a name that only begins like a reserved one: %v", err)
+	}
+}
+
 // A projection that reads only some types still moves its checkpoint to
 // the head, so a system can tell that it is up to date.
 func TestFilteredProjectionReachesHead(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/store"
-	"github.com/annals-dev/annals/store/check"
 )
 
 // A Publisher hands records of the log to a message broker (package
@@ -49,7 +48,7 @@ type Relay struct {
 // that publishes the log of s through pub. A name that no checkpoint
 // could have, or a nil store or publisher, fails with [store.ErrInvalid].
 func NewRelay(s *Store, name string, pub Publisher, opts ...ConsumerOption) (*Relay, error) {
-	if err := check.Consumer(name); err != nil {
+	if err := checkConsumerName(name); err != nil {
 		return nil, fmt.Errorf("new relay: %w", err)
 	}
 	if s == nil || lo.IsNil(pub) {

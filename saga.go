@@ -151,6 +151,9 @@ func NewProcess[S, E, C any](s *Store, name string, p saga.Process[S, E, C], map
 	if s == nil || p.Evolve == nil || p.React == nil || lo.IsNil(mapper) || key == nil || dispatch == nil {
 		panic(fmt.Sprintf("annals: NewProcess(%q): the store, the process's Evolve and React, the mapper, the key function and the dispatcher must not be nil", name))
 	}
+	if err := checkConsumerName(name); err != nil {
+		panic(fmt.Sprintf("annals: NewProcess: %v", err))
+	}
 	var cfg sagaConfig[C]
 	for _, o := range opts {
 		o(&cfg)
