@@ -92,6 +92,11 @@ type Importer interface {
 	// ImportCheckpoints sets each consumer's checkpoint to the position
 	// and time given, even a lower position than the stored one.
 	ImportCheckpoints(ctx context.Context, cps []Checkpoint) error
+	// DeleteCheckpoints removes the checkpoints of the consumers named,
+	// in one transaction, as if they had never been set: a consumer
+	// without one is no error. A copy removes with it the checkpoint
+	// that marks its target as unfinished, once the copy is whole.
+	DeleteCheckpoints(ctx context.Context, consumers []string) error
 	// ImportSnapshots stores each snapshot as its stream's snapshot,
 	// replacing the stored one whatever its version.
 	ImportSnapshots(ctx context.Context, snaps []snapshot.Snapshot) error

@@ -73,7 +73,7 @@ func copyFlags(fs *flag.FlagSet) runFunc {
 			err = also(err, removeIfEmpty(ctx, dst, created))
 		}
 		if errors.Is(err, context.Canceled) {
-			return fmt.Errorf("copy interrupted after %d events; run the same command again to go on from there: %w", rep.Events, err)
+			return &interrupted{fmt.Errorf("copy interrupted after %d events; run the same command again to go on from there (until it ends, annals verify reports the target as an unfinished copy): %w", rep.Events, err)}
 		}
 		if err != nil {
 			return err
@@ -184,15 +184,12 @@ func newSQLiteFile(rawURL string) string {
 }
 
 // removeIfEmpty closes the target of a failed copy and removes its file,
-// which the copy created, when the copy wrote nothing to it: a file
-// holding part of a copy is kept, for the next run to resume.
+// which the copy created, when the copy wrote nothing to it but its mark
+// of an unfinished copy: a file holding part of a copy is kept, for the
+// next run to resume.
 func removeIfEmpty(ctx context.Context, dst store.Store, path string) error {
-	exp, ok := dst.(store.Exporter)
-	if !ok {
-		return nil
-	}
-	inv, err := exp.Inventory(context.WithoutCancel(ctx))
-	if err != nil || !inv.Empty() {
+	empty, err := storecopy.Empty(context.WithoutCancel(ctx), dst)
+	if err != nil || !empty {
 		return nil
 	}
 	if err := dst.Close(); err != nil {

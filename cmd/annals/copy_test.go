@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/annals-dev/annals/internal/pgtest"
+	"github.com/annals-dev/annals/internal/storecopy"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/postgres"
 	"github.com/annals-dev/annals/store/sqlite"
@@ -201,4 +203,139 @@ func noFile(t *testing.T, path string) {
 			t.Errorf("the copy left %s (%v)", p, err)
 		}
 	}
+}
+
+// cancelOn is a writer that cancels a context once what was written to
+// it holds a text: a Ctrl-C at a known place of a command's progress.
+type cancelOn struct {
+	bytes.Buffer
+	text   string
+	cancel context.CancelFunc
+}
+
+func (w *cancelOn) Write(p []byte) (int, error) {
+	n, err := w.Buffer.Write(p)
+	if strings.Contains(w.String(), w.text) {
+		w.cancel()
+	}
+	return n, err
+}
+
+// interruptedCopy runs the copy command and interrupts it as its
+// snapshots phase begins, after its events.
+func interruptedCopy(t *testing.T, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errOut := &cancelOn{text: "copy: snapshots", cancel: cancel}
+	c := &cli{stdout: new(bytes.Buffer), stderr: errOut, getenv: func(string) string { return "" }}
+	if status := c.main(ctx, append([]string{"copy"}, args...)); status != 1 || !strings.Contains(errOut.String(), "run the same command again") {
+		t.Fatalf("the interrupted copy: status %d: %s", status, errOut.String())
+	}
+}
+
+// A copy interrupted after its events leaves a target whose log looks
+// whole and which lacks the data subjects' keys and the checkpoints:
+// verify reports it as an unfinished copy, with the keys as without,
+// and consumers says so, until the copy runs again to its end.
+func TestAnUnfinishedCopyIsReportedUntilItIsRun(t *testing.T) {
+	ctx := context.Background()
+	from, _ := fixture(t)
+	to := "sqlite://" + filepath.Join(t.TempDir(), "to.db")
+	interruptedCopy(t, "-from", from, "-to", to)
+	const says = "an annals copy into this store has not finished; run the same copy again before using it"
+
+	for _, env := range []string{"ANNALS_CIPHER_KEY=", "ANNALS_CIPHER_KEY=" + secret} {
+		r := tool(t, ctx, to, env, "verify")
+		if r.status != 1 || !strings.Contains(r.stdout, "problem: "+says) || strings.HasSuffix(r.stdout, "ok\n") {
+			t.Errorf("verify (%s) of an unfinished copy: %+v, want the problem and status 1", env[:18], r)
+		}
+		if !strings.Contains(r.stdout, "log: 5 events in 3 streams") || !strings.Contains(r.stdout, "; 0 checkpoints") {
+			t.Errorf("verify (%s) counts the mark as a checkpoint, or the events otherwise: %s", env[:18], r.stdout)
+		}
+	}
+	var v struct {
+		OK             bool
+		UnfinishedCopy *struct {
+			Message      string
+			Began        time.Time
+			SourceEvents int64 `json:"source_events"`
+		} `json:"unfinished_copy"`
+	}
+	r := tool(t, ctx, to, "-json", "verify")
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || r.status != 1 || v.OK || v.UnfinishedCopy == nil ||
+		!strings.HasPrefix(v.UnfinishedCopy.Message, says) || v.UnfinishedCopy.SourceEvents != 5 || time.Since(v.UnfinishedCopy.Began) > time.Minute {
+		t.Errorf("verify -json of an unfinished copy: %+v (%v)", r, err)
+	}
+
+	r = tool(t, ctx, to, "consumers")
+	if out := lines(r.stdout); r.status != 0 || len(out) != 3 || !strings.HasPrefix(out[1], "unfinished copy: "+says) || out[2] != "no consumer has a checkpoint" {
+		t.Errorf("consumers of an unfinished copy: %+v", r)
+	}
+	var cs struct {
+		UnfinishedCopy *struct{ Message string } `json:"unfinished_copy"`
+		Consumers      []any
+	}
+	r = tool(t, ctx, to, "-json", "consumers")
+	if err := json.Unmarshal([]byte(r.stdout), &cs); err != nil || cs.UnfinishedCopy == nil || !strings.HasPrefix(cs.UnfinishedCopy.Message, says) || len(cs.Consumers) != 0 {
+		t.Errorf("consumers -json of an unfinished copy: %+v (%v)", r, err)
+	}
+
+	// The same copy again goes through, and the target is a store like
+	// any other.
+	if r := tool(t, ctx, "", "copy", "-from", from, "-to", to); r.status != 0 || !strings.Contains(r.stdout, "which resumed an interrupted copy") {
+		t.Fatalf("the copy run again: %+v", r)
+	}
+	if r := tool(t, ctx, to, "verify"); r.status != 0 || !strings.HasSuffix(r.stdout, "ok\n") || strings.Contains(r.stdout, "not finished") {
+		t.Errorf("verify of the finished copy: %+v", r)
+	}
+	if r := tool(t, ctx, to, "-json", "verify"); r.status != 0 || !strings.Contains(r.stdout, `"unfinished_copy":null`) {
+		t.Errorf("verify -json of the finished copy: %+v", r)
+	}
+	if r := tool(t, ctx, to, "consumers"); r.status != 0 || strings.Contains(r.stdout, "unfinished") || !strings.Contains(r.stdout, "summary") {
+		t.Errorf("consumers of the finished copy: %+v", r)
+	}
+	if r := tool(t, ctx, to, "-json", "consumers"); r.status != 0 || !strings.Contains(r.stdout, `"unfinished_copy":null`) {
+		t.Errorf("consumers -json of the finished copy: %+v", r)
+	}
+}
+
+// A copy run again over a target that the application ran on, with a
+// consumer that -rebuild leaves out, says that, and what to do.
+func TestCopyOverATargetTheApplicationRanOn(t *testing.T) {
+	ctx := context.Background()
+	from, _ := fixture(t)
+	path := filepath.Join(t.TempDir(), "to.db")
+	interruptedCopy(t, "-from", from, "-to", "sqlite://"+path, "-rebuild", "summary")
+	app, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.SetCheckpoint(ctx, "summary", 1); err != nil {
+		t.Fatal(err)
+	}
+	app.Close()
+	r := tool(t, ctx, "", "copy", "-from", from, "-to", "sqlite://"+path, "-rebuild", "summary")
+	if r.status != 1 || !strings.Contains(r.stderr, `the target holds a checkpoint of "summary", which -rebuild summary leaves out`) ||
+		!strings.Contains(r.stderr, "the application ran on this half-copied target") || !strings.Contains(r.stderr, "start over: empty the target") {
+		t.Errorf("copy over a target the application ran on: %+v", r)
+	}
+}
+
+// A target that holds nothing but the mark of the copy that created it
+// is removed as an empty one is.
+func TestAFailedCopyRemovesItsFileHoldingOnlyItsMark(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "marked.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ImportCheckpoints(ctx, []store.Checkpoint{{Consumer: storecopy.MarkName, Position: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeIfEmpty(ctx, s, path); err != nil {
+		t.Fatal(err)
+	}
+	noFile(t, path)
 }

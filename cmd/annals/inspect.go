@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/internal/storecopy"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -223,7 +224,7 @@ func checkpoints(ctx context.Context, s store.Store, names []string) ([]store.Ch
 		if i < 0 {
 			var known []string
 			for _, cp := range all {
-				if !strings.HasPrefix(cp.Consumer, schemaPrefix) {
+				if !strings.HasPrefix(cp.Consumer, schemaPrefix) && cp.Consumer != storecopy.MarkName {
 					known = append(known, cp.Consumer)
 				}
 			}
@@ -287,17 +288,21 @@ func consumersFlags(*flag.FlagSet) runFunc {
 				return err
 			}
 			schemas := map[string]int64{}
+			var unfinished *unfinishedCopy
 			for _, cp := range all {
 				if name, ok := strings.CutPrefix(cp.Consumer, schemaPrefix); ok {
 					schemas[name] = cp.Position
+				}
+				if u, ok := storecopy.UnfinishedOf(cp); ok {
+					unfinished = newUnfinishedCopy(u)
 				}
 			}
 			leases, _ := s.(store.LeaseInspector)
 			now := time.Now()
 			out := []consumerStatus{} // [] in JSON when there are none
 			for _, cp := range cps {
-				if strings.HasPrefix(cp.Consumer, schemaPrefix) && len(args) == 0 {
-					continue // a read model's schema version, shown with its consumer
+				if (strings.HasPrefix(cp.Consumer, schemaPrefix) || cp.Consumer == storecopy.MarkName) && len(args) == 0 {
+					continue // a read model's schema version, shown with its consumer, or the mark, shown above them
 				}
 				st := consumerStatus{Name: cp.Consumer, Checkpoint: cp.Position, MovedAt: cp.Time, Lag: max(head-cp.Position, 0),
 					Schema: schemas[cp.Consumer], LeaseKnown: leases != nil}
@@ -322,15 +327,33 @@ func consumersFlags(*flag.FlagSet) runFunc {
 				out = append(out, st)
 			}
 			if g.json {
-				return printJSON(c.stdout, map[string]any{"head": head, "consumers": out, "stopped_note": stoppedNote})
+				return printJSON(c.stdout, map[string]any{"head": head, "unfinished_copy": unfinished, "consumers": out, "stopped_note": stoppedNote})
 			}
-			return printConsumers(c.stdout, head, out, now)
+			return printConsumers(c.stdout, head, unfinished, out, now)
 		})
 	}
 }
 
-func printConsumers(w io.Writer, head int64, cs []consumerStatus, now time.Time) error {
+// unfinishedCopy is the mark of a copy into the store that has not
+// finished, as verify and consumers print it with -json.
+type unfinishedCopy struct {
+	// Message says what it means and what to do.
+	Message string `json:"message"`
+	// Began is when the copy's last run began writing to the store.
+	Began time.Time `json:"began,omitzero"`
+	// SourceEvents counts the events that run set out to copy.
+	SourceEvents int64 `json:"source_events"`
+}
+
+func newUnfinishedCopy(u storecopy.Unfinished) *unfinishedCopy {
+	return &unfinishedCopy{Message: u.String(), Began: u.Began, SourceEvents: u.Events}
+}
+
+func printConsumers(w io.Writer, head int64, unfinished *unfinishedCopy, cs []consumerStatus, now time.Time) error {
 	fmt.Fprintf(w, "head %d\n", head)
+	if unfinished != nil {
+		fmt.Fprintln(w, "unfinished copy:", unfinished.Message)
+	}
 	if len(cs) == 0 {
 		_, err := fmt.Fprintln(w, "no consumer has a checkpoint")
 		return err

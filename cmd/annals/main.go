@@ -63,6 +63,13 @@ type cli struct {
 	tty            bool // stderr is a terminal
 }
 
+// interrupted is the error of a command that was interrupted and says
+// what to do next, which the tool prints.
+type interrupted struct{ err error }
+
+func (e *interrupted) Error() string { return e.err.Error() }
+func (e *interrupted) Unwrap() error { return e.err }
+
 // main runs the tool and returns its exit status.
 func (c *cli) main(ctx context.Context, args []string) int {
 	err := c.run(ctx, args)
@@ -78,6 +85,10 @@ func (c *cli) main(ctx context.Context, args []string) int {
 		fmt.Fprint(c.stderr, usage)
 		return 2
 	case errors.Is(err, context.Canceled):
+		if it := (*interrupted)(nil); errors.As(err, &it) {
+			fmt.Fprintln(c.stderr, "annals:", it) // what to do next
+			return 1
+		}
 		fmt.Fprintln(c.stderr, "annals: interrupted")
 		return 1
 	}

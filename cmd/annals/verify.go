@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/annals-dev/annals/internal/storecopy"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -32,7 +33,10 @@ type verifyReport struct {
 	// UnreadKeys names the keys they need.
 	Unread     int64    `json:"unread"`
 	UnreadKeys []string `json:"unread_keys,omitempty"`
-	Problems   []string `json:"problems"`
+	// UnfinishedCopy is the mark of a copy into the store that has not
+	// finished, which is a problem too; null when there is none.
+	UnfinishedCopy *unfinishedCopy `json:"unfinished_copy"`
+	Problems       []string        `json:"problems"`
 	// ProblemCount counts every problem, listed or not.
 	ProblemCount int `json:"problem_count"`
 }
@@ -83,6 +87,17 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 	var err error
 	if rep.Head, err = s.Head(ctx); err != nil {
 		return err
+	}
+	// First, so that it is listed however many problems follow.
+	if _, ok := s.(store.Exporter); ok {
+		u, marked, err := storecopy.FindUnfinished(ctx, s)
+		if err != nil {
+			return err
+		}
+		if marked {
+			rep.UnfinishedCopy = newUnfinishedCopy(u)
+			rep.problem("%v", u)
+		}
 	}
 	unreadKeys := map[string]bool{}
 	unread := func(encoding string) {
@@ -169,6 +184,9 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 		for cp, err := range exp.ExportCheckpoints(ctx) {
 			if err != nil {
 				return err
+			}
+			if cp.Consumer == storecopy.MarkName {
+				continue // a problem of its own, above
 			}
 			rep.Checkpoints++
 			if !strings.HasPrefix(cp.Consumer, schemaPrefix) && cp.Position > rep.Head {

@@ -201,6 +201,8 @@ type copier struct {
 	resumeAfter      int64              // the source position of the last event the target holds
 	log              *logCheck
 	versions         map[string]int64 // the last version of each stream written, once met; see checkVersions
+	marked           bool             // this run marked the target as unfinished
+	dstMarked        bool             // the target holds the mark
 	phase            Phase
 	phaseStart       time.Time
 	phaseRun, phaseN int64
@@ -221,10 +223,13 @@ func (c *copier) run(ctx context.Context) error {
 	if c.cps, err = collect(c.srcExp.ExportCheckpoints(ctx)); err != nil {
 		return fmt.Errorf("copy: read the source's checkpoints: %w", err)
 	}
-	if err := c.checkTarget(ctx); err != nil {
+	if err := checkUnfinished(c.cps); err != nil {
 		return err
 	}
 	if err := checkRebuild(ctx, c.srcExp, c.cps, c.opts.Rebuild); err != nil {
+		return err
+	}
+	if err := c.checkTarget(ctx); err != nil {
 		return err
 	}
 	v := newVerifier(c.report.TimePrecision)
@@ -268,7 +273,10 @@ func (c *copier) run(ctx context.Context) error {
 	if err := v.compareRest(ctx, c.srcExp, c.dstExp, c.log.cps, c.progress); err != nil {
 		return err
 	}
-	return v.failure()
+	if err := v.failure(); err != nil {
+		return err
+	}
+	return c.unmark(ctx)
 }
 
 func (c *copier) startPhase(p Phase, total int64) {
@@ -330,6 +338,36 @@ func (c *copier) checkTarget(ctx context.Context) error {
 		}
 		c.resumeAfter = found.Position
 	}
+	// The target's checkpoints: the mark of an unfinished copy, and the
+	// consumers'.
+	held := map[string]int64{}
+	if c.dstInv.Checkpoints > 0 {
+		for cp, err := range c.dstExp.ExportCheckpoints(ctx) {
+			if err != nil {
+				return fmt.Errorf("copy: target: %w", err)
+			}
+			if cp.Consumer == MarkName {
+				c.dstMarked = true
+				continue
+			}
+			held[cp.Consumer] = cp.Position
+		}
+	}
+	// The copy never writes the checkpoint of a consumer it leaves out:
+	// whoever did ran the consumer on the target.
+	for _, name := range c.opts.Rebuild {
+		for _, cp := range []string{name, annals.SchemaConsumer(name)} {
+			if _, ok := held[cp]; !ok {
+				continue
+			}
+			if c.dstMarked {
+				return notEmpty("the target holds a checkpoint of %q, which -rebuild %s leaves out, so no run of this copy wrote it: the application ran on this half-copied target (the copy into it has not finished), and its consumers handled part of the log; start over: empty the target (drop its tables, or remove its file) and the read models the application built from it in its own tables, then run the copy again",
+					cp, name)
+			}
+			return notEmpty("the target holds a checkpoint of %q, which -rebuild %s leaves out, so no copy with -rebuild %[2]s wrote it: the application ran on this target after a copy into it finished, or an earlier copy ran without -rebuild %[2]s; a finished copy needs no other run, so use the target as it is, or start over: empty the target (drop its tables, or remove its file) and the read models the application built from it in its own tables, then run the copy again",
+				cp, name)
+		}
+	}
 	// Everything else the target holds must be the source's too.
 	type kind struct {
 		what  string
@@ -338,7 +376,7 @@ func (c *copier) checkTarget(ctx context.Context) error {
 		src   func(func(string) bool) error
 	}
 	kinds := []kind{
-		{"checkpoint", c.dstInv.Checkpoints, names(c.dstExp.ExportCheckpoints(ctx), func(x store.Checkpoint) string { return x.Consumer }),
+		{"checkpoint", int64(len(held)), names(exceptMark(c.dstExp.ExportCheckpoints(ctx)), func(x store.Checkpoint) string { return x.Consumer }),
 			names(c.srcExp.ExportCheckpoints(ctx), func(x store.Checkpoint) string { return x.Consumer })},
 		{"snapshot of stream", c.dstInv.Snapshots, names(c.dstExp.ExportSnapshots(ctx), func(x snapshot.Snapshot) string { return x.StreamID }),
 			names(c.srcExp.ExportSnapshots(ctx), func(x snapshot.Snapshot) string { return x.StreamID })},
@@ -373,18 +411,9 @@ func (c *copier) checkTarget(ctx context.Context) error {
 	// the source's would be moved back, and its consumer would handle
 	// events again. (A position maps to one no greater, and a schema
 	// version is copied as it is.)
-	if c.dstInv.Checkpoints > 0 {
-		held := map[string]int64{}
-		for cp, err := range c.dstExp.ExportCheckpoints(ctx) {
-			if err != nil {
-				return fmt.Errorf("copy: target: %w", err)
-			}
-			held[cp.Consumer] = cp.Position
-		}
-		for _, cp := range c.cps {
-			if at, ok := held[cp.Consumer]; ok && at > cp.Position {
-				return notEmpty("the target's checkpoint %q is at %d, ahead of the source's %d, and would move back", cp.Consumer, at, cp.Position)
-			}
+	for _, cp := range c.cps {
+		if at, ok := held[cp.Consumer]; ok && at > cp.Position {
+			return notEmpty("the target's checkpoint %q is at %d, ahead of the source's %d, and would move back", cp.Consumer, at, cp.Position)
 		}
 	}
 	return nil
@@ -454,6 +483,9 @@ func (c *copier) copyEvents(ctx context.Context) (err error) {
 		for i := range out {
 			out[i].Position = done + int64(i) + 1
 		}
+		if err := c.mark(ctx); err != nil {
+			return err
+		}
 		if err := c.dstImp.ImportEvents(ctx, out); err != nil {
 			return fmt.Errorf("copy: write events to the target: %w", err)
 		}
@@ -474,9 +506,11 @@ func (c *copier) copyEvents(ctx context.Context) (err error) {
 // checkVersions refuses a page of the source's log in which a stream's
 // version does not follow the last one written (a source edited by hand,
 // whose row was deleted), before the page is written: the target then
-// holds the events before it, every stream whole, rather than a stream
-// that no load would accept. A stream that an interrupted copy began is
-// looked up in the target once.
+// holds the events before it, each stream's versions contiguous from 1
+// (though streams that go on past the page are cut short, and the target
+// stays marked unfinished), rather than a stream that no load would
+// accept. A stream that an interrupted copy began is looked up in the
+// target once.
 func (c *copier) checkVersions(ctx context.Context, recs []store.Record) error {
 	if c.versions == nil {
 		c.versions = map[string]int64{}
@@ -578,6 +612,9 @@ func copyAll[T any](ctx context.Context, c *copier, p Phase, total int64, seq it
 		if len(batch) == 0 {
 			return nil
 		}
+		if err := c.mark(ctx); err != nil {
+			return err
+		}
 		if err := write(ctx, batch); err != nil {
 			return fmt.Errorf("copy %s: %w", p, err)
 		}
@@ -634,6 +671,9 @@ func (c *copier) copyCheckpoints(ctx context.Context, maps []CheckpointMap) erro
 	}
 	c.startPhase(PhaseCheckpoints, int64(len(out)))
 	for chunk := range slices.Chunk(out, c.batch) {
+		if err := c.mark(ctx); err != nil {
+			return err
+		}
 		if err := c.dstImp.ImportCheckpoints(ctx, chunk); err != nil {
 			return fmt.Errorf("copy checkpoints: %w", err)
 		}
@@ -650,12 +690,12 @@ func CheckSource(ctx context.Context, src store.Store, opts Options) error {
 	if !ok {
 		return errNoExporter("source", src)
 	}
-	if len(opts.Rebuild) == 0 {
-		return nil
-	}
 	cps, err := collect(exp.ExportCheckpoints(ctx))
 	if err != nil {
 		return fmt.Errorf("copy: read the source's checkpoints: %w", err)
+	}
+	if err := checkUnfinished(cps); err != nil {
+		return err
 	}
 	return checkRebuild(ctx, exp, cps, opts.Rebuild)
 }

@@ -40,16 +40,44 @@
 //
 // A copy that is killed at any point leaves the target holding a prefix
 // of the source's log and some of the rest, each item as the source
-// holds it. Run again, it first compares that prefix with the source
-// (the phase "verify log"), goes on from there, and ends with the same
-// target as a copy that ran through. A target that holds anything else
-// (an event that is not the source's at the same place, a checkpoint,
-// snapshot, state or key the source does not have) is refused with
-// [ErrNotEmpty], and nothing is written.
+// holds it: each stream's versions contiguous from 1, but streams that
+// go on later in the log cut short. Run again, it first compares that
+// prefix with the source (the phase "verify log"), goes on from there,
+// and ends with the same target as a copy that ran through. A target
+// that holds anything else (an event that is not the source's at the
+// same place, a checkpoint, snapshot, state or key the source does not
+// have, the checkpoint of a consumer that [Options.Rebuild] leaves out)
+// is refused with [ErrNotEmpty], and nothing is written.
 //
 // A difference fails the copy with a [*MismatchError] naming it, before
 // the checkpoints are written when it is in the log. Writers and
 // consumers of the source should be stopped while it runs: events
 // appended to the source after the copy began are reported as missing
 // from the target, and a copy run again after they stopped picks them up.
+//
+// # The mark of an unfinished copy
+//
+// The target of a copy that stopped looks like a store of its own: a
+// log without a gap, and no sign of the keys, snapshots, states and
+// checkpoints it lacks. So
+// before a run writes anything to the target, it sets a checkpoint
+// named [MarkName] there, in a transaction of its own: committed, like
+// every write of an adapter, before the next write begins, so that a
+// run killed at any point after leaves it. Its position counts the
+// source's events, its time is when the run began writing. The run
+// deletes it ([store.Importer.DeleteCheckpoints]) last, once the whole
+// copy is written and verified; a run that fails, or whose verification
+// finds a difference, leaves it. A run that finds the mark in its target
+// takes it as its own: it resumes, and the mark is neither compared
+// with the source nor a reason to refuse. [FindUnfinished] finds it;
+// `annals verify` reports it as a problem and `annals consumers` shows
+// it. A store that holds it is refused as a source, with
+// [ErrUnfinished]: it may lack part of its own source.
+//
+// The mark is a checkpoint, not a table of the copy's own, because
+// every adapter keeps checkpoints durably, in every version of its
+// schema, and exports them, so the mark lives in the target store
+// itself and needs no migration. A consumer reads only its own
+// checkpoint, by name, and the name is reserved, so no application
+// reads it; the tools that list checkpoints leave it out.
 package storecopy

@@ -66,7 +66,8 @@ func TestCopierChild(t *testing.T) {
 // progress marker, so it lands inside the copy: in the events, the
 // snapshots, keys or states, the verification or the checkpoints), and
 // then run to its end, leaves the target exactly as a copy that ran
-// through does.
+// through does. After every kill, a target that is not yet that whole
+// copy holds the mark of an unfinished copy.
 func TestKilledCopyEndsIdentical(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts copier processes")
@@ -107,10 +108,27 @@ func TestKilledCopyEndsIdentical(t *testing.T) {
 	to := storeURL(t, "postgres")
 	kills, verifying := 0, 0
 	var killed []marker
+	// A killed copy leaves a target that is empty, marked, or whole (a
+	// kill that came after the copy's end).
+	markedOrWhole := func(at marker) {
+		t.Helper()
+		dst := open(t, to)
+		empty, err := storecopy.Empty(ctx, dst)
+		if err != nil || empty {
+			return
+		}
+		if _, marked, err := storecopy.FindUnfinished(ctx, dst); marked || err != nil {
+			return
+		}
+		if !reflect.DeepEqual(dump(t, whole), dump(t, dst)) {
+			t.Fatalf("the copy killed at %v left a target that is neither whole nor marked unfinished", at)
+		}
+	}
 	for i, at := range points {
 		if killAt(t, from, to, at) {
 			kills++
 			killed = append(killed, at)
+			markedOrWhole(at)
 		}
 		if i > 1 {
 			continue
@@ -127,6 +145,7 @@ func TestKilledCopyEndsIdentical(t *testing.T) {
 				kills++
 				verifying++
 				killed = append(killed, at)
+				markedOrWhole(at)
 			}
 		}
 	}

@@ -172,6 +172,20 @@ func (s *Store) ImportCheckpoints(ctx context.Context, cps []store.Checkpoint) e
 	})
 }
 
+// DeleteCheckpoints implements [store.Importer].
+func (s *Store) DeleteCheckpoints(ctx context.Context, consumers []string) error {
+	for _, c := range consumers {
+		if err := check.Consumer(c); err != nil {
+			return err
+		}
+	}
+	return s.locked(ctx, func() {
+		for _, c := range consumers {
+			delete(s.checkpoints, c)
+		}
+	})
+}
+
 // ImportSnapshots implements [store.Importer].
 func (s *Store) ImportSnapshots(ctx context.Context, snaps []snapshot.Snapshot) error {
 	for _, snap := range snaps {

@@ -284,6 +284,26 @@ SELECT n, p, coalesce(t, now()) FROM unnest($1::text[], $2::bigint[], $3::timest
 ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`, names, positions, times)
 }
 
+// DeleteCheckpoints implements [store.Importer].
+func (s *Store) DeleteCheckpoints(ctx context.Context, consumers []string) error {
+	for _, c := range consumers {
+		if err := check.Consumer(c); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(consumers) == 0 {
+		return nil
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM `+s.n.checkpoints+` WHERE consumer = ANY($1::text[])`, consumers); err != nil {
+		s.dropDeadConnections(err)
+		return fmt.Errorf("delete %d checkpoints: %w", len(consumers), err)
+	}
+	return nil
+}
+
 // ImportSnapshots implements [store.Importer].
 func (s *Store) ImportSnapshots(ctx context.Context, snaps []snapshot.Snapshot) error {
 	n := len(snaps)

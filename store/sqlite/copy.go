@@ -377,6 +377,33 @@ func (s *Store) ImportCheckpoints(ctx context.Context, cps []store.Checkpoint) e
 		})
 }
 
+// DeleteCheckpoints implements [store.Importer].
+func (s *Store) DeleteCheckpoints(ctx context.Context, consumers []string) error {
+	for _, c := range consumers {
+		if err := check.Consumer(c); err != nil {
+			return err
+		}
+	}
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
+	if len(consumers) == 0 {
+		return nil
+	}
+	names, err := json.Marshal(consumers)
+	if err != nil {
+		return err
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM annals_checkpoints WHERE consumer IN (SELECT value FROM json_each(?))`, string(names))
+		return err
+	})
+	if err != nil {
+		return s.fail(fmt.Errorf("delete %d checkpoints: %w", len(consumers), err))
+	}
+	return nil
+}
+
 // ImportSnapshots implements [store.Importer].
 func (s *Store) ImportSnapshots(ctx context.Context, snaps []snapshot.Snapshot) error {
 	return importEach(ctx, s, "snapshots", snaps, `INSERT INTO annals_snapshots (stream_id, version, type, schema_version, taken_at, data, encoding)
