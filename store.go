@@ -117,7 +117,7 @@ func (s *Store) Adapter() store.Store { return s.adapter }
 func (s *Store) Unsupported() []string {
 	var missing []string
 	if s.states == nil {
-		missing = append(missing, "view states and consumer commits (store.StateStore): view projections, processes and sagas")
+		missing = append(missing, "view states and consumer commits (store.StateStore): projections (but SQL ones on an adapter with SQL()), processes and sagas")
 	}
 	if s.snaps == nil {
 		missing = append(missing, "snapshots (snapshot.Store)")
