@@ -101,7 +101,7 @@ const usage = `usage: annals [-store URL] [-json] COMMAND [flags] [arguments]
 commands:
   head                               the position of the last event in the log
   log [-after N] [-limit N] [-type T]... [-follow]
-                                     events of the global log
+                                     the log's events: 100 by default, all with -limit 0
   stream [-from V] STREAM            the events of a stream
   checkpoint CONSUMER                a consumer's checkpoint
   consumers [CONSUMER]...            consumers' checkpoints, lag and leases

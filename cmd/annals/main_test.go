@@ -541,3 +541,16 @@ func TestConsumersOfAStoreWithoutAny(t *testing.T) {
 		t.Errorf("consumers -json of a store without any: %+v, want an empty list", r)
 	}
 }
+
+// operations.md shows the tool's usage as the tool prints it, up to the
+// notes after the list of commands.
+func TestOperationsShowsTheUsage(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	commands, _, _ := strings.Cut(usage, "\n\nThe store URL")
+	if !strings.Contains(string(doc), "```text\n"+commands+"\n```") {
+		t.Errorf("docs/operations.md does not show the usage as the tool prints it:\n%s", commands)
+	}
+}
