@@ -17,6 +17,7 @@ import (
 )
 
 // A seat of the reading room is taken by one member at a time.
+// docs:begin seat
 type (
 	TakeSeat  struct{ Member string }
 	SeatTaken struct{ Member string }
@@ -31,6 +32,8 @@ var seat = decider.Decider[TakeSeat, SeatTaken, string]{
 	},
 	Evolve: func(_ string, e SeatTaken) string { return e.Member },
 }
+
+// docs:end seat
 
 // seats names the stream of seat 7 "seat-007": names of your own choice
 // need a Stream function and the Key function that inverts it.
