@@ -95,9 +95,12 @@ func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
 //     pointer json.Unmarshaler (or encoding.TextUnmarshaler); the same for
 //     every struct reached through its exported fields, slices, arrays,
 //     maps and pointers;
-//   - such a struct with an unexported field beside exported ones, which
-//     JSON neither stores nor reads, so a value would load back without
-//     it (tag the field json:"-" when it holds nothing that must be kept);
+//   - a struct of the program's own module with an unexported field
+//     beside exported ones, which JSON neither writes nor reads, unless
+//     the struct decodes itself (UnmarshalJSON or UnmarshalText) or the
+//     field's type has size zero (tag the field json:"-" when it holds
+//     nothing that must be kept); a dependency's types, such as generated
+//     protobuf messages, are taken as their authors made them;
 //   - a struct with fields of one JSON name of which JSON stores none:
 //     two embedded structs with an X at the same depth (and no shallower
 //     X), or two fields tagged with the same name. A field hidden by a

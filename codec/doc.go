@@ -58,10 +58,13 @@
 //   - a struct with fields but none that JSON encodes (all unexported, or
 //     all tagged json:"-"), unless it marshals itself; an empty struct,
 //     the way to declare an event with no content, passes;
-//   - a struct with an unexported field beside exported ones, unless it
-//     marshals itself: JSON neither stores nor reads that field, so a
-//     value would load back without it. Tag such a field json:"-" when
-//     it holds nothing that must be kept;
+//   - a struct of the program's own module with an unexported field
+//     beside exported ones, unless it decodes itself (UnmarshalJSON or
+//     UnmarshalText) or the field's type holds nothing (struct{}): JSON
+//     neither writes nor reads that field, so what it holds is lost. Tag
+//     such a field json:"-" when it holds nothing that must be kept. A
+//     type of a dependency, such as a generated protobuf message, keeps
+//     fields of its own bookkeeping and is taken as its authors made it;
 //   - fields of one JSON name of which JSON stores none, such as two
 //     embedded structs with an X at the same depth; a field hidden by a
 //     shallower one of its name (a struct's own X over an embedded X), or

@@ -37,6 +37,20 @@ type (
 		Guest  string
 		nights int
 	}
+	// noCopy holds nothing, and a field of it loses nothing.
+	noCopy struct{}
+	// guarded has a field that holds nothing beside its content.
+	guarded struct {
+		Guest string
+		_     noCopy
+		nc    noCopy
+	}
+	// price fills its unexported field from what JSON stores, with an
+	// UnmarshalJSON of its own.
+	price struct {
+		Amount string
+		cents  int64
+	}
 	// partlyDashed leaves its unexported field out on purpose.
 	partlyDashed struct {
 		Guest string
@@ -155,6 +169,17 @@ func (c *capped) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+func (p *price) UnmarshalJSON(b []byte) error {
+	var v struct{ Amount string }
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	whole, frac, _ := strings.Cut(v.Amount, ".")
+	w, err := strconv.ParseInt(whole+frac, 10, 64)
+	p.Amount, p.cents = v.Amount, w
+	return err
+}
+
 func TestRegisterRefusesWhatJSONWouldLose(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -162,7 +187,7 @@ func TestRegisterRefusesWhatJSONWouldLose(t *testing.T) {
 		says   string // part of the error that says what is wrong
 	}{
 		{"only unexported fields", onlyUnexported{}, "no exported fields (only amount, note)"},
-		{"an unexported field beside exported ones", partlyHidden{Guest: "Ada", nights: 2}, `has unexported fields (nights) that JSON neither stores nor reads, so a value would load back without them; export them, tag them json:"-"`},
+		{"an unexported field beside exported ones", partlyHidden{Guest: "Ada", nights: 2}, `has unexported fields (nights) that JSON neither writes nor reads, so what they hold is lost; export them, tag them json:"-"`},
 		{"an unexported field in a nested struct", struct{ Stay partlyHidden }{}, "at .Stay, codec_test.partlyHidden has unexported fields (nights)"},
 		{"decider.Either", decider.Left[accountOpened, moneyDeposited](accountOpened{CustomerID: "c-1"}), "no exported fields (only left, right, isRight)"},
 		{"zero decider.Either", decider.Either[int, string]{}, "no exported fields"},
@@ -701,6 +726,8 @@ var (
 		"Shadowed":    shadowed{shadowA: shadowA{A: 1}, shadowB: shadowB{B: 2}, X: 3},
 		"TaggedWins":  taggedWins{shadowA{A: 1}, renamedX{Y: 4}},
 		"DashedCache": partlyDashed{Guest: "Ada"},
+		"Guarded":     guarded{Guest: "Ada"},
+		"Price":       price{Amount: "1.50", cents: 150},
 	}
 )
 

@@ -107,3 +107,27 @@ func keys(t *testing.T, data []byte) []string {
 	}
 	return out
 }
+
+// The fields that JSON loses are refused in the program's own types,
+// whose author can export or tag them, and not in a dependency's.
+func TestOwnPackage(t *testing.T) {
+	m := mainModule()
+	if m != "github.com/annals-dev/annals" {
+		t.Fatalf("main module %q, want the module under test", m)
+	}
+	for path, own := range map[string]bool{
+		"main":                                   true,
+		m:                                        true,
+		m + "_test":                              true,
+		m + "/codec":                             true,
+		m + "/codec_test":                        true,
+		m + "s/other":                            false,
+		"github.com/samber/lo":                   false,
+		"google.golang.org/protobuf/types/known": false,
+		"":                                       false,
+	} {
+		if ownPackage(path) != own {
+			t.Errorf("ownPackage(%q) = %v, want %v", path, !own, own)
+		}
+	}
+}
