@@ -374,7 +374,7 @@ func (s *Store) inHandler(ctx context.Context) *handlerMark {
 // write would wait for, so the write would wait for the handler forever;
 // and a rebuild or a replay would write again.
 func (m *handlerMark) refuse(doing string) error {
-	return fmt.Errorf("%s from inside the handler of projection %q: its transaction holds the store (SQLite's writer, a Sync system's checkpoints), so the write would wait for the handler forever, and a rebuild or replay would write again; "+
+	return fmt.Errorf("%s from inside the handler of projection %q: the write would not commit with the projection's checkpoint, so a rebuild or a replay would write again, and where the handler's transaction holds the store (SQLite's one writer, a Sync system's checkpoints) it would wait for the handler forever; "+
 		"a projection only reads the log: send commands from a saga or a process (annals.NewSaga, annals.NewProcess), which sends them after its checkpoint commits: %w", doing, m.consumer, store.ErrInvalid)
 }
 

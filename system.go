@@ -624,7 +624,7 @@ func (sys *System) Run(ctx context.Context, names ...string) error {
 	if len(names) > 0 {
 		byName := lo.KeyBy(consumers, Consumer.Name)
 		consumers = consumers[:0:0]
-		for _, n := range names {
+		for _, n := range lo.Uniq(names) { // a name given twice runs once
 			c, ok := byName[n]
 			if !ok {
 				return fmt.Errorf("run system: no consumer named %q: %w", n, store.ErrNotFound)

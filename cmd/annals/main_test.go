@@ -488,13 +488,23 @@ func TestVerifyFindsAPayloadThatIsNotJSON(t *testing.T) {
 		!strings.Contains(r.stdout, "payloads: 2 of 5 events read") {
 		t.Errorf("verify of a payload that is not JSON: %+v", r)
 	}
+	// An event without data, which a store takes, is no problem.
+	if _, err := db.ExecContext(ctx, `UPDATE annals_events SET data = CAST('' AS BLOB) WHERE position = 3`); err != nil {
+		t.Fatal(err)
+	}
+	if r := tool(t, ctx, url, "verify"); r.status != 1 || strings.Count(r.stdout, "problem:") != 1 {
+		t.Errorf("verify of an empty payload beside one that is not JSON: %+v, want one problem", r)
+	}
 	if r := tool(t, ctx, url, "verify", "-payload", "any"); r.status != 0 || !strings.HasSuffix(r.stdout, "ok\n") {
 		t.Errorf("verify -payload any: %+v", r)
 	}
 	if r := tool(t, ctx, url, "verify", "-payload", "xml"); r.status != 2 || !strings.Contains(r.stderr, "-payload is json or any") {
 		t.Errorf("verify -payload xml: %+v", r)
 	}
-	if r := tool(t, ctx, url, "stream", "dog-1"); r.status != 0 || !strings.Contains(r.stdout, "<12 bytes, not JSON>") {
+	if r := tool(t, ctx, url, "-json", "stream", "dog-1"); r.status != 0 || strings.Count(r.stdout, "\n") != 3 {
+		t.Errorf("stream -json of an empty payload: %+v", r)
+	}
+	if r := tool(t, ctx, url, "stream", "dog-1"); r.status != 0 || !strings.Contains(r.stdout, "<12 bytes, not JSON>") || !strings.Contains(r.stdout, "<0 bytes>") {
 		t.Errorf("stream of a payload that is not JSON: %+v", r)
 	}
 }

@@ -82,10 +82,14 @@ func (d *decoder) snapshot(ctx context.Context, s snapshot.Snapshot) payload {
 }
 
 // errNotJSON reports a decoded payload that is not JSON.
-var errNotJSON = errors.New("it is not JSON, which the library's codecs write: the record was changed since it was written, or a codec of your own writes another format (then pass -payload any)")
+var errNotJSON = errors.New("it is not JSON, which the library's codecs write: the record was changed since it was written, or it was appended by other code (Store.Append with bytes of its own, a codec of your own that writes another format: then pass -payload any)")
 
-// notJSON returns nil for a JSON payload, else why it is not JSON.
+// notJSON returns nil for a JSON payload, or an empty one (a store takes
+// an event without data), else why it is not JSON.
 func notJSON(data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
 	var raw json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return fmt.Errorf("%w (%v)", errNotJSON, err)
@@ -96,14 +100,14 @@ func notJSON(data []byte) error {
 // text shows a payload on one line: as itself when it is JSON, else its
 // size and encoding, and why it could not be read.
 func (p payload) text(r store.Record) string {
-	if p.ok && p.notJSON == nil {
+	if p.ok && p.notJSON == nil && len(p.data) > 0 {
 		return string(p.data)
 	}
 	s := fmt.Sprintf("<%d bytes", len(r.Data))
 	if r.Encoding != "" {
 		s += ", " + r.Encoding
 	}
-	if p.ok {
+	if p.ok && p.notJSON != nil {
 		s += ", not JSON"
 	}
 	if p.err != nil && !p.noKey {
@@ -133,7 +137,7 @@ func newJSONRecord(r store.Record, p payload) jsonRecord {
 	j := jsonRecord{Position: r.Position, ID: r.ID.String(), Stream: r.StreamID, Version: r.Version, Type: r.Type,
 		SchemaVersion: r.SchemaVersion, Time: r.Time, Encoding: r.Encoding, Tags: r.Tags, Metadata: r.Metadata}
 	switch {
-	case p.ok && p.notJSON == nil:
+	case p.ok && p.notJSON == nil && len(p.data) > 0:
 		j.Data = p.data
 	case p.ok:
 		j.DataBase64 = base64.StdEncoding.EncodeToString(p.data)

@@ -361,7 +361,7 @@ func (c *copier) checkTarget(ctx context.Context) error {
 				continue
 			}
 			if c.dstMarked {
-				return notEmpty("the target holds a checkpoint of %q, which -rebuild %s leaves out, so no run of this copy wrote it: the application ran on this half-copied target (the copy into it has not finished), and its consumers handled part of the log; start over: empty the target (drop its tables, or remove its file) and the read models the application built from it in its own tables, then run the copy again",
+				return notEmpty("the target holds a checkpoint of %q, which -rebuild %s leaves out, so no run of this copy with -rebuild %[2]s wrote it: an earlier run without -rebuild %[2]s did, or the application ran on this half-copied target (the copy into it has not finished) and its consumers handled part of the log; run the copy again as that earlier run was (without -rebuild %[2]s), or start over: empty the target (drop its tables, or remove its file) and the read models the application built from it in its own tables, then run the copy again",
 					cp, name)
 			}
 			return notEmpty("the target holds a checkpoint of %q, which -rebuild %s leaves out, so no copy with -rebuild %[2]s wrote it: the application ran on this target after a copy into it finished, or an earlier copy ran without -rebuild %[2]s; a finished copy needs no other run, so use the target as it is, or start over: empty the target (drop its tables, or remove its file) and the read models the application built from it in its own tables, then run the copy again",

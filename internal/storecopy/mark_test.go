@@ -120,7 +120,7 @@ func TestCopyRefusesATargetTheApplicationRanOn(t *testing.T) {
 		want string
 		prep func(t *testing.T, dst store.Store)
 	}{
-		{"unfinished", "the application ran on this half-copied target", func(t *testing.T, dst store.Store) {
+		{"unfinished", "or the application ran on this half-copied target", func(t *testing.T, dst store.Store) {
 			cutAfterEvents(t, src, dst, opts)
 		}},
 		{"finished", "the application ran on this target after a copy into it finished", func(t *testing.T, dst store.Store) {
