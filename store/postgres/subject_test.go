@@ -40,20 +40,7 @@ func TestDeletedKeyStaysOnDiskUntilPurged(t *testing.T) {
 	if _, err := s.CreateSubjectKey(ctx, store.SubjectKey{Subject: "forget-me", KeyID: "k1", Wrapped: secret}); err != nil {
 		t.Fatal(err)
 	}
-	inFile := func(when string) bool {
-		t.Helper()
-		if _, err := s.Pool().Exec(ctx, "CHECKPOINT"); err != nil {
-			skipWithoutPrivilege(t, err)
-			t.Fatal(err)
-		}
-		var file []byte
-		err := s.Pool().QueryRow(ctx, "SELECT pg_read_binary_file(pg_relation_filepath($1::regclass))", table).Scan(&file)
-		if err != nil {
-			skipWithoutPrivilege(t, err)
-			t.Fatalf("%s: read the key table's file: %v", when, err)
-		}
-		return bytes.Contains(file, secret)
-	}
+	inFile := inTableFile(t, s, table, secret)
 	if !inFile("before the delete") {
 		t.Fatal("the stored key is not in the table's file; the test cannot tell anything")
 	}
@@ -72,21 +59,7 @@ func TestDeletedKeyStaysOnDiskUntilPurged(t *testing.T) {
 	if !inFile("after VACUUM") {
 		t.Fatal("a plain VACUUM erased the deleted key; the package documentation says it does not")
 	}
-	// A transaction older than the delete, anywhere in the database (the
-	// test server is shared), keeps the dead row through a rewrite: purge
-	// again until such transactions have ended.
-	for attempt := 1; ; attempt++ {
-		if err := s.PurgeDeletedSubjectKeys(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if !inFile("after the purge") {
-			break
-		}
-		if attempt == 100 {
-			t.Fatal("the deleted key's bytes are still in the table's file after PurgeDeletedSubjectKeys")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	purgeUntilGone(t, inFile, "PurgeDeletedSubjectKeys", s.PurgeDeletedSubjectKeys)
 	for _, subject := range []string{"keep-1", "keep-2"} {
 		if _, err := s.SubjectKey(ctx, subject); err != nil {
 			t.Fatalf("key of %s after the purge: %v", subject, err)
@@ -121,7 +94,26 @@ func TestDeletedStateStaysOnDiskUntilPurged(t *testing.T) {
 	}
 	save(0, 1, "customers", "c-3", secret)
 	save(1, 2, "orders", "o-1", []byte(`{"total":3}`))
-	inFile := func(when string) bool {
+	inFile := inTableFile(t, s, table, []byte("SECRET-NAME-OF-C3"))
+	if !inFile("before the rebuild") {
+		t.Fatal("the stored state is not in the table's file; the test cannot tell anything")
+	}
+	save(2, 0, "", "", nil) // a rebuild: every state of the view deleted, back to 0
+	if !inFile("after the rebuild's delete") {
+		t.Fatal("the deleted state is gone from the file at once; PurgeDeletedStates's doc says it stays until purged")
+	}
+	purgeUntilGone(t, inFile, "PurgeDeletedStates", s.PurgeDeletedStates)
+	if data, ok, err := s.LoadState(ctx, "orders", "o-1"); err != nil || !ok || string(data) != `{"total":3}` {
+		t.Fatalf("the state kept, after the purge: %s, %v, %v", data, ok, err)
+	}
+}
+
+// inTableFile returns a check of whether the file of table holds needle,
+// after a CHECKPOINT has written the table's pages; it skips the test
+// when the server's user may not read the file.
+func inTableFile(t *testing.T, s *postgres.Store, table string, needle []byte) func(when string) bool {
+	ctx := context.Background()
+	return func(when string) bool {
 		t.Helper()
 		if _, err := s.Pool().Exec(ctx, "CHECKPOINT"); err != nil {
 			skipWithoutPrivilege(t, err)
@@ -130,31 +122,29 @@ func TestDeletedStateStaysOnDiskUntilPurged(t *testing.T) {
 		var file []byte
 		if err := s.Pool().QueryRow(ctx, "SELECT pg_read_binary_file(pg_relation_filepath($1::regclass))", table).Scan(&file); err != nil {
 			skipWithoutPrivilege(t, err)
-			t.Fatalf("%s: read the states table's file: %v", when, err)
+			t.Fatalf("%s: read the file of %s: %v", when, table, err)
 		}
-		return bytes.Contains(file, []byte("SECRET-NAME-OF-C3"))
+		return bytes.Contains(file, needle)
 	}
-	if !inFile("before the rebuild") {
-		t.Fatal("the stored state is not in the table's file; the test cannot tell anything")
-	}
-	save(2, 0, "", "", nil) // a rebuild: every state of the view deleted, back to 0
-	if !inFile("after the rebuild's delete") {
-		t.Fatal("the deleted state is gone from the file at once; PurgeDeletedStates's doc says it stays until purged")
-	}
+}
+
+// purgeUntilGone purges until what inFile looks for is gone from the
+// file. A transaction older than the delete, anywhere in the database
+// (the test server is shared), keeps the dead row through a rewrite:
+// purge again until such transactions have ended.
+func purgeUntilGone(t *testing.T, inFile func(string) bool, name string, purge func(context.Context) error) {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
-		if err := s.PurgeDeletedStates(ctx); err != nil {
+		if err := purge(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if !inFile("after the purge") {
-			break
+			return
 		}
 		if attempt == 100 {
-			t.Fatal("the deleted state's bytes are still in the table's file after PurgeDeletedStates")
+			t.Fatalf("the deleted bytes are still in the table's file after %s", name)
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-	if data, ok, err := s.LoadState(ctx, "orders", "o-1"); err != nil || !ok || string(data) != `{"total":3}` {
-		t.Fatalf("the state kept, after the purge: %s, %v, %v", data, ok, err)
 	}
 }
 
