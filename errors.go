@@ -36,7 +36,18 @@ var (
 	// for another stream or another command: nothing was stored. Use a
 	// key per command (a request ID), never per customer or per day.
 	ErrIdempotencyKey = errors.New("idempotency key reused")
+
+	// ErrUnfinishedCopy reports a store that an annals copy has written
+	// to and not finished: it may lack part of its source's events,
+	// snapshots, view states, checkpoints and data subjects' keys (see
+	// [UnfinishedCopy]). [Open] refuses such a store.
+	ErrUnfinishedCopy = errors.New("the store is the target of an unfinished copy")
 )
+
+// UnfinishedCopy is the name of the checkpoint by which annals copy marks
+// its target until the whole copy is written and verified (see
+// docs/operations.md). No consumer may take the name.
+const UnfinishedCopy = "annals:copy-unfinished"
 
 // StoredError is the error of a write that was stored although something
 // after it failed, such as a consumer of a [Sync] system. It matches

@@ -2,12 +2,16 @@ package annals_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
+	"github.com/annals-dev/annals/store/sqlite"
 )
 
 // docs:begin open-imports
@@ -60,4 +64,33 @@ func ExampleNew() {
 	defer s.Close()
 	fmt.Println(s.Unsupported())
 	// Output: []
+}
+
+// A store that an annals copy has not finished writing to is refused: an
+// application would run on part of its source. Once the copy has ended
+// (the mark is gone), it opens.
+func TestOpenRefusesAnUnfinishedCopy(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "target.db")
+	a, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ImportCheckpoints(ctx, []store.Checkpoint{{Consumer: annals.UnfinishedCopy, Position: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	url := "sqlite://" + filepath.ToSlash(path)
+	s, err := annals.Open(ctx, url)
+	if !errors.Is(err, annals.ErrUnfinishedCopy) || s != nil || !strings.Contains(err.Error(), "run the same copy again") {
+		t.Fatalf("Open of a store marked unfinished: %v, %v; want no store and ErrUnfinishedCopy saying what to do", s, err)
+	}
+	if err := a.DeleteCheckpoints(ctx, []string{annals.UnfinishedCopy}); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	s, err = annals.Open(ctx, url)
+	if err != nil {
+		t.Fatalf("Open once the copy has ended: %v", err)
+	}
+	s.Close()
 }

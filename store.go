@@ -2,6 +2,7 @@ package annals
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"reflect"
@@ -67,17 +68,35 @@ var (
 //
 // An unknown scheme or a malformed URL fails with an error that matches
 // [store.ErrUnknownScheme] or [store.ErrInvalid] and lists the linked
-// schemes. On error the returned store is nil.
+// schemes. A store that an annals copy has not finished writing to fails
+// with [ErrUnfinishedCopy], so that no application runs on half a store:
+// run the same copy again first. On error the returned store is nil.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
 	a, err := store.Open(ctx, rawURL)
 	if err != nil {
 		return nil, err
+	}
+	if err := notUnfinished(ctx, a); err != nil {
+		return nil, errors.Join(err, a.Close())
 	}
 	s := New(a)
 	if scheme, _, ok := cutScheme(rawURL); ok {
 		s.name = scheme
 	}
 	return s, nil
+}
+
+// notUnfinished refuses a store marked as the target of a copy that has
+// not finished.
+func notUnfinished(ctx context.Context, a store.Store) error {
+	pos, err := a.Checkpoint(ctx, UnfinishedCopy)
+	if err != nil {
+		return fmt.Errorf("open store: read the mark of an unfinished copy: %w", err)
+	}
+	if pos > 0 {
+		return fmt.Errorf("open store: an annals copy into this store has not finished, so it may lack part of its source (events, snapshots, view states, checkpoints, data subjects' keys); run the same copy again, which goes on where it stopped, before the application uses it (annals verify and annals consumers say the same): %w", ErrUnfinishedCopy)
+	}
+	return nil
 }
 
 func cutScheme(rawURL string) (string, string, bool) {

@@ -2,11 +2,11 @@ package storecopy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"time"
 
+	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -16,12 +16,12 @@ import (
 // copy is written and verified. No application's consumer is named so
 // (the name is reserved), so none reads it; see the package
 // documentation.
-const MarkName = "annals:copy-unfinished"
+const MarkName = annals.UnfinishedCopy
 
 // ErrUnfinished reports a store that an annals copy into has not
 // finished: it may lack part of its source's events, snapshots, subject
 // keys, view states and checkpoints.
-var ErrUnfinished = errors.New("the store is the target of an unfinished copy")
+var ErrUnfinished = annals.ErrUnfinishedCopy
 
 // Unfinished is the mark of a copy that has not finished, as its target
 // holds it.
@@ -39,7 +39,7 @@ func UnfinishedOf(cp store.Checkpoint) (Unfinished, bool) {
 	if cp.Consumer != MarkName {
 		return Unfinished{}, false
 	}
-	return Unfinished{Began: cp.Time, Events: cp.Position}, true
+	return Unfinished{Began: cp.Time, Events: cp.Position - 1}, true
 }
 
 // String says what the mark means and what to do.
@@ -130,7 +130,9 @@ func (c *copier) mark(ctx context.Context) error {
 	if c.marked {
 		return nil
 	}
-	err := c.dstImp.ImportCheckpoints(ctx, []store.Checkpoint{{Consumer: MarkName, Position: c.srcInv.Events, Time: time.Now().UTC()}})
+	// Its position is the events to copy, plus 1: never 0, which a
+	// store does not tell from no checkpoint (annals.Open reads it so).
+	err := c.dstImp.ImportCheckpoints(ctx, []store.Checkpoint{{Consumer: MarkName, Position: c.srcInv.Events + 1, Time: time.Now().UTC()}})
 	if err != nil {
 		return fmt.Errorf("copy: mark the target as an unfinished copy, before writing to it: %w", err)
 	}
