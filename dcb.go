@@ -358,7 +358,7 @@ func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOp
 	if err != nil || to == 0 {
 		return res, err
 	}
-	return res, r.store.settle(ctx, res.StreamID, 0, to)
+	return res, r.store.settle(cfg.settling(ctx), res.StreamID, 0, to)
 }
 
 // decide is Handle's work while the decision holds its turns: it reads,

@@ -181,6 +181,17 @@ type handleConfig struct {
 	key         string
 	keyed       bool // WithIdempotencyKey was given, key perhaps empty
 	fingerprint string
+	during      *dispatching // from Cause.Options
+}
+
+// settling returns ctx, marked as the context of a consumer that a Sync
+// system's settle runs when the command is one that a saga's dispatcher
+// sends while that settle runs it: the settle handles its events.
+func (c handleConfig) settling(ctx context.Context) context.Context {
+	if d := c.during; d != nil && !d.over.Load() && ctx.Value(settlingKey{}) != d.sys {
+		return context.WithValue(ctx, settlingKey{}, d.sys)
+	}
+	return ctx
 }
 
 // newHandleConfig applies opts. The options get a pointer, which escapes:
@@ -337,7 +348,7 @@ func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, op
 		panic(c.panicValue)
 	}
 	if c.err == nil && c.then.to > 0 {
-		c.err = r.store.settle(ctx, streamID, c.then.from, c.then.to)
+		c.err = r.store.settle(cfg.settling(ctx), streamID, c.then.from, c.then.to)
 	}
 	return c.res, c.err
 }

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/samber/lo"
 
@@ -40,6 +41,16 @@ type Cause struct {
 	Instance string
 	// Index is the command's place among those sent for the event.
 	Index int
+	// during is set while a Sync system's settle runs the dispatcher.
+	during *dispatching
+}
+
+// dispatching marks the commands that a saga's dispatcher sends while a
+// Sync system's settle runs it: the settle handles their events once the
+// dispatcher has returned, whatever context they are handled with.
+type dispatching struct {
+	sys  *System
+	over atomic.Bool // the dispatcher has returned
 }
 
 // IdempotencyKey is the command's idempotency key: the saga's name, the
@@ -60,10 +71,14 @@ func (c Cause) Options() []HandleOption {
 	if correlation == "" {
 		correlation = c.Event.ID.String()
 	}
-	return []HandleOption{
+	opts := []HandleOption{
 		WithMetadata(store.Metadata{CorrelationID: correlation, CausationID: c.Event.ID.String()}),
 		WithIdempotencyKey(c.IdempotencyKey()),
 	}
+	if d := c.during; d != nil {
+		opts = append(opts, func(h *handleConfig) { h.during = d })
+	}
+	return opts
 }
 
 // A Dispatcher sends a command to the runner that handles it, with the
@@ -297,8 +312,17 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, rec store.Record, stat
 		st = r.process.InitialState()
 	}
 	commands, next := r.process.Step(st, e)
+	var during *dispatching
+	if sys, ok := ctx.Value(settlingKey{}).(*System); ok && len(commands) > 0 {
+		during = &dispatching{sys: sys}
+		sys.dispatching.Add(1)
+		defer func() {
+			during.over.Store(true)
+			sys.dispatching.Add(-1)
+		}()
+	}
 	for i, c := range commands {
-		cause := Cause{Saga: r.name, Event: rec, Instance: k, Index: i}
+		cause := Cause{Saga: r.name, Event: rec, Instance: k, Index: i, during: during}
 		err := r.dispatch(ctx, c, cause)
 		if err != nil && errors.Is(err, ErrRejected) {
 			err = r.onRejected(ctx, c, cause, err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/annals-dev/annals/store"
@@ -93,10 +94,12 @@ func (m Mode) String() string {
 //
 // One goroutine of a process settles at a time, so that a command returns
 // only once its own consequences are handled, whatever other goroutines
-// do. A saga's dispatcher must hand its commands the context it was given:
-// that context tells the append that the settle running the saga will
-// handle its events. An append with another context would wait for that
-// settle to end, which waits for the dispatcher: a deadlock.
+// do. A saga's dispatcher hands its commands the context it was given, or
+// the options of its [Cause] (both, as the examples do): either tells the
+// append that the settle running the saga will handle its events. A
+// command with neither would wait for that settle to end, which waits for
+// the dispatcher: it waits until its own context ends, and then returns
+// an error that matches [ErrStored] and says so.
 type System struct {
 	store     *Store
 	mode      Mode
@@ -109,9 +112,35 @@ type System struct {
 	retried map[string]chan struct{}
 	// running names the consumers a Run of this system runs.
 	running map[string]bool
-	settle  sync.Mutex // one settling goroutine at a time
-	onError func(consumer string, err error)
+	// settle holds a token while a goroutine settles: one at a time.
+	settle chan struct{}
+	// dispatching counts the saga dispatchers a settle is running, for
+	// the error of an append that waited for that settle in vain.
+	dispatching atomic.Int32
+	onError     func(consumer string, err error)
 }
+
+// lockSettle waits for the turn to settle until ctx is done.
+func (sys *System) lockSettle(ctx context.Context) error {
+	select {
+	case sys.settle <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case sys.settle <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		hint := ""
+		if sys.dispatching.Load() > 0 {
+			hint = " (a saga's dispatcher is running in that settle: a command it sends must be handled with the ctx the dispatcher was given, or with cause.Options(), else it waits for the settle that waits for it)"
+		}
+		return fmt.Errorf("wait for another goroutine to settle the system's consumers%s: %w", hint, context.Cause(ctx))
+	}
+}
+
+// unlockSettle ends a turn that lockSettle began.
+func (sys *System) unlockSettle() { <-sys.settle }
 
 // settlingKey marks the context of a consumer run by a settling system:
 // an append it makes (a saga's command) is settled by the loop that runs
@@ -126,7 +155,7 @@ func NewSystem(s *Store, mode Mode) (*System, error) {
 	if mode != Sync && mode != Async {
 		return nil, fmt.Errorf("new system: mode %d is neither annals.Sync nor annals.Async: %w", mode, store.ErrInvalid)
 	}
-	sys := &System{store: s, mode: mode, stopped: map[string]error{}, running: map[string]bool{}, onError: func(consumer string, err error) {
+	sys := &System{store: s, mode: mode, stopped: map[string]error{}, running: map[string]bool{}, settle: make(chan struct{}, 1), onError: func(consumer string, err error) {
 		slog.Error("consumer failed", "consumer", consumer, "error", err)
 	}}
 	if !s.system.CompareAndSwap(nil, sys) {
@@ -311,8 +340,10 @@ func (sys *System) settleAfter(ctx context.Context, stream string, from, to int6
 	if ctx.Value(settlingKey{}) == sys {
 		return nil // a saga's command: the loop that runs the saga settles it
 	}
-	sys.settle.Lock()
-	defer sys.settle.Unlock()
+	if err := sys.lockSettle(ctx); err != nil {
+		return &StoredError{StreamID: stream, Version: to, Err: err}
+	}
+	defer sys.unlockSettle()
 	err := sys.settleLocked(context.WithValue(ctx, settlingKey{}, sys), func(ce *ConsumerError, wasStopped bool) bool {
 		return !wasStopped || (ce.StreamID == stream && ce.Version > from && ce.Version <= to)
 	})
@@ -331,8 +362,10 @@ func (sys *System) Settle(ctx context.Context) error {
 	if ctx.Value(settlingKey{}) == sys {
 		return nil
 	}
-	sys.settle.Lock()
-	defer sys.settle.Unlock()
+	if err := sys.lockSettle(ctx); err != nil {
+		return err
+	}
+	defer sys.unlockSettle()
 	if err := sys.settleLocked(context.WithValue(ctx, settlingKey{}, sys), func(*ConsumerError, bool) bool { return true }); err != nil {
 		return err
 	}
@@ -726,8 +759,10 @@ func (sys *System) Retry(ctx context.Context, name string) (int, error) {
 	settle := sys.mode == Sync && ctx.Value(settlingKey{}) != sys
 	if settle {
 		// Settled once below, not by each append of the consumer.
-		sys.settle.Lock()
-		defer sys.settle.Unlock()
+		if err := sys.lockSettle(ctx); err != nil {
+			return 0, fmt.Errorf("retry consumer %q: %w", name, err)
+		}
+		defer sys.unlockSettle()
 		ctx = context.WithValue(ctx, settlingKey{}, sys)
 	}
 	if cur, ok := c.(cursored); ok {

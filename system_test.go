@@ -459,3 +459,64 @@ func TestWaitQuietSaysWhenNoRunRuns(t *testing.T) {
 		t.Fatalf("WaitQuiet without Run: %v, want the deadline and that no Run runs the consumers", err)
 	}
 }
+
+// A saga's dispatcher that handles its command with a context of its own
+// (a timeout from context.Background) and the cause's options does what
+// one passing its ctx does: the settle that runs the saga handles the
+// command's events. With neither, the command waits for that settle,
+// which waits for it, until its context ends: it then says so instead of
+// hanging.
+func TestSyncDispatcherWithAContextOfItsOwn(t *testing.T) {
+	for _, withOptions := range []bool{true, false} {
+		t.Run(fmt.Sprintf("options=%v", withOptions), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s := annals.New(memory.New())
+			sys := must(annals.NewSystem(s, annals.Sync))
+			r := annals.NewRunner(s, counter, counterCodec())
+			tl := newTally(s)
+			dispatch := func(_ context.Context, c bump, cause annals.Cause) error {
+				own, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+				defer cancel()
+				var opts []annals.HandleOption
+				if withOptions {
+					opts = cause.Options()
+				}
+				_, err := r.Handle(own, "b"+strings.TrimPrefix(cause.Event.StreamID, "a"), increment{}, opts...)
+				return err
+			}
+			if err := sys.Add(tl, annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), dispatch)); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				var err error
+				for range 3 {
+					if _, err = r.Handle(ctx, "a-1", increment{}); err != nil {
+						break
+					}
+				}
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the command did not return: the dispatcher's command waits for the settle that runs the dispatcher")
+			}
+			if withOptions {
+				if err != nil {
+					t.Fatal(err)
+				}
+				v, err := tl.Get(ctx, "b-1")
+				if err != nil || v.Count != 1 {
+					t.Fatalf("the view of b-1 when the command returned: %+v, %v; want a count of 1", v, err)
+				}
+				return
+			}
+			if !errors.Is(err, annals.ErrStored) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "cause.Options()") {
+				t.Fatalf("a dispatcher's command with a context of its own and no cause options: %v; want ErrStored saying to pass ctx or cause.Options()", err)
+			}
+		})
+	}
+}
