@@ -17,6 +17,7 @@ import (
 
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
 	"github.com/annals-dev/annals/upcast"
@@ -269,13 +270,24 @@ func TestAProjectionsHandlerMayNotWriteToItsStore(t *testing.T) {
 		errs = append(errs, err)
 		_, err = s.AppendIf(ctx, "other", store.AnyVersion, []store.Event{{Type: "Incremented", Data: []byte(`{}`)}}, store.AppendCondition{})
 		errs = append(errs, err)
+		errs = append(errs, s.SetCheckpoint(ctx, "other", 1))
+		errs = append(errs, s.Commit(ctx, "other", 0, 1, func(store.StateTx) error { return nil }))
+		errs = append(errs, s.SaveSnapshot(ctx, snapshot.Snapshot{StreamID: "c", Version: 1, Type: "int", Data: []byte(`1`)}))
+		_, err = s.CreateSubjectKey(ctx, store.SubjectKey{Subject: "new", KeyID: "k", Wrapped: []byte("w")})
+		errs = append(errs, err)
+		errs = append(errs, s.DeleteSubjectKey(ctx, "kept"))
+		_, err = s.Lock(ctx, "lease")
+		errs = append(errs, err)
 		return nil
 	}))
+	if _, err := s.CreateSubjectKey(ctx, store.SubjectKey{Subject: "kept", KeyID: "k", Wrapped: []byte("w")}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := p.CatchUp(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if len(errs) != 3 {
-		t.Fatalf("the handler ran %d writes, want 3", len(errs))
+	if len(errs) != 9 {
+		t.Fatalf("the handler ran %d writes, want 9", len(errs))
 	}
 	for i, err := range errs {
 		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), `from inside the handler of projection "writer"`) || !strings.Contains(err.Error(), "annals.NewSaga") {
@@ -284,6 +296,18 @@ func TestAProjectionsHandlerMayNotWriteToItsStore(t *testing.T) {
 	}
 	if head, _ := s.Head(ctx); head != 1 {
 		t.Fatalf("head %d after the handler's writes, want 1: nothing stored", head)
+	}
+	if pos, err := s.Checkpoint(ctx, "other"); pos != 0 || err != nil {
+		t.Fatalf("checkpoint of other after the handler's writes: %d, %v; want 0", pos, err)
+	}
+	if _, ok, err := s.LatestSnapshot(ctx, "c"); ok || err != nil {
+		t.Fatalf("a snapshot after the handler's writes: %v, %v; want none", ok, err)
+	}
+	if _, err := s.SubjectKey(ctx, "new"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the key the handler created: %v; want none", err)
+	}
+	if _, err := s.SubjectKey(ctx, "kept"); err != nil {
+		t.Fatalf("the key the handler deleted: %v; want it kept", err)
 	}
 }
 

@@ -219,6 +219,9 @@ func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) 
 // SetCheckpoint records position for consumer; see
 // [store.Store.SetCheckpoint].
 func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int64) error {
+	if m := s.inHandler(ctx); m != nil {
+		return m.refuse(fmt.Sprintf("set the checkpoint of consumer %q", consumer))
+	}
 	return s.adapter.SetCheckpoint(ctx, consumer, position)
 }
 
@@ -237,6 +240,9 @@ func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn 
 	if s.states == nil {
 		return s.unsupported("view states", "store.StateStore")
 	}
+	if m := s.inHandler(ctx); m != nil {
+		return m.refuse(fmt.Sprintf("commit for consumer %q", consumer))
+	}
 	return s.states.Commit(ctx, consumer, from, to, fn)
 }
 
@@ -253,6 +259,9 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error 
 	if s.snaps == nil {
 		return s.unsupported("snapshots", "snapshot.Store")
 	}
+	if m := s.inHandler(ctx); m != nil {
+		return m.refuse(fmt.Sprintf("save a snapshot of stream %q", snap.StreamID))
+	}
 	return s.snaps.SaveSnapshot(ctx, snap)
 }
 
@@ -268,6 +277,9 @@ func (s *Store) LatestSnapshot(ctx context.Context, streamID string) (snapshot.S
 func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store.SubjectKey, error) {
 	if s.keys == nil {
 		return store.SubjectKey{}, s.unsupported("data subjects' keys", "store.KeyStore")
+	}
+	if m := s.inHandler(ctx); m != nil {
+		return store.SubjectKey{}, m.refuse(fmt.Sprintf("create the key of data subject %q", k.Subject))
 	}
 	return s.keys.CreateSubjectKey(ctx, k)
 }
@@ -286,6 +298,9 @@ func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
 	if s.keys == nil {
 		return s.unsupported("data subjects' keys", "store.KeyStore")
 	}
+	if m := s.inHandler(ctx); m != nil {
+		return m.refuse(fmt.Sprintf("delete the key of data subject %q (forget the subject)", subject))
+	}
 	return s.keys.DeleteSubjectKey(ctx, subject)
 }
 
@@ -293,6 +308,9 @@ func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
 func (s *Store) Lock(ctx context.Context, name string) (store.Lease, error) {
 	if s.locker == nil {
 		return nil, s.unsupported("leases", "store.Locker")
+	}
+	if m := s.inHandler(ctx); m != nil {
+		return nil, m.refuse(fmt.Sprintf("take the lease %q", name))
 	}
 	return s.locker.Lock(ctx, name)
 }
