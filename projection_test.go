@@ -329,6 +329,14 @@ func TestAConsumerNameMayNotBeReserved(t *testing.T) {
 			}()
 			annals.NewSaga(s, name, mirrorSaga(0), counterCodec(), dispatchTo(annals.NewRunner(s, counter, counterCodec()), "b"))
 		}()
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "name the consumer otherwise") {
+					t.Errorf("view named %q: recovered %v, want a panic saying to rename it", name, r)
+				}
+			}()
+			annals.NewViewProjection(s, name, tallyView, counterCodec(), byStream)
+		}()
 	}
 	if _, err := annals.NewRecordProjection(s, "schemas", func(context.Context, store.StateTx, store.Record) error { return nil }); err != nil {
 		t.Errorf("a name that only begins like a reserved one: %v", err)

@@ -31,7 +31,8 @@ type ViewProjection[S, E any] struct {
 // evolves; it returns false for an event the view ignores. The states live
 // under the view name name; S must encode as JSON.
 //
-// It panics when s, v's Evolve, mapper or key is nil, or when JSON would
+// It panics when s, v's Evolve, mapper or key is nil, when name is not a
+// consumer's (see [NewProjection]), or when JSON would
 // lose the content of S (a struct whose fields are all unexported would
 // be stored as {}; see [codec.JSONCheck]), with a message that says what
 // to do: these are mistakes of the program, found when it starts rather
@@ -39,6 +40,9 @@ type ViewProjection[S, E any] struct {
 func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mapper codec.Mapper[E], key func(store.Record, E) (string, bool), opts ...ConsumerOption) *ViewProjection[S, E] {
 	if s == nil || v.Evolve == nil || lo.IsNil(mapper) || key == nil {
 		panic(fmt.Sprintf("annals: NewViewProjection(%q): the store, the view's Evolve, the mapper and the key function must not be nil", name))
+	}
+	if err := checkConsumerName(name); err != nil {
+		panic(fmt.Sprintf("annals: NewViewProjection: %v", err))
 	}
 	stateJSON := newStateJSON[S](fmt.Sprintf("view %q: state", name))
 	opts = append(typesOf(mapper), opts...)
