@@ -789,8 +789,9 @@ type Progress struct {
 // Rebuild rebuilds the read model from the start of the log: in one
 // transaction it runs reset, which must empty the read model, and moves
 // the checkpoint back to 0; then it catches up, calling progress (if not
-// nil) once after each batch, or once at the end when the log held no
-// event to rebuild from. A rebuild interrupted by a crash resumes where it
+// nil) once after each batch it commits, and once at the end when that
+// report would not tell where it ended (the log held no event to rebuild
+// from, or another instance committed the last batches). A rebuild interrupted by a crash resumes where it
 // stopped when the projection runs again. Instances of the projection
 // that run meanwhile (an application's) carry on from the checkpoint the
 // reset set, and a batch one of them commits first is the rebuild's
@@ -816,7 +817,7 @@ func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Cont
 		return fmt.Errorf("rebuild %q: %w", p.name, err)
 	}
 	start := time.Now()
-	events, lost := 0, 0
+	events, lost, reported := 0, 0, int64(-1)
 	for {
 		n, at, err := p.step(ctx)
 		if lostCommit(ctx, err) && lost < maxLostCommits {
@@ -832,9 +833,11 @@ func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Cont
 		}
 		lost = 0
 		events += n
-		// The step that finds nothing more reports only for an empty log:
-		// otherwise the batch before it made the last report.
-		if progress != nil && (n > 0 || (err == nil && events == 0)) {
+		// The step that finds nothing more reports only where no report
+		// told its position yet: an empty log, or one whose last batches
+		// another instance committed.
+		if progress != nil && (n > 0 || (err == nil && at != reported)) {
+			reported = at
 			elapsed := time.Since(start)
 			progress(Progress{Events: events, Position: at, Head: head, Elapsed: elapsed, Rate: float64(events) / max(elapsed.Seconds(), 1e-9)})
 		}
