@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/internal/cliflags"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -132,7 +133,8 @@ func (c *Commands) Run(ctx context.Context, args []string) int {
 	top := flag.NewFlagSet(c.program(), flag.ContinueOnError)
 	top.SetOutput(io.Discard)
 	f.register(top)
-	if err := top.Parse(args); errors.Is(err, flag.ErrHelp) {
+	name, rest, err := cliflags.Leading(top, args)
+	if errors.Is(err, flag.ErrHelp) {
 		c.usage(stdout)
 		return ExitOK
 	} else if err != nil {
@@ -140,21 +142,20 @@ func (c *Commands) Run(ctx context.Context, args []string) int {
 		c.usage(stderr)
 		return ExitUsage
 	}
-	args = top.Args()
-	if len(args) == 0 {
+	if name == "" {
 		c.usage(stderr)
 		return ExitUsage
 	}
-	if args[0] == "help" {
+	if name == "help" {
 		c.usage(stdout)
 		return ExitOK
 	}
 	for _, cmd := range commands {
-		if cmd.name == args[0] {
-			return c.runCommand(ctx, cmd, f, args[1:])
+		if cmd.name == name {
+			return c.runCommand(ctx, cmd, f, rest)
 		}
 	}
-	fmt.Fprintf(stderr, "%s: unknown command %q\n", c.program(), args[0])
+	fmt.Fprintf(stderr, "%s: unknown command %q\n", c.program(), name)
 	c.usage(stderr)
 	return ExitUsage
 }
@@ -167,7 +168,7 @@ func (c *Commands) runCommand(ctx context.Context, cmd command, f flags, args []
 	commandUsage := func(w io.Writer) {
 		fmt.Fprintf(w, "usage: %s %s [-json] %s\n\n%s.\n", c.program(), cmd.name, cmd.args, upper(cmd.summary))
 	}
-	positional, err := parseInterspersed(fs, args)
+	positional, err := cliflags.Interleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		commandUsage(stdout)
 		return ExitOK
@@ -244,27 +245,6 @@ func newFailure(err error) Failure {
 		}
 	}
 	return f
-}
-
-// parseInterspersed parses flags anywhere among the arguments, and
-// returns the others in order. "--" ends the flags.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
-			return append(positional, rest...), nil // the flags ended at --
-		}
-		args = rest
-		if len(args) == 0 {
-			return positional, nil
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
-	}
 }
 
 func (c *Commands) usage(w io.Writer) {

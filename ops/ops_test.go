@@ -193,6 +193,7 @@ func TestResetMovesACheckpointOnlyWhenConfirmed(t *testing.T) {
 		{[]string{"reset", "-yes", "ledger", "9"}, ops.ExitFailure, "past the head of the log, 3"},
 		{[]string{"reset", "ledger", "-yes", "--", "-1"}, ops.ExitUsage, `position "-1" is not a position`},
 		{[]string{"reset", "-yes", "--", "ledger", "-1"}, ops.ExitUsage, `position "-1" is not a position`},
+		{[]string{"-yes", "--", "reset", "ledger", "-1"}, ops.ExitUsage, `position "-1" is not a position`},
 		{[]string{"reset", "ledger"}, ops.ExitUsage, "reset takes 2 arguments, got 1"},
 		{[]string{"reset", "-yes", "nosuch", "1"}, ops.ExitFailure, `no consumer named "nosuch"`},
 	} {

@@ -31,12 +31,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
+	"github.com/annals-dev/annals/internal/cliflags"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/postgres"
 	_ "github.com/annals-dev/annals/store/sqlite"
@@ -163,17 +165,17 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	top := flag.NewFlagSet("annals", flag.ContinueOnError)
 	top.SetOutput(io.Discard)
 	g.register(top)
-	if err := top.Parse(args); err != nil {
+	name, rest, err := cliflags.Leading(top, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(c.stdout, usage)
 			return err
 		}
 		return fmt.Errorf("%v: %w", err, errUsage)
 	}
-	if top.NArg() == 0 {
+	if name == "" {
 		return fmt.Errorf("no command: %w", errUsage)
 	}
-	name, rest := top.Arg(0), top.Args()[1:]
 	if name == "help" {
 		if len(rest) == 0 {
 			fmt.Fprint(c.stdout, usage)
@@ -189,7 +191,7 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	fs.SetOutput(io.Discard)
 	g.register(fs)
 	runCmd := cmd.flags(fs)
-	pos, err := parseInterleaved(fs, rest)
+	pos, err := cliflags.Interleaved(fs, rest)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(c.stdout, "usage: annals %s %s\n\n%s\n\nflags:\n", name, cmd.args, cmd.about)
 		fs.SetOutput(c.stdout)
@@ -236,25 +238,6 @@ func (w *written) Write(p []byte) (int, error) {
 	return w.w.Write(p)
 }
 
-// parseInterleaved parses flags wherever they are among the arguments,
-// as git and kubectl do, and returns the arguments. "--" ends the flags.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		pos, args = append(pos, rest[0]), rest[1:]
-	}
-}
-
 // needStore returns the store URL, or a usage error naming where it
 // comes from.
 func (g *globals) needStore() (string, error) {
@@ -278,9 +261,20 @@ func openExisting(ctx context.Context, rawURL string) (store.Store, error) {
 		return nil, fmt.Errorf("a memory: store lives inside its program and ends with it; there is nothing to inspect: %w", store.ErrInvalid)
 	case "sqlite":
 		q := u.Query()
+		if q.Has("create") {
+			break // the URL's own say
+		}
 		q.Set("create", "false")
 		u.RawQuery = q.Encode()
-		rawURL = u.String()
+		s, err := store.Open(ctx, u.String())
+		if errors.Is(err, store.ErrNotFound) {
+			what := "the file holds no annals store"
+			if _, statErr := os.Stat(u.Path); errors.Is(statErr, fs.ErrNotExist) {
+				what = "the file does not exist"
+			}
+			return nil, fmt.Errorf("no SQLite store at %s: %s, and the tool inspects stores, never creating one; check the path: %w", u.Path, what, store.ErrNotFound)
+		}
+		return s, err
 	case "postgres", "postgresql":
 		ok, err := postgres.Exists(ctx, rawURL)
 		if err != nil {

@@ -115,7 +115,8 @@ func TestCommands(t *testing.T) {
 		// Flags after the arguments, and the global flags after the command.
 		{[]string{"stream", "dog-1", "-from", "3"}, []string{"dog-1@3"}},
 		{[]string{"stream", "-store", url, "dog-1", "-from", "3"}, []string{"dog-1@3"}},
-		{[]string{"log", "-limit", "1", "--", "-after"}, nil}, // "--" ends the flags: -after is an argument, refused below
+		{[]string{"log", "-limit", "1", "--", "-after"}, nil},  // "--" ends the flags: -after is an argument, refused below
+		{[]string{"--", "stream", "-from", "2", "dog-1"}, nil}, // and before the command: three stream IDs, refused
 	} {
 		r := tool(t, ctx, url, c.args...)
 		if c.want == nil {
@@ -247,8 +248,8 @@ func TestInspectionNeverCreatesAStore(t *testing.T) {
 	typo := filepath.Join(dir, "evnets.db")
 	for _, cmd := range [][]string{{"head"}, {"log"}, {"consumers"}, {"verify"}, {"stream", "x"}, {"checkpoint", "x"}} {
 		r := tool(t, ctx, "sqlite://"+typo, cmd...)
-		if r.status != 1 || !strings.Contains(r.stderr, "does not exist") {
-			t.Errorf("annals %v on a missing file: %+v, want status 1 saying it does not exist", cmd, r)
+		if r.status != 1 || !strings.Contains(r.stderr, "does not exist") || strings.Contains(r.stderr, "create=false") {
+			t.Errorf("annals %v on a missing file: %+v, want status 1 saying it does not exist, and no word of a create=false the URL did not hold", cmd, r)
 		}
 	}
 	if _, err := os.Stat(typo); !os.IsNotExist(err) {
@@ -258,7 +259,7 @@ func TestInspectionNeverCreatesAStore(t *testing.T) {
 	if err := os.WriteFile(other, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if r := tool(t, ctx, "sqlite://"+other, "head"); r.status != 1 || !strings.Contains(r.stderr, "holds no annals store") {
+	if r := tool(t, ctx, "sqlite://"+other, "head"); r.status != 1 || !strings.Contains(r.stderr, "holds no annals store") || strings.Contains(r.stderr, "create=false") {
 		t.Errorf("a file without a store: %+v", r)
 	}
 	if fi, err := os.Stat(other); err != nil || fi.Size() != 0 {

@@ -1,0 +1,51 @@
+// Package cliflags parses the command lines of the annals tool and of an
+// application's ops commands: flags before a command's name and among its
+// arguments, as git and kubectl take them, and "--" to end them wherever
+// it comes.
+package cliflags
+
+import "flag"
+
+// Leading parses the flags before the command's name with fs, and returns
+// the command's name and its arguments. When "--" ended those flags, the
+// arguments begin with "--", so that [Interleaved] takes none of them as
+// a flag. An empty name means that args hold no command.
+func Leading(fs *flag.FlagSet, args []string) (name string, rest []string, err error) {
+	if err := fs.Parse(args); err != nil {
+		return "", nil, err
+	}
+	rest = fs.Args()
+	if len(rest) == 0 {
+		return "", nil, nil
+	}
+	if ended(args, rest) {
+		return rest[0], append([]string{"--"}, rest[1:]...), nil
+	}
+	return rest[0], rest[1:], nil
+}
+
+// Interleaved parses the flags of fs wherever they come among args, and
+// returns the other arguments in order. "--" ends the flags.
+func Interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if ended(args, rest) {
+			return append(positional, rest...), nil
+		}
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
+	}
+}
+
+// ended says whether the parse of args that left rest stopped at "--",
+// which the flag package drops.
+func ended(args, rest []string) bool {
+	used := len(args) - len(rest)
+	return used > 0 && args[used-1] == "--"
+}

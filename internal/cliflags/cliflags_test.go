@@ -1,0 +1,45 @@
+package cliflags
+
+import (
+	"flag"
+	"io"
+	"slices"
+	"testing"
+)
+
+func TestFlagsEndAtDoubleDashWhereverItComes(t *testing.T) {
+	for _, c := range []struct {
+		args    []string
+		name    string
+		yes     bool
+		wantPos []string
+	}{
+		{args: []string{"reset", "-yes", "ledger", "5"}, name: "reset", wantPos: []string{"ledger", "5"}, yes: true},
+		{args: []string{"-yes", "reset", "ledger", "5"}, name: "reset", wantPos: []string{"ledger", "5"}, yes: true},
+		{args: []string{"reset", "-yes", "--", "ledger", "-1"}, name: "reset", wantPos: []string{"ledger", "-1"}, yes: true},
+		{args: []string{"-yes", "--", "reset", "ledger", "-1"}, name: "reset", wantPos: []string{"ledger", "-1"}, yes: true},
+		{args: []string{"--", "reset", "-yes"}, name: "reset", wantPos: []string{"-yes"}},
+		{args: []string{"-yes"}, name: ""},
+		{args: []string{"--"}, name: ""},
+	} {
+		var yes bool
+		top := flag.NewFlagSet("top", flag.ContinueOnError)
+		top.SetOutput(io.Discard)
+		top.BoolVar(&yes, "yes", false, "")
+		name, rest, err := Leading(top, c.args)
+		if err != nil || name != c.name {
+			t.Errorf("Leading(%q) = %q, %q, %v; want the command %q", c.args, name, rest, err, c.name)
+			continue
+		}
+		if name == "" {
+			continue
+		}
+		fs := flag.NewFlagSet(name, flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		fs.BoolVar(&yes, "yes", yes, "")
+		pos, err := Interleaved(fs, rest)
+		if err != nil || !slices.Equal(pos, c.wantPos) || yes != c.yes {
+			t.Errorf("%q: arguments %q, -yes %v, %v; want %q, -yes %v", c.args, pos, yes, err, c.wantPos, c.yes)
+		}
+	}
+}
