@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/samber/lo"
+
 	"github.com/annals-dev/annals/internal/storecopy"
 	"github.com/annals-dev/annals/store"
 )
@@ -74,7 +76,7 @@ func verifyFlags(fs *flag.FlagSet) runFunc {
 				printVerify(c, rep)
 			}
 			if !rep.OK {
-				return fmt.Errorf("verify: %d problems: %w", rep.ProblemCount, errProblems)
+				return fmt.Errorf("verify: %s: %w", lo.Ternary(rep.ProblemCount == 1, "1 problem", fmt.Sprintf("%d problems", rep.ProblemCount)), errProblems)
 			}
 			return nil
 		})
