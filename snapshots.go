@@ -34,14 +34,20 @@ const DefaultSnapshotTimeout = 2 * time.Second
 // leads to, is logged and ignored: the stream is replayed in full and the
 // policy sees no snapshot, so a fresh one is taken soon.
 //
-// A snapshot holds what JSON stores of S: the codec refuses a state JSON
-// would store as {}, but an unexported field beside exported ones (a
-// cache, a set of seen IDs) is left out as JSON leaves it out, and a
-// state loaded from a snapshot then has it empty where a replay filled
+// A snapshot holds what JSON stores of S. The codec refuses a state whose
+// content JSON would lose (see [codec.JSON.RegisterVersion]), and
+// WithSnapshots panics when m reports such a refusal (its Err method), as
+// every snapshot would fail to save: a mistake of the program, found when
+// it starts. A type of another module may still hold an unexported field
+// beside exported ones (a cache, a set of seen IDs): JSON leaves it out,
+// and a state loaded from a snapshot has it empty where a replay filled
 // it. Export what Evolve builds up, or keep it out of S.
 func WithSnapshots[S any](st snapshot.Store, policy snapshot.Policy, m codec.SnapshotMapper[S]) RunnerOption {
 	if lo.IsNil(st) || lo.IsNil(m) {
 		panic("annals: annals.WithSnapshots: nil snapshot store or state mapper")
+	}
+	if r, ok := m.(interface{ Err() error }); ok && r.Err() != nil {
+		panic(fmt.Sprintf("annals: annals.WithSnapshots: the state mapper refused the state, so no snapshot could be saved: %v", r.Err()))
 	}
 	return func(c *runnerConfig) {
 		c.snapshots = &snapshotConfig[S]{store: st, policy: policy, mapper: m}

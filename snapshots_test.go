@@ -285,3 +285,26 @@ func TestWithSnapshotsOfAnotherStateTypePanics(t *testing.T) {
 	s := annals.New(memory.New())
 	annals.NewRunner(annals.New(s), accounts, accountCodec(), annals.WithSnapshots(annals.New(s), nil, codec.NewJSON[int]().Register("n", 0)))
 }
+
+// seenState keeps what JSON leaves out: its snapshots would lose seen.
+type seenState struct {
+	Count int
+	seen  map[string]bool
+}
+
+// A state codec that refused the state makes WithSnapshots panic when the
+// program starts, rather than let every command log that its snapshot
+// was not saved.
+func TestWithSnapshotsOfARefusedStatePanics(t *testing.T) {
+	m := codec.NewJSON[seenState]().Register("Seen", seenState{})
+	if m.Err() == nil {
+		t.Fatal("the codec took a state whose unexported field JSON leaves out: the test tests nothing")
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "WithSnapshots") || !strings.Contains(fmt.Sprint(r), "seen") {
+			t.Fatalf("recovered %v, want a panic naming WithSnapshots and the field", r)
+		}
+	}()
+	s := annals.New(memory.New())
+	annals.WithSnapshots(s, snapshot.Every(1), m)
+}
