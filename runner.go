@@ -227,11 +227,15 @@ func WithMetadata(m store.Metadata) HandleOption {
 // JSON: the same key with a command of another type or content fails
 // with [ErrIdempotencyKey]. So a keyed command must be one JSON encodes
 // whole: Handle refuses, with an error matching [codec.ErrUnencodable]
-// and storing nothing, a command whose fields are all unexported, that
-// holds a channel or a function, or that holds a string that is not
-// valid UTF-8 (JSON replaces its bytes, so two such commands could not be
-// told apart: keep bytes in a []byte); tag a field json:"-" (a reply
-// channel) to leave it out of the comparison. An empty key is refused
+// and storing nothing, a command whose fields are all unexported, one of
+// the program's own module with an unexported field that holds data
+// beside exported ones (left out of the fingerprint, so commands that
+// differ only there would be taken for one), one that holds a channel or
+// a function in an exported field, or one that holds a string that is
+// not valid UTF-8 (JSON replaces its bytes, so two such commands could
+// not be told apart: keep bytes in a []byte). An unexported channel or
+// function (a reply channel) passes; tag an exported one json:"-" to
+// leave it out of the comparison. An empty key is refused
 // with an error matching [store.ErrInvalid], storing nothing: it is a key
 // that went missing (a request without its header), and the command
 // would otherwise run as often as it is sent. So is a key longer than
@@ -840,7 +844,7 @@ func (r *Runner[C, E, S]) keyedEvents(ctx context.Context, streamID string, cfg 
 // from the first (a reply channel), and a stored write would be answered
 // as another's.
 func fingerprint(check *codec.JSONCheck, cmd any) (string, error) {
-	data, err := check.Marshal("fingerprint the command", cmd)
+	data, err := check.MarshalFingerprint("fingerprint the command", cmd)
 	if err != nil {
 		return "", err
 	}

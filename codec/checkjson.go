@@ -9,12 +9,13 @@ import (
 	"sync"
 )
 
-// JSONCheck checks values that are stored as JSON outside a codec: the
-// root package's view and process states, and the commands it
-// fingerprints for idempotency keys. The zero value is ready to use; it
+// JSONCheck checks values that are stored as JSON outside a codec, the
+// root package's view and process states, and values whose JSON is only
+// compared, the commands it fingerprints for idempotency keys (see
+// [JSONCheck.MarshalFingerprint]). The zero value is ready to use; it
 // inspects each type once, and must not be copied after first use.
 type JSONCheck struct {
-	shapes sync.Map // reflect.Type → shape
+	shapes sync.Map // shapeKey → shape
 	fields sync.Map // reflect.Type → []field, of the structs met in a value
 	// timeFields holds, for the structs met in a value, the fields that
 	// can hold a time (see badZone).
@@ -31,12 +32,21 @@ func (c *JSONCheck) fieldsOf(t reflect.Type) []field {
 	return fs.([]field)
 }
 
-// shapeOf inspects t, once.
-func (c *JSONCheck) shapeOf(t reflect.Type) shape {
-	if s, ok := c.shapes.Load(t); ok {
+// shapeKey is a type inspected for a use: what loses a value's content
+// depends on what its JSON is for. (Whether a shape has times does not:
+// either shape of a type says.)
+type shapeKey struct {
+	t reflect.Type
+	u use
+}
+
+// shapeOf inspects t for u, once.
+func (c *JSONCheck) shapeOf(t reflect.Type, u use) shape {
+	k := shapeKey{t, u}
+	if s, ok := c.shapes.Load(k); ok {
 		return s.(shape)
 	}
-	s, _ := c.shapes.LoadOrStore(t, inspect(t))
+	s, _ := c.shapes.LoadOrStore(k, inspect(t, u))
 	return s.(shape)
 }
 
@@ -45,38 +55,39 @@ func (c *JSONCheck) shapeOf(t reflect.Type) shape {
 // content would be lost and what to do. It makes the checks of
 // [JSON.Register] on v's type (a struct whose fields are all unexported
 // would be stored as {}, an unexported field beside exported ones would be
-// left out; a channel or a function cannot be encoded; a
-// method JSON would not call) and those of [JSON.Encode] on v's value:
+// left out, unless it is a channel or a function; a channel or a function
+// cannot be encoded in an exported field; a method JSON would not call)
+// and those of [JSON.Encode] on v's value:
 // what it holds in fields of type any, and its times. A nil v holds
 // nothing and passes. doing names the check in the error, such as
 // "encode the state". Check walks v, which must hold no cycle of
 // pointers; [JSONCheck.Marshal] refuses one.
 func (c *JSONCheck) Check(doing string, v any) error {
-	s, err := c.checkType(doing, v)
+	s, err := c.checkType(doing, v, stored)
 	if err != nil || s == nil {
 		return err
 	}
-	return c.checkValue(doing, v, *s)
+	return c.checkValue(doing, v, *s, stored)
 }
 
-// checkType makes Check's checks on v's type, and returns its shape (nil
-// for a nil v).
-func (c *JSONCheck) checkType(doing string, v any) (*shape, error) {
+// checkType makes Check's checks on v's type, for u, and returns its
+// shape (nil for a nil v).
+func (c *JSONCheck) checkType(doing string, v any, u use) (*shape, error) {
 	if v == nil {
 		return nil, nil
 	}
 	t := reflect.TypeOf(v)
-	s := c.shapeOf(t)
+	s := c.shapeOf(t, u)
 	if s.fault != nil {
 		return nil, s.fault.err(doing, t)
 	}
 	return &s, nil
 }
 
-// checkValue makes Check's checks on v's value, of shape s.
-func (c *JSONCheck) checkValue(doing string, v any, s shape) error {
+// checkValue makes Check's checks on v's value, of shape s, for u.
+func (c *JSONCheck) checkValue(doing string, v any, s shape, u use) error {
 	if s.dynamic {
-		if f := c.dynamic(reflect.ValueOf(v)); f != nil {
+		if f := c.dynamic(reflect.ValueOf(v), u); f != nil {
 			return f.err(doing, reflect.TypeOf(v))
 		}
 	}
@@ -119,7 +130,25 @@ func (c *JSONCheck) CheckEncoded(doing string, v any, data []byte) error {
 // any, a MarshalJSON of v's that failed). doing names the encoding in
 // the error, such as "encode the state".
 func (c *JSONCheck) Marshal(doing string, v any) ([]byte, error) {
-	s, err := c.checkType(doing, v)
+	return c.marshal(doing, v, stored)
+}
+
+// MarshalFingerprint is [JSONCheck.Marshal] for a value whose JSON is
+// compared and never decoded, such as a command fingerprinted for an
+// idempotency key: what matters there is that the JSON tells values
+// apart. So a type that writes itself (MarshalJSON or MarshalText) passes
+// without a method to read itself back, since what its method writes is
+// its own; and an unexported field beside exported ones is refused
+// because JSON leaves it out, so that two values that differ only in it
+// would be taken for one, which is what the error says. Fields of kind
+// chan or func pass there, as everywhere: they are not data.
+func (c *JSONCheck) MarshalFingerprint(doing string, v any) ([]byte, error) {
+	return c.marshal(doing, v, compared)
+}
+
+// marshal is Marshal for u.
+func (c *JSONCheck) marshal(doing string, v any, u use) ([]byte, error) {
+	s, err := c.checkType(doing, v, u)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +158,7 @@ func (c *JSONCheck) Marshal(doing string, v any) ([]byte, error) {
 	}
 	// Encoded without error, v holds no cycle: its value can be walked.
 	if s != nil {
-		if err := c.checkValue(doing, v, *s); err != nil {
+		if err := c.checkValue(doing, v, *s, u); err != nil {
 			return nil, err
 		}
 	}

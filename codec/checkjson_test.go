@@ -38,6 +38,13 @@ func TestJSONCheck(t *testing.T) {
 		onlyTag struct {
 			Reply chan error `json:"-"`
 		}
+		// deposit is a command with a reply channel and a hook, which
+		// are not data.
+		deposit struct {
+			Amount int
+			reply  chan error
+			done   func()
+		}
 		xa    struct{ X int }
 		xb    struct{ X int }
 		clash struct {
@@ -59,6 +66,9 @@ func TestJSONCheck(t *testing.T) {
 		{"unexported fields", hidden{1}, "no exported fields (only n)"},
 		{"an unexported field beside an exported one", partly{1, 2}, "has unexported fields (n)"},
 		{"an unexported field tagged -", dashedN{1, 2}, ""},
+		{"an unexported channel and function", deposit{Amount: 1, reply: make(chan error), done: func() {}}, ""},
+		{"a MarshalJSON and an unexported field", marshalOnly{Guest: "Ada", nights: 2}, "cannot decode into its unexported fields (nights), so what they hold is lost"},
+		{"any holding a MarshalJSON and an unexported field", holder{V: marshalOnly{}}, "at .V, codec_test.marshalOnly implements MarshalJSON"},
 		{"a channel", withChan{N: 1}, "chan"},
 		{"every field tagged -", onlyTag{Reply: make(chan error)}, `every one tagged json:"-" (Reply)`},
 		{"embedded fields of the same name", clash{}, `fields .xa.X and .xb.X that JSON names "X"`},
@@ -144,4 +154,79 @@ func normal(t *rapid.T, data []byte) any {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// A fingerprint's JSON is compared, never decoded: MarshalFingerprint
+// refuses what would make two values one, says so, and passes a type
+// that writes itself.
+func TestJSONCheckMarshalFingerprint(t *testing.T) {
+	type (
+		deposit struct {
+			Amount int
+			reply  chan error
+		}
+		noted struct {
+			Amount int
+			note   string
+		}
+		secret struct{ amount int }
+		holder struct{ V any }
+	)
+	var c codec.JSONCheck
+	for _, tc := range []struct {
+		name string
+		v    any
+		want string // "" passes; otherwise a part of the error
+	}{
+		{"a reply channel", deposit{Amount: 1, reply: make(chan error)}, ""},
+		{"a type that writes itself", marshalOnly{Guest: "Ada", nights: 2}, ""},
+		{"any holding a type that writes itself", holder{V: marshalOnly{Guest: "Ada", nights: 2}}, ""},
+		{"an unexported field", noted{1, "n"}, "has unexported fields (note) that JSON leaves out of what it writes, so two values that differ only in them would be taken for one; export them"},
+		{"any holding an unexported field", holder{V: noted{1, "n"}}, "at .V, codec_test.noted has unexported fields (note) that JSON leaves out"},
+		{"only unexported fields", secret{1}, "has no exported fields (only amount) and does not implement json.Marshaler, so JSON would write every value as {} and take them all for one"},
+		{"fields of one name", twoShadows{}, `that JSON names "X"`},
+		{"a string not UTF-8", holder{V: "caf\xe9"}, "not valid UTF-8"},
+	} {
+		for range 2 { // the second time from what the first inspected
+			data, err := c.MarshalFingerprint("fingerprint the command", tc.v)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("%s: %v, want it to pass", tc.name, err)
+			case tc.want == "":
+				if want, _ := json.Marshal(tc.v); string(data) != string(want) {
+					t.Errorf("%s: wrote %s, want what encoding/json writes, %s", tc.name, data, want)
+				}
+			case !errors.Is(err, codec.ErrUnencodable) || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "fingerprint the command"):
+				t.Errorf("%s: %v, want an error matching ErrUnencodable that begins with what was done and says %q", tc.name, err, tc.want)
+			case strings.Contains(err.Error(), "lost") || strings.Contains(err.Error(), "store every value"):
+				t.Errorf("%s: %v, which speaks of storing a value that is only compared", tc.name, err)
+			}
+		}
+	}
+}
+
+// One JSONCheck used both ways answers each as it is asked: what it
+// inspected for one use is not the other's answer.
+func TestJSONCheckTellsStoredFromCompared(t *testing.T) {
+	var c codec.JSONCheck
+	v := partlyTwo{1, 2}
+	for range 2 {
+		if err := c.Check("encode the state", v); err == nil || !strings.Contains(err.Error(), "so what they hold is lost") {
+			t.Errorf("Check = %v, want the field's content lost", err)
+		}
+		if _, err := c.MarshalFingerprint("fingerprint the command", v); err == nil || !strings.Contains(err.Error(), "taken for one") {
+			t.Errorf("MarshalFingerprint = %v, want two values taken for one", err)
+		}
+		if err := c.Check("encode the state", marshalOnly{}); err == nil {
+			t.Errorf("Check(marshalOnly) passed, want it refused: its field cannot be read back")
+		}
+		if _, err := c.MarshalFingerprint("fingerprint the command", marshalOnly{}); err != nil {
+			t.Errorf("MarshalFingerprint(marshalOnly) = %v, want it to pass: it writes itself", err)
+		}
+	}
+}
+
+type partlyTwo struct {
+	N int
+	n int
 }

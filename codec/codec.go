@@ -96,11 +96,14 @@ func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
 //     every struct reached through its exported fields, slices, arrays,
 //     maps and pointers;
 //   - a struct of the program's own module with an unexported field
-//     beside exported ones, which JSON neither writes nor reads, unless
-//     the struct decodes itself (UnmarshalJSON or UnmarshalText) or the
-//     field's type has size zero (tag the field json:"-" when it holds
-//     nothing that must be kept); a dependency's types, such as generated
-//     protobuf messages, are taken as their authors made them;
+//     beside exported ones, which JSON never reads (and writes only by
+//     the struct's own MarshalJSON), unless the struct decodes itself
+//     (UnmarshalJSON or UnmarshalText) or the field holds no data: its
+//     type has size zero, or is a channel or a function (tag the field
+//     json:"-" when it holds nothing that must be kept); a dependency's
+//     types, such as generated protobuf messages, are taken as their
+//     authors made them, and a module nested in the main module's path
+//     (example.com/app/api beside example.com/app) is a dependency;
 //   - a struct with fields of one JSON name of which JSON stores none:
 //     two embedded structs with an X at the same depth (and no shallower
 //     X), or two fields tagged with the same name. A field hidden by a
@@ -148,7 +151,7 @@ func (c *JSON[E]) RegisterVersion(name string, version int, sample E) *JSON[E] {
 	if c.err != nil {
 		return c
 	}
-	s := inspect(t)
+	s := inspect(t, stored)
 	if s.fault == nil {
 		s.fault = roundTrip(t, any(sample))
 	}
@@ -202,7 +205,7 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 		}
 	}
 	if jt.dynamic {
-		if f := c.check.dynamic(reflect.ValueOf(any(e))); f != nil {
+		if f := c.check.dynamic(reflect.ValueOf(any(e)), stored); f != nil {
 			return "", 0, nil, f.err(fmt.Sprintf("encode %q", jt.name), t)
 		}
 	}

@@ -60,11 +60,15 @@
 //     the way to declare an event with no content, passes;
 //   - a struct of the program's own module with an unexported field
 //     beside exported ones, unless it decodes itself (UnmarshalJSON or
-//     UnmarshalText) or the field's type holds nothing (struct{}): JSON
-//     neither writes nor reads that field, so what it holds is lost. Tag
-//     such a field json:"-" when it holds nothing that must be kept. A
-//     type of a dependency, such as a generated protobuf message, keeps
-//     fields of its own bookkeeping and is taken as its authors made it;
+//     UnmarshalText) or the field holds no data (a type of size zero such
+//     as struct{}, a channel, a function): JSON never reads that field,
+//     and writes it only by the struct's own MarshalJSON, so what it
+//     holds is lost. Tag such a field json:"-" when it holds nothing that
+//     must be kept. A type of a dependency, such as a generated protobuf
+//     message, keeps fields of its own bookkeeping and is taken as its
+//     authors made it. A package is of the module whose path is the
+//     longest prefix of its own, so a module nested in the main module's
+//     path (generated code wired with replace) is a dependency;
 //   - fields of one JSON name of which JSON stores none, such as two
 //     embedded structs with an X at the same depth; a field hidden by a
 //     shallower one of its name (a struct's own X over an embedded X), or
@@ -91,7 +95,10 @@
 // only when what JSON wrote holds a replaced byte. What a type's own
 // MarshalJSON or MarshalText writes is its own. [JSONCheck] makes the
 // same checks for values stored as JSON outside a codec: Check before
-// encoding, CheckEncoded on what encoding/json wrote.
+// encoding, CheckEncoded on what encoding/json wrote, Marshal for both;
+// and [JSONCheck.MarshalFingerprint] for a value whose JSON is compared,
+// never decoded (a command fingerprinted for an idempotency key), where
+// what counts is that the JSON tells values apart.
 //
 // # Upcasting, compression, encryption and personal data
 //

@@ -51,6 +51,25 @@ type (
 		Amount string
 		cents  int64
 	}
+	// marshalOnly writes its unexported field with a MarshalJSON of its
+	// own, and has no method to read it back: JSON decodes what it wrote
+	// field by field, and leaves nights 0.
+	marshalOnly struct {
+		Guest  string
+		nights int
+	}
+	// marshalOnlyPtr is marshalOnly with its MarshalJSON on the pointer.
+	marshalOnlyPtr struct {
+		Guest  string
+		nights int
+	}
+	// replying holds, beside its content, a channel and a function,
+	// which are not data.
+	replying struct {
+		Amount int
+		reply  chan error
+		hook   func()
+	}
 	// partlyDashed leaves its unexported field out on purpose.
 	partlyDashed struct {
 		Guest string
@@ -151,6 +170,14 @@ var (
 	})).Elem().Interface()
 )
 
+func (m marshalOnly) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]any{"Guest": m.Guest, "nights": m.nights})
+}
+
+func (m *marshalOnlyPtr) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]any{"Guest": m.Guest, "nights": m.nights})
+}
+
 func (p panicky) MarshalJSON() ([]byte, error) { panic("no") }
 func (p *panicky) UnmarshalJSON([]byte) error  { return nil }
 
@@ -189,6 +216,10 @@ func TestRegisterRefusesWhatJSONWouldLose(t *testing.T) {
 		{"only unexported fields", onlyUnexported{}, "no exported fields (only amount, note)"},
 		{"an unexported field beside exported ones", partlyHidden{Guest: "Ada", nights: 2}, `has unexported fields (nights) that JSON neither writes nor reads, so what they hold is lost; export them, tag them json:"-"`},
 		{"an unexported field in a nested struct", struct{ Stay partlyHidden }{}, "at .Stay, codec_test.partlyHidden has unexported fields (nights)"},
+		{"a MarshalJSON and an unexported field", marshalOnly{Guest: "Ada"}, `implements MarshalJSON but its pointer has no UnmarshalJSON or UnmarshalText, and JSON cannot decode into its unexported fields (nights), so what they hold is lost; implement UnmarshalJSON on *codec_test.marshalOnly`},
+		{"a MarshalJSON and an unexported field, nested", struct{ Stay marshalOnly }{}, "at .Stay, codec_test.marshalOnly implements MarshalJSON but its pointer has no UnmarshalJSON or UnmarshalText, and JSON cannot decode into its unexported fields (nights)"},
+		{"a pointer MarshalJSON and an unexported field", &marshalOnlyPtr{Guest: "Ada"}, "the type implements MarshalJSON but its pointer has no UnmarshalJSON or UnmarshalText, and JSON cannot decode into its unexported fields (nights)"},
+		{"a pointer MarshalJSON and an unexported field, in a slice", struct{ Stays []marshalOnlyPtr }{}, "at .Stays[], codec_test.marshalOnlyPtr implements MarshalJSON"},
 		{"decider.Either", decider.Left[accountOpened, moneyDeposited](accountOpened{CustomerID: "c-1"}), "no exported fields (only left, right, isRight)"},
 		{"zero decider.Either", decider.Either[int, string]{}, "no exported fields"},
 		{"Either-like struct", eitherLike{}, "no exported fields"},
@@ -727,6 +758,7 @@ var (
 		"TaggedWins":  taggedWins{shadowA{A: 1}, renamedX{Y: 4}},
 		"DashedCache": partlyDashed{Guest: "Ada"},
 		"Guarded":     guarded{Guest: "Ada"},
+		"Replying":    replying{Amount: 3},
 		"Price":       price{Amount: "1.50", cents: 150},
 	}
 )

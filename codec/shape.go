@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"maps"
 	"math/big"
+	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"runtime/debug"
@@ -50,6 +52,10 @@ const (
 	fixSample = "make MarshalJSON and UnmarshalJSON inverse, or export the fields that hold the value's content"
 	fixKeyed  = "a decider.Keyed event is stored in its instance's stream, as its Value alone: build its mapper with codec.NewKeyed from the Value's mapper"
 	fixSum    = "a sum of package decider is stored by its parts: for events that are the sum, build their mapper with codec.NewSum from a mapper per case, which stores each case as its part alone; in a field, or in a view's or process's state, hold each case in a field of its own instead (a pointer per case, all nil but one)"
+
+	// fixCompared is fixHidden for a value that is compared by its JSON
+	// and never decoded (see compared).
+	fixCompared = "export them, tag them json:\"-\" if they do not tell one value from another (a cache), or implement json.Marshaler on it to write them"
 )
 
 // fault is a reason why values of a registered type would not survive
@@ -83,16 +89,32 @@ type shape struct {
 	times bool
 }
 
-// inspect checks the values of t as JSON would encode them at the top
-// level, where they are not addressable (an event held in an interface).
-func inspect(t reflect.Type) shape {
-	in := inspector{seen: map[seenKey]bool{}}
+// use is what the JSON of a checked value is for, which decides what
+// loses its content.
+type use uint8
+
+const (
+	// stored JSON is read back: what JSON leaves out is lost (events,
+	// snapshots, the states of views and processes).
+	stored use = iota
+	// compared JSON is never read back, only compared (the fingerprint
+	// of a command): what JSON leaves out cannot tell two values apart,
+	// and a type that writes itself need not read itself back.
+	compared
+)
+
+// inspect checks the values of t as JSON would encode them, for u, at the
+// top level, where they are not addressable (an event held in an
+// interface).
+func inspect(t reflect.Type, u use) shape {
+	in := inspector{seen: map[seenKey]bool{}, use: u}
 	f := in.visit(t, false, "")
 	return shape{fault: f, dynamic: in.dynamic, times: in.times}
 }
 
 type inspector struct {
 	seen           map[seenKey]bool
+	use            use
 	dynamic, times bool
 }
 
@@ -135,8 +157,10 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 	if f := promoted(t, path, enc, encOK, dec, decOK); f != nil {
 		return f
 	}
-	if encOK && decOK {
-		return nil // the type encodes and decodes itself
+	if encOK && (decOK || in.use == compared) {
+		// The type encodes and decodes itself, or encodes itself where
+		// nothing is decoded: what its method writes is its own.
+		return nil
 	}
 	if ptrEnc, ok := encoderOf(t, true); !encOK && ok {
 		return &fault{path, t, fmt.Sprintf("declares %s on its pointer, which JSON does not call for a value that is not addressable (an event held in an interface, a map value): the value would be encoded as if it had no such method", ptrEnc),
@@ -169,15 +193,14 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 			return &fault{path, t, fmt.Sprintf("has fields %s that JSON names %q at the same depth, so JSON stores none of them",
 				strings.Join(lo.Map(c, func(f field, _ int) string { return fieldPath(t, f.index) }), " and "), c[0].name), fixClash}
 		}
-		if f := empty(t, path, sf, enc, encOK); f != nil {
+		if f := empty(t, path, sf, enc, encOK, in.use); f != nil {
 			return f
+		}
+		if own := sf.ownHidden(); len(own) > 0 && !decOK {
+			return hiddenFault(t, path, own, enc, encOK, in.use)
 		}
 		if encOK {
 			return nil // encoded by its method, decoded field by field
-		}
-		if own := sf.ownHidden(); len(own) > 0 && !decOK {
-			return &fault{path, t, fmt.Sprintf("has unexported fields (%s) that JSON neither writes nor reads, so what they hold is lost", strings.Join(own, ", ")),
-				fixHidden}
 		}
 		for _, f := range sf.fields {
 			if fl := in.visit(f.typ, addr, path+"."+f.name); fl != nil {
@@ -209,13 +232,36 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 	return nil
 }
 
+// hiddenFault is the fault, for u, of struct t, which has exported
+// fields and the unexported fields own that JSON leaves out, and whose
+// pointer has no decoding method (which could fill them from what is
+// stored); enc is its encoding method, if it has one (then u is stored:
+// see visit).
+func hiddenFault(t reflect.Type, path string, own []string, enc string, encOK bool, u use) *fault {
+	fields := strings.Join(own, ", ")
+	switch {
+	case u == compared:
+		return &fault{path, t, fmt.Sprintf("has unexported fields (%s) that JSON leaves out of what it writes, so two values that differ only in them would be taken for one", fields),
+			fixCompared}
+	case encOK:
+		// Its method may write them, but JSON decodes what it wrote
+		// field by field, and cannot set these.
+		return &fault{path, t, fmt.Sprintf("implements %s but its pointer has no UnmarshalJSON or UnmarshalText, and JSON cannot decode into its unexported fields (%s), so what they hold is lost", enc, fields),
+			fmt.Sprintf("implement UnmarshalJSON on *%v to fill them from what %s writes, export them, or tag them json:\"-\" if they hold nothing that must be kept (a cache)", t, enc)}
+	}
+	return &fault{path, t, fmt.Sprintf("has unexported fields (%s) that JSON neither writes nor reads, so what they hold is lost", fields),
+		fixHidden}
+}
+
 // empty reports a struct t that has fields but none that JSON encodes,
 // so that JSON stores every value as {} (or, when t marshals itself,
 // decodes none of them). A struct with no fields at all, or only blank
 // ones, has nothing to lose and passes: it is how an event with no
 // content is declared. Fields tagged json:"-" count as fields: a struct
-// whose every field is tagged so declares content it never stores.
-func empty(t reflect.Type, path string, sf structFields, enc string, encOK bool) *fault {
+// whose every field is tagged so declares content it never stores. u
+// says what the wording says JSON's {} does: stored, it reads back as
+// the zero value; compared, it takes every value for one.
+func empty(t reflect.Type, path string, sf structFields, enc string, encOK bool, u use) *fault {
 	if len(sf.fields) > 0 || len(sf.hidden) == 0 && len(sf.dashed) == 0 {
 		return nil
 	}
@@ -223,14 +269,18 @@ func empty(t reflect.Type, path string, sf structFields, enc string, encOK bool)
 	if reflect.PointerTo(t).Implements(sumSetter) {
 		fix = fixSum
 	}
+	asEmpty := "so JSON would store every value as {}"
+	if u == compared {
+		asEmpty = "so JSON would write every value as {} and take them all for one"
+	}
 	if len(sf.hidden) == 0 {
-		what := fmt.Sprintf("has fields, every one tagged json:\"-\" (%s), so JSON would store every value as {}", strings.Join(sf.dashed, ", "))
+		what := fmt.Sprintf("has fields, every one tagged json:\"-\" (%s), %s", strings.Join(sf.dashed, ", "), asEmpty)
 		if encOK {
 			what = fmt.Sprintf("implements %s but its pointer has no UnmarshalJSON or UnmarshalText, and JSON decodes none of its fields: every one is tagged json:\"-\" (%s)", enc, strings.Join(sf.dashed, ", "))
 		}
 		return &fault{path, t, what, fixDashed}
 	}
-	what := fmt.Sprintf("has no exported fields (only %s) and does not implement json.Marshaler, so JSON would store every value as {}", strings.Join(sf.hidden, ", "))
+	what := fmt.Sprintf("has no exported fields (only %s) and does not implement json.Marshaler, %s", strings.Join(sf.hidden, ", "), asEmpty)
 	if encOK {
 		what = fmt.Sprintf("implements %s but its pointer has no UnmarshalJSON or UnmarshalText, and JSON cannot decode into its unexported fields (%s)", enc, strings.Join(sf.hidden, ", "))
 	}
@@ -239,9 +289,9 @@ func empty(t reflect.Type, path string, sf structFields, enc string, encOK bool)
 
 // ownHidden returns the unexported fields beside exported ones that JSON
 // would lose and that the author can export or tag: of the program's own
-// module, and able to hold something. A type of a dependency (a message
-// generated by protoc, say) keeps fields of its own bookkeeping, and is
-// taken as its authors made it.
+// module, and holding data (see holdsData). A type of a dependency (a
+// message generated by protoc, say) keeps fields of its own bookkeeping,
+// and is taken as its authors made it.
 func (sf structFields) ownHidden() []string {
 	if len(sf.fields) == 0 {
 		return nil // no exported field at all: empty's to refuse
@@ -249,24 +299,159 @@ func (sf structFields) ownHidden() []string {
 	return sf.ownHiddenFields
 }
 
-// mainModule is the path of the program's main module, "" when the
-// binary does not say.
-var mainModule = sync.OnceValue(func() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		return bi.Main.Path
+// ownModules is what the program's build info says of its modules,
+// read once; ok is false when the binary carries none (built outside
+// module mode), and then no package counts as own: nothing is refused on
+// a guess.
+var ownModules = sync.OnceValues(func() (modules, bool) {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return modules{}, false
 	}
-	return ""
+	return modulesOf(bi, goModHere), true
 })
 
+// modules are the modules a program is built from, by path.
+type modules struct {
+	main string // "" when the build does not say
+	deps []string
+}
+
+// modulesOf reads the program's modules from its build info, bi.Main and
+// bi.Deps, with two exceptions where the go command writes them
+// otherwise:
+//
+//   - A program built from files (go run main.go, go build main.go) has
+//     no bi.Main, and lists its main module among bi.Deps at version
+//     (devel), not replaced: that one is taken for the main module. In a
+//     workspace (go.work) every module of the workspace is listed so, and
+//     which one holds the files cannot be told: none is.
+//   - A test binary lists no dependencies (golang/go#76926): they are
+//     read from the requirements of the go.mod that goMod returns (the
+//     one above the working directory, where go test runs the binary),
+//     if it is the main module's. A program that imports this module has
+//     dependencies, so only a test binary lists none.
+func modulesOf(bi *debug.BuildInfo, goMod func() []byte) modules {
+	m := modules{main: bi.Main.Path}
+	var devel []string
+	for _, d := range bi.Deps {
+		if m.main == "" && d.Version == "(devel)" && d.Replace == nil {
+			devel = append(devel, d.Path)
+			continue
+		}
+		m.deps = append(m.deps, d.Path)
+	}
+	if len(devel) == 1 {
+		m.main = devel[0]
+	} else {
+		m.deps = append(m.deps, devel...)
+	}
+	if len(bi.Deps) == 0 && m.main != "" {
+		if module, reqs := requirements(goMod()); module == m.main {
+			m.deps = reqs
+		}
+	}
+	return m
+}
+
+// goModHere returns the go.mod of the module that holds the working
+// directory, or nil.
+func goModHere() []byte {
+	dir, err := os.Getwd()
+	if err != nil {
+		return nil
+	}
+	for {
+		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
+			return data
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return nil
+		}
+		dir = up
+	}
+}
+
+// requirements returns the module path that go.mod declares and the
+// paths of the modules it requires, which since Go 1.17 are every
+// module that provides a package to the module's own.
+func requirements(gomod []byte) (module string, reqs []string) {
+	block := false
+	for line := range strings.Lines(string(gomod)) {
+		line, _, _ = strings.Cut(line, "//")
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 0:
+		case block && f[0] == ")":
+			block = false
+		case block:
+			reqs = append(reqs, unquote(f[0]))
+		case f[0] == "module" && len(f) > 1:
+			module = unquote(f[1])
+		case f[0] == "require" && len(f) > 1 && f[1] == "(":
+			block = true
+		case f[0] == "require" && len(f) > 1:
+			reqs = append(reqs, unquote(f[1]))
+		}
+	}
+	return module, reqs
+}
+
+func unquote(s string) string {
+	if u, err := strconv.Unquote(s); err == nil {
+		return u
+	}
+	return s
+}
+
 // ownPackage reports whether the package of path belongs to the
-// program's own module (or is package main): its types are the
-// program's, whose fields their author can export or tag.
+// program's own module (see owns): its types are the program's, whose
+// fields their author can export or tag.
 func ownPackage(path string) bool {
-	if path == "main" {
+	m, ok := ownModules()
+	return ok && owns(m.main, m.deps, path)
+}
+
+// owns reports whether the package of path pkg is the program's own, in
+// a program of main module main ("" when unknown) and dependencies deps
+// (module paths): package main, and the packages of main. A package
+// belongs to the module whose path is its longest prefix, so a module
+// nested in the main module's path (example.com/app/api beside
+// example.com/app, the usual home of generated protobuf code, wired with
+// replace) is a dependency like any other. A package of no module is of
+// the standard library, or of a module the build does not name: not own.
+// An external test package (path_test) is its package's.
+func owns(main string, deps []string, pkg string) bool {
+	pkg = strings.TrimSuffix(pkg, "_test")
+	if pkg == "main" {
 		return true
 	}
-	m := mainModule()
-	return m != "" && (path == m || path == m+"_test" || strings.HasPrefix(path, m+"/"))
+	longest, own := -1, false
+	if within(pkg, main) {
+		longest, own = len(main), true
+	}
+	for _, d := range deps {
+		if len(d) > longest && within(pkg, d) {
+			longest, own = len(d), false
+		}
+	}
+	return own
+}
+
+// within reports whether the package of path pkg is in the module of
+// path mod, going by paths alone.
+func within(pkg, mod string) bool {
+	return mod != "" && (pkg == mod || strings.HasPrefix(pkg, mod+"/"))
+}
+
+// holdsData reports whether a field of type t can hold data that JSON
+// would lose by leaving the field out: not a type of size zero
+// (struct{}, [0]int), which holds nothing, nor a channel or a function,
+// which are not data: JSON cannot write one, and no two can be compared
+// by what they hold (a command's reply channel, a hook).
+func holdsData(t reflect.Type) bool {
+	return t.Size() > 0 && t.Kind() != reflect.Chan && t.Kind() != reflect.Func
 }
 
 // isKeyed reports whether t is a decider.Keyed.
@@ -419,9 +604,9 @@ type structFields struct {
 	// (unexported ones not tagged json:"-"), and dashed those tagged
 	// json:"-", which JSON leaves out as told.
 	hidden, dashed []string
-	// ownHiddenFields names the hidden fields that can hold something
-	// (of a type of nonzero size) and that the program's own module
-	// declares (see ownPackage).
+	// ownHiddenFields names the hidden fields that hold data (see
+	// holdsData) and that the program's own module declares (see
+	// ownPackage).
 	ownHiddenFields []string
 	// unsettable names the embedded pointers to unexported structs, which
 	// encoding/json encodes but cannot decode into (it fails, or panics
@@ -483,7 +668,7 @@ func jsonFields(t reflect.Type) structFields {
 				}
 				if !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
 					sf.hidden = append(sf.hidden, f.Name)
-					if f.Type.Size() > 0 && ownPackage(f.PkgPath) {
+					if holdsData(f.Type) && ownPackage(f.PkgPath) {
 						sf.ownHiddenFields = append(sf.ownHiddenFields, f.Name)
 					}
 					continue
@@ -621,10 +806,10 @@ func clip(b []byte) string {
 	return string(b)
 }
 
-// contents checks what the positions of type any in v hold, which
+// contents checks what the positions of type any in v hold, for u, which
 // inspecting v's type could not see. v has been encoded without error, so
 // it holds no cycle.
-func (c *JSONCheck) contents(v reflect.Value, addr bool, path string) *fault {
+func (c *JSONCheck) contents(v reflect.Value, addr bool, path string, u use) *fault {
 	t := v.Type()
 	switch t.Kind() {
 	case reflect.Interface:
@@ -632,18 +817,18 @@ func (c *JSONCheck) contents(v reflect.Value, addr bool, path string) *fault {
 			return nil
 		}
 		e := v.Elem()
-		s := c.shapeOf(e.Type())
+		s := c.shapeOf(e.Type(), u)
 		if s.fault != nil {
 			f := *s.fault
 			f.path = path + f.path
 			return &f
 		}
 		if s.dynamic {
-			return c.contents(e, false, path)
+			return c.contents(e, false, path, u)
 		}
 	case reflect.Pointer:
 		if !v.IsNil() {
-			return c.contents(v.Elem(), true, path)
+			return c.contents(v.Elem(), true, path, u)
 		}
 	case reflect.Struct:
 		if _, ok := encoderOf(t, addr); ok {
@@ -654,7 +839,7 @@ func (c *JSONCheck) contents(v reflect.Value, addr bool, path string) *fault {
 			if err != nil {
 				continue // behind a nil embedded pointer: not encoded
 			}
-			if fl := c.contents(fv, addr, path+"."+f.name); fl != nil {
+			if fl := c.contents(fv, addr, path+"."+f.name, u); fl != nil {
 				return fl
 			}
 		}
@@ -663,7 +848,7 @@ func (c *JSONCheck) contents(v reflect.Value, addr bool, path string) *fault {
 			return nil
 		}
 		for i := range v.Len() {
-			if fl := c.contents(v.Index(i), addr || t.Kind() == reflect.Slice, fmt.Sprintf("%s[%d]", path, i)); fl != nil {
+			if fl := c.contents(v.Index(i), addr || t.Kind() == reflect.Slice, fmt.Sprintf("%s[%d]", path, i), u); fl != nil {
 				return fl
 			}
 		}
@@ -672,7 +857,7 @@ func (c *JSONCheck) contents(v reflect.Value, addr bool, path string) *fault {
 			return nil
 		}
 		for it := v.MapRange(); it.Next(); {
-			if fl := c.contents(it.Value(), false, fmt.Sprintf("%s[%#v]", path, it.Key())); fl != nil {
+			if fl := c.contents(it.Value(), false, fmt.Sprintf("%s[%#v]", path, it.Key()), u); fl != nil {
 				return fl
 			}
 		}
@@ -681,9 +866,9 @@ func (c *JSONCheck) contents(v reflect.Value, addr bool, path string) *fault {
 }
 
 // dynamic checks what the positions of type any in v hold (see
-// contents), and the integers below them.
-func (c *JSONCheck) dynamic(v reflect.Value) *fault {
-	if f := c.contents(v, false, ""); f != nil {
+// contents), for u, and the integers below them.
+func (c *JSONCheck) dynamic(v reflect.Value, u use) *fault {
+	if f := c.contents(v, false, "", u); f != nil {
 		return f
 	}
 	if at, n, ok := inexactInteger(v, false); ok {
@@ -894,7 +1079,7 @@ func (c *JSONCheck) badZone(v reflect.Value, addr bool) (at []string, tm time.Ti
 			}
 		}
 	case reflect.Slice, reflect.Array:
-		if !c.shapeOf(t.Elem()).times {
+		if !c.shapeOf(t.Elem(), stored).times {
 			return nil, tm, false
 		}
 		for i := range v.Len() {
@@ -903,7 +1088,7 @@ func (c *JSONCheck) badZone(v reflect.Value, addr bool) (at []string, tm time.Ti
 			}
 		}
 	case reflect.Map:
-		keys, values := t.Key() == timeType, c.shapeOf(t.Elem()).times
+		keys, values := t.Key() == timeType, c.shapeOf(t.Elem(), stored).times
 		if !keys && !values {
 			return nil, tm, false
 		}
@@ -945,7 +1130,7 @@ func (c *JSONCheck) timeFieldsOf(t reflect.Type) []field {
 		return fs.([]field)
 	}
 	fs, _ := c.timeFields.LoadOrStore(t, lo.Filter(c.fieldsOf(t), func(f field, _ int) bool {
-		return c.shapeOf(f.typ).times
+		return c.shapeOf(f.typ, stored).times
 	}))
 	return fs.([]field)
 }

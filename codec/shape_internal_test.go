@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"runtime/debug"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/samber/lo"
+	"pgregory.net/rapid"
 )
 
 // Shapes of embedding that encoding/json resolves by its own rules.
@@ -109,25 +112,182 @@ func keys(t *testing.T, data []byte) []string {
 }
 
 // The fields that JSON loses are refused in the program's own types,
-// whose author can export or tag them, and not in a dependency's.
+// whose author can export or tag them, and not in a dependency's. This
+// test binary, like any, lists no dependencies in its build info: they
+// come from go.mod.
 func TestOwnPackage(t *testing.T) {
-	m := mainModule()
-	if m != "github.com/annals-dev/annals" {
-		t.Fatalf("main module %q, want the module under test", m)
+	m, ok := ownModules()
+	if !ok || m.main != "github.com/annals-dev/annals" {
+		t.Fatalf("main module %q (build info %v), want the module under test", m.main, ok)
+	}
+	if !slices.Contains(m.deps, "github.com/samber/lo") {
+		t.Errorf("dependencies %q, want those go.mod requires", m.deps)
 	}
 	for path, own := range map[string]bool{
-		"main":                                   true,
-		m:                                        true,
-		m + "_test":                              true,
-		m + "/codec":                             true,
-		m + "/codec_test":                        true,
-		m + "s/other":                            false,
-		"github.com/samber/lo":                   false,
-		"google.golang.org/protobuf/types/known": false,
-		"":                                       false,
+		"main":                          true,
+		m.main:                          true,
+		m.main + "_test":                true,
+		m.main + "/codec":               true,
+		m.main + "/codec_test":          true,
+		m.main + "s/other":              false,
+		"github.com/samber/lo":          false,
+		"pgregory.net/rapid":            false,
+		"encoding/json":                 false,
+		"vendor/golang.org/x/net/http2": false,
+		"":                              false,
 	} {
 		if ownPackage(path) != own {
 			t.Errorf("ownPackage(%q) = %v, want %v", path, !own, own)
+		}
+	}
+}
+
+// A package is the program's own when the module whose path is its
+// longest prefix is the main module.
+func TestOwns(t *testing.T) {
+	const app = "example.com/app"
+	deps := []string{"example.com/app/api", "google.golang.org/protobuf", "example.com/application", "shared"}
+	for _, tc := range []struct {
+		name      string
+		main, pkg string
+		deps      []string
+		own       bool
+	}{
+		{"the main module's root", app, app, deps, true},
+		{"a package of the main module", app, app + "/domain", deps, true},
+		{"an external test package", app, app + "/domain_test", deps, true},
+		{"the root's external test package", app, app + "_test", deps, true},
+		{"package main", app, "main", deps, true},
+		{"a module nested in the main module's path", app, app + "/api", deps, false},
+		{"a package of the nested module", app, app + "/api/bookingv1", deps, false},
+		{"the nested module's external test package", app, app + "/api/bookingv1_test", deps, false},
+		{"a main-module package beside the nested module", app, app + "/apikeys", deps, true},
+		{"a module whose path begins as the main module's", app, "example.com/application/x", deps, false},
+		{"a dependency", app, "google.golang.org/protobuf/types/known/timestamppb", deps, false},
+		{"a dependency named without a dot", app, "shared/money", deps, false},
+		{"the standard library", app, "net/http", deps, false},
+		{"the standard library's vendored packages", app, "vendor/golang.org/x/net/http2", deps, false},
+		{"a builtin type's package", app, "", deps, false},
+		{"a package of no module the build names", app, "example.org/elsewhere", deps, false},
+		{"a main module named without a dot", "myapp", "myapp/domain", []string{"shared"}, true},
+		{"the main module nested in a dependency's path", "example.com/lib/cmd", "example.com/lib/cmd/x", []string{"example.com/lib"}, true},
+		{"the dependency the main module is nested in", "example.com/lib/cmd", "example.com/lib/x", []string{"example.com/lib"}, false},
+		{"no main module", "", app + "/domain", []string{"google.golang.org/protobuf"}, false},
+		{"no main module: package main", "", "main", nil, true},
+	} {
+		if got := owns(tc.main, tc.deps, tc.pkg); got != tc.own {
+			t.Errorf("%s: owns(%q, %q, %q) = %v, want %v", tc.name, tc.main, tc.deps, tc.pkg, got, tc.own)
+		}
+	}
+}
+
+// owns agrees with the rule told another way: walk the package's path up
+// from itself, element by element, and the first module found there is
+// the package's; it is own when that is the main module (or it is
+// package main). The order of the dependencies does not matter, nor a
+// module that does not hold the package.
+func TestOwnsIsTheLongestModulePrefix(t *testing.T) {
+	element := rapid.SampledFrom([]string{"a.com", "b", "api", "x", "x_test", "main"})
+	path := rapid.Custom(func(t *rapid.T) string {
+		return strings.Join(rapid.SliceOfN(element, 1, 4).Draw(t, "elements"), "/")
+	})
+	rapid.Check(t, func(t *rapid.T) {
+		// Modules nest often: below the main module, or above it.
+		extend := func(base, label string) string {
+			tail := rapid.SliceOfN(element, 0, 2).Draw(t, label)
+			return strings.Trim(base+"/"+strings.Join(tail, "/"), "/")
+		}
+		main := rapid.OneOf(rapid.Just(""), path).Draw(t, "main")
+		var deps []string
+		for range rapid.IntRange(0, 4).Draw(t, "modules") {
+			d := path.Draw(t, "dep")
+			switch rapid.IntRange(0, 2).Draw(t, "nesting") {
+			case 1:
+				d = extend(main, "below main")
+			case 2:
+				if at := strings.LastIndex(main, "/"); at > 0 {
+					d = main[:at] // above main
+				}
+			}
+			if d != "" && d != main && !slices.Contains(deps, d) {
+				deps = append(deps, d)
+			}
+		}
+		pkg := extend(rapid.SampledFrom(append([]string{main, path.Draw(t, "elsewhere")}, deps...)).Draw(t, "in"), "pkg")
+		want := func() bool {
+			p := strings.TrimSuffix(pkg, "_test")
+			if p == "main" {
+				return true // a program's package main, which no module can import
+			}
+			for at := p; at != ""; at = at[:max(strings.LastIndex(at, "/"), 0)] {
+				if at == main {
+					return true
+				}
+				if slices.Contains(deps, at) {
+					return false
+				}
+			}
+			return false
+		}()
+		if got := owns(main, deps, pkg); got != want {
+			t.Fatalf("owns(%q, %q, %q) = %v, want %v", main, deps, pkg, got, want)
+		}
+		other := rapid.SampledFrom([]string{"z.net", "z.net/a.com", "b/zz"}).Draw(t, "other")
+		if got := owns(main, append(rapid.Permutation(deps).Draw(t, "order"), other), pkg); got != want {
+			t.Fatalf("owns(%q, reordered %q and %q, %q) = %v, want %v", main, deps, other, pkg, got, want)
+		}
+	})
+}
+
+// The modules are read from the build info as the go command writes it.
+func TestModulesOf(t *testing.T) {
+	devel := func(path string) *debug.Module { return &debug.Module{Path: path, Version: "(devel)"} }
+	replaced := &debug.Module{Path: "example.com/app/api", Version: "v0.0.0", Replace: &debug.Module{Path: "./api"}}
+	proto := &debug.Module{Path: "google.golang.org/protobuf", Version: "v1.36.0"}
+	app := debug.Module{Path: "example.com/app", Version: "(devel)"}
+	goMod := []byte(`// the app
+module example.com/app // here
+
+go 1.26
+
+require example.com/app/api v0.0.0
+
+require (
+	"google.golang.org/protobuf" v1.36.0
+	github.com/google/uuid v1.6.0 // indirect
+)
+
+replace example.com/app/api => ./api
+`)
+	for _, tc := range []struct {
+		name  string
+		bi    debug.BuildInfo
+		goMod []byte // nil: not to be read
+		want  modules
+	}{
+		{"go build", debug.BuildInfo{Path: "example.com/app", Main: app, Deps: []*debug.Module{replaced, proto}}, nil,
+			modules{"example.com/app", []string{"example.com/app/api", "google.golang.org/protobuf"}}},
+		{"go run main.go", debug.BuildInfo{Path: "command-line-arguments", Deps: []*debug.Module{devel("example.com/app"), replaced, proto}}, nil,
+			modules{"example.com/app", []string{"example.com/app/api", "google.golang.org/protobuf"}}},
+		{"go run main.go in a workspace", debug.BuildInfo{Path: "command-line-arguments", Deps: []*debug.Module{devel("example.com/app"), devel("example.com/app/api"), proto}}, nil,
+			modules{"", []string{"google.golang.org/protobuf", "example.com/app", "example.com/app/api"}}},
+		{"a workspace", debug.BuildInfo{Path: "example.com/app", Main: app, Deps: []*debug.Module{devel("example.com/app/api"), proto}}, nil,
+			modules{"example.com/app", []string{"example.com/app/api", "google.golang.org/protobuf"}}},
+		{"go test", debug.BuildInfo{Path: "example.com/app/domain.test", Main: app}, goMod,
+			modules{"example.com/app", []string{"example.com/app/api", "google.golang.org/protobuf", "github.com/google/uuid"}}},
+		{"go test, run where another module is", debug.BuildInfo{Path: "example.com/app/domain.test", Main: app}, []byte("module example.com/other\nrequire example.com/app/api v0.0.0\n"),
+			modules{"example.com/app", nil}},
+		{"go test, run outside a module", debug.BuildInfo{Path: "example.com/app/domain.test", Main: app}, []byte{},
+			modules{"example.com/app", nil}},
+	} {
+		read := func() []byte {
+			if tc.goMod == nil {
+				t.Errorf("%s: go.mod read though the build info lists the dependencies", tc.name)
+			}
+			return tc.goMod
+		}
+		if got := modulesOf(&tc.bi, read); got.main != tc.want.main || !slices.Equal(got.deps, tc.want.deps) {
+			t.Errorf("%s: modulesOf = %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
 }
