@@ -180,6 +180,8 @@ func (sys *System) OnError(f func(consumer string, err error)) { sys.onError = f
 // store, one whose name the system already has, or, in Sync mode, one that
 // reads the log from another source ([WithSource]), is refused with an
 // error that matches [store.ErrInvalid], and none of consumers is added.
+// A [System.Run] runs the consumers the system had when it began: run one
+// added later with another Run that names it.
 func (sys *System) Add(consumers ...Consumer) error {
 	sys.mu.Lock()
 	defer sys.mu.Unlock()
@@ -652,6 +654,11 @@ func (sys *System) behind(ctx context.Context, err error) error {
 // runs fails at once with an error matching [store.ErrInvalid] (two Runs
 // of different consumers go on side by side; instances of a consumer
 // belong in processes of their own).
+//
+// On a [Sync] system, and with no consumer to run, Run runs nothing and
+// waits until ctx is done (nil) or the store is closed (an error matching
+// [store.ErrClosed]), so that a program's main runs alike in both modes:
+// a Sync system runs its consumers in the goroutines that append.
 func (sys *System) Run(ctx context.Context, names ...string) error {
 	consumers := sys.snapshot()
 	if len(names) > 0 {
@@ -663,6 +670,14 @@ func (sys *System) Run(ctx context.Context, names ...string) error {
 				return fmt.Errorf("run system: no consumer named %q: %w", n, store.ErrNotFound)
 			}
 			consumers = append(consumers, c)
+		}
+	}
+	if sys.mode == Sync || len(consumers) == 0 {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sys.store.done:
+			return fmt.Errorf("run system: %w", store.ErrClosed)
 		}
 	}
 	if err := sys.startRunning(consumers); err != nil {

@@ -520,3 +520,43 @@ func TestSyncDispatcherWithAContextOfItsOwn(t *testing.T) {
 		})
 	}
 }
+
+// Run on a Sync system, or with no consumer to run, runs nothing and
+// waits until its context ends or the store closes, so that a program's
+// main that returns sys.Run(ctx) runs alike in both modes.
+func TestRunWaitsWhereItHasNothingToRun(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		mode annals.Mode
+		add  bool
+	}{{"sync with consumers", annals.Sync, true}, {"sync without", annals.Sync, false}, {"async without", annals.Async, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			s := annals.New(memory.New())
+			sys := must(annals.NewSystem(s, c.mode))
+			if c.add {
+				if err := sys.Add(newTally(s)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- sys.Run(ctx) }()
+			select {
+			case err := <-done:
+				t.Fatalf("Run returned before its context ended: %v", err)
+			case <-time.After(100 * time.Millisecond):
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("Run after its context ended: %v, want nil", err)
+			}
+			go func() { done <- sys.Run(context.Background()) }()
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; !errors.Is(err, store.ErrClosed) {
+				t.Fatalf("Run after the store closed: %v, want store.ErrClosed", err)
+			}
+		})
+	}
+}
