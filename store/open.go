@@ -91,6 +91,11 @@ func Open(ctx context.Context, rawURL string) (Store, error) {
 		return nil, fmt.Errorf("open store: the URL is empty; is %s set? Give a URL such as sqlite:///var/lib/app/events.db, or memory: for tests (%s): %w",
 			EnvVar, linked(), ErrInvalid)
 	}
+	if strings.TrimSpace(rawURL) != rawURL {
+		// A path may hold spaces, but not at its ends: such a URL came
+		// from a file or a shell that kept a newline or a space.
+		return nil, fmt.Errorf("open store: the URL begins or ends with white space (a newline or a space from the file or the shell that set %s?); remove it: %w", EnvVar, ErrInvalid)
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" {
 		// The URL is left out of the message: it may hold a password.

@@ -47,6 +47,29 @@ func TestOpenRefusesAnEmptyURLNamingTheVariable(t *testing.T) {
 	}
 }
 
+// A URL with white space at an end, as a file or a shell leaves it, is
+// refused saying so: a SQLite path ending in a space would otherwise name
+// another file, and the store would be created there.
+func TestOpenRefusesWhiteSpaceAroundTheURL(t *testing.T) {
+	opened := 0
+	Register("test-spaced", func(context.Context, *url.URL) (Store, error) {
+		opened++
+		return nil, errors.New("opened")
+	})
+	for _, u := range []string{"test-spaced:/data/x.db ", "test-spaced:/data/x.db\n", " test-spaced:/data/x.db", "\ttest-spaced:x"} {
+		_, err := Open(context.Background(), u)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "white space") {
+			t.Errorf("Open(%q): %v; want ErrInvalid saying the URL has white space", u, err)
+		}
+	}
+	if opened != 0 {
+		t.Errorf("the adapter was asked to open %d URLs with white space", opened)
+	}
+	if _, err := Open(context.Background(), "test-spaced:/data/my%20events.db"); err == nil || !strings.Contains(err.Error(), "opened") {
+		t.Errorf("a URL with a space inside its path: %v; want it given to the adapter", err)
+	}
+}
+
 // A scheme of one of this module's adapters that the program does not
 // link is named with the import that links it.
 func TestOpenNamesTheAdapterToImport(t *testing.T) {
