@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
+	"strings"
 
 	"github.com/annals-dev/annals/store"
 )
@@ -124,9 +126,42 @@ type PanicError struct {
 	Stack []byte
 }
 
-// Error gives the panic's value and its stack.
+// Error gives the panic's value and the function and line that
+// panicked, on one line: the whole stack is in Stack, which the
+// default error log of a [System] writes beside the error.
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("panic: %v\n\n%s", e.Value, e.Stack)
+	if at := panickedAt(e.Stack); at != "" {
+		return fmt.Sprintf("panic: %v (in %s)", e.Value, at)
+	}
+	return fmt.Sprintf("panic: %v", e.Value)
+}
+
+// panickedAt returns the function that panicked and its file and line,
+// as "pkg.F at /path/file.go:42", read from stack as runtime/debug.Stack
+// writes it: the first frame after the runtime's panic that is not the
+// runtime's own (a nil map's write panics inside the runtime). It
+// returns "" when the stack holds none.
+func panickedAt(stack []byte) string {
+	lines := strings.Split(string(stack), "\n")
+	start := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "panic(") })
+	if start < 0 {
+		return ""
+	}
+	// Frames are pairs of lines: the function, then its file and line.
+	for i := start + 2; i+1 < len(lines); i += 2 {
+		fn, file := lines[i], strings.TrimSpace(lines[i+1])
+		if strings.HasPrefix(fn, "runtime.") {
+			continue
+		}
+		if j := strings.LastIndex(fn, "("); j > 0 {
+			fn = fn[:j]
+		}
+		if j := strings.LastIndex(file, " +0x"); j > 0 {
+			file = file[:j]
+		}
+		return fn + " at " + file
+	}
+	return ""
 }
 
 // Unwrap returns the value panicked with when it is an error.

@@ -97,6 +97,10 @@ func TestAPanicInASyncConsumerStopsOnlyIt(t *testing.T) {
 			if stopped.Position != 3 || !strings.Contains(panicked.Error(), "cannot take 3") || len(panicked.Stack) == 0 {
 				t.Fatalf("stopped at %d with %q, want position 3, the panic's value and its stack", stopped.Position, panicked.Error())
 			}
+			// One line, naming where it panicked; the stack is in Stack.
+			if msg := panicked.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "annals_test.") || !strings.Contains(msg, "panic_test.go:") {
+				t.Fatalf("the panic's error reads %q, want one line naming the function and line that panicked", msg)
+			}
 			if _, v, err := r.Load(ctx, "c"); err != nil || v != 3 {
 				t.Fatalf("stream at version %d, %v: want the event stored", v, err)
 			}

@@ -155,13 +155,21 @@ func NewSystem(s *Store, mode Mode) (*System, error) {
 	if mode != Sync && mode != Async {
 		return nil, fmt.Errorf("new system: mode %d is neither annals.Sync nor annals.Async: %w", mode, store.ErrInvalid)
 	}
-	sys := &System{store: s, mode: mode, stopped: map[string]error{}, running: map[string]bool{}, settle: make(chan struct{}, 1), onError: func(consumer string, err error) {
-		slog.Error("consumer failed", "consumer", consumer, "error", err)
-	}}
+	sys := &System{store: s, mode: mode, stopped: map[string]error{}, running: map[string]bool{}, settle: make(chan struct{}, 1), onError: logFailure}
 	if !s.system.CompareAndSwap(nil, sys) {
 		return nil, fmt.Errorf("store %s already has a system: build one system per store and add every consumer to it: %w", s.name, store.ErrInvalid)
 	}
 	return sys, nil
+}
+
+// logFailure is a system's default [System.OnError]: it logs the
+// failure with log/slog, and the stack of a panic beside it.
+func logFailure(consumer string, err error) {
+	attrs := []any{"consumer", consumer, "error", err}
+	if pe := (*PanicError)(nil); errors.As(err, &pe) {
+		attrs = append(attrs, "stack", string(pe.Stack))
+	}
+	slog.Error("consumer failed", attrs...)
 }
 
 // Store returns the store the system runs over.
@@ -173,7 +181,8 @@ func (sys *System) Mode() Mode { return sys.mode }
 // OnError sets what the system does with a consumer's failure: in Async
 // mode before Run retries it (infrastructure errors) or stops that
 // consumer (a [*ConsumerError]); in Sync mode when a consumer stops. The
-// default logs it with log/slog.
+// default logs it with log/slog, and the stack of a [*PanicError] beside
+// it.
 func (sys *System) OnError(f func(consumer string, err error)) { sys.onError = f }
 
 // Add adds consumers to the system. A nil consumer, one built on another
