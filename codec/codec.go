@@ -165,6 +165,24 @@ func (c *JSON[E]) RegisterVersion(name string, version int, sample E) *JSON[E] {
 	return c
 }
 
+// registeredAs says, for the error of a type t that is not registered,
+// that its pointer, or the type it points to, is registered under a
+// name: a sample registered as &Event{} where Decide returns Event{}, or
+// the other way round.
+func (c *JSON[E]) registeredAs(t reflect.Type) string {
+	if t == nil {
+		return ""
+	}
+	other := reflect.PointerTo(t)
+	if t.Kind() == reflect.Pointer {
+		other = t.Elem()
+	}
+	if jt, ok := c.byType[other]; ok {
+		return fmt.Sprintf(" (%v is, as %q: register a sample of the type the decider returns, %v, or return %v)", other, jt.name, t, other)
+	}
+	return ""
+}
+
 // Err returns the first registration that was refused, an error matching
 // [ErrUnencodable], or nil. While it is not nil, every call that encodes
 // or decodes returns it.
@@ -193,7 +211,7 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 	t := reflect.TypeOf(any(e))
 	jt, ok := c.byType[t]
 	if !ok {
-		return "", 0, nil, fmt.Errorf("encode %v: type not registered with the codec: %w", t, ErrUnknownEventType)
+		return "", 0, nil, fmt.Errorf("encode %v: type not registered with the codec%s: %w", t, c.registeredAs(t), ErrUnknownEventType)
 	}
 	data, err := json.Marshal(e)
 	if err != nil {

@@ -1031,3 +1031,23 @@ func TestEncodeRefusesAJSONNumberAFloatWouldChange(t *testing.T) {
 func (m moneyString) MarshalJSON() ([]byte, error) {
 	return fmt.Appendf(nil, `"%d.%02d EUR"`, m.Cents/100, m.Cents%100), nil
 }
+
+// booked is an event registered by its pointer or by its value below.
+type booked struct{ Room string }
+
+// An event whose pointer is registered, where its value is encoded (or
+// the other way round), is refused saying which of the two is registered,
+// under which name.
+func TestEncodeSaysWhenThePointerIsRegistered(t *testing.T) {
+	byPointer := codec.NewJSON[any]().Register("Booked", &booked{})
+	if _, _, _, err := byPointer.Encode(booked{Room: "1"}); !errors.Is(err, codec.ErrUnknownEventType) || !strings.Contains(err.Error(), `*codec_test.booked is, as "Booked"`) {
+		t.Errorf("a value whose pointer is registered: %v, want ErrUnknownEventType naming the pointer's registration", err)
+	}
+	byValue := codec.NewJSON[any]().Register("Booked", booked{})
+	if _, _, _, err := byValue.Encode(&booked{Room: "1"}); !errors.Is(err, codec.ErrUnknownEventType) || !strings.Contains(err.Error(), `codec_test.booked is, as "Booked"`) {
+		t.Errorf("a pointer whose value is registered: %v, want ErrUnknownEventType naming the value's registration", err)
+	}
+	if _, _, _, err := byValue.Encode(partlyHidden{}); err == nil || strings.Contains(err.Error(), " is, as ") {
+		t.Errorf("a type unrelated to any registered one: %v, want ErrUnknownEventType alone", err)
+	}
+}
