@@ -14,6 +14,7 @@ import (
 	"github.com/annals-dev/annals/view"
 )
 
+// docs:begin wallet
 type (
 	Pay  struct{ Amount int }
 	Paid struct{ Amount int }
@@ -27,6 +28,8 @@ var wallet = decider.Decider[Pay, Paid, int]{
 func walletCodec() *codec.JSON[Paid] {
 	return codec.NewJSON[Paid]().Register("Paid", Paid{})
 }
+
+// docs:end wallet
 
 // A view projection keeps a read model in the store: here, how many
 // payments each wallet received.

@@ -66,6 +66,7 @@ func orderCodec() *codec.JSON[any] {
 		Register("OrderShipped", OrderShipped{})
 }
 
+// docs:begin ship-when-ready
 // shipWhenReady remembers what it has seen of an order and asks for
 // shipping on the second of the two events it waits for.
 var shipWhenReady = saga.Process[orderState, any, ShipOrder]{
@@ -85,6 +86,8 @@ var shipWhenReady = saga.Process[orderState, any, ShipOrder]{
 	Evolve:     order.Evolve,
 	IsTerminal: func(s orderState) bool { return s.Shipped },
 }
+
+// docs:end ship-when-ready
 
 // A process runs over the log, one instance per order, and dispatches
 // its commands with the options of their cause: the command takes effect
