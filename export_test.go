@@ -1,5 +1,7 @@
 package annals
 
+import "time"
+
 // WaitingTurns returns how many streams have a command of r holding or
 // waiting for their turn (see turns).
 func WaitingTurns[C, E, S any](r *Runner[C, E, S]) int {
@@ -37,3 +39,11 @@ func NamedMovedDeposit(amount int) any { return namedDeposit{Amount: amount} }
 
 // DescribeCommand is describeCommand, for tests.
 var DescribeCommand = describeCommand
+
+// SetSettleWarnAfter sets how long an append waits for another settle
+// before the warning, and returns the setting it replaced.
+func SetSettleWarnAfter(d time.Duration) time.Duration {
+	old := settleWarnAfter
+	settleWarnAfter = d
+	return old
+}

@@ -181,15 +181,16 @@ type handleConfig struct {
 	key         string
 	keyed       bool // WithIdempotencyKey was given, key perhaps empty
 	fingerprint string
-	during      *dispatching // from Cause.Options
+	during      *settleMark // from Cause.Options
 }
 
-// settling returns ctx, marked as the context of a consumer that a Sync
-// system's settle runs when the command is one that a saga's dispatcher
-// sends while that settle runs it: the settle handles its events.
+// settling returns ctx, marked as the context of a consumer that a round
+// of a Sync system's settle steps when the command is one that a saga's
+// dispatcher sends while that round runs it (whatever context it was
+// handled with): the settle handles its events.
 func (c handleConfig) settling(ctx context.Context) context.Context {
-	if d := c.during; d != nil && !d.over.Load() && ctx.Value(settlingKey{}) != d.sys {
-		return context.WithValue(ctx, settlingKey{}, d.sys)
+	if m := c.during; m != nil && !m.over.Load() && !m.sys.inRound(ctx) {
+		return context.WithValue(ctx, settlingKey{}, m)
 	}
 	return ctx
 }

@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"github.com/samber/lo"
 
@@ -41,16 +40,9 @@ type Cause struct {
 	Instance string
 	// Index is the command's place among those sent for the event.
 	Index int
-	// during is set while a Sync system's settle runs the dispatcher.
-	during *dispatching
-}
-
-// dispatching marks the commands that a saga's dispatcher sends while a
-// Sync system's settle runs it: the settle handles their events once the
-// dispatcher has returned, whatever context they are handled with.
-type dispatching struct {
-	sys  *System
-	over atomic.Bool // the dispatcher has returned
+	// during is the mark of the round of a Sync system's settle that
+	// runs the dispatcher, if one does.
+	during *settleMark
 }
 
 // IdempotencyKey is the command's idempotency key: the saga's name, the
@@ -312,14 +304,10 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, rec store.Record, stat
 		st = r.process.InitialState()
 	}
 	commands, next := r.process.Step(st, e)
-	var during *dispatching
-	if sys, ok := ctx.Value(settlingKey{}).(*System); ok && len(commands) > 0 {
-		during = &dispatching{sys: sys}
-		sys.dispatching.Add(1)
-		defer func() {
-			during.over.Store(true)
-			sys.dispatching.Add(-1)
-		}()
+	during := settleMarkOf(ctx)
+	if during != nil && len(commands) > 0 {
+		during.sys.dispatching.Add(1)
+		defer during.sys.dispatching.Add(-1)
 	}
 	for i, c := range commands {
 		cause := Cause{Saga: r.name, Event: rec, Instance: k, Index: i, during: during}

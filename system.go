@@ -95,11 +95,14 @@ func (m Mode) String() string {
 // One goroutine of a process settles at a time, so that a command returns
 // only once its own consequences are handled, whatever other goroutines
 // do. A saga's dispatcher hands its commands the context it was given, or
-// the options of its [Cause] (both, as the examples do): either tells the
-// append that the settle running the saga will handle its events. A
-// command with neither would wait for that settle to end, which waits for
-// the dispatcher: it waits until its own context ends, and then returns
-// an error that matches [ErrStored] and says so.
+// the options of its [Cause] (both, as the examples do): while the
+// dispatcher runs, either tells the append that the settle running the
+// saga will handle its events (a command handled later, by a goroutine
+// the dispatcher left running, settles itself). A command with neither
+// would wait for that settle to end, which waits for the dispatcher: it
+// waits until its own context ends and then returns an error that matches
+// [ErrStored] and says so, or, with a context that never ends, for good,
+// and the log warns of it after ten seconds.
 type System struct {
 	store     *Store
 	mode      Mode
@@ -120,32 +123,71 @@ type System struct {
 	onError     func(consumer string, err error)
 }
 
-// lockSettle waits for the turn to settle until ctx is done.
+// settleWarnAfter is how long an append waits for another goroutine's
+// settle, while that settle runs a saga's dispatcher, before a warning is
+// logged: the wait may be for good (see [System]).
+var settleWarnAfter = 10 * time.Second
+
+// lockSettle waits for the turn to settle until ctx is done or the store
+// is closed.
 func (sys *System) lockSettle(ctx context.Context) error {
 	select {
 	case sys.settle <- struct{}{}:
 		return nil
 	default:
 	}
-	select {
-	case sys.settle <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		hint := ""
-		if sys.dispatching.Load() > 0 {
-			hint = " (a saga's dispatcher is running in that settle: a command it sends must be handled with the ctx the dispatcher was given, or with cause.Options(), else it waits for the settle that waits for it)"
+	warn := time.NewTimer(settleWarnAfter)
+	defer warn.Stop()
+	const hint = "a saga's dispatcher is running in that settle: if this command is one it sends, hand it the ctx the dispatcher was given or cause.Options(), else it waits for the settle that waits for it"
+	for {
+		select {
+		case sys.settle <- struct{}{}:
+			return nil
+		case <-warn.C:
+			if sys.dispatching.Load() > 0 {
+				slog.Warn("annals: a command has waited "+settleWarnAfter.String()+" for another goroutine to settle the system's consumers; "+hint, "store", sys.store.name)
+			}
+		case <-sys.store.done:
+			return fmt.Errorf("wait for another goroutine to settle the system's consumers: %w", store.ErrClosed)
+		case <-ctx.Done():
+			if sys.dispatching.Load() > 0 {
+				return fmt.Errorf("wait for another goroutine to settle the system's consumers (%s): %w", hint, context.Cause(ctx))
+			}
+			return fmt.Errorf("wait for another goroutine to settle the system's consumers: %w", context.Cause(ctx))
 		}
-		return fmt.Errorf("wait for another goroutine to settle the system's consumers%s: %w", hint, context.Cause(ctx))
 	}
 }
 
 // unlockSettle ends a turn that lockSettle began.
 func (sys *System) unlockSettle() { <-sys.settle }
 
-// settlingKey marks the context of a consumer run by a settling system:
-// an append it makes (a saga's command) is settled by the loop that runs
-// it, not by a nested one.
+// settlingKey is the key of the [settleMark] of a consumer's context.
 type settlingKey struct{}
+
+// settleMark marks the context of the consumers that a round of a Sync
+// system's settle steps: an append made with it while the round runs (a
+// saga's command) is settled by that settle, which steps every consumer
+// again once a round saw an append, not by a nested one, which would
+// wait for it. The mark ends with the round, before the round looks for
+// appends: an append made with it later (by a goroutine a dispatcher left
+// running) settles itself.
+type settleMark struct {
+	sys  *System
+	over atomic.Bool
+}
+
+// settleMarkOf returns the mark of ctx, or nil.
+func settleMarkOf(ctx context.Context) *settleMark {
+	m, _ := ctx.Value(settlingKey{}).(*settleMark)
+	return m
+}
+
+// inRound reports whether ctx is the context of a consumer that a round
+// of a settle of sys is stepping now.
+func (sys *System) inRound(ctx context.Context) bool {
+	m := settleMarkOf(ctx)
+	return m != nil && m.sys == sys && !m.over.Load()
+}
 
 // NewSystem returns a system over s that runs its consumers in mode, and
 // attaches it to s. A store has at most one system: a second fails with
@@ -348,14 +390,14 @@ const maxSettleRounds = 10_000
 // until now, makes it return a [*StoredError]; one that was already
 // stopped and fails again is left stopped and not reported.
 func (sys *System) settleAfter(ctx context.Context, stream string, from, to int64) error {
-	if ctx.Value(settlingKey{}) == sys {
-		return nil // a saga's command: the loop that runs the saga settles it
+	if sys.inRound(ctx) {
+		return nil // a saga's command: the settle that runs the saga settles it
 	}
 	if err := sys.lockSettle(ctx); err != nil {
 		return &StoredError{StreamID: stream, Version: to, Err: err}
 	}
 	defer sys.unlockSettle()
-	err := sys.settleLocked(context.WithValue(ctx, settlingKey{}, sys), func(ce *ConsumerError, wasStopped bool) bool {
+	err := sys.settleLocked(ctx, func(ce *ConsumerError, wasStopped bool) bool {
 		return !wasStopped || (ce.StreamID == stream && ce.Version > from && ce.Version <= to)
 	})
 	if err != nil {
@@ -370,14 +412,14 @@ func (sys *System) settleAfter(ctx context.Context, stream string, from, to int6
 // for a program that appended some other way, or to retry stopped
 // consumers.
 func (sys *System) Settle(ctx context.Context) error {
-	if ctx.Value(settlingKey{}) == sys {
+	if sys.inRound(ctx) {
 		return nil
 	}
 	if err := sys.lockSettle(ctx); err != nil {
 		return err
 	}
 	defer sys.unlockSettle()
-	if err := sys.settleLocked(context.WithValue(ctx, settlingKey{}, sys), func(*ConsumerError, bool) bool { return true }); err != nil {
+	if err := sys.settleLocked(ctx, func(*ConsumerError, bool) bool { return true }); err != nil {
 		return err
 	}
 	return sys.stoppedErrors()
@@ -411,11 +453,13 @@ func (sys *System) settleLocked(ctx context.Context, report func(ce *ConsumerErr
 	for range maxSettleRounds {
 		appends := sys.store.appends.Load()
 		settled := true
+		mark := &settleMark{sys: sys}
+		round := context.WithValue(ctx, settlingKey{}, mark)
 		for i, c := range consumers {
 			if failed[i] {
 				continue
 			}
-			_, caughtUp, err := stepToHead(ctx, c)
+			_, caughtUp, err := stepToHead(round, c)
 			var ce *ConsumerError
 			switch {
 			case err == nil:
@@ -434,12 +478,15 @@ func (sys *System) settleLocked(ctx context.Context, report func(ce *ConsumerErr
 			case errors.Is(err, store.ErrConflict) && ctx.Err() == nil:
 				// another instance moved the checkpoint: its progress
 			default:
+				mark.over.Store(true)
 				return errors.Join(append(reported, fmt.Errorf("consumer %q: %w", c.Name(), err))...)
 			}
 			settled = settled && err == nil && caughtUp
 		}
 		// A consumer that appended (a saga's command) made events the
-		// others may not have seen.
+		// others may not have seen. The mark ends first, so that an
+		// append made with it after this look settles itself.
+		mark.over.Store(true)
 		if settled && sys.store.appends.Load() == appends {
 			return errors.Join(reported...)
 		}
@@ -780,19 +827,22 @@ func (sys *System) Retry(ctx context.Context, name string) (int, error) {
 	if !ok {
 		return 0, fmt.Errorf("retry consumer %q: the system has no consumer of that name: %w", name, store.ErrNotFound)
 	}
-	settle := sys.mode == Sync && ctx.Value(settlingKey{}) != sys
+	settle := sys.mode == Sync && !sys.inRound(ctx)
+	stepCtx := ctx
+	var mark *settleMark
 	if settle {
 		// Settled once below, not by each append of the consumer.
 		if err := sys.lockSettle(ctx); err != nil {
 			return 0, fmt.Errorf("retry consumer %q: %w", name, err)
 		}
 		defer sys.unlockSettle()
-		ctx = context.WithValue(ctx, settlingKey{}, sys)
+		mark = &settleMark{sys: sys}
+		stepCtx = context.WithValue(ctx, settlingKey{}, mark)
 	}
 	if cur, ok := c.(cursored); ok {
 		cur.forgetCursor()
 	}
-	n, err := catchUp(ctx, c.Step)
+	n, err := catchUp(stepCtx, c.Step)
 	var stopped *ConsumerError
 	switch {
 	case err == nil:
@@ -800,8 +850,12 @@ func (sys *System) Retry(ctx context.Context, name string) (int, error) {
 	case errors.As(err, &stopped):
 		sys.setStopped(name, err)
 	}
-	if err == nil && settle {
-		err = sys.settleLocked(ctx, func(ce *ConsumerError, _ bool) bool { return ce.Consumer == name })
+	if settle {
+		// What the consumer appended before it stopped again, if it did,
+		// is settled too; its own failure is reported once, above.
+		mark.over.Store(true)
+		serr := sys.settleLocked(ctx, func(ce *ConsumerError, _ bool) bool { return err == nil && ce.Consumer == name })
+		err = errors.Join(err, serr)
 	}
 	return n, err
 }

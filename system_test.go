@@ -1,9 +1,11 @@
 package annals_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"strings"
 	"sync"
@@ -559,4 +561,151 @@ func TestRunWaitsWhereItHasNothingToRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A command that a dispatcher hands to a goroutine, which handles it
+// after the dispatcher returned, with the dispatcher's context or its
+// cause's options, is settled by its own Handle: when that returns, the
+// consumers have handled it. Only while the dispatcher runs does the
+// settle that runs it handle its commands.
+func TestSyncCommandHandledAfterItsDispatcherReturnedSettlesItself(t *testing.T) {
+	for _, how := range []string{"ctx", "options", "ctx and options"} {
+		t.Run(how, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s := annals.New(memory.New())
+			sys := must(annals.NewSystem(s, annals.Sync))
+			r := annals.NewRunner(s, counter, counterCodec())
+			tl := newTally(s)
+			returned, handled := make(chan struct{}), make(chan error, 1)
+			dispatch := func(dctx context.Context, _ bump, cause annals.Cause) error {
+				go func() {
+					<-returned
+					hctx, opts := context.Background(), []annals.HandleOption(nil)
+					if how != "options" {
+						hctx = dctx
+					}
+					if how != "ctx" {
+						opts = cause.Options()
+					}
+					_, err := r.Handle(hctx, "b-1", increment{}, opts...)
+					handled <- err
+				}()
+				return nil
+			}
+			if err := sys.Add(tl, annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), dispatch)); err != nil {
+				t.Fatal(err)
+			}
+			appendN(t, r, "a-1", 3)
+			close(returned)
+			if err := <-handled; err != nil {
+				t.Fatal(err)
+			}
+			if v, err := tl.Get(ctx, "b-1"); err != nil || v.Count != 1 {
+				t.Fatalf("the view of b-1 when the late command returned: %+v, %v; want a count of 1", v, err)
+			}
+		})
+	}
+}
+
+// A Sync Retry whose consumer stops again settles what the consumer
+// appended before it stopped: the other consumers handle it, as after
+// any append.
+func TestSyncRetryThatStopsAgainSettlesWhatItAppended(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Sync))
+	sys.OnError(func(string, error) {})
+	r := annals.NewRunner(s, counter, counterCodec())
+	tl := newTally(s)
+	fixed := false
+	dispatch := func(ctx context.Context, _ bump, cause annals.Cause) error {
+		if !fixed || cause.Event.Version == 6 {
+			return errors.New("the payment service is down")
+		}
+		_, err := r.Handle(ctx, "b-1", increment{}, cause.Options()...)
+		return err
+	}
+	if err := sys.Add(tl, annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), dispatch)); err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		if _, err := r.Handle(ctx, "a-1", increment{}); err != nil && !errors.Is(err, annals.ErrStored) {
+			t.Fatal(err)
+		}
+	}
+	fixed = true
+	var stopped *annals.ConsumerError
+	if _, err := sys.Retry(ctx, "mirror"); !errors.As(err, &stopped) || stopped.Version != 6 {
+		t.Fatalf("retry: %v; want the saga stopped again, at a-1's version 6", err)
+	}
+	if v, err := tl.Get(ctx, "b-1"); err != nil || v.Count != 1 {
+		t.Fatalf("the view of b-1 after the retry: %+v, %v; want a count of 1, the command the retry sent", v, err)
+	}
+}
+
+// A dispatcher that hands its command a context that never ends, and no
+// cause options, makes the command wait for good for the settle that runs
+// the dispatcher: the log says so, and what to do, and closing the store
+// ends the wait.
+func TestSyncDispatcherThatWaitsForGoodIsLogged(t *testing.T) {
+	defer annals.SetSettleWarnAfter(annals.SetSettleWarnAfter(20 * time.Millisecond))
+	var logged syncBuffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Sync))
+	sys.OnError(func(string, error) {})
+	r := annals.NewRunner(s, counter, counterCodec())
+	dispatch := func(context.Context, bump, annals.Cause) error {
+		_, err := r.Handle(context.Background(), "b-1", increment{})
+		return err
+	}
+	if err := sys.Add(newTally(s), annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), dispatch)); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, r, "a-1", 2)
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Handle(context.Background(), "a-1", increment{})
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logged.String(), "cause.Options()") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning logged in 10 s; the log holds %q", logged.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, annals.ErrStored) {
+			t.Fatalf("the command once the store closed: %v, want ErrStored", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("closing the store did not end the wait")
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a logger may write while a test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
