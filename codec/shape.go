@@ -315,6 +315,11 @@ var ownModules = sync.OnceValues(func() (modules, bool) {
 type modules struct {
 	main string // "" when the build does not say
 	deps []string
+	// root is the directory of the main module's go.mod when the
+	// dependencies were read from it (a test binary), "" otherwise: a
+	// module nested in that directory is then found on disk (see
+	// nestedModule), since a workspace's modules are not required.
+	root string
 }
 
 // modulesOf reads the program's modules from its build info, bi.Main and
@@ -331,7 +336,7 @@ type modules struct {
 //     one above the working directory, where go test runs the binary),
 //     if it is the main module's. A program that imports this module has
 //     dependencies, so only a test binary lists none.
-func modulesOf(bi *debug.BuildInfo, goMod func() []byte) modules {
+func modulesOf(bi *debug.BuildInfo, goMod func() ([]byte, string)) modules {
 	m := modules{main: bi.Main.Path}
 	var devel []string
 	for _, d := range bi.Deps {
@@ -347,30 +352,51 @@ func modulesOf(bi *debug.BuildInfo, goMod func() []byte) modules {
 		m.deps = append(m.deps, devel...)
 	}
 	if len(bi.Deps) == 0 && m.main != "" {
-		if module, reqs := requirements(goMod()); module == m.main {
-			m.deps = reqs
+		data, dir := goMod()
+		if module, reqs := requirements(data); module == m.main {
+			m.deps, m.root = reqs, dir
 		}
 	}
 	return m
 }
 
 // goModHere returns the go.mod of the module that holds the working
-// directory, or nil.
-func goModHere() []byte {
+// directory, and its directory, or nil.
+func goModHere() ([]byte, string) {
 	dir, err := os.Getwd()
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	for {
 		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
-			return data
+			return data, dir
 		}
 		up := filepath.Dir(dir)
 		if up == dir {
-			return nil
+			return nil, ""
 		}
 		dir = up
 	}
+}
+
+// nestedModule reports whether the package of path pkg, of the main
+// module main whose go.mod is in directory root, lies in a module nested
+// in root: a directory between root and the package's holds a go.mod.
+// Such a module is the program's dependency, wired with replace or by a
+// workspace (go.work), whose modules a go.mod does not require.
+func nestedModule(root, main, pkg string) bool {
+	rel := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSuffix(pkg, "_test"), main), "/")
+	if rel == "" || rel == pkg {
+		return false
+	}
+	dir := root
+	for _, elem := range strings.Split(rel, "/") {
+		dir = filepath.Join(dir, elem)
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // requirements returns the module path that go.mod declares and the
@@ -410,7 +436,7 @@ func unquote(s string) string {
 // fields their author can export or tag.
 func ownPackage(path string) bool {
 	m, ok := ownModules()
-	return ok && owns(m.main, m.deps, path)
+	return ok && owns(m.main, m.deps, path) && (m.root == "" || !nestedModule(m.root, m.main, path))
 }
 
 // owns reports whether the package of path pkg is the program's own, in

@@ -3,6 +3,8 @@ package codec
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"runtime/debug"
 	"slices"
@@ -266,28 +268,59 @@ replace example.com/app/api => ./api
 		want  modules
 	}{
 		{"go build", debug.BuildInfo{Path: "example.com/app", Main: app, Deps: []*debug.Module{replaced, proto}}, nil,
-			modules{"example.com/app", []string{"example.com/app/api", "google.golang.org/protobuf"}}},
+			modules{main: "example.com/app", deps: []string{"example.com/app/api", "google.golang.org/protobuf"}}},
 		{"go run main.go", debug.BuildInfo{Path: "command-line-arguments", Deps: []*debug.Module{devel("example.com/app"), replaced, proto}}, nil,
-			modules{"example.com/app", []string{"example.com/app/api", "google.golang.org/protobuf"}}},
+			modules{main: "example.com/app", deps: []string{"example.com/app/api", "google.golang.org/protobuf"}}},
 		{"go run main.go in a workspace", debug.BuildInfo{Path: "command-line-arguments", Deps: []*debug.Module{devel("example.com/app"), devel("example.com/app/api"), proto}}, nil,
-			modules{"", []string{"google.golang.org/protobuf", "example.com/app", "example.com/app/api"}}},
+			modules{main: "", deps: []string{"google.golang.org/protobuf", "example.com/app", "example.com/app/api"}}},
 		{"a workspace", debug.BuildInfo{Path: "example.com/app", Main: app, Deps: []*debug.Module{devel("example.com/app/api"), proto}}, nil,
-			modules{"example.com/app", []string{"example.com/app/api", "google.golang.org/protobuf"}}},
+			modules{main: "example.com/app", deps: []string{"example.com/app/api", "google.golang.org/protobuf"}}},
 		{"go test", debug.BuildInfo{Path: "example.com/app/domain.test", Main: app}, goMod,
-			modules{"example.com/app", []string{"example.com/app/api", "google.golang.org/protobuf", "github.com/google/uuid"}}},
+			modules{main: "example.com/app", deps: []string{"example.com/app/api", "google.golang.org/protobuf", "github.com/google/uuid"}}},
 		{"go test, run where another module is", debug.BuildInfo{Path: "example.com/app/domain.test", Main: app}, []byte("module example.com/other\nrequire example.com/app/api v0.0.0\n"),
-			modules{"example.com/app", nil}},
+			modules{main: "example.com/app", deps: nil}},
 		{"go test, run outside a module", debug.BuildInfo{Path: "example.com/app/domain.test", Main: app}, []byte{},
-			modules{"example.com/app", nil}},
+			modules{main: "example.com/app", deps: nil}},
 	} {
-		read := func() []byte {
+		read := func() ([]byte, string) {
 			if tc.goMod == nil {
 				t.Errorf("%s: go.mod read though the build info lists the dependencies", tc.name)
 			}
-			return tc.goMod
+			return tc.goMod, "/src/app"
 		}
-		if got := modulesOf(&tc.bi, read); got.main != tc.want.main || !slices.Equal(got.deps, tc.want.deps) {
+		got := modulesOf(&tc.bi, read)
+		if got.main != tc.want.main || !slices.Equal(got.deps, tc.want.deps) {
 			t.Errorf("%s: modulesOf = %+v, want %+v", tc.name, got, tc.want)
+		}
+		if wantRoot := tc.want.deps != nil && tc.goMod != nil; (got.root == "/src/app") != wantRoot {
+			t.Errorf("%s: root %q; want the go.mod's directory only where the dependencies come from it", tc.name, got.root)
+		}
+	}
+}
+
+// In a test binary a module nested in the main module's directory (a
+// workspace's, which the go.mod does not require) is found on disk.
+func TestNestedModule(t *testing.T) {
+	root := t.TempDir()
+	for _, dir := range []string{"api/v1", "domain/events"} {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "api", "go.mod"), []byte("module example.com/app/api\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for pkg, want := range map[string]bool{
+		"example.com/app":               false,
+		"example.com/app/domain":        false,
+		"example.com/app/domain/events": false,
+		"example.com/app/api":           true,
+		"example.com/app/api/v1":        true,
+		"example.com/app/api_test":      true,
+		"example.com/other/api":         false,
+	} {
+		if got := nestedModule(root, "example.com/app", pkg); got != want {
+			t.Errorf("nestedModule(%q) = %v, want %v", pkg, got, want)
 		}
 	}
 }
