@@ -101,6 +101,13 @@ func Open(ctx context.Context, rawURL string) (Store, error) {
 		// The URL is left out of the message: it may hold a password.
 		return nil, fmt.Errorf("open store: not a URL of the form scheme:… (%s): %w", linked(), ErrInvalid)
 	}
+	p := u.Path
+	if u.Opaque != "" {
+		p, _ = url.PathUnescape(u.Opaque) // "" when it cannot: the adapter says what is wrong
+	}
+	if strings.TrimSpace(p) != p {
+		return nil, fmt.Errorf("open store: the URL's path %q begins or ends with white space (%%20 counts too); remove it: %w", p, ErrInvalid)
+	}
 	adapters.RLock()
 	open, ok := adapters.byScheme[u.Scheme]
 	adapters.RUnlock()

@@ -56,7 +56,8 @@ func TestOpenRefusesWhiteSpaceAroundTheURL(t *testing.T) {
 		opened++
 		return nil, errors.New("opened")
 	})
-	for _, u := range []string{"test-spaced:/data/x.db ", "test-spaced:/data/x.db\n", " test-spaced:/data/x.db", "\ttest-spaced:x"} {
+	for _, u := range []string{"test-spaced:/data/x.db ", "test-spaced:/data/x.db\n", " test-spaced:/data/x.db", "\ttest-spaced:x",
+		"test-spaced:///data/x.db ?create=true", "test-spaced:///data/x.db%20", "test-spaced:%20x"} {
 		_, err := Open(context.Background(), u)
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "white space") {
 			t.Errorf("Open(%q): %v; want ErrInvalid saying the URL has white space", u, err)

@@ -248,8 +248,8 @@ func (g *globals) needStore() (string, error) {
 }
 
 // openExisting opens a store to inspect it, never creating one: a SQLite
-// URL gets create=false, and a PostgreSQL database must already hold the
-// store's tables. A memory: store lives inside its program, so there is
+// URL gets create=false unless it says create= itself, and a PostgreSQL
+// database must already hold the store's tables. A memory: store lives inside its program, so there is
 // nothing to inspect.
 func openExisting(ctx context.Context, rawURL string) (store.Store, error) {
 	u, err := url.Parse(rawURL)
