@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"slices"
 	"strings"
+
+	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/store"
 )
@@ -143,8 +144,10 @@ func (e *PanicError) Error() string {
 // returns "" when the stack holds none.
 func panickedAt(stack []byte) string {
 	lines := strings.Split(string(stack), "\n")
-	start := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "panic(") })
-	if start < 0 {
+	// The last panic: one that a deferred recover raised again
+	// (encoding/json's, around a MarshalJSON) comes before it.
+	_, start, ok := lo.FindLastIndexOf(lines, func(l string) bool { return strings.HasPrefix(l, "panic(") })
+	if !ok {
 		return ""
 	}
 	// Frames are pairs of lines: the function, then its file and line.
