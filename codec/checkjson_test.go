@@ -171,6 +171,10 @@ func TestJSONCheckMarshalFingerprint(t *testing.T) {
 		}
 		secret struct{ amount int }
 		holder struct{ V any }
+		ping   struct{ reply chan error }
+		pinged struct {
+			Reply chan error `json:"-"`
+		}
 	)
 	var c codec.JSONCheck
 	for _, tc := range []struct {
@@ -179,6 +183,8 @@ func TestJSONCheckMarshalFingerprint(t *testing.T) {
 		want string // "" passes; otherwise a part of the error
 	}{
 		{"a reply channel", deposit{Amount: 1, reply: make(chan error)}, ""},
+		{"only a reply channel", ping{reply: make(chan error)}, ""},
+		{"only a field tagged to be left out", pinged{Reply: make(chan error)}, ""},
 		{"a type that writes itself", marshalOnly{Guest: "Ada", nights: 2}, ""},
 		{"any holding a type that writes itself", holder{V: marshalOnly{Guest: "Ada", nights: 2}}, ""},
 		{"an unexported field", noted{1, "n"}, "has unexported fields (note) that JSON leaves out of what it writes, so two values that differ only in them would be taken for one; export them"},

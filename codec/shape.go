@@ -265,6 +265,11 @@ func empty(t reflect.Type, path string, sf structFields, enc string, encOK bool,
 	if len(sf.fields) > 0 || len(sf.hidden) == 0 && len(sf.dashed) == 0 {
 		return nil
 	}
+	if u == compared && sf.hiddenData == 0 {
+		// Only fields that hold no data (a reply channel) or that are
+		// tagged to be left out: every value is the same command.
+		return nil
+	}
 	fix := fixStruct
 	if reflect.PointerTo(t).Implements(sumSetter) {
 		fix = fixSum
@@ -634,6 +639,9 @@ type structFields struct {
 	// holdsData) and that the program's own module declares (see
 	// ownPackage).
 	ownHiddenFields []string
+	// hiddenData counts the hidden fields that hold data, wherever
+	// they are declared.
+	hiddenData int
 	// unsettable names the embedded pointers to unexported structs, which
 	// encoding/json encodes but cannot decode into (it fails, or panics
 	// when the field is tagged with a name).
@@ -694,8 +702,11 @@ func jsonFields(t reflect.Type) structFields {
 				}
 				if !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
 					sf.hidden = append(sf.hidden, f.Name)
-					if holdsData(f.Type) && ownPackage(f.PkgPath) {
-						sf.ownHiddenFields = append(sf.ownHiddenFields, f.Name)
+					if holdsData(f.Type) {
+						sf.hiddenData++
+						if ownPackage(f.PkgPath) {
+							sf.ownHiddenFields = append(sf.ownHiddenFields, f.Name)
+						}
 					}
 					continue
 				}
