@@ -4,7 +4,10 @@
 // it comes.
 package cliflags
 
-import "flag"
+import (
+	"flag"
+	"strings"
+)
 
 // Leading parses the flags before the command's name with fs, and returns
 // the command's name and its arguments. When "--" ended those flags, the
@@ -18,7 +21,7 @@ func Leading(fs *flag.FlagSet, args []string) (name string, rest []string, err e
 	if len(rest) == 0 {
 		return "", nil, nil
 	}
-	if ended(args, rest) {
+	if ended(fs, args, rest) {
 		return rest[0], append([]string{"--"}, rest[1:]...), nil
 	}
 	return rest[0], rest[1:], nil
@@ -33,7 +36,7 @@ func Interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 			return nil, err
 		}
 		rest := fs.Args()
-		if ended(args, rest) {
+		if ended(fs, args, rest) {
 			return append(positional, rest...), nil
 		}
 		if len(rest) == 0 {
@@ -43,9 +46,25 @@ func Interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// ended says whether the parse of args that left rest stopped at "--",
-// which the flag package drops.
-func ended(args, rest []string) bool {
+// ended says whether the parse of args by fs that left rest stopped at
+// "--", which the flag package drops, rather than took it as the value of
+// the flag before it (-store --).
+func ended(fs *flag.FlagSet, args, rest []string) bool {
 	used := len(args) - len(rest)
-	return used > 0 && args[used-1] == "--"
+	return used > 0 && args[used-1] == "--" && !(used > 1 && takesValue(fs, args[used-2]))
+}
+
+// takesValue says whether arg is a flag of fs that takes the next
+// argument as its value: not a boolean one, and not given as -name=value.
+func takesValue(fs *flag.FlagSet, arg string) bool {
+	name, ok := strings.CutPrefix(arg, "-")
+	if !ok || strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(strings.TrimPrefix(name, "-"))
+	if f == nil {
+		return false
+	}
+	b, isBool := f.Value.(interface{ IsBoolFlag() bool })
+	return !isBool || !b.IsBoolFlag()
 }

@@ -21,11 +21,16 @@ func TestFlagsEndAtDoubleDashWhereverItComes(t *testing.T) {
 		{args: []string{"--", "reset", "-yes"}, name: "reset", wantPos: []string{"-yes"}},
 		{args: []string{"-yes"}, name: ""},
 		{args: []string{"--"}, name: ""},
+		// "--" as a flag's value ends nothing.
+		{args: []string{"-store", "--", "reset", "-yes", "ledger"}, name: "reset", wantPos: []string{"ledger"}, yes: true},
+		{args: []string{"reset", "-store", "--", "-yes", "ledger"}, name: "reset", wantPos: []string{"ledger"}, yes: true},
 	} {
 		var yes bool
+		var store string
 		top := flag.NewFlagSet("top", flag.ContinueOnError)
 		top.SetOutput(io.Discard)
 		top.BoolVar(&yes, "yes", false, "")
+		top.StringVar(&store, "store", "", "")
 		name, rest, err := Leading(top, c.args)
 		if err != nil || name != c.name {
 			t.Errorf("Leading(%q) = %q, %q, %v; want the command %q", c.args, name, rest, err, c.name)
@@ -37,6 +42,7 @@ func TestFlagsEndAtDoubleDashWhereverItComes(t *testing.T) {
 		fs := flag.NewFlagSet(name, flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		fs.BoolVar(&yes, "yes", yes, "")
+		fs.StringVar(&store, "store", store, "")
 		pos, err := Interleaved(fs, rest)
 		if err != nil || !slices.Equal(pos, c.wantPos) || yes != c.yes {
 			t.Errorf("%q: arguments %q, -yes %v, %v; want %q, -yes %v", c.args, pos, yes, err, c.wantPos, c.yes)
