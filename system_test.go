@@ -38,6 +38,20 @@ func newCounters(s *annals.Store, mode annals.Mode) *counters {
 	return c
 }
 
+// syncMirror returns counters on a Sync system over a new memory store
+// whose mirror saga dispatches with dispatch, and whose failures are not
+// logged.
+func syncMirror(t *testing.T, dispatch annals.Dispatcher[bump]) *counters {
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Sync))
+	sys.OnError(func(string, error) {})
+	c := &counters{sys: sys, runner: annals.NewRunner(s, counter, counterCodec()), tally: newTally(s)}
+	if err := sys.Add(c.tally, annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), dispatch)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // outcome is everything a script leads to: each stream's state and view.
 func (c *counters) outcome(t *rapid.T, streams []string) map[string]string {
 	ctx := context.Background()
@@ -473,10 +487,7 @@ func TestSyncDispatcherWithAContextOfItsOwn(t *testing.T) {
 		t.Run(fmt.Sprintf("options=%v", withOptions), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			s := annals.New(memory.New())
-			sys := must(annals.NewSystem(s, annals.Sync))
-			r := annals.NewRunner(s, counter, counterCodec())
-			tl := newTally(s)
+			var r *annals.Runner[increment, incremented, int]
 			dispatch := func(_ context.Context, c bump, cause annals.Cause) error {
 				own, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 				defer cancel()
@@ -487,9 +498,8 @@ func TestSyncDispatcherWithAContextOfItsOwn(t *testing.T) {
 				_, err := r.Handle(own, "b"+strings.TrimPrefix(cause.Event.StreamID, "a"), increment{}, opts...)
 				return err
 			}
-			if err := sys.Add(tl, annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), dispatch)); err != nil {
-				t.Fatal(err)
-			}
+			c := syncMirror(t, dispatch)
+			r, tl := c.runner, c.tally
 			done := make(chan error, 1)
 			go func() {
 				var err error
@@ -573,10 +583,7 @@ func TestSyncCommandHandledAfterItsDispatcherReturnedSettlesItself(t *testing.T)
 		t.Run(how, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			s := annals.New(memory.New())
-			sys := must(annals.NewSystem(s, annals.Sync))
-			r := annals.NewRunner(s, counter, counterCodec())
-			tl := newTally(s)
+			var r *annals.Runner[increment, incremented, int]
 			returned, handled := make(chan struct{}), make(chan error, 1)
 			dispatch := func(dctx context.Context, _ bump, cause annals.Cause) error {
 				go func() {
@@ -593,9 +600,8 @@ func TestSyncCommandHandledAfterItsDispatcherReturnedSettlesItself(t *testing.T)
 				}()
 				return nil
 			}
-			if err := sys.Add(tl, annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), dispatch)); err != nil {
-				t.Fatal(err)
-			}
+			c := syncMirror(t, dispatch)
+			r, tl := c.runner, c.tally
 			appendN(t, r, "a-1", 3)
 			close(returned)
 			if err := <-handled; err != nil {
@@ -613,11 +619,7 @@ func TestSyncCommandHandledAfterItsDispatcherReturnedSettlesItself(t *testing.T)
 // any append.
 func TestSyncRetryThatStopsAgainSettlesWhatItAppended(t *testing.T) {
 	ctx := context.Background()
-	s := annals.New(memory.New())
-	sys := must(annals.NewSystem(s, annals.Sync))
-	sys.OnError(func(string, error) {})
-	r := annals.NewRunner(s, counter, counterCodec())
-	tl := newTally(s)
+	var r *annals.Runner[increment, incremented, int]
 	fixed := false
 	dispatch := func(ctx context.Context, _ bump, cause annals.Cause) error {
 		if !fixed || cause.Event.Version == 6 {
@@ -626,9 +628,8 @@ func TestSyncRetryThatStopsAgainSettlesWhatItAppended(t *testing.T) {
 		_, err := r.Handle(ctx, "b-1", increment{}, cause.Options()...)
 		return err
 	}
-	if err := sys.Add(tl, annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), dispatch)); err != nil {
-		t.Fatal(err)
-	}
+	c := syncMirror(t, dispatch)
+	r, tl, sys := c.runner, c.tally, c.sys
 	for range 6 {
 		if _, err := r.Handle(ctx, "a-1", increment{}); err != nil && !errors.Is(err, annals.ErrStored) {
 			t.Fatal(err)
@@ -654,17 +655,13 @@ func TestSyncDispatcherThatWaitsForGoodIsLogged(t *testing.T) {
 	defer slog.SetDefault(slog.Default())
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
 
-	s := annals.New(memory.New())
-	sys := must(annals.NewSystem(s, annals.Sync))
-	sys.OnError(func(string, error) {})
-	r := annals.NewRunner(s, counter, counterCodec())
+	var r *annals.Runner[increment, incremented, int]
 	dispatch := func(context.Context, bump, annals.Cause) error {
 		_, err := r.Handle(context.Background(), "b-1", increment{})
 		return err
 	}
-	if err := sys.Add(newTally(s), annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), dispatch)); err != nil {
-		t.Fatal(err)
-	}
+	c := syncMirror(t, dispatch)
+	r, s := c.runner, c.sys.Store()
 	appendN(t, r, "a-1", 2)
 	done := make(chan error, 1)
 	go func() {
