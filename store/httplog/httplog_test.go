@@ -501,7 +501,10 @@ func TestClientUsesTheHTTPClientGiven(t *testing.T) {
 	if _, err := s.Append(ctx, "a", store.NoStream, []store.Event{{Type: "A"}, {Type: "B"}}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httplog.NewHandler(s, httplog.WithMaxWait(time.Millisecond)))
+	// A wait for an event the log holds ends as soon as the handler has
+	// read the head; a short longest wait could end it first, answering
+	// "not yet", and the client would ask again.
+	srv := httptest.NewServer(httplog.NewHandler(s, httplog.WithMaxWait(time.Minute)))
 	defer srv.Close()
 	rt := &roundTripper{}
 	c, err := httplog.NewClient(srv.URL, httplog.WithHTTPClient(&http.Client{Transport: rt}), httplog.WithPageLimit(1))
