@@ -375,7 +375,7 @@ func (s *Store) inHandler(ctx context.Context) *handlerMark {
 // and a rebuild or a replay would write again.
 func (m *handlerMark) refuse(doing string) error {
 	return fmt.Errorf("%s from inside the handler of projection %q: the write would not commit with the projection's checkpoint, so a rebuild or a replay would write again, and where the handler's transaction holds the store (SQLite's one writer, a Sync system's checkpoints) it would wait for the handler forever; "+
-		"a projection only reads the log: send commands from a saga or a process (annals.NewSaga, annals.NewProcess), which sends them after its checkpoint commits: %w", doing, m.consumer, store.ErrInvalid)
+		"a projection only reads the log and writes its read model: do what follows from an event (a command, forgetting a data subject) in a saga or a process (annals.NewSaga, annals.NewProcess), whose dispatcher runs outside the store's transactions and takes effect once however often the event is replayed: %w", doing, m.consumer, store.ErrInvalid)
 }
 
 // WithSchema gives a projection the migrations that create and change its
