@@ -128,13 +128,15 @@ type PanicError struct {
 }
 
 // Error gives the panic's value and the function and line that
-// panicked, on one line: the whole stack is in Stack, which the
-// default error log of a [System] writes beside the error.
+// panicked, on one line (a value's line breaks become spaces): the whole
+// stack is in Stack, which the default error log of a [System] writes
+// beside the error.
 func (e *PanicError) Error() string {
+	value := strings.ReplaceAll(fmt.Sprint(e.Value), "\n", " ") // one line, as logs want it
 	if at := panickedAt(e.Stack); at != "" {
-		return fmt.Sprintf("panic: %v (in %s)", e.Value, at)
+		return fmt.Sprintf("panic: %s (in %s)", value, at)
 	}
-	return fmt.Sprintf("panic: %v", e.Value)
+	return "panic: " + value
 }
 
 // panickedAt returns the function that panicked and its file and line,

@@ -12,8 +12,9 @@ import (
 // on one line.
 func TestAPanicsErrorNamesWhereItPanicked(t *testing.T) {
 	for name, f := range map[string]func() error{
-		"panic":   func() error { panic(errors.New("no")) },
-		"nil map": func() error { var m map[string]int; m["x"] = 1; return nil },
+		"panic":                func() error { panic(errors.New("no")) },
+		"a value of two lines": func() error { panic(errors.New("no\nnever")) },
+		"nil map":              func() error { var m map[string]int; m["x"] = 1; return nil },
 		// encoding/json recovers a MarshalJSON's panic and panics again.
 		"MarshalJSON": func() error { _, err := json.Marshal(panicsMarshalling{}); return err },
 	} {
