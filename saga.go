@@ -40,8 +40,8 @@ type Cause struct {
 	Instance string
 	// Index is the command's place among those sent for the event.
 	Index int
-	// during is the mark of the round of a Sync system's settle that
-	// runs the dispatcher, if one does.
+	// during is the mark of the dispatcher's run, when a Sync system's
+	// settle runs it (see SagaRunner.dispatchMarked).
 	during *settleMark
 }
 
@@ -304,14 +304,9 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, rec store.Record, stat
 		st = r.process.InitialState()
 	}
 	commands, next := r.process.Step(st, e)
-	during := settleMarkOf(ctx)
-	if during != nil && len(commands) > 0 {
-		during.sys.dispatching.Add(1)
-		defer during.sys.dispatching.Add(-1)
-	}
 	for i, c := range commands {
-		cause := Cause{Saga: r.name, Event: rec, Instance: k, Index: i, during: during}
-		err := r.dispatch(ctx, c, cause)
+		cause := Cause{Saga: r.name, Event: rec, Instance: k, Index: i}
+		err := r.dispatchMarked(ctx, c, &cause)
 		if err != nil && errors.Is(err, ErrRejected) {
 			err = r.onRejected(ctx, c, cause, err)
 		}
@@ -326,6 +321,25 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, rec store.Record, stat
 		states[k] = next
 	}
 	return nil
+}
+
+// dispatchMarked calls the dispatcher with cmd. Under a Sync system's
+// settle, the dispatcher's context and its cause carry a mark of their
+// own, which ends when it returns or panics (see settleMark): a command
+// it hands to a goroutine that outlives it settles itself.
+func (r *SagaRunner[S, E, C]) dispatchMarked(ctx context.Context, cmd C, cause *Cause) error {
+	step := settleMarkOf(ctx)
+	if step == nil || step.over.Load() {
+		return r.dispatch(ctx, cmd, *cause)
+	}
+	mark := &settleMark{sys: step.sys}
+	cause.during = mark
+	step.sys.dispatching.Add(1)
+	defer func() {
+		mark.over.Store(true)
+		step.sys.dispatching.Add(-1)
+	}()
+	return r.dispatch(context.WithValue(ctx, settlingKey{}, mark), cmd, *cause)
 }
 
 func (r *SagaRunner[S, E, C]) save(ctx context.Context, tx store.StateTx, key string, st S) error {

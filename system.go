@@ -97,8 +97,9 @@ func (m Mode) String() string {
 // do. A saga's dispatcher hands its commands the context it was given, or
 // the options of its [Cause] (both, as the examples do): while the
 // dispatcher runs, either tells the append that the settle running the
-// saga will handle its events (a command handled later, by a goroutine
-// the dispatcher left running, settles itself). A command with neither
+// saga will handle its events (a command handled once the dispatcher has
+// returned, by a goroutine it left running, waits for that settle and
+// settles itself). A command with neither
 // would wait for that settle to end, which waits for the dispatcher: it
 // waits until its own context ends and then returns an error that matches
 // [ErrStored] and says so, or, with a context that never ends, for good,
@@ -164,13 +165,14 @@ func (sys *System) unlockSettle() { <-sys.settle }
 // settlingKey is the key of the [settleMark] of a consumer's context.
 type settlingKey struct{}
 
-// settleMark marks the context of the consumers that a round of a Sync
-// system's settle steps: an append made with it while the round runs (a
-// saga's command) is settled by that settle, which steps every consumer
-// again once a round saw an append, not by a nested one, which would
-// wait for it. The mark ends with the round, before the round looks for
-// appends: an append made with it later (by a goroutine a dispatcher left
-// running) settles itself.
+// settleMark marks the context of a consumer while a Sync system's settle
+// steps it, and, inside a saga, the context and the cause of a dispatcher
+// while it runs: an append made with it then (a saga's command) is
+// settled by that settle, which steps every consumer again once a round
+// saw an append, not by a nested one, which would wait for it. The mark
+// ends when the step or the dispatcher returns or panics, before the
+// round looks for appends: an append made with it later (by a goroutine
+// a dispatcher left running) settles itself.
 type settleMark struct {
 	sys  *System
 	over atomic.Bool
@@ -397,7 +399,7 @@ func (sys *System) settleAfter(ctx context.Context, stream string, from, to int6
 		return &StoredError{StreamID: stream, Version: to, Err: err}
 	}
 	defer sys.unlockSettle()
-	err := sys.settleLocked(ctx, func(ce *ConsumerError, wasStopped bool) bool {
+	err := sys.settleLocked(ctx, "", func(ce *ConsumerError, wasStopped bool) bool {
 		return !wasStopped || (ce.StreamID == stream && ce.Version > from && ce.Version <= to)
 	})
 	if err != nil {
@@ -419,7 +421,7 @@ func (sys *System) Settle(ctx context.Context) error {
 		return err
 	}
 	defer sys.unlockSettle()
-	if err := sys.settleLocked(ctx, func(*ConsumerError, bool) bool { return true }); err != nil {
+	if err := sys.settleLocked(ctx, "", func(*ConsumerError, bool) bool { return true }); err != nil {
 		return err
 	}
 	return sys.stoppedErrors()
@@ -445,21 +447,20 @@ func stepToHead(ctx context.Context, c Consumer) (int, bool, error) {
 // settleLocked steps every consumer until every one has caught up with
 // the events appended before its step and no consumer appended meanwhile.
 // report says whether a consumer's failure is returned; a consumer that
-// failed is not stepped again in this settle.
-func (sys *System) settleLocked(ctx context.Context, report func(ce *ConsumerError, wasStopped bool) bool) error {
+// failed is not stepped again in this settle, and the one named skip (a
+// retried consumer that stopped again) is not stepped at all.
+func (sys *System) settleLocked(ctx context.Context, skip string, report func(ce *ConsumerError, wasStopped bool) bool) error {
 	consumers := sys.snapshot()
-	failed := make([]bool, len(consumers))
+	failed := lo.Map(consumers, func(c Consumer, _ int) bool { return c.Name() == skip })
 	var reported []error
 	for range maxSettleRounds {
 		appends := sys.store.appends.Load()
 		settled := true
-		mark := &settleMark{sys: sys}
-		round := context.WithValue(ctx, settlingKey{}, mark)
 		for i, c := range consumers {
 			if failed[i] {
 				continue
 			}
-			_, caughtUp, err := stepToHead(round, c)
+			caughtUp, err := sys.stepMarked(ctx, c)
 			var ce *ConsumerError
 			switch {
 			case err == nil:
@@ -478,20 +479,28 @@ func (sys *System) settleLocked(ctx context.Context, report func(ce *ConsumerErr
 			case errors.Is(err, store.ErrConflict) && ctx.Err() == nil:
 				// another instance moved the checkpoint: its progress
 			default:
-				mark.over.Store(true)
 				return errors.Join(append(reported, fmt.Errorf("consumer %q: %w", c.Name(), err))...)
 			}
 			settled = settled && err == nil && caughtUp
 		}
 		// A consumer that appended (a saga's command) made events the
-		// others may not have seen. The mark ends first, so that an
-		// append made with it after this look settles itself.
-		mark.over.Store(true)
+		// others may not have seen. Each step's mark ended before this
+		// look, so that an append made with it after the look settles
+		// itself.
 		if settled && sys.store.appends.Load() == appends {
 			return errors.Join(reported...)
 		}
 	}
 	return errors.Join(append(reported, fmt.Errorf("consumers still moving after %d rounds: other instances keep appending", maxSettleRounds))...)
+}
+
+// stepMarked steps c to the head with a context that marks it as stepped
+// by a settle of sys (see settleMark), until the step returns or panics.
+func (sys *System) stepMarked(ctx context.Context, c Consumer) (caughtUp bool, err error) {
+	mark := &settleMark{sys: sys}
+	defer mark.over.Store(true)
+	_, caughtUp, err = stepToHead(context.WithValue(ctx, settlingKey{}, mark), c)
+	return caughtUp, err
 }
 
 // ConsumerStatus is where a consumer of a system stands.
@@ -842,7 +851,12 @@ func (sys *System) Retry(ctx context.Context, name string) (int, error) {
 	if cur, ok := c.(cursored); ok {
 		cur.forgetCursor()
 	}
-	n, err := catchUp(stepCtx, c.Step)
+	n, err := func() (int, error) {
+		if mark != nil {
+			defer mark.over.Store(true)
+		}
+		return catchUp(stepCtx, c.Step)
+	}()
 	var stopped *ConsumerError
 	switch {
 	case err == nil:
@@ -852,9 +866,13 @@ func (sys *System) Retry(ctx context.Context, name string) (int, error) {
 	}
 	if settle {
 		// What the consumer appended before it stopped again, if it did,
-		// is settled too; its own failure is reported once, above.
-		mark.over.Store(true)
-		serr := sys.settleLocked(ctx, func(ce *ConsumerError, _ bool) bool { return err == nil && ce.Consumer == name })
+		// is settled too, without stepping it again; a consumer that was
+		// running and fails on it is reported, as after any append.
+		skip := ""
+		if err != nil {
+			skip = name
+		}
+		serr := sys.settleLocked(ctx, skip, func(ce *ConsumerError, wasStopped bool) bool { return !wasStopped || ce.Consumer == name })
 		err = errors.Join(err, serr)
 	}
 	return n, err

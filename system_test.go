@@ -9,9 +9,11 @@ import (
 	"maps"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/samber/lo"
 	"pgregory.net/rapid"
 
 	"github.com/annals-dev/annals"
@@ -705,4 +707,143 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// roundGate is a consumer that, when armed, waits in its step until until
+// says to go on, or panics when told to: a consumer that a settle steps
+// after a saga, to hold the settle's round open.
+type roundGate struct {
+	armed, panics atomic.Bool
+	until         func() bool
+}
+
+func (g *roundGate) Name() string { return "gate" }
+func (g *roundGate) Step(context.Context) (int, error) {
+	if g.panics.Swap(false) {
+		panic("the gate panics")
+	}
+	for deadline := time.Now().Add(10 * time.Second); g.armed.Load() && !g.until() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	g.armed.Store(false)
+	return 0, nil
+}
+func (g *roundGate) Position(context.Context) (int64, error) { return 0, nil }
+func (g *roundGate) Run(ctx context.Context) error           { <-ctx.Done(); return nil }
+
+// A command that a goroutine handles after the dispatcher that started it
+// returned, while the settle's round still steps other consumers, or
+// after a consumer's panic ended the settle, waits for that settle or
+// settles itself: when its Handle returns, the consumers have handled it.
+func TestSyncLateCommandReturnsSettledWhateverTheRoundDoes(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		panics bool
+		how    string
+	}{{"in the round, ctx", false, "ctx"}, {"in the round, options", false, "options"}, {"after a panic, ctx", true, "ctx"}, {"after a panic, options", true, "options"}} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := annals.New(memory.New())
+			sys := must(annals.NewSystem(s, annals.Sync))
+			r := annals.NewRunner(s, counter, counterCodec())
+			tl := newTally(s)
+			// The gate holds the round until the late command's Handle
+			// returned and the view was read, or, if Handle waits for
+			// the round, 300 ms after the command's event was stored.
+			observed := make(chan struct{})
+			var stored time.Time
+			g := &roundGate{until: func() bool {
+				select {
+				case <-observed:
+					return true
+				default:
+				}
+				if head, _ := s.Head(ctx); head < 4 { // a-1 three times, then b-1
+					return false
+				}
+				if stored.IsZero() {
+					stored = time.Now()
+				}
+				return time.Since(stored) > 300*time.Millisecond
+			}}
+			dispatched := make(chan struct{})
+			type seen struct {
+				err   error
+				count int
+			}
+			late := make(chan seen, 1)
+			dispatch := func(dctx context.Context, _ bump, cause annals.Cause) error {
+				go func() {
+					defer close(observed)
+					<-dispatched
+					hctx, opts := dctx, []annals.HandleOption(nil)
+					if c.how == "options" {
+						hctx, opts = context.Background(), cause.Options()
+					}
+					_, err := r.Handle(hctx, "b-1", increment{}, opts...)
+					v, _ := tl.Get(ctx, "b-1")
+					late <- seen{err, v.Count}
+				}()
+				g.armed.Store(!c.panics)
+				g.panics.Store(c.panics)
+				return nil
+			}
+			returned := func(ctx context.Context, b bump, cause annals.Cause) error {
+				defer close(dispatched)
+				return dispatch(ctx, b, cause)
+			}
+			if err := sys.Add(annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), returned), g, tl); err != nil {
+				t.Fatal(err)
+			}
+			appendN(t, r, "a-1", 2)
+			func() {
+				defer func() {
+					if p := recover(); (p != nil) != c.panics {
+						t.Fatalf("the third command panicked with %v; want a panic %v", p, c.panics)
+					}
+				}()
+				if _, err := r.Handle(ctx, "a-1", increment{}); err != nil {
+					t.Fatal(err)
+				}
+			}()
+			if l := <-late; l.err != nil || l.count != 1 {
+				t.Fatalf("the late command: %v, and the view of b-1 counted %d when it returned; want a count of 1", l.err, l.count)
+			}
+		})
+	}
+}
+
+// A Sync Retry whose consumer stops again does not step it a second time
+// in the settle that follows: its dispatcher runs once per Retry, and the
+// consumer stays stopped.
+func TestSyncRetryStepsAStoppedConsumerOnce(t *testing.T) {
+	ctx := context.Background()
+	var r *annals.Runner[increment, incremented, int]
+	var calls, failures atomic.Int32
+	failures.Store(1 << 20)
+	c := syncMirror(t, func(ctx context.Context, _ bump, cause annals.Cause) error {
+		calls.Add(1)
+		if failures.Add(-1) >= 0 {
+			return errors.New("the payment service is down")
+		}
+		_, err := r.Handle(ctx, "b-1", increment{}, cause.Options()...)
+		return err
+	})
+	r = c.runner
+	appendN(t, r, "a-1", 2)
+	if _, err := r.Handle(ctx, "a-1", increment{}); !errors.Is(err, annals.ErrStored) {
+		t.Fatalf("the command whose saga failed: %v", err)
+	}
+	calls.Store(0)
+	failures.Store(1) // the retry's attempt fails; another would succeed
+	if _, err := c.sys.Retry(ctx, "mirror"); err == nil {
+		t.Fatal("the retry succeeded, though its dispatcher failed")
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("the dispatcher ran %d times in one retry, want 1", n)
+	}
+	st, err := c.sys.Status(ctx)
+	if stopped, _ := lo.Find(st, func(s annals.ConsumerStatus) bool { return s.Name == "mirror" }); err != nil || stopped.Stopped == nil {
+		t.Fatalf("the saga after a retry that failed: %+v, %v; want it stopped", stopped, err)
+	}
 }
