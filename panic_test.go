@@ -182,6 +182,37 @@ func TestAStateJSONWouldEmptyIsRefusedAtConstruction(t *testing.T) {
 	}
 }
 
+type welcomeState struct {
+	Customer string
+	Contact  struct {
+		Email string `annals:"personal"`
+	}
+}
+
+// A process whose state holds fields tagged personal is refused when it
+// is built: its states are plain JSON that forgetting the subject could
+// not reach. A view's are accepted, as a rebuild rewrites them.
+func TestAProcessStateWithPersonalFieldsIsRefusedAtConstruction(t *testing.T) {
+	s := annals.New(memory.New())
+	build := func() {
+		annals.NewProcess(s, "welcome", saga.Process[welcomeState, incremented, increment]{
+			Evolve: func(w welcomeState, _ incremented) welcomeState { return w },
+			React:  func(welcomeState, incremented) []increment { return nil },
+		}, counterCodec(), byStream, func(context.Context, increment, annals.Cause) error { return nil })
+	}
+	msg := panicMessage(build)
+	if !strings.Contains(msg, "Email") || !strings.Contains(msg, "personal") || !strings.Contains(msg, "keep the subject's ID in the state") {
+		t.Errorf("building the process panicked with %q, want a message naming the personal field and the remedy", msg)
+	}
+	if msg := panicMessage(func() {
+		annals.NewViewProjection(s, "welcomes", view.View[welcomeState, incremented]{
+			Evolve: func(w welcomeState, _ incremented) welcomeState { return w },
+		}, counterCodec(), byStream)
+	}); msg != "" {
+		t.Errorf("building a view of the same state panicked: %s", msg)
+	}
+}
+
 // A state JSON would store without its content stops the view at the
 // first event of the batch that evolved that state: the events before it
 // are committed, and nothing is saved changed. Its field of type any

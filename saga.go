@@ -153,13 +153,21 @@ func NewSaga[E, C any](s *Store, name string, sg saga.Saga[E, C], mapper codec.M
 // instance cares. S must encode as JSON.
 //
 // It panics when s, p's Evolve or React, mapper, key or dispatch is nil,
-// or when JSON would lose the content of S (see [NewViewProjection]).
+// when JSON would lose the content of S (see [NewViewProjection]), or when
+// S has fields tagged annals:"personal" ([codec.PersonalField]): a
+// process's states are plain JSON that no rebuild rewrites, so
+// [codec.ForgetSubject] could not reach them. Keep the data subject's ID
+// in the state, and take the personal data from the event being handled,
+// or read it where the command needs it.
 func NewProcess[S, E, C any](s *Store, name string, p saga.Process[S, E, C], mapper codec.Mapper[E], key func(store.Record, E) (string, bool), dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[S, E, C] {
 	if s == nil || p.Evolve == nil || p.React == nil || lo.IsNil(mapper) || key == nil || dispatch == nil {
 		panic(fmt.Sprintf("annals: NewProcess(%q): the store, the process's Evolve and React, the mapper, the key function and the dispatcher must not be nil", name))
 	}
 	if err := checkConsumerName(name); err != nil {
 		panic(fmt.Sprintf("annals: NewProcess: %v", err))
+	}
+	if f := codec.PersonalField(reflect.TypeFor[S]()); f != "" {
+		panic(fmt.Sprintf("annals: NewProcess(%q): the state's field %s is tagged annals:\"personal\", but a process's states are stored as plain JSON that no rebuild rewrites, so forgetting the data subject would leave it in clear: keep the subject's ID in the state, and take the personal data from the event being handled or read it where the command needs it", name, f))
 	}
 	var cfg sagaConfig[C]
 	for _, o := range opts {

@@ -64,6 +64,10 @@ var personalDataType = reflect.TypeFor[PersonalData]()
 //   - states that hold personal data must themselves implement
 //     [PersonalData] and tag their fields, or their snapshots keep it;
 //   - a runner's in-memory cache keeps states until they are evicted;
+//   - a process's states (annals.NewProcess) are stored as plain JSON
+//     and never rebuilt, so a process whose state type has fields tagged
+//     personal is refused when it is made: keep the subject's ID in the
+//     state, and the personal data in events;
 //   - read models keep what their handlers wrote: the states of a view
 //     (annals.NewViewProjection) are stored as JSON, tags or not, and SQL
 //     read models as their handlers wrote them. Rebuild them, or delete
@@ -147,6 +151,19 @@ func findPersonalFields(t reflect.Type) ([]string, error) {
 		return nil, fmt.Errorf("%v has personal fields and its own MarshalJSON; the field names it writes cannot be known, so personal fields are not supported on it", st)
 	}
 	return names, nil
+}
+
+// PersonalField returns the name of a field of t, or of a struct that t
+// holds (through pointers, slices, arrays and maps), that is tagged
+// annals:"personal", as "Type.Field"; or "" when there is none. What
+// keeps values of a type as plain JSON, with no subject's key to delete,
+// uses it to refuse personal data that [ForgetSubject] could not reach: a
+// process's states (annals.NewProcess), for one.
+func PersonalField(t reflect.Type) string {
+	if t == nil {
+		return ""
+	}
+	return nestedTag(t, map[reflect.Type]bool{})
 }
 
 // nestedTag returns the name of a field inside t (a struct, or a pointer,
