@@ -778,12 +778,45 @@ type Progress struct {
 	// Events is how many events the rebuild has handled.
 	Events int
 	// Position is the checkpoint reached, and Head the head of the log
-	// when the rebuild started: Position/Head is the fraction done.
+	// when the rebuild started, or Position when events appended since
+	// took the rebuild further: Position/Head is the fraction done.
 	Position, Head int64
 	// Elapsed is the time since the rebuild started, and Rate the events
 	// handled per second.
 	Elapsed time.Duration
 	Rate    float64
+}
+
+// reset runs reset and moves the checkpoint back to 0 in one commit. The
+// commit compares the checkpoint it read: when an instance of the
+// projection running meanwhile (an application's) committed a batch in
+// between, the reset reads the checkpoint again and tries again, at once
+// the first time (that instance's next batch has yet to be read) and then
+// after a growing pause, so that a rebuild begun while the application
+// runs is not failed by the application's progress.
+func (p *Projection[T]) reset(ctx context.Context, reset func(ctx context.Context, tx T) error) error {
+	for lost := 0; ; lost++ {
+		from, err := p.store.Checkpoint(ctx, p.name)
+		if err != nil {
+			return err
+		}
+		p.cursor.forget()
+		if p.watcher != nil {
+			p.watcher.reset()
+		}
+		err = p.committer.Commit(ctx, p.name, from, 0, func(tx T) error { return reset(ctx, tx) })
+		if !lostCommit(ctx, err) {
+			return err
+		}
+		if lost == maxLostCommits {
+			return fmt.Errorf("other instances of the projection moved its checkpoint before each of %d resets: %w; stop them, or try again when they are less busy", lost+1, err)
+		}
+		if lost > 0 {
+			if err := sleep(ctx, JitterBackoff(lost)); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // Rebuild rebuilds the read model from the start of the log: in one
@@ -801,15 +834,7 @@ func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Cont
 	if err := p.migrate(ctx); err != nil {
 		return fmt.Errorf("rebuild %q: %w", p.name, err)
 	}
-	from, err := p.store.Checkpoint(ctx, p.name)
-	if err != nil {
-		return fmt.Errorf("rebuild %q: %w", p.name, err)
-	}
-	p.cursor.forget()
-	if p.watcher != nil {
-		p.watcher.reset()
-	}
-	if err := p.committer.Commit(ctx, p.name, from, 0, func(tx T) error { return reset(ctx, tx) }); err != nil {
+	if err := p.reset(ctx, reset); err != nil {
 		return fmt.Errorf("rebuild %q: reset: %w", p.name, err)
 	}
 	head, err := p.cfg.log(p.store).Head(ctx)
@@ -839,7 +864,7 @@ func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Cont
 		if progress != nil && (n > 0 || (err == nil && at != reported)) {
 			reported = at
 			elapsed := time.Since(start)
-			progress(Progress{Events: events, Position: at, Head: head, Elapsed: elapsed, Rate: float64(events) / max(elapsed.Seconds(), 1e-9)})
+			progress(Progress{Events: events, Position: at, Head: max(head, at), Elapsed: elapsed, Rate: float64(events) / max(elapsed.Seconds(), 1e-9)})
 		}
 		if err != nil || n == 0 {
 			return err

@@ -234,6 +234,56 @@ func TestARebuildGoesOnFromAnotherInstancesProgress(t *testing.T) {
 	}
 }
 
+// A rebuild begun while another instance of the projection commits
+// batches is not failed by the instance's progress: its reset, which
+// found the checkpoint moved, reads it again and resets from there.
+func TestARebuildsResetGoesOnFromAnotherInstancesProgress(t *testing.T) {
+	ctx := context.Background()
+	mem := &commitsRaced{Store: memory.New()}
+	s := annals.New(mem)
+	runner := annals.NewRunner(s, counter, counterCodec())
+	appendN(t, runner, "c", 43)
+	p := newTally(s, annals.WithBatchSize(5), annals.WithoutLease())
+	other := newTally(s, annals.WithBatchSize(5), annals.WithoutLease())
+	if _, err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, runner, "d", 20)
+	mem.raceResets(3, func() {
+		if _, err := other.Step(ctx); err != nil {
+			t.Errorf("the other instance's step: %v", err)
+		}
+	})
+	// Events appended while it runs take it past the head it began with:
+	// its progress never reports a position past the head it names.
+	var reports []annals.Progress
+	err := p.Rebuild(ctx, func(pr annals.Progress) {
+		if len(reports) == 0 {
+			appendN(t, runner, "e", 7)
+		}
+		reports = append(reports, pr)
+	})
+	if err != nil {
+		t.Fatalf("rebuild whose reset lost to another instance's commits: %v", err)
+	}
+	if mem.raced != 3 {
+		t.Fatalf("the other instance committed before %d resets, want 3: the test did not race", mem.raced)
+	}
+	if last := reports[len(reports)-1]; last.Position != 70 || last.Head != 70 {
+		t.Fatalf("the last report is at %d of %d, want 70 of 70", last.Position, last.Head)
+	}
+	for _, r := range reports {
+		if r.Position > r.Head {
+			t.Fatalf("a report at %d of %d: past its head", r.Position, r.Head)
+		}
+	}
+	for key, want := range map[string]int{"c": 43, "d": 20, "e": 7} {
+		if got, _ := p.Get(ctx, key); got.Count != want {
+			t.Fatalf("rebuilt view counted %d for %s, want %d", got.Count, key, want)
+		}
+	}
+}
+
 // commitsRaced runs a function before the next commits of a consumer that
 // move its checkpoint forward: another instance's commit, made after the
 // consumer read its checkpoint and before it commits.
@@ -242,12 +292,20 @@ type commitsRaced struct {
 	left   int
 	before func()
 	raced  int
+	resets bool
 }
 
 func (m *commitsRaced) race(times int, before func()) { m.left, m.before = times, before }
 
+// raceResets races the next times resets (commits that move a checkpoint
+// back to 0) instead of the commits that move it forward.
+func (m *commitsRaced) raceResets(times int, before func()) {
+	m.race(times, before)
+	m.resets = true
+}
+
 func (m *commitsRaced) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
-	if m.left > 0 && to > from {
+	if m.left > 0 && (to > from) != m.resets {
 		m.left--
 		left := m.left
 		m.left = 0 // the other instance's own commit is not raced
