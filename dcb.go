@@ -417,10 +417,10 @@ func (r *DCBRunner[C, E, S]) decide(ctx context.Context, cmd C, q store.Query, e
 			return DCBResult[E, S]{}, 0, fmt.Errorf("handle command on %v: %w", q, err)
 		}
 		if err := sleep(ctx, r.backoff(attempt+1)); err != nil {
-			return DCBResult[E, S]{}, 0, err
+			return DCBResult[E, S]{}, 0, fmt.Errorf("handle command on %v: waiting to try again after a conflict: %w; nothing was stored", q, err)
 		}
 		if state, pos, err = r.fold(ctx, q, evolve, state, pos); err != nil {
-			return DCBResult[E, S]{}, 0, err
+			return DCBResult[E, S]{}, 0, fmt.Errorf("handle command on %v: reading it again after a conflict: %w; nothing was stored", q, err)
 		}
 	}
 }

@@ -707,10 +707,10 @@ func (r *Runner[C, E, S]) decideAndAppend(ctx context.Context, streamID string, 
 			return Result[E, S]{}, settlement[S]{}, fmt.Errorf("handle command on stream %q: %w", streamID, err)
 		}
 		if err := sleep(ctx, r.backoff(attempt+1)); err != nil {
-			return Result[E, S]{}, settlement[S]{}, err
+			return Result[E, S]{}, settlement[S]{}, fmt.Errorf("handle command on stream %q: waiting to try again after a version conflict: %w; nothing was stored", streamID, err)
 		}
 		if cur, err = r.catchUp(ctx, streamID, cur); err != nil {
-			return Result[E, S]{}, settlement[S]{}, err
+			return Result[E, S]{}, settlement[S]{}, fmt.Errorf("handle command on stream %q: reading it again after a version conflict: %w; nothing was stored", streamID, err)
 		}
 	}
 }

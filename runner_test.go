@@ -440,3 +440,38 @@ func TestAKeyOutlivesItsCommandTypeMovingOnlyByName(t *testing.T) {
 		t.Fatalf("another command with the same content = %v, want annals.ErrIdempotencyKey", err)
 	}
 }
+
+// alwaysConflicts is a store on which every append finds another writer
+// first.
+type alwaysConflicts struct{ *memory.Store }
+
+func (alwaysConflicts) Append(context.Context, string, int64, []store.Event) (int64, error) {
+	return 0, fmt.Errorf("another writer: %w", store.ErrConflict)
+}
+
+func (alwaysConflicts) AppendIf(context.Context, string, int64, []store.Event, store.AppendCondition) (int64, error) {
+	return 0, fmt.Errorf("another writer: %w", store.ErrConflict)
+}
+
+// A command whose context ends while it waits to try again after a
+// conflict says where it was and that nothing was stored, as every other
+// failure of a command does, not only the context's error.
+func TestACommandStoppedBetweenAttemptsSaysWhereAndThatNothingWasStored(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	backoff := annals.WithBackoff(func(int) time.Duration {
+		cancel()
+		return time.Hour
+	})
+	s := annals.New(alwaysConflicts{memory.New()})
+	_, err := annals.NewRunner(s, counter, counterCodec(), backoff).Handle(ctx, "c-1", increment{})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), `stream "c-1"`) || !strings.Contains(err.Error(), "conflict") || !strings.Contains(err.Error(), "nothing was stored") {
+		t.Errorf("stream command: %v, want context.Canceled naming the stream, the conflict and that nothing was stored", err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	_, err = newSeats(s, backoff).Handle(ctx, takeSeat{"a", "ann"})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "conflict") || !strings.Contains(err.Error(), "nothing was stored") {
+		t.Errorf("DCB command: %v, want context.Canceled naming the conflict and that nothing was stored", err)
+	}
+}
