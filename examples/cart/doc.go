@@ -39,8 +39,10 @@
 // On standard error it says which store it opened when ANNALS_STORE is
 // not set, and warns that the demo key protects nothing. Carts and
 // customers get IDs that are new on every run, so a run on a store that
-// earlier runs filled prints the same. With ANNALS_STORE=memory: the shop
-// runs without its read model, which needs SQL tables, and says so.
+// earlier runs filled prints the same. With ANNALS_STORE=memory, or a
+// PostgreSQL URL: the shop runs without its read model, whose handler is
+// written for SQLite's *sql.Tx (the memory store has no SQL tables, and a
+// PostgreSQL store hands read models a pgx.Tx), and says so.
 //
 // # Carts and orders (cart.go, order.go)
 //

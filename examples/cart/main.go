@@ -152,7 +152,7 @@ func session(ctx context.Context, w io.Writer, shop *Shop, run string) error {
 	}
 	summaries, err := shop.Customers(ctx, ada, bob)
 	if errors.Is(err, store.ErrUnsupported) {
-		fmt.Fprintln(w, "orders per customer: this store has no SQL tables for the read model")
+		fmt.Fprintln(w, err)
 		return nil
 	}
 	if err != nil {
