@@ -28,7 +28,14 @@
 // A Store is a [store.Store], a [snapshot.Store], a [store.KeyStore], a
 // [store.StateStore] and a [store.Locker], all in that one schema; two
 // stores in one database with another schema or prefix share nothing,
-// leases and notifications included.
+// leases and notifications included. The application's own tables, those
+// of its SQL read models, are where their SQL names them: a name without
+// a schema resolves through the connection's search_path, which [Open]
+// sets to the store's schema and then public when the schema is not
+// public (and the URL sets no search_path), so that stores with other
+// schemas do not share read models either. Stores that differ only in
+// prefix share the application's tables; so do stores on a pool given to
+// [New], whose search_path is the pool's.
 //
 // Opening a store brings its tables to the current version: the
 // migrations not yet recorded in schema_migrations run in order, in one

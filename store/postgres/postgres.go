@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -76,6 +77,7 @@ const (
 	idleInTransactionTimeoutParam = "idle_in_transaction_session_timeout"
 	applicationNameParam          = "application_name"
 	jitParam                      = "jit"
+	searchPathParam               = "search_path"
 	schemaParam, prefixParam      = "schema", "prefix"
 )
 
@@ -135,7 +137,12 @@ func WithPrefix(prefix string) Option {
 // Open sets lock_timeout, idle_in_transaction_session_timeout,
 // application_name and jit on the pool's connections unless the URL sets
 // them;
-// see [DefaultLockTimeout]. The pool has max([DefaultMinPoolConns], CPUs)
+// see [DefaultLockTimeout]. With a schema other than "public", it also
+// sets search_path to that schema and then public, unless the URL sets
+// search_path (as a parameter or in options): so the tables a SQL read
+// model's handler names without a schema are the store's schema's, and
+// two stores in one database with other schemas share no read model
+// either, while what is installed in public (extensions) still resolves. The pool has max([DefaultMinPoolConns], CPUs)
 // connections unless the URL sets pool_max_conns. Options override URL
 // parameters. A malformed
 // URL, a schema or prefix given twice in it, or a schema or prefix
@@ -169,6 +176,9 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		if _, set := params[k]; !set {
 			params[k] = v
 		}
+	}
+	if _, set := params[searchPathParam]; !set && c.schema != DefaultSchema && !strings.Contains(params["options"], searchPathParam) {
+		params[searchPathParam] = pgx.Identifier{c.schema}.Sanitize() + ", public"
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +15,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/internal/pgtest"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/postgres"
 )
 
 // readModel is a projection into a table of the test's own, through the
@@ -246,4 +249,74 @@ func TestSQLCommitter(t *testing.T) {
 	if pos, err := s.Checkpoint(ctx, "notes"); err != nil || pos != 6 {
 		t.Fatalf("checkpoint %d, %v; want 6", pos, err)
 	}
+}
+
+// Two stores in one database with other schemas share no read model
+// either: a SQL read model's handler that names its table without a
+// schema writes the table of its store's schema, not public's, while a
+// URL that sets search_path keeps it.
+func TestAReadModelsTablesAreItsStoresSchemas(t *testing.T) {
+	ctx := context.Background()
+	first := pgtest.New(t).Schema
+	t.Run("second", func(t *testing.T) {
+		second := pgtest.New(t).Schema
+		base := pgtest.ServerURL(t)
+		withParams := func(params ...string) string {
+			u, err := url.Parse(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Query()
+			for i := 0; i < len(params); i += 2 {
+				q.Set(params[i], params[i+1])
+			}
+			u.RawQuery = q.Encode()
+			return u.String()
+		}
+		count := func(schema string, events int, url string) {
+			t.Helper()
+			s, err := postgres.Open(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			appendEvents(t, s, events, 1)
+			p := must(annals.NewRecordProjection(annals.New(s), "tally", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
+				_, err := tx.Exec(ctx, `INSERT INTO tally (position) VALUES ($1)`, r.Position)
+				return err
+			}, annals.WithSchema(func(ctx context.Context, tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, `CREATE TABLE tally (position bigint PRIMARY KEY)`)
+				return err
+			}), annals.WithoutLease()))
+			if _, err := p.CatchUp(ctx); err != nil {
+				t.Fatalf("schema %s: %v", schema, err)
+			}
+		}
+		count(first, 2, withParams("schema", first))
+		count(second, 3, withParams("schema", second))
+		admin, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close(ctx)
+		for schema, want := range map[string]int{first: 2, second: 3} {
+			var n int
+			if err := admin.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{schema, "tally"}.Sanitize()).Scan(&n); err != nil || n != want {
+				t.Errorf("%s.tally: %d rows (%v), want %d", schema, n, err, want)
+			}
+		}
+		// A search_path of the URL's own is kept: here the read model's
+		// table is the first schema's, whatever the store's schema.
+		third := second + "_x"
+		defer admin.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{third}.Sanitize()+` CASCADE`)
+		s, err := postgres.Open(ctx, withParams("schema", third, "search_path", first))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		var path string
+		if err := s.Pool().QueryRow(ctx, `SHOW search_path`).Scan(&path); err != nil || path != first {
+			t.Errorf("search_path %q (%v), want the URL's %q", path, err, first)
+		}
+	})
 }
