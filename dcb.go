@@ -27,7 +27,7 @@ func (s *Store) ReadQuery(ctx context.Context, q store.Query, after int64) iter.
 			yield(store.Record{}, s.unsupported("reads by query", "store.DCB"))
 		}
 	}
-	return s.dcb.ReadQuery(ctx, q, after)
+	return s.readQuery(ctx, q, after)
 }
 
 // AppendIf appends events to a stream if no event matching cond's query
@@ -51,7 +51,7 @@ func (s *Store) appendIfUnsettled(ctx context.Context, streamID string, expected
 	if s.dcb == nil {
 		return 0, s.unsupported("conditional appends", "store.DCB")
 	}
-	v, err := s.dcb.AppendIf(ctx, streamID, expected, events, cond)
+	v, err := s.appendIf(ctx, streamID, expected, events, cond)
 	if err == nil && len(events) > 0 {
 		s.appends.Add(1)
 	}
@@ -332,7 +332,27 @@ type DCBResult[E, S any] struct {
 // from the key, so a command handled before is answered with Duplicate
 // set and the current state; a key first used with another command fails
 // with [ErrIdempotencyKey].
+//
+// An [Observer] of the store sees the command as it sees one of
+// [Runner.Handle], with the query for a stream (see [CommandStart]),
+// and within it the decision's reads by query and conditional append.
 func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOption) (DCBResult[E, S], error) {
+	q := r.decider.Query(cmd)
+	o := r.store.observing()
+	if o == nil {
+		return r.handle(ctx, cmd, q, opts...)
+	}
+	cfg := newHandleConfig(opts)
+	start := CommandStart{Query: &q, Command: cmd, Metadata: cfg.meta, IdempotencyKey: cfg.key}
+	return observeCommand(ctx, o, start, func(ctx context.Context) (DCBResult[E, S], error) {
+		return r.handle(ctx, cmd, q, opts...)
+	}, func(res DCBResult[E, S], end *CommandEnd) {
+		end.StreamID, end.Events, end.Position, end.Duplicate = res.StreamID, len(res.Events), res.Position, res.Duplicate
+	})
+}
+
+// handle is Handle's work, for cmd, whose query is q.
+func (r *DCBRunner[C, E, S]) handle(ctx context.Context, cmd C, q store.Query, opts ...HandleOption) (DCBResult[E, S], error) {
 	if m := r.store.inHandler(ctx); m != nil {
 		return DCBResult[E, S]{}, m.refuse(fmt.Sprintf("handle %T", cmd))
 	}
@@ -346,7 +366,7 @@ func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOp
 			return DCBResult[E, S]{}, fmt.Errorf("handle %T: idempotency key %q: %w", cmd, cfg.key, err)
 		}
 	}
-	q, evolve := r.decider.Query(cmd), r.decider.Evolver(cmd)
+	evolve := r.decider.Evolver(cmd)
 	leave, err := r.store.enterBoundary(ctx, q)
 	if err != nil {
 		return DCBResult[E, S]{}, fmt.Errorf("handle command on %v: wait for its turn: %w", q, err)

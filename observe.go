@@ -28,20 +28,23 @@ import (
 // goroutine of the operation, possibly from many goroutines at once,
 // and must not call back into the store.
 type Observer interface {
-	// StartCommand is called when [Runner.Handle] begins a command, and
-	// EndCommand when it returns.
+	// StartCommand is called when [Runner.Handle] or [DCBRunner.Handle]
+	// begins a command, and EndCommand when it returns.
 	StartCommand(ctx context.Context, c CommandStart) context.Context
 	EndCommand(ctx context.Context, c CommandEnd)
-	// StartAppend is called before the handle appends to a stream, and
+	// StartAppend is called before the handle appends to a stream, with
+	// a condition or without ([Store.AppendIf], [Store.Append]), and
 	// EndAppend after the adapter answered; a [Sync] system's consumers
 	// run after EndAppend. StartAppend takes a pointer so that it can
 	// add metadata to the events (see [AppendStart.SetExtra]).
 	StartAppend(ctx context.Context, a *AppendStart) context.Context
 	EndAppend(ctx context.Context, a AppendEnd)
 	// StartRead is called when a read of a stream (a runner loading
-	// one) or of the global log (a consumer's next batch) begins, and
-	// EndRead when it ends. A stream's read lasts as long as its caller
-	// ranges over it: a runner's load includes folding the events.
+	// one), of the global log (a consumer's next batch) or by query (a
+	// [DCBRunner] loading a decision's state, [Store.ReadQuery]) begins,
+	// and EndRead when it ends. A read of a stream or by query lasts as
+	// long as its caller ranges over it: a runner's load includes
+	// folding the events.
 	StartRead(ctx context.Context, r ReadStart) context.Context
 	EndRead(ctx context.Context, r ReadEnd)
 	// StartBatch is called before a projection or a saga handles a batch
@@ -52,10 +55,19 @@ type Observer interface {
 	EndBatch(ctx context.Context, b BatchEnd)
 }
 
-// CommandStart is a command that [Runner.Handle] begins.
+// CommandStart is a command that [Runner.Handle] or [DCBRunner.Handle]
+// begins.
 type CommandStart struct {
-	// StreamID is the stream the command is for.
+	// StreamID is the stream the command is for. A command of a
+	// [DCBRunner] is for its Query, not for a stream: its StreamID is
+	// empty when it starts, and at its end ([CommandEnd]) it is the
+	// stream its decision's events went to ([DCBResult].StreamID), empty
+	// when it appended none.
 	StreamID string
+	// Query is the consistency boundary of a command of a [DCBRunner]:
+	// the query its decision reads and its append's condition. It is
+	// nil for a command on a stream.
+	Query *store.Query
 	// Command is the command, as the caller passed it.
 	Command any
 	// Metadata is the metadata its events will carry ([WithMetadata]):
@@ -72,8 +84,13 @@ type CommandEnd struct {
 	Outcome Outcome
 	// Events is how many events the command appended, and Version the
 	// stream's version after them (or the version it was decided on).
-	Events  int
-	Version int64
+	// A command of a [DCBRunner] is decided on a query, not on a
+	// stream's version: its Version is 0, and Position is the position
+	// of the last event of its query that it read, its append's
+	// condition ([DCBResult].Position).
+	Events   int
+	Version  int64
+	Position int64
 	// Duplicate reports a command whose idempotency key had already been
 	// handled.
 	Duplicate bool
@@ -90,6 +107,11 @@ type AppendStart struct {
 	StreamID string
 	// Expected is the version the append expects the stream to be at.
 	Expected int64
+	// Condition is the condition of a conditional append
+	// ([Store.AppendIf], a [DCBRunner]'s decision): it fails if an event
+	// that matches the condition's query is in the log after its
+	// position. It is nil for an append without one.
+	Condition *store.AppendCondition
 	// Events are the events to append. They belong to the caller: add
 	// metadata with SetExtra, never by changing them.
 	Events []store.Event
@@ -125,14 +147,19 @@ type AppendEnd struct {
 	Err error
 }
 
-// ReadStart is a read of a stream or of the global log.
+// ReadStart is a read of a stream, of the global log, or by query.
 type ReadStart struct {
 	// StreamID is the stream read, and From the first version read; ""
-	// for a read of the global log.
+	// for a read of the global log or by query.
 	StreamID string
 	From     int64
 	// Log is the query of a read of the global log.
 	Log store.LogQuery
+	// Query is the query of a read by query ([Store.ReadQuery]), and
+	// After the position it reads after; Query is nil for a read of a
+	// stream or of the global log.
+	Query *store.Query
+	After int64
 }
 
 // ReadEnd is what a read returned.
@@ -255,15 +282,16 @@ type commandKey struct{}
 
 type commandCounts struct{ appends, conflicts atomic.Int64 }
 
-// observeCommand handles a command under o.
-func observeCommand[C, E, S any](ctx context.Context, o Observer, r *Runner[C, E, S], streamID string, cmd C, opts []HandleOption) (Result[E, S], error) {
-	cfg := newHandleConfig(opts)
-	start := CommandStart{StreamID: streamID, Command: cmd, Metadata: cfg.meta, IdempotencyKey: cfg.key}
+// observeCommand handles the command that start describes under o:
+// handle does the work, with the context the observer gave, and result
+// sets what its result says on the command's end. It serves both
+// [Runner.Handle] and [DCBRunner.Handle].
+func observeCommand[R any](ctx context.Context, o Observer, start CommandStart, handle func(context.Context) (R, error), result func(R, *CommandEnd)) (R, error) {
 	counts := new(commandCounts)
 	ctx = o.StartCommand(context.WithValue(ctx, commandKey{}, counts), start)
-	res, err := r.handle(ctx, streamID, cmd, opts...)
-	end := CommandEnd{CommandStart: start, Outcome: OutcomeOf(err), Events: len(res.Events), Version: res.Version,
-		Duplicate: res.Duplicate, Conflicts: int(counts.conflicts.Load()), Err: err}
+	res, err := handle(ctx)
+	end := CommandEnd{CommandStart: start, Outcome: OutcomeOf(err), Conflicts: int(counts.conflicts.Load()), Err: err}
+	result(res, &end)
 	end.Attempts = end.Conflicts + 1
 	if end.Outcome == OutcomeConflict {
 		end.Attempts = end.Conflicts // it gave up after the last one
@@ -278,14 +306,36 @@ func (s *Store) append(ctx context.Context, streamID string, expected int64, eve
 	if o == nil {
 		return s.adapter.Append(ctx, streamID, expected, events)
 	}
-	a := &AppendStart{StreamID: streamID, Expected: expected, Events: events, Together: 1}
-	octx := o.StartAppend(ctx, a)
-	if a.extra != nil {
-		a.Events = withExtra(events, a.extra)
+	return observeAppend(ctx, o, AppendStart{StreamID: streamID, Expected: expected, Events: events}, func(ctx context.Context, events []store.Event) (int64, error) {
+		return s.adapter.Append(ctx, streamID, expected, events)
+	})
+}
+
+// appendIf appends through the adapter's [store.DCB], under the
+// observer if there is one.
+func (s *Store) appendIf(ctx context.Context, streamID string, expected int64, events []store.Event, cond store.AppendCondition) (int64, error) {
+	o := s.observing()
+	if o == nil {
+		return s.dcb.AppendIf(ctx, streamID, expected, events, cond)
 	}
-	v, err := s.adapter.Append(octx, streamID, expected, a.Events)
+	a := AppendStart{StreamID: streamID, Expected: expected, Events: events, Condition: &cond}
+	return observeAppend(ctx, o, a, func(ctx context.Context, events []store.Event) (int64, error) {
+		return s.dcb.AppendIf(ctx, streamID, expected, events, cond)
+	})
+}
+
+// observeAppend makes the append a describes, alone in its write, with
+// write, under o: write appends the events it is given, a's with the
+// metadata the observer added.
+func observeAppend(ctx context.Context, o Observer, a AppendStart, write func(context.Context, []store.Event) (int64, error)) (int64, error) {
+	a.Together = 1
+	octx := o.StartAppend(ctx, &a)
+	if a.extra != nil {
+		a.Events = withExtra(a.Events, a.extra)
+	}
+	v, err := write(octx, a.Events)
 	countAppend(ctx, err)
-	o.EndAppend(octx, AppendEnd{AppendStart: *a, Version: v, Err: err})
+	o.EndAppend(octx, AppendEnd{AppendStart: a, Version: v, Err: err})
 	return v, err
 }
 
@@ -370,11 +420,20 @@ func (s *Store) readStream(ctx context.Context, streamID string, from int64) ite
 	if o == nil {
 		return s.adapter.ReadStream(ctx, streamID, from)
 	}
+	return observeRead(ctx, o, ReadStart{StreamID: streamID, From: from}, func(ctx context.Context) iter.Seq2[store.Record, error] {
+		return s.adapter.ReadStream(ctx, streamID, from)
+	})
+}
+
+// observeRead yields what read yields, under o: the read that start
+// describes begins when the caller ranges over it, and ends when the
+// caller stops.
+func observeRead(ctx context.Context, o Observer, start ReadStart, read func(context.Context) iter.Seq2[store.Record, error]) iter.Seq2[store.Record, error] {
 	return func(yield func(store.Record, error) bool) {
-		r := ReadEnd{ReadStart: ReadStart{StreamID: streamID, From: from}}
+		r := ReadEnd{ReadStart: start}
 		octx := o.StartRead(ctx, r.ReadStart)
 		defer func() { o.EndRead(octx, r) }()
-		for rec, err := range s.adapter.ReadStream(octx, streamID, from) {
+		for rec, err := range read(octx) {
 			if err != nil {
 				r.Err = err
 			} else {
@@ -385,6 +444,18 @@ func (s *Store) readStream(ctx context.Context, streamID string, from int64) ite
 			}
 		}
 	}
+}
+
+// readQuery reads the events that match q through the adapter's
+// [store.DCB], under the observer if there is one.
+func (s *Store) readQuery(ctx context.Context, q store.Query, after int64) iter.Seq2[store.Record, error] {
+	o := s.observing()
+	if o == nil {
+		return s.dcb.ReadQuery(ctx, q, after)
+	}
+	return observeRead(ctx, o, ReadStart{Query: &q, After: after}, func(ctx context.Context) iter.Seq2[store.Record, error] {
+		return s.dcb.ReadQuery(ctx, q, after)
+	})
 }
 
 // readLog reads a page of the log through the adapter, under the

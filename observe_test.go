@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -35,10 +36,14 @@ func (r *recorder) end(ctx context.Context, line string) {
 	r.add(ctx.Value(depthKey{}).(int)-1, line)
 }
 
+// anID is what a line shows of a decision's stream ID, which is new for
+// each decision.
+var anID = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
 func (r *recorder) add(depth int, line string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.lines = append(r.lines, strings.Repeat("  ", depth)+line)
+	r.lines = append(r.lines, strings.Repeat("  ", depth)+anID.ReplaceAllString(line, "<id>"))
 }
 
 func (r *recorder) take() []string {
@@ -50,16 +55,30 @@ func (r *recorder) take() []string {
 }
 
 func (r *recorder) StartCommand(ctx context.Context, c annals.CommandStart) context.Context {
-	return r.start(ctx, fmt.Sprintf("command %T on %s caused=%v", c.Command, c.StreamID, c.Metadata.CausationID != ""))
+	on := c.StreamID
+	if c.Query != nil {
+		on = fmt.Sprintf("%q query %v", c.StreamID, *c.Query)
+	}
+	return r.start(ctx, fmt.Sprintf("command %T on %s caused=%v", c.Command, on, c.Metadata.CausationID != ""))
 }
 
 func (r *recorder) EndCommand(ctx context.Context, c annals.CommandEnd) {
-	r.end(ctx, fmt.Sprintf("command %s: %v events=%d version=%d attempts=%d conflicts=%d", c.StreamID, c.Outcome, c.Events, c.Version, c.Attempts, c.Conflicts))
+	line := fmt.Sprintf("command %s: %v events=%d version=%d attempts=%d conflicts=%d", c.StreamID, c.Outcome, c.Events, c.Version, c.Attempts, c.Conflicts)
+	if c.Query != nil {
+		line += fmt.Sprintf(" position=%d", c.Position)
+	}
+	if c.Duplicate {
+		line += " duplicate"
+	}
+	r.end(ctx, line)
 }
 
 func (r *recorder) StartAppend(ctx context.Context, a *annals.AppendStart) context.Context {
 	for k, v := range r.extra {
 		a.SetExtra(k, v)
+	}
+	if c := a.Condition; c != nil {
+		return r.start(ctx, fmt.Sprintf("append %s at %d if none of %v after %d: %d events", a.StreamID, a.Expected, c.FailIfEventsMatch, c.After, len(a.Events)))
 	}
 	return r.start(ctx, fmt.Sprintf("append %s at %d: %d events", a.StreamID, a.Expected, len(a.Events)))
 }
@@ -69,6 +88,9 @@ func (r *recorder) EndAppend(ctx context.Context, a annals.AppendEnd) {
 }
 
 func (r *recorder) StartRead(ctx context.Context, rs annals.ReadStart) context.Context {
+	if rs.Query != nil {
+		return r.start(ctx, fmt.Sprintf("read query %v after %d", *rs.Query, rs.After))
+	}
 	if rs.StreamID == "" {
 		return r.start(ctx, fmt.Sprintf("read log after %d", rs.Log.After))
 	}
@@ -218,6 +240,134 @@ func TestObserverIsToldEachOutcome(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("observed\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// dcbOutcomes fails every conditional append with the error it is set to.
+type dcbOutcomes struct {
+	*memory.Store
+	fail error
+}
+
+func (o *dcbOutcomes) AppendIf(ctx context.Context, stream string, expected int64, events []store.Event, cond store.AppendCondition) (int64, error) {
+	if o.fail != nil {
+		return 0, o.fail
+	}
+	return o.Store.AppendIf(ctx, stream, expected, events, cond)
+}
+
+// A DCB decision is observed as a command on its query, with its reads
+// by query and its conditional append nested in it, and each outcome
+// told apart; the store's own ReadQuery and AppendIf are observed too,
+// and what the observer adds to a conditional append is stored with
+// its events.
+func TestObserverSeesDCBCommandsReadsByQueryAndConditionalAppends(t *testing.T) {
+	ctx := context.Background()
+	adapter := &dcbOutcomes{Store: memory.New()}
+	s := annals.New(adapter)
+	rec := &recorder{extra: map[string]string{"traceparent": "00-abc-def-01"}}
+	s.Observe(rec)
+	r := newSeats(s, annals.WithRetries(1), annals.WithBackoff(func(int) time.Duration { return 0 }))
+	same := func(what string, got, want []string) {
+		t.Helper()
+		if !slices.Equal(got, want) {
+			t.Errorf("%s was observed as\n%s\nwant\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	ends := func(lines []string) []string {
+		var out []string
+		for _, l := range lines {
+			if strings.HasPrefix(l, "command ") && strings.Contains(l, ": ") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+
+	first, err := r.Handle(ctx, takeSeat{"a", "ada"}, annals.WithIdempotencyKey("req-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("a first seat", rec.take(), []string{
+		`command annals_test.takeSeat on "" query (SeatTaken|SlotClosed)[slot:a] caused=false`,
+		`  read query (SeatTaken|SlotClosed)[slot:a] after 0`,
+		`  read: 0 records`,
+		`  append seat/<id> at 0 if none of (SeatTaken|SlotClosed)[slot:a] after 0: 1 events`,
+		`  append seat/<id>: version 1, ok`,
+		`command seat/<id>: ok events=1 version=0 attempts=1 conflicts=0 position=0`,
+	})
+	if _, err := r.Handle(ctx, takeSeat{"a", "ada"}, annals.WithIdempotencyKey("req-1")); err != nil {
+		t.Fatal(err)
+	}
+	same("the same command again", ends(rec.take()), []string{
+		`command seat/<id>: ok events=0 version=0 attempts=1 conflicts=0 position=1 duplicate`,
+	})
+	for _, who := range []string{"bob", "cy"} {
+		if _, err := r.Handle(ctx, takeSeat{"a", who}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.take()
+	if _, err := r.Handle(ctx, takeSeat{"a", "dee"}); !errors.Is(err, errSlotFull) {
+		t.Fatalf("a seat of a full slot: %v, want it full", err)
+	}
+	same("a seat of a full slot", ends(rec.take()), []string{
+		`command : rejected events=0 version=0 attempts=1 conflicts=0 position=3`,
+	})
+	// Someone else always takes a seat first: the command gives up.
+	racing := seatDCB
+	racing.Decide = func(c takeSeat, st seats) ([]seatEvent, error) {
+		ev := store.Event{Type: "SeatTaken", Data: []byte(`{"Slot":"b","Who":"x"}`), Tags: []string{"slot:b"}}
+		if _, err := adapter.Store.Append(ctx, "someone-"+fmt.Sprint(len(st.Taken)), store.NoStream, []store.Event{ev}); err != nil {
+			t.Fatal(err)
+		}
+		return seatDecider.Decide(c, st)
+	}
+	loser := annals.NewDCBRunner(s, racing, seatCodec(), annals.WithRetries(1), annals.WithBackoff(func(int) time.Duration { return 0 }))
+	if _, err := loser.Handle(ctx, takeSeat{"b", "eve"}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a seat raced for: %v, want a conflict", err)
+	}
+	same("a seat raced for", ends(rec.take()), []string{
+		`command : conflict events=0 version=0 attempts=2 conflicts=2 position=0`,
+	})
+	adapter.fail = errors.New("disk full")
+	if _, err := r.Handle(ctx, takeSeat{"c", "fay"}); err == nil {
+		t.Fatal("a seat on a full disk succeeded")
+	}
+	adapter.fail = nil
+	same("a seat on a full disk", ends(rec.take()), []string{
+		`command : error events=0 version=0 attempts=1 conflicts=0 position=0`,
+	})
+
+	// The store's own conditional appends and reads by query.
+	closed := store.QueryItems(store.QueryItem{Types: []string{"SlotClosed"}, Tags: []string{"slot:d"}})
+	closing := []store.Event{{Type: "SlotClosed", Data: []byte(`{"Slot":"d"}`), Tags: []string{"slot:d"}}}
+	if _, err := s.AppendIf(ctx, "closer-1", store.NoStream, closing, store.AppendCondition{FailIfEventsMatch: closed}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendIf(ctx, "closer-2", store.NoStream, closing, store.AppendCondition{FailIfEventsMatch: closed}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a second close: %v, want a conflict", err)
+	}
+	recs, err := collectRecords(s.ReadQuery(ctx, closed, 0))
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("read the closes: %v, %v", recs, err)
+	}
+	same("the store's own conditional appends and read", rec.take(), []string{
+		`append closer-1 at 0 if none of (SlotClosed)[slot:d] after 0: 1 events`,
+		`append closer-1: version 1, ok`,
+		`append closer-2 at 0 if none of (SlotClosed)[slot:d] after 0: 1 events`,
+		`append closer-2: version 0, conflict`,
+		`read query (SlotClosed)[slot:d] after 0`,
+		`read: 1 records`,
+	})
+	seat, err := collectRecords(s.ReadStream(ctx, first.StreamID, 1))
+	if err != nil || len(seat) != 1 {
+		t.Fatalf("read the first seat: %v, %v", seat, err)
+	}
+	for _, r := range []store.Record{seat[0], recs[0]} {
+		if got := r.Metadata.Extra["traceparent"]; got != "00-abc-def-01" {
+			t.Errorf("the conditional append to %s stored metadata %v, want the observer's traceparent", r.StreamID, r.Metadata.Extra)
+		}
 	}
 }
 

@@ -306,10 +306,17 @@ func (r rejection) Unwrap() []error { return []error{r.err, ErrRejected} }
 // another stream, only when deciding there appends: a store cannot be
 // asked for the key's stream, and a rejection there stores nothing).
 func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, opts ...HandleOption) (Result[E, S], error) {
-	if o := r.store.observing(); o != nil {
-		return observeCommand(ctx, o, r, streamID, cmd, opts)
+	o := r.store.observing()
+	if o == nil {
+		return r.handle(ctx, streamID, cmd, opts...)
 	}
-	return r.handle(ctx, streamID, cmd, opts...)
+	cfg := newHandleConfig(opts)
+	start := CommandStart{StreamID: streamID, Command: cmd, Metadata: cfg.meta, IdempotencyKey: cfg.key}
+	return observeCommand(ctx, o, start, func(ctx context.Context) (Result[E, S], error) {
+		return r.handle(ctx, streamID, cmd, opts...)
+	}, func(res Result[E, S], end *CommandEnd) {
+		end.Events, end.Version, end.Duplicate = len(res.Events), res.Version, res.Duplicate
+	})
 }
 
 func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, opts ...HandleOption) (Result[E, S], error) {

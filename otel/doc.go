@@ -15,21 +15,34 @@
 //
 // # Spans
 //
-//   - "handle <Command>" (internal): a command that a runner handled, with
-//     annals.stream, annals.command.type, annals.command.outcome ("ok",
+//   - "handle <Command>" (internal): a command that a runner
+//     ([annals.Runner], [annals.DCBRunner]) handled, with annals.stream, annals.command.type, annals.command.outcome ("ok",
 //     "rejected", "conflict", "stored_with_error", "outcome_unknown",
 //     "error"), annals.command.attempts and annals.command.conflicts,
 //     annals.events (appended), annals.stream.version, and the
 //     correlation and causation IDs of its metadata
-//     (annals.correlation_id, annals.causation_id). A rejection is the
-//     domain's answer: its span's status stays unset.
-//   - "append", "read_stream", "read_log" (client): the handle's
-//     database operations, with the semantic conventions' db.system.name
-//     (sqlite, postgresql, or the adapter's package name),
+//     (annals.correlation_id, annals.causation_id); a command repeated
+//     with its idempotency key has annals.command.duplicate and the
+//     outcome "ok". A rejection is the domain's answer: its span's status
+//     stays unset. A DCB runner's command is decided on a query, not on
+//     a stream: its span has annals.query (the query, as
+//     store.Query's String shows it, such as
+//     "(SeatTaken|SlotClosed)[slot:a]") and annals.log.after (the
+//     position of the last event of the query it read, its append's
+//     condition) instead of annals.stream.version, and annals.stream
+//     once it appended: the stream of its decision.
+//   - "append", "read_stream", "read_log", "read_query" (client): the
+//     handle's database operations, with the semantic conventions'
+//     db.system.name (sqlite, postgresql, or the adapter's package name),
 //     db.operation.name, db.response.returned_rows and error.type. A
-//     command's loads and appends are its children. A read_stream span
-//     lasts as long as its reader ranges over it: a load's includes
-//     folding the events. The commands that a runner appends together
+//     conditional append ([annals.Store.AppendIf], a DCB decision's) is
+//     an "append" too, with its condition: annals.query and
+//     annals.log.after. "read_query" is a read by query
+//     ([annals.Store.ReadQuery], a DCB decision's load), with
+//     annals.query and annals.log.after. A command's loads and appends
+//     are its children. A read_stream or read_query span lasts as long
+//     as its reader ranges over it: a load's includes folding the
+//     events. The commands that a runner appends together
 //     (the commands queued on a stream, see [annals.Runner]) each have
 //     an append span of their own events, within their own command, with
 //     annals.append.together, the number of commands that share the one
@@ -53,9 +66,10 @@
 //   - annals.commands ({command}), counter: commands handled, by
 //     annals.command.type and annals.command.outcome.
 //   - annals.command.duration (s), histogram: the same, timed.
-//   - db.client.operation.duration (s), histogram: appends and reads,
-//     by db.system.name, db.operation.name and error.type; a write that
-//     holds the events of several commands counts once.
+//   - db.client.operation.duration (s), histogram: appends (conditional
+//     or not) and reads, by db.system.name, db.operation.name ("append",
+//     "read_stream", "read_log", "read_query") and error.type; a write
+//     that holds the events of several commands counts once.
 //   - annals.consumer.events ({event}), counter: events consumers
 //     handled and committed, by annals.consumer.
 //   - annals.consumer.batch.duration (s), histogram: the consumers'

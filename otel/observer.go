@@ -37,6 +37,7 @@ const (
 	EventIDKey         = attribute.Key("annals.event.id")
 	PositionKey        = attribute.Key("annals.log.position")
 	AfterKey           = attribute.Key("annals.log.after")
+	QueryKey           = attribute.Key("annals.query")
 	ConsumerKey        = attribute.Key("annals.consumer")
 	CheckpointFromKey  = attribute.Key("annals.checkpoint.from")
 	CheckpointToKey    = attribute.Key("annals.checkpoint.to")
@@ -50,6 +51,7 @@ const (
 	OpAppend     = "append"
 	OpReadStream = "read_stream"
 	OpReadLog    = "read_log"
+	OpReadQuery  = "read_query"
 )
 
 // maxLinks bounds the links of a batch's span to the appends that wrote
@@ -61,11 +63,12 @@ const maxLinks = 128
 var durationBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
 
 // Instrument makes s report traces and metrics to OpenTelemetry: a span
-// for each command a runner on s handles ("handle " and the command's
-// type), each append and read of events ("append", "read_stream",
-// "read_log", with the semantic conventions' db.* attributes) and each
-// batch a consumer handles ("process " and the consumer's name, linked
-// to the appends of its events); counters of commands by outcome and of
+// for each command a runner or DCB runner on s handles ("handle " and
+// the command's type), each append and read of events ("append",
+// "read_stream", "read_log", "read_query", with the semantic
+// conventions' db.* attributes) and each batch a consumer handles
+// ("process " and the consumer's name, linked to the appends of its
+// events); counters of commands by outcome and of
 // the events consumers handle, and histograms of the durations of
 // commands, database operations and batches. See the package
 // documentation for the names.
@@ -205,7 +208,13 @@ func metadataAttrs(attrs []attribute.KeyValue, correlation, causation string) []
 
 func (o *observer) StartCommand(ctx context.Context, c annals.CommandStart) context.Context {
 	typ := commandType(c.Command)
-	attrs := []attribute.KeyValue{StreamKey.String(c.StreamID), CommandTypeKey.String(typ)}
+	attrs := []attribute.KeyValue{CommandTypeKey.String(typ)}
+	if c.Query != nil {
+		// A DCB decision: its stream is known once it appended.
+		attrs = append(attrs, QueryKey.String(c.Query.String()))
+	} else {
+		attrs = append(attrs, StreamKey.String(c.StreamID))
+	}
 	if c.IdempotencyKey != "" {
 		attrs = append(attrs, IdempotencyKeyKey.String(c.IdempotencyKey))
 	}
@@ -215,8 +224,16 @@ func (o *observer) StartCommand(ctx context.Context, c annals.CommandStart) cont
 
 func (o *observer) EndCommand(ctx context.Context, c annals.CommandEnd) {
 	outcome := OutcomeKey.String(c.Outcome.String())
-	attrs := []attribute.KeyValue{outcome, EventsKey.Int(c.Events), VersionKey.Int64(c.Version),
-		AttemptsKey.Int(c.Attempts), ConflictsKey.Int(c.Conflicts)}
+	attrs := []attribute.KeyValue{outcome, EventsKey.Int(c.Events), AttemptsKey.Int(c.Attempts), ConflictsKey.Int(c.Conflicts)}
+	if c.Query == nil {
+		attrs = append(attrs, VersionKey.Int64(c.Version))
+	} else {
+		// A DCB decision: where it read to, and the stream it appended to.
+		attrs = append(attrs, AfterKey.Int64(c.Position))
+		if c.StreamID != "" {
+			attrs = append(attrs, StreamKey.String(c.StreamID))
+		}
+	}
 	if c.Duplicate {
 		attrs = append(attrs, DuplicateKey.Bool(true))
 	}
@@ -236,6 +253,9 @@ func (o *observer) StartAppend(ctx context.Context, a *annals.AppendStart) conte
 		ExpectedVersionKey.Int64(a.Expected), EventsKey.Int(len(a.Events))}
 	if a.Together > 1 {
 		attrs = append(attrs, TogetherKey.Int(a.Together))
+	}
+	if c := a.Condition; c != nil {
+		attrs = append(attrs, QueryKey.String(c.FailIfEventsMatch.String()), AfterKey.Int64(c.After))
 	}
 	if len(a.Events) > 0 {
 		m := a.Events[0].Metadata
@@ -284,6 +304,10 @@ func errorType(err error) attribute.KeyValue {
 }
 
 func (o *observer) StartRead(ctx context.Context, r annals.ReadStart) context.Context {
+	if r.Query != nil {
+		return o.start(ctx, OpReadQuery, trace.SpanKindClient, o.dbSystem, semconv.DBOperationName(OpReadQuery),
+			QueryKey.String(r.Query.String()), AfterKey.Int64(r.After))
+	}
 	if r.StreamID == "" {
 		return o.start(ctx, OpReadLog, trace.SpanKindClient, o.dbSystem, semconv.DBOperationName(OpReadLog), AfterKey.Int64(r.Log.After))
 	}
@@ -293,7 +317,10 @@ func (o *observer) StartRead(ctx context.Context, r annals.ReadStart) context.Co
 
 func (o *observer) EndRead(ctx context.Context, r annals.ReadEnd) {
 	op := OpReadStream
-	if r.StreamID == "" {
+	switch {
+	case r.Query != nil:
+		op = OpReadQuery
+	case r.StreamID == "":
 		op = OpReadLog
 	}
 	o.endDB(ctx, op, r.Err, true, semconv.DBResponseReturnedRows(r.Records))

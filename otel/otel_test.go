@@ -580,3 +580,148 @@ func TestCommandsAppendedTogetherEachHaveTheirAppend(t *testing.T) {
 		t.Errorf("%v appends timed, want the %d writes", got, adapter.appends.Load())
 	}
 }
+
+// Names claimed with a dynamic consistency boundary: a name is claimed
+// once.
+type (
+	Claim   struct{ Name string }
+	Claimed struct{ Name string }
+)
+
+var errTaken = errors.New("name taken")
+
+var names = annals.DCBDecider[Claim, Claimed, bool]{
+	Decider: decider.Decider[Claim, Claimed, bool]{
+		Decide: func(c Claim, taken bool) ([]Claimed, error) {
+			if taken {
+				return nil, errTaken
+			}
+			return []Claimed{{c.Name}}, nil
+		},
+		Evolve: func(bool, Claimed) bool { return true },
+	},
+	Query: func(c Claim) store.Query {
+		return store.QueryItems(store.QueryItem{Types: []string{"Claimed"}, Tags: []string{"name:" + c.Name}})
+	},
+	Tags: func(e Claimed) []string { return []string{"name:" + e.Name} },
+	Name: "claim",
+}
+
+func claims() codec.Mapper[Claimed] { return codec.NewJSON[Claimed]().Register("Claimed", Claimed{}) }
+
+// A DCB decision is a command span with its read by query and its
+// conditional append as children, counted by outcome; its append
+// carries its span's context in the event's metadata, and the batch of
+// a Sync consumer that handles the event is a child of the command and
+// links to the append.
+func TestDCBCommandsTraceCountAndLink(t *testing.T) {
+	ctx := context.Background()
+	adapter := memory.New()
+	b := newBank(t, annals.New(adapter), annals.Sync, annalsotel.WithPropagators(propagation.TraceContext{}))
+	seen, err := annals.NewRecordProjection(b.store, "claims", func(context.Context, store.StateTx, store.Record) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.sys.Add(seen); err != nil {
+		t.Fatal(err)
+	}
+	r := annals.NewDCBRunner(b.store, names, claims(), annals.WithBackoff(func(int) time.Duration { return 0 }))
+
+	res, err := r.Handle(ctx, Claim{"ada"}, annals.WithMetadata(store.Metadata{CorrelationID: "req-1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Handle(ctx, Claim{"ada"}); !errors.Is(err, errTaken) {
+		t.Fatalf("ada again = %v, want taken", err)
+	}
+	for range 2 {
+		if _, err := r.Handle(ctx, Claim{"bob"}, annals.WithIdempotencyKey("req-2")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Someone else always claims cy first: the command gives up.
+	racing := names
+	racing.Decide = func(c Claim, taken bool) ([]Claimed, error) {
+		ev := store.Event{Type: "Claimed", Data: []byte(`{"Name":"cy"}`), Tags: []string{"name:cy"}}
+		if _, err := adapter.Append(ctx, "elsewhere", store.AnyVersion, []store.Event{ev}); err != nil {
+			t.Fatal(err)
+		}
+		return []Claimed{{c.Name}}, nil
+	}
+	loser := annals.NewDCBRunner(b.store, racing, claims(), annals.WithRetries(1), annals.WithBackoff(func(int) time.Duration { return 0 }))
+	if _, err := loser.Handle(ctx, Claim{"cy"}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("racing claim = %v, want a conflict", err)
+	}
+
+	handles := b.ended("handle Claim")
+	if len(handles) != 5 {
+		t.Fatalf("%d spans named %q, want 5", len(handles), "handle Claim")
+	}
+	first, rejected, duplicate, conflicted := handles[0], handles[1], handles[3], handles[4]
+	has(t, first, map[string]string{
+		"annals.query": "(Claimed)[name:ada]", "annals.stream": res.StreamID, "annals.command.type": "Claim",
+		"annals.command.outcome": "ok", "annals.events": "1", "annals.log.after": "0",
+		"annals.command.attempts": "1", "annals.command.conflicts": "0", "annals.correlation_id": "req-1",
+	})
+	has(t, rejected, map[string]string{"annals.command.outcome": "rejected", "annals.events": "0", "annals.log.after": "1"})
+	if rejected.Status().Code != codes.Unset {
+		t.Errorf("a rejection's span has status %v, want unset: the domain answered", rejected.Status())
+	}
+	has(t, duplicate, map[string]string{"annals.command.outcome": "ok", "annals.command.duplicate": "true", "annals.command.idempotency_key": "req-2"})
+	has(t, conflicted, map[string]string{
+		"annals.command.outcome": "conflict", "annals.command.attempts": "2", "annals.command.conflicts": "2", "error.type": "conflict",
+	})
+
+	children := map[string]sdktrace.ReadOnlySpan{}
+	for _, s := range b.spans.Ended() {
+		if s.Parent().SpanID() == first.SpanContext().SpanID() {
+			children[s.Name()] = s
+		}
+	}
+	if got := slices.Sorted(maps.Keys(children)); !slices.Equal(got, []string{"append", "process claims", "read_log", "read_query"}) {
+		t.Fatalf("the first claim's children are %v", got)
+	}
+	appended := children["append"]
+	has(t, appended, map[string]string{
+		"db.operation.name": "append", "annals.stream": res.StreamID, "annals.query": "(Claimed)[name:ada]",
+		"annals.log.after": "0", "annals.stream.version": "1", "annals.events": "1",
+	})
+	has(t, children["read_query"], map[string]string{
+		"db.operation.name": "read_query", "annals.query": "(Claimed)[name:ada]", "annals.log.after": "0", "db.response.returned_rows": "0",
+	})
+	var stored store.Record
+	for rec, err := range b.store.ReadStream(ctx, res.StreamID, 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = rec
+	}
+	sc := appended.SpanContext()
+	if want := fmt.Sprintf("00-%s-%s-01", sc.TraceID(), sc.SpanID()); stored.Metadata.Extra["traceparent"] != want {
+		t.Fatalf("stored metadata %v, want traceparent %s", stored.Metadata.Extra, want)
+	}
+	links := children["process claims"].Links()
+	if len(links) != 1 || links[0].SpanContext.SpanID() != sc.SpanID() {
+		t.Fatalf("the batch of the claim links to %+v, want the append %v", links, sc)
+	}
+
+	got := b.collect(t)
+	for k, v := range map[string]float64{
+		"annals.commands{annals.command.outcome=ok,annals.command.type=Claim}":       3,
+		"annals.commands{annals.command.outcome=rejected,annals.command.type=Claim}": 1,
+		"annals.commands{annals.command.outcome=conflict,annals.command.type=Claim}": 1,
+		// Two claims stored events; the racing one's two appends conflicted.
+		"db.client.operation.duration{db.operation.name=append,db.system.name=memory}":                     2,
+		"db.client.operation.duration{db.operation.name=append,db.system.name=memory,error.type=conflict}": 2,
+	} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if got["db.client.operation.duration{db.operation.name=read_query,db.system.name=memory}"] == 0 {
+		t.Errorf("no read by query was timed")
+	}
+	if t.Failed() {
+		t.Logf("metrics: %v", got)
+	}
+}
