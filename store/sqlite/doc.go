@@ -295,6 +295,11 @@
 // within the busy timeout, DeleteSubjectKey deletes the key but returns
 // an error that says so; calling it again finishes the job.
 //
+// View states are plain JSON, personal fields included: after forgetting
+// a subject and rebuilding the views that held its data,
+// [Store.PurgeDeletedStates] rewrites the states table the same way and
+// truncates the log, so that the old states are in neither file.
+//
 // # View states and the application's tables
 //
 // [Store.Commit] commits view states with a consumer's checkpoint, for

@@ -74,7 +74,7 @@ func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
 	if s.path == Memory {
 		return nil // no file holds it
 	}
-	if err := s.truncateLog(ctx); err != nil {
+	if err := s.truncateLog(ctx, "DeleteSubjectKey"); err != nil {
 		if done := ctx.Err(); done != nil && !errors.Is(err, done) {
 			err = fmt.Errorf("%w: %w", done, err)
 		}
@@ -101,15 +101,63 @@ func (s *Store) deleteKey(ctx context.Context, tx *sql.Tx, subject string) error
 }
 
 // truncateLog copies every page of the write-ahead log into the database
-// file and truncates the log to zero bytes.
-func (s *Store) truncateLog(ctx context.Context) error {
+// file and truncates the log to zero bytes. again names the method to call
+// again when readers kept it from doing so.
+func (s *Store) truncateLog(ctx context.Context, again string) error {
 	defer s.ckpt.hold()()
 	var busy, frames, done int
 	if err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done); err != nil {
 		return fmt.Errorf("checkpointing the write-ahead log failed: %w", err)
 	}
 	if busy != 0 {
-		return fmt.Errorf("readers in other connections kept the write-ahead log from being checkpointed and truncated within the busy timeout (%v), so older copies of its bytes may remain in %s-wal until the next checkpoint; call DeleteSubjectKey again", s.cfg.busyTimeout, s.path)
+		return fmt.Errorf("readers in other connections kept the write-ahead log from being checkpointed and truncated within the busy timeout (%v), so older copies of its bytes may remain in %s-wal until the next checkpoint; call %s again", s.cfg.busyTimeout, s.path, again)
+	}
+	return nil
+}
+
+// PurgeDeletedStates rewrites the table of view states and truncates the
+// write-ahead log, so that the states a view deleted or replaced are in
+// neither the database file nor its -wal file. A view's states are plain
+// JSON, personal fields included: after a subject is forgotten and its
+// views rebuilt (ops rebuild deletes every state of a view and writes
+// them again), secure_delete has zeroed the rows deleted, but copies the
+// b-tree left when it moved rows between pages may remain in the pages'
+// unused space, and the log holds the pages as they were until it is
+// checkpointed and truncated. So, in one write transaction, it copies
+// the states to a temporary table (in the connection's temporary
+// database, not in the file), empties the table, whose pages are freed
+// and zeroed, and copies them back; then it truncates the log as
+// [Store.DeleteSubjectKey] does, with the same limits and the same
+// error when readers keep the log from being truncated. It takes time in
+// proportion to the states stored, and holds the writer while it runs.
+func (s *Store) PurgeDeletedStates(ctx context.Context) error {
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`CREATE TEMP TABLE annals_view_states_purge AS SELECT view_name, state_key, data FROM main.annals_view_states`,
+			`DELETE FROM main.annals_view_states`,
+			`INSERT INTO main.annals_view_states (view_name, state_key, data) SELECT view_name, state_key, data FROM temp.annals_view_states_purge`,
+			`DROP TABLE temp.annals_view_states_purge`,
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s.fail(fmt.Errorf("purge deleted view states: %w", err))
+	}
+	if s.path == Memory {
+		return nil // no file holds them
+	}
+	if err := s.truncateLog(ctx, "PurgeDeletedStates"); err != nil {
+		if done := ctx.Err(); done != nil && !errors.Is(err, done) {
+			err = fmt.Errorf("%w: %w", done, err)
+		}
+		return s.fail(fmt.Errorf("view states purged, but %w", err))
 	}
 	return nil
 }

@@ -167,7 +167,7 @@ func TestPlainDeleteLeavesTheKey(t *testing.T) {
 	if _, err := s.w.ExecContext(ctx, `DELETE FROM annals_subject_keys WHERE subject = 's2'`); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.truncateLog(ctx); err != nil {
+	if err := s.truncateLog(ctx, "DeleteSubjectKey"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.SubjectKey(ctx, "s2"); !errors.Is(err, store.ErrNotFound) {
@@ -176,4 +176,78 @@ func TestPlainDeleteLeavesTheKey(t *testing.T) {
 	if found, chunks := chunksFound(fileBytes(t, path), keys[2]); found != chunks {
 		t.Fatalf("after a plain DELETE, %d of the %d pieces of the deleted key are in the file; want all: the search cannot find what is left", found, chunks)
 	}
+}
+
+// For any states saved, then deleted or replaced, PurgeDeletedStates
+// leaves no piece of a deleted or replaced state in the file or its log,
+// while the store is open, and keeps every state that is still there.
+func TestPurgeDeletedStatesLeavesNoCopy(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	rapid.Check(t, func(t *rapid.T) {
+		path := filepath.Join(dir, fmt.Sprintf("purge-%d.db", rand.Uint64()))
+		defer func() {
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				_ = os.Remove(path + suffix)
+			}
+		}()
+		s, err := Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		seed := rapid.Uint64().Draw(t, "seed")
+		n := rapid.IntRange(1, 200).Draw(t, "states")
+		live := map[string][]byte{}
+		var gone [][]byte
+		if err := s.Commit(ctx, "v", 0, 1, func(tx store.StateTx) error {
+			for i := range n {
+				key, data := fmt.Sprint("k", i), randomKey(seed, uint64(i), 300)
+				live[key] = data
+				if err := tx.SaveState(ctx, "v", key, data); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Commit(ctx, "v", 1, 2, func(tx store.StateTx) error {
+			for i := range n {
+				key := fmt.Sprint("k", i)
+				switch rapid.IntRange(0, 2).Draw(t, "fate") {
+				case 1:
+					gone = append(gone, live[key])
+					delete(live, key)
+					if err := tx.DeleteState(ctx, "v", key); err != nil {
+						return err
+					}
+				case 2:
+					gone = append(gone, live[key])
+					live[key] = randomKey(seed, uint64(n+i), 300)
+					if err := tx.SaveState(ctx, "v", key, live[key]); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PurgeDeletedStates(ctx); err != nil {
+			t.Fatal(err)
+		}
+		b := fileBytes(t, path)
+		for _, data := range gone {
+			if found, _ := chunksFound(b, data); found > 0 {
+				t.Fatalf("%d pieces of a deleted or replaced state are still in the file or its log", found)
+			}
+		}
+		for key, data := range live {
+			got, ok, err := s.LoadState(ctx, "v", key)
+			if err != nil || !ok || !bytes.Equal(got, data) {
+				t.Fatalf("state %s after the purge: %x, %v, %v; want %x", key, got, ok, err, data)
+			}
+		}
+	})
 }
