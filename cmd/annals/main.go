@@ -162,6 +162,21 @@ func commands() map[string]command {
 
 func (c *cli) run(ctx context.Context, args []string) error {
 	g := &globals{store: c.getenv(store.EnvVar)}
+	stdout := c.stdout
+	out := &written{w: stdout}
+	c.stdout = out
+	err := c.runCommand(ctx, g, args)
+	c.stdout = stdout
+	if err != nil && g.json && !out.any && !errors.Is(err, flag.ErrHelp) {
+		// A script reading stdout gets the failure as JSON too, bad
+		// usage included; the message goes to stderr as well.
+		_ = printJSON(stdout, map[string]string{"error": err.Error()})
+	}
+	return err
+}
+
+// runCommand parses args and runs the command they name.
+func (c *cli) runCommand(ctx context.Context, g *globals, args []string) error {
 	top := flag.NewFlagSet("annals", flag.ContinueOnError)
 	top.SetOutput(io.Discard)
 	g.register(top)
@@ -201,18 +216,9 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	if err != nil {
 		return &commandUsage{name, cmd.args, fmt.Errorf("%s: %v: %w", name, err, errUsage)}
 	}
-	stdout := c.stdout
-	out := &written{w: stdout}
-	c.stdout = out
 	err = runCmd(ctx, c, g, pos)
-	c.stdout = stdout
 	if errors.Is(err, errUsage) {
 		return &commandUsage{name, cmd.args, err}
-	}
-	if err != nil && g.json && !out.any {
-		// A script reading stdout gets the failure as JSON too; the
-		// message goes to stderr as well.
-		_ = printJSON(stdout, map[string]string{"error": err.Error()})
 	}
 	return err
 }

@@ -350,6 +350,24 @@ func TestJSON(t *testing.T) {
 	if r := tool(t, ctx, url, "verify", "-json"); r.status != 0 || json.Unmarshal([]byte(r.stdout), &ver) != nil || !ver.OK || ver.Events != 5 || ver.Unread != 2 {
 		t.Errorf("verify -json: %+v", r)
 	}
+	// A failure prints {"error":…} on stdout, bad usage included, and
+	// the message and usage on stderr.
+	for _, c := range []struct {
+		url  string
+		args []string
+		want int
+	}{
+		{url, []string{"-json", "checkpoint", "nosuch"}, 1},
+		{"", []string{"-json", "head"}, 2},
+		{url, []string{"-json", "nosuch"}, 2},
+		{url, []string{"stream", "-json", "-from", "-3", "dog-1"}, 2},
+	} {
+		r := tool(t, ctx, c.url, c.args...)
+		var failed struct{ Error string }
+		if r.status != c.want || json.Unmarshal([]byte(r.stdout), &failed) != nil || failed.Error == "" || !strings.Contains(r.stderr, failed.Error) {
+			t.Errorf("annals %v: %+v, want status %d, the error as JSON on stdout and on stderr", c.args, r, c.want)
+		}
+	}
 }
 
 // consumers shows each consumer's checkpoint, lag, the age of the oldest
