@@ -20,6 +20,10 @@ type JSONCheck struct {
 	// timeFields holds, for the structs met in a value, the fields that
 	// can hold a time (see badZone).
 	timeFields sync.Map // reflect.Type → []field
+	// zeroFields holds, for the structs met in a value, the fields that
+	// can hold a field tagged omitzero whose type has an IsZero method
+	// (see badZero).
+	zeroFields sync.Map // reflect.Type → []field
 }
 
 // fieldsOf returns the fields of struct t that JSON encodes, found once:
@@ -86,13 +90,26 @@ func (c *JSONCheck) checkType(doing string, v any, u use) (*shape, error) {
 
 // checkValue makes Check's checks on v's value, of shape s, for u.
 func (c *JSONCheck) checkValue(doing string, v any, s shape, u use) error {
-	if s.dynamic {
-		if f := c.dynamic(reflect.ValueOf(v), u); f != nil {
-			return f.err(doing, reflect.TypeOf(v))
-		}
+	if f := c.valueFault(reflect.ValueOf(v), s, u); f != nil {
+		return f.err(doing, reflect.TypeOf(v))
 	}
 	if s.times {
 		return c.checkZones(func() string { return doing }, v)
+	}
+	return nil
+}
+
+// valueFault is what v's value, of shape s, holds that JSON would lose,
+// for u: in its positions of type any (see dynamic), or in a field tagged
+// omitzero (see badZero). It costs nothing for a shape with neither.
+func (c *JSONCheck) valueFault(v reflect.Value, s shape, u use) *fault {
+	if s.dynamic {
+		if f := c.dynamic(v, u); f != nil {
+			return f
+		}
+	}
+	if s.zeroers {
+		return c.zeroFault(v, u)
 	}
 	return nil
 }

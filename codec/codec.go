@@ -59,8 +59,7 @@ type jsonType struct {
 	name    string
 	version int
 	typ     reflect.Type
-	dynamic bool // has fields of type any, whose content Encode checks
-	times   bool // has fields of type time.Time, whose zones Encode checks
+	shape   shape // what Encode checks of a value: see shape
 }
 
 // NewJSON returns a JSON codec with no registered types.
@@ -155,11 +154,17 @@ func (c *JSON[E]) RegisterVersion(name string, version int, sample E) *JSON[E] {
 	if s.fault == nil {
 		s.fault = roundTrip(t, any(sample))
 	}
+	if s.fault == nil {
+		// Encoded without error, the sample holds no cycle. What Encode
+		// would refuse of it, registering it refuses: a filled sample is
+		// how a value's loss shows before anything is stored.
+		s.fault = c.check.valueFault(reflect.ValueOf(any(sample)), s, stored)
+	}
 	if s.fault != nil {
 		c.err = s.fault.err(fmt.Sprintf("register %q", name), t)
 		return c
 	}
-	jt := jsonType{name: name, version: version, typ: t, dynamic: s.dynamic, times: s.times}
+	jt := jsonType{name: name, version: version, typ: t, shape: s}
 	c.byName[name] = jt
 	c.byType[t] = jt
 	return c
@@ -222,12 +227,12 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 			return "", 0, nil, err
 		}
 	}
-	if jt.dynamic {
-		if f := c.check.dynamic(reflect.ValueOf(any(e)), stored); f != nil {
+	if jt.shape.dynamic || jt.shape.zeroers {
+		if f := c.check.valueFault(reflect.ValueOf(any(e)), jt.shape, stored); f != nil {
 			return "", 0, nil, f.err(fmt.Sprintf("encode %q", jt.name), t)
 		}
 	}
-	if jt.times {
+	if jt.shape.times {
 		if err := c.check.checkZones(func() string { return fmt.Sprintf("encode %q", jt.name) }, any(e)); err != nil {
 			return "", 0, nil, err
 		}

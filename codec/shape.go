@@ -39,6 +39,7 @@ var (
 	textMarshaler   = reflect.TypeFor[stdenc.TextMarshaler]()
 	textUnmarshaler = reflect.TypeFor[stdenc.TextUnmarshaler]()
 	sumSetter       = reflect.TypeFor[decider.SumSetter]()
+	isZeroer        = reflect.TypeFor[interface{ IsZero() bool }]()
 )
 
 // Remedies named in the errors, so that each says what to do.
@@ -51,6 +52,7 @@ const (
 	fixIface  = "use a concrete type, or implement json.Marshaler and json.Unmarshaler on the enclosing type"
 	fixSample = "make MarshalJSON and UnmarshalJSON inverse, or export the fields that hold the value's content"
 	fixKeyed  = "a decider.Keyed event is stored in its instance's stream, as its Value alone: build its mapper with codec.NewKeyed from the Value's mapper"
+	fixZero   = "drop omitzero from the field's tag, or make IsZero true only for the zero value of its type (for a pointer field, hold nil rather than a pointer to a value IsZero calls zero)"
 	fixSum    = "a sum of package decider is stored by its parts: for events that are the sum, build their mapper with codec.NewSum from a mapper per case, which stores each case as its part alone; in a field, or in a view's or process's state, hold each case in a field of its own instead (a pointer per case, all nil but one)"
 
 	// fixCompared is fixHidden for a value that is compared by its JSON
@@ -87,6 +89,11 @@ type shape struct {
 	// its zone's offset to the minute: [JSON.Encode] checks the zone of
 	// each (see badZone).
 	times bool
+	// zeroers reports fields tagged omitzero whose type has an IsZero
+	// method, which JSON asks whether to leave the field out:
+	// [JSON.Encode] checks that it leaves out only zero values (see
+	// badZero).
+	zeroers bool
 }
 
 // use is what the JSON of a checked value is for, which decides what
@@ -109,13 +116,13 @@ const (
 func inspect(t reflect.Type, u use) shape {
 	in := inspector{seen: map[seenKey]bool{}, use: u}
 	f := in.visit(t, false, "")
-	return shape{fault: f, dynamic: in.dynamic, times: in.times}
+	return shape{fault: f, dynamic: in.dynamic, times: in.times, zeroers: in.zeroers}
 }
 
 type inspector struct {
-	seen           map[seenKey]bool
-	use            use
-	dynamic, times bool
+	seen                    map[seenKey]bool
+	use                     use
+	dynamic, times, zeroers bool
 }
 
 // seenKey is a type at a position: whether the value there is addressable
@@ -203,6 +210,9 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 			return nil // encoded by its method, decoded field by field
 		}
 		for _, f := range sf.fields {
+			if f.zeroer() {
+				in.zeroers = true
+			}
 			if fl := in.visit(f.typ, addr, path+"."+f.name); fl != nil {
 				if fl.typ.Kind() == reflect.Interface && isKeyed(t) {
 					fl.fix = fixKeyed
@@ -626,6 +636,22 @@ type field struct {
 	typ    reflect.Type
 	index  []int
 	tagged bool // named by its json tag
+	// omitZero reports the tag's omitzero option: JSON leaves the field
+	// out when its value is zero, by the type's IsZero method if it has
+	// one.
+	omitZero bool
+}
+
+// zeroer reports a field that JSON leaves out when its type's IsZero
+// method says so (omitzero), which can then drop a value that is not
+// the zero value, read back as the zero value: see badZero. A
+// time.Time's IsZero is true for the zero instant alone, which is all
+// JSON keeps of a time (with an offset it reads back as another zone).
+// An interface other than any, which could have the method, is refused
+// by inspect.
+func (f field) zeroer() bool {
+	return f.omitZero && f.typ != timeType && f.typ.Kind() != reflect.Interface &&
+		(f.typ.Implements(isZeroer) || reflect.PointerTo(f.typ).Implements(isZeroer))
 }
 
 // structFields is what JSON makes of the fields of a struct.
@@ -714,7 +740,8 @@ func jsonFields(t reflect.Type) structFields {
 					sf.unsettable = append(sf.unsettable, f.Type.String())
 					continue
 				}
-				name, _, _ := strings.Cut(tag, ",")
+				name, opts, _ := strings.Cut(tag, ",")
+				omitZero := slices.Contains(strings.Split(opts, ","), "omitzero")
 				if !validName(name) {
 					name = ""
 				}
@@ -729,7 +756,7 @@ func jsonFields(t reflect.Type) structFields {
 					continue
 				}
 				for _, at := range e.at {
-					all = append(all, field{name: lo.Ternary(name == "", f.Name, name), typ: f.Type, index: append(slices.Clone(at), i), tagged: name != ""})
+					all = append(all, field{name: lo.Ternary(name == "", f.Name, name), typ: f.Type, index: append(slices.Clone(at), i), tagged: name != "", omitZero: omitZero})
 				}
 			}
 		}
@@ -859,6 +886,12 @@ func (c *JSONCheck) contents(v reflect.Value, addr bool, path string, u use) *fa
 			f := *s.fault
 			f.path = path + f.path
 			return &f
+		}
+		if s.zeroers {
+			if f := c.zeroFault(e, u); f != nil {
+				f.path = path + f.path
+				return f
+			}
 		}
 		if s.dynamic {
 			return c.contents(e, false, path, u)
@@ -1183,6 +1216,126 @@ func (c *JSONCheck) checkZones(doing func() string, v any) error {
 	name, offset := tm.Zone()
 	return fmt.Errorf("%s (%T): %s is %v, in zone %s whose offset from UTC has seconds (%v), and JSON writes an offset to the minute, so it would be read back %v off; convert it with t.UTC(), or to a zone whose offset is whole minutes: %w",
 		doing(), v, named(strings.Join(lo.Reverse(at), "")), tm, name, time.Duration(offset)*time.Second, time.Duration(offset%60)*time.Second, ErrUnencodable)
+}
+
+// badZero finds in v, of a type [JSON] accepts, a field tagged omitzero
+// whose type's IsZero method reports true while the field holds another
+// value than its type's zero value: JSON leaves the field out, and it
+// reads back as the zero value (nil for a pointer) without what it held.
+// It returns the field's path, last step first, and its type. It walks
+// only what can hold such a field that JSON writes itself (see zeroers);
+// what a position of type any holds is contents' to check. It asks
+// reflect whether a value is addressable, as encoding/json does, to know
+// which methods JSON calls. v has been encoded without error, so it
+// holds no cycle.
+func (c *JSONCheck) badZero(v reflect.Value) (at []string, typ reflect.Type, bad bool) {
+	t := v.Type()
+	if t.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil, nil, false
+		}
+		return c.badZero(v.Elem())
+	}
+	if _, ok := encoderOf(t, v.CanAddr()); ok {
+		return nil, nil, false // written by its method, which omits nothing of JSON's
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		for _, f := range c.zeroFieldsOf(t) {
+			fv, err := v.FieldByIndexErr(f.index)
+			if err != nil {
+				continue // behind a nil embedded pointer: not encoded
+			}
+			if f.zeroer() && zeroByMethod(fv) {
+				if fv.IsZero() {
+					continue // left out, and read back as it was
+				}
+				return []string{"." + f.name}, f.typ, true
+			}
+			if at, typ, bad = c.badZero(fv); bad {
+				return append(at, "."+f.name), typ, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if !c.shapeOf(t.Elem(), stored).zeroers {
+			return nil, nil, false
+		}
+		for i := range v.Len() {
+			if at, typ, bad = c.badZero(v.Index(i)); bad {
+				return append(at, fmt.Sprintf("[%d]", i)), typ, true
+			}
+		}
+	case reflect.Map:
+		if !c.shapeOf(t.Elem(), stored).zeroers {
+			return nil, nil, false
+		}
+		for it := v.MapRange(); it.Next(); {
+			if at, typ, bad = c.badZero(it.Value()); bad {
+				return append(at, fmt.Sprintf("[%#v]", it.Key())), typ, true
+			}
+		}
+	}
+	return nil, nil, false
+}
+
+// zeroByMethod reports whether encoding/json's omitzero leaves out v, a
+// field whose type has an IsZero method (see field.zeroer), calling it as
+// JSON does: a nil pointer is zero, and a value whose method is on its
+// pointer is copied to be addressed when it is not addressable.
+func zeroByMethod(v reflect.Value) bool {
+	t := v.Type()
+	switch {
+	case t.Kind() == reflect.Pointer:
+		return v.IsNil() || v.Interface().(interface{ IsZero() bool }).IsZero()
+	case t.Implements(isZeroer):
+		return v.Interface().(interface{ IsZero() bool }).IsZero()
+	}
+	if !v.CanAddr() {
+		boxed := reflect.New(t).Elem()
+		boxed.Set(v)
+		v = boxed
+	}
+	return v.Addr().Interface().(interface{ IsZero() bool }).IsZero()
+}
+
+// isZeroMethod names the IsZero method that omitzero calls for a field of
+// type t.
+func isZeroMethod(t reflect.Type) string {
+	switch {
+	case t.Kind() == reflect.Pointer:
+		return fmt.Sprintf("(%v).IsZero", t)
+	case t.Implements(isZeroer):
+		return fmt.Sprintf("%v.IsZero", t)
+	}
+	return fmt.Sprintf("(*%v).IsZero", t)
+}
+
+// zeroFault is the fault, for u, of a field in v that omitzero would drop
+// (see badZero), or nil.
+func (c *JSONCheck) zeroFault(v reflect.Value, u use) *fault {
+	at, typ, bad := c.badZero(v)
+	if !bad {
+		return nil
+	}
+	lost := "so JSON would leave the field out, and it would read back as the zero value (nil for a pointer), without what it holds"
+	if u == compared {
+		lost = "so JSON would leave the field out, and two values that differ only in it would be taken for one"
+	}
+	return &fault{strings.Join(lo.Reverse(at), ""), typ,
+		fmt.Sprintf("is tagged omitzero and its IsZero method (%s) reports true for a value that is not the zero value of its type, %s", isZeroMethod(typ), lost),
+		fixZero}
+}
+
+// zeroFieldsOf returns the fields of struct t that JSON encodes and that
+// are, or can hold, a field omitzero asks IsZero about, found once.
+func (c *JSONCheck) zeroFieldsOf(t reflect.Type) []field {
+	if fs, ok := c.zeroFields.Load(t); ok {
+		return fs.([]field)
+	}
+	fs, _ := c.zeroFields.LoadOrStore(t, lo.Filter(c.fieldsOf(t), func(f field, _ int) bool {
+		return f.zeroer() || c.shapeOf(f.typ, stored).zeroers
+	}))
+	return fs.([]field)
 }
 
 // named names the position path in an encoded value.
