@@ -936,14 +936,14 @@ func (c *JSONCheck) contents(v reflect.Value, addr bool, path string, u use) *fa
 }
 
 // dynamic checks what the positions of type any in v hold (see
-// contents), for u, and the integers below them.
+// contents), for u, and the numbers below them (see inexactNumber).
 func (c *JSONCheck) dynamic(v reflect.Value, u use) *fault {
 	if f := c.contents(v, false, "", u); f != nil {
 		return f
 	}
-	if at, n, ok := inexactInteger(v, false); ok {
-		return &fault{strings.Join(lo.Reverse(at), ""), n.Type(), fmt.Sprintf("is the number %v, held below an interface (any), which JSON decodes as a float64 that cannot hold it exactly", n),
-			"give the field a concrete number type (an integer type, or json.Number), or hold the number in a string"}
+	if at, f := inexactNumber(v, false); f != nil {
+		f.path = strings.Join(lo.Reverse(at), "")
+		return f
 	}
 	return nil
 }
@@ -952,62 +952,123 @@ func (c *JSONCheck) dynamic(v reflect.Value, u use) *fault {
 // float64s.
 const maxExactFloat = 1 << 53
 
-// inexactInteger finds in v an integer below an interface (below says v
+// inexactNumber finds in v a number below an interface (below says v
 // is), which JSON decodes into a float64 (what it decodes into any) that
-// cannot hold it. It returns the integer and its path, last step first:
-// the path is built only for the integer it finds.
-func inexactInteger(v reflect.Value, below bool) ([]string, reflect.Value, bool) {
-	var (
-		at []string
-		n  reflect.Value
-		ok bool
-	)
+// cannot hold it: an integer, a json.Number, or a number in what a value
+// writes by its own MarshalJSON (a *big.Int, a json.RawMessage), which is
+// read back as JSON's own types there. It returns the fault and its
+// path, last step first: the path is built only for the number it finds.
+// It asks reflect whether a value is addressable, as encoding/json does,
+// to know which methods JSON calls.
+func inexactNumber(v reflect.Value, below bool) (at []string, f *fault) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil, nil
+		}
+	}
+	if v.Kind() != reflect.Interface && mayHaveMethods(v.Type()) {
+		if enc, ok := encoderOf(v.Type(), v.CanAddr()); ok {
+			if !below || enc != "MarshalJSON" {
+				return nil, nil // what its method writes is its own; a text reads back as a string
+			}
+			return nil, writtenNumber(v)
+		}
+	}
+	fix := "give the field a concrete number type (an integer type, or json.Number), or hold the number in a string"
 	switch v.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		x := v.Int()
-		return nil, v, below && (x > maxExactFloat || x < -maxExactFloat)
+		if x := v.Int(); below && (x > maxExactFloat || x < -maxExactFloat) {
+			return nil, &fault{"", v.Type(), fmt.Sprintf("is the number %v, held below an interface (any), which JSON decodes as a float64 that cannot hold it exactly", v), fix}
+		}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return nil, v, below && v.Uint() > maxExactFloat
+		if below && v.Uint() > maxExactFloat {
+			return nil, &fault{"", v.Type(), fmt.Sprintf("is the number %v, held below an interface (any), which JSON decodes as a float64 that cannot hold it exactly", v), fix}
+		}
 	case reflect.String:
 		// A json.Number is written as the number it holds, which a
 		// field of type any reads back as a float64.
-		return nil, v, below && v.Type() == jsonNumber && !floatHolds(v.String())
+		if below && v.Type() == jsonNumber && !floatHolds(v.String()) {
+			return nil, &fault{"", v.Type(), fmt.Sprintf("is the number %v, held below an interface (any), which JSON decodes as a float64 that cannot hold it exactly", v), fix}
+		}
 	case reflect.Interface:
-		if !v.IsNil() {
-			return inexactInteger(v.Elem(), true)
-		}
+		return inexactNumber(v.Elem(), true)
 	case reflect.Pointer:
-		if !v.IsNil() {
-			return inexactInteger(v.Elem(), below)
-		}
+		return inexactNumber(v.Elem(), below)
 	case reflect.Struct:
-		if _, enc := encoderOf(v.Type(), false); enc {
-			return nil, n, false // what its method writes is its own
-		}
 		for i := range v.NumField() {
-			if f := v.Type().Field(i); f.IsExported() || f.Anonymous {
-				if at, n, ok = inexactInteger(v.Field(i), below); ok {
-					return append(at, "."+f.Name), n, true
+			if sf := v.Type().Field(i); sf.IsExported() || sf.Anonymous {
+				if at, f = inexactNumber(v.Field(i), below); f != nil {
+					return append(at, "."+sf.Name), f
 				}
 			}
 		}
 	case reflect.Slice, reflect.Array:
 		if v.Kind() == reflect.Slice && isBytes(v.Type()) {
-			return nil, n, false
+			return nil, nil
 		}
 		for i := range v.Len() {
-			if at, n, ok = inexactInteger(v.Index(i), below); ok {
-				return append(at, fmt.Sprintf("[%d]", i)), n, true
+			if at, f = inexactNumber(v.Index(i), below); f != nil {
+				return append(at, fmt.Sprintf("[%d]", i)), f
 			}
 		}
 	case reflect.Map:
 		for it := v.MapRange(); it.Next(); {
-			if at, n, ok = inexactInteger(it.Value(), below); ok {
-				return append(at, fmt.Sprintf("[%#v]", it.Key())), n, true
+			if at, f = inexactNumber(it.Value(), below); f != nil {
+				return append(at, fmt.Sprintf("[%#v]", it.Key())), f
 			}
 		}
 	}
-	return nil, n, false
+	return nil, nil
+}
+
+// mayHaveMethods reports whether a value of type t can have a method
+// JSON calls: a defined type, or a pointer to one, or a struct, which may
+// have methods promoted from its embedded fields. Numbers, strings and
+// the slices and maps JSON decodes into any have none, which spares them
+// the look-up.
+func mayHaveMethods(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.PkgPath() != "" || t.Kind() == reflect.Struct
+}
+
+// writtenNumber is the fault of v, below an interface, when what its
+// MarshalJSON writes holds a number that a float64 cannot hold exactly:
+// JSON reads it back there as its own types, the number as a float64.
+// It calls the method again, as JSON did (a value whose method is on its
+// pointer is addressable here, or JSON would not have called it); a
+// method that fails or panics the second time tells nothing, and passes.
+func writtenNumber(v reflect.Value) (f *fault) {
+	if !v.CanInterface() {
+		return nil
+	}
+	defer func() {
+		if recover() != nil {
+			f = nil
+		}
+	}()
+	x := v.Interface()
+	if v.Kind() != reflect.Pointer && v.CanAddr() {
+		x = v.Addr().Interface()
+	}
+	data, err := json.Marshal(x)
+	if err != nil || len(data) > 0 && data[0] == '"' {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		if n, ok := tok.(json.Number); ok && !floatHolds(string(n)) {
+			return &fault{"", v.Type(), fmt.Sprintf("writes the number %s (by its MarshalJSON), held below an interface (any), which JSON decodes as a float64 that cannot hold it exactly", clip([]byte(n))),
+				fmt.Sprintf("give the field the value's own type, %v, whose UnmarshalJSON reads the number back, or hold the number in a string", v.Type())}
+		}
+	}
 }
 
 // floatHolds reports whether the JSON number n reads back as itself
