@@ -23,7 +23,8 @@ type JSONCheck struct {
 	// zeroFields holds, for the structs met in a value, the fields that
 	// can hold a field tagged omitzero whose type has an IsZero method
 	// (see badZero).
-	zeroFields sync.Map // reflect.Type → []field
+	zeroFields sync.Map // reflect.Type → []zeroField
+	encoders   sync.Map // reflect.Type → encoders
 }
 
 // fieldsOf returns the fields of struct t that JSON encodes, found once:

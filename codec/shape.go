@@ -941,7 +941,7 @@ func (c *JSONCheck) dynamic(v reflect.Value, u use) *fault {
 	if f := c.contents(v, false, "", u); f != nil {
 		return f
 	}
-	if at, f := inexactNumber(v, false); f != nil {
+	if at, f := c.inexactNumber(v, false); f != nil {
 		f.path = strings.Join(lo.Reverse(at), "")
 		return f
 	}
@@ -960,7 +960,7 @@ const maxExactFloat = 1 << 53
 // path, last step first: the path is built only for the number it finds.
 // It asks reflect whether a value is addressable, as encoding/json does,
 // to know which methods JSON calls.
-func inexactNumber(v reflect.Value, below bool) (at []string, f *fault) {
+func (c *JSONCheck) inexactNumber(v reflect.Value, below bool) (at []string, f *fault) {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if v.IsNil() {
@@ -968,7 +968,7 @@ func inexactNumber(v reflect.Value, below bool) (at []string, f *fault) {
 		}
 	}
 	if v.Kind() != reflect.Interface && mayHaveMethods(v.Type()) {
-		if enc, ok := encoderOf(v.Type(), v.CanAddr()); ok {
+		if enc, ok := c.encoderAt(v.Type(), v.CanAddr()); ok {
 			if !below || enc != "MarshalJSON" {
 				return nil, nil // what its method writes is its own; a text reads back as a string
 			}
@@ -992,13 +992,13 @@ func inexactNumber(v reflect.Value, below bool) (at []string, f *fault) {
 			return nil, &fault{"", v.Type(), fmt.Sprintf("is the number %v, held below an interface (any), which JSON decodes as a float64 that cannot hold it exactly", v), fix}
 		}
 	case reflect.Interface:
-		return inexactNumber(v.Elem(), true)
+		return c.inexactNumber(v.Elem(), true)
 	case reflect.Pointer:
-		return inexactNumber(v.Elem(), below)
+		return c.inexactNumber(v.Elem(), below)
 	case reflect.Struct:
 		for i := range v.NumField() {
 			if sf := v.Type().Field(i); sf.IsExported() || sf.Anonymous {
-				if at, f = inexactNumber(v.Field(i), below); f != nil {
+				if at, f = c.inexactNumber(v.Field(i), below); f != nil {
 					return append(at, "."+sf.Name), f
 				}
 			}
@@ -1008,13 +1008,13 @@ func inexactNumber(v reflect.Value, below bool) (at []string, f *fault) {
 			return nil, nil
 		}
 		for i := range v.Len() {
-			if at, f = inexactNumber(v.Index(i), below); f != nil {
+			if at, f = c.inexactNumber(v.Index(i), below); f != nil {
 				return append(at, fmt.Sprintf("[%d]", i)), f
 			}
 		}
 	case reflect.Map:
 		for it := v.MapRange(); it.Next(); {
-			if at, f = inexactNumber(it.Value(), below); f != nil {
+			if at, f = c.inexactNumber(it.Value(), below); f != nil {
 				return append(at, fmt.Sprintf("[%#v]", it.Key())), f
 			}
 		}
@@ -1297,7 +1297,7 @@ func (c *JSONCheck) badZero(v reflect.Value) (at []string, typ reflect.Type, bad
 		}
 		return c.badZero(v.Elem())
 	}
-	if _, ok := encoderOf(t, v.CanAddr()); ok {
+	if _, ok := c.encoderAt(t, v.CanAddr()); ok {
 		return nil, nil, false // written by its method, which omits nothing of JSON's
 	}
 	switch t.Kind() {
@@ -1307,11 +1307,14 @@ func (c *JSONCheck) badZero(v reflect.Value) (at []string, typ reflect.Type, bad
 			if err != nil {
 				continue // behind a nil embedded pointer: not encoded
 			}
-			if f.zeroer() && zeroByMethod(fv) {
+			if f.zeroer && zeroByMethod(fv) {
 				if fv.IsZero() {
 					continue // left out, and read back as it was
 				}
 				return []string{"." + f.name}, f.typ, true
+			}
+			if !f.deeper {
+				continue
 			}
 			if at, typ, bad = c.badZero(fv); bad {
 				return append(at, "."+f.name), typ, true
@@ -1387,16 +1390,52 @@ func (c *JSONCheck) zeroFault(v reflect.Value, u use) *fault {
 		fixZero}
 }
 
+// zeroField is a field of a struct that omitzero asks IsZero about
+// (zeroer), or that can hold such a field (deeper).
+type zeroField struct {
+	field
+	zeroer, deeper bool
+}
+
 // zeroFieldsOf returns the fields of struct t that JSON encodes and that
 // are, or can hold, a field omitzero asks IsZero about, found once.
-func (c *JSONCheck) zeroFieldsOf(t reflect.Type) []field {
+func (c *JSONCheck) zeroFieldsOf(t reflect.Type) []zeroField {
 	if fs, ok := c.zeroFields.Load(t); ok {
-		return fs.([]field)
+		return fs.([]zeroField)
 	}
-	fs, _ := c.zeroFields.LoadOrStore(t, lo.Filter(c.fieldsOf(t), func(f field, _ int) bool {
-		return f.zeroer() || c.shapeOf(f.typ, stored).zeroers
-	}))
-	return fs.([]field)
+	var fs []zeroField
+	for _, f := range c.fieldsOf(t) {
+		zf := zeroField{f, f.zeroer(), c.shapeOf(f.typ, stored).zeroers}
+		if zf.zeroer || zf.deeper {
+			fs = append(fs, zf)
+		}
+	}
+	got, _ := c.zeroFields.LoadOrStore(t, fs)
+	return got.([]zeroField)
+}
+
+// encoders are the methods JSON calls to encode a type's values: for
+// one that is not addressable, and for one that is (see encoderOf).
+type encoders struct {
+	value, addr     string
+	valueOK, addrOK bool
+}
+
+// encoderAt is encoderOf, found once per type: a value is walked on
+// every encode.
+func (c *JSONCheck) encoderAt(t reflect.Type, addr bool) (string, bool) {
+	e, ok := c.encoders.Load(t)
+	if !ok {
+		var enc encoders
+		enc.value, enc.valueOK = encoderOf(t, false)
+		enc.addr, enc.addrOK = encoderOf(t, true)
+		e, _ = c.encoders.LoadOrStore(t, enc)
+	}
+	enc := e.(encoders)
+	if addr {
+		return enc.addr, enc.addrOK
+	}
+	return enc.value, enc.valueOK
 }
 
 // named names the position path in an encoded value.
