@@ -62,9 +62,9 @@ func (c *JSONCheck) shapeOf(t reflect.Type, u use) shape {
 // would be stored as {}, an unexported field beside exported ones would be
 // left out, unless it is a channel or a function; a channel or a function
 // cannot be encoded in an exported field; a method JSON would not call)
-// and those of [JSON.Encode] on v's value:
-// what it holds in fields of type any, and its times. A nil v holds
-// nothing and passes. doing names the check in the error, such as
+// and those of [JSON.Encode] on v's value: what it holds in fields of
+// type any, its times, and its fields tagged omitzero whose IsZero would
+// leave out a value that is not zero. A nil v holds nothing and passes. doing names the check in the error, such as
 // "encode the state". Check walks v, which must hold no cycle of
 // pointers; [JSONCheck.Marshal] refuses one.
 func (c *JSONCheck) Check(doing string, v any) error {

@@ -118,17 +118,22 @@ func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
 //     than any, and a map key that is not a string, an integer or a text
 //     marshaler;
 //   - a sample that does not survive encoding: it must decode to a value
-//     that is reflect.DeepEqual to it or that encodes to the same bytes.
-//     Pass a sample with its fields set to check a type's own marshalers.
+//     that is reflect.DeepEqual to it or that encodes to the same bytes,
+//     and hold nothing that [JSON.Encode] refuses. Pass a sample with its
+//     fields set to check a type's own marshalers.
 //
 // An empty struct, such as a marker event, is accepted: it has nothing to
 // lose; declare an event with no content so, rather than with fields
 // tagged json:"-". The content of a field of type any is known only from
 // a value: [JSON.Encode] refuses a value that holds a type refused here,
-// or an integer beyond ±2^53 or a json.Number that a float64 (which JSON
-// decodes a number into there) cannot hold exactly, and decodes as JSON's own types
-// (map[string]any, []any, float64, string, bool). It refuses too a value
-// nested deeper than the 10,000 levels encoding/json decodes.
+// or an integer beyond ±2^53, a json.Number, or a number written by a
+// value's own MarshalJSON (a *big.Int, a json.RawMessage) that a float64
+// (which JSON decodes a number into there) cannot hold exactly, and
+// decodes as JSON's own types (map[string]any, []any, float64, string,
+// bool). It refuses too a value nested deeper than the 10,000 levels
+// encoding/json decodes, and a field tagged omitzero whose IsZero
+// method calls a value zero that is not the zero value of its type,
+// which JSON would leave out (see the package documentation).
 //
 // Only the first refusal is kept; later registrations are not checked.
 func (c *JSON[E]) RegisterVersion(name string, version int, sample E) *JSON[E] {
@@ -207,8 +212,11 @@ var replaced = []byte(`\ufffd`)
 // [ErrUnencodable], and so does a value that holds a string that is not
 // valid UTF-8, which JSON would store changed (store bytes as []byte), a
 // time.Time in a zone whose offset has seconds, which JSON writes to the
-// minute (store it in UTC), or what encoding/json cannot write (a NaN, an
-// infinity, a cycle of pointers).
+// minute (store it in UTC), a field tagged omitzero whose IsZero calls a
+// value zero that is not the zero value of its type, which JSON would
+// leave out (drop omitzero, or make IsZero true only for the zero value),
+// or what encoding/json cannot write (a NaN, an infinity, a cycle of
+// pointers).
 func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 	if c.err != nil {
 		return "", 0, nil, c.err
