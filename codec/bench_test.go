@@ -28,13 +28,26 @@ type (
 		Order orderPlaced    `json:"order"`
 		Attrs map[string]any `json:"attrs"`
 	}
+	// total is zero, by its IsZero, when it holds no cents.
+	total struct {
+		Cents    int64  `json:"cents"`
+		Currency string `json:"currency"`
+	}
+	// priced has a field tagged omitzero whose IsZero Encode checks.
+	priced struct {
+		Order orderPlaced `json:"order"`
+		Total total       `json:"total,omitzero"`
+	}
 )
+
+func (t total) IsZero() bool { return t.Cents == 0 }
 
 // BenchmarkEncode is the encode of an event by [codec.JSON]: a typical
 // one (ids, three lines, a note, tags, a time), one that carries a long
-// text, and one with fields of type any.
+// text, one with fields of type any, and one with a field tagged omitzero
+// whose type has an IsZero method.
 func BenchmarkEncode(b *testing.B) {
-	c := codec.NewJSON[any]().Register("OrderPlaced", orderPlaced{}).Register("Tagged", tagged{})
+	c := codec.NewJSON[any]().Register("OrderPlaced", orderPlaced{}).Register("Tagged", tagged{}).Register("Priced", priced{})
 	if err := c.Err(); err != nil {
 		b.Fatal(err)
 	}
@@ -55,7 +68,9 @@ func BenchmarkEncode(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		e    any
-	}{{"typical", typical}, {"text", text}, {"any", tagged{Order: typical, Attrs: map[string]any{"channel": "web", "lines": typical.Lines}}}} {
+	}{{"typical", typical}, {"text", text}, {"any", tagged{Order: typical, Attrs: map[string]any{"channel": "web", "lines": typical.Lines}}},
+		{"omitzero", priced{Order: typical, Total: total{Cents: 6998, Currency: "EUR"}}},
+	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
 				if _, _, _, err := c.Encode(bc.e); err != nil {

@@ -20,6 +20,11 @@ type JSONCheck struct {
 	// timeFields holds, for the structs met in a value, the fields that
 	// can hold a time (see badZone).
 	timeFields sync.Map // reflect.Type → []field
+	// zeroFields holds, for the structs met in a value, the fields that
+	// can hold a field tagged omitzero whose type has an IsZero method
+	// (see badZero).
+	zeroFields sync.Map // reflect.Type → []zeroField
+	encoders   sync.Map // reflect.Type → encoders
 }
 
 // fieldsOf returns the fields of struct t that JSON encodes, found once:
@@ -57,9 +62,9 @@ func (c *JSONCheck) shapeOf(t reflect.Type, u use) shape {
 // would be stored as {}, an unexported field beside exported ones would be
 // left out, unless it is a channel or a function; a channel or a function
 // cannot be encoded in an exported field; a method JSON would not call)
-// and those of [JSON.Encode] on v's value:
-// what it holds in fields of type any, and its times. A nil v holds
-// nothing and passes. doing names the check in the error, such as
+// and those of [JSON.Encode] on v's value: what it holds in fields of
+// type any, its times, and its fields tagged omitzero whose IsZero would
+// leave out a value that is not zero. A nil v holds nothing and passes. doing names the check in the error, such as
 // "encode the state". Check walks v, which must hold no cycle of
 // pointers; [JSONCheck.Marshal] refuses one.
 func (c *JSONCheck) Check(doing string, v any) error {
@@ -86,13 +91,26 @@ func (c *JSONCheck) checkType(doing string, v any, u use) (*shape, error) {
 
 // checkValue makes Check's checks on v's value, of shape s, for u.
 func (c *JSONCheck) checkValue(doing string, v any, s shape, u use) error {
-	if s.dynamic {
-		if f := c.dynamic(reflect.ValueOf(v), u); f != nil {
-			return f.err(doing, reflect.TypeOf(v))
-		}
+	if f := c.valueFault(reflect.ValueOf(v), s, u); f != nil {
+		return f.err(doing, reflect.TypeOf(v))
 	}
 	if s.times {
 		return c.checkZones(func() string { return doing }, v)
+	}
+	return nil
+}
+
+// valueFault is what v's value, of shape s, holds that JSON would lose,
+// for u: in its positions of type any (see dynamic), or in a field tagged
+// omitzero (see badZero). It costs nothing for a shape with neither.
+func (c *JSONCheck) valueFault(v reflect.Value, s shape, u use) *fault {
+	if s.dynamic {
+		if f := c.dynamic(v, u); f != nil {
+			return f
+		}
+	}
+	if s.zeroers {
+		return c.zeroFault(v, u)
 	}
 	return nil
 }

@@ -59,8 +59,7 @@ type jsonType struct {
 	name    string
 	version int
 	typ     reflect.Type
-	dynamic bool // has fields of type any, whose content Encode checks
-	times   bool // has fields of type time.Time, whose zones Encode checks
+	shape   shape // what Encode checks of a value: see shape
 }
 
 // NewJSON returns a JSON codec with no registered types.
@@ -119,17 +118,22 @@ func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
 //     than any, and a map key that is not a string, an integer or a text
 //     marshaler;
 //   - a sample that does not survive encoding: it must decode to a value
-//     that is reflect.DeepEqual to it or that encodes to the same bytes.
-//     Pass a sample with its fields set to check a type's own marshalers.
+//     that is reflect.DeepEqual to it or that encodes to the same bytes,
+//     and hold nothing that [JSON.Encode] refuses. Pass a sample with its
+//     fields set to check a type's own marshalers.
 //
 // An empty struct, such as a marker event, is accepted: it has nothing to
 // lose; declare an event with no content so, rather than with fields
 // tagged json:"-". The content of a field of type any is known only from
 // a value: [JSON.Encode] refuses a value that holds a type refused here,
-// or an integer beyond ±2^53 or a json.Number that a float64 (which JSON
-// decodes a number into there) cannot hold exactly, and decodes as JSON's own types
-// (map[string]any, []any, float64, string, bool). It refuses too a value
-// nested deeper than the 10,000 levels encoding/json decodes.
+// or an integer beyond ±2^53, a json.Number, or a number written by a
+// value's own MarshalJSON (a *big.Int, a json.RawMessage) that a float64
+// (which JSON decodes a number into there) cannot hold exactly, and
+// decodes as JSON's own types (map[string]any, []any, float64, string,
+// bool). It refuses too a value nested deeper than the 10,000 levels
+// encoding/json decodes, and a field tagged omitzero whose IsZero
+// method calls a value zero that is not the zero value of its type,
+// which JSON would leave out (see the package documentation).
 //
 // Only the first refusal is kept; later registrations are not checked.
 func (c *JSON[E]) RegisterVersion(name string, version int, sample E) *JSON[E] {
@@ -155,11 +159,17 @@ func (c *JSON[E]) RegisterVersion(name string, version int, sample E) *JSON[E] {
 	if s.fault == nil {
 		s.fault = roundTrip(t, any(sample))
 	}
+	if s.fault == nil {
+		// Encoded without error, the sample holds no cycle. What Encode
+		// would refuse of it, registering it refuses: a filled sample is
+		// how a value's loss shows before anything is stored.
+		s.fault = c.check.valueFault(reflect.ValueOf(any(sample)), s, stored)
+	}
 	if s.fault != nil {
 		c.err = s.fault.err(fmt.Sprintf("register %q", name), t)
 		return c
 	}
-	jt := jsonType{name: name, version: version, typ: t, dynamic: s.dynamic, times: s.times}
+	jt := jsonType{name: name, version: version, typ: t, shape: s}
 	c.byName[name] = jt
 	c.byType[t] = jt
 	return c
@@ -202,8 +212,11 @@ var replaced = []byte(`\ufffd`)
 // [ErrUnencodable], and so does a value that holds a string that is not
 // valid UTF-8, which JSON would store changed (store bytes as []byte), a
 // time.Time in a zone whose offset has seconds, which JSON writes to the
-// minute (store it in UTC), or what encoding/json cannot write (a NaN, an
-// infinity, a cycle of pointers).
+// minute (store it in UTC), a field tagged omitzero whose IsZero calls a
+// value zero that is not the zero value of its type, which JSON would
+// leave out (drop omitzero, or make IsZero true only for the zero value),
+// or what encoding/json cannot write (a NaN, an infinity, a cycle of
+// pointers).
 func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 	if c.err != nil {
 		return "", 0, nil, c.err
@@ -222,12 +235,12 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 			return "", 0, nil, err
 		}
 	}
-	if jt.dynamic {
-		if f := c.check.dynamic(reflect.ValueOf(any(e)), stored); f != nil {
+	if jt.shape.dynamic || jt.shape.zeroers {
+		if f := c.check.valueFault(reflect.ValueOf(any(e)), jt.shape, stored); f != nil {
 			return "", 0, nil, f.err(fmt.Sprintf("encode %q", jt.name), t)
 		}
 	}
-	if jt.times {
+	if jt.shape.times {
 		if err := c.check.checkZones(func() string { return fmt.Sprintf("encode %q", jt.name) }, any(e)); err != nil {
 			return "", 0, nil, err
 		}

@@ -78,7 +78,9 @@
 //     a MarshalJSON that JSON would not call;
 //   - a field JSON cannot encode (chan, func, complex) or decode (an
 //     interface other than any);
-//   - a sample that does not survive the round trip.
+//   - a sample that does not survive the round trip, or that holds what
+//     [JSON.Encode] refuses (below): a filled sample shows, before
+//     anything is stored, what a type's values can lose.
 //
 // Register keeps its chaining signature, so the refusal is kept:
 // [JSON.Err] reports the first, and every encode and decode, of the codec
@@ -92,8 +94,40 @@
 // and a string (or string map key) that is not valid UTF-8, which JSON
 // would store with each invalid byte replaced by U+FFFD; bytes belong in a
 // []byte. The string check costs next to nothing: Encode walks the value
-// only when what JSON wrote holds a replaced byte. What a type's own
-// MarshalJSON or MarshalText writes is its own. [JSONCheck] makes the
+// only when what JSON wrote holds a replaced byte. It refuses too:
+//
+//   - a field tagged omitzero whose type's IsZero method (of the value or
+//     of its pointer, as encoding/json calls it) reports true for a value
+//     other than the zero value of its type, such as an Amount{0, "EUR"}
+//     whose IsZero looks at the cents alone: JSON leaves the field out,
+//     and it reads back as the zero value without its currency (a pointer
+//     to a value IsZero calls zero reads back nil). Drop omitzero, or
+//     make IsZero true only for the zero value. Only the fields of types
+//     that have such a field are walked, so other types pay nothing. A
+//     time.Time passes: its IsZero is true for the zero instant alone,
+//     which is all JSON keeps of a time, whatever its zone;
+//   - below an interface, where JSON reads a number back as a float64, a
+//     number that a float64 cannot hold exactly: an integer beyond
+//     ±2^53, a json.Number, or a number in what a value writes with its
+//     own MarshalJSON (a *big.Int, a json.RawMessage), which is read back
+//     there as JSON's own types. A value that writes text (MarshalText)
+//     reads back as a string, and passes.
+//
+// Otherwise what a type's own MarshalJSON or MarshalText writes is its
+// own.
+//
+// An empty slice or map that is not nil, in a field tagged omitempty, is
+// left out by JSON and reads back nil. That is not refused: it holds no
+// element, and len, range, append and reading a key treat nil and empty
+// alike, while omitempty on lists is common and the helpers that build
+// them (lo.Map, lo.Filter) return empty slices that are not nil.
+// Writing into a nil map panics: an Evolve that writes into a map of its
+// state makes the map when it is nil, or the field drops omitempty (an
+// empty map is then stored as {} and reads back empty). A test of
+// states compared with reflect.DeepEqual, such as
+// proptest.SnapshotEqualsReplay, tells nil from empty, and fails there.
+//
+// [JSONCheck] makes the
 // same checks for values stored as JSON outside a codec: Check before
 // encoding, CheckEncoded on what encoding/json wrote, Marshal for both;
 // and [JSONCheck.MarshalFingerprint] for a value whose JSON is compared,

@@ -39,6 +39,7 @@ var (
 	textMarshaler   = reflect.TypeFor[stdenc.TextMarshaler]()
 	textUnmarshaler = reflect.TypeFor[stdenc.TextUnmarshaler]()
 	sumSetter       = reflect.TypeFor[decider.SumSetter]()
+	isZeroer        = reflect.TypeFor[interface{ IsZero() bool }]()
 )
 
 // Remedies named in the errors, so that each says what to do.
@@ -51,6 +52,7 @@ const (
 	fixIface  = "use a concrete type, or implement json.Marshaler and json.Unmarshaler on the enclosing type"
 	fixSample = "make MarshalJSON and UnmarshalJSON inverse, or export the fields that hold the value's content"
 	fixKeyed  = "a decider.Keyed event is stored in its instance's stream, as its Value alone: build its mapper with codec.NewKeyed from the Value's mapper"
+	fixZero   = "drop omitzero from the field's tag, or make IsZero true only for the zero value of its type (for a pointer field, hold nil rather than a pointer to a value IsZero calls zero)"
 	fixSum    = "a sum of package decider is stored by its parts: for events that are the sum, build their mapper with codec.NewSum from a mapper per case, which stores each case as its part alone; in a field, or in a view's or process's state, hold each case in a field of its own instead (a pointer per case, all nil but one)"
 
 	// fixCompared is fixHidden for a value that is compared by its JSON
@@ -87,6 +89,11 @@ type shape struct {
 	// its zone's offset to the minute: [JSON.Encode] checks the zone of
 	// each (see badZone).
 	times bool
+	// zeroers reports fields tagged omitzero whose type has an IsZero
+	// method, which JSON asks whether to leave the field out:
+	// [JSON.Encode] checks that it leaves out only zero values (see
+	// badZero).
+	zeroers bool
 }
 
 // use is what the JSON of a checked value is for, which decides what
@@ -109,13 +116,13 @@ const (
 func inspect(t reflect.Type, u use) shape {
 	in := inspector{seen: map[seenKey]bool{}, use: u}
 	f := in.visit(t, false, "")
-	return shape{fault: f, dynamic: in.dynamic, times: in.times}
+	return shape{fault: f, dynamic: in.dynamic, times: in.times, zeroers: in.zeroers}
 }
 
 type inspector struct {
-	seen           map[seenKey]bool
-	use            use
-	dynamic, times bool
+	seen                    map[seenKey]bool
+	use                     use
+	dynamic, times, zeroers bool
 }
 
 // seenKey is a type at a position: whether the value there is addressable
@@ -203,6 +210,9 @@ func (in *inspector) visit(t reflect.Type, addr bool, path string) *fault {
 			return nil // encoded by its method, decoded field by field
 		}
 		for _, f := range sf.fields {
+			if f.zeroer() {
+				in.zeroers = true
+			}
 			if fl := in.visit(f.typ, addr, path+"."+f.name); fl != nil {
 				if fl.typ.Kind() == reflect.Interface && isKeyed(t) {
 					fl.fix = fixKeyed
@@ -626,6 +636,22 @@ type field struct {
 	typ    reflect.Type
 	index  []int
 	tagged bool // named by its json tag
+	// omitZero reports the tag's omitzero option: JSON leaves the field
+	// out when its value is zero, by the type's IsZero method if it has
+	// one.
+	omitZero bool
+}
+
+// zeroer reports a field that JSON leaves out when its type's IsZero
+// method says so (omitzero), which can then drop a value that is not
+// the zero value, read back as the zero value: see badZero. A
+// time.Time's IsZero is true for the zero instant alone, which is all
+// JSON keeps of a time (with an offset it reads back as another zone).
+// An interface other than any, which could have the method, is refused
+// by inspect.
+func (f field) zeroer() bool {
+	return f.omitZero && f.typ != timeType && f.typ.Kind() != reflect.Interface &&
+		(f.typ.Implements(isZeroer) || reflect.PointerTo(f.typ).Implements(isZeroer))
 }
 
 // structFields is what JSON makes of the fields of a struct.
@@ -714,7 +740,8 @@ func jsonFields(t reflect.Type) structFields {
 					sf.unsettable = append(sf.unsettable, f.Type.String())
 					continue
 				}
-				name, _, _ := strings.Cut(tag, ",")
+				name, opts, _ := strings.Cut(tag, ",")
+				omitZero := slices.Contains(strings.Split(opts, ","), "omitzero")
 				if !validName(name) {
 					name = ""
 				}
@@ -729,7 +756,7 @@ func jsonFields(t reflect.Type) structFields {
 					continue
 				}
 				for _, at := range e.at {
-					all = append(all, field{name: lo.Ternary(name == "", f.Name, name), typ: f.Type, index: append(slices.Clone(at), i), tagged: name != ""})
+					all = append(all, field{name: lo.Ternary(name == "", f.Name, name), typ: f.Type, index: append(slices.Clone(at), i), tagged: name != "", omitZero: omitZero})
 				}
 			}
 		}
@@ -860,6 +887,12 @@ func (c *JSONCheck) contents(v reflect.Value, addr bool, path string, u use) *fa
 			f.path = path + f.path
 			return &f
 		}
+		if s.zeroers {
+			if f := c.zeroFault(e, u); f != nil {
+				f.path = path + f.path
+				return f
+			}
+		}
 		if s.dynamic {
 			return c.contents(e, false, path, u)
 		}
@@ -903,14 +936,14 @@ func (c *JSONCheck) contents(v reflect.Value, addr bool, path string, u use) *fa
 }
 
 // dynamic checks what the positions of type any in v hold (see
-// contents), for u, and the integers below them.
+// contents), for u, and the numbers below them (see inexactNumber).
 func (c *JSONCheck) dynamic(v reflect.Value, u use) *fault {
 	if f := c.contents(v, false, "", u); f != nil {
 		return f
 	}
-	if at, n, ok := inexactInteger(v, false); ok {
-		return &fault{strings.Join(lo.Reverse(at), ""), n.Type(), fmt.Sprintf("is the number %v, held below an interface (any), which JSON decodes as a float64 that cannot hold it exactly", n),
-			"give the field a concrete number type (an integer type, or json.Number), or hold the number in a string"}
+	if at, f := c.inexactNumber(v, false); f != nil {
+		f.path = strings.Join(lo.Reverse(at), "")
+		return f
 	}
 	return nil
 }
@@ -919,62 +952,123 @@ func (c *JSONCheck) dynamic(v reflect.Value, u use) *fault {
 // float64s.
 const maxExactFloat = 1 << 53
 
-// inexactInteger finds in v an integer below an interface (below says v
+// inexactNumber finds in v a number below an interface (below says v
 // is), which JSON decodes into a float64 (what it decodes into any) that
-// cannot hold it. It returns the integer and its path, last step first:
-// the path is built only for the integer it finds.
-func inexactInteger(v reflect.Value, below bool) ([]string, reflect.Value, bool) {
-	var (
-		at []string
-		n  reflect.Value
-		ok bool
-	)
+// cannot hold it: an integer, a json.Number, or a number in what a value
+// writes by its own MarshalJSON (a *big.Int, a json.RawMessage), which is
+// read back as JSON's own types there. It returns the fault and its
+// path, last step first: the path is built only for the number it finds.
+// It asks reflect whether a value is addressable, as encoding/json does,
+// to know which methods JSON calls.
+func (c *JSONCheck) inexactNumber(v reflect.Value, below bool) (at []string, f *fault) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil, nil
+		}
+	}
+	if v.Kind() != reflect.Interface && mayHaveMethods(v.Type()) {
+		if enc, ok := c.encoderAt(v.Type(), v.CanAddr()); ok {
+			if !below || enc != "MarshalJSON" {
+				return nil, nil // what its method writes is its own; a text reads back as a string
+			}
+			return nil, writtenNumber(v)
+		}
+	}
+	fix := "give the field a concrete number type (an integer type, or json.Number), or hold the number in a string"
 	switch v.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		x := v.Int()
-		return nil, v, below && (x > maxExactFloat || x < -maxExactFloat)
+		if x := v.Int(); below && (x > maxExactFloat || x < -maxExactFloat) {
+			return nil, &fault{"", v.Type(), fmt.Sprintf("is the number %v, held below an interface (any), which JSON decodes as a float64 that cannot hold it exactly", v), fix}
+		}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return nil, v, below && v.Uint() > maxExactFloat
+		if below && v.Uint() > maxExactFloat {
+			return nil, &fault{"", v.Type(), fmt.Sprintf("is the number %v, held below an interface (any), which JSON decodes as a float64 that cannot hold it exactly", v), fix}
+		}
 	case reflect.String:
 		// A json.Number is written as the number it holds, which a
 		// field of type any reads back as a float64.
-		return nil, v, below && v.Type() == jsonNumber && !floatHolds(v.String())
+		if below && v.Type() == jsonNumber && !floatHolds(v.String()) {
+			return nil, &fault{"", v.Type(), fmt.Sprintf("is the number %v, held below an interface (any), which JSON decodes as a float64 that cannot hold it exactly", v), fix}
+		}
 	case reflect.Interface:
-		if !v.IsNil() {
-			return inexactInteger(v.Elem(), true)
-		}
+		return c.inexactNumber(v.Elem(), true)
 	case reflect.Pointer:
-		if !v.IsNil() {
-			return inexactInteger(v.Elem(), below)
-		}
+		return c.inexactNumber(v.Elem(), below)
 	case reflect.Struct:
-		if _, enc := encoderOf(v.Type(), false); enc {
-			return nil, n, false // what its method writes is its own
-		}
 		for i := range v.NumField() {
-			if f := v.Type().Field(i); f.IsExported() || f.Anonymous {
-				if at, n, ok = inexactInteger(v.Field(i), below); ok {
-					return append(at, "."+f.Name), n, true
+			if sf := v.Type().Field(i); sf.IsExported() || sf.Anonymous {
+				if at, f = c.inexactNumber(v.Field(i), below); f != nil {
+					return append(at, "."+sf.Name), f
 				}
 			}
 		}
 	case reflect.Slice, reflect.Array:
 		if v.Kind() == reflect.Slice && isBytes(v.Type()) {
-			return nil, n, false
+			return nil, nil
 		}
 		for i := range v.Len() {
-			if at, n, ok = inexactInteger(v.Index(i), below); ok {
-				return append(at, fmt.Sprintf("[%d]", i)), n, true
+			if at, f = c.inexactNumber(v.Index(i), below); f != nil {
+				return append(at, fmt.Sprintf("[%d]", i)), f
 			}
 		}
 	case reflect.Map:
 		for it := v.MapRange(); it.Next(); {
-			if at, n, ok = inexactInteger(it.Value(), below); ok {
-				return append(at, fmt.Sprintf("[%#v]", it.Key())), n, true
+			if at, f = c.inexactNumber(it.Value(), below); f != nil {
+				return append(at, fmt.Sprintf("[%#v]", it.Key())), f
 			}
 		}
 	}
-	return nil, n, false
+	return nil, nil
+}
+
+// mayHaveMethods reports whether a value of type t can have a method
+// JSON calls: a defined type, or a pointer to one, or a struct, which may
+// have methods promoted from its embedded fields. Numbers, strings and
+// the slices and maps JSON decodes into any have none, which spares them
+// the look-up.
+func mayHaveMethods(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.PkgPath() != "" || t.Kind() == reflect.Struct
+}
+
+// writtenNumber is the fault of v, below an interface, when what its
+// MarshalJSON writes holds a number that a float64 cannot hold exactly:
+// JSON reads it back there as its own types, the number as a float64.
+// It calls the method again, as JSON did (a value whose method is on its
+// pointer is addressable here, or JSON would not have called it); a
+// method that fails or panics the second time tells nothing, and passes.
+func writtenNumber(v reflect.Value) (f *fault) {
+	if !v.CanInterface() {
+		return nil
+	}
+	defer func() {
+		if recover() != nil {
+			f = nil
+		}
+	}()
+	x := v.Interface()
+	if v.Kind() != reflect.Pointer && v.CanAddr() {
+		x = v.Addr().Interface()
+	}
+	data, err := json.Marshal(x)
+	if err != nil || len(data) > 0 && data[0] == '"' {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		if n, ok := tok.(json.Number); ok && !floatHolds(string(n)) {
+			return &fault{"", v.Type(), fmt.Sprintf("writes the number %s (by its MarshalJSON), held below an interface (any), which JSON decodes as a float64 that cannot hold it exactly", clip([]byte(n))),
+				fmt.Sprintf("give the field the value's own type, %v, whose UnmarshalJSON reads the number back, or hold the number in a string", v.Type())}
+		}
+	}
 }
 
 // floatHolds reports whether the JSON number n reads back as itself
@@ -1183,6 +1277,165 @@ func (c *JSONCheck) checkZones(doing func() string, v any) error {
 	name, offset := tm.Zone()
 	return fmt.Errorf("%s (%T): %s is %v, in zone %s whose offset from UTC has seconds (%v), and JSON writes an offset to the minute, so it would be read back %v off; convert it with t.UTC(), or to a zone whose offset is whole minutes: %w",
 		doing(), v, named(strings.Join(lo.Reverse(at), "")), tm, name, time.Duration(offset)*time.Second, time.Duration(offset%60)*time.Second, ErrUnencodable)
+}
+
+// badZero finds in v, of a type [JSON] accepts, a field tagged omitzero
+// whose type's IsZero method reports true while the field holds another
+// value than its type's zero value: JSON leaves the field out, and it
+// reads back as the zero value (nil for a pointer) without what it held.
+// It returns the field's path, last step first, and its type. It walks
+// only what can hold such a field that JSON writes itself (see zeroers);
+// what a position of type any holds is contents' to check. It asks
+// reflect whether a value is addressable, as encoding/json does, to know
+// which methods JSON calls. v has been encoded without error, so it
+// holds no cycle.
+func (c *JSONCheck) badZero(v reflect.Value) (at []string, typ reflect.Type, bad bool) {
+	t := v.Type()
+	if t.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil, nil, false
+		}
+		return c.badZero(v.Elem())
+	}
+	if _, ok := c.encoderAt(t, v.CanAddr()); ok {
+		return nil, nil, false // written by its method, which omits nothing of JSON's
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		for _, f := range c.zeroFieldsOf(t) {
+			fv, err := v.FieldByIndexErr(f.index)
+			if err != nil {
+				continue // behind a nil embedded pointer: not encoded
+			}
+			if f.zeroer && zeroByMethod(fv) {
+				if fv.IsZero() {
+					continue // left out, and read back as it was
+				}
+				return []string{"." + f.name}, f.typ, true
+			}
+			if !f.deeper {
+				continue
+			}
+			if at, typ, bad = c.badZero(fv); bad {
+				return append(at, "."+f.name), typ, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if !c.shapeOf(t.Elem(), stored).zeroers {
+			return nil, nil, false
+		}
+		for i := range v.Len() {
+			if at, typ, bad = c.badZero(v.Index(i)); bad {
+				return append(at, fmt.Sprintf("[%d]", i)), typ, true
+			}
+		}
+	case reflect.Map:
+		if !c.shapeOf(t.Elem(), stored).zeroers {
+			return nil, nil, false
+		}
+		for it := v.MapRange(); it.Next(); {
+			if at, typ, bad = c.badZero(it.Value()); bad {
+				return append(at, fmt.Sprintf("[%#v]", it.Key())), typ, true
+			}
+		}
+	}
+	return nil, nil, false
+}
+
+// zeroByMethod reports whether encoding/json's omitzero leaves out v, a
+// field whose type has an IsZero method (see field.zeroer), calling it as
+// JSON does: a nil pointer is zero, and a value whose method is on its
+// pointer is copied to be addressed when it is not addressable.
+func zeroByMethod(v reflect.Value) bool {
+	t := v.Type()
+	switch {
+	case t.Kind() == reflect.Pointer:
+		return v.IsNil() || v.Interface().(interface{ IsZero() bool }).IsZero()
+	case t.Implements(isZeroer):
+		return v.Interface().(interface{ IsZero() bool }).IsZero()
+	}
+	if !v.CanAddr() {
+		boxed := reflect.New(t).Elem()
+		boxed.Set(v)
+		v = boxed
+	}
+	return v.Addr().Interface().(interface{ IsZero() bool }).IsZero()
+}
+
+// isZeroMethod names the IsZero method that omitzero calls for a field of
+// type t.
+func isZeroMethod(t reflect.Type) string {
+	switch {
+	case t.Kind() == reflect.Pointer:
+		return fmt.Sprintf("(%v).IsZero", t)
+	case t.Implements(isZeroer):
+		return fmt.Sprintf("%v.IsZero", t)
+	}
+	return fmt.Sprintf("(*%v).IsZero", t)
+}
+
+// zeroFault is the fault, for u, of a field in v that omitzero would drop
+// (see badZero), or nil.
+func (c *JSONCheck) zeroFault(v reflect.Value, u use) *fault {
+	at, typ, bad := c.badZero(v)
+	if !bad {
+		return nil
+	}
+	lost := "so JSON would leave the field out, and it would read back as the zero value (nil for a pointer), without what it holds"
+	if u == compared {
+		lost = "so JSON would leave the field out, and two values that differ only in it would be taken for one"
+	}
+	return &fault{strings.Join(lo.Reverse(at), ""), typ,
+		fmt.Sprintf("is tagged omitzero and its IsZero method (%s) reports true for a value that is not the zero value of its type, %s", isZeroMethod(typ), lost),
+		fixZero}
+}
+
+// zeroField is a field of a struct that omitzero asks IsZero about
+// (zeroer), or that can hold such a field (deeper).
+type zeroField struct {
+	field
+	zeroer, deeper bool
+}
+
+// zeroFieldsOf returns the fields of struct t that JSON encodes and that
+// are, or can hold, a field omitzero asks IsZero about, found once.
+func (c *JSONCheck) zeroFieldsOf(t reflect.Type) []zeroField {
+	if fs, ok := c.zeroFields.Load(t); ok {
+		return fs.([]zeroField)
+	}
+	var fs []zeroField
+	for _, f := range c.fieldsOf(t) {
+		zf := zeroField{f, f.zeroer(), c.shapeOf(f.typ, stored).zeroers}
+		if zf.zeroer || zf.deeper {
+			fs = append(fs, zf)
+		}
+	}
+	got, _ := c.zeroFields.LoadOrStore(t, fs)
+	return got.([]zeroField)
+}
+
+// encoders are the methods JSON calls to encode a type's values: for
+// one that is not addressable, and for one that is (see encoderOf).
+type encoders struct {
+	value, addr     string
+	valueOK, addrOK bool
+}
+
+// encoderAt is encoderOf, found once per type: a value is walked on
+// every encode.
+func (c *JSONCheck) encoderAt(t reflect.Type, addr bool) (string, bool) {
+	e, ok := c.encoders.Load(t)
+	if !ok {
+		var enc encoders
+		enc.value, enc.valueOK = encoderOf(t, false)
+		enc.addr, enc.addrOK = encoderOf(t, true)
+		e, _ = c.encoders.LoadOrStore(t, enc)
+	}
+	enc := e.(encoders)
+	if addr {
+		return enc.addr, enc.addrOK
+	}
+	return enc.value, enc.valueOK
 }
 
 // named names the position path in an encoded value.
