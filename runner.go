@@ -662,7 +662,7 @@ func (r *Runner[C, E, S]) decideAndAppend(ctx context.Context, streamID string, 
 			// A cached state may be stale: an answer that appends
 			// nothing is given only on the stream as it is.
 			if cur, err = r.catchUp(ctx, streamID, cur); err != nil {
-				return Result[E, S]{}, settlement[S]{}, err
+				return Result[E, S]{}, settlement[S]{}, fmt.Errorf("handle command on stream %q: reading what its cached state lacks: %w; nothing was stored", streamID, err)
 			}
 			verified, attempt = true, attempt-1
 			continue
@@ -702,7 +702,7 @@ func (r *Runner[C, E, S]) decideAndAppend(ctx context.Context, streamID string, 
 			// The cached state was stale: fast-forward and decide again,
 			// without spending a retry.
 			if cur, err = r.catchUp(ctx, streamID, cur); err != nil {
-				return Result[E, S]{}, settlement[S]{}, err
+				return Result[E, S]{}, settlement[S]{}, fmt.Errorf("handle command on stream %q: reading what its cached state lacks after a version conflict: %w; nothing was stored", streamID, err)
 			}
 			verified, attempt = true, attempt-1
 			continue

@@ -475,3 +475,35 @@ func TestACommandStoppedBetweenAttemptsSaysWhereAndThatNothingWasStored(t *testi
 		t.Errorf("DCB command: %v, want context.Canceled naming the conflict and that nothing was stored", err)
 	}
 }
+
+// readsFail is a memory store whose reads of streams fail once fail is
+// set.
+type readsFail struct {
+	*memory.Store
+	fail atomic.Bool
+}
+
+func (s *readsFail) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
+	if s.fail.Load() {
+		return func(yield func(store.Record, error) bool) { yield(store.Record{}, errors.New("the disk is gone")) }
+	}
+	return s.Store.ReadStream(ctx, streamID, from)
+}
+
+// A cached runner whose read of what its cached state lacks fails says
+// where, and that nothing was stored, as it does on every other path.
+func TestACachedCommandWhoseCatchUpFailsSaysWhereAndThatNothingWasStored(t *testing.T) {
+	ctx := context.Background()
+	mem := &readsFail{Store: memory.New()}
+	r := annals.NewRunner(annals.New(mem), counter, counterCodec(), annals.WithCache(8))
+	if _, err := r.Handle(ctx, "c-1", increment{}); err != nil {
+		t.Fatal(err)
+	}
+	mem.fail.Store(true)
+	// A rejection is given only on the stream as it is: the runner reads
+	// what its cached state may lack.
+	_, err := r.Handle(ctx, "c-1", increment{Limit: 1})
+	if err == nil || !strings.Contains(err.Error(), `stream "c-1"`) || !strings.Contains(err.Error(), "the disk is gone") || !strings.Contains(err.Error(), "nothing was stored") {
+		t.Errorf("rejected command on a cached stream whose read fails: %v, want an error naming the stream, the read's failure and that nothing was stored", err)
+	}
+}
