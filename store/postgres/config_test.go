@@ -321,3 +321,20 @@ func TestURLParametersOfTheStoreAreGivenOnce(t *testing.T) {
 		t.Fatalf("refused URLs left %d tables (%v)", tables, err)
 	}
 }
+
+// A search_path set in the connection's options, in any spelling
+// PostgreSQL accepts, is the URL's own, which Open keeps.
+func TestSetsSearchPath(t *testing.T) {
+	for options, want := range map[string]bool{
+		"":                             false,
+		"-c statement_timeout=5s":      false,
+		"-c search_path=events":        true,
+		"-c SEARCH_PATH=events,public": true,
+		"--search-path=events":         true,
+		"--search_path=events":         true,
+	} {
+		if got := postgres.SetsSearchPath(options); got != want {
+			t.Errorf("setsSearchPath(%q) = %v, want %v", options, got, want)
+		}
+	}
+}

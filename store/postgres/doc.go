@@ -31,11 +31,12 @@
 // leases and notifications included. The application's own tables, those
 // of its SQL read models, are where their SQL names them: a name without
 // a schema resolves through the connection's search_path, which [Open]
-// sets to the store's schema and then public when the schema is not
-// public (and the URL sets no search_path), so that stores with other
-// schemas do not share read models either. Stores that differ only in
-// prefix share the application's tables; so do stores on a pool given to
-// [New], whose search_path is the pool's.
+// sets to the store's schema alone when it is not public (and the URL
+// sets no search_path), so that stores with other schemas do not share
+// read models either: a table the store's schema lacks is an error, not
+// public's table of that name. Stores that differ only in prefix share
+// the application's tables; so do stores on a pool given to [New], whose
+// search_path is the pool's.
 //
 // Opening a store brings its tables to the current version: the
 // migrations not yet recorded in schema_migrations run in order, in one

@@ -24,3 +24,6 @@ func SetSequenceBatch(s *Store, n int64) { s.batch = n }
 // WaitLockKey returns the key of the advisory lock that waiting consumers
 // of s hold, for tests that play a waiter.
 func WaitLockKey(s *Store) int64 { return s.n.waitLock }
+
+// SetsSearchPath exposes setsSearchPath to the external tests.
+var SetsSearchPath = setsSearchPath

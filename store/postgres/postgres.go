@@ -138,11 +138,13 @@ func WithPrefix(prefix string) Option {
 // application_name and jit on the pool's connections unless the URL sets
 // them;
 // see [DefaultLockTimeout]. With a schema other than "public", it also
-// sets search_path to that schema and then public, unless the URL sets
-// search_path (as a parameter or in options): so the tables a SQL read
-// model's handler names without a schema are the store's schema's, and
-// two stores in one database with other schemas share no read model
-// either, while what is installed in public (extensions) still resolves. The pool has max([DefaultMinPoolConns], CPUs)
+// sets search_path to that schema alone, unless the URL sets search_path
+// (as a parameter or in options): so the tables a SQL read model's
+// handler names without a schema are the store's schema's, and two
+// stores in one database with other schemas share no read model either;
+// a table missing there is an error, never another schema's table. Set
+// search_path in the URL to reach more (search_path=events,public for
+// functions an extension installed in public). The pool has max([DefaultMinPoolConns], CPUs)
 // connections unless the URL sets pool_max_conns. Options override URL
 // parameters. A malformed
 // URL, a schema or prefix given twice in it, or a schema or prefix
@@ -177,8 +179,8 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 			params[k] = v
 		}
 	}
-	if _, set := params[searchPathParam]; !set && c.schema != DefaultSchema && !strings.Contains(params["options"], searchPathParam) {
-		params[searchPathParam] = pgx.Identifier{c.schema}.Sanitize() + ", public"
+	if _, set := params[searchPathParam]; !set && c.schema != DefaultSchema && !setsSearchPath(params["options"]) {
+		params[searchPathParam] = pgx.Identifier{c.schema}.Sanitize()
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -313,4 +315,12 @@ func (s *Store) retry(ctx context.Context, read func() error) error {
 		err = read()
 	}
 	return err
+}
+
+// setsSearchPath reports whether a connection's options (the startup
+// parameter "options", as -c name=value or --name=value) set
+// search_path, which PostgreSQL spells with a hyphen too, in any case.
+func setsSearchPath(options string) bool {
+	o := strings.ToLower(options)
+	return strings.Contains(o, "search_path") || strings.Contains(o, "search-path")
 }

@@ -305,6 +305,30 @@ func TestAReadModelsTablesAreItsStoresSchemas(t *testing.T) {
 				t.Errorf("%s.tally: %d rows (%v), want %d", schema, n, err, want)
 			}
 		}
+		// A table the store's schema lacks is an error, even when public
+		// holds one of that name: the handler never writes another
+		// store's read model.
+		public := pgx.Identifier{"public", "tally_" + second}.Sanitize()
+		if _, err := admin.Exec(ctx, `CREATE TABLE `+public+` (position bigint)`); err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Exec(ctx, `DROP TABLE `+public)
+		s2, err := postgres.Open(ctx, withParams("schema", second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s2.Close()
+		strayed := must(annals.NewRecordProjection(annals.New(s2), "strayed", func(ctx context.Context, tx pgx.Tx, r store.Record) error {
+			_, err := tx.Exec(ctx, `INSERT INTO `+pgx.Identifier{"tally_" + second}.Sanitize()+` (position) VALUES ($1)`, r.Position)
+			return err
+		}, annals.WithoutLease()))
+		if _, err := strayed.CatchUp(ctx); err == nil || !strings.Contains(err.Error(), "does not exist") {
+			t.Errorf("a handler naming a table only public has: %v, want the table's absence", err)
+		}
+		var strays int
+		if err := admin.QueryRow(ctx, `SELECT count(*) FROM `+public).Scan(&strays); err != nil || strays != 0 {
+			t.Errorf("public's table of that name holds %d rows (%v), want 0", strays, err)
+		}
 		// A search_path of the URL's own is kept: here the read model's
 		// table is the first schema's, whatever the store's schema.
 		third := second + "_x"
