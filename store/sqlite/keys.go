@@ -124,9 +124,11 @@ func (s *Store) truncateLog(ctx context.Context, again string) error {
 // b-tree left when it moved rows between pages may remain in the pages'
 // unused space, and the log holds the pages as they were until it is
 // checkpointed and truncated. So, in one write transaction, it copies
-// the states to a temporary table (in the connection's temporary
-// database, not in the file), empties the table, whose pages are freed
-// and zeroed, and copies them back; then it truncates the log as
+// the states to a scratch table in the same file (not to a temporary
+// table, which SQLite may keep in a file of its own, elsewhere), empties
+// the states table, whose pages are freed and zeroed, copies the states
+// back, and empties and drops the scratch table the same way; then it
+// truncates the log as
 // [Store.DeleteSubjectKey] does, with the same limits and the same
 // error when readers keep the log from being truncated. It takes time in
 // proportion to the states stored, and holds the writer while it runs.
@@ -136,10 +138,11 @@ func (s *Store) PurgeDeletedStates(ctx context.Context) error {
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{
-			`CREATE TEMP TABLE annals_view_states_purge AS SELECT view_name, state_key, data FROM main.annals_view_states`,
+			`CREATE TABLE main.annals_view_states_purge AS SELECT view_name, state_key, data FROM main.annals_view_states`,
 			`DELETE FROM main.annals_view_states`,
-			`INSERT INTO main.annals_view_states (view_name, state_key, data) SELECT view_name, state_key, data FROM temp.annals_view_states_purge`,
-			`DROP TABLE temp.annals_view_states_purge`,
+			`INSERT INTO main.annals_view_states (view_name, state_key, data) SELECT view_name, state_key, data FROM main.annals_view_states_purge`,
+			`DELETE FROM main.annals_view_states_purge`,
+			`DROP TABLE main.annals_view_states_purge`,
 		} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err

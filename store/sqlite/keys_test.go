@@ -237,6 +237,10 @@ func TestPurgeDeletedStatesLeavesNoCopy(t *testing.T) {
 		if err := s.PurgeDeletedStates(ctx); err != nil {
 			t.Fatal(err)
 		}
+		var scratch int
+		if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'annals_view_states_purge'`).Scan(&scratch); err != nil || scratch != 0 {
+			t.Fatalf("the purge left its scratch table (%d, %v)", scratch, err)
+		}
 		b := fileBytes(t, path)
 		for _, data := range gone {
 			if found, _ := chunksFound(b, data); found > 0 {
