@@ -427,6 +427,9 @@ func (r *DCBRunner[C, E, S]) decide(ctx context.Context, cmd C, q store.Query, e
 		if cfg.key != "" && (errors.Is(err, store.ErrDuplicateEvent) || errors.As(err, new(*store.ConflictError))) {
 			// The key's stream or event IDs are taken: the command was
 			// handled before, or the key was used for something else.
+			// The refusal is the key's answer, not a conflict with
+			// another writer: the command's observer does not count it.
+			uncountConflict(ctx, err)
 			res, _, kerr := r.alreadyDone(ctx, q, evolve, state, pos, cfg, true)
 			return res, 0, kerr
 		}

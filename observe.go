@@ -350,6 +350,15 @@ func countAppend(ctx context.Context, err error) {
 	}
 }
 
+// uncountConflict takes back the conflict that countAppend counted for
+// err, an append's refusal that turned out to be an answer rather than
+// another writer's: the stream of an idempotency key that exists.
+func uncountConflict(ctx context.Context, err error) {
+	if c, ok := ctx.Value(commandKey{}).(*commandCounts); ok && errors.Is(err, store.ErrConflict) {
+		c.conflicts.Add(-1)
+	}
+}
+
 // appendPart is the part of an append that holds the events of one of
 // the commands appended together: n events decided at version expected
 // by the command whose context is ctx.

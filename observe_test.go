@@ -302,6 +302,20 @@ func TestObserverSeesDCBCommandsReadsByQueryAndConditionalAppends(t *testing.T) 
 	same("the same command again", ends(rec.take()), []string{
 		`command seat/<id>: ok events=0 version=0 attempts=1 conflicts=0 position=1 duplicate`,
 	})
+	// A decider that decides again on a repeat finds the key's stream
+	// taken: the repeat is a duplicate, not a conflict.
+	again := seatDCB
+	again.Decide = func(c takeSeat, _ seats) ([]seatEvent, error) { return []seatEvent{seatTaken(c)}, nil }
+	repeat := annals.NewDCBRunner(s, again, seatCodec())
+	for range 2 {
+		if _, err := repeat.Handle(ctx, takeSeat{"e", "gus"}, annals.WithIdempotencyKey("req-2")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	same("a command that decides again, twice", ends(rec.take()), []string{
+		`command seat/<id>: ok events=1 version=0 attempts=1 conflicts=0 position=0`,
+		`command seat/<id>: ok events=0 version=0 attempts=1 conflicts=0 position=2 duplicate`,
+	})
 	for _, who := range []string{"bob", "cy"} {
 		if _, err := r.Handle(ctx, takeSeat{"a", who}); err != nil {
 			t.Fatal(err)
@@ -312,7 +326,7 @@ func TestObserverSeesDCBCommandsReadsByQueryAndConditionalAppends(t *testing.T) 
 		t.Fatalf("a seat of a full slot: %v, want it full", err)
 	}
 	same("a seat of a full slot", ends(rec.take()), []string{
-		`command : rejected events=0 version=0 attempts=1 conflicts=0 position=3`,
+		`command : rejected events=0 version=0 attempts=1 conflicts=0 position=4`,
 	})
 	// Someone else always takes a seat first: the command gives up.
 	racing := seatDCB
