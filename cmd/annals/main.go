@@ -38,6 +38,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/samber/lo"
+
 	"github.com/annals-dev/annals/internal/cliflags"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/postgres"
@@ -167,12 +169,22 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	c.stdout = out
 	err := c.runCommand(ctx, g, args)
 	c.stdout = stdout
-	if err != nil && g.json && !out.any && !errors.Is(err, flag.ErrHelp) {
+	if err != nil && (g.json || asksJSON(args)) && !out.any && !errors.Is(err, flag.ErrHelp) {
 		// A script reading stdout gets the failure as JSON too, bad
 		// usage included; the message goes to stderr as well.
 		_ = printJSON(stdout, map[string]string{"error": err.Error()})
 	}
 	return err
+}
+
+// asksJSON reports whether args hold -json before any "--": the flag
+// that a bad flag before it kept from being parsed.
+func asksJSON(args []string) bool {
+	before, _, _ := lo.Cut(args, []string{"--"})
+	return lo.ContainsBy(before, func(a string) bool {
+		name, value, set := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		return strings.HasPrefix(a, "-") && name == "json" && (!set || value == "true" || value == "1")
+	})
 }
 
 // runCommand parses args and runs the command they name.

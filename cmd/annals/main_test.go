@@ -361,11 +361,31 @@ func TestJSON(t *testing.T) {
 		{"", []string{"-json", "head"}, 2},
 		{url, []string{"-json", "nosuch"}, 2},
 		{url, []string{"stream", "-json", "-from", "-3", "dog-1"}, 2},
+		// -json after the bad flag that stopped the parse.
+		{url, []string{"stream", "-from", "x", "-json", "dog-1"}, 2},
+		{url, []string{"-bogus", "--json=true", "head"}, 2},
 	} {
 		r := tool(t, ctx, c.url, c.args...)
 		var failed struct{ Error string }
 		if r.status != c.want || json.Unmarshal([]byte(r.stdout), &failed) != nil || failed.Error == "" || !strings.Contains(r.stderr, failed.Error) {
 			t.Errorf("annals %v: %+v, want status %d, the error as JSON on stdout and on stderr", c.args, r, c.want)
+		}
+	}
+}
+
+func TestAsksJSON(t *testing.T) {
+	for args, want := range map[string]bool{
+		"head":                       false,
+		"-json head":                 true,
+		"head --json":                true,
+		"head -json=true":            true,
+		"head -json=false":           false,
+		"stream -- -json":            false,
+		"stream -from x -json dog-1": true,
+		"stream -jsonx dog-1":        false,
+	} {
+		if got := asksJSON(strings.Fields(args)); got != want {
+			t.Errorf("asksJSON(%s) = %v, want %v", args, got, want)
 		}
 	}
 }
