@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -355,4 +356,33 @@ func TestASubjectSeenAgainAfterBeingForgotten(t *testing.T) {
 	if _, err := r.Handle(ctx, "account-1", accountCmd{Amount: 10}); err != nil {
 		t.Fatalf("a command on the forgotten account after the subject came back: %v", err)
 	}
+}
+
+func TestPersonalField(t *testing.T) {
+	type contact struct {
+		Email string `annals:"personal"`
+	}
+	type hidden struct {
+		Note  string `json:"-" annals:"personal"`
+		email string `annals:"personal"`
+		Count int
+	}
+	for name, c := range map[string]struct {
+		typ  reflect.Type
+		want string
+	}{
+		"a field":             {reflect.TypeFor[contact](), "Email"},
+		"through a slice":     {reflect.TypeFor[struct{ Contacts []*contact }](), "Email"},
+		"through a map":       {reflect.TypeFor[map[string]contact](), "Email"},
+		"not written by JSON": {reflect.TypeFor[hidden](), ""},
+		"none":                {reflect.TypeFor[struct{ Count int }](), ""},
+		"not a struct":        {reflect.TypeFor[int](), ""},
+		"nil":                 {nil, ""},
+	} {
+		got := codec.PersonalField(c.typ)
+		if c.want == "" && got != "" || c.want != "" && !strings.HasSuffix(got, "."+c.want) {
+			t.Errorf("%s: PersonalField = %q, want %q", name, got, c.want)
+		}
+	}
+	_ = hidden{}.email
 }
