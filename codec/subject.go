@@ -124,7 +124,7 @@ func findPersonalFields(t reflect.Type) ([]string, error) {
 	for _, f := range reflect.VisibleFields(st) {
 		tag, tagged := f.Tag.Lookup(personalTag)
 		if !tagged {
-			if nested := nestedTag(f.Type, map[reflect.Type]bool{st: true}, false); nested != "" && !f.Anonymous {
+			if nested := nestedTag(f.Type, map[reflect.Type]bool{st: true}); nested != "" && !f.Anonymous {
 				return nil, fmt.Errorf("%v.%s: holds the field %s tagged %s:..., but only top-level fields can be personal; tag %s itself", st, f.Name, nested, personalTag, f.Name)
 			}
 			continue
@@ -154,9 +154,8 @@ func findPersonalFields(t reflect.Type) ([]string, error) {
 }
 
 // PersonalField returns the name of a field of t, or of a struct that t
-// holds (through pointers, slices, arrays and maps), that JSON writes and
-// that is tagged annals:"personal", as "Type.Field"; or "" when there is
-// none. What
+// holds (through pointers, slices, arrays and maps), that is tagged
+// annals:"personal", as "Type.Field"; or "" when there is none. What
 // keeps values of a type as plain JSON, with no subject's key to delete,
 // uses it to refuse personal data that [ForgetSubject] could not reach: a
 // process's states (annals.NewProcess), for one.
@@ -164,14 +163,12 @@ func PersonalField(t reflect.Type) string {
 	if t == nil {
 		return ""
 	}
-	return nestedTag(t, map[reflect.Type]bool{}, true)
+	return nestedTag(t, map[reflect.Type]bool{})
 }
 
 // nestedTag returns the name of a field inside t (a struct, or a pointer,
-// slice, array or map of one) that carries the personal tag, or "";
-// written leaves out the fields JSON does not write (unexported, or
-// tagged json:"-").
-func nestedTag(t reflect.Type, seen map[reflect.Type]bool, written bool) string {
+// slice, array or map of one) that carries the personal tag, or "".
+func nestedTag(t reflect.Type, seen map[reflect.Type]bool) string {
 	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
 		t = t.Elem()
 	}
@@ -181,13 +178,10 @@ func nestedTag(t reflect.Type, seen map[reflect.Type]bool, written bool) string 
 	seen[t] = true
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if written && (!f.IsExported() && !f.Anonymous || f.Tag.Get("json") == "-") {
-			continue
-		}
 		if _, tagged := f.Tag.Lookup(personalTag); tagged {
 			return t.String() + "." + f.Name
 		}
-		if n := nestedTag(f.Type, seen, written); n != "" {
+		if n := nestedTag(f.Type, seen); n != "" {
 			return n
 		}
 	}

@@ -371,13 +371,15 @@ func TestPersonalField(t *testing.T) {
 		typ  reflect.Type
 		want string
 	}{
-		"a field":             {reflect.TypeFor[contact](), "Email"},
-		"through a slice":     {reflect.TypeFor[struct{ Contacts []*contact }](), "Email"},
-		"through a map":       {reflect.TypeFor[map[string]contact](), "Email"},
-		"not written by JSON": {reflect.TypeFor[hidden](), ""},
-		"none":                {reflect.TypeFor[struct{ Count int }](), ""},
-		"not a struct":        {reflect.TypeFor[int](), ""},
-		"nil":                 {nil, ""},
+		"a field":         {reflect.TypeFor[contact](), "Email"},
+		"through a slice": {reflect.TypeFor[struct{ Contacts []*contact }](), "Email"},
+		"through a map":   {reflect.TypeFor[map[string]contact](), "Email"},
+		// A field JSON leaves out is found all the same: a type's own
+		// MarshalJSON may write it.
+		"unexported, or json:\"-\"": {reflect.TypeFor[hidden](), "Note"},
+		"none":                      {reflect.TypeFor[struct{ Count int }](), ""},
+		"not a struct":              {reflect.TypeFor[int](), ""},
+		"nil":                       {nil, ""},
 	} {
 		got := codec.PersonalField(c.typ)
 		if c.want == "" && got != "" || c.want != "" && !strings.HasSuffix(got, "."+c.want) {
