@@ -355,7 +355,10 @@ func countAppend(ctx context.Context, err error) {
 // another writer's: the stream of an idempotency key that exists.
 func uncountConflict(ctx context.Context, err error) {
 	if c, ok := ctx.Value(commandKey{}).(*commandCounts); ok && errors.Is(err, store.ErrConflict) {
-		c.conflicts.Add(-1)
+		// Not below 0: an append made while no observer was set (one
+		// removed during the command) counted nothing.
+		for n := c.conflicts.Load(); n > 0 && !c.conflicts.CompareAndSwap(n, n-1); n = c.conflicts.Load() {
+		}
 	}
 }
 

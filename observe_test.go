@@ -316,6 +316,24 @@ func TestObserverSeesDCBCommandsReadsByQueryAndConditionalAppends(t *testing.T) 
 		`command seat/<id>: ok events=1 version=0 attempts=1 conflicts=0 position=0`,
 		`command seat/<id>: ok events=0 version=0 attempts=1 conflicts=0 position=2 duplicate`,
 	})
+	// The same, with the observer removed while the repeat decides: its
+	// append was not counted, so nothing is taken back.
+	unobserved := again
+	unobserved.Decide = func(c takeSeat, st seats) ([]seatEvent, error) {
+		s.Observe(nil)
+		return again.Decide(c, st)
+	}
+	if _, err := repeat.Handle(ctx, takeSeat{"f", "hal"}, annals.WithIdempotencyKey("req-3")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := annals.NewDCBRunner(s, unobserved, seatCodec()).Handle(ctx, takeSeat{"f", "hal"}, annals.WithIdempotencyKey("req-3")); err != nil {
+		t.Fatal(err)
+	}
+	s.Observe(rec)
+	same("a repeat whose observer went while it decided", ends(rec.take()), []string{
+		`command seat/<id>: ok events=1 version=0 attempts=1 conflicts=0 position=0`,
+		`command seat/<id>: ok events=0 version=0 attempts=1 conflicts=0 position=3 duplicate`,
+	})
 	for _, who := range []string{"bob", "cy"} {
 		if _, err := r.Handle(ctx, takeSeat{"a", who}); err != nil {
 			t.Fatal(err)
@@ -326,7 +344,7 @@ func TestObserverSeesDCBCommandsReadsByQueryAndConditionalAppends(t *testing.T) 
 		t.Fatalf("a seat of a full slot: %v, want it full", err)
 	}
 	same("a seat of a full slot", ends(rec.take()), []string{
-		`command : rejected events=0 version=0 attempts=1 conflicts=0 position=4`,
+		`command : rejected events=0 version=0 attempts=1 conflicts=0 position=5`,
 	})
 	// Someone else always takes a seat first: the command gives up.
 	racing := seatDCB
