@@ -506,4 +506,15 @@ func TestACachedCommandWhoseCatchUpFailsSaysWhereAndThatNothingWasStored(t *test
 	if err == nil || !strings.Contains(err.Error(), `stream "c-1"`) || !strings.Contains(err.Error(), "the disk is gone") || !strings.Contains(err.Error(), "nothing was stored") {
 		t.Errorf("rejected command on a cached stream whose read fails: %v, want an error naming the stream, the read's failure and that nothing was stored", err)
 	}
+	// Another writer made the cache stale: the append at the cached
+	// version conflicts, and the read of what the cache lacks fails.
+	mem.fail.Store(false)
+	if _, err := annals.NewRunner(annals.New(mem), counter, counterCodec()).Handle(ctx, "c-1", increment{}); err != nil {
+		t.Fatal(err)
+	}
+	mem.fail.Store(true)
+	_, err = r.Handle(ctx, "c-1", increment{})
+	if err == nil || !strings.Contains(err.Error(), `stream "c-1"`) || !strings.Contains(err.Error(), "conflict") || !strings.Contains(err.Error(), "the disk is gone") || !strings.Contains(err.Error(), "nothing was stored") {
+		t.Errorf("command on a stale cached stream whose read fails: %v, want an error naming the stream, the conflict, the read's failure and that nothing was stored", err)
+	}
 }
