@@ -35,6 +35,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -177,14 +178,21 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	return err
 }
 
-// asksJSON reports whether args hold -json before any "--": the flag
-// that a bad flag before it kept from being parsed.
+// asksJSON reports whether args set -json before any "--", the last
+// setting winning: the flag that a bad flag before it kept from being
+// parsed.
 func asksJSON(args []string) bool {
 	before, _, _ := lo.Cut(args, []string{"--"})
-	return lo.ContainsBy(before, func(a string) bool {
+	json := false
+	for _, a := range before {
 		name, value, set := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		return strings.HasPrefix(a, "-") && name == "json" && (!set || value == "true" || value == "1")
-	})
+		if !strings.HasPrefix(a, "-") || name != "json" {
+			continue
+		}
+		on, err := strconv.ParseBool(value) // as the flag package reads it
+		json = !set || err == nil && on
+	}
+	return json
 }
 
 // runCommand parses args and runs the command they name.

@@ -383,6 +383,8 @@ func TestAsksJSON(t *testing.T) {
 		"stream -- -json":            false,
 		"stream -from x -json dog-1": true,
 		"stream -jsonx dog-1":        false,
+		"head -json=T":               true,
+		"head -json -json=false":     false,
 	} {
 		if got := asksJSON(strings.Fields(args)); got != want {
 			t.Errorf("asksJSON(%s) = %v, want %v", args, got, want)
