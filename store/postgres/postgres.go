@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/store"
 )
@@ -144,7 +145,8 @@ func WithPrefix(prefix string) Option {
 // stores in one database with other schemas share no read model either;
 // a table missing there is an error, never another schema's table. Set
 // search_path in the URL to reach more (search_path=events,public for
-// functions an extension installed in public). The pool has max([DefaultMinPoolConns], CPUs)
+// functions an extension installed in public); the URL's setting also
+// overrides a search_path set on the role or the database. The pool has max([DefaultMinPoolConns], CPUs)
 // connections unless the URL sets pool_max_conns. Options override URL
 // parameters. A malformed
 // URL, a schema or prefix given twice in it, or a schema or prefix
@@ -179,7 +181,8 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 			params[k] = v
 		}
 	}
-	if _, set := params[searchPathParam]; !set && c.schema != DefaultSchema && !setsSearchPath(params["options"]) {
+	set := lo.ContainsBy(lo.Keys(params), func(k string) bool { return strings.EqualFold(k, searchPathParam) })
+	if !set && c.schema != DefaultSchema && !setsSearchPath(params["options"]) {
 		params[searchPathParam] = pgx.Identifier{c.schema}.Sanitize()
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

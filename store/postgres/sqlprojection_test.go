@@ -342,5 +342,16 @@ func TestAReadModelsTablesAreItsStoresSchemas(t *testing.T) {
 		if err := s.Pool().QueryRow(ctx, `SHOW search_path`).Scan(&path); err != nil || path != first {
 			t.Errorf("search_path %q (%v), want the URL's %q", path, err, first)
 		}
+		// PostgreSQL reads a parameter's name in any case.
+		spelt, err := postgres.Open(ctx, withParams("schema", third, "Search_Path", first))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer spelt.Close()
+		for range 4 { // on several of the pool's connections
+			if err := spelt.Pool().QueryRow(ctx, `SHOW search_path`).Scan(&path); err != nil || path != first {
+				t.Errorf("search_path %q (%v), want the URL's Search_Path %q", path, err, first)
+			}
+		}
 	})
 }
