@@ -254,7 +254,7 @@ func (r *SagaRunner[S, E, C]) batch(ctx context.Context, from, head int64, recs 
 	done := len(recs)
 	var stopped error
 	for i, rec := range recs {
-		stopped = recovered(func() error { return r.handle(ctx, rec, states, &order) })
+		stopped = recovered(func() error { return r.handle(ctx, from, rec, states, &order) })
 		if panicked, ok := stopped.(*PanicError); ok {
 			stopped = consumerError(r.name, rec, panicked)
 		}
@@ -286,9 +286,10 @@ func (r *SagaRunner[S, E, C]) batch(ctx context.Context, from, head int64, recs 
 	return done, to, stopped == nil && len(recs) < r.cfg.batch, stopped
 }
 
-// handle reacts to one event: it dispatches the commands and, when all
-// went through, records the instance's next state in states.
-func (r *SagaRunner[S, E, C]) handle(ctx context.Context, rec store.Record, states map[string]S, order *[]string) error {
+// handle reacts to one event of the batch after the checkpoint from: it
+// dispatches the commands and, when all went through, records the
+// instance's next state in states.
+func (r *SagaRunner[S, E, C]) handle(ctx context.Context, from int64, rec store.Record, states map[string]S, order *[]string) error {
 	stop := func(err error) error {
 		return consumerError(r.name, rec, err)
 	}
@@ -307,6 +308,20 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, rec store.Record, stat
 	if !seen && r.stateful {
 		if st, err = loadState(ctx, r.store, r.name, k, r.asView()); err != nil {
 			return stop(err)
+		}
+		// The state must be the one committed with the checkpoint the
+		// batch follows: another instance that committed since (a
+		// replay beside the application, an instance that took the
+		// consumer up) saved a state that has seen events of this
+		// batch, and reacting to them again would send their commands
+		// under other events' keys. Its commit wins; this batch is
+		// lost, before anything is sent on that state.
+		at, err := r.store.Checkpoint(ctx, r.name)
+		if err != nil {
+			return stop(err)
+		}
+		if at != from {
+			return fmt.Errorf("saga %q: checkpoint is %d, expected %d (another instance moved it while the batch read the state of %q): %w", r.name, at, from, k, store.ErrConflict)
 		}
 	} else if !seen {
 		st = r.process.InitialState()

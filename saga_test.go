@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/saga"
 	"github.com/annals-dev/annals/store"
@@ -206,5 +207,119 @@ func TestDescribeCommandLooksThroughSumsAndKeys(t *testing.T) {
 		if name != c.name || !slices.Equal(keys, c.keys) {
 			t.Errorf("DescribeCommand(%T) = %q, %q; want %q, %q", c.cmd, name, keys, c.name, c.keys)
 		}
+	}
+}
+
+// The events of a process that ships an order on its last charge, and
+// sends a note for every note.
+type (
+	raceOrdered struct {
+		Order string
+		Items int
+	}
+	raceCharged struct{ Order string }
+	raceNoted   struct{ Order string }
+	raceShip    struct{ Order string }
+	raceShipped struct{ Order string }
+	raceState   struct{ Items, Charged int }
+)
+
+// Two instances of one process, one of them a batch behind (an operator's
+// replay beside the application): the instance whose batch began first
+// must not react to an event on a state that the other committed with
+// that event already counted. It did, and sent the order's shipment a
+// second time, under another event's idempotency key.
+func TestAProcessBatchDoesNotReactOnAStateCommittedPastIt(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	events := codec.NewJSON[any]().Register("Ordered", raceOrdered{}).Register("Charged", raceCharged{}).Register("Noted", raceNoted{})
+	ships := annals.NewRunner(s, decider.Decider[raceShip, raceShipped, int]{
+		Decide: func(c raceShip, _ int) ([]raceShipped, error) { return []raceShipped{{c.Order}}, nil },
+		Evolve: func(n int, _ raceShipped) int { return n + 1 },
+	}, codec.NewJSON[raceShipped]().Register("Shipped", raceShipped{}))
+	process := saga.Process[raceState, any, raceShip]{
+		React: func(st raceState, e any) []raceShip {
+			switch e := e.(type) {
+			case raceCharged:
+				if st.Charged+1 == st.Items {
+					return []raceShip{{e.Order}}
+				}
+			case raceNoted:
+				return []raceShip{{"note-" + e.Order}}
+			}
+			return nil
+		},
+		Evolve: func(st raceState, e any) raceState {
+			switch e := e.(type) {
+			case raceOrdered:
+				st.Items = e.Items
+			case raceCharged:
+				st.Charged++
+			}
+			return st
+		},
+	}
+	key := func(_ store.Record, e any) (string, bool) {
+		switch e := e.(type) {
+		case raceOrdered:
+			return e.Order, true
+		case raceCharged:
+			return e.Order, true
+		case raceNoted:
+			return e.Order, true
+		}
+		return "", false
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	dispatch := func(pause bool) annals.Dispatcher[raceShip] {
+		return func(ctx context.Context, c raceShip, cause annals.Cause) error {
+			if pause && c.Order == "note-x" {
+				close(entered)
+				<-release
+			}
+			_, err := ships.Handle(ctx, "ship-"+c.Order, c, cause.Options()...)
+			return err
+		}
+	}
+	first := annals.NewProcess(s, "ship", process, events, key, dispatch(true))
+	second := annals.NewProcess(s, "ship", process, events, key, dispatch(false), annals.WithConsumerOptions[raceShip](annals.WithBatchSize(2)))
+	put := func(stream string, e any) {
+		t.Helper()
+		ev, err := events.ToEvent(ctx, codec.Placement{StreamID: stream}, e, store.Metadata{})
+		if err == nil {
+			_, err = s.Append(ctx, stream, store.AnyVersion, []store.Event{ev})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("o1", raceOrdered{"o1", 2})
+	if _, err := second.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	put("x", raceNoted{"x"})
+	put("c1", raceCharged{"o1"})
+	put("c2", raceCharged{"o1"})
+	done := make(chan error, 1)
+	go func() { // its batch is 2..4, and it waits in the dispatch for 2
+		_, err := first.Step(ctx)
+		done <- err
+	}()
+	<-entered
+	if _, err := second.Step(ctx); err != nil { // 2 and 3, and o1's state with one charge
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-done; !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("the batch that began first: %v, want it lost to the other instance's commit", err)
+	}
+	for _, p := range []*annals.SagaRunner[raceState, any, raceShip]{second, first} {
+		if _, err := p.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shipped, _, err := ships.Load(ctx, "ship-o1")
+	if err != nil || shipped != 1 {
+		t.Fatalf("order o1 shipped %d times (%v), want once", shipped, err)
 	}
 }
