@@ -131,6 +131,9 @@ func (c *Client) readPage(ctx context.Context, after int64, limit int, types []s
 		if r.Position <= last {
 			return nil, fmt.Errorf("httplog: %s: record %d of the page after %d is at position %d, not after %d: the server broke the log's order: %w", c.base.Redacted(), i, after, r.Position, last, store.ErrCorrupt)
 		}
+		if missing := r.missing(); missing != "" {
+			return nil, fmt.Errorf("httplog: %s: record %d of the page after %d, at position %d, has no %s, which every record of a log has: the server is not an annals log handler, or its answer was changed on the way: %w", c.base.Redacted(), i, after, r.Position, missing, store.ErrCorrupt)
+		}
 		last = r.Position
 		recs[i] = store.Record(r)
 	}

@@ -48,6 +48,22 @@ type record struct {
 	Tags          []string       `json:"tags,omitempty"`
 }
 
+// missing names a field that every record of a log has and r lacks, or
+// is "".
+func (r record) missing() string {
+	switch {
+	case r.ID == uuid.Nil:
+		return "event ID"
+	case r.StreamID == "":
+		return "stream"
+	case r.Version < 1:
+		return "version"
+	case r.Type == "":
+		return "type"
+	}
+	return ""
+}
+
 // page is the answer to /log.
 type page struct {
 	Records []record `json:"records"`

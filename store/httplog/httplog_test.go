@@ -169,6 +169,12 @@ func (b brokenLog) Wait(context.Context, int64) error   { return b.err }
 // The store's errors cross the wire as the errors a caller branches on,
 // and an answer that is not the handler's, or not whole, is an error,
 // never an empty page.
+// whole is the JSON of a record at position that has every field a log's
+// record has.
+func whole(position int) string {
+	return fmt.Sprintf(`{"id":%q,"stream_id":"o-%d","version":1,"position":%d,"type":"Placed"}`, uuid.New(), position, position)
+}
+
 func TestClientTellsWhatFailed(t *testing.T) {
 	ctx := context.Background()
 	st := memory.New()
@@ -230,14 +236,21 @@ func TestClientTellsWhatFailed(t *testing.T) {
 		{"not a page", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{}`) }, `without a "records"`},
 		{"null", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `null`) }, `without a "records"`},
 		{"too many", func(w http.ResponseWriter, r *http.Request) {
-			fmt.Fprintf(w, `{"records":[%s]}`, strings.Join(lo.Times(101, func(i int) string { return fmt.Sprintf(`{"id":%q,"position":%d}`, uuid.New(), i+1) }), ","))
+			fmt.Fprintf(w, `{"records":[%s]}`, strings.Join(lo.Times(101, func(i int) string { return whole(i + 1) }), ","))
 		}, "broke the log's paging"},
 		{"out of order", func(w http.ResponseWriter, r *http.Request) {
-			fmt.Fprintf(w, `{"records":[{"id":%q,"position":5},{"id":%q,"position":5}]}`, uuid.New(), uuid.New())
+			fmt.Fprintf(w, `{"records":[%s,%s]}`, whole(5), whole(5))
 		}, "broke the log's order"},
 		{"not after", func(w http.ResponseWriter, r *http.Request) {
-			fmt.Fprintf(w, `{"records":[{"id":%q,"position":0}]}`, uuid.New())
+			fmt.Fprintf(w, `{"records":[%s]}`, whole(0))
 		}, "broke the log's order"},
+		{"empty records", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"records":[{"position":1}]}`) }, "has no event ID"},
+		{"no stream", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `{"records":[{"id":%q,"position":1,"version":1,"type":"Placed"}]}`, uuid.New())
+		}, "has no stream"},
+		{"no type", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `{"records":[{"id":%q,"stream_id":"o-1","position":1,"version":1}]}`, uuid.New())
+		}, "has no type"},
 	} {
 		srv := httptest.NewServer(tc.handler)
 		c, err := httplog.NewClient(srv.URL)
