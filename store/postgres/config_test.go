@@ -322,19 +322,28 @@ func TestURLParametersOfTheStoreAreGivenOnce(t *testing.T) {
 	}
 }
 
-// A search_path set in the connection's options, in any spelling
-// PostgreSQL accepts, is the URL's own, which Open keeps.
-func TestSetsSearchPath(t *testing.T) {
-	for options, want := range map[string]bool{
-		"":                             false,
-		"-c statement_timeout=5s":      false,
-		"-c search_path=events":        true,
-		"-c SEARCH_PATH=events,public": true,
-		"--search-path=events":         true,
-		"--search_path=events":         true,
+// A setting the URL gives, as a parameter in any case or in the
+// connection's options in any spelling PostgreSQL accepts, is the URL's
+// own, which Open keeps.
+func TestSetsParam(t *testing.T) {
+	for _, c := range []struct {
+		params map[string]string
+		name   string
+		want   bool
+	}{
+		{map[string]string{}, "search_path", false},
+		{map[string]string{"options": "-c statement_timeout=5s"}, "search_path", false},
+		{map[string]string{"options": "-c search_path=events"}, "search_path", true},
+		{map[string]string{"options": "-c SEARCH_PATH=events,public"}, "search_path", true},
+		{map[string]string{"options": "--search-path=events"}, "search_path", true},
+		{map[string]string{"search_path": "events"}, "search_path", true},
+		{map[string]string{"Search_Path": "events"}, "search_path", true},
+		{map[string]string{"Lock_Timeout": "30s"}, "lock_timeout", true},
+		{map[string]string{"options": "-c lock_timeout=30s"}, "lock_timeout", true},
+		{map[string]string{"application_name": "x"}, "lock_timeout", false},
 	} {
-		if got := postgres.SetsSearchPath(options); got != want {
-			t.Errorf("setsSearchPath(%q) = %v, want %v", options, got, want)
+		if got := postgres.SetsParam(c.params, c.name); got != c.want {
+			t.Errorf("setsParam(%v, %s) = %v, want %v", c.params, c.name, got, c.want)
 		}
 	}
 }

@@ -25,5 +25,5 @@ func SetSequenceBatch(s *Store, n int64) { s.batch = n }
 // of s hold, for tests that play a waiter.
 func WaitLockKey(s *Store) int64 { return s.n.waitLock }
 
-// SetsSearchPath exposes setsSearchPath to the external tests.
-var SetsSearchPath = setsSearchPath
+// SetsParam exposes setsParam to the external tests.
+var SetsParam = setsParam

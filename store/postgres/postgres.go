@@ -177,12 +177,11 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		applicationNameParam:          DefaultApplicationName,
 		jitParam:                      DefaultJIT,
 	} {
-		if _, set := params[k]; !set {
+		if !setsParam(params, k) {
 			params[k] = v
 		}
 	}
-	set := lo.ContainsBy(lo.Keys(params), func(k string) bool { return strings.EqualFold(k, searchPathParam) })
-	if !set && c.schema != DefaultSchema && !setsSearchPath(params["options"]) {
+	if c.schema != DefaultSchema && !setsParam(params, searchPathParam) {
 		params[searchPathParam] = pgx.Identifier{c.schema}.Sanitize()
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -320,10 +319,16 @@ func (s *Store) retry(ctx context.Context, read func() error) error {
 	return err
 }
 
-// setsSearchPath reports whether a connection's options (the startup
-// parameter "options", as -c name=value or --name=value) set
-// search_path, which PostgreSQL spells with a hyphen too, in any case.
-func setsSearchPath(options string) bool {
-	o := strings.ToLower(options)
-	return strings.Contains(o, "search_path") || strings.Contains(o, "search-path")
+// setsParam reports whether the URL's runtime parameters set the
+// PostgreSQL setting name (in snake case), as a parameter of its own or
+// in the parameter "options" (-c name=value or --name=value): the server
+// reads a setting's name in any case, and with hyphens for underscores,
+// and a second setting the store added would take the URL's place on
+// some connections and not on others.
+func setsParam(params map[string]string, name string) bool {
+	if lo.ContainsBy(lo.Keys(params), func(k string) bool { return strings.EqualFold(k, name) }) {
+		return true
+	}
+	o := strings.ToLower(params["options"])
+	return strings.Contains(o, name) || strings.Contains(o, strings.ReplaceAll(name, "_", "-"))
 }

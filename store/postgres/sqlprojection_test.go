@@ -342,15 +342,24 @@ func TestAReadModelsTablesAreItsStoresSchemas(t *testing.T) {
 		if err := s.Pool().QueryRow(ctx, `SHOW search_path`).Scan(&path); err != nil || path != first {
 			t.Errorf("search_path %q (%v), want the URL's %q", path, err, first)
 		}
-		// PostgreSQL reads a parameter's name in any case.
-		spelt, err := postgres.Open(ctx, withParams("schema", third, "Search_Path", first))
+		// PostgreSQL reads a parameter's name in any case: the store adds
+		// no second setting, which would take the URL's place on some of
+		// the pool's connections, each started with the two in random
+		// order. Eight connections held at once are eight startups.
+		spelt, err := postgres.Open(ctx, withParams("schema", third, "Search_Path", first, "Lock_Timeout", "31s"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer spelt.Close()
-		for range 4 { // on several of the pool's connections
-			if err := spelt.Pool().QueryRow(ctx, `SHOW search_path`).Scan(&path); err != nil || path != first {
-				t.Errorf("search_path %q (%v), want the URL's Search_Path %q", path, err, first)
+		for i := range 8 {
+			conn, err := spelt.Pool().Acquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Release()
+			var lock string
+			if err := conn.QueryRow(ctx, `SELECT current_setting('search_path'), current_setting('lock_timeout')`).Scan(&path, &lock); err != nil || path != first || lock != "31s" {
+				t.Errorf("connection %d: search_path %q, lock_timeout %q (%v); want the URL's %q and 31s", i, path, lock, err, first)
 			}
 		}
 	})
