@@ -166,15 +166,15 @@ func (b brokenLog) ReadLog(context.Context, store.LogQuery) ([]store.Record, err
 func (b brokenLog) Head(context.Context) (int64, error) { return 0, b.err }
 func (b brokenLog) Wait(context.Context, int64) error   { return b.err }
 
-// The store's errors cross the wire as the errors a caller branches on,
-// and an answer that is not the handler's, or not whole, is an error,
-// never an empty page.
 // whole is the JSON of a record at position that has every field a log's
 // record has.
 func whole(position int) string {
 	return fmt.Sprintf(`{"id":%q,"stream_id":"o-%d","version":1,"position":%d,"type":"Placed"}`, uuid.New(), position, position)
 }
 
+// The store's errors cross the wire as the errors a caller branches on,
+// and an answer that is not the handler's, or not whole, is an error,
+// never an empty page.
 func TestClientTellsWhatFailed(t *testing.T) {
 	ctx := context.Background()
 	st := memory.New()
@@ -248,6 +248,9 @@ func TestClientTellsWhatFailed(t *testing.T) {
 		{"no stream", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"records":[{"id":%q,"position":1,"version":1,"type":"Placed"}]}`, uuid.New())
 		}, "has no stream"},
+		{"no version", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `{"records":[{"id":%q,"stream_id":"o-1","position":1,"type":"Placed"}]}`, uuid.New())
+		}, "has no version"},
 		{"no type", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"records":[{"id":%q,"stream_id":"o-1","position":1,"version":1}]}`, uuid.New())
 		}, "has no type"},
