@@ -311,7 +311,7 @@ func TestScriptedRunTracesAndCounts(t *testing.T) {
 	})
 
 	got := b.collect(t)
-	for k, v := range map[string]float64{
+	wantMetrics(t, got, map[string]float64{
 		"annals.commands{annals.command.outcome=ok,annals.command.type=Deposit}":         2,
 		"annals.commands{annals.command.outcome=rejected,annals.command.type=Deposit}":   1,
 		"annals.commands{annals.command.outcome=conflict,annals.command.type=Deposit}":   1,
@@ -327,11 +327,7 @@ func TestScriptedRunTracesAndCounts(t *testing.T) {
 		"annals.consumer.lag{annals.consumer=balances}":      2,
 		"annals.consumer.position{annals.consumer=balances}": 3,
 		"annals.log.head{}": 5,
-	} {
-		if got[k] != v {
-			t.Errorf("%s = %v, want %v", k, got[k], v)
-		}
-	}
+	})
 	if t.Failed() {
 		t.Logf("metrics: %v", got)
 	}
@@ -418,17 +414,13 @@ func TestGaugesShowLagPositionAndStoppedConsumers(t *testing.T) {
 	}
 	time.Sleep(20 * time.Millisecond)
 	got := b.collect(t)
-	for k, v := range map[string]float64{
+	wantMetrics(t, got, map[string]float64{
 		"annals.log.head{}":                                  3,
 		"annals.consumer.lag{annals.consumer=balances}":      3,
 		"annals.consumer.position{annals.consumer=balances}": 0,
 		"annals.consumer.stopped{annals.consumer=balances}":  0,
 		"annals.consumer.lag{annals.consumer=picky}":         3,
-	} {
-		if got[k] != v {
-			t.Errorf("%s = %v, want %v", k, got[k], v)
-		}
-	}
+	})
 	if age := got["annals.consumer.lag.age{annals.consumer=balances}"]; age < 0.02 || age > 60 {
 		t.Errorf("lag age = %vs, want the age of the first deposit", age)
 	}
@@ -437,18 +429,14 @@ func TestGaugesShowLagPositionAndStoppedConsumers(t *testing.T) {
 		t.Fatal("Settle succeeded, want picky stopped")
 	}
 	got = b.collect(t)
-	for k, v := range map[string]float64{
+	wantMetrics(t, got, map[string]float64{
 		"annals.consumer.lag{annals.consumer=balances}":                            0,
 		"annals.consumer.lag.age{annals.consumer=balances}":                        0,
 		"annals.consumer.position{annals.consumer=balances}":                       3,
 		"annals.consumer.stopped{annals.consumer=picky}":                           1,
 		"annals.consumer.lag{annals.consumer=picky}":                               3,
 		"annals.consumer.batch.duration{annals.consumer=picky,error.type=stopped}": 1,
-	} {
-		if got[k] != v {
-			t.Errorf("%s = %v, want %v", k, got[k], v)
-		}
-	}
+	})
 	failing = false
 	if _, err := b.sys.Retry(ctx, "picky"); err != nil {
 		t.Fatal(err)
@@ -706,22 +694,28 @@ func TestDCBCommandsTraceCountAndLink(t *testing.T) {
 	}
 
 	got := b.collect(t)
-	for k, v := range map[string]float64{
+	wantMetrics(t, got, map[string]float64{
 		"annals.commands{annals.command.outcome=ok,annals.command.type=Claim}":       3,
 		"annals.commands{annals.command.outcome=rejected,annals.command.type=Claim}": 1,
 		"annals.commands{annals.command.outcome=conflict,annals.command.type=Claim}": 1,
 		// Two claims stored events; the racing one's two appends conflicted.
 		"db.client.operation.duration{db.operation.name=append,db.system.name=memory}":                     2,
 		"db.client.operation.duration{db.operation.name=append,db.system.name=memory,error.type=conflict}": 2,
-	} {
-		if got[k] != v {
-			t.Errorf("%s = %v, want %v", k, got[k], v)
-		}
-	}
+	})
 	if got["db.client.operation.duration{db.operation.name=read_query,db.system.name=memory}"] == 0 {
 		t.Errorf("no read by query was timed")
 	}
 	if t.Failed() {
 		t.Logf("metrics: %v", got)
+	}
+}
+
+// wantMetrics reports each metric of want whose value in got differs.
+func wantMetrics(t *testing.T, got, want map[string]float64) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
 	}
 }
