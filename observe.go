@@ -3,6 +3,7 @@ package annals
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"maps"
 	"slices"
@@ -98,7 +99,10 @@ type CommandEnd struct {
 	// 1, and one more for each conflict it caught up from. Conflicts is
 	// how many of its appends conflicted.
 	Attempts, Conflicts int
-	// Err is the error Handle returned.
+	// Err is the error Handle returned. When Handle panics instead of
+	// returning (Decide, Evolve or a codec panicked), the command still
+	// ends, before the panic goes on: its Outcome is [OutcomeUnknown]
+	// and its Err says that it panicked.
 	Err error
 }
 
@@ -211,7 +215,8 @@ const (
 	// OutcomeStoredWithError: stored, then something after the write failed
 	// ([ErrStored]), such as a consumer of a Sync system.
 	OutcomeStoredWithError
-	// OutcomeUnknown: the outcome is unknown ([store.ErrOutcomeUnknown]).
+	// OutcomeUnknown: the outcome is unknown ([store.ErrOutcomeUnknown]),
+	// or the command's Handle panicked instead of returning.
 	OutcomeUnknown
 	// OutcomeFailed: any other error; nothing was stored.
 	OutcomeFailed
@@ -276,6 +281,10 @@ func (s *Store) observing() Observer {
 	return nil
 }
 
+// errHandlePanicked is the error a command ends with, under an
+// observer, when its Handle panics instead of returning.
+var errHandlePanicked = fmt.Errorf("the command's Handle panicked instead of returning (see the panic for what happened): %w", store.ErrOutcomeUnknown)
+
 // commandKey marks the context of an observed command with its counts
 // of appends and conflicts.
 type commandKey struct{}
@@ -289,7 +298,18 @@ type commandCounts struct{ appends, conflicts atomic.Int64 }
 func observeCommand[R any](ctx context.Context, o Observer, start CommandStart, handle func(context.Context) (R, error), result func(R, *CommandEnd)) (R, error) {
 	counts := new(commandCounts)
 	ctx = o.StartCommand(context.WithValue(ctx, commandKey{}, counts), start)
+	returned := false
+	defer func() {
+		if !returned {
+			// Handle panics (Decide or Evolve did, say): the command
+			// still ends, so that a span is not left open. Nothing is
+			// recovered, so the panic goes on with its own stack.
+			conflicts := int(counts.conflicts.Load())
+			o.EndCommand(ctx, CommandEnd{CommandStart: start, Outcome: OutcomeUnknown, Attempts: conflicts + 1, Conflicts: conflicts, Err: errHandlePanicked})
+		}
+	}()
 	res, err := handle(ctx)
+	returned = true
 	end := CommandEnd{CommandStart: start, Outcome: OutcomeOf(err), Conflicts: int(counts.conflicts.Load()), Err: err}
 	result(res, &end)
 	end.Attempts = end.Conflicts + 1

@@ -446,3 +446,61 @@ func TestOutcomeOf(t *testing.T) {
 		}
 	}
 }
+
+// ends keeps the ends of the commands it observes, beside a recorder.
+type ends struct {
+	recorder
+	mu   sync.Mutex
+	ends []annals.CommandEnd
+}
+
+func (e *ends) EndCommand(ctx context.Context, c annals.CommandEnd) {
+	e.mu.Lock()
+	e.ends = append(e.ends, c)
+	e.mu.Unlock()
+	e.recorder.EndCommand(ctx, c)
+}
+
+// A command whose Decide panics still ends under an observer, so that no
+// span is left open, and the panic goes on to the caller with its own
+// value, on a stream and on a DCB query alike.
+func TestAnObservedCommandThatPanicsStillEnds(t *testing.T) {
+	ctx := context.Background()
+	boom := errors.New("Decide cannot take this")
+	panicky := counter
+	panicky.Decide = func(increment, int) ([]incremented, error) { panic(boom) }
+	seatsPanic := seatDCB
+	seatsPanic.Decide = func(takeSeat, seats) ([]seatEvent, error) { panic(boom) }
+	for name, handle := range map[string]func(*annals.Store){
+		"stream": func(s *annals.Store) {
+			_, _ = annals.NewRunner(s, panicky, counterCodec()).Handle(ctx, "c-1", increment{})
+		},
+		"dcb": func(s *annals.Store) {
+			_, _ = annals.NewDCBRunner(s, seatsPanic, seatCodec()).Handle(ctx, takeSeat{"a", "ada"})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := annals.New(memory.New())
+			obs := &ends{}
+			s.Observe(obs)
+			func() {
+				defer func() {
+					if v := recover(); v != boom {
+						t.Errorf("Handle panicked with %v; want Decide's own value", v)
+					}
+				}()
+				handle(s)
+			}()
+			if len(obs.ends) != 1 {
+				t.Fatalf("the command ended %d times; want once\n%s", len(obs.ends), strings.Join(obs.take(), "\n"))
+			}
+			end := obs.ends[0]
+			if end.Outcome != annals.OutcomeUnknown || annals.OutcomeOf(end.Err) != annals.OutcomeUnknown || !strings.Contains(end.Err.Error(), "panicked") || end.Attempts != 1 {
+				t.Fatalf("the command ended as %v, attempts %d, err %v; want outcome_unknown after one attempt, saying it panicked", end.Outcome, end.Attempts, end.Err)
+			}
+			if lines := obs.take(); !strings.HasPrefix(lines[len(lines)-1], "command ") {
+				t.Fatalf("the command's end is not the last thing observed:\n%s", strings.Join(lines, "\n"))
+			}
+		})
+	}
+}

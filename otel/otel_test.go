@@ -719,3 +719,28 @@ func wantMetrics(t *testing.T, got, want map[string]float64) {
 		}
 	}
 }
+
+// A command whose Decide panics ends its span, marked as an error, before
+// the panic goes on: an open span would never be exported.
+func TestACommandThatPanicsEndsItsSpan(t *testing.T) {
+	b := newBank(t, annals.New(memory.New()), annals.Sync)
+	panicky := account
+	panicky.Decide = func(command, int) ([]event, error) { panic("Decide cannot take this") }
+	r := annals.NewRunner(b.store, panicky, events())
+	func() {
+		defer func() {
+			if v := recover(); v != "Decide cannot take this" {
+				t.Errorf("Handle panicked with %v; want Decide's own value", v)
+			}
+		}()
+		_, _ = r.Handle(context.Background(), "acc-1", Deposit{Amount: 5})
+	}()
+	spans := b.ended("handle Deposit")
+	if len(spans) != 1 {
+		t.Fatalf("%d handle spans ended; want 1", len(spans))
+	}
+	has(t, spans[0], map[string]string{"annals.command.outcome": "outcome_unknown"})
+	if st := spans[0].Status(); st.Code != codes.Error || !strings.Contains(st.Description, "panicked") {
+		t.Errorf("the span's status is %v %q; want an error saying the command panicked", st.Code, st.Description)
+	}
+}
