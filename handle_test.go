@@ -7,6 +7,7 @@ import (
 	"iter"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -227,5 +228,76 @@ func TestStreamIDsNoStoreHoldsAreRefused(t *testing.T) {
 				t.Errorf("%s: loading stream %.8q: %v, want store.ErrInvalid", name, id, err)
 			}
 		}
+	}
+}
+
+// WaitQuiet on an Async system waits for a read model's migrations, not
+// only for its checkpoint: on a new store, whose empty log a projection
+// is caught up with from the start, a query after WaitQuiet must find the
+// read model's table. With no Run to migrate it, WaitQuiet's deadline
+// error names the read model whose migrations have not run.
+func TestWaitQuietWaitsForAReadModelsMigrations(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lite, err := sqlite.Open(ctx, sqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := annals.New(lite)
+	defer s.Close()
+	slowMigration := func(ctx context.Context, tx *sql.Tx) error {
+		time.Sleep(100 * time.Millisecond) // the Run has not got this far when WaitQuiet is called
+		_, err := tx.ExecContext(ctx, `CREATE TABLE counts (stream TEXT PRIMARY KEY, last INTEGER NOT NULL)`)
+		return err
+	}
+	handle := func(context.Context, *sql.Tx, annals.Envelope[incremented]) error { return nil }
+	sys := must(annals.NewSystem(s, annals.Async))
+	if err := sys.Add(must(annals.NewProjection(s, "counts", counterCodec(), handle, annals.WithSchema(slowMigration)))); err != nil {
+		t.Fatal(err)
+	}
+
+	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	err = sys.WaitQuiet(short) // no Run yet
+	stop()
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), `counts`) || !strings.Contains(err.Error(), "migrations") {
+		t.Fatalf("WaitQuiet with nothing running = %v; want its deadline, naming the read model whose migrations have not run", err)
+	}
+
+	runCtx, stopRun := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sys.Run(runCtx) }()
+	defer func() { stopRun(); <-done }()
+	if err := sys.WaitQuiet(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db := must(annals.ReadDB[*sql.DB](s))
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM counts`).Scan(&n); err != nil {
+		t.Fatalf("the read model's table after WaitQuiet: %v", err)
+	}
+}
+
+// A Sync system's WaitQuiet does not wait for migrations that only its
+// first settle runs: on a new store it returns at once.
+func TestSyncWaitQuietDoesNotWaitForMigrations(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	lite, err := sqlite.Open(ctx, sqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := annals.New(lite)
+	defer s.Close()
+	migration := func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE counts (stream TEXT PRIMARY KEY)`)
+		return err
+	}
+	handle := func(context.Context, *sql.Tx, annals.Envelope[incremented]) error { return nil }
+	sys := must(annals.NewSystem(s, annals.Sync))
+	if err := sys.Add(must(annals.NewProjection(s, "counts", counterCodec(), handle, annals.WithSchema(migration)))); err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.WaitQuiet(ctx); err != nil {
+		t.Fatalf("WaitQuiet on a new Sync system: %v; want nil at once", err)
 	}
 }

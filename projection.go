@@ -440,6 +440,24 @@ func (p *Projection[T]) migrate(ctx context.Context) error {
 	}
 }
 
+// schemaReady reports whether the read model's schema has had every
+// migration this program knows, run by this instance or another: a
+// [System.WaitQuiet] that returned before them would let a query find no
+// table on a new store, whose empty log a projection is caught up with
+// from the start.
+func (p *Projection[T]) schemaReady(ctx context.Context) (bool, error) {
+	if len(p.migrations) == 0 || p.migrated.Load() {
+		return true, nil
+	}
+	at, err := p.store.Checkpoint(ctx, SchemaConsumer(p.name))
+	if err != nil {
+		return false, fmt.Errorf("projection %q: read the schema version: %w", p.name, err)
+	}
+	// A schema newer than the program's is not waited for: the
+	// projection's Run says what is wrong with it.
+	return at >= int64(len(p.migrations)), nil
+}
+
 // Name returns the projection's name.
 func (p *Projection[T]) Name() string { return p.name }
 

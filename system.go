@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -615,7 +616,8 @@ func (sys *System) headReader() func(context.Context, Consumer) (int64, error) {
 }
 
 // quiet reports whether every consumer's checkpoint has reached the head
-// of its log, and no head moved while the checkpoints were read. A saga
+// of its log, and no head moved while the checkpoints were read, and
+// every read model's migrations have run. A saga
 // appends the commands it dispatches before it moves its checkpoint past
 // the event that caused them, so an append that the first head missed,
 // by a consumer whose checkpoint then looked caught up, shows in the
@@ -625,6 +627,11 @@ func (sys *System) quiet(ctx context.Context) (bool, error) {
 	first, again := sys.headReader(), sys.headReader()
 	heads := make([]int64, len(consumers))
 	for i, c := range consumers {
+		if sys.mode == Async { // a Sync system migrates on its first settle
+			if ready, err := schemaReady(ctx, c); err != nil || !ready {
+				return false, err
+			}
+		}
 		head, err := first(ctx, c)
 		if err != nil {
 			return false, err
@@ -644,8 +651,24 @@ func (sys *System) quiet(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
+// schemaReady reports whether c's read model has had its migrations
+// ([WithSchema]); a consumer without any has.
+func schemaReady(ctx context.Context, c Consumer) (bool, error) {
+	m, ok := c.(interface {
+		schemaReady(context.Context) (bool, error)
+	})
+	if !ok {
+		return true, nil
+	}
+	return m.schemaReady(ctx)
+}
+
 // WaitQuiet blocks until every consumer's checkpoint has reached the head
-// of the log and the head has stopped moving. It returns at once, with
+// of the log and the head has stopped moving, and, on an Async system,
+// every read model's migrations ([WithSchema]) have run, so that its
+// tables exist even on a new store whose empty log its projection has
+// nothing to catch up with (a Sync system runs them on its first
+// settle). It returns at once, with
 // their errors, when consumers have stopped, since they will not catch up
 // by themselves; and when ctx ends first, it says which consumers were
 // behind and where. A consumer whose Run fails otherwise, before or
@@ -682,19 +705,30 @@ func (sys *System) behind(ctx context.Context, err error) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
 	status, _ := sys.Status(rctx) // what it could read
-	var lagging, idle []string
-	sys.mu.Lock()
+	var lagging, unmigrated []string
 	for _, s := range status {
 		if s.Lag > 0 {
 			lagging = append(lagging, fmt.Sprintf("%s at %d of %d", s.Name, s.Checkpoint, s.Head))
-			if sys.mode == Async && !sys.running[s.Name] {
+		}
+	}
+	for _, c := range sys.snapshot() {
+		if ready, rerr := schemaReady(rctx, c); sys.mode == Async && rerr == nil && !ready {
+			lagging = append(lagging, c.Name()+" before its read model's migrations")
+			unmigrated = append(unmigrated, c.Name())
+		}
+	}
+	if len(lagging) == 0 {
+		return err
+	}
+	var idle []string
+	if sys.mode == Async {
+		sys.mu.Lock()
+		for _, s := range status {
+			if (s.Lag > 0 || slices.Contains(unmigrated, s.Name)) && !sys.running[s.Name] {
 				idle = append(idle, s.Name)
 			}
 		}
-	}
-	sys.mu.Unlock()
-	if len(lagging) == 0 {
-		return err
+		sys.mu.Unlock()
 	}
 	hint := ""
 	if len(idle) > 0 {
