@@ -78,7 +78,7 @@ func newPrinter(c *cli, g *globals, s store.Store) (recordPrinter, error) {
 
 func logFlags(fs *flag.FlagSet) runFunc {
 	after := fs.Int64("after", 0, "read after this position")
-	limit := fs.Int("limit", 100, "at most this many records (0: all; with -follow: stop after this many)")
+	limit := fs.Int("limit", 100, "at most this many records (0: all); with -follow, all unless given: stop after this many")
 	var types typesFlag
 	fs.Var(&types, "type", "only records of `TYPE` (repeatable)")
 	follow := fs.Bool("follow", false, "wait for new records")
@@ -88,6 +88,9 @@ func logFlags(fs *flag.FlagSet) runFunc {
 		}
 		if *limit < 0 || *after < 0 {
 			return fmt.Errorf("log: -after and -limit must not be negative: %w", errUsage)
+		}
+		if *follow && !flagSet(fs, "limit") {
+			*limit = 0 // follow as tail -f does, until interrupted
 		}
 		return withStore(ctx, g, func(s store.Store) error {
 			p, err := newPrinter(c, g, s)
@@ -411,4 +414,11 @@ func ago(d time.Duration) string {
 		return "now"
 	}
 	return d.Round(time.Second).String() + " ago"
+}
+
+// flagSet reports whether the command line gave the flag named name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

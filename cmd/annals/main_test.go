@@ -6,10 +6,13 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,6 +195,71 @@ func TestFollowWaitsForNewEvents(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("follow did not see the new event")
+	}
+}
+
+// watched is an output a test can wait on while the tool writes to it.
+type watched struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	seen chan struct{} // closed when the output holds want
+	want string
+}
+
+func (w *watched) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if w.seen != nil && strings.Contains(w.buf.String(), w.want) {
+		close(w.seen)
+		w.seen = nil
+	}
+	return n, err
+}
+
+// -follow without -limit follows as tail -f does: past the 100 records
+// that -limit's default stops a plain read at, and on to new events.
+func TestFollowWithoutALimitGoesOn(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url, s := fixture(t)
+	many := make([]store.Event, 150)
+	for i := range many {
+		many[i] = store.Event{Type: "TrickAdded", Data: []byte(`{"trick":"sit"}`)}
+	}
+	if _, err := s.Append(ctx, "dog-2", store.NoStream, many); err != nil {
+		t.Fatal(err)
+	}
+	head, err := s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &watched{seen: make(chan struct{}), want: fmt.Sprintf("\n%d\tlate@1\t", head+1)}
+	c := &cli{stdout: out, stderr: io.Discard, getenv: func(k string) string { return map[string]string{store.EnvVar: url}[k] }}
+	following, stop := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	go func() { done <- c.main(following, []string{"log", "-follow"}) }()
+	select {
+	case status := <-done:
+		t.Fatalf("log -follow ended by itself (status %d) after\n%s", status, out.buf.String())
+	case <-time.After(100 * time.Millisecond):
+	}
+	if _, err := s.Append(ctx, "late", store.NoStream, []store.Event{{Type: "Late", Data: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-out.seen:
+	case status := <-done:
+		t.Fatalf("log -follow ended (status %d) before the new event", status)
+	case <-ctx.Done():
+		t.Fatal("log -follow did not print the new event")
+	}
+	stop()
+	<-done
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	if n := strings.Count(out.buf.String(), "\n"); int64(n) != head+1 {
+		t.Fatalf("log -follow printed %d records; want all %d and the new one", n, head)
 	}
 }
 
