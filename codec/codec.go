@@ -178,7 +178,7 @@ func (c *JSON[E]) RegisterVersion(name string, version int, sample E) *JSON[E] {
 // registeredAs says, for the error of a type t that is not registered,
 // that its pointer, or the type it points to, is registered under a
 // name: a sample registered as &Event{} where Decide returns Event{}, or
-// the other way round.
+// the other way round; otherwise, for a struct, how to register it.
 func (c *JSON[E]) registeredAs(t reflect.Type) string {
 	if t == nil {
 		return ""
@@ -190,7 +190,10 @@ func (c *JSON[E]) registeredAs(t reflect.Type) string {
 	if jt, ok := c.byType[other]; ok {
 		return fmt.Sprintf(" (%v is, as %q: register a sample of the type the decider returns, %v, or return %v)", other, jt.name, t, other)
 	}
-	return ""
+	if t.Kind() != reflect.Struct || t.Name() == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (register it under its stored name, as in .Register(%q, %v{}), on the codec that the runner or consumer is given)", t.Name(), t)
 }
 
 // Err returns the first registration that was refused, an error matching

@@ -1037,7 +1037,8 @@ type booked struct{ Room string }
 
 // An event whose pointer is registered, where its value is encoded (or
 // the other way round), is refused saying which of the two is registered,
-// under which name.
+// under which name; an event of a type not registered at all, saying how
+// to register it.
 func TestEncodeSaysWhenThePointerIsRegistered(t *testing.T) {
 	byPointer := codec.NewJSON[any]().Register("Booked", &booked{})
 	if _, _, _, err := byPointer.Encode(booked{Room: "1"}); !errors.Is(err, codec.ErrUnknownEventType) || !strings.Contains(err.Error(), `*codec_test.booked is, as "Booked"`) {
@@ -1047,7 +1048,7 @@ func TestEncodeSaysWhenThePointerIsRegistered(t *testing.T) {
 	if _, _, _, err := byValue.Encode(&booked{Room: "1"}); !errors.Is(err, codec.ErrUnknownEventType) || !strings.Contains(err.Error(), `codec_test.booked is, as "Booked"`) {
 		t.Errorf("a pointer whose value is registered: %v, want ErrUnknownEventType naming the value's registration", err)
 	}
-	if _, _, _, err := byValue.Encode(partlyHidden{}); err == nil || strings.Contains(err.Error(), " is, as ") {
-		t.Errorf("a type unrelated to any registered one: %v, want ErrUnknownEventType alone", err)
+	if _, _, _, err := byValue.Encode(partlyHidden{}); !errors.Is(err, codec.ErrUnknownEventType) || strings.Contains(err.Error(), " is, as ") || !strings.Contains(err.Error(), `.Register("partlyHidden", codec_test.partlyHidden{})`) {
+		t.Errorf("a type unrelated to any registered one: %v, want ErrUnknownEventType saying how to register it", err)
 	}
 }
