@@ -47,3 +47,11 @@ func SetSettleWarnAfter(d time.Duration) time.Duration {
 	settleWarnAfter = d
 	return old
 }
+
+// SetLeaseWaitLogAfter sets how long a consumer waits for its lease
+// before it logs that it waits, and returns the setting it replaced.
+func SetLeaseWaitLogAfter(d time.Duration) time.Duration {
+	old := leaseWaitLogAfter
+	leaseWaitLogAfter = d
+	return old
+}

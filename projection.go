@@ -742,7 +742,13 @@ func (p *Projection[T]) Run(ctx context.Context) error {
 // checkpoint, and repeats; under the consumer's lease when asked.
 func follow(ctx context.Context, s *Store, name string, cfg consumerConfig, step func(context.Context) (int, int64, error)) error {
 	if s.locker != nil && cfg.lease {
+		// A lease held by an instance that crashed is free only once it
+		// expires: say why nothing happens meanwhile.
+		waiting := time.AfterFunc(leaseWaitLogAfter, func() {
+			slog.Info("annals: consumer waits for its lease, which another instance holds; one that crashed holds it until it expires ('annals consumers' shows its holder and expiry)", "consumer", name, "store", s.name)
+		})
 		l, err := s.locker.Lock(ctx, LeaseName(name))
+		waiting.Stop()
 		if err != nil {
 			return fmt.Errorf("consumer %q: take the lease: %w", name, err)
 		}
@@ -787,6 +793,10 @@ func follow(ctx context.Context, s *Store, name string, cfg consumerConfig, step
 		}
 	}
 }
+
+// leaseWaitLogAfter is how long a consumer's Run waits for its lease
+// before it logs that it waits.
+var leaseWaitLogAfter = 2 * time.Second
 
 // LeaseName is the name of the lease that a consumer's Run holds.
 func LeaseName(consumer string) string { return "consumer:" + consumer }

@@ -847,3 +847,50 @@ func TestSyncRetryStepsAStoppedConsumerOnce(t *testing.T) {
 		t.Fatalf("the saga after a retry that failed: %+v, %v; want it stopped", stopped, err)
 	}
 }
+
+// A consumer whose lease another instance holds (one that crashed holds
+// it until it expires) logs that it waits, once, rather than nothing; and
+// takes the lease when it is given up.
+func TestAConsumerWaitingForItsLeaseSaysSo(t *testing.T) {
+	defer annals.SetLeaseWaitLogAfter(annals.SetLeaseWaitLogAfter(20 * time.Millisecond))
+	var logged syncBuffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := annals.New(memory.New())
+	held, err := s.Lock(ctx, annals.LeaseName("tally"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := newTally(s)
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "a-1", 2)
+	running, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- tl.Run(running) }()
+	defer func() { stop(); <-done }()
+	for !strings.Contains(logged.String(), "waits for its lease") {
+		if ctx.Err() != nil {
+			t.Fatalf("nothing logged while the consumer waited; the log holds %q", logged.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if line := logged.String(); !strings.Contains(line, "consumer=tally") || !strings.Contains(line, "annals consumers") {
+		t.Fatalf("the log says %q; want the consumer named and where to see the lease's holder", line)
+	}
+	if err := held.Release(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if v, _ := tl.Get(ctx, "a-1"); v.Count == 2 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the consumer did not take the lease once it was given up")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := strings.Count(logged.String(), "waits for its lease"); n != 1 {
+		t.Fatalf("logged the wait %d times; want once", n)
+	}
+}
