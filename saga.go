@@ -246,20 +246,34 @@ func (r *SagaRunner[S, E, C]) advance(ctx context.Context) (int, int64, bool, er
 	return n, to, caughtUp, err
 }
 
+// keyedEvent is an event of a batch that a process instance reacts to.
+type keyedEvent[E any] struct {
+	at    int // the index of its record in the batch
+	rec   store.Record
+	key   string
+	event E
+}
+
 // batch handles recs, the batch after the checkpoint from, and commits
-// the process states with the checkpoint.
+// the process states with the checkpoint. Its records are decoded first,
+// then the states of the instances they meet are loaded together, then
+// the events are handled in order; the first that fails, at any of these
+// steps, stops the batch there, with the events before it committed.
 func (r *SagaRunner[S, E, C]) batch(ctx context.Context, from, head int64, recs []store.Record) (int, int64, bool, error) {
+	events, done, stopped := r.decode(ctx, recs)
+	stored, err := r.load(ctx, from, events)
+	if err != nil {
+		events, done, stopped = nil, events[0].at, err
+	}
 	states := map[string]S{}
 	var order []string
-	done := len(recs)
-	var stopped error
-	for i, rec := range recs {
-		stopped = recovered(func() error { return r.handle(ctx, from, rec, states, &order) })
-		if panicked, ok := stopped.(*PanicError); ok {
-			stopped = consumerError(r.name, rec, panicked)
+	for _, ev := range events {
+		err := recovered(func() error { return r.handle(ctx, ev, stored, states, &order) })
+		if panicked, ok := err.(*PanicError); ok {
+			err = consumerError(r.name, ev.rec, panicked)
 		}
-		if stopped != nil {
-			done = i
+		if err != nil {
+			done, stopped = ev.at, err
 			break
 		}
 	}
@@ -286,49 +300,87 @@ func (r *SagaRunner[S, E, C]) batch(ctx context.Context, from, head int64, recs 
 	return done, to, stopped == nil && len(recs) < r.cfg.batch, stopped
 }
 
-// handle reacts to one event of the batch after the checkpoint from: it
-// dispatches the commands and, when all went through, records the
-// instance's next state in states.
-func (r *SagaRunner[S, E, C]) handle(ctx context.Context, from int64, rec store.Record, states map[string]S, order *[]string) error {
-	stop := func(err error) error {
-		return consumerError(r.name, rec, err)
-	}
-	e, err := r.mapper.FromRecord(ctx, rec)
-	if errors.Is(err, codec.ErrUnknownEventType) {
-		return nil
-	}
-	if err != nil {
-		return stop(err)
-	}
-	k, ok := r.key(rec, e)
-	if !ok {
-		return nil
-	}
-	st, seen := states[k]
-	if !seen && r.stateful {
-		if st, err = loadState(ctx, r.store, r.name, k, r.asView()); err != nil {
-			return stop(err)
+// decode maps recs to the events the process reacts to, skipping those
+// of types the mapper does not know and those no instance cares about.
+// It stops at the first record that fails and returns the events before
+// it, its index (len(recs) when none failed) and its error.
+func (r *SagaRunner[S, E, C]) decode(ctx context.Context, recs []store.Record) ([]keyedEvent[E], int, error) {
+	var events []keyedEvent[E]
+	for i, rec := range recs {
+		ev := keyedEvent[E]{at: i, rec: rec}
+		var ok bool
+		err := recovered(func() (err error) {
+			if ev.event, err = r.mapper.FromRecord(ctx, rec); err == nil {
+				ev.key, ok = r.key(rec, ev.event)
+			}
+			return err
+		})
+		if errors.Is(err, codec.ErrUnknownEventType) {
+			continue
 		}
-		// The state must be the one committed with the checkpoint the
-		// batch follows: another instance that committed since (a
-		// replay beside the application, an instance that took the
-		// consumer up) saved a state that has seen events of this
-		// batch, and reacting to them again would send their commands
-		// under other events' keys. Its commit wins; this batch is
-		// lost, before anything is sent on that state.
-		at, err := r.store.Checkpoint(ctx, r.name)
 		if err != nil {
-			return stop(err)
+			return events, i, consumerError(r.name, rec, err)
 		}
-		if at != from {
-			return fmt.Errorf("saga %q: checkpoint is %d, expected %d (another instance moved it while the batch read the state of %q): %w", r.name, at, from, k, store.ErrConflict)
+		if ok {
+			events = append(events, ev)
 		}
-	} else if !seen {
-		st = r.process.InitialState()
 	}
-	commands, next := r.process.Step(st, e)
+	return events, len(recs), nil
+}
+
+// load returns the committed states of the instances that events meet,
+// read in one round trip where the store can, and then reads the
+// checkpoint once. A stateless saga reads neither.
+//
+// The states must be the ones committed with the checkpoint the batch
+// follows: another instance that committed since (a replay beside the
+// application, an instance that took the consumer up) saved states that
+// have seen events of this batch, and reacting to them again would send
+// their commands under other events' keys. Its commit wins; this batch is
+// lost, before anything is sent. Every state is read before the
+// checkpoint, so a checkpoint still at from once they are read says that
+// none of them came from a later commit.
+func (r *SagaRunner[S, E, C]) load(ctx context.Context, from int64, events []keyedEvent[E]) (map[string][]byte, error) {
+	if !r.stateful || len(events) == 0 {
+		return nil, nil
+	}
+	keys := lo.Uniq(lo.Map(events, func(ev keyedEvent[E], _ int) string { return ev.key }))
+	stored, err := r.store.LoadStates(ctx, r.name, keys)
+	if err != nil {
+		return nil, consumerError(r.name, events[0].rec, fmt.Errorf("load the states of %d instances: %w", len(keys), err))
+	}
+	at, err := r.store.Checkpoint(ctx, r.name)
+	if err != nil {
+		return nil, consumerError(r.name, events[0].rec, err)
+	}
+	if at != from {
+		return nil, fmt.Errorf("saga %q: checkpoint is %d, expected %d (another instance moved it while the batch read the states of its %d instances): %w", r.name, at, from, len(keys), store.ErrConflict)
+	}
+	return stored, nil
+}
+
+// handle reacts to one event of the batch: it dispatches the commands and,
+// when all went through, records the instance's next state in states. An
+// instance the batch has not met yet starts from its stored state, if it
+// has one.
+func (r *SagaRunner[S, E, C]) handle(ctx context.Context, ev keyedEvent[E], stored map[string][]byte, states map[string]S, order *[]string) error {
+	stop := func(err error) error {
+		return consumerError(r.name, ev.rec, err)
+	}
+	k := ev.key
+	st, seen := states[k]
+	if !seen {
+		st = r.process.InitialState()
+		if data, ok := stored[k]; ok {
+			var err error
+			if st, err = decodeState[S](r.name, k, data); err != nil {
+				return stop(err)
+			}
+		}
+	}
+	commands, next := r.process.Step(st, ev.event)
 	for i, c := range commands {
-		cause := Cause{Saga: r.name, Event: rec, Instance: k, Index: i}
+		cause := Cause{Saga: r.name, Event: ev.rec, Instance: k, Index: i}
 		err := r.dispatchMarked(ctx, c, &cause)
 		if err != nil && errors.Is(err, ErrRejected) {
 			err = r.onRejected(ctx, c, cause, err)

@@ -3,8 +3,11 @@ package annals_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/annals-dev/annals"
@@ -224,14 +227,38 @@ type (
 	raceState   struct{ Items, Charged int }
 )
 
+// pausedLog calls pause once, after the first page of the log it reads.
+type pausedLog struct {
+	*memory.Store
+	once  sync.Once
+	pause func()
+}
+
+func (s *pausedLog) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
+	recs, err := s.Store.ReadLog(ctx, q)
+	s.once.Do(s.pause)
+	return recs, err
+}
+
 // Two instances of one process, one of them a batch behind (an operator's
 // replay beside the application): the instance whose batch began first
 // must not react to an event on a state that the other committed with
 // that event already counted. It did, and sent the order's shipment a
-// second time, under another event's idempotency key.
+// second time, under another event's idempotency key. The other commits
+// either after the first read its batch and before it read the states
+// (it is lost when it reads them, having sent nothing), or while it
+// dispatches (it reacts on the states it read with its batch, and is
+// lost when it commits).
 func TestAProcessBatchDoesNotReactOnAStateCommittedPastIt(t *testing.T) {
+	for during, name := range map[string]string{"read": "the other commits before the states are read", "dispatch": "the other commits during a dispatch"} {
+		t.Run(name, func(t *testing.T) { processRace(t, during) })
+	}
+}
+
+func processRace(t *testing.T, during string) {
 	ctx := context.Background()
-	s := annals.New(memory.New())
+	adapter := memory.New()
+	s := annals.New(adapter)
 	events := codec.NewJSON[any]().Register("Ordered", raceOrdered{}).Register("Charged", raceCharged{}).Register("Noted", raceNoted{})
 	ships := annals.NewRunner(s, decider.Decider[raceShip, raceShipped, int]{
 		Decide: func(c raceShip, _ int) ([]raceShipped, error) { return []raceShipped{{c.Order}}, nil },
@@ -271,17 +298,28 @@ func TestAProcessBatchDoesNotReactOnAStateCommittedPastIt(t *testing.T) {
 		return "", false
 	}
 	entered, release := make(chan struct{}), make(chan struct{})
-	dispatch := func(pause bool) annals.Dispatcher[raceShip] {
+	pause := func() {
+		close(entered)
+		<-release
+	}
+	var firstSent atomic.Int64
+	dispatch := func(first bool) annals.Dispatcher[raceShip] {
 		return func(ctx context.Context, c raceShip, cause annals.Cause) error {
-			if pause && c.Order == "note-x" {
-				close(entered)
-				<-release
+			if first {
+				firstSent.Add(1)
+				if during == "dispatch" && c.Order == "note-x" {
+					pause()
+				}
 			}
 			_, err := ships.Handle(ctx, "ship-"+c.Order, c, cause.Options()...)
 			return err
 		}
 	}
-	first := annals.NewProcess(s, "ship", process, events, key, dispatch(true))
+	firstStore := s
+	if during == "read" {
+		firstStore = annals.New(&pausedLog{Store: adapter, pause: pause})
+	}
+	first := annals.NewProcess(firstStore, "ship", process, events, key, dispatch(true))
 	second := annals.NewProcess(s, "ship", process, events, key, dispatch(false), annals.WithConsumerOptions[raceShip](annals.WithBatchSize(2)))
 	put := func(stream string, e any) {
 		t.Helper()
@@ -301,7 +339,7 @@ func TestAProcessBatchDoesNotReactOnAStateCommittedPastIt(t *testing.T) {
 	put("c1", raceCharged{"o1"})
 	put("c2", raceCharged{"o1"})
 	done := make(chan error, 1)
-	go func() { // its batch is 2..4, and it waits in the dispatch for 2
+	go func() { // its batch is 2..4, and it waits after reading it, or in the dispatch for 2
 		_, err := first.Step(ctx)
 		done <- err
 	}()
@@ -310,10 +348,14 @@ func TestAProcessBatchDoesNotReactOnAStateCommittedPastIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(release)
-	// Lost when it read the state, not only when it committed after
-	// sending on it.
-	if err := <-done; !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), `read the state of "o1"`) {
-		t.Fatalf("the batch that began first: %v, want it lost to the other instance's commit when it read o1's state", err)
+	err := <-done
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("the batch that began first: %v, want it lost to the other instance's commit", err)
+	}
+	// Lost when it read the states, having sent nothing on them, not only
+	// when it committed.
+	if during == "read" && (!strings.Contains(err.Error(), "while the batch read the states") || firstSent.Load() != 0) {
+		t.Fatalf("the batch that began first sent %d commands and then: %v; want it lost when it read the states, having sent none", firstSent.Load(), err)
 	}
 	for _, p := range []*annals.SagaRunner[raceState, any, raceShip]{second, first} {
 		if _, err := p.CatchUp(ctx); err != nil {
@@ -323,5 +365,191 @@ func TestAProcessBatchDoesNotReactOnAStateCommittedPastIt(t *testing.T) {
 	shipped, _, err := ships.Load(ctx, "ship-o1")
 	if err != nil || shipped != 1 {
 		t.Fatalf("order o1 shipped %d times (%v), want once", shipped, err)
+	}
+}
+
+// countingStates counts the reads of states and checkpoints its adapter
+// is asked for, and keeps the keys of the last batch load.
+type countingStates struct {
+	*memory.Store
+	loadState, loadStates, checkpoints atomic.Int64
+	keys                               []string
+}
+
+func (s *countingStates) LoadState(ctx context.Context, view, key string) ([]byte, bool, error) {
+	s.loadState.Add(1)
+	return s.Store.LoadState(ctx, view, key)
+}
+
+func (s *countingStates) LoadStates(ctx context.Context, view string, keys []string) (map[string][]byte, error) {
+	s.loadStates.Add(1)
+	s.keys = slices.Clone(keys)
+	return s.Store.LoadStates(ctx, view, keys)
+}
+
+func (s *countingStates) Checkpoint(ctx context.Context, consumer string) (int64, error) {
+	s.checkpoints.Add(1)
+	return s.Store.Checkpoint(ctx, consumer)
+}
+
+func (s *countingStates) reset() {
+	s.loadState.Store(0)
+	s.loadStates.Store(0)
+	s.checkpoints.Store(0)
+}
+
+// countingProcess counts each instance's events, and sends a command for
+// each.
+var countingProcess = saga.Process[int, incremented, bump]{
+	Evolve: func(n int, _ incremented) int { return n + 1 },
+	React:  func(int, incremented) []bump { return []bump{{}} },
+}
+
+// A process's batch of events on many instances reads their states in
+// one round trip, and the checkpoint once after them: it read each state,
+// then the checkpoint again, two round trips per instance on PostgreSQL.
+// A stateless saga reads neither.
+func TestAProcessBatchLoadsItsStatesAtOnce(t *testing.T) {
+	ctx := context.Background()
+	const n = 50
+	adapter := &countingStates{Store: memory.New()}
+	s := annals.New(adapter)
+	r := annals.NewRunner(s, counter, counterCodec())
+	streams := make([]string, n)
+	for i := range streams {
+		streams[i] = fmt.Sprintf("a-%d", i)
+	}
+	appendEach := func() {
+		for _, stream := range streams {
+			appendN(t, r, stream, 1)
+		}
+	}
+	var sent atomic.Int64
+	dispatch := func(context.Context, bump, annals.Cause) error { sent.Add(1); return nil }
+	p := annals.NewProcess(s, "counts", countingProcess, counterCodec(), byStream, dispatch)
+	for round := 1; round <= 2; round++ { // new instances, then stored ones
+		appendEach()
+		adapter.reset()
+		if done, err := p.Step(ctx); err != nil || done != n {
+			t.Fatalf("round %d: the step handled %d events, %v; want %d", round, done, err, n)
+		}
+		if got := [3]int64{adapter.loadStates.Load(), adapter.loadState.Load(), adapter.checkpoints.Load()}; got != [3]int64{1, 0, 2} {
+			t.Fatalf("round %d: %d batch loads, %d single loads and %d checkpoint reads; want 1, 0 and 2 (the batch's start, then the check after the loads)", round, got[0], got[1], got[2])
+		}
+		if !slices.Equal(adapter.keys, streams) {
+			t.Fatalf("round %d: the batch load asked for %q, want each instance once, in order", round, adapter.keys)
+		}
+		for _, stream := range []string{streams[0], streams[n-1]} {
+			if got, err := p.State(ctx, stream); err != nil || got != round {
+				t.Fatalf("round %d: state of %s = %d, %v; want %d", round, stream, got, err, round)
+			}
+		}
+	}
+
+	// On an adapter that loads states one by one, the handle loads each,
+	// and the checkpoint is still read once.
+	oneByOne := annals.New(struct {
+		store.Store
+		store.StateStore
+	}{adapter, adapter})
+	appendEach()
+	adapter.reset()
+	if done, err := annals.NewProcess(oneByOne, "counts", countingProcess, counterCodec(), byStream, dispatch).Step(ctx); err != nil || done != n {
+		t.Fatalf("one by one: the step handled %d events, %v; want %d", done, err, n)
+	}
+	if got := [3]int64{adapter.loadStates.Load(), adapter.loadState.Load(), adapter.checkpoints.Load()}; got != [3]int64{0, n, 2} {
+		t.Fatalf("one by one: %d batch loads, %d single loads and %d checkpoint reads; want 0, %d and 2", got[0], got[1], got[2], n)
+	}
+	if got, err := p.State(ctx, streams[n-1]); err != nil || got != 3 {
+		t.Fatalf("one by one: state of %s = %d, %v; want 3", streams[n-1], got, err)
+	}
+
+	stateless := annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), func(context.Context, bump, annals.Cause) error { return nil })
+	adapter.reset()
+	if done, err := stateless.Step(ctx); err != nil || done != 3*n {
+		t.Fatalf("the saga's step handled %d events, %v; want %d", done, err, 3*n)
+	}
+	if sent.Load() != 3*n {
+		t.Fatalf("the process sent %d commands, want %d", sent.Load(), 3*n)
+	}
+	if got := [3]int64{adapter.loadStates.Load(), adapter.loadState.Load(), adapter.checkpoints.Load()}; got != [3]int64{0, 0, 1} {
+		t.Fatalf("a stateless saga made %d batch loads, %d single loads and %d checkpoint reads; want only the batch's start", got[0], got[1], got[2])
+	}
+}
+
+// A record that cannot be mapped (its payload does not decode, or the key
+// function panics) stops a process's batch at that record: the events
+// before it are handled, their states committed with the checkpoint
+// before it, and only their instances' states are read.
+func TestAProcessStopsAtARecordItCannotMap(t *testing.T) {
+	for name, bad := range map[string]store.Event{
+		"payload":      {Type: "Incremented", Data: []byte("not JSON")},
+		"key function": {Type: "Incremented", Data: []byte(`{"To":1}`)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			adapter := &countingStates{Store: memory.New()}
+			s := annals.New(adapter)
+			r := annals.NewRunner(s, counter, counterCodec())
+			for i := range 7 {
+				appendN(t, r, fmt.Sprintf("a-%d", i), 1)
+			}
+			if _, err := s.Append(ctx, "bad", store.NoStream, []store.Event{bad}); err != nil {
+				t.Fatal(err)
+			}
+			appendN(t, r, "a-8", 1)
+			key := func(rec store.Record, e incremented) (string, bool) {
+				if rec.StreamID == "bad" {
+					panic("no key for this one")
+				}
+				return byStream(rec, e)
+			}
+			var sent atomic.Int64
+			p := annals.NewProcess(s, "counts", countingProcess, counterCodec(), key, func(context.Context, bump, annals.Cause) error { sent.Add(1); return nil })
+			done, err := p.Step(ctx)
+			var stopped *annals.ConsumerError
+			if done != 7 || !errors.As(err, &stopped) || stopped.Position != 8 || stopped.StreamID != "bad" {
+				t.Fatalf("the step handled %d events and returned %v; want 7, and a ConsumerError at position 8", done, err)
+			}
+			var panicked *annals.PanicError
+			if name == "key function" && !errors.As(err, &panicked) {
+				t.Fatalf("the key function's panic is not a PanicError: %v", err)
+			}
+			if pos, err := p.Position(ctx); err != nil || pos != 7 || sent.Load() != 7 {
+				t.Fatalf("checkpoint %d (%v) after %d commands sent; want 7 and 7", pos, err, sent.Load())
+			}
+			if got, _ := p.State(ctx, "a-6"); got != 1 {
+				t.Fatalf("state of a-6 = %d, want 1, committed", got)
+			}
+			if len(adapter.keys) != 7 || slices.Contains(adapter.keys, "a-8") {
+				t.Fatalf("the batch load asked for %q, want only the 7 instances before the record that stopped it", adapter.keys)
+			}
+		})
+	}
+}
+
+// A stored state that does not decode stops a process's batch at the
+// first event of its instance, as when states were read one by one: the
+// events before it are handled and committed.
+func TestAProcessStopsAtTheFirstEventOfAStateItCannotDecode(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	r := annals.NewRunner(s, counter, counterCodec())
+	for i := range 7 {
+		appendN(t, r, fmt.Sprintf("a-%d", i), 1)
+	}
+	if err := s.Commit(ctx, "counts", 0, 0, func(tx store.StateTx) error {
+		return tx.SaveState(ctx, "counts", "a-3", []byte("not JSON"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p := annals.NewProcess(s, "counts", countingProcess, counterCodec(), byStream, func(context.Context, bump, annals.Cause) error { return nil })
+	done, err := p.Step(ctx)
+	var stopped *annals.ConsumerError
+	if done != 3 || !errors.As(err, &stopped) || stopped.StreamID != "a-3" || !strings.Contains(err.Error(), "decode the stored state") {
+		t.Fatalf("the step handled %d events and returned %v; want 3, and a ConsumerError at a-3's event", done, err)
+	}
+	if pos, err := p.Position(ctx); err != nil || pos != 3 {
+		t.Fatalf("checkpoint %d, %v; want 3", pos, err)
 	}
 }

@@ -34,6 +34,7 @@ type Store struct {
 	adapter store.Store
 	name    string // what the messages call the store: the URL scheme or the adapter's type
 	states  store.StateStore
+	batch   store.StateBatchStore // nil when the adapter loads states one by one
 	snaps   snapshot.Store
 	keys    store.KeyStore
 	locker  store.Locker
@@ -52,12 +53,12 @@ type Store struct {
 
 // The handle is each of the interfaces that consumers of a store take.
 var (
-	_ store.Store      = (*Store)(nil)
-	_ store.StateStore = (*Store)(nil)
-	_ snapshot.Store   = (*Store)(nil)
-	_ store.KeyStore   = (*Store)(nil)
-	_ store.Locker     = (*Store)(nil)
-	_ store.DCB        = (*Store)(nil)
+	_ store.Store           = (*Store)(nil)
+	_ store.StateBatchStore = (*Store)(nil)
+	_ snapshot.Store        = (*Store)(nil)
+	_ store.KeyStore        = (*Store)(nil)
+	_ store.Locker          = (*Store)(nil)
+	_ store.DCB             = (*Store)(nil)
 )
 
 // Open opens the store a URL names, with the adapter registered for its
@@ -118,6 +119,7 @@ func New(adapter store.Store) *Store {
 	}
 	s := &Store{adapter: adapter, name: reflect.TypeOf(adapter).String(), done: make(chan struct{})}
 	s.states, _ = adapter.(store.StateStore)
+	s.batch, _ = adapter.(store.StateBatchStore)
 	s.snaps, _ = adapter.(snapshot.Store)
 	s.keys, _ = adapter.(store.KeyStore)
 	s.locker, _ = adapter.(store.Locker)
@@ -252,6 +254,29 @@ func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, 
 		return nil, false, s.unsupported("view states", "store.StateStore")
 	}
 	return s.states.LoadState(ctx, view, key)
+}
+
+// LoadStates returns the committed states of the keys of a view that
+// have one: in one round trip when the adapter is a
+// [store.StateBatchStore], and one per key when it is not.
+func (s *Store) LoadStates(ctx context.Context, view string, keys []string) (map[string][]byte, error) {
+	if s.states == nil {
+		return nil, s.unsupported("view states", "store.StateStore")
+	}
+	if s.batch != nil {
+		return s.batch.LoadStates(ctx, view, keys)
+	}
+	out := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		data, ok, err := s.states.LoadState(ctx, view, k)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[k] = data
+		}
+	}
+	return out, nil
 }
 
 // SaveSnapshot stores a snapshot; see [snapshot.Store].

@@ -39,6 +39,7 @@ func ConsumerContract(t *testing.T, open func(t *testing.T) ConsumerStore) {
 		{"CheckpointComparedAndSet", consumerCompareAndSet},
 		{"RacingCommitsLoseNoUpdate", consumerRacingCommits},
 		{"TransactionReadsItsOwnWrites", consumerOwnWrites},
+		{"BatchLoadOutsideATransaction", consumerLoadStates},
 		{"ResetToRebuild", consumerReset},
 		{"InvalidInput", consumerInvalid},
 		{"Leases", consumerLeases},
@@ -283,6 +284,63 @@ func consumerOwnWrites(t *testing.T, s ConsumerStore) {
 	}
 	if got, _ := mustState(t, s, "w", "a"); string(got) != "other view" {
 		t.Errorf("clearing view v changed view w: %q", got)
+	}
+}
+
+// consumerLoadStates checks a store that loads many states at once
+// outside a transaction ([store.StateBatchStore]): it reads the committed
+// states of the keys that have one, and nothing a transaction has not
+// committed.
+func consumerLoadStates(t *testing.T, s ConsumerStore) {
+	batch, ok := s.(store.StateBatchStore)
+	if !ok {
+		t.Skip("the store loads states one by one")
+	}
+	ctx := context.Background()
+	if err := s.Commit(ctx, "c", 0, 1, func(tx store.StateTx) error {
+		for k, v := range map[string]string{"a": "state a", "b": "state b", "empty": ""} {
+			if err := tx.SaveState(ctx, "v", k, []byte(v)); err != nil {
+				return err
+			}
+		}
+		return tx.SaveState(ctx, "w", "c", []byte("other view"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"a", "b", "empty", "c", "new", "missing"}
+	err := s.Commit(ctx, "c", 1, 2, func(tx store.StateTx) error {
+		if err := tx.SaveState(ctx, "v", "new", []byte("unsaved")); err != nil {
+			return err
+		}
+		got, err := batch.LoadStates(ctx, "v", keys)
+		if err != nil {
+			return err
+		}
+		if _, ok := got["new"]; ok {
+			t.Errorf("LoadStates outside the transaction found a state it has not committed: %q", got)
+		}
+		return errors.New("roll back")
+	})
+	if err == nil {
+		t.Fatal("a commit whose function failed succeeded")
+	}
+	got, err := batch.LoadStates(ctx, "v", keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || string(got["a"]) != "state a" || string(got["b"]) != "state b" || got["empty"] == nil || len(got["empty"]) != 0 {
+		t.Errorf("LoadStates = %q, want a, b and empty (an empty, non-nil state) as committed, and nothing of view w", got)
+	}
+	if got, err := batch.LoadStates(ctx, "v", nil); err != nil || len(got) != 0 {
+		t.Errorf("LoadStates of no keys = %q, %v; want nothing", got, err)
+	}
+	for _, bad := range []struct {
+		view string
+		keys []string
+	}{{"", []string{"a"}}, {"v", []string{"a", "nul\x00"}}} {
+		if _, err := batch.LoadStates(ctx, bad.view, bad.keys); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("LoadStates(%q, %q) = %v, want ErrInvalid", bad.view, bad.keys, err)
+		}
 	}
 }
 

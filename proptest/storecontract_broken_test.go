@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -90,6 +91,16 @@ func (s reissuedIDs) Append(ctx context.Context, id string, expected int64, even
 	return v, err
 }
 
+// nullEmpties loads many states as a driver might that reads an empty
+// value as NULL: an empty state is missing.
+type nullEmpties struct{ *memory.Store }
+
+func (s nullEmpties) LoadStates(ctx context.Context, view string, keys []string) (map[string][]byte, error) {
+	out, err := s.Store.LoadStates(ctx, view, keys)
+	maps.DeleteFunc(out, func(_ string, data []byte) bool { return len(data) == 0 })
+	return out, err
+}
+
 type laxCommit struct{ *memory.Store }
 
 // Commit moves the checkpoint without comparing it: two instances of a
@@ -148,6 +159,7 @@ var brokenStores = map[string]struct {
 	consumer bool   // run ConsumerContract rather than StoreContract
 }{
 	"lax-commit":           {func() store.Store { return laxCommit{memory.New()} }, "CheckpointComparedAndSet", true},
+	"null-empties":         {func() store.Store { return nullEmpties{memory.New()} }, "BatchLoadOutsideATransaction", true},
 	"shared-lease":         {func() store.Store { return sharedLease{memory.New()} }, "Leases", true},
 	"lossy-log":            {func() store.Store { return lossyLog{memory.New()} }, "ConcurrentWritersTailingReader", false},
 	"piecemeal":            {func() store.Store { return piecemeal{memory.New()} }, "FailedBatchWritesNothing", false},

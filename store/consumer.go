@@ -57,6 +57,16 @@ type StateStore interface {
 	LoadState(ctx context.Context, view, key string) ([]byte, bool, error)
 }
 
+// A StateBatchStore is a [StateStore] that loads many committed states of
+// a view in one round trip, outside any transaction. A process loads the
+// states of the instances a batch of events meets with it, when its
+// store is one; adapters whose reads are remote implement it.
+type StateBatchStore interface {
+	StateStore
+	// LoadStates returns the committed states of the keys that have one.
+	LoadStates(ctx context.Context, view string, keys []string) (map[string][]byte, error)
+}
+
 // A Locker grants exclusive leases by name among the processes that share
 // a store, so that only one instance of a projection or saga works at a
 // time and another takes over when it dies. Correctness never depends on

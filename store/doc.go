@@ -46,7 +46,8 @@
 //
 //   - [StateStore]: view states committed with a consumer's checkpoint,
 //     compared and set, through a [Committer] of [StateTx] ([StateBatchTx]
-//     loads many at once), for view projections and sagas;
+//     loads many at once in a transaction, [StateBatchStore] outside
+//     one), for view projections and sagas;
 //   - [Locker]: named leases ([Lease]), so that one instance of a consumer
 //     works at a time;
 //   - [KeyStore]: a [SubjectKey] per data subject, for personal data;

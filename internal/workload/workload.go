@@ -14,6 +14,7 @@ import (
 
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/saga"
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/view"
@@ -296,6 +297,44 @@ func CatchUpView(ctx context.Context, s *annals.Store, perStream int) func() err
 			return err
 		}
 		return CheckAccount(a, want)
+	}
+}
+
+// CatchUpProcess returns the library side of a process's catch-up over a
+// log of events events: a saga.Process that keeps a state per instance in
+// s, each event going to the instance of its position modulo Page, so
+// that every page of the log meets as many instances as it has events,
+// each with a state stored by the page before. It sends no command:
+// what it measures is what a batch of a process costs besides its
+// dispatches, reading its instances' states and committing them with the
+// checkpoint. Each run starts again from the start of the log.
+func CatchUpProcess(ctx context.Context, s *annals.Store, events int) func() error {
+	const name = "process"
+	process := saga.Process[Total, Event, struct{}]{
+		Evolve: func(t Total, e Event) Total { t.Add(e); return t },
+		React:  func(Total, Event) []struct{} { return nil },
+	}
+	instance := func(r store.Record, _ Event) (string, bool) {
+		return "instance-" + strconv.FormatInt(r.Position%Page, 10), true
+	}
+	p := annals.NewProcess(s, name, process, Codec(), instance, func(context.Context, struct{}, annals.Cause) error { return nil })
+	want := (events-1)/Page + 1 // the events of instance-1: positions 1, Page+1, …
+	return func() error {
+		at, err := p.Position(ctx)
+		if err != nil {
+			return err
+		}
+		if err := s.Commit(ctx, name, at, 0, func(tx store.StateTx) error { return tx.DeleteStates(ctx, name) }); err != nil {
+			return err
+		}
+		if _, err := p.CatchUp(ctx); err != nil {
+			return err
+		}
+		t, err := p.State(ctx, "instance-1")
+		if err == nil && t.Events != want {
+			err = fmt.Errorf("instance-1 counted %d events, want %d", t.Events, want)
+		}
+		return err
 	}
 }
 

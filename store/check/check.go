@@ -178,6 +178,20 @@ func State(view, key string) error {
 	return validName("view key", key)
 }
 
+// States checks the arguments of a load of many states: a view name and
+// keys, each as [State] checks them.
+func States(view string, keys []string) error {
+	if err := State(view, ""); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := State(view, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Commit checks the arguments of [store.Committer.Commit] and returns an
 // error matching [store.ErrInvalid] that says what is wrong.
 func Commit(consumer string, from, to int64) error {

@@ -11,9 +11,9 @@ import (
 )
 
 var (
-	_ store.StateBatchTx = (*stateTx)(nil)
-	_ store.StateStore   = (*Store)(nil)
-	_ store.Locker       = (*Store)(nil)
+	_ store.StateBatchTx    = (*stateTx)(nil)
+	_ store.StateBatchStore = (*Store)(nil)
+	_ store.Locker          = (*Store)(nil)
 )
 
 // consumers holds what the store keeps for consumers of the log besides
@@ -94,6 +94,25 @@ func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, 
 	defer s.mu.RUnlock()
 	data, ok := s.consumers.states[view][key]
 	return clone(data), ok, nil
+}
+
+// LoadStates implements [store.StateBatchStore].
+func (s *Store) LoadStates(ctx context.Context, view string, keys []string) (map[string][]byte, error) {
+	if err := check.States(view, keys); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		if data, ok := s.consumers.states[view][k]; ok {
+			out[k] = clone(data)
+		}
+	}
+	return out, nil
 }
 
 // stateTx stages writes until Commit applies them all at once.

@@ -14,8 +14,8 @@ import (
 )
 
 var (
-	_ store.StateBatchTx = (*stateTx)(nil)
-	_ store.StateStore   = (*Store)(nil)
+	_ store.StateBatchTx    = (*stateTx)(nil)
+	_ store.StateBatchStore = (*Store)(nil)
 )
 
 // rollbackTimeout bounds the ROLLBACK of a consumer's transaction that
@@ -172,6 +172,46 @@ func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, 
 	return stateResult(view, key, data, err)
 }
 
+// LoadStates implements [store.StateBatchStore]: it reads the committed
+// states of keys in one query.
+func (s *Store) LoadStates(ctx context.Context, view string, keys []string) (map[string][]byte, error) {
+	if err := check.States(view, keys); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	err := s.retry(ctx, func() error {
+		rows, err := s.pool.Query(ctx, s.sql.loadStates, view, keys)
+		if err == nil {
+			err = scanStates(rows, out)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load states of view %q: %w", view, err)
+	}
+	return out, nil
+}
+
+// scanStates reads rows of keys and states into out.
+func scanStates(rows pgx.Rows, out map[string][]byte) error {
+	var key string
+	var data []byte
+	_, err := pgx.ForEachRow(rows, []any{&key, &data}, func() error {
+		if data == nil {
+			data = []byte{}
+		}
+		out[key] = data // a new slice each row
+		return nil
+	})
+	return err
+}
+
 func stateResult(view, key string, data []byte, err error) ([]byte, bool, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
@@ -209,15 +249,12 @@ func (t *stateTx) LoadState(ctx context.Context, view, key string) ([]byte, bool
 // LoadStates implements [store.StateBatchTx]: the keys the batch has not
 // written are read in one query.
 func (t *stateTx) LoadStates(ctx context.Context, view string, keys []string) (map[string][]byte, error) {
-	if err := check.State(view, ""); err != nil {
+	if err := check.States(view, keys); err != nil {
 		return nil, err
 	}
 	out := make(map[string][]byte, len(keys))
 	var missing []string
 	for _, k := range keys {
-		if err := check.State(view, k); err != nil {
-			return nil, err
-		}
 		data, ok, decided := t.Staged(view, k)
 		if !decided {
 			missing = append(missing, k)
@@ -229,21 +266,10 @@ func (t *stateTx) LoadStates(ctx context.Context, view string, keys []string) (m
 		return out, nil
 	}
 	rows, err := t.tx.Query(ctx, t.sql.loadStates, view, missing)
+	if err == nil {
+		err = scanStates(rows, out)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("load states of view %q: %w", view, err)
-	}
-	for rows.Next() {
-		var key string
-		var data []byte
-		if err := rows.Scan(&key, &data); err != nil {
-			return nil, fmt.Errorf("load states of view %q: %w", view, err)
-		}
-		if data == nil {
-			data = []byte{}
-		}
-		out[key] = data
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("load states of view %q: %w", view, err)
 	}
 	return out, nil

@@ -487,6 +487,9 @@ func BenchmarkLoadAggregate(b *testing.B) {
 //     store, against raw-read and raw-states, which per page reads the
 //     states the page touches in one query, folds the events, and upserts
 //     the states in one statement with the checkpoint, in one transaction;
+//   - process: a annals.SagaRunner of a process whose events go to 500
+//     instances in turn, so that each page meets 500 stored states, and
+//     that sends no command (workload.CatchUpProcess), against raw-read;
 //   - sql: a annals.Projection through Store.SQL inserting a row per event
 //     into the application's table, against raw-read and raw-insert,
 //     which does the same inserts and checkpoint per page by hand.
@@ -614,6 +617,12 @@ func BenchmarkCatchUp(b *testing.B) {
 			return workload.Check("raw states", t, want)
 		})
 	})
+
+	b.Run(name("process", "lib"), func(b *testing.B) {
+		catchUp := workload.CatchUpProcess(ctx, annals.New(bn.s), want.Events)
+		workload.Loop(b, want.Events, func(int) error { return catchUp() })
+	})
+	b.Run(name("process", "raw-read"), rawRead)
 
 	b.Run(name("sql", "lib"), func(b *testing.B) {
 		codec := workload.Codec()

@@ -24,6 +24,9 @@ import (
 //     store, against raw-read and raw-states, which per page loads the
 //     states the page touches from a table like the store's, folds the
 //     events and upserts them with the checkpoint in one transaction;
+//   - process: a annals.SagaRunner of a process whose events go to 500
+//     instances in turn, so that each page meets 500 stored states, and
+//     that sends no command (workload.CatchUpProcess), against raw-read;
 //   - sql: a annals.Projection through Store.SQL inserting a row per event
 //     into the application's table, against raw-read and raw-insert,
 //     which does the same inserts and checkpoint per page by hand.
@@ -115,6 +118,12 @@ func BenchmarkCatchUp(b *testing.B) {
 			return workload.Check("raw states", t, want)
 		})
 	})
+
+	b.Run(name("process", "lib"), func(b *testing.B) {
+		catchUp := workload.CatchUpProcess(ctx, annals.New(s), want.Events)
+		workload.Loop(b, want.Events, func(int) error { return catchUp() })
+	})
+	b.Run(name("process", "raw-read"), rawRead)
 
 	b.Run(name("sql", "lib"), func(b *testing.B) {
 		codec := workload.Codec()

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -128,6 +129,49 @@ func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, 
 		data = []byte{}
 	}
 	return data, true, nil
+}
+
+// LoadStates implements [store.StateBatchStore]: it reads the committed
+// states of keys in one query, which takes them as a JSON array.
+func (s *Store) LoadStates(ctx context.Context, view string, keys []string) (map[string][]byte, error) {
+	if err := check.States(view, keys); err != nil {
+		return nil, err
+	}
+	if err := s.usable(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	list, err := json.Marshal(keys)
+	if err != nil {
+		return nil, fmt.Errorf("load states of view %q: %w", view, err)
+	}
+	if err := s.scanStates(ctx, view, string(list), out); err != nil {
+		return nil, s.fail(fmt.Errorf("load states of view %q: %w", view, err))
+	}
+	return out, nil
+}
+
+func (s *Store) scanStates(ctx context.Context, view, keys string, out map[string][]byte) error {
+	rows, err := s.loadStates.QueryContext(ctx, view, keys)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var data []byte
+		if err := rows.Scan(&key, &data); err != nil {
+			return err
+		}
+		if data == nil {
+			data = []byte{}
+		}
+		out[key] = data
+	}
+	return rows.Err()
 }
 
 // stateTx stages the writes of a Commit until its write transaction.

@@ -51,9 +51,9 @@ type Store struct {
 	group                                               groupCommitter
 	ckpt                                                *checkpointer // nil unless WithCheckpointPages
 	// Statements prepared on r.
-	readStream, readLog, readLogTypes, head, checkpoint     *sql.Stmt
-	findEvent                                               *sql.Stmt
-	latestSnapshot, subjectKey, loadState, checkpointAndGen *sql.Stmt
+	readStream, readLog, readLogTypes, head, checkpoint                 *sql.Stmt
+	findEvent                                                           *sql.Stmt
+	latestSnapshot, subjectKey, loadState, loadStates, checkpointAndGen *sql.Stmt
 	// stmts holds every prepared statement, to close them.
 	stmts []*sql.Stmt
 
@@ -65,13 +65,13 @@ type Store struct {
 }
 
 var (
-	_ store.Store       = (*Store)(nil)
-	_ snapshot.Store    = (*Store)(nil)
-	_ store.KeyStore    = (*Store)(nil)
-	_ store.StateStore  = (*Store)(nil)
-	_ store.Locker      = (*Store)(nil)
-	_ store.DCB         = (*Store)(nil)
-	_ store.EventFinder = (*Store)(nil)
+	_ store.Store           = (*Store)(nil)
+	_ snapshot.Store        = (*Store)(nil)
+	_ store.KeyStore        = (*Store)(nil)
+	_ store.StateBatchStore = (*Store)(nil)
+	_ store.Locker          = (*Store)(nil)
+	_ store.DCB             = (*Store)(nil)
+	_ store.EventFinder     = (*Store)(nil)
 )
 
 // Open opens the event store in the SQLite database at path, an absolute
@@ -186,6 +186,8 @@ func (s *Store) open(ctx context.Context) error {
 		{s.w, &s.deleteState, `DELETE FROM annals_view_states WHERE view_name = ? AND state_key = ?`},
 		{s.w, &s.deleteStates, `DELETE FROM annals_view_states WHERE view_name = ?`},
 		{s.r, &s.loadState, `SELECT data FROM annals_view_states WHERE view_name = ? AND state_key = ?`},
+		{s.r, &s.loadStates, `SELECT state_key, data FROM annals_view_states
+			WHERE view_name = ? AND state_key IN (SELECT value FROM json_each(?))`},
 
 		// Leases: taken when free or expired, renewed and released only by
 		// their holder.
