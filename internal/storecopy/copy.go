@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,8 +36,23 @@ type Options struct {
 	// they rebuild from the start in the target: those whose read models
 	// live in the application's own tables, which the copy does not
 	// carry. A consumer whose view states the store keeps is refused
-	// with store.ErrInvalid: its states are copied.
+	// with store.ErrInvalid: its states are copied; one without a
+	// checkpoint or a schema version in the source, with
+	// store.ErrNotFound.
 	Rebuild []string
+	// Keep names consumers whose read models live in the application's
+	// own tables, as those of Rebuild do, but whose tables are in the
+	// target already, copied by other means (a dump of the tables, say):
+	// their checkpoints and schema versions are copied as they are. A
+	// consumer named in both is refused with store.ErrInvalid, as is one
+	// that has no schema version in the source (its checkpoint is copied
+	// anyway). A source in which a consumer has a schema version (a
+	// checkpoint named by annals.SchemaConsumer, which annals.WithSchema
+	// sets), keeps no view states in the store, and is named in neither
+	// Rebuild nor Keep is refused with store.ErrInvalid: its read model
+	// is in tables the copy does not carry, and in the target, without
+	// them, the application would fail on the first missing table.
+	Keep []string
 	// Progress, when not nil, is called at the start of each phase and
 	// after each batch, in the goroutine that called Copy.
 	Progress func(Progress)
@@ -120,11 +137,15 @@ type CheckpointMap struct {
 	// handled, which is at To in the target; nil for a checkpoint at 0.
 	Event uuid.UUID
 	// Schema reports a read model's schema version (a name made by
-	// annals.SchemaConsumer), copied as it is.
+	// annals.SchemaConsumer), copied as it is unless Rebuild.
 	Schema bool
 	// Rebuild reports a consumer left out by [Options.Rebuild]: it has no
 	// checkpoint in the target and rebuilds from the start.
 	Rebuild bool
+	// Keep reports a consumer named in [Options.Keep] (its checkpoint, or
+	// its schema version): copied, and its read model's tables must be in
+	// the target already.
+	Keep bool
 	// PastHead reports a checkpoint beyond the source's last event; it
 	// was mapped to the target's last event.
 	PastHead bool
@@ -226,7 +247,7 @@ func (c *copier) run(ctx context.Context) error {
 	if err := checkUnfinished(c.cps); err != nil {
 		return err
 	}
-	if err := checkRebuild(ctx, c.srcExp, c.cps, c.opts.Rebuild); err != nil {
+	if err := checkConsumers(ctx, c.srcExp, c.cps, c.opts); err != nil {
 		return err
 	}
 	if err := c.checkTarget(ctx); err != nil {
@@ -640,14 +661,18 @@ func copyAll[T any](ctx context.Context, c *copier, p Phase, total int64, seq it
 // mapping returns the checkpoints to map, with the ones to copy as they
 // are or to leave out marked.
 func (c *copier) mapping(cps []store.Checkpoint) []CheckpointMap {
-	rebuild := map[string]bool{}
+	rebuild, keep := map[string]bool{}, map[string]bool{}
 	for _, name := range c.opts.Rebuild {
 		rebuild[name] = true
 		rebuild[annals.SchemaConsumer(name)] = true
 	}
+	for _, name := range c.opts.Keep {
+		keep[name] = true
+		keep[annals.SchemaConsumer(name)] = true
+	}
 	out := make([]CheckpointMap, len(cps))
 	for i, cp := range cps {
-		out[i] = CheckpointMap{Consumer: cp.Consumer, From: cp.Position, Rebuild: rebuild[cp.Consumer],
+		out[i] = CheckpointMap{Consumer: cp.Consumer, From: cp.Position, Rebuild: rebuild[cp.Consumer], Keep: keep[cp.Consumer],
 			Schema: strings.HasPrefix(cp.Consumer, schemaPrefix)}
 		if out[i].Schema {
 			out[i].To = cp.Position
@@ -697,34 +722,87 @@ func CheckSource(ctx context.Context, src store.Store, opts Options) error {
 	if err := checkUnfinished(cps); err != nil {
 		return err
 	}
-	return checkRebuild(ctx, exp, cps, opts.Rebuild)
+	return checkConsumers(ctx, exp, cps, opts)
 }
 
 func errNoExporter(which string, s store.Store) error {
 	return fmt.Errorf("copy: the %s store (%T) cannot export all it holds: its adapter does not implement store.Exporter: %w", which, adapter(s), store.ErrUnsupported)
 }
 
-// checkRebuild refuses consumers to rebuild that the source, with
-// checkpoints cps, does not have: one misspelt would keep its checkpoint
-// and resume without its read model. It refuses too a view whose states
-// the store keeps: the copy carries its states, and from a checkpoint of
-// 0 it would apply the whole log to them again.
-func checkRebuild(ctx context.Context, src store.Exporter, cps []store.Checkpoint, rebuild []string) error {
-	for _, name := range rebuild {
-		if !slices.ContainsFunc(cps, func(cp store.Checkpoint) bool { return cp.Consumer == name }) {
+// checkConsumers refuses what opts say of the source's consumers, with
+// checkpoints cps, before anything is written. A consumer to rebuild
+// that the source does not have is refused: one misspelt would keep its
+// checkpoint and resume without its read model; so is a view whose
+// states the store keeps: the copy carries its states, and from a
+// checkpoint of 0 it would apply the whole log to them again. A
+// consumer to keep must have a schema version, and no consumer may be
+// both rebuilt and kept. Last, a consumer with a schema version whose
+// read model is not in the store (it keeps no view states there) must be
+// named in Rebuild or Keep: its tables are the application's, which the
+// copy does not carry, and copied as it is its schema version would tell
+// the application on the target that they exist. The view states are
+// read only when there is a consumer to rebuild or such a schema version
+// to check.
+func checkConsumers(ctx context.Context, src store.Exporter, cps []store.Checkpoint, opts Options) error {
+	has := map[string]bool{}
+	for _, cp := range cps {
+		has[cp.Consumer] = true
+	}
+	for _, name := range opts.Rebuild {
+		if slices.Contains(opts.Keep, name) {
+			return fmt.Errorf("copy: consumer %q is named in both -rebuild and -keep: -rebuild leaves out its checkpoint and schema version, so that it rebuilds from the start in the target, -keep copies them, for tables that are in the target already; name it in one: %w", name, store.ErrInvalid)
+		}
+		// A projection that has run its migrations but handled no batch
+		// yet has a schema version alone.
+		if !has[name] && !has[annals.SchemaConsumer(name)] {
 			return fmt.Errorf("copy: consumer %q, to be rebuilt, has no checkpoint in the source; check its name (annals consumers lists them): %w", name, store.ErrNotFound)
 		}
 	}
-	if len(rebuild) == 0 {
+	for _, name := range opts.Keep {
+		switch schema := annals.SchemaConsumer(name); {
+		case has[schema]:
+		case has[name]:
+			return fmt.Errorf("copy: consumer %q, to be kept, has no schema version in the source (no checkpoint %q, which annals.WithSchema sets): -keep is for read models in the application's own tables; its checkpoint is copied anyway: leave it out of -keep: %w", name, schema, store.ErrInvalid)
+		default:
+			return fmt.Errorf("copy: consumer %q, to be kept, has no checkpoint in the source; check its name (annals consumers lists them): %w", name, store.ErrNotFound)
+		}
+	}
+	// The consumers with a schema version that no flag names.
+	unnamed := map[string]bool{}
+	for _, cp := range cps {
+		if name, ok := strings.CutPrefix(cp.Consumer, schemaPrefix); ok && !slices.Contains(opts.Rebuild, name) && !slices.Contains(opts.Keep, name) {
+			unnamed[name] = true
+		}
+	}
+	if len(opts.Rebuild) == 0 && len(unnamed) == 0 {
 		return nil
 	}
 	for st, err := range src.ExportStates(ctx) {
 		if err != nil {
 			return fmt.Errorf("copy: read the source's view states: %w", err)
 		}
-		if slices.Contains(rebuild, st.View) {
+		if slices.Contains(opts.Rebuild, st.View) {
 			return fmt.Errorf("copy: consumer %q keeps its read model in the store, as view states, which the copy carries; it resumes at its checkpoint in the target, and rebuilt from the start it would apply every event to its copied states again: leave it out of -rebuild: %w", st.View, store.ErrInvalid)
 		}
+		// A view whose states the store keeps is copied whole.
+		delete(unnamed, st.View)
+		if len(opts.Rebuild) == 0 && len(unnamed) == 0 {
+			return nil
+		}
 	}
-	return nil
+	if len(unnamed) == 0 {
+		return nil
+	}
+	list := slices.Sorted(maps.Keys(unnamed))
+	if len(list) == 1 {
+		name := list[0]
+		return fmt.Errorf("copy: consumer %q keeps its read model in the application's own tables (it has a schema version, %q, from annals.WithSchema), which the copy does not carry: copied as it is, the schema version would tell the application on the target that its tables are there, and it would fail without them; name it with -rebuild %[1]s, so that it rebuilds from the start in the target, or with -keep %[1]s if its tables are in the target already: %[3]w",
+			name, annals.SchemaConsumer(name), store.ErrInvalid)
+	}
+	quoted := make([]string, len(list))
+	for i, name := range list {
+		quoted[i] = strconv.Quote(name)
+	}
+	return fmt.Errorf("copy: consumers %s each keep their read model in the application's own tables (each has a schema version, from annals.WithSchema), which the copy does not carry: copied as they are, the schema versions would tell the application on the target that their tables are there, and it would fail without them; name each with -rebuild NAME, so that it rebuilds from the start in the target, or with -keep NAME if its tables are in the target already: %w",
+		strings.Join(quoted, ", "), store.ErrInvalid)
 }

@@ -30,7 +30,7 @@ func TestCopyBetweenAdapters(t *testing.T) {
 			src, dst := open(t, storeURL(t, pair[0])), open(t, storeURL(t, pair[1]))
 			head := fill(t, src, 7, 9)
 			var phases []storecopy.Phase
-			rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: 10, Progress: func(p storecopy.Progress) {
+			rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: 10, Keep: filled, Progress: func(p storecopy.Progress) {
 				if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
 					phases = append(phases, p.Phase)
 				}
@@ -157,7 +157,7 @@ func TestCopyMapsCheckpointsToTheirEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := open(t, storeURL(t, "sqlite"))
-	rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: 5})
+	rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: 5, Keep: filled})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestCopyRefusesATargetWithOtherData(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := dump(t, dst)
-			_, err := storecopy.Copy(ctx, src, dst, storecopy.Options{})
+			_, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Keep: filled})
 			if !errors.Is(err, storecopy.ErrNotEmpty) {
 				t.Fatalf("copy into a store with %s: %v, want ErrNotEmpty", name, err)
 			}
@@ -239,7 +239,7 @@ func TestCopyStopsBeforeAStreamThatSkipsAVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := open(t, storeURL(t, "sqlite"))
-	_, err = storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: 2})
+	_, err = storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: 2, Keep: filled})
 	if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), `stream "acct-001" has version 5 after 3`) {
 		t.Fatalf("copy of a source with a gap: %v, want ErrCorrupt naming the stream and its versions", err)
 	}
@@ -273,14 +273,14 @@ func TestCopyRefusesToMoveACheckpointBack(t *testing.T) {
 	src := open(t, storeURL(t, "sqlite"))
 	head := fill(t, src, 2, 3)
 	dst := open(t, storeURL(t, "sqlite"))
-	if _, err := storecopy.Copy(ctx, src, dst, storecopy.Options{}); err != nil {
+	if _, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Keep: filled}); err != nil {
 		t.Fatal(err)
 	}
 	if err := dst.SetCheckpoint(ctx, "balances", head); err != nil {
 		t.Fatal(err)
 	}
 	before := dump(t, dst)
-	_, err := storecopy.Copy(ctx, src, dst, storecopy.Options{})
+	_, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Keep: filled})
 	if !errors.Is(err, storecopy.ErrNotEmpty) || !strings.Contains(err.Error(), `checkpoint "balances" is at `+strconv.FormatInt(head, 10)) {
 		t.Fatalf("copy over a target whose checkpoint is ahead: %v, want ErrNotEmpty naming the checkpoint", err)
 	}
@@ -300,7 +300,7 @@ func TestCopyResumes(t *testing.T) {
 	src := open(t, storeURL(t, "sqlite"))
 	fill(t, src, 5, 8)
 	whole := open(t, storeURL(t, "sqlite"))
-	if _, err := storecopy.Copy(ctx, src, whole, storecopy.Options{Batch: 4}); err != nil {
+	if _, err := storecopy.Copy(ctx, src, whole, storecopy.Options{Batch: 4, Keep: filled}); err != nil {
 		t.Fatal(err)
 	}
 	dst := open(t, storeURL(t, "sqlite"))
@@ -308,7 +308,7 @@ func TestCopyResumes(t *testing.T) {
 	for stopAt := 1; ; stopAt += 3 {
 		cctx, cancel := context.WithCancel(ctx)
 		calls := 0
-		rep, err := storecopy.Copy(cctx, src, dst, storecopy.Options{Batch: 4, Progress: func(storecopy.Progress) {
+		rep, err := storecopy.Copy(cctx, src, dst, storecopy.Options{Batch: 4, Keep: filled, Progress: func(storecopy.Progress) {
 			if calls++; calls == stopAt {
 				cancel()
 			}
@@ -342,7 +342,7 @@ func TestCopyResumes(t *testing.T) {
 	if _, err := src.Append(ctx, "late", store.NoStream, []store.Event{{Type: "Late"}, {Type: "Late"}}); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{})
+	rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Keep: filled})
 	if err != nil || rep.Copied != 2 || !rep.Resumed {
 		t.Fatalf("copy of two new events: %+v, %v", rep, err)
 	}
@@ -359,7 +359,7 @@ func TestCopyFindsADifference(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	if _, err := storecopy.Copy(ctx, src, dst, storecopy.Options{}); err != nil {
+	if _, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Keep: filled}); err != nil {
 		t.Fatal(err)
 	}
 	db, err := sql.Open("sqlite", path)
@@ -370,7 +370,7 @@ func TestCopyFindsADifference(t *testing.T) {
 	if _, err := db.Exec(`UPDATE annals_events SET data = x'00' WHERE position = 4`); err != nil {
 		t.Fatal(err)
 	}
-	_, err = storecopy.Copy(ctx, src, dst, storecopy.Options{})
+	_, err = storecopy.Copy(ctx, src, dst, storecopy.Options{Keep: filled})
 	var mismatch *storecopy.MismatchError
 	if !errors.As(err, &mismatch) || !strings.Contains(err.Error(), "payload") || !strings.Contains(err.Error(), "checksum") {
 		t.Fatalf("copy over a changed target: %v, want a mismatch naming the payload and the stream's checksum", err)

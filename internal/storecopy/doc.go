@@ -22,10 +22,27 @@
 // that same event in the target (and 0 to 0), so that every consumer
 // resumes at the event after the last it handled, whatever its number.
 // A checkpoint named by annals.SchemaConsumer holds a read model's schema
-// version, not a position, and is copied as it is. [Options.Rebuild]
-// leaves consumers out, so that they rebuild from the start in the
-// target: those whose read models live in the application's own tables,
-// which the copy does not carry.
+// version, not a position, and is copied as it is.
+//
+// # Read models in the application's own tables
+//
+// A projection's read model in the application's own tables (one with
+// a schema version, from annals.WithSchema, and no view states in the
+// store) is not in the store, and the copy does not carry it: each such
+// consumer must be named. [Options.Rebuild] leaves its checkpoint and
+// schema version out, so that it rebuilds from the start in the target,
+// its migrations creating its tables there; [Options.Keep] copies them
+// as they are, for tables that are in the target already, copied by
+// other means. A source with such a consumer named in neither is
+// refused with store.ErrInvalid before the target is opened or written:
+// copied as it is, its schema version would tell the application on the
+// target that its tables are there, and it would fail on the first of
+// them, and so would a rebuild, whose migrations would not run again.
+// A view whose states the store keeps is copied whole, states, schema
+// version and checkpoint, and needs no flag; naming it in Rebuild is
+// refused, as are a consumer named in both and one in Keep without a
+// schema version. [CheckSource] refuses the same before a target is
+// opened.
 //
 // # Phases, resuming and verification
 //

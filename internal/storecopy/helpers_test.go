@@ -47,8 +47,10 @@ func open(t testing.TB, url string) store.Store {
 // fill writes a bit of everything a store keeps, raw: events of several
 // streams with metadata and the encodings of compressed, encrypted and
 // personal payloads, snapshots, view states committed with a checkpoint,
-// subject keys, a checkpoint set on its own and a read model's schema
-// version. It returns the head.
+// subject keys, a checkpoint set on its own and the schema version of
+// the read model of "orders-table", which keeps no view states: its
+// tables are the application's, so a copy of the store names it in
+// Options.Keep ([filled]) or Options.Rebuild. It returns the head.
 func fill(t testing.TB, s store.Store, streams, perStream int) int64 {
 	t.Helper()
 	ctx := context.Background()
@@ -104,6 +106,11 @@ func fill(t testing.TB, s store.Store, streams, perStream int) int64 {
 	}
 	return head
 }
+
+// filled is the consumer that keeps its read model in the application's
+// tables in a store that fill wrote: the copies that the tests make take
+// those tables as in the target already.
+var filled = []string{"orders-table"}
 
 // contents is everything a store holds, read back.
 type contents struct {

@@ -53,7 +53,7 @@ func TestCopierChild(t *testing.T) {
 	}
 	ctx := context.Background()
 	src, dst := open(t, from), open(t, os.Getenv(childTo))
-	_, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: childBatch, Progress: func(p storecopy.Progress) {
+	_, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: childBatch, Keep: filled, Progress: func(p storecopy.Progress) {
 		fmt.Println(markerOf(p))
 	}})
 	if err != nil {
@@ -79,7 +79,7 @@ func TestKilledCopyEndsIdentical(t *testing.T) {
 	// The uninterrupted copy, and the markers it passes.
 	whole := open(t, storeURL(t, "postgres"))
 	var seen []marker
-	if _, err := storecopy.Copy(ctx, open(t, from), whole, storecopy.Options{Batch: childBatch, Progress: func(p storecopy.Progress) {
+	if _, err := storecopy.Copy(ctx, open(t, from), whole, storecopy.Options{Batch: childBatch, Keep: filled, Progress: func(p storecopy.Progress) {
 		seen = append(seen, markerOf(p))
 	}}); err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func TestKilledCopyEndsIdentical(t *testing.T) {
 		t.Fatalf("only %d of the copies were killed inside the copy, want at least 5", kills)
 	}
 	dst := open(t, to)
-	rep, err := storecopy.Copy(ctx, open(t, from), dst, storecopy.Options{Batch: childBatch})
+	rep, err := storecopy.Copy(ctx, open(t, from), dst, storecopy.Options{Batch: childBatch, Keep: filled})
 	if err != nil || !rep.Resumed {
 		t.Fatalf("the copy after the kills: %+v, %v", rep, err)
 	}

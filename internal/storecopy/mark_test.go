@@ -60,7 +60,7 @@ func TestAnInterruptedCopyIsMarkedUntilItEnds(t *testing.T) {
 			src := open(t, storeURL(t, "sqlite"))
 			head := fill(t, src, 4, 6)
 			whole := open(t, storeURL(t, adapter))
-			if _, err := storecopy.Copy(ctx, src, whole, storecopy.Options{Batch: 5}); err != nil {
+			if _, err := storecopy.Copy(ctx, src, whole, storecopy.Options{Batch: 5, Keep: filled}); err != nil {
 				t.Fatal(err)
 			}
 			if _, marked, err := storecopy.FindUnfinished(ctx, whole); marked || err != nil {
@@ -69,7 +69,7 @@ func TestAnInterruptedCopyIsMarkedUntilItEnds(t *testing.T) {
 
 			dst := open(t, storeURL(t, adapter))
 			before := time.Now().Add(-time.Second)
-			cutAfterEvents(t, src, dst, storecopy.Options{Batch: 5})
+			cutAfterEvents(t, src, dst, storecopy.Options{Batch: 5, Keep: filled})
 			inv, err := dst.(store.Exporter).Inventory(ctx)
 			if err != nil || inv != (store.Inventory{Events: head, Checkpoints: 1}) {
 				t.Fatalf("the target of the cut copy holds %+v (%v), want the %d events and the mark", inv, err, head)
@@ -86,7 +86,7 @@ func TestAnInterruptedCopyIsMarkedUntilItEnds(t *testing.T) {
 				t.Errorf("the cut copy set the checkpoint of mailer to %d (%v)", at, err)
 			}
 
-			rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: 5})
+			rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: 5, Keep: filled})
 			if err != nil || !rep.Resumed || rep.Copied != 0 {
 				t.Fatalf("the copy run again: %+v, %v", rep, err)
 			}
@@ -113,7 +113,7 @@ func TestCopyRefusesATargetTheApplicationRanOn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	opts := storecopy.Options{Batch: 5, Rebuild: []string{"sqltally"}}
+	opts := storecopy.Options{Batch: 5, Rebuild: []string{"sqltally"}, Keep: filled}
 
 	for _, c := range []struct {
 		name string
@@ -160,7 +160,7 @@ func TestCopyRefusesAnUnfinishedSource(t *testing.T) {
 	src := open(t, storeURL(t, "sqlite"))
 	fill(t, src, 2, 3)
 	half := open(t, storeURL(t, "sqlite"))
-	cutAfterEvents(t, src, half, storecopy.Options{})
+	cutAfterEvents(t, src, half, storecopy.Options{Keep: filled})
 	if err := storecopy.CheckSource(ctx, half, storecopy.Options{}); !errors.Is(err, storecopy.ErrUnfinished) {
 		t.Errorf("check of an unfinished source: %v, want ErrUnfinished", err)
 	}
