@@ -26,7 +26,9 @@ func copyFlags(fs *flag.FlagSet) runFunc {
 	fs.Var(urlFlag{to}, "to", "`URL` of the store to copy to: empty, or where an interrupted copy from the same store stopped")
 	batch := fs.Int("batch", storecopy.DefaultBatch, "events (or snapshots, states, keys) per transaction of the target")
 	var rebuild namesFlag
-	fs.Var(&rebuild, "rebuild", "leave out the checkpoint of `CONSUMER`, so that it rebuilds from the start in the target (repeatable): for read models in the application's own tables, which are not copied; a view whose states the store keeps is refused")
+	fs.Var(&rebuild, "rebuild", "leave out the checkpoint and schema version of `CONSUMER`, so that it rebuilds from the start in the target (repeatable): for read models in the application's own tables, which are not copied; a view whose states the store keeps is refused")
+	var keep namesFlag
+	fs.Var(&keep, "keep", "copy the checkpoint and schema version of `CONSUMER` as they are (repeatable): for read models in the application's own tables that are in the target already, copied by other means; every consumer with a schema version and no view states in the store must be named in -rebuild or -keep")
 	return func(ctx context.Context, c *cli, g *globals, args []string) error {
 		if err := noArgs("copy", args); err != nil {
 			return err
@@ -51,7 +53,7 @@ func copyFlags(fs *flag.FlagSet) runFunc {
 		// Opening the target creates it (a SQLite file, a PostgreSQL
 		// store's tables): what the source and the flags refuse is
 		// refused first.
-		if err := storecopy.CheckSource(ctx, src, storecopy.Options{Rebuild: rebuild}); err != nil {
+		if err := storecopy.CheckSource(ctx, src, storecopy.Options{Rebuild: rebuild, Keep: keep}); err != nil {
 			return err
 		}
 		created := newSQLiteFile(*to)
@@ -65,7 +67,7 @@ func copyFlags(fs *flag.FlagSet) runFunc {
 		defer dst.Close()
 
 		prog := newProgress(c, "copy")
-		rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: *batch, Rebuild: rebuild, Progress: func(p storecopy.Progress) {
+		rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: *batch, Rebuild: rebuild, Keep: keep, Progress: func(p storecopy.Progress) {
 			prog.reportRun(string(p.Phase), p.Done, p.Total, p.Run, p.Elapsed)
 		}})
 		prog.done()
@@ -107,6 +109,8 @@ func printReport(c *cli, rep storecopy.Report) {
 		switch {
 		case m.Rebuild:
 			fmt.Fprintf(w, "  %s: not copied (-rebuild): rebuilds from the start\n", m.Consumer)
+		case m.Schema && m.Keep:
+			fmt.Fprintf(w, "  %s: %d, a read model's schema version, copied as it is (-keep): its tables must be in the target already\n", m.Consumer, m.From)
 		case m.Schema:
 			fmt.Fprintf(w, "  %s: %d, a read model's schema version, copied as it is\n", m.Consumer, m.From)
 		case m.From == 0:
@@ -115,6 +119,9 @@ func printReport(c *cli, rep storecopy.Report) {
 			note := ""
 			if m.PastHead {
 				note = " (it was past the source's last event)"
+			}
+			if m.Keep {
+				note += " (-keep)"
 			}
 			fmt.Fprintf(w, "  %s: %d → %d, after event %v%s\n", m.Consumer, m.From, m.To, m.Event, note)
 		}
@@ -143,6 +150,7 @@ type jsonCheckpoint struct {
 	Event    string `json:"event,omitempty"`
 	Schema   bool   `json:"schema_version,omitempty"`
 	Rebuild  bool   `json:"rebuild,omitempty"`
+	Keep     bool   `json:"keep,omitempty"` // named in -keep: its tables must be in the target
 	PastHead bool   `json:"past_head,omitempty"`
 }
 
@@ -151,7 +159,7 @@ func newJSONReport(rep storecopy.Report) jsonReport {
 		SubjectKeys: rep.SubjectKeys, States: rep.States, TimePrecision: rep.TimePrecision.String(), ElapsedSecs: rep.Elapsed.Seconds(),
 		Verified: true, Checkpoints: []jsonCheckpoint{}}
 	for _, m := range rep.Checkpoints {
-		cp := jsonCheckpoint{Consumer: m.Consumer, From: m.From, Schema: m.Schema, Rebuild: m.Rebuild, PastHead: m.PastHead}
+		cp := jsonCheckpoint{Consumer: m.Consumer, From: m.From, Schema: m.Schema, Rebuild: m.Rebuild, Keep: m.Keep, PastHead: m.PastHead}
 		if !m.Rebuild {
 			to := m.To
 			cp.To = &to

@@ -135,12 +135,92 @@ func TestCopyTerminalRefusalJSONAndRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.Close()
-	r := tool(t, ctx, "", "copy", "-from", from, "-to", other)
+	r := tool(t, ctx, "", "copy", "-from", from, "-to", other, "-rebuild", "orders-table")
 	if r.status != 1 || !strings.Contains(r.stderr, "target store holds other data") {
 		t.Errorf("copy into a store with other events: %+v", r)
 	}
 	if h := tool(t, ctx, other, "head"); h.stdout != "1\n" {
 		t.Errorf("the refused copy wrote to the target: head %q", h.stdout)
+	}
+}
+
+// A source whose projection keeps its read model in the application's
+// own tables (a schema version, no view states) is refused unless
+// -rebuild or -keep names it, before the target is created; -keep
+// copies its checkpoint and schema version, and the report says that
+// its tables must be in the target.
+func TestCopyKeep(t *testing.T) {
+	ctx := context.Background()
+	from, s := fixture(t)
+	if err := s.SetCheckpoint(ctx, "orders-table", 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetCheckpoint(ctx, "schema:orders-table", 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		flags []string
+		says  []string
+	}{
+		{nil, []string{`consumer "orders-table" keeps its read model in the application's own tables (it has a schema version, "schema:orders-table", from annals.WithSchema), which the copy does not carry`,
+			"name it with -rebuild orders-table, so that it rebuilds from the start in the target, or with -keep orders-table if its tables are in the target already"}},
+		{[]string{"-keep", "orders-table", "-rebuild", "orders-table"}, []string{`consumer "orders-table" is named in both -rebuild and -keep`}},
+		{[]string{"-keep", "orders-table", "-keep", "summary"}, []string{`consumer "summary", to be kept, has no schema version in the source`, "leave it out of -keep"}},
+		{[]string{"-keep", "orders-tabel"}, []string{`consumer "orders-tabel", to be kept, has no checkpoint in the source`}},
+	} {
+		fresh := filepath.Join(t.TempDir(), "fresh.db")
+		r := tool(t, ctx, "", append([]string{"copy", "-from", from, "-to", "sqlite://" + fresh}, c.flags...)...)
+		if r.status != 1 {
+			t.Errorf("copy %v: %+v, want it refused", c.flags, r)
+		}
+		for _, want := range c.says {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("copy %v says %q, want %q", c.flags, r.stderr, want)
+			}
+		}
+		noFile(t, fresh)
+	}
+
+	to := "sqlite://" + filepath.Join(t.TempDir(), "to.db")
+	r := tool(t, ctx, "", "copy", "-from", from, "-to", to, "-keep", "orders-table")
+	if r.status != 0 {
+		t.Fatalf("copy -keep: %+v", r)
+	}
+	for _, want := range []string{"  schema:orders-table: 2, a read model's schema version, copied as it is (-keep): its tables must be in the target already\n",
+		"  orders-table: 4 → 4, after event "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the report lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, line := range lines(r.stdout) {
+		if kept := strings.HasPrefix(line, "  orders-table: ") || strings.HasPrefix(line, "  schema:orders-table: "); kept != strings.Contains(line, "(-keep)") {
+			t.Errorf("the report marks the kept consumer's lines alone as kept, not %q", line)
+		}
+	}
+	for name, want := range map[string]string{"orders-table": "4\n", "schema:orders-table": "2\n"} {
+		if c := tool(t, ctx, to, "checkpoint", name); c.status != 0 || c.stdout != want {
+			t.Errorf("the kept checkpoint %s in the target: %+v, want %q", name, c, want)
+		}
+	}
+
+	// -json says which were kept.
+	r = tool(t, ctx, "", "-json", "copy", "-from", from, "-to", "sqlite://"+filepath.Join(t.TempDir(), "json.db"), "-keep", "orders-table")
+	var rep struct {
+		Checkpoints []struct {
+			Consumer string
+			To       *int64
+			Keep     bool
+			Schema   bool `json:"schema_version"`
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.status != 0 || len(rep.Checkpoints) != 3 {
+		t.Fatalf("copy -json -keep: %+v (%v)", r, err)
+	}
+	for _, cp := range rep.Checkpoints {
+		kept := cp.Consumer == "orders-table" || cp.Consumer == "schema:orders-table"
+		if cp.Keep != kept || cp.To == nil || cp.Schema != (cp.Consumer == "schema:orders-table") {
+			t.Errorf("copy -json -keep: checkpoint %+v", cp)
+		}
 	}
 }
 
@@ -184,11 +264,22 @@ func TestAFailedCopyRemovesOnlyTheFileItCreated(t *testing.T) {
 // tables in a PostgreSQL target either.
 func TestARefusedCopyCreatesNoPostgresTables(t *testing.T) {
 	ctx := context.Background()
-	from, _ := fixture(t)
+	from, s := fixture(t)
 	db := pgtest.New(t)
 	to := db.URL + "&schema=" + db.Schema
 	if r := tool(t, ctx, "", "copy", "-from", from, "-to", to, "-rebuild", "orders-tabel"); r.status != 1 || !strings.Contains(r.stderr, "has no checkpoint in the source") {
 		t.Fatalf("copy with a misspelt -rebuild: %+v", r)
+	}
+	if ok, err := postgres.Exists(ctx, to); ok || err != nil {
+		t.Errorf("the refused copy created the store's tables in the target (%v)", err)
+	}
+	// Nor when it names no flag for a read model in the application's
+	// own tables.
+	if err := s.SetCheckpoint(ctx, "schema:orders-table", 1); err != nil {
+		t.Fatal(err)
+	}
+	if r := tool(t, ctx, "", "copy", "-from", from, "-to", to); r.status != 1 || !strings.Contains(r.stderr, `"orders-table" keeps its read model in the application's own tables`) {
+		t.Fatalf("copy of a read model in the application's tables without -rebuild or -keep: %+v", r)
 	}
 	if ok, err := postgres.Exists(ctx, to); ok || err != nil {
 		t.Errorf("the refused copy created the store's tables in the target (%v)", err)

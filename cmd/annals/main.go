@@ -111,7 +111,7 @@ commands:
   checkpoint CONSUMER                a consumer's checkpoint
   consumers [CONSUMER]...            consumers' checkpoints, lag and leases
   verify                             walk the store and check everything in it
-  copy -from URL -to URL [-batch N] [-rebuild CONSUMER]...
+  copy -from URL -to URL [-batch N] [-rebuild CONSUMER]... [-keep CONSUMER]...
                                      copy a whole store to another, and verify it
 
 The store URL defaults to $ANNALS_STORE (sqlite:///path/app.db, postgres://…).
@@ -159,7 +159,7 @@ func commands() map[string]command {
 		"checkpoint": {"CONSUMER", "Print a consumer's checkpoint; a consumer without one is an error.", checkpointFlags},
 		"consumers":  {"[CONSUMER]...", "Print each consumer's checkpoint, lag, lease and what the store knows of its state.", consumersFlags},
 		"verify":     {"[-payload json|any]", "Walk the store: gap-free log, contiguous streams, every record and snapshot readable (as JSON unless -payload any). Exits 1 on a problem.", verifyFlags},
-		"copy":       {"-from URL -to URL [-batch N] [-rebuild CONSUMER]...", "Copy a whole store to another (empty) one, resumably, and verify the copy.", copyFlags},
+		"copy":       {"-from URL -to URL [-batch N] [-rebuild CONSUMER]... [-keep CONSUMER]...", "Copy a whole store to another (empty) one, resumably, and verify the copy.", copyFlags},
 	}
 }
 

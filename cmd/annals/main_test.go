@@ -299,6 +299,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"log", "-h"}, "-follow"},
 		{[]string{"stream", "x", "-h"}, "-from"},
 		{[]string{"help", "copy"}, "-rebuild"},
+		{[]string{"copy", "-h"}, "-keep CONSUMER"},
 	} {
 		r := tool(t, ctx, "", c.args...)
 		if r.status != 0 || !strings.Contains(r.stdout, c.want) || r.stderr != "" {
