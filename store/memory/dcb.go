@@ -103,8 +103,9 @@ func (s *Store) ReadQuery(ctx context.Context, q store.Query, after int64) iter.
 			idx := s.match(q, next, queryChunk)
 			chunk := make([]store.Record, len(idx))
 			for j, i := range idx {
-				chunk[j] = copyRecord(*s.log.at(i))
+				chunk[j] = *s.log.at(i)
 			}
+			copyRecords(chunk)
 			s.mu.RUnlock()
 			for _, r := range chunk {
 				if err := ctx.Err(); err != nil {

@@ -174,8 +174,9 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 			idx := s.streams[streamID]
 			n := 0
 			for ; n < streamChunk && next+int64(n) < int64(len(idx)); n++ {
-				chunk[n] = copyRecord(*s.log.at(idx[next+int64(n)]))
+				chunk[n] = *s.log.at(idx[next+int64(n)])
 			}
+			copyRecords(chunk[:n])
 			s.mu.RUnlock()
 			for i := range n {
 				if err := ctx.Err(); err != nil {
@@ -209,13 +210,17 @@ func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, 
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []store.Record
+	if n := min(int64(limit), int64(s.log.len())-max(q.After, 0)); n > 0 && len(q.Types) == 0 {
+		out = make([]store.Record, 0, n) // the page's size: no filter leaves any out
+	}
 	for i := max(q.After, 0); i < int64(s.log.len()) && len(out) < limit; i++ {
 		rec := s.log.at(int(i))
 		if len(q.Types) > 0 && !slices.Contains(q.Types, rec.Type) {
 			continue
 		}
-		out = append(out, copyRecord(*rec))
+		out = append(out, *rec)
 	}
+	copyRecords(out)
 	return out, nil
 }
 
@@ -439,6 +444,30 @@ func (l *eventLog) append(r store.Record) {
 
 // at returns the record at index i (position i+1).
 func (l *eventLog) at(i int) *store.Record { return &l.blocks[i/logBlock][i%logBlock] }
+
+// copyRecords makes each of recs, shallow copies of stored records, a
+// copy of its own, as copyRecord does, but with the payloads of all in
+// one allocation: a read costs one for its payloads, not one an event.
+// Each payload is capped at its length, so that appending to one never
+// writes over the next; a caller that keeps one payload keeps the
+// others' bytes allocated with it.
+func copyRecords(recs []store.Record) {
+	n := 0
+	for i := range recs {
+		n += len(recs[i].Data)
+	}
+	buf := make([]byte, 0, n)
+	for i := range recs {
+		r := &recs[i]
+		if r.Data != nil {
+			start := len(buf)
+			buf = append(buf, r.Data...)
+			r.Data = buf[start:len(buf):len(buf)]
+		}
+		r.Metadata = cloneMeta(r.Metadata)
+		r.Tags = cloneTags(r.Tags)
+	}
+}
 
 func copyRecord(r store.Record) store.Record {
 	r.Data = clone(r.Data)
