@@ -134,7 +134,8 @@ func (s *Store) AppendIf(ctx context.Context, streamID string, expected int64, e
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	records, err := newRecords(streamID, events)
+	var small [smallAppend]store.Record
+	records, err := newRecords(streamID, events, small[:])
 	if err != nil {
 		return 0, err
 	}

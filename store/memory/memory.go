@@ -55,10 +55,16 @@ func New() *Store {
 }
 
 // newRecords builds the records of an append before the lock is taken:
-// IDs and copies are not shared state.
-func newRecords(streamID string, events []store.Event) ([]store.Record, error) {
+// IDs and copies are not shared state. It builds them in buf when they
+// fit, so that a small append's records, which the log copies, can live
+// on the caller's stack.
+func newRecords(streamID string, events []store.Event, buf []store.Record) ([]store.Record, error) {
 	now := time.Now().UTC()
-	records := make([]store.Record, len(events))
+	records := buf[:0]
+	if cap(buf) < len(events) {
+		records = make([]store.Record, len(events))
+	}
+	records = records[:len(events)]
 	for i, e := range events {
 		id := e.ID
 		if id == uuid.Nil {
@@ -75,6 +81,9 @@ func newRecords(streamID string, events []store.Event) ([]store.Record, error) {
 	return records, nil
 }
 
+// smallAppend is how many records an append builds on its stack.
+const smallAppend = 4
+
 // Append implements [store.Store].
 func (s *Store) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
 	if err := check.Append(streamID, expected, events); err != nil {
@@ -83,7 +92,8 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	records, err := newRecords(streamID, events)
+	var small [smallAppend]store.Record
+	records, err := newRecords(streamID, events, small[:])
 	if err != nil {
 		return 0, err
 	}
