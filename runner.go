@@ -378,13 +378,19 @@ type command[C, E, S any] struct {
 	cfg    handleConfig
 
 	res  Result[E, S]
-	then settlement[S] // the consumers' part: from and to
+	then settled // the consumers' part of its settlement
 	err  error
 	// panicked says that Decide or Evolve panicked on the command, with
 	// panicValue; the command's own Handle panics with it.
 	panicked   bool
 	panicValue any
 }
+
+// settled is the part of a settlement that Handle keeps after the
+// turn: the versions a Sync system's consumers run over, after from up
+// to to. The command holds only these, not the state and records, which
+// would make every command's allocation larger.
+type settled struct{ from, to int64 }
 
 // joins says whether a queued command, the job of a ticket, joins the
 // commands its turn's leader gathers: those with an idempotency key are
@@ -401,7 +407,8 @@ func waitedTooLong(streamID string, err error) error {
 
 // lead handles c, which holds its stream's turn, and the commands of
 // group that it gathered (nil for none), then passes the turn on, and
-// returns what each append stored, for snapshots. Alone, c is handled by
+// returns what each append stored, for snapshots (alone, only when the
+// runner takes snapshots). Alone, c is handled by
 // decideAndAppend in c's goroutine, and a panic of its Decide or Evolve
 // unwinds it as it is, once the turn has been passed on.
 func (r *Runner[C, E, S]) lead(streamID string, c *command[C, E, S], group []*ticket) (appended []settlement[S]) {
@@ -412,8 +419,8 @@ func (r *Runner[C, E, S]) lead(streamID string, c *command[C, E, S], group []*ti
 	}
 	var then settlement[S]
 	c.res, then, c.err = r.decideAndAppend(c.ctx, streamID, c.cmd, c.cfg)
-	c.then = settlement[S]{from: then.from, to: then.to}
-	if then.records != nil {
+	c.then = settled{from: then.from, to: then.to}
+	if then.records != nil && r.snaps != nil { // only snapshots need it
 		appended = []settlement[S]{then}
 	}
 	return appended
@@ -483,7 +490,7 @@ func (r *Runner[C, E, S]) decideOne(streamID string, c *command[C, E, S]) (appen
 	}()
 	var then settlement[S]
 	c.res, then, c.err = r.decideAndAppend(c.ctx, streamID, c.cmd, c.cfg)
-	c.then = settlement[S]{from: then.from, to: then.to}
+	c.then = settled{from: then.from, to: then.to}
 	return then, then.records != nil
 }
 
@@ -621,7 +628,7 @@ func (r *Runner[C, E, S]) answerTogether(streamID string, cs []*command[C, E, S]
 		case d.err != nil:
 			c.err = rejection{d.err}
 		case d.events != nil:
-			c.then = settlement[S]{from: d.from, to: d.to}
+			c.then = settled{from: d.from, to: d.to}
 		}
 	}
 }
