@@ -337,24 +337,24 @@ func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, op
 			return Result[E, S]{}, fmt.Errorf("handle command on stream %q: idempotency key %q: %w", streamID, cfg.key, err)
 		}
 	}
-	c := &command[C, E, S]{ctx: ctx, cmd: cmd, cfg: cfg}
-	c.ticket.job = c
-	lead, err := r.turns.enter(ctx, streamID, &c.ticket)
-	if err != nil {
-		return Result[E, S]{}, waitedTooLong(streamID, err)
-	}
-	if lead {
-		var group []*ticket
-		if cfg.key == "" {
-			group = r.turns.gather(streamID, &c.ticket, maxTogether, joins[C, E, S])
+	// A command that finds its stream's turn free leads at once, and
+	// lives on its Handle's stack; one that queues is reached by the
+	// command ahead of it, through its ticket, and lives on the heap.
+	c := command[C, E, S]{ctx: ctx, cmd: cmd, cfg: cfg}
+	if r.turns.take(streamID) {
+		r.leadTurn(ctx, streamID, &c)
+	} else {
+		q := new(command[C, E, S])
+		*q = c
+		q.ticket.job = q
+		lead, err := r.turns.enter(ctx, streamID, &q.ticket)
+		if err != nil {
+			return Result[E, S]{}, waitedTooLong(streamID, err)
 		}
-		appended := r.lead(streamID, c, group)
-		// Out of the turn: saving a snapshot takes a write of its own,
-		// and a Sync system's consumers may handle commands on this
-		// stream.
-		for _, a := range appended {
-			r.snapshotAfter(ctx, streamID, a)
+		if lead {
+			r.leadTurn(ctx, streamID, q)
 		}
+		c = *q
 	}
 	if c.panicked {
 		panic(c.panicValue)
@@ -363,6 +363,35 @@ func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, op
 		c.err = r.store.settle(cfg.settling(ctx), streamID, c.then.from, c.then.to)
 	}
 	return c.res, c.err
+}
+
+// leadTurn handles c, which holds its stream's turn, and the commands
+// queued behind it that join it (none for a command with an idempotency
+// key), passes the turn on, and then saves the snapshots that their
+// appends call for.
+func (r *Runner[C, E, S]) leadTurn(ctx context.Context, streamID string, c *command[C, E, S]) {
+	var appended []settlement[S]
+	var group []*ticket
+	if c.cfg.key == "" {
+		group = r.turns.gather(streamID, maxTogether, joins[C, E, S])
+	}
+	if group == nil {
+		appended = r.lead(streamID, c, nil)
+	} else {
+		// In a group, each command is reached through its ticket: the
+		// leader too, from the heap rather than the stack of its Handle.
+		lc := new(command[C, E, S])
+		*lc = *c
+		lc.ticket.job, lc.ticket.state = lc, leading
+		group[0] = &lc.ticket
+		appended = r.lead(streamID, lc, group)
+		*c = *lc
+	}
+	// Out of the turn: saving a snapshot takes a write of its own, and a
+	// Sync system's consumers may handle commands on this stream.
+	for _, a := range appended {
+		r.snapshotAfter(ctx, streamID, a)
+	}
 }
 
 // maxTogether bounds the commands that a command holding its stream's
