@@ -637,11 +637,15 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 		out []store.Record
 		// One set of scan destinations serves every row, so that a row
 		// costs only the values it keeps; the raw bytes are valid until
-		// the next row, and copied.
-		r              store.Record
-		id, meta, tags sql.RawBytes
-		ns             int64
-		dest           = []any{&r.Position, &id, &r.StreamID, &r.Version, &r.Type, &r.SchemaVersion, &ns, &r.Data, &r.Encoding, &meta, &tags}
+		// the next row, and copied. They are one value, so that they
+		// cost one allocation, not one each.
+		sc struct {
+			r              store.Record
+			id, meta, tags sql.RawBytes
+			ns             int64
+		}
+		r    = &sc.r
+		dest = []any{&r.Position, &sc.id, &r.StreamID, &r.Version, &r.Type, &r.SchemaVersion, &sc.ns, &r.Data, &r.Encoding, &sc.meta, &sc.tags}
 		// The events of a batch usually share their metadata: the last
 		// metadata decoded, as stored and decoded, is reused when it
 		// repeats.
@@ -653,23 +657,23 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		if r.Tags, err = decodeTags(tags); err != nil { // dcb.go
+		if r.Tags, err = decodeTags(sc.tags); err != nil { // dcb.go
 			return nil, fmt.Errorf("position %d: tags that do not decode (%w): %w", r.Position, err, store.ErrCorrupt)
 		}
-		if r.ID, err = uuid.FromBytes(id); err != nil {
+		if r.ID, err = uuid.FromBytes(sc.id); err != nil {
 			return nil, fmt.Errorf("position %d: an event ID that does not decode (%w): %w", r.Position, err, store.ErrCorrupt)
 		}
-		r.Time = time.Unix(0, ns).UTC()
+		r.Time = time.Unix(0, sc.ns).UTC()
 		switch {
-		case len(meta) == 0:
-		case lastMeta != nil && bytes.Equal(meta, lastMeta):
+		case len(sc.meta) == 0:
+		case lastMeta != nil && bytes.Equal(sc.meta, lastMeta):
 			r.Metadata = lastDecoded
 			r.Metadata.Extra = maps.Clone(lastDecoded.Extra) // each record has its own
 		default:
-			if err := json.Unmarshal(meta, &r.Metadata); err != nil {
+			if err := json.Unmarshal(sc.meta, &r.Metadata); err != nil {
 				return nil, fmt.Errorf("position %d: metadata that does not decode (%w): %w", r.Position, err, store.ErrCorrupt)
 			}
-			lastMeta = append(lastMeta[:0], meta...)
+			lastMeta = append(lastMeta[:0], sc.meta...)
 			lastDecoded = r.Metadata
 			lastDecoded.Extra = maps.Clone(r.Metadata.Extra)
 		}
@@ -678,7 +682,7 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 			// log: start with room for a few records, not one.
 			out = make([]store.Record, 0, 8)
 		}
-		out = append(out, r)
+		out = append(out, *r)
 	}
 	return out, rows.Err()
 }
