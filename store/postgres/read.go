@@ -46,10 +46,12 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 			return
 		}
 		from := max(from, 1)
+		// Each chunk's records are yielded as values before the next is
+		// read, so the next reuses its slice.
+		var chunk []store.Record
 		for {
-			var chunk []store.Record
 			err := s.retry(ctx, func() (err error) {
-				chunk, err = s.readStreamChunk(ctx, streamID, from)
+				chunk, err = s.readStreamChunk(ctx, streamID, from, chunk[:0])
 				return err
 			})
 			if err != nil {
@@ -108,19 +110,23 @@ func (s *Store) FindEvent(ctx context.Context, id uuid.UUID) (store.Record, bool
 }
 
 // readStreamChunk reads up to streamChunk records of a stream from
-// version from.
-func (s *Store) readStreamChunk(ctx context.Context, streamID string, from int64) ([]store.Record, error) {
+// version from, appended to out.
+func (s *Store) readStreamChunk(ctx context.Context, streamID string, from int64, out []store.Record) ([]store.Record, error) {
 	rows, err := s.pool.Query(ctx, s.sql.readStream, streamID, from, streamChunk)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Record
 	sc := newRecordScanner()
 	for rows.Next() {
 		r, _, err := sc.scan(rows)
 		if err != nil {
 			return nil, err
+		}
+		if out == nil {
+			// Most streams are short: start with room for a few
+			// records, not one.
+			out = make([]store.Record, 0, 8)
 		}
 		out = append(out, r)
 	}
@@ -179,9 +185,13 @@ func (sc *recordScanner) scan(rows pgx.Rows) (r store.Record, ok bool, err error
 		r.Data = []byte{}
 	}
 	if sc.extra != nil {
-		if err := json.Unmarshal(sc.extra, &r.Metadata.Extra); err != nil {
+		// Into a variable of its own: the address of r's field would move
+		// the whole record to the heap, for every row.
+		var extra map[string]string
+		if err := json.Unmarshal(sc.extra, &extra); err != nil {
 			return r, false, fmt.Errorf("event %v: metadata that does not decode (%w): %w", r.ID, err, store.ErrCorrupt)
 		}
+		r.Metadata.Extra = extra
 	}
 	return r, true, nil
 }
