@@ -217,18 +217,25 @@ func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, 
 	if limit <= 0 {
 		limit = store.DefaultLogLimit
 	}
+	in := func(rec *store.Record) bool { return len(q.Types) == 0 || slices.Contains(q.Types, rec.Type) }
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []store.Record
-	if n := min(int64(limit), int64(s.log.len())-max(q.After, 0)); n > 0 && len(q.Types) == 0 {
-		out = make([]store.Record, 0, n) // the page's size: no filter leaves any out
-	}
-	for i := max(q.After, 0); i < int64(s.log.len()) && len(out) < limit; i++ {
-		rec := s.log.at(int(i))
-		if len(q.Types) > 0 && !slices.Contains(q.Types, rec.Type) {
-			continue
+	// The page is counted first, so that it is allocated at its size
+	// rather than grown record by record: from start to end, n records.
+	start, end, n := max(q.After, 0), max(q.After, 0), 0
+	for ; end < int64(s.log.len()) && n < limit; end++ {
+		if in(s.log.at(int(end))) {
+			n++
 		}
-		out = append(out, *rec)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]store.Record, 0, n)
+	for i := start; i < end; i++ {
+		if rec := s.log.at(int(i)); in(rec) {
+			out = append(out, *rec)
+		}
 	}
 	copyRecords(out)
 	return out, nil
