@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,13 +48,19 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 		}
 		from := max(from, 1)
 		// Each chunk's records are yielded as values before the next is
-		// read, so the next reuses its slice.
-		var chunk []store.Record
+		// read, so the next reuses its slice, and so does the next
+		// ReadStream, through streamChunks.
+		buf := streamChunks.Get().(*[]store.Record)
+		defer putStreamChunk(buf)
 		for {
+			var chunk []store.Record
 			err := s.retry(ctx, func() (err error) {
-				chunk, err = s.readStreamChunk(ctx, streamID, from, chunk[:0])
+				chunk, err = s.readStreamChunk(ctx, streamID, from, (*buf)[:0])
 				return err
 			})
+			if chunk != nil {
+				*buf = chunk // grown, perhaps: the next chunk and the pool keep it
+			}
 			if err != nil {
 				yield(store.Record{}, fmt.Errorf("read stream %q: %w", streamID, err))
 				return
@@ -69,6 +76,19 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 			from = chunk[len(chunk)-1].Version + 1
 		}
 	}
+}
+
+// streamChunks keeps the slices ReadStream reads its chunks into: once
+// the iteration is over nothing refers to one, and the next ReadStream
+// takes it rather than allocate one and grow it record by record.
+var streamChunks = sync.Pool{New: func() any { return new([]store.Record) }}
+
+// putStreamChunk gives buf back to streamChunks, cleared, so that the
+// pool keeps no record's payload alive.
+func putStreamChunk(buf *[]store.Record) {
+	clear((*buf)[:cap(*buf)])
+	*buf = (*buf)[:0]
+	streamChunks.Put(buf)
 }
 
 // streamChunk is how many records of a stream one query reads. The

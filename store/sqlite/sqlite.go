@@ -515,7 +515,7 @@ func (s *Store) FindEvent(ctx context.Context, id uuid.UUID) (store.Record, bool
 	if err := s.usable(ctx); err != nil {
 		return store.Record{}, false, err
 	}
-	recs, err := s.query(ctx, s.findEvent, id[:])
+	recs, err := s.query(ctx, s.findEvent, nil, id[:])
 	if err != nil {
 		return store.Record{}, false, s.fail(fmt.Errorf("find event %v: %w", id, err))
 	}
@@ -535,6 +535,8 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 			yield(store.Record{}, err)
 			return
 		}
+		buf := streamPages.Get().(*[]store.Record)
+		defer putStreamPage(buf)
 		next := max(from, 1)
 		for {
 			if err := s.usable(ctx); err != nil {
@@ -546,8 +548,11 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 				if db == s.w {
 					st = s.readStreamW
 				}
-				return s.query(ctx, st, streamID, next, streamPage)
+				return s.query(ctx, st, (*buf)[:0], streamID, next, streamPage)
 			})
+			if page != nil {
+				*buf = page // grown, perhaps: the next page and the pool keep it
+			}
 			if err != nil {
 				yield(store.Record{}, s.fail(fmt.Errorf("read stream %q from version %d: %w", streamID, next, err)))
 				return
@@ -567,6 +572,20 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 			next = page[len(page)-1].Version + 1
 		}
 	}
+}
+
+// streamPages keeps the slices ReadStream reads its pages into. A page's
+// records are yielded as values, so once the iteration is over nothing
+// refers to its slice, and the next ReadStream takes it rather than
+// allocate one and grow it record by record.
+var streamPages = sync.Pool{New: func() any { return new([]store.Record) }}
+
+// putStreamPage gives buf back to streamPages, cleared, so that the pool
+// keeps no record's payload alive.
+func putStreamPage(buf *[]store.Record) {
+	clear((*buf)[:cap(*buf)])
+	*buf = (*buf)[:0]
+	streamPages.Put(buf)
 }
 
 // readPage runs read, one query of the store's tables, on the writer
@@ -612,13 +631,13 @@ func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, 
 	var recs []store.Record
 	var err error
 	if len(q.Types) == 0 {
-		recs, err = s.query(ctx, s.readLog, q.After, limit)
+		recs, err = s.query(ctx, s.readLog, nil, q.After, limit)
 	} else {
 		types, jerr := json.Marshal(q.Types)
 		if jerr != nil {
 			return nil, fmt.Errorf("read log: types: %w", jerr)
 		}
-		recs, err = s.query(ctx, s.readLogTypes, q.After, string(types), limit)
+		recs, err = s.query(ctx, s.readLogTypes, nil, q.After, string(types), limit)
 	}
 	if err != nil {
 		return nil, s.fail(fmt.Errorf("read log after %d: %w", q.After, err))
@@ -626,15 +645,15 @@ func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, 
 	return recs, nil
 }
 
-// query runs a prepared SELECT of recordColumns and reads every row.
-func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.Record, error) {
+// query runs a prepared SELECT of recordColumns and reads every row,
+// appended to out.
+func (s *Store) query(ctx context.Context, st *sql.Stmt, out []store.Record, args ...any) ([]store.Record, error) {
 	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var (
-		out []store.Record
 		// One set of scan destinations serves every row, so that a row
 		// costs only the values it keeps; the raw bytes are valid until
 		// the next row, and copied. They are one value, so that they
