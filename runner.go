@@ -337,24 +337,24 @@ func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, op
 			return Result[E, S]{}, fmt.Errorf("handle command on stream %q: idempotency key %q: %w", streamID, cfg.key, err)
 		}
 	}
-	c := &command[C, E, S]{ctx: ctx, cmd: cmd, cfg: cfg}
-	c.ticket.job = c
-	lead, err := r.turns.enter(ctx, streamID, &c.ticket)
-	if err != nil {
-		return Result[E, S]{}, waitedTooLong(streamID, err)
-	}
-	if lead {
-		var group []*ticket
-		if cfg.key == "" {
-			group = r.turns.gather(streamID, &c.ticket, maxTogether, joins[C, E, S])
+	// A command that finds its stream's turn free leads at once, and
+	// lives on its Handle's stack; one that queues is reached by the
+	// command ahead of it, through its ticket, and lives on the heap.
+	c := command[C, E, S]{ctx: ctx, cmd: cmd, cfg: cfg}
+	if r.turns.take(streamID) {
+		r.leadTurn(ctx, streamID, &c)
+	} else {
+		q := new(command[C, E, S])
+		*q = c
+		q.ticket.job = q
+		lead, err := r.turns.enter(ctx, streamID, &q.ticket)
+		if err != nil {
+			return Result[E, S]{}, waitedTooLong(streamID, err)
 		}
-		appended := r.lead(streamID, c, group)
-		// Out of the turn: saving a snapshot takes a write of its own,
-		// and a Sync system's consumers may handle commands on this
-		// stream.
-		for _, a := range appended {
-			r.snapshotAfter(ctx, streamID, a)
+		if lead {
+			r.leadTurn(ctx, streamID, q)
 		}
+		c = *q
 	}
 	if c.panicked {
 		panic(c.panicValue)
@@ -363,6 +363,35 @@ func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, op
 		c.err = r.store.settle(cfg.settling(ctx), streamID, c.then.from, c.then.to)
 	}
 	return c.res, c.err
+}
+
+// leadTurn handles c, which holds its stream's turn, and the commands
+// queued behind it that join it (none for a command with an idempotency
+// key), passes the turn on, and then saves the snapshots that their
+// appends call for.
+func (r *Runner[C, E, S]) leadTurn(ctx context.Context, streamID string, c *command[C, E, S]) {
+	var appended []settlement[S]
+	var group []*ticket
+	if c.cfg.key == "" {
+		group = r.turns.gather(streamID, maxTogether, joins[C, E, S])
+	}
+	if group == nil {
+		appended = r.lead(streamID, c, nil)
+	} else {
+		// In a group, each command is reached through its ticket: the
+		// leader too, from the heap rather than the stack of its Handle.
+		lc := new(command[C, E, S])
+		*lc = *c
+		lc.ticket.job, lc.ticket.state = lc, leading
+		group[0] = &lc.ticket
+		appended = r.lead(streamID, lc, group)
+		*c = *lc
+	}
+	// Out of the turn: saving a snapshot takes a write of its own, and a
+	// Sync system's consumers may handle commands on this stream.
+	for _, a := range appended {
+		r.snapshotAfter(ctx, streamID, a)
+	}
 }
 
 // maxTogether bounds the commands that a command holding its stream's
@@ -378,13 +407,19 @@ type command[C, E, S any] struct {
 	cfg    handleConfig
 
 	res  Result[E, S]
-	then settlement[S] // the consumers' part: from and to
+	then settled // the consumers' part of its settlement
 	err  error
 	// panicked says that Decide or Evolve panicked on the command, with
 	// panicValue; the command's own Handle panics with it.
 	panicked   bool
 	panicValue any
 }
+
+// settled is the part of a settlement that Handle keeps after the
+// turn: the versions a Sync system's consumers run over, after from up
+// to to. The command holds only these, not the state and records, which
+// would make every command's allocation larger.
+type settled struct{ from, to int64 }
 
 // joins says whether a queued command, the job of a ticket, joins the
 // commands its turn's leader gathers: those with an idempotency key are
@@ -401,7 +436,8 @@ func waitedTooLong(streamID string, err error) error {
 
 // lead handles c, which holds its stream's turn, and the commands of
 // group that it gathered (nil for none), then passes the turn on, and
-// returns what each append stored, for snapshots. Alone, c is handled by
+// returns what each append stored, for snapshots (alone, only when the
+// runner takes snapshots). Alone, c is handled by
 // decideAndAppend in c's goroutine, and a panic of its Decide or Evolve
 // unwinds it as it is, once the turn has been passed on.
 func (r *Runner[C, E, S]) lead(streamID string, c *command[C, E, S], group []*ticket) (appended []settlement[S]) {
@@ -412,8 +448,8 @@ func (r *Runner[C, E, S]) lead(streamID string, c *command[C, E, S], group []*ti
 	}
 	var then settlement[S]
 	c.res, then, c.err = r.decideAndAppend(c.ctx, streamID, c.cmd, c.cfg)
-	c.then = settlement[S]{from: then.from, to: then.to}
-	if then.records != nil {
+	c.then = settled{from: then.from, to: then.to}
+	if then.records != nil && r.snaps != nil { // only snapshots need it
 		appended = []settlement[S]{then}
 	}
 	return appended
@@ -483,7 +519,7 @@ func (r *Runner[C, E, S]) decideOne(streamID string, c *command[C, E, S]) (appen
 	}()
 	var then settlement[S]
 	c.res, then, c.err = r.decideAndAppend(c.ctx, streamID, c.cmd, c.cfg)
-	c.then = settlement[S]{from: then.from, to: then.to}
+	c.then = settled{from: then.from, to: then.to}
 	return then, then.records != nil
 }
 
@@ -621,7 +657,7 @@ func (r *Runner[C, E, S]) answerTogether(streamID string, cs []*command[C, E, S]
 		case d.err != nil:
 			c.err = rejection{d.err}
 		case d.events != nil:
-			c.then = settlement[S]{from: d.from, to: d.to}
+			c.then = settled{from: d.from, to: d.to}
 		}
 	}
 }

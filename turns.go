@@ -62,12 +62,22 @@ const (
 	done                // handled by a leader: its job holds the outcome
 )
 
-// enter waits for t's turn on streamID. It returns true when t holds the
-// turn and leads, false when a leader took t along and handled it, or
-// ctx's error if ctx ended while t was still queued (t is then out of the
-// queue and was not handled).
-func (ts *turns) enter(ctx context.Context, streamID string, t *ticket) (bool, error) {
+// take takes the turn on streamID if no command holds it, and reports
+// whether it did. A command that takes it leads, with no ticket: none
+// is needed until it queues (enter).
+func (ts *turns) take(streamID string) bool {
 	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	tn := ts.turn(streamID)
+	if tn.held {
+		return false
+	}
+	tn.held = true
+	return true
+}
+
+// turn returns streamID's turn, made if need be; ts.mu is held.
+func (ts *turns) turn(streamID string) *turn {
 	if ts.m == nil {
 		ts.m = map[string]*turn{}
 	}
@@ -76,6 +86,16 @@ func (ts *turns) enter(ctx context.Context, streamID string, t *ticket) (bool, e
 		tn = freeTurns.Get().(*turn)
 		ts.m[streamID] = tn
 	}
+	return tn
+}
+
+// enter waits for t's turn on streamID. It returns true when t holds the
+// turn and leads, false when a leader took t along and handled it, or
+// ctx's error if ctx ended while t was still queued (t is then out of the
+// queue and was not handled).
+func (ts *turns) enter(ctx context.Context, streamID string, t *ticket) (bool, error) {
+	ts.mu.Lock()
+	tn := ts.turn(streamID)
 	if !tn.held {
 		tn.held, t.state = true, leading
 		ts.mu.Unlock()
@@ -103,24 +123,24 @@ func (ts *turns) enter(ctx context.Context, streamID string, t *ticket) (bool, e
 	return t.state == leading, nil
 }
 
-// gather returns the leader t and the commands queued behind it that
-// join it, in order: from the head of the queue, as long as join says so
-// and at most limit in all. They leave the queue. With none queued, it
-// returns nil.
-func (ts *turns) gather(streamID string, t *ticket, limit int, join func(job any) bool) []*ticket {
+// gather returns the group the leader of streamID's turn leads: a first
+// place for the leader's ticket, which the leader fills, then the
+// commands queued behind it that join it, in order: from the head of the
+// queue, as long as join says so and at most limit in all. They leave
+// the queue. With none, it returns nil.
+func (ts *turns) gather(streamID string, limit int, join func(job any) bool) []*ticket {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	tn := ts.m[streamID]
-	if len(tn.queue) == 0 || !join(tn.queue[0].job) {
-		return nil
-	}
-	group := []*ticket{t}
 	n := 0
-	for n < len(tn.queue) && len(group) < limit && join(tn.queue[n].job) {
+	for n < len(tn.queue) && n+1 < limit && join(tn.queue[n].job) {
 		tn.queue[n].state = taken
-		group = append(group, tn.queue[n])
 		n++
 	}
+	if n == 0 {
+		return nil
+	}
+	group := append(make([]*ticket, 1, n+1), tn.queue[:n]...)
 	tn.queue = append(tn.queue[:0], tn.queue[n:]...)
 	return group
 }

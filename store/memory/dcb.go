@@ -103,8 +103,9 @@ func (s *Store) ReadQuery(ctx context.Context, q store.Query, after int64) iter.
 			idx := s.match(q, next, queryChunk)
 			chunk := make([]store.Record, len(idx))
 			for j, i := range idx {
-				chunk[j] = copyRecord(*s.log.at(i))
+				chunk[j] = *s.log.at(i)
 			}
+			copyRecords(chunk)
 			s.mu.RUnlock()
 			for _, r := range chunk {
 				if err := ctx.Err(); err != nil {
@@ -133,7 +134,8 @@ func (s *Store) AppendIf(ctx context.Context, streamID string, expected int64, e
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	records, err := newRecords(streamID, events)
+	var small [smallAppend]store.Record
+	records, err := newRecords(streamID, events, small[:])
 	if err != nil {
 		return 0, err
 	}

@@ -55,10 +55,16 @@ func New() *Store {
 }
 
 // newRecords builds the records of an append before the lock is taken:
-// IDs and copies are not shared state.
-func newRecords(streamID string, events []store.Event) ([]store.Record, error) {
+// IDs and copies are not shared state. It builds them in buf when they
+// fit, so that a small append's records, which the log copies, can live
+// on the caller's stack.
+func newRecords(streamID string, events []store.Event, buf []store.Record) ([]store.Record, error) {
 	now := time.Now().UTC()
-	records := make([]store.Record, len(events))
+	records := buf[:0]
+	if cap(buf) < len(events) {
+		records = make([]store.Record, len(events))
+	}
+	records = records[:len(events)]
 	for i, e := range events {
 		id := e.ID
 		if id == uuid.Nil {
@@ -75,6 +81,9 @@ func newRecords(streamID string, events []store.Event) ([]store.Record, error) {
 	return records, nil
 }
 
+// smallAppend is how many records an append builds on its stack.
+const smallAppend = 4
+
 // Append implements [store.Store].
 func (s *Store) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
 	if err := check.Append(streamID, expected, events); err != nil {
@@ -83,7 +92,8 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	records, err := newRecords(streamID, events)
+	var small [smallAppend]store.Record
+	records, err := newRecords(streamID, events, small[:])
 	if err != nil {
 		return 0, err
 	}
@@ -174,8 +184,9 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 			idx := s.streams[streamID]
 			n := 0
 			for ; n < streamChunk && next+int64(n) < int64(len(idx)); n++ {
-				chunk[n] = copyRecord(*s.log.at(idx[next+int64(n)]))
+				chunk[n] = *s.log.at(idx[next+int64(n)])
 			}
+			copyRecords(chunk[:n])
 			s.mu.RUnlock()
 			for i := range n {
 				if err := ctx.Err(); err != nil {
@@ -206,16 +217,27 @@ func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, 
 	if limit <= 0 {
 		limit = store.DefaultLogLimit
 	}
+	in := func(rec *store.Record) bool { return len(q.Types) == 0 || slices.Contains(q.Types, rec.Type) }
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []store.Record
-	for i := max(q.After, 0); i < int64(s.log.len()) && len(out) < limit; i++ {
-		rec := s.log.at(int(i))
-		if len(q.Types) > 0 && !slices.Contains(q.Types, rec.Type) {
-			continue
+	// The page is counted first, so that it is allocated at its size
+	// rather than grown record by record: from start to end, n records.
+	start, end, n := max(q.After, 0), max(q.After, 0), 0
+	for ; end < int64(s.log.len()) && n < limit; end++ {
+		if in(s.log.at(int(end))) {
+			n++
 		}
-		out = append(out, copyRecord(*rec))
 	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]store.Record, 0, n)
+	for i := start; i < end; i++ {
+		if rec := s.log.at(int(i)); in(rec) {
+			out = append(out, *rec)
+		}
+	}
+	copyRecords(out)
 	return out, nil
 }
 
@@ -439,6 +461,30 @@ func (l *eventLog) append(r store.Record) {
 
 // at returns the record at index i (position i+1).
 func (l *eventLog) at(i int) *store.Record { return &l.blocks[i/logBlock][i%logBlock] }
+
+// copyRecords makes each of recs, shallow copies of stored records, a
+// copy of its own, as copyRecord does, but with the payloads of all in
+// one allocation: a read costs one for its payloads, not one an event.
+// Each payload is capped at its length, so that appending to one never
+// writes over the next; a caller that keeps one payload keeps the
+// others' bytes allocated with it.
+func copyRecords(recs []store.Record) {
+	n := 0
+	for i := range recs {
+		n += len(recs[i].Data)
+	}
+	buf := make([]byte, 0, n)
+	for i := range recs {
+		r := &recs[i]
+		if r.Data != nil {
+			start := len(buf)
+			buf = append(buf, r.Data...)
+			r.Data = buf[start:len(buf):len(buf)]
+		}
+		r.Metadata = cloneMeta(r.Metadata)
+		r.Tags = cloneTags(r.Tags)
+	}
+}
 
 func copyRecord(r store.Record) store.Record {
 	r.Data = clone(r.Data)

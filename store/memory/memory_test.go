@@ -1,6 +1,7 @@
 package memory_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
@@ -59,4 +60,78 @@ func TestReadsCrossLogBlocks(t *testing.T) {
 	if want := int64(3300); version != want {
 		t.Fatalf("stream b has %d records, want %d", version, want)
 	}
+}
+
+// A reader's records are its own: the payloads of a page or a chunk share
+// one allocation, but writing into one, or appending to it, changes
+// neither the store nor the records read with it.
+func TestReadRecordsAreTheReaders(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	events := []store.Event{
+		{Type: "E", Data: []byte("one"), Tags: []string{"t"}},
+		{Type: "E", Data: []byte("two"), Tags: []string{"t"}},
+		{Type: "E", Data: []byte{}, Tags: []string{"t"}},
+		{Type: "E", Tags: []string{"t"}},
+	}
+	if _, err := s.Append(ctx, "s", store.NoStream, events); err != nil {
+		t.Fatal(err)
+	}
+	spoil := func(recs []store.Record) {
+		for i := range recs {
+			if len(recs[i].Data) > 0 {
+				recs[i].Data[0] = 'X'
+			}
+			recs[i].Data = append(recs[i].Data, "!!"...)
+			if next := i + 1; next < len(recs) && !bytes.Equal(recs[next].Data, events[next].Data) {
+				t.Fatalf("spoiling record %d changed record %d to %q", i, next, recs[next].Data)
+			}
+		}
+	}
+	check := func(what string, recs []store.Record) {
+		t.Helper()
+		if len(recs) != len(events) {
+			t.Fatalf("%s: %d records, want %d", what, len(recs), len(events))
+		}
+		for i, r := range recs {
+			if !bytes.Equal(r.Data, events[i].Data) || (r.Data == nil) != (events[i].Data == nil) {
+				t.Fatalf("%s: record %d holds %q (nil %v), want %q (nil %v)", what, i, r.Data, r.Data == nil, events[i].Data, events[i].Data == nil)
+			}
+		}
+	}
+	readStream := func() []store.Record {
+		var recs []store.Record
+		for r, err := range s.ReadStream(ctx, "s", 1) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs = append(recs, r)
+		}
+		return recs
+	}
+	readLog := func() []store.Record {
+		recs, err := s.ReadLog(ctx, store.LogQuery{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	readQuery := func() []store.Record {
+		var recs []store.Record
+		for r, err := range s.ReadQuery(ctx, store.QueryAll(), 0) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs = append(recs, r)
+		}
+		return recs
+	}
+	for _, read := range []func() []store.Record{readStream, readLog, readQuery} {
+		recs := read()
+		check("read", recs)
+		spoil(recs)
+	}
+	check("stream after spoiling", readStream())
+	check("log after spoiling", readLog())
+	check("query after spoiling", readQuery())
 }

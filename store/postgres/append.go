@@ -503,10 +503,16 @@ func encodeOne(sd *pgconn.StatementDescription, one *oneEvent) ([][]byte, []int1
 		params[i] = buf[start:len(buf):len(buf)]
 	}
 	addString(0, one.streamID)
-	add(1, binary.BigEndian.AppendUint64(nil, uint64(one.expected)))
+	// The integers are written into buf itself, not into slices of their
+	// own that add would copy.
+	start := len(buf)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(one.expected))
+	params[1] = buf[start:len(buf):len(buf)]
 	add(2, one.id[:])
 	addString(3, e.Type)
-	add(4, binary.BigEndian.AppendUint32(nil, uint32(one.schema)))
+	start = len(buf)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(one.schema))
+	params[4] = buf[start:len(buf):len(buf)]
 	params[5] = e.Data
 	if params[5] == nil {
 		params[5] = []byte{}

@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,12 +47,20 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 			return
 		}
 		from := max(from, 1)
+		// Each chunk's records are yielded as values before the next is
+		// read, so the next reuses its slice, and so does the next
+		// ReadStream, through streamChunks.
+		buf := streamChunks.Get().(*[]store.Record)
+		defer putStreamChunk(buf)
 		for {
 			var chunk []store.Record
 			err := s.retry(ctx, func() (err error) {
-				chunk, err = s.readStreamChunk(ctx, streamID, from)
+				chunk, err = s.readStreamChunk(ctx, streamID, from, (*buf)[:0])
 				return err
 			})
+			if chunk != nil {
+				*buf = chunk // grown, perhaps: the next chunk and the pool keep it
+			}
 			if err != nil {
 				yield(store.Record{}, fmt.Errorf("read stream %q: %w", streamID, err))
 				return
@@ -67,6 +76,19 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 			from = chunk[len(chunk)-1].Version + 1
 		}
 	}
+}
+
+// streamChunks keeps the slices ReadStream reads its chunks into: once
+// the iteration is over nothing refers to one, and the next ReadStream
+// takes it rather than allocate one and grow it record by record.
+var streamChunks = sync.Pool{New: func() any { return new([]store.Record) }}
+
+// putStreamChunk gives buf back to streamChunks, cleared, so that the
+// pool keeps no record's payload alive.
+func putStreamChunk(buf *[]store.Record) {
+	clear((*buf)[:cap(*buf)])
+	*buf = (*buf)[:0]
+	streamChunks.Put(buf)
 }
 
 // streamChunk is how many records of a stream one query reads. The
@@ -108,19 +130,23 @@ func (s *Store) FindEvent(ctx context.Context, id uuid.UUID) (store.Record, bool
 }
 
 // readStreamChunk reads up to streamChunk records of a stream from
-// version from.
-func (s *Store) readStreamChunk(ctx context.Context, streamID string, from int64) ([]store.Record, error) {
+// version from, appended to out.
+func (s *Store) readStreamChunk(ctx context.Context, streamID string, from int64, out []store.Record) ([]store.Record, error) {
 	rows, err := s.pool.Query(ctx, s.sql.readStream, streamID, from, streamChunk)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Record
 	sc := newRecordScanner()
 	for rows.Next() {
 		r, _, err := sc.scan(rows)
 		if err != nil {
 			return nil, err
+		}
+		if out == nil {
+			// Most streams are short: start with room for a few
+			// records, not one.
+			out = make([]store.Record, 0, 8)
 		}
 		out = append(out, r)
 	}
@@ -179,9 +205,13 @@ func (sc *recordScanner) scan(rows pgx.Rows) (r store.Record, ok bool, err error
 		r.Data = []byte{}
 	}
 	if sc.extra != nil {
-		if err := json.Unmarshal(sc.extra, &r.Metadata.Extra); err != nil {
+		// Into a variable of its own: the address of r's field would move
+		// the whole record to the heap, for every row.
+		var extra map[string]string
+		if err := json.Unmarshal(sc.extra, &extra); err != nil {
 			return r, false, fmt.Errorf("event %v: metadata that does not decode (%w): %w", r.ID, err, store.ErrCorrupt)
 		}
+		r.Metadata.Extra = extra
 	}
 	return r, true, nil
 }

@@ -253,7 +253,7 @@ func (s *Store) queryPage(ctx context.Context, q store.Query, after int64) ([]st
 		if temporary {
 			defer st.Close()
 		}
-		return s.query(ctx, st, args...)
+		return s.query(ctx, st, nil, args...)
 	})
 }
 

@@ -144,14 +144,24 @@ type groupMember struct {
 	// answered says that write told the member its outcome before the
 	// group ended (see answer); only the leader uses it.
 	answered bool
-	wake     chan struct{} // a send when state becomes leader or finished
+	// wake gets a send when state becomes leader or finished. It is made
+	// only for a member that queues: one that leads at once waits for
+	// nobody, and an append alone costs no channel (see signal).
+	wake chan struct{}
+}
+
+// signal wakes m, which waits if it queued; g.mu is held.
+func (m *groupMember) signal() {
+	if m.wake != nil {
+		m.wake <- struct{}{}
+	}
 }
 
 // do runs work in a group and returns its outcome, one of write's three.
 // oneStatement says that work writes with a single statement (see
 // groupMember).
 func (g *groupCommitter) do(ctx context.Context, stream string, expected int64, events int, oneStatement bool, work func(tx *sql.Tx) error) error {
-	m := &groupMember{ctx: ctx, stream: stream, expected: expected, events: events, oneStatement: oneStatement, work: work, wake: make(chan struct{}, 1)}
+	m := &groupMember{ctx: ctx, stream: stream, expected: expected, events: events, oneStatement: oneStatement, work: work}
 	g.mu.Lock()
 	g.queue = append(g.queue, m)
 	if !g.leading {
@@ -160,6 +170,7 @@ func (g *groupCommitter) do(ctx context.Context, stream string, expected int64, 
 		g.mu.Unlock()
 		return g.lead(m)
 	}
+	m.wake = make(chan struct{}, 1)
 	g.mu.Unlock()
 	for {
 		select {
@@ -211,7 +222,7 @@ func (g *groupCommitter) handOff() {
 	}
 	next := g.queue[0]
 	next.state = leader
-	next.wake <- struct{}{}
+	next.signal()
 }
 
 // lead runs the group that m, at the head of the queue, leads, and returns
@@ -253,7 +264,7 @@ func (g *groupCommitter) lead(m *groupMember) error {
 	for _, o := range group {
 		if o != m && o.state == running {
 			o.state = finished
-			o.wake <- struct{}{}
+			o.signal()
 		}
 	}
 	g.mu.Unlock()
@@ -530,7 +541,7 @@ func (g *groupCommitter) answer(m *groupMember, err error) {
 	m.answered = true
 	g.mu.Lock()
 	m.state = finished
-	m.wake <- struct{}{}
+	m.signal()
 	g.mu.Unlock()
 }
 

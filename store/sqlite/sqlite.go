@@ -517,7 +517,7 @@ func (s *Store) FindEvent(ctx context.Context, id uuid.UUID) (store.Record, bool
 	if err := s.usable(ctx); err != nil {
 		return store.Record{}, false, err
 	}
-	recs, err := s.query(ctx, s.findEvent, id[:])
+	recs, err := s.query(ctx, s.findEvent, nil, id[:])
 	if err != nil {
 		return store.Record{}, false, s.fail(fmt.Errorf("find event %v: %w", id, err))
 	}
@@ -537,6 +537,8 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 			yield(store.Record{}, err)
 			return
 		}
+		buf := streamPages.Get().(*[]store.Record)
+		defer putStreamPage(buf)
 		next := max(from, 1)
 		for {
 			if err := s.usable(ctx); err != nil {
@@ -548,8 +550,11 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 				if db == s.w {
 					st = s.readStreamW
 				}
-				return s.query(ctx, st, streamID, next, streamPage)
+				return s.query(ctx, st, (*buf)[:0], streamID, next, streamPage)
 			})
+			if page != nil {
+				*buf = page // grown, perhaps: the next page and the pool keep it
+			}
 			if err != nil {
 				yield(store.Record{}, s.fail(fmt.Errorf("read stream %q from version %d: %w", streamID, next, err)))
 				return
@@ -569,6 +574,20 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 			next = page[len(page)-1].Version + 1
 		}
 	}
+}
+
+// streamPages keeps the slices ReadStream reads its pages into. A page's
+// records are yielded as values, so once the iteration is over nothing
+// refers to its slice, and the next ReadStream takes it rather than
+// allocate one and grow it record by record.
+var streamPages = sync.Pool{New: func() any { return new([]store.Record) }}
+
+// putStreamPage gives buf back to streamPages, cleared, so that the pool
+// keeps no record's payload alive.
+func putStreamPage(buf *[]store.Record) {
+	clear((*buf)[:cap(*buf)])
+	*buf = (*buf)[:0]
+	streamPages.Put(buf)
 }
 
 // readPage runs read, one query of the store's tables, on the writer
@@ -614,13 +633,13 @@ func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, 
 	var recs []store.Record
 	var err error
 	if len(q.Types) == 0 {
-		recs, err = s.query(ctx, s.readLog, q.After, limit)
+		recs, err = s.query(ctx, s.readLog, nil, q.After, limit)
 	} else {
 		types, jerr := json.Marshal(q.Types)
 		if jerr != nil {
 			return nil, fmt.Errorf("read log: types: %w", jerr)
 		}
-		recs, err = s.query(ctx, s.readLogTypes, q.After, string(types), limit)
+		recs, err = s.query(ctx, s.readLogTypes, nil, q.After, string(types), limit)
 	}
 	if err != nil {
 		return nil, s.fail(fmt.Errorf("read log after %d: %w", q.After, err))
@@ -628,22 +647,26 @@ func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, 
 	return recs, nil
 }
 
-// query runs a prepared SELECT of recordColumns and reads every row.
-func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.Record, error) {
+// query runs a prepared SELECT of recordColumns and reads every row,
+// appended to out.
+func (s *Store) query(ctx context.Context, st *sql.Stmt, out []store.Record, args ...any) ([]store.Record, error) {
 	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var (
-		out []store.Record
 		// One set of scan destinations serves every row, so that a row
 		// costs only the values it keeps; the raw bytes are valid until
-		// the next row, and copied.
-		r              store.Record
-		id, meta, tags sql.RawBytes
-		ns             int64
-		dest           = []any{&r.Position, &id, &r.StreamID, &r.Version, &r.Type, &r.SchemaVersion, &ns, &r.Data, &r.Encoding, &meta, &tags}
+		// the next row, and copied. They are one value, so that they
+		// cost one allocation, not one each.
+		sc struct {
+			r              store.Record
+			id, meta, tags sql.RawBytes
+			ns             int64
+		}
+		r    = &sc.r
+		dest = []any{&r.Position, &sc.id, &r.StreamID, &r.Version, &r.Type, &r.SchemaVersion, &sc.ns, &r.Data, &r.Encoding, &sc.meta, &sc.tags}
 		// The events of a batch usually share their metadata: the last
 		// metadata decoded, as stored and decoded, is reused when it
 		// repeats.
@@ -655,23 +678,23 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		if r.Tags, err = decodeTags(tags); err != nil { // dcb.go
+		if r.Tags, err = decodeTags(sc.tags); err != nil { // dcb.go
 			return nil, fmt.Errorf("position %d: tags that do not decode (%w): %w", r.Position, err, store.ErrCorrupt)
 		}
-		if r.ID, err = uuid.FromBytes(id); err != nil {
+		if r.ID, err = uuid.FromBytes(sc.id); err != nil {
 			return nil, fmt.Errorf("position %d: an event ID that does not decode (%w): %w", r.Position, err, store.ErrCorrupt)
 		}
-		r.Time = time.Unix(0, ns).UTC()
+		r.Time = time.Unix(0, sc.ns).UTC()
 		switch {
-		case len(meta) == 0:
-		case lastMeta != nil && bytes.Equal(meta, lastMeta):
+		case len(sc.meta) == 0:
+		case lastMeta != nil && bytes.Equal(sc.meta, lastMeta):
 			r.Metadata = lastDecoded
 			r.Metadata.Extra = maps.Clone(lastDecoded.Extra) // each record has its own
 		default:
-			if err := json.Unmarshal(meta, &r.Metadata); err != nil {
+			if err := json.Unmarshal(sc.meta, &r.Metadata); err != nil {
 				return nil, fmt.Errorf("position %d: metadata that does not decode (%w): %w", r.Position, err, store.ErrCorrupt)
 			}
-			lastMeta = append(lastMeta[:0], meta...)
+			lastMeta = append(lastMeta[:0], sc.meta...)
 			lastDecoded = r.Metadata
 			lastDecoded.Extra = maps.Clone(r.Metadata.Extra)
 		}
@@ -680,7 +703,7 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, args ...any) ([]store.R
 			// log: start with room for a few records, not one.
 			out = make([]store.Record, 0, 8)
 		}
-		out = append(out, r)
+		out = append(out, *r)
 	}
 	return out, rows.Err()
 }
