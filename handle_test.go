@@ -80,17 +80,11 @@ func TestHandleOnAPartialAdapter(t *testing.T) {
 // what is wrong otherwise: a memory store has none, and a SQLite store
 // has *sql.Tx, not pgx.Tx.
 func TestSQLReachesTheAdaptersTransactions(t *testing.T) {
-	ctx := context.Background()
-	lite, err := sqlite.Open(ctx, sqlite.Memory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := annals.New(lite)
-	defer s.Close()
+	s := sqliteMemory(t)
 	if _, err := annals.SQL[*sql.Tx](s); err != nil {
 		t.Fatalf("SQL[*sql.Tx] on SQLite: %v", err)
 	}
-	_, err = annals.SQL[pgx.Tx](s)
+	_, err := annals.SQL[pgx.Tx](s)
 	if !errors.Is(err, store.ErrUnsupported) || !strings.Contains(err.Error(), "*sql.Tx") {
 		t.Fatalf("SQL[pgx.Tx] on SQLite: %v, want store.ErrUnsupported naming *sql.Tx", err)
 	}
@@ -110,12 +104,7 @@ func TestSQLReachesTheAdaptersTransactions(t *testing.T) {
 // refuses to project; and a rebuild keeps the schema and replays.
 func TestSQLProjectionMigratesOnceAndProjectsTypedEvents(t *testing.T) {
 	ctx := context.Background()
-	lite, err := sqlite.Open(ctx, sqlite.Memory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := annals.New(lite)
-	defer s.Close()
+	s := sqliteMemory(t)
 	r := annals.NewRunner(s, counter, counterCodec())
 	appendN(t, r, "a", 3)
 	appendN(t, r, "b", 2)
@@ -147,7 +136,7 @@ func TestSQLProjectionMigratesOnceAndProjectsTypedEvents(t *testing.T) {
 	}
 	want := map[string][2]int{"a": {3, 3}, "b": {2, 2}}
 	readCounts := func() map[string][2]int {
-		rows, err := lite.ReadDB().QueryContext(ctx, `SELECT stream, last, seen FROM counts`)
+		rows, err := s.Adapter().(*sqlite.Store).ReadDB().QueryContext(ctx, `SELECT stream, last, seen FROM counts`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +161,7 @@ func TestSQLProjectionMigratesOnceAndProjectsTypedEvents(t *testing.T) {
 		t.Fatalf("a program with one migration on a schema at 2: %v, want store.ErrInvalid naming the version", err)
 	}
 
-	err = p1.Rebuild(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := p1.Rebuild(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM counts`)
 		return err
 	}, nil)
@@ -191,15 +180,9 @@ func TestSQLProjectionMigratesOnceAndProjectsTypedEvents(t *testing.T) {
 // ReadDB hands queries the adapter's read handle, and refuses a type the
 // adapter does not have.
 func TestReadDBReachesTheAdaptersQueries(t *testing.T) {
-	ctx := context.Background()
-	lite, err := sqlite.Open(ctx, sqlite.Memory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := annals.New(lite)
-	defer s.Close()
+	s := sqliteMemory(t)
 	db, err := annals.ReadDB[*sql.DB](s)
-	if err != nil || db != lite.ReadDB() {
+	if err != nil || db != s.Adapter().(*sqlite.Store).ReadDB() {
 		t.Fatalf("ReadDB[*sql.DB] on SQLite: %v, %v", db, err)
 	}
 	if _, err := annals.ReadDB[*sql.DB](annals.New(memory.New())); !errors.Is(err, store.ErrUnsupported) {
@@ -239,12 +222,7 @@ func TestStreamIDsNoStoreHoldsAreRefused(t *testing.T) {
 func TestWaitQuietWaitsForAReadModelsMigrations(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	lite, err := sqlite.Open(ctx, sqlite.Memory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := annals.New(lite)
-	defer s.Close()
+	s := sqliteMemory(t)
 	slowMigration := func(ctx context.Context, tx *sql.Tx) error {
 		time.Sleep(100 * time.Millisecond) // the Run has not got this far when WaitQuiet is called
 		_, err := tx.ExecContext(ctx, `CREATE TABLE counts (stream TEXT PRIMARY KEY, last INTEGER NOT NULL)`)
@@ -257,7 +235,7 @@ func TestWaitQuietWaitsForAReadModelsMigrations(t *testing.T) {
 	}
 
 	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
-	err = sys.WaitQuiet(short) // no Run yet
+	err := sys.WaitQuiet(short) // no Run yet
 	stop()
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), `counts`) || !strings.Contains(err.Error(), "migrations") {
 		t.Fatalf("WaitQuiet with nothing running = %v; want its deadline, naming the read model whose migrations have not run", err)
@@ -282,12 +260,7 @@ func TestWaitQuietWaitsForAReadModelsMigrations(t *testing.T) {
 func TestSyncWaitQuietDoesNotWaitForMigrations(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	lite, err := sqlite.Open(ctx, sqlite.Memory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := annals.New(lite)
-	defer s.Close()
+	s := sqliteMemory(t)
 	migration := func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `CREATE TABLE counts (stream TEXT PRIMARY KEY)`)
 		return err
@@ -300,4 +273,17 @@ func TestSyncWaitQuietDoesNotWaitForMigrations(t *testing.T) {
 	if err := sys.WaitQuiet(ctx); err != nil {
 		t.Fatalf("WaitQuiet on a new Sync system: %v; want nil at once", err)
 	}
+}
+
+// sqliteMemory returns a handle on a new in-memory SQLite store, closed
+// when the test ends.
+func sqliteMemory(t *testing.T) *annals.Store {
+	t.Helper()
+	lite, err := sqlite.Open(context.Background(), sqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := annals.New(lite)
+	t.Cleanup(func() { s.Close() })
+	return s
 }
