@@ -234,21 +234,22 @@ func TestFollowWithoutALimitGoesOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &watched{seen: make(chan struct{}), want: fmt.Sprintf("\n%d\tlate@1\t", head+1)}
+	seen := make(chan struct{}) // out's field is set to nil under its lock
+	out := &watched{seen: seen, want: fmt.Sprintf("\n%d\tlate@1\t", head+1)}
 	c := &cli{stdout: out, stderr: io.Discard, getenv: func(k string) string { return map[string]string{store.EnvVar: url}[k] }}
 	following, stop := context.WithCancel(ctx)
 	done := make(chan int, 1)
 	go func() { done <- c.main(following, []string{"log", "-follow"}) }()
 	select {
 	case status := <-done:
-		t.Fatalf("log -follow ended by itself (status %d) after\n%s", status, out.buf.String())
+		t.Fatalf("log -follow ended by itself (status %d)", status)
 	case <-time.After(100 * time.Millisecond):
 	}
 	if _, err := s.Append(ctx, "late", store.NoStream, []store.Event{{Type: "Late", Data: []byte(`{}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-out.seen:
+	case <-seen:
 	case status := <-done:
 		t.Fatalf("log -follow ended (status %d) before the new event", status)
 	case <-ctx.Done():
