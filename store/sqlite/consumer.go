@@ -53,12 +53,20 @@ func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn 
 				return fmt.Errorf("delete the states of view %q: %w", view, err)
 			}
 		}
+		// A statement is bound to the transaction once, not per state.
+		var save, del *sql.Stmt
 		return tx.Each(func(view, key string, data []byte) error {
 			var err error
 			if data == nil {
-				_, err = sqlTx.StmtContext(ctx, s.deleteState).ExecContext(ctx, view, key)
+				if del == nil {
+					del = sqlTx.StmtContext(ctx, s.deleteState)
+				}
+				_, err = del.ExecContext(ctx, view, key)
 			} else {
-				_, err = sqlTx.StmtContext(ctx, s.saveState).ExecContext(ctx, view, key, data)
+				if save == nil {
+					save = sqlTx.StmtContext(ctx, s.saveState)
+				}
+				_, err = save.ExecContext(ctx, view, key, data)
 			}
 			if err != nil {
 				return fmt.Errorf("write state %q of view %q: %w", key, view, err)
