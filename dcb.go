@@ -330,8 +330,10 @@ type DCBResult[E, S any] struct {
 //
 // With [WithIdempotencyKey], the decision's stream and event IDs derive
 // from the key, so a command handled before is answered with Duplicate
-// set and the current state; a key first used with another command fails
-// with [ErrIdempotencyKey].
+// set and the current state; a key first used with another command, by
+// another decider or by a [Runner] fails with [ErrIdempotencyKey],
+// whatever deciding would say (on a store that is not a
+// [store.EventFinder], only when the decision appends).
 //
 // An [Observer] of the store sees the command as it sees one of
 // [Runner.Handle], with the query for a stream (see [CommandStart]),
@@ -528,30 +530,44 @@ func (r *DCBRunner[C, E, S]) encode(ctx context.Context, stream string, events [
 // alreadyDone looks for the decision of cfg's key: its stream, whose first
 // event carries the command's fingerprint. Found with it, the command was
 // handled: done, with the state its query shows now. Found with another
-// fingerprint, or not found when the store refused the key's stream or
-// event IDs (refused), the key was used for something else.
+// fingerprint, the key's first event found in another stream (another
+// decider's decision, or a stream's command), or nothing found when the
+// store refused the key's stream or event IDs (refused), the key was used
+// for something else.
 func (r *DCBRunner[C, E, S]) alreadyDone(ctx context.Context, q store.Query, evolve Evolver[E, S], state S, pos int64, cfg handleConfig, refused bool) (DCBResult[E, S], bool, error) {
 	stream, err := r.stream(cfg)
 	if err != nil {
 		return DCBResult[E, S]{}, false, err
 	}
-	for rec, err := range r.store.ReadStream(ctx, stream, 1) {
-		if err != nil {
-			return DCBResult[E, S]{}, false, fmt.Errorf("handle command: look up idempotency key %q: %w", cfg.key, err)
-		}
-		if got := rec.Metadata.Extra[idempotencyExtra]; rec.ID != EventID(cfg.key, 0) || got != cfg.fingerprint {
-			return DCBResult[E, S]{}, false, fmt.Errorf("handle command: idempotency key %q was first used with another command, of another type or content: %w", cfg.key, ErrIdempotencyKey)
-		}
-		state, pos, err := r.fold(ctx, q, evolve, state, pos)
-		if err != nil {
-			return DCBResult[E, S]{}, false, err
-		}
-		return DCBResult[E, S]{State: state, Position: pos, StreamID: stream, Duplicate: true}, true, nil
-	}
-	if refused {
+	rec, found, err := r.firstKeyed(ctx, stream, cfg.key)
+	switch {
+	case err != nil:
+		return DCBResult[E, S]{}, false, fmt.Errorf("handle command: look up idempotency key %q: %w", cfg.key, err)
+	case !found && !refused:
+		return DCBResult[E, S]{}, false, nil
+	case !found || rec.StreamID != stream:
 		return DCBResult[E, S]{}, false, fmt.Errorf("handle command: idempotency key %q was first used on another stream: %w", cfg.key, ErrIdempotencyKey)
+	case rec.ID != EventID(cfg.key, 0) || rec.Metadata.Extra[idempotencyExtra] != cfg.fingerprint:
+		return DCBResult[E, S]{}, false, fmt.Errorf("handle command: idempotency key %q was first used with another command, of another type or content: %w", cfg.key, ErrIdempotencyKey)
 	}
-	return DCBResult[E, S]{}, false, nil
+	state, pos, err = r.fold(ctx, q, evolve, state, pos)
+	if err != nil {
+		return DCBResult[E, S]{}, false, err
+	}
+	return DCBResult[E, S]{State: state, Position: pos, StreamID: stream, Duplicate: true}, true, nil
+}
+
+// firstKeyed returns the first event appended with key: looked up by its
+// ID when the adapter is a [store.EventFinder], wherever it is, and
+// otherwise the first event of stream, the key's decision.
+func (r *DCBRunner[C, E, S]) firstKeyed(ctx context.Context, stream, key string) (store.Record, bool, error) {
+	if f := r.store.finder; f != nil {
+		return f.FindEvent(ctx, EventID(key, 0))
+	}
+	for rec, err := range r.store.ReadStream(ctx, stream, 1) {
+		return rec, err == nil, err
+	}
+	return store.Record{}, false, nil
 }
 
 // WithTags makes a [Runner] tag the events it appends with what tags

@@ -247,6 +247,65 @@ func TestDCBRunnerIdempotencyKey(t *testing.T) {
 	}
 }
 
+// A key that a decider's decision took is refused to another decider,
+// whatever deciding would say: appending (the store refuses the key's
+// event ID), appending nothing, or rejecting. A store without
+// store.EventFinder tells only the first, since finding the key costs a
+// read of each decider's stream of it otherwise.
+func TestDCBIdempotencyKeyOfAnotherDecider(t *testing.T) {
+	for name, adapter := range map[string]func() store.Store{
+		"finder": func() store.Store { return memory.New() },
+		"no finder": func() store.Store {
+			m := memory.New()
+			return struct {
+				store.Store
+				store.DCB
+			}{m, m}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := annals.New(adapter())
+			_, finder := adapter().(store.EventFinder)
+			r := newSeats(s)
+			otherDCB := seatDCB
+			otherDCB.Name = "other-seat"
+			other := annals.NewDCBRunner(s, otherDCB, seatCodec())
+			if _, err := r.Handle(ctx, takeSeat{"a", "ada"}, annals.WithIdempotencyKey("k")); err != nil {
+				t.Fatal(err)
+			}
+			for _, who := range []string{"bob", "cy"} {
+				if _, err := r.Handle(ctx, takeSeat{"a", who}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, c := range []struct {
+				what     string
+				cmd      takeSeat
+				detected bool // without a finder
+			}{
+				{"that appends", takeSeat{"b", "ada"}, true},
+				{"that appends nothing", takeSeat{"a", "ada"}, false},
+				{"that deciding rejects", takeSeat{"a", "dee"}, false},
+			} {
+				res, err := other.Handle(ctx, c.cmd, annals.WithIdempotencyKey("k"))
+				if !finder && !c.detected {
+					if errors.Is(err, annals.ErrIdempotencyKey) {
+						t.Errorf("without a finder, the key with another decider's command %s = %v, which it cannot tell", c.what, err)
+					}
+					continue
+				}
+				if !errors.Is(err, annals.ErrIdempotencyKey) || res.Duplicate || errors.Is(err, annals.ErrRejected) {
+					t.Errorf("the key with another decider's command %s = %+v, %v; want ErrIdempotencyKey", c.what, res, err)
+				}
+			}
+			if head, err := s.Head(ctx); err != nil || head != 3 {
+				t.Fatalf("head = %d, %v; want 3: the refused commands stored nothing", head, err)
+			}
+		})
+	}
+}
+
 // A stream-based runner whose events carry tags and a DCB runner share a
 // store and a Sync system: the DCB decision sees the stream's tagged
 // events, and the system's view has handled a DCB append when Handle

@@ -225,8 +225,10 @@ func WithMetadata(m store.Metadata) HandleOption {
 //
 // A repeat is told from another command by the command's type (as "%T"
 // writes it, or as its [CommandNamer] method names it) and its content as
-// JSON: the same key with a command of another type or content fails
-// with [ErrIdempotencyKey]. So a keyed command must be one JSON encodes
+// JSON: the same key with a command of another type or content, or on
+// another stream, fails with [ErrIdempotencyKey], whatever deciding would
+// say (on a store that is not a [store.EventFinder], on another stream
+// only when the command appends). So a keyed command must be one JSON encodes
 // whole: Handle refuses, with an error matching [codec.ErrUnencodable]
 // and storing nothing, a command whose fields are all unexported, one of
 // the program's own module with an unexported field that holds data
@@ -837,8 +839,13 @@ func (r *Runner[C, E, S]) keyedEvents(ctx context.Context, streamID string, cfg 
 		if err != nil {
 			return 0, 0, lookupErr(err)
 		}
-		if !ok || rec.StreamID != streamID {
+		if !ok {
 			return 0, 0, nil
+		}
+		if rec.StreamID != streamID {
+			// Found elsewhere: told whether or not the command appends,
+			// as a store without a finder tells it only when it does.
+			return 0, 0, fmt.Errorf("handle command on stream %q: idempotency key %q was first used on another stream: %w", streamID, cfg.key, ErrIdempotencyKey)
 		}
 		if err := fingerprinted(rec); err != nil {
 			return 0, 0, err

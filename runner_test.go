@@ -342,21 +342,28 @@ func checkIdempotencyKeyIsBound(t *testing.T, adapter store.Store) {
 	if err != nil || !res.Duplicate || res.State != 2 || res.Version != 2 || len(res.Events) != 0 {
 		t.Fatalf("retry = %+v, %v; want a duplicate with the current state 2 at version 2", res, err)
 	}
+	appendN(t, r, "e", 1) // e is at 1, at the limit of 1
+	_, finder := adapter.(store.EventFinder)
 	for _, reuse := range []struct {
 		name, stream string
 		cmd          increment
+		finderOnly   bool // told only by a store that finds the key's events
 	}{
-		{"on another stream", "d", increment{Limit: 1}},
-		{"with another command", "c", increment{Limit: 5}},
-		{"with another command that deciding would reject", "c", increment{Limit: 2}},
+		{"on another stream", "d", increment{Limit: 1}, false},
+		{"on another stream where deciding would reject", "e", increment{Limit: 1}, true},
+		{"with another command", "c", increment{Limit: 5}, false},
+		{"with another command that deciding would reject", "c", increment{Limit: 2}, false},
 	} {
+		if reuse.finderOnly && !finder {
+			continue
+		}
 		res, err := r.Handle(ctx, reuse.stream, reuse.cmd, annals.WithIdempotencyKey("k"))
 		if !errors.Is(err, annals.ErrIdempotencyKey) || res.Duplicate || len(res.Events) != 0 {
 			t.Fatalf("key reused %s = %+v, %v; want annals.ErrIdempotencyKey", reuse.name, res, err)
 		}
 	}
-	if head, _ := s.Head(ctx); head != 2 {
-		t.Fatalf("head = %d, want 2: the refused commands stored nothing", head)
+	if head, _ := s.Head(ctx); head != 3 {
+		t.Fatalf("head = %d, want 3: the refused commands stored nothing", head)
 	}
 }
 
