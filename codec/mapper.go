@@ -219,17 +219,27 @@ func (m *Pipeline[T]) ToEvent(ctx context.Context, at Placement, e T, meta store
 // FromRecord implements [Mapper]. Personal fields whose subject has been
 // forgotten decode as zero values.
 func (m *Pipeline[T]) FromRecord(ctx context.Context, r store.Record) (T, error) {
-	if err := m.Err(); err != nil {
-		var zero T
-		return zero, err
-	}
-	id := identity{kind: 'e', streamID: r.StreamID, version: r.Version, eventID: r.ID, typ: r.Type, schema: r.SchemaVersion}
-	data, _, err := m.p.open(ctx, id, r.Data, r.Encoding)
+	data, _, err := m.Open(ctx, r)
 	if err != nil {
 		var zero T
 		return zero, err
 	}
 	return m.decode(r.Type, r.SchemaVersion, data)
+}
+
+// Open undoes the steps r's encoding names (decryption, decompression,
+// personal fields) and returns the payload as the codec's Decode is given
+// it, before any upcaster. forgotten reports that r's personal fields
+// belong to a forgotten subject: data then holds the other fields alone.
+// It is for tools that show stored events without the application's
+// types, as the annals command does; an application reads events with
+// FromRecord.
+func (m *Pipeline[T]) Open(ctx context.Context, r store.Record) (data []byte, forgotten bool, err error) {
+	if err := m.Err(); err != nil {
+		return nil, false, err
+	}
+	id := identity{kind: 'e', streamID: r.StreamID, version: r.Version, eventID: r.ID, typ: r.Type, schema: r.SchemaVersion}
+	return m.p.open(ctx, id, r.Data, r.Encoding)
 }
 
 // ToSnapshot implements [SnapshotMapper].

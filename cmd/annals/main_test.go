@@ -172,6 +172,46 @@ func TestDecryptsWithKeysFromTheEnvironment(t *testing.T) {
 	}
 }
 
+// Once its subject is forgotten, a record's payload shows its other
+// fields, marked as without the personal ones, and verify counts it
+// without calling it a problem.
+func TestMarksTheRecordsOfAForgottenSubject(t *testing.T) {
+	ctx := context.Background()
+	url, s := fixture(t)
+	before := tool(t, ctx, url, "ANNALS_CIPHER_KEY="+secret, "stream", "customer-7")
+	if before.status != 0 || strings.Contains(before.stdout, forgottenMark) {
+		t.Fatalf("before the subject is forgotten: %+v", before)
+	}
+	if err := codec.ForgetSubject(ctx, s, "c7"); err != nil {
+		t.Fatal(err)
+	}
+	after := tool(t, ctx, url, "ANNALS_CIPHER_KEY="+secret, "stream", "customer-7")
+	if after.status != 0 || !strings.Contains(after.stdout, `{"customer":"c7"} `+forgottenMark) {
+		t.Errorf("after the subject is forgotten: %+v", after)
+	}
+	js := tool(t, ctx, url, "ANNALS_CIPHER_KEY="+secret, "log", "-json")
+	var forgotten []string
+	for _, line := range lines(js.stdout) {
+		var rec struct {
+			Stream    string `json:"stream"`
+			Forgotten bool   `json:"forgotten"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log -json printed %q: %v", line, err)
+		}
+		if rec.Forgotten {
+			forgotten = append(forgotten, rec.Stream)
+		}
+	}
+	if !slices.Equal(forgotten, []string{"customer-7"}) {
+		t.Errorf("log -json marks the records of streams %q as forgotten, want customer-7's alone", forgotten)
+	}
+	v := tool(t, ctx, url, "ANNALS_CIPHER_KEY="+secret, "verify") // fails on the record sealed with k9, which nobody has
+	if !strings.Contains(v.stdout, "(1 without the personal fields of forgotten subjects)") {
+		t.Errorf("verify: %+v", v)
+	}
+}
+
 func TestFollowWaitsForNewEvents(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -57,12 +57,15 @@ type payload struct {
 	// notJSON says why the decoded payload is not JSON, which the
 	// library's codecs write; nil when it is.
 	notJSON error
+	// forgotten says the payload's personal fields belong to a
+	// forgotten subject: data holds the other fields alone.
+	forgotten bool
 }
 
-func (d *decoder) classify(data []byte, err error) payload {
+func (d *decoder) classify(data []byte, forgotten bool, err error) payload {
 	switch {
 	case err == nil:
-		return payload{data: data, ok: true, notJSON: notJSON(data)}
+		return payload{data: data, ok: true, notJSON: notJSON(data), forgotten: forgotten}
 	case errors.Is(err, codec.ErrDecrypt) && !d.keys:
 		return payload{noKey: true, err: err}
 	}
@@ -70,15 +73,15 @@ func (d *decoder) classify(data []byte, err error) payload {
 }
 
 func (d *decoder) record(ctx context.Context, r store.Record) payload {
-	return d.classify(d.mapper.FromRecord(ctx, r))
+	return d.classify(d.mapper.Open(ctx, r))
 }
 
 func (d *decoder) snapshot(ctx context.Context, s snapshot.Snapshot) payload {
 	data, err := d.mapper.FromSnapshot(ctx, s)
 	if errors.Is(err, store.ErrNotFound) {
-		return payload{ok: true} // personal data of a forgotten subject: read, as far as it can be
+		return payload{ok: true, forgotten: true} // personal data of a forgotten subject: read, as far as it can be
 	}
-	return d.classify(data, err)
+	return d.classify(data, false, err)
 }
 
 // errNotJSON reports a decoded payload that is not JSON.
@@ -101,6 +104,9 @@ func notJSON(data []byte) error {
 // size and encoding, and why it could not be read.
 func (p payload) text(r store.Record) string {
 	if p.ok && p.notJSON == nil && len(p.data) > 0 {
+		if p.forgotten {
+			return string(p.data) + " " + forgottenMark
+		}
 		return string(p.data)
 	}
 	s := fmt.Sprintf("<%d bytes", len(r.Data))
@@ -115,6 +121,10 @@ func (p payload) text(r store.Record) string {
 	}
 	return s + ">"
 }
+
+// forgottenMark follows a payload whose personal fields belong to a
+// forgotten subject, in the text of log and stream.
+const forgottenMark = "<personal fields forgotten>"
 
 // jsonRecord is a record as -json prints it.
 type jsonRecord struct {
@@ -131,11 +141,14 @@ type jsonRecord struct {
 	Data          json.RawMessage `json:"data,omitempty"`        // the payload, when it reads as JSON
 	DataBase64    string          `json:"data_base64,omitempty"` // otherwise its bytes: decoded when it could be, else as stored
 	Unreadable    string          `json:"unreadable,omitempty"`  // why it could not be decoded
+	// Forgotten says the payload's personal fields belong to a forgotten
+	// subject: data holds the other fields alone.
+	Forgotten bool `json:"forgotten,omitempty"`
 }
 
 func newJSONRecord(r store.Record, p payload) jsonRecord {
 	j := jsonRecord{Position: r.Position, ID: r.ID.String(), Stream: r.StreamID, Version: r.Version, Type: r.Type,
-		SchemaVersion: r.SchemaVersion, Time: r.Time, Encoding: r.Encoding, Tags: r.Tags, Metadata: r.Metadata}
+		SchemaVersion: r.SchemaVersion, Time: r.Time, Encoding: r.Encoding, Tags: r.Tags, Metadata: r.Metadata, Forgotten: p.forgotten}
 	switch {
 	case p.ok && p.notJSON == nil && len(p.data) > 0:
 		j.Data = p.data

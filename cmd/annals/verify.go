@@ -23,11 +23,14 @@ var errProblems = errors.New("the store has problems")
 
 // verifyReport is what verify found.
 type verifyReport struct {
-	OK          bool  `json:"ok"`
-	Head        int64 `json:"head"`
-	Events      int64 `json:"events"`
-	Streams     int64 `json:"streams"`
-	Read        int64 `json:"read"` // records whose payloads were read
+	OK      bool  `json:"ok"`
+	Head    int64 `json:"head"`
+	Events  int64 `json:"events"`
+	Streams int64 `json:"streams"`
+	Read    int64 `json:"read"` // records whose payloads were read
+	// Forgotten counts the records read whose personal fields belong to
+	// a forgotten subject, which is not a problem.
+	Forgotten   int64 `json:"forgotten"`
 	Snapshots   int64 `json:"snapshots"`
 	Checkpoints int64 `json:"checkpoints"`
 	// Unread counts the records and snapshots that are encrypted (or hold
@@ -150,6 +153,9 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 				rep.problem("event %s@%d at position %d (%s, encoding %q) cannot be read: %v", r.StreamID, r.Version, r.Position, r.Type, r.Encoding, p.notJSON)
 			case p.ok:
 				rep.Read++
+				if p.forgotten {
+					rep.Forgotten++
+				}
 			case p.noKey:
 				unread(r.Encoding)
 			default:
@@ -208,7 +214,11 @@ func printVerify(c *cli, rep *verifyReport) {
 		fmt.Fprintf(w, ", positions 1 to %d", rep.Head)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "payloads: %d of %d events read; %d snapshots; %d checkpoints\n", rep.Read, rep.Events, rep.Snapshots, rep.Checkpoints)
+	forgotten := ""
+	if rep.Forgotten > 0 {
+		forgotten = fmt.Sprintf(" (%d without the personal fields of forgotten subjects)", rep.Forgotten)
+	}
+	fmt.Fprintf(w, "payloads: %d of %d events read%s; %d snapshots; %d checkpoints\n", rep.Read, rep.Events, forgotten, rep.Snapshots, rep.Checkpoints)
 	if rep.Unread > 0 {
 		keys := ""
 		if len(rep.UnreadKeys) > 0 {
