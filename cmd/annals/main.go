@@ -19,7 +19,8 @@
 // payload prints as text when it is JSON; a compressed one is inflated;
 // an encrypted one (or one with personal data) is decrypted when the
 // keys are in ANNALS_CIPHER_KEY and ANNALS_CIPHER_OLD_KEYS, and otherwise
-// prints as its size and encoding.
+// prints as its size and encoding. A payload whose data subject is
+// forgotten prints without its personal fields, marked so.
 //
 // docs/operations.md shows how to move a store from SQLite to PostgreSQL
 // with annals copy.
