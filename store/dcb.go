@@ -5,7 +5,12 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/samber/lo"
 )
 
 // Limits on tags and queries. Longer or more values are rejected with
@@ -92,18 +97,36 @@ func (it QueryItem) Matches(typ string, tags []string) bool {
 }
 
 // String shows the item as types and tags, such as
-// (CourseDefined|CourseRenamed)[course:c1].
+// (CourseDefined|CourseRenamed)[course:c1]. A type or tag that is not
+// plain text (empty, not UTF-8, with a space, a control character or one
+// of |[]()") is quoted, and one longer than 64 bytes is shown by its
+// first 32 characters and its length, so that an error naming the query
+// stays one readable line whatever the query holds.
 func (it QueryItem) String() string {
 	var b strings.Builder
 	if len(it.Types) > 0 {
-		b.WriteString("(" + strings.Join(it.Types, "|") + ")")
+		b.WriteString("(" + strings.Join(lo.Map(it.Types, shown), "|") + ")")
 	} else {
 		b.WriteString("(any type)")
 	}
 	if len(it.Tags) > 0 {
-		b.WriteString("[" + strings.Join(it.Tags, " ") + "]")
+		b.WriteString("[" + strings.Join(lo.Map(it.Tags, shown), " ") + "]")
 	}
 	return b.String()
+}
+
+// shown is a type or tag as QueryItem.String shows it.
+func shown(s string, _ int) string {
+	if len(s) > 64 {
+		return fmt.Sprintf("%.32q… (%d bytes)", s, len(s))
+	}
+	plain := s != "" && utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
+		return !unicode.IsPrint(r) || unicode.IsSpace(r) || strings.ContainsRune(`|[]()"`, r)
+	})
+	if plain {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // String shows the items joined by " OR ", or "all" for the query that
