@@ -323,7 +323,7 @@ func (s *Store) appendError(ctx context.Context, streamID string, expected int64
 			return s.conflict(ctx, streamID, expected)
 		}
 	}
-	s.dropDeadConnections(err)
+	s.dropDeadConnections(ctx, err)
 	return fmt.Errorf("append to stream %q: %w", streamID, err)
 }
 

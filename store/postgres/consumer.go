@@ -117,7 +117,7 @@ func (s *Store) commit(ctx context.Context, consumer string, from, to int64, fn 
 		return writeError(ctx, err, false)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		s.dropDeadConnections(err)
+		s.dropDeadConnections(ctx, err)
 		return fmt.Errorf("consumer %q: commit from %d to %d: %w", consumer, from, to, writeError(ctx, err, true))
 	}
 	return nil

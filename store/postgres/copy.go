@@ -199,7 +199,7 @@ func (s *Store) ImportEvents(ctx context.Context, records []store.Record) error 
 		return nil
 	})
 	if err != nil {
-		s.dropDeadConnections(err)
+		s.dropDeadConnections(ctx, err)
 		return fmt.Errorf("import %d events at positions %d to %d: %w", len(records), records[0].Position, last, err)
 	}
 	// Committed: a failed notification only delays waiting consumers
@@ -259,7 +259,7 @@ func (s *Store) importRows(ctx context.Context, what string, n int, query string
 		return nil
 	}
 	if _, err := s.pool.Exec(ctx, query, args...); err != nil {
-		s.dropDeadConnections(err)
+		s.dropDeadConnections(ctx, err)
 		return fmt.Errorf("import %d %s: %w", n, what, err)
 	}
 	return nil
@@ -298,7 +298,7 @@ func (s *Store) DeleteCheckpoints(ctx context.Context, consumers []string) error
 		return nil
 	}
 	if _, err := s.pool.Exec(ctx, `DELETE FROM `+s.n.checkpoints+` WHERE consumer = ANY($1::text[])`, consumers); err != nil {
-		s.dropDeadConnections(err)
+		s.dropDeadConnections(ctx, err)
 		return fmt.Errorf("delete %d checkpoints: %w", len(consumers), err)
 	}
 	return nil

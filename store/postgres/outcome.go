@@ -55,7 +55,19 @@ func notStored(ctx context.Context, err error) error {
 // constraint, a lock timeout, a COMMIT that rolled back). An error that
 // ends the session (57P0x, such as an administrator's termination, or
 // 08xxx) is not an answer: it can come after the commit.
+//
+// Nor is pgx's "conn closed" (pgconn.ErrConnClosed), though pgx says it
+// is safe to retry: a reader of several results (a batch, and the
+// simple-protocol COMMIT of a transaction) that loses the connection
+// while it waits for the next result reports that error, not the
+// connection's, after the request was sent. The store sends a committing
+// request only on a connection whose every earlier request of the write
+// succeeded, so the error cannot mean that the connection was closed
+// before it.
 func answered(err error) bool {
+	if errors.Is(err, pgconn.ErrConnClosed) {
+		return false
+	}
 	if pgconn.SafeToRetry(err) || errors.Is(err, pgx.ErrTxCommitRollback) {
 		return true
 	}
@@ -82,13 +94,13 @@ func (s *Store) writeStatement(ctx context.Context, fn func() error) error {
 	}
 	unknown := !answered(err)
 	if connectionLost(err) && ctx.Err() == nil {
-		s.dropDeadConnections(err)
+		s.dropDeadConnections(ctx, err)
 		if err = fn(); err == nil {
 			return nil
 		}
 		unknown = unknown || !answered(err)
 	}
-	s.dropDeadConnections(err)
+	s.dropDeadConnections(ctx, err)
 	if unknown {
 		return outcomeUnknown(ctx, err)
 	}

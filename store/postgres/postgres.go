@@ -302,8 +302,18 @@ func connectionLost(err error) bool {
 // dropDeadConnections drops the pool's connections after one of them was found dead:
 // when the server closed its connections, the idle ones are dead too, and
 // each would fail one more call. A pool the caller gave is left alone.
-func (s *Store) dropDeadConnections(err error) {
-	if s.ownPool && connectionLost(err) {
+//
+// A connection cut because ctx ended (a deadline, a cancellation: pgx
+// closes a connection whose request it abandons) says nothing of the
+// others: only it is dropped, as the pool drops any closed connection
+// given back. Resetting the pool then would close every connection the
+// other callers are using, and under load with short deadlines each would
+// be opened and its statements prepared again.
+func (s *Store) dropDeadConnections(ctx context.Context, err error) {
+	if !s.ownPool || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return
+	}
+	if connectionLost(err) {
 		s.pool.Reset()
 	}
 }
@@ -313,7 +323,7 @@ func (s *Store) dropDeadConnections(err error) {
 func (s *Store) retry(ctx context.Context, read func() error) error {
 	err := read()
 	if err != nil && connectionLost(err) && ctx.Err() == nil {
-		s.dropDeadConnections(err)
+		s.dropDeadConnections(ctx, err)
 		err = read()
 	}
 	return err

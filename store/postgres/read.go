@@ -377,7 +377,7 @@ func (s *Store) Wait(ctx context.Context, after int64) error {
 		return s.closedError()
 	}
 	if err != nil && connectionLost(err) && ctx.Err() == nil {
-		s.dropDeadConnections(err)
+		s.dropDeadConnections(ctx, err)
 		err = s.wait(ctx, after)
 	}
 	if err != nil && ctx.Err() != nil {
