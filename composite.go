@@ -2,6 +2,7 @@ package annals
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -134,6 +135,7 @@ func caseTypes[T any]() []reflect.Type {
 func (c *Composite[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOption) (Result[E, S], error) {
 	i, v := any(cmd).(decider.Sum).Case()
 	pr, err := c.parts[i].handle(ctx, v, opts)
+	err = c.explain(err)
 	if !pr.answered {
 		return Result[E, S]{}, err
 	}
@@ -161,11 +163,22 @@ func (c *Composite[C, E, S]) Load(ctx context.Context, like S) (S, error) {
 	for i, p := range c.parts {
 		st, err := p.load(ctx, reflect.ValueOf(like).Field(i).Interface())
 		if err != nil {
-			return out, err
+			return out, c.explain(err)
 		}
 		reflect.ValueOf(&out).Elem().Field(i).Set(reflect.ValueOf(st))
 	}
 	return out, nil
+}
+
+// explain adds to a part's error of an event type it does not read, when
+// the composite's parts keep their instances in streams that may meet
+// (the refusal of [Composite.Events]), that this is the likely cause: an
+// instance of another part wrote into the stream.
+func (c *Composite[C, E, S]) explain(err error) error {
+	if err == nil || !errors.Is(err, codec.ErrUnknownEventType) || c.events.Err() == nil {
+		return err
+	}
+	return fmt.Errorf("%w; the likely cause: the composite's parts may share streams (%v)", err, c.events.Err())
 }
 
 // Events returns the mapper of the composite's events, built from its

@@ -246,6 +246,32 @@ func TestCompositeRoutesEachCaseToItsPart(t *testing.T) {
 	}
 }
 
+// Two parts whose instances share streams, through one prefix, write
+// into each other's streams; the part that then meets an event it does
+// not read says what the composite's parts have wrong.
+func TestCompositeSaysWhenItsPartsShareStreams(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	shared := codec.StreamPrefix[string]("x-")
+	c := annals.NewComposite(library,
+		annals.NewInstances(s, concert, codec.NewKeyed(shared, concertCodec())),
+		annals.NewInstances(s, accounts, codec.NewKeyed(shared, codec.Mapper[accountEvent](accountCodec()))))
+	if c.Events().Err() == nil {
+		t.Fatal("the composite's events read parts that share the prefix x- without a refusal")
+	}
+	if _, err := c.Handle(ctx, buy("k1")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Handle(ctx, open("k1"))
+	if !errors.Is(err, codec.ErrUnknownEventType) || !strings.Contains(err.Error(), "parts may share streams") || !strings.Contains(err.Error(), `prefixed "x-" and "x-"`) {
+		t.Fatalf("a command on the stream another part wrote = %v; want the unknown type, and that the parts share streams prefixed x-", err)
+	}
+	_, err = c.Load(ctx, libraryState{First: map[string]int{}, Second: map[string]account{"k1": {}}})
+	if !strings.Contains(err.Error(), "parts may share streams") {
+		t.Fatalf("loading the instance = %v; want that the parts share streams", err)
+	}
+}
+
 // A composite of three deciders takes the value Combine3 returns, and
 // the commands its methods build.
 func TestCompositeOfCombined3(t *testing.T) {
