@@ -29,29 +29,47 @@ import (
 // *rapid.T ([T]).
 func ForDCB[C, E, S any](t T, d annals.DCBDecider[C, E, S], m codec.Mapper[E]) *Spec[C, E, S] {
 	s := &Spec[C, E, S]{d: d.Decider}
-	placer, _ := m.(codec.Placer[E])
 	s.dcb = func(cmd C, state S, events []E) (S, error) {
-		q, evolve := d.Query(cmd), d.Evolver(cmd)
-		versions := map[string]int64{}
-		for i, e := range events {
-			at := codec.Placement{StreamID: "spec"}
-			if placer != nil {
-				if stream, ok := placer.StreamOf(e); ok {
-					at.StreamID = stream
-				}
-			}
-			versions[at.StreamID]++
-			at.Version = versions[at.StreamID]
-			ev, err := m.ToEvent(context.Background(), at, e, store.Metadata{})
-			if err != nil {
-				return state, fmt.Errorf("event %d (%#v): %w", i, e, err)
-			}
-			if tags := d.Tags(e); q.Matches(ev.Type, tags) {
-				state = evolve(state, ev.Type, tags, e)
-			}
-		}
-		return state, nil
+		state, _, err := foldQuery(d, m, cmd, state, events)
+		return state, err
 	}
 	s.expect(t, s.context)
 	return s
+}
+
+// foldQuery evolves state by the events of log that cmd's query matches,
+// as a [annals.DCBRunner] reads them: each named by m's type name, tagged
+// by d.Tags, and placed as a runner places it (an instance's event in its
+// instance's stream when m is a [codec.Placer], any other in one stream),
+// and returns for each event the indexes of the query's items that
+// matched it. An event m cannot encode is an error.
+func foldQuery[C, E, S any](d annals.DCBDecider[C, E, S], m codec.Mapper[E], cmd C, state S, log []E) (S, [][]int, error) {
+	placer, _ := m.(codec.Placer[E])
+	q, evolve := d.Query(cmd), d.Evolver(cmd)
+	versions := map[string]int64{}
+	matched := make([][]int, len(log))
+	for i, e := range log {
+		at := codec.Placement{StreamID: "spec"}
+		if placer != nil {
+			if stream, ok := placer.StreamOf(e); ok {
+				at.StreamID = stream
+			}
+		}
+		versions[at.StreamID]++
+		at.Version = versions[at.StreamID]
+		ev, err := m.ToEvent(context.Background(), at, e, store.Metadata{})
+		if err != nil {
+			return state, matched, fmt.Errorf("event %d (%#v): %w", i, e, err)
+		}
+		tags := d.Tags(e)
+		if q.Matches(ev.Type, tags) {
+			state = evolve(state, ev.Type, tags, e)
+		}
+		for j, it := range q.Items {
+			if it.Matches(ev.Type, tags) {
+				matched[i] = append(matched[i], j+1)
+			}
+		}
+	}
+	return state, matched, nil
 }

@@ -12,6 +12,10 @@
 //   - [For], [ForDCB], [ForView], [ForSaga] and [ForProcess] start
 //     given/when/then specifications that print values with %#v and fail
 //     a test that gives them no Then.
+//   - [DecidesAsOnTheWholeLog] checks that a decider whose boundary is a
+//     query decides every command on its query's events as its rules,
+//     written plainly on the whole log, decide it: a query that misses an
+//     event a rule needs (a tag spelt two ways) fails it.
 //
 // A specification takes a [T], which *testing.T and *rapid.T both are,
 // so it can be the body of a property: written inside rapid.Check, it
@@ -28,7 +32,8 @@
 //
 // The other specifications take rt alike. The checks that run
 // rapid.Check themselves ([ReplayEqualsLive], [EvolveIsPure],
-// [ViewEvolveIsPure], [CompositeEqualsPure], [SnapshotEqualsReplay])
+// [ViewEvolveIsPure], [CompositeEqualsPure], [DecidesAsOnTheWholeLog],
+// [SnapshotEqualsReplay])
 // take the test's t, since each is a whole property; so do the
 // contracts, which run subtests.
 //

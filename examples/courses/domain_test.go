@@ -1,7 +1,11 @@
 package main
 
 import (
+	"slices"
 	"testing"
+
+	"github.com/samber/lo"
+	"pgregory.net/rapid"
 
 	"github.com/annals-dev/annals/proptest"
 )
@@ -145,4 +149,82 @@ func TestQueriesFindTheEventsTheyNeed(t *testing.T) {
 	if !subscribe.Matches("StudentSubscribed", Tags(StudentSubscribed{Student: "bob", Course: "go"})) {
 		t.Error("a subscription's query misses another student's seat in its course")
 	}
+}
+
+// For any catalogue and any subscriptions, each subscription decided on
+// its query's events is decided as the rules say on the whole log: no
+// event a rule needs is outside its query.
+func TestSubscriptionsDecideAsOnTheWholeLog(t *testing.T) {
+	courses := []string{"c1", "c2", "c3", "c4", "c5", "c6"}
+	next := func(t *rapid.T, log []Event) ([]Event, SubscriptionCommand) {
+		var given []Event
+		defined := lo.FilterMap(log, func(e Event, _ int) (string, bool) {
+			d, ok := e.(CourseDefined)
+			return d.Course, ok
+		})
+		switch course := rapid.SampledFrom(courses).Draw(t, "course"); {
+		case !slices.Contains(defined, course) && rapid.IntRange(0, 3).Draw(t, "define") > 0:
+			capacity := rapid.IntRange(1, 3).Draw(t, "capacity")
+			given = append(given, CourseDefined{Course: course, Title: course, Capacity: capacity})
+		case slices.Contains(defined, course) && rapid.IntRange(0, 20).Draw(t, "cancel") == 0:
+			given = append(given, CourseCancelled{Course: course})
+		}
+		student := rapid.SampledFrom([]string{"ada", "bob", "cy"}).Draw(t, "student")
+		course := rapid.SampledFrom(courses).Draw(t, "subscribe to")
+		if rapid.IntRange(0, 4).Draw(t, "unsubscribe") == 0 {
+			return given, Unsubscribe{Student: student, Course: course}
+		}
+		return given, Subscribe{Student: student, Course: course}
+	}
+	proptest.DecidesAsOnTheWholeLog(t, Subscriptions, Codec(), wholeCatalogue, next, proptest.Length(10, 60))
+}
+
+// wholeCatalogue is the rules of subscriptions, written on the whole log.
+func wholeCatalogue(log []Event, c SubscriptionCommand) ([]Event, error) {
+	student, course := c.Pair()
+	var defined, cancelled bool
+	capacity, seats, taken := 0, map[string]bool{}, map[string]bool{}
+	for _, e := range log {
+		switch e := e.(type) {
+		case CourseDefined:
+			if e.Course == course {
+				defined, capacity = true, e.Capacity
+			}
+		case CourseCancelled:
+			cancelled = cancelled || e.Course == course
+		case StudentSubscribed:
+			if e.Course == course {
+				seats[e.Student] = true
+			}
+			if e.Student == student {
+				taken[e.Course] = true
+			}
+		case StudentUnsubscribed:
+			if e.Course == course {
+				delete(seats, e.Student)
+			}
+			if e.Student == student {
+				delete(taken, e.Course)
+			}
+		}
+	}
+	if _, ok := c.(Unsubscribe); ok {
+		if !seats[student] {
+			return nil, ErrNotSubscribed
+		}
+		return []Event{StudentUnsubscribed{Student: student, Course: course}}, nil
+	}
+	switch {
+	case !defined:
+		return nil, ErrNoSuchCourse
+	case cancelled:
+		return nil, ErrCancelled
+	case seats[student]:
+		return nil, ErrAlreadySubscribed
+	case len(seats) >= capacity:
+		return nil, ErrCourseFull
+	case len(taken) >= MaxCourses:
+		return nil, ErrTooManyCourses
+	}
+	return []Event{StudentSubscribed{Student: student, Course: course}}, nil
 }
