@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/samber/lo"
@@ -235,18 +234,8 @@ func TestALostAnswerAfterTheCommitIsUnknown(t *testing.T) {
 func TestADeadlineDropsOnlyItsConnection(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := pgtest.New(t)
-	app := "annals-deadline-" + uuid.NewString()[:8]
-	s, err := postgres.Open(ctx, db.URL+"&pool_max_conns=4&pool_min_conns=4&application_name="+app, postgres.WithSchema(db.Schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	admin, err := pgx.Connect(ctx, db.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close(context.Background()) })
+	f := openFaultyWith(t, "&pool_max_conns=4&pool_min_conns=4")
+	db, s, app, admin := f.db, f.Store, f.app, f.admin
 	sessions := func() []int {
 		rows, err := admin.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, app)
 		if err != nil {

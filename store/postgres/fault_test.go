@@ -26,12 +26,15 @@ type faulty struct {
 	admin *pgx.Conn
 }
 
-func openFaulty(t *testing.T) *faulty {
+func openFaulty(t *testing.T) *faulty { return openFaultyWith(t, "&pool_max_conns=6") }
+
+// openFaultyWith is openFaulty with the pool settings of params.
+func openFaultyWith(t *testing.T, params string) *faulty {
 	t.Helper()
 	ctx := context.Background()
 	db := pgtest.New(t)
 	app := "annals-fault-" + uuid.NewString()[:8]
-	s, err := postgres.Open(ctx, db.URL+"&pool_max_conns=6&application_name="+app, postgres.WithSchema(db.Schema))
+	s, err := postgres.Open(ctx, db.URL+params+"&application_name="+app, postgres.WithSchema(db.Schema))
 	if err != nil {
 		t.Fatal(err)
 	}
