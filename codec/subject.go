@@ -76,11 +76,23 @@ var personalDataType = reflect.TypeFor[PersonalData]()
 //     its JSON (a hash, not the command) in the metadata of its first
 //     event, from which a guessed command can be confirmed. Keep personal
 //     data out of the commands you handle under a key.
+//
+// A delete whose outcome the store cannot tell (an error matching
+// [store.ErrOutcomeUnknown]: the connection broke after the request left)
+// is settled by looking the key up: gone, the subject is forgotten and
+// ForgetSubject returns nil; there, or not looked up, the error stands,
+// and calling ForgetSubject again is safe.
 func ForgetSubject(ctx context.Context, ks store.KeyStore, subject string) error {
 	if err := check.Subject(subject); err != nil {
 		return err
 	}
-	if err := ks.DeleteSubjectKey(ctx, subject); err != nil {
+	err := ks.DeleteSubjectKey(ctx, subject)
+	if err != nil && errors.Is(err, store.ErrOutcomeUnknown) && ctx.Err() == nil {
+		if _, lerr := ks.SubjectKey(ctx, subject); errors.Is(lerr, store.ErrNotFound) {
+			return nil
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("forget subject %q: %w", subject, err)
 	}
 	return nil

@@ -388,3 +388,39 @@ func TestPersonalField(t *testing.T) {
 	}
 	_ = hidden{}.email
 }
+
+// lostDelete is a key store whose deletes lose their answer: each
+// reports an unknown outcome, having deleted the key when deletes is set.
+type lostDelete struct {
+	*memory.Store
+	deletes bool
+}
+
+func (s lostDelete) DeleteSubjectKey(ctx context.Context, subject string) error {
+	if s.deletes {
+		if err := s.Store.DeleteSubjectKey(ctx, subject); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("delete key of data subject %q: %w (connection reset)", subject, store.ErrOutcomeUnknown)
+}
+
+// A delete whose answer was lost is settled by the key: gone, the subject
+// is forgotten; there, the unknown outcome stands.
+func TestForgetSubjectSettlesALostAnswerByTheKey(t *testing.T) {
+	ctx := context.Background()
+	for _, deletes := range []bool{true, false} {
+		m := memory.New()
+		if _, err := m.CreateSubjectKey(ctx, store.SubjectKey{Subject: "c-1", KeyID: "k1", Wrapped: []byte("wrapped")}); err != nil {
+			t.Fatal(err)
+		}
+		err := codec.ForgetSubject(ctx, lostDelete{m, deletes}, "c-1")
+		_, lerr := m.SubjectKey(ctx, "c-1")
+		switch {
+		case deletes && err != nil:
+			t.Errorf("a delete that took effect and lost its answer: ForgetSubject = %v, want nil (the key is gone: %v)", err, lerr)
+		case !deletes && !errors.Is(err, store.ErrOutcomeUnknown):
+			t.Errorf("a delete that did not take effect: ForgetSubject = %v, want the unknown outcome (the key is there: %v)", err, lerr)
+		}
+	}
+}
