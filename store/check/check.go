@@ -163,7 +163,7 @@ func Checkpoint(consumer string, from, actual int64) error {
 	if from == actual {
 		return nil
 	}
-	return fmt.Errorf("consumer %q: checkpoint is %d, expected %d (another instance moved it): %w", consumer, actual, from, store.ErrConflict)
+	return fmt.Errorf("consumer %q: checkpoint is %d, expected %d (another instance moved it, or an earlier commit of this one whose answer was lost): %w", consumer, actual, from, store.ErrConflict)
 }
 
 // State returns an error matching [store.ErrInvalid] when a view name or
