@@ -337,6 +337,22 @@ func (s *subjects) key(ctx context.Context, subject string, create bool) (cipher
 			KeyID:   s.master.WriteKeyID(),
 			Wrapped: s.master.seal(secret, wrapAAD(subject)),
 		})
+		if err != nil && errors.Is(err, store.ErrOutcomeUnknown) && ctx.Err() == nil {
+			// The store cannot tell whether the key was created: the
+			// key stored now, if any, is the one to use (this one or a
+			// racing writer's, which CreateSubjectKey would have
+			// returned). None stored: nothing of the write that needed
+			// it was stored either, and its error must not say it may
+			// have been; the key, if it is created after all, is found
+			// by the next write.
+			got, lerr := s.store.SubjectKey(ctx, subject)
+			switch {
+			case lerr == nil:
+				k, err = got, nil
+			case errors.Is(lerr, store.ErrNotFound):
+				err = fmt.Errorf("create key: the store could not tell whether it did (%v), and no key is stored", err)
+			}
+		}
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("key of data subject %q: %w", subject, err)

@@ -424,3 +424,40 @@ func TestForgetSubjectSettlesALostAnswerByTheKey(t *testing.T) {
 		}
 	}
 }
+
+// lostCreate is a key store whose key creations lose their answer: each
+// reports an unknown outcome, having created the key when creates is set.
+type lostCreate struct {
+	*memory.Store
+	creates bool
+}
+
+func (s lostCreate) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store.SubjectKey, error) {
+	if s.creates {
+		if _, err := s.Store.CreateSubjectKey(ctx, k); err != nil {
+			return store.SubjectKey{}, err
+		}
+	}
+	return store.SubjectKey{}, fmt.Errorf("create key of data subject %q: %w (connection reset)", k.Subject, store.ErrOutcomeUnknown)
+}
+
+// A subject's key whose creation lost its answer is settled by looking it
+// up: created, the command goes on with it and is stored; not created,
+// the command stored nothing and says so, not that it may have stored.
+func TestACreatedKeyWhoseAnswerWasLostIsLookedUp(t *testing.T) {
+	ctx := context.Background()
+	master := mustKeyring(t, testKey1)
+	for _, creates := range []bool{true, false} {
+		ks := lostCreate{memory.New(), creates}
+		s := annals.New(ks)
+		r := annals.NewRunner(s, accounts, shreddingMapper(ks, master))
+		res, err := r.Handle(ctx, "account-1", accountCmd{Open: true, CustomerID: "c-1", Holder: "Ann Smith", Email: "ann@example.com"})
+		head, _ := s.Head(ctx)
+		switch {
+		case creates && (err != nil || head != 1):
+			t.Errorf("the key was created: Handle = %+v, %v, head %d; want the command stored", res, err, head)
+		case !creates && (err == nil || errors.Is(err, store.ErrOutcomeUnknown) || annals.OutcomeOf(err) != annals.OutcomeFailed || head != 0):
+			t.Errorf("the key was not created: Handle = %v (outcome %v), head %d; want nothing stored, and said so", err, annals.OutcomeOf(err), head)
+		}
+	}
+}
