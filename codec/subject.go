@@ -87,7 +87,7 @@ func ForgetSubject(ctx context.Context, ks store.KeyStore, subject string) error
 		return err
 	}
 	err := ks.DeleteSubjectKey(ctx, subject)
-	if err != nil && errors.Is(err, store.ErrOutcomeUnknown) && ctx.Err() == nil {
+	if errors.Is(err, store.ErrOutcomeUnknown) && ctx.Err() == nil {
 		if _, lerr := ks.SubjectKey(ctx, subject); errors.Is(lerr, store.ErrNotFound) {
 			return nil
 		}
@@ -337,7 +337,7 @@ func (s *subjects) key(ctx context.Context, subject string, create bool) (cipher
 			KeyID:   s.master.WriteKeyID(),
 			Wrapped: s.master.seal(secret, wrapAAD(subject)),
 		})
-		if err != nil && errors.Is(err, store.ErrOutcomeUnknown) && ctx.Err() == nil {
+		if errors.Is(err, store.ErrOutcomeUnknown) && ctx.Err() == nil {
 			// The store cannot tell whether the key was created: the
 			// key stored now, if any, is the one to use (this one or a
 			// racing writer's, which CreateSubjectKey would have
