@@ -211,7 +211,10 @@
 // connections, which are dead too; reads then retry once, appends fail
 // once. An append whose connection breaks returns an error matching
 // [store.ErrOutcomeUnknown] and has committed all its events or none; a
-// read of the stream tells which.
+// read of the stream tells which. A request cut by its own context's
+// deadline or cancellation drops its connection alone, and the pool opens
+// a new one when it needs one: deadlines shorter than a write takes under
+// load cost a connection each.
 //
 // The pool (pgxpool) runs its own health-check goroutine while the store
 // is open; [Store.Close] stops it when the store opened the pool.
