@@ -742,10 +742,11 @@ func (p *Projection[T]) Run(ctx context.Context) error {
 // checkpoint, and repeats; under the consumer's lease when asked.
 func follow(ctx context.Context, s *Store, name string, cfg consumerConfig, step func(context.Context) (int, int64, error)) error {
 	if s.locker != nil && cfg.lease {
-		// A lease held by an instance that crashed is free only once it
-		// expires: say why nothing happens meanwhile.
+		// A lease held by an instance that crashed is free only once the
+		// store frees it (its session ends, or it expires): say why
+		// nothing happens meanwhile.
 		waiting := time.AfterFunc(leaseWaitLogAfter, func() {
-			slog.Info("annals: consumer waits for its lease, which another instance holds; one that crashed holds it until it expires ('annals consumers' shows its holder and expiry)", "consumer", name, "store", s.name)
+			slog.Info("annals: consumer waits for its lease, which another instance holds ('annals consumers' shows the holder); the lease of an instance that crashed is free once the store frees it: on PostgreSQL when its session ends, on SQLite when the lease expires", "consumer", name, "store", s.name)
 		})
 		l, err := s.locker.Lock(ctx, LeaseName(name))
 		waiting.Stop()
