@@ -39,6 +39,11 @@ func run(ctx context.Context, url string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// A Sync system settles after its own commands only: catch its read
+	// models up with what earlier runs or other processes appended.
+	if err := app.System.Settle(ctx); err != nil {
+		return err
+	}
 	head, err := s.Head(ctx)
 	if err != nil {
 		return err

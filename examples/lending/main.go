@@ -82,6 +82,11 @@ func run(ctx context.Context, out io.Writer, url string) error {
 	if err != nil {
 		return err
 	}
+	// A Sync system settles after its own commands only: catch its read
+	// models up with what earlier runs or other processes appended.
+	if err := lib.System.Settle(ctx); err != nil {
+		return err
+	}
 	scheme, _, _ := strings.Cut(url, ":")
 	fmt.Fprintf(out, "store %s, %s mode\n", scheme, lib.System.Mode())
 	d := &desk{ctx: ctx, out: out, s: s, lib: lib, run: uuid.NewString()[:8]}
