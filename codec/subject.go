@@ -229,8 +229,12 @@ func keyCheck(secret []byte) []byte {
 }
 
 // seal moves the personal fields of data (the codec's JSON of value) into
-// an envelope. It returns data unchanged and false when value names no
-// subject's personal data or its personal fields are all absent.
+// an envelope. A personal field that is absent, an empty string or null
+// holds no personal data and stays where it is, so that no key is made
+// for it: the snapshot of a forgotten subject's state, whose personal
+// fields read back empty, does not give the subject a key again. It
+// returns data unchanged and false when value names no subject's
+// personal data or none of its personal fields holds any.
 func (s *subjects) seal(ctx context.Context, id identity, value any, data []byte) ([]byte, bool, error) {
 	t := reflect.TypeOf(value)
 	names, err := s.fieldsOf(t)
@@ -261,7 +265,7 @@ func (s *subjects) seal(ctx context.Context, id identity, value any, data []byte
 	}
 	personal := make(map[string]json.RawMessage, len(names))
 	for _, n := range names {
-		if v, ok := obj[n]; ok {
+		if v, ok := obj[n]; ok && !holdsNothing(v) {
 			personal[n] = v
 			delete(obj, n)
 		}
@@ -283,6 +287,14 @@ func (s *subjects) seal(ctx context.Context, id identity, value any, data []byte
 	}
 	out, err := marshalJSON(envelope{Subject: subject, Key: check, Personal: aead.Seal(nil, nil, plain, personalAAD(id, subject)), Data: rest})
 	return out, true, err
+}
+
+// holdsNothing reports whether v, a field's JSON, is an empty string or
+// null. An empty list or object is sealed all the same: JSON tells it
+// from an absent field, and a false or a 0 can be personal data.
+func holdsNothing(v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	return string(v) == `""` || string(v) == "null"
 }
 
 // open restores the personal fields of an envelope. When the subject's key

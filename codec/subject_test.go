@@ -272,6 +272,60 @@ func TestNoPersonalDataNoKey(t *testing.T) {
 	}
 }
 
+// emptyPersonal has personal fields that JSON always writes, empty or
+// not: a string and a pointer.
+type emptyPersonal struct {
+	ID    string  `json:"id"`
+	Name  string  `json:"name" annals:"personal"`
+	Email *string `json:"email" annals:"personal"`
+	Tags  []string
+}
+
+func (e emptyPersonal) DataSubject() string { return e.ID }
+
+// A personal field that is an empty string or null holds nothing to seal:
+// it stays in clear and makes no key, so that the state of a forgotten
+// subject, whose personal fields read back empty, is stored without
+// giving the subject a key again. Any other value is sealed.
+func TestEmptyPersonalFieldsMakeNoKey(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	jc := codec.NewJSON[any]().Register("empty", emptyPersonal{Name: "n", Email: new("e"), Tags: []string{"t"}})
+	m := codec.NewMapper(jc, codec.WithSubjectKeys(s, mustKeyring(t, testKey1)))
+	at := codec.Placement{StreamID: "s", Version: 1}
+
+	if err := codec.ForgetSubject(ctx, s, "c-1"); err != nil {
+		t.Fatal(err)
+	}
+	forgotten := emptyPersonal{ID: "c-1", Tags: []string{}}
+	ev, err := m.ToEvent(ctx, at, forgotten, store.Metadata{})
+	if err != nil || ev.Encoding != "" || string(ev.Data) != `{"id":"c-1","name":"","email":null,"Tags":[]}` {
+		t.Fatalf("value with empty personal fields: %s (encoding %q), %v; want it plain", ev.Data, ev.Encoding, err)
+	}
+	if _, err := s.SubjectKey(ctx, "c-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a forgotten subject got a key again for empty personal fields: %v", err)
+	}
+
+	email := "ann@example.com"
+	for _, v := range []emptyPersonal{
+		{ID: "c-2", Name: "Ann", Tags: []string{}},
+		{ID: "c-3", Email: &email, Tags: []string{"x"}},
+		{ID: "c-4", Name: "Ann", Email: &email, Tags: []string{}},
+	} {
+		ev, err := m.ToEvent(ctx, at, v, store.Metadata{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Encoding == "" || bytes.Contains(ev.Data, []byte("Ann")) || bytes.Contains(ev.Data, []byte("ann@")) {
+			t.Fatalf("%+v stored as %s (encoding %q): personal data in clear", v, ev.Data, ev.Encoding)
+		}
+		got, err := m.FromRecord(ctx, recordOf(at, ev))
+		if err != nil || !reflect.DeepEqual(got, v) {
+			t.Fatalf("%+v reads back as %+v, %v", v, got, err)
+		}
+	}
+}
+
 func TestConcurrentWritersAgreeOnASubjectKey(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
