@@ -60,7 +60,13 @@ var personalDataType = reflect.TypeFor[PersonalData]()
 // Events written for the subject later get a new key, and those written
 // before still read as forgotten.
 //
+// It returns nil when the subject has no key (it never had one, or was
+// forgotten already), so that it may be repeated; ks.SubjectKey tells
+// beforehand whether there is one.
+//
 // Personal data outside the marked fields is not affected:
+//   - records written without [WithSubjectKeys] hold their personal
+//     fields in clear, as they were written, and keep them;
 //   - states that hold personal data must themselves implement
 //     [PersonalData] and tag their fields, or their snapshots keep it;
 //   - a runner's in-memory cache keeps states until they are evicted;
