@@ -176,7 +176,11 @@
 //     commits the write was sent and its answer never came back, because
 //     the context's deadline or cancellation cut the connection (pgx
 //     closes a connection whose context ends mid-request) or the
-//     connection broke. The server may have committed it, and often
+//     connection broke, or because the server answered with an error of
+//     severity FATAL or PANIC, which ends the session or the server, and
+//     can come after the commit (a PANIC on a full pg_wal disk: the
+//     recovery replays the commits already written). The server may have
+//     committed it, and often
 //     has: it runs a statement it has received to the end. Read the
 //     stream, or retry with an idempotency key, to find out. Such an
 //     error never matches [store.ErrConflict].

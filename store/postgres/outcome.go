@@ -54,7 +54,11 @@ func notStored(ctx context.Context, err error) error {
 // retry), or the server answered it with an error of its own (a
 // constraint, a lock timeout, a COMMIT that rolled back). An error that
 // ends the session (57P0x, such as an administrator's termination, or
-// 08xxx) is not an answer: it can come after the commit.
+// 08xxx) is not an answer: it can come after the commit. Nor is one of
+// severity FATAL or PANIC, whatever its code: a PANIC (pg_wal's disk
+// full, say) crashes the server, whose recovery then replays the commits
+// already in the WAL, and the backend that flushed its own commit record
+// may have flushed others' too before the write that failed.
 //
 // Nor is pgx's "conn closed" (pgconn.ErrConnClosed), though pgx says it
 // is safe to retry: a reader of several results (a batch, and the
@@ -72,7 +76,15 @@ func answered(err error) bool {
 		return true
 	}
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && !strings.HasPrefix(pgErr.Code, "57P0") && !strings.HasPrefix(pgErr.Code, "08")
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	severity := pgErr.SeverityUnlocalized // from PostgreSQL 9.6; Severity may be translated
+	if severity == "" {
+		severity = pgErr.Severity
+	}
+	return severity != "FATAL" && severity != "PANIC" &&
+		!strings.HasPrefix(pgErr.Code, "57P0") && !strings.HasPrefix(pgErr.Code, "08")
 }
 
 // isAnswer reports whether err is the store's answer to a write, which
