@@ -100,6 +100,21 @@ type ConsumerError struct {
 	Err error
 }
 
+// prefixUncommitted is the error of a batch that stopped at an event
+// (stopped) and then failed to commit the events before it (commitErr).
+// The consumer is still at its checkpoint, before those events, so the
+// error is the commit's, which a [System] retries as it retries any failed
+// commit, and not a [*ConsumerError]: its position would tell an operator
+// that the events before it were handled, and moving the checkpoint past
+// it (ops reset) would skip them. The stop shows again when the batch
+// runs again, after its events before it commit.
+func prefixUncommitted(commitErr, stopped error) error {
+	if stopped == nil {
+		return commitErr
+	}
+	return fmt.Errorf("%w; committing the events before one that failed: %v", commitErr, stopped)
+}
+
 // consumerError returns the error of consumer stopping at rec.
 func consumerError(consumer string, rec store.Record, err error) *ConsumerError {
 	return &ConsumerError{Consumer: consumer, Position: rec.Position, EventID: rec.ID.String(), Type: rec.Type, StreamID: rec.StreamID, Version: rec.Version, Err: err}

@@ -620,7 +620,8 @@ func (p *Projection[T]) commitBatch(ctx context.Context, from, head int64, recs 
 }
 
 // stopAt stops the projection at recs[failed], which cause failed: it
-// commits the events before it, and returns a [*ConsumerError].
+// commits the events before it, and returns a [*ConsumerError]; or, when
+// that commit fails, the commit's error (see prefixUncommitted).
 func (p *Projection[T]) stopAt(ctx context.Context, from int64, recs []store.Record, failed int, cause error) (int, int64, error) {
 	stopped := consumerError(p.name, recs[failed], cause)
 	if failed == 0 {
@@ -633,7 +634,7 @@ func (p *Projection[T]) stopAt(ctx context.Context, from int64, recs []store.Rec
 		return err
 	})
 	if err != nil {
-		return 0, from, errors.Join(stopped, fmt.Errorf("projection %q: commit the %d events before the failed one: %w", p.name, failed, err))
+		return 0, from, prefixUncommitted(fmt.Errorf("projection %q: commit positions %d to %d: %w", p.name, from+1, to, err), stopped)
 	}
 	return failed, to, stopped
 }

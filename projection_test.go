@@ -822,3 +822,68 @@ func TestABatchSizeBelowOneKeepsTheDefault(t *testing.T) {
 		}
 	}
 }
+
+// failCommitTo fails, as a lost connection, the next commits of a consumer
+// that move its checkpoint to position to.
+type failCommitTo struct {
+	*memory.Store
+	to   int64
+	left int
+}
+
+func (m *failCommitTo) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
+	if m.left > 0 && to == m.to {
+		m.left--
+		return errors.New("connection lost")
+	}
+	return m.Store.Commit(ctx, consumer, from, to, fn)
+}
+
+// A consumer that stops at an event and then fails to commit the events
+// before it has handled none of them: its error is the commit's, to be
+// retried, not a *ConsumerError, whose position would say they were
+// handled (and an ops reset past it would skip them). Run again, it
+// commits them and stops at the event.
+func TestAStopWhoseEarlierEventsFailToCommitIsNoStop(t *testing.T) {
+	ctx := context.Background()
+	errHandler := errors.New("handler refuses 3")
+	for name, newConsumer := range map[string]func(s *annals.Store, r *annals.Runner[increment, incremented, int]) annals.Consumer{
+		"projection": func(s *annals.Store, _ *annals.Runner[increment, incremented, int]) annals.Consumer {
+			return must(annals.NewProjection(s, "c", counterCodec(), func(_ context.Context, _ store.StateTx, ev annals.Envelope[incremented]) error {
+				if ev.Event.To == 3 {
+					return errHandler
+				}
+				return nil
+			}))
+		},
+		"saga": func(s *annals.Store, r *annals.Runner[increment, incremented, int]) annals.Consumer {
+			return annals.NewSaga(s, "c", mirrorSaga(0), counterCodec(), func(context.Context, bump, annals.Cause) error { return errHandler })
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			mem := &failCommitTo{Store: memory.New()}
+			s := annals.New(mem)
+			r := annals.NewRunner(s, counter, counterCodec())
+			appendN(t, r, "a-1", 5)
+			c := newConsumer(s, r)
+
+			mem.to, mem.left = 2, 1 // the commit of events 1 and 2
+			_, err := c.Step(ctx)
+			var stopped *annals.ConsumerError
+			if err == nil || errors.As(err, &stopped) || !strings.Contains(err.Error(), "connection lost") || !strings.Contains(err.Error(), errHandler.Error()) {
+				t.Fatalf("step whose commit of the events before the failed one failed: %v; want the commit's error, naming the handler's, and no ConsumerError", err)
+			}
+			if pos, err := s.Checkpoint(ctx, "c"); err != nil || pos != 0 {
+				t.Fatalf("checkpoint %d, %v; want 0", pos, err)
+			}
+
+			_, err = c.Step(ctx)
+			if !errors.As(err, &stopped) || stopped.Position != 3 || !errors.Is(err, errHandler) {
+				t.Fatalf("step run again: %v; want a ConsumerError at position 3", err)
+			}
+			if pos, err := s.Checkpoint(ctx, "c"); err != nil || pos != 2 {
+				t.Fatalf("checkpoint %d, %v; want 2", pos, err)
+			}
+		})
+	}
+}

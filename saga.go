@@ -294,7 +294,7 @@ func (r *SagaRunner[S, E, C]) batch(ctx context.Context, from, head int64, recs 
 			return nil
 		})
 		if err != nil {
-			return 0, from, false, errors.Join(stopped, fmt.Errorf("saga %q: commit positions %d to %d: %w", r.name, from+1, to, err))
+			return 0, from, false, prefixUncommitted(fmt.Errorf("saga %q: commit positions %d to %d: %w", r.name, from+1, to, err), stopped)
 		}
 	}
 	return done, to, stopped == nil && len(recs) < r.cfg.batch, stopped
