@@ -55,3 +55,7 @@ func SetLeaseWaitLogAfter(d time.Duration) time.Duration {
 	leaseWaitLogAfter = d
 	return old
 }
+
+// ReportFailure hands err, a failure of consumer, to the system's
+// OnError, as Run and a settle do.
+func ReportFailure(sys *System, consumer string, err error) { sys.onError(consumer, err) }

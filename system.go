@@ -200,7 +200,8 @@ func NewSystem(s *Store, mode Mode) (*System, error) {
 	if mode != Sync && mode != Async {
 		return nil, fmt.Errorf("new system: mode %d is neither annals.Sync nor annals.Async: %w", mode, store.ErrInvalid)
 	}
-	sys := &System{store: s, mode: mode, stopped: map[string]error{}, running: map[string]bool{}, settle: make(chan struct{}, 1), onError: logFailure}
+	sys := &System{store: s, mode: mode, stopped: map[string]error{}, running: map[string]bool{}, settle: make(chan struct{}, 1)}
+	sys.onError = sys.logFailure
 	if !s.system.CompareAndSwap(nil, sys) {
 		return nil, fmt.Errorf("store %s already has a system: build one system per store and add every consumer to it: %w", s.name, store.ErrInvalid)
 	}
@@ -208,13 +209,23 @@ func NewSystem(s *Store, mode Mode) (*System, error) {
 }
 
 // logFailure is a system's default [System.OnError]: it logs the
-// failure with log/slog, and the stack of a panic beside it.
-func logFailure(consumer string, err error) {
+// failure with log/slog, and the stack of a panic beside it. A consumer
+// that stopped (a [*ConsumerError]) is logged as stopped, with how it
+// resumes in the system's mode; other failures are retried by the system.
+func (sys *System) logFailure(consumer string, err error) {
 	attrs := []any{"consumer", consumer, "error", err}
 	if pe := (*PanicError)(nil); errors.As(err, &pe) {
 		attrs = append(attrs, "stack", string(pe.Stack))
 	}
-	slog.Error("consumer failed", attrs...)
+	if ce := (*ConsumerError)(nil); !errors.As(err, &ce) {
+		slog.Error("consumer failed; retrying", attrs...)
+		return
+	}
+	resume := "fix the cause, then System.Retry or 'ops replay " + consumer + "' resumes it at that event; a restart of its process does too"
+	if sys.mode == Sync {
+		resume = "it is run again at that event by the next command and by System.Settle, and resumes once the cause is fixed"
+	}
+	slog.Error("consumer stopped", append(attrs, "resume", resume)...)
 }
 
 // Store returns the store the system runs over.

@@ -703,6 +703,12 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.b.Write(p)
 }
 
+func (b *syncBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.b.Reset()
+}
+
 func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -892,5 +898,33 @@ func TestAConsumerWaitingForItsLeaseSaysSo(t *testing.T) {
 	}
 	if n := strings.Count(logged.String(), "waits for its lease"); n != 1 {
 		t.Fatalf("logged the wait %d times; want once", n)
+	}
+}
+
+// The default OnError logs a consumer that stopped as stopped, with how
+// it resumes in the system's mode, and another failure as retried.
+func TestTheDefaultOnErrorSaysHowAStoppedConsumerResumes(t *testing.T) {
+	var logged syncBuffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	stop := &annals.ConsumerError{Consumer: "tally", Position: 7, Err: errors.New("no room")}
+	for _, c := range []struct {
+		mode annals.Mode
+		err  error
+		want []string
+	}{
+		{annals.Async, stop, []string{`msg="consumer stopped"`, "System.Retry", "ops replay tally", "no room"}},
+		{annals.Sync, stop, []string{`msg="consumer stopped"`, "next command", "System.Settle", "no room"}},
+		{annals.Async, errors.New("connection lost"), []string{`msg="consumer failed; retrying"`, "connection lost"}},
+	} {
+		logged.Reset()
+		sys := must(annals.NewSystem(annals.New(memory.New()), c.mode))
+		annals.ReportFailure(sys, "tally", c.err)
+		line := logged.String()
+		for _, w := range c.want {
+			if !strings.Contains(line, w) {
+				t.Errorf("%s system, %v: logged %q; want it to say %q", c.mode, c.err, line, w)
+			}
+		}
 	}
 }
