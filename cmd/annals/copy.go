@@ -91,7 +91,12 @@ func copyFlags(fs *flag.FlagSet) runFunc {
 func printReport(c *cli, rep storecopy.Report) {
 	w := c.stdout
 	resumed := ""
-	if rep.Resumed {
+	switch {
+	case rep.Finished && rep.Copied == 0:
+		resumed = " (all of them there already: the target held a finished copy, which this run verified)"
+	case rep.Finished:
+		resumed = fmt.Sprintf(" (%d of them by this run; the target held the others, a finished copy of the source as it was then)", rep.Copied)
+	case rep.Resumed:
 		resumed = fmt.Sprintf(" (%d of them by this run, which resumed an interrupted copy)", rep.Copied)
 	}
 	fmt.Fprintf(w, "copied %d events%s in %d streams, %d snapshots, %d subject keys and %d view states in %v\n",
@@ -133,6 +138,7 @@ type jsonReport struct {
 	Events        int64            `json:"events"`
 	Copied        int64            `json:"copied"`
 	Resumed       bool             `json:"resumed"`
+	Finished      bool             `json:"finished_before"`
 	Streams       int64            `json:"streams"`
 	Snapshots     int64            `json:"snapshots"`
 	SubjectKeys   int64            `json:"subject_keys"`
@@ -155,7 +161,7 @@ type jsonCheckpoint struct {
 }
 
 func newJSONReport(rep storecopy.Report) jsonReport {
-	j := jsonReport{Events: rep.Events, Copied: rep.Copied, Resumed: rep.Resumed, Streams: rep.Streams, Snapshots: rep.Snapshots,
+	j := jsonReport{Events: rep.Events, Copied: rep.Copied, Resumed: rep.Resumed, Finished: rep.Finished, Streams: rep.Streams, Snapshots: rep.Snapshots,
 		SubjectKeys: rep.SubjectKeys, States: rep.States, TimePrecision: rep.TimePrecision.String(), ElapsedSecs: rep.Elapsed.Seconds(),
 		Verified: true, Checkpoints: []jsonCheckpoint{}}
 	for _, m := range rep.Checkpoints {

@@ -51,9 +51,10 @@ func TestCopyToPostgres(t *testing.T) {
 		t.Errorf("the copy reads otherwise than the original:\n%s\n%s", a.stdout, b.stdout)
 	}
 
-	// Again: the target now holds the copy, which is resumed, not refused.
+	// Again: the target now holds the finished copy, which is verified,
+	// not refused, and the report says so.
 	r = tool(t, ctx, "", "copy", "-from", from, "-to", to)
-	if r.status != 0 || !strings.Contains(r.stdout, "0 of them by this run") {
+	if r.status != 0 || !strings.Contains(r.stdout, "the target held a finished copy, which this run verified") {
 		t.Errorf("copy again: %+v", r)
 	}
 	// The events an earlier run copied count for no rate.
@@ -382,6 +383,10 @@ func TestAnUnfinishedCopyIsReportedUntilItIsRun(t *testing.T) {
 	}
 	if r := tool(t, ctx, to, "-json", "verify"); r.status != 0 || !strings.Contains(r.stdout, `"unfinished_copy":null`) {
 		t.Errorf("verify -json of the finished copy: %+v", r)
+	}
+	// Once more, over the finished copy: it says so, not that it resumed.
+	if r := tool(t, ctx, "", "copy", "-from", from, "-to", to); r.status != 0 || !strings.Contains(r.stdout, "the target held a finished copy, which this run verified") || strings.Contains(r.stdout, "resumed") {
+		t.Errorf("the copy run over a finished one: %+v", r)
 	}
 	if r := tool(t, ctx, to, "consumers"); r.status != 0 || strings.Contains(r.stdout, "unfinished") || !strings.Contains(r.stdout, "summary") {
 		t.Errorf("consumers of the finished copy: %+v", r)

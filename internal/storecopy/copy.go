@@ -114,6 +114,10 @@ type Report struct {
 	Events, Copied int64
 	// Resumed reports that the target already held part of the copy.
 	Resumed bool
+	// Finished reports that what the target held was a copy that had
+	// finished (it was not marked unfinished): this run verified it, and
+	// copied only what the source gained since.
+	Finished bool
 	// Streams counts the streams.
 	Streams int64
 	// Snapshots, SubjectKeys and States count what was copied of each.
@@ -437,6 +441,7 @@ func (c *copier) checkTarget(ctx context.Context) error {
 			return notEmpty("the target's checkpoint %q is at %d, ahead of the source's %d, and would move back", cp.Consumer, at, cp.Position)
 		}
 	}
+	c.report.Finished = !c.dstMarked
 	return nil
 }
 

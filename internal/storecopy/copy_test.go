@@ -343,7 +343,7 @@ func TestCopyResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Keep: filled})
-	if err != nil || rep.Copied != 2 || !rep.Resumed {
+	if err != nil || rep.Copied != 2 || !rep.Resumed || !rep.Finished {
 		t.Fatalf("copy of two new events: %+v, %v", rep, err)
 	}
 }

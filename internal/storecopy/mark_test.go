@@ -87,7 +87,7 @@ func TestAnInterruptedCopyIsMarkedUntilItEnds(t *testing.T) {
 			}
 
 			rep, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: 5, Keep: filled})
-			if err != nil || !rep.Resumed || rep.Copied != 0 {
+			if err != nil || !rep.Resumed || rep.Finished || rep.Copied != 0 {
 				t.Fatalf("the copy run again: %+v, %v", rep, err)
 			}
 			if _, marked, err := storecopy.FindUnfinished(ctx, dst); marked || err != nil {
