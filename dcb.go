@@ -435,6 +435,15 @@ func (r *DCBRunner[C, E, S]) decide(ctx context.Context, cmd C, q store.Query, e
 			res, _, kerr := r.alreadyDone(ctx, q, evolve, state, pos, cfg, true)
 			return res, 0, kerr
 		}
+		if cfg.key != "" && errors.Is(err, store.ErrConflict) {
+			// The condition is checked before the key's stream, so a
+			// command handled before, retried while others append
+			// events its query matches, fails it on every attempt: the
+			// key answers first, and only a key not found decides again.
+			if res, done, kerr := r.alreadyDone(ctx, q, evolve, state, pos, cfg, false); done || kerr != nil {
+				return res, 0, kerr
+			}
+		}
 		if !errors.Is(err, store.ErrConflict) || attempt >= r.retries {
 			if errors.Is(err, store.ErrConflict) {
 				return DCBResult[E, S]{}, 0, fmt.Errorf("handle command on %v: gave up after %d attempts: %w", q, attempt+1, err)

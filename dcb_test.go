@@ -521,3 +521,51 @@ func TestAPanicInADCBDecisionPassesItsTurnOn(t *testing.T) {
 		})
 	}
 }
+
+// racingDCB lets another writer append an event that every seat query of
+// slot a matches just before each conditional append, so every attempt
+// of a decision on slot a fails its condition.
+type racingDCB struct {
+	*memory.Store
+	races int
+}
+
+func (s *racingDCB) AppendIf(ctx context.Context, stream string, expected int64, events []store.Event, cond store.AppendCondition) (int64, error) {
+	s.races++
+	rival := store.Event{Type: "SeatTaken", Data: fmt.Appendf(nil, `{"Slot":"a","Who":"rival-%d"}`, s.races), Tags: []string{"slot:a"}}
+	if _, err := s.Store.Append(ctx, "rival", store.AnyVersion, []store.Event{rival}); err != nil {
+		return 0, err
+	}
+	return s.Store.AppendIf(ctx, stream, expected, events, cond)
+}
+
+// A keyed decision retried while its query's events keep coming fails
+// its condition on every attempt, which the store checks before the key's
+// stream: the key answers at the first failure, Duplicate for the same
+// decider's command and ErrIdempotencyKey for another decider's, rather
+// than a conflict after the retries, which says nothing stored.
+func TestAKeyedDCBRetryOnAMovingBoundaryIsAnsweredByItsKey(t *testing.T) {
+	ctx := context.Background()
+	always := seatDCB // takes a seat whoever holds one: the retry decides to append again
+	always.Decider.Decide = func(c takeSeat, _ seats) ([]seatEvent, error) { return []seatEvent{seatTaken(c)}, nil }
+	mem := memory.New()
+	first, err := annals.NewDCBRunner(annals.New(mem), always, seatCodec()).Handle(ctx, takeSeat{"a", "ada"}, annals.WithIdempotencyKey("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	racing := &racingDCB{Store: mem}
+	s := annals.New(racing)
+	noWait := []annals.RunnerOption{annals.WithRetries(3), annals.WithBackoff(func(int) time.Duration { return 0 })}
+	res, err := annals.NewDCBRunner(s, always, seatCodec(), noWait...).Handle(ctx, takeSeat{"a", "ada"}, annals.WithIdempotencyKey("k"))
+	if err != nil || !res.Duplicate || res.StreamID != first.StreamID || len(res.Events) != 0 {
+		t.Fatalf("the decision retried on a moving boundary = %+v, %v; want a duplicate of %s", res, err, first.StreamID)
+	}
+	if racing.races != 1 {
+		t.Errorf("%d attempts, want 1: the key answers at the first failed condition", racing.races)
+	}
+	other := always
+	other.Name = "other-seat"
+	if _, err := annals.NewDCBRunner(s, other, seatCodec(), noWait...).Handle(ctx, takeSeat{"a", "ada"}, annals.WithIdempotencyKey("k")); !errors.Is(err, annals.ErrIdempotencyKey) || errors.Is(err, store.ErrConflict) {
+		t.Fatalf("the key with another decider on a moving boundary = %v; want ErrIdempotencyKey", err)
+	}
+}

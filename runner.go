@@ -221,7 +221,10 @@ func WithMetadata(m store.Metadata) HandleOption {
 // by looking the key's event IDs up (every adapter of this module is a
 // [store.EventFinder]), so it costs a few lookups however long the
 // stream; like any command, it also loads the stream's state, which on
-// a long stream wants [WithSnapshots] or [WithCache].
+// a long stream wants [WithSnapshots] or [WithCache]. A repeat whose
+// append conflicts (others append to the stream, or to a DCB decision's
+// boundary, meanwhile) is looked up too, before deciding again, so that a
+// busy stream answers it Duplicate rather than with a conflict.
 //
 // A repeat is told from another command by the command's type (as "%T"
 // writes it, or as its [CommandNamer] method names it) and its content as
@@ -735,6 +738,15 @@ func (r *Runner[C, E, S]) decideAndAppend(ctx context.Context, streamID string, 
 		if cfg.key != "" && errors.Is(err, store.ErrDuplicateEvent) {
 			res, settle, _, kerr := r.alreadyDone(ctx, streamID, cur, cfg, true)
 			return res, settle, kerr
+		}
+		if cfg.key != "" && errors.Is(err, store.ErrConflict) {
+			// The store checks the version before the event IDs, so a
+			// command stored before, retried while others append to
+			// the stream, conflicts on every attempt: the key answers
+			// first, and only a key not found here decides again.
+			if res, settle, done, kerr := r.alreadyDone(ctx, streamID, cur, cfg, false); done || kerr != nil {
+				return res, settle, kerr
+			}
 		}
 		if errors.Is(err, store.ErrConflict) && !verified {
 			// The cached state was stale: fast-forward and decide again,

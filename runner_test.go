@@ -525,3 +525,33 @@ func TestACachedCommandWhoseCatchUpFailsSaysWhereAndThatNothingWasStored(t *test
 		t.Errorf("command on a stale cached stream whose read fails: %v, want an error naming the stream, the conflict, the read's failure and that nothing was stored", err)
 	}
 }
+
+// A keyed command retried while another writer appends to its stream
+// before every attempt conflicts on the version each time, since the
+// store checks it before the key's event ID: the key answers at the first
+// conflict, Duplicate when the command was stored here, and
+// ErrIdempotencyKey when its key was first used on another stream,
+// rather than a conflict after the retries, which says nothing stored.
+func TestAKeyedRetryOnAMovingStreamIsAnsweredByItsKey(t *testing.T) {
+	ctx := context.Background()
+	mem := memory.New()
+	if _, err := annals.NewRunner(annals.New(mem), counter, counterCodec()).Handle(ctx, "c", increment{}, annals.WithIdempotencyKey("k")); err != nil {
+		t.Fatal(err)
+	}
+	racing := &racingStore{Store: mem}
+	for name, adapter := range map[string]store.Store{"finder": racing, "no finder": struct{ store.Store }{racing}} {
+		r := annals.NewRunner(annals.New(adapter), counter, counterCodec(), annals.WithRetries(3), annals.WithBackoff(func(int) time.Duration { return 0 }))
+		races := racing.races
+		res, err := r.Handle(ctx, "c", increment{}, annals.WithIdempotencyKey("k"))
+		if err != nil || !res.Duplicate || len(res.Events) != 0 {
+			t.Fatalf("%s: the command retried on a moving stream = %+v, %v; want a duplicate", name, res, err)
+		}
+		if n := racing.races - races; n != 1 {
+			t.Errorf("%s: %d attempts, want 1: the key answers at the first conflict", name, n)
+		}
+	}
+	r := annals.NewRunner(annals.New(racing), counter, counterCodec(), annals.WithRetries(3), annals.WithBackoff(func(int) time.Duration { return 0 }))
+	if _, err := r.Handle(ctx, "d", increment{}, annals.WithIdempotencyKey("k")); !errors.Is(err, annals.ErrIdempotencyKey) || errors.Is(err, store.ErrConflict) {
+		t.Fatalf("the key on another, moving stream = %v; want ErrIdempotencyKey", err)
+	}
+}
