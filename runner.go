@@ -91,7 +91,9 @@ type runnerConfig struct {
 // retry). A command that a cached state would reject, or that would
 // append nothing, is decided again on the stream as it is before the
 // answer is given, so a stale cache never turns a command down. It
-// requires Evolve to be pure, since cached states are shared.
+// requires Evolve to be pure, since cached states are shared. A stream's
+// versions only grow, so a cached version is never taken back: stop the
+// processes before restoring the store from a backup (docs/operations.md).
 func WithCache(size int) RunnerOption {
 	return func(c *runnerConfig) { c.cacheSize = size }
 }
