@@ -105,7 +105,9 @@ func (s *Store) startCheckpointer(ctx context.Context) error {
 // a reused log after the new ones the same way.) The zeros are written
 // only past the file's end, while the store holds the write lock, so
 // that no connection, in this process or another, writes frames or
-// truncates the file meanwhile.
+// truncates the file meanwhile. When the zeros cannot all be written (a
+// full disk), the file is cut back to its size before, so that a store
+// that fails to open leaves the disk's space as it found it.
 func (s *Store) sizeLog(ctx context.Context, pages int) error {
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
@@ -138,6 +140,11 @@ func (s *Store) sizeLog(ctx context.Context, pages int) error {
 		}
 		if err == nil {
 			err = f.Sync()
+		}
+		if err != nil {
+			// A full disk: give back what was written, which the
+			// store's own writes then have.
+			err = errors.Join(err, f.Truncate(info.Size()))
 		}
 	}
 	return errors.Join(err, f.Close())
