@@ -165,7 +165,9 @@ func NewRunner[C, E, S any](s *Store, d decider.Decider[C, E, S], m codec.Mapper
 type Result[E, S any] struct {
 	// Events are the events appended; empty when the command decided none.
 	Events []E
-	// State is the stream's state after the events.
+	// State is the stream's state after the events. With [WithCache] it
+	// is the cached state itself, shared with later commands: read it,
+	// and do not change what it refers to (a map, a slice's elements).
 	State S
 	// Version is the stream's version after the events.
 	Version int64
