@@ -24,7 +24,20 @@ func NotStored(ctx context.Context, err error, answer bool) error {
 	return &nothingStored{fmt.Errorf("%w; nothing was stored: %w", done, err)}
 }
 
-// nothingStored is an error of NotStored's.
+// NothingStored returns err saying that nothing was stored, for a write
+// that failed before any of it reached the database: a connection that
+// broke, or could not be opened, before the write was sent. Such an error
+// reads as if the outcome could be either way, and it is not. An error
+// NothingStored or NotStored already returned is returned as it is.
+func NothingStored(err error) error {
+	var told *nothingStored
+	if err == nil || errors.As(err, &told) {
+		return err
+	}
+	return &nothingStored{fmt.Errorf("%w; nothing was stored", err)}
+}
+
+// nothingStored is an error of NotStored's or NothingStored's.
 type nothingStored struct{ err error }
 
 func (e *nothingStored) Error() string { return e.err.Error() }

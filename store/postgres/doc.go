@@ -187,7 +187,9 @@
 //   - any other error: nothing was stored. The write failed before that
 //     request left, or the server answered it with an error, or it was a
 //     statement of a transaction whose COMMIT was never sent, which the
-//     server rolls back.
+//     server rolls back. An error that is not the server's (a connection
+//     that broke, or could not be opened, before the write was sent) ends
+//     in "nothing was stored", so that its log line says so.
 //
 // When the context has ended, the error also matches its error,
 // context.DeadlineExceeded or context.Canceled, in the last two cases

@@ -45,8 +45,18 @@ func outcomeUnknown(ctx context.Context, err error) error {
 // has ended, the error matches ctx.Err() and says that nothing was
 // stored; the database's own answers (a conflict, a duplicate event ID, a
 // checkpoint moved backwards) are returned as they are.
+//
+// An error that is neither the server's nor the store's answer (the
+// connection broke, or could not be had, before the write was sent) says
+// that nothing was stored too: "unexpected EOF" alone reads as if the
+// write could have committed.
 func notStored(ctx context.Context, err error) error {
-	return check.NotStored(ctx, err, isAnswer(err))
+	answer := isAnswer(err)
+	var pgErr *pgconn.PgError
+	if !answer && ctx.Err() == nil && !errors.As(err, &pgErr) {
+		return check.NothingStored(err)
+	}
+	return check.NotStored(ctx, err, answer)
 }
 
 // answered reports whether err tells for sure that the request it failed

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -42,5 +44,46 @@ func TestOnlyTheServersOwnAnswerSaysNothingStored(t *testing.T) {
 		if err := writeError(ctx, c.err, false); errors.Is(err, store.ErrOutcomeUnknown) {
 			t.Errorf("a request before the commit failed with %v: %v; want nothing stored", c.err, err)
 		}
+	}
+}
+
+// unsent is an error pgx gives for a request none of which left: safe to
+// retry.
+type unsent struct{ error }
+
+func (unsent) SafeToRetry() bool { return true }
+
+// A write that failed before it reached the server says that nothing was
+// stored, in words: "unexpected EOF" alone reads as if the write could
+// have committed. The server's answers and the store's are left as they
+// are, and an ended context says it once.
+func TestAWriteThatNeverReachedTheServerSaysNothingStored(t *testing.T) {
+	ctx := context.Background()
+	eof := unsent{fmt.Errorf("write failed: %w", io.ErrUnexpectedEOF)}
+	for _, c := range []struct {
+		err        error
+		committing bool
+		says       bool
+	}{
+		{eof, true, true},
+		{eof, false, true},
+		{errors.New("failed to connect: dial tcp: connection refused"), false, true},
+		{&pgconn.PgError{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: "23505"}, true, false},
+		{&pgconn.PgError{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: "42P01"}, false, false},
+		{fmt.Errorf("stream %q: %w", "a", store.ErrConflict), false, false},
+	} {
+		err := writeError(ctx, c.err, c.committing)
+		if errors.Is(err, store.ErrOutcomeUnknown) || !errors.Is(err, c.err) {
+			t.Fatalf("%v: got %v; want the error itself, nothing stored", c.err, err)
+		}
+		if says := strings.HasSuffix(err.Error(), "; nothing was stored"); says != c.says {
+			t.Errorf("%v: got %q; want it to say nothing was stored: %v", c.err, err, c.says)
+		}
+	}
+	cut, cancel := context.WithCancel(ctx)
+	cancel()
+	err := writeError(cut, eof, false)
+	if !errors.Is(err, context.Canceled) || strings.Count(err.Error(), "nothing was stored") != 1 {
+		t.Errorf("after a cancellation: got %q; want it to match context.Canceled and say nothing was stored once", err)
 	}
 }
