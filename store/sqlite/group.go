@@ -460,8 +460,10 @@ func (g *groupCommitter) drain(tx *sql.Tx, group *[]*groupMember, wrote int) (li
 
 // write runs the statements of each member in tx, in order, and returns
 // those that wrote. A member that fails is rolled back to its savepoint
-// and given its error; when a savepoint's own statements fail, the
-// transaction may be gone, and write returns the error that broke it.
+// and given its error; when a savepoint's own statements fail, or a
+// member's fail with an error that may roll back more than the statement
+// (see statementOnly), the transaction may be gone, and write returns
+// the error that broke it.
 // A member alone in its transaction needs no savepoint.
 //
 // An append that expects a version of a stream that an append before it
@@ -520,6 +522,11 @@ func (g *groupCommitter) write(tx *sql.Tx, live []*groupMember, alone bool) (wro
 			continue
 		}
 		m.err = notStored(m.ctx, err)
+		if !isAnswer(err) && !statementOnly(err) {
+			// A full disk, an I/O error: SQLite may have rolled the
+			// whole transaction back, savepoint and all.
+			return wrote, err
+		}
 		if _, rerr := tx.StmtContext(background, g.s.rollbackTo).ExecContext(background); rerr != nil {
 			return wrote, errors.Join(err, rerr)
 		}

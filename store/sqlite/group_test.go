@@ -25,6 +25,7 @@ import (
 type groupRig struct {
 	t       *testing.T
 	s       *sqlite.Store
+	path    string
 	written func(wrote int)
 	commit  error
 
@@ -37,7 +38,7 @@ type groupRig struct {
 
 func newGroupRig(t *testing.T) *groupRig {
 	r := &groupRig{t: t, held: make(chan struct{}), release: make(chan struct{})}
-	r.s, _ = openFile(t)
+	r.s, r.path = openFile(t)
 	// The INSERT of each batch size is prepared on the writer connection
 	// when first needed, which the held group holds: prepare them now.
 	var v int64
