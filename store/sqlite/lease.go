@@ -41,6 +41,9 @@ func (s *Store) Lock(ctx context.Context, name string) (store.Lease, error) {
 			return nil, err
 		}
 		freed := s.freedChan()
+		if err := s.deleteUnreleased(ctx, name); err != nil {
+			return nil, err
+		}
 		now := time.Now()
 		expires := now.Add(s.cfg.leaseDuration)
 		n, err := s.exec(ctx, s.takeLease, name, owner[:], expires.UnixNano(), now.UnixNano())
@@ -171,8 +174,12 @@ func (l *lease) renew(ctx context.Context, expires time.Time) {
 
 // Release implements [store.Lease]: it stops the renewal and deletes the
 // lease's row, unless another has taken it over. Releasing twice is
-// harmless. When the row cannot be deleted (the store is closed), the
-// lease expires unrenewed.
+// harmless. When the row cannot be deleted (the store is closed, the
+// disk is full), the lease expires unrenewed, unless a Lock of this
+// Store takes it first: it deletes the row before it tries to take the
+// lease, so that a consumer that lost its lease to a full disk takes it
+// again as soon as the store can write, without waiting for it to
+// expire.
 func (l *lease) Release() error {
 	l.releaseOnce.Do(func() {
 		l.stop()
@@ -186,7 +193,37 @@ func (l *lease) Release() error {
 		defer cancel()
 		if _, err := l.s.exec(ctx, l.s.releaseLease, l.name, l.owner); err != nil {
 			l.releaseErr = l.s.fail(fmt.Errorf("release lease %q (it expires within %v): %w", l.name, l.s.cfg.leaseDuration, err))
+			l.s.mu.Lock()
+			if l.s.unreleased == nil {
+				l.s.unreleased = map[string][]byte{}
+			}
+			l.s.unreleased[l.name] = l.owner
+			l.s.mu.Unlock()
 		}
 	})
 	return l.releaseErr
+}
+
+// deleteUnreleased deletes the row of a lease named name that this Store
+// released but could not delete (see Release), if there is one: the lease
+// is this Store's to take again at once, not another instance's to wait
+// for. The row is deleted only if it is still that lease's. An error says
+// that the row is still there: Lock returns it rather than wait, since
+// the store cannot write.
+func (s *Store) deleteUnreleased(ctx context.Context, name string) error {
+	s.mu.Lock()
+	owner, ok := s.unreleased[name]
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	if _, err := s.exec(ctx, s.releaseLease, name, owner); err != nil {
+		return s.fail(fmt.Errorf("lock %q: delete the lease this store released and could not delete then: %w", name, err))
+	}
+	s.mu.Lock()
+	if o, ok := s.unreleased[name]; ok && string(o) == string(owner) {
+		delete(s.unreleased, name)
+	}
+	s.mu.Unlock()
+	return nil
 }

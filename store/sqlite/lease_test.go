@@ -293,3 +293,53 @@ func TestLeaseOfClosedStore(t *testing.T) {
 	_, err = s.Lock(ctx, "y")
 	checkClosed(t, "lock", err)
 }
+
+// A lease whose Release could not delete its row (a full disk; here a
+// trigger refuses the delete) is the releasing Store's to take again at
+// once, as soon as it can write: a consumer that lost its lease so does
+// not wait for its own lease to expire, as for another instance's. While
+// the row cannot be deleted, Lock says so rather than wait. Another Store
+// still waits for it to expire.
+func TestALeaseWhoseReleaseFailedIsTakenBackAtOnce(t *testing.T) {
+	ctx := context.Background()
+	a, path := openFile(t, sqlite.WithLeaseDuration(time.Hour))
+	b := openAt(t, path, sqlite.WithLeaseDuration(time.Hour), sqlite.WithPollInterval(20*time.Millisecond))
+	raw := rawDB(t, path)
+	l, err := a.Lock(ctx, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.ExecContext(ctx, `CREATE TRIGGER refuse BEFORE DELETE ON annals_leases BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("release refused by the database: %v, want its error", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := a.Lock(short, "x"); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("lock while the released lease cannot be deleted: %v, want the delete's error", err)
+	}
+	if _, err := raw.ExecContext(ctx, `DROP TRIGGER refuse`); err != nil {
+		t.Fatal(err)
+	}
+	brief, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := b.Lock(brief, "x"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("another store's lock of the unexpired lease: %v, want it to wait until the deadline", err)
+	}
+	again, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	l2, err := a.Lock(again, "x")
+	if err != nil {
+		t.Fatalf("lock of the lease this store released: %v, want it taken at once", err)
+	}
+	if err := l2.Release(); err != nil {
+		t.Fatal(err)
+	}
+	l3, err := b.Lock(again, "x")
+	if err != nil {
+		t.Fatalf("another store's lock after the release: %v", err)
+	}
+	l3.Release()
+}

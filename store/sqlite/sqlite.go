@@ -60,8 +60,13 @@ type Store struct {
 	mu      sync.Mutex
 	changed chan struct{} // made by a waiter, closed by the next append
 	freed   chan struct{} // made by a Lock that waits, closed by the next Release
-	closed  atomic.Bool
-	done    chan struct{} // closed by Close
+	// unreleased holds, by lease name, the owner token of each lease of
+	// this Store that was released but whose row could not be deleted
+	// (a full disk): Lock deletes it before taking the lease again,
+	// rather than wait for it to expire.
+	unreleased map[string][]byte
+	closed     atomic.Bool
+	done       chan struct{} // closed by Close
 }
 
 var (
