@@ -554,10 +554,12 @@ func (r *DCBRunner[C, E, S]) alreadyDone(ctx context.Context, q store.Query, evo
 		return DCBResult[E, S]{}, false, fmt.Errorf("handle command: look up idempotency key %q: %w", cfg.key, err)
 	case !found && !refused:
 		return DCBResult[E, S]{}, false, nil
-	case !found || rec.StreamID != stream:
-		return DCBResult[E, S]{}, false, fmt.Errorf("handle command: idempotency key %q was first used on another stream: %w", cfg.key, ErrIdempotencyKey)
+	case !found:
+		return DCBResult[E, S]{}, false, fmt.Errorf("handle command of DCB decider %q: idempotency key %q was first used on another stream, by another decider or a stream's command; give each command a key of its own: %w", r.decider.Name, cfg.key, ErrIdempotencyKey)
+	case rec.StreamID != stream:
+		return DCBResult[E, S]{}, false, fmt.Errorf("handle command of DCB decider %q: idempotency key %q was first used on stream %q, not on this decider's %q; give each command a key of its own: %w", r.decider.Name, cfg.key, rec.StreamID, stream, ErrIdempotencyKey)
 	case rec.ID != EventID(cfg.key, 0) || rec.Metadata.Extra[idempotencyExtra] != cfg.fingerprint:
-		return DCBResult[E, S]{}, false, fmt.Errorf("handle command: idempotency key %q was first used with another command, of another type or content: %w", cfg.key, ErrIdempotencyKey)
+		return DCBResult[E, S]{}, false, fmt.Errorf("handle command of DCB decider %q: idempotency key %q was first used with another command, of another type or content: %w", r.decider.Name, cfg.key, ErrIdempotencyKey)
 	}
 	state, pos, err = r.fold(ctx, q, evolve, state, pos)
 	if err != nil {

@@ -817,7 +817,7 @@ func (r *Runner[C, E, S]) alreadyDone(ctx context.Context, streamID string, cur 
 	}
 	if first == 0 {
 		if refused {
-			return Result[E, S]{}, settlement[S]{}, false, fmt.Errorf("handle command on stream %q: idempotency key %q was first used on another stream: %w", streamID, cfg.key, ErrIdempotencyKey)
+			return Result[E, S]{}, settlement[S]{}, false, fmt.Errorf("handle command on stream %q: idempotency key %q was first used on another stream; give each command a key of its own: %w", streamID, cfg.key, ErrIdempotencyKey)
 		}
 		return Result[E, S]{}, settlement[S]{}, false, nil
 	}
@@ -861,7 +861,7 @@ func (r *Runner[C, E, S]) keyedEvents(ctx context.Context, streamID string, cfg 
 		if rec.StreamID != streamID {
 			// Found elsewhere: told whether or not the command appends,
 			// as a store without a finder tells it only when it does.
-			return 0, 0, fmt.Errorf("handle command on stream %q: idempotency key %q was first used on another stream: %w", streamID, cfg.key, ErrIdempotencyKey)
+			return 0, 0, fmt.Errorf("handle command on stream %q: idempotency key %q was first used on another stream; give each command a key of its own: %w", streamID, cfg.key, ErrIdempotencyKey)
 		}
 		if err := fingerprinted(rec); err != nil {
 			return 0, 0, err

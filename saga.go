@@ -40,6 +40,10 @@ type Cause struct {
 	Instance string
 	// Index is the command's place among those sent for the event.
 	Index int
+	// rejected marks the cause a [WithRejections] handler gets: its
+	// commands are the rejected command's compensations, whose keys must
+	// differ from the rejected command's.
+	rejected bool
 	// during is the mark of the dispatcher's run, when a Sync system's
 	// settle runs it (see SagaRunner.dispatchMarked).
 	during *settleMark
@@ -48,9 +52,16 @@ type Cause struct {
 // IdempotencyKey is the command's idempotency key: the saga's name, the
 // causing event's ID and the command's index. A replayed event gives its
 // commands the same keys; two sagas reacting to one event give theirs
-// different keys.
+// different keys. In a [WithRejections] handler it is the rejected
+// command's key followed by "/rejected", so that a compensation takes
+// effect once without taking the rejected command's key, which the
+// replay sends again.
 func (c Cause) IdempotencyKey() string {
-	return c.Saga + "/" + c.Event.ID.String() + "/" + strconv.Itoa(c.Index)
+	key := c.Saga + "/" + c.Event.ID.String() + "/" + strconv.Itoa(c.Index)
+	if c.rejected {
+		key += "/rejected"
+	}
+	return key
 }
 
 // Options returns the [HandleOption]s with which a dispatched command
@@ -127,7 +138,15 @@ func WithConsumerOptions[C any](opts ...ConsumerOption) SagaOption[C] {
 
 // WithRejections calls f when a dispatched command is rejected by a
 // business rule. f returning nil goes on with the next command; an error
-// stops the saga at the causing event. The default logs the rejection with
+// stops the saga at the causing event, and the replay dispatches the
+// command again, and calls f again if it is rejected again.
+//
+// A command f sends to compensate takes effect once with cause.Options(),
+// as a dispatched command does: the cause f gets gives it a key of its
+// own, the rejected command's followed by "/rejected"
+// ([Cause.IdempotencyKey]). f that sends several commands gives each a
+// key of its own, with [WithIdempotencyKey] after cause.Options() (a later
+// option wins): cause.IdempotencyKey() + "/1", and so on. The default logs the rejection with
 // log/slog, at level Warn, and goes on: the saga, the command's type (the
 // command a composite's sum holds, through its cases and keyed
 // instances), the instances' keys, the causing event and the error. It
@@ -383,7 +402,9 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, ev keyedEvent[E], stor
 		cause := Cause{Saga: r.name, Event: ev.rec, Instance: k, Index: i}
 		err := r.dispatchMarked(ctx, c, &cause)
 		if err != nil && errors.Is(err, ErrRejected) {
-			err = r.onRejected(ctx, c, cause, err)
+			rejected := cause
+			rejected.rejected = true
+			err = r.onRejected(ctx, c, rejected, err)
 		}
 		if err != nil {
 			return stop(fmt.Errorf("dispatch %T: %w", c, err))

@@ -553,3 +553,51 @@ func TestAProcessStopsAtTheFirstEventOfAStateItCannotDecode(t *testing.T) {
 		t.Fatalf("checkpoint %d, %v; want 3", pos, err)
 	}
 }
+
+// A compensation that a WithRejections handler sends with cause.Options()
+// takes effect once, under a key of its own: the replay of the event
+// sends the rejected command again under its key, and when that command
+// is taken this time, the key must not be the compensation's (found on
+// another stream, it would stop the saga for good with ErrIdempotencyKey).
+func TestACompensationDoesNotTakeTheRejectedCommandsKey(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	r := annals.NewRunner(s, counter, counterCodec())
+	appendN(t, r, "a-1", 3) // one bump of b-1
+	appendN(t, r, "b-1", 1)
+
+	limit := 1 // b-1 is at its limit: the bump is rejected
+	crash := true
+	var keys []string
+	sg := annals.NewSaga(s, "compensating", mirrorSaga(0), counterCodec(),
+		func(ctx context.Context, _ bump, cause annals.Cause) error {
+			_, err := r.Handle(ctx, "b-1", increment{Limit: limit}, cause.Options()...)
+			return err
+		},
+		annals.WithRejections(func(ctx context.Context, _ bump, cause annals.Cause, _ error) error {
+			keys = append(keys, cause.IdempotencyKey())
+			if _, err := r.Handle(ctx, "undo-1", increment{}, cause.Options()...); err != nil {
+				return err
+			}
+			if crash { // the process dies before the checkpoint commits
+				crash = false
+				return errors.New("crashed")
+			}
+			return nil
+		}))
+	if _, err := sg.CatchUp(ctx); err == nil || !strings.Contains(err.Error(), "crashed") {
+		t.Fatalf("first pass: %v, want the crash", err)
+	}
+	limit = 0 // the rule that rejected the bump changed meanwhile
+	if _, err := sg.CatchUp(ctx); err != nil {
+		t.Fatalf("replay that takes the bump: %v", err)
+	}
+	for id, want := range map[string]int{"b-1": 2, "undo-1": 1} {
+		if got, _, err := r.Load(ctx, id); err != nil || got != want {
+			t.Errorf("%s = %d, %v; want %d", id, got, err, want)
+		}
+	}
+	if len(keys) != 1 || !strings.HasSuffix(keys[0], "/0/rejected") {
+		t.Errorf("compensation keys %q, want one, the rejected command's followed by /rejected", keys)
+	}
+}
