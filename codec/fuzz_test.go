@@ -71,12 +71,19 @@ func FuzzFromRecord(f *testing.F) {
 	}
 	f.Add("AccountOpened", 1, "personal", []byte(`{"subject":"c-1","personal":"AAAA","data":{}}`))
 	f.Add("MoneyDeposited", 3, "", []byte(`{"amount":1}`))
+	f.Add("Nope", 1, "", []byte(`{}`))
 	events, states := fuzzMapper(f)
+	// Without an upcaster, or any other option, too: each option is a
+	// path of its own through the pipeline.
+	bare := codec.NewMapper(accountCodec())
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, typ string, schema int, encoding string, data []byte) {
 		rec := store.Record{StreamID: "account-1", Version: 1, Type: typ, SchemaVersion: schema, Encoding: encoding, Data: data}
 		if e, err := events.FromRecord(ctx, rec); err == nil && e == nil {
 			t.Fatalf("no error and no event for %q v%d %q", typ, schema, encoding)
+		}
+		if e, err := bare.FromRecord(ctx, rec); err == nil && e == nil {
+			t.Fatalf("bare mapper: no error and no event for %q v%d %q", typ, schema, encoding)
 		}
 		_, _ = states.FromSnapshot(ctx, snapshot.Snapshot{StreamID: "account-1", Version: 1, Type: typ, SchemaVersion: schema, Encoding: encoding, Data: data})
 	})

@@ -140,8 +140,12 @@ func (r *Registry) addNames(names ...string) {
 }
 
 // leadsToRead reports whether some step or rename of r leads from name,
-// at any version and through any chain, to a type that current reads.
+// at any version and through any chain, to a type that current reads. A
+// nil registry, which has none, leads nowhere.
 func (r *Registry) leadsToRead(name string, current Target) bool {
+	if r == nil {
+		return false
+	}
 	seen := map[string]bool{}
 	var from func(n string) bool
 	from = func(n string) bool {

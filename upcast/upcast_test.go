@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -249,6 +250,13 @@ func TestNilAndZeroRegistries(t *testing.T) {
 	}
 	if _, err := nilReg.Upcast(p, targetOf(map[string]int{"T": 2})); !errors.Is(err, upcast.ErrSchemaVersion) {
 		t.Fatalf("nil registry, missing step: %v, want ErrSchemaVersion", err)
+	}
+	// A type the reader does not know is left for the decoder to report.
+	if got, err := nilReg.Upcast(p, targetOf(map[string]int{"U": 1})); err != nil || got.Type != "T" || string(got.Data) != "x" {
+		t.Fatalf("nil registry, unknown type: %+v, %v; want it as it is", got, err)
+	}
+	if got := nilReg.Reads(targetOf(map[string]int{"U": 1}), []string{"U"}); !slices.Equal(got, []string{"U"}) {
+		t.Fatalf("nil registry reads %q, want the reader's own names", got)
 	}
 	var zero upcast.Registry
 	zero.Add("T", 1, mark("1")).Rename("S", "T")
