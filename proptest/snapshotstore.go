@@ -208,6 +208,9 @@ func snapContractInvalid(t *testing.T, ss snapshot.Store) {
 		"type not UTF-8":    func(s *snapshot.Snapshot) { s.Type = "\xff" },
 		"schema version 0":  func(s *snapshot.Snapshot) { s.SchemaVersion = 0 },
 		"encoding with NUL": func(s *snapshot.Snapshot) { s.Encoding = "deflate\x00" },
+		"schema version past the limit": func(s *snapshot.Snapshot) {
+			s.SchemaVersion = int(int64(store.MaxSchemaVersion) + 1) // negative where int is 32 bits
+		},
 	} {
 		s := valid
 		s.StreamID = "invalid-" + name

@@ -378,6 +378,7 @@ func contractDuplicateIDs(t *testing.T, s store.Store) {
 func contractInvalidInput(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	long := strings.Repeat("x", store.MaxStreamIDLen+1)
+	overSchema := int(int64(store.MaxSchemaVersion) + 1) // where int is 32 bits, negative: refused all the same
 	cases := []struct {
 		name   string
 		stream string
@@ -390,6 +391,7 @@ func contractInvalidInput(t *testing.T, s store.Store) {
 		{"empty type", "s", []store.Event{{Type: ""}}},
 		{"type too long", "s", []store.Event{{Type: strings.Repeat("t", store.MaxTypeLen+1)}}},
 		{"negative schema version", "s", []store.Event{{Type: "A", SchemaVersion: -1}}},
+		{"schema version past the limit", "s", []store.Event{{Type: "A"}, {Type: "A", SchemaVersion: overSchema}}},
 		{"encoding with NUL", "s", []store.Event{{Type: "A", Encoding: "deflate\x00"}}},
 		{"encoding not UTF-8", "s", []store.Event{{Type: "A", Encoding: "\xff"}}},
 		{"correlation ID not UTF-8", "s", []store.Event{{Type: "A", Metadata: store.Metadata{CorrelationID: "bad\xff"}}}},
@@ -425,15 +427,16 @@ func contractInvalidInput(t *testing.T, s store.Store) {
 			t.Errorf("read log of a type %s: %d records, %v; want none and store.ErrInvalid", c.name, len(recs), err)
 		}
 	}
-	// The longest valid names are kept whole, not truncated.
+	// The longest valid names, and the highest schema version, are kept
+	// whole, not truncated or wrapped around.
 	maxID := strings.Repeat("é", store.MaxStreamIDLen/2)
 	maxType := strings.Repeat("t", store.MaxTypeLen)
-	if _, err := s.Append(ctx, maxID, store.NoStream, []store.Event{{Type: maxType}}); err != nil {
-		t.Fatalf("append with the longest valid stream ID and type: %v", err)
+	if _, err := s.Append(ctx, maxID, store.NoStream, []store.Event{{Type: maxType, SchemaVersion: store.MaxSchemaVersion}}); err != nil {
+		t.Fatalf("append with the longest valid stream ID and type, and the highest schema version: %v", err)
 	}
 	recs, err := collect(s.ReadStream(ctx, maxID, 0))
-	if err != nil || len(recs) != 1 || recs[0].Type != maxType || recs[0].StreamID != maxID {
-		t.Fatalf("longest names did not round-trip: %d records, err %v", len(recs), err)
+	if err != nil || len(recs) != 1 || recs[0].Type != maxType || recs[0].StreamID != maxID || recs[0].SchemaVersion != store.MaxSchemaVersion {
+		t.Fatalf("longest names or highest schema version did not round-trip: %d records, err %v", len(recs), err)
 	}
 	if head, err := s.Head(ctx); err != nil || head != 1 {
 		t.Fatalf("head = %d, %v after refused appends; want 1", head, err)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"iter"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,6 +24,11 @@ const (
 const (
 	MaxStreamIDLen = 255
 	MaxTypeLen     = 255
+	// MaxSchemaVersion is the highest schema version of an event or a
+	// snapshot: PostgreSQL keeps it in an integer column, and every
+	// adapter refuses what one of them cannot hold, so that a store can
+	// move from one to another (annals copy).
+	MaxSchemaVersion = math.MaxInt32
 )
 
 // Record is an event as stored.

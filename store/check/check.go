@@ -47,6 +47,8 @@ func Append(streamID string, expected int64, events []store.Event) error {
 		switch {
 		case e.SchemaVersion < 0:
 			return fmt.Errorf("append to stream %q: event %d (%s) has schema version %d, want ≥ 1: %w", streamID, i, e.Type, e.SchemaVersion, store.ErrInvalid)
+		case e.SchemaVersion > store.MaxSchemaVersion:
+			return fmt.Errorf("append to stream %q: event %d (%s) has schema version %d, the limit is %d: %w", streamID, i, e.Type, e.SchemaVersion, store.MaxSchemaVersion, store.ErrInvalid)
 		case !validText(e.Encoding):
 			return fmt.Errorf("append to stream %q: event %d (%s) encoding %q is not valid UTF-8 or contains a NUL byte: %w", streamID, i, e.Type, e.Encoding, store.ErrInvalid)
 		case !validMetadata(e.Metadata):
@@ -238,7 +240,7 @@ func SubjectKey(k store.SubjectKey) error {
 
 // Snapshot returns an error matching [store.ErrInvalid] when a snapshot
 // cannot be stored: an invalid stream ID, a version or schema version
-// below 1, or an empty, too long or malformed type name. Adapters call it
+// below 1, a schema version above [store.MaxSchemaVersion], or an empty, too long or malformed type name. Adapters call it
 // before they write.
 func Snapshot(s snapshot.Snapshot) error {
 	if err := StreamID(s.StreamID); err != nil {
@@ -255,6 +257,8 @@ func Snapshot(s snapshot.Snapshot) error {
 		return fmt.Errorf("snapshot of stream %q: type name %q is not valid UTF-8 or contains a NUL byte: %w", s.StreamID, s.Type, store.ErrInvalid)
 	case s.SchemaVersion < 1:
 		return fmt.Errorf("snapshot of stream %q: schema version %d, want ≥ 1: %w", s.StreamID, s.SchemaVersion, store.ErrInvalid)
+	case s.SchemaVersion > store.MaxSchemaVersion:
+		return fmt.Errorf("snapshot of stream %q: schema version %d, the limit is %d: %w", s.StreamID, s.SchemaVersion, store.MaxSchemaVersion, store.ErrInvalid)
 	case !validText(s.Encoding):
 		return fmt.Errorf("snapshot of stream %q: encoding %q is not valid UTF-8 or contains a NUL byte: %w", s.StreamID, s.Encoding, store.ErrInvalid)
 	}
