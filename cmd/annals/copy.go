@@ -36,8 +36,8 @@ func copyFlags(fs *flag.FlagSet) runFunc {
 		if *from == "" || *to == "" {
 			return fmt.Errorf("copy: give both -from URL and -to URL: %w", errUsage)
 		}
-		if *batch < 1 {
-			return fmt.Errorf("copy: -batch must be at least 1: %w", errUsage)
+		if *batch < 1 || *batch > storecopy.MaxBatch {
+			return fmt.Errorf("copy: -batch %d: give from 1 to %d: %w", *batch, storecopy.MaxBatch, errUsage)
 		}
 		if *from == *to || sameFile(*from, *to) {
 			return fmt.Errorf("copy: -from and -to name the same store: %w", errUsage)

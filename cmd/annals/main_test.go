@@ -6,17 +6,20 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/internal/storecopy"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/sqlite"
 )
@@ -686,6 +689,24 @@ func TestCopyRefusesTheSameStore(t *testing.T) {
 		if r := tool(t, ctx, "", "copy", "-from", url, "-to", to); r.status != 2 || !strings.Contains(r.stderr, "name the same store") {
 			t.Errorf("copy -from %s -to %s: %+v, want status 2 and the same store named", url, to, r)
 		}
+	}
+}
+
+// A batch too small or too large for a copy is refused before either
+// store is opened: a batch is held in memory whole, and one of billions
+// of events ran the tool out of memory.
+func TestCopyRefusesABatchOutOfBounds(t *testing.T) {
+	ctx := context.Background()
+	url, _ := fixture(t)
+	to := "sqlite://" + filepath.Join(t.TempDir(), "copy.db")
+	for _, batch := range []string{"0", "-1", strconv.Itoa(storecopy.MaxBatch + 1), "99999999999"} {
+		r := tool(t, ctx, "", "copy", "-from", url, "-to", to, "-batch", batch)
+		if r.status != 2 || !strings.Contains(r.stderr, "give from 1 to "+strconv.Itoa(storecopy.MaxBatch)) {
+			t.Errorf("copy -batch %s: %+v, want status 2 and the bounds", batch, r)
+		}
+	}
+	if _, err := os.Stat(strings.TrimPrefix(to, "sqlite://")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused copy left its target: %v", err)
 	}
 }
 

@@ -22,6 +22,10 @@ import (
 // snapshots, states or keys, unless [Options.Batch] says otherwise.
 const DefaultBatch = 1000
 
+// MaxBatch is the largest batch a copy takes: a batch is held in memory
+// whole, and a larger one buys nothing but the risk of running out of it.
+const MaxBatch = 100_000
+
 // ErrNotEmpty reports a target that holds data that is not the source's:
 // the copy writes nothing to it.
 var ErrNotEmpty = errors.New("target store holds other data")
@@ -208,6 +212,7 @@ func Copy(ctx context.Context, src, dst store.Store, opts Options) (Report, erro
 	if c.batch <= 0 {
 		c.batch = DefaultBatch
 	}
+	c.batch = min(c.batch, MaxBatch)
 	c.report.TimePrecision = e.dstImp.TimePrecision()
 	err = c.run(ctx)
 	c.report.Elapsed = time.Since(start)
