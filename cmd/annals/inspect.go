@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/samber/lo"
+
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/internal/storecopy"
 	"github.com/annals-dev/annals/store"
@@ -62,11 +64,11 @@ func (p recordPrinter) print(ctx context.Context, r store.Record) error {
 	if p.json {
 		return printJSON(p.w, newJSONRecord(r, pl))
 	}
-	typ := fmt.Sprintf("%s/v%d", r.Type, r.SchemaVersion)
+	typ := fmt.Sprintf("%s/v%d", printable(r.Type), r.SchemaVersion)
 	if len(r.Tags) > 0 {
-		typ += " [" + strings.Join(r.Tags, " ") + "]" // the tags queries find it by
+		typ += " [" + strings.Join(lo.Map(r.Tags, func(t string, _ int) string { return printable(t) }), " ") + "]" // the tags queries find it by
 	}
-	_, err := fmt.Fprintf(p.w, "%d\t%s@%d\t%s\t%s\t%s\n", r.Position, r.StreamID, r.Version, typ,
+	_, err := fmt.Fprintf(p.w, "%d\t%s@%d\t%s\t%s\t%s\n", r.Position, printable(r.StreamID), r.Version, typ,
 		r.Time.Format("2006-01-02T15:04:05.000Z"), pl.text(r))
 	return err
 }
@@ -372,7 +374,7 @@ func printConsumers(w io.Writer, head int64, unfinished *unfinishedCopy, cs []co
 		case !st.LeaseKnown:
 			lease = "unknown"
 		case st.Lease != nil:
-			lease = st.Lease.Holder
+			lease = printable(st.Lease.Holder)
 			if !st.Lease.Expires.IsZero() {
 				lease += ", expires in " + st.Lease.Expires.Sub(now).Round(time.Second).String()
 			}
@@ -381,7 +383,7 @@ func printConsumers(w io.Writer, head int64, unfinished *unfinishedCopy, cs []co
 		if !st.MovedAt.IsZero() {
 			moved = ago(now.Sub(st.MovedAt))
 		}
-		name := st.Name
+		name := printable(st.Name)
 		if st.Schema > 0 {
 			name += fmt.Sprintf(" (schema v%d)", st.Schema)
 		}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -677,6 +678,61 @@ func TestLogShowsTags(t *testing.T) {
 	r = tool(t, ctx, url, "-json", "log")
 	if r.status != 0 || !strings.Contains(r.stdout, `"tags":["name:ada","user:u1"]`) {
 		t.Fatalf("log -json: %+v", r)
+	}
+}
+
+// Text output prints one line per record, and nothing a terminal acts
+// on: a stream ID, a type, a tag or a consumer name that holds a newline,
+// a tab or an escape sequence (a store takes them) is quoted, and a
+// payload is printed as compact JSON with such characters escaped, still
+// the same JSON.
+func TestTextOutputCannotBeForgedOrReachTheTerminal(t *testing.T) {
+	ctx := context.Background()
+	url, s := fixture(t)
+	before := lines(tool(t, ctx, url, "log", "-limit", "0").stdout)
+	forged := "acct-1\n99\tacct-9@1\tDeposited/v1\t2026-01-01T00:00:00.000Z\t{\"Amount\":1000000}"
+	// JSON: whitespace between tokens, an escaped ESC, and characters JSON
+	// takes unescaped that do not print (DEL, a C1 control, a line
+	// separator).
+	payload := []byte("{\n\t\"note\": \"red \\u001b[31m \x7f \u009b2K \u2028\",\n\t\"n\": 1\n}")
+	if _, err := s.Append(ctx, forged, store.NoStream, []store.Event{
+		{Type: "Odd\r\x1b[2K", Data: payload, Tags: []string{"t:\x1b[31m"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetCheckpoint(ctx, "view\nfake 9 9", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"log", "-limit", "0"}, {"stream", forged}, {"consumers"}} {
+		r := tool(t, ctx, url, args...)
+		if r.status != 0 {
+			t.Fatalf("%s: %+v", args[0], r)
+		}
+		for _, line := range lines(r.stdout) {
+			if i := strings.IndexFunc(line, func(c rune) bool { return c < ' ' && c != '\t' || c == 0x7f || c >= 0x80 && c < 0xa0 || c == 0x2028 }); i >= 0 {
+				t.Errorf("%s prints a character that does not print, at byte %d: %q", args[0], i, line)
+			}
+		}
+		if args[0] == "log" {
+			if got := lines(r.stdout); len(got) != len(before)+1 {
+				t.Errorf("log prints %d lines for %d records: %q", len(got), len(before)+1, r.stdout)
+			}
+		}
+	}
+	r := tool(t, ctx, url, "stream", forged)
+	fields := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\t")
+	if len(fields) != 5 || fields[1] != strconv.Quote(forged)+"@1" {
+		t.Fatalf("stream: %d fields %q, want 5, the stream ID quoted", len(fields), fields)
+	}
+	var got, want any
+	if err := json.Unmarshal([]byte(fields[4]), &got); err != nil {
+		t.Fatalf("the payload printed is not JSON: %v: %s", err, fields[4])
+	}
+	if err := json.Unmarshal(payload, &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the payload printed reads %v, want %v", got, want)
 	}
 }
 

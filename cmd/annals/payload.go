@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/snapshot"
@@ -105,21 +111,62 @@ func notJSON(data []byte) error {
 func (p payload) text(r store.Record) string {
 	if p.ok && p.notJSON == nil && len(p.data) > 0 {
 		if p.forgotten {
-			return string(p.data) + " " + forgottenMark
+			return oneLineJSON(p.data) + " " + forgottenMark
 		}
-		return string(p.data)
+		return oneLineJSON(p.data)
 	}
 	s := fmt.Sprintf("<%d bytes", len(r.Data))
 	if r.Encoding != "" {
-		s += ", " + r.Encoding
+		s += ", " + printable(r.Encoding)
 	}
 	if p.ok && p.notJSON != nil {
 		s += ", not JSON"
 	}
 	if p.err != nil && !p.noKey {
-		s += ": cannot read: " + p.err.Error()
+		s += ": cannot read: " + printable(p.err.Error())
 	}
 	return s + ">"
+}
+
+// printable returns s as it is when every character of it prints, and
+// else quoted, with the others escaped: a stream ID or a type name that
+// holds a newline, a tab or a terminal's escape sequence (a store takes
+// them) must not break a line of text output into lines that look like
+// other records, or reach the terminal.
+func printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) || r == utf8.RuneError }) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+// oneLineJSON returns data, valid JSON, on one line and as printable
+// characters only: without the whitespace between its tokens, and with
+// every other character that does not print escaped as JSON escapes it,
+// so that the text still reads as the same JSON.
+func oneLineJSON(data []byte) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, data); err != nil {
+		return printable(string(data))
+	}
+	s := b.String()
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' || r == utf8.RuneError }) < 0 {
+		return s
+	}
+	var out strings.Builder
+	for _, r := range s {
+		if unicode.IsPrint(r) && r != utf8.RuneError || r == ' ' {
+			out.WriteRune(r)
+			continue
+		}
+		if r > 0xffff {
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&out, `\u%04x\u%04x`, r1, r2)
+			continue
+		}
+		fmt.Fprintf(&out, `\u%04x`, r)
+	}
+	return out.String()
 }
 
 // forgottenMark follows a payload whose personal fields belong to a
