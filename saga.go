@@ -407,7 +407,11 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, ev keyedEvent[E], stor
 			err = r.onRejected(ctx, c, rejected, err)
 		}
 		if err != nil {
-			return stop(fmt.Errorf("dispatch %T: %w", c, err))
+			command, keys := describeCommand(c)
+			if len(keys) > 0 {
+				command += " (keys " + strings.Join(keys, ", ") + ")"
+			}
+			return stop(fmt.Errorf("dispatch %s: %w", command, err))
 		}
 	}
 	if r.stateful {

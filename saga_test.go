@@ -213,6 +213,26 @@ func TestDescribeCommandLooksThroughSumsAndKeys(t *testing.T) {
 	}
 }
 
+// A saga that stops on a dispatch names the command it held as its
+// rejections' log does: the command's own type and the instances' keys,
+// not the composite sum's type, whose name runs to hundreds of
+// characters.
+func TestAStoppedDispatchNamesTheCommandInsideItsSum(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	r := annals.NewRunner(s, counter, counterCodec())
+	appendN(t, r, "a-1", 3)
+	sg := annals.NewSaga(s, "keyed", saga.Saga[incremented, decider.Keyed[string, bump]]{
+		React: func(incremented) []decider.Keyed[string, bump] { return []decider.Keyed[string, bump]{{Key: "b-1"}} },
+	}, counterCodec(), func(context.Context, decider.Keyed[string, bump], annals.Cause) error {
+		return errors.New("down")
+	})
+	_, err := sg.CatchUp(ctx)
+	if err == nil || !strings.Contains(err.Error(), "dispatch annals_test.bump (keys b-1): down") || strings.Contains(err.Error(), "decider.Keyed") {
+		t.Fatalf("stopped dispatch: %v; want it to name annals_test.bump and its key", err)
+	}
+}
+
 // The events of a process that ships an order on its last charge, and
 // sends a note for every note.
 type (
