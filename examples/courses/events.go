@@ -44,6 +44,7 @@ func Codec() *codec.JSON[Event] {
 		Register("StudentUnsubscribed", StudentUnsubscribed{})
 }
 
+// docs:begin dcb-tags
 // CourseTag and StudentTag are the tags by which queries find the events
 // of a course and of a student.
 func CourseTag(course string) string   { return "course:" + course }
@@ -66,3 +67,5 @@ func Tags(e Event) []string {
 	}
 	return nil
 }
+
+// docs:end dcb-tags

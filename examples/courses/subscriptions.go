@@ -21,6 +21,7 @@ import (
 // MaxCourses is how many courses a student takes at most.
 const MaxCourses = 5
 
+// docs:begin dcb-commands
 // SubscriptionCommand is a command on a student's subscription to a
 // course.
 type SubscriptionCommand interface {
@@ -44,12 +45,15 @@ var (
 	ErrNotSubscribed     = errors.New("not subscribed")
 )
 
+// docs:end dcb-commands
+
 // A subscription is decided by two rules, each a decider with a query of
 // its own, combined into one decision on one boundary: the course's
 // seats, which decide the subscription, and the student's limit, which
 // decides no event but may refuse one. Each rule's state is folded from
 // the events of its own query only, so neither looks at IDs.
 
+// docs:begin dcb-state
 // Seats is a course's capacity and its subscribed students, as the
 // query of its seats shows them.
 type Seats struct {
@@ -58,6 +62,8 @@ type Seats struct {
 	Capacity  int
 	Students  []string
 }
+
+// docs:end dcb-state
 
 // docs:begin dcb-seats
 // CourseSeating decides subscriptions on the seats of the course: the
@@ -173,8 +179,6 @@ func CourseSeats(course string) store.Query {
 	})
 }
 
-// docs:end dcb-1
-
 // StudentCourses is the query of a student's subscriptions.
 func StudentCourses(student string) store.Query {
 	return store.QueryItems(store.QueryItem{
@@ -191,3 +195,5 @@ func PairSubscriptions(student, course string) store.Query {
 		Tags:  []string{CourseTag(course), StudentTag(student)},
 	})
 }
+
+// docs:end dcb-1
