@@ -887,3 +887,61 @@ func TestAStopWhoseEarlierEventsFailToCommitIsNoStop(t *testing.T) {
 		})
 	}
 }
+
+// A key that no store can hold stops a view at the event it was returned
+// for, with the events before it committed, not at the first event of its
+// batch.
+func TestAViewStopsAtTheEventWhoseKeyCannotBeStored(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	r := annals.NewRunner(s, counter, counterCodec())
+	for _, id := range []string{"a", "b", "c", strings.Repeat("z", store.MaxStreamIDLen-1)} {
+		appendN(t, r, id, 1)
+	}
+	long := func(rec store.Record, _ incremented) (string, bool) { return rec.StreamID + rec.StreamID, true }
+	v := annals.NewViewProjection(s, "doubled", tallyView, counterCodec(), long)
+	_, err := v.CatchUp(ctx)
+	var stopped *annals.ConsumerError
+	if !errors.As(err, &stopped) || stopped.Position != 4 || !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("catch up: %v; want a stop at position 4, the event whose key is too long", err)
+	}
+	if pos, err := v.Position(ctx); err != nil || pos != 3 {
+		t.Fatalf("checkpoint %d, %v; want 3, the events before the stop committed", pos, err)
+	}
+	if got, err := v.Get(ctx, "cc"); err != nil || got.Count != 1 {
+		t.Fatalf("state of cc: %+v, %v; want one event", got, err)
+	}
+}
+
+// A stored view state that does not decode says why and what to do: not
+// JSON, it matches store.ErrCorrupt; JSON of another state type, it says
+// that the view is rebuilt from the log.
+func TestAStoredStateThatDoesNotDecodeSaysWhatToDo(t *testing.T) {
+	ctx := context.Background()
+	mem := memory.New()
+	s := annals.New(mem)
+	r := annals.NewRunner(s, counter, counterCodec())
+	appendN(t, r, "a", 1)
+	appendN(t, r, "b", 1)
+	v := newTally(s)
+	if _, err := v.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for key, c := range map[string]struct {
+		data    string
+		corrupt bool
+	}{
+		"a": {`{"count":`, true},
+		"b": {`{"count":"one"}`, false},
+	} {
+		if err := mem.Commit(ctx, "edit", 0, 0, func(tx store.StateTx) error {
+			return tx.SaveState(ctx, "tally", key, []byte(c.data))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := v.Get(ctx, key)
+		if err == nil || errors.Is(err, store.ErrCorrupt) != c.corrupt || !strings.Contains(err.Error(), "ops rebuild tally") {
+			t.Errorf("state %s: %v; want corrupt %v, and the rebuild named", c.data, err, c.corrupt)
+		}
+	}
+}

@@ -392,7 +392,7 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, ev keyedEvent[E], stor
 		st = r.process.InitialState()
 		if data, ok := stored[k]; ok {
 			var err error
-			if st, err = decodeState[S](r.name, k, data); err != nil {
+			if st, err = decodeStateOf[S]("process", r.name, k, data); err != nil {
 				return stop(err)
 			}
 		}

@@ -566,7 +566,7 @@ func TestAProcessStopsAtTheFirstEventOfAStateItCannotDecode(t *testing.T) {
 	p := annals.NewProcess(s, "counts", countingProcess, counterCodec(), byStream, func(context.Context, bump, annals.Cause) error { return nil })
 	done, err := p.Step(ctx)
 	var stopped *annals.ConsumerError
-	if done != 3 || !errors.As(err, &stopped) || stopped.StreamID != "a-3" || !strings.Contains(err.Error(), "decode the stored state") {
+	if done != 3 || !errors.As(err, &stopped) || stopped.StreamID != "a-3" || !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "process \"counts\" key \"a-3\": the stored state is not JSON") {
 		t.Fatalf("the step handled %d events and returned %v; want 3, and a ConsumerError at a-3's event", done, err)
 	}
 	if pos, err := p.Position(ctx); err != nil || pos != 3 {

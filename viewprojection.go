@@ -10,6 +10,7 @@ import (
 
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 	"github.com/annals-dev/annals/view"
 	"github.com/samber/lo"
 )
@@ -74,6 +75,11 @@ func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mappe
 				return i, err
 			}
 			if ok {
+				// A key that cannot be stored stops the view at its own
+				// event, not at the first of the batch.
+				if err := check.State(name, k); err != nil {
+					return i, fmt.Errorf("view %q: the key function's key for this event: %w", name, err)
+				}
 				events = append(events, keyed{i, k, e})
 			}
 		}
@@ -224,12 +230,35 @@ func loadStates[S, E any](ctx context.Context, tx store.StateTx, name string, ke
 	return states, nil
 }
 
+// decodeState decodes the state of view (or process) name under key. A
+// state that is not JSON was changed since it was written, and matches
+// [store.ErrCorrupt]; one that does not decode into S was written by
+// another state type. Either way the error says what to do.
 func decodeState[S any](name, key string, data []byte) (S, error) {
+	return decodeStateOf[S]("view", name, key, data)
+}
+
+// decodeStateOf is decodeState for a consumer of kind what, "view" or
+// "process", whose remedies differ: a view's states are rebuilt from the
+// log, a process's are not (its commands were sent).
+func decodeStateOf[S any](what, name, key string, data []byte) (S, error) {
 	var st S
-	if err := json.Unmarshal(data, &st); err != nil {
-		return st, fmt.Errorf("view %q key %q: decode the stored state: %w", name, key, err)
+	err := json.Unmarshal(data, &st)
+	if err == nil {
+		return st, nil
 	}
-	return st, nil
+	remedy := fmt.Sprintf("a view's states are rebuilt from the log with 'ops rebuild %s'", name)
+	if what == "process" {
+		remedy = "a process's state is not rebuilt from the log, since its commands were sent: restore the store from a backup"
+	}
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) || !json.Valid(data) {
+		return st, fmt.Errorf("%s %q key %q: the stored state is not JSON (%w), so it was changed since it was written; %s: %w", what, name, key, err, remedy, store.ErrCorrupt)
+	}
+	if what == "process" {
+		remedy = "a process's state type must keep reading the states it stored (a field's type changed, say): change it back, or read both forms"
+	}
+	return st, fmt.Errorf("%s %q key %q: the stored state does not decode into %T (%w): it was written by another state type; %s", what, name, key, st, err, remedy)
 }
 
 type stateLoader interface {
