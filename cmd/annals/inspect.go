@@ -100,6 +100,7 @@ func logFlags(fs *flag.FlagSet) runFunc {
 				return err
 			}
 			printed := 0
+			warned := false
 			for pos := *after; ; {
 				page := store.DefaultLogLimit
 				if *limit > 0 {
@@ -131,6 +132,11 @@ func logFlags(fs *flag.FlagSet) runFunc {
 				}
 				if !*follow {
 					return nil
+				}
+				if pos > h && !warned {
+					// Nothing is there yet, and may not be for long.
+					fmt.Fprintf(c.stderr, "log: -after %d is past the head of the log, %d: waiting for the events after position %d\n", *after, h, pos)
+					warned = true
 				}
 				pos = max(pos, h)
 				if err := s.Wait(ctx, pos); err != nil {

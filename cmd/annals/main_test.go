@@ -242,6 +242,52 @@ func TestFollowWaitsForNewEvents(t *testing.T) {
 	}
 }
 
+// Following from past the head says so, once, on standard error, rather
+// than wait in silence, and prints the events after that position only.
+func TestFollowPastTheHeadSaysSo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url, s := fixture(t)
+	head, err := s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noted := make(chan struct{})
+	errOut := &watched{seen: noted, want: "is past the head of the log"}
+	var out watched
+	c := &cli{stdout: &out, stderr: errOut, getenv: func(k string) string { return map[string]string{store.EnvVar: url}[k] }}
+	done := make(chan int, 1)
+	go func() {
+		done <- c.main(ctx, []string{"log", "-after", strconv.FormatInt(head+2, 10), "-follow", "-limit", "1"})
+	}()
+	select {
+	case <-noted:
+	case status := <-done:
+		t.Fatalf("log -follow ended (status %d) without a note", status)
+	case <-ctx.Done():
+		t.Fatal("log -follow from past the head said nothing")
+	}
+	for v := range int64(3) {
+		if _, err := s.Append(ctx, "later", v, []store.Event{{Type: "Later", Data: []byte(`{}`)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case status := <-done:
+		out.mu.Lock()
+		errOut.mu.Lock()
+		defer out.mu.Unlock()
+		defer errOut.mu.Unlock()
+		want := fmt.Sprintf("%d\tlater@3\tLater/v1", head+3)
+		if status != 0 || !strings.HasPrefix(out.buf.String(), want) || strings.Count(out.buf.String(), "\n") != 1 ||
+			strings.Count(errOut.buf.String(), "is past the head of the log") != 1 {
+			t.Fatalf("follow from past the head: status %d, printed %q and %q; want %q alone, and one note", status, out.buf.String(), errOut.buf.String(), want)
+		}
+	case <-ctx.Done():
+		t.Fatal("follow did not see the event after its position")
+	}
+}
+
 // watched is an output a test can wait on while the tool writes to it.
 type watched struct {
 	mu   sync.Mutex
