@@ -18,6 +18,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/internal/storecopy"
@@ -667,6 +668,49 @@ func TestVerifyWalksPastARecordItCannotRead(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// What no append, commit or view writes is a problem verify names, though
+// the adapter reads it: a type with a NUL byte, a stream ID that is not
+// UTF-8, a view state that is not JSON. The text of the problems prints.
+func TestVerifyFindsWhatNoWriteWrites(t *testing.T) {
+	ctx := context.Background()
+	url, s := fixture(t)
+	if err := s.Commit(ctx, "by-dog", 0, 1, func(tx store.StateTx) error {
+		return tx.SaveState(ctx, "by-dog", "dog-1", []byte(`{"tricks":1}`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if r := tool(t, ctx, url, "verify"); r.status != 0 || !strings.Contains(r.stdout, "; 1 view and process states;") {
+		t.Fatalf("verify before: %+v", r)
+	}
+	db, err := sql.Open("sqlite", strings.TrimPrefix(url, "sqlite://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, spoil := range []string{
+		`UPDATE annals_events SET type = 'Dog' || char(0) || 'Registered' WHERE position = 1`,
+		`UPDATE annals_events SET stream_id = CAST(x'7365637265742dff' AS TEXT) WHERE position = 4`,
+		`UPDATE annals_view_states SET data = CAST('garbage' AS BLOB)`,
+	} {
+		if _, err := db.ExecContext(ctx, spoil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := tool(t, ctx, url, "verify")
+	for _, want := range []string{
+		`event dog-1@1 at position 1 holds what no append writes:`,
+		`event "secret-\xff"@1 at position 4 holds what no append writes:`,
+		`the state of view "by-dog" under key "dog-1" is not JSON`,
+	} {
+		if r.status != 1 || !strings.Contains(r.stdout, want) {
+			t.Errorf("verify: %+v; want status 1 and %q", r, want)
+		}
+	}
+	if strings.ContainsFunc(r.stdout, func(c rune) bool { return c < ' ' && c != '\n' || c == utf8.RuneError }) {
+		t.Errorf("verify printed characters that do not print: %q", r.stdout)
 	}
 }
 

@@ -140,6 +140,33 @@ func printable(s string) string {
 	return strconv.Quote(s)
 }
 
+// escapeNonPrinting returns s with every character that does not print
+// escaped as Go escapes it in a quoted string, and the others as they
+// are: for a line of text, such as an error, that may hold what a store
+// took (see printable).
+func escapeNonPrinting(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) || r == utf8.RuneError }) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				fmt.Fprintf(&b, `\x%02x`, s[i]) // a byte that is not UTF-8
+			} else {
+				b.WriteRune(r)
+			}
+		case unicode.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	return b.String()
+}
+
 // oneLineJSON returns data, valid JSON, on one line and as printable
 // characters only: without the whitespace between its tokens, and with
 // every other character that does not print escaped as JSON escapes it,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/annals-dev/annals/internal/storecopy"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // maxListed caps the problems verify lists; it counts the rest.
@@ -30,8 +32,10 @@ type verifyReport struct {
 	Read    int64 `json:"read"` // records whose payloads were read
 	// Forgotten counts the records read whose personal fields belong to
 	// a forgotten subject, which is not a problem.
-	Forgotten   int64 `json:"forgotten"`
-	Snapshots   int64 `json:"snapshots"`
+	Forgotten int64 `json:"forgotten"`
+	Snapshots int64 `json:"snapshots"`
+	// States counts the view and process states.
+	States      int64 `json:"states"`
 	Checkpoints int64 `json:"checkpoints"`
 	// Unread counts the records and snapshots that are encrypted (or hold
 	// personal data) and could not be read because no keys were given;
@@ -146,11 +150,13 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 			}
 			versions[r.StreamID] = r.Version
 			if r.Type == "" || r.SchemaVersion < 1 {
-				rep.problem("event %s@%d at position %d has type %q and schema version %d, which no append writes (every event has a type, and a schema version from 1)", r.StreamID, r.Version, r.Position, r.Type, r.SchemaVersion)
+				rep.problem("event %s@%d at position %d has type %q and schema version %d, which no append writes (every event has a type, and a schema version from 1)", printable(r.StreamID), r.Version, r.Position, r.Type, r.SchemaVersion)
+			} else if err := check.Append(r.StreamID, store.AnyVersion, []store.Event{{Type: r.Type, SchemaVersion: r.SchemaVersion, Encoding: r.Encoding, Metadata: r.Metadata, Tags: r.Tags}}); err != nil {
+				rep.problem("event %s@%d at position %d holds what no append writes: %v", printable(r.StreamID), r.Version, r.Position, err)
 			}
 			switch p := dec.record(ctx, r); {
 			case p.ok && p.notJSON != nil && !anyPayload:
-				rep.problem("event %s@%d at position %d (%s, encoding %q) cannot be read: %v", r.StreamID, r.Version, r.Position, r.Type, r.Encoding, p.notJSON)
+				rep.problem("event %s@%d at position %d (%s, encoding %q) cannot be read: %v", printable(r.StreamID), r.Version, r.Position, printable(r.Type), r.Encoding, p.notJSON)
 			case p.ok:
 				rep.Read++
 				if p.forgotten {
@@ -159,7 +165,7 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 			case p.noKey:
 				unread(r.Encoding)
 			default:
-				rep.problem("event %s@%d at position %d (%s, encoding %q) cannot be read: %v", r.StreamID, r.Version, r.Position, r.Type, r.Encoding, p.err)
+				rep.problem("event %s@%d at position %d (%s, encoding %q) cannot be read: %v", printable(r.StreamID), r.Version, r.Position, printable(r.Type), r.Encoding, p.err)
 			}
 		}
 		prog.report("events", rep.Events, rep.Head)
@@ -181,12 +187,23 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 			}
 			switch p := dec.snapshot(ctx, snap); {
 			case p.ok && p.notJSON != nil && !anyPayload:
-				rep.problem("the snapshot of stream %q at version %d (%s, encoding %q) cannot be read: %v", snap.StreamID, snap.Version, snap.Type, snap.Encoding, p.notJSON)
+				rep.problem("the snapshot of stream %q at version %d (%s, encoding %q) cannot be read: %v", snap.StreamID, snap.Version, printable(snap.Type), snap.Encoding, p.notJSON)
 			case p.ok:
 			case p.noKey:
 				unread(snap.Encoding)
 			default:
-				rep.problem("the snapshot of stream %q at version %d (%s, encoding %q) cannot be read: %v", snap.StreamID, snap.Version, snap.Type, snap.Encoding, p.err)
+				rep.problem("the snapshot of stream %q at version %d (%s, encoding %q) cannot be read: %v", snap.StreamID, snap.Version, printable(snap.Type), snap.Encoding, p.err)
+			}
+		}
+		for st, err := range exp.ExportStates(ctx) {
+			if err != nil {
+				return err
+			}
+			rep.States++
+			if err := check.State(st.View, st.Key); err != nil {
+				rep.problem("the state of view %q under key %q holds what no view writes: %v", st.View, st.Key, err)
+			} else if !json.Valid(st.Data) {
+				rep.problem("the state of view %q under key %q is not JSON, which views and processes write: it was changed since it was written; a view is rebuilt with 'ops rebuild %s'", st.View, st.Key, st.View)
 			}
 		}
 		for cp, err := range exp.ExportCheckpoints(ctx) {
@@ -197,7 +214,10 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 				continue // a problem of its own, above
 			}
 			rep.Checkpoints++
-			if !strings.HasPrefix(cp.Consumer, schemaPrefix) && cp.Position > rep.Head {
+			switch {
+			case cp.Position < 0:
+				rep.problem("consumer %q has checkpoint %d, which no commit writes (positions start at 0)", cp.Consumer, cp.Position)
+			case !strings.HasPrefix(cp.Consumer, schemaPrefix) && cp.Position > rep.Head:
 				rep.problem("consumer %q has checkpoint %d, past the head %d: it will skip the events appended up to there", cp.Consumer, cp.Position, rep.Head)
 			}
 		}
@@ -218,7 +238,7 @@ func printVerify(c *cli, rep *verifyReport) {
 	if rep.Forgotten > 0 {
 		forgotten = fmt.Sprintf(" (%d without the personal fields of forgotten subjects)", rep.Forgotten)
 	}
-	fmt.Fprintf(w, "payloads: %d of %d events read%s; %d snapshots; %d checkpoints\n", rep.Read, rep.Events, forgotten, rep.Snapshots, rep.Checkpoints)
+	fmt.Fprintf(w, "payloads: %d of %d events read%s; %d snapshots; %d view and process states; %d checkpoints\n", rep.Read, rep.Events, forgotten, rep.Snapshots, rep.States, rep.Checkpoints)
 	if rep.Unread > 0 {
 		keys := ""
 		if len(rep.UnreadKeys) > 0 {
@@ -228,7 +248,7 @@ func printVerify(c *cli, rep *verifyReport) {
 			rep.Unread, keys)
 	}
 	for _, p := range rep.Problems {
-		fmt.Fprintln(w, "problem:", p)
+		fmt.Fprintln(w, "problem:", escapeNonPrinting(p))
 	}
 	if more := rep.ProblemCount - len(rep.Problems); more > 0 {
 		fmt.Fprintf(w, "problem: … and %d more\n", more)
