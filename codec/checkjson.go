@@ -25,6 +25,25 @@ type JSONCheck struct {
 	// (see badZero).
 	zeroFields sync.Map // reflect.Type → []zeroField
 	encoders   sync.Map // reflect.Type → encoders
+	// zeros holds, for the types met that write themselves, what they
+	// write for their zero value (see ownZero); a nil slice for others.
+	zeros sync.Map // reflect.Type → []byte
+}
+
+// writesAsZero reports whether v is a value of a type that writes itself
+// whose method wrote data, what it writes for the zero value, while v is
+// not zero: the method left out v's content.
+func (c *JSONCheck) writesAsZero(v any, data []byte) bool {
+	t := reflect.TypeOf(v)
+	if t == nil {
+		return false
+	}
+	z, ok := c.zeros.Load(t)
+	if !ok {
+		z, _ = c.zeros.LoadOrStore(t, ownZero(t))
+	}
+	zero := z.([]byte)
+	return zero != nil && bytes.Equal(data, zero) && !reflect.ValueOf(v).IsZero()
 }
 
 // fieldsOf returns the fields of struct t that JSON encodes, found once:
@@ -173,6 +192,10 @@ func (c *JSONCheck) marshal(doing string, v any, u use) ([]byte, error) {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return nil, marshalFailed(doing, v, err)
+	}
+	if c.writesAsZero(v, data) {
+		return nil, fmt.Errorf("%s (%T): the value, which is not its type's zero value, is written as the zero value is (%s): the type's own %s leaves out its content; make it write every field that holds content: %w",
+			doing, v, clip(data), ownEncoder(reflect.TypeOf(v)), ErrUnencodable)
 	}
 	// Encoded without error, v holds no cycle: its value can be walked.
 	if s != nil {

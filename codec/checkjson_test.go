@@ -236,3 +236,22 @@ type partlyTwo struct {
 	N int
 	n int
 }
+
+// A state or a fingerprinted command whose type's own marshaler writes it
+// as the zero value is written is refused, whether stored or compared:
+// stored, it would read back empty; compared, two commands would look
+// alike.
+func TestJSONCheckRefusesAValueItsOwnMarshalerWritesAsZero(t *testing.T) {
+	var c codec.JSONCheck
+	if _, err := c.Marshal("encode the state", blanked{Amount: 5}); !errors.Is(err, codec.ErrUnencodable) {
+		t.Errorf("Marshal of a value written as {}: %v; want ErrUnencodable", err)
+	}
+	if _, err := c.MarshalFingerprint("fingerprint the command", codeText{Note: "n"}); !errors.Is(err, codec.ErrUnencodable) {
+		t.Errorf("MarshalFingerprint of a value written as \"\": %v; want ErrUnencodable", err)
+	}
+	for _, v := range []any{blanked{}, codeText{Code: "c"}} {
+		if _, err := c.Marshal("encode the state", v); err != nil {
+			t.Errorf("Marshal of %#v: %v; want it taken", v, err)
+		}
+	}
+}

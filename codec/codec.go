@@ -60,6 +60,9 @@ type jsonType struct {
 	version int
 	typ     reflect.Type
 	shape   shape // what Encode checks of a value: see shape
+	// zero is what a type that writes itself writes for its zero value,
+	// nil for others: see ownZero.
+	zero []byte
 }
 
 // NewJSON returns a JSON codec with no registered types.
@@ -119,8 +122,11 @@ func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
 //     marshaler;
 //   - a sample that does not survive encoding: it must decode to a value
 //     that is reflect.DeepEqual to it or that encodes to the same bytes,
-//     and hold nothing that [JSON.Encode] refuses. Pass a sample with its
-//     fields set to check a type's own marshalers.
+//     and hold nothing that [JSON.Encode] refuses; a sample that is not
+//     its type's zero value and that the type's own MarshalJSON or
+//     MarshalText writes as it writes the zero value ({} or "") is
+//     refused, and so is every such value [JSON.Encode] is given. Pass a
+//     sample with its fields set to check a type's own marshalers.
 //
 // An empty struct, such as a marker event, is accepted: it has nothing to
 // lose; declare an event with no content so, rather than with fields
@@ -169,7 +175,7 @@ func (c *JSON[E]) RegisterVersion(name string, version int, sample E) *JSON[E] {
 		c.err = s.fault.err(fmt.Sprintf("register %q", name), t)
 		return c
 	}
-	jt := jsonType{name: name, version: version, typ: t, shape: s}
+	jt := jsonType{name: name, version: version, typ: t, shape: s, zero: ownZero(t)}
 	c.byName[name] = jt
 	c.byType[t] = jt
 	return c
@@ -232,6 +238,10 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 	data, err := json.Marshal(e)
 	if err != nil {
 		return "", 0, nil, marshalFailed(fmt.Sprintf("encode %q", jt.name), any(e), err)
+	}
+	if jt.zero != nil && bytes.Equal(data, jt.zero) && !reflect.ValueOf(any(e)).IsZero() {
+		return "", 0, nil, fmt.Errorf("encode %q: %v writes this value, which is not its zero value, as it writes its zero value (%s): its own %s leaves out the value's content, which would be stored without it; make it write every field that holds content: %w",
+			jt.name, t, clip(data), ownEncoder(t), ErrUnencodable)
 	}
 	if bytes.Contains(data, replaced) || len(data) > 2*maxJSONDepth { // rare: formats doing only then
 		if err := c.check.CheckEncoded(fmt.Sprintf("encode %q", jt.name), any(e), data); err != nil {

@@ -1052,3 +1052,53 @@ func TestEncodeSaysWhenThePointerIsRegistered(t *testing.T) {
 		t.Errorf("a type unrelated to any registered one: %v, want ErrUnknownEventType saying how to register it", err)
 	}
 }
+
+// blanked writes every value as {}, as a MarshalJSON that forgot its
+// fields does, and reads nothing back.
+type blanked struct{ Amount int }
+
+func (blanked) MarshalJSON() ([]byte, error) { return []byte(`{}`), nil }
+func (*blanked) UnmarshalJSON([]byte) error  { return nil }
+
+// codeText writes itself as text, and a value without a code as "".
+type codeText struct{ Code, Note string }
+
+func (c codeText) MarshalText() ([]byte, error) { return []byte(c.Code), nil }
+func (c *codeText) UnmarshalText(b []byte) error {
+	c.Code = string(b)
+	return nil
+}
+
+// A type's own MarshalJSON or MarshalText that writes a value as it
+// writes the zero value has dropped its content: {} (or "") would be
+// stored for it. Registering a filled sample refuses the type, and a zero
+// sample, which cannot show it, leaves it to Encode, which refuses every
+// such value and takes the zero value. A type JSON writes field by field
+// is not asked: an empty slice that is not nil, tagged omitempty, writes
+// as nil does and loses nothing.
+func TestAValueItsOwnMarshalerWritesAsZeroIsRefused(t *testing.T) {
+	if err := codec.NewJSON[any]().Register("Blanked", blanked{Amount: 5}).Err(); !errors.Is(err, codec.ErrUnencodable) || !strings.Contains(err.Error(), "MarshalJSON leaves out") {
+		t.Errorf("register a filled sample written as {}: %v; want ErrUnencodable naming MarshalJSON", err)
+	}
+	c := codec.NewJSON[any]().Register("Blanked", blanked{}).Register("Code", codeText{})
+	if err := c.Err(); err != nil {
+		t.Fatalf("register zero samples: %v", err)
+	}
+	for _, v := range []any{blanked{Amount: 5}, codeText{Note: "lost"}} {
+		if _, _, data, err := c.Encode(v); !errors.Is(err, codec.ErrUnencodable) {
+			t.Errorf("encode %#v: %s, %v; want ErrUnencodable", v, data, err)
+		}
+	}
+	for _, v := range []any{blanked{}, codeText{}, codeText{Code: "x"}} {
+		if _, _, _, err := c.Encode(v); err != nil {
+			t.Errorf("encode %#v: %v; want it taken", v, err)
+		}
+	}
+	type listed struct {
+		Items []string `json:",omitempty"`
+	}
+	plain := codec.NewJSON[any]().Register("Listed", listed{Items: []string{}})
+	if _, _, _, err := plain.Encode(listed{Items: []string{}}); plain.Err() != nil || err != nil {
+		t.Errorf("an empty list tagged omitempty: %v, %v; want it taken", plain.Err(), err)
+	}
+}

@@ -830,6 +830,10 @@ func roundTrip(t reflect.Type, sample any) (f *fault) {
 	if err := json.Unmarshal(data, p.Interface()); err != nil {
 		return &fault{"", t, fmt.Sprintf("cannot decode the sample's encoding %s: %v", clip(data), err), fixSample}
 	}
+	if zero := ownZero(t); zero != nil && bytes.Equal(data, zero) && !reflect.ValueOf(sample).IsZero() {
+		return &fault{"", t, fmt.Sprintf("writes the sample, which is not its zero value, as it writes its zero value (%s): its own %s leaves out the value's content", clip(data), ownEncoder(t)),
+			"make it write every field that holds content"}
+	}
 	got := p.Elem().Interface()
 	if reflect.DeepEqual(sample, got) {
 		return nil
@@ -839,6 +843,38 @@ func roundTrip(t reflect.Type, sample any) (f *fault) {
 		return &fault{"", t, fmt.Sprintf("does not survive encoding: the sample encodes as %s and decodes to a value that encodes as %s", clip(data), clip(again)), fixSample}
 	}
 	return nil
+}
+
+// ownZero returns what t writes for its zero value when t writes itself
+// (its own MarshalJSON or MarshalText, on the value: JSON calls no other
+// for a registered value), and nil otherwise. A value that is not zero
+// but written the same has lost its content in the type's own method:
+// JSON.Encode refuses it (see JSON.Encode). A type that JSON writes field
+// by field is not asked: an empty slice that is not nil, or a field
+// tagged json:"-" that holds a cache, is written as the zero value is,
+// and loses nothing that must be kept.
+func ownZero(t reflect.Type) (zero []byte) {
+	if !t.Implements(jsonMarshaler) && !t.Implements(textMarshaler) {
+		return nil
+	}
+	defer func() {
+		if recover() != nil {
+			zero = nil // a method that panics on the zero value tells nothing
+		}
+	}()
+	data, err := json.Marshal(reflect.Zero(t).Interface())
+	if err != nil {
+		return nil
+	}
+	return data
+}
+
+// ownEncoder names the method by which t writes itself.
+func ownEncoder(t reflect.Type) string {
+	if t.Implements(jsonMarshaler) {
+		return "MarshalJSON"
+	}
+	return "MarshalText"
 }
 
 // zeroRoundTrip reports a struct t whose own enc (MarshalJSON) writes,
