@@ -313,11 +313,22 @@ func checkPath(path string) error {
 	} else if !fi.IsDir() {
 		return fmt.Errorf("sqlite database path %q: %s is not a directory: %w", path, dir, store.ErrInvalid)
 	}
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.IsDir():
 		return fmt.Errorf("sqlite database path %q is a directory; add a file name such as app.db: %w", path, store.ErrInvalid)
+	case err == nil && !fi.Mode().IsRegular():
+		return fmt.Errorf("sqlite database path %q is not a regular file (a device, a pipe or a socket), which cannot hold a database and its write-ahead log; pass the path of a file: %w", path, store.ErrInvalid)
+	case err != nil && len(filepath.Base(path)) > maxFileName:
+		return fmt.Errorf("sqlite database file name %.32q… is %d bytes, more than file systems take (%d); pass a shorter name: %w", filepath.Base(path), len(filepath.Base(path)), maxFileName, store.ErrInvalid)
 	}
 	return nil
 }
+
+// maxFileName is the longest name of a database file, in bytes: most
+// file systems take names of 255 bytes, and SQLite adds "-journal" (and
+// "-wal" and "-shm") to it for the files beside the database.
+const maxFileName = 255 - len("-journal")
 
 // checkExists refuses, when the options forbid creating a store, a path
 // that names no file or a file that holds no store. It looks with a

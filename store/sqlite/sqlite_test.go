@@ -95,6 +95,8 @@ func TestOpenRefusesBadURLs(t *testing.T) {
 		{"sqlite:///" + dir[1:] + "/", []string{"names a directory"}},
 		{"sqlite:///" + dir[1:], []string{"is a directory"}},
 		{"sqlite:///" + dir[1:] + "/what%3F.db", []string{"'?'"}},
+		{"sqlite:///dev/null", []string{"not a regular file"}},
+		{"sqlite:///" + dir[1:] + "/" + strings.Repeat("n", 245) + ".db", []string{"is 248 bytes", "pass a shorter name"}},
 	}
 	for _, c := range cases {
 		s, err := store.Open(ctx, c.url)
@@ -394,5 +396,15 @@ func TestRecordsDoNotShareMetadata(t *testing.T) {
 		if got := recs[i+1].Metadata; got.CorrelationID != want.CorrelationID || got.CausationID != want.CausationID || fmt.Sprint(got.Extra) != fmt.Sprint(want.Extra) {
 			t.Errorf("record %d has metadata %+v, want %+v", i+2, got, want)
 		}
+	}
+}
+
+// The longest file name that leaves room for the "-journal" SQLite adds
+// for a file beside it opens.
+func TestTheLongestFileNameOpens(t *testing.T) {
+	name := strings.Repeat("n", 244) + ".db" // 247 bytes, and 255 with -journal
+	s := openAt(t, filepath.Join(t.TempDir(), name))
+	if _, err := s.Append(context.Background(), "s", store.NoStream, []store.Event{{Type: "E"}}); err != nil {
+		t.Fatal(err)
 	}
 }
