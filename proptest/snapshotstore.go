@@ -208,6 +208,7 @@ func snapContractInvalid(t *testing.T, ss snapshot.Store) {
 		"type not UTF-8":    func(s *snapshot.Snapshot) { s.Type = "\xff" },
 		"schema version 0":  func(s *snapshot.Snapshot) { s.SchemaVersion = 0 },
 		"encoding with NUL": func(s *snapshot.Snapshot) { s.Encoding = "deflate\x00" },
+		"encoding too long": func(s *snapshot.Snapshot) { s.Encoding = strings.Repeat("e", store.MaxEncodingLen+1) },
 		"schema version past the limit": func(s *snapshot.Snapshot) {
 			s.SchemaVersion = int(int64(store.MaxSchemaVersion) + 1) // negative where int is 32 bits
 		},

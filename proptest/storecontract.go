@@ -394,6 +394,7 @@ func contractInvalidInput(t *testing.T, s store.Store) {
 		{"schema version past the limit", "s", []store.Event{{Type: "A"}, {Type: "A", SchemaVersion: overSchema}}},
 		{"encoding with NUL", "s", []store.Event{{Type: "A", Encoding: "deflate\x00"}}},
 		{"encoding not UTF-8", "s", []store.Event{{Type: "A", Encoding: "\xff"}}},
+		{"encoding too long", "s", []store.Event{{Type: "A", Encoding: strings.Repeat("e", store.MaxEncodingLen+1)}}},
 		{"correlation ID not UTF-8", "s", []store.Event{{Type: "A", Metadata: store.Metadata{CorrelationID: "bad\xff"}}}},
 		{"causation ID with NUL", "s", []store.Event{{Type: "A", Metadata: store.Metadata{CausationID: "bad\x00id"}}}},
 		{"metadata value with NUL", "s", []store.Event{{Type: "A"}, {Type: "A", Metadata: store.Metadata{Extra: map[string]string{"k": "a\x00b"}}}}},

@@ -24,6 +24,9 @@ const (
 const (
 	MaxStreamIDLen = 255
 	MaxTypeLen     = 255
+	// MaxEncodingLen bounds an event's or a snapshot's Encoding, the
+	// steps its payload went through ("personal+deflate+aes256gcm:k1").
+	MaxEncodingLen = 255
 	// MaxSchemaVersion is the highest schema version of an event or a
 	// snapshot: PostgreSQL keeps it in an integer column, and every
 	// adapter refuses what one of them cannot hold, so that a store can

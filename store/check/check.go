@@ -49,8 +49,10 @@ func Append(streamID string, expected int64, events []store.Event) error {
 			return fmt.Errorf("append to stream %q: event %d (%s) has schema version %d, want ≥ 1: %w", streamID, i, e.Type, e.SchemaVersion, store.ErrInvalid)
 		case e.SchemaVersion > store.MaxSchemaVersion:
 			return fmt.Errorf("append to stream %q: event %d (%s) has schema version %d, the limit is %d: %w", streamID, i, e.Type, e.SchemaVersion, store.MaxSchemaVersion, store.ErrInvalid)
+		case len(e.Encoding) > store.MaxEncodingLen:
+			return fmt.Errorf("append to stream %q: event %d (%s) encoding %.32q… is %d bytes, the limit is %d: %w", streamID, i, e.Type, e.Encoding, len(e.Encoding), store.MaxEncodingLen, store.ErrInvalid)
 		case !validText(e.Encoding):
-			return fmt.Errorf("append to stream %q: event %d (%s) encoding %q is not valid UTF-8 or contains a NUL byte: %w", streamID, i, e.Type, e.Encoding, store.ErrInvalid)
+			return fmt.Errorf("append to stream %q: event %d (%s) encoding %.64q is not valid UTF-8 or contains a NUL byte: %w", streamID, i, e.Type, e.Encoding, store.ErrInvalid)
 		case !validMetadata(e.Metadata):
 			return fmt.Errorf("append to stream %q: event %d (%s) has metadata that is not valid UTF-8 or contains a NUL byte: %w", streamID, i, e.Type, store.ErrInvalid)
 		}
@@ -259,8 +261,10 @@ func Snapshot(s snapshot.Snapshot) error {
 		return fmt.Errorf("snapshot of stream %q: schema version %d, want ≥ 1: %w", s.StreamID, s.SchemaVersion, store.ErrInvalid)
 	case s.SchemaVersion > store.MaxSchemaVersion:
 		return fmt.Errorf("snapshot of stream %q: schema version %d, the limit is %d: %w", s.StreamID, s.SchemaVersion, store.MaxSchemaVersion, store.ErrInvalid)
+	case len(s.Encoding) > store.MaxEncodingLen:
+		return fmt.Errorf("snapshot of stream %q: encoding %.32q… is %d bytes, the limit is %d: %w", s.StreamID, s.Encoding, len(s.Encoding), store.MaxEncodingLen, store.ErrInvalid)
 	case !validText(s.Encoding):
-		return fmt.Errorf("snapshot of stream %q: encoding %q is not valid UTF-8 or contains a NUL byte: %w", s.StreamID, s.Encoding, store.ErrInvalid)
+		return fmt.Errorf("snapshot of stream %q: encoding %.64q is not valid UTF-8 or contains a NUL byte: %w", s.StreamID, s.Encoding, store.ErrInvalid)
 	}
 	return nil
 }

@@ -229,7 +229,7 @@ func intParam(v, name string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%s=%q is not a whole number: %w", name, v, store.ErrInvalid)
+		return 0, fmt.Errorf("%s=%.64q is not a whole number: %w", name, v, store.ErrInvalid)
 	}
 	return n, nil
 }

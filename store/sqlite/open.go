@@ -146,7 +146,7 @@ func WithSynchronous(s Synchronous) Option {
 		case SyncNormal:
 			c.synchronous = SyncNormal
 		default:
-			return fmt.Errorf("synchronous %q: want %q or %q: %w", s, SyncFull, SyncNormal, store.ErrInvalid)
+			return fmt.Errorf("synchronous %.64q: want %q or %q: %w", s, SyncFull, SyncNormal, store.ErrInvalid)
 		}
 		return nil
 	}
@@ -197,7 +197,7 @@ var queryParams = []queryParam{
 	{"checkpoint_pages", func(v string) (Option, error) {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not a whole number of pages such as 10000", v)
+			return nil, fmt.Errorf("%.64q is not a whole number of pages such as 10000", v)
 		}
 		return WithCheckpointPages(n), nil
 	}},
@@ -207,7 +207,7 @@ var queryParams = []queryParam{
 	{"create", func(v string) (Option, error) {
 		create, err := strconv.ParseBool(v)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not true or false", v)
+			return nil, fmt.Errorf("%.64q is not true or false", v)
 		}
 		return WithCreate(create), nil
 	}},
@@ -217,7 +217,7 @@ func durationParam(opt func(time.Duration) Option) func(string) (Option, error) 
 	return func(v string) (Option, error) {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not a duration such as 5s or 250ms", v)
+			return nil, fmt.Errorf("%.64q is not a duration such as 5s or 250ms", v)
 		}
 		return opt(d), nil
 	}
