@@ -34,6 +34,8 @@ func TestRefusesBadNames(t *testing.T) {
 		{"schema of 64 bytes", []postgres.Option{postgres.WithSchema(strings.Repeat("s", 64))}, "63"},
 		{"schema of 64 bytes in 32 letters", []postgres.Option{postgres.WithSchema(strings.Repeat("é", 32))}, "63"},
 		{"schema with NUL", []postgres.Option{postgres.WithSchema("a\x00b")}, "NUL"},
+		{"information_schema", []postgres.Option{postgres.WithSchema("information_schema")}, "PostgreSQL's own"},
+		{"pg_catalog", []postgres.Option{postgres.WithSchema("pg_catalog")}, "PostgreSQL's own"},
 		{"prefix making a name of 64 bytes", []postgres.Option{postgres.WithSchema(db.Schema), postgres.WithPrefix(strings.Repeat("p", 64-len("schema_migrations_pkey")))}, "63"},
 		{"prefix not UTF-8", []postgres.Option{postgres.WithSchema(db.Schema), postgres.WithPrefix("p\xff")}, "UTF-8"},
 	}

@@ -66,6 +66,9 @@ func newNames(schema, prefix string) (names, error) {
 	if err := validIdentifier("schema", schema); err != nil {
 		return names{}, err
 	}
+	if schema == "information_schema" || strings.HasPrefix(schema, "pg_") {
+		return names{}, fmt.Errorf("postgres store: schema %q is PostgreSQL's own (pg_catalog, pg_toast, information_schema…), which holds no application's tables; name a schema of your own: %w", schema, store.ErrInvalid)
+	}
 	if !utf8.ValidString(prefix) || strings.ContainsRune(prefix, 0) {
 		return names{}, fmt.Errorf("postgres store: table prefix %q is not valid UTF-8 or contains a NUL byte: %w", prefix, store.ErrInvalid)
 	}
