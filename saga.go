@@ -119,7 +119,10 @@ type SagaRunner[S, E, C any] struct {
 	stateful   bool
 	cfg        consumerConfig
 	onRejected func(ctx context.Context, cmd C, cause Cause, err error) error
-	states     *stateJSON
+	// compensates says that onRejected is the application's, which may
+	// compensate a rejected command (see compensated).
+	compensates bool
+	states      *stateJSON
 }
 
 // SagaOption configures a [SagaRunner].
@@ -146,7 +149,19 @@ func WithConsumerOptions[C any](opts ...ConsumerOption) SagaOption[C] {
 // own, the rejected command's followed by "/rejected"
 // ([Cause.IdempotencyKey]). f that sends several commands gives each a
 // key of its own, with [WithIdempotencyKey] after cause.Options() (a later
-// option wins): cause.IdempotencyKey() + "/1", and so on. The default logs the rejection with
+// option wins): cause.IdempotencyKey() + "/1", and so on, the first under
+// cause.IdempotencyKey() itself.
+//
+// A replay of the event (the saga stopped at it after the compensation,
+// on a later command's failure, say) does not send a compensated command
+// again: before each command it dispatches, a saga with f looks for the
+// first event stored under the key of that command's compensation, and
+// finds it when f's first command stored one. Sent again, a command that
+// a deposit since made acceptable would take effect beside its
+// compensation. A compensation that stores no event, or was sent without
+// cause.Options(), leaves nothing to find, and the replay sends the
+// command again, as it does a rejected command f did not compensate. On
+// an adapter that is not a [store.EventFinder] nothing is looked up. The default logs the rejection with
 // log/slog, at level Warn, and goes on: the saga, the command's type (the
 // command a composite's sum holds, through its cases and keyed
 // instances), the instances' keys, the causing event and the error. It
@@ -193,6 +208,7 @@ func NewProcess[S, E, C any](s *Store, name string, p saga.Process[S, E, C], map
 		o(&cfg)
 	}
 	cfg.consumer = append(typesOf(mapper), cfg.consumer...)
+	compensates := cfg.onRejected != nil
 	if cfg.onRejected == nil {
 		cfg.onRejected = func(ctx context.Context, cmd C, cause Cause, err error) error {
 			command, keys := describeCommand(cmd)
@@ -203,7 +219,7 @@ func NewProcess[S, E, C any](s *Store, name string, p saga.Process[S, E, C], map
 	}
 	return &SagaRunner[S, E, C]{
 		name: name, store: s, process: p, mapper: mapper, key: key, dispatch: dispatch,
-		stateful: true, cfg: newConsumerConfig(cfg.consumer), onRejected: cfg.onRejected,
+		stateful: true, cfg: newConsumerConfig(cfg.consumer), onRejected: cfg.onRejected, compensates: compensates,
 		states: newStateJSON[S](fmt.Sprintf("process %q: state", name)),
 	}
 }
@@ -400,6 +416,11 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, ev keyedEvent[E], stor
 	commands, next := r.process.Step(st, ev.event)
 	for i, c := range commands {
 		cause := Cause{Saga: r.name, Event: ev.rec, Instance: k, Index: i}
+		if done, err := r.compensated(ctx, cause); err != nil {
+			return stop(err)
+		} else if done {
+			continue
+		}
 		err := r.dispatchMarked(ctx, c, &cause)
 		if err != nil && errors.Is(err, ErrRejected) {
 			rejected := cause
@@ -427,6 +448,28 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, ev keyedEvent[E], stor
 // settle, the dispatcher's context and its cause carry a mark of their
 // own, which ends when it returns or panics (see settleMark): a command
 // it hands to a goroutine that outlives it settles itself.
+// compensated reports whether the command of cause was rejected and
+// compensated before: the first event of a command sent under the key
+// the cause of a rejection gives ([Cause.IdempotencyKey], ending in
+// "/rejected") is in the store. A replay of the event then leaves the
+// command out, as its first delivery's answer was, rather than send it
+// again: accepted this time (a deposit since, say), it would take effect
+// beside its compensation. Only a saga with a [WithRejections] handler
+// looks, one event ID per command, on an adapter that finds events by ID.
+func (r *SagaRunner[S, E, C]) compensated(ctx context.Context, cause Cause) (bool, error) {
+	f := r.store.finder
+	if !r.compensates || f == nil {
+		return false, nil
+	}
+	cause.rejected = true
+	key := cause.IdempotencyKey()
+	_, found, err := f.FindEvent(ctx, EventID(key, 0))
+	if err != nil {
+		return false, fmt.Errorf("look up a compensation under key %q: %w", key, err)
+	}
+	return found, nil
+}
+
 func (r *SagaRunner[S, E, C]) dispatchMarked(ctx context.Context, cmd C, cause *Cause) error {
 	step := settleMarkOf(ctx)
 	if step == nil || step.over.Load() {

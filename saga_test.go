@@ -574,50 +574,61 @@ func TestAProcessStopsAtTheFirstEventOfAStateItCannotDecode(t *testing.T) {
 	}
 }
 
-// A compensation that a WithRejections handler sends with cause.Options()
-// takes effect once, under a key of its own: the replay of the event
-// sends the rejected command again under its key, and when that command
-// is taken this time, the key must not be the compensation's (found on
-// another stream, it would stop the saga for good with ErrIdempotencyKey).
-func TestACompensationDoesNotTakeTheRejectedCommandsKey(t *testing.T) {
-	ctx := context.Background()
-	s := annals.New(memory.New())
-	r := annals.NewRunner(s, counter, counterCodec())
-	appendN(t, r, "a-1", 3) // one bump of b-1
-	appendN(t, r, "b-1", 1)
+// A replay of an event does not send a command that was rejected and
+// compensated again: accepted this time (the rule that rejected it
+// changed meanwhile), it would take effect beside its compensation. The
+// compensation's key is its own, the rejected command's followed by
+// /rejected, which is where the replay finds it. A rejected command that
+// was not compensated is sent again, and taken.
+func TestAReplayDoesNotSendACompensatedCommandAgain(t *testing.T) {
+	for _, compensate := range []bool{true, false} {
+		t.Run(fmt.Sprintf("compensate=%v", compensate), func(t *testing.T) {
+			ctx := context.Background()
+			s := annals.New(memory.New())
+			r := annals.NewRunner(s, counter, counterCodec())
+			appendN(t, r, "a-1", 3) // one bump of b-1
+			appendN(t, r, "b-1", 1)
 
-	limit := 1 // b-1 is at its limit: the bump is rejected
-	crash := true
-	var keys []string
-	sg := annals.NewSaga(s, "compensating", mirrorSaga(0), counterCodec(),
-		func(ctx context.Context, _ bump, cause annals.Cause) error {
-			_, err := r.Handle(ctx, "b-1", increment{Limit: limit}, cause.Options()...)
-			return err
-		},
-		annals.WithRejections(func(ctx context.Context, _ bump, cause annals.Cause, _ error) error {
-			keys = append(keys, cause.IdempotencyKey())
-			if _, err := r.Handle(ctx, "undo-1", increment{}, cause.Options()...); err != nil {
-				return err
+			limit := 1 // b-1 is at its limit: the bump is rejected
+			crash := true
+			var keys []string
+			sg := annals.NewSaga(s, "compensating", mirrorSaga(0), counterCodec(),
+				func(ctx context.Context, _ bump, cause annals.Cause) error {
+					_, err := r.Handle(ctx, "b-1", increment{Limit: limit}, cause.Options()...)
+					return err
+				},
+				annals.WithRejections(func(ctx context.Context, _ bump, cause annals.Cause, _ error) error {
+					keys = append(keys, cause.IdempotencyKey())
+					if compensate {
+						if _, err := r.Handle(ctx, "undo-1", increment{}, cause.Options()...); err != nil {
+							return err
+						}
+					}
+					if crash { // the process dies before the checkpoint commits
+						crash = false
+						return errors.New("crashed")
+					}
+					return nil
+				}))
+			if _, err := sg.CatchUp(ctx); err == nil || !strings.Contains(err.Error(), "crashed") {
+				t.Fatalf("first pass: %v, want the crash", err)
 			}
-			if crash { // the process dies before the checkpoint commits
-				crash = false
-				return errors.New("crashed")
+			limit = 0 // the rule that rejected the bump changed meanwhile
+			if _, err := sg.CatchUp(ctx); err != nil {
+				t.Fatalf("replay: %v", err)
 			}
-			return nil
-		}))
-	if _, err := sg.CatchUp(ctx); err == nil || !strings.Contains(err.Error(), "crashed") {
-		t.Fatalf("first pass: %v, want the crash", err)
-	}
-	limit = 0 // the rule that rejected the bump changed meanwhile
-	if _, err := sg.CatchUp(ctx); err != nil {
-		t.Fatalf("replay that takes the bump: %v", err)
-	}
-	for id, want := range map[string]int{"b-1": 2, "undo-1": 1} {
-		if got, _, err := r.Load(ctx, id); err != nil || got != want {
-			t.Errorf("%s = %d, %v; want %d", id, got, err, want)
-		}
-	}
-	if len(keys) != 1 || !strings.HasSuffix(keys[0], "/0/rejected") {
-		t.Errorf("compensation keys %q, want one, the rejected command's followed by /rejected", keys)
+			want := map[string]int{"b-1": 1, "undo-1": 1}
+			if !compensate {
+				want = map[string]int{"b-1": 2, "undo-1": 0}
+			}
+			for id, n := range want {
+				if got, _, err := r.Load(ctx, id); err != nil || got != n {
+					t.Errorf("%s = %d, %v; want %d", id, got, err, n)
+				}
+			}
+			if len(keys) != 1 || !strings.HasSuffix(keys[0], "/0/rejected") {
+				t.Errorf("rejection handler called with keys %q, want once, the rejected command's key followed by /rejected", keys)
+			}
+		})
 	}
 }
