@@ -731,6 +731,11 @@ func (sys *System) behind(ctx context.Context, err error) error {
 	if len(lagging) == 0 {
 		return err
 	}
+	if done := ctx.Err(); errors.Is(err, done) {
+		// The wait ran out of time: what it was reading then (a
+		// consumer's checkpoint, say) is not the reason.
+		err = done
+	}
 	var idle []string
 	if sys.mode == Async {
 		sys.mu.Lock()

@@ -463,17 +463,38 @@ func TestAConsumerRunsUnderOneRunAtATime(t *testing.T) {
 	}
 }
 
-// WaitQuiet on an Async system whose consumers no Run runs says so.
+// slowCheckpoint holds the first read of a checkpoint once armed until
+// its context ends, and then names the consumer in its error, as an
+// adapter does.
+type slowCheckpoint struct {
+	*memory.Store
+	armed *atomic.Bool
+}
+
+func (s slowCheckpoint) Checkpoint(ctx context.Context, consumer string) (int64, error) {
+	if s.armed.CompareAndSwap(true, false) {
+		<-ctx.Done()
+		return 0, fmt.Errorf("consumer %q: read checkpoint: %w", consumer, ctx.Err())
+	}
+	return s.Store.Checkpoint(ctx, consumer)
+}
+
+// WaitQuiet on an Async system whose consumers no Run runs says so, and
+// that time ran out: not that a consumer's checkpoint could not be read,
+// which only the wait's own deadline cut short.
 func TestWaitQuietSaysWhenNoRunRuns(t *testing.T) {
 	ctx := context.Background()
-	c := newCounters(annals.New(memory.New()), annals.Async)
+	slow := slowCheckpoint{Store: memory.New(), armed: new(atomic.Bool)}
+	c := newCounters(annals.New(slow), annals.Async)
 	if _, err := c.runner.Handle(ctx, "a-1", increment{}); err != nil {
 		t.Fatal(err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
+	slow.armed.Store(true) // the wait's deadline ends as it reads a checkpoint
 	err := c.sys.WaitQuiet(wctx)
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no Run of this Async system runs") || !strings.Contains(err.Error(), "tally") {
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no Run of this Async system runs") || !strings.Contains(err.Error(), "tally") ||
+		strings.Contains(err.Error(), "read checkpoint") {
 		t.Fatalf("WaitQuiet without Run: %v, want the deadline and that no Run runs the consumers", err)
 	}
 }
