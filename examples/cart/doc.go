@@ -39,10 +39,10 @@
 // On standard error it says which store it opened when ANNALS_STORE is
 // not set, and warns that the demo key protects nothing. Carts and
 // customers get IDs that are new on every run, so a run on a store that
-// earlier runs filled prints the same. With ANNALS_STORE=memory, or a
-// PostgreSQL URL: the shop runs without its read model, whose handler is
-// written for SQLite's *sql.Tx (the memory store has no SQL tables, and a
-// PostgreSQL store hands read models a pgx.Tx), and says so.
+// earlier runs filled prints the same, and so does a run on a
+// PostgreSQL URL, but for the store's name on its first line. With
+// ANNALS_STORE=memory the shop runs without its read
+// model, since the memory store has no SQL tables, and says so.
 //
 // # Carts and orders (cart.go, order.go)
 //
@@ -70,7 +70,11 @@
 // row per order, created by its first migration (annals.WithSchema) and
 // written in the transaction that moves its checkpoint. It folds each
 // typed order event into its row with the order decider's Evolve.
-// [Shop.Customers] sums the rows by customer.
+// [Shop.Customers] sums the rows by customer. A handler takes its
+// adapter's own transaction, *sql.Tx on SQLite and pgx.Tx on PostgreSQL,
+// so the read model has a handler for each, around the same SQL, written
+// in what the two dialects share; the shop tries the SQLite one, and on
+// store.ErrUnsupported the PostgreSQL one.
 //
 // # How events are stored (codecs.go)
 //

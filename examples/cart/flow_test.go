@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/internal/pgtest"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/postgres"
 )
 
 // outcome is what a flow leaves: the carts, the orders and the read model.
@@ -165,6 +167,18 @@ func TestFlowInAsyncModeOnSQLite(t *testing.T) {
 	if got := fmt.Sprint(len(status)); got != "2" {
 		t.Errorf("%s consumers, want the saga and the read model", got)
 	}
+}
+
+// The same flow in Async mode on PostgreSQL: the read model's table is
+// written by its pgx handler, around the same SQL as on SQLite, and the
+// summaries are the same.
+func TestFlowInAsyncModeOnPostgres(t *testing.T) {
+	db := pgtest.New(t)
+	s, err := postgres.Open(context.Background(), db.URL, postgres.WithSchema(db.Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, flow(t, openShopOn(t, annals.New(s), annals.Async)), want)
 }
 
 // A replayed checkout places its order once: the saga's dispatcher sends

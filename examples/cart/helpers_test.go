@@ -30,11 +30,18 @@ func sqliteFile(t *testing.T) string {
 // Async mode it also runs the system until the test ends.
 func openShop(t *testing.T, url string, mode annals.Mode) (*Shop, *annals.Store) {
 	t.Helper()
-	ctx := context.Background()
-	s, err := annals.Open(ctx, url)
+	s, err := annals.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return openShopOn(t, s, mode), s
+}
+
+// openShopOn is openShop on a store handle the test opened, which it
+// closes when the test ends.
+func openShopOn(t *testing.T, s *annals.Store, mode annals.Mode) *Shop {
+	t.Helper()
+	ctx := context.Background()
 	t.Cleanup(func() { s.Close() })
 	shop, err := NewShop(s, mode, testKeys)
 	if err != nil {
@@ -51,7 +58,7 @@ func openShop(t *testing.T, url string, mode annals.Mode) (*Shop, *annals.Store)
 			}
 		})
 	}
-	return shop, s
+	return shop
 }
 
 // settle waits, in Async mode, until the saga and the read model have

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -37,12 +36,11 @@ type Shop struct {
 	// (annals.Sync), or in goroutines started by System.Run (annals.Async).
 	System *annals.System
 
-	carts     *annals.Runner[CartCommand, CartEvent, Cart]
-	orders    *annals.Runner[OrderCommand, OrderEvent, Order]
-	checkout  *annals.SagaRunner[struct{}, CheckedOut, OrderCommand]
-	customers *annals.Projection[*sql.Tx] // nil on a store without SQL tables
-	tables    *sql.DB                     // nil likewise: the read model's queries
-	noTables  error                       // why they are nil
+	carts    *annals.Runner[CartCommand, CartEvent, Cart]
+	orders   *annals.Runner[OrderCommand, OrderEvent, Order]
+	checkout *annals.SagaRunner[struct{}, CheckedOut, OrderCommand]
+	query    customerQuery // reads the read model; nil on a store without SQL tables
+	noTables error         // why it is nil
 }
 
 // NewShop wires the shop on s, to run in mode, with every event and
@@ -68,12 +66,9 @@ func NewShop(s *annals.Store, mode annals.Mode, keys *codec.Keyring) (*Shop, err
 	sh.checkout = annals.NewSaga(s, "checkout", CheckoutSaga, m.Checkouts, sh.placeOrder)
 	consumers := []annals.Consumer{sh.checkout}
 
-	switch p, err := newCustomerOrders(s, m.Orders); {
+	switch p, query, err := newCustomerOrders(s, m.Orders); {
 	case err == nil:
-		if sh.tables, err = annals.ReadDB[*sql.DB](s); err != nil {
-			return nil, err
-		}
-		sh.customers = p
+		sh.query = query
 		consumers = append(consumers, p)
 	case errors.Is(err, store.ErrUnsupported):
 		sh.noTables = err
@@ -143,10 +138,13 @@ func (sh *Shop) Order(ctx context.Context, id string) (Order, error) {
 // an error matching store.ErrUnsupported. In async mode it shows what the
 // read model has caught up with: see System.WaitQuiet.
 func (sh *Shop) Customers(ctx context.Context, customers ...string) ([]CustomerSummary, error) {
-	if sh.tables == nil {
+	if sh.query == nil {
 		return nil, fmt.Errorf("orders per customer: %w", sh.noTables)
 	}
-	out, err := queryCustomers(ctx, sh.tables, customers)
+	if len(customers) == 0 {
+		return nil, nil
+	}
+	out, err := sh.query(ctx, customers)
 	if err != nil {
 		return nil, fmt.Errorf("orders per customer: %w", err)
 	}
