@@ -161,7 +161,9 @@ func WithConsumerOptions[C any](opts ...ConsumerOption) SagaOption[C] {
 // compensation. A compensation that stores no event, or was sent without
 // cause.Options(), leaves nothing to find, and the replay sends the
 // command again, as it does a rejected command f did not compensate. On
-// an adapter that is not a [store.EventFinder] nothing is looked up. The default logs the rejection with
+// an adapter that is not a [store.EventFinder] nothing is looked up.
+//
+// The default logs the rejection with
 // log/slog, at level Warn, and goes on: the saga, the command's type (the
 // command a composite's sum holds, through its cases and keyed
 // instances), the instances' keys, the causing event and the error. It
@@ -444,10 +446,6 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, ev keyedEvent[E], stor
 	return nil
 }
 
-// dispatchMarked calls the dispatcher with cmd. Under a Sync system's
-// settle, the dispatcher's context and its cause carry a mark of their
-// own, which ends when it returns or panics (see settleMark): a command
-// it hands to a goroutine that outlives it settles itself.
 // compensated reports whether the command of cause was rejected and
 // compensated before: the first event of a command sent under the key
 // the cause of a rejection gives ([Cause.IdempotencyKey], ending in
@@ -470,6 +468,10 @@ func (r *SagaRunner[S, E, C]) compensated(ctx context.Context, cause Cause) (boo
 	return found, nil
 }
 
+// dispatchMarked calls the dispatcher with cmd. Under a Sync system's
+// settle, the dispatcher's context and its cause carry a mark of their
+// own, which ends when it returns or panics (see settleMark): a command
+// it hands to a goroutine that outlives it settles itself.
 func (r *SagaRunner[S, E, C]) dispatchMarked(ctx context.Context, cmd C, cause *Cause) error {
 	step := settleMarkOf(ctx)
 	if step == nil || step.over.Load() {
