@@ -242,8 +242,9 @@ func SubjectKey(k store.SubjectKey) error {
 
 // Snapshot returns an error matching [store.ErrInvalid] when a snapshot
 // cannot be stored: an invalid stream ID, a version or schema version
-// below 1, a schema version above [store.MaxSchemaVersion], or an empty, too long or malformed type name. Adapters call it
-// before they write.
+// below 1, a schema version above [store.MaxSchemaVersion], an empty, too
+// long or malformed type name, or an encoding too long or malformed.
+// Adapters call it before they write.
 func Snapshot(s snapshot.Snapshot) error {
 	if err := StreamID(s.StreamID); err != nil {
 		return fmt.Errorf("snapshot: %w", err)
