@@ -701,7 +701,7 @@ func TestVerifyFindsWhatNoWriteWrites(t *testing.T) {
 	}
 	r := tool(t, ctx, url, "verify")
 	for _, want := range []string{
-		`event dog-1@1 at position 1 holds what no append writes:`,
+		`event dog-1@1 at position 1 holds what no append writes: type name "Dog\x00Registered" is not valid UTF-8 or contains a NUL byte`,
 		`event "secret-\xff"@1 at position 4 holds what no append writes:`,
 		`the state of view "by-dog" under key "dog-1" is not JSON`,
 	} {

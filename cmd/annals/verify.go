@@ -152,7 +152,11 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 			if r.Type == "" || r.SchemaVersion < 1 {
 				rep.problem("event %s@%d at position %d has type %q and schema version %d, which no append writes (every event has a type, and a schema version from 1)", printable(r.StreamID), r.Version, r.Position, r.Type, r.SchemaVersion)
 			} else if err := check.Append(r.StreamID, store.AnyVersion, []store.Event{{Type: r.Type, SchemaVersion: r.SchemaVersion, Encoding: r.Encoding, Metadata: r.Metadata, Tags: r.Tags}}); err != nil {
-				rep.problem("event %s@%d at position %d holds what no append writes: %v", printable(r.StreamID), r.Version, r.Position, err)
+				// The check speaks of an append of one event: say what
+				// it found, without that.
+				what, _ := strings.CutPrefix(err.Error(), fmt.Sprintf("append to stream %q: ", r.StreamID))
+				what, _ = strings.CutPrefix(what, "event 0: ")
+				rep.problem("event %s@%d at position %d holds what no append writes: %s", printable(r.StreamID), r.Version, r.Position, what)
 			}
 			switch p := dec.record(ctx, r); {
 			case p.ok && p.notJSON != nil && !anyPayload:
