@@ -79,5 +79,5 @@ func ExampleRunner_Handle() {
 	// request 2 again: done before under this key; now at version 2
 	// request 3: stored; now at version 3
 	// request 4: rejected at version 3: sold out
-	// request 1 elsewhere: nothing stored: handle command on stream "concert-2": idempotency key "request-1" was first used on another stream; give each command a key of its own: idempotency key reused
+	// request 1 elsewhere: nothing stored: handle command on stream "concert-2": idempotency key "request-1" was first used on stream "concert-1"; give each command a key of its own: idempotency key reused
 }

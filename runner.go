@@ -861,7 +861,7 @@ func (r *Runner[C, E, S]) keyedEvents(ctx context.Context, streamID string, cfg 
 		if rec.StreamID != streamID {
 			// Found elsewhere: told whether or not the command appends,
 			// as a store without a finder tells it only when it does.
-			return 0, 0, fmt.Errorf("handle command on stream %q: idempotency key %q was first used on another stream; give each command a key of its own: %w", streamID, cfg.key, ErrIdempotencyKey)
+			return 0, 0, fmt.Errorf("handle command on stream %q: idempotency key %q was first used on stream %q; give each command a key of its own: %w", streamID, cfg.key, rec.StreamID, ErrIdempotencyKey)
 		}
 		if err := fingerprinted(rec); err != nil {
 			return 0, 0, err
