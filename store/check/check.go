@@ -170,6 +170,16 @@ func Checkpoint(consumer string, from, actual int64) error {
 	return fmt.Errorf("consumer %q: checkpoint is %d, expected %d (another instance moved it, or an earlier commit of this one whose answer was lost): %w", consumer, actual, from, store.ErrConflict)
 }
 
+// NegativeCheckpoint returns the error of a checkpoint set below 0, which
+// matches [store.ErrCheckpointBackwards] (no recorded checkpoint is below
+// 0), or nil for one at 0 or above.
+func NegativeCheckpoint(consumer string, position int64) error {
+	if position >= 0 {
+		return nil
+	}
+	return fmt.Errorf("consumer %q: checkpoint %d is negative; positions start at 1, and 0 is before the first event: %w", consumer, position, store.ErrCheckpointBackwards)
+}
+
 // State returns an error matching [store.ErrInvalid] when a view name or
 // key cannot be stored.
 func State(view, key string) error {

@@ -293,6 +293,9 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 	if err := check.Consumer(consumer); err != nil {
 		return err
 	}
+	if err := check.NegativeCheckpoint(consumer, position); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

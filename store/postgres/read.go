@@ -521,8 +521,8 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if position < 0 {
-		return fmt.Errorf("consumer %q: checkpoint %d is below the recorded 0: %w", consumer, position, store.ErrCheckpointBackwards)
+	if err := check.NegativeCheckpoint(consumer, position); err != nil {
+		return err
 	}
 	// Setting the same position again is harmless: it is safe to repeat.
 	moved := false

@@ -809,8 +809,8 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 	if err := s.usable(ctx); err != nil {
 		return err
 	}
-	if position < 0 {
-		return fmt.Errorf("consumer %q: checkpoint %d is below the recorded 0: %w", consumer, position, store.ErrCheckpointBackwards)
+	if err := check.NegativeCheckpoint(consumer, position); err != nil {
+		return err
 	}
 	now := time.Now().UnixNano()
 	err := s.write(ctx, func(tx *sql.Tx) error {
