@@ -291,9 +291,12 @@ func TestIdempotencyKeyNeedsACommandJSONEncodesWhole(t *testing.T) {
 		}
 	}
 
-	// An empty key is a key gone missing, not no key.
-	if _, err := annals.NewRunner(s, counter, counterCodec()).Handle(ctx, "pay-empty", increment{}, annals.WithIdempotencyKey("")); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "idempotency key is empty") {
-		t.Errorf("an empty key: %v, want ErrInvalid saying the key is empty", err)
+	// An empty key is a key gone missing, not no key; so is one of white
+	// space only (a header that held nothing else).
+	for _, key := range []string{"", " ", "\t\r\n"} {
+		if _, err := annals.NewRunner(s, counter, counterCodec()).Handle(ctx, "pay-empty", increment{}, annals.WithIdempotencyKey(key)); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "idempotency key is empty") {
+			t.Errorf("the key %q: %v, want ErrInvalid saying the key is empty", key, err)
+		}
 	}
 	if head, err := s.Head(ctx); err != nil || head != 0 {
 		t.Errorf("head after the refused commands = %d, %v; want nothing stored", head, err)

@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -245,8 +246,9 @@ func WithMetadata(m store.Metadata) HandleOption {
 // not valid UTF-8 (JSON replaces its bytes, so two such commands could
 // not be told apart: keep bytes in a []byte). An unexported channel or
 // function (a reply channel) passes; tag an exported one json:"-" to
-// leave it out of the comparison. An empty key is refused
-// with an error matching [store.ErrInvalid], storing nothing: it is a key
+// leave it out of the comparison. An empty key, or one of white space
+// only, is refused with an error matching [store.ErrInvalid], storing
+// nothing: it is a key
 // that went missing (a request without its header), and the command
 // would otherwise run as often as it is sent. So is a key longer than
 // [MaxIdempotencyKeyLen] bytes.
@@ -262,8 +264,8 @@ func WithIdempotencyKey(key string) HandleOption {
 
 // checkKey refuses an idempotency key given empty.
 func (c handleConfig) checkKey() error {
-	if c.keyed && c.key == "" {
-		return fmt.Errorf("the idempotency key is empty: pass the key the request carries, or no WithIdempotencyKey for a command that may take effect twice: %w", store.ErrInvalid)
+	if c.keyed && strings.TrimSpace(c.key) == "" {
+		return fmt.Errorf("the idempotency key is empty (%q): pass the key the request carries, or no WithIdempotencyKey for a command that may take effect twice: %w", c.key, store.ErrInvalid)
 	}
 	if len(c.key) > MaxIdempotencyKeyLen {
 		return fmt.Errorf("the idempotency key %.32q… is %d bytes, the limit is %d: pass a shorter key, such as a hash of this one: %w", c.key, len(c.key), MaxIdempotencyKeyLen, store.ErrInvalid)
