@@ -51,6 +51,30 @@ func TestRefusesBadNames(t *testing.T) {
 	}
 }
 
+// A URL parameter that is neither pgx's nor the store's goes to the
+// server as a setting; one the server does not know (misspelt) fails the
+// open with an error that says where the name came from.
+func TestAnUnknownURLParameterIsNamedAsSuch(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	u, err := url.Parse(db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("schema", db.Schema)
+	q.Set("lock_timeot", "3s")
+	u.RawQuery = q.Encode()
+	s, err := store.Open(context.Background(), u.String())
+	if err == nil {
+		s.Close()
+		t.Fatal("opened a store whose URL sets lock_timeot")
+	}
+	if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "lock_timeot") || !strings.Contains(err.Error(), "check the URL's parameters") {
+		t.Fatalf("open with lock_timeot: %v; want store.ErrInvalid naming it and the URL's parameters", err)
+	}
+}
+
 // The longest names that fit, and names that need quoting, are kept
 // exactly as given.
 func TestOddNamesAreQuoted(t *testing.T) {

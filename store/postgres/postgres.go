@@ -191,9 +191,22 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	s, err := newStore(ctx, pool, true, n)
 	if err != nil {
 		pool.Close()
-		return nil, err
+		return nil, unknownParam(err)
 	}
 	return s, nil
+}
+
+// unknownParam explains err when the server refused a run-time parameter
+// of the URL that it does not know: pgx sends every URL parameter that is
+// neither its own nor the store's to the server as a setting, so a
+// misspelt one fails the first connection, and the server's message does
+// not say where the name came from.
+func unknownParam(err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42704" || !strings.HasPrefix(pgErr.Message, "unrecognized configuration parameter") {
+		return err
+	}
+	return fmt.Errorf("postgres store: the server knows no setting of that name (%s): a URL parameter that is neither pgx's (pool_max_conns, sslmode…) nor the store's (schema, prefix) is sent to the server as a setting; check the URL's parameters: %w (%w)", pgErr.Message, store.ErrInvalid, err)
 }
 
 // New returns a store on an existing pool, creating or upgrading its
