@@ -134,18 +134,23 @@ func (p payload) text(r store.Record) string {
 // them) must not break a line of text output into lines that look like
 // other records, or reach the terminal.
 func printable(s string) string {
-	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) || r == utf8.RuneError }) < 0 {
+	if strings.IndexFunc(s, noPrint) < 0 {
 		return s
 	}
 	return strconv.Quote(s)
 }
+
+// noPrint reports a character that a line of text must not hold as it
+// is: one that does not print (a space does), or a byte that is not
+// UTF-8, which ranging over a string gives as utf8.RuneError.
+func noPrint(r rune) bool { return !unicode.IsPrint(r) || r == utf8.RuneError }
 
 // escapeNonPrinting returns s with every character that does not print
 // escaped as Go escapes it in a quoted string, and the others as they
 // are: for a line of text, such as an error, that may hold what a store
 // took (see printable).
 func escapeNonPrinting(s string) string {
-	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) || r == utf8.RuneError }) < 0 {
+	if strings.IndexFunc(s, noPrint) < 0 {
 		return s
 	}
 	var b strings.Builder
@@ -177,12 +182,12 @@ func oneLineJSON(data []byte) string {
 		return printable(string(data))
 	}
 	s := b.String()
-	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' || r == utf8.RuneError }) < 0 {
+	if strings.IndexFunc(s, noPrint) < 0 {
 		return s
 	}
 	var out strings.Builder
 	for _, r := range s {
-		if unicode.IsPrint(r) && r != utf8.RuneError || r == ' ' {
+		if !noPrint(r) {
 			out.WriteRune(r)
 			continue
 		}
