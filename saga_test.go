@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
@@ -630,5 +632,31 @@ func TestAReplayDoesNotSendACompensatedCommandAgain(t *testing.T) {
 				t.Errorf("rejection handler called with keys %q, want once, the rejected command's key followed by /rejected", keys)
 			}
 		})
+	}
+}
+
+// failingFinder finds no event: every lookup by ID fails.
+type failingFinder struct{ *memory.Store }
+
+func (failingFinder) FindEvent(context.Context, uuid.UUID) (store.Record, bool, error) {
+	return store.Record{}, false, errors.New("index unreadable")
+}
+
+// A saga that cannot look up whether a command was compensated does not
+// send it: it stops at the event, saying why, and sends nothing.
+func TestASagaThatCannotLookUpACompensationSendsNothing(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(failingFinder{memory.New()})
+	r := annals.NewRunner(s, counter, counterCodec())
+	appendN(t, r, "a-1", 3)
+	sg := annals.NewSaga(s, "careful", mirrorSaga(0), counterCodec(), dispatchTo(r, "b"),
+		annals.WithRejections(func(context.Context, bump, annals.Cause, error) error { return nil }))
+	_, err := sg.CatchUp(ctx)
+	var stopped *annals.ConsumerError
+	if !errors.As(err, &stopped) || stopped.Position != 3 || !strings.Contains(err.Error(), "look up a compensation") || !strings.Contains(err.Error(), "index unreadable") {
+		t.Fatalf("catch up: %v; want a stop at the event that says the lookup failed", err)
+	}
+	if got, _, err := r.Load(ctx, "b-1"); err != nil || got != 0 {
+		t.Fatalf("b-1 = %d, %v; want nothing sent", got, err)
 	}
 }
