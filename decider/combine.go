@@ -2,6 +2,9 @@ package decider
 
 import "github.com/samber/lo"
 
+// The N-ary combinators of this package, of package view and of package
+// saga are written by gennary.go:
+//
 //go:generate go run gennary.go
 
 // Combine runs two deciders side by side. A Left command goes to a and a

@@ -26,9 +26,14 @@
 //     [Merge] runs two sagas on the same events, [Many] runs one saga per
 //     key over [decider.Keyed] events, and [MapEvent] and [MapCommand]
 //     adapt either side;
-//   - [CombineProcesses], [MergeProcesses], [ManyProcesses],
-//     [MapProcessEvent] and [MapProcessCommand] do the same for
-//     processes, each part in its own part of the state.
+//   - [Combine3] to [Combine6] run three to six sagas over the sums
+//     [decider.Sum3] to [decider.Sum6], the events and commands of a
+//     composite of as many deciders ([decider.Combine3]), so that the
+//     commands go to the composite's Handle as they are;
+//   - [CombineProcesses], [CombineProcesses3] to [CombineProcesses6],
+//     [MergeProcesses], [ManyProcesses], [MapProcessEvent] and
+//     [MapProcessCommand] do the same for processes, each part in its own
+//     part of the state.
 //
 // Many and ManyProcesses build each instance from its key, so a keyed
 // reaction knows the instance it belongs to (to address its commands by

@@ -98,3 +98,32 @@ func ExampleManyProcesses() {
 	fmt.Printf("%+v\n", commands)
 	// Output: [{ID:7} {ID:9}]
 }
+
+// Combine3 runs a saga for each part of a three-part composite. Each
+// reacts to its part's events with commands for the same part, so the
+// whole reacts to the composite's events with the composite's commands,
+// which its Handle takes as they are. The Neutral deciders stand in for
+// the composite's parts; the value decider.Combine3 returns builds their
+// events.
+func ExampleCombine3() {
+	type (
+		OrderCancelled struct{ ID string }
+		Refund         struct{ ID string }
+		StockLow       struct{ SKU string }
+		Reorder        struct{ SKU string }
+		Delivered      struct{ ID string }
+		AskForReview   struct{ ID string }
+	)
+	shop := decider.Combine3(decider.Neutral[Refund, OrderCancelled](), decider.Neutral[Reorder, StockLow](), decider.Neutral[AskForReview, Delivered]())
+
+	refunds := saga.Saga[OrderCancelled, Refund]{React: func(e OrderCancelled) []Refund { return []Refund{{ID: e.ID}} }}
+	reorders := saga.Saga[StockLow, Reorder]{React: func(e StockLow) []Reorder { return []Reorder{{SKU: e.SKU}} }}
+	reviews := saga.Saga[Delivered, AskForReview]{React: func(e Delivered) []AskForReview { return []AskForReview{{ID: e.ID}} }}
+	clerk := saga.Combine3(refunds, reorders, reviews)
+
+	fmt.Println(clerk.React(shop.SecondEvent(StockLow{SKU: "tea"})))
+	fmt.Println(clerk.React(shop.ThirdEvent(Delivered{ID: "42"})))
+	// Output:
+	// [Second(Reorder{SKU:tea})]
+	// [Third(AskForReview{ID:42})]
+}

@@ -168,3 +168,33 @@ func ManyProcesses[K comparable, S, E, C any](instance func(key K) Process[S, E,
 		Initial: func() map[K]S { return map[K]S{} },
 	}
 }
+
+// follower is p's state as a decider that decides nothing: its Evolve,
+// Initial and IsTerminal.
+func follower[S, E, C any](p Process[S, E, C]) decider.Decider[struct{}, E, S] {
+	return decider.Decider[struct{}, E, S]{Evolve: p.Evolve, Initial: p.Initial, IsTerminal: p.IsTerminal}
+}
+
+// processReactor is p's reaction as a decider whose commands are p's
+// events and whose events are p's commands.
+func processReactor[S, E, C any](p Process[S, E, C]) decider.Decider[E, C, S] {
+	return decider.Decider[E, C, S]{
+		Decide: func(e E, s S) ([]C, error) { return p.React(s, e), nil },
+	}
+}
+
+// joined is the process that evolves as f does (f decides nothing, and
+// its commands F are never built) and reacts as r decides:
+// CombineProcesses3 to CombineProcesses6 join two combinations of the
+// decider package, one over the parts' Evolve and one over their React.
+func joined[F, S, E, C any](f decider.Decider[F, E, S], r decider.Decider[E, C, S]) Process[S, E, C] {
+	return Process[S, E, C]{
+		Evolve: f.Evolve,
+		React: func(s S, e E) []C {
+			commands, _ := r.Decide(e, s) // a reactor never fails
+			return commands
+		},
+		Initial:    f.Initial,
+		IsTerminal: f.IsTerminal,
+	}
+}

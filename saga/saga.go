@@ -77,3 +77,21 @@ func MapCommand[C2, E, C any](s Saga[E, C], f func(C) C2) Saga[E, C2] {
 // left and right wrap a command on one side, in the shape lo.Map takes.
 func left[C1, C2 any](c C1, _ int) decider.Either[C1, C2]  { return decider.Left[C1, C2](c) }
 func right[C1, C2 any](c C2, _ int) decider.Either[C1, C2] { return decider.Right[C1](c) }
+
+// reactor is s as a decider whose commands are s's events and whose
+// events are s's commands: Combine3 to Combine6 are the decisions of the
+// decider package's combinators over such deciders.
+func reactor[E, C any](s Saga[E, C]) decider.Decider[E, C, struct{}] {
+	return decider.Decider[E, C, struct{}]{
+		Decide: func(e E, _ struct{}) ([]C, error) { return s.React(e), nil },
+	}
+}
+
+// reacting is the saga that reacts to an event as d decides it in its
+// initial state.
+func reacting[E, C, S any](d decider.Decider[E, C, S]) Saga[E, C] {
+	return Saga[E, C]{React: func(e E) []C {
+		commands, _ := d.Decide(e, d.InitialState()) // a reactor never fails
+		return commands
+	}}
+}

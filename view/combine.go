@@ -77,3 +77,9 @@ func MapState[S2, S, E any](v View[S, E], to func(S) S2, from func(S2) S) View[S
 		Initial: func() S2 { return to(v.InitialState()) },
 	}
 }
+
+// folding is v as a decider that decides nothing: Combine3 to Combine6
+// are the views of the decider package's combinators over such deciders.
+func folding[S, E any](v View[S, E]) decider.Decider[struct{}, E, S] {
+	return decider.Decider[struct{}, E, S]{Evolve: v.Evolve, Initial: v.Initial}
+}

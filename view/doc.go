@@ -17,6 +17,10 @@
 //
 //   - [Combine] folds two views over [decider.Either] events into a
 //     [decider.Pair] of states: each side sees only its own events;
+//     [Combine3] to [Combine6] fold three to six over the sums
+//     [decider.Sum3] to [decider.Sum6] into the tuples [decider.Tuple3] to
+//     [decider.Tuple6], the events and states of a composite of as many
+//     deciders ([decider.Combine3]);
 //   - [Merge] folds two views over the same events into a pair of states;
 //   - [Many] keeps one state per key over [decider.Keyed] events;
 //   - [MapEvent] adapts a view to another event type, dropping events
