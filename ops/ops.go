@@ -356,7 +356,11 @@ func (c *Commands) status(ctx context.Context, out call) error {
 		if s.Unread != nil {
 			lines[i].Unread = s.Unread.Error()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, known(s.Checkpoint), known(s.Head), known(s.Lag), stopped)
+		lag := known(s.Lag)
+		if s.Unread == nil && s.Checkpoint > s.Head {
+			lag += ", past the head" // it would skip the events appended up to its checkpoint
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, known(s.Checkpoint), known(s.Head), lag, stopped)
 	}
 	tw.Flush()
 	if err := out.result(lines, text.String()); err != nil {

@@ -121,6 +121,15 @@ ledger    2           3     1    consumer "ledger" stopped at position 3`
 	if len(lines) != 3 || lines[0] != (ops.Status{Name: "totals", Checkpoint: 3, Head: 3}) || lines[2].Lag != 1 || !strings.Contains(lines[2].Stopped, "ledger down") {
 		t.Fatalf("status -json = %+v", lines)
 	}
+	// A checkpoint past the head (a store restored under newer
+	// checkpoints) would skip events: its lag of 0 says so.
+	if err := sh.sys.Store().SetCheckpoint(context.Background(), "echo", 7); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ = sh.run("status"); code != ops.ExitOK || !strings.Contains(out, "echo      7           3     0, past the head  -\n") ||
+		!strings.Contains(out, "totals    3           3     0                 -\n") {
+		t.Fatalf("status with a checkpoint past the head = %d\n%s", code, out)
+	}
 }
 
 func TestRebuildRebuildsAReadModelWithProgress(t *testing.T) {

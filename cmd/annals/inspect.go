@@ -258,6 +258,10 @@ type consumerStatus struct {
 	// Lag counts the positions of the log after the checkpoint: the
 	// events the consumer has yet to handle, whatever their types.
 	Lag int64 `json:"lag"`
+	// PastHead is set when the checkpoint is past the head of the log (a
+	// store restored under newer checkpoints): the consumer would skip the
+	// events appended up to its checkpoint. verify reports it too.
+	PastHead bool `json:"past_head,omitempty"`
 	// Oldest is the time of the first event the consumer has not handled,
 	// and OldestAge how long ago that was; absent when it is caught up.
 	Oldest    time.Time `json:"oldest_unhandled,omitzero"`
@@ -316,7 +320,7 @@ func consumersFlags(*flag.FlagSet) runFunc {
 					continue // a read model's schema version, shown with its consumer, or the mark, shown above them
 				}
 				st := consumerStatus{Name: cp.Consumer, Checkpoint: cp.Position, MovedAt: cp.Time, Lag: max(head-cp.Position, 0),
-					Schema: schemas[cp.Consumer], LeaseKnown: leases != nil}
+					PastHead: cp.Position > head, Schema: schemas[cp.Consumer], LeaseKnown: leases != nil}
 				if st.Lag > 0 {
 					next, err := s.ReadLog(ctx, store.LogQuery{After: cp.Position, Limit: 1})
 					if err != nil {
@@ -393,7 +397,11 @@ func printConsumers(w io.Writer, head int64, unfinished *unfinishedCopy, cs []co
 		if st.Schema > 0 {
 			name += fmt.Sprintf(" (schema v%d)", st.Schema)
 		}
-		rows = append(rows, []string{name, fmt.Sprint(st.Checkpoint), fmt.Sprint(st.Lag), oldest, lease, moved})
+		lag := fmt.Sprint(st.Lag)
+		if st.PastHead {
+			lag += ", past the head"
+		}
+		rows = append(rows, []string{name, fmt.Sprint(st.Checkpoint), lag, oldest, lease, moved})
 	}
 	widths := make([]int, len(rows[0]))
 	for _, r := range rows {

@@ -565,6 +565,9 @@ func TestConsumers(t *testing.T) {
 	if err := s.SetCheckpoint(ctx, "caught-up", 5); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.SetCheckpoint(ctx, "restored", 9); err != nil {
+		t.Fatal(err)
+	}
 	lease, err := s.Lock(ctx, "consumer:summary")
 	if err != nil {
 		t.Fatal(err)
@@ -572,7 +575,7 @@ func TestConsumers(t *testing.T) {
 	defer lease.Release()
 	r := tool(t, ctx, url, "consumers")
 	out := lines(r.stdout)
-	if r.status != 0 || len(out) != 5 {
+	if r.status != 0 || len(out) != 6 {
 		t.Fatalf("consumers: %+v", r)
 	}
 	if !strings.HasPrefix(out[0], "head 5") || !strings.Contains(out[1], "LAG") {
@@ -581,11 +584,20 @@ func TestConsumers(t *testing.T) {
 	if f := strings.Fields(out[2]); f[0] != "caught-up" || f[1] != "5" || f[2] != "0" || f[3] != "-" || f[4] != "none" {
 		t.Errorf("caught-up: %q", out[2])
 	}
-	if f := strings.Fields(out[3]); f[0] != "summary" || f[1] != "(schema" || f[3] != "2" || f[4] != "3" || !strings.Contains(out[3], "token ") {
-		t.Errorf("summary: %q", out[3])
+	// A checkpoint past the head (a store restored under newer
+	// checkpoints) is no lag of 0 alone: it would skip events.
+	if f := strings.Fields(out[3]); f[0] != "restored" || f[1] != "9" || !strings.Contains(out[3], "0, past the head") {
+		t.Errorf("restored: %q", out[3])
 	}
-	if !strings.Contains(out[4], "stopped: unknown") {
-		t.Errorf("last line: %q", out[4])
+	if f := strings.Fields(out[4]); f[0] != "summary" || f[1] != "(schema" || f[3] != "2" || f[4] != "3" || !strings.Contains(out[4], "token ") {
+		t.Errorf("summary: %q", out[4])
+	}
+	if !strings.Contains(out[5], "stopped: unknown") {
+		t.Errorf("last line: %q", out[5])
+	}
+	r = tool(t, ctx, url, "-json", "consumers", "restored", "caught-up")
+	if r.status != 0 || !strings.Contains(r.stdout, `"past_head":true`) || strings.Count(r.stdout, `"past_head"`) != 1 {
+		t.Errorf("consumers -json: %+v; want past_head for restored alone", r)
 	}
 }
 

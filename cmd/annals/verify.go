@@ -222,7 +222,7 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 			case cp.Position < 0:
 				rep.problem("consumer %q has checkpoint %d, which no commit writes (positions start at 0)", cp.Consumer, cp.Position)
 			case !strings.HasPrefix(cp.Consumer, schemaPrefix) && cp.Position > rep.Head:
-				rep.problem("consumer %q has checkpoint %d, past the head %d: it will skip the events appended up to there", cp.Consumer, cp.Position, rep.Head)
+				rep.problem("consumer %q has checkpoint %d, past the head %d: it will skip the events appended up to there (rebuild a read model, or reset another consumer to 0 with the application's ops command)", cp.Consumer, cp.Position, rep.Head)
 			}
 		}
 	}
