@@ -105,6 +105,14 @@ func printReport(c *cli, rep storecopy.Report) {
 		fmt.Fprintf(w, "times are kept to the %v, the target's precision; finer digits were dropped\n", rep.TimePrecision)
 	}
 	fmt.Fprintf(w, "verified: the same events in the same order (positions 1 to %d), the same count and checksum in every stream, the same snapshots, keys and view states\n", rep.Events)
+	if rep.PositionGaps > 0 {
+		times := fmt.Sprintf("%d times, first", rep.PositionGaps)
+		if rep.PositionGaps == 1 {
+			times = "once,"
+		}
+		fmt.Fprintf(w, "note: the source's log jumps over positions %s from %d to %d; this tool's adapters leave no gap, so an event may have been deleted by hand there (annals verify on the source names each); the target numbers its log without the gaps\n",
+			times, rep.FirstGap[0], rep.FirstGap[1])
+	}
 	if len(rep.Checkpoints) == 0 {
 		fmt.Fprintln(w, "no checkpoints to copy")
 		return
@@ -147,6 +155,10 @@ type jsonReport struct {
 	ElapsedSecs   float64          `json:"elapsed_seconds"`
 	Verified      bool             `json:"verified"`
 	Checkpoints   []jsonCheckpoint `json:"checkpoints"`
+	// PositionGaps counts the jumps over positions in the source's log,
+	// and FirstGap is the first, when there is one: see storecopy.Report.
+	PositionGaps int64     `json:"position_gaps"`
+	FirstGap     *[2]int64 `json:"first_gap,omitempty"`
 }
 
 type jsonCheckpoint struct {
@@ -163,7 +175,10 @@ type jsonCheckpoint struct {
 func newJSONReport(rep storecopy.Report) jsonReport {
 	j := jsonReport{Events: rep.Events, Copied: rep.Copied, Resumed: rep.Resumed, Finished: rep.Finished, Streams: rep.Streams, Snapshots: rep.Snapshots,
 		SubjectKeys: rep.SubjectKeys, States: rep.States, TimePrecision: rep.TimePrecision.String(), ElapsedSecs: rep.Elapsed.Seconds(),
-		Verified: true, Checkpoints: []jsonCheckpoint{}}
+		Verified: true, Checkpoints: []jsonCheckpoint{}, PositionGaps: rep.PositionGaps}
+	if rep.PositionGaps > 0 {
+		j.FirstGap = &rep.FirstGap
+	}
 	for _, m := range rep.Checkpoints {
 		cp := jsonCheckpoint{Consumer: m.Consumer, From: m.From, Schema: m.Schema, Rebuild: m.Rebuild, Keep: m.Keep, PastHead: m.PastHead}
 		if !m.Rebuild {

@@ -435,3 +435,27 @@ func TestAFailedCopyRemovesItsFileHoldingOnlyItsMark(t *testing.T) {
 	}
 	noFile(t, path)
 }
+
+// A source whose log jumps over a position (a stream's only event
+// deleted by hand) is copied, and the report says so, in text and JSON:
+// the target numbers its log without the gap.
+func TestCopyReportsGapsInTheSourcesLog(t *testing.T) {
+	ctx := context.Background()
+	from, _ := fixture(t)
+	db, err := sql.Open("sqlite", strings.TrimPrefix(from, "sqlite://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `DELETE FROM annals_events WHERE stream_id = 'secret-1'`); err != nil {
+		t.Fatal(err)
+	}
+	r := tool(t, ctx, from, "copy", "-from", from, "-to", "sqlite://"+filepath.Join(t.TempDir(), "to.db"))
+	if r.status != 0 || !strings.Contains(r.stdout, "note: the source's log jumps over positions once, from 3 to 5;") {
+		t.Fatalf("copy of a source with a gap: %+v", r)
+	}
+	r = tool(t, ctx, from, "copy", "-json", "-from", from, "-to", "sqlite://"+filepath.Join(t.TempDir(), "to.db"))
+	if r.status != 0 || !strings.Contains(r.stdout, `"position_gaps":1,"first_gap":[3,5]`) {
+		t.Fatalf("copy -json of a source with a gap: %+v", r)
+	}
+}

@@ -181,6 +181,11 @@ func TestCopyMapsCheckpointsToTheirEvents(t *testing.T) {
 	if !byName["past-the-head"].PastHead {
 		t.Errorf("a checkpoint past the head is not reported as such")
 	}
+	// Every position of the spaced log follows a jump, the first from 0
+	// to 3.
+	if rep.PositionGaps != head || rep.FirstGap != [2]int64{0, 3} {
+		t.Errorf("the report counts %d gaps, the first %v; want %d, the first [0 3]", rep.PositionGaps, rep.FirstGap, head)
+	}
 }
 
 // A target with anything that is not the source's is refused before
@@ -261,6 +266,41 @@ func TestCopyStopsBeforeAStreamThatSkipsAVersion(t *testing.T) {
 		if stream == "acct-001" && want > 4 {
 			t.Fatalf("the target's stream acct-001 reaches version %d, past the gap", want-1)
 		}
+	}
+	unfinished(t, dst)
+}
+
+// A source whose stream lost its last event (a row deleted by hand)
+// leaves a gap in the log, which the report counts, and a snapshot past
+// the stream's end, which the copy refuses to carry: the target stays
+// marked unfinished, and the error says which stream and what to run.
+// A source with no snapshot past its streams, and no gap, reports none.
+func TestCopyRefusesASnapshotPastTheEndOfItsStream(t *testing.T) {
+	ctx := context.Background()
+	url := storeURL(t, "sqlite")
+	src := open(t, url)
+	fill(t, src, 2, 6) // and a snapshot of acct-000 at version 6
+	rep, err := storecopy.Copy(ctx, src, open(t, storeURL(t, "sqlite")), storecopy.Options{Batch: 4, Keep: filled})
+	if err != nil || rep.PositionGaps != 0 || rep.Snapshots != 1 {
+		t.Fatalf("copy of a whole source: %+v, %v; want the snapshot and no gap", rep, err)
+	}
+	db, err := sql.Open("sqlite", strings.TrimPrefix(url, "sqlite://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var last int64
+	if err := db.QueryRowContext(ctx, `SELECT position FROM annals_events WHERE stream_id = 'acct-000' AND version = 6`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM annals_events WHERE position = ?`, last); err != nil {
+		t.Fatal(err)
+	}
+	dst := open(t, storeURL(t, "sqlite"))
+	_, err = storecopy.Copy(ctx, src, dst, storecopy.Options{Batch: 4, Keep: filled})
+	if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), `the snapshot of stream "acct-000" is at version 6, but the stream ends at version 5`) ||
+		!strings.Contains(err.Error(), "run annals verify on the source") {
+		t.Fatalf("copy of a source with a snapshot past its stream's end: %v, want ErrCorrupt naming the stream and the versions", err)
 	}
 	unfinished(t, dst)
 }

@@ -17,7 +17,11 @@
 //
 // The target numbers the events 1, 2, 3… in the source's log order: the
 // same positions as the source's when those have no gaps, as they never
-// do in the adapters of this module. A checkpoint is the position of the
+// do in the adapters of this module ([Report.PositionGaps] counts the
+// gaps of a source that has some: in these adapters' stores, events
+// deleted by hand). A snapshot past the end of its stream in the source
+// is refused with an error matching store.ErrCorrupt, since no event of
+// the copy leads to it. A checkpoint is the position of the
 // last event its consumer handled; the copy maps it to the position of
 // that same event in the target (and 0 to 0), so that every consumer
 // resumes at the event after the last it handled, whatever its number.

@@ -128,6 +128,10 @@ type logCheck struct {
 	next  int   // the first of order not mapped yet
 	n     int64 // the events compared: the target position of the last
 	last  store.Record
+	// gaps counts the places where the source's positions jump, and
+	// firstGap is the first: the position before it and the one after.
+	gaps     int64
+	firstGap [2]int64
 }
 
 func (v *verifier) newLogCheck(cps []CheckpointMap) *logCheck {
@@ -144,6 +148,12 @@ func (v *verifier) newLogCheck(cps []CheckpointMap) *logCheck {
 // pair compares a source event with the target event that should be its
 // copy, the next in the target's log.
 func (c *logCheck) pair(s, d store.Record) {
+	if s.Position != c.last.Position+1 {
+		if c.gaps == 0 {
+			c.firstGap = [2]int64{c.last.Position, s.Position}
+		}
+		c.gaps++
+	}
 	c.n++
 	for c.next < len(c.order) && c.cps[c.order[c.next]].From < s.Position {
 		m := &c.cps[c.order[c.next]]
@@ -450,3 +460,28 @@ func compareSeq[T any](v *verifier, what string, src, dst iter.Seq2[T, error], k
 
 // printable shows a state's key, joined to its view by NUL, as view/key.
 func printable(key string) string { return strings.ReplaceAll(key, "\x00", "/") }
+
+// checkSnapshots passes on the source's snapshots, and fails at one past
+// the end of its stream in the source's log (the last event of the
+// stream deleted by hand): a state no event of the copy leads to, which
+// a load would take and append after.
+func (v *verifier) checkSnapshots(seq iter.Seq2[snapshot.Snapshot, error]) iter.Seq2[snapshot.Snapshot, error] {
+	return func(yield func(snapshot.Snapshot, error) bool) {
+		for snap, err := range seq {
+			if err == nil {
+				var last int64
+				if s := v.streams[snap.StreamID]; s != nil {
+					last = s.srcLast
+				}
+				if snap.Version > last {
+					yield(snap, fmt.Errorf("the snapshot of stream %q is at version %d, but the stream ends at version %d in the source's log (an event deleted by hand?); the snapshots from this one on were not copied, and the target stays marked unfinished; run annals verify on the source: %w",
+						snap.StreamID, snap.Version, last, store.ErrCorrupt))
+					return
+				}
+			}
+			if !yield(snap, err) {
+				return
+			}
+		}
+	}
+}
