@@ -459,3 +459,19 @@ func TestCopyReportsGapsInTheSourcesLog(t *testing.T) {
 		t.Fatalf("copy -json of a source with a gap: %+v", r)
 	}
 }
+
+// Looking into a PostgreSQL store through a URL with a misspelt
+// parameter says that the server took it for a setting, as Open does;
+// a schema that holds no store is named.
+func TestInspectingPostgresNamesWhatTheURLGot(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	r := tool(t, ctx, db.URL+"&schema="+db.Schema+"&lock_timeot=3s", "head")
+	if r.status != 1 || !strings.Contains(r.stderr, "a URL parameter that is neither pgx's") || !strings.Contains(r.stderr, "lock_timeot") {
+		t.Errorf("head through a misspelt parameter: %+v", r)
+	}
+	r = tool(t, ctx, db.URL+"&schema="+db.Schema, "head")
+	if r.status != 1 || !strings.Contains(r.stderr, `holds no annals store in schema "`+db.Schema+`" with table prefix "annals_"`) {
+		t.Errorf("head of a schema without a store: %+v", r)
+	}
+}

@@ -27,6 +27,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -308,7 +309,9 @@ func openExisting(ctx context.Context, rawURL string) (store.Store, error) {
 			return nil, err
 		}
 		if !ok {
-			return nil, fmt.Errorf("the PostgreSQL database holds no annals store (with the schema and prefix the URL gives, default public and annals_); check the URL: %w", store.ErrNotFound)
+			q := u.Query()
+			return nil, fmt.Errorf("the PostgreSQL database holds no annals store in schema %q with table prefix %q; check the URL (its schema= and prefix=): %w",
+				cmp.Or(q.Get("schema"), postgres.DefaultSchema), cmp.Or(q.Get("prefix"), postgres.DefaultPrefix), store.ErrNotFound)
 		}
 	}
 	return store.Open(ctx, rawURL)

@@ -431,7 +431,7 @@ func Exists(ctx context.Context, rawURL string) (bool, error) {
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 	if err != nil {
-		return false, fmt.Errorf("postgres store: %w", err)
+		return false, unknownParam(fmt.Errorf("postgres store: %w", err))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var exists bool
