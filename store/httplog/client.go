@@ -91,7 +91,7 @@ func (c *Client) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record,
 		q.Limit = store.DefaultLogLimit
 	}
 	var recs []store.Record
-	for after := q.After; ; {
+	for after := max(q.After, 0); ; { // positions begin at 1: before 0 is from the start, and the server takes no less
 		page, err := c.readPage(ctx, after, min(q.Limit-len(recs), c.pageLimit), q.Types)
 		if err != nil {
 			return nil, err
@@ -153,7 +153,7 @@ func (c *Client) Head(ctx context.Context) (int64, error) {
 // without one; after a wait that ended early (a server shutting down, a
 // short WithMaxWait), it pauses first, longer each time, up to a second.
 func (c *Client) Wait(ctx context.Context, after int64) error {
-	v := url.Values{"after": {strconv.FormatInt(after, 10)}}
+	v := url.Values{"after": {strconv.FormatInt(max(after, 0), 10)}} // any event is after 0, as after a position below it
 	pause := time.Duration(0)
 	for {
 		start := time.Now()

@@ -222,14 +222,15 @@ func (h *Handler) wait(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, headAnswer{Head: head})
 }
 
-// intParam parses a query parameter that is a number, 0 when absent.
+// intParam parses a query parameter that is a number of 0 or more (a
+// position, or a count), 0 when absent.
 func intParam(v, name string) (int64, error) {
 	if v == "" {
 		return 0, nil
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%s=%.64q is not a whole number: %w", name, v, store.ErrInvalid)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s=%.64q is not a whole number of 0 or more: %w", name, v, store.ErrInvalid)
 	}
 	return n, nil
 }

@@ -291,6 +291,9 @@ func TestHandlerRefusesBadRequests(t *testing.T) {
 	}{
 		{"GET", "/log?after=x", http.StatusBadRequest, `after=\"x\" is not a whole number`},
 		{"GET", "/log?limit=1e3", http.StatusBadRequest, `limit=\"1e3\" is not a whole number`},
+		{"GET", "/log?after=-1", http.StatusBadRequest, `after=\"-1\" is not a whole number of 0 or more`},
+		{"GET", "/log?limit=-5", http.StatusBadRequest, `limit=\"-5\" is not a whole number of 0 or more`},
+		{"GET", "/wait?after=-1", http.StatusBadRequest, `after=\"-1\" is not a whole number of 0 or more`},
 		{"GET", "/wait?after=-", http.StatusBadRequest, "not a whole number"},
 		{"GET", "/log?type=", http.StatusBadRequest, `"invalid"`},
 		{"POST", "/log", http.StatusMethodNotAllowed, ""},
