@@ -14,12 +14,12 @@ import (
 	"github.com/annals-dev/annals/view"
 )
 
+// docs:begin register
 // logOnly is an adapter that keeps events and checkpoints and nothing
 // more: it implements store.Store only. (It borrows the memory store's
 // methods; an adapter of another database implements them on it.)
 type logOnly struct{ store.Store }
 
-// docs:begin register
 func init() {
 	// An adapter registers its URL scheme when its package is imported.
 	store.Register("logonly", func(ctx context.Context, u *url.URL) (store.Store, error) {
