@@ -287,3 +287,94 @@ func TestAStoppedConsumerResumesWhenAnotherProcessResetsItToZero(t *testing.T) {
 		t.Fatalf("events handled %v; want event 1 again after the reset, and 2 and 3 once", handled)
 	}
 }
+
+// A consumer that stopped under an Async system's Run is run again at the
+// event it stopped at each time the log moves on, as a Sync system's next
+// command runs it: while the fault lasts it stays stopped and its stop is
+// reported once; once the fault has passed, the next event appended
+// resumes it without Retry, and every event is handled once.
+func TestAnAsyncStoppedConsumerIsRunAgainWhenTheLogMoves(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Async))
+	var reports atomic.Int32
+	sys.OnError(func(_ string, err error) {
+		if errors.As(err, new(*annals.ConsumerError)) {
+			reports.Add(1)
+		}
+	})
+	var failing atomic.Bool
+	failing.Store(true)
+	var mu sync.Mutex
+	handled, attempts := map[int64]int{}, 0
+	down := must(annals.NewRecordProjection(s, "down", func(_ context.Context, _ store.StateTx, r store.Record) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Position == 2 {
+			attempts++
+			if failing.Load() {
+				return errors.New("read model down")
+			}
+		}
+		handled[r.Position]++
+		return nil
+	}))
+	if err := sys.Add(down); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sys.Run(runCtx) }()
+	r := annals.NewRunner(s, counter, counterCodec())
+	appendN(t, r, "c", 3)
+	var stopped *annals.ConsumerError
+	if err := sys.WaitQuiet(ctx); !errors.As(err, &stopped) || stopped.Position != 2 {
+		t.Fatalf("WaitQuiet while down = %v, want it stopped at 2", err)
+	}
+	attemptsAt := func() int { mu.Lock(); defer mu.Unlock(); return attempts }
+	before := attemptsAt()
+
+	// The log moves while the fault lasts: the consumer is run again,
+	// stops at the same event, and is not reported again.
+	appendN(t, r, "d", 1)
+	for deadline := time.Now().Add(15 * time.Second); attemptsAt() == before; {
+		if time.Now().After(deadline) {
+			t.Fatal("the stopped consumer was not run again after the log moved")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := sys.WaitQuiet(ctx); !errors.As(err, &stopped) || stopped.Position != 2 {
+		t.Fatalf("WaitQuiet after a retry while down = %v, want it still stopped at 2", err)
+	}
+	if n := reports.Load(); n != 1 {
+		t.Fatalf("the stop was reported %d times, want once", n)
+	}
+
+	// The fault passes; the next event resumes it.
+	failing.Store(false)
+	appendN(t, r, "e", 1)
+	quiet, end := context.WithTimeout(ctx, 20*time.Second)
+	defer end()
+	for {
+		err := sys.WaitQuiet(quiet)
+		if err == nil {
+			break
+		}
+		if quiet.Err() != nil {
+			t.Fatalf("WaitQuiet after the fault passed = %v, want the consumer resumed by the next event", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want no failure: the consumer resumed", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for pos := int64(2); pos <= 5; pos++ {
+		if handled[pos] != 1 {
+			t.Fatalf("event %d handled %d times, want once: %v", pos, handled[pos], handled)
+		}
+	}
+}

@@ -117,6 +117,10 @@ type System struct {
 	retried map[string]chan struct{}
 	// running names the consumers a Run of this system runs.
 	running map[string]bool
+	// stepping holds a lock per consumer, taken by Retry and by Run's
+	// retry of a stopped consumer when the log moves, so that this
+	// process never steps one consumer twice at once.
+	stepping map[string]*sync.Mutex
 	// settle holds a token while a goroutine settles: one at a time.
 	settle chan struct{}
 	// dispatching counts the saga dispatchers a settle is running, for
@@ -221,7 +225,7 @@ func (sys *System) logFailure(consumer string, err error) {
 		slog.Error("consumer failed; retrying", attrs...)
 		return
 	}
-	resume := "fix the cause, then System.Retry or 'ops replay " + consumer + "' resumes it at that event; a restart of its process does too"
+	resume := "it is run again at that event each time the log moves on (at most once a second), and resumes once the cause is fixed; System.Retry or 'ops replay " + consumer + "' runs it at once, and so does a restart of its process"
 	if sys.mode == Sync {
 		resume = "it is run again at that event by the next command and by System.Settle, and resumes once the cause is fixed"
 	}
@@ -276,6 +280,22 @@ func (sys *System) snapshot() []Consumer {
 	return append([]Consumer(nil), sys.consumers...)
 }
 
+// steppingLock returns the lock that Retry and Run's retries of the
+// consumer named name take.
+func (sys *System) steppingLock(name string) *sync.Mutex {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	if sys.stepping == nil {
+		sys.stepping = map[string]*sync.Mutex{}
+	}
+	m, ok := sys.stepping[name]
+	if !ok {
+		m = &sync.Mutex{}
+		sys.stepping[name] = m
+	}
+	return m
+}
+
 func (sys *System) setStopped(name string, err error) {
 	sys.mu.Lock()
 	defer sys.mu.Unlock()
@@ -300,13 +320,18 @@ const stoppedPoll = time.Second
 // checkpoint moves: past that event (another process retried it, or
 // skipped the event), or back (ops reset to 0, to handle the log again,
 // or a rebuild), and reports whether it did; false when ctx ends or the
-// store is closed first.
+// store is closed first. Meanwhile, each time the log it reads has moved
+// on (read every stoppedPoll), it steps c once, as a Sync system's next
+// command does (see retryStopped): a passing fault heals by itself.
 func (sys *System) awaitRetry(ctx context.Context, c Consumer, at int64) bool {
 	name := c.Name()
 	stoppedAt, err := c.Position(ctx) // where the stop left the checkpoint
 	if err != nil {
 		stoppedAt = -1 // unknown: only a move past the event counts
 	}
+	log := sys.logOf(c)
+	seen, err := log.Head(ctx) // the head the stop saw, at the latest
+	known := err == nil
 	sys.mu.Lock()
 	if sys.stopped[name] == nil { // retried already
 		sys.mu.Unlock()
@@ -341,8 +366,56 @@ func (sys *System) awaitRetry(ctx context.Context, c Consumer, at int64) bool {
 				sys.setStopped(name, nil)
 				return true
 			}
+			head, err := log.Head(ctx)
+			switch {
+			case err != nil:
+			case !known:
+				seen, known = head, true
+			case head > seen:
+				seen = head
+				before := at
+				if sys.retryStopped(ctx, c, &at) {
+					return true
+				}
+				if pos, err := c.Position(ctx); err == nil && at != before {
+					stoppedAt = pos // where the new stop left the checkpoint
+				}
+			}
 		}
 	}
+}
+
+// retryStopped steps c, stopped at the event at position *at, once, and
+// reports whether it passed that event: it is no longer stopped, and Run
+// follows the log with it again. A stop at the same event again is not
+// reported (OnError is not called again, as a Sync system's settle does
+// not report it); a stop at another event is, and *at becomes its
+// position. Another error (another instance's progress, a lost
+// connection) leaves c stopped, to be tried again when the log moves.
+// While Retry steps c in this process, it is not stepped here.
+func (sys *System) retryStopped(ctx context.Context, c Consumer, at *int64) bool {
+	lock := sys.steppingLock(c.Name())
+	if !lock.TryLock() {
+		return false // Retry is at it
+	}
+	defer lock.Unlock()
+	if cur, ok := c.(cursored); ok {
+		cur.forgetCursor() // from the checkpoint the store holds, as Retry does
+	}
+	_, err := c.Step(ctx)
+	var stopped *ConsumerError
+	switch {
+	case err == nil:
+		sys.setStopped(c.Name(), nil)
+		return true
+	case errors.As(err, &stopped):
+		if stopped.Position != *at {
+			sys.onError(c.Name(), err)
+			*at = stopped.Position
+		}
+		sys.setStopped(c.Name(), err)
+	}
+	return false
 }
 
 func (sys *System) stoppedErr(name string) error {
@@ -755,12 +828,18 @@ func (sys *System) behind(ctx context.Context, err error) error {
 
 // Run runs the consumers named (all when none is named) concurrently, each
 // following the log, until ctx is done. A consumer whose handler fails (a
-// [*ConsumerError]) stops while the others go on, until [System.Retry]
-// catches it up once the cause is fixed, or its checkpoint moves, past the
-// event it stopped at or back (ops replay, or ops reset, run by another
-// process; read every second): Run then follows the log with it again.
-// A stopped consumer lets go of its lease while it waits, so another
-// instance may take it up, and stop at the same event. Other errors,
+// [*ConsumerError]) stops while the others go on, until it passes the
+// event it stopped at: Run then follows the log with it again. As a Sync
+// system's next command does, Run steps a stopped consumer once each
+// time the log it reads has moved on (read every second), so that a
+// passing fault heals by itself; a stop at the same event again is not
+// passed to [System.OnError] again, one at a later event is.
+// [System.Retry] catches it up at once, and so does a move of its
+// checkpoint past the event or back (ops replay, or ops reset, run by
+// another process; read every second). A stopped consumer lets go of its
+// lease while it waits, so another instance may take it up, and stop at
+// the same event; the steps of a stopped consumer take no lease, as a
+// Sync system's take none. Other errors,
 // such as a lost connection, are retried with a growing pause. Run
 // returns the failures of the consumers still stopped, joined, once ctx
 // is done; or once the store is closed, with an error matching
@@ -898,6 +977,9 @@ func (sys *System) Retry(ctx context.Context, name string) (int, error) {
 		mark = &settleMark{sys: sys}
 		stepCtx = context.WithValue(ctx, settlingKey{}, mark)
 	}
+	lock := sys.steppingLock(name)
+	lock.Lock()
+	defer lock.Unlock()
 	if cur, ok := c.(cursored); ok {
 		cur.forgetCursor()
 	}

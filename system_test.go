@@ -934,7 +934,7 @@ func TestTheDefaultOnErrorSaysHowAStoppedConsumerResumes(t *testing.T) {
 		err  error
 		want []string
 	}{
-		{annals.Async, stop, []string{`msg="consumer stopped"`, "System.Retry", "ops replay tally", "no room"}},
+		{annals.Async, stop, []string{`msg="consumer stopped"`, "each time the log moves on", "System.Retry", "ops replay tally", "no room"}},
 		{annals.Sync, stop, []string{`msg="consumer stopped"`, "next command", "System.Settle", "no room"}},
 		{annals.Async, errors.New("connection lost"), []string{`msg="consumer failed; retrying"`, "connection lost"}},
 	} {
