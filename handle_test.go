@@ -6,6 +6,7 @@ import (
 	"errors"
 	"iter"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -286,4 +287,64 @@ func sqliteMemory(t *testing.T) *annals.Store {
 	s := annals.New(lite)
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// A migration or a rebuild's reset that panics fails as a *PanicError,
+// its transaction rolled back and the store still usable; the projection
+// migrates once the bug is gone. A rebuild without a reset is refused.
+func TestAPanickingMigrationOrResetFailsAndLeavesTheStoreUsable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := sqliteMemory(t)
+	r := annals.NewRunner(s, counter, counterCodec())
+	appendN(t, r, "a", 2)
+	var buggy atomic.Bool
+	buggy.Store(true)
+	create := func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE seen (stream TEXT)`); err != nil {
+			return err
+		}
+		if buggy.Load() {
+			panic("migration bug")
+		}
+		return nil
+	}
+	handle := func(ctx context.Context, tx *sql.Tx, ev annals.Envelope[incremented]) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO seen VALUES (?)`, ev.StreamID)
+		return err
+	}
+	p := must(annals.NewProjection(s, "seen", counterCodec(), handle, annals.WithSchema(create)))
+	var panicked *annals.PanicError
+	if _, err := p.CatchUp(ctx); !errors.As(err, &panicked) || panicked.Value != "migration bug" {
+		t.Fatalf("CatchUp with a panicking migration = %v, want a PanicError", err)
+	}
+	appendN(t, r, "b", 1) // the writer is free
+	buggy.Store(false)
+	if n, err := p.CatchUp(ctx); err != nil || n != 3 {
+		t.Fatalf("CatchUp once the migration is fixed = %d, %v; want 3 events", n, err)
+	}
+
+	if err := p.Rebuild(ctx, nil, nil); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "reset is nil") {
+		t.Fatalf("Rebuild without a reset = %v, want store.ErrInvalid", err)
+	}
+	err := p.Rebuild(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM seen`); err != nil {
+			return err
+		}
+		panic("reset bug")
+	}, nil)
+	if !errors.As(err, &panicked) || panicked.Value != "reset bug" {
+		t.Fatalf("Rebuild with a panicking reset = %v, want a PanicError", err)
+	}
+	if at, err := p.Position(ctx); err != nil || at != 3 {
+		t.Fatalf("checkpoint after the failed reset = %d, %v; want 3, as it was", at, err)
+	}
+	appendN(t, r, "c", 1)
+	if n, err := p.CatchUp(ctx); err != nil || n != 1 {
+		t.Fatalf("CatchUp after the failed reset = %d, %v; want the 1 new event", n, err)
+	}
+	var rows int
+	if err := s.Adapter().(*sqlite.Store).ReadDB().QueryRowContext(ctx, `SELECT count(*) FROM seen`).Scan(&rows); err != nil || rows != 4 {
+		t.Fatalf("the read model holds %d rows (%v), want 4: the failed reset's delete was kept", rows, err)
+	}
 }

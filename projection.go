@@ -385,7 +385,9 @@ func (m *handlerMark) refuse(doing string) error {
 // also records the schema's version (as the checkpoint of the consumer
 // "schema:" + the projection's name), so that each runs once, whatever
 // the number of instances and however they crash. Never change a
-// migration that has run; add one.
+// migration that has run; add one. A migration that fails or panics (a
+// [*PanicError]) keeps nothing of what it did: the projection fails its
+// step, and [System.Run] tries again.
 //
 //	annals.WithSchema(
 //		func(ctx context.Context, tx *sql.Tx) error {
@@ -422,7 +424,7 @@ func (p *Projection[T]) migrate(ctx context.Context) error {
 		if at < want {
 			err = p.committer.Commit(ctx, name, at, want, func(tx T) error {
 				for i := at; i < want; i++ {
-					if err := p.migrations[i](ctx, tx); err != nil {
+					if err := recovered(func() error { return p.migrations[i](ctx, tx) }); err != nil {
 						return fmt.Errorf("migration %d: %w", i+1, err)
 					}
 				}
@@ -834,7 +836,7 @@ func (p *Projection[T]) reset(ctx context.Context, reset func(ctx context.Contex
 		if p.watcher != nil {
 			p.watcher.reset()
 		}
-		err = p.committer.Commit(ctx, p.name, from, 0, func(tx T) error { return reset(ctx, tx) })
+		err = p.committer.Commit(ctx, p.name, from, 0, func(tx T) error { return recovered(func() error { return reset(ctx, tx) }) })
 		if !lostCommit(ctx, err) {
 			return err
 		}
@@ -859,8 +861,13 @@ func (p *Projection[T]) reset(ctx context.Context, reset func(ctx context.Contex
 // that run meanwhile (an application's) carry on from the checkpoint the
 // reset set, and a batch one of them commits first is the rebuild's
 // progress, as in [Projection.CatchUp]; progress counts only the events
-// this rebuild handled.
+// this rebuild handled. A nil reset is refused with an error matching
+// [store.ErrInvalid]; a reset that panics fails the rebuild with a
+// [*PanicError], its transaction rolled back.
 func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Context, tx T) error, progress func(Progress)) error {
+	if reset == nil {
+		return fmt.Errorf("rebuild %q: reset is nil: give the function that empties the read model (its tables or states), or the rebuild would handle every event again over what the read model holds: %w", p.name, store.ErrInvalid)
+	}
 	if err := p.migrate(ctx); err != nil {
 		return fmt.Errorf("rebuild %q: %w", p.name, err)
 	}

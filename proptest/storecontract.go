@@ -679,7 +679,8 @@ func contractWait(t *testing.T, s store.Store) {
 // matching store.ErrClosed, without waiting for the Wait's context; a
 // Wait after Close for an event that is not there fails the same way at
 // once. A tailing consumer then stops instead of blocking Close or
-// waiting for good.
+// waiting for good. An append or SetCheckpoint after Close fails with
+// store.ErrClosed too.
 func contractCloseEndsWaits(t *testing.T, s store.Store) {
 	ctx, cancel := context.WithTimeout(context.Background(), contractTimeout)
 	defer cancel()
@@ -709,6 +710,13 @@ func contractCloseEndsWaits(t *testing.T, s store.Store) {
 	defer stop()
 	if err := s.Wait(after, 1); !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("a Wait after Close returned %v; want an error matching store.ErrClosed at once", err)
+	}
+	// Writes after Close are refused the same way, and change nothing.
+	if _, err := s.Append(after, "closing", 1, []store.Event{{Type: "A"}}); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("an append after Close returned %v; want an error matching store.ErrClosed", err)
+	}
+	if err := s.SetCheckpoint(after, "closing", 1); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("SetCheckpoint after Close returned %v; want an error matching store.ErrClosed", err)
 	}
 }
 

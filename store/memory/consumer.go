@@ -154,6 +154,10 @@ func (s *Store) Lock(ctx context.Context, name string) (store.Lease, error) {
 	}
 	for {
 		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("lock %q: %w", name, errClosed)
+		}
 		held, busy := s.consumers.leases[name]
 		if !busy {
 			released := make(chan struct{})

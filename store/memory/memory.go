@@ -301,7 +301,7 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := ctx.Err(); err != nil {
+	if err := s.writable(ctx); err != nil {
 		return err
 	}
 	if old := s.checkpoints[consumer]; position < old {

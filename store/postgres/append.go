@@ -201,6 +201,9 @@ ON CONFLICT (view_name, state_key) DO UPDATE SET data = excluded.data, updated_a
 // which wakes the consumer. The events get their log positions later,
 // from whoever reads the log first.
 func (s *Store) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
+	if err := s.refuseClosed(); err != nil {
+		return 0, err
+	}
 	if err := check.Append(streamID, expected, events); err != nil {
 		return 0, err
 	}

@@ -29,6 +29,9 @@ const rollbackTimeout = 5 * time.Second
 // each for cleared views, deleted states and saved states. Reads inside
 // fn see fn's own writes.
 func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
+	if err := s.refuseClosed(); err != nil {
+		return err
+	}
 	return s.commit(ctx, consumer, from, to, func(tx pgx.Tx) error {
 		st := &stateTx{tx: tx, sql: &s.sql}
 		if err := fn(st); err != nil {
@@ -64,6 +67,9 @@ func (s *Store) SQL() store.Committer[pgx.Tx] { return sqlCommitter{s} }
 type sqlCommitter struct{ s *Store }
 
 func (c sqlCommitter) Commit(ctx context.Context, consumer string, from, to int64, fn func(pgx.Tx) error) error {
+	if err := c.s.refuseClosed(); err != nil {
+		return err
+	}
 	return c.s.commit(ctx, consumer, from, to, func(tx pgx.Tx) error { return fn(handlerTx{tx}) })
 }
 

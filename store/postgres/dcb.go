@@ -380,6 +380,9 @@ func dcbArgs(streamID string, expected int64, events []store.Event, after int64)
 
 // AppendIf implements [store.DCB].
 func (s *Store) AppendIf(ctx context.Context, streamID string, expected int64, events []store.Event, cond store.AppendCondition) (int64, error) {
+	if err := s.refuseClosed(); err != nil {
+		return 0, err
+	}
 	if err := check.AppendIf(streamID, expected, events, cond); err != nil {
 		return 0, err
 	}

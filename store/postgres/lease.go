@@ -45,6 +45,9 @@ func (n names) leaseKey(name string) (int32, int32) {
 // Lost when it breaks; Release stops it. Release every lease, also one
 // that was lost, and before the store is closed.
 func (s *Store) Lock(ctx context.Context, name string) (store.Lease, error) {
+	if err := s.refuseClosed(); err != nil {
+		return nil, err
+	}
 	if err := check.Consumer(name); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}

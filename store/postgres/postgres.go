@@ -295,6 +295,16 @@ func (s *Store) closedError() error {
 	return fmt.Errorf("postgres store %s: %w", s.n.schema, store.ErrClosed)
 }
 
+// refuseClosed returns the error of a write on a closed store, or nil
+// while it is open: once closed, a write fails with store.ErrClosed
+// rather than with the pool's own error, and nothing is stored.
+func (s *Store) refuseClosed() error {
+	if s.closing.Err() != nil {
+		return fmt.Errorf("%w; nothing was stored", s.closedError())
+	}
+	return nil
+}
+
 // Pool returns the store's connection pool, for code that shares the
 // store's database.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }

@@ -515,6 +515,9 @@ func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) 
 // SetCheckpoint implements [store.Store]. The comparison with the recorded
 // position happens in the database, in the statement that writes it.
 func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int64) error {
+	if err := s.refuseClosed(); err != nil {
+		return err
+	}
 	if err := check.Consumer(consumer); err != nil {
 		return err
 	}

@@ -21,6 +21,9 @@ var _ snapshot.Store = (*Store)(nil)
 // concurrent savers need no lock of their own and the highest version
 // wins whatever the order of their commits.
 func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error {
+	if err := s.refuseClosed(); err != nil {
+		return err
+	}
 	if err := check.Snapshot(snap); err != nil {
 		return err
 	}

@@ -22,6 +22,9 @@ const maxKeyCreateAttempts = 10
 // a concurrent creator to commit), and then the stored key is read in a
 // statement of its own, whose snapshot includes the winner.
 func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store.SubjectKey, error) {
+	if err := s.refuseClosed(); err != nil {
+		return store.SubjectKey{}, err
+	}
 	if err := check.SubjectKey(k); err != nil {
 		return store.SubjectKey{}, err
 	}
@@ -86,6 +89,9 @@ func (s *Store) SubjectKey(ctx context.Context, subject string) (store.SubjectKe
 // once; see the package documentation for what remains of it on disk
 // until the table is vacuumed, in the WAL and in backups.
 func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
+	if err := s.refuseClosed(); err != nil {
+		return err
+	}
 	if err := check.Subject(subject); err != nil {
 		return err
 	}

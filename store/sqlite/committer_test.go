@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/annals-dev/annals/store"
 )
@@ -130,6 +131,59 @@ func TestStateCommitSeesCommitsWhileItWorks(t *testing.T) {
 			})
 			if !errors.Is(err, store.ErrConflict) {
 				t.Fatalf("state commit after an SQL commit meanwhile: %v, want store.ErrConflict", err)
+			}
+		})
+	}
+}
+
+// A handler that panics inside a write transaction (the SQL committer's,
+// or a view state's) gets its panic back at once; the transaction is
+// rolled back, the checkpoint stays, and the next write gets the writer.
+func TestAPanicInAWriteTransactionLeavesTheStoreUsable(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openFile(t)
+	for name, commit := range map[string]func() error{
+		"sql": func() error {
+			return s.SQL().Commit(ctx, "p", 0, 1, func(tx *sql.Tx) error {
+				if _, err := tx.ExecContext(ctx, `CREATE TABLE left_behind (x)`); err != nil {
+					return err
+				}
+				panic("handler bug")
+			})
+		},
+		"states": func() error {
+			return s.Commit(ctx, "p", 0, 1, func(tx store.StateTx) error {
+				if err := tx.SaveState(ctx, "v", "k", []byte(`{}`)); err != nil {
+					return err
+				}
+				panic("handler bug")
+			})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := make(chan any, 1)
+			go func() {
+				defer func() { got <- recover() }()
+				commit()
+			}()
+			select {
+			case v := <-got:
+				if v != "handler bug" {
+					t.Fatalf("the commit returned with %v, want the handler's panic", v)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the commit whose handler panicked has not returned in 10 s")
+			}
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if _, err := s.Append(wctx, "after-"+name, store.NoStream, []store.Event{{Type: "E"}}); err != nil {
+				t.Fatalf("an append after the panic: %v", err)
+			}
+			if pos, err := s.Checkpoint(ctx, "p"); err != nil || pos != 0 {
+				t.Fatalf("checkpoint %d (%v), want 0: the panicking commit moved it", pos, err)
+			}
+			if _, ok, err := s.LoadState(ctx, "v", "k"); err != nil || ok {
+				t.Fatalf("the panicking commit's state is there (%v)", err)
 			}
 		})
 	}

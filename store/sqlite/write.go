@@ -48,6 +48,12 @@ func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err != nil {
 		return notStored(ctx, explainBusy(err, s.cfg.busyTimeout))
 	}
+	// When fn panics, the transaction ends here, before the connection
+	// goes back: closing a connection whose transaction is open waits for
+	// it for good, and the panic would never reach the caller, nor would
+	// any later write get the writer. After a commit or a rollback it does
+	// nothing.
+	defer tx.Rollback()
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback() // it may have been rolled back already
 		return notStored(ctx, err)
