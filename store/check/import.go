@@ -10,7 +10,7 @@ import (
 
 // Records checks the records of [store.Importer.ImportEvents] before they
 // are written: each must be storable as an appended event would be, with
-// an ID, a version and a schema version of at least 1; no two may share an
+// an ID, a time, a version and a schema version of at least 1; no two may share an
 // ID; and their positions must be head+1, head+2, … in order. A position
 // out of line fails with an error matching [store.ErrConflict] (the log
 // is not where the caller thought), anything else with
@@ -30,6 +30,9 @@ func Records(records []store.Record, head int64) error {
 			return fmt.Errorf("import events: records %d and %d share the ID %v: %w", j, i, r.ID, store.ErrDuplicateEvent)
 		}
 		ids[r.ID] = i
+		if r.Time.IsZero() {
+			return fmt.Errorf("import events: record at position %d (%s@%d) has no time: give each record the time it was appended: %w", r.Position, r.StreamID, r.Version, store.ErrInvalid)
+		}
 		if r.Version < 1 || r.SchemaVersion < 1 {
 			return fmt.Errorf("import events: record at position %d (%s@%d) has version %d and schema version %d, want both ≥ 1: %w",
 				r.Position, r.StreamID, r.Version, r.Version, r.SchemaVersion, store.ErrInvalid)
