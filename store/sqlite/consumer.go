@@ -25,10 +25,10 @@ import (
 // one that moved the checkpoint away and back, fails this one with
 // [store.ErrConflict].
 func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
-	if err := check.Commit(consumer, from, to); err != nil {
+	if err := check.Commit(consumer, from, to, fn == nil); err != nil {
 		return err
 	}
-	if err := s.usable(ctx); err != nil {
+	if err := s.writable(ctx); err != nil {
 		return err
 	}
 	// The generation fn's reads start from.
@@ -226,10 +226,10 @@ func (s *Store) SQL() store.Committer[*sql.Tx] { return sqlCommitter{s} }
 type sqlCommitter struct{ s *Store }
 
 func (c sqlCommitter) Commit(ctx context.Context, consumer string, from, to int64, fn func(*sql.Tx) error) error {
-	if err := check.Commit(consumer, from, to); err != nil {
+	if err := check.Commit(consumer, from, to, fn == nil); err != nil {
 		return err
 	}
-	if err := c.s.usable(ctx); err != nil {
+	if err := c.s.writable(ctx); err != nil {
 		return err
 	}
 	return c.s.commit(ctx, consumer, from, to, anyGeneration, fn)

@@ -263,7 +263,7 @@ func (s *Store) AppendIf(ctx context.Context, streamID string, expected int64, e
 	if err := check.AppendIf(streamID, expected, events, cond); err != nil {
 		return 0, err
 	}
-	if err := s.usable(ctx); err != nil {
+	if err := s.writable(ctx); err != nil {
 		return 0, err
 	}
 	return s.appendTagged(ctx, streamID, expected, events, &cond)

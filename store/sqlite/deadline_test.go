@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -145,5 +146,29 @@ func checkTold(t *rapid.T, what string, err error, cut, stored bool, outcomes ma
 		outcomes["cut, outcome unknown, not stored"]++
 	default:
 		outcomes["cut, nothing stored"]++
+	}
+}
+
+// A write whose context ended before it began says so, and that nothing
+// was stored, as every write cut short by its context does.
+func TestAWriteWithAnEndedContextSaysNothingWasStored(t *testing.T) {
+	s, _ := openFile(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, appendErr := s.Append(ctx, "a", store.NoStream, []store.Event{{Type: "E"}})
+	_, appendIfErr := s.AppendIf(ctx, "a", store.NoStream, []store.Event{{Type: "E", Tags: []string{"t"}}}, store.AppendCondition{})
+	for name, err := range map[string]error{
+		"Append":        appendErr,
+		"AppendIf":      appendIfErr,
+		"SetCheckpoint": s.SetCheckpoint(ctx, "c", 1),
+		"Commit":        s.Commit(ctx, "c", 0, 1, func(store.StateTx) error { return nil }),
+		"SQL Commit":    s.SQL().Commit(ctx, "c", 0, 1, func(*sql.Tx) error { return nil }),
+	} {
+		if !errors.Is(err, context.Canceled) || !strings.HasSuffix(err.Error(), "nothing was stored") {
+			t.Errorf("%s with a cancelled context: %v; want context.Canceled, saying nothing was stored", name, err)
+		}
+	}
+	if head, err := s.Head(context.Background()); err != nil || head != 0 {
+		t.Fatalf("head %d (%v) after the cancelled writes, want 0", head, err)
 	}
 }

@@ -18,7 +18,7 @@ func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store
 	if err := check.SubjectKey(k); err != nil {
 		return store.SubjectKey{}, err
 	}
-	if err := s.usable(ctx); err != nil {
+	if err := s.writable(ctx); err != nil {
 		return store.SubjectKey{}, err
 	}
 	stored := store.SubjectKey{Subject: k.Subject}
@@ -65,7 +65,7 @@ func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
 	if err := check.Subject(subject); err != nil {
 		return err
 	}
-	if err := s.usable(ctx); err != nil {
+	if err := s.writable(ctx); err != nil {
 		return err
 	}
 	if err := s.write(ctx, func(tx *sql.Tx) error { return s.deleteKey(ctx, tx, subject) }); err != nil {
@@ -133,7 +133,7 @@ func (s *Store) truncateLog(ctx context.Context, again string) error {
 // error when readers keep the log from being truncated. It takes time in
 // proportion to the states stored, and holds the writer while it runs.
 func (s *Store) PurgeDeletedStates(ctx context.Context) error {
-	if err := s.usable(ctx); err != nil {
+	if err := s.writable(ctx); err != nil {
 		return err
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {

@@ -32,7 +32,7 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error 
 		}
 		taken = snap.Time.UnixNano()
 	}
-	if err := s.usable(ctx); err != nil {
+	if err := s.writable(ctx); err != nil {
 		return err
 	}
 	data := snap.Data

@@ -321,7 +321,7 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 	if err := check.Append(streamID, expected, events); err != nil {
 		return 0, err
 	}
-	if err := s.usable(ctx); err != nil {
+	if err := s.writable(ctx); err != nil {
 		return 0, err
 	}
 	if tagged(events) {
@@ -806,7 +806,7 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 	if err := check.Consumer(consumer); err != nil {
 		return err
 	}
-	if err := s.usable(ctx); err != nil {
+	if err := s.writable(ctx); err != nil {
 		return err
 	}
 	if err := check.NegativeCheckpoint(consumer, position); err != nil {
@@ -872,6 +872,15 @@ func (s *Store) usable(ctx context.Context) error {
 		return s.closedError()
 	}
 	return ctx.Err()
+}
+
+// writable is usable for a write: a context that has ended says that
+// nothing was stored, as the write's other errors do.
+func (s *Store) writable(ctx context.Context) error {
+	if err := s.usable(ctx); err != nil {
+		return notStored(ctx, err)
+	}
+	return nil
 }
 
 func (s *Store) closedError() error {
