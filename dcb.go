@@ -280,9 +280,12 @@ type DCBRunner[C, E, S any] struct {
 
 // NewDCBRunner returns a DCBRunner for decider d on store s, with mapper
 // m for its events. Of the [RunnerOption]s it takes [WithRetries] and
-// [WithBackoff]. It panics when d has no Decide, Evolve, Query or Tags
-// function.
+// [WithBackoff]. It panics when s or m is nil, or d has no Decide,
+// Evolve, Query or Tags function.
 func NewDCBRunner[C, E, S any](s *Store, d DCBDecider[C, E, S], m codec.Mapper[E], opts ...RunnerOption) *DCBRunner[C, E, S] {
+	if s == nil || lo.IsNil(m) {
+		panic("annals: annals.NewDCBRunner: the store and the mapper must not be nil")
+	}
 	if d.Decide == nil || d.Evolve == nil || d.Query == nil || d.Tags == nil {
 		panic("annals: annals.NewDCBRunner: the decider needs Decide, Evolve, Query and Tags functions")
 	}

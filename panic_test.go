@@ -427,3 +427,73 @@ func TestALongStreamIDOrKeyIsRefusedBriefly(t *testing.T) {
 		t.Fatalf("a key of the longest length: %v", err)
 	}
 }
+
+// A nil where a constructor needs a value is refused there, with a
+// message that names it, rather than a nil-pointer panic at the first
+// command or event: an error from the constructors that return one, a
+// panic that says what is nil from those that do not.
+func TestNilArgumentsAreRefusedWhereTheyAreGiven(t *testing.T) {
+	s := annals.New(memory.New())
+	handle := func(context.Context, store.StateTx, annals.Envelope[incremented]) error { return nil }
+	batch := func(context.Context, store.StateTx, []annals.Envelope[incremented]) (int, error) { return 0, nil }
+	record := func(context.Context, store.StateTx, store.Record) error { return nil }
+	records := func(context.Context, store.StateTx, []store.Record) (int, error) { return 0, nil }
+	for name, c := range map[string]struct {
+		build func() error
+		want  string
+	}{
+		"NewProjection, nil store": {func() error { _, err := annals.NewProjection(nil, "p", counterCodec(), handle); return err }, "nil store"},
+		"NewProjection, nil mapper": {func() error {
+			_, err := annals.NewProjection(s, "p", (*codec.JSON[incremented])(nil), handle)
+			return err
+		}, "nil mapper"},
+		"NewProjection, nil handler": {func() error {
+			_, err := annals.NewProjection[store.StateTx](s, "p", counterCodec(), nil)
+			return err
+		}, "nil handler"},
+		"NewBatchProjection, nil handler": {func() error {
+			_, err := annals.NewBatchProjection[store.StateTx](s, "p", counterCodec(), nil)
+			return err
+		}, "nil handler"},
+		"NewBatchProjection, nil store": {func() error { _, err := annals.NewBatchProjection(nil, "p", counterCodec(), batch); return err }, "nil store"},
+		"NewRecordProjection, nil handler": {func() error {
+			_, err := annals.NewRecordProjection[store.StateTx](s, "p", nil)
+			return err
+		}, "nil handler"},
+		"NewRecordProjection, nil store": {func() error { _, err := annals.NewRecordProjection(nil, "p", record); return err }, "nil store"},
+		"NewRecordBatchProjection, nil handler": {func() error {
+			_, err := annals.NewRecordBatchProjection[store.StateTx](s, "p", nil)
+			return err
+		}, "nil handler"},
+		"NewRecordBatchProjection, nil store": {func() error { _, err := annals.NewRecordBatchProjection(nil, "p", records); return err }, "nil store"},
+		"NewSystem, nil store":                {func() error { _, err := annals.NewSystem(nil, annals.Sync); return err }, "nil store"},
+		"Commit, nil function":                {func() error { return s.Commit(context.Background(), "p", 0, 1, nil) }, "nil function"},
+	} {
+		if err := c.build(); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want store.ErrInvalid saying %q", name, err, c.want)
+		}
+	}
+	dcb := annals.DCBDecider[increment, incremented, int]{
+		Decider: decider.Decider[increment, incremented, int]{
+			Decide: func(increment, int) ([]incremented, error) { return nil, nil },
+			Evolve: func(n int, _ incremented) int { return n },
+		},
+		Query: func(increment) store.Query { return store.Query{} },
+		Tags:  func(incremented) []string { return nil },
+	}
+	for name, c := range map[string]struct {
+		build func()
+		want  string
+	}{
+		"New, nil adapter":         {func() { annals.New(nil) }, "nil adapter"},
+		"NewDCBRunner, nil store":  {func() { annals.NewDCBRunner(nil, dcb, counterCodec()) }, "the store and the mapper must not be nil"},
+		"NewDCBRunner, nil mapper": {func() { annals.NewDCBRunner(s, dcb, (*codec.JSON[incremented])(nil)) }, "the store and the mapper must not be nil"},
+		"NewMapper, typed nil":     {func() { codec.NewMapper[incremented]((*codec.JSON[incremented])(nil)) }, "nil codec"},
+		"Register, nil opener":     {func() { store.Register("nil-opener-test", nil) }, "nil opener"},
+		"snapshot.Any, nil policy": {func() { snapshot.Any(snapshot.Every(10), nil) }, "policy 1 is nil"},
+	} {
+		if msg := panicMessage(c.build); !strings.Contains(msg, c.want) {
+			t.Errorf("%s: panicked with %q; want a message saying %q", name, msg, c.want)
+		}
+	}
+}

@@ -176,6 +176,9 @@ type Envelope[E any] struct {
 // it in the batch commit, the checkpoint stays before it, and Step returns
 // a [*ConsumerError].
 func NewProjection[T, E any](s *Store, name string, m codec.Mapper[E], handle func(ctx context.Context, tx T, ev Envelope[E]) error, opts ...ConsumerOption) (*Projection[T], error) {
+	if err := checkProjection(s, name, lo.IsNil(m), handle == nil); err != nil {
+		return nil, err
+	}
 	var evs decodedBatch[E]
 	apply := func(ctx context.Context, tx T, recs []store.Record) (int, error) {
 		for i := range recs {
@@ -225,8 +228,12 @@ func (b *decodedBatch[E]) decode(ctx context.Context, m codec.Mapper[E], recs []
 // COPY). handle returns how many of evs it applied; when it fails after
 // applying n, the batch is rolled back, the first n events are applied
 // again in a transaction of their own and committed, and the projection
-// stops at event n with a [*ConsumerError].
+// stops at event n with a [*ConsumerError]. A count other than len(evs)
+// with no error is such a failure too, never taken for the whole batch.
 func NewBatchProjection[T, E any](s *Store, name string, m codec.Mapper[E], handle func(ctx context.Context, tx T, evs []Envelope[E]) (int, error), opts ...ConsumerOption) (*Projection[T], error) {
+	if err := checkProjection(s, name, lo.IsNil(m), handle == nil); err != nil {
+		return nil, err
+	}
 	var decoded decodedBatch[E]
 	apply := func(ctx context.Context, tx T, recs []store.Record) (int, error) {
 		evs := make([]Envelope[E], 0, len(recs))
@@ -258,10 +265,35 @@ func applyBatch[T, E any](ctx context.Context, tx T, evs []Envelope[E], handle f
 	}
 	var n int
 	err := recovered(func() (err error) { n, err = handle(ctx, tx, evs); return err })
+	if err == nil {
+		err = shortBatch(n, len(evs))
+	}
 	if err != nil {
-		return min(max(n, 0), len(evs)-1), err
+		return failedAt(n, len(evs)), err
 	}
 	return len(evs), nil
+}
+
+// failedAt is the index of the event a batch handler that failed after
+// applying n of batch events failed at: n itself, the last event for a
+// count of the whole batch, and the first for a count it cannot have
+// applied (below 0 or above the batch), since nothing of it can be
+// trusted then.
+func failedAt(n, batch int) int {
+	if n < 0 || n > batch {
+		return 0
+	}
+	return min(n, batch-1)
+}
+
+// shortBatch returns the error of a batch handler that returned no error
+// but a count other than its batch's length: taking it for the whole
+// batch would move the checkpoint past events it did not apply.
+func shortBatch(n, batch int) error {
+	if n == batch {
+		return nil
+	}
+	return fmt.Errorf("the batch handler returned %d for a batch of %d and no error: return the batch's length when it applied every event, or an error with the count it applied", n, batch)
 }
 
 // NewRecordProjection is [NewProjection] for a handler that takes the
@@ -269,6 +301,9 @@ func applyBatch[T, E any](ctx context.Context, tx T, evs []Envelope[E], handle f
 // that decodes by hand. It reads every type unless [WithTypes] says
 // otherwise.
 func NewRecordProjection[T any](s *Store, name string, handle func(ctx context.Context, tx T, rec store.Record) error, opts ...ConsumerOption) (*Projection[T], error) {
+	if err := checkProjection(s, name, false, handle == nil); err != nil {
+		return nil, err
+	}
 	apply := func(ctx context.Context, tx T, recs []store.Record) (int, error) {
 		for i, r := range recs {
 			if err := recovered(func() error { return handle(ctx, tx, r) }); err != nil {
@@ -283,15 +318,35 @@ func NewRecordProjection[T any](s *Store, name string, handle func(ctx context.C
 // NewRecordBatchProjection is [NewBatchProjection] for a handler that
 // takes the records as stored, undecoded.
 func NewRecordBatchProjection[T any](s *Store, name string, handle func(ctx context.Context, tx T, recs []store.Record) (int, error), opts ...ConsumerOption) (*Projection[T], error) {
+	if err := checkProjection(s, name, false, handle == nil); err != nil {
+		return nil, err
+	}
 	apply := func(ctx context.Context, tx T, recs []store.Record) (int, error) {
 		var n int
 		err := recovered(func() (err error) { n, err = handle(ctx, tx, recs); return err })
+		if err == nil {
+			err = shortBatch(n, len(recs))
+		}
 		if err != nil {
-			return min(max(n, 0), len(recs)-1), err
+			return failedAt(n, len(recs)), err
 		}
 		return len(recs), nil
 	}
 	return newProjection(s, name, apply, opts)
+}
+
+// checkProjection returns the error of a projection built on a nil store,
+// or with a nil mapper or handler, which matches [store.ErrInvalid].
+func checkProjection(s *Store, name string, nilMapper, nilHandler bool) error {
+	switch {
+	case s == nil:
+		return fmt.Errorf("new projection %q: nil store: give the store whose log it reads and whose transactions it writes in: %w", name, store.ErrInvalid)
+	case nilMapper:
+		return fmt.Errorf("new projection %q: nil mapper: give the codec or mapper of the events it handles: %w", name, store.ErrInvalid)
+	case nilHandler:
+		return fmt.Errorf("new projection %q: nil handler: give the function that writes each event to the read model: %w", name, store.ErrInvalid)
+	}
+	return nil
 }
 
 // committerFor returns the committer through which a consumer of s writes

@@ -741,6 +741,30 @@ func TestBatchProjectionStopsWhereTheBatchFailed(t *testing.T) {
 	}
 }
 
+// A batch handler that returns no error but fewer events than its batch
+// (or more) stops at the first it did not claim: the checkpoint never
+// passes an event it did not apply.
+func TestBatchProjectionStopsAtAShortCountWithNoError(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 5)
+	for name, count := range map[string]func(n int) int{"short": func(int) int { return 2 }, "long": func(n int) int { return n + 1 }} {
+		t.Run(name, func(t *testing.T) {
+			p := must(annals.NewBatchProjection(s, "batch-"+name, counterCodec(), func(_ context.Context, _ store.StateTx, evs []annals.Envelope[incremented]) (int, error) {
+				return count(len(evs)), nil
+			}))
+			_, err := p.CatchUp(ctx)
+			var stopped *annals.ConsumerError
+			if !errors.As(err, &stopped) || !strings.Contains(err.Error(), "for a batch of") {
+				t.Fatalf("CatchUp = %v, want a ConsumerError that says the count was not the batch's", err)
+			}
+			if pos, _ := p.Position(ctx); pos >= 5 {
+				t.Fatalf("checkpoint %d: the events the handler did not claim were passed", pos)
+			}
+		})
+	}
+}
+
 // A rebuild of an empty log still reports once, so that a caller
 // waiting for its end hears of it; a rebuild through LogProgress logs
 // its first batch and its end once each.

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"sync/atomic"
 
+	"github.com/samber/lo"
+
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
 )
@@ -112,8 +114,12 @@ func cutScheme(rawURL string) (string, string, bool) {
 // New returns the handle on an adapter value, such as memory.New() or a
 // store opened with its adapter's own Open. The handle uses whatever of
 // store.StateStore, snapshot.Store, store.KeyStore, store.Locker and store.DCB the
-// adapter implements. Closing the handle closes the adapter.
+// adapter implements. Closing the handle closes the adapter. It panics
+// when adapter is nil.
 func New(adapter store.Store) *Store {
+	if lo.IsNil(adapter) {
+		panic("annals: annals.New: nil adapter: give an adapter value, such as memory.New(), or open a store by its URL with annals.Open")
+	}
 	if h, ok := adapter.(*Store); ok {
 		return h
 	}

@@ -201,6 +201,9 @@ func (sys *System) inRound(ctx context.Context) bool {
 // an error that matches [store.ErrInvalid], as does a mode other than
 // [Sync] and [Async].
 func NewSystem(s *Store, mode Mode) (*System, error) {
+	if s == nil {
+		return nil, fmt.Errorf("new system: nil store: give the store its runners and consumers are built on: %w", store.ErrInvalid)
+	}
 	if mode != Sync && mode != Async {
 		return nil, fmt.Errorf("new system: mode %d is neither annals.Sync nor annals.Async: %w", mode, store.ErrInvalid)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
@@ -144,7 +145,7 @@ func WithSubjectKeys(ks store.KeyStore, master *Keyring) MapperOption {
 // pipeline's [Pipeline.Err] reports it too and every call that encodes or
 // decodes returns it, before any other step.
 func NewMapper[T any](c Codec[T], opts ...MapperOption) *Pipeline[T] {
-	if c == nil {
+	if lo.IsNil(c) {
 		panic("annals: codec.NewMapper: nil codec")
 	}
 	p := &pipeline{}

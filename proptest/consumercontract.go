@@ -367,6 +367,7 @@ func consumerInvalid(t *testing.T, s ConsumerStore) {
 		"backwards to 3":  s.Commit(ctx, "c", 5, 3, noop),
 		"negative from":   s.Commit(ctx, "c", -1, 3, noop),
 		"empty consumer":  s.Commit(ctx, "", 0, 1, noop),
+		"nil function":    s.Commit(ctx, "c", 0, 1, nil),
 		"empty view name": s.Commit(ctx, "c", 0, 1, func(tx store.StateTx) error { return tx.SaveState(ctx, "", "k", nil) }),
 		"key not UTF-8":   s.Commit(ctx, "c", 0, 1, func(tx store.StateTx) error { return tx.SaveState(ctx, "v", "bad\xff", nil) }),
 	} {

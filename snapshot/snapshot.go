@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -88,7 +89,13 @@ func OnTypes(types ...string) Policy {
 }
 
 // Any returns a policy that takes a snapshot when any of policies says so.
+// It panics when one of policies is nil.
 func Any(policies ...Policy) Policy {
+	for i, p := range policies {
+		if p == nil {
+			panic(fmt.Sprintf("annals: snapshot.Any: policy %d is nil", i))
+		}
+	}
 	return func(i Info) bool {
 		for _, p := range policies {
 			if p(i) {

@@ -29,8 +29,12 @@ var adapters struct {
 }
 
 // Register makes an adapter available to [Open] under a URL scheme. Adapter
-// packages call it from init. It panics if the scheme is registered twice.
+// packages call it from init. It panics if the scheme is registered twice,
+// or open is nil.
 func Register(scheme string, open Opener) {
+	if open == nil {
+		panic("annals: store.Register: nil opener for scheme " + scheme + ": give the function that opens a store of the scheme's URLs")
+	}
 	adapters.Lock()
 	defer adapters.Unlock()
 	if adapters.byScheme == nil {

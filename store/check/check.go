@@ -207,10 +207,14 @@ func States(view string, keys []string) error {
 }
 
 // Commit checks the arguments of [store.Committer.Commit] and returns an
-// error matching [store.ErrInvalid] that says what is wrong.
-func Commit(consumer string, from, to int64) error {
+// error matching [store.ErrInvalid] that says what is wrong. noFn says
+// that the function to run in the transaction is nil.
+func Commit(consumer string, from, to int64, noFn bool) error {
 	if err := Consumer(consumer); err != nil {
 		return err
+	}
+	if noFn {
+		return fmt.Errorf("consumer %q: commit from %d to %d: nil function: give the function that writes the read model in the transaction (one that returns nil, to move the checkpoint alone): %w", consumer, from, to, store.ErrInvalid)
 	}
 	if from < 0 || to < 0 || (to < from && to != 0) {
 		return fmt.Errorf("consumer %q: commit from %d to %d: positions must be ≥ 0 and move forward, or back to 0 to rebuild: %w", consumer, from, to, store.ErrInvalid)

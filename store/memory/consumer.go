@@ -26,7 +26,7 @@ type consumers struct {
 
 // Commit implements [store.Committer] for view states.
 func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
-	if err := check.Commit(consumer, from, to); err != nil {
+	if err := check.Commit(consumer, from, to, fn == nil); err != nil {
 		return err
 	}
 	s.consumers.commit.Lock()

@@ -29,6 +29,9 @@ const rollbackTimeout = 5 * time.Second
 // each for cleared views, deleted states and saved states. Reads inside
 // fn see fn's own writes.
 func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
+	if err := check.Commit(consumer, from, to, fn == nil); err != nil {
+		return err
+	}
 	if err := s.refuseClosed(); err != nil {
 		return err
 	}
@@ -67,6 +70,9 @@ func (s *Store) SQL() store.Committer[pgx.Tx] { return sqlCommitter{s} }
 type sqlCommitter struct{ s *Store }
 
 func (c sqlCommitter) Commit(ctx context.Context, consumer string, from, to int64, fn func(pgx.Tx) error) error {
+	if err := check.Commit(consumer, from, to, fn == nil); err != nil {
+		return err
+	}
 	if err := c.s.refuseClosed(); err != nil {
 		return err
 	}
@@ -93,7 +99,7 @@ func (handlerTx) Rollback(context.Context) error { return errHandlerEndsTx }
 // is, except that it also matches ctx.Err() once ctx has ended. Only an
 // error of the COMMIT can leave the outcome unknown (see writeError).
 func (s *Store) commit(ctx context.Context, consumer string, from, to int64, fn func(pgx.Tx) error) error {
-	if err := check.Commit(consumer, from, to); err != nil {
+	if err := check.Commit(consumer, from, to, fn == nil); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
