@@ -126,9 +126,14 @@ func (f *flags) register(fs *flag.FlagSet) {
 }
 
 // Run runs the command that args (the words after the program's own
-// command word) name, and returns the exit status.
+// command word) name, and returns the exit status. Commands without a
+// System fail with [ExitFailure] and say so.
 func (c *Commands) Run(ctx context.Context, args []string) int {
 	stdout, stderr := c.writers()
+	if c.System == nil {
+		fmt.Fprintf(stderr, "%s: ops.Commands has no System: set it to the application's system, with its consumers added\n", c.program())
+		return ExitFailure
+	}
 	var f flags
 	top := flag.NewFlagSet(c.program(), flag.ContinueOnError)
 	top.SetOutput(io.Discard)

@@ -201,6 +201,7 @@ func TestResetMovesACheckpointOnlyWhenConfirmed(t *testing.T) {
 	}{
 		{[]string{"reset", "-yes", "ledger", "9"}, ops.ExitFailure, "past the head of the log, 3"},
 		{[]string{"reset", "ledger", "-yes", "--", "-1"}, ops.ExitUsage, `position "-1" is not a position`},
+		{[]string{"reset", "-yes", "ledger", "-1"}, ops.ExitUsage, `position "-1" is not a position`},
 		{[]string{"reset", "-yes", "--", "ledger", "-1"}, ops.ExitUsage, `position "-1" is not a position`},
 		{[]string{"-yes", "--", "reset", "ledger", "-1"}, ops.ExitUsage, `position "-1" is not a position`},
 		{[]string{"reset", "ledger"}, ops.ExitUsage, "reset takes 2 arguments, got 1"},
@@ -376,5 +377,14 @@ totals    0           1     1    -
 	}
 	if got, want := lines[1], (ops.Status{Name: "totals", Checkpoint: 0, Head: 1, Lag: 1}); got != want {
 		t.Errorf("status -json for the store's consumer: %+v; want %+v", got, want)
+	}
+}
+
+// Commands without a system say so, rather than panic.
+func TestCommandsWithoutASystemSaySo(t *testing.T) {
+	var errs bytes.Buffer
+	c := ops.Commands{Stderr: &errs}
+	if code := c.Run(context.Background(), []string{"status"}); code != ops.ExitFailure || !strings.Contains(errs.String(), "has no System") {
+		t.Fatalf("status without a system = %d, %q", code, errs.String())
 	}
 }

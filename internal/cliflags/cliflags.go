@@ -6,6 +6,7 @@ package cliflags
 
 import (
 	"flag"
+	"strconv"
 	"strings"
 )
 
@@ -28,22 +29,52 @@ func Leading(fs *flag.FlagSet, args []string) (name string, rest []string, err e
 }
 
 // Interleaved parses the flags of fs wherever they come among args, and
-// returns the other arguments in order. "--" ends the flags.
+// returns the other arguments in order. "--" ends the flags. A negative
+// number that is no flag's value is an argument, not a flag: the command
+// then says what is wrong with it (reset NAME -1).
 func Interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
+		j := negativeAt(fs, args)
+		seg := args[:j]
+		for len(seg) > 0 {
+			if err := fs.Parse(seg); err != nil {
+				return nil, err
+			}
+			rest := fs.Args()
+			if ended(fs, seg, rest) {
+				return append(append(positional, rest...), args[j:]...), nil
+			}
+			if len(rest) == 0 {
+				break
+			}
+			positional, seg = append(positional, rest[0]), rest[1:]
 		}
-		rest := fs.Args()
-		if ended(fs, args, rest) {
-			return append(positional, rest...), nil
-		}
-		if len(rest) == 0 {
+		if j == len(args) {
 			return positional, nil
 		}
-		positional, args = append(positional, rest[0]), rest[1:]
+		positional, args = append(positional, args[j]), args[j+1:]
 	}
+}
+
+// negativeAt returns the index of the first argument of args that is a
+// negative number, neither a flag of fs nor the value of the flag before
+// it, and before any "--" that ends the flags; len(args) when there is
+// none.
+func negativeAt(fs *flag.FlagSet, args []string) int {
+	for i, a := range args {
+		value := i > 0 && takesValue(fs, args[i-1])
+		switch {
+		case value:
+		case a == "--":
+			return len(args)
+		case len(a) > 1 && a[0] == '-' && fs.Lookup(a[1:]) == nil:
+			if _, err := strconv.ParseFloat(a, 64); err == nil {
+				return i
+			}
+		}
+	}
+	return len(args)
 }
 
 // ended says whether the parse of args by fs that left rest stopped at

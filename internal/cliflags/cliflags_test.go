@@ -24,6 +24,11 @@ func TestFlagsEndAtDoubleDashWhereverItComes(t *testing.T) {
 		// "--" as a flag's value ends nothing.
 		{args: []string{"-store", "--", "reset", "-yes", "ledger"}, name: "reset", wantPos: []string{"ledger"}, yes: true},
 		{args: []string{"reset", "-store", "--", "-yes", "ledger"}, name: "reset", wantPos: []string{"ledger"}, yes: true},
+		// A negative number is an argument, for the command to judge,
+		// unless it is a flag's value.
+		{args: []string{"reset", "-yes", "ledger", "-1"}, name: "reset", wantPos: []string{"ledger", "-1"}, yes: true},
+		{args: []string{"reset", "ledger", "-1", "-yes"}, name: "reset", wantPos: []string{"ledger", "-1"}, yes: true},
+		{args: []string{"reset", "-2.5", "-store", "-3", "x"}, name: "reset", wantPos: []string{"-2.5", "x"}},
 	} {
 		var yes bool
 		var store string
