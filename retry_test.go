@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/saga"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
 )
@@ -377,4 +379,192 @@ func TestAnAsyncStoppedConsumerIsRunAgainWhenTheLogMoves(t *testing.T) {
 			t.Fatalf("event %d handled %d times, want once: %v", pos, handled[pos], handled)
 		}
 	}
+}
+
+// A stopped saga whose dispatcher appends a command (sent without
+// cause.Options, so each send appends) and then fails is not retried
+// for the events its own retries append: one move of the log by someone
+// else, one retry, as in a Sync system.
+func TestARetryIsNotDrivenByWhatItAppends(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Async))
+	sys.OnError(func(string, error) {})
+	r := annals.NewRunner(s, counter, counterCodec())
+	var sends atomic.Int32
+	echo := annals.NewSaga(s, "echo", saga.Saga[incremented, increment]{React: func(incremented) []increment { return []increment{{}} }},
+		counterCodec(), func(ctx context.Context, c increment, cause annals.Cause) error {
+			if cause.Event.StreamID != "in" {
+				return nil
+			}
+			sends.Add(1)
+			if _, err := r.Handle(ctx, "out", c); err != nil {
+				return err
+			}
+			return errors.New("downstream refused")
+		})
+	if err := sys.Add(echo); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go sys.Run(runCtx)
+	appendN(t, r, "in", 1)
+	for sends.Load() == 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	appendN(t, r, "other", 1) // someone else moves the log: one retry
+	time.Sleep(4 * time.Second)
+	if n := sends.Load(); n != 2 {
+		t.Fatalf("the dispatcher ran %d times in 4 s after one outside append, want 2: the retries drive themselves", n)
+	}
+}
+
+// Retry waits for a retry of Run's that is under way in this process,
+// but no longer than its context allows.
+func TestRetryWaitingForRunsRetryEndsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Async))
+	sys.OnError(func(string, error) {})
+	var mode atomic.Int32 // 0 fail, 1 block until released
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	down := must(annals.NewRecordProjection(s, "down", func(_ context.Context, _ store.StateTx, r store.Record) error {
+		if r.Position != 2 {
+			return nil
+		}
+		if mode.Load() == 1 {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+		return errors.New("read model down")
+	}))
+	if err := sys.Add(down); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go sys.Run(runCtx)
+	r := annals.NewRunner(s, counter, counterCodec())
+	appendN(t, r, "c", 2)
+	if err := sys.WaitQuiet(ctx); err == nil {
+		t.Fatal("WaitQuiet = nil, want the consumer stopped at 2")
+	}
+	mode.Store(1)
+	appendN(t, r, "d", 1) // Run's retry enters the handler and blocks there
+	<-entered
+	short, end := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer end()
+	began := time.Now()
+	_, err := sys.Retry(short, "down")
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(began) > 5*time.Second {
+		t.Fatalf("Retry during Run's retry = %v after %v, want its deadline's error at once", err, time.Since(began))
+	}
+	close(release)
+}
+
+// An event appended while the step that stops the consumer runs is a
+// move of the log after the stop: the consumer is run again for it, and
+// resumes once the fault has passed, though nothing is appended after.
+func TestAnAppendDuringTheFailingStepRunsTheConsumerAgain(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Async))
+	sys.OnError(func(string, error) {})
+	var healed atomic.Bool
+	entered, proceed := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	down := must(annals.NewRecordProjection(s, "down", func(_ context.Context, _ store.StateTx, r store.Record) error {
+		if r.Position != 2 || healed.Load() {
+			return nil
+		}
+		once.Do(func() { close(entered) })
+		<-proceed
+		return errors.New("read model down")
+	}))
+	if err := sys.Add(down); err != nil {
+		t.Fatal(err)
+	}
+	r := annals.NewRunner(s, counter, counterCodec())
+	appendN(t, r, "c", 2)
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go sys.Run(runCtx)
+	<-entered
+	appendN(t, r, "d", 1) // while the failing step runs: the last append
+	healed.Store(true)
+	close(proceed)
+	quiet, end := context.WithTimeout(ctx, 15*time.Second)
+	defer end()
+	for {
+		err := sys.WaitQuiet(quiet)
+		if err == nil {
+			return
+		}
+		if quiet.Err() != nil {
+			t.Fatalf("WaitQuiet = %v: the append during the failing step did not run the consumer again", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A Retry that stops at an event which another instance's Run then
+// handles leaves no stop behind: the checkpoint has passed it, and Status
+// and WaitQuiet say the consumer works, as in a Sync system.
+func TestAStopThatAnotherInstancePassesIsForgotten(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	adapter := memory.New()
+	handle := func(context.Context, store.StateTx, annals.Envelope[incremented]) error { return nil }
+	// Two processes of one application: a runs the consumer; in b, an
+	// operator's retry meets a fault of b's alone at event 3.
+	a, b := annals.New(adapter), annals.New(adapter)
+	sysA, sysB := must(annals.NewSystem(a, annals.Async)), must(annals.NewSystem(b, annals.Async))
+	sysA.OnError(func(string, error) {})
+	sysB.OnError(func(string, error) {})
+	if err := sysA.Add(must(annals.NewProjection(a, "view", counterCodec(), handle))); err != nil {
+		t.Fatal(err)
+	}
+	inB := failingFor[incremented]{Mapper: counterCodec(), at: 3, fail: func(context.Context) bool { return true }}
+	if err := sysB.Add(must(annals.NewProjection(b, "view", inB, handle))); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, annals.NewRunner(b, counter, counterCodec()), "c", 3)
+	if _, err := sysB.Retry(ctx, "view"); !errors.As(err, new(*annals.ConsumerError)) {
+		t.Fatalf("Retry in b = %v, want it stopped at event 3", err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go sysA.Run(runCtx)
+	if err := sysA.WaitQuiet(ctx); err != nil {
+		t.Fatalf("a's WaitQuiet = %v", err)
+	}
+	if err := sysB.WaitQuiet(ctx); err != nil {
+		t.Fatalf("b's WaitQuiet = %v, want the stop that a passed forgotten", err)
+	}
+	if st := must(sysB.Status(ctx)); st[0].Stopped != nil || st[0].Checkpoint != 3 {
+		t.Fatalf("b's status %+v, want it at 3 and not stopped", st[0])
+	}
+}
+
+// failingFor is a mapper that fails to decode the record at position at
+// when fail says so for the context of the read.
+type failingFor[E any] struct {
+	codec.Mapper[E]
+	at   int64
+	fail func(ctx context.Context) bool
+}
+
+func (m failingFor[E]) FromRecord(ctx context.Context, r store.Record) (E, error) {
+	if r.Position == m.at && m.fail(ctx) {
+		var zero E
+		return zero, errors.New("a fault of this read alone")
+	}
+	return m.Mapper.FromRecord(ctx, r)
 }

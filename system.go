@@ -117,10 +117,10 @@ type System struct {
 	retried map[string]chan struct{}
 	// running names the consumers a Run of this system runs.
 	running map[string]bool
-	// stepping holds a lock per consumer, taken by Retry and by Run's
-	// retry of a stopped consumer when the log moves, so that this
-	// process never steps one consumer twice at once.
-	stepping map[string]*sync.Mutex
+	// stepping holds a lock per consumer, a channel of one token, taken
+	// by Retry and by Run's retry of a stopped consumer when the log
+	// moves, so that this process never steps one consumer twice at once.
+	stepping map[string]chan struct{}
 	// settle holds a token while a goroutine settles: one at a time.
 	settle chan struct{}
 	// dispatching counts the saga dispatchers a settle is running, for
@@ -284,32 +284,52 @@ func (sys *System) snapshot() []Consumer {
 }
 
 // steppingLock returns the lock that Retry and Run's retries of the
-// consumer named name take.
-func (sys *System) steppingLock(name string) *sync.Mutex {
+// consumer named name take: a send takes it, a receive gives it back. A
+// channel rather than a mutex, so that a Retry waiting for it ends with
+// its context.
+func (sys *System) steppingLock(name string) chan struct{} {
 	sys.mu.Lock()
 	defer sys.mu.Unlock()
 	if sys.stepping == nil {
-		sys.stepping = map[string]*sync.Mutex{}
+		sys.stepping = map[string]chan struct{}{}
 	}
-	m, ok := sys.stepping[name]
+	lock, ok := sys.stepping[name]
 	if !ok {
-		m = &sync.Mutex{}
-		sys.stepping[name] = m
+		lock = make(chan struct{}, 1)
+		sys.stepping[name] = lock
 	}
-	return m
+	return lock
+}
+
+// clearStopped forgets that consumer stopped, as setStopped(consumer,
+// nil) does, if stop is still the stop it is stopped by (not a later
+// one).
+func (sys *System) clearStopped(consumer string, stop *ConsumerError) {
+	sys.mu.Lock()
+	defer sys.mu.Unlock()
+	var cur *ConsumerError
+	if errors.As(sys.stopped[consumer], &cur) && cur == stop {
+		sys.unstopLocked(consumer)
+	}
 }
 
 func (sys *System) setStopped(name string, err error) {
 	sys.mu.Lock()
 	defer sys.mu.Unlock()
 	if err == nil {
-		delete(sys.stopped, name)
-		if ch, ok := sys.retried[name]; ok {
-			close(ch)
-			delete(sys.retried, name)
-		}
+		sys.unstopLocked(name)
 	} else {
 		sys.stopped[name] = err
+	}
+}
+
+// unstopLocked forgets that the consumer named name stopped, and lets a
+// Run waiting for it go on. sys.mu is held.
+func (sys *System) unstopLocked(name string) {
+	delete(sys.stopped, name)
+	if ch, ok := sys.retried[name]; ok {
+		close(ch)
+		delete(sys.retried, name)
 	}
 }
 
@@ -333,8 +353,10 @@ func (sys *System) awaitRetry(ctx context.Context, c Consumer, at int64) bool {
 		stoppedAt = -1 // unknown: only a move past the event counts
 	}
 	log := sys.logOf(c)
-	seen, err := log.Head(ctx) // the head the stop saw, at the latest
-	known := err == nil
+	// The log moved on if it holds anything after the event c stopped at:
+	// the failing step may have read the head before the last append,
+	// and a fresh read now would take that append for seen.
+	seen := at
 	sys.mu.Lock()
 	if sys.stopped[name] == nil { // retried already
 		sys.mu.Unlock()
@@ -372,13 +394,16 @@ func (sys *System) awaitRetry(ctx context.Context, c Consumer, at int64) bool {
 			head, err := log.Head(ctx)
 			switch {
 			case err != nil:
-			case !known:
-				seen, known = head, true
 			case head > seen:
-				seen = head
 				before := at
 				if sys.retryStopped(ctx, c, &at) {
 					return true
+				}
+				// What the retry itself appended (a saga's command before
+				// it failed) is no move of the log to retry for.
+				seen = head
+				if h, err := log.Head(ctx); err == nil {
+					seen = max(seen, h)
 				}
 				if pos, err := c.Position(ctx); err == nil && at != before {
 					stoppedAt = pos // where the new stop left the checkpoint
@@ -395,13 +420,22 @@ func (sys *System) awaitRetry(ctx context.Context, c Consumer, at int64) bool {
 // not report it); a stop at another event is, and *at becomes its
 // position. Another error (another instance's progress, a lost
 // connection) leaves c stopped, to be tried again when the log moves.
-// While Retry steps c in this process, it is not stepped here.
+// While Retry steps c in this process, or an instance holds c's lease
+// (it runs c, and would take this step's commit for a lost lease), it is
+// not stepped here.
 func (sys *System) retryStopped(ctx context.Context, c Consumer, at *int64) bool {
 	lock := sys.steppingLock(c.Name())
-	if !lock.TryLock() {
+	select {
+	case lock <- struct{}{}:
+		defer func() { <-lock }()
+	default:
 		return false // Retry is at it
 	}
-	defer lock.Unlock()
+	if leases, ok := sys.store.adapter.(store.LeaseInspector); ok {
+		if _, held, err := leases.LeaseHolder(ctx, LeaseName(c.Name())); err != nil || held {
+			return false
+		}
+	}
 	if cur, ok := c.(cursored); ok {
 		cur.forgetCursor() // from the checkpoint the store holds, as Retry does
 	}
@@ -417,6 +451,8 @@ func (sys *System) retryStopped(ctx context.Context, c Consumer, at *int64) bool
 			*at = stopped.Position
 		}
 		sys.setStopped(c.Name(), err)
+	default:
+		slog.Debug("annals: retry of a stopped consumer failed; it is tried again when the log moves", "consumer", c.Name(), "error", err)
 	}
 	return false
 }
@@ -440,15 +476,12 @@ func (sys *System) stoppedErrors() error {
 	return errors.Join(errs...)
 }
 
-// forgetPassed forgets, in Sync mode, that a consumer stopped when its
-// checkpoint has since passed the event it stopped at: another instance
-// handled the event, which is progress. (In Async mode a stopped
-// consumer no longer runs in this process, wherever its checkpoint is.)
-// A checkpoint it cannot read leaves the consumer stopped.
+// forgetPassed forgets that a consumer stopped when its checkpoint has
+// since passed the event it stopped at: another instance handled the
+// event, or, in Async mode, Run did after a Retry of this process had
+// stopped there; either is progress. A checkpoint it cannot read leaves
+// the consumer stopped.
 func (sys *System) forgetPassed(ctx context.Context) {
-	if sys.mode != Sync {
-		return
-	}
 	for _, c := range sys.snapshot() {
 		if sys.stoppedErr(c.Name()) == nil {
 			continue
@@ -460,13 +493,11 @@ func (sys *System) forgetPassed(ctx context.Context) {
 }
 
 // passed forgets that consumer stopped if pos, its checkpoint, is at or
-// after the event it stopped at.
+// after the event it stopped at, and lets a Run waiting for it go on.
 func (sys *System) passed(consumer string, pos int64) {
-	sys.mu.Lock()
-	defer sys.mu.Unlock()
 	var stopped *ConsumerError
-	if sys.mode == Sync && errors.As(sys.stopped[consumer], &stopped) && pos >= stopped.Position {
-		delete(sys.stopped, consumer)
+	if errors.As(sys.stoppedErr(consumer), &stopped) && pos >= stopped.Position {
+		sys.clearStopped(consumer, stopped)
 	}
 }
 
@@ -557,10 +588,17 @@ func (sys *System) settleLocked(ctx context.Context, skip string, report func(ce
 				}
 			case errors.As(err, &ce):
 				failed[i] = true
-				wasStopped := sys.stoppedErr(c.Name()) != nil
+				prev := sys.stoppedErr(c.Name())
+				var before *ConsumerError
+				// A stop at the event it had stopped at already (another
+				// goroutine's settle met it first) is told to the command
+				// whose event it is, but reported to OnError once.
+				again := errors.As(prev, &before) && before.Position == ce.Position
 				sys.setStopped(c.Name(), err)
-				if report(ce, wasStopped) {
-					sys.onError(c.Name(), err)
+				if report(ce, prev != nil) {
+					if !again {
+						sys.onError(c.Name(), err)
+					}
 					reported = append(reported, err)
 				}
 				continue
@@ -842,7 +880,8 @@ func (sys *System) behind(ctx context.Context, err error) error {
 // another process; read every second). A stopped consumer lets go of its
 // lease while it waits, so another instance may take it up, and stop at
 // the same event; the steps of a stopped consumer take no lease, as a
-// Sync system's take none. Other errors,
+// Sync system's take none, and are not taken while an instance holds it.
+// Other errors,
 // such as a lost connection, are retried with a growing pause. Run
 // returns the failures of the consumers still stopped, joined, once ctx
 // is done; or once the store is closed, with an error matching
@@ -981,8 +1020,14 @@ func (sys *System) Retry(ctx context.Context, name string) (int, error) {
 		stepCtx = context.WithValue(ctx, settlingKey{}, mark)
 	}
 	lock := sys.steppingLock(name)
-	lock.Lock()
-	defer lock.Unlock()
+	select {
+	case lock <- struct{}{}:
+		defer func() { <-lock }()
+	case <-ctx.Done():
+		return 0, fmt.Errorf("retry consumer %q: waiting for this process's retry of it to end: %w", name, ctx.Err())
+	case <-sys.store.done:
+		return 0, fmt.Errorf("retry consumer %q: %w", name, store.ErrClosed)
+	}
 	if cur, ok := c.(cursored); ok {
 		cur.forgetCursor()
 	}

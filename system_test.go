@@ -949,3 +949,57 @@ func TestTheDefaultOnErrorSaysHowAStoppedConsumerResumes(t *testing.T) {
 		}
 	}
 }
+
+// When another goroutine's settle meets a failing event first, the
+// command whose event it is is still told (ErrStored), but the stop is
+// reported to OnError once, as in an Async system.
+func TestASyncStopIsReportedOnceWhateverSettleMeetsItFirst(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Sync))
+	var mu sync.Mutex
+	reports := map[string]int{}
+	sys.OnError(func(consumer string, err error) {
+		var ce *annals.ConsumerError
+		if errors.As(err, &ce) {
+			mu.Lock()
+			reports[fmt.Sprintf("%s@%d", consumer, ce.Position)]++
+			mu.Unlock()
+		}
+	})
+	entered, release := make(chan struct{}), make(chan struct{})
+	slow := must(annals.NewRecordProjection(s, "slow", func(_ context.Context, _ store.StateTx, r store.Record) error {
+		if r.StreamID == "z" {
+			close(entered)
+			<-release
+		}
+		return nil
+	}))
+	bad := must(annals.NewRecordProjection(s, "bad", func(_ context.Context, _ store.StateTx, r store.Record) error {
+		if r.StreamID == "x" {
+			return errors.New("x refused")
+		}
+		return nil
+	}))
+	if err := sys.Add(bad, slow); err != nil {
+		t.Fatal(err)
+	}
+	r := annals.NewRunner(s, counter, counterCodec())
+	errs := make(chan error, 2)
+	go func() { _, err := r.Handle(ctx, "z", increment{}); errs <- err }() // its settle holds the turn
+	<-entered
+	go func() { _, err := r.Handle(ctx, "x", increment{}); errs <- err }() // waits for the turn
+	for head := int64(0); head < 2; head, _ = s.Head(ctx) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(release) // z's settle goes on, and meets x's event first
+	for range 2 {
+		if err := <-errs; !errors.Is(err, annals.ErrStored) {
+			t.Fatalf("a command = %v, want ErrStored: both met the stop", err)
+		}
+	}
+	if len(reports) != 1 || reports["bad@2"] != 1 {
+		t.Fatalf("OnError reports %v, want the stop at 2 once", reports)
+	}
+}
