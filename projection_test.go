@@ -748,18 +748,24 @@ func TestBatchProjectionStopsAtAShortCountWithNoError(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
 	appendN(t, annals.NewRunner(s, counter, counterCodec()), "c", 5)
-	for name, count := range map[string]func(n int) int{"short": func(int) int { return 2 }, "long": func(n int) int { return n + 1 }} {
+	for name, c := range map[string]struct {
+		count      func(n int) int
+		stopAt, at int64 // where it stops, and the checkpoint it leaves
+	}{
+		"short": {func(n int) int { return min(n, 2) }, 3, 2}, // claims 2 of 5: stops at the third, the first two committed
+		"long":  {func(n int) int { return n + 1 }, 1, 0},     // claims more than it had: nothing of it is trusted
+	} {
 		t.Run(name, func(t *testing.T) {
 			p := must(annals.NewBatchProjection(s, "batch-"+name, counterCodec(), func(_ context.Context, _ store.StateTx, evs []annals.Envelope[incremented]) (int, error) {
-				return count(len(evs)), nil
+				return c.count(len(evs)), nil
 			}))
 			_, err := p.CatchUp(ctx)
 			var stopped *annals.ConsumerError
-			if !errors.As(err, &stopped) || !strings.Contains(err.Error(), "for a batch of") {
-				t.Fatalf("CatchUp = %v, want a ConsumerError that says the count was not the batch's", err)
+			if !errors.As(err, &stopped) || stopped.Position != c.stopAt || !strings.Contains(err.Error(), "for a batch of") {
+				t.Fatalf("CatchUp = %v, want a ConsumerError at position %d that says the count was not the batch's", err, c.stopAt)
 			}
-			if pos, _ := p.Position(ctx); pos >= 5 {
-				t.Fatalf("checkpoint %d: the events the handler did not claim were passed", pos)
+			if pos, _ := p.Position(ctx); pos != c.at {
+				t.Fatalf("checkpoint %d, want %d: the events the handler did not claim were passed", pos, c.at)
 			}
 		})
 	}

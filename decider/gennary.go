@@ -75,7 +75,9 @@ func write(name, pkg, imported string, arity func(p printer, n int)) {
 	}
 	src, err := format.Source(b.Bytes())
 	if err != nil {
-		os.WriteFile(name, b.Bytes(), 0o644)
+		if !*check {
+			os.WriteFile(name, b.Bytes(), 0o644) // to read where it went wrong
+		}
 		log.Fatalf("%s does not parse: %v", name, err)
 	}
 	if *check {

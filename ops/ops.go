@@ -127,13 +127,10 @@ func (f *flags) register(fs *flag.FlagSet) {
 
 // Run runs the command that args (the words after the program's own
 // command word) name, and returns the exit status. Commands without a
-// System fail with [ExitFailure] and say so.
+// System print their help, and fail every command with [ExitFailure],
+// saying so.
 func (c *Commands) Run(ctx context.Context, args []string) int {
 	stdout, stderr := c.writers()
-	if c.System == nil {
-		fmt.Fprintf(stderr, "%s: ops.Commands has no System: set it to the application's system, with its consumers added\n", c.program())
-		return ExitFailure
-	}
 	var f flags
 	top := flag.NewFlagSet(c.program(), flag.ContinueOnError)
 	top.SetOutput(io.Discard)
@@ -188,6 +185,10 @@ func (c *Commands) runCommand(ctx context.Context, cmd command, f flags, args []
 		fmt.Fprintf(stderr, "%s %s: %v\n", c.program(), cmd.name, err)
 		commandUsage(stderr)
 		return ExitUsage
+	}
+	if c.System == nil {
+		fmt.Fprintf(stderr, "%s %s: ops.Commands has no System: set it to the application's system, with its consumers added\n", c.program(), cmd.name)
+		return ExitFailure
 	}
 	out := &written{w: stdout}
 	err = cmd.run(c, ctx, call{args: positional, yes: f.yes, json: f.json, stdout: out, stderr: stderr})

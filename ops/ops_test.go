@@ -387,4 +387,11 @@ func TestCommandsWithoutASystemSaySo(t *testing.T) {
 	if code := c.Run(context.Background(), []string{"status"}); code != ops.ExitFailure || !strings.Contains(errs.String(), "has no System") {
 		t.Fatalf("status without a system = %d, %q", code, errs.String())
 	}
+	var out bytes.Buffer
+	c.Stdout = &out
+	for _, help := range [][]string{{"help"}, {"-h"}, {"status", "-h"}} {
+		if code := c.Run(context.Background(), help); code != ops.ExitOK || !strings.Contains(out.String(), "usage:") {
+			t.Fatalf("%q without a system = %d, %q", help, code, out.String())
+		}
+	}
 }

@@ -150,6 +150,9 @@ var importColumns = []string{"position", "stream_id", "version", "event_id", "ty
 // after them. Times are truncated to microseconds, PostgreSQL's
 // resolution.
 func (s *Store) ImportEvents(ctx context.Context, records []store.Record) error {
+	if err := s.refuseClosed(); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -268,6 +271,9 @@ func (s *Store) importRows(ctx context.Context, what string, n int, query string
 // ImportCheckpoints implements [store.Importer]. A checkpoint without a
 // time gets the current time.
 func (s *Store) ImportCheckpoints(ctx context.Context, cps []store.Checkpoint) error {
+	if err := s.refuseClosed(); err != nil {
+		return err
+	}
 	names, positions, times := make([]string, len(cps)), make([]int64, len(cps)), make([]*time.Time, len(cps))
 	for i, c := range cps {
 		if err := check.ImportCheckpoint(c); err != nil {
@@ -286,6 +292,9 @@ ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, updated_at = 
 
 // DeleteCheckpoints implements [store.Importer].
 func (s *Store) DeleteCheckpoints(ctx context.Context, consumers []string) error {
+	if err := s.refuseClosed(); err != nil {
+		return err
+	}
 	for _, c := range consumers {
 		if err := check.Consumer(c); err != nil {
 			return err
@@ -306,6 +315,9 @@ func (s *Store) DeleteCheckpoints(ctx context.Context, consumers []string) error
 
 // ImportSnapshots implements [store.Importer].
 func (s *Store) ImportSnapshots(ctx context.Context, snaps []snapshot.Snapshot) error {
+	if err := s.refuseClosed(); err != nil {
+		return err
+	}
 	n := len(snaps)
 	ids, versions, types, schemas := make([]string, n), make([]int64, n), make([]string, n), make([]int32, n)
 	times, data, encodings := make([]time.Time, n), make([][]byte, n), make([]string, n)
@@ -331,6 +343,9 @@ ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, type = exclude
 
 // ImportStates implements [store.Importer].
 func (s *Store) ImportStates(ctx context.Context, states []store.State) error {
+	if err := s.refuseClosed(); err != nil {
+		return err
+	}
 	views, keys, data := make([]string, len(states)), make([]string, len(states)), make([][]byte, len(states))
 	for i, st := range states {
 		if err := check.State(st.View, st.Key); err != nil {
@@ -348,6 +363,9 @@ ON CONFLICT (view_name, state_key) DO UPDATE SET data = excluded.data, updated_a
 
 // ImportSubjectKeys implements [store.Importer].
 func (s *Store) ImportSubjectKeys(ctx context.Context, keys []store.SubjectKey) error {
+	if err := s.refuseClosed(); err != nil {
+		return err
+	}
 	subjects, ids, wrapped := make([]string, len(keys)), make([]string, len(keys)), make([][]byte, len(keys))
 	for i, k := range keys {
 		if err := check.SubjectKey(k); err != nil {

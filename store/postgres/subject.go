@@ -123,6 +123,9 @@ func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
 // before the delete is still running survives the rewrite; purge when no
 // long transaction runs. It needs the privileges of the table's owner.
 func (s *Store) PurgeDeletedSubjectKeys(ctx context.Context) error {
+	if err := s.refuseClosed(); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -142,6 +145,9 @@ func (s *Store) PurgeDeletedSubjectKeys(ctx context.Context) error {
 // exclusive lock on the states table while it runs, so every view of the
 // store waits.
 func (s *Store) PurgeDeletedStates(ctx context.Context) error {
+	if err := s.refuseClosed(); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

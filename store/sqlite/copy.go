@@ -218,7 +218,7 @@ const (
 // the head, checks that the records continue it, and inserts them with
 // their positions, in multi-row INSERTs.
 func (s *Store) ImportEvents(ctx context.Context, records []store.Record) error {
-	if err := s.usable(ctx); err != nil {
+	if err := s.writable(ctx); err != nil {
 		return err
 	}
 	if len(records) == 0 {
@@ -328,7 +328,7 @@ func importError(err error, records []store.Record) error {
 // importEach runs query once per item in one write transaction, with the
 // arguments args returns.
 func importEach[T any](ctx context.Context, s *Store, what string, items []T, query string, args func(T) ([]any, error)) error {
-	if err := s.usable(ctx); err != nil {
+	if err := s.writable(ctx); err != nil {
 		return err
 	}
 	if len(items) == 0 {
@@ -384,7 +384,7 @@ func (s *Store) DeleteCheckpoints(ctx context.Context, consumers []string) error
 			return err
 		}
 	}
-	if err := s.usable(ctx); err != nil {
+	if err := s.writable(ctx); err != nil {
 		return err
 	}
 	if len(consumers) == 0 {
