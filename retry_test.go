@@ -356,17 +356,8 @@ func TestAnAsyncStoppedConsumerIsRunAgainWhenTheLogMoves(t *testing.T) {
 	// The fault passes; the next event resumes it.
 	failing.Store(false)
 	appendN(t, r, "e", 1)
-	quiet, end := context.WithTimeout(ctx, 20*time.Second)
-	defer end()
-	for {
-		err := sys.WaitQuiet(quiet)
-		if err == nil {
-			break
-		}
-		if quiet.Err() != nil {
-			t.Fatalf("WaitQuiet after the fault passed = %v, want the consumer resumed by the next event", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := quietWithin(ctx, sys, 20*time.Second); err != nil {
+		t.Fatalf("WaitQuiet after the fault passed = %v, want the consumer resumed by the next event", err)
 	}
 	stop()
 	if err := <-done; err != nil {
@@ -500,15 +491,21 @@ func TestAnAppendDuringTheFailingStepRunsTheConsumerAgain(t *testing.T) {
 	appendN(t, r, "d", 1) // while the failing step runs: the last append
 	healed.Store(true)
 	close(proceed)
-	quiet, end := context.WithTimeout(ctx, 15*time.Second)
+	if err := quietWithin(ctx, sys, 15*time.Second); err != nil {
+		t.Fatalf("WaitQuiet = %v: the append during the failing step did not run the consumer again", err)
+	}
+}
+
+// quietWithin calls WaitQuiet until it returns nil, and returns its last
+// error once d has passed: a stopped consumer makes WaitQuiet return at
+// once, and one that resumes by itself takes a moment to.
+func quietWithin(ctx context.Context, sys *annals.System, d time.Duration) error {
+	quiet, end := context.WithTimeout(ctx, d)
 	defer end()
 	for {
 		err := sys.WaitQuiet(quiet)
-		if err == nil {
-			return
-		}
-		if quiet.Err() != nil {
-			t.Fatalf("WaitQuiet = %v: the append during the failing step did not run the consumer again", err)
+		if err == nil || quiet.Err() != nil {
+			return err
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
