@@ -881,10 +881,9 @@ func (sys *System) behind(ctx context.Context, err error) error {
 // lease while it waits, so another instance may take it up, and stop at
 // the same event; the steps of a stopped consumer take no lease, as a
 // Sync system's take none, and are not taken while an instance holds it.
-// Other errors,
-// such as a lost connection, are retried with a growing pause. Run
-// returns the failures of the consumers still stopped, joined, once ctx
-// is done; or once the store is closed, with an error matching
+// Other errors, such as a lost connection, are retried with a growing
+// pause. Run returns the failures of the consumers still stopped, joined,
+// once ctx is done; or once the store is closed, with an error matching
 // [store.ErrClosed] for each consumer still running then. A consumer runs
 // under one Run of a system at a time: a Run that names one another Run
 // runs fails at once with an error matching [store.ErrInvalid] (two Runs
