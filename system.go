@@ -793,10 +793,9 @@ func schemaReady(ctx context.Context, c Consumer) (bool, error) {
 // every read model's migrations ([WithSchema]) have run, so that its
 // tables exist even on a new store whose empty log its projection has
 // nothing to catch up with (a Sync system runs them on its first
-// settle). It returns at once, with
-// their errors, when consumers have stopped, since they will not catch up
-// by themselves; and when ctx ends first, it says which consumers were
-// behind and where. A consumer whose Run fails otherwise, before or
+// settle). It returns at once, with their errors, when consumers have
+// stopped, since they do not catch up while the cause lasts; and when
+// ctx ends first, it says which consumers were behind and where. A consumer whose Run fails otherwise, before or
 // between events (a read model's migration that fails, a lost
 // connection), is not stopped: [System.Run] retries it with a growing
 // pause and reports each failure through [System.OnError], and
