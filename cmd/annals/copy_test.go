@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"os"
@@ -231,11 +230,7 @@ func TestCopyKeep(t *testing.T) {
 func TestAFailedCopyRemovesOnlyTheFileItCreated(t *testing.T) {
 	ctx := context.Background()
 	from, _ := fixture(t)
-	db, err := sql.Open("sqlite", strings.TrimPrefix(from, "sqlite://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := rawDB(t, from)
 	// dog-1 skips a version in the first page: the copy fails before it
 	// writes any event, after it has opened the target.
 	if _, err := db.ExecContext(ctx, `DELETE FROM annals_events WHERE position = 2`); err != nil {
@@ -442,11 +437,7 @@ func TestAFailedCopyRemovesItsFileHoldingOnlyItsMark(t *testing.T) {
 func TestCopyReportsGapsInTheSourcesLog(t *testing.T) {
 	ctx := context.Background()
 	from, _ := fixture(t)
-	db, err := sql.Open("sqlite", strings.TrimPrefix(from, "sqlite://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := rawDB(t, from)
 	if _, err := db.ExecContext(ctx, `DELETE FROM annals_events WHERE stream_id = 'secret-1'`); err != nil {
 		t.Fatal(err)
 	}

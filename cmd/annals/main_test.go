@@ -42,6 +42,19 @@ func (r registered) DataSubject() string { return r.Customer }
 // encoding names a key nobody has, a customer's registration encrypted
 // with the fixture's key and its name encrypted with the customer's, and
 // a checkpoint, and returns its URL.
+// rawDB opens the SQLite file of a fixture's URL with the driver alone,
+// to spoil what no write of the store would write; it is closed when the
+// test ends.
+func rawDB(t *testing.T, url string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", strings.TrimPrefix(url, "sqlite://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 func fixture(t *testing.T) (string, *sqlite.Store) {
 	t.Helper()
 	ctx := context.Background()
@@ -613,11 +626,7 @@ func TestVerifyFindsProblems(t *testing.T) {
 	if r := tool(t, ctx, url, "verify"); r.status != 0 || !strings.Contains(r.stdout, "not read: 2 encrypted") || !strings.HasSuffix(r.stdout, "ok\n") {
 		t.Errorf("verify without keys: %+v", r)
 	}
-	db, err := sql.Open("sqlite", strings.TrimPrefix(url, "sqlite://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := rawDB(t, url)
 	if _, err := db.ExecContext(ctx, `DELETE FROM annals_events WHERE position = 2`); err != nil {
 		t.Fatal(err)
 	}
@@ -653,11 +662,7 @@ func TestVerifyWalksPastARecordItCannotRead(t *testing.T) {
 		t.Run(spoil, func(t *testing.T) {
 			ctx := context.Background()
 			url, _ := fixture(t)
-			db, err := sql.Open("sqlite", strings.TrimPrefix(url, "sqlite://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := rawDB(t, url)
 			for _, change := range []string{
 				spoil,
 				`INSERT INTO annals_checkpoints (consumer, position, recorded_at) VALUES ('late', 100, 0)`,
@@ -697,11 +702,7 @@ func TestVerifyFindsWhatNoWriteWrites(t *testing.T) {
 	if r := tool(t, ctx, url, "verify"); r.status != 0 || !strings.Contains(r.stdout, "; 1 view and process states;") {
 		t.Fatalf("verify before: %+v", r)
 	}
-	db, err := sql.Open("sqlite", strings.TrimPrefix(url, "sqlite://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := rawDB(t, url)
 	for _, spoil := range []string{
 		`UPDATE annals_events SET type = 'Dog' || char(0) || 'Registered' WHERE position = 1`,
 		`UPDATE annals_events SET stream_id = CAST(x'7365637265742dff' AS TEXT) WHERE position = 4`,
@@ -732,11 +733,7 @@ func TestVerifyFindsWhatNoWriteWrites(t *testing.T) {
 func TestVerifyFindsAPayloadThatIsNotJSON(t *testing.T) {
 	ctx := context.Background()
 	url, _ := fixture(t)
-	db, err := sql.Open("sqlite", strings.TrimPrefix(url, "sqlite://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := rawDB(t, url)
 	if _, err := db.ExecContext(ctx, `UPDATE annals_events SET data = CAST('{"trick":"si' AS BLOB) WHERE position = 2`); err != nil {
 		t.Fatal(err)
 	}
