@@ -738,14 +738,21 @@ func (b *syncBuffer) String() string {
 
 // roundGate is a consumer that, when armed, waits in its step until until
 // says to go on, or panics when told to: a consumer that a settle steps
-// after a saga, to hold the settle's round open.
+// after a saga, to hold the settle's round open. reached is closed when a
+// step begins armed or told to panic: the saga's step, and its
+// dispatcher's, have returned by then.
 type roundGate struct {
 	armed, panics atomic.Bool
 	until         func() bool
+	reached       chan struct{}
+	once          sync.Once
 }
 
 func (g *roundGate) Name() string { return "gate" }
 func (g *roundGate) Step(context.Context) (int, error) {
+	if g.armed.Load() || g.panics.Load() {
+		g.once.Do(func() { close(g.reached) })
+	}
 	if g.panics.Swap(false) {
 		panic("the gate panics")
 	}
@@ -779,7 +786,7 @@ func TestSyncLateCommandReturnsSettledWhateverTheRoundDoes(t *testing.T) {
 			// the round, 300 ms after the command's event was stored.
 			observed := make(chan struct{})
 			var stored time.Time
-			g := &roundGate{until: func() bool {
+			g := &roundGate{reached: make(chan struct{}), until: func() bool {
 				select {
 				case <-observed:
 					return true
@@ -793,7 +800,6 @@ func TestSyncLateCommandReturnsSettledWhateverTheRoundDoes(t *testing.T) {
 				}
 				return time.Since(stored) > 300*time.Millisecond
 			}}
-			dispatched := make(chan struct{})
 			type seen struct {
 				err   error
 				count int
@@ -802,7 +808,11 @@ func TestSyncLateCommandReturnsSettledWhateverTheRoundDoes(t *testing.T) {
 			dispatch := func(dctx context.Context, _ bump, cause annals.Cause) error {
 				go func() {
 					defer close(observed)
-					<-dispatched
+					// Once the dispatcher has returned, which the gate
+					// reached says: a command sent while it runs is the
+					// settle's to handle, and returns before the settle
+					// has handled it.
+					<-g.reached
 					hctx, opts := dctx, []annals.HandleOption(nil)
 					if c.how == "options" {
 						hctx, opts = context.Background(), cause.Options()
@@ -815,11 +825,7 @@ func TestSyncLateCommandReturnsSettledWhateverTheRoundDoes(t *testing.T) {
 				g.panics.Store(c.panics)
 				return nil
 			}
-			returned := func(ctx context.Context, b bump, cause annals.Cause) error {
-				defer close(dispatched)
-				return dispatch(ctx, b, cause)
-			}
-			if err := sys.Add(annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), returned), g, tl); err != nil {
+			if err := sys.Add(annals.NewSaga(s, "mirror", mirrorSaga(0), counterCodec(), dispatch), g, tl); err != nil {
 				t.Fatal(err)
 			}
 			appendN(t, r, "a-1", 2)
