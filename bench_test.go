@@ -2,6 +2,7 @@ package annals_test
 
 import (
 	"context"
+	"github.com/annals-dev/annals/internal/testdomain"
 	"testing"
 
 	"github.com/annals-dev/annals"
@@ -23,14 +24,14 @@ func BenchmarkHandleWithSnapshots(b *testing.B) {
 			s := annals.New(memory.New())
 			opts := []annals.RunnerOption{annals.WithCache(16)}
 			if snapshots {
-				opts = append(opts, annals.WithSnapshots(s, snapshot.Every(100), accountStateCodec()))
+				opts = append(opts, annals.WithSnapshots(s, snapshot.Every(100), testdomain.AccountStateCodec()))
 			}
-			r := annals.NewRunner(s, accounts, accountCodec(), opts...)
-			if _, err := r.Handle(ctx, "a", accountCmd{Open: true, CustomerID: "c-1", Holder: "Ann"}); err != nil {
+			r := annals.NewRunner(s, testdomain.Accounts, testdomain.AccountCodec(), opts...)
+			if _, err := r.Handle(ctx, "a", testdomain.AccountCmd{Open: true, CustomerID: "c-1", Holder: "Ann"}); err != nil {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				if _, err := r.Handle(ctx, "a", accountCmd{Amount: 1}); err != nil {
+				if _, err := r.Handle(ctx, "a", testdomain.AccountCmd{Amount: 1}); err != nil {
 					b.Fatal(err)
 				}
 			}

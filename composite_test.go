@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/annals-dev/annals/internal/testdomain"
 	"reflect"
 	"slices"
 	"strings"
@@ -48,8 +49,8 @@ func newConcerts(s *annals.Store, opts ...annals.RunnerOption) *annals.Instances
 	return annals.NewInstances(s, concert, codec.NewKeyed(concertStreams, concertCodec()), opts...)
 }
 
-func newAccounts(s *annals.Store) *annals.Instances[string, accountCmd, accountEvent, account] {
-	return annals.NewInstances(s, accounts, codec.NewKeyed(accountStreams, codec.Mapper[accountEvent](accountCodec())))
+func newAccounts(s *annals.Store) *annals.Instances[string, testdomain.AccountCmd, testdomain.AccountEvent, testdomain.Account] {
+	return annals.NewInstances(s, testdomain.Accounts, codec.NewKeyed(accountStreams, codec.Mapper[testdomain.AccountEvent](testdomain.AccountCodec())))
 }
 
 func newGauges(s *annals.Store) *annals.Instances[int, int, int, int] {
@@ -186,20 +187,20 @@ func TestInstancesTagTheirEventsWithTheirKeys(t *testing.T) {
 }
 
 // library combines many concerts with many accounts.
-var library = decider.Combine(decider.Many[string](concert), decider.Many[string](accounts))
+var library = decider.Combine(decider.Many[string](concert), decider.Many[string](testdomain.Accounts))
 
 type (
-	libraryCommand = decider.Either[decider.Keyed[string, Buy], decider.Keyed[string, accountCmd]]
-	libraryEvent   = decider.Either[decider.Keyed[string, Sold], decider.Keyed[string, accountEvent]]
-	libraryState   = decider.Pair[map[string]int, map[string]account]
+	libraryCommand = decider.Either[decider.Keyed[string, Buy], decider.Keyed[string, testdomain.AccountCmd]]
+	libraryEvent   = decider.Either[decider.Keyed[string, Sold], decider.Keyed[string, testdomain.AccountEvent]]
+	libraryState   = decider.Pair[map[string]int, map[string]testdomain.Account]
 )
 
 func buy(key string) libraryCommand {
-	return decider.Left[decider.Keyed[string, Buy], decider.Keyed[string, accountCmd]](decider.Keyed[string, Buy]{Key: key})
+	return decider.Left[decider.Keyed[string, Buy], decider.Keyed[string, testdomain.AccountCmd]](decider.Keyed[string, Buy]{Key: key})
 }
 
 func open(key string) libraryCommand {
-	return decider.Right[decider.Keyed[string, Buy]](decider.Keyed[string, accountCmd]{Key: key, Value: accountCmd{Open: true, CustomerID: key}})
+	return decider.Right[decider.Keyed[string, Buy]](decider.Keyed[string, testdomain.AccountCmd]{Key: key, Value: testdomain.AccountCmd{Open: true, CustomerID: key}})
 }
 
 func TestCompositeRoutesEachCaseToItsPart(t *testing.T) {
@@ -209,8 +210,8 @@ func TestCompositeRoutesEachCaseToItsPart(t *testing.T) {
 
 	res, err := c.Handle(ctx, buy("a"))
 	want := annals.Result[libraryEvent, libraryState]{
-		Events:  []libraryEvent{decider.Left[decider.Keyed[string, Sold], decider.Keyed[string, accountEvent]](decider.Keyed[string, Sold]{Key: "a", Value: Sold{Seat: 1}})},
-		State:   libraryState{First: map[string]int{"a": 1}, Second: map[string]account{}},
+		Events:  []libraryEvent{decider.Left[decider.Keyed[string, Sold], decider.Keyed[string, testdomain.AccountEvent]](decider.Keyed[string, Sold]{Key: "a", Value: Sold{Seat: 1}})},
+		State:   libraryState{First: map[string]int{"a": 1}, Second: map[string]testdomain.Account{}},
 		Version: 1,
 	}
 	if err != nil || !reflect.DeepEqual(res, want) {
@@ -221,7 +222,7 @@ func TestCompositeRoutesEachCaseToItsPart(t *testing.T) {
 		t.Fatalf("open an account: %#v, %v", res, err)
 	}
 	res, err = c.Handle(ctx, open("ada"))
-	if !errors.Is(err, errAlreadyOpen) || !errors.Is(err, annals.ErrRejected) || res.State.Second["ada"].CustomerID != "ada" || res.Version != 1 {
+	if !errors.Is(err, testdomain.ErrAlreadyOpen) || !errors.Is(err, annals.ErrRejected) || res.State.Second["ada"].CustomerID != "ada" || res.Version != 1 {
 		t.Fatalf("open it again: %#v, %v; want a rejection with the account's state", res, err)
 	}
 	if got := streamTypes(t, s, "account-ada"); !reflect.DeepEqual(got, []string{"AccountOpened"}) {
@@ -241,7 +242,7 @@ func TestCompositeRoutesEachCaseToItsPart(t *testing.T) {
 		}
 		read = append(read, e.String())
 	}
-	if want := []string{`Left({Key:"a" Value:Sold{Seat:1}})`, `Right({Key:"ada" Value:accountOpened{CustomerID:ada Holder: Email:}})`}; !reflect.DeepEqual(read, want) {
+	if want := []string{`Left({Key:"a" Value:Sold{Seat:1}})`, `Right({Key:"ada" Value:AccountOpened{CustomerID:ada Holder: Email:}})`}; !reflect.DeepEqual(read, want) {
 		t.Fatalf("the log read as the composite's events:\n%q\nwant\n%q", read, want)
 	}
 }
@@ -255,7 +256,7 @@ func TestCompositeSaysWhenItsPartsShareStreams(t *testing.T) {
 	shared := codec.StreamPrefix[string]("x-")
 	c := annals.NewComposite(library,
 		annals.NewInstances(s, concert, codec.NewKeyed(shared, concertCodec())),
-		annals.NewInstances(s, accounts, codec.NewKeyed(shared, codec.Mapper[accountEvent](accountCodec()))))
+		annals.NewInstances(s, testdomain.Accounts, codec.NewKeyed(shared, codec.Mapper[testdomain.AccountEvent](testdomain.AccountCodec()))))
 	if c.Events().Err() == nil {
 		t.Fatal("the composite's events read parts that share the prefix x- without a refusal")
 	}
@@ -266,7 +267,7 @@ func TestCompositeSaysWhenItsPartsShareStreams(t *testing.T) {
 	if !errors.Is(err, codec.ErrUnknownEventType) || !strings.Contains(err.Error(), "parts may share streams") || !strings.Contains(err.Error(), `prefixed "x-" and "x-"`) {
 		t.Fatalf("a command on the stream another part wrote = %v; want the unknown type, and that the parts share streams prefixed x-", err)
 	}
-	_, err = c.Load(ctx, libraryState{First: map[string]int{}, Second: map[string]account{"k1": {}}})
+	_, err = c.Load(ctx, libraryState{First: map[string]int{}, Second: map[string]testdomain.Account{"k1": {}}})
 	if !strings.Contains(err.Error(), "parts may share streams") {
 		t.Fatalf("loading the instance = %v; want that the parts share streams", err)
 	}
@@ -277,11 +278,11 @@ func TestCompositeSaysWhenItsPartsShareStreams(t *testing.T) {
 func TestCompositeOfCombined3(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
-	three := decider.Combine3(decider.Many[string](concert), decider.Many[string](accounts), decider.Many[int](gauge))
+	three := decider.Combine3(decider.Many[string](concert), decider.Many[string](testdomain.Accounts), decider.Many[int](gauge))
 	c := annals.NewComposite(three, newConcerts(s), newAccounts(s), newGauges(s))
 
 	res, err := c.Handle(ctx, three.Third(decider.Keyed[int, int]{Key: 7, Value: 4}))
-	if err != nil || !reflect.DeepEqual(res.Events, []decider.Sum3[decider.Keyed[string, Sold], decider.Keyed[string, accountEvent], decider.Keyed[int, int]]{three.ThirdEvent(decider.Keyed[int, int]{Key: 7, Value: 4})}) {
+	if err != nil || !reflect.DeepEqual(res.Events, []decider.Sum3[decider.Keyed[string, Sold], decider.Keyed[string, testdomain.AccountEvent], decider.Keyed[int, int]]{three.ThirdEvent(decider.Keyed[int, int]{Key: 7, Value: 4})}) {
 		t.Fatalf("count 4 on gauge 7: %v, %v", res, err)
 	}
 	if res.State.Third[7] != 4 || len(res.State.First) != 0 {
@@ -302,11 +303,11 @@ func TestCompositeOfCombined3(t *testing.T) {
 func TestNestedComposite(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
-	inner := decider.Combine(decider.Many[string](accounts), decider.Many[int](gauge))
+	inner := decider.Combine(decider.Many[string](testdomain.Accounts), decider.Many[int](gauge))
 	outer := decider.Combine(decider.Many[string](concert), inner)
 	c := annals.NewComposite(outer, newConcerts(s), annals.NewComposite(inner, newAccounts(s), newGauges(s)))
 
-	cmd := decider.Right[decider.Keyed[string, Buy]](decider.Right[decider.Keyed[string, accountCmd]](decider.Keyed[int, int]{Key: 3, Value: 2}))
+	cmd := decider.Right[decider.Keyed[string, Buy]](decider.Right[decider.Keyed[string, testdomain.AccountCmd]](decider.Keyed[int, int]{Key: 3, Value: 2}))
 	res, err := c.Handle(ctx, cmd)
 	if err != nil || res.State.Second.Second[3] != 2 || res.Version != 1 || len(res.Events) != 1 {
 		t.Fatalf("a nested command: %v, %v", res, err)
@@ -329,7 +330,7 @@ func TestNewCompositePanicsOnPartsThatDoNotFit(t *testing.T) {
 		says  string
 	}{
 		"too few parts":      {func() { annals.NewComposite(library, newConcerts(s)) }, "1 parts for 2 cases"},
-		"parts swapped":      {func() { annals.NewComposite(library, newAccounts(s), newConcerts(s)) }, "part 0 runs decider.Keyed[string,github.com/annals-dev/annals_test.accountCmd] commands"},
+		"parts swapped":      {func() { annals.NewComposite(library, newAccounts(s), newConcerts(s)) }, "part 0 runs decider.Keyed[string,github.com/annals-dev/annals/internal/testdomain.AccountCmd] commands"},
 		"not a sum":          {func() { annals.NewComposite(decider.Many[string](concert), newConcerts(s)) }, "must be sums of package decider"},
 		"a state of no part": {func() { annals.NewComposite(plain, newConcerts(s), newAccounts(s)) }, "its state must have a field per part"},
 		"two stores":         {func() { annals.NewComposite(library, newConcerts(s), newAccounts(other)) }, "part 1 runs on another store"},
@@ -358,7 +359,7 @@ func TestCompositeEqualsPureComposition(t *testing.T) {
 		if rapid.Bool().Draw(t, "open") {
 			return open(key)
 		}
-		return decider.Right[decider.Keyed[string, Buy]](decider.Keyed[string, accountCmd]{Key: key, Value: accountCmd{Amount: rapid.Int64Range(-1, 9).Draw(t, "amount")}})
+		return decider.Right[decider.Keyed[string, Buy]](decider.Keyed[string, testdomain.AccountCmd]{Key: key, Value: testdomain.AccountCmd{Amount: rapid.Int64Range(-1, 9).Draw(t, "amount")}})
 	})
 	proptest.CompositeEqualsPure(t, library, func(t *rapid.T) *annals.Composite[libraryCommand, libraryEvent, libraryState] {
 		// Streams of their own for every run, on one store.
@@ -366,7 +367,7 @@ func TestCompositeEqualsPureComposition(t *testing.T) {
 		prefix := fmt.Sprintf("run%d-", runs)
 		return annals.NewComposite(library,
 			annals.NewInstances(s, concert, codec.NewKeyed(codec.StreamPrefix[string](prefix+"concert-"), concertCodec())),
-			annals.NewInstances(s, accounts, codec.NewKeyed(codec.StreamPrefix[string](prefix+"account-"), codec.Mapper[accountEvent](accountCodec()))))
+			annals.NewInstances(s, testdomain.Accounts, codec.NewKeyed(codec.StreamPrefix[string](prefix+"account-"), codec.Mapper[testdomain.AccountEvent](testdomain.AccountCodec()))))
 	}, command)
 }
 

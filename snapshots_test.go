@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/annals-dev/annals/internal/testdomain"
 	"iter"
 	"log/slog"
 	"strings"
@@ -24,36 +25,36 @@ import (
 	"github.com/annals-dev/annals/upcast"
 )
 
-var accountCommand = rapid.Custom(func(t *rapid.T) accountCmd {
+var accountCommand = rapid.Custom(func(t *rapid.T) testdomain.AccountCmd {
 	if rapid.IntRange(0, 9).Draw(t, "kind") == 0 {
-		return accountCmd{Open: true, CustomerID: rapid.SampledFrom([]string{"c-1", "c-2"}).Draw(t, "customer"),
+		return testdomain.AccountCmd{Open: true, CustomerID: rapid.SampledFrom([]string{"c-1", "c-2"}).Draw(t, "customer"),
 			Holder: rapid.StringN(1, 12, -1).Draw(t, "holder")}
 	}
-	return accountCmd{Amount: rapid.Int64Range(-5, 500).Draw(t, "amount"), Note: rapid.StringN(0, 30, -1).Draw(t, "note")}
+	return testdomain.AccountCmd{Amount: rapid.Int64Range(-5, 500).Draw(t, "amount"), Note: rapid.StringN(0, 30, -1).Draw(t, "note")}
 })
 
 func TestSnapshotEqualsReplayThroughThePipeline(t *testing.T) {
 	s := annals.New(memory.New())
-	master := mustKeyring(t, testKey2, testKey1)
-	opts := []codec.MapperOption{codec.WithUpcaster(accountUpcaster()), codec.WithSubjectKeys(s, master), codec.WithCompression(), codec.WithEncryption(master)}
-	proptest.SnapshotEqualsReplay(t, s, s, accounts,
-		codec.NewMapper(accountCodec(), opts...), codec.NewMapper(accountStateCodec(), opts...), accountCommand)
+	master := testdomain.MustKeyring(t, testdomain.TestKey2, testdomain.TestKey1)
+	opts := []codec.MapperOption{codec.WithUpcaster(testdomain.AccountUpcaster()), codec.WithSubjectKeys(s, master), codec.WithCompression(), codec.WithEncryption(master)}
+	proptest.SnapshotEqualsReplay(t, s, s, testdomain.Accounts,
+		codec.NewMapper(testdomain.AccountCodec(), opts...), codec.NewMapper(testdomain.AccountStateCodec(), opts...), accountCommand)
 }
 
 func TestSnapshotEqualsReplayPlain(t *testing.T) {
 	s := annals.New(memory.New())
-	proptest.SnapshotEqualsReplay(t, s, s, accounts, accountCodec(), accountStateCodec(), accountCommand)
+	proptest.SnapshotEqualsReplay(t, s, s, testdomain.Accounts, testdomain.AccountCodec(), testdomain.AccountStateCodec(), accountCommand)
 }
 
 // history opens an account and makes n deposits of 1 through r.
-func history(t *testing.T, r *annals.Runner[accountCmd, accountEvent, account], stream string, n int) {
+func history(t *testing.T, r *annals.Runner[testdomain.AccountCmd, testdomain.AccountEvent, testdomain.Account], stream string, n int) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := r.Handle(ctx, stream, accountCmd{Open: true, CustomerID: "c-1", Holder: "Ann"}); err != nil {
+	if _, err := r.Handle(ctx, stream, testdomain.AccountCmd{Open: true, CustomerID: "c-1", Holder: "Ann"}); err != nil {
 		t.Fatal(err)
 	}
 	for range n {
-		if _, err := r.Handle(ctx, stream, accountCmd{Amount: 1}); err != nil {
+		if _, err := r.Handle(ctx, stream, testdomain.AccountCmd{Amount: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -83,7 +84,7 @@ func logTo(buf *bytes.Buffer) *slog.Logger {
 func TestLoadReadsOnlyTheTailAfterASnapshot(t *testing.T) {
 	ctx := context.Background()
 	s := &countingStore{Store: memory.New()}
-	r := annals.NewRunner(annals.New(s), accounts, accountCodec(), annals.WithSnapshots(annals.New(s), snapshot.Every(10), accountStateCodec()))
+	r := annals.NewRunner(annals.New(s), testdomain.Accounts, testdomain.AccountCodec(), annals.WithSnapshots(annals.New(s), snapshot.Every(10), testdomain.AccountStateCodec()))
 	history(t, r, "a", 94) // 95 events: the latest snapshot is at 90
 	s.read.Store(0)
 	a, v, err := r.Load(ctx, "a")
@@ -98,7 +99,7 @@ func TestLoadReadsOnlyTheTailAfterASnapshot(t *testing.T) {
 func TestSnapshotOfAnotherStateVersionIsNeverDecodedAsThisOne(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
-	history(t, annals.NewRunner(annals.New(s), accounts, accountCodec()), "a", 9) // 10 events, balance 9
+	history(t, annals.NewRunner(annals.New(s), testdomain.Accounts, testdomain.AccountCodec()), "a", 9) // 10 events, balance 9
 	// A snapshot at version 10 as "Account" v1 that decodes without error
 	// into today's type but means something else: a state that could only
 	// be wrong.
@@ -107,10 +108,10 @@ func TestSnapshotOfAnotherStateVersionIsNeverDecodedAsThisOne(t *testing.T) {
 	if err := s.SaveSnapshot(ctx, poisoned); err != nil {
 		t.Fatal(err)
 	}
-	v2 := codec.NewJSON[account]().RegisterVersion("Account", 2, account{})
+	v2 := codec.NewJSON[testdomain.Account]().RegisterVersion("Account", 2, testdomain.Account{})
 	var logs bytes.Buffer
 
-	r := annals.NewRunner(annals.New(s), accounts, accountCodec(), annals.WithSnapshots(annals.New(s), nil, v2), annals.WithLogger(logTo(&logs)))
+	r := annals.NewRunner(annals.New(s), testdomain.Accounts, testdomain.AccountCodec(), annals.WithSnapshots(annals.New(s), nil, v2), annals.WithLogger(logTo(&logs)))
 	a, v, err := r.Load(ctx, "a")
 	if err != nil || v != 10 || a.Balance != 9 || a.Holder != "Ann" {
 		t.Fatalf("with a v1 snapshot and a v2 state codec: %+v at %d, %v; want the replayed balance 9", a, v, err)
@@ -126,7 +127,7 @@ func TestSnapshotOfAnotherStateVersionIsNeverDecodedAsThisOne(t *testing.T) {
 		delete(o, "balance_cents")
 		return nil
 	}))
-	r = annals.NewRunner(annals.New(s), accounts, accountCodec(), annals.WithSnapshots(annals.New(s), nil, codec.NewMapper(v2, codec.WithUpcaster(up))))
+	r = annals.NewRunner(annals.New(s), testdomain.Accounts, testdomain.AccountCodec(), annals.WithSnapshots(annals.New(s), nil, codec.NewMapper(v2, codec.WithUpcaster(up))))
 	if a, _, err := r.Load(ctx, "a"); err != nil || a.Balance != 123400 {
 		t.Fatalf("with an upcaster for the v1 snapshot: %+v, %v; want the upcast snapshot's balance", a, err)
 	}
@@ -134,9 +135,9 @@ func TestSnapshotOfAnotherStateVersionIsNeverDecodedAsThisOne(t *testing.T) {
 	// A snapshot of a state type the codec does not know is ignored too.
 	poisoned.Type, poisoned.Version = "LegacyAccount", 10
 	s2 := annals.New(memory.New())
-	history(t, annals.NewRunner(s2, accounts, accountCodec()), "a", 9)
+	history(t, annals.NewRunner(s2, testdomain.Accounts, testdomain.AccountCodec()), "a", 9)
 	s2.SaveSnapshot(ctx, poisoned)
-	r = annals.NewRunner(s2, accounts, accountCodec(), annals.WithSnapshots(s2, nil, v2), annals.WithLogger(logTo(&logs)))
+	r = annals.NewRunner(s2, testdomain.Accounts, testdomain.AccountCodec(), annals.WithSnapshots(s2, nil, v2), annals.WithLogger(logTo(&logs)))
 	if a, _, err := r.Load(ctx, "a"); err != nil || a.Balance != 9 {
 		t.Fatalf("with a snapshot of an unknown state type: %+v, %v; want the replayed balance 9", a, err)
 	}
@@ -162,10 +163,10 @@ func TestFailedSnapshotWriteNeverFailsTheCommand(t *testing.T) {
 	for _, hang := range []bool{false, true} {
 		s := annals.New(memory.New())
 		var logs bytes.Buffer
-		r := annals.NewRunner(annals.New(s), accounts, accountCodec(),
-			annals.WithSnapshots(failingSnapshots{s, hang}, snapshot.Every(1), accountStateCodec()),
+		r := annals.NewRunner(annals.New(s), testdomain.Accounts, testdomain.AccountCodec(),
+			annals.WithSnapshots(failingSnapshots{s, hang}, snapshot.Every(1), testdomain.AccountStateCodec()),
 			annals.WithSnapshotTimeout(20*time.Millisecond), annals.WithLogger(logTo(&logs)))
-		res, err := r.Handle(ctx, "a", accountCmd{Open: true, CustomerID: "c-1", Holder: "Ann"})
+		res, err := r.Handle(ctx, "a", testdomain.AccountCmd{Open: true, CustomerID: "c-1", Holder: "Ann"})
 		if err != nil || res.Version != 1 {
 			t.Fatalf("hang=%v: command with a failing snapshot store: %+v, %v; want success", hang, res, err)
 		}
@@ -185,10 +186,10 @@ func TestFailedSnapshotWriteNeverFailsTheCommand(t *testing.T) {
 func TestSnapshotAheadOfTheStreamIsIgnored(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
-	history(t, annals.NewRunner(annals.New(s), accounts, accountCodec()), "a", 2)
+	history(t, annals.NewRunner(annals.New(s), testdomain.Accounts, testdomain.AccountCodec()), "a", 2)
 	var logs bytes.Buffer
-	r := annals.NewRunner(annals.New(s), accounts, accountCodec(), annals.WithSnapshots(annals.New(s), snapshot.Every(100), accountStateCodec()), annals.WithLogger(logTo(&logs)))
-	ahead, _ := accountStateCodec().ToSnapshot(ctx, "a", 10, account{CustomerID: "c-1", Balance: 1000})
+	r := annals.NewRunner(annals.New(s), testdomain.Accounts, testdomain.AccountCodec(), annals.WithSnapshots(annals.New(s), snapshot.Every(100), testdomain.AccountStateCodec()), annals.WithLogger(logTo(&logs)))
+	ahead, _ := testdomain.AccountStateCodec().ToSnapshot(ctx, "a", 10, testdomain.Account{CustomerID: "c-1", Balance: 1000})
 	if err := s.SaveSnapshot(ctx, ahead); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +199,7 @@ func TestSnapshotAheadOfTheStreamIsIgnored(t *testing.T) {
 	if !strings.Contains(logs.String(), "no event at its version") {
 		t.Fatalf("the snapshot ahead of its stream was not logged:\n%s", logs.String())
 	}
-	if _, err := r.Handle(ctx, "a", accountCmd{Amount: 5}); err != nil {
+	if _, err := r.Handle(ctx, "a", testdomain.AccountCmd{Amount: 5}); err != nil {
 		t.Fatalf("a command after ignoring the snapshot: %v", err)
 	}
 }
@@ -214,9 +215,9 @@ func (unreadableSnapshots) LatestSnapshot(ctx context.Context, _ string) (snapsh
 
 func TestUnreadableSnapshotsFallBackToReplay(t *testing.T) {
 	s := annals.New(memory.New())
-	history(t, annals.NewRunner(annals.New(s), accounts, accountCodec()), "a", 2)
+	history(t, annals.NewRunner(annals.New(s), testdomain.Accounts, testdomain.AccountCodec()), "a", 2)
 	var logs bytes.Buffer
-	r := annals.NewRunner(annals.New(s), accounts, accountCodec(), annals.WithSnapshots(unreadableSnapshots{s}, nil, accountStateCodec()), annals.WithLogger(logTo(&logs)))
+	r := annals.NewRunner(annals.New(s), testdomain.Accounts, testdomain.AccountCodec(), annals.WithSnapshots(unreadableSnapshots{s}, nil, testdomain.AccountStateCodec()), annals.WithLogger(logTo(&logs)))
 	if a, _, err := r.Load(context.Background(), "a"); err != nil || a.Balance != 2 {
 		t.Fatalf("load with an unreadable snapshot store: %+v, %v", a, err)
 	}
@@ -233,11 +234,11 @@ func TestUnreadableSnapshotsFallBackToReplay(t *testing.T) {
 func TestSnapshotOfAForgottenSubjectIsNotUsed(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
-	master := mustKeyring(t, testKey1)
-	events := codec.NewMapper(accountCodec(), codec.WithSubjectKeys(s, master))
-	state := codec.NewMapper(accountStateCodec(), codec.WithSubjectKeys(s, master))
+	master := testdomain.MustKeyring(t, testdomain.TestKey1)
+	events := codec.NewMapper(testdomain.AccountCodec(), codec.WithSubjectKeys(s, master))
+	state := codec.NewMapper(testdomain.AccountStateCodec(), codec.WithSubjectKeys(s, master))
 	var logs bytes.Buffer
-	r := annals.NewRunner(annals.New(s), accounts, events, annals.WithSnapshots(annals.New(s), snapshot.Every(5), state), annals.WithLogger(logTo(&logs)))
+	r := annals.NewRunner(annals.New(s), testdomain.Accounts, events, annals.WithSnapshots(annals.New(s), snapshot.Every(5), state), annals.WithLogger(logTo(&logs)))
 	history(t, r, "a", 6)
 	snap, ok, _ := s.LatestSnapshot(ctx, "a")
 	if !ok || snap.Encoding != "personal" || bytes.Contains(snap.Data, []byte("Ann")) {
@@ -247,7 +248,7 @@ func TestSnapshotOfAForgottenSubjectIsNotUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, v, err := r.Load(ctx, "a")
-	if want := (account{CustomerID: "c-1", Balance: 6, Deposits: 6}); err != nil || a != want || v != 7 {
+	if want := (testdomain.Account{CustomerID: "c-1", Balance: 6, Deposits: 6}); err != nil || a != want || v != 7 {
 		t.Fatalf("after forgetting: %+v at %d, %v; want %+v from a replay", a, v, err, want)
 	}
 	if strings.Contains(logs.String(), "level=WARN") {
@@ -259,7 +260,7 @@ func TestSnapshotsWithACache(t *testing.T) {
 	s := annals.New(memory.New())
 	var saved []int64
 	spy := snapshotSpy{Store: s, saved: &saved}
-	r := annals.NewRunner(annals.New(s), accounts, accountCodec(), annals.WithCache(4), annals.WithSnapshots(spy, snapshot.Every(5), accountStateCodec()))
+	r := annals.NewRunner(annals.New(s), testdomain.Accounts, testdomain.AccountCodec(), annals.WithCache(4), annals.WithSnapshots(spy, snapshot.Every(5), testdomain.AccountStateCodec()))
 	history(t, r, "a", 22) // versions 1…23
 	if fmt.Sprint(saved) != "[5 10 15 20]" {
 		t.Fatalf("snapshots saved at %v, want [5 10 15 20]", saved)
@@ -283,7 +284,7 @@ func TestWithSnapshotsOfAnotherStateTypePanics(t *testing.T) {
 		}
 	}()
 	s := annals.New(memory.New())
-	annals.NewRunner(annals.New(s), accounts, accountCodec(), annals.WithSnapshots(annals.New(s), nil, codec.NewJSON[int]().Register("n", 0)))
+	annals.NewRunner(annals.New(s), testdomain.Accounts, testdomain.AccountCodec(), annals.WithSnapshots(annals.New(s), nil, codec.NewJSON[int]().Register("n", 0)))
 }
 
 // seenState keeps what JSON leaves out: its snapshots would lose seen.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/annals-dev/annals/internal/testdomain"
 	"slices"
 	"strings"
 	"testing"
@@ -22,26 +23,26 @@ func env(vars map[string]string) func(string) string {
 }
 
 func TestKeyringFromEnv(t *testing.T) {
-	k3 := randomSecret(3)
+	k3 := testdomain.RandomSecret(3)
 	kr, err := codec.KeyringFromEnv(env(map[string]string{
-		codec.CipherKeyEnv:     testKey2,
-		codec.CipherOldKeysEnv: testKey1 + ", " + k3 + ",",
+		codec.CipherKeyEnv:     testdomain.TestKey2,
+		codec.CipherOldKeysEnv: testdomain.TestKey1 + ", " + k3 + ",",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fingerprint := mustKey(t, k3).ID
+	fingerprint := testdomain.MustKey(t, k3).ID
 	if !strings.HasPrefix(fingerprint, "k") || len(fingerprint) != 9 {
 		t.Fatalf("a key without an ID got the ID %q, want k and 8 hex digits", fingerprint)
 	}
-	if again := mustKey(t, k3).ID; again != fingerprint {
+	if again := testdomain.MustKey(t, k3).ID; again != fingerprint {
 		t.Fatalf("the derived ID changed from %q to %q", fingerprint, again)
 	}
 	if kr.WriteKeyID() != "k2" || !slices.Equal(kr.KeyIDs(), []string{"k1", "k2", fingerprint}) {
 		t.Fatalf("keyring writes with %q and holds %v; want k2 and [k1 k2 %s]", kr.WriteKeyID(), kr.KeyIDs(), fingerprint)
 	}
 	// Other alphabets and padding are accepted.
-	raw := mustKey(t, testKey1).Secret
+	raw := testdomain.MustKey(t, testdomain.TestKey1).Secret
 	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if k, err := codec.ParseKey("x:" + enc.EncodeToString(raw)); err != nil || string(k.Secret) != string(raw) {
 			t.Errorf("key in another base64 alphabet: %v", err)
@@ -59,11 +60,11 @@ func TestKeyringFromEnvErrors(t *testing.T) {
 		"blank":           {map[string]string{codec.CipherKeyEnv: "  "}, store.ErrNotFound},
 		"not base64":      {map[string]string{codec.CipherKeyEnv: "k1:" + secretish + "!!"}, store.ErrInvalid},
 		"too short":       {map[string]string{codec.CipherKeyEnv: "k1:" + secretish}, store.ErrInvalid},
-		"bad ID":          {map[string]string{codec.CipherKeyEnv: "my key:" + randomSecret(1)}, store.ErrInvalid},
-		"duplicate ID":    {map[string]string{codec.CipherKeyEnv: testKey1, codec.CipherOldKeysEnv: "k1:" + randomSecret(9)}, store.ErrInvalid},
-		"bad old key":     {map[string]string{codec.CipherKeyEnv: testKey1, codec.CipherOldKeysEnv: "k0:" + secretish}, store.ErrInvalid},
-		"ID with a plus":  {map[string]string{codec.CipherKeyEnv: "a+b:" + randomSecret(1)}, store.ErrInvalid},
-		"ID far too long": {map[string]string{codec.CipherKeyEnv: strings.Repeat("k", 65) + ":" + randomSecret(1)}, store.ErrInvalid},
+		"bad ID":          {map[string]string{codec.CipherKeyEnv: "my key:" + testdomain.RandomSecret(1)}, store.ErrInvalid},
+		"duplicate ID":    {map[string]string{codec.CipherKeyEnv: testdomain.TestKey1, codec.CipherOldKeysEnv: "k1:" + testdomain.RandomSecret(9)}, store.ErrInvalid},
+		"bad old key":     {map[string]string{codec.CipherKeyEnv: testdomain.TestKey1, codec.CipherOldKeysEnv: "k0:" + secretish}, store.ErrInvalid},
+		"ID with a plus":  {map[string]string{codec.CipherKeyEnv: "a+b:" + testdomain.RandomSecret(1)}, store.ErrInvalid},
+		"ID far too long": {map[string]string{codec.CipherKeyEnv: strings.Repeat("k", 65) + ":" + testdomain.RandomSecret(1)}, store.ErrInvalid},
 	}
 	for name, c := range cases {
 		_, err := codec.KeyringFromEnv(env(c.vars))
@@ -71,15 +72,15 @@ func TestKeyringFromEnvErrors(t *testing.T) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
 			continue
 		}
-		if strings.Contains(err.Error(), secretish) || strings.Contains(err.Error(), randomSecret(1)) || strings.Contains(err.Error(), randomSecret(9)) {
+		if strings.Contains(err.Error(), secretish) || strings.Contains(err.Error(), testdomain.RandomSecret(1)) || strings.Contains(err.Error(), testdomain.RandomSecret(9)) {
 			t.Errorf("%s: the error quotes a secret: %v", name, err)
 		}
 	}
 }
 
 func TestKeysNeverPrintTheirSecret(t *testing.T) {
-	k := mustKey(t, testKey1)
-	b64 := strings.TrimPrefix(testKey1, "k1:")
+	k := testdomain.MustKey(t, testdomain.TestKey1)
+	b64 := strings.TrimPrefix(testdomain.TestKey1, "k1:")
 	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
 		out := fmt.Sprintf(format, k)
 		if strings.Contains(out, b64) || strings.Contains(out, string(k.Secret)) || strings.Contains(out, fmt.Sprint(k.Secret)) {
@@ -91,11 +92,11 @@ func TestKeysNeverPrintTheirSecret(t *testing.T) {
 	}
 }
 
-func encryptedRecords(t *testing.T, s *memory.Store, kr *codec.Keyring, stream string, events ...accountEvent) []store.Record {
-	return appendAll(t, s, codec.NewMapper(accountCodec(), codec.WithEncryption(kr)), stream, events...)
+func encryptedRecords(t *testing.T, s *memory.Store, kr *codec.Keyring, stream string, events ...testdomain.AccountEvent) []store.Record {
+	return appendAll(t, s, codec.NewMapper(testdomain.AccountCodec(), codec.WithEncryption(kr)), stream, events...)
 }
 
-func wantDecryptError(t fataler, what string, err error, keyID string) {
+func wantDecryptError(t testdomain.Fataler, what string, err error, keyID string) {
 	t.Helper()
 	if !errors.Is(err, codec.ErrDecrypt) || !strings.Contains(err.Error(), fmt.Sprintf("%q", keyID)) {
 		t.Fatalf("%s: %v; want ErrDecrypt naming key %q", what, err, keyID)
@@ -104,9 +105,9 @@ func wantDecryptError(t fataler, what string, err error, keyID string) {
 
 func TestTamperedCiphertextFails(t *testing.T) {
 	ctx := context.Background()
-	kr := mustKeyring(t, testKey1)
-	m := codec.NewMapper(accountCodec(), codec.WithEncryption(kr))
-	rec := encryptedRecords(t, memory.New(), kr, "tamper", moneyDeposited{Amount: 100, Note: "rent"})[0]
+	kr := testdomain.MustKeyring(t, testdomain.TestKey1)
+	m := codec.NewMapper(testdomain.AccountCodec(), codec.WithEncryption(kr))
+	rec := encryptedRecords(t, memory.New(), kr, "tamper", testdomain.MoneyDeposited{Amount: 100, Note: "rent"})[0]
 	rapid.Check(t, func(t *rapid.T) {
 		bad := rec
 		bad.Data = slices.Clone(rec.Data)
@@ -129,12 +130,12 @@ func TestTamperedCiphertextFails(t *testing.T) {
 
 func TestWrongOrMissingKeyFails(t *testing.T) {
 	ctx := context.Background()
-	rec := encryptedRecords(t, memory.New(), mustKeyring(t, testKey1), "keys", moneyDeposited{Amount: 1})[0]
-	impostor := mustKeyring(t, "k1:"+randomSecret(42))
-	_, err := codec.NewMapper(accountCodec(), codec.WithEncryption(impostor)).FromRecord(ctx, rec)
+	rec := encryptedRecords(t, memory.New(), testdomain.MustKeyring(t, testdomain.TestKey1), "keys", testdomain.MoneyDeposited{Amount: 1})[0]
+	impostor := testdomain.MustKeyring(t, "k1:"+testdomain.RandomSecret(42))
+	_, err := codec.NewMapper(testdomain.AccountCodec(), codec.WithEncryption(impostor)).FromRecord(ctx, rec)
 	wantDecryptError(t, "another key under the same ID", err, "k1")
 
-	_, err = codec.NewMapper(accountCodec(), codec.WithEncryption(mustKeyring(t, testKey2))).FromRecord(ctx, rec)
+	_, err = codec.NewMapper(testdomain.AccountCodec(), codec.WithEncryption(testdomain.MustKeyring(t, testdomain.TestKey2))).FromRecord(ctx, rec)
 	wantDecryptError(t, "a keyring without the key", err, "k1")
 	if !strings.Contains(err.Error(), "not in the keyring") || !strings.Contains(err.Error(), codec.CipherOldKeysEnv) {
 		t.Errorf("the error does not say how to fix a missing key: %v", err)
@@ -143,11 +144,11 @@ func TestWrongOrMissingKeyFails(t *testing.T) {
 
 func TestCiphertextIsBoundToItsRecord(t *testing.T) {
 	ctx := context.Background()
-	kr := mustKeyring(t, testKey1)
-	m := codec.NewMapper(accountCodec(), codec.WithEncryption(kr))
+	kr := testdomain.MustKeyring(t, testdomain.TestKey1)
+	m := codec.NewMapper(testdomain.AccountCodec(), codec.WithEncryption(kr))
 	s := memory.New()
-	a := encryptedRecords(t, s, kr, "account-a", moneyDeposited{Amount: 1}, moneyDeposited{Amount: 2})
-	b := encryptedRecords(t, s, kr, "account-b", moneyDeposited{Amount: 1000})
+	a := encryptedRecords(t, s, kr, "account-a", testdomain.MoneyDeposited{Amount: 1}, testdomain.MoneyDeposited{Amount: 2})
+	b := encryptedRecords(t, s, kr, "account-b", testdomain.MoneyDeposited{Amount: 1000})
 	for _, r := range append(a, b...) {
 		if _, err := m.FromRecord(ctx, r); err != nil {
 			t.Fatalf("untouched record: %v", err)
@@ -164,7 +165,7 @@ func TestCiphertextIsBoundToItsRecord(t *testing.T) {
 		"encoding relabelled to another key": func() store.Record { r := a[0]; r.Encoding = "aes256gcm:k2"; return r }(),
 	}
 	for name, r := range swaps {
-		got, err := codec.NewMapper(accountCodec(), codec.WithUpcaster(accountUpcaster()), codec.WithEncryption(mustKeyring(t, testKey1, testKey2))).FromRecord(ctx, r)
+		got, err := codec.NewMapper(testdomain.AccountCodec(), codec.WithUpcaster(testdomain.AccountUpcaster()), codec.WithEncryption(testdomain.MustKeyring(t, testdomain.TestKey1, testdomain.TestKey2))).FromRecord(ctx, r)
 		if err == nil {
 			t.Errorf("%s: decoded as %+v", name, got)
 			continue
@@ -174,7 +175,7 @@ func TestCiphertextIsBoundToItsRecord(t *testing.T) {
 		}
 	}
 	// An event's ciphertext is not a snapshot's either.
-	snapM := codec.NewMapper(accountStateCodec(), codec.WithEncryption(kr))
+	snapM := codec.NewMapper(testdomain.AccountStateCodec(), codec.WithEncryption(kr))
 	_, err := snapM.FromSnapshot(ctx, snapshot.Snapshot{StreamID: a[0].StreamID, Version: a[0].Version, Type: "Account", SchemaVersion: 1, Data: a[0].Data, Encoding: a[0].Encoding})
 	wantDecryptError(t, "an event's ciphertext as a snapshot", err, "k1")
 }
@@ -187,10 +188,10 @@ func withData(dst, src store.Record) store.Record {
 func TestKeyRotation(t *testing.T) {
 	ctx := context.Background()
 	s := memory.New()
-	before := codec.NewMapper(accountCodec(), codec.WithEncryption(mustKeyring(t, testKey1)))
-	after := codec.NewMapper(accountCodec(), codec.WithEncryption(mustKeyring(t, testKey2, testKey1)))
-	appendAll(t, s, before, "rotating", moneyDeposited{Amount: 1}, moneyDeposited{Amount: 2})
-	appendAll(t, s, after, "rotating", moneyDeposited{Amount: 3})
+	before := codec.NewMapper(testdomain.AccountCodec(), codec.WithEncryption(testdomain.MustKeyring(t, testdomain.TestKey1)))
+	after := codec.NewMapper(testdomain.AccountCodec(), codec.WithEncryption(testdomain.MustKeyring(t, testdomain.TestKey2, testdomain.TestKey1)))
+	appendAll(t, s, before, "rotating", testdomain.MoneyDeposited{Amount: 1}, testdomain.MoneyDeposited{Amount: 2})
+	appendAll(t, s, after, "rotating", testdomain.MoneyDeposited{Amount: 3})
 
 	var encodings []string
 	var total int64
@@ -203,13 +204,13 @@ func TestKeyRotation(t *testing.T) {
 		if err != nil {
 			t.Fatalf("version %d (%s) after rotation: %v", rec.Version, rec.Encoding, err)
 		}
-		total += e.(moneyDeposited).Amount
+		total += e.(testdomain.MoneyDeposited).Amount
 	}
 	if total != 6 || !slices.Equal(encodings, []string{"aes256gcm:k1", "aes256gcm:k1", "aes256gcm:k2"}) {
 		t.Fatalf("read %d in total under %v; want 6 under k1, k1, k2", total, encodings)
 	}
 	// Once k1 leaves the ring, its records name it in the error.
-	retired := codec.NewMapper(accountCodec(), codec.WithEncryption(mustKeyring(t, testKey2)))
+	retired := codec.NewMapper(testdomain.AccountCodec(), codec.WithEncryption(testdomain.MustKeyring(t, testdomain.TestKey2)))
 	for rec := range s.ReadStream(ctx, "rotating", 1) {
 		_, err := retired.FromRecord(ctx, rec)
 		wantDecryptError(t, "k1 record without k1", err, "k1")

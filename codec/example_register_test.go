@@ -8,6 +8,11 @@ import (
 	"github.com/annals-dev/annals/decider"
 )
 
+// Deposited is an event of the examples.
+type Deposited struct {
+	Amount int64 `json:"amount"`
+}
+
 // A decider.Either keeps its value in unexported fields, so JSON would
 // store every one as {}. The codec refuses it when it is registered, and
 // from then on refuses to encode or decode anything, so that nothing is
@@ -15,12 +20,12 @@ import (
 // parts, with codec.NewSum.
 func ExampleJSON_Err() {
 	c := codec.NewJSON[any]().
-		Register("Deposited", moneyDeposited{}).
+		Register("Deposited", Deposited{}).
 		Register("Either", decider.Right[int]("x"))
 
 	fmt.Println(errors.Is(c.Err(), codec.ErrUnencodable))
 	fmt.Println(c.Err())
-	_, _, _, err := c.Encode(moneyDeposited{Amount: 5})
+	_, _, _, err := c.Encode(Deposited{Amount: 5})
 	fmt.Println(errors.Is(err, codec.ErrUnencodable))
 	// Output:
 	// true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/annals-dev/annals/internal/testdomain"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,7 +46,7 @@ func goldenSeeds(f *testing.F) []goldenRecord {
 
 // fuzzMapper reads everything the golden records hold: upcasters, the
 // subject key of c-1, keys k1 and k2.
-func fuzzMapper(f *testing.F) (*codec.Pipeline[accountEvent], *codec.Pipeline[account]) {
+func fuzzMapper(f *testing.F) (*codec.Pipeline[testdomain.AccountEvent], *codec.Pipeline[testdomain.Account]) {
 	ks := memory.New()
 	raw, err := os.ReadFile(filepath.Join("testdata", "golden", "v1-personal.json"))
 	if err != nil {
@@ -60,9 +61,9 @@ func fuzzMapper(f *testing.F) (*codec.Pipeline[accountEvent], *codec.Pipeline[ac
 			f.Fatal(err)
 		}
 	}
-	kr := mustKeyring(f, testKey2, testKey1)
-	opts := []codec.MapperOption{codec.WithUpcaster(accountUpcaster()), codec.WithSubjectKeys(ks, kr), codec.WithCompression(), codec.WithEncryption(kr)}
-	return codec.NewMapper(accountCodec(), opts...), codec.NewMapper(accountStateCodec(), opts...)
+	kr := testdomain.MustKeyring(f, testdomain.TestKey2, testdomain.TestKey1)
+	opts := []codec.MapperOption{codec.WithUpcaster(testdomain.AccountUpcaster()), codec.WithSubjectKeys(ks, kr), codec.WithCompression(), codec.WithEncryption(kr)}
+	return codec.NewMapper(testdomain.AccountCodec(), opts...), codec.NewMapper(testdomain.AccountStateCodec(), opts...)
 }
 
 func FuzzFromRecord(f *testing.F) {
@@ -75,7 +76,7 @@ func FuzzFromRecord(f *testing.F) {
 	events, states := fuzzMapper(f)
 	// Without an upcaster, or any other option, too: each option is a
 	// path of its own through the pipeline.
-	bare := codec.NewMapper(accountCodec())
+	bare := codec.NewMapper(testdomain.AccountCodec())
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, typ string, schema int, encoding string, data []byte) {
 		rec := store.Record{StreamID: "account-1", Version: 1, Type: typ, SchemaVersion: schema, Encoding: encoding, Data: data}
@@ -94,7 +95,7 @@ func FuzzJSONCodecDecode(f *testing.F) {
 	f.Add("MoneyDeposited", 2, []byte(`{"amount":12345678901234567890}`))
 	f.Add("MoneyDeposited", 2, []byte(`null`))
 	f.Add("Nope", 0, []byte(`{`))
-	c := accountCodec()
+	c := testdomain.AccountCodec()
 	f.Fuzz(func(t *testing.T, typ string, schema int, data []byte) {
 		e, err := c.Decode(typ, schema, data)
 		if err == nil && e == nil {
@@ -114,7 +115,7 @@ func FuzzInflate(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Add([]byte{0x01, 0x00, 0x00, 0xff, 0xff})
-	c := accountCodec()
+	c := testdomain.AccountCodec()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = c.FromRecord(context.Background(), store.Record{Type: "MoneyDeposited", SchemaVersion: 2, Encoding: "deflate", Data: data})
 	})
@@ -127,7 +128,7 @@ func FuzzDecrypt(f *testing.F) {
 		}
 	}
 	f.Add([]byte("short"), "MoneyDeposited", 2)
-	m := codec.NewMapper(accountCodec(), codec.WithUpcaster(accountUpcaster()), codec.WithCompression(), codec.WithEncryption(mustKeyring(f, testKey1)))
+	m := codec.NewMapper(testdomain.AccountCodec(), codec.WithUpcaster(testdomain.AccountUpcaster()), codec.WithCompression(), codec.WithEncryption(testdomain.MustKeyring(f, testdomain.TestKey1)))
 	f.Fuzz(func(t *testing.T, data []byte, typ string, schema int) {
 		rec := store.Record{StreamID: "account-1", Version: 1, Type: typ, SchemaVersion: schema, Encoding: "aes256gcm:k1", Data: data}
 		_, err := m.FromRecord(context.Background(), rec)
@@ -152,8 +153,8 @@ func FuzzPersonalEnvelope(f *testing.F) {
 }
 
 func FuzzParseKey(f *testing.F) {
-	f.Add(testKey1)
-	f.Add(strings.TrimPrefix(testKey2, "k2:"))
+	f.Add(testdomain.TestKey1)
+	f.Add(strings.TrimPrefix(testdomain.TestKey2, "k2:"))
 	f.Add("k:::")
 	f.Fuzz(func(t *testing.T, s string) {
 		k, err := codec.ParseKey(s)

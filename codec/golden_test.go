@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"github.com/annals-dev/annals/internal/testdomain"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -88,59 +89,59 @@ var goldenCases = []struct {
 	comment  string
 	options  func(ks store.KeyStore) []codec.MapperOption
 	forget   bool // the file holds no subject key: the customer was forgotten
-	want     []accountEvent
-	state    account
+	want     []testdomain.AccountEvent
+	state    testdomain.Account
 	snapshot bool
 }{
 	{
 		file: "v1-plain.json", comment: "AccountOpened v1 (owner) and Deposited v1 (cents), plain JSON",
 		options: func(store.KeyStore) []codec.MapperOption { return nil },
-		want:    []accountEvent{accountOpened{CustomerID: "c-1", Holder: "Ann Smith", Email: "ann@example.com"}, moneyDeposited{Amount: 1250}, moneyDeposited{Amount: 99, Note: "gift"}},
-		state:   account{CustomerID: "c-1", Holder: "Ann Smith", Balance: 1349, Deposits: 2},
+		want:    []testdomain.AccountEvent{testdomain.AccountOpened{CustomerID: "c-1", Holder: "Ann Smith", Email: "ann@example.com"}, testdomain.MoneyDeposited{Amount: 1250}, testdomain.MoneyDeposited{Amount: 99, Note: "gift"}},
+		state:   testdomain.Account{CustomerID: "c-1", Holder: "Ann Smith", Balance: 1349, Deposits: 2},
 	},
 	{
 		file: "v1-deflate.json", comment: "v1 events compressed with DEFLATE where it made them smaller",
 		options: func(store.KeyStore) []codec.MapperOption { return []codec.MapperOption{codec.WithCompression()} },
-		want:    []accountEvent{accountOpened{CustomerID: "c-1", Holder: "Ann Smith"}, moneyDeposited{Amount: 500000, Note: longNote}},
-		state:   account{CustomerID: "c-1", Holder: "Ann Smith", Balance: 500000, Deposits: 1},
+		want:    []testdomain.AccountEvent{testdomain.AccountOpened{CustomerID: "c-1", Holder: "Ann Smith"}, testdomain.MoneyDeposited{Amount: 500000, Note: longNote}},
+		state:   testdomain.Account{CustomerID: "c-1", Holder: "Ann Smith", Balance: 500000, Deposits: 1},
 	},
 	{
 		file: "v1-aes256gcm.json", comment: "v1 events encrypted with test key k1, compressed where smaller",
 		options: func(store.KeyStore) []codec.MapperOption {
-			return []codec.MapperOption{codec.WithCompression(), codec.WithEncryption(mustKeyring(&testing.T{}, testKey1))}
+			return []codec.MapperOption{codec.WithCompression(), codec.WithEncryption(testdomain.MustKeyring(&testing.T{}, testdomain.TestKey1))}
 		},
-		want:     []accountEvent{accountOpened{CustomerID: "c-1", Holder: "Ann Smith"}, moneyDeposited{Amount: 7}, moneyDeposited{Amount: 500000, Note: longNote}},
-		state:    account{CustomerID: "c-1", Holder: "Ann Smith", Balance: 500007, Deposits: 2},
+		want:     []testdomain.AccountEvent{testdomain.AccountOpened{CustomerID: "c-1", Holder: "Ann Smith"}, testdomain.MoneyDeposited{Amount: 7}, testdomain.MoneyDeposited{Amount: 500000, Note: longNote}},
+		state:    testdomain.Account{CustomerID: "c-1", Holder: "Ann Smith", Balance: 500007, Deposits: 2},
 		snapshot: true,
 	},
 	{
 		file: "v1-personal.json", comment: "v1 events with personal fields under the subject key of c-1, wrapped and encrypted with test key k1",
 		options: func(ks store.KeyStore) []codec.MapperOption {
-			k1 := mustKeyring(&testing.T{}, testKey1)
+			k1 := testdomain.MustKeyring(&testing.T{}, testdomain.TestKey1)
 			return []codec.MapperOption{codec.WithSubjectKeys(ks, k1), codec.WithEncryption(k1)}
 		},
-		want:     []accountEvent{accountOpened{CustomerID: "c-1", Holder: "Ann Smith", Email: "ann@example.com"}, moneyDeposited{Amount: 30}},
-		state:    account{CustomerID: "c-1", Holder: "Ann Smith", Balance: 30, Deposits: 1},
+		want:     []testdomain.AccountEvent{testdomain.AccountOpened{CustomerID: "c-1", Holder: "Ann Smith", Email: "ann@example.com"}, testdomain.MoneyDeposited{Amount: 30}},
+		state:    testdomain.Account{CustomerID: "c-1", Holder: "Ann Smith", Balance: 30, Deposits: 1},
 		snapshot: true,
 	},
 	{
 		file: "v1-personal-forgotten.json", comment: "like v1-personal, after c-1 was forgotten: the subject key is gone",
 		options: func(ks store.KeyStore) []codec.MapperOption {
-			k1 := mustKeyring(&testing.T{}, testKey1)
+			k1 := testdomain.MustKeyring(&testing.T{}, testdomain.TestKey1)
 			return []codec.MapperOption{codec.WithSubjectKeys(ks, k1), codec.WithEncryption(k1)}
 		},
 		forget: true,
-		want:   []accountEvent{accountOpened{CustomerID: "c-1"}, moneyDeposited{Amount: 30}},
-		state:  account{CustomerID: "c-1", Balance: 30, Deposits: 1},
+		want:   []testdomain.AccountEvent{testdomain.AccountOpened{CustomerID: "c-1"}, testdomain.MoneyDeposited{Amount: 30}},
+		state:  testdomain.Account{CustomerID: "c-1", Balance: 30, Deposits: 1},
 	},
 }
 
 // v1Event is the event v1 wrote for a current one.
-func v1Event(e accountEvent) any {
+func v1Event(e testdomain.AccountEvent) any {
 	switch e := e.(type) {
-	case accountOpened:
+	case testdomain.AccountOpened:
 		return accountOpenedV1{CustomerID: e.CustomerID, Owner: e.Holder, Email: e.Email}
-	case moneyDeposited:
+	case testdomain.MoneyDeposited:
 		return depositedV1{Cents: e.Amount, Note: e.Note}
 	}
 	panic("unknown event")
@@ -209,9 +210,9 @@ func TestGolden(t *testing.T) {
 			}
 			// Today's code: v2 events, the upcasters, and test key k1 kept
 			// for reading while k2 writes.
-			opts := []codec.MapperOption{codec.WithUpcaster(accountUpcaster()), codec.WithSubjectKeys(s, mustKeyring(t, testKey2, testKey1)),
-				codec.WithCompression(), codec.WithEncryption(mustKeyring(t, testKey2, testKey1))}
-			m := codec.NewMapper(accountCodec(), opts...)
+			opts := []codec.MapperOption{codec.WithUpcaster(testdomain.AccountUpcaster()), codec.WithSubjectKeys(s, testdomain.MustKeyring(t, testdomain.TestKey2, testdomain.TestKey1)),
+				codec.WithCompression(), codec.WithEncryption(testdomain.MustKeyring(t, testdomain.TestKey2, testdomain.TestKey1))}
+			m := codec.NewMapper(testdomain.AccountCodec(), opts...)
 
 			if len(f.Records) != len(c.want) {
 				t.Fatalf("%d golden records, want %d", len(f.Records), len(c.want))
@@ -232,12 +233,12 @@ func TestGolden(t *testing.T) {
 			if _, err := s.Append(ctx, "account-1", store.NoStream, batch); err != nil {
 				t.Fatal(err)
 			}
-			r := annals.NewRunner(s, accounts, m)
+			r := annals.NewRunner(s, testdomain.Accounts, m)
 			if a, _, err := r.Load(ctx, "account-1"); err != nil || a != c.state {
 				t.Fatalf("runner loads %+v, %v; want %+v", a, err, c.state)
 			}
 			for _, g := range f.Snapshots {
-				sm := codec.NewMapper(accountStateCodec(), opts...)
+				sm := codec.NewMapper(testdomain.AccountStateCodec(), opts...)
 				got, err := sm.FromSnapshot(ctx, snapshot.Snapshot{StreamID: g.StreamID, Version: g.Version, Type: g.Type, SchemaVersion: g.SchemaVersion, Data: g.Data, Encoding: g.Encoding})
 				if err != nil || got != c.state {
 					t.Fatalf("golden snapshot (encoding %q): %+v, %v; want %+v", g.Encoding, got, err, c.state)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/annals-dev/annals/internal/testdomain"
 	"reflect"
 	"slices"
 	"strings"
@@ -20,7 +21,7 @@ import (
 )
 
 // appendAll encodes events with m at the end of the stream and appends them.
-func appendAll(t fataler, s store.Store, m codec.Mapper[accountEvent], stream string, events ...accountEvent) []store.Record {
+func appendAll(t testdomain.Fataler, s store.Store, m codec.Mapper[testdomain.AccountEvent], stream string, events ...testdomain.AccountEvent) []store.Record {
 	t.Helper()
 	ctx := context.Background()
 	var version int64
@@ -49,15 +50,15 @@ func appendAll(t fataler, s store.Store, m codec.Mapper[accountEvent], stream st
 }
 
 var genAccountEvent = rapid.OneOf(
-	rapid.Custom(func(t *rapid.T) accountEvent {
-		return accountOpened{
+	rapid.Custom(func(t *rapid.T) testdomain.AccountEvent {
+		return testdomain.AccountOpened{
 			CustomerID: rapid.StringMatching(`c-[0-9]{1,4}`).Draw(t, "customer"),
 			Holder:     "Holder-" + rapid.String().Draw(t, "holder"),
 			Email:      rapid.SampledFrom([]string{"", "ann@example.com"}).Draw(t, "email"),
 		}
 	}),
-	rapid.Custom(func(t *rapid.T) accountEvent {
-		return moneyDeposited{
+	rapid.Custom(func(t *rapid.T) testdomain.AccountEvent {
+		return testdomain.MoneyDeposited{
 			Amount: rapid.Int64().Draw(t, "amount"),
 			Note:   strings.Repeat(rapid.StringN(0, 8, -1).Draw(t, "note"), rapid.IntRange(0, 40).Draw(t, "repeat")),
 		}
@@ -73,17 +74,17 @@ func TestPipelineRoundTrip(t *testing.T) {
 		compress := rapid.Bool().Draw(t, "compress")
 		encrypt := rapid.Bool().Draw(t, "encrypt")
 		personal := rapid.Bool().Draw(t, "personal")
-		opts := []codec.MapperOption{codec.WithUpcaster(accountUpcaster())}
+		opts := []codec.MapperOption{codec.WithUpcaster(testdomain.AccountUpcaster())}
 		if compress {
 			opts = append(opts, codec.WithCompression())
 		}
 		if encrypt {
-			opts = append(opts, codec.WithEncryption(mustKeyring(t, testKey1)))
+			opts = append(opts, codec.WithEncryption(testdomain.MustKeyring(t, testdomain.TestKey1)))
 		}
 		if personal {
-			opts = append(opts, codec.WithSubjectKeys(s, mustKeyring(t, testKey2)))
+			opts = append(opts, codec.WithSubjectKeys(s, testdomain.MustKeyring(t, testdomain.TestKey2)))
 		}
-		m := codec.NewMapper(accountCodec(), opts...)
+		m := codec.NewMapper(testdomain.AccountCodec(), opts...)
 		events := rapid.SliceOfN(genAccountEvent, 1, 5).Draw(t, "events")
 		stream := fmt.Sprintf("round-trip-%d", runs)
 		recs := appendAll(t, s, m, stream, events...)
@@ -98,7 +99,7 @@ func TestPipelineRoundTrip(t *testing.T) {
 			if encrypt != strings.Contains(rec.Encoding, "aes256gcm:k1") {
 				t.Fatalf("encrypt = %v but the encoding is %q", encrypt, rec.Encoding)
 			}
-			_, isOpened := events[i].(accountOpened)
+			_, isOpened := events[i].(testdomain.AccountOpened)
 			if (personal && isOpened) != strings.Contains(rec.Encoding, "personal") {
 				t.Fatalf("personal = %v for a %T, but the encoding is %q", personal, events[i], rec.Encoding)
 			}
@@ -109,7 +110,7 @@ func TestPipelineRoundTrip(t *testing.T) {
 				if !compress {
 					t.Fatalf("compressed without WithCompression: %q", rec.Encoding)
 				}
-				_, _, plain, _ := accountCodec().Encode(events[i])
+				_, _, plain, _ := testdomain.AccountCodec().Encode(events[i])
 				if !encrypt && !personal && len(rec.Data) >= len(plain) {
 					t.Fatalf("compressed payload of %d bytes is not smaller than the %d bytes of JSON", len(rec.Data), len(plain))
 				}
@@ -120,10 +121,10 @@ func TestPipelineRoundTrip(t *testing.T) {
 
 func TestCompressionOnlyWhenSmaller(t *testing.T) {
 	s := memory.New()
-	m := codec.NewMapper(accountCodec(), codec.WithCompression())
+	m := codec.NewMapper(testdomain.AccountCodec(), codec.WithCompression())
 	recs := appendAll(t, s, m, "zip",
-		moneyDeposited{Amount: 1},
-		moneyDeposited{Amount: 2, Note: strings.Repeat("monthly salary ", 40)})
+		testdomain.MoneyDeposited{Amount: 1},
+		testdomain.MoneyDeposited{Amount: 2, Note: strings.Repeat("monthly salary ", 40)})
 	if recs[0].Encoding != "" || string(recs[0].Data) != `{"amount":1}` {
 		t.Errorf("a tiny payload was stored as %q with encoding %q; want it plain", recs[0].Data, recs[0].Encoding)
 	}
@@ -131,8 +132,8 @@ func TestCompressionOnlyWhenSmaller(t *testing.T) {
 		t.Errorf("a repetitive payload was stored in %d bytes with encoding %q; want it deflated", len(recs[1].Data), recs[1].Encoding)
 	}
 	// The plain codec reads compressed records: they need no key.
-	got, err := accountCodec().FromRecord(context.Background(), recs[1])
-	if err != nil || got.(moneyDeposited).Amount != 2 {
+	got, err := testdomain.AccountCodec().FromRecord(context.Background(), recs[1])
+	if err != nil || got.(testdomain.MoneyDeposited).Amount != 2 {
 		t.Fatalf("plain codec on a compressed record: %+v, %v", got, err)
 	}
 }
@@ -140,29 +141,29 @@ func TestCompressionOnlyWhenSmaller(t *testing.T) {
 func TestMixedStoreReadsBackFully(t *testing.T) {
 	ctx := context.Background()
 	s := memory.New()
-	k1 := mustKeyring(t, testKey1)
-	k2 := mustKeyring(t, testKey2, testKey1)
+	k1 := testdomain.MustKeyring(t, testdomain.TestKey1)
+	k2 := testdomain.MustKeyring(t, testdomain.TestKey2, testdomain.TestKey1)
 	writers := []struct {
 		name string
-		m    codec.Mapper[accountEvent]
+		m    codec.Mapper[testdomain.AccountEvent]
 	}{
-		{"plain codec", accountCodec()},
-		{"compressed", codec.NewMapper(accountCodec(), codec.WithCompression())},
-		{"encrypted k1", codec.NewMapper(accountCodec(), codec.WithEncryption(k1))},
-		{"compressed and encrypted k2", codec.NewMapper(accountCodec(), codec.WithCompression(), codec.WithEncryption(k2))},
-		{"personal", codec.NewMapper(accountCodec(), codec.WithSubjectKeys(s, k1))},
-		{"everything", codec.NewMapper(accountCodec(), codec.WithSubjectKeys(s, k2), codec.WithCompression(), codec.WithEncryption(k2))},
+		{"plain codec", testdomain.AccountCodec()},
+		{"compressed", codec.NewMapper(testdomain.AccountCodec(), codec.WithCompression())},
+		{"encrypted k1", codec.NewMapper(testdomain.AccountCodec(), codec.WithEncryption(k1))},
+		{"compressed and encrypted k2", codec.NewMapper(testdomain.AccountCodec(), codec.WithCompression(), codec.WithEncryption(k2))},
+		{"personal", codec.NewMapper(testdomain.AccountCodec(), codec.WithSubjectKeys(s, k1))},
+		{"everything", codec.NewMapper(testdomain.AccountCodec(), codec.WithSubjectKeys(s, k2), codec.WithCompression(), codec.WithEncryption(k2))},
 	}
-	var want []accountEvent
+	var want []testdomain.AccountEvent
 	for i, w := range writers {
-		batch := []accountEvent{
-			accountOpened{CustomerID: fmt.Sprintf("c-%d", i), Holder: "Ann " + w.name},
-			moneyDeposited{Amount: int64(i), Note: strings.Repeat(w.name+" ", 20)},
+		batch := []testdomain.AccountEvent{
+			testdomain.AccountOpened{CustomerID: fmt.Sprintf("c-%d", i), Holder: "Ann " + w.name},
+			testdomain.MoneyDeposited{Amount: int64(i), Note: strings.Repeat(w.name+" ", 20)},
 		}
 		appendAll(t, s, w.m, "mixed", batch...)
 		want = append(want, batch...)
 	}
-	reader := codec.NewMapper(accountCodec(), codec.WithUpcaster(accountUpcaster()), codec.WithSubjectKeys(s, k2), codec.WithEncryption(k2))
+	reader := codec.NewMapper(testdomain.AccountCodec(), codec.WithUpcaster(testdomain.AccountUpcaster()), codec.WithSubjectKeys(s, k2), codec.WithEncryption(k2))
 	encodings := map[string]bool{}
 	i := 0
 	for rec, err := range s.ReadStream(ctx, "mixed", 0) {
@@ -196,7 +197,7 @@ func TestMixedStoreReadsBackFully(t *testing.T) {
 
 func TestUnknownEncodingsFailClearly(t *testing.T) {
 	ctx := context.Background()
-	m := codec.NewMapper(accountCodec(), codec.WithEncryption(mustKeyring(t, testKey1)))
+	m := codec.NewMapper(testdomain.AccountCodec(), codec.WithEncryption(testdomain.MustKeyring(t, testdomain.TestKey1)))
 	for _, enc := range []string{"gzip", "deflate+deflate", "aes256gcm:k1+deflate", "aes256gcm:", "aes256gcm:a b", "deflate+", "+", "personal+personal", "Deflate"} {
 		rec := store.Record{StreamID: "s", Version: 1, Type: "MoneyDeposited", SchemaVersion: 2, Data: []byte(`{}`), Encoding: enc}
 		_, err := m.FromRecord(ctx, rec)
@@ -209,7 +210,7 @@ func TestUnknownEncodingsFailClearly(t *testing.T) {
 func TestCorruptCompressedPayloadIsAnError(t *testing.T) {
 	ctx := context.Background()
 	rec := store.Record{StreamID: "s", Version: 1, Type: "MoneyDeposited", SchemaVersion: 2, Data: []byte("not deflate at all"), Encoding: "deflate"}
-	if _, err := accountCodec().FromRecord(ctx, rec); !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "inflate") {
+	if _, err := testdomain.AccountCodec().FromRecord(ctx, rec); !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "inflate") {
 		t.Fatalf("corrupt deflate: %v, want store.ErrCorrupt from inflate", err)
 	}
 }
@@ -218,7 +219,7 @@ func TestCorruptCompressedPayloadIsAnError(t *testing.T) {
 // cases it is: invalid, newer than the code, or older and not upcast.
 // A payload that is not JSON at all was changed since it was written.
 func TestJSONDecodeSaysWhatIsWrongWithAPayload(t *testing.T) {
-	c := codec.NewJSON[accountEvent]().RegisterVersion("MoneyDeposited", 2, moneyDeposited{})
+	c := codec.NewJSON[testdomain.AccountEvent]().RegisterVersion("MoneyDeposited", 2, testdomain.MoneyDeposited{})
 	for _, tc := range []struct {
 		version int
 		data    string
@@ -272,7 +273,7 @@ func TestDecompressionBombIsRefused(t *testing.T) {
 	}
 	w.Close()
 	rec := store.Record{StreamID: "s", Version: 1, Type: "MoneyDeposited", SchemaVersion: 2, Data: buf.Bytes(), Encoding: "deflate"}
-	_, err := accountCodec().FromRecord(context.Background(), rec)
+	_, err := testdomain.AccountCodec().FromRecord(context.Background(), rec)
 	if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "exceeds") {
 		t.Fatalf("%d bytes inflating to more than %d: %v, want store.ErrCorrupt for the size", buf.Len(), codec.MaxInflatedSize, err)
 	}
@@ -280,10 +281,10 @@ func TestDecompressionBombIsRefused(t *testing.T) {
 
 func TestPlainCodecRefusesEncryptedRecords(t *testing.T) {
 	s := memory.New()
-	recs := appendAll(t, s, codec.NewMapper(accountCodec(), codec.WithEncryption(mustKeyring(t, testKey1))), "enc", moneyDeposited{Amount: 1})
-	for name, m := range map[string]codec.Mapper[accountEvent]{
-		"plain codec":     accountCodec(),
-		"mapper, no keys": codec.NewMapper(accountCodec()),
+	recs := appendAll(t, s, codec.NewMapper(testdomain.AccountCodec(), codec.WithEncryption(testdomain.MustKeyring(t, testdomain.TestKey1))), "enc", testdomain.MoneyDeposited{Amount: 1})
+	for name, m := range map[string]codec.Mapper[testdomain.AccountEvent]{
+		"plain codec":     testdomain.AccountCodec(),
+		"mapper, no keys": codec.NewMapper(testdomain.AccountCodec()),
 	} {
 		_, err := m.FromRecord(context.Background(), recs[0])
 		if !errors.Is(err, codec.ErrDecrypt) || !strings.Contains(err.Error(), `"k1"`) {
@@ -293,8 +294,8 @@ func TestPlainCodecRefusesEncryptedRecords(t *testing.T) {
 }
 
 func TestEncryptionNeedsTheVersion(t *testing.T) {
-	m := codec.NewMapper(accountCodec(), codec.WithEncryption(mustKeyring(t, testKey1)))
-	if _, err := m.ToEvent(context.Background(), codec.Placement{StreamID: "s", Version: 0}, moneyDeposited{Amount: 1}, store.Metadata{}); !errors.Is(err, store.ErrInvalid) {
+	m := codec.NewMapper(testdomain.AccountCodec(), codec.WithEncryption(testdomain.MustKeyring(t, testdomain.TestKey1)))
+	if _, err := m.ToEvent(context.Background(), codec.Placement{StreamID: "s", Version: 0}, testdomain.MoneyDeposited{Amount: 1}, store.Metadata{}); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("encrypting for version 0: %v, want ErrInvalid", err)
 	}
 }
@@ -302,16 +303,16 @@ func TestEncryptionNeedsTheVersion(t *testing.T) {
 func TestInflateHandlesEveryPooledReaderState(t *testing.T) {
 	// A reader returned to the pool after an error must still work.
 	ctx := context.Background()
-	m := codec.NewMapper(accountCodec(), codec.WithCompression())
+	m := codec.NewMapper(testdomain.AccountCodec(), codec.WithCompression())
 	s := memory.New()
-	good := appendAll(t, s, m, "pool", moneyDeposited{Amount: 7, Note: strings.Repeat("abc", 100)})[0]
+	good := appendAll(t, s, m, "pool", testdomain.MoneyDeposited{Amount: 7, Note: strings.Repeat("abc", 100)})[0]
 	bad := good
 	bad.Data = bad.Data[:len(bad.Data)/2]
 	for range 3 {
 		if _, err := m.FromRecord(ctx, bad); !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "inflate") {
 			t.Fatalf("truncated deflate: %v, want store.ErrCorrupt from inflate", err)
 		}
-		if got, err := m.FromRecord(ctx, good); err != nil || got.(moneyDeposited).Amount != 7 {
+		if got, err := m.FromRecord(ctx, good); err != nil || got.(testdomain.MoneyDeposited).Amount != 7 {
 			t.Fatalf("after a failure, a good record: %+v, %v", got, err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/annals-dev/annals/internal/testdomain"
 	"math"
 	"math/big"
 	"reflect"
@@ -78,8 +79,8 @@ type (
 	// eitherLike is decider.Either by another name: one of two values,
 	// with the choice in an unexported flag.
 	eitherLike struct {
-		left    accountOpened
-		right   moneyDeposited
+		left    testdomain.AccountOpened
+		right   testdomain.MoneyDeposited
 		isRight bool
 	}
 	hidden       struct{ secret string }
@@ -220,7 +221,7 @@ func TestRegisterRefusesWhatJSONWouldLose(t *testing.T) {
 		{"a MarshalJSON and an unexported field, nested", struct{ Stay marshalOnly }{}, "at .Stay, codec_test.marshalOnly implements MarshalJSON but its pointer has no UnmarshalJSON or UnmarshalText, and JSON cannot decode into its unexported fields (nights)"},
 		{"a pointer MarshalJSON and an unexported field", &marshalOnlyPtr{Guest: "Ada"}, "the type implements MarshalJSON but its pointer has no UnmarshalJSON or UnmarshalText, and JSON cannot decode into its unexported fields (nights)"},
 		{"a pointer MarshalJSON and an unexported field, in a slice", struct{ Stays []marshalOnlyPtr }{}, "at .Stays[], codec_test.marshalOnlyPtr implements MarshalJSON"},
-		{"decider.Either", decider.Left[accountOpened, moneyDeposited](accountOpened{CustomerID: "c-1"}), "no exported fields (only left, right, isRight)"},
+		{"decider.Either", decider.Left[testdomain.AccountOpened, testdomain.MoneyDeposited](testdomain.AccountOpened{CustomerID: "c-1"}), "no exported fields (only left, right, isRight)"},
 		{"zero decider.Either", decider.Either[int, string]{}, "no exported fields"},
 		{"Either-like struct", eitherLike{}, "no exported fields"},
 		{"nested struct field", nestedField{}, "at .Inner, codec_test.hidden has no exported fields"},
@@ -257,7 +258,7 @@ func TestRegisterRefusesWhatJSONWouldLose(t *testing.T) {
 		{"a struct that writes a string", purse{}, `at .Items[], codec_test.moneyString implements MarshalJSON, which writes "0.00 EUR" for a zero value`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := codec.NewJSON[any]().Register("Good", moneyDeposited{}).Register("Bad", tc.sample)
+			c := codec.NewJSON[any]().Register("Good", testdomain.MoneyDeposited{}).Register("Bad", tc.sample)
 			err := c.Err()
 			if !errors.Is(err, codec.ErrUnencodable) {
 				t.Fatalf("Err() = %v, want ErrUnencodable", err)
@@ -281,7 +282,7 @@ func TestRegisterRefusesWhatJSONWouldLose(t *testing.T) {
 func nothingWorks(t *testing.T, c *codec.JSON[any], want error) {
 	t.Helper()
 	ctx := context.Background()
-	good := moneyDeposited{Amount: 5}
+	good := testdomain.MoneyDeposited{Amount: 5}
 	rec := store.Record{StreamID: "s", Version: 1, Type: "Good", SchemaVersion: 1, Data: []byte(`{"amount":5}`)}
 	snap := snapshot.Snapshot{StreamID: "s", Version: 1, Type: "Good", SchemaVersion: 1, Data: []byte(`{"amount":5}`)}
 	p := codec.NewMapper[any](c, codec.WithCompression())
@@ -314,7 +315,7 @@ func nothingWorks(t *testing.T, c *codec.JSON[any], want error) {
 // The first refusal is the one reported, and a refused type is not
 // registered.
 func TestRegisterKeepsTheFirstRefusal(t *testing.T) {
-	c := codec.NewJSON[any]().Register("A", onlyUnexported{}).Register("B", chanField{}).Register("C", moneyDeposited{})
+	c := codec.NewJSON[any]().Register("A", onlyUnexported{}).Register("B", chanField{}).Register("C", testdomain.MoneyDeposited{})
 	if err := c.Err(); err == nil || !strings.Contains(err.Error(), `"A"`) {
 		t.Fatalf("Err() = %v, want the refusal of A", err)
 	}
@@ -365,7 +366,7 @@ func TestEncodeRefusesUnencodableContentOfAny(t *testing.T) {
 	if c.Err() != nil {
 		t.Fatalf("a refused value spoiled the codec: %v", c.Err())
 	}
-	_, _, data, err := c.Encode(note{Attrs: map[string]any{"n": 1.5, "tags": []any{"a"}}, Extra: moneyDeposited{Amount: 3}})
+	_, _, data, err := c.Encode(note{Attrs: map[string]any{"n": 1.5, "tags": []any{"a"}}, Extra: testdomain.MoneyDeposited{Amount: 3}})
 	if err != nil || string(data) != `{"Attrs":{"n":1.5,"tags":["a"]},"Extra":{"amount":3}}` {
 		t.Fatalf("Encode of encodable content: %s, %v", data, err)
 	}
@@ -751,7 +752,7 @@ var (
 		"PointerOK":   &pointerOK{n: 9},
 		"Bytes":       []byte("abc"),
 		"Scores":      map[string][]int{"a": {1, 2}},
-		"Account":     account{CustomerID: "c", Holder: "h", Balance: 3, Deposits: 1},
+		"Account":     testdomain.Account{CustomerID: "c", Holder: "h", Balance: 3, Deposits: 1},
 		"SomeDash":    someDash{N: 2},
 		"EmptyParts":  emptyParts{},
 		"Shadowed":    shadowed{shadowA: shadowA{A: 1}, shadowB: shadowB{B: 2}, X: 3},
@@ -832,7 +833,7 @@ func TestAcceptedTypesRoundTrip(t *testing.T) {
 		genTree(3).AsAny(),
 		rapid.Make[map[string][]int]().AsAny(),
 		rapid.Make[[]byte]().AsAny(),
-		rapid.Make[account]().AsAny(),
+		rapid.Make[testdomain.Account]().AsAny(),
 		rapid.Custom(func(t *rapid.T) any {
 			return money{cents: rapid.Int64().Draw(t, "cents"), currency: rapid.StringOfN(rapid.RuneFrom([]rune("ABCDEFGHIJKLMNOPQRSTUVWXYZ")), 3, 3, -1).Draw(t, "currency")}
 		}),
@@ -920,8 +921,8 @@ func TestRegisterAcceptsHiddenFields(t *testing.T) {
 // A consumer filters the log by its mapper's types through the Mapper
 // interface, whatever the mapper.
 func TestMapperTypes(t *testing.T) {
-	c := codec.NewJSON[any]().Register("B", moneyDeposited{}).Register("A", accountOpened{})
-	for name, m := range map[string]codec.Mapper[any]{"JSON": c, "Pipeline": codec.NewMapper[any](c, codec.WithUpcaster(accountUpcaster()))} {
+	c := codec.NewJSON[any]().Register("B", testdomain.MoneyDeposited{}).Register("A", testdomain.AccountOpened{})
+	for name, m := range map[string]codec.Mapper[any]{"JSON": c, "Pipeline": codec.NewMapper[any](c, codec.WithUpcaster(testdomain.AccountUpcaster()))} {
 		got := m.Types()
 		if !slices.IsSorted(got) || !slices.Contains(got, "A") || !slices.Contains(got, "B") {
 			t.Errorf("%s.Types() = %v, want the registered names, sorted", name, got)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/annals-dev/annals/internal/testdomain"
 	"reflect"
 	"strings"
 	"sync"
@@ -18,20 +19,20 @@ import (
 	"github.com/annals-dev/annals/store/memory"
 )
 
-func shreddingMapper(s store.KeyStore, master *codec.Keyring) *codec.Pipeline[accountEvent] {
-	return codec.NewMapper(accountCodec(), codec.WithUpcaster(accountUpcaster()), codec.WithSubjectKeys(s, master))
+func shreddingMapper(s store.KeyStore, master *codec.Keyring) *codec.Pipeline[testdomain.AccountEvent] {
+	return codec.NewMapper(testdomain.AccountCodec(), codec.WithUpcaster(testdomain.AccountUpcaster()), codec.WithSubjectKeys(s, master))
 }
 
 func TestForgettingACustomer(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
-	master := mustKeyring(t, testKey1)
-	r := annals.NewRunner(s, accounts, shreddingMapper(s, master))
+	master := testdomain.MustKeyring(t, testdomain.TestKey1)
+	r := annals.NewRunner(s, testdomain.Accounts, shreddingMapper(s, master))
 	for _, c := range []struct{ stream, customer, holder string }{{"account-1", "c-1", "Ann Smith"}, {"account-2", "c-2", "Bob Jones"}} {
-		if _, err := r.Handle(ctx, c.stream, accountCmd{Open: true, CustomerID: c.customer, Holder: c.holder, Email: c.customer + "@example.com"}); err != nil {
+		if _, err := r.Handle(ctx, c.stream, testdomain.AccountCmd{Open: true, CustomerID: c.customer, Holder: c.holder, Email: c.customer + "@example.com"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.Handle(ctx, c.stream, accountCmd{Amount: 250}); err != nil {
+		if _, err := r.Handle(ctx, c.stream, testdomain.AccountCmd{Amount: 250}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -48,15 +49,15 @@ func TestForgettingACustomer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load a forgotten customer's account: %v", err)
 	}
-	if want := (account{CustomerID: "c-1", Balance: 250, Deposits: 1}); a != want || v != 2 {
+	if want := (testdomain.Account{CustomerID: "c-1", Balance: 250, Deposits: 1}); a != want || v != 2 {
 		t.Fatalf("forgotten customer's account: %+v at %d, want %+v at 2", a, v, want)
 	}
-	var opened accountEvent
+	var opened testdomain.AccountEvent
 	for rec := range s.ReadStream(ctx, "account-1", 1) {
 		opened, err = shreddingMapper(s, master).FromRecord(ctx, rec)
 		break
 	}
-	if err != nil || opened != (accountOpened{CustomerID: "c-1"}) {
+	if err != nil || opened != (testdomain.AccountOpened{CustomerID: "c-1"}) {
 		t.Fatalf("forgotten opening decodes as %+v, %v; want the customer ID alone", opened, err)
 	}
 	if b, _, err := r.Load(ctx, "account-2"); err != nil || b.Holder != "Bob Jones" {
@@ -64,7 +65,7 @@ func TestForgettingACustomer(t *testing.T) {
 	}
 
 	// The customer comes back: new events get a new key; old ones stay forgotten.
-	if _, err := r.Handle(ctx, "account-3", accountCmd{Open: true, CustomerID: "c-1", Holder: "Ann Smith"}); err != nil {
+	if _, err := r.Handle(ctx, "account-3", testdomain.AccountCmd{Open: true, CustomerID: "c-1", Holder: "Ann Smith"}); err != nil {
 		t.Fatal(err)
 	}
 	if a3, _, err := r.Load(ctx, "account-3"); err != nil || a3.Holder != "Ann Smith" {
@@ -84,7 +85,7 @@ func TestForgettingACustomer(t *testing.T) {
 func TestSubjectKeysAreWrappedByTheMasterKey(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
-	appendAll(t, s, shreddingMapper(s, mustKeyring(t, testKey1)), "a", accountOpened{CustomerID: "c-9", Holder: "Eve"})
+	appendAll(t, s, shreddingMapper(s, testdomain.MustKeyring(t, testdomain.TestKey1)), "a", testdomain.AccountOpened{CustomerID: "c-9", Holder: "Eve"})
 	k, err := s.SubjectKey(ctx, "c-9")
 	if err != nil {
 		t.Fatal(err)
@@ -93,12 +94,12 @@ func TestSubjectKeysAreWrappedByTheMasterKey(t *testing.T) {
 		t.Fatalf("stored key: master %q, %d wrapped bytes; want k1 and a sealed 32-byte key", k.KeyID, len(k.Wrapped))
 	}
 	// The master key rotates; keys wrapped by k1 still open with k1 in the ring.
-	rotated := shreddingMapper(s, mustKeyring(t, testKey2, testKey1))
+	rotated := shreddingMapper(s, testdomain.MustKeyring(t, testdomain.TestKey2, testdomain.TestKey1))
 	for rec := range s.ReadStream(ctx, "a", 0) {
-		if e, err := rotated.FromRecord(ctx, rec); err != nil || e.(accountOpened).Holder != "Eve" {
+		if e, err := rotated.FromRecord(ctx, rec); err != nil || e.(testdomain.AccountOpened).Holder != "Eve" {
 			t.Fatalf("after rotating the master key: %+v, %v", e, err)
 		}
-		_, err := shreddingMapper(s, mustKeyring(t, testKey2)).FromRecord(ctx, rec)
+		_, err := shreddingMapper(s, testdomain.MustKeyring(t, testdomain.TestKey2)).FromRecord(ctx, rec)
 		wantDecryptError(t, "subject key without its master key", err, "k1")
 	}
 }
@@ -106,8 +107,8 @@ func TestSubjectKeysAreWrappedByTheMasterKey(t *testing.T) {
 func TestPersonalRecordsNeedSubjectKeysToRead(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
-	rec := appendAll(t, s, shreddingMapper(s, mustKeyring(t, testKey1)), "a", accountOpened{CustomerID: "c-1", Holder: "Ann"})[0]
-	_, err := codec.NewMapper(accountCodec()).FromRecord(ctx, rec)
+	rec := appendAll(t, s, shreddingMapper(s, testdomain.MustKeyring(t, testdomain.TestKey1)), "a", testdomain.AccountOpened{CustomerID: "c-1", Holder: "Ann"})[0]
+	_, err := codec.NewMapper(testdomain.AccountCodec()).FromRecord(ctx, rec)
 	if !errors.Is(err, codec.ErrDecrypt) || !strings.Contains(err.Error(), "WithSubjectKeys") {
 		t.Fatalf("reading personal data without subject keys: %v; want ErrDecrypt saying what to configure", err)
 	}
@@ -116,8 +117,8 @@ func TestPersonalRecordsNeedSubjectKeysToRead(t *testing.T) {
 func TestTamperedPersonalEnvelopeFails(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
-	m := shreddingMapper(s, mustKeyring(t, testKey1))
-	recs := appendAll(t, s, m, "a", accountOpened{CustomerID: "c-1", Holder: "Ann"}, accountOpened{CustomerID: "c-2", Holder: "Bob"})
+	m := shreddingMapper(s, testdomain.MustKeyring(t, testdomain.TestKey1))
+	recs := appendAll(t, s, m, "a", testdomain.AccountOpened{CustomerID: "c-1", Holder: "Ann"}, testdomain.AccountOpened{CustomerID: "c-2", Holder: "Bob"})
 	var env map[string]json.RawMessage
 	if err := json.Unmarshal(recs[0].Data, &env); err != nil {
 		t.Fatalf("envelope: %v", err)
@@ -157,7 +158,7 @@ func TestTamperedPersonalEnvelopeFails(t *testing.T) {
 	// subject's name reads as one sealed with a key that subject no longer
 	// has, as forgotten (the record's other bytes are WithEncryption's to
 	// guard).
-	if got, err := m.FromRecord(ctx, edit("subject", `"c-2"`)); err != nil || got != (accountOpened{CustomerID: "c-1"}) {
+	if got, err := m.FromRecord(ctx, edit("subject", `"c-2"`)); err != nil || got != (testdomain.AccountOpened{CustomerID: "c-1"}) {
 		t.Errorf("an envelope moved to another subject: %+v, %v; want its personal fields forgotten", got, err)
 	}
 	for name, r := range map[string]store.Record{
@@ -238,7 +239,7 @@ func TestPersonalFieldMistakesAreErrors(t *testing.T) {
 		Register("self", selfMarshaling{}).Register("nosubject", noSubject{}).
 		Register("embedded", embeddedPersonal{}).Register("nested", nestedPersonal{}).
 		Register("pointer", onPointer{}).Register("untagged", untaggedSubject{})
-	m := codec.NewMapper(jc, codec.WithSubjectKeys(s, mustKeyring(t, testKey1)))
+	m := codec.NewMapper(jc, codec.WithSubjectKeys(s, testdomain.MustKeyring(t, testdomain.TestKey1)))
 	for _, c := range []struct {
 		event any
 		want  string
@@ -262,7 +263,7 @@ func TestNoPersonalDataNoKey(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
 	jc := codec.NewJSON[any]().Register("opt", allOptional{})
-	m := codec.NewMapper(jc, codec.WithSubjectKeys(s, mustKeyring(t, testKey1)))
+	m := codec.NewMapper(jc, codec.WithSubjectKeys(s, testdomain.MustKeyring(t, testdomain.TestKey1)))
 	ev, err := m.ToEvent(ctx, codec.Placement{StreamID: "s", Version: 1}, allOptional{ID: "c-1"}, store.Metadata{})
 	if err != nil || ev.Encoding != "" || string(ev.Data) != `{"id":"c-1"}` {
 		t.Fatalf("event without personal values: %s (encoding %q), %v; want it plain", ev.Data, ev.Encoding, err)
@@ -291,7 +292,7 @@ func TestEmptyPersonalFieldsMakeNoKey(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
 	jc := codec.NewJSON[any]().Register("empty", emptyPersonal{Name: "n", Email: new("e"), Tags: []string{"t"}})
-	m := codec.NewMapper(jc, codec.WithSubjectKeys(s, mustKeyring(t, testKey1)))
+	m := codec.NewMapper(jc, codec.WithSubjectKeys(s, testdomain.MustKeyring(t, testdomain.TestKey1)))
 	at := codec.Placement{StreamID: "s", Version: 1}
 
 	if err := codec.ForgetSubject(ctx, s, "c-1"); err != nil {
@@ -329,13 +330,13 @@ func TestEmptyPersonalFieldsMakeNoKey(t *testing.T) {
 func TestConcurrentWritersAgreeOnASubjectKey(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
-	m := shreddingMapper(s, mustKeyring(t, testKey1))
+	m := shreddingMapper(s, testdomain.MustKeyring(t, testdomain.TestKey1))
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for i := range 16 {
 		wg.Go(func() {
 			stream := fmt.Sprintf("account-%d", i)
-			ev, err := m.ToEvent(ctx, codec.Placement{StreamID: stream, Version: 1}, accountOpened{CustomerID: "shared", Holder: fmt.Sprint("Holder ", i)}, store.Metadata{})
+			ev, err := m.ToEvent(ctx, codec.Placement{StreamID: stream, Version: 1}, testdomain.AccountOpened{CustomerID: "shared", Holder: fmt.Sprint("Holder ", i)}, store.Metadata{})
 			if err == nil {
 				_, err = s.Append(ctx, stream, store.NoStream, []store.Event{ev})
 			}
@@ -352,7 +353,7 @@ func TestConcurrentWritersAgreeOnASubjectKey(t *testing.T) {
 	for i := range 16 {
 		for rec := range s.ReadStream(ctx, fmt.Sprintf("account-%d", i), 0) {
 			e, err := m.FromRecord(ctx, rec)
-			if err != nil || e.(accountOpened).Holder != fmt.Sprint("Holder ", i) {
+			if err != nil || e.(testdomain.AccountOpened).Holder != fmt.Sprint("Holder ", i) {
 				t.Fatalf("writer %d's event: %+v, %v", i, e, err)
 			}
 		}
@@ -364,7 +365,7 @@ func TestConcurrentWritersAgreeOnASubjectKey(t *testing.T) {
 func TestAPersonalFieldIsFoundUnderTheNameJSONWrites(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
-	m := codec.NewMapper(codec.NewJSON[any]().Register("odd", oddJSONName{}), codec.WithSubjectKeys(s, mustKeyring(t, testKey1)))
+	m := codec.NewMapper(codec.NewJSON[any]().Register("odd", oddJSONName{}), codec.WithSubjectKeys(s, testdomain.MustKeyring(t, testdomain.TestKey1)))
 	ev, err := m.ToEvent(ctx, codec.Placement{StreamID: "s", Version: 1}, oddJSONName{ID: "c-1", Email: "dave@secret.example"}, store.Metadata{})
 	if err != nil {
 		t.Fatal(err)
@@ -385,20 +386,20 @@ func TestAPersonalFieldIsFoundUnderTheNameJSONWrites(t *testing.T) {
 func TestASubjectSeenAgainAfterBeingForgotten(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
-	master := mustKeyring(t, testKey1)
-	r := annals.NewRunner(s, accounts, shreddingMapper(s, master))
-	if _, err := r.Handle(ctx, "account-1", accountCmd{Open: true, CustomerID: "c-1", Holder: "Ann Smith"}); err != nil {
+	master := testdomain.MustKeyring(t, testdomain.TestKey1)
+	r := annals.NewRunner(s, testdomain.Accounts, shreddingMapper(s, master))
+	if _, err := r.Handle(ctx, "account-1", testdomain.AccountCmd{Open: true, CustomerID: "c-1", Holder: "Ann Smith"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := codec.ForgetSubject(ctx, s, "c-1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Handle(ctx, "account-2", accountCmd{Open: true, CustomerID: "c-1", Holder: "Ann Jones"}); err != nil {
+	if _, err := r.Handle(ctx, "account-2", testdomain.AccountCmd{Open: true, CustomerID: "c-1", Holder: "Ann Jones"}); err != nil {
 		t.Fatal(err)
 	}
-	for stream, want := range map[string]accountEvent{
-		"account-1": accountOpened{CustomerID: "c-1"},
-		"account-2": accountOpened{CustomerID: "c-1", Holder: "Ann Jones"},
+	for stream, want := range map[string]testdomain.AccountEvent{
+		"account-1": testdomain.AccountOpened{CustomerID: "c-1"},
+		"account-2": testdomain.AccountOpened{CustomerID: "c-1", Holder: "Ann Jones"},
 	} {
 		for rec := range s.ReadStream(ctx, stream, 1) {
 			got, err := shreddingMapper(s, master).FromRecord(ctx, rec)
@@ -407,7 +408,7 @@ func TestASubjectSeenAgainAfterBeingForgotten(t *testing.T) {
 			}
 		}
 	}
-	if _, err := r.Handle(ctx, "account-1", accountCmd{Amount: 10}); err != nil {
+	if _, err := r.Handle(ctx, "account-1", testdomain.AccountCmd{Amount: 10}); err != nil {
 		t.Fatalf("a command on the forgotten account after the subject came back: %v", err)
 	}
 }
@@ -500,12 +501,12 @@ func (s lostCreate) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (s
 // the command stored nothing and says so, not that it may have stored.
 func TestACreatedKeyWhoseAnswerWasLostIsLookedUp(t *testing.T) {
 	ctx := context.Background()
-	master := mustKeyring(t, testKey1)
+	master := testdomain.MustKeyring(t, testdomain.TestKey1)
 	for _, creates := range []bool{true, false} {
 		ks := lostCreate{memory.New(), creates}
 		s := annals.New(ks)
-		r := annals.NewRunner(s, accounts, shreddingMapper(ks, master))
-		res, err := r.Handle(ctx, "account-1", accountCmd{Open: true, CustomerID: "c-1", Holder: "Ann Smith", Email: "ann@example.com"})
+		r := annals.NewRunner(s, testdomain.Accounts, shreddingMapper(ks, master))
+		res, err := r.Handle(ctx, "account-1", testdomain.AccountCmd{Open: true, CustomerID: "c-1", Holder: "Ann Smith", Email: "ann@example.com"})
 		head, _ := s.Head(ctx)
 		switch {
 		case creates && (err != nil || head != 1):

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/annals-dev/annals/internal/testdomain"
 	"reflect"
 	"strings"
 	"testing"
@@ -77,11 +78,11 @@ func anyStream[E any](E) string { return "some-stream" }
 // The cases, in the order the sums take them. Case 0 is upcast when
 // asked; case 1 and case 5 are keyed, stored in their instances' streams.
 var sumCases = []sumCase{
-	caseOf(func(up bool) codec.Mapper[accountEvent] {
+	caseOf(func(up bool) codec.Mapper[testdomain.AccountEvent] {
 		if up {
-			return codec.NewMapper(accountCodec(), codec.WithUpcaster(accountUpcaster()))
+			return codec.NewMapper(testdomain.AccountCodec(), codec.WithUpcaster(testdomain.AccountUpcaster()))
 		}
-		return accountCodec()
+		return testdomain.AccountCodec()
 	}, genAccountEvent, anyStream),
 	caseOf(func(up bool) codec.Mapper[decider.Keyed[string, rung]] {
 		return codec.NewKeyed(bells, rungCodec())
@@ -105,7 +106,7 @@ func recordOf(at codec.Placement, ev store.Event) store.Record {
 }
 
 // sumOf returns the sum E holding v as case i.
-func sumOf[E any](t fataler, i int, v any) E {
+func sumOf[E any](t testdomain.Fataler, i int, v any) E {
 	var e E
 	if err := any(&e).(decider.SumSetter).SetCase(i, v); err != nil {
 		t.Fatalf("case %d of %v: %v", i, reflect.TypeFor[E](), err)
@@ -171,11 +172,13 @@ func checkSumRoundTrip[E any](t *testing.T, cases []sumCase, old E) {
 
 // deposited is the sum E holding, as case 0, the deposit of an old
 // record: {"cents":7} of type "Deposited" v1.
-func deposited[E any](t fataler) E { return sumOf[E](t, 0, accountEvent(moneyDeposited{Amount: 7})) }
+func deposited[E any](t testdomain.Fataler) E {
+	return sumOf[E](t, 0, testdomain.AccountEvent(testdomain.MoneyDeposited{Amount: 7}))
+}
 
 func TestSumRoundTrip(t *testing.T) {
 	type (
-		acct  = accountEvent
+		acct  = testdomain.AccountEvent
 		bell  = decider.Keyed[string, rung]
 		lamp  = decider.Keyed[int, lit]
 		inner = decider.Either[acct, bell]
@@ -322,19 +325,19 @@ func TestProductRoundTrip(t *testing.T) {
 func TestKeyedRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	accounts := codec.StreamPrefix[uuid.UUID]("account-")
-	for name, m := range map[string]*codec.KeyedMapper[uuid.UUID, accountEvent]{
-		"JSON":      codec.NewKeyed(accounts, codec.Mapper[accountEvent](accountCodec())),
-		"upcasting": codec.NewKeyed(accounts, codec.Mapper[accountEvent](codec.NewMapper(accountCodec(), codec.WithUpcaster(accountUpcaster())))),
+	for name, m := range map[string]*codec.KeyedMapper[uuid.UUID, testdomain.AccountEvent]{
+		"JSON":      codec.NewKeyed(accounts, codec.Mapper[testdomain.AccountEvent](testdomain.AccountCodec())),
+		"upcasting": codec.NewKeyed(accounts, codec.Mapper[testdomain.AccountEvent](codec.NewMapper(testdomain.AccountCodec(), codec.WithUpcaster(testdomain.AccountUpcaster())))),
 	} {
 		t.Run(name, func(t *testing.T) {
 			rapid.Check(t, func(t *rapid.T) {
-				k := decider.Keyed[uuid.UUID, accountEvent]{Key: uuid.New(), Value: genAccountEvent.Draw(t, "event")}
+				k := decider.Keyed[uuid.UUID, testdomain.AccountEvent]{Key: uuid.New(), Value: genAccountEvent.Draw(t, "event")}
 				at := codec.Placement{StreamID: accounts.Stream(k.Key), Version: 3, ID: uuid.New()}
 				ev, err := m.ToEvent(ctx, at, k, store.Metadata{})
 				if err != nil {
 					t.Fatal(err)
 				}
-				alone, err := accountCodec().ToEvent(ctx, at, k.Value, store.Metadata{})
+				alone, err := testdomain.AccountCodec().ToEvent(ctx, at, k.Value, store.Metadata{})
 				if err != nil || !reflect.DeepEqual(ev, alone) {
 					t.Fatalf("stored as %+v, its value alone as %+v (%v)", ev, alone, err)
 				}
@@ -346,16 +349,16 @@ func TestKeyedRoundTrip(t *testing.T) {
 		})
 	}
 	t.Run("old schema", func(t *testing.T) {
-		m := codec.NewKeyed(accounts, codec.Mapper[accountEvent](codec.NewMapper(accountCodec(), codec.WithUpcaster(accountUpcaster()))))
+		m := codec.NewKeyed(accounts, codec.Mapper[testdomain.AccountEvent](codec.NewMapper(testdomain.AccountCodec(), codec.WithUpcaster(testdomain.AccountUpcaster()))))
 		key := uuid.New()
 		got, err := m.FromRecord(ctx, store.Record{StreamID: accounts.Stream(key), Version: 1, Type: "Deposited", SchemaVersion: 1, Data: []byte(`{"cents":7}`)})
-		if want := (decider.Keyed[uuid.UUID, accountEvent]{Key: key, Value: moneyDeposited{Amount: 7}}); err != nil || got != want {
+		if want := (decider.Keyed[uuid.UUID, testdomain.AccountEvent]{Key: key, Value: testdomain.MoneyDeposited{Amount: 7}}); err != nil || got != want {
 			t.Fatalf("old record read as %v, %v; want %v", got, err, want)
 		}
 	})
 	t.Run("wrong stream", func(t *testing.T) {
-		m := codec.NewKeyed(accounts, codec.Mapper[accountEvent](accountCodec()))
-		k := decider.Keyed[uuid.UUID, accountEvent]{Key: uuid.New(), Value: moneyDeposited{Amount: 1}}
+		m := codec.NewKeyed(accounts, codec.Mapper[testdomain.AccountEvent](testdomain.AccountCodec()))
+		k := decider.Keyed[uuid.UUID, testdomain.AccountEvent]{Key: uuid.New(), Value: testdomain.MoneyDeposited{Amount: 1}}
 		_, err := m.ToEvent(ctx, codec.Placement{StreamID: "account-" + uuid.NewString(), Version: 1}, k, store.Metadata{})
 		if !errors.Is(err, store.ErrInvalid) {
 			t.Fatalf("an event placed in another instance's stream: %v, want ErrInvalid", err)
@@ -407,7 +410,7 @@ func checkStreams[K comparable](t *testing.T, st codec.Streams[K], keys *rapid.G
 
 func TestSumRefusesCasesItCannotTellApart(t *testing.T) {
 	type (
-		twice = decider.Either[accountEvent, accountEvent]
+		twice = decider.Either[testdomain.AccountEvent, testdomain.AccountEvent]
 		bells = decider.Either[decider.Keyed[string, rung], decider.Keyed[string, rung]]
 	)
 	for _, c := range []struct {
@@ -415,7 +418,7 @@ func TestSumRefusesCasesItCannotTellApart(t *testing.T) {
 		err  error
 		says string
 	}{
-		{"one codec in two cases", codec.NewSum[twice](accountCodec(), accountCodec()).Err(), `type "AccountOpened" is read by cases [0 1]`},
+		{"one codec in two cases", codec.NewSum[twice](testdomain.AccountCodec(), testdomain.AccountCodec()).Err(), `type "AccountOpened" is read by cases [0 1]`},
 		{"one name in two codecs", codec.NewSum[decider.Either[lit, noted]](litCodec(), codec.NewJSON[noted]().Register("Lit", noted{})).Err(), `type "Lit" is read by cases [0 1]`},
 		{"prefixes that meet", codec.NewSum[bells](codec.NewKeyed(codec.StreamPrefix[string]("bell-"), rungCodec()), codec.NewKeyed(codec.StreamPrefix[string]("bell-tower-"), rungCodec())).Err(), `in streams prefixed "bell-" and "bell-tower-"`},
 		{"a refused part", codec.NewSum[decider.Either[lit, any]](litCodec(), codec.NewJSON[any]().Register("Hidden", hidden{})).Err(), "case 1: register \"Hidden\""},
@@ -487,10 +490,10 @@ func TestNewSumPanicsOnAProgrammingError(t *testing.T) {
 // says which mapper stores it.
 func TestJSONPointsSumsToTheirMappers(t *testing.T) {
 	for sample, says := range map[any]string{
-		decider.Right[lit](noted{}):                       "build their mapper with codec.NewSum",
-		decider.Keyed[string, accountEvent]{Key: "k"}:     "build its mapper with codec.NewKeyed",
-		decider.Pair[lit, decider.Either[lit, noted]]{}:   "at .Second, decider.Either",
-		decider.Keyed[string, decider.Either[lit, lit]]{}: "codec.NewSum",
+		decider.Right[lit](noted{}):                              "build their mapper with codec.NewSum",
+		decider.Keyed[string, testdomain.AccountEvent]{Key: "k"}: "build its mapper with codec.NewKeyed",
+		decider.Pair[lit, decider.Either[lit, noted]]{}:          "at .Second, decider.Either",
+		decider.Keyed[string, decider.Either[lit, lit]]{}:        "codec.NewSum",
 	} {
 		err := codec.NewJSON[any]().Register("X", sample).Err()
 		if !errors.Is(err, codec.ErrUnencodable) || !strings.Contains(err.Error(), says) {
