@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -517,18 +516,7 @@ func (r *DCBRunner[C, E, S]) stream(cfg handleConfig) (string, error) {
 func (r *DCBRunner[C, E, S]) encode(ctx context.Context, stream string, events []E, cfg handleConfig) ([]store.Event, error) {
 	out := make([]store.Event, len(events))
 	for i, e := range events {
-		at := codec.Placement{StreamID: stream, Version: int64(i) + 1}
-		meta := cfg.meta
-		if cfg.key != "" {
-			at.ID = EventID(cfg.key, i)
-			if i == 0 {
-				meta.Extra = maps.Clone(meta.Extra)
-				if meta.Extra == nil {
-					meta.Extra = map[string]string{}
-				}
-				meta.Extra[idempotencyExtra] = cfg.fingerprint
-			}
-		}
+		at, meta := cfg.place(stream, 0, i)
 		ev, err := r.events.ToEvent(ctx, at, e, meta)
 		if err != nil {
 			return nil, fmt.Errorf("handle command: encode event %d: %w", i, err)

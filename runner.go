@@ -200,6 +200,26 @@ func (c handleConfig) settling(ctx context.Context) context.Context {
 	return ctx
 }
 
+// place returns where the i-th event of a command's append goes, on
+// stream after version, and its metadata: with an idempotency key, the
+// event's ID is derived from the key and the first event's metadata
+// holds the command's fingerprint.
+func (c handleConfig) place(stream string, version int64, i int) (codec.Placement, store.Metadata) {
+	at := codec.Placement{StreamID: stream, Version: version + int64(i) + 1}
+	meta := c.meta
+	if c.key != "" {
+		at.ID = EventID(c.key, i)
+		if i == 0 {
+			meta.Extra = maps.Clone(meta.Extra)
+			if meta.Extra == nil {
+				meta.Extra = map[string]string{}
+			}
+			meta.Extra[idempotencyExtra] = c.fingerprint
+		}
+	}
+	return at, meta
+}
+
 // newHandleConfig applies opts. The options get a pointer, which escapes:
 // without options nothing is allocated.
 func newHandleConfig(opts []HandleOption) handleConfig {
@@ -943,18 +963,7 @@ func commandName(cmd any) string {
 func (r *Runner[C, E, S]) encode(ctx context.Context, streamID string, version int64, events []E, cfg handleConfig) ([]store.Event, error) {
 	out := make([]store.Event, len(events))
 	for i, e := range events {
-		at := codec.Placement{StreamID: streamID, Version: version + int64(i) + 1}
-		meta := cfg.meta
-		if cfg.key != "" {
-			at.ID = EventID(cfg.key, i)
-			if i == 0 {
-				meta.Extra = maps.Clone(meta.Extra)
-				if meta.Extra == nil {
-					meta.Extra = map[string]string{}
-				}
-				meta.Extra[idempotencyExtra] = cfg.fingerprint
-			}
-		}
+		at, meta := cfg.place(streamID, version, i)
 		ev, err := r.events.ToEvent(ctx, at, e, meta)
 		if err != nil {
 			return nil, fmt.Errorf("handle command on stream %q: encode event %d: %w", streamID, i, err)
