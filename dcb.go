@@ -361,7 +361,7 @@ func (r *DCBRunner[C, E, S]) handle(ctx context.Context, cmd C, q store.Query, o
 		return DCBResult[E, S]{}, m.refuse(fmt.Sprintf("handle %T", cmd))
 	}
 	cfg := newHandleConfig(opts)
-	if err := cfg.checkKey(); err != nil {
+	if err := cfg.check(); err != nil {
 		return DCBResult[E, S]{}, fmt.Errorf("handle %T: %w", cmd, err)
 	}
 	if cfg.key != "" {

@@ -234,6 +234,9 @@ func newHandleConfig(opts []HandleOption) handleConfig {
 }
 
 // WithMetadata sets the metadata stored with every event of the command.
+// The Extra entry "annals.idempotency" is the library's (see
+// [WithIdempotencyKey]): metadata that sets it is refused with an error
+// matching [store.ErrInvalid], and nothing is stored.
 func WithMetadata(m store.Metadata) HandleOption {
 	return func(c *handleConfig) { c.meta = m }
 }
@@ -282,8 +285,12 @@ func WithIdempotencyKey(key string) HandleOption {
 	return func(c *handleConfig) { c.key, c.keyed = key, true }
 }
 
-// checkKey refuses an idempotency key given empty.
-func (c handleConfig) checkKey() error {
+// check refuses an idempotency key given empty or too long, and metadata
+// that sets the entry of a keyed command's fingerprint.
+func (c handleConfig) check() error {
+	if _, ok := c.meta.Extra[idempotencyExtra]; ok {
+		return fmt.Errorf("the metadata sets %q, the entry in which a command with an idempotency key keeps its fingerprint: leave it out (copied from an event's metadata, it is that event's command's), and name an entry of your own otherwise: %w", idempotencyExtra, store.ErrInvalid)
+	}
 	if c.keyed && strings.TrimSpace(c.key) == "" {
 		return fmt.Errorf("the idempotency key is empty (%q): pass the key the request carries, or no WithIdempotencyKey for a command that may take effect twice: %w", c.key, store.ErrInvalid)
 	}
@@ -359,7 +366,7 @@ func (r *Runner[C, E, S]) handle(ctx context.Context, streamID string, cmd C, op
 		return Result[E, S]{}, m.refuse(fmt.Sprintf("handle a command on stream %q", streamID))
 	}
 	cfg := newHandleConfig(opts)
-	if err := cfg.checkKey(); err != nil {
+	if err := cfg.check(); err != nil {
 		return Result[E, S]{}, fmt.Errorf("handle command on stream %q: %w", streamID, err)
 	}
 	if cfg.key != "" {

@@ -555,3 +555,44 @@ func TestAKeyedRetryOnAMovingStreamIsAnsweredByItsKey(t *testing.T) {
 		t.Fatalf("the key on another, moving stream = %v; want ErrIdempotencyKey", err)
 	}
 }
+
+// Metadata that sets the entry a keyed command keeps its fingerprint in
+// is refused, keyed or not, by Runner and DCBRunner alike, and nothing is
+// stored: the library would otherwise replace the caller's value without
+// a word, or a later keyed retry read the caller's value as a fingerprint.
+func TestMetadataSettingTheFingerprintEntryIsRefused(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	r := annals.NewRunner(s, counter, counterCodec())
+	seats := newSeats(s)
+	meta := annals.WithMetadata(store.Metadata{Extra: map[string]string{"annals.idempotency": "mine"}})
+	for name, handle := range map[string]func(...annals.HandleOption) error{
+		"runner": func(opts ...annals.HandleOption) error {
+			_, err := r.Handle(ctx, "c", increment{}, opts...)
+			return err
+		},
+		"DCB runner": func(opts ...annals.HandleOption) error {
+			_, err := seats.Handle(ctx, takeSeat{"a", "ada"}, opts...)
+			return err
+		},
+	} {
+		for _, opts := range [][]annals.HandleOption{{meta}, {meta, annals.WithIdempotencyKey("k")}} {
+			err := handle(opts...)
+			if !errors.Is(err, store.ErrInvalid) || errors.Is(err, annals.ErrStored) || !strings.Contains(err.Error(), `"annals.idempotency"`) {
+				t.Errorf("%s with %d options: %v; want store.ErrInvalid naming the entry, and nothing stored", name, len(opts), err)
+			}
+		}
+	}
+	if head, err := s.Head(ctx); err != nil || head != 0 {
+		t.Fatalf("head = %d, %v; want nothing stored", head, err)
+	}
+	// Another entry of the caller's is kept beside the fingerprint.
+	own := annals.WithMetadata(store.Metadata{Extra: map[string]string{"tenant": "t1"}})
+	if _, err := r.Handle(ctx, "c", increment{}, own, annals.WithIdempotencyKey("k")); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.ReadLog(ctx, store.LogQuery{})
+	if err != nil || len(recs) != 1 || recs[0].Metadata.Extra["tenant"] != "t1" || recs[0].Metadata.Extra["annals.idempotency"] == "" {
+		t.Fatalf("the keyed command's event: %+v, %v; want the caller's entry and a fingerprint", recs, err)
+	}
+}
