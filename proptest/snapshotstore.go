@@ -143,6 +143,9 @@ func snapContractRoundTrip(t *testing.T, ss snapshot.Store) {
 		if d := snapshotDiff(got, want); d != "" {
 			t.Fatalf("snapshot of %.20q read back: %s", want.StreamID, d)
 		}
+		if got.Data == nil {
+			t.Fatalf("snapshot of %.20q read back with nil Data; want an empty slice: a stored snapshot's Data is never nil", want.StreamID)
+		}
 	}
 }
 
@@ -198,17 +201,19 @@ func snapContractInvalid(t *testing.T, ss snapshot.Store) {
 	ctx := context.Background()
 	valid := testSnapshot("x", 1, "")
 	for name, change := range map[string]func(*snapshot.Snapshot){
-		"empty stream":      func(s *snapshot.Snapshot) { s.StreamID = "" },
-		"stream too long":   func(s *snapshot.Snapshot) { s.StreamID = strings.Repeat("s", store.MaxStreamIDLen+1) },
-		"stream with NUL":   func(s *snapshot.Snapshot) { s.StreamID = "a\x00" },
-		"version 0":         func(s *snapshot.Snapshot) { s.Version = 0 },
-		"negative version":  func(s *snapshot.Snapshot) { s.Version = -3 },
-		"empty type":        func(s *snapshot.Snapshot) { s.Type = "" },
-		"type too long":     func(s *snapshot.Snapshot) { s.Type = strings.Repeat("t", store.MaxTypeLen+1) },
-		"type not UTF-8":    func(s *snapshot.Snapshot) { s.Type = "\xff" },
-		"schema version 0":  func(s *snapshot.Snapshot) { s.SchemaVersion = 0 },
-		"encoding with NUL": func(s *snapshot.Snapshot) { s.Encoding = "deflate\x00" },
-		"encoding too long": func(s *snapshot.Snapshot) { s.Encoding = strings.Repeat("e", store.MaxEncodingLen+1) },
+		"empty stream":                func(s *snapshot.Snapshot) { s.StreamID = "" },
+		"stream too long":             func(s *snapshot.Snapshot) { s.StreamID = strings.Repeat("s", store.MaxStreamIDLen+1) },
+		"stream with NUL":             func(s *snapshot.Snapshot) { s.StreamID = "a\x00" },
+		"version 0":                   func(s *snapshot.Snapshot) { s.Version = 0 },
+		"negative version":            func(s *snapshot.Snapshot) { s.Version = -3 },
+		"empty type":                  func(s *snapshot.Snapshot) { s.Type = "" },
+		"type too long":               func(s *snapshot.Snapshot) { s.Type = strings.Repeat("t", store.MaxTypeLen+1) },
+		"type not UTF-8":              func(s *snapshot.Snapshot) { s.Type = "\xff" },
+		"schema version 0":            func(s *snapshot.Snapshot) { s.SchemaVersion = 0 },
+		"encoding with NUL":           func(s *snapshot.Snapshot) { s.Encoding = "deflate\x00" },
+		"encoding too long":           func(s *snapshot.Snapshot) { s.Encoding = strings.Repeat("e", store.MaxEncodingLen+1) },
+		"a time before store.MinTime": func(s *snapshot.Snapshot) { s.Time = store.MinTime.Add(-time.Nanosecond) },
+		"a time past store.MaxTime":   func(s *snapshot.Snapshot) { s.Time = time.Date(300000, 1, 1, 0, 0, 0, 0, time.UTC) },
 		"schema version past the limit": func(s *snapshot.Snapshot) {
 			s.SchemaVersion = int(int64(store.MaxSchemaVersion) + 1) // negative where int is 32 bits
 		},

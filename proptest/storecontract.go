@@ -59,6 +59,7 @@ func StoreContract(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DuplicateEventIDs", contractDuplicateIDs},
 		{"InvalidInput", contractInvalidInput},
 		{"Payloads", contractPayloads},
+		{"EmptyValues", contractEmptyValues},
 		{"ReadStreamFrom", contractReadStreamFrom},
 		{"ReadLogLimits", contractReadLogLimits},
 		{"Checkpoints", contractCheckpoints},
@@ -409,6 +410,11 @@ func contractInvalidInput(t *testing.T, s store.Store) {
 	if _, err := s.Append(ctx, "s", -2, []store.Event{{Type: "A"}}); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("expected version -2: got %v, want store.ErrInvalid", err)
 	}
+	// Versions past the largest int64 are refused alike, not left to
+	// overflow in a database.
+	if _, err := s.Append(ctx, "s", math.MaxInt64, []store.Event{{Type: "A"}}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("expected version MaxInt64: got %v, want store.ErrInvalid", err)
+	}
 	// A read of what no append could have stored is refused alike,
 	// rather than answered with nothing by one adapter and with a
 	// database's error by another.
@@ -486,11 +492,47 @@ func contractPayloads(t *testing.T, s store.Store) {
 		if r.Metadata.CorrelationID != meta.CorrelationID || r.Metadata.CausationID != meta.CausationID || r.Metadata.Extra["ключ"] != "значение" {
 			t.Fatalf("%s metadata did not round-trip: %+v", name, r.Metadata)
 		}
+		if r.Data == nil {
+			t.Fatalf("%s payload read back as nil; want an empty slice: a record's Data is never nil", name)
+		}
 		// The time is when the append happened, whatever unit the store
 		// keeps it in; the slack allows for a database's own clock and
 		// coarser precision.
 		if r.Time.Before(before.Add(-time.Minute)) || r.Time.After(after.Add(time.Minute)) {
 			t.Fatalf("%s payload recorded at %v, but appended between %v and %v", name, r.Time, before.UTC(), after.UTC())
+		}
+	}
+}
+
+// contractEmptyValues: an empty payload, nil or not, reads back as an
+// empty slice, and empty extra metadata, nil or not, as nil, on every
+// adapter alike (see store.Record.Data and store.Metadata.Extra).
+func contractEmptyValues(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	events := []store.Event{
+		{Type: "A", Data: nil, Metadata: store.Metadata{Extra: map[string]string{}}},
+		{Type: "A", Data: []byte{}, Metadata: store.Metadata{CorrelationID: "c", Extra: map[string]string{}}},
+		{Type: "A", Data: nil},
+	}
+	if _, err := s.Append(ctx, "empty", store.NoStream, events); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := collect(s.ReadStream(ctx, "empty", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := s.ReadLog(ctx, store.LogQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, recs := range map[string][]store.Record{"stream": stream, "log": log} {
+		if len(recs) != len(events) {
+			t.Fatalf("%s: %d records, want %d", what, len(recs), len(events))
+		}
+		for i, r := range recs {
+			if r.Data == nil || len(r.Data) != 0 || r.Metadata.Extra != nil {
+				t.Errorf("%s record %d: data %#v, extra %#v; want an empty, non-nil slice and nil", what, i, r.Data, r.Metadata.Extra)
+			}
 		}
 	}
 }

@@ -17,9 +17,12 @@ type Snapshot struct {
 	Type string
 	// SchemaVersion is the version of the state's schema for Type.
 	SchemaVersion int
-	// Time is when the snapshot was taken, in UTC.
+	// Time is when the snapshot was taken, in UTC: zero, or between the
+	// years 1677 and 2262 (store.MinTime and store.MaxTime), which every
+	// store keeps. PostgreSQL keeps it to the microsecond, the others to
+	// the nanosecond.
 	Time time.Time
-	// Data is the state as stored.
+	// Data is the state as stored; never nil when read from a store.
 	Data []byte
 	// Encoding names the transformations applied to Data after the codec
 	// (compression, encryption); empty means none.

@@ -17,7 +17,8 @@ type Checkpoint struct {
 	// annals.SchemaConsumer), the version of its schema.
 	Position int64
 	// Time is when the checkpoint last moved, in UTC; zero when the store
-	// does not record it.
+	// does not record it. An imported one is zero or between [MinTime]
+	// and [MaxTime].
 	Time time.Time
 }
 
@@ -86,8 +87,11 @@ type Importer interface {
 	// that do not continue the log fail with an error matching
 	// [ErrConflict]; an ID or a stream version already stored fails as
 	// [Store.Append] would. It does not check that each stream's versions
-	// are contiguous: the caller does. A time finer than
-	// TimePrecision is truncated to it.
+	// are contiguous: the caller does (the memory store, which finds a
+	// version by its place in the stream, refuses a gap with
+	// [ErrInvalid]). A record's tags are checked as Store.Append checks
+	// them, and its time must lie between [MinTime] and [MaxTime]; a time
+	// finer than TimePrecision is truncated to it.
 	ImportEvents(ctx context.Context, records []Record) error
 	// ImportCheckpoints sets each consumer's checkpoint to the position
 	// and time given, even a lower position than the stored one.

@@ -34,6 +34,17 @@ const (
 	MaxSchemaVersion = math.MaxInt32
 )
 
+// The times a store accepts, in a snapshot, an imported record or an
+// imported checkpoint: from 1677-09-21 to 2262-04-11, what Unix
+// nanoseconds in an int64 hold, which is how SQLite keeps them. Every
+// adapter refuses a time outside with [ErrInvalid], so that a store can
+// move from one to another (annals copy). The zero time is accepted
+// where it means "none".
+var (
+	MinTime = time.Unix(0, math.MinInt64).UTC()
+	MaxTime = time.Unix(0, math.MaxInt64).UTC()
+)
+
 // Record is an event as stored.
 type Record struct {
 	// ID identifies the event everywhere (a UUIDv7 unless the writer chose one).
@@ -52,7 +63,8 @@ type Record struct {
 	SchemaVersion int
 	// Time is when the event was recorded, in UTC.
 	Time time.Time
-	// Data is the payload as stored.
+	// Data is the payload as stored; never nil: an empty payload, or a
+	// nil one appended, reads back as an empty slice on every adapter.
 	Data []byte
 	// Encoding names the transformations applied to Data after the codec
 	// (compression, encryption); empty means none.
@@ -71,7 +83,8 @@ type Metadata struct {
 	CorrelationID string `json:"correlation_id,omitempty"`
 	// CausationID is the ID of the command or event that caused this one.
 	CausationID string `json:"causation_id,omitempty"`
-	// Extra holds application-defined values.
+	// Extra holds application-defined values; nil when there are none:
+	// an empty map reads back as nil on every adapter.
 	Extra map[string]string `json:"extra,omitempty"`
 }
 

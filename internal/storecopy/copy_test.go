@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/annals-dev/annals/internal/storecopy"
 	"github.com/annals-dev/annals/snapshot"
@@ -50,8 +53,6 @@ func TestCopyBetweenAdapters(t *testing.T) {
 			prec := dst.(store.Importer).TimePrecision()
 			for i := range a.Events {
 				a.Events[i].Time = a.Events[i].Time.Truncate(prec)
-				normalize(&a.Events[i])
-				normalize(&b.Events[i])
 			}
 			if !reflect.DeepEqual(a.Events, b.Events) {
 				t.Errorf("events differ:\n%+v\n%+v", a.Events[:2], b.Events[:2])
@@ -93,14 +94,6 @@ func queried(t *testing.T, s store.Store, q store.Query) []string {
 		ids = append(ids, r.ID.String())
 	}
 	return ids
-}
-
-// normalize makes records of different adapters comparable: empty extra
-// metadata is nil.
-func normalize(r *store.Record) {
-	if len(r.Metadata.Extra) == 0 {
-		r.Metadata.Extra = nil
-	}
 }
 
 // spaced is a store whose positions are three times the memory store's,
@@ -414,5 +407,50 @@ func TestCopyFindsADifference(t *testing.T) {
 	var mismatch *storecopy.MismatchError
 	if !errors.As(err, &mismatch) || !strings.Contains(err.Error(), "payload") || !strings.Contains(err.Error(), "checksum") {
 		t.Fatalf("copy over a changed target: %v, want a mismatch naming the payload and the stream's checksum", err)
+	}
+}
+
+// An import that no append could have stored (a tag Append refuses) or
+// that some adapter cannot keep (a time outside store.MinTime and
+// store.MaxTime) is refused by every adapter alike, with ErrInvalid, and
+// nothing of it is written: a store holds only what every other can take.
+func TestImportsAreRefusedAlikeByEveryAdapter(t *testing.T) {
+	at := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	record := func(pos int64) store.Record {
+		return store.Record{Position: pos, StreamID: "s", Version: pos, ID: uuid.New(), Type: "T", SchemaVersion: 1, Time: at, Data: []byte("{}")}
+	}
+	for _, adapter := range []string{"memory", "sqlite", "postgres"} {
+		t.Run(adapter, func(t *testing.T) {
+			ctx := context.Background()
+			s := open(t, storeURL(t, adapter))
+			imp := s.(store.Importer)
+			for name, spoil := range map[string]func(*store.Record){
+				"an empty tag":    func(r *store.Record) { r.Tags = []string{"a", ""} },
+				"a tag with NUL":  func(r *store.Record) { r.Tags = []string{"a\x00b"} },
+				"a repeated tag":  func(r *store.Record) { r.Tags = []string{"a", "a"} },
+				"the year 1600":   func(r *store.Record) { r.Time = time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC) },
+				"the year 300000": func(r *store.Record) { r.Time = time.Date(300000, 1, 1, 0, 0, 0, 0, time.UTC) },
+			} {
+				second := record(2)
+				spoil(&second)
+				if err := imp.ImportEvents(ctx, []store.Record{record(1), second}); !errors.Is(err, store.ErrInvalid) {
+					t.Errorf("import a record with %s: %v, want store.ErrInvalid", name, err)
+				}
+			}
+			if head, err := s.Head(ctx); err != nil || head != 0 {
+				t.Errorf("head after refused imports: %d, %v; want 0", head, err)
+			}
+			snap := snapshot.Snapshot{StreamID: "s", Version: 1, Type: "S", SchemaVersion: 1, Time: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), Data: []byte("{}")}
+			if err := imp.ImportSnapshots(ctx, []snapshot.Snapshot{snap}); !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("import a snapshot of the year 3000: %v, want store.ErrInvalid", err)
+			}
+			if _, found, err := s.(snapshot.Store).LatestSnapshot(ctx, "s"); found || err != nil {
+				t.Errorf("after the refused snapshot: found %v, %v; want nothing", found, err)
+			}
+			cp := store.Checkpoint{Consumer: "c", Position: 0, Time: time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC)}
+			if err := imp.ImportCheckpoints(ctx, []store.Checkpoint{cp}); !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("import a checkpoint of the year 1500: %v, want store.ErrInvalid", err)
+			}
+		})
 	}
 }

@@ -2,9 +2,11 @@ package check
 
 import (
 	"fmt"
-	"github.com/google/uuid"
+	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
@@ -29,6 +31,9 @@ func Append(streamID string, expected int64, events []store.Event) error {
 	}
 	if expected < store.AnyVersion {
 		return fmt.Errorf("append to stream %q: expected version %d: must be a version ≥ 0, NoStream or AnyVersion: %w", streamID, expected, store.ErrInvalid)
+	}
+	if expected > math.MaxInt64-int64(len(events)) {
+		return fmt.Errorf("append to stream %q: expected version %d leaves no room for %d events below the largest version, %d: %w", streamID, expected, len(events), int64(math.MaxInt64), store.ErrInvalid)
 	}
 	var ids map[uuid.UUID]int // only built when the writer chose IDs
 	for i, e := range events {
@@ -257,8 +262,8 @@ func SubjectKey(k store.SubjectKey) error {
 // Snapshot returns an error matching [store.ErrInvalid] when a snapshot
 // cannot be stored: an invalid stream ID, a version or schema version
 // below 1, a schema version above [store.MaxSchemaVersion], an empty, too
-// long or malformed type name, or an encoding too long or malformed.
-// Adapters call it before they write.
+// long or malformed type name, an encoding too long or malformed, or a
+// time no store keeps (see [Time]). Adapters call it before they write.
 func Snapshot(s snapshot.Snapshot) error {
 	if err := StreamID(s.StreamID); err != nil {
 		return fmt.Errorf("snapshot: %w", err)
@@ -280,6 +285,9 @@ func Snapshot(s snapshot.Snapshot) error {
 		return fmt.Errorf("snapshot of stream %q: encoding %.32q… is %d bytes, the limit is %d: %w", s.StreamID, s.Encoding, len(s.Encoding), store.MaxEncodingLen, store.ErrInvalid)
 	case !validText(s.Encoding):
 		return fmt.Errorf("snapshot of stream %q: encoding %.64q is not valid UTF-8 or contains a NUL byte: %w", s.StreamID, s.Encoding, store.ErrInvalid)
+	}
+	if err := Time(s.Time); err != nil {
+		return fmt.Errorf("snapshot of stream %q: %w", s.StreamID, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package check_test
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -34,12 +35,50 @@ func TestRecordsRefusesWhatNoAppendStores(t *testing.T) {
 		"no type":           {func(r *store.Record) { r.Type = "" }, "type"},
 		"empty stream":      {func(r *store.Record) { r.StreamID = "" }, "stream"},
 		"encoding too long": {func(r *store.Record) { r.Encoding = strings.Repeat("e", store.MaxEncodingLen+1) }, "encoding"},
+		"an empty tag":      {func(r *store.Record) { r.Tags = []string{"a", ""} }, "tag is empty"},
+		"a tag with NUL":    {func(r *store.Record) { r.Tags = []string{"a\x00b"} }, "tag"},
+		"a repeated tag":    {func(r *store.Record) { r.Tags = []string{"a", "a"} }, "tag"},
+		"year 1600":         {func(r *store.Record) { r.Time = time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC) }, "outside the years 1677 to 2262"},
+		"year 3000":         {func(r *store.Record) { r.Time = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) }, "outside the years 1677 to 2262"},
 	} {
 		second := good(2)
 		c.spoil(&second)
 		err := check.Records([]store.Record{good(1), second}, 0)
 		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v; want store.ErrInvalid saying %q", name, err, c.want)
+		}
+	}
+}
+
+// The bounds of the times every store keeps are themselves kept, and a
+// nanosecond past either is refused.
+func TestTimeTakesTheBoundsAndNothingPast(t *testing.T) {
+	for _, ok := range []time.Time{{}, store.MinTime, store.MaxTime, time.Unix(0, 0)} {
+		if err := check.Time(ok); err != nil {
+			t.Errorf("%v: %v, want it taken", ok, err)
+		}
+	}
+	for _, bad := range []time.Time{store.MinTime.Add(-1), store.MaxTime.Add(1), time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC)} {
+		if err := check.Time(bad); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("%v: %v, want store.ErrInvalid", bad, err)
+		}
+	}
+	if err := check.ImportCheckpoint(store.Checkpoint{Consumer: "c", Position: 1, Time: store.MaxTime.Add(1)}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("a checkpoint past store.MaxTime: %v, want store.ErrInvalid", err)
+	}
+}
+
+// An append whose versions would pass the largest int64 is refused, with
+// any number of events, rather than left to overflow in a database.
+func TestAppendRefusesAnExpectedVersionWithNoRoom(t *testing.T) {
+	one := []store.Event{{Type: "T"}}
+	if err := check.Append("s", math.MaxInt64-1, one); err != nil {
+		t.Fatalf("one event after MaxInt64-1: %v, want it taken", err)
+	}
+	for _, n := range []int{1, 2} {
+		err := check.Append("s", math.MaxInt64-int64(n)+1, make([]store.Event, n, n))
+		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "leaves no room") {
+			t.Errorf("%d events after MaxInt64-%d: %v, want store.ErrInvalid saying it leaves no room", n, n-1, err)
 		}
 	}
 }

@@ -423,15 +423,16 @@ func copyKey(k store.SubjectKey) store.SubjectKey {
 	return k
 }
 
-func clone(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return slices.Clone(b)
-}
+// clone copies b; never nil, as the other adapters read an empty payload
+// (see store.Record.Data).
+func clone(b []byte) []byte { return append([]byte{}, b...) }
 
+// cloneMeta copies m's Extra; nil when empty, as the other adapters read
+// it (see store.Metadata.Extra).
 func cloneMeta(m store.Metadata) store.Metadata {
-	if m.Extra != nil {
+	if len(m.Extra) == 0 {
+		m.Extra = nil
+	} else {
 		extra := make(map[string]string, len(m.Extra))
 		for k, v := range m.Extra {
 			extra[k] = v
@@ -479,11 +480,9 @@ func copyRecords(recs []store.Record) {
 	buf := make([]byte, 0, n)
 	for i := range recs {
 		r := &recs[i]
-		if r.Data != nil {
-			start := len(buf)
-			buf = append(buf, r.Data...)
-			r.Data = buf[start:len(buf):len(buf)]
-		}
+		start := len(buf)
+		buf = append(buf, r.Data...)
+		r.Data = buf[start:len(buf):len(buf)]
 		r.Metadata = cloneMeta(r.Metadata)
 		r.Tags = cloneTags(r.Tags)
 	}

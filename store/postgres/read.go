@@ -211,7 +211,9 @@ func (sc *recordScanner) scan(rows pgx.Rows) (r store.Record, ok bool, err error
 		if err := json.Unmarshal(sc.extra, &extra); err != nil {
 			return r, false, fmt.Errorf("event %v: metadata that does not decode (%w): %w", r.ID, err, store.ErrCorrupt)
 		}
-		r.Metadata.Extra = extra
+		if len(extra) > 0 { // see store.Metadata.Extra
+			r.Metadata.Extra = extra
+		}
 	}
 	return r, true, nil
 }

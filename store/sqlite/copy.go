@@ -198,8 +198,8 @@ func timeNanos(what string, t time.Time) (int64, error) {
 	if t.IsZero() {
 		return 0, nil
 	}
-	if t.Before(minNanoTime) || t.After(maxNanoTime) {
-		return 0, fmt.Errorf("%s: time %v is outside the years 1678 to 2262 that the SQLite store records: %w", what, t, store.ErrInvalid)
+	if err := check.Time(t); err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
 	}
 	return t.UnixNano(), nil
 }

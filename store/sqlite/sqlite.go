@@ -683,6 +683,9 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, out []store.Record, arg
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
+		if r.Data == nil {
+			r.Data = []byte{} // an empty BLOB scans as nil; see store.Record.Data
+		}
 		if r.Tags, err = decodeTags(sc.tags); err != nil { // dcb.go
 			return nil, fmt.Errorf("position %d: tags that do not decode (%w): %w", r.Position, err, store.ErrCorrupt)
 		}
