@@ -58,8 +58,9 @@ type dcbKey struct {
 	sql string
 }
 
-// maxCachedStatements bounds the cache; statements beyond it are
-// prepared for each use.
+// maxCachedStatements bounds the cache of query shapes; shapes beyond it
+// are prepared for each use. The two statements of a tagged append are
+// kept whatever the count, as its callers do not close them.
 const maxCachedStatements = 256
 
 // stmt returns the statement of query prepared on db, and whether the
@@ -75,8 +76,8 @@ func (c *dcbStatements) stmt(ctx context.Context, db *sql.DB, query string) (*sq
 	if err != nil {
 		return nil, false, err
 	}
-	if len(c.stmts) >= maxCachedStatements {
-		return st, true, nil
+	if len(c.stmts) >= maxCachedStatements && query != insertTaggedSQL && query != insertTagSQL {
+		return st, true, nil // a query's shape; the appends' own two are always kept
 	}
 	if c.stmts == nil {
 		c.stmts = map[dcbKey]*sql.Stmt{}

@@ -10,3 +10,20 @@ func QueuedAppends(s *Store) int {
 	defer s.group.mu.Unlock()
 	return len(s.group.queue)
 }
+
+// KeepsTaggedAppendStatements reports whether s's cache holds the two
+// statements of a tagged append, which their callers do not close.
+func KeepsTaggedAppendStatements(s *Store) bool {
+	s.dcb.mu.Lock()
+	defer s.dcb.mu.Unlock()
+	_, insert := s.dcb.stmts[dcbKey{s.w, insertTaggedSQL}]
+	_, tag := s.dcb.stmts[dcbKey{s.w, insertTagSQL}]
+	return insert && tag
+}
+
+// CachedStatements is how many statements s's cache of query shapes holds.
+func CachedStatements(s *Store) int {
+	s.dcb.mu.Lock()
+	defer s.dcb.mu.Unlock()
+	return len(s.dcb.stmts)
+}
