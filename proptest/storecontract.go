@@ -403,8 +403,8 @@ func contractInvalidInput(t *testing.T, s store.Store) {
 	}
 	for _, c := range cases {
 		_, err := s.Append(ctx, c.stream, store.AnyVersion, c.events)
-		if !errors.Is(err, store.ErrInvalid) {
-			t.Errorf("%s: got %v, want an error matching store.ErrInvalid", c.name, err)
+		if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "append") {
+			t.Errorf("%s: got %v, want an error matching store.ErrInvalid that names the append", c.name, err)
 		}
 	}
 	if _, err := s.Append(ctx, "s", -2, []store.Event{{Type: "A"}}); !errors.Is(err, store.ErrInvalid) {
@@ -663,8 +663,13 @@ func contractCheckpoints(t *testing.T, s store.Store) {
 	if err := s.SetCheckpoint(ctx, "unseen", -5); !errors.Is(err, store.ErrCheckpointBackwards) || !strings.Contains(err.Error(), "negative") {
 		t.Fatalf("checkpoint -5: got %v, want store.ErrCheckpointBackwards saying it is negative", err)
 	}
-	if err := s.SetCheckpoint(ctx, "", 1); !errors.Is(err, store.ErrInvalid) {
-		t.Fatalf("empty consumer name: got %v, want store.ErrInvalid", err)
+	// A name no checkpoint can have is refused, and the error names the
+	// call it refuses.
+	if err := s.SetCheckpoint(ctx, "", 1); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "set checkpoint") {
+		t.Fatalf("empty consumer name: got %v, want store.ErrInvalid naming \"set checkpoint\"", err)
+	}
+	if _, err := s.Checkpoint(ctx, "bad\x00name"); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "checkpoint") {
+		t.Fatalf("a consumer name with NUL: got %v, want store.ErrInvalid naming \"checkpoint\"", err)
 	}
 	// Racing consumers: whatever the interleaving, the checkpoint ends at
 	// the highest position recorded and never lower.

@@ -27,7 +27,7 @@ func Expected(streamID string, expected, actual int64) error {
 // they write anything, so that all of them refuse the same input.
 func Append(streamID string, expected int64, events []store.Event) error {
 	if err := StreamID(streamID); err != nil {
-		return err
+		return fmt.Errorf("append: %w", err)
 	}
 	if expected < store.AnyVersion {
 		return fmt.Errorf("append to stream %q: expected version %d: must be a version ≥ 0, NoStream or AnyVersion: %w", streamID, expected, store.ErrInvalid)

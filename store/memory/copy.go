@@ -176,7 +176,7 @@ func (s *Store) ImportCheckpoints(ctx context.Context, cps []store.Checkpoint) e
 func (s *Store) DeleteCheckpoints(ctx context.Context, consumers []string) error {
 	for _, c := range consumers {
 		if err := check.Consumer(c); err != nil {
-			return err
+			return fmt.Errorf("delete checkpoints: %w", err)
 		}
 	}
 	return s.locked(ctx, func() {

@@ -278,7 +278,7 @@ func (s *Store) Wait(ctx context.Context, after int64) error {
 // Checkpoint implements [store.Store].
 func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) {
 	if err := check.Consumer(consumer); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("checkpoint: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -291,7 +291,7 @@ func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) 
 // SetCheckpoint implements [store.Store].
 func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int64) error {
 	if err := check.Consumer(consumer); err != nil {
-		return err
+		return fmt.Errorf("set checkpoint: %w", err)
 	}
 	if err := check.NegativeCheckpoint(consumer, position); err != nil {
 		return err
@@ -351,7 +351,7 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error 
 // LatestSnapshot implements [snapshot.Store].
 func (s *Store) LatestSnapshot(ctx context.Context, streamID string) (snapshot.Snapshot, bool, error) {
 	if err := check.StreamID(streamID); err != nil {
-		return snapshot.Snapshot{}, false, err
+		return snapshot.Snapshot{}, false, fmt.Errorf("latest snapshot: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return snapshot.Snapshot{}, false, err

@@ -297,7 +297,7 @@ func (s *Store) DeleteCheckpoints(ctx context.Context, consumers []string) error
 	}
 	for _, c := range consumers {
 		if err := check.Consumer(c); err != nil {
-			return err
+			return fmt.Errorf("delete checkpoints: %w", err)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -388,7 +388,7 @@ func (s *Store) TimePrecision() time.Duration { return time.Microsecond }
 // address of other users' sessions; the process ID is always shown.
 func (s *Store) LeaseHolder(ctx context.Context, name string) (store.LeaseHolder, bool, error) {
 	if err := check.Consumer(name); err != nil {
-		return store.LeaseHolder{}, false, err
+		return store.LeaseHolder{}, false, fmt.Errorf("lease holder: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return store.LeaseHolder{}, false, err

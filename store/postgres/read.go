@@ -495,7 +495,7 @@ func (s *Store) nextNotification(ctx context.Context, conn *pgx.Conn) (int64, er
 // Checkpoint implements [store.Store].
 func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) {
 	if err := check.Consumer(consumer); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("checkpoint: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -521,7 +521,7 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 		return err
 	}
 	if err := check.Consumer(consumer); err != nil {
-		return err
+		return fmt.Errorf("set checkpoint: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return err

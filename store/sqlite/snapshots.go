@@ -39,7 +39,7 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error 
 // LatestSnapshot implements [snapshot.Store].
 func (s *Store) LatestSnapshot(ctx context.Context, streamID string) (snapshot.Snapshot, bool, error) {
 	if err := check.StreamID(streamID); err != nil {
-		return snapshot.Snapshot{}, false, err
+		return snapshot.Snapshot{}, false, fmt.Errorf("latest snapshot: %w", err)
 	}
 	if err := s.usable(ctx); err != nil {
 		return snapshot.Snapshot{}, false, err

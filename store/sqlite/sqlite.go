@@ -790,7 +790,7 @@ func (s *Store) notify() {
 // Checkpoint implements [store.Store].
 func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) {
 	if err := check.Consumer(consumer); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("checkpoint: %w", err)
 	}
 	if err := s.usable(ctx); err != nil {
 		return 0, err
@@ -807,7 +807,7 @@ func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) 
 // checkpoint only forwards, so racing consumers cannot move it back.
 func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int64) error {
 	if err := check.Consumer(consumer); err != nil {
-		return err
+		return fmt.Errorf("set checkpoint: %w", err)
 	}
 	if err := s.writable(ctx); err != nil {
 		return err
