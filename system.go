@@ -604,8 +604,16 @@ func (sys *System) settleLocked(ctx context.Context, skip string, report func(ce
 				continue
 			case errors.Is(err, store.ErrConflict) && ctx.Err() == nil:
 				// another instance moved the checkpoint: its progress
-			default:
+			case ctx.Err() != nil:
 				return errors.Join(append(reported, fmt.Errorf("consumer %q: %w", c.Name(), err))...)
+			default:
+				// Not at an event (a lost connection, a commit that
+				// failed): returned to the command, not a stop, and not
+				// stepped again in this settle; the consumers after it
+				// still run.
+				failed[i] = true
+				reported = append(reported, fmt.Errorf("consumer %q: %w", c.Name(), err))
+				continue
 			}
 			settled = settled && err == nil && caughtUp
 		}

@@ -1009,3 +1009,43 @@ func TestASyncStopIsReportedOnceWhateverSettleMeetsItFirst(t *testing.T) {
 		t.Fatalf("OnError reports %v, want the stop at 2 once", reports)
 	}
 }
+
+// failingStep is a consumer whose every step fails with an error that is
+// not at an event, as a lost connection or a failed commit is.
+type failingStep struct{ steps atomic.Int32 }
+
+func (f *failingStep) Name() string { return "failing" }
+func (f *failingStep) Step(context.Context) (int, error) {
+	f.steps.Add(1)
+	return 0, errors.New("the read model's database is unreachable")
+}
+func (f *failingStep) Position(context.Context) (int64, error) { return 0, nil }
+func (f *failingStep) Run(ctx context.Context) error           { <-ctx.Done(); return nil }
+
+// A consumer that fails other than at an event, in a Sync settle, is
+// told to the command and not stepped again in that settle, while the
+// consumers after it still run: before, the settle returned at once, and
+// a consumer added after it never moved.
+func TestSyncAConsumerFailingBetweenEventsDoesNotHoldUpTheOthers(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Sync))
+	f := &failingStep{}
+	tl := newTally(s)
+	if err := sys.Add(f, tl); err != nil {
+		t.Fatal(err)
+	}
+	r := annals.NewRunner(s, counter, counterCodec())
+	for i := range 3 {
+		_, err := r.Handle(ctx, "a-1", increment{})
+		if !errors.Is(err, annals.ErrStored) || !strings.Contains(err.Error(), "unreachable") {
+			t.Fatalf("command %d: %v; want ErrStored saying what failed", i, err)
+		}
+	}
+	if v, err := tl.Get(ctx, "a-1"); err != nil || v.Count != 3 {
+		t.Fatalf("the view after the failing consumer: %+v, %v; want a count of 3", v, err)
+	}
+	if n := f.steps.Load(); n != 3 {
+		t.Fatalf("the failing consumer was stepped %d times in 3 settles, want 3: once each", n)
+	}
+}
