@@ -4,9 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/codec"
@@ -495,5 +501,107 @@ func TestNilArgumentsAreRefusedWhereTheyAreGiven(t *testing.T) {
 		if msg := panicMessage(c.build); !strings.Contains(msg, c.want) {
 			t.Errorf("%s: panicked with %q; want a message saying %q", name, msg, c.want)
 		}
+	}
+}
+
+// A process whose state comes to hold what JSON would not store whole
+// stops at the event that led there, as a view does, before the event's
+// commands are sent: the events before it are committed, nothing of it is
+// dispatched, the stop is reported once, and a Sync system's consumers
+// after it still run. Before, the commit failed after the commands had
+// gone out, an Async system retried that for good, sending them again each
+// time, and a Sync settle gave up on the consumers after it.
+func TestAProcessStateJSONWouldChangeStopsTheProcessAtItsEvent(t *testing.T) {
+	type noted struct{ Note any }
+	for _, mode := range []annals.Mode{annals.Sync, annals.Async} {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s := annals.New(memory.New())
+			sys := must(annals.NewSystem(s, mode))
+			var reports atomic.Int32
+			sys.OnError(func(string, error) { reports.Add(1) })
+			var sent []int64
+			var mu sync.Mutex
+			p := annals.NewProcess(s, "notes", saga.Process[noted, incremented, increment]{
+				Evolve: func(n noted, e incremented) noted {
+					if e.To == 3 {
+						return noted{Note: math.NaN()}
+					}
+					return noted{Note: e.To}
+				},
+				React: func(_ noted, e incremented) []increment { return []increment{{Limit: int(e.To)}} },
+			}, counterCodec(), byStream, func(_ context.Context, c increment, _ annals.Cause) error {
+				mu.Lock()
+				defer mu.Unlock()
+				sent = append(sent, int64(c.Limit))
+				return nil
+			})
+			tl := newTally(s)
+			if err := sys.Add(p, tl); err != nil {
+				t.Fatal(err)
+			}
+			r := annals.NewRunner(s, counter, counterCodec())
+			for i, stream := range []string{"a", "a", "a", "b"} { // a's third event is where its state holds NaN
+				_, err := r.Handle(ctx, stream, increment{})
+				if mode == annals.Sync && i == 2 && !errors.Is(err, annals.ErrStored) {
+					t.Fatalf("the command whose event stops the process: %v, want ErrStored", err)
+				} else if (mode == annals.Async || i != 2) && err != nil {
+					t.Fatalf("command %d: %v", i, err)
+				}
+			}
+			if mode == annals.Async {
+				running, stop := context.WithCancel(ctx)
+				done := make(chan error, 1)
+				go func() { done <- sys.Run(running) }()
+				defer func() { stop(); <-done }()
+				for {
+					st, err := sys.Status(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if p, _ := lo.Find(st, func(c annals.ConsumerStatus) bool { return c.Name == "notes" }); p.Stopped != nil {
+						break
+					}
+					if ctx.Err() != nil {
+						t.Fatal("the process never stopped")
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				for {
+					if pos, err := tl.Position(ctx); err != nil || pos == 4 {
+						break
+					}
+					if ctx.Err() != nil {
+						t.Fatal("the view after the process never caught up")
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				time.Sleep(1500 * time.Millisecond) // a Run that retried would send again
+			}
+			st, err := sys.Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			notes, _ := lo.Find(st, func(c annals.ConsumerStatus) bool { return c.Name == "notes" })
+			var stopped *annals.ConsumerError
+			if !errors.As(notes.Stopped, &stopped) || stopped.Position != 3 || !errors.Is(notes.Stopped, codec.ErrUnencodable) {
+				t.Fatalf("the process's status: %+v; want it stopped at position 3 with codec.ErrUnencodable", notes)
+			}
+			if notes.Checkpoint != 2 {
+				t.Fatalf("the process's checkpoint: %d, want 2", notes.Checkpoint)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(sent, []int64{1, 2}) {
+				t.Fatalf("the process sent %v, want [1 2]: nothing of the event whose state it cannot save", sent)
+			}
+			if n := reports.Load(); n != 1 {
+				t.Fatalf("OnError was called %d times, want once", n)
+			}
+			if v, err := tl.Get(ctx, "b"); err != nil || v.Count != 1 {
+				t.Fatalf("the view after the process: b counted %+v, %v; want 1", v, err)
+			}
+		})
 	}
 }

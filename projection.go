@@ -161,7 +161,8 @@ type Envelope[E any] struct {
 }
 
 // NewProjection returns a projection named name (its checkpoint's
-// consumer name) that calls handle, inside the transaction of its batch,
+// consumer name: 1 to [MaxConsumerNameLen] bytes of UTF-8 without NUL,
+// not beginning with "schema:" or "annals:") that calls handle, inside the transaction of its batch,
 // for each event of the log that m decodes, in order. It reads only the
 // types m lists (see codec.Mapper), and skips events m does not know.
 //
@@ -391,11 +392,22 @@ func newProjection[T any](s *Store, name string, apply func(context.Context, T, 
 // and the mark of an unfinished copy (annals:copy-unfinished).
 var reservedPrefixes = []string{"schema:", "annals:"}
 
+// MaxConsumerNameLen is the longest name of a consumer (a projection, a
+// view, a saga or process, a relay), in bytes: room in
+// [store.MaxStreamIDLen] for the names derived from it, of its lease
+// ([LeaseName]) and of its read model's schema version
+// ([SchemaConsumer]).
+const MaxConsumerNameLen = store.MaxStreamIDLen - len("consumer:")
+
 // checkConsumerName checks the name of a consumer: one the store takes,
-// and none that a checkpoint of the library's own is named.
+// with the names derived from it, and none that a checkpoint of the
+// library's own is named.
 func checkConsumerName(name string) error {
 	if err := check.Consumer(name); err != nil {
 		return err
+	}
+	if len(name) > MaxConsumerNameLen {
+		return fmt.Errorf("consumer name %.32q… is %d bytes, the limit is %d (annals.MaxConsumerNameLen), leaving room for the names of its lease and schema version: name the consumer shorter: %w", name, len(name), MaxConsumerNameLen, store.ErrInvalid)
 	}
 	if p, ok := lo.Find(reservedPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }); ok {
 		return fmt.Errorf("consumer name %q begins with %q, which the library's own checkpoints are named with; name the consumer otherwise: %w", name, p, store.ErrInvalid)

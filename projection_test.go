@@ -975,3 +975,53 @@ func TestAStoredStateThatDoesNotDecodeSaysWhatToDo(t *testing.T) {
 		}
 	}
 }
+
+// A consumer's name leaves room for the names derived from it, of its
+// lease and of its read model's schema version: one past
+// MaxConsumerNameLen is refused by every constructor, naming the
+// constructor, and the longest runs under Run and with migrations.
+func TestAConsumerNameLeavesRoomForItsLeaseAndSchema(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := annals.New(memory.New())
+	tooLong := strings.Repeat("n", annals.MaxConsumerNameLen+1)
+	if _, err := annals.NewRecordProjection(s, tooLong, func(context.Context, store.StateTx, store.Record) error { return nil }); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "MaxConsumerNameLen") {
+		t.Errorf("a projection named one byte too long: %v, want store.ErrInvalid naming the limit", err)
+	}
+	if _, err := annals.NewRelay(s, tooLong, publishFunc(func(context.Context, []store.Record) error { return nil })); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("a relay named one byte too long: %v, want store.ErrInvalid", err)
+	}
+	for constructor, build := range map[string]func(){
+		"NewSaga": func() {
+			annals.NewSaga(s, tooLong, mirrorSaga(0), counterCodec(), dispatchTo(annals.NewRunner(s, counter, counterCodec()), "b"))
+		},
+		"NewViewProjection": func() { annals.NewViewProjection(s, tooLong, tallyView, counterCodec(), byStream) },
+	} {
+		if msg := panicMessage(build); !strings.Contains(msg, "annals: "+constructor+":") || !strings.Contains(msg, "MaxConsumerNameLen") {
+			t.Errorf("%s with a name one byte too long panicked with %q, want a message naming %s and the limit", constructor, msg, constructor)
+		}
+	}
+	longest := strings.Repeat("n", annals.MaxConsumerNameLen)
+	p, err := annals.NewRecordProjection(s, longest, func(context.Context, store.StateTx, store.Record) error { return nil },
+		annals.WithSchema(func(context.Context, store.StateTx) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "a-1", 2)
+	running, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(running) }()
+	for {
+		if pos, err := p.Position(ctx); err == nil && pos == 2 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the projection with the longest name did not catch up under Run")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run of the projection with the longest name: %v", err)
+	}
+}

@@ -173,10 +173,14 @@ func WithRejections[C any](f func(ctx context.Context, cmd C, cause Cause, err e
 }
 
 // NewSaga returns a runner named name for a stateless saga. It panics
-// when s, sg's React, mapper or dispatch is nil.
+// when s, sg's React, mapper or dispatch is nil, or when name is not a
+// consumer's (see [NewProjection]).
 func NewSaga[E, C any](s *Store, name string, sg saga.Saga[E, C], mapper codec.Mapper[E], dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[struct{}, E, C] {
-	if sg.React == nil {
-		panic(fmt.Sprintf("annals: NewSaga(%q): the saga's React must not be nil", name))
+	if s == nil || sg.React == nil || lo.IsNil(mapper) || dispatch == nil {
+		panic(fmt.Sprintf("annals: NewSaga(%q): the store, the saga's React, the mapper and the dispatcher must not be nil", name))
+	}
+	if err := checkConsumerName(name); err != nil {
+		panic(fmt.Sprintf("annals: NewSaga: %v", err))
 	}
 	r := NewProcess(s, name, sg.Process(), mapper, func(rec store.Record, _ E) (string, bool) { return rec.StreamID, true }, dispatch, opts...)
 	r.stateful = false
@@ -186,10 +190,14 @@ func NewSaga[E, C any](s *Store, name string, sg saga.Saga[E, C], mapper codec.M
 // NewProcess returns a runner named name for a process whose states are
 // kept in the store under the view name name, one per key: key says which
 // instance an event belongs to (an order ID, say), or false when no
-// instance cares. S must encode as JSON.
+// instance cares. S must encode as JSON: a state that JSON would not
+// store whole (see [codec.JSONCheck]) stops the process at the event
+// that led to it, before that event's commands are sent, as a
+// [*ConsumerError].
 //
 // It panics when s, p's Evolve or React, mapper, key or dispatch is nil,
-// when JSON would lose the content of S (see [NewViewProjection]), or when
+// when name is not a consumer's (see [NewProjection]), when JSON would
+// lose the content of S (see [NewViewProjection]), or when
 // S has fields tagged annals:"personal" ([codec.PersonalField]): a
 // process's states are plain JSON that no rebuild rewrites, so
 // [codec.ForgetSubject] could not reach them. Keep the data subject's ID
@@ -302,7 +310,7 @@ func (r *SagaRunner[S, E, C]) batch(ctx context.Context, from, head int64, recs 
 	if err != nil {
 		events, done, stopped = nil, events[0].at, err
 	}
-	states := map[string]S{}
+	states := map[string]heldState[S]{}
 	var order []string
 	for _, ev := range events {
 		err := recovered(func() error { return r.handle(ctx, ev, stored, states, &order) })
@@ -400,12 +408,13 @@ func (r *SagaRunner[S, E, C]) load(ctx context.Context, from int64, events []key
 // when all went through, records the instance's next state in states. An
 // instance the batch has not met yet starts from its stored state, if it
 // has one.
-func (r *SagaRunner[S, E, C]) handle(ctx context.Context, ev keyedEvent[E], stored map[string][]byte, states map[string]S, order *[]string) error {
+func (r *SagaRunner[S, E, C]) handle(ctx context.Context, ev keyedEvent[E], stored map[string][]byte, states map[string]heldState[S], order *[]string) error {
 	stop := func(err error) error {
 		return consumerError(r.name, ev.rec, err)
 	}
 	k := ev.key
-	st, seen := states[k]
+	held, seen := states[k]
+	st := held.state
 	if !seen {
 		st = r.process.InitialState()
 		if data, ok := stored[k]; ok {
@@ -416,6 +425,17 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, ev keyedEvent[E], stor
 		}
 	}
 	commands, next := r.process.Step(st, ev.event)
+	// The state is encoded before any command is sent: one that cannot
+	// be saved stops the process at this event, as it stops a view, with
+	// nothing of the event sent, rather than failing the commit after its
+	// commands were sent, for good.
+	var data []byte
+	if r.stateful && !r.process.Terminal(next) {
+		var err error
+		if data, err = r.states.encode(next); err != nil {
+			return stop(fmt.Errorf("process %q key %q: the state the event leads to cannot be saved: %w", r.name, k, err))
+		}
+	}
 	for i, c := range commands {
 		cause := Cause{Saga: r.name, Event: ev.rec, Instance: k, Index: i}
 		if done, err := r.compensated(ctx, cause); err != nil {
@@ -441,9 +461,16 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, ev keyedEvent[E], stor
 		if !seen {
 			*order = append(*order, k)
 		}
-		states[k] = next
+		states[k] = heldState[S]{next, data}
 	}
 	return nil
+}
+
+// heldState is a process instance's state in a batch, and its encoding:
+// nil when the state is terminal.
+type heldState[S any] struct {
+	state S
+	data  []byte
 }
 
 // compensated reports whether the command of cause was rejected and
@@ -487,15 +514,11 @@ func (r *SagaRunner[S, E, C]) dispatchMarked(ctx context.Context, cmd C, cause *
 	return r.dispatch(context.WithValue(ctx, settlingKey{}, mark), cmd, *cause)
 }
 
-func (r *SagaRunner[S, E, C]) save(ctx context.Context, tx store.StateTx, key string, st S) error {
-	if r.process.Terminal(st) {
+func (r *SagaRunner[S, E, C]) save(ctx context.Context, tx store.StateTx, key string, h heldState[S]) error {
+	if h.data == nil {
 		return tx.DeleteState(ctx, r.name, key)
 	}
-	data, err := r.states.encode(st)
-	if err != nil {
-		return fmt.Errorf("saga %q key %q: %w", r.name, key, err)
-	}
-	return tx.SaveState(ctx, r.name, key, data)
+	return tx.SaveState(ctx, r.name, key, h.data)
 }
 
 // keyedPkg is the package of decider.Keyed, whose instances describeCommand
