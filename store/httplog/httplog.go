@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -169,7 +170,11 @@ func (h *Handler) Close() { h.cancel() }
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 func (h *Handler) readLog(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	after, err := intParam(q.Get("after"), "after")
 	if err != nil {
 		h.fail(w, r, err)
@@ -206,7 +211,12 @@ func (h *Handler) head(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) wait(w http.ResponseWriter, r *http.Request) {
-	after, err := intParam(r.URL.Query().Get("after"), "after")
+	q, err := query(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	after, err := intParam(q.Get("after"), "after")
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -220,6 +230,22 @@ func (h *Handler) wait(w http.ResponseWriter, r *http.Request) {
 	}
 	// The wait ended: by an event, by its time, or by Close.
 	writeJSON(w, http.StatusOK, headAnswer{Head: head})
+}
+
+// query parses r's query string, refusing one that does not parse whole
+// (url.Values drops the pairs it cannot read, which would serve the page
+// after 0 for a position that did not arrive) and a number given twice.
+func query(r *http.Request) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("the query %.64q does not parse (%v): %w", r.URL.RawQuery, err, store.ErrInvalid)
+	}
+	for _, name := range []string{"after", "limit"} {
+		if len(q[name]) > 1 {
+			return nil, fmt.Errorf("%s is given %d times; give it once: %w", name, len(q[name]), store.ErrInvalid)
+		}
+	}
+	return q, nil
 }
 
 // intParam parses a query parameter that is a number of 0 or more (a
