@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,8 +49,14 @@ func headFlags(*flag.FlagSet) runFunc {
 type typesFlag []string
 
 // String and Set make a repeatable flag.
-func (t *typesFlag) String() string     { return strings.Join(*t, ",") }
-func (t *typesFlag) Set(v string) error { *t = append(*t, v); return nil }
+func (t *typesFlag) String() string { return strings.Join(*t, ",") }
+func (t *typesFlag) Set(v string) error {
+	if v == "" {
+		return errors.New("a type name is not empty: give the type of the records to read")
+	}
+	*t = append(*t, v)
+	return nil
+}
 
 // recordPrinter prints records as text lines or JSON objects, one a
 // line, with their payloads decoded as far as the keys allow.

@@ -371,7 +371,7 @@ func TestFollowWithoutALimitGoesOn(t *testing.T) {
 func TestBadUsage(t *testing.T) {
 	ctx := context.Background()
 	url, _ := fixture(t)
-	for _, args := range [][]string{{}, {"nosuch"}, {"head", "x"}, {"stream"}, {"checkpoint"}, {"log", "-limit", "-1"}, {"log", "-bogus"}, {"stream", "-from", "-3", "dog-1"}, {"stream", "-from", "0", "dog-1"},
+	for _, args := range [][]string{{}, {"nosuch"}, {"head", "x"}, {"stream"}, {"checkpoint"}, {"log", "-limit", "-1"}, {"log", "-bogus"}, {"log", "-type", ""}, {"stream", "-from", "-3", "dog-1"}, {"stream", "-from", "0", "dog-1"},
 		{"copy", "-from", url}, {"-bogus", "head"}} {
 		r := tool(t, ctx, url, args...)
 		if r.status != 2 || !strings.Contains(r.stderr, "usage:") {
