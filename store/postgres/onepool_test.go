@@ -42,7 +42,11 @@ var signUps = decider.Decider[signUp, signedUp, int]{
 // that another read of the same call holds.
 func TestOneConnectionIsEnough(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// A read that waited for the one connection would wait for good: the
+	// deadline tells that from a slow run, with room for a loaded machine
+	// (601 Sync commands, each settling two consumers, take a few seconds
+	// alone).
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	db := pgtest.New(t)
 	adapter, err := postgres.Open(ctx, db.URL+"&pool_max_conns=1", postgres.WithSchema(db.Schema))
