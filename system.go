@@ -90,8 +90,11 @@ func (m Mode) String() string {
 // The consumer stops at that event (see [ConsumerError]); later commands
 // still succeed, and each tries the stopped consumer again, so a passing
 // fault heals by itself. [System.Status] and [System.WaitQuiet] report a
-// stopped consumer until it has caught up. A checkpoint that another
-// instance moved is that instance's progress, never an error.
+// stopped consumer until it has caught up. A consumer that fails between
+// events (a lost connection, a commit that failed) is not stopped: the
+// command is told as above, the consumers after it still run, and the
+// next command steps it again. A checkpoint that another instance moved
+// is that instance's progress, never an error.
 //
 // One goroutine of a process settles at a time, so that a command returns
 // only once its own consequences are handled, whatever other goroutines
