@@ -172,6 +172,10 @@ func TestDecryptsWithKeysFromTheEnvironment(t *testing.T) {
 	if without.status != 0 || !strings.Contains(without.stdout, "bytes, personal+aes256gcm:k1>") || strings.Contains(without.stdout, "Ada") {
 		t.Errorf("without keys: %+v", without)
 	}
+	// -json says why the payload is unread, in the tool's terms.
+	if js := tool(t, ctx, url, "stream", "-json", "customer-7"); js.status != 0 || !strings.Contains(js.stdout, "set ANNALS_CIPHER_KEY") {
+		t.Errorf("-json without keys: %+v; want the unread payload to say to set ANNALS_CIPHER_KEY", js)
+	}
 	with := tool(t, ctx, url, "ANNALS_CIPHER_KEY="+secret, "stream", "customer-7")
 	if with.status != 0 || !strings.Contains(with.stdout, `"name":"Ada"`) {
 		t.Errorf("with keys: %+v", with)

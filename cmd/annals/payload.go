@@ -73,7 +73,7 @@ func (d *decoder) classify(data []byte, forgotten bool, err error) payload {
 	case err == nil:
 		return payload{data: data, ok: true, notJSON: notJSON(data), forgotten: forgotten}
 	case errors.Is(err, codec.ErrDecrypt) && !d.keys:
-		return payload{noKey: true, err: err}
+		return payload{noKey: true, err: fmt.Errorf("%w: %w", errNoKeys, err)}
 	}
 	return payload{err: err}
 }
@@ -89,6 +89,10 @@ func (d *decoder) snapshot(ctx context.Context, s snapshot.Snapshot) payload {
 	}
 	return d.classify(data, false, err)
 }
+
+// errNoKeys says how the tool reads an encrypted payload, where the
+// codec's own error names the option an application sets.
+var errNoKeys = errors.New("encrypted, and no keys were given: set ANNALS_CIPHER_KEY to the application's keyring to read it")
 
 // errNotJSON reports a decoded payload that is not JSON.
 var errNotJSON = errors.New("it is not JSON, which the library's codecs write: the record was changed since it was written, or it was appended by other code (Store.Append with bytes of its own, a codec of your own that writes another format: then pass -payload any)")
