@@ -162,9 +162,10 @@ type Envelope[E any] struct {
 
 // NewProjection returns a projection named name (its checkpoint's
 // consumer name: 1 to [MaxConsumerNameLen] bytes of UTF-8 without NUL,
-// not beginning with "schema:" or "annals:") that calls handle, inside the transaction of its batch,
-// for each event of the log that m decodes, in order. It reads only the
-// types m lists (see codec.Mapper), and skips events m does not know.
+// not beginning with "schema:" or "annals:") that calls handle, inside
+// the transaction of its batch, for each event of the log that m
+// decodes, in order. It reads only the types m lists (see codec.Mapper),
+// and skips events m does not know.
 //
 // T is the transaction the handler writes through: the adapter's own for
 // a read model in the application's tables (*sql.Tx on SQLite, pgx.Tx on

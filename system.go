@@ -806,12 +806,13 @@ func schemaReady(ctx context.Context, c Consumer) (bool, error) {
 // nothing to catch up with (a Sync system runs them on its first
 // settle). It returns at once, with their errors, when consumers have
 // stopped, since they do not catch up while the cause lasts; and when
-// ctx ends first, it says which consumers were behind and where. A consumer whose Run fails otherwise, before or
-// between events (a read model's migration that fails, a lost
-// connection), is not stopped: [System.Run] retries it with a growing
-// pause and reports each failure through [System.OnError], and
-// WaitQuiet waits for it, so give it a ctx with a deadline. It is how a
-// test of an Async system waits for the consequences of its commands.
+// ctx ends first, it says which consumers were behind and where. A
+// consumer whose Run fails otherwise, before or between events (a read
+// model's migration that fails, a lost connection), is not stopped:
+// [System.Run] retries it with a growing pause and reports each failure
+// through [System.OnError], and WaitQuiet waits for it, so give it a ctx
+// with a deadline. It is how a test of an Async system waits for the
+// consequences of its commands.
 func (sys *System) WaitQuiet(ctx context.Context) error {
 	for {
 		sys.forgetPassed(ctx)
