@@ -45,6 +45,12 @@ var (
 	// snapshots, view states, checkpoints and data subjects' keys (see
 	// [UnfinishedCopy]). [Open] refuses such a store.
 	ErrUnfinishedCopy = errors.New("the store is the target of an unfinished copy")
+
+	// ErrRunning reports a [System.Retry] of a consumer that an instance
+	// runs (it holds the consumer's lease): nothing was stepped. Retry is
+	// for a consumer that stopped; a running one follows the log by
+	// itself.
+	ErrRunning = errors.New("consumer is running")
 )
 
 // UnfinishedCopy is the name of the checkpoint by which annals copy marks

@@ -565,3 +565,77 @@ func (m failingFor[E]) FromRecord(ctx context.Context, r store.Record) (E, error
 	}
 	return m.Mapper.FromRecord(ctx, r)
 }
+
+// A Retry of a consumer that an Async Run runs (it holds its lease) steps
+// nothing and says so, rather than publish a relay's batch a second time
+// beside Run's: the broker got each record once. Once Run has ended and
+// the lease is free, Retry steps it again.
+func TestRetryOfARunningConsumerIsRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Async))
+	var mu sync.Mutex
+	published := map[int64]int{}
+	release := make(chan struct{})
+	relay := must(annals.NewRelay(s, "out", publishFunc(func(ctx context.Context, recs []store.Record) error {
+		select { // Run's first batch waits here while Retry is tried
+		case <-release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range recs {
+			published[r.Position]++
+		}
+		return nil
+	})))
+	if err := sys.Add(relay); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "a-1", 3)
+	running, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sys.Run(running) }()
+	for held := false; !held; {
+		_, held, _ = s.Adapter().(store.LeaseInspector).LeaseHolder(ctx, annals.LeaseName("out"))
+		time.Sleep(time.Millisecond)
+	}
+	retried := make(chan error, 1)
+	go func() {
+		_, err := sys.Retry(ctx, "out")
+		retried <- err
+	}()
+	select {
+	case err := <-retried:
+		if !errors.Is(err, annals.ErrRunning) {
+			t.Fatalf("Retry beside Run: %v, want ErrRunning", err)
+		}
+	case <-time.After(5 * time.Second):
+		close(release)
+		t.Fatal("Retry beside Run waited for Run's batch, or published it")
+	}
+	close(release)
+	for {
+		if pos, err := relay.Position(ctx); err == nil && pos == 3 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("Run did not publish the log")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	for pos := int64(1); pos <= 3; pos++ {
+		if published[pos] != 1 {
+			t.Fatalf("record %d published %d times, want once: %v", pos, published[pos], published)
+		}
+	}
+	if n, err := sys.Retry(ctx, "out"); err != nil || n != 0 {
+		t.Fatalf("Retry once Run has ended: %d, %v; want 0 events and no error", n, err)
+	}
+}

@@ -160,8 +160,10 @@ func WithConsumerOptions[C any](opts ...ConsumerOption) SagaOption[C] {
 // a deposit since made acceptable would take effect beside its
 // compensation. A compensation that stores no event, or was sent without
 // cause.Options(), leaves nothing to find, and the replay sends the
-// command again, as it does a rejected command f did not compensate. On
-// an adapter that is not a [store.EventFinder] nothing is looked up.
+// command again, as it does a rejected command f did not compensate. The
+// lookup is in the saga's own store: store the compensation there (the
+// rejected command may go to another), or it is not found either. On an
+// adapter that is not a [store.EventFinder] nothing is looked up.
 //
 // The default logs the rejection with
 // log/slog, at level Warn, and goes on: the saga, the command's type (the

@@ -1011,7 +1011,11 @@ func (sys *System) Consumer(name string) (Consumer, bool) {
 // where an operator moved it (ops reset). In Sync mode the other
 // consumers then handle what the retried one appended (a saga's
 // commands), as after any append. A name the system does not have fails
-// with an error that matches [store.ErrNotFound].
+// with an error that matches [store.ErrNotFound]. A consumer whose lease
+// an instance holds (its Run follows the log with it, in this process or
+// another) is not stepped: Retry fails with an error that matches
+// [ErrRunning], since stepping it beside that Run would hand the same
+// events over twice (a relay's to its broker, a saga's commands).
 func (sys *System) Retry(ctx context.Context, name string) (int, error) {
 	c, ok := sys.Consumer(name)
 	if !ok {
@@ -1037,6 +1041,15 @@ func (sys *System) Retry(ctx context.Context, name string) (int, error) {
 		return 0, fmt.Errorf("retry consumer %q: waiting for this process's retry of it to end: %w", name, ctx.Err())
 	case <-sys.store.done:
 		return 0, fmt.Errorf("retry consumer %q: %w", name, store.ErrClosed)
+	}
+	if leases, ok := sys.store.adapter.(store.LeaseInspector); ok {
+		holder, held, err := leases.LeaseHolder(ctx, LeaseName(name))
+		if err != nil {
+			return 0, fmt.Errorf("retry consumer %q: look up its lease: %w", name, err)
+		}
+		if held {
+			return 0, fmt.Errorf("retry consumer %q: an instance holds its lease (%s) and runs it: Retry is for a consumer that stopped, which holds no lease: %w", name, holder.Holder, ErrRunning)
+		}
 	}
 	if cur, ok := c.(cursored); ok {
 		cur.forgetCursor()
