@@ -568,15 +568,7 @@ func TestAProcessStateJSONWouldChangeStopsTheProcessAtItsEvent(t *testing.T) {
 					}
 					time.Sleep(10 * time.Millisecond)
 				}
-				for {
-					if pos, err := tl.Position(ctx); err != nil || pos == 4 {
-						break
-					}
-					if ctx.Err() != nil {
-						t.Fatal("the view after the process never caught up")
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
+				awaitPosition(t, ctx, tl, 4, "the view after the process")
 				time.Sleep(1500 * time.Millisecond) // a Run that retried would send again
 			}
 			st, err := sys.Status(ctx)

@@ -1011,15 +1011,7 @@ func TestAConsumerNameLeavesRoomForItsLeaseAndSchema(t *testing.T) {
 	running, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(running) }()
-	for {
-		if pos, err := p.Position(ctx); err == nil && pos == 2 {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("the projection with the longest name did not catch up under Run")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	awaitPosition(t, ctx, p, 2, "the projection with the longest name, under Run,")
 	stop()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run of the projection with the longest name: %v", err)

@@ -617,15 +617,7 @@ func TestRetryOfARunningConsumerIsRefused(t *testing.T) {
 		t.Fatal("Retry beside Run waited for Run's batch, or published it")
 	}
 	close(release)
-	for {
-		if pos, err := relay.Position(ctx); err == nil && pos == 3 {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("Run did not publish the log")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	awaitPosition(t, ctx, relay, 3, "the relay under Run")
 	stop()
 	<-done
 	mu.Lock()

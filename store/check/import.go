@@ -12,11 +12,11 @@ import (
 // Records checks the records of [store.Importer.ImportEvents] before they
 // are written: each must be storable as an appended event would be, with
 // an ID, a time (see [Time]), a version and a schema version of at least
-// 1, and tags Store.Append takes; no two may share an ID; and their positions must be head+1, head+2, … in order. A position
-// out of line fails with an error matching [store.ErrConflict] (the log
-// is not where the caller thought), anything else with
-// [store.ErrInvalid]. Adapters call it with the head read in their write
-// transaction.
+// 1, and tags Store.Append takes; no two may share an ID; and their
+// positions must be head+1, head+2, … in order. A position out of line
+// fails with an error matching [store.ErrConflict] (the log is not where
+// the caller thought), anything else with [store.ErrInvalid]. Adapters
+// call it with the head read in their write transaction.
 func Records(records []store.Record, head int64) error {
 	ids := make(map[uuid.UUID]int, len(records))
 	for i, r := range records {
