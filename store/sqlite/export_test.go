@@ -1,5 +1,10 @@
 package sqlite
 
+import (
+	"context"
+	"fmt"
+)
+
 // SetGroupHook makes s call hook at each stage of its group commits (see
 // groupCommitter.hook). Set it before the first append.
 func SetGroupHook(s *Store, hook func(stage string, wrote int) error) { s.group.hook = hook }
@@ -19,6 +24,17 @@ func KeepsTaggedAppendStatements(s *Store) bool {
 	_, insert := s.dcb.stmts[dcbKey{s.w, insertTaggedSQL}]
 	_, tag := s.dcb.stmts[dcbKey{s.w, insertTagSQL}]
 	return insert && tag
+}
+
+// FillStatementCache fills s's cache of query shapes with trivial
+// statements, as an application that read many shapes would have.
+func FillStatementCache(s *Store) error {
+	for i := 0; CachedStatements(s) < maxCachedStatements; i++ {
+		if _, _, err := s.dcb.stmt(context.Background(), s.r, fmt.Sprintf("SELECT %d", i)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CachedStatements is how many statements s's cache of query shapes holds.
