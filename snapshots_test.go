@@ -309,3 +309,25 @@ func TestWithSnapshotsOfARefusedStatePanics(t *testing.T) {
 	s := annals.New(memory.New())
 	annals.WithSnapshots(s, snapshot.Every(1), m)
 }
+
+// A state that holds many subjects' personal data in a map would be
+// snapshotted in clear, where forgetting a subject does not reach it: the
+// subject-keyed state mapper refuses it, and WithSnapshots with it.
+func TestWithSnapshotsOfAStateHoldingPersonalDataInAMapPanics(t *testing.T) {
+	type directory = map[string]testdomain.Account
+	s := annals.New(memory.New())
+	m := codec.NewMapper(codec.NewJSON[directory]().Register("Directory", directory{}),
+		codec.WithSubjectKeys(s, testdomain.MustKeyring(t, testdomain.TestKey1)))
+	if err := m.Err(); !errors.Is(err, codec.ErrUnencodable) || !strings.Contains(err.Error(), "Holder") {
+		t.Fatalf("state mapper's Err: %v; want codec.ErrUnencodable naming the personal field", err)
+	}
+	if _, err := m.ToSnapshot(context.Background(), "d", 1, directory{"a": {CustomerID: "c-1", Holder: "Ann"}}); !errors.Is(err, codec.ErrUnencodable) {
+		t.Fatalf("snapshot of a map of personal data: %v; want codec.ErrUnencodable", err)
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "WithSnapshots") || !strings.Contains(fmt.Sprint(r), "map, slice or array") {
+			t.Fatalf("recovered %v, want a panic naming WithSnapshots and the map", r)
+		}
+	}()
+	annals.WithSnapshots(s, snapshot.Every(1), m)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
 
@@ -161,11 +162,20 @@ func NewMapper[T any](c Codec[T], opts ...MapperOption) *Pipeline[T] {
 
 // Err returns the registration error of the codec, when the codec has an
 // Err method as [JSON] does: an error matching [ErrUnencodable] for a
-// type it refused. While it is not nil, every call that encodes or decodes
-// returns it.
+// type it refused. With [WithSubjectKeys], it also refuses a T (not an
+// interface) whose personal fields would be stored in clear: a map,
+// slice or array of structs with personal fields, a tag misplaced as
+// docs/evolving-data.md lists, or tagged fields on a type with no
+// DataSubject method. While it is not nil, every call that encodes or
+// decodes returns it, and [annals.WithSnapshots] refuses the pipeline.
 func (m *Pipeline[T]) Err() error {
 	if r, ok := m.codec.(interface{ Err() error }); ok {
-		return r.Err()
+		if err := r.Err(); err != nil {
+			return err
+		}
+	}
+	if m.p.subjects != nil {
+		return m.p.subjects.check(reflect.TypeFor[T]())
 	}
 	return nil
 }

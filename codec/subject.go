@@ -68,7 +68,9 @@ var personalDataType = reflect.TypeFor[PersonalData]()
 //   - records written without [WithSubjectKeys] hold their personal
 //     fields in clear, as they were written, and keep them;
 //   - states that hold personal data must themselves implement
-//     [PersonalData] and tag their fields, or their snapshots keep it;
+//     [PersonalData] and tag their fields, or their snapshots keep it; a
+//     state that holds it in a map, slice or array of such structs is
+//     refused (see [Pipeline.Err]), since no one subject's key covers it;
 //   - a runner's in-memory cache keeps states until they are evicted;
 //   - a process's states (annals.NewProcess) are stored as plain JSON
 //     and never rebuilt, so a process whose state type has fields tagged
@@ -123,6 +125,9 @@ func (s *subjects) fieldsOf(t reflect.Type) ([]string, error) {
 		return pf.names, pf.err
 	}
 	names, err := findPersonalFields(t)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", err, ErrUnencodable)
+	}
 	s.fields.Store(t, personalFields{names, err})
 	return names, err
 }
@@ -136,6 +141,12 @@ func findPersonalFields(t reflect.Type) ([]string, error) {
 		st = st.Elem()
 	}
 	if st.Kind() != reflect.Struct {
+		// A map, slice or array of structs with personal fields holds
+		// several subjects' data, or one's in a place no envelope names:
+		// it would be stored in clear, out of ForgetSubject's reach.
+		if nested := nestedTag(t, map[reflect.Type]bool{}); nested != "" {
+			return nil, fmt.Errorf("%v holds the field %s tagged %s:\"personal\" in a map, slice or array, where it would be stored in clear: only the top-level fields of a struct that names one subject can be personal; store such a struct, or keep the personal data out of %v", t, nested, personalTag, t)
+		}
 		return nil, nil
 	}
 	var names []string
@@ -234,6 +245,37 @@ func keyCheck(secret []byte) []byte {
 	return m.Sum(nil)[:keyCheckSize]
 }
 
+// check returns the error that seal would return for every value of t,
+// a type whose personal fields are misplaced or name no subject, so that
+// a pipeline can report it before anything is written (see
+// [Pipeline.Err]); nil for an interface type, whose values' types are
+// not known until they are sealed.
+func (s *subjects) check(t reflect.Type) error {
+	if t == nil || t.Kind() == reflect.Interface {
+		return nil
+	}
+	names, err := s.fieldsOf(t)
+	if err != nil {
+		return err
+	}
+	if len(names) > 0 && !t.Implements(personalDataType) {
+		return notPersonalData(t, names)
+	}
+	return nil
+}
+
+// notPersonalData refuses t, whose fields names are tagged personal but
+// which names no subject: they would be stored in clear, which the tags
+// say they must not be.
+func notPersonalData(t reflect.Type, names []string) error {
+	hint := "give it a method DataSubject() string"
+	if reflect.PointerTo(t).Implements(personalDataType) {
+		hint = "its DataSubject method has a pointer receiver, and the value is not a pointer: declare DataSubject on the value receiver"
+	}
+	return fmt.Errorf("(%v) has fields tagged %s:\"personal\" (%s) but is not a codec.PersonalData, so they would be stored in clear: %s: %w",
+		t, personalTag, strings.Join(names, ", "), hint, ErrUnencodable)
+}
+
 // seal moves the personal fields of data (the codec's JSON of value) into
 // an envelope. A personal field that is absent, an empty string or null
 // holds no personal data and stays where it is, so that no key is made
@@ -249,14 +291,7 @@ func (s *subjects) seal(ctx context.Context, id identity, value any, data []byte
 	}
 	pd, ok := value.(PersonalData)
 	if !ok && len(names) > 0 {
-		// The fields would be stored in clear, which the tags say they
-		// must not be.
-		hint := "give it a method DataSubject() string"
-		if t != nil && reflect.PointerTo(t).Implements(personalDataType) {
-			hint = "its DataSubject method has a pointer receiver, and the event is a value: declare DataSubject on the value receiver"
-		}
-		return nil, false, fmt.Errorf("%s (%v) has fields tagged %s:\"personal\" (%s) but is not a codec.PersonalData, so they would be stored in clear: %s: %w",
-			id.typ, t, personalTag, strings.Join(names, ", "), hint, ErrUnencodable)
+		return nil, false, fmt.Errorf("%s %w", id.typ, notPersonalData(t, names))
 	}
 	if !ok || len(names) == 0 {
 		return data, false, nil

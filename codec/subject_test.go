@@ -238,7 +238,8 @@ func TestPersonalFieldMistakesAreErrors(t *testing.T) {
 		Register("typo", typoTag{}).Register("hidden", hiddenPersonal{}).
 		Register("self", selfMarshaling{}).Register("nosubject", noSubject{}).
 		Register("embedded", embeddedPersonal{}).Register("nested", nestedPersonal{}).
-		Register("pointer", onPointer{}).Register("untagged", untaggedSubject{})
+		Register("pointer", onPointer{}).Register("untagged", untaggedSubject{}).
+		Register("map", map[string]allOptional{}).Register("slice", []*allOptional{})
 	m := codec.NewMapper(jc, codec.WithSubjectKeys(s, testdomain.MustKeyring(t, testdomain.TestKey1)))
 	for _, c := range []struct {
 		event any
@@ -252,9 +253,15 @@ func TestPersonalFieldMistakesAreErrors(t *testing.T) {
 		{nestedPersonal{ID: "c", Holders: []*inner{{Name: "x"}}}, "only top-level fields can be personal"},
 		{onPointer{ID: "c", Name: "x"}, "pointer receiver"},
 		{untaggedSubject{ID: "c", Name: "x"}, "give it a method DataSubject() string"},
+		{map[string]allOptional{"c": {ID: "c", Name: "x"}}, "in a map, slice or array"},
+		{[]*allOptional{{ID: "c", Name: "x"}}, "in a map, slice or array"},
 	} {
-		if _, err := m.ToEvent(ctx, codec.Placement{StreamID: "s", Version: 1}, c.event, store.Metadata{}); err == nil || !strings.Contains(err.Error(), c.want) {
+		_, err := m.ToEvent(ctx, codec.Placement{StreamID: "s", Version: 1}, c.event, store.Metadata{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%T: %v; want an error saying %q", c.event, err, c.want)
+		}
+		if _, empty := c.event.(noSubject); !empty && !errors.Is(err, codec.ErrUnencodable) {
+			t.Errorf("%T: %v; want an error matching codec.ErrUnencodable", c.event, err)
 		}
 	}
 }
