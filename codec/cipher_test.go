@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/samber/lo"
 	"pgregory.net/rapid"
 
 	"github.com/annals-dev/annals/codec"
@@ -178,6 +179,50 @@ func TestCiphertextIsBoundToItsRecord(t *testing.T) {
 	snapM := codec.NewMapper(testdomain.AccountStateCodec(), codec.WithEncryption(kr))
 	_, err := snapM.FromSnapshot(ctx, snapshot.Snapshot{StreamID: a[0].StreamID, Version: a[0].Version, Type: "Account", SchemaVersion: 1, Data: a[0].Data, Encoding: a[0].Encoding})
 	wantDecryptError(t, "an event's ciphertext as a snapshot", err, "k1")
+}
+
+// The steps applied inside the encryption are bound to the ciphertext:
+// a record relabelled to drop its "personal" step would otherwise have
+// its envelope decoded as the event, every field zero, without an error.
+func TestCiphertextIsBoundToTheStepsInsideIt(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	kr := testdomain.MustKeyring(t, testdomain.TestKey1)
+	opts := []codec.MapperOption{codec.WithSubjectKeys(s, kr), codec.WithCompression(), codec.WithEncryption(kr)}
+	m := codec.NewMapper(testdomain.AccountCodec(), opts...)
+	recs := appendAll(t, s, m, "account-a",
+		testdomain.AccountOpened{CustomerID: "c", Holder: "A"},                                    // personal
+		testdomain.MoneyDeposited{Amount: 1, Note: strings.Repeat("rent for March, thanks! ", 9)}, // deflate
+		testdomain.AccountOpened{CustomerID: "c-2", Holder: strings.Repeat("Bo ", 60)},            // both
+		testdomain.MoneyDeposited{Amount: 2},                                                      // neither
+	)
+	encodings := []string{"aes256gcm:k1", "personal+aes256gcm:k1", "deflate+aes256gcm:k1", "personal+deflate+aes256gcm:k1"}
+	stored := lo.Map(recs, func(r store.Record, _ int) string { return r.Encoding })
+	if missing, _ := lo.Difference(encodings, stored); len(missing) > 0 {
+		t.Fatalf("the records were stored as %q, none as %q: the test tests less than it says", stored, missing)
+	}
+	for _, r := range recs {
+		for _, enc := range encodings {
+			if enc == r.Encoding {
+				continue
+			}
+			bad := r
+			bad.Encoding = enc
+			got, err := m.FromRecord(ctx, bad)
+			if !errors.Is(err, codec.ErrDecrypt) {
+				t.Errorf("version %d stored as %q, read as %q: %+v, %v; want ErrDecrypt", r.Version, r.Encoding, enc, got, err)
+			}
+		}
+	}
+	sm := codec.NewMapper(testdomain.AccountStateCodec(), opts...)
+	snap, err := sm.ToSnapshot(ctx, "account-a", 4, testdomain.Account{CustomerID: "c-1", Holder: "Ann", Balance: 3})
+	if err != nil || !strings.HasPrefix(snap.Encoding, "personal+") {
+		t.Fatalf("snapshot: %q, %v; want it personal", snap.Encoding, err)
+	}
+	snap.Encoding = strings.TrimPrefix(snap.Encoding, "personal+")
+	if got, err := sm.FromSnapshot(ctx, snap); !errors.Is(err, codec.ErrDecrypt) {
+		t.Errorf("snapshot relabelled without its personal step: %+v, %v; want ErrDecrypt", got, err)
+	}
 }
 
 func withData(dst, src store.Record) store.Record {

@@ -95,7 +95,8 @@ func parseEncoding(s string) (encoding, error) {
 
 // identity is what a ciphertext is bound to, as additional authenticated
 // data: the record it belongs to. A ciphertext copied to any other record,
-// or a record whose type or schema version was changed, fails to decrypt.
+// or a record whose type, schema version or Encoding was changed, fails
+// to decrypt (the Encoding through payloadAAD).
 type identity struct {
 	kind     byte // 'e' for an event, 's' for a snapshot
 	streamID string
@@ -105,11 +106,40 @@ type identity struct {
 	schema   int
 }
 
-const aadPrefix = "annals/1\x00"
+// The domain tags of additional data. Payloads sealed under aadPrefix
+// were bound to their record only; under payloadPrefix, to their record
+// and to the steps applied inside the encryption (see payloadAAD).
+const (
+	aadPrefix     = "annals/1\x00"
+	payloadPrefix = "annals/2\x00"
+)
 
+// aad returns the additional data that binds a ciphertext to the record:
+// a subject's envelope (with more after it), and the payloads written
+// before payloadAAD.
 func (id identity) aad() []byte {
-	b := make([]byte, 0, len(aadPrefix)+len(id.streamID)+len(id.typ)+48)
-	b = append(b, aadPrefix...)
+	return id.appendRecord(make([]byte, 0, len(aadPrefix)+len(id.streamID)+len(id.typ)+48), aadPrefix)
+}
+
+// payloadAAD returns the additional data of a payload's encryption: the
+// record, and the steps applied before it (personal, deflate), so that a
+// record whose Encoding was changed to drop or add one fails to decrypt
+// rather than have its bytes read as something they are not (an
+// envelope decoded as the event, its fields all zero).
+func (id identity) payloadAAD(inner encoding) []byte {
+	b := id.appendRecord(make([]byte, 0, len(payloadPrefix)+len(id.streamID)+len(id.typ)+49), payloadPrefix)
+	var steps byte
+	if inner.personal {
+		steps |= 1
+	}
+	if inner.deflate {
+		steps |= 2
+	}
+	return append(b, steps)
+}
+
+func (id identity) appendRecord(b []byte, prefix string) []byte {
+	b = append(b, prefix...)
 	b = append(b, id.kind)
 	b = appendString(b, id.streamID)
 	b = binary.BigEndian.AppendUint64(b, uint64(id.version))

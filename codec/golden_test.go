@@ -134,6 +134,25 @@ var goldenCases = []struct {
 		want:   []testdomain.AccountEvent{testdomain.AccountOpened{CustomerID: "c-1"}, testdomain.MoneyDeposited{Amount: 30}},
 		state:  testdomain.Account{CustomerID: "c-1", Balance: 30, Deposits: 1},
 	},
+	{
+		file: "v1-aes256gcm-steps.json", comment: "like v1-aes256gcm, encrypted since the steps inside the encryption are bound to it (additional data annals/2)",
+		options: func(store.KeyStore) []codec.MapperOption {
+			return []codec.MapperOption{codec.WithCompression(), codec.WithEncryption(testdomain.MustKeyring(&testing.T{}, testdomain.TestKey1))}
+		},
+		want:     []testdomain.AccountEvent{testdomain.AccountOpened{CustomerID: "c-1", Holder: "Ann Smith"}, testdomain.MoneyDeposited{Amount: 7}, testdomain.MoneyDeposited{Amount: 500000, Note: longNote}},
+		state:    testdomain.Account{CustomerID: "c-1", Holder: "Ann Smith", Balance: 500007, Deposits: 2},
+		snapshot: true,
+	},
+	{
+		file: "v1-personal-steps.json", comment: "like v1-personal, encrypted since the steps inside the encryption are bound to it (additional data annals/2)",
+		options: func(ks store.KeyStore) []codec.MapperOption {
+			k1 := testdomain.MustKeyring(&testing.T{}, testdomain.TestKey1)
+			return []codec.MapperOption{codec.WithSubjectKeys(ks, k1), codec.WithCompression(), codec.WithEncryption(k1)}
+		},
+		want:     []testdomain.AccountEvent{testdomain.AccountOpened{CustomerID: "c-1", Holder: "Ann Smith", Email: "ann@example.com"}, testdomain.MoneyDeposited{Amount: 30, Note: longNote}},
+		state:    testdomain.Account{CustomerID: "c-1", Holder: "Ann Smith", Balance: 30, Deposits: 1},
+		snapshot: true,
+	},
 }
 
 // v1Event is the event v1 wrote for a current one.

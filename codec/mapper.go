@@ -335,7 +335,7 @@ func (p *pipeline) seal(ctx context.Context, id identity, value any, data []byte
 		if id.version < 1 {
 			return nil, "", fmt.Errorf("encrypt %s: an encrypted payload is bound to its stream version; pass the version it will have (≥ 1): %w", id, store.ErrInvalid)
 		}
-		data, enc.keyID = p.keyring.seal(data, id.aad()), p.keyring.WriteKeyID()
+		data, enc.keyID = p.keyring.seal(data, id.payloadAAD(enc)), p.keyring.WriteKeyID()
 	}
 	return data, enc.String(), nil
 }
@@ -351,9 +351,18 @@ func (p *pipeline) open(ctx context.Context, id identity, data []byte, encodingN
 		if p.keyring == nil {
 			return nil, false, fmt.Errorf("decrypt %s: it is encrypted with key %q and no keyring is configured; use codec.WithEncryption: %w", id, enc.keyID, ErrDecrypt)
 		}
-		if data, err = p.keyring.open(enc.keyID, data, id.aad(), id.String()); err != nil {
+		plain, err := p.keyring.open(enc.keyID, data, id.payloadAAD(enc), id.String())
+		if err != nil {
+			// A payload sealed before the steps were bound (annals/1) is
+			// read as it was written; a newer one never opens so.
+			if old, oerr := p.keyring.open(enc.keyID, data, id.aad(), id.String()); oerr == nil {
+				plain, err = old, nil
+			}
+		}
+		if err != nil {
 			return nil, false, err
 		}
+		data = plain
 	}
 	if enc.deflate {
 		if data, err = p.zip.inflate(data); err != nil {
