@@ -1,6 +1,9 @@
 package codec_test
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -79,4 +82,40 @@ func BenchmarkEncode(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkFromSnapshot reads the snapshot of a state of 100 orders: the
+// codec's decode with its shape check, against encoding/json's decode of
+// the same bytes, the raw baseline.
+func BenchmarkFromSnapshot(b *testing.B) {
+	type book struct {
+		Orders map[string]orderPlaced `json:"orders"`
+		Total  int64                  `json:"total"`
+	}
+	st := book{Orders: map[string]orderPlaced{}}
+	for i := range 100 {
+		st.Orders[fmt.Sprint("ord-", i)] = orderPlaced{OrderID: fmt.Sprint("ord-", i), CustomerID: "cust-4711",
+			Lines: []orderLine{{SKU: "BK-978-0", Name: "The Go Programming Language", Quantity: 1, Cents: 3999}, {SKU: "MG-001", Name: "Mug", Quantity: 2, Cents: 1250}},
+			At:    time.Date(2024, 5, 1, 12, 30, 0, 0, time.UTC)}
+	}
+	c := codec.NewJSON[book]().Register("Book", book{})
+	snap, err := c.ToSnapshot(context.Background(), "books", 1, st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("codec", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := c.FromSnapshot(context.Background(), snap); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("json.Unmarshal", func(b *testing.B) {
+		for b.Loop() {
+			var v book
+			if err := json.Unmarshal(snap.Data, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

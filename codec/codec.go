@@ -349,17 +349,30 @@ func (c *JSON[E]) ToSnapshot(_ context.Context, streamID string, version int64, 
 
 // FromSnapshot implements [SnapshotMapper]. A snapshot of a type name or
 // schema version other than the registered one fails with
-// [ErrUnknownEventType] or [ErrSchemaVersion].
+// [ErrUnknownEventType] or [ErrSchemaVersion], and so does one whose JSON
+// has another shape than the registered type writes (an object key that
+// one has and the other has not, at any depth, or an array of another
+// length): the type changed without a new schema version, and the
+// snapshot would be misread.
 func (c *JSON[E]) FromSnapshot(ctx context.Context, s snapshot.Snapshot) (E, error) {
 	if c.err != nil {
 		var zero E
 		return zero, c.err
 	}
 	id := identity{kind: 's', streamID: s.StreamID, version: s.Version, typ: s.Type, schema: s.SchemaVersion}
+	var zero E
 	data, _, err := c.plain.open(ctx, id, s.Data, s.Encoding)
 	if err != nil {
-		var zero E
 		return zero, err
 	}
-	return c.Decode(s.Type, s.SchemaVersion, data)
+	v, err := c.Decode(s.Type, s.SchemaVersion, data)
+	if err != nil {
+		return zero, err
+	}
+	if _, _, written, err := c.Encode(v); err == nil {
+		if err := checkSnapshotShape(s.Type, s.SchemaVersion, data, written); err != nil {
+			return zero, err
+		}
+	}
+	return v, nil
 }

@@ -288,22 +288,43 @@ func (m *Pipeline[T]) FromSnapshot(ctx context.Context, s snapshot.Snapshot) (T,
 	if forgotten {
 		return zero, fmt.Errorf("%s holds personal data of a forgotten subject: %w", id, store.ErrNotFound)
 	}
-	return m.decode(s.Type, s.SchemaVersion, data)
+	v, p, err := m.decodePayload(s.Type, s.SchemaVersion, data)
+	if err != nil {
+		return zero, err
+	}
+	// An upcast payload is the upcaster's word on the shape: one that
+	// leaves a new field out means it zero.
+	if p.Type != s.Type || p.Version != s.SchemaVersion {
+		return v, nil
+	}
+	if _, _, written, err := m.codec.Encode(v); err == nil {
+		if err := checkSnapshotShape(p.Type, p.Version, p.Data, written); err != nil {
+			return zero, err
+		}
+	}
+	return v, nil
 }
 
 func (m *Pipeline[T]) decode(name string, schema int, data []byte) (T, error) {
+	v, _, err := m.decodePayload(name, schema, data)
+	return v, err
+}
+
+// decodePayload upcasts and decodes a payload, and returns the payload
+// the codec read.
+func (m *Pipeline[T]) decodePayload(name string, schema int, data []byte) (T, upcast.Payload, error) {
 	p, err := m.p.upcaster.Upcast(upcast.Payload{Type: name, Version: schema, Data: data}, m.target)
 	if err != nil {
 		var zero T
-		return zero, err
+		return zero, p, err
 	}
 	v, err := m.codec.Decode(p.Type, p.Version, p.Data)
 	if err != nil && (p.Type != name || p.Version != schema) && errors.Is(err, store.ErrCorrupt) {
 		// The payload the codec could not read is the upcasters', not
 		// the store's: the record is as written.
-		return v, fmt.Errorf("the upcasters brought %q v%d to %q v%d, which the codec cannot read (%v): fix the upcaster: %w", name, schema, p.Type, p.Version, err, ErrSchemaVersion)
+		return v, p, fmt.Errorf("the upcasters brought %q v%d to %q v%d, which the codec cannot read (%v): fix the upcaster: %w", name, schema, p.Type, p.Version, err, ErrSchemaVersion)
 	}
-	return v, err
+	return v, p, err
 }
 
 // pipeline is the part of a Pipeline that does not depend on the value
