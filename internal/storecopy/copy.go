@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/snapshot"
@@ -25,6 +26,15 @@ const DefaultBatch = 1000
 // MaxBatch is the largest batch a copy takes: a batch is held in memory
 // whole, and a larger one buys nothing but the risk of running out of it.
 const MaxBatch = 100_000
+
+// ErrSourceChanged reports a source whose consumers committed while the
+// copy ran: a checkpoint that moved (or was committed again at the same
+// position, or appeared, or went) since the copy read the checkpoints at
+// its start. The view states it copied may then be ahead of the
+// checkpoints it copied, and a consumer in the target would apply events
+// to them again, or skip events. The target stays marked unfinished; stop
+// the source's consumers and run the copy again.
+var ErrSourceChanged = errors.New("the source's consumers committed during the copy")
 
 // ErrNotEmpty reports a target that holds data that is not the source's:
 // the copy writes nothing to it.
@@ -305,13 +315,24 @@ func (c *copier) run(ctx context.Context) error {
 	if c.report.States, err = copyAll(ctx, c, PhaseStates, c.srcInv.States, c.srcExp.ExportStates(ctx), c.dstImp.ImportStates); err != nil {
 		return err
 	}
+	// The checkpoints were read at the start, the states just now: they
+	// go together only if no consumer committed in between.
+	if err := c.checkConsumersStill(ctx, v, false); err != nil {
+		return err
+	}
 	if err := c.copyCheckpoints(ctx, c.log.cps); err != nil {
 		return err
 	}
-	c.startPhase(PhaseVerifyOthers, 4)
+	c.startPhase(PhaseVerifyOthers, 5)
 	if err := v.compareRest(ctx, c.srcExp, c.dstExp, c.log.cps, c.progress); err != nil {
 		return err
 	}
+	// And again, after the states were compared once more: a consumer
+	// that committed since would fail the comparison, and this says why.
+	if err := c.checkConsumersStill(ctx, v, true); err != nil {
+		return err
+	}
+	c.progress(5, 5)
 	if err := v.failure(); err != nil {
 		return err
 	}
@@ -724,6 +745,63 @@ func (c *copier) copyCheckpoints(ctx context.Context, maps []CheckpointMap) erro
 	}
 	c.progress(int64(len(out)), int64(len(out)))
 	return nil
+}
+
+// checkConsumersStill reads the source's checkpoints again and fails with
+// [ErrSourceChanged] when one differs from what the copy read at its
+// start: another position, another time (a commit that left it where it
+// was, or a rebuild that brought it back there), or a checkpoint that
+// appeared or went. Every commit of a consumer sets its checkpoint's
+// time, as do the adapters of this module (the memory store keeps no
+// time, so there only a move is seen); the view states are written in
+// the same transactions, so states read between two equal readings of
+// the checkpoints go with them. v's differences are counted in the
+// error, since they may follow from the same cause. written says that
+// the checkpoints are in the target already: one that went back in the
+// source since (a rebuild) is then ahead of the source's, which a copy
+// run again refuses to move back, so the error says to start over.
+func (c *copier) checkConsumersStill(ctx context.Context, v *verifier, written bool) error {
+	now, err := collect(c.srcExp.ExportCheckpoints(ctx))
+	if err != nil {
+		return fmt.Errorf("copy: read the source's checkpoints again: %w", err)
+	}
+	before := lo.KeyBy(c.cps, func(cp store.Checkpoint) string { return cp.Consumer })
+	var changed []string
+	back := false
+	for _, cp := range now {
+		was, ok := before[cp.Consumer]
+		delete(before, cp.Consumer)
+		switch {
+		case !ok:
+			changed = append(changed, fmt.Sprintf("checkpoint %q appeared, at %d", cp.Consumer, cp.Position))
+		case was.Position != cp.Position:
+			changed = append(changed, fmt.Sprintf("checkpoint %q moved from %d to %d", cp.Consumer, was.Position, cp.Position))
+			back = back || cp.Position < was.Position
+		case !was.Time.Equal(cp.Time):
+			changed = append(changed, fmt.Sprintf("checkpoint %q was committed again, at %d as before (at %v, after %v)",
+				cp.Consumer, cp.Position, cp.Time.Format(time.RFC3339Nano), was.Time.Format(time.RFC3339Nano)))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(before)) {
+		changed = append(changed, fmt.Sprintf("checkpoint %q, at %d, was deleted", name, before[name].Position))
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	list := strings.Join(changed[:min(len(changed), 5)], "; ")
+	if len(changed) > 5 {
+		list += fmt.Sprintf("; and %d more", len(changed)-5)
+	}
+	also := ""
+	if v.total > 0 {
+		also = fmt.Sprintf(" (the verification found %d differences besides, most likely from the same cause)", v.total)
+	}
+	again := "run the same copy again, which goes on from this target (it stays marked unfinished until then)"
+	if written && back {
+		again = "empty the target (drop its tables, or remove its file) and run the copy again: the checkpoints this run wrote there are ahead of the source's that went back, and a copy does not move a checkpoint back"
+	}
+	return fmt.Errorf("copy: a consumer of the source committed while the copy ran: %s; the view states and checkpoints copied may not go together, and a consumer in the target would handle events again or skip them%s; stop every consumer of the source (the application's processes, ops replay and rebuild), then %s: %w",
+		list, also, again, ErrSourceChanged)
 }
 
 // CheckSource refuses what [Copy] would refuse for what src holds and

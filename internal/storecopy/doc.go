@@ -75,6 +75,19 @@
 // consumers of the source should be stopped while it runs: events
 // appended to the source after the copy began are reported as missing
 // from the target, and a copy run again after they stopped picks them up.
+// The checkpoints are read at the start and the view states late, so the
+// copy reads the source's checkpoints again once the states are copied,
+// before it writes the checkpoints, and once more after it compared the
+// states: a consumer that committed in between (its checkpoint moved,
+// appeared or went, or was committed again where it was, which the
+// checkpoint's time tells; the memory store keeps no time) fails the
+// copy with [ErrSourceChanged], naming it, since the states copied may be
+// ahead of its checkpoint and a consumer in the target would handle the
+// same events again. The target stays marked unfinished, and a run again
+// with the consumers stopped goes on from it; when the consumer went
+// back (a rebuild) after the checkpoints were written, the target holds
+// a checkpoint ahead of the source's, which a copy does not move back,
+// and the error says to start over in an empty target.
 //
 // # The mark of an unfinished copy
 //
