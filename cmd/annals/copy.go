@@ -104,7 +104,14 @@ func printReport(c *cli, rep storecopy.Report) {
 	if rep.TimePrecision > time.Nanosecond {
 		fmt.Fprintf(w, "times are kept to the %v, the target's precision; finer digits were dropped\n", rep.TimePrecision)
 	}
-	fmt.Fprintf(w, "verified: the same events in the same order (positions 1 to %d), the same count and checksum in every stream, the same snapshots, keys and view states\n", rep.Events)
+	switch {
+	case rep.Events == 0 && rep.Snapshots == 0 && rep.SubjectKeys == 0 && rep.States == 0 && len(rep.Checkpoints) == 0:
+		fmt.Fprintln(w, "the source store is empty: no events, snapshots, keys, view states or checkpoints; verified: the target holds none either")
+	case rep.Events == 0:
+		fmt.Fprintln(w, "verified: no events, the source's log being empty, and the same snapshots, keys and view states")
+	default:
+		fmt.Fprintf(w, "verified: the same events in the same order (positions 1 to %d), the same count and checksum in every stream, the same snapshots, keys and view states\n", rep.Events)
+	}
 	if rep.PositionGaps > 0 {
 		times := fmt.Sprintf("%d times, first", rep.PositionGaps)
 		if rep.PositionGaps == 1 {

@@ -466,3 +466,31 @@ func TestInspectingPostgresNamesWhatTheURLGot(t *testing.T) {
 		t.Errorf("head of a schema without a store: %+v", r)
 	}
 }
+
+// A copy of an empty store says so, rather than name positions 1 to 0;
+// one of a store with no events but something else says the log is
+// empty.
+func TestCopyOfAnEmptyStore(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "empty.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db := pgtest.New(t)
+	to := db.URL + "&schema=" + db.Schema
+	r := tool(t, ctx, "", "copy", "-from", "sqlite://"+path, "-to", to)
+	if r.status != 0 || !strings.Contains(r.stdout, "the source store is empty: no events, snapshots, keys, view states or checkpoints") ||
+		strings.Contains(r.stdout, "positions 1 to 0") {
+		t.Errorf("copy of an empty store: %+v", r)
+	}
+	if _, err := s.CreateSubjectKey(ctx, store.SubjectKey{Subject: "c1", KeyID: "k1", Wrapped: []byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	r = tool(t, ctx, "", "copy", "-from", "sqlite://"+path, "-to", "sqlite://"+filepath.Join(t.TempDir(), "to.db"))
+	if r.status != 0 || !strings.Contains(r.stdout, "verified: no events, the source's log being empty, and the same snapshots, keys and view states") ||
+		strings.Contains(r.stdout, "positions 1 to 0") {
+		t.Errorf("copy of a store with a key alone: %+v", r)
+	}
+}
