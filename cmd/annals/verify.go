@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/internal/storecopy"
@@ -149,6 +150,9 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 				rep.problem("stream %q jumps from version %d to %d at position %d", r.StreamID, last, r.Version, r.Position)
 			}
 			versions[r.StreamID] = r.Version
+			if r.ID == uuid.Nil {
+				rep.problem("event %s@%d at position %d has the ID %v, which no append writes (an append given no ID gets a new one): it was changed by hand, and a copy of the store refuses it", printable(r.StreamID), r.Version, r.Position, r.ID)
+			}
 			if r.Type == "" || r.SchemaVersion < 1 {
 				rep.problem("event %s@%d at position %d has type %q and schema version %d, which no append writes (every event has a type, and a schema version from 1)", printable(r.StreamID), r.Version, r.Position, r.Type, r.SchemaVersion)
 			} else if err := check.Append(r.StreamID, store.AnyVersion, []store.Event{{Type: r.Type, SchemaVersion: r.SchemaVersion, Encoding: r.Encoding, Metadata: r.Metadata, Tags: r.Tags}}); err != nil {
@@ -175,7 +179,17 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 		prog.report("events", rep.Events, rep.Head)
 	}
 	prog.done()
-	if rep.Events > 0 && after != rep.Head {
+	// A store that counts the positions it gave out (PostgreSQL) has a
+	// head past its last event when the last events were deleted; one
+	// that numbers its log from its rows (SQLite) cannot tell.
+	switch deleted := rep.Head - after; {
+	case deleted > 0 && after == 0:
+		rep.problem("the store gave out positions up to %d (its head), but its log holds no event: all %d were deleted", rep.Head, deleted)
+	case deleted == 1:
+		rep.problem("the store gave out positions up to %d (its head), but its log ends at position %d: the last event was deleted", rep.Head, after)
+	case deleted > 1:
+		rep.problem("the store gave out positions up to %d (its head), but its log ends at position %d: the last %d events were deleted", rep.Head, after, deleted)
+	case deleted < 0:
 		rep.problem("the head is %d, but the last event is at position %d", rep.Head, after)
 	}
 	rep.Streams = int64(len(versions))
