@@ -428,7 +428,7 @@ func (r *DCBRunner[C, E, S]) decide(ctx context.Context, cmd C, q store.Query, e
 		if err == nil {
 			return DCBResult[E, S]{Events: events, State: after, Position: pos, StreamID: stream}, v, nil
 		}
-		if cfg.key != "" && (errors.Is(err, store.ErrDuplicateEvent) || errors.As(err, new(*store.ConflictError))) {
+		if cfg.key != "" && refusedForKey(err, true) {
 			// The key's stream or event IDs are taken: the command was
 			// handled before, or the key was used for something else.
 			// The refusal is the key's answer, not a conflict with

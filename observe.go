@@ -149,6 +149,16 @@ type AppendEnd struct {
 	Version int64
 	// Err is the adapter's error.
 	Err error
+	// Duplicate reports an append of a command with an idempotency key
+	// (see [WithIdempotencyKey]) that the store refused because the
+	// key's events are stored already: their IDs
+	// ([store.ErrDuplicateEvent], which Err matches) or, for a
+	// [DCBRunner]'s decision, the key's stream (a [*store.ConflictError]).
+	// It is how the command learns it was handled before, not a failure:
+	// the command then ends with Duplicate set, or, when the key turns
+	// out to have been used for another command, with
+	// [ErrIdempotencyKey], which its end tells.
+	Duplicate bool
 }
 
 // ReadStart is a read of a stream, of the global log, or by query.
@@ -355,8 +365,27 @@ func observeAppend(ctx context.Context, o Observer, a AppendStart, write func(co
 	}
 	v, err := write(octx, a.Events)
 	countAppend(ctx, err)
-	o.EndAppend(octx, AppendEnd{AppendStart: a, Version: v, Err: err})
+	dup := err != nil && keyed(a.Events) && refusedForKey(err, a.Condition != nil)
+	o.EndAppend(octx, AppendEnd{AppendStart: a, Version: v, Err: err, Duplicate: dup})
 	return v, err
+}
+
+// keyed reports whether events are those of a command with an
+// idempotency key: the first holds the command's fingerprint (see
+// [handleConfig.place]), an entry that the caller's metadata may not
+// set.
+func keyed(events []store.Event) bool {
+	return len(events) > 0 && events[0].Metadata.Extra[idempotencyExtra] != ""
+}
+
+// refusedForKey reports whether err, the error of an append of a
+// command with an idempotency key, is the store's refusal of the key's
+// events because they are stored already: their IDs are
+// ([store.ErrDuplicateEvent]), or, for a DCB decision's conditional
+// append, which creates the key's stream, that stream exists. Either
+// way the command was handled before, or its key was used for another.
+func refusedForKey(err error, conditional bool) bool {
+	return errors.Is(err, store.ErrDuplicateEvent) || conditional && errors.As(err, new(*store.ConflictError))
 }
 
 // countAppend counts an append, and a conflict, in the counts of the

@@ -84,7 +84,11 @@ func (r *recorder) StartAppend(ctx context.Context, a *annals.AppendStart) conte
 }
 
 func (r *recorder) EndAppend(ctx context.Context, a annals.AppendEnd) {
-	r.end(ctx, fmt.Sprintf("append %s: version %d, %v", a.StreamID, a.Version, annals.OutcomeOf(a.Err)))
+	line := fmt.Sprintf("append %s: version %d, %v", a.StreamID, a.Version, annals.OutcomeOf(a.Err))
+	if a.Duplicate {
+		line += " duplicate"
+	}
+	r.end(ctx, line)
 }
 
 func (r *recorder) StartRead(ctx context.Context, rs annals.ReadStart) context.Context {
@@ -401,6 +405,96 @@ func TestObserverSeesDCBCommandsReadsByQueryAndConditionalAppends(t *testing.T) 
 			t.Errorf("the conditional append to %s stored metadata %v, want the observer's traceparent", r.StreamID, r.Metadata.Extra)
 		}
 	}
+}
+
+// An append that the store refuses because a command's idempotency key
+// was handled already is observed as the duplicate it is, on a stream
+// (the key's event IDs are stored) and on a DCB query (the key's stream
+// exists), and when the key turns out to be another stream's; the
+// refusals of other appends are not: an event ID stored already without
+// a key, a version conflict of a command with a key.
+func TestObserverIsToldAnAppendRefusedForItsKeyIsADuplicate(t *testing.T) {
+	ctx := context.Background()
+	adapter := memory.New()
+	s := annals.New(adapter)
+	rec := &recorder{}
+	s.Observe(rec)
+	appends := func() []string {
+		var out []string
+		for _, l := range rec.take() {
+			if l = strings.TrimSpace(l); strings.HasPrefix(l, "append ") && strings.Contains(l, ": version") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	same := func(what string, got, want []string) {
+		t.Helper()
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: appends observed as\n%s\nwant\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+
+	r := annals.NewRunner(s, counter, counterCodec())
+	for range 2 {
+		if _, err := r.Handle(ctx, "c-1", increment{}, annals.WithIdempotencyKey("k")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	same("a command with a key, twice", appends(), []string{
+		"append c-1: version 1, ok",
+		"append c-1: version 0, error duplicate",
+	})
+	if _, err := r.Handle(ctx, "c-2", increment{}, annals.WithIdempotencyKey("k")); !errors.Is(err, annals.ErrIdempotencyKey) {
+		t.Fatalf("the key on another stream: %v, want ErrIdempotencyKey", err)
+	}
+	same("the key on another stream", appends(), []string{"append c-2: version 0, error duplicate"})
+
+	stored, err := collectRecords(s.ReadStream(ctx, "c-1", 1))
+	if err != nil || len(stored) != 1 {
+		t.Fatalf("read c-1: %v, %v", stored, err)
+	}
+	again := store.Event{ID: stored[0].ID, Type: "Incremented", Data: []byte(`{"To":1}`)}
+	if _, err := s.Append(ctx, "c-3", store.NoStream, []store.Event{again}); !errors.Is(err, store.ErrDuplicateEvent) {
+		t.Fatalf("an event ID stored already: %v, want ErrDuplicateEvent", err)
+	}
+	same("an event ID stored already, without a key", appends(), []string{"append c-3: version 0, error"})
+
+	// Someone else appends once while the command decides: its first
+	// append conflicts, a conflict like any other.
+	first := true
+	racing := counter
+	racing.Decide = func(c increment, n int) ([]incremented, error) {
+		if first {
+			first = false
+			if _, err := adapter.Append(ctx, "c-4", store.AnyVersion, []store.Event{{Type: "Incremented", Data: []byte(`{"To":1}`)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return counter.Decide(c, n)
+	}
+	if _, err := annals.NewRunner(s, racing, counterCodec(), annals.WithBackoff(func(int) time.Duration { return 0 })).Handle(ctx, "c-4", increment{}, annals.WithIdempotencyKey("k4")); err != nil {
+		t.Fatal(err)
+	}
+	same("a command with a key that conflicted", appends(), []string{
+		"append c-4: version 0, conflict",
+		"append c-4: version 2, ok",
+	})
+
+	// A DCB decider that decides again on a repeat finds the key's
+	// stream taken.
+	decidesAgain := seatDCB
+	decidesAgain.Decide = func(c takeSeat, _ seats) ([]seatEvent, error) { return []seatEvent{seatTaken(c)}, nil }
+	seats := annals.NewDCBRunner(s, decidesAgain, seatCodec())
+	for range 2 {
+		if _, err := seats.Handle(ctx, takeSeat{"e", "gus"}, annals.WithIdempotencyKey("req-2")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	same("a DCB command with a key, twice", appends(), []string{
+		"append seat/<id>: version 1, ok",
+		"append seat/<id>: version 0, conflict duplicate",
+	})
 }
 
 // Metadata an observer adds to an append is stored with each event, and

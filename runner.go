@@ -768,7 +768,7 @@ func (r *Runner[C, E, S]) decideAndAppend(ctx context.Context, streamID string, 
 			return Result[E, S]{Events: events, State: after.state, Version: next},
 				settlement[S]{from: cur.version, to: next, after: after, records: records}, nil
 		}
-		if cfg.key != "" && errors.Is(err, store.ErrDuplicateEvent) {
+		if cfg.key != "" && refusedForKey(err, false) {
 			res, settle, _, kerr := r.alreadyDone(ctx, streamID, cur, cfg, true)
 			return res, settle, kerr
 		}
