@@ -46,7 +46,13 @@
 //     (the commands queued on a stream, see [annals.Runner]) each have
 //     an append span of their own events, within their own command, with
 //     annals.append.together, the number of commands that share the one
-//     write; each of those spans lasts as long as the write.
+//     write; each of those spans lasts as long as the write. An append
+//     of a command with an idempotency key that the store refuses
+//     because the key's events are stored already is how the command
+//     learns it was handled before (or that its key was another
+//     command's, which the command's span tells): its span has
+//     annals.append.duplicate and no error, and
+//     db.client.operation.duration counts it without error.type.
 //   - "process <consumer>" (consumer): a batch that a projection or saga
 //     handled and committed, with annals.consumer, annals.events,
 //     annals.checkpoint.from and .to, annals.consumer.handled. In a Sync

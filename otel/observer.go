@@ -43,6 +43,7 @@ const (
 	CheckpointToKey    = attribute.Key("annals.checkpoint.to")
 	HandledKey         = attribute.Key("annals.consumer.handled")
 	TogetherKey        = attribute.Key("annals.append.together")
+	AppendDuplicateKey = attribute.Key("annals.append.duplicate")
 )
 
 // The names of the database operations of the handle, as
@@ -272,11 +273,17 @@ func (o *observer) StartAppend(ctx context.Context, a *annals.AppendStart) conte
 
 func (o *observer) EndAppend(ctx context.Context, a annals.AppendEnd) {
 	var attrs []attribute.KeyValue
-	if a.Err == nil {
+	err := a.Err
+	switch {
+	case a.Duplicate:
+		// The store's answer to a command with an idempotency key that
+		// was handled before: how the command learns so, not a failure.
+		attrs, err = append(attrs, AppendDuplicateKey.Bool(true)), nil
+	case err == nil:
 		attrs = append(attrs, VersionKey.Int64(a.Version))
 	}
 	// Commands appended together share one write: it is timed once.
-	o.endDB(ctx, OpAppend, a.Err, a.Part == 0, attrs...)
+	o.endDB(ctx, OpAppend, err, a.Part == 0, attrs...)
 }
 
 // endDB ends a database operation's span and, if timed, records its

@@ -744,3 +744,49 @@ func TestACommandThatPanicsEndsItsSpan(t *testing.T) {
 		t.Errorf("the span's status is %v %q; want an error saying the command panicked", st.Code, st.Description)
 	}
 }
+
+// An idempotent retry is answered as a duplicate: its append, which the
+// store refuses because the key's events are stored, is how the command
+// learns so, and is no error on its span nor in the metric.
+func TestAnIdempotentRetryIsNotAnError(t *testing.T) {
+	ctx := context.Background()
+	b := newBank(t, annals.New(memory.New()), annals.Sync)
+	for i := range 2 {
+		res, err := b.accounts.Handle(ctx, "acct-1", Deposit{Amount: 5}, annals.WithIdempotencyKey("k"))
+		if err != nil || res.Duplicate != (i == 1) {
+			t.Fatalf("deposit %d: duplicate %v, %v", i, res.Duplicate, err)
+		}
+	}
+	handles := b.ended("handle Deposit")
+	if len(handles) != 2 {
+		t.Fatalf("%d command spans, want 2", len(handles))
+	}
+	retry := handles[1]
+	has(t, retry, map[string]string{"annals.command.outcome": "ok", "annals.command.duplicate": "true"})
+	var appended sdktrace.ReadOnlySpan
+	for _, s := range b.ended("append") {
+		if s.Parent().SpanID() == retry.SpanContext().SpanID() {
+			appended = s
+		}
+	}
+	if appended == nil {
+		t.Fatal("the retry made no append")
+	}
+	has(t, appended, map[string]string{"annals.append.duplicate": "true", "error.type": ""})
+	if st := appended.Status(); st.Code != codes.Unset {
+		t.Errorf("the retry's append has status %v %q, want unset: a duplicate is the key's answer", st.Code, st.Description)
+	}
+	if len(appended.Events()) != 0 {
+		t.Errorf("the retry's append recorded %v", appended.Events())
+	}
+	got := b.collect(t)
+	wantMetrics(t, got, map[string]float64{
+		"db.client.operation.duration{db.operation.name=append,db.system.name=memory}": 2,
+		"annals.commands{annals.command.outcome=ok,annals.command.type=Deposit}":       2,
+	})
+	for k := range got {
+		if strings.HasPrefix(k, "db.client.operation.duration{") && strings.Contains(k, "error.type") {
+			t.Errorf("an operation failed: %s", k)
+		}
+	}
+}
