@@ -84,5 +84,20 @@
 //     annals.consumer.lag.age, annals.consumer.position,
 //     annals.consumer.stopped, annals.log.head.
 //
+// # Errors
+//
+// A span that failed has status Error and error.type, which the metrics
+// that carry error.type carry too: the class of its error, one of a few
+// stable values, never the error's Go type nor its message. It is the
+// outcome the error says ("stored_with_error", "outcome_unknown",
+// "conflict"), "stopped" for a consumer stopped at an event,
+// "idempotency_key" for a key used for another command ([annals.ErrIdempotencyKey]),
+// "timeout" and "canceled" for a context that ended, the store's
+// errors by their sentinel ("duplicate_event", "closed", "invalid",
+// "corrupt", "unsupported", "not_found", "checkpoint_backwards"), and
+// "_OTHER", as the semantic conventions name a class of their own, for
+// any other. A rejection and a duplicate are answers, not failures:
+// they have neither.
+//
 // docs/operations.md of the module says what to alert on.
 package annalsotel

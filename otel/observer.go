@@ -240,7 +240,10 @@ func (o *observer) EndCommand(ctx context.Context, c annals.CommandEnd) {
 	}
 	// A rejection is the domain's answer, not a failure of the system.
 	failed := c.Outcome != annals.OutcomeOK && c.Outcome != annals.OutcomeRejected
-	if failed {
+	switch {
+	case c.Outcome == annals.OutcomeFailed:
+		attrs = append(attrs, errorType(c.Err))
+	case failed:
 		attrs = append(attrs, semconv.ErrorTypeKey.String(c.Outcome.String()))
 	}
 	d := end(ctx, c.Err, failed, attrs...)
@@ -301,13 +304,59 @@ func (o *observer) endDB(ctx context.Context, op string, err error, timed bool, 
 	}
 }
 
-// errorType is the error.type of a store's error: the outcome it says,
-// or the error's Go type.
+// errorType is the error.type of err: its class (see errorClass).
 func errorType(err error) attribute.KeyValue {
-	if outcome := annals.OutcomeOf(err); outcome != annals.OutcomeFailed {
-		return semconv.ErrorTypeKey.String(outcome.String())
+	return semconv.ErrorTypeKey.String(errorClass(err))
+}
+
+// otherError is the class of an error of none of errorClass's classes,
+// as the semantic conventions name it.
+const otherError = "_OTHER"
+
+// errorClass is the class of err, a few stable values that a dashboard
+// can group by, never the error's Go type nor its message: the outcome
+// it says ("stored_with_error", "outcome_unknown", "conflict",
+// "rejected"), "stopped" for a consumer stopped at an event,
+// "idempotency_key", "timeout" and "canceled" for a context's end, the
+// store's sentinels ("duplicate_event", "closed", "invalid", "corrupt",
+// "unsupported", "not_found", "checkpoint_backwards"), and "_OTHER".
+func errorClass(err error) string {
+	if errors.Is(err, annals.ErrStored) {
+		// Before its consumers' stops, which it wraps.
+		return annals.OutcomeStoredWithError.String()
 	}
-	return semconv.ErrorType(err)
+	if errors.As(err, new(*annals.ConsumerError)) {
+		// Before the handler's error, which it wraps.
+		return "stopped"
+	}
+	if outcome := annals.OutcomeOf(err); outcome != annals.OutcomeFailed {
+		return outcome.String()
+	}
+	for _, c := range errorClasses {
+		if errors.Is(err, c.err) {
+			return c.class
+		}
+	}
+	return otherError
+}
+
+// errorClasses are the classes of the errors that errorClass names by
+// the sentinel they match, the first that matches: ErrClosed before the
+// ErrInvalid it wraps.
+var errorClasses = []struct {
+	err   error
+	class string
+}{
+	{annals.ErrIdempotencyKey, "idempotency_key"},
+	{context.DeadlineExceeded, "timeout"},
+	{context.Canceled, "canceled"},
+	{store.ErrDuplicateEvent, "duplicate_event"},
+	{store.ErrClosed, "closed"},
+	{store.ErrInvalid, "invalid"},
+	{store.ErrCorrupt, "corrupt"},
+	{store.ErrUnsupported, "unsupported"},
+	{store.ErrNotFound, "not_found"},
+	{store.ErrCheckpointBackwards, "checkpoint_backwards"},
 }
 
 func (o *observer) StartRead(ctx context.Context, r annals.ReadStart) context.Context {
@@ -367,9 +416,8 @@ func (o *observer) EndBatch(ctx context.Context, b annals.BatchEnd) {
 	var stopped *annals.ConsumerError
 	set := []attribute.KeyValue{ConsumerKey.String(b.Consumer)}
 	if b.Err != nil {
-		et := semconv.ErrorType(b.Err)
+		et := errorType(b.Err)
 		if errors.As(b.Err, &stopped) {
-			et = semconv.ErrorTypeKey.String("stopped")
 			attrs = append(attrs, PositionKey.Int64(stopped.Position), EventIDKey.String(stopped.EventID))
 		}
 		attrs = append(attrs, et)

@@ -790,3 +790,81 @@ func TestAnIdempotentRetryIsNotAnError(t *testing.T) {
 		}
 	}
 }
+
+// failingStore fails every append with the error it is set to.
+type failingStore struct {
+	*memory.Store
+	fail error
+}
+
+func (s *failingStore) Append(ctx context.Context, id string, expected int64, events []store.Event) (int64, error) {
+	if s.fail != nil {
+		return 0, s.fail
+	}
+	return s.Store.Append(ctx, id, expected, events)
+}
+
+// error.type is the error's class, a few stable values, never its Go
+// type: on the span and in the metric of the append that failed, and on
+// the span of its command.
+func TestErrorTypeIsTheErrorsClass(t *testing.T) {
+	ctx := context.Background()
+	adapter := &failingStore{Store: memory.New()}
+	b := newBank(t, annals.New(adapter), annals.Async)
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{errors.New("disk full"), "_OTHER"},
+		{fmt.Errorf("write: %w", context.DeadlineExceeded), "timeout"},
+		{fmt.Errorf("write: %w", context.Canceled), "canceled"},
+		{fmt.Errorf("lost: %w", store.ErrOutcomeUnknown), "outcome_unknown"},
+		{fmt.Errorf("bad: %w", store.ErrInvalid), "invalid"},
+		{store.ErrClosed, "closed"},
+		{store.ErrCorrupt, "corrupt"},
+		{store.ErrDuplicateEvent, "duplicate_event"},
+	}
+	for i, c := range cases {
+		adapter.fail = c.err
+		stream := fmt.Sprintf("acct-%d", i)
+		if _, err := b.accounts.Handle(ctx, stream, Deposit{Amount: 1}); !errors.Is(err, c.err) {
+			t.Fatalf("%v: Handle = %v", c.err, err)
+		}
+		var appended, handled sdktrace.ReadOnlySpan
+		for _, s := range b.spans.Ended() {
+			if attrs(s)["annals.stream"] == stream {
+				switch s.Name() {
+				case "append":
+					appended = s
+				case "handle Deposit":
+					handled = s
+				}
+			}
+		}
+		if appended == nil || handled == nil {
+			t.Fatalf("%v: no append or command span", c.err)
+		}
+		has(t, appended, map[string]string{"error.type": c.want})
+		has(t, handled, map[string]string{"error.type": c.want})
+		if appended.Status().Code != codes.Error || handled.Status().Code != codes.Error {
+			t.Errorf("%v: statuses %v and %v, want errors", c.err, appended.Status(), handled.Status())
+		}
+	}
+	got := b.collect(t)
+	for _, c := range cases {
+		if n := got["db.client.operation.duration{db.operation.name=append,db.system.name=otel_test,error.type="+c.want+"}"]; n != 1 {
+			t.Errorf("appends of error.type %s timed: %v, want 1", c.want, n)
+		}
+	}
+	// Nothing else, spans included, names an error by its Go type.
+	for k := range got {
+		if _, et, ok := strings.Cut(k, "error.type="); ok && strings.ContainsAny(et, "*.") {
+			t.Errorf("metric %s", k)
+		}
+	}
+	for _, s := range b.spans.Ended() {
+		if et := attrs(s)["error.type"]; strings.ContainsAny(et, "*.") {
+			t.Errorf("span %s has error.type %q", s.Name(), et)
+		}
+	}
+}
