@@ -16,7 +16,13 @@
 // # Spans
 //
 //   - "handle <Command>" (internal): a command that a runner
-//     ([annals.Runner], [annals.DCBRunner]) handled, with annals.stream, annals.command.type, annals.command.outcome ("ok",
+//     ([annals.Runner], [annals.DCBRunner]) handled, named by its type
+//     without its package (a pointer's by the type it points to; the
+//     command of a combined decider, a sum of package decider such as
+//     decider.Combine's Either, by the case it holds: "handle Deposit";
+//     a generic type without the packages of its type arguments), so
+//     that the names, and the values of annals.command.type, are the
+//     domain's few commands; with annals.stream, annals.command.type, annals.command.outcome ("ok",
 //     "rejected", "conflict", "stored_with_error", "outcome_unknown",
 //     "error"), annals.command.attempts and annals.command.conflicts,
 //     annals.events (appended), annals.stream.version, and the

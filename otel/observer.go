@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path"
 	"reflect"
+	"regexp"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -15,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -185,16 +187,49 @@ func end(ctx context.Context, err error, failed bool, attrs ...attribute.KeyValu
 	return time.Since(st.at).Seconds()
 }
 
-// commandType names a command's type, without its package.
+// commandType names a command's type, without its package, as the name
+// of its span and its annals.command.type: a pointer's as the value's it
+// points to, and a sum of package decider (the command of a combined
+// decider, such as decider.Combine's Either) as the case it holds, so
+// that the names are the domain's commands, few and readable. A type
+// that is neither is named by its name, without the packages of its
+// type arguments: Pair[Deposit,Flag].
 func commandType(cmd any) string {
+	// A sum's case may be a sum of its own; a bound for a Sum that
+	// holds itself.
+	for range maxSumDepth {
+		s, ok := cmd.(decider.Sum)
+		if !ok || isNilPointer(cmd) {
+			break
+		}
+		_, cmd = s.Case()
+	}
 	t := reflect.TypeOf(cmd)
 	if t == nil {
 		return "nil"
 	}
-	if t.Name() != "" {
-		return t.Name()
+	for t.Name() == "" && t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
-	return t.String()
+	name := t.Name()
+	if name == "" {
+		name = t.String()
+	}
+	return qualifier.ReplaceAllString(name, "")
+}
+
+// maxSumDepth bounds how deep commandType looks into sums.
+const maxSumDepth = 16
+
+// qualifier matches the package before a type's name in a type's
+// string, such as "github.com/annals-dev/annals/decider." or "bank.":
+// whatever runs to a dot after a bracket, comma, space, parenthesis or
+// star.
+var qualifier = regexp.MustCompile(`[^\[\](),*\s{};]+\.`)
+
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
 func metadataAttrs(attrs []attribute.KeyValue, correlation, causation string) []attribute.KeyValue {

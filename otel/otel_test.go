@@ -868,3 +868,90 @@ func TestErrorTypeIsTheErrorsClass(t *testing.T) {
 		}
 	}
 }
+
+// sumOfEvents is the mapper of the events of the bank's accounts
+// combined with the names.
+func sumOfEvents() codec.Mapper[decider.Either[event, Claimed]] {
+	return codec.NewSum[decider.Either[event, Claimed]](codec.PartOf(events()), codec.PartOf(claims()))
+}
+
+// Wrapped is a generic command that is not a sum.
+type Wrapped[T any] struct{ Inner T }
+
+// A command's span is named by its type without packages, whatever
+// shape the type has: a pointer as its value, the sum a combined
+// decider's runner handles as the case it holds, a generic type without
+// the packages of its arguments; its annals.command.type is the same.
+func TestCommandSpansAreNamedByTheDomainsCommand(t *testing.T) {
+	ctx := context.Background()
+	b := newBank(t, annals.New(memory.New()), annals.Async)
+	handle := func(what string, h func() error) {
+		t.Helper()
+		if err := h(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+
+	pointers := annals.NewRunner(b.store, decider.Decider[*Deposit, event, int]{
+		Decide: func(c *Deposit, balance int) ([]event, error) { return account.Decide(*c, balance) },
+		Evolve: account.Evolve,
+	}, events())
+	handle("a pointer", func() error { _, err := pointers.Handle(ctx, "p-1", &Deposit{Amount: 1}); return err })
+
+	combined := annals.NewRunner(b.store, decider.Combine(account, names.Decider),
+		sumOfEvents())
+	handle("a left case", func() error {
+		_, err := combined.Handle(ctx, "c-1", decider.Left[command, Claim](Deposit{Amount: 2}))
+		return err
+	})
+	handle("a right case", func() error {
+		_, err := combined.Handle(ctx, "c-1", decider.Right[command](Claim{"ada"}))
+		return err
+	})
+	handle("a pointer to a sum", func() error {
+		either := decider.Left[command, Claim](Flag{})
+		_, err := annals.NewRunner(b.store, decider.Decider[*decider.Either[command, Claim], decider.Either[event, Claimed], decider.Pair[int, bool]]{
+			Decide: func(c *decider.Either[command, Claim], s decider.Pair[int, bool]) ([]decider.Either[event, Claimed], error) {
+				return decider.Combine(account, names.Decider).Decide(*c, s)
+			},
+			Evolve: decider.Combine(account, names.Decider).Evolve,
+		}, sumOfEvents()).Handle(ctx, "c-2", &either)
+		return err
+	})
+
+	wrapped := annals.NewRunner(b.store, decider.Decider[Wrapped[Deposit], event, int]{
+		Decide: func(c Wrapped[Deposit], balance int) ([]event, error) { return account.Decide(c.Inner, balance) },
+		Evolve: account.Evolve,
+	}, events())
+	handle("a generic command", func() error {
+		_, err := wrapped.Handle(ctx, "w-1", Wrapped[Deposit]{Deposit{Amount: 3}})
+		return err
+	})
+
+	var got []string
+	for _, s := range b.spans.Ended() {
+		if strings.HasPrefix(s.Name(), "handle ") {
+			got = append(got, s.Name()+" ("+attrs(s)["annals.command.type"]+")")
+		}
+	}
+	want := []string{
+		"handle Deposit (Deposit)",
+		"handle Deposit (Deposit)",
+		"handle Claim (Claim)",
+		"handle Flag (Flag)",
+		"handle Wrapped[Deposit] (Wrapped[Deposit])",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("command spans\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	metrics := b.collect(t)
+	wantMetrics(t, metrics, map[string]float64{
+		"annals.commands{annals.command.outcome=ok,annals.command.type=Deposit}":          2,
+		"annals.commands{annals.command.outcome=ok,annals.command.type=Claim}":            1,
+		"annals.commands{annals.command.outcome=ok,annals.command.type=Flag}":             1,
+		"annals.commands{annals.command.outcome=ok,annals.command.type=Wrapped[Deposit]}": 1,
+	})
+	if t.Failed() {
+		t.Logf("metrics: %v", metrics)
+	}
+}
