@@ -63,7 +63,14 @@
 //     handled and committed, with annals.consumer, annals.events,
 //     annals.checkpoint.from and .to, annals.consumer.handled. In a Sync
 //     system it is a child of the command whose append it follows, and
-//     the commands a saga sends are its children.
+//     the commands a saga sends are its children. A consumer that
+//     stopped at an event is tried again at that event as the log moves
+//     on (in a Sync system by each later command, in an Async one at
+//     most once a second): each try that fails again is a span of its
+//     own, with status Error, error.type "stopped" and the same
+//     annals.log.position and annals.event.id, for it ran and took its
+//     time (in a Sync system, within an answered command's). A stop is
+//     therefore not one failed span but a run of them.
 //
 // An append writes its span's context into its events' metadata with
 // the propagators ([WithPropagators]; the global ones by default, which
@@ -85,7 +92,10 @@
 //   - annals.consumer.events ({event}), counter: events consumers
 //     handled and committed, by annals.consumer.
 //   - annals.consumer.batch.duration (s), histogram: the consumers'
-//     batches, by annals.consumer and error.type.
+//     batches, by annals.consumer and error.type. Its count with
+//     error.type "stopped" counts the tries of stopped consumers, not
+//     the stops: it grows while a consumer stays stopped. Count and
+//     alert on stops with annals.consumer.stopped.
 //   - the gauges of [ObserveSystem]: annals.consumer.lag,
 //     annals.consumer.lag.age, annals.consumer.position,
 //     annals.consumer.stopped, annals.log.head.

@@ -955,3 +955,58 @@ func TestCommandSpansAreNamedByTheDomainsCommand(t *testing.T) {
 		t.Logf("metrics: %v", metrics)
 	}
 }
+
+// In a Sync system a stopped consumer is tried again by each later
+// command, at the event it stopped at: each try is a batch that ran, in
+// that command's time, so each has its failed span, a child of the
+// command, and its point in annals.consumer.batch.duration; the stop is
+// one, as the gauge and OnError tell. The package documentation and
+// docs/operations.md say so, for the dashboards that count stops.
+func TestAStoppedConsumerIsTriedByEachLaterSyncCommand(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	b := newBank(t, s, annals.Sync)
+	picky, err := annals.NewRecordProjection(s, "picky", func(context.Context, store.StateTx, store.Record) error {
+		return errors.New("picky refuses")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reported := 0
+	b.sys.OnError(func(string, error) { reported++ })
+	if err := b.sys.Add(picky); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		_, err := b.accounts.Handle(ctx, "acct-1", Deposit{Amount: i + 1})
+		if stored := errors.Is(err, annals.ErrStored); stored != (i == 0) {
+			t.Fatalf("deposit %d: %v; want only the first, whose event picky stopped at, stored with an error", i, err)
+		}
+	}
+	commands := map[trace.SpanID]string{}
+	for _, c := range b.ended("handle Deposit") {
+		commands[c.SpanContext().SpanID()] = attrs(c)["annals.command.outcome"]
+	}
+	batches := b.ended("process picky")
+	if len(batches) != 3 {
+		t.Fatalf("%d batches of picky, want one for each command", len(batches))
+	}
+	var outcomes []string
+	for _, batch := range batches {
+		has(t, batch, map[string]string{"error.type": "stopped", "annals.log.position": "1", "annals.checkpoint.from": "0"})
+		if batch.Status().Code != codes.Error {
+			t.Errorf("a batch that stopped has status %v", batch.Status())
+		}
+		outcomes = append(outcomes, commands[batch.Parent().SpanID()])
+	}
+	if want := []string{"stored_with_error", "ok", "ok"}; !slices.Equal(outcomes, want) {
+		t.Errorf("the batches are children of commands with outcomes %v, want %v", outcomes, want)
+	}
+	if reported != 1 {
+		t.Errorf("OnError told %d times, want once", reported)
+	}
+	wantMetrics(t, b.collect(t), map[string]float64{
+		"annals.consumer.batch.duration{annals.consumer=picky,error.type=stopped}": 3,
+		"annals.consumer.stopped{annals.consumer=picky}":                           1,
+	})
+}
