@@ -272,6 +272,9 @@ type DCBRunner[C, E, S any] struct {
 	decider DCBDecider[C, E, S]
 	events  codec.Mapper[E]
 	types   []string // the mapper's types, sorted; nil decodes every record
+	// renamed maps a name that records were stored under before a rename
+	// to the name the mapper reads them as (see widen).
+	renamed map[string]string
 	retries int
 	backoff func(attempt int) time.Duration
 	keyed   codec.JSONCheck // the commands fingerprinted for idempotency keys
@@ -299,7 +302,45 @@ func NewDCBRunner[C, E, S any](s *Store, d DCBDecider[C, E, S], m codec.Mapper[E
 	if types := m.Types(); types != nil {
 		r.types = slices.Sorted(slices.Values(types))
 	}
+	if src, ok := m.(interface{ Sources(string) []string }); ok {
+		for _, name := range r.types {
+			for _, old := range src.Sources(name) {
+				if old == name {
+					continue
+				}
+				if r.renamed == nil {
+					r.renamed = map[string]string{}
+				}
+				r.renamed[old] = name
+			}
+		}
+	}
 	return r
+}
+
+// widen adds to each item of q that names types the names those types'
+// records were stored under before a rename, so that a query written
+// with today's names reads, and its condition guards, the records
+// stored under yesterday's: a renamed type's history counts in the
+// decision, and a writer still appending under the old name conflicts.
+func (r *DCBRunner[C, E, S]) widen(q store.Query) store.Query {
+	if len(r.renamed) == 0 {
+		return q
+	}
+	items := slices.Clone(q.Items)
+	for i, it := range items {
+		var olds []string
+		for old, name := range r.renamed {
+			if slices.Contains(it.Types, name) && !slices.Contains(it.Types, old) {
+				olds = append(olds, old)
+			}
+		}
+		if len(olds) > 0 {
+			slices.Sort(olds)
+			items[i].Types = append(slices.Clone(it.Types), olds...)
+		}
+	}
+	return store.Query{Items: items}
 }
 
 // DCBResult is what a command handled by a [DCBRunner] did.
@@ -341,7 +382,7 @@ type DCBResult[E, S any] struct {
 // [Runner.Handle], with the query for a stream (see [CommandStart]),
 // and within it the decision's reads by query and conditional append.
 func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOption) (DCBResult[E, S], error) {
-	q := r.decider.Query(cmd)
+	q := r.widen(r.decider.Query(cmd))
 	o := r.store.observing()
 	if o == nil {
 		return r.handle(ctx, cmd, q, opts...)
@@ -464,7 +505,7 @@ func (r *DCBRunner[C, E, S]) decide(ctx context.Context, cmd C, q store.Query, e
 // Load returns the state that cmd would be decided on now, and the
 // position of the last event of its query: what Handle would read.
 func (r *DCBRunner[C, E, S]) Load(ctx context.Context, cmd C) (S, int64, error) {
-	return r.fold(ctx, r.decider.Query(cmd), r.decider.Evolver(cmd), r.decider.InitialState(), 0)
+	return r.fold(ctx, r.widen(r.decider.Query(cmd)), r.decider.Evolver(cmd), r.decider.InitialState(), 0)
 }
 
 // fold evolves state, the state at position after, by the events of q
@@ -491,7 +532,7 @@ func (r *DCBRunner[C, E, S]) fold(ctx context.Context, q store.Query, evolve Evo
 			f.err = fmt.Errorf("read %v: position %d: %w", q, rec.Position, err)
 			break
 		}
-		f.state = evolve(f.state, rec.Type, rec.Tags, e)
+		f.state = evolve(f.state, lo.ValueOr(r.renamed, rec.Type, rec.Type), rec.Tags, e)
 	}
 	return f.state, f.pos, f.err
 }

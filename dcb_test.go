@@ -18,6 +18,7 @@ import (
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
 	"github.com/annals-dev/annals/store/sqlite"
+	"github.com/annals-dev/annals/upcast"
 	"github.com/annals-dev/annals/view"
 )
 
@@ -567,5 +568,44 @@ func TestAKeyedDCBRetryOnAMovingBoundaryIsAnsweredByItsKey(t *testing.T) {
 	other.Name = "other-seat"
 	if _, err := annals.NewDCBRunner(s, other, seatCodec(), noWait...).Handle(ctx, takeSeat{"a", "ada"}, annals.WithIdempotencyKey("k")); !errors.Is(err, annals.ErrIdempotencyKey) || errors.Is(err, store.ErrConflict) {
 		t.Fatalf("the key with another decider on a moving boundary = %v; want ErrIdempotencyKey", err)
+	}
+}
+
+// A type renamed through the upcaster: the decision, its query written
+// with the new name, still counts the records stored under the old one,
+// and its evolver sees them under the new name.
+func TestADCBQueryOfARenamedTypeReadsItsOldRecords(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	v1 := codec.NewJSON[seatEvent]().Register("SeatTaken", seatTaken{}).Register("SlotClosed", slotClosed{})
+	old := annals.NewDCBRunner(s, seatDCB, v1)
+	for _, who := range []string{"ada", "bob"} {
+		if _, err := old.Handle(ctx, takeSeat{"a", who}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// v2 calls the event SeatBooked.
+	v2 := codec.NewMapper(codec.NewJSON[seatEvent]().Register("SeatBooked", seatTaken{}).Register("SlotClosed", slotClosed{}),
+		codec.WithUpcaster(upcast.New().Rename("SeatTaken", "SeatBooked")))
+	booked := seatDCB
+	booked.Query = func(c takeSeat) store.Query {
+		return store.QueryItems(store.QueryItem{Types: []string{"SeatBooked", "SlotClosed"}, Tags: []string{"slot:" + c.Slot}})
+	}
+	r := annals.NewDCBRunner(s, booked, v2)
+	state, pos, err := r.Load(ctx, takeSeat{Slot: "a"})
+	if err != nil || len(state.Taken) != 2 || pos != 2 {
+		t.Fatalf("load by the new name: %+v at %d, %v; want the two seats stored under the old name", state, pos, err)
+	}
+	// A combined decider routes each event to the parts whose queries
+	// match it by the name the mapper reads it as.
+	both := annals.NewDCBRunner(s, annals.CombineDCB(booked, booked), v2)
+	if pair, _, err := both.Load(ctx, takeSeat{Slot: "a"}); err != nil || len(pair.First.Taken) != 2 || len(pair.Second.Taken) != 2 {
+		t.Fatalf("a combined decider's parts: %+v, %v; want two seats in each", pair, err)
+	}
+	if _, err := r.Handle(ctx, takeSeat{"a", "cy"}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Handle(ctx, takeSeat{"a", "dee"}); !errors.Is(err, errSlotFull) {
+		t.Fatalf("a fourth seat, two of three stored under the old name: %+v, %v; want the slot full", res, err)
 	}
 }

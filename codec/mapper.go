@@ -203,6 +203,22 @@ func (m *Pipeline[T]) Types() []string {
 	return m.p.upcaster.Reads(m.target, lister.Types())
 }
 
+// Sources returns name, a type name the codec reads, and every name its
+// upcaster leads from to name (a name it was renamed from), sorted: the
+// names under which the records read as name may be stored. A DCB query
+// for name's records asks for them all ([annals.DCBRunner] widens its
+// queries so), or it misses those stored before a rename. For a name the
+// codec does not read, or without an upcaster, it returns name alone.
+func (m *Pipeline[T]) Sources(name string) []string {
+	if m.p.upcaster == nil {
+		return []string{name}
+	}
+	if lister, ok := m.codec.(interface{ Types() []string }); ok && !slices.Contains(lister.Types(), name) {
+		return []string{name}
+	}
+	return m.p.upcaster.Sources(name)
+}
+
 // ToEvent implements [Mapper]. The event gets the ID of at, or a fresh
 // UUIDv7 when at has none, and an encrypted payload is bound to it.
 func (m *Pipeline[T]) ToEvent(ctx context.Context, at Placement, e T, meta store.Metadata) (store.Event, error) {

@@ -190,6 +190,22 @@ func (r *Registry) Reads(current Target, names []string) []string {
 	return slices.Compact(out)
 }
 
+// Sources returns name and every name some step or rename of r leads
+// from to name, sorted: the names under which records that a reader of
+// name takes may be stored. A query for name's records must ask for them
+// all, or it misses those stored before a rename.
+func (r *Registry) Sources(name string) []string {
+	only := func(n string) (int, bool) { return 0, n == name }
+	out := []string{name}
+	for _, n := range r.Names() {
+		if n != name && r.leadsToRead(n, only) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Names returns every type name a step or rename of r reads or leads to,
 // sorted: with the codec's names, the types a reader of the log must take
 // so that no record stored under an old name escapes it.
