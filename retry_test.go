@@ -3,6 +3,7 @@ package annals_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	"github.com/annals-dev/annals/saga"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/memory"
+	"github.com/annals-dev/annals/store/sqlite"
+	"github.com/samber/lo"
 )
 
 // A consumer that stopped is found by name and retried once the fault
@@ -629,5 +632,120 @@ func TestRetryOfARunningConsumerIsRefused(t *testing.T) {
 	}
 	if n, err := sys.Retry(ctx, "out"); err != nil || n != 0 {
 		t.Fatalf("Retry once Run has ended: %d, %v; want 0 events and no error", n, err)
+	}
+}
+
+// A Retry (ops replay) from another process holds the consumer's lease
+// while it steps, so that the Run of the application's process, which
+// the consumer stopped under, does not follow the log with it beside the
+// replay once the replay's first commit has moved the checkpoint past the
+// event: it waits for the lease, and goes on after the replay. A
+// handler's side effects (a relay's publishes, a saga's commands) then
+// happen in one process for each event, never in both.
+func TestARetryFromAnotherProcessKeepsRunOut(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	open := func() *annals.Store {
+		lite, err := sqlite.Open(ctx, path, sqlite.WithSynchronous(sqlite.SyncNormal))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := annals.New(lite)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	const events = 300
+	var mu sync.Mutex
+	handledBy := map[int64][]string{}
+	reached, goOn := make(chan struct{}), make(chan struct{})
+	handler := func(handle string) func(context.Context, store.StateTx, store.Record) error {
+		return func(ctx context.Context, _ store.StateTx, r store.Record) error {
+			if handle == "app" && r.Position == 2 {
+				// The application's process still fails on the event, so
+				// that only the replay passes it (not Run's own retry).
+				return errors.New("read model down")
+			}
+			mu.Lock()
+			handledBy[r.Position] = append(handledBy[r.Position], handle)
+			mu.Unlock()
+			if handle == "operator" && r.Position == 10 {
+				// Wait until the application's Run has seen the
+				// checkpoint pass the event it stopped at.
+				close(reached)
+				select {
+				case <-goOn:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		}
+	}
+
+	app := open()
+	sys := must(annals.NewSystem(app, annals.Async))
+	sys.OnError(func(string, error) {})
+	if err := sys.Add(must(annals.NewRecordProjection(app, "mailer", handler("app"), annals.WithBatchSize(1)))); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, annals.NewRunner(app, counter, counterCodec()), "c", events)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sys.Run(runCtx) }()
+	var stopped *annals.ConsumerError
+	if err := sys.WaitQuiet(ctx); !errors.As(err, &stopped) || stopped.Position != 2 {
+		t.Fatalf("WaitQuiet while down = %v, want it stopped at 2", err)
+	}
+
+	op := open()
+	opSys := must(annals.NewSystem(op, annals.Async))
+	if err := opSys.Add(must(annals.NewRecordProjection(op, "mailer", handler("operator"), annals.WithBatchSize(1)))); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		select {
+		case <-reached:
+		case <-ctx.Done():
+			return
+		}
+		for must(sys.Status(ctx))[0].Stopped != nil && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(200 * time.Millisecond) // time for Run to step it, if it could
+		close(goOn)
+	}()
+	replayed, err := opSys.Retry(ctx, "mailer")
+	if err != nil {
+		t.Fatalf("the operator's Retry: %v", err)
+	}
+
+	appendN(t, annals.NewRunner(app, counter, counterCodec()), "d", 5)
+	quiet, end := context.WithTimeout(ctx, 20*time.Second)
+	defer end()
+	if err := sys.WaitQuiet(quiet); err != nil {
+		t.Fatalf("WaitQuiet in the application after the replay = %v, want its Run following the log again", err)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want no failure: the consumer was replayed", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var both []int64
+	for pos := int64(1); pos <= events+5; pos++ {
+		by := lo.Uniq(handledBy[pos])
+		if len(by) == 0 {
+			t.Fatalf("position %d handled by neither process", pos)
+		}
+		if len(by) > 1 {
+			both = append(both, pos)
+		}
+	}
+	if len(both) > 0 {
+		t.Fatalf("%d positions handled by both processes, the first %v: Run stepped the consumer beside the replay", len(both), both[:min(len(both), 10)])
+	}
+	if replayed != events-1 {
+		t.Fatalf("the operator's Retry handled %d events, want events 2 to %d", replayed, events)
 	}
 }

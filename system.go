@@ -888,7 +888,10 @@ func (sys *System) behind(ctx context.Context, err error) error {
 // passed to [System.OnError] again, one at a later event is.
 // [System.Retry] catches it up at once, and so does a move of its
 // checkpoint past the event or back (ops replay, or ops reset, run by
-// another process; read every second). A stopped consumer lets go of its
+// another process; read every second). Retry holds the consumer's lease
+// while it steps it: Run follows the log with the consumer again once the
+// Retry (in this process, or an ops replay in another) has let go of it,
+// from where it left the checkpoint. A stopped consumer lets go of its
 // lease while it waits, so another instance may take it up, and stop at
 // the same event; the steps of a stopped consumer take no lease, as a
 // Sync system's take none, and are not taken while an instance holds it.
@@ -1000,6 +1003,58 @@ func (sys *System) Consumer(name string) (Consumer, bool) {
 	return lo.Find(sys.snapshot(), func(c Consumer) bool { return c.Name() == name })
 }
 
+// retryLeaseWait bounds how long a Retry waits to take a consumer's
+// lease that no instance held when it looked: the time to take a free one
+// (on PostgreSQL, a connection of its own). A lease still not taken then
+// was taken by an instance meanwhile, which runs the consumer.
+var retryLeaseWait = 5 * time.Second
+
+// retryLease takes, for a Retry, the lease of the consumer named name
+// that its Run takes (see [LeaseName]), so that no Run of another
+// instance follows the log with it beside the Retry; nil on a store that
+// grants none. A lease an instance holds fails with an error that
+// matches [ErrRunning]: Retry does not wait for it.
+func (sys *System) retryLease(ctx context.Context, name string) (store.Lease, error) {
+	locker := sys.store.locker
+	if locker == nil {
+		return nil, nil
+	}
+	inspector, _ := sys.store.adapter.(store.LeaseInspector)
+	running := func() error {
+		if inspector == nil {
+			return nil
+		}
+		holder, held, err := inspector.LeaseHolder(ctx, LeaseName(name))
+		if err != nil {
+			return fmt.Errorf("look up its lease: %w", err)
+		}
+		if held {
+			return fmt.Errorf("an instance holds its lease (%s) and runs it: Retry is for a consumer that stopped, which holds no lease: %w", holder.Holder, ErrRunning)
+		}
+		return nil
+	}
+	if err := running(); err != nil {
+		return nil, err
+	}
+	lctx, cancel := context.WithTimeout(ctx, retryLeaseWait)
+	defer cancel()
+	lease, err := locker.Lock(lctx, LeaseName(name))
+	switch {
+	case err == nil:
+		return lease, nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("take its lease: %w", context.Cause(ctx))
+	case lctx.Err() != nil:
+		if rerr := running(); rerr != nil {
+			return nil, rerr
+		}
+		if inspector == nil {
+			return nil, fmt.Errorf("its lease was not free within %v: an instance holds it and runs it: %w", retryLeaseWait, ErrRunning)
+		}
+	}
+	return nil, fmt.Errorf("take its lease: %w", err)
+}
+
 // Retry catches the consumer named name up with the log in the caller's
 // goroutine, and returns how many events it handled: the retry of a
 // consumer that stopped, once the cause is fixed. The consumer's stopped
@@ -1015,7 +1070,15 @@ func (sys *System) Consumer(name string) (Consumer, bool) {
 // an instance holds (its Run follows the log with it, in this process or
 // another) is not stepped: Retry fails with an error that matches
 // [ErrRunning], since stepping it beside that Run would hand the same
-// events over twice (a relay's to its broker, a saga's commands).
+// events over twice (a relay's to its broker, a saga's commands). For
+// the same reason, on a store that grants leases, Retry takes that lease
+// itself and holds it until it has stepped the consumer: a Run that would
+// follow the log with it meanwhile (the Run it stopped under, once
+// Retry's first commit has moved its checkpoint past the event, in this
+// process or another) waits for the lease, and goes on from where Retry
+// left the checkpoint. A lease lost meanwhile ends Retry with an error
+// that matches [store.ErrLeaseLost]. A Run of a consumer built
+// [WithoutLease] takes no lease, and is not kept out.
 func (sys *System) Retry(ctx context.Context, name string) (int, error) {
 	c, ok := sys.Consumer(name)
 	if !ok {
@@ -1042,14 +1105,9 @@ func (sys *System) Retry(ctx context.Context, name string) (int, error) {
 	case <-sys.store.done:
 		return 0, fmt.Errorf("retry consumer %q: %w", name, store.ErrClosed)
 	}
-	if leases, ok := sys.store.adapter.(store.LeaseInspector); ok {
-		holder, held, err := leases.LeaseHolder(ctx, LeaseName(name))
-		if err != nil {
-			return 0, fmt.Errorf("retry consumer %q: look up its lease: %w", name, err)
-		}
-		if held {
-			return 0, fmt.Errorf("retry consumer %q: an instance holds its lease (%s) and runs it: Retry is for a consumer that stopped, which holds no lease: %w", name, holder.Holder, ErrRunning)
-		}
+	lease, err := sys.retryLease(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("retry consumer %q: %w", name, err)
 	}
 	if cur, ok := c.(cursored); ok {
 		cur.forgetCursor()
@@ -1058,7 +1116,28 @@ func (sys *System) Retry(ctx context.Context, name string) (int, error) {
 		if mark != nil {
 			defer mark.over.Store(true)
 		}
-		return catchUp(stepCtx, c.Step)
+		leased := stepCtx
+		if lease != nil {
+			defer lease.Release()
+			if lost := lease.Lost(); lost != nil {
+				// Stop stepping once another instance may hold it.
+				var cancel context.CancelCauseFunc
+				leased, cancel = context.WithCancelCause(stepCtx)
+				defer cancel(nil)
+				go func() {
+					select {
+					case <-lost:
+						cancel(store.ErrLeaseLost)
+					case <-leased.Done():
+					}
+				}()
+			}
+		}
+		n, err := catchUp(leased, c.Step)
+		if err != nil && ctx.Err() == nil && errors.Is(context.Cause(leased), store.ErrLeaseLost) {
+			err = fmt.Errorf("its lease was lost, and another instance may run it: %w: %w", store.ErrLeaseLost, err)
+		}
+		return n, err
 	}()
 	var stopped *ConsumerError
 	switch {
