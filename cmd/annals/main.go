@@ -37,11 +37,8 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
-
-	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/internal/cliflags"
 	"github.com/annals-dev/annals/store"
@@ -172,29 +169,12 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	c.stdout = out
 	err := c.runCommand(ctx, g, args)
 	c.stdout = stdout
-	if err != nil && (g.json || asksJSON(args)) && !out.any && !errors.Is(err, flag.ErrHelp) {
+	if err != nil && (g.json || cliflags.AsksJSON(args)) && !out.any && !errors.Is(err, flag.ErrHelp) {
 		// A script reading stdout gets the failure as JSON too, bad
 		// usage included; the message goes to stderr as well.
 		_ = printJSON(stdout, map[string]string{"error": err.Error()})
 	}
 	return err
-}
-
-// asksJSON reports whether args set -json before any "--", the last
-// setting winning: the flag that a bad flag before it kept from being
-// parsed.
-func asksJSON(args []string) bool {
-	before, _, _ := lo.Cut(args, []string{"--"})
-	json := false
-	for _, a := range before {
-		name, value, set := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") || name != "json" {
-			continue
-		}
-		on, err := strconv.ParseBool(value) // as the flag package reads it
-		json = !set || err == nil && on
-	}
-	return json
 }
 
 // runCommand parses args and runs the command they name.

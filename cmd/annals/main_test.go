@@ -551,25 +551,6 @@ func TestJSON(t *testing.T) {
 	}
 }
 
-func TestAsksJSON(t *testing.T) {
-	for args, want := range map[string]bool{
-		"head":                       false,
-		"-json head":                 true,
-		"head --json":                true,
-		"head -json=true":            true,
-		"head -json=false":           false,
-		"stream -- -json":            false,
-		"stream -from x -json dog-1": true,
-		"stream -jsonx dog-1":        false,
-		"head -json=T":               true,
-		"head -json -json=false":     false,
-	} {
-		if got := asksJSON(strings.Fields(args)); got != want {
-			t.Errorf("asksJSON(%s) = %v, want %v", args, got, want)
-		}
-	}
-}
-
 // consumers shows each consumer's checkpoint, lag, the age of the oldest
 // event it has not handled, who holds its lease, and that the store does
 // not know whether it stopped.

@@ -8,6 +8,8 @@ import (
 	"flag"
 	"strconv"
 	"strings"
+
+	"github.com/samber/lo"
 )
 
 // Leading parses the flags before the command's name with fs, and returns
@@ -98,4 +100,21 @@ func takesValue(fs *flag.FlagSet, arg string) bool {
 	}
 	b, isBool := f.Value.(interface{ IsBoolFlag() bool })
 	return !isBool || !b.IsBoolFlag()
+}
+
+// AsksJSON reports whether args set -json before any "--", the last
+// setting winning: the flag that a bad flag before it kept from being
+// parsed.
+func AsksJSON(args []string) bool {
+	before, _, _ := lo.Cut(args, []string{"--"})
+	json := false
+	for _, a := range before {
+		name, value, set := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "json" {
+			continue
+		}
+		on, err := strconv.ParseBool(value) // as the flag package reads it
+		json = !set || err == nil && on
+	}
+	return json
 }

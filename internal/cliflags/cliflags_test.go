@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -51,6 +52,25 @@ func TestFlagsEndAtDoubleDashWhereverItComes(t *testing.T) {
 		pos, err := Interleaved(fs, rest)
 		if err != nil || !slices.Equal(pos, c.wantPos) || yes != c.yes {
 			t.Errorf("%q: arguments %q, -yes %v, %v; want %q, -yes %v", c.args, pos, yes, err, c.wantPos, c.yes)
+		}
+	}
+}
+
+func TestAsksJSON(t *testing.T) {
+	for args, want := range map[string]bool{
+		"head":                       false,
+		"-json head":                 true,
+		"head --json":                true,
+		"head -json=true":            true,
+		"head -json=false":           false,
+		"stream -- -json":            false,
+		"stream -from x -json dog-1": true,
+		"stream -jsonx dog-1":        false,
+		"head -json=T":               true,
+		"head -json -json=false":     false,
+	} {
+		if got := AsksJSON(strings.Fields(args)); got != want {
+			t.Errorf("AsksJSON(%s) = %v, want %v", args, got, want)
 		}
 	}
 }
