@@ -18,7 +18,9 @@
 // Each takes -json, for scripts, and -h; flags may come anywhere, before
 // the command's name too (ops -json status), as with the annals tool. Run
 // returns the exit status: 0 when the command did what it says, 1 when it
-// failed or named no such consumer, 2 for a malformed command line.
+// failed or named no such consumer, 2 for a malformed command line. With
+// -json, a failure, a malformed command line's too, is printed on stdout
+// as a [Failure], besides its message on stderr.
 //
 // A status read by another process than the one running the consumers
 // shows their checkpoints and lag, but not why one stopped: that lives in
@@ -128,9 +130,25 @@ func (f *flags) register(fs *flag.FlagSet) {
 // Run runs the command that args (the words after the program's own
 // command word) name, and returns the exit status. Commands without a
 // System print their help, and fail every command with [ExitFailure],
-// saying so.
+// saying so. With -json, a command line that fails, a malformed one
+// too, prints a [Failure] on stdout when it printed nothing there,
+// besides the message on stderr.
 func (c *Commands) Run(ctx context.Context, args []string) int {
 	stdout, stderr := c.writers()
+	out := &written{w: stdout}
+	code, err := c.run(ctx, args, out, stderr)
+	if err != nil && !out.any && cliflags.AsksJSON(args) {
+		// A script reading stdout gets the failure as JSON too.
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(newFailure(err))
+	}
+	return code
+}
+
+// run runs the command line args, and returns the exit status and, when
+// it is not [ExitOK], why.
+func (c *Commands) run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	var f flags
 	top := flag.NewFlagSet(c.program(), flag.ContinueOnError)
 	top.SetOutput(io.Discard)
@@ -138,32 +156,32 @@ func (c *Commands) Run(ctx context.Context, args []string) int {
 	name, rest, err := cliflags.Leading(top, args)
 	if errors.Is(err, flag.ErrHelp) {
 		c.usage(stdout)
-		return ExitOK
+		return ExitOK, nil
 	} else if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", c.program(), err)
 		c.usage(stderr)
-		return ExitUsage
+		return ExitUsage, err
 	}
 	if name == "" {
 		c.usage(stderr)
-		return ExitUsage
+		return ExitUsage, errors.New("no command given")
 	}
 	if name == "help" {
 		c.usage(stdout)
-		return ExitOK
+		return ExitOK, nil
 	}
 	for _, cmd := range commands {
 		if cmd.name == name {
-			return c.runCommand(ctx, cmd, f, rest)
+			return c.runCommand(ctx, cmd, f, rest, stdout, stderr)
 		}
 	}
-	fmt.Fprintf(stderr, "%s: unknown command %q\n", c.program(), name)
+	err = fmt.Errorf("unknown command %q", name)
+	fmt.Fprintf(stderr, "%s: %v\n", c.program(), err)
 	c.usage(stderr)
-	return ExitUsage
+	return ExitUsage, err
 }
 
-func (c *Commands) runCommand(ctx context.Context, cmd command, f flags, args []string) int {
-	stdout, stderr := c.writers()
+func (c *Commands) runCommand(ctx context.Context, cmd command, f flags, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	f.register(fs)
@@ -173,7 +191,7 @@ func (c *Commands) runCommand(ctx context.Context, cmd command, f flags, args []
 	positional, err := cliflags.Interleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		commandUsage(stdout)
-		return ExitOK
+		return ExitOK, nil
 	}
 	if err == nil && len(positional) != cmd.positional {
 		err = fmt.Errorf("%s takes %d arguments, got %d", cmd.name, cmd.positional, len(positional))
@@ -184,31 +202,25 @@ func (c *Commands) runCommand(ctx context.Context, cmd command, f flags, args []
 	if err != nil {
 		fmt.Fprintf(stderr, "%s %s: %v\n", c.program(), cmd.name, err)
 		commandUsage(stderr)
-		return ExitUsage
+		return ExitUsage, err
 	}
 	if c.System == nil {
-		fmt.Fprintf(stderr, "%s %s: ops.Commands has no System: set it to the application's system, with its consumers added\n", c.program(), cmd.name)
-		return ExitFailure
+		err := errors.New("ops.Commands has no System: set it to the application's system, with its consumers added")
+		fmt.Fprintf(stderr, "%s %s: %v\n", c.program(), cmd.name, err)
+		return ExitFailure, err
 	}
-	out := &written{w: stdout}
-	err = cmd.run(c, ctx, call{args: positional, yes: f.yes, json: f.json, stdout: out, stderr: stderr})
+	err = cmd.run(c, ctx, call{args: positional, yes: f.yes, json: f.json, stdout: stdout, stderr: stderr})
 	var ue usageError
 	switch {
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "%s %s: %v\n", c.program(), cmd.name, err)
 		commandUsage(stderr)
-		return ExitUsage
+		return ExitUsage, err
 	case err != nil:
 		fmt.Fprintf(stderr, "%s %s: %v\n", c.program(), cmd.name, err)
-		if f.json && !out.any {
-			// A script reading stdout gets the failure as JSON too.
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(newFailure(err))
-		}
-		return ExitFailure
+		return ExitFailure, err
 	}
-	return ExitOK
+	return ExitOK, nil
 }
 
 // written is a writer that records whether anything was written to it.
@@ -222,10 +234,10 @@ func (w *written) Write(p []byte) (int, error) {
 	return w.w.Write(p)
 }
 
-// Failure is what a command run with -json prints on stdout when it
-// fails before printing its result: the error, and where a consumer
-// stopped when that is the failure (a replay or rebuild that stopped at
-// an event).
+// Failure is what a command line with -json prints on stdout when it
+// fails before printing its result, a malformed one too: the error, and
+// where a consumer stopped when that is the failure (a replay or rebuild
+// that stopped at an event).
 type Failure struct {
 	Error   string   `json:"error"`
 	Stopped *Stopped `json:"stopped,omitempty"`

@@ -395,3 +395,40 @@ func TestCommandsWithoutASystemSaySo(t *testing.T) {
 		}
 	}
 }
+
+// A malformed command line with -json, wherever it comes, prints its
+// failure as an ops.Failure on stdout too, as a command that fails does,
+// so that a script reading stdout learns why; help prints no failure.
+func TestBadUsageWithJSONPrintsAFailure(t *testing.T) {
+	sh := newShop(t)
+	for _, c := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"-json", "status", "extra"}, "status takes 0 arguments, got 1"},
+		{[]string{"status", "extra", "-json"}, "status takes 0 arguments, got 1"},
+		{[]string{"-json", "bogus"}, `unknown command "bogus"`},
+		{[]string{"-verbose", "-json", "status"}, "flag provided but not defined: -verbose"},
+		{[]string{"-json", "status", "-verbose"}, "flag provided but not defined: -verbose"},
+		{[]string{"-json", "replay", "-yes", "ledger"}, "-yes is for reset"},
+		{[]string{"-json", "reset", "-yes", "ledger", "x"}, `position "x" is not a position`},
+		{[]string{"-json"}, "no command"},
+	} {
+		code, out, errs := sh.run(c.args...)
+		var failure ops.Failure
+		if err := json.Unmarshal([]byte(out), &failure); code != ops.ExitUsage || err != nil || !strings.Contains(failure.Error, c.err) || !strings.Contains(errs, "usage:") {
+			t.Errorf("%q = %d\nstdout: %s\nstderr: %s\nwant %d, an ops.Failure with %q on stdout (%v), and the usage on stderr", c.args, code, out, errs, ops.ExitUsage, c.err, err)
+		}
+	}
+	for _, args := range [][]string{{"-json", "-h"}, {"-json", "status", "-h"}, {"-json", "help"}} {
+		if code, out, _ := sh.run(args...); code != ops.ExitOK || strings.Contains(out, `"error"`) {
+			t.Errorf("%q = %d\n%s\nwant the help, and no failure", args, code, out)
+		}
+	}
+	var out, errs bytes.Buffer
+	none := ops.Commands{Stdout: &out, Stderr: &errs}
+	var failure ops.Failure
+	if code := none.Run(context.Background(), []string{"-json", "status"}); code != ops.ExitFailure || json.Unmarshal(out.Bytes(), &failure) != nil || !strings.Contains(failure.Error, "has no System") {
+		t.Errorf("-json status without a system = %d\n%s\nwant an ops.Failure saying so", code, out.String())
+	}
+}
