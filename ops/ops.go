@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -44,6 +45,7 @@ import (
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/internal/cliflags"
 	"github.com/annals-dev/annals/store"
+	"github.com/samber/lo"
 )
 
 // A Rebuilder is a read model that can be rebuilt from the start of the
@@ -404,10 +406,11 @@ func (c *Commands) rebuild(ctx context.Context, out call) error {
 		}
 	}
 	if r == nil {
-		if _, err := c.consumer(name); err != nil {
+		cons, err := c.consumer(name)
+		if err != nil {
 			return err
 		}
-		return fmt.Errorf("consumer %q cannot be rebuilt: it is not among the application's read models (a saga's effects are not undone): %w", name, store.ErrNotFound)
+		return fmt.Errorf("consumer %q cannot be rebuilt: %s: %w", name, c.whyNotRebuilt(cons), store.ErrNotFound)
 	}
 	every := c.ProgressEvery
 	if every == 0 {
@@ -431,6 +434,37 @@ func (c *Commands) rebuild(ctx context.Context, out call) error {
 	}
 	return out.result(Rebuilt{Name: name, Events: final.Events, Position: final.Position, ElapsedSeconds: final.Elapsed.Seconds()},
 		fmt.Sprintf("rebuilt %s: %d events, checkpoint %d, in %v\n", name, final.Events, final.Position, final.Elapsed.Round(time.Millisecond)))
+}
+
+// whyNotRebuilt says what cons, a consumer that no Rebuilder rebuilds,
+// is, and why rebuild cannot rebuild it.
+func (c *Commands) whyNotRebuilt(cons annals.Consumer) string {
+	if _, ok := cons.(Rebuilder); ok {
+		return "it is a read model, but not among the Rebuilders of the application's ops.Commands: add it there to rebuild it"
+	}
+	if _, ok := cons.(*annals.Relay); ok {
+		return "it is a relay, and what it published stays with the broker; to publish the log again, reset its checkpoint to 0"
+	}
+	// The generic consumers of package annals, by their type's name
+	// (Projection[T], SagaRunner[S, E, C]), which no interface can tell.
+	t := reflect.TypeOf(cons)
+	if t.Kind() == reflect.Pointer && t.Elem().PkgPath() == reflect.TypeFor[annals.Relay]().PkgPath() {
+		switch generic, _, _ := strings.Cut(t.Elem().Name(), "["); generic {
+		case "SagaRunner":
+			return "it is a saga, and the commands it sent are not undone; to handle events again, reset its checkpoint"
+		case "Projection":
+			return "it is a projection into the application's own tables, which only the application can empty: list ops.RebuildWith(projection, reset) among the Rebuilders of its ops.Commands, with a reset that empties them"
+		}
+	}
+	return fmt.Sprintf("it is not among the read models that the application's ops.Commands can rebuild (%s)", c.rebuildable())
+}
+
+// rebuildable names the read models that rebuild can rebuild.
+func (c *Commands) rebuildable() string {
+	if len(c.Rebuilders) == 0 {
+		return "none"
+	}
+	return strings.Join(lo.Map(c.Rebuilders, func(r Rebuilder, _ int) string { return r.Name() }), ", ")
 }
 
 func progressLine(name string, p annals.Progress) string {

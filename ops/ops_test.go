@@ -163,7 +163,8 @@ func TestRebuildRebuildsAReadModelWithProgress(t *testing.T) {
 	for _, c := range []struct {
 		name, want string
 	}{
-		{"echo", `consumer "echo" cannot be rebuilt`},
+		{"echo", `consumer "echo" cannot be rebuilt: it is a saga, and the commands it sent are not undone`},
+		{"ledger", `consumer "ledger" cannot be rebuilt: it is a projection into the application's own tables, which only the application can empty: list ops.RebuildWith(projection, reset)`},
 		{"nosuch", `no consumer named "nosuch"`},
 	} {
 		if code, _, errs := sh.run("rebuild", c.name); code != ops.ExitFailure || !strings.Contains(errs, c.want) {
@@ -171,6 +172,55 @@ func TestRebuildRebuildsAReadModelWithProgress(t *testing.T) {
 		}
 	}
 }
+
+// A consumer that rebuild cannot rebuild is refused with what it is and
+// why: a relay's publishes and a saga's commands are not undone, a
+// projection into the application's tables wants its reset, a view wants
+// listing among the Rebuilders; another consumer is told which read
+// models rebuild can rebuild.
+func TestRebuildSaysWhyAConsumerCannotBeRebuilt(t *testing.T) {
+	s := annals.New(memory.New())
+	sys, err := annals.NewSystem(s, annals.Async)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay, err := annals.NewRelay(s, "outbox", publisher(func(context.Context, []store.Record) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byStream := func(r store.Record, _ added) (string, bool) { return r.StreamID, true }
+	unlisted := annals.NewViewProjection(s, "unlisted", view.View[int, added]{Evolve: tally.Evolve}, events(), byStream)
+	if err := sys.Add(relay, unlisted, other{"custom"}); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	cmd := ops.Commands{System: sys, Stdout: &out, Stderr: &errs}
+	for _, c := range []struct {
+		name, want string
+	}{
+		{"outbox", `consumer "outbox" cannot be rebuilt: it is a relay, and what it published stays with the broker`},
+		{"unlisted", `consumer "unlisted" cannot be rebuilt: it is a read model, but not among the Rebuilders of the application's ops.Commands`},
+		{"custom", `consumer "custom" cannot be rebuilt: it is not among the read models that the application's ops.Commands can rebuild (none)`},
+	} {
+		errs.Reset()
+		if code := cmd.Run(context.Background(), []string{"rebuild", c.name}); code != ops.ExitFailure || !strings.Contains(errs.String(), c.want) || strings.Contains(errs.String(), "saga") {
+			t.Errorf("rebuild %s = %d, %q; want exit 1 and %q", c.name, code, errs.String(), c.want)
+		}
+	}
+}
+
+// publisher is a Publisher of a function.
+type publisher func(context.Context, []store.Record) error
+
+func (p publisher) Publish(ctx context.Context, recs []store.Record) error { return p(ctx, recs) }
+
+// other is a consumer of the application's own making.
+type other struct{ name string }
+
+func (o other) Name() string                            { return o.name }
+func (o other) Step(context.Context) (int, error)       { return 0, nil }
+func (o other) Position(context.Context) (int64, error) { return 0, nil }
+func (o other) Run(ctx context.Context) error           { <-ctx.Done(); return nil }
 
 func TestResetMovesACheckpointOnlyWhenConfirmed(t *testing.T) {
 	ctx := context.Background()
