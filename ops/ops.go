@@ -8,6 +8,12 @@
 //		os.Exit(cmds.Run(ctx, os.Args[2:]))
 //	}
 //
+// Open the store for the commands without creating it, so that a
+// mistyped path is an error rather than a new, empty store whose
+// checkpoints all read 0 (on SQLite with create=false in its URL; see
+// docs/operations.md); when it cannot be opened, set [Commands.OpenErr]
+// instead of System, and each command fails with it.
+//
 // The commands are
 //
 //	status                    each consumer's checkpoint, the head of the log, lag, stopped error
@@ -78,6 +84,11 @@ func (r projectionRebuilder[T]) Rebuild(ctx context.Context, progress func(annal
 type Commands struct {
 	// System is the application's system, as it wires its consumers.
 	System *annals.System
+	// OpenErr is why System is nil: the error of opening the store, say
+	// (open it without creating it, see docs/operations.md). Every
+	// command then fails with it, as JSON too with -json; help still
+	// prints.
+	OpenErr error
 	// Rebuilders are the read models rebuild can rebuild.
 	Rebuilders []Rebuilder
 	// Program names the commands in usage messages ("orders ops");
@@ -132,7 +143,7 @@ func (f *flags) register(fs *flag.FlagSet) {
 // Run runs the command that args (the words after the program's own
 // command word) name, and returns the exit status. Commands without a
 // System print their help, and fail every command with [ExitFailure],
-// saying so. With -json, a command line that fails, a malformed one
+// saying why (OpenErr, when set). With -json, a command line that fails, a malformed one
 // too, prints a [Failure] on stdout when it printed nothing there,
 // besides the message on stderr.
 func (c *Commands) Run(ctx context.Context, args []string) int {
@@ -207,7 +218,10 @@ func (c *Commands) runCommand(ctx context.Context, cmd command, f flags, args []
 		return ExitUsage, err
 	}
 	if c.System == nil {
-		err := errors.New("ops.Commands has no System: set it to the application's system, with its consumers added")
+		err := c.OpenErr
+		if err == nil {
+			err = errors.New("ops.Commands has no System: set it to the application's system, with its consumers added")
+		}
 		fmt.Fprintf(stderr, "%s %s: %v\n", c.program(), cmd.name, err)
 		return ExitFailure, err
 	}

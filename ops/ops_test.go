@@ -437,6 +437,11 @@ func TestCommandsWithoutASystemSaySo(t *testing.T) {
 	if code := c.Run(context.Background(), []string{"status"}); code != ops.ExitFailure || !strings.Contains(errs.String(), "has no System") {
 		t.Fatalf("status without a system = %d, %q", code, errs.String())
 	}
+	errs.Reset()
+	c.OpenErr = errors.New("no SQLite store at /var/lib/shp.db")
+	if code := c.Run(context.Background(), []string{"status"}); code != ops.ExitFailure || !strings.Contains(errs.String(), "no SQLite store at /var/lib/shp.db") {
+		t.Fatalf("status without a system, with OpenErr = %d, %q; want OpenErr told", code, errs.String())
+	}
 	var out bytes.Buffer
 	c.Stdout = &out
 	for _, help := range [][]string{{"help"}, {"-h"}, {"status", "-h"}} {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,5 +52,46 @@ func TestOpsCommandsOnTheShop(t *testing.T) {
 	}
 	if code, _, _ := runOps("status", "-h"); code != ops.ExitOK {
 		t.Fatalf("ops status -h = %d, want 0", code)
+	}
+}
+
+// The operator commands never create a store: a mistyped SQLite path, or
+// a file that holds no store, fails status (and every other command)
+// rather than report the checkpoints of a new, empty store as 0; so does
+// a memory: store, which has nothing to work on from another process.
+func TestOpsCommandsCreateNoStore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "shp.db")
+	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ url, want string }{
+		{"sqlite://" + missing, "does not exist"},
+		{"sqlite://" + empty, "holds no annals store"},
+		{"memory:", "memory: store lives inside its process"},
+	} {
+		for _, args := range [][]string{{"status"}, {"replay", "fulfilment"}} {
+			var out, errs bytes.Buffer
+			if code := runOps(ctx, config{url: c.url}, args, &out, &errs); code != ops.ExitFailure || !strings.Contains(errs.String(), c.want) || out.Len() > 0 {
+				t.Errorf("ops %s on %s = %d\nstdout: %s\nstderr: %s\nwant exit 1 and %q", args, c.url, code, out.String(), errs.String(), c.want)
+			}
+		}
+	}
+	var out, errs bytes.Buffer
+	var failure ops.Failure
+	if code := runOps(ctx, config{url: "sqlite://" + missing}, []string{"-json", "status"}, &out, &errs); code != ops.ExitFailure || json.Unmarshal(out.Bytes(), &failure) != nil || !strings.Contains(failure.Error, "does not exist") {
+		t.Errorf("ops -json status on a mistyped path = %d\n%s\nwant an ops.Failure saying so", code, out.String())
+	}
+	out.Reset()
+	if code := runOps(ctx, config{url: "sqlite://" + missing}, []string{"status", "-h"}, &out, &errs); code != ops.ExitOK || !strings.Contains(out.String(), "usage:") {
+		t.Errorf("ops status -h on a mistyped path = %d\n%s\nwant the help", code, out.String())
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ops on a mistyped path created %s: %v", missing, err)
+	}
+	if info, err := os.Stat(empty); err != nil || info.Size() != 0 {
+		t.Errorf("ops on a file with no store wrote to it: %v, %v", info, err)
 	}
 }
