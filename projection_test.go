@@ -962,16 +962,19 @@ func TestAStoredStateThatDoesNotDecodeSaysWhatToDo(t *testing.T) {
 		corrupt bool
 	}{
 		"a": {`{"count":`, true},
-		"b": {`{"count":"one"}`, false},
+		"b": {`{"last":9,"count":"one"}`, false},
 	} {
 		if err := mem.Commit(ctx, "edit", 0, 0, func(tx store.StateTx) error {
 			return tx.SaveState(ctx, "tally", key, []byte(c.data))
 		}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := v.Get(ctx, key)
+		got, err := v.Get(ctx, key)
 		if err == nil || errors.Is(err, store.ErrCorrupt) != c.corrupt || !strings.Contains(err.Error(), "ops rebuild tally") {
 			t.Errorf("state %s: %v; want corrupt %v, and the rebuild named", c.data, err, c.corrupt)
+		}
+		if got != (tally{}) {
+			t.Errorf("state %s: Get returned %+v with its error; want the zero state, not a part of the stored one", c.data, got)
 		}
 	}
 }

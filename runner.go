@@ -1047,8 +1047,9 @@ func (r *Runner[C, E, S]) LoadFrom(ctx context.Context, streamID string, state S
 }
 
 // LoadAt returns the state of a stream as it was at version: the fold of
-// its first version events. A version beyond the end loads everything. A
-// snapshot at or below version is used when there is one.
+// its first version events. A version beyond the end loads everything;
+// a version of 0 or below loads nothing, and returns the initial state
+// at version 0. A snapshot at or below version is used when there is one.
 func (r *Runner[C, E, S]) LoadAt(ctx context.Context, streamID string, version int64) (S, int64, error) {
 	l, err := r.loadFresh(ctx, streamID, version, func(rec store.Record) bool { return rec.Version <= version })
 	return l.state, l.version, err

@@ -247,6 +247,8 @@ func decodeStateOf[S any](what, name, key string, data []byte) (S, error) {
 	if err == nil {
 		return st, nil
 	}
+	var zero S // not the part of st that decoded before the error
+	st = zero
 	remedy := fmt.Sprintf("a view's states are rebuilt from the log with 'ops rebuild %s'", name)
 	if what == "process" {
 		remedy = "a process's state is not rebuilt from the log, since its commands were sent: restore the store from a backup"
@@ -275,7 +277,9 @@ func loadState[S, E any](ctx context.Context, from stateLoader, name, key string
 
 // Get returns the committed state of key. When no event has evolved it,
 // Get returns the view's initial state and an error that matches
-// [store.ErrNotFound], so that a query can answer "no such order".
+// [store.ErrNotFound], so that a query can answer "no such order". A
+// stored state that does not decode gives the zero S and an error that
+// says what to do.
 func (p *ViewProjection[S, E]) Get(ctx context.Context, key string) (S, error) {
 	data, ok, err := p.states.LoadState(ctx, p.name, key)
 	if err != nil {

@@ -28,7 +28,11 @@ type Decider[C, E, S any] struct {
 // it: annals.NewComposite(decider.Combine3(a, b, c), …) needs no
 // .Decider and no type argument.
 type Stepper[C, E, S any] interface {
+	// InitialState is the state before any event.
 	InitialState() S
+	// Step decides c in state s and evolves s by the events decided: it
+	// returns the events and the new state, or the rejection and s
+	// unchanged (see [Decider.Step]).
 	Step(s S, c C) ([]E, S, error)
 }
 
