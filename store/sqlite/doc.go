@@ -225,13 +225,20 @@
 // # Schema
 //
 // The tables are created when a file is first opened, by numbered
-// migrations recorded in annals_schema_migrations and applied in one
-// write transaction, so processes that open a new file together apply
-// each step once. Their race to switch the file to WAL and to create the
-// schema can make SQLite answer busy at once, without waiting: Open tries
-// again, after short random pauses, for up to the busy timeout. A file
-// whose schema is newer than the program is refused. Table names start with annals_, so that an application may keep
-// its own tables, such as read models, in the same file.
+// migrations recorded in annals_schema_migrations. Open reads the
+// schema's version first, in a read transaction, which writes nothing and
+// waits for no writer: a file whose schema is current opens without the
+// write lock, at once even while another process holds it (a long
+// migration, a long write), and a file that the process may not write
+// opens for reading (see Read-only files). Only a file that lacks steps
+// takes the write lock, reads the version again under it and applies the
+// missing steps in that one transaction, so processes that open a new
+// file together apply each step once. Their race to switch the file to
+// WAL and to create the schema can make SQLite answer busy at once,
+// without waiting: Open tries again, after short random pauses, for up to
+// the busy timeout. A file whose schema is newer than the program is
+// refused. Table names start with annals_, so that an application may
+// keep its own tables, such as read models, in the same file.
 //
 //	annals_events       position (INTEGER PRIMARY KEY), event_id (16-byte
 //	                    BLOB, UNIQUE), stream_id, version (UNIQUE with
@@ -258,6 +265,27 @@
 //
 // A checkpoint moves in one statement that updates the row only when the
 // new position is not lower, so racing consumers can never move it back.
+//
+// # Read-only files
+//
+// A file that the process may not write — its permissions, another
+// user's file, a read-only file system, a backup kept read-only — opens
+// when its schema is current, and reads work: the annals tool inspects
+// and verifies such a file. Every write fails with an error that says the
+// file is read-only to the process, having stored nothing. A file whose
+// schema lacks steps cannot be brought up to date, and its open fails
+// saying so.
+//
+// SQLite reads a database in WAL mode only with its -wal and -shm files
+// beside it, through which readers learn what writers in other processes
+// are doing: they exist while some process has the store open (the last
+// to close it removes them), and a process that may write the directory
+// creates them. A read-only file, closed everywhere, in a directory the
+// process may not write, therefore cannot be read: SQLite could read it
+// as immutable, but that is safe only if no process writes it meanwhile,
+// which the store cannot know. Open then fails with an error that says
+// so and what to do: open a copy in a directory the process may write,
+// or open it as a user who may write its directory.
 //
 // # Snapshots
 //

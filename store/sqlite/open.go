@@ -352,7 +352,7 @@ func (c config) checkExists(ctx context.Context, path string) error {
 	defer db.Close()
 	var tables int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'annals_schema_migrations'`).Scan(&tables); err != nil {
-		return fmt.Errorf("sqlite database %s: %w", path, err)
+		return fmt.Errorf("sqlite database %s: %w", path, explainUnreadable(err, path))
 	}
 	if tables == 0 {
 		return fmt.Errorf("sqlite database %s holds no annals store, and create=false forbids creating one; check the path: %w", path, store.ErrNotFound)

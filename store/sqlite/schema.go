@@ -130,10 +130,67 @@ CREATE INDEX annals_events_tagged_type ON annals_events (type) WHERE tags IS NOT
 `},
 }
 
-// migrate brings the schema of the database up to date. It runs in one
-// write transaction, so processes that open a new file at the same time
-// apply each step once, and a step that fails leaves nothing behind.
-func migrate(ctx context.Context, db *sql.DB) (err error) {
+// migrate brings the schema of the database up to date. It reads the
+// version first, in a read transaction, which waits for no other process
+// and writes nothing: a database whose schema is current is opened
+// without the write lock, even while another process holds it, and even
+// when the file is read-only. Only a database that lacks a step takes the
+// write lock, and reads the version again under it (see migrateLocked).
+func migrate(ctx context.Context, db *sql.DB) error {
+	current, err := schemaVersion(ctx, db)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if err := checkVersion(current); err != nil || current == latestVersion() {
+		return err
+	}
+	if err := migrateLocked(ctx, db); err != nil {
+		if isReadOnly(err) {
+			return fmt.Errorf("the schema is at version %d, older than this program's %d, and the file is read-only to this process, so it cannot be brought up to date: open it once with write access (or a program of the schema's version): %w",
+				current, latestVersion(), err)
+		}
+		return err
+	}
+	return nil
+}
+
+// latestVersion is the version of the last step of the schema.
+func latestVersion() int { return migrations[len(migrations)-1].version }
+
+// checkVersion refuses a schema newer than this program's.
+func checkVersion(current int) error {
+	if latest := latestVersion(); current > latest {
+		return fmt.Errorf("database schema is at version %d, newer than the %d this program knows; upgrade the program: %w", current, latest, store.ErrInvalid)
+	}
+	return nil
+}
+
+// schemaVersion reads the version of the database's schema, 0 for a
+// database without one, in a read transaction (BEGIN, not BEGIN
+// IMMEDIATE), so that both reads see one snapshot.
+func schemaVersion(ctx context.Context, db *sql.DB) (version int, err error) {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if rerr := tx.Rollback(); err == nil && rerr != nil {
+			err = rerr
+		}
+	}()
+	var tables int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'annals_schema_migrations'`).Scan(&tables); err != nil || tables == 0 {
+		return 0, err
+	}
+	err = tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM annals_schema_migrations`).Scan(&version)
+	return version, err
+}
+
+// migrateLocked applies the missing steps in one write transaction, in
+// which it reads the version again: processes that open a new file at
+// the same time apply each step once, and a step that fails leaves
+// nothing behind.
+func migrateLocked(ctx context.Context, db *sql.DB) (err error) {
 	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see config.dsn
 	if err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
@@ -154,9 +211,8 @@ func migrate(ctx context.Context, db *sql.DB) (err error) {
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM annals_schema_migrations`).Scan(&current); err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
 	}
-	latest := migrations[len(migrations)-1].version
-	if current > latest {
-		return fmt.Errorf("database schema is at version %d, newer than the %d this program knows; upgrade the program: %w", current, latest, store.ErrInvalid)
+	if err := checkVersion(current); err != nil {
+		return err
 	}
 	for _, m := range migrations[current:] {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {

@@ -226,7 +226,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	for {
 		err := migrate(ctx, s.w)
 		if err == nil || !isBusy(err) || time.Now().After(deadline) {
-			return explainBusy(err, s.cfg.busyTimeout)
+			return explainUnreadable(explainBusy(err, s.cfg.busyTimeout), s.path)
 		}
 		select {
 		case <-time.After(time.Duration(5+rand.IntN(45)) * time.Millisecond):
@@ -891,10 +891,11 @@ func (s *Store) closedError() error {
 }
 
 // fail replaces the error of a call that Close cut short with the
-// closed-store error, which says what happened.
+// closed-store error, which says what happened, and says of a write
+// refused because the file is read-only that it is (see explainReadOnly).
 func (s *Store) fail(err error) error {
 	if s.closed.Load() && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrDuplicateEvent) {
 		return fmt.Errorf("%w (%v)", s.closedError(), err)
 	}
-	return err
+	return explainReadOnly(err, s.path)
 }

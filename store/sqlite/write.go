@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -108,4 +110,51 @@ func (s *Store) exec(ctx context.Context, st *sql.Stmt, args ...any) (changed in
 		return err
 	})
 	return changed, err
+}
+
+// isReadOnly reports whether err is SQLite's refusal to write a database
+// that this process may only read: SQLITE_READONLY, with any of its
+// extended codes.
+func isReadOnly(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_READONLY
+}
+
+// explainReadOnly adds to the error of a write that SQLite refused, the
+// file being read-only, what that means; other errors are returned as
+// they are.
+func explainReadOnly(err error, path string) error {
+	if !isReadOnly(err) {
+		return err
+	}
+	return fmt.Errorf("the database file %s is read-only to this process (its permissions, another user's file, or a read-only file system): the store can be read, not written: %w", path, err)
+}
+
+// explainUnreadable adds what to do to the error of the first read of a
+// database file that SQLite could not open for reading because this
+// process may not write it and its -wal and -shm files are missing.
+// SQLite reads a database in WAL mode that it may not write only when
+// those files exist beside it or it can create them, since the -shm file
+// is how readers learn what writers in other processes are doing; it
+// could read the file alone as immutable, but that is unsafe if another
+// process may write it meanwhile, which the store cannot rule out. Other
+// errors are returned as they are.
+func explainUnreadable(err error, path string) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY_DIRECTORY, sqlite3.SQLITE_READONLY_CANTINIT:
+	default:
+		return err
+	}
+	if _, serr := os.Stat(path); serr != nil {
+		return err
+	}
+	if _, serr := os.Stat(path + "-wal"); !errors.Is(serr, os.ErrNotExist) {
+		return err
+	}
+	return fmt.Errorf("SQLite cannot read %s safely: the file is read-only to this process, and a database in WAL mode is read only with its -wal and -shm files beside it, which do not exist (no process has the store open) and cannot be created in %s (not writable to this process, or a read-only file system); copy the file to a directory you can write and open the copy, or open it as a user who may write that directory: %w",
+		path, filepath.Dir(path), err)
 }
