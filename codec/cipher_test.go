@@ -198,8 +198,10 @@ func TestCiphertextIsBoundToTheStepsInsideIt(t *testing.T) {
 	)
 	encodings := []string{"aes256gcm:k1", "personal+aes256gcm:k1", "deflate+aes256gcm:k1", "personal+deflate+aes256gcm:k1"}
 	stored := lo.Map(recs, func(r store.Record, _ int) string { return r.Encoding })
-	if missing, _ := lo.Difference(encodings, stored); len(missing) > 0 {
-		t.Fatalf("the records were stored as %q, none as %q: the test tests less than it says", stored, missing)
+	for _, step := range []string{"personal+", "deflate+"} {
+		if !lo.SomeBy(stored, func(e string) bool { return strings.Contains(e, step) }) || lo.EveryBy(stored, func(e string) bool { return strings.Contains(e, step) }) {
+			t.Fatalf("the records were stored as %q: some with the step %q and some without it were wanted", stored, step)
+		}
 	}
 	for _, r := range recs {
 		for _, enc := range encodings {
