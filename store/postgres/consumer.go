@@ -193,6 +193,9 @@ func (s *Store) LoadStates(ctx context.Context, view string, keys []string) (map
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := s.refuseClosedRead(); err != nil {
+		return nil, fmt.Errorf("load states of view %q: %w", view, err)
+	}
 	out := make(map[string][]byte, len(keys))
 	if len(keys) == 0 {
 		return out, nil

@@ -55,16 +55,20 @@ func export[T any](ctx context.Context, s *Store, what, query string, scan func(
 			yield(zero, err)
 			return
 		}
+		if err := s.refuseClosedRead(); err != nil {
+			yield(zero, fmt.Errorf("export %s: %w", what, err))
+			return
+		}
 		rows, err := s.pool.Query(ctx, query)
 		if err != nil {
-			yield(zero, fmt.Errorf("export %s: %w", what, err))
+			yield(zero, fmt.Errorf("export %s: %w", what, s.closedRead(err)))
 			return
 		}
 		defer rows.Close()
 		for rows.Next() {
 			v, err := scan(rows)
 			if err != nil {
-				yield(zero, fmt.Errorf("export %s: %w", what, err))
+				yield(zero, fmt.Errorf("export %s: %w", what, s.closedRead(err)))
 				return
 			}
 			if !yield(v, nil) {
@@ -72,7 +76,7 @@ func export[T any](ctx context.Context, s *Store, what, query string, scan func(
 			}
 		}
 		if err := rows.Err(); err != nil {
-			yield(zero, fmt.Errorf("export %s: %w", what, err))
+			yield(zero, fmt.Errorf("export %s: %w", what, s.closedRead(err)))
 		}
 	}
 }

@@ -278,9 +278,11 @@ func parseURL(rawURL string) (string, config, error) {
 }
 
 // Close ends every Wait in progress, which then fails with an error
-// matching [store.ErrClosed], as does every Wait after it, and closes the
-// store's connection pool, if the store opened it. It does not wait for
-// a Wait's context to end: a consumer that tails the log stops when its
+// matching [store.ErrClosed], and closes the store's connection pool, if
+// the store opened it. Every call after it, a read as much as a write,
+// fails with such an error too, also on a pool that stays open, the
+// caller's; so does a read that Close cut short. It does not wait for a
+// Wait's context to end: a consumer that tails the log stops when its
 // store is closed. Closing twice is harmless.
 func (s *Store) Close() error {
 	s.close()
@@ -290,9 +292,30 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// closedError is the error of a Wait on a closed store.
+// closedError is the error of a call on a closed store.
 func (s *Store) closedError() error {
 	return fmt.Errorf("postgres store %s: %w", s.n.schema, store.ErrClosed)
+}
+
+// refuseClosedRead returns the error of a read on a closed store, or nil
+// while it is open: on a pool that Close closed, the read would fail
+// with pgx's own error, which no caller knows to stop on, and on the
+// caller's pool it would succeed.
+func (s *Store) refuseClosedRead() error {
+	if s.closing.Err() != nil {
+		return s.closedError()
+	}
+	return nil
+}
+
+// closedRead returns the error of a read that failed with err: the
+// closed-store error, which says what happened, when Close came first.
+// The server's answer that no row matched is kept: it came before.
+func (s *Store) closedRead(err error) error {
+	if err != nil && s.closing.Err() != nil && !errors.Is(err, store.ErrClosed) && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%w (%v)", s.closedError(), err)
+	}
+	return err
 }
 
 // refuseClosed returns the error of a write on a closed store, or nil
@@ -342,14 +365,19 @@ func (s *Store) dropDeadConnections(ctx context.Context, err error) {
 }
 
 // retry runs an idempotent read, and runs it once more if the first try
-// met a connection the server had closed.
+// met a connection the server had closed. On a closed store it does not
+// run it, and a read that Close cut short fails as if it had not run:
+// either way with an error matching store.ErrClosed.
 func (s *Store) retry(ctx context.Context, read func() error) error {
+	if err := s.refuseClosedRead(); err != nil {
+		return err
+	}
 	err := read()
-	if err != nil && connectionLost(err) && ctx.Err() == nil {
+	if err != nil && connectionLost(err) && ctx.Err() == nil && s.closing.Err() == nil {
 		s.dropDeadConnections(ctx, err)
 		err = read()
 	}
-	return err
+	return s.closedRead(err)
 }
 
 // setsParam reports whether the URL's runtime parameters set the
