@@ -31,7 +31,10 @@ const contractTimeout = 3 * time.Minute
 // alone; open should return a fresh, empty store and register its cleanup
 // with t.Cleanup. Among the behaviours: writes cut by deadlines at any
 // moment tell their callers the truth, as [store.Store.Append] says (on a
-// store that is also a [store.StateStore], consumers' commits too).
+// store that is also a [store.StateStore], consumers' commits too); and
+// once the store is closed, every exported method of its type that
+// returns an error, or an iter.Seq2 that yields one, fails with an error
+// matching [store.ErrClosed], whichever interface it belongs to.
 //
 // Adapters run it from their own tests:
 //
@@ -65,6 +68,7 @@ func StoreContract(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Checkpoints", contractCheckpoints},
 		{"Wait", contractWait},
 		{"CloseEndsWaits", contractCloseEndsWaits},
+		{"CallsAfterCloseFail", contractCallsAfterClose},
 		{"Cancellation", contractCancellation},
 		{"DeadlinesTellTheTruth", contractDeadlines},
 		{"ConcurrentWritersTailingReader", contractConcurrentLog},

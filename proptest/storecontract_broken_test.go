@@ -153,6 +153,12 @@ func (s staleFinder) FindEvent(ctx context.Context, id uuid.UUID) (store.Record,
 	return r, ok, err
 }
 
+type forgetfulExtra struct{ *memory.Store }
+
+// Streams is a method of the adapter's own, outside every interface of
+// package store, that answers after Close as if the store were open.
+func (s forgetfulExtra) Streams(ctx context.Context) ([]string, error) { return nil, ctx.Err() }
+
 var brokenStores = map[string]struct {
 	open     func() store.Store
 	failing  string // the contract subtest that must fail
@@ -169,6 +175,7 @@ var brokenStores = map[string]struct {
 	"impatient-wait":       {func() store.Store { return impatientWait{memory.New()} }, "Wait", false},
 	"epoch-clock":          {func() store.Store { return epochClock{memory.New()} }, "Payloads", false},
 	"stale-finder":         {func() store.Store { return staleFinder{memory.New()} }, "StateMachine", false},
+	"forgetful-extra":      {func() store.Store { return forgetfulExtra{memory.New()} }, "CallsAfterCloseFail", false},
 }
 
 const brokenEnv = "ANNALS_PROPTEST_BROKEN_STORE"

@@ -193,7 +193,10 @@ type Store interface {
 	// the recorded one fails with [ErrCheckpointBackwards].
 	SetCheckpoint(ctx context.Context, consumer string, position int64) error
 
-	// Close releases the store's resources.
+	// Close releases the store's resources. Every call on the store
+	// after it, a read as much as a write, fails with an error matching
+	// [ErrClosed], whichever interface the call belongs to, and so does
+	// a Wait that it ends. Closing twice is harmless.
 	Close() error
 }
 

@@ -92,6 +92,9 @@ func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, 
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if err := s.readable(fmt.Sprintf("load state %q of view %q", key, view)); err != nil {
+		return nil, false, err
+	}
 	data, ok := s.consumers.states[view][key]
 	return clone(data), ok, nil
 }
@@ -106,6 +109,9 @@ func (s *Store) LoadStates(ctx context.Context, view string, keys []string) (map
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if err := s.readable(fmt.Sprintf("load states of view %q", view)); err != nil {
+		return nil, err
+	}
 	out := make(map[string][]byte, len(keys))
 	for _, k := range keys {
 		if data, ok := s.consumers.states[view][k]; ok {

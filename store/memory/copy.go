@@ -26,6 +26,9 @@ func (s *Store) Inventory(ctx context.Context) (store.Inventory, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if err := s.readable("count what the store holds"); err != nil {
+		return store.Inventory{}, err
+	}
 	inv := store.Inventory{
 		Events:      int64(s.log.len()),
 		Checkpoints: int64(len(s.checkpoints)),
@@ -40,14 +43,19 @@ func (s *Store) Inventory(ctx context.Context) (store.Inventory, error) {
 
 // exportSorted yields the values of a map copied under the read lock, in
 // the byte order of their keys.
-func exportSorted[K interface{ ~string }, V any](ctx context.Context, s *Store, snap func() map[K]V) iter.Seq2[V, error] {
+func exportSorted[K interface{ ~string }, V any](ctx context.Context, s *Store, what string, snap func() map[K]V) iter.Seq2[V, error] {
 	return func(yield func(V, error) bool) {
+		var zero V
 		if err := ctx.Err(); err != nil {
-			var zero V
 			yield(zero, err)
 			return
 		}
 		s.mu.RLock()
+		if err := s.readable("export " + what); err != nil {
+			s.mu.RUnlock()
+			yield(zero, err)
+			return
+		}
 		m := snap()
 		s.mu.RUnlock()
 		for _, k := range slices.Sorted(maps.Keys(m)) {
@@ -61,7 +69,7 @@ func exportSorted[K interface{ ~string }, V any](ctx context.Context, s *Store, 
 // ExportCheckpoints implements [store.Exporter]. The memory store does
 // not record when a checkpoint moved: Time is zero.
 func (s *Store) ExportCheckpoints(ctx context.Context) iter.Seq2[store.Checkpoint, error] {
-	return exportSorted(ctx, s, func() map[string]store.Checkpoint {
+	return exportSorted(ctx, s, "checkpoints", func() map[string]store.Checkpoint {
 		out := make(map[string]store.Checkpoint, len(s.checkpoints))
 		for name, pos := range s.checkpoints {
 			out[name] = store.Checkpoint{Consumer: name, Position: pos}
@@ -72,7 +80,7 @@ func (s *Store) ExportCheckpoints(ctx context.Context) iter.Seq2[store.Checkpoin
 
 // ExportSnapshots implements [store.Exporter].
 func (s *Store) ExportSnapshots(ctx context.Context) iter.Seq2[snapshot.Snapshot, error] {
-	return exportSorted(ctx, s, func() map[string]snapshot.Snapshot {
+	return exportSorted(ctx, s, "snapshots", func() map[string]snapshot.Snapshot {
 		out := make(map[string]snapshot.Snapshot, len(s.snapshots))
 		for id, snap := range s.snapshots {
 			snap.Data = clone(snap.Data)
@@ -84,7 +92,7 @@ func (s *Store) ExportSnapshots(ctx context.Context) iter.Seq2[snapshot.Snapshot
 
 // ExportStates implements [store.Exporter].
 func (s *Store) ExportStates(ctx context.Context) iter.Seq2[store.State, error] {
-	return exportSorted(ctx, s, func() map[string]store.State {
+	return exportSorted(ctx, s, "view states", func() map[string]store.State {
 		out := map[string]store.State{}
 		for view, states := range s.consumers.states {
 			for key, data := range states {
@@ -99,7 +107,7 @@ func (s *Store) ExportStates(ctx context.Context) iter.Seq2[store.State, error] 
 
 // ExportSubjectKeys implements [store.Exporter].
 func (s *Store) ExportSubjectKeys(ctx context.Context) iter.Seq2[store.SubjectKey, error] {
-	return exportSorted(ctx, s, func() map[string]store.SubjectKey {
+	return exportSorted(ctx, s, "subject keys", func() map[string]store.SubjectKey {
 		out := make(map[string]store.SubjectKey, len(s.keys))
 		for subject, k := range s.keys {
 			out[subject] = copyKey(k)
@@ -265,6 +273,9 @@ func (s *Store) LeaseHolder(ctx context.Context, name string) (store.LeaseHolder
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if err := s.readable(fmt.Sprintf("read lease %q", name)); err != nil {
+		return store.LeaseHolder{}, false, err
+	}
 	if _, held := s.consumers.leases[name]; !held {
 		return store.LeaseHolder{}, false, nil
 	}

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"slices"
 	"sort"
@@ -100,6 +101,11 @@ func (s *Store) ReadQuery(ctx context.Context, q store.Query, after int64) iter.
 				return
 			}
 			s.mu.RLock()
+			if err := s.readable(fmt.Sprintf("read query %v after %d", q, after)); err != nil {
+				s.mu.RUnlock()
+				yield(store.Record{}, err)
+				return
+			}
 			idx := s.match(q, next, queryChunk)
 			chunk := make([]store.Record, len(idx))
 			for j, i := range idx {

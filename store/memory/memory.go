@@ -148,6 +148,17 @@ func (s *Store) writable(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// readable returns the error of a read, described by what, on a closed
+// store, or nil while it is open. Readers call it holding s.mu: a read
+// after Close fails as a write does, rather than answer as if the store
+// were open, so that a consumer's loop stops.
+func (s *Store) readable(what string) error {
+	if s.closed {
+		return fmt.Errorf("%s: %w", what, errClosed)
+	}
+	return nil
+}
+
 // streamChunk is how many records ReadStream copies under one read lock.
 const streamChunk = 32
 
@@ -158,6 +169,9 @@ func (s *Store) FindEvent(ctx context.Context, id uuid.UUID) (store.Record, bool
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if err := s.readable(fmt.Sprintf("find event %v", id)); err != nil {
+		return store.Record{}, false, err
+	}
 	i, ok := s.ids[id]
 	if !ok {
 		return store.Record{}, false, nil
@@ -181,6 +195,11 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 				return
 			}
 			s.mu.RLock()
+			if err := s.readable(fmt.Sprintf("read stream %q", streamID)); err != nil {
+				s.mu.RUnlock()
+				yield(store.Record{}, err)
+				return
+			}
 			idx := s.streams[streamID]
 			n := 0
 			for ; n < streamChunk && next+int64(n) < int64(len(idx)); n++ {
@@ -220,6 +239,9 @@ func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, 
 	in := func(rec *store.Record) bool { return len(q.Types) == 0 || slices.Contains(q.Types, rec.Type) }
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if err := s.readable(fmt.Sprintf("read log after %d", q.After)); err != nil {
+		return nil, err
+	}
 	// The page is counted first, so that it is allocated at its size
 	// rather than grown record by record: from start to end, n records.
 	start, end, n := max(q.After, 0), max(q.After, 0), 0
@@ -248,6 +270,9 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if err := s.readable("head"); err != nil {
+		return 0, err
+	}
 	return int64(s.log.len()), nil
 }
 
@@ -261,11 +286,11 @@ func (s *Store) Wait(ctx context.Context, after int64) error {
 		}
 		changed, closed := s.changed, s.closed
 		s.mu.Unlock()
+		if closed {
+			return fmt.Errorf("wait after %d: %w", after, errClosed)
+		}
 		if head > after {
 			return nil
-		}
-		if closed {
-			return errClosed
 		}
 		select {
 		case <-ctx.Done():
@@ -285,6 +310,9 @@ func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) 
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if err := s.readable(fmt.Sprintf("consumer %q: read checkpoint", consumer)); err != nil {
+		return 0, err
+	}
 	return s.checkpoints[consumer], nil
 }
 
@@ -311,10 +339,10 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 	return nil
 }
 
-// Close implements [store.Store]. Appends after Close fail with an error
-// matching [store.ErrClosed]; reads still work, but a Wait for an event
-// that is not there returns that error, and so does one waiting when
-// Close is called: no event will come.
+// Close implements [store.Store]. Every call after Close, a read as much
+// as a write, fails with an error matching [store.ErrClosed], and so does
+// a Wait in progress when Close is called: no event will come. Closing
+// twice is harmless.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -358,6 +386,9 @@ func (s *Store) LatestSnapshot(ctx context.Context, streamID string) (snapshot.S
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if err := s.readable(fmt.Sprintf("latest snapshot of stream %q", streamID)); err != nil {
+		return snapshot.Snapshot{}, false, err
+	}
 	snap, ok := s.snapshots[streamID]
 	snap.Data = clone(snap.Data)
 	return snap, ok, nil
@@ -394,6 +425,9 @@ func (s *Store) SubjectKey(ctx context.Context, subject string) (store.SubjectKe
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if err := s.readable(fmt.Sprintf("key of data subject %q", subject)); err != nil {
+		return store.SubjectKey{}, err
+	}
 	k, ok := s.keys[subject]
 	if !ok {
 		return store.SubjectKey{}, fmt.Errorf("key of data subject %q: %w", subject, store.ErrNotFound)
