@@ -8,7 +8,10 @@ import (
 	"time"
 
 	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/proptest"
+	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
 )
 
 // A system's Run on a store that is closed under it returns, with an
@@ -55,5 +58,58 @@ func TestRunReturnsWhenTheStoreIsClosed(t *testing.T) {
 				t.Fatal("Run did not return within 10 s of the store's Close")
 			}
 		})
+	}
+}
+
+// The handle keeps the contract of the store it wraps: once closed,
+// every call on it fails with an error matching store.ErrClosed.
+func TestHandleContract(t *testing.T) {
+	proptest.StoreContract(t, func(t *testing.T) store.Store {
+		s := annals.New(memory.New())
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// On a handle closed, a call that its adapter does not implement fails
+// as every other call does, with an error matching store.ErrClosed,
+// rather than with store.ErrUnsupported as if the store could still do
+// the rest.
+func TestUnsupportedCallsAfterClose(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(logOnly{memory.New()})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	query := store.Query{Items: []store.QueryItem{{Tags: []string{"t:1"}}}}
+	snap := snapshot.Snapshot{StreamID: "s", Version: 1, Type: "S", SchemaVersion: 1}
+	key := store.SubjectKey{Subject: "p", KeyID: "k1", Wrapped: []byte{1}}
+	for what, call := range map[string]func() error{
+		"Commit":           func() error { return s.Commit(ctx, "c", 0, 1, func(store.StateTx) error { return nil }) },
+		"LoadState":        func() error { _, _, err := s.LoadState(ctx, "v", "k"); return err },
+		"LoadStates":       func() error { _, err := s.LoadStates(ctx, "v", []string{"k"}); return err },
+		"SaveSnapshot":     func() error { return s.SaveSnapshot(ctx, snap) },
+		"LatestSnapshot":   func() error { _, _, err := s.LatestSnapshot(ctx, "s"); return err },
+		"CreateSubjectKey": func() error { _, err := s.CreateSubjectKey(ctx, key); return err },
+		"SubjectKey":       func() error { _, err := s.SubjectKey(ctx, "p"); return err },
+		"DeleteSubjectKey": func() error { return s.DeleteSubjectKey(ctx, "p") },
+		"Lock":             func() error { _, err := s.Lock(ctx, "l"); return err },
+		"AppendIf": func() error {
+			_, err := s.AppendIf(ctx, "s", store.AnyVersion, []store.Event{{Type: "A", Tags: []string{"t:1"}}}, store.AppendCondition{FailIfEventsMatch: query})
+			return err
+		},
+		"ReadQuery": func() error {
+			for _, err := range s.ReadQuery(ctx, query, 0) {
+				return err
+			}
+			return nil
+		},
+	} {
+		if err := call(); !errors.Is(err, store.ErrClosed) {
+			t.Errorf("%s on a closed handle whose adapter does not implement it: %v; want an error matching store.ErrClosed", what, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("a second Close: %v", err)
 	}
 }

@@ -161,7 +161,14 @@ func (s *Store) Unsupported() []string {
 	return missing
 }
 
+// unsupported returns the error of a call that needs what, which the
+// adapter does not keep for want of iface; once the handle is closed, the
+// error of every call after Close instead, which matches
+// [store.ErrClosed]: a consumer's loop stops on it, whatever it called.
 func (s *Store) unsupported(what, iface string) error {
+	if s.closed.Load() {
+		return fmt.Errorf("store %s (which does not keep %s): %w", s.name, what, store.ErrClosed)
+	}
 	return fmt.Errorf("store %s does not keep %s: its adapter does not implement %s: %w", s.name, what, iface, store.ErrUnsupported)
 }
 
@@ -233,8 +240,10 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 	return s.adapter.SetCheckpoint(ctx, consumer, position)
 }
 
-// Close closes the adapter. A [System.Run] on the store then returns an
-// error matching [store.ErrClosed], rather than retry forever.
+// Close closes the adapter. Every call on the store after it fails with
+// an error matching [store.ErrClosed], also one that the adapter does not
+// implement, and a [System.Run] on the store returns such an error,
+// rather than retry forever. Closing twice is harmless.
 func (s *Store) Close() error {
 	if s.closed.CompareAndSwap(false, true) {
 		close(s.done)
