@@ -217,8 +217,7 @@ func TestClientTellsWhatFailed(t *testing.T) {
 		}
 	}
 
-	// A closed store is the server's trouble, not the request's. (A
-	// closed memory store still reads, but refuses to wait.)
+	// A closed store is the server's trouble, not the request's.
 	closed := memory.New()
 	closed.Close()
 	if err := serve(t, closed).Wait(ctx, 0); err == nil || errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "503") {
