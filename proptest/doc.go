@@ -41,7 +41,9 @@
 //
 //   - [StoreContract] runs the behaviour every [store.Store] must have;
 //     each adapter of this module runs it, and a third-party adapter can
-//     run it from its own tests.
+//     run it from its own tests. Among it: after Close, every exported
+//     method of the store's type that returns an error fails with
+//     [store.ErrClosed], whichever interface it belongs to.
 //   - [ConsumerContract] does the same for what projections and sagas need
 //     of a store: view states committed with compared-and-set checkpoints,
 //     and leases ([ConsumerStore]).
