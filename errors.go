@@ -73,7 +73,7 @@ type StoredError struct {
 
 // Error says what was stored and what failed after.
 func (e *StoredError) Error() string {
-	return fmt.Sprintf("stream %q: the write is stored, up to version %d; what failed after it: %v", e.StreamID, e.Version, e.Err)
+	return fmt.Sprintf("stream %q: the write is stored, up to version %d; what failed after it: %v (the write stands)", e.StreamID, e.Version, e.Err)
 }
 
 // Is makes errors.Is(err, ErrStored) true.
@@ -205,4 +205,15 @@ func recovered(f func() error) (err error) {
 		}
 	}()
 	return f()
+}
+
+// consumerErr names the consumer name in err, unless err begins with its
+// name already, as an adapter's error for its checkpoint does: a message
+// names it once.
+func consumerErr(name string, err error) error {
+	prefix := fmt.Sprintf("consumer %q: ", name)
+	if strings.HasPrefix(err.Error(), prefix) {
+		return err
+	}
+	return fmt.Errorf("%s%w", prefix, err)
 }

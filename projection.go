@@ -713,7 +713,7 @@ func (p *Projection[T]) stopAt(ctx context.Context, from int64, recs []store.Rec
 // events after the checkpoint.
 func nextBatch(ctx context.Context, s *Store, name string, cfg consumerConfig) (from, head int64, recs []store.Record, err error) {
 	if from, err = s.Checkpoint(ctx, name); err != nil {
-		return 0, 0, nil, fmt.Errorf("consumer %q: %w", name, err)
+		return 0, 0, nil, consumerErr(name, err)
 	}
 	// The head is read before the log, so every event up to it is visible
 	// to the read that follows.

@@ -608,14 +608,14 @@ func (sys *System) settleLocked(ctx context.Context, skip string, report func(ce
 			case errors.Is(err, store.ErrConflict) && ctx.Err() == nil:
 				// another instance moved the checkpoint: its progress
 			case ctx.Err() != nil:
-				return errors.Join(append(reported, fmt.Errorf("consumer %q: %w", c.Name(), err))...)
+				return errors.Join(append(reported, consumerErr(c.Name(), err))...)
 			default:
 				// Not at an event (a lost connection, a commit that
 				// failed): returned to the command, not a stop, and not
 				// stepped again in this settle; the consumers after it
 				// still run.
 				failed[i] = true
-				reported = append(reported, fmt.Errorf("consumer %q: %w", c.Name(), err))
+				reported = append(reported, consumerErr(c.Name(), err))
 				continue
 			}
 			settled = settled && err == nil && caughtUp
@@ -976,7 +976,7 @@ func (sys *System) keepRunning(ctx context.Context, c Consumer) error {
 		// On a closed store nothing will succeed again: stop rather than
 		// retry.
 		if errors.Is(err, store.ErrClosed) {
-			return fmt.Errorf("consumer %q: %w", c.Name(), err)
+			return consumerErr(c.Name(), err)
 		}
 		if sys.store.closed.Load() {
 			return fmt.Errorf("consumer %q: %w: %v", c.Name(), store.ErrClosed, err)
