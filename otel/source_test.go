@@ -86,3 +86,38 @@ func TestObserveSystemMeasuresAConsumerAgainstItsSource(t *testing.T) {
 		}
 	}
 }
+
+// A collection after the store was closed, as a meter provider's Shutdown
+// makes when it is deferred before the store's Close, observes nothing
+// and fails nothing.
+func TestACollectionAfterTheStoreClosedIsNotAnError(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	sys, err := annals.NewSystem(s, annals.Async)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byStream := func(r store.Record, _ event) (string, bool) { return r.StreamID, true }
+	if err := sys.Add(annals.NewViewProjection(s, "balances", balances, events(), byStream)); err != nil {
+		t.Fatal(err)
+	}
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	if _, err := annalsotel.ObserveSystem(sys, annalsotel.WithMeterProvider(mp)); err != nil {
+		t.Fatal(err)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil || points(t, rm)["annals.consumer.lag{annals.consumer=balances}"] != 0 {
+		t.Fatalf("a collection while open: %v, %v", err, points(t, rm))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rm = metricdata.ResourceMetrics{}
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatalf("a collection after Close: %v; want none", err)
+	}
+	if got := points(t, rm); len(got) != 0 {
+		t.Fatalf("a collection after Close observed %v; want nothing", got)
+	}
+}

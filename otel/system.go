@@ -62,6 +62,12 @@ func ObserveSystem(sys *annals.System, opts ...Option) (metric.Registration, err
 	return m.RegisterCallback(func(ctx context.Context, obs metric.Observer) error {
 		status, statusErr := sys.Status(ctx)
 		h, err := storeHead(ctx, sys, status)
+		if errors.Is(err, store.ErrClosed) || errors.Is(statusErr, store.ErrClosed) {
+			// The program closed the store before the provider's last
+			// collection (its Shutdown): nothing is left to observe, and
+			// nothing went wrong.
+			return nil
+		}
 		if err != nil {
 			return err
 		}
