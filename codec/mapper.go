@@ -90,6 +90,9 @@ type Pipeline[T any] struct {
 	codec  Codec[T]
 	target upcast.Target
 	p      *pipeline
+	// refused is the subject keys' refusal of T (see Err), found once
+	// when the pipeline is made rather than at every encode and decode.
+	refused error
 }
 
 var (
@@ -154,6 +157,9 @@ func NewMapper[T any](c Codec[T], opts ...MapperOption) *Pipeline[T] {
 		o(p)
 	}
 	m := &Pipeline[T]{codec: c, p: p}
+	if p.subjects != nil {
+		m.refused = p.subjects.check(reflect.TypeFor[T]())
+	}
 	if sv, ok := c.(SchemaVersioner); ok {
 		m.target = sv.SchemaVersion
 	}
@@ -174,10 +180,7 @@ func (m *Pipeline[T]) Err() error {
 			return err
 		}
 	}
-	if m.p.subjects != nil {
-		return m.p.subjects.check(reflect.TypeFor[T]())
-	}
-	return nil
+	return m.refused
 }
 
 // Types implements [Mapper]: the type names of the records the pipeline

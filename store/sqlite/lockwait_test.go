@@ -81,6 +81,22 @@ func TestAppendsKeepTheirDeadlinesWhileAnotherHoldsTheLock(t *testing.T) {
 		}()
 		return done
 	}
+	// waitsForTheLock checks that patient, an append without a deadline,
+	// waits while tx holds the lock, and commits once tx lets it go.
+	waitsForTheLock := func(patient <-chan result) {
+		t.Helper()
+		select {
+		case r := <-patient:
+			t.Fatalf("the append without a deadline returned while the lock was held: %v", r.err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if err := tx.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		if r := <-patient; r.err != nil {
+			t.Fatalf("the append without a deadline, once the lock was free: %v", r.err)
+		}
+	}
 	leaderCtx, cancelLeader := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancelLeader()
 	leader := appendAsync(leaderCtx, "leader")
@@ -97,17 +113,7 @@ func TestAppendsKeepTheirDeadlinesWhileAnotherHoldsTheLock(t *testing.T) {
 	cutWhileLocked(t, "the leader of a group", r.err, r.took)
 	r = <-hasty
 	cutWhileLocked(t, "an append queued behind the leader", r.err, r.took)
-	select {
-	case r := <-patient:
-		t.Fatalf("the append without a deadline returned while the lock was held: %v", r.err)
-	case <-time.After(100 * time.Millisecond):
-	}
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
-	}
-	if r := <-patient; r.err != nil {
-		t.Fatalf("the append without a deadline, once the lock was free: %v", r.err)
-	}
+	waitsForTheLock(patient)
 
 	// The same three in one group, all of them taken when it begins its
 	// transaction: another write of the store holds the writer connection
@@ -153,17 +159,7 @@ func TestAppendsKeepTheirDeadlinesWhileAnotherHoldsTheLock(t *testing.T) {
 	cutWhileLocked(t, "the leader of a group it took", r.err, r.took)
 	r = <-hasty
 	cutWhileLocked(t, "an append taken into the group", r.err, r.took)
-	select {
-	case r := <-patient:
-		t.Fatalf("the append without a deadline returned while the lock was held: %v", r.err)
-	case <-time.After(100 * time.Millisecond):
-	}
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
-	}
-	if r := <-patient; r.err != nil {
-		t.Fatalf("the append without a deadline, once the lock was free: %v", r.err)
-	}
+	waitsForTheLock(patient)
 	for stream, want := range map[string]int{"lone": 0, "leader": 0, "hasty": 0, "patient": 1, "leader2": 0, "hasty2": 0, "patient2": 1} {
 		if got := len(ids(t, s, stream)); got != want {
 			t.Errorf("stream %q holds %d events; want %d", stream, got, want)
