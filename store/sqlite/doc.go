@@ -150,8 +150,9 @@
 // that nothing was stored. Once the COMMIT has begun, the caller hears
 // its outcome, even if its context ended meanwhile. A group that waits
 // for another process's write lock waits up to the busy timeout
-// whatever the deadlines of its appends; those whose context ends
-// meanwhile are told at once. Every other write, even of one statement,
+// whatever the deadlines of its appends, and so do its appends, the
+// leader's caller included: each is then told that nothing was stored.
+// Every other write, even of one statement,
 // runs in a transaction of its own
 // (BEGIN IMMEDIATE … COMMIT): when the context ends before the COMMIT,
 // database/sql rolls the transaction back and SQLite interrupts the
