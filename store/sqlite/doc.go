@@ -143,18 +143,28 @@
 // A deadline or a cancellation never leaves the outcome unknown: SQLite
 // runs in the process, so its answer cannot be cut off on the way. An
 // append whose context ends while it waits to join a group leaves the
-// queue; one whose group has not reached its statements leaves the
-// group; one whose context ends while its group is being written is
-// taken out before the COMMIT (the group rolls back and is written again
-// without it, since later appends may have depended on it): each is told
-// that nothing was stored. Once the COMMIT has begun, the caller hears
-// its outcome, even if its context ended meanwhile. A group that waits
-// for another process's write lock waits up to the busy timeout
-// whatever the deadlines of its appends, and so do its appends, the
-// leader's caller included: each is then told that nothing was stored.
-// Every other write, even of one statement,
-// runs in a transaction of its own
-// (BEGIN IMMEDIATE … COMMIT): when the context ends before the COMMIT,
+// queue; one whose group has not begun its transaction leaves the group;
+// one whose context ends while its group is being written is taken out
+// before the COMMIT (the group rolls back and is written again without
+// it, since later appends may have depended on it): each is told that
+// nothing was stored, the first two at once, the last as soon as the
+// group's statements have run and been rolled back. Once the COMMIT has
+// begun, the caller hears its outcome, even if its context ended
+// meanwhile.
+//
+// A group that waits for another process's write lock waits for it on
+// behalf of all its appends, whatever their deadlines; an append whose
+// context ends meanwhile, the group's leader included, is told at once
+// that nothing was stored, and is not written. When the leader leaves,
+// the next append of the group leads it and goes on waiting. Each append
+// waits up to the busy timeout in all, counted from when it arrived,
+// however many leaders wait in turn: then it fails with an error that
+// says the lock was held longer than the busy timeout, nothing stored,
+// and the appends that arrived after it go on waiting.
+//
+// Every other write, even of one statement, runs in a transaction of its
+// own (BEGIN IMMEDIATE … COMMIT), whose wait for another process's write
+// lock ends with its context: when the context ends before the COMMIT,
 // database/sql rolls the transaction back and SQLite interrupts the
 // statement running; a COMMIT that the context interrupts has not
 // committed, and one that finished reports success. (A statement outside

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -55,13 +56,21 @@ import (
 //     fails fails every append in the group, with the outcome
 //     commitFailed says (unknown only for an I/O error).
 //   - A caller whose context ends while it waits to join a group leaves
-//     the queue, and one whose group has not begun its statements leaves
-//     the group: nothing of it is stored. One whose context ends while
-//     its group works is removed before the COMMIT: the group rolls back
-//     and runs again without it (its statements depend on the appends
-//     before them), so that it is told truly that nothing was stored. A
-//     context that ends once the COMMIT has begun changes nothing: the
-//     caller hears the COMMIT's outcome.
+//     the queue, and one whose group has not begun its transaction (it
+//     waits for the writer connection, or for another process's write
+//     lock) leaves the group: it is told at once, and nothing of it is
+//     stored. The leader is no exception, though the wait for the lock
+//     runs in its goroutine: that wait ends with the leader's context
+//     (see begin), the leader leaves, and the rest of the group goes back
+//     to the head of the queue, where the first of them leads it. Each
+//     append waits for the lock up to the busy timeout in all, counted
+//     from when it arrived, however many leaders wait for it in turn.
+//     One whose context ends
+//     while its group works is removed before the COMMIT: the group rolls
+//     back, the caller is told that nothing was stored, and the group
+//     runs again without it (its statements depend on the appends before
+//     them). A context that ends once the COMMIT has begun changes
+//     nothing: the caller hears the COMMIT's outcome.
 //
 // The group's statements never run under a caller's context: SQLite
 // interrupts a statement whose context ends, and an interrupted INSERT
@@ -98,7 +107,8 @@ type groupCommitter struct {
 	// caller's code that reads the store (a projection's handler).
 	outside atomic.Int32
 	// hook, when set (tests only), is called with the stage a group has
-	// reached and how many of its appends wrote: "written", after every
+	// reached and how many of its appends wrote: "begin", with 0, before
+	// each BEGIN of a group's transaction; "written", after every
 	// member's statements, before the deadlines are checked; "commit",
 	// just before the COMMIT, which does not run when the hook returns an
 	// error, the group failing as if the COMMIT had failed with it;
@@ -141,6 +151,12 @@ type groupMember struct {
 	work  func(tx *sql.Tx) error
 	state memberState
 	err   error
+	// lockWaited is how long the member has waited for another
+	// process's write lock, in its group or queued behind one, since it
+	// arrived; with the busy timeout it bounds the member's wait however
+	// many leaders in turn wait for it (see begin). g.mu guards it.
+	lockWaited time.Duration
+	arrived    time.Time
 	// answered says that write told the member its outcome before the
 	// group ended (see answer); only the leader uses it.
 	answered bool
@@ -161,7 +177,7 @@ func (m *groupMember) signal() {
 // oneStatement says that work writes with a single statement (see
 // groupMember).
 func (g *groupCommitter) do(ctx context.Context, stream string, expected int64, events int, oneStatement bool, work func(tx *sql.Tx) error) error {
-	m := &groupMember{ctx: ctx, stream: stream, expected: expected, events: events, oneStatement: oneStatement, work: work}
+	m := &groupMember{ctx: ctx, stream: stream, expected: expected, events: events, oneStatement: oneStatement, work: work, arrived: time.Now()}
 	g.mu.Lock()
 	g.queue = append(g.queue, m)
 	if !g.leading {
@@ -249,7 +265,45 @@ func (g *groupCommitter) lead(m *groupMember) error {
 	group := g.take(nil)
 	g.mu.Unlock()
 
-	stored := g.run(conn, &group)
+	stored, unbegun := g.run(conn, m, &group)
+	if unbegun != nil {
+		// The group's wait for another process's write lock ended before
+		// its transaction began, nothing written: m's context ended, or
+		// m waited out the busy timeout, and so did every member that
+		// waited as long (busy). They leave; the rest of the group goes
+		// back to the head of the queue, the first of them to lead it.
+		conn.Close()
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		busy := !errors.Is(unbegun, errLeaderLeft)
+		var back []*groupMember
+		for _, o := range group {
+			switch {
+			case o == m:
+				m.state = abandoned
+			case o.state == running:
+				// Started, then left out of the transaction: its context
+				// ended before a COMMIT (see startLocked and transact),
+				// and err says that nothing was stored.
+				o.state = finished
+				o.signal()
+			case o.state != taken:
+			case busy && o.lockWaited >= m.lockWaited:
+				o.err = notStored(o.ctx, unbegun)
+				o.state = finished
+				o.signal()
+			default:
+				o.state = queued
+				back = append(back, o)
+			}
+		}
+		g.queue = append(back, g.queue...)
+		g.handOff()
+		if busy {
+			return notStored(m.ctx, unbegun)
+		}
+		return notStored(m.ctx, m.ctx.Err())
+	}
 	if stored {
 		g.s.ckpt.committed(conn)
 	}
@@ -335,71 +389,209 @@ const (
 // at the top of this file.
 var background = context.Background()
 
-// run writes the group on conn and sets each member's err. It reports
-// whether a COMMIT stored anything. The appends that queue while the
-// group writes join it (see drain), so run adds them to *group.
-func (g *groupCommitter) run(conn *sql.Conn, group *[]*groupMember) bool {
-	live := g.start(*group)
-	for len(live) > 0 {
+// run writes the group that leader leads on conn and sets each member's
+// err. It reports whether a COMMIT stored anything, or why the group's
+// wait for the write lock ended before its transaction began (unbegun,
+// see begin): then nothing was written, and the members but the leader
+// are still taken. The appends that queue while the group writes join it
+// (see drain), so run adds them to *group.
+func (g *groupCommitter) run(conn *sql.Conn, leader *groupMember, group *[]*groupMember) (stored bool, unbegun error) {
+	live := *group
+	for {
+		tx, release, err := g.begin(conn, leader, live)
+		if err != nil {
+			return false, err
+		}
+		// The members are taken until the transaction has begun: one
+		// whose context ends while the group waits for the lock leaves
+		// at once. From here on they wait for the outcome.
+		live = g.start(live)
+		if len(live) == 0 {
+			_ = tx.Rollback()
+			release()
+			return false, nil
+		}
+		stored, again := g.transact(tx, leader, &live, group)
+		release()
+		if !again {
+			return stored, nil
+		}
+	}
+}
+
+// transact writes live, the members of a group that leader leads that
+// are there, in tx, which it commits or rolls back. It reports whether
+// the COMMIT stored anything, or that the context of a member that wrote
+// ended before the COMMIT (again): then the transaction is rolled back,
+// the members whose contexts ended are told that nothing was stored, and
+// *live holds the others, which must be written again without them in a
+// new transaction, since their statements may have depended on what was
+// taken out; until it begins they are taken again, free to leave (see
+// run). The appends that queue meanwhile join the group (see drain).
+func (g *groupCommitter) transact(tx *sql.Tx, leader *groupMember, live *[]*groupMember, group *[]*groupMember) (stored, again bool) {
+	clear(g.written)
+	wrote, broken := g.write(tx, *live, len(*live) == 1)
+	if broken == nil && len(wrote) > 0 {
+		var more, moreWrote []*groupMember
+		more, moreWrote, broken = g.drain(tx, group, len(wrote))
+		*live, wrote = append(*live, more...), append(wrote, moreWrote...)
+	}
+	*live = slices.DeleteFunc(*live, func(m *groupMember) bool { return m.answered })
+	if broken != nil {
+		_ = tx.Rollback()
+		for _, m := range *live {
+			m.err = notStored(m.ctx, fmt.Errorf("the transaction it shared with other appends failed: %w", broken))
+		}
+		return false, false
+	}
+	g.at("written", len(wrote))
+	if slices.ContainsFunc(wrote, func(m *groupMember) bool { return m.ctx.Err() != nil }) {
+		_ = tx.Rollback()
+		var rerun []*groupMember
+		g.mu.Lock()
+		for _, m := range *live {
+			if err := m.ctx.Err(); err != nil {
+				m.err = notStored(m.ctx, err)
+				if m != leader {
+					m.state = finished
+					m.signal()
+				}
+				continue
+			}
+			if m != leader {
+				m.state = taken
+			}
+			rerun = append(rerun, m)
+		}
+		g.mu.Unlock()
+		*live = rerun
+		return false, len(rerun) > 0
+	}
+	if len(wrote) == 0 {
+		_ = tx.Rollback()
+		return false, false
+	}
+	err := g.at("commit", len(wrote))
+	if err != nil {
+		_ = tx.Rollback()
+	} else {
+		err = tx.Commit()
+	}
+	if err != nil {
+		for _, m := range wrote {
+			m.err = commitFailed(m.ctx, err)
+		}
+		return false, false
+	}
+	g.at("committed", len(wrote))
+	return true, false
+}
+
+// begin begins the transaction of the group that leader leads, whose
+// members are live, with BEGIN IMMEDIATE, which waits for the write lock
+// while another process holds it. The wait is the group's, but the
+// leader's caller, whose goroutine it is, must hear of the end of its own
+// context at once, as every member does: so the wait ends when the
+// leader's context ends, with errLeaderLeft, and lead hands the group on
+// to its next member. Each member counts the time it has waited for the
+// lock (lockWaited), and the wait ends too once the leader, the member
+// that has waited longest (the queue is in order of arrival, and a group
+// handed on goes back to its head), has waited the busy timeout in all,
+// with an error that says so: lead fails the members that waited as long
+// and hands the group on to those that joined it later.
+//
+// The transaction runs under a context of its own that never ends once
+// BEGIN has returned: database/sql rolls back a transaction whose context
+// ends, and the group's statements run under no caller's context (see the
+// top of this file). release frees it, once the transaction has ended.
+func (g *groupCommitter) begin(conn *sql.Conn, leader *groupMember, live []*groupMember) (tx *sql.Tx, release func(), err error) {
+	if leader.ctx.Err() != nil {
+		return nil, nil, errLeaderLeft
+	}
+	g.at("begin", 0)
+	g.mu.Lock()
+	waited := leader.lockWaited
+	g.mu.Unlock()
+	timeout := g.s.cfg.busyTimeout
+	began := time.Now()
+	if leader.ctx.Done() == nil && waited == 0 {
+		// Nothing cuts the wait short but SQLite's busy timeout.
 		tx, err := conn.BeginTx(background, nil) // BEGIN IMMEDIATE, see dsn
 		if err != nil {
-			for _, m := range live {
-				m.err = notStored(m.ctx, explainBusy(err, g.s.cfg.busyTimeout))
-			}
-			return false
+			g.waited(live, began)
+			return nil, nil, explainBusy(err, timeout)
 		}
-		clear(g.written)
-		wrote, broken := g.write(tx, live, len(live) == 1)
-		if broken == nil && len(wrote) > 0 {
-			var more, moreWrote []*groupMember
-			more, moreWrote, broken = g.drain(tx, group, len(wrote))
-			live, wrote = append(live, more...), append(wrote, moreWrote...)
-		}
-		live = slices.DeleteFunc(live, func(m *groupMember) bool { return m.answered })
-		if broken != nil {
-			_ = tx.Rollback()
-			for _, m := range live {
-				m.err = notStored(m.ctx, fmt.Errorf("the transaction it shared with other appends failed: %w", broken))
-			}
-			return false
-		}
-		g.at("written", len(wrote))
-		// Before the COMMIT, take out whoever wrote but whose context has
-		// ended: roll back, and write the others again without them,
-		// since their statements may have depended on what is taken out.
-		if slices.ContainsFunc(wrote, func(m *groupMember) bool { return m.ctx.Err() != nil }) {
-			_ = tx.Rollback()
-			var rerun []*groupMember
-			for _, m := range live {
-				if err := m.ctx.Err(); err != nil {
-					m.err = notStored(m.ctx, err)
-					continue
-				}
-				rerun = append(rerun, m)
-			}
-			live = rerun
-			continue
-		}
-		if len(wrote) == 0 {
-			_ = tx.Rollback()
-			return false
-		}
-		err = g.at("commit", len(wrote))
-		if err != nil {
-			_ = tx.Rollback()
-		} else {
-			err = tx.Commit()
-		}
-		if err != nil {
-			for _, m := range wrote {
-				m.err = commitFailed(m.ctx, err)
-			}
-			return false
-		}
-		g.at("committed", len(wrote))
-		return true
+		return tx, func() {}, nil
 	}
-	return false
+
+	ctx, cancel := context.WithCancel(background)
+	var mu sync.Mutex
+	var begun bool
+	var why error // what ended the wait
+	abort := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !begun && why == nil {
+			why = err
+			cancel()
+		}
+	}
+	stop := context.AfterFunc(leader.ctx, func() { abort(errLeaderLeft) })
+	defer stop()
+	if waited > 0 {
+		timer := time.AfterFunc(max(timeout-waited, time.Millisecond), func() { abort(errBusyTimeout(timeout)) })
+		defer timer.Stop()
+	}
+	tx, err = conn.BeginTx(ctx, nil) // BEGIN IMMEDIATE, see dsn
+	mu.Lock()
+	begun = true
+	ended := why
+	mu.Unlock()
+	switch {
+	case ended != nil:
+		// Even if BEGIN took the lock just before the wait was cut
+		// short: database/sql rolls back a transaction whose context
+		// ended, so it is rolled back here, nothing written.
+		if err == nil {
+			_ = tx.Rollback()
+		}
+		err = ended
+	case err != nil:
+		err = explainBusy(err, timeout)
+	default:
+		return tx, cancel, nil
+	}
+	cancel()
+	g.waited(live, began)
+	return nil, nil, err
+}
+
+// waited adds the wait for the write lock that began at began and has
+// ended unsuccessfully to the time each member of live, and each append
+// queued behind them, has waited for the lock, from when it arrived if
+// that was later.
+func (g *groupCommitter) waited(live []*groupMember, began time.Time) {
+	now := time.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, m := range slices.Concat(live, g.queue) {
+		from := began
+		if m.arrived.After(from) {
+			from = m.arrived
+		}
+		m.lockWaited += now.Sub(from)
+	}
+}
+
+// errLeaderLeft is begin's error when the leader's context ended while
+// the group waited for the write lock.
+var errLeaderLeft = errors.New("the leader's context ended while its group waited for the write lock")
+
+// errBusyTimeout is the error of a member that waited out the busy
+// timeout for another process's write lock in groups led by several
+// leaders in turn.
+func errBusyTimeout(timeout time.Duration) error {
+	return fmt.Errorf("another process held the write lock for longer than the busy timeout (%v); raise it with busy_timeout or shorten that process's transactions", timeout)
 }
 
 // statementOnly reports whether err is an error that SQLite gives for a

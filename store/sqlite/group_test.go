@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -565,4 +566,110 @@ func TestConflictAnsweredInAGroupThatFails(t *testing.T) {
 	if v, err := r.s.Append(bg, "h", store.NoStream, []store.Event{event("D")}); err != nil || v != 1 {
 		t.Fatalf("an append at the true version: %d, %v", v, err)
 	}
+}
+
+// lateCtx is a context whose end its goroutine has not noticed yet: Err
+// reports it once cut is set, but Done is closed only later, by the test.
+// It holds open, for as long as a test needs, the moment between a
+// context's end and its goroutine's waking to it, which a group's leader
+// may see first.
+type lateCtx struct {
+	context.Context
+	cut  atomic.Bool
+	done chan struct{}
+}
+
+func newLateCtx() *lateCtx { return &lateCtx{Context: context.Background(), done: make(chan struct{})} }
+
+func (c *lateCtx) Done() <-chan struct{} { return c.done }
+
+func (c *lateCtx) Err() error {
+	if c.cut.Load() {
+		return context.Canceled
+	}
+	return nil
+}
+
+// A member of a group whose context ends before its group's transaction
+// begins is left out of it; when the leader's context ends after the
+// group was written, the group rolls back, and the leader leaves before
+// its next BEGIN, handing the rest of the group on. The member left out
+// is still told that nothing was stored, even though its own goroutine
+// had not yet noticed its context's end: it is not left waiting for a
+// group that has gone on without it.
+func TestAMemberLeftOutIsToldWhenItsLeaderLeaves(t *testing.T) {
+	s, _ := openFile(t)
+	bg := context.Background()
+	if _, err := s.Append(bg, "warm-up", store.NoStream, []store.Event{event("W")}); err != nil {
+		t.Fatal(err)
+	}
+	leaderCtx, cutLeader := context.WithCancel(bg)
+	defer cutLeader()
+	member := newLateCtx()
+	defer close(member.done)
+	held, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	begins, written := 0, 0
+	sqlite.SetGroupHook(s, func(stage string, _ int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		switch stage {
+		case "begin":
+			begins++
+			if begins == 2 { // the group under test, taken, not begun
+				member.cut.Store(true)
+			}
+		case "written":
+			written++
+			switch written {
+			case 1:
+				close(held)
+				mu.Unlock()
+				<-release
+				mu.Lock()
+			case 2: // the leader and the third append wrote
+				cutLeader()
+			}
+		}
+		return nil
+	})
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.Append(bg, "first", store.NoStream, []store.Event{event("F")})
+		first <- err
+	}()
+	<-held
+	results := make([]chan error, 3)
+	for i, a := range []struct {
+		ctx    context.Context
+		stream string
+	}{{leaderCtx, "leader"}, {member, "member"}, {bg, "third"}} {
+		results[i] = make(chan error, 1)
+		go func() {
+			_, err := s.Append(a.ctx, a.stream, store.NoStream, []store.Event{event("E")})
+			results[i] <- err
+		}()
+		waitFor(t, fmt.Sprintf("append %d to queue", i), func() bool { return sqlite.QueuedAppends(s) == i+1 })
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("the first append: %v", err)
+	}
+	for i, want := range []error{context.Canceled, context.Canceled, nil} {
+		select {
+		case err := <-results[i]:
+			if want == nil && err != nil || want != nil && (!errors.Is(err, want) || errors.Is(err, store.ErrOutcomeUnknown)) {
+				t.Errorf("append %d: %v; want %v", i, err, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("append %d has not returned after 30s", i)
+		}
+	}
+	for stream, n := range map[string]int{"leader": 0, "member": 0, "third": 1} {
+		if got := ids(t, s, stream); len(got) != n {
+			t.Errorf("stream %q holds %d events; want %d", stream, len(got), n)
+		}
+	}
+	crashtest.CheckLog(t, s)
 }
