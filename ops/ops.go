@@ -26,7 +26,11 @@
 // returns the exit status: 0 when the command did what it says, 1 when it
 // failed or named no such consumer, 2 for a malformed command line. With
 // -json, a failure, a malformed command line's too, is printed on stdout
-// as a [Failure], besides its message on stderr.
+// as a [Failure], besides its message on stderr. A name of no consumer
+// fails with an error that matches [store.ErrNotFound]; a command refused
+// for the consumer it names (a rebuild of a saga, a reset past the head
+// of the log) with one that matches [store.ErrInvalid], so that the
+// message of each ends with its sentinel's.
 //
 // A status read by another process than the one running the consumers
 // shows their checkpoints and lag, but not why one stopped: that lives in
@@ -424,7 +428,8 @@ func (c *Commands) rebuild(ctx context.Context, out call) error {
 		if err != nil {
 			return err
 		}
-		return fmt.Errorf("consumer %q cannot be rebuilt: %s: %w", name, c.whyNotRebuilt(cons), store.ErrNotFound)
+		// The consumer is there: rebuilding it is what is refused.
+		return fmt.Errorf("consumer %q cannot be rebuilt: %s: %w", name, c.whyNotRebuilt(cons), store.ErrInvalid)
 	}
 	every := c.ProgressEvery
 	if every == 0 {

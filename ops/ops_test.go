@@ -173,6 +173,31 @@ func TestRebuildRebuildsAReadModelWithProgress(t *testing.T) {
 	}
 }
 
+// A consumer that rebuild refuses is there: its refusal matches
+// store.ErrInvalid, not store.ErrNotFound, which a name of no consumer
+// matches, so that the two failures, and their -json, end apart.
+func TestRebuildRefusesAFoundConsumerOtherwiseThanNoSuchConsumer(t *testing.T) {
+	sh := newShop(t)
+	var out, errs bytes.Buffer
+	for _, c := range []struct {
+		name      string
+		is, isNot error
+	}{
+		{"echo", store.ErrInvalid, store.ErrNotFound},
+		{"nosuch", store.ErrNotFound, store.ErrInvalid},
+	} {
+		code, err := sh.command.RunErr(context.Background(), []string{"rebuild", c.name}, &out, &errs)
+		if code != ops.ExitFailure || !errors.Is(err, c.is) || errors.Is(err, c.isNot) {
+			t.Errorf("rebuild %s = %d, %v; want exit 1 and an error that matches %q and not %q", c.name, code, err, c.is, c.isNot)
+		}
+		code, stdout, _ := sh.run("rebuild", "-json", c.name)
+		var failed ops.Failure
+		if err := json.Unmarshal([]byte(stdout), &failed); code != ops.ExitFailure || err != nil || !strings.HasSuffix(failed.Error, ": "+c.is.Error()) {
+			t.Errorf("rebuild -json %s = %d, %v, %s; want exit 1 and an error ending %q", c.name, code, err, stdout, c.is)
+		}
+	}
+}
+
 // A consumer that rebuild cannot rebuild is refused with what it is and
 // why: a relay's publishes and a saga's commands are not undone, a
 // projection into the application's tables wants its reset, a view wants
