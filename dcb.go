@@ -445,7 +445,7 @@ func (r *DCBRunner[C, E, S]) decide(ctx context.Context, cmd C, q store.Query, e
 				}
 			}
 			if err != nil {
-				return DCBResult[E, S]{State: state, Position: pos}, 0, rejection{err}
+				return DCBResult[E, S]{State: state, Position: pos}, 0, rejection{err: err}
 			}
 			return DCBResult[E, S]{State: state, Position: pos}, 0, nil
 		}

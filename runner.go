@@ -315,7 +315,14 @@ func EventID(key string, i int) uuid.UUID {
 	return uuid.NewSHA1(idempotentIDs, []byte(key+"/"+strconv.Itoa(i)))
 }
 
-type rejection struct{ err error }
+// rejection is the error of a command that Decide rejected: Decide's
+// error, matching ErrRejected too. stream is the stream it was decided
+// on, "" for a decision on no stream (a DCB runner's), which a saga's
+// log of the rejection names: the error says why, not where.
+type rejection struct {
+	err    error
+	stream string
+}
 
 func (r rejection) Error() string   { return r.err.Error() }
 func (r rejection) Unwrap() []error { return []error{r.err, ErrRejected} }
@@ -693,7 +700,7 @@ func (r *Runner[C, E, S]) answerTogether(streamID string, cs []*command[C, E, S]
 		c.res = Result[E, S]{Events: d.events, State: d.state, Version: d.to}
 		switch {
 		case d.err != nil:
-			c.err = rejection{d.err}
+			c.err = rejection{d.err, streamID}
 		case d.events != nil:
 			c.then = settled{from: d.from, to: d.to}
 		}
@@ -748,7 +755,7 @@ func (r *Runner[C, E, S]) decideAndAppend(ctx context.Context, streamID string, 
 				}
 			}
 			if err != nil {
-				return Result[E, S]{State: cur.state, Version: cur.version}, settlement[S]{}, rejection{err}
+				return Result[E, S]{State: cur.state, Version: cur.version}, settlement[S]{}, rejection{err, streamID}
 			}
 			return Result[E, S]{State: cur.state, Version: cur.version}, settlement[S]{}, nil
 		}

@@ -165,11 +165,17 @@ func WithConsumerOptions[C any](opts ...ConsumerOption) SagaOption[C] {
 // rejected command may go to another), or it is not found either. On an
 // adapter that is not a [store.EventFinder] nothing is looked up.
 //
-// The default logs the rejection with
-// log/slog, at level Warn, and goes on: the saga, the command's type (the
-// command a composite's sum holds, through its cases and keyed
-// instances), the instances' keys, the causing event and the error. It
-// logs no command's content, which may be personal data.
+// The default logs the rejection with log/slog, at level Warn, and goes
+// on: the saga, the command's type (the command a composite's sum holds,
+// through its cases and keyed instances), the stream it was decided on
+// (when a [Runner] or a [Composite] rejected it), its index among the
+// commands of its event ([Cause.Index]), the instances' keys (when it
+// went through a keyed instance), the causing event's position and ID,
+// and the error:
+//
+//	WARN saga command rejected saga=overdue command=reminders.Remind stream=reminder-42 index=1 position=28 event=0190… error="reminder already sent"
+//
+// It logs no command's content, which may be personal data.
 func WithRejections[C any](f func(ctx context.Context, cmd C, cause Cause, err error) error) SagaOption[C] {
 	return func(c *sagaConfig[C]) { c.onRejected = f }
 }
@@ -223,9 +229,7 @@ func NewProcess[S, E, C any](s *Store, name string, p saga.Process[S, E, C], map
 	compensates := cfg.onRejected != nil
 	if cfg.onRejected == nil {
 		cfg.onRejected = func(ctx context.Context, cmd C, cause Cause, err error) error {
-			command, keys := describeCommand(cmd)
-			slog.WarnContext(ctx, "saga command rejected", "saga", name, "command", command, "keys", keys,
-				"position", cause.Event.Position, "event", cause.Event.ID, "error", err)
+			slog.WarnContext(ctx, "saga command rejected", rejectionAttrs(name, cmd, cause, err)...)
 			return nil
 		}
 	}
@@ -521,6 +525,25 @@ func (r *SagaRunner[S, E, C]) save(ctx context.Context, tx store.StateTx, key st
 		return tx.DeleteState(ctx, r.name, key)
 	}
 	return tx.SaveState(ctx, r.name, key, h.data)
+}
+
+// rejectionAttrs are the attributes of the default log line of a
+// rejected command: what tells it from the other commands of its event
+// (its type, the stream its runner decided it on, its index among the
+// event's commands, the keys of the instances it went through, when it
+// went through any), the event, and the rejection. No field of the
+// command is logged: it may hold personal data.
+func rejectionAttrs(saga string, cmd any, cause Cause, err error) []any {
+	command, keys := describeCommand(cmd)
+	attrs := []any{"saga", saga, "command", command}
+	if rej := (rejection{}); errors.As(err, &rej) && rej.stream != "" {
+		attrs = append(attrs, "stream", rej.stream)
+	}
+	attrs = append(attrs, "index", cause.Index)
+	if len(keys) > 0 {
+		attrs = append(attrs, "keys", keys)
+	}
+	return append(attrs, "position", cause.Event.Position, "event", cause.Event.ID, "error", err)
 }
 
 // keyedPkg is the package of decider.Keyed, whose instances describeCommand

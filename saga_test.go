@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -185,6 +186,41 @@ func TestProcessStateSurvivesRestart(t *testing.T) {
 	// state a previous runner committed.
 	if got, _, _ := r.Load(ctx, "b-1"); got != 2 {
 		t.Fatalf("b-1 = %d, want 2", got)
+	}
+}
+
+// The default log of a rejected command tells it from the other commands
+// of its event: the stream its runner decided it on and its index among
+// them. A plain command, which goes through no keyed instance, logs no
+// keys.
+func TestTheLogOfARejectedCommandNamesItsStreamAndIndex(t *testing.T) {
+	var logged syncBuffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	r := annals.NewRunner(s, counter, counterCodec())
+	appendN(t, r, "c-1", 1) // at its limit of 1
+	appendN(t, r, "a-1", 1)
+	twice := saga.Saga[incremented, bump]{React: func(incremented) []bump {
+		return []bump{{Target: "b-1", Limit: 1}, {Target: "c-1", Limit: 1}}
+	}}
+	onA := func(rec store.Record, _ incremented) (string, bool) { return rec.StreamID, rec.StreamID == "a-1" }
+	p := annals.NewProcess(s, "remind", twice.Process(), counterCodec(), onA, dispatchTo(r, "unused"))
+	if _, err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	line := logged.String()
+	if n := strings.Count(line, "saga command rejected"); n != 1 {
+		t.Fatalf("logged %d rejections, want the one of c-1:\n%s", n, line)
+	}
+	for _, want := range []string{"saga=remind command=annals_test.bump stream=c-1 index=1 position=2 ", `error="limit reached"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("logged %q; want it to say %q", line, want)
+		}
+	}
+	if strings.Contains(line, "keys=") {
+		t.Errorf("logged %q; want no keys for a command of no keyed instance", line)
 	}
 }
 
