@@ -35,6 +35,13 @@
 //	home := decider.Combine3(light, bell, heating)
 //	events, state, err := home.Step(home.InitialState(), home.Second(Ring{}))
 //
+// A sum that no combination returns, such as the events of a log that a
+// codec reads by their parts, is built with its type's own constructors,
+// [Left] and [Right] for an Either, [Sum3First] to [Sum6Sixth] for the
+// others, which take its type arguments:
+//
+//	e := decider.Sum3Second[Switched, Rang, WasSet](Rang{})
+//
 // Each combinator obeys laws (combining then projecting equals running each
 // part alone; a flat combination behaves as the nested one; Many keeps keys
 // independent; a fan-out is its parts decided in turn, or nothing;

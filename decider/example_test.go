@@ -228,3 +228,27 @@ func ExampleSumSetter() {
 	// Third(WasSet{Degrees:21}) decider.Sum3{Third:decider_test.WasSet{Degrees:21}}
 	// true
 }
+
+// A sum that no combination's value builds, such as an event of a log
+// read through a codec of its parts, is built case by case with the
+// type's own constructors, checked by the compiler: the last case's
+// type is inferred from its value.
+func ExampleSum3Second() {
+	type HomeEvent = decider.Sum3[Switched, Rang, WasSet]
+	log := []HomeEvent{
+		decider.Sum3First[Switched, Rang, WasSet](Switched{On: true}),
+		decider.Sum3Second[Switched, Rang, WasSet](Rang{}),
+		decider.Sum3Third[Switched, Rang](WasSet{Degrees: 19}),
+	}
+	for _, e := range log {
+		i, _ := e.Case()
+		fmt.Println(i, e)
+	}
+	_, isBell := log[1].Second()
+	fmt.Println(isBell)
+	// Output:
+	// 0 First(Switched{On:true})
+	// 1 Second(Rang{})
+	// 2 Third(WasSet{Degrees:19})
+	// true
+}

@@ -119,7 +119,8 @@ func sum(p printer, n int) {
 // %[1]s holds exactly one of %[2]s values, the cases First to %[3]s. It
 // routes the commands and events of %[2]s combined deciders: build one
 // with the methods of the value [Combine%[4]d] returns, which need no type
-// arguments. The zero %[1]s holds the zero First value.
+// arguments, or with [%[1]sFirst] to [%[1]s%[3]s], which take them. The zero
+// %[1]s holds the zero First value.
 //
 // %[1]s is a [Sum] of %[2]s cases numbered from 0: First is case 0.
 type %[1]s[%[5]s any] struct{ e Either[A, %[6]s] }
@@ -175,7 +176,8 @@ func (s %[1]s) nest() Either[A, %[3]s] { return s.e }
 
 func %[6]sOf[%[7]s any](e Either[A, %[3]s]) %[1]s { return %[1]s{e} }
 `, self, list(0, n, letter), r, n, t, strings.ToLower(t), params)
-	// Unexported constructors, one per case, built on those of the rest.
+	// A constructor per case, built on those of the rest, for a sum that
+	// no combination's value builds: a log's events read by a codec.
 	for i := range n {
 		var v string
 		switch {
@@ -184,9 +186,19 @@ func %[6]sOf[%[7]s any](e Either[A, %[3]s]) %[1]s { return %[1]s{e} }
 		case n == 3:
 			v = fmt.Sprintf("Right[A](%s[%s](x))", []string{"Left", "Right"}[i-1], list(1, n, letter))
 		default:
-			v = fmt.Sprintf("Right[A](sum%d%s[%s](x))", n-1, names[i-1], list(1, n, letter))
+			v = fmt.Sprintf("Right[A](Sum%d%s[%s](x))", n-1, names[i-1], list(1, n, letter))
 		}
-		p("\nfunc sum%d%s[%s any](x %s) %s { return %s{%s} }\n", n, names[i], params, letters[i], self, self, v)
+		infer := fmt.Sprintf("give the type arguments %s", params)
+		if i == n-1 {
+			infer = fmt.Sprintf("give the type arguments %s; Go infers %s from x", list(0, n-1, letter), letters[i])
+		}
+		p(`
+// %[1]s%[2]s returns x as the %[3]s case of a %[1]s, case %[4]d, which
+// [%[1]s.%[2]s] returns. It builds a %[1]s where no [Combined%[5]d] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; %[6]s.
+func %[1]s%[2]s[%[7]s any](x %[8]s) %[9]s { return %[9]s{%[10]s} }
+`, t, names[i], ordinals[i], i, n, infer, params, letters[i], self, v)
 	}
 }
 
@@ -259,13 +271,13 @@ type %[4]s struct {
 	for i := range n {
 		p(`
 // %[1]s returns c as a command for the %[2]s decider.
-func (%[3]s) %[1]s(c C%[4]d) Sum%[5]d[%[6]s] { return sum%[5]d%[1]s[%[6]s](c) }
+func (%[3]s) %[1]s(c C%[4]d) Sum%[5]d[%[6]s] { return Sum%[5]d%[1]s[%[6]s](c) }
 `, names[i], ordinals[i], receiver(0), i+1, n, cs)
 	}
 	for i := range n {
 		p(`
 // %[1]sEvent returns e as an event of the %[2]s decider.
-func (%[3]s) %[1]sEvent(e E%[4]d) Sum%[5]d[%[6]s] { return sum%[5]d%[1]s[%[6]s](e) }
+func (%[3]s) %[1]sEvent(e E%[4]d) Sum%[5]d[%[6]s] { return Sum%[5]d%[1]s[%[6]s](e) }
 `, names[i], ordinals[i], receiver(1), i+1, n, es)
 	}
 	args := list(0, n, func(i int) string { return fmt.Sprintf("d%d Decider[C%d, E%d, S%d]", i+1, i+1, i+1, i+1) })

@@ -7,7 +7,8 @@ import "reflect"
 // Sum3 holds exactly one of three values, the cases First to Third. It
 // routes the commands and events of three combined deciders: build one
 // with the methods of the value [Combine3] returns, which need no type
-// arguments. The zero Sum3 holds the zero First value.
+// arguments, or with [Sum3First] to [Sum3Third], which take them. The zero
+// Sum3 holds the zero First value.
 //
 // Sum3 is a [Sum] of three cases numbered from 0: First is case 0.
 type Sum3[A, B, C any] struct{ e Either[A, Either[B, C]] }
@@ -58,11 +59,23 @@ func (s Sum3[A, B, C]) nest() Either[A, Either[B, C]] { return s.e }
 
 func sum3Of[A, B, C any](e Either[A, Either[B, C]]) Sum3[A, B, C] { return Sum3[A, B, C]{e} }
 
-func sum3First[A, B, C any](x A) Sum3[A, B, C] { return Sum3[A, B, C]{Left[A, Either[B, C]](x)} }
+// Sum3First returns x as the first case of a Sum3, case 0, which
+// [Sum3.First] returns. It builds a Sum3 where no [Combined3] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C.
+func Sum3First[A, B, C any](x A) Sum3[A, B, C] { return Sum3[A, B, C]{Left[A, Either[B, C]](x)} }
 
-func sum3Second[A, B, C any](x B) Sum3[A, B, C] { return Sum3[A, B, C]{Right[A](Left[B, C](x))} }
+// Sum3Second returns x as the second case of a Sum3, case 1, which
+// [Sum3.Second] returns. It builds a Sum3 where no [Combined3] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C.
+func Sum3Second[A, B, C any](x B) Sum3[A, B, C] { return Sum3[A, B, C]{Right[A](Left[B, C](x))} }
 
-func sum3Third[A, B, C any](x C) Sum3[A, B, C] { return Sum3[A, B, C]{Right[A](Right[B, C](x))} }
+// Sum3Third returns x as the third case of a Sum3, case 2, which
+// [Sum3.Third] returns. It builds a Sum3 where no [Combined3] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B; Go infers C from x.
+func Sum3Third[A, B, C any](x C) Sum3[A, B, C] { return Sum3[A, B, C]{Right[A](Right[B, C](x))} }
 
 // Tuple3 is the state of three combined deciders ([Combine3]): the
 // state of each part in the field named by its place.
@@ -104,32 +117,32 @@ type Combined3[C1, E1, S1, C2, E2, S2, C3, E3, S3 any] struct {
 
 // First returns c as a command for the first decider.
 func (Combined3[C1, _, _, C2, _, _, C3, _, _]) First(c C1) Sum3[C1, C2, C3] {
-	return sum3First[C1, C2, C3](c)
+	return Sum3First[C1, C2, C3](c)
 }
 
 // Second returns c as a command for the second decider.
 func (Combined3[C1, _, _, C2, _, _, C3, _, _]) Second(c C2) Sum3[C1, C2, C3] {
-	return sum3Second[C1, C2, C3](c)
+	return Sum3Second[C1, C2, C3](c)
 }
 
 // Third returns c as a command for the third decider.
 func (Combined3[C1, _, _, C2, _, _, C3, _, _]) Third(c C3) Sum3[C1, C2, C3] {
-	return sum3Third[C1, C2, C3](c)
+	return Sum3Third[C1, C2, C3](c)
 }
 
 // FirstEvent returns e as an event of the first decider.
 func (Combined3[_, E1, _, _, E2, _, _, E3, _]) FirstEvent(e E1) Sum3[E1, E2, E3] {
-	return sum3First[E1, E2, E3](e)
+	return Sum3First[E1, E2, E3](e)
 }
 
 // SecondEvent returns e as an event of the second decider.
 func (Combined3[_, E1, _, _, E2, _, _, E3, _]) SecondEvent(e E2) Sum3[E1, E2, E3] {
-	return sum3Second[E1, E2, E3](e)
+	return Sum3Second[E1, E2, E3](e)
 }
 
 // ThirdEvent returns e as an event of the third decider.
 func (Combined3[_, E1, _, _, E2, _, _, E3, _]) ThirdEvent(e E3) Sum3[E1, E2, E3] {
-	return sum3Third[E1, E2, E3](e)
+	return Sum3Third[E1, E2, E3](e)
 }
 
 // Combine3 runs three deciders side by side, as [Combine] runs two: a
@@ -151,7 +164,8 @@ func Combine3[C1, E1, S1, C2, E2, S2, C3, E3, S3 any](d1 Decider[C1, E1, S1], d2
 // Sum4 holds exactly one of four values, the cases First to Fourth. It
 // routes the commands and events of four combined deciders: build one
 // with the methods of the value [Combine4] returns, which need no type
-// arguments. The zero Sum4 holds the zero First value.
+// arguments, or with [Sum4First] to [Sum4Fourth], which take them. The zero
+// Sum4 holds the zero First value.
 //
 // Sum4 is a [Sum] of four cases numbered from 0: First is case 0.
 type Sum4[A, B, C, D any] struct{ e Either[A, Sum3[B, C, D]] }
@@ -206,20 +220,36 @@ func (s Sum4[A, B, C, D]) nest() Either[A, Sum3[B, C, D]] { return s.e }
 
 func sum4Of[A, B, C, D any](e Either[A, Sum3[B, C, D]]) Sum4[A, B, C, D] { return Sum4[A, B, C, D]{e} }
 
-func sum4First[A, B, C, D any](x A) Sum4[A, B, C, D] {
+// Sum4First returns x as the first case of a Sum4, case 0, which
+// [Sum4.First] returns. It builds a Sum4 where no [Combined4] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C, D.
+func Sum4First[A, B, C, D any](x A) Sum4[A, B, C, D] {
 	return Sum4[A, B, C, D]{Left[A, Sum3[B, C, D]](x)}
 }
 
-func sum4Second[A, B, C, D any](x B) Sum4[A, B, C, D] {
-	return Sum4[A, B, C, D]{Right[A](sum3First[B, C, D](x))}
+// Sum4Second returns x as the second case of a Sum4, case 1, which
+// [Sum4.Second] returns. It builds a Sum4 where no [Combined4] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C, D.
+func Sum4Second[A, B, C, D any](x B) Sum4[A, B, C, D] {
+	return Sum4[A, B, C, D]{Right[A](Sum3First[B, C, D](x))}
 }
 
-func sum4Third[A, B, C, D any](x C) Sum4[A, B, C, D] {
-	return Sum4[A, B, C, D]{Right[A](sum3Second[B, C, D](x))}
+// Sum4Third returns x as the third case of a Sum4, case 2, which
+// [Sum4.Third] returns. It builds a Sum4 where no [Combined4] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C, D.
+func Sum4Third[A, B, C, D any](x C) Sum4[A, B, C, D] {
+	return Sum4[A, B, C, D]{Right[A](Sum3Second[B, C, D](x))}
 }
 
-func sum4Fourth[A, B, C, D any](x D) Sum4[A, B, C, D] {
-	return Sum4[A, B, C, D]{Right[A](sum3Third[B, C, D](x))}
+// Sum4Fourth returns x as the fourth case of a Sum4, case 3, which
+// [Sum4.Fourth] returns. It builds a Sum4 where no [Combined4] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C; Go infers D from x.
+func Sum4Fourth[A, B, C, D any](x D) Sum4[A, B, C, D] {
+	return Sum4[A, B, C, D]{Right[A](Sum3Third[B, C, D](x))}
 }
 
 // Tuple4 is the state of four combined deciders ([Combine4]): the
@@ -263,42 +293,42 @@ type Combined4[C1, E1, S1, C2, E2, S2, C3, E3, S3, C4, E4, S4 any] struct {
 
 // First returns c as a command for the first decider.
 func (Combined4[C1, _, _, C2, _, _, C3, _, _, C4, _, _]) First(c C1) Sum4[C1, C2, C3, C4] {
-	return sum4First[C1, C2, C3, C4](c)
+	return Sum4First[C1, C2, C3, C4](c)
 }
 
 // Second returns c as a command for the second decider.
 func (Combined4[C1, _, _, C2, _, _, C3, _, _, C4, _, _]) Second(c C2) Sum4[C1, C2, C3, C4] {
-	return sum4Second[C1, C2, C3, C4](c)
+	return Sum4Second[C1, C2, C3, C4](c)
 }
 
 // Third returns c as a command for the third decider.
 func (Combined4[C1, _, _, C2, _, _, C3, _, _, C4, _, _]) Third(c C3) Sum4[C1, C2, C3, C4] {
-	return sum4Third[C1, C2, C3, C4](c)
+	return Sum4Third[C1, C2, C3, C4](c)
 }
 
 // Fourth returns c as a command for the fourth decider.
 func (Combined4[C1, _, _, C2, _, _, C3, _, _, C4, _, _]) Fourth(c C4) Sum4[C1, C2, C3, C4] {
-	return sum4Fourth[C1, C2, C3, C4](c)
+	return Sum4Fourth[C1, C2, C3, C4](c)
 }
 
 // FirstEvent returns e as an event of the first decider.
 func (Combined4[_, E1, _, _, E2, _, _, E3, _, _, E4, _]) FirstEvent(e E1) Sum4[E1, E2, E3, E4] {
-	return sum4First[E1, E2, E3, E4](e)
+	return Sum4First[E1, E2, E3, E4](e)
 }
 
 // SecondEvent returns e as an event of the second decider.
 func (Combined4[_, E1, _, _, E2, _, _, E3, _, _, E4, _]) SecondEvent(e E2) Sum4[E1, E2, E3, E4] {
-	return sum4Second[E1, E2, E3, E4](e)
+	return Sum4Second[E1, E2, E3, E4](e)
 }
 
 // ThirdEvent returns e as an event of the third decider.
 func (Combined4[_, E1, _, _, E2, _, _, E3, _, _, E4, _]) ThirdEvent(e E3) Sum4[E1, E2, E3, E4] {
-	return sum4Third[E1, E2, E3, E4](e)
+	return Sum4Third[E1, E2, E3, E4](e)
 }
 
 // FourthEvent returns e as an event of the fourth decider.
 func (Combined4[_, E1, _, _, E2, _, _, E3, _, _, E4, _]) FourthEvent(e E4) Sum4[E1, E2, E3, E4] {
-	return sum4Fourth[E1, E2, E3, E4](e)
+	return Sum4Fourth[E1, E2, E3, E4](e)
 }
 
 // Combine4 runs four deciders side by side, as [Combine] runs two: a
@@ -320,7 +350,8 @@ func Combine4[C1, E1, S1, C2, E2, S2, C3, E3, S3, C4, E4, S4 any](d1 Decider[C1,
 // Sum5 holds exactly one of five values, the cases First to Fifth. It
 // routes the commands and events of five combined deciders: build one
 // with the methods of the value [Combine5] returns, which need no type
-// arguments. The zero Sum5 holds the zero First value.
+// arguments, or with [Sum5First] to [Sum5Fifth], which take them. The zero
+// Sum5 holds the zero First value.
 //
 // Sum5 is a [Sum] of five cases numbered from 0: First is case 0.
 type Sum5[A, B, C, D, E any] struct{ e Either[A, Sum4[B, C, D, E]] }
@@ -381,24 +412,44 @@ func sum5Of[A, B, C, D, E any](e Either[A, Sum4[B, C, D, E]]) Sum5[A, B, C, D, E
 	return Sum5[A, B, C, D, E]{e}
 }
 
-func sum5First[A, B, C, D, E any](x A) Sum5[A, B, C, D, E] {
+// Sum5First returns x as the first case of a Sum5, case 0, which
+// [Sum5.First] returns. It builds a Sum5 where no [Combined5] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C, D, E.
+func Sum5First[A, B, C, D, E any](x A) Sum5[A, B, C, D, E] {
 	return Sum5[A, B, C, D, E]{Left[A, Sum4[B, C, D, E]](x)}
 }
 
-func sum5Second[A, B, C, D, E any](x B) Sum5[A, B, C, D, E] {
-	return Sum5[A, B, C, D, E]{Right[A](sum4First[B, C, D, E](x))}
+// Sum5Second returns x as the second case of a Sum5, case 1, which
+// [Sum5.Second] returns. It builds a Sum5 where no [Combined5] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C, D, E.
+func Sum5Second[A, B, C, D, E any](x B) Sum5[A, B, C, D, E] {
+	return Sum5[A, B, C, D, E]{Right[A](Sum4First[B, C, D, E](x))}
 }
 
-func sum5Third[A, B, C, D, E any](x C) Sum5[A, B, C, D, E] {
-	return Sum5[A, B, C, D, E]{Right[A](sum4Second[B, C, D, E](x))}
+// Sum5Third returns x as the third case of a Sum5, case 2, which
+// [Sum5.Third] returns. It builds a Sum5 where no [Combined5] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C, D, E.
+func Sum5Third[A, B, C, D, E any](x C) Sum5[A, B, C, D, E] {
+	return Sum5[A, B, C, D, E]{Right[A](Sum4Second[B, C, D, E](x))}
 }
 
-func sum5Fourth[A, B, C, D, E any](x D) Sum5[A, B, C, D, E] {
-	return Sum5[A, B, C, D, E]{Right[A](sum4Third[B, C, D, E](x))}
+// Sum5Fourth returns x as the fourth case of a Sum5, case 3, which
+// [Sum5.Fourth] returns. It builds a Sum5 where no [Combined5] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C, D, E.
+func Sum5Fourth[A, B, C, D, E any](x D) Sum5[A, B, C, D, E] {
+	return Sum5[A, B, C, D, E]{Right[A](Sum4Third[B, C, D, E](x))}
 }
 
-func sum5Fifth[A, B, C, D, E any](x E) Sum5[A, B, C, D, E] {
-	return Sum5[A, B, C, D, E]{Right[A](sum4Fourth[B, C, D, E](x))}
+// Sum5Fifth returns x as the fifth case of a Sum5, case 4, which
+// [Sum5.Fifth] returns. It builds a Sum5 where no [Combined5] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C, D; Go infers E from x.
+func Sum5Fifth[A, B, C, D, E any](x E) Sum5[A, B, C, D, E] {
+	return Sum5[A, B, C, D, E]{Right[A](Sum4Fourth[B, C, D, E](x))}
 }
 
 // Tuple5 is the state of five combined deciders ([Combine5]): the
@@ -443,52 +494,52 @@ type Combined5[C1, E1, S1, C2, E2, S2, C3, E3, S3, C4, E4, S4, C5, E5, S5 any] s
 
 // First returns c as a command for the first decider.
 func (Combined5[C1, _, _, C2, _, _, C3, _, _, C4, _, _, C5, _, _]) First(c C1) Sum5[C1, C2, C3, C4, C5] {
-	return sum5First[C1, C2, C3, C4, C5](c)
+	return Sum5First[C1, C2, C3, C4, C5](c)
 }
 
 // Second returns c as a command for the second decider.
 func (Combined5[C1, _, _, C2, _, _, C3, _, _, C4, _, _, C5, _, _]) Second(c C2) Sum5[C1, C2, C3, C4, C5] {
-	return sum5Second[C1, C2, C3, C4, C5](c)
+	return Sum5Second[C1, C2, C3, C4, C5](c)
 }
 
 // Third returns c as a command for the third decider.
 func (Combined5[C1, _, _, C2, _, _, C3, _, _, C4, _, _, C5, _, _]) Third(c C3) Sum5[C1, C2, C3, C4, C5] {
-	return sum5Third[C1, C2, C3, C4, C5](c)
+	return Sum5Third[C1, C2, C3, C4, C5](c)
 }
 
 // Fourth returns c as a command for the fourth decider.
 func (Combined5[C1, _, _, C2, _, _, C3, _, _, C4, _, _, C5, _, _]) Fourth(c C4) Sum5[C1, C2, C3, C4, C5] {
-	return sum5Fourth[C1, C2, C3, C4, C5](c)
+	return Sum5Fourth[C1, C2, C3, C4, C5](c)
 }
 
 // Fifth returns c as a command for the fifth decider.
 func (Combined5[C1, _, _, C2, _, _, C3, _, _, C4, _, _, C5, _, _]) Fifth(c C5) Sum5[C1, C2, C3, C4, C5] {
-	return sum5Fifth[C1, C2, C3, C4, C5](c)
+	return Sum5Fifth[C1, C2, C3, C4, C5](c)
 }
 
 // FirstEvent returns e as an event of the first decider.
 func (Combined5[_, E1, _, _, E2, _, _, E3, _, _, E4, _, _, E5, _]) FirstEvent(e E1) Sum5[E1, E2, E3, E4, E5] {
-	return sum5First[E1, E2, E3, E4, E5](e)
+	return Sum5First[E1, E2, E3, E4, E5](e)
 }
 
 // SecondEvent returns e as an event of the second decider.
 func (Combined5[_, E1, _, _, E2, _, _, E3, _, _, E4, _, _, E5, _]) SecondEvent(e E2) Sum5[E1, E2, E3, E4, E5] {
-	return sum5Second[E1, E2, E3, E4, E5](e)
+	return Sum5Second[E1, E2, E3, E4, E5](e)
 }
 
 // ThirdEvent returns e as an event of the third decider.
 func (Combined5[_, E1, _, _, E2, _, _, E3, _, _, E4, _, _, E5, _]) ThirdEvent(e E3) Sum5[E1, E2, E3, E4, E5] {
-	return sum5Third[E1, E2, E3, E4, E5](e)
+	return Sum5Third[E1, E2, E3, E4, E5](e)
 }
 
 // FourthEvent returns e as an event of the fourth decider.
 func (Combined5[_, E1, _, _, E2, _, _, E3, _, _, E4, _, _, E5, _]) FourthEvent(e E4) Sum5[E1, E2, E3, E4, E5] {
-	return sum5Fourth[E1, E2, E3, E4, E5](e)
+	return Sum5Fourth[E1, E2, E3, E4, E5](e)
 }
 
 // FifthEvent returns e as an event of the fifth decider.
 func (Combined5[_, E1, _, _, E2, _, _, E3, _, _, E4, _, _, E5, _]) FifthEvent(e E5) Sum5[E1, E2, E3, E4, E5] {
-	return sum5Fifth[E1, E2, E3, E4, E5](e)
+	return Sum5Fifth[E1, E2, E3, E4, E5](e)
 }
 
 // Combine5 runs five deciders side by side, as [Combine] runs two: a
@@ -510,7 +561,8 @@ func Combine5[C1, E1, S1, C2, E2, S2, C3, E3, S3, C4, E4, S4, C5, E5, S5 any](d1
 // Sum6 holds exactly one of six values, the cases First to Sixth. It
 // routes the commands and events of six combined deciders: build one
 // with the methods of the value [Combine6] returns, which need no type
-// arguments. The zero Sum6 holds the zero First value.
+// arguments, or with [Sum6First] to [Sum6Sixth], which take them. The zero
+// Sum6 holds the zero First value.
 //
 // Sum6 is a [Sum] of six cases numbered from 0: First is case 0.
 type Sum6[A, B, C, D, E, F any] struct {
@@ -577,28 +629,52 @@ func sum6Of[A, B, C, D, E, F any](e Either[A, Sum5[B, C, D, E, F]]) Sum6[A, B, C
 	return Sum6[A, B, C, D, E, F]{e}
 }
 
-func sum6First[A, B, C, D, E, F any](x A) Sum6[A, B, C, D, E, F] {
+// Sum6First returns x as the first case of a Sum6, case 0, which
+// [Sum6.First] returns. It builds a Sum6 where no [Combined6] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C, D, E, F.
+func Sum6First[A, B, C, D, E, F any](x A) Sum6[A, B, C, D, E, F] {
 	return Sum6[A, B, C, D, E, F]{Left[A, Sum5[B, C, D, E, F]](x)}
 }
 
-func sum6Second[A, B, C, D, E, F any](x B) Sum6[A, B, C, D, E, F] {
-	return Sum6[A, B, C, D, E, F]{Right[A](sum5First[B, C, D, E, F](x))}
+// Sum6Second returns x as the second case of a Sum6, case 1, which
+// [Sum6.Second] returns. It builds a Sum6 where no [Combined6] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C, D, E, F.
+func Sum6Second[A, B, C, D, E, F any](x B) Sum6[A, B, C, D, E, F] {
+	return Sum6[A, B, C, D, E, F]{Right[A](Sum5First[B, C, D, E, F](x))}
 }
 
-func sum6Third[A, B, C, D, E, F any](x C) Sum6[A, B, C, D, E, F] {
-	return Sum6[A, B, C, D, E, F]{Right[A](sum5Second[B, C, D, E, F](x))}
+// Sum6Third returns x as the third case of a Sum6, case 2, which
+// [Sum6.Third] returns. It builds a Sum6 where no [Combined6] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C, D, E, F.
+func Sum6Third[A, B, C, D, E, F any](x C) Sum6[A, B, C, D, E, F] {
+	return Sum6[A, B, C, D, E, F]{Right[A](Sum5Second[B, C, D, E, F](x))}
 }
 
-func sum6Fourth[A, B, C, D, E, F any](x D) Sum6[A, B, C, D, E, F] {
-	return Sum6[A, B, C, D, E, F]{Right[A](sum5Third[B, C, D, E, F](x))}
+// Sum6Fourth returns x as the fourth case of a Sum6, case 3, which
+// [Sum6.Fourth] returns. It builds a Sum6 where no [Combined6] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C, D, E, F.
+func Sum6Fourth[A, B, C, D, E, F any](x D) Sum6[A, B, C, D, E, F] {
+	return Sum6[A, B, C, D, E, F]{Right[A](Sum5Third[B, C, D, E, F](x))}
 }
 
-func sum6Fifth[A, B, C, D, E, F any](x E) Sum6[A, B, C, D, E, F] {
-	return Sum6[A, B, C, D, E, F]{Right[A](sum5Fourth[B, C, D, E, F](x))}
+// Sum6Fifth returns x as the fifth case of a Sum6, case 4, which
+// [Sum6.Fifth] returns. It builds a Sum6 where no [Combined6] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C, D, E, F.
+func Sum6Fifth[A, B, C, D, E, F any](x E) Sum6[A, B, C, D, E, F] {
+	return Sum6[A, B, C, D, E, F]{Right[A](Sum5Fourth[B, C, D, E, F](x))}
 }
 
-func sum6Sixth[A, B, C, D, E, F any](x F) Sum6[A, B, C, D, E, F] {
-	return Sum6[A, B, C, D, E, F]{Right[A](sum5Fifth[B, C, D, E, F](x))}
+// Sum6Sixth returns x as the sixth case of a Sum6, case 5, which
+// [Sum6.Sixth] returns. It builds a Sum6 where no [Combined6] value
+// is at hand, as for the events of a log read with the codec's sum of
+// their parts' codecs; give the type arguments A, B, C, D, E; Go infers F from x.
+func Sum6Sixth[A, B, C, D, E, F any](x F) Sum6[A, B, C, D, E, F] {
+	return Sum6[A, B, C, D, E, F]{Right[A](Sum5Fifth[B, C, D, E, F](x))}
 }
 
 // Tuple6 is the state of six combined deciders ([Combine6]): the
@@ -644,62 +720,62 @@ type Combined6[C1, E1, S1, C2, E2, S2, C3, E3, S3, C4, E4, S4, C5, E5, S5, C6, E
 
 // First returns c as a command for the first decider.
 func (Combined6[C1, _, _, C2, _, _, C3, _, _, C4, _, _, C5, _, _, C6, _, _]) First(c C1) Sum6[C1, C2, C3, C4, C5, C6] {
-	return sum6First[C1, C2, C3, C4, C5, C6](c)
+	return Sum6First[C1, C2, C3, C4, C5, C6](c)
 }
 
 // Second returns c as a command for the second decider.
 func (Combined6[C1, _, _, C2, _, _, C3, _, _, C4, _, _, C5, _, _, C6, _, _]) Second(c C2) Sum6[C1, C2, C3, C4, C5, C6] {
-	return sum6Second[C1, C2, C3, C4, C5, C6](c)
+	return Sum6Second[C1, C2, C3, C4, C5, C6](c)
 }
 
 // Third returns c as a command for the third decider.
 func (Combined6[C1, _, _, C2, _, _, C3, _, _, C4, _, _, C5, _, _, C6, _, _]) Third(c C3) Sum6[C1, C2, C3, C4, C5, C6] {
-	return sum6Third[C1, C2, C3, C4, C5, C6](c)
+	return Sum6Third[C1, C2, C3, C4, C5, C6](c)
 }
 
 // Fourth returns c as a command for the fourth decider.
 func (Combined6[C1, _, _, C2, _, _, C3, _, _, C4, _, _, C5, _, _, C6, _, _]) Fourth(c C4) Sum6[C1, C2, C3, C4, C5, C6] {
-	return sum6Fourth[C1, C2, C3, C4, C5, C6](c)
+	return Sum6Fourth[C1, C2, C3, C4, C5, C6](c)
 }
 
 // Fifth returns c as a command for the fifth decider.
 func (Combined6[C1, _, _, C2, _, _, C3, _, _, C4, _, _, C5, _, _, C6, _, _]) Fifth(c C5) Sum6[C1, C2, C3, C4, C5, C6] {
-	return sum6Fifth[C1, C2, C3, C4, C5, C6](c)
+	return Sum6Fifth[C1, C2, C3, C4, C5, C6](c)
 }
 
 // Sixth returns c as a command for the sixth decider.
 func (Combined6[C1, _, _, C2, _, _, C3, _, _, C4, _, _, C5, _, _, C6, _, _]) Sixth(c C6) Sum6[C1, C2, C3, C4, C5, C6] {
-	return sum6Sixth[C1, C2, C3, C4, C5, C6](c)
+	return Sum6Sixth[C1, C2, C3, C4, C5, C6](c)
 }
 
 // FirstEvent returns e as an event of the first decider.
 func (Combined6[_, E1, _, _, E2, _, _, E3, _, _, E4, _, _, E5, _, _, E6, _]) FirstEvent(e E1) Sum6[E1, E2, E3, E4, E5, E6] {
-	return sum6First[E1, E2, E3, E4, E5, E6](e)
+	return Sum6First[E1, E2, E3, E4, E5, E6](e)
 }
 
 // SecondEvent returns e as an event of the second decider.
 func (Combined6[_, E1, _, _, E2, _, _, E3, _, _, E4, _, _, E5, _, _, E6, _]) SecondEvent(e E2) Sum6[E1, E2, E3, E4, E5, E6] {
-	return sum6Second[E1, E2, E3, E4, E5, E6](e)
+	return Sum6Second[E1, E2, E3, E4, E5, E6](e)
 }
 
 // ThirdEvent returns e as an event of the third decider.
 func (Combined6[_, E1, _, _, E2, _, _, E3, _, _, E4, _, _, E5, _, _, E6, _]) ThirdEvent(e E3) Sum6[E1, E2, E3, E4, E5, E6] {
-	return sum6Third[E1, E2, E3, E4, E5, E6](e)
+	return Sum6Third[E1, E2, E3, E4, E5, E6](e)
 }
 
 // FourthEvent returns e as an event of the fourth decider.
 func (Combined6[_, E1, _, _, E2, _, _, E3, _, _, E4, _, _, E5, _, _, E6, _]) FourthEvent(e E4) Sum6[E1, E2, E3, E4, E5, E6] {
-	return sum6Fourth[E1, E2, E3, E4, E5, E6](e)
+	return Sum6Fourth[E1, E2, E3, E4, E5, E6](e)
 }
 
 // FifthEvent returns e as an event of the fifth decider.
 func (Combined6[_, E1, _, _, E2, _, _, E3, _, _, E4, _, _, E5, _, _, E6, _]) FifthEvent(e E5) Sum6[E1, E2, E3, E4, E5, E6] {
-	return sum6Fifth[E1, E2, E3, E4, E5, E6](e)
+	return Sum6Fifth[E1, E2, E3, E4, E5, E6](e)
 }
 
 // SixthEvent returns e as an event of the sixth decider.
 func (Combined6[_, E1, _, _, E2, _, _, E3, _, _, E4, _, _, E5, _, _, E6, _]) SixthEvent(e E6) Sum6[E1, E2, E3, E4, E5, E6] {
-	return sum6Sixth[E1, E2, E3, E4, E5, E6](e)
+	return Sum6Sixth[E1, E2, E3, E4, E5, E6](e)
 }
 
 // Combine6 runs six deciders side by side, as [Combine] runs two: a

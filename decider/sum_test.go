@@ -271,3 +271,44 @@ func TestValuesPrintShort(t *testing.T) {
 		t.Errorf("history prints %s, want %s", got, want)
 	}
 }
+
+// Each constructor of a sum's case, Sum3First to Sum6Sixth, builds the
+// sum that SetCase builds from that case's index and the same value.
+func TestSumConstructorsBuildTheirCase(t *testing.T) {
+	t.Run("Sum3", func(t *testing.T) {
+		checkConstructors(t, decider.Sum3First[int, int, int], decider.Sum3Second[int, int, int], decider.Sum3Third[int, int, int])
+	})
+	t.Run("Sum4", func(t *testing.T) {
+		checkConstructors(t, decider.Sum4First[int, int, int, int], decider.Sum4Second[int, int, int, int], decider.Sum4Third[int, int, int, int],
+			decider.Sum4Fourth[int, int, int, int])
+	})
+	t.Run("Sum5", func(t *testing.T) {
+		checkConstructors(t, decider.Sum5First[int, int, int, int, int], decider.Sum5Second[int, int, int, int, int], decider.Sum5Third[int, int, int, int, int],
+			decider.Sum5Fourth[int, int, int, int, int], decider.Sum5Fifth[int, int, int, int, int])
+	})
+	t.Run("Sum6", func(t *testing.T) {
+		checkConstructors(t, decider.Sum6First[int, int, int, int, int, int], decider.Sum6Second[int, int, int, int, int, int], decider.Sum6Third[int, int, int, int, int, int],
+			decider.Sum6Fourth[int, int, int, int, int, int], decider.Sum6Fifth[int, int, int, int, int, int], decider.Sum6Sixth[int, int, int, int, int, int])
+	})
+}
+
+// checkConstructors checks that ctors, one per case of T in order, each
+// build the case of their index.
+func checkConstructors[T any, P sumPointer[T]](t *testing.T, ctors ...func(int) T) {
+	var zero T
+	if n := len(P(&zero).CaseTypes()); n != len(ctors) {
+		t.Fatalf("%d constructors for %d cases", len(ctors), n)
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		i := rapid.IntRange(0, len(ctors)-1).Draw(t, "case")
+		x := rapid.Int().Draw(t, "value")
+		got := ctors[i](x)
+		var want T
+		if err := P(&want).SetCase(i, x); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("constructor %d of %d: %#v; SetCase(%d, %d) gives %#v", i, len(ctors), got, i, x, want)
+		}
+	})
+}
