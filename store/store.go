@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/annals-dev/annals/internal/names"
 )
 
 // Expected versions with a special meaning for [Store.Append].
@@ -23,7 +25,10 @@ const (
 // [ErrInvalid] rather than truncated.
 const (
 	MaxStreamIDLen = 255
-	MaxTypeLen     = 255
+	// MaxTypeLen bounds an event's or a snapshot's type name, 255 bytes.
+	// Package codec and package upcast refuse a longer name when it is
+	// registered.
+	MaxTypeLen = names.MaxTypeLen
 	// MaxEncodingLen bounds an event's or a snapshot's Encoding, the
 	// steps its payload went through ("personal+deflate+aes256gcm:k1").
 	MaxEncodingLen = 255

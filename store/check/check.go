@@ -3,11 +3,10 @@ package check
 import (
 	"fmt"
 	"math"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
+	"github.com/annals-dev/annals/internal/names"
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
 )
@@ -46,7 +45,7 @@ func Append(streamID string, expected int64, events []store.Event) error {
 			}
 			ids[e.ID] = i
 		}
-		if err := typeName(e.Type); err != nil {
+		if err := TypeName(e.Type); err != nil {
 			return fmt.Errorf("append to stream %q: event %d: %w", streamID, i, err)
 		}
 		switch {
@@ -86,23 +85,20 @@ func ReadStream(streamID string) error {
 // accepted: a Limit of 0 or less is [store.DefaultLogLimit].
 func ReadLog(q store.LogQuery) error {
 	for i, typ := range q.Types {
-		if err := typeName(typ); err != nil {
+		if err := TypeName(typ); err != nil {
 			return fmt.Errorf("read log: LogQuery.Types[%d]: no event can have this type: %w", i, err)
 		}
 	}
 	return nil
 }
 
-// typeName returns an error matching [store.ErrInvalid] when no event
-// could have the type name typ.
-func typeName(typ string) error {
-	switch {
-	case typ == "":
-		return fmt.Errorf("type name is empty: %w", store.ErrInvalid)
-	case len(typ) > store.MaxTypeLen:
-		return fmt.Errorf("type name %.32q… is %d bytes, the limit is %d: %w", typ, len(typ), store.MaxTypeLen, store.ErrInvalid)
-	case !validText(typ):
-		return fmt.Errorf("type name %q is not valid UTF-8 or contains a NUL byte: %w", typ, store.ErrInvalid)
+// TypeName returns an error matching [store.ErrInvalid] when no event or
+// snapshot could have the type name typ: it is empty, longer than
+// [store.MaxTypeLen] bytes, not valid UTF-8 or holds a NUL byte. Package
+// codec refuses such a name when it is registered.
+func TypeName(typ string) error {
+	if problem := names.TypeName(typ); problem != "" {
+		return fmt.Errorf("%s: %w", problem, store.ErrInvalid)
 	}
 	return nil
 }
@@ -161,9 +157,7 @@ func validName(what, name string) error {
 // validText reports whether s can be stored as text by every adapter:
 // PostgreSQL refuses invalid UTF-8 and NUL bytes in text columns, so all
 // adapters refuse them alike.
-func validText(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
-}
+func validText(s string) bool { return names.Text(s) }
 
 // Checkpoint returns an error matching [store.ErrConflict] when a consumer
 // that expects its checkpoint at from finds it at actual. Adapters call it
@@ -271,12 +265,8 @@ func Snapshot(s snapshot.Snapshot) error {
 	switch {
 	case s.Version < 1:
 		return fmt.Errorf("snapshot of stream %q: version %d, want ≥ 1: %w", s.StreamID, s.Version, store.ErrInvalid)
-	case s.Type == "":
-		return fmt.Errorf("snapshot of stream %q: empty type name: %w", s.StreamID, store.ErrInvalid)
-	case len(s.Type) > store.MaxTypeLen:
-		return fmt.Errorf("snapshot of stream %q: type name is %d bytes, the limit is %d: %w", s.StreamID, len(s.Type), store.MaxTypeLen, store.ErrInvalid)
-	case !validText(s.Type):
-		return fmt.Errorf("snapshot of stream %q: type name %q is not valid UTF-8 or contains a NUL byte: %w", s.StreamID, s.Type, store.ErrInvalid)
+	case TypeName(s.Type) != nil:
+		return fmt.Errorf("snapshot of stream %q: %w", s.StreamID, TypeName(s.Type))
 	case s.SchemaVersion < 1:
 		return fmt.Errorf("snapshot of stream %q: schema version %d, want ≥ 1: %w", s.StreamID, s.SchemaVersion, store.ErrInvalid)
 	case s.SchemaVersion > store.MaxSchemaVersion:

@@ -57,8 +57,8 @@ func Query(q store.Query) error {
 			return fmt.Errorf("query item %d has %d tags, the limit is %d: %w", i, len(it.Tags), store.MaxTags, store.ErrInvalid)
 		}
 		for _, typ := range it.Types {
-			if typ == "" || len(typ) > store.MaxTypeLen || !validText(typ) {
-				return fmt.Errorf("query item %d: type %.32q is empty, longer than %d bytes, not valid UTF-8 or holds a NUL byte: %w", i, typ, store.MaxTypeLen, store.ErrInvalid)
+			if err := TypeName(typ); err != nil {
+				return fmt.Errorf("query item %d: %w", i, err)
 			}
 		}
 		for _, t := range it.Tags {
