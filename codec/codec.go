@@ -12,6 +12,7 @@ import (
 
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // Codec turns typed events into stored bytes and back.
@@ -73,8 +74,10 @@ func NewJSON[E any]() *JSON[E] {
 // Register maps the type name to the dynamic type of sample, at schema
 // version 1. sample must be a value of a concrete type that E holds, such
 // as DogRegistered{} for an interface E. It returns c, so that calls chain.
-// It panics when the name is empty or either the name or the type is
-// already registered: that is a programming error found at start-up.
+// It panics when the name is one no store keeps (empty, longer than
+// [store.MaxTypeLen] bytes, not valid UTF-8 or holding a NUL byte, which
+// every append would refuse) or either the name or the type is already
+// registered: that is a programming error found at start-up.
 //
 // A type whose values JSON would store without their content is refused
 // (see [JSON.RegisterVersion]): the refusal is kept, [JSON.Err] reports
@@ -144,9 +147,10 @@ func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
 // Only the first refusal is kept; later registrations are not checked.
 func (c *JSON[E]) RegisterVersion(name string, version int, sample E) *JSON[E] {
 	t := reflect.TypeOf(any(sample))
+	if err := check.TypeName(name); err != nil {
+		panic(fmt.Sprintf("annals: JSON.Register: %v; name the type as the store can keep it", err))
+	}
 	switch {
-	case name == "":
-		panic("annals: JSON.Register: empty type name")
 	case t == nil:
 		panic(fmt.Sprintf("annals: JSON.Register(%q): sample is a nil interface; pass a value of the concrete type", name))
 	case version < 1:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // Sum is the [Mapper] of a sum type of package decider ([decider.Either],
@@ -75,7 +76,9 @@ func PartOf[E any](m Mapper[E]) Part {
 // (one is, or begins, the other), whatever their type names; of a type
 // name listed by two parts (the same event type registered in two cases,
 // say) unless both read only their own instances' streams; of a part that
-// lists no type names; and of a part whose own registration was refused.
+// lists no type names; of a part that lists a type name no store keeps
+// (see [JSON.Register]), which matches [store.ErrInvalid] too; and of a
+// part whose own registration was refused.
 func NewSum[E any](parts ...Part) *Sum[E] {
 	t := reflect.TypeFor[E]()
 	sum, ok := any(new(E)).(decider.SumSetter)
@@ -113,6 +116,11 @@ func (s *Sum[E]) check(t reflect.Type) error {
 		names := p.types()
 		if len(names) == 0 {
 			return refuse("case %d (%v) lists no type names, and a sum finds the case of a record by its type name; give the part a mapper that lists them (Types)", i, p.valueType())
+		}
+		for _, name := range names {
+			if err := check.TypeName(name); err != nil {
+				return fmt.Errorf("sum %v: case %d (%v) lists a type name that no store keeps: %w: %w", t, i, p.valueType(), err, ErrUnencodable)
+			}
 		}
 		for _, name := range lo.Uniq(names) {
 			s.byName[name] = append(s.byName[name], i)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/annals-dev/annals/internal/names"
 )
 
 // ErrSchemaVersion reports a stored schema version that the code cannot
@@ -57,8 +59,10 @@ func New() *Registry {
 
 // Add registers f as the upcaster from schema version from of typeName to
 // version from+1. It returns r, so that calls chain. It panics when the
-// name is empty, from is below 1, f is nil, or a step from (typeName, from)
-// is already registered: that is a programming error found at start-up.
+// name is one no store keeps (empty, longer than 255 bytes, not valid
+// UTF-8 or holding a NUL byte, as the stores' limit on type names has
+// it), from is below 1, f is nil, or a step from (typeName, from) is
+// already registered: that is a programming error found at start-up.
 func (r *Registry) Add(typeName string, from int, f Func) *Registry {
 	switch {
 	case f == nil:
@@ -73,12 +77,11 @@ func (r *Registry) Add(typeName string, from int, f Func) *Registry {
 // Rename makes payloads stored under oldName read as newName, at the same
 // schema version. A step registered with [Registry.Add] or
 // [Registry.RenameAt] for the exact name and version of a payload runs
-// instead. It panics when a name is empty, the names are equal, or oldName
-// is already renamed.
+// instead. It panics when a name is one no store keeps (see
+// [Registry.Add]), the names are equal, or oldName is already renamed.
 func (r *Registry) Rename(oldName, newName string) *Registry {
+	badName("Rename", oldName, newName)
 	switch {
-	case oldName == "" || newName == "":
-		panic(fmt.Sprintf("annals: upcast.Rename(%q, %q): empty type name", oldName, newName))
 	case oldName == newName:
 		panic(fmt.Sprintf("annals: upcast.Rename(%q, %q): a type cannot be renamed to itself", oldName, newName))
 	}
@@ -96,13 +99,12 @@ func (r *Registry) Rename(oldName, newName string) *Registry {
 // RenameAt makes payloads stored under oldName at schema version version
 // read as newName at schema version newVersion, with unchanged bytes: for a
 // type that got a new name, and perhaps a fresh version count, when its
-// schema changed. It panics on an empty name, a version below 1, a rename
-// to the same name and version, or a step already registered from
-// (oldName, version).
+// schema changed. It panics on a name no store keeps (see
+// [Registry.Add]), a version below 1, a rename to the same name and
+// version, or a step already registered from (oldName, version).
 func (r *Registry) RenameAt(oldName string, version int, newName string, newVersion int) *Registry {
+	badName("RenameAt", oldName, newName)
 	switch {
-	case newName == "":
-		panic(fmt.Sprintf("annals: upcast.RenameAt(%q, %d, %q, %d): empty type name", oldName, version, newName, newVersion))
 	case newVersion < 1:
 		panic(fmt.Sprintf("annals: upcast.RenameAt(%q, %d, %q, %d): schema version %d, want ≥ 1", oldName, version, newName, newVersion, newVersion))
 	case oldName == newName && version == newVersion:
@@ -113,9 +115,8 @@ func (r *Registry) RenameAt(oldName string, version int, newName string, newVers
 }
 
 func (r *Registry) addStep(name string, version int, s step, method string) {
+	badName(method, name)
 	switch {
-	case name == "":
-		panic(fmt.Sprintf("annals: upcast.%s: empty type name", method))
 	case version < 1:
 		panic(fmt.Sprintf("annals: upcast.%s(%q, %d): schema version %d, want ≥ 1", method, name, version, version))
 	}
@@ -130,11 +131,23 @@ func (r *Registry) addStep(name string, version int, s step, method string) {
 	r.addNames(name, s.to.name)
 }
 
-func (r *Registry) addNames(names ...string) {
+// badName panics when one of names is a type name that no store keeps:
+// empty, longer than store.MaxTypeLen bytes, not valid UTF-8 or holding a
+// NUL byte. A step from such a name would never meet a record, and one
+// to it would lead to no type a codec registers.
+func badName(method string, typeNames ...string) {
+	for _, n := range typeNames {
+		if problem := names.TypeName(n); problem != "" {
+			panic(fmt.Sprintf("annals: upcast.%s: %s; name the type as the store keeps it", method, problem))
+		}
+	}
+}
+
+func (r *Registry) addNames(typeNames ...string) {
 	if r.names == nil {
 		r.names = map[string]bool{}
 	}
-	for _, n := range names {
+	for _, n := range typeNames {
 		r.names[n] = true
 	}
 }

@@ -276,6 +276,9 @@ func TestRegistrationMistakesPanic(t *testing.T) {
 		"rename to itself":      func(r *upcast.Registry) { r.Rename("A", "A") },
 		"RenameAt to itself":    func(r *upcast.Registry) { r.RenameAt("A", 2, "A", 2) },
 		"RenameAt to version 0": func(r *upcast.Registry) { r.RenameAt("A", 2, "B", 0) },
+		"a NUL in a name":       func(r *upcast.Registry) { r.Rename("A\x00", "B") },
+		"a name not UTF-8":      func(r *upcast.Registry) { r.RenameAt("A", 1, "B\xff", 1) },
+		"a name past 255 bytes": func(r *upcast.Registry) { r.Add(strings.Repeat("T", 256), 1, mark("a")) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {
