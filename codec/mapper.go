@@ -163,6 +163,9 @@ func NewMapper[T any](c Codec[T], opts ...MapperOption) *Pipeline[T] {
 	if sv, ok := c.(SchemaVersioner); ok {
 		m.target = sv.SchemaVersion
 	}
+	if lister, ok := c.(interface{ Types() []string }); ok && m.refused == nil && p.upcaster != nil {
+		m.refused = p.upcaster.Check(m.target, lister.Types())
+	}
 	return m
 }
 
@@ -172,7 +175,10 @@ func NewMapper[T any](c Codec[T], opts ...MapperOption) *Pipeline[T] {
 // interface) whose personal fields would be stored in clear: a map,
 // slice or array of structs with personal fields, a tag misplaced as
 // docs/evolving-data.md lists, or tagged fields on a type with no
-// DataSubject method. While it is not nil, every call that encodes or
+// DataSubject method. With [WithUpcaster], it refuses a codec that reads
+// a name at a version the upcaster takes elsewhere (see
+// [upcast.Registry.Check]): a name reused for a new type after the old
+// type of that name was renamed away. While it is not nil, every call that encodes or
 // decodes returns it, and [annals.WithSnapshots] refuses the pipeline.
 func (m *Pipeline[T]) Err() error {
 	if r, ok := m.codec.(interface{ Err() error }); ok {

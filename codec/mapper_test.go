@@ -348,3 +348,32 @@ func TestSharedUpcasterReadsOnlyTheCodecsTypes(t *testing.T) {
 		t.Fatalf("a newer version of the codec's own type: %v, want ErrSchemaVersion", err)
 	}
 }
+
+// A type renamed away whose old name is then given to a new type: the
+// rename would never run, and the old records would be read as the new
+// type. The pipeline refuses the pair at construction, through Err, and
+// reads nothing with it.
+func TestAPipelineRefusesANameReusedAfterARename(t *testing.T) {
+	type userRegistered struct{ Email string }
+	type registered struct{ Course string } // the name's new meaning
+	renames := upcast.New().Rename("Registered", "UserRegistered")
+	ok := codec.NewMapper(codec.NewJSON[any]().Register("UserRegistered", userRegistered{}), codec.WithUpcaster(renames))
+	if err := ok.Err(); err != nil {
+		t.Fatalf("a pipeline that reads the new name alone: %v", err)
+	}
+	old := store.Record{StreamID: "u", Version: 1, Type: "Registered", SchemaVersion: 1, Data: []byte(`{"Email":"a@example.com"}`)}
+	if e, err := ok.FromRecord(context.Background(), old); err != nil || e != (userRegistered{Email: "a@example.com"}) {
+		t.Fatalf("an old record through the rename: %+v, %v", e, err)
+	}
+
+	reused := codec.NewMapper(codec.NewJSON[any]().
+		Register("UserRegistered", userRegistered{}).
+		Register("Registered", registered{}), codec.WithUpcaster(renames))
+	err := reused.Err()
+	if !errors.Is(err, codec.ErrSchemaVersion) || !strings.Contains(err.Error(), `"Registered"`) {
+		t.Fatalf("a pipeline that reads a name renamed away: Err() = %v; want an error naming it, matching ErrSchemaVersion", err)
+	}
+	if e, rerr := reused.FromRecord(context.Background(), old); !errors.Is(rerr, codec.ErrSchemaVersion) {
+		t.Fatalf("an old record through the refused pipeline: %+v, %v; want the refusal", e, rerr)
+	}
+}

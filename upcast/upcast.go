@@ -219,6 +219,40 @@ func (r *Registry) Sources(name string) []string {
 	return out
 }
 
+// Check reports a type that a reader reads, at the version it reads
+// (current), but that r would take elsewhere: a name renamed away with
+// Rename, or a step (Add, RenameAt) registered from the version the
+// reader reads. Such a step never runs, since a payload at the version
+// the reader reads is not upcast, so records stored under the old
+// meaning of the name would be read as the reader's type: typically a
+// name given to a new type after the old type of that name was renamed
+// away. names are the names the reader reads; current is nil when the
+// reader does not say its versions, and then only renames are checked.
+// The error matches [ErrSchemaVersion] and says what to do.
+func (r *Registry) Check(current Target, names []string) error {
+	if r == nil {
+		return nil
+	}
+	for _, n := range names {
+		if current != nil {
+			v, ok := current(n)
+			if !ok {
+				continue
+			}
+			if s, ok := r.next(n, v); ok {
+				return fmt.Errorf("upcast: the codec reads %q at schema version %d, which the upcasters take to %q v%d: that step never runs, and records stored as %q v%d would be read as the codec's type; give the codec's type another name, or remove the step: %w",
+					n, v, s.to.name, s.to.version, n, v, ErrSchemaVersion)
+			}
+			continue
+		}
+		if to, ok := r.renames[n]; ok {
+			return fmt.Errorf("upcast: the codec reads %q, which the upcasters rename to %q: that rename never runs, and records stored as %q would be read as the codec's type; give the codec's type another name, or remove the rename: %w",
+				n, to, n, ErrSchemaVersion)
+		}
+	}
+	return nil
+}
+
 // Names returns every type name a step or rename of r reads or leads to,
 // sorted: with the codec's names, the types a reader of the log must take
 // so that no record stored under an old name escapes it.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -288,5 +289,82 @@ func TestRegistrationMistakesPanic(t *testing.T) {
 			}()
 			register(upcast.New())
 		})
+	}
+}
+
+// Check reports a reader exactly when some type it reads, at the version
+// it reads, is one that the registry takes elsewhere: when running every
+// step of the registry from that name and version would move it (or
+// meet a cycle). Such a step never runs for that reader, which reads the
+// payload as it is, so records of the old meaning of the name would be
+// read as the reader's type.
+func TestCheckReportsANameTheRegistryTakesElsewhere(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		alphabet := []string{"a", "b", "c"}
+		r := &upcast.Registry{}
+		steps, renames := map[string]bool{}, map[string]bool{}
+		for range rapid.IntRange(0, 5).Draw(t, "ops") {
+			name := rapid.SampledFrom(alphabet).Draw(t, "name")
+			v := rapid.IntRange(1, 3).Draw(t, "version")
+			switch rapid.IntRange(0, 2).Draw(t, "op") {
+			case 0:
+				to := rapid.SampledFrom(alphabet).Draw(t, "to")
+				if to != name && !renames[name] {
+					renames[name] = true
+					r.Rename(name, to)
+				}
+			case 1:
+				if k := fmt.Sprint(name, v); !steps[k] {
+					steps[k] = true
+					r.Add(name, v, mark(k))
+				}
+			case 2:
+				to := rapid.SampledFrom(alphabet).Draw(t, "to")
+				w := rapid.IntRange(1, 3).Draw(t, "to version")
+				if k := fmt.Sprint(name, v); !steps[k] && (to != name || w != v) {
+					steps[k] = true
+					r.RenameAt(name, v, to, w)
+				}
+			}
+		}
+		reads := map[string]int{}
+		for _, n := range alphabet {
+			if rapid.Bool().Draw(t, "reads "+n) {
+				reads[n] = rapid.IntRange(1, 3).Draw(t, "reads "+n+" at")
+			}
+		}
+		names := slices.Sorted(maps.Keys(reads))
+		moved := ""
+		for _, n := range names {
+			p, err := r.Upcast(upcast.Payload{Type: n, Version: reads[n]}, nil)
+			if err != nil || p.Type != n || p.Version != reads[n] {
+				moved = n
+				break
+			}
+		}
+		err := r.Check(targetOf(reads), names)
+		switch {
+		case moved != "" && err == nil:
+			t.Fatalf("Check passed a reader of %v, though the registry takes %q v%d elsewhere", reads, moved, reads[moved])
+		case moved == "" && err != nil:
+			t.Fatalf("Check refused a reader of %v that no step moves: %v", reads, err)
+		case err != nil && !errors.Is(err, upcast.ErrSchemaVersion):
+			t.Fatalf("Check's error %v does not match ErrSchemaVersion", err)
+		}
+	})
+}
+
+// Without versions, Check reports the names the registry renames away.
+func TestCheckWithoutVersionsReportsRenames(t *testing.T) {
+	r := (&upcast.Registry{}).Rename("Registered", "UserRegistered").Add("Moved", 1, mark("m"))
+	if err := r.Check(nil, []string{"Moved", "UserRegistered"}); err != nil {
+		t.Fatalf("a reader of the new name and of a type with steps: %v", err)
+	}
+	err := r.Check(nil, []string{"Registered", "UserRegistered"})
+	if !errors.Is(err, upcast.ErrSchemaVersion) || !strings.Contains(err.Error(), `"Registered"`) {
+		t.Fatalf("a reader that reuses a name renamed away: %v; want an error naming it, matching ErrSchemaVersion", err)
+	}
+	if err := (*upcast.Registry)(nil).Check(nil, []string{"Registered"}); err != nil {
+		t.Fatalf("a nil registry: %v", err)
 	}
 }
