@@ -294,3 +294,15 @@ func KeyID(id string) error {
 	}
 	return nil
 }
+
+// StoredVersion returns an error matching [store.ErrCorrupt] when a stored
+// event of stream streamID is at version, below 1: no append writes one,
+// so the row was changed by hand (or restored badly), and a stream that
+// holds it reads as shorter than it is. Adapters call it on what they
+// read of a stream from its start and on the version an append meets.
+func StoredVersion(streamID string, version int64) error {
+	if version >= 1 {
+		return nil
+	}
+	return fmt.Errorf("stream %q holds an event at version %d, below 1, which no append writes (every stream's versions run 1, 2, 3…): it was changed by hand; run `annals verify` to find every such place: %w", streamID, version, store.ErrCorrupt)
+}

@@ -11,4 +11,6 @@
 // that is not the one expected) and says what is wrong. An adapter calls
 // them where the adapters of this module do: before it reads or writes,
 // or inside its write transaction for what depends on the stored state.
+// [StoredVersion] checks what a store read instead, and reports a version
+// no append writes with [store.ErrCorrupt].
 package check

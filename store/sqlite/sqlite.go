@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
@@ -142,7 +143,7 @@ func (s *Store) open(ctx context.Context) error {
 		stmt  **sql.Stmt
 		query string
 	}{
-		{s.w, &s.streamVersion, `SELECT coalesce(max(version), 0) FROM annals_events WHERE stream_id = ?`},
+		{s.w, &s.streamVersion, `SELECT max(version) FROM annals_events WHERE stream_id = ?`},
 		{s.w, &s.setCheckpoint, `INSERT INTO annals_checkpoints (consumer, position, recorded_at) VALUES (?1, ?2, ?3)
 			ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, recorded_at = excluded.recorded_at
 			WHERE excluded.position >= annals_checkpoints.position`},
@@ -277,10 +278,13 @@ func (c *insertCache) get(ctx context.Context, rows int) (*sql.Stmt, error) {
 	// append reads the version first: an INSERT whose SELECT reads the
 	// table it inserts into makes SQLite stage every row in a temporary
 	// table, which costs more than the query once there are a few.
+	// A stream expected empty (?3 = 0) must have no row at all: one
+	// whose highest version is 0 or below was changed by hand, and the
+	// failed insert's look at the version says so (see Store.version).
 	var b strings.Builder
 	b.WriteString(`INSERT INTO annals_events (event_id, stream_id, version, type, schema_version, recorded_at, data, encoding, metadata) `)
 	if rows == 1 {
-		b.WriteString(`SELECT ?4,?1,?3+1,?,?,?2,?,?,? WHERE (SELECT coalesce(max(version), 0) FROM annals_events WHERE stream_id = ?1) = ?3`)
+		b.WriteString(`SELECT ?4,?1,?3+1,?,?,?2,?,?,? WHERE (SELECT max(version) FROM annals_events WHERE stream_id = ?1) IS nullif(?3, 0)`)
 	} else {
 		b.WriteString(`VALUES `)
 		for i := range rows {
@@ -444,13 +448,20 @@ func (s *Store) append(ctx context.Context, streamID string, expected int64, ins
 	return version, err
 }
 
-// version reads the version of a stream in tx.
+// version reads the version of a stream in tx, 0 when it has no events.
+// A highest version below 1 is no head an append may follow: the stream
+// was changed by hand, and the error matches [store.ErrCorrupt].
 func (s *Store) version(ctx context.Context, tx *sql.Tx, streamID string) (int64, error) {
-	var v int64
+	var v sql.NullInt64
 	if err := tx.StmtContext(ctx, s.streamVersion).QueryRowContext(ctx, streamID).Scan(&v); err != nil {
 		return 0, fmt.Errorf("read version: %w", err)
 	}
-	return v, nil
+	if v.Valid {
+		if err := check.StoredVersion(streamID, v.Int64); err != nil {
+			return 0, err
+		}
+	}
+	return v.Int64, nil
 }
 
 // isUniqueEventID reports whether err is the violation of the uniqueness
@@ -544,7 +555,14 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 		}
 		buf := streamPages.Get().(*[]store.Record)
 		defer putStreamPage(buf)
-		next := max(from, 1)
+		// From the start, the read has no lower bound, so that it meets
+		// a version below 1, which no append writes, and fails rather
+		// than read the stream as shorter than it is. The plan is the
+		// same range of the (stream_id, version) index either way.
+		next := from
+		if from <= 1 {
+			next = math.MinInt64
+		}
 		for {
 			if err := s.usable(ctx); err != nil {
 				yield(store.Record{}, err)
@@ -567,6 +585,10 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 			for _, r := range page {
 				if err := ctx.Err(); err != nil {
 					yield(store.Record{}, err)
+					return
+				}
+				if err := check.StoredVersion(streamID, r.Version); err != nil {
+					yield(store.Record{}, fmt.Errorf("position %d: %w", r.Position, err))
 					return
 				}
 				if !yield(r, nil) {

@@ -1,0 +1,112 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/internal/testdomain"
+	"github.com/annals-dev/annals/store"
+)
+
+// handEdit runs statements on the file at path, on a connection of its
+// own, as someone with write access to the database would, with the
+// tables' CHECK constraints off.
+func handEdit(t *testing.T, path string, statements ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1) // the pragma holds for its connection
+	ctx := context.Background()
+	for _, st := range append([]string{`PRAGMA busy_timeout = 5000`, `PRAGMA ignore_check_constraints = ON`}, statements...) {
+		if _, err := db.ExecContext(ctx, st); err != nil {
+			t.Fatalf("%s: %v", st, err)
+		}
+	}
+}
+
+// rowCount counts the rows a query of the file at path finds.
+func rowCount(t *testing.T, path, query string, args ...any) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// An event whose version was changed by hand to 0 or below, as no append
+// writes it, makes its stream fail to load with ErrCorrupt naming the
+// stream and the version, rather than load as shorter than it is; and no
+// append takes such a version as the stream's head, so that no command
+// is decided on it and no version 1 is written beside it.
+func TestAVersionBelowOneIsCorrupt(t *testing.T) {
+	ctx := context.Background()
+	for _, bad := range []int64{0, -1} {
+		for _, events := range []int{1, 2} {
+			t.Run(fmt.Sprintf("version %d of %d events", bad, events), func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "hand.db")
+				s := annals.New(openAt(t, path))
+				write := annals.NewRunner(s, testdomain.Accounts, testdomain.AccountCodec())
+				if _, err := write.Handle(ctx, "acct", testdomain.AccountCmd{Open: true, CustomerID: "c"}); err != nil {
+					t.Fatal(err)
+				}
+				if events == 2 {
+					if _, err := write.Handle(ctx, "acct", testdomain.AccountCmd{Amount: 5}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				handEdit(t, path, fmt.Sprintf(`UPDATE annals_events SET version = %d WHERE stream_id = 'acct' AND version = 1`, bad))
+				rows := rowCount(t, path, `SELECT count(*) FROM annals_events`)
+
+				want := func(what string, err error) {
+					t.Helper()
+					if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), `"acct"`) || !strings.Contains(err.Error(), fmt.Sprintf("version %d,", bad)) {
+						t.Errorf("%s: %v, want ErrCorrupt naming stream \"acct\" and version %d", what, err, bad)
+					}
+				}
+				r := annals.NewRunner(s, testdomain.Accounts, testdomain.AccountCodec())
+				st, v, err := r.Load(ctx, "acct")
+				want("Load", err)
+				if err == nil {
+					t.Logf("Load answered %+v at version %d", st, v)
+				}
+				_, err = r.Handle(ctx, "acct", testdomain.AccountCmd{Open: true, CustomerID: "c"})
+				want("Handle on a fresh runner", err)
+				// The runner that wrote the stream knows its version and
+				// appends without reading it first.
+				_, err = write.Handle(ctx, "acct", testdomain.AccountCmd{Amount: 7})
+				if events == 1 {
+					want("Handle on the runner that wrote it", err)
+				} else if !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrCorrupt) {
+					t.Errorf("Handle on the runner that wrote it: %v, want ErrConflict or ErrCorrupt", err)
+				}
+				e := store.Event{Type: "MoneyDeposited", SchemaVersion: 2, Data: []byte(`{"amount":1}`)}
+				if events == 1 {
+					for name, batch := range map[string][]store.Event{"one event": {e}, "two events": {e, e}} {
+						for _, expected := range []int64{store.NoStream, store.AnyVersion} {
+							_, err := s.Adapter().Append(ctx, "acct", expected, batch)
+							want(fmt.Sprintf("Append of %s expecting %d", name, expected), err)
+						}
+					}
+				}
+				if n := rowCount(t, path, `SELECT count(*) FROM annals_events`); n != rows {
+					t.Errorf("%d events stored after the refusals, want the %d there were", n, rows)
+				}
+			})
+		}
+	}
+}
