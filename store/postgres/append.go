@@ -137,7 +137,7 @@ LEFT JOIN LATERAL (
 		notify:       `SELECT pg_notify(` + quoteLiteral(n.channel) + `, '')`,
 		waitLock:     `SELECT pg_advisory_lock(` + fmt.Sprint(n.waitLock) + `)`,
 		waitUnlock:   `SELECT pg_advisory_unlock(` + fmt.Sprint(n.waitLock) + `)`,
-		version:      `SELECT coalesce(max(version), 0) FROM ` + n.events + ` WHERE stream_id = $1`,
+		version:      `SELECT max(version) FROM ` + n.events + ` WHERE stream_id = $1`,
 		readLog:      pendingAndPage(""),
 		readLogTypes: pendingAndPage(" AND e.type = ANY($3)"),
 		readStream: `SELECT ` + recordColumns + ` FROM ` + n.events + `
@@ -278,8 +278,8 @@ func (s *Store) Append(ctx context.Context, streamID string, expected int64, eve
 
 // checkVersion is the append of no events: it only checks the version.
 func (s *Store) checkVersion(ctx context.Context, streamID string, expected int64) (int64, error) {
-	var actual int64
-	if err := s.retry(ctx, func() error { return s.pool.QueryRow(ctx, s.sql.version, streamID).Scan(&actual) }); err != nil {
+	actual, err := s.streamVersion(ctx, streamID)
+	if err != nil {
 		return 0, fmt.Errorf("append to stream %q: read its version: %w", streamID, notStored(ctx, err))
 	}
 	if err := check.Expected(streamID, expected, actual); err != nil {
@@ -298,10 +298,19 @@ func (s *Store) conflict(ctx context.Context, streamID string, expected int64) e
 }
 
 // streamVersion reads the version of a stream, 0 when it has no events.
+// A highest version below 1 is no head an append may follow: the stream
+// was changed by hand, and the error matches [store.ErrCorrupt].
 func (s *Store) streamVersion(ctx context.Context, streamID string) (int64, error) {
-	var actual int64
-	err := s.retry(ctx, func() error { return s.pool.QueryRow(ctx, s.sql.version, streamID).Scan(&actual) })
-	return actual, err
+	var actual pgtype.Int8
+	if err := s.retry(ctx, func() error { return s.pool.QueryRow(ctx, s.sql.version, streamID).Scan(&actual) }); err != nil {
+		return 0, err
+	}
+	if actual.Valid {
+		if err := check.StoredVersion(streamID, actual.Int64); err != nil {
+			return 0, err
+		}
+	}
+	return actual.Int64, nil
 }
 
 // maxAnyVersionAttempts bounds the retries of an AnyVersion append that

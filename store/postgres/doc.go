@@ -44,6 +44,16 @@
 // do not race. When the tables are current, opening costs one query and
 // needs no privilege beyond reading and writing them.
 //
+// A CHECK refuses an event version below 1, as SQLite's table does, so
+// that a hand's UPDATE cannot make a stream read as shorter than it is.
+// Migration 8 adds it NOT VALID, which reads no row, and validates it
+// after committing, in a transaction of its own that keeps no reader or
+// writer waiting. Should rows below 1 already be there, it stays NOT
+// VALID and still refuses new ones; a read of such a stream from its
+// start fails with [store.ErrCorrupt] naming the stream and the version,
+// no append takes such a version as a stream's head, and `annals verify`
+// lists every one.
+//
 // # Appends
 //
 // One statement, in one transaction and one round trip, inserts an

@@ -46,7 +46,13 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 			yield(store.Record{}, err)
 			return
 		}
-		from := max(from, 1)
+		// From the start, the read has no lower bound, so that it meets
+		// a version below 1, which no append writes, and fails rather
+		// than read the stream as shorter than it is. The plan is the
+		// same range of the primary key's index either way.
+		if from <= 1 {
+			from = math.MinInt64
+		}
 		// Each chunk's records are yielded as values before the next is
 		// read, so the next reuses its slice, and so does the next
 		// ReadStream, through streamChunks.
@@ -66,6 +72,10 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 				return
 			}
 			for _, r := range chunk {
+				if err := check.StoredVersion(streamID, r.Version); err != nil {
+					yield(store.Record{}, fmt.Errorf("position %d: %w", r.Position, err))
+					return
+				}
 				if !yield(r, nil) {
 					return
 				}

@@ -40,6 +40,7 @@ var objectSuffixes = []string{
 	"events_pending", "sequence_batch",
 	"events_tags", "events_tagged_type",
 	"events_txid", "log_ranges", "log_ranges_pkey",
+	"events_version_check",
 }
 
 // names holds the quoted, schema-qualified names the SQL uses, and what is
@@ -137,6 +138,35 @@ var migrations = []migration{
 	{5, "sequencing in bounded batches, off the write path", migration5},
 	{6, "tags, for reads by query and conditional appends", migration6}, // dcb.go
 	{7, "numbering in place, and ranges of the log for readers", migration7},
+	{8, "versions from 1", migration8},
+}
+
+// versionCheckMigration is the migration that adds the CHECK on events'
+// versions, which migrateTo validates once it has committed.
+const versionCheckMigration = 8
+
+// migration8 refuses an event version below 1, which no append writes,
+// as SQLite's table does: a hand's UPDATE that would make a stream read
+// as shorter than it is fails. The constraint is added NOT VALID, which
+// reads no row and holds the table's lock for a moment only, however big
+// the table; migrateTo then validates it in a transaction of its own,
+// which reads the table without keeping writers or readers out.
+func migration8(n names) string {
+	return `
+ALTER TABLE ` + n.events + ` ADD CONSTRAINT ` + n.constraint("events_version_check") + ` CHECK (version >= 1) NOT VALID;
+`
+}
+
+// validateVersionCheck validates migration 8's constraint on the rows
+// written before it, once, after the migration committed. It does its
+// best and fails nothing: a NOT VALID constraint refuses every new row
+// below 1 all the same, and what it leaves unchecked, rows written by
+// hand before the upgrade, is what reads of their streams report with
+// store.ErrCorrupt and annals verify lists, for which the store must
+// open. So rows below 1, or a statement timeout on a big table, leave it
+// NOT VALID, and the store opens.
+func validateVersionCheck(ctx context.Context, pool *pgxpool.Pool, n names) {
+	_, _ = pool.Exec(ctx, `ALTER TABLE `+n.events+` VALIDATE CONSTRAINT `+n.constraint("events_version_check"))
 }
 
 // migration1 creates the event table, the sequencer and checkpoints. See
@@ -805,6 +835,9 @@ func migrateTo(ctx context.Context, pool *pgxpool.Pool, n names, target int) err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("postgres store: migrate: commit: %w", err)
+	}
+	if current < versionCheckMigration && latest >= versionCheckMigration {
+		validateVersionCheck(ctx, pool, n)
 	}
 	return nil
 }

@@ -52,8 +52,8 @@ func TestUpgradeFromFirstVersion(t *testing.T) {
 	var versions []int
 	rows, _ := pool.Query(ctx, "SELECT version FROM "+q("schema_migrations")+" ORDER BY version")
 	versions, err = pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil || !slices.Equal(versions, []int{1, 2, 3, 4, 5, 6, 7}) {
-		t.Fatalf("migrations recorded after the upgrade: %v (%v), want 1 to 7", versions, err)
+	if err != nil || !slices.Equal(versions, []int{1, 2, 3, 4, 5, 6, 7, 8}) {
+		t.Fatalf("migrations recorded after the upgrade: %v (%v), want 1 to 8", versions, err)
 	}
 	page, err := s.ReadLog(ctx, store.LogQuery{})
 	if err != nil || len(page) != 2 || page[1].Type != "TrickAdded" || page[1].Position != 2 {
@@ -273,8 +273,8 @@ func TestUpgradeFromVersion6(t *testing.T) {
 		t.Fatalf("open on tables of version 6: %v", err)
 	}
 	var latest int
-	if err := pool.QueryRow(ctx, "SELECT max(version) FROM "+q("schema_migrations")).Scan(&latest); err != nil || latest != 7 {
-		t.Fatalf("schema version after the upgrade: %d (%v), want 7", latest, err)
+	if err := pool.QueryRow(ctx, "SELECT max(version) FROM "+q("schema_migrations")).Scan(&latest); err != nil || latest != 8 {
+		t.Fatalf("schema version after the upgrade: %d (%v), want 8", latest, err)
 	}
 	checkIndexes(t, pool, db.Schema, "old_events")
 
