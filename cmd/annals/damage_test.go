@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,4 +109,31 @@ func TestVerifyFindsTheLastEventsDeleted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// verify says of an event whose version was changed to 0 or below that
+// its version is below 1, on every adapter, rather than that its stream
+// jumps from version 0 to 0.
+func TestVerifyNamesAVersionBelowOne(t *testing.T) {
+	for _, adapter := range []string{"sqlite", "postgres"} {
+		for _, bad := range []int{0, -1} {
+			t.Run(fmt.Sprintf("%s %d", adapter, bad), func(t *testing.T) {
+				ctx := context.Background()
+				url, exec := damaged(t, adapter)
+				exec(unchecked[adapter] + fmt.Sprintf(`UPDATE annals_events SET version = %d WHERE position = 4`, bad))
+				r := tool(t, ctx, url, "verify")
+				want := fmt.Sprintf("problem: event cat-1@%d at position 4 has version %d, below 1, which no append writes", bad, bad)
+				if r.status != 1 || !strings.Contains(r.stdout, want) || strings.Contains(r.stdout, "jumps") {
+					t.Errorf("verify: %+v; want status 1 and %q, and no jump", r, want)
+				}
+			})
+		}
+	}
+}
+
+// unchecked is what an adapter's hand edit runs first so that the
+// tables' CHECK constraints let it write what no append writes.
+var unchecked = map[string]string{
+	"sqlite":   `PRAGMA ignore_check_constraints = ON; `,
+	"postgres": `ALTER TABLE annals_events DROP CONSTRAINT IF EXISTS annals_events_version_check; `,
 }

@@ -146,10 +146,20 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 				rep.problem("the log jumps from position %d to %d: %d positions are missing", after, r.Position, r.Position-after-1)
 			}
 			after = r.Position
-			if last := versions[r.StreamID]; r.Version != last+1 {
+			switch last := versions[r.StreamID]; {
+			case r.Version < 1:
+				// Not the stream's head: the events after it are
+				// measured against the version before it.
+				rep.problem("event %s@%d at position %d has version %d, below 1, which no append writes (every stream's versions run 1, 2, 3…): its stream fails to load until it is repaired", printable(r.StreamID), r.Version, r.Position, r.Version)
+				if _, seen := versions[r.StreamID]; !seen {
+					versions[r.StreamID] = 0 // a stream, though it has no valid version
+				}
+			case r.Version != last+1:
 				rep.problem("stream %q jumps from version %d to %d at position %d", r.StreamID, last, r.Version, r.Position)
+				versions[r.StreamID] = r.Version
+			default:
+				versions[r.StreamID] = r.Version
 			}
-			versions[r.StreamID] = r.Version
 			if r.ID == uuid.Nil {
 				rep.problem("event %s@%d at position %d has the ID %v, which no append writes (an append given no ID gets a new one): it was changed by hand, and a copy of the store refuses it", printable(r.StreamID), r.Version, r.Position, r.ID)
 			}
