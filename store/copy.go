@@ -114,6 +114,19 @@ type Importer interface {
 	TimePrecision() time.Duration
 }
 
+// An IndexVerifier checks what an adapter derives from its records and
+// keeps beside them, such as SQLite's index of tags, against the records:
+// a hand's edit of it makes reads by query answer wrongly without an
+// error. `annals verify` calls it. An adapter whose indexes the database
+// keeps itself (PostgreSQL's GIN index on the tags column) has nothing
+// to check.
+type IndexVerifier interface {
+	// VerifyIndexes yields a description of each place where an index
+	// and the records disagree, naming the position; an error ends the
+	// walk.
+	VerifyIndexes(ctx context.Context) iter.Seq2[string, error]
+}
+
 // A LeaseInspector tells who holds a lease (see [Locker]), for operators.
 type LeaseInspector interface {
 	// LeaseHolder returns the holder of the lease on name, and false when

@@ -137,3 +137,32 @@ var unchecked = map[string]string{
 	"sqlite":   `PRAGMA ignore_check_constraints = ON; `,
 	"postgres": `ALTER TABLE annals_events DROP CONSTRAINT IF EXISTS annals_events_version_check; `,
 }
+
+// verify checks SQLite's tag index against the events' tags, both ways,
+// and names the position of each row missing or too many.
+func TestVerifyChecksTheTagIndex(t *testing.T) {
+	ctx := context.Background()
+	url, exec := damaged(t, "sqlite")
+	s, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "seat-1", store.NoStream, []store.Event{{Type: "Booked", Data: []byte(`{}`), Tags: []string{"show:a"}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if r := tool(t, ctx, url, "verify"); r.status != 0 {
+		t.Fatalf("verify before: %+v", r)
+	}
+	exec(`DELETE FROM annals_event_tags WHERE position = 5`)
+	exec(`INSERT INTO annals_event_tags (tag, position, type) VALUES ('show:a', 2, 'Noted')`)
+	r := tool(t, ctx, url, "verify")
+	for _, want := range []string{
+		`problem: the tag index (annals_event_tags) has no row for tag "show:a" of the event at position 5 (Booked)`,
+		`problem: the tag index (annals_event_tags) has a row for tag "show:a" and type "Noted" at position 2, which the event there does not have`,
+	} {
+		if r.status != 1 || !strings.Contains(r.stdout, want) {
+			t.Errorf("verify: %+v; want status 1 and %q", r, want)
+		}
+	}
+}

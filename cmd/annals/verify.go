@@ -203,6 +203,14 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 		rep.problem("the head is %d, but the last event is at position %d", rep.Head, after)
 	}
 	rep.Streams = int64(len(versions))
+	if ix, ok := s.(store.IndexVerifier); ok {
+		for p, err := range ix.VerifyIndexes(ctx) {
+			if err != nil {
+				return err
+			}
+			rep.problem("%s", p)
+		}
+	}
 
 	if exp, ok := s.(store.Exporter); ok {
 		for snap, err := range exp.ExportSnapshots(ctx) {

@@ -210,7 +210,10 @@ const queryPage = 512
 // ReadQuery implements [store.DCB]. It reads in pages, each in its own
 // short read transaction, like ReadStream: positions are given at commit,
 // in commit order, so a page after the last position of the one before
-// misses nothing.
+// misses nothing. Each record the tag index finds is checked against q:
+// one that does not match it (the index changed by hand) fails the read
+// with [store.ErrCorrupt]. A row deleted from the index cannot be seen
+// this way; [Store.VerifyIndexes] finds both.
 func (s *Store) ReadQuery(ctx context.Context, q store.Query, after int64) iter.Seq2[store.Record, error] {
 	return func(yield func(store.Record, error) bool) {
 		if err := check.ReadQuery(q, after); err != nil {
@@ -230,6 +233,13 @@ func (s *Store) ReadQuery(ctx context.Context, q store.Query, after int64) iter.
 			for _, r := range page {
 				if err := ctx.Err(); err != nil {
 					yield(store.Record{}, err)
+					return
+				}
+				// The tag index found it: an index changed by hand can
+				// find an event the query does not match.
+				if !q.Matches(r.Type, r.Tags) {
+					yield(store.Record{}, fmt.Errorf("read query %v after %d: the tag index (annals_event_tags) finds the event at position %d (%s, tags %q), which does not match the query: the index was changed by hand; run `annals verify` to find every such place: %w",
+						q, after, r.Position, r.Type, r.Tags, store.ErrCorrupt))
 					return
 				}
 				if !yield(r, nil) {
@@ -417,4 +427,73 @@ func duplicateTagged(ctx context.Context, tx *sql.Tx, i int, id []byte) error {
 		return fmt.Errorf("event %d: its ID %v is already stored: %w", i, uuid.UUID(id), store.ErrDuplicateEvent)
 	}
 	return fmt.Errorf("event %d has ID %v, already stored in stream %q: %w", i, uuid.UUID(id), stored, store.ErrDuplicateEvent)
+}
+
+// VerifyIndexes implements [store.IndexVerifier]: it checks the tag
+// index, annals_event_tags, against the tags of the events, both ways.
+// A row missing from it makes a query of the tag miss the event, and a
+// condition on it let an append through; a row too many, or of another
+// type, makes a query find an event that does not match it (which
+// ReadQuery refuses). Tags that do not decode are the log's reads' to
+// report, not this walk's.
+func (s *Store) VerifyIndexes(ctx context.Context) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		if err := s.usable(ctx); err != nil {
+			yield("", err)
+			return
+		}
+		checks := []struct {
+			query string
+			say   func(position int64, tag, typ string) string
+		}{{
+			`SELECT e.position, j.value, e.type FROM annals_events e, json_each(e.tags) j
+			WHERE e.tags IS NOT NULL AND json_valid(e.tags) AND json_type(e.tags) = 'array'
+				AND NOT EXISTS (SELECT 1 FROM annals_event_tags t WHERE t.tag = j.value AND t.position = e.position AND t.type = e.type)
+			ORDER BY e.position, j.value`,
+			func(position int64, tag, typ string) string {
+				return fmt.Sprintf("the tag index (annals_event_tags) has no row for tag %q of the event at position %d (%s): queries of the tag miss the event, and conditions on it do not see it", tag, position, typ)
+			},
+		}, {
+			`SELECT t.position, t.tag, t.type FROM annals_event_tags t LEFT JOIN annals_events e ON e.position = t.position
+			WHERE e.position IS NULL OR e.type <> t.type OR NOT (e.tags IS NOT NULL AND json_valid(e.tags) AND json_type(e.tags) = 'array'
+				AND EXISTS (SELECT 1 FROM json_each(e.tags) j WHERE j.value = t.tag))
+			ORDER BY t.position, t.tag`,
+			func(position int64, tag, typ string) string {
+				return fmt.Sprintf("the tag index (annals_event_tags) has a row for tag %q and type %q at position %d, which the event there does not have: queries of the tag find an event that does not match them", tag, typ, position)
+			},
+		}}
+		for _, c := range checks {
+			more, err := s.eachIndexProblem(ctx, c.query, func(position int64, tag, typ string) bool {
+				return yield(c.say(position, tag, typ), nil)
+			})
+			if err != nil {
+				yield("", fmt.Errorf("verify the tag index: %w", err))
+				return
+			}
+			if !more {
+				return
+			}
+		}
+	}
+}
+
+// eachIndexProblem calls f with each row (position, tag, type) query
+// finds, until f returns false, and reports whether f asked for more.
+func (s *Store) eachIndexProblem(ctx context.Context, query string, f func(position int64, tag, typ string) bool) (bool, error) {
+	rows, err := s.r.QueryContext(ctx, query)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var position int64
+		var tag, typ string
+		if err := rows.Scan(&position, &tag, &typ); err != nil {
+			return false, err
+		}
+		if !f(position, tag, typ) {
+			return false, nil
+		}
+	}
+	return true, rows.Err()
 }

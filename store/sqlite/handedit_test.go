@@ -110,3 +110,54 @@ func TestAVersionBelowOneIsCorrupt(t *testing.T) {
 		}
 	}
 }
+
+// The tag index is derived from the events' tags. A row a hand deleted
+// from it makes a query miss the event, which only VerifyIndexes sees;
+// a row a hand added makes the query find an event that does not match
+// it, which ReadQuery refuses with ErrCorrupt. VerifyIndexes names the
+// position of both.
+func TestATagIndexChangedByHand(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hand.db")
+	s := openAt(t, path)
+	for i, tags := range [][]string{{"show:a", "seat:1"}, {"show:a", "seat:2"}, {"show:b", "seat:1"}} {
+		if _, err := s.Append(ctx, fmt.Sprintf("booking-%d", i), store.NoStream, []store.Event{{Type: "Booked", Data: []byte(`{}`), Tags: tags}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	problems := func() []string {
+		t.Helper()
+		var out []string
+		for p, err := range s.VerifyIndexes(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, p)
+		}
+		return out
+	}
+	if p := problems(); len(p) != 0 {
+		t.Fatalf("VerifyIndexes of an index as written: %q", p)
+	}
+	read := func(tag string) ([]int64, error) {
+		var positions []int64
+		for r, err := range s.ReadQuery(ctx, store.Query{Items: []store.QueryItem{{Types: []string{"Booked"}, Tags: []string{tag}}}}, 0) {
+			if err != nil {
+				return positions, err
+			}
+			positions = append(positions, r.Position)
+		}
+		return positions, nil
+	}
+
+	handEdit(t, path, `DELETE FROM annals_event_tags WHERE tag = 'show:a' AND position = 2`,
+		`INSERT INTO annals_event_tags (tag, position, type) VALUES ('show:b', 1, 'Booked')`)
+	p := problems()
+	if len(p) != 2 || !strings.Contains(p[0], `no row for tag "show:a" of the event at position 2`) ||
+		!strings.Contains(p[1], `a row for tag "show:b" and type "Booked" at position 1, which the event there does not have`) {
+		t.Errorf("VerifyIndexes of an index with a row deleted and one added: %q", p)
+	}
+	if _, err := read("show:b"); !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "position 1") {
+		t.Errorf("ReadQuery of a tag whose index holds an event without it: %v, want ErrCorrupt naming position 1", err)
+	}
+}
