@@ -13,6 +13,7 @@ import (
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // DefaultSnapshotTimeout bounds how long a command waits for its snapshot
@@ -96,9 +97,15 @@ func (s *snapshots[S]) load(ctx context.Context, log *slog.Logger, streamID stri
 	if !ok || snap.Version > upTo {
 		return zero, 0, false, nil
 	}
-	if snap.StreamID != streamID || snap.Version < 1 {
+	if snap.StreamID != streamID {
 		log.WarnContext(ctx, "annals: snapshot ignored: it is not of this stream; replaying the stream",
 			"stream", streamID, "snapshot_stream", snap.StreamID, "snapshot_version", snap.Version)
+		return zero, 0, false, nil
+	}
+	if err := check.Snapshot(snap); err != nil {
+		// A version or schema version below 1, say: changed by hand.
+		log.WarnContext(ctx, "annals: snapshot ignored: it holds what no save writes; replaying the stream",
+			"stream", streamID, "snapshot_version", snap.Version, "schema_version", snap.SchemaVersion, "error", err)
 		return zero, 0, false, nil
 	}
 	state, err := s.mapper.FromSnapshot(ctx, snap)

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/annals-dev/annals/internal/pgtest"
+	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -163,6 +164,37 @@ func TestVerifyChecksTheTagIndex(t *testing.T) {
 	} {
 		if r.status != 1 || !strings.Contains(r.stdout, want) {
 			t.Errorf("verify: %+v; want status 1 and %q", r, want)
+		}
+	}
+}
+
+// verify checks each snapshot as a save and an import do, on every
+// adapter: one whose version or schema version a hand set below 1 is a
+// problem, which a copy would refuse.
+func TestVerifyChecksSnapshotsAsACopyDoes(t *testing.T) {
+	for _, adapter := range []string{"sqlite", "postgres"} {
+		for _, spoil := range []string{"version = 0", "version = -2", "schema_version = 0"} {
+			t.Run(adapter+" "+spoil, func(t *testing.T) {
+				ctx := context.Background()
+				url, exec := damaged(t, adapter)
+				s, err := store.Open(ctx, url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.(snapshot.Store).SaveSnapshot(ctx, snapshot.Snapshot{StreamID: "dog-1", Version: 2, Type: "Dog", SchemaVersion: 1, Data: []byte(`{}`)}); err != nil {
+					t.Fatal(err)
+				}
+				s.Close()
+				if r := tool(t, ctx, url, "verify"); r.status != 0 {
+					t.Fatalf("verify before: %+v", r)
+				}
+				exec(unchecked[adapter] + `UPDATE annals_snapshots SET ` + spoil)
+				r := tool(t, ctx, url, "verify")
+				want := `problem: the snapshot of stream "dog-1" holds what no save writes, and a copy refuses it: snapshot of stream "dog-1": `
+				if r.status != 1 || !strings.Contains(r.stdout, want) {
+					t.Errorf("verify: %+v; want status 1 and %q", r, want)
+				}
+			})
 		}
 	}
 }

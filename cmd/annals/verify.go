@@ -218,6 +218,11 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 				return err
 			}
 			rep.Snapshots++
+			// What a save and an import refuse, a copy refuses too.
+			if err := check.Snapshot(snap); err != nil {
+				rep.problem("the snapshot of stream %q holds what no save writes, and a copy refuses it: %v", snap.StreamID, err)
+				continue
+			}
 			if v := versions[snap.StreamID]; snap.Version > v {
 				rep.problem("the snapshot of stream %q is at version %d, but the stream has %d events", snap.StreamID, snap.Version, v)
 			}

@@ -5,12 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/internal/testdomain"
+	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -159,5 +161,36 @@ func TestATagIndexChangedByHand(t *testing.T) {
 	}
 	if _, err := read("show:b"); !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "position 1") {
 		t.Errorf("ReadQuery of a tag whose index holds an event without it: %v, want ErrCorrupt naming position 1", err)
+	}
+}
+
+// A snapshot whose version or schema version a hand set below 1 is
+// ignored by a load, which replays the stream, and the log says why:
+// what it holds, not that it is of another stream.
+func TestASnapshotChangedByHandIsIgnoredForWhatItIs(t *testing.T) {
+	ctx := context.Background()
+	for _, spoil := range []string{"version = 0", "version = -1", "schema_version = 0"} {
+		t.Run(spoil, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "hand.db")
+			s := openAt(t, path)
+			var logged strings.Builder
+			r := annals.NewRunner(annals.New(s), testdomain.Accounts, testdomain.AccountCodec(),
+				annals.WithSnapshots(s, snapshot.Every(1), testdomain.AccountStateCodec()),
+				annals.WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+			for _, cmd := range []testdomain.AccountCmd{{Open: true, CustomerID: "c"}, {Amount: 5}} {
+				if _, err := r.Handle(ctx, "acct", cmd); err != nil {
+					t.Fatal(err)
+				}
+			}
+			handEdit(t, path, `UPDATE annals_snapshots SET `+spoil)
+			logged.Reset()
+			a, v, err := r.Load(ctx, "acct")
+			if err != nil || v != 2 || a.Balance != 5 {
+				t.Fatalf("Load: %+v at version %d, %v; want the replayed balance 5 at version 2", a, v, err)
+			}
+			if out := logged.String(); !strings.Contains(out, "snapshot ignored: it holds what no save writes") || strings.Contains(out, "not of this stream") {
+				t.Errorf("the log of a load ignoring the snapshot: %s", out)
+			}
+		})
 	}
 }
