@@ -198,3 +198,16 @@ func TestVerifyChecksSnapshotsAsACopyDoes(t *testing.T) {
 		}
 	}
 }
+
+// verify says of a position two events hold that it repeats, rather than
+// that -1 positions are missing.
+func TestVerifyNamesARepeatedPosition(t *testing.T) {
+	ctx := context.Background()
+	url, exec := damaged(t, "postgres")
+	exec(`UPDATE annals_events SET position = 3 WHERE stream_id = 'cat-1'`)
+	r := tool(t, ctx, url, "verify")
+	want := "problem: position 3 repeats: event "
+	if r.status != 1 || !strings.Contains(r.stdout, want) || strings.Contains(r.stdout, "positions are missing") {
+		t.Errorf("verify: %+v; want status 1 and %q, and nothing missing", r, want)
+	}
+}

@@ -142,7 +142,12 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 		}
 		for _, r := range page {
 			rep.Events++
-			if r.Position != after+1 {
+			switch {
+			case r.Position == after:
+				rep.problem("position %d repeats: event %s@%d holds it too, which no append writes (each event has a position of its own)", r.Position, printable(r.StreamID), r.Version)
+			case r.Position < after:
+				rep.problem("the log goes back from position %d to %d at event %s@%d, which no append writes (positions only grow)", after, r.Position, printable(r.StreamID), r.Version)
+			case r.Position != after+1:
 				rep.problem("the log jumps from position %d to %d: %d positions are missing", after, r.Position, r.Position-after-1)
 			}
 			after = r.Position
