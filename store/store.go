@@ -195,7 +195,8 @@ type Store interface {
 	Checkpoint(ctx context.Context, consumer string) (int64, error)
 
 	// SetCheckpoint records position for consumer. A position lower than
-	// the recorded one fails with [ErrCheckpointBackwards].
+	// the recorded one fails with [ErrCheckpointBackwards]; a negative
+	// one, which is no position, with [ErrInvalid].
 	SetCheckpoint(ctx context.Context, consumer string, position int64) error
 
 	// Close releases the store's resources. Every call on the store

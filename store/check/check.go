@@ -170,13 +170,13 @@ func Checkpoint(consumer string, from, actual int64) error {
 }
 
 // NegativeCheckpoint returns the error of a checkpoint set below 0, which
-// matches [store.ErrCheckpointBackwards] (no recorded checkpoint is below
-// 0), or nil for one at 0 or above.
+// matches [store.ErrInvalid]: it is no position, not a move backwards
+// from one. It returns nil for a position of 0 or above.
 func NegativeCheckpoint(consumer string, position int64) error {
 	if position >= 0 {
 		return nil
 	}
-	return fmt.Errorf("consumer %q: checkpoint %d is negative; positions start at 1, and 0 is before the first event: %w", consumer, position, store.ErrCheckpointBackwards)
+	return fmt.Errorf("consumer %q: checkpoint %d is negative; positions are ≥ 0 (they start at 1, and 0 is before the first event): %w", consumer, position, store.ErrInvalid)
 }
 
 // State returns an error matching [store.ErrInvalid] when a view name or
