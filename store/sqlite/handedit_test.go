@@ -194,3 +194,19 @@ func TestASnapshotChangedByHandIsIgnoredForWhatItIs(t *testing.T) {
 		})
 	}
 }
+
+// A URL of sqlite:/// followed by an absolute path names the file, and the
+// store's errors print its path with one leading slash, not two.
+func TestAPathAfterThreeSlashesPrintsOnce(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "slashes.db")
+	s, err := store.Open(ctx, "sqlite:///"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err = s.Head(ctx)
+	if !errors.Is(err, store.ErrClosed) || !strings.Contains(err.Error(), "sqlite store "+path+":") {
+		t.Errorf("Head after Close: %v, want ErrClosed naming %s", err, path)
+	}
+}

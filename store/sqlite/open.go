@@ -258,7 +258,10 @@ func parseURL(u *url.URL) (string, []Option, error) {
 	case u.Path == "":
 		return "", nil, fmt.Errorf("sqlite URL has no database path; write %s: %w", urlForms, store.ErrInvalid)
 	default:
-		path = u.Path
+		// sqlite:/// followed by an absolute path gives the path a second
+		// leading slash, the same file, which the store's errors would
+		// then print: one is kept.
+		path = "/" + strings.TrimLeft(u.Path, "/")
 	}
 
 	q, err := url.ParseQuery(u.RawQuery)
