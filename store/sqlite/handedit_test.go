@@ -210,3 +210,28 @@ func TestAPathAfterThreeSlashesPrintsOnce(t *testing.T) {
 		t.Errorf("Head after Close: %v, want ErrClosed naming %s", err, path)
 	}
 }
+
+// A file whose record of schema steps a hand emptied or dropped fails to
+// open with ErrCorrupt saying so, not with SQLite's complaint that a
+// table already exists, and is left as it was.
+func TestALostSchemaRecordIsSaidSo(t *testing.T) {
+	ctx := context.Background()
+	for _, spoil := range []string{`DELETE FROM annals_schema_migrations`, `DROP TABLE annals_schema_migrations`} {
+		t.Run(spoil, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "hand.db")
+			s := openAt(t, path)
+			if _, err := s.Append(ctx, "s", store.NoStream, []store.Event{{Type: "T", Data: []byte(`{}`)}}); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			handEdit(t, path, spoil)
+			_, err := store.Open(ctx, "sqlite://"+path)
+			if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "annals_schema_migrations) is missing or empty") {
+				t.Errorf("open: %v, want ErrCorrupt saying the schema's record is missing", err)
+			}
+			if n := rowCount(t, path, `SELECT count(*) FROM annals_events`); n != 1 {
+				t.Errorf("%d events after the refused open, want 1", n)
+			}
+		})
+	}
+}

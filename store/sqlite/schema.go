@@ -214,6 +214,17 @@ func migrateLocked(ctx context.Context, db *sql.DB) (err error) {
 	if err := checkVersion(current); err != nil {
 		return err
 	}
+	if current == 0 {
+		// No step recorded: a new file, unless the store's tables are
+		// there, which a step made and recorded.
+		var tables int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'annals_events'`).Scan(&tables); err != nil {
+			return fmt.Errorf("migrate schema: %w", err)
+		}
+		if tables > 0 {
+			return fmt.Errorf("the record of the schema's steps (table annals_schema_migrations) is missing or empty, but the store's tables exist: the file was changed by hand or restored in part, and its schema's version is unknown, so nothing was changed; restore the file from a backup that passes `annals verify`: %w", store.ErrCorrupt)
+		}
+	}
 	for _, m := range migrations[current:] {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("migrate schema to version %d (%s): %w", m.version, m.name, err)
