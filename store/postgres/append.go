@@ -21,7 +21,7 @@ import (
 // statements are the store's SQL, with its table names filled in.
 type statements struct {
 	appendOne, appendMany, appendAny appendSQL
-	sequence                         string
+	sequence, sequenceUntimed        string
 	notify, waitLock, waitUnlock     string
 	version                          string
 	readLog, readLogTypes            string
@@ -133,9 +133,12 @@ LEFT JOIN LATERAL (
 			guarded:   guard + insert + anyValues + `FROM guard, ` + anyFrom + ` WHERE guard.free RETURNING version`,
 			unguarded: insert + anyValues + `FROM ` + anyFrom + ` RETURNING version`,
 		},
-		sequence:     `SELECT new_head, more FROM ` + n.sequenceBatch + `(true, $1)`,
-		notify:       `SELECT pg_notify(` + quoteLiteral(n.channel) + `, '')`,
-		waitLock:     `SELECT pg_advisory_lock(` + fmt.Sprint(n.waitLock) + `)`,
+		sequence: `SELECT new_head, more FROM ` + n.sequenceBatch + `(true, $1)`,
+		// The step's count of events ends the SQL (see Store.step).
+		sequenceUntimed: untimed + `SELECT new_head, more FROM ` + n.sequenceBatch + `(true, `,
+		notify:          `SELECT pg_notify(` + quoteLiteral(n.channel) + `, '')`,
+		// The lock's wait is lock_timeout's to bound, not statement_timeout's.
+		waitLock:     untimed + `SELECT pg_advisory_lock(` + fmt.Sprint(n.waitLock) + `)`,
 		waitUnlock:   `SELECT pg_advisory_unlock(` + fmt.Sprint(n.waitLock) + `)`,
 		version:      `SELECT max(version) FROM ` + n.events + ` WHERE stream_id = $1`,
 		readLog:      pendingAndPage(""),

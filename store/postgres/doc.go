@@ -232,6 +232,18 @@
 // a new one when it needs one: deadlines shorter than a write takes under
 // load cost a connection each.
 //
+// A statement_timeout, from the URL or the role, is left as it is, and
+// applies to the store's statements on the caller's behalf: appends,
+// reads, a consumer's commit and the statements of an SQL handler,
+// snapshots, subject keys. It does not apply to the work the store does
+// for the log as a whole, which a short timeout would cut over and over,
+// each try rolled back and the next facing the same work: the
+// sequencing step (its work is the backlog's: once statement_timeout
+// cuts one, the store runs its steps with the timeout off, each step
+// bounded by its batch), a waiter's queue for the wait lock
+// (lock_timeout bounds it) and a lease (see Leases). A caller's deadline
+// still cuts all of them.
+//
 // The pool (pgxpool) runs its own health-check goroutine while the store
 // is open; [Store.Close] stops it when the store opened the pool.
 //

@@ -517,9 +517,8 @@ func TestWakeProtocolProperty(t *testing.T) {
 			conn.Close(ctx)
 		}()
 		step := func(rt *rapid.T) (int64, bool) {
-			var head int64
-			var more bool
-			if err := conn.QueryRow(ctx, s.sql.sequence, int64(1)).Scan(&head, &more); err != nil {
+			head, more, err := s.step(ctx, conn, 1)
+			if err != nil {
 				rt.Fatal(err)
 			}
 			return head, more
@@ -761,9 +760,13 @@ func TestSequencingBatchesProperty(t *testing.T) {
 					rt.Fatal(err)
 				}
 				want := rapid.Int64Range(1, 6).Draw(rt, "batch")
-				var head int64
-				var more bool
-				if err := s.pool.QueryRow(ctx, s.sql.sequence, want).Scan(&head, &more); err != nil {
+				c, err := s.pool.Acquire(ctx)
+				if err != nil {
+					rt.Fatal(err)
+				}
+				head, more, err := s.step(ctx, c.Conn(), want)
+				c.Release()
+				if err != nil {
 					rt.Fatal(err)
 				}
 				// The transactions expected: the lowest ids, until want.

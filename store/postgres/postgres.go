@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -91,6 +92,8 @@ type Store struct {
 	sql     statements
 	recheck time.Duration // see defaultRecheck
 	batch   int64         // see sequenceBatch
+
+	untimedSteps atomic.Bool // see step
 
 	leaseCheck time.Duration // see defaultLeaseCheck
 

@@ -332,8 +332,62 @@ const sequenceBatch = 10_000
 // events were still pending when it looked. s.batch is sequenceBatch but
 // in tests.
 func (s *Store) sequenceLog(ctx context.Context, want int64) (head int64, more bool, err error) {
-	err = s.pool.QueryRow(ctx, s.sql.sequence, max(want, s.batch)).Scan(&head, &more)
-	return head, more, err
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	defer c.Release()
+	return s.step(ctx, c.Conn(), max(want, s.batch))
+}
+
+// untimed begins a query of the simple protocol, whose statements run
+// in one implicit transaction, and lifts statement_timeout for the
+// statements after it, and for them only: PostgreSQL arms the timeout
+// anew as each statement starts, and SET LOCAL ends with the
+// transaction. In the query's text, the setting costs no round trip of
+// its own.
+const untimed = "SET LOCAL statement_timeout = 0; "
+
+// step runs one sequencing step for at least n events on conn and
+// returns the log's head and whether events were still pending when it
+// looked.
+//
+// The work of a step is the backlog's, not its caller's: a step cut by a
+// statement_timeout shorter than it rolls back, and the next one faces
+// the same work, so the log would never move again while appends go on.
+// A step runs as a prepared statement until statement_timeout first cuts
+// one; from then on, the store's steps run with statement_timeout off
+// (see untimed), which costs them a parse and a SET (tens of
+// microseconds) but no round trip. The caller's deadline still cuts a
+// step.
+func (s *Store) step(ctx context.Context, conn *pgx.Conn, n int64) (head int64, more bool, err error) {
+	if !s.untimedSteps.Load() {
+		err = conn.QueryRow(ctx, s.sql.sequence, n).Scan(&head, &more)
+		if !isStatementTimeout(err) || ctx.Err() != nil {
+			return head, more, err
+		}
+		s.untimedSteps.Store(true)
+	}
+	results, err := conn.PgConn().Exec(ctx, s.sql.sequenceUntimed+strconv.FormatInt(n, 10)+")").ReadAll()
+	if err != nil {
+		return 0, false, err
+	}
+	last := results[len(results)-1]
+	if len(last.Rows) != 1 || len(last.Rows[0]) != 2 {
+		return 0, false, fmt.Errorf("sequencing step: %d rows, not one of two columns", len(last.Rows))
+	}
+	row := last.Rows[0]
+	if head, err = strconv.ParseInt(string(row[0]), 10, 64); err != nil {
+		return 0, false, fmt.Errorf("sequencing step: head %q: %w", row[0], err)
+	}
+	return head, string(row[1]) == "t", nil
+}
+
+// isStatementTimeout reports a statement cancelled, by statement_timeout
+// or by a cancel request, which PostgreSQL tell apart only in words.
+func isStatementTimeout(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "57014"
 }
 
 // Head implements [store.Store]. It runs the sequencing step until no
@@ -429,8 +483,7 @@ func (s *Store) wait(ctx context.Context, after int64) error {
 		return err
 	}
 	step := func() (head int64, more bool, err error) {
-		err = conn.QueryRow(ctx, s.sql.sequence, s.batch).Scan(&head, &more)
-		return head, more, err
+		return s.step(ctx, conn, s.batch)
 	}
 	// Look before taking the lock: under load there is often something
 	// new already, and a waiter that holds the lock makes writers take
@@ -444,6 +497,8 @@ func (s *Store) wait(ctx context.Context, after int64) error {
 			// events the step then sees, and behind other waiters,
 			// which let go of it when they are woken. When that takes
 			// longer than lock_timeout, look without it, and queue again.
+			// Without arguments, pgx sends the query in the simple
+			// protocol, which untimed needs.
 			_, err := conn.Exec(ctx, s.sql.waitLock)
 			switch {
 			case err == nil:
