@@ -241,7 +241,8 @@
 // sequencing step (its work is the backlog's: once statement_timeout
 // cuts one, the store runs its steps with the timeout off, each step
 // bounded by its batch), a waiter's queue for the wait lock
-// (lock_timeout bounds it) and a lease (see Leases). A caller's deadline
+// (lock_timeout bounds it), the migrations that opening a store runs,
+// and a lease (see Leases). A caller's deadline
 // still cuts all of them.
 //
 // The pool (pgxpool) runs its own health-check goroutine while the store

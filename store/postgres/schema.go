@@ -800,6 +800,12 @@ func migrateTo(ctx context.Context, pool *pgxpool.Pool, n names, target int) err
 		return fmt.Errorf("postgres store: migrate: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	// A migration cut by statement_timeout rolls back, and the next Open
+	// faces the same work: the store would never open. Its wait for the
+	// lock is lock_timeout's to bound.
+	if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 0"); err != nil {
+		return fmt.Errorf("postgres store: migrate: %w", err)
+	}
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", n.migrationLock); err != nil {
 		return fmt.Errorf("postgres store: migrate: take the migration lock: %w", err)
 	}

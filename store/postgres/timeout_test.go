@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/internal/pgtest"
@@ -118,4 +119,39 @@ func TestStatementTimeoutDoesNotCutTheWaitLock(t *testing.T) {
 	if head, err := s.Head(ctx); err != nil || head != 3 {
 		t.Fatalf("head %d, %v; want 3", head, err)
 	}
+}
+
+// Opening a store migrates its tables whatever the URL's
+// statement_timeout: here the migration waits for another process's
+// migration lock four times longer than the timeout, then runs.
+func TestStatementTimeoutDoesNotCutMigrations(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db := pgtest.New(t)
+	n, err := newNames(db.Schema, "annals_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := pgx.Connect(ctx, db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	if _, err := other.Exec(ctx, "SELECT pg_advisory_lock($1)", n.migrationLock); err != nil {
+		t.Fatal(err)
+	}
+	unlocked := make(chan error, 1)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		_, err := other.Exec(ctx, "SELECT pg_advisory_unlock($1)", n.migrationLock)
+		unlocked <- err
+	}()
+	s, err := Open(ctx, db.URL+"&statement_timeout=25ms", WithSchema(db.Schema))
+	if err := <-unlocked; err != nil {
+		t.Error(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 }
