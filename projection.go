@@ -14,6 +14,7 @@ import (
 	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/internal/storefault"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/check"
 )
@@ -680,7 +681,10 @@ func (p *Projection[T]) commitBatch(ctx context.Context, from, head int64, recs 
 		failed, handlerErr = p.apply(ctx, tx, recs)
 		return handlerErr
 	})
-	if handlerErr == nil && err != nil {
+	if handlerErr == nil && err != nil || storefault.Is(err) || storefault.Is(handlerErr) {
+		// The store's failure (a state it could not load, a connection
+		// that broke under the handler) rolled the batch back: retried
+		// whole, it is no event's fault.
 		return 0, from, fmt.Errorf("projection %q: commit positions %d to %d: %w", p.name, from+1, to, err)
 	}
 	if handlerErr == nil {

@@ -309,12 +309,16 @@ type keyedEvent[E any] struct {
 // the process states with the checkpoint. Its records are decoded first,
 // then the states of the instances they meet are loaded together, then
 // the events are handled in order; the first that fails, at any of these
-// steps, stops the batch there, with the events before it committed.
+// steps, stops the batch there, with the events before it committed. A
+// failure to load the states is the store's, not an event's: the batch
+// commits nothing, and runs again.
 func (r *SagaRunner[S, E, C]) batch(ctx context.Context, from, head int64, recs []store.Record) (int, int64, bool, error) {
 	events, done, stopped := r.decode(ctx, recs)
 	stored, err := r.load(ctx, from, events)
 	if err != nil {
-		events, done, stopped = nil, events[0].at, err
+		// The store's failure, or another instance's commit: no event's
+		// fault, and nothing of the batch is committed; it runs again.
+		return 0, from, false, err
 	}
 	states := map[string]heldState[S]{}
 	var order []string
@@ -398,11 +402,11 @@ func (r *SagaRunner[S, E, C]) load(ctx context.Context, from int64, events []key
 	keys := lo.Uniq(lo.Map(events, func(ev keyedEvent[E], _ int) string { return ev.key }))
 	stored, err := r.store.LoadStates(ctx, r.name, keys)
 	if err != nil {
-		return nil, consumerError(r.name, events[0].rec, fmt.Errorf("load the states of %d instances: %w", len(keys), err))
+		return nil, fmt.Errorf("saga %q: load the states of %d instances: %w", r.name, len(keys), err)
 	}
 	at, err := r.store.Checkpoint(ctx, r.name)
 	if err != nil {
-		return nil, consumerError(r.name, events[0].rec, err)
+		return nil, consumerErr(r.name, err)
 	}
 	if at != from {
 		return nil, fmt.Errorf("saga %q: checkpoint is %d, expected %d (another instance moved it while the batch read the states of its %d instances): %w", r.name, at, from, len(keys), store.ErrConflict)

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/internal/storefault"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/check"
 	"github.com/annals-dev/annals/view"
@@ -196,7 +197,10 @@ func (c *viewCache[S]) lookup(keys []string) (map[string]S, []string) {
 func (c *viewCache[S]) stage(states map[string]S) { c.pending = states }
 
 // loadStates returns the states of keys, the initial state for those with
-// none stored, in one round trip when tx is a [store.StateBatchTx].
+// none stored, in one round trip when tx is a [store.StateBatchTx]. The
+// store's failure to read them is marked as the store's (see
+// storefault): it says nothing of the events, and the batch is retried;
+// a stored state that does not decode stops the view.
 func loadStates[S, E any](ctx context.Context, tx store.StateTx, name string, keys []string, v view.View[S, E]) (map[string]S, error) {
 	states := make(map[string]S, len(keys))
 	if len(keys) == 0 {
@@ -215,7 +219,7 @@ func loadStates[S, E any](ctx context.Context, tx store.StateTx, name string, ke
 	}
 	stored, err := batch.LoadStates(ctx, name, keys)
 	if err != nil {
-		return nil, err
+		return nil, storefault.Mark(err)
 	}
 	for _, k := range keys {
 		data, ok := stored[k]
@@ -270,7 +274,7 @@ type stateLoader interface {
 func loadState[S, E any](ctx context.Context, from stateLoader, name, key string, v view.View[S, E]) (S, error) {
 	data, ok, err := from.LoadState(ctx, name, key)
 	if err != nil || !ok {
-		return v.InitialState(), err
+		return v.InitialState(), storefault.Mark(err)
 	}
 	return decodeState[S](name, key, data)
 }

@@ -1,0 +1,133 @@
+package annals_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/annals-dev/annals"
+	"github.com/annals-dev/annals/saga"
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/memory"
+	"github.com/annals-dev/annals/view"
+)
+
+// flakyStates is a memory store whose loads of consumers' states fail
+// once each with an unexpected EOF, as over a connection that broke:
+// inside a commit (a view's batch) and outside one (a process's batch).
+type flakyStates struct {
+	*memory.Store
+	inCommit, outside atomic.Int32 // the failures left
+}
+
+func (f *flakyStates) LoadStates(ctx context.Context, view string, keys []string) (map[string][]byte, error) {
+	if f.outside.Add(-1) >= 0 {
+		return nil, fmt.Errorf("load states of view %q: %w", view, io.ErrUnexpectedEOF)
+	}
+	return f.Store.LoadStates(ctx, view, keys)
+}
+
+func (f *flakyStates) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
+	return f.Store.Commit(ctx, consumer, from, to, func(tx store.StateTx) error {
+		return fn(flakyTx{tx.(store.StateBatchTx), f})
+	})
+}
+
+type flakyTx struct {
+	store.StateBatchTx
+	f *flakyStates
+}
+
+func (tx flakyTx) LoadStates(ctx context.Context, view string, keys []string) (map[string][]byte, error) {
+	if tx.f.inCommit.Add(-1) >= 0 {
+		return nil, fmt.Errorf("load states of view %q: %w", view, io.ErrUnexpectedEOF)
+	}
+	return tx.StateBatchTx.LoadStates(ctx, view, keys)
+}
+
+// The store's failure to load a consumer's states is not the event's: a
+// view and a process whose first state load fails are not stopped at an
+// event, the system retries their batch with its pause, and every event
+// is handled once.
+func TestAStoreFailureInABatchIsRetriedNotStopped(t *testing.T) {
+	const streams, perStream = 3, 4
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	flaky := &flakyStates{Store: memory.New()}
+	flaky.inCommit.Store(1)
+	flaky.outside.Store(1)
+	s := annals.New(flaky)
+	sys := must(annals.NewSystem(s, annals.Async))
+	var mu sync.Mutex
+	var failures []error
+	sys.OnError(func(_ string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		failures = append(failures, err)
+	})
+	counts := annals.NewViewProjection(s, "counts", view.View[int, incremented]{Evolve: func(n int, _ incremented) int { return n + 1 }},
+		counterCodec(), func(r store.Record, _ incremented) (string, bool) { return r.StreamID, true })
+	sent := map[string]int{}
+	echo := annals.NewProcess(s, "echo", saga.Process[int, incremented, increment]{
+		Evolve: func(_ int, e incremented) int { return e.To },
+		React:  func(_ int, e incremented) []increment { return []increment{{Limit: e.To}} },
+	}, counterCodec(), func(r store.Record, _ incremented) (string, bool) { return r.StreamID, true },
+		func(_ context.Context, c increment, cause annals.Cause) error {
+			mu.Lock()
+			defer mu.Unlock()
+			sent[fmt.Sprintf("%s/%d", cause.Instance, c.Limit)]++
+			return nil
+		})
+	if err := sys.Add(counts, echo); err != nil {
+		t.Fatal(err)
+	}
+	r := annals.NewRunner(s, counter, counterCodec())
+	for i := range streams * perStream {
+		if _, err := r.Handle(ctx, fmt.Sprintf("c-%d", i%streams), increment{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- sys.Run(runCtx) }()
+	if err := sys.WaitQuiet(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	<-ran
+
+	if flaky.inCommit.Load() >= 0 || flaky.outside.Load() >= 0 {
+		t.Fatalf("the faults were not met: %d, %d left", flaky.inCommit.Load(), flaky.outside.Load())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failures) != 2 {
+		t.Fatalf("failures reported: %v; want the two loads that failed", failures)
+	}
+	for _, err := range failures {
+		if ce := (*annals.ConsumerError)(nil); errors.As(err, &ce) || !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("failure %v: want the store's, retried, not a consumer stopped at an event", err)
+		}
+	}
+	for _, st := range must(sys.Status(ctx)) {
+		if st.Stopped != nil || st.Lag != 0 {
+			t.Fatalf("status %+v: want caught up, not stopped", st)
+		}
+	}
+	for i := range streams {
+		id := fmt.Sprintf("c-%d", i)
+		if n, err := counts.Get(ctx, id); err != nil || n != perStream {
+			t.Fatalf("view state of %s = %d, %v; want %d", id, n, err, perStream)
+		}
+		for v := 1; v <= perStream; v++ {
+			if k := fmt.Sprintf("%s/%d", id, v); sent[k] != 1 {
+				t.Fatalf("command for %s sent %d times, want once (sent: %v)", k, sent[k], sent)
+			}
+		}
+	}
+}
