@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/annals-dev/annals/internal/staged"
+	"github.com/annals-dev/annals/internal/storefault"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/check"
 )
@@ -76,7 +77,16 @@ func (c sqlCommitter) Commit(ctx context.Context, consumer string, from, to int6
 	if err := c.s.refuseClosed(); err != nil {
 		return err
 	}
-	return c.s.commit(ctx, consumer, from, to, func(tx pgx.Tx) error { return fn(handlerTx{tx}) })
+	return c.s.commit(ctx, consumer, from, to, func(tx pgx.Tx) error {
+		err := fn(handlerTx{tx})
+		if err != nil && tx.Conn().IsClosed() {
+			// The connection broke under the handler: whatever it
+			// returned, the batch could not commit, and is the store's
+			// to run again, not the event's to stop at.
+			return storefault.Mark(err)
+		}
+		return err
+	})
 }
 
 // errHandlerEndsTx is the error of a handler that tries to end the

@@ -345,7 +345,10 @@
 //     idle_in_transaction_session_timeout (see [DefaultIdleInTransactionTimeout]).
 //
 // The transaction runs in READ COMMITTED, like every transaction of the
-// store.
+// store. When its connection breaks under the handler, the handler's
+// error, whatever it is, is the store's, not the event's: a System runs
+// the batch again with its pause, rather than stop the projection at the
+// event the handler was at.
 //
 // # Leases
 //
