@@ -234,7 +234,22 @@ func Copy(ctx context.Context, src, dst store.Store, opts Options) (Report, erro
 	c.report.TimePrecision = e.dstImp.TimePrecision()
 	err = c.run(ctx)
 	c.report.Elapsed = time.Since(start)
+	if err != nil && c.dstMarked && resumable(err) {
+		err = fmt.Errorf("%w; the target stays marked as an unfinished copy: run the same copy again, which goes on from what it holds", err)
+	}
 	return c.report, err
+}
+
+// resumable reports a failure of a copy that the same copy, run again,
+// gets past: a store that failed (a lost connection, a full disk), not
+// a difference found, a source that changed or holds what no copy
+// takes, nor an interruption, whose message its caller words, nor an
+// error that already says what to do.
+func resumable(err error) bool {
+	var mismatch *MismatchError
+	return !errors.As(err, &mismatch) && !errors.Is(err, ErrSourceChanged) && !errors.Is(err, ErrNotEmpty) &&
+		!errors.Is(err, store.ErrInvalid) && !errors.Is(err, store.ErrCorrupt) && !errors.Is(err, context.Canceled) &&
+		!strings.Contains(err.Error(), "run the same copy again")
 }
 
 type copier struct {
