@@ -355,6 +355,15 @@ func TestAnUnfinishedCopyIsReportedUntilItIsRun(t *testing.T) {
 		t.Errorf("verify -json of an unfinished copy: %+v (%v)", r, err)
 	}
 
+	r = tool(t, ctx, to, "head")
+	if r.status != 0 || r.stdout != "5\n" || !strings.HasPrefix(r.stderr, "warning: unfinished copy: "+says) {
+		t.Errorf("head of an unfinished copy: %+v, want the head and a warning", r)
+	}
+	r = tool(t, ctx, to, "-json", "head")
+	if r.status != 0 || !strings.Contains(r.stdout, `"unfinished_copy":{"message":"`+says) {
+		t.Errorf("head -json of an unfinished copy: %+v", r)
+	}
+
 	r = tool(t, ctx, to, "consumers")
 	if out := lines(r.stdout); r.status != 0 || len(out) != 3 || !strings.HasPrefix(out[1], "unfinished copy: "+says) || out[2] != "no consumer has a checkpoint" {
 		t.Errorf("consumers of an unfinished copy: %+v", r)
@@ -372,6 +381,9 @@ func TestAnUnfinishedCopyIsReportedUntilItIsRun(t *testing.T) {
 	// any other.
 	if r := tool(t, ctx, "", "copy", "-from", from, "-to", to); r.status != 0 || !strings.Contains(r.stdout, "which resumed an interrupted copy") {
 		t.Fatalf("the copy run again: %+v", r)
+	}
+	if r := tool(t, ctx, to, "head"); r.status != 0 || r.stderr != "" {
+		t.Errorf("head of the finished copy: %+v, want no warning", r)
 	}
 	if r := tool(t, ctx, to, "verify"); r.status != 0 || !strings.HasSuffix(r.stdout, "ok\n") || strings.Contains(r.stdout, "not finished") {
 		t.Errorf("verify of the finished copy: %+v", r)

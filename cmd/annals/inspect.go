@@ -37,8 +37,19 @@ func headFlags(*flag.FlagSet) runFunc {
 			if err != nil {
 				return err
 			}
+			// The head of a half-copied store is not its source's: say
+			// so, as consumers and verify do, on stderr, so that the
+			// number stays the output. A store that cannot list its
+			// checkpoints holds no mark.
+			var unfinished *unfinishedCopy
+			if u, ok, err := storecopy.FindUnfinished(ctx, s); err != nil && !errors.Is(err, store.ErrUnsupported) {
+				return err
+			} else if ok {
+				unfinished = newUnfinishedCopy(u)
+				fmt.Fprintln(c.stderr, "warning: unfinished copy:", unfinished.Message)
+			}
 			if g.json {
-				return printJSON(c.stdout, map[string]int64{"head": h})
+				return printJSON(c.stdout, map[string]any{"head": h, "unfinished_copy": unfinished})
 			}
 			_, err = fmt.Fprintln(c.stdout, h)
 			return err
