@@ -9,11 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/codec"
-	"github.com/annals-dev/annals/internal/pgtest"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/postgres"
 )
@@ -28,15 +26,7 @@ import (
 func TestAVersionBelowOneIsCorrupt(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := pgtest.New(t)
-	pool, err := pgxpool.New(ctx, db.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if err := postgres.MigrateTo(ctx, pool, db.Schema, "annals_", 7); err != nil {
-		t.Fatal(err)
-	}
+	db, pool := tablesAt(ctx, t, "annals_", 7)
 	events := pgx.Identifier{db.Schema, "annals_events"}.Sanitize()
 	exec := func(sql string) error {
 		_, err := pool.Exec(ctx, sql)
@@ -102,15 +92,7 @@ func TestAVersionBelowOneIsCorrupt(t *testing.T) {
 func TestUpgradeValidatesTheVersionCheck(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := pgtest.New(t)
-	pool, err := pgxpool.New(ctx, db.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if err := postgres.MigrateTo(ctx, pool, db.Schema, "annals_", 7); err != nil {
-		t.Fatal(err)
-	}
+	db, pool := tablesAt(ctx, t, "annals_", 7)
 	if _, err := pool.Exec(ctx, `INSERT INTO `+pgx.Identifier{db.Schema, "annals_events"}.Sanitize()+` (stream_id, version, event_id, type, schema_version, data, encoding, correlation_id, causation_id)
 		VALUES ('one', 1, gen_random_uuid(), 'Pinged', 1, '{}', '', '', '')`); err != nil {
 		t.Fatal(err)

@@ -18,21 +18,30 @@ import (
 	"github.com/annals-dev/annals/store/postgres"
 )
 
+// tablesAt returns a test database and a pool on it holding the store's
+// tables, named with prefix, as the given version of the migrations left
+// them; the pool closes when the test ends.
+func tablesAt(ctx context.Context, t *testing.T, prefix string, version int) (pgtest.DB, *pgxpool.Pool) {
+	t.Helper()
+	db := pgtest.New(t)
+	pool, err := pgxpool.New(ctx, db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := postgres.MigrateTo(ctx, pool, db.Schema, prefix, version); err != nil {
+		t.Fatal(err)
+	}
+	return db, pool
+}
+
 // Tables left by the first version of the store (events and checkpoints
 // only) are upgraded when a store opens on them: what they held is read
 // as before, and the tables added since work.
 func TestUpgradeFromFirstVersion(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := pgtest.New(t)
-	pool, err := pgxpool.New(ctx, db.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if err := postgres.MigrateTo(ctx, pool, db.Schema, "old_", 1); err != nil {
-		t.Fatal(err)
-	}
+	db, pool := tablesAt(ctx, t, "old_", 1)
 	q := func(table string) string { return pgx.Identifier{db.Schema, "old_" + table}.Sanitize() }
 	for _, sql := range []string{
 		`INSERT INTO ` + q("events") + ` (stream_id, version, event_id, type, schema_version, data, encoding, correlation_id, causation_id)
@@ -90,15 +99,7 @@ func TestUpgradeKeepsPositions(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db := pgtest.New(t)
-	pool, err := pgxpool.New(ctx, db.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if err := postgres.MigrateTo(ctx, pool, db.Schema, "old_", 4); err != nil {
-		t.Fatal(err)
-	}
+	db, pool := tablesAt(ctx, t, "old_", 4)
 	q := func(name string) string { return pgx.Identifier{db.Schema, "old_" + name}.Sanitize() }
 	insert := func(stream string, versions ...int) {
 		t.Helper()
@@ -211,15 +212,7 @@ func TestUpgradeFromVersion6(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db := pgtest.New(t)
-	pool, err := pgxpool.New(ctx, db.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if err := postgres.MigrateTo(ctx, pool, db.Schema, "old_", 6); err != nil {
-		t.Fatal(err)
-	}
+	db, pool := tablesAt(ctx, t, "old_", 6)
 	q := func(name string) string { return pgx.Identifier{db.Schema, "old_" + name}.Sanitize() }
 	exec := func(sql string, args ...any) {
 		t.Helper()
