@@ -14,6 +14,7 @@ import (
 	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/internal/names"
 	"github.com/annals-dev/annals/internal/storefault"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/check"
@@ -124,8 +125,17 @@ func WithBatchSize(n int) ConsumerOption {
 }
 
 // WithTypes makes a consumer read only events of the given types from the
-// log. Its checkpoint still moves past the events it skips.
+// log. Its checkpoint still moves past the events it skips. It panics
+// when a name is one no store keeps (empty, longer than
+// [store.MaxTypeLen] bytes, not valid UTF-8 or holding a NUL byte), as
+// [codec.JSON.Register] does: that is a programming error found at
+// start-up, not at the consumer's first read.
 func WithTypes(types ...string) ConsumerOption {
+	for _, t := range types {
+		if problem := names.TypeName(t); problem != "" {
+			panic(fmt.Sprintf("annals: WithTypes: %s; name the type as the store keeps it", problem))
+		}
+	}
 	return func(c *consumerConfig) { c.types = append(c.types, types...) }
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/annals-dev/annals/internal/names"
 )
 
 // Snapshot is the state of one stream at one version, as stored.
@@ -76,9 +78,15 @@ func Every(n int64) Policy {
 
 // OnTypes returns a policy that takes a snapshot whenever a command
 // appends an event of one of the named types, such as a month-end closing.
+// It panics when a name is one no store keeps (empty, longer than 255
+// bytes, not valid UTF-8 or holding a NUL byte): no event could have it,
+// and the policy would never take a snapshot.
 func OnTypes(types ...string) Policy {
 	set := make(map[string]bool, len(types))
 	for _, t := range types {
+		if problem := names.TypeName(t); problem != "" {
+			panic(fmt.Sprintf("annals: snapshot.OnTypes: %s; name the type as the store keeps it", problem))
+		}
 		set[t] = true
 	}
 	return func(i Info) bool {
