@@ -19,7 +19,6 @@ import (
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
-	"github.com/annals-dev/annals/store/check"
 	"github.com/annals-dev/annals/store/memory"
 	"github.com/annals-dev/annals/upcast"
 	"github.com/annals-dev/annals/view"
@@ -1020,24 +1019,4 @@ func TestAConsumerNameLeavesRoomForItsLeaseAndSchema(t *testing.T) {
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run of the projection with the longest name: %v", err)
 	}
-}
-
-// WithTypes refuses, at start-up, exactly the names that no store keeps,
-// which the store would otherwise refuse at the consumer's first read.
-func TestWithTypesRefusesNamesNoStoreKeeps(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		name := rapid.OneOf(
-			rapid.SampledFrom([]string{"", "Deposited", "a\x00b", "a\xffb", strings.Repeat("x", 255), strings.Repeat("x", 256)}),
-			rapid.String(),
-		).Draw(t, "name")
-		refused := check.TypeName(name) != nil
-		panicked := func() (p bool) {
-			defer func() { p = recover() != nil }()
-			annals.WithTypes("Opened", name)
-			return false
-		}()
-		if panicked != refused {
-			t.Fatalf("WithTypes(%q) panicked: %v; the stores refuse the name: %v", name, panicked, refused)
-		}
-	})
 }

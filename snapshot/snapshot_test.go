@@ -1,13 +1,11 @@
 package snapshot_test
 
 import (
-	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
 
 	"github.com/annals-dev/annals/snapshot"
-	"github.com/annals-dev/annals/store/check"
 )
 
 func TestEverySnapshotsExactlyWhenNEventsHavePassed(t *testing.T) {
@@ -56,24 +54,4 @@ func TestOnTypesAndAny(t *testing.T) {
 			t.Errorf("policy(%+v) = %v, want %v", c.info, got, c.want)
 		}
 	}
-}
-
-// OnTypes refuses, at once, exactly the names that no store keeps: no
-// event could have one, and the policy would never take a snapshot.
-func TestOnTypesRefusesNamesNoStoreKeeps(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		name := rapid.OneOf(
-			rapid.SampledFrom([]string{"", "MonthClosed", "a\x00b", "a\xffb", strings.Repeat("x", 255), strings.Repeat("x", 256)}),
-			rapid.String(),
-		).Draw(t, "name")
-		refused := check.TypeName(name) != nil
-		panicked := func() (p bool) {
-			defer func() { p = recover() != nil }()
-			snapshot.OnTypes("Closed", name)
-			return false
-		}()
-		if panicked != refused {
-			t.Fatalf("OnTypes(%q) panicked: %v; the stores refuse the name: %v", name, panicked, refused)
-		}
-	})
 }
