@@ -604,8 +604,8 @@ func (r *DCBRunner[C, E, S]) alreadyDone(ctx context.Context, q store.Query, evo
 // ID when the adapter is a [store.EventFinder], wherever it is, and
 // otherwise the first event of stream, the key's decision.
 func (r *DCBRunner[C, E, S]) firstKeyed(ctx context.Context, stream, key string) (store.Record, bool, error) {
-	if f := r.store.finder; f != nil {
-		return f.FindEvent(ctx, EventID(key, 0))
+	if r.store.finder != nil {
+		return r.store.findEvent(ctx, EventID(key, 0))
 	}
 	for rec, err := range r.store.ReadStream(ctx, stream, 1) {
 		return rec, err == nil, err

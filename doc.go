@@ -44,7 +44,8 @@
 // errors.Is: stored (nil, or [ErrStored] when something after the write
 // failed), maybe stored ([store.ErrOutcomeUnknown]: retry with the same
 // [WithIdempotencyKey]), or nothing stored (any other error, such as
-// [store.ErrConflict] or [ErrRejected]). An idempotency key is bound to its
+// [store.ErrConflict], [ErrRejected], or [store.ErrUnavailable] when the
+// store could not be reached). An idempotency key is bound to its
 // stream and its command: a retry is answered with [Result.Duplicate] and
 // the current state, and a key reused elsewhere fails with
 // [ErrIdempotencyKey].

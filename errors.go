@@ -8,6 +8,7 @@ import (
 
 	"github.com/samber/lo"
 
+	"github.com/annals-dev/annals/internal/storefault"
 	"github.com/annals-dev/annals/store"
 )
 
@@ -119,6 +120,25 @@ func prefixUncommitted(commitErr, stopped error) error {
 		return commitErr
 	}
 	return fmt.Errorf("%w; committing the events before one that failed: %v", commitErr, stopped)
+}
+
+// unavailable reports whether err, met while a consumer handled an
+// event, is a store's passing failure rather than the event's: the
+// store could not be reached or could not take a call (it matches
+// [store.ErrUnavailable]), or a write's answer was lost on the way (it
+// matches [store.ErrOutcomeUnknown]). The consumer does not stop at the
+// event then: nothing of the event is committed, and its batch runs
+// again from there with a [System]'s growing pause, as after a commit
+// that failed.
+func unavailable(err error) bool {
+	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrOutcomeUnknown)
+}
+
+// notStopped returns the error of consumer, which met err, a passing
+// failure of the store (see unavailable), while it handled rec: not a
+// [*ConsumerError], so that the consumer is retried rather than stopped.
+func notStopped(consumer string, rec store.Record, err error) error {
+	return storefault.Mark(fmt.Errorf("consumer %q at position %d (event %s, type %s, stream %q version %d), retried: %w", consumer, rec.Position, rec.ID, rec.Type, rec.StreamID, rec.Version, err))
 }
 
 // consumerError returns the error of consumer stopping at rec.

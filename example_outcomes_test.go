@@ -25,6 +25,9 @@ func outcome(res annals.Result[Sold, int], err error) string {
 	case errors.Is(err, store.ErrOutcomeUnknown):
 		// The answer was lost: maybe stored. Retry with the same key.
 		return "unknown: retry with the same key"
+	case errors.Is(err, store.ErrUnavailable):
+		// The store could not be reached: nothing stored. Retry later.
+		return "store unavailable: retry after a pause"
 	case errors.Is(err, annals.ErrRejected):
 		// A business rule said no. Nothing stored; res is the state decided on.
 		return fmt.Sprintf("rejected at version %d: %v", res.Version, err)

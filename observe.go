@@ -334,10 +334,12 @@ func observeCommand[R any](ctx context.Context, o Observer, start CommandStart, 
 func (s *Store) append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
 	o := s.observing()
 	if o == nil {
-		return s.adapter.Append(ctx, streamID, expected, events)
+		v, err := s.adapter.Append(ctx, streamID, expected, events)
+		return v, s.fault(err)
 	}
 	return observeAppend(ctx, o, AppendStart{StreamID: streamID, Expected: expected, Events: events}, func(ctx context.Context, events []store.Event) (int64, error) {
-		return s.adapter.Append(ctx, streamID, expected, events)
+		v, err := s.adapter.Append(ctx, streamID, expected, events)
+		return v, s.fault(err)
 	})
 }
 
@@ -346,11 +348,13 @@ func (s *Store) append(ctx context.Context, streamID string, expected int64, eve
 func (s *Store) appendIf(ctx context.Context, streamID string, expected int64, events []store.Event, cond store.AppendCondition) (int64, error) {
 	o := s.observing()
 	if o == nil {
-		return s.dcb.AppendIf(ctx, streamID, expected, events, cond)
+		v, err := s.dcb.AppendIf(ctx, streamID, expected, events, cond)
+		return v, s.fault(err)
 	}
 	a := AppendStart{StreamID: streamID, Expected: expected, Events: events, Condition: &cond}
 	return observeAppend(ctx, o, a, func(ctx context.Context, events []store.Event) (int64, error) {
-		return s.dcb.AppendIf(ctx, streamID, expected, events, cond)
+		v, err := s.dcb.AppendIf(ctx, streamID, expected, events, cond)
+		return v, s.fault(err)
 	})
 }
 
@@ -445,6 +449,7 @@ func (s *Store) appendTogether(ctx context.Context, o Observer, streamID string,
 	}
 	// The adapter's own work nests under no one command's append.
 	v, err := s.adapter.Append(ctx, streamID, expected, out)
+	err = s.fault(err)
 	if err == nil {
 		s.appends.Add(1)
 	}
@@ -479,10 +484,10 @@ func withExtra(events []store.Event, extra map[string]string) []store.Event {
 func (s *Store) readStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
 	o := s.observing()
 	if o == nil {
-		return s.adapter.ReadStream(ctx, streamID, from)
+		return s.faultRead(s.adapter.ReadStream(ctx, streamID, from))
 	}
 	return observeRead(ctx, o, ReadStart{StreamID: streamID, From: from}, func(ctx context.Context) iter.Seq2[store.Record, error] {
-		return s.adapter.ReadStream(ctx, streamID, from)
+		return s.faultRead(s.adapter.ReadStream(ctx, streamID, from))
 	})
 }
 
@@ -512,10 +517,10 @@ func observeRead(ctx context.Context, o Observer, start ReadStart, read func(con
 func (s *Store) readQuery(ctx context.Context, q store.Query, after int64) iter.Seq2[store.Record, error] {
 	o := s.observing()
 	if o == nil {
-		return s.dcb.ReadQuery(ctx, q, after)
+		return s.faultRead(s.dcb.ReadQuery(ctx, q, after))
 	}
 	return observeRead(ctx, o, ReadStart{Query: &q, After: after}, func(ctx context.Context) iter.Seq2[store.Record, error] {
-		return s.dcb.ReadQuery(ctx, q, after)
+		return s.faultRead(s.dcb.ReadQuery(ctx, q, after))
 	})
 }
 
@@ -524,11 +529,13 @@ func (s *Store) readQuery(ctx context.Context, q store.Query, after int64) iter.
 func (s *Store) readLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
 	o := s.observing()
 	if o == nil {
-		return s.adapter.ReadLog(ctx, q)
+		recs, err := s.adapter.ReadLog(ctx, q)
+		return recs, s.fault(err)
 	}
 	start := ReadStart{Log: q}
 	octx := o.StartRead(ctx, start)
 	recs, err := s.adapter.ReadLog(octx, q)
+	err = s.fault(err)
 	o.EndRead(octx, ReadEnd{ReadStart: start, Records: len(recs), Err: err})
 	return recs, err
 }

@@ -682,6 +682,11 @@ func (p *Projection[T]) commitBatch(ctx context.Context, from, head int64, recs 
 		p.batchMu.Lock()
 		defer p.batchMu.Unlock()
 		if n, err := p.decode(ctx, recs); err != nil {
+			if unavailable(err) {
+				// A codec that reads the store (a data subject's key)
+				// and could not: the store's failure, retried whole.
+				return 0, from, notStopped(p.name, recs[n], err)
+			}
 			return p.stopAt(ctx, from, recs, n, err)
 		}
 	}
@@ -691,10 +696,11 @@ func (p *Projection[T]) commitBatch(ctx context.Context, from, head int64, recs 
 		failed, handlerErr = p.apply(ctx, tx, recs)
 		return handlerErr
 	})
-	if handlerErr == nil && err != nil || storefault.Is(err) || storefault.Is(handlerErr) {
+	if handlerErr == nil && err != nil || storefault.Is(err) || storefault.Is(handlerErr) || unavailable(handlerErr) {
 		// The store's failure (a state it could not load, a connection
-		// that broke under the handler) rolled the batch back: retried
-		// whole, it is no event's fault.
+		// that broke under the handler, a call the store could not
+		// take) rolled the batch back: retried whole, it is no event's
+		// fault.
 		return 0, from, fmt.Errorf("projection %q: commit positions %d to %d: %w", p.name, from+1, to, err)
 	}
 	if handlerErr == nil {

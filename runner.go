@@ -886,8 +886,8 @@ func (r *Runner[C, E, S]) keyedEvents(ctx context.Context, streamID string, cfg 
 		}
 		return nil
 	}
-	if f := r.store.finder; f != nil {
-		rec, ok, err := f.FindEvent(ctx, EventID(cfg.key, 0))
+	if r.store.finder != nil {
+		rec, ok, err := r.store.findEvent(ctx, EventID(cfg.key, 0))
 		if err != nil {
 			return 0, 0, lookupErr(err)
 		}
@@ -904,7 +904,7 @@ func (r *Runner[C, E, S]) keyedEvents(ctx context.Context, streamID string, cfg 
 		}
 		first, last = rec.Version, rec.Version
 		for i := 1; ; i++ {
-			next, ok, err := f.FindEvent(ctx, EventID(cfg.key, i))
+			next, ok, err := r.store.findEvent(ctx, EventID(cfg.key, i))
 			if err != nil {
 				return 0, 0, lookupErr(err)
 			}

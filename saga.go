@@ -311,7 +311,11 @@ type keyedEvent[E any] struct {
 // the events are handled in order; the first that fails, at any of these
 // steps, stops the batch there, with the events before it committed. A
 // failure to load the states is the store's, not an event's: the batch
-// commits nothing, and runs again.
+// commits nothing, and runs again. So is an event's failure that the
+// store was unavailable (see unavailable): a dispatcher's command that
+// could not be stored, say. The events before it are committed, and the
+// batch runs again from it, its commands sent again under the same
+// idempotency keys, rather than stop there.
 func (r *SagaRunner[S, E, C]) batch(ctx context.Context, from, head int64, recs []store.Record) (int, int64, bool, error) {
 	events, done, stopped := r.decode(ctx, recs)
 	stored, err := r.load(ctx, from, events)
@@ -373,6 +377,9 @@ func (r *SagaRunner[S, E, C]) decode(ctx context.Context, recs []store.Record) (
 		if errors.Is(err, codec.ErrUnknownEventType) {
 			continue
 		}
+		if err != nil && unavailable(err) {
+			return events, i, notStopped(r.name, rec, err)
+		}
 		if err != nil {
 			return events, i, consumerError(r.name, rec, err)
 		}
@@ -420,6 +427,9 @@ func (r *SagaRunner[S, E, C]) load(ctx context.Context, from int64, events []key
 // has one.
 func (r *SagaRunner[S, E, C]) handle(ctx context.Context, ev keyedEvent[E], stored map[string][]byte, states map[string]heldState[S], order *[]string) error {
 	stop := func(err error) error {
+		if unavailable(err) {
+			return notStopped(r.name, ev.rec, err)
+		}
 		return consumerError(r.name, ev.rec, err)
 	}
 	k := ev.key
@@ -492,13 +502,12 @@ type heldState[S any] struct {
 // beside its compensation. Only a saga with a [WithRejections] handler
 // looks, one event ID per command, on an adapter that finds events by ID.
 func (r *SagaRunner[S, E, C]) compensated(ctx context.Context, cause Cause) (bool, error) {
-	f := r.store.finder
-	if !r.compensates || f == nil {
+	if !r.compensates || r.store.finder == nil {
 		return false, nil
 	}
 	cause.rejected = true
 	key := cause.IdempotencyKey()
-	_, found, err := f.FindEvent(ctx, EventID(key, 0))
+	_, found, err := r.store.findEvent(ctx, EventID(key, 0))
 	if err != nil {
 		return false, fmt.Errorf("look up a compensation under key %q: %w", key, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sync/atomic"
 
+	"github.com/google/uuid"
 	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/snapshot"
@@ -40,8 +41,9 @@ type Store struct {
 	snaps   snapshot.Store
 	keys    store.KeyStore
 	locker  store.Locker
-	dcb     store.DCB         // see dcb.go
-	finder  store.EventFinder // nil when the adapter finds no event by ID: runners read the stream
+	dcb     store.DCB             // see dcb.go
+	finder  store.EventFinder     // nil when the adapter finds no event by ID: runners read the stream
+	faults  store.FaultClassifier // nil when the adapter tells no unavailability apart (see fault)
 	// boundaries are the turns of the DCBRunners' decisions on the
 	// store, one for each tag their queries name (see enterBoundary).
 	boundaries turns
@@ -131,7 +133,40 @@ func New(adapter store.Store) *Store {
 	s.locker, _ = adapter.(store.Locker)
 	s.dcb, _ = adapter.(store.DCB)
 	s.finder, _ = adapter.(store.EventFinder)
+	s.faults, _ = adapter.(store.FaultClassifier)
 	return s
+}
+
+// fault returns err, an error of one of the adapter's calls, marked as
+// [store.ErrUnavailable] when the adapter says that it is: so that a
+// program, and a System's consumers, can tell a store that could not be
+// reached from one that refused a call, whatever the adapter.
+func (s *Store) fault(err error) error {
+	if err == nil || s.faults == nil || !s.faults.Unavailable(err) {
+		return err
+	}
+	return store.Unavailable(err)
+}
+
+// findEvent finds the event whose ID is id through the adapter's
+// [store.EventFinder], which the caller checked it has.
+func (s *Store) findEvent(ctx context.Context, id uuid.UUID) (store.Record, bool, error) {
+	rec, ok, err := s.finder.FindEvent(ctx, id)
+	return rec, ok, s.fault(err)
+}
+
+// faultRead is read, its errors marked by fault.
+func (s *Store) faultRead(read iter.Seq2[store.Record, error]) iter.Seq2[store.Record, error] {
+	if s.faults == nil {
+		return read
+	}
+	return func(yield func(store.Record, error) bool) {
+		for rec, err := range read {
+			if !yield(rec, s.fault(err)) {
+				return
+			}
+		}
+	}
 }
 
 // Adapter returns the adapter the handle runs on, for code that needs an
@@ -221,14 +256,20 @@ func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, 
 }
 
 // Head returns the position of the last event of the global log.
-func (s *Store) Head(ctx context.Context) (int64, error) { return s.adapter.Head(ctx) }
+func (s *Store) Head(ctx context.Context) (int64, error) {
+	head, err := s.adapter.Head(ctx)
+	return head, s.fault(err)
+}
 
 // Wait blocks until the log holds an event after position after.
-func (s *Store) Wait(ctx context.Context, after int64) error { return s.adapter.Wait(ctx, after) }
+func (s *Store) Wait(ctx context.Context, after int64) error {
+	return s.fault(s.adapter.Wait(ctx, after))
+}
 
 // Checkpoint returns the last position recorded for consumer, or 0.
 func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) {
-	return s.adapter.Checkpoint(ctx, consumer)
+	at, err := s.adapter.Checkpoint(ctx, consumer)
+	return at, s.fault(err)
 }
 
 // SetCheckpoint records position for consumer; see
@@ -237,7 +278,7 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 	if m := s.inHandler(ctx); m != nil {
 		return m.refuse(fmt.Sprintf("set the checkpoint of consumer %q", consumer))
 	}
-	return s.adapter.SetCheckpoint(ctx, consumer, position)
+	return s.fault(s.adapter.SetCheckpoint(ctx, consumer, position))
 }
 
 // Close closes the adapter. Every call on the store after it fails with
@@ -260,7 +301,7 @@ func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn 
 	if m := s.inHandler(ctx); m != nil {
 		return m.refuse(fmt.Sprintf("commit for consumer %q", consumer))
 	}
-	return s.states.Commit(ctx, consumer, from, to, fn)
+	return s.fault(s.states.Commit(ctx, consumer, from, to, fn))
 }
 
 // LoadState returns a committed view state; see [store.StateStore].
@@ -268,7 +309,8 @@ func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, 
 	if s.states == nil {
 		return nil, false, s.unsupported("view states", "store.StateStore")
 	}
-	return s.states.LoadState(ctx, view, key)
+	data, ok, err := s.states.LoadState(ctx, view, key)
+	return data, ok, s.fault(err)
 }
 
 // LoadStates returns the committed states of the keys of a view that
@@ -279,13 +321,14 @@ func (s *Store) LoadStates(ctx context.Context, view string, keys []string) (map
 		return nil, s.unsupported("view states", "store.StateStore")
 	}
 	if s.batch != nil {
-		return s.batch.LoadStates(ctx, view, keys)
+		states, err := s.batch.LoadStates(ctx, view, keys)
+		return states, s.fault(err)
 	}
 	out := make(map[string][]byte, len(keys))
 	for _, k := range keys {
 		data, ok, err := s.states.LoadState(ctx, view, k)
 		if err != nil {
-			return nil, err
+			return nil, s.fault(err)
 		}
 		if ok {
 			out[k] = data
@@ -302,7 +345,7 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error 
 	if m := s.inHandler(ctx); m != nil {
 		return m.refuse(fmt.Sprintf("save a snapshot of stream %q", snap.StreamID))
 	}
-	return s.snaps.SaveSnapshot(ctx, snap)
+	return s.fault(s.snaps.SaveSnapshot(ctx, snap))
 }
 
 // LatestSnapshot returns a stream's latest snapshot; see [snapshot.Store].
@@ -310,7 +353,8 @@ func (s *Store) LatestSnapshot(ctx context.Context, streamID string) (snapshot.S
 	if s.snaps == nil {
 		return snapshot.Snapshot{}, false, s.unsupported("snapshots", "snapshot.Store")
 	}
-	return s.snaps.LatestSnapshot(ctx, streamID)
+	snap, ok, err := s.snaps.LatestSnapshot(ctx, streamID)
+	return snap, ok, s.fault(err)
 }
 
 // CreateSubjectKey stores a data subject's key; see [store.KeyStore].
@@ -321,7 +365,8 @@ func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store
 	if m := s.inHandler(ctx); m != nil {
 		return store.SubjectKey{}, m.refuse(fmt.Sprintf("create the key of data subject %q", k.Subject))
 	}
-	return s.keys.CreateSubjectKey(ctx, k)
+	k, err := s.keys.CreateSubjectKey(ctx, k)
+	return k, s.fault(err)
 }
 
 // SubjectKey returns a data subject's key; see [store.KeyStore].
@@ -329,7 +374,8 @@ func (s *Store) SubjectKey(ctx context.Context, subject string) (store.SubjectKe
 	if s.keys == nil {
 		return store.SubjectKey{}, s.unsupported("data subjects' keys", "store.KeyStore")
 	}
-	return s.keys.SubjectKey(ctx, subject)
+	k, err := s.keys.SubjectKey(ctx, subject)
+	return k, s.fault(err)
 }
 
 // DeleteSubjectKey deletes a data subject's key; see [store.KeyStore] and
@@ -341,7 +387,7 @@ func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
 	if m := s.inHandler(ctx); m != nil {
 		return m.refuse(fmt.Sprintf("delete the key of data subject %q (forget the subject)", subject))
 	}
-	return s.keys.DeleteSubjectKey(ctx, subject)
+	return s.fault(s.keys.DeleteSubjectKey(ctx, subject))
 }
 
 // Lock takes the lease on name; see [store.Locker].
@@ -352,7 +398,8 @@ func (s *Store) Lock(ctx context.Context, name string) (store.Lease, error) {
 	if m := s.inHandler(ctx); m != nil {
 		return nil, m.refuse(fmt.Sprintf("take the lease %q", name))
 	}
-	return s.locker.Lock(ctx, name)
+	lease, err := s.locker.Lock(ctx, name)
+	return lease, s.fault(err)
 }
 
 // ReadDB returns the adapter's handle for the queries of read models kept

@@ -33,6 +33,18 @@ var (
 	// A write that fails before its request left, or that the database
 	// is known to have rolled back, does not match it: nothing was stored.
 	ErrOutcomeUnknown = errors.New("outcome unknown: the write may have been stored")
+	// ErrUnavailable reports a call that the store could not serve
+	// because it could not be reached or could not take the call: a
+	// connection that could not be opened or broke, a server shutting
+	// down or out of connections, a write lock that another process held
+	// for longer than the busy timeout. A later try may succeed: retry it
+	// after a pause. A write that fails with it stored nothing, unless
+	// its error matches [ErrOutcomeUnknown] too (the connection broke
+	// after the write was sent). The handle that package annals opens
+	// marks its adapter's errors with it when the adapter is a
+	// [FaultClassifier]; consumers of a System retry, rather than stop
+	// at, an event whose handling failed with it.
+	ErrUnavailable = errors.New("the store is unavailable")
 	// ErrClosed reports a call on a store after its Close, and a Wait
 	// that Close ended. It wraps [ErrInvalid], so an error that matches
 	// it matches ErrInvalid too: nothing will succeed on the store again,
@@ -78,3 +90,28 @@ func versionString(v int64) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// FaultClassifier is implemented by an adapter that can tell, of an
+// error that one of its calls returned, whether the store was
+// unavailable (see [ErrUnavailable]) rather than refusing the call or
+// holding corrupt records. Unavailable must be cheap and must not do
+// I/O; it is asked only about errors.
+type FaultClassifier interface {
+	Unavailable(err error) bool
+}
+
+// Unavailable returns err marked as [ErrUnavailable]: it matches that
+// sentinel and whatever err matches, and its message is err's. nil and
+// an error that matches ErrUnavailable already are returned as they are.
+func Unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return &unavailableError{err}
+}
+
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string        { return e.err.Error() }
+func (e *unavailableError) Unwrap() error        { return e.err }
+func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }

@@ -212,6 +212,16 @@
 // server had closed, which settles the outcome when the second try
 // succeeds.
 //
+// [Store.Unavailable] tells, of any of the store's errors, whether the
+// server could not be reached or could not take the call: a connection
+// that could not be opened or broke, a server shutting down or starting
+// (SQLSTATE 57P0x), a connection exception (08xxx), a server out of
+// connections, memory or disk (53xxx). The handle of package annals marks
+// such an error as [store.ErrUnavailable], and a System's consumers retry
+// the event that met one rather than stop at it. A lost answer matches
+// [store.ErrOutcomeUnknown] and may be marked unavailable too: test for
+// ErrOutcomeUnknown first.
+//
 // # Connections
 //
 // [Open] makes a pool of max(16, CPUs) connections

@@ -163,6 +163,9 @@ func TestConnectionDroppedDuringInsert(t *testing.T) {
 	if err == nil {
 		t.Fatal("an append whose connection was closed during the insert succeeded")
 	}
+	if !f.Unavailable(err) {
+		t.Fatalf("append whose connection the server closed: %v; want the store to call it unavailable", err)
+	}
 	recs, rerr := collect(f.ReadStream(ctx, "dropped", 0))
 	if rerr != nil || len(recs) != 0 {
 		t.Fatalf("after the failed append the stream holds %d events (%v), want none", len(recs), rerr)

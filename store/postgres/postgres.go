@@ -105,8 +105,9 @@ type Store struct {
 }
 
 var (
-	_ store.Store       = (*Store)(nil)
-	_ store.EventFinder = (*Store)(nil)
+	_ store.Store           = (*Store)(nil)
+	_ store.EventFinder     = (*Store)(nil)
+	_ store.FaultClassifier = (*Store)(nil)
 )
 
 // Option configures a store opened with [Open] or [New].
@@ -153,7 +154,8 @@ func WithPrefix(prefix string) Option {
 // connections unless the URL sets pool_max_conns. Options override URL
 // parameters. A malformed
 // URL, a schema or prefix given twice in it, or a schema or prefix
-// PostgreSQL would truncate, fails with [store.ErrInvalid].
+// PostgreSQL would truncate, fails with [store.ErrInvalid]; a server that
+// cannot be reached, with an error that matches [store.ErrUnavailable].
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	connURL, c, err := parseURL(rawURL)
 	if err != nil {
@@ -234,6 +236,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 
 func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, n names) (*Store, error) {
 	if err := migrate(ctx, pool, n); err != nil {
+		if unavailable(err) {
+			// A server that could not be reached: a serverless function
+			// that starts while its database restarts tells the caller
+			// to come back, not that its store is broken.
+			return nil, store.Unavailable(err)
+		}
 		return nil, err
 	}
 	closing, closeStore := context.WithCancel(context.Background())
@@ -346,6 +354,30 @@ func connectionLost(err error) bool {
 	var netErr net.Error
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
 		errors.As(err, &netErr) || pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed")
+}
+
+// Unavailable reports whether err, an error of one of the store's calls,
+// says that the server could not be reached or could not take the call:
+// a connection that could not be opened or broke on the way, a server
+// shutting down or starting (57P0x), a connection exception (08xxx), a
+// server out of resources such as connections or disk (53xxx). A call
+// that meets one may succeed when tried again later; see
+// [store.ErrUnavailable]. The end of the caller's context is not one.
+func (s *Store) Unavailable(err error) bool { return unavailable(err) }
+
+func unavailable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "53") {
+		return true
+	}
+	return connectionLost(err)
 }
 
 // dropDeadConnections drops the pool's connections after one of them was found dead:

@@ -160,7 +160,11 @@
 // waits up to the busy timeout in all, counted from when it arrived,
 // however many leaders wait in turn: then it fails with an error that
 // says the lock was held longer than the busy timeout, nothing stored,
-// and the appends that arrived after it go on waiting.
+// and the appends that arrived after it go on waiting. [Store.Unavailable]
+// tells such an error, and any other of SQLite's busy or locked answers,
+// apart: the handle of package annals marks it as [store.ErrUnavailable],
+// and a System's consumers retry the event that met one rather than stop
+// at it.
 //
 // Every other write, even of one statement, runs in a transaction of its
 // own (BEGIN IMMEDIATE … COMMIT), whose wait for another process's write

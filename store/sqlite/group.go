@@ -591,7 +591,7 @@ var errLeaderLeft = errors.New("the leader's context ended while its group waite
 // timeout for another process's write lock in groups led by several
 // leaders in turn.
 func errBusyTimeout(timeout time.Duration) error {
-	return fmt.Errorf("another process held the write lock for longer than the busy timeout (%v); raise it with busy_timeout or shorten that process's transactions", timeout)
+	return fmt.Errorf("%w (%v); raise it with busy_timeout or shorten that process's transactions", errLockHeld, timeout)
 }
 
 // statementOnly reports whether err is an error that SQLite gives for a

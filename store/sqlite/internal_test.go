@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -223,5 +224,17 @@ func TestARowThatDoesNotDecodeIsCorrupt(t *testing.T) {
 			}
 		}
 		s.Close()
+	}
+}
+
+// The error of an append whose group waited out the busy timeout in Go,
+// without an answer of SQLite's, is unavailability too.
+func TestABusyTimeoutOfTheGroupIsUnavailability(t *testing.T) {
+	var s Store
+	if err := fmt.Errorf("append to stream %q: %w", "a", errBusyTimeout(time.Second)); !s.Unavailable(err) {
+		t.Fatalf("%v: want unavailability", err)
+	}
+	if err := fmt.Errorf("append: %w", store.ErrConflict); s.Unavailable(err) {
+		t.Fatalf("%v: want no unavailability", err)
 	}
 }

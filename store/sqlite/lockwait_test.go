@@ -235,3 +235,34 @@ func TestAnAppendWaitsOneBusyTimeoutAcrossLeaders(t *testing.T) {
 		}
 	}
 }
+
+// An append and a checkpoint that waited out the busy timeout for another
+// process's write lock fail with errors the store tells apart as
+// unavailability, and a conflict is not one.
+func TestALockHeldPastTheBusyTimeoutIsUnavailability(t *testing.T) {
+	ctx := context.Background()
+	s, path := openFile(t, sqlite.WithBusyTimeout(100*time.Millisecond))
+	if _, err := s.Append(ctx, "a", store.NoStream, []store.Event{event("A")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Append(ctx, "a", store.NoStream, []store.Event{event("A")})
+	if !errors.Is(err, store.ErrConflict) || s.Unavailable(err) {
+		t.Fatalf("conflict: %v, unavailable %v; want a conflict, not unavailability", err, s.Unavailable(err))
+	}
+	tx, err := rawDB(t, path).BeginTx(ctx, nil) // holds the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`UPDATE annals_checkpoints SET position = position WHERE 0`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Append(ctx, "b", store.NoStream, []store.Event{event("B")})
+	if err == nil || !s.Unavailable(err) || !strings.Contains(err.Error(), "busy timeout") {
+		t.Fatalf("append while another held the lock past the busy timeout: %v, unavailable %v; want unavailability that names the busy timeout", err, s.Unavailable(err))
+	}
+	err = s.SetCheckpoint(ctx, "c", 1)
+	if err == nil || !s.Unavailable(err) {
+		t.Fatalf("checkpoint while another held the lock past the busy timeout: %v, unavailable %v; want unavailability", err, s.Unavailable(err))
+	}
+}

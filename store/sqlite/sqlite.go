@@ -78,6 +78,7 @@ var (
 	_ store.Locker          = (*Store)(nil)
 	_ store.DCB             = (*Store)(nil)
 	_ store.EventFinder     = (*Store)(nil)
+	_ store.FaultClassifier = (*Store)(nil)
 )
 
 // Open opens the event store in the SQLite database at path, an absolute
@@ -494,12 +495,31 @@ func duplicateError(ctx context.Context, tx *sql.Tx, args []any, start, n int) e
 	return fmt.Errorf("an event ID is already stored: %w", store.ErrDuplicateEvent)
 }
 
+// Unavailable reports whether err, an error of one of the store's calls,
+// says that the file could not take the call for now: another process
+// held its lock for longer than the busy timeout (SQLITE_BUSY, or a
+// write's wait for the lock that the store bounds itself), or a table
+// was locked (SQLITE_LOCKED). A call that meets one may succeed when
+// tried again later; see [store.ErrUnavailable].
+func (s *Store) Unavailable(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		code := se.Code() & 0xff
+		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+	}
+	return errors.Is(err, errLockHeld)
+}
+
+// errLockHeld is wrapped by the error of a write that waited out the busy
+// timeout for another process's write lock.
+var errLockHeld = errors.New("another process held the write lock for longer than the busy timeout")
+
 // explainBusy adds what to do to an error of a write that waited longer
 // than the busy timeout for another process's write lock.
 func explainBusy(err error, timeout time.Duration) error {
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY {
-		return fmt.Errorf("another process held the write lock for longer than the busy timeout (%v); raise it with busy_timeout or shorten that process's transactions: %w", timeout, err)
+		return fmt.Errorf("%w (%v); raise it with busy_timeout or shorten that process's transactions: %w", errLockHeld, timeout, err)
 	}
 	return err
 }

@@ -1,0 +1,64 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/postgres"
+)
+
+// Opening a store on a server that does not answer fails with an error
+// that matches store.ErrUnavailable, and says where it tried.
+func TestOpenOnAServerThatIsDownIsUnavailable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = postgres.Open(ctx, "postgres://app@"+addr+"/db?connect_timeout=5")
+	if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("open on a server that is down: %v; want store.ErrUnavailable", err)
+	}
+	var s *postgres.Store
+	if !s.Unavailable(err) {
+		t.Fatalf("Unavailable(%v) = false; want true", err)
+	}
+}
+
+// Unavailable tells the server's and the connection's failures apart
+// from its answers and from the end of the caller's context.
+func TestUnavailableTellsTheServerDownFromItsAnswers(t *testing.T) {
+	var s *postgres.Store
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}, true},
+		{&pgconn.PgError{Code: "57P03", Message: "the database system is starting up"}, true},
+		{&pgconn.PgError{Code: "08006", Message: "connection failure"}, true},
+		{&pgconn.PgError{Code: "53300", Message: "too many connections"}, true},
+		{&pgconn.PgError{Code: "53100", Message: "could not extend file"}, true},
+		{fmt.Errorf("read stream: %w", io.ErrUnexpectedEOF), true},
+		{&pgconn.PgError{Code: "23505", Message: "duplicate key"}, false},
+		{&pgconn.PgError{Code: "42P01", Message: "relation does not exist"}, false},
+		{&pgconn.PgError{Code: "57014", Message: "canceling statement due to statement timeout"}, false},
+		{fmt.Errorf("append: %w", store.ErrConflict), false},
+		{fmt.Errorf("append: %w", context.DeadlineExceeded), false},
+		{fmt.Errorf("append: %w: %w", context.Canceled, io.ErrUnexpectedEOF), false},
+	} {
+		if got := s.Unavailable(fmt.Errorf("postgres store: %w", c.err)); got != c.want {
+			t.Errorf("Unavailable(%v) = %v; want %v", c.err, got, c.want)
+		}
+	}
+}
