@@ -131,3 +131,79 @@ func TestAStoreFailureInABatchIsRetriedNotStopped(t *testing.T) {
 		}
 	}
 }
+
+// movedUnder is a memory store on which, once armed, the next commits of
+// consumer "counts" find that another committed their batch just before
+// them, as a rebuild run from another process does (it takes no lease):
+// each conflicts.
+type movedUnder struct {
+	*memory.Store
+	armed atomic.Int32 // the commits left to move under
+	moved atomic.Int32
+}
+
+func (m *movedUnder) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
+	if consumer == "counts" && m.armed.Add(-1) >= 0 {
+		if err := m.Store.Commit(ctx, consumer, from, to, fn); err != nil {
+			return err
+		}
+		m.moved.Add(1)
+	}
+	return m.Store.Commit(ctx, consumer, from, to, fn)
+}
+
+// A running consumer whose checkpoint another moved (a rebuild or reset
+// from another process, which takes no lease) goes on from where it was
+// moved: no failure is reported, and the read model ends as a fold of
+// the log.
+func TestACheckpointMovedUnderARunningConsumerIsNoFailure(t *testing.T) {
+	const streams, perStream = 3, 30
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	moved := &movedUnder{Store: memory.New()}
+	s := annals.New(moved)
+	sys := must(annals.NewSystem(s, annals.Async))
+	var mu sync.Mutex
+	var failures []error
+	sys.OnError(func(_ string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		failures = append(failures, err)
+	})
+	counts := annals.NewViewProjection(s, "counts", view.View[int, incremented]{Evolve: func(n int, _ incremented) int { return n + 1 }},
+		counterCodec(), func(r store.Record, _ incremented) (string, bool) { return r.StreamID, true }, annals.WithBatchSize(10))
+	if err := sys.Add(counts); err != nil {
+		t.Fatal(err)
+	}
+	r := annals.NewRunner(s, counter, counterCodec())
+	for i := range streams * perStream {
+		if _, err := r.Handle(ctx, fmt.Sprintf("c-%d", i%streams), increment{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Twice in a row: a projection starts once more from the moved
+	// checkpoint by itself, and returns from Run on the second.
+	moved.armed.Store(2)
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- sys.Run(runCtx) }()
+	if err := sys.WaitQuiet(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	<-ran
+	if moved.moved.Load() != 2 {
+		t.Fatalf("the checkpoint was moved %d times under the consumer; want twice", moved.moved.Load())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failures) > 0 {
+		t.Fatalf("failures reported: %v; want none: the checkpoint moved by another is its progress", failures)
+	}
+	for i := range streams {
+		id := fmt.Sprintf("c-%d", i)
+		if n, err := counts.Get(ctx, id); err != nil || n != perStream {
+			t.Fatalf("view state of %s = %d, %v; want %d", id, n, err, perStream)
+		}
+	}
+}

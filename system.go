@@ -968,6 +968,7 @@ func (sys *System) stopRunning(consumers []Consumer) {
 // handler fails, it waits until c is retried (see awaitRetry), and then
 // runs it again.
 func (sys *System) keepRunning(ctx context.Context, c Consumer) error {
+	lost := 0 // Runs in a row that ended in another's progress
 	for attempt := 1; ; attempt++ {
 		err := c.Run(ctx)
 		if ctx.Err() != nil {
@@ -981,6 +982,20 @@ func (sys *System) keepRunning(ctx context.Context, c Consumer) error {
 		if sys.store.closed.Load() {
 			return fmt.Errorf("consumer %q: %w: %v", c.Name(), store.ErrClosed, err)
 		}
+		if lostCommit(ctx, err) {
+			// Another's progress, not a failure: a rebuild or reset
+			// moved the checkpoint under the lease (neither takes it), or
+			// an instance run without the lease committed first. Run
+			// again from the checkpoint it set, after a short pause
+			// (growing to 100ms should it happen again and again).
+			slog.Debug("annals: consumer's checkpoint was moved by another; it goes on from there", "consumer", c.Name(), "error", err)
+			attempt, lost = 0, lost+1
+			if err := sleep(ctx, JitterBackoff(lost)); err != nil {
+				return nil
+			}
+			continue
+		}
+		lost = 0
 		sys.onError(c.Name(), err)
 		var stopped *ConsumerError
 		if errors.As(err, &stopped) {
