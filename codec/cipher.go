@@ -87,10 +87,18 @@ func newAEAD(secret []byte) (cipher.AEAD, error) {
 }
 
 // WriteKeyID returns the ID of the key that encrypts new payloads.
-func (k *Keyring) WriteKeyID() string { return k.writeID }
+func (k *Keyring) WriteKeyID() string {
+	if k == nil {
+		return ""
+	}
+	return k.writeID
+}
 
 // KeyIDs returns the IDs of every key in the ring, sorted.
 func (k *Keyring) KeyIDs() []string {
+	if k == nil {
+		return nil
+	}
 	ids := make([]string, 0, len(k.aeads))
 	for id := range k.aeads {
 		ids = append(ids, id)
@@ -166,6 +174,9 @@ func ParseKey(s string) (Key, error) {
 // so a program can tell "not configured" from "misconfigured" (which
 // matches [store.ErrInvalid]).
 func KeyringFromEnv(getenv func(string) string) (*Keyring, error) {
+	if getenv == nil {
+		return nil, fmt.Errorf("keyring from the environment: nil getenv: give os.Getenv, or a function that reads the configuration: %w", store.ErrInvalid)
+	}
 	raw := getenv(CipherKeyEnv)
 	if strings.TrimSpace(raw) == "" {
 		return nil, fmt.Errorf("%s is not set: %w", CipherKeyEnv, store.ErrNotFound)

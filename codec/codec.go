@@ -146,6 +146,9 @@ func (c *JSON[E]) Register(name string, sample E) *JSON[E] {
 //
 // Only the first refusal is kept; later registrations are not checked.
 func (c *JSON[E]) RegisterVersion(name string, version int, sample E) *JSON[E] {
+	if c == nil || c.byName == nil {
+		mustBeMade("JSON.Register", c.Err())
+	}
 	t := reflect.TypeOf(any(sample))
 	if err := check.TypeName(name); err != nil {
 		panic(fmt.Sprintf("annals: JSON.Register: %v; name the type as the store can keep it", err))
@@ -210,6 +213,9 @@ func (c *JSON[E]) registeredAs(t reflect.Type) string {
 // [ErrUnencodable], or nil. While it is not nil, every call that encodes
 // or decodes returns it.
 func (c *JSON[E]) Err() error {
+	if c == nil || c.byName == nil {
+		return notMade("JSON", "make one with codec.NewJSON")
+	}
 	return c.err
 }
 
@@ -231,8 +237,8 @@ var replaced = []byte(`\ufffd`)
 // or what encoding/json cannot write (a NaN, an infinity, a cycle of
 // pointers).
 func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
-	if c.err != nil {
-		return "", 0, nil, c.err
+	if err := c.Err(); err != nil {
+		return "", 0, nil, err
 	}
 	t := reflect.TypeOf(any(e))
 	jt, ok := c.byType[t]
@@ -269,8 +275,8 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 // is an error: upcast old records before decoding them.
 func (c *JSON[E]) Decode(name string, version int, data []byte) (E, error) {
 	var zero E
-	if c.err != nil {
-		return zero, c.err
+	if err := c.Err(); err != nil {
+		return zero, err
 	}
 	jt, ok := c.byName[name]
 	if !ok {
@@ -302,6 +308,9 @@ func (c *JSON[E]) Decode(name string, version int, data []byte) (E, error) {
 // Types implements [Mapper]: the registered type names, sorted, so that a
 // consumer of the log reads only the events it can decode.
 func (c *JSON[E]) Types() []string {
+	if c == nil {
+		return nil
+	}
 	names := make([]string, 0, len(c.byName))
 	for name := range c.byName {
 		names = append(names, name)
@@ -313,6 +322,9 @@ func (c *JSON[E]) Types() []string {
 // SchemaVersion implements [SchemaVersioner]: it returns the schema version
 // registered for a type name.
 func (c *JSON[E]) SchemaVersion(name string) (int, bool) {
+	if c == nil {
+		return 0, false
+	}
 	jt, ok := c.byName[name]
 	return jt.version, ok
 }
@@ -328,9 +340,9 @@ func (c *JSON[E]) ToEvent(_ context.Context, at Placement, e E, meta store.Metad
 
 // FromRecord implements [Mapper].
 func (c *JSON[E]) FromRecord(ctx context.Context, r store.Record) (E, error) {
-	if c.err != nil {
+	if err := c.Err(); err != nil {
 		var zero E
-		return zero, c.err
+		return zero, err
 	}
 	id := identity{kind: 'e', streamID: r.StreamID, version: r.Version, eventID: r.ID, typ: r.Type, schema: r.SchemaVersion}
 	data, _, err := c.plain.open(ctx, id, r.Data, r.Encoding)
@@ -359,9 +371,9 @@ func (c *JSON[E]) ToSnapshot(_ context.Context, streamID string, version int64, 
 // length): the type changed without a new schema version, and the
 // snapshot would be misread.
 func (c *JSON[E]) FromSnapshot(ctx context.Context, s snapshot.Snapshot) (E, error) {
-	if c.err != nil {
+	if err := c.Err(); err != nil {
 		var zero E
-		return zero, c.err
+		return zero, err
 	}
 	id := identity{kind: 's', streamID: s.StreamID, version: s.Version, typ: s.Type, schema: s.SchemaVersion}
 	var zero E

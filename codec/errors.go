@@ -2,7 +2,9 @@ package codec
 
 import (
 	"errors"
+	"fmt"
 
+	"github.com/annals-dev/annals/internal/made"
 	"github.com/annals-dev/annals/upcast"
 )
 
@@ -33,3 +35,19 @@ var (
 	// type, what is wrong and what to do.
 	ErrUnencodable = errors.New("unencodable type")
 )
+
+// notMade returns the error of a call on a value of this package that
+// its constructor did not make (see [made.Err]): typ is the type's name
+// in this package, and how says how to make one.
+func notMade(typ, how string) error {
+	return made.Err("codec."+typ, how)
+}
+
+// mustBeMade panics with the error of err, a call on a value its
+// constructor did not make, when err is not nil: for the calls that
+// register, which panic on every mistake of the program.
+func mustBeMade(doing string, err error) {
+	if err != nil {
+		panic(fmt.Sprintf("annals: %s: %v", doing, err))
+	}
+}

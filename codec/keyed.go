@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/samber/lo"
+
 	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/store"
 )
@@ -32,28 +34,49 @@ var (
 // panics when events is nil or streams lacks a function: a programming
 // error found at start-up.
 func NewKeyed[K comparable, E any](streams Streams[K], events Mapper[E]) *KeyedMapper[K, E] {
-	if events == nil || streams.Stream == nil || streams.Key == nil {
-		panic("annals: codec.NewKeyed: nil mapper, or Streams without a Stream or a Key function")
+	switch {
+	case lo.IsNil(events):
+		panic("annals: codec.NewKeyed: nil mapper: give the mapper of one instance's events, such as a *codec.JSON")
+	case streams.Stream == nil || streams.Key == nil:
+		panic("annals: codec.NewKeyed: Streams without a Stream or a Key function: give both, or use codec.StreamPrefix[string](\"book-\")")
 	}
 	return &KeyedMapper[K, E]{streams: streams, events: events}
 }
 
 // Streams returns how the mapper names the streams of instances.
-func (k *KeyedMapper[K, E]) Streams() Streams[K] { return k.streams }
+func (k *KeyedMapper[K, E]) Streams() Streams[K] {
+	if k == nil {
+		return Streams[K]{}
+	}
+	return k.streams
+}
 
 // Events returns the mapper of one instance's events, which the records
 // of its stream are written with.
-func (k *KeyedMapper[K, E]) Events() Mapper[E] { return k.events }
+func (k *KeyedMapper[K, E]) Events() Mapper[E] {
+	if k == nil {
+		return nil
+	}
+	return k.events
+}
 
 // Err returns the registration error of the instances' mapper, when it
 // reports one as [JSON.Err] does.
-func (k *KeyedMapper[K, E]) Err() error { return errOf(k.events) }
+func (k *KeyedMapper[K, E]) Err() error {
+	if k == nil || k.events == nil {
+		return notMade("KeyedMapper", "make one with codec.NewKeyed")
+	}
+	return errOf(k.events)
+}
 
 // ToEvent implements [Mapper]: the Value, as the instances' mapper stores
 // it. An event placed in a stream other than its key's fails with an
 // error that matches [store.ErrInvalid]: read back, it would belong to
 // another instance.
 func (k *KeyedMapper[K, E]) ToEvent(ctx context.Context, at Placement, e decider.Keyed[K, E], meta store.Metadata) (store.Event, error) {
+	if k == nil || k.events == nil {
+		return store.Event{}, k.Err()
+	}
 	if want := k.streams.Stream(e.Key); at.StreamID != want {
 		return store.Event{}, fmt.Errorf("encode an event of instance %v: its key is its stream, %q, and it was placed in %q: %w", e.Key, want, at.StreamID, store.ErrInvalid)
 	}
@@ -65,6 +88,9 @@ func (k *KeyedMapper[K, E]) ToEvent(ctx context.Context, at Placement, e decider
 // fails with an error that matches [ErrUnknownEventType], which a
 // consumer of the log skips: it is not one of these events.
 func (k *KeyedMapper[K, E]) FromRecord(ctx context.Context, r store.Record) (decider.Keyed[K, E], error) {
+	if k == nil || k.events == nil {
+		return decider.Keyed[K, E]{}, k.Err()
+	}
 	key, ok := k.streams.Key(r.StreamID)
 	if !ok {
 		return decider.Keyed[K, E]{}, fmt.Errorf("decode %q: stream %q is not the stream of an instance: %w", r.Type, r.StreamID, ErrUnknownEventType)
@@ -78,11 +104,19 @@ func (k *KeyedMapper[K, E]) FromRecord(ctx context.Context, r store.Record) (dec
 
 // StreamOf implements [Placer]: the stream of e's instance.
 func (k *KeyedMapper[K, E]) StreamOf(e decider.Keyed[K, E]) (string, bool) {
+	if k == nil || k.events == nil {
+		return "", false
+	}
 	return k.streams.Stream(e.Key), true
 }
 
 // Types implements [Mapper]: the type names of the instances' mapper.
-func (k *KeyedMapper[K, E]) Types() []string { return k.events.Types() }
+func (k *KeyedMapper[K, E]) Types() []string {
+	if k == nil || k.events == nil {
+		return nil
+	}
+	return k.events.Types()
+}
 
 func (k *KeyedMapper[K, E]) sumPart() part {
 	return keyedPart[K, E]{mapperPart[decider.Keyed[K, E]]{k}, k.streams}

@@ -123,8 +123,8 @@ func WithCompression() MapperOption {
 // snapshot, stream, version, type and schema version): copied anywhere
 // else, it fails to decrypt with [ErrDecrypt]. It panics when k is nil.
 func WithEncryption(k *Keyring) MapperOption {
-	if k == nil {
-		panic("annals: codec.WithEncryption: nil keyring")
+	if k == nil || k.aeads == nil {
+		panic("annals: codec.WithEncryption: nil keyring: give one from codec.NewKeyring or codec.KeyringFromEnv")
 	}
 	return func(p *pipeline) { p.keyring = k }
 }
@@ -135,8 +135,8 @@ func WithEncryption(k *Keyring) MapperOption {
 // See [PersonalData] and [ForgetSubject]. It panics when ks or master is
 // nil.
 func WithSubjectKeys(ks store.KeyStore, master *Keyring) MapperOption {
-	if ks == nil || master == nil {
-		panic("annals: codec.WithSubjectKeys: nil key store or master keyring")
+	if lo.IsNil(ks) || master == nil || master.aeads == nil {
+		panic("annals: codec.WithSubjectKeys: nil key store or master keyring: give the application's store and a keyring from codec.NewKeyring or codec.KeyringFromEnv")
 	}
 	return func(p *pipeline) { p.subjects = &subjects{store: ks, master: master} }
 }
@@ -153,7 +153,10 @@ func NewMapper[T any](c Codec[T], opts ...MapperOption) *Pipeline[T] {
 		panic("annals: codec.NewMapper: nil codec")
 	}
 	p := &pipeline{}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			panic(fmt.Sprintf("annals: codec.NewMapper: option %d is nil: leave it out, or give the option it was meant to be", i))
+		}
 		o(p)
 	}
 	m := &Pipeline[T]{codec: c, p: p}
@@ -181,6 +184,9 @@ func NewMapper[T any](c Codec[T], opts ...MapperOption) *Pipeline[T] {
 // type of that name was renamed away. While it is not nil, every call that encodes or
 // decodes returns it, and [annals.WithSnapshots] refuses the pipeline.
 func (m *Pipeline[T]) Err() error {
+	if m == nil || m.codec == nil {
+		return notMade("Pipeline", "make one with codec.NewMapper")
+	}
 	if r, ok := m.codec.(interface{ Err() error }); ok {
 		if err := r.Err(); err != nil {
 			return err
@@ -197,6 +203,9 @@ func (m *Pipeline[T]) Err() error {
 // of the log read only these types. It returns nil when the codec cannot
 // list its names, and consumers then read every record.
 func (m *Pipeline[T]) Types() []string {
+	if m == nil || m.p == nil {
+		return nil
+	}
 	lister, ok := m.codec.(interface{ Types() []string })
 	if !ok {
 		return nil
@@ -219,7 +228,7 @@ func (m *Pipeline[T]) Types() []string {
 // queries so), or it misses those stored before a rename. For a name the
 // codec does not read, or without an upcaster, it returns name alone.
 func (m *Pipeline[T]) Sources(name string) []string {
-	if m.p.upcaster == nil {
+	if m == nil || m.p == nil || m.p.upcaster == nil {
 		return []string{name}
 	}
 	if lister, ok := m.codec.(interface{ Types() []string }); ok && !slices.Contains(lister.Types(), name) {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/samber/lo"
+
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/check"
 )
@@ -91,6 +93,9 @@ var personalDataType = reflect.TypeFor[PersonalData]()
 // ForgetSubject returns nil; there, or not looked up, the error stands,
 // and calling ForgetSubject again is safe.
 func ForgetSubject(ctx context.Context, ks store.KeyStore, subject string) error {
+	if lo.IsNil(ks) {
+		return fmt.Errorf("forget subject %q: nil key store: give the store that keeps the data subjects' keys: %w", subject, store.ErrInvalid)
+	}
 	if err := check.Subject(subject); err != nil {
 		return err
 	}

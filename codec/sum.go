@@ -185,12 +185,17 @@ func (s *Sum[E]) checkPrefixes(refuse func(format string, args ...any) error) er
 // Err returns the refusal of the parts, an error that matches
 // [ErrUnencodable], or nil. While it is not nil, every call that encodes
 // or decodes returns it.
-func (s *Sum[E]) Err() error { return s.err }
+func (s *Sum[E]) Err() error {
+	if s == nil || s.parts == nil {
+		return notMade("Sum", "make one with codec.NewSum")
+	}
+	return s.err
+}
 
 // ToEvent implements [Mapper]: the case's value, as its part stores it.
 func (s *Sum[E]) ToEvent(ctx context.Context, at Placement, e E, meta store.Metadata) (store.Event, error) {
-	if s.err != nil {
-		return store.Event{}, s.err
+	if err := s.Err(); err != nil {
+		return store.Event{}, err
 	}
 	i, v := any(e).(decider.Sum).Case()
 	return s.parts[i].toEvent(ctx, at, v, meta)
@@ -200,6 +205,9 @@ func (s *Sum[E]) ToEvent(ctx context.Context, at Placement, e E, meta store.Meta
 // if its part names one (a [*KeyedMapper], or a [Placer] of another
 // package given with [PartOf]).
 func (s *Sum[E]) StreamOf(e E) (string, bool) {
+	if s == nil || s.parts == nil {
+		return "", false
+	}
 	i, v := any(e).(decider.Sum).Case()
 	return s.parts[i].streamOf(v)
 }
@@ -210,8 +218,8 @@ func (s *Sum[E]) StreamOf(e E) (string, bool) {
 // [ErrUnknownEventType].
 func (s *Sum[E]) FromRecord(ctx context.Context, r store.Record) (E, error) {
 	var e E
-	if s.err != nil {
-		return e, s.err
+	if err := s.Err(); err != nil {
+		return e, err
 	}
 	i, err := s.caseOf(r.StreamID, r.Type)
 	if err != nil {
@@ -242,6 +250,9 @@ func (s *Sum[E]) caseOf(streamID, typ string) (int, error) {
 
 // Types implements [Mapper]: the type names of every part, sorted.
 func (s *Sum[E]) Types() []string {
+	if s == nil {
+		return nil
+	}
 	names := lo.Keys(s.byName)
 	slices.Sort(names)
 	return names

@@ -146,11 +146,14 @@ func (f *flags) register(fs *flag.FlagSet) {
 
 // Run runs the command that args (the words after the program's own
 // command word) name, and returns the exit status. Commands without a
-// System print their help, and fail every command with [ExitFailure],
-// saying why (OpenErr, when set). With -json, a command line that fails, a malformed one
+// System (a nil *Commands too) print their help, and fail every command
+// with [ExitFailure], saying why (OpenErr, when set). With -json, a command line that fails, a malformed one
 // too, prints a [Failure] on stdout when it printed nothing there,
 // besides the message on stderr.
 func (c *Commands) Run(ctx context.Context, args []string) int {
+	if c == nil {
+		c = &Commands{}
+	}
 	stdout, stderr := c.writers()
 	out := &written{w: stdout}
 	code, err := c.run(ctx, args, out, stderr)

@@ -14,13 +14,16 @@ import (
 // escapes such as \u00e9 and numbers such as 1.50 are not rewritten.
 // Field names are decoded and written again, so an escape in a name may
 // come out as the character it stands for. A payload that is not a JSON
-// object fails with an error.
+// object fails with an error. It panics when f is nil.
 //
 //	upcast.JSON(func(o map[string]json.RawMessage) error {
 //		o["currency"] = json.RawMessage(`"EUR"`)
 //		return nil
 //	})
 func JSON(f func(obj map[string]json.RawMessage) error) Func {
+	if f == nil {
+		panic("annals: upcast.JSON: nil function: give the function that changes the payload's fields")
+	}
 	return func(data []byte) ([]byte, error) {
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(data, &obj); err != nil {

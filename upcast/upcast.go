@@ -64,6 +64,9 @@ func New() *Registry {
 // it), from is below 1, f is nil, or a step from (typeName, from) is
 // already registered: that is a programming error found at start-up.
 func (r *Registry) Add(typeName string, from int, f Func) *Registry {
+	if r == nil {
+		panic("annals: upcast.Add: nil *Registry: make one with upcast.New()")
+	}
 	switch {
 	case f == nil:
 		panic(fmt.Sprintf("annals: upcast.Add(%q, %d): nil upcaster", typeName, from))
@@ -80,6 +83,9 @@ func (r *Registry) Add(typeName string, from int, f Func) *Registry {
 // instead. It panics when a name is one no store keeps (see
 // [Registry.Add]), the names are equal, or oldName is already renamed.
 func (r *Registry) Rename(oldName, newName string) *Registry {
+	if r == nil {
+		panic("annals: upcast.Rename: nil *Registry: make one with upcast.New()")
+	}
 	badName("Rename", oldName, newName)
 	switch {
 	case oldName == newName:
@@ -103,6 +109,9 @@ func (r *Registry) Rename(oldName, newName string) *Registry {
 // [Registry.Add]), a version below 1, a rename to the same name and
 // version, or a step already registered from (oldName, version).
 func (r *Registry) RenameAt(oldName string, version int, newName string, newVersion int) *Registry {
+	if r == nil {
+		panic("annals: upcast.RenameAt: nil *Registry: make one with upcast.New()")
+	}
 	badName("RenameAt", oldName, newName)
 	switch {
 	case newVersion < 1:
