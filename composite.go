@@ -41,6 +41,7 @@ type Composite[C, E, S any] struct {
 // part, or a [*Composite] for a part that is itself combined.
 type Part interface {
 	part() part
+	notMade() error
 }
 
 // part is a runner of a composite's part, with its types erased so that
@@ -85,8 +86,12 @@ type partResult struct {
 // decider that d combines in its place. proptest.CompositeEqualsPure
 // checks that the stored composite and d agree.
 func NewComposite[C, E, S any](d decider.Stepper[C, E, S], parts ...Part) *Composite[C, E, S] {
-	if lo.Contains(parts, nil) {
-		panic("annals: annals.NewComposite: a nil part")
+	mustGive("annals.NewComposite", given{lo.IsNil(d), "decider", "the combined decider, such as decider.Combine(decider.Many[string](a), decider.Many[string](b))"})
+	for i, p := range parts {
+		mustGive("annals.NewComposite", given{lo.IsNil(p), fmt.Sprintf("part %d", i), "an *Instances from annals.NewInstances, or a *Composite from annals.NewComposite"})
+		if err := p.notMade(); err != nil {
+			panic(fmt.Sprintf("annals: annals.NewComposite: part %d: %v", i, err))
+		}
 	}
 	c := &Composite[C, E, S]{parts: lo.Map(parts, func(p Part, _ int) part { return p.part() }), initial: d.InitialState}
 	commands, events := caseTypes[C](), caseTypes[E]()
@@ -133,6 +138,9 @@ func caseTypes[T any]() []reflect.Type {
 // instance the command went to, in its place, with every other part and
 // instance in the initial state.
 func (c *Composite[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOption) (Result[E, S], error) {
+	if err := c.notMade(); err != nil {
+		return Result[E, S]{}, err
+	}
 	i, v := any(cmd).(decider.Sum).Case()
 	pr, err := c.parts[i].handle(ctx, v, opts)
 	err = c.explain(err)
@@ -159,6 +167,10 @@ func (c *Composite[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOp
 // must be equal. Loading an instance as [Instances.Load] does is the
 // usual way to read one.
 func (c *Composite[C, E, S]) Load(ctx context.Context, like S) (S, error) {
+	if err := c.notMade(); err != nil {
+		var zero S
+		return zero, err
+	}
 	out := c.initial()
 	for i, p := range c.parts {
 		st, err := p.load(ctx, reflect.ValueOf(like).Field(i).Interface())
@@ -185,7 +197,21 @@ func (c *Composite[C, E, S]) explain(err error) error {
 // parts' mappers with [codec.NewSum]: a view or a process of the
 // composite reads its events from the global log with it, each
 // instance's with its key.
-func (c *Composite[C, E, S]) Events() *codec.Sum[E] { return c.events }
+func (c *Composite[C, E, S]) Events() *codec.Sum[E] {
+	if c == nil {
+		return nil
+	}
+	return c.events
+}
+
+// notMade returns the error of a call on c when NewComposite did not
+// make it.
+func (c *Composite[C, E, S]) notMade() error {
+	if c == nil || len(c.parts) == 0 {
+		return errNotMade("Composite", makeComposite)
+	}
+	return nil
+}
 
 func (c *Composite[C, E, S]) part() part { return compositePart[C, E, S]{c} }
 

@@ -21,10 +21,11 @@ import (
 // in log order; see [store.DCB]. A store whose adapter does not read by
 // query yields one error matching [store.ErrUnsupported].
 func (s *Store) ReadQuery(ctx context.Context, q store.Query, after int64) iter.Seq2[store.Record, error] {
+	if err := s.notMade(); err != nil {
+		return failed(err)
+	}
 	if s.dcb == nil {
-		return func(yield func(store.Record, error) bool) {
-			yield(store.Record{}, s.unsupported("reads by query", "store.DCB"))
-		}
+		return failed(s.unsupported("reads by query", "store.DCB"))
 	}
 	return s.readQuery(ctx, q, after)
 }
@@ -34,6 +35,9 @@ func (s *Store) ReadQuery(ctx context.Context, q store.Query, after int64) iter.
 // under a [System] in [Sync] mode it then runs the system's consumers
 // until they have handled what followed from the append.
 func (s *Store) AppendIf(ctx context.Context, streamID string, expected int64, events []store.Event, cond store.AppendCondition) (int64, error) {
+	if err := s.notMade(); err != nil {
+		return 0, err
+	}
 	if m := s.inHandler(ctx); m != nil {
 		return 0, m.refuse(fmt.Sprintf("append to stream %q", streamID))
 	}
@@ -285,12 +289,13 @@ type DCBRunner[C, E, S any] struct {
 // [WithBackoff]. It panics when s or m is nil, or d has no Decide,
 // Evolve, Query or Tags function.
 func NewDCBRunner[C, E, S any](s *Store, d DCBDecider[C, E, S], m codec.Mapper[E], opts ...RunnerOption) *DCBRunner[C, E, S] {
-	if s == nil || lo.IsNil(m) {
-		panic("annals: annals.NewDCBRunner: the store and the mapper must not be nil")
-	}
-	if d.Decide == nil || d.Evolve == nil || d.Query == nil || d.Tags == nil {
-		panic("annals: annals.NewDCBRunner: the decider needs Decide, Evolve, Query and Tags functions")
-	}
+	mustGive("annals.NewDCBRunner", giveStore(s),
+		given{lo.IsNil(m), "mapper", "the codec of the events, such as a *codec.JSON, or a codec.NewMapper pipeline"},
+		given{d.Decide == nil, "decider's Decide", "a decider whose Decide returns the events a command decides"},
+		given{d.Evolve == nil, "decider's Evolve", "a decider whose Evolve folds an event into the state"},
+		given{d.Query == nil, "decider's Query", "a decider whose Query says which events a command's decision reads"},
+		given{d.Tags == nil, "decider's Tags", "a decider whose Tags says which tags an event carries"})
+	noNilOptions("annals.NewDCBRunner", opts)
 	if d.Name == "" {
 		d.Name = "decision"
 	}
@@ -382,6 +387,9 @@ type DCBResult[E, S any] struct {
 // [Runner.Handle], with the query for a stream (see [CommandStart]),
 // and within it the decision's reads by query and conditional append.
 func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOption) (DCBResult[E, S], error) {
+	if err := r.notMade(); err != nil {
+		return DCBResult[E, S]{}, err
+	}
 	q := r.widen(r.decider.Query(cmd))
 	o := r.store.observing()
 	if o == nil {
@@ -505,7 +513,20 @@ func (r *DCBRunner[C, E, S]) decide(ctx context.Context, cmd C, q store.Query, e
 // Load returns the state that cmd would be decided on now, and the
 // position of the last event of its query: what Handle would read.
 func (r *DCBRunner[C, E, S]) Load(ctx context.Context, cmd C) (S, int64, error) {
+	if err := r.notMade(); err != nil {
+		var zero S
+		return zero, 0, err
+	}
 	return r.fold(ctx, r.widen(r.decider.Query(cmd)), r.decider.Evolver(cmd), r.decider.InitialState(), 0)
+}
+
+// notMade returns the error of a call on r when NewDCBRunner did not
+// make it.
+func (r *DCBRunner[C, E, S]) notMade() error {
+	if r == nil || r.store == nil {
+		return errNotMade("DCBRunner", makeDCBRunner)
+	}
+	return nil
 }
 
 // fold evolves state, the state at position after, by the events of q
@@ -619,6 +640,8 @@ func (r *DCBRunner[C, E, S]) firstKeyed(ctx context.Context, stream, key string)
 // course's tag. NewRunner panics when E is not the runner's event type.
 // With [NewInstances], E may also be decider.Keyed[K, E], the event with
 // the key of its instance's stream, for events that do not hold their key.
+// It panics when tags is nil.
 func WithTags[E any](tags func(E) []string) RunnerOption {
+	mustGive("annals.WithTags", given{tags == nil, "tags function", "the function that returns an event's tags, or leave the option out"})
 	return func(c *runnerConfig) { c.tags = tags }
 }

@@ -48,9 +48,7 @@ type Instances[K comparable, C, E, S any] struct {
 // stream does), and the queries of a [DCBRunner] find them by a tag made
 // of it, such as "book:978-0".
 func NewInstances[K comparable, C, E, S any](s *Store, d decider.Decider[C, E, S], events *codec.KeyedMapper[K, E], opts ...RunnerOption) *Instances[K, C, E, S] {
-	if events == nil {
-		panic("annals: annals.NewInstances: nil mapper")
-	}
+	mustGive("annals.NewInstances", given{events == nil || lo.IsNil(events.Events()), "mapper", `a mapper made by codec.NewKeyed, such as codec.NewKeyed(codec.StreamPrefix[string]("book-"), events)`})
 	opts = append(slices.Clip(opts), keyedTags[K, E](events.Streams()))
 	return &Instances[K, C, E, S]{runner: NewRunner(s, d, events.Events(), opts...), events: events}
 }
@@ -84,6 +82,9 @@ func keyedTags[K comparable, E any](streams codec.Streams[K]) RunnerOption {
 // instance (an ID left unset) and fails with an error matching
 // [store.ErrInvalid], storing nothing.
 func (in *Instances[K, C, E, S]) Handle(ctx context.Context, cmd decider.Keyed[K, C], opts ...HandleOption) (Result[E, S], error) {
+	if err := in.notMade(); err != nil {
+		return Result[E, S]{}, err
+	}
 	if err := checkKey("handle command", cmd.Key); err != nil {
 		return Result[E, S]{}, err
 	}
@@ -94,6 +95,10 @@ func (in *Instances[K, C, E, S]) Handle(ctx context.Context, cmd decider.Keyed[K
 // instance with no events is in the initial state at version 0. A key
 // that is an empty string or a zero array fails as in Handle.
 func (in *Instances[K, C, E, S]) Load(ctx context.Context, key K) (S, int64, error) {
+	if err := in.notMade(); err != nil {
+		var zero S
+		return zero, 0, err
+	}
 	if err := checkKey("load", key); err != nil {
 		var zero S
 		return zero, 0, err
@@ -112,15 +117,39 @@ func checkKey[K comparable](doing string, key K) error {
 }
 
 // Stream returns the stream of the instance key.
-func (in *Instances[K, C, E, S]) Stream(key K) string { return in.events.Streams().Stream(key) }
+func (in *Instances[K, C, E, S]) Stream(key K) string {
+	if err := in.notMade(); err != nil {
+		panic("annals: " + err.Error())
+	}
+	return in.events.Streams().Stream(key)
+}
+
+// notMade returns the error of a call on in when NewInstances did not
+// make it.
+func (in *Instances[K, C, E, S]) notMade() error {
+	if in == nil || in.runner == nil || in.events == nil {
+		return errNotMade("Instances", makeInstances)
+	}
+	return nil
+}
 
 // Runner returns the runner of every instance's stream, for what it does
 // beyond Handle and Load, such as loading a stream as of a time.
-func (in *Instances[K, C, E, S]) Runner() *Runner[C, E, S] { return in.runner }
+func (in *Instances[K, C, E, S]) Runner() *Runner[C, E, S] {
+	if in == nil {
+		return nil
+	}
+	return in.runner
+}
 
 // Events returns the mapper of the instances' events as decider.Many's
 // events: a consumer of the log reads them with it, keys and all.
-func (in *Instances[K, C, E, S]) Events() *codec.KeyedMapper[K, E] { return in.events }
+func (in *Instances[K, C, E, S]) Events() *codec.KeyedMapper[K, E] {
+	if in == nil {
+		return nil
+	}
+	return in.events
+}
 
 func (in *Instances[K, C, E, S]) part() part { return instancesPart[K, C, E, S]{in} }
 

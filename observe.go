@@ -274,6 +274,9 @@ func (o Outcome) String() string {
 // observer it started with. Without an observer, observing costs a
 // pointer load per operation.
 func (s *Store) Observe(o Observer) {
+	if err := s.notMade(); err != nil {
+		panic("annals: " + err.Error())
+	}
 	if o == nil {
 		s.observer.Store(nil)
 		return

@@ -333,7 +333,7 @@ func counterOf[C any]() decider.Decider[C, incremented, int] {
 // What cannot work is refused when it is built, not when it is first used.
 func TestConstructorsRefuseWhatCannotWork(t *testing.T) {
 	s := annals.New(memory.New())
-	if msg := panicMessage(func() { annals.NewRunner(s, decider.Decider[increment, incremented, int]{}, counterCodec()) }); !strings.Contains(msg, "Decide and Evolve") {
+	if msg := panicMessage(func() { annals.NewRunner(s, decider.Decider[increment, incremented, int]{}, counterCodec()) }); !strings.Contains(msg, "nil decider's Decide") || !strings.Contains(msg, "nil decider's Evolve") {
 		t.Errorf("NewRunner with a zero decider panicked with %q, want a message naming Decide and Evolve", msg)
 	}
 	if msg := panicMessage(func() { annals.NewRunner[increment, incremented, int](s, counter, nil) }); !strings.Contains(msg, "mapper") {
@@ -492,8 +492,8 @@ func TestNilArgumentsAreRefusedWhereTheyAreGiven(t *testing.T) {
 		want  string
 	}{
 		"New, nil adapter":         {func() { annals.New(nil) }, "nil adapter"},
-		"NewDCBRunner, nil store":  {func() { annals.NewDCBRunner(nil, dcb, counterCodec()) }, "the store and the mapper must not be nil"},
-		"NewDCBRunner, nil mapper": {func() { annals.NewDCBRunner(s, dcb, (*codec.JSON[incremented])(nil)) }, "the store and the mapper must not be nil"},
+		"NewDCBRunner, nil store":  {func() { annals.NewDCBRunner(nil, dcb, counterCodec()) }, "nil store"},
+		"NewDCBRunner, nil mapper": {func() { annals.NewDCBRunner(s, dcb, (*codec.JSON[incremented])(nil)) }, "nil mapper"},
 		"NewMapper, typed nil":     {func() { codec.NewMapper[incremented]((*codec.JSON[incremented])(nil)) }, "nil codec"},
 		"Register, nil opener":     {func() { store.Register("nil-opener-test", nil) }, "nil opener"},
 		"snapshot.Any, nil policy": {func() { snapshot.Any(snapshot.Every(10), nil) }, "policy 1 is nil"},

@@ -352,8 +352,8 @@ func NewRecordBatchProjection[T any](s *Store, name string, handle func(ctx cont
 // or with a nil mapper or handler, which matches [store.ErrInvalid].
 func checkProjection(s *Store, name string, nilMapper, nilHandler bool) error {
 	switch {
-	case s == nil:
-		return fmt.Errorf("new projection %q: nil store: give the store whose log it reads and whose transactions it writes in: %w", name, store.ErrInvalid)
+	case s.notMade() != nil:
+		return fmt.Errorf("new projection %q: nil store: give the store from annals.Open or annals.New whose log it reads and whose transactions it writes in: %w", name, store.ErrInvalid)
 	case nilMapper:
 		return fmt.Errorf("new projection %q: nil mapper: give the codec or mapper of the events it handles: %w", name, store.ErrInvalid)
 	case nilHandler:
@@ -377,6 +377,9 @@ func committerFor[T any](s *Store) (store.Committer[T], error) {
 func newProjection[T any](s *Store, name string, apply func(context.Context, T, []store.Record) (int, error), opts []ConsumerOption) (*Projection[T], error) {
 	if err := checkConsumerName(name); err != nil {
 		return nil, fmt.Errorf("new projection: %w", err)
+	}
+	if err := nilOption(opts); err != nil {
+		return nil, fmt.Errorf("new projection %q: %w", name, err)
 	}
 	c, err := committerFor[T](s)
 	if err != nil {
@@ -540,9 +543,22 @@ func (p *Projection[T]) schemaReady(ctx context.Context) (bool, error) {
 }
 
 // Name returns the projection's name.
-func (p *Projection[T]) Name() string { return p.name }
+func (p *Projection[T]) Name() string {
+	if p == nil {
+		return ""
+	}
+	return p.name
+}
 
 func (p *Projection[T]) storeHandle() *Store { return p.store }
+
+// notMade returns the error of a call on p when no constructor made it.
+func (p *Projection[T]) notMade() error {
+	if p == nil || p.store == nil {
+		return errNotMade("Projection", makeProjection)
+	}
+	return nil
+}
 
 func (p *Projection[T]) source() store.Log { return p.cfg.source }
 
@@ -554,12 +570,18 @@ func (p *Projection[T]) forgetCursor() { p.cursor.forget() }
 // Position returns the projection's checkpoint: the position of the last
 // event it has handled or skipped.
 func (p *Projection[T]) Position(ctx context.Context) (int64, error) {
+	if err := p.notMade(); err != nil {
+		return 0, err
+	}
 	return p.store.Checkpoint(ctx, p.name)
 }
 
 // Step handles the next batch of events after the checkpoint and returns
 // how many it handled; 0 means the projection has caught up.
 func (p *Projection[T]) Step(ctx context.Context) (int, error) {
+	if err := p.notMade(); err != nil {
+		return 0, err
+	}
 	n, _, err := p.step(ctx)
 	return n, err
 }
@@ -826,6 +848,9 @@ const maxLostCommits = 100
 // the lease committed first is that instance's progress, not an error:
 // Run goes on from the checkpoint it set.
 func (p *Projection[T]) Run(ctx context.Context) error {
+	if err := p.notMade(); err != nil {
+		return err
+	}
 	return follow(ctx, p.store, p.name, p.cfg, p.step)
 }
 
@@ -953,6 +978,9 @@ func (p *Projection[T]) reset(ctx context.Context, reset func(ctx context.Contex
 // [store.ErrInvalid]; a reset that panics fails the rebuild with a
 // [*PanicError], its transaction rolled back.
 func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Context, tx T) error, progress func(Progress)) error {
+	if err := p.notMade(); err != nil {
+		return err
+	}
 	if reset == nil {
 		return fmt.Errorf("rebuild %q: reset is nil: give the function that empties the read model (its tables or states), or the rebuild would handle every event again over what the read model holds: %w", p.name, store.ErrInvalid)
 	}

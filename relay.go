@@ -51,28 +51,53 @@ func NewRelay(s *Store, name string, pub Publisher, opts ...ConsumerOption) (*Re
 	if err := checkConsumerName(name); err != nil {
 		return nil, fmt.Errorf("new relay: %w", err)
 	}
-	if s == nil || lo.IsNil(pub) {
-		return nil, fmt.Errorf("new relay %q: the store and the publisher must not be nil: %w", name, store.ErrInvalid)
+	switch {
+	case s.notMade() != nil:
+		return nil, fmt.Errorf("new relay %q: nil store: give the store from annals.Open or annals.New whose log it publishes: %w", name, store.ErrInvalid)
+	case lo.IsNil(pub):
+		return nil, fmt.Errorf("new relay %q: nil publisher: give the publisher of a broker, such as one of package nats: %w", name, store.ErrInvalid)
+	}
+	if err := nilOption(opts); err != nil {
+		return nil, fmt.Errorf("new relay %q: %w", name, err)
 	}
 	return &Relay{name: name, store: s, pub: pub, cfg: newConsumerConfig(opts)}, nil
 }
 
 // Name returns the relay's name.
-func (r *Relay) Name() string { return r.name }
+func (r *Relay) Name() string {
+	if r == nil {
+		return ""
+	}
+	return r.name
+}
 
 func (r *Relay) storeHandle() *Store { return r.store }
+
+// notMade returns the error of a call on r when no constructor made it.
+func (r *Relay) notMade() error {
+	if r == nil || r.store == nil {
+		return errNotMade("Relay", makeRelay)
+	}
+	return nil
+}
 
 func (r *Relay) source() store.Log { return r.cfg.source }
 
 // Position returns the relay's checkpoint: the position of the last event
 // the broker has acknowledged or the relay skipped.
 func (r *Relay) Position(ctx context.Context) (int64, error) {
+	if err := r.notMade(); err != nil {
+		return 0, err
+	}
 	return r.store.Checkpoint(ctx, r.name)
 }
 
 // Step publishes the next batch of events after the checkpoint and
 // returns how many it published; 0 means the relay has caught up.
 func (r *Relay) Step(ctx context.Context) (int, error) {
+	if err := r.notMade(); err != nil {
+		return 0, err
+	}
 	n, _, err := r.step(ctx)
 	return n, err
 }
@@ -87,6 +112,9 @@ func (r *Relay) CatchUp(ctx context.Context) (int, error) {
 // done or publishing fails, like [Projection.Run]. A failure to publish
 // returns: in an Async [System], Run retries it after a pause.
 func (r *Relay) Run(ctx context.Context) error {
+	if err := r.notMade(); err != nil {
+		return err
+	}
 	return follow(ctx, r.store, r.name, r.cfg, r.step)
 }
 

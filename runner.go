@@ -128,12 +128,15 @@ func JitterBackoff(attempt int) time.Duration {
 
 // NewRunner returns a Runner for decider d on store s, with mapper m for
 // its events: a [*codec.JSON] for plain JSON, or a [codec.NewMapper] pipeline. It
-// panics when s, d's Decide or Evolve, or m is nil, and when a
+// panics, naming what is missing, when s is nil or a zero Store, when
+// d's Decide or Evolve, m or an option is nil, and when a
 // [WithSnapshots] option's state type is not S.
 func NewRunner[C, E, S any](s *Store, d decider.Decider[C, E, S], m codec.Mapper[E], opts ...RunnerOption) *Runner[C, E, S] {
-	if s == nil || d.Decide == nil || d.Evolve == nil || lo.IsNil(m) {
-		panic("annals: annals.NewRunner: the store, the decider's Decide and Evolve, and the mapper must not be nil")
-	}
+	mustGive("annals.NewRunner", giveStore(s),
+		given{d.Decide == nil, "decider's Decide", "a decider whose Decide returns the events a command decides"},
+		given{d.Evolve == nil, "decider's Evolve", "a decider whose Evolve folds an event into the state"},
+		given{lo.IsNil(m), "mapper", "the codec of the events, such as a *codec.JSON, or a codec.NewMapper pipeline"})
+	noNilOptions("annals.NewRunner", opts)
 	cfg := runnerConfig{retries: DefaultRetries, backoff: JitterBackoff, snapshotTimeout: DefaultSnapshotTimeout}
 	for _, o := range opts {
 		o(&cfg)
@@ -351,6 +354,9 @@ func (r rejection) Unwrap() []error { return []error{r.err, ErrRejected} }
 // another stream, only when deciding there appends: a store cannot be
 // asked for the key's stream, and a rejection there stores nothing).
 func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, opts ...HandleOption) (Result[E, S], error) {
+	if err := r.notMade(); err != nil {
+		return Result[E, S]{}, err
+	}
 	o := r.store.observing()
 	if o == nil {
 		return r.handle(ctx, streamID, cmd, opts...)
@@ -1001,6 +1007,10 @@ type loaded[S any] struct {
 // Load returns the current state and version of a stream. A stream with no
 // events is in the initial state at version 0.
 func (r *Runner[C, E, S]) Load(ctx context.Context, streamID string) (S, int64, error) {
+	if err := r.notMade(); err != nil {
+		var zero S
+		return zero, 0, err
+	}
 	l, err := r.loadCurrent(ctx, streamID)
 	return l.state, l.version, err
 }
@@ -1050,6 +1060,9 @@ func (r *Runner[C, E, S]) loadFresh(ctx context.Context, streamID string, upTo i
 // LoadFrom evolves state, known to be the state at version, by the events
 // of the stream after version, and returns the new state and version.
 func (r *Runner[C, E, S]) LoadFrom(ctx context.Context, streamID string, state S, version int64) (S, int64, error) {
+	if err := r.notMade(); err != nil {
+		return state, version, err
+	}
 	return r.fold(ctx, streamID, state, version, keepAll, false)
 }
 
@@ -1058,6 +1071,10 @@ func (r *Runner[C, E, S]) LoadFrom(ctx context.Context, streamID string, state S
 // a version of 0 or below loads nothing, and returns the initial state
 // at version 0. A snapshot at or below version is used when there is one.
 func (r *Runner[C, E, S]) LoadAt(ctx context.Context, streamID string, version int64) (S, int64, error) {
+	if err := r.notMade(); err != nil {
+		var zero S
+		return zero, 0, err
+	}
 	l, err := r.loadFresh(ctx, streamID, version, func(rec store.Record) bool { return rec.Version <= version })
 	return l.state, l.version, err
 }
@@ -1065,10 +1082,22 @@ func (r *Runner[C, E, S]) LoadAt(ctx context.Context, streamID string, version i
 // LoadAsOf returns the state of a stream as it was at time t: the fold of
 // the events recorded at or before t. It replays from the start.
 func (r *Runner[C, E, S]) LoadAsOf(ctx context.Context, streamID string, t time.Time) (S, int64, error) {
+	if err := r.notMade(); err != nil {
+		var zero S
+		return zero, 0, err
+	}
 	return r.fold(ctx, streamID, r.decider.InitialState(), 0, func(rec store.Record) bool { return !rec.Time.After(t) }, false)
 }
 
 func keepAll(store.Record) bool { return true }
+
+// notMade returns the error of a call on r when NewRunner did not make it.
+func (r *Runner[C, E, S]) notMade() error {
+	if r == nil || r.store == nil {
+		return errNotMade("Runner", makeRunner)
+	}
+	return nil
+}
 
 // errSnapshotAhead reports a snapshot of a version the stream does not have.
 var errSnapshotAhead = errors.New("snapshot is ahead of the stream")

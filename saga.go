@@ -184,9 +184,11 @@ func WithRejections[C any](f func(ctx context.Context, cmd C, cause Cause, err e
 // when s, sg's React, mapper or dispatch is nil, or when name is not a
 // consumer's (see [NewProjection]).
 func NewSaga[E, C any](s *Store, name string, sg saga.Saga[E, C], mapper codec.Mapper[E], dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[struct{}, E, C] {
-	if s == nil || sg.React == nil || lo.IsNil(mapper) || dispatch == nil {
-		panic(fmt.Sprintf("annals: NewSaga(%q): the store, the saga's React, the mapper and the dispatcher must not be nil", name))
-	}
+	ctor := fmt.Sprintf("annals.NewSaga(%q)", name)
+	mustGive(ctor, giveStore(s),
+		given{sg.React == nil, "saga's React", "a saga whose React returns the commands an event leads to"},
+		given{lo.IsNil(mapper), "mapper", "the codec of the events it reads, such as a *codec.JSON"}, given{dispatch == nil, "dispatcher", "the function that sends each command, such as one that calls a Runner's Handle with cause.Options()"})
+	noNilOptions(ctor, opts)
 	if err := checkConsumerName(name); err != nil {
 		panic(fmt.Sprintf("annals: NewSaga: %v", err))
 	}
@@ -212,9 +214,13 @@ func NewSaga[E, C any](s *Store, name string, sg saga.Saga[E, C], mapper codec.M
 // in the state, and take the personal data from the event being handled,
 // or read it where the command needs it.
 func NewProcess[S, E, C any](s *Store, name string, p saga.Process[S, E, C], mapper codec.Mapper[E], key func(store.Record, E) (string, bool), dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[S, E, C] {
-	if s == nil || p.Evolve == nil || p.React == nil || lo.IsNil(mapper) || key == nil || dispatch == nil {
-		panic(fmt.Sprintf("annals: NewProcess(%q): the store, the process's Evolve and React, the mapper, the key function and the dispatcher must not be nil", name))
-	}
+	ctor := fmt.Sprintf("annals.NewProcess(%q)", name)
+	mustGive(ctor, giveStore(s),
+		given{p.Evolve == nil, "process's Evolve", "a process whose Evolve folds an event into an instance's state"},
+		given{p.React == nil, "process's React", "a process whose React returns the commands an event leads to"},
+		given{lo.IsNil(mapper), "mapper", "the codec of the events it reads, such as a *codec.JSON"},
+		given{key == nil, "key function", "the function that says which instance an event belongs to"}, given{dispatch == nil, "dispatcher", "the function that sends each command, such as one that calls a Runner's Handle with cause.Options()"})
+	noNilOptions(ctor, opts)
 	if err := checkConsumerName(name); err != nil {
 		panic(fmt.Sprintf("annals: NewProcess: %v", err))
 	}
@@ -241,19 +247,39 @@ func NewProcess[S, E, C any](s *Store, name string, p saga.Process[S, E, C], map
 }
 
 // Name returns the saga's name.
-func (r *SagaRunner[S, E, C]) Name() string { return r.name }
+func (r *SagaRunner[S, E, C]) Name() string {
+	if r == nil {
+		return ""
+	}
+	return r.name
+}
 
 func (r *SagaRunner[S, E, C]) storeHandle() *Store { return r.store }
+
+// notMade returns the error of a call on r when no constructor made it.
+func (r *SagaRunner[S, E, C]) notMade() error {
+	if r == nil || r.store == nil {
+		return errNotMade("SagaRunner", makeSaga)
+	}
+	return nil
+}
 
 func (r *SagaRunner[S, E, C]) source() store.Log { return r.cfg.source }
 
 // Position returns the saga's checkpoint.
 func (r *SagaRunner[S, E, C]) Position(ctx context.Context) (int64, error) {
+	if err := r.notMade(); err != nil {
+		return 0, err
+	}
 	return r.store.Checkpoint(ctx, r.name)
 }
 
 // State returns the committed state of the process instance key.
 func (r *SagaRunner[S, E, C]) State(ctx context.Context, key string) (S, error) {
+	if err := r.notMade(); err != nil {
+		var zero S
+		return zero, err
+	}
 	return loadState(ctx, r.store, r.name, key, r.asView())
 }
 
@@ -264,6 +290,9 @@ func (r *SagaRunner[S, E, C]) asView() view.View[S, E] {
 // Step handles the next batch of events and returns how many it handled;
 // 0 means the saga has caught up.
 func (r *SagaRunner[S, E, C]) Step(ctx context.Context) (int, error) {
+	if err := r.notMade(); err != nil {
+		return 0, err
+	}
 	n, _, err := r.step(ctx)
 	return n, err
 }
@@ -276,6 +305,9 @@ func (r *SagaRunner[S, E, C]) CatchUp(ctx context.Context) (int, error) {
 
 // Run catches up, then follows the log, like [Projection.Run].
 func (r *SagaRunner[S, E, C]) Run(ctx context.Context) error {
+	if err := r.notMade(); err != nil {
+		return err
+	}
 	return follow(ctx, r.store, r.name, r.cfg, r.step)
 }
 

@@ -44,8 +44,11 @@ const DefaultSnapshotTimeout = 2 * time.Second
 // and a state loaded from a snapshot has it empty where a replay filled
 // it. Export what Evolve builds up, or keep it out of S.
 func WithSnapshots[S any](st snapshot.Store, policy snapshot.Policy, m codec.SnapshotMapper[S]) RunnerOption {
-	if lo.IsNil(st) || lo.IsNil(m) {
-		panic("annals: annals.WithSnapshots: nil snapshot store or state mapper")
+	mustGive("annals.WithSnapshots",
+		given{lo.IsNil(st), "snapshot store", "the store the snapshots are kept in, usually the runner's own *annals.Store"},
+		given{lo.IsNil(m), "state mapper", "the codec of the state, such as codec.NewJSON[S]().Register(\"Account\", Account{})"})
+	if s, ok := st.(*Store); ok && s.notMade() != nil {
+		panic("annals: annals.WithSnapshots: " + s.notMade().Error())
 	}
 	if r, ok := m.(interface{ Err() error }); ok && r.Err() != nil {
 		panic(fmt.Sprintf("annals: annals.WithSnapshots: the state mapper refused the state, so no snapshot could be saved: %v", r.Err()))

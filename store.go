@@ -171,12 +171,20 @@ func (s *Store) faultRead(read iter.Seq2[store.Record, error]) iter.Seq2[store.R
 
 // Adapter returns the adapter the handle runs on, for code that needs an
 // adapter's own methods (a PostgreSQL pool, say).
-func (s *Store) Adapter() store.Store { return s.adapter }
+func (s *Store) Adapter() store.Store {
+	if s == nil {
+		return nil
+	}
+	return s.adapter
+}
 
 // Unsupported lists the features of a handle that its adapter does not
 // implement, each with the interface that would provide it; empty for
 // every adapter of this module.
 func (s *Store) Unsupported() []string {
+	if err := s.notMade(); err != nil {
+		return []string{err.Error()}
+	}
 	var missing []string
 	if s.states == nil {
 		missing = append(missing, "view states and consumer commits (store.StateStore): projections (but SQL ones on an adapter with SQL()), processes and sagas")
@@ -213,6 +221,9 @@ func (s *Store) unsupported(what, iface string) error {
 // because of these events, the events are stored all the same and the
 // error is a [*StoredError] that says so.
 func (s *Store) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
+	if err := s.notMade(); err != nil {
+		return 0, err
+	}
 	if m := s.inHandler(ctx); m != nil {
 		return 0, m.refuse(fmt.Sprintf("append to stream %q", streamID))
 	}
@@ -247,27 +258,42 @@ func (s *Store) settle(ctx context.Context, streamID string, from, to int64) err
 // ReadStream yields the records of a stream from version from; see
 // [store.Store.ReadStream].
 func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
+	if err := s.notMade(); err != nil {
+		return failed(err)
+	}
 	return s.readStream(ctx, streamID, from)
 }
 
 // ReadLog returns a page of the global log; see [store.Store.ReadLog].
 func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, error) {
+	if err := s.notMade(); err != nil {
+		return nil, err
+	}
 	return s.readLog(ctx, q)
 }
 
 // Head returns the position of the last event of the global log.
 func (s *Store) Head(ctx context.Context) (int64, error) {
+	if err := s.notMade(); err != nil {
+		return 0, err
+	}
 	head, err := s.adapter.Head(ctx)
 	return head, s.fault(err)
 }
 
 // Wait blocks until the log holds an event after position after.
 func (s *Store) Wait(ctx context.Context, after int64) error {
+	if err := s.notMade(); err != nil {
+		return err
+	}
 	return s.fault(s.adapter.Wait(ctx, after))
 }
 
 // Checkpoint returns the last position recorded for consumer, or 0.
 func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) {
+	if err := s.notMade(); err != nil {
+		return 0, err
+	}
 	at, err := s.adapter.Checkpoint(ctx, consumer)
 	return at, s.fault(err)
 }
@@ -275,6 +301,9 @@ func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) 
 // SetCheckpoint records position for consumer; see
 // [store.Store.SetCheckpoint].
 func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int64) error {
+	if err := s.notMade(); err != nil {
+		return err
+	}
 	if m := s.inHandler(ctx); m != nil {
 		return m.refuse(fmt.Sprintf("set the checkpoint of consumer %q", consumer))
 	}
@@ -286,6 +315,9 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 // implement, and a [System.Run] on the store returns such an error,
 // rather than retry forever. Closing twice is harmless.
 func (s *Store) Close() error {
+	if err := s.notMade(); err != nil {
+		return err
+	}
 	if s.closed.CompareAndSwap(false, true) {
 		close(s.done)
 	}
@@ -295,6 +327,9 @@ func (s *Store) Close() error {
 // Commit runs fn in a transaction that keeps view states and moves a
 // consumer's checkpoint; see [store.Committer].
 func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
+	if err := s.notMade(); err != nil {
+		return err
+	}
 	if s.states == nil {
 		return s.unsupported("view states", "store.StateStore")
 	}
@@ -306,6 +341,9 @@ func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn 
 
 // LoadState returns a committed view state; see [store.StateStore].
 func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, error) {
+	if err := s.notMade(); err != nil {
+		return nil, false, err
+	}
 	if s.states == nil {
 		return nil, false, s.unsupported("view states", "store.StateStore")
 	}
@@ -317,6 +355,9 @@ func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, 
 // have one: in one round trip when the adapter is a
 // [store.StateBatchStore], and one per key when it is not.
 func (s *Store) LoadStates(ctx context.Context, view string, keys []string) (map[string][]byte, error) {
+	if err := s.notMade(); err != nil {
+		return nil, err
+	}
 	if s.states == nil {
 		return nil, s.unsupported("view states", "store.StateStore")
 	}
@@ -339,6 +380,9 @@ func (s *Store) LoadStates(ctx context.Context, view string, keys []string) (map
 
 // SaveSnapshot stores a snapshot; see [snapshot.Store].
 func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error {
+	if err := s.notMade(); err != nil {
+		return err
+	}
 	if s.snaps == nil {
 		return s.unsupported("snapshots", "snapshot.Store")
 	}
@@ -350,6 +394,9 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error 
 
 // LatestSnapshot returns a stream's latest snapshot; see [snapshot.Store].
 func (s *Store) LatestSnapshot(ctx context.Context, streamID string) (snapshot.Snapshot, bool, error) {
+	if err := s.notMade(); err != nil {
+		return snapshot.Snapshot{}, false, err
+	}
 	if s.snaps == nil {
 		return snapshot.Snapshot{}, false, s.unsupported("snapshots", "snapshot.Store")
 	}
@@ -359,6 +406,9 @@ func (s *Store) LatestSnapshot(ctx context.Context, streamID string) (snapshot.S
 
 // CreateSubjectKey stores a data subject's key; see [store.KeyStore].
 func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store.SubjectKey, error) {
+	if err := s.notMade(); err != nil {
+		return store.SubjectKey{}, err
+	}
 	if s.keys == nil {
 		return store.SubjectKey{}, s.unsupported("data subjects' keys", "store.KeyStore")
 	}
@@ -371,6 +421,9 @@ func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store
 
 // SubjectKey returns a data subject's key; see [store.KeyStore].
 func (s *Store) SubjectKey(ctx context.Context, subject string) (store.SubjectKey, error) {
+	if err := s.notMade(); err != nil {
+		return store.SubjectKey{}, err
+	}
 	if s.keys == nil {
 		return store.SubjectKey{}, s.unsupported("data subjects' keys", "store.KeyStore")
 	}
@@ -381,6 +434,9 @@ func (s *Store) SubjectKey(ctx context.Context, subject string) (store.SubjectKe
 // DeleteSubjectKey deletes a data subject's key; see [store.KeyStore] and
 // codec.ForgetSubject.
 func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
+	if err := s.notMade(); err != nil {
+		return err
+	}
 	if s.keys == nil {
 		return s.unsupported("data subjects' keys", "store.KeyStore")
 	}
@@ -392,6 +448,9 @@ func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
 
 // Lock takes the lease on name; see [store.Locker].
 func (s *Store) Lock(ctx context.Context, name string) (store.Lease, error) {
+	if err := s.notMade(); err != nil {
+		return nil, err
+	}
 	if s.locker == nil {
 		return nil, s.unsupported("leases", "store.Locker")
 	}
@@ -409,6 +468,10 @@ func (s *Store) Lock(ctx context.Context, name string) (store.Lease, error) {
 // adapter has no such handle fails with an error that matches
 // [store.ErrUnsupported].
 func ReadDB[T any](s *Store) (T, error) {
+	if err := s.notMade(); err != nil {
+		var zero T
+		return zero, err
+	}
 	switch a := s.adapter.(type) {
 	case interface{ ReadDB() T }:
 		return a.ReadDB(), nil
@@ -426,6 +489,9 @@ func ReadDB[T any](s *Store) (T, error) {
 // to. A store whose adapter has no such transactions fails with an error
 // that matches [store.ErrUnsupported] and says which type it has, if any.
 func SQL[T any](s *Store) (store.Committer[T], error) {
+	if err := s.notMade(); err != nil {
+		return nil, err
+	}
 	type sqlAdapter interface{ SQL() store.Committer[T] }
 	if a, ok := s.adapter.(sqlAdapter); ok {
 		return a.SQL(), nil

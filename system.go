@@ -33,6 +33,7 @@ type Consumer interface {
 // system refuses one built on another store, and knows the log of one
 // that reads it from elsewhere (source is not nil; see [WithSource]).
 type onStore interface {
+	notMade() error
 	storeHandle() *Store
 	source() store.Log
 }
@@ -204,8 +205,8 @@ func (sys *System) inRound(ctx context.Context) bool {
 // an error that matches [store.ErrInvalid], as does a mode other than
 // [Sync] and [Async].
 func NewSystem(s *Store, mode Mode) (*System, error) {
-	if s == nil {
-		return nil, fmt.Errorf("new system: nil store: give the store its runners and consumers are built on: %w", store.ErrInvalid)
+	if s.notMade() != nil {
+		return nil, fmt.Errorf("new system: nil store: give the store its runners and consumers are built on, from annals.Open or annals.New: %w", store.ErrInvalid)
 	}
 	if mode != Sync && mode != Async {
 		return nil, fmt.Errorf("new system: mode %d is neither annals.Sync nor annals.Async: %w", mode, store.ErrInvalid)
@@ -239,17 +240,41 @@ func (sys *System) logFailure(consumer string, err error) {
 }
 
 // Store returns the store the system runs over.
-func (sys *System) Store() *Store { return sys.store }
+func (sys *System) Store() *Store {
+	if sys == nil {
+		return nil
+	}
+	return sys.store
+}
 
 // Mode returns the mode the system runs in.
-func (sys *System) Mode() Mode { return sys.mode }
+func (sys *System) Mode() Mode {
+	if sys == nil {
+		return Sync
+	}
+	return sys.mode
+}
+
+// notMade returns the error of a call on sys when NewSystem did not make
+// it.
+func (sys *System) notMade() error {
+	if sys == nil || sys.store == nil {
+		return errNotMade("System", makeSystem)
+	}
+	return nil
+}
 
 // OnError sets what the system does with a consumer's failure: in Async
 // mode before Run retries it (infrastructure errors) or stops that
 // consumer (a [*ConsumerError]); in Sync mode when a consumer stops. The
 // default logs it with log/slog, and the stack of a [*PanicError] beside
 // it.
-func (sys *System) OnError(f func(consumer string, err error)) { sys.onError = f }
+func (sys *System) OnError(f func(consumer string, err error)) {
+	if err := sys.notMade(); err != nil {
+		panic("annals: " + err.Error())
+	}
+	sys.onError = f
+}
 
 // Add adds consumers to the system. A nil consumer, one built on another
 // store, one whose name the system already has, or, in Sync mode, one that
@@ -258,10 +283,16 @@ func (sys *System) OnError(f func(consumer string, err error)) { sys.onError = f
 // A [System.Run] runs the consumers the system had when it began: run one
 // added later with another Run that names it.
 func (sys *System) Add(consumers ...Consumer) error {
+	if err := sys.notMade(); err != nil {
+		return err
+	}
 	sys.mu.Lock()
 	defer sys.mu.Unlock()
 	names := lo.SliceToMap(sys.consumers, func(c Consumer) (string, bool) { return c.Name(), true })
 	for i, c := range consumers {
+		if on, ok := c.(onStore); ok && on.notMade() != nil {
+			return fmt.Errorf("add consumers: consumer %d: %w", i, on.notMade())
+		}
 		if lo.IsNil(c) {
 			return fmt.Errorf("add consumers: consumer %d is nil: %w", i, store.ErrInvalid)
 		}
@@ -536,6 +567,9 @@ func (sys *System) settleAfter(ctx context.Context, stream string, from, to int6
 // for a program that appended some other way, or to retry stopped
 // consumers.
 func (sys *System) Settle(ctx context.Context) error {
+	if err := sys.notMade(); err != nil {
+		return err
+	}
 	if sys.inRound(ctx) {
 		return nil
 	}
@@ -674,6 +708,9 @@ type ConsumerStatus struct {
 // have Unread set and -1 in place of what is unknown, so one source that
 // does not answer hides no other consumer from an operator.
 func (sys *System) Status(ctx context.Context) ([]ConsumerStatus, error) {
+	if err := sys.notMade(); err != nil {
+		return nil, err
+	}
 	heads := sys.headReader()
 	consumers := sys.snapshot()
 	out := make([]ConsumerStatus, 0, len(consumers))
@@ -814,6 +851,9 @@ func schemaReady(ctx context.Context, c Consumer) (bool, error) {
 // with a deadline. It is how a test of an Async system waits for the
 // consequences of its commands.
 func (sys *System) WaitQuiet(ctx context.Context) error {
+	if err := sys.notMade(); err != nil {
+		return err
+	}
 	for {
 		sys.forgetPassed(ctx)
 		if err := sys.stoppedErrors(); err != nil {
@@ -909,6 +949,9 @@ func (sys *System) behind(ctx context.Context, err error) error {
 // [store.ErrClosed]), so that a program's main runs alike in both modes:
 // a Sync system runs its consumers in the goroutines that append.
 func (sys *System) Run(ctx context.Context, names ...string) error {
+	if err := sys.notMade(); err != nil {
+		return err
+	}
 	consumers := sys.snapshot()
 	if len(names) > 0 {
 		byName := lo.KeyBy(consumers, Consumer.Name)
@@ -1015,6 +1058,9 @@ func (sys *System) keepRunning(ctx context.Context, c Consumer) error {
 // Consumer returns the system's consumer named name, and false when it
 // has none.
 func (sys *System) Consumer(name string) (Consumer, bool) {
+	if sys == nil {
+		return nil, false
+	}
 	return lo.Find(sys.snapshot(), func(c Consumer) bool { return c.Name() == name })
 }
 
@@ -1095,6 +1141,9 @@ func (sys *System) retryLease(ctx context.Context, name string) (store.Lease, er
 // that matches [store.ErrLeaseLost]. A Run of a consumer built
 // [WithoutLease] takes no lease, and is not kept out.
 func (sys *System) Retry(ctx context.Context, name string) (int, error) {
+	if err := sys.notMade(); err != nil {
+		return 0, err
+	}
 	c, ok := sys.Consumer(name)
 	if !ok {
 		return 0, fmt.Errorf("retry consumer %q: the system has no consumer of that name: %w", name, store.ErrNotFound)

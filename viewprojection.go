@@ -40,9 +40,12 @@ type ViewProjection[S, E any] struct {
 // to do: these are mistakes of the program, found when it starts rather
 // than when a state is first saved.
 func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mapper codec.Mapper[E], key func(store.Record, E) (string, bool), opts ...ConsumerOption) *ViewProjection[S, E] {
-	if s == nil || v.Evolve == nil || lo.IsNil(mapper) || key == nil {
-		panic(fmt.Sprintf("annals: NewViewProjection(%q): the store, the view's Evolve, the mapper and the key function must not be nil", name))
-	}
+	ctor := fmt.Sprintf("annals.NewViewProjection(%q)", name)
+	mustGive(ctor, giveStore(s),
+		given{v.Evolve == nil, "view's Evolve", "a view whose Evolve folds an event into a state"},
+		given{lo.IsNil(mapper), "mapper", "the codec of the events it reads, such as a *codec.JSON"},
+		given{key == nil, "key function", "the function that says which state an event evolves"})
+	noNilOptions(ctor, opts)
 	if err := checkConsumerName(name); err != nil {
 		panic(fmt.Sprintf("annals: NewViewProjection: %v", err))
 	}
@@ -285,6 +288,10 @@ func loadState[S, E any](ctx context.Context, from stateLoader, name, key string
 // stored state that does not decode gives the zero S and an error that
 // says what to do.
 func (p *ViewProjection[S, E]) Get(ctx context.Context, key string) (S, error) {
+	if err := p.notMade(); err != nil {
+		var zero S
+		return zero, err
+	}
 	data, ok, err := p.states.LoadState(ctx, p.name, key)
 	if err != nil {
 		return p.view.InitialState(), fmt.Errorf("view %q key %q: %w", p.name, key, err)
@@ -298,9 +305,66 @@ func (p *ViewProjection[S, E]) Get(ctx context.Context, key string) (S, error) {
 // Rebuild deletes every state of the view and rebuilds them from the start
 // of the log; see [Projection.Rebuild].
 func (p *ViewProjection[S, E]) Rebuild(ctx context.Context, progress func(Progress)) error {
+	if err := p.notMade(); err != nil {
+		return err
+	}
 	return p.Projection.Rebuild(ctx, func(ctx context.Context, tx store.StateTx) error {
 		return tx.DeleteStates(ctx, p.name)
 	}, progress)
+}
+
+// The methods of the embedded Projection, which a nil *ViewProjection
+// could not reach: theirs would panic where the one of a nil pointer
+// returns the error of notMade.
+
+// Name returns the view's name.
+func (p *ViewProjection[S, E]) Name() string {
+	if p == nil {
+		return ""
+	}
+	return p.Projection.Name()
+}
+
+// Position returns the view's checkpoint; see [Projection.Position].
+func (p *ViewProjection[S, E]) Position(ctx context.Context) (int64, error) {
+	if err := p.notMade(); err != nil {
+		return 0, err
+	}
+	return p.Projection.Position(ctx)
+}
+
+// Step handles the next batch of events; see [Projection.Step].
+func (p *ViewProjection[S, E]) Step(ctx context.Context) (int, error) {
+	if err := p.notMade(); err != nil {
+		return 0, err
+	}
+	return p.Projection.Step(ctx)
+}
+
+// CatchUp handles batches until the view has reached the head of the
+// log; see [Projection.CatchUp].
+func (p *ViewProjection[S, E]) CatchUp(ctx context.Context) (int, error) {
+	if err := p.notMade(); err != nil {
+		return 0, err
+	}
+	return p.Projection.CatchUp(ctx)
+}
+
+// Run catches up, then follows the log; see [Projection.Run].
+func (p *ViewProjection[S, E]) Run(ctx context.Context) error {
+	if err := p.notMade(); err != nil {
+		return err
+	}
+	return p.Projection.Run(ctx)
+}
+
+// notMade returns the error of a call on p when NewViewProjection did
+// not make it.
+func (p *ViewProjection[S, E]) notMade() error {
+	if p == nil || p.Projection.notMade() != nil || p.states == nil {
+		return errNotMade("ViewProjection", makeView)
+	}
+	return nil
 }
 
 // typesOf returns the option that makes a consumer read only the types m
