@@ -11,6 +11,9 @@ var (
 	ErrConflict = errors.New("version conflict")
 	// ErrInvalid reports input a store refuses: an empty or too long
 	// stream ID or type name, a bad expected version, a malformed URL.
+	// The library reports with it too a call on one of its values that
+	// no constructor made (a zero value, or a nil pointer), naming the
+	// constructor to call (see docs/architecture.md).
 	ErrInvalid = errors.New("invalid input")
 	// ErrNotFound reports that something looked up does not exist.
 	ErrNotFound = errors.New("not found")
