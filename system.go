@@ -29,6 +29,23 @@ type Consumer interface {
 	Run(ctx context.Context) error
 }
 
+// A StateKeeper is a consumer that may keep states in the store under
+// its own name, as view states: a [ViewProjection] does, and a
+// [SagaRunner] of [NewProcess] (its instances' states); a stateless saga
+// of [NewSaga] does not, nor does a [Projection], whose read model is
+// its handler's to write. Those states are the fold of the events up to
+// the consumer's checkpoint: a checkpoint moved back to 0 must delete
+// them in the same commit ([store.StateTx.DeleteStates] of the
+// consumer's name), or the replay would evolve them again from what
+// they hold, a view counting each event twice and a process reacting to
+// its first events from its last states. Package ops does so.
+type StateKeeper interface {
+	Consumer
+	// KeepsStates reports whether the store keeps the consumer's
+	// states under its name.
+	KeepsStates() bool
+}
+
 // onStore is implemented by the consumers of this package, so that a
 // system refuses one built on another store, and knows the log of one
 // that reads it from elsewhere (source is not nil; see [WithSource]).

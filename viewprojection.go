@@ -302,6 +302,10 @@ func (p *ViewProjection[S, E]) Get(ctx context.Context, key string) (S, error) {
 	return decodeState[S](p.name, key, data)
 }
 
+// KeepsStates reports that the store keeps the view's states under its
+// name: it is always true (see [StateKeeper]).
+func (p *ViewProjection[S, E]) KeepsStates() bool { return true }
+
 // Rebuild deletes every state of the view and rebuilds them from the start
 // of the log; see [Projection.Rebuild].
 func (p *ViewProjection[S, E]) Rebuild(ctx context.Context, progress func(Progress)) error {
