@@ -21,6 +21,13 @@
 //	reset -yes NAME POSITION  move a consumer's checkpoint: forward, to skip events, or back to 0
 //	replay NAME               catch up a consumer that stopped, once the cause is fixed
 //
+// A reset back to 0 handles the whole log again over the read model as
+// it is, but for the states the store keeps under the consumer's name (a
+// view's, a process's; see [annals.StateKeeper]): it deletes those in
+// the commit that moves the checkpoint, so that the replay starts from
+// empty states as the consumer's first run did, and says so
+// ([Reset.StatesEmptied]).
+//
 // Each takes -json, for scripts, and -h; flags may come anywhere, before
 // the command's name too (ops -json status), as with the annals tool. Run
 // returns the exit status: 0 when the command did what it says, 1 when it
@@ -502,6 +509,11 @@ type Reset struct {
 	Name string `json:"name"`
 	From int64  `json:"from"`
 	To   int64  `json:"to"`
+	// StatesEmptied says that the reset deleted the states the store
+	// keeps under the consumer's name (a view's, a process's; see
+	// [annals.StateKeeper]), in the commit that moved its checkpoint
+	// back to 0, so that it handles the log again from empty states.
+	StatesEmptied bool `json:"states_emptied"`
 }
 
 func (c *Commands) reset(ctx context.Context, out call) error {
@@ -529,19 +541,43 @@ func (c *Commands) reset(ctx context.Context, out call) error {
 	case to < from && to != 0:
 		return fmt.Errorf("%s is at %d: a checkpoint moves back only to 0, so that no event is handled twice by halves; rebuild a read model instead: %w", name, from, store.ErrInvalid)
 	case to == from:
-		return out.result(Reset{name, from, to}, fmt.Sprintf("%s is at %d already\n", name, from))
+		return out.result(Reset{Name: name, From: from, To: to}, fmt.Sprintf("%s is at %d already\n", name, from))
 	}
+	// The states a view or a process keeps in the store are the fold of
+	// the events up to its checkpoint: handled again over them, the log
+	// would count each event twice, and a process would react to its
+	// first events from its last states, sending commands it never sent.
+	// They go with the checkpoint, as they came with it.
+	empty := to == 0 && keepsStates(cons)
 	what := fmt.Sprintf("skips %s after %d", events(to-from), from)
-	if to < from {
+	switch {
+	case empty:
+		what = fmt.Sprintf("handles all %s again, from empty states (its states in the store are deleted)", events(head))
+	case to < from:
 		what = fmt.Sprintf("handles all %s again, over the read model as it is", events(head))
 	}
 	if !out.yes {
 		return fmt.Errorf("moving %s from %d to %d %s; run again with -yes to do it", name, from, to, what)
 	}
-	if err := s.Commit(ctx, name, from, to, func(store.StateTx) error { return nil }); err != nil {
+	err = s.Commit(ctx, name, from, to, func(tx store.StateTx) error {
+		if empty {
+			if err := tx.DeleteStates(ctx, name); err != nil {
+				return fmt.Errorf("delete the states of %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	return out.result(Reset{name, from, to}, fmt.Sprintf("moved %s from %d to %d: it %s\n", name, from, to, what))
+	return out.result(Reset{Name: name, From: from, To: to, StatesEmptied: empty}, fmt.Sprintf("moved %s from %d to %d: it %s\n", name, from, to, what))
+}
+
+// keepsStates reports whether the store keeps cons's states under its
+// name, which a reset to 0 deletes.
+func keepsStates(cons annals.Consumer) bool {
+	k, ok := cons.(annals.StateKeeper)
+	return ok && k.KeepsStates()
 }
 
 func events(n int64) string {
