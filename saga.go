@@ -277,7 +277,7 @@ func (r *SagaRunner[S, E, C]) Position(ctx context.Context) (int64, error) {
 // KeepsStates reports whether the store keeps the instances' states
 // under the saga's name: true for a process of [NewProcess], false for a
 // stateless saga of [NewSaga] (see [StateKeeper]).
-func (r *SagaRunner[S, E, C]) KeepsStates() bool { return r.stateful }
+func (r *SagaRunner[S, E, C]) KeepsStates() bool { return r != nil && r.stateful }
 
 // State returns the committed state of the process instance key.
 func (r *SagaRunner[S, E, C]) State(ctx context.Context, key string) (S, error) {
