@@ -425,6 +425,45 @@ func TestCopyOverATargetTheApplicationRanOn(t *testing.T) {
 	}
 }
 
+// An interrupted copy with -rebuild, run again with -keep instead, is
+// refused as a target with other data is, writing nothing, saying with
+// which flags to run it; head names them; the same flags go on.
+func TestCopyResumesOnlyWithItsOwnFlags(t *testing.T) {
+	ctx := context.Background()
+	from, s := fixture(t)
+	for name, at := range map[string]int64{"orders-table": 4, "schema:orders-table": 2} {
+		if err := s.SetCheckpoint(ctx, name, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	to := "sqlite://" + filepath.Join(t.TempDir(), "to.db")
+	interruptedCopy(t, "-from", from, "-to", to, "-rebuild", "orders-table")
+	if r := tool(t, ctx, to, "head"); !strings.Contains(r.stderr, "to copy 5 events, with -rebuild orders-table;") {
+		t.Errorf("head of the unfinished copy: %+v, want the flags of its run", r)
+	}
+
+	r := tool(t, ctx, "", "copy", "-from", from, "-to", to, "-keep", "orders-table")
+	for _, want := range []string{"annals: copy: the target holds an unfinished copy whose last run was with -rebuild orders-table, and this run is with -keep orders-table",
+		"run the copy again with -rebuild orders-table, as it was interrupted, or start over: empty the target"} {
+		if r.status != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("copy resumed with -keep: %+v, want status 1 and %q", r, want)
+		}
+	}
+	if c := tool(t, ctx, to, "checkpoint", "schema:orders-table"); c.status != 1 {
+		t.Errorf("the refused copy wrote the schema version of orders-table: %+v", c)
+	}
+
+	if r := tool(t, ctx, "", "copy", "-from", from, "-to", to, "-rebuild", "orders-table"); r.status != 0 || !strings.Contains(r.stdout, "which resumed an interrupted copy") {
+		t.Fatalf("the copy run again with its flags: %+v", r)
+	}
+	if r := tool(t, ctx, to, "verify"); r.status != 0 || !strings.HasSuffix(r.stdout, "ok\n") {
+		t.Errorf("verify of the finished copy: %+v", r)
+	}
+	if r := tool(t, ctx, to, "consumers"); r.status != 0 || strings.Contains(r.stdout, "annals:") || strings.Contains(r.stdout, "orders-table") {
+		t.Errorf("consumers of the finished copy: %+v, want neither the mark nor the rebuilt consumer", r)
+	}
+}
+
 // A target that holds nothing but the mark of the copy that created it
 // is removed as an empty one is.
 func TestAFailedCopyRemovesItsFileHoldingOnlyItsMark(t *testing.T) {

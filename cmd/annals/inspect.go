@@ -253,7 +253,7 @@ func checkpoints(ctx context.Context, s store.Store, names []string) ([]store.Ch
 		if i < 0 {
 			var known []string
 			for _, cp := range all {
-				if !strings.HasPrefix(cp.Consumer, schemaPrefix) && cp.Consumer != storecopy.MarkName {
+				if !strings.HasPrefix(cp.Consumer, schemaPrefix) && !storecopy.IsMark(cp.Consumer) {
 					known = append(known, cp.Consumer)
 				}
 			}
@@ -321,20 +321,22 @@ func consumersFlags(*flag.FlagSet) runFunc {
 				return err
 			}
 			schemas := map[string]int64{}
-			var unfinished *unfinishedCopy
 			for _, cp := range all {
 				if name, ok := strings.CutPrefix(cp.Consumer, schemaPrefix); ok {
 					schemas[name] = cp.Position
 				}
-				if u, ok := storecopy.UnfinishedOf(cp); ok {
-					unfinished = newUnfinishedCopy(u)
-				}
+			}
+			var unfinished *unfinishedCopy
+			if u, ok, err := storecopy.UnfinishedIn(all); err != nil {
+				return err
+			} else if ok {
+				unfinished = newUnfinishedCopy(u)
 			}
 			leases, _ := s.(store.LeaseInspector)
 			now := time.Now()
 			out := []consumerStatus{} // [] in JSON when there are none
 			for _, cp := range cps {
-				if (strings.HasPrefix(cp.Consumer, schemaPrefix) || cp.Consumer == storecopy.MarkName) && len(args) == 0 {
+				if (strings.HasPrefix(cp.Consumer, schemaPrefix) || storecopy.IsMark(cp.Consumer)) && len(args) == 0 {
 					continue // a read model's schema version, shown with its consumer, or the mark, shown above them
 				}
 				st := consumerStatus{Name: cp.Consumer, Checkpoint: cp.Position, MovedAt: cp.Time, Lag: max(head-cp.Position, 0),

@@ -256,8 +256,8 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 			if err != nil {
 				return err
 			}
-			if cp.Consumer == storecopy.MarkName {
-				continue // a problem of its own, above
+			if storecopy.IsMark(cp.Consumer) {
+				continue // a problem of its own, above, with the options recorded beside it
 			}
 			rep.Checkpoints++
 			switch {

@@ -52,7 +52,8 @@ type Options struct {
 	// carry. A consumer whose view states the store keeps is refused
 	// with store.ErrInvalid: its states are copied; one without a
 	// checkpoint or a schema version in the source, with
-	// store.ErrNotFound.
+	// store.ErrNotFound. A copy resumes only with the Rebuild and Keep
+	// of the run it resumes, in any order ([ErrOtherOptions]).
 	Rebuild []string
 	// Keep names consumers whose read models live in the application's
 	// own tables, as those of Rebuild do, but whose tables are in the
@@ -214,12 +215,14 @@ func open(src, dst store.Store) (endpoints, error) {
 }
 
 // Copy copies everything src holds to dst, which must be empty or hold
-// what an interrupted copy from src left, and verifies the result; see
-// the package documentation. Either store may be an adapter or an
-// application's *annals.Store. A target that holds other data fails with
-// [ErrNotEmpty] before anything is written; a copy whose verification
-// finds a difference fails with a [*MismatchError]. The report is filled
-// in as far as the copy went.
+// what an interrupted copy from src, with the same Rebuild and Keep,
+// left, and verifies the result; see the package documentation. Either
+// store may be an adapter or an application's *annals.Store. A target
+// that holds other data fails with [ErrNotEmpty] before anything is
+// written, one that an interrupted copy with other Rebuild or Keep left
+// with [ErrOtherOptions]; a copy whose verification finds a difference
+// fails with a [*MismatchError]. The report is filled in as far as the
+// copy went.
 func Copy(ctx context.Context, src, dst store.Store, opts Options) (Report, error) {
 	start := time.Now()
 	e, err := open(src, dst)
@@ -247,7 +250,7 @@ func Copy(ctx context.Context, src, dst store.Store, opts Options) (Report, erro
 // error that already says what to do.
 func resumable(err error) bool {
 	var mismatch *MismatchError
-	return !errors.As(err, &mismatch) && !errors.Is(err, ErrSourceChanged) && !errors.Is(err, ErrNotEmpty) &&
+	return !errors.As(err, &mismatch) && !errors.Is(err, ErrSourceChanged) && !errors.Is(err, ErrNotEmpty) && !errors.Is(err, ErrOtherOptions) &&
 		!errors.Is(err, store.ErrInvalid) && !errors.Is(err, store.ErrCorrupt) && !errors.Is(err, context.Canceled) &&
 		!strings.Contains(err.Error(), "run the same copy again")
 }
@@ -266,6 +269,7 @@ type copier struct {
 	versions         map[string]int64 // the last version of each stream written, once met; see checkVersions
 	marked           bool             // this run marked the target as unfinished
 	dstMarked        bool             // the target holds the mark
+	dstMarks         []string         // the checkpoints beside the mark that record the options, found in the target or written: deleted with it
 	phase            Phase
 	phaseStart       time.Time
 	phaseRun, phaseN int64
@@ -416,17 +420,23 @@ func (c *copier) checkTarget(ctx context.Context) error {
 	// The target's checkpoints: the mark of an unfinished copy, and the
 	// consumers'.
 	held := map[string]int64{}
+	var marks []store.Checkpoint
 	if c.dstInv.Checkpoints > 0 {
 		for cp, err := range c.dstExp.ExportCheckpoints(ctx) {
 			if err != nil {
 				return fmt.Errorf("copy: target: %w", err)
 			}
-			if cp.Consumer == MarkName {
-				c.dstMarked = true
+			if IsMark(cp.Consumer) {
+				c.dstMarked = c.dstMarked || cp.Consumer == MarkName
+				marks = append(marks, cp)
 				continue
 			}
 			held[cp.Consumer] = cp.Position
 		}
+	}
+	// A copy goes on only with the options it was run with.
+	if err := c.checkOptions(marks); err != nil {
+		return err
 	}
 	// The copy never writes the checkpoint of a consumer it leaves out:
 	// whoever did ran the consumer on the target.

@@ -68,7 +68,10 @@
 // that holds anything else (an event that is not the source's at the
 // same place, a checkpoint, snapshot, state or key the source does not
 // have, the checkpoint of a consumer that [Options.Rebuild] leaves out)
-// is refused with [ErrNotEmpty], and nothing is written.
+// is refused with [ErrNotEmpty], and nothing is written. So is, with
+// [ErrOtherOptions], a target whose interrupted copy had other
+// Rebuild or Keep than this run (see the mark, below): resumed, it would
+// hold part of one copy and part of another.
 //
 // A difference fails the copy with a [*MismatchError] naming it, before
 // the checkpoints are written when it is in the log. Writers and
@@ -103,10 +106,23 @@
 // copy is written and verified; a run that fails, or whose verification
 // finds a difference, leaves it. A run that finds the mark in its target
 // takes it as its own: it resumes, and the mark is neither compared
-// with the source nor a reason to refuse. [FindUnfinished] finds it;
-// `annals verify` reports it as a problem and `annals consumers` shows
-// it. A store that holds it is refused as a source, with
-// [ErrUnfinished]: it may lack part of its own source.
+// with the source nor a reason to refuse, but for the options it
+// records. [FindUnfinished] finds it; `annals verify` reports it as a
+// problem and `annals consumers` shows it. A store that holds it is
+// refused as a source, with [ErrUnfinished]: it may lack part of its own
+// source.
+//
+// With the mark, in the same import, a run records the options that
+// change what it writes, [Options.Rebuild] and [Options.Keep] (as sets;
+// Batch and Progress change nothing written), in checkpoints named
+// MarkName + ":options:" and a piece of their canonical text,
+// URL-encoded: a checkpoint holds nothing but a name, a position and a
+// time, and a name is at most [store.MaxStreamIDLen] bytes. They are
+// part of the mark ([IsMark]): deleted with it, never copied, never
+// listed as consumers. A run whose target holds a mark with other
+// options is refused with [ErrOtherOptions] before it writes anything;
+// a mark with none recorded, which an older version of the copy set,
+// is resumed whatever the options, as that version did.
 //
 // The mark is a checkpoint, not a table of the copy's own, because
 // every adapter keeps checkpoints durably, in every version of its

@@ -71,12 +71,12 @@ func TestAnInterruptedCopyIsMarkedUntilItEnds(t *testing.T) {
 			before := time.Now().Add(-time.Second)
 			cutAfterEvents(t, src, dst, storecopy.Options{Batch: 5, Keep: filled})
 			inv, err := dst.(store.Exporter).Inventory(ctx)
-			if err != nil || inv != (store.Inventory{Events: head, Checkpoints: 1}) {
-				t.Fatalf("the target of the cut copy holds %+v (%v), want the %d events and the mark", inv, err, head)
+			if err != nil || inv != (store.Inventory{Events: head, Checkpoints: 2}) {
+				t.Fatalf("the target of the cut copy holds %+v (%v), want the %d events, the mark and the options beside it", inv, err, head)
 			}
 			u := unfinished(t, dst)
-			if u.Events != head || (adapter != "memory" && u.Began.Before(before)) {
-				t.Errorf("the mark: %+v, want the %d events of the source and the time the run began", u, head)
+			if u.Events != head || (adapter != "memory" && u.Began.Before(before)) || !u.Recorded || u.Flags != "-keep orders-table" {
+				t.Errorf("the mark: %+v, want the %d events of the source, the time the run began and its options", u, head)
 			}
 			if s := u.String(); !strings.HasPrefix(s, "an annals copy into this store has not finished; run the same copy again before using it") {
 				t.Errorf("the mark says %q", s)
@@ -189,9 +189,15 @@ func TestEmptyBesideTheMark(t *testing.T) {
 			return imp.ImportCheckpoints(ctx, []store.Checkpoint{{Consumer: storecopy.MarkName, Position: 9}})
 		}, true},
 		{func() error {
+			// The options of the copy, recorded beside its mark.
+			return imp.ImportCheckpoints(ctx, []store.Checkpoint{{Consumer: storecopy.MarkName + ":options:1:keep=t", Position: 1}})
+		}, true},
+		{func() error {
 			return imp.ImportCheckpoints(ctx, []store.Checkpoint{{Consumer: "someone", Position: 0}})
 		}, false},
-		{func() error { return imp.DeleteCheckpoints(ctx, []string{"someone", storecopy.MarkName}) }, true},
+		{func() error {
+			return imp.DeleteCheckpoints(ctx, []string{"someone", storecopy.MarkName, storecopy.MarkName + ":options:1:keep=t"})
+		}, true},
 		{func() error {
 			return imp.ImportCheckpoints(ctx, []store.Checkpoint{{Consumer: "someone", Position: 0}})
 		}, false},
