@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,63 @@ import (
 	"github.com/annals-dev/annals/store/memory"
 	"github.com/annals-dev/annals/view"
 )
+
+// failureLog holds what a system reported to OnError.
+type failureLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+// logFailures makes sys report its failures to a new failureLog.
+func logFailures(sys *annals.System) *failureLog {
+	l := &failureLog{}
+	sys.OnError(func(_ string, err error) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.errs = append(l.errs, err)
+	})
+	return l
+}
+
+func (l *failureLog) all() []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.errs)
+}
+
+// runUntilQuiet runs sys until WaitQuiet returns, stops it, and fails
+// the test with WaitQuiet's error.
+func runUntilQuiet(t *testing.T, ctx context.Context, sys *annals.System) {
+	t.Helper()
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- sys.Run(runCtx) }()
+	err := sys.WaitQuiet(ctx)
+	stop()
+	<-ran
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// caughtUp fails the test unless every consumer of sys is caught up
+// and none is stopped.
+func caughtUp(t *testing.T, ctx context.Context, sys *annals.System) {
+	t.Helper()
+	for _, st := range must(sys.Status(ctx)) {
+		if st.Stopped != nil || st.Lag != 0 {
+			t.Fatalf("status %+v: want caught up, not stopped", st)
+		}
+	}
+}
+
+// countIs fails the test unless the view counts want events of stream id.
+func countIs(t *testing.T, ctx context.Context, counts *annals.ViewProjection[int, incremented], id string, want int) {
+	t.Helper()
+	if n, err := counts.Get(ctx, id); err != nil || n != want {
+		t.Fatalf("view state of %s = %d, %v; want %d", id, n, err, want)
+	}
+}
 
 // flakyStates is a memory store whose loads of consumers' states fail
 // once each with an unexpected EOF, as over a connection that broke:
@@ -63,15 +121,10 @@ func TestAStoreFailureInABatchIsRetriedNotStopped(t *testing.T) {
 	flaky.outside.Store(1)
 	s := annals.New(flaky)
 	sys := must(annals.NewSystem(s, annals.Async))
-	var mu sync.Mutex
-	var failures []error
-	sys.OnError(func(_ string, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		failures = append(failures, err)
-	})
+	failures := logFailures(sys)
 	counts := annals.NewViewProjection(s, "counts", view.View[int, incremented]{Evolve: func(n int, _ incremented) int { return n + 1 }},
 		counterCodec(), func(r store.Record, _ incremented) (string, bool) { return r.StreamID, true })
+	var mu sync.Mutex
 	sent := map[string]int{}
 	echo := annals.NewProcess(s, "echo", saga.Process[int, incremented, increment]{
 		Evolve: func(_ int, e incremented) int { return e.To },
@@ -92,38 +145,23 @@ func TestAStoreFailureInABatchIsRetriedNotStopped(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	ran := make(chan error, 1)
-	go func() { ran <- sys.Run(runCtx) }()
-	if err := sys.WaitQuiet(ctx); err != nil {
-		t.Fatal(err)
-	}
-	stop()
-	<-ran
+	runUntilQuiet(t, ctx, sys)
 
 	if flaky.inCommit.Load() >= 0 || flaky.outside.Load() >= 0 {
 		t.Fatalf("the faults were not met: %d, %d left", flaky.inCommit.Load(), flaky.outside.Load())
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(failures) != 2 {
-		t.Fatalf("failures reported: %v; want the two loads that failed", failures)
+	if len(failures.all()) != 2 {
+		t.Fatalf("failures reported: %v; want the two loads that failed", failures.all())
 	}
-	for _, err := range failures {
+	for _, err := range failures.all() {
 		if ce := (*annals.ConsumerError)(nil); errors.As(err, &ce) || !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("failure %v: want the store's, retried, not a consumer stopped at an event", err)
 		}
 	}
-	for _, st := range must(sys.Status(ctx)) {
-		if st.Stopped != nil || st.Lag != 0 {
-			t.Fatalf("status %+v: want caught up, not stopped", st)
-		}
-	}
+	caughtUp(t, ctx, sys)
 	for i := range streams {
 		id := fmt.Sprintf("c-%d", i)
-		if n, err := counts.Get(ctx, id); err != nil || n != perStream {
-			t.Fatalf("view state of %s = %d, %v; want %d", id, n, err, perStream)
-		}
+		countIs(t, ctx, counts, id, perStream)
 		for v := 1; v <= perStream; v++ {
 			if k := fmt.Sprintf("%s/%d", id, v); sent[k] != 1 {
 				t.Fatalf("command for %s sent %d times, want once (sent: %v)", k, sent[k], sent)
@@ -163,13 +201,7 @@ func TestACheckpointMovedUnderARunningConsumerIsNoFailure(t *testing.T) {
 	moved := &movedUnder{Store: memory.New()}
 	s := annals.New(moved)
 	sys := must(annals.NewSystem(s, annals.Async))
-	var mu sync.Mutex
-	var failures []error
-	sys.OnError(func(_ string, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		failures = append(failures, err)
-	})
+	failures := logFailures(sys)
 	counts := annals.NewViewProjection(s, "counts", view.View[int, incremented]{Evolve: func(n int, _ incremented) int { return n + 1 }},
 		counterCodec(), func(r store.Record, _ incremented) (string, bool) { return r.StreamID, true }, annals.WithBatchSize(10))
 	if err := sys.Add(counts); err != nil {
@@ -184,26 +216,15 @@ func TestACheckpointMovedUnderARunningConsumerIsNoFailure(t *testing.T) {
 	// Twice in a row: a projection starts once more from the moved
 	// checkpoint by itself, and returns from Run on the second.
 	moved.armed.Store(2)
-	runCtx, stop := context.WithCancel(ctx)
-	ran := make(chan error, 1)
-	go func() { ran <- sys.Run(runCtx) }()
-	if err := sys.WaitQuiet(ctx); err != nil {
-		t.Fatal(err)
-	}
-	stop()
-	<-ran
+	runUntilQuiet(t, ctx, sys)
 	if moved.moved.Load() != 2 {
 		t.Fatalf("the checkpoint was moved %d times under the consumer; want twice", moved.moved.Load())
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(failures) > 0 {
-		t.Fatalf("failures reported: %v; want none: the checkpoint moved by another is its progress", failures)
+	if len(failures.all()) > 0 {
+		t.Fatalf("failures reported: %v; want none: the checkpoint moved by another is its progress", failures.all())
 	}
 	for i := range streams {
 		id := fmt.Sprintf("c-%d", i)
-		if n, err := counts.Get(ctx, id); err != nil || n != perStream {
-			t.Fatalf("view state of %s = %d, %v; want %d", id, n, err, perStream)
-		}
+		countIs(t, ctx, counts, id, perStream)
 	}
 }

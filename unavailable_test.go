@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -115,13 +114,7 @@ func TestAnUnavailableStoreDoesNotStopAConsumer(t *testing.T) {
 	down := &downStore{Store: memory.New()}
 	s := annals.New(down)
 	sys := must(annals.NewSystem(s, annals.Async))
-	var mu sync.Mutex
-	var failures []error
-	sys.OnError(func(_ string, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		failures = append(failures, err)
-	})
+	failures := logFailures(sys)
 	viewCodec := &flakyMapper[incremented]{Mapper: counterCodec()}
 	processCodec := &flakyMapper[incremented]{Mapper: counterCodec()}
 	sources := func(r store.Record, _ incremented) (string, bool) {
@@ -149,25 +142,16 @@ func TestAnUnavailableStoreDoesNotStopAConsumer(t *testing.T) {
 	processCodec.left.Store(1)
 	down.refused.Store(2)
 	down.unknown.Store(1)
-	runCtx, stop := context.WithCancel(ctx)
-	ran := make(chan error, 1)
-	go func() { ran <- sys.Run(runCtx) }()
-	if err := sys.WaitQuiet(ctx); err != nil {
-		t.Fatal(err)
-	}
-	stop()
-	<-ran
+	runUntilQuiet(t, ctx, sys)
 
 	if viewCodec.left.Load() >= 0 || processCodec.left.Load() >= 0 || down.refused.Load() >= 0 || down.unknown.Load() >= 0 {
 		t.Fatalf("the faults were not all met: codecs %d, %d, refusals %d, lost answers %d left",
 			viewCodec.left.Load(), processCodec.left.Load(), down.refused.Load(), down.unknown.Load())
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(failures) < 4 {
-		t.Fatalf("failures reported: %v; want at least the four the store caused", failures)
+	if len(failures.all()) < 4 {
+		t.Fatalf("failures reported: %v; want at least the four the store caused", failures.all())
 	}
-	for _, err := range failures {
+	for _, err := range failures.all() {
 		if ce := (*annals.ConsumerError)(nil); errors.As(err, &ce) {
 			t.Fatalf("failure %v: want the store's, retried, not a consumer stopped at an event", err)
 		}
@@ -175,16 +159,10 @@ func TestAnUnavailableStoreDoesNotStopAConsumer(t *testing.T) {
 			t.Fatalf("failure %v: want it to say the store was unavailable or the outcome unknown", err)
 		}
 	}
-	for _, st := range must(sys.Status(ctx)) {
-		if st.Stopped != nil || st.Lag != 0 {
-			t.Fatalf("status %+v: want caught up, not stopped", st)
-		}
-	}
+	caughtUp(t, ctx, sys)
 	for i := range streams {
 		id := fmt.Sprintf("c-%d", i)
-		if n, err := counts.Get(ctx, id); err != nil || n != perStream {
-			t.Fatalf("view state of %s = %d, %v; want %d", id, n, err, perStream)
-		}
+		countIs(t, ctx, counts, id, perStream)
 		if n, v, err := r.Load(ctx, "t-"+id); err != nil || n != perStream || v != perStream {
 			t.Fatalf("stream t-%s holds %d events (state %d), %v; want each of the %d commands stored once", id, v, n, err, perStream)
 		}
