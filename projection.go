@@ -512,6 +512,7 @@ func (p *Projection[T]) migrate(ctx context.Context) error {
 				}
 				return nil
 			})
+			err = p.store.fault(err)
 			if errors.Is(err, store.ErrConflict) && ctx.Err() == nil {
 				continue // another instance migrated meanwhile
 			}
@@ -676,12 +677,12 @@ var errCommitUnfinished = errors.New("the commit did not return")
 // telling the projection's watcher, if it has one.
 func (p *Projection[T]) commit(ctx context.Context, from, to int64, fn func(T) error) error {
 	if p.watcher == nil {
-		return p.committer.Commit(ctx, p.name, from, to, fn)
+		return p.store.fault(p.committer.Commit(ctx, p.name, from, to, fn))
 	}
 	p.watcher.begin(from)
 	err := errCommitUnfinished
 	defer func() { p.watcher.end(to, err) }()
-	err = p.committer.Commit(ctx, p.name, from, to, fn)
+	err = p.store.fault(p.committer.Commit(ctx, p.name, from, to, fn))
 	return err
 }
 
@@ -865,6 +866,7 @@ func follow(ctx context.Context, s *Store, name string, cfg consumerConfig, step
 			slog.Info("annals: consumer waits for its lease, which another instance holds ('annals consumers' shows the holder); the lease of an instance that crashed is free once the store frees it: on PostgreSQL when its session ends, on SQLite when the lease expires", "consumer", name, "store", s.name)
 		})
 		l, err := s.locker.Lock(ctx, LeaseName(name))
+		err = s.fault(err)
 		waiting.Stop()
 		if err != nil {
 			return fmt.Errorf("consumer %q: take the lease: %w", name, err)
@@ -949,7 +951,7 @@ func (p *Projection[T]) reset(ctx context.Context, reset func(ctx context.Contex
 		if p.watcher != nil {
 			p.watcher.reset()
 		}
-		err = p.committer.Commit(ctx, p.name, from, 0, func(tx T) error { return recovered(func() error { return reset(ctx, tx) }) })
+		err = p.store.fault(p.committer.Commit(ctx, p.name, from, 0, func(tx T) error { return recovered(func() error { return reset(ctx, tx) }) }))
 		if !lostCommit(ctx, err) {
 			return err
 		}

@@ -24,11 +24,35 @@ var errRefused = errors.New("dial tcp 127.0.0.1:5432: connect: connection refuse
 // downStore is a memory store whose appends to the streams "t-…" fail:
 // first refused times before anything is stored (the server could not be
 // reached), then unknown times after the events were stored (the answer
-// was lost). It tells the refusals apart as unavailability, as the SQL
-// adapters tell theirs.
+// was lost). Its leases and the commits of its committer for read models
+// (see SQL) are refused while leases and commits are left. It tells the
+// refusals apart as unavailability, as the SQL adapters tell theirs.
 type downStore struct {
 	*memory.Store
-	refused, unknown atomic.Int32 // the failures left
+	refused, unknown, leases, commits atomic.Int32 // the failures left
+}
+
+func (d *downStore) Lock(ctx context.Context, name string) (store.Lease, error) {
+	if d.leases.Add(-1) >= 0 {
+		return nil, fmt.Errorf("lock %q: %w", name, errRefused)
+	}
+	return d.Store.Lock(ctx, name)
+}
+
+// SQL is the committer a projection of the store's transactions writes
+// with, as the SQL adapters hand one to read models in their own tables.
+func (d *downStore) SQL() store.Committer[downTx] { return downCommitter{d} }
+
+// downTx is the transaction of downStore's committer for read models.
+type downTx struct{ store.StateTx }
+
+type downCommitter struct{ d *downStore }
+
+func (c downCommitter) Commit(ctx context.Context, consumer string, from, to int64, fn func(downTx) error) error {
+	if c.d.commits.Add(-1) >= 0 {
+		return fmt.Errorf("commit: %w", errRefused)
+	}
+	return c.d.Store.Commit(ctx, consumer, from, to, func(tx store.StateTx) error { return fn(downTx{tx}) })
 }
 
 func (d *downStore) Append(ctx context.Context, streamID string, expected int64, events []store.Event) (int64, error) {
@@ -130,7 +154,10 @@ func TestAnUnavailableStoreDoesNotStopAConsumer(t *testing.T) {
 			_, err := r.Handle(ctx, "t-"+cause.Instance, c, cause.Options()...)
 			return err
 		})
-	if err := sys.Add(counts, echo); err != nil {
+	rows := must(annals.NewRecordProjection(s, "rows", func(ctx context.Context, tx downTx, rec store.Record) error {
+		return tx.SaveState(ctx, "rows", fmt.Sprint(rec.Position), []byte(rec.StreamID))
+	}))
+	if err := sys.Add(counts, echo, rows); err != nil {
 		t.Fatal(err)
 	}
 	for i := range streams * perStream {
@@ -142,14 +169,16 @@ func TestAnUnavailableStoreDoesNotStopAConsumer(t *testing.T) {
 	processCodec.left.Store(1)
 	down.refused.Store(2)
 	down.unknown.Store(1)
+	down.leases.Store(1)
+	down.commits.Store(1)
 	runUntilQuiet(t, ctx, sys)
 
-	if viewCodec.left.Load() >= 0 || processCodec.left.Load() >= 0 || down.refused.Load() >= 0 || down.unknown.Load() >= 0 {
-		t.Fatalf("the faults were not all met: codecs %d, %d, refusals %d, lost answers %d left",
-			viewCodec.left.Load(), processCodec.left.Load(), down.refused.Load(), down.unknown.Load())
+	if viewCodec.left.Load() >= 0 || processCodec.left.Load() >= 0 || down.refused.Load() >= 0 || down.unknown.Load() >= 0 || down.leases.Load() >= 0 || down.commits.Load() >= 0 {
+		t.Fatalf("the faults were not all met: codecs %d, %d, refusals %d, lost answers %d, leases %d, commits %d left",
+			viewCodec.left.Load(), processCodec.left.Load(), down.refused.Load(), down.unknown.Load(), down.leases.Load(), down.commits.Load())
 	}
-	if len(failures.all()) < 4 {
-		t.Fatalf("failures reported: %v; want at least the four the store caused", failures.all())
+	if len(failures.all()) < 6 {
+		t.Fatalf("failures reported: %v; want at least the six the store caused", failures.all())
 	}
 	for _, err := range failures.all() {
 		if ce := (*annals.ConsumerError)(nil); errors.As(err, &ce) {
