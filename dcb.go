@@ -27,7 +27,7 @@ func (s *Store) ReadQuery(ctx context.Context, q store.Query, after int64) iter.
 	if s.dcb == nil {
 		return failed(s.unsupported("reads by query", "store.DCB"))
 	}
-	return s.readQuery(ctx, q, after)
+	return s.faultRead(s.readQuery(ctx, q, after))
 }
 
 // AppendIf appends events to a stream if no event matching cond's query
@@ -628,8 +628,8 @@ func (r *DCBRunner[C, E, S]) firstKeyed(ctx context.Context, stream, key string)
 	if r.store.finder != nil {
 		return r.store.findEvent(ctx, EventID(key, 0))
 	}
-	for rec, err := range r.store.ReadStream(ctx, stream, 1) {
-		return rec, err == nil, err
+	for rec, err := range r.store.readStream(ctx, stream, 1) {
+		return rec, err == nil, r.store.fault(err)
 	}
 	return store.Record{}, false, nil
 }

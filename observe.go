@@ -483,14 +483,16 @@ func withExtra(events []store.Event, extra map[string]string) []store.Event {
 }
 
 // readStream reads a stream through the adapter, under the observer if
-// there is one.
+// there is one. Its errors are the adapter's: a caller marks the one it
+// returns with fault (the runners do), and [Store.ReadStream] marks each,
+// so that a load pays for no wrapping of the records it reads.
 func (s *Store) readStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
 	o := s.observing()
 	if o == nil {
-		return s.faultRead(s.adapter.ReadStream(ctx, streamID, from))
+		return s.adapter.ReadStream(ctx, streamID, from)
 	}
 	return observeRead(ctx, o, ReadStart{StreamID: streamID, From: from}, func(ctx context.Context) iter.Seq2[store.Record, error] {
-		return s.faultRead(s.adapter.ReadStream(ctx, streamID, from))
+		return s.adapter.ReadStream(ctx, streamID, from)
 	})
 }
 
@@ -516,14 +518,15 @@ func observeRead(ctx context.Context, o Observer, start ReadStart, read func(con
 }
 
 // readQuery reads the events that match q through the adapter's
-// [store.DCB], under the observer if there is one.
+// [store.DCB], under the observer if there is one; its errors are the
+// adapter's, as readStream's are.
 func (s *Store) readQuery(ctx context.Context, q store.Query, after int64) iter.Seq2[store.Record, error] {
 	o := s.observing()
 	if o == nil {
-		return s.faultRead(s.dcb.ReadQuery(ctx, q, after))
+		return s.dcb.ReadQuery(ctx, q, after)
 	}
 	return observeRead(ctx, o, ReadStart{Query: &q, After: after}, func(ctx context.Context) iter.Seq2[store.Record, error] {
-		return s.faultRead(s.dcb.ReadQuery(ctx, q, after))
+		return s.dcb.ReadQuery(ctx, q, after)
 	})
 }
 

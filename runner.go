@@ -921,9 +921,9 @@ func (r *Runner[C, E, S]) keyedEvents(ctx context.Context, streamID string, cfg 
 		}
 	}
 	id := EventID(cfg.key, 0)
-	for rec, err := range r.store.ReadStream(ctx, streamID, 1) {
+	for rec, err := range r.store.readStream(ctx, streamID, 1) {
 		if err != nil {
-			return 0, 0, lookupErr(err)
+			return 0, 0, lookupErr(r.store.fault(err))
 		}
 		if first > 0 {
 			if rec.ID != EventID(cfg.key, int(rec.Version-first)) {
@@ -1123,9 +1123,9 @@ func (r *Runner[C, E, S]) fold(ctx context.Context, streamID string, state S, ve
 		verify  bool
 		err     error
 	}{state: state, version: version, verify: verify}
-	for rec, err := range r.store.ReadStream(ctx, streamID, from) {
+	for rec, err := range r.store.readStream(ctx, streamID, from) {
 		if err != nil {
-			f.err = fmt.Errorf("load stream %q: %w", streamID, err)
+			f.err = fmt.Errorf("load stream %q: %w", streamID, r.store.fault(err))
 			break
 		}
 		if f.verify {

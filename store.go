@@ -261,7 +261,7 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 	if err := s.notMade(); err != nil {
 		return failed(err)
 	}
-	return s.readStream(ctx, streamID, from)
+	return s.faultRead(s.readStream(ctx, streamID, from))
 }
 
 // ReadLog returns a page of the global log; see [store.Store.ReadLog].

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -29,7 +30,16 @@ var errRefused = errors.New("dial tcp 127.0.0.1:5432: connect: connection refuse
 // refusals apart as unavailability, as the SQL adapters tell theirs.
 type downStore struct {
 	*memory.Store
-	refused, unknown, leases, commits atomic.Int32 // the failures left
+	refused, unknown, leases, commits, reads atomic.Int32 // the failures left
+}
+
+func (d *downStore) ReadStream(ctx context.Context, streamID string, from int64) iter.Seq2[store.Record, error] {
+	if d.reads.Add(-1) >= 0 {
+		return func(yield func(store.Record, error) bool) {
+			yield(store.Record{}, fmt.Errorf("read stream %q: %w", streamID, errRefused))
+		}
+	}
+	return d.Store.ReadStream(ctx, streamID, from)
 }
 
 func (d *downStore) Lock(ctx context.Context, name string) (store.Lease, error) {
@@ -113,6 +123,20 @@ func TestTheHandleMarksWhatTheAdapterCallsUnavailable(t *testing.T) {
 	_, err = s.Append(ctx, "t-2", store.NoStream, []store.Event{{Type: "E", Data: []byte(`{}`)}})
 	if !errors.Is(err, store.ErrOutcomeUnknown) || errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("lost answer: %v; want store.ErrOutcomeUnknown only, as the adapter said", err)
+	}
+	// Reads too: a runner's load, and the handle's own.
+	down.reads.Store(2)
+	r := annals.NewRunner(s, counter, counterCodec())
+	if _, _, err := r.Load(ctx, "t-1"); !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, errRefused) {
+		t.Fatalf("load refused by the server: %v; want it to match store.ErrUnavailable and the adapter's error", err)
+	}
+	for _, err := range s.ReadStream(ctx, "t-1", 1) {
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("read refused by the server: %v; want it to match store.ErrUnavailable", err)
+		}
+	}
+	if left := down.reads.Load(); left != 0 {
+		t.Fatalf("%d refused reads left; want both met", left)
 	}
 	// An adapter that tells nothing apart has nothing marked.
 	plain := annals.New(memory.New())
