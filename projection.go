@@ -852,12 +852,14 @@ func (p *Projection[T]) Run(ctx context.Context) error {
 	if err := p.notMade(); err != nil {
 		return err
 	}
-	return follow(ctx, p.store, p.name, p.cfg, p.step)
+	return follow(ctx, p.store, p.name, p.cfg, p.step, p.cursor.forget)
 }
 
 // follow runs step until it handles nothing, waits for the log to pass the
-// checkpoint, and repeats; under the consumer's lease when asked.
-func follow(ctx context.Context, s *Store, name string, cfg consumerConfig, step func(context.Context) (int, int64, error)) error {
+// checkpoint or for another to move the checkpoint (see awaitMove), and
+// repeats; under the consumer's lease when asked. forget, when not nil,
+// makes step read the checkpoint from the store again.
+func follow(ctx context.Context, s *Store, name string, cfg consumerConfig, step func(context.Context) (int, int64, error), forget func()) error {
 	if s.locker != nil && cfg.lease {
 		// A lease held by an instance that crashed is free only once the
 		// store frees it (its session ends, or it expires): say why
@@ -902,7 +904,7 @@ func follow(ctx context.Context, s *Store, name string, cfg consumerConfig, step
 		}
 		lost = 0
 		if err == nil && n == 0 {
-			err = cfg.log(s).Wait(ctx, at)
+			err = awaitMove(ctx, s, name, cfg, at, forget)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -911,6 +913,54 @@ func follow(ctx context.Context, s *Store, name string, cfg consumerConfig, step
 			return err
 		}
 	}
+}
+
+// checkpointPoll is how often a consumer that waits for the log reads its
+// checkpoint, to take up one that another moved meanwhile.
+var checkpointPoll = time.Second
+
+// awaitMove waits until the log the consumer name reads holds an event
+// after at, its checkpoint, or until the checkpoint in the store is no
+// longer at: an operator's ops reset from another process moved it (back
+// to 0, its states emptied), or a rebuild did, and the log need not move
+// for that. A view reset in a quiet system would have shown no states
+// until the next event; it is rebuilt within checkpointPoll instead. The
+// checkpoint is read beside the wait, whose context is cancelled only
+// when it moved, so that a store's wait (PostgreSQL's LISTEN connection)
+// is not cut and begun again at every read. forget, when not nil, is
+// called when it moved.
+func awaitMove(ctx context.Context, s *Store, name string, cfg consumerConfig, at int64, forget func()) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var moved atomic.Bool
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		tick := time.NewTicker(checkpointPoll)
+		defer tick.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-tick.C:
+				if cp, err := s.Checkpoint(wctx, name); err == nil && cp != at {
+					moved.Store(true)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	err := cfg.log(s).Wait(wctx, at)
+	cancel()
+	<-polled
+	if moved.Load() && ctx.Err() == nil {
+		if forget != nil {
+			forget()
+		}
+		return nil
+	}
+	return err
 }
 
 // leaseWaitLogAfter is how long a consumer's Run waits for its lease

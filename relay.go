@@ -115,7 +115,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	if err := r.notMade(); err != nil {
 		return err
 	}
-	return follow(ctx, r.store, r.name, r.cfg, r.step)
+	return follow(ctx, r.store, r.name, r.cfg, r.step, nil)
 }
 
 func (r *Relay) step(ctx context.Context) (int, int64, error) {

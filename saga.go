@@ -313,7 +313,7 @@ func (r *SagaRunner[S, E, C]) Run(ctx context.Context) error {
 	if err := r.notMade(); err != nil {
 		return err
 	}
-	return follow(ctx, r.store, r.name, r.cfg, r.step)
+	return follow(ctx, r.store, r.name, r.cfg, r.step, nil)
 }
 
 func (r *SagaRunner[S, E, C]) step(ctx context.Context) (int, int64, error) {

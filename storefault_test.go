@@ -228,3 +228,71 @@ func TestACheckpointMovedUnderARunningConsumerIsNoFailure(t *testing.T) {
 		countIs(t, ctx, counts, id, perStream)
 	}
 }
+
+// A running consumer takes up a checkpoint that another moved while it
+// waited for the log (an ops reset from another process), though nothing
+// is appended: a view reset to 0 with its states deleted is rebuilt, and
+// a saga reset to 0 handles its events again.
+func TestACheckpointMovedWhileAConsumerWaitsIsTakenUp(t *testing.T) {
+	const streams, perStream = 3, 4
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Async))
+	failures := logFailures(sys)
+	counts := annals.NewViewProjection(s, "counts", view.View[int, incremented]{Evolve: func(n int, _ incremented) int { return n + 1 }},
+		counterCodec(), func(r store.Record, _ incremented) (string, bool) { return r.StreamID, true })
+	var sent atomic.Int32
+	echo := annals.NewSaga(s, "echo", saga.Saga[incremented, increment]{
+		React: func(incremented) []increment { return []increment{{}} },
+	}, counterCodec(), func(context.Context, increment, annals.Cause) error { sent.Add(1); return nil })
+	if err := sys.Add(counts, echo); err != nil {
+		t.Fatal(err)
+	}
+	r := annals.NewRunner(s, counter, counterCodec())
+	for i := range streams * perStream {
+		if _, err := r.Handle(ctx, fmt.Sprintf("c-%d", i%streams), increment{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	ran := make(chan error, 1)
+	go func() { ran <- sys.Run(runCtx) }()
+	if err := sys.WaitQuiet(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := sent.Load(); n != streams*perStream {
+		t.Fatalf("the saga sent %d commands; want %d", n, streams*perStream)
+	}
+	// Another handle on the store, as an operator's process: both
+	// checkpoints back to 0, the view's states with it.
+	other := annals.New(s.Adapter())
+	head := must(other.Head(ctx))
+	if err := other.Commit(ctx, "counts", head, 0, func(tx store.StateTx) error { return tx.DeleteStates(ctx, "counts") }); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Commit(ctx, "echo", head, 0, func(store.StateTx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := counts.Get(ctx, "c-0")
+		if err == nil && n == perStream && sent.Load() == 2*streams*perStream {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10s after the reset, with nothing appended: view state of c-0 = %d, %v (want %d), the saga sent %d commands (want %d)",
+				n, err, perStream, sent.Load(), 2*streams*perStream)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	<-ran
+	for i := range streams {
+		countIs(t, ctx, counts, fmt.Sprintf("c-%d", i), perStream)
+	}
+	if got := failures.all(); len(got) > 0 {
+		t.Fatalf("failures reported: %v; want none", got)
+	}
+}
