@@ -847,7 +847,9 @@ const maxLostCommits = 100
 // that cannot be reached): an Async [System] runs it again after such an
 // error, with a growing pause. A batch that another instance run without
 // the lease committed first is that instance's progress, not an error:
-// Run goes on from the checkpoint it set.
+// Run goes on from the checkpoint it set. While it waits for the log, it
+// reads its checkpoint once a second, and goes on from one that another
+// moved (an ops reset from another process), though the log did not move.
 func (p *Projection[T]) Run(ctx context.Context) error {
 	if err := p.notMade(); err != nil {
 		return err
