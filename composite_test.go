@@ -372,7 +372,8 @@ func TestCompositeEqualsPureComposition(t *testing.T) {
 }
 
 // Options reach the part's runner: a command handled again with its
-// idempotency key is answered "already done", with the instance's state.
+// idempotency key is answered "already done", with the instance's state
+// and the events the first call appended.
 func TestCompositePassesOptionsToItsParts(t *testing.T) {
 	ctx := context.Background()
 	s := annals.New(memory.New())
@@ -382,8 +383,8 @@ func TestCompositePassesOptionsToItsParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	again, err := c.Handle(ctx, buy("a"), annals.WithIdempotencyKey("req-1"))
-	if err != nil || !again.Duplicate || again.Events != nil || !reflect.DeepEqual(again.State, first.State) || again.Version != 1 {
-		t.Fatalf("the same command again: %#v, %v; want a duplicate at version 1 with state %v", again, err, first.State)
+	if err != nil || !again.Duplicate || !reflect.DeepEqual(again.Events, first.Events) || !reflect.DeepEqual(again.State, first.State) || again.Version != 1 {
+		t.Fatalf("the same command again: %#v, %v; want a duplicate at version 1 with the first call's events %v and state %v", again, err, first.Events, first.State)
 	}
 	if sold, _, _ := newConcerts(s).Load(ctx, "a"); sold != 1 {
 		t.Fatalf("concert a sold %d seats, want 1", sold)

@@ -351,6 +351,8 @@ func (r *DCBRunner[C, E, S]) widen(q store.Query) store.Query {
 // DCBResult is what a command handled by a [DCBRunner] did.
 type DCBResult[E, S any] struct {
 	// Events are the events appended; empty when the command decided none.
+	// For a Duplicate, they are the events the command appended when it
+	// was first handled.
 	Events []E
 	// State is the state the command's query shows after the events.
 	State S
@@ -362,7 +364,8 @@ type DCBResult[E, S any] struct {
 	StreamID string
 	// Duplicate reports that a command handled with an idempotency key
 	// (see [WithIdempotencyKey]) had already been handled: nothing was
-	// appended this time.
+	// appended this time. Events holds what the first call appended;
+	// State and Position are what the query shows now.
 	Duplicate bool
 }
 
@@ -400,7 +403,7 @@ func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOp
 	return observeCommand(ctx, o, start, func(ctx context.Context) (DCBResult[E, S], error) {
 		return r.handle(ctx, cmd, q, opts...)
 	}, func(res DCBResult[E, S], end *CommandEnd) {
-		end.StreamID, end.Events, end.Position, end.Duplicate = res.StreamID, len(res.Events), res.Position, res.Duplicate
+		end.StreamID, end.Events, end.Position, end.Duplicate = res.StreamID, appended(len(res.Events), res.Duplicate), res.Position, res.Duplicate
 	})
 }
 
@@ -618,7 +621,29 @@ func (r *DCBRunner[C, E, S]) alreadyDone(ctx context.Context, q store.Query, evo
 	if err != nil {
 		return DCBResult[E, S]{}, false, err
 	}
-	return DCBResult[E, S]{State: state, Position: pos, StreamID: stream, Duplicate: true}, true, nil
+	events, err := r.appendedBy(ctx, stream)
+	if err != nil {
+		return DCBResult[E, S]{}, false, err
+	}
+	return DCBResult[E, S]{Events: events, State: state, Position: pos, StreamID: stream, Duplicate: true}, true, nil
+}
+
+// appendedBy returns the events of a keyed decision's stream, which holds
+// only the events that the decision appended, so that a duplicate is told
+// what the first call was.
+func (r *DCBRunner[C, E, S]) appendedBy(ctx context.Context, stream string) ([]E, error) {
+	var events []E
+	for rec, err := range r.store.readStream(ctx, stream, 1) {
+		if err != nil {
+			return nil, fmt.Errorf("handle command: read stream %q: %w", stream, r.store.fault(err))
+		}
+		e, err := r.events.FromRecord(ctx, rec)
+		if err != nil {
+			return nil, fmt.Errorf("handle command: read stream %q version %d: %w", stream, rec.Version, err)
+		}
+		events = append(events, e)
+	}
+	return events, nil
 }
 
 // firstKeyed returns the first event appended with key: looked up by its

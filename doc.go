@@ -46,8 +46,9 @@
 // [WithIdempotencyKey]), or nothing stored (any other error, such as
 // [store.ErrConflict], [ErrRejected], or [store.ErrUnavailable] when the
 // store could not be reached). An idempotency key is bound to its
-// stream and its command: a retry is answered with [Result.Duplicate] and
-// the current state, and a key reused elsewhere fails with
+// stream and its command: a retry is answered with [Result.Duplicate],
+// the events the first call appended and the current state, and a key
+// reused elsewhere fails with
 // [ErrIdempotencyKey].
 //
 // # Consumers of the log

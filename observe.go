@@ -83,7 +83,8 @@ type CommandEnd struct {
 	CommandStart
 	// Outcome is what the command's error says happened.
 	Outcome Outcome
-	// Events is how many events the command appended, and Version the
+	// Events is how many events the command appended (0 for a
+	// Duplicate, which appends none), and Version the
 	// stream's version after them (or the version it was decided on).
 	// A command of a [DCBRunner] is decided on a query, not on a
 	// stream's version: its Version is 0, and Position is the position
@@ -562,3 +563,13 @@ func (s *Store) startBatch(ctx context.Context, consumer string, from int64, rec
 }
 
 func endNoBatch(int, int64, error) {}
+
+// appended is how many events a command's [CommandEnd] reports: those of
+// its Result, none for a duplicate, whose Result holds the events of the
+// first call.
+func appended(events int, duplicate bool) int {
+	if duplicate {
+		return 0
+	}
+	return events
+}

@@ -168,6 +168,8 @@ func NewRunner[C, E, S any](s *Store, d decider.Decider[C, E, S], m codec.Mapper
 // Result is what a handled command did.
 type Result[E, S any] struct {
 	// Events are the events appended; empty when the command decided none.
+	// For a Duplicate, they are the events the command appended when it
+	// was first handled.
 	Events []E
 	// State is the stream's state after the events. With [WithCache] it
 	// is the cached state itself, shared with later commands: read it,
@@ -177,7 +179,9 @@ type Result[E, S any] struct {
 	Version int64
 	// Duplicate reports that a command handled with an idempotency key
 	// (see [WithIdempotencyKey]) had already been handled: its events were
-	// stored before, and nothing was appended this time.
+	// stored before, and nothing was appended this time. Events holds
+	// them, as the first call's Result did; State and Version are the
+	// stream's now, after whatever was appended since.
 	Duplicate bool
 }
 
@@ -366,7 +370,7 @@ func (r *Runner[C, E, S]) Handle(ctx context.Context, streamID string, cmd C, op
 	return observeCommand(ctx, o, start, func(ctx context.Context) (Result[E, S], error) {
 		return r.handle(ctx, streamID, cmd, opts...)
 	}, func(res Result[E, S], end *CommandEnd) {
-		end.Events, end.Version, end.Duplicate = len(res.Events), res.Version, res.Duplicate
+		end.Events, end.Version, end.Duplicate = appended(len(res.Events), res.Duplicate), res.Version, res.Duplicate
 	})
 }
 
@@ -872,8 +876,33 @@ func (r *Runner[C, E, S]) alreadyDone(ctx context.Context, streamID string, cur 
 	// has not run its consumers on the events: Handle runs them, so that
 	// a duplicate, like a first success, returns once the views and
 	// sagas have handled the command, and says so if one fails on it.
-	res := Result[E, S]{State: state, Version: version, Duplicate: true}
+	events, err := r.appendedBy(ctx, streamID, first, last)
+	if err != nil {
+		return Result[E, S]{}, settlement[S]{}, false, err
+	}
+	res := Result[E, S]{Events: events, State: state, Version: version, Duplicate: true}
 	return res, settlement[S]{from: first - 1, to: last}, true, nil
+}
+
+// appendedBy returns the events of the stream from version first to last:
+// those that the command a duplicate repeats appended, so that the retry
+// is told what the first call was.
+func (r *Runner[C, E, S]) appendedBy(ctx context.Context, streamID string, first, last int64) ([]E, error) {
+	events := make([]E, 0, last-first+1)
+	for rec, err := range r.store.readStream(ctx, streamID, first) {
+		if err != nil {
+			return nil, fmt.Errorf("load stream %q: %w", streamID, r.store.fault(err))
+		}
+		if rec.Version > last {
+			break
+		}
+		e, err := r.events.FromRecord(ctx, rec)
+		if err != nil {
+			return nil, fmt.Errorf("load stream %q version %d: %w", streamID, rec.Version, err)
+		}
+		events = append(events, e)
+	}
+	return events, nil
 }
 
 // keyedEvents returns the versions of the first and last events that the

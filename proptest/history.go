@@ -283,6 +283,22 @@ func (h history) duplicate(ctx context.Context, c *call, mine []store.Record, ca
 	if state != c.res.State || c.res.Version > int64(len(h.streams[c.stream])) {
 		return fmt.Sprintf("told a duplicate with state %+v at version %d, the replay is %+v", c.res.State, c.res.Version, state)
 	}
+	// Told the events the key's first call appended, as that call was.
+	var told []voucherEvent
+	for i := 0; ; i++ {
+		r, ok := h.byID[annals.EventID(c.key, i)]
+		if !ok || r.StreamID != c.stream {
+			break
+		}
+		e, err := voucherCodec().FromRecord(ctx, r)
+		if err != nil {
+			return err.Error()
+		}
+		told = append(told, e)
+	}
+	if !slices.Equal(c.res.Events, told) {
+		return fmt.Sprintf("told a duplicate with events %+v, the key's first call appended %+v", c.res.Events, told)
+	}
 	return ""
 }
 
