@@ -572,19 +572,26 @@ func TestAKeyedDCBRetryOnAMovingBoundaryIsAnsweredByItsKey(t *testing.T) {
 	}
 }
 
+// twoSeatsTakenInV1 returns a store whose slot a has two seats taken,
+// stored under the type name SeatTaken.
+func twoSeatsTakenInV1(t *testing.T) *annals.Store {
+	s := annals.New(memory.New())
+	v1 := codec.NewJSON[seatEvent]().Register("SeatTaken", seatTaken{}).Register("SlotClosed", slotClosed{})
+	old := annals.NewDCBRunner(s, seatDCB, v1)
+	for _, who := range []string{"ada", "bob"} {
+		if _, err := old.Handle(context.Background(), takeSeat{"a", who}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
 // A type renamed through the upcaster: the decision, its query written
 // with the new name, still counts the records stored under the old one,
 // and its evolver sees them under the new name.
 func TestADCBQueryOfARenamedTypeReadsItsOldRecords(t *testing.T) {
 	ctx := context.Background()
-	s := annals.New(memory.New())
-	v1 := codec.NewJSON[seatEvent]().Register("SeatTaken", seatTaken{}).Register("SlotClosed", slotClosed{})
-	old := annals.NewDCBRunner(s, seatDCB, v1)
-	for _, who := range []string{"ada", "bob"} {
-		if _, err := old.Handle(ctx, takeSeat{"a", who}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s := twoSeatsTakenInV1(t)
 	// v2 calls the event SeatBooked.
 	v2 := codec.NewMapper(codec.NewJSON[seatEvent]().Register("SeatBooked", seatTaken{}).Register("SlotClosed", slotClosed{}),
 		codec.WithUpcaster(upcast.New().Rename("SeatTaken", "SeatBooked")))
@@ -602,6 +609,60 @@ func TestADCBQueryOfARenamedTypeReadsItsOldRecords(t *testing.T) {
 	both := annals.NewDCBRunner(s, annals.CombineDCB(booked, booked), v2)
 	if pair, _, err := both.Load(ctx, takeSeat{Slot: "a"}); err != nil || len(pair.First.Taken) != 2 || len(pair.Second.Taken) != 2 {
 		t.Fatalf("a combined decider's parts: %+v, %v; want two seats in each", pair, err)
+	}
+	if _, err := r.Handle(ctx, takeSeat{"a", "cy"}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Handle(ctx, takeSeat{"a", "dee"}); !errors.Is(err, errSlotFull) {
+		t.Fatalf("a fourth seat, two of three stored under the old name: %+v, %v; want the slot full", res, err)
+	}
+}
+
+// The same rename in a part of a sum, the events of a combined decider:
+// plain, and keyed inside a nested sum, the sum widens the query by the
+// part's old names as a pipeline does. Without, the decision reads none
+// of the seats stored under the old name and overfills the slot.
+func TestADCBQueryOfATypeRenamedInAPartOfASumReadsItsOldRecords(t *testing.T) {
+	type memo struct{ Text string }
+	type event = decider.Either[seatEvent, memo]
+	ctx := context.Background()
+	s := twoSeatsTakenInV1(t)
+	renamed := func() *codec.Pipeline[seatEvent] {
+		return codec.NewMapper(codec.NewJSON[seatEvent]().Register("SeatBooked", seatTaken{}).Register("SlotClosed", slotClosed{}),
+			codec.WithUpcaster(upcast.New().Rename("SeatTaken", "SeatBooked")))
+	}
+	memos := func() *codec.JSON[memo] { return codec.NewJSON[memo]().Register("Memo", memo{}) }
+	booked := annals.DCBDecider[takeSeat, event, seats]{
+		Decider: decider.MapEvent(seatDecider, decider.Left[seatEvent, memo], func(e event) seatEvent {
+			l, _ := e.Left()
+			return l
+		}),
+		Name: "seat",
+		Query: func(c takeSeat) store.Query {
+			return store.QueryItems(store.QueryItem{Types: []string{"SeatBooked", "SlotClosed"}, Tags: []string{"slot:" + c.Slot}})
+		},
+		Tags: func(e event) []string {
+			if l, ok := e.Left(); ok {
+				return seatTags(l)
+			}
+			return nil
+		},
+	}
+	// A keyed part, in a sum nested in another, has the rename too; its
+	// streams are not the decisions', so the sum reads none of them here.
+	type keyedEvent = decider.Either[decider.Keyed[string, seatEvent], memo]
+	nested := codec.NewSum[decider.Either[keyedEvent, memo]](
+		codec.NewSum[keyedEvent](codec.NewKeyed(codec.StreamPrefix[string]("room-"), renamed()), codec.NewJSON[memo]().Register("Note", memo{})), memos())
+	if got, want := nested.Sources("SeatBooked"), []string{"SeatBooked", "SeatTaken"}; !slices.Equal(got, want) {
+		t.Errorf("a nested sum's sources of a keyed part's renamed type = %v, want %v", got, want)
+	}
+	if got := nested.Sources("Memo"); !slices.Equal(got, []string{"Memo"}) {
+		t.Errorf("sources of a type no part renamed = %v, want the name alone", got)
+	}
+	r := annals.NewDCBRunner(s, booked, codec.NewSum[event](renamed(), memos()))
+	state, pos, err := r.Load(ctx, takeSeat{Slot: "a"})
+	if err != nil || len(state.Taken) != 2 || pos != 2 {
+		t.Fatalf("load by the new name through a sum: %+v at %d, %v; want the two seats stored under the old name", state, pos, err)
 	}
 	if _, err := r.Handle(ctx, takeSeat{"a", "cy"}); err != nil {
 		t.Fatal(err)

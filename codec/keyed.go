@@ -118,6 +118,15 @@ func (k *KeyedMapper[K, E]) Types() []string {
 	return k.events.Types()
 }
 
+// Sources returns the Sources of name of the instances' mapper (see
+// [Pipeline.Sources]), or name alone when it has none.
+func (k *KeyedMapper[K, E]) Sources(name string) []string {
+	if k == nil || k.events == nil {
+		return []string{name}
+	}
+	return sourcesOf(k.events, name)
+}
+
 func (k *KeyedMapper[K, E]) sumPart() part {
 	return keyedPart[K, E]{mapperPart[decider.Keyed[K, E]]{k}, k.streams}
 }

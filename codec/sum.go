@@ -258,6 +258,31 @@ func (s *Sum[E]) Types() []string {
 	return names
 }
 
+// Sources returns name and every name that the upcaster of a part
+// reading name leads from to it, sorted: the names under which the
+// records the sum reads as name may be stored (see [Pipeline.Sources]).
+// [annals.DCBRunner] widens its queries by them, so that a part's rename
+// keeps its old records in the decisions of a combined decider.
+func (s *Sum[E]) Sources(name string) []string {
+	if s == nil || s.parts == nil {
+		return []string{name}
+	}
+	names := []string{name}
+	for _, i := range s.byName[name] {
+		names = append(names, sourcesOf(s.parts[i].mapper(), name)...)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// sourcesOf returns m's Sources of name, or name alone when m has none.
+func sourcesOf(m any, name string) []string {
+	if src, ok := m.(interface{ Sources(string) []string }); ok {
+		return src.Sources(name)
+	}
+	return []string{name}
+}
+
 func (s *Sum[E]) sumPart() part { return sumPart[E]{mapperPart[E]{s}, s} }
 
 // sumPart is a sum as a case of another sum.
@@ -300,6 +325,8 @@ type part interface {
 	// when it knows them.
 	addressed(name string) (prefixes []string, ok bool)
 	err() error
+	// mapper is the part's mapper, with its value type erased.
+	mapper() any
 }
 
 // mapperPart is a plain mapper as a case of a sum.
@@ -337,6 +364,8 @@ func (p mapperPart[E]) accepts(string, string) bool { return true }
 func (p mapperPart[E]) addressed(string) ([]string, bool) { return nil, false }
 
 func (p mapperPart[E]) err() error { return errOf(p.m) }
+
+func (p mapperPart[E]) mapper() any { return p.m }
 
 // errOf returns the registration error of a mapper that reports one.
 func errOf(m any) error {
