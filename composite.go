@@ -2,9 +2,9 @@ package annals
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/samber/lo"
 
@@ -79,8 +79,10 @@ type partResult struct {
 // with one field per part, and part i must run the commands, events and
 // state of case i and field i: an *Instances[K, C, E, S] is the part of a
 // decider.Many[K] of a Decider[C, E, S]. A d of another shape, parts that
-// do not fit it, and parts on different stores make NewComposite panic: a
-// programming error found at start-up.
+// do not fit it, parts on different stores, and parts whose events
+// [codec.NewSum] cannot read apart (above all, instances in streams whose
+// prefixes meet: "ord-" and "ord-inv-" both name "ord-inv-1") make
+// NewComposite panic: a programming error found at start-up.
 //
 // The composite runs its parts' deciders, not d: build each part with the
 // decider that d combines in its place. proptest.CompositeEqualsPure
@@ -118,6 +120,12 @@ func NewComposite[C, E, S any](d decider.Stepper[C, E, S], parts ...Part) *Compo
 		}
 	}
 	c.events = codec.NewSum[E](lo.Map(c.parts, func(p part, _ int) codec.Part { return p.events() })...)
+	if err := c.events.Err(); err != nil {
+		// Parts whose records cannot be told apart, above all parts
+		// whose streams may meet, would load each other's events as
+		// their own and decide on them.
+		fail("its parts' events cannot be read apart: %s", strings.TrimSuffix(err.Error(), ": "+codec.ErrUnencodable.Error()))
+	}
 	return c
 }
 
@@ -143,7 +151,6 @@ func (c *Composite[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOp
 	}
 	i, v := any(cmd).(decider.Sum).Case()
 	pr, err := c.parts[i].handle(ctx, v, opts)
-	err = c.explain(err)
 	if !pr.answered {
 		return Result[E, S]{}, err
 	}
@@ -175,22 +182,11 @@ func (c *Composite[C, E, S]) Load(ctx context.Context, like S) (S, error) {
 	for i, p := range c.parts {
 		st, err := p.load(ctx, reflect.ValueOf(like).Field(i).Interface())
 		if err != nil {
-			return out, c.explain(err)
+			return out, err
 		}
 		reflect.ValueOf(&out).Elem().Field(i).Set(reflect.ValueOf(st))
 	}
 	return out, nil
-}
-
-// explain adds to a part's error of an event type it does not read, when
-// the composite's parts keep their instances in streams that may meet
-// (the refusal of [Composite.Events]), that this is the likely cause: an
-// instance of another part wrote into the stream.
-func (c *Composite[C, E, S]) explain(err error) error {
-	if err == nil || !errors.Is(err, codec.ErrUnknownEventType) || c.events.Err() == nil {
-		return err
-	}
-	return fmt.Errorf("%w; the likely cause: the composite's parts may share streams (%v)", err, c.events.Err())
 }
 
 // Events returns the mapper of the composite's events, built from its

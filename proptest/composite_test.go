@@ -37,21 +37,33 @@ var pollCommandGen = rapid.Custom(func(t *rapid.T) pollCommand {
 })
 
 // pollComposite returns a composite of polls on streams of its own for
-// every run, with part b's decider, codec and prefix given.
-func pollComposite(s *annals.Store, b decider.Decider[vote, voted, tally], events codec.Mapper[voted], prefixB string) func(t *rapid.T) *annals.Composite[pollCommand, pollEvent, pollState] {
+// every run, with part b's decider, codec and streams given.
+func pollComposite(s *annals.Store, b decider.Decider[vote, voted, tally], events codec.Mapper[voted], streamsB func(run string) codec.Streams[string]) func(t *rapid.T) *annals.Composite[pollCommand, pollEvent, pollState] {
 	runs := 0
 	return func(t *rapid.T) *annals.Composite[pollCommand, pollEvent, pollState] {
 		runs++
 		run := fmt.Sprintf("run%d-", runs)
 		return annals.NewComposite(polls,
 			annals.NewInstances(s, tallyDecider(), codec.NewKeyed(codec.StreamPrefix[string](run+"poll-"), votedCodec())),
-			annals.NewInstances(s, b, codec.NewKeyed(codec.StreamPrefix[string](run+prefixB), events)))
+			annals.NewInstances(s, b, codec.NewKeyed(streamsB(run), events)))
+	}
+}
+
+// panels keeps part b's instances in streams prefixed panel-.
+func panels(run string) codec.Streams[string] { return codec.StreamPrefix[string](run + "panel-") }
+
+// pollStreams keeps part b's instances in part a's streams, by functions
+// of its own: no check of prefixes sees that they meet.
+func pollStreams(run string) codec.Streams[string] {
+	return codec.Streams[string]{
+		Stream: func(key string) string { return run + "poll-" + key },
+		Key:    func(streamID string) (string, bool) { return strings.CutPrefix(streamID, run+"poll-") },
 	}
 }
 
 func TestCompositeEqualsPureHolds(t *testing.T) {
 	s := annals.New(memory.New())
-	CompositeEqualsPure(t, polls, pollComposite(s, tallyDecider(), votedCodec(), "panel-"), pollCommandGen, Length(1, 30))
+	CompositeEqualsPure(t, polls, pollComposite(s, tallyDecider(), votedCodec(), panels), pollCommandGen, Length(1, 30))
 }
 
 // lossy stores votes without their option.
@@ -70,13 +82,13 @@ func TestCompositeEqualsPureCatchesWhatDiffers(t *testing.T) {
 		build func(t *rapid.T) *annals.Composite[pollCommand, pollEvent, pollState]
 		says  []string // what the check may say, one of them
 	}{
-		"a part of another decider": {pollComposite(annals.New(memory.New()), generous, votedCodec(), "panel-"), []string{"the pure composition rejects it"}},
+		"a part of another decider": {pollComposite(annals.New(memory.New()), generous, votedCodec(), panels), []string{"the pure composition rejects it"}},
 		// Where the two kinds meet shows first in what loads back, or,
 		// when the draws make the second kind's first command a vote its
 		// tally of both kinds' events refuses, in that decision.
-		"two kinds in one stream": {pollComposite(annals.New(memory.New()), tallyDecider(), votedCodec(), "poll-"),
+		"two kinds in one stream": {pollComposite(annals.New(memory.New()), tallyDecider(), votedCodec(), pollStreams),
 			[]string{"load back from the store other than the pure fold", "and the stored one fails: too many votes"}},
-		"events that lose content": {pollComposite(annals.New(memory.New()), tallyDecider(), lossy{}, "panel-"), []string{"load back from the store other than the pure fold"}},
+		"events that lose content": {pollComposite(annals.New(memory.New()), tallyDecider(), lossy{}, panels), []string{"load back from the store other than the pure fold"}},
 	} {
 		r := &recorder{TB: t}
 		CompositeEqualsPure(r, polls, c.build, pollCommandGen)
