@@ -377,11 +377,12 @@ type DCBResult[E, S any] struct {
 // (matching [ErrRejected] and Decide's error) with the State and Position
 // it was decided on, or a conflict that outlasted the retries (matching
 // store.ErrConflict, a [*store.ConditionError] naming the query item that
-// kept moving).
+// kept moving). A query that names an event type the mapper does not read
+// is refused with [store.ErrInvalid], and nothing is read or stored.
 //
 // With [WithIdempotencyKey], the decision's stream and event IDs derive
 // from the key, so a command handled before is answered with Duplicate
-// set and the current state; a key first used with another command, by
+// set, the events it appended and the current state; a key first used with another command, by
 // another decider or by a [Runner] fails with [ErrIdempotencyKey],
 // whatever deciding would say (on a store that is not a
 // [store.EventFinder], only when the decision appends).
@@ -411,6 +412,9 @@ func (r *DCBRunner[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOp
 func (r *DCBRunner[C, E, S]) handle(ctx context.Context, cmd C, q store.Query, opts ...HandleOption) (DCBResult[E, S], error) {
 	if m := r.store.inHandler(ctx); m != nil {
 		return DCBResult[E, S]{}, m.refuse(fmt.Sprintf("handle %T", cmd))
+	}
+	if err := r.readable(q); err != nil {
+		return DCBResult[E, S]{}, fmt.Errorf("handle %T: %w", cmd, err)
 	}
 	cfg := newHandleConfig(opts)
 	if err := cfg.check(); err != nil {
@@ -520,7 +524,37 @@ func (r *DCBRunner[C, E, S]) Load(ctx context.Context, cmd C) (S, int64, error) 
 		var zero S
 		return zero, 0, err
 	}
-	return r.fold(ctx, r.widen(r.decider.Query(cmd)), r.decider.Evolver(cmd), r.decider.InitialState(), 0)
+	q := r.widen(r.decider.Query(cmd))
+	if err := r.readable(q); err != nil {
+		var zero S
+		return zero, 0, fmt.Errorf("load %T: %w", cmd, err)
+	}
+	return r.fold(ctx, q, r.decider.Evolver(cmd), r.decider.InitialState(), 0)
+}
+
+// readable refuses a query, widened, that names a type the mapper does
+// not read: its records would be skipped and never reach the state, so a
+// misspelt name would let every decision pass as if none were stored.
+// It refuses as well an item that names a type by the name it had before
+// a rename and not by the name the mapper reads it as: the item would
+// miss every record stored since the rename.
+func (r *DCBRunner[C, E, S]) readable(q store.Query) error {
+	if r.types == nil {
+		return nil
+	}
+	for _, it := range q.Items {
+		for _, t := range it.Types {
+			if _, ok := slices.BinarySearch(r.types, t); !ok {
+				return fmt.Errorf("the query of DCB decider %q names event type %q, which its mapper does not read (it reads %s): its records would never reach the state; correct the name in the decider's Query, or register the type with the mapper: %w",
+					r.decider.Name, t, strings.Join(r.types, ", "), store.ErrInvalid)
+			}
+			if now, ok := r.renamed[t]; ok && !slices.Contains(it.Types, now) {
+				return fmt.Errorf("the query of DCB decider %q names event type %q, which its mapper's upcaster renamed to %q: the query would miss every record stored under %q; name %q in the decider's Query (the records stored under %q are read with it): %w",
+					r.decider.Name, t, now, now, now, t, store.ErrInvalid)
+			}
+		}
+	}
+	return nil
 }
 
 // notMade returns the error of a call on r when NewDCBRunner did not

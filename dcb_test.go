@@ -671,3 +671,60 @@ func TestADCBQueryOfATypeRenamedInAPartOfASumReadsItsOldRecords(t *testing.T) {
 		t.Fatalf("a fourth seat, two of three stored under the old name: %+v, %v; want the slot full", res, err)
 	}
 }
+
+// A query that names a type its mapper does not read is refused, on
+// Handle and Load, before anything is read or stored: the records of a
+// misspelt type would be skipped, and every decision pass as if the
+// slot were empty.
+func TestADCBQueryOfATypeTheMapperDoesNotReadIsRefused(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	typo := seatDCB
+	typo.Query = func(c takeSeat) store.Query {
+		return store.QueryItems(store.QueryItem{Types: []string{"SeatTakn", "SlotClosed"}, Tags: []string{"slot:" + c.Slot}})
+	}
+	r := annals.NewDCBRunner(s, typo, seatCodec())
+	_, err := r.Handle(ctx, takeSeat{"a", "ada"})
+	if !errors.Is(err, store.ErrInvalid) || errors.Is(err, annals.ErrStored) || !strings.Contains(err.Error(), `"SeatTakn"`) || !strings.Contains(err.Error(), "SeatTaken") {
+		t.Fatalf("a decision whose query misspells a type = %v; want store.ErrInvalid naming it and the types the mapper reads", err)
+	}
+	if _, _, err := r.Load(ctx, takeSeat{Slot: "a"}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("loading by a query that misspells a type = %v; want store.ErrInvalid", err)
+	}
+	if head, err := s.Head(ctx); err != nil || head != 0 {
+		t.Fatalf("head = %d, %v; want nothing stored", head, err)
+	}
+	// The right name, and an item of tags alone, pass.
+	if _, err := annals.NewDCBRunner(s, seatDCB, seatCodec()).Handle(ctx, takeSeat{"a", "ada"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A query left with a type's name from before a rename, the likeliest
+// stale name, is refused too: it would read only the records stored
+// under the old name and miss every one stored since, plain or inside
+// CombineDCB. Naming both, as a query built by hand may, passes.
+func TestADCBQueryOfATypeByItsNameBeforeARenameIsRefused(t *testing.T) {
+	ctx := context.Background()
+	s := twoSeatsTakenInV1(t)
+	v2 := codec.NewMapper(codec.NewJSON[seatEvent]().Register("SeatBooked", seatTaken{}).Register("SlotClosed", slotClosed{}),
+		codec.WithUpcaster(upcast.New().Rename("SeatTaken", "SeatBooked")))
+	stale := seatDCB // its query still says SeatTaken
+	if _, _, err := annals.NewDCBRunner(s, stale, v2).Load(ctx, takeSeat{Slot: "a"}); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), `"SeatBooked"`) {
+		t.Errorf("a query by the old name = %v; want store.ErrInvalid naming the new name", err)
+	}
+	both := annals.NewDCBRunner(s, annals.CombineDCB(stale, stale), v2)
+	if _, err := both.Handle(ctx, takeSeat{"a", "cy"}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("a combined decider whose parts query by the old name = %v; want store.ErrInvalid", err)
+	}
+	if head, err := s.Head(ctx); err != nil || head != 2 {
+		t.Fatalf("head = %d, %v; want nothing stored after the two seats", head, err)
+	}
+	byHand := seatDCB
+	byHand.Query = func(c takeSeat) store.Query {
+		return store.QueryItems(store.QueryItem{Types: []string{"SeatTaken", "SeatBooked", "SlotClosed"}, Tags: []string{"slot:" + c.Slot}})
+	}
+	if st, _, err := annals.NewDCBRunner(s, byHand, v2).Load(ctx, takeSeat{Slot: "a"}); err != nil || len(st.Taken) != 2 {
+		t.Fatalf("a query naming both names = %+v, %v; want the two seats", st, err)
+	}
+}
