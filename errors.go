@@ -52,6 +52,21 @@ var (
 	// for a consumer that stopped; a running one follows the log by
 	// itself.
 	ErrRunning = errors.New("consumer is running")
+
+	// ErrTransient marks a consumer's failure as one that passes: wrap
+	// it in the error of a saga's dispatcher or a projection's handler
+	// whose call to another service was refused for now or timed out
+	// (fmt.Errorf("payment gateway: %w", annals.ErrTransient)), and the
+	// consumer is not stopped at the event but runs again from it after
+	// a growing pause, as after the store's own passing failures
+	// ([store.ErrUnavailable], [store.ErrOutcomeUnknown]), which need no
+	// marking. An [Async] system retries it until it succeeds, each
+	// failure reported to [System.OnError]; in a [Sync] system, the
+	// command whose events met it is told [ErrStored] with it (test
+	// ErrStored first: the command must not be sent again), and the next
+	// command or [System.Settle] steps the consumer again. Mark only what
+	// passes, never a refusal that running again would meet again.
+	ErrTransient = errors.New("transient failure")
 )
 
 // UnfinishedCopy is the name of the checkpoint by which annals copy marks
@@ -123,15 +138,16 @@ func prefixUncommitted(commitErr, stopped error) error {
 }
 
 // unavailable reports whether err, met while a consumer handled an
-// event, is a store's passing failure rather than the event's: the
-// store could not be reached or could not take a call (it matches
-// [store.ErrUnavailable]), or a write's answer was lost on the way (it
-// matches [store.ErrOutcomeUnknown]). The consumer does not stop at the
+// event, is a passing failure rather than the event's: the store could
+// not be reached or could not take a call (it matches
+// [store.ErrUnavailable]), a write's answer was lost on the way (it
+// matches [store.ErrOutcomeUnknown]), or the handler marked its own
+// failure as passing ([ErrTransient]). The consumer does not stop at the
 // event then: nothing of the event is committed, and its batch runs
 // again from there with a [System]'s growing pause, as after a commit
 // that failed.
 func unavailable(err error) bool {
-	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrOutcomeUnknown)
+	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrOutcomeUnknown) || errors.Is(err, ErrTransient)
 }
 
 // notStopped returns the error of consumer, which met err, a passing

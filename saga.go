@@ -97,7 +97,11 @@ func (c Cause) Options() []HandleOption {
 //
 // An error that matches [ErrRejected] is a business answer to the command,
 // not a failure: the saga reports it (see [WithRejections]) and goes on.
-// Any other error stops the saga at the causing event, to retry it later.
+// A passing failure (one that matches [ErrTransient], [store.ErrUnavailable]
+// or [store.ErrOutcomeUnknown]) stops nothing: the saga commits the events
+// before the causing one and runs again from it, its commands sent again
+// under the same keys. Any other error stops the saga at the causing
+// event, to retry it later.
 type Dispatcher[C any] func(ctx context.Context, cmd C, cause Cause) error
 
 // SagaRunner runs a [saga.Process] (or a stateless [saga.Saga]) over the

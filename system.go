@@ -109,7 +109,9 @@ func (m Mode) String() string {
 // still succeed, and each tries the stopped consumer again, so a passing
 // fault heals by itself. [System.Status] and [System.WaitQuiet] report a
 // stopped consumer until it has caught up. A consumer that fails between
-// events (a lost connection, a commit that failed) is not stopped: the
+// events (a lost connection, a commit that failed), or on an event with
+// a passing failure (one that matches [store.ErrUnavailable],
+// [store.ErrOutcomeUnknown] or [ErrTransient]), is not stopped: the
 // command is told as above, the consumers after it still run, and the
 // next command steps it again. A checkpoint that another instance moved
 // is that instance's progress, never an error.

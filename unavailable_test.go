@@ -265,3 +265,69 @@ func TestAnUnavailableStoreDoesNotStopASyncConsumer(t *testing.T) {
 		t.Fatalf("stream t-c-1 at version %d (state %d), %v; want the saga's command stored once", v, n, err)
 	}
 }
+
+// A consumer's own failure marked annals.ErrTransient, such as a payment
+// gateway's refusal for now met by a saga's dispatcher or a search index
+// that timed out in a read model's handler, passes as the store's do: the
+// consumer is not stopped at the event and runs again from it, with no
+// new event to wake it, and each command is stored once.
+func TestAFailureMarkedTransientDoesNotStopAConsumer(t *testing.T) {
+	const streams, perStream = 2, 3
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	down := &downStore{Store: memory.New()}
+	s := annals.New(down)
+	sys := must(annals.NewSystem(s, annals.Async))
+	failures := logFailures(sys)
+	r := annals.NewRunner(s, counter, counterCodec())
+	var gateway, index atomic.Int32 // the failures left
+	pay := annals.NewProcess(s, "pay", saga.Process[int, incremented, increment]{
+		Evolve: func(_ int, e incremented) int { return e.To },
+		React:  func(int, incremented) []increment { return []increment{{}} },
+	}, counterCodec(), func(r store.Record, _ incremented) (string, bool) {
+		return r.StreamID, strings.HasPrefix(r.StreamID, "c-")
+	},
+		func(ctx context.Context, c increment, cause annals.Cause) error {
+			if gateway.Add(-1) >= 0 {
+				return fmt.Errorf("payment gateway: 503 Service Unavailable: %w", annals.ErrTransient)
+			}
+			_, err := r.Handle(ctx, "t-"+cause.Instance, c, cause.Options()...)
+			return err
+		})
+	rows := must(annals.NewRecordProjection(s, "rows", func(ctx context.Context, tx downTx, rec store.Record) error {
+		if index.Add(-1) >= 0 {
+			return fmt.Errorf("search index: timed out: %w", annals.ErrTransient)
+		}
+		return tx.SaveState(ctx, "rows", fmt.Sprint(rec.Position), []byte(rec.StreamID))
+	}))
+	if err := sys.Add(pay, rows); err != nil {
+		t.Fatal(err)
+	}
+	for i := range streams * perStream {
+		if _, err := r.Handle(ctx, fmt.Sprintf("c-%d", i%streams), increment{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gateway.Store(3)
+	index.Store(2)
+	runUntilQuiet(t, ctx, sys)
+
+	if gateway.Load() >= 0 || index.Load() >= 0 {
+		t.Fatalf("the failures were not all met: gateway %d, index %d left", gateway.Load(), index.Load())
+	}
+	if len(failures.all()) < 5 {
+		t.Fatalf("failures reported: %v; want at least the five the handlers made", failures.all())
+	}
+	for _, err := range failures.all() {
+		if ce := (*annals.ConsumerError)(nil); errors.As(err, &ce) || !errors.Is(err, annals.ErrTransient) {
+			t.Fatalf("failure %v: want the handler's transient failure, retried, not a consumer stopped at an event", err)
+		}
+	}
+	caughtUp(t, ctx, sys)
+	for i := range streams {
+		id := fmt.Sprintf("c-%d", i)
+		if n, v, err := r.Load(ctx, "t-"+id); err != nil || n != perStream || v != perStream {
+			t.Fatalf("stream t-%s holds %d events (state %d), %v; want each of the %d commands stored once", id, v, n, err, perStream)
+		}
+	}
+}
