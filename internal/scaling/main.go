@@ -220,7 +220,10 @@ func step(ctx context.Context, c config, workload, variant string, n int) (resul
 				draw = rand.NewZipf(rng, c.zipf, 10, uint64(c.streams-1)).Uint64
 			}
 			var mine []time.Duration
-			for time.Now().Before(deadline) {
+			// The first writer goes on past the deadline until it has
+			// timed an operation, so that a step on a machine too busy
+			// to finish one within it still has percentiles.
+			for time.Now().Before(deadline) || w == 0 && len(mine) == 0 {
 				stream := "s-" + strconv.FormatUint(draw(), 10)
 				opStart := time.Now()
 				k, err := t.op(ctx, stream)

@@ -51,3 +51,25 @@ func TestRunAndChart(t *testing.T) {
 		t.Errorf("the table has %d rows of results, want 8:\n%s", n, out.String())
 	}
 }
+
+// A step too short for any operation to finish within it, as on a busy
+// machine, still times one: its percentiles are that operation's.
+func TestAStepTooShortForAnOperationStillTimesOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens the stores of a workload")
+	}
+	results := filepath.Join(t.TempDir(), "results.jsonl")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-writers", "1", "-duration", "1ns", "-warmup", "0s", "-streams", "5", "-out", results}, &out); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readResults([]string{results})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got {
+		if r.Ops == 0 || r.P50 <= 0 {
+			t.Errorf("result %+v: want the one operation timed", r)
+		}
+	}
+}
