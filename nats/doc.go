@@ -26,7 +26,11 @@
 // is in the store; its Nats-Msg-Id is rec.ID; its headers, named by the
 // Header constants, carry the rest of the record. A subscriber rebuilds
 // the record with [Record] (or [RecordFromHeaders] from a core NATS
-// message) and decodes it as a consumer of the store would.
+// message) and decodes it as a consumer of the store would. The headers
+// take about 250 bytes of a message, more with long stream IDs, tags or
+// metadata, and count against the stream's MaxMsgSize and the server's
+// max_payload: a record too large for them is not published, the relay
+// reports NATS's error, and its checkpoint stays before the record.
 //
 // # Each event once
 //

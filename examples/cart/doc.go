@@ -41,7 +41,7 @@
 // customers get IDs that are new on every run, so a run on a store that
 // earlier runs filled prints the same, and so does a run on a
 // PostgreSQL URL, but for the store's name on its first line. With
-// ANNALS_STORE=memory the shop runs without its read
+// ANNALS_STORE=memory: the shop runs without its read
 // model, since the memory store has no SQL tables, and says so.
 //
 // # Carts and orders (cart.go, order.go)

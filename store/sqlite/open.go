@@ -124,6 +124,12 @@ func WithPollInterval(d time.Duration) Option {
 // process dies, another takes the lease over once the duration has passed
 // since the last renewal. Shorter means faster takeover, longer means
 // more tolerance of a holder stalled by a slow disk or a paused machine.
+// A renewal is a write, and waits its turn behind the writes of other
+// processes and goroutines: under heavy writing, a duration of a second
+// or two can lapse before a renewal lands, and the holder loses the lease
+// (its consumer is retried, and checkpoints keep its work exact, but
+// another process may take it over). Keep it several times the longest
+// wait of a write.
 // The default is [DefaultLeaseDuration]; it must be at least
 // [MinLeaseDuration].
 func WithLeaseDuration(d time.Duration) Option {
