@@ -15,6 +15,7 @@ import (
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 // ReadQuery yields the tagged events that match q after position after,
@@ -189,7 +190,9 @@ func (d DCBDecider[C, E, S]) Evolver(cmd C) Evolver[E, S] {
 // rule checked first. An event's tags are the union of what a and b give
 // it, in a's order then b's new ones (a part without a Tags function
 // gives none). Its Name is a's, or b's when a has
-// none.
+// none: it shares idempotency keys with the part of that Name (see
+// [DCBRunner.Handle]). It panics when a or b has no Decide, Evolve or
+// Query function.
 //
 // Combine rules that guard one decision: a course's seats and a
 // student's course limit, say, where the first part decides the
@@ -201,6 +204,13 @@ func (d DCBDecider[C, E, S]) Evolver(cmd C) Evolver[E, S] {
 // matches. The [DCBRunner] and [DCBDecider.Evolver] route by query;
 // proptest.ForDCB specifies combined deciders the same way.
 func CombineDCB[C, E, S1, S2 any](a DCBDecider[C, E, S1], b DCBDecider[C, E, S2]) DCBDecider[C, E, decider.Pair[S1, S2]] {
+	mustGive("annals.CombineDCB",
+		given{a.Decide == nil, "first part's Decide", "a decider whose Decide returns the events a command decides"},
+		given{a.Evolve == nil, "first part's Evolve", "a decider whose Evolve folds an event into the state"},
+		given{a.Query == nil, "first part's Query", "a decider whose Query says which events a command's decision reads"},
+		given{b.Decide == nil, "second part's Decide", "a decider whose Decide returns the events a command decides"},
+		given{b.Evolve == nil, "second part's Evolve", "a decider whose Evolve folds an event into the state"},
+		given{b.Query == nil, "second part's Query", "a decider whose Query says which events a command's decision reads"})
 	type pair = decider.Pair[S1, S2]
 	name := a.Name
 	if name == "" {
@@ -286,8 +296,10 @@ type DCBRunner[C, E, S any] struct {
 
 // NewDCBRunner returns a DCBRunner for decider d on store s, with mapper
 // m for its events. Of the [RunnerOption]s it takes [WithRetries] and
-// [WithBackoff]. It panics when s or m is nil, or d has no Decide,
-// Evolve, Query or Tags function.
+// [WithBackoff]. It panics when s or m is nil, when d has no Decide,
+// Evolve, Query or Tags function, when d's Name cannot start a stream ID
+// (more than 218 bytes, not UTF-8, or with a NUL), and when given another
+// option, such as [WithCache], that has no meaning for it.
 func NewDCBRunner[C, E, S any](s *Store, d DCBDecider[C, E, S], m codec.Mapper[E], opts ...RunnerOption) *DCBRunner[C, E, S] {
 	mustGive("annals.NewDCBRunner", giveStore(s),
 		given{lo.IsNil(m), "mapper", "the codec of the events, such as a *codec.JSON, or a codec.NewMapper pipeline"},
@@ -299,9 +311,24 @@ func NewDCBRunner[C, E, S any](s *Store, d DCBDecider[C, E, S], m codec.Mapper[E
 	if d.Name == "" {
 		d.Name = "decision"
 	}
+	// A decision's stream is the Name, a slash and a UUID of 36 bytes.
+	if err := check.StreamID(d.Name + "/" + uuid.Nil.String()); err != nil {
+		panic(fmt.Sprintf("annals: annals.NewDCBRunner: decider's Name %.64q cannot start the stream IDs of its decisions (%v); give a Name of at most %d bytes of UTF-8 without NUL",
+			d.Name, err, store.MaxStreamIDLen-len("/")-len(uuid.Nil.String())))
+	}
 	cfg := runnerConfig{retries: DefaultRetries, backoff: JitterBackoff}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	// The options of a stream's runner have no meaning for a decision on
+	// a query: refuse them rather than ignore them.
+	for _, o := range []struct {
+		given bool
+		name  string
+	}{{cfg.cacheSize != 0, "WithCache"}, {cfg.snapshots != nil, "WithSnapshots"}, {cfg.tags != nil, "WithTags"}, {cfg.logger != nil, "WithLogger"}} {
+		if o.given {
+			panic(fmt.Sprintf("annals: annals.NewDCBRunner: %s is an option of a stream's Runner, which a DCBRunner does not take (its state is a query's, its events are tagged by the decider's Tags): leave it out; a DCBRunner takes WithRetries and WithBackoff", o.name))
+		}
 	}
 	r := &DCBRunner[C, E, S]{store: s, decider: d, events: m, retries: cfg.retries, backoff: cfg.backoff}
 	if types := m.Types(); types != nil {
@@ -381,11 +408,15 @@ type DCBResult[E, S any] struct {
 // is refused with [store.ErrInvalid], and nothing is read or stored.
 //
 // With [WithIdempotencyKey], the decision's stream and event IDs derive
-// from the key, so a command handled before is answered with Duplicate
-// set, the events it appended and the current state; a key first used with another command, by
-// another decider or by a [Runner] fails with [ErrIdempotencyKey],
-// whatever deciding would say (on a store that is not a
-// [store.EventFinder], only when the decision appends).
+// from the key and the decider's Name, so a command handled before is
+// answered with Duplicate set, the events it appended and the current
+// state; a key first used with another command, by a decider of another
+// Name or by a [Runner] fails with [ErrIdempotencyKey], whatever deciding
+// would say (on a store that is not a [store.EventFinder], only when the
+// decision appends). Deciders of one Name share their keys. The key is
+// bound by the events stored under it: a decision that appended none
+// leaves no trace, and the same key is decided afresh, and free to use
+// again.
 //
 // An [Observer] of the store sees the command as it sees one of
 // [Runner.Handle], with the query for a stream (see [CommandStart]),

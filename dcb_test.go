@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -726,5 +727,59 @@ func TestADCBQueryOfATypeByItsNameBeforeARenameIsRefused(t *testing.T) {
 	}
 	if st, _, err := annals.NewDCBRunner(s, byHand, v2).Load(ctx, takeSeat{Slot: "a"}); err != nil || len(st.Taken) != 2 {
 		t.Fatalf("a query naming both names = %+v, %v; want the two seats", st, err)
+	}
+}
+
+// What cannot make a decision is refused when the runner is built, not
+// at its first command: a part of CombineDCB without a function (the
+// combined decider's own are never nil), a Name that cannot start a
+// stream ID, and the options of a stream's runner, which a DCBRunner
+// would otherwise ignore.
+func TestADCBRunnerRefusesWhatCannotDecideWhenBuilt(t *testing.T) {
+	s := annals.New(memory.New())
+	noQuery, noDecide, noEvolve := seatDCB, seatDCB, seatDCB
+	noQuery.Query, noDecide.Decide, noEvolve.Evolve = nil, nil, nil
+	long := strings.Repeat("n", store.MaxStreamIDLen-len("/")-36)
+	for name, c := range map[string]struct {
+		build func()
+		says  string // "" when it builds
+	}{
+		"second part without Query":  {func() { annals.CombineDCB(seatDCB, noQuery) }, "nil second part's Query"},
+		"first part without Decide":  {func() { annals.CombineDCB(noDecide, seatDCB) }, "nil first part's Decide"},
+		"second part without Evolve": {func() { annals.CombineDCB(seatDCB, noEvolve) }, "nil second part's Evolve"},
+		"Name one byte too long": {func() {
+			d := seatDCB
+			d.Name = long + "n"
+			annals.NewDCBRunner(s, d, seatCodec())
+		}, "at most 218 bytes"},
+		"Name with a NUL": {func() {
+			d := seatDCB
+			d.Name = "seat\x00"
+			annals.NewDCBRunner(s, d, seatCodec())
+		}, "without NUL"},
+		"WithCache":  {func() { annals.NewDCBRunner(s, seatDCB, seatCodec(), annals.WithCache(10)) }, "WithCache is an option of a stream's Runner"},
+		"WithTags":   {func() { annals.NewDCBRunner(s, seatDCB, seatCodec(), annals.WithTags(seatTags)) }, "WithTags is an option"},
+		"WithLogger": {func() { annals.NewDCBRunner(s, seatDCB, seatCodec(), annals.WithLogger(slog.Default())) }, "WithLogger is an option"},
+		"WithRetries and WithBackoff": {func() {
+			annals.NewDCBRunner(s, seatDCB, seatCodec(), annals.WithRetries(1), annals.WithBackoff(func(int) time.Duration { return 0 }))
+		}, ""},
+		"parts with all their functions": {func() { annals.CombineDCB(seatDCB, seatDCB) }, ""},
+	} {
+		msg, panicked := panics(c.build)
+		if c.says == "" {
+			if panicked {
+				t.Errorf("%s: panicked with %q, want it built", name, msg)
+			}
+		} else if !panicked || !strings.Contains(msg, c.says) {
+			t.Errorf("%s: panicked %v with %q; want a panic saying %q", name, panicked, msg, c.says)
+		}
+	}
+	// The longest Name that fits makes decisions whose streams the store
+	// takes.
+	d := seatDCB
+	d.Name = long
+	res, err := annals.NewDCBRunner(s, d, seatCodec()).Handle(context.Background(), takeSeat{"a", "ada"}, annals.WithIdempotencyKey("k"))
+	if err != nil || len(res.StreamID) != store.MaxStreamIDLen {
+		t.Fatalf("a decision under a Name of %d bytes: %+v, %v; want it stored in a stream of %d bytes", len(long), res, err, store.MaxStreamIDLen)
 	}
 }

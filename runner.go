@@ -259,7 +259,9 @@ func WithMetadata(m store.Metadata) HandleOption {
 // a long stream wants [WithSnapshots] or [WithCache]. A repeat whose
 // append conflicts (others append to the stream, or to a DCB decision's
 // boundary, meanwhile) is looked up too, before deciding again, so that a
-// busy stream answers it Duplicate rather than with a conflict.
+// busy stream answers it Duplicate rather than with a conflict. The
+// events bind the key: a command that appended none leaves no trace of
+// it, so its repeat is decided afresh, and the key is free to use again.
 //
 // A repeat is told from another command by the command's type (as "%T"
 // writes it, or as its [CommandNamer] method names it) and its content as
