@@ -388,3 +388,37 @@ func TestCompositePassesOptionsToItsParts(t *testing.T) {
 		t.Fatalf("concert a sold %d seats, want 1", sold)
 	}
 }
+
+// A combined decider run in one stream takes commands of a sum type,
+// which JSON cannot write: keyed, they are told apart by the case they
+// hold and its command, so a retry is a duplicate and the key reused
+// with the other case, or other content, is refused.
+func TestAKeyedCommandOfACombinedDeciderIsToldByItsCase(t *testing.T) {
+	ctx := context.Background()
+	type (
+		command = decider.Either[Buy, testdomain.AccountCmd]
+		event   = decider.Either[Sold, testdomain.AccountEvent]
+	)
+	r := annals.NewRunner(annals.New(memory.New()), decider.Combine(concert, testdomain.Accounts),
+		codec.NewSum[event](concertCodec(), testdomain.AccountCodec()))
+	open := decider.Right[Buy](testdomain.AccountCmd{Open: true, CustomerID: "ada"})
+	first, err := r.Handle(ctx, "hall", open, annals.WithIdempotencyKey("k"))
+	if err != nil || len(first.Events) != 1 {
+		t.Fatalf("a keyed command of a sum: %+v, %v; want its event stored", first, err)
+	}
+	again, err := r.Handle(ctx, "hall", open, annals.WithIdempotencyKey("k"))
+	if err != nil || !again.Duplicate || !reflect.DeepEqual(again.Events, first.Events) {
+		t.Fatalf("the same command again: %+v, %v; want a duplicate with the first call's events", again, err)
+	}
+	for what, other := range map[string]command{
+		"the other case":   decider.Left[Buy, testdomain.AccountCmd](Buy{}),
+		"another customer": decider.Right[Buy](testdomain.AccountCmd{Open: true, CustomerID: "bob"}),
+	} {
+		if _, err := r.Handle(ctx, "hall", other, annals.WithIdempotencyKey("k")); !errors.Is(err, annals.ErrIdempotencyKey) {
+			t.Errorf("the key reused with %s: %v; want annals.ErrIdempotencyKey", what, err)
+		}
+	}
+	if _, v, err := r.Load(ctx, "hall"); err != nil || v != 1 {
+		t.Fatalf("the stream is at version %d, %v; want the one event", v, err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -278,7 +279,9 @@ func WithMetadata(m store.Metadata) HandleOption {
 // not valid UTF-8 (JSON replaces its bytes, so two such commands could
 // not be told apart: keep bytes in a []byte). An unexported channel or
 // function (a reply channel) passes; tag an exported one json:"-" to
-// leave it out of the comparison. An empty key, or one of white space
+// leave it out of the comparison. A command of a sum type of package
+// decider (the commands of a combined decider) is told by the case it
+// holds and that case's command. An empty key, or one of white space
 // only, is refused with an error matching [store.ErrInvalid], storing
 // nothing: it is a key
 // that went missing (a request without its header), and the command
@@ -982,13 +985,26 @@ func (r *Runner[C, E, S]) keyedEvents(ctx context.Context, streamID string, cfg 
 // all unexported, or strings that differ only in bytes that are not
 // valid UTF-8, which JSON replaces alike), or a retry could not be told
 // from the first (a reply channel), and a stored write would be answered
-// as another's.
+// as another's. A command of a sum type ([decider.Either] and the other
+// sums of package decider, the commands of a combined decider), whose
+// fields JSON does not see, is identified by the cases it holds, one
+// within another, and the command in the last.
 func fingerprint(check *codec.JSONCheck, cmd any) (string, error) {
+	var cases []byte
+	for {
+		s, ok := cmd.(decider.Sum)
+		if !ok || lo.IsNil(s) {
+			break
+		}
+		i, v := s.Case()
+		cases = fmt.Appendf(cases, "\x00case %d", i)
+		cmd = v
+	}
 	data, err := check.MarshalFingerprint("fingerprint the command", cmd)
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(append(append([]byte(commandName(cmd)), 0), data...))
+	sum := sha256.Sum256(slices.Concat([]byte(commandName(cmd)), cases, []byte{0}, data))
 	return hex.EncodeToString(sum[:16]), nil
 }
 
