@@ -169,9 +169,10 @@ func (c *Composite[C, E, S]) Handle(ctx context.Context, cmd C, opts ...HandleOp
 
 // Load returns the current state of the instances that like holds: for
 // each part, the state of every instance in like's place for the part,
-// loaded from its stream. Given the state a fold of the pure composite
-// reached, it returns what the store holds of the same instances, which
-// must be equal. Loading an instance as [Instances.Load] does is the
+// loaded from its stream (or its snapshot), never from a runner's cache
+// ([WithCache]). Given the state a fold of the pure composite reached,
+// it returns what the store holds of the same instances, which must be
+// equal. Loading an instance as [Instances.Load] does is the
 // usual way to read one.
 func (c *Composite[C, E, S]) Load(ctx context.Context, like S) (S, error) {
 	if err := c.notMade(); err != nil {

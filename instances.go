@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 
@@ -181,11 +182,17 @@ func (p instancesPart[K, C, E, S]) events() codec.Part { return p.in.events }
 func (p instancesPart[K, C, E, S]) load(ctx context.Context, like any) (any, error) {
 	out := map[K]S{}
 	for k := range like.(map[K]S) {
-		st, _, err := p.in.Load(ctx, k)
+		if err := checkKey("load", k); err != nil {
+			return nil, err
+		}
+		// From the store, never from a cache ([WithCache]): a cached
+		// state is the one decided on, and would hide events or states
+		// that do not survive the store.
+		l, err := p.in.runner.loadFresh(ctx, p.in.Stream(k), math.MaxInt64, keepAll)
 		if err != nil {
 			return nil, err
 		}
-		out[k] = st
+		out[k] = l.state
 	}
 	return out, nil
 }

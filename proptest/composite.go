@@ -18,6 +18,7 @@ import (
 // command is decided alike by both (the same events, or a rejection with
 // the same message, and nothing stored), and after each command the
 // instances of the pure fold's state load back from their streams
+// (past a cache of [annals.WithCache], see [annals.Composite.Load])
 // exactly as the fold has them. It catches parts built from other
 // deciders than d combines, streams of two kinds that meet, and events
 // or states that do not survive the store.

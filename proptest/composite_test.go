@@ -38,14 +38,14 @@ var pollCommandGen = rapid.Custom(func(t *rapid.T) pollCommand {
 
 // pollComposite returns a composite of polls on streams of its own for
 // every run, with part b's decider, codec and streams given.
-func pollComposite(s *annals.Store, b decider.Decider[vote, voted, tally], events codec.Mapper[voted], streamsB func(run string) codec.Streams[string]) func(t *rapid.T) *annals.Composite[pollCommand, pollEvent, pollState] {
+func pollComposite(s *annals.Store, b decider.Decider[vote, voted, tally], events codec.Mapper[voted], streamsB func(run string) codec.Streams[string], opts ...annals.RunnerOption) func(t *rapid.T) *annals.Composite[pollCommand, pollEvent, pollState] {
 	runs := 0
 	return func(t *rapid.T) *annals.Composite[pollCommand, pollEvent, pollState] {
 		runs++
 		run := fmt.Sprintf("run%d-", runs)
 		return annals.NewComposite(polls,
-			annals.NewInstances(s, tallyDecider(), codec.NewKeyed(codec.StreamPrefix[string](run+"poll-"), votedCodec())),
-			annals.NewInstances(s, b, codec.NewKeyed(streamsB(run), events)))
+			annals.NewInstances(s, tallyDecider(), codec.NewKeyed(codec.StreamPrefix[string](run+"poll-"), votedCodec()), opts...),
+			annals.NewInstances(s, b, codec.NewKeyed(streamsB(run), events), opts...))
 	}
 }
 
@@ -89,6 +89,9 @@ func TestCompositeEqualsPureCatchesWhatDiffers(t *testing.T) {
 		"two kinds in one stream": {pollComposite(annals.New(memory.New()), tallyDecider(), votedCodec(), pollStreams),
 			[]string{"load back from the store other than the pure fold", "and the stored one fails: too many votes"}},
 		"events that lose content": {pollComposite(annals.New(memory.New()), tallyDecider(), lossy{}, panels), []string{"load back from the store other than the pure fold"}},
+		// A cache holds the states decided on, not what the store
+		// holds: the check loads past it.
+		"events that lose content, cached": {pollComposite(annals.New(memory.New()), tallyDecider(), lossy{}, panels, annals.WithCache(100)), []string{"load back from the store other than the pure fold"}},
 	} {
 		r := &recorder{TB: t}
 		CompositeEqualsPure(r, polls, c.build, pollCommandGen)
