@@ -368,6 +368,23 @@ func TestKeyedRoundTrip(t *testing.T) {
 			t.Fatalf("a record of a stream that is no instance's: %v, want ErrUnknownEventType", err)
 		}
 	})
+	// Streams whose Key does not invert Stream are refused at the first
+	// event, before it is stored for an instance that would never load it.
+	t.Run("Key does not invert Stream", func(t *testing.T) {
+		for name, key := range map[string]func(string) (string, bool){
+			"another key": func(id string) (string, bool) {
+				k, ok := strings.CutPrefix(id, "b-")
+				return strings.ToUpper(k), ok
+			},
+			"no key": func(string) (string, bool) { return "", false },
+		} {
+			m := codec.NewKeyed(codec.Streams[string]{Stream: func(k string) string { return "b-" + k }, Key: key}, codec.Mapper[testdomain.AccountEvent](testdomain.AccountCodec()))
+			_, err := m.ToEvent(ctx, codec.Placement{StreamID: "b-dune", Version: 1}, decider.Keyed[string, testdomain.AccountEvent]{Key: "dune", Value: testdomain.MoneyDeposited{Amount: 1}}, store.Metadata{})
+			if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "Key must invert Stream") {
+				t.Errorf("%s: %v; want store.ErrInvalid saying Key must invert Stream", name, err)
+			}
+		}
+	})
 }
 
 type isbn string
