@@ -297,7 +297,8 @@ type DCBRunner[C, E, S any] struct {
 // NewDCBRunner returns a DCBRunner for decider d on store s, with mapper
 // m for its events. Of the [RunnerOption]s it takes [WithRetries] and
 // [WithBackoff]. It panics when s or m is nil, when d has no Decide,
-// Evolve, Query or Tags function, when d's Name cannot start a stream ID
+// Evolve, Query or Tags function, when m reports an error of its own (see
+// [NewRunner]), when d's Name cannot start a stream ID
 // (more than 218 bytes, not UTF-8, or with a NUL), and when given another
 // option, such as [WithCache], that has no meaning for it.
 func NewDCBRunner[C, E, S any](s *Store, d DCBDecider[C, E, S], m codec.Mapper[E], opts ...RunnerOption) *DCBRunner[C, E, S] {
@@ -308,6 +309,7 @@ func NewDCBRunner[C, E, S any](s *Store, d DCBDecider[C, E, S], m codec.Mapper[E
 		given{d.Query == nil, "decider's Query", "a decider whose Query says which events a command's decision reads"},
 		given{d.Tags == nil, "decider's Tags", "a decider whose Tags says which tags an event carries"})
 	noNilOptions("annals.NewDCBRunner", opts)
+	usableMapper("annals.NewDCBRunner", m)
 	if d.Name == "" {
 		d.Name = "decision"
 	}

@@ -41,7 +41,8 @@ type Instances[K comparable, C, E, S any] struct {
 //	books := annals.NewInstances(s, book.Decider,
 //		codec.NewKeyed(codec.StreamPrefix[string]("book-"), book.Codec()))
 //
-// The options are those of [NewRunner]; a snapshot mapper of
+// It panics as [NewRunner] does, and when events reports an error of its
+// own. The options are those of [NewRunner]; a snapshot mapper of
 // [WithSnapshots] is one of an instance's state S. [WithTags] takes a
 // func(E) []string, which tags an event by itself, or a
 // func(decider.Keyed[K, E]) []string, which is given each event with the
@@ -50,6 +51,7 @@ type Instances[K comparable, C, E, S any] struct {
 // of it, such as "book:978-0".
 func NewInstances[K comparable, C, E, S any](s *Store, d decider.Decider[C, E, S], events *codec.KeyedMapper[K, E], opts ...RunnerOption) *Instances[K, C, E, S] {
 	mustGive("annals.NewInstances", given{events == nil || lo.IsNil(events.Events()), "mapper", `a mapper made by codec.NewKeyed, such as codec.NewKeyed(codec.StreamPrefix[string]("book-"), events)`})
+	usableMapper("annals.NewInstances", events)
 	opts = append(slices.Clip(opts), keyedTags[K, E](events.Streams()))
 	return &Instances[K, C, E, S]{runner: NewRunner(s, d, events.Events(), opts...), events: events}
 }

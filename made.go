@@ -85,3 +85,24 @@ func noNilOptions[O any](constructor string, opts []O) {
 func failed(err error) iter.Seq2[store.Record, error] {
 	return func(yield func(store.Record, error) bool) { yield(store.Record{}, err) }
 }
+
+// usableMapper panics, as [mustGive] does, when m reports an error of
+// its own (the Err of a [codec.JSON], [codec.Pipeline], [codec.Sum] or
+// [codec.KeyedMapper] whose registration was refused, or that no
+// constructor made): every encode and decode of such a mapper returns
+// that error, so what constructor makes could do nothing, and a consumer
+// would fail only at its first event, silently on an empty log.
+func usableMapper(constructor string, m any) {
+	if err := mapperErr(m); err != nil {
+		panic(fmt.Sprintf("annals: %s: its mapper cannot encode or decode: %v; correct it (the error says how), and check the mapper's Err() where it is built", constructor, err))
+	}
+}
+
+// mapperErr returns the error that m reports of itself, as its Err
+// method does, or nil.
+func mapperErr(m any) error {
+	if r, ok := m.(interface{ Err() error }); ok {
+		return r.Err()
+	}
+	return nil
+}

@@ -182,8 +182,9 @@ type Envelope[E any] struct {
 // a read model in the application's tables (*sql.Tx on SQLite, pgx.Tx on
 // PostgreSQL; see [SQL]), or [store.StateTx] for states kept in the
 // store. A store that has no transactions of type T fails here, with an
-// error that matches [store.ErrUnsupported] and names the type it has.
-// [WithSchema] creates and migrates the read model's tables.
+// error that matches [store.ErrUnsupported] and names the type it has;
+// so does an m that reports an error of its own (see [NewRunner]), with
+// that error. [WithSchema] creates and migrates the read model's tables.
 //
 // A handler error stops the projection at that event: the events before
 // it in the batch commit, the checkpoint stays before it, and Step returns
@@ -195,6 +196,9 @@ type Envelope[E any] struct {
 func NewProjection[T, E any](s *Store, name string, m codec.Mapper[E], handle func(ctx context.Context, tx T, ev Envelope[E]) error, opts ...ConsumerOption) (*Projection[T], error) {
 	if err := checkProjection(s, name, lo.IsNil(m), handle == nil); err != nil {
 		return nil, err
+	}
+	if err := mapperErr(m); err != nil {
+		return nil, fmt.Errorf("new projection %q: its mapper cannot encode or decode: %w", name, err)
 	}
 	var evs decodedBatch[E]
 	apply := func(ctx context.Context, tx T, recs []store.Record) (int, error) {
@@ -250,6 +254,9 @@ func (b *decodedBatch[E]) decode(ctx context.Context, m codec.Mapper[E], recs []
 func NewBatchProjection[T, E any](s *Store, name string, m codec.Mapper[E], handle func(ctx context.Context, tx T, evs []Envelope[E]) (int, error), opts ...ConsumerOption) (*Projection[T], error) {
 	if err := checkProjection(s, name, lo.IsNil(m), handle == nil); err != nil {
 		return nil, err
+	}
+	if err := mapperErr(m); err != nil {
+		return nil, fmt.Errorf("new projection %q: its mapper cannot encode or decode: %w", name, err)
 	}
 	var decoded decodedBatch[E]
 	apply := func(ctx context.Context, tx T, recs []store.Record) (int, error) {

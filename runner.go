@@ -130,14 +130,17 @@ func JitterBackoff(attempt int) time.Duration {
 // NewRunner returns a Runner for decider d on store s, with mapper m for
 // its events: a [*codec.JSON] for plain JSON, or a [codec.NewMapper] pipeline. It
 // panics, naming what is missing, when s is nil or a zero Store, when
-// d's Decide or Evolve, m or an option is nil, and when a
-// [WithSnapshots] option's state type is not S.
+// d's Decide or Evolve, m or an option is nil, when m reports an error of
+// its own (the Err of a mapper whose registration was refused, with which
+// every encode and decode fails), and when a [WithSnapshots] option's
+// state type is not S.
 func NewRunner[C, E, S any](s *Store, d decider.Decider[C, E, S], m codec.Mapper[E], opts ...RunnerOption) *Runner[C, E, S] {
 	mustGive("annals.NewRunner", giveStore(s),
 		given{d.Decide == nil, "decider's Decide", "a decider whose Decide returns the events a command decides"},
 		given{d.Evolve == nil, "decider's Evolve", "a decider whose Evolve folds an event into the state"},
 		given{lo.IsNil(m), "mapper", "the codec of the events, such as a *codec.JSON, or a codec.NewMapper pipeline"})
 	noNilOptions("annals.NewRunner", opts)
+	usableMapper("annals.NewRunner", m)
 	cfg := runnerConfig{retries: DefaultRetries, backoff: JitterBackoff, snapshotTimeout: DefaultSnapshotTimeout}
 	for _, o := range opts {
 		o(&cfg)

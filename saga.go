@@ -185,7 +185,8 @@ func WithRejections[C any](f func(ctx context.Context, cmd C, cause Cause, err e
 }
 
 // NewSaga returns a runner named name for a stateless saga. It panics
-// when s, sg's React, mapper or dispatch is nil, or when name is not a
+// when s, sg's React, mapper or dispatch is nil, when mapper reports an
+// error of its own (see [NewRunner]), or when name is not a
 // consumer's (see [NewProjection]).
 func NewSaga[E, C any](s *Store, name string, sg saga.Saga[E, C], mapper codec.Mapper[E], dispatch Dispatcher[C], opts ...SagaOption[C]) *SagaRunner[struct{}, E, C] {
 	ctor := fmt.Sprintf("annals.NewSaga(%q)", name)
@@ -193,6 +194,7 @@ func NewSaga[E, C any](s *Store, name string, sg saga.Saga[E, C], mapper codec.M
 		given{sg.React == nil, "saga's React", "a saga whose React returns the commands an event leads to"},
 		given{lo.IsNil(mapper), "mapper", "the codec of the events it reads, such as a *codec.JSON"}, given{dispatch == nil, "dispatcher", "the function that sends each command, such as one that calls a Runner's Handle with cause.Options()"})
 	noNilOptions(ctor, opts)
+	usableMapper(ctor, mapper)
 	if err := checkConsumerName(name); err != nil {
 		panic(fmt.Sprintf("annals: NewSaga: %v", err))
 	}
@@ -210,6 +212,7 @@ func NewSaga[E, C any](s *Store, name string, sg saga.Saga[E, C], mapper codec.M
 // [*ConsumerError].
 //
 // It panics when s, p's Evolve or React, mapper, key or dispatch is nil,
+// when mapper reports an error of its own (see [NewRunner]),
 // when name is not a consumer's (see [NewProjection]), when JSON would
 // lose the content of S (see [NewViewProjection]), or when
 // S has fields tagged annals:"personal" ([codec.PersonalField]): a
@@ -225,6 +228,7 @@ func NewProcess[S, E, C any](s *Store, name string, p saga.Process[S, E, C], map
 		given{lo.IsNil(mapper), "mapper", "the codec of the events it reads, such as a *codec.JSON"},
 		given{key == nil, "key function", "the function that says which instance an event belongs to"}, given{dispatch == nil, "dispatcher", "the function that sends each command, such as one that calls a Runner's Handle with cause.Options()"})
 	noNilOptions(ctor, opts)
+	usableMapper(ctor, mapper)
 	if err := checkConsumerName(name); err != nil {
 		panic(fmt.Sprintf("annals: NewProcess: %v", err))
 	}

@@ -33,7 +33,8 @@ type ViewProjection[S, E any] struct {
 // evolves; it returns false for an event the view ignores. The states live
 // under the view name name; S must encode as JSON.
 //
-// It panics when s, v's Evolve, mapper or key is nil, when name is not a
+// It panics when s, v's Evolve, mapper or key is nil, when mapper reports
+// an error of its own (see [NewRunner]), when name is not a
 // consumer's (see [NewProjection]), or when JSON would
 // lose the content of S (a struct whose fields are all unexported would
 // be stored as {}; see [codec.JSONCheck]), with a message that says what
@@ -46,6 +47,7 @@ func NewViewProjection[S, E any](s *Store, name string, v view.View[S, E], mappe
 		given{lo.IsNil(mapper), "mapper", "the codec of the events it reads, such as a *codec.JSON"},
 		given{key == nil, "key function", "the function that says which state an event evolves"})
 	noNilOptions(ctor, opts)
+	usableMapper(ctor, mapper)
 	if err := checkConsumerName(name); err != nil {
 		panic(fmt.Sprintf("annals: NewViewProjection: %v", err))
 	}
