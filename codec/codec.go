@@ -241,6 +241,9 @@ func (c *JSON[E]) Encode(e E) (string, int, []byte, error) {
 		return "", 0, nil, err
 	}
 	t := reflect.TypeOf(any(e))
+	if t == nil {
+		return "", 0, nil, fmt.Errorf("encode a nil %v: an event must hold a value of a registered type; a decider or reaction returned a nil event (leave it out of the slice instead): %w", reflect.TypeFor[E](), store.ErrInvalid)
+	}
 	jt, ok := c.byType[t]
 	if !ok {
 		return "", 0, nil, fmt.Errorf("encode %v: type not registered with the codec%s: %w", t, c.registeredAs(t), ErrUnknownEventType)

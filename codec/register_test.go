@@ -1052,6 +1052,9 @@ func TestEncodeSaysWhenThePointerIsRegistered(t *testing.T) {
 	if _, _, _, err := byValue.Encode(partlyHidden{}); !errors.Is(err, codec.ErrUnknownEventType) || strings.Contains(err.Error(), " is, as ") || !strings.Contains(err.Error(), `.Register("partlyHidden", codec_test.partlyHidden{})`) {
 		t.Errorf("a type unrelated to any registered one: %v, want ErrUnknownEventType saying how to register it", err)
 	}
+	if _, _, _, err := byValue.Encode(nil); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "returned a nil event") {
+		t.Errorf("a nil event: %v, want store.ErrInvalid saying a nil event was returned", err)
+	}
 }
 
 // blanked writes every value as {}, as a MarshalJSON that forgot its
