@@ -422,3 +422,35 @@ func TestAKeyedCommandOfACombinedDeciderIsToldByItsCase(t *testing.T) {
 		t.Fatalf("the stream is at version %d, %v; want the one event", v, err)
 	}
 }
+
+// Instances whose Streams' Key does not read a key's stream back store
+// by the inner mapper, past the KeyedMapper's own check: Handle refuses
+// the command, through Instances and through a composite, and nothing
+// is stored that the log's readers would skip or take for another's.
+func TestInstancesRefuseAKeyWhoseStreamDoesNotReadBack(t *testing.T) {
+	ctx := context.Background()
+	adapter := memory.New()
+	s := annals.New(adapter)
+	// Three digits only, as a Key written for seat-%03d.
+	seats := codec.Streams[string]{
+		Stream: func(k string) string { return "seat-" + k },
+		Key: func(id string) (string, bool) {
+			k, ok := strings.CutPrefix(id, "seat-")
+			return k, ok && len(k) == 3
+		},
+	}
+	concerts := annals.NewInstances(s, concert, codec.NewKeyed(seats, concertCodec()))
+	if _, err := concerts.Handle(ctx, decider.Keyed[string, Buy]{Key: "007"}); err != nil {
+		t.Fatalf("a key whose stream reads back: %v", err)
+	}
+	if _, err := concerts.Handle(ctx, decider.Keyed[string, Buy]{Key: "1000"}); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), `"seat-1000"`) {
+		t.Errorf("a key whose stream reads back as none: %v; want store.ErrInvalid naming the stream", err)
+	}
+	c := annals.NewComposite(library, concerts, newAccounts(s))
+	if _, err := c.Handle(ctx, buy("1001")); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("the same through a composite: %v; want store.ErrInvalid", err)
+	}
+	if head, err := s.Head(ctx); err != nil || head != 1 {
+		t.Fatalf("head = %d, %v; want the one event of seat 007", head, err)
+	}
+}

@@ -91,7 +91,13 @@ func (in *Instances[K, C, E, S]) Handle(ctx context.Context, cmd decider.Keyed[K
 	if err := checkKey("handle command", cmd.Key); err != nil {
 		return Result[E, S]{}, err
 	}
-	return in.runner.Handle(ctx, in.Stream(cmd.Key), cmd.Value, opts...)
+	// The runner stores the events by the instances' inner mapper: the
+	// stream must read back as the instance's here.
+	stream, err := in.events.Streams().StreamOf(cmd.Key)
+	if err != nil {
+		return Result[E, S]{}, fmt.Errorf("handle command: %w", err)
+	}
+	return in.runner.Handle(ctx, stream, cmd.Value, opts...)
 }
 
 // Load returns the current state and version of the instance key. An

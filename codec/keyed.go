@@ -77,16 +77,12 @@ func (k *KeyedMapper[K, E]) ToEvent(ctx context.Context, at Placement, e decider
 	if k == nil || k.events == nil {
 		return store.Event{}, k.Err()
 	}
-	if want := k.streams.Stream(e.Key); at.StreamID != want {
-		return store.Event{}, fmt.Errorf("encode an event of instance %v: its key is its stream, %q, and it was placed in %q: %w", e.Key, want, at.StreamID, store.ErrInvalid)
+	want, err := k.streams.StreamOf(e.Key)
+	if err != nil {
+		return store.Event{}, fmt.Errorf("encode an event of instance %v: %w", e.Key, err)
 	}
-	// An event whose stream reads back as another key, or as none, would
-	// be read from the log, by views and sagas, as another instance's, or
-	// as no instance's. A key read back unequal but naming the same
-	// stream (a time.Time, whose == sees its location) is the same
-	// instance.
-	if back, ok := k.streams.Key(at.StreamID); !ok || back != e.Key && k.streams.Stream(back) != at.StreamID {
-		return store.Event{}, fmt.Errorf("encode an event of instance %v: the Streams' Key reads its stream %q back as %v (found: %v), not as the key: Key must invert Stream; correct the codec.Streams, or build it with codec.StreamPrefix: %w", e.Key, at.StreamID, back, ok, store.ErrInvalid)
+	if at.StreamID != want {
+		return store.Event{}, fmt.Errorf("encode an event of instance %v: its key is its stream, %q, and it was placed in %q: %w", e.Key, want, at.StreamID, store.ErrInvalid)
 	}
 	return k.events.ToEvent(ctx, at, e.Value, meta)
 }

@@ -6,14 +6,22 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/annals-dev/annals/store"
 )
 
 // Streams names the streams of the instances of a decider.Many: each
 // instance is stored in a stream of its own, named from its key, and a
 // record's stream gives back the key of the instance it belongs to.
 //
-// Key must invert Stream: Key(Stream(k)) is k, true for every key, and a
-// stream that Stream does not name for any key gives false. Two kinds
+// Key must invert Stream: Key(Stream(k)) is k, true for every key (or a
+// key that Stream names alike, such as a time.Time read back in another
+// location: keys that Stream names alike are one instance), and a
+// stream that Stream does not name for any key gives false. [StreamOf]
+// checks it for a key, and annals.Instances and [KeyedMapper] refuse
+// the commands and events of a key whose stream Key does not read back:
+// the log's readers would take its events for another instance's, or
+// skip them as no instance's. Two kinds
 // of instances stored in one store need names that never meet, which a
 // prefix per kind gives: see [StreamPrefix], the usual way to build one.
 type Streams[K comparable] struct {
@@ -27,6 +35,21 @@ type Streams[K comparable] struct {
 	// instances never share a stream.
 	prefix   string
 	byPrefix bool
+}
+
+// StreamOf returns the stream of the instance key, or an error matching
+// [store.ErrInvalid] when Key does not read that stream back as key, or
+// as a key whose stream it is (see [Streams]).
+func (s Streams[K]) StreamOf(key K) (string, error) {
+	stream := s.Stream(key)
+	back, ok := s.Key(stream)
+	switch {
+	case !ok:
+		return "", fmt.Errorf("the stream %q of instance %v reads back as no instance's: the Key of its codec.Streams must invert Stream; correct it, or build it with codec.StreamPrefix: %w", stream, key, store.ErrInvalid)
+	case back != key && s.Stream(back) != stream:
+		return "", fmt.Errorf("the stream %q of instance %v reads back as instance %v, whose stream is %q: the Key of its codec.Streams must invert Stream; correct it, or build it with codec.StreamPrefix: %w", stream, key, back, s.Stream(back), store.ErrInvalid)
+	}
+	return stream, nil
 }
 
 // StreamPrefix names the stream of the instance key prefix followed by

@@ -381,7 +381,7 @@ func TestKeyedRoundTrip(t *testing.T) {
 		} {
 			m := codec.NewKeyed(codec.Streams[string]{Stream: func(k string) string { return "b-" + k }, Key: key}, codec.Mapper[testdomain.AccountEvent](testdomain.AccountCodec()))
 			_, err := m.ToEvent(ctx, codec.Placement{StreamID: "b-dune", Version: 1}, decider.Keyed[string, testdomain.AccountEvent]{Key: "dune", Value: testdomain.MoneyDeposited{Amount: 1}}, store.Metadata{})
-			if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "Key must invert Stream") {
+			if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "must invert Stream") {
 				t.Errorf("%s: %v; want store.ErrInvalid saying Key must invert Stream", name, err)
 			}
 		}
