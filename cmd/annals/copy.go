@@ -74,6 +74,9 @@ func copyFlags(fs *flag.FlagSet) runFunc {
 		if err != nil && created != "" {
 			err = also(err, removeIfEmpty(ctx, dst, created))
 		}
+		if errors.Is(err, storecopy.ErrSameStore) {
+			return fmt.Errorf("%w: %w", err, errUsage)
+		}
 		if errors.Is(err, context.Canceled) {
 			return &interrupted{fmt.Errorf("copy interrupted after %d events; run the same command again to go on from there (until it ends, annals verify reports the target as an unfinished copy): %w", rep.Events, err)}
 		}

@@ -18,6 +18,26 @@ import (
 	"github.com/annals-dev/annals/store/sqlite"
 )
 
+// A PostgreSQL store copied onto itself under a URL with a parameter
+// more, which no comparison of URLs sees, is refused as the same store,
+// and left as it was: it still verifies, with no unfinished copy.
+func TestCopyRefusesAPostgresStoreUnderTwoURLs(t *testing.T) {
+	ctx := context.Background()
+	from, _ := fixture(t)
+	db := pgtest.New(t)
+	url := db.URL + "&schema=" + db.Schema
+	if r := tool(t, ctx, "", "copy", "-from", from, "-to", url); r.status != 0 {
+		t.Fatalf("copy: %+v", r)
+	}
+	r := tool(t, ctx, "", "copy", "-from", url, "-to", url+"&pool_max_conns=2")
+	if r.status != 2 || !strings.Contains(r.stderr, "name one store") {
+		t.Fatalf("copy onto itself: %+v; want status 2 and the store named one", r)
+	}
+	if r := tool(t, ctx, url, "verify"); r.status != 0 {
+		t.Fatalf("verify after the refused copy: %+v; want the store as it was", r)
+	}
+}
+
 // copy moves a SQLite store to PostgreSQL, says where each checkpoint
 // went, and shows its progress as plain lines when stderr is not a
 // terminal; the copy reads as the original.

@@ -40,6 +40,12 @@ var ErrSourceChanged = errors.New("the source's consumers committed during the c
 // the copy writes nothing to it.
 var ErrNotEmpty = errors.New("target store holds other data")
 
+// ErrSameStore reports a source and a target that are one store, named
+// by two URLs that differ (a PostgreSQL URL with other parameters, say):
+// the mark the copy set in the target appeared in the source. The copy
+// deletes it again and writes nothing else.
+var ErrSameStore = errors.New("the source and the target are one store")
+
 // Options configure [Copy].
 type Options struct {
 	// Batch is how many events (or snapshots, states, keys) one import

@@ -454,3 +454,34 @@ func TestImportsAreRefusedAlikeByEveryAdapter(t *testing.T) {
 		})
 	}
 }
+
+// A source and a target that are one store under two URLs (a PostgreSQL
+// URL with a parameter more, a second handle on one SQLite file) are
+// found out by the mark the copy sets in the target appearing in the
+// source: the copy deletes it again, so the store still opens, and
+// writes nothing else.
+func TestCopyOfAStoreOntoItselfLeavesItAsItWas(t *testing.T) {
+	ctx := context.Background()
+	for _, adapter := range []string{"memory", "sqlite", "postgres"} {
+		t.Run(adapter, func(t *testing.T) {
+			url := storeURL(t, adapter)
+			src := open(t, url)
+			fill(t, src, 2, 3)
+			dst := src
+			switch adapter {
+			case "sqlite":
+				dst = open(t, url+"?busy_timeout=5s")
+			case "postgres":
+				dst = open(t, url+"&pool_max_conns=2")
+			}
+			before := dump(t, src)
+			_, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Keep: filled})
+			if !errors.Is(err, storecopy.ErrSameStore) {
+				t.Fatalf("a copy of a store onto itself: %v, want ErrSameStore", err)
+			}
+			if after := dump(t, src); !reflect.DeepEqual(before, after) {
+				t.Errorf("the refused copy left the store changed")
+			}
+		})
+	}
+}

@@ -326,6 +326,7 @@ func (c *copier) mark(ctx context.Context) error {
 	if c.marked {
 		return nil
 	}
+	wasMarked := c.dstMarked
 	now := time.Now().UTC()
 	// Its position is the events to copy, plus 1: never 0, which a
 	// store does not tell from no checkpoint (annals.Open reads it so).
@@ -335,6 +336,24 @@ func (c *copier) mark(ctx context.Context) error {
 	}
 	c.dstMarks = lo.Uniq(append(c.dstMarks, lo.Map(cps[:len(cps)-1], func(cp store.Checkpoint, _ int) string { return cp.Consumer })...))
 	c.marked, c.dstMarked = true, true
+	// A source that held no mark when the copy began (checkUnfinished)
+	// and holds one now is the target: one store under two URLs. Its
+	// mark would keep it from opening; take it back. (A target marked
+	// before this run is not the source, which held no mark.)
+	if wasMarked {
+		return nil
+	}
+	for cp, err := range c.srcExp.ExportCheckpoints(ctx) {
+		if err != nil {
+			return fmt.Errorf("copy: read the source's checkpoints after marking the target: %w", err)
+		}
+		if cp.Consumer == MarkName {
+			if err := c.unmark(ctx); err != nil {
+				return fmt.Errorf("copy: the source and the target are one store, whose mark of an unfinished copy, just set, could not be deleted; run the same copy again, then check with annals verify: %w", err)
+			}
+			return fmt.Errorf("copy: the mark set in the target appeared in the source: -from and -to name one store, under two URLs; nothing was written, and the mark was deleted: %w", ErrSameStore)
+		}
+	}
 	return nil
 }
 
