@@ -37,6 +37,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -83,7 +84,7 @@ func (c *cli) main(ctx context.Context, args []string) int {
 	case errors.Is(err, errUsage):
 		fmt.Fprintln(c.stderr, "annals:", err)
 		if cu := (*commandUsage)(nil); errors.As(err, &cu) {
-			fmt.Fprintf(c.stderr, "usage: annals %s %s\n(annals help %s lists its flags)\n", cu.name, cu.args, cu.name)
+			fmt.Fprintf(c.stderr, "usage: %s\n(annals help %s lists its flags)\n", strings.TrimSpace("annals "+cu.name+" "+cu.args), cu.name)
 			return 2
 		}
 		fmt.Fprint(c.stderr, usage)
@@ -210,7 +211,7 @@ func (c *cli) runCommand(ctx context.Context, g *globals, args []string) error {
 	runCmd := cmd.flags(fs)
 	pos, err := cliflags.Interleaved(fs, rest)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(c.stdout, "usage: annals %s %s\n\n%s\n\nflags:\n", name, cmd.args, cmd.about)
+		fmt.Fprintf(c.stdout, "usage: %s\n\n%s\n\nflags:\n", strings.TrimSpace("annals "+name+" "+cmd.args), cmd.about)
 		fs.SetOutput(c.stdout)
 		fs.PrintDefaults()
 		return err
@@ -274,13 +275,21 @@ func openExisting(ctx context.Context, rawURL string) (store.Store, error) {
 		}
 		q.Set("create", "false")
 		u.RawQuery = q.Encode()
+		noStore := func(what string) error {
+			return fmt.Errorf("no SQLite store at %s: %s, and the tool inspects stores, never creating one; check the path: %w", u.Path, what, store.ErrNotFound)
+		}
+		if dir := filepath.Dir(u.Path); u.Path != "" && u.Host == "" && u.Opaque == "" {
+			if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
+				return nil, noStore("its directory " + dir + " does not exist")
+			}
+		}
 		s, err := store.Open(ctx, u.String())
 		if errors.Is(err, store.ErrNotFound) {
 			what := "the file holds no annals store"
 			if _, statErr := os.Stat(u.Path); errors.Is(statErr, fs.ErrNotExist) {
 				what = "the file does not exist"
 			}
-			return nil, fmt.Errorf("no SQLite store at %s: %s, and the tool inspects stores, never creating one; check the path: %w", u.Path, what, store.ErrNotFound)
+			return nil, noStore(what)
 		}
 		return s, err
 	case "postgres", "postgresql":

@@ -433,6 +433,11 @@ func TestInspectionNeverCreatesAStore(t *testing.T) {
 	if _, err := os.Stat(typo); !os.IsNotExist(err) {
 		t.Fatalf("inspection created %s: %v", typo, err)
 	}
+	// A missing directory is named, and nothing says to create it.
+	nodir := filepath.Join(dir, "nope", "events.db")
+	if r := tool(t, ctx, "sqlite://"+nodir, "head"); r.status != 1 || !strings.Contains(r.stderr, "its directory "+filepath.Dir(nodir)+" does not exist") || strings.Contains(r.stderr, "create it first") {
+		t.Errorf("annals head in a missing directory: %+v, want status 1 naming the directory, and no word of creating it", r)
+	}
 	other := filepath.Join(dir, "other.db")
 	if err := os.WriteFile(other, nil, 0o600); err != nil {
 		t.Fatal(err)
