@@ -6,6 +6,7 @@ package cliflags
 
 import (
 	"flag"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -17,6 +18,9 @@ import (
 // arguments begin with "--", so that [Interleaved] takes none of them as
 // a flag. An empty name means that args hold no command.
 func Leading(fs *flag.FlagSet, args []string) (name string, rest []string, err error) {
+	if err := flagAsValue(fs, args); err != nil {
+		return "", nil, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return "", nil, err
 	}
@@ -35,6 +39,9 @@ func Leading(fs *flag.FlagSet, args []string) (name string, rest []string, err e
 // number that is no flag's value is an argument, not a flag: the command
 // then says what is wrong with it (reset NAME -1).
 func Interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	if err := flagAsValue(fs, args); err != nil {
+		return nil, err
+	}
 	var positional []string
 	for {
 		j := negativeAt(fs, args)
@@ -57,6 +64,36 @@ func Interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		positional, args = append(positional, args[j]), args[j+1:]
 	}
+}
+
+// flagAsValue refuses a flag of fs that would take another of its flags
+// as its value, before any "--" that ends the flags: "-from $UNSET -to
+// URL" leaves -from no value of its own, and would otherwise read "-to"
+// as it. A value that looks like a flag is given as -name=value.
+func flagAsValue(fs *flag.FlagSet, args []string) error {
+	for i := 0; i < len(args)-1; i++ {
+		switch {
+		case args[i] == "--":
+			return nil
+		case takesValue(fs, args[i]):
+			if next := args[i+1]; isFlag(fs, next) {
+				return fmt.Errorf("flag %s was given no value: the flag %s follows it (an empty variable leaves nothing in between); a value that begins with a dash is given as %s=value", args[i], next, args[i])
+			}
+			i++ // its value
+		}
+	}
+	return nil
+}
+
+// isFlag says whether arg names a flag of fs, as -name, --name or
+// -name=value.
+func isFlag(fs *flag.FlagSet, arg string) bool {
+	name, ok := strings.CutPrefix(arg, "-")
+	if !ok {
+		return false
+	}
+	name, _, _ = strings.Cut(strings.TrimPrefix(name, "-"), "=")
+	return name != "" && fs.Lookup(name) != nil
 }
 
 // negativeAt returns the index of the first argument of args that is a

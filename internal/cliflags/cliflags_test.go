@@ -74,3 +74,45 @@ func TestAsksJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestAFlagWithoutItsValueIsRefusedNotGivenTheNextFlag(t *testing.T) {
+	for _, c := range []struct {
+		args    []string
+		refused bool
+		wantPos []string
+		from    string
+	}{
+		{args: []string{"-from", "-to", "x"}, refused: true},
+		{args: []string{"-from", "--to=x"}, refused: true},
+		{args: []string{"a", "-to", "-json"}, refused: true},
+		{args: []string{"-from", "a", "-to", "b"}, wantPos: []string{}, from: "a"},
+		{args: []string{"-from=-to", "x"}, wantPos: []string{"x"}, from: "-to"},
+		{args: []string{"-from", "-notaflag"}, wantPos: []string{}, from: "-notaflag"},
+		{args: []string{"--", "-from", "-to"}, wantPos: []string{"-from", "-to"}},
+	} {
+		var from, to string
+		var asJSON bool
+		fs := flag.NewFlagSet("copy", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		fs.StringVar(&from, "from", "", "")
+		fs.StringVar(&to, "to", "", "")
+		fs.BoolVar(&asJSON, "json", false, "")
+		pos, err := Interleaved(fs, c.args)
+		if c.refused {
+			if err == nil || !strings.Contains(err.Error(), "was given no value") {
+				t.Errorf("Interleaved(%q) = %q, %v; want it refused", c.args, pos, err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(pos, c.wantPos) || from != c.from {
+			t.Errorf("Interleaved(%q) = %q, -from %q, %v; want %q, -from %q", c.args, pos, from, err, c.wantPos, c.from)
+		}
+	}
+	top := flag.NewFlagSet("top", flag.ContinueOnError)
+	top.SetOutput(io.Discard)
+	top.String("store", "", "")
+	top.Bool("json", false, "")
+	if _, _, err := Leading(top, []string{"-store", "-json", "lag"}); err == nil {
+		t.Error("Leading gave -store the flag -json as its value")
+	}
+}
