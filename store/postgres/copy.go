@@ -453,7 +453,7 @@ func Exists(ctx context.Context, rawURL string) (bool, error) {
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 	if err != nil {
-		return false, unknownParam(fmt.Errorf("postgres store: %w", err))
+		return false, connectErr(unknownParam(fmt.Errorf("postgres store: %w", err)))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var exists bool

@@ -155,7 +155,10 @@ func WithPrefix(prefix string) Option {
 // parameters. A malformed
 // URL, a schema or prefix given twice in it, or a schema or prefix
 // PostgreSQL would truncate, fails with [store.ErrInvalid]; a server that
-// cannot be reached, with an error that matches [store.ErrUnavailable].
+// cannot be reached, with an error that matches [store.ErrUnavailable];
+// a database that does not exist, with [store.ErrNotFound]; a role or
+// password the server refuses, with its own error, which is not
+// [store.ErrUnavailable]: trying again would get the same answer.
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	connURL, c, err := parseURL(rawURL)
 	if err != nil {
@@ -236,13 +239,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 
 func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, n names) (*Store, error) {
 	if err := migrate(ctx, pool, n); err != nil {
-		if unavailable(err) {
-			// A server that could not be reached: a serverless function
-			// that starts while its database restarts tells the caller
-			// to come back, not that its store is broken.
-			return nil, store.Unavailable(err)
-		}
-		return nil, err
+		return nil, connectErr(err)
 	}
 	closing, closeStore := context.WithCancel(context.Background())
 	return &Store{pool: pool, ownPool: own, n: n, sql: newStatements(n), recheck: defaultRecheck, batch: sequenceBatch, leaseCheck: defaultLeaseCheck,
@@ -366,7 +363,7 @@ func connectionLost(err error) bool {
 func (s *Store) Unavailable(err error) bool { return unavailable(err) }
 
 func unavailable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || refusedLogin(err) {
 		return false
 	}
 	var connectErr *pgconn.ConnectError
@@ -379,6 +376,39 @@ func unavailable(err error) bool {
 	}
 	return connectionLost(err)
 }
+
+// connectErr tells what a failure to reach the store means to its
+// caller. A server that could not be reached matches
+// [store.ErrUnavailable]: a serverless function that starts while its
+// database restarts tells its caller to come back, not that its store is
+// broken. A database that does not exist is [store.ErrNotFound], and a
+// role the server refuses says what to check.
+func connectErr(err error) error {
+	var pgErr *pgconn.PgError
+	switch {
+	case unavailable(err):
+		return store.Unavailable(err)
+	case errors.As(err, &pgErr) && pgErr.Code == missingDatabase:
+		return fmt.Errorf("%w; the store creates its schema and tables but not the database: create it (CREATE DATABASE), or check the URL's database name: %w", err, store.ErrNotFound)
+	case refusedLogin(err):
+		return fmt.Errorf("%w; the server refused the URL's user, password or host: check them and the server's pg_hba.conf", err)
+	}
+	return err
+}
+
+// refusedLogin reports whether err is the server's refusal of the
+// connection's database or role: a database that does not exist
+// (3D000), a role that does not exist, a wrong password or a connection
+// that pg_hba.conf rejects (class 28). The server answered; trying again
+// with the same URL gets the same answer.
+func refusedLogin(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == missingDatabase || strings.HasPrefix(pgErr.Code, "28"))
+}
+
+// missingDatabase is the SQLSTATE of a connection to a database that
+// does not exist.
+const missingDatabase = "3D000"
 
 // dropDeadConnections drops the pool's connections after one of them was found dead:
 // when the server closed its connections, the idle ones are dead too, and

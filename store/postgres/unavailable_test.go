@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/annals-dev/annals/internal/pgtest"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/postgres"
 )
@@ -29,6 +32,9 @@ func TestOpenOnAServerThatIsDownIsUnavailable(t *testing.T) {
 	_, err = postgres.Open(ctx, "postgres://app@"+addr+"/db?connect_timeout=5")
 	if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("open on a server that is down: %v; want store.ErrUnavailable", err)
+	}
+	if _, err := postgres.Exists(ctx, "postgres://app@"+addr+"/db?connect_timeout=5"); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Exists on a server that is down: %v; want store.ErrUnavailable", err)
 	}
 	var s *postgres.Store
 	if !s.Unavailable(err) {
@@ -60,5 +66,47 @@ func TestUnavailableTellsTheServerDownFromItsAnswers(t *testing.T) {
 		if got := s.Unavailable(fmt.Errorf("postgres store: %w", c.err)); got != c.want {
 			t.Errorf("Unavailable(%v) = %v; want %v", c.err, got, c.want)
 		}
+	}
+}
+
+// A server that answers but refuses the URL's database or role is not
+// unavailable: the same URL gets the same answer, and a caller that waits
+// and tries again on store.ErrUnavailable would wait for ever. A database
+// that does not exist is store.ErrNotFound, as a SQLite file that does
+// not exist is.
+func TestOpenRefusedByTheServerIsNotUnavailable(t *testing.T) {
+	u, err := url.Parse(pgtest.ServerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, c := range []struct {
+		name     string
+		edit     func(u *url.URL)
+		notFound bool
+		says     string
+	}{
+		{"database that does not exist", func(u *url.URL) { u.Path = "/annals_no_such_database" }, true, "CREATE DATABASE"},
+		{"role that does not exist", func(u *url.URL) { u.User = url.User("annals_no_such_role") }, false, "pg_hba.conf"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v := *u
+			c.edit(&v)
+			s, err := postgres.Open(ctx, v.String())
+			if err == nil {
+				s.Close()
+				t.Fatal("opened")
+			}
+			_, existsErr := postgres.Exists(ctx, v.String())
+			for call, err := range map[string]error{"Open": err, "Exists": existsErr} {
+				if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrNotFound) != c.notFound || !strings.Contains(fmt.Sprint(err), c.says) {
+					t.Errorf("%s: %v; want an error that is not store.ErrUnavailable, is store.ErrNotFound: %v, and says %q", call, err, c.notFound, c.says)
+				}
+				if s.Unavailable(err) {
+					t.Errorf("Unavailable(%v) = true", err)
+				}
+			}
+		})
 	}
 }
