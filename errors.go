@@ -89,7 +89,7 @@ type StoredError struct {
 
 // Error says what was stored and what failed after.
 func (e *StoredError) Error() string {
-	return fmt.Sprintf("stream %q: the write is stored, up to version %d; what failed after it: %v (the write stands)", e.StreamID, e.Version, e.Err)
+	return fmt.Sprintf("stream %q: the write is stored, up to version %d, and stands; what ran after it failed, and what that says was not stored is its own work: %v", e.StreamID, e.Version, e.Err)
 }
 
 // Is makes errors.Is(err, ErrStored) true.

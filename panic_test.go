@@ -97,7 +97,7 @@ func TestAPanicInASyncConsumerStopsOnlyIt(t *testing.T) {
 			}
 			// The message says first that the write is done, whatever the
 			// consumer's error says after it.
-			if !strings.HasPrefix(err.Error(), `stream "c": the write is stored, up to version 3; what failed after it: `) {
+			if !strings.HasPrefix(err.Error(), `stream "c": the write is stored, up to version 3, and stands; what ran after it failed`) {
 				t.Fatalf("the command's error reads %q", err)
 			}
 			if stopped.Position != 3 || !strings.Contains(panicked.Error(), "cannot take 3") || len(panicked.Stack) == 0 {
