@@ -718,7 +718,7 @@ func TestVerifyFindsWhatNoWriteWrites(t *testing.T) {
 }
 
 // A payload that decodes but is not JSON, which the library's codecs
-// write, is a problem verify names, unless -payload any says the store's
+// write, is a problem verify names, an empty one included, unless -payload any says the store's
 // codec writes another format; stream marks it.
 func TestVerifyFindsAPayloadThatIsNotJSON(t *testing.T) {
 	ctx := context.Background()
@@ -732,12 +732,14 @@ func TestVerifyFindsAPayloadThatIsNotJSON(t *testing.T) {
 		!strings.Contains(r.stdout, "payloads: 2 of 5 events read") {
 		t.Errorf("verify of a payload that is not JSON: %+v", r)
 	}
-	// An event without data, which a store takes, is no problem.
+	// An event without data, which a store takes, is not what the
+	// library's codecs write, and they refuse to read it: a problem too.
 	if _, err := db.ExecContext(ctx, `UPDATE annals_events SET data = CAST('' AS BLOB) WHERE position = 3`); err != nil {
 		t.Fatal(err)
 	}
-	if r := tool(t, ctx, url, "verify"); r.status != 1 || strings.Count(r.stdout, "problem:") != 1 {
-		t.Errorf("verify of an empty payload beside one that is not JSON: %+v, want one problem", r)
+	if r := tool(t, ctx, url, "verify"); r.status != 1 || strings.Count(r.stdout, "problem:") != 2 ||
+		!strings.Contains(r.stdout, `event dog-1@3 at position 3 (TrickAdded, encoding "") cannot be read: it is not JSON`) || !strings.Contains(r.stdout, "(it is empty)") {
+		t.Errorf("verify of an empty payload beside one that is not JSON: %+v, want two problems", r)
 	}
 	if r := tool(t, ctx, url, "verify", "-payload", "any"); r.status != 0 || !strings.HasSuffix(r.stdout, "ok\n") {
 		t.Errorf("verify -payload any: %+v", r)
@@ -748,7 +750,7 @@ func TestVerifyFindsAPayloadThatIsNotJSON(t *testing.T) {
 	if r := tool(t, ctx, url, "-json", "stream", "dog-1"); r.status != 0 || strings.Count(r.stdout, "\n") != 3 {
 		t.Errorf("stream -json of an empty payload: %+v", r)
 	}
-	if r := tool(t, ctx, url, "stream", "dog-1"); r.status != 0 || !strings.Contains(r.stdout, "<12 bytes, not JSON>") || !strings.Contains(r.stdout, "<0 bytes>") {
+	if r := tool(t, ctx, url, "stream", "dog-1"); r.status != 0 || !strings.Contains(r.stdout, "<12 bytes, not JSON>") || !strings.Contains(r.stdout, "<0 bytes, not JSON>") {
 		t.Errorf("stream of a payload that is not JSON: %+v", r)
 	}
 }
