@@ -171,6 +171,14 @@ func (c *JSON[E]) RegisterVersion(name string, version int, sample E) *JSON[E] {
 	s := inspect(t, stored)
 	if s.fault == nil {
 		s.fault = roundTrip(t, any(sample))
+		if s.fault != nil && s.dynamic && encodes(any(sample)) {
+			// A value below an interface that the sample loses (a large
+			// integer in a field of type any) says why better than the
+			// round trip's advice, which is for a type's own methods.
+			if f := c.check.valueFault(reflect.ValueOf(any(sample)), s, stored); f != nil {
+				s.fault = f
+			}
+		}
 	}
 	if s.fault == nil {
 		// Encoded without error, the sample holds no cycle. What Encode

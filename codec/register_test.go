@@ -256,6 +256,10 @@ func TestRegisterRefusesWhatJSONWouldLose(t *testing.T) {
 		{"a text-only struct", wallet{}, "at .Items[], codec_test.moneyText implements MarshalText but its pointer has no UnmarshalText"},
 		{"a redacting string", withSecret{}, "at .S, codec_test.redacted implements MarshalJSON but its pointer has no UnmarshalJSON"},
 		{"a struct that writes a string", purse{}, `at .Items[], codec_test.moneyString implements MarshalJSON, which writes "0.00 EUR" for a zero value`},
+		// The sample's round trip loses the number too, but the reason is
+		// the interface, not a method of the type's.
+		{"a large integer in a field of type any", struct{ V any }{int64(1) << 60}, "at .V, int64 is the number 1152921504606846976, held below an interface (any)"},
+		{"a large integer in a map of any", struct{ M map[string]any }{map[string]any{"a": uint64(1) << 60}}, "held below an interface (any), which JSON decodes as a float64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := codec.NewJSON[any]().Register("Good", testdomain.MoneyDeposited{}).Register("Bad", tc.sample)

@@ -813,6 +813,18 @@ func fieldPath(t reflect.Type, index []int) string {
 	return b.String()
 }
 
+// encodes says whether JSON encodes v without an error or a panic: a
+// value that holds no cycle.
+func encodes(v any) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	_, err := json.Marshal(v)
+	return err == nil
+}
+
 // roundTrip checks that sample, of type t, decodes to itself or at least
 // to a value that encodes the same. A panic, of encoding/json or of the
 // type's own methods, is a fault too.
