@@ -9,9 +9,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/codec"
+	"github.com/annals-dev/annals/internal/pgtest"
 	"github.com/annals-dev/annals/store"
 	"github.com/annals-dev/annals/store/postgres"
 )
@@ -104,5 +106,56 @@ func TestUpgradeValidatesTheVersionCheck(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT convalidated FROM pg_constraint WHERE conname = 'annals_events_version_check' AND connamespace = $1::regnamespace`,
 		pgx.Identifier{db.Schema}.Sanitize()).Scan(&valid); err != nil || !valid {
 		t.Errorf("the constraint after an upgrade: validated %v (%v), want validated", valid, err)
+	}
+}
+
+// A schema that holds an events table of the store's name but no record
+// of the store's steps, another application's table or a store whose
+// record a hand dropped, is refused with ErrCorrupt saying so, and
+// nothing is created there: not even the record's table.
+func TestATableOfTheStoresNameWithoutItsRecordIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, c := range []struct {
+		name    string
+		prepare func(db pgtest.DB, pool *pgxpool.Pool) error
+	}{
+		{"another application's table", func(db pgtest.DB, pool *pgxpool.Pool) error {
+			_, err := pool.Exec(ctx, `CREATE TABLE `+pgx.Identifier{db.Schema, "annals_events"}.Sanitize()+` (x int)`)
+			return err
+		}},
+		{"a store whose record was dropped", func(db pgtest.DB, pool *pgxpool.Pool) error {
+			s, err := postgres.Open(ctx, db.URL+"&schema="+db.Schema)
+			if err != nil {
+				return err
+			}
+			s.Close()
+			_, err = pool.Exec(ctx, `DROP TABLE `+pgx.Identifier{db.Schema, "annals_schema_migrations"}.Sanitize())
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db := pgtest.New(t)
+			pool, err := pgxpool.New(ctx, db.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			if err := c.prepare(db, pool); err != nil {
+				t.Fatal(err)
+			}
+			s, err := postgres.Open(ctx, db.URL+"&schema="+db.Schema)
+			if err == nil {
+				s.Close()
+				t.Fatal("opened")
+			}
+			if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "no record of the store's schema steps") || !strings.Contains(err.Error(), "schema= and prefix=") {
+				t.Fatalf("open: %v; want store.ErrCorrupt saying what is there and what to do", err)
+			}
+			var record bool
+			if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgx.Identifier{db.Schema, "annals_schema_migrations"}.Sanitize()).Scan(&record); err != nil || record {
+				t.Fatalf("a record of steps after the refused open: %v, %v", record, err)
+			}
+		})
 	}
 }

@@ -831,6 +831,18 @@ func migrateTo(ctx context.Context, pool *pgxpool.Pool, n names, target int) err
 	if current > latest {
 		return errNewerSchema(n, current, latest)
 	}
+	if current == 0 {
+		// No step recorded: a new store, unless its events table is
+		// there, which a step made and recorded.
+		var taken bool
+		if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", n.events).Scan(&taken); err != nil {
+			return fmt.Errorf("postgres store: migrate: %w", err)
+		}
+		if taken {
+			return fmt.Errorf("postgres store: schema %q holds a table %s, but no record of the store's schema steps (table %s is missing or empty): it is another application's table, or a store's whose record was dropped by hand, and nothing was changed; give the store a schema or table prefix of its own (the URL's schema= and prefix=), or restore the store from a backup that passes `annals verify`: %w",
+				n.schema, n.events, n.migrations, store.ErrCorrupt)
+		}
+	}
 	for _, m := range migrations[current:latest] {
 		if _, err := tx.Exec(ctx, m.sql(n)); err != nil {
 			return fmt.Errorf("postgres store: migration %d (%s): %w", m.version, m.description, err)
