@@ -103,7 +103,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.group.s = s
 	if err := s.open(ctx); err != nil {
 		s.closeDBs()
-		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, explainOpen(err))
 	}
 	return s, nil
 }
@@ -508,6 +508,24 @@ func (s *Store) Unavailable(err error) bool {
 		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
 	}
 	return errors.Is(err, errLockHeld)
+}
+
+// explainOpen adds what it means and what to do to SQLite's own error of
+// a file that could not be opened as a database.
+func explainOpen(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_NOTADB:
+		return fmt.Errorf("%w: the file is not a SQLite database, or its header is damaged: check the path, or restore the file from a backup that passes `annals verify`: %w", err, store.ErrCorrupt)
+	case sqlite3.SQLITE_CORRUPT:
+		return fmt.Errorf("%w: the database file is damaged: restore it from a backup that passes `annals verify`: %w", err, store.ErrCorrupt)
+	case sqlite3.SQLITE_CANTOPEN:
+		return fmt.Errorf("%w: check that the file and its directory exist and that this process may read and write both (SQLite keeps its -wal and -shm files beside the file)", err)
+	}
+	return err
 }
 
 // errLockHeld is wrapped by the error of a write that waited out the busy
