@@ -617,7 +617,7 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, from int64) ite
 				*buf = page // grown, perhaps: the next page and the pool keep it
 			}
 			if err != nil {
-				yield(store.Record{}, s.fail(fmt.Errorf("read stream %q from version %d: %w", streamID, next, err)))
+				yield(store.Record{}, s.fail(fmt.Errorf("read stream %q from version %d: %w", streamID, max(next, 1), err)))
 				return
 			}
 			for _, r := range page {
