@@ -1041,7 +1041,10 @@ func (p *Projection[T]) reset(ctx context.Context, reset func(ctx context.Contex
 // progress, as in [Projection.CatchUp]; progress counts only the events
 // this rebuild handled. A nil reset is refused with an error matching
 // [store.ErrInvalid]; a reset that panics fails the rebuild with a
-// [*PanicError], its transaction rolled back.
+// [*PanicError], its transaction rolled back. A projection that decodes
+// its events with a mapper first decodes the batch it would start with:
+// when the mapper cannot read it (the wrong key, a missing upcaster), the
+// rebuild fails before reset, leaving the read model as it was.
 func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Context, tx T) error, progress func(Progress)) error {
 	if err := p.notMade(); err != nil {
 		return err
@@ -1050,6 +1053,9 @@ func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Cont
 		return fmt.Errorf("rebuild %q: reset is nil: give the function that empties the read model (its tables or states), or the rebuild would handle every event again over what the read model holds: %w", p.name, store.ErrInvalid)
 	}
 	if err := p.migrate(ctx); err != nil {
+		return fmt.Errorf("rebuild %q: %w", p.name, err)
+	}
+	if err := p.decodesFirstBatch(ctx); err != nil {
 		return fmt.Errorf("rebuild %q: %w", p.name, err)
 	}
 	if err := p.reset(ctx, reset); err != nil {
@@ -1088,6 +1094,34 @@ func (p *Projection[T]) Rebuild(ctx context.Context, reset func(ctx context.Cont
 			return err
 		}
 	}
+}
+
+// decodesFirstBatch decodes the first batch a rebuild would handle, for a
+// projection that decodes its events with a mapper: a mapper that cannot
+// read the log (the wrong key, a codec that lacks a type's upcaster)
+// fails the rebuild before its reset empties the read model, rather than
+// at the first event after it. What fails further on still stops the
+// rebuild there, the read model rebuilt up to it.
+func (p *Projection[T]) decodesFirstBatch(ctx context.Context) error {
+	if p.decode == nil {
+		return nil
+	}
+	recs, err := p.cfg.log(p.store).ReadLog(ctx, store.LogQuery{Limit: p.cfg.batch, Types: p.cfg.types})
+	if err != nil {
+		return fmt.Errorf("read the log's first events: %w", err)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	p.batchMu.Lock()
+	defer p.batchMu.Unlock()
+	if n, err := p.decode(ctx, recs); err != nil {
+		if unavailable(err) {
+			return err // a key the store could not read: nothing is known of the events
+		}
+		return fmt.Errorf("the read model was left as it was, since the log's first events do not decode: %w", consumerError(p.name, recs[n], err))
+	}
+	return nil
 }
 
 // LogProgress returns a progress callback for [Projection.Rebuild] that

@@ -1020,3 +1020,37 @@ func TestAConsumerNameLeavesRoomForItsLeaseAndSchema(t *testing.T) {
 		t.Fatalf("Run of the projection with the longest name: %v", err)
 	}
 }
+
+// A rebuild whose mapper cannot read the log, such as one given the wrong
+// key, fails before it empties the view: the states and the checkpoint
+// stay as they were, and the error names the first event it could not
+// decode.
+func TestARebuildThatCannotDecodeTheLogLeavesTheViewAsItWas(t *testing.T) {
+	ctx := context.Background()
+	keyring := func(key string) *codec.Keyring {
+		k, err := codec.KeyringFromEnv(func(name string) string { return map[string]string{"ANNALS_CIPHER_KEY": key}[name] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	right := codec.NewMapper[incremented](counterCodec(), codec.WithEncryption(keyring("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")))
+	wrong := codec.NewMapper[incremented](counterCodec(), codec.WithEncryption(keyring("k2:HxwdHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=")))
+	s := annals.New(memory.New())
+	appendN(t, annals.NewRunner(s, counter, right), "c", 7)
+	p := annals.NewViewProjection(s, "tally", tallyView, right, byStream)
+	if _, err := p.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err := annals.NewViewProjection(s, "tally", tallyView, wrong, byStream).Rebuild(ctx, nil)
+	var stopped *annals.ConsumerError
+	if !errors.As(err, &stopped) || stopped.Position != 1 || !strings.Contains(err.Error(), "left as it was") {
+		t.Fatalf("rebuild with the wrong key: %v; want it refused at position 1, the view left as it was", err)
+	}
+	if got, err := p.Get(ctx, "c"); err != nil || got.Count != 7 {
+		t.Fatalf("view after the refused rebuild: %+v, %v; want the 7 events it had counted", got, err)
+	}
+	if at, err := p.Position(ctx); err != nil || at != 7 {
+		t.Fatalf("checkpoint after the refused rebuild: %d, %v; want 7", at, err)
+	}
+}
