@@ -50,6 +50,7 @@ func DCBContract(t *testing.T, open func(t *testing.T) DCBStore) {
 		{"StateMachine", dcbStateMachine},
 		{"InvalidInput", dcbInvalidInput},
 		{"ConditionSeesEveryCommittedEvent", dcbConditionSeesEverything},
+		{"ConditionPastTheHeadIsRefused", dcbConditionPastTheHead},
 		{"UntaggedEventsAreNotQueried", dcbUntagged},
 		{"Cancellation", dcbCancellation},
 		{"RacingWriters", dcbRacingWriters},
@@ -420,6 +421,43 @@ func dcbInvalidInput(t *testing.T, s DCBStore) {
 	got, err := collect(s.ReadQuery(ctx, store.QueryItems(store.QueryItem{Tags: most[5:7]}), 0))
 	if err != nil || len(got) != 1 || !slices.Equal(got[0].Tags, most) {
 		t.Fatalf("read back the event with the most tags: %v, %v", got, err)
+	}
+}
+
+// dcbConditionPastTheHead checks that a condition's position past the
+// head of the log, which no read can have reached and which would let
+// through an append that the events after it conflict with, is refused
+// with ErrInvalid, nothing written, while the head itself is a position a
+// condition may give.
+func dcbConditionPastTheHead(t *testing.T, s DCBStore) {
+	ctx := context.Background()
+	q := store.QueryItems(store.QueryItem{Tags: []string{"seat:1"}})
+	claim := []store.Event{{Type: "Claimed", Tags: []string{"seat:1"}}}
+	refused := func(after int64, events []store.Event) {
+		t.Helper()
+		before, err := s.Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AppendIf(ctx, fmt.Sprint("past-", after), store.AnyVersion, events, store.AppendCondition{FailIfEventsMatch: q, After: after}); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "past the head") {
+			t.Errorf("append if after %d, past the head %d: got %v, want store.ErrInvalid saying so", after, before, err)
+		}
+		if head, err := s.Head(ctx); err != nil || head != before {
+			t.Fatalf("head after a refused append = %d, %v; want %d", head, err, before)
+		}
+	}
+	refused(1, claim)
+	for i := range 3 {
+		if _, err := s.AppendIf(ctx, fmt.Sprint("claim-", i), store.NoStream, claim, store.AppendCondition{FailIfEventsMatch: store.QueryItems(store.QueryItem{Tags: []string{fmt.Sprint("other:", i)}}), After: int64(i)}); err != nil {
+			t.Fatalf("append if after %d, the head: %v", i, err)
+		}
+	}
+	refused(4, claim)
+	refused(1<<60, claim)
+	refused(4, nil) // a decision that appends nothing checks its condition all the same
+	// At the head, the condition holds: no event after it matches.
+	if _, err := s.AppendIf(ctx, "at-head", store.NoStream, claim, store.AppendCondition{FailIfEventsMatch: q, After: 3}); err != nil {
+		t.Fatalf("append if after the head: %v", err)
 	}
 }
 

@@ -148,7 +148,9 @@ func (q Query) String() string {
 // the last event it read: the append then fails if anything it would have
 // read has been appended since. After 0 means that no matching event may
 // exist at all (the specification's condition without a position: log
-// positions start at 1).
+// positions start at 1). A position past the head of the log, which no
+// read can have reached, is refused with [ErrInvalid]: taken, it would let
+// through an append that the events after it conflict with.
 type AppendCondition struct {
 	FailIfEventsMatch Query
 	After             int64

@@ -196,7 +196,10 @@ type Store interface {
 
 	// SetCheckpoint records position for consumer. A position lower than
 	// the recorded one fails with [ErrCheckpointBackwards]; a negative
-	// one, which is no position, with [ErrInvalid].
+	// one, which is no position, with [ErrInvalid]. A position past the
+	// head of the log is recorded as it is: the consumer then skips the
+	// events appended up to it, and `annals verify` reports it while the
+	// log has not reached it.
 	SetCheckpoint(ctx context.Context, consumer string, position int64) error
 
 	// Close releases the store's resources. Every call on the store

@@ -159,6 +159,9 @@ func (s *Store) AppendIf(ctx context.Context, streamID string, expected int64, e
 // checkCondition returns a [*store.ConditionError] when an event matching
 // cond's query is after its position. It holds s.mu.
 func (s *Store) checkCondition(streamID string, cond store.AppendCondition) error {
+	if err := check.ConditionPosition(streamID, cond.After, int64(s.log.len())); err != nil {
+		return err
+	}
 	q := cond.FailIfEventsMatch
 	if len(q.Items) == 0 {
 		if m := s.match(q, int(cond.After), 1); len(m) > 0 {

@@ -389,6 +389,9 @@ func (s *Store) AppendIf(ctx context.Context, streamID string, expected int64, e
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	if err := s.horizon.ConditionAfter(ctx, streamID, cond.After, s.Head); err != nil {
+		return 0, err
+	}
 	return s.appendTagged(ctx, streamID, expected, events, &cond)
 }
 
@@ -932,6 +935,9 @@ func (s *Store) ReadQuery(ctx context.Context, q store.Query, after int64) iter.
 			if err != nil {
 				yield(store.Record{}, fmt.Errorf("read query %v after %d: %w", q, after, err))
 				return
+			}
+			if len(page) > 0 {
+				s.horizon.Saw(page[len(page)-1].Position)
 			}
 			for _, r := range page {
 				if err := ctx.Err(); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/samber/lo"
 
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/check"
 )
 
 func init() {
@@ -92,6 +93,7 @@ type Store struct {
 	sql     statements
 	recheck time.Duration // see defaultRecheck
 	batch   int64         // see sequenceBatch
+	horizon check.Horizon // how far the log is known to reach
 
 	untimedSteps atomic.Bool // see step
 

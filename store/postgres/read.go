@@ -410,6 +410,7 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("head: %w", err)
 	}
+	s.horizon.Saw(head)
 	return head, nil
 }
 
