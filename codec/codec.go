@@ -301,11 +301,19 @@ func (c *JSON[E]) Decode(name string, version int, data []byte) (E, error) {
 	case version < jt.version:
 		return zero, fmt.Errorf("decode %q: stored schema version %d, the codec reads version %d; upcast old records before decoding them (codec.NewMapper with codec.WithUpcaster): %w", name, version, jt.version, ErrSchemaVersion)
 	}
+	if jt.typ.Kind() == reflect.Struct && !jt.typ.Implements(jsonMarshaler) && !jt.typ.Implements(textMarshaler) && string(bytes.TrimSpace(data)) == "null" {
+		// JSON would leave the value zero. A struct written field by
+		// field is written as an object, never as null.
+		return zero, fmt.Errorf("decode %q v%d: the stored payload is null, which the codec writes for no %v, so it was changed since it was written: %w", name, version, jt.typ, store.ErrCorrupt)
+	}
 	p := reflect.New(jt.typ)
 	if err := json.Unmarshal(data, p.Interface()); err != nil {
 		if _, syntax := errors.AsType[*json.SyntaxError](err); syntax {
 			// A codec writes only valid JSON.
 			return zero, fmt.Errorf("decode %q v%d: the stored payload is not valid JSON (%w), so it was changed since it was written, or its encoding does not name a step it went through: %w", name, version, err, store.ErrCorrupt)
+		}
+		if _, mismatch := errors.AsType[*json.UnmarshalTypeError](err); mismatch {
+			return zero, fmt.Errorf("decode %q v%d: the stored payload does not fit %v (%w): the record was changed since it was written, or the type changed a field's type without a new schema version and an upcaster for the records written before", name, version, jt.typ, err)
 		}
 		return zero, fmt.Errorf("decode %q v%d: %w", name, version, err)
 	}

@@ -232,14 +232,23 @@ func TestJSONDecodeSaysWhatIsWrongWithAPayload(t *testing.T) {
 		{1, `{}`, codec.ErrSchemaVersion, "upcast old records"},
 		{2, `{"amount": 1`, store.ErrCorrupt, "not valid JSON"},
 		{2, "\x00\x01", store.ErrCorrupt, "not valid JSON"},
+		// A struct is written as an object: null would decode as its
+		// zero value, an event that was never decided.
+		{2, "null", store.ErrCorrupt, "the stored payload is null"},
+		{2, " null\n", store.ErrCorrupt, "the stored payload is null"},
 	} {
 		_, err := c.Decode("MoneyDeposited", tc.version, []byte(tc.data))
 		if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.says) {
 			t.Errorf("Decode of v%d %q: %v; want %v saying %q", tc.version, tc.data, err, tc.is, tc.says)
 		}
 	}
-	if _, err := c.Decode("MoneyDeposited", 2, []byte(`{"amount": "one"}`)); err == nil || errors.Is(err, store.ErrCorrupt) {
-		t.Errorf("Decode of JSON that does not fit the type: %v; want an error, not store.ErrCorrupt", err)
+	if _, err := c.Decode("MoneyDeposited", 2, []byte(`{"amount": "one"}`)); err == nil || errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "without a new schema version") {
+		t.Errorf("Decode of JSON that does not fit the type: %v; want an error saying why it may be, not store.ErrCorrupt", err)
+	}
+	// A type that is not a struct may be written as null.
+	m := codec.NewJSON[map[string]int]().Register("Counts", map[string]int{"a": 1})
+	if got, err := m.Decode("Counts", 1, []byte("null")); err != nil || got != nil {
+		t.Errorf("Decode of null into a map: %v, %v; want a nil map", got, err)
 	}
 }
 
@@ -258,6 +267,12 @@ func TestAnUpcastersInvalidJSONIsNotCorruption(t *testing.T) {
 	_, err = m.FromRecord(context.Background(), store.Record{StreamID: "c", Version: 1, Type: "ItemAdded", SchemaVersion: 2, Data: []byte(`{"cents":`)})
 	if !errors.Is(err, store.ErrCorrupt) {
 		t.Fatalf("a stored payload that is not JSON: %v; want store.ErrCorrupt", err)
+	}
+	nulling := upcast.New().Add("ItemAdded", 1, func([]byte) ([]byte, error) { return []byte(`null`), nil })
+	m = codec.NewMapper(codec.NewJSON[added]().RegisterVersion("ItemAdded", 2, added{}), codec.WithUpcaster(nulling))
+	_, err = m.FromRecord(context.Background(), store.Record{StreamID: "c", Version: 1, Type: "ItemAdded", SchemaVersion: 1, Data: []byte(`{"cents":3}`)})
+	if errors.Is(err, store.ErrCorrupt) || !errors.Is(err, codec.ErrSchemaVersion) {
+		t.Fatalf("an upcaster writing null: %v; want ErrSchemaVersion naming the upcaster, not store.ErrCorrupt", err)
 	}
 }
 
