@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -92,6 +93,23 @@ func verifyFlags(fs *flag.FlagSet) runFunc {
 }
 
 // verify walks the log, the snapshots and the checkpoints of s.
+// unreadNote says, for a stream that lacks missing versions, which of the
+// records that could not be read may hold them: a version is missing from
+// the walk when its record is unreadable, and that is its one problem.
+func unreadNote(unread []int64, missing int64) string {
+	if len(unread) == 0 || missing < 1 {
+		return ""
+	}
+	if len(unread) == 1 {
+		which := "the missing version"
+		if missing > 1 {
+			which = "one of the missing versions"
+		}
+		return fmt.Sprintf(" (the record at position %d, which cannot be read, may be %s)", unread[0], which)
+	}
+	return fmt.Sprintf(" (the records at positions %s, which cannot be read, may hold the missing versions)", strings.Join(lo.Map(unread, func(p int64, _ int) string { return strconv.FormatInt(p, 10) }), ", "))
+}
+
 // payloads is what a decoded payload must be: "json", or "any".
 func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, rep *verifyReport, prog *progress) error {
 	var err error
@@ -119,7 +137,8 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 		}
 	}
 	versions := map[string]int64{}
-	var after int64 // the position of the last event read
+	var after int64        // the position of the last event read
+	var unreadable []int64 // the positions of records the store could not read
 	prog.report("events", 0, rep.Head)
 	anyPayload := payloads == "any"
 	for {
@@ -131,6 +150,7 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 				rep.problem("the record after position %d cannot be read: %v", after, err)
 				rep.Events++ // counted, and not read
 				after++
+				unreadable = append(unreadable, after)
 				continue
 			}
 		}
@@ -160,7 +180,7 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 					versions[r.StreamID] = 0 // a stream, though it has no valid version
 				}
 			case r.Version != last+1:
-				rep.problem("stream %q jumps from version %d to %d at position %d", r.StreamID, last, r.Version, r.Position)
+				rep.problem("stream %q jumps from version %d to %d at position %d%s", r.StreamID, last, r.Version, r.Position, unreadNote(unreadable, r.Version-last-1))
 				versions[r.StreamID] = r.Version
 			default:
 				versions[r.StreamID] = r.Version
