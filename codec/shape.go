@@ -554,7 +554,7 @@ func promoted(t reflect.Type, path, enc string, encOK bool, dec string, decOK bo
 			if !f.Anonymous {
 				continue
 			}
-			if _, ok := f.Type.MethodByName(m.name); ok || f.Type.Kind() != reflect.Pointer && hasMethod(reflect.PointerTo(f.Type), m.name) {
+			if _, ok := methodNamed(f.Type, m.name); ok || f.Type.Kind() != reflect.Pointer && hasMethod(reflect.PointerTo(f.Type), m.name) {
 				return &fault{path, t, fmt.Sprintf("gets %s from its embedded %v, so JSON would encode only that field and lose the others", m.name, f.Type),
 					fmt.Sprintf("declare MarshalJSON and UnmarshalJSON on %v, or give the embedded field a name", t)}
 			}
@@ -576,8 +576,26 @@ func twoFields(t reflect.Type) bool {
 }
 
 func hasMethod(t reflect.Type, name string) bool {
-	_, ok := t.MethodByName(name)
+	_, ok := methodNamed(t, name)
 	return ok
+}
+
+// methodNamed is t.MethodByName(name) for the names of the methods that
+// JSON calls, each looked up by a constant: a call of MethodByName with a
+// name the linker cannot see keeps every exported method of every type in
+// the program, and its binary grows by megabytes.
+func methodNamed(t reflect.Type, name string) (reflect.Method, bool) {
+	switch name {
+	case "MarshalJSON":
+		return t.MethodByName("MarshalJSON")
+	case "UnmarshalJSON":
+		return t.MethodByName("UnmarshalJSON")
+	case "MarshalText":
+		return t.MethodByName("MarshalText")
+	case "UnmarshalText":
+		return t.MethodByName("UnmarshalText")
+	}
+	panic("codec: methodNamed(" + name + "): not a method JSON calls")
 }
 
 // declares reports whether t has the method name from its own
@@ -587,7 +605,7 @@ func hasMethod(t reflect.Type, name string) bool {
 // the generated code's file name tells them apart. When the runtime cannot
 // say, the method counts as declared: nothing is refused on a guess.
 func declares(t reflect.Type, name string) bool {
-	m, ok := t.MethodByName(name)
+	m, ok := methodNamed(t, name)
 	if !ok {
 		return false
 	}

@@ -78,3 +78,26 @@ func BenchmarkColdStart(b *testing.B) {
 		})
 	}
 }
+
+// The linker drops the methods a program never calls, unless code
+// reachable from it calls reflect's MethodByName (or Method) with a name
+// it cannot see: then it keeps every exported method of every type, and
+// the binary grows by megabytes. No package of the library may do that,
+// with any adapter linked.
+func TestTheLibraryLetsTheLinkerDropUnusedMethods(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the program twice")
+	}
+	for _, tags := range []string{"", "coldstart_all"} {
+		cmd := exec.Command("go", "build", "-tags", tags, "-ldflags=-dumpdep", "-o", filepath.Join(t.TempDir(), "coldstart"), ".")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go build -tags %q: %v\n%s", tags, err, out)
+		}
+		for line := range strings.Lines(string(out)) {
+			if from, _, ok := strings.Cut(line, " -> "); ok && strings.Contains(from, "<ReflectMethod>") && strings.Contains(from, "annals-dev/annals") {
+				t.Errorf("with tags %q, %s calls a reflect method by a name the linker cannot see: %s", tags, strings.Fields(from)[0], strings.TrimSpace(line))
+			}
+		}
+	}
+}
