@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/internal/pgtest"
@@ -370,6 +371,21 @@ func TestSetsParam(t *testing.T) {
 	} {
 		if got := postgres.SetsParam(c.params, c.name); got != c.want {
 			t.Errorf("setsParam(%v, %s) = %v, want %v", c.params, c.name, got, c.want)
+		}
+	}
+}
+
+// A URL that leaves host and database to the server's defaults keeps its
+// form once the store's own parameters are taken out, so that pgx reads
+// it as a URL rather than as keyword=value settings.
+func TestAURLOfDefaultsStaysAURL(t *testing.T) {
+	for _, raw := range []string{"postgres://", "postgres://?schema=s", "postgresql://?prefix=p_&sslmode=disable", "postgres:///db?schema=s"} {
+		u, err := postgres.ParseURL(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if _, err := pgxpool.ParseConfig(u); err != nil {
+			t.Errorf("%s became %q, which pgx does not read: %v", raw, u, err)
 		}
 	}
 }

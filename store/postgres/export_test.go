@@ -27,3 +27,9 @@ func WaitLockKey(s *Store) int64 { return s.n.waitLock }
 
 // SetsParam exposes setsParam to the external tests.
 var SetsParam = setsParam
+
+// ParseURL exposes parseURL's connection URL to the external tests.
+func ParseURL(rawURL string) (string, error) {
+	u, _, err := parseURL(rawURL)
+	return u, err
+}

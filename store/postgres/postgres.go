@@ -284,6 +284,12 @@ func parseURL(rawURL string) (string, config, error) {
 		}
 	}
 	u.RawQuery = q.Encode()
+	if u.Host == "" && u.User == nil && u.Path == "" {
+		// postgres:// (the server's defaults): a URL with no authority
+		// and no path would be written back as postgres:, which pgx
+		// does not read as a URL.
+		u.Path = "/"
+	}
 	return u.String(), c, nil
 }
 
