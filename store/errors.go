@@ -41,11 +41,13 @@ var (
 	// connection that could not be opened or broke, a server shutting
 	// down or out of connections, a write lock that another process held
 	// for longer than the busy timeout. A server that answers but
-	// refuses the connection's database, user or password is not
-	// unavailable: the same call gets the same answer. A later try may
-	// succeed: retry it after a pause. A write that fails with it stored nothing, unless
-	// its error matches [ErrOutcomeUnknown] too (the connection broke
-	// after the write was sent). The handle that package annals opens
+	// refuses the connection's database, user, privilege or settings is
+	// not unavailable: the same call gets the same answer. A later try
+	// may succeed: retry it after a pause. A write that fails with it
+	// stored nothing, unless its error matches [ErrOutcomeUnknown] too
+	// (the connection broke after the write was sent), or the root
+	// package's ErrStored (the write was stored, and what ran after it,
+	// a consumer of a Sync system, could not reach the store). The handle that package annals opens
 	// marks its adapter's errors with it when the adapter is a
 	// [FaultClassifier]; consumers of a System retry, rather than stop
 	// at, an event whose handling failed with it.

@@ -432,7 +432,8 @@ LIMIT 1`, int64(uint32(k1)), int64(uint32(k2))).Scan(&pid, &app, &client, &since
 }
 
 // Exists reports whether the database a URL names holds a store's tables
-// (of the schema and prefix the URL gives), without creating anything:
+// (of the schema and prefix the URL gives: its record of schema steps or
+// its events table), without creating anything:
 // [Open] creates them, so a tool that only inspects a store asks first.
 // It connects once, outside any pool.
 func Exists(ctx context.Context, rawURL string) (bool, error) {
@@ -457,7 +458,10 @@ func Exists(ctx context.Context, rawURL string) (bool, error) {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, n.migrations).Scan(&exists); err != nil {
+	// The events table alone counts: Open then says what is wrong with a
+	// store whose record of steps is gone, rather than the caller that
+	// there is no store.
+	if err := conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL OR to_regclass($2) IS NOT NULL`, n.migrations, n.events).Scan(&exists); err != nil {
 		return false, fmt.Errorf("postgres store: look for the store's tables: %w", err)
 	}
 	return exists, nil

@@ -152,6 +152,11 @@ func TestATableOfTheStoresNameWithoutItsRecordIsRefused(t *testing.T) {
 			if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "no record of the store's schema steps") || !strings.Contains(err.Error(), "schema= and prefix=") {
 				t.Fatalf("open: %v; want store.ErrCorrupt saying what is there and what to do", err)
 			}
+			// A tool that asks first is told there is something, and
+			// opens it to be told what.
+			if ok, err := postgres.Exists(ctx, db.URL+"&schema="+db.Schema); !ok || err != nil {
+				t.Fatalf("Exists: %v, %v; want true", ok, err)
+			}
 			var record bool
 			if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgx.Identifier{db.Schema, "annals_schema_migrations"}.Sanitize()).Scan(&record); err != nil || record {
 				t.Fatalf("a record of steps after the refused open: %v, %v", record, err)

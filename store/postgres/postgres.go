@@ -371,15 +371,19 @@ func connectionLost(err error) bool {
 func (s *Store) Unavailable(err error) bool { return unavailable(err) }
 
 func unavailable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || refusedLogin(err) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// The server answered, at connect time too: only a server out of
+		// resources, shutting down or starting, or a connection
+		// exception, is passing. A database, role, privilege or setting
+		// it refuses gets the same answer again.
+		return strings.HasPrefix(pgErr.Code, "53") || connectionLost(err)
 	}
 	var connectErr *pgconn.ConnectError
 	if errors.As(err, &connectErr) {
-		return true
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "53") {
 		return true
 	}
 	return connectionLost(err)
@@ -400,15 +404,20 @@ func connectErr(err error) error {
 		return fmt.Errorf("%w; the store creates its schema and tables but not the database: create it (CREATE DATABASE), or check the URL's database name: %w", err, store.ErrNotFound)
 	case refusedLogin(err):
 		return fmt.Errorf("%w; the server refused the URL's user, password or host: check them and the server's pg_hba.conf", err)
+	case errors.As(err, &pgErr) && pgErr.Code == noPrivilege:
+		return fmt.Errorf("%w; the role may not connect to the database: GRANT CONNECT ON DATABASE to it, or check the URL's user and database", err)
 	}
 	return err
 }
 
+// noPrivilege is the SQLSTATE of a role refused what it asked for, such
+// as connecting to a database on which it lacks CONNECT.
+const noPrivilege = "42501"
+
 // refusedLogin reports whether err is the server's refusal of the
-// connection's database or role: a database that does not exist
-// (3D000), a role that does not exist, a wrong password or a connection
-// that pg_hba.conf rejects (class 28). The server answered; trying again
-// with the same URL gets the same answer.
+// connection's role: a role that does not exist, a wrong password or a
+// connection that pg_hba.conf rejects (class 28), or its database, which
+// does not exist (3D000).
 func refusedLogin(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == missingDatabase || strings.HasPrefix(pgErr.Code, "28"))

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/annals-dev/annals/internal/pgtest"
@@ -69,9 +70,10 @@ func TestUnavailableTellsTheServerDownFromItsAnswers(t *testing.T) {
 	}
 }
 
-// A server that answers but refuses the URL's database or role is not
-// unavailable: the same URL gets the same answer, and a caller that waits
-// and tries again on store.ErrUnavailable would wait for ever. A database
+// A server that answers but refuses the URL's database, role, privilege
+// or setting is not unavailable: the same URL gets the same answer, and a
+// caller that waits and tries again on store.ErrUnavailable would wait
+// for ever. A database
 // that does not exist is store.ErrNotFound, as a SQLite file that does
 // not exist is.
 func TestOpenRefusedByTheServerIsNotUnavailable(t *testing.T) {
@@ -81,6 +83,35 @@ func TestOpenRefusedByTheServerIsNotUnavailable(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// A role that may log in, and a database it may not connect to.
+	admin, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.WithoutCancel(ctx))
+	for _, sql := range []string{
+		`DROP DATABASE IF EXISTS annals_no_connect`, `DROP ROLE IF EXISTS annals_no_connect`,
+		`CREATE ROLE annals_no_connect LOGIN`, `CREATE DATABASE annals_no_connect`,
+		`REVOKE CONNECT ON DATABASE annals_no_connect FROM PUBLIC`,
+	} {
+		if _, err := admin.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		admin, err := pgx.Connect(ctx, u.String())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer admin.Close(ctx)
+		for _, sql := range []string{`DROP DATABASE IF EXISTS annals_no_connect`, `DROP ROLE IF EXISTS annals_no_connect`} {
+			if _, err := admin.Exec(ctx, sql); err != nil {
+				t.Errorf("%s: %v", sql, err)
+			}
+		}
+	})
 	for _, c := range []struct {
 		name     string
 		edit     func(u *url.URL)
@@ -89,6 +120,12 @@ func TestOpenRefusedByTheServerIsNotUnavailable(t *testing.T) {
 	}{
 		{"database that does not exist", func(u *url.URL) { u.Path = "/annals_no_such_database" }, true, "CREATE DATABASE"},
 		{"role that does not exist", func(u *url.URL) { u.User = url.User("annals_no_such_role") }, false, "pg_hba.conf"},
+		{"database the role may not connect to", func(u *url.URL) { u.User, u.Path = url.User("annals_no_connect"), "/annals_no_connect" }, false, "GRANT CONNECT"},
+		{"setting the server does not know", func(u *url.URL) {
+			q := u.Query()
+			q.Set("statement_timout", "5s")
+			u.RawQuery = q.Encode()
+		}, false, "the server knows no setting of that name"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			v := *u
