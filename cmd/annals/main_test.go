@@ -883,3 +883,27 @@ func TestOperationsShowsTheUsage(t *testing.T) {
 		t.Errorf("docs/operations.md does not show the usage as the tool prints it:\n%s", commands)
 	}
 }
+
+// A stream's jump in versions names only the unreadable records between
+// its two events, which alone can hold the missing versions, and names a
+// few of them when there are many.
+func TestUnreadNoteNamesOnlyTheRecordsThatMayBeMissing(t *testing.T) {
+	for _, c := range []struct {
+		unread          []int64
+		from, to, nmiss int64
+		want            string
+	}{
+		{nil, 1, 3, 1, ""},
+		{[]int64{2}, 1, 3, 1, " (the record at position 2, which cannot be read, may be the missing version)"},
+		{[]int64{2}, 6, 8, 2, ""}, // before the stream's previous event
+		{[]int64{2, 9}, 6, 8, 2, ""},
+		{[]int64{2, 7}, 6, 8, 2, " (the record at position 7, which cannot be read, may be one of the missing versions)"},
+		{[]int64{2, 3}, 1, 4, 0, ""},
+		{[]int64{2, 3, 4, 5, 6, 7, 8, 20}, 1, 10, 7, " (the records at positions 2, 3, 4, 5, 6 and 2 more, which cannot be read, may hold the missing versions)"},
+		{[]int64{2, 3}, 1, 10, 2, " (the records at positions 2, 3, which cannot be read, may hold the missing versions)"},
+	} {
+		if got := unreadNote(c.unread, c.from, c.to, c.nmiss); got != c.want {
+			t.Errorf("unreadNote(%v, %d, %d, %d) = %q, want %q", c.unread, c.from, c.to, c.nmiss, got, c.want)
+		}
+	}
+}

@@ -98,8 +98,8 @@ var errNoKeys = errors.New("encrypted, and no keys were given: set ANNALS_CIPHER
 var errNotJSON = errors.New("it is not JSON, which the library's codecs write: the record was changed since it was written, or it was appended by other code (Store.Append with bytes of its own, a codec of your own that writes another format: then pass -payload any)")
 
 // notJSON returns nil for a JSON payload, else why it is not JSON. An
-// empty payload is not: the library's codecs write at least {} or null,
-// and an event that decodes from nothing loads as its zero value.
+// empty payload is not: the library's codecs never write one, and refuse
+// to decode it.
 func notJSON(data []byte) error {
 	if len(data) == 0 {
 		return fmt.Errorf("%w (it is empty)", errNotJSON)

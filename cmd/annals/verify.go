@@ -92,24 +92,32 @@ func verifyFlags(fs *flag.FlagSet) runFunc {
 	}
 }
 
-// verify walks the log, the snapshots and the checkpoints of s.
-// unreadNote says, for a stream that lacks missing versions, which of the
-// records that could not be read may hold them: a version is missing from
-// the walk when its record is unreadable, and that is its one problem.
-func unreadNote(unread []int64, missing int64) string {
-	if len(unread) == 0 || missing < 1 {
+// unreadNote says, for a stream whose versions jump between its events at
+// positions from and to, which of the records that could not be read
+// may hold the missing ones: those between the two, a few named. A
+// version is missing from the walk when its record is unreadable, and
+// that is its one problem.
+func unreadNote(unread []int64, from, to, missing int64) string {
+	const named = 5
+	between := lo.Filter(unread, func(p int64, _ int) bool { return p > from && p < to })
+	if len(between) == 0 || missing < 1 {
 		return ""
 	}
-	if len(unread) == 1 {
+	if len(between) == 1 {
 		which := "the missing version"
 		if missing > 1 {
 			which = "one of the missing versions"
 		}
-		return fmt.Sprintf(" (the record at position %d, which cannot be read, may be %s)", unread[0], which)
+		return fmt.Sprintf(" (the record at position %d, which cannot be read, may be %s)", between[0], which)
 	}
-	return fmt.Sprintf(" (the records at positions %s, which cannot be read, may hold the missing versions)", strings.Join(lo.Map(unread, func(p int64, _ int) string { return strconv.FormatInt(p, 10) }), ", "))
+	list := strings.Join(lo.Map(lo.Slice(between, 0, named), func(p int64, _ int) string { return strconv.FormatInt(p, 10) }), ", ")
+	if len(between) > named {
+		list += fmt.Sprintf(" and %d more", len(between)-named)
+	}
+	return fmt.Sprintf(" (the records at positions %s, which cannot be read, may hold the missing versions)", list)
 }
 
+// verify walks the log, the snapshots and the checkpoints of s.
 // payloads is what a decoded payload must be: "json", or "any".
 func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, rep *verifyReport, prog *progress) error {
 	var err error
@@ -137,8 +145,9 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 		}
 	}
 	versions := map[string]int64{}
-	var after int64        // the position of the last event read
-	var unreadable []int64 // the positions of records the store could not read
+	at := map[string]int64{} // the position of each stream's last event
+	var after int64          // the position of the last event read
+	var unreadable []int64   // the positions of records the store could not read
 	prog.report("events", 0, rep.Head)
 	anyPayload := payloads == "any"
 	for {
@@ -180,11 +189,12 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 					versions[r.StreamID] = 0 // a stream, though it has no valid version
 				}
 			case r.Version != last+1:
-				rep.problem("stream %q jumps from version %d to %d at position %d%s", r.StreamID, last, r.Version, r.Position, unreadNote(unreadable, r.Version-last-1))
+				rep.problem("stream %q jumps from version %d to %d at position %d%s", r.StreamID, last, r.Version, r.Position, unreadNote(unreadable, at[r.StreamID], r.Position, r.Version-last-1))
 				versions[r.StreamID] = r.Version
 			default:
 				versions[r.StreamID] = r.Version
 			}
+			at[r.StreamID] = r.Position
 			if r.ID == uuid.Nil {
 				rep.problem("event %s@%d at position %d has the ID %v, which no append writes (an append given no ID gets a new one): it was changed by hand, and a copy of the store refuses it", printable(r.StreamID), r.Version, r.Position, r.ID)
 			}
