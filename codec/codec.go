@@ -301,9 +301,10 @@ func (c *JSON[E]) Decode(name string, version int, data []byte) (E, error) {
 	case version < jt.version:
 		return zero, fmt.Errorf("decode %q: stored schema version %d, the codec reads version %d; upcast old records before decoding them (codec.NewMapper with codec.WithUpcaster): %w", name, version, jt.version, ErrSchemaVersion)
 	}
-	if jt.typ.Kind() == reflect.Struct && !jt.typ.Implements(jsonMarshaler) && !jt.typ.Implements(textMarshaler) && string(bytes.TrimSpace(data)) == "null" {
+	if jt.typ.Kind() == reflect.Struct && !writesItself(jt.typ) && string(bytes.TrimSpace(data)) == "null" {
 		// JSON would leave the value zero. A struct written field by
-		// field is written as an object, never as null.
+		// field is written as an object, never as null; one that reads
+		// itself decides what null means.
 		return zero, fmt.Errorf("decode %q v%d: the stored payload is null, which the codec writes for no %v, so it was changed since it was written: %w", name, version, jt.typ, store.ErrCorrupt)
 	}
 	p := reflect.New(jt.typ)
@@ -410,4 +411,12 @@ func (c *JSON[E]) FromSnapshot(ctx context.Context, s snapshot.Snapshot) (E, err
 		}
 	}
 	return v, nil
+}
+
+// writesItself reports whether t, or its pointer, writes or reads itself
+// (MarshalJSON, MarshalText, UnmarshalJSON or UnmarshalText): what JSON
+// holds for it is then the type's to say.
+func writesItself(t reflect.Type) bool {
+	p := reflect.PointerTo(t)
+	return t.Implements(jsonMarshaler) || t.Implements(textMarshaler) || p.Implements(jsonUnmarshaler) || p.Implements(textUnmarshaler)
 }

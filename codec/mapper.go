@@ -2,6 +2,7 @@ package codec
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -353,10 +354,16 @@ func (m *Pipeline[T]) decodePayload(name string, schema int, data []byte) (T, up
 		return zero, p, err
 	}
 	v, err := m.codec.Decode(p.Type, p.Version, p.Data)
-	if err != nil && (p.Type != name || p.Version != schema) && errors.Is(err, store.ErrCorrupt) {
+	if err != nil && (p.Type != name || p.Version != schema) {
 		// The payload the codec could not read is the upcasters', not
 		// the store's: the record is as written.
-		return v, p, fmt.Errorf("the upcasters brought %q v%d to %q v%d, which the codec cannot read (%v): fix the upcaster: %w", name, schema, p.Type, p.Version, err, ErrSchemaVersion)
+		cause := err
+		if mismatch, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+			cause = mismatch // not the codec's guess that the record changed
+		}
+		if errors.Is(err, store.ErrCorrupt) || cause != err {
+			return v, p, fmt.Errorf("the upcasters brought %q v%d to %q v%d, which the codec cannot read (%v): fix the upcaster: %w", name, schema, p.Type, p.Version, cause, ErrSchemaVersion)
+		}
 	}
 	return v, p, err
 }

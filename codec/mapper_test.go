@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/annals-dev/annals/internal/testdomain"
@@ -390,5 +391,54 @@ func TestAPipelineRefusesANameReusedAfterARename(t *testing.T) {
 	}
 	if e, rerr := reused.FromRecord(context.Background(), old); !errors.Is(rerr, codec.ErrSchemaVersion) {
 		t.Fatalf("an old record through the refused pipeline: %+v, %v; want the refusal", e, rerr)
+	}
+}
+
+// nullable reads null as "no value", by its own UnmarshalJSON.
+type nullable struct {
+	Set   bool `json:"-"`
+	Value int  `json:"value"`
+}
+
+func (n nullable) MarshalJSON() ([]byte, error) {
+	if !n.Set {
+		return []byte("null"), nil
+	}
+	return json.Marshal(struct {
+		Value int `json:"value"`
+	}{n.Value})
+}
+
+func (n *nullable) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		*n = nullable{}
+		return nil
+	}
+	var v struct {
+		Value int `json:"value"`
+	}
+	err := json.Unmarshal(data, &v)
+	*n = nullable{Set: true, Value: v.Value}
+	return err
+}
+
+// A struct that reads itself says what null means; an upcaster's output
+// that does not fit the type is the upcaster's fault, not the record's.
+func TestNullAndMismatchesAreJudgedByWhoWroteThem(t *testing.T) {
+	c := codec.NewJSON[nullable]().Register("N", nullable{Set: true, Value: 2})
+	if err := c.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Decode("N", 1, []byte("null")); err != nil || got.Set {
+		t.Fatalf("Decode of null into a type that reads null itself: %+v, %v", got, err)
+	}
+	type added struct {
+		Cents int `json:"cents"`
+	}
+	stringly := upcast.New().Add("ItemAdded", 1, func([]byte) ([]byte, error) { return []byte(`{"cents":"3"}`), nil })
+	m := codec.NewMapper(codec.NewJSON[added]().RegisterVersion("ItemAdded", 2, added{}), codec.WithUpcaster(stringly))
+	_, err := m.FromRecord(context.Background(), store.Record{StreamID: "c", Version: 1, Type: "ItemAdded", SchemaVersion: 1, Data: []byte(`{"cents":3}`)})
+	if !errors.Is(err, codec.ErrSchemaVersion) || !strings.Contains(err.Error(), "fix the upcaster") || strings.Contains(err.Error(), "changed since it was written") {
+		t.Fatalf("an upcaster writing a field of another type: %v; want ErrSchemaVersion naming the upcaster, and no word of a changed record", err)
 	}
 }
