@@ -9,10 +9,13 @@ import (
 )
 
 // A Horizon is the furthest position of the log that a store has seen
-// exist, in a head it read or an event it yielded. The log only grows,
-// so a position within it is within the head, and a check of a position
-// against the head reads the head only for a position past it. The zero
-// value has seen nothing.
+// exist, in a head it read or an event it yielded. For a store that
+// never gives a position out twice (PostgreSQL counts the ones it gave),
+// a position within it is within the head, and a check of a position
+// against the head reads the head only for a position past it. A store
+// that numbers its log from its rows (SQLite, whose deleted last
+// positions are given again) checks against the head it reads in the
+// write instead. The zero value has seen nothing.
 type Horizon struct{ at atomic.Int64 }
 
 // Saw records that position exists.

@@ -230,9 +230,6 @@ func (s *Store) ReadQuery(ctx context.Context, q store.Query, after int64) iter.
 				yield(store.Record{}, s.fail(fmt.Errorf("read query %v after %d: %w", q, after, err)))
 				return
 			}
-			if len(page) > 0 {
-				s.horizon.Saw(page[len(page)-1].Position)
-			}
 			for _, r := range page {
 				if err := ctx.Err(); err != nil {
 					yield(store.Record{}, err)
@@ -278,9 +275,6 @@ func (s *Store) AppendIf(ctx context.Context, streamID string, expected int64, e
 		return 0, err
 	}
 	if err := s.writable(ctx); err != nil {
-		return 0, err
-	}
-	if err := s.horizon.ConditionAfter(ctx, streamID, cond.After, s.Head); err != nil {
 		return 0, err
 	}
 	return s.appendTagged(ctx, streamID, expected, events, &cond)
@@ -350,6 +344,19 @@ func (s *Store) appendTagged(ctx context.Context, streamID string, expected int6
 		if tagStmt, _, err = s.dcb.stmt(ctx, s.w, insertTagSQL); err == nil {
 			var version int64
 			err = s.write(ctx, func(tx *sql.Tx) error {
+				if cond != nil && cond.After > 0 {
+					// The head under the write lock, which no append can
+					// move: SQLite numbers the log from its rows, so a
+					// head read before may have gone back since (the
+					// log's end deleted by hand, a file restored).
+					var head int64
+					if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(position), 0) FROM annals_events`).Scan(&head); err != nil {
+						return fmt.Errorf("read the head to check the condition's position: %w", err)
+					}
+					if err := check.ConditionPosition(streamID, cond.After, head); err != nil {
+						return &pastHead{err}
+					}
+				}
 				if cond != nil {
 					if err := checkCondition(ctx, tx, condStmt, condArgs, streamID, *cond); err != nil {
 						return err
@@ -393,8 +400,18 @@ func (s *Store) appendTagged(ctx context.Context, streamID string, expected int6
 	if errors.As(err, &ce) || errors.As(err, new(*store.ConflictError)) {
 		return 0, err
 	}
+	if past, ok := errors.AsType[*pastHead](err); ok {
+		return 0, past.err
+	}
 	return 0, s.fail(fmt.Errorf("append to stream %q: %w", streamID, notStored(ctx, err)))
 }
+
+// pastHead carries out of the write transaction the refusal of a
+// condition whose position is past the head, said as it is.
+type pastHead struct{ err error }
+
+func (e *pastHead) Error() string { return e.err.Error() }
+func (e *pastHead) Unwrap() error { return e.err }
 
 // checkCondition returns a [*store.ConditionError] when an event matching
 // cond's query is after its position, running st, conditionSQL's

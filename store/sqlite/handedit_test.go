@@ -14,6 +14,7 @@ import (
 	"github.com/annals-dev/annals/internal/testdomain"
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
+	"github.com/annals-dev/annals/store/sqlite"
 )
 
 // handEdit runs statements on the file at path, on a connection of its
@@ -233,5 +234,43 @@ func TestALostSchemaRecordIsSaidSo(t *testing.T) {
 				t.Errorf("%d events after the refused open, want 1", n)
 			}
 		})
+	}
+}
+
+// A condition's position past the head is refused against the head read
+// under the write lock: a Store that saw a longer log before its end was
+// deleted by hand does not take the old head for the log's, or its
+// condition would miss the events appended where the deleted ones were.
+func TestAConditionPastAHeadThatWentBackIsRefused(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "dcb.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	q := store.QueryItems(store.QueryItem{Tags: []string{"seat:1"}})
+	for i := range 3 {
+		if _, err := s.Append(ctx, fmt.Sprint("s-", i), store.NoStream, []store.Event{{Type: "Claimed", Tags: []string{"seat:1"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last int64
+	for r, err := range s.ReadQuery(ctx, q, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = r.Position
+	}
+	if last != 3 {
+		t.Fatalf("read up to %d, want 3", last)
+	}
+	handEdit(t, path, `DELETE FROM annals_event_tags WHERE position > 1`, `DELETE FROM annals_events WHERE position > 1`)
+	_, err = s.AppendIf(ctx, "late", store.NoStream, []store.Event{{Type: "Claimed", Tags: []string{"seat:1"}}}, store.AppendCondition{FailIfEventsMatch: q, After: last})
+	if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "past the head of the log (1)") {
+		t.Fatalf("append if after 3 on a log cut back to 1: %v; want store.ErrInvalid naming the head", err)
+	}
+	if n := rowCount(t, path, `SELECT count(*) FROM annals_events`); n != 1 {
+		t.Fatalf("%d events after the refused append, want 1", n)
 	}
 }

@@ -32,8 +32,6 @@ import (
 type Store struct {
 	path string
 	cfg  config
-	// horizon is how far the log is known to reach (see AppendIf).
-	horizon check.Horizon
 
 	// w has one connection, on which every write happens: in-process
 	// writers queue for it in database/sql rather than in SQLite's busy
@@ -787,7 +785,6 @@ func (s *Store) Head(ctx context.Context) (int64, error) {
 	if err := s.head.QueryRowContext(ctx).Scan(&head); err != nil {
 		return 0, s.fail(fmt.Errorf("read head: %w", err))
 	}
-	s.horizon.Saw(head)
 	return head, nil
 }
 
