@@ -47,10 +47,10 @@ var (
 	// stored nothing, unless its error matches [ErrOutcomeUnknown] too
 	// (the connection broke after the write was sent), or the root
 	// package's ErrStored (the write was stored, and what ran after it,
-	// a consumer of a Sync system, could not reach the store). The handle that package annals opens
-	// marks its adapter's errors with it when the adapter is a
-	// [FaultClassifier]; consumers of a System retry, rather than stop
-	// at, an event whose handling failed with it.
+	// a consumer of a Sync system, could not reach the store). The
+	// handle that package annals opens marks its adapter's errors with
+	// it when the adapter is a [FaultClassifier]; consumers of a System
+	// retry, rather than stop at, an event whose handling failed with it.
 	ErrUnavailable = errors.New("the store is unavailable")
 	// ErrClosed reports a call on a store after its Close, and a Wait
 	// that Close ended. It wraps [ErrInvalid], so an error that matches
