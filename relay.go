@@ -109,8 +109,11 @@ func (r *Relay) CatchUp(ctx context.Context) (int, error) {
 }
 
 // Run catches up, then follows the log as events arrive, until ctx is
-// done or publishing fails, like [Projection.Run]. A failure to publish
-// returns: in an Async [System], Run retries it after a pause.
+// done or a batch fails, like [Projection.Run]: a publish the broker
+// refused, or a read, lease or checkpoint the store failed. A failure
+// returns: in an Async [System], Run retries it after a pause, and a
+// relay is never stopped there, since a publish that failed is the
+// broker's to pass.
 func (r *Relay) Run(ctx context.Context) error {
 	if err := r.notMade(); err != nil {
 		return err

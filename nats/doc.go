@@ -6,7 +6,9 @@
 // NATS client.
 //
 //	s, err := annals.Open(ctx, os.Getenv(annals.EnvVar))
-//	nc, err := nats.Connect(nats.DefaultURL)
+//	// Reconnect for ever: a connection that gave up is closed for good,
+//	// and every publish through it fails until the program restarts.
+//	nc, err := nats.Connect(nats.DefaultURL, nats.MaxReconnects(-1))
 //	js, err := jetstream.New(nc)
 //	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 //		Name:       "ANNALS",
@@ -16,6 +18,12 @@
 //	pub, err := annalsnats.NewPublisher(js)
 //	relay, err := annals.NewRelay(s, "to-nats", pub)
 //	err = relay.Run(ctx)
+//
+// Run returns at the first failure, of NATS or of the store. A relay
+// added to an Async [annals.System] is retried instead, after a growing
+// pause, each failure reported to the system's OnError, and is never
+// stopped by a publish that failed: a NATS outage ends in the relay
+// catching up.
 //
 // # Messages
 //
@@ -30,7 +38,16 @@
 // take about 250 bytes of a message, more with long stream IDs, tags or
 // metadata, and count against the stream's MaxMsgSize and the server's
 // max_payload: a record too large for them is not published, the relay
-// reports NATS's error, and its checkpoint stays before the record.
+// reports NATS's error, and its checkpoint stays before the batch that
+// holds the record. That refusal is for good, and the relay retries it
+// for ever: it shows as its lag growing and its error reported again
+// (OnError), not as a stopped consumer. Raise the stream's limit, or move
+// the relay's checkpoint past the record with the application's ops
+// command (reset), which leaves the record unpublished. The stream's
+// MaxMsgSize is checked by the server, so the records after the refused
+// one in its batch are stored (see below), and the refused one never
+// follows them; max_payload is checked by the client, which publishes
+// nothing after it.
 //
 // # Each event once
 //
