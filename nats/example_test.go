@@ -42,7 +42,7 @@ func Example() {
 		panic(err)
 	}
 	defer s.Close()
-	nc, err := nats.Connect(ns.ClientURL())
+	nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(-1)) // reconnect for ever: see the package doc
 	if err != nil {
 		panic(err)
 	}
