@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/samber/lo"
 
@@ -18,9 +19,33 @@ type Publisher interface {
 	// message its record's ID as the broker's message ID, so that the
 	// broker drops a record published a second time: a [Relay] that
 	// stops between the broker's acknowledgement and its checkpoint
-	// publishes the batch again.
+	// publishes the batch again. A record the broker refuses for good
+	// is a [*RefusedError] naming it.
 	Publish(ctx context.Context, recs []store.Record) error
 }
+
+// A RefusedError is a [Publisher]'s error for a record its broker
+// refuses for good, such as one larger than the broker takes or one with
+// no subject it could be published to: publishing it again would be
+// refused again. Every record before it in the batch has been
+// acknowledged. A [Relay] moves its checkpoint past those and stops at
+// the refused one, as a projection stops at an event its handler fails
+// on: the error is a [*ConsumerError], a [System] reports the relay
+// stopped, and it resumes once the broker takes the record (the
+// application's ops command replays it) or its checkpoint is moved past
+// it. Any other error of Publish is taken as passing, and retried.
+type RefusedError struct {
+	// Position is the refused record's position in the log.
+	Position int64
+	// Err is the broker's refusal.
+	Err error
+}
+
+// Error returns the broker's refusal.
+func (e *RefusedError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the broker's refusal.
+func (e *RefusedError) Unwrap() error { return e.Err }
 
 // A Relay publishes the events of the global log to a message broker, in
 // the log's order, and moves its checkpoint after the broker has
@@ -109,11 +134,10 @@ func (r *Relay) CatchUp(ctx context.Context) (int, error) {
 }
 
 // Run catches up, then follows the log as events arrive, until ctx is
-// done or a batch fails, like [Projection.Run]: a publish the broker
-// refused, or a read, lease or checkpoint the store failed. A failure
-// returns: in an Async [System], Run retries it after a pause, and a
-// relay is never stopped there, since a publish that failed is the
-// broker's to pass.
+// done or a batch fails, like [Projection.Run]: a publish that failed, or
+// a read, lease or checkpoint the store failed. A failure returns: in an
+// Async [System], Run retries it after a pause, and only a record the
+// broker refused for good (a [RefusedError]) stops the relay there.
 func (r *Relay) Run(ctx context.Context) error {
 	if err := r.notMade(); err != nil {
 		return err
@@ -144,6 +168,11 @@ func (r *Relay) publish(ctx context.Context, from, head int64, recs []store.Reco
 	to := batchEnd(from, head, recs, r.cfg.batch)
 	if len(recs) > 0 {
 		if err := recovered(func() error { return r.pub.Publish(ctx, recs) }); err != nil {
+			if refused, ok := errors.AsType[*RefusedError](err); ok {
+				if i := slices.IndexFunc(recs, func(rec store.Record) bool { return rec.Position == refused.Position }); i >= 0 {
+					return r.stopAt(ctx, from, recs, i, err)
+				}
+			}
 			return 0, from, fmt.Errorf("relay %q: publish positions %d to %d: %w", r.name, recs[0].Position, recs[len(recs)-1].Position, err)
 		}
 	}
@@ -157,4 +186,21 @@ func (r *Relay) publish(ctx context.Context, from, head int64, recs []store.Reco
 		return 0, from, fmt.Errorf("relay %q: the broker has positions %d to %d, but moving the checkpoint past them failed (what it did not pass is published again, under the same IDs): %w", r.name, from+1, to, err)
 	}
 	return len(recs), to, nil
+}
+
+// stopAt stops the relay at recs[refused], which its broker refused for
+// good (see [RefusedError]): it moves the checkpoint past the records
+// before it, which the broker acknowledged, and returns a
+// [*ConsumerError]; or, when that fails, the store's error, and the batch
+// is published again.
+func (r *Relay) stopAt(ctx context.Context, from int64, recs []store.Record, refused int, cause error) (int, int64, error) {
+	stopped := consumerError(r.name, recs[refused], cause)
+	if refused == 0 {
+		return 0, from, stopped
+	}
+	to := recs[refused-1].Position
+	if err := r.store.SetCheckpoint(ctx, r.name, to); err != nil {
+		return 0, from, fmt.Errorf("relay %q: the broker refused position %d for good (%v), and moving the checkpoint past the %d records before it failed: %w", r.name, recs[refused].Position, cause, refused, err)
+	}
+	return refused, to, stopped
 }

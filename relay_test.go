@@ -145,6 +145,59 @@ func TestARelayThatCannotPublishStaysBehind(t *testing.T) {
 	}
 }
 
+// refusing is a broker that refuses the record at one position for good,
+// after it has taken the records before it in the batch.
+type refusing struct {
+	*broker
+	position int64 // 0: refuses nothing
+}
+
+func (r *refusing) Publish(ctx context.Context, recs []store.Record) error {
+	for i, rec := range recs {
+		if rec.Position == r.position {
+			if err := r.broker.Publish(ctx, recs[:i]); err != nil {
+				return err
+			}
+			return &annals.RefusedError{Position: rec.Position, Err: fmt.Errorf("position %d: too large for the broker", rec.Position)}
+		}
+	}
+	return r.broker.Publish(ctx, recs)
+}
+
+// A record the broker refuses for good stops the relay there, as a
+// projection stops at an event its handler fails on: the records before
+// it are passed, a System reports it stopped, and once the broker takes
+// the record the relay goes on from it.
+func TestARelayStopsAtARecordTheBrokerRefusesForGood(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(memory.New())
+	sys := must(annals.NewSystem(s, annals.Sync))
+	b := &refusing{broker: newBroker(), position: 3}
+	if err := sys.Add(must(annals.NewRelay(s, "to-broker", b))); err != nil {
+		t.Fatal(err)
+	}
+	must(s.Append(ctx, "x", store.NoStream, []store.Event{{Type: "A"}, {Type: "A"}}))
+	_, err := s.Append(ctx, "x", 2, []store.Event{{Type: "Big"}, {Type: "A"}})
+	var stopped *annals.ConsumerError
+	if !errors.Is(err, annals.ErrStored) || !errors.As(err, &stopped) || stopped.Position != 3 || stopped.Consumer != "to-broker" {
+		t.Fatalf("append whose event the broker refuses: %v; want ErrStored and the relay stopped at position 3", err)
+	}
+	if at := must(s.Checkpoint(ctx, "to-broker")); at != 2 || len(b.ids()) != 2 {
+		t.Fatalf("checkpoint %d, %d messages; want 2 and 2: the records before the refused one passed", at, len(b.ids()))
+	}
+	st := must(sys.Status(ctx))
+	if len(st) != 1 || st[0].Stopped == nil || !errors.As(st[0].Stopped, &stopped) || stopped.Position != 3 {
+		t.Fatalf("status %+v; want the relay reported stopped at position 3", st)
+	}
+	b.position = 0 // the broker's limit raised
+	if _, err := sys.Retry(ctx, "to-broker"); err != nil {
+		t.Fatal(err)
+	}
+	if at := must(s.Checkpoint(ctx, "to-broker")); at != 4 || len(b.ids()) != 4 {
+		t.Fatalf("after the retry: checkpoint %d, %d messages; want 4 and 4", at, len(b.ids()))
+	}
+}
+
 // Two instances run without the lease: the one whose checkpoint would
 // move back is told it lost to the other (store.ErrConflict), which
 // CatchUp takes as the other's progress; the broker has each event once.

@@ -21,9 +21,9 @@
 //
 // Run returns at the first failure, of NATS or of the store. A relay
 // added to an Async [annals.System] is retried instead, after a growing
-// pause, each failure reported to the system's OnError, and is never
-// stopped by a publish that failed: a NATS outage ends in the relay
-// catching up.
+// pause, each failure reported to the system's OnError: a NATS outage
+// ends in the relay catching up. Only a record NATS refuses for good
+// stops it (see below).
 //
 // # Messages
 //
@@ -37,17 +37,20 @@
 // message) and decodes it as a consumer of the store would. The headers
 // take about 250 bytes of a message, more with long stream IDs, tags or
 // metadata, and count against the stream's MaxMsgSize and the server's
-// max_payload: a record too large for them is not published, the relay
-// reports NATS's error, and its checkpoint stays before the batch that
-// holds the record. That refusal is for good, and the relay retries it
-// for ever: it shows as its lag growing and its error reported again
-// (OnError), not as a stopped consumer. Raise the stream's limit, or move
-// the relay's checkpoint past the record with the application's ops
-// command (reset), which leaves the record unpublished. The stream's
-// MaxMsgSize is checked by the server, so the records after the refused
-// one in its batch are stored (see below), and the refused one never
-// follows them; max_payload is checked by the client, which publishes
-// nothing after it.
+// max_payload. A record too large for them, or one [WithSubject] gives no
+// subject a message can have, is refused for good: the publisher says so
+// with an [annals.RefusedError], and the relay stops at that record as a
+// projection stops at an event its handler fails on. The records before
+// it pass, its checkpoint stays before it, and a System reports it
+// stopped ([annals.ConsumerError]). Raise the stream's limit and replay
+// the relay (the application's ops command, or [annals.System.Retry]),
+// or move its checkpoint past the record (ops reset), which leaves the
+// record unpublished. The stream's MaxMsgSize is checked by the server,
+// so the records after the refused one in its batch are stored (see
+// below) and the refused one, once taken, lands after them; max_payload
+// is checked by the client, which publishes nothing after it. Any other
+// failure (a server down, a stream full or missing, no acknowledgement
+// in time) passes, and the relay tries the batch again.
 //
 // # Each event once
 //

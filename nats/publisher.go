@@ -2,6 +2,7 @@ package annalsnats
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -123,17 +124,25 @@ func NewPublisher(js jetstream.JetStream, opts ...Option) (*Publisher, error) {
 // duplicates, so the stream then holds the failed record after them. A
 // message is not retried within a call: a stream that has no responder
 // for a moment fails the batch, rather than take a record out of order.
+//
+// A record NATS refuses for good, larger than the server's max_payload or
+// the stream's MaxMsgSize, or one that [WithSubject] gives no valid
+// subject, fails with an [annals.RefusedError] naming it, once every
+// record before it is acknowledged (nothing after an invalid subject is
+// sent): the relay stops there.
 func (p *Publisher) Publish(ctx context.Context, recs []store.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	msgs := make([]*nats.Msg, len(recs))
-	for i, rec := range recs {
+	msgs := make([]*nats.Msg, 0, len(recs))
+	var badErr error // the first record that has no message, refused
+	for _, rec := range recs {
 		m, err := p.message(rec)
 		if err != nil {
-			return fmt.Errorf("nats: position %d: %w", rec.Position, err)
+			badErr = &annals.RefusedError{Position: rec.Position, Err: fmt.Errorf("nats: position %d: %w", rec.Position, err)}
+			break
 		}
-		msgs[i] = m
+		msgs = append(msgs, m)
 	}
 	if err := context.Cause(ctx); err != nil {
 		return fmt.Errorf("nats: position %d: %w", recs[0].Position, err)
@@ -141,12 +150,12 @@ func (p *Publisher) Publish(ctx context.Context, recs []store.Record) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, p.ackWait,
 		fmt.Errorf("no acknowledgement within %v: %w", p.ackWait, context.DeadlineExceeded))
 	defer cancel()
-	acks := make([]jetstream.PubAckFuture, 0, len(recs))
+	acks := make([]jetstream.PubAckFuture, 0, len(msgs))
 	var sendErr error
 	for i, m := range msgs {
 		f, err := p.js.PublishMsgAsync(m, jetstream.WithRetryAttempts(0), jetstream.WithStallWait(p.ackWait))
 		if err != nil {
-			sendErr = fmt.Errorf("nats: position %d (subject %s): %w", recs[i].Position, m.Subject, err)
+			sendErr = refused(recs[i].Position, fmt.Errorf("nats: position %d (subject %s): %w", recs[i].Position, m.Subject, err))
 			break
 		}
 		acks = append(acks, f)
@@ -155,12 +164,27 @@ func (p *Publisher) Publish(ctx context.Context, recs []store.Record) error {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			return fmt.Errorf("nats: position %d (subject %s): %w", recs[i].Position, msgs[i].Subject, err)
+			return refused(recs[i].Position, fmt.Errorf("nats: position %d (subject %s): %w", recs[i].Position, msgs[i].Subject, err))
 		case <-ctx.Done():
 			return fmt.Errorf("nats: position %d (subject %s): %w", recs[i].Position, msgs[i].Subject, context.Cause(ctx))
 		}
 	}
-	return sendErr
+	if sendErr != nil {
+		return sendErr
+	}
+	return badErr
+}
+
+// refused returns err as an [annals.RefusedError] of the record at
+// position when NATS refuses it for good: larger than the server's
+// max_payload, or than the stream's MaxMsgSize. Other failures pass: a
+// server down, a stream full or missing, a leader changing.
+func refused(position int64, err error) error {
+	var apiErr *jetstream.APIError
+	if errors.Is(err, nats.ErrMaxPayload) || errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum {
+		return &annals.RefusedError{Position: position, Err: err}
+	}
+	return err
 }
 
 // message is the message of rec.

@@ -1,9 +1,11 @@
 package annalsnats_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -396,12 +398,50 @@ func TestAFailedPublishLeavesTheCheckpoint(t *testing.T) {
 			return "bad.ok"
 		}))
 		n, err := relay.CatchUp(ctx)
-		if n != 0 || !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), fmt.Sprintf("position %d:", log[2].Position)) {
-			t.Fatalf("CatchUp = %d, %v; want 0 and an invalid subject for position %d", n, err, log[2].Position)
+		var stopped *annals.ConsumerError
+		if n != 2 || !errors.Is(err, store.ErrInvalid) || !errors.As(err, &stopped) || stopped.Position != log[2].Position {
+			t.Fatalf("CatchUp = %d, %v; want 2 and the relay stopped at position %d for its invalid subject", n, err, log[2].Position)
 		}
-		checkpointAt(t, relay, 0)
-		// Nothing of the batch is published, not even the records before.
-		checkStream(t, stream, "bad", nil)
+		// The records before it are published and passed; the rest wait.
+		checkpointAt(t, relay, log[1].Position)
+		msgs := messages(t, stream)
+		if len(msgs) != 2 {
+			t.Fatalf("the stream holds %d messages, want the 2 before the refused record", len(msgs))
+		}
+		for i, m := range msgs {
+			if rec, err := annalsnats.Record(m); err != nil || sameRecord(rec, log[i]) != "" {
+				t.Fatalf("message %d is not the log's record at position %d: %v %s", i, log[i].Position, err, sameRecord(rec, log[i]))
+			}
+		}
+	})
+
+	t.Run("the stream refuses a record for good", func(t *testing.T) {
+		stream := b.stream(t, "SMALL", "small", jetstream.StreamConfig{MaxMsgSize: 1024})
+		s := openMemory(t)
+		for i, size := range []int{10, 10, 2048, 10, 10} {
+			if _, err := s.Append(ctx, fmt.Sprint("s-", i), store.NoStream, []store.Event{{Type: "Sized", Data: bytes.Repeat([]byte("x"), size)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all, err := s.ReadLog(ctx, store.LogQuery{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := slices.Delete(slices.Clone(all), 2, 3) // all but the large one
+		relay := relayThrough(t, s, annalsnats.WithSubjectPrefix("small"))
+		n, err := relay.CatchUp(ctx)
+		var stopped *annals.ConsumerError
+		var refused *annals.RefusedError
+		if n != 2 || !errors.As(err, &stopped) || stopped.Position != 3 || !errors.As(err, &refused) || !errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
+			t.Fatalf("CatchUp = %d, %v; want 2 and the relay stopped at position 3, too large for the stream", n, err)
+		}
+		checkpointAt(t, relay, 2)
+		// The server judged each message: those after the refused one
+		// in its batch are stored, and the relay stays stopped there.
+		checkStream(t, stream, "small", log)
+		if n, err := relay.CatchUp(ctx); n != 0 || !errors.As(err, &stopped) || stopped.Position != 3 {
+			t.Fatalf("CatchUp again = %d, %v; want 0 and the relay stopped at position 3 again", n, err)
+		}
 	})
 }
 
