@@ -198,6 +198,28 @@ func TestARelayStopsAtARecordTheBrokerRefusesForGood(t *testing.T) {
 	}
 }
 
+// A relay that cannot move its checkpoint past the records before a
+// refused one is not stopped: the batch is published again, the broker
+// drops what it has, and the relay then stops at the refused record.
+func TestARelayThatCannotPassTheRecordsBeforeARefusedOneTriesAgain(t *testing.T) {
+	ctx := context.Background()
+	adapter := &flakyCheckpoints{Store: memory.New()}
+	s := annals.New(adapter)
+	must(s.Append(ctx, "x", store.NoStream, []store.Event{{Type: "A"}, {Type: "A"}, {Type: "Big"}}))
+	b := &refusing{broker: newBroker(), position: 3}
+	relay := must(annals.NewRelay(s, "to-broker", b))
+	adapter.fail = true
+	n, err := relay.Step(ctx)
+	var stopped *annals.ConsumerError
+	if n != 0 || err == nil || errors.As(err, &stopped) || must(relay.Position(ctx)) != 0 {
+		t.Fatalf("Step = %d, %v, checkpoint %d; want 0, an error that does not stop the relay, 0", n, err, must(relay.Position(ctx)))
+	}
+	n, err = relay.Step(ctx)
+	if n != 2 || !errors.As(err, &stopped) || stopped.Position != 3 || must(relay.Position(ctx)) != 2 || len(b.ids()) != 2 {
+		t.Fatalf("Step again = %d, %v, checkpoint %d, %d messages; want 2, stopped at 3, 2, 2", n, err, must(relay.Position(ctx)), len(b.ids()))
+	}
+}
+
 // Two instances run without the lease: the one whose checkpoint would
 // move back is told it lost to the other (store.ErrConflict), which
 // CatchUp takes as the other's progress; the broker has each event once.
