@@ -192,8 +192,16 @@ func conditionSQL(q store.Query, after int64) (string, []any) {
 		}
 		fmt.Fprintf(&b, `SELECT %d AS item, position FROM (%s)`, idx, sub)
 	}
+	// The head, read in the same statement under the write lock, which no
+	// append can move: SQLite numbers the log from its rows, so a head
+	// read before may have gone back since (the log's end deleted by hand,
+	// a file restored), and a condition's position past it is refused.
+	fmt.Fprintf(&b, ` UNION ALL SELECT %d AS item, coalesce(max(position), 0) FROM annals_events`, headItem)
 	return b.String(), args
 }
+
+// headItem is the item of conditionSQL's row that holds the head.
+const headItem = -2
 
 // prefixed puts prefix before each column of a comma-separated list.
 func prefixed(prefix, columns string) string {
@@ -344,19 +352,6 @@ func (s *Store) appendTagged(ctx context.Context, streamID string, expected int6
 		if tagStmt, _, err = s.dcb.stmt(ctx, s.w, insertTagSQL); err == nil {
 			var version int64
 			err = s.write(ctx, func(tx *sql.Tx) error {
-				if cond != nil && cond.After > 0 {
-					// The head under the write lock, which no append can
-					// move: SQLite numbers the log from its rows, so a
-					// head read before may have gone back since (the
-					// log's end deleted by hand, a file restored).
-					var head int64
-					if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(position), 0) FROM annals_events`).Scan(&head); err != nil {
-						return fmt.Errorf("read the head to check the condition's position: %w", err)
-					}
-					if err := check.ConditionPosition(streamID, cond.After, head); err != nil {
-						return &pastHead{err}
-					}
-				}
 				if cond != nil {
 					if err := checkCondition(ctx, tx, condStmt, condArgs, streamID, *cond); err != nil {
 						return err
@@ -415,7 +410,8 @@ func (e *pastHead) Unwrap() error { return e.err }
 
 // checkCondition returns a [*store.ConditionError] when an event matching
 // cond's query is after its position, running st, conditionSQL's
-// statement, in tx.
+// statement, in tx; or, when the position is past the head, its refusal
+// (a *pastHead).
 func checkCondition(ctx context.Context, tx *sql.Tx, st *sql.Stmt, args []any, streamID string, cond store.AppendCondition) error {
 	rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	if err != nil {
@@ -423,18 +419,28 @@ func checkCondition(ctx context.Context, tx *sql.Tx, st *sql.Stmt, args []any, s
 	}
 	defer rows.Close()
 	found := false
+	head := int64(-1)
 	ce := &store.ConditionError{StreamID: streamID, Condition: cond}
 	for rows.Next() {
 		var item, pos int64
 		if err := rows.Scan(&item, &pos); err != nil {
 			return fmt.Errorf("check condition: %w", err)
 		}
-		if !found || int(item) < ce.Item {
+		switch {
+		case item == headItem:
+			head = pos
+		case !found || int(item) < ce.Item:
 			ce.Item, ce.Position, found = int(item), pos, true
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("check condition: %w", err)
+	}
+	if head < 0 {
+		return fmt.Errorf("check condition: the head of the log was not read")
+	}
+	if err := check.ConditionPosition(streamID, cond.After, head); err != nil {
+		return &pastHead{err}
 	}
 	if found {
 		return ce
