@@ -37,7 +37,7 @@ func (s *Store) Lock(ctx context.Context, name string) (store.Lease, error) {
 	owner := uuid.New()
 	var poll *time.Timer
 	for {
-		if err := s.usable(ctx); err != nil {
+		if err := s.usable(ctx, &s.leaseStmts); err != nil {
 			return nil, err
 		}
 		freed := s.freedChan()

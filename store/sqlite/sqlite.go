@@ -55,8 +55,14 @@ type Store struct {
 	readStream, readLog, readLogTypes, head, checkpoint                 *sql.Stmt
 	findEvent                                                           *sql.Stmt
 	latestSnapshot, subjectKey, loadState, loadStates, checkpointAndGen *sql.Stmt
-	// stmts holds every prepared statement, to close them.
-	stmts []*sql.Stmt
+	// The groups of the statements above, prepared on first use (see
+	// stmts.go).
+	appendStmts, logStmts, consumerStmts, snapshotStmts, keyStmts, leaseStmts stmtGroup
+	// stmts holds every prepared statement, to close them; stmtsClosed
+	// says that they are closed.
+	stmtsMu     sync.Mutex
+	stmts       []*sql.Stmt
+	stmtsClosed bool
 
 	mu      sync.Mutex
 	changed chan struct{} // made by a waiter, closed by the next append
@@ -139,83 +145,8 @@ func (s *Store) open(ctx context.Context) error {
 		}
 	}
 	s.inserts.db = s.w
-	prepare := []struct {
-		db    *sql.DB
-		stmt  **sql.Stmt
-		query string
-	}{
-		{s.w, &s.streamVersion, `SELECT max(version) FROM annals_events WHERE stream_id = ?`},
-		{s.w, &s.setCheckpoint, `INSERT INTO annals_checkpoints (consumer, position, recorded_at) VALUES (?1, ?2, ?3)
-			ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, recorded_at = excluded.recorded_at
-			WHERE excluded.position >= annals_checkpoints.position`},
-		{s.r, &s.readStream, readStreamSQL},
-		{s.w, &s.readStreamW, readStreamSQL},
-		{s.r, &s.readLog, `SELECT ` + recordColumns + ` FROM annals_events
-			WHERE position > ? ORDER BY position LIMIT ?`},
-		{s.r, &s.readLogTypes, `SELECT ` + recordColumns + ` FROM annals_events
-			WHERE position > ? AND type IN (SELECT value FROM json_each(?)) ORDER BY position LIMIT ?`},
-		{s.r, &s.head, `SELECT coalesce(max(position), 0) FROM annals_events`},
-		{s.r, &s.findEvent, `SELECT ` + recordColumns + ` FROM annals_events WHERE event_id = ?`},
-		{s.r, &s.checkpoint, `SELECT position FROM annals_checkpoints WHERE consumer = ?`},
-
-		// Snapshots: a save replaces the stored one unless that is newer.
-		{s.w, &s.saveSnapshot, `INSERT INTO annals_snapshots (stream_id, version, type, schema_version, taken_at, data, encoding)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-			ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, type = excluded.type,
-				schema_version = excluded.schema_version, taken_at = excluded.taken_at, data = excluded.data, encoding = excluded.encoding
-			WHERE excluded.version >= annals_snapshots.version`},
-		{s.r, &s.latestSnapshot, `SELECT version, type, schema_version, taken_at, data, encoding FROM annals_snapshots WHERE stream_id = ?`},
-
-		// Subject keys: the first key stored for a subject wins; the
-		// no-op update makes RETURNING give the stored row.
-		{s.w, &s.createKey, `INSERT INTO annals_subject_keys (subject, key_id, wrapped, created_at) VALUES (?1, ?2, ?3, ?4)
-			ON CONFLICT (subject) DO UPDATE SET key_id = annals_subject_keys.key_id
-			RETURNING key_id, wrapped`},
-		{s.w, &s.deleteKeyRow, `DELETE FROM annals_subject_keys WHERE subject = ?`},
-		// Rewriting the key table: a DELETE without WHERE empties a table
-		// at once, freeing its pages, which secure_delete zeroes.
-		{s.w, &s.copyKeys, `INSERT INTO annals_subject_keys_scratch (subject, key_id, wrapped, created_at)
-			SELECT subject, key_id, wrapped, created_at FROM annals_subject_keys ORDER BY subject`},
-		{s.w, &s.clearKeys, `DELETE FROM annals_subject_keys`},
-		{s.w, &s.restoreKeys, `INSERT INTO annals_subject_keys (subject, key_id, wrapped, created_at)
-			SELECT subject, key_id, wrapped, created_at FROM annals_subject_keys_scratch ORDER BY subject`},
-		{s.w, &s.clearScratch, `DELETE FROM annals_subject_keys_scratch`},
-		{s.r, &s.subjectKey, `SELECT key_id, wrapped FROM annals_subject_keys WHERE subject = ?`},
-
-		// Consumers: view states and checkpoints, compared and set.
-		{s.r, &s.checkpointAndGen, `SELECT position, generation FROM annals_checkpoints WHERE consumer = ?`},
-		{s.w, &s.txCheckpoint, `SELECT position, generation FROM annals_checkpoints WHERE consumer = ?`},
-		{s.w, &s.putCheckpoint, `INSERT INTO annals_checkpoints (consumer, position, recorded_at, generation) VALUES (?1, ?2, ?3, 1)
-			ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, recorded_at = excluded.recorded_at,
-				generation = annals_checkpoints.generation + 1`},
-		{s.w, &s.saveState, `INSERT INTO annals_view_states (view_name, state_key, data) VALUES (?1, ?2, ?3)
-			ON CONFLICT (view_name, state_key) DO UPDATE SET data = excluded.data`},
-		{s.w, &s.deleteState, `DELETE FROM annals_view_states WHERE view_name = ? AND state_key = ?`},
-		{s.w, &s.deleteStates, `DELETE FROM annals_view_states WHERE view_name = ?`},
-		{s.r, &s.loadState, `SELECT data FROM annals_view_states WHERE view_name = ? AND state_key = ?`},
-		{s.r, &s.loadStates, `SELECT state_key, data FROM annals_view_states
-			WHERE view_name = ? AND state_key IN (SELECT value FROM json_each(?))`},
-
-		// Leases: taken when free or expired, renewed and released only by
-		// their holder.
-		{s.w, &s.takeLease, `INSERT INTO annals_leases (name, owner, expires_at) VALUES (?1, ?2, ?3)
-			ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-			WHERE annals_leases.expires_at <= ?4`},
-		{s.w, &s.renewLease, `UPDATE annals_leases SET expires_at = ?3 WHERE name = ?1 AND owner = ?2`},
-		{s.w, &s.releaseLease, `DELETE FROM annals_leases WHERE name = ?1 AND owner = ?2`},
-
-		// The savepoint of each append of a group (see group.go).
-		{s.w, &s.savepoint, savepoint},
-		{s.w, &s.release, releaseSavepoint},
-		{s.w, &s.rollbackTo, rollbackToSavepoint},
-	}
-	for _, p := range prepare {
-		if *p.stmt, err = p.db.PrepareContext(ctx, p.query); err != nil {
-			return fmt.Errorf("prepare %q: %w", p.query, err)
-		}
-		s.stmts = append(s.stmts, *p.stmt)
-	}
-	return nil
+	s.defineStatements()
+	return s.prepare(ctx, &s.appendStmts)
 }
 
 // migrate brings the schema up to date. Processes that open a new file at
@@ -568,7 +499,7 @@ func (enc *metadataEncoder) encode(m store.Metadata) (any, error) {
 
 // FindEvent implements [store.EventFinder], through the index on event_id.
 func (s *Store) FindEvent(ctx context.Context, id uuid.UUID) (store.Record, bool, error) {
-	if err := s.usable(ctx); err != nil {
+	if err := s.usable(ctx, &s.logStmts); err != nil {
 		return store.Record{}, false, err
 	}
 	recs, err := s.query(ctx, s.findEvent, nil, id[:])
@@ -688,7 +619,7 @@ func (s *Store) ReadLog(ctx context.Context, q store.LogQuery) ([]store.Record, 
 	if err := check.ReadLog(q); err != nil {
 		return nil, err
 	}
-	if err := s.usable(ctx); err != nil {
+	if err := s.usable(ctx, &s.logStmts); err != nil {
 		return nil, err
 	}
 	limit := q.Limit
@@ -778,7 +709,7 @@ func (s *Store) query(ctx context.Context, st *sql.Stmt, out []store.Record, arg
 
 // Head implements [store.Store].
 func (s *Store) Head(ctx context.Context) (int64, error) {
-	if err := s.usable(ctx); err != nil {
+	if err := s.usable(ctx, &s.logStmts); err != nil {
 		return 0, err
 	}
 	var head int64
@@ -852,7 +783,7 @@ func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) 
 	if err := check.Consumer(consumer); err != nil {
 		return 0, fmt.Errorf("checkpoint: %w", err)
 	}
-	if err := s.usable(ctx); err != nil {
+	if err := s.usable(ctx, &s.consumerStmts); err != nil {
 		return 0, err
 	}
 	var pos int64
@@ -869,7 +800,7 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 	if err := check.Consumer(consumer); err != nil {
 		return fmt.Errorf("set checkpoint: %w", err)
 	}
-	if err := s.writable(ctx); err != nil {
+	if err := s.writable(ctx, &s.consumerStmts); err != nil {
 		return err
 	}
 	if err := check.NegativeCheckpoint(consumer, position); err != nil {
@@ -911,10 +842,7 @@ func (s *Store) Close() error {
 func (s *Store) closeDBs() error {
 	s.inserts.close()
 	s.dcb.close()
-	var errs []error
-	for _, st := range s.stmts {
-		errs = append(errs, st.Close())
-	}
+	errs := s.closeStmts()
 	errs = append(errs, s.ckpt.close())
 	if s.r != nil && s.r != s.w {
 		errs = append(errs, s.r.Close())
@@ -929,18 +857,27 @@ func (s *Store) closeDBs() error {
 }
 
 // usable returns the error of a call that must not start: the store is
-// closed or ctx is done.
-func (s *Store) usable(ctx context.Context) error {
+// closed, ctx is done, or the statements of the groups the call needs
+// cannot be prepared.
+func (s *Store) usable(ctx context.Context, needs ...*stmtGroup) error {
 	if s.closed.Load() {
 		return s.closedError()
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, g := range needs {
+		if err := s.prepare(ctx, g); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writable is usable for a write: a context that has ended says that
 // nothing was stored, as the write's other errors do.
-func (s *Store) writable(ctx context.Context) error {
-	if err := s.usable(ctx); err != nil {
+func (s *Store) writable(ctx context.Context, needs ...*stmtGroup) error {
+	if err := s.usable(ctx, needs...); err != nil {
 		return notStored(ctx, err)
 	}
 	return nil
