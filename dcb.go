@@ -406,7 +406,8 @@ type DCBResult[E, S any] struct {
 // (matching [ErrRejected] and Decide's error) with the State and Position
 // it was decided on, or a conflict that outlasted the retries (matching
 // store.ErrConflict, a [*store.ConditionError] naming the query item that
-// kept moving). A query that names an event type the mapper does not read
+// kept moving) with the State and Position the last attempt was decided
+// on. A query that names an event type the mapper does not read
 // is refused with [store.ErrInvalid], and nothing is read or stored.
 //
 // With [WithIdempotencyKey], the decision's stream and event IDs derive
@@ -537,7 +538,8 @@ func (r *DCBRunner[C, E, S]) decide(ctx context.Context, cmd C, q store.Query, e
 		}
 		if !errors.Is(err, store.ErrConflict) || attempt >= r.retries {
 			if errors.Is(err, store.ErrConflict) {
-				return DCBResult[E, S]{}, 0, fmt.Errorf("handle command on %v: gave up after %d attempts: %w", q, attempt+1, err)
+				return DCBResult[E, S]{State: state, Position: pos}, 0,
+					fmt.Errorf("handle command on %v: gave up after %s: %w", q, attempts(attempt+1), err)
 			}
 			return DCBResult[E, S]{}, 0, fmt.Errorf("handle command on %v: %w", q, err)
 		}

@@ -237,7 +237,7 @@ func TestObserverIsToldEachOutcome(t *testing.T) {
 	want := []string{
 		"command c: ok events=1 version=1 attempts=1 conflicts=0",
 		"command c: rejected events=0 version=1 attempts=1 conflicts=0",
-		"command c: conflict events=0 version=0 attempts=3 conflicts=3",
+		"command c: conflict events=0 version=3 attempts=3 conflicts=3",
 		"command bad: stored_with_error events=1 version=1 attempts=1 conflicts=0",
 		"command c: outcome_unknown events=0 version=0 attempts=1 conflicts=0",
 		"command c: error events=0 version=0 attempts=1 conflicts=0",
@@ -364,7 +364,7 @@ func TestObserverSeesDCBCommandsReadsByQueryAndConditionalAppends(t *testing.T) 
 		t.Fatalf("a seat raced for: %v, want a conflict", err)
 	}
 	same("a seat raced for", ends(rec.take()), []string{
-		`command : conflict events=0 version=0 attempts=2 conflicts=2 position=0`,
+		`command : conflict events=0 version=0 attempts=2 conflicts=2 position=6`,
 	})
 	adapter.fail = errors.New("disk full")
 	if _, err := r.Handle(ctx, takeSeat{"c", "fay"}); err == nil {

@@ -355,7 +355,8 @@ func (r rejection) Unwrap() []error { return []error{r.err, ErrRejected} }
 //     [ErrRejected]) with the Result's State and Version those it was
 //     decided on; a conflict is retried from the caught-up state, and one
 //     that outlasts the retries returns an error matching
-//     [store.ErrConflict].
+//     [store.ErrConflict], with the State and Version the last attempt
+//     was decided on.
 //
 // With [WithIdempotencyKey], a command whose key was already handled on
 // the stream returns the current state with Duplicate set, whatever
@@ -817,7 +818,8 @@ func (r *Runner[C, E, S]) decideAndAppend(ctx context.Context, streamID string, 
 		}
 		if !errors.Is(err, store.ErrConflict) || attempt >= r.retries {
 			if errors.Is(err, store.ErrConflict) {
-				return Result[E, S]{}, settlement[S]{}, fmt.Errorf("handle command on stream %q: gave up after %d attempts: %w", streamID, attempt+1, err)
+				return Result[E, S]{State: cur.state, Version: cur.version}, settlement[S]{},
+					fmt.Errorf("handle command on stream %q: gave up after %s: %w", streamID, attempts(attempt+1), err)
 			}
 			return Result[E, S]{}, settlement[S]{}, fmt.Errorf("handle command on stream %q: %w", streamID, err)
 		}
@@ -1228,4 +1230,12 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// attempts says how many attempts n is: "1 attempt", "3 attempts".
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return strconv.Itoa(n) + " attempts"
 }

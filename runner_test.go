@@ -116,7 +116,7 @@ func TestRunnerGivesUpWithConflictNamingVersions(t *testing.T) {
 	s := &racingStore{Store: memory.New()}
 	r := annals.NewRunner(annals.New(s), counter, counterCodec(), annals.WithRetries(2), annals.WithBackoff(func(int) time.Duration { return 0 }))
 
-	_, err := r.Handle(ctx, "counter-x", increment{})
+	res, err := r.Handle(ctx, "counter-x", increment{})
 	var conflict *store.ConflictError
 	if !errors.Is(err, store.ErrConflict) || !errors.As(err, &conflict) {
 		t.Fatalf("error = %v, want a ConflictError", err)
@@ -124,11 +124,15 @@ func TestRunnerGivesUpWithConflictNamingVersions(t *testing.T) {
 	if s.races != 3 {
 		t.Errorf("append attempts = %d, want 1 + 2 retries", s.races)
 	}
-	// The third attempt loaded version 2 and found version 3.
+	// The third attempt loaded version 2 and found version 3; the
+	// result is the state it decided on: the second racing event's.
 	if conflict.StreamID != "counter-x" || conflict.Expected != 2 || conflict.Actual != 3 {
 		t.Errorf("conflict = %+v, want stream counter-x expected 2 actual 3", *conflict)
 	}
-	for _, part := range []string{`"counter-x"`, "expected version 2", "actual version 3"} {
+	if res.Version != 2 || res.State != 1002 || len(res.Events) != 0 {
+		t.Errorf("result = %+v, want the state at version 2 (1002) and no events", res)
+	}
+	for _, part := range []string{`"counter-x"`, "gave up after 3 attempts", "expected version 2", "actual version 3"} {
 		if !strings.Contains(err.Error(), part) {
 			t.Errorf("error %q does not say %s", err, part)
 		}

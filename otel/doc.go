@@ -25,7 +25,8 @@
 //     domain's few commands; with annals.stream, annals.command.type, annals.command.outcome ("ok",
 //     "rejected", "conflict", "stored_with_error", "outcome_unknown",
 //     "error"), annals.command.attempts and annals.command.conflicts,
-//     annals.events (appended), annals.stream.version, and the
+//     annals.events (appended), annals.stream.version (the version
+//     after its events, or the one it was decided on), and the
 //     correlation and causation IDs of its metadata
 //     (annals.correlation_id, annals.causation_id); a command repeated
 //     with its idempotency key has annals.command.duplicate and the
@@ -36,11 +37,18 @@
 //     "(SeatTaken|SlotClosed)[slot:a]") and annals.log.after (the
 //     position of the last event of the query it read, its append's
 //     condition) instead of annals.stream.version, and annals.stream
-//     once it appended: the stream of its decision.
+//     once it appended: the stream of its decision. A command that
+//     failed, or whose outcome is unknown, has neither
+//     annals.stream.version nor annals.log.after: where it read to is
+//     not known (a conflict that outlasted the retries has them, from
+//     its last attempt). annals.query holds at most 1 KiB of the query,
+//     then its length and number of items.
 //   - "append", "read_stream", "read_log", "read_query" (client): the
 //     handle's database operations, with the semantic conventions'
 //     db.system.name (sqlite, postgresql, or the adapter's package name),
-//     db.operation.name, db.response.returned_rows and error.type. A
+//     db.operation.name, db.response.returned_rows and error.type; an
+//     append has annals.stream, annals.stream.expected_version (the
+//     version it expects the stream at) and annals.events. A
 //     conditional append ([annals.Store.AppendIf], a DCB decision's) is
 //     an "append" too, with its condition: annals.query and
 //     annals.log.after. "read_query" is a read by query

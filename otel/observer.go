@@ -3,10 +3,12 @@ package annalsotel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path"
 	"reflect"
 	"regexp"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -247,7 +249,7 @@ func (o *observer) StartCommand(ctx context.Context, c annals.CommandStart) cont
 	attrs := []attribute.KeyValue{CommandTypeKey.String(typ)}
 	if c.Query != nil {
 		// A DCB decision: its stream is known once it appended.
-		attrs = append(attrs, QueryKey.String(c.Query.String()))
+		attrs = append(attrs, queryAttr(*c.Query))
 	} else {
 		attrs = append(attrs, StreamKey.String(c.StreamID))
 	}
@@ -261,9 +263,13 @@ func (o *observer) StartCommand(ctx context.Context, c annals.CommandStart) cont
 func (o *observer) EndCommand(ctx context.Context, c annals.CommandEnd) {
 	outcome := OutcomeKey.String(c.Outcome.String())
 	attrs := []attribute.KeyValue{outcome, EventsKey.Int(c.Events), AttemptsKey.Int(c.Attempts), ConflictsKey.Int(c.Conflicts)}
-	if c.Query == nil {
+	switch {
+	case c.Outcome == annals.OutcomeFailed || c.Outcome == annals.OutcomeUnknown:
+		// Where the command read to is not known: a 0 would say it
+		// read nothing.
+	case c.Query == nil:
 		attrs = append(attrs, VersionKey.Int64(c.Version))
-	} else {
+	default:
 		// A DCB decision: where it read to, and the stream it appended to.
 		attrs = append(attrs, AfterKey.Int64(c.Position))
 		if c.StreamID != "" {
@@ -294,7 +300,7 @@ func (o *observer) StartAppend(ctx context.Context, a *annals.AppendStart) conte
 		attrs = append(attrs, TogetherKey.Int(a.Together))
 	}
 	if c := a.Condition; c != nil {
-		attrs = append(attrs, QueryKey.String(c.FailIfEventsMatch.String()), AfterKey.Int64(c.After))
+		attrs = append(attrs, queryAttr(c.FailIfEventsMatch), AfterKey.Int64(c.After))
 	}
 	if len(a.Events) > 0 {
 		m := a.Events[0].Metadata
@@ -397,7 +403,7 @@ var errorClasses = []struct {
 func (o *observer) StartRead(ctx context.Context, r annals.ReadStart) context.Context {
 	if r.Query != nil {
 		return o.start(ctx, OpReadQuery, trace.SpanKindClient, o.dbSystem, semconv.DBOperationName(OpReadQuery),
-			QueryKey.String(r.Query.String()), AfterKey.Int64(r.After))
+			queryAttr(*r.Query), AfterKey.Int64(r.After))
 	}
 	if r.StreamID == "" {
 		return o.start(ctx, OpReadLog, trace.SpanKindClient, o.dbSystem, semconv.DBOperationName(OpReadLog), AfterKey.Int64(r.Log.After))
@@ -470,4 +476,23 @@ func firstCorrelation(recs []store.Record) string {
 		return ""
 	}
 	return recs[0].Metadata.CorrelationID
+}
+
+// maxQueryAttr is the most bytes of a query that annals.query holds.
+const maxQueryAttr = 1024
+
+// queryAttr is annals.query for q: the query as store.Query's String
+// shows it, cut at maxQueryAttr bytes (on a rune's boundary) with its
+// length and number of items after the cut, so that a query of many
+// items and long tags does not make every span of its command that big.
+func queryAttr(q store.Query) attribute.KeyValue {
+	text := q.String()
+	if len(text) <= maxQueryAttr {
+		return QueryKey.String(text)
+	}
+	cut := maxQueryAttr
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return QueryKey.String(fmt.Sprintf("%s… (%d bytes, %d items)", text[:cut], len(text), len(q.Items)))
 }

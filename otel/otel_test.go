@@ -7,6 +7,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -249,8 +250,11 @@ func TestScriptedRunTracesAndCounts(t *testing.T) {
 	if rejected.Status().Code != codes.Unset {
 		t.Errorf("a rejection's span has status %v, want unset: the domain answered", rejected.Status())
 	}
+	// The racing writer appended before each of the two attempts: the
+	// last was decided on version 1.
 	has(t, conflicted, map[string]string{
 		"annals.command.outcome": "conflict", "annals.command.attempts": "2", "annals.command.conflicts": "2", "error.type": "conflict",
+		"annals.stream.version": "1",
 	})
 	if conflicted.Status().Code != codes.Error {
 		t.Errorf("a conflict's span has status %v, want error", conflicted.Status())
@@ -637,8 +641,10 @@ func TestDCBCommandsTraceCountAndLink(t *testing.T) {
 		return []Claimed{{c.Name}}, nil
 	}
 	loser := annals.NewDCBRunner(b.store, racing, claims(), annals.WithRetries(1), annals.WithBackoff(func(int) time.Duration { return 0 }))
-	if _, err := loser.Handle(ctx, Claim{"cy"}); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("racing claim = %v, want a conflict", err)
+	_, err = loser.Handle(ctx, Claim{"cy"})
+	var lost *store.ConditionError
+	if !errors.As(err, &lost) || lost.Condition.After == 0 {
+		t.Fatalf("racing claim = %v, want a conflict of a decision that read an event", err)
 	}
 
 	handles := b.ended("handle Claim")
@@ -658,6 +664,7 @@ func TestDCBCommandsTraceCountAndLink(t *testing.T) {
 	has(t, duplicate, map[string]string{"annals.command.outcome": "ok", "annals.command.duplicate": "true", "annals.command.idempotency_key": "req-2"})
 	has(t, conflicted, map[string]string{
 		"annals.command.outcome": "conflict", "annals.command.attempts": "2", "annals.command.conflicts": "2", "error.type": "conflict",
+		"annals.log.after": strconv.FormatInt(lost.Condition.After, 10),
 	})
 
 	children := map[string]sdktrace.ReadOnlySpan{}
@@ -846,6 +853,11 @@ func TestErrorTypeIsTheErrorsClass(t *testing.T) {
 		}
 		has(t, appended, map[string]string{"error.type": c.want})
 		has(t, handled, map[string]string{"error.type": c.want})
+		// Where a failed command read to is not known: no 0 says it
+		// read nothing.
+		if v, ok := attrs(handled)["annals.stream.version"]; ok {
+			t.Errorf("%v: the failed command's span has annals.stream.version %s", c.err, v)
+		}
 		if appended.Status().Code != codes.Error || handled.Status().Code != codes.Error {
 			t.Errorf("%v: statuses %v and %v, want errors", c.err, appended.Status(), handled.Status())
 		}
