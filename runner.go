@@ -269,7 +269,11 @@ func WithMetadata(m store.Metadata) HandleOption {
 //
 // A repeat is told from another command by the command's type (as "%T"
 // writes it, or as its [CommandNamer] method names it) and its content as
-// JSON: the same key with a command of another type or content, or on
+// JSON. "%T" writes the package's name, not its import path, so that a
+// module or a directory renamed keeps its keys; two command types of one
+// name in packages of one name (v1/orders.Cancel and v2/orders.Cancel)
+// are one type to it, and need CommandName methods that tell them apart.
+// The same key with a command of another type or content, or on
 // another stream, fails with [ErrIdempotencyKey], whatever deciding would
 // say (on a store that is not a [store.EventFinder], on another stream
 // only when the command appends). So a keyed command must be one JSON encodes
