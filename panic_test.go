@@ -336,6 +336,14 @@ func TestConstructorsRefuseWhatCannotWork(t *testing.T) {
 	if msg := panicMessage(func() { annals.NewRunner(s, decider.Decider[increment, incremented, int]{}, counterCodec()) }); !strings.Contains(msg, "nil decider's Decide") || !strings.Contains(msg, "nil decider's Evolve") {
 		t.Errorf("NewRunner with a zero decider panicked with %q, want a message naming Decide and Evolve", msg)
 	}
+	// An adapter of a decider without its Decide is refused as the
+	// decider is, not when the first command reaches it.
+	noDecide := counter
+	noDecide.Decide = nil
+	adapted := decider.MapState(noDecide, func(n int) int { return n }, func(n int) int { return n })
+	if msg := panicMessage(func() { annals.NewRunner(s, adapted, counterCodec()) }); !strings.Contains(msg, "nil decider's Decide") {
+		t.Errorf("NewRunner with MapState of a decider without Decide panicked with %q, want a message naming Decide", msg)
+	}
 	if msg := panicMessage(func() { annals.NewRunner[increment, incremented, int](s, counter, nil) }); !strings.Contains(msg, "mapper") {
 		t.Errorf("NewRunner with no mapper panicked with %q, want a message naming the mapper", msg)
 	}

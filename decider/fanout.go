@@ -39,6 +39,9 @@ import "fmt"
 //
 // [saga.Process]: https://pkg.go.dev/github.com/annals-dev/annals/saga#Process
 func FanOut[C2 any, K comparable, C, E, S any](m Decider[Keyed[K, C], Keyed[K, E], map[K]S], split func(C2) []Keyed[K, C]) Decider[C2, Keyed[K, E], map[K]S] {
+	if m.Decide == nil {
+		return Decider[C2, Keyed[K, E], map[K]S]{Evolve: m.Evolve, Initial: m.Initial, IsTerminal: m.IsTerminal}
+	}
 	return Decider[C2, Keyed[K, E], map[K]S]{
 		Decide: func(c C2, s map[K]S) ([]Keyed[K, E], error) {
 			var all []Keyed[K, E]

@@ -296,14 +296,19 @@ func (%[3]s) %[1]sEvent(e E%[4]d) Sum%[5]d[%[6]s] { return Sum%[5]d%[1]s[%[6]s](
 //
 // It is Combine(d1, %[3]s) with the nested commands and events flattened
 // into a [Sum%[1]d] and the nested states into a Tuple%[1]d by [MapCommand],
-// [MapEvent] and [MapState], so it obeys the laws of those.
+// [MapEvent] and [MapState], so it obeys the laws of those. Each
+// function must be in all parts or in none, as for Combine: a part
+// without one that the others have panics, named.
 func Combine%[1]d[%[4]s any](%[5]s) %[6]s {
+	wholeParts("Combine%[1]d", []bool{%[10]s}, []bool{%[11]s})
 	nested := Combine(d1, %[3]s)
 	return %[6]s{
 		Decider: flatten(nested, Sum%[1]d[%[7]s].nest, sum%[1]dOf[%[8]s], Sum%[1]d[%[8]s].nest, tuple%[1]dOf[%[9]s], Tuple%[1]d[%[9]s].nest),
 	}
 }
-`, n, numbers[n], inner, typeParams, args, fmt.Sprintf("Combined%d[%s]", n, typeParams), cs, es, ss)
+`, n, numbers[n], inner, typeParams, args, fmt.Sprintf("Combined%d[%s]", n, typeParams), cs, es, ss,
+		list(0, n, func(i int) string { return fmt.Sprintf("d%d.Decide != nil", i+1) }),
+		list(0, n, func(i int) string { return fmt.Sprintf("d%d.Evolve != nil", i+1) }))
 }
 
 // views prints view.CombineN: the view of the decider combinator over

@@ -153,8 +153,11 @@ func (Combined3[_, E1, _, _, E2, _, _, E3, _]) ThirdEvent(e E3) Sum3[E1, E2, E3]
 //
 // It is Combine(d1, Combine(d2, d3)) with the nested commands and events flattened
 // into a [Sum3] and the nested states into a Tuple3 by [MapCommand],
-// [MapEvent] and [MapState], so it obeys the laws of those.
+// [MapEvent] and [MapState], so it obeys the laws of those. Each
+// function must be in all parts or in none, as for Combine: a part
+// without one that the others have panics, named.
 func Combine3[C1, E1, S1, C2, E2, S2, C3, E3, S3 any](d1 Decider[C1, E1, S1], d2 Decider[C2, E2, S2], d3 Decider[C3, E3, S3]) Combined3[C1, E1, S1, C2, E2, S2, C3, E3, S3] {
+	wholeParts("Combine3", []bool{d1.Decide != nil, d2.Decide != nil, d3.Decide != nil}, []bool{d1.Evolve != nil, d2.Evolve != nil, d3.Evolve != nil})
 	nested := Combine(d1, Combine(d2, d3))
 	return Combined3[C1, E1, S1, C2, E2, S2, C3, E3, S3]{
 		Decider: flatten(nested, Sum3[C1, C2, C3].nest, sum3Of[E1, E2, E3], Sum3[E1, E2, E3].nest, tuple3Of[S1, S2, S3], Tuple3[S1, S2, S3].nest),
@@ -339,8 +342,11 @@ func (Combined4[_, E1, _, _, E2, _, _, E3, _, _, E4, _]) FourthEvent(e E4) Sum4[
 //
 // It is Combine(d1, Combine3(d2, d3, d4).Decider) with the nested commands and events flattened
 // into a [Sum4] and the nested states into a Tuple4 by [MapCommand],
-// [MapEvent] and [MapState], so it obeys the laws of those.
+// [MapEvent] and [MapState], so it obeys the laws of those. Each
+// function must be in all parts or in none, as for Combine: a part
+// without one that the others have panics, named.
 func Combine4[C1, E1, S1, C2, E2, S2, C3, E3, S3, C4, E4, S4 any](d1 Decider[C1, E1, S1], d2 Decider[C2, E2, S2], d3 Decider[C3, E3, S3], d4 Decider[C4, E4, S4]) Combined4[C1, E1, S1, C2, E2, S2, C3, E3, S3, C4, E4, S4] {
+	wholeParts("Combine4", []bool{d1.Decide != nil, d2.Decide != nil, d3.Decide != nil, d4.Decide != nil}, []bool{d1.Evolve != nil, d2.Evolve != nil, d3.Evolve != nil, d4.Evolve != nil})
 	nested := Combine(d1, Combine3(d2, d3, d4).Decider)
 	return Combined4[C1, E1, S1, C2, E2, S2, C3, E3, S3, C4, E4, S4]{
 		Decider: flatten(nested, Sum4[C1, C2, C3, C4].nest, sum4Of[E1, E2, E3, E4], Sum4[E1, E2, E3, E4].nest, tuple4Of[S1, S2, S3, S4], Tuple4[S1, S2, S3, S4].nest),
@@ -550,8 +556,11 @@ func (Combined5[_, E1, _, _, E2, _, _, E3, _, _, E4, _, _, E5, _]) FifthEvent(e 
 //
 // It is Combine(d1, Combine4(d2, d3, d4, d5).Decider) with the nested commands and events flattened
 // into a [Sum5] and the nested states into a Tuple5 by [MapCommand],
-// [MapEvent] and [MapState], so it obeys the laws of those.
+// [MapEvent] and [MapState], so it obeys the laws of those. Each
+// function must be in all parts or in none, as for Combine: a part
+// without one that the others have panics, named.
 func Combine5[C1, E1, S1, C2, E2, S2, C3, E3, S3, C4, E4, S4, C5, E5, S5 any](d1 Decider[C1, E1, S1], d2 Decider[C2, E2, S2], d3 Decider[C3, E3, S3], d4 Decider[C4, E4, S4], d5 Decider[C5, E5, S5]) Combined5[C1, E1, S1, C2, E2, S2, C3, E3, S3, C4, E4, S4, C5, E5, S5] {
+	wholeParts("Combine5", []bool{d1.Decide != nil, d2.Decide != nil, d3.Decide != nil, d4.Decide != nil, d5.Decide != nil}, []bool{d1.Evolve != nil, d2.Evolve != nil, d3.Evolve != nil, d4.Evolve != nil, d5.Evolve != nil})
 	nested := Combine(d1, Combine4(d2, d3, d4, d5).Decider)
 	return Combined5[C1, E1, S1, C2, E2, S2, C3, E3, S3, C4, E4, S4, C5, E5, S5]{
 		Decider: flatten(nested, Sum5[C1, C2, C3, C4, C5].nest, sum5Of[E1, E2, E3, E4, E5], Sum5[E1, E2, E3, E4, E5].nest, tuple5Of[S1, S2, S3, S4, S5], Tuple5[S1, S2, S3, S4, S5].nest),
@@ -786,8 +795,11 @@ func (Combined6[_, E1, _, _, E2, _, _, E3, _, _, E4, _, _, E5, _, _, E6, _]) Six
 //
 // It is Combine(d1, Combine5(d2, d3, d4, d5, d6).Decider) with the nested commands and events flattened
 // into a [Sum6] and the nested states into a Tuple6 by [MapCommand],
-// [MapEvent] and [MapState], so it obeys the laws of those.
+// [MapEvent] and [MapState], so it obeys the laws of those. Each
+// function must be in all parts or in none, as for Combine: a part
+// without one that the others have panics, named.
 func Combine6[C1, E1, S1, C2, E2, S2, C3, E3, S3, C4, E4, S4, C5, E5, S5, C6, E6, S6 any](d1 Decider[C1, E1, S1], d2 Decider[C2, E2, S2], d3 Decider[C3, E3, S3], d4 Decider[C4, E4, S4], d5 Decider[C5, E5, S5], d6 Decider[C6, E6, S6]) Combined6[C1, E1, S1, C2, E2, S2, C3, E3, S3, C4, E4, S4, C5, E5, S5, C6, E6, S6] {
+	wholeParts("Combine6", []bool{d1.Decide != nil, d2.Decide != nil, d3.Decide != nil, d4.Decide != nil, d5.Decide != nil, d6.Decide != nil}, []bool{d1.Evolve != nil, d2.Evolve != nil, d3.Evolve != nil, d4.Evolve != nil, d5.Evolve != nil, d6.Evolve != nil})
 	nested := Combine(d1, Combine5(d2, d3, d4, d5, d6).Decider)
 	return Combined6[C1, E1, S1, C2, E2, S2, C3, E3, S3, C4, E4, S4, C5, E5, S5, C6, E6, S6]{
 		Decider: flatten(nested, Sum6[C1, C2, C3, C4, C5, C6].nest, sum6Of[E1, E2, E3, E4, E5, E6], Sum6[E1, E2, E3, E4, E5, E6].nest, tuple6Of[S1, S2, S3, S4, S5, S6], Tuple6[S1, S2, S3, S4, S5, S6].nest),
