@@ -158,9 +158,40 @@ func TestSQLProjectionMigratesOnceAndProjectsTypedEvents(t *testing.T) {
 	}
 
 	older := must(annals.NewProjection(s, "counts", counterCodec(), handle, annals.WithSchema(migrations[0])))
-	if _, err := older.Step(ctx); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "version 2") {
-		t.Fatalf("a program with one migration on a schema at 2: %v, want store.ErrInvalid naming the version", err)
+	if _, err := older.Step(ctx); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "version 2") || !strings.Contains(err.Error(), `"schema:counts"`) {
+		t.Fatalf("a program with one migration on a schema at 2: %v, want store.ErrInvalid naming the version and the schema's checkpoint", err)
 	}
+	// As the error says, a rebuild cannot take the schema back; dropping
+	// the tables and the schema's checkpoint can, and the older program
+	// then builds its read model again.
+	if err := older.Rebuild(ctx, func(context.Context, *sql.Tx) error { return nil }, nil); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("a rebuild by the older program: %v, want store.ErrInvalid", err)
+	}
+	if err := s.Adapter().(*sqlite.Store).SQL().Commit(ctx, "by hand", 0, 0, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DROP TABLE counts; DELETE FROM annals_checkpoints WHERE consumer = 'schema:counts'`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	olderHandle := func(ctx context.Context, tx *sql.Tx, ev annals.Envelope[incremented]) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO counts (stream, last) VALUES (?, ?)
+			ON CONFLICT (stream) DO UPDATE SET last = excluded.last`, ev.StreamID, ev.Event.To)
+		return err
+	}
+	older = must(annals.NewProjection(s, "counts", counterCodec(), olderHandle, annals.WithSchema(migrations[0])))
+	empty := func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM counts`)
+		return err
+	}
+	if err := older.Rebuild(ctx, empty, nil); err != nil {
+		t.Fatalf("a rebuild by the older program once the tables and the schema's checkpoint are gone: %v", err)
+	}
+	var last int
+	if err := s.Adapter().(*sqlite.Store).ReadDB().QueryRowContext(ctx, `SELECT last FROM counts WHERE stream = 'a'`).Scan(&last); err != nil || last != 3 {
+		t.Fatalf("the older program's read model: a at %d (%v), want 3", last, err)
+	}
+	// And back to the newer program, which migrates from there.
+	p1 = must(annals.NewProjection(s, "counts", counterCodec(), handle, annals.WithSchema(migrations...)))
 
 	err := p1.Rebuild(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM counts`)

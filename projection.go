@@ -512,7 +512,7 @@ func (p *Projection[T]) migrate(ctx context.Context) error {
 		}
 		want := int64(len(p.migrations))
 		if at > want {
-			return fmt.Errorf("projection %q: the read model's schema is at version %d, but this program knows %d migrations: run the newer program, or rebuild: %w", p.name, at, want, store.ErrInvalid)
+			return fmt.Errorf("projection %q: the read model's schema is at version %d, but this program knows %d migrations: run the program whose migrations brought it there; a rebuild runs migrations and cannot undo them (to go back, drop the read model's tables and delete the checkpoint %q, then rebuild): %w", p.name, at, want, SchemaConsumer(p.name), store.ErrInvalid)
 		}
 		if at < want {
 			err = p.committer.Commit(ctx, name, at, want, func(tx T) error {
