@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -747,5 +748,38 @@ func TestARetryFromAnotherProcessKeepsRunOut(t *testing.T) {
 	}
 	if replayed != events-1 {
 		t.Fatalf("the operator's Retry handled %d events, want events 2 to %d", replayed, events)
+	}
+}
+
+// A Retry refused because an instance holds the consumer's lease says,
+// of a lease that expires unless renewed, that a process that died holds
+// it until then, and when that is: ops replay right after a crash is
+// refused for that long.
+func TestRetryRefusedForALeaseSaysWhenItExpires(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "lease.db")
+	mine, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := sqlite.Open(ctx, path) // another process's
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	s := annals.New(mine)
+	defer s.Close()
+	sys := must(annals.NewSystem(s, annals.Async))
+	if err := sys.Add(must(annals.NewRecordProjection(s, "ledger", func(context.Context, store.StateTx, store.Record) error { return nil }))); err != nil {
+		t.Fatal(err)
+	}
+	lease, err := other.Lock(ctx, annals.LeaseName("ledger"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release()
+	_, err = sys.Retry(ctx, "ledger")
+	if !errors.Is(err, annals.ErrRunning) || !regexp.MustCompile(`a process that died while it ran it holds it until it expires, in 1[0-5]s`).MatchString(err.Error()) {
+		t.Fatalf("Retry of a consumer whose lease another holds: %v, want ErrRunning saying when the lease expires", err)
 	}
 }

@@ -1109,7 +1109,13 @@ func (sys *System) retryLease(ctx context.Context, name string) (store.Lease, er
 			return fmt.Errorf("look up its lease: %w", err)
 		}
 		if held {
-			return fmt.Errorf("an instance holds its lease (%s) and runs it: Retry is for a consumer that stopped, which holds no lease: %w", holder.Holder, ErrRunning)
+			dead := ""
+			if !holder.Expires.IsZero() {
+				// A lease renewed by its holder: one that died holds
+				// it until then.
+				dead = fmt.Sprintf("; a process that died while it ran it holds it until it expires, in %v", time.Until(holder.Expires).Round(time.Second))
+			}
+			return fmt.Errorf("an instance holds its lease (%s) and runs it: Retry is for a consumer that stopped, which holds no lease%s: %w", holder.Holder, dead, ErrRunning)
 		}
 		return nil
 	}

@@ -527,21 +527,40 @@ func (c *Commands) reset(ctx context.Context, out call) error {
 		return err
 	}
 	s := c.System.Store()
+	// An instance that runs the consumer meanwhile moves its checkpoint
+	// on between the read and the commit: read it again and move it
+	// from there, a few times, before saying so.
+	const tries = 10
+	for try := 1; ; try++ {
+		done, err := c.resetOnce(ctx, out, s, cons, name, to)
+		if done || !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		if try == tries {
+			return fmt.Errorf("%w; an instance that runs %s moved its checkpoint on %d times while this reset read it: try again, or stop the instances that run it first", err, name, tries)
+		}
+	}
+}
+
+// resetOnce is one try of reset: it reads where the consumer is and
+// moves it, and reports whether it is done; an error matching
+// store.ErrConflict with done false says the checkpoint moved meanwhile.
+func (c *Commands) resetOnce(ctx context.Context, out call, s *annals.Store, cons annals.Consumer, name string, to int64) (bool, error) {
 	from, err := cons.Position(ctx)
 	if err != nil {
-		return err
+		return true, err
 	}
 	head, err := s.Head(ctx)
 	if err != nil {
-		return err
+		return true, err
 	}
 	switch {
 	case to > head:
-		return fmt.Errorf("position %d is past the head of the log, %d: %w", to, head, store.ErrInvalid)
+		return true, fmt.Errorf("position %d is past the head of the log, %d: %w", to, head, store.ErrInvalid)
 	case to < from && to != 0:
-		return fmt.Errorf("%s is at %d: a checkpoint moves back only to 0, so that no event is handled twice by halves; rebuild a read model instead: %w", name, from, store.ErrInvalid)
+		return true, fmt.Errorf("%s is at %d: a checkpoint moves back only to 0, so that no event is handled twice by halves; rebuild a read model instead: %w", name, from, store.ErrInvalid)
 	case to == from:
-		return out.result(Reset{Name: name, From: from, To: to}, fmt.Sprintf("%s is at %d already\n", name, from))
+		return true, out.result(Reset{Name: name, From: from, To: to}, fmt.Sprintf("%s is at %d already\n", name, from))
 	}
 	// The states a view or a process keeps in the store are the fold of
 	// the events up to its checkpoint: handled again over them, the log
@@ -557,7 +576,7 @@ func (c *Commands) reset(ctx context.Context, out call) error {
 		what = fmt.Sprintf("handles all %s again, over the read model as it is", events(head))
 	}
 	if !out.yes {
-		return fmt.Errorf("moving %s from %d to %d %s; run again with -yes to do it", name, from, to, what)
+		return true, fmt.Errorf("moving %s from %d to %d %s; run again with -yes to do it", name, from, to, what)
 	}
 	err = s.Commit(ctx, name, from, to, func(tx store.StateTx) error {
 		if empty {
@@ -568,9 +587,9 @@ func (c *Commands) reset(ctx context.Context, out call) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
-	return out.result(Reset{Name: name, From: from, To: to, StatesEmptied: empty}, fmt.Sprintf("moved %s from %d to %d: it %s\n", name, from, to, what))
+	return true, out.result(Reset{Name: name, From: from, To: to, StatesEmptied: empty}, fmt.Sprintf("moved %s from %d to %d: it %s\n", name, from, to, what))
 }
 
 // keepsStates reports whether the store keeps cons's states under its

@@ -512,3 +512,63 @@ func TestBadUsageWithJSONPrintsAFailure(t *testing.T) {
 		t.Errorf("-json status without a system = %d\n%s\nwant an ops.Failure saying so", code, out.String())
 	}
 }
+
+// racingCommits is a store on which another instance runs the consumer
+// "ledger": before each of the next moves commits of another, it commits
+// the ledger one event further itself.
+type racingCommits struct {
+	*memory.Store
+	moves int
+}
+
+func (r *racingCommits) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
+	if consumer == "ledger" && r.moves > 0 {
+		r.moves--
+		if err := r.Store.Commit(ctx, consumer, from, from+1, func(store.StateTx) error { return nil }); err != nil {
+			return err
+		}
+	}
+	return r.Store.Commit(ctx, consumer, from, to, fn)
+}
+
+// A reset of a consumer that a running instance moves on meanwhile
+// moves it from where it is then, and says where that was; one that
+// keeps moving under it says so and what to do.
+func TestResetOfARunningConsumerMovesItFromWhereItIs(t *testing.T) {
+	ctx := context.Background()
+	adapter := &racingCommits{Store: memory.New()}
+	s := annals.New(adapter)
+	for range 5 {
+		if _, err := adapter.Append(ctx, "a", store.AnyVersion, []store.Event{{Type: "Added", Data: []byte(`{}`)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sys, err := annals.NewSystem(s, annals.Async)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger, err := annals.NewRecordProjection(s, "ledger", func(context.Context, store.StateTx, store.Record) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.Add(ledger); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	cmds := ops.Commands{System: sys, Program: "shop ops", Stdout: &out, Stderr: &errs}
+	if err := adapter.Store.SetCheckpoint(ctx, "ledger", 1); err != nil {
+		t.Fatal(err)
+	}
+	adapter.moves = 2
+	if code := cmds.Run(ctx, []string{"reset", "-yes", "ledger", "4"}); code != ops.ExitOK || out.String() != "moved ledger from 3 to 4: it skips 1 event after 3\n" {
+		t.Fatalf("reset while another instance moved the ledger from 1 to 3: %d, %q, %q", code, out.String(), errs.String())
+	}
+	if at, _ := ledger.Position(ctx); at != 4 {
+		t.Fatalf("ledger at %d, want 4", at)
+	}
+	adapter.moves = 1 << 20
+	errs.Reset()
+	if code := cmds.Run(ctx, []string{"reset", "-yes", "ledger", "0"}); code != ops.ExitFailure || !strings.Contains(errs.String(), "stop the instances that run it") {
+		t.Fatalf("reset of a consumer that keeps moving: %d, %q", code, errs.String())
+	}
+}
