@@ -68,7 +68,7 @@ func Example_url() {
 	// Output:
 	// 0 <nil>
 	// open sqlite store: sqlite URL path "events.db" is relative; put an absolute path after three slashes, as in sqlite:///absolute/path/app.db (or use sqlite::memory:): invalid input
-	// open sqlite store: sqlite URL names host "data", but a file database has no host, and its path must be absolute: the path follows three slashes, as in sqlite:///data/events.db for a file at the root, or sqlite:///path/to/data/events.db for data/events.db in a directory of yours (see filepath.Abs): invalid input
+	// open sqlite store: sqlite URL names host "data", but a file database has no host, and its path must be absolute: the path follows three slashes, as in sqlite:///path/to/data/events.db for data/events.db in a directory of yours (see filepath.Abs), or sqlite:///data/events.db for a file at the root: invalid input
 }
 
 // A read model in the application's own table: the projection's handler

@@ -253,13 +253,16 @@ func parseURL(u *url.URL) (string, []Option, error) {
 	case u.User != nil:
 		return "", nil, fmt.Errorf("sqlite URL holds a user name; a file database has none: write %s: %w", urlForms, store.ErrInvalid)
 	case u.Fragment != "":
-		return "", nil, fmt.Errorf("sqlite URL has a #fragment; write %s: %w", urlForms, store.ErrInvalid)
+		return "", nil, fmt.Errorf("sqlite URL has a #fragment; write %s, with a # in the path written %%23 (url.URL{Scheme: \"sqlite\", Path: path}.String() writes a path so): %w", urlForms, store.ErrInvalid)
 	case u.Opaque == Memory:
 		path = Memory
 	case u.Opaque != "":
 		return "", nil, fmt.Errorf("sqlite URL path %q is relative; put an absolute path after three slashes, as in sqlite:///absolute/path/app.db (or use sqlite::memory:): %w", u.Opaque, store.ErrInvalid)
+	case u.Host == "~" || u.Host == "." || u.Host == "..":
+		return "", nil, fmt.Errorf("sqlite URL names host %q, but a file database has no host, and its path must be absolute: nothing expands %s; the path follows three slashes, as in sqlite:///path/to%s (see filepath.Abs, os.UserHomeDir): %w",
+			u.Host, u.Host, u.Path, store.ErrInvalid)
 	case u.Host != "":
-		return "", nil, fmt.Errorf("sqlite URL names host %q, but a file database has no host, and its path must be absolute: the path follows three slashes, as in sqlite:///%s%s for a file at the root, or sqlite:///path/to/%s%s for %s%s in a directory of yours (see filepath.Abs): %w",
+		return "", nil, fmt.Errorf("sqlite URL names host %q, but a file database has no host, and its path must be absolute: the path follows three slashes, as in sqlite:///path/to/%s%s for %s%s in a directory of yours (see filepath.Abs), or sqlite:///%s%s for a file at the root: %w",
 			u.Host, u.Host, u.Path, u.Host, u.Path, u.Host, u.Path, store.ErrInvalid)
 	case u.Path == "":
 		return "", nil, fmt.Errorf("sqlite URL has no database path; write %s: %w", urlForms, store.ErrInvalid)
