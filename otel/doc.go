@@ -31,7 +31,11 @@
 //     (annals.correlation_id, annals.causation_id); a command repeated
 //     with its idempotency key has annals.command.duplicate and the
 //     outcome "ok". A rejection is the domain's answer: its span's status
-//     stays unset. A DCB runner's command is decided on a query, not on
+//     stays unset. So does that of a command stored before something
+//     after its write failed (outcome "stored_with_error", such as a
+//     consumer of a Sync system, whose own span fails): its events
+//     stand, so it is no failed write; the error that followed is
+//     recorded on its span as an exception event, without error.type. A DCB runner's command is decided on a query, not on
 //     a stream: its span has annals.query (the query, as
 //     store.Query's String shows it, such as
 //     "(SeatTaken|SlotClosed)[slot:a]") and annals.log.after (the
@@ -113,15 +117,16 @@
 // A span that failed has status Error and error.type, which the metrics
 // that carry error.type carry too: the class of its error, one of a few
 // stable values, never the error's Go type nor its message. It is the
-// outcome the error says ("stored_with_error", "outcome_unknown",
-// "conflict"), "stopped" for a consumer stopped at an event,
+// outcome the error says ("outcome_unknown", "conflict"), "stopped" for
+// a consumer stopped at an event,
 // "idempotency_key" for a key used for another command ([annals.ErrIdempotencyKey]),
 // "timeout" and "canceled" for a context that ended, the store's
 // errors by their sentinel ("duplicate_event", "closed", "invalid",
 // "corrupt", "unsupported", "not_found", "checkpoint_backwards"), and
 // "_OTHER", as the semantic conventions name a class of their own, for
-// any other. A rejection and a duplicate are answers, not failures:
-// they have neither.
+// any other. A rejection and a duplicate are answers, not failures,
+// and a write stored with an error after it is no failed write: they
+// have neither.
 //
 // docs/operations.md of the module says what to alert on.
 package annalsotel

@@ -279,13 +279,20 @@ func (o *observer) EndCommand(ctx context.Context, c annals.CommandEnd) {
 	if c.Duplicate {
 		attrs = append(attrs, DuplicateKey.Bool(true))
 	}
-	// A rejection is the domain's answer, not a failure of the system.
-	failed := c.Outcome != annals.OutcomeOK && c.Outcome != annals.OutcomeRejected
+	// A rejection is the domain's answer, not a failure of the system;
+	// a command stored before something after its write failed did what
+	// it was asked: its events stand. What failed after it (a consumer,
+	// whose own span fails) is recorded on it as an exception event.
+	failed := c.Outcome != annals.OutcomeOK && c.Outcome != annals.OutcomeRejected && c.Outcome != annals.OutcomeStoredWithError
 	switch {
 	case c.Outcome == annals.OutcomeFailed:
 		attrs = append(attrs, errorType(c.Err))
 	case failed:
 		attrs = append(attrs, semconv.ErrorTypeKey.String(c.Outcome.String()))
+	case c.Outcome == annals.OutcomeStoredWithError:
+		if st, ok := ctx.Value(startedKey{}).(*started); ok {
+			st.span.RecordError(c.Err)
+		}
 	}
 	d := end(ctx, c.Err, failed, attrs...)
 	set := metric.WithAttributes(CommandTypeKey.String(commandType(c.Command)), outcome)

@@ -998,6 +998,17 @@ func TestAStoppedConsumerIsTriedByEachLaterSyncCommand(t *testing.T) {
 	commands := map[trace.SpanID]string{}
 	for _, c := range b.ended("handle Deposit") {
 		commands[c.SpanContext().SpanID()] = attrs(c)["annals.command.outcome"]
+		if attrs(c)["annals.command.outcome"] != "stored_with_error" {
+			continue
+		}
+		// Its events stand: no failed write, but what failed after it
+		// is on its span.
+		if c.Status().Code != codes.Unset || attrs(c)["error.type"] != "" {
+			t.Errorf("a command stored with an error has status %v and error.type %q, want unset and none", c.Status(), attrs(c)["error.type"])
+		}
+		if ev := c.Events(); len(ev) != 1 || ev[0].Name != "exception" {
+			t.Errorf("a command stored with an error has events %v, want the exception that followed its write", ev)
+		}
 	}
 	batches := b.ended("process picky")
 	if len(batches) != 3 {
