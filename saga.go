@@ -480,6 +480,12 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, ev keyedEvent[E], stor
 	k := ev.key
 	held, seen := states[k]
 	st := held.state
+	if seen && held.finished {
+		// Finished earlier in the batch: its state is deleted at the
+		// commit, and a later batch would find none, so this event
+		// starts a new instance as it would there.
+		st = r.process.InitialState()
+	}
 	if !seen {
 		st = r.process.InitialState()
 		if data, ok := stored[k]; ok {
@@ -526,16 +532,17 @@ func (r *SagaRunner[S, E, C]) handle(ctx context.Context, ev keyedEvent[E], stor
 		if !seen {
 			*order = append(*order, k)
 		}
-		states[k] = heldState[S]{next, data}
+		states[k] = heldState[S]{state: next, data: data, finished: r.process.Terminal(next)}
 	}
 	return nil
 }
 
 // heldState is a process instance's state in a batch, and its encoding:
-// nil when the state is terminal.
+// nil when the state is terminal, which finished says.
 type heldState[S any] struct {
-	state S
-	data  []byte
+	state    S
+	data     []byte
+	finished bool
 }
 
 // compensated reports whether the command of cause was rejected and

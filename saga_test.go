@@ -696,3 +696,35 @@ func TestASagaThatCannotLookUpACompensationSendsNothing(t *testing.T) {
 		t.Fatalf("b-1 = %d, %v; want nothing sent", got, err)
 	}
 }
+
+// An instance that finished (IsTerminal) has its state deleted, so an
+// event for its key after that starts a new instance from the initial
+// state: in the same batch as in a later one, whatever the batch size.
+func TestAFinishedInstanceStartsAgainInTheSameBatchAsInALaterOne(t *testing.T) {
+	ctx := context.Background()
+	// Counts an instance's events, finished at the second: it reports
+	// the count it reached at each event.
+	twice := saga.Process[int, incremented, int]{
+		Evolve:     func(n int, _ incremented) int { return n + 1 },
+		React:      func(n int, _ incremented) []int { return []int{n + 1} },
+		IsTerminal: func(n int) bool { return n >= 2 },
+	}
+	for _, batch := range []int{1, 2, 100} {
+		s := annals.New(memory.New())
+		appendN(t, annals.NewRunner(s, counter, counterCodec()), "a-1", 5)
+		var seen []int
+		p := annals.NewProcess(s, "twice", twice, counterCodec(),
+			func(r store.Record, _ incremented) (string, bool) { return r.StreamID, true },
+			func(_ context.Context, n int, _ annals.Cause) error { seen = append(seen, n); return nil },
+			annals.WithConsumerOptions[int](annals.WithBatchSize(batch)))
+		if _, err := p.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if want := []int{1, 2, 1, 2, 1}; !slices.Equal(seen, want) {
+			t.Errorf("batches of %d: the instance counted %v, want %v: a finished instance starts again", batch, seen, want)
+		}
+		if _, ok, err := s.Adapter().(store.StateStore).LoadState(ctx, "twice", "a-1"); err != nil || !ok {
+			t.Errorf("batches of %d: the unfinished instance's state is not kept (%v)", batch, err)
+		}
+	}
+}

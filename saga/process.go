@@ -19,7 +19,9 @@ import (
 // Evolve and React must be pure, like a decider's. Initial returns the
 // state before any event; nil means the zero value of S. IsTerminal, when
 // set, reports that the process is finished and its state may be
-// forgotten; nil means never.
+// forgotten; nil means never. A store's process (annals.NewProcess)
+// forgets it: an event for the same instance after that starts from the
+// initial state.
 type Process[S, E, C any] struct {
 	Evolve     func(S, E) S
 	React      func(S, E) []C
