@@ -23,7 +23,7 @@ func (n *namesFlag) Set(v string) error { *n = append(*n, v); return nil }
 func copyFlags(fs *flag.FlagSet) runFunc {
 	from, to := new(string), new(string)
 	fs.Var(urlFlag{from}, "from", "`URL` of the store to copy (it must exist)")
-	fs.Var(urlFlag{to}, "to", "`URL` of the store to copy to: empty, or where an interrupted copy from the same store, with the same -rebuild and -keep, stopped")
+	fs.Var(urlFlag{to}, "to", "`URL` of the store to copy to: empty, a finished copy from the same store (the copy adds what the source gained since), or where an interrupted copy from the same store, with the same -rebuild and -keep, stopped")
 	batch := fs.Int("batch", storecopy.DefaultBatch, "events (or snapshots, states, keys) per transaction of the target")
 	var rebuild namesFlag
 	fs.Var(&rebuild, "rebuild", "leave out the checkpoint and schema version of `CONSUMER`, so that it rebuilds from the start in the target (repeatable): for read models in the application's own tables, which are not copied; a view whose states the store keeps is refused")
