@@ -59,3 +59,12 @@ func SetLeaseWaitLogAfter(d time.Duration) time.Duration {
 // ReportFailure hands err, a failure of consumer, to the system's
 // OnError, as Run and a settle do.
 func ReportFailure(sys *System, consumer string, err error) { sys.onError(consumer, err) }
+
+// SetSchemaPoll sets how often Run tries a projection again whose read
+// model's schema is newer than its migrations, and returns the setting
+// it replaced.
+func SetSchemaPoll(d time.Duration) time.Duration {
+	old := schemaPoll
+	schemaPoll = d
+	return old
+}

@@ -379,3 +379,93 @@ func TestAPanickingMigrationOrResetFailsAndLeavesTheStoreUsable(t *testing.T) {
 		t.Fatalf("the read model holds %d rows (%v), want 4: the failed reset's delete was kept", rows, err)
 	}
 }
+
+// An Async system whose projection's read model a newer program migrated
+// further shows the projection stopped, tells OnError once rather than
+// at every try, and Run returns the stop when it ends; once the schema is
+// taken back as the error says (tables and schema checkpoint dropped),
+// the projection migrates and runs again by itself.
+func TestAReadModelSchemaAheadOfTheProgramStopsTheProjection(t *testing.T) {
+	defer annals.SetSchemaPoll(annals.SetSchemaPoll(20 * time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := sqliteMemory(t)
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "a", 3)
+	create := func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE counts (stream TEXT PRIMARY KEY, last INTEGER NOT NULL)`)
+		return err
+	}
+	alter := func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `ALTER TABLE counts ADD COLUMN seen INTEGER NOT NULL DEFAULT 0`)
+		return err
+	}
+	handle := func(ctx context.Context, tx *sql.Tx, ev annals.Envelope[incremented]) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO counts (stream, last) VALUES (?, ?)
+			ON CONFLICT (stream) DO UPDATE SET last = excluded.last`, ev.StreamID, ev.Event.To)
+		return err
+	}
+	newer := must(annals.NewProjection(s, "counts", counterCodec(), handle, annals.WithSchema(create, alter)))
+	if _, err := newer.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Adapter().(*sqlite.Store).SQL().Commit(ctx, "counts", 3, 0, func(tx *sql.Tx) error { return nil }); err != nil {
+		t.Fatal(err) // back to 0, for the older program to have work
+	}
+
+	older := must(annals.NewProjection(s, "counts", counterCodec(), handle, annals.WithSchema(create)))
+	sys := must(annals.NewSystem(s, annals.Async))
+	var reported atomic.Int32
+	sys.OnError(func(string, error) { reported.Add(1) })
+	if err := sys.Add(older); err != nil {
+		t.Fatal(err)
+	}
+	running, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sys.Run(running) }()
+	status := func() annals.ConsumerStatus {
+		st, err := sys.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st[0]
+	}
+	for status().Stopped == nil {
+		if ctx.Err() != nil {
+			t.Fatal("the projection was never shown stopped")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := status().Stopped; !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "schema is at version 2") {
+		t.Fatalf("stopped by %v, want the schema's version", err)
+	}
+	time.Sleep(200 * time.Millisecond) // ten tries
+	if n := reported.Load(); n != 1 {
+		t.Fatalf("OnError told %d times, want once", n)
+	}
+	// A Run that ends while the projection is stopped returns the stop.
+	stop()
+	if err := <-done; !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("Run that ended with the projection stopped: %v, want its stop", err)
+	}
+
+	running, stop = context.WithCancel(ctx)
+	defer stop()
+	go func() { done <- sys.Run(running) }()
+	// Taken back, as the error says.
+	if err := s.Adapter().(*sqlite.Store).SQL().Commit(ctx, "by hand", 0, 0, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DROP TABLE counts; DELETE FROM annals_checkpoints WHERE consumer = 'schema:counts'`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for st := status(); st.Stopped != nil || st.Checkpoint != 3; st = status() {
+		if ctx.Err() != nil {
+			t.Fatalf("the projection did not run again once its schema was taken back: %+v", st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run of a projection running again: %v", err)
+	}
+}

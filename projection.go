@@ -512,7 +512,7 @@ func (p *Projection[T]) migrate(ctx context.Context) error {
 		}
 		want := int64(len(p.migrations))
 		if at > want {
-			return fmt.Errorf("projection %q: the read model's schema is at version %d, but this program knows %d migrations: run the program whose migrations brought it there; a rebuild runs migrations and cannot undo them (to go back, drop the read model's tables and delete the checkpoint %q, then rebuild): %w", p.name, at, want, SchemaConsumer(p.name), store.ErrInvalid)
+			return &schemaAhead{fmt.Errorf("projection %q: the read model's schema is at version %d, but this program knows %d migrations: run the program whose migrations brought it there; a rebuild runs migrations and cannot undo them (to go back, drop the read model's tables and delete the checkpoint %q, then rebuild): %w", p.name, at, want, SchemaConsumer(p.name), store.ErrInvalid)}
 		}
 		if at < want {
 			err = p.committer.Commit(ctx, name, at, want, func(tx T) error {
@@ -535,6 +535,15 @@ func (p *Projection[T]) migrate(ctx context.Context) error {
 		return nil
 	}
 }
+
+// schemaAhead is the error of a projection whose read model's schema a
+// newer program migrated past the migrations this one knows: every step
+// fails with it until the schema is taken back, and a [System] shows the
+// projection stopped meanwhile (see System.awaitSchema).
+type schemaAhead struct{ err error }
+
+func (e *schemaAhead) Error() string { return e.err.Error() }
+func (e *schemaAhead) Unwrap() error { return e.err }
 
 // schemaReady reports whether the read model's schema has had every
 // migration this program knows, run by this instance or another: a

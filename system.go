@@ -466,6 +466,39 @@ func (sys *System) awaitRetry(ctx context.Context, c Consumer, at int64) bool {
 	}
 }
 
+// schemaPoll is how often Run tries a projection again whose read
+// model's schema is newer than its migrations.
+var schemaPoll = 5 * time.Second
+
+// awaitSchema waits, for Run, until the projection c, whose read model's
+// schema is newer than the migrations it knows, steps again: its schema
+// was taken back (its tables and schema checkpoint dropped). It steps c
+// every schemaPoll, without the lease, which
+// a step that fails before it reads the log has no use for and which an
+// instance that knows the schema may hold; a step that fails otherwise
+// ends the wait too, for Run to handle as it handles any. It reports
+// false when ctx ends or the store is closed first.
+func (sys *System) awaitSchema(ctx context.Context, c Consumer) bool {
+	tick := time.NewTicker(schemaPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-sys.store.done:
+			return false
+		case <-tick.C:
+			_, err := c.Step(ctx)
+			var ahead *schemaAhead
+			if errors.As(err, &ahead) {
+				continue
+			}
+			sys.setStopped(c.Name(), nil)
+			return true
+		}
+	}
+}
+
 // retryStopped steps c, stopped at the event at position *at, once, and
 // reports whether it passed that event: it is no longer stopped, and Run
 // follows the log with it again. A stop at the same event again is not
@@ -867,7 +900,11 @@ func schemaReady(ctx context.Context, c Consumer) (bool, error) {
 // model's migration that fails, a lost connection), is not stopped:
 // [System.Run] retries it with a growing pause and reports each failure
 // through [System.OnError], and WaitQuiet waits for it, so give it a ctx
-// with a deadline. It is how a test of an Async system waits for the
+// with a deadline. The exception is a projection whose read model's
+// schema a newer program migrated past the migrations it knows
+// ([WithSchema]): no retry can pass that, so Run shows it stopped,
+// reports it once, and tries it again every five seconds, until the
+// schema is taken back. It is how a test of an Async system waits for the
 // consequences of its commands.
 func (sys *System) WaitQuiet(ctx context.Context) error {
 	if err := sys.notMade(); err != nil {
@@ -1030,6 +1067,13 @@ func (sys *System) stopRunning(consumers []Consumer) {
 // handler fails, it waits until c is retried (see awaitRetry), and then
 // runs it again.
 func (sys *System) keepRunning(ctx context.Context, c Consumer) error {
+	// A stop for a schema ahead of the program's, left by an earlier
+	// Run, is for this Run to find again: its first step fails at once
+	// if the schema is still ahead.
+	var ahead *schemaAhead
+	if errors.As(sys.stoppedErr(c.Name()), &ahead) {
+		sys.setStopped(c.Name(), nil)
+	}
 	lost := 0 // Runs in a row that ended in another's progress
 	for attempt := 1; ; attempt++ {
 		err := c.Run(ctx)
@@ -1059,6 +1103,16 @@ func (sys *System) keepRunning(ctx context.Context, c Consumer) error {
 		}
 		lost = 0
 		sys.onError(c.Name(), err)
+		if errors.As(err, &ahead) {
+			// No step can pass until the read model's schema is taken
+			// back: stopped, as at an event, and told once.
+			sys.setStopped(c.Name(), err)
+			if !sys.awaitSchema(ctx, c) {
+				return sys.stoppedErr(c.Name())
+			}
+			attempt = 0
+			continue
+		}
 		var stopped *ConsumerError
 		if errors.As(err, &stopped) {
 			sys.setStopped(c.Name(), err)
