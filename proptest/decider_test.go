@@ -285,7 +285,7 @@ func TestSpecReportsWhatDiffers(t *testing.T) {
 		}, []string{"Then without When"}},
 		{"no Then", func(tb testing.TB) {
 			For(tb, d).Given(voted{"x"}).When(vote{"y"})
-		}, []string{"no Then", `when  proptest.vote{option:"y"}`}},
+		}, []string{"no Then", `when  proptest.vote{option:"y"}`, "the specification begun at decider_test.go:"}},
 		{"nothing at all", func(tb testing.TB) {
 			For(tb, d)
 		}, []string{"no Then"}},

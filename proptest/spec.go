@@ -3,7 +3,9 @@ package proptest
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -197,13 +199,20 @@ type then struct {
 
 func (th *then) expect(t T, context func() string) {
 	th.t = t
+	// The failure is reported when the test ends, from the library's
+	// cleanup: it names where the specification began, in the caller of
+	// For (or ForSaga, ...).
+	where := "a specification"
+	if _, file, line, ok := runtime.Caller(2); ok {
+		where = fmt.Sprintf("the specification begun at %s:%d", filepath.Base(file), line)
+	}
 	t.Cleanup(func() {
 		if !th.done {
 			// Fatalf, not Errorf: a *rapid.T checks a case for failures
 			// before it runs the case's cleanups, so an Errorf here would
 			// count against the next case drawn, and rapid would call
 			// the property flaky. Fatalf fails this case.
-			t.Fatalf("%s\nthe specification has no Then: it checks nothing", context())
+			t.Fatalf("%s\n%s has no Then: it checks nothing", context(), where)
 		}
 	})
 }

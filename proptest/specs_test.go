@@ -60,7 +60,7 @@ func TestViewSagaAndProcessSpecsReportWhatDiffers(t *testing.T) {
 		}, []string{"- []string{}", "+ []string(nil)"}},
 		{"view: no Then", func(tb testing.TB) {
 			ForView(tb, ballot).Given(voted{"x"}).When(voted{"z"})
-		}, []string{"no Then", `when  proptest.voted{Option:"z"}`}},
+		}, []string{"no Then", `when  proptest.voted{Option:"z"}`, "the specification begun at specs_test.go:"}},
 
 		{"saga: other commands", func(tb testing.TB) {
 			ForSaga(tb, thanks).When(voted{"x"}).Then("thank you")
@@ -73,7 +73,7 @@ func TestViewSagaAndProcessSpecsReportWhatDiffers(t *testing.T) {
 		}, []string{"Then without When"}},
 		{"saga: no Then", func(tb testing.TB) {
 			ForSaga(tb, thanks).When(voted{"q"})
-		}, []string{"no Then", `when  proptest.voted{Option:"q"}`}},
+		}, []string{"no Then", `when  proptest.voted{Option:"q"}`, "the specification begun at specs_test.go:"}},
 
 		{"process: other commands", func(tb testing.TB) {
 			ForProcess(tb, announcer).Given(voted{"x"}).When(voted{"x"}).Then("x is full")
@@ -86,6 +86,6 @@ func TestViewSagaAndProcessSpecsReportWhatDiffers(t *testing.T) {
 		}, []string{"Then without When"}},
 		{"process: no Then", func(tb testing.TB) {
 			ForProcess(tb, announcer).Given(voted{"x"})
-		}, []string{"no Then", `given proptest.voted{Option:"x"}`}},
+		}, []string{"no Then", `given proptest.voted{Option:"x"}`, "the specification begun at specs_test.go:"}},
 	})
 }
