@@ -823,7 +823,7 @@ func (r *Runner[C, E, S]) decideAndAppend(ctx context.Context, streamID string, 
 		if !errors.Is(err, store.ErrConflict) || attempt >= r.retries {
 			if errors.Is(err, store.ErrConflict) {
 				return Result[E, S]{State: cur.state, Version: cur.version}, settlement[S]{},
-					fmt.Errorf("handle command on stream %q: gave up after %s: %w", streamID, attempts(attempt+1), err)
+					fmt.Errorf("handle command on stream %q: gave up after %s, another writer appending first each time (the commands of one Runner take turns on a stream: share one Runner per decider, or allow more tries with WithRetries): %w", streamID, attempts(attempt+1), err)
 			}
 			return Result[E, S]{}, settlement[S]{}, fmt.Errorf("handle command on stream %q: %w", streamID, err)
 		}

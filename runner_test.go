@@ -132,7 +132,7 @@ func TestRunnerGivesUpWithConflictNamingVersions(t *testing.T) {
 	if res.Version != 2 || res.State != 1002 || len(res.Events) != 0 {
 		t.Errorf("result = %+v, want the state at version 2 (1002) and no events", res)
 	}
-	for _, part := range []string{`"counter-x"`, "gave up after 3 attempts", "expected version 2", "actual version 3"} {
+	for _, part := range []string{`"counter-x"`, "gave up after 3 attempts", "share one Runner per decider", "expected version 2", "actual version 3"} {
 		if !strings.Contains(err.Error(), part) {
 			t.Errorf("error %q does not say %s", err, part)
 		}
