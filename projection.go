@@ -889,11 +889,17 @@ func follow(ctx context.Context, s *Store, name string, cfg consumerConfig, step
 		waiting := time.AfterFunc(leaseWaitLogAfter, func() {
 			slog.Info("annals: consumer waits for its lease, which another instance holds ('annals consumers' shows the holder); the lease of an instance that crashed is free once the store frees it: on PostgreSQL when its session ends, on SQLite when the lease expires", "consumer", name, "store", s.name)
 		})
+		asked := time.Now()
 		l, err := s.locker.Lock(ctx, LeaseName(name))
 		err = s.fault(err)
-		waiting.Stop()
+		waited := !waiting.Stop() // the log said it waits
 		if err != nil {
 			return fmt.Errorf("consumer %q: take the lease: %w", name, err)
+		}
+		if waited {
+			// The instance that held it stopped, or died and the store
+			// freed its lease: say that this one took over.
+			slog.Info("annals: consumer took its lease, which another instance held, and runs here", "consumer", name, "store", s.name, "waited", time.Since(asked).Round(time.Millisecond))
 		}
 		defer l.Release()
 		if lost := l.Lost(); lost != nil {

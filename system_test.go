@@ -883,7 +883,7 @@ func TestSyncRetryStepsAStoppedConsumerOnce(t *testing.T) {
 
 // A consumer whose lease another instance holds (one that crashed holds
 // it until it expires) logs that it waits, once, rather than nothing; and
-// takes the lease when it is given up.
+// takes the lease when it is given up, and says so.
 func TestAConsumerWaitingForItsLeaseSaysSo(t *testing.T) {
 	defer annals.SetLeaseWaitLogAfter(annals.SetLeaseWaitLogAfter(20 * time.Millisecond))
 	var logged syncBuffer
@@ -925,6 +925,10 @@ func TestAConsumerWaitingForItsLeaseSaysSo(t *testing.T) {
 	}
 	if n := strings.Count(logged.String(), "waits for its lease"); n != 1 {
 		t.Fatalf("logged the wait %d times; want once", n)
+	}
+	// And that it took over, once.
+	if n := strings.Count(logged.String(), "took its lease"); n != 1 || !strings.Contains(logged.String(), `runs here" consumer=tally`) {
+		t.Fatalf("logged the takeover %d times; want once, naming the consumer: %q", n, logged.String())
 	}
 }
 
