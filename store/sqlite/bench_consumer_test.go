@@ -253,8 +253,10 @@ func rawFold(ctx context.Context, db rawDB, load, save, checkpoint *sql.Stmt, ev
 func BenchmarkSnapshot(b *testing.B) {
 	ctx := context.Background()
 	s := openStore(b, SyncNormal)
-	if err := s.prepare(ctx, &s.snapshotStmts); err != nil { // the raw baselines use them
-		b.Fatal(err)
+	for _, g := range []*stmtGroup{&s.snapshotReads, &s.snapshotWrites} { // the raw baselines use them
+		if err := s.prepare(ctx, g); err != nil {
+			b.Fatal(err)
+		}
 	}
 	snap := snapshot.Snapshot{StreamID: "account-1", Type: "Account", SchemaVersion: 1, Time: time.Now().UTC(), Data: make([]byte, 1024)}
 	var version int64

@@ -28,7 +28,7 @@ func (s *Store) Commit(ctx context.Context, consumer string, from, to int64, fn 
 	if err := check.Commit(consumer, from, to, fn == nil); err != nil {
 		return err
 	}
-	if err := s.writable(ctx, &s.consumerStmts); err != nil {
+	if err := s.writable(ctx, &s.consumerReads, &s.consumerWrites); err != nil {
 		return err
 	}
 	// The generation fn's reads start from.
@@ -122,7 +122,7 @@ func (s *Store) LoadState(ctx context.Context, view, key string) ([]byte, bool, 
 	if err := check.State(view, key); err != nil {
 		return nil, false, err
 	}
-	if err := s.usable(ctx, &s.consumerStmts); err != nil {
+	if err := s.usable(ctx, &s.consumerReads); err != nil {
 		return nil, false, err
 	}
 	var data []byte
@@ -145,7 +145,7 @@ func (s *Store) LoadStates(ctx context.Context, view string, keys []string) (map
 	if err := check.States(view, keys); err != nil {
 		return nil, err
 	}
-	if err := s.usable(ctx, &s.consumerStmts); err != nil {
+	if err := s.usable(ctx, &s.consumerReads); err != nil {
 		return nil, err
 	}
 	out := make(map[string][]byte, len(keys))
@@ -229,7 +229,7 @@ func (c sqlCommitter) Commit(ctx context.Context, consumer string, from, to int6
 	if err := check.Commit(consumer, from, to, fn == nil); err != nil {
 		return err
 	}
-	if err := c.s.writable(ctx, &c.s.consumerStmts); err != nil {
+	if err := c.s.writable(ctx, &c.s.consumerWrites); err != nil {
 		return err
 	}
 	return c.s.commit(ctx, consumer, from, to, anyGeneration, fn)

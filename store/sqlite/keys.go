@@ -18,7 +18,7 @@ func (s *Store) CreateSubjectKey(ctx context.Context, k store.SubjectKey) (store
 	if err := check.SubjectKey(k); err != nil {
 		return store.SubjectKey{}, err
 	}
-	if err := s.writable(ctx, &s.keyStmts); err != nil {
+	if err := s.writable(ctx, &s.keyWrites); err != nil {
 		return store.SubjectKey{}, err
 	}
 	stored := store.SubjectKey{Subject: k.Subject}
@@ -37,7 +37,7 @@ func (s *Store) SubjectKey(ctx context.Context, subject string) (store.SubjectKe
 	if err := check.Subject(subject); err != nil {
 		return store.SubjectKey{}, err
 	}
-	if err := s.usable(ctx, &s.keyStmts); err != nil {
+	if err := s.usable(ctx, &s.keyReads); err != nil {
 		return store.SubjectKey{}, err
 	}
 	k := store.SubjectKey{Subject: subject}
@@ -65,7 +65,7 @@ func (s *Store) DeleteSubjectKey(ctx context.Context, subject string) error {
 	if err := check.Subject(subject); err != nil {
 		return err
 	}
-	if err := s.writable(ctx, &s.keyStmts); err != nil {
+	if err := s.writable(ctx, &s.keyWrites); err != nil {
 		return err
 	}
 	if err := s.write(ctx, func(tx *sql.Tx) error { return s.deleteKey(ctx, tx, subject) }); err != nil {

@@ -22,7 +22,7 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap snapshot.Snapshot) error 
 	if !snap.Time.IsZero() {
 		taken = snap.Time.UnixNano() // in range: check.Snapshot saw to it
 	}
-	if err := s.writable(ctx, &s.snapshotStmts); err != nil {
+	if err := s.writable(ctx, &s.snapshotWrites); err != nil {
 		return err
 	}
 	data := snap.Data
@@ -41,7 +41,7 @@ func (s *Store) LatestSnapshot(ctx context.Context, streamID string) (snapshot.S
 	if err := check.StreamID(streamID); err != nil {
 		return snapshot.Snapshot{}, false, fmt.Errorf("latest snapshot: %w", err)
 	}
-	if err := s.usable(ctx, &s.snapshotStmts); err != nil {
+	if err := s.usable(ctx, &s.snapshotReads); err != nil {
 		return snapshot.Snapshot{}, false, err
 	}
 	snap := snapshot.Snapshot{StreamID: streamID}

@@ -57,7 +57,10 @@ type Store struct {
 	latestSnapshot, subjectKey, loadState, loadStates, checkpointAndGen *sql.Stmt
 	// The groups of the statements above, prepared on first use (see
 	// stmts.go).
-	appendStmts, logStmts, consumerStmts, snapshotStmts, keyStmts, leaseStmts stmtGroup
+	appendStmts, logStmts, leaseStmts stmtGroup
+	consumerReads, consumerWrites     stmtGroup
+	snapshotReads, snapshotWrites     stmtGroup
+	keyReads, keyWrites               stmtGroup
 	// stmts holds every prepared statement, to close them; stmtsClosed
 	// says that they are closed.
 	stmtsMu     sync.Mutex
@@ -783,7 +786,7 @@ func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) 
 	if err := check.Consumer(consumer); err != nil {
 		return 0, fmt.Errorf("checkpoint: %w", err)
 	}
-	if err := s.usable(ctx, &s.consumerStmts); err != nil {
+	if err := s.usable(ctx, &s.consumerReads); err != nil {
 		return 0, err
 	}
 	var pos int64
@@ -800,7 +803,7 @@ func (s *Store) SetCheckpoint(ctx context.Context, consumer string, position int
 	if err := check.Consumer(consumer); err != nil {
 		return fmt.Errorf("set checkpoint: %w", err)
 	}
-	if err := s.writable(ctx, &s.consumerStmts); err != nil {
+	if err := s.writable(ctx, &s.consumerWrites); err != nil {
 		return err
 	}
 	if err := check.NegativeCheckpoint(consumer, position); err != nil {

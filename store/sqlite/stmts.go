@@ -13,9 +13,12 @@ import (
 // time a method that needs it is called. A process that opens the store
 // to handle one command, as a serverless function does on a cold start,
 // so prepares six statements rather than thirty-two. Each method prepares
-// its group (through usable or writable) before it takes the writer
+// its groups (through usable or writable) before it takes the writer
 // connection, since preparing a statement of the writer needs that
-// connection: inside a transaction on it, it would wait for ever.
+// connection: inside a transaction on it, it would wait for ever. A
+// group holds statements of one pool: a read prepares only statements of
+// the readers, and so never waits for the writer (on a file; in memory
+// the one connection is both).
 
 // stmtGroup is a set of statements prepared together.
 type stmtGroup struct {
@@ -53,13 +56,20 @@ func (s *Store) defineStatements() {
 		{s.r, &s.head, `SELECT coalesce(max(position), 0) FROM annals_events`},
 		{s.r, &s.findEvent, `SELECT ` + recordColumns + ` FROM annals_events WHERE event_id = ?`},
 	}}
-	// Consumers: view states and checkpoints, compared and set.
-	s.consumerStmts = stmtGroup{name: "consumers", stmts: []stmtDef{
+	// Consumers: view states and checkpoints, compared and set. The
+	// reads are a group of their own, on the readers, so that a read
+	// never waits for the writer connection to prepare a write.
+	s.consumerReads = stmtGroup{name: "reading consumers' checkpoints and states", stmts: []stmtDef{
 		{s.r, &s.checkpoint, `SELECT position FROM annals_checkpoints WHERE consumer = ?`},
+		{s.r, &s.checkpointAndGen, `SELECT position, generation FROM annals_checkpoints WHERE consumer = ?`},
+		{s.r, &s.loadState, `SELECT data FROM annals_view_states WHERE view_name = ? AND state_key = ?`},
+		{s.r, &s.loadStates, `SELECT state_key, data FROM annals_view_states
+			WHERE view_name = ? AND state_key IN (SELECT value FROM json_each(?))`},
+	}}
+	s.consumerWrites = stmtGroup{name: "consumers' commits", stmts: []stmtDef{
 		{s.w, &s.setCheckpoint, `INSERT INTO annals_checkpoints (consumer, position, recorded_at) VALUES (?1, ?2, ?3)
 			ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, recorded_at = excluded.recorded_at
 			WHERE excluded.position >= annals_checkpoints.position`},
-		{s.r, &s.checkpointAndGen, `SELECT position, generation FROM annals_checkpoints WHERE consumer = ?`},
 		{s.w, &s.txCheckpoint, `SELECT position, generation FROM annals_checkpoints WHERE consumer = ?`},
 		{s.w, &s.putCheckpoint, `INSERT INTO annals_checkpoints (consumer, position, recorded_at, generation) VALUES (?1, ?2, ?3, 1)
 			ON CONFLICT (consumer) DO UPDATE SET position = excluded.position, recorded_at = excluded.recorded_at,
@@ -68,20 +78,22 @@ func (s *Store) defineStatements() {
 			ON CONFLICT (view_name, state_key) DO UPDATE SET data = excluded.data`},
 		{s.w, &s.deleteState, `DELETE FROM annals_view_states WHERE view_name = ? AND state_key = ?`},
 		{s.w, &s.deleteStates, `DELETE FROM annals_view_states WHERE view_name = ?`},
-		{s.r, &s.loadState, `SELECT data FROM annals_view_states WHERE view_name = ? AND state_key = ?`},
-		{s.r, &s.loadStates, `SELECT state_key, data FROM annals_view_states
-			WHERE view_name = ? AND state_key IN (SELECT value FROM json_each(?))`},
 	}}
 	// Snapshots: a save replaces the stored one unless that is newer.
-	s.snapshotStmts = stmtGroup{name: "snapshots", stmts: []stmtDef{
+	s.snapshotReads = stmtGroup{name: "reading snapshots", stmts: []stmtDef{
+		{s.r, &s.latestSnapshot, `SELECT version, type, schema_version, taken_at, data, encoding FROM annals_snapshots WHERE stream_id = ?`},
+	}}
+	s.snapshotWrites = stmtGroup{name: "saving snapshots", stmts: []stmtDef{
 		{s.w, &s.saveSnapshot, `INSERT INTO annals_snapshots (stream_id, version, type, schema_version, taken_at, data, encoding)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
 			ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, type = excluded.type,
 				schema_version = excluded.schema_version, taken_at = excluded.taken_at, data = excluded.data, encoding = excluded.encoding
 			WHERE excluded.version >= annals_snapshots.version`},
-		{s.r, &s.latestSnapshot, `SELECT version, type, schema_version, taken_at, data, encoding FROM annals_snapshots WHERE stream_id = ?`},
 	}}
-	s.keyStmts = stmtGroup{name: "subject keys", stmts: []stmtDef{
+	s.keyReads = stmtGroup{name: "reading subject keys", stmts: []stmtDef{
+		{s.r, &s.subjectKey, `SELECT key_id, wrapped FROM annals_subject_keys WHERE subject = ?`},
+	}}
+	s.keyWrites = stmtGroup{name: "writing subject keys", stmts: []stmtDef{
 		// The first key stored for a subject wins; the no-op update
 		// makes RETURNING give the stored row.
 		{s.w, &s.createKey, `INSERT INTO annals_subject_keys (subject, key_id, wrapped, created_at) VALUES (?1, ?2, ?3, ?4)
@@ -96,7 +108,6 @@ func (s *Store) defineStatements() {
 		{s.w, &s.restoreKeys, `INSERT INTO annals_subject_keys (subject, key_id, wrapped, created_at)
 			SELECT subject, key_id, wrapped, created_at FROM annals_subject_keys_scratch ORDER BY subject`},
 		{s.w, &s.clearScratch, `DELETE FROM annals_subject_keys_scratch`},
-		{s.r, &s.subjectKey, `SELECT key_id, wrapped FROM annals_subject_keys WHERE subject = ?`},
 	}}
 	// Leases: taken when free or expired, renewed and released only by
 	// their holder.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -18,8 +20,10 @@ import (
 // groups names the statement groups of s.
 func groups(s *Store) map[string]*stmtGroup {
 	return map[string]*stmtGroup{
-		"appends": &s.appendStmts, "log": &s.logStmts, "consumers": &s.consumerStmts,
-		"snapshots": &s.snapshotStmts, "keys": &s.keyStmts, "leases": &s.leaseStmts,
+		"appends": &s.appendStmts, "log": &s.logStmts, "leases": &s.leaseStmts,
+		"consumer reads": &s.consumerReads, "consumer writes": &s.consumerWrites,
+		"snapshot reads": &s.snapshotReads, "snapshot writes": &s.snapshotWrites,
+		"key reads": &s.keyReads, "key writes": &s.keyWrites,
 	}
 }
 
@@ -71,18 +75,23 @@ func TestStatementsArePreparedByTheFirstCallThatNeedsThem(t *testing.T) {
 				call  func() error
 			}{
 				{"log", func() error { _, err := s.Head(ctx); return err }},
-				{"consumers", func() error { return s.SetCheckpoint(ctx, "c", 1) }},
-				{"snapshots", func() error {
+				{"consumer reads", func() error { _, err := s.Checkpoint(ctx, "c"); return err }},
+				{"consumer writes", func() error { return s.SetCheckpoint(ctx, "c", 1) }},
+				{"snapshot reads", func() error {
 					_, _, err := s.LatestSnapshot(ctx, "s-1")
 					return err
 				}},
-				{"keys", func() error {
+				{"snapshot writes", func() error {
+					return s.SaveSnapshot(ctx, snapshot.Snapshot{StreamID: "s-1", Version: 1, Type: "T", SchemaVersion: 1, Data: []byte(`{}`)})
+				}},
+				{"key reads", func() error {
 					_, err := s.SubjectKey(ctx, "nobody")
 					if errors.Is(err, store.ErrNotFound) {
 						return nil
 					}
 					return err
 				}},
+				{"key writes", func() error { return s.DeleteSubjectKey(ctx, "nobody") }},
 				{"leases", func() error {
 					l, err := s.Lock(ctx, "l")
 					if err != nil {
@@ -99,8 +108,8 @@ func TestStatementsArePreparedByTheFirstCallThatNeedsThem(t *testing.T) {
 				if err := c.call(); err != nil {
 					t.Fatalf("first call of group %s: %v", c.group, err)
 				}
-				if !groups(s)[c.group].ready.Load() || len(ready(t, s)) != before+1 {
-					t.Fatalf("after the first call of group %s: prepared %v", c.group, ready(t, s))
+				if got := ready(t, s); !groups(s)[c.group].ready.Load() || len(got) != before+1 {
+					t.Fatalf("after the first call of group %s: prepared %v, want it alone more", c.group, got)
 				}
 			}
 			s.stmtsMu.Lock()
@@ -196,5 +205,47 @@ func TestAStatementThatCannotBePreparedFailsTheCall(t *testing.T) {
 	}
 	if err := s.prepare(ctx, closedGroup); !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("prepare after Close: %v, want store.ErrClosed", err)
+	}
+}
+
+// A read's first call prepares statements of the readers alone: on a
+// file it never waits for the writer connection, so it answers while a
+// write holds that connection, as inside a read model's transaction,
+// where a read of a subject's key, a snapshot, a checkpoint or a state
+// waited for ever when its group held a write's statement too.
+func TestAFirstReadDoesNotWaitForTheWriter(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "reads.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	reads := map[string]func(context.Context) error{
+		"SubjectKey": func(ctx context.Context) error {
+			_, err := s.SubjectKey(ctx, "x")
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			return err
+		},
+		"LatestSnapshot": func(ctx context.Context) error { _, _, err := s.LatestSnapshot(ctx, "s-1"); return err },
+		"Checkpoint":     func(ctx context.Context) error { _, err := s.Checkpoint(ctx, "c"); return err },
+		"LoadState":      func(ctx context.Context) error { _, _, err := s.LoadState(ctx, "v", "k"); return err },
+		"LoadStates":     func(ctx context.Context) error { _, err := s.LoadStates(ctx, "v", []string{"k"}); return err },
+		"Head":           func(ctx context.Context) error { _, err := s.Head(ctx); return err },
+	}
+	err = s.SQL().Commit(ctx, "holder", 0, 0, func(*sql.Tx) error {
+		for name, read := range reads {
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := read(rctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("%s while a write holds the writer: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
