@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/annals-dev/annals/internal/testdomain"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/samber/lo"
@@ -17,6 +17,7 @@ import (
 	"github.com/annals-dev/annals"
 	"github.com/annals-dev/annals/codec"
 	"github.com/annals-dev/annals/decider"
+	"github.com/annals-dev/annals/internal/testdomain"
 	"github.com/annals-dev/annals/proptest"
 	"github.com/annals-dev/annals/snapshot"
 	"github.com/annals-dev/annals/store"
@@ -452,5 +453,35 @@ func TestInstancesRefuseAKeyWhoseStreamDoesNotReadBack(t *testing.T) {
 	}
 	if head, err := s.Head(ctx); err != nil || head != 1 {
 		t.Fatalf("head = %d, %v; want the one event of seat 007", head, err)
+	}
+}
+
+// racingCopies appends a copy of the first event of every append to its
+// stream just before it: another writer that always goes first.
+type racingCopies struct{ *memory.Store }
+
+func (r racingCopies) Append(ctx context.Context, id string, expected int64, events []store.Event) (int64, error) {
+	ev := events[0]
+	ev.ID = uuid.UUID{}
+	if _, err := r.Store.Append(ctx, id, store.AnyVersion, []store.Event{ev}); err != nil {
+		return 0, err
+	}
+	return r.Store.Append(ctx, id, expected, events)
+}
+
+// A composite's command that gives up on conflicts answers as its part's
+// runner does: the conflict, with the state and version its last attempt
+// was decided on.
+func TestACompositeCommandThatGivesUpSaysWhereItRead(t *testing.T) {
+	ctx := context.Background()
+	s := annals.New(racingCopies{memory.New()})
+	c := annals.NewComposite(library, newConcerts(s, annals.WithRetries(1), annals.WithBackoff(func(int) time.Duration { return 0 })), newAccounts(s))
+	res, err := c.Handle(ctx, buy("a"))
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a command that always loses: %v, want a conflict", err)
+	}
+	// The first attempt read nothing; the second, the racing copy.
+	if res.Version != 1 || res.State.First["a"] != 1 || len(res.Events) != 0 {
+		t.Fatalf("result %#v, want the state at version 1 and no events", res)
 	}
 }

@@ -208,8 +208,9 @@ func (p instancesPart[K, C, E, S]) load(ctx context.Context, like any) (any, err
 func (p instancesPart[K, C, E, S]) store() *Store { return p.in.runner.store }
 
 // answered reports whether a runner's Result holds an answer along with
-// err: a success, a business-rule rejection, or a stored write that
-// something after it failed.
+// err: a success, a business-rule rejection, a stored write that
+// something after it failed, or a conflict that outlasted the retries
+// (the state its last attempt was decided on).
 func answered(err error) bool {
-	return err == nil || errors.Is(err, ErrRejected) || errors.Is(err, ErrStored)
+	return err == nil || errors.Is(err, ErrRejected) || errors.Is(err, ErrStored) || errors.Is(err, store.ErrConflict)
 }
