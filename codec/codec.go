@@ -291,7 +291,7 @@ func (c *JSON[E]) Decode(name string, version int, data []byte) (E, error) {
 	}
 	jt, ok := c.byName[name]
 	if !ok {
-		return zero, fmt.Errorf("decode %q: no Go type registered for this name: register the type such events decode to, as in .Register(%q, T{}), or, for a name the code no longer has, an upcaster to the name that replaced it (upcast.Rename): %w", name, name, ErrUnknownEventType)
+		return zero, fmt.Errorf("decode %q: no Go type registered for this name: register the type such events decode to, as in .Register(%q, T{}), or, for a name the code no longer has, an upcaster that renames it to the name that replaced it (upcast.New().Rename(old, new)): %w", name, name, ErrUnknownEventType)
 	}
 	switch {
 	case version < 1:

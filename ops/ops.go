@@ -532,7 +532,7 @@ func (c *Commands) reset(ctx context.Context, out call) error {
 	// from there, a few times, before saying so.
 	const tries = 10
 	for try := 1; ; try++ {
-		done, err := c.resetOnce(ctx, out, s, cons, name, to)
+		done, err := c.resetOnce(ctx, out, s, cons, name, to, try > 1)
 		if done || !errors.Is(err, store.ErrConflict) {
 			return err
 		}
@@ -545,7 +545,8 @@ func (c *Commands) reset(ctx context.Context, out call) error {
 // resetOnce is one try of reset: it reads where the consumer is and
 // moves it, and reports whether it is done; an error matching
 // store.ErrConflict with done false says the checkpoint moved meanwhile.
-func (c *Commands) resetOnce(ctx context.Context, out call, s *annals.Store, cons annals.Consumer, name string, to int64) (bool, error) {
+// again says that an earlier try found it moved.
+func (c *Commands) resetOnce(ctx context.Context, out call, s *annals.Store, cons annals.Consumer, name string, to int64, again bool) (bool, error) {
 	from, err := cons.Position(ctx)
 	if err != nil {
 		return true, err
@@ -557,6 +558,8 @@ func (c *Commands) resetOnce(ctx context.Context, out call, s *annals.Store, con
 	switch {
 	case to > head:
 		return true, fmt.Errorf("position %d is past the head of the log, %d: %w", to, head, store.ErrInvalid)
+	case to < from && to != 0 && again:
+		return true, fmt.Errorf("%s passed %d while this reset ran (it is at %d): the instance that runs it handled the events this reset was to skip, and nothing was moved: %w", name, to, from, store.ErrConflict)
 	case to < from && to != 0:
 		return true, fmt.Errorf("%s is at %d: a checkpoint moves back only to 0, so that no event is handled twice by halves; rebuild a read model instead: %w", name, from, store.ErrInvalid)
 	case to == from:

@@ -519,12 +519,13 @@ func TestBadUsageWithJSONPrintsAFailure(t *testing.T) {
 type racingCommits struct {
 	*memory.Store
 	moves int
+	by    int64 // how far each move goes; 1 when 0
 }
 
 func (r *racingCommits) Commit(ctx context.Context, consumer string, from, to int64, fn func(store.StateTx) error) error {
 	if consumer == "ledger" && r.moves > 0 {
 		r.moves--
-		if err := r.Store.Commit(ctx, consumer, from, from+1, func(store.StateTx) error { return nil }); err != nil {
+		if err := r.Store.Commit(ctx, consumer, from, from+max(r.by, 1), func(store.StateTx) error { return nil }); err != nil {
 			return err
 		}
 	}
@@ -538,7 +539,7 @@ func TestResetOfARunningConsumerMovesItFromWhereItIs(t *testing.T) {
 	ctx := context.Background()
 	adapter := &racingCommits{Store: memory.New()}
 	s := annals.New(adapter)
-	for range 5 {
+	for range 10 {
 		if _, err := adapter.Append(ctx, "a", store.AnyVersion, []store.Event{{Type: "Added", Data: []byte(`{}`)}}); err != nil {
 			t.Fatal(err)
 		}
@@ -566,7 +567,13 @@ func TestResetOfARunningConsumerMovesItFromWhereItIs(t *testing.T) {
 	if at, _ := ledger.Position(ctx); at != 4 {
 		t.Fatalf("ledger at %d, want 4", at)
 	}
-	adapter.moves = 1 << 20
+	// One that passes the position a forward reset was to skip to.
+	adapter.moves, adapter.by = 1, 3
+	errs.Reset()
+	if code := cmds.Run(ctx, []string{"reset", "-yes", "ledger", "5"}); code != ops.ExitFailure || !strings.Contains(errs.String(), "ledger passed 5 while this reset ran (it is at 7)") {
+		t.Fatalf("a forward reset the consumer passed meanwhile: %d, %q", code, errs.String())
+	}
+	adapter.moves, adapter.by = 1<<20, 1
 	errs.Reset()
 	if code := cmds.Run(ctx, []string{"reset", "-yes", "ledger", "0"}); code != ops.ExitFailure || !strings.Contains(errs.String(), "stop the instances that run it") {
 		t.Fatalf("reset of a consumer that keeps moving: %d, %q", code, errs.String())

@@ -117,8 +117,9 @@
 // A span that failed has status Error and error.type, which the metrics
 // that carry error.type carry too: the class of its error, one of a few
 // stable values, never the error's Go type nor its message. It is the
-// outcome the error says ("outcome_unknown", "conflict"), "stopped" for
-// a consumer stopped at an event,
+// outcome the error says ("outcome_unknown", "conflict", and
+// "stored_with_error" on a batch of a saga whose command was stored with
+// an error), "stopped" for a consumer stopped at an event,
 // "idempotency_key" for a key used for another command ([annals.ErrIdempotencyKey]),
 // "timeout" and "canceled" for a context that ended, the store's
 // errors by their sentinel ("duplicate_event", "closed", "invalid",

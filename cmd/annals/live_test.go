@@ -96,3 +96,38 @@ func TestVerifyOfARunningStoreFindsNoProblemInWhatIsAppendedMeanwhile(t *testing
 		t.Fatalf("verify of a log past its head: %d events, problems %q; want the 10 events and the head named", rep.Events, rep.Problems)
 	}
 }
+
+// headAt is a store whose head is stale when first read, as on a
+// running store, and then stays at head though the log goes further.
+type headAt struct {
+	*memory.Store
+	stale, head int64
+	reads       int
+}
+
+func (h *headAt) Head(context.Context) (int64, error) {
+	h.reads++
+	if h.reads == 1 {
+		return h.stale, nil
+	}
+	return h.head, nil
+}
+
+// A log past the store's head is named with the head the store has when
+// verify finds it, not the one it read first, which a running store has
+// left behind.
+func TestVerifyNamesTheHeadALogPassesAsItIsNow(t *testing.T) {
+	ctx := context.Background()
+	mem := memory.New()
+	events := make([]store.Event, 10)
+	for i := range events {
+		events[i] = store.Event{Type: "Noted", Data: []byte(`{}`)}
+	}
+	if _, err := mem.Append(ctx, "dog-1", store.NoStream, events); err != nil {
+		t.Fatal(err)
+	}
+	rep := runVerify(t, &headAt{Store: mem, stale: 3, head: 7})
+	if rep.OK || !strings.Contains(strings.Join(rep.Problems, "\n"), "the head is 7, but the last event is at position 10") {
+		t.Fatalf("problems %q, want the head the store has now named", rep.Problems)
+	}
+}

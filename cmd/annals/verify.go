@@ -150,6 +150,7 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 	var unreadable []int64   // the positions of records the store could not read
 	prog.report("events", 0, rep.Head)
 	anyPayload := payloads == "any"
+	headNow := rep.Head // the store's head when last read
 	for done := false; !done; {
 		page, err := s.ReadLog(ctx, store.LogQuery{After: after, Limit: 1000})
 		if errors.Is(err, store.ErrCorrupt) {
@@ -173,9 +174,12 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 		// since, while the application runs, is not measured against
 		// counts made before it. A record past that head and past the
 		// store's head now is another matter, which the end says.
-		if live, err := appendedSince(ctx, s, rep.Head, page); err != nil {
+		live, now, err := appendedSince(ctx, s, rep.Head, page)
+		if err != nil {
 			return err
-		} else if live < len(page) {
+		}
+		headNow = max(headNow, now)
+		if live < len(page) {
 			page, done = page[:live], true
 		}
 		for _, r := range page {
@@ -243,8 +247,8 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 		rep.problem("the store gave out positions up to %d (its head), but its log ends at position %d: the last event was deleted", rep.Head, after)
 	case deleted > 1:
 		rep.problem("the store gave out positions up to %d (its head), but its log ends at position %d: the last %d events were deleted", rep.Head, after, deleted)
-	case deleted < 0:
-		rep.problem("the head is %d, but the last event is at position %d", rep.Head, after)
+	case deleted < 0 && after > headNow:
+		rep.problem("the head is %d, but the last event is at position %d", headNow, after)
 	}
 	rep.Streams = int64(len(versions))
 	if ix, ok := s.(store.IndexVerifier); ok {
@@ -330,20 +334,21 @@ func verify(ctx context.Context, s store.Store, dec *decoder, payloads string, r
 // appendedSince returns how many records of page, in log order, are at
 // or below head, the head the walk began with, unless one past it is
 // past the store's head now too: then every record counts, for the walk
-// to say that the log holds events past its head.
-func appendedSince(ctx context.Context, s store.Store, head int64, page []store.Record) (int, error) {
+// to say that the log holds events past its head. It also returns the
+// store's head now, when it read it (head otherwise).
+func appendedSince(ctx context.Context, s store.Store, head int64, page []store.Record) (int, int64, error) {
 	i := slices.IndexFunc(page, func(r store.Record) bool { return r.Position > head })
 	if i < 0 {
-		return len(page), nil
+		return len(page), head, nil
 	}
 	now, err := s.Head(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if lo.MaxBy(page[i:], func(a, b store.Record) bool { return a.Position > b.Position }).Position > now {
-		return len(page), nil
+		return len(page), now, nil
 	}
-	return i, nil
+	return i, now, nil
 }
 
 // streamVersion returns the version of the stream id now, counting from

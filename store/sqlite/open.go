@@ -253,7 +253,7 @@ func parseURL(u *url.URL) (string, []Option, error) {
 	case u.User != nil:
 		return "", nil, fmt.Errorf("sqlite URL holds a user name; a file database has none: write %s: %w", urlForms, store.ErrInvalid)
 	case u.Fragment != "":
-		return "", nil, fmt.Errorf("sqlite URL has a #fragment; write %s, with a # in the path written %%23 (url.URL{Scheme: \"sqlite\", Path: path}.String() writes a path so): %w", urlForms, store.ErrInvalid)
+		return "", nil, fmt.Errorf("sqlite URL has a #fragment; write %s, with a # in the path written %%23 ((&url.URL{Scheme: \"sqlite\", Path: path}).String() writes a path so): %w", urlForms, store.ErrInvalid)
 	case u.Opaque == Memory:
 		path = Memory
 	case u.Opaque != "":
