@@ -190,9 +190,10 @@ type Envelope[E any] struct {
 // it in the batch commit, the checkpoint stays before it, and Step returns
 // a [*ConsumerError]. A passing failure (one that matches [ErrTransient],
 // [store.ErrUnavailable] or [store.ErrOutcomeUnknown]) stops nothing: the
-// whole batch rolls back and runs again, so the handler meets the events
-// before it again, and what it did outside the transaction for them it
-// does again.
+// whole batch rolls back and runs again (a [System] runs it again; a Step
+// or CatchUp of its own returns the failure, and the next runs it again),
+// so the handler meets the events before it again, and what it did
+// outside the transaction for them it does again.
 func NewProjection[T, E any](s *Store, name string, m codec.Mapper[E], handle func(ctx context.Context, tx T, ev Envelope[E]) error, opts ...ConsumerOption) (*Projection[T], error) {
 	if err := checkProjection(s, name, lo.IsNil(m), handle == nil); err != nil {
 		return nil, err

@@ -100,8 +100,9 @@ func (c Cause) Options() []HandleOption {
 // A passing failure (one that matches [ErrTransient], [store.ErrUnavailable]
 // or [store.ErrOutcomeUnknown]) stops nothing: the saga commits the events
 // before the causing one and runs again from it, its commands sent again
-// under the same keys. Any other error stops the saga at the causing
-// event, to retry it later.
+// under the same keys (a [System] runs it again; a Step or CatchUp of
+// its own returns the failure, and the next runs it again). Any other
+// error stops the saga at the causing event, to retry it later.
 type Dispatcher[C any] func(ctx context.Context, cmd C, cause Cause) error
 
 // SagaRunner runs a [saga.Process] (or a stateless [saga.Saga]) over the
@@ -287,7 +288,11 @@ func (r *SagaRunner[S, E, C]) Position(ctx context.Context) (int64, error) {
 // stateless saga of [NewSaga] (see [StateKeeper]).
 func (r *SagaRunner[S, E, C]) KeepsStates() bool { return r != nil && r.stateful }
 
-// State returns the committed state of the process instance key.
+// State returns the committed state of the process instance key: the
+// initial state, with no error, for an instance the store holds no state
+// of, which no event has reached or which finished ([saga.Process]'s
+// IsTerminal), unlike [ViewProjection.Get], which says a view has no
+// state under a key.
 func (r *SagaRunner[S, E, C]) State(ctx context.Context, key string) (S, error) {
 	if err := r.notMade(); err != nil {
 		var zero S
