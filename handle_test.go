@@ -469,3 +469,46 @@ func TestAReadModelSchemaAheadOfTheProgramStopsTheProjection(t *testing.T) {
 		t.Fatalf("Run of a projection running again: %v", err)
 	}
 }
+
+// A Run that ends while it tries a projection whose schema is ahead
+// again, however often it tries, returns the stop: a try that its end
+// cut short does not count as one that passed.
+func TestARunEndingWhileItTriesASchemaAheadReturnsTheStop(t *testing.T) {
+	defer annals.SetSchemaPoll(annals.SetSchemaPoll(time.Microsecond))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := sqliteMemory(t)
+	appendN(t, annals.NewRunner(s, counter, counterCodec()), "a", 3)
+	migration := func(ctx context.Context, tx *sql.Tx) error { return nil }
+	handle := func(context.Context, *sql.Tx, annals.Envelope[incremented]) error { return nil }
+	newer := must(annals.NewProjection(s, "counts", counterCodec(), handle, annals.WithSchema(migration, migration)))
+	if _, err := newer.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	older := must(annals.NewProjection(s, "counts", counterCodec(), handle, annals.WithSchema(migration)))
+	sys := must(annals.NewSystem(s, annals.Async))
+	sys.OnError(func(string, error) {})
+	if err := sys.Add(older); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		running, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- sys.Run(running) }()
+		for {
+			st, err := sys.Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st[0].Stopped != nil {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(2 * time.Millisecond) // amid its tries
+		stop()
+		if err := <-done; !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("run %d ended with %v, want the stop", i, err)
+		}
+	}
+}

@@ -247,6 +247,10 @@ func (sys *System) logFailure(consumer string, err error) {
 	if pe := (*PanicError)(nil); errors.As(err, &pe) {
 		attrs = append(attrs, "stack", string(pe.Stack))
 	}
+	if ahead := (*schemaAhead)(nil); errors.As(err, &ahead) && sys.mode == Async {
+		slog.Error("consumer stopped", append(attrs, "resume", "it is tried again every few seconds, and resumes once its read model's schema is one this program knows: run the program that migrated it, or take the schema back as the error says")...)
+		return
+	}
 	if ce := (*ConsumerError)(nil); !errors.As(err, &ce) {
 		slog.Error("consumer failed; retrying", attrs...)
 		return
@@ -473,11 +477,13 @@ var schemaPoll = 5 * time.Second
 // awaitSchema waits, for Run, until the projection c, whose read model's
 // schema is newer than the migrations it knows, steps again: its schema
 // was taken back (its tables and schema checkpoint dropped). It steps c
-// every schemaPoll, without the lease, which
-// a step that fails before it reads the log has no use for and which an
-// instance that knows the schema may hold; a step that fails otherwise
-// ends the wait too, for Run to handle as it handles any. It reports
-// false when ctx ends or the store is closed first.
+// every schemaPoll, unless a Retry steps it meanwhile, without the
+// lease, which a step that fails before it reads the log has no use for
+// and which an instance that knows the schema may hold. A step that
+// passes ends the wait, and so does one that stops at an event, which
+// becomes the stop; one that fails in passing leaves c stopped as it
+// was, for the next tick. It reports false, c still stopped, when ctx
+// ends or the store is closed first.
 func (sys *System) awaitSchema(ctx context.Context, c Consumer) bool {
 	tick := time.NewTicker(schemaPoll)
 	defer tick.Stop()
@@ -488,15 +494,43 @@ func (sys *System) awaitSchema(ctx context.Context, c Consumer) bool {
 		case <-sys.store.done:
 			return false
 		case <-tick.C:
-			_, err := c.Step(ctx)
-			var ahead *schemaAhead
-			if errors.As(err, &ahead) {
-				continue
-			}
+		}
+		if ctx.Err() != nil || sys.store.closed.Load() {
+			return false // both were ready, and select took the tick
+		}
+		stepped, err := sys.stepAlone(ctx, c)
+		var ahead *schemaAhead
+		var stopped *ConsumerError
+		switch {
+		case !stepped || errors.As(err, &ahead):
+		case ctx.Err() != nil || sys.store.closed.Load():
+			return false // the step was cut short: still stopped
+		case err == nil:
 			sys.setStopped(c.Name(), nil)
 			return true
+		case errors.As(err, &stopped):
+			// Past its schema, stopped at an event: Run stops there
+			// too, and says so.
+			sys.setStopped(c.Name(), err)
+			return true
 		}
+		// Still ahead, stepped by a Retry meanwhile, or a passing
+		// failure: stopped as it was, tried at the next tick.
 	}
+}
+
+// stepAlone steps c once, unless a Retry steps it meanwhile; stepped
+// says whether it did.
+func (sys *System) stepAlone(ctx context.Context, c Consumer) (bool, error) {
+	lock := sys.steppingLock(c.Name())
+	select {
+	case lock <- struct{}{}:
+		defer func() { <-lock }()
+	default:
+		return false, nil
+	}
+	_, err := c.Step(ctx)
+	return true, err
 }
 
 // retryStopped steps c, stopped at the event at position *at, once, and
