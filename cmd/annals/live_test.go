@@ -32,6 +32,20 @@ func (b *behind) Head(ctx context.Context) (int64, error) {
 	return b.Store.Head(ctx)
 }
 
+// tenEvents returns a memory store that holds the ten events of dog-1.
+func tenEvents(t *testing.T) *memory.Store {
+	t.Helper()
+	mem := memory.New()
+	events := make([]store.Event, 10)
+	for i := range events {
+		events[i] = store.Event{Type: "Noted", Data: []byte(`{}`)}
+	}
+	if _, err := mem.Append(context.Background(), "dog-1", store.NoStream, events); err != nil {
+		t.Fatal(err)
+	}
+	return mem
+}
+
 // runVerify runs verify on s as the tool does and returns its report.
 func runVerify(t *testing.T, s store.Store) *verifyReport {
 	t.Helper()
@@ -54,14 +68,7 @@ func runVerify(t *testing.T, s store.Store) *verifyReport {
 // past the store's head still is a problem.
 func TestVerifyOfARunningStoreFindsNoProblemInWhatIsAppendedMeanwhile(t *testing.T) {
 	ctx := context.Background()
-	mem := memory.New()
-	events := make([]store.Event, 10)
-	for i := range events {
-		events[i] = store.Event{Type: "Noted", Data: []byte(`{}`)}
-	}
-	if _, err := mem.Append(ctx, "dog-1", store.NoStream, events); err != nil {
-		t.Fatal(err)
-	}
+	mem := tenEvents(t)
 	if err := mem.SaveSnapshot(ctx, snapshot.Snapshot{StreamID: "dog-1", Version: 8, Type: "Dog", SchemaVersion: 1, Data: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
@@ -117,16 +124,7 @@ func (h *headAt) Head(context.Context) (int64, error) {
 // verify finds it, not the one it read first, which a running store has
 // left behind.
 func TestVerifyNamesTheHeadALogPassesAsItIsNow(t *testing.T) {
-	ctx := context.Background()
-	mem := memory.New()
-	events := make([]store.Event, 10)
-	for i := range events {
-		events[i] = store.Event{Type: "Noted", Data: []byte(`{}`)}
-	}
-	if _, err := mem.Append(ctx, "dog-1", store.NoStream, events); err != nil {
-		t.Fatal(err)
-	}
-	rep := runVerify(t, &headAt{Store: mem, stale: 3, head: 7})
+	rep := runVerify(t, &headAt{Store: tenEvents(t), stale: 3, head: 7})
 	if rep.OK || !strings.Contains(strings.Join(rep.Problems, "\n"), "the head is 7, but the last event is at position 10") {
 		t.Fatalf("problems %q, want the head the store has now named", rep.Problems)
 	}
