@@ -17,6 +17,18 @@ import (
 	"github.com/annals-dev/annals/store"
 )
 
+// openTemp opens a store in a file of name in a new temporary directory,
+// closed when the test ends.
+func openTemp(t *testing.T, name string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // groups names the statement groups of s.
 func groups(s *Store) map[string]*stmtGroup {
 	return map[string]*stmtGroup{
@@ -130,11 +142,7 @@ func TestStatementsArePreparedByTheFirstCallThatNeedsThem(t *testing.T) {
 // a prepared statement: none sees a group half prepared (run with -race).
 func TestFirstCallsAtOnce(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "once.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t, "once.db")
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for i := range 8 {
@@ -169,18 +177,14 @@ func TestFirstCallsAtOnce(t *testing.T) {
 // tries again; once the store is closed, preparing says so.
 func TestAStatementThatCannotBePreparedFailsTheCall(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "bad.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t, "bad.db")
 	var good, bad, later *sql.Stmt
 	g := &stmtGroup{name: "tests", stmts: []stmtDef{
 		{s.r, &good, `SELECT 1`},
 		{s.r, &bad, `SELECT * FROM no_such_table`},
 		{s.w, &later, `SELECT 2`},
 	}}
-	err = s.prepare(ctx, g)
+	err := s.prepare(ctx, g)
 	if err == nil || !strings.Contains(err.Error(), "prepare the statements of tests") || !strings.Contains(err.Error(), "no_such_table") {
 		t.Fatalf("prepare: %v, want an error naming the group and the query", err)
 	}
@@ -215,11 +219,7 @@ func TestAStatementThatCannotBePreparedFailsTheCall(t *testing.T) {
 // waited for ever when its group held a write's statement too.
 func TestAFirstReadDoesNotWaitForTheWriter(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "reads.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t, "reads.db")
 	reads := map[string]func(context.Context) error{
 		"SubjectKey": func(ctx context.Context) error {
 			_, err := s.SubjectKey(ctx, "x")
@@ -234,7 +234,7 @@ func TestAFirstReadDoesNotWaitForTheWriter(t *testing.T) {
 		"LoadStates":     func(ctx context.Context) error { _, err := s.LoadStates(ctx, "v", []string{"k"}); return err },
 		"Head":           func(ctx context.Context) error { _, err := s.Head(ctx); return err },
 	}
-	err = s.SQL().Commit(ctx, "holder", 0, 0, func(*sql.Tx) error {
+	err := s.SQL().Commit(ctx, "holder", 0, 0, func(*sql.Tx) error {
 		for name, read := range reads {
 			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			err := read(rctx)
